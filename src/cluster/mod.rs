@@ -1,0 +1,1 @@
+pub mod quantity; pub mod selector;

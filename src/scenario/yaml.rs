@@ -1,0 +1,246 @@
+//! A YAML document as a tree of values that remember where they came from.
+//!
+//! Each input document is parsed once (by serde-saphyr, which handles anchors, merge keys and
+//! multi-document streams) into [`Node`]s carrying their line and column. Everything downstream
+//! — typed deserialization, validation messages, "did you mean" hints — points back into the
+//! file through these locations. This module only parses; it does not know any schema.
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+use std::fmt;
+
+/// A 1-based line and column in a source file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub line: u32,
+    pub column: u32,
+}
+
+/// A YAML value with its position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub position: Position,
+}
+
+/// The shape of a YAML value. Mappings keep their source order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    String(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+/// A document that could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub position: Option<Position>,
+    pub message: String,
+}
+
+/// Parses every document of a (possibly multi-document) YAML stream. Empty documents
+/// (a lone `---`, comments only) are dropped.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    let docs: Vec<Option<Spanned<Value>>> =
+        serde_saphyr::from_multiple(text).map_err(|e| SyntaxError {
+            position: e.location().map(position_of),
+            message: first_line(&e.without_snippet().to_string()),
+        })?;
+    Ok(docs
+        .into_iter()
+        .flatten()
+        .map(node_of)
+        .filter(|n| n.value != Value::Null)
+        .collect())
+}
+
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("").trim();
+    // serde-saphyr appends " at line X column Y"; we print the position ourselves.
+    match line.find(" at line ") {
+        Some(i) => line[..i].to_string(),
+        None => line.to_string(),
+    }
+}
+
+fn position_of(location: serde_saphyr::Location) -> Position {
+    Position {
+        line: u32::try_from(location.line()).unwrap_or(u32::MAX),
+        column: u32::try_from(location.column()).unwrap_or(u32::MAX),
+    }
+}
+
+fn node_of(spanned: Spanned<Value>) -> Node {
+    Node {
+        value: spanned.value,
+        position: position_of(spanned.referenced),
+    }
+}
+
+impl Node {
+    /// The value under `key` when this node is a mapping with string keys.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(&k.value, Value::String(s) if s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The node at a dotted/indexed path such as `spec.template.spec.containers[0].name`.
+    pub fn lookup(&self, path: &str) -> Option<&Node> {
+        let mut node = self;
+        for segment in split_path(path) {
+            node = match segment {
+                PathSegment::Key(k) => node.get(k)?,
+                PathSegment::Index(i) => match &node.value {
+                    Value::Seq(items) => items.get(i)?,
+                    _ => return None,
+                },
+            };
+        }
+        Some(node)
+    }
+
+    /// A short description of the kind of value, for error messages.
+    pub fn kind_name(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) | Value::UInt(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+}
+
+enum PathSegment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn split_path(path: &str) -> impl Iterator<Item = PathSegment<'_>> {
+    path.split('.')
+        .filter(|s| !s.is_empty())
+        .flat_map(|part| {
+            let mut segments = Vec::new();
+            let (key, mut rest) = match part.find('[') {
+                Some(i) => (&part[..i], &part[i..]),
+                None => (part, ""),
+            };
+            if !key.is_empty() {
+                segments.push(PathSegment::Key(key));
+            }
+            while let Some(end) = rest.find(']') {
+                if let Ok(i) = rest[1..end].parse() {
+                    segments.push(PathSegment::Index(i));
+                }
+                rest = &rest[end + 1..];
+            }
+            segments
+        })
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or(Value::UInt(v), Value::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Spanned<Value>>()? {
+            items.push(node_of(item));
+        }
+        Ok(Value::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<Value>>()? {
+            let value = map.next_value::<Spanned<Value>>()?;
+            entries.push((node_of(key), node_of(value)));
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_and_types_survive_parsing() {
+        let docs = parse_documents("a: 1\nb:\n  - x\n  - \"2\"\nc: 1.5\n---\n# only a comment\n---\nd: true\n").unwrap();
+        assert_eq!(docs.len(), 2, "the comment-only document is dropped");
+        let b1 = docs[0].lookup("b[1]").unwrap();
+        assert_eq!(b1.value, Value::String("2".into()), "quoted numbers stay strings");
+        assert_eq!(b1.position, Position { line: 4, column: 5 });
+        assert_eq!(docs[0].lookup("a").unwrap().value, Value::Int(1));
+        assert_eq!(docs[0].lookup("c").unwrap().value, Value::Float(1.5));
+        assert_eq!(docs[1].lookup("d").unwrap().value, Value::Bool(true));
+    }
+
+    #[test]
+    fn merge_keys_are_resolved() {
+        let docs = parse_documents("base: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\n").unwrap();
+        assert_eq!(docs[0].lookup("derived.x").unwrap().value, Value::Int(1));
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        let err = parse_documents("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.position.is_some(), "{err:?}");
+        assert!(!err.message.is_empty());
+    }
+}

@@ -1,0 +1,12 @@
+//! The discrete-event core: integer simulated time, the event queue and seeded random streams.
+//!
+//! Nothing in here knows about Kubernetes. It must stay free of wall clocks and of any
+//! randomness that does not come from a named stream derived from the run's seed.
+
+pub mod queue;
+pub mod rng;
+pub mod time;
+
+pub use queue::EventQueue;
+pub use rng::{RngStreams, SimRng};
+pub use time::{SimDuration, SimTime};
