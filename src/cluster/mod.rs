@@ -1,1 +1,3 @@
-pub mod quantity; pub mod selector;
+pub mod quantity;
+pub mod resources;
+pub mod selector;

@@ -1,1 +1,15 @@
+//! Reading scenarios: the only module that reads files.
+//!
+//! `yaml` parses text into located nodes, `de` types them, `raw` mirrors the scenario file,
+//! `manifest` turns Kubernetes objects into cluster specs, `trace` reads traffic traces, and
+//! `validate` checks everything at once and produces the typed [`Scenario`].
+
+pub mod de;
+pub mod diag;
+pub mod manifest;
+pub mod model;
+pub mod raw;
+pub mod units;
 pub mod yaml;
+
+pub use model::*;

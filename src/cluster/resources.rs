@@ -1,0 +1,169 @@
+//! Resource amounts as the scheduler and kubelet account them: CPU in millicores, memory and
+//! ephemeral storage in bytes, extended resources (`nvidia.com/gpu`, …) as whole numbers.
+
+use std::collections::BTreeMap;
+
+pub const CPU: &str = "cpu";
+pub const MEMORY: &str = "memory";
+pub const EPHEMERAL_STORAGE: &str = "ephemeral-storage";
+pub const PODS: &str = "pods";
+pub const GPU: &str = "nvidia.com/gpu";
+
+/// An amount of each resource. Extended resources are kept in a sorted map for deterministic
+/// iteration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+    pub ephemeral_storage_bytes: i64,
+    pub extended: BTreeMap<String, i64>,
+}
+
+impl Resources {
+    pub fn add(&mut self, other: &Resources) {
+        self.cpu_millis += other.cpu_millis;
+        self.memory_bytes += other.memory_bytes;
+        self.ephemeral_storage_bytes += other.ephemeral_storage_bytes;
+        for (name, v) in &other.extended {
+            *self.extended.entry(name.clone()).or_insert(0) += v;
+        }
+    }
+
+    pub fn subtract(&mut self, other: &Resources) {
+        self.cpu_millis -= other.cpu_millis;
+        self.memory_bytes -= other.memory_bytes;
+        self.ephemeral_storage_bytes -= other.ephemeral_storage_bytes;
+        for (name, v) in &other.extended {
+            *self.extended.entry(name.clone()).or_insert(0) -= v;
+        }
+    }
+
+    /// Per-resource maximum (the init-container rule of `PodRequests`).
+    pub fn max_each(&mut self, other: &Resources) {
+        self.cpu_millis = self.cpu_millis.max(other.cpu_millis);
+        self.memory_bytes = self.memory_bytes.max(other.memory_bytes);
+        self.ephemeral_storage_bytes = self.ephemeral_storage_bytes.max(other.ephemeral_storage_bytes);
+        for (name, v) in &other.extended {
+            let e = self.extended.entry(name.clone()).or_insert(0);
+            *e = (*e).max(*v);
+        }
+    }
+
+    /// The amount of a named resource (0 when absent).
+    pub fn get(&self, name: &str) -> i64 {
+        match name {
+            CPU => self.cpu_millis,
+            MEMORY => self.memory_bytes,
+            EPHEMERAL_STORAGE => self.ephemeral_storage_bytes,
+            other => self.extended.get(other).copied().unwrap_or(0),
+        }
+    }
+
+    /// Sets a named resource (`cpu` in millicores, `memory`/`ephemeral-storage` in bytes).
+    pub fn set(&mut self, name: &str, value: i64) {
+        match name {
+            CPU => self.cpu_millis = value,
+            MEMORY => self.memory_bytes = value,
+            EPHEMERAL_STORAGE => self.ephemeral_storage_bytes = value,
+            other => {
+                self.extended.insert(other.to_string(), value);
+            }
+        }
+    }
+
+    /// Names of the resources with a non-zero amount, in a fixed order.
+    pub fn nonzero_names(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        if self.cpu_millis != 0 {
+            names.push(CPU);
+        }
+        if self.memory_bytes != 0 {
+            names.push(MEMORY);
+        }
+        if self.ephemeral_storage_bytes != 0 {
+            names.push(EPHEMERAL_STORAGE);
+        }
+        names.extend(self.extended.iter().filter(|(_, v)| **v != 0).map(|(k, _)| k.as_str()));
+        names
+    }
+}
+
+/// Taint effects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+impl TaintEffect {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "NoSchedule" => Some(Self::NoSchedule),
+            "PreferNoSchedule" => Some(Self::PreferNoSchedule),
+            "NoExecute" => Some(Self::NoExecute),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Taint {
+    pub key: String,
+    pub value: String,
+    pub effect: TaintEffect,
+}
+
+/// A pod toleration (`operator` Equal or Exists; an empty key with Exists tolerates everything).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Toleration {
+    pub key: String,
+    pub exists: bool,
+    pub value: String,
+    /// `None` tolerates every effect.
+    pub effect: Option<TaintEffect>,
+}
+
+impl Toleration {
+    /// `v1.Toleration.ToleratesTaint`.
+    pub fn tolerates(&self, taint: &Taint) -> bool {
+        if self.effect.is_some_and(|e| e != taint.effect) {
+            return false;
+        }
+        if !self.key.is_empty() && self.key != taint.key {
+            return false;
+        }
+        if self.exists {
+            return true;
+        }
+        self.value == taint.value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_container_rule_takes_the_max_per_resource() {
+        // app containers sum to cpu 300m / 1 GiB; an init container needs 500m / 256 MiB
+        // → pod request = (max(300, 500), max(1Gi, 256Mi)) = (500m, 1Gi).
+        let mut pod = Resources { cpu_millis: 300, memory_bytes: 1 << 30, ..Default::default() };
+        let init = Resources { cpu_millis: 500, memory_bytes: 256 << 20, ..Default::default() };
+        pod.max_each(&init);
+        assert_eq!((pod.cpu_millis, pod.memory_bytes), (500, 1 << 30));
+    }
+
+    #[test]
+    fn toleration_table() {
+        let taint = Taint { key: "gpu".into(), value: "true".into(), effect: TaintEffect::NoSchedule };
+        let tol = |key: &str, exists: bool, value: &str, effect: Option<TaintEffect>| Toleration {
+            key: key.into(), exists, value: value.into(), effect,
+        };
+        assert!(tol("gpu", false, "true", Some(TaintEffect::NoSchedule)).tolerates(&taint));
+        assert!(tol("gpu", true, "", None).tolerates(&taint));
+        assert!(tol("", true, "", None).tolerates(&taint)); // tolerate everything
+        assert!(!tol("gpu", false, "false", None).tolerates(&taint));
+        assert!(!tol("gpu", true, "", Some(TaintEffect::NoExecute)).tolerates(&taint));
+    }
+}

@@ -1,0 +1,669 @@
+//! Real Kubernetes manifests in, cluster specs out.
+//!
+//! Reads multi-document YAML as users have it (`---`-separated files, `kind: List` from
+//! `kubectl get -o yaml`, Helm output with comments), types each object with k8s-openapi, and
+//! converts Deployments, Services and HorizontalPodAutoscalers into the specs the engine uses —
+//! applying the API server's defaults and validation on the way. PodDisruptionBudget,
+//! PriorityClass and Namespace are accepted; other kinds are skipped with a note. Every problem is
+//! reported with the file, line, column and field path of the offending value.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelector, ObjectMeta};
+use serde::de::DeserializeOwned;
+
+use crate::cluster::quantity::Quantity;
+use crate::cluster::resources::{self, Resources, TaintEffect, Toleration};
+use crate::cluster::selector::{LabelSelector, Labels, Requirement, SelectorOperator};
+use crate::sim::SimDuration;
+
+use super::de::{UnknownField, decode};
+use super::diag::{Diagnostic, did_you_mean};
+use super::model::{DeploymentSpec, HpaMetric, HpaSpec, PodTemplate, WorkloadModel};
+use super::yaml::{Node, Position, parse_documents};
+
+/// Where an object came from: its file and its YAML node (for positions of any field).
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub file: String,
+    pub node: Node,
+}
+
+impl Source {
+    /// Position of `path`, or of its nearest ancestor present in the file.
+    pub fn position(&self, path: &str) -> Option<Position> {
+        let mut p = path;
+        loop {
+            if let Some(n) = self.node.lookup(p) {
+                return Some(n.position);
+            }
+            match p.rfind(['.', '[']) {
+                Some(i) => p = &p[..i],
+                None => return Some(self.node.position),
+            }
+        }
+    }
+
+    pub fn error(&self, path: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(&self.file, self.position(path), path, message)
+    }
+
+    pub fn warning(&self, path: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::warning(&self.file, self.position(path), path, message)
+    }
+}
+
+/// A typed object with its source.
+#[derive(Clone, Debug)]
+pub struct Manifest<T> {
+    pub object: T,
+    pub source: Source,
+}
+
+impl<T> Manifest<T> {
+    fn meta_name(meta: &ObjectMeta) -> String {
+        meta.name.clone().unwrap_or_default()
+    }
+}
+
+/// Every object found in the manifests, by kind.
+#[derive(Clone, Debug, Default)]
+pub struct ManifestSet {
+    pub deployments: Vec<Manifest<Deployment>>,
+    pub services: Vec<Manifest<Service>>,
+    pub hpas: Vec<Manifest<HorizontalPodAutoscaler>>,
+    pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
+    pub priority_classes: Vec<Manifest<PriorityClass>>,
+    pub namespaces: Vec<Manifest<Namespace>>,
+}
+
+/// Adds every object of one YAML text (a file, or the extra documents of a scenario file).
+pub fn add_documents(set: &mut ManifestSet, file: &str, docs: Vec<Node>, diags: &mut Vec<Diagnostic>) {
+    for doc in docs {
+        add_object(set, Source { file: file.to_string(), node: doc }, diags);
+    }
+}
+
+/// Parses a manifest file's text and adds its objects.
+pub fn add_text(set: &mut ManifestSet, file: &str, text: &str, diags: &mut Vec<Diagnostic>) {
+    match parse_documents(text) {
+        Ok(docs) => add_documents(set, file, docs, diags),
+        Err(e) => diags.push(Diagnostic::error(file, e.position, "", format!("invalid YAML: {}", e.message))),
+    }
+}
+
+fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {
+    let api_version = source.node.get("apiVersion").and_then(Node::as_str).unwrap_or("").to_string();
+    let Some(kind) = source.node.get("kind").and_then(Node::as_str).map(str::to_string) else {
+        diags.push(source.error("kind", "every manifest needs `apiVersion` and `kind`"));
+        return;
+    };
+    match (api_version.as_str(), kind.as_str()) {
+        (_, "List") => add_list_items(set, source, diags),
+        ("apps/v1", "Deployment") => push_typed(&mut set.deployments, source, diags),
+        ("v1", "Service") => push_typed(&mut set.services, source, diags),
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => push_typed(&mut set.hpas, source, diags),
+        ("autoscaling/v1", "HorizontalPodAutoscaler") => add_hpa_v1(set, source, diags),
+        ("policy/v1", "PodDisruptionBudget") => push_typed(&mut set.pdbs, source, diags),
+        ("scheduling.k8s.io/v1", "PriorityClass") => push_typed(&mut set.priority_classes, source, diags),
+        ("v1", "Namespace") => push_typed(&mut set.namespaces, source, diags),
+        (_, "Deployment" | "Service" | "HorizontalPodAutoscaler" | "PodDisruptionBudget" | "PriorityClass" | "Namespace") => {
+            diags.push(source.error("apiVersion", format!("{kind} {api_version:?} is not a served version; use {}", served_version(&kind))));
+        }
+        _ => diags.push(Diagnostic {
+            severity: super::diag::Severity::Note,
+            ..source.warning("kind", format!("skipped {kind} {:?}: kind not modelled", object_name(&source.node)))
+        }),
+    }
+}
+
+fn served_version(kind: &str) -> &'static str {
+    match kind {
+        "Deployment" => "apps/v1",
+        "HorizontalPodAutoscaler" => "autoscaling/v2",
+        "PodDisruptionBudget" => "policy/v1",
+        "PriorityClass" => "scheduling.k8s.io/v1",
+        _ => "v1",
+    }
+}
+
+fn object_name(node: &Node) -> String {
+    node.lookup("metadata.name").and_then(Node::as_str).unwrap_or("").to_string()
+}
+
+fn add_list_items(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {
+    match source.node.get("items").map(|n| &n.value) {
+        Some(super::yaml::Value::Seq(items)) => {
+            for item in items {
+                add_object(set, Source { file: source.file.clone(), node: item.clone() }, diags);
+            }
+        }
+        Some(super::yaml::Value::Null) | None => {}
+        Some(_) => diags.push(source.error("items", "a List's items must be a list of objects")),
+    }
+}
+
+/// Decodes a typed object; type errors become errors, unknown fields warnings with a hint.
+fn decode_typed<T: DeserializeOwned>(source: &Source, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    match decode::<T>(&source.node, "") {
+        Ok((object, unknown)) => {
+            diags.extend(unknown.iter().map(|u| unknown_field_warning(&source.file, u)));
+            Some(object)
+        }
+        Err(e) => {
+            diags.push(Diagnostic::error(&source.file, e.position, &e.path, e.message));
+            None
+        }
+    }
+}
+
+/// The diagnostic for a field the schema does not have, with a "did you mean" when one is close.
+pub fn unknown_field_message(u: &UnknownField) -> String {
+    match did_you_mean(&u.name, u.expected.iter().copied()) {
+        Some(s) => format!("unknown field {:?} (did you mean {s:?}?)", u.name),
+        None => format!("unknown field {:?}", u.name),
+    }
+}
+
+fn unknown_field_warning(file: &str, u: &UnknownField) -> Diagnostic {
+    Diagnostic::warning(file, Some(u.position), &u.path, format!("{}; it is ignored", unknown_field_message(u)))
+}
+
+fn push_typed<T: DeserializeOwned>(into: &mut Vec<Manifest<T>>, source: Source, diags: &mut Vec<Diagnostic>) {
+    if let Some(object) = decode_typed::<T>(&source, diags) {
+        into.push(Manifest { object, source });
+    }
+}
+
+/// autoscaling/v1 HPAs are converted to v2 with one CPU Utilization metric, as the API server does.
+fn add_hpa_v1(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {
+    use k8s_openapi::api::autoscaling::v2 as v2;
+    let Some(v1) = decode_typed::<HpaV1>(&source, diags) else { return };
+    let spec = v1.spec.unwrap_or_default();
+    let metric = v2::MetricSpec {
+        type_: "Resource".into(),
+        resource: Some(v2::ResourceMetricSource {
+            name: "cpu".into(),
+            target: v2::MetricTarget {
+                type_: "Utilization".into(),
+                average_utilization: Some(spec.target_cpu_utilization_percentage.unwrap_or(80)),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    };
+    let object = HorizontalPodAutoscaler {
+        metadata: v1.metadata,
+        spec: Some(v2::HorizontalPodAutoscalerSpec {
+            scale_target_ref: v2::CrossVersionObjectReference {
+                api_version: spec.scale_target_ref.api_version,
+                kind: spec.scale_target_ref.kind,
+                name: spec.scale_target_ref.name,
+            },
+            min_replicas: spec.min_replicas,
+            max_replicas: spec.max_replicas,
+            metrics: Some(vec![metric]),
+            behavior: None,
+        }),
+        status: None,
+    };
+    set.hpas.push(Manifest { object, source });
+}
+
+/// Namespace of an object (`default` when unset).
+pub fn namespace_of(meta: &ObjectMeta) -> String {
+    meta.namespace.clone().unwrap_or_else(|| "default".to_string())
+}
+
+/// Converts a Deployment to its spec (with a default workload model, replaced by the scenario's).
+pub fn deployment_spec(m: &Manifest<Deployment>, diags: &mut Vec<Diagnostic>) -> Option<DeploymentSpec> {
+    let before = diags.iter().filter(|d| d.is_error()).count();
+    let src = &m.source;
+    let name = Manifest::<Deployment>::meta_name(&m.object.metadata);
+    if name.is_empty() {
+        diags.push(src.error("metadata.name", "a Deployment needs a name"));
+    }
+    let Some(spec) = &m.object.spec else {
+        diags.push(src.error("spec", "a Deployment needs a spec"));
+        return None;
+    };
+    let replicas = spec.replicas.unwrap_or(1);
+    if replicas < 0 {
+        diags.push(src.error("spec.replicas", format!("must be greater than or equal to 0, got {replicas}")));
+    }
+    let selector = label_selector(&spec.selector, src, "spec.selector", diags);
+    let template_labels: Labels = spec.template.metadata.as_ref().and_then(|md| md.labels.clone()).unwrap_or_default();
+    if selector.is_empty() {
+        diags.push(src.error("spec.selector", "empty selector is invalid for a Deployment: it must select the pod template's labels"));
+    } else if !selector.matches(&template_labels) {
+        diags.push(src.error("spec.template.metadata.labels", "`selector` does not match template `labels`"));
+    }
+    check_strategy(spec, src, diags);
+    let pod = match &spec.template.spec {
+        Some(pod_spec) => pod_template(pod_spec, src, "spec.template.spec", diags),
+        None => {
+            diags.push(src.error("spec.template.spec", "the pod template needs a spec with containers"));
+            PodTemplate::default()
+        }
+    };
+    let failed = diags.iter().filter(|d| d.is_error()).count() > before;
+    (!failed).then(|| DeploymentSpec {
+        name,
+        namespace: namespace_of(&m.object.metadata),
+        replicas,
+        selector,
+        template_labels,
+        pod,
+        workload: WorkloadModel::default(),
+    })
+}
+
+/// Validates `strategy` like the API server (both-zero rule, percent bounds).
+fn check_strategy(spec: &k8s_openapi::api::apps::v1::DeploymentSpec, src: &Source, diags: &mut Vec<Diagnostic>) {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let Some(strategy) = &spec.strategy else { return };
+    match strategy.type_.as_deref() {
+        None | Some("RollingUpdate") | Some("Recreate") => {}
+        Some(other) => diags.push(src.error("spec.strategy.type", format!("unsupported value {other:?}: must be RollingUpdate or Recreate"))),
+    }
+    let Some(ru) = &strategy.rolling_update else { return };
+    let is_zero = |v: &Option<IntOrString>, default_zero: bool| match v {
+        None => default_zero,
+        Some(IntOrString::Int(i)) => *i == 0,
+        Some(IntOrString::String(s)) => s == "0%" || s == "0",
+    };
+    for (field, value) in [("maxSurge", &ru.max_surge), ("maxUnavailable", &ru.max_unavailable)] {
+        let path = format!("spec.strategy.rollingUpdate.{field}");
+        match value {
+            Some(IntOrString::Int(i)) if *i < 0 => diags.push(src.error(&path, "must be greater than or equal to 0")),
+            Some(IntOrString::String(s)) => match s.strip_suffix('%').map(str::parse::<u32>) {
+                Some(Ok(p)) if field == "maxUnavailable" && p > 100 => diags.push(src.error(&path, "must not be greater than 100%")),
+                Some(Ok(_)) => {}
+                _ => diags.push(src.error(&path, format!("{s:?} must be an integer or a percentage such as 25%"))),
+            },
+            _ => {}
+        }
+    }
+    if is_zero(&ru.max_surge, false) && is_zero(&ru.max_unavailable, false) {
+        diags.push(src.error("spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when maxSurge is 0"));
+    }
+}
+
+/// Resolves a metav1.LabelSelector, validating its expressions.
+fn label_selector(sel: &K8sSelector, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> LabelSelector {
+    let mut out = LabelSelector::from_match_labels(sel.match_labels.clone().unwrap_or_default());
+    for (i, expr) in sel.match_expressions.iter().flatten().enumerate() {
+        let epath = format!("{path}.matchExpressions[{i}]");
+        let Some(operator) = SelectorOperator::parse(&expr.operator) else {
+            diags.push(src.error(&format!("{epath}.operator"), format!("{:?} is not a valid operator: use In, NotIn, Exists or DoesNotExist", expr.operator)));
+            continue;
+        };
+        let req = Requirement { key: expr.key.clone(), operator, values: expr.values.clone().unwrap_or_default() };
+        if let Err(e) = req.validate() {
+            diags.push(src.error(&format!("{epath}.values"), e));
+        }
+        out.match_expressions.push(req);
+    }
+    out
+}
+
+/// A container's requests and limits after defaulting (request defaults to the limit).
+struct ContainerResources {
+    requests: Resources,
+    limits: Resources,
+    has_cpu_request: bool,
+    has_memory_request: bool,
+    has_cpu_limit: bool,
+}
+
+fn container_resources(c: &Container, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> ContainerResources {
+    let res = c.resources.clone().unwrap_or_default();
+    let requests_in = res.requests.unwrap_or_default();
+    let limits_in = res.limits.unwrap_or_default();
+    let requests = quantities(&requests_in, src, &format!("{path}.resources.requests"), diags);
+    let limits = quantities(&limits_in, src, &format!("{path}.resources.limits"), diags);
+    let mut effective = requests.clone();
+    for name in limits_in.keys() {
+        if !requests_in.contains_key(name) {
+            effective.set(name, limits.get(name));
+        }
+    }
+    for name in requests_in.keys() {
+        let rpath = format!("{path}.resources.requests.{name}");
+        if limits_in.contains_key(name) && requests.get(name) > limits.get(name) {
+            diags.push(src.error(&rpath, format!("must be less than or equal to {name} limit of {}", limits_in[name].0)));
+        }
+        if !is_native(name) && !limits_in.contains_key(name) {
+            diags.push(src.error(&rpath, format!("limit must be set for non-overcommitable resource {name}")));
+        } else if !is_native(name) && requests.get(name) != limits.get(name) {
+            diags.push(src.error(&rpath, format!("must be equal to {name} limit (extended resources cannot be overcommitted)")));
+        }
+    }
+    ContainerResources {
+        requests: effective,
+        limits,
+        has_cpu_request: requests_in.contains_key(resources::CPU) || limits_in.contains_key(resources::CPU),
+        has_memory_request: requests_in.contains_key(resources::MEMORY) || limits_in.contains_key(resources::MEMORY),
+        has_cpu_limit: limits_in.contains_key(resources::CPU),
+    }
+}
+
+fn is_native(name: &str) -> bool {
+    matches!(name, resources::CPU | resources::MEMORY | resources::EPHEMERAL_STORAGE) || name.starts_with("hugepages-")
+}
+
+/// Parses a resource map (`cpu` → millicores, memory-like → bytes, others → whole numbers).
+pub fn quantities(map: &BTreeMap<String, K8sQuantity>, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> Resources {
+    let mut out = Resources::default();
+    for (name, q) in map {
+        if let Some(v) = resource_amount(name, &q.0, |msg| diags.push(src.error(&format!("{path}.{name}"), msg))) {
+            out.set(name, v);
+        }
+    }
+    out
+}
+
+/// One resource amount in the simulator's unit, or an error message through `report`.
+pub fn resource_amount(name: &str, text: &str, mut report: impl FnMut(String)) -> Option<i64> {
+    let q = match Quantity::parse(text) {
+        Ok(q) => q,
+        Err(e) => {
+            report(e.to_string());
+            return None;
+        }
+    };
+    if q.is_negative() {
+        report(format!("{text:?} must be greater than or equal to 0"));
+        return None;
+    }
+    if name == resources::CPU {
+        return Some(q.milli_value());
+    }
+    if !is_native(name) && !q.is_integer() {
+        report(format!("{text:?} must be a whole number for extended resource {name}"));
+        return None;
+    }
+    Some(q.value())
+}
+
+/// The pod template as the scheduler, kubelet and HPA see it.
+fn pod_template(spec: &PodSpec, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> PodTemplate {
+    if spec.containers.is_empty() {
+        diags.push(src.error(&format!("{path}.containers"), "a pod needs at least one container"));
+    }
+    let app: Vec<ContainerResources> = spec.containers.iter().enumerate()
+        .map(|(i, c)| container_resources(c, src, &format!("{path}.containers[{i}]"), diags))
+        .collect();
+    let inits: Vec<(bool, ContainerResources)> = spec.init_containers.iter().flatten().enumerate()
+        .map(|(i, c)| (c.restart_policy.as_deref() == Some("Always"), container_resources(c, src, &format!("{path}.initContainers[{i}]"), diags)))
+        .collect();
+    let overhead = spec.overhead.as_ref().map(|o| quantities(o, src, &format!("{path}.overhead"), diags)).unwrap_or_default();
+    let requests = pod_requests(&app, &inits, &overhead, |c| c.requests.clone());
+    let scoring_requests = pod_requests(&app, &inits, &overhead, nonzero_requests);
+    let sidecars = inits.iter().filter(|(sidecar, _)| *sidecar).map(|(_, c)| c);
+    let hpa_containers: Vec<&ContainerResources> = app.iter().chain(sidecars).collect();
+    let hpa_cpu_request_millis = hpa_containers.iter().all(|c| c.has_cpu_request)
+        .then(|| hpa_containers.iter().map(|c| c.requests.cpu_millis).sum());
+    let cpu_limit_millis = (!app.is_empty() && app.iter().all(|c| c.has_cpu_limit))
+        .then(|| app.iter().map(|c| c.limits.cpu_millis).sum());
+    PodTemplate {
+        requests,
+        scoring_requests,
+        hpa_cpu_request_millis,
+        cpu_limit_millis,
+        node_selector: spec.node_selector.clone().unwrap_or_default(),
+        tolerations: tolerations(spec, src, path, diags),
+        termination_grace: termination_grace(spec, src, path, diags),
+    }
+}
+
+/// NodeResourcesFit's non-zero defaults: 100m cpu and 200Mi memory for a container requesting none.
+fn nonzero_requests(c: &ContainerResources) -> Resources {
+    let mut r = c.requests.clone();
+    if !c.has_cpu_request {
+        r.cpu_millis = 100;
+    }
+    if !c.has_memory_request {
+        r.memory_bytes = 200 * 1024 * 1024;
+    }
+    r
+}
+
+/// `resourcehelper.PodRequests`: max(Σ app + Σ sidecars, each init container plus the sidecars
+/// started before it), plus overhead.
+fn pod_requests(
+    app: &[ContainerResources],
+    inits: &[(bool, ContainerResources)],
+    overhead: &Resources,
+    request_of: impl Fn(&ContainerResources) -> Resources,
+) -> Resources {
+    let mut total = Resources::default();
+    for c in app {
+        total.add(&request_of(c));
+    }
+    let mut sidecars_so_far = Resources::default();
+    let mut init_peak = Resources::default();
+    for (is_sidecar, c) in inits {
+        let r = request_of(c);
+        if *is_sidecar {
+            total.add(&r);
+            sidecars_so_far.add(&r);
+            init_peak.max_each(&sidecars_so_far);
+        } else {
+            let mut step = r;
+            step.add(&sidecars_so_far);
+            init_peak.max_each(&step);
+        }
+    }
+    total.max_each(&init_peak);
+    total.add(overhead);
+    total
+}
+
+fn tolerations(spec: &PodSpec, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> Vec<Toleration> {
+    let mut out = Vec::new();
+    for (i, t) in spec.tolerations.iter().flatten().enumerate() {
+        let tpath = format!("{path}.tolerations[{i}]");
+        let exists = match t.operator.as_deref() {
+            None | Some("Equal") => false,
+            Some("Exists") => true,
+            Some(other) => {
+                diags.push(src.error(&format!("{tpath}.operator"), format!("{other:?} is not a valid operator: use Equal or Exists")));
+                continue;
+            }
+        };
+        let effect = match t.effect.as_deref() {
+            None | Some("") => None,
+            Some(e) => match TaintEffect::parse(e) {
+                Some(effect) => Some(effect),
+                None => {
+                    diags.push(src.error(&format!("{tpath}.effect"), format!("{e:?} is not a valid effect: use NoSchedule, PreferNoSchedule or NoExecute")));
+                    continue;
+                }
+            },
+        };
+        out.push(Toleration { key: t.key.clone().unwrap_or_default(), exists, value: t.value.clone().unwrap_or_default(), effect });
+    }
+    out
+}
+
+fn termination_grace(spec: &PodSpec, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> SimDuration {
+    match spec.termination_grace_period_seconds {
+        None => SimDuration::from_secs(30),
+        Some(s) if s >= 0 => SimDuration::from_secs(s as u64),
+        Some(_) => {
+            diags.push(src.error(&format!("{path}.terminationGracePeriodSeconds"), "must be greater than or equal to 0"));
+            SimDuration::ZERO
+        }
+    }
+}
+
+/// The Deployments (by index) a Service's selector picks, in its namespace.
+pub fn service_backends(m: &Manifest<Service>, deployments: &[DeploymentSpec]) -> (LabelSelector, Vec<usize>) {
+    let selector = LabelSelector::from_match_labels(m.object.spec.as_ref().and_then(|s| s.selector.clone()).unwrap_or_default());
+    let namespace = namespace_of(&m.object.metadata);
+    let backends = if selector.is_empty() {
+        Vec::new() // a Service without a selector gets no managed endpoints
+    } else {
+        deployments.iter().enumerate()
+            .filter(|(_, d)| d.namespace == namespace && selector.matches(&d.template_labels))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    (selector, backends)
+}
+
+/// Converts an HPA (autoscaling/v2) against the Deployments.
+pub fn hpa_spec(m: &Manifest<HorizontalPodAutoscaler>, deployments: &[DeploymentSpec], diags: &mut Vec<Diagnostic>) -> Option<HpaSpec> {
+    let src = &m.source;
+    let name = m.object.metadata.name.clone().unwrap_or_default();
+    let namespace = namespace_of(&m.object.metadata);
+    let Some(spec) = &m.object.spec else {
+        diags.push(src.error("spec", "a HorizontalPodAutoscaler needs a spec"));
+        return None;
+    };
+    let before = diags.iter().filter(|d| d.is_error()).count();
+    let target_ref = &spec.scale_target_ref;
+    let target = if target_ref.kind != "Deployment" {
+        diags.push(src.error("spec.scaleTargetRef.kind", format!("{} targets are not modelled yet; kubesim scales Deployments", target_ref.kind)));
+        None
+    } else {
+        let found = deployments.iter().position(|d| d.name == target_ref.name && d.namespace == namespace);
+        if found.is_none() {
+            let names: Vec<&str> = deployments.iter().map(|d| d.name.as_str()).collect();
+            let hint = did_you_mean(&target_ref.name, names).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
+            diags.push(src.error("spec.scaleTargetRef.name", format!("Deployment {:?} not found in namespace {namespace:?}{hint}", target_ref.name)));
+        }
+        found
+    };
+    let min_replicas = spec.min_replicas.unwrap_or(1);
+    let max_replicas = spec.max_replicas;
+    let metrics = hpa_metrics(spec, src, diags);
+    check_replica_bounds(min_replicas, max_replicas, &metrics, src, diags);
+    if spec.behavior.is_some() {
+        diags.push(src.warning("spec.behavior", "scaling behavior is not modelled yet: this HPA uses the default (no-behavior) normalization, which may scale faster or slower than the cluster would"));
+    }
+    let failed = diags.iter().filter(|d| d.is_error()).count() > before;
+    if failed {
+        return None;
+    }
+    Some(HpaSpec { name, namespace, target: target?, min_replicas, max_replicas, metrics })
+}
+
+fn check_replica_bounds(min: i32, max: i32, metrics: &[HpaMetric], src: &Source, diags: &mut Vec<Diagnostic>) {
+    if min < 0 {
+        diags.push(src.error("spec.minReplicas", "must be greater than or equal to 0"));
+    }
+    if min == 0 && metrics.iter().all(|m| matches!(m, HpaMetric::CpuUtilization { .. })) {
+        diags.push(src.error("spec.minReplicas", "0 is only allowed with an Object or External metric (HPAScaleToZero); use 1 or more"));
+    }
+    if max < 1 {
+        diags.push(src.error("spec.maxReplicas", "must be greater than 0"));
+    } else if max < min {
+        diags.push(src.error("spec.maxReplicas", format!("must be greater than or equal to `minReplicas` ({min}), got {max}")));
+    }
+}
+
+fn hpa_metrics(spec: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec, src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<HpaMetric> {
+    let Some(list) = spec.metrics.as_ref().filter(|l| !l.is_empty()) else {
+        return vec![HpaMetric::CpuUtilization { target_percent: 80 }];
+    };
+    let mut out = Vec::new();
+    for (i, metric) in list.iter().enumerate() {
+        let path = format!("spec.metrics[{i}]");
+        let cpu_utilization = metric.type_ == "Resource"
+            && metric.resource.as_ref().is_some_and(|r| r.name == "cpu" && r.target.type_ == "Utilization");
+        if cpu_utilization {
+            let target = metric.resource.as_ref().and_then(|r| r.target.average_utilization);
+            match target {
+                Some(p) if p > 0 => out.push(HpaMetric::CpuUtilization { target_percent: p }),
+                _ => diags.push(src.error(&format!("{path}.resource.target.averageUtilization"), "must be set and greater than 0 for a Utilization target")),
+            }
+            continue;
+        }
+        if !matches!(metric.type_.as_str(), "Resource" | "Pods" | "Object" | "External" | "ContainerResource") {
+            diags.push(src.error(&format!("{path}.type"), format!("{:?} is not a metric source type: use Resource, Pods, Object, External or ContainerResource", metric.type_)));
+            continue;
+        }
+        let description = format!("{} metric", metric.type_);
+        diags.push(src.warning(&path, format!("{description} is not modelled yet: this HPA treats it as unavailable (only Resource cpu Utilization is modelled)")));
+        out.push(HpaMetric::Unsupported { description });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> (ManifestSet, Vec<Diagnostic>) {
+        let mut set = ManifestSet::default();
+        let mut diags = Vec::new();
+        add_text(&mut set, "app.yaml", text, &mut diags);
+        (set, diags)
+    }
+
+    const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n        - name: app\n          resources:\n            requests: {cpu: 250m, memory: 256Mi}\n            limits: {cpu: \"1\"}\n";
+
+    #[test]
+    fn deployment_defaults_and_requests() {
+        let (set, diags) = load(DEPLOYMENT);
+        assert!(diags.is_empty(), "{diags:?}");
+        let mut d = Vec::new();
+        let spec = deployment_spec(&set.deployments[0], &mut d).unwrap();
+        assert_eq!(spec.replicas, 1, "API default replicas = 1");
+        assert_eq!(spec.namespace, "default");
+        assert_eq!(spec.pod.requests.cpu_millis, 250);
+        assert_eq!(spec.pod.requests.memory_bytes, 256 << 20);
+        assert_eq!(spec.pod.cpu_limit_millis, Some(1000));
+        assert_eq!(spec.pod.hpa_cpu_request_millis, Some(250));
+        assert_eq!(spec.pod.termination_grace, SimDuration::from_secs(30));
+    }
+
+    #[test]
+    fn sidecars_and_init_containers_follow_pod_requests() {
+        // app 200m + sidecar 100m = 300m; init 500m (+ 0 sidecars before it) → max = 500m.
+        // memory: app none (0) + sidecar 64Mi = 64Mi; init 0 → 64Mi. Scoring adds 200Mi for the app
+        // container without a memory request: 200Mi + 64Mi = 264Mi.
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      initContainers:\n        - {name: init, resources: {requests: {cpu: 500m}}}\n        - {name: proxy, restartPolicy: Always, resources: {requests: {cpu: 100m, memory: 64Mi}}}\n      containers:\n        - {name: app, resources: {requests: {cpu: 200m}}}\n";
+        let (set, diags) = load(text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let spec = deployment_spec(&set.deployments[0], &mut Vec::new()).unwrap();
+        assert_eq!(spec.pod.requests.cpu_millis, 500);
+        assert_eq!(spec.pod.requests.memory_bytes, 64 << 20);
+        assert_eq!(spec.pod.scoring_requests.memory_bytes, (200 + 64) << 20);
+        assert_eq!(spec.pod.hpa_cpu_request_millis, Some(300), "HPA sums app + sidecar requests");
+    }
+
+    #[test]
+    fn list_kind_and_unknown_kinds() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: cfg}\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: web}\n    spec: {selector: {app: web}}\n";
+        let (set, diags) = load(text);
+        assert_eq!(set.services.len(), 1);
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].message.contains("skipped ConfigMap"), "{}", diags[0]);
+        assert!(!diags[0].is_error());
+    }
+
+    #[test]
+    fn bad_quantity_is_located_with_its_path() {
+        let (set, _) = load(&DEPLOYMENT.replace("250m", "\"1.5.0\""));
+        let mut diags = Vec::new();
+        assert!(deployment_spec(&set.deployments[0], &mut diags).is_none());
+        assert_eq!(diags[0].to_string(), "app.yaml:12:29: spec.template.spec.containers[0].resources.requests.cpu: \"1.5.0\" is not a quantity: expected a number such as 100m, 1.5, 2Gi or 1e3");
+    }
+
+    #[test]
+    fn typo_in_manifest_field_is_a_warning_with_a_hint() {
+        let (_, diags) = load(&DEPLOYMENT.replace("  selector:", "  replcas: 3\n  selector:"));
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].to_string().contains("spec.replcas: unknown field \"replcas\" (did you mean \"replicas\"?)"), "{}", diags[0]);
+    }
+}

@@ -1,0 +1,283 @@
+//! The validated, typed scenario: what the engine consumes.
+//!
+//! Every value here has had its defaults applied and its cross-references resolved to indices
+//! (a workload points at its Deployment by index, a Service at the Deployments it selects). Once
+//! a `Scenario` exists, the simulation cannot fail on its inputs.
+
+use std::path::PathBuf;
+
+use crate::cluster::resources::{Resources, Taint, Toleration};
+use crate::cluster::selector::{LabelSelector, Labels};
+use crate::sim::dist::DurationDist;
+use crate::sim::{SimDuration, SimTime};
+
+use super::diag::Diagnostic;
+
+/// A scenario ready to run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    /// The scenario file it was loaded from.
+    pub file: PathBuf,
+    pub duration: SimDuration,
+    pub seed: u64,
+    pub start_warm: bool,
+    pub sample_interval: SimDuration,
+    pub max_events: u64,
+    pub node_pools: Vec<NodePoolSpec>,
+    pub deployments: Vec<DeploymentSpec>,
+    pub services: Vec<ServiceSpec>,
+    pub hpas: Vec<HpaSpec>,
+    pub hpa_settings: HpaSettings,
+    pub metric_resolution: SimDuration,
+    pub slos: Vec<SloSpec>,
+    /// Warnings and notes found while loading (errors stop loading).
+    pub warnings: Vec<Diagnostic>,
+    /// The scenario document after defaults and `--set`, as YAML.
+    pub resolved_yaml: String,
+}
+
+/// A pool of identical nodes.
+#[derive(Clone, Debug)]
+pub struct NodePoolSpec {
+    pub name: String,
+    pub instance_type: Option<String>,
+    pub count: u32,
+    pub allocatable: Resources,
+    pub max_pods: i64,
+    pub labels: Labels,
+    pub taints: Vec<Taint>,
+    pub price_usd_per_hour: f64,
+}
+
+/// A Deployment from the manifests, with the scenario's workload model attached.
+#[derive(Clone, Debug)]
+pub struct DeploymentSpec {
+    pub name: String,
+    pub namespace: String,
+    pub replicas: i32,
+    pub selector: LabelSelector,
+    pub template_labels: Labels,
+    pub pod: PodTemplate,
+    pub workload: WorkloadModel,
+}
+
+/// What every pod of a Deployment asks for and tolerates.
+#[derive(Clone, Debug, Default)]
+pub struct PodTemplate {
+    /// Effective pod request (`PodRequests`: containers + sidecars, max with init containers,
+    /// plus overhead), as the scheduler's Filter sees it.
+    pub requests: Resources,
+    /// Request for HPA utilization: app containers plus restartable init containers.
+    pub hpa_cpu_request_millis: Option<i64>,
+    /// The same request with NodeResourcesFit's non-zero defaults (100m cpu, 200Mi memory for
+    /// each container that requests none), used only for scoring.
+    pub scoring_requests: Resources,
+    /// Sum of CPU limits when every app container has one; `None` means unbounded.
+    pub cpu_limit_millis: Option<i64>,
+    pub node_selector: Labels,
+    pub tolerations: Vec<Toleration>,
+    pub termination_grace: SimDuration,
+}
+
+/// How a Deployment's pods behave under load.
+#[derive(Clone, Debug)]
+pub struct WorkloadModel {
+    pub startup_time: DurationDist,
+    pub cpu_per_request: DurationDist,
+    pub concurrency: u32,
+    pub queue_limit: u32,
+    pub timeout: SimDuration,
+}
+
+impl Default for WorkloadModel {
+    fn default() -> Self {
+        WorkloadModel {
+            startup_time: DurationDist::Constant(SimDuration::from_secs(10)),
+            cpu_per_request: DurationDist::Constant(SimDuration::from_millis(10)),
+            concurrency: DEFAULT_CONCURRENCY,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+pub const DEFAULT_CONCURRENCY: u32 = 16;
+pub const DEFAULT_QUEUE_LIMIT: u32 = 1000;
+pub const DEFAULT_TIMEOUT: SimDuration = SimDuration::from_secs(30);
+
+/// A Service and the traffic offered to it.
+#[derive(Clone, Debug)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub namespace: String,
+    /// Indices of the Deployments whose pod template the selector matches.
+    pub backends: Vec<usize>,
+    pub traffic: Option<TrafficSpec>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TrafficSpec {
+    pub arrivals: ArrivalPattern,
+    pub load_balancing: LoadBalancing,
+}
+
+/// How a Service spreads requests over its ready endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadBalancing {
+    /// Uniformly random endpoint per request (kube-proxy iptables mode).
+    Random,
+    /// Endpoints in turn (IPVS `rr`).
+    RoundRobin,
+}
+
+/// A piecewise-constant Poisson rate: segment `i` holds from `start` until the next segment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrivalPattern {
+    pub segments: Vec<RateSegment>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateSegment {
+    pub start: SimTime,
+    pub rate_per_sec: f64,
+}
+
+impl ArrivalPattern {
+    pub fn constant(rate_per_sec: f64) -> Self {
+        ArrivalPattern {
+            segments: vec![RateSegment { start: SimTime::ZERO, rate_per_sec }],
+        }
+    }
+
+    /// Expected number of arrivals in `[0, end)`.
+    pub fn expected_requests(&self, end: SimTime) -> f64 {
+        let mut total = 0.0;
+        for (i, seg) in self.segments.iter().enumerate() {
+            let seg_end = self.segments.get(i + 1).map_or(end, |s| s.start).min(end);
+            if seg_end > seg.start {
+                total += seg.rate_per_sec * (seg_end - seg.start).as_secs_f64();
+            }
+        }
+        total
+    }
+}
+
+/// A HorizontalPodAutoscaler (autoscaling/v2) resolved against its target.
+#[derive(Clone, Debug)]
+pub struct HpaSpec {
+    pub name: String,
+    pub namespace: String,
+    /// Index of the target Deployment.
+    pub target: usize,
+    pub min_replicas: i32,
+    pub max_replicas: i32,
+    pub metrics: Vec<HpaMetric>,
+}
+
+/// One entry of `spec.metrics`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HpaMetric {
+    /// `type: Resource`, `name: cpu`, `target.type: Utilization`.
+    CpuUtilization { target_percent: i32 },
+    /// A metric kubesim does not model yet; the HPA treats it as failing to fetch.
+    Unsupported { description: String },
+}
+
+/// kube-controller-manager HPA flags.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HpaSettings {
+    pub sync_period: SimDuration,
+    pub tolerance: f64,
+    pub downscale_stabilization: SimDuration,
+    pub cpu_initialization_period: SimDuration,
+    pub initial_readiness_delay: SimDuration,
+}
+
+impl Default for HpaSettings {
+    fn default() -> Self {
+        HpaSettings {
+            sync_period: SimDuration::from_secs(15),
+            tolerance: 0.1,
+            downscale_stabilization: SimDuration::from_mins(5),
+            cpu_initialization_period: SimDuration::from_mins(5),
+            initial_readiness_delay: SimDuration::from_secs(30),
+        }
+    }
+}
+
+/// An SLO assertion, checked by `kubesim check`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SloSpec {
+    /// Display name (defaults to the assertion text with its scope).
+    pub name: String,
+    pub scope: SloScope,
+    pub metric: SloMetric,
+    pub comparison: Comparison,
+    /// Threshold in the metric's unit (ms for latency, a fraction for availability, USD for cost).
+    pub threshold: f64,
+    /// The assertion as written.
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SloScope {
+    Service(usize),
+    Deployment(usize),
+    Cluster,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SloMetric {
+    /// A latency percentile in ms; `Mean` and `Max` too.
+    Latency(LatencyStat),
+    Availability,
+    RequestsFailed,
+    CostTotal,
+    ReplicasMax,
+    ReplicasMean,
+    ReplicasMin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LatencyStat {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+    Mean,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Le,
+    Lt,
+    Ge,
+    Gt,
+    Eq,
+}
+
+impl Comparison {
+    pub fn holds(self, actual: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::Le => actual <= threshold,
+            Comparison::Lt => actual < threshold,
+            Comparison::Ge => actual >= threshold,
+            Comparison::Gt => actual > threshold,
+            Comparison::Eq => actual == threshold,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Le => "<=",
+            Comparison::Lt => "<",
+            Comparison::Ge => ">=",
+            Comparison::Gt => ">",
+            Comparison::Eq => "==",
+        }
+    }
+}

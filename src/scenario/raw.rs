@@ -1,0 +1,242 @@
+//! The scenario file as written: a serde mirror of `kind: Scenario` (`kubesim.io/v1alpha1`).
+//!
+//! Every field is optional here so that validation can report *all* missing or wrong fields at
+//! once with their positions; `validate.rs` applies defaults and turns this into the typed
+//! [`Scenario`](super::Scenario). The same types serialize `scenario.resolved.yaml`. Field names
+//! are camelCase like the Kubernetes manifests beside them; the kube-controller-manager settings
+//! use the real flag names.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::units::Duration;
+
+/// Top level of a scenario file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawScenario {
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub metadata: Option<RawMetadata>,
+    pub spec: Option<RawSpec>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawMetadata {
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawSpec {
+    /// Simulated time to run.
+    pub duration: Option<Duration>,
+    /// Seed of every random stream (overridden by `--seed`).
+    pub seed: Option<u64>,
+    /// Pods that exist at t = 0 start already Running and Ready (default true).
+    pub start_warm: Option<bool>,
+    /// Period of the time series in `timeseries.csv`.
+    pub sample_interval: Option<Duration>,
+    /// Safety limit on processed events; reaching it stops the run with an error.
+    pub max_events: Option<u64>,
+    /// Manifest files, relative to the scenario file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<String>,
+    pub cluster: Option<RawCluster>,
+    pub controller_manager: Option<RawControllerManager>,
+    pub metrics_server: Option<RawMetricsServer>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<RawWorkload>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traffic: Vec<RawTraffic>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slos: Vec<RawSlo>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawCluster {
+    #[serde(default)]
+    pub node_pools: Vec<RawNodePool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawNodePool {
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// Number of nodes.
+    pub count: Option<u32>,
+    /// Node allocatable: `cpu`, `memory`, `pods`, `ephemeral-storage`, `nvidia.com/gpu`, …
+    #[serde(default)]
+    pub allocatable: BTreeMap<String, RawQuantity>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<RawTaint>,
+    /// On-demand price of one node, USD per hour.
+    pub price_per_hour: Option<f64>,
+}
+
+/// A quantity as written: a string (`"500m"`, `16Gi`) or a plain number.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum RawQuantity {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl RawQuantity {
+    pub fn as_text(&self) -> String {
+        match self {
+            RawQuantity::Text(s) => s.clone(),
+            RawQuantity::Int(i) => i.to_string(),
+            RawQuantity::Float(f) => f.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawTaint {
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub effect: Option<String>,
+}
+
+/// kube-controller-manager settings, under their real flag names.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct RawControllerManager {
+    #[serde(rename = "horizontal-pod-autoscaler-sync-period")]
+    pub hpa_sync_period: Option<Duration>,
+    #[serde(rename = "horizontal-pod-autoscaler-tolerance")]
+    pub hpa_tolerance: Option<f64>,
+    #[serde(rename = "horizontal-pod-autoscaler-downscale-stabilization")]
+    pub hpa_downscale_stabilization: Option<Duration>,
+    #[serde(rename = "horizontal-pod-autoscaler-cpu-initialization-period")]
+    pub hpa_cpu_initialization_period: Option<Duration>,
+    #[serde(rename = "horizontal-pod-autoscaler-initial-readiness-delay")]
+    pub hpa_initial_readiness_delay: Option<Duration>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawMetricsServer {
+    /// `--metric-resolution`: scrape period (the official manifests use 15s).
+    pub metric_resolution: Option<Duration>,
+}
+
+/// How one Deployment's containers behave under load.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawWorkload {
+    /// Name of the Deployment (from the manifests).
+    pub deployment: Option<String>,
+    /// From binding to Ready: image pull, container start and warm-up.
+    pub startup_time: Option<RawDistribution>,
+    /// CPU time one request needs at one full core.
+    pub cpu_per_request: Option<RawDistribution>,
+    /// Requests a pod serves at once; more wait in its queue.
+    pub concurrency: Option<u32>,
+    /// Requests that may wait per pod; beyond it requests fail with `queue_full`.
+    pub queue_limit: Option<u32>,
+    /// Client timeout: requests slower than this fail with `timeout`.
+    pub timeout: Option<Duration>,
+}
+
+/// A duration-valued distribution: a plain duration (constant) or one of the named families.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum RawDistribution {
+    Constant(Duration),
+    Family(RawDistributionFamily),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub enum RawDistributionFamily {
+    Constant { value: Duration },
+    Exponential { mean: Duration },
+    LogNormal { mean: Duration, cv: f64 },
+    Uniform { min: Duration, max: Duration },
+}
+
+/// Traffic offered to one Service.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawTraffic {
+    pub service: Option<String>,
+    /// `Random` (kube-proxy iptables, the default) or `RoundRobin` (IPVS rr).
+    pub load_balancing: Option<String>,
+    pub arrivals: Option<RawArrivals>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub enum RawArrivals {
+    /// Poisson arrivals at a constant rate.
+    Constant { rate: f64 },
+    /// Piecewise-constant rate from a CSV `t_seconds,rate` (Poisson within each piece).
+    RateSeries(RawTraceFile),
+    /// Requests per minute from a CSV (a timestamp column and a count column).
+    PerMinuteCounts(RawTraceFile),
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RawTraceFile {
+    /// Path relative to the scenario file.
+    pub file: Option<String>,
+    /// Multiplies every rate.
+    pub scale: Option<f64>,
+    /// Trace time that maps to t = 0 (skip the first part of the trace).
+    pub offset: Option<Duration>,
+    /// Trace seconds per simulated second (12 replays a day in 2 h; rates are unchanged).
+    pub speedup: Option<f64>,
+    /// For perMinuteCounts: the column holding the counts (default: the last column).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+}
+
+/// One SLO assertion, e.g. `assert: latency.p99 <= 250ms` for `service: web`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawSlo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+    pub assert: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawDistribution {
+    /// A string is a constant duration; a mapping names a family (`logNormal: {mean, cv}`).
+    /// Hand-written (not `untagged`) so errors keep their exact position and path.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawDistribution;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration (100ms) or a distribution such as {logNormal: {mean: 100ms, cv: 1}}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDistribution, E> {
+                super::units::parse_duration(v)
+                    .map(|d| RawDistribution::Constant(Duration(d)))
+                    .map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawDistribution, A::Error> {
+                let de = serde::de::value::MapAccessDeserializer::new(map);
+                RawDistributionFamily::deserialize(de).map(RawDistribution::Family)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
