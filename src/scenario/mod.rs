@@ -9,7 +9,11 @@ pub mod diag;
 pub mod manifest;
 pub mod model;
 pub mod raw;
+pub mod slo;
+pub mod trace;
 pub mod units;
+pub mod validate;
 pub mod yaml;
 
 pub use model::*;
+pub use validate::{LoadOptions, load_scenario, validate_file};

@@ -116,6 +116,47 @@ impl Node {
         Some(node)
     }
 
+    /// Sets the value at `path`, creating mappings for missing keys. The new value takes the
+    /// position of the node it replaces (or of its parent), so errors still point into the file.
+    pub fn set(&mut self, path: &str, value: Value) -> Result<(), String> {
+        let mut node = self;
+        for segment in split_path(path) {
+            let position = node.position;
+            node = match segment {
+                PathSegment::Key(k) => {
+                    if matches!(node.value, Value::Null) {
+                        node.value = Value::Map(Vec::new());
+                    }
+                    let kind = node.kind_name();
+                    let Value::Map(entries) = &mut node.value else {
+                        return Err(format!("cannot set {k:?}: its parent is {kind}, not a mapping"));
+                    };
+                    let index = match entries.iter().position(|(key, _)| key.as_str() == Some(k)) {
+                        Some(i) => i,
+                        None => {
+                            let key = Node { value: Value::String(k.to_string()), position };
+                            entries.push((key, Node { value: Value::Null, position }));
+                            entries.len() - 1
+                        }
+                    };
+                    &mut entries[index].1
+                }
+                PathSegment::Index(i) => {
+                    let kind = node.kind_name();
+                    match &mut node.value {
+                        Value::Seq(items) => {
+                            let len = items.len();
+                            items.get_mut(i).ok_or_else(|| format!("index [{i}] is out of range: the list has {len} items"))?
+                        }
+                        _ => return Err(format!("cannot index [{i}] into {kind}")),
+                    }
+                }
+            };
+        }
+        node.value = value;
+        Ok(())
+    }
+
     /// A short description of the kind of value, for error messages.
     pub fn kind_name(&self) -> &'static str {
         match self.value {
@@ -229,6 +270,16 @@ mod tests {
         assert_eq!(docs[0].lookup("a").unwrap().value, Value::Int(1));
         assert_eq!(docs[0].lookup("c").unwrap().value, Value::Float(1.5));
         assert_eq!(docs[1].lookup("d").unwrap().value, Value::Bool(true));
+    }
+
+    #[test]
+    fn set_creates_and_replaces() {
+        let mut doc = parse_documents("spec:\n  items: [{a: 1}]\n").unwrap().remove(0);
+        doc.set("spec.items[0].a", Value::Int(5)).unwrap();
+        doc.set("spec.new.deep", Value::Bool(true)).unwrap();
+        assert_eq!(doc.lookup("spec.items[0].a").unwrap().value, Value::Int(5));
+        assert_eq!(doc.lookup("spec.new.deep").unwrap().value, Value::Bool(true));
+        assert!(doc.set("spec.items[3].a", Value::Null).unwrap_err().contains("out of range"));
     }
 
     #[test]
