@@ -1,3 +1,9 @@
+//! kubesim: a discrete-event simulator of Kubernetes autoscaling and scheduling.
+//!
+//! Load a scenario with [`scenario::load_scenario`], run it with [`engine::run`], and read the
+//! [`metrics::Report`]. See the README for the codemap and invariants.
+
 pub mod cluster;
+pub mod controllers;
 pub mod scenario;
 pub mod sim;

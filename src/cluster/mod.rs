@@ -1,3 +1,10 @@
+//! The simulated world: nodes, pods, ReplicaSets, Deployments, Services and HPAs in typed-id
+//! arenas, plus the value types they are made of (quantities, resources, selectors).
+//! Only the engine mutates it; controllers read it and return intents.
+
 pub mod quantity;
 pub mod resources;
 pub mod selector;
+pub mod state;
+
+pub use state::*;

@@ -1,0 +1,382 @@
+//! The simulated world's objects, in arenas indexed by typed ids.
+//!
+//! Objects refer to each other by id, never by reference. Only the engine mutates a `Cluster`
+//! (applying controller intents the way the API server would); controllers read it.
+//! Collections that are iterated on paths that emit events are ordered (`Vec` by id, `BTreeSet`).
+
+use std::collections::BTreeSet;
+
+use crate::scenario::{DeploymentSpec, HpaSpec, NodePoolSpec, Scenario};
+use crate::sim::SimTime;
+
+use super::resources::Resources;
+use super::selector::Labels;
+
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+typed_id!(/// A node pool.
+    PoolId);
+typed_id!(/// A node.
+    NodeId);
+typed_id!(/// A pod (ids are never reused).
+    PodId);
+typed_id!(/// A ReplicaSet.
+    ReplicaSetId);
+typed_id!(/// A Deployment.
+    DeploymentId);
+typed_id!(/// A Service.
+    ServiceId);
+typed_id!(/// A HorizontalPodAutoscaler.
+    HpaId);
+
+/// A pod's lifecycle phase, as far as this model distinguishes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodPhase {
+    /// Created; waiting for a node (unbound) or for its containers to start (bound).
+    Pending,
+    /// Containers started.
+    Running,
+    /// Gone: terminated after deletion (kept in the arena for history).
+    Terminated,
+}
+
+#[derive(Clone, Debug)]
+pub struct NodePool {
+    pub spec: NodePoolSpec,
+    pub nodes: Vec<NodeId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub id: NodeId,
+    pub name: String,
+    pub pool: PoolId,
+    pub labels: Labels,
+    pub allocatable: Resources,
+    pub max_pods: i64,
+    /// Σ requests of pods bound here and not yet terminated.
+    pub requested: Resources,
+    /// Σ non-zero (scoring) requests of the same pods.
+    pub requested_for_scoring: Resources,
+    pub pod_count: i64,
+    pub created: SimTime,
+    pub taints: Vec<super::resources::Taint>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pod {
+    pub id: PodId,
+    pub name: String,
+    pub deployment: DeploymentId,
+    pub replica_set: ReplicaSetId,
+    pub phase: PodPhase,
+    pub node: Option<NodeId>,
+    pub created: SimTime,
+    /// When the containers started (`status.startTime` as the HPA uses it).
+    pub started: Option<SimTime>,
+    pub ready: bool,
+    /// Last transition of the Ready condition.
+    pub ready_transition: SimTime,
+    /// `metadata.deletionTimestamp`.
+    pub deletion: Option<SimTime>,
+    /// CPU the pod's containers may use, in millicores (limit, or the node's free share).
+    pub cpu_capacity_millis: i64,
+}
+
+impl Pod {
+    /// Counted by its ReplicaSet (not being deleted and not gone).
+    pub fn is_active(&self) -> bool {
+        self.deletion.is_none() && self.phase != PodPhase::Terminated
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ReplicaSet {
+    pub id: ReplicaSetId,
+    pub name: String,
+    pub deployment: DeploymentId,
+    /// `spec.replicas`.
+    pub replicas: i32,
+    /// Active pods (not deleting, not gone), ordered by id.
+    pub pods: BTreeSet<PodId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    pub id: DeploymentId,
+    pub spec: DeploymentSpec,
+    /// `spec.replicas` (changed by the HPA through the scale subresource).
+    pub replicas: i32,
+    pub replica_sets: Vec<ReplicaSetId>,
+    /// Services whose selector picks this Deployment's pods.
+    pub services: Vec<ServiceId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub id: ServiceId,
+    pub name: String,
+    /// Ready, non-terminating pods backing the Service (its ready endpoints), ordered by id.
+    pub endpoints: Vec<PodId>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Hpa {
+    pub id: HpaId,
+    pub spec: HpaSpec,
+    pub target: DeploymentId,
+    /// Deployments whose pods the target's selector matches (normally just the target).
+    pub selected: Vec<DeploymentId>,
+    pub last_scale_time: Option<SimTime>,
+}
+
+/// The whole simulated cluster.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    pub pools: Vec<NodePool>,
+    pub nodes: Vec<Node>,
+    pub pods: Vec<Pod>,
+    pub replica_sets: Vec<ReplicaSet>,
+    pub deployments: Vec<Deployment>,
+    pub services: Vec<Service>,
+    pub hpas: Vec<Hpa>,
+    /// Pods waiting for the scheduler, by id (creation order).
+    pub unscheduled: BTreeSet<PodId>,
+    /// Pods deleted but not yet gone (draining within their grace period), by id.
+    pub terminating: BTreeSet<PodId>,
+}
+
+impl Cluster {
+    /// Builds the initial cluster: nodes of every pool, one ReplicaSet per Deployment, Services
+    /// and HPAs. Pods are created by the controllers, not here.
+    pub fn from_scenario(s: &Scenario) -> Cluster {
+        let mut c = Cluster::default();
+        for (p, spec) in s.node_pools.iter().enumerate() {
+            c.pools.push(NodePool { spec: spec.clone(), nodes: Vec::new() });
+            for _ in 0..spec.count {
+                c.add_node(PoolId(p as u32), SimTime::ZERO);
+            }
+        }
+        for (d, spec) in s.deployments.iter().enumerate() {
+            let id = DeploymentId(d as u32);
+            let rs = ReplicaSetId(c.replica_sets.len() as u32);
+            c.replica_sets.push(ReplicaSet { id: rs, name: format!("{}-{}", spec.name, template_hash(spec)), deployment: id, replicas: 0, pods: BTreeSet::new() });
+            c.deployments.push(Deployment { id, spec: spec.clone(), replicas: spec.replicas, replica_sets: vec![rs], services: Vec::new() });
+        }
+        for (i, spec) in s.services.iter().enumerate() {
+            let id = ServiceId(i as u32);
+            c.services.push(Service { id, name: spec.name.clone(), endpoints: Vec::new() });
+            for &b in &spec.backends {
+                c.deployments[b].services.push(id);
+            }
+        }
+        for (i, spec) in s.hpas.iter().enumerate() {
+            let target = &s.deployments[spec.target];
+            let selected = s.deployments.iter().enumerate()
+                .filter(|(_, d)| d.namespace == target.namespace && target.selector.matches(&d.template_labels))
+                .map(|(j, _)| DeploymentId(j as u32))
+                .collect();
+            c.hpas.push(Hpa { id: HpaId(i as u32), spec: spec.clone(), target: DeploymentId(spec.target as u32), selected, last_scale_time: None });
+        }
+        c
+    }
+
+    /// Adds a node to a pool (named `<pool>-<n>`, labelled like a real node).
+    pub fn add_node(&mut self, pool: PoolId, now: SimTime) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        let p = &mut self.pools[pool.index()];
+        let name = format!("{}-{}", p.spec.name, p.nodes.len());
+        let mut labels = p.spec.labels.clone();
+        labels.insert("kubernetes.io/hostname".into(), name.clone());
+        if let Some(t) = &p.spec.instance_type {
+            labels.insert("node.kubernetes.io/instance-type".into(), t.clone());
+        }
+        p.nodes.push(id);
+        self.nodes.push(Node {
+            id,
+            name,
+            pool,
+            labels,
+            allocatable: p.spec.allocatable.clone(),
+            max_pods: p.spec.max_pods,
+            requested: Resources::default(),
+            requested_for_scoring: Resources::default(),
+            pod_count: 0,
+            created: now,
+            taints: p.spec.taints.clone(),
+        });
+        id
+    }
+
+    pub fn pod(&self, id: PodId) -> &Pod {
+        &self.pods[id.index()]
+    }
+
+    pub fn pod_mut(&mut self, id: PodId) -> &mut Pod {
+        &mut self.pods[id.index()]
+    }
+
+    pub fn deployment(&self, id: DeploymentId) -> &Deployment {
+        &self.deployments[id.index()]
+    }
+
+    /// Creates a pending pod for a ReplicaSet.
+    pub fn create_pod(&mut self, rs: ReplicaSetId, now: SimTime) -> PodId {
+        let id = PodId(self.pods.len() as u32);
+        let set = &mut self.replica_sets[rs.index()];
+        let name = format!("{}-{}", set.name, pod_suffix(id.0));
+        set.pods.insert(id);
+        self.pods.push(Pod {
+            id,
+            name,
+            deployment: set.deployment,
+            replica_set: rs,
+            phase: PodPhase::Pending,
+            node: None,
+            created: now,
+            started: None,
+            ready: false,
+            ready_transition: now,
+            deletion: None,
+            cpu_capacity_millis: 0,
+        });
+        self.unscheduled.insert(id);
+        id
+    }
+
+    /// Binds a pending pod to a node and reserves its requests there.
+    pub fn bind(&mut self, pod: PodId, node: NodeId) {
+        let dep = self.pods[pod.index()].deployment;
+        let template = &self.deployments[dep.index()].spec.pod;
+        let (requests, scoring) = (template.requests.clone(), template.scoring_requests.clone());
+        let limit = template.cpu_limit_millis;
+        let n = &mut self.nodes[node.index()];
+        // Without a CPU limit a pod can use the node's CPU not requested by others.
+        let free_share = n.allocatable.cpu_millis - n.requested.cpu_millis;
+        n.requested.add(&requests);
+        n.requested_for_scoring.add(&scoring);
+        n.pod_count += 1;
+        let p = &mut self.pods[pod.index()];
+        assert!(p.node.is_none(), "pod {} bound twice", p.name);
+        p.node = Some(node);
+        p.cpu_capacity_millis = limit.unwrap_or(free_share).max(1);
+        self.unscheduled.remove(&pod);
+    }
+
+    /// Marks a pod for deletion: it stops counting for its ReplicaSet and leaves endpoints.
+    pub fn mark_deleted(&mut self, pod: PodId, now: SimTime) {
+        let p = &mut self.pods[pod.index()];
+        if p.deletion.is_some() {
+            return;
+        }
+        p.deletion = Some(now);
+        let rs = p.replica_set;
+        self.replica_sets[rs.index()].pods.remove(&pod);
+        self.unscheduled.remove(&pod);
+        self.terminating.insert(pod);
+        self.set_ready(pod, false, now);
+    }
+
+    /// The pod is gone: frees its node's resources.
+    pub fn terminate(&mut self, pod: PodId) {
+        let p = &mut self.pods[pod.index()];
+        if p.phase == PodPhase::Terminated {
+            return;
+        }
+        p.phase = PodPhase::Terminated;
+        p.ready = false;
+        self.terminating.remove(&pod);
+        let (node, dep) = (p.node, p.deployment);
+        if let Some(node) = node {
+            let template = &self.deployments[dep.index()].spec.pod;
+            let n = &mut self.nodes[node.index()];
+            n.requested.subtract(&template.requests);
+            n.requested_for_scoring.subtract(&template.scoring_requests);
+            n.pod_count -= 1;
+        }
+    }
+
+    /// Containers started: Running, and Ready (no readiness probe is modelled yet).
+    pub fn start(&mut self, pod: PodId, now: SimTime) {
+        let p = &mut self.pods[pod.index()];
+        p.phase = PodPhase::Running;
+        p.started = Some(now);
+        self.set_ready(pod, true, now);
+    }
+
+    /// Sets the Ready condition and keeps the Services' endpoint lists in step.
+    pub fn set_ready(&mut self, pod: PodId, ready: bool, now: SimTime) {
+        let p = &mut self.pods[pod.index()];
+        if p.ready == ready {
+            return;
+        }
+        p.ready = ready;
+        p.ready_transition = now;
+        let dep = p.deployment;
+        for &s in &self.deployments[dep.index()].services {
+            let endpoints = &mut self.services[s.index()].endpoints;
+            match (endpoints.binary_search(&pod), ready) {
+                (Err(i), true) => endpoints.insert(i, pod),
+                (Ok(i), false) => {
+                    endpoints.remove(i);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Nodes currently in the cluster (all of them: node removal is not modelled yet).
+    pub fn node_count(&self, pool: PoolId) -> usize {
+        self.pools[pool.index()].nodes.len()
+    }
+
+    /// Pods of a ReplicaSet that still exist: active ones and those terminating (by id).
+    pub fn pods_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = &Pod> {
+        let terminating = self.terminating.iter().filter(move |p| self.pods[p.index()].replica_set == rs);
+        let mut ids: Vec<PodId> = self.replica_sets[rs.index()].pods.iter().chain(terminating).copied().collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|id| &self.pods[id.index()])
+    }
+
+    /// Pods of a Deployment that are Ready.
+    pub fn ready_pods(&self, dep: DeploymentId) -> usize {
+        self.deployments[dep.index()].replica_sets.iter()
+            .flat_map(|rs| self.replica_sets[rs.index()].pods.iter())
+            .filter(|p| self.pods[p.index()].ready)
+            .count()
+    }
+}
+
+/// A stable stand-in for the pod-template-hash label.
+fn template_hash(spec: &DeploymentSpec) -> String {
+    let mut h: u32 = 2_166_136_261;
+    for b in spec.name.bytes().chain(spec.namespace.bytes()) {
+        h = (h ^ u32::from(b)).wrapping_mul(16_777_619);
+    }
+    format!("{:08x}", h).chars().take(10).collect()
+}
+
+/// Five characters derived bijectively from the id (unique below 27⁵ pods), like the
+/// apiserver's generated name suffixes.
+fn pod_suffix(n: u32) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    const SPACE: u64 = 27 * 27 * 27 * 27 * 27;
+    // 7919 is coprime with 27, so this is a permutation of 0..27⁵.
+    let mut x = (u64::from(n) * 7919 + 12_345) % SPACE;
+    (0..5).map(|_| {
+        let c = ALPHABET[(x % 27) as usize] as char;
+        x /= 27;
+        c
+    }).collect()
+}

@@ -1,0 +1,311 @@
+//! The HPA replica calculator for Resource metrics with a Utilization target
+//! (`replica_calculator.go`: `groupPods`, `GetResourceUtilizationRatio`, `GetResourceReplicas`).
+//!
+//! Pure functions over what the controller can see: pods (phase, readiness, start time,
+//! requests) and their metrics. The arithmetic follows upstream exactly, including the integer
+//! truncation of the utilization percent before the ratio and Go's float64 `ceil`.
+
+use crate::sim::{SimDuration, SimTime};
+
+use super::super::metrics_server::PodMetric;
+
+/// Pod phase as the HPA distinguishes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HpaPodPhase {
+    Pending,
+    Running,
+    Failed,
+}
+
+/// What the HPA knows about one pod selected by its target's selector.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PodView {
+    pub phase: HpaPodPhase,
+    pub deleting: bool,
+    pub ready: bool,
+    pub ready_transition: SimTime,
+    pub start_time: Option<SimTime>,
+    /// Σ cpu requests of the containers the HPA counts; `None` if one lacks a request.
+    pub cpu_request_millis: Option<i64>,
+    pub metric: Option<PodMetric>,
+}
+
+/// `isWithin(r) := (1 − scaleDown) ≤ r ≤ (1 + scaleUp)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tolerances {
+    pub scale_down: f64,
+    pub scale_up: f64,
+}
+
+impl Tolerances {
+    pub fn symmetric(t: f64) -> Self {
+        Tolerances { scale_down: t, scale_up: t }
+    }
+    pub fn is_within(&self, ratio: f64) -> bool {
+        (1.0 - self.scale_down) <= ratio && ratio <= (1.0 + self.scale_up)
+    }
+}
+
+/// The CPU readiness timings (kube-controller-manager flags).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CpuTimings {
+    pub cpu_initialization_period: SimDuration,
+    pub initial_readiness_delay: SimDuration,
+}
+
+/// How `groupPods` classified the pods.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grouping {
+    pub ready: usize,
+    /// Indices of unready pods.
+    pub unready: Vec<usize>,
+    /// Indices of pods without a metric.
+    pub missing: Vec<usize>,
+    pub ignored: usize,
+}
+
+/// `groupPods` for a CPU metric (A.3.1).
+pub fn group_pods(pods: &[PodView], now: SimTime, timings: CpuTimings) -> Grouping {
+    let mut g = Grouping::default();
+    for (i, pod) in pods.iter().enumerate() {
+        if pod.deleting || pod.phase == HpaPodPhase::Failed {
+            g.ignored += 1;
+            continue;
+        }
+        if pod.phase == HpaPodPhase::Pending {
+            g.unready.push(i);
+            continue;
+        }
+        let Some(metric) = pod.metric else {
+            g.missing.push(i);
+            continue;
+        };
+        if cpu_unready(pod, &metric, now, timings) {
+            g.unready.push(i);
+        } else {
+            g.ready += 1;
+        }
+    }
+    g
+}
+
+/// The CPU-only readiness rule: during the initialization period a pod counts only once it is
+/// Ready and its metric window started after it became Ready; afterwards only a pod that has
+/// never been Ready since start (within the readiness delay) is unready.
+fn cpu_unready(pod: &PodView, metric: &PodMetric, now: SimTime, t: CpuTimings) -> bool {
+    let Some(start) = pod.start_time else { return true };
+    if start + t.cpu_initialization_period > now {
+        return !pod.ready || metric.timestamp < pod.ready_transition + metric.window;
+    }
+    !pod.ready && start + t.initial_readiness_delay > pod.ready_transition
+}
+
+/// The calculator's answer for one metric.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResourceProposal {
+    pub replicas: i32,
+    /// `currentAverageUtilization` (percent, truncated) from the first pass.
+    pub utilization_percent: i32,
+    /// `currentAverageValue` in millicores from the first pass.
+    pub raw_average_millis: i64,
+    pub ready: usize,
+    pub unready: usize,
+    pub missing: usize,
+    pub ignored: usize,
+}
+
+/// Why a metric yields no proposal (the HPA's `FailedGetResourceMetric` condition).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CalcError {
+    #[error("unable to get metrics for resource cpu: no metrics returned from resource metrics API")]
+    NoMetrics,
+    #[error("did not receive metrics for targeted pods (pods might be unready)")]
+    NoReadyMetrics,
+    #[error("missing request for cpu in a container of a targeted pod")]
+    MissingRequest,
+    #[error("no metrics returned matched known pods")]
+    NoMatchedMetrics,
+}
+
+/// `GetResourceUtilizationRatio`: (ratio, utilization %, raw average) over pods with a usage
+/// entry. `usage[i] = None` means "no metric for pod i".
+pub fn utilization_ratio(usage: &[Option<i64>], requests: &[i64], target_percent: i32) -> Result<(f64, i32, i64), CalcError> {
+    let (mut usage_total, mut request_total, mut n) = (0i128, 0i128, 0i64);
+    for (u, r) in usage.iter().zip(requests) {
+        if let Some(u) = u {
+            usage_total += i128::from(*u);
+            request_total += i128::from(*r);
+            n += 1;
+        }
+    }
+    if request_total == 0 {
+        return Err(CalcError::NoMatchedMetrics);
+    }
+    let utilization = (usage_total * 100 / request_total).clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
+    let ratio = f64::from(utilization) / f64::from(target_percent);
+    Ok((ratio, utilization, (usage_total / i128::from(n)) as i64))
+}
+
+/// `GetResourceReplicas` for a cpu Utilization target (A.3.4).
+pub fn cpu_utilization_replicas(current: i32, target_percent: i32, pods: &[PodView], now: SimTime, tolerances: Tolerances, timings: CpuTimings) -> Result<ResourceProposal, CalcError> {
+    if pods.iter().all(|p| p.metric.is_none()) {
+        return Err(CalcError::NoMetrics);
+    }
+    let requests: Vec<i64> = pods.iter().map(|p| p.cpu_request_millis.ok_or(CalcError::MissingRequest)).collect::<Result<_, _>>()?;
+    let g = group_pods(pods, now, timings);
+    let mut usage: Vec<Option<i64>> = pods.iter().map(|p| p.metric.map(|m| m.cpu_millis)).collect();
+    for (i, p) in pods.iter().enumerate() {
+        if p.deleting || p.phase == HpaPodPhase::Failed {
+            usage[i] = None;
+        }
+    }
+    for &i in &g.unready {
+        usage[i] = None;
+    }
+    if usage.iter().all(Option::is_none) {
+        return Err(CalcError::NoReadyMetrics);
+    }
+    let (ratio, utilization, raw) = utilization_ratio(&usage, &requests, target_percent)?;
+    let proposal = |replicas| ResourceProposal { replicas, utilization_percent: utilization, raw_average_millis: raw, ready: g.ready, unready: g.unready.len(), missing: g.missing.len(), ignored: g.ignored };
+    let scale_up_with_unready = !g.unready.is_empty() && ratio > 1.0;
+    if !scale_up_with_unready && g.missing.is_empty() {
+        if tolerances.is_within(ratio) {
+            return Ok(proposal(current));
+        }
+        return Ok(proposal(ceil_replicas(ratio * g.ready as f64)));
+    }
+    rebalance(&mut usage, &requests, &g, ratio, target_percent, scale_up_with_unready);
+    let (new_ratio, _, _) = utilization_ratio(&usage, &requests, target_percent)?;
+    let flipped = (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0);
+    if tolerances.is_within(new_ratio) || flipped {
+        return Ok(proposal(current));
+    }
+    let counted = usage.iter().filter(|u| u.is_some()).count();
+    let new_replicas = ceil_replicas(new_ratio * counted as f64);
+    if (new_ratio < 1.0 && new_replicas > current) || (new_ratio > 1.0 && new_replicas < current) {
+        return Ok(proposal(current));
+    }
+    Ok(proposal(new_replicas))
+}
+
+/// Fills missing pods (request × max(100, target)% on scale-down, 0 on scale-up) and, on
+/// scale-up, unready pods with 0.
+fn rebalance(usage: &mut [Option<i64>], requests: &[i64], g: &Grouping, ratio: f64, target_percent: i32, scale_up_with_unready: bool) {
+    for &i in &g.missing {
+        if ratio < 1.0 {
+            usage[i] = Some(requests[i] * i64::from(target_percent.max(100)) / 100);
+        } else if ratio > 1.0 {
+            usage[i] = Some(0);
+        }
+    }
+    if scale_up_with_unready {
+        for &i in &g.unready {
+            usage[i] = Some(0);
+        }
+    }
+}
+
+/// `int32(math.Ceil(x))`, saturating.
+fn ceil_replicas(x: f64) -> i32 {
+    x.ceil().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: SimTime = SimTime::from_secs(3600);
+    const TIMINGS: CpuTimings = CpuTimings { cpu_initialization_period: SimDuration::from_mins(5), initial_readiness_delay: SimDuration::from_secs(30) };
+
+    /// A Running, Ready pod started an hour ago with a 1-CPU request and the given usage.
+    fn pod(usage: Option<i64>) -> PodView {
+        PodView {
+            phase: HpaPodPhase::Running, deleting: false, ready: true, ready_transition: SimTime::ZERO,
+            start_time: Some(SimTime::ZERO), cpu_request_millis: Some(1000),
+            metric: usage.map(|u| PodMetric { cpu_millis: u, timestamp: NOW, window: SimDuration::from_secs(15) }),
+        }
+    }
+
+    fn unready(mut p: PodView) -> PodView {
+        p.ready = false; // never Ready since start: transition at start
+        p
+    }
+
+    fn calc(current: i32, target: i32, pods: &[PodView]) -> Result<ResourceProposal, CalcError> {
+        cpu_utilization_replicas(current, target, pods, NOW, Tolerances::symmetric(0.1), TIMINGS)
+    }
+
+    struct Case {
+        name: &'static str,
+        current: i32,
+        target: i32,
+        pods: Vec<PodView>,
+        replicas: i32,
+        utilization: i32,
+    }
+
+    #[test]
+    fn replica_calculator_table() {
+        let cases = vec![
+            // util = (300+500+700)·100/3000 = 50 → ratio 50/30 = 1.667 → ceil(1.667·3) = 5.
+            Case { name: "scale up", current: 3, target: 30, pods: vec![pod(Some(300)), pod(Some(500)), pod(Some(700))], replicas: 5, utilization: 50 },
+            // ready [500, 700]: util 1200·100/2000 = 60 → ratio 2 > 1 with an unready pod →
+            // unready filled with 0: 1200·100/3000 = 40 → 1.333 → ceil(1.333·3) = 4.
+            Case { name: "scale up, unready pod counts as 0", current: 3, target: 30, pods: vec![unready(pod(Some(300))), pod(Some(500)), pod(Some(700))], replicas: 4, utilization: 60 },
+            // util = 1400·100/5000 = 28 → ratio 0.56 → ceil(0.56·5) = ceil(2.8) = 3.
+            Case { name: "scale down", current: 5, target: 50, pods: vec![pod(Some(100)), pod(Some(300)), pod(Some(500)), pod(Some(250)), pod(Some(250))], replicas: 3, utilization: 28 },
+            // util = 3060·100/3000 = 102 → ratio 1.02 within ±0.1 → keep 3.
+            Case { name: "within tolerance", current: 3, target: 100, pods: vec![pod(Some(1010)), pod(Some(1030)), pod(Some(1020))], replicas: 3, utilization: 102 },
+            // util = 300·100/3000 = 10 → 0.2; missing pod filled at 100% of request: 1300·100/4000 = 32
+            // → 0.64 → ceil(0.64·4) = ceil(2.56) = 3 (< current, consistent with scale-down).
+            Case { name: "missing metric, scale down", current: 4, target: 50, pods: vec![pod(Some(100)), pod(Some(100)), pod(Some(100)), pod(None)], replicas: 3, utilization: 10 },
+            // util = 3000·100/3000 = 100 → ratio 2; missing pod filled with 0: 3000·100/4000 = 75 → 1.5
+            // → ceil(1.5·4) = 6.
+            Case { name: "missing metric, scale up", current: 4, target: 50, pods: vec![pod(Some(1000)), pod(Some(1000)), pod(Some(1000)), pod(None)], replicas: 6, utilization: 100 },
+            // util = 40 → 0.8; missing filled at 1000: 1400·100/2000 = 70 → 1.4: direction flips → keep 2.
+            Case { name: "missing metric flips direction", current: 2, target: 50, pods: vec![pod(Some(400)), pod(None)], replicas: 2, utilization: 40 },
+            // target 150: util 1000·100/2000 = 50 → 0.333; missing filled at request·150/100 = 1500:
+            // 2500·100/3000 = 83 → 0.553 → ceil(0.553·3) = ceil(1.66) = 2.
+            Case { name: "missing metric, target over 100%", current: 3, target: 150, pods: vec![pod(Some(500)), pod(Some(500)), pod(None)], replicas: 2, utilization: 50 },
+            // The deleting pod is ignored: util = 1600·100/2000 = 80 → 1.6 → ceil(1.6·2) = 4.
+            Case { name: "deleting pod ignored", current: 3, target: 50, pods: vec![pod(Some(800)), pod(Some(800)), PodView { deleting: true, ..pod(Some(0)) }], replicas: 4, utilization: 80 },
+            // Pending pods are unready; ratio 0.5 < 1 so they are not filled, and the fast path uses
+            // the ready count: util 500·100/2000 = 25 → 0.5 → ceil(0.5·2) = 1.
+            Case { name: "fast path uses ready pods, not current", current: 4, target: 50, pods: vec![pod(Some(250)), pod(Some(250)), PodView { phase: HpaPodPhase::Pending, ..pod(None) }, PodView { phase: HpaPodPhase::Pending, ..pod(None) }], replicas: 1, utilization: 25 },
+            // Utilization is truncated before the ratio: 1999·100/3000 = 66.63 → 66 → 66/60 = 1.1
+            // which is within tolerance (float 1.1 ≤ 1.1) → keep 3 (a float ratio 1.1106 would scale).
+            Case { name: "truncated percent", current: 3, target: 60, pods: vec![pod(Some(666)), pod(Some(666)), pod(Some(667))], replicas: 3, utilization: 66 },
+        ];
+        for c in cases {
+            let got = calc(c.current, c.target, &c.pods).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            assert_eq!((got.replicas, got.utilization_percent), (c.replicas, c.utilization), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn readiness_rules_during_cpu_initialization() {
+        // Started 60 s ago (inside the 5 m init period), Ready since 50 s ago; metric window
+        // 15 s ending now: window start (now − 15 s) is after the Ready transition → ready.
+        let started = NOW.saturating_sub(SimDuration::from_secs(60));
+        let mut p = pod(Some(500));
+        p.start_time = Some(started);
+        p.ready_transition = started + SimDuration::from_secs(10);
+        assert_eq!(group_pods(&[p], NOW, TIMINGS).ready, 1);
+        // Ready only 5 s ago: the metric timestamp (now) < transition (now − 5 s) + 15 s → unready.
+        p.ready_transition = NOW.saturating_sub(SimDuration::from_secs(5));
+        assert_eq!(group_pods(&[p], NOW, TIMINGS).unready, vec![0]);
+        // After the init period a not-ready pod that was once Ready (transition > start + 30 s) counts as ready.
+        let mut old = unready(pod(Some(500)));
+        old.ready_transition = SimTime::from_secs(600);
+        assert_eq!(group_pods(&[old], NOW, TIMINGS).ready, 1);
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(calc(2, 50, &[pod(None), pod(None)]), Err(CalcError::NoMetrics));
+        let mut no_request = pod(Some(100));
+        no_request.cpu_request_millis = None;
+        assert_eq!(calc(1, 50, &[no_request]), Err(CalcError::MissingRequest));
+        assert_eq!(calc(1, 50, &[unready(PodView { start_time: Some(NOW), ..pod(Some(100)) })]), Err(CalcError::NoReadyMetrics));
+    }
+}

@@ -1,0 +1,168 @@
+//! The HorizontalPodAutoscaler controller: every sync period, for each HPA, read the target's
+//! `spec.replicas`, compute a proposal per metric from what metrics-server returns, take the
+//! max, stabilize and rate-limit it (legacy path, A.4), and ask for a rescale when it differs.
+//! Each sync yields an [`HpaDecision`] that says why.
+
+pub mod calculator;
+pub mod normalize;
+
+use serde::Serialize;
+
+use crate::cluster::{Cluster, HpaId, PodPhase};
+use crate::scenario::{HpaMetric, HpaSettings};
+use crate::sim::SimTime;
+
+use super::Intent;
+use super::metrics_server::MetricsServer;
+use calculator::{CpuTimings, HpaPodPhase, PodView, Tolerances, cpu_utilization_replicas};
+use normalize::{LimitReason, Recommendation, limit_legacy, stabilize};
+
+/// What one sync of one HPA saw and decided.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HpaDecision {
+    pub time_seconds: f64,
+    pub hpa: String,
+    pub current_replicas: i32,
+    /// Per metric: the proposal or why there is none.
+    pub metrics: Vec<MetricOutcome>,
+    /// Max of the valid proposals (before stabilization).
+    pub proposed_replicas: Option<i32>,
+    pub stabilized_replicas: i32,
+    pub desired_replicas: i32,
+    pub limit_reason: Option<LimitReason>,
+    /// Why nothing was computed, when that is the case.
+    pub skipped: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricOutcome {
+    pub metric: String,
+    pub target: String,
+    pub replicas: Option<i32>,
+    pub utilization_percent: Option<i32>,
+    pub ready_pods: usize,
+    pub unready_pods: usize,
+    pub missing_pods: usize,
+    pub ignored_pods: usize,
+    pub error: Option<String>,
+}
+
+/// Per-HPA controller state (the recommendation history lives only in memory, as upstream).
+#[derive(Clone, Debug)]
+pub struct HpaController {
+    settings: HpaSettings,
+    histories: Vec<Vec<Recommendation>>,
+}
+
+impl HpaController {
+    pub fn new(settings: HpaSettings, hpa_count: usize) -> Self {
+        HpaController { settings, histories: vec![Vec::new(); hpa_count] }
+    }
+
+    /// One `reconcileAutoscaler` for `hpa`; returns the decision and, on rescale, the intent.
+    pub fn sync(&mut self, hpa: HpaId, cluster: &Cluster, metrics: &MetricsServer, now: SimTime) -> (HpaDecision, Option<Intent>) {
+        let h = &cluster.hpas[hpa.index()];
+        let current = cluster.deployment(h.target).replicas;
+        let history = &mut self.histories[hpa.index()];
+        if history.is_empty() {
+            history.push(Recommendation { replicas: current, timestamp: now });
+        }
+        let mut decision = HpaDecision {
+            time_seconds: now.as_secs_f64(), hpa: h.spec.name.clone(), current_replicas: current,
+            metrics: Vec::new(), proposed_replicas: None, stabilized_replicas: current,
+            desired_replicas: current, limit_reason: None, skipped: None,
+        };
+        let (min, max) = (h.spec.min_replicas, h.spec.max_replicas);
+        if current == 0 && min != 0 {
+            decision.skipped = Some("scaling is disabled since the replica count of the target is zero".into());
+        } else if current > max {
+            decision.desired_replicas = max;
+            decision.limit_reason = Some(LimitReason::TooManyReplicas);
+        } else if current < min {
+            decision.desired_replicas = min;
+            decision.limit_reason = Some(LimitReason::TooFewReplicas);
+        } else {
+            self.compute(hpa, cluster, metrics, now, &mut decision);
+        }
+        let intent = (decision.desired_replicas != current)
+            .then_some(Intent::ScaleDeployment { deployment: h.target, replicas: decision.desired_replicas });
+        (decision, intent)
+    }
+
+    fn compute(&mut self, hpa: HpaId, cluster: &Cluster, metrics: &MetricsServer, now: SimTime, d: &mut HpaDecision) {
+        let h = &cluster.hpas[hpa.index()];
+        let pods = pod_views(cluster, hpa, metrics);
+        let current = d.current_replicas;
+        let mut any_failed = false;
+        for metric in &h.spec.metrics {
+            let outcome = self.metric_outcome(metric, current, &pods, now);
+            any_failed |= outcome.replicas.is_none();
+            if let Some(r) = outcome.replicas {
+                d.proposed_replicas = Some(d.proposed_replicas.map_or(r, |p| p.max(r)));
+            }
+            d.metrics.push(outcome);
+        }
+        let Some(proposed) = d.proposed_replicas else {
+            d.skipped = Some("no metric produced a recommendation (ScalingActive=False)".into());
+            return;
+        };
+        if any_failed && proposed < current {
+            d.skipped = Some("some metrics failed and the rest propose fewer replicas: not scaling down on partial data".into());
+            return;
+        }
+        let window = self.settings.downscale_stabilization;
+        d.stabilized_replicas = stabilize(&mut self.histories[hpa.index()], proposed, now, window);
+        let (desired, reason) = limit_legacy(current, d.stabilized_replicas, h.spec.min_replicas, h.spec.max_replicas);
+        d.desired_replicas = desired;
+        d.limit_reason = Some(reason);
+    }
+
+    fn metric_outcome(&self, metric: &HpaMetric, current: i32, pods: &[PodView], now: SimTime) -> MetricOutcome {
+        let mut outcome = MetricOutcome {
+            metric: "resource cpu".into(), target: String::new(), replicas: None, utilization_percent: None,
+            ready_pods: 0, unready_pods: 0, missing_pods: 0, ignored_pods: 0, error: None,
+        };
+        match metric {
+            HpaMetric::CpuUtilization { target_percent } => {
+                outcome.target = format!("{target_percent}% utilization");
+                let timings = CpuTimings { cpu_initialization_period: self.settings.cpu_initialization_period, initial_readiness_delay: self.settings.initial_readiness_delay };
+                match cpu_utilization_replicas(current, *target_percent, pods, now, Tolerances::symmetric(self.settings.tolerance), timings) {
+                    Ok(p) => {
+                        outcome.replicas = Some(p.replicas);
+                        outcome.utilization_percent = Some(p.utilization_percent);
+                        (outcome.ready_pods, outcome.unready_pods, outcome.missing_pods, outcome.ignored_pods) = (p.ready, p.unready, p.missing, p.ignored);
+                    }
+                    Err(e) => outcome.error = Some(e.to_string()),
+                }
+            }
+            HpaMetric::Unsupported { description } => {
+                outcome.metric = description.clone();
+                outcome.error = Some("metric type not modelled".into());
+            }
+        }
+        outcome
+    }
+}
+
+/// The pods the HPA's selector picks (every non-terminated pod of the selected Deployments).
+fn pod_views(cluster: &Cluster, hpa: HpaId, metrics: &MetricsServer) -> Vec<PodView> {
+    let h = &cluster.hpas[hpa.index()];
+    let mut views = Vec::new();
+    for &dep in &h.selected {
+        let request = cluster.deployment(dep).spec.pod.hpa_cpu_request_millis;
+        for &rs in &cluster.deployment(dep).replica_sets {
+            for pod in cluster.pods_of(rs) {
+                views.push(PodView {
+                    phase: if pod.phase == PodPhase::Running { HpaPodPhase::Running } else { HpaPodPhase::Pending },
+                    deleting: pod.deletion.is_some(),
+                    ready: pod.ready,
+                    ready_transition: pod.ready_transition,
+                    start_time: pod.started,
+                    cpu_request_millis: request,
+                    metric: metrics.pod_metric(pod.id),
+                });
+            }
+        }
+    }
+    views
+}

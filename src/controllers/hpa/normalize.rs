@@ -1,0 +1,100 @@
+//! Normalizing a desired replica count when the HPA has no `behavior` (A.4): downscale
+//! stabilization over the recommendation history, then the legacy rate limit
+//! `max(2 × current, 4)` and min/max clamping.
+
+use crate::sim::{SimDuration, SimTime};
+
+/// One stored recommendation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recommendation {
+    pub replicas: i32,
+    pub timestamp: SimTime,
+}
+
+/// `ScalingLimited` reasons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum LimitReason {
+    DesiredWithinRange,
+    TooFewReplicas,
+    TooManyReplicas,
+    ScaleUpLimit,
+}
+
+pub const SCALE_UP_LIMIT_FACTOR: f64 = 2.0;
+pub const SCALE_UP_LIMIT_MINIMUM: f64 = 4.0;
+
+/// `stabilizeRecommendation`: the max of `desired` and every recommendation at or after
+/// `now − window`; records `desired`, overwriting the last entry older than the window.
+pub fn stabilize(history: &mut Vec<Recommendation>, desired: i32, now: SimTime, window: SimDuration) -> i32 {
+    let cutoff = now.saturating_sub(window);
+    let mut result = desired;
+    let mut reusable = None;
+    for (i, rec) in history.iter().enumerate() {
+        if rec.timestamp >= cutoff {
+            result = result.max(rec.replicas);
+        } else {
+            reusable = Some(i);
+        }
+    }
+    let entry = Recommendation { replicas: desired, timestamp: now };
+    match reusable {
+        Some(i) => history[i] = entry,
+        None => history.push(entry),
+    }
+    result
+}
+
+/// `convertDesiredReplicasWithRules`: clamp to [min, min(max, max(2·current, 4))].
+pub fn limit_legacy(current: i32, desired: i32, min: i32, max: i32) -> (i32, LimitReason) {
+    let scale_up_limit = (SCALE_UP_LIMIT_FACTOR * f64::from(current)).max(SCALE_UP_LIMIT_MINIMUM) as i32;
+    let (max_allowed, max_reason) = if max > scale_up_limit {
+        (scale_up_limit, LimitReason::ScaleUpLimit)
+    } else {
+        (max, LimitReason::TooManyReplicas)
+    };
+    if desired < min {
+        (min, LimitReason::TooFewReplicas)
+    } else if desired > max_allowed {
+        (max_allowed, max_reason)
+    } else {
+        (desired, LimitReason::DesiredWithinRange)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_limits() {
+        use LimitReason::*;
+        // (current, desired, min, max) → (result, reason)
+        let cases = [
+            ((3, 20, 1, 100), (6, ScaleUpLimit)),    // max(2·3, 4) = 6 < max 100
+            ((1, 20, 1, 100), (4, ScaleUpLimit)),    // max(2·1, 4) = 4
+            ((3, 20, 1, 5), (5, TooManyReplicas)),   // max 5 < limit 6
+            ((3, 0, 2, 10), (2, TooFewReplicas)),
+            ((3, 5, 2, 10), (5, DesiredWithinRange)),
+            ((50, 100, 1, 500), (100, DesiredWithinRange)), // 2·50 = 100 allowed exactly
+        ];
+        for ((current, desired, min, max), want) in cases {
+            assert_eq!(limit_legacy(current, desired, min, max), want, "{current} {desired} {min} {max}");
+        }
+    }
+
+    #[test]
+    fn downscale_stabilization_keeps_the_window_max() {
+        let window = SimDuration::from_mins(5);
+        let mut h = vec![];
+        // t=0: 10 recorded. t=60: desire 4 → max(4, 10) = 10. t=301: 10 is older than the
+        // window (cutoff 1 s); 4 from t=60 is inside → max(3, 4) = 4.
+        assert_eq!(stabilize(&mut h, 10, SimTime::ZERO, window), 10);
+        assert_eq!(stabilize(&mut h, 4, SimTime::from_secs(60), window), 10);
+        assert_eq!(stabilize(&mut h, 3, SimTime::from_secs(301), window), 4);
+        // The stale entry (t=0) was overwritten instead of growing the history.
+        assert_eq!(h.len(), 2);
+        // An entry exactly on the cutoff still counts (timestamp >= cutoff).
+        let mut h2 = vec![Recommendation { replicas: 9, timestamp: SimTime::ZERO }];
+        assert_eq!(stabilize(&mut h2, 1, SimTime::from_secs(300), window), 9);
+    }
+}

@@ -1,0 +1,101 @@
+//! Filter plugins, in the default profile's order. Each returns the reason string kube-scheduler
+//! would report for a node that does not fit.
+
+use crate::cluster::Node;
+use crate::cluster::resources::TaintEffect;
+use crate::scenario::PodTemplate;
+
+/// Runs the filters in order; the first failure is the node's reason.
+pub fn run_filters(node: &Node, pod: &PodTemplate) -> Result<(), String> {
+    taint_toleration(node, pod)?;
+    node_affinity(node, pod)?;
+    node_resources_fit(node, pod)
+}
+
+/// TaintToleration: every NoSchedule/NoExecute taint must be tolerated.
+pub fn taint_toleration(node: &Node, pod: &PodTemplate) -> Result<(), String> {
+    let pool_taints = &node.taints;
+    for taint in pool_taints.iter().filter(|t| t.effect != TaintEffect::PreferNoSchedule) {
+        if !pod.tolerations.iter().any(|t| t.tolerates(taint)) {
+            let shown = if taint.value.is_empty() { taint.key.clone() } else { format!("{}: {}", taint.key, taint.value) };
+            return Err(format!("node(s) had untolerated taint {{{shown}}}"));
+        }
+    }
+    Ok(())
+}
+
+/// NodeAffinity (nodeSelector part): every selector label must match.
+pub fn node_affinity(node: &Node, pod: &PodTemplate) -> Result<(), String> {
+    if pod.node_selector.iter().all(|(k, v)| node.labels.get(k) == Some(v)) {
+        Ok(())
+    } else {
+        Err("node(s) didn't match Pod's node affinity/selector".into())
+    }
+}
+
+/// NodeResourcesFit: pod count, then every requested resource against what is left.
+pub fn node_resources_fit(node: &Node, pod: &PodTemplate) -> Result<(), String> {
+    if node.pod_count + 1 > node.max_pods {
+        return Err("Too many pods".into());
+    }
+    for name in pod.requests.nonzero_names() {
+        let free = node.allocatable.get(name) - node.requested.get(name);
+        if pod.requests.get(name) > free {
+            return Err(format!("Insufficient {name}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::resources::{Resources, Taint, Toleration};
+    use crate::cluster::{NodeId, PoolId};
+    use crate::sim::SimTime;
+
+    fn node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Node {
+        Node {
+            id: NodeId(0), name: "n".into(), pool: PoolId(0), labels: Default::default(),
+            allocatable: Resources { cpu_millis: cpu, memory_bytes: mem, ..Default::default() },
+            max_pods: 110,
+            requested: Resources { cpu_millis: used_cpu, memory_bytes: used_mem, ..Default::default() },
+            requested_for_scoring: Default::default(), pod_count: 0, created: SimTime::ZERO, taints: Vec::new(),
+        }
+    }
+
+    fn pod(cpu: i64, mem: i64) -> PodTemplate {
+        PodTemplate { requests: Resources { cpu_millis: cpu, memory_bytes: mem, ..Default::default() }, ..Default::default() }
+    }
+
+    #[test]
+    fn fit_table() {
+        // (allocatable cpu, mem, used cpu, mem, pod cpu, mem) → result
+        let cases = [
+            ((4000, 1000, 3000, 0), (1000, 0), Ok(())),                    // exactly fills: 1000 ≤ 4000-3000
+            ((4000, 1000, 3001, 0), (1000, 0), Err("Insufficient cpu")),   // 1000 > 999
+            ((4000, 1000, 0, 900), (100, 200), Err("Insufficient memory")),
+            ((4000, 1000, 0, 0), (0, 0), Ok(())),
+        ];
+        for ((ac, am, uc, um), (pc, pm), want) in cases {
+            let got = node_resources_fit(&node(ac, am, uc, um), &pod(pc, pm));
+            assert_eq!(got, want.map_err(String::from));
+        }
+        let mut extended = pod(0, 0);
+        extended.requests.set("nvidia.com/gpu", 1);
+        assert_eq!(node_resources_fit(&node(4000, 1000, 0, 0), &extended), Err("Insufficient nvidia.com/gpu".into()));
+        let mut full = node(4000, 1000, 0, 0);
+        full.pod_count = 110;
+        assert_eq!(node_resources_fit(&full, &pod(0, 0)), Err("Too many pods".into()));
+    }
+
+    #[test]
+    fn taints_need_tolerations() {
+        let mut n = node(1, 1, 0, 0);
+        n.taints.push(Taint { key: "gpu".into(), value: "true".into(), effect: TaintEffect::NoSchedule });
+        let mut p = pod(0, 0);
+        assert_eq!(taint_toleration(&n, &p), Err("node(s) had untolerated taint {gpu: true}".into()));
+        p.tolerations.push(Toleration { key: "gpu".into(), exists: true, value: String::new(), effect: None });
+        assert_eq!(taint_toleration(&n, &p), Ok(()));
+    }
+}
