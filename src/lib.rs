@@ -7,3 +7,4 @@ pub mod cluster;
 pub mod controllers;
 pub mod scenario;
 pub mod sim;
+pub mod traffic;

@@ -1,0 +1,11 @@
+//! The data plane: request arrivals per Service, routing over ready endpoints, and the per-pod
+//! serving model. Nothing here decides about pods or nodes; it only serves requests on the pods
+//! the engine gives it and reports what happened to each.
+
+pub mod arrivals;
+pub mod routing;
+pub mod serving;
+
+pub use arrivals::ArrivalProcess;
+pub use routing::Router;
+pub use serving::{FailureReason, Outcome, PodServer, RequestSlab};

@@ -1,0 +1,357 @@
+//! One pod serving requests: a processor-sharing CPU server with a concurrency limit, a bounded
+//! FIFO queue beyond it, and a client timeout.
+//!
+//! Up to `concurrency` requests are in service at once; with `n` of them each progresses at
+//! `min(1, cores / n)` cores, where `cores` is the pod's CPU (its limit, or the node's free share).
+//! Progress is tracked with an integer *virtual clock*: the work every in-service request has
+//! received, in millicore·µs. A request finishes when the clock reaches its start tag plus its
+//! work, so only the pod's earliest finisher needs an event; the event is rescheduled (and the old
+//! one made stale by a generation number) only when that time changes. CPU used accumulates in
+//! the same units and is what metrics-server scrapes, so utilization emerges from the work done.
+//!
+//! Timeouts are applied without events: a queued request whose client has given up is dropped
+//! when it reaches the front; a request finishing after its deadline counts as a timeout (the pod
+//! did the work anyway, as servers that do not watch for cancellation do).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use serde::Serialize;
+
+use crate::cluster::ServiceId;
+use crate::scenario::WorkloadModel;
+use crate::sim::{SimDuration, SimTime};
+
+/// Why a request failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    /// The Service had no ready endpoint (connection refused).
+    NoEndpoint,
+    /// The pod's queue was full.
+    QueueFull,
+    /// The client gave up before the response.
+    Timeout,
+    /// The pod was killed with the request in flight (connection reset).
+    PodTerminated,
+}
+
+impl FailureReason {
+    pub const ALL: [FailureReason; 4] = [Self::NoEndpoint, Self::QueueFull, Self::Timeout, Self::PodTerminated];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoEndpoint => "no_endpoint",
+            Self::QueueFull => "queue_full",
+            Self::Timeout => "timeout",
+            Self::PodTerminated => "pod_terminated",
+        }
+    }
+}
+
+/// What happened to one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Served { service: ServiceId, latency: SimDuration },
+    Failed { service: ServiceId, reason: FailureReason },
+}
+
+/// A request in flight.
+#[derive(Clone, Copy, Debug)]
+pub struct Request {
+    pub service: ServiceId,
+    pub arrival: SimTime,
+    /// CPU work needed, in millicore·µs (1 ms at one core = 1 000 000).
+    pub work: u64,
+}
+
+/// Storage for in-flight requests, reusing slots so the hot path does not allocate.
+#[derive(Default)]
+pub struct RequestSlab {
+    slots: Vec<Request>,
+    free: Vec<u32>,
+}
+
+impl RequestSlab {
+    pub fn insert(&mut self, r: Request) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = r;
+                i
+            }
+            None => {
+                self.slots.push(r);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    pub fn take(&mut self, slot: u32) -> Request {
+        self.free.push(slot);
+        self.slots[slot as usize]
+    }
+
+    /// Requests currently stored.
+    pub fn in_flight(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+}
+
+/// A pod's serving state.
+pub struct PodServer {
+    capacity_millis: u64,
+    concurrency: usize,
+    queue_limit: usize,
+    timeout: SimDuration,
+    /// (finish tag on the virtual clock, request slot), earliest first.
+    running: BinaryHeap<Reverse<(u64, u32)>>,
+    waiting: VecDeque<u32>,
+    virtual_clock: u64,
+    last_update: SimTime,
+    cpu_used: u64,
+    generation: u32,
+    scheduled: Option<SimTime>,
+}
+
+impl PodServer {
+    pub fn new(capacity_millis: i64, workload: &WorkloadModel, now: SimTime) -> Self {
+        PodServer {
+            capacity_millis: capacity_millis.max(1) as u64,
+            concurrency: workload.concurrency.max(1) as usize,
+            queue_limit: workload.queue_limit as usize,
+            timeout: workload.timeout,
+            running: BinaryHeap::with_capacity(workload.concurrency as usize),
+            waiting: VecDeque::new(),
+            virtual_clock: 0,
+            last_update: now,
+            cpu_used: 0,
+            generation: 0,
+            scheduled: None,
+        }
+    }
+
+    /// Total millicores of CPU handed out per µs with `n` requests in service.
+    fn total_rate(&self, n: u64) -> u64 {
+        (1000 * n).min(self.capacity_millis)
+    }
+
+    /// Brings the virtual clock and CPU counter up to `now`.
+    pub fn advance(&mut self, now: SimTime) {
+        let dt = now.saturating_since(self.last_update).as_micros();
+        self.last_update = now;
+        let n = self.running.len() as u64;
+        if dt == 0 || n == 0 {
+            return;
+        }
+        let total = dt * self.total_rate(n);
+        self.cpu_used += total;
+        self.virtual_clock += total / n;
+    }
+
+    /// CPU used since the pod started, in millicore·µs, as of `now`.
+    pub fn cpu_used(&mut self, now: SimTime) -> u64 {
+        self.advance(now);
+        self.cpu_used
+    }
+
+    /// Requests in service or queued.
+    pub fn load(&self) -> usize {
+        self.running.len() + self.waiting.len()
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.running.is_empty() && self.waiting.is_empty()
+    }
+
+    /// Accepts a new request: into service, into the queue, or rejected as `queue_full`.
+    /// Returns a completion event to schedule `(time, generation)` when the earliest finish moved.
+    pub fn offer(&mut self, now: SimTime, slot: u32, slab: &mut RequestSlab, out: &mut Vec<Outcome>) -> Option<(SimTime, u32)> {
+        self.advance(now);
+        if self.running.len() < self.concurrency {
+            self.start(slot, slab);
+            return self.reschedule(now);
+        }
+        if self.waiting.len() < self.queue_limit {
+            self.waiting.push_back(slot);
+        } else {
+            let r = slab.take(slot);
+            out.push(Outcome::Failed { service: r.service, reason: FailureReason::QueueFull });
+        }
+        None
+    }
+
+    /// Handles a completion event; stale generations are ignored (returns `None`).
+    pub fn complete(&mut self, now: SimTime, generation: u32, slab: &mut RequestSlab, out: &mut Vec<Outcome>) -> Option<(SimTime, u32)> {
+        if generation != self.generation || self.scheduled != Some(now) {
+            return None;
+        }
+        self.scheduled = None;
+        self.advance(now);
+        while let Some(&Reverse((tag, slot))) = self.running.peek() {
+            if tag > self.virtual_clock {
+                break;
+            }
+            self.running.pop();
+            let r = slab.take(slot);
+            let latency = now.saturating_since(r.arrival);
+            out.push(if latency > self.timeout {
+                Outcome::Failed { service: r.service, reason: FailureReason::Timeout }
+            } else {
+                Outcome::Served { service: r.service, latency }
+            });
+        }
+        self.admit_waiting(now, slab, out);
+        self.reschedule(now)
+    }
+
+    /// Fails everything in flight (the pod is killed).
+    pub fn fail_all(&mut self, slab: &mut RequestSlab, out: &mut Vec<Outcome>) {
+        let slots: Vec<u32> = self.running.drain().map(|Reverse((_, s))| s).chain(self.waiting.drain(..)).collect();
+        for slot in slots {
+            let r = slab.take(slot);
+            out.push(Outcome::Failed { service: r.service, reason: FailureReason::PodTerminated });
+        }
+        self.generation += 1;
+        self.scheduled = None;
+    }
+
+    fn start(&mut self, slot: u32, slab: &RequestSlab) {
+        let work = slab.slots[slot as usize].work;
+        self.running.push(Reverse((self.virtual_clock + work, slot)));
+    }
+
+    /// Moves queued requests into free slots, dropping those whose client already gave up.
+    fn admit_waiting(&mut self, now: SimTime, slab: &mut RequestSlab, out: &mut Vec<Outcome>) {
+        while self.running.len() < self.concurrency {
+            let Some(slot) = self.waiting.pop_front() else { break };
+            let arrival = slab.slots[slot as usize].arrival;
+            if now.saturating_since(arrival) >= self.timeout {
+                let r = slab.take(slot);
+                out.push(Outcome::Failed { service: r.service, reason: FailureReason::Timeout });
+            } else {
+                self.start(slot, slab);
+            }
+        }
+    }
+
+    /// Recomputes when the earliest in-service request finishes at the current rate.
+    fn reschedule(&mut self, now: SimTime) -> Option<(SimTime, u32)> {
+        let Some(&Reverse((tag, _))) = self.running.peek() else {
+            self.scheduled = None;
+            return None;
+        };
+        let n = self.running.len() as u64;
+        let remaining = tag.saturating_sub(self.virtual_clock);
+        let at = now + SimDuration::from_micros((remaining * n).div_ceil(self.total_rate(n)));
+        if self.scheduled == Some(at) {
+            return None;
+        }
+        self.generation = self.generation.wrapping_add(1);
+        self.scheduled = Some(at);
+        Some((at, self.generation))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::dist::DurationDist;
+
+    fn workload(concurrency: u32, queue_limit: u32) -> WorkloadModel {
+        WorkloadModel { startup_time: DurationDist::Constant(SimDuration::ZERO), cpu_per_request: DurationDist::Constant(SimDuration::ZERO), concurrency, queue_limit, timeout: SimDuration::from_secs(10) }
+    }
+
+    fn request(slab: &mut RequestSlab, at: SimTime, work_ms: u64) -> u32 {
+        slab.insert(Request { service: ServiceId(0), arrival: at, work: work_ms * 1_000_000 })
+    }
+
+    /// Runs the server's own events to completion, returning (finish time, outcome) pairs.
+    fn drain(server: &mut PodServer, mut next: Option<(SimTime, u32)>, slab: &mut RequestSlab) -> Vec<(SimTime, Outcome)> {
+        let mut done = Vec::new();
+        while let Some((t, g)) = next {
+            let mut out = Vec::new();
+            next = server.complete(t, g, slab, &mut out);
+            done.extend(out.into_iter().map(|o| (t, o)));
+        }
+        done
+    }
+
+    #[test]
+    fn processor_sharing_slows_requests_beyond_the_cpu() {
+        // 1 core, two 100 ms requests at t=0: each runs at 0.5 core → both finish at 200 ms.
+        let mut slab = RequestSlab::default();
+        let mut s = PodServer::new(1000, &workload(4, 10), SimTime::ZERO);
+        let mut out = Vec::new();
+        let a = request(&mut slab, SimTime::ZERO, 100);
+        s.offer(SimTime::ZERO, a, &mut slab, &mut out);
+        let b = request(&mut slab, SimTime::ZERO, 100);
+        let next = s.offer(SimTime::ZERO, b, &mut slab, &mut out);
+        let done = drain(&mut s, next, &mut slab);
+        assert_eq!(done.len(), 2);
+        assert!(done.iter().all(|(t, _)| *t == SimTime::from_micros(200_000)), "{done:?}");
+        // CPU used: one core for 200 ms = 200 000 µs × 1000 millicores.
+        assert_eq!(s.cpu_used(SimTime::from_micros(200_000)), 200_000_000);
+    }
+
+    #[test]
+    fn enough_cores_means_no_slowdown_and_a_queue_beyond_concurrency() {
+        // 4 cores, concurrency 2, three 100 ms requests at t=0: two run at full speed (done at
+        // 100 ms); the third waits, then runs 100 ms → done at 200 ms with latency 200 ms.
+        let mut slab = RequestSlab::default();
+        let mut s = PodServer::new(4000, &workload(2, 10), SimTime::ZERO);
+        let mut out = Vec::new();
+        let mut next = None;
+        for _ in 0..3 {
+            let r = request(&mut slab, SimTime::ZERO, 100);
+            next = s.offer(SimTime::ZERO, r, &mut slab, &mut out).or(next);
+        }
+        let done = drain(&mut s, next, &mut slab);
+        let times: Vec<u64> = done.iter().map(|(t, _)| t.as_micros()).collect();
+        assert_eq!(times, vec![100_000, 100_000, 200_000]);
+        assert_eq!(done[2].1, Outcome::Served { service: ServiceId(0), latency: SimDuration::from_millis(200) });
+    }
+
+    #[test]
+    fn full_queue_rejects_and_timeouts_fail() {
+        let mut slab = RequestSlab::default();
+        let mut s = PodServer::new(1000, &workload(1, 1), SimTime::ZERO);
+        let mut out = Vec::new();
+        // 20 s request (longer than the 10 s timeout), then one queued, then one rejected.
+        let long = request(&mut slab, SimTime::ZERO, 20_000);
+        let next = s.offer(SimTime::ZERO, long, &mut slab, &mut out);
+        let queued = request(&mut slab, SimTime::ZERO, 1);
+        s.offer(SimTime::ZERO, queued, &mut slab, &mut out);
+        let rejected = request(&mut slab, SimTime::ZERO, 1);
+        s.offer(SimTime::ZERO, rejected, &mut slab, &mut out);
+        assert_eq!(out, vec![Outcome::Failed { service: ServiceId(0), reason: FailureReason::QueueFull }]);
+        // At 20 s the long request finishes late (timeout) and the queued one has waited 20 s ≥ 10 s
+        // (its client is gone): both fail as timeouts; nothing is left.
+        let done = drain(&mut s, next, &mut slab);
+        assert_eq!(done.len(), 2);
+        assert!(done.iter().all(|(_, o)| matches!(o, Outcome::Failed { reason: FailureReason::Timeout, .. })));
+        assert!(s.is_idle());
+        assert_eq!(slab.in_flight(), 0);
+    }
+
+    #[test]
+    fn stale_completions_are_ignored() {
+        // 1 core: a 100 ms request, then at 50 ms a 10 ms one. The first completion (at 100 ms) is
+        // superseded: from 50 ms both share the core, the short one needs 20 ms → done at 70 ms.
+        let mut slab = RequestSlab::default();
+        let mut s = PodServer::new(1000, &workload(4, 10), SimTime::ZERO);
+        let mut out = Vec::new();
+        let a = request(&mut slab, SimTime::ZERO, 100);
+        let first = s.offer(SimTime::ZERO, a, &mut slab, &mut out).unwrap();
+        let t50 = SimTime::from_micros(50_000);
+        let b = request(&mut slab, t50, 10);
+        let second = s.offer(t50, b, &mut slab, &mut out).unwrap();
+        assert_eq!(second.0, SimTime::from_micros(70_000));
+        assert_eq!(s.complete(first.0, first.1, &mut slab, &mut out), None, "stale event dropped");
+        assert!(out.is_empty());
+        // Then: the long one had 50 ms left at 50 ms and got 10 ms of work while sharing (50→70 ms),
+        // so 40 ms remain; alone at full speed it is done at 70 + 40 = 110 ms.
+        let done = drain(&mut s, Some(second), &mut slab);
+        let times: Vec<u64> = done.iter().map(|(t, _)| t.as_micros()).collect();
+        assert_eq!(times, vec![70_000, 110_000]);
+    }
+}
