@@ -3,8 +3,12 @@
 //! Load a scenario with [`scenario::load_scenario`], run it with [`engine::run`], and read the
 //! [`metrics::Report`]. See the README for the codemap and invariants.
 
+pub mod cli;
 pub mod cluster;
 pub mod controllers;
+pub mod engine;
+pub mod metrics;
+pub mod output;
 pub mod scenario;
 pub mod sim;
 pub mod traffic;

@@ -1,0 +1,49 @@
+//! `kubesim check`: run scenarios and evaluate their SLO assertions; exit 1 when one fails.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::{ScenarioOptions, Status, load_and_report, run_timed};
+use crate::output::junit::{self, SuiteResult};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario files to run and check.
+    #[arg(required = true)]
+    pub scenarios: Vec<PathBuf>,
+    #[command(flatten)]
+    pub options: ScenarioOptions,
+    /// Also write the results as JUnit XML (one test case per SLO).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    let mut status = Status::Success;
+    let mut runs = Vec::new();
+    for path in &args.scenarios {
+        let Some(scenario) = load_and_report(path, &args.options) else {
+            status = Status::BadInput;
+            continue;
+        };
+        let timed = run_timed(&scenario)?;
+        let report = &timed.output.report;
+        if report.slos.is_empty() {
+            println!("{}: no SLOs defined", scenario.name);
+        }
+        for slo in &report.slos {
+            let actual = slo.actual.map_or("no data".into(), |a| a.to_string());
+            println!("{} {}: {} (actual {actual})", if slo.passed { "PASS" } else { "FAIL" }, scenario.name, slo.name);
+            if !slo.passed && status == Status::Success {
+                status = Status::SloFailed;
+            }
+        }
+        runs.push((path.display().to_string(), timed));
+    }
+    if let Some(file) = &args.junit {
+        let suites: Vec<SuiteResult> = runs.iter().map(|(f, t)| SuiteResult { scenario_file: f, report: &t.output.report, wall_seconds: t.info.wall_seconds }).collect();
+        std::fs::write(file, junit::render(&suites)).with_context(|| format!("writing {}", file.display()))?;
+    }
+    Ok(status)
+}

@@ -1,0 +1,147 @@
+//! The command line: one file per subcommand, each with its `Args` and `run`. This is the only
+//! module that touches the wall clock (timing and the progress bar) and uses `anyhow`.
+
+pub mod check;
+pub mod run;
+pub mod validate;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::{self, Progress, RunOutput};
+use crate::output::RunInfo;
+use crate::scenario::diag::Diagnostic;
+use crate::scenario::{LoadOptions, Scenario, load_scenario};
+
+const EXAMPLES: &str = "\
+Examples:
+  kubesim run scenarios/quickstart/scenario.yaml
+  kubesim run scenarios/quickstart/scenario.yaml --seed 7 --set duration=30m --out /tmp/qs
+  kubesim run scenarios/simpy-peer/scenario.yaml --set 'traffic[0].arrivals.constant.rate=500'
+  kubesim check scenarios/*/scenario.yaml --junit kubesim-junit.xml
+  kubesim validate scenarios/quickstart/scenario.yaml my-app.yaml
+
+Exit codes: 0 success, 1 an SLO assertion failed (check), 2 bad input or usage.";
+
+/// kubesim — simulate Kubernetes autoscaling and scheduling from real manifests.
+///
+/// kubesim replays a traffic trace through models of the HPA, Deployment/ReplicaSet controllers,
+/// kube-scheduler and kubelet, and reports latency, cost and availability — much faster than real
+/// time, byte-identical for the same seed.
+#[derive(Debug, Parser)]
+#[command(name = "kubesim", version, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario, print a summary and write the run directory.
+    Run(run::Args),
+    /// Run scenarios and check their SLO assertions (exit 1 if any fails).
+    Check(check::Args),
+    /// Check scenarios and manifests for errors without running them.
+    Validate(validate::Args),
+}
+
+/// Exit status of a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Success = 0,
+    SloFailed = 1,
+    BadInput = 2,
+}
+
+impl From<Status> for ExitCode {
+    fn from(s: Status) -> ExitCode {
+        ExitCode::from(s as u8)
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Status {
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Validate(args) => validate::run(args),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        Status::BadInput
+    })
+}
+
+/// Options shared by commands that load and run scenarios.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScenarioOptions {
+    /// Seed for every random stream (overrides spec.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override a scenario field before validation, e.g. `--set duration=30m` or
+    /// `--set workloads[0].concurrency=8` (the `spec.` prefix may be omitted). Repeatable.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// Loads a scenario, printing its diagnostics to stderr. `None` means it had errors.
+pub fn load_and_report(path: &Path, options: &ScenarioOptions) -> Option<Scenario> {
+    let load_options = LoadOptions { seed: options.seed, overrides: options.set.clone() };
+    match load_scenario(path, &load_options) {
+        Ok(scenario) => {
+            print_diagnostics(&scenario.warnings);
+            Some(scenario)
+        }
+        Err(diags) => {
+            print_diagnostics(&diags);
+            let errors = diags.iter().filter(|d| d.is_error()).count();
+            eprintln!("{}: {errors} error(s); nothing was run", path.display());
+            None
+        }
+    }
+}
+
+pub fn print_diagnostics(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
+/// A finished run with its wall-clock facts.
+pub struct TimedRun {
+    pub output: RunOutput,
+    pub info: RunInfo,
+}
+
+/// Runs a loaded scenario with a progress bar on stderr (shown only on a terminal).
+pub fn run_timed(scenario: &Scenario) -> anyhow::Result<TimedRun> {
+    let bar = ProgressBar::with_draw_target(Some(scenario.duration.as_micros() / 1_000_000), ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} simulated s, {elapsed} elapsed, ETA {eta}")
+        .expect("valid template").progress_chars("=> "));
+    bar.set_message(scenario.name.clone());
+    let started = Instant::now();
+    let mut on_progress = |p: Progress| bar.set_position(p.now.as_micros() / 1_000_000);
+    let output = engine::run(scenario, &mut on_progress)?;
+    let wall = started.elapsed().as_secs_f64().max(1e-9);
+    bar.finish_and_clear();
+    let simulated = scenario.duration.as_secs_f64();
+    let info = RunInfo {
+        kubesim_version: env!("CARGO_PKG_VERSION"),
+        scenario: scenario.name.clone(),
+        scenario_file: scenario.file.display().to_string(),
+        seed: scenario.seed,
+        command_line: std::env::args().collect(),
+        wall_seconds: wall,
+        simulated_seconds: simulated,
+        speedup_vs_realtime: simulated / wall,
+        events: output.events,
+        events_per_second: output.events as f64 / wall,
+        requests: output.report.totals.requests,
+        requests_per_second: output.report.totals.requests as f64 / wall,
+    };
+    Ok(TimedRun { output, info })
+}

@@ -1,0 +1,455 @@
+//! The simulation loop: pop the next event, dispatch it, let the controllers reconcile what
+//! changed, apply their intents, and emit observations.
+//!
+//! The engine is the only writer of the [`Cluster`]. Controllers are pure readers that return
+//! intents; the data plane ([`PodServer`]s) serves requests on the pods the engine gives it. After
+//! a scenario has validated, running it cannot fail on its inputs; the one runtime limit is the
+//! event budget (`spec.maxEvents`), which stops a runaway scenario with an error.
+
+use crate::cluster::{Cluster, DeploymentId, HpaId, PodId, PodPhase, PoolId, ReplicaSetId, ServiceId};
+use crate::controllers::hpa::{HpaController, HpaDecision};
+use crate::controllers::metrics_server::MetricsServer;
+use crate::controllers::{Intent, deployment, kubelet, replicaset, scheduler};
+use crate::metrics::recorder::SeriesNames;
+use crate::metrics::report::{self, Report, RunCounts};
+use crate::metrics::{Observation, Recorder, TimeSeries};
+use crate::scenario::Scenario;
+use crate::sim::{EventQueue, RngStreams, SimRng, SimTime};
+use crate::traffic::serving::Request;
+use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
+
+/// Something scheduled to happen. Small and `Copy`: the queue holds millions of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Emitted by the arrival process of a Service; handled by routing it to a pod.
+    Arrival { service: ServiceId },
+    /// Emitted by a pod's server for its earliest finisher; stale when `generation` moved on.
+    Completion { pod: PodId, generation: u32 },
+    /// Emitted by the kubelet at bind; the pod's containers start and it turns Ready.
+    PodStarted { pod: PodId },
+    /// Emitted when a draining pod is deleted; its grace period is over.
+    TerminationDeadline { pod: PodId },
+    /// metrics-server's periodic scrape of every running pod.
+    MetricsScrape,
+    /// The HPA controller's periodic sync of every HPA.
+    HpaSync,
+    /// The recorder's periodic time-series sample.
+    Sample,
+}
+
+/// Progress of a run, passed to the caller's callback now and then.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub now: SimTime,
+    pub end: SimTime,
+    pub events: u64,
+}
+
+/// Everything a run produces.
+pub struct RunOutput {
+    pub report: Report,
+    pub timeseries: TimeSeries,
+    pub hpa_decisions: Vec<HpaDecision>,
+    pub events: u64,
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("event budget of {budget} events exhausted at simulated time {at} (of {end}): raise spec.maxEvents if the scenario is meant to be this large")]
+    EventBudgetExceeded { budget: u64, at: SimTime, end: SimTime },
+}
+
+/// How often (in events) the progress callback is called.
+const PROGRESS_EVERY: u64 = 1 << 20;
+/// Bound on reconcile passes at one instant; more means controllers fight (a bug).
+const MAX_RECONCILE_PASSES: usize = 1000;
+
+/// Runs a scenario to its end.
+pub fn run(scenario: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput, RunError> {
+    let mut engine = Engine::new(scenario);
+    engine.initialize();
+    engine.run_loop(progress)?;
+    Ok(engine.finish())
+}
+
+struct Engine<'s> {
+    scenario: &'s Scenario,
+    now: SimTime,
+    end: SimTime,
+    queue: EventQueue<Event>,
+    cluster: Cluster,
+    servers: Vec<Option<PodServer>>,
+    slab: RequestSlab,
+    arrivals: Vec<Option<ArrivalProcess>>,
+    routers: Vec<Router>,
+    service_time_rngs: Vec<SimRng>,
+    startup_rngs: Vec<SimRng>,
+    scheduler_rng: SimRng,
+    metrics_server: MetricsServer,
+    hpa: HpaController,
+    recorder: Recorder,
+    decisions: Vec<HpaDecision>,
+    outcomes: Vec<Outcome>,
+    dirty: bool,
+    /// True while placing the pods that exist at t = 0 of a warm start.
+    warm_start: bool,
+}
+
+impl<'s> Engine<'s> {
+    fn new(s: &'s Scenario) -> Self {
+        let streams = RngStreams::new(s.seed);
+        let names = SeriesNames {
+            services: s.services.iter().map(|x| x.name.as_str()).collect(),
+            deployments: s.deployments.iter().map(|x| x.name.as_str()).collect(),
+            pools: s.node_pools.iter().map(|x| x.name.as_str()).collect(),
+        };
+        Engine {
+            scenario: s,
+            now: SimTime::ZERO,
+            end: SimTime::ZERO + s.duration,
+            queue: EventQueue::with_capacity(4096),
+            cluster: Cluster::from_scenario(s),
+            servers: Vec::new(),
+            slab: RequestSlab::default(),
+            arrivals: s.services.iter().map(|x| x.traffic.as_ref().map(|t| ArrivalProcess::new(&t.arrivals, streams.stream(&format!("arrivals/{}", x.name))))).collect(),
+            routers: s.services.iter().map(|x| Router::new(x.traffic.as_ref().map_or(crate::scenario::LoadBalancing::Random, |t| t.load_balancing), streams.stream(&format!("routing/{}", x.name)))).collect(),
+            service_time_rngs: s.deployments.iter().map(|d| streams.stream(&format!("service-time/{}", d.name))).collect(),
+            startup_rngs: s.deployments.iter().map(|d| streams.stream(&format!("startup/{}", d.name))).collect(),
+            scheduler_rng: streams.stream("scheduler"),
+            metrics_server: MetricsServer::new(s.metric_resolution),
+            hpa: HpaController::new(s.hpa_settings, s.hpas.len()),
+            recorder: Recorder::new(&names).with_hpas(s.hpas.len()),
+            decisions: Vec::new(),
+            outcomes: Vec::with_capacity(64),
+            dirty: true,
+            warm_start: s.start_warm,
+        }
+    }
+
+    /// t = 0: create and place the initial pods, start the periodic loops and the traffic.
+    fn initialize(&mut self) {
+        for (i, d) in self.cluster.deployments.iter().enumerate() {
+            self.recorder.observe(SimTime::ZERO, Observation::ReplicasChanged { deployment: DeploymentId(i as u32), replicas: d.replicas });
+            self.recorder.observe(SimTime::ZERO, Observation::ReadyPodsChanged { deployment: DeploymentId(i as u32), ready: 0 });
+        }
+        for p in 0..self.cluster.pools.len() {
+            let pool = PoolId(p as u32);
+            self.recorder.observe(SimTime::ZERO, Observation::NodesChanged { pool, nodes: self.cluster.node_count(pool) });
+        }
+        self.reconcile();
+        // Pods placed at t = 0 of a warm start are already Running: start them now.
+        let starting: Vec<PodId> = self.cluster.pods.iter().filter(|p| p.node.is_some()).map(|p| p.id).collect();
+        if self.warm_start {
+            for pod in starting {
+                self.start_pod(pod);
+            }
+        }
+        self.warm_start = false;
+        self.queue.schedule(SimTime::ZERO, Event::MetricsScrape);
+        if !self.scenario.hpas.is_empty() {
+            self.queue.schedule(SimTime::ZERO, Event::HpaSync);
+        }
+        self.queue.schedule(SimTime::ZERO, Event::Sample);
+        for s in 0..self.arrivals.len() {
+            self.schedule_next_arrival(ServiceId(s as u32));
+        }
+    }
+
+    fn run_loop(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<(), RunError> {
+        let budget = self.scenario.max_events;
+        while let Some(at) = self.queue.peek_time() {
+            if at > self.end {
+                break;
+            }
+            let (at, event) = self.queue.pop().expect("peeked");
+            self.now = at;
+            self.dispatch(event);
+            if self.dirty {
+                self.reconcile();
+            }
+            let events = self.queue.popped();
+            if events % PROGRESS_EVERY == 0 {
+                progress(Progress { now: self.now, end: self.end, events });
+            }
+            if events >= budget {
+                return Err(RunError::EventBudgetExceeded { budget, at: self.now, end: self.end });
+            }
+        }
+        self.now = self.end;
+        progress(Progress { now: self.end, end: self.end, events: self.queue.popped() });
+        Ok(())
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        match event {
+            Event::Arrival { service } => self.on_arrival(service),
+            Event::Completion { pod, generation } => self.on_completion(pod, generation),
+            Event::PodStarted { pod } => self.on_pod_started(pod),
+            Event::TerminationDeadline { pod } => self.kill_pod(pod),
+            Event::MetricsScrape => self.on_scrape(),
+            Event::HpaSync => self.on_hpa_sync(),
+            Event::Sample => self.on_sample(),
+        }
+    }
+
+    // ---- data plane --------------------------------------------------------------------------
+
+    fn schedule_next_arrival(&mut self, service: ServiceId) {
+        if let Some(process) = &mut self.arrivals[service.index()] {
+            if let Some(at) = process.next_after(self.now).filter(|t| *t <= self.end) {
+                self.queue.schedule(at, Event::Arrival { service });
+            }
+        }
+    }
+
+    fn on_arrival(&mut self, service: ServiceId) {
+        self.schedule_next_arrival(service);
+        let endpoints = &self.cluster.services[service.index()].endpoints;
+        let Some(pod) = self.routers[service.index()].pick(endpoints) else {
+            let reason = crate::traffic::FailureReason::NoEndpoint;
+            self.recorder.observe(self.now, Observation::RequestFailed { service, reason });
+            return;
+        };
+        let dep = self.cluster.pod(pod).deployment;
+        let spec = &self.cluster.deployment(dep).spec;
+        let work = spec.workload.cpu_per_request.sample(&mut self.service_time_rngs[dep.index()]).as_micros() * 1000;
+        let slot = self.slab.insert(Request { service, arrival: self.now, work });
+        let server = self.servers[pod.index()].as_mut().expect("endpoints are started pods");
+        let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
+        self.schedule_completion(pod, next);
+        self.flush_outcomes();
+    }
+
+    fn on_completion(&mut self, pod: PodId, generation: u32) {
+        let Some(server) = self.servers[pod.index()].as_mut() else { return };
+        let next = server.complete(self.now, generation, &mut self.slab, &mut self.outcomes);
+        let drained = server.is_idle();
+        self.schedule_completion(pod, next);
+        self.flush_outcomes();
+        if drained && self.cluster.pod(pod).deletion.is_some() {
+            self.finish_termination(pod);
+        }
+    }
+
+    fn schedule_completion(&mut self, pod: PodId, next: Option<(SimTime, u32)>) {
+        if let Some((at, generation)) = next {
+            self.queue.schedule(at, Event::Completion { pod, generation });
+        }
+    }
+
+    fn flush_outcomes(&mut self) {
+        for outcome in self.outcomes.drain(..) {
+            let o = match outcome {
+                Outcome::Served { service, latency } => Observation::RequestServed { service, latency },
+                Outcome::Failed { service, reason } => Observation::RequestFailed { service, reason },
+            };
+            self.recorder.observe(self.now, o);
+        }
+    }
+
+    // ---- pod lifecycle -----------------------------------------------------------------------
+
+    fn on_pod_started(&mut self, pod: PodId) {
+        let p = self.cluster.pod(pod);
+        if p.deletion.is_some() || p.phase != PodPhase::Pending {
+            return; // deleted while starting
+        }
+        self.start_pod(pod);
+    }
+
+    fn start_pod(&mut self, pod: PodId) {
+        self.cluster.start(pod, self.now);
+        let p = self.cluster.pod(pod);
+        let workload = &self.cluster.deployment(p.deployment).spec.workload;
+        let server = PodServer::new(p.cpu_capacity_millis, workload, self.now);
+        if self.servers.len() <= pod.index() {
+            self.servers.resize_with(pod.index() + 1, || None);
+        }
+        self.servers[pod.index()] = Some(server);
+        self.observe_ready(p.deployment);
+    }
+
+    fn observe_ready(&mut self, deployment: DeploymentId) {
+        let ready = self.cluster.ready_pods(deployment);
+        self.recorder.observe(self.now, Observation::ReadyPodsChanged { deployment, ready });
+    }
+
+    /// Deletion: the pod leaves its endpoints at once; a running pod drains within its grace period.
+    fn delete_pod(&mut self, pod: PodId) {
+        let was_ready = self.cluster.pod(pod).ready;
+        self.cluster.mark_deleted(pod, self.now);
+        let dep = self.cluster.pod(pod).deployment;
+        if was_ready {
+            self.observe_ready(dep);
+        }
+        let idle = self.servers.get(pod.index()).and_then(Option::as_ref).is_none_or(PodServer::is_idle);
+        if idle {
+            self.finish_termination(pod);
+            return;
+        }
+        let grace = self.cluster.deployment(dep).spec.pod.termination_grace;
+        self.queue.schedule(self.now + grace, Event::TerminationDeadline { pod });
+    }
+
+    /// Grace period over: whatever is still in flight fails, and the pod is gone.
+    fn kill_pod(&mut self, pod: PodId) {
+        if self.cluster.pod(pod).phase == PodPhase::Terminated {
+            return;
+        }
+        if let Some(server) = self.servers[pod.index()].as_mut() {
+            server.fail_all(&mut self.slab, &mut self.outcomes);
+        }
+        self.flush_outcomes();
+        self.finish_termination(pod);
+    }
+
+    fn finish_termination(&mut self, pod: PodId) {
+        self.cluster.terminate(pod);
+        if let Some(slot) = self.servers.get_mut(pod.index()) {
+            *slot = None;
+        }
+        self.metrics_server.forget(pod);
+        self.dirty = true;
+    }
+
+    // ---- control plane -----------------------------------------------------------------------
+
+    /// Runs Deployment, ReplicaSet and scheduler reconciles until nothing changes.
+    fn reconcile(&mut self) {
+        for _ in 0..MAX_RECONCILE_PASSES {
+            self.dirty = false;
+            let mut intents = Vec::new();
+            for d in 0..self.cluster.deployments.len() {
+                intents.extend(deployment::reconcile(&self.cluster, DeploymentId(d as u32)));
+            }
+            for rs in 0..self.cluster.replica_sets.len() {
+                intents.extend(replicaset::reconcile(&self.cluster, ReplicaSetId(rs as u32), self.now));
+            }
+            for intent in intents {
+                self.apply(intent);
+            }
+            self.schedule_pending();
+            if !self.dirty {
+                return;
+            }
+        }
+        panic!("controllers did not settle after {MAX_RECONCILE_PASSES} passes at {}", self.now);
+    }
+
+    fn schedule_pending(&mut self) {
+        let pending: Vec<PodId> = self.cluster.unscheduled.iter().copied().collect();
+        for pod in pending {
+            match scheduler::schedule_pod(&self.cluster, pod, &mut self.scheduler_rng) {
+                Ok(node) => self.apply(Intent::BindPod { pod, node }),
+                Err(_) => {
+                    let deployment = self.cluster.pod(pod).deployment;
+                    self.recorder.observe(self.now, Observation::PodUnschedulable { deployment });
+                }
+            }
+        }
+    }
+
+    /// Applies one intent the way the API server would.
+    fn apply(&mut self, intent: Intent) {
+        match intent {
+            Intent::SetReplicaSetReplicas { replica_set, replicas } => {
+                self.cluster.replica_sets[replica_set.index()].replicas = replicas;
+                self.dirty = true;
+            }
+            Intent::CreatePod { replica_set } => {
+                let pod = self.cluster.create_pod(replica_set, self.now);
+                let deployment = self.cluster.pod(pod).deployment;
+                self.recorder.observe(self.now, Observation::PodCreated { deployment });
+                self.dirty = true;
+            }
+            Intent::DeletePod { pod } => {
+                self.delete_pod(pod);
+                self.dirty = true;
+            }
+            Intent::BindPod { pod, node } => {
+                self.cluster.bind(pod, node);
+                if !self.warm_start {
+                    let dep = self.cluster.pod(pod).deployment;
+                    let delay = kubelet::startup_delay(&self.cluster.deployment(dep).spec.workload, &mut self.startup_rngs[dep.index()]);
+                    self.queue.schedule(self.now + delay, Event::PodStarted { pod });
+                }
+            }
+            Intent::ScaleDeployment { deployment, replicas } => {
+                let from = self.cluster.deployment(deployment).replicas;
+                self.cluster.deployments[deployment.index()].replicas = replicas;
+                self.recorder.deployment_scaled(deployment, from, replicas);
+                self.recorder.observe(self.now, Observation::ReplicasChanged { deployment, replicas });
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn on_scrape(&mut self) {
+        let running: Vec<(PodId, SimTime)> = self.cluster.pods.iter()
+            .filter(|p| p.phase == PodPhase::Running)
+            .filter_map(|p| p.started.map(|s| (p.id, s)))
+            .collect();
+        for (pod, started) in running {
+            if let Some(server) = self.servers[pod.index()].as_mut() {
+                let used = server.cpu_used(self.now);
+                self.metrics_server.record(pod, started, self.now, used);
+            }
+        }
+        self.queue.schedule(self.now + self.metrics_server.resolution, Event::MetricsScrape);
+    }
+
+    fn on_hpa_sync(&mut self) {
+        for h in 0..self.cluster.hpas.len() {
+            let hpa = HpaId(h as u32);
+            let (decision, intent) = self.hpa.sync(hpa, &self.cluster, &self.metrics_server, self.now);
+            let at_max = decision.desired_replicas >= self.cluster.hpas[h].spec.max_replicas;
+            self.recorder.observe(self.now, Observation::HpaSynced { hpa, from: decision.current_replicas, to: decision.desired_replicas, at_max });
+            self.decisions.push(decision);
+            if let Some(intent) = intent {
+                self.cluster.hpas[h].last_scale_time = Some(self.now);
+                self.apply(intent);
+            }
+        }
+        if self.dirty {
+            self.reconcile();
+        }
+        self.queue.schedule(self.now + self.scenario.hpa_settings.sync_period, Event::HpaSync);
+    }
+
+    fn on_sample(&mut self) {
+        let utilization: Vec<f64> = (0..self.cluster.deployments.len()).map(|d| self.cpu_utilization(DeploymentId(d as u32))).collect();
+        self.recorder.sample(self.now, &utilization);
+        let next = self.now + self.scenario.sample_interval;
+        if next <= self.end {
+            self.queue.schedule(next, Event::Sample);
+        }
+    }
+
+    /// Mean CPU utilization (usage / request) over the Deployment's pods with a metric, as the
+    /// HPA would see it; 0 when there is none.
+    fn cpu_utilization(&self, deployment: DeploymentId) -> f64 {
+        let d = self.cluster.deployment(deployment);
+        let Some(request) = d.spec.pod.hpa_cpu_request_millis.filter(|r| *r > 0) else { return 0.0 };
+        let (mut usage, mut count) = (0i64, 0i64);
+        for &rs in &d.replica_sets {
+            for pod in &self.cluster.replica_sets[rs.index()].pods {
+                if let Some(m) = self.metrics_server.pod_metric(*pod) {
+                    usage += m.cpu_millis;
+                    count += 1;
+                }
+            }
+        }
+        if count == 0 { 0.0 } else { usage as f64 / (count * request) as f64 }
+    }
+
+    fn finish(mut self) -> RunOutput {
+        if self.recorder.series.rows.last().is_none_or(|r| r[0] < self.end.as_secs_f64()) {
+            self.on_sample();
+        }
+        self.recorder.finish(self.end);
+        let counts = RunCounts { events: self.queue.popped(), in_flight_at_end: self.slab.in_flight() as u64 };
+        let report = report::build(self.scenario, &self.recorder, self.end, counts);
+        RunOutput { report, timeseries: std::mem::take(&mut self.recorder.series), hpa_decisions: self.decisions, events: self.queue.popped() }
+    }
+}

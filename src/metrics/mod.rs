@@ -1,0 +1,11 @@
+//! Observations in, aggregates out. The engine emits [`Observation`]s; the [`Recorder`] folds them
+//! into bounded-memory aggregates (latency histograms, counters, time-weighted gauges, a sampled
+//! time series); [`report`] turns the aggregates into the `kubesim.report/v1` document and
+//! [`slo`] evaluates assertions against it. Nothing here reads the cluster directly.
+
+pub mod recorder;
+pub mod report;
+pub mod slo;
+
+pub use recorder::{Observation, Recorder, TimeSeries};
+pub use report::Report;

@@ -1,0 +1,184 @@
+//! The run report (`report.json`, schema `kubesim.report/v1`): a pure function of the scenario,
+//! the seed and the kubesim version — no wall-clock values (those go to `run.json`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::scenario::Scenario;
+use crate::sim::SimTime;
+use crate::traffic::FailureReason;
+
+use super::recorder::{Gauge, Recorder, round3};
+
+pub const SCHEMA: &str = "kubesim.report/v1";
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub kubesim_version: &'static str,
+    pub scenario: String,
+    pub seed: u64,
+    pub duration_seconds: f64,
+    pub services: Vec<ServiceReport>,
+    pub deployments: Vec<DeploymentReport>,
+    pub hpas: Vec<HpaReport>,
+    pub node_pools: Vec<PoolReport>,
+    pub totals: Totals,
+    pub slos: Vec<SloResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServiceReport {
+    pub name: String,
+    /// Requests that completed or failed (requests still in flight at the end are excluded).
+    pub requests: u64,
+    pub served: u64,
+    pub failed: u64,
+    pub failed_by_reason: BTreeMap<&'static str, u64>,
+    /// served / requests; `null` when there were no requests.
+    pub availability: Option<f64>,
+    /// Latency of served requests.
+    pub latency_ms: LatencyMs,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LatencyMs {
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+/// min / time-weighted mean / max of a value over the run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub min: f64,
+    pub mean: f64,
+    pub max: f64,
+}
+
+impl Summary {
+    fn of(g: &Gauge, end: SimTime) -> Self {
+        Summary { min: g.min, mean: round3(g.mean(end)), max: g.max }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeploymentReport {
+    pub name: String,
+    /// `spec.replicas` over time.
+    pub replicas: Summary,
+    pub ready_pods: Summary,
+    pub scale_ups: u64,
+    pub scale_downs: u64,
+    pub pods_created: u64,
+    pub unschedulable_attempts: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HpaReport {
+    pub name: String,
+    pub target: String,
+    pub min_replicas: i32,
+    pub max_replicas: i32,
+    pub syncs: u64,
+    pub rescales: u64,
+    /// Sync periods that ended with the target at maxReplicas, in seconds.
+    pub time_at_max_seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolReport {
+    pub name: String,
+    pub instance_type: Option<String>,
+    pub price_usd_per_hour: f64,
+    pub nodes: Summary,
+    pub node_hours: f64,
+    pub cost_usd: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Totals {
+    pub requests: u64,
+    pub served: u64,
+    pub failed: u64,
+    pub availability: Option<f64>,
+    pub in_flight_at_end: u64,
+    pub node_hours: f64,
+    pub cost_usd: f64,
+    /// Events the engine processed (deterministic for a scenario and seed).
+    pub events: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SloResult {
+    pub name: String,
+    pub assertion: String,
+    pub actual: Option<f64>,
+    pub threshold: f64,
+    pub passed: bool,
+}
+
+/// Counts the engine knows at the end of the run.
+pub struct RunCounts {
+    pub events: u64,
+    pub in_flight_at_end: u64,
+}
+
+/// Builds the report from the recorder's aggregates.
+pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: RunCounts) -> Report {
+    let services: Vec<ServiceReport> = scenario.services.iter().zip(&recorder.services).map(|(spec, s)| {
+        let failed = s.failed_total();
+        let requests = s.served + failed;
+        let failed_by_reason = FailureReason::ALL.iter().map(|r| (r.as_str(), s.failed[*r as usize])).collect();
+        ServiceReport { name: spec.name.clone(), requests, served: s.served, failed, failed_by_reason, availability: ratio(s.served, requests), latency_ms: latency(&s.latency) }
+    }).collect();
+    let deployments = scenario.deployments.iter().zip(&recorder.deployments).map(|(spec, d)| DeploymentReport {
+        name: spec.name.clone(), replicas: Summary::of(&d.replicas, end), ready_pods: Summary::of(&d.ready, end),
+        scale_ups: d.scale_ups, scale_downs: d.scale_downs, pods_created: d.pods_created, unschedulable_attempts: d.unschedulable_attempts,
+    }).collect();
+    let hpas = scenario.hpas.iter().zip(&recorder.hpas).map(|(spec, h)| HpaReport {
+        name: spec.name.clone(), target: scenario.deployments[spec.target].name.clone(), min_replicas: spec.min_replicas, max_replicas: spec.max_replicas,
+        syncs: h.syncs, rescales: h.rescales, time_at_max_seconds: h.syncs_at_max as f64 * scenario.hpa_settings.sync_period.as_secs_f64(),
+    }).collect();
+    let node_pools: Vec<PoolReport> = scenario.node_pools.iter().zip(&recorder.pools).map(|(spec, g)| {
+        let node_hours = g.integral / 3600.0;
+        PoolReport { name: spec.name.clone(), instance_type: spec.instance_type.clone(), price_usd_per_hour: spec.price_usd_per_hour, nodes: Summary::of(g, end), node_hours: round3(node_hours), cost_usd: round3(node_hours * spec.price_usd_per_hour) }
+    }).collect();
+    let served: u64 = services.iter().map(|s| s.served).sum();
+    let failed: u64 = services.iter().map(|s| s.failed).sum();
+    let totals = Totals {
+        requests: served + failed, served, failed, availability: ratio(served, served + failed), in_flight_at_end: counts.in_flight_at_end,
+        node_hours: round3(node_pools.iter().map(|p| p.node_hours).sum()), cost_usd: round3(node_pools.iter().map(|p| p.cost_usd).sum()), events: counts.events,
+    };
+    let mut report = Report {
+        schema: SCHEMA, kubesim_version: env!("CARGO_PKG_VERSION"), scenario: scenario.name.clone(), seed: scenario.seed,
+        duration_seconds: end.as_secs_f64(), services, deployments, hpas, node_pools, totals, slos: Vec::new(),
+    };
+    report.slos = super::slo::evaluate(scenario, &report);
+    report
+}
+
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn latency(h: &hdrhistogram::Histogram<u64>) -> LatencyMs {
+    if h.is_empty() {
+        return LatencyMs::default();
+    }
+    let ms = |micros: u64| round3(micros as f64 / 1000.0);
+    LatencyMs {
+        p50: ms(h.value_at_quantile(0.5)),
+        p90: ms(h.value_at_quantile(0.9)),
+        p95: ms(h.value_at_quantile(0.95)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+        mean: round3(h.mean() / 1000.0),
+    }
+}

@@ -1,0 +1,106 @@
+//! The only writer of files: the run directory (`report.json`, `run.json`, `timeseries.csv`,
+//! `hpa_decisions.jsonl`, `scenario.resolved.yaml`), JUnit XML, and the terminal summary table.
+//!
+//! A run directory is written into a temporary sibling and renamed into place, so a failed or
+//! interrupted write never leaves a half-written result behind.
+
+pub mod junit;
+pub mod summary;
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::controllers::hpa::HpaDecision;
+use crate::metrics::{Report, TimeSeries};
+
+/// Facts about one invocation that are not a function of the scenario (wall time, command line).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunInfo {
+    pub kubesim_version: &'static str,
+    pub scenario: String,
+    pub scenario_file: String,
+    pub seed: u64,
+    pub command_line: Vec<String>,
+    pub wall_seconds: f64,
+    pub simulated_seconds: f64,
+    pub speedup_vs_realtime: f64,
+    pub events: u64,
+    pub events_per_second: f64,
+    pub requests: u64,
+    pub requests_per_second: f64,
+}
+
+/// Everything that goes into a run directory.
+pub struct RunFiles<'a> {
+    pub report: &'a Report,
+    pub info: &'a RunInfo,
+    pub timeseries: &'a TimeSeries,
+    pub hpa_decisions: &'a [HpaDecision],
+    pub resolved_yaml: &'a str,
+}
+
+/// The report as pretty JSON with a trailing newline (byte-identical for identical reports).
+pub fn report_json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("reports always serialize");
+    s.push('\n');
+    s
+}
+
+/// Writes the run directory atomically (temp sibling, then rename over any previous result).
+pub fn write_run_dir(dir: &Path, files: &RunFiles) -> io::Result<()> {
+    let staging = staging_path(dir);
+    if staging.exists() {
+        fs::remove_dir_all(&staging)?;
+    }
+    fs::create_dir_all(&staging)?;
+    let written = write_files(&staging, files);
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    if dir.exists() {
+        fs::remove_dir_all(dir)?;
+    }
+    fs::rename(&staging, dir)
+}
+
+fn staging_path(dir: &Path) -> PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    dir.with_file_name(format!(".{name}.partial"))
+}
+
+fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
+    fs::write(dir.join("report.json"), report_json(files.report))?;
+    let mut info = serde_json::to_string_pretty(files.info).map_err(io::Error::other)?;
+    info.push('\n');
+    fs::write(dir.join("run.json"), info)?;
+    write_timeseries(&dir.join("timeseries.csv"), files.timeseries)?;
+    write_decisions(&dir.join("hpa_decisions.jsonl"), files.hpa_decisions)?;
+    fs::write(dir.join("scenario.resolved.yaml"), files.resolved_yaml)
+}
+
+fn write_timeseries(path: &Path, series: &TimeSeries) -> io::Result<()> {
+    let mut w = csv::Writer::from_path(path).map_err(io::Error::other)?;
+    w.write_record(&series.columns).map_err(io::Error::other)?;
+    for row in &series.rows {
+        w.write_record(row.iter().map(|v| format_number(*v))).map_err(io::Error::other)?;
+    }
+    w.flush()
+}
+
+fn write_decisions(path: &Path, decisions: &[HpaDecision]) -> io::Result<()> {
+    let mut w = io::BufWriter::new(fs::File::create(path)?);
+    for d in decisions {
+        serde_json::to_writer(&mut w, d).map_err(io::Error::other)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()
+}
+
+/// Shortest faithful rendering: integers without a fraction, others as Rust prints them.
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+}
