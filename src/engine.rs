@@ -6,7 +6,9 @@
 //! a scenario has validated, running it cannot fail on its inputs; the one runtime limit is the
 //! event budget (`spec.maxEvents`), which stops a runaway scenario with an error.
 
-use crate::cluster::{Cluster, DeploymentId, HpaId, PodId, PodPhase, PoolId, ReplicaSetId, ServiceId};
+use crate::cluster::{
+    Cluster, DeploymentId, HpaId, PodId, PodPhase, PoolId, ReplicaSetId, ServiceId,
+};
 use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::metrics_server::MetricsServer;
 use crate::controllers::{Intent, deployment, kubelet, replicaset, scheduler};
@@ -56,8 +58,14 @@ pub struct RunOutput {
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("event budget of {budget} events exhausted at simulated time {at} (of {end}): raise spec.maxEvents if the scenario is meant to be this large")]
-    EventBudgetExceeded { budget: u64, at: SimTime, end: SimTime },
+    #[error(
+        "event budget of {budget} events exhausted at simulated time {at} (of {end}): raise spec.maxEvents if the scenario is meant to be this large"
+    )]
+    EventBudgetExceeded {
+        budget: u64,
+        at: SimTime,
+        end: SimTime,
+    },
 }
 
 /// How often (in events) the progress callback is called.
@@ -112,10 +120,40 @@ impl<'s> Engine<'s> {
             cluster: Cluster::from_scenario(s),
             servers: Vec::new(),
             slab: RequestSlab::default(),
-            arrivals: s.services.iter().map(|x| x.traffic.as_ref().map(|t| ArrivalProcess::new(&t.arrivals, streams.stream(&format!("arrivals/{}", x.name))))).collect(),
-            routers: s.services.iter().map(|x| Router::new(x.traffic.as_ref().map_or(crate::scenario::LoadBalancing::Random, |t| t.load_balancing), streams.stream(&format!("routing/{}", x.name)))).collect(),
-            service_time_rngs: s.deployments.iter().map(|d| streams.stream(&format!("service-time/{}", d.name))).collect(),
-            startup_rngs: s.deployments.iter().map(|d| streams.stream(&format!("startup/{}", d.name))).collect(),
+            arrivals: s
+                .services
+                .iter()
+                .map(|x| {
+                    x.traffic.as_ref().map(|t| {
+                        ArrivalProcess::new(
+                            &t.arrivals,
+                            streams.stream(&format!("arrivals/{}", x.name)),
+                        )
+                    })
+                })
+                .collect(),
+            routers: s
+                .services
+                .iter()
+                .map(|x| {
+                    Router::new(
+                        x.traffic
+                            .as_ref()
+                            .map_or(crate::scenario::LoadBalancing::Random, |t| t.load_balancing),
+                        streams.stream(&format!("routing/{}", x.name)),
+                    )
+                })
+                .collect(),
+            service_time_rngs: s
+                .deployments
+                .iter()
+                .map(|d| streams.stream(&format!("service-time/{}", d.name)))
+                .collect(),
+            startup_rngs: s
+                .deployments
+                .iter()
+                .map(|d| streams.stream(&format!("startup/{}", d.name)))
+                .collect(),
             scheduler_rng: streams.stream("scheduler"),
             metrics_server: MetricsServer::new(s.metric_resolution),
             hpa: HpaController::new(s.hpa_settings, s.hpas.len()),
@@ -130,16 +168,40 @@ impl<'s> Engine<'s> {
     /// t = 0: create and place the initial pods, start the periodic loops and the traffic.
     fn initialize(&mut self) {
         for (i, d) in self.cluster.deployments.iter().enumerate() {
-            self.recorder.observe(SimTime::ZERO, Observation::ReplicasChanged { deployment: DeploymentId(i as u32), replicas: d.replicas });
-            self.recorder.observe(SimTime::ZERO, Observation::ReadyPodsChanged { deployment: DeploymentId(i as u32), ready: 0 });
+            self.recorder.observe(
+                SimTime::ZERO,
+                Observation::ReplicasChanged {
+                    deployment: DeploymentId(i as u32),
+                    replicas: d.replicas,
+                },
+            );
+            self.recorder.observe(
+                SimTime::ZERO,
+                Observation::ReadyPodsChanged {
+                    deployment: DeploymentId(i as u32),
+                    ready: 0,
+                },
+            );
         }
         for p in 0..self.cluster.pools.len() {
             let pool = PoolId(p as u32);
-            self.recorder.observe(SimTime::ZERO, Observation::NodesChanged { pool, nodes: self.cluster.node_count(pool) });
+            self.recorder.observe(
+                SimTime::ZERO,
+                Observation::NodesChanged {
+                    pool,
+                    nodes: self.cluster.node_count(pool),
+                },
+            );
         }
         self.reconcile();
         // Pods placed at t = 0 of a warm start are already Running: start them now.
-        let starting: Vec<PodId> = self.cluster.pods.iter().filter(|p| p.node.is_some()).map(|p| p.id).collect();
+        let starting: Vec<PodId> = self
+            .cluster
+            .pods
+            .iter()
+            .filter(|p| p.node.is_some())
+            .map(|p| p.id)
+            .collect();
         if self.warm_start {
             for pod in starting {
                 self.start_pod(pod);
@@ -158,26 +220,34 @@ impl<'s> Engine<'s> {
 
     fn run_loop(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<(), RunError> {
         let budget = self.scenario.max_events;
-        while let Some(at) = self.queue.peek_time() {
-            if at > self.end {
-                break;
-            }
-            let (at, event) = self.queue.pop().expect("peeked");
+        while let Some((at, event)) = self.queue.pop_until(self.end) {
             self.now = at;
             self.dispatch(event);
             if self.dirty {
                 self.reconcile();
             }
             let events = self.queue.popped();
-            if events % PROGRESS_EVERY == 0 {
-                progress(Progress { now: self.now, end: self.end, events });
+            if events.is_multiple_of(PROGRESS_EVERY) {
+                progress(Progress {
+                    now: self.now,
+                    end: self.end,
+                    events,
+                });
             }
             if events >= budget {
-                return Err(RunError::EventBudgetExceeded { budget, at: self.now, end: self.end });
+                return Err(RunError::EventBudgetExceeded {
+                    budget,
+                    at: self.now,
+                    end: self.end,
+                });
             }
         }
         self.now = self.end;
-        progress(Progress { now: self.end, end: self.end, events: self.queue.popped() });
+        progress(Progress {
+            now: self.end,
+            end: self.end,
+            events: self.queue.popped(),
+        });
         Ok(())
     }
 
@@ -196,10 +266,12 @@ impl<'s> Engine<'s> {
     // ---- data plane --------------------------------------------------------------------------
 
     fn schedule_next_arrival(&mut self, service: ServiceId) {
-        if let Some(process) = &mut self.arrivals[service.index()] {
-            if let Some(at) = process.next_after(self.now).filter(|t| *t <= self.end) {
-                self.queue.schedule(at, Event::Arrival { service });
-            }
+        let process = self.arrivals[service.index()].as_mut();
+        if let Some(at) = process
+            .and_then(|p| p.next_after(self.now))
+            .filter(|t| *t <= self.end)
+        {
+            self.queue.schedule(at, Event::Arrival { service });
         }
     }
 
@@ -208,21 +280,35 @@ impl<'s> Engine<'s> {
         let endpoints = &self.cluster.services[service.index()].endpoints;
         let Some(pod) = self.routers[service.index()].pick(endpoints) else {
             let reason = crate::traffic::FailureReason::NoEndpoint;
-            self.recorder.observe(self.now, Observation::RequestFailed { service, reason });
+            self.recorder
+                .observe(self.now, Observation::RequestFailed { service, reason });
             return;
         };
         let dep = self.cluster.pod(pod).deployment;
         let spec = &self.cluster.deployment(dep).spec;
-        let work = spec.workload.cpu_per_request.sample(&mut self.service_time_rngs[dep.index()]).as_micros() * 1000;
-        let slot = self.slab.insert(Request { service, arrival: self.now, work });
-        let server = self.servers[pod.index()].as_mut().expect("endpoints are started pods");
+        let work = spec
+            .workload
+            .cpu_per_request
+            .sample(&mut self.service_time_rngs[dep.index()])
+            .as_micros()
+            * 1000;
+        let slot = self.slab.insert(Request {
+            service,
+            arrival: self.now,
+            work,
+        });
+        let server = self.servers[pod.index()]
+            .as_mut()
+            .expect("endpoints are started pods");
         let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
         self.schedule_completion(pod, next);
         self.flush_outcomes();
     }
 
     fn on_completion(&mut self, pod: PodId, generation: u32) {
-        let Some(server) = self.servers[pod.index()].as_mut() else { return };
+        let Some(server) = self.servers[pod.index()].as_mut() else {
+            return;
+        };
         let next = server.complete(self.now, generation, &mut self.slab, &mut self.outcomes);
         let drained = server.is_idle();
         self.schedule_completion(pod, next);
@@ -234,15 +320,20 @@ impl<'s> Engine<'s> {
 
     fn schedule_completion(&mut self, pod: PodId, next: Option<(SimTime, u32)>) {
         if let Some((at, generation)) = next {
-            self.queue.schedule(at, Event::Completion { pod, generation });
+            self.queue
+                .schedule(at, Event::Completion { pod, generation });
         }
     }
 
     fn flush_outcomes(&mut self) {
         for outcome in self.outcomes.drain(..) {
             let o = match outcome {
-                Outcome::Served { service, latency } => Observation::RequestServed { service, latency },
-                Outcome::Failed { service, reason } => Observation::RequestFailed { service, reason },
+                Outcome::Served { service, latency } => {
+                    Observation::RequestServed { service, latency }
+                }
+                Outcome::Failed { service, reason } => {
+                    Observation::RequestFailed { service, reason }
+                }
             };
             self.recorder.observe(self.now, o);
         }
@@ -272,7 +363,10 @@ impl<'s> Engine<'s> {
 
     fn observe_ready(&mut self, deployment: DeploymentId) {
         let ready = self.cluster.ready_pods(deployment);
-        self.recorder.observe(self.now, Observation::ReadyPodsChanged { deployment, ready });
+        self.recorder.observe(
+            self.now,
+            Observation::ReadyPodsChanged { deployment, ready },
+        );
     }
 
     /// Deletion: the pod leaves its endpoints at once; a running pod drains within its grace period.
@@ -283,13 +377,18 @@ impl<'s> Engine<'s> {
         if was_ready {
             self.observe_ready(dep);
         }
-        let idle = self.servers.get(pod.index()).and_then(Option::as_ref).is_none_or(PodServer::is_idle);
+        let idle = self
+            .servers
+            .get(pod.index())
+            .and_then(Option::as_ref)
+            .is_none_or(PodServer::is_idle);
         if idle {
             self.finish_termination(pod);
             return;
         }
         let grace = self.cluster.deployment(dep).spec.pod.termination_grace;
-        self.queue.schedule(self.now + grace, Event::TerminationDeadline { pod });
+        self.queue
+            .schedule(self.now + grace, Event::TerminationDeadline { pod });
     }
 
     /// Grace period over: whatever is still in flight fails, and the pod is gone.
@@ -324,7 +423,11 @@ impl<'s> Engine<'s> {
                 intents.extend(deployment::reconcile(&self.cluster, DeploymentId(d as u32)));
             }
             for rs in 0..self.cluster.replica_sets.len() {
-                intents.extend(replicaset::reconcile(&self.cluster, ReplicaSetId(rs as u32), self.now));
+                intents.extend(replicaset::reconcile(
+                    &self.cluster,
+                    ReplicaSetId(rs as u32),
+                    self.now,
+                ));
             }
             for intent in intents {
                 self.apply(intent);
@@ -334,7 +437,10 @@ impl<'s> Engine<'s> {
                 return;
             }
         }
-        panic!("controllers did not settle after {MAX_RECONCILE_PASSES} passes at {}", self.now);
+        panic!(
+            "controllers did not settle after {MAX_RECONCILE_PASSES} passes at {}",
+            self.now
+        );
     }
 
     fn schedule_pending(&mut self) {
@@ -344,7 +450,8 @@ impl<'s> Engine<'s> {
                 Ok(node) => self.apply(Intent::BindPod { pod, node }),
                 Err(_) => {
                     let deployment = self.cluster.pod(pod).deployment;
-                    self.recorder.observe(self.now, Observation::PodUnschedulable { deployment });
+                    self.recorder
+                        .observe(self.now, Observation::PodUnschedulable { deployment });
                 }
             }
         }
@@ -353,14 +460,18 @@ impl<'s> Engine<'s> {
     /// Applies one intent the way the API server would.
     fn apply(&mut self, intent: Intent) {
         match intent {
-            Intent::SetReplicaSetReplicas { replica_set, replicas } => {
+            Intent::SetReplicaSetReplicas {
+                replica_set,
+                replicas,
+            } => {
                 self.cluster.replica_sets[replica_set.index()].replicas = replicas;
                 self.dirty = true;
             }
             Intent::CreatePod { replica_set } => {
                 let pod = self.cluster.create_pod(replica_set, self.now);
                 let deployment = self.cluster.pod(pod).deployment;
-                self.recorder.observe(self.now, Observation::PodCreated { deployment });
+                self.recorder
+                    .observe(self.now, Observation::PodCreated { deployment });
                 self.dirty = true;
             }
             Intent::DeletePod { pod } => {
@@ -371,22 +482,38 @@ impl<'s> Engine<'s> {
                 self.cluster.bind(pod, node);
                 if !self.warm_start {
                     let dep = self.cluster.pod(pod).deployment;
-                    let delay = kubelet::startup_delay(&self.cluster.deployment(dep).spec.workload, &mut self.startup_rngs[dep.index()]);
-                    self.queue.schedule(self.now + delay, Event::PodStarted { pod });
+                    let delay = kubelet::startup_delay(
+                        &self.cluster.deployment(dep).spec.workload,
+                        &mut self.startup_rngs[dep.index()],
+                    );
+                    self.queue
+                        .schedule(self.now + delay, Event::PodStarted { pod });
                 }
             }
-            Intent::ScaleDeployment { deployment, replicas } => {
+            Intent::ScaleDeployment {
+                deployment,
+                replicas,
+            } => {
                 let from = self.cluster.deployment(deployment).replicas;
                 self.cluster.deployments[deployment.index()].replicas = replicas;
                 self.recorder.deployment_scaled(deployment, from, replicas);
-                self.recorder.observe(self.now, Observation::ReplicasChanged { deployment, replicas });
+                self.recorder.observe(
+                    self.now,
+                    Observation::ReplicasChanged {
+                        deployment,
+                        replicas,
+                    },
+                );
                 self.dirty = true;
             }
         }
     }
 
     fn on_scrape(&mut self) {
-        let running: Vec<(PodId, SimTime)> = self.cluster.pods.iter()
+        let running: Vec<(PodId, SimTime)> = self
+            .cluster
+            .pods
+            .iter()
             .filter(|p| p.phase == PodPhase::Running)
             .filter_map(|p| p.started.map(|s| (p.id, s)))
             .collect();
@@ -396,15 +523,28 @@ impl<'s> Engine<'s> {
                 self.metrics_server.record(pod, started, self.now, used);
             }
         }
-        self.queue.schedule(self.now + self.metrics_server.resolution, Event::MetricsScrape);
+        self.queue.schedule(
+            self.now + self.metrics_server.resolution,
+            Event::MetricsScrape,
+        );
     }
 
     fn on_hpa_sync(&mut self) {
         for h in 0..self.cluster.hpas.len() {
             let hpa = HpaId(h as u32);
-            let (decision, intent) = self.hpa.sync(hpa, &self.cluster, &self.metrics_server, self.now);
+            let (decision, intent) =
+                self.hpa
+                    .sync(hpa, &self.cluster, &self.metrics_server, self.now);
             let at_max = decision.desired_replicas >= self.cluster.hpas[h].spec.max_replicas;
-            self.recorder.observe(self.now, Observation::HpaSynced { hpa, from: decision.current_replicas, to: decision.desired_replicas, at_max });
+            self.recorder.observe(
+                self.now,
+                Observation::HpaSynced {
+                    hpa,
+                    from: decision.current_replicas,
+                    to: decision.desired_replicas,
+                    at_max,
+                },
+            );
             self.decisions.push(decision);
             if let Some(intent) = intent {
                 self.cluster.hpas[h].last_scale_time = Some(self.now);
@@ -414,11 +554,16 @@ impl<'s> Engine<'s> {
         if self.dirty {
             self.reconcile();
         }
-        self.queue.schedule(self.now + self.scenario.hpa_settings.sync_period, Event::HpaSync);
+        self.queue.schedule(
+            self.now + self.scenario.hpa_settings.sync_period,
+            Event::HpaSync,
+        );
     }
 
     fn on_sample(&mut self) {
-        let utilization: Vec<f64> = (0..self.cluster.deployments.len()).map(|d| self.cpu_utilization(DeploymentId(d as u32))).collect();
+        let utilization: Vec<f64> = (0..self.cluster.deployments.len())
+            .map(|d| self.cpu_utilization(DeploymentId(d as u32)))
+            .collect();
         self.recorder.sample(self.now, &utilization);
         let next = self.now + self.scenario.sample_interval;
         if next <= self.end {
@@ -430,7 +575,9 @@ impl<'s> Engine<'s> {
     /// HPA would see it; 0 when there is none.
     fn cpu_utilization(&self, deployment: DeploymentId) -> f64 {
         let d = self.cluster.deployment(deployment);
-        let Some(request) = d.spec.pod.hpa_cpu_request_millis.filter(|r| *r > 0) else { return 0.0 };
+        let Some(request) = d.spec.pod.hpa_cpu_request_millis.filter(|r| *r > 0) else {
+            return 0.0;
+        };
         let (mut usage, mut count) = (0i64, 0i64);
         for &rs in &d.replica_sets {
             for pod in &self.cluster.replica_sets[rs.index()].pods {
@@ -440,16 +587,34 @@ impl<'s> Engine<'s> {
                 }
             }
         }
-        if count == 0 { 0.0 } else { usage as f64 / (count * request) as f64 }
+        if count == 0 {
+            0.0
+        } else {
+            usage as f64 / (count * request) as f64
+        }
     }
 
     fn finish(mut self) -> RunOutput {
-        if self.recorder.series.rows.last().is_none_or(|r| r[0] < self.end.as_secs_f64()) {
+        if self
+            .recorder
+            .series
+            .rows
+            .last()
+            .is_none_or(|r| r[0] < self.end.as_secs_f64())
+        {
             self.on_sample();
         }
         self.recorder.finish(self.end);
-        let counts = RunCounts { events: self.queue.popped(), in_flight_at_end: self.slab.in_flight() as u64 };
+        let counts = RunCounts {
+            events: self.queue.popped(),
+            in_flight_at_end: self.slab.in_flight() as u64,
+        };
         let report = report::build(self.scenario, &self.recorder, self.end, counts);
-        RunOutput { report, timeseries: std::mem::take(&mut self.recorder.series), hpa_decisions: self.decisions, events: self.queue.popped() }
+        RunOutput {
+            report,
+            timeseries: std::mem::take(&mut self.recorder.series),
+            hpa_decisions: self.decisions,
+            events: self.queue.popped(),
+        }
     }
 }

@@ -34,7 +34,12 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         }
         for slo in &report.slos {
             let actual = slo.actual.map_or("no data".into(), |a| a.to_string());
-            println!("{} {}: {} (actual {actual})", if slo.passed { "PASS" } else { "FAIL" }, scenario.name, slo.name);
+            println!(
+                "{} {}: {} (actual {actual})",
+                if slo.passed { "PASS" } else { "FAIL" },
+                scenario.name,
+                slo.name
+            );
             if !slo.passed && status == Status::Success {
                 status = Status::SloFailed;
             }
@@ -42,8 +47,16 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         runs.push((path.display().to_string(), timed));
     }
     if let Some(file) = &args.junit {
-        let suites: Vec<SuiteResult> = runs.iter().map(|(f, t)| SuiteResult { scenario_file: f, report: &t.output.report, wall_seconds: t.info.wall_seconds }).collect();
-        std::fs::write(file, junit::render(&suites)).with_context(|| format!("writing {}", file.display()))?;
+        let suites: Vec<SuiteResult> = runs
+            .iter()
+            .map(|(f, t)| SuiteResult {
+                scenario_file: f,
+                report: &t.output.report,
+                wall_seconds: t.info.wall_seconds,
+            })
+            .collect();
+        std::fs::write(file, junit::render(&suites))
+            .with_context(|| format!("writing {}", file.display()))?;
     }
     Ok(status)
 }

@@ -90,7 +90,10 @@ pub struct ScenarioOptions {
 
 /// Loads a scenario, printing its diagnostics to stderr. `None` means it had errors.
 pub fn load_and_report(path: &Path, options: &ScenarioOptions) -> Option<Scenario> {
-    let load_options = LoadOptions { seed: options.seed, overrides: options.set.clone() };
+    let load_options = LoadOptions {
+        seed: options.seed,
+        overrides: options.set.clone(),
+    };
     match load_scenario(path, &load_options) {
         Ok(scenario) => {
             print_diagnostics(&scenario.warnings);
@@ -119,9 +122,17 @@ pub struct TimedRun {
 
 /// Runs a loaded scenario with a progress bar on stderr (shown only on a terminal).
 pub fn run_timed(scenario: &Scenario) -> anyhow::Result<TimedRun> {
-    let bar = ProgressBar::with_draw_target(Some(scenario.duration.as_micros() / 1_000_000), ProgressDrawTarget::stderr());
-    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} simulated s, {elapsed} elapsed, ETA {eta}")
-        .expect("valid template").progress_chars("=> "));
+    let bar = ProgressBar::with_draw_target(
+        Some(scenario.duration.as_micros() / 1_000_000),
+        ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} simulated s, {elapsed} elapsed, ETA {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
     bar.set_message(scenario.name.clone());
     let started = Instant::now();
     let mut on_progress = |p: Progress| bar.set_position(p.now.as_micros() / 1_000_000);

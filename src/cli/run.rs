@@ -19,9 +19,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
-    let Some(scenario) = load_and_report(&args.scenario, &args.options) else { return Ok(Status::BadInput) };
+    let Some(scenario) = load_and_report(&args.scenario, &args.options) else {
+        return Ok(Status::BadInput);
+    };
     let timed = run_timed(&scenario)?;
-    let out_dir = args.out.unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
+    let out_dir = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
     let files = RunFiles {
         report: &timed.output.report,
         info: &timed.info,
@@ -29,11 +33,16 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         hpa_decisions: &timed.output.hpa_decisions,
         resolved_yaml: &scenario.resolved_yaml,
     };
-    output::write_run_dir(&out_dir, &files).with_context(|| format!("writing {}", out_dir.display()))?;
+    output::write_run_dir(&out_dir, &files)
+        .with_context(|| format!("writing {}", out_dir.display()))?;
     println!("{}", output::summary::render(&timed.output.report));
     eprintln!(
         "simulated {} in {:.2}s ({:.0}× real time, {:.2e} events/s); wrote {}/",
-        scenario.duration, timed.info.wall_seconds, timed.info.speedup_vs_realtime, timed.info.events_per_second, out_dir.display()
+        scenario.duration,
+        timed.info.wall_seconds,
+        timed.info.speedup_vs_realtime,
+        timed.info.events_per_second,
+        out_dir.display()
     );
     Ok(Status::Success)
 }

@@ -30,7 +30,9 @@ pub enum QuantityError {
     Empty,
     #[error("{0:?} is not a quantity: expected a number such as 100m, 1.5, 2Gi or 1e3")]
     Malformed(String),
-    #[error("{text:?} is not a quantity: unknown suffix {suffix:?} (use one of n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or an exponent like e3)")]
+    #[error(
+        "{text:?} is not a quantity: unknown suffix {suffix:?} (use one of n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or an exponent like e3)"
+    )]
     UnknownSuffix { text: String, suffix: String },
 }
 
@@ -53,7 +55,10 @@ impl Quantity {
         let (int_digits, frac_digits, suffix) =
             split_number(rest).ok_or_else(|| QuantityError::Malformed(text.to_string()))?;
         let scale = parse_suffix(suffix).ok_or_else(|| {
-            if suffix.chars().all(|c| "eEinumkKMGTP+-0123456789".contains(c)) {
+            if suffix
+                .chars()
+                .all(|c| "eEinumkKMGTP+-0123456789".contains(c))
+            {
                 QuantityError::UnknownSuffix {
                     text: text.to_string(),
                     suffix: suffix.to_string(),
@@ -121,7 +126,10 @@ fn split_sign(text: &str) -> (bool, &str) {
 /// Splits `digits[.digits]suffix`; `None` when there is no digit at all or a second dot.
 fn split_number(s: &str) -> Option<(&str, &str, &str)> {
     let bytes = s.as_bytes();
-    let int_end = bytes.iter().position(|b| !b.is_ascii_digit()).unwrap_or(bytes.len());
+    let int_end = bytes
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(bytes.len());
     let (int_digits, after_int) = s.split_at(int_end);
     let (frac_digits, suffix) = match after_int.strip_prefix('.') {
         Some(after_dot) => {
@@ -255,33 +263,35 @@ mod tests {
     use super::*;
 
     fn nanos(s: &str) -> i128 {
-        Quantity::parse(s).unwrap_or_else(|e| panic!("{s}: {e}")).nanos()
+        Quantity::parse(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .nanos()
     }
 
     #[test]
     fn apimachinery_examples_parse_exactly() {
         // (text, value in nanos) — arithmetic in the comment beside each.
         let cases: &[(&str, i128)] = &[
-            ("100.035k", 100_035 * NANO),     // 100.035 × 10³
-            ("7.123456M", 7_123_456 * NANO),  // 7.123456 × 10⁶
-            ("1.3E+6", 1_300_000 * NANO),     // exponent form
-            ("1E6", 1_000_000 * NANO),        // exponent form, no sign
+            ("100.035k", 100_035 * NANO),             // 100.035 × 10³
+            ("7.123456M", 7_123_456 * NANO),          // 7.123456 × 10⁶
+            ("1.3E+6", 1_300_000 * NANO),             // exponent form
+            ("1E6", 1_000_000 * NANO),                // exponent form, no sign
             ("1E", 1_000_000_000_000_000_000 * NANO), // bare E is exa = 10¹⁸
-            ("100m", 100_000_000),            // 0.1 = 10⁸ nanos
+            ("100m", 100_000_000),                    // 0.1 = 10⁸ nanos
             ("1", NANO),
-            ("1.", NANO),                     // trailing dot accepted
+            ("1.", NANO), // trailing dot accepted
             ("1.G", NANO * 1_000_000_000),
-            (".001", 1_000_000),              // 10⁻³ = 10⁶ nanos
+            (".001", 1_000_000), // 10⁻³ = 10⁶ nanos
             ("+1", NANO),
             ("-1", -NANO),
-            ("0.5e-9", 1),                    // half a nano rounds up to 1n
+            ("0.5e-9", 1), // half a nano rounds up to 1n
             ("0.9n", 1),
-            ("3.001n", 4),                    // 3.001 nanos rounds up to 4
+            ("3.001n", 4), // 3.001 nanos rounds up to 4
             ("1Ki", 1024 * NANO),
-            ("1.5Gi", 1_610_612_736 * NANO),  // 1.5 × 2³⁰
-            ("0.000000000001Ki", 2),          // 1.024e-9 → rounds up to 2n
+            ("1.5Gi", 1_610_612_736 * NANO),    // 1.5 × 2³⁰
+            ("0.000000000001Ki", 2),            // 1.024e-9 → rounds up to 2n
             ("0.05Gi", 53_687_091_200_000_000), // 0.05 × 2³⁰ = 53 687 091.2 exactly
-            ("9Ei", MAX_UNITS * NANO),        // 9 × 2⁶⁰ > 2⁶³−1 → capped
+            ("9Ei", MAX_UNITS * NANO),          // 9 × 2⁶⁰ > 2⁶³−1 → capped
             ("0", 0),
             ("00.000", 0),
         ];
@@ -308,8 +318,8 @@ mod tests {
     #[test]
     fn apimachinery_invalid_examples_are_rejected() {
         let invalid = [
-            "1.1.M", "1+1.0M", "0.1mi", "0.1am", "aoeu", ".5i", "1i", "-3.01e-", " 1", "1 ",
-            "1K", "", ".", "-", "1e", "1.5.0", "1Gib", "e3",
+            "1.1.M", "1+1.0M", "0.1mi", "0.1am", "aoeu", ".5i", "1i", "-3.01e-", " 1", "1 ", "1K",
+            "", ".", "-", "1e", "1.5.0", "1Gib", "e3",
         ];
         for text in invalid {
             assert!(Quantity::parse(text).is_err(), "{text:?} should be invalid");

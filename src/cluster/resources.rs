@@ -42,7 +42,9 @@ impl Resources {
     pub fn max_each(&mut self, other: &Resources) {
         self.cpu_millis = self.cpu_millis.max(other.cpu_millis);
         self.memory_bytes = self.memory_bytes.max(other.memory_bytes);
-        self.ephemeral_storage_bytes = self.ephemeral_storage_bytes.max(other.ephemeral_storage_bytes);
+        self.ephemeral_storage_bytes = self
+            .ephemeral_storage_bytes
+            .max(other.ephemeral_storage_bytes);
         for (name, v) in &other.extended {
             let e = self.extended.entry(name.clone()).or_insert(0);
             *e = (*e).max(*v);
@@ -83,7 +85,12 @@ impl Resources {
         if self.ephemeral_storage_bytes != 0 {
             names.push(EPHEMERAL_STORAGE);
         }
-        names.extend(self.extended.iter().filter(|(_, v)| **v != 0).map(|(k, _)| k.as_str()));
+        names.extend(
+            self.extended
+                .iter()
+                .filter(|(_, v)| **v != 0)
+                .map(|(k, _)| k.as_str()),
+        );
         names
     }
 }
@@ -148,17 +155,32 @@ mod tests {
     fn init_container_rule_takes_the_max_per_resource() {
         // app containers sum to cpu 300m / 1 GiB; an init container needs 500m / 256 MiB
         // → pod request = (max(300, 500), max(1Gi, 256Mi)) = (500m, 1Gi).
-        let mut pod = Resources { cpu_millis: 300, memory_bytes: 1 << 30, ..Default::default() };
-        let init = Resources { cpu_millis: 500, memory_bytes: 256 << 20, ..Default::default() };
+        let mut pod = Resources {
+            cpu_millis: 300,
+            memory_bytes: 1 << 30,
+            ..Default::default()
+        };
+        let init = Resources {
+            cpu_millis: 500,
+            memory_bytes: 256 << 20,
+            ..Default::default()
+        };
         pod.max_each(&init);
         assert_eq!((pod.cpu_millis, pod.memory_bytes), (500, 1 << 30));
     }
 
     #[test]
     fn toleration_table() {
-        let taint = Taint { key: "gpu".into(), value: "true".into(), effect: TaintEffect::NoSchedule };
+        let taint = Taint {
+            key: "gpu".into(),
+            value: "true".into(),
+            effect: TaintEffect::NoSchedule,
+        };
         let tol = |key: &str, exists: bool, value: &str, effect: Option<TaintEffect>| Toleration {
-            key: key.into(), exists, value: value.into(), effect,
+            key: key.into(),
+            exists,
+            value: value.into(),
+            effect,
         };
         assert!(tol("gpu", false, "true", Some(TaintEffect::NoSchedule)).tolerates(&taint));
         assert!(tol("gpu", true, "", None).tolerates(&taint));

@@ -97,7 +97,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn req(key: &str, operator: SelectorOperator, values: &[&str]) -> Requirement {
@@ -114,13 +117,49 @@ mod tests {
         let pod = labels(&[("app", "web"), ("tier", "front")]);
         let cases = [
             (LabelSelector::default(), true), // empty selects everything
-            (LabelSelector::from_match_labels(labels(&[("app", "web")])), true),
-            (LabelSelector::from_match_labels(labels(&[("app", "api")])), false),
-            (LabelSelector { match_labels: labels(&[("app", "web")]), match_expressions: vec![req("tier", In, &["front", "back"])] }, true),
-            (LabelSelector { match_labels: Labels::new(), match_expressions: vec![req("tier", NotIn, &["front"])] }, false),
-            (LabelSelector { match_labels: Labels::new(), match_expressions: vec![req("zone", NotIn, &["a"])] }, true), // absent key passes NotIn
-            (LabelSelector { match_labels: Labels::new(), match_expressions: vec![req("app", Exists, &[])] }, true),
-            (LabelSelector { match_labels: Labels::new(), match_expressions: vec![req("app", DoesNotExist, &[])] }, false),
+            (
+                LabelSelector::from_match_labels(labels(&[("app", "web")])),
+                true,
+            ),
+            (
+                LabelSelector::from_match_labels(labels(&[("app", "api")])),
+                false,
+            ),
+            (
+                LabelSelector {
+                    match_labels: labels(&[("app", "web")]),
+                    match_expressions: vec![req("tier", In, &["front", "back"])],
+                },
+                true,
+            ),
+            (
+                LabelSelector {
+                    match_labels: Labels::new(),
+                    match_expressions: vec![req("tier", NotIn, &["front"])],
+                },
+                false,
+            ),
+            (
+                LabelSelector {
+                    match_labels: Labels::new(),
+                    match_expressions: vec![req("zone", NotIn, &["a"])],
+                },
+                true,
+            ), // absent key passes NotIn
+            (
+                LabelSelector {
+                    match_labels: Labels::new(),
+                    match_expressions: vec![req("app", Exists, &[])],
+                },
+                true,
+            ),
+            (
+                LabelSelector {
+                    match_labels: Labels::new(),
+                    match_expressions: vec![req("app", DoesNotExist, &[])],
+                },
+                false,
+            ),
         ];
         for (i, (selector, want)) in cases.iter().enumerate() {
             assert_eq!(selector.matches(&pod), *want, "case {i}");

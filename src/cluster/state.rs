@@ -163,7 +163,10 @@ impl Cluster {
     pub fn from_scenario(s: &Scenario) -> Cluster {
         let mut c = Cluster::default();
         for (p, spec) in s.node_pools.iter().enumerate() {
-            c.pools.push(NodePool { spec: spec.clone(), nodes: Vec::new() });
+            c.pools.push(NodePool {
+                spec: spec.clone(),
+                nodes: Vec::new(),
+            });
             for _ in 0..spec.count {
                 c.add_node(PoolId(p as u32), SimTime::ZERO);
             }
@@ -171,23 +174,50 @@ impl Cluster {
         for (d, spec) in s.deployments.iter().enumerate() {
             let id = DeploymentId(d as u32);
             let rs = ReplicaSetId(c.replica_sets.len() as u32);
-            c.replica_sets.push(ReplicaSet { id: rs, name: format!("{}-{}", spec.name, template_hash(spec)), deployment: id, replicas: 0, pods: BTreeSet::new() });
-            c.deployments.push(Deployment { id, spec: spec.clone(), replicas: spec.replicas, replica_sets: vec![rs], services: Vec::new() });
+            c.replica_sets.push(ReplicaSet {
+                id: rs,
+                name: format!("{}-{}", spec.name, template_hash(spec)),
+                deployment: id,
+                replicas: 0,
+                pods: BTreeSet::new(),
+            });
+            c.deployments.push(Deployment {
+                id,
+                spec: spec.clone(),
+                replicas: spec.replicas,
+                replica_sets: vec![rs],
+                services: Vec::new(),
+            });
         }
         for (i, spec) in s.services.iter().enumerate() {
             let id = ServiceId(i as u32);
-            c.services.push(Service { id, name: spec.name.clone(), endpoints: Vec::new() });
+            c.services.push(Service {
+                id,
+                name: spec.name.clone(),
+                endpoints: Vec::new(),
+            });
             for &b in &spec.backends {
                 c.deployments[b].services.push(id);
             }
         }
         for (i, spec) in s.hpas.iter().enumerate() {
             let target = &s.deployments[spec.target];
-            let selected = s.deployments.iter().enumerate()
-                .filter(|(_, d)| d.namespace == target.namespace && target.selector.matches(&d.template_labels))
+            let selected = s
+                .deployments
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| {
+                    d.namespace == target.namespace && target.selector.matches(&d.template_labels)
+                })
                 .map(|(j, _)| DeploymentId(j as u32))
                 .collect();
-            c.hpas.push(Hpa { id: HpaId(i as u32), spec: spec.clone(), target: DeploymentId(spec.target as u32), selected, last_scale_time: None });
+            c.hpas.push(Hpa {
+                id: HpaId(i as u32),
+                spec: spec.clone(),
+                target: DeploymentId(spec.target as u32),
+                selected,
+                last_scale_time: None,
+            });
         }
         c
     }
@@ -343,15 +373,25 @@ impl Cluster {
 
     /// Pods of a ReplicaSet that still exist: active ones and those terminating (by id).
     pub fn pods_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = &Pod> {
-        let terminating = self.terminating.iter().filter(move |p| self.pods[p.index()].replica_set == rs);
-        let mut ids: Vec<PodId> = self.replica_sets[rs.index()].pods.iter().chain(terminating).copied().collect();
+        let terminating = self
+            .terminating
+            .iter()
+            .filter(move |p| self.pods[p.index()].replica_set == rs);
+        let mut ids: Vec<PodId> = self.replica_sets[rs.index()]
+            .pods
+            .iter()
+            .chain(terminating)
+            .copied()
+            .collect();
         ids.sort_unstable();
         ids.into_iter().map(|id| &self.pods[id.index()])
     }
 
     /// Pods of a Deployment that are Ready.
     pub fn ready_pods(&self, dep: DeploymentId) -> usize {
-        self.deployments[dep.index()].replica_sets.iter()
+        self.deployments[dep.index()]
+            .replica_sets
+            .iter()
             .flat_map(|rs| self.replica_sets[rs.index()].pods.iter())
             .filter(|p| self.pods[p.index()].ready)
             .count()
@@ -374,9 +414,11 @@ fn pod_suffix(n: u32) -> String {
     const SPACE: u64 = 27 * 27 * 27 * 27 * 27;
     // 7919 is coprime with 27, so this is a permutation of 0..27⁵.
     let mut x = (u64::from(n) * 7919 + 12_345) % SPACE;
-    (0..5).map(|_| {
-        let c = ALPHABET[(x % 27) as usize] as char;
-        x /= 27;
-        c
-    }).collect()
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(x % 27) as usize] as char;
+            x /= 27;
+            c
+        })
+        .collect()
 }

@@ -8,8 +8,12 @@ use super::Intent;
 /// One reconcile of a Deployment.
 pub fn reconcile(cluster: &Cluster, deployment: DeploymentId) -> Vec<Intent> {
     let d = cluster.deployment(deployment);
-    d.replica_sets.iter()
+    d.replica_sets
+        .iter()
         .filter(|rs| cluster.replica_sets[rs.index()].replicas != d.replicas)
-        .map(|&rs| Intent::SetReplicaSetReplicas { replica_set: rs, replicas: d.replicas })
+        .map(|&rs| Intent::SetReplicaSetReplicas {
+            replica_set: rs,
+            replicas: d.replicas,
+        })
         .collect()
 }

@@ -42,18 +42,30 @@ const MIN_CONTAINER_AGE: SimDuration = SimDuration::from_secs(10);
 
 impl MetricsServer {
     pub fn new(resolution: SimDuration) -> Self {
-        MetricsServer { resolution, samples: Vec::new() }
+        MetricsServer {
+            resolution,
+            samples: Vec::new(),
+        }
     }
 
     /// Records one scrape of one running pod.
-    pub fn record(&mut self, pod: PodId, started: SimTime, now: SimTime, cpu_millicore_micros: u64) {
+    pub fn record(
+        &mut self,
+        pod: PodId,
+        started: SimTime,
+        now: SimTime,
+        cpu_millicore_micros: u64,
+    ) {
         if self.samples.len() <= pod.index() {
             self.samples.resize(pod.index() + 1, PodSamples::default());
         }
         let s = &mut self.samples[pod.index()];
         s.started = Some(started);
         s.prev = s.last;
-        s.last = Some(Point { time: now, cpu_millicore_micros });
+        s.last = Some(Point {
+            time: now,
+            cpu_millicore_micros,
+        });
     }
 
     /// Drops a pod that is gone.
@@ -74,17 +86,26 @@ impl MetricsServer {
                 if last.time.saturating_since(started) < MIN_CONTAINER_AGE {
                     return None;
                 }
-                Point { time: started, cpu_millicore_micros: 0 }
+                Point {
+                    time: started,
+                    cpu_millicore_micros: 0,
+                }
             }
         };
         let window = last.time.saturating_since(prev.time);
         if window.is_zero() {
             return None;
         }
-        let used = last.cpu_millicore_micros.saturating_sub(prev.cpu_millicore_micros);
+        let used = last
+            .cpu_millicore_micros
+            .saturating_sub(prev.cpu_millicore_micros);
         // Rate in millicores, rounded to the nearest millicore.
         let cpu_millis = ((used + window.as_micros() / 2) / window.as_micros()) as i64;
-        Some(PodMetric { cpu_millis, timestamp: last.time, window })
+        Some(PodMetric {
+            cpu_millis,
+            timestamp: last.time,
+            window,
+        })
     }
 }
 
@@ -101,16 +122,36 @@ mod tests {
         m.record(pod, t0, SimTime::from_secs(105), 5 * 1_000_000 * 500);
         assert_eq!(m.pod_metric(pod), None);
         // Second scrape at 120 s: used 15 s × 800m more → rate 800m over a 15 s window.
-        m.record(pod, t0, SimTime::from_secs(120), 5 * 1_000_000 * 500 + 15 * 1_000_000 * 800);
-        assert_eq!(m.pod_metric(pod), Some(PodMetric { cpu_millis: 800, timestamp: SimTime::from_secs(120), window: SimDuration::from_secs(15) }));
+        m.record(
+            pod,
+            t0,
+            SimTime::from_secs(120),
+            5 * 1_000_000 * 500 + 15 * 1_000_000 * 800,
+        );
+        assert_eq!(
+            m.pod_metric(pod),
+            Some(PodMetric {
+                cpu_millis: 800,
+                timestamp: SimTime::from_secs(120),
+                window: SimDuration::from_secs(15)
+            })
+        );
     }
 
     #[test]
     fn one_point_is_enough_for_a_container_older_than_ten_seconds() {
         let mut m = MetricsServer::new(SimDuration::from_secs(15));
         // Started at 0, first scrape at 12 s with 12 s × 250m used → 250m over a 12 s window.
-        m.record(PodId(0), SimTime::ZERO, SimTime::from_secs(12), 12 * 1_000_000 * 250);
-        assert_eq!(m.pod_metric(PodId(0)).map(|p| (p.cpu_millis, p.window)), Some((250, SimDuration::from_secs(12))));
+        m.record(
+            PodId(0),
+            SimTime::ZERO,
+            SimTime::from_secs(12),
+            12 * 1_000_000 * 250,
+        );
+        assert_eq!(
+            m.pod_metric(PodId(0)).map(|p| (p.cpu_millis, p.window)),
+            Some((250, SimDuration::from_secs(12)))
+        );
         m.forget(PodId(0));
         assert_eq!(m.pod_metric(PodId(0)), None);
     }

@@ -16,7 +16,10 @@ use crate::cluster::{DeploymentId, NodeId, PodId, ReplicaSetId};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Intent {
     /// Deployment controller → ReplicaSet `spec.replicas`.
-    SetReplicaSetReplicas { replica_set: ReplicaSetId, replicas: i32 },
+    SetReplicaSetReplicas {
+        replica_set: ReplicaSetId,
+        replicas: i32,
+    },
     /// ReplicaSet controller → a new pod from the template.
     CreatePod { replica_set: ReplicaSetId },
     /// ReplicaSet controller → delete (gracefully) one pod.
@@ -24,5 +27,8 @@ pub enum Intent {
     /// Scheduler → bind a pending pod to a node.
     BindPod { pod: PodId, node: NodeId },
     /// HPA → scale subresource of its target.
-    ScaleDeployment { deployment: DeploymentId, replicas: i32 },
+    ScaleDeployment {
+        deployment: DeploymentId,
+        replicas: i32,
+    },
 }

@@ -17,7 +17,9 @@ pub fn reconcile(cluster: &Cluster, replica_set: ReplicaSetId, now: SimTime) -> 
     let active = rs.pods.len() as i64;
     let want = i64::from(rs.replicas.max(0));
     if active < want {
-        return (active..want).map(|_| Intent::CreatePod { replica_set }).collect();
+        return (active..want)
+            .map(|_| Intent::CreatePod { replica_set })
+            .collect();
     }
     let mut pods: Vec<&Pod> = rs.pods.iter().map(|&p| cluster.pod(p)).collect();
     pods.sort_by_key(|p| deletion_rank(p, now));
@@ -41,7 +43,14 @@ fn deletion_rank(p: &Pod, now: SimTime) -> (bool, u8, bool, u32, Reverse<SimTime
     } else {
         0
     };
-    (p.node.is_some(), phase, p.ready, ready_bucket, Reverse(p.created), Reverse(p.id.0))
+    (
+        p.node.is_some(),
+        phase,
+        p.ready,
+        ready_bucket,
+        Reverse(p.created),
+        Reverse(p.id.0),
+    )
 }
 
 #[cfg(test)]
@@ -51,10 +60,18 @@ mod tests {
 
     fn pod(id: u32, node: bool, phase: PodPhase, ready_since: Option<u64>, created: u64) -> Pod {
         Pod {
-            id: PodId(id), name: format!("p{id}"), deployment: DeploymentId(0), replica_set: ReplicaSetId(0), phase,
-            node: node.then_some(NodeId(0)), created: SimTime::from_secs(created), started: None,
-            ready: ready_since.is_some(), ready_transition: SimTime::from_secs(ready_since.unwrap_or(0)),
-            deletion: None, cpu_capacity_millis: 1000,
+            id: PodId(id),
+            name: format!("p{id}"),
+            deployment: DeploymentId(0),
+            replica_set: ReplicaSetId(0),
+            phase,
+            node: node.then_some(NodeId(0)),
+            created: SimTime::from_secs(created),
+            started: None,
+            ready: ready_since.is_some(),
+            ready_transition: SimTime::from_secs(ready_since.unwrap_or(0)),
+            deletion: None,
+            cpu_capacity_millis: 1000,
         }
     }
 
@@ -62,12 +79,12 @@ mod tests {
     fn deletion_order_follows_active_pods_with_ranks() {
         let now = SimTime::from_secs(1000);
         let mut pods = [
-            pod(0, true, PodPhase::Running, Some(0), 0),     // ready 1000 s (bucket 10)
-            pod(1, true, PodPhase::Running, Some(990), 5),   // ready 10 s (bucket 4)
-            pod(2, false, PodPhase::Pending, None, 20),      // unassigned → first
-            pod(3, true, PodPhase::Pending, None, 30),       // assigned but pending
-            pod(4, true, PodPhase::Running, None, 40),       // running, not ready
-            pod(5, true, PodPhase::Running, Some(991), 6),   // ready 9 s (bucket 4), newer than 1
+            pod(0, true, PodPhase::Running, Some(0), 0), // ready 1000 s (bucket 10)
+            pod(1, true, PodPhase::Running, Some(990), 5), // ready 10 s (bucket 4)
+            pod(2, false, PodPhase::Pending, None, 20),  // unassigned → first
+            pod(3, true, PodPhase::Pending, None, 30),   // assigned but pending
+            pod(4, true, PodPhase::Running, None, 40),   // running, not ready
+            pod(5, true, PodPhase::Running, Some(991), 6), // ready 9 s (bucket 4), newer than 1
         ];
         pods.sort_by_key(|p| deletion_rank(p, now));
         let order: Vec<u32> = pods.iter().map(|p| p.id.0).collect();

@@ -9,18 +9,35 @@ use crate::traffic::FailureReason;
 /// Something that happened in the simulation, emitted by the engine.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Observation {
-    RequestServed { service: ServiceId, latency: SimDuration },
-    RequestFailed { service: ServiceId, reason: FailureReason },
+    RequestServed {
+        service: ServiceId,
+        latency: SimDuration,
+    },
+    RequestFailed {
+        service: ServiceId,
+        reason: FailureReason,
+    },
     /// A Deployment's `spec.replicas` changed (also emitted once at t = 0).
-    ReplicasChanged { deployment: DeploymentId, replicas: i32 },
+    ReplicasChanged {
+        deployment: DeploymentId,
+        replicas: i32,
+    },
     /// The number of Ready pods of a Deployment changed.
-    ReadyPodsChanged { deployment: DeploymentId, ready: usize },
+    ReadyPodsChanged {
+        deployment: DeploymentId,
+        ready: usize,
+    },
     /// A pod was created.
     PodCreated { deployment: DeploymentId },
     /// A scheduling attempt found no node.
     PodUnschedulable { deployment: DeploymentId },
     /// An HPA synced; `rescaled` when it changed the target's replicas.
-    HpaSynced { hpa: HpaId, from: i32, to: i32, at_max: bool },
+    HpaSynced {
+        hpa: HpaId,
+        from: i32,
+        to: i32,
+        at_max: bool,
+    },
     /// A pool's node count changed (also emitted at t = 0).
     NodesChanged { pool: PoolId, nodes: usize },
 }
@@ -42,32 +59,46 @@ pub struct Gauge {
     pub integral: f64,
     since: SimTime,
     started: bool,
+    held_any: bool,
 }
 
 impl Gauge {
+    /// Sets a new value at `now`. Min and max count only values held for a positive time, so a
+    /// value replaced at the same instant (0 ready pods just before warm pods start) is ignored.
     pub fn set(&mut self, now: SimTime, value: f64) {
-        self.accumulate(now);
-        if !self.started {
-            (self.min, self.max, self.started) = (value, value, true);
+        let held = now.saturating_since(self.since);
+        if self.started && !held.is_zero() {
+            self.min = if self.held_any {
+                self.min.min(self.current)
+            } else {
+                self.current
+            };
+            self.max = if self.held_any {
+                self.max.max(self.current)
+            } else {
+                self.current
+            };
+            self.held_any = true;
         }
-        self.current = value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
-    }
-
-    fn accumulate(&mut self, now: SimTime) {
-        self.integral += self.current * now.saturating_since(self.since).as_secs_f64();
+        self.integral += self.current * held.as_secs_f64();
         self.since = now;
+        self.current = value;
+        self.started = true;
     }
 
     /// Time-weighted mean over `[0, end)`.
     pub fn mean(&self, end: SimTime) -> f64 {
         let total = end.as_secs_f64();
-        if total == 0.0 { self.current } else { self.integral / total }
+        if total == 0.0 {
+            self.current
+        } else {
+            self.integral / total
+        }
     }
 }
 
-/// Per-Service request statistics.
+/// Per-Service request statistics. Latencies are recorded once, into the current interval's
+/// histogram, which is folded into the whole-run histogram at each sample (and at the end).
 pub struct ServiceStats {
     pub served: u64,
     pub failed: [u64; 4],
@@ -79,11 +110,26 @@ pub struct ServiceStats {
 
 impl ServiceStats {
     fn new() -> Self {
-        ServiceStats { served: 0, failed: [0; 4], latency: new_histogram(), interval_latency: new_histogram(), interval_served: 0, interval_failed: 0 }
+        ServiceStats {
+            served: 0,
+            failed: [0; 4],
+            latency: new_histogram(),
+            interval_latency: new_histogram(),
+            interval_served: 0,
+            interval_failed: 0,
+        }
     }
 
     pub fn failed_total(&self) -> u64 {
         self.failed.iter().sum()
+    }
+
+    /// Moves the interval's latencies into the whole-run histogram.
+    fn fold_interval(&mut self) {
+        self.latency
+            .add(&self.interval_latency)
+            .expect("histograms share bounds");
+        self.interval_latency.reset();
     }
 }
 
@@ -149,10 +195,17 @@ impl Recorder {
         }
         Recorder {
             services: names.services.iter().map(|_| ServiceStats::new()).collect(),
-            deployments: names.deployments.iter().map(|_| DeploymentStats::default()).collect(),
+            deployments: names
+                .deployments
+                .iter()
+                .map(|_| DeploymentStats::default())
+                .collect(),
             hpas: Vec::new(),
             pools: vec![Gauge::default(); names.pools.len()],
-            series: TimeSeries { columns, rows: Vec::new() },
+            series: TimeSeries {
+                columns,
+                rows: Vec::new(),
+            },
             last_sample: SimTime::ZERO,
         }
     }
@@ -171,7 +224,6 @@ impl Recorder {
                 let micros = latency.as_micros().clamp(1, MAX_LATENCY_MICROS);
                 s.served += 1;
                 s.interval_served += 1;
-                s.latency.saturating_record(micros);
                 s.interval_latency.saturating_record(micros);
             }
             Observation::RequestFailed { service, reason } => {
@@ -185,13 +237,34 @@ impl Recorder {
 
     fn observe_control(&mut self, now: SimTime, o: Observation) {
         match o {
-            Observation::ReplicasChanged { deployment, replicas } => self.deployments[deployment.index()].replicas.set(now, f64::from(replicas)),
-            Observation::ReadyPodsChanged { deployment, ready } => self.deployments[deployment.index()].ready.set(now, ready as f64),
-            Observation::PodCreated { deployment } => self.deployments[deployment.index()].pods_created += 1,
-            Observation::PodUnschedulable { deployment } => self.deployments[deployment.index()].unschedulable_attempts += 1,
-            Observation::NodesChanged { pool, nodes } => self.pools[pool.index()].set(now, nodes as f64),
-            Observation::HpaSynced { hpa, from, to, at_max } => self.hpa_synced(hpa, from, to, at_max),
-            Observation::RequestServed { .. } | Observation::RequestFailed { .. } => unreachable!("handled in observe"),
+            Observation::ReplicasChanged {
+                deployment,
+                replicas,
+            } => self.deployments[deployment.index()]
+                .replicas
+                .set(now, f64::from(replicas)),
+            Observation::ReadyPodsChanged { deployment, ready } => self.deployments
+                [deployment.index()]
+            .ready
+            .set(now, ready as f64),
+            Observation::PodCreated { deployment } => {
+                self.deployments[deployment.index()].pods_created += 1
+            }
+            Observation::PodUnschedulable { deployment } => {
+                self.deployments[deployment.index()].unschedulable_attempts += 1
+            }
+            Observation::NodesChanged { pool, nodes } => {
+                self.pools[pool.index()].set(now, nodes as f64)
+            }
+            Observation::HpaSynced {
+                hpa,
+                from,
+                to,
+                at_max,
+            } => self.hpa_synced(hpa, from, to, at_max),
+            Observation::RequestServed { .. } | Observation::RequestFailed { .. } => {
+                unreachable!("handled in observe")
+            }
         }
     }
 
@@ -221,14 +294,22 @@ impl Recorder {
         let mut row = vec![now.as_secs_f64()];
         for s in &mut self.services {
             let done = (s.interval_served + s.interval_failed) as f64;
-            row.push(if interval > 0.0 { round3(done / interval) } else { 0.0 });
+            row.push(if interval > 0.0 {
+                round3(done / interval)
+            } else {
+                0.0
+            });
             row.push(s.interval_served as f64);
             row.push(s.interval_failed as f64);
             for q in [0.5, 0.99] {
-                let v = if s.interval_latency.is_empty() { 0.0 } else { s.interval_latency.value_at_quantile(q) as f64 / 1000.0 };
+                let v = if s.interval_latency.is_empty() {
+                    0.0
+                } else {
+                    s.interval_latency.value_at_quantile(q) as f64 / 1000.0
+                };
                 row.push(round3(v));
             }
-            s.interval_latency.reset();
+            s.fold_interval();
             (s.interval_served, s.interval_failed) = (0, 0);
         }
         for (d, util) in self.deployments.iter().zip(cpu_utilization) {
@@ -238,8 +319,11 @@ impl Recorder {
         self.series.rows.push(row);
     }
 
-    /// Closes every gauge at the end of the run.
+    /// Closes every gauge and folds the last interval's latencies at the end of the run.
     pub fn finish(&mut self, end: SimTime) {
+        for s in &mut self.services {
+            s.fold_interval();
+        }
         for d in &mut self.deployments {
             d.replicas.set(end, d.replicas.current);
             d.ready.set(end, d.ready.current);
@@ -263,6 +347,7 @@ mod tests {
     fn gauge_integrates_time_weighted() {
         // 2 replicas for 10 s then 4 for 30 s: mean = (2·10 + 4·30)/40 = 3.5; min 2, max 4.
         let mut g = Gauge::default();
+        g.set(SimTime::ZERO, 0.0); // replaced at the same instant: not a held value
         g.set(SimTime::ZERO, 2.0);
         g.set(SimTime::from_secs(10), 4.0);
         g.set(SimTime::from_secs(40), 4.0);
@@ -272,18 +357,37 @@ mod tests {
 
     #[test]
     fn histogram_memory_does_not_grow_with_requests() {
-        let names = SeriesNames { services: vec!["web"], deployments: vec![], pools: vec![] };
+        let names = SeriesNames {
+            services: vec!["web"],
+            deployments: vec![],
+            pools: vec![],
+        };
         let mut r = Recorder::new(&names);
-        let size = |r: &Recorder| r.services[0].latency.distinct_values();
+        let size = |r: &mut Recorder| {
+            r.finish(SimTime::ZERO);
+            r.services[0].latency.distinct_values()
+        };
         for i in 0..10_000u64 {
-            r.observe(SimTime::ZERO, Observation::RequestServed { service: ServiceId(0), latency: SimDuration::from_micros(1 + i % 5000) });
+            r.observe(
+                SimTime::ZERO,
+                Observation::RequestServed {
+                    service: ServiceId(0),
+                    latency: SimDuration::from_micros(1 + i % 5000),
+                },
+            );
         }
-        let buckets = size(&r);
+        let buckets = size(&mut r);
         for i in 0..1_000_000u64 {
-            r.observe(SimTime::ZERO, Observation::RequestServed { service: ServiceId(0), latency: SimDuration::from_micros(1 + i % 5000) });
+            r.observe(
+                SimTime::ZERO,
+                Observation::RequestServed {
+                    service: ServiceId(0),
+                    latency: SimDuration::from_micros(1 + i % 5000),
+                },
+            );
         }
         // The histogram has fixed buckets; only counts change.
-        assert_eq!(size(&r), buckets);
+        assert_eq!(size(&mut r), buckets);
         assert_eq!(r.services[0].served, 1_010_000);
         // p50 of uniform 1..5000 µs ≈ 2500 µs within the 3-significant-digit resolution.
         let p50 = r.services[0].latency.value_at_quantile(0.5);

@@ -63,7 +63,11 @@ pub struct Summary {
 
 impl Summary {
     fn of(g: &Gauge, end: SimTime) -> Self {
-        Summary { min: g.min, mean: round3(g.mean(end)), max: g.max }
+        Summary {
+            min: g.min,
+            mean: round3(g.mean(end)),
+            max: g.max,
+        }
     }
 }
 
@@ -131,33 +135,97 @@ pub struct RunCounts {
 
 /// Builds the report from the recorder's aggregates.
 pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: RunCounts) -> Report {
-    let services: Vec<ServiceReport> = scenario.services.iter().zip(&recorder.services).map(|(spec, s)| {
-        let failed = s.failed_total();
-        let requests = s.served + failed;
-        let failed_by_reason = FailureReason::ALL.iter().map(|r| (r.as_str(), s.failed[*r as usize])).collect();
-        ServiceReport { name: spec.name.clone(), requests, served: s.served, failed, failed_by_reason, availability: ratio(s.served, requests), latency_ms: latency(&s.latency) }
-    }).collect();
-    let deployments = scenario.deployments.iter().zip(&recorder.deployments).map(|(spec, d)| DeploymentReport {
-        name: spec.name.clone(), replicas: Summary::of(&d.replicas, end), ready_pods: Summary::of(&d.ready, end),
-        scale_ups: d.scale_ups, scale_downs: d.scale_downs, pods_created: d.pods_created, unschedulable_attempts: d.unschedulable_attempts,
-    }).collect();
-    let hpas = scenario.hpas.iter().zip(&recorder.hpas).map(|(spec, h)| HpaReport {
-        name: spec.name.clone(), target: scenario.deployments[spec.target].name.clone(), min_replicas: spec.min_replicas, max_replicas: spec.max_replicas,
-        syncs: h.syncs, rescales: h.rescales, time_at_max_seconds: h.syncs_at_max as f64 * scenario.hpa_settings.sync_period.as_secs_f64(),
-    }).collect();
-    let node_pools: Vec<PoolReport> = scenario.node_pools.iter().zip(&recorder.pools).map(|(spec, g)| {
-        let node_hours = g.integral / 3600.0;
-        PoolReport { name: spec.name.clone(), instance_type: spec.instance_type.clone(), price_usd_per_hour: spec.price_usd_per_hour, nodes: Summary::of(g, end), node_hours: round3(node_hours), cost_usd: round3(node_hours * spec.price_usd_per_hour) }
-    }).collect();
+    let services: Vec<ServiceReport> = scenario
+        .services
+        .iter()
+        .zip(&recorder.services)
+        .map(|(spec, s)| {
+            let failed = s.failed_total();
+            let requests = s.served + failed;
+            let failed_by_reason = FailureReason::ALL
+                .iter()
+                .map(|r| (r.as_str(), s.failed[*r as usize]))
+                .collect();
+            ServiceReport {
+                name: spec.name.clone(),
+                requests,
+                served: s.served,
+                failed,
+                failed_by_reason,
+                availability: ratio(s.served, requests),
+                latency_ms: latency(&s.latency),
+            }
+        })
+        .collect();
+    let deployments = scenario
+        .deployments
+        .iter()
+        .zip(&recorder.deployments)
+        .map(|(spec, d)| DeploymentReport {
+            name: spec.name.clone(),
+            replicas: Summary::of(&d.replicas, end),
+            ready_pods: Summary::of(&d.ready, end),
+            scale_ups: d.scale_ups,
+            scale_downs: d.scale_downs,
+            pods_created: d.pods_created,
+            unschedulable_attempts: d.unschedulable_attempts,
+        })
+        .collect();
+    let hpas = scenario
+        .hpas
+        .iter()
+        .zip(&recorder.hpas)
+        .map(|(spec, h)| HpaReport {
+            name: spec.name.clone(),
+            target: scenario.deployments[spec.target].name.clone(),
+            min_replicas: spec.min_replicas,
+            max_replicas: spec.max_replicas,
+            syncs: h.syncs,
+            rescales: h.rescales,
+            time_at_max_seconds: h.syncs_at_max as f64
+                * scenario.hpa_settings.sync_period.as_secs_f64(),
+        })
+        .collect();
+    let node_pools: Vec<PoolReport> = scenario
+        .node_pools
+        .iter()
+        .zip(&recorder.pools)
+        .map(|(spec, g)| {
+            let node_hours = g.integral / 3600.0;
+            PoolReport {
+                name: spec.name.clone(),
+                instance_type: spec.instance_type.clone(),
+                price_usd_per_hour: spec.price_usd_per_hour,
+                nodes: Summary::of(g, end),
+                node_hours: round3(node_hours),
+                cost_usd: round3(node_hours * spec.price_usd_per_hour),
+            }
+        })
+        .collect();
     let served: u64 = services.iter().map(|s| s.served).sum();
     let failed: u64 = services.iter().map(|s| s.failed).sum();
     let totals = Totals {
-        requests: served + failed, served, failed, availability: ratio(served, served + failed), in_flight_at_end: counts.in_flight_at_end,
-        node_hours: round3(node_pools.iter().map(|p| p.node_hours).sum()), cost_usd: round3(node_pools.iter().map(|p| p.cost_usd).sum()), events: counts.events,
+        requests: served + failed,
+        served,
+        failed,
+        availability: ratio(served, served + failed),
+        in_flight_at_end: counts.in_flight_at_end,
+        node_hours: round3(node_pools.iter().map(|p| p.node_hours).sum()),
+        cost_usd: round3(node_pools.iter().map(|p| p.cost_usd).sum()),
+        events: counts.events,
     };
     let mut report = Report {
-        schema: SCHEMA, kubesim_version: env!("CARGO_PKG_VERSION"), scenario: scenario.name.clone(), seed: scenario.seed,
-        duration_seconds: end.as_secs_f64(), services, deployments, hpas, node_pools, totals, slos: Vec::new(),
+        schema: SCHEMA,
+        kubesim_version: env!("CARGO_PKG_VERSION"),
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        duration_seconds: end.as_secs_f64(),
+        services,
+        deployments,
+        hpas,
+        node_pools,
+        totals,
+        slos: Vec::new(),
     };
     report.slos = super::slo::evaluate(scenario, &report);
     report

@@ -6,18 +6,25 @@ use super::report::{Report, SloResult};
 
 /// Evaluates every SLO of the scenario.
 pub fn evaluate(scenario: &Scenario, report: &Report) -> Vec<SloResult> {
-    scenario.slos.iter().map(|slo| {
-        let actual = actual_value(slo, report);
-        // No requests means no evidence: latency SLOs pass vacuously, availability counts as 1.
-        let value = actual.unwrap_or(match slo.metric { SloMetric::Availability => 1.0, _ => 0.0 });
-        SloResult {
-            name: slo.name.clone(),
-            assertion: slo.text.clone(),
-            actual,
-            threshold: slo.threshold,
-            passed: slo.comparison.holds(value, slo.threshold),
-        }
-    }).collect()
+    scenario
+        .slos
+        .iter()
+        .map(|slo| {
+            let actual = actual_value(slo, report);
+            // No requests means no evidence: latency SLOs pass vacuously, availability counts as 1.
+            let value = actual.unwrap_or(match slo.metric {
+                SloMetric::Availability => 1.0,
+                _ => 0.0,
+            });
+            SloResult {
+                name: slo.name.clone(),
+                assertion: slo.text.clone(),
+                actual,
+                threshold: slo.threshold,
+                passed: slo.comparison.holds(value, slo.threshold),
+            }
+        })
+        .collect()
 }
 
 fn actual_value(slo: &SloSpec, report: &Report) -> Option<f64> {
@@ -36,13 +43,21 @@ fn actual_value(slo: &SloSpec, report: &Report) -> Option<f64> {
             })
         }
         (SloScope::Service(i), SloMetric::Availability) => report.services[*i].availability,
-        (SloScope::Service(i), SloMetric::RequestsFailed) => Some(report.services[*i].failed as f64),
+        (SloScope::Service(i), SloMetric::RequestsFailed) => {
+            Some(report.services[*i].failed as f64)
+        }
         (SloScope::Cluster, SloMetric::Availability) => report.totals.availability,
         (SloScope::Cluster, SloMetric::RequestsFailed) => Some(report.totals.failed as f64),
         (_, SloMetric::CostTotal) => Some(report.totals.cost_usd),
-        (SloScope::Deployment(i), SloMetric::ReplicasMax) => Some(report.deployments[*i].replicas.max),
-        (SloScope::Deployment(i), SloMetric::ReplicasMean) => Some(report.deployments[*i].replicas.mean),
-        (SloScope::Deployment(i), SloMetric::ReplicasMin) => Some(report.deployments[*i].replicas.min),
+        (SloScope::Deployment(i), SloMetric::ReplicasMax) => {
+            Some(report.deployments[*i].replicas.max)
+        }
+        (SloScope::Deployment(i), SloMetric::ReplicasMean) => {
+            Some(report.deployments[*i].replicas.mean)
+        }
+        (SloScope::Deployment(i), SloMetric::ReplicasMin) => {
+            Some(report.deployments[*i].replicas.min)
+        }
         // Validation only builds the combinations above.
         _ => None,
     }

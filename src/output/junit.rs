@@ -11,20 +11,35 @@ pub struct SuiteResult<'a> {
 
 pub fn render(suites: &[SuiteResult]) -> String {
     let tests: usize = suites.iter().map(|s| s.report.slos.len()).sum();
-    let failures: usize = suites.iter().map(|s| s.report.slos.iter().filter(|x| !x.passed).count()).sum();
-    let mut xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kubesim\" tests=\"{tests}\" failures=\"{failures}\">\n");
+    let failures: usize = suites
+        .iter()
+        .map(|s| s.report.slos.iter().filter(|x| !x.passed).count())
+        .sum();
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kubesim\" tests=\"{tests}\" failures=\"{failures}\">\n"
+    );
     for s in suites {
         let r = s.report;
         let failed = r.slos.iter().filter(|x| !x.passed).count();
         xml.push_str(&format!("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" time=\"{:.3}\" file=\"{}\">\n", escape(&r.scenario), r.slos.len(), s.wall_seconds, escape(s.scenario_file)));
         for slo in &r.slos {
-            xml.push_str(&format!("    <testcase classname=\"{}\" name=\"{}\"", escape(&r.scenario), escape(&slo.name)));
+            xml.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{}\"",
+                escape(&r.scenario),
+                escape(&slo.name)
+            ));
             if slo.passed {
                 xml.push_str("/>\n");
             } else {
                 let actual = slo.actual.map_or("no data".to_string(), |a| a.to_string());
-                let message = format!("{} (actual {actual}, threshold {})", slo.assertion, slo.threshold);
-                xml.push_str(&format!(">\n      <failure message=\"{}\" type=\"SloViolation\"/>\n    </testcase>\n", escape(&message)));
+                let message = format!(
+                    "{} (actual {actual}, threshold {})",
+                    slo.assertion, slo.threshold
+                );
+                xml.push_str(&format!(
+                    ">\n      <failure message=\"{}\" type=\"SloViolation\"/>\n    </testcase>\n",
+                    escape(&message)
+                ));
             }
         }
         xml.push_str("  </testsuite>\n");
@@ -34,7 +49,11 @@ pub fn render(suites: &[SuiteResult]) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 #[cfg(test)]
@@ -43,6 +62,9 @@ mod tests {
 
     #[test]
     fn escapes_xml() {
-        assert_eq!(escape("p99 <= 5ms & \"x\""), "p99 &lt;= 5ms &amp; &quot;x&quot;");
+        assert_eq!(
+            escape("p99 <= 5ms & \"x\""),
+            "p99 &lt;= 5ms &amp; &quot;x&quot;"
+        );
     }
 }

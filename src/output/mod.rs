@@ -68,7 +68,10 @@ pub fn write_run_dir(dir: &Path, files: &RunFiles) -> io::Result<()> {
 }
 
 fn staging_path(dir: &Path) -> PathBuf {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
     dir.with_file_name(format!(".{name}.partial"))
 }
 
@@ -86,7 +89,8 @@ fn write_timeseries(path: &Path, series: &TimeSeries) -> io::Result<()> {
     let mut w = csv::Writer::from_path(path).map_err(io::Error::other)?;
     w.write_record(&series.columns).map_err(io::Error::other)?;
     for row in &series.rows {
-        w.write_record(row.iter().map(|v| format_number(*v))).map_err(io::Error::other)?;
+        w.write_record(row.iter().map(|v| format_number(*v)))
+            .map_err(io::Error::other)?;
     }
     w.flush()
 }
@@ -102,5 +106,9 @@ fn write_decisions(path: &Path, decisions: &[HpaDecision]) -> io::Result<()> {
 
 /// Shortest faithful rendering: integers without a fraction, others as Rust prints them.
 pub fn format_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
 }

@@ -22,7 +22,7 @@ pub fn render(report: &Report) -> String {
 fn table(headers: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(headers.iter().map(|h| Cell::new(h)));
+    t.set_header(headers.iter().copied().map(Cell::new));
     t
 }
 
@@ -31,31 +31,85 @@ fn right(text: String) -> Cell {
 }
 
 fn services(r: &Report) -> String {
-    let mut t = table(&["Service", "requests", "failed", "availability", "p50 ms", "p95 ms", "p99 ms", "max ms"]);
+    let mut t = table(&[
+        "Service",
+        "requests",
+        "failed",
+        "availability",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+    ]);
     for s in &r.services {
-        let availability = s.availability.map_or("-".into(), |a| format!("{:.4}%", a * 100.0));
-        t.add_row(vec![Cell::new(&s.name), right(s.requests.to_string()), right(s.failed.to_string()), right(availability),
-            right(format!("{:.1}", s.latency_ms.p50)), right(format!("{:.1}", s.latency_ms.p95)), right(format!("{:.1}", s.latency_ms.p99)), right(format!("{:.1}", s.latency_ms.max))]);
+        let availability = s
+            .availability
+            .map_or("-".into(), |a| format!("{:.4}%", a * 100.0));
+        t.add_row(vec![
+            Cell::new(&s.name),
+            right(s.requests.to_string()),
+            right(s.failed.to_string()),
+            right(availability),
+            right(format!("{:.1}", s.latency_ms.p50)),
+            right(format!("{:.1}", s.latency_ms.p95)),
+            right(format!("{:.1}", s.latency_ms.p99)),
+            right(format!("{:.1}", s.latency_ms.max)),
+        ]);
     }
     t.to_string() + "\n"
 }
 
 fn deployments(r: &Report) -> String {
-    let mut t = table(&["Deployment", "replicas min", "mean", "max", "scale ups", "scale downs", "pods created"]);
+    let mut t = table(&[
+        "Deployment",
+        "replicas min",
+        "mean",
+        "max",
+        "scale ups",
+        "scale downs",
+        "pods created",
+    ]);
     for d in &r.deployments {
-        t.add_row(vec![Cell::new(&d.name), right(d.replicas.min.to_string()), right(format!("{:.2}", d.replicas.mean)), right(d.replicas.max.to_string()),
-            right(d.scale_ups.to_string()), right(d.scale_downs.to_string()), right(d.pods_created.to_string())]);
+        t.add_row(vec![
+            Cell::new(&d.name),
+            right(d.replicas.min.to_string()),
+            right(format!("{:.2}", d.replicas.mean)),
+            right(d.replicas.max.to_string()),
+            right(d.scale_ups.to_string()),
+            right(d.scale_downs.to_string()),
+            right(d.pods_created.to_string()),
+        ]);
     }
     t.to_string() + "\n"
 }
 
 fn pools(r: &Report) -> String {
-    let mut t = table(&["Node pool", "nodes min", "mean", "max", "node-hours", "cost USD"]);
+    let mut t = table(&[
+        "Node pool",
+        "nodes min",
+        "mean",
+        "max",
+        "node-hours",
+        "cost USD",
+    ]);
     for p in &r.node_pools {
-        t.add_row(vec![Cell::new(&p.name), right(p.nodes.min.to_string()), right(format!("{:.2}", p.nodes.mean)), right(p.nodes.max.to_string()),
-            right(format!("{:.2}", p.node_hours)), right(format!("{:.2}", p.cost_usd))]);
+        t.add_row(vec![
+            Cell::new(&p.name),
+            right(p.nodes.min.to_string()),
+            right(format!("{:.2}", p.nodes.mean)),
+            right(p.nodes.max.to_string()),
+            right(format!("{:.2}", p.node_hours)),
+            right(format!("{:.2}", p.cost_usd)),
+        ]);
     }
-    t.add_row(vec![Cell::new("total"), Cell::new(""), Cell::new(""), Cell::new(""), right(format!("{:.2}", r.totals.node_hours)), right(format!("{:.2}", r.totals.cost_usd))]);
+    t.add_row(vec![
+        Cell::new("total"),
+        Cell::new(""),
+        Cell::new(""),
+        Cell::new(""),
+        right(format!("{:.2}", r.totals.node_hours)),
+        right(format!("{:.2}", r.totals.cost_usd)),
+    ]);
     t.to_string() + "\n"
 }
 
@@ -63,7 +117,11 @@ fn slos(r: &Report) -> String {
     let mut t = table(&["SLO", "actual", "result"]);
     for s in &r.slos {
         let actual = s.actual.map_or("no data".into(), |a| format!("{a}"));
-        t.add_row(vec![Cell::new(&s.name), right(actual), Cell::new(if s.passed { "pass" } else { "FAIL" })]);
+        t.add_row(vec![
+            Cell::new(&s.name),
+            right(actual),
+            Cell::new(if s.passed { "pass" } else { "FAIL" }),
+        ]);
     }
     t.to_string() + "\n"
 }

@@ -77,7 +77,10 @@ impl DecodeError {
 
 /// Deserializes `T` from `node`; `base_path` prefixes every reported path.
 /// Unknown fields are returned beside the value, not treated as errors.
-pub fn decode<T: DeserializeOwned>(node: &Node, base_path: &str) -> Result<(T, Vec<UnknownField>), DecodeError> {
+pub fn decode<T: DeserializeOwned>(
+    node: &Node,
+    base_path: &str,
+) -> Result<(T, Vec<UnknownField>), DecodeError> {
     let unknown = RefCell::new(Vec::new());
     let de = NodeDeserializer {
         node,
@@ -119,7 +122,11 @@ impl<'a> NodeDeserializer<'a> {
         result.map_err(|e| e.locate(&self.path, self.node.position))
     }
 
-    fn visit_node<V: Visitor<'a>>(&self, visitor: V, fields: &'static [&'static str]) -> Result<V::Value, DecodeError> {
+    fn visit_node<V: Visitor<'a>>(
+        &self,
+        visitor: V,
+        fields: &'static [&'static str],
+    ) -> Result<V::Value, DecodeError> {
         match &self.node.value {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
@@ -170,11 +177,19 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
         self.located(r)
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DecodeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
         self.deserialize_unit(visitor)
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DecodeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
         let path = self.path.clone();
         let position = self.node.position;
         visitor
@@ -182,30 +197,58 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
             .map_err(|e| e.locate(&path, position))
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DecodeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _name: &'static str, _len: usize, visitor: V) -> Result<V::Value, DecodeError> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
         self.deserialize_seq(visitor)
     }
 
-    fn deserialize_struct<V: Visitor<'de>>(self, _name: &'static str, fields: &'static [&'static str], visitor: V) -> Result<V::Value, DecodeError> {
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
         let r = match &self.node.value {
             Value::Map(_) => self.visit_node(visitor, fields),
             // An empty value where a struct is expected (`resources:`) is an empty struct.
-            Value::Null => self.child(&EMPTY_MAP, self.path.clone(), &[]).visit_node(visitor, fields),
-            _ => Err(de::Error::custom(format!("expected a mapping, found {}", self.node.kind_name()))),
+            Value::Null => self
+                .child(&EMPTY_MAP, self.path.clone(), &[])
+                .visit_node(visitor, fields),
+            _ => Err(de::Error::custom(format!(
+                "expected a mapping, found {}",
+                self.node.kind_name()
+            ))),
         };
         self.located(r)
     }
 
-    fn deserialize_enum<V: Visitor<'de>>(self, _name: &'static str, variants: &'static [&'static str], visitor: V) -> Result<V::Value, DecodeError> {
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
         let r = match &self.node.value {
             Value::String(s) => visitor.visit_enum(s.as_str().into_deserializer()),
             Value::Map(entries) if entries.len() == 1 => {
                 let (key, value) = &entries[0];
-                visitor.visit_enum(EnumAccess { parent: &self, key, value })
+                visitor.visit_enum(EnumAccess {
+                    parent: &self,
+                    key,
+                    value,
+                })
             }
             _ => Err(de::Error::custom(format!(
                 "expected one of {} (as a string, or a mapping with exactly one of them as its key)",
@@ -243,13 +286,17 @@ struct SeqAccess<'p, 'a> {
 impl<'de> de::SeqAccess<'de> for SeqAccess<'_, 'de> {
     type Error = DecodeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DecodeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DecodeError> {
         let Some(item) = self.items.next() else {
             return Ok(None);
         };
         let path = format!("{}[{}]", self.parent.path, self.index);
         self.index += 1;
-        seed.deserialize(self.parent.child(item, path, &[])).map(Some)
+        seed.deserialize(self.parent.child(item, path, &[]))
+            .map(Some)
     }
 }
 
@@ -263,7 +310,10 @@ struct MapAccess<'p, 'a> {
 impl<'de> de::MapAccess<'de> for MapAccess<'_, 'de> {
     type Error = DecodeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DecodeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DecodeError> {
         let Some((key, value)) = self.entries.next() else {
             return Ok(None);
         };
@@ -275,11 +325,18 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_, 'de> {
         };
         let path = join_key(&self.parent.path, &key_text);
         self.value = Some((value, path.clone()));
-        seed.deserialize(self.parent.child(key, path, &[])).map(Some)
+        seed.deserialize(self.parent.child(key, path, &[]))
+            .map(Some)
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DecodeError> {
-        let (node, path) = self.value.take().expect("serde asked for a value before its key");
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, DecodeError> {
+        let (node, path) = self
+            .value
+            .take()
+            .expect("serde asked for a value before its key");
         seed.deserialize(self.parent.child(node, path, self.fields))
     }
 }
@@ -294,11 +351,21 @@ impl<'de, 'p> de::EnumAccess<'de> for EnumAccess<'p, 'de> {
     type Error = DecodeError;
     type Variant = VariantAccess<'p, 'de>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), DecodeError> {
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, Self::Variant), DecodeError> {
         let name = self.key.as_str().unwrap_or("?").to_string();
         let path = join_key(&self.parent.path, &name);
         let variant = seed.deserialize(self.parent.child(self.key, path.clone(), &[]))?;
-        Ok((variant, VariantAccess { parent: self.parent, value: self.value, path }))
+        Ok((
+            variant,
+            VariantAccess {
+                parent: self.parent,
+                value: self.value,
+                path,
+            },
+        ))
     }
 }
 
@@ -314,14 +381,30 @@ impl<'de> de::VariantAccess<'de> for VariantAccess<'_, 'de> {
     fn unit_variant(self) -> Result<(), DecodeError> {
         Ok(())
     }
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DecodeError> {
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
+        self,
+        seed: T,
+    ) -> Result<T::Value, DecodeError> {
         seed.deserialize(self.parent.child(self.value, self.path, &[]))
     }
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DecodeError> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
         de::Deserializer::deserialize_seq(self.parent.child(self.value, self.path, &[]), visitor)
     }
-    fn struct_variant<V: Visitor<'de>>(self, fields: &'static [&'static str], visitor: V) -> Result<V::Value, DecodeError> {
-        de::Deserializer::deserialize_struct(self.parent.child(self.value, self.path, &[]), "", fields, visitor)
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DecodeError> {
+        de::Deserializer::deserialize_struct(
+            self.parent.child(self.value, self.path, &[]),
+            "",
+            fields,
+            visitor,
+        )
     }
 }
 
@@ -356,7 +439,13 @@ mod tests {
         assert_eq!(v.items[0].max_replicas, 3);
         assert_eq!(unknown.len(), 1);
         assert_eq!(unknown[0].path, "spec.items[0].maxReplcas");
-        assert_eq!(unknown[0].position, Position { line: 4, column: 17 });
+        assert_eq!(
+            unknown[0].position,
+            Position {
+                line: 4,
+                column: 17
+            }
+        );
         assert!(unknown[0].expected.contains(&"maxReplicas"));
     }
 
@@ -365,7 +454,13 @@ mod tests {
         let n = node("name: a\nitems:\n  - maxReplicas: lots\n");
         let err = decode::<Outer>(&n, "").unwrap_err();
         assert_eq!(err.path, "items[0].maxReplicas");
-        assert_eq!(err.position, Some(Position { line: 3, column: 18 }));
+        assert_eq!(
+            err.position,
+            Some(Position {
+                line: 3,
+                column: 18
+            })
+        );
         assert!(err.message.contains("invalid type"), "{}", err.message);
     }
 

@@ -26,7 +26,12 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(file: &str, position: Option<Position>, path: &str, message: impl Into<String>) -> Self {
+    pub fn error(
+        file: &str,
+        position: Option<Position>,
+        path: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Error,
             file: file.to_string(),
@@ -36,7 +41,12 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(file: &str, position: Option<Position>, path: &str, message: impl Into<String>) -> Self {
+    pub fn warning(
+        file: &str,
+        position: Option<Position>,
+        path: &str,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(file, position, path, message)
@@ -71,12 +81,16 @@ impl fmt::Display for Diagnostic {
 /// Sorts diagnostics by file, then position, errors before warnings, so output is stable.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (&a.file, a.position, a.severity, &a.path, &a.message).cmp(&(&b.file, b.position, b.severity, &b.path, &b.message))
+        (&a.file, a.position, a.severity, &a.path, &a.message)
+            .cmp(&(&b.file, b.position, b.severity, &b.path, &b.message))
     });
 }
 
 /// The closest candidate to `word` by edit distance, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (word.len() / 3).max(2);
     candidates
         .into_iter()
@@ -120,7 +134,10 @@ mod tests {
     fn display_is_file_line_col_path_message() {
         let d = Diagnostic::error(
             "app.yaml",
-            Some(Position { line: 14, column: 7 }),
+            Some(Position {
+                line: 14,
+                column: 7,
+            }),
             "spec.replicas",
             "must be >= 0",
         );

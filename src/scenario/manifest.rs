@@ -85,9 +85,21 @@ pub struct ManifestSet {
 }
 
 /// Adds every object of one YAML text (a file, or the extra documents of a scenario file).
-pub fn add_documents(set: &mut ManifestSet, file: &str, docs: Vec<Node>, diags: &mut Vec<Diagnostic>) {
+pub fn add_documents(
+    set: &mut ManifestSet,
+    file: &str,
+    docs: Vec<Node>,
+    diags: &mut Vec<Diagnostic>,
+) {
     for doc in docs {
-        add_object(set, Source { file: file.to_string(), node: doc }, diags);
+        add_object(
+            set,
+            Source {
+                file: file.to_string(),
+                node: doc,
+            },
+            diags,
+        );
     }
 }
 
@@ -95,13 +107,28 @@ pub fn add_documents(set: &mut ManifestSet, file: &str, docs: Vec<Node>, diags: 
 pub fn add_text(set: &mut ManifestSet, file: &str, text: &str, diags: &mut Vec<Diagnostic>) {
     match parse_documents(text) {
         Ok(docs) => add_documents(set, file, docs, diags),
-        Err(e) => diags.push(Diagnostic::error(file, e.position, "", format!("invalid YAML: {}", e.message))),
+        Err(e) => diags.push(Diagnostic::error(
+            file,
+            e.position,
+            "",
+            format!("invalid YAML: {}", e.message),
+        )),
     }
 }
 
 fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {
-    let api_version = source.node.get("apiVersion").and_then(Node::as_str).unwrap_or("").to_string();
-    let Some(kind) = source.node.get("kind").and_then(Node::as_str).map(str::to_string) else {
+    let api_version = source
+        .node
+        .get("apiVersion")
+        .and_then(Node::as_str)
+        .unwrap_or("")
+        .to_string();
+    let Some(kind) = source
+        .node
+        .get("kind")
+        .and_then(Node::as_str)
+        .map(str::to_string)
+    else {
         diags.push(source.error("kind", "every manifest needs `apiVersion` and `kind`"));
         return;
     };
@@ -112,14 +139,36 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         ("autoscaling/v2", "HorizontalPodAutoscaler") => push_typed(&mut set.hpas, source, diags),
         ("autoscaling/v1", "HorizontalPodAutoscaler") => add_hpa_v1(set, source, diags),
         ("policy/v1", "PodDisruptionBudget") => push_typed(&mut set.pdbs, source, diags),
-        ("scheduling.k8s.io/v1", "PriorityClass") => push_typed(&mut set.priority_classes, source, diags),
+        ("scheduling.k8s.io/v1", "PriorityClass") => {
+            push_typed(&mut set.priority_classes, source, diags)
+        }
         ("v1", "Namespace") => push_typed(&mut set.namespaces, source, diags),
-        (_, "Deployment" | "Service" | "HorizontalPodAutoscaler" | "PodDisruptionBudget" | "PriorityClass" | "Namespace") => {
-            diags.push(source.error("apiVersion", format!("{kind} {api_version:?} is not a served version; use {}", served_version(&kind))));
+        (
+            _,
+            "Deployment"
+            | "Service"
+            | "HorizontalPodAutoscaler"
+            | "PodDisruptionBudget"
+            | "PriorityClass"
+            | "Namespace",
+        ) => {
+            diags.push(source.error(
+                "apiVersion",
+                format!(
+                    "{kind} {api_version:?} is not a served version; use {}",
+                    served_version(&kind)
+                ),
+            ));
         }
         _ => diags.push(Diagnostic {
             severity: super::diag::Severity::Note,
-            ..source.warning("kind", format!("skipped {kind} {:?}: kind not modelled", object_name(&source.node)))
+            ..source.warning(
+                "kind",
+                format!(
+                    "skipped {kind} {:?}: kind not modelled",
+                    object_name(&source.node)
+                ),
+            )
         }),
     }
 }
@@ -135,14 +184,24 @@ fn served_version(kind: &str) -> &'static str {
 }
 
 fn object_name(node: &Node) -> String {
-    node.lookup("metadata.name").and_then(Node::as_str).unwrap_or("").to_string()
+    node.lookup("metadata.name")
+        .and_then(Node::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn add_list_items(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {
     match source.node.get("items").map(|n| &n.value) {
         Some(super::yaml::Value::Seq(items)) => {
             for item in items {
-                add_object(set, Source { file: source.file.clone(), node: item.clone() }, diags);
+                add_object(
+                    set,
+                    Source {
+                        file: source.file.clone(),
+                        node: item.clone(),
+                    },
+                    diags,
+                );
             }
         }
         Some(super::yaml::Value::Null) | None => {}
@@ -154,11 +213,20 @@ fn add_list_items(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnos
 fn decode_typed<T: DeserializeOwned>(source: &Source, diags: &mut Vec<Diagnostic>) -> Option<T> {
     match decode::<T>(&source.node, "") {
         Ok((object, unknown)) => {
-            diags.extend(unknown.iter().map(|u| unknown_field_warning(&source.file, u)));
+            diags.extend(
+                unknown
+                    .iter()
+                    .map(|u| unknown_field_warning(&source.file, u)),
+            );
             Some(object)
         }
         Err(e) => {
-            diags.push(Diagnostic::error(&source.file, e.position, &e.path, e.message));
+            diags.push(Diagnostic::error(
+                &source.file,
+                e.position,
+                &e.path,
+                e.message,
+            ));
             None
         }
     }
@@ -173,10 +241,19 @@ pub fn unknown_field_message(u: &UnknownField) -> String {
 }
 
 fn unknown_field_warning(file: &str, u: &UnknownField) -> Diagnostic {
-    Diagnostic::warning(file, Some(u.position), &u.path, format!("{}; it is ignored", unknown_field_message(u)))
+    Diagnostic::warning(
+        file,
+        Some(u.position),
+        &u.path,
+        format!("{}; it is ignored", unknown_field_message(u)),
+    )
 }
 
-fn push_typed<T: DeserializeOwned>(into: &mut Vec<Manifest<T>>, source: Source, diags: &mut Vec<Diagnostic>) {
+fn push_typed<T: DeserializeOwned>(
+    into: &mut Vec<Manifest<T>>,
+    source: Source,
+    diags: &mut Vec<Diagnostic>,
+) {
     if let Some(object) = decode_typed::<T>(&source, diags) {
         into.push(Manifest { object, source });
     }
@@ -184,8 +261,10 @@ fn push_typed<T: DeserializeOwned>(into: &mut Vec<Manifest<T>>, source: Source, 
 
 /// autoscaling/v1 HPAs are converted to v2 with one CPU Utilization metric, as the API server does.
 fn add_hpa_v1(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {
-    use k8s_openapi::api::autoscaling::v2 as v2;
-    let Some(v1) = decode_typed::<HpaV1>(&source, diags) else { return };
+    use k8s_openapi::api::autoscaling::v2;
+    let Some(v1) = decode_typed::<HpaV1>(&source, diags) else {
+        return;
+    };
     let spec = v1.spec.unwrap_or_default();
     let metric = v2::MetricSpec {
         type_: "Resource".into(),
@@ -219,11 +298,16 @@ fn add_hpa_v1(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
 
 /// Namespace of an object (`default` when unset).
 pub fn namespace_of(meta: &ObjectMeta) -> String {
-    meta.namespace.clone().unwrap_or_else(|| "default".to_string())
+    meta.namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_string())
 }
 
 /// Converts a Deployment to its spec (with a default workload model, replaced by the scenario's).
-pub fn deployment_spec(m: &Manifest<Deployment>, diags: &mut Vec<Diagnostic>) -> Option<DeploymentSpec> {
+pub fn deployment_spec(
+    m: &Manifest<Deployment>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<DeploymentSpec> {
     let before = diags.iter().filter(|d| d.is_error()).count();
     let src = &m.source;
     let name = Manifest::<Deployment>::meta_name(&m.object.metadata);
@@ -236,20 +320,37 @@ pub fn deployment_spec(m: &Manifest<Deployment>, diags: &mut Vec<Diagnostic>) ->
     };
     let replicas = spec.replicas.unwrap_or(1);
     if replicas < 0 {
-        diags.push(src.error("spec.replicas", format!("must be greater than or equal to 0, got {replicas}")));
+        diags.push(src.error(
+            "spec.replicas",
+            format!("must be greater than or equal to 0, got {replicas}"),
+        ));
     }
     let selector = label_selector(&spec.selector, src, "spec.selector", diags);
-    let template_labels: Labels = spec.template.metadata.as_ref().and_then(|md| md.labels.clone()).unwrap_or_default();
+    let template_labels: Labels = spec
+        .template
+        .metadata
+        .as_ref()
+        .and_then(|md| md.labels.clone())
+        .unwrap_or_default();
     if selector.is_empty() {
-        diags.push(src.error("spec.selector", "empty selector is invalid for a Deployment: it must select the pod template's labels"));
+        diags.push(src.error(
+            "spec.selector",
+            "empty selector is invalid for a Deployment: it must select the pod template's labels",
+        ));
     } else if !selector.matches(&template_labels) {
-        diags.push(src.error("spec.template.metadata.labels", "`selector` does not match template `labels`"));
+        diags.push(src.error(
+            "spec.template.metadata.labels",
+            "`selector` does not match template `labels`",
+        ));
     }
     check_strategy(spec, src, diags);
     let pod = match &spec.template.spec {
         Some(pod_spec) => pod_template(pod_spec, src, "spec.template.spec", diags),
         None => {
-            diags.push(src.error("spec.template.spec", "the pod template needs a spec with containers"));
+            diags.push(src.error(
+                "spec.template.spec",
+                "the pod template needs a spec with containers",
+            ));
             PodTemplate::default()
         }
     };
@@ -266,46 +367,85 @@ pub fn deployment_spec(m: &Manifest<Deployment>, diags: &mut Vec<Diagnostic>) ->
 }
 
 /// Validates `strategy` like the API server (both-zero rule, percent bounds).
-fn check_strategy(spec: &k8s_openapi::api::apps::v1::DeploymentSpec, src: &Source, diags: &mut Vec<Diagnostic>) {
+fn check_strategy(
+    spec: &k8s_openapi::api::apps::v1::DeploymentSpec,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) {
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-    let Some(strategy) = &spec.strategy else { return };
+    let Some(strategy) = &spec.strategy else {
+        return;
+    };
     match strategy.type_.as_deref() {
         None | Some("RollingUpdate") | Some("Recreate") => {}
-        Some(other) => diags.push(src.error("spec.strategy.type", format!("unsupported value {other:?}: must be RollingUpdate or Recreate"))),
+        Some(other) => diags.push(src.error(
+            "spec.strategy.type",
+            format!("unsupported value {other:?}: must be RollingUpdate or Recreate"),
+        )),
     }
-    let Some(ru) = &strategy.rolling_update else { return };
+    let Some(ru) = &strategy.rolling_update else {
+        return;
+    };
     let is_zero = |v: &Option<IntOrString>, default_zero: bool| match v {
         None => default_zero,
         Some(IntOrString::Int(i)) => *i == 0,
         Some(IntOrString::String(s)) => s == "0%" || s == "0",
     };
-    for (field, value) in [("maxSurge", &ru.max_surge), ("maxUnavailable", &ru.max_unavailable)] {
+    for (field, value) in [
+        ("maxSurge", &ru.max_surge),
+        ("maxUnavailable", &ru.max_unavailable),
+    ] {
         let path = format!("spec.strategy.rollingUpdate.{field}");
         match value {
-            Some(IntOrString::Int(i)) if *i < 0 => diags.push(src.error(&path, "must be greater than or equal to 0")),
+            Some(IntOrString::Int(i)) if *i < 0 => {
+                diags.push(src.error(&path, "must be greater than or equal to 0"))
+            }
             Some(IntOrString::String(s)) => match s.strip_suffix('%').map(str::parse::<u32>) {
-                Some(Ok(p)) if field == "maxUnavailable" && p > 100 => diags.push(src.error(&path, "must not be greater than 100%")),
+                Some(Ok(p)) if field == "maxUnavailable" && p > 100 => {
+                    diags.push(src.error(&path, "must not be greater than 100%"))
+                }
                 Some(Ok(_)) => {}
-                _ => diags.push(src.error(&path, format!("{s:?} must be an integer or a percentage such as 25%"))),
+                _ => diags.push(src.error(
+                    &path,
+                    format!("{s:?} must be an integer or a percentage such as 25%"),
+                )),
             },
             _ => {}
         }
     }
     if is_zero(&ru.max_surge, false) && is_zero(&ru.max_unavailable, false) {
-        diags.push(src.error("spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when maxSurge is 0"));
+        diags.push(src.error(
+            "spec.strategy.rollingUpdate.maxUnavailable",
+            "may not be 0 when maxSurge is 0",
+        ));
     }
 }
 
 /// Resolves a metav1.LabelSelector, validating its expressions.
-fn label_selector(sel: &K8sSelector, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> LabelSelector {
+fn label_selector(
+    sel: &K8sSelector,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> LabelSelector {
     let mut out = LabelSelector::from_match_labels(sel.match_labels.clone().unwrap_or_default());
     for (i, expr) in sel.match_expressions.iter().flatten().enumerate() {
         let epath = format!("{path}.matchExpressions[{i}]");
         let Some(operator) = SelectorOperator::parse(&expr.operator) else {
-            diags.push(src.error(&format!("{epath}.operator"), format!("{:?} is not a valid operator: use In, NotIn, Exists or DoesNotExist", expr.operator)));
+            diags.push(src.error(
+                &format!("{epath}.operator"),
+                format!(
+                    "{:?} is not a valid operator: use In, NotIn, Exists or DoesNotExist",
+                    expr.operator
+                ),
+            ));
             continue;
         };
-        let req = Requirement { key: expr.key.clone(), operator, values: expr.values.clone().unwrap_or_default() };
+        let req = Requirement {
+            key: expr.key.clone(),
+            operator,
+            values: expr.values.clone().unwrap_or_default(),
+        };
         if let Err(e) = req.validate() {
             diags.push(src.error(&format!("{epath}.values"), e));
         }
@@ -323,11 +463,21 @@ struct ContainerResources {
     has_cpu_limit: bool,
 }
 
-fn container_resources(c: &Container, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> ContainerResources {
+fn container_resources(
+    c: &Container,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> ContainerResources {
     let res = c.resources.clone().unwrap_or_default();
     let requests_in = res.requests.unwrap_or_default();
     let limits_in = res.limits.unwrap_or_default();
-    let requests = quantities(&requests_in, src, &format!("{path}.resources.requests"), diags);
+    let requests = quantities(
+        &requests_in,
+        src,
+        &format!("{path}.resources.requests"),
+        diags,
+    );
     let limits = quantities(&limits_in, src, &format!("{path}.resources.limits"), diags);
     let mut effective = requests.clone();
     for name in limits_in.keys() {
@@ -338,32 +488,58 @@ fn container_resources(c: &Container, src: &Source, path: &str, diags: &mut Vec<
     for name in requests_in.keys() {
         let rpath = format!("{path}.resources.requests.{name}");
         if limits_in.contains_key(name) && requests.get(name) > limits.get(name) {
-            diags.push(src.error(&rpath, format!("must be less than or equal to {name} limit of {}", limits_in[name].0)));
+            diags.push(src.error(
+                &rpath,
+                format!(
+                    "must be less than or equal to {name} limit of {}",
+                    limits_in[name].0
+                ),
+            ));
         }
         if !is_native(name) && !limits_in.contains_key(name) {
-            diags.push(src.error(&rpath, format!("limit must be set for non-overcommitable resource {name}")));
+            diags.push(src.error(
+                &rpath,
+                format!("limit must be set for non-overcommitable resource {name}"),
+            ));
         } else if !is_native(name) && requests.get(name) != limits.get(name) {
-            diags.push(src.error(&rpath, format!("must be equal to {name} limit (extended resources cannot be overcommitted)")));
+            diags.push(src.error(
+                &rpath,
+                format!(
+                    "must be equal to {name} limit (extended resources cannot be overcommitted)"
+                ),
+            ));
         }
     }
     ContainerResources {
         requests: effective,
         limits,
-        has_cpu_request: requests_in.contains_key(resources::CPU) || limits_in.contains_key(resources::CPU),
-        has_memory_request: requests_in.contains_key(resources::MEMORY) || limits_in.contains_key(resources::MEMORY),
+        has_cpu_request: requests_in.contains_key(resources::CPU)
+            || limits_in.contains_key(resources::CPU),
+        has_memory_request: requests_in.contains_key(resources::MEMORY)
+            || limits_in.contains_key(resources::MEMORY),
         has_cpu_limit: limits_in.contains_key(resources::CPU),
     }
 }
 
 fn is_native(name: &str) -> bool {
-    matches!(name, resources::CPU | resources::MEMORY | resources::EPHEMERAL_STORAGE) || name.starts_with("hugepages-")
+    matches!(
+        name,
+        resources::CPU | resources::MEMORY | resources::EPHEMERAL_STORAGE
+    ) || name.starts_with("hugepages-")
 }
 
 /// Parses a resource map (`cpu` → millicores, memory-like → bytes, others → whole numbers).
-pub fn quantities(map: &BTreeMap<String, K8sQuantity>, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> Resources {
+pub fn quantities(
+    map: &BTreeMap<String, K8sQuantity>,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Resources {
     let mut out = Resources::default();
     for (name, q) in map {
-        if let Some(v) = resource_amount(name, &q.0, |msg| diags.push(src.error(&format!("{path}.{name}"), msg))) {
+        if let Some(v) = resource_amount(name, &q.0, |msg| {
+            diags.push(src.error(&format!("{path}.{name}"), msg))
+        }) {
             out.set(name, v);
         }
     }
@@ -387,29 +563,57 @@ pub fn resource_amount(name: &str, text: &str, mut report: impl FnMut(String)) -
         return Some(q.milli_value());
     }
     if !is_native(name) && !q.is_integer() {
-        report(format!("{text:?} must be a whole number for extended resource {name}"));
+        report(format!(
+            "{text:?} must be a whole number for extended resource {name}"
+        ));
         return None;
     }
     Some(q.value())
 }
 
 /// The pod template as the scheduler, kubelet and HPA see it.
-fn pod_template(spec: &PodSpec, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> PodTemplate {
+fn pod_template(
+    spec: &PodSpec,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> PodTemplate {
     if spec.containers.is_empty() {
-        diags.push(src.error(&format!("{path}.containers"), "a pod needs at least one container"));
+        diags.push(src.error(
+            &format!("{path}.containers"),
+            "a pod needs at least one container",
+        ));
     }
-    let app: Vec<ContainerResources> = spec.containers.iter().enumerate()
+    let app: Vec<ContainerResources> = spec
+        .containers
+        .iter()
+        .enumerate()
         .map(|(i, c)| container_resources(c, src, &format!("{path}.containers[{i}]"), diags))
         .collect();
-    let inits: Vec<(bool, ContainerResources)> = spec.init_containers.iter().flatten().enumerate()
-        .map(|(i, c)| (c.restart_policy.as_deref() == Some("Always"), container_resources(c, src, &format!("{path}.initContainers[{i}]"), diags)))
+    let inits: Vec<(bool, ContainerResources)> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                c.restart_policy.as_deref() == Some("Always"),
+                container_resources(c, src, &format!("{path}.initContainers[{i}]"), diags),
+            )
+        })
         .collect();
-    let overhead = spec.overhead.as_ref().map(|o| quantities(o, src, &format!("{path}.overhead"), diags)).unwrap_or_default();
+    let overhead = spec
+        .overhead
+        .as_ref()
+        .map(|o| quantities(o, src, &format!("{path}.overhead"), diags))
+        .unwrap_or_default();
     let requests = pod_requests(&app, &inits, &overhead, |c| c.requests.clone());
     let scoring_requests = pod_requests(&app, &inits, &overhead, nonzero_requests);
     let sidecars = inits.iter().filter(|(sidecar, _)| *sidecar).map(|(_, c)| c);
     let hpa_containers: Vec<&ContainerResources> = app.iter().chain(sidecars).collect();
-    let hpa_cpu_request_millis = hpa_containers.iter().all(|c| c.has_cpu_request)
+    let hpa_cpu_request_millis = hpa_containers
+        .iter()
+        .all(|c| c.has_cpu_request)
         .then(|| hpa_containers.iter().map(|c| c.requests.cpu_millis).sum());
     let cpu_limit_millis = (!app.is_empty() && app.iter().all(|c| c.has_cpu_limit))
         .then(|| app.iter().map(|c| c.limits.cpu_millis).sum());
@@ -467,7 +671,12 @@ fn pod_requests(
     total
 }
 
-fn tolerations(spec: &PodSpec, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> Vec<Toleration> {
+fn tolerations(
+    spec: &PodSpec,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Toleration> {
     let mut out = Vec::new();
     for (i, t) in spec.tolerations.iter().flatten().enumerate() {
         let tpath = format!("{path}.tolerations[{i}]");
@@ -475,7 +684,10 @@ fn tolerations(spec: &PodSpec, src: &Source, path: &str, diags: &mut Vec<Diagnos
             None | Some("Equal") => false,
             Some("Exists") => true,
             Some(other) => {
-                diags.push(src.error(&format!("{tpath}.operator"), format!("{other:?} is not a valid operator: use Equal or Exists")));
+                diags.push(src.error(
+                    &format!("{tpath}.operator"),
+                    format!("{other:?} is not a valid operator: use Equal or Exists"),
+                ));
                 continue;
             }
         };
@@ -489,30 +701,54 @@ fn tolerations(spec: &PodSpec, src: &Source, path: &str, diags: &mut Vec<Diagnos
                 }
             },
         };
-        out.push(Toleration { key: t.key.clone().unwrap_or_default(), exists, value: t.value.clone().unwrap_or_default(), effect });
+        out.push(Toleration {
+            key: t.key.clone().unwrap_or_default(),
+            exists,
+            value: t.value.clone().unwrap_or_default(),
+            effect,
+        });
     }
     out
 }
 
-fn termination_grace(spec: &PodSpec, src: &Source, path: &str, diags: &mut Vec<Diagnostic>) -> SimDuration {
+fn termination_grace(
+    spec: &PodSpec,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> SimDuration {
     match spec.termination_grace_period_seconds {
         None => SimDuration::from_secs(30),
         Some(s) if s >= 0 => SimDuration::from_secs(s as u64),
         Some(_) => {
-            diags.push(src.error(&format!("{path}.terminationGracePeriodSeconds"), "must be greater than or equal to 0"));
+            diags.push(src.error(
+                &format!("{path}.terminationGracePeriodSeconds"),
+                "must be greater than or equal to 0",
+            ));
             SimDuration::ZERO
         }
     }
 }
 
 /// The Deployments (by index) a Service's selector picks, in its namespace.
-pub fn service_backends(m: &Manifest<Service>, deployments: &[DeploymentSpec]) -> (LabelSelector, Vec<usize>) {
-    let selector = LabelSelector::from_match_labels(m.object.spec.as_ref().and_then(|s| s.selector.clone()).unwrap_or_default());
+pub fn service_backends(
+    m: &Manifest<Service>,
+    deployments: &[DeploymentSpec],
+) -> (LabelSelector, Vec<usize>) {
+    let selector = LabelSelector::from_match_labels(
+        m.object
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.clone())
+            .unwrap_or_default(),
+    );
     let namespace = namespace_of(&m.object.metadata);
     let backends = if selector.is_empty() {
         Vec::new() // a Service without a selector gets no managed endpoints
     } else {
-        deployments.iter().enumerate()
+        deployments
+            .iter()
+            .enumerate()
             .filter(|(_, d)| d.namespace == namespace && selector.matches(&d.template_labels))
             .map(|(i, _)| i)
             .collect()
@@ -521,7 +757,11 @@ pub fn service_backends(m: &Manifest<Service>, deployments: &[DeploymentSpec]) -
 }
 
 /// Converts an HPA (autoscaling/v2) against the Deployments.
-pub fn hpa_spec(m: &Manifest<HorizontalPodAutoscaler>, deployments: &[DeploymentSpec], diags: &mut Vec<Diagnostic>) -> Option<HpaSpec> {
+pub fn hpa_spec(
+    m: &Manifest<HorizontalPodAutoscaler>,
+    deployments: &[DeploymentSpec],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<HpaSpec> {
     let src = &m.source;
     let name = m.object.metadata.name.clone().unwrap_or_default();
     let namespace = namespace_of(&m.object.metadata);
@@ -532,14 +772,30 @@ pub fn hpa_spec(m: &Manifest<HorizontalPodAutoscaler>, deployments: &[Deployment
     let before = diags.iter().filter(|d| d.is_error()).count();
     let target_ref = &spec.scale_target_ref;
     let target = if target_ref.kind != "Deployment" {
-        diags.push(src.error("spec.scaleTargetRef.kind", format!("{} targets are not modelled yet; kubesim scales Deployments", target_ref.kind)));
+        diags.push(src.error(
+            "spec.scaleTargetRef.kind",
+            format!(
+                "{} targets are not modelled yet; kubesim scales Deployments",
+                target_ref.kind
+            ),
+        ));
         None
     } else {
-        let found = deployments.iter().position(|d| d.name == target_ref.name && d.namespace == namespace);
+        let found = deployments
+            .iter()
+            .position(|d| d.name == target_ref.name && d.namespace == namespace);
         if found.is_none() {
             let names: Vec<&str> = deployments.iter().map(|d| d.name.as_str()).collect();
-            let hint = did_you_mean(&target_ref.name, names).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
-            diags.push(src.error("spec.scaleTargetRef.name", format!("Deployment {:?} not found in namespace {namespace:?}{hint}", target_ref.name)));
+            let hint = did_you_mean(&target_ref.name, names)
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            diags.push(src.error(
+                "spec.scaleTargetRef.name",
+                format!(
+                    "Deployment {:?} not found in namespace {namespace:?}{hint}",
+                    target_ref.name
+                ),
+            ));
         }
         found
     };
@@ -554,24 +810,51 @@ pub fn hpa_spec(m: &Manifest<HorizontalPodAutoscaler>, deployments: &[Deployment
     if failed {
         return None;
     }
-    Some(HpaSpec { name, namespace, target: target?, min_replicas, max_replicas, metrics })
+    Some(HpaSpec {
+        name,
+        namespace,
+        target: target?,
+        min_replicas,
+        max_replicas,
+        metrics,
+    })
 }
 
-fn check_replica_bounds(min: i32, max: i32, metrics: &[HpaMetric], src: &Source, diags: &mut Vec<Diagnostic>) {
+fn check_replica_bounds(
+    min: i32,
+    max: i32,
+    metrics: &[HpaMetric],
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) {
     if min < 0 {
         diags.push(src.error("spec.minReplicas", "must be greater than or equal to 0"));
     }
-    if min == 0 && metrics.iter().all(|m| matches!(m, HpaMetric::CpuUtilization { .. })) {
-        diags.push(src.error("spec.minReplicas", "0 is only allowed with an Object or External metric (HPAScaleToZero); use 1 or more"));
+    if min == 0
+        && metrics
+            .iter()
+            .all(|m| matches!(m, HpaMetric::CpuUtilization { .. }))
+    {
+        diags.push(src.error(
+            "spec.minReplicas",
+            "0 is only allowed with an Object or External metric (HPAScaleToZero); use 1 or more",
+        ));
     }
     if max < 1 {
         diags.push(src.error("spec.maxReplicas", "must be greater than 0"));
     } else if max < min {
-        diags.push(src.error("spec.maxReplicas", format!("must be greater than or equal to `minReplicas` ({min}), got {max}")));
+        diags.push(src.error(
+            "spec.maxReplicas",
+            format!("must be greater than or equal to `minReplicas` ({min}), got {max}"),
+        ));
     }
 }
 
-fn hpa_metrics(spec: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec, src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<HpaMetric> {
+fn hpa_metrics(
+    spec: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerSpec,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<HpaMetric> {
     let Some(list) = spec.metrics.as_ref().filter(|l| !l.is_empty()) else {
         return vec![HpaMetric::CpuUtilization { target_percent: 80 }];
     };
@@ -579,16 +862,28 @@ fn hpa_metrics(spec: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler
     for (i, metric) in list.iter().enumerate() {
         let path = format!("spec.metrics[{i}]");
         let cpu_utilization = metric.type_ == "Resource"
-            && metric.resource.as_ref().is_some_and(|r| r.name == "cpu" && r.target.type_ == "Utilization");
+            && metric
+                .resource
+                .as_ref()
+                .is_some_and(|r| r.name == "cpu" && r.target.type_ == "Utilization");
         if cpu_utilization {
-            let target = metric.resource.as_ref().and_then(|r| r.target.average_utilization);
+            let target = metric
+                .resource
+                .as_ref()
+                .and_then(|r| r.target.average_utilization);
             match target {
                 Some(p) if p > 0 => out.push(HpaMetric::CpuUtilization { target_percent: p }),
-                _ => diags.push(src.error(&format!("{path}.resource.target.averageUtilization"), "must be set and greater than 0 for a Utilization target")),
+                _ => diags.push(src.error(
+                    &format!("{path}.resource.target.averageUtilization"),
+                    "must be set and greater than 0 for a Utilization target",
+                )),
             }
             continue;
         }
-        if !matches!(metric.type_.as_str(), "Resource" | "Pods" | "Object" | "External" | "ContainerResource") {
+        if !matches!(
+            metric.type_.as_str(),
+            "Resource" | "Pods" | "Object" | "External" | "ContainerResource"
+        ) {
             diags.push(src.error(&format!("{path}.type"), format!("{:?} is not a metric source type: use Resource, Pods, Object, External or ContainerResource", metric.type_)));
             continue;
         }
@@ -639,7 +934,11 @@ mod tests {
         assert_eq!(spec.pod.requests.cpu_millis, 500);
         assert_eq!(spec.pod.requests.memory_bytes, 64 << 20);
         assert_eq!(spec.pod.scoring_requests.memory_bytes, (200 + 64) << 20);
-        assert_eq!(spec.pod.hpa_cpu_request_millis, Some(300), "HPA sums app + sidecar requests");
+        assert_eq!(
+            spec.pod.hpa_cpu_request_millis,
+            Some(300),
+            "HPA sums app + sidecar requests"
+        );
     }
 
     #[test]
@@ -648,7 +947,11 @@ mod tests {
         let (set, diags) = load(text);
         assert_eq!(set.services.len(), 1);
         assert_eq!(diags.len(), 1);
-        assert!(diags[0].message.contains("skipped ConfigMap"), "{}", diags[0]);
+        assert!(
+            diags[0].message.contains("skipped ConfigMap"),
+            "{}",
+            diags[0]
+        );
         assert!(!diags[0].is_error());
     }
 
@@ -657,13 +960,22 @@ mod tests {
         let (set, _) = load(&DEPLOYMENT.replace("250m", "\"1.5.0\""));
         let mut diags = Vec::new();
         assert!(deployment_spec(&set.deployments[0], &mut diags).is_none());
-        assert_eq!(diags[0].to_string(), "app.yaml:12:29: spec.template.spec.containers[0].resources.requests.cpu: \"1.5.0\" is not a quantity: expected a number such as 100m, 1.5, 2Gi or 1e3");
+        assert_eq!(
+            diags[0].to_string(),
+            "app.yaml:12:29: spec.template.spec.containers[0].resources.requests.cpu: \"1.5.0\" is not a quantity: expected a number such as 100m, 1.5, 2Gi or 1e3"
+        );
     }
 
     #[test]
     fn typo_in_manifest_field_is_a_warning_with_a_hint() {
         let (_, diags) = load(&DEPLOYMENT.replace("  selector:", "  replcas: 3\n  selector:"));
         assert_eq!(diags.len(), 1);
-        assert!(diags[0].to_string().contains("spec.replcas: unknown field \"replcas\" (did you mean \"replicas\"?)"), "{}", diags[0]);
+        assert!(
+            diags[0]
+                .to_string()
+                .contains("spec.replcas: unknown field \"replcas\" (did you mean \"replicas\"?)"),
+            "{}",
+            diags[0]
+        );
     }
 }

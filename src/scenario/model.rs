@@ -147,7 +147,10 @@ pub struct RateSegment {
 impl ArrivalPattern {
     pub fn constant(rate_per_sec: f64) -> Self {
         ArrivalPattern {
-            segments: vec![RateSegment { start: SimTime::ZERO, rate_per_sec }],
+            segments: vec![RateSegment {
+                start: SimTime::ZERO,
+                rate_per_sec,
+            }],
         }
     }
 

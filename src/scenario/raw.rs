@@ -232,7 +232,10 @@ impl<'de> Deserialize<'de> for RawDistribution {
                     .map(|d| RawDistribution::Constant(Duration(d)))
                     .map_err(E::custom)
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawDistribution, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawDistribution, A::Error> {
                 let de = serde::de::value::MapAccessDeserializer::new(map);
                 RawDistributionFamily::deserialize(de).map(RawDistribution::Family)
             }

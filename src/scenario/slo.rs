@@ -6,8 +6,19 @@ use super::units::parse_duration;
 
 /// Metric names accepted in assertions, for help and "did you mean".
 pub const METRIC_NAMES: &[&str] = &[
-    "latency.p50", "latency.p90", "latency.p95", "latency.p99", "latency.p999", "latency.max", "latency.mean",
-    "availability", "requests.failed", "cost.total", "replicas.max", "replicas.mean", "replicas.min",
+    "latency.p50",
+    "latency.p90",
+    "latency.p95",
+    "latency.p99",
+    "latency.p999",
+    "latency.max",
+    "latency.mean",
+    "availability",
+    "requests.failed",
+    "cost.total",
+    "replicas.max",
+    "replicas.mean",
+    "replicas.min",
 ];
 
 /// A parsed assertion (threshold in the metric's unit: ms, fraction, count or USD).
@@ -23,11 +34,21 @@ pub fn parse_assertion(text: &str) -> Result<Assertion, String> {
         .ok_or_else(|| format!("{text:?} is not an assertion: write `<metric> <op> <value>`, e.g. `latency.p99 <= 250ms` (op is one of <=, <, >=, >, ==)"))?;
     let metric = parse_metric(metric_text)?;
     let threshold = parse_threshold(metric, value_text)?;
-    Ok(Assertion { metric, comparison, threshold })
+    Ok(Assertion {
+        metric,
+        comparison,
+        threshold,
+    })
 }
 
 fn split_comparison(text: &str) -> Option<(&str, Comparison, &str)> {
-    for (symbol, cmp) in [("<=", Comparison::Le), (">=", Comparison::Ge), ("==", Comparison::Eq), ("<", Comparison::Lt), (">", Comparison::Gt)] {
+    for (symbol, cmp) in [
+        ("<=", Comparison::Le),
+        (">=", Comparison::Ge),
+        ("==", Comparison::Eq),
+        ("<", Comparison::Lt),
+        (">", Comparison::Gt),
+    ] {
         if let Some(i) = text.find(symbol) {
             let (left, right) = (text[..i].trim(), text[i + symbol.len()..].trim());
             if !left.is_empty() && !right.is_empty() {
@@ -57,7 +78,10 @@ fn parse_metric(name: &str) -> Result<SloMetric, String> {
             let hint = super::diag::did_you_mean(name, METRIC_NAMES.iter().copied())
                 .map(|s| format!(" (did you mean {s:?}?)"))
                 .unwrap_or_default();
-            return Err(format!("unknown metric {name:?}{hint}; known metrics: {}", METRIC_NAMES.join(", ")));
+            return Err(format!(
+                "unknown metric {name:?}{hint}; known metrics: {}",
+                METRIC_NAMES.join(", ")
+            ));
         }
     };
     Ok(metric)
@@ -73,12 +97,22 @@ fn parse_threshold(metric: SloMetric, text: &str) -> Result<f64, String> {
                 Some(n) => (n, 100.0),
                 None => (text, 1.0),
             };
-            let v = number.trim().parse::<f64>().map_err(|_| format!("{text:?} is not an availability (write 0.999 or 99.9%)"))? / divisor;
-            if (0.0..=1.0).contains(&v) { Ok(v) } else { Err(format!("availability {text} is outside 0..1 (0%..100%)")) }
+            let v =
+                number.trim().parse::<f64>().map_err(|_| {
+                    format!("{text:?} is not an availability (write 0.999 or 99.9%)")
+                })? / divisor;
+            if (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!("availability {text} is outside 0..1 (0%..100%)"))
+            }
         }
         _ => {
             let number = text.strip_prefix('$').unwrap_or(text);
-            number.parse::<f64>().ok().filter(|v| v.is_finite())
+            number
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
                 .ok_or_else(|| format!("{text:?} is not a number"))
         }
     }
@@ -91,25 +125,71 @@ mod tests {
     #[test]
     fn assertion_table() {
         let cases = [
-            ("latency.p99 <= 250ms", SloMetric::Latency(LatencyStat::P99), Comparison::Le, 250.0),
-            ("latency.mean < 1.5s", SloMetric::Latency(LatencyStat::Mean), Comparison::Lt, 1500.0),
-            ("availability >= 0.999", SloMetric::Availability, Comparison::Ge, 0.999),
-            ("availability>=99.9%", SloMetric::Availability, Comparison::Ge, 0.999),
-            ("cost.total <= $20", SloMetric::CostTotal, Comparison::Le, 20.0),
-            ("replicas.max == 10", SloMetric::ReplicasMax, Comparison::Eq, 10.0),
+            (
+                "latency.p99 <= 250ms",
+                SloMetric::Latency(LatencyStat::P99),
+                Comparison::Le,
+                250.0,
+            ),
+            (
+                "latency.mean < 1.5s",
+                SloMetric::Latency(LatencyStat::Mean),
+                Comparison::Lt,
+                1500.0,
+            ),
+            (
+                "availability >= 0.999",
+                SloMetric::Availability,
+                Comparison::Ge,
+                0.999,
+            ),
+            (
+                "availability>=99.9%",
+                SloMetric::Availability,
+                Comparison::Ge,
+                0.999,
+            ),
+            (
+                "cost.total <= $20",
+                SloMetric::CostTotal,
+                Comparison::Le,
+                20.0,
+            ),
+            (
+                "replicas.max == 10",
+                SloMetric::ReplicasMax,
+                Comparison::Eq,
+                10.0,
+            ),
         ];
         for (text, metric, comparison, threshold) in cases {
             let a = parse_assertion(text).unwrap();
             assert_eq!((a.metric, a.comparison), (metric, comparison), "{text}");
-            assert!((a.threshold - threshold).abs() < 1e-9, "{text}: {}", a.threshold);
+            assert!(
+                (a.threshold - threshold).abs() < 1e-9,
+                "{text}: {}",
+                a.threshold
+            );
         }
     }
 
     #[test]
     fn bad_assertions_explain_themselves() {
-        assert!(parse_assertion("latency.p98 <= 1s").unwrap_err().contains("did you mean \"latency.p99\""));
-        assert!(parse_assertion("latency.p99 <= 250").unwrap_err().contains("durations"));
+        assert!(
+            parse_assertion("latency.p98 <= 1s")
+                .unwrap_err()
+                .contains("did you mean \"latency.p99\"")
+        );
+        assert!(
+            parse_assertion("latency.p99 <= 250")
+                .unwrap_err()
+                .contains("durations")
+        );
         assert!(parse_assertion("availability >= 2").is_err());
-        assert!(parse_assertion("p99 is small").unwrap_err().contains("not an assertion"));
+        assert!(
+            parse_assertion("p99 is small")
+                .unwrap_err()
+                .contains("not an assertion")
+        );
     }
 }

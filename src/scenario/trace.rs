@@ -26,7 +26,10 @@ pub struct TraceMapping {
 }
 
 fn line_error(file: &str, line: usize, column: &str, message: impl Into<String>) -> Diagnostic {
-    let position = Some(Position { line: line as u32, column: 1 });
+    let position = Some(Position {
+        line: line as u32,
+        column: 1,
+    });
     Diagnostic::error(file, position, column, message)
 }
 
@@ -34,7 +37,8 @@ fn line_error(file: &str, line: usize, column: &str, message: impl Into<String>)
 fn rows(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
     text.lines().enumerate().filter_map(|(i, line)| {
         let line = line.trim();
-        (!line.is_empty() && !line.starts_with('#')).then(|| (i + 1, line.split(',').map(str::trim).collect()))
+        (!line.is_empty() && !line.starts_with('#'))
+            .then(|| (i + 1, line.split(',').map(str::trim).collect()))
     })
 }
 
@@ -50,11 +54,21 @@ pub fn read_rate_series(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> 
             continue;
         }
         if fields.len() < 2 {
-            diags.push(line_error(file, line, "", "expected two columns: t_seconds,rate"));
+            diags.push(line_error(
+                file,
+                line,
+                "",
+                "expected two columns: t_seconds,rate",
+            ));
             continue;
         }
         let (Ok(t), Ok(rate)) = (fields[0].parse::<f64>(), fields[1].parse::<f64>()) else {
-            diags.push(line_error(file, line, "", format!("{:?} is not two numbers t_seconds,rate", fields.join(","))));
+            diags.push(line_error(
+                file,
+                line,
+                "",
+                format!("{:?} is not two numbers t_seconds,rate", fields.join(",")),
+            ));
             continue;
         };
         push_point(&mut points, file, line, t, rate, diags);
@@ -65,22 +79,55 @@ pub fn read_rate_series(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> 
     points
 }
 
-fn push_point(points: &mut Vec<TracePoint>, file: &str, line: usize, t: f64, rate: f64, diags: &mut Vec<Diagnostic>) {
+fn push_point(
+    points: &mut Vec<TracePoint>,
+    file: &str,
+    line: usize,
+    t: f64,
+    rate: f64,
+    diags: &mut Vec<Diagnostic>,
+) {
     if !t.is_finite() || t < 0.0 {
-        diags.push(line_error(file, line, "t_seconds", format!("{t} is not a time ≥ 0")));
+        diags.push(line_error(
+            file,
+            line,
+            "t_seconds",
+            format!("{t} is not a time ≥ 0"),
+        ));
     } else if !rate.is_finite() || rate < 0.0 {
-        diags.push(line_error(file, line, "rate", format!("{rate} is not a rate ≥ 0")));
+        diags.push(line_error(
+            file,
+            line,
+            "rate",
+            format!("{rate} is not a rate ≥ 0"),
+        ));
     } else if let Some(last) = points.last().filter(|p| t <= p.trace_secs) {
-        diags.push(line_error(file, line, "t_seconds", format!("time {t} does not increase (previous row is at {})", last.trace_secs)));
+        diags.push(line_error(
+            file,
+            line,
+            "t_seconds",
+            format!(
+                "time {t} does not increase (previous row is at {})",
+                last.trace_secs
+            ),
+        ));
     } else {
-        points.push(TracePoint { trace_secs: t, rate_per_sec: rate });
+        points.push(TracePoint {
+            trace_secs: t,
+            rate_per_sec: rate,
+        });
     }
 }
 
 /// Reads per-minute counts: column 0 is a timestamp in seconds (e.g. Unix time), `column` (a
 /// header name; default the last column) holds the count. Minutes missing from the file keep the
 /// previous rate (the gap is reported as a warning).
-pub fn read_per_minute_counts(file: &str, text: &str, column: Option<&str>, diags: &mut Vec<Diagnostic>) -> Vec<TracePoint> {
+pub fn read_per_minute_counts(
+    file: &str,
+    text: &str,
+    column: Option<&str>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<TracePoint> {
     let mut points: Vec<TracePoint> = Vec::new();
     let mut count_index: Option<usize> = None;
     let mut first_ts: Option<f64> = None;
@@ -91,7 +138,12 @@ pub fn read_per_minute_counts(file: &str, text: &str, column: Option<&str>, diag
                 Some(name) => match fields.iter().position(|f| *f == name) {
                     Some(i) => Some(i),
                     None => {
-                        diags.push(line_error(file, line, name, format!("no column {name:?} in header {:?}", fields.join(","))));
+                        diags.push(line_error(
+                            file,
+                            line,
+                            name,
+                            format!("no column {name:?} in header {:?}", fields.join(",")),
+                        ));
                         return Vec::new();
                     }
                 },
@@ -100,8 +152,19 @@ pub fn read_per_minute_counts(file: &str, text: &str, column: Option<&str>, diag
             continue;
         }
         let index = count_index.unwrap_or(fields.len() - 1);
-        let (Some(ts), Some(count)) = (fields.first().and_then(|f| f.parse::<f64>().ok()), fields.get(index).and_then(|f| f.parse::<f64>().ok())) else {
-            diags.push(line_error(file, line, "", format!("{:?}: expected a timestamp in seconds and a count", fields.join(","))));
+        let (Some(ts), Some(count)) = (
+            fields.first().and_then(|f| f.parse::<f64>().ok()),
+            fields.get(index).and_then(|f| f.parse::<f64>().ok()),
+        ) else {
+            diags.push(line_error(
+                file,
+                line,
+                "",
+                format!(
+                    "{:?}: expected a timestamp in seconds and a count",
+                    fields.join(",")
+                ),
+            ));
             continue;
         };
         let base = *first_ts.get_or_insert(ts);
@@ -119,7 +182,11 @@ pub fn read_per_minute_counts(file: &str, text: &str, column: Option<&str>, diag
 }
 
 /// Maps trace points to a simulation rate pattern over `[0, duration)`.
-pub fn to_pattern(points: &[TracePoint], mapping: TraceMapping, duration: SimDuration) -> ArrivalPattern {
+pub fn to_pattern(
+    points: &[TracePoint],
+    mapping: TraceMapping,
+    duration: SimDuration,
+) -> ArrivalPattern {
     let offset = mapping.offset.as_secs_f64();
     let mut segments: Vec<RateSegment> = Vec::new();
     for (i, p) in points.iter().enumerate() {
@@ -135,11 +202,20 @@ pub fn to_pattern(points: &[TracePoint], mapping: TraceMapping, duration: SimDur
         let rate = p.rate_per_sec * mapping.scale;
         match segments.last_mut() {
             Some(last) if last.start == start => last.rate_per_sec = rate,
-            _ => segments.push(RateSegment { start, rate_per_sec: rate }),
+            _ => segments.push(RateSegment {
+                start,
+                rate_per_sec: rate,
+            }),
         }
     }
     if segments.first().is_none_or(|s| s.start > SimTime::ZERO) {
-        segments.insert(0, RateSegment { start: SimTime::ZERO, rate_per_sec: 0.0 });
+        segments.insert(
+            0,
+            RateSegment {
+                start: SimTime::ZERO,
+                rate_per_sec: 0.0,
+            },
+        );
     }
     ArrivalPattern { segments }
 }
@@ -153,7 +229,19 @@ mod tests {
         let mut d = Vec::new();
         let pts = read_rate_series("r.csv", "# demo\nt_seconds,rate\n0,10\n60,20\n", &mut d);
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(pts, vec![TracePoint { trace_secs: 0.0, rate_per_sec: 10.0 }, TracePoint { trace_secs: 60.0, rate_per_sec: 20.0 }]);
+        assert_eq!(
+            pts,
+            vec![
+                TracePoint {
+                    trace_secs: 0.0,
+                    rate_per_sec: 10.0
+                },
+                TracePoint {
+                    trace_secs: 60.0,
+                    rate_per_sec: 20.0
+                }
+            ]
+        );
     }
 
     #[test]
@@ -161,14 +249,21 @@ mod tests {
         let mut d = Vec::new();
         read_rate_series("r.csv", "t_seconds,rate\n0,10\n60,20\n30,5\n", &mut d);
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].to_string(), "r.csv:4:1: t_seconds: time 30 does not increase (previous row is at 60)");
+        assert_eq!(
+            d[0].to_string(),
+            "r.csv:4:1: t_seconds: time 30 does not increase (previous row is at 60)"
+        );
     }
 
     #[test]
     fn negative_rate_is_an_error() {
         let mut d = Vec::new();
         read_rate_series("r.csv", "0,-1\n", &mut d);
-        assert!(d[0].to_string().contains("rate: -1 is not a rate"), "{}", d[0]);
+        assert!(
+            d[0].to_string().contains("rate: -1 is not a rate"),
+            "{}",
+            d[0]
+        );
     }
 
     #[test]
@@ -177,24 +272,55 @@ mod tests {
         let text = "minute_start_unix,minute_start_local,requests\n804571200,x,120\n804571260,x,60\n804571380,x,30\n";
         let mut d = Vec::new();
         let pts = read_per_minute_counts("n.csv", text, None, &mut d);
-        assert_eq!(pts.iter().map(|p| (p.trace_secs, p.rate_per_sec)).collect::<Vec<_>>(), vec![(0.0, 2.0), (60.0, 1.0), (180.0, 0.5)]);
+        assert_eq!(
+            pts.iter()
+                .map(|p| (p.trace_secs, p.rate_per_sec))
+                .collect::<Vec<_>>(),
+            vec![(0.0, 2.0), (60.0, 1.0), (180.0, 0.5)]
+        );
         assert_eq!(d.len(), 1);
-        assert!(d[0].message.starts_with("1 minute(s) are missing"), "{}", d[0]);
+        assert!(
+            d[0].message.starts_with("1 minute(s) are missing"),
+            "{}",
+            d[0]
+        );
     }
 
     #[test]
     fn mapping_applies_offset_speedup_and_scale() {
         let pts = [
-            TracePoint { trace_secs: 0.0, rate_per_sec: 1.0 },
-            TracePoint { trace_secs: 3600.0, rate_per_sec: 2.0 },
-            TracePoint { trace_secs: 7200.0, rate_per_sec: 4.0 },
+            TracePoint {
+                trace_secs: 0.0,
+                rate_per_sec: 1.0,
+            },
+            TracePoint {
+                trace_secs: 3600.0,
+                rate_per_sec: 2.0,
+            },
+            TracePoint {
+                trace_secs: 7200.0,
+                rate_per_sec: 4.0,
+            },
         ];
         // offset 1h skips the first row; speedup 12 maps trace 7200 s → (7200-3600)/12 = 300 s.
-        let m = TraceMapping { offset: SimDuration::from_secs(3600), speedup: 12.0, scale: 10.0 };
+        let m = TraceMapping {
+            offset: SimDuration::from_secs(3600),
+            speedup: 12.0,
+            scale: 10.0,
+        };
         let p = to_pattern(&pts, m, SimDuration::from_secs(1000));
-        assert_eq!(p.segments, vec![
-            RateSegment { start: SimTime::ZERO, rate_per_sec: 20.0 },
-            RateSegment { start: SimTime::from_secs(300), rate_per_sec: 40.0 },
-        ]);
+        assert_eq!(
+            p.segments,
+            vec![
+                RateSegment {
+                    start: SimTime::ZERO,
+                    rate_per_sec: 20.0
+                },
+                RateSegment {
+                    start: SimTime::from_secs(300),
+                    rate_per_sec: 40.0
+                },
+            ]
+        );
     }
 }

@@ -42,7 +42,8 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, String> {
             "h" => 3_600_000_000_000,
             _ => return Err(format!("{text:?} has an unknown unit {unit:?}: {hint}")),
         };
-        total_nanos += scaled_nanos(number, unit_nanos).ok_or_else(|| format!("{text:?} is not a valid duration: {hint}"))?;
+        total_nanos += scaled_nanos(number, unit_nanos)
+            .ok_or_else(|| format!("{text:?} is not a valid duration: {hint}"))?;
         rest = after_unit;
     }
     let micros = total_nanos.div_ceil(1_000);
@@ -57,7 +58,11 @@ fn scaled_nanos(number: &str, unit_nanos: u128) -> Option<u128> {
     if (int_part.is_empty() && frac_part.is_empty()) || frac_part.contains('.') {
         return None;
     }
-    let int_value: u128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
+    let int_value: u128 = if int_part.is_empty() {
+        0
+    } else {
+        int_part.parse().ok()?
+    };
     let mut total = int_value.checked_mul(unit_nanos)?;
     let frac_digits = &frac_part[..frac_part.len().min(18)];
     if !frac_digits.is_empty() {
@@ -83,13 +88,17 @@ impl<'de> Deserialize<'de> for Duration {
                 if v == 0 {
                     return Ok(Duration(SimDuration::ZERO));
                 }
-                Err(E::custom(format!("{v} has no unit: write it as {v}s, {v}m or {v}ms")))
+                Err(E::custom(format!(
+                    "{v} has no unit: write it as {v}s, {v}m or {v}ms"
+                )))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
                 self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-                Err(E::custom(format!("{v} has no unit: write it as {v}s or {v}m")))
+                Err(E::custom(format!(
+                    "{v} has no unit: write it as {v}s or {v}m"
+                )))
             }
         }
         deserializer.deserialize_any(V)

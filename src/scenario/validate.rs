@@ -55,10 +55,20 @@ pub fn validate_file(path: &Path) -> Vec<Diagnostic> {
     let file = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) => return vec![Diagnostic::error(&file, None, "", format!("cannot read file: {e}"))],
+        Err(e) => {
+            return vec![Diagnostic::error(
+                &file,
+                None,
+                "",
+                format!("cannot read file: {e}"),
+            )];
+        }
     };
     let is_scenario = parse_documents(&text)
-        .map(|docs| docs.iter().any(|d| d.get("kind").and_then(Node::as_str) == Some("Scenario")))
+        .map(|docs| {
+            docs.iter()
+                .any(|d| d.get("kind").and_then(Node::as_str) == Some("Scenario"))
+        })
         .unwrap_or(false);
     if is_scenario {
         return match load_scenario(path, &LoadOptions::default()) {
@@ -77,12 +87,31 @@ pub fn validate_file(path: &Path) -> Vec<Diagnostic> {
     diags
 }
 
-fn load_inner(path: &Path, file: &str, options: &LoadOptions, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
+fn load_inner(
+    path: &Path,
+    file: &str,
+    options: &LoadOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Scenario> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| diags.push(Diagnostic::error(file, None, "", format!("cannot read scenario: {e}"))))
+        .map_err(|e| {
+            diags.push(Diagnostic::error(
+                file,
+                None,
+                "",
+                format!("cannot read scenario: {e}"),
+            ))
+        })
         .ok()?;
     let docs = parse_documents(&text)
-        .map_err(|e| diags.push(Diagnostic::error(file, e.position, "", format!("invalid YAML: {}", e.message))))
+        .map_err(|e| {
+            diags.push(Diagnostic::error(
+                file,
+                e.position,
+                "",
+                format!("invalid YAML: {}", e.message),
+            ))
+        })
         .ok()?;
     let (mut scenario_node, inline) = split_scenario_document(docs, file, diags)?;
     for assignment in &options.overrides {
@@ -90,7 +119,10 @@ fn load_inner(path: &Path, file: &str, options: &LoadOptions, diags: &mut Vec<Di
             diags.push(Diagnostic::error("--set", None, "", e));
         }
     }
-    let source = Source { file: file.to_string(), node: scenario_node };
+    let source = Source {
+        file: file.to_string(),
+        node: scenario_node,
+    };
     let mut raw = decode_scenario(&source, diags)?;
     check_header(&raw, &source, diags);
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -98,14 +130,24 @@ fn load_inner(path: &Path, file: &str, options: &LoadOptions, diags: &mut Vec<Di
     let spec = raw.spec.clone().unwrap_or_default();
     load_manifest_files(&spec.manifests, &base_dir, &source, &mut set, diags);
     manifest::add_documents(&mut set, file, inline, diags);
-    let mut builder = Builder { source: &source, base_dir, diags };
+    let mut builder = Builder {
+        source: &source,
+        base_dir,
+        diags,
+    };
     let scenario = builder.build(&mut raw, &set, path, options);
     Some(scenario)
 }
 
 /// Finds the `kind: Scenario` document; the other documents are inline manifests.
-fn split_scenario_document(docs: Vec<Node>, file: &str, diags: &mut Vec<Diagnostic>) -> Option<(Node, Vec<Node>)> {
-    let index = docs.iter().position(|d| d.get("kind").and_then(Node::as_str) == Some("Scenario"));
+fn split_scenario_document(
+    docs: Vec<Node>,
+    file: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Node, Vec<Node>)> {
+    let index = docs
+        .iter()
+        .position(|d| d.get("kind").and_then(Node::as_str) == Some("Scenario"));
     let Some(index) = index else {
         let position = docs.first().map(|d| d.position);
         diags.push(Diagnostic::error(file, position, "kind", "no `kind: Scenario` document in this file (is it a manifest? use `kubesim validate` for manifests)"));
@@ -123,25 +165,40 @@ fn apply_override(root: &mut Node, assignment: &str) -> Result<(), String> {
         .ok_or_else(|| format!("{assignment:?} is not PATH=VALUE (e.g. spec.duration=1h)"))?;
     let path = path.trim();
     let first = path.split(['.', '[']).next().unwrap_or("");
-    let full_path = if matches!(first, "apiVersion" | "kind" | "metadata" | "spec") { path.to_string() } else { format!("spec.{path}") };
+    let full_path = if matches!(first, "apiVersion" | "kind" | "metadata" | "spec") {
+        path.to_string()
+    } else {
+        format!("spec.{path}")
+    };
     let value = match parse_documents(value_text) {
         Ok(mut docs) if docs.len() == 1 => docs.remove(0).value,
         Ok(docs) if docs.is_empty() => Value::Null,
         _ => Value::String(value_text.to_string()),
     };
-    root.set(&full_path, value).map_err(|e| format!("--set {assignment}: {e}"))
+    root.set(&full_path, value)
+        .map_err(|e| format!("--set {assignment}: {e}"))
 }
 
 fn decode_scenario(source: &Source, diags: &mut Vec<Diagnostic>) -> Option<RawScenario> {
     match decode::<RawScenario>(&source.node, "") {
         Ok((raw, unknown)) => {
             for u in &unknown {
-                diags.push(Diagnostic::error(&source.file, Some(u.position), &u.path, unknown_field_message(u)));
+                diags.push(Diagnostic::error(
+                    &source.file,
+                    Some(u.position),
+                    &u.path,
+                    unknown_field_message(u),
+                ));
             }
             Some(raw)
         }
         Err(e) => {
-            diags.push(Diagnostic::error(&source.file, e.position, &e.path, e.message));
+            diags.push(Diagnostic::error(
+                &source.file,
+                e.position,
+                &e.path,
+                e.message,
+            ));
             None
         }
     }
@@ -156,12 +213,21 @@ fn check_header(raw: &RawScenario, source: &Source, diags: &mut Vec<Diagnostic>)
     }
 }
 
-fn load_manifest_files(paths: &[String], base_dir: &Path, source: &Source, set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
+fn load_manifest_files(
+    paths: &[String],
+    base_dir: &Path,
+    source: &Source,
+    set: &mut ManifestSet,
+    diags: &mut Vec<Diagnostic>,
+) {
     for (i, rel) in paths.iter().enumerate() {
         let full = base_dir.join(rel);
         match std::fs::read_to_string(&full) {
             Ok(text) => manifest::add_text(set, &full.display().to_string(), &text, diags),
-            Err(e) => diags.push(source.error(&format!("spec.manifests[{i}]"), format!("cannot read {}: {e}", full.display()))),
+            Err(e) => diags.push(source.error(
+                &format!("spec.manifests[{i}]"),
+                format!("cannot read {}: {e}", full.display()),
+            )),
         }
     }
 }
@@ -170,9 +236,17 @@ fn load_manifest_files(paths: &[String], base_dir: &Path, source: &Source, set: 
 fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<DeploymentSpec> {
     let mut out: Vec<DeploymentSpec> = Vec::new();
     for m in &set.deployments {
-        let Some(spec) = manifest::deployment_spec(m, diags) else { continue };
-        if out.iter().any(|d| d.name == spec.name && d.namespace == spec.namespace) {
-            diags.push(m.source.error("metadata.name", format!("Deployment {:?} is defined twice", spec.name)));
+        let Some(spec) = manifest::deployment_spec(m, diags) else {
+            continue;
+        };
+        if out
+            .iter()
+            .any(|d| d.name == spec.name && d.namespace == spec.namespace)
+        {
+            diags.push(m.source.error(
+                "metadata.name",
+                format!("Deployment {:?} is defined twice", spec.name),
+            ));
             continue;
         }
         out.push(spec);
@@ -181,12 +255,18 @@ fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<De
 }
 
 /// Resolves a reference `name` or `namespace/name` against (namespace, name) pairs.
-fn resolve<'a>(reference: &str, items: impl Iterator<Item = (&'a str, &'a str)> + Clone, what: &str) -> Result<usize, String> {
+fn resolve<'a>(
+    reference: &str,
+    items: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    what: &str,
+) -> Result<usize, String> {
     let (ns, name) = match reference.split_once('/') {
         Some((ns, name)) => (Some(ns), name),
         None => (None, reference),
     };
-    let matches: Vec<usize> = items.clone().enumerate()
+    let matches: Vec<usize> = items
+        .clone()
+        .enumerate()
         .filter(|(_, (ins, iname))| *iname == name && ns.is_none_or(|n| n == *ins))
         .map(|(i, _)| i)
         .collect();
@@ -194,10 +274,16 @@ fn resolve<'a>(reference: &str, items: impl Iterator<Item = (&'a str, &'a str)> 
         [one] => Ok(*one),
         [] => {
             let names: Vec<&str> = items.map(|(_, n)| n).collect();
-            let hint = did_you_mean(name, names.iter().copied()).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
-            Err(format!("no {what} named {reference:?} in the manifests{hint}"))
+            let hint = did_you_mean(name, names.iter().copied())
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            Err(format!(
+                "no {what} named {reference:?} in the manifests{hint}"
+            ))
         }
-        _ => Err(format!("{what} {reference:?} exists in several namespaces: write namespace/name")),
+        _ => Err(format!(
+            "{what} {reference:?} exists in several namespaces: write namespace/name"
+        )),
     }
 }
 
@@ -218,16 +304,32 @@ impl Builder<'_> {
         self.diags.push(d);
     }
 
-    fn build(&mut self, raw: &mut RawScenario, set: &ManifestSet, path: &Path, options: &LoadOptions) -> Scenario {
+    fn build(
+        &mut self,
+        raw: &mut RawScenario,
+        set: &ManifestSet,
+        path: &Path,
+        options: &LoadOptions,
+    ) -> Scenario {
         let mut spec = raw.spec.clone().unwrap_or_default();
         let name = self.scenario_name(raw, path);
         let duration = match spec.duration {
             Some(Duration(d)) if !d.is_zero() => d,
-            Some(_) => { self.error("spec.duration", "must be greater than 0"); SimDuration::from_secs(1) }
-            None => { self.error("spec.duration", "required: how long to simulate, e.g. 2h"); SimDuration::from_secs(1) }
+            Some(_) => {
+                self.error("spec.duration", "must be greater than 0");
+                SimDuration::from_secs(1)
+            }
+            None => {
+                self.error("spec.duration", "required: how long to simulate, e.g. 2h");
+                SimDuration::from_secs(1)
+            }
         };
         let seed = options.seed.or(spec.seed).unwrap_or(1);
-        let sample_interval = self.positive_duration(spec.sample_interval, "spec.sampleInterval", DEFAULT_SAMPLE_INTERVAL);
+        let sample_interval = self.positive_duration(
+            spec.sample_interval,
+            "spec.sampleInterval",
+            DEFAULT_SAMPLE_INTERVAL,
+        );
         let node_pools = self.node_pools(spec.cluster.as_ref());
         let mut deployments = convert_deployments(set, self.diags);
         let mut services = self.services(set, &deployments);
@@ -244,7 +346,9 @@ impl Builder<'_> {
         spec.start_warm = Some(spec.start_warm.unwrap_or(true));
         spec.sample_interval = Some(Duration(sample_interval));
         spec.max_events = Some(spec.max_events.unwrap_or(DEFAULT_MAX_EVENTS));
-        spec.metrics_server = Some(RawMetricsServer { metric_resolution: Some(Duration(metric_resolution)) });
+        spec.metrics_server = Some(RawMetricsServer {
+            metric_resolution: Some(Duration(metric_resolution)),
+        });
         spec.controller_manager = Some(resolved_controller_manager(&hpa_settings));
         raw.metadata.get_or_insert_with(RawMetadata::default).name = Some(name.clone());
         raw.spec = Some(spec.clone());
@@ -273,22 +377,39 @@ impl Builder<'_> {
     fn scenario_name(&mut self, raw: &RawScenario, path: &Path) -> String {
         if let Some(name) = raw.metadata.as_ref().and_then(|m| m.name.clone()) {
             if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-                self.error("metadata.name", format!("{name:?} must be a simple name (it names the output folder)"));
+                self.error(
+                    "metadata.name",
+                    format!("{name:?} must be a simple name (it names the output folder)"),
+                );
             }
             return name;
         }
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("scenario");
-        let folder = path.parent().and_then(Path::file_name).and_then(|s| s.to_str());
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("scenario");
+        let folder = path
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|s| s.to_str());
         match folder {
             Some(f) if stem == "scenario" && !f.is_empty() => f.to_string(),
             _ => stem.to_string(),
         }
     }
 
-    fn positive_duration(&mut self, value: Option<Duration>, path: &str, default: SimDuration) -> SimDuration {
+    fn positive_duration(
+        &mut self,
+        value: Option<Duration>,
+        path: &str,
+        default: SimDuration,
+    ) -> SimDuration {
         match value {
             None => default,
-            Some(Duration(d)) if d.is_zero() => { self.error(path, "must be greater than 0"); default }
+            Some(Duration(d)) if d.is_zero() => {
+                self.error(path, "must be greater than 0");
+                default
+            }
             Some(Duration(d)) => d,
         }
     }
@@ -296,53 +417,100 @@ impl Builder<'_> {
     fn node_pools(&mut self, cluster: Option<&RawCluster>) -> Vec<NodePoolSpec> {
         let pools = cluster.map(|c| c.node_pools.clone()).unwrap_or_default();
         if pools.is_empty() {
-            self.error("spec.cluster.nodePools", "at least one node pool is required");
+            self.error(
+                "spec.cluster.nodePools",
+                "at least one node pool is required",
+            );
         }
         let mut names = BTreeSet::new();
-        pools.iter().enumerate().filter_map(|(i, p)| {
-            let spec = self.node_pool(i, p)?;
-            if !names.insert(spec.name.clone()) {
-                self.error(&format!("spec.cluster.nodePools[{i}].name"), format!("node pool {:?} is defined twice", spec.name));
-            }
-            Some(spec)
-        }).collect()
+        pools
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let spec = self.node_pool(i, p)?;
+                if !names.insert(spec.name.clone()) {
+                    self.error(
+                        &format!("spec.cluster.nodePools[{i}].name"),
+                        format!("node pool {:?} is defined twice", spec.name),
+                    );
+                }
+                Some(spec)
+            })
+            .collect()
     }
 
     fn node_pool(&mut self, i: usize, p: &RawNodePool) -> Option<NodePoolSpec> {
         let path = format!("spec.cluster.nodePools[{i}]");
-        let name = p.name.clone().unwrap_or_else(|| { self.error(&format!("{path}.name"), "required"); String::new() });
-        let count = p.count.unwrap_or_else(|| { self.error(&format!("{path}.count"), "required: the number of nodes"); 0 });
+        let name = p.name.clone().unwrap_or_else(|| {
+            self.error(&format!("{path}.name"), "required");
+            String::new()
+        });
+        let count = p.count.unwrap_or_else(|| {
+            self.error(&format!("{path}.count"), "required: the number of nodes");
+            0
+        });
         let mut allocatable = Resources::default();
         let mut max_pods = 110;
         for (resource, q) in &p.allocatable {
             let rpath = format!("{path}.allocatable.{resource}");
             let mut errors = Vec::new();
             if let Some(v) = manifest::resource_amount(resource, &q.as_text(), |m| errors.push(m)) {
-                if resource == resources::PODS { max_pods = v } else { allocatable.set(resource, v) }
+                if resource == resources::PODS {
+                    max_pods = v
+                } else {
+                    allocatable.set(resource, v)
+                }
             }
-            for e in errors { self.error(&rpath, e); }
+            for e in errors {
+                self.error(&rpath, e);
+            }
         }
         for required in [resources::CPU, resources::MEMORY] {
             if !p.allocatable.contains_key(required) {
-                self.error(&format!("{path}.allocatable"), format!("{required} is required (e.g. cpu: \"4\", memory: 16Gi)"));
+                self.error(
+                    &format!("{path}.allocatable"),
+                    format!("{required} is required (e.g. cpu: \"4\", memory: 16Gi)"),
+                );
             }
         }
         let price = p.price_per_hour.unwrap_or(0.0);
         if !price.is_finite() || price < 0.0 {
-            self.error(&format!("{path}.pricePerHour"), "must be a price ≥ 0 in USD per hour");
+            self.error(
+                &format!("{path}.pricePerHour"),
+                "must be a price ≥ 0 in USD per hour",
+            );
         }
         let taints = self.taints(&path, &p.taints);
-        Some(NodePoolSpec { name, instance_type: p.instance_type.clone(), count, allocatable, max_pods, labels: p.labels.clone(), taints, price_usd_per_hour: price })
+        Some(NodePoolSpec {
+            name,
+            instance_type: p.instance_type.clone(),
+            count,
+            allocatable,
+            max_pods,
+            labels: p.labels.clone(),
+            taints,
+            price_usd_per_hour: price,
+        })
     }
 
     fn taints(&mut self, path: &str, raw: &[RawTaint]) -> Vec<Taint> {
         let mut out = Vec::new();
         for (j, t) in raw.iter().enumerate() {
             let tpath = format!("{path}.taints[{j}]");
-            let Some(key) = t.key.clone().filter(|k| !k.is_empty()) else { self.error(&format!("{tpath}.key"), "required"); continue };
+            let Some(key) = t.key.clone().filter(|k| !k.is_empty()) else {
+                self.error(&format!("{tpath}.key"), "required");
+                continue;
+            };
             match t.effect.as_deref().and_then(TaintEffect::parse) {
-                Some(effect) => out.push(Taint { key, value: t.value.clone().unwrap_or_default(), effect }),
-                None => self.error(&format!("{tpath}.effect"), "must be NoSchedule, PreferNoSchedule or NoExecute"),
+                Some(effect) => out.push(Taint {
+                    key,
+                    value: t.value.clone().unwrap_or_default(),
+                    effect,
+                }),
+                None => self.error(
+                    &format!("{tpath}.effect"),
+                    "must be NoSchedule, PreferNoSchedule or NoExecute",
+                ),
             }
         }
         out
@@ -353,12 +521,23 @@ impl Builder<'_> {
         for m in &set.services {
             let name = m.object.metadata.name.clone().unwrap_or_default();
             let namespace = manifest::namespace_of(&m.object.metadata);
-            if out.iter().any(|s| s.name == name && s.namespace == namespace) {
-                self.diags.push(m.source.error("metadata.name", format!("Service {name:?} is defined twice")));
+            if out
+                .iter()
+                .any(|s| s.name == name && s.namespace == namespace)
+            {
+                self.diags.push(m.source.error(
+                    "metadata.name",
+                    format!("Service {name:?} is defined twice"),
+                ));
                 continue;
             }
             let (_, backends) = manifest::service_backends(m, deployments);
-            out.push(ServiceSpec { name, namespace, backends, traffic: None });
+            out.push(ServiceSpec {
+                name,
+                namespace,
+                backends,
+                traffic: None,
+            });
         }
         out
     }
@@ -366,10 +545,16 @@ impl Builder<'_> {
     fn hpas(&mut self, set: &ManifestSet, deployments: &[DeploymentSpec]) -> Vec<HpaSpec> {
         let mut out: Vec<HpaSpec> = Vec::new();
         for m in &set.hpas {
-            let Some(hpa) = manifest::hpa_spec(m, deployments, self.diags) else { continue };
+            let Some(hpa) = manifest::hpa_spec(m, deployments, self.diags) else {
+                continue;
+            };
             if let Some(other) = out.iter().find(|h| h.target == hpa.target) {
-                let msg = format!("Deployment {:?} is already scaled by HorizontalPodAutoscaler {:?}; two HPAs on one target fight (AmbiguousSelector)", deployments[hpa.target].name, other.name);
-                self.diags.push(m.source.error("spec.scaleTargetRef.name", msg));
+                let msg = format!(
+                    "Deployment {:?} is already scaled by HorizontalPodAutoscaler {:?}; two HPAs on one target fight (AmbiguousSelector)",
+                    deployments[hpa.target].name, other.name
+                );
+                self.diags
+                    .push(m.source.error("spec.scaleTargetRef.name", msg));
                 continue;
             }
             out.push(hpa);
@@ -381,13 +566,31 @@ impl Builder<'_> {
         let mut seen = BTreeSet::new();
         for (i, w) in raw.iter().enumerate() {
             let path = format!("spec.workloads[{i}]");
-            let Some(reference) = w.deployment.as_deref() else { self.error(&format!("{path}.deployment"), "required: the Deployment this model describes"); continue };
-            let index = match resolve(reference, deployments.iter().map(|d| (d.namespace.as_str(), d.name.as_str())), "Deployment") {
+            let Some(reference) = w.deployment.as_deref() else {
+                self.error(
+                    &format!("{path}.deployment"),
+                    "required: the Deployment this model describes",
+                );
+                continue;
+            };
+            let index = match resolve(
+                reference,
+                deployments
+                    .iter()
+                    .map(|d| (d.namespace.as_str(), d.name.as_str())),
+                "Deployment",
+            ) {
                 Ok(i) => i,
-                Err(e) => { self.error(&format!("{path}.deployment"), e); continue }
+                Err(e) => {
+                    self.error(&format!("{path}.deployment"), e);
+                    continue;
+                }
             };
             if !seen.insert(index) {
-                self.error(&format!("{path}.deployment"), format!("Deployment {reference:?} already has a workload model"));
+                self.error(
+                    &format!("{path}.deployment"),
+                    format!("Deployment {reference:?} already has a workload model"),
+                );
             }
             deployments[index].workload = self.workload(&path, w);
         }
@@ -395,45 +598,107 @@ impl Builder<'_> {
 
     fn workload(&mut self, path: &str, w: &RawWorkload) -> WorkloadModel {
         let defaults = WorkloadModel::default();
-        let startup_time = w.startup_time.as_ref().map_or(defaults.startup_time, |d| self.distribution(&format!("{path}.startupTime"), d));
-        let cpu_per_request = w.cpu_per_request.as_ref().map_or(defaults.cpu_per_request, |d| self.distribution(&format!("{path}.cpuPerRequest"), d));
+        let startup_time = w.startup_time.as_ref().map_or(defaults.startup_time, |d| {
+            self.distribution(&format!("{path}.startupTime"), d)
+        });
+        let cpu_per_request = w
+            .cpu_per_request
+            .as_ref()
+            .map_or(defaults.cpu_per_request, |d| {
+                self.distribution(&format!("{path}.cpuPerRequest"), d)
+            });
         let concurrency = w.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
         if concurrency == 0 {
             self.error(&format!("{path}.concurrency"), "must be at least 1");
         }
-        let timeout = self.positive_duration(w.timeout, &format!("{path}.timeout"), DEFAULT_TIMEOUT);
-        WorkloadModel { startup_time, cpu_per_request, concurrency: concurrency.max(1), queue_limit: w.queue_limit.unwrap_or(DEFAULT_QUEUE_LIMIT), timeout }
+        let timeout =
+            self.positive_duration(w.timeout, &format!("{path}.timeout"), DEFAULT_TIMEOUT);
+        WorkloadModel {
+            startup_time,
+            cpu_per_request,
+            concurrency: concurrency.max(1),
+            queue_limit: w.queue_limit.unwrap_or(DEFAULT_QUEUE_LIMIT),
+            timeout,
+        }
     }
 
     fn distribution(&mut self, path: &str, d: &RawDistribution) -> DurationDist {
         match d {
-            RawDistribution::Constant(Duration(v)) | RawDistribution::Family(RawDistributionFamily::Constant { value: Duration(v) }) => DurationDist::Constant(*v),
+            RawDistribution::Constant(Duration(v))
+            | RawDistribution::Family(RawDistributionFamily::Constant { value: Duration(v) }) => {
+                DurationDist::Constant(*v)
+            }
             RawDistribution::Family(RawDistributionFamily::Exponential { mean: Duration(m) }) => {
-                if m.is_zero() { self.error(&format!("{path}.exponential.mean"), "must be greater than 0"); }
+                if m.is_zero() {
+                    self.error(
+                        &format!("{path}.exponential.mean"),
+                        "must be greater than 0",
+                    );
+                }
                 DurationDist::exponential(*m)
             }
-            RawDistribution::Family(RawDistributionFamily::LogNormal { mean: Duration(m), cv }) => {
-                if m.is_zero() { self.error(&format!("{path}.logNormal.mean"), "must be greater than 0"); }
-                if !cv.is_finite() || *cv < 0.0 { self.error(&format!("{path}.logNormal.cv"), "must be a number ≥ 0"); }
+            RawDistribution::Family(RawDistributionFamily::LogNormal {
+                mean: Duration(m),
+                cv,
+            }) => {
+                if m.is_zero() {
+                    self.error(&format!("{path}.logNormal.mean"), "must be greater than 0");
+                }
+                if !cv.is_finite() || *cv < 0.0 {
+                    self.error(&format!("{path}.logNormal.cv"), "must be a number ≥ 0");
+                }
                 DurationDist::log_normal(*m, cv.max(0.0))
             }
-            RawDistribution::Family(RawDistributionFamily::Uniform { min: Duration(a), max: Duration(b) }) => {
-                if a > b { self.error(&format!("{path}.uniform.max"), "must be ≥ min"); }
-                DurationDist::Uniform { min: *a.min(b), max: *a.max(b) }
+            RawDistribution::Family(RawDistributionFamily::Uniform {
+                min: Duration(a),
+                max: Duration(b),
+            }) => {
+                if a > b {
+                    self.error(&format!("{path}.uniform.max"), "must be ≥ min");
+                }
+                DurationDist::Uniform {
+                    min: *a.min(b),
+                    max: *a.max(b),
+                }
             }
         }
     }
 
-    fn traffic(&mut self, raw: &[RawTraffic], set: &ManifestSet, services: &mut [ServiceSpec], deployments: &[DeploymentSpec], duration: SimDuration) {
+    fn traffic(
+        &mut self,
+        raw: &[RawTraffic],
+        set: &ManifestSet,
+        services: &mut [ServiceSpec],
+        deployments: &[DeploymentSpec],
+        duration: SimDuration,
+    ) {
         for (i, t) in raw.iter().enumerate() {
             let path = format!("spec.traffic[{i}]");
-            let Some(reference) = t.service.as_deref() else { self.error(&format!("{path}.service"), "required: the Service receiving this traffic"); continue };
-            let index = match resolve(reference, services.iter().map(|s| (s.namespace.as_str(), s.name.as_str())), "Service") {
+            let Some(reference) = t.service.as_deref() else {
+                self.error(
+                    &format!("{path}.service"),
+                    "required: the Service receiving this traffic",
+                );
+                continue;
+            };
+            let index = match resolve(
+                reference,
+                services
+                    .iter()
+                    .map(|s| (s.namespace.as_str(), s.name.as_str())),
+                "Service",
+            ) {
                 Ok(i) => i,
-                Err(e) => { self.error(&format!("{path}.service"), e); continue }
+                Err(e) => {
+                    self.error(&format!("{path}.service"), e);
+                    continue;
+                }
             };
             if services[index].traffic.is_some() {
-                self.error(&format!("{path}.service"), format!("Service {reference:?} already has traffic"));
+                self.error(
+                    &format!("{path}.service"),
+                    format!("Service {reference:?} already has traffic"),
+                );
                 continue;
             }
             if services[index].backends.is_empty() {
@@ -446,18 +711,34 @@ impl Builder<'_> {
                 }
             }
             let load_balancing = self.load_balancing(&path, t.load_balancing.as_deref());
-            let Some(arrivals) = t.arrivals.as_ref() else { self.error(&format!("{path}.arrivals"), "required: constant, rateSeries or perMinuteCounts"); continue };
+            let Some(arrivals) = t.arrivals.as_ref() else {
+                self.error(
+                    &format!("{path}.arrivals"),
+                    "required: constant, rateSeries or perMinuteCounts",
+                );
+                continue;
+            };
             let arrivals = self.arrivals(&format!("{path}.arrivals"), arrivals, duration);
-            services[index].traffic = Some(TrafficSpec { arrivals, load_balancing });
+            services[index].traffic = Some(TrafficSpec {
+                arrivals,
+                load_balancing,
+            });
         }
     }
 
     fn has_workload(&self, deployments: &[DeploymentSpec], index: usize) -> bool {
         let d = &deployments[index];
-        self.source.node.lookup("spec.workloads").is_some_and(|n| match &n.value {
-            Value::Seq(items) => items.iter().any(|w| w.get("deployment").and_then(Node::as_str).is_some_and(|r| r == d.name || r == format!("{}/{}", d.namespace, d.name))),
-            _ => false,
-        })
+        self.source
+            .node
+            .lookup("spec.workloads")
+            .is_some_and(|n| match &n.value {
+                Value::Seq(items) => items.iter().any(|w| {
+                    w.get("deployment")
+                        .and_then(Node::as_str)
+                        .is_some_and(|r| r == d.name || r == format!("{}/{}", d.namespace, d.name))
+                }),
+                _ => false,
+            })
     }
 
     fn load_balancing(&mut self, path: &str, value: Option<&str>) -> LoadBalancing {
@@ -471,38 +752,77 @@ impl Builder<'_> {
         }
     }
 
-    fn arrivals(&mut self, path: &str, arrivals: &RawArrivals, duration: SimDuration) -> ArrivalPattern {
+    fn arrivals(
+        &mut self,
+        path: &str,
+        arrivals: &RawArrivals,
+        duration: SimDuration,
+    ) -> ArrivalPattern {
         match arrivals {
             RawArrivals::Constant { rate } => {
                 if !rate.is_finite() || *rate < 0.0 {
-                    self.error(&format!("{path}.constant.rate"), format!("{rate} is not a rate: requests per second must be ≥ 0"));
+                    self.error(
+                        &format!("{path}.constant.rate"),
+                        format!("{rate} is not a rate: requests per second must be ≥ 0"),
+                    );
                 }
                 ArrivalPattern::constant(rate.max(0.0))
             }
-            RawArrivals::RateSeries(f) => self.trace_pattern(&format!("{path}.rateSeries"), f, false, duration),
-            RawArrivals::PerMinuteCounts(f) => self.trace_pattern(&format!("{path}.perMinuteCounts"), f, true, duration),
+            RawArrivals::RateSeries(f) => {
+                self.trace_pattern(&format!("{path}.rateSeries"), f, false, duration)
+            }
+            RawArrivals::PerMinuteCounts(f) => {
+                self.trace_pattern(&format!("{path}.perMinuteCounts"), f, true, duration)
+            }
         }
     }
 
-    fn trace_pattern(&mut self, path: &str, f: &RawTraceFile, per_minute: bool, duration: SimDuration) -> ArrivalPattern {
+    fn trace_pattern(
+        &mut self,
+        path: &str,
+        f: &RawTraceFile,
+        per_minute: bool,
+        duration: SimDuration,
+    ) -> ArrivalPattern {
         let empty = ArrivalPattern::constant(0.0);
-        let Some(rel) = f.file.as_deref() else { self.error(&format!("{path}.file"), "required: the trace CSV, relative to the scenario"); return empty };
+        let Some(rel) = f.file.as_deref() else {
+            self.error(
+                &format!("{path}.file"),
+                "required: the trace CSV, relative to the scenario",
+            );
+            return empty;
+        };
         let scale = f.scale.unwrap_or(1.0);
         let speedup = f.speedup.unwrap_or(1.0);
-        if !scale.is_finite() || scale < 0.0 { self.error(&format!("{path}.scale"), "must be a number ≥ 0"); }
-        if !speedup.is_finite() || speedup <= 0.0 { self.error(&format!("{path}.speedup"), "must be a number > 0"); return empty }
+        if !scale.is_finite() || scale < 0.0 {
+            self.error(&format!("{path}.scale"), "must be a number ≥ 0");
+        }
+        if !speedup.is_finite() || speedup <= 0.0 {
+            self.error(&format!("{path}.speedup"), "must be a number > 0");
+            return empty;
+        }
         let full = self.base_dir.join(rel);
         let shown = full.display().to_string();
         let text = match std::fs::read_to_string(&full) {
             Ok(t) => t,
-            Err(e) => { self.error(&format!("{path}.file"), format!("cannot read trace {shown}: {e}")); return empty }
+            Err(e) => {
+                self.error(
+                    &format!("{path}.file"),
+                    format!("cannot read trace {shown}: {e}"),
+                );
+                return empty;
+            }
         };
         let points = if per_minute {
             trace::read_per_minute_counts(&shown, &text, f.column.as_deref(), self.diags)
         } else {
             trace::read_rate_series(&shown, &text, self.diags)
         };
-        let mapping = TraceMapping { offset: f.offset.map_or(SimDuration::ZERO, |d| d.0), speedup, scale: scale.max(0.0) };
+        let mapping = TraceMapping {
+            offset: f.offset.map_or(SimDuration::ZERO, |d| d.0),
+            speedup,
+            scale: scale.max(0.0),
+        };
         trace::to_pattern(&points, mapping, duration)
     }
 
@@ -510,61 +830,143 @@ impl Builder<'_> {
         for d in deployments {
             let fits = pools.iter().any(|p| {
                 let r = &d.pod.requests;
-                r.nonzero_names().iter().all(|name| r.get(name) <= p.allocatable.get(name))
+                r.nonzero_names()
+                    .iter()
+                    .all(|name| r.get(name) <= p.allocatable.get(name))
             });
             if !fits && !pools.is_empty() {
-                let msg = format!("pods of Deployment {:?} request more than any node pool's allocatable: they will stay Pending", d.name);
-                self.diags.push(Diagnostic::warning(&self.source.file, None, "spec.cluster.nodePools", msg));
+                let msg = format!(
+                    "pods of Deployment {:?} request more than any node pool's allocatable: they will stay Pending",
+                    d.name
+                );
+                self.diags.push(Diagnostic::warning(
+                    &self.source.file,
+                    None,
+                    "spec.cluster.nodePools",
+                    msg,
+                ));
             }
         }
     }
 
-    fn slos(&mut self, raw: &[RawSlo], services: &[ServiceSpec], deployments: &[DeploymentSpec]) -> Vec<SloSpec> {
+    fn slos(
+        &mut self,
+        raw: &[RawSlo],
+        services: &[ServiceSpec],
+        deployments: &[DeploymentSpec],
+    ) -> Vec<SloSpec> {
         let mut out = Vec::new();
         for (i, s) in raw.iter().enumerate() {
             let path = format!("spec.slos[{i}]");
-            let Some(text) = s.assert.clone() else { self.error(&format!("{path}.assert"), "required, e.g. `latency.p99 <= 250ms`"); continue };
+            let Some(text) = s.assert.clone() else {
+                self.error(
+                    &format!("{path}.assert"),
+                    "required, e.g. `latency.p99 <= 250ms`",
+                );
+                continue;
+            };
             let assertion = match parse_assertion(&text) {
                 Ok(a) => a,
-                Err(e) => { self.error(&format!("{path}.assert"), e); continue }
+                Err(e) => {
+                    self.error(&format!("{path}.assert"), e);
+                    continue;
+                }
             };
-            let Some(scope) = self.slo_scope(&path, s, assertion.metric, services, deployments) else { continue };
+            let Some(scope) = self.slo_scope(&path, s, assertion.metric, services, deployments)
+            else {
+                continue;
+            };
             let scope_name = match &scope {
                 SloScope::Service(i) => format!("service {}: ", services[*i].name),
                 SloScope::Deployment(i) => format!("deployment {}: ", deployments[*i].name),
                 SloScope::Cluster => String::new(),
             };
-            let name = s.name.clone().unwrap_or_else(|| format!("{scope_name}{text}"));
-            out.push(SloSpec { name, scope, metric: assertion.metric, comparison: assertion.comparison, threshold: assertion.threshold, text });
+            let name = s
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{scope_name}{text}"));
+            out.push(SloSpec {
+                name,
+                scope,
+                metric: assertion.metric,
+                comparison: assertion.comparison,
+                threshold: assertion.threshold,
+                text,
+            });
         }
         out
     }
 
-    fn slo_scope(&mut self, path: &str, s: &RawSlo, metric: SloMetric, services: &[ServiceSpec], deployments: &[DeploymentSpec]) -> Option<SloScope> {
-        let needs_deployment = matches!(metric, SloMetric::ReplicasMax | SloMetric::ReplicasMean | SloMetric::ReplicasMin);
-        let per_service = matches!(metric, SloMetric::Latency(_) | SloMetric::Availability | SloMetric::RequestsFailed);
+    fn slo_scope(
+        &mut self,
+        path: &str,
+        s: &RawSlo,
+        metric: SloMetric,
+        services: &[ServiceSpec],
+        deployments: &[DeploymentSpec],
+    ) -> Option<SloScope> {
+        let needs_deployment = matches!(
+            metric,
+            SloMetric::ReplicasMax | SloMetric::ReplicasMean | SloMetric::ReplicasMin
+        );
+        let per_service = matches!(
+            metric,
+            SloMetric::Latency(_) | SloMetric::Availability | SloMetric::RequestsFailed
+        );
         if let Some(r) = s.service.as_deref() {
             if !per_service {
                 self.error(&format!("{path}.service"), "this metric is not per Service");
                 return None;
             }
-            return resolve(r, services.iter().map(|x| (x.namespace.as_str(), x.name.as_str())), "Service")
-                .map(SloScope::Service).map_err(|e| self.error(&format!("{path}.service"), e)).ok();
+            return resolve(
+                r,
+                services
+                    .iter()
+                    .map(|x| (x.namespace.as_str(), x.name.as_str())),
+                "Service",
+            )
+            .map(SloScope::Service)
+            .map_err(|e| self.error(&format!("{path}.service"), e))
+            .ok();
         }
         if let Some(r) = s.deployment.as_deref() {
             if !needs_deployment {
-                self.error(&format!("{path}.deployment"), "this metric is not per Deployment");
+                self.error(
+                    &format!("{path}.deployment"),
+                    "this metric is not per Deployment",
+                );
                 return None;
             }
-            return resolve(r, deployments.iter().map(|x| (x.namespace.as_str(), x.name.as_str())), "Deployment")
-                .map(SloScope::Deployment).map_err(|e| self.error(&format!("{path}.deployment"), e)).ok();
+            return resolve(
+                r,
+                deployments
+                    .iter()
+                    .map(|x| (x.namespace.as_str(), x.name.as_str())),
+                "Deployment",
+            )
+            .map(SloScope::Deployment)
+            .map_err(|e| self.error(&format!("{path}.deployment"), e))
+            .ok();
         }
-        let with_traffic: Vec<usize> = services.iter().enumerate().filter(|(_, x)| x.traffic.is_some()).map(|(i, _)| i).collect();
+        let with_traffic: Vec<usize> = services
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.traffic.is_some())
+            .map(|(i, _)| i)
+            .collect();
         match metric {
-            SloMetric::Latency(_) if with_traffic.len() == 1 => Some(SloScope::Service(with_traffic[0])),
-            SloMetric::Latency(_) => { self.error(path, "name the `service` this latency is for"); None }
+            SloMetric::Latency(_) if with_traffic.len() == 1 => {
+                Some(SloScope::Service(with_traffic[0]))
+            }
+            SloMetric::Latency(_) => {
+                self.error(path, "name the `service` this latency is for");
+                None
+            }
             _ if needs_deployment && deployments.len() == 1 => Some(SloScope::Deployment(0)),
-            _ if needs_deployment => { self.error(path, "name the `deployment` these replicas are for"); None }
+            _ if needs_deployment => {
+                self.error(path, "name the `deployment` these replicas are for");
+                None
+            }
             _ => Some(SloScope::Cluster),
         }
     }
@@ -575,21 +977,39 @@ impl Builder<'_> {
         let base = "spec.controllerManager";
         let tolerance = raw.hpa_tolerance.unwrap_or(d.tolerance);
         if !tolerance.is_finite() || tolerance < 0.0 {
-            self.error(&format!("{base}.horizontal-pod-autoscaler-tolerance"), "must be a number ≥ 0");
+            self.error(
+                &format!("{base}.horizontal-pod-autoscaler-tolerance"),
+                "must be a number ≥ 0",
+            );
         }
         HpaSettings {
-            sync_period: self.positive_duration(raw.hpa_sync_period, &format!("{base}.horizontal-pod-autoscaler-sync-period"), d.sync_period),
+            sync_period: self.positive_duration(
+                raw.hpa_sync_period,
+                &format!("{base}.horizontal-pod-autoscaler-sync-period"),
+                d.sync_period,
+            ),
             tolerance,
-            downscale_stabilization: raw.hpa_downscale_stabilization.map_or(d.downscale_stabilization, |x| x.0),
-            cpu_initialization_period: raw.hpa_cpu_initialization_period.map_or(d.cpu_initialization_period, |x| x.0),
-            initial_readiness_delay: raw.hpa_initial_readiness_delay.map_or(d.initial_readiness_delay, |x| x.0),
+            downscale_stabilization: raw
+                .hpa_downscale_stabilization
+                .map_or(d.downscale_stabilization, |x| x.0),
+            cpu_initialization_period: raw
+                .hpa_cpu_initialization_period
+                .map_or(d.cpu_initialization_period, |x| x.0),
+            initial_readiness_delay: raw
+                .hpa_initial_readiness_delay
+                .map_or(d.initial_readiness_delay, |x| x.0),
         }
     }
 
     fn metric_resolution(&mut self, raw: Option<&RawMetricsServer>) -> SimDuration {
-        let value = raw.and_then(|m| m.metric_resolution).map_or(DEFAULT_METRIC_RESOLUTION, |d| d.0);
+        let value = raw
+            .and_then(|m| m.metric_resolution)
+            .map_or(DEFAULT_METRIC_RESOLUTION, |d| d.0);
         if value < SimDuration::from_secs(10) {
-            self.error("spec.metricsServer.metricResolution", "metrics-server requires at least 10s");
+            self.error(
+                "spec.metricsServer.metricResolution",
+                "metrics-server requires at least 10s",
+            );
         }
         value
     }
@@ -604,4 +1024,3 @@ fn resolved_controller_manager(s: &HpaSettings) -> RawControllerManager {
         hpa_initial_readiness_delay: Some(Duration(s.initial_readiness_delay)),
     }
 }
-

@@ -129,13 +129,24 @@ impl Node {
                     }
                     let kind = node.kind_name();
                     let Value::Map(entries) = &mut node.value else {
-                        return Err(format!("cannot set {k:?}: its parent is {kind}, not a mapping"));
+                        return Err(format!(
+                            "cannot set {k:?}: its parent is {kind}, not a mapping"
+                        ));
                     };
                     let index = match entries.iter().position(|(key, _)| key.as_str() == Some(k)) {
                         Some(i) => i,
                         None => {
-                            let key = Node { value: Value::String(k.to_string()), position };
-                            entries.push((key, Node { value: Value::Null, position }));
+                            let key = Node {
+                                value: Value::String(k.to_string()),
+                                position,
+                            };
+                            entries.push((
+                                key,
+                                Node {
+                                    value: Value::Null,
+                                    position,
+                                },
+                            ));
                             entries.len() - 1
                         }
                     };
@@ -146,7 +157,9 @@ impl Node {
                     match &mut node.value {
                         Value::Seq(items) => {
                             let len = items.len();
-                            items.get_mut(i).ok_or_else(|| format!("index [{i}] is out of range: the list has {len} items"))?
+                            items.get_mut(i).ok_or_else(|| {
+                                format!("index [{i}] is out of range: the list has {len} items")
+                            })?
                         }
                         _ => return Err(format!("cannot index [{i}] into {kind}")),
                     }
@@ -177,25 +190,23 @@ enum PathSegment<'a> {
 }
 
 fn split_path(path: &str) -> impl Iterator<Item = PathSegment<'_>> {
-    path.split('.')
-        .filter(|s| !s.is_empty())
-        .flat_map(|part| {
-            let mut segments = Vec::new();
-            let (key, mut rest) = match part.find('[') {
-                Some(i) => (&part[..i], &part[i..]),
-                None => (part, ""),
-            };
-            if !key.is_empty() {
-                segments.push(PathSegment::Key(key));
+    path.split('.').filter(|s| !s.is_empty()).flat_map(|part| {
+        let mut segments = Vec::new();
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            segments.push(PathSegment::Key(key));
+        }
+        while let Some(end) = rest.find(']') {
+            if let Ok(i) = rest[1..end].parse() {
+                segments.push(PathSegment::Index(i));
             }
-            while let Some(end) = rest.find(']') {
-                if let Ok(i) = rest[1..end].parse() {
-                    segments.push(PathSegment::Index(i));
-                }
-                rest = &rest[end + 1..];
-            }
-            segments
-        })
+            rest = &rest[end + 1..];
+        }
+        segments
+    })
 }
 
 impl<'de> Deserialize<'de> for Value {
@@ -262,10 +273,17 @@ mod tests {
 
     #[test]
     fn positions_and_types_survive_parsing() {
-        let docs = parse_documents("a: 1\nb:\n  - x\n  - \"2\"\nc: 1.5\n---\n# only a comment\n---\nd: true\n").unwrap();
+        let docs = parse_documents(
+            "a: 1\nb:\n  - x\n  - \"2\"\nc: 1.5\n---\n# only a comment\n---\nd: true\n",
+        )
+        .unwrap();
         assert_eq!(docs.len(), 2, "the comment-only document is dropped");
         let b1 = docs[0].lookup("b[1]").unwrap();
-        assert_eq!(b1.value, Value::String("2".into()), "quoted numbers stay strings");
+        assert_eq!(
+            b1.value,
+            Value::String("2".into()),
+            "quoted numbers stay strings"
+        );
         assert_eq!(b1.position, Position { line: 4, column: 5 });
         assert_eq!(docs[0].lookup("a").unwrap().value, Value::Int(1));
         assert_eq!(docs[0].lookup("c").unwrap().value, Value::Float(1.5));
@@ -274,12 +292,21 @@ mod tests {
 
     #[test]
     fn set_creates_and_replaces() {
-        let mut doc = parse_documents("spec:\n  items: [{a: 1}]\n").unwrap().remove(0);
+        let mut doc = parse_documents("spec:\n  items: [{a: 1}]\n")
+            .unwrap()
+            .remove(0);
         doc.set("spec.items[0].a", Value::Int(5)).unwrap();
         doc.set("spec.new.deep", Value::Bool(true)).unwrap();
         assert_eq!(doc.lookup("spec.items[0].a").unwrap().value, Value::Int(5));
-        assert_eq!(doc.lookup("spec.new.deep").unwrap().value, Value::Bool(true));
-        assert!(doc.set("spec.items[3].a", Value::Null).unwrap_err().contains("out of range"));
+        assert_eq!(
+            doc.lookup("spec.new.deep").unwrap().value,
+            Value::Bool(true)
+        );
+        assert!(
+            doc.set("spec.items[3].a", Value::Null)
+                .unwrap_err()
+                .contains("out of range")
+        );
     }
 
     #[test]

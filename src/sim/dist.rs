@@ -10,10 +10,19 @@ use super::time::SimDuration;
 #[derive(Clone, Debug, PartialEq)]
 pub enum DurationDist {
     Constant(SimDuration),
-    Exponential { dist: Exp<f64>, mean: SimDuration },
+    Exponential {
+        dist: Exp<f64>,
+        mean: SimDuration,
+    },
     /// Log-normal given by its underlying normal's μ and σ (seconds).
-    LogNormal { dist: LogNormal<f64>, mean_secs: f64 },
-    Uniform { min: SimDuration, max: SimDuration },
+    LogNormal {
+        dist: LogNormal<f64>,
+        mean_secs: f64,
+    },
+    Uniform {
+        min: SimDuration,
+        max: SimDuration,
+    },
 }
 
 impl DurationDist {
@@ -41,8 +50,12 @@ impl DurationDist {
     pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
         match self {
             DurationDist::Constant(d) => *d,
-            DurationDist::Exponential { dist, .. } => SimDuration::from_secs_f64_ceil(dist.sample(rng)),
-            DurationDist::LogNormal { dist, .. } => SimDuration::from_secs_f64_ceil(dist.sample(rng)),
+            DurationDist::Exponential { dist, .. } => {
+                SimDuration::from_secs_f64_ceil(dist.sample(rng))
+            }
+            DurationDist::LogNormal { dist, .. } => {
+                SimDuration::from_secs_f64_ceil(dist.sample(rng))
+            }
             DurationDist::Uniform { min, max } => {
                 SimDuration::from_micros(rng.random_range(min.as_micros()..=max.as_micros()))
             }
@@ -54,7 +67,9 @@ impl DurationDist {
         match self {
             DurationDist::Constant(d) => *d,
             DurationDist::Exponential { mean, .. } => *mean,
-            DurationDist::LogNormal { mean_secs, .. } => SimDuration::from_secs_f64_ceil(*mean_secs),
+            DurationDist::LogNormal { mean_secs, .. } => {
+                SimDuration::from_secs_f64_ceil(*mean_secs)
+            }
             DurationDist::Uniform { min, max } => {
                 SimDuration::from_micros((min.as_micros() + max.as_micros()) / 2)
             }
@@ -69,7 +84,10 @@ mod tests {
 
     fn sample_mean(d: &DurationDist, n: u32) -> f64 {
         let mut rng = RngStreams::new(3).stream("dist-test");
-        (0..n).map(|_| d.sample(&mut rng).as_secs_f64()).sum::<f64>() / f64::from(n)
+        (0..n)
+            .map(|_| d.sample(&mut rng).as_secs_f64())
+            .sum::<f64>()
+            / f64::from(n)
     }
 
     #[test]
@@ -77,12 +95,18 @@ mod tests {
         // 200 000 samples: the standard error of the mean is mean·cv/√n ≈ 0.22 % for cv 1,
         // so 1.5 % is a ~7σ bound (plus ≤ 0.5 µs of rounding-up per sample).
         let mean = SimDuration::from_millis(100);
-        for d in [DurationDist::exponential(mean), DurationDist::log_normal(mean, 1.0)] {
+        for d in [
+            DurationDist::exponential(mean),
+            DurationDist::log_normal(mean, 1.0),
+        ] {
             let m = sample_mean(&d, 200_000);
             assert!((m - 0.1).abs() < 0.0015, "{d:?}: {m}");
             assert_eq!(d.mean(), mean);
         }
-        let u = DurationDist::Uniform { min: SimDuration::from_millis(50), max: SimDuration::from_millis(150) };
+        let u = DurationDist::Uniform {
+            min: SimDuration::from_millis(50),
+            max: SimDuration::from_millis(150),
+        };
         assert!((sample_mean(&u, 100_000) - 0.1).abs() < 0.001);
     }
 }

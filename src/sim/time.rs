@@ -65,12 +65,17 @@ impl SimDuration {
         if secs.is_nan() || secs <= 0.0 {
             return SimDuration(0);
         }
-        let micros = (secs * MICROS_PER_SECOND as f64).ceil();
+        let micros = secs * MICROS_PER_SECOND as f64;
         if micros >= u64::MAX as f64 {
-            SimDuration(u64::MAX)
-        } else {
-            SimDuration(micros as u64)
+            return SimDuration(u64::MAX);
         }
+        // ceil without a libm call: truncate, then add one if anything was cut off.
+        let whole = micros as u64;
+        SimDuration(if (whole as f64) < micros {
+            whole + 1
+        } else {
+            whole
+        })
     }
     pub const fn as_micros(self) -> u64 {
         self.0
@@ -161,10 +166,20 @@ fn format_go_duration(micros: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if h > 0 || m > 0 {
         write!(f, "{m}m")?;
     }
-    write_with_fraction(f, s * MICROS_PER_SECOND + sub_micros, MICROS_PER_SECOND, "s")
+    write_with_fraction(
+        f,
+        s * MICROS_PER_SECOND + sub_micros,
+        MICROS_PER_SECOND,
+        "s",
+    )
 }
 
-fn write_with_fraction(f: &mut fmt::Formatter<'_>, value: u64, unit: u64, suffix: &str) -> fmt::Result {
+fn write_with_fraction(
+    f: &mut fmt::Formatter<'_>,
+    value: u64,
+    unit: u64,
+    suffix: &str,
+) -> fmt::Result {
     let whole = value / unit;
     let frac = value % unit;
     if frac == 0 {
@@ -202,14 +217,20 @@ mod tests {
         assert_eq!(t.as_micros(), 15_250_000);
         assert_eq!(t - SimTime::from_secs(15), SimDuration::from_millis(250));
         assert_eq!(SimTime::MAX + SimDuration::from_secs(1), SimTime::MAX);
-        assert_eq!(SimTime::from_secs(1).saturating_since(SimTime::from_secs(2)), SimDuration::ZERO);
+        assert_eq!(
+            SimTime::from_secs(1).saturating_since(SimTime::from_secs(2)),
+            SimDuration::ZERO
+        );
         assert_eq!(t.to_string(), "00:00:15.250");
     }
 
     #[test]
     fn float_seconds_round_up_to_the_microsecond() {
         // 0.1000001 s = 100 000.1 µs → 100 001 µs (ceil), so no work is ever lost to rounding.
-        assert_eq!(SimDuration::from_secs_f64_ceil(0.1000001).as_micros(), 100_001);
+        assert_eq!(
+            SimDuration::from_secs_f64_ceil(0.1000001).as_micros(),
+            100_001
+        );
         assert_eq!(SimDuration::from_secs_f64_ceil(-1.0), SimDuration::ZERO);
         assert_eq!(SimDuration::from_secs_f64_ceil(f64::NAN), SimDuration::ZERO);
     }

@@ -19,7 +19,12 @@ pub struct ArrivalProcess {
 
 impl ArrivalProcess {
     pub fn new(pattern: &ArrivalPattern, rng: SimRng) -> Self {
-        ArrivalProcess { segments: pattern.segments.clone(), index: 0, carry_micros: 0.0, rng }
+        ArrivalProcess {
+            segments: pattern.segments.clone(),
+            index: 0,
+            carry_micros: 0.0,
+            rng,
+        }
     }
 
     /// The next arrival strictly after `now` (or at `now` for a zero gap), or `None` when the
@@ -27,7 +32,10 @@ impl ArrivalProcess {
     pub fn next_after(&mut self, mut now: SimTime) -> Option<SimTime> {
         loop {
             let segment = self.segments[self.index];
-            let segment_end = self.segments.get(self.index + 1).map_or(SimTime::MAX, |s| s.start);
+            let segment_end = self
+                .segments
+                .get(self.index + 1)
+                .map_or(SimTime::MAX, |s| s.start);
             if now < segment.start {
                 now = segment.start;
             }
@@ -40,13 +48,14 @@ impl ArrivalProcess {
             }
             let exp: f64 = Exp1.sample(&mut self.rng);
             let gap_micros = exp / segment.rate_per_sec * 1e6 + self.carry_micros;
-            let whole = gap_micros.floor();
-            let at = SimTime::from_micros(now.as_micros().saturating_add(whole as u64));
+            // Truncation is floor for a non-negative gap (and a single instruction).
+            let whole = gap_micros as u64;
+            let at = SimTime::from_micros(now.as_micros().saturating_add(whole));
             if at >= segment_end {
                 (now, self.index, self.carry_micros) = (segment_end, self.index + 1, 0.0);
                 continue;
             }
-            self.carry_micros = gap_micros - whole;
+            self.carry_micros = gap_micros - whole as f64;
             return Some(at);
         }
     }
@@ -81,11 +90,22 @@ mod tests {
     #[test]
     fn piecewise_rates_and_silence() {
         // 0 req/s for 10 s, then 100 req/s for 10 s, then 0: expect ≈ 1000 (sd ≈ 32).
-        let pattern = ArrivalPattern { segments: vec![
-            RateSegment { start: SimTime::ZERO, rate_per_sec: 0.0 },
-            RateSegment { start: SimTime::from_secs(10), rate_per_sec: 100.0 },
-            RateSegment { start: SimTime::from_secs(20), rate_per_sec: 0.0 },
-        ] };
+        let pattern = ArrivalPattern {
+            segments: vec![
+                RateSegment {
+                    start: SimTime::ZERO,
+                    rate_per_sec: 0.0,
+                },
+                RateSegment {
+                    start: SimTime::from_secs(10),
+                    rate_per_sec: 100.0,
+                },
+                RateSegment {
+                    start: SimTime::from_secs(20),
+                    rate_per_sec: 0.0,
+                },
+            ],
+        };
         let mut p = ArrivalProcess::new(&pattern, RngStreams::new(1).stream("a"));
         let first = p.next_after(SimTime::ZERO).unwrap();
         assert!(first >= SimTime::from_secs(10));

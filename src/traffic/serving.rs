@@ -37,7 +37,12 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 4] = [Self::NoEndpoint, Self::QueueFull, Self::Timeout, Self::PodTerminated];
+    pub const ALL: [FailureReason; 4] = [
+        Self::NoEndpoint,
+        Self::QueueFull,
+        Self::Timeout,
+        Self::PodTerminated,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -52,8 +57,14 @@ impl FailureReason {
 /// What happened to one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Served { service: ServiceId, latency: SimDuration },
-    Failed { service: ServiceId, reason: FailureReason },
+    Served {
+        service: ServiceId,
+        latency: SimDuration,
+    },
+    Failed {
+        service: ServiceId,
+        reason: FailureReason,
+    },
 }
 
 /// A request in flight.
@@ -145,7 +156,12 @@ impl PodServer {
         }
         let total = dt * self.total_rate(n);
         self.cpu_used += total;
-        self.virtual_clock += total / n;
+        // Unsaturated (every request gets a full core) is the common case: no division needed.
+        self.virtual_clock += if 1000 * n <= self.capacity_millis {
+            dt * 1000
+        } else {
+            total / n
+        };
     }
 
     /// CPU used since the pod started, in millicore·µs, as of `now`.
@@ -165,7 +181,13 @@ impl PodServer {
 
     /// Accepts a new request: into service, into the queue, or rejected as `queue_full`.
     /// Returns a completion event to schedule `(time, generation)` when the earliest finish moved.
-    pub fn offer(&mut self, now: SimTime, slot: u32, slab: &mut RequestSlab, out: &mut Vec<Outcome>) -> Option<(SimTime, u32)> {
+    pub fn offer(
+        &mut self,
+        now: SimTime,
+        slot: u32,
+        slab: &mut RequestSlab,
+        out: &mut Vec<Outcome>,
+    ) -> Option<(SimTime, u32)> {
         self.advance(now);
         if self.running.len() < self.concurrency {
             self.start(slot, slab);
@@ -175,13 +197,22 @@ impl PodServer {
             self.waiting.push_back(slot);
         } else {
             let r = slab.take(slot);
-            out.push(Outcome::Failed { service: r.service, reason: FailureReason::QueueFull });
+            out.push(Outcome::Failed {
+                service: r.service,
+                reason: FailureReason::QueueFull,
+            });
         }
         None
     }
 
     /// Handles a completion event; stale generations are ignored (returns `None`).
-    pub fn complete(&mut self, now: SimTime, generation: u32, slab: &mut RequestSlab, out: &mut Vec<Outcome>) -> Option<(SimTime, u32)> {
+    pub fn complete(
+        &mut self,
+        now: SimTime,
+        generation: u32,
+        slab: &mut RequestSlab,
+        out: &mut Vec<Outcome>,
+    ) -> Option<(SimTime, u32)> {
         if generation != self.generation || self.scheduled != Some(now) {
             return None;
         }
@@ -195,9 +226,15 @@ impl PodServer {
             let r = slab.take(slot);
             let latency = now.saturating_since(r.arrival);
             out.push(if latency > self.timeout {
-                Outcome::Failed { service: r.service, reason: FailureReason::Timeout }
+                Outcome::Failed {
+                    service: r.service,
+                    reason: FailureReason::Timeout,
+                }
             } else {
-                Outcome::Served { service: r.service, latency }
+                Outcome::Served {
+                    service: r.service,
+                    latency,
+                }
             });
         }
         self.admit_waiting(now, slab, out);
@@ -206,10 +243,18 @@ impl PodServer {
 
     /// Fails everything in flight (the pod is killed).
     pub fn fail_all(&mut self, slab: &mut RequestSlab, out: &mut Vec<Outcome>) {
-        let slots: Vec<u32> = self.running.drain().map(|Reverse((_, s))| s).chain(self.waiting.drain(..)).collect();
+        let slots: Vec<u32> = self
+            .running
+            .drain()
+            .map(|Reverse((_, s))| s)
+            .chain(self.waiting.drain(..))
+            .collect();
         for slot in slots {
             let r = slab.take(slot);
-            out.push(Outcome::Failed { service: r.service, reason: FailureReason::PodTerminated });
+            out.push(Outcome::Failed {
+                service: r.service,
+                reason: FailureReason::PodTerminated,
+            });
         }
         self.generation += 1;
         self.scheduled = None;
@@ -217,17 +262,23 @@ impl PodServer {
 
     fn start(&mut self, slot: u32, slab: &RequestSlab) {
         let work = slab.slots[slot as usize].work;
-        self.running.push(Reverse((self.virtual_clock + work, slot)));
+        self.running
+            .push(Reverse((self.virtual_clock + work, slot)));
     }
 
     /// Moves queued requests into free slots, dropping those whose client already gave up.
     fn admit_waiting(&mut self, now: SimTime, slab: &mut RequestSlab, out: &mut Vec<Outcome>) {
         while self.running.len() < self.concurrency {
-            let Some(slot) = self.waiting.pop_front() else { break };
+            let Some(slot) = self.waiting.pop_front() else {
+                break;
+            };
             let arrival = slab.slots[slot as usize].arrival;
             if now.saturating_since(arrival) >= self.timeout {
                 let r = slab.take(slot);
-                out.push(Outcome::Failed { service: r.service, reason: FailureReason::Timeout });
+                out.push(Outcome::Failed {
+                    service: r.service,
+                    reason: FailureReason::Timeout,
+                });
             } else {
                 self.start(slot, slab);
             }
@@ -242,7 +293,12 @@ impl PodServer {
         };
         let n = self.running.len() as u64;
         let remaining = tag.saturating_sub(self.virtual_clock);
-        let at = now + SimDuration::from_micros((remaining * n).div_ceil(self.total_rate(n)));
+        let micros = if 1000 * n <= self.capacity_millis {
+            remaining.div_ceil(1000) // full core per request: a constant divisor
+        } else {
+            (remaining * n).div_ceil(self.total_rate(n))
+        };
+        let at = now + SimDuration::from_micros(micros);
         if self.scheduled == Some(at) {
             return None;
         }
@@ -258,15 +314,29 @@ mod tests {
     use crate::sim::dist::DurationDist;
 
     fn workload(concurrency: u32, queue_limit: u32) -> WorkloadModel {
-        WorkloadModel { startup_time: DurationDist::Constant(SimDuration::ZERO), cpu_per_request: DurationDist::Constant(SimDuration::ZERO), concurrency, queue_limit, timeout: SimDuration::from_secs(10) }
+        WorkloadModel {
+            startup_time: DurationDist::Constant(SimDuration::ZERO),
+            cpu_per_request: DurationDist::Constant(SimDuration::ZERO),
+            concurrency,
+            queue_limit,
+            timeout: SimDuration::from_secs(10),
+        }
     }
 
     fn request(slab: &mut RequestSlab, at: SimTime, work_ms: u64) -> u32 {
-        slab.insert(Request { service: ServiceId(0), arrival: at, work: work_ms * 1_000_000 })
+        slab.insert(Request {
+            service: ServiceId(0),
+            arrival: at,
+            work: work_ms * 1_000_000,
+        })
     }
 
     /// Runs the server's own events to completion, returning (finish time, outcome) pairs.
-    fn drain(server: &mut PodServer, mut next: Option<(SimTime, u32)>, slab: &mut RequestSlab) -> Vec<(SimTime, Outcome)> {
+    fn drain(
+        server: &mut PodServer,
+        mut next: Option<(SimTime, u32)>,
+        slab: &mut RequestSlab,
+    ) -> Vec<(SimTime, Outcome)> {
         let mut done = Vec::new();
         while let Some((t, g)) = next {
             let mut out = Vec::new();
@@ -288,7 +358,11 @@ mod tests {
         let next = s.offer(SimTime::ZERO, b, &mut slab, &mut out);
         let done = drain(&mut s, next, &mut slab);
         assert_eq!(done.len(), 2);
-        assert!(done.iter().all(|(t, _)| *t == SimTime::from_micros(200_000)), "{done:?}");
+        assert!(
+            done.iter()
+                .all(|(t, _)| *t == SimTime::from_micros(200_000)),
+            "{done:?}"
+        );
         // CPU used: one core for 200 ms = 200 000 µs × 1000 millicores.
         assert_eq!(s.cpu_used(SimTime::from_micros(200_000)), 200_000_000);
     }
@@ -308,7 +382,13 @@ mod tests {
         let done = drain(&mut s, next, &mut slab);
         let times: Vec<u64> = done.iter().map(|(t, _)| t.as_micros()).collect();
         assert_eq!(times, vec![100_000, 100_000, 200_000]);
-        assert_eq!(done[2].1, Outcome::Served { service: ServiceId(0), latency: SimDuration::from_millis(200) });
+        assert_eq!(
+            done[2].1,
+            Outcome::Served {
+                service: ServiceId(0),
+                latency: SimDuration::from_millis(200)
+            }
+        );
     }
 
     #[test]
@@ -323,12 +403,24 @@ mod tests {
         s.offer(SimTime::ZERO, queued, &mut slab, &mut out);
         let rejected = request(&mut slab, SimTime::ZERO, 1);
         s.offer(SimTime::ZERO, rejected, &mut slab, &mut out);
-        assert_eq!(out, vec![Outcome::Failed { service: ServiceId(0), reason: FailureReason::QueueFull }]);
+        assert_eq!(
+            out,
+            vec![Outcome::Failed {
+                service: ServiceId(0),
+                reason: FailureReason::QueueFull
+            }]
+        );
         // At 20 s the long request finishes late (timeout) and the queued one has waited 20 s ≥ 10 s
         // (its client is gone): both fail as timeouts; nothing is left.
         let done = drain(&mut s, next, &mut slab);
         assert_eq!(done.len(), 2);
-        assert!(done.iter().all(|(_, o)| matches!(o, Outcome::Failed { reason: FailureReason::Timeout, .. })));
+        assert!(done.iter().all(|(_, o)| matches!(
+            o,
+            Outcome::Failed {
+                reason: FailureReason::Timeout,
+                ..
+            }
+        )));
         assert!(s.is_idle());
         assert_eq!(slab.in_flight(), 0);
     }
@@ -346,7 +438,11 @@ mod tests {
         let b = request(&mut slab, t50, 10);
         let second = s.offer(t50, b, &mut slab, &mut out).unwrap();
         assert_eq!(second.0, SimTime::from_micros(70_000));
-        assert_eq!(s.complete(first.0, first.1, &mut slab, &mut out), None, "stale event dropped");
+        assert_eq!(
+            s.complete(first.0, first.1, &mut slab, &mut out),
+            None,
+            "stale event dropped"
+        );
         assert!(out.is_empty());
         // Then: the long one had 50 ms left at 50 ms and got 10 ms of work while sharing (50→70 ms),
         // so 40 ms remain; alone at full speed it is done at 70 + 40 = 110 ms.

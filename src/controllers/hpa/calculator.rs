@@ -39,7 +39,10 @@ pub struct Tolerances {
 
 impl Tolerances {
     pub fn symmetric(t: f64) -> Self {
-        Tolerances { scale_down: t, scale_up: t }
+        Tolerances {
+            scale_down: t,
+            scale_up: t,
+        }
     }
     pub fn is_within(&self, ratio: f64) -> bool {
         (1.0 - self.scale_down) <= ratio && ratio <= (1.0 + self.scale_up)
@@ -93,7 +96,9 @@ pub fn group_pods(pods: &[PodView], now: SimTime, timings: CpuTimings) -> Groupi
 /// Ready and its metric window started after it became Ready; afterwards only a pod that has
 /// never been Ready since start (within the readiness delay) is unready.
 fn cpu_unready(pod: &PodView, metric: &PodMetric, now: SimTime, t: CpuTimings) -> bool {
-    let Some(start) = pod.start_time else { return true };
+    let Some(start) = pod.start_time else {
+        return true;
+    };
     if start + t.cpu_initialization_period > now {
         return !pod.ready || metric.timestamp < pod.ready_transition + metric.window;
     }
@@ -117,7 +122,9 @@ pub struct ResourceProposal {
 /// Why a metric yields no proposal (the HPA's `FailedGetResourceMetric` condition).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CalcError {
-    #[error("unable to get metrics for resource cpu: no metrics returned from resource metrics API")]
+    #[error(
+        "unable to get metrics for resource cpu: no metrics returned from resource metrics API"
+    )]
     NoMetrics,
     #[error("did not receive metrics for targeted pods (pods might be unready)")]
     NoReadyMetrics,
@@ -129,7 +136,11 @@ pub enum CalcError {
 
 /// `GetResourceUtilizationRatio`: (ratio, utilization %, raw average) over pods with a usage
 /// entry. `usage[i] = None` means "no metric for pod i".
-pub fn utilization_ratio(usage: &[Option<i64>], requests: &[i64], target_percent: i32) -> Result<(f64, i32, i64), CalcError> {
+pub fn utilization_ratio(
+    usage: &[Option<i64>],
+    requests: &[i64],
+    target_percent: i32,
+) -> Result<(f64, i32, i64), CalcError> {
     let (mut usage_total, mut request_total, mut n) = (0i128, 0i128, 0i64);
     for (u, r) in usage.iter().zip(requests) {
         if let Some(u) = u {
@@ -141,19 +152,33 @@ pub fn utilization_ratio(usage: &[Option<i64>], requests: &[i64], target_percent
     if request_total == 0 {
         return Err(CalcError::NoMatchedMetrics);
     }
-    let utilization = (usage_total * 100 / request_total).clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
+    let utilization = (usage_total * 100 / request_total)
+        .clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32;
     let ratio = f64::from(utilization) / f64::from(target_percent);
     Ok((ratio, utilization, (usage_total / i128::from(n)) as i64))
 }
 
 /// `GetResourceReplicas` for a cpu Utilization target (A.3.4).
-pub fn cpu_utilization_replicas(current: i32, target_percent: i32, pods: &[PodView], now: SimTime, tolerances: Tolerances, timings: CpuTimings) -> Result<ResourceProposal, CalcError> {
+pub fn cpu_utilization_replicas(
+    current: i32,
+    target_percent: i32,
+    pods: &[PodView],
+    now: SimTime,
+    tolerances: Tolerances,
+    timings: CpuTimings,
+) -> Result<ResourceProposal, CalcError> {
     if pods.iter().all(|p| p.metric.is_none()) {
         return Err(CalcError::NoMetrics);
     }
-    let requests: Vec<i64> = pods.iter().map(|p| p.cpu_request_millis.ok_or(CalcError::MissingRequest)).collect::<Result<_, _>>()?;
+    let requests: Vec<i64> = pods
+        .iter()
+        .map(|p| p.cpu_request_millis.ok_or(CalcError::MissingRequest))
+        .collect::<Result<_, _>>()?;
     let g = group_pods(pods, now, timings);
-    let mut usage: Vec<Option<i64>> = pods.iter().map(|p| p.metric.map(|m| m.cpu_millis)).collect();
+    let mut usage: Vec<Option<i64>> = pods
+        .iter()
+        .map(|p| p.metric.map(|m| m.cpu_millis))
+        .collect();
     for (i, p) in pods.iter().enumerate() {
         if p.deleting || p.phase == HpaPodPhase::Failed {
             usage[i] = None;
@@ -166,7 +191,15 @@ pub fn cpu_utilization_replicas(current: i32, target_percent: i32, pods: &[PodVi
         return Err(CalcError::NoReadyMetrics);
     }
     let (ratio, utilization, raw) = utilization_ratio(&usage, &requests, target_percent)?;
-    let proposal = |replicas| ResourceProposal { replicas, utilization_percent: utilization, raw_average_millis: raw, ready: g.ready, unready: g.unready.len(), missing: g.missing.len(), ignored: g.ignored };
+    let proposal = |replicas| ResourceProposal {
+        replicas,
+        utilization_percent: utilization,
+        raw_average_millis: raw,
+        ready: g.ready,
+        unready: g.unready.len(),
+        missing: g.missing.len(),
+        ignored: g.ignored,
+    };
     let scale_up_with_unready = !g.unready.is_empty() && ratio > 1.0;
     if !scale_up_with_unready && g.missing.is_empty() {
         if tolerances.is_within(ratio) {
@@ -174,7 +207,14 @@ pub fn cpu_utilization_replicas(current: i32, target_percent: i32, pods: &[PodVi
         }
         return Ok(proposal(ceil_replicas(ratio * g.ready as f64)));
     }
-    rebalance(&mut usage, &requests, &g, ratio, target_percent, scale_up_with_unready);
+    rebalance(
+        &mut usage,
+        &requests,
+        &g,
+        ratio,
+        target_percent,
+        scale_up_with_unready,
+    );
     let (new_ratio, _, _) = utilization_ratio(&usage, &requests, target_percent)?;
     let flipped = (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0);
     if tolerances.is_within(new_ratio) || flipped {
@@ -190,7 +230,14 @@ pub fn cpu_utilization_replicas(current: i32, target_percent: i32, pods: &[PodVi
 
 /// Fills missing pods (request × max(100, target)% on scale-down, 0 on scale-up) and, on
 /// scale-up, unready pods with 0.
-fn rebalance(usage: &mut [Option<i64>], requests: &[i64], g: &Grouping, ratio: f64, target_percent: i32, scale_up_with_unready: bool) {
+fn rebalance(
+    usage: &mut [Option<i64>],
+    requests: &[i64],
+    g: &Grouping,
+    ratio: f64,
+    target_percent: i32,
+    scale_up_with_unready: bool,
+) {
     for &i in &g.missing {
         if ratio < 1.0 {
             usage[i] = Some(requests[i] * i64::from(target_percent.max(100)) / 100);
@@ -215,14 +262,25 @@ mod tests {
     use super::*;
 
     const NOW: SimTime = SimTime::from_secs(3600);
-    const TIMINGS: CpuTimings = CpuTimings { cpu_initialization_period: SimDuration::from_mins(5), initial_readiness_delay: SimDuration::from_secs(30) };
+    const TIMINGS: CpuTimings = CpuTimings {
+        cpu_initialization_period: SimDuration::from_mins(5),
+        initial_readiness_delay: SimDuration::from_secs(30),
+    };
 
     /// A Running, Ready pod started an hour ago with a 1-CPU request and the given usage.
     fn pod(usage: Option<i64>) -> PodView {
         PodView {
-            phase: HpaPodPhase::Running, deleting: false, ready: true, ready_transition: SimTime::ZERO,
-            start_time: Some(SimTime::ZERO), cpu_request_millis: Some(1000),
-            metric: usage.map(|u| PodMetric { cpu_millis: u, timestamp: NOW, window: SimDuration::from_secs(15) }),
+            phase: HpaPodPhase::Running,
+            deleting: false,
+            ready: true,
+            ready_transition: SimTime::ZERO,
+            start_time: Some(SimTime::ZERO),
+            cpu_request_millis: Some(1000),
+            metric: usage.map(|u| PodMetric {
+                cpu_millis: u,
+                timestamp: NOW,
+                window: SimDuration::from_secs(15),
+            }),
         }
     }
 
@@ -232,7 +290,14 @@ mod tests {
     }
 
     fn calc(current: i32, target: i32, pods: &[PodView]) -> Result<ResourceProposal, CalcError> {
-        cpu_utilization_replicas(current, target, pods, NOW, Tolerances::symmetric(0.1), TIMINGS)
+        cpu_utilization_replicas(
+            current,
+            target,
+            pods,
+            NOW,
+            Tolerances::symmetric(0.1),
+            TIMINGS,
+        )
     }
 
     struct Case {
@@ -248,37 +313,144 @@ mod tests {
     fn replica_calculator_table() {
         let cases = vec![
             // util = (300+500+700)·100/3000 = 50 → ratio 50/30 = 1.667 → ceil(1.667·3) = 5.
-            Case { name: "scale up", current: 3, target: 30, pods: vec![pod(Some(300)), pod(Some(500)), pod(Some(700))], replicas: 5, utilization: 50 },
+            Case {
+                name: "scale up",
+                current: 3,
+                target: 30,
+                pods: vec![pod(Some(300)), pod(Some(500)), pod(Some(700))],
+                replicas: 5,
+                utilization: 50,
+            },
             // ready [500, 700]: util 1200·100/2000 = 60 → ratio 2 > 1 with an unready pod →
             // unready filled with 0: 1200·100/3000 = 40 → 1.333 → ceil(1.333·3) = 4.
-            Case { name: "scale up, unready pod counts as 0", current: 3, target: 30, pods: vec![unready(pod(Some(300))), pod(Some(500)), pod(Some(700))], replicas: 4, utilization: 60 },
+            Case {
+                name: "scale up, unready pod counts as 0",
+                current: 3,
+                target: 30,
+                pods: vec![unready(pod(Some(300))), pod(Some(500)), pod(Some(700))],
+                replicas: 4,
+                utilization: 60,
+            },
             // util = 1400·100/5000 = 28 → ratio 0.56 → ceil(0.56·5) = ceil(2.8) = 3.
-            Case { name: "scale down", current: 5, target: 50, pods: vec![pod(Some(100)), pod(Some(300)), pod(Some(500)), pod(Some(250)), pod(Some(250))], replicas: 3, utilization: 28 },
+            Case {
+                name: "scale down",
+                current: 5,
+                target: 50,
+                pods: vec![
+                    pod(Some(100)),
+                    pod(Some(300)),
+                    pod(Some(500)),
+                    pod(Some(250)),
+                    pod(Some(250)),
+                ],
+                replicas: 3,
+                utilization: 28,
+            },
             // util = 3060·100/3000 = 102 → ratio 1.02 within ±0.1 → keep 3.
-            Case { name: "within tolerance", current: 3, target: 100, pods: vec![pod(Some(1010)), pod(Some(1030)), pod(Some(1020))], replicas: 3, utilization: 102 },
+            Case {
+                name: "within tolerance",
+                current: 3,
+                target: 100,
+                pods: vec![pod(Some(1010)), pod(Some(1030)), pod(Some(1020))],
+                replicas: 3,
+                utilization: 102,
+            },
             // util = 300·100/3000 = 10 → 0.2; missing pod filled at 100% of request: 1300·100/4000 = 32
             // → 0.64 → ceil(0.64·4) = ceil(2.56) = 3 (< current, consistent with scale-down).
-            Case { name: "missing metric, scale down", current: 4, target: 50, pods: vec![pod(Some(100)), pod(Some(100)), pod(Some(100)), pod(None)], replicas: 3, utilization: 10 },
+            Case {
+                name: "missing metric, scale down",
+                current: 4,
+                target: 50,
+                pods: vec![pod(Some(100)), pod(Some(100)), pod(Some(100)), pod(None)],
+                replicas: 3,
+                utilization: 10,
+            },
             // util = 3000·100/3000 = 100 → ratio 2; missing pod filled with 0: 3000·100/4000 = 75 → 1.5
             // → ceil(1.5·4) = 6.
-            Case { name: "missing metric, scale up", current: 4, target: 50, pods: vec![pod(Some(1000)), pod(Some(1000)), pod(Some(1000)), pod(None)], replicas: 6, utilization: 100 },
+            Case {
+                name: "missing metric, scale up",
+                current: 4,
+                target: 50,
+                pods: vec![pod(Some(1000)), pod(Some(1000)), pod(Some(1000)), pod(None)],
+                replicas: 6,
+                utilization: 100,
+            },
             // util = 40 → 0.8; missing filled at 1000: 1400·100/2000 = 70 → 1.4: direction flips → keep 2.
-            Case { name: "missing metric flips direction", current: 2, target: 50, pods: vec![pod(Some(400)), pod(None)], replicas: 2, utilization: 40 },
+            Case {
+                name: "missing metric flips direction",
+                current: 2,
+                target: 50,
+                pods: vec![pod(Some(400)), pod(None)],
+                replicas: 2,
+                utilization: 40,
+            },
             // target 150: util 1000·100/2000 = 50 → 0.333; missing filled at request·150/100 = 1500:
             // 2500·100/3000 = 83 → 0.553 → ceil(0.553·3) = ceil(1.66) = 2.
-            Case { name: "missing metric, target over 100%", current: 3, target: 150, pods: vec![pod(Some(500)), pod(Some(500)), pod(None)], replicas: 2, utilization: 50 },
+            Case {
+                name: "missing metric, target over 100%",
+                current: 3,
+                target: 150,
+                pods: vec![pod(Some(500)), pod(Some(500)), pod(None)],
+                replicas: 2,
+                utilization: 50,
+            },
             // The deleting pod is ignored: util = 1600·100/2000 = 80 → 1.6 → ceil(1.6·2) = 4.
-            Case { name: "deleting pod ignored", current: 3, target: 50, pods: vec![pod(Some(800)), pod(Some(800)), PodView { deleting: true, ..pod(Some(0)) }], replicas: 4, utilization: 80 },
+            Case {
+                name: "deleting pod ignored",
+                current: 3,
+                target: 50,
+                pods: vec![
+                    pod(Some(800)),
+                    pod(Some(800)),
+                    PodView {
+                        deleting: true,
+                        ..pod(Some(0))
+                    },
+                ],
+                replicas: 4,
+                utilization: 80,
+            },
             // Pending pods are unready; ratio 0.5 < 1 so they are not filled, and the fast path uses
             // the ready count: util 500·100/2000 = 25 → 0.5 → ceil(0.5·2) = 1.
-            Case { name: "fast path uses ready pods, not current", current: 4, target: 50, pods: vec![pod(Some(250)), pod(Some(250)), PodView { phase: HpaPodPhase::Pending, ..pod(None) }, PodView { phase: HpaPodPhase::Pending, ..pod(None) }], replicas: 1, utilization: 25 },
+            Case {
+                name: "fast path uses ready pods, not current",
+                current: 4,
+                target: 50,
+                pods: vec![
+                    pod(Some(250)),
+                    pod(Some(250)),
+                    PodView {
+                        phase: HpaPodPhase::Pending,
+                        ..pod(None)
+                    },
+                    PodView {
+                        phase: HpaPodPhase::Pending,
+                        ..pod(None)
+                    },
+                ],
+                replicas: 1,
+                utilization: 25,
+            },
             // Utilization is truncated before the ratio: 1999·100/3000 = 66.63 → 66 → 66/60 = 1.1
             // which is within tolerance (float 1.1 ≤ 1.1) → keep 3 (a float ratio 1.1106 would scale).
-            Case { name: "truncated percent", current: 3, target: 60, pods: vec![pod(Some(666)), pod(Some(666)), pod(Some(667))], replicas: 3, utilization: 66 },
+            Case {
+                name: "truncated percent",
+                current: 3,
+                target: 60,
+                pods: vec![pod(Some(666)), pod(Some(666)), pod(Some(667))],
+                replicas: 3,
+                utilization: 66,
+            },
         ];
         for c in cases {
-            let got = calc(c.current, c.target, &c.pods).unwrap_or_else(|e| panic!("{}: {e}", c.name));
-            assert_eq!((got.replicas, got.utilization_percent), (c.replicas, c.utilization), "{}", c.name);
+            let got =
+                calc(c.current, c.target, &c.pods).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            assert_eq!(
+                (got.replicas, got.utilization_percent),
+                (c.replicas, c.utilization),
+                "{}",
+                c.name
+            );
         }
     }
 
@@ -302,10 +474,23 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(calc(2, 50, &[pod(None), pod(None)]), Err(CalcError::NoMetrics));
+        assert_eq!(
+            calc(2, 50, &[pod(None), pod(None)]),
+            Err(CalcError::NoMetrics)
+        );
         let mut no_request = pod(Some(100));
         no_request.cpu_request_millis = None;
         assert_eq!(calc(1, 50, &[no_request]), Err(CalcError::MissingRequest));
-        assert_eq!(calc(1, 50, &[unready(PodView { start_time: Some(NOW), ..pod(Some(100)) })]), Err(CalcError::NoReadyMetrics));
+        assert_eq!(
+            calc(
+                1,
+                50,
+                &[unready(PodView {
+                    start_time: Some(NOW),
+                    ..pod(Some(100))
+                })]
+            ),
+            Err(CalcError::NoReadyMetrics)
+        );
     }
 }

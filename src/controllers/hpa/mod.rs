@@ -56,25 +56,44 @@ pub struct HpaController {
 
 impl HpaController {
     pub fn new(settings: HpaSettings, hpa_count: usize) -> Self {
-        HpaController { settings, histories: vec![Vec::new(); hpa_count] }
+        HpaController {
+            settings,
+            histories: vec![Vec::new(); hpa_count],
+        }
     }
 
     /// One `reconcileAutoscaler` for `hpa`; returns the decision and, on rescale, the intent.
-    pub fn sync(&mut self, hpa: HpaId, cluster: &Cluster, metrics: &MetricsServer, now: SimTime) -> (HpaDecision, Option<Intent>) {
+    pub fn sync(
+        &mut self,
+        hpa: HpaId,
+        cluster: &Cluster,
+        metrics: &MetricsServer,
+        now: SimTime,
+    ) -> (HpaDecision, Option<Intent>) {
         let h = &cluster.hpas[hpa.index()];
         let current = cluster.deployment(h.target).replicas;
         let history = &mut self.histories[hpa.index()];
         if history.is_empty() {
-            history.push(Recommendation { replicas: current, timestamp: now });
+            history.push(Recommendation {
+                replicas: current,
+                timestamp: now,
+            });
         }
         let mut decision = HpaDecision {
-            time_seconds: now.as_secs_f64(), hpa: h.spec.name.clone(), current_replicas: current,
-            metrics: Vec::new(), proposed_replicas: None, stabilized_replicas: current,
-            desired_replicas: current, limit_reason: None, skipped: None,
+            time_seconds: now.as_secs_f64(),
+            hpa: h.spec.name.clone(),
+            current_replicas: current,
+            metrics: Vec::new(),
+            proposed_replicas: None,
+            stabilized_replicas: current,
+            desired_replicas: current,
+            limit_reason: None,
+            skipped: None,
         };
         let (min, max) = (h.spec.min_replicas, h.spec.max_replicas);
         if current == 0 && min != 0 {
-            decision.skipped = Some("scaling is disabled since the replica count of the target is zero".into());
+            decision.skipped =
+                Some("scaling is disabled since the replica count of the target is zero".into());
         } else if current > max {
             decision.desired_replicas = max;
             decision.limit_reason = Some(LimitReason::TooManyReplicas);
@@ -84,12 +103,21 @@ impl HpaController {
         } else {
             self.compute(hpa, cluster, metrics, now, &mut decision);
         }
-        let intent = (decision.desired_replicas != current)
-            .then_some(Intent::ScaleDeployment { deployment: h.target, replicas: decision.desired_replicas });
+        let intent = (decision.desired_replicas != current).then_some(Intent::ScaleDeployment {
+            deployment: h.target,
+            replicas: decision.desired_replicas,
+        });
         (decision, intent)
     }
 
-    fn compute(&mut self, hpa: HpaId, cluster: &Cluster, metrics: &MetricsServer, now: SimTime, d: &mut HpaDecision) {
+    fn compute(
+        &mut self,
+        hpa: HpaId,
+        cluster: &Cluster,
+        metrics: &MetricsServer,
+        now: SimTime,
+        d: &mut HpaDecision,
+    ) {
         let h = &cluster.hpas[hpa.index()];
         let pods = pod_views(cluster, hpa, metrics);
         let current = d.current_replicas;
@@ -112,25 +140,58 @@ impl HpaController {
         }
         let window = self.settings.downscale_stabilization;
         d.stabilized_replicas = stabilize(&mut self.histories[hpa.index()], proposed, now, window);
-        let (desired, reason) = limit_legacy(current, d.stabilized_replicas, h.spec.min_replicas, h.spec.max_replicas);
+        let (desired, reason) = limit_legacy(
+            current,
+            d.stabilized_replicas,
+            h.spec.min_replicas,
+            h.spec.max_replicas,
+        );
         d.desired_replicas = desired;
         d.limit_reason = Some(reason);
     }
 
-    fn metric_outcome(&self, metric: &HpaMetric, current: i32, pods: &[PodView], now: SimTime) -> MetricOutcome {
+    fn metric_outcome(
+        &self,
+        metric: &HpaMetric,
+        current: i32,
+        pods: &[PodView],
+        now: SimTime,
+    ) -> MetricOutcome {
         let mut outcome = MetricOutcome {
-            metric: "resource cpu".into(), target: String::new(), replicas: None, utilization_percent: None,
-            ready_pods: 0, unready_pods: 0, missing_pods: 0, ignored_pods: 0, error: None,
+            metric: "resource cpu".into(),
+            target: String::new(),
+            replicas: None,
+            utilization_percent: None,
+            ready_pods: 0,
+            unready_pods: 0,
+            missing_pods: 0,
+            ignored_pods: 0,
+            error: None,
         };
         match metric {
             HpaMetric::CpuUtilization { target_percent } => {
                 outcome.target = format!("{target_percent}% utilization");
-                let timings = CpuTimings { cpu_initialization_period: self.settings.cpu_initialization_period, initial_readiness_delay: self.settings.initial_readiness_delay };
-                match cpu_utilization_replicas(current, *target_percent, pods, now, Tolerances::symmetric(self.settings.tolerance), timings) {
+                let timings = CpuTimings {
+                    cpu_initialization_period: self.settings.cpu_initialization_period,
+                    initial_readiness_delay: self.settings.initial_readiness_delay,
+                };
+                match cpu_utilization_replicas(
+                    current,
+                    *target_percent,
+                    pods,
+                    now,
+                    Tolerances::symmetric(self.settings.tolerance),
+                    timings,
+                ) {
                     Ok(p) => {
                         outcome.replicas = Some(p.replicas);
                         outcome.utilization_percent = Some(p.utilization_percent);
-                        (outcome.ready_pods, outcome.unready_pods, outcome.missing_pods, outcome.ignored_pods) = (p.ready, p.unready, p.missing, p.ignored);
+                        (
+                            outcome.ready_pods,
+                            outcome.unready_pods,
+                            outcome.missing_pods,
+                            outcome.ignored_pods,
+                        ) = (p.ready, p.unready, p.missing, p.ignored);
                     }
                     Err(e) => outcome.error = Some(e.to_string()),
                 }
@@ -153,7 +214,11 @@ fn pod_views(cluster: &Cluster, hpa: HpaId, metrics: &MetricsServer) -> Vec<PodV
         for &rs in &cluster.deployment(dep).replica_sets {
             for pod in cluster.pods_of(rs) {
                 views.push(PodView {
-                    phase: if pod.phase == PodPhase::Running { HpaPodPhase::Running } else { HpaPodPhase::Pending },
+                    phase: if pod.phase == PodPhase::Running {
+                        HpaPodPhase::Running
+                    } else {
+                        HpaPodPhase::Pending
+                    },
                     deleting: pod.deletion.is_some(),
                     ready: pod.ready,
                     ready_transition: pod.ready_transition,

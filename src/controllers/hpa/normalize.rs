@@ -25,7 +25,12 @@ pub const SCALE_UP_LIMIT_MINIMUM: f64 = 4.0;
 
 /// `stabilizeRecommendation`: the max of `desired` and every recommendation at or after
 /// `now − window`; records `desired`, overwriting the last entry older than the window.
-pub fn stabilize(history: &mut Vec<Recommendation>, desired: i32, now: SimTime, window: SimDuration) -> i32 {
+pub fn stabilize(
+    history: &mut Vec<Recommendation>,
+    desired: i32,
+    now: SimTime,
+    window: SimDuration,
+) -> i32 {
     let cutoff = now.saturating_sub(window);
     let mut result = desired;
     let mut reusable = None;
@@ -36,7 +41,10 @@ pub fn stabilize(history: &mut Vec<Recommendation>, desired: i32, now: SimTime, 
             reusable = Some(i);
         }
     }
-    let entry = Recommendation { replicas: desired, timestamp: now };
+    let entry = Recommendation {
+        replicas: desired,
+        timestamp: now,
+    };
     match reusable {
         Some(i) => history[i] = entry,
         None => history.push(entry),
@@ -46,7 +54,8 @@ pub fn stabilize(history: &mut Vec<Recommendation>, desired: i32, now: SimTime, 
 
 /// `convertDesiredReplicasWithRules`: clamp to [min, min(max, max(2·current, 4))].
 pub fn limit_legacy(current: i32, desired: i32, min: i32, max: i32) -> (i32, LimitReason) {
-    let scale_up_limit = (SCALE_UP_LIMIT_FACTOR * f64::from(current)).max(SCALE_UP_LIMIT_MINIMUM) as i32;
+    let scale_up_limit =
+        (SCALE_UP_LIMIT_FACTOR * f64::from(current)).max(SCALE_UP_LIMIT_MINIMUM) as i32;
     let (max_allowed, max_reason) = if max > scale_up_limit {
         (scale_up_limit, LimitReason::ScaleUpLimit)
     } else {
@@ -70,15 +79,19 @@ mod tests {
         use LimitReason::*;
         // (current, desired, min, max) → (result, reason)
         let cases = [
-            ((3, 20, 1, 100), (6, ScaleUpLimit)),    // max(2·3, 4) = 6 < max 100
-            ((1, 20, 1, 100), (4, ScaleUpLimit)),    // max(2·1, 4) = 4
-            ((3, 20, 1, 5), (5, TooManyReplicas)),   // max 5 < limit 6
+            ((3, 20, 1, 100), (6, ScaleUpLimit)), // max(2·3, 4) = 6 < max 100
+            ((1, 20, 1, 100), (4, ScaleUpLimit)), // max(2·1, 4) = 4
+            ((3, 20, 1, 5), (5, TooManyReplicas)), // max 5 < limit 6
             ((3, 0, 2, 10), (2, TooFewReplicas)),
             ((3, 5, 2, 10), (5, DesiredWithinRange)),
             ((50, 100, 1, 500), (100, DesiredWithinRange)), // 2·50 = 100 allowed exactly
         ];
         for ((current, desired, min, max), want) in cases {
-            assert_eq!(limit_legacy(current, desired, min, max), want, "{current} {desired} {min} {max}");
+            assert_eq!(
+                limit_legacy(current, desired, min, max),
+                want,
+                "{current} {desired} {min} {max}"
+            );
         }
     }
 
@@ -94,7 +107,10 @@ mod tests {
         // The stale entry (t=0) was overwritten instead of growing the history.
         assert_eq!(h.len(), 2);
         // An entry exactly on the cutoff still counts (timestamp >= cutoff).
-        let mut h2 = vec![Recommendation { replicas: 9, timestamp: SimTime::ZERO }];
+        let mut h2 = vec![Recommendation {
+            replicas: 9,
+            timestamp: SimTime::ZERO,
+        }];
         assert_eq!(stabilize(&mut h2, 1, SimTime::from_secs(300), window), 9);
     }
 }

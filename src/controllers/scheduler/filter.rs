@@ -15,9 +15,16 @@ pub fn run_filters(node: &Node, pod: &PodTemplate) -> Result<(), String> {
 /// TaintToleration: every NoSchedule/NoExecute taint must be tolerated.
 pub fn taint_toleration(node: &Node, pod: &PodTemplate) -> Result<(), String> {
     let pool_taints = &node.taints;
-    for taint in pool_taints.iter().filter(|t| t.effect != TaintEffect::PreferNoSchedule) {
+    for taint in pool_taints
+        .iter()
+        .filter(|t| t.effect != TaintEffect::PreferNoSchedule)
+    {
         if !pod.tolerations.iter().any(|t| t.tolerates(taint)) {
-            let shown = if taint.value.is_empty() { taint.key.clone() } else { format!("{}: {}", taint.key, taint.value) };
+            let shown = if taint.value.is_empty() {
+                taint.key.clone()
+            } else {
+                format!("{}: {}", taint.key, taint.value)
+            };
             return Err(format!("node(s) had untolerated taint {{{shown}}}"));
         }
     }
@@ -26,7 +33,11 @@ pub fn taint_toleration(node: &Node, pod: &PodTemplate) -> Result<(), String> {
 
 /// NodeAffinity (nodeSelector part): every selector label must match.
 pub fn node_affinity(node: &Node, pod: &PodTemplate) -> Result<(), String> {
-    if pod.node_selector.iter().all(|(k, v)| node.labels.get(k) == Some(v)) {
+    if pod
+        .node_selector
+        .iter()
+        .all(|(k, v)| node.labels.get(k) == Some(v))
+    {
         Ok(())
     } else {
         Err("node(s) didn't match Pod's node affinity/selector".into())
@@ -56,24 +67,45 @@ mod tests {
 
     fn node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Node {
         Node {
-            id: NodeId(0), name: "n".into(), pool: PoolId(0), labels: Default::default(),
-            allocatable: Resources { cpu_millis: cpu, memory_bytes: mem, ..Default::default() },
+            id: NodeId(0),
+            name: "n".into(),
+            pool: PoolId(0),
+            labels: Default::default(),
+            allocatable: Resources {
+                cpu_millis: cpu,
+                memory_bytes: mem,
+                ..Default::default()
+            },
             max_pods: 110,
-            requested: Resources { cpu_millis: used_cpu, memory_bytes: used_mem, ..Default::default() },
-            requested_for_scoring: Default::default(), pod_count: 0, created: SimTime::ZERO, taints: Vec::new(),
+            requested: Resources {
+                cpu_millis: used_cpu,
+                memory_bytes: used_mem,
+                ..Default::default()
+            },
+            requested_for_scoring: Default::default(),
+            pod_count: 0,
+            created: SimTime::ZERO,
+            taints: Vec::new(),
         }
     }
 
     fn pod(cpu: i64, mem: i64) -> PodTemplate {
-        PodTemplate { requests: Resources { cpu_millis: cpu, memory_bytes: mem, ..Default::default() }, ..Default::default() }
+        PodTemplate {
+            requests: Resources {
+                cpu_millis: cpu,
+                memory_bytes: mem,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
     }
 
     #[test]
     fn fit_table() {
         // (allocatable cpu, mem, used cpu, mem, pod cpu, mem) → result
         let cases = [
-            ((4000, 1000, 3000, 0), (1000, 0), Ok(())),                    // exactly fills: 1000 ≤ 4000-3000
-            ((4000, 1000, 3001, 0), (1000, 0), Err("Insufficient cpu")),   // 1000 > 999
+            ((4000, 1000, 3000, 0), (1000, 0), Ok(())), // exactly fills: 1000 ≤ 4000-3000
+            ((4000, 1000, 3001, 0), (1000, 0), Err("Insufficient cpu")), // 1000 > 999
             ((4000, 1000, 0, 900), (100, 200), Err("Insufficient memory")),
             ((4000, 1000, 0, 0), (0, 0), Ok(())),
         ];
@@ -83,19 +115,37 @@ mod tests {
         }
         let mut extended = pod(0, 0);
         extended.requests.set("nvidia.com/gpu", 1);
-        assert_eq!(node_resources_fit(&node(4000, 1000, 0, 0), &extended), Err("Insufficient nvidia.com/gpu".into()));
+        assert_eq!(
+            node_resources_fit(&node(4000, 1000, 0, 0), &extended),
+            Err("Insufficient nvidia.com/gpu".into())
+        );
         let mut full = node(4000, 1000, 0, 0);
         full.pod_count = 110;
-        assert_eq!(node_resources_fit(&full, &pod(0, 0)), Err("Too many pods".into()));
+        assert_eq!(
+            node_resources_fit(&full, &pod(0, 0)),
+            Err("Too many pods".into())
+        );
     }
 
     #[test]
     fn taints_need_tolerations() {
         let mut n = node(1, 1, 0, 0);
-        n.taints.push(Taint { key: "gpu".into(), value: "true".into(), effect: TaintEffect::NoSchedule });
+        n.taints.push(Taint {
+            key: "gpu".into(),
+            value: "true".into(),
+            effect: TaintEffect::NoSchedule,
+        });
         let mut p = pod(0, 0);
-        assert_eq!(taint_toleration(&n, &p), Err("node(s) had untolerated taint {gpu: true}".into()));
-        p.tolerations.push(Toleration { key: "gpu".into(), exists: true, value: String::new(), effect: None });
+        assert_eq!(
+            taint_toleration(&n, &p),
+            Err("node(s) had untolerated taint {gpu: true}".into())
+        );
+        p.tolerations.push(Toleration {
+            key: "gpu".into(),
+            exists: true,
+            value: String::new(),
+            effect: None,
+        });
         assert_eq!(taint_toleration(&n, &p), Ok(()));
     }
 }

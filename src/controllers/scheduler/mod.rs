@@ -26,7 +26,11 @@ pub struct FitError {
 impl fmt::Display for FitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "0/{} nodes are available", self.nodes)?;
-        let parts: Vec<String> = self.reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let parts: Vec<String> = self
+            .reasons
+            .iter()
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
         if !parts.is_empty() {
             write!(f, ": {}", parts.join(", "))?;
         }
@@ -46,7 +50,10 @@ pub fn schedule_pod(cluster: &Cluster, pod: PodId, rng: &mut SimRng) -> Result<N
         }
     }
     match feasible.len() {
-        0 => Err(FitError { nodes: cluster.nodes.len(), reasons }),
+        0 => Err(FitError {
+            nodes: cluster.nodes.len(),
+            reasons,
+        }),
         1 => Ok(feasible[0].id),
         _ => Ok(select_host(&feasible, template, rng)),
     }
@@ -54,7 +61,10 @@ pub fn schedule_pod(cluster: &Cluster, pod: PodId, rng: &mut SimRng) -> Result<N
 
 /// Scores feasible nodes and picks the best, breaking ties by reservoir sampling.
 fn select_host(feasible: &[&Node], template: &PodTemplate, rng: &mut SimRng) -> NodeId {
-    let taint_raw: Vec<i64> = feasible.iter().map(|n| score::taint_toleration_raw(n, template)).collect();
+    let taint_raw: Vec<i64> = feasible
+        .iter()
+        .map(|n| score::taint_toleration_raw(n, template))
+        .collect();
     let taint_scores = score::default_normalize(&taint_raw, true);
     let mut best = NodeId(0);
     let mut best_score = i64::MIN;

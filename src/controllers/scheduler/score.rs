@@ -12,8 +12,14 @@ pub fn least_allocated(node: &Node, pod: &PodTemplate) -> i64 {
     let mut sum = 0;
     let mut weights = 0;
     for (alloc, req) in [
-        (node.allocatable.cpu_millis, node.requested_for_scoring.cpu_millis + pod.scoring_requests.cpu_millis),
-        (node.allocatable.memory_bytes, node.requested_for_scoring.memory_bytes + pod.scoring_requests.memory_bytes),
+        (
+            node.allocatable.cpu_millis,
+            node.requested_for_scoring.cpu_millis + pod.scoring_requests.cpu_millis,
+        ),
+        (
+            node.allocatable.memory_bytes,
+            node.requested_for_scoring.memory_bytes + pod.scoring_requests.memory_bytes,
+        ),
     ] {
         if alloc == 0 {
             continue;
@@ -40,33 +46,57 @@ pub fn balanced_allocation(node: &Node, pod: &PodTemplate) -> i64 {
     let fraction = |req: i64, alloc: i64| (req as f64 / alloc as f64).min(1.0);
     let mut fractions = Vec::with_capacity(2);
     if node.allocatable.cpu_millis > 0 {
-        fractions.push(fraction(node.requested.cpu_millis + pod.requests.cpu_millis, node.allocatable.cpu_millis));
+        fractions.push(fraction(
+            node.requested.cpu_millis + pod.requests.cpu_millis,
+            node.allocatable.cpu_millis,
+        ));
     }
     if node.allocatable.memory_bytes > 0 {
-        fractions.push(fraction(node.requested.memory_bytes + pod.requests.memory_bytes, node.allocatable.memory_bytes));
+        fractions.push(fraction(
+            node.requested.memory_bytes + pod.requests.memory_bytes,
+            node.allocatable.memory_bytes,
+        ));
     }
-    let std = if fractions.len() == 2 { (fractions[0] - fractions[1]).abs() / 2.0 } else { 0.0 };
+    let std = if fractions.len() == 2 {
+        (fractions[0] - fractions[1]).abs() / 2.0
+    } else {
+        0.0
+    };
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
 
 /// TaintToleration raw score: PreferNoSchedule taints the pod does not tolerate.
 pub fn taint_toleration_raw(node: &Node, pod: &PodTemplate) -> i64 {
-    node.taints.iter()
+    node.taints
+        .iter()
         .filter(|t| t.effect == TaintEffect::PreferNoSchedule)
-        .filter(|t| !pod.tolerations.iter().any(|tol| tol.effect.is_none_or(|e| e == TaintEffect::PreferNoSchedule) && tol.tolerates(t)))
+        .filter(|t| {
+            !pod.tolerations.iter().any(|tol| {
+                tol.effect
+                    .is_none_or(|e| e == TaintEffect::PreferNoSchedule)
+                    && tol.tolerates(t)
+            })
+        })
         .count() as i64
 }
 
 /// `DefaultNormalizeScore`: scale to 0..100 by the max; `reverse` flips (100 − s).
 pub fn default_normalize(scores: &[i64], reverse: bool) -> Vec<i64> {
     let max = scores.iter().copied().max().unwrap_or(0);
-    scores.iter().map(|&s| {
-        if max == 0 {
-            return if reverse { MAX_NODE_SCORE } else { s };
-        }
-        let scaled = MAX_NODE_SCORE * s / max;
-        if reverse { MAX_NODE_SCORE - scaled } else { scaled }
-    }).collect()
+    scores
+        .iter()
+        .map(|&s| {
+            if max == 0 {
+                return if reverse { MAX_NODE_SCORE } else { s };
+            }
+            let scaled = MAX_NODE_SCORE * s / max;
+            if reverse {
+                MAX_NODE_SCORE - scaled
+            } else {
+                scaled
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -78,16 +108,35 @@ mod tests {
 
     fn node(cpu: i64, mem: i64) -> Node {
         Node {
-            id: NodeId(0), name: "n".into(), pool: PoolId(0), labels: Default::default(),
-            allocatable: Resources { cpu_millis: cpu, memory_bytes: mem, ..Default::default() }, max_pods: 110,
-            requested: Default::default(), requested_for_scoring: Default::default(), pod_count: 0,
-            created: SimTime::ZERO, taints: Vec::new(),
+            id: NodeId(0),
+            name: "n".into(),
+            pool: PoolId(0),
+            labels: Default::default(),
+            allocatable: Resources {
+                cpu_millis: cpu,
+                memory_bytes: mem,
+                ..Default::default()
+            },
+            max_pods: 110,
+            requested: Default::default(),
+            requested_for_scoring: Default::default(),
+            pod_count: 0,
+            created: SimTime::ZERO,
+            taints: Vec::new(),
         }
     }
 
     fn pod(cpu: i64, mem: i64) -> PodTemplate {
-        let r = Resources { cpu_millis: cpu, memory_bytes: mem, ..Default::default() };
-        PodTemplate { requests: r.clone(), scoring_requests: r, ..Default::default() }
+        let r = Resources {
+            cpu_millis: cpu,
+            memory_bytes: mem,
+            ..Default::default()
+        };
+        PodTemplate {
+            requests: r.clone(),
+            scoring_requests: r,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -107,8 +156,14 @@ mod tests {
     fn balanced_allocation_upstream_cases() {
         // pod 3000m/5000 on node1 4000/10000: fractions 0.75 and 0.5 → std 0.125 → 87.5 → 87;
         // node2 6000/10000: 0.5 and 0.5 → 100.
-        assert_eq!(balanced_allocation(&node(4000, 10000), &pod(3000, 5000)), 87);
-        assert_eq!(balanced_allocation(&node(6000, 10000), &pod(3000, 5000)), 100);
+        assert_eq!(
+            balanced_allocation(&node(4000, 10000), &pod(3000, 5000)),
+            87
+        );
+        assert_eq!(
+            balanced_allocation(&node(6000, 10000), &pod(3000, 5000)),
+            100
+        );
         // best-effort pods are skipped.
         assert_eq!(balanced_allocation(&node(4000, 10000), &pod(0, 0)), 0);
     }
@@ -120,7 +175,11 @@ mod tests {
         assert_eq!(default_normalize(&[0, 0], true), vec![100, 100]);
         assert_eq!(default_normalize(&[2, 4], false), vec![50, 100]);
         let mut n = node(1, 1);
-        n.taints.push(Taint { key: "spot".into(), value: String::new(), effect: TaintEffect::PreferNoSchedule });
+        n.taints.push(Taint {
+            key: "spot".into(),
+            value: String::new(),
+            effect: TaintEffect::PreferNoSchedule,
+        });
         assert_eq!(taint_toleration_raw(&n, &pod(0, 0)), 1);
     }
 }
