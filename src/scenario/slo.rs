@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn bad_assertions_explain_themselves() {
         assert!(
-            parse_assertion("latency.p98 <= 1s")
+            parse_assertion("latncy.p99 <= 1s")
                 .unwrap_err()
                 .contains("did you mean \"latency.p99\"")
         );
