@@ -92,6 +92,39 @@ pub fn decode<T: DeserializeOwned>(
     Ok((value, unknown.into_inner()))
 }
 
+/// Like [`decode`], but keeps going after errors: each offending value is replaced by null and
+/// decoding is retried, so every independent problem in a document is reported at once. Returns
+/// the value (if decoding eventually succeeded), its unknown fields and every error found.
+pub fn decode_all<T: DeserializeOwned>(
+    node: &Node,
+    base_path: &str,
+) -> (Option<T>, Vec<UnknownField>, Vec<DecodeError>) {
+    const MAX_ATTEMPTS: usize = 64;
+    let mut node = node.clone();
+    let mut errors: Vec<DecodeError> = Vec::new();
+    for _ in 0..MAX_ATTEMPTS {
+        match decode::<T>(&node, base_path) {
+            Ok((value, unknown)) => return (Some(value), unknown, errors),
+            Err(e) => {
+                let repeated = errors.iter().any(|x| x.path == e.path);
+                let relative = e
+                    .path
+                    .strip_prefix(base_path)
+                    .unwrap_or(&e.path)
+                    .trim_start_matches('.')
+                    .to_string();
+                if !repeated {
+                    errors.push(e);
+                }
+                if repeated || relative.is_empty() || node.set(&relative, Value::Null).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    (None, Vec::new(), errors)
+}
+
 fn join_key(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -470,6 +503,28 @@ mod tests {
         let err = decode::<Outer>(&n, "").unwrap_err();
         assert_eq!(err.path, "items[0].maxReplicas");
         assert_eq!(err.position, Some(Position { line: 3, column: 5 }));
+    }
+
+    #[test]
+    fn decode_all_reports_every_independent_error() {
+        let n = node("name: 5\nitems:\n  - maxReplicas: lots\n  - maxReplicas: 2\n");
+        let (value, _, errors) = decode_all::<Outer>(&n, "");
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        // `name` nulled → then "expected a string" for null at the same path ends the attempts.
+        assert_eq!(paths, vec!["name"]);
+        assert!(value.is_none());
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Optional {
+            a: Option<u32>,
+            b: Option<u32>,
+            c: Option<String>,
+        }
+        let n = node("a: x\nb: y\nc: z\n");
+        let (value, _, errors) = decode_all::<Optional>(&n, "spec");
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, vec!["spec.a", "spec.b"]);
+        assert!(value.is_some(), "optional fields recover as None");
     }
 
     #[test]

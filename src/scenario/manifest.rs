@@ -24,7 +24,7 @@ use crate::cluster::resources::{self, Resources, TaintEffect, Toleration};
 use crate::cluster::selector::{LabelSelector, Labels, Requirement, SelectorOperator};
 use crate::sim::SimDuration;
 
-use super::de::{UnknownField, decode};
+use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean};
 use super::model::{DeploymentSpec, HpaMetric, HpaSpec, PodTemplate, WorkloadModel};
 use super::yaml::{Node, Position, parse_documents};
@@ -82,6 +82,9 @@ pub struct ManifestSet {
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
     pub priority_classes: Vec<Manifest<PriorityClass>>,
     pub namespaces: Vec<Manifest<Namespace>>,
+    /// Some file or object could not be read: references to missing objects may be caused by
+    /// that error, so they are not reported again.
+    pub incomplete: bool,
 }
 
 /// Adds every object of one YAML text (a file, or the extra documents of a scenario file).
@@ -107,12 +110,15 @@ pub fn add_documents(
 pub fn add_text(set: &mut ManifestSet, file: &str, text: &str, diags: &mut Vec<Diagnostic>) {
     match parse_documents(text) {
         Ok(docs) => add_documents(set, file, docs, diags),
-        Err(e) => diags.push(Diagnostic::error(
-            file,
-            e.position,
-            "",
-            format!("invalid YAML: {}", e.message),
-        )),
+        Err(e) => {
+            set.incomplete = true;
+            diags.push(Diagnostic::error(
+                file,
+                e.position,
+                "",
+                format!("invalid YAML: {}", e.message),
+            ));
+        }
     }
 }
 
@@ -134,15 +140,24 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
     };
     match (api_version.as_str(), kind.as_str()) {
         (_, "List") => add_list_items(set, source, diags),
-        ("apps/v1", "Deployment") => push_typed(&mut set.deployments, source, diags),
-        ("v1", "Service") => push_typed(&mut set.services, source, diags),
-        ("autoscaling/v2", "HorizontalPodAutoscaler") => push_typed(&mut set.hpas, source, diags),
-        ("autoscaling/v1", "HorizontalPodAutoscaler") => add_hpa_v1(set, source, diags),
-        ("policy/v1", "PodDisruptionBudget") => push_typed(&mut set.pdbs, source, diags),
-        ("scheduling.k8s.io/v1", "PriorityClass") => {
-            push_typed(&mut set.priority_classes, source, diags)
+        ("apps/v1", "Deployment") => {
+            push_typed(&mut set.deployments, &mut set.incomplete, source, diags)
         }
-        ("v1", "Namespace") => push_typed(&mut set.namespaces, source, diags),
+        ("v1", "Service") => push_typed(&mut set.services, &mut set.incomplete, source, diags),
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => {
+            push_typed(&mut set.hpas, &mut set.incomplete, source, diags)
+        }
+        ("autoscaling/v1", "HorizontalPodAutoscaler") => add_hpa_v1(set, source, diags),
+        ("policy/v1", "PodDisruptionBudget") => {
+            push_typed(&mut set.pdbs, &mut set.incomplete, source, diags)
+        }
+        ("scheduling.k8s.io/v1", "PriorityClass") => push_typed(
+            &mut set.priority_classes,
+            &mut set.incomplete,
+            source,
+            diags,
+        ),
+        ("v1", "Namespace") => push_typed(&mut set.namespaces, &mut set.incomplete, source, diags),
         (
             _,
             "Deployment"
@@ -209,27 +224,32 @@ fn add_list_items(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnos
     }
 }
 
-/// Decodes a typed object; type errors become errors, unknown fields warnings with a hint.
-fn decode_typed<T: DeserializeOwned>(source: &Source, diags: &mut Vec<Diagnostic>) -> Option<T> {
-    match decode::<T>(&source.node, "") {
-        Ok((object, unknown)) => {
-            diags.extend(
-                unknown
-                    .iter()
-                    .map(|u| unknown_field_warning(&source.file, u)),
-            );
-            Some(object)
-        }
-        Err(e) => {
-            diags.push(Diagnostic::error(
-                &source.file,
-                e.position,
-                &e.path,
-                e.message,
-            ));
-            None
-        }
+/// Decodes a typed object; type errors become errors (all of them), unknown fields warnings
+/// with a hint. An object with errors is returned when it could still be typed (its wrong
+/// values replaced by defaults), so later checks can run on it too.
+fn decode_typed<T: DeserializeOwned>(
+    source: &Source,
+    incomplete: &mut bool,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    let (object, unknown, errors) = decode_all::<T>(&source.node, "");
+    diags.extend(
+        unknown
+            .iter()
+            .map(|u| unknown_field_warning(&source.file, u)),
+    );
+    for e in &errors {
+        diags.push(Diagnostic::error(
+            &source.file,
+            e.position,
+            &e.path,
+            e.message.clone(),
+        ));
     }
+    if object.is_none() {
+        *incomplete = true;
+    }
+    object
 }
 
 /// The diagnostic for a field the schema does not have, with a "did you mean" when one is close.
@@ -251,10 +271,11 @@ fn unknown_field_warning(file: &str, u: &UnknownField) -> Diagnostic {
 
 fn push_typed<T: DeserializeOwned>(
     into: &mut Vec<Manifest<T>>,
+    incomplete: &mut bool,
     source: Source,
     diags: &mut Vec<Diagnostic>,
 ) {
-    if let Some(object) = decode_typed::<T>(&source, diags) {
+    if let Some(object) = decode_typed::<T>(&source, incomplete, diags) {
         into.push(Manifest { object, source });
     }
 }
@@ -262,7 +283,7 @@ fn push_typed<T: DeserializeOwned>(
 /// autoscaling/v1 HPAs are converted to v2 with one CPU Utilization metric, as the API server does.
 fn add_hpa_v1(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {
     use k8s_openapi::api::autoscaling::v2;
-    let Some(v1) = decode_typed::<HpaV1>(&source, diags) else {
+    let Some(v1) = decode_typed::<HpaV1>(&source, &mut set.incomplete, diags) else {
         return;
     };
     let spec = v1.spec.unwrap_or_default();
@@ -308,7 +329,6 @@ pub fn deployment_spec(
     m: &Manifest<Deployment>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<DeploymentSpec> {
-    let before = diags.iter().filter(|d| d.is_error()).count();
     let src = &m.source;
     let name = Manifest::<Deployment>::meta_name(&m.object.metadata);
     if name.is_empty() {
@@ -332,7 +352,12 @@ pub fn deployment_spec(
         .as_ref()
         .and_then(|md| md.labels.clone())
         .unwrap_or_default();
-    if selector.is_empty() {
+    if src.node.lookup("spec.selector").is_none() {
+        diags.push(src.error(
+            "spec.selector",
+            "required: a Deployment needs a selector matching its pod template's labels",
+        ));
+    } else if selector.is_empty() {
         diags.push(src.error(
             "spec.selector",
             "empty selector is invalid for a Deployment: it must select the pod template's labels",
@@ -354,8 +379,9 @@ pub fn deployment_spec(
             PodTemplate::default()
         }
     };
-    let failed = diags.iter().filter(|d| d.is_error()).count() > before;
-    (!failed).then(|| DeploymentSpec {
+    // Returned even with errors (the load fails on them anyway) so that references to this
+    // Deployment from Services, HPAs and the scenario are still checked, not reported missing.
+    Some(DeploymentSpec {
         name,
         namespace: namespace_of(&m.object.metadata),
         replicas,
@@ -760,6 +786,7 @@ pub fn service_backends(
 pub fn hpa_spec(
     m: &Manifest<HorizontalPodAutoscaler>,
     deployments: &[DeploymentSpec],
+    incomplete: bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<HpaSpec> {
     let src = &m.source;
@@ -784,7 +811,7 @@ pub fn hpa_spec(
         let found = deployments
             .iter()
             .position(|d| d.name == target_ref.name && d.namespace == namespace);
-        if found.is_none() {
+        if found.is_none() && !incomplete {
             let names: Vec<&str> = deployments.iter().map(|d| d.name.as_str()).collect();
             let hint = did_you_mean(&target_ref.name, names)
                 .map(|s| format!(" (did you mean {s:?}?)"))

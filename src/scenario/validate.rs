@@ -10,7 +10,7 @@ use crate::cluster::resources::{self, Resources, Taint, TaintEffect};
 use crate::sim::SimDuration;
 use crate::sim::dist::DurationDist;
 
-use super::de::decode;
+use super::de::decode_all;
 use super::diag::{self, Diagnostic, did_you_mean};
 use super::manifest::{self, ManifestSet, Source, unknown_field_message};
 use super::model::*;
@@ -81,7 +81,7 @@ pub fn validate_file(path: &Path) -> Vec<Diagnostic> {
     manifest::add_text(&mut set, &file, &text, &mut diags);
     let deployments = convert_deployments(&set, &mut diags);
     for hpa in &set.hpas {
-        manifest::hpa_spec(hpa, &deployments, &mut diags);
+        manifest::hpa_spec(hpa, &deployments, set.incomplete, &mut diags);
     }
     diag::sort(&mut diags);
     diags
@@ -123,7 +123,7 @@ fn load_inner(
         file: file.to_string(),
         node: scenario_node,
     };
-    let mut raw = decode_scenario(&source, diags)?;
+    let (mut raw, reported) = decode_scenario(&source, diags)?;
     check_header(&raw, &source, diags);
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut set = ManifestSet::default();
@@ -134,6 +134,8 @@ fn load_inner(
         source: &source,
         base_dir,
         diags,
+        reported,
+        incomplete: false,
     };
     let scenario = builder.build(&mut raw, &set, path, options);
     Some(scenario)
@@ -179,29 +181,30 @@ fn apply_override(root: &mut Node, assignment: &str) -> Result<(), String> {
         .map_err(|e| format!("--set {assignment}: {e}"))
 }
 
-fn decode_scenario(source: &Source, diags: &mut Vec<Diagnostic>) -> Option<RawScenario> {
-    match decode::<RawScenario>(&source.node, "") {
-        Ok((raw, unknown)) => {
-            for u in &unknown {
-                diags.push(Diagnostic::error(
-                    &source.file,
-                    Some(u.position),
-                    &u.path,
-                    unknown_field_message(u),
-                ));
-            }
-            Some(raw)
-        }
-        Err(e) => {
-            diags.push(Diagnostic::error(
-                &source.file,
-                e.position,
-                &e.path,
-                e.message,
-            ));
-            None
-        }
+/// Decodes the scenario document, reporting every type error and unknown field. Returns the
+/// paths whose values were wrong (they were replaced by null to keep going) beside the result.
+fn decode_scenario(
+    source: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(RawScenario, BTreeSet<String>)> {
+    let (raw, unknown, errors) = decode_all::<RawScenario>(&source.node, "");
+    for u in &unknown {
+        diags.push(Diagnostic::error(
+            &source.file,
+            Some(u.position),
+            &u.path,
+            unknown_field_message(u),
+        ));
     }
+    for e in &errors {
+        diags.push(Diagnostic::error(
+            &source.file,
+            e.position,
+            &e.path,
+            e.message.clone(),
+        ));
+    }
+    Some((raw?, errors.into_iter().map(|e| e.path).collect()))
 }
 
 fn check_header(raw: &RawScenario, source: &Source, diags: &mut Vec<Diagnostic>) {
@@ -291,12 +294,27 @@ struct Builder<'a> {
     source: &'a Source,
     base_dir: PathBuf,
     diags: &'a mut Vec<Diagnostic>,
+    /// Paths already reported as wrongly typed: no second error for them.
+    reported: BTreeSet<String>,
+    /// Some manifest could not be read (see [`ManifestSet::incomplete`]).
+    incomplete: bool,
 }
 
 impl Builder<'_> {
     fn error(&mut self, path: &str, message: impl Into<String>) {
+        if self.reported.contains(path) {
+            return;
+        }
         let d = self.source.error(path, message);
         self.diags.push(d);
+    }
+
+    /// A reference to an object missing from the manifests; not reported when some manifest
+    /// could not be read (that error already explains it).
+    fn reference_error(&mut self, path: &str, message: String) {
+        if !self.incomplete {
+            self.error(path, message);
+        }
     }
 
     fn warning(&mut self, path: &str, message: impl Into<String>) {
@@ -311,6 +329,7 @@ impl Builder<'_> {
         path: &Path,
         options: &LoadOptions,
     ) -> Scenario {
+        self.incomplete = set.incomplete;
         let mut spec = raw.spec.clone().unwrap_or_default();
         let name = self.scenario_name(raw, path);
         let duration = match spec.duration {
@@ -545,7 +564,7 @@ impl Builder<'_> {
     fn hpas(&mut self, set: &ManifestSet, deployments: &[DeploymentSpec]) -> Vec<HpaSpec> {
         let mut out: Vec<HpaSpec> = Vec::new();
         for m in &set.hpas {
-            let Some(hpa) = manifest::hpa_spec(m, deployments, self.diags) else {
+            let Some(hpa) = manifest::hpa_spec(m, deployments, set.incomplete, self.diags) else {
                 continue;
             };
             if let Some(other) = out.iter().find(|h| h.target == hpa.target) {
@@ -582,7 +601,7 @@ impl Builder<'_> {
             ) {
                 Ok(i) => i,
                 Err(e) => {
-                    self.error(&format!("{path}.deployment"), e);
+                    self.reference_error(&format!("{path}.deployment"), e);
                     continue;
                 }
             };
@@ -690,7 +709,7 @@ impl Builder<'_> {
             ) {
                 Ok(i) => i,
                 Err(e) => {
-                    self.error(&format!("{path}.service"), e);
+                    self.reference_error(&format!("{path}.service"), e);
                     continue;
                 }
             };
@@ -701,7 +720,7 @@ impl Builder<'_> {
                 );
                 continue;
             }
-            if services[index].backends.is_empty() {
+            if services[index].backends.is_empty() && !set.incomplete {
                 let m = &set.services[index];
                 self.diags.push(m.source.error("spec.selector", format!("Service {reference:?} selects no Deployment's pods, so every request to it would fail")));
             }

@@ -1,0 +1,99 @@
+//! The command line's contract: exit codes, JUnit output, help.
+
+use crate::support::{kubesim, scratch};
+
+#[test]
+fn check_passes_shipped_slos_and_writes_junit() {
+    let junit = scratch("junit-pass").join("junit.xml");
+    let out = kubesim(&[
+        "check",
+        "scenarios/quickstart/scenario.yaml",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testsuite name=\"quickstart\" tests=\"3\" failures=\"0\""),
+        "{xml}"
+    );
+}
+
+#[test]
+fn check_exits_1_when_an_slo_fails() {
+    let junit = scratch("junit-fail").join("junit.xml");
+    // An impossible latency target: p99 under 1 ms.
+    let out = kubesim(&[
+        "check",
+        "scenarios/quickstart/scenario.yaml",
+        "--set",
+        "slos[0].assert=latency.p99 <= 1ms",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAIL quickstart: service web: latency.p99 <= 1ms"),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("failures=\"1\"") && xml.contains("<failure message=\"latency.p99 &lt;= 1ms"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_teaches() {
+    assert_eq!(kubesim(&["run"]).status.code(), Some(2));
+    assert_eq!(kubesim(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        kubesim(&["run", "no/such/scenario.yaml"]).status.code(),
+        Some(2)
+    );
+    let help = kubesim(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for needle in ["run", "check", "validate", "Examples:", "Exit codes"] {
+        assert!(text.contains(needle), "--help lacks {needle}: {text}");
+    }
+}
+
+#[test]
+fn validate_accepts_shipped_scenarios_and_plain_manifests() {
+    let out = kubesim(&[
+        "validate",
+        "scenarios/quickstart/scenario.yaml",
+        "scenarios/quickstart/web.yaml",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 file(s) valid"));
+}
+
+#[test]
+fn bad_set_paths_are_input_errors() {
+    let out = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--set",
+        "workloads[9].concurrency=2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("out of range"));
+}

@@ -1,0 +1,116 @@
+//! Every shipped scenario runs, meets its own SLOs, and is deterministic.
+
+use kubesim::output::report_json;
+
+use crate::support::{kubesim, load, run, scratch, shipped_scenarios};
+
+#[test]
+fn every_shipped_scenario_runs_and_meets_its_slos() {
+    let scenarios = shipped_scenarios();
+    assert!(
+        scenarios.len() >= 2,
+        "expected the shipped scenarios, found {scenarios:?}"
+    );
+    for path in scenarios {
+        let scenario = load(&path, None, &[]);
+        let out = run(&scenario);
+        let report = &out.report;
+        assert!(
+            report.totals.requests > 0,
+            "{}: no requests",
+            path.display()
+        );
+        for slo in &report.slos {
+            assert!(
+                slo.passed,
+                "{}: SLO {} failed: {:?}",
+                path.display(),
+                slo.name,
+                slo.actual
+            );
+        }
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_report_bytes_and_another_seed_differs() {
+    let path = crate::support::root().join("scenarios/quickstart/scenario.yaml");
+    let first = report_json(&run(&load(&path, None, &[])).report);
+    let second = report_json(&run(&load(&path, None, &[])).report);
+    assert_eq!(first, second, "same seed, different report");
+    let other = report_json(&run(&load(&path, Some(7), &[])).report);
+    assert_ne!(first, other, "a different seed should change the results");
+}
+
+#[test]
+fn cli_runs_write_byte_identical_reports() {
+    let dir = scratch("determinism-cli");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    for out in [&a, &b] {
+        let o = kubesim(&[
+            "run",
+            "scenarios/quickstart/scenario.yaml",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let read = |d: &std::path::Path, f: &str| std::fs::read(d.join(f)).unwrap();
+    for file in [
+        "report.json",
+        "timeseries.csv",
+        "hpa_decisions.jsonl",
+        "scenario.resolved.yaml",
+    ] {
+        assert_eq!(
+            read(&a, file),
+            read(&b, file),
+            "{file} differs between identical runs"
+        );
+    }
+    let run_json = String::from_utf8(read(&a, "run.json")).unwrap();
+    assert!(
+        run_json.contains("\"wall_seconds\""),
+        "wall time belongs in run.json"
+    );
+    assert!(
+        !String::from_utf8(read(&a, "report.json"))
+            .unwrap()
+            .contains("wall"),
+        "no wall-clock values in report.json"
+    );
+}
+
+#[test]
+fn quickstart_autoscales_with_the_traffic() {
+    let path = crate::support::root().join("scenarios/quickstart/scenario.yaml");
+    let out = run(&load(&path, None, &[]));
+    let d = &out.report.deployments[0];
+    // The day's traffic rises ~5× from night to afternoon: the HPA must scale up and back down.
+    assert!(d.scale_ups > 0 && d.scale_downs > 0, "{d:?}");
+    assert!(d.replicas.max > d.replicas.min, "{d:?}");
+    assert!(!out.hpa_decisions.is_empty());
+}
+
+#[test]
+fn overrides_and_seed_flags_change_the_run() {
+    let path = crate::support::root().join("scenarios/quickstart/scenario.yaml");
+    let short = load(
+        &path,
+        Some(3),
+        &["duration=10m", "workloads[0].concurrency=4"],
+    );
+    assert_eq!(short.duration.to_string(), "10m0s");
+    assert_eq!(short.seed, 3);
+    assert_eq!(short.deployments[0].workload.concurrency, 4);
+    assert!(
+        short.resolved_yaml.contains("duration: 10m0s"),
+        "{}",
+        short.resolved_yaml
+    );
+}

@@ -1,0 +1,53 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use kubesim::engine::{self, RunOutput};
+use kubesim::scenario::{LoadOptions, Scenario, load_scenario};
+
+/// The repository root (tests run with it as the working directory for the binary).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the `kubesim` binary from the repository root.
+pub fn kubesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("kubesim runs")
+}
+
+pub fn load(path: &Path, seed: Option<u64>, overrides: &[&str]) -> Scenario {
+    let options = LoadOptions {
+        seed,
+        overrides: overrides.iter().map(|s| s.to_string()).collect(),
+    };
+    load_scenario(path, &options)
+        .unwrap_or_else(|d| panic!("{} does not load: {d:#?}", path.display()))
+}
+
+pub fn run(scenario: &Scenario) -> RunOutput {
+    engine::run(scenario, &mut |_| {}).expect("scenario runs")
+}
+
+/// A fresh, empty directory under the target dir for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every shipped scenario file, sorted.
+pub fn shipped_scenarios() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("scenario.yaml"))
+        .filter(|p| p.exists())
+        .collect();
+    out.sort();
+    out
+}
