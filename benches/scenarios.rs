@@ -1,0 +1,30 @@
+//! Whole scenarios, reported as simulated requests per second of wall time. `simpy-peer` is the
+//! model of `../shared/peers/simpy_hpa.py` (see the README's performance section for the side-by-
+//! side comparison with SimPy); `quickstart` adds the trace replay and autoscaling churn.
+
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kubesim::engine;
+use kubesim::scenario::{LoadOptions, load_scenario};
+
+fn bench_scenario(c: &mut Criterion, name: &str, overrides: &[&str]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}/scenario.yaml"));
+    let options = LoadOptions { seed: None, overrides: overrides.iter().map(|s| s.to_string()).collect() };
+    let scenario = load_scenario(&path, &options).expect("shipped scenario loads");
+    let requests = engine::run(&scenario, &mut |_| {}).expect("runs").report.totals.requests;
+    let mut group = c.benchmark_group("scenario");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(requests));
+    group.bench_function(name, |b| b.iter(|| engine::run(&scenario, &mut |_| {}).expect("runs")));
+    group.finish();
+}
+
+fn scenarios(c: &mut Criterion) {
+    // 10 simulated minutes of the 1 h model keep a sample under a tenth of a second.
+    bench_scenario(c, "simpy-peer", &["duration=10m"]);
+    bench_scenario(c, "quickstart", &[]);
+}
+
+criterion_group!(benches, scenarios);
+criterion_main!(benches);
