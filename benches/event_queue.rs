@@ -9,7 +9,10 @@ use kubesim::sim::{EventQueue, SimTime};
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 }
@@ -33,7 +36,10 @@ fn hold(c: &mut Criterion) {
             b.iter(|| {
                 for _ in 0..OPS {
                     let (t, e) = q.pop().expect("queue stays full");
-                    q.schedule(SimTime::from_micros(t.as_micros() + 1 + lcg.next() % 1_000_000), e);
+                    q.schedule(
+                        SimTime::from_micros(t.as_micros() + 1 + lcg.next() % 1_000_000),
+                        e,
+                    );
                 }
             })
         });

@@ -9,14 +9,24 @@ use kubesim::engine;
 use kubesim::scenario::{LoadOptions, load_scenario};
 
 fn bench_scenario(c: &mut Criterion, name: &str, overrides: &[&str]) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}/scenario.yaml"));
-    let options = LoadOptions { seed: None, overrides: overrides.iter().map(|s| s.to_string()).collect() };
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}/scenario.yaml"));
+    let options = LoadOptions {
+        seed: None,
+        overrides: overrides.iter().map(|s| s.to_string()).collect(),
+    };
     let scenario = load_scenario(&path, &options).expect("shipped scenario loads");
-    let requests = engine::run(&scenario, &mut |_| {}).expect("runs").report.totals.requests;
+    let requests = engine::run(&scenario, &mut |_| {})
+        .expect("runs")
+        .report
+        .totals
+        .requests;
     let mut group = c.benchmark_group("scenario");
     group.sample_size(10);
     group.throughput(Throughput::Elements(requests));
-    group.bench_function(name, |b| b.iter(|| engine::run(&scenario, &mut |_| {}).expect("runs")));
+    group.bench_function(name, |b| {
+        b.iter(|| engine::run(&scenario, &mut |_| {}).expect("runs"))
+    });
     group.finish();
 }
 
