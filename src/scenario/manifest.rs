@@ -986,7 +986,9 @@ mod tests {
     fn bad_quantity_is_located_with_its_path() {
         let (set, _) = load(&DEPLOYMENT.replace("250m", "\"1.5.0\""));
         let mut diags = Vec::new();
-        assert!(deployment_spec(&set.deployments[0], &mut diags).is_none());
+        // The spec is still returned (so references to it are checked); the error is reported.
+        assert!(deployment_spec(&set.deployments[0], &mut diags).is_some());
+        assert_eq!(diags.len(), 1);
         assert_eq!(
             diags[0].to_string(),
             "app.yaml:12:29: spec.template.spec.containers[0].resources.requests.cpu: \"1.5.0\" is not a quantity: expected a number such as 100m, 1.5, 2Gi or 1e3"
