@@ -60,6 +60,11 @@ impl de::Error for DecodeError {
 }
 
 impl DecodeError {
+    /// The error as a diagnostic about `file`.
+    pub fn diagnostic(&self, file: &str) -> super::diag::Diagnostic {
+        super::diag::Diagnostic::error(file, self.position, &self.path, self.message.clone())
+    }
+
     /// Attaches the innermost location; outer frames leave a located error alone.
     fn locate(mut self, path: &str, position: Position) -> Self {
         if self.located {

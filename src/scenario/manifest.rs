@@ -238,14 +238,7 @@ fn decode_typed<T: DeserializeOwned>(
             .iter()
             .map(|u| unknown_field_warning(&source.file, u)),
     );
-    for e in &errors {
-        diags.push(Diagnostic::error(
-            &source.file,
-            e.position,
-            &e.path,
-            e.message.clone(),
-        ));
-    }
+    diags.extend(errors.iter().map(|e| e.diagnostic(&source.file)));
     if object.is_none() {
         *incomplete = true;
     }

@@ -196,14 +196,7 @@ fn decode_scenario(
             unknown_field_message(u),
         ));
     }
-    for e in &errors {
-        diags.push(Diagnostic::error(
-            &source.file,
-            e.position,
-            &e.path,
-            e.message.clone(),
-        ));
-    }
+    diags.extend(errors.iter().map(|e| e.diagnostic(&source.file)));
     Some((raw?, errors.into_iter().map(|e| e.path).collect()))
 }
 

@@ -62,31 +62,9 @@ pub fn node_resources_fit(node: &Node, pod: &PodTemplate) -> Result<(), String> 
 mod tests {
     use super::*;
     use crate::cluster::resources::{Resources, Taint, Toleration};
-    use crate::cluster::{NodeId, PoolId};
-    use crate::sim::SimTime;
 
     fn node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Node {
-        Node {
-            id: NodeId(0),
-            name: "n".into(),
-            pool: PoolId(0),
-            labels: Default::default(),
-            allocatable: Resources {
-                cpu_millis: cpu,
-                memory_bytes: mem,
-                ..Default::default()
-            },
-            max_pods: 110,
-            requested: Resources {
-                cpu_millis: used_cpu,
-                memory_bytes: used_mem,
-                ..Default::default()
-            },
-            requested_for_scoring: Default::default(),
-            pod_count: 0,
-            created: SimTime::ZERO,
-            taints: Vec::new(),
-        }
+        super::super::test_node(cpu, mem, used_cpu, used_mem)
     }
 
     fn pod(cpu: i64, mem: i64) -> PodTemplate {

@@ -84,3 +84,27 @@ fn select_host(feasible: &[&Node], template: &PodTemplate, rng: &mut SimRng) -> 
     }
     best
 }
+
+/// A node for filter and score tests: `cpu`/`mem` allocatable with `used_*` already requested.
+#[cfg(test)]
+pub(crate) fn test_node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Node {
+    use crate::cluster::resources::Resources;
+    let amount = |cpu_millis, memory_bytes| Resources {
+        cpu_millis,
+        memory_bytes,
+        ..Default::default()
+    };
+    Node {
+        id: NodeId(0),
+        name: "n".into(),
+        pool: crate::cluster::PoolId(0),
+        labels: Default::default(),
+        allocatable: amount(cpu, mem),
+        max_pods: 110,
+        requested: amount(used_cpu, used_mem),
+        requested_for_scoring: amount(used_cpu, used_mem),
+        pod_count: 0,
+        created: crate::sim::SimTime::ZERO,
+        taints: Vec::new(),
+    }
+}

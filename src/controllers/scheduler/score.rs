@@ -103,27 +103,9 @@ pub fn default_normalize(scores: &[i64], reverse: bool) -> Vec<i64> {
 mod tests {
     use super::*;
     use crate::cluster::resources::{Resources, Taint};
-    use crate::cluster::{NodeId, PoolId};
-    use crate::sim::SimTime;
 
     fn node(cpu: i64, mem: i64) -> Node {
-        Node {
-            id: NodeId(0),
-            name: "n".into(),
-            pool: PoolId(0),
-            labels: Default::default(),
-            allocatable: Resources {
-                cpu_millis: cpu,
-                memory_bytes: mem,
-                ..Default::default()
-            },
-            max_pods: 110,
-            requested: Default::default(),
-            requested_for_scoring: Default::default(),
-            pod_count: 0,
-            created: SimTime::ZERO,
-            taints: Vec::new(),
-        }
+        super::super::test_node(cpu, mem, 0, 0)
     }
 
     fn pod(cpu: i64, mem: i64) -> PodTemplate {
