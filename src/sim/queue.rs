@@ -5,105 +5,44 @@
 //! deterministic. The queue never inspects events: stale ones (for a pod that was replaced, a
 //! completion that was rescheduled) carry a generation and are dropped by their handler.
 //!
-//! The heap is 4-ary (see [`QuaternaryHeap`]). Speed: most handlers schedule a successor of the event they just popped (the next arrival, a
+//! Speed: most handlers schedule a successor of the event they just popped (the next arrival, a
 //! pod's next completion). `pop` therefore leaves the popped entry in the heap, marked consumed,
 //! and the next `schedule` overwrites it in place with a single sift-down instead of a pop plus a
 //! push. This changes no ordering: entries are compared by `(time, sequence)` only.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
 use super::time::SimTime;
 
-/// A 4-ary min-heap of `(key, event)` in struct-of-arrays form: a node's four children's keys
-/// share one cache line and the tree is half as deep as a binary heap's.
-struct QuaternaryHeap<E> {
-    keys: Vec<u128>,
-    events: Vec<E>,
+/// A heap entry. `key` packs `(time, seq)` as `time << 64 | seq`, so one integer comparison
+/// orders entries.
+struct Entry<E> {
+    key: u128,
+    event: E,
 }
 
-impl<E: Copy> QuaternaryHeap<E> {
-    fn with_capacity(capacity: usize) -> Self {
-        QuaternaryHeap {
-            keys: Vec::with_capacity(capacity),
-            events: Vec::with_capacity(capacity),
-        }
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
     }
-
-    fn len(&self) -> usize {
-        self.keys.len()
+}
+impl<E> Eq for Entry<E> {}
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
-
-    fn peek(&self) -> Option<(u128, E)> {
-        Some((*self.keys.first()?, self.events[0]))
-    }
-
-    fn push(&mut self, key: u128, event: E) {
-        self.keys.push(key);
-        self.events.push(event);
-        self.sift_up(self.keys.len() - 1, key, event);
-    }
-
-    /// Replaces the minimum with a new entry.
-    fn replace_top(&mut self, key: u128, event: E) {
-        self.sift_down(0, key, event);
-    }
-
-    /// Removes the minimum.
-    fn remove_top(&mut self) {
-        let (Some(key), Some(event)) = (self.keys.pop(), self.events.pop()) else {
-            return;
-        };
-        if !self.keys.is_empty() {
-            self.sift_down(0, key, event);
-        }
-    }
-
-    fn sift_up(&mut self, mut i: usize, key: u128, event: E) {
-        while i > 0 {
-            let parent = (i - 1) / 4;
-            if self.keys[parent] <= key {
-                break;
-            }
-            self.keys[i] = self.keys[parent];
-            self.events[i] = self.events[parent];
-            i = parent;
-        }
-        self.keys[i] = key;
-        self.events[i] = event;
-    }
-
-    /// Places `(key, event)` at the hole `i` or below it.
-    fn sift_down(&mut self, mut i: usize, key: u128, event: E) {
-        let n = self.keys.len();
-        loop {
-            let first = 4 * i + 1;
-            if first >= n {
-                break;
-            }
-            let last = (first + 4).min(n);
-            let mut child = first;
-            let mut child_key = self.keys[first];
-            for c in first + 1..last {
-                let k = self.keys[c];
-                if k < child_key {
-                    (child, child_key) = (c, k);
-                }
-            }
-            if key <= child_key {
-                break;
-            }
-            self.keys[i] = child_key;
-            self.events[i] = self.events[child];
-            i = child;
-        }
-        self.keys[i] = key;
-        self.events[i] = event;
+}
+impl<E> Ord for Entry<E> {
+    /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest key first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key)
     }
 }
 
 /// A time-ordered queue of events; equal times pop first-scheduled-first (FIFO).
-///
-/// Keys pack `(time, seq)` as `time << 64 | seq`, so one integer comparison orders entries.
 pub struct EventQueue<E: Copy> {
-    heap: QuaternaryHeap<E>,
+    heap: BinaryHeap<Entry<E>>,
     next_seq: u64,
     popped: u64,
     /// The heap's top was returned by `pop` and is logically gone.
@@ -127,7 +66,7 @@ impl<E: Copy> EventQueue<E> {
 
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            heap: QuaternaryHeap::with_capacity(capacity),
+            heap: BinaryHeap::with_capacity(capacity),
             next_seq: 0,
             popped: 0,
             top_consumed: false,
@@ -139,11 +78,16 @@ impl<E: Copy> EventQueue<E> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let key = (u128::from(time.as_micros()) << 64) | u128::from(seq);
+        let entry = Entry { key, event };
         if self.top_consumed {
             self.top_consumed = false;
-            self.heap.replace_top(key, event);
+            // Overwrite the consumed top; dropping the PeekMut sifts the new entry down.
+            *self
+                .heap
+                .peek_mut()
+                .expect("a consumed top is still in the heap") = entry;
         } else {
-            self.heap.push(key, event);
+            self.heap.push(entry);
         }
     }
 
@@ -155,8 +99,8 @@ impl<E: Copy> EventQueue<E> {
     /// Removes and returns the earliest event if it is at or before `limit`.
     pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         self.discard_consumed();
-        let (key, event) = self.heap.peek()?;
-        let time = time_of(key);
+        let top = self.heap.peek()?;
+        let (time, event) = (time_of(top.key), top.event);
         if time > limit {
             return None;
         }
@@ -167,7 +111,7 @@ impl<E: Copy> EventQueue<E> {
 
     fn discard_consumed(&mut self) {
         if self.top_consumed {
-            self.heap.remove_top();
+            self.heap.pop();
             self.top_consumed = false;
         }
     }
@@ -175,7 +119,7 @@ impl<E: Copy> EventQueue<E> {
     /// The time of the earliest pending event.
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.discard_consumed();
-        self.heap.peek().map(|(key, _)| time_of(key))
+        self.heap.peek().map(|e| time_of(e.key))
     }
 
     pub fn len(&self) -> usize {
