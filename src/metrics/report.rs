@@ -77,6 +77,8 @@ pub struct DeploymentReport {
     /// `spec.replicas` over time.
     pub replicas: Summary,
     pub ready_pods: Summary,
+    /// ∫ spec.replicas dt, in hours: what the Deployment's pods occupy.
+    pub replica_hours: f64,
     pub scale_ups: u64,
     pub scale_downs: u64,
     pub pods_created: u64,
@@ -165,6 +167,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             name: spec.name.clone(),
             replicas: Summary::of(&d.replicas, end),
             ready_pods: Summary::of(&d.ready, end),
+            replica_hours: round3(d.replicas.integral / 3600.0),
             scale_ups: d.scale_ups,
             scale_downs: d.scale_downs,
             pods_created: d.pods_created,

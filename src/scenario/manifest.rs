@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use crate::cluster::quantity::Quantity;
 use crate::cluster::resources::{self, Resources, TaintEffect, Toleration};
 use crate::cluster::selector::{LabelSelector, Labels, Requirement, SelectorOperator};
+use crate::controllers::hpa::behavior;
 use crate::sim::SimDuration;
 
 use super::de::{UnknownField, decode_all};
@@ -823,9 +824,7 @@ pub fn hpa_spec(
     let max_replicas = spec.max_replicas;
     let metrics = hpa_metrics(spec, src, diags);
     check_replica_bounds(min_replicas, max_replicas, &metrics, src, diags);
-    if spec.behavior.is_some() {
-        diags.push(src.warning("spec.behavior", "scaling behavior is not modelled yet: this HPA uses the default (no-behavior) normalization, which may scale faster or slower than the cluster would"));
-    }
+    let behavior = spec.behavior.as_ref().map(|b| hpa_behavior(b, src, diags));
     let failed = diags.iter().filter(|d| d.is_error()).count() > before;
     if failed {
         return None;
@@ -837,6 +836,7 @@ pub fn hpa_spec(
         min_replicas,
         max_replicas,
         metrics,
+        behavior,
     })
 }
 
@@ -912,6 +912,121 @@ fn hpa_metrics(
         out.push(HpaMetric::Unsupported { description });
     }
     out
+}
+
+/// Converts and validates `spec.behavior`, applying the upstream defaults field by field.
+fn hpa_behavior(
+    b: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> behavior::Behavior {
+    let up = b
+        .scale_up
+        .as_ref()
+        .map(|r| scaling_rules(r, src, "spec.behavior.scaleUp", diags));
+    let down = b
+        .scale_down
+        .as_ref()
+        .map(|r| scaling_rules(r, src, "spec.behavior.scaleDown", diags));
+    behavior::Behavior {
+        scale_up: behavior::scale_up_rules(up.as_ref()),
+        scale_down: behavior::scale_down_rules(down.as_ref()),
+    }
+}
+
+/// One direction's rules as written, validated like the API server does.
+fn scaling_rules(
+    r: &k8s_openapi::api::autoscaling::v2::HPAScalingRules,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> behavior::PartialRules {
+    use behavior::{PolicyKind, ScalingPolicy, SelectPolicy};
+    let stabilization_window = r.stabilization_window_seconds.and_then(|w| {
+        if (0..=3600).contains(&w) {
+            Some(SimDuration::from_secs(w as u64))
+        } else {
+            diags.push(src.error(
+                &format!("{path}.stabilizationWindowSeconds"),
+                format!("must be between 0 and 3600, got {w}"),
+            ));
+            None
+        }
+    });
+    let select_policy = r.select_policy.as_deref().and_then(|p| match p {
+        "Max" => Some(SelectPolicy::Max),
+        "Min" => Some(SelectPolicy::Min),
+        "Disabled" => Some(SelectPolicy::Disabled),
+        other => {
+            diags.push(src.error(
+                &format!("{path}.selectPolicy"),
+                format!("{other:?} is not supported: use Max, Min or Disabled"),
+            ));
+            None
+        }
+    });
+    let policies = r.policies.as_ref().map(|list| {
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let ppath = format!("{path}.policies[{i}]");
+                let kind = match p.type_.as_str() {
+                    "Pods" => PolicyKind::Pods,
+                    "Percent" => PolicyKind::Percent,
+                    other => {
+                        diags.push(src.error(
+                            &format!("{ppath}.type"),
+                            format!("{other:?} is not supported: use Pods or Percent"),
+                        ));
+                        return None;
+                    }
+                };
+                if p.value <= 0 {
+                    diags.push(src.error(&format!("{ppath}.value"), "must be greater than zero"));
+                }
+                if !(1..=1800).contains(&p.period_seconds) {
+                    diags.push(src.error(
+                        &format!("{ppath}.periodSeconds"),
+                        format!("must be between 1 and 1800, got {}", p.period_seconds),
+                    ));
+                }
+                Some(ScalingPolicy {
+                    kind,
+                    value: p.value,
+                    period: SimDuration::from_secs(p.period_seconds.clamp(1, 1800) as u64),
+                })
+            })
+            .collect()
+    });
+    if r.policies.as_ref().is_some_and(|p| p.is_empty()) {
+        diags.push(src.error(
+            &format!("{path}.policies"),
+            "must not be empty when set (omit it for the defaults)",
+        ));
+    }
+    let tolerance = r
+        .tolerance
+        .as_ref()
+        .and_then(|q| match Quantity::parse(&q.0) {
+            Ok(t) if !t.is_negative() => Some(t.as_f64()),
+            Ok(_) => {
+                diags.push(src.error(
+                    &format!("{path}.tolerance"),
+                    "must be greater than or equal to 0",
+                ));
+                None
+            }
+            Err(e) => {
+                diags.push(src.error(&format!("{path}.tolerance"), e.to_string()));
+                None
+            }
+        });
+    behavior::PartialRules {
+        stabilization_window,
+        select_policy,
+        policies,
+        tolerance,
+    }
 }
 
 #[cfg(test)]

@@ -177,6 +177,8 @@ pub struct HpaSpec {
     pub min_replicas: i32,
     pub max_replicas: i32,
     pub metrics: Vec<HpaMetric>,
+    /// `spec.behavior` with upstream defaults applied; `None` takes the legacy path.
+    pub behavior: Option<crate::controllers::hpa::behavior::Behavior>,
 }
 
 /// One entry of `spec.metrics`.

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod hpa;
 mod queueing;
 mod scenarios;
 mod support;

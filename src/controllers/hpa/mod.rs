@@ -3,6 +3,7 @@
 //! max, stabilize and rate-limit it (legacy path, A.4), and ask for a rescale when it differs.
 //! Each sync yields an [`HpaDecision`] that says why.
 
+pub mod behavior;
 pub mod calculator;
 pub mod normalize;
 
@@ -10,10 +11,11 @@ use serde::Serialize;
 
 use crate::cluster::{Cluster, HpaId, PodPhase};
 use crate::scenario::{HpaMetric, HpaSettings};
-use crate::sim::SimTime;
+use crate::sim::{SimDuration, SimTime};
 
 use super::Intent;
 use super::metrics_server::MetricsServer;
+use behavior::{RateArgs, ScaleEvents, StabilizationReason, convert_with_rate, store_scale_event};
 use calculator::{CpuTimings, HpaPodPhase, PodView, Tolerances, cpu_utilization_replicas};
 use normalize::{LimitReason, Recommendation, limit_legacy, stabilize};
 
@@ -28,6 +30,8 @@ pub struct HpaDecision {
     /// Max of the valid proposals (before stabilization).
     pub proposed_replicas: Option<i32>,
     pub stabilized_replicas: i32,
+    /// Set when stabilization changed the proposal (the `AbleToScale` reason).
+    pub stabilization_reason: Option<StabilizationReason>,
     pub desired_replicas: i32,
     pub limit_reason: Option<LimitReason>,
     /// Why nothing was computed, when that is the case.
@@ -52,6 +56,7 @@ pub struct MetricOutcome {
 pub struct HpaController {
     settings: HpaSettings,
     histories: Vec<Vec<Recommendation>>,
+    events: Vec<ScaleEvents>,
 }
 
 impl HpaController {
@@ -59,6 +64,7 @@ impl HpaController {
         HpaController {
             settings,
             histories: vec![Vec::new(); hpa_count],
+            events: vec![ScaleEvents::default(); hpa_count],
         }
     }
 
@@ -86,6 +92,7 @@ impl HpaController {
             metrics: Vec::new(),
             proposed_replicas: None,
             stabilized_replicas: current,
+            stabilization_reason: None,
             desired_replicas: current,
             limit_reason: None,
             skipped: None,
@@ -103,7 +110,17 @@ impl HpaController {
         } else {
             self.compute(hpa, cluster, metrics, now, &mut decision);
         }
-        let intent = (decision.desired_replicas != current).then_some(Intent::ScaleDeployment {
+        let rescale = decision.desired_replicas != current;
+        if let (true, Some(behavior)) = (rescale, &h.spec.behavior) {
+            store_scale_event(
+                &mut self.events[hpa.index()],
+                behavior,
+                current,
+                decision.desired_replicas,
+                now,
+            );
+        }
+        let intent = rescale.then_some(Intent::ScaleDeployment {
             deployment: h.target,
             replicas: decision.desired_replicas,
         });
@@ -122,8 +139,9 @@ impl HpaController {
         let pods = pod_views(cluster, hpa, metrics);
         let current = d.current_replicas;
         let mut any_failed = false;
+        let tolerances = self.tolerances(hpa, cluster);
         for metric in &h.spec.metrics {
-            let outcome = self.metric_outcome(metric, current, &pods, now);
+            let outcome = self.metric_outcome(metric, current, &pods, now, tolerances);
             any_failed |= outcome.replicas.is_none();
             if let Some(r) = outcome.replicas {
                 d.proposed_replicas = Some(d.proposed_replicas.map_or(r, |p| p.max(r)));
@@ -138,16 +156,78 @@ impl HpaController {
             d.skipped = Some("some metrics failed and the rest propose fewer replicas: not scaling down on partial data".into());
             return;
         }
-        let window = self.settings.downscale_stabilization;
-        d.stabilized_replicas = stabilize(&mut self.histories[hpa.index()], proposed, now, window);
-        let (desired, reason) = limit_legacy(
-            current,
-            d.stabilized_replicas,
-            h.spec.min_replicas,
-            h.spec.max_replicas,
-        );
+        self.normalize(hpa, cluster, now, proposed, d);
+    }
+
+    /// Stabilizes and rate-limits `proposed` (A.5 with `behavior`, else A.4).
+    fn normalize(
+        &mut self,
+        hpa: HpaId,
+        cluster: &Cluster,
+        now: SimTime,
+        proposed: i32,
+        d: &mut HpaDecision,
+    ) {
+        let spec = &cluster.hpas[hpa.index()].spec;
+        let current = d.current_replicas;
+        let history = &mut self.histories[hpa.index()];
+        let (stabilized, stabilization_reason, (desired, reason)) = match &spec.behavior {
+            Some(behavior) => {
+                let up_window = behavior
+                    .scale_up
+                    .stabilization_window
+                    .unwrap_or(SimDuration::ZERO);
+                let down_window = behavior
+                    .scale_down
+                    .stabilization_window
+                    .unwrap_or(self.settings.downscale_stabilization);
+                let (stabilized, why) =
+                    behavior::stabilize(history, current, proposed, now, up_window, down_window);
+                let events = &self.events[hpa.index()];
+                let args = RateArgs {
+                    current,
+                    desired: stabilized,
+                    min: spec.min_replicas,
+                    max: spec.max_replicas,
+                    up_events: &events.up,
+                    down_events: &events.down,
+                    behavior,
+                    now,
+                };
+                (stabilized, why, convert_with_rate(&args))
+            }
+            None => {
+                let stabilized = stabilize(
+                    history,
+                    proposed,
+                    now,
+                    self.settings.downscale_stabilization,
+                );
+                (
+                    stabilized,
+                    StabilizationReason::ScaleDownStabilized,
+                    limit_legacy(current, stabilized, spec.min_replicas, spec.max_replicas),
+                )
+            }
+        };
+        d.stabilized_replicas = stabilized;
+        d.stabilization_reason = (stabilized != proposed).then_some(stabilization_reason);
         d.desired_replicas = desired;
         d.limit_reason = Some(reason);
+    }
+
+    /// The global tolerance, overridden per direction by `behavior.scaleUp/scaleDown.tolerance`.
+    fn tolerances(&self, hpa: HpaId, cluster: &Cluster) -> Tolerances {
+        let global = self.settings.tolerance;
+        let behavior = cluster.hpas[hpa.index()].spec.behavior.as_ref();
+        Tolerances {
+            scale_up: behavior
+                .and_then(|b| b.scale_up.tolerance)
+                .unwrap_or(global),
+            scale_down: behavior
+                .and_then(|b| b.scale_down.tolerance)
+                .unwrap_or(global),
+        }
     }
 
     fn metric_outcome(
@@ -156,6 +236,7 @@ impl HpaController {
         current: i32,
         pods: &[PodView],
         now: SimTime,
+        tolerances: Tolerances,
     ) -> MetricOutcome {
         let mut outcome = MetricOutcome {
             metric: "resource cpu".into(),
@@ -180,7 +261,7 @@ impl HpaController {
                     *target_percent,
                     pods,
                     now,
-                    Tolerances::symmetric(self.settings.tolerance),
+                    tolerances,
                     timings,
                 ) {
                     Ok(p) => {

@@ -18,6 +18,7 @@ pub enum LimitReason {
     TooFewReplicas,
     TooManyReplicas,
     ScaleUpLimit,
+    ScaleDownLimit,
 }
 
 pub const SCALE_UP_LIMIT_FACTOR: f64 = 2.0;
@@ -54,8 +55,18 @@ pub fn stabilize(
 
 /// `convertDesiredReplicasWithRules`: clamp to [min, min(max, max(2·current, 4))].
 pub fn limit_legacy(current: i32, desired: i32, min: i32, max: i32) -> (i32, LimitReason) {
-    let scale_up_limit =
-        (SCALE_UP_LIMIT_FACTOR * f64::from(current)).max(SCALE_UP_LIMIT_MINIMUM) as i32;
+    limit_legacy_with_factor(current, desired, min, max, SCALE_UP_LIMIT_FACTOR)
+}
+
+/// [`limit_legacy`] with the scale-up factor as a parameter (upstream's tests set it to 8).
+fn limit_legacy_with_factor(
+    current: i32,
+    desired: i32,
+    min: i32,
+    max: i32,
+    factor: f64,
+) -> (i32, LimitReason) {
+    let scale_up_limit = (factor * f64::from(current)).max(SCALE_UP_LIMIT_MINIMUM) as i32;
     let (max_allowed, max_reason) = if max > scale_up_limit {
         (scale_up_limit, LimitReason::ScaleUpLimit)
     } else {
@@ -92,6 +103,70 @@ mod tests {
                 want,
                 "{current} {desired} {min} {max}"
             );
+        }
+    }
+
+    #[test]
+    fn convert_desired_replicas_with_rules_upstream_table() {
+        use LimitReason::*;
+        // TestConvertDesiredReplicasWithRules runs with scaleUpLimitFactor = 8:
+        // (current, desired, min, max) → (result, reason).
+        let cases = [
+            ((5, 7, 3, 8), (7, DesiredWithinRange)),
+            ((3, 1, 2, 8), (2, TooFewReplicas)),
+            ((1, 0, 0, 10), (0, DesiredWithinRange)),
+            ((20, 1000, 1, 10), (10, TooManyReplicas)), // max 10 < limit 160
+            ((3, 1000, 1, 2000), (24, ScaleUpLimit)), // calculateScaleUpLimit(3) = max(8·3, 4) = 24
+        ];
+        for ((current, desired, min, max), want) in cases {
+            assert_eq!(
+                limit_legacy_with_factor(current, desired, min, max, 8.0),
+                want
+            );
+        }
+    }
+
+    #[test]
+    fn normalize_desired_replicas_upstream_table() {
+        // TestNormalizeDesiredReplicas (5 m window): (history as (replicas, seconds ago),
+        // desired) → (stabilized, history length after).
+        let now = SimTime::from_secs(10_000);
+        let at = |secs: u64| now.saturating_sub(SimDuration::from_secs(secs));
+        type Case = (&'static str, Vec<(i32, u64)>, i32, i32, usize);
+        let cases: Vec<Case> = vec![
+            ("empty log", vec![], 5, 5, 1),
+            ("stabilize", vec![(4, 120), (5, 60)], 3, 5, 3),
+            ("no stabilize", vec![(1, 120), (2, 60)], 3, 3, 3),
+            // both entries are older than 5 m: the last one (9) is overwritten.
+            (
+                "no stabilize - old recommendations",
+                vec![(10, 600), (9, 540)],
+                3,
+                3,
+                2,
+            ),
+            (
+                "stabilize - old recommendations",
+                vec![(10, 600), (4, 60), (5, 120), (9, 540)],
+                3,
+                5,
+                4,
+            ),
+        ];
+        for (name, history, desired, expected, len) in cases {
+            let mut h: Vec<Recommendation> = history
+                .iter()
+                .map(|&(replicas, ago)| Recommendation {
+                    replicas,
+                    timestamp: at(ago),
+                })
+                .collect();
+            assert_eq!(
+                stabilize(&mut h, desired, now, SimDuration::from_mins(5)),
+                expected,
+                "{name}"
+            );
+            assert_eq!(h.len(), len, "{name}: history length");
         }
     }
 

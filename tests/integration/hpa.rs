@@ -1,0 +1,199 @@
+//! HPA timelines users know, checked on simulated load: a load step is scaled up at most
+//! `max(2×current, 4)` per sync without `behavior` (4 pods or 100 % with default `behavior`),
+//! scale-down waits for the 5-minute stabilization window, pods still starting (no metrics yet)
+//! do not cause a premature scale-down, and a tuned `behavior` flaps less on a spiky trace.
+
+use kubesim::controllers::hpa::HpaDecision;
+
+use crate::support::{load, root, run, scratch};
+
+/// 1-core pods at 100 ms of CPU per request and a 50 % target: the steady state is rate / 5
+/// pods. Load: 10 req/s, then 200 req/s from 600 s (≈ 40 pods), then 10 req/s from 1500 s.
+fn step_scenario(name: &str, behavior: &str) -> Vec<HpaDecision> {
+    let dir = scratch(name);
+    std::fs::write(
+        dir.join("step.csv"),
+        "t_seconds,rate\n0,10\n600,200\n1500,10\n",
+    )
+    .unwrap();
+    let text = format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {name}}}
+spec:
+  duration: 50m
+  seed: 3
+  cluster:
+    nodePools:
+      - {{name: pool, count: 20, allocatable: {{cpu: "16", memory: 64Gi}}}}
+  workloads:
+    - deployment: app
+      startupTime: 30s
+      cpuPerRequest: {{exponential: {{mean: 100ms}}}}
+      concurrency: 64
+      queueLimit: 10000
+      timeout: 60s
+  traffic:
+    - service: app
+      arrivals: {{rateSeries: {{file: step.csv}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: app}}}}
+  template:
+    metadata: {{labels: {{app: app}}}}
+    spec:
+      containers:
+        - name: app
+          resources: {{requests: {{cpu: "1"}}, limits: {{cpu: "1"}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: app}}
+spec: {{selector: {{app: app}}}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {{name: app}}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: app}}
+  minReplicas: 2
+  maxReplicas: 100
+  metrics:
+    - type: Resource
+      resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 50}}}}
+{behavior}"#
+    );
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    run(&load(&path, None, &[])).hpa_decisions
+}
+
+fn rescales(decisions: &[HpaDecision]) -> impl Iterator<Item = &HpaDecision> {
+    decisions
+        .iter()
+        .filter(|d| d.desired_replicas != d.current_replicas)
+}
+
+#[test]
+fn without_behavior_a_step_is_scaled_up_at_most_double_per_sync() {
+    let decisions = step_scenario("hpa-legacy-step", "");
+    for d in rescales(&decisions).filter(|d| d.desired_replicas > d.current_replicas) {
+        // Legacy limit: int32(max(2 × current, 4)).
+        let limit = (2 * d.current_replicas).max(4);
+        assert!(
+            d.desired_replicas <= limit,
+            "at {} s: {} → {} exceeds {limit}",
+            d.time_seconds,
+            d.current_replicas,
+            d.desired_replicas
+        );
+    }
+    // 200 req/s × 0.1 core / 0.5 target = 40 pods: reached within 5 minutes of the step.
+    let peak = decisions
+        .iter()
+        .filter(|d| d.time_seconds <= 900.0)
+        .map(|d| d.desired_replicas)
+        .max()
+        .unwrap();
+    assert!(peak >= 40, "peak {peak}");
+}
+
+#[test]
+fn default_behavior_scales_up_by_at_most_4_pods_or_100_percent_per_period() {
+    let decisions = step_scenario("hpa-default-behavior-step", "  behavior: {}\n");
+    let mut limited = 0;
+    for d in rescales(&decisions).filter(|d| d.desired_replicas > d.current_replicas) {
+        // Default scaleUp policies: Pods 4 / 15 s and Percent 100 / 15 s, selectPolicy Max.
+        // Syncs are 15 s apart, so an event 15 s old is outside the period (strictly after).
+        let limit = (d.current_replicas + 4).max(2 * d.current_replicas);
+        assert!(
+            d.desired_replicas <= limit,
+            "at {} s: {} → {}",
+            d.time_seconds,
+            d.current_replicas,
+            d.desired_replicas
+        );
+        if d.desired_replicas == limit {
+            limited += 1;
+        }
+    }
+    assert!(
+        limited > 0,
+        "the step should hit the rate limit at least once"
+    );
+}
+
+#[test]
+fn scale_down_waits_for_the_five_minute_stabilization_window() {
+    let decisions = step_scenario("hpa-scale-down-window", "");
+    // Load drops at 1500 s; metrics show it from the 1515 s sync. The high recommendations
+    // stay in the 300 s window until 1515 + 300 = 1815 s.
+    let first_down = rescales(&decisions)
+        .find(|d| d.time_seconds >= 1500.0 && d.desired_replicas < d.current_replicas)
+        .expect("scales down after the drop");
+    assert!(
+        (1785.0..=1830.0).contains(&first_down.time_seconds),
+        "first scale-down at {} s",
+        first_down.time_seconds
+    );
+    assert_eq!(
+        first_down.desired_replicas, 2,
+        "straight to minReplicas once the window has passed"
+    );
+}
+
+#[test]
+fn pods_still_starting_do_not_cause_a_premature_scale_down() {
+    // With no scale-down window at all, only the calculator's handling of pods without
+    // metrics (filled at 100 % of request when scaling down, direction-flip guard) protects
+    // the scale-up in progress.
+    let decisions = step_scenario(
+        "hpa-missing-metrics",
+        "  behavior:\n    scaleDown: {stabilizationWindowSeconds: 0}\n",
+    );
+    let with_missing: Vec<&HpaDecision> = decisions
+        .iter()
+        .filter(|d| d.metrics[0].missing_pods > 0)
+        .collect();
+    assert!(
+        !with_missing.is_empty(),
+        "new pods should be seen without metrics"
+    );
+    for d in with_missing {
+        assert!(
+            d.desired_replicas >= d.current_replicas,
+            "at {} s: {} → {} with {} pods missing metrics",
+            d.time_seconds,
+            d.current_replicas,
+            d.desired_replicas,
+            d.metrics[0].missing_pods
+        );
+    }
+}
+
+#[test]
+fn a_tuned_behavior_flaps_less_on_the_launch_day_trace() {
+    let out = run(&load(
+        &root().join("scenarios/hpa-behavior/scenario.yaml"),
+        None,
+        &[],
+    ));
+    let rescales_of = |name: &str| {
+        let d = out
+            .report
+            .deployments
+            .iter()
+            .find(|d| d.name == name)
+            .unwrap();
+        d.scale_ups + d.scale_downs
+    };
+    let (default, tuned) = (rescales_of("web-default"), rescales_of("web-tuned"));
+    assert!(
+        tuned * 2 <= default,
+        "default {default} rescales, tuned {tuned}"
+    );
+}
