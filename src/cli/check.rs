@@ -30,16 +30,16 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         let timed = run_timed(&scenario)?;
         let report = &timed.output.report;
         if report.slos.is_empty() {
-            println!("{}: no SLOs defined", scenario.name);
+            super::out(format!("{}: no SLOs defined", scenario.name));
         }
         for slo in &report.slos {
             let actual = slo.actual.map_or("no data".into(), |a| a.to_string());
-            println!(
+            super::out(format!(
                 "{} {}: {} (actual {actual})",
                 if slo.passed { "PASS" } else { "FAIL" },
                 scenario.name,
                 slo.name
-            );
+            ));
             if !slo.passed && status == Status::Success {
                 status = Status::SloFailed;
             }

@@ -2,6 +2,7 @@
 //! module that touches the wall clock (timing and the progress bar) and uses `anyhow`.
 
 pub mod check;
+pub mod explain;
 pub mod run;
 pub mod validate;
 
@@ -24,6 +25,8 @@ Examples:
   kubesim run scenarios/simpy-peer/scenario.yaml --set 'traffic[0].arrivals.constant.rate=500'
   kubesim check scenarios/*/scenario.yaml --junit kubesim-junit.xml
   kubesim validate scenarios/quickstart/scenario.yaml my-app.yaml
+  kubesim explain scenarios/hpa-behavior/scenario.yaml --hpa web-tuned
+  kubesim explain scenarios/quickstart/scenario.yaml --at 00:40:00
 
 Exit codes: 0 success, 1 an SLO assertion failed (check), 2 bad input or usage.";
 
@@ -47,6 +50,8 @@ pub enum Command {
     Check(check::Args),
     /// Check scenarios and manifests for errors without running them.
     Validate(validate::Args),
+    /// Run a scenario and explain, in sentences, why an HPA chose its replica counts.
+    Explain(explain::Args),
 }
 
 /// Exit status of a command.
@@ -69,6 +74,7 @@ pub fn run(cli: Cli) -> Status {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Explain(args) => explain::run(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -105,6 +111,20 @@ pub fn load_and_report(path: &Path, options: &ScenarioOptions) -> Option<Scenari
             eprintln!("{}: {errors} error(s); nothing was run", path.display());
             None
         }
+    }
+}
+
+/// Prints a line to stdout. A closed pipe (`kubesim explain … | head`) ends the program quietly
+/// with success instead of panicking, as command-line tools are expected to.
+pub fn out(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(Status::BadInput as i32);
     }
 }
 

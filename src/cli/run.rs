@@ -35,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     };
     output::write_run_dir(&out_dir, &files)
         .with_context(|| format!("writing {}", out_dir.display()))?;
-    println!("{}", output::summary::render(&timed.output.report));
+    super::out(output::summary::render(&timed.output.report));
     eprintln!(
         "simulated {} in {:.2}s ({:.0}× real time, {:.2e} events/s); wrote {}/",
         scenario.duration,

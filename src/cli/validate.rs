@@ -25,6 +25,6 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         eprintln!("{failed} of {} file(s) have errors", args.files.len());
         return Ok(Status::BadInput);
     }
-    println!("{} file(s) valid", args.files.len());
+    super::out(format!("{} file(s) valid", args.files.len()));
     Ok(Status::Success)
 }

@@ -4,6 +4,7 @@
 //! A run directory is written into a temporary sibling and renamed into place, so a failed or
 //! interrupted write never leaves a half-written result behind.
 
+pub mod explain;
 pub mod junit;
 pub mod summary;
 

@@ -97,3 +97,45 @@ fn bad_set_paths_are_input_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("out of range"));
 }
+
+#[test]
+fn explain_tells_why_in_sentences() {
+    let out = kubesim(&["explain", "scenarios/quickstart/scenario.yaml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The first sync with metrics sees the warm pods above target and scales up.
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .contains("against a 60% utilization target on 3 ready pods"),
+        "{text}"
+    );
+    assert!(text.contains("→ scaled 3 → "), "{text}");
+    assert!(
+        text.contains(
+            "the scale-down stabilization window keeps the highest recent recommendation"
+        ),
+        "{text}"
+    );
+    let at = kubesim(&[
+        "explain",
+        "scenarios/quickstart/scenario.yaml",
+        "--at",
+        "00:00:15",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&at.stdout).lines().count(), 1);
+    let unknown = kubesim(&[
+        "explain",
+        "scenarios/hpa-behavior/scenario.yaml",
+        "--hpa",
+        "web-tunde",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean \"web-tuned\""));
+}

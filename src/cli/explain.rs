@@ -1,0 +1,96 @@
+//! `kubesim explain`: run a scenario and tell, in sentences, why an HPA chose its replicas.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use super::{ScenarioOptions, Status, load_and_report, run_timed};
+use crate::output::explain::{Selection, select, sentence};
+use crate::scenario::diag::did_you_mean;
+use crate::scenario::units::parse_duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// The HorizontalPodAutoscaler to explain (may be omitted when the scenario has one).
+    #[arg(long)]
+    pub hpa: Option<String>,
+    /// Explain the sync at (or last before) this simulated time: `HH:MM[:SS]` or a duration
+    /// such as `12m15s`.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Show every sync, not only those that changed replicas or were stabilized or limited.
+    #[arg(long, conflicts_with = "at")]
+    pub all: bool,
+    #[command(flatten)]
+    pub options: ScenarioOptions,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    let Some(scenario) = load_and_report(&args.scenario, &args.options) else {
+        return Ok(Status::BadInput);
+    };
+    let names: Vec<&str> = scenario.hpas.iter().map(|h| h.name.as_str()).collect();
+    let hpa = match (&args.hpa, names.as_slice()) {
+        (Some(h), _) if names.contains(&h.as_str()) => h.clone(),
+        (Some(h), _) => {
+            let hint = did_you_mean(h, names.iter().copied())
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            bail!(
+                "no HorizontalPodAutoscaler {h:?} in this scenario{hint}; it has: {}",
+                names.join(", ")
+            );
+        }
+        (None, [only]) => only.to_string(),
+        (None, []) => bail!("this scenario has no HorizontalPodAutoscaler"),
+        (None, _) => bail!(
+            "this scenario has several HPAs: choose one with --hpa ({})",
+            names.join(", ")
+        ),
+    };
+    let selection = match (&args.at, args.all) {
+        (Some(at), _) => Selection::At(parse_time(at)?),
+        (None, true) => Selection::All,
+        (None, false) => Selection::Interesting,
+    };
+    let timed = run_timed(&scenario)?;
+    let chosen = select(&timed.output.hpa_decisions, &hpa, selection);
+    if chosen.is_empty() {
+        super::out(format!(
+            "{hpa}: no sync matched (the HPA syncs every {})",
+            scenario.hpa_settings.sync_period
+        ));
+    }
+    for d in chosen {
+        super::out(sentence(d));
+    }
+    Ok(Status::Success)
+}
+
+/// `HH:MM[:SS]` or a Go duration, as seconds since the start.
+fn parse_time(text: &str) -> anyhow::Result<f64> {
+    if let Ok(d) = parse_duration(text) {
+        return Ok(d.as_secs_f64());
+    }
+    let parts: Vec<&str> = text.split(':').collect();
+    let numbers: Option<Vec<f64>> = parts.iter().map(|p| p.parse::<f64>().ok()).collect();
+    match (parts.len(), numbers) {
+        (2 | 3, Some(n)) => Ok(n[0] * 3600.0 + n[1] * 60.0 + n.get(2).copied().unwrap_or(0.0)),
+        _ => bail!("--at {text:?}: expected HH:MM[:SS] or a duration such as 12m15s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("12m15s").unwrap(), 735.0);
+        assert_eq!(parse_time("00:12:15").unwrap(), 735.0);
+        assert_eq!(parse_time("1:30").unwrap(), 5400.0);
+        assert!(parse_time("noon").is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! HPA decisions as sentences: what the controller saw, what each step made of it, and why the
+//! replica count ended where it did. Pure rendering of [`HpaDecision`] records.
+
+use crate::controllers::hpa::HpaDecision;
+use crate::controllers::hpa::behavior::StabilizationReason;
+use crate::controllers::hpa::normalize::LimitReason;
+use crate::sim::SimTime;
+
+/// Which decisions to show.
+#[derive(Clone, Copy, Debug)]
+pub enum Selection {
+    /// Syncs that changed the replicas or where stabilization or a limit altered the proposal.
+    Interesting,
+    /// Every sync.
+    All,
+    /// The last sync at or before this many seconds.
+    At(f64),
+}
+
+/// Decisions of the HPA called `hpa`, filtered by `selection`.
+pub fn select<'a>(
+    decisions: &'a [HpaDecision],
+    hpa: &str,
+    selection: Selection,
+) -> Vec<&'a HpaDecision> {
+    let mut of_hpa = decisions.iter().filter(|d| d.hpa == hpa);
+    match selection {
+        Selection::All => of_hpa.collect(),
+        Selection::Interesting => of_hpa.filter(|d| is_interesting(d)).collect(),
+        Selection::At(t) => of_hpa.rfind(|d| d.time_seconds <= t).into_iter().collect(),
+    }
+}
+
+fn is_interesting(d: &HpaDecision) -> bool {
+    let limited = d
+        .limit_reason
+        .is_some_and(|r| r != LimitReason::DesiredWithinRange);
+    d.desired_replicas != d.current_replicas || d.stabilization_reason.is_some() || limited
+}
+
+/// One decision as a sentence, e.g. `00:12:15 web: CPU was 87% of request against a 60%
+/// utilization target on 4 ready pods → 6; the scale-up rate limit allows at most 6 → scaled 3 → 6.`
+pub fn sentence(d: &HpaDecision) -> String {
+    let time = SimTime::from_micros((d.time_seconds * 1e6).round() as u64);
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(why) = &d.skipped {
+        parts.push(format!("no recommendation: {why}"));
+    }
+    parts.extend(d.metrics.iter().map(metric_clause));
+    if let (Some(reason), Some(_)) = (d.stabilization_reason, d.proposed_replicas) {
+        parts.push(match reason {
+            StabilizationReason::ScaleDownStabilized => format!(
+                "the scale-down stabilization window keeps the highest recent recommendation, {}",
+                d.stabilized_replicas
+            ),
+            StabilizationReason::ScaleUpStabilized => format!(
+                "the scale-up stabilization window keeps the lowest recent recommendation, {}",
+                d.stabilized_replicas
+            ),
+        });
+    }
+    if let Some(limit) = limit_clause(d) {
+        parts.push(limit);
+    }
+    let outcome = if d.desired_replicas == d.current_replicas {
+        format!("stays at {}", d.current_replicas)
+    } else {
+        format!("scaled {} → {}", d.current_replicas, d.desired_replicas)
+    };
+    format!("{time} {}: {} → {outcome}.", d.hpa, parts.join("; "))
+}
+
+fn metric_clause(m: &crate::controllers::hpa::MetricOutcome) -> String {
+    if let Some(error) = &m.error {
+        return format!("{} unavailable ({error})", m.metric);
+    }
+    let mut pods = format!(
+        "{} ready pod{}",
+        m.ready_pods,
+        if m.ready_pods == 1 { "" } else { "s" }
+    );
+    for (n, what) in [
+        (m.unready_pods, "not ready yet"),
+        (m.missing_pods, "without metrics yet"),
+        (m.ignored_pods, "terminating"),
+    ] {
+        if n > 0 {
+            pods.push_str(&format!(", {n} {what}"));
+        }
+    }
+    let proposal = m.replicas.map_or(String::new(), |r| format!(" → {r}"));
+    match m.utilization_percent {
+        Some(u) => format!(
+            "CPU was {u}% of request against a {} target on {pods}{proposal}",
+            m.target
+        ),
+        None => format!("{} on {pods}{proposal}", m.metric),
+    }
+}
+
+fn limit_clause(d: &HpaDecision) -> Option<String> {
+    let reason = d.limit_reason?;
+    if d.desired_replicas == d.stabilized_replicas && d.skipped.is_none() {
+        return None;
+    }
+    let n = d.desired_replicas;
+    Some(match reason {
+        LimitReason::DesiredWithinRange => return None,
+        LimitReason::ScaleUpLimit => format!("the scale-up rate limit allows at most {n}"),
+        LimitReason::ScaleDownLimit => format!("the scale-down rate limit allows at least {n}"),
+        LimitReason::TooManyReplicas => format!("maxReplicas caps it at {n}"),
+        LimitReason::TooFewReplicas => format!("minReplicas raises it to {n}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controllers::hpa::MetricOutcome;
+
+    fn decision() -> HpaDecision {
+        HpaDecision {
+            time_seconds: 735.0,
+            hpa: "web".into(),
+            current_replicas: 3,
+            metrics: vec![MetricOutcome {
+                metric: "resource cpu".into(),
+                target: "60% utilization".into(),
+                replicas: Some(9),
+                utilization_percent: Some(174),
+                ready_pods: 3,
+                unready_pods: 0,
+                missing_pods: 1,
+                ignored_pods: 0,
+                error: None,
+            }],
+            proposed_replicas: Some(9),
+            stabilized_replicas: 9,
+            stabilization_reason: None,
+            desired_replicas: 6,
+            limit_reason: Some(LimitReason::ScaleUpLimit),
+            skipped: None,
+        }
+    }
+
+    #[test]
+    fn sentences_say_why() {
+        assert_eq!(
+            sentence(&decision()),
+            "00:12:15 web: CPU was 174% of request against a 60% utilization target on 3 ready pods, 1 without metrics yet → 9; the scale-up rate limit allows at most 6 → scaled 3 → 6."
+        );
+        let mut held = decision();
+        (
+            held.current_replicas,
+            held.proposed_replicas,
+            held.stabilized_replicas,
+            held.desired_replicas,
+        ) = (8, Some(3), 8, 8);
+        held.stabilization_reason = Some(StabilizationReason::ScaleDownStabilized);
+        held.limit_reason = Some(LimitReason::DesiredWithinRange);
+        held.metrics[0].replicas = Some(3);
+        assert!(sentence(&held).ends_with("→ 3; the scale-down stabilization window keeps the highest recent recommendation, 8 → stays at 8."), "{}", sentence(&held));
+    }
+
+    #[test]
+    fn selection() {
+        let mut quiet = decision();
+        (
+            quiet.desired_replicas,
+            quiet.limit_reason,
+            quiet.time_seconds,
+        ) = (3, Some(LimitReason::DesiredWithinRange), 750.0);
+        let all = vec![decision(), quiet];
+        assert_eq!(select(&all, "web", Selection::Interesting).len(), 1);
+        assert_eq!(select(&all, "web", Selection::All).len(), 2);
+        assert_eq!(
+            select(&all, "web", Selection::At(740.0))[0].time_seconds,
+            735.0
+        );
+        assert!(select(&all, "api", Selection::All).is_empty());
+    }
+}
