@@ -10,7 +10,7 @@ use crate::cluster::{
     Cluster, DeploymentId, HpaId, PodId, PodPhase, PoolId, ReplicaSetId, ServiceId,
 };
 use crate::controllers::hpa::{HpaController, HpaDecision};
-use crate::controllers::metrics_server::MetricsServer;
+use crate::controllers::metrics_server::{CustomPoint, MetricsServer};
 use crate::controllers::{Intent, deployment, kubelet, replicaset, scheduler};
 use crate::metrics::recorder::SeriesNames;
 use crate::metrics::report::{self, Report, RunCounts};
@@ -521,6 +521,13 @@ impl<'s> Engine<'s> {
             if let Some(server) = self.servers[pod.index()].as_mut() {
                 let used = server.cpu_used(self.now);
                 self.metrics_server.record(pod, started, self.now, used);
+                let point = CustomPoint {
+                    time: self.now,
+                    in_flight: server.load() as u64,
+                    queue_length: server.queue_length() as u64,
+                    completed: server.completed(),
+                };
+                self.metrics_server.record_custom(pod, point);
             }
         }
         self.queue.schedule(
@@ -582,7 +589,7 @@ impl<'s> Engine<'s> {
         for &rs in &d.replica_sets {
             for pod in &self.cluster.replica_sets[rs.index()].pods {
                 if let Some(m) = self.metrics_server.pod_metric(*pod) {
-                    usage += m.cpu_millis;
+                    usage += m.value_milli;
                     count += 1;
                 }
             }

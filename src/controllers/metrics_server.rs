@@ -3,6 +3,10 @@
 //! appears only with two points, or with one point and a container at least 10 s old (its start
 //! time then serves as the previous point with zero usage). `timestamp` and `window` are passed
 //! to the HPA's readiness rules.
+//!
+//! It also stands in for a custom-metrics adapter (prometheus-adapter): at each scrape it reads
+//! the per-pod serving gauges (requests in flight, queue length) and the completion counter, so
+//! HPAs can scale on Pods metrics such as queue depth or requests per second.
 
 use crate::cluster::PodId;
 use crate::sim::{SimDuration, SimTime};
@@ -10,8 +14,8 @@ use crate::sim::{SimDuration, SimTime};
 /// One pod's metric as the resource metrics API returns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PodMetric {
-    /// CPU usage in millicores over the window.
-    pub cpu_millis: i64,
+    /// The value in milli-units (CPU: millicores over the window).
+    pub value_milli: i64,
     pub timestamp: SimTime,
     pub window: SimDuration,
 }
@@ -28,6 +32,62 @@ struct PodSamples {
     started: Option<SimTime>,
     last: Option<Point>,
     prev: Option<Point>,
+    custom_last: Option<CustomPoint>,
+    custom_prev: Option<CustomPoint>,
+}
+
+/// The serving gauges and counter of one pod at a scrape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CustomPoint {
+    pub time: SimTime,
+    pub in_flight: u64,
+    pub queue_length: u64,
+    pub completed: u64,
+}
+
+/// Per-pod metrics the serving model produces, served to Pods metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PodMetricSource {
+    /// Requests in service or queued at the scrape (a gauge).
+    InFlightRequests,
+    /// Requests waiting for a concurrency slot at the scrape (a gauge).
+    QueueLength,
+    /// Completions per second between the last two scrapes (a rate).
+    RequestsPerSecond,
+}
+
+impl PodMetricSource {
+    pub const ALL: [PodMetricSource; 3] = [
+        Self::InFlightRequests,
+        Self::QueueLength,
+        Self::RequestsPerSecond,
+    ];
+
+    /// The built-in metric name an HPA can use directly.
+    pub fn builtin_name(self) -> &'static str {
+        match self {
+            Self::InFlightRequests => "kubesim_in_flight_requests",
+            Self::QueueLength => "kubesim_queue_length",
+            Self::RequestsPerSecond => "kubesim_requests_per_second",
+        }
+    }
+
+    /// The spelling used in `spec.workloads[].podMetrics`.
+    pub fn scenario_name(self) -> &'static str {
+        match self {
+            Self::InFlightRequests => "inFlightRequests",
+            Self::QueueLength => "queueLength",
+            Self::RequestsPerSecond => "requestsPerSecond",
+        }
+    }
+
+    pub fn from_builtin_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.builtin_name() == name)
+    }
+
+    pub fn from_scenario_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.scenario_name() == name)
+    }
 }
 
 /// The metrics-server's store of the last two points per pod.
@@ -68,6 +128,50 @@ impl MetricsServer {
         });
     }
 
+    /// Records the serving gauges and counter of one running pod at a scrape.
+    pub fn record_custom(&mut self, pod: PodId, point: CustomPoint) {
+        if self.samples.len() <= pod.index() {
+            self.samples.resize(pod.index() + 1, PodSamples::default());
+        }
+        let s = &mut self.samples[pod.index()];
+        s.custom_prev = s.custom_last;
+        s.custom_last = Some(point);
+    }
+
+    /// A Pods metric for one pod, in milli-units (gauges: the last scrape; rates: between the
+    /// last two scrapes).
+    pub fn custom_metric(&self, pod: PodId, source: PodMetricSource) -> Option<PodMetric> {
+        let s = self.samples.get(pod.index())?;
+        let last = s.custom_last?;
+        let gauge = |v: u64| {
+            Some(PodMetric {
+                value_milli: (v * 1000) as i64,
+                timestamp: last.time,
+                window: self.resolution,
+            })
+        };
+        match source {
+            PodMetricSource::InFlightRequests => gauge(last.in_flight),
+            PodMetricSource::QueueLength => gauge(last.queue_length),
+            PodMetricSource::RequestsPerSecond => {
+                let prev = s.custom_prev?;
+                let window = last.time.saturating_since(prev.time);
+                let micros = window.as_micros();
+                (micros > 0).then(|| {
+                    let done = last.completed.saturating_sub(prev.completed);
+                    // completions × 1000 (milli) × 10⁶ (per second) / µs, rounded to nearest.
+                    let milli_per_sec = (u128::from(done) * 1_000_000_000 + u128::from(micros) / 2)
+                        / u128::from(micros);
+                    PodMetric {
+                        value_milli: milli_per_sec as i64,
+                        timestamp: last.time,
+                        window,
+                    }
+                })
+            }
+        }
+    }
+
     /// Drops a pod that is gone.
     pub fn forget(&mut self, pod: PodId) {
         if let Some(s) = self.samples.get_mut(pod.index()) {
@@ -100,9 +204,9 @@ impl MetricsServer {
             .cpu_millicore_micros
             .saturating_sub(prev.cpu_millicore_micros);
         // Rate in millicores, rounded to the nearest millicore.
-        let cpu_millis = ((used + window.as_micros() / 2) / window.as_micros()) as i64;
+        let value_milli = ((used + window.as_micros() / 2) / window.as_micros()) as i64;
         Some(PodMetric {
-            cpu_millis,
+            value_milli,
             timestamp: last.time,
             window,
         })
@@ -131,10 +235,63 @@ mod tests {
         assert_eq!(
             m.pod_metric(pod),
             Some(PodMetric {
-                cpu_millis: 800,
+                value_milli: 800,
                 timestamp: SimTime::from_secs(120),
                 window: SimDuration::from_secs(15)
             })
+        );
+    }
+
+    #[test]
+    fn custom_metrics_are_gauges_and_a_rate() {
+        let mut m = MetricsServer::new(SimDuration::from_secs(15));
+        let pod = PodId(1);
+        m.record_custom(
+            pod,
+            CustomPoint {
+                time: SimTime::from_secs(15),
+                in_flight: 7,
+                queue_length: 3,
+                completed: 100,
+            },
+        );
+        assert_eq!(
+            m.custom_metric(pod, PodMetricSource::InFlightRequests)
+                .map(|p| p.value_milli),
+            Some(7_000)
+        );
+        assert_eq!(
+            m.custom_metric(pod, PodMetricSource::QueueLength)
+                .map(|p| p.value_milli),
+            Some(3_000)
+        );
+        assert_eq!(
+            m.custom_metric(pod, PodMetricSource::RequestsPerSecond),
+            None,
+            "a rate needs two scrapes"
+        );
+        // 250 more completions in 15 s = 16.667 req/s = 16 667 milli.
+        m.record_custom(
+            pod,
+            CustomPoint {
+                time: SimTime::from_secs(30),
+                in_flight: 2,
+                queue_length: 0,
+                completed: 350,
+            },
+        );
+        assert_eq!(
+            m.custom_metric(pod, PodMetricSource::RequestsPerSecond)
+                .map(|p| p.value_milli),
+            Some(16_667)
+        );
+        assert_eq!(
+            PodMetricSource::from_builtin_name("kubesim_queue_length"),
+            Some(PodMetricSource::QueueLength)
+        );
+        assert_eq!(
+            PodMetricSource::from_scenario_name("requestsPerSecond"),
+            Some(PodMetricSource::RequestsPerSecond)
         );
     }
 
@@ -149,7 +306,7 @@ mod tests {
             12 * 1_000_000 * 250,
         );
         assert_eq!(
-            m.pod_metric(PodId(0)).map(|p| (p.cpu_millis, p.window)),
+            m.pod_metric(PodId(0)).map(|p| (p.value_milli, p.window)),
             Some((250, SimDuration::from_secs(12)))
         );
         m.forget(PodId(0));

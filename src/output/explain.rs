@@ -1,9 +1,9 @@
 //! HPA decisions as sentences: what the controller saw, what each step made of it, and why the
 //! replica count ended where it did. Pure rendering of [`HpaDecision`] records.
 
-use crate::controllers::hpa::HpaDecision;
 use crate::controllers::hpa::behavior::StabilizationReason;
 use crate::controllers::hpa::normalize::LimitReason;
+use crate::controllers::hpa::{HpaDecision, format_milli};
 use crate::sim::SimTime;
 
 /// Which decisions to show.
@@ -89,12 +89,18 @@ fn metric_clause(m: &crate::controllers::hpa::MetricOutcome) -> String {
         }
     }
     let proposal = m.replicas.map_or(String::new(), |r| format!(" → {r}"));
-    match m.utilization_percent {
-        Some(u) => format!(
+    match (m.utilization_percent, m.average_value_milli) {
+        (Some(u), _) => format!(
             "CPU was {u}% of request against a {} target on {pods}{proposal}",
             m.target
         ),
-        None => format!("{} on {pods}{proposal}", m.metric),
+        (None, Some(avg)) => format!(
+            "{} averaged {} per pod against a target of {} on {pods}{proposal}",
+            m.metric,
+            format_milli(avg),
+            m.target
+        ),
+        (None, None) => format!("{} on {pods}{proposal}", m.metric),
     }
 }
 
@@ -128,6 +134,7 @@ mod tests {
                 target: "60% utilization".into(),
                 replicas: Some(9),
                 utilization_percent: Some(174),
+                average_value_milli: Some(870),
                 ready_pods: 3,
                 unready_pods: 0,
                 missing_pods: 1,

@@ -27,7 +27,9 @@ use crate::sim::SimDuration;
 
 use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean};
-use super::model::{DeploymentSpec, HpaMetric, HpaSpec, PodTemplate, WorkloadModel};
+use super::model::{
+    DeploymentSpec, HpaMetric, HpaSpec, PodMetricSource, PodTemplate, WorkloadModel,
+};
 use super::yaml::{Node, Position, parse_documents};
 
 /// Where an object came from: its file and its YAML node (for positions of any field).
@@ -790,7 +792,6 @@ pub fn hpa_spec(
         diags.push(src.error("spec", "a HorizontalPodAutoscaler needs a spec"));
         return None;
     };
-    let before = diags.iter().filter(|d| d.is_error()).count();
     let target_ref = &spec.scale_target_ref;
     let target = if target_ref.kind != "Deployment" {
         diags.push(src.error(
@@ -825,10 +826,7 @@ pub fn hpa_spec(
     let metrics = hpa_metrics(spec, src, diags);
     check_replica_bounds(min_replicas, max_replicas, &metrics, src, diags);
     let behavior = spec.behavior.as_ref().map(|b| hpa_behavior(b, src, diags));
-    let failed = diags.iter().filter(|d| d.is_error()).count() > before;
-    if failed {
-        return None;
-    }
+    // Returned even with errors (the load fails on them) so its metrics are still resolved.
     Some(HpaSpec {
         name,
         namespace,
@@ -881,23 +879,8 @@ fn hpa_metrics(
     let mut out = Vec::new();
     for (i, metric) in list.iter().enumerate() {
         let path = format!("spec.metrics[{i}]");
-        let cpu_utilization = metric.type_ == "Resource"
-            && metric
-                .resource
-                .as_ref()
-                .is_some_and(|r| r.name == "cpu" && r.target.type_ == "Utilization");
-        if cpu_utilization {
-            let target = metric
-                .resource
-                .as_ref()
-                .and_then(|r| r.target.average_utilization);
-            match target {
-                Some(p) if p > 0 => out.push(HpaMetric::CpuUtilization { target_percent: p }),
-                _ => diags.push(src.error(
-                    &format!("{path}.resource.target.averageUtilization"),
-                    "must be set and greater than 0 for a Utilization target",
-                )),
-            }
+        if let Some(m) = supported_metric(metric, src, &path, diags) {
+            out.push(m);
             continue;
         }
         if !matches!(
@@ -908,10 +891,74 @@ fn hpa_metrics(
             continue;
         }
         let description = format!("{} metric", metric.type_);
-        diags.push(src.warning(&path, format!("{description} is not modelled yet: this HPA treats it as unavailable (only Resource cpu Utilization is modelled)")));
+        diags.push(src.warning(&path, format!("{description} is not modelled yet: this HPA treats it as unavailable (modelled: Resource cpu Utilization or AverageValue, Pods AverageValue)")));
         out.push(HpaMetric::Unsupported { description });
     }
     out
+}
+
+/// A metric kubesim models, or `None` (with errors reported for invalid targets) otherwise.
+/// Returns `Some` only when the metric is consumed here.
+fn supported_metric(
+    metric: &k8s_openapi::api::autoscaling::v2::MetricSpec,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<HpaMetric> {
+    let average_value = |target: &k8s_openapi::api::autoscaling::v2::MetricTarget,
+                         tpath: &str,
+                         diags: &mut Vec<Diagnostic>| {
+        let Some(q) = &target.average_value else {
+            diags.push(src.error(
+                &format!("{tpath}.averageValue"),
+                "must be set for an AverageValue target",
+            ));
+            return 1;
+        };
+        match Quantity::parse(&q.0) {
+            Ok(v) if v.milli_value() > 0 => v.milli_value(),
+            Ok(_) => {
+                diags.push(src.error(&format!("{tpath}.averageValue"), "must be greater than 0"));
+                1
+            }
+            Err(e) => {
+                diags.push(src.error(&format!("{tpath}.averageValue"), e.to_string()));
+                1
+            }
+        }
+    };
+    match (metric.type_.as_str(), &metric.resource, &metric.pods) {
+        ("Resource", Some(r), _) if r.name == "cpu" && r.target.type_ == "Utilization" => {
+            match r.target.average_utilization {
+                Some(p) if p > 0 => Some(HpaMetric::CpuUtilization { target_percent: p }),
+                _ => {
+                    diags.push(src.error(
+                        &format!("{path}.resource.target.averageUtilization"),
+                        "must be set and greater than 0 for a Utilization target",
+                    ));
+                    Some(HpaMetric::CpuUtilization { target_percent: 1 })
+                }
+            }
+        }
+        ("Resource", Some(r), _) if r.name == "cpu" && r.target.type_ == "AverageValue" => {
+            Some(HpaMetric::CpuAverageValue {
+                target_milli: average_value(&r.target, &format!("{path}.resource.target"), diags),
+            })
+        }
+        ("Pods", _, Some(p)) if p.target.type_ == "AverageValue" => Some(HpaMetric::Pods {
+            metric: p.metric.name.clone(),
+            source: PodMetricSource::from_builtin_name(&p.metric.name),
+            target_milli: average_value(&p.target, &format!("{path}.pods.target"), diags),
+        }),
+        ("Pods", _, Some(_)) => {
+            diags.push(src.error(
+                &format!("{path}.pods.target.type"),
+                "must be AverageValue for a Pods metric",
+            ));
+            None
+        }
+        _ => None,
+    }
 }
 
 /// Converts and validates `spec.behavior`, applying the upstream defaults field by field.

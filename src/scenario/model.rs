@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use crate::cluster::resources::{Resources, Taint, Toleration};
 use crate::cluster::selector::{LabelSelector, Labels};
+pub use crate::controllers::metrics_server::PodMetricSource;
 use crate::sim::dist::DurationDist;
 use crate::sim::{SimDuration, SimTime};
 
@@ -89,6 +90,8 @@ pub struct WorkloadModel {
     pub concurrency: u32,
     pub queue_limit: u32,
     pub timeout: SimDuration,
+    /// Names under which the pods' serving metrics are exposed to Pods metrics.
+    pub pod_metric_aliases: std::collections::BTreeMap<String, PodMetricSource>,
 }
 
 impl Default for WorkloadModel {
@@ -99,6 +102,7 @@ impl Default for WorkloadModel {
             concurrency: DEFAULT_CONCURRENCY,
             queue_limit: DEFAULT_QUEUE_LIMIT,
             timeout: DEFAULT_TIMEOUT,
+            pod_metric_aliases: Default::default(),
         }
     }
 }
@@ -186,6 +190,15 @@ pub struct HpaSpec {
 pub enum HpaMetric {
     /// `type: Resource`, `name: cpu`, `target.type: Utilization`.
     CpuUtilization { target_percent: i32 },
+    /// `type: Resource`, `name: cpu`, `target.type: AverageValue` (millicores per pod).
+    CpuAverageValue { target_milli: i64 },
+    /// `type: Pods` with an AverageValue target, served from the pods' serving metrics.
+    Pods {
+        metric: String,
+        /// Resolved from the built-in names or the workload's `podMetrics` aliases.
+        source: Option<PodMetricSource>,
+        target_milli: i64,
+    },
     /// A metric kubesim does not model yet; the HPA treats it as failing to fetch.
     Unsupported { description: String },
 }

@@ -148,6 +148,10 @@ pub struct RawWorkload {
     pub queue_limit: Option<u32>,
     /// Client timeout: requests slower than this fail with `timeout`.
     pub timeout: Option<Duration>,
+    /// Names for the pods' serving metrics, for HPA Pods metrics:
+    /// `{http_requests_in_flight: inFlightRequests, queue_depth: queueLength, rps: requestsPerSecond}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_metrics: BTreeMap<String, String>,
 }
 
 /// A duration-valued distribution: a plain duration (constant) or one of the named families.

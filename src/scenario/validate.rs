@@ -347,6 +347,7 @@ impl Builder<'_> {
         let mut services = self.services(set, &deployments);
         let hpas = self.hpas(set, &deployments);
         self.workloads(&spec.workloads, &mut deployments);
+        let hpas = self.resolve_pod_metrics(hpas, &deployments, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
         self.warn_unfittable(&deployments, &node_pools);
         let slos = self.slos(&spec.slos, &services, &deployments);
@@ -574,6 +575,54 @@ impl Builder<'_> {
         out
     }
 
+    /// Points each Pods metric at a serving metric: a built-in name, or an alias from the target
+    /// Deployment's workload `podMetrics`.
+    fn resolve_pod_metrics(
+        &mut self,
+        mut hpas: Vec<HpaSpec>,
+        deployments: &[DeploymentSpec],
+        set: &ManifestSet,
+    ) -> Vec<HpaSpec> {
+        for hpa in &mut hpas {
+            let aliases = &deployments[hpa.target].workload.pod_metric_aliases;
+            for (i, metric) in hpa.metrics.iter_mut().enumerate() {
+                let HpaMetric::Pods {
+                    metric: name,
+                    source,
+                    ..
+                } = metric
+                else {
+                    continue;
+                };
+                if source.is_none() {
+                    *source = aliases.get(name.as_str()).copied();
+                }
+                if source.is_none() {
+                    let builtins: Vec<&str> = PodMetricSource::ALL
+                        .iter()
+                        .map(|s| s.builtin_name())
+                        .collect();
+                    let message = format!(
+                        "no pod metric {name:?}: use {} or name it under spec.workloads[].podMetrics of Deployment {:?}",
+                        builtins.join(", "),
+                        deployments[hpa.target].name
+                    );
+                    if let Some(m) = set
+                        .hpas
+                        .iter()
+                        .find(|m| m.object.metadata.name.as_deref() == Some(hpa.name.as_str()))
+                    {
+                        self.diags.push(
+                            m.source
+                                .error(&format!("spec.metrics[{i}].pods.metric.name"), message),
+                        );
+                    }
+                }
+            }
+        }
+        hpas
+    }
+
     fn workloads(&mut self, raw: &[RawWorkload], deployments: &mut [DeploymentSpec]) {
         let mut seen = BTreeSet::new();
         for (i, w) in raw.iter().enumerate() {
@@ -625,13 +674,48 @@ impl Builder<'_> {
         }
         let timeout =
             self.positive_duration(w.timeout, &format!("{path}.timeout"), DEFAULT_TIMEOUT);
+        let pod_metric_aliases = self.pod_metric_aliases(path, w);
         WorkloadModel {
             startup_time,
             cpu_per_request,
             concurrency: concurrency.max(1),
             queue_limit: w.queue_limit.unwrap_or(DEFAULT_QUEUE_LIMIT),
             timeout,
+            pod_metric_aliases,
         }
+    }
+
+    /// `podMetrics: {name: inFlightRequests | queueLength | requestsPerSecond}`.
+    fn pod_metric_aliases(
+        &mut self,
+        path: &str,
+        w: &RawWorkload,
+    ) -> std::collections::BTreeMap<String, PodMetricSource> {
+        let mut out = std::collections::BTreeMap::new();
+        for (name, source) in &w.pod_metrics {
+            match PodMetricSource::from_scenario_name(source) {
+                Some(s) => {
+                    out.insert(name.clone(), s);
+                }
+                None => {
+                    let known: Vec<&str> = PodMetricSource::ALL
+                        .iter()
+                        .map(|s| s.scenario_name())
+                        .collect();
+                    let hint = did_you_mean(source, known.iter().copied())
+                        .map(|s| format!(" (did you mean {s:?}?)"))
+                        .unwrap_or_default();
+                    self.error(
+                        &format!("{path}.podMetrics.{name}"),
+                        format!(
+                            "{source:?} is not a pod metric{hint}: use one of {}",
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        out
     }
 
     fn distribution(&mut self, path: &str, d: &RawDistribution) -> DurationDist {

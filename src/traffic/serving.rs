@@ -120,6 +120,8 @@ pub struct PodServer {
     virtual_clock: u64,
     last_update: SimTime,
     cpu_used: u64,
+    /// Requests that left service (served or timed out), for the requests-per-second metric.
+    completed: u64,
     generation: u32,
     scheduled: Option<SimTime>,
 }
@@ -136,6 +138,7 @@ impl PodServer {
             virtual_clock: 0,
             last_update: now,
             cpu_used: 0,
+            completed: 0,
             generation: 0,
             scheduled: None,
         }
@@ -173,6 +176,16 @@ impl PodServer {
     /// Requests in service or queued.
     pub fn load(&self) -> usize {
         self.running.len() + self.waiting.len()
+    }
+
+    /// Requests waiting for a concurrency slot.
+    pub fn queue_length(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Requests that finished service since the pod started.
+    pub fn completed(&self) -> u64 {
+        self.completed
     }
 
     pub fn is_idle(&self) -> bool {
@@ -223,6 +236,7 @@ impl PodServer {
                 break;
             }
             self.running.pop();
+            self.completed += 1;
             let r = slab.take(slot);
             let latency = now.saturating_since(r.arrival);
             out.push(if latency > self.timeout {
@@ -320,6 +334,7 @@ mod tests {
             concurrency,
             queue_limit,
             timeout: SimDuration::from_secs(10),
+            pod_metric_aliases: Default::default(),
         }
     }
 

@@ -10,6 +10,17 @@ use crate::support::{load, root, run, scratch};
 /// 1-core pods at 100 ms of CPU per request and a 50 % target: the steady state is rate / 5
 /// pods. Load: 10 req/s, then 200 req/s from 600 s (≈ 40 pods), then 10 req/s from 1500 s.
 fn step_scenario(name: &str, behavior: &str) -> Vec<HpaDecision> {
+    step_scenario_with(name, CPU_METRIC, behavior, "")
+}
+
+const CPU_METRIC: &str = "    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n";
+
+fn step_scenario_with(
+    name: &str,
+    metrics: &str,
+    behavior: &str,
+    workload_extra: &str,
+) -> Vec<HpaDecision> {
     let dir = scratch(name);
     std::fs::write(
         dir.join("step.csv"),
@@ -33,7 +44,7 @@ spec:
       concurrency: 64
       queueLimit: 10000
       timeout: 60s
-  traffic:
+{workload_extra}  traffic:
     - service: app
       arrivals: {{rateSeries: {{file: step.csv}}}}
 ---
@@ -63,9 +74,7 @@ spec:
   minReplicas: 2
   maxReplicas: 100
   metrics:
-    - type: Resource
-      resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 50}}}}
-{behavior}"#
+{metrics}{behavior}"#
     );
     let path = dir.join("scenario.yaml");
     std::fs::write(&path, text).unwrap();
@@ -196,4 +205,46 @@ fn a_tuned_behavior_flaps_less_on_the_launch_day_trace() {
         tuned * 2 <= default,
         "default {default} rescales, tuned {tuned}"
     );
+}
+
+#[test]
+fn a_pods_metric_scales_on_queue_depth_from_the_serving_model() {
+    // Only a Pods metric: requests in flight per pod, target 4. At 10 req/s × 0.1 s about one
+    // request is in flight in total; at 200 req/s the 1-core pods saturate and requests pile up,
+    // so the in-flight average far exceeds 4 and the HPA scales up on it alone.
+    let metric = "    - type: Pods\n      pods:\n        metric: {name: http_requests_in_flight}\n        target: {type: AverageValue, averageValue: \"4\"}\n";
+    let decisions = step_scenario_with(
+        "hpa-pods-metric",
+        metric,
+        "",
+        "      podMetrics: {http_requests_in_flight: inFlightRequests}\n",
+    );
+    let first = &decisions
+        .iter()
+        .find(|d| d.metrics[0].average_value_milli.is_some())
+        .unwrap()
+        .metrics[0];
+    assert_eq!(first.metric, "pods http_requests_in_flight");
+    assert_eq!(first.target, "4 per pod");
+    let scaled_up = decisions
+        .iter()
+        .any(|d| d.time_seconds > 600.0 && d.desired_replicas > d.current_replicas);
+    assert!(
+        scaled_up,
+        "the step should drive a scale-up through the in-flight metric"
+    );
+    // With the step over, in-flight is far below target: it scales back to minReplicas.
+    assert_eq!(decisions.last().unwrap().desired_replicas, 2);
+}
+
+#[test]
+fn several_metrics_take_the_largest_proposal() {
+    let metrics = format!(
+        "{CPU_METRIC}    - type: Pods\n      pods:\n        metric: {{name: kubesim_queue_length}}\n        target: {{type: AverageValue, averageValue: 100m}}\n"
+    );
+    let decisions = step_scenario_with("hpa-two-metrics", &metrics, "", "");
+    for d in decisions.iter().filter(|d| d.proposed_replicas.is_some()) {
+        let best = d.metrics.iter().filter_map(|m| m.replicas).max();
+        assert_eq!(d.proposed_replicas, best, "at {} s", d.time_seconds);
+    }
 }

@@ -7,7 +7,13 @@
 
 use crate::sim::{SimDuration, SimTime};
 
-use super::super::metrics_server::PodMetric;
+/// One pod's metric value as the HPA receives it (milli-units), with its sample time and window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    pub value_milli: i64,
+    pub timestamp: SimTime,
+    pub window: SimDuration,
+}
 
 /// Pod phase as the HPA distinguishes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +33,8 @@ pub struct PodView {
     pub start_time: Option<SimTime>,
     /// Σ cpu requests of the containers the HPA counts; `None` if one lacks a request.
     pub cpu_request_millis: Option<i64>,
-    pub metric: Option<PodMetric>,
+    /// This metric's value for the pod, if the metrics API returned one.
+    pub sample: Option<Sample>,
 }
 
 /// `isWithin(r) := (1 − scaleDown) ≤ r ≤ (1 + scaleUp)`.
@@ -67,8 +74,14 @@ pub struct Grouping {
     pub ignored: usize,
 }
 
-/// `groupPods` for a CPU metric (A.3.1).
-pub fn group_pods(pods: &[PodView], now: SimTime, timings: CpuTimings) -> Grouping {
+/// `groupPods` (A.3.1). `cpu_readiness` applies the CPU initialization and readiness-delay
+/// rules (Resource/ContainerResource cpu metrics only); otherwise only Pending pods are unready.
+pub fn group_pods(
+    pods: &[PodView],
+    now: SimTime,
+    timings: CpuTimings,
+    cpu_readiness: bool,
+) -> Grouping {
     let mut g = Grouping::default();
     for (i, pod) in pods.iter().enumerate() {
         if pod.deleting || pod.phase == HpaPodPhase::Failed {
@@ -79,11 +92,11 @@ pub fn group_pods(pods: &[PodView], now: SimTime, timings: CpuTimings) -> Groupi
             g.unready.push(i);
             continue;
         }
-        let Some(metric) = pod.metric else {
+        let Some(sample) = pod.sample else {
             g.missing.push(i);
             continue;
         };
-        if cpu_unready(pod, &metric, now, timings) {
+        if cpu_readiness && cpu_unready(pod, &sample, now, timings) {
             g.unready.push(i);
         } else {
             g.ready += 1;
@@ -95,7 +108,7 @@ pub fn group_pods(pods: &[PodView], now: SimTime, timings: CpuTimings) -> Groupi
 /// The CPU-only readiness rule: during the initialization period a pod counts only once it is
 /// Ready and its metric window started after it became Ready; afterwards only a pod that has
 /// never been Ready since start (within the readiness delay) is unready.
-fn cpu_unready(pod: &PodView, metric: &PodMetric, now: SimTime, t: CpuTimings) -> bool {
+fn cpu_unready(pod: &PodView, metric: &Sample, now: SimTime, t: CpuTimings) -> bool {
     let Some(start) = pod.start_time else {
         return true;
     };
@@ -167,29 +180,14 @@ pub fn cpu_utilization_replicas(
     tolerances: Tolerances,
     timings: CpuTimings,
 ) -> Result<ResourceProposal, CalcError> {
-    if pods.iter().all(|p| p.metric.is_none()) {
+    if pods.iter().all(|p| p.sample.is_none()) {
         return Err(CalcError::NoMetrics);
     }
     let requests: Vec<i64> = pods
         .iter()
         .map(|p| p.cpu_request_millis.ok_or(CalcError::MissingRequest))
         .collect::<Result<_, _>>()?;
-    let g = group_pods(pods, now, timings);
-    let mut usage: Vec<Option<i64>> = pods
-        .iter()
-        .map(|p| p.metric.map(|m| m.cpu_millis))
-        .collect();
-    for (i, p) in pods.iter().enumerate() {
-        if p.deleting || p.phase == HpaPodPhase::Failed {
-            usage[i] = None;
-        }
-    }
-    for &i in &g.unready {
-        usage[i] = None;
-    }
-    if usage.iter().all(Option::is_none) {
-        return Err(CalcError::NoReadyMetrics);
-    }
+    let (g, mut usage) = grouped_usage(pods, now, timings, true)?;
     let (ratio, utilization, raw) = utilization_ratio(&usage, &requests, target_percent)?;
     let proposal = |replicas| ResourceProposal {
         replicas,
@@ -252,6 +250,105 @@ fn rebalance(
     }
 }
 
+/// Groups the pods and keeps the metric values of the ready and missing ones (ignored and
+/// unready pods' values are dropped); errors when no value is left.
+fn grouped_usage(
+    pods: &[PodView],
+    now: SimTime,
+    timings: CpuTimings,
+    cpu_readiness: bool,
+) -> Result<(Grouping, Vec<Option<i64>>), CalcError> {
+    let g = group_pods(pods, now, timings, cpu_readiness);
+    let mut usage: Vec<Option<i64>> = pods
+        .iter()
+        .map(|p| p.sample.map(|m| m.value_milli))
+        .collect();
+    for (i, p) in pods.iter().enumerate() {
+        if p.deleting || p.phase == HpaPodPhase::Failed {
+            usage[i] = None;
+        }
+    }
+    for &i in &g.unready {
+        usage[i] = None;
+    }
+    if usage.iter().all(Option::is_none) {
+        return Err(CalcError::NoReadyMetrics);
+    }
+    Ok((g, usage))
+}
+
+/// The answer for an AverageValue target (Resource AverageValue or a Pods metric).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlainProposal {
+    pub replicas: i32,
+    /// `currentAverageValue` (milli) from the first pass.
+    pub average_milli: i64,
+    pub ready: usize,
+    pub unready: usize,
+    pub missing: usize,
+    pub ignored: usize,
+}
+
+/// `GetMetricUsageRatio`: (avg / target, avg) with `avg = Σ value / n` truncated.
+pub fn usage_ratio(usage: &[Option<i64>], target_milli: i64) -> (f64, i64) {
+    let values: Vec<i64> = usage.iter().flatten().copied().collect();
+    let average = values.iter().map(|v| i128::from(*v)).sum::<i128>() / values.len().max(1) as i128;
+    let average = average as i64;
+    (average as f64 / target_milli as f64, average)
+}
+
+/// `calcPlainMetricReplicas` (A.3.5): like the utilization path but on average values; missing
+/// pods are filled with the target when scaling down and with 0 when scaling up.
+pub fn plain_metric_replicas(
+    current: i32,
+    target_milli: i64,
+    pods: &[PodView],
+    now: SimTime,
+    tolerances: Tolerances,
+    timings: CpuTimings,
+    cpu_readiness: bool,
+) -> Result<PlainProposal, CalcError> {
+    if pods.iter().all(|p| p.sample.is_none()) {
+        return Err(CalcError::NoMetrics);
+    }
+    let (g, mut usage) = grouped_usage(pods, now, timings, cpu_readiness)?;
+    let (ratio, average) = usage_ratio(&usage, target_milli);
+    let proposal = |replicas| PlainProposal {
+        replicas,
+        average_milli: average,
+        ready: g.ready,
+        unready: g.unready.len(),
+        missing: g.missing.len(),
+        ignored: g.ignored,
+    };
+    let scale_up_with_unready = !g.unready.is_empty() && ratio > 1.0;
+    if !scale_up_with_unready && g.missing.is_empty() {
+        if tolerances.is_within(ratio) {
+            return Ok(proposal(current));
+        }
+        return Ok(proposal(ceil_replicas(ratio * g.ready as f64)));
+    }
+    for &i in &g.missing {
+        usage[i] = Some(if ratio < 1.0 { target_milli } else { 0 });
+    }
+    if scale_up_with_unready {
+        for &i in &g.unready {
+            usage[i] = Some(0);
+        }
+    }
+    let (new_ratio, _) = usage_ratio(&usage, target_milli);
+    let flipped = (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0);
+    if tolerances.is_within(new_ratio) || flipped {
+        return Ok(proposal(current));
+    }
+    let counted = usage.iter().filter(|u| u.is_some()).count();
+    let new_replicas = ceil_replicas(new_ratio * counted as f64);
+    if (new_ratio < 1.0 && new_replicas > current) || (new_ratio > 1.0 && new_replicas < current) {
+        return Ok(proposal(current));
+    }
+    Ok(proposal(new_replicas))
+}
+
 /// `int32(math.Ceil(x))`, saturating.
 fn ceil_replicas(x: f64) -> i32 {
     x.ceil().clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32
@@ -276,8 +373,8 @@ mod tests {
             ready_transition: SimTime::ZERO,
             start_time: Some(SimTime::ZERO),
             cpu_request_millis: Some(1000),
-            metric: usage.map(|u| PodMetric {
-                cpu_millis: u,
+            sample: usage.map(|u| Sample {
+                value_milli: u,
                 timestamp: NOW,
                 window: SimDuration::from_secs(15),
             }),
@@ -462,14 +559,89 @@ mod tests {
         let mut p = pod(Some(500));
         p.start_time = Some(started);
         p.ready_transition = started + SimDuration::from_secs(10);
-        assert_eq!(group_pods(&[p], NOW, TIMINGS).ready, 1);
+        assert_eq!(group_pods(&[p], NOW, TIMINGS, true).ready, 1);
         // Ready only 5 s ago: the metric timestamp (now) < transition (now − 5 s) + 15 s → unready.
         p.ready_transition = NOW.saturating_sub(SimDuration::from_secs(5));
-        assert_eq!(group_pods(&[p], NOW, TIMINGS).unready, vec![0]);
+        assert_eq!(group_pods(&[p], NOW, TIMINGS, true).unready, vec![0]);
+        // The same pod counts as ready for a non-CPU metric (only Pending pods are unready).
+        assert_eq!(group_pods(&[p], NOW, TIMINGS, false).ready, 1);
         // After the init period a not-ready pod that was once Ready (transition > start + 30 s) counts as ready.
         let mut old = unready(pod(Some(500)));
         old.ready_transition = SimTime::from_secs(600);
-        assert_eq!(group_pods(&[old], NOW, TIMINGS).ready, 1);
+        assert_eq!(group_pods(&[old], NOW, TIMINGS, true).ready, 1);
+    }
+
+    fn plain(current: i32, target_milli: i64, pods: &[PodView]) -> (i32, i64) {
+        let p = plain_metric_replicas(
+            current,
+            target_milli,
+            pods,
+            NOW,
+            Tolerances::symmetric(0.1),
+            TIMINGS,
+            false,
+        )
+        .unwrap();
+        (p.replicas, p.average_milli)
+    }
+
+    #[test]
+    fn plain_metric_table() {
+        // Pods metric, target 10 per pod (10 000 milli). Values are milli-units.
+        // avg (20+10+30)/3 = 20 → ratio 2 → ceil(2·3) = 6 (TestReplicaCalcScaleUpCM shape).
+        assert_eq!(
+            plain(
+                3,
+                10_000,
+                &[pod(Some(20_000)), pod(Some(10_000)), pod(Some(30_000))]
+            ),
+            (6, 20_000)
+        );
+        // avg 5 → 0.5 → ceil(0.5·4) = 2 (scale down).
+        assert_eq!(plain(4, 10_000, &[pod(Some(5_000)); 4]), (2, 5_000));
+        // avg 10.5 → 1.05 within tolerance → keep 3.
+        assert_eq!(plain(3, 10_000, &[pod(Some(10_500)); 3]), (3, 10_500));
+        // Scale down with a missing pod: avg 2 → 0.2; missing filled with the target 10:
+        // (2+2+2+10)/4 = 4 → 0.4 → ceil(0.4·4) = 2.
+        assert_eq!(
+            plain(
+                4,
+                10_000,
+                &[
+                    pod(Some(2_000)),
+                    pod(Some(2_000)),
+                    pod(Some(2_000)),
+                    pod(None)
+                ]
+            ),
+            (2, 2_000)
+        );
+        // Scale up with a missing pod: avg 30 → 3; missing filled with 0: 90/4 = 22.5 → 2.25
+        // → ceil(2.25·4) = 9.
+        assert_eq!(
+            plain(
+                4,
+                10_000,
+                &[pod(Some(30_000)); 3]
+                    .iter()
+                    .copied()
+                    .chain([pod(None)])
+                    .collect::<Vec<_>>()
+            ),
+            (9, 30_000)
+        );
+        // A Pending pod with ratio > 1 is filled with 0: ready avg 20 → 2; (20+20+0)/3 = 13.33
+        // → 1.333 → ceil(1.333·3) = 4.
+        let pending = PodView {
+            phase: HpaPodPhase::Pending,
+            ..pod(None)
+        };
+        assert_eq!(
+            plain(3, 10_000, &[pod(Some(20_000)), pod(Some(20_000)), pending]),
+            (4, 20_000)
+        );
+        // Averages truncate: (1+2)/2 = 1 milli → ratio 1/1 = 1 → within tolerance.
+        assert_eq!(plain(2, 1, &[pod(Some(1)), pod(Some(2))]), (2, 1));
     }
 
     #[test]

@@ -9,14 +9,17 @@ pub mod normalize;
 
 use serde::Serialize;
 
-use crate::cluster::{Cluster, HpaId, PodPhase};
+use crate::cluster::{Cluster, HpaId, PodId, PodPhase};
 use crate::scenario::{HpaMetric, HpaSettings};
 use crate::sim::{SimDuration, SimTime};
 
 use super::Intent;
-use super::metrics_server::MetricsServer;
+use super::metrics_server::{MetricsServer, PodMetric};
 use behavior::{RateArgs, ScaleEvents, StabilizationReason, convert_with_rate, store_scale_event};
-use calculator::{CpuTimings, HpaPodPhase, PodView, Tolerances, cpu_utilization_replicas};
+use calculator::{
+    CpuTimings, HpaPodPhase, PodView, Sample, Tolerances, cpu_utilization_replicas,
+    plain_metric_replicas,
+};
 use normalize::{LimitReason, Recommendation, limit_legacy, stabilize};
 
 /// What one sync of one HPA saw and decided.
@@ -44,6 +47,8 @@ pub struct MetricOutcome {
     pub target: String,
     pub replicas: Option<i32>,
     pub utilization_percent: Option<i32>,
+    /// The average value per pod (milli-units; for CPU, millicores).
+    pub average_value_milli: Option<i64>,
     pub ready_pods: usize,
     pub unready_pods: usize,
     pub missing_pods: usize,
@@ -136,12 +141,19 @@ impl HpaController {
         d: &mut HpaDecision,
     ) {
         let h = &cluster.hpas[hpa.index()];
-        let pods = pod_views(cluster, hpa, metrics);
         let current = d.current_replicas;
         let mut any_failed = false;
         let tolerances = self.tolerances(hpa, cluster);
+        let ctx = MetricContext {
+            cluster,
+            hpa,
+            metrics,
+            now,
+            current,
+            tolerances,
+        };
         for metric in &h.spec.metrics {
-            let outcome = self.metric_outcome(metric, current, &pods, now, tolerances);
+            let outcome = self.metric_outcome(metric, &ctx);
             any_failed |= outcome.replicas.is_none();
             if let Some(r) = outcome.replicas {
                 d.proposed_replicas = Some(d.proposed_replicas.map_or(r, |p| p.max(r)));
@@ -230,65 +242,154 @@ impl HpaController {
         }
     }
 
-    fn metric_outcome(
-        &self,
-        metric: &HpaMetric,
-        current: i32,
-        pods: &[PodView],
-        now: SimTime,
-        tolerances: Tolerances,
-    ) -> MetricOutcome {
-        let mut outcome = MetricOutcome {
-            metric: "resource cpu".into(),
-            target: String::new(),
+    fn metric_outcome(&self, metric: &HpaMetric, ctx: &MetricContext) -> MetricOutcome {
+        let timings = CpuTimings {
+            cpu_initialization_period: self.settings.cpu_initialization_period,
+            initial_readiness_delay: self.settings.initial_readiness_delay,
+        };
+        let cpu = |pod: PodId| ctx.metrics.pod_metric(pod);
+        match metric {
+            HpaMetric::CpuUtilization { target_percent } => {
+                let pods = pod_views(ctx, cpu);
+                let mut outcome =
+                    MetricOutcome::new("resource cpu", format!("{target_percent}% utilization"));
+                match cpu_utilization_replicas(
+                    ctx.current,
+                    *target_percent,
+                    &pods,
+                    ctx.now,
+                    ctx.tolerances,
+                    timings,
+                ) {
+                    Ok(p) => {
+                        outcome.utilization_percent = Some(p.utilization_percent);
+                        outcome.average_value_milli = Some(p.raw_average_millis);
+                        outcome.counted(p.replicas, (p.ready, p.unready, p.missing, p.ignored));
+                    }
+                    Err(e) => outcome.error = Some(e.to_string()),
+                }
+                outcome
+            }
+            HpaMetric::CpuAverageValue { target_milli } => {
+                let outcome = MetricOutcome::new(
+                    "resource cpu",
+                    format!("{} per pod", format_milli(*target_milli)),
+                );
+                plain_outcome(
+                    outcome,
+                    &pod_views(ctx, cpu),
+                    *target_milli,
+                    ctx,
+                    timings,
+                    true,
+                )
+            }
+            HpaMetric::Pods {
+                metric,
+                source,
+                target_milli,
+            } => {
+                let outcome = MetricOutcome::new(
+                    &format!("pods {metric}"),
+                    format!("{} per pod", format_milli(*target_milli)),
+                );
+                let source = source.expect("validation resolves every Pods metric");
+                let pods = pod_views(ctx, |pod| ctx.metrics.custom_metric(pod, source));
+                plain_outcome(outcome, &pods, *target_milli, ctx, timings, false)
+            }
+            HpaMetric::Unsupported { description } => {
+                let mut outcome = MetricOutcome::new(description, String::new());
+                outcome.error = Some("metric type not modelled".into());
+                outcome
+            }
+        }
+    }
+}
+
+/// What one metric evaluation needs to see.
+struct MetricContext<'a> {
+    cluster: &'a Cluster,
+    hpa: HpaId,
+    metrics: &'a MetricsServer,
+    now: SimTime,
+    current: i32,
+    tolerances: Tolerances,
+}
+
+impl MetricOutcome {
+    fn new(metric: &str, target: String) -> Self {
+        MetricOutcome {
+            metric: metric.to_string(),
+            target,
             replicas: None,
             utilization_percent: None,
+            average_value_milli: None,
             ready_pods: 0,
             unready_pods: 0,
             missing_pods: 0,
             ignored_pods: 0,
             error: None,
-        };
-        match metric {
-            HpaMetric::CpuUtilization { target_percent } => {
-                outcome.target = format!("{target_percent}% utilization");
-                let timings = CpuTimings {
-                    cpu_initialization_period: self.settings.cpu_initialization_period,
-                    initial_readiness_delay: self.settings.initial_readiness_delay,
-                };
-                match cpu_utilization_replicas(
-                    current,
-                    *target_percent,
-                    pods,
-                    now,
-                    tolerances,
-                    timings,
-                ) {
-                    Ok(p) => {
-                        outcome.replicas = Some(p.replicas);
-                        outcome.utilization_percent = Some(p.utilization_percent);
-                        (
-                            outcome.ready_pods,
-                            outcome.unready_pods,
-                            outcome.missing_pods,
-                            outcome.ignored_pods,
-                        ) = (p.ready, p.unready, p.missing, p.ignored);
-                    }
-                    Err(e) => outcome.error = Some(e.to_string()),
-                }
-            }
-            HpaMetric::Unsupported { description } => {
-                outcome.metric = description.clone();
-                outcome.error = Some("metric type not modelled".into());
-            }
         }
-        outcome
+    }
+
+    fn counted(
+        &mut self,
+        replicas: i32,
+        (ready, unready, missing, ignored): (usize, usize, usize, usize),
+    ) {
+        self.replicas = Some(replicas);
+        (
+            self.ready_pods,
+            self.unready_pods,
+            self.missing_pods,
+            self.ignored_pods,
+        ) = (ready, unready, missing, ignored);
     }
 }
 
-/// The pods the HPA's selector picks (every non-terminated pod of the selected Deployments).
-fn pod_views(cluster: &Cluster, hpa: HpaId, metrics: &MetricsServer) -> Vec<PodView> {
-    let h = &cluster.hpas[hpa.index()];
+/// Evaluates an AverageValue target with `calcPlainMetricReplicas`.
+fn plain_outcome(
+    mut outcome: MetricOutcome,
+    pods: &[PodView],
+    target_milli: i64,
+    ctx: &MetricContext,
+    timings: CpuTimings,
+    cpu_readiness: bool,
+) -> MetricOutcome {
+    match plain_metric_replicas(
+        ctx.current,
+        target_milli,
+        pods,
+        ctx.now,
+        ctx.tolerances,
+        timings,
+        cpu_readiness,
+    ) {
+        Ok(p) => {
+            outcome.average_value_milli = Some(p.average_milli);
+            outcome.counted(p.replicas, (p.ready, p.unready, p.missing, p.ignored));
+        }
+        Err(e) => outcome.error = Some(e.to_string()),
+    }
+    outcome
+}
+
+/// A milli-value as a quantity-like decimal: 1500 → "1.5", 250 → "0.25".
+pub fn format_milli(milli: i64) -> String {
+    let whole = milli / 1000;
+    let frac = (milli % 1000).abs();
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{frac:03}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
+/// The pods the HPA's selector picks (every non-terminated pod of the selected Deployments),
+/// each with this metric's sample from `sample`.
+fn pod_views(ctx: &MetricContext, sample: impl Fn(PodId) -> Option<PodMetric>) -> Vec<PodView> {
+    let cluster = ctx.cluster;
+    let h = &cluster.hpas[ctx.hpa.index()];
     let mut views = Vec::new();
     for &dep in &h.selected {
         let request = cluster.deployment(dep).spec.pod.hpa_cpu_request_millis;
@@ -305,7 +406,11 @@ fn pod_views(cluster: &Cluster, hpa: HpaId, metrics: &MetricsServer) -> Vec<PodV
                     ready_transition: pod.ready_transition,
                     start_time: pod.started,
                     cpu_request_millis: request,
-                    metric: metrics.pod_metric(pod.id),
+                    sample: sample(pod.id).map(|m| Sample {
+                        value_milli: m.value_milli,
+                        timestamp: m.timestamp,
+                        window: m.window,
+                    }),
                 });
             }
         }
