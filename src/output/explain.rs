@@ -100,7 +100,15 @@ fn metric_clause(m: &crate::controllers::hpa::MetricOutcome) -> String {
             format_milli(avg),
             m.target
         ),
-        (None, None) => format!("{} on {pods}{proposal}", m.metric),
+        (None, None) => match m.value_milli {
+            Some(v) => format!(
+                "{} was {} against a target of {} with {pods}{proposal}",
+                m.metric,
+                format_milli(v),
+                m.target
+            ),
+            None => format!("{} on {pods}{proposal}", m.metric),
+        },
     }
 }
 
@@ -135,6 +143,7 @@ mod tests {
                 replicas: Some(9),
                 utilization_percent: Some(174),
                 average_value_milli: Some(870),
+                value_milli: None,
                 ready_pods: 3,
                 unready_pods: 0,
                 missing_pods: 1,

@@ -28,7 +28,7 @@ use crate::sim::SimDuration;
 use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean};
 use super::model::{
-    DeploymentSpec, HpaMetric, HpaSpec, PodMetricSource, PodTemplate, WorkloadModel,
+    DeploymentSpec, HpaMetric, HpaSpec, PodMetricSource, PodTemplate, ValueTarget, WorkloadModel,
 };
 use super::yaml::{Node, Position, parse_documents};
 
@@ -848,10 +848,11 @@ fn check_replica_bounds(
     if min < 0 {
         diags.push(src.error("spec.minReplicas", "must be greater than or equal to 0"));
     }
+    // HPAScaleToZero: minReplicas 0 needs a metric that can see load with no pods running.
     if min == 0
-        && metrics
+        && !metrics
             .iter()
-            .all(|m| matches!(m, HpaMetric::CpuUtilization { .. }))
+            .any(|m| matches!(m, HpaMetric::External { .. } | HpaMetric::Object { .. }))
     {
         diags.push(src.error(
             "spec.minReplicas",
@@ -957,7 +958,76 @@ fn supported_metric(
             ));
             None
         }
+        ("External", _, _) if metric.external.is_some() => {
+            let e = metric.external.as_ref().expect("checked");
+            let target = value_target(
+                &e.target,
+                &format!("{path}.external.target"),
+                src,
+                diags,
+                average_value,
+            );
+            Some(HpaMetric::External {
+                metric: e.metric.name.clone(),
+                series: None,
+                target,
+            })
+        }
+        ("Object", _, _) if metric.object.is_some() => {
+            let o = metric.object.as_ref().expect("checked");
+            let target = value_target(
+                &o.target,
+                &format!("{path}.object.target"),
+                src,
+                diags,
+                average_value,
+            );
+            Some(HpaMetric::Object {
+                metric: o.metric.name.clone(),
+                series: None,
+                target,
+            })
+        }
         _ => None,
+    }
+}
+
+/// A Value or AverageValue target of an Object or External metric.
+fn value_target(
+    target: &k8s_openapi::api::autoscaling::v2::MetricTarget,
+    tpath: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+    average_value: impl Fn(
+        &k8s_openapi::api::autoscaling::v2::MetricTarget,
+        &str,
+        &mut Vec<Diagnostic>,
+    ) -> i64,
+) -> ValueTarget {
+    match target.type_.as_str() {
+        "AverageValue" => ValueTarget::AverageValue(average_value(target, tpath, diags)),
+        "Value" => match target.value.as_ref().map(|q| Quantity::parse(&q.0)) {
+            Some(Ok(v)) if v.milli_value() > 0 => ValueTarget::Value(v.milli_value()),
+            Some(Ok(_)) => {
+                diags.push(src.error(&format!("{tpath}.value"), "must be greater than 0"));
+                ValueTarget::Value(1)
+            }
+            Some(Err(e)) => {
+                diags.push(src.error(&format!("{tpath}.value"), e.to_string()));
+                ValueTarget::Value(1)
+            }
+            None => {
+                diags.push(src.error(&format!("{tpath}.value"), "must be set for a Value target"));
+                ValueTarget::Value(1)
+            }
+        },
+        other => {
+            diags.push(src.error(
+                &format!("{tpath}.type"),
+                format!("{other:?} is not supported here: use Value or AverageValue"),
+            ));
+            ValueTarget::Value(1)
+        }
     }
 }
 

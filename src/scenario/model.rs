@@ -32,6 +32,8 @@ pub struct Scenario {
     pub hpas: Vec<HpaSpec>,
     pub hpa_settings: HpaSettings,
     pub metric_resolution: SimDuration,
+    /// Scripted series for External and Object metrics.
+    pub metric_series: Vec<MetricSeries>,
     pub slos: Vec<SloSpec>,
     /// Warnings and notes found while loading (errors stop loading).
     pub warnings: Vec<Diagnostic>,
@@ -199,8 +201,45 @@ pub enum HpaMetric {
         source: Option<PodMetricSource>,
         target_milli: i64,
     },
+    /// `type: External` from a scripted series.
+    External {
+        metric: String,
+        series: Option<usize>,
+        target: ValueTarget,
+    },
+    /// `type: Object` from a scripted series (the described object is not modelled).
+    Object {
+        metric: String,
+        series: Option<usize>,
+        target: ValueTarget,
+    },
     /// A metric kubesim does not model yet; the HPA treats it as failing to fetch.
     Unsupported { description: String },
+}
+
+/// An Object or External metric target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueTarget {
+    /// `target.type: Value` (milli-units).
+    Value(i64),
+    /// `target.type: AverageValue` per pod (milli-units).
+    AverageValue(i64),
+}
+
+/// A scripted metric: piecewise-constant values over simulated time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSeries {
+    pub name: String,
+    /// `(from, value)`, sorted by time; the value holds until the next point.
+    pub points: Vec<(SimTime, f64)>,
+}
+
+impl MetricSeries {
+    /// The value at `now` (0 before the first point).
+    pub fn value_at(&self, now: SimTime) -> f64 {
+        let i = self.points.partition_point(|(t, _)| *t <= now);
+        if i == 0 { 0.0 } else { self.points[i - 1].1 }
+    }
 }
 
 /// kube-controller-manager HPA flags.

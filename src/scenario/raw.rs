@@ -54,6 +54,25 @@ pub struct RawSpec {
     pub traffic: Vec<RawTraffic>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slos: Vec<RawSlo>,
+    /// Scripted metric values for HPA External and Object metrics (e.g. a message-queue depth).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_metrics: Vec<RawMetricSeries>,
+}
+
+/// A metric whose value over time comes from a CSV `t_seconds,value` (piecewise constant).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawMetricSeries {
+    /// The metric name HPAs refer to (`external.metric.name` / `object.metric.name`).
+    pub name: Option<String>,
+    /// Path relative to the scenario file.
+    pub file: Option<String>,
+    /// Multiplies every value.
+    pub scale: Option<f64>,
+    /// Series time that maps to t = 0.
+    pub offset: Option<Duration>,
+    /// Series seconds per simulated second.
+    pub speedup: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -348,6 +348,8 @@ impl Builder<'_> {
         let hpas = self.hpas(set, &deployments);
         self.workloads(&spec.workloads, &mut deployments);
         let hpas = self.resolve_pod_metrics(hpas, &deployments, set);
+        let metric_series = self.metric_series(&spec.external_metrics, duration);
+        let hpas = self.resolve_series(hpas, &metric_series, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
         self.warn_unfittable(&deployments, &node_pools);
         let slos = self.slos(&spec.slos, &services, &deployments);
@@ -380,6 +382,7 @@ impl Builder<'_> {
             hpas,
             hpa_settings,
             metric_resolution,
+            metric_series,
             slos,
             warnings: Vec::new(),
             resolved_yaml: serde_saphyr::to_string(&*raw).unwrap_or_default(),
@@ -615,6 +618,88 @@ impl Builder<'_> {
                         self.diags.push(
                             m.source
                                 .error(&format!("spec.metrics[{i}].pods.metric.name"), message),
+                        );
+                    }
+                }
+            }
+        }
+        hpas
+    }
+
+    /// Reads `spec.externalMetrics`: each a CSV `t_seconds,value` mapped like a trace.
+    fn metric_series(
+        &mut self,
+        raw: &[RawMetricSeries],
+        duration: SimDuration,
+    ) -> Vec<MetricSeries> {
+        let mut out: Vec<MetricSeries> = Vec::new();
+        for (i, r) in raw.iter().enumerate() {
+            let path = format!("spec.externalMetrics[{i}]");
+            let Some(name) = r.name.clone() else {
+                self.error(
+                    &format!("{path}.name"),
+                    "required: the metric name HPAs use",
+                );
+                continue;
+            };
+            if out.iter().any(|s| s.name == name) {
+                self.error(
+                    &format!("{path}.name"),
+                    format!("metric {name:?} is defined twice"),
+                );
+                continue;
+            }
+            let file = RawTraceFile {
+                file: r.file.clone(),
+                scale: r.scale,
+                offset: r.offset,
+                speedup: r.speedup,
+                column: None,
+            };
+            let pattern = self.trace_pattern(&path, &file, false, duration);
+            let points = pattern
+                .segments
+                .iter()
+                .map(|seg| (seg.start, seg.rate_per_sec))
+                .collect();
+            out.push(MetricSeries { name, points });
+        }
+        out
+    }
+
+    /// Points each External and Object metric at its scripted series.
+    fn resolve_series(
+        &mut self,
+        mut hpas: Vec<HpaSpec>,
+        series: &[MetricSeries],
+        set: &ManifestSet,
+    ) -> Vec<HpaSpec> {
+        for hpa in &mut hpas {
+            for (i, metric) in hpa.metrics.iter_mut().enumerate() {
+                let (kind, name, slot) = match metric {
+                    HpaMetric::External { metric, series, .. } => {
+                        ("external", metric.clone(), series)
+                    }
+                    HpaMetric::Object { metric, series, .. } => ("object", metric.clone(), series),
+                    _ => continue,
+                };
+                *slot = series.iter().position(|s| s.name == name);
+                if slot.is_none() {
+                    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+                    let hint = did_you_mean(&name, names.iter().copied())
+                        .map(|s| format!(" (did you mean {s:?}?)"))
+                        .unwrap_or_default();
+                    let message = format!(
+                        "no series for {kind} metric {name:?}{hint}: define it under spec.externalMetrics of the scenario"
+                    );
+                    if let Some(m) = set
+                        .hpas
+                        .iter()
+                        .find(|m| m.object.metadata.name.as_deref() == Some(hpa.name.as_str()))
+                    {
+                        self.diags.push(
+                            m.source
+                                .error(&format!("spec.metrics[{i}].{kind}.metric.name"), message),
                         );
                     }
                 }

@@ -248,3 +248,77 @@ fn several_metrics_take_the_largest_proposal() {
         assert_eq!(d.proposed_replicas, best, "at {} s", d.time_seconds);
     }
 }
+
+#[test]
+fn an_external_queue_metric_scales_a_worker_from_zero_and_back() {
+    // A queue worker with minReplicas 0 (HPAScaleToZero) and an External metric: queue depth
+    // 0 for 10 min, 300 messages for 20 min, then 0 again. AverageValue 30 per pod.
+    let dir = scratch("hpa-external-scale-to-zero");
+    std::fs::write(
+        dir.join("queue.csv"),
+        "t_seconds,value\n0,0\n600,300\n1800,0\n",
+    )
+    .unwrap();
+    let text = r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: queue-worker}
+spec:
+  duration: 1h
+  cluster:
+    nodePools:
+      - {name: pool, count: 4, allocatable: {cpu: "8", memory: 32Gi}}
+  externalMetrics:
+    - {name: queue_messages, file: queue.csv}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: worker}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: worker}}
+  template:
+    metadata: {labels: {app: worker}}
+    spec:
+      containers:
+        - name: worker
+          resources: {requests: {cpu: 500m}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: worker}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: worker}
+  minReplicas: 0
+  maxReplicas: 20
+  metrics:
+    - type: External
+      external:
+        metric: {name: queue_messages}
+        target: {type: AverageValue, averageValue: "30"}
+"#;
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    let decisions = run(&load(&path, None, &[])).hpa_decisions;
+    let at = |t: f64| decisions.iter().rfind(|d| d.time_seconds <= t).unwrap();
+    // Before the queue fills: 0 messages → ceil(0/30) = 0: stays at zero.
+    assert_eq!(at(590.0).desired_replicas, 0);
+    // 300 messages with no pods: ratio is infinite → ceil(300/30) = 10, reached through the
+    // legacy scale-up limit max(2×current, 4): 0 → 4 → 8 → 10.
+    let ups: Vec<i32> = decisions
+        .iter()
+        .filter(|d| d.time_seconds >= 600.0 && d.desired_replicas > d.current_replicas)
+        .map(|d| d.desired_replicas)
+        .collect();
+    assert_eq!(ups, vec![4, 8, 10]);
+    // The queue empties at 1800 s; after the 5-minute stabilization it scales to zero.
+    let down = decisions
+        .iter()
+        .find(|d| d.time_seconds >= 1800.0 && d.desired_replicas < d.current_replicas)
+        .unwrap();
+    assert_eq!(down.desired_replicas, 0);
+    assert!(
+        (2100.0..=2115.0).contains(&down.time_seconds),
+        "scaled to zero at {} s",
+        down.time_seconds
+    );
+}

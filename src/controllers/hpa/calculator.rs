@@ -145,6 +145,8 @@ pub enum CalcError {
     MissingRequest,
     #[error("no metrics returned matched known pods")]
     NoMatchedMetrics,
+    #[error("no pods returned by selector while calculating replica count")]
+    NoPods,
 }
 
 /// `GetResourceUtilizationRatio`: (ratio, utilization %, raw average) over pods with a usage
@@ -347,6 +349,47 @@ pub fn plain_metric_replicas(
         return Ok(proposal(current));
     }
     Ok(proposal(new_replicas))
+}
+
+/// `getUsageRatioReplicaCount` (Object/External Value targets): keep `current` within
+/// tolerance, else `ceil(ratio × ready pods)`; from zero replicas, `ceil(ratio)` (scale from zero).
+/// `ready_pods` is `None` when the selector matches no pod at all.
+pub fn usage_ratio_replica_count(
+    current: i32,
+    ratio: f64,
+    ready_pods: Option<usize>,
+    tolerances: Tolerances,
+) -> Result<i32, CalcError> {
+    if current == 0 {
+        return Ok(ceil_replicas(ratio));
+    }
+    if tolerances.is_within(ratio) {
+        return Ok(current);
+    }
+    let ready = ready_pods.ok_or(CalcError::NoPods)?;
+    Ok(ceil_replicas(ratio * ready as f64))
+}
+
+/// Object/External AverageValue targets: `ratio = value / (target × statusReplicas)`; outside
+/// tolerance, `ceil(value / target)`. Returns (replicas, reported average = ceil(value / statusReplicas)).
+pub fn average_value_replica_count(
+    value_milli: i64,
+    target_milli: i64,
+    status_replicas: i32,
+    tolerances: Tolerances,
+) -> (i32, i64) {
+    let ratio = value_milli as f64 / (target_milli as f64 * f64::from(status_replicas));
+    let replicas = if tolerances.is_within(ratio) {
+        status_replicas
+    } else {
+        ceil_replicas(value_milli as f64 / target_milli as f64)
+    };
+    let average = if status_replicas > 0 {
+        (value_milli as f64 / f64::from(status_replicas)).ceil() as i64
+    } else {
+        value_milli
+    };
+    (replicas, average)
 }
 
 /// `int32(math.Ceil(x))`, saturating.
@@ -642,6 +685,36 @@ mod tests {
         );
         // Averages truncate: (1+2)/2 = 1 milli → ratio 1/1 = 1 → within tolerance.
         assert_eq!(plain(2, 1, &[pod(Some(1)), pod(Some(2))]), (2, 1));
+    }
+
+    #[test]
+    fn object_and_external_targets() {
+        let tol = Tolerances::symmetric(0.1);
+        // Value target: ratio 2.5 on 4 ready pods → ceil(2.5·4) = 10; within tolerance → keep.
+        assert_eq!(usage_ratio_replica_count(4, 2.5, Some(4), tol), Ok(10));
+        assert_eq!(usage_ratio_replica_count(4, 1.05, Some(4), tol), Ok(4));
+        // Only 2 of 4 pods ready: ceil(2.5·2) = 5 (ready pods, not current).
+        assert_eq!(usage_ratio_replica_count(4, 2.5, Some(2), tol), Ok(5));
+        // From zero: ceil(ratio) with no tolerance check: ceil(0.3) = 1 (scale from zero).
+        assert_eq!(usage_ratio_replica_count(0, 0.3, None, tol), Ok(1));
+        assert_eq!(usage_ratio_replica_count(0, 0.0, None, tol), Ok(0));
+        assert_eq!(
+            usage_ratio_replica_count(3, 2.0, None, tol),
+            Err(CalcError::NoPods)
+        );
+        // AverageValue: value 90 with target 10 per pod on 3 pods: ratio 90/(10·3) = 3 →
+        // ceil(90/10) = 9; average reported ceil(90/3) = 30.
+        assert_eq!(
+            average_value_replica_count(90_000, 10_000, 3, tol),
+            (9, 30_000)
+        );
+        // 31/(10·3) = 1.033 within tolerance → keep 3.
+        assert_eq!(
+            average_value_replica_count(31_000, 10_000, 3, tol),
+            (3, 10_334)
+        );
+        // No pods: ratio is infinite → ceil(value/target).
+        assert_eq!(average_value_replica_count(25_000, 10_000, 0, tol).0, 3);
     }
 
     #[test]

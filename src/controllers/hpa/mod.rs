@@ -10,15 +10,15 @@ pub mod normalize;
 use serde::Serialize;
 
 use crate::cluster::{Cluster, HpaId, PodId, PodPhase};
-use crate::scenario::{HpaMetric, HpaSettings};
+use crate::scenario::{HpaMetric, HpaSettings, MetricSeries, ValueTarget};
 use crate::sim::{SimDuration, SimTime};
 
 use super::Intent;
 use super::metrics_server::{MetricsServer, PodMetric};
 use behavior::{RateArgs, ScaleEvents, StabilizationReason, convert_with_rate, store_scale_event};
 use calculator::{
-    CpuTimings, HpaPodPhase, PodView, Sample, Tolerances, cpu_utilization_replicas,
-    plain_metric_replicas,
+    CpuTimings, HpaPodPhase, PodView, Sample, Tolerances, average_value_replica_count,
+    cpu_utilization_replicas, plain_metric_replicas, usage_ratio_replica_count,
 };
 use normalize::{LimitReason, Recommendation, limit_legacy, stabilize};
 
@@ -49,6 +49,8 @@ pub struct MetricOutcome {
     pub utilization_percent: Option<i32>,
     /// The average value per pod (milli-units; for CPU, millicores).
     pub average_value_milli: Option<i64>,
+    /// The metric's total value, for Value targets (milli-units).
+    pub value_milli: Option<i64>,
     pub ready_pods: usize,
     pub unready_pods: usize,
     pub missing_pods: usize,
@@ -62,14 +64,17 @@ pub struct HpaController {
     settings: HpaSettings,
     histories: Vec<Vec<Recommendation>>,
     events: Vec<ScaleEvents>,
+    /// Scripted series behind External and Object metrics.
+    series: Vec<MetricSeries>,
 }
 
 impl HpaController {
-    pub fn new(settings: HpaSettings, hpa_count: usize) -> Self {
+    pub fn new(settings: HpaSettings, hpa_count: usize, series: Vec<MetricSeries>) -> Self {
         HpaController {
             settings,
             histories: vec![Vec::new(); hpa_count],
             events: vec![ScaleEvents::default(); hpa_count],
+            series,
         }
     }
 
@@ -297,6 +302,16 @@ impl HpaController {
                 let pods = pod_views(ctx, |pod| ctx.metrics.custom_metric(pod, source));
                 plain_outcome(outcome, &pods, *target_milli, ctx, timings, false)
             }
+            HpaMetric::External {
+                metric,
+                series,
+                target,
+            } => self.value_outcome("external", metric, *series, *target, ctx),
+            HpaMetric::Object {
+                metric,
+                series,
+                target,
+            } => self.value_outcome("object", metric, *series, *target, ctx),
             HpaMetric::Unsupported { description } => {
                 let mut outcome = MetricOutcome::new(description, String::new());
                 outcome.error = Some("metric type not modelled".into());
@@ -304,6 +319,75 @@ impl HpaController {
             }
         }
     }
+}
+
+impl HpaController {
+    /// An Object or External metric from its scripted series.
+    fn value_outcome(
+        &self,
+        kind: &str,
+        metric: &str,
+        series: Option<usize>,
+        target: ValueTarget,
+        ctx: &MetricContext,
+    ) -> MetricOutcome {
+        let series = &self.series[series.expect("validation resolves every series")];
+        let value_milli = (series.value_at(ctx.now) * 1000.0).round() as i64;
+        let (ready, status) = ready_and_status_replicas(ctx);
+        match target {
+            ValueTarget::Value(t) => {
+                let mut outcome = MetricOutcome::new(&format!("{kind} {metric}"), format_milli(t));
+                outcome.value_milli = Some(value_milli);
+                outcome.ready_pods = ready.unwrap_or(0);
+                match usage_ratio_replica_count(
+                    ctx.current,
+                    value_milli as f64 / t as f64,
+                    ready,
+                    ctx.tolerances,
+                ) {
+                    Ok(r) => outcome.replicas = Some(r),
+                    Err(e) => outcome.error = Some(e.to_string()),
+                }
+                outcome
+            }
+            ValueTarget::AverageValue(t) => {
+                let mut outcome = MetricOutcome::new(
+                    &format!("{kind} {metric}"),
+                    format!("{} per pod", format_milli(t)),
+                );
+                let (replicas, average) =
+                    average_value_replica_count(value_milli, t, status, ctx.tolerances);
+                outcome.average_value_milli = Some(average);
+                outcome.ready_pods = ready.unwrap_or(0);
+                outcome.replicas = Some(replicas);
+                outcome
+            }
+        }
+    }
+}
+
+/// (Running and Ready pods, or `None` when the selector matches no pod; the target's
+/// `status.replicas`, its pods that are not terminating).
+fn ready_and_status_replicas(ctx: &MetricContext) -> (Option<usize>, i32) {
+    let cluster = ctx.cluster;
+    let h = &cluster.hpas[ctx.hpa.index()];
+    let mut listed = 0;
+    let mut ready = 0;
+    for &dep in &h.selected {
+        for &rs in &cluster.deployment(dep).replica_sets {
+            for pod in cluster.pods_of(rs) {
+                listed += 1;
+                ready += usize::from(pod.phase == PodPhase::Running && pod.ready);
+            }
+        }
+    }
+    let target = cluster.deployment(h.target);
+    let status: usize = target
+        .replica_sets
+        .iter()
+        .map(|rs| cluster.replica_sets[rs.index()].pods.len())
+        .sum();
+    ((listed > 0).then_some(ready), status as i32)
 }
 
 /// What one metric evaluation needs to see.
@@ -324,6 +408,7 @@ impl MetricOutcome {
             replicas: None,
             utilization_percent: None,
             average_value_milli: None,
+            value_milli: None,
             ready_pods: 0,
             unready_pods: 0,
             missing_pods: 0,
