@@ -68,6 +68,21 @@ pub enum RunError {
     },
 }
 
+/// What held an HPA's result back from its metrics' proposal: the rate limit or min/max
+/// (`ScalingLimited`) first, else a stabilization window.
+fn held_by(d: &HpaDecision) -> Option<&'static str> {
+    use crate::controllers::hpa::normalize::LimitReason;
+    match d.limit_reason {
+        Some(r)
+            if r != LimitReason::DesiredWithinRange
+                && d.desired_replicas != d.stabilized_replicas =>
+        {
+            Some(r.as_str())
+        }
+        _ => d.stabilization_reason.map(|s| s.as_str()),
+    }
+}
+
 /// How often (in events) the progress callback is called.
 const PROGRESS_EVERY: u64 = 1 << 20;
 /// Bound on reconcile passes at one instant; more means controllers fight (a bug).
@@ -543,15 +558,15 @@ impl<'s> Engine<'s> {
                 self.hpa
                     .sync(hpa, &self.cluster, &self.metrics_server, self.now);
             let at_max = decision.desired_replicas >= self.cluster.hpas[h].spec.max_replicas;
-            self.recorder.observe(
-                self.now,
-                Observation::HpaSynced {
-                    hpa,
-                    from: decision.current_replicas,
-                    to: decision.desired_replicas,
-                    at_max,
-                },
-            );
+            let held_by = held_by(&decision);
+            let synced = Observation::HpaSynced {
+                hpa,
+                from: decision.current_replicas,
+                to: decision.desired_replicas,
+                at_max,
+                held_by,
+            };
+            self.recorder.observe(self.now, synced);
             self.decisions.push(decision);
             if let Some(intent) = intent {
                 self.cluster.hpas[h].last_scale_time = Some(self.now);

@@ -31,12 +31,14 @@ pub enum Observation {
     PodCreated { deployment: DeploymentId },
     /// A scheduling attempt found no node.
     PodUnschedulable { deployment: DeploymentId },
-    /// An HPA synced; `rescaled` when it changed the target's replicas.
+    /// An HPA synced from `from` to `to` replicas; `held_by` names what kept the result from
+    /// the metrics' proposal (a `ScalingLimited` reason or a stabilization window), if anything.
     HpaSynced {
         hpa: HpaId,
         from: i32,
         to: i32,
         at_max: bool,
+        held_by: Option<&'static str>,
     },
     /// A pool's node count changed (also emitted at t = 0).
     NodesChanged { pool: PoolId, nodes: usize },
@@ -151,6 +153,8 @@ pub struct HpaStats {
     pub rescales: u64,
     /// Syncs that left the target at maxReplicas.
     pub syncs_at_max: u64,
+    /// Syncs whose result was held back from the proposal, by reason.
+    pub syncs_held_by: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// The time series: one row per sample, columns named at construction.
@@ -261,16 +265,27 @@ impl Recorder {
                 from,
                 to,
                 at_max,
-            } => self.hpa_synced(hpa, from, to, at_max),
+                held_by,
+            } => self.hpa_synced(hpa, from, to, at_max, held_by),
             Observation::RequestServed { .. } | Observation::RequestFailed { .. } => {
                 unreachable!("handled in observe")
             }
         }
     }
 
-    fn hpa_synced(&mut self, hpa: HpaId, from: i32, to: i32, at_max: bool) {
+    fn hpa_synced(
+        &mut self,
+        hpa: HpaId,
+        from: i32,
+        to: i32,
+        at_max: bool,
+        held_by: Option<&'static str>,
+    ) {
         let stats = &mut self.hpas[hpa.index()];
         stats.syncs += 1;
+        if let Some(reason) = held_by {
+            *stats.syncs_held_by.entry(reason).or_insert(0) += 1;
+        }
         stats.syncs_at_max += u64::from(at_max);
         if to != from {
             stats.rescales += 1;

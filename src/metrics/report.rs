@@ -95,6 +95,10 @@ pub struct HpaReport {
     pub rescales: u64,
     /// Sync periods that ended with the target at maxReplicas, in seconds.
     pub time_at_max_seconds: f64,
+    /// Sync periods whose result was held back from the metrics' proposal, in seconds, by
+    /// reason (`ScaleUpLimit`, `ScaleDownLimit`, `TooManyReplicas`, `TooFewReplicas`,
+    /// `ScaleUpStabilized`, `ScaleDownStabilized`).
+    pub time_held_seconds: BTreeMap<&'static str, f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -187,6 +191,16 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             rescales: h.rescales,
             time_at_max_seconds: h.syncs_at_max as f64
                 * scenario.hpa_settings.sync_period.as_secs_f64(),
+            time_held_seconds: h
+                .syncs_held_by
+                .iter()
+                .map(|(r, n)| {
+                    (
+                        *r,
+                        *n as f64 * scenario.hpa_settings.sync_period.as_secs_f64(),
+                    )
+                })
+                .collect(),
         })
         .collect();
     let node_pools: Vec<PoolReport> = scenario

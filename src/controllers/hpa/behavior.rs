@@ -132,6 +132,15 @@ pub enum StabilizationReason {
     ScaleDownStabilized,
 }
 
+impl StabilizationReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ScaleUpStabilized => "ScaleUpStabilized",
+            Self::ScaleDownStabilized => "ScaleDownStabilized",
+        }
+    }
+}
+
 /// `stabilizeRecommendationWithBehaviors`: clamp `current` between the min of recent
 /// recommendations (scale-up window) and the max (scale-down window), both strictly after their
 /// cutoffs; record `desired`, reusing the last entry older than both windows.

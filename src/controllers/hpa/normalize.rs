@@ -21,6 +21,19 @@ pub enum LimitReason {
     ScaleDownLimit,
 }
 
+impl LimitReason {
+    /// The condition reason as Kubernetes spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DesiredWithinRange => "DesiredWithinRange",
+            Self::TooFewReplicas => "TooFewReplicas",
+            Self::TooManyReplicas => "TooManyReplicas",
+            Self::ScaleUpLimit => "ScaleUpLimit",
+            Self::ScaleDownLimit => "ScaleDownLimit",
+        }
+    }
+}
+
 pub const SCALE_UP_LIMIT_FACTOR: f64 = 2.0;
 pub const SCALE_UP_LIMIT_MINIMUM: f64 = 4.0;
 
