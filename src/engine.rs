@@ -171,7 +171,7 @@ impl<'s> Engine<'s> {
                 .collect(),
             scheduler_rng: streams.stream("scheduler"),
             metrics_server: MetricsServer::new(s.metric_resolution),
-            hpa: HpaController::new(s.hpa_settings, s.hpas.len(), s.metric_series.clone()),
+            hpa: HpaController::new(s.hpa_settings, &s.hpas, s.metric_series.clone()),
             recorder: Recorder::new(&names).with_hpas(s.hpas.len()),
             decisions: Vec::new(),
             outcomes: Vec::with_capacity(64),

@@ -371,20 +371,18 @@ impl Cluster {
         self.pools[pool.index()].nodes.len()
     }
 
-    /// Pods of a ReplicaSet that still exist: active ones and those terminating (by id).
+    /// Pods of a ReplicaSet that still exist: the active ones (by id), then those terminating
+    /// (by id). No allocation: the HPA calls this every sync.
     pub fn pods_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = &Pod> {
         let terminating = self
             .terminating
             .iter()
             .filter(move |p| self.pods[p.index()].replica_set == rs);
-        let mut ids: Vec<PodId> = self.replica_sets[rs.index()]
+        self.replica_sets[rs.index()]
             .pods
             .iter()
             .chain(terminating)
-            .copied()
-            .collect();
-        ids.sort_unstable();
-        ids.into_iter().map(|id| &self.pods[id.index()])
+            .map(|id| &self.pods[id.index()])
     }
 
     /// Pods of a Deployment that are Ready.

@@ -47,8 +47,15 @@ pub enum Observation {
 /// Largest latency the histograms resolve (1 hour); larger values are clamped to it.
 const MAX_LATENCY_MICROS: u64 = 3_600_000_000;
 
+/// Whole-run latency: 3 significant digits (≤ 0.1 % error on every percentile).
 fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 3).expect("valid histogram bounds")
+}
+
+/// Per-sample latency for the time series: 2 significant digits, so clearing it every sample
+/// touches ~8× fewer buckets.
+fn new_interval_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 2).expect("valid histogram bounds")
 }
 
 /// A value that holds between changes; integrates over time for means and hours.
@@ -99,8 +106,8 @@ impl Gauge {
     }
 }
 
-/// Per-Service request statistics. Latencies are recorded once, into the current interval's
-/// histogram, which is folded into the whole-run histogram at each sample (and at the end).
+/// Per-Service request statistics. Each latency goes into the whole-run histogram and into a
+/// coarser histogram of the current sample interval (cleared at each sample when used).
 pub struct ServiceStats {
     pub served: u64,
     pub failed: [u64; 4],
@@ -116,7 +123,7 @@ impl ServiceStats {
             served: 0,
             failed: [0; 4],
             latency: new_histogram(),
-            interval_latency: new_histogram(),
+            interval_latency: new_interval_histogram(),
             interval_served: 0,
             interval_failed: 0,
         }
@@ -126,12 +133,11 @@ impl ServiceStats {
         self.failed.iter().sum()
     }
 
-    /// Moves the interval's latencies into the whole-run histogram.
-    fn fold_interval(&mut self) {
-        self.latency
-            .add(&self.interval_latency)
-            .expect("histograms share bounds");
-        self.interval_latency.reset();
+    /// Starts a new sample interval.
+    fn clear_interval(&mut self) {
+        if !self.interval_latency.is_empty() {
+            self.interval_latency.reset();
+        }
     }
 }
 
@@ -228,6 +234,7 @@ impl Recorder {
                 let micros = latency.as_micros().clamp(1, MAX_LATENCY_MICROS);
                 s.served += 1;
                 s.interval_served += 1;
+                s.latency.saturating_record(micros);
                 s.interval_latency.saturating_record(micros);
             }
             Observation::RequestFailed { service, reason } => {
@@ -324,7 +331,7 @@ impl Recorder {
                 };
                 row.push(round3(v));
             }
-            s.fold_interval();
+            s.clear_interval();
             (s.interval_served, s.interval_failed) = (0, 0);
         }
         for (d, util) in self.deployments.iter().zip(cpu_utilization) {
@@ -334,11 +341,8 @@ impl Recorder {
         self.series.rows.push(row);
     }
 
-    /// Closes every gauge and folds the last interval's latencies at the end of the run.
+    /// Closes every gauge at the end of the run.
     pub fn finish(&mut self, end: SimTime) {
-        for s in &mut self.services {
-            s.fold_interval();
-        }
         for d in &mut self.deployments {
             d.replicas.set(end, d.replicas.current);
             d.ready.set(end, d.ready.current);

@@ -23,7 +23,7 @@ pub fn select<'a>(
     hpa: &str,
     selection: Selection,
 ) -> Vec<&'a HpaDecision> {
-    let mut of_hpa = decisions.iter().filter(|d| d.hpa == hpa);
+    let mut of_hpa = decisions.iter().filter(|d| &*d.hpa == hpa);
     match selection {
         Selection::All => of_hpa.collect(),
         Selection::Interesting => of_hpa.filter(|d| is_interesting(d)).collect(),

@@ -224,8 +224,8 @@ fn a_pods_metric_scales_on_queue_depth_from_the_serving_model() {
         .find(|d| d.metrics[0].average_value_milli.is_some())
         .unwrap()
         .metrics[0];
-    assert_eq!(first.metric, "pods http_requests_in_flight");
-    assert_eq!(first.target, "4 per pod");
+    assert_eq!(&*first.metric, "pods http_requests_in_flight");
+    assert_eq!(&*first.target, "4 per pod");
     let scaled_up = decisions
         .iter()
         .any(|d| d.time_seconds > 600.0 && d.desired_replicas > d.current_replicas);

@@ -10,7 +10,9 @@ pub mod normalize;
 use serde::Serialize;
 
 use crate::cluster::{Cluster, HpaId, PodId, PodPhase};
-use crate::scenario::{HpaMetric, HpaSettings, MetricSeries, ValueTarget};
+use std::sync::Arc;
+
+use crate::scenario::{HpaMetric, HpaSettings, HpaSpec, MetricSeries, ValueTarget};
 use crate::sim::{SimDuration, SimTime};
 
 use super::Intent;
@@ -26,7 +28,7 @@ use normalize::{LimitReason, Recommendation, limit_legacy, stabilize};
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HpaDecision {
     pub time_seconds: f64,
-    pub hpa: String,
+    pub hpa: Arc<str>,
     pub current_replicas: i32,
     /// Per metric: the proposal or why there is none.
     pub metrics: Vec<MetricOutcome>,
@@ -43,8 +45,8 @@ pub struct HpaDecision {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MetricOutcome {
-    pub metric: String,
-    pub target: String,
+    pub metric: Arc<str>,
+    pub target: Arc<str>,
     pub replicas: Option<i32>,
     pub utilization_percent: Option<i32>,
     /// The average value per pod (milli-units; for CPU, millicores).
@@ -66,15 +68,24 @@ pub struct HpaController {
     events: Vec<ScaleEvents>,
     /// Scripted series behind External and Object metrics.
     series: Vec<MetricSeries>,
+    /// Per HPA: its name, and per metric its (metric, target) labels — shared by every decision
+    /// record instead of formatted at each sync.
+    names: Vec<Arc<str>>,
+    labels: Vec<Vec<(Arc<str>, Arc<str>)>>,
 }
 
 impl HpaController {
-    pub fn new(settings: HpaSettings, hpa_count: usize, series: Vec<MetricSeries>) -> Self {
+    pub fn new(settings: HpaSettings, hpas: &[HpaSpec], series: Vec<MetricSeries>) -> Self {
         HpaController {
             settings,
-            histories: vec![Vec::new(); hpa_count],
-            events: vec![ScaleEvents::default(); hpa_count],
+            histories: vec![Vec::new(); hpas.len()],
+            events: vec![ScaleEvents::default(); hpas.len()],
             series,
+            names: hpas.iter().map(|h| Arc::from(h.name.as_str())).collect(),
+            labels: hpas
+                .iter()
+                .map(|h| h.metrics.iter().map(metric_labels).collect())
+                .collect(),
         }
     }
 
@@ -97,7 +108,7 @@ impl HpaController {
         }
         let mut decision = HpaDecision {
             time_seconds: now.as_secs_f64(),
-            hpa: h.spec.name.clone(),
+            hpa: self.names[hpa.index()].clone(),
             current_replicas: current,
             metrics: Vec::new(),
             proposed_replicas: None,
@@ -157,8 +168,8 @@ impl HpaController {
             current,
             tolerances,
         };
-        for metric in &h.spec.metrics {
-            let outcome = self.metric_outcome(metric, &ctx);
+        for (index, metric) in h.spec.metrics.iter().enumerate() {
+            let outcome = self.metric_outcome(metric, index, &ctx);
             any_failed |= outcome.replicas.is_none();
             if let Some(r) = outcome.replicas {
                 d.proposed_replicas = Some(d.proposed_replicas.map_or(r, |p| p.max(r)));
@@ -247,17 +258,22 @@ impl HpaController {
         }
     }
 
-    fn metric_outcome(&self, metric: &HpaMetric, ctx: &MetricContext) -> MetricOutcome {
+    fn metric_outcome(
+        &self,
+        metric: &HpaMetric,
+        index: usize,
+        ctx: &MetricContext,
+    ) -> MetricOutcome {
         let timings = CpuTimings {
             cpu_initialization_period: self.settings.cpu_initialization_period,
             initial_readiness_delay: self.settings.initial_readiness_delay,
         };
+        let (label, target_label) = &self.labels[ctx.hpa.index()][index];
+        let mut outcome = MetricOutcome::new(label.clone(), target_label.clone());
         let cpu = |pod: PodId| ctx.metrics.pod_metric(pod);
         match metric {
             HpaMetric::CpuUtilization { target_percent } => {
                 let pods = pod_views(ctx, cpu);
-                let mut outcome =
-                    MetricOutcome::new("resource cpu", format!("{target_percent}% utilization"));
                 match cpu_utilization_replicas(
                     ctx.current,
                     *target_percent,
@@ -275,45 +291,28 @@ impl HpaController {
                 }
                 outcome
             }
-            HpaMetric::CpuAverageValue { target_milli } => {
-                let outcome = MetricOutcome::new(
-                    "resource cpu",
-                    format!("{} per pod", format_milli(*target_milli)),
-                );
-                plain_outcome(
-                    outcome,
-                    &pod_views(ctx, cpu),
-                    *target_milli,
-                    ctx,
-                    timings,
-                    true,
-                )
-            }
+            HpaMetric::CpuAverageValue { target_milli } => plain_outcome(
+                outcome,
+                &pod_views(ctx, cpu),
+                *target_milli,
+                ctx,
+                timings,
+                true,
+            ),
             HpaMetric::Pods {
-                metric,
                 source,
                 target_milli,
+                ..
             } => {
-                let outcome = MetricOutcome::new(
-                    &format!("pods {metric}"),
-                    format!("{} per pod", format_milli(*target_milli)),
-                );
                 let source = source.expect("validation resolves every Pods metric");
                 let pods = pod_views(ctx, |pod| ctx.metrics.custom_metric(pod, source));
                 plain_outcome(outcome, &pods, *target_milli, ctx, timings, false)
             }
-            HpaMetric::External {
-                metric,
-                series,
-                target,
-            } => self.value_outcome("external", metric, *series, *target, ctx),
-            HpaMetric::Object {
-                metric,
-                series,
-                target,
-            } => self.value_outcome("object", metric, *series, *target, ctx),
-            HpaMetric::Unsupported { description } => {
-                let mut outcome = MetricOutcome::new(description, String::new());
+            HpaMetric::External { series, target, .. }
+            | HpaMetric::Object { series, target, .. } => {
+                self.value_outcome(outcome, *series, *target, ctx)
+            }
+            HpaMetric::Unsupported { .. } => {
                 outcome.error = Some("metric type not modelled".into());
                 outcome
             }
@@ -325,8 +324,7 @@ impl HpaController {
     /// An Object or External metric from its scripted series.
     fn value_outcome(
         &self,
-        kind: &str,
-        metric: &str,
+        mut outcome: MetricOutcome,
         series: Option<usize>,
         target: ValueTarget,
         ctx: &MetricContext,
@@ -334,11 +332,10 @@ impl HpaController {
         let series = &self.series[series.expect("validation resolves every series")];
         let value_milli = (series.value_at(ctx.now) * 1000.0).round() as i64;
         let (ready, status) = ready_and_status_replicas(ctx);
+        outcome.ready_pods = ready.unwrap_or(0);
         match target {
             ValueTarget::Value(t) => {
-                let mut outcome = MetricOutcome::new(&format!("{kind} {metric}"), format_milli(t));
                 outcome.value_milli = Some(value_milli);
-                outcome.ready_pods = ready.unwrap_or(0);
                 match usage_ratio_replica_count(
                     ctx.current,
                     value_milli as f64 / t as f64,
@@ -348,21 +345,15 @@ impl HpaController {
                     Ok(r) => outcome.replicas = Some(r),
                     Err(e) => outcome.error = Some(e.to_string()),
                 }
-                outcome
             }
             ValueTarget::AverageValue(t) => {
-                let mut outcome = MetricOutcome::new(
-                    &format!("{kind} {metric}"),
-                    format!("{} per pod", format_milli(t)),
-                );
                 let (replicas, average) =
                     average_value_replica_count(value_milli, t, status, ctx.tolerances);
                 outcome.average_value_milli = Some(average);
-                outcome.ready_pods = ready.unwrap_or(0);
                 outcome.replicas = Some(replicas);
-                outcome
             }
         }
+        outcome
     }
 }
 
@@ -401,9 +392,9 @@ struct MetricContext<'a> {
 }
 
 impl MetricOutcome {
-    fn new(metric: &str, target: String) -> Self {
+    fn new(metric: Arc<str>, target: Arc<str>) -> Self {
         MetricOutcome {
-            metric: metric.to_string(),
+            metric,
             target,
             replicas: None,
             utilization_percent: None,
@@ -457,6 +448,37 @@ fn plain_outcome(
         Err(e) => outcome.error = Some(e.to_string()),
     }
     outcome
+}
+
+/// How a metric and its target read in decision records (`"resource cpu"`, `"60% utilization"`).
+fn metric_labels(metric: &HpaMetric) -> (Arc<str>, Arc<str>) {
+    let per_pod = |milli: i64| format!("{} per pod", format_milli(milli));
+    let value_target = |t: &ValueTarget| match t {
+        ValueTarget::Value(v) => format_milli(*v),
+        ValueTarget::AverageValue(v) => per_pod(*v),
+    };
+    let (label, target) = match metric {
+        HpaMetric::CpuUtilization { target_percent } => (
+            "resource cpu".to_string(),
+            format!("{target_percent}% utilization"),
+        ),
+        HpaMetric::CpuAverageValue { target_milli } => {
+            ("resource cpu".to_string(), per_pod(*target_milli))
+        }
+        HpaMetric::Pods {
+            metric,
+            target_milli,
+            ..
+        } => (format!("pods {metric}"), per_pod(*target_milli)),
+        HpaMetric::External { metric, target, .. } => {
+            (format!("external {metric}"), value_target(target))
+        }
+        HpaMetric::Object { metric, target, .. } => {
+            (format!("object {metric}"), value_target(target))
+        }
+        HpaMetric::Unsupported { description } => (description.clone(), String::new()),
+    };
+    (Arc::from(label), Arc::from(target))
 }
 
 /// A milli-value as a quantity-like decimal: 1500 → "1.5", 250 → "0.25".
