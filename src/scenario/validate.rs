@@ -610,16 +610,12 @@ impl Builder<'_> {
                         builtins.join(", "),
                         deployments[hpa.target].name
                     );
-                    if let Some(m) = set
-                        .hpas
-                        .iter()
-                        .find(|m| m.object.metadata.name.as_deref() == Some(hpa.name.as_str()))
-                    {
-                        self.diags.push(
-                            m.source
-                                .error(&format!("spec.metrics[{i}].pods.metric.name"), message),
-                        );
-                    }
+                    self.hpa_error(
+                        set,
+                        &hpa.name,
+                        &format!("spec.metrics[{i}].pods.metric.name"),
+                        message,
+                    );
                 }
             }
         }
@@ -692,20 +688,27 @@ impl Builder<'_> {
                     let message = format!(
                         "no series for {kind} metric {name:?}{hint}: define it under spec.externalMetrics of the scenario"
                     );
-                    if let Some(m) = set
-                        .hpas
-                        .iter()
-                        .find(|m| m.object.metadata.name.as_deref() == Some(hpa.name.as_str()))
-                    {
-                        self.diags.push(
-                            m.source
-                                .error(&format!("spec.metrics[{i}].{kind}.metric.name"), message),
-                        );
-                    }
+                    self.hpa_error(
+                        set,
+                        &hpa.name,
+                        &format!("spec.metrics[{i}].{kind}.metric.name"),
+                        message,
+                    );
                 }
             }
         }
         hpas
+    }
+
+    /// An error located in the manifest of the HPA called `name`.
+    fn hpa_error(&mut self, set: &ManifestSet, name: &str, path: &str, message: String) {
+        if let Some(m) = set
+            .hpas
+            .iter()
+            .find(|m| m.object.metadata.name.as_deref() == Some(name))
+        {
+            self.diags.push(m.source.error(path, message));
+        }
     }
 
     fn workloads(&mut self, raw: &[RawWorkload], deployments: &mut [DeploymentSpec]) {

@@ -200,56 +200,28 @@ pub fn cpu_utilization_replicas(
         missing: g.missing.len(),
         ignored: g.ignored,
     };
-    let scale_up_with_unready = !g.unready.is_empty() && ratio > 1.0;
-    if !scale_up_with_unready && g.missing.is_empty() {
-        if tolerances.is_within(ratio) {
-            return Ok(proposal(current));
-        }
-        return Ok(proposal(ceil_replicas(ratio * g.ready as f64)));
-    }
-    rebalance(
-        &mut usage,
-        &requests,
-        &g,
-        ratio,
-        target_percent,
-        scale_up_with_unready,
-    );
-    let (new_ratio, _, _) = utilization_ratio(&usage, &requests, target_percent)?;
-    let flipped = (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0);
-    if tolerances.is_within(new_ratio) || flipped {
-        return Ok(proposal(current));
-    }
-    let counted = usage.iter().filter(|u| u.is_some()).count();
-    let new_replicas = ceil_replicas(new_ratio * counted as f64);
-    if (new_ratio < 1.0 && new_replicas > current) || (new_ratio > 1.0 && new_replicas < current) {
-        return Ok(proposal(current));
-    }
-    Ok(proposal(new_replicas))
-}
-
-/// Fills missing pods (request × max(100, target)% on scale-down, 0 on scale-up) and, on
-/// scale-up, unready pods with 0.
-fn rebalance(
-    usage: &mut [Option<i64>],
-    requests: &[i64],
-    g: &Grouping,
-    ratio: f64,
-    target_percent: i32,
-    scale_up_with_unready: bool,
-) {
-    for &i in &g.missing {
+    // Missing pods: request × max(100, target)% when scaling down, 0 when scaling up.
+    let fill_missing = |i: usize, ratio: f64| {
         if ratio < 1.0 {
-            usage[i] = Some(requests[i] * i64::from(target_percent.max(100)) / 100);
+            Some(requests[i] * i64::from(target_percent.max(100)) / 100)
         } else if ratio > 1.0 {
-            usage[i] = Some(0);
+            Some(0)
+        } else {
+            None
         }
-    }
-    if scale_up_with_unready {
-        for &i in &g.unready {
-            usage[i] = Some(0);
-        }
-    }
+    };
+    let ratio_of =
+        |usage: &[Option<i64>]| utilization_ratio(usage, &requests, target_percent).map(|r| r.0);
+    two_pass(
+        current,
+        &g,
+        &mut usage,
+        ratio,
+        tolerances,
+        fill_missing,
+        ratio_of,
+    )
+    .map(proposal)
 }
 
 /// Groups the pods and keeps the metric values of the ready and missing ones (ignored and
@@ -323,32 +295,64 @@ pub fn plain_metric_replicas(
         missing: g.missing.len(),
         ignored: g.ignored,
     };
+    // Missing pods: the target when scaling down, 0 otherwise.
+    let fill_missing = |_: usize, ratio: f64| Some(if ratio < 1.0 { target_milli } else { 0 });
+    let ratio_of = |usage: &[Option<i64>]| Ok(usage_ratio(usage, target_milli).0);
+    two_pass(
+        current,
+        &g,
+        &mut usage,
+        ratio,
+        tolerances,
+        fill_missing,
+        ratio_of,
+    )
+    .map(proposal)
+}
+
+/// The algorithm `GetResourceReplicas` and `calcPlainMetricReplicas` share: without unready
+/// pods on a scale-up and without missing pods, keep `current` within tolerance or take
+/// `ceil(ratio × ready)`; otherwise fill missing pods (`fill_missing`) and, on a scale-up,
+/// unready pods with 0, recompute the ratio, and keep `current` when it is within tolerance or
+/// when the direction flipped — else `ceil(newRatio × counted pods)` unless that moves the
+/// other way.
+fn two_pass(
+    current: i32,
+    g: &Grouping,
+    usage: &mut [Option<i64>],
+    ratio: f64,
+    tolerances: Tolerances,
+    fill_missing: impl Fn(usize, f64) -> Option<i64>,
+    ratio_of: impl Fn(&[Option<i64>]) -> Result<f64, CalcError>,
+) -> Result<i32, CalcError> {
     let scale_up_with_unready = !g.unready.is_empty() && ratio > 1.0;
     if !scale_up_with_unready && g.missing.is_empty() {
         if tolerances.is_within(ratio) {
-            return Ok(proposal(current));
+            return Ok(current);
         }
-        return Ok(proposal(ceil_replicas(ratio * g.ready as f64)));
+        return Ok(ceil_replicas(ratio * g.ready as f64));
     }
     for &i in &g.missing {
-        usage[i] = Some(if ratio < 1.0 { target_milli } else { 0 });
+        if let Some(v) = fill_missing(i, ratio) {
+            usage[i] = Some(v);
+        }
     }
     if scale_up_with_unready {
         for &i in &g.unready {
             usage[i] = Some(0);
         }
     }
-    let (new_ratio, _) = usage_ratio(&usage, target_milli);
+    let new_ratio = ratio_of(usage)?;
     let flipped = (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0);
     if tolerances.is_within(new_ratio) || flipped {
-        return Ok(proposal(current));
+        return Ok(current);
     }
     let counted = usage.iter().filter(|u| u.is_some()).count();
     let new_replicas = ceil_replicas(new_ratio * counted as f64);
     if (new_ratio < 1.0 && new_replicas > current) || (new_ratio > 1.0 && new_replicas < current) {
-        return Ok(proposal(current));
+        return Ok(current);
     }
-    Ok(proposal(new_replicas))
+    Ok(new_replicas)
 }
 
 /// `getUsageRatioReplicaCount` (Object/External Value targets): keep `current` within
