@@ -691,6 +691,181 @@ mod tests {
         assert_eq!(plain(2, 1, &[pod(Some(1)), pod(Some(2))]), (2, 1));
     }
 
+    /// A pod with the given CPU request (millicores), readiness and start (seconds before NOW);
+    /// a not-ready pod has never been Ready (transition at its start).
+    fn pod_with(request: i64, ready: bool, started_secs_ago: u64, usage: Option<i64>) -> PodView {
+        let start = NOW.saturating_sub(SimDuration::from_secs(started_secs_ago));
+        PodView {
+            ready,
+            ready_transition: start,
+            start_time: Some(start),
+            cpu_request_millis: Some(request),
+            ..pod(usage)
+        }
+    }
+
+    const COOL: u64 = 600; // started 10 min ago: past the 5 min CPU initialization period
+    const HOT: u64 = 120; // started 2 min ago: still initializing
+
+    /// More `replica_calculator_test.go` cases (names as upstream; levels shorter than the pod
+    /// list leave the trailing pods without metrics).
+    #[test]
+    fn replica_calculator_upstream_cases() {
+        let tol = Tolerances::symmetric(0.1);
+        let cpu = |current: i32, target: i32, pods: Vec<PodView>| {
+            let p = cpu_utilization_replicas(current, target, &pods, NOW, tol, TIMINGS).unwrap();
+            (p.replicas, p.utilization_percent)
+        };
+        let one = |usage: Option<i64>| pod_with(1000, true, COOL, usage);
+        // TestReplicaCalcTolerance: requests 0.9/1.0/1.1, usage 1010/1030/1020 → 3060·100/3000 = 102
+        // → 1.02 within 0.1 → 3.
+        assert_eq!(
+            cpu(
+                3,
+                100,
+                vec![
+                    pod_with(900, true, COOL, Some(1010)),
+                    pod_with(1000, true, COOL, Some(1030)),
+                    pod_with(1100, true, COOL, Some(1020))
+                ]
+            ),
+            (3, 102)
+        );
+        // TestReplicaCalcMissingMetrics: [400, 95] of 4 → 495·100/2000 = 24 → 0.24; two missing filled
+        // at 1000: 2495·100/4000 = 62 → 0.62 → ceil(2.48) = 3.
+        assert_eq!(
+            cpu(
+                4,
+                100,
+                vec![one(Some(400)), one(Some(95)), one(None), one(None)]
+            ),
+            (3, 24)
+        );
+        // NoChangeEq: [1000] of 2 → ratio exactly 1: missing not filled → 1.0 within → 2.
+        assert_eq!(cpu(2, 100, vec![one(Some(1000)), one(None)]), (2, 100));
+        // NoChangeGt: [1900] → 1.9; missing filled with 0: 1900·100/2000 = 95 → flips below 1 → 2.
+        assert_eq!(cpu(2, 100, vec![one(Some(1900)), one(None)]), (2, 190));
+        // NoChangeLt: [600] → 0.6; missing filled at 1000: 80 → 0.8 → ceil(1.6) = 2 = current.
+        assert_eq!(cpu(2, 100, vec![one(Some(600)), one(None)]), (2, 60));
+        // MissingMetricsUnreadyChange: [unready 100, 450, missing], target 50: ready 450·100/1000 = 45
+        // → 0.9; missing filled at 1000: 1450·100/2000 = 72 → 1.45 flips above 1 → keep 3.
+        assert_eq!(
+            cpu(
+                3,
+                50,
+                vec![
+                    pod_with(1000, false, COOL, Some(100)),
+                    one(Some(450)),
+                    one(None)
+                ]
+            ),
+            (3, 45)
+        );
+        // MissingMetricsHotCpuNoChange: hot pod Ready since its start 2 min ago with a 15 s window
+        // counts as ready: (100+450)·100/2000 = 27 → 0.54; missing at 1000: 1550·100/3000 = 51 →
+        // 1.02 within tolerance → 3.
+        assert_eq!(
+            cpu(
+                3,
+                50,
+                vec![
+                    pod_with(1000, true, HOT, Some(100)),
+                    one(Some(450)),
+                    one(None)
+                ]
+            ),
+            (3, 27)
+        );
+        // MissingMetricsUnreadyScaleUp: [unready 100, 2000, missing]: 2000·100/1000 = 200 → 4; unready
+        // and missing filled with 0: 2000·100/3000 = 66 → 1.32 → ceil(3.96) = 4.
+        assert_eq!(
+            cpu(
+                3,
+                50,
+                vec![
+                    pod_with(1000, false, COOL, Some(100)),
+                    one(Some(2000)),
+                    one(None)
+                ]
+            ),
+            (4, 200)
+        );
+        // MissingMetricsHotCpuScaleUp: the same with the unready pod still initializing → 4.
+        assert_eq!(
+            cpu(
+                3,
+                50,
+                vec![
+                    pod_with(1000, false, HOT, Some(100)),
+                    one(Some(2000)),
+                    one(None)
+                ]
+            ),
+            (4, 200)
+        );
+        // MissingMetricsUnreadyScaleDown: [unready 100, 100, 100, missing]: 200·100/2000 = 10 → 0.2;
+        // missing at 1000: 1200·100/3000 = 40 → 0.8 → ceil(2.4) = 3.
+        assert_eq!(
+            cpu(
+                4,
+                50,
+                vec![
+                    pod_with(1000, false, COOL, Some(100)),
+                    one(Some(100)),
+                    one(Some(100)),
+                    one(None)
+                ]
+            ),
+            (3, 10)
+        );
+        // DuringRollingUpdateWithMaxSurge: 3 pods (one surge) for current 2, [100, 100, missing]: 10 →
+        // 0.2; missing at 1000: 40 → 0.8 → ceil(2.4) = 3 > current while scaling down → keep 2.
+        assert_eq!(
+            cpu(2, 50, vec![one(Some(100)), one(Some(100)), one(None)]),
+            (2, 10)
+        );
+        // ComputedToleranceAlgImplementation: 10 pods using 150m with requests summing to 3000m;
+        // target int32((1/(2·0.9) + 0.01)·100) = 56 → 50/56 = 0.893 < 0.9 → ceil(8.93) = 9; with
+        // +0.004 the target is 55 → 0.909 within tolerance → 10.
+        let requests = [400, 200, 310, 290, 302, 298, 301, 299, 300, 300];
+        let pods: Vec<PodView> = requests
+            .iter()
+            .map(|r| pod_with(*r, true, COOL, Some(150)))
+            .collect();
+        assert_eq!(cpu(10, 56, pods.clone()), (9, 50));
+        assert_eq!(cpu(10, 55, pods), (10, 50));
+    }
+
+    /// Tolerance cases for Pods, Object and External metrics (`TestReplicaCalcTolerance*`).
+    #[test]
+    fn tolerance_upstream_cases_for_other_metric_types() {
+        let tol = Tolerances::symmetric(0.1);
+        // ToleranceCM: qps 20/21/21 (milli) target 20: avg 62000/3 = 20666 → 1.033 → 3.
+        let pods = [pod(Some(20_000)), pod(Some(21_000)), pod(Some(21_000))];
+        let p = plain_metric_replicas(3, 20_000, &pods, NOW, tol, TIMINGS, false).unwrap();
+        assert_eq!((p.replicas, p.average_milli), (3, 20_666));
+        // ToleranceCMObject: value 20666 vs 20000 → 1.033 within → 3.
+        assert_eq!(
+            usage_ratio_replica_count(3, 20_666.0 / 20_000.0, Some(3), tol),
+            Ok(3)
+        );
+        // TolerancePerPodCMObject: 20166 / (5000 · 4) = 1.008 → 4; reported ceil(20166/4) = 5042.
+        assert_eq!(
+            average_value_replica_count(20_166, 5_000, 4, tol),
+            (4, 5_042)
+        );
+        // ToleranceCMExternal: 8600 / 8888 = 0.968 within → 3.
+        assert_eq!(
+            usage_ratio_replica_count(3, 8_600.0 / 8_888.0, Some(3), tol),
+            Ok(3)
+        );
+        // TolerancePerPodCMExternal: 8600 / (2900 · 3) = 0.989 → 3; reported ceil(8600/3) = 2867.
+        assert_eq!(
+            average_value_replica_count(8_600, 2_900, 3, tol),
+            (3, 2_867)
+        );
+    }
+
     #[test]
     fn object_and_external_targets() {
         let tol = Tolerances::symmetric(0.1);
