@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::sim::{SimDuration, SimTime};
 
-use super::normalize::{LimitReason, Recommendation};
+use super::normalize::{LimitReason, Recommendation, overwrite_or_push};
 
 /// `HPAScalingPolicyType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -172,10 +172,7 @@ pub fn stabilize(
         replicas: desired,
         timestamp: now,
     };
-    match reusable {
-        Some(i) => history[i] = entry,
-        None => history.push(entry),
-    }
+    overwrite_or_push(history, reusable, entry);
     let reason = if desired >= current {
         StabilizationReason::ScaleUpStabilized
     } else {
@@ -346,10 +343,7 @@ pub fn store_scale_event(
         timestamp: now,
         outdated: false,
     };
-    match reusable {
-        Some(i) => list[i] = event,
-        None => list.push(event),
-    }
+    overwrite_or_push(list, reusable, event);
 }
 
 #[cfg(test)]

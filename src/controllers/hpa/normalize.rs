@@ -35,6 +35,15 @@ impl LimitReason {
 }
 
 pub const SCALE_UP_LIMIT_FACTOR: f64 = 2.0;
+
+/// Upstream's history bookkeeping: overwrite the entry at `reusable` (an outdated one) or
+/// append, so the history never grows past what the windows can still use.
+pub(crate) fn overwrite_or_push<T>(list: &mut Vec<T>, reusable: Option<usize>, item: T) {
+    match reusable {
+        Some(i) => list[i] = item,
+        None => list.push(item),
+    }
+}
 pub const SCALE_UP_LIMIT_MINIMUM: f64 = 4.0;
 
 /// `stabilizeRecommendation`: the max of `desired` and every recommendation at or after
@@ -59,10 +68,7 @@ pub fn stabilize(
         replicas: desired,
         timestamp: now,
     };
-    match reusable {
-        Some(i) => history[i] = entry,
-        None => history.push(entry),
-    }
+    overwrite_or_push(history, reusable, entry);
     result
 }
 
