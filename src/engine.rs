@@ -15,7 +15,7 @@ use crate::controllers::{Intent, deployment, kubelet, replicaset, scheduler};
 use crate::metrics::recorder::SeriesNames;
 use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
-use crate::scenario::Scenario;
+use crate::scenario::{HpaResource, MemoryModel, Scenario};
 use crate::sim::{EventQueue, RngStreams, SimRng, SimTime};
 use crate::traffic::serving::Request;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
@@ -525,20 +525,26 @@ impl<'s> Engine<'s> {
     }
 
     fn on_scrape(&mut self) {
-        let running: Vec<(PodId, SimTime)> = self
+        let running: Vec<(PodId, SimTime, Option<MemoryModel>)> = self
             .cluster
             .pods
             .iter()
             .filter(|p| p.phase == PodPhase::Running)
-            .filter_map(|p| p.started.map(|s| (p.id, s)))
+            .filter_map(|p| {
+                let memory = self.cluster.deployment(p.deployment).spec.workload.memory;
+                p.started.map(|s| (p.id, s, memory))
+            })
             .collect();
-        for (pod, started) in running {
+        for (pod, started, memory) in running {
             if let Some(server) = self.servers[pod.index()].as_mut() {
                 let used = server.cpu_used(self.now);
-                self.metrics_server.record(pod, started, self.now, used);
+                let in_flight = server.load() as u64;
+                let working_set = memory.map_or(0, |m| m.working_set(in_flight));
+                self.metrics_server
+                    .record(pod, started, self.now, used, working_set);
                 let point = CustomPoint {
                     time: self.now,
-                    in_flight: server.load() as u64,
+                    in_flight,
                     queue_length: server.queue_length() as u64,
                     completed: server.completed(),
                 };
@@ -597,7 +603,12 @@ impl<'s> Engine<'s> {
     /// HPA would see it; 0 when there is none.
     fn cpu_utilization(&self, deployment: DeploymentId) -> f64 {
         let d = self.cluster.deployment(deployment);
-        let Some(request) = d.spec.pod.hpa_cpu_request_millis.filter(|r| *r > 0) else {
+        let Some(request) = d
+            .spec
+            .pod
+            .hpa_request_milli(HpaResource::Cpu, None)
+            .filter(|r| *r > 0)
+        else {
             return 0.0;
         };
         let (mut usage, mut count) = (0i64, 0i64);

@@ -135,7 +135,8 @@ pub struct Service {
 pub struct Hpa {
     pub id: HpaId,
     pub spec: HpaSpec,
-    pub target: DeploymentId,
+    /// `None` when the target does not exist (the HPA reports FailedGetScale).
+    pub target: Option<DeploymentId>,
     /// Deployments whose pods the target's selector matches (normally just the target).
     pub selected: Vec<DeploymentId>,
     pub last_scale_time: Option<SimTime>,
@@ -201,20 +202,22 @@ impl Cluster {
             }
         }
         for (i, spec) in s.hpas.iter().enumerate() {
-            let target = &s.deployments[spec.target];
-            let selected = s
-                .deployments
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| {
-                    d.namespace == target.namespace && target.selector.matches(&d.template_labels)
-                })
-                .map(|(j, _)| DeploymentId(j as u32))
-                .collect();
+            let selected = spec.target.map_or(Vec::new(), |t| {
+                let target = &s.deployments[t];
+                s.deployments
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| {
+                        d.namespace == target.namespace
+                            && target.selector.matches(&d.template_labels)
+                    })
+                    .map(|(j, _)| DeploymentId(j as u32))
+                    .collect()
+            });
             c.hpas.push(Hpa {
                 id: HpaId(i as u32),
                 spec: spec.clone(),
-                target: DeploymentId(spec.target as u32),
+                target: spec.target.map(|t| DeploymentId(t as u32)),
                 selected,
                 last_scale_time: None,
             });

@@ -1,14 +1,16 @@
 //! metrics-server as the HPA sees it: every `--metric-resolution` it scrapes each running pod's
-//! cumulative CPU time and keeps the last two points. A pod's CPU is the rate between them; a pod
-//! appears only with two points, or with one point and a container at least 10 s old (its start
-//! time then serves as the previous point with zero usage). `timestamp` and `window` are passed
-//! to the HPA's readiness rules.
+//! cumulative CPU time and memory working set and keeps the last two points. A pod's CPU is the
+//! rate between them, its memory the working set at the last scrape; a pod appears only with two
+//! points, or with one point and a container at least 10 s old (its start time then serves as
+//! the previous point with zero usage). `timestamp` and `window` are passed to the HPA's
+//! readiness rules.
 //!
 //! It also stands in for a custom-metrics adapter (prometheus-adapter): at each scrape it reads
 //! the per-pod serving gauges (requests in flight, queue length) and the completion counter, so
 //! HPAs can scale on Pods metrics such as queue depth or requests per second.
 
 use crate::cluster::PodId;
+use crate::scenario::HpaResource;
 use crate::sim::{SimDuration, SimTime};
 
 /// One pod's metric as the resource metrics API returns it.
@@ -20,11 +22,13 @@ pub struct PodMetric {
     pub window: SimDuration,
 }
 
-/// Cumulative CPU at a scrape: millicore·microseconds used since the container started.
+/// A scrape: cumulative CPU (millicore·microseconds used since the container started) and the
+/// working set then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Point {
     time: SimTime,
     cpu_millicore_micros: u64,
+    memory_bytes: i64,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -115,6 +119,7 @@ impl MetricsServer {
         started: SimTime,
         now: SimTime,
         cpu_millicore_micros: u64,
+        memory_bytes: i64,
     ) {
         if self.samples.len() <= pod.index() {
             self.samples.resize(pod.index() + 1, PodSamples::default());
@@ -125,6 +130,7 @@ impl MetricsServer {
         s.last = Some(Point {
             time: now,
             cpu_millicore_micros,
+            memory_bytes,
         });
     }
 
@@ -179,7 +185,22 @@ impl MetricsServer {
         }
     }
 
-    /// The pod's metric, if metrics-server would return one.
+    /// The pod's cpu or memory (milli-units: millicores, bytes × 1000), if metrics-server would
+    /// return the pod. Memory is the last working set, over the same window as CPU.
+    pub fn resource_metric(&self, pod: PodId, resource: HpaResource) -> Option<PodMetric> {
+        let cpu = self.pod_metric(pod)?;
+        Some(match resource {
+            HpaResource::Cpu => cpu,
+            HpaResource::Memory => PodMetric {
+                value_milli: self.samples[pod.index()]
+                    .last
+                    .map_or(0, |p| p.memory_bytes.saturating_mul(1000)),
+                ..cpu
+            },
+        })
+    }
+
+    /// The pod's CPU, if metrics-server would return the pod.
     pub fn pod_metric(&self, pod: PodId) -> Option<PodMetric> {
         let s = self.samples.get(pod.index())?;
         let last = s.last?;
@@ -193,6 +214,7 @@ impl MetricsServer {
                 Point {
                     time: started,
                     cpu_millicore_micros: 0,
+                    memory_bytes: 0,
                 }
             }
         };
@@ -223,7 +245,13 @@ mod tests {
         let pod = PodId(3);
         let t0 = SimTime::from_secs(100);
         // Started at 100 s, first scrape at 105 s: only 5 s old → no metric yet.
-        m.record(pod, t0, SimTime::from_secs(105), 5 * 1_000_000 * 500);
+        m.record(
+            pod,
+            t0,
+            SimTime::from_secs(105),
+            5 * 1_000_000 * 500,
+            100 << 20,
+        );
         assert_eq!(m.pod_metric(pod), None);
         // Second scrape at 120 s: used 15 s × 800m more → rate 800m over a 15 s window.
         m.record(
@@ -231,6 +259,7 @@ mod tests {
             t0,
             SimTime::from_secs(120),
             5 * 1_000_000 * 500 + 15 * 1_000_000 * 800,
+            300 << 20,
         );
         assert_eq!(
             m.pod_metric(pod),
@@ -239,6 +268,12 @@ mod tests {
                 timestamp: SimTime::from_secs(120),
                 window: SimDuration::from_secs(15)
             })
+        );
+        // Memory is the last working set (300Mi), not an average: 314 572 800 bytes × 1000.
+        assert_eq!(
+            m.resource_metric(pod, HpaResource::Memory)
+                .map(|p| (p.value_milli, p.window)),
+            Some((314_572_800_000, SimDuration::from_secs(15)))
         );
     }
 
@@ -304,6 +339,7 @@ mod tests {
             SimTime::ZERO,
             SimTime::from_secs(12),
             12 * 1_000_000 * 250,
+            64 << 20,
         );
         assert_eq!(
             m.pod_metric(PodId(0)).map(|p| (p.value_milli, p.window)),

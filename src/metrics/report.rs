@@ -184,7 +184,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
         .zip(&recorder.hpas)
         .map(|(spec, h)| HpaReport {
             name: spec.name.clone(),
-            target: scenario.deployments[spec.target].name.clone(),
+            target: spec.target_name.clone(),
             min_replicas: spec.min_replicas,
             max_replicas: spec.max_replicas,
             syncs: h.syncs,

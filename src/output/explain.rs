@@ -1,15 +1,17 @@
 //! HPA decisions as sentences: what the controller saw, what each step made of it, and why the
 //! replica count ended where it did. Pure rendering of [`HpaDecision`] records.
 
+use crate::controllers::hpa::HpaDecision;
 use crate::controllers::hpa::behavior::StabilizationReason;
+use crate::controllers::hpa::conditions::AbleToScale;
 use crate::controllers::hpa::normalize::LimitReason;
-use crate::controllers::hpa::{HpaDecision, format_milli};
 use crate::sim::SimTime;
 
 /// Which decisions to show.
 #[derive(Clone, Copy, Debug)]
 pub enum Selection {
-    /// Syncs that changed the replicas or where stabilization or a limit altered the proposal.
+    /// Syncs that changed the replicas, where stabilization or a limit altered the proposal, or
+    /// where a condition changed (e.g. the metrics became unavailable).
     Interesting,
     /// Every sync.
     All,
@@ -26,9 +28,38 @@ pub fn select<'a>(
     let mut of_hpa = decisions.iter().filter(|d| &*d.hpa == hpa);
     match selection {
         Selection::All => of_hpa.collect(),
-        Selection::Interesting => of_hpa.filter(|d| is_interesting(d)).collect(),
+        Selection::Interesting => {
+            let mut previous: Option<&HpaDecision> = None;
+            of_hpa
+                .filter(|d| {
+                    let keep = is_interesting(d) || condition_changed(previous, d);
+                    previous = Some(d);
+                    keep
+                })
+                .collect()
+        }
         Selection::At(t) => of_hpa.rfind(|d| d.time_seconds <= t).into_iter().collect(),
     }
+}
+
+/// Whether the controller's health changed since the previous sync (always true for the
+/// first): `AbleToScale` status, or `ScalingActive` status and reason.
+fn condition_changed(previous: Option<&HpaDecision>, d: &HpaDecision) -> bool {
+    let key = |d: &HpaDecision| {
+        d.conditions
+            .list()
+            .into_iter()
+            .filter(|c| c.0 != "ScalingLimited")
+            .map(|(kind, status, reason, _)| {
+                (
+                    kind,
+                    status,
+                    if kind == "ScalingActive" { reason } else { "" },
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    previous.is_none_or(|p| key(p) != key(d))
 }
 
 fn is_interesting(d: &HpaDecision) -> bool {
@@ -62,7 +93,12 @@ pub fn sentence(d: &HpaDecision) -> String {
     if let Some(limit) = limit_clause(d) {
         parts.push(limit);
     }
-    let outcome = if d.desired_replicas == d.current_replicas {
+    let outcome = if matches!(
+        d.conditions.able_to_scale,
+        AbleToScale::FailedGetScale { .. }
+    ) {
+        "nothing to scale".to_string()
+    } else if d.desired_replicas == d.current_replicas {
         format!("stays at {}", d.current_replicas)
     } else {
         format!("scaled {} → {}", d.current_replicas, d.desired_replicas)
@@ -91,20 +127,20 @@ fn metric_clause(m: &crate::controllers::hpa::MetricOutcome) -> String {
     let proposal = m.replicas.map_or(String::new(), |r| format!(" → {r}"));
     match (m.utilization_percent, m.average_value_milli) {
         (Some(u), _) => format!(
-            "CPU was {u}% of request against a {} target on {pods}{proposal}",
-            m.target
+            "{} was {u}% of request against a {} target on {pods}{proposal}",
+            m.metric, m.target
         ),
         (None, Some(avg)) => format!(
             "{} averaged {} per pod against a target of {} on {pods}{proposal}",
             m.metric,
-            format_milli(avg),
+            m.unit.format(avg),
             m.target
         ),
         (None, None) => match m.value_milli {
             Some(v) => format!(
                 "{} was {} against a target of {} with {pods}{proposal}",
                 m.metric,
-                format_milli(v),
+                m.unit.format(v),
                 m.target
             ),
             None => format!("{} on {pods}{proposal}", m.metric),
@@ -130,7 +166,8 @@ fn limit_clause(d: &HpaDecision) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controllers::hpa::MetricOutcome;
+    use crate::controllers::hpa::conditions::Conditions;
+    use crate::controllers::hpa::{MetricOutcome, Unit};
 
     fn decision() -> HpaDecision {
         HpaDecision {
@@ -138,8 +175,9 @@ mod tests {
             hpa: "web".into(),
             current_replicas: 3,
             metrics: vec![MetricOutcome {
-                metric: "resource cpu".into(),
+                metric: "CPU".into(),
                 target: "60% utilization".into(),
+                unit: Unit::Cpu,
                 replicas: Some(9),
                 utilization_percent: Some(174),
                 average_value_milli: Some(870),
@@ -156,6 +194,11 @@ mod tests {
             desired_replicas: 6,
             limit_reason: Some(LimitReason::ScaleUpLimit),
             skipped: None,
+            conditions: Conditions {
+                able_to_scale: AbleToScale::SucceededRescale { replicas: 6 },
+                scaling_active: None,
+                scaling_limited: Some(LimitReason::ScaleUpLimit),
+            },
         }
     }
 

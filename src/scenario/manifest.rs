@@ -28,9 +28,11 @@ use crate::sim::SimDuration;
 use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean};
 use super::model::{
-    DeploymentSpec, HpaMetric, HpaSpec, PodMetricSource, PodTemplate, ValueTarget, WorkloadModel,
+    ContainerRequests, DeploymentSpec, HpaMetric, HpaResource, HpaSpec, PodMetricSource,
+    PodTemplate, ResourceTarget, ValueTarget, WorkloadModel,
 };
 use super::yaml::{Node, Position, parse_documents};
+use k8s_openapi::api::autoscaling::v2::{MetricSpec, MetricTarget};
 
 /// Where an object came from: its file and its YAML node (for positions of any field).
 #[derive(Clone, Debug)]
@@ -478,6 +480,7 @@ fn label_selector(
 
 /// A container's requests and limits after defaulting (request defaults to the limit).
 struct ContainerResources {
+    name: String,
     requests: Resources,
     limits: Resources,
     has_cpu_request: bool,
@@ -533,6 +536,7 @@ fn container_resources(
         }
     }
     ContainerResources {
+        name: c.name.clone(),
         requests: effective,
         limits,
         has_cpu_request: requests_in.contains_key(resources::CPU)
@@ -632,17 +636,21 @@ fn pod_template(
     let requests = pod_requests(&app, &inits, &overhead, |c| c.requests.clone());
     let scoring_requests = pod_requests(&app, &inits, &overhead, nonzero_requests);
     let sidecars = inits.iter().filter(|(sidecar, _)| *sidecar).map(|(_, c)| c);
-    let hpa_containers: Vec<&ContainerResources> = app.iter().chain(sidecars).collect();
-    let hpa_cpu_request_millis = hpa_containers
+    let hpa_containers = app
         .iter()
-        .all(|c| c.has_cpu_request)
-        .then(|| hpa_containers.iter().map(|c| c.requests.cpu_millis).sum());
+        .chain(sidecars)
+        .map(|c| ContainerRequests {
+            name: c.name.clone(),
+            cpu_millis: c.has_cpu_request.then_some(c.requests.cpu_millis),
+            memory_bytes: c.has_memory_request.then_some(c.requests.memory_bytes),
+        })
+        .collect();
     let cpu_limit_millis = (!app.is_empty() && app.iter().all(|c| c.has_cpu_limit))
         .then(|| app.iter().map(|c| c.limits.cpu_millis).sum());
     PodTemplate {
         requests,
         scoring_requests,
-        hpa_cpu_request_millis,
+        hpa_containers,
         cpu_limit_millis,
         node_selector: spec.node_selector.clone().unwrap_or_default(),
         tolerations: tolerations(spec, src, path, diags),
@@ -779,6 +787,10 @@ pub fn service_backends(
 }
 
 /// Converts an HPA (autoscaling/v2) against the Deployments.
+/// The annotation that lets an HPA name a Deployment that does not exist, to simulate the
+/// `FailedGetScale` condition instead of failing validation.
+pub const ALLOW_MISSING_TARGET: &str = "kubesim.io/allow-missing-target";
+
 pub fn hpa_spec(
     m: &Manifest<HorizontalPodAutoscaler>,
     deployments: &[DeploymentSpec],
@@ -811,15 +823,29 @@ pub fn hpa_spec(
             let hint = did_you_mean(&target_ref.name, names)
                 .map(|s| format!(" (did you mean {s:?}?)"))
                 .unwrap_or_default();
-            diags.push(src.error(
-                "spec.scaleTargetRef.name",
-                format!(
-                    "Deployment {:?} not found in namespace {namespace:?}{hint}",
-                    target_ref.name
-                ),
-            ));
+            // Kubernetes accepts such an HPA and reports FailedGetScale at every sync. Almost
+            // always a mistake, so an error unless the HPA says it is deliberate.
+            let allowed = m
+                .object
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ALLOW_MISSING_TARGET))
+                .is_some_and(|v| v == "true");
+            let message = format!(
+                "Deployment {:?} not found in namespace {namespace:?}{hint}",
+                target_ref.name
+            );
+            diags.push(if allowed {
+                src.warning(
+                    "spec.scaleTargetRef.name",
+                    format!("{message}; this HPA will only report FailedGetScale"),
+                )
+            } else {
+                src.error("spec.scaleTargetRef.name", message)
+            });
         }
-        found
+        Some(found)
     };
     let min_replicas = spec.min_replicas.unwrap_or(1);
     let max_replicas = spec.max_replicas;
@@ -831,6 +857,7 @@ pub fn hpa_spec(
         name,
         namespace,
         target: target?,
+        target_name: target_ref.name.clone(),
         min_replicas,
         max_replicas,
         metrics,
@@ -875,7 +902,11 @@ fn hpa_metrics(
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<HpaMetric> {
     let Some(list) = spec.metrics.as_ref().filter(|l| !l.is_empty()) else {
-        return vec![HpaMetric::CpuUtilization { target_percent: 80 }];
+        return vec![HpaMetric::Resource {
+            resource: HpaResource::Cpu,
+            container: None,
+            target: ResourceTarget::Utilization(80),
+        }];
     };
     let mut out = Vec::new();
     for (i, metric) in list.iter().enumerate() {
@@ -892,7 +923,7 @@ fn hpa_metrics(
             continue;
         }
         let description = format!("{} metric", metric.type_);
-        diags.push(src.warning(&path, format!("{description} is not modelled yet: this HPA treats it as unavailable (modelled: Resource cpu Utilization or AverageValue, Pods AverageValue)")));
+        diags.push(src.warning(&path, format!("{description} is not modelled: metrics-server reports only cpu and memory, so this HPA treats it as unavailable")));
         out.push(HpaMetric::Unsupported { description });
     }
     out
@@ -901,111 +932,157 @@ fn hpa_metrics(
 /// A metric kubesim models, or `None` (with errors reported for invalid targets) otherwise.
 /// Returns `Some` only when the metric is consumed here.
 fn supported_metric(
-    metric: &k8s_openapi::api::autoscaling::v2::MetricSpec,
+    metric: &MetricSpec,
     src: &Source,
     path: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<HpaMetric> {
-    let average_value = |target: &k8s_openapi::api::autoscaling::v2::MetricTarget,
-                         tpath: &str,
-                         diags: &mut Vec<Diagnostic>| {
-        let Some(q) = &target.average_value else {
-            diags.push(src.error(
-                &format!("{tpath}.averageValue"),
-                "must be set for an AverageValue target",
-            ));
-            return 1;
-        };
-        match Quantity::parse(&q.0) {
-            Ok(v) if v.milli_value() > 0 => v.milli_value(),
-            Ok(_) => {
-                diags.push(src.error(&format!("{tpath}.averageValue"), "must be greater than 0"));
-                1
-            }
-            Err(e) => {
-                diags.push(src.error(&format!("{tpath}.averageValue"), e.to_string()));
-                1
-            }
-        }
+    let kind = metric.type_.as_str();
+    let field = match kind {
+        "Resource" => "resource",
+        "ContainerResource" => "containerResource",
+        "Pods" => "pods",
+        "Object" => "object",
+        "External" => "external",
+        _ => return None,
     };
-    match (metric.type_.as_str(), &metric.resource, &metric.pods) {
-        ("Resource", Some(r), _) if r.name == "cpu" && r.target.type_ == "Utilization" => {
-            match r.target.average_utilization {
-                Some(p) if p > 0 => Some(HpaMetric::CpuUtilization { target_percent: p }),
-                _ => {
-                    diags.push(src.error(
-                        &format!("{path}.resource.target.averageUtilization"),
-                        "must be set and greater than 0 for a Utilization target",
-                    ));
-                    Some(HpaMetric::CpuUtilization { target_percent: 1 })
-                }
-            }
-        }
-        ("Resource", Some(r), _) if r.name == "cpu" && r.target.type_ == "AverageValue" => {
-            Some(HpaMetric::CpuAverageValue {
-                target_milli: average_value(&r.target, &format!("{path}.resource.target"), diags),
-            })
-        }
-        ("Pods", _, Some(p)) if p.target.type_ == "AverageValue" => Some(HpaMetric::Pods {
-            metric: p.metric.name.clone(),
-            source: PodMetricSource::from_builtin_name(&p.metric.name),
-            target_milli: average_value(&p.target, &format!("{path}.pods.target"), diags),
-        }),
-        ("Pods", _, Some(_)) => {
+    let present = match kind {
+        "Resource" => metric.resource.is_some(),
+        "ContainerResource" => metric.container_resource.is_some(),
+        "Pods" => metric.pods.is_some(),
+        "Object" => metric.object.is_some(),
+        _ => metric.external.is_some(),
+    };
+    if !present {
+        diags.push(src.error(
+            &format!("{path}.{field}"),
+            format!("must be set for a metric of type {kind}"),
+        ));
+        // Consumed: the error fails the load, no "not modelled" warning on top.
+        return Some(HpaMetric::Unsupported {
+            description: format!("{kind} metric"),
+        });
+    }
+    let fpath = format!("{path}.{field}");
+    if let Some(r) = &metric.resource {
+        return resource_metric(&r.name, None, &r.target, &fpath, src, diags);
+    }
+    if let Some(r) = &metric.container_resource {
+        return resource_metric(&r.name, Some(&r.container), &r.target, &fpath, src, diags);
+    }
+    if let Some(p) = &metric.pods {
+        if p.target.type_ != "AverageValue" {
             diags.push(src.error(
-                &format!("{path}.pods.target.type"),
+                &format!("{fpath}.target.type"),
                 "must be AverageValue for a Pods metric",
             ));
-            None
+            return Some(HpaMetric::Unsupported {
+                description: "Pods metric".into(),
+            });
         }
-        ("External", _, _) if metric.external.is_some() => {
-            let e = metric.external.as_ref().expect("checked");
-            let target = value_target(
-                &e.target,
-                &format!("{path}.external.target"),
-                src,
-                diags,
-                average_value,
-            );
-            Some(HpaMetric::External {
-                metric: e.metric.name.clone(),
-                series: None,
-                target,
-            })
+        return Some(HpaMetric::Pods {
+            metric: p.metric.name.clone(),
+            source: PodMetricSource::from_builtin_name(&p.metric.name),
+            target_milli: average_value(&p.target, &format!("{fpath}.target"), src, diags),
+        });
+    }
+    if let Some(e) = &metric.external {
+        let target = value_target(&e.target, &format!("{fpath}.target"), src, diags);
+        return Some(HpaMetric::External {
+            metric: e.metric.name.clone(),
+            series: None,
+            target,
+        });
+    }
+    let o = metric.object.as_ref()?;
+    let target = value_target(&o.target, &format!("{fpath}.target"), src, diags);
+    Some(HpaMetric::Object {
+        metric: o.metric.name.clone(),
+        series: None,
+        target,
+    })
+}
+
+/// A Resource or ContainerResource metric on cpu or memory (what metrics-server reports);
+/// `None` for other resources.
+fn resource_metric(
+    name: &str,
+    container: Option<&String>,
+    target: &MetricTarget,
+    path: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<HpaMetric> {
+    let resource = match name {
+        "cpu" => HpaResource::Cpu,
+        "memory" => HpaResource::Memory,
+        _ => return None,
+    };
+    if container.is_some_and(|c| c.is_empty()) {
+        diags.push(src.error(&format!("{path}.container"), "must name a container"));
+    }
+    let tpath = format!("{path}.target");
+    let target = match target.type_.as_str() {
+        "Utilization" => match target.average_utilization {
+            Some(p) if p > 0 => ResourceTarget::Utilization(p),
+            _ => {
+                diags.push(src.error(
+                    &format!("{tpath}.averageUtilization"),
+                    "must be set and greater than 0 for a Utilization target",
+                ));
+                ResourceTarget::Utilization(1)
+            }
+        },
+        "AverageValue" => ResourceTarget::AverageValue(average_value(target, &tpath, src, diags)),
+        other => {
+            diags.push(src.error(
+                &format!("{tpath}.type"),
+                format!("{other:?} is not supported here: use Utilization or AverageValue"),
+            ));
+            ResourceTarget::Utilization(1)
         }
-        ("Object", _, _) if metric.object.is_some() => {
-            let o = metric.object.as_ref().expect("checked");
-            let target = value_target(
-                &o.target,
-                &format!("{path}.object.target"),
-                src,
-                diags,
-                average_value,
-            );
-            Some(HpaMetric::Object {
-                metric: o.metric.name.clone(),
-                series: None,
-                target,
-            })
+    };
+    Some(HpaMetric::Resource {
+        resource,
+        container: container.cloned(),
+        target,
+    })
+}
+
+/// A target's `averageValue` in milli-units (must be set and positive).
+fn average_value(
+    target: &MetricTarget,
+    tpath: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> i64 {
+    let path = format!("{tpath}.averageValue");
+    let Some(q) = &target.average_value else {
+        diags.push(src.error(&path, "must be set for an AverageValue target"));
+        return 1;
+    };
+    match Quantity::parse(&q.0) {
+        Ok(v) if v.milli_value() > 0 => v.milli_value(),
+        Ok(_) => {
+            diags.push(src.error(&path, "must be greater than 0"));
+            1
         }
-        _ => None,
+        Err(e) => {
+            diags.push(src.error(&path, e.to_string()));
+            1
+        }
     }
 }
 
 /// A Value or AverageValue target of an Object or External metric.
 fn value_target(
-    target: &k8s_openapi::api::autoscaling::v2::MetricTarget,
+    target: &MetricTarget,
     tpath: &str,
     src: &Source,
     diags: &mut Vec<Diagnostic>,
-    average_value: impl Fn(
-        &k8s_openapi::api::autoscaling::v2::MetricTarget,
-        &str,
-        &mut Vec<Diagnostic>,
-    ) -> i64,
 ) -> ValueTarget {
     match target.type_.as_str() {
-        "AverageValue" => ValueTarget::AverageValue(average_value(target, tpath, diags)),
+        "AverageValue" => ValueTarget::AverageValue(average_value(target, tpath, src, diags)),
         "Value" => match target.value.as_ref().map(|q| Quantity::parse(&q.0)) {
             Some(Ok(v)) if v.milli_value() > 0 => ValueTarget::Value(v.milli_value()),
             Some(Ok(_)) => {
@@ -1170,7 +1247,15 @@ mod tests {
         assert_eq!(spec.pod.requests.cpu_millis, 250);
         assert_eq!(spec.pod.requests.memory_bytes, 256 << 20);
         assert_eq!(spec.pod.cpu_limit_millis, Some(1000));
-        assert_eq!(spec.pod.hpa_cpu_request_millis, Some(250));
+        assert_eq!(
+            spec.pod.hpa_request_milli(HpaResource::Cpu, None),
+            Some(250)
+        );
+        // 256Mi in milli-bytes, as the HPA compares MilliValue()s.
+        assert_eq!(
+            spec.pod.hpa_request_milli(HpaResource::Memory, None),
+            Some((256 << 20) * 1000)
+        );
         assert_eq!(spec.pod.termination_grace, SimDuration::from_secs(30));
     }
 
@@ -1187,9 +1272,31 @@ mod tests {
         assert_eq!(spec.pod.requests.memory_bytes, 64 << 20);
         assert_eq!(spec.pod.scoring_requests.memory_bytes, (200 + 64) << 20);
         assert_eq!(
-            spec.pod.hpa_cpu_request_millis,
+            spec.pod.hpa_request_milli(HpaResource::Cpu, None),
             Some(300),
             "HPA sums app + sidecar requests"
+        );
+        // calculatePodRequests with a container name takes only that container.
+        assert_eq!(
+            spec.pod.hpa_request_milli(HpaResource::Cpu, Some("proxy")),
+            Some(100)
+        );
+        // The app container has no memory request: the pod-level memory request is missing,
+        // the sidecar's alone is 64Mi; an unknown container has none.
+        assert_eq!(spec.pod.hpa_request_milli(HpaResource::Memory, None), None);
+        assert_eq!(
+            spec.pod
+                .hpa_request_milli(HpaResource::Memory, Some("proxy")),
+            Some((64 << 20) * 1000)
+        );
+        assert_eq!(
+            spec.pod.hpa_request_milli(HpaResource::Cpu, Some("nope")),
+            None
+        );
+        assert_eq!(
+            spec.pod.hpa_request_milli(HpaResource::Cpu, Some("init")),
+            None,
+            "a non-restartable init container is not counted"
         );
     }
 

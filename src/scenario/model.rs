@@ -66,14 +66,26 @@ pub struct DeploymentSpec {
     pub workload: WorkloadModel,
 }
 
+impl DeploymentSpec {
+    /// The container that serves requests: the workload's `container`, else the first app
+    /// container.
+    pub fn serving_container(&self) -> Option<&str> {
+        self.workload
+            .container
+            .as_deref()
+            .or_else(|| self.pod.hpa_containers.first().map(|c| c.name.as_str()))
+    }
+}
+
 /// What every pod of a Deployment asks for and tolerates.
 #[derive(Clone, Debug, Default)]
 pub struct PodTemplate {
     /// Effective pod request (`PodRequests`: containers + sidecars, max with init containers,
     /// plus overhead), as the scheduler's Filter sees it.
     pub requests: Resources,
-    /// Request for HPA utilization: app containers plus restartable init containers.
-    pub hpa_cpu_request_millis: Option<i64>,
+    /// The containers the HPA sums requests over: app containers, then restartable init
+    /// containers (sidecars), in manifest order.
+    pub hpa_containers: Vec<ContainerRequests>,
     /// The same request with NodeResourcesFit's non-zero defaults (100m cpu, 200Mi memory for
     /// each container that requests none), used only for scoring.
     pub scoring_requests: Resources,
@@ -82,6 +94,47 @@ pub struct PodTemplate {
     pub node_selector: Labels,
     pub tolerations: Vec<Toleration>,
     pub termination_grace: SimDuration,
+}
+
+/// One container's cpu and memory requests as the HPA reads them (`None`: no request).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerRequests {
+    pub name: String,
+    pub cpu_millis: Option<i64>,
+    pub memory_bytes: Option<i64>,
+}
+
+impl ContainerRequests {
+    /// The request for `resource` in milli-units (millicores; bytes × 1000).
+    pub fn request_milli(&self, resource: HpaResource) -> Option<i64> {
+        match resource {
+            HpaResource::Cpu => self.cpu_millis,
+            HpaResource::Memory => self.memory_bytes.map(|b| b.saturating_mul(1000)),
+        }
+    }
+}
+
+impl PodTemplate {
+    /// `calculatePodRequests` (A.3.2): the summed request for `resource` of the containers the
+    /// HPA counts (only `container` when given), in milli-units; `None` if one of them has no
+    /// request, or if no container matches.
+    pub fn hpa_request_milli(&self, resource: HpaResource, container: Option<&str>) -> Option<i64> {
+        let mut matched = false;
+        let mut total = 0i64;
+        for c in &self.hpa_containers {
+            if container.is_some_and(|name| name != c.name) {
+                continue;
+            }
+            matched = true;
+            total = total.saturating_add(c.request_milli(resource)?);
+        }
+        matched.then_some(total)
+    }
+
+    /// Whether the pod has a container (app or sidecar) called `name`.
+    pub fn has_container(&self, name: &str) -> bool {
+        self.hpa_containers.iter().any(|c| c.name == name)
+    }
 }
 
 /// How a Deployment's pods behave under load.
@@ -94,6 +147,26 @@ pub struct WorkloadModel {
     pub timeout: SimDuration,
     /// Names under which the pods' serving metrics are exposed to Pods metrics.
     pub pod_metric_aliases: std::collections::BTreeMap<String, PodMetricSource>,
+    /// The container that serves requests: its CPU and memory are the pod's (other containers
+    /// use none). `None`: the first app container.
+    pub container: Option<String>,
+    /// Working-set memory of a pod; `None` when the scenario does not model memory.
+    pub memory: Option<MemoryModel>,
+}
+
+/// A pod's working set: `base + perInFlightRequest × requests in flight`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryModel {
+    pub base_bytes: i64,
+    pub per_in_flight_bytes: i64,
+}
+
+impl MemoryModel {
+    pub fn working_set(&self, in_flight: u64) -> i64 {
+        let load = i64::try_from(in_flight).unwrap_or(i64::MAX);
+        self.base_bytes
+            .saturating_add(self.per_in_flight_bytes.saturating_mul(load))
+    }
 }
 
 impl Default for WorkloadModel {
@@ -105,6 +178,8 @@ impl Default for WorkloadModel {
             queue_limit: DEFAULT_QUEUE_LIMIT,
             timeout: DEFAULT_TIMEOUT,
             pod_metric_aliases: Default::default(),
+            container: None,
+            memory: None,
         }
     }
 }
@@ -178,8 +253,11 @@ impl ArrivalPattern {
 pub struct HpaSpec {
     pub name: String,
     pub namespace: String,
-    /// Index of the target Deployment.
-    pub target: usize,
+    /// Index of the target Deployment; `None` when `scaleTargetRef` names none that exists:
+    /// the HPA then reports `AbleToScale=False/FailedGetScale` at every sync instead of scaling.
+    pub target: Option<usize>,
+    /// `scaleTargetRef.name`.
+    pub target_name: String,
     pub min_replicas: i32,
     pub max_replicas: i32,
     pub metrics: Vec<HpaMetric>,
@@ -190,10 +268,14 @@ pub struct HpaSpec {
 /// One entry of `spec.metrics`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum HpaMetric {
-    /// `type: Resource`, `name: cpu`, `target.type: Utilization`.
-    CpuUtilization { target_percent: i32 },
-    /// `type: Resource`, `name: cpu`, `target.type: AverageValue` (millicores per pod).
-    CpuAverageValue { target_milli: i64 },
+    /// `type: Resource` (whole pod) or `type: ContainerResource` (one container), cpu or memory,
+    /// as metrics-server reports it.
+    Resource {
+        resource: HpaResource,
+        /// `containerResource.container`; `None` for a `Resource` metric.
+        container: Option<String>,
+        target: ResourceTarget,
+    },
     /// `type: Pods` with an AverageValue target, served from the pods' serving metrics.
     Pods {
         metric: String,
@@ -215,6 +297,31 @@ pub enum HpaMetric {
     },
     /// A metric kubesim does not model yet; the HPA treats it as failing to fetch.
     Unsupported { description: String },
+}
+
+/// The resources metrics-server reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HpaResource {
+    Cpu,
+    Memory,
+}
+
+impl HpaResource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Memory => "memory",
+        }
+    }
+}
+
+/// A Resource or ContainerResource metric target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceTarget {
+    /// `target.type: Utilization`: percent of the request.
+    Utilization(i32),
+    /// `target.type: AverageValue` per pod (milli-units: millicores, or bytes × 1000).
+    AverageValue(i64),
 }
 
 /// An Object or External metric target.

@@ -171,6 +171,23 @@ pub struct RawWorkload {
     /// `{http_requests_in_flight: inFlightRequests, queue_depth: queueLength, rps: requestsPerSecond}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pod_metrics: BTreeMap<String, String>,
+    /// The container that serves requests (default: the first app container); the others use
+    /// no CPU or memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Working-set memory model (needed by memory metrics and memory limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<RawMemoryModel>,
+}
+
+/// `memory: {base: 256Mi, perInFlightRequest: 2Mi}`: a pod's working set is the base plus the
+/// per-request amount for every request in service or queued.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawMemoryModel {
+    pub base: Option<RawQuantity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_in_flight_request: Option<RawQuantity>,
 }
 
 /// A duration-valued distribution: a plain duration (constant) or one of the named families.

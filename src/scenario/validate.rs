@@ -348,6 +348,7 @@ impl Builder<'_> {
         let hpas = self.hpas(set, &deployments);
         self.workloads(&spec.workloads, &mut deployments);
         let hpas = self.resolve_pod_metrics(hpas, &deployments, set);
+        self.check_resource_metrics(&hpas, &deployments, set);
         let metric_series = self.metric_series(&spec.external_metrics, duration);
         let hpas = self.resolve_series(hpas, &metric_series, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
@@ -564,10 +565,13 @@ impl Builder<'_> {
             let Some(hpa) = manifest::hpa_spec(m, deployments, set.incomplete, self.diags) else {
                 continue;
             };
-            if let Some(other) = out.iter().find(|h| h.target == hpa.target) {
+            if let Some(other) = out
+                .iter()
+                .find(|h| h.target.is_some() && h.target == hpa.target)
+            {
                 let msg = format!(
                     "Deployment {:?} is already scaled by HorizontalPodAutoscaler {:?}; two HPAs on one target fight (AmbiguousSelector)",
-                    deployments[hpa.target].name, other.name
+                    hpa.target_name, other.name
                 );
                 self.diags
                     .push(m.source.error("spec.scaleTargetRef.name", msg));
@@ -586,8 +590,11 @@ impl Builder<'_> {
         deployments: &[DeploymentSpec],
         set: &ManifestSet,
     ) -> Vec<HpaSpec> {
+        let no_aliases = Default::default();
         for hpa in &mut hpas {
-            let aliases = &deployments[hpa.target].workload.pod_metric_aliases;
+            let aliases = hpa
+                .target
+                .map_or(&no_aliases, |t| &deployments[t].workload.pod_metric_aliases);
             for (i, metric) in hpa.metrics.iter_mut().enumerate() {
                 let HpaMetric::Pods {
                     metric: name,
@@ -608,7 +615,7 @@ impl Builder<'_> {
                     let message = format!(
                         "no pod metric {name:?}: use {} or name it under spec.workloads[].podMetrics of Deployment {:?}",
                         builtins.join(", "),
-                        deployments[hpa.target].name
+                        hpa.target_name
                     );
                     self.hpa_error(
                         set,
@@ -620,6 +627,61 @@ impl Builder<'_> {
             }
         }
         hpas
+    }
+
+    /// Memory metrics need the target's memory model; a ContainerResource metric should name a
+    /// container of the target's pods (Kubernetes accepts any name and then finds no metrics).
+    fn check_resource_metrics(
+        &mut self,
+        hpas: &[HpaSpec],
+        deployments: &[DeploymentSpec],
+        set: &ManifestSet,
+    ) {
+        for hpa in hpas {
+            let Some(target) = hpa.target.map(|t| &deployments[t]) else {
+                continue;
+            };
+            for (i, metric) in hpa.metrics.iter().enumerate() {
+                let HpaMetric::Resource {
+                    resource,
+                    container,
+                    ..
+                } = metric
+                else {
+                    continue;
+                };
+                let field = if container.is_some() {
+                    "containerResource"
+                } else {
+                    "resource"
+                };
+                if *resource == HpaResource::Memory && target.workload.memory.is_none() {
+                    let message = format!(
+                        "scales on memory, but Deployment {:?} has no memory model: add `memory: {{base: 256Mi, perInFlightRequest: 1Mi}}` to its entry in spec.workloads of the scenario",
+                        target.name
+                    );
+                    self.hpa_error(
+                        set,
+                        &hpa.name,
+                        &format!("spec.metrics[{i}].{field}.name"),
+                        message,
+                    );
+                }
+                if let Some(name) = container
+                    && !target.pod.has_container(name)
+                    && let Some(m) = self.hpa_manifest(set, &hpa.name)
+                {
+                    let message = format!(
+                        "Deployment {:?} has no container {name:?}: this metric will fail (FailedGetContainerResourceMetric)",
+                        target.name
+                    );
+                    self.diags.push(m.source.warning(
+                        &format!("spec.metrics[{i}].containerResource.container"),
+                        message,
+                    ));
+                }
+            }
+        }
     }
 
     /// Reads `spec.externalMetrics`: each a CSV `t_seconds,value` mapped like a trace.
@@ -702,13 +764,20 @@ impl Builder<'_> {
 
     /// An error located in the manifest of the HPA called `name`.
     fn hpa_error(&mut self, set: &ManifestSet, name: &str, path: &str, message: String) {
-        if let Some(m) = set
-            .hpas
-            .iter()
-            .find(|m| m.object.metadata.name.as_deref() == Some(name))
-        {
+        if let Some(m) = self.hpa_manifest(set, name) {
             self.diags.push(m.source.error(path, message));
         }
+    }
+
+    fn hpa_manifest<'s>(
+        &self,
+        set: &'s ManifestSet,
+        name: &str,
+    ) -> Option<&'s manifest::Manifest<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>>
+    {
+        set.hpas
+            .iter()
+            .find(|m| m.object.metadata.name.as_deref() == Some(name))
     }
 
     fn workloads(&mut self, raw: &[RawWorkload], deployments: &mut [DeploymentSpec]) {
@@ -741,11 +810,11 @@ impl Builder<'_> {
                     format!("Deployment {reference:?} already has a workload model"),
                 );
             }
-            deployments[index].workload = self.workload(&path, w);
+            deployments[index].workload = self.workload(&path, w, &deployments[index].pod);
         }
     }
 
-    fn workload(&mut self, path: &str, w: &RawWorkload) -> WorkloadModel {
+    fn workload(&mut self, path: &str, w: &RawWorkload, pod: &PodTemplate) -> WorkloadModel {
         let defaults = WorkloadModel::default();
         let startup_time = w.startup_time.as_ref().map_or(defaults.startup_time, |d| {
             self.distribution(&format!("{path}.startupTime"), d)
@@ -763,6 +832,22 @@ impl Builder<'_> {
         let timeout =
             self.positive_duration(w.timeout, &format!("{path}.timeout"), DEFAULT_TIMEOUT);
         let pod_metric_aliases = self.pod_metric_aliases(path, w);
+        if let Some(name) = &w.container
+            && !pod.has_container(name)
+        {
+            let names: Vec<&str> = pod.hpa_containers.iter().map(|c| c.name.as_str()).collect();
+            let hint = did_you_mean(name, names.iter().copied())
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            self.error(
+                &format!("{path}.container"),
+                format!(
+                    "no container {name:?} in the pod template{hint}: it has {}",
+                    names.join(", ")
+                ),
+            );
+        }
+        let memory = w.memory.as_ref().map(|m| self.memory_model(path, m));
         WorkloadModel {
             startup_time,
             cpu_per_request,
@@ -770,6 +855,38 @@ impl Builder<'_> {
             queue_limit: w.queue_limit.unwrap_or(DEFAULT_QUEUE_LIMIT),
             timeout,
             pod_metric_aliases,
+            container: w.container.clone(),
+            memory,
+        }
+    }
+
+    /// `memory: {base, perInFlightRequest}` in bytes.
+    fn memory_model(&mut self, path: &str, m: &RawMemoryModel) -> MemoryModel {
+        let mut amount = |field: &str, q: Option<&RawQuantity>, required: bool| -> i64 {
+            let fpath = format!("{path}.memory.{field}");
+            let Some(q) = q else {
+                if required {
+                    self.error(
+                        &fpath,
+                        "required: the working set of an idle pod (e.g. 256Mi)",
+                    );
+                }
+                return 0;
+            };
+            let mut errors = Vec::new();
+            let v = manifest::resource_amount(resources::MEMORY, &q.as_text(), |e| errors.push(e));
+            for e in errors {
+                self.error(&fpath, e);
+            }
+            v.unwrap_or(0)
+        };
+        MemoryModel {
+            base_bytes: amount("base", m.base.as_ref(), true),
+            per_in_flight_bytes: amount(
+                "perInFlightRequest",
+                m.per_in_flight_request.as_ref(),
+                false,
+            ),
         }
     }
 

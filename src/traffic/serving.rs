@@ -334,7 +334,7 @@ mod tests {
             concurrency,
             queue_limit,
             timeout: SimDuration::from_secs(10),
-            pod_metric_aliases: Default::default(),
+            ..WorkloadModel::default()
         }
     }
 

@@ -108,9 +108,15 @@ fn explain_tells_why_in_sentences() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    // The first sync with metrics sees the warm pods above target and scales up.
+    // At 0 s metrics-server has not scraped yet: the condition change is shown. The first sync
+    // with metrics sees the warm pods above target and scales up.
+    let mut lines = text.lines();
     assert!(
-        text.lines()
+        lines.next().unwrap().contains("CPU unavailable (failed to get cpu utilization: no metrics returned from resource metrics API)"),
+        "{text}"
+    );
+    assert!(
+        lines
             .next()
             .unwrap()
             .contains("against a 60% utilization target on 3 ready pods"),

@@ -5,7 +5,7 @@
 
 use kubesim::controllers::hpa::HpaDecision;
 
-use crate::support::{load, root, run, scratch};
+use crate::support::{kubesim, load, root, run, scratch};
 
 /// 1-core pods at 100 ms of CPU per request and a 50 % target: the steady state is rate / 5
 /// pods. Load: 10 req/s, then 200 req/s from 600 s (≈ 40 pods), then 10 req/s from 1500 s.
@@ -20,6 +20,19 @@ fn step_scenario_with(
     metrics: &str,
     behavior: &str,
     workload_extra: &str,
+) -> Vec<HpaDecision> {
+    step_scenario_containers(name, metrics, behavior, workload_extra, ONE_CONTAINER)
+}
+
+const ONE_CONTAINER: &str =
+    "        - name: app\n          resources: {requests: {cpu: \"1\"}, limits: {cpu: \"1\"}}\n";
+
+fn step_scenario_containers(
+    name: &str,
+    metrics: &str,
+    behavior: &str,
+    workload_extra: &str,
+    containers: &str,
 ) -> Vec<HpaDecision> {
     let dir = scratch(name);
     std::fs::write(
@@ -58,9 +71,7 @@ spec:
     metadata: {{labels: {{app: app}}}}
     spec:
       containers:
-        - name: app
-          resources: {{requests: {{cpu: "1"}}, limits: {{cpu: "1"}}}}
----
+{containers}---
 apiVersion: v1
 kind: Service
 metadata: {{name: app}}
@@ -320,5 +331,102 @@ spec:
         (2100.0..=2115.0).contains(&down.time_seconds),
         "scaled to zero at {} s",
         down.time_seconds
+    );
+}
+
+#[test]
+fn memory_utilization_follows_the_working_set_model() {
+    // 512Mi requests; working set 200Mi + 4Mi per request in flight. At 10 req/s two pods hold
+    // about one request (≈ 40 % of request, below the 60 % target); at 200 req/s the 1-core pods
+    // saturate, requests pile up and memory climbs past the target.
+    let metric = "    - type: Resource\n      resource: {name: memory, target: {type: Utilization, averageUtilization: 60}}\n";
+    let containers = "        - name: app\n          resources: {requests: {cpu: \"1\", memory: 512Mi}, limits: {cpu: \"1\"}}\n";
+    let decisions = step_scenario_containers(
+        "hpa-memory",
+        metric,
+        "",
+        "      memory: {base: 200Mi, perInFlightRequest: 4Mi}\n",
+        containers,
+    );
+    let first = &decisions
+        .iter()
+        .find(|d| d.metrics[0].utilization_percent.is_some())
+        .unwrap()
+        .metrics[0];
+    assert_eq!(&*first.metric, "memory");
+    assert_eq!(first.unit, kubesim::controllers::hpa::Unit::Bytes);
+    // 200Mi of 512Mi is 39 %; a request or two in flight adds under 2 points.
+    let idle = first.utilization_percent.unwrap();
+    assert!((39..=41).contains(&idle), "idle memory utilization {idle}%");
+    let scaled_up = decisions
+        .iter()
+        .any(|d| d.time_seconds > 600.0 && d.desired_replicas > d.current_replicas);
+    assert!(
+        scaled_up,
+        "the load step should raise memory past the target"
+    );
+}
+
+#[test]
+fn a_container_resource_metric_divides_by_that_container_request_only() {
+    // The app container does all the work; the proxy sidecar requests as much CPU and uses none.
+    // Pod-level utilization is therefore half the app container's, and the proxy's is zero.
+    let metrics = "    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n    - type: ContainerResource\n      containerResource: {name: cpu, container: app, target: {type: Utilization, averageUtilization: 50}}\n    - type: ContainerResource\n      containerResource: {name: cpu, container: proxy, target: {type: Utilization, averageUtilization: 50}}\n";
+    let containers = "        - name: app\n          resources: {requests: {cpu: \"1\"}, limits: {cpu: \"1\"}}\n        - name: proxy\n          resources: {requests: {cpu: \"1\"}}\n";
+    let decisions = step_scenario_containers("hpa-container", metrics, "", "", containers);
+    let mut compared = 0;
+    for d in decisions
+        .iter()
+        .filter(|d| d.metrics.iter().all(|m| m.utilization_percent.is_some()))
+    {
+        let u: Vec<i32> = d
+            .metrics
+            .iter()
+            .map(|m| m.utilization_percent.unwrap())
+            .collect();
+        // Truncation: pod = int(x/2) while app = int(x), so app ∈ {2·pod, 2·pod + 1}.
+        assert!(
+            u[1] == 2 * u[0] || u[1] == 2 * u[0] + 1,
+            "at {}: {u:?}",
+            d.time_seconds
+        );
+        assert_eq!(u[2], 0);
+        assert_eq!(&*d.metrics[1].metric, "CPU of container app");
+        compared += 1;
+    }
+    assert!(compared > 100, "{compared} syncs compared");
+}
+
+#[test]
+fn an_hpa_whose_target_is_missing_reports_failed_get_scale() {
+    let path = root().join("tests/fixtures/hpa-missing-target/scenario.yaml");
+    let validate = kubesim(&["validate", path.to_str().unwrap()]);
+    assert_eq!(validate.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&validate.stderr);
+    assert!(
+        stderr.contains("warning: spec.scaleTargetRef.name: Deployment \"wbe\" not found in namespace \"default\" (did you mean \"web\"?)"),
+        "{stderr}"
+    );
+    let scenario = load(&path, None, &[]);
+    let out = run(&scenario);
+    assert_eq!(
+        out.hpa_decisions.len(),
+        41,
+        "every 15 s over 10 min, from 0 s"
+    );
+    for d in &out.hpa_decisions {
+        let json = serde_json::to_string(&d.conditions).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"type":"AbleToScale","status":"False","reason":"FailedGetScale","message":"the HPA controller was unable to get the target's current scale: deployments.apps \"wbe\" not found"}]"#
+        );
+        assert_eq!(d.desired_replicas, d.current_replicas);
+    }
+    // The real Deployment keeps its replicas: nothing scales it.
+    assert!(
+        out.report
+            .deployments
+            .iter()
+            .all(|d| d.scale_ups + d.scale_downs == 0)
     );
 }

@@ -1,5 +1,7 @@
-//! The HPA replica calculator for Resource metrics with a Utilization target
-//! (`replica_calculator.go`: `groupPods`, `GetResourceUtilizationRatio`, `GetResourceReplicas`).
+//! The HPA replica calculator (`replica_calculator.go`): `groupPods`, the utilization path of
+//! Resource and ContainerResource metrics (`GetResourceUtilizationRatio`, `GetResourceReplicas`),
+//! the plain-value path of AverageValue and Pods metrics (`calcPlainMetricReplicas`), and the
+//! Object/External helpers.
 //!
 //! Pure functions over what the controller can see: pods (phase, readiness, start time,
 //! requests) and their metrics. The arithmetic follows upstream exactly, including the integer
@@ -31,8 +33,9 @@ pub struct PodView {
     pub ready: bool,
     pub ready_transition: SimTime,
     pub start_time: Option<SimTime>,
-    /// Σ cpu requests of the containers the HPA counts; `None` if one lacks a request.
-    pub cpu_request_millis: Option<i64>,
+    /// Σ requests of the metric's resource over the containers the HPA counts (milli-units);
+    /// `None` if one of them lacks a request.
+    pub request_milli: Option<i64>,
     /// This metric's value for the pod, if the metrics API returned one.
     pub sample: Option<Sample>,
 }
@@ -124,8 +127,8 @@ pub struct ResourceProposal {
     pub replicas: i32,
     /// `currentAverageUtilization` (percent, truncated) from the first pass.
     pub utilization_percent: i32,
-    /// `currentAverageValue` in millicores from the first pass.
-    pub raw_average_millis: i64,
+    /// `currentAverageValue` (milli-units) from the first pass.
+    pub raw_average_milli: i64,
     pub ready: usize,
     pub unready: usize,
     pub missing: usize,
@@ -135,13 +138,11 @@ pub struct ResourceProposal {
 /// Why a metric yields no proposal (the HPA's `FailedGetResourceMetric` condition).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CalcError {
-    #[error(
-        "unable to get metrics for resource cpu: no metrics returned from resource metrics API"
-    )]
+    #[error("no metrics returned from resource metrics API")]
     NoMetrics,
     #[error("did not receive metrics for targeted pods (pods might be unready)")]
     NoReadyMetrics,
-    #[error("missing request for cpu in a container of a targeted pod")]
+    #[error("missing request for the resource in a container of a targeted pod")]
     MissingRequest,
     #[error("no metrics returned matched known pods")]
     NoMatchedMetrics,
@@ -173,28 +174,29 @@ pub fn utilization_ratio(
     Ok((ratio, utilization, (usage_total / i128::from(n)) as i64))
 }
 
-/// `GetResourceReplicas` for a cpu Utilization target (A.3.4).
-pub fn cpu_utilization_replicas(
+/// `GetResourceReplicas` for a Utilization target (A.3.4); `cpu_readiness` for cpu metrics.
+pub fn resource_utilization_replicas(
     current: i32,
     target_percent: i32,
     pods: &[PodView],
     now: SimTime,
     tolerances: Tolerances,
     timings: CpuTimings,
+    cpu_readiness: bool,
 ) -> Result<ResourceProposal, CalcError> {
     if pods.iter().all(|p| p.sample.is_none()) {
         return Err(CalcError::NoMetrics);
     }
     let requests: Vec<i64> = pods
         .iter()
-        .map(|p| p.cpu_request_millis.ok_or(CalcError::MissingRequest))
+        .map(|p| p.request_milli.ok_or(CalcError::MissingRequest))
         .collect::<Result<_, _>>()?;
-    let (g, mut usage) = grouped_usage(pods, now, timings, true)?;
+    let (g, mut usage) = grouped_usage(pods, now, timings, cpu_readiness)?;
     let (ratio, utilization, raw) = utilization_ratio(&usage, &requests, target_percent)?;
     let proposal = |replicas| ResourceProposal {
         replicas,
         utilization_percent: utilization,
-        raw_average_millis: raw,
+        raw_average_milli: raw,
         ready: g.ready,
         unready: g.unready.len(),
         missing: g.missing.len(),
@@ -419,7 +421,7 @@ mod tests {
             ready: true,
             ready_transition: SimTime::ZERO,
             start_time: Some(SimTime::ZERO),
-            cpu_request_millis: Some(1000),
+            request_milli: Some(1000),
             sample: usage.map(|u| Sample {
                 value_milli: u,
                 timestamp: NOW,
@@ -434,13 +436,14 @@ mod tests {
     }
 
     fn calc(current: i32, target: i32, pods: &[PodView]) -> Result<ResourceProposal, CalcError> {
-        cpu_utilization_replicas(
+        resource_utilization_replicas(
             current,
             target,
             pods,
             NOW,
             Tolerances::symmetric(0.1),
             TIMINGS,
+            true,
         )
     }
 
@@ -699,7 +702,7 @@ mod tests {
             ready,
             ready_transition: start,
             start_time: Some(start),
-            cpu_request_millis: Some(request),
+            request_milli: Some(request),
             ..pod(usage)
         }
     }
@@ -713,7 +716,8 @@ mod tests {
     fn replica_calculator_upstream_cases() {
         let tol = Tolerances::symmetric(0.1);
         let cpu = |current: i32, target: i32, pods: Vec<PodView>| {
-            let p = cpu_utilization_replicas(current, target, &pods, NOW, tol, TIMINGS).unwrap();
+            let p = resource_utilization_replicas(current, target, &pods, NOW, tol, TIMINGS, true)
+                .unwrap();
             (p.replicas, p.utilization_percent)
         };
         let one = |usage: Option<i64>| pod_with(1000, true, COOL, usage);
@@ -903,7 +907,7 @@ mod tests {
             Err(CalcError::NoMetrics)
         );
         let mut no_request = pod(Some(100));
-        no_request.cpu_request_millis = None;
+        no_request.request_milli = None;
         assert_eq!(calc(1, 50, &[no_request]), Err(CalcError::MissingRequest));
         assert_eq!(
             calc(
@@ -916,5 +920,118 @@ mod tests {
             ),
             Err(CalcError::NoReadyMetrics)
         );
+    }
+
+    /// Upstream's test pods have two containers with the same request each; a pod metric sums
+    /// both containers' usage and requests, a ContainerResource metric takes one container.
+    fn two_containers(levels: [i64; 2], container: Option<usize>) -> PodView {
+        let (usage, request) = match container {
+            Some(c) => (levels[c], 1000),
+            None => (levels[0] + levels[1], 2000),
+        };
+        PodView {
+            request_milli: Some(request),
+            ..pod_with(1000, true, COOL, Some(usage))
+        }
+    }
+
+    /// Resource metrics of two-container pods and ContainerResource metrics
+    /// (`TestReplicaCalc*Container*` and their pod-level twins).
+    #[test]
+    fn container_resource_upstream_cases() {
+        let tol = Tolerances::symmetric(0.1);
+        let run = |current: i32, target: i32, pods: Vec<PodView>| {
+            let p = resource_utilization_replicas(current, target, &pods, NOW, tol, TIMINGS, true)
+                .unwrap();
+            (p.replicas, p.utilization_percent, p.raw_average_milli)
+        };
+        let levels = |l: &[i64], c: Option<usize>| -> Vec<PodView> {
+            l.iter().map(|&v| two_containers([v, v], c)).collect()
+        };
+        // ScaleUp: per pod 2×300, 2×500, 2×700 over 2000 each → 3000·100/6000 = 50 → 50/30 =
+        // 1.667 → ceil(1.667·3) = 5; raw average 3000/3 = 1000 (2 containers × 500).
+        assert_eq!(run(3, 30, levels(&[300, 500, 700], None)), (5, 50, 1000));
+        // ContainerScaleUp: container2 levels {1000,300},{1000,500},{1000,700} over 1000 each →
+        // 1500·100/3000 = 50 → 5; raw 500 (container1's 1000s do not count).
+        let c2 = |l: &[i64]| -> Vec<PodView> {
+            l.iter()
+                .map(|&v| two_containers([1000, v], Some(1)))
+                .collect()
+        };
+        assert_eq!(run(3, 30, c2(&[300, 500, 700])), (5, 50, 500));
+        // ScaleDown: 2×(100+300+500+250+250) = 2800 over 10000 → 28 → 0.56 → ceil(2.8) = 3;
+        // raw 560.
+        assert_eq!(
+            run(5, 50, levels(&[100, 300, 500, 250, 250], None)),
+            (3, 28, 560)
+        );
+        // ContainerScaleDown: container2 1400 over 5000 → 28 → 3; raw 280.
+        assert_eq!(run(5, 50, c2(&[100, 300, 500, 250, 250])), (3, 28, 280));
+        // ScaleUpUnreadyLessScale: pod 0 never Ready → unready; (1000+1400)·100/4000 = 60 → 2.0;
+        // unready filled with 0: 2400·100/6000 = 40 → 1.333 → ceil(4) = 4; raw 2400/2 = 1200.
+        let mut pods = levels(&[300, 500, 700], None);
+        pods[0].ready = false;
+        pods[0].ready_transition = pods[0].start_time.unwrap();
+        assert_eq!(run(3, 30, pods), (4, 60, 1200));
+        // ScaleUpContainerHotCpuLessScale: pod 0 started 30 s ago, Ready since start, metric
+        // window 60 s → its window began before Ready → unready; container2 (500+700)·100/2000
+        // = 60 → 2.0; unready as 0: 1200·100/3000 = 40 → 4; raw 600.
+        let mut pods = c2(&[300, 500, 700]);
+        let start = NOW.saturating_sub(SimDuration::from_secs(30));
+        pods[0].start_time = Some(start);
+        pods[0].ready_transition = start;
+        pods[0].sample.as_mut().unwrap().window = SimDuration::from_secs(60);
+        assert_eq!(run(3, 30, pods), (4, 60, 600));
+        // MissingContainerMetricScaleUpIgnoresFailedPods / ScaleUpContainerIgnoresFailedPods:
+        // 2 Running pods with container2 500, 700 and 2 Failed pods → 1200·100/2000 = 60 → 2.0
+        // → ceil(2·2) = 4; raw 600.
+        let mut pods = c2(&[500, 700]);
+        for _ in 0..2 {
+            pods.push(PodView {
+                phase: HpaPodPhase::Failed,
+                ..two_containers([1000, 9000], Some(1))
+            });
+        }
+        assert_eq!(run(2, 30, pods.clone()), (4, 60, 600));
+        // ScaleUpContainerIgnoresDeletionPods: the same with 2 deleting Running pods (container1).
+        for p in &mut pods[2..] {
+            p.phase = HpaPodPhase::Running;
+            p.deleting = true;
+        }
+        assert_eq!(run(2, 30, pods), (4, 60, 600));
+    }
+
+    /// Memory metrics skip the CPU readiness rules: a Running pod that is not Ready still counts.
+    #[test]
+    fn memory_counts_running_pods_that_are_not_ready() {
+        let tol = Tolerances::symmetric(0.1);
+        let gib = 1i64 << 30;
+        let mem = |mib: i64| Some((mib << 20) * 1000);
+        let pods = vec![
+            PodView {
+                request_milli: Some(gib * 1000),
+                ..pod_with(0, true, COOL, mem(512))
+            },
+            PodView {
+                request_milli: Some(gib * 1000),
+                ..pod_with(0, false, COOL, mem(768))
+            },
+            PodView {
+                request_milli: Some(gib * 1000),
+                ..pod_with(0, true, COOL, mem(1024))
+            },
+        ];
+        // Memory: (512+768+1024) Mi / 3 Gi = 75 % → 75/50 = 1.5 → ceil(1.5·3) = 5.
+        let p = resource_utilization_replicas(3, 50, &pods, NOW, tol, TIMINGS, false).unwrap();
+        assert_eq!((p.replicas, p.utilization_percent, p.ready), (5, 75, 3));
+        // With the CPU rules the never-Ready pod is unready: (512+1024)/2048 = 75 % → 1.5;
+        // unready as 0: 1536/3072 = 50 % → 1.0 within tolerance → keep 3.
+        let p = resource_utilization_replicas(3, 50, &pods, NOW, tol, TIMINGS, true).unwrap();
+        assert_eq!((p.replicas, p.utilization_percent, p.ready), (3, 75, 2));
+        // AverageValue 512Mi per pod on the same pods (no readiness rules): average 768Mi →
+        // 1.5 → ceil(4.5) = 5.
+        let p =
+            plain_metric_replicas(3, (512 << 20) * 1000, &pods, NOW, tol, TIMINGS, false).unwrap();
+        assert_eq!((p.replicas, p.average_milli), (5, (768 << 20) * 1000));
     }
 }

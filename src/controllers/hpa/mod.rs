@@ -1,18 +1,22 @@
 //! The HorizontalPodAutoscaler controller: every sync period, for each HPA, read the target's
 //! `spec.replicas`, compute a proposal per metric from what metrics-server returns, take the
-//! max, stabilize and rate-limit it (legacy path, A.4), and ask for a rescale when it differs.
-//! Each sync yields an [`HpaDecision`] that says why.
+//! max, stabilize and rate-limit it (A.4 without `behavior`, A.5 with it), and ask for a
+//! rescale when it differs. Each sync yields an [`HpaDecision`] that says why, with the status
+//! conditions it leaves.
 
 pub mod behavior;
 pub mod calculator;
+pub mod conditions;
 pub mod normalize;
 
 use serde::Serialize;
 
-use crate::cluster::{Cluster, HpaId, PodId, PodPhase};
+use crate::cluster::{Cluster, DeploymentId, HpaId, PodId, PodPhase};
 use std::sync::Arc;
 
-use crate::scenario::{HpaMetric, HpaSettings, HpaSpec, MetricSeries, ValueTarget};
+use crate::scenario::{
+    HpaMetric, HpaResource, HpaSettings, HpaSpec, MetricSeries, ResourceTarget, ValueTarget,
+};
 use crate::sim::{SimDuration, SimTime};
 
 use super::Intent;
@@ -20,8 +24,9 @@ use super::metrics_server::{MetricsServer, PodMetric};
 use behavior::{RateArgs, ScaleEvents, StabilizationReason, convert_with_rate, store_scale_event};
 use calculator::{
     CpuTimings, HpaPodPhase, PodView, Sample, Tolerances, average_value_replica_count,
-    cpu_utilization_replicas, plain_metric_replicas, usage_ratio_replica_count,
+    plain_metric_replicas, resource_utilization_replicas, usage_ratio_replica_count,
 };
+use conditions::{AbleToScale, Conditions, ScalingActive};
 use normalize::{LimitReason, Recommendation, limit_legacy, stabilize};
 
 /// What one sync of one HPA saw and decided.
@@ -41,12 +46,16 @@ pub struct HpaDecision {
     pub limit_reason: Option<LimitReason>,
     /// Why nothing was computed, when that is the case.
     pub skipped: Option<String>,
+    /// `status.conditions` after this sync.
+    pub conditions: Conditions,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MetricOutcome {
     pub metric: Arc<str>,
     pub target: Arc<str>,
+    /// What the milli-values measure.
+    pub unit: Unit,
     pub replicas: Option<i32>,
     pub utilization_percent: Option<i32>,
     /// The average value per pod (milli-units; for CPU, millicores).
@@ -60,6 +69,37 @@ pub struct MetricOutcome {
     pub error: Option<String>,
 }
 
+/// What a metric's milli-values measure: CPU (millicores), memory (bytes × 1000), or a count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Cpu,
+    Bytes,
+    Count,
+}
+
+impl Unit {
+    /// A milli-value the way a Kubernetes quantity would be written: `500m`, `2`, `256Mi`,
+    /// `1.5`.
+    pub fn format(self, milli: i64) -> String {
+        match self {
+            Unit::Cpu if milli % 1000 != 0 => format!("{milli}m"),
+            Unit::Cpu | Unit::Count => format_milli(milli),
+            Unit::Bytes => format_bytes(milli / 1000),
+        }
+    }
+}
+
+/// Bytes with the largest binary suffix that divides them exactly (`268435456` → `256Mi`).
+pub fn format_bytes(bytes: i64) -> String {
+    for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
+        if bytes != 0 && bytes % (1i64 << shift) == 0 {
+            return format!("{}{suffix}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
 /// Per-HPA controller state (the recommendation history lives only in memory, as upstream).
 #[derive(Clone, Debug)]
 pub struct HpaController {
@@ -71,7 +111,19 @@ pub struct HpaController {
     /// Per HPA: its name, and per metric its (metric, target) labels — shared by every decision
     /// record instead of formatted at each sync.
     names: Vec<Arc<str>>,
-    labels: Vec<Vec<(Arc<str>, Arc<str>)>>,
+    labels: Vec<Vec<MetricLabels>>,
+    /// Per HPA, its target's name when the target is missing (for FailedGetScale).
+    missing_targets: Vec<Option<Arc<str>>>,
+}
+
+/// How a metric reads in records (`"CPU"`, `"60% utilization"`), shared by every record.
+#[derive(Clone, Debug)]
+struct MetricLabels {
+    metric: Arc<str>,
+    target: Arc<str>,
+    unit: Unit,
+    /// The `ScalingActive` reason when it fails.
+    failure_reason: &'static str,
 }
 
 impl HpaController {
@@ -86,6 +138,14 @@ impl HpaController {
                 .iter()
                 .map(|h| h.metrics.iter().map(metric_labels).collect())
                 .collect(),
+            missing_targets: hpas
+                .iter()
+                .map(|h| {
+                    h.target
+                        .is_none()
+                        .then(|| Arc::from(h.target_name.as_str()))
+                })
+                .collect(),
         }
     }
 
@@ -98,7 +158,10 @@ impl HpaController {
         now: SimTime,
     ) -> (HpaDecision, Option<Intent>) {
         let h = &cluster.hpas[hpa.index()];
-        let current = cluster.deployment(h.target).replicas;
+        let Some(target) = h.target else {
+            return (self.failed_get_scale(hpa, now), None);
+        };
+        let current = cluster.deployment(target).replicas;
         let history = &mut self.histories[hpa.index()];
         if history.is_empty() {
             history.push(Recommendation {
@@ -106,22 +169,12 @@ impl HpaController {
                 timestamp: now,
             });
         }
-        let mut decision = HpaDecision {
-            time_seconds: now.as_secs_f64(),
-            hpa: self.names[hpa.index()].clone(),
-            current_replicas: current,
-            metrics: Vec::new(),
-            proposed_replicas: None,
-            stabilized_replicas: current,
-            stabilization_reason: None,
-            desired_replicas: current,
-            limit_reason: None,
-            skipped: None,
-        };
+        let mut decision = self.blank_decision(hpa, now, current);
         let (min, max) = (h.spec.min_replicas, h.spec.max_replicas);
         if current == 0 && min != 0 {
             decision.skipped =
                 Some("scaling is disabled since the replica count of the target is zero".into());
+            decision.conditions.scaling_active = Some(ScalingActive::ScalingDisabled);
         } else if current > max {
             decision.desired_replicas = max;
             decision.limit_reason = Some(LimitReason::TooManyReplicas);
@@ -141,11 +194,59 @@ impl HpaController {
                 now,
             );
         }
+        let c = &mut decision.conditions;
+        c.scaling_limited = decision.limit_reason;
+        c.able_to_scale = if rescale {
+            AbleToScale::SucceededRescale {
+                replicas: decision.desired_replicas,
+            }
+        } else if let Some(reason) = decision.stabilization_reason {
+            AbleToScale::Stabilized(reason)
+        } else {
+            AbleToScale::ReadyForNewScale
+        };
         let intent = rescale.then_some(Intent::ScaleDeployment {
-            deployment: h.target,
+            deployment: target,
             replicas: decision.desired_replicas,
         });
         (decision, intent)
+    }
+
+    /// A decision that changes nothing yet.
+    fn blank_decision(&self, hpa: HpaId, now: SimTime, current: i32) -> HpaDecision {
+        HpaDecision {
+            time_seconds: now.as_secs_f64(),
+            hpa: self.names[hpa.index()].clone(),
+            current_replicas: current,
+            metrics: Vec::new(),
+            proposed_replicas: None,
+            stabilized_replicas: current,
+            stabilization_reason: None,
+            desired_replicas: current,
+            limit_reason: None,
+            skipped: None,
+            conditions: Conditions {
+                able_to_scale: AbleToScale::ReadyForNewScale,
+                scaling_active: None,
+                scaling_limited: None,
+            },
+        }
+    }
+
+    /// The sync of an HPA whose target does not exist: `AbleToScale=False/FailedGetScale`.
+    fn failed_get_scale(&self, hpa: HpaId, now: SimTime) -> HpaDecision {
+        let name = self.missing_targets[hpa.index()]
+            .clone()
+            .unwrap_or_else(|| Arc::from(""));
+        let mut d = self.blank_decision(hpa, now, 0);
+        d.skipped = Some(format!(
+            "the target Deployment {name:?} does not exist (FailedGetScale)"
+        ));
+        d.conditions.able_to_scale = AbleToScale::FailedGetScale {
+            kind: "deployments.apps",
+            name,
+        };
+        d
     }
 
     fn compute(
@@ -168,22 +269,41 @@ impl HpaController {
             current,
             tolerances,
         };
+        let mut first_failure: Option<usize> = None;
+        let mut winner: Option<usize> = None;
         for (index, metric) in h.spec.metrics.iter().enumerate() {
             let outcome = self.metric_outcome(metric, index, &ctx);
-            any_failed |= outcome.replicas.is_none();
-            if let Some(r) = outcome.replicas {
-                d.proposed_replicas = Some(d.proposed_replicas.map_or(r, |p| p.max(r)));
+            match outcome.replicas {
+                None => {
+                    any_failed = true;
+                    first_failure.get_or_insert(index);
+                }
+                Some(r) if d.proposed_replicas.is_none_or(|p| r > p) => {
+                    d.proposed_replicas = Some(r);
+                    winner = Some(index);
+                }
+                Some(_) => {}
             }
             d.metrics.push(outcome);
         }
+        let labels = &self.labels[hpa.index()];
+        let failed = |i: usize| ScalingActive::FailedGetMetric {
+            reason: labels[i].failure_reason,
+            error: d.metrics[i].error.clone().unwrap_or_default(),
+        };
         let Some(proposed) = d.proposed_replicas else {
+            d.conditions.scaling_active = first_failure.map(failed);
             d.skipped = Some("no metric produced a recommendation (ScalingActive=False)".into());
             return;
         };
         if any_failed && proposed < current {
+            d.conditions.scaling_active = first_failure.map(failed);
             d.skipped = Some("some metrics failed and the rest propose fewer replicas: not scaling down on partial data".into());
             return;
         }
+        d.conditions.scaling_active = winner.map(|i| ScalingActive::ValidMetricFound {
+            metric: labels[i].metric.clone(),
+        });
         self.normalize(hpa, cluster, now, proposed, d);
     }
 
@@ -268,36 +388,20 @@ impl HpaController {
             cpu_initialization_period: self.settings.cpu_initialization_period,
             initial_readiness_delay: self.settings.initial_readiness_delay,
         };
-        let (label, target_label) = &self.labels[ctx.hpa.index()][index];
-        let mut outcome = MetricOutcome::new(label.clone(), target_label.clone());
-        let cpu = |pod: PodId| ctx.metrics.pod_metric(pod);
+        let labels = &self.labels[ctx.hpa.index()][index];
+        let mut outcome = MetricOutcome::new(labels);
         match metric {
-            HpaMetric::CpuUtilization { target_percent } => {
-                let pods = pod_views(ctx, cpu);
-                match cpu_utilization_replicas(
-                    ctx.current,
-                    *target_percent,
-                    &pods,
-                    ctx.now,
-                    ctx.tolerances,
-                    timings,
-                ) {
-                    Ok(p) => {
-                        outcome.utilization_percent = Some(p.utilization_percent);
-                        outcome.average_value_milli = Some(p.raw_average_millis);
-                        outcome.counted(p.replicas, (p.ready, p.unready, p.missing, p.ignored));
-                    }
-                    Err(e) => outcome.error = Some(e.to_string()),
-                }
-                outcome
-            }
-            HpaMetric::CpuAverageValue { target_milli } => plain_outcome(
+            HpaMetric::Resource {
+                resource,
+                container,
+                target,
+            } => resource_outcome(
                 outcome,
-                &pod_views(ctx, cpu),
-                *target_milli,
+                *resource,
+                container.as_deref(),
+                *target,
                 ctx,
                 timings,
-                true,
             ),
             HpaMetric::Pods {
                 source,
@@ -305,7 +409,7 @@ impl HpaController {
                 ..
             } => {
                 let source = source.expect("validation resolves every Pods metric");
-                let pods = pod_views(ctx, |pod| ctx.metrics.custom_metric(pod, source));
+                let pods = pod_views(ctx, |_| None, |pod| ctx.metrics.custom_metric(pod, source));
                 plain_outcome(outcome, &pods, *target_milli, ctx, timings, false)
             }
             HpaMetric::External { series, target, .. }
@@ -372,7 +476,10 @@ fn ready_and_status_replicas(ctx: &MetricContext) -> (Option<usize>, i32) {
             }
         }
     }
-    let target = cluster.deployment(h.target);
+    let target = cluster.deployment(
+        h.target
+            .expect("metrics are only read for an existing target"),
+    );
     let status: usize = target
         .replica_sets
         .iter()
@@ -392,10 +499,11 @@ struct MetricContext<'a> {
 }
 
 impl MetricOutcome {
-    fn new(metric: Arc<str>, target: Arc<str>) -> Self {
+    fn new(labels: &MetricLabels) -> Self {
         MetricOutcome {
-            metric,
-            target,
+            metric: labels.metric.clone(),
+            target: labels.target.clone(),
+            unit: labels.unit,
             replicas: None,
             utilization_percent: None,
             average_value_milli: None,
@@ -421,6 +529,91 @@ impl MetricOutcome {
             self.ignored_pods,
         ) = (ready, unready, missing, ignored);
     }
+}
+
+/// A Resource or ContainerResource metric: the utilization path for a Utilization target, the
+/// plain path for AverageValue; the CPU readiness rules apply to cpu only.
+fn resource_outcome(
+    mut outcome: MetricOutcome,
+    resource: HpaResource,
+    container: Option<&str>,
+    target: ResourceTarget,
+    ctx: &MetricContext,
+    timings: CpuTimings,
+) -> MetricOutcome {
+    let serving = |dep: DeploymentId| {
+        let spec = &ctx.cluster.deployment(dep).spec;
+        container.is_none_or(|c| spec.serving_container() == Some(c))
+    };
+    let selected = &ctx.cluster.hpas[ctx.hpa.index()].selected;
+    let has_container = container.is_none_or(|c| {
+        selected
+            .iter()
+            .any(|&d| ctx.cluster.deployment(d).spec.pod.has_container(c))
+    });
+    if !has_container {
+        outcome.error = Some(format!(
+            "failed to get {} utilization: no metrics returned from resource metrics API (no container {:?} in the target's pods)",
+            resource.as_str(),
+            container.unwrap_or_default()
+        ));
+        return outcome;
+    }
+    // Only the serving container uses CPU and memory; a named other container reports zero.
+    let sample = |pod: PodId| {
+        let dep = ctx.cluster.pods[pod.index()].deployment;
+        let m = ctx.metrics.resource_metric(pod, resource)?;
+        Some(if serving(dep) {
+            m
+        } else {
+            PodMetric {
+                value_milli: 0,
+                ..m
+            }
+        })
+    };
+    let request = |dep: DeploymentId| {
+        ctx.cluster
+            .deployment(dep)
+            .spec
+            .pod
+            .hpa_request_milli(resource, container)
+    };
+    let pods = pod_views(ctx, request, sample);
+    let cpu_readiness = resource == HpaResource::Cpu;
+    let context = |e: calculator::CalcError| {
+        let what = match target {
+            ResourceTarget::Utilization(_) => "utilization",
+            ResourceTarget::AverageValue(_) => "usage",
+        };
+        format!("failed to get {} {what}: {e}", resource.as_str())
+    };
+    match target {
+        ResourceTarget::Utilization(percent) => match resource_utilization_replicas(
+            ctx.current,
+            percent,
+            &pods,
+            ctx.now,
+            ctx.tolerances,
+            timings,
+            cpu_readiness,
+        ) {
+            Ok(p) => {
+                outcome.utilization_percent = Some(p.utilization_percent);
+                outcome.average_value_milli = Some(p.raw_average_milli);
+                outcome.counted(p.replicas, (p.ready, p.unready, p.missing, p.ignored));
+            }
+            Err(e) => outcome.error = Some(context(e)),
+        },
+        ResourceTarget::AverageValue(milli) => {
+            outcome = plain_outcome(outcome, &pods, milli, ctx, timings, cpu_readiness);
+            outcome.error = outcome
+                .error
+                .take()
+                .map(|e| format!("failed to get {} usage: {e}", resource.as_str()));
+        }
+    }
+    outcome
 }
 
 /// Evaluates an AverageValue target with `calcPlainMetricReplicas`.
@@ -450,35 +643,71 @@ fn plain_outcome(
     outcome
 }
 
-/// How a metric and its target read in decision records (`"resource cpu"`, `"60% utilization"`).
-fn metric_labels(metric: &HpaMetric) -> (Arc<str>, Arc<str>) {
-    let per_pod = |milli: i64| format!("{} per pod", format_milli(milli));
+/// How a metric and its target read in decision records (`"CPU"`, `"60% utilization"`).
+fn metric_labels(metric: &HpaMetric) -> MetricLabels {
+    let per_pod = |milli: i64, unit: Unit| format!("{} per pod", unit.format(milli));
     let value_target = |t: &ValueTarget| match t {
-        ValueTarget::Value(v) => format_milli(*v),
-        ValueTarget::AverageValue(v) => per_pod(*v),
+        ValueTarget::Value(v) => Unit::Count.format(*v),
+        ValueTarget::AverageValue(v) => per_pod(*v, Unit::Count),
     };
-    let (label, target) = match metric {
-        HpaMetric::CpuUtilization { target_percent } => (
-            "resource cpu".to_string(),
-            format!("{target_percent}% utilization"),
-        ),
-        HpaMetric::CpuAverageValue { target_milli } => {
-            ("resource cpu".to_string(), per_pod(*target_milli))
+    let (metric, target, unit, failure_reason) = match metric {
+        HpaMetric::Resource {
+            resource,
+            container,
+            target,
+        } => {
+            let (name, unit) = match resource {
+                HpaResource::Cpu => ("CPU", Unit::Cpu),
+                HpaResource::Memory => ("memory", Unit::Bytes),
+            };
+            let (label, reason) = match container {
+                Some(c) => (
+                    format!("{name} of container {c}"),
+                    "FailedGetContainerResourceMetric",
+                ),
+                None => (name.to_string(), "FailedGetResourceMetric"),
+            };
+            let target = match target {
+                ResourceTarget::Utilization(p) => format!("{p}% utilization"),
+                ResourceTarget::AverageValue(v) => per_pod(*v, unit),
+            };
+            (label, target, unit, reason)
         }
         HpaMetric::Pods {
             metric,
             target_milli,
             ..
-        } => (format!("pods {metric}"), per_pod(*target_milli)),
-        HpaMetric::External { metric, target, .. } => {
-            (format!("external {metric}"), value_target(target))
-        }
-        HpaMetric::Object { metric, target, .. } => {
-            (format!("object {metric}"), value_target(target))
-        }
-        HpaMetric::Unsupported { description } => (description.clone(), String::new()),
+        } => (
+            format!("pods {metric}"),
+            per_pod(*target_milli, Unit::Count),
+            Unit::Count,
+            "FailedGetPodsMetric",
+        ),
+        HpaMetric::External { metric, target, .. } => (
+            format!("external {metric}"),
+            value_target(target),
+            Unit::Count,
+            "FailedGetExternalMetric",
+        ),
+        HpaMetric::Object { metric, target, .. } => (
+            format!("object {metric}"),
+            value_target(target),
+            Unit::Count,
+            "FailedGetObjectMetric",
+        ),
+        HpaMetric::Unsupported { description } => (
+            description.clone(),
+            String::new(),
+            Unit::Count,
+            "InvalidMetricSourceType",
+        ),
     };
-    (Arc::from(label), Arc::from(target))
+    MetricLabels {
+        metric: Arc::from(metric),
+        target: Arc::from(target),
+        unit,
+        failure_reason,
+    }
 }
 
 /// A milli-value as a quantity-like decimal: 1500 → "1.5", 250 → "0.25".
@@ -493,13 +722,17 @@ pub fn format_milli(milli: i64) -> String {
 }
 
 /// The pods the HPA's selector picks (every non-terminated pod of the selected Deployments),
-/// each with this metric's sample from `sample`.
-fn pod_views(ctx: &MetricContext, sample: impl Fn(PodId) -> Option<PodMetric>) -> Vec<PodView> {
+/// each with its Deployment's request from `request` and this metric's sample from `sample`.
+fn pod_views(
+    ctx: &MetricContext,
+    request: impl Fn(DeploymentId) -> Option<i64>,
+    sample: impl Fn(PodId) -> Option<PodMetric>,
+) -> Vec<PodView> {
     let cluster = ctx.cluster;
     let h = &cluster.hpas[ctx.hpa.index()];
     let mut views = Vec::new();
     for &dep in &h.selected {
-        let request = cluster.deployment(dep).spec.pod.hpa_cpu_request_millis;
+        let request = request(dep);
         for &rs in &cluster.deployment(dep).replica_sets {
             for pod in cluster.pods_of(rs) {
                 views.push(PodView {
@@ -512,7 +745,7 @@ fn pod_views(ctx: &MetricContext, sample: impl Fn(PodId) -> Option<PodMetric>) -
                     ready: pod.ready,
                     ready_transition: pod.ready_transition,
                     start_time: pod.started,
-                    cpu_request_millis: request,
+                    request_milli: request,
                     sample: sample(pod.id).map(|m| Sample {
                         value_milli: m.value_milli,
                         timestamp: m.timestamp,
