@@ -922,6 +922,42 @@ mod tests {
         );
     }
 
+    /// The Pods-metric ("CM") cases of `replica_calculator_test.go`, exactly as upstream: Pods
+    /// metrics pass no resource, so the CPU readiness rules never mark a pod unready.
+    #[test]
+    fn pods_metric_upstream_cases() {
+        let hot_unready = |v: i64| pod_with(1000, false, HOT, Some(v));
+        let cool = |v: i64| pod_with(1000, true, COOL, Some(v));
+        // ScaleUpCM: avg (20000+10000+30000)/3 = 20000 vs 15000 → 1.333 → ceil(4) = 4.
+        assert_eq!(
+            plain(3, 15_000, &[cool(20_000), cool(10_000), cool(30_000)]),
+            (4, 20_000)
+        );
+        // ScaleUpCMUnreadyHotCpuNoLessScale: the hot, unready pod still counts: avg 30000 → 2.0
+        // → 6.
+        assert_eq!(
+            plain(
+                3,
+                15_000,
+                &[cool(50_000), cool(10_000), hot_unready(30_000)]
+            ),
+            (6, 30_000)
+        );
+        // ScaleUpCMUnreadyHotCpuScaleWouldScaleDown: avg (50000+15000+30000)/3 = 31666 → 2.111
+        // → ceil(6.33) = 7.
+        assert_eq!(
+            plain(
+                3,
+                15_000,
+                &[hot_unready(50_000), cool(15_000), hot_unready(30_000)]
+            ),
+            (7, 31_666)
+        );
+        // ScaleDownCM: 5 × 12000 vs 20000 → 0.6 → ceil(3) = 3.
+        assert_eq!(plain(5, 20_000, &[cool(12_000); 5]), (3, 12_000));
+        // ToleranceCM is in tolerance_upstream_cases_for_other_metric_types.
+    }
+
     /// Upstream's test pods have two containers with the same request each; a pod metric sums
     /// both containers' usage and requests, a ContainerResource metric takes one container.
     fn two_containers(levels: [i64; 2], container: Option<usize>) -> PodView {
