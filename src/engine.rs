@@ -108,6 +108,7 @@ struct Engine<'s> {
     routers: Vec<Router>,
     service_time_rngs: Vec<SimRng>,
     startup_rngs: Vec<SimRng>,
+    scheduler: scheduler::Scheduler,
     scheduler_rng: SimRng,
     metrics_server: MetricsServer,
     hpa: HpaController,
@@ -169,6 +170,7 @@ impl<'s> Engine<'s> {
                 .iter()
                 .map(|d| streams.stream(&format!("startup/{}", d.name)))
                 .collect(),
+            scheduler: scheduler::Scheduler::new(s.scheduler_profiles.clone()),
             scheduler_rng: streams.stream("scheduler"),
             metrics_server: MetricsServer::new(s.metric_resolution),
             hpa: HpaController::new(s.hpa_settings, &s.hpas, s.metric_series.clone()),
@@ -461,7 +463,10 @@ impl<'s> Engine<'s> {
     fn schedule_pending(&mut self) {
         let pending: Vec<PodId> = self.cluster.unscheduled.iter().copied().collect();
         for pod in pending {
-            match scheduler::schedule_pod(&self.cluster, pod, &mut self.scheduler_rng) {
+            match self
+                .scheduler
+                .schedule_pod(&self.cluster, pod, &mut self.scheduler_rng)
+            {
                 Ok(node) => self.apply(Intent::BindPod { pod, node }),
                 Err(_) => {
                     let deployment = self.cluster.pod(pod).deployment;

@@ -655,6 +655,7 @@ fn pod_template(
         node_selector: spec.node_selector.clone().unwrap_or_default(),
         tolerations: tolerations(spec, src, path, diags),
         termination_grace: termination_grace(spec, src, path, diags),
+        scheduler_name: spec.scheduler_name.clone(),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod diag;
 pub mod manifest;
 pub mod model;
 pub mod raw;
+pub mod scheduler_config;
 pub mod slo;
 pub mod trace;
 pub mod units;

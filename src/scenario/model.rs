@@ -35,6 +35,8 @@ pub struct Scenario {
     /// Scripted series for External and Object metrics.
     pub metric_series: Vec<MetricSeries>,
     pub slos: Vec<SloSpec>,
+    /// kube-scheduler profiles (from `spec.schedulerConfig`; empty: the default profile).
+    pub scheduler_profiles: Vec<crate::controllers::scheduler::SchedulerProfile>,
     /// Warnings and notes found while loading (errors stop loading).
     pub warnings: Vec<Diagnostic>,
     /// The scenario document after defaults and `--set`, as YAML.
@@ -94,6 +96,8 @@ pub struct PodTemplate {
     pub node_selector: Labels,
     pub tolerations: Vec<Toleration>,
     pub termination_grace: SimDuration,
+    /// `spec.schedulerName` (`None`: default-scheduler).
+    pub scheduler_name: Option<String>,
 }
 
 /// One container's cpu and memory requests as the HPA reads them (`None`: no request).

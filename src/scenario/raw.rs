@@ -48,6 +48,10 @@ pub struct RawSpec {
     pub cluster: Option<RawCluster>,
     pub controller_manager: Option<RawControllerManager>,
     pub metrics_server: Option<RawMetricsServer>,
+    /// A KubeSchedulerConfiguration file (relative to the scenario): profiles, score plugins
+    /// and weights, NodeResourcesFit scoring strategy, percentageOfNodesToScore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler_config: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workloads: Vec<RawWorkload>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

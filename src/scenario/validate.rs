@@ -15,6 +15,7 @@ use super::diag::{self, Diagnostic, did_you_mean};
 use super::manifest::{self, ManifestSet, Source, unknown_field_message};
 use super::model::*;
 use super::raw::*;
+use super::scheduler_config;
 use super::slo::parse_assertion;
 use super::trace::{self, TraceMapping};
 use super::units::Duration;
@@ -354,6 +355,8 @@ impl Builder<'_> {
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
         self.warn_unfittable(&deployments, &node_pools);
         let slos = self.slos(&spec.slos, &services, &deployments);
+        let scheduler_profiles =
+            self.scheduler_profiles(spec.scheduler_config.as_deref(), set, &deployments);
         let hpa_settings = self.hpa_settings(spec.controller_manager.as_ref());
         let metric_resolution = self.metric_resolution(spec.metrics_server.as_ref());
         // Record the effective values so scenario.resolved.yaml shows what ran.
@@ -385,6 +388,7 @@ impl Builder<'_> {
             metric_resolution,
             metric_series,
             slos,
+            scheduler_profiles,
             warnings: Vec::new(),
             resolved_yaml: serde_saphyr::to_string(&*raw).unwrap_or_default(),
         }
@@ -627,6 +631,67 @@ impl Builder<'_> {
             }
         }
         hpas
+    }
+
+    /// Reads `spec.schedulerConfig` and checks every pod's `schedulerName` has a profile.
+    fn scheduler_profiles(
+        &mut self,
+        file: Option<&str>,
+        set: &ManifestSet,
+        deployments: &[DeploymentSpec],
+    ) -> Vec<crate::controllers::scheduler::SchedulerProfile> {
+        let profiles = match file {
+            None => Vec::new(),
+            Some(rel) => {
+                let full = self.base_dir.join(rel);
+                let shown = full.display().to_string();
+                match std::fs::read_to_string(&full) {
+                    Ok(text) => scheduler_config::read(&shown, &text, self.diags),
+                    Err(e) => {
+                        self.error(
+                            "spec.schedulerConfig",
+                            format!("cannot read KubeSchedulerConfiguration {shown}: {e}"),
+                        );
+                        return Vec::new();
+                    }
+                }
+            }
+        };
+        let names: Vec<&str> = if profiles.is_empty() {
+            vec![crate::controllers::scheduler::profile::DEFAULT_SCHEDULER_NAME]
+        } else {
+            profiles.iter().map(|p| p.scheduler_name.as_str()).collect()
+        };
+        for d in deployments {
+            let Some(name) = d.pod.scheduler_name.as_deref() else {
+                continue;
+            };
+            if names.contains(&name) {
+                continue;
+            }
+            if let Some(m) = set
+                .deployments
+                .iter()
+                .find(|m| m.object.metadata.name.as_deref() == Some(d.name.as_str()))
+            {
+                let hint = match (file, did_you_mean(name, names.iter().copied())) {
+                    (_, Some(close)) => format!(" (did you mean {close:?}?)"),
+                    (None, None) => {
+                        "; define it in a KubeSchedulerConfiguration under spec.schedulerConfig"
+                            .to_string()
+                    }
+                    (Some(_), None) => String::new(),
+                };
+                self.diags.push(m.source.error(
+                    "spec.template.spec.schedulerName",
+                    format!(
+                        "no scheduler profile {name:?}{hint}: profiles are {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        profiles
     }
 
     /// Memory metrics need the target's memory model; a ContainerResource metric should name a

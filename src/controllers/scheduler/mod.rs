@@ -1,11 +1,16 @@
-//! kube-scheduler (first version of the default profile): Filter with NodeUnschedulable-free
-//! nodes, TaintToleration, NodeAffinity (nodeSelector) and NodeResourcesFit; Score with
-//! TaintToleration (weight 3), NodeResourcesFit LeastAllocated (1) and
-//! NodeResourcesBalancedAllocation (1); ties broken uniformly at random from the scheduler's own
-//! stream. Filters and scores are pure functions over a node and the pod's template.
+//! kube-scheduler: Filter with TaintToleration, NodeAffinity (nodeSelector) and
+//! NodeResourcesFit, looking for `numFeasibleNodesToFind` feasible nodes from a rotating start
+//! index; Score with the profile's plugins and weights (default: TaintToleration 3,
+//! NodeResourcesFit LeastAllocated 1, NodeResourcesBalancedAllocation 1; MostAllocated and
+//! RequestedToCapacityRatio from a KubeSchedulerConfiguration); ties broken uniformly at random
+//! from the scheduler's own stream. Filters and scores are pure functions over a node and the
+//! pod's template; [`Scheduler`] holds the profiles and the start index.
 
 pub mod filter;
+pub mod profile;
 pub mod score;
+
+pub use profile::SchedulerProfile;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -38,41 +43,111 @@ impl fmt::Display for FitError {
     }
 }
 
-/// Picks a node for `pod`, or explains why none fits.
-pub fn schedule_pod(cluster: &Cluster, pod: PodId, rng: &mut SimRng) -> Result<NodeId, FitError> {
-    let template = &cluster.deployment(cluster.pod(pod).deployment).spec.pod;
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    let mut feasible: Vec<&Node> = Vec::new();
-    for node in &cluster.nodes {
-        match filter::run_filters(node, template) {
-            Ok(()) => feasible.push(node),
-            Err(reason) => *reasons.entry(reason).or_default() += 1,
+/// The scheduler: its profiles (by `schedulerName`) and where the next Filter pass starts.
+#[derive(Clone, Debug)]
+pub struct Scheduler {
+    profiles: Vec<SchedulerProfile>,
+    next_start_node_index: usize,
+}
+
+impl Scheduler {
+    /// A scheduler with `profiles` (the default profile when empty).
+    pub fn new(mut profiles: Vec<SchedulerProfile>) -> Self {
+        if profiles.is_empty() {
+            profiles.push(SchedulerProfile::default());
+        }
+        Scheduler {
+            profiles,
+            next_start_node_index: 0,
         }
     }
-    match feasible.len() {
-        0 => Err(FitError {
-            nodes: cluster.nodes.len(),
-            reasons,
-        }),
-        1 => Ok(feasible[0].id),
-        _ => Ok(select_host(&feasible, template, rng)),
+
+    /// The profile a pod template asks for (`spec.schedulerName`; validation guarantees it
+    /// exists, the first profile otherwise).
+    pub fn profile_for(&self, template: &PodTemplate) -> &SchedulerProfile {
+        let name = template
+            .scheduler_name
+            .as_deref()
+            .unwrap_or(profile::DEFAULT_SCHEDULER_NAME);
+        self.profiles
+            .iter()
+            .find(|p| p.scheduler_name == name)
+            .unwrap_or(&self.profiles[0])
+    }
+
+    /// Picks a node for `pod`, or explains why none fits (`schedulePod`).
+    pub fn schedule_pod(
+        &mut self,
+        cluster: &Cluster,
+        pod: PodId,
+        rng: &mut SimRng,
+    ) -> Result<NodeId, FitError> {
+        let template = &cluster.deployment(cluster.pod(pod).deployment).spec.pod;
+        let profile = self.profile_for(template).clone();
+        let nodes = cluster.nodes.len();
+        if nodes == 0 {
+            return Err(FitError {
+                nodes: 0,
+                reasons: BTreeMap::new(),
+            });
+        }
+        let wanted =
+            profile::num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, nodes);
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        let mut feasible: Vec<&Node> = Vec::new();
+        let mut processed = 0;
+        for i in 0..nodes {
+            let node = &cluster.nodes[(self.next_start_node_index + i) % nodes];
+            processed += 1;
+            match filter::run_filters(node, template) {
+                Ok(()) => {
+                    feasible.push(node);
+                    if feasible.len() == wanted {
+                        break;
+                    }
+                }
+                Err(reason) => *reasons.entry(reason).or_default() += 1,
+            }
+        }
+        self.next_start_node_index = (self.next_start_node_index + processed) % nodes;
+        match feasible.len() {
+            0 => Err(FitError { nodes, reasons }),
+            1 => Ok(feasible[0].id),
+            _ => Ok(select_host(&feasible, template, &profile, rng)),
+        }
     }
 }
 
-/// Scores feasible nodes and picks the best, breaking ties by reservoir sampling.
-fn select_host(feasible: &[&Node], template: &PodTemplate, rng: &mut SimRng) -> NodeId {
-    let taint_raw: Vec<i64> = feasible
-        .iter()
-        .map(|n| score::taint_toleration_raw(n, template))
-        .collect();
-    let taint_scores = score::default_normalize(&taint_raw, true);
+/// Scores feasible nodes with the profile's plugins and picks the best, breaking ties by
+/// reservoir sampling (`selectHost`).
+fn select_host(
+    feasible: &[&Node],
+    template: &PodTemplate,
+    profile: &SchedulerProfile,
+    rng: &mut SimRng,
+) -> NodeId {
+    let taint_scores = if profile.taint_toleration_weight > 0 {
+        let raw: Vec<i64> = feasible
+            .iter()
+            .map(|n| score::taint_toleration_raw(n, template))
+            .collect();
+        score::default_normalize(&raw, true)
+    } else {
+        vec![0; feasible.len()]
+    };
     let mut best = NodeId(0);
     let mut best_score = i64::MIN;
     let mut ties = 0u32;
     for (i, node) in feasible.iter().enumerate() {
-        let total = 3 * taint_scores[i]
-            + score::least_allocated(node, template)
-            + score::balanced_allocation(node, template);
+        let mut total = profile.taint_toleration_weight * taint_scores[i];
+        if profile.fit_weight > 0 {
+            total += profile.fit_weight
+                * score::node_resources_fit(node, template, &profile.fit_strategy);
+        }
+        if profile.balanced_allocation_weight > 0 {
+            total += profile.balanced_allocation_weight
+                * score::balanced_allocation(node, template, &profile.balanced_resources);
+        }
         if total > best_score {
             (best, best_score, ties) = (node.id, total, 1);
         } else if total == best_score {

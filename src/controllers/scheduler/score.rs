@@ -1,35 +1,80 @@
 //! Score plugins with kube-scheduler's integer formulas (MaxNodeScore = 100).
 
+use super::profile::{ResourceWeight, ScoringKind, ScoringStrategy};
 use crate::cluster::Node;
-use crate::cluster::resources::TaintEffect;
+use crate::cluster::resources::{CPU, EPHEMERAL_STORAGE, MEMORY, TaintEffect};
 use crate::scenario::PodTemplate;
 
 pub const MAX_NODE_SCORE: i64 = 100;
 
-/// NodeResourcesFit LeastAllocated over cpu and memory (weights 1, 1), on non-zero requests:
-/// per resource `(alloc − req)·100/alloc` (0 if req > alloc); node = Σ score·w / Σ w.
-pub fn least_allocated(node: &Node, pod: &PodTemplate) -> i64 {
-    let mut sum = 0;
-    let mut weights = 0;
-    for (alloc, req) in [
-        (
-            node.allocatable.cpu_millis,
-            node.requested_for_scoring.cpu_millis + pod.scoring_requests.cpu_millis,
-        ),
-        (
-            node.allocatable.memory_bytes,
-            node.requested_for_scoring.memory_bytes + pod.scoring_requests.memory_bytes,
-        ),
-    ] {
-        if alloc == 0 {
-            continue;
-        }
-        sum += least_requested_score(req, alloc);
-        weights += 1;
+/// NodeResourcesFit's score under `strategy`, on non-zero requests (`resource_allocation.go`):
+/// per configured resource with allocatable > 0 (an extended resource only if the pod requests
+/// it), the strategy's per-resource score, combined as `Σ score·w / Σ w`.
+pub fn node_resources_fit(node: &Node, pod: &PodTemplate, strategy: &ScoringStrategy) -> i64 {
+    let mut requested = Vec::with_capacity(strategy.resources.len());
+    let mut allocatable = Vec::with_capacity(strategy.resources.len());
+    for r in &strategy.resources {
+        let (alloc, req) = allocatable_and_requested(
+            node,
+            &r.name,
+            pod.scoring_requests.get(&r.name),
+            &node.requested_for_scoring,
+        );
+        allocatable.push(alloc);
+        requested.push(req);
     }
-    if weights == 0 { 0 } else { sum / weights }
+    let weights: Vec<i64> = strategy.resources.iter().map(|r| r.weight).collect();
+    match &strategy.kind {
+        ScoringKind::LeastAllocated => {
+            weighted_score(&requested, &allocatable, &weights, least_requested_score)
+        }
+        ScoringKind::MostAllocated => {
+            weighted_score(&requested, &allocatable, &weights, most_requested_score)
+        }
+        ScoringKind::RequestedToCapacityRatio { shape } => {
+            requested_to_capacity_ratio(&requested, &allocatable, &weights, shape)
+        }
+    }
 }
 
+/// `calculateResourceAllocatableRequest`: (allocatable, on-node + pod request), or (0, 0) for an
+/// extended resource the pod does not request.
+fn allocatable_and_requested(
+    node: &Node,
+    name: &str,
+    pod_request: i64,
+    on_node: &crate::cluster::resources::Resources,
+) -> (i64, i64) {
+    if pod_request == 0 && is_scalar(name) {
+        return (0, 0);
+    }
+    (node.allocatable.get(name), on_node.get(name) + pod_request)
+}
+
+/// Extended resources and hugepages (everything but cpu, memory, ephemeral-storage).
+fn is_scalar(name: &str) -> bool {
+    !matches!(name, CPU | MEMORY | EPHEMERAL_STORAGE)
+}
+
+/// `Σ score(req, alloc)·w / Σ w` over resources with allocatable > 0 (0 when none).
+fn weighted_score(
+    requested: &[i64],
+    allocatable: &[i64],
+    weights: &[i64],
+    score: fn(i64, i64) -> i64,
+) -> i64 {
+    let (mut sum, mut weight_sum) = (0, 0);
+    for i in 0..requested.len() {
+        if allocatable[i] == 0 {
+            continue;
+        }
+        sum += score(requested[i], allocatable[i]) * weights[i];
+        weight_sum += weights[i];
+    }
+    if weight_sum == 0 { 0 } else { sum / weight_sum }
+}
+
+/// LeastAllocated per resource: `(capacity − requested)·100/capacity`, 0 when over capacity.
 pub fn least_requested_score(requested: i64, capacity: i64) -> i64 {
     if capacity == 0 || requested > capacity {
         return 0;
@@ -37,30 +82,91 @@ pub fn least_requested_score(requested: i64, capacity: i64) -> i64 {
     (capacity - requested) * MAX_NODE_SCORE / capacity
 }
 
-/// NodeResourcesBalancedAllocation on actual requests: `(1 − |f_cpu − f_mem|/2)·100`, truncated.
-/// Pods requesting nothing are skipped (score 0 everywhere).
-pub fn balanced_allocation(node: &Node, pod: &PodTemplate) -> i64 {
+/// MostAllocated per resource: `min(requested, capacity)·100/capacity`.
+pub fn most_requested_score(requested: i64, capacity: i64) -> i64 {
+    if capacity == 0 {
+        return 0;
+    }
+    requested.min(capacity) * MAX_NODE_SCORE / capacity
+}
+
+/// `MaxCustomPriorityScore`: shape scores are 0..10 and scaled ×10 to node scores.
+const MAX_CUSTOM_PRIORITY_SCORE: i64 = 10;
+
+/// RequestedToCapacityRatio: each resource's utilization percent through the broken-linear
+/// shape (scores ×10); only resources scoring > 0 count; `round(Σ s·w / Σ w)`.
+fn requested_to_capacity_ratio(
+    requested: &[i64],
+    allocatable: &[i64],
+    weights: &[i64],
+    shape: &[(i64, i64)],
+) -> i64 {
+    let scaled: Vec<(i64, i64)> = shape
+        .iter()
+        .map(|&(u, s)| (u, s * (MAX_NODE_SCORE / MAX_CUSTOM_PRIORITY_SCORE)))
+        .collect();
+    let (mut sum, mut weight_sum) = (0i64, 0i64);
+    for i in 0..requested.len() {
+        if allocatable[i] == 0 {
+            continue;
+        }
+        let utilization = if requested[i] > allocatable[i] {
+            100
+        } else {
+            requested[i] * 100 / allocatable[i]
+        };
+        let s = broken_linear(&scaled, utilization);
+        if s > 0 {
+            sum += s * weights[i];
+            weight_sum += weights[i];
+        }
+    }
+    if weight_sum == 0 {
+        0
+    } else {
+        (sum as f64 / weight_sum as f64).round() as i64
+    }
+}
+
+/// `BuildBrokenLinearFunction`: linear interpolation between `(x, y)` points (int64 math),
+/// `y_0` before the first point and `y_last` after the last.
+pub fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
+    for i in 0..shape.len() {
+        if p <= shape[i].0 {
+            if i == 0 {
+                return shape[0].1;
+            }
+            let (x0, y0) = shape[i - 1];
+            let (x1, y1) = shape[i];
+            return y0 + (y1 - y0) * (p - x0) / (x1 - x0);
+        }
+    }
+    shape.last().map_or(0, |s| s.1)
+}
+
+/// NodeResourcesBalancedAllocation on actual requests: per resource the fraction
+/// `min(1, requested/allocatable)`; score `(1 − std)·100` truncated, where std is `|f1 − f2|/2`
+/// for two resources and the population standard deviation for more. Pods requesting nothing
+/// are skipped (score 0 everywhere).
+pub fn balanced_allocation(node: &Node, pod: &PodTemplate, resources: &[ResourceWeight]) -> i64 {
     if pod.requests.cpu_millis == 0 && pod.requests.memory_bytes == 0 {
         return 0;
     }
-    let fraction = |req: i64, alloc: i64| (req as f64 / alloc as f64).min(1.0);
-    let mut fractions = Vec::with_capacity(2);
-    if node.allocatable.cpu_millis > 0 {
-        fractions.push(fraction(
-            node.requested.cpu_millis + pod.requests.cpu_millis,
-            node.allocatable.cpu_millis,
-        ));
+    let mut fractions = Vec::with_capacity(resources.len());
+    for r in resources {
+        let (alloc, req) =
+            allocatable_and_requested(node, &r.name, pod.requests.get(&r.name), &node.requested);
+        if alloc > 0 {
+            fractions.push((req as f64 / alloc as f64).min(1.0));
+        }
     }
-    if node.allocatable.memory_bytes > 0 {
-        fractions.push(fraction(
-            node.requested.memory_bytes + pod.requests.memory_bytes,
-            node.allocatable.memory_bytes,
-        ));
-    }
-    let std = if fractions.len() == 2 {
-        (fractions[0] - fractions[1]).abs() / 2.0
-    } else {
-        0.0
+    let std = match fractions.len() {
+        2 => (fractions[0] - fractions[1]).abs() / 2.0,
+        n if n > 2 => {
+            let mean = fractions.iter().sum::<f64>() / n as f64;
+            (fractions.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
+        }
+        _ => 0.0,
     };
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
@@ -103,6 +209,7 @@ pub fn default_normalize(scores: &[i64], reverse: bool) -> Vec<i64> {
 mod tests {
     use super::*;
     use crate::cluster::resources::{Resources, Taint};
+    use crate::controllers::scheduler::profile::ResourceWeight;
 
     fn node(cpu: i64, mem: i64) -> Node {
         super::super::test_node(cpu, mem, 0, 0)
@@ -121,33 +228,176 @@ mod tests {
         }
     }
 
+    fn strategy(kind: ScoringKind, resources: &[(&str, i64)]) -> ScoringStrategy {
+        ScoringStrategy {
+            kind,
+            resources: resources
+                .iter()
+                .map(|(n, w)| ResourceWeight {
+                    name: n.to_string(),
+                    weight: *w,
+                })
+                .collect(),
+        }
+    }
+
+    const CPU_MEM: &[(&str, i64)] = &[("cpu", 1), ("memory", 1)];
+
+    fn least(n: &Node, p: &PodTemplate) -> i64 {
+        node_resources_fit(n, p, &strategy(ScoringKind::LeastAllocated, CPU_MEM))
+    }
+
+    fn most(n: &Node, p: &PodTemplate, resources: &[(&str, i64)]) -> i64 {
+        node_resources_fit(n, p, &strategy(ScoringKind::MostAllocated, resources))
+    }
+
+    fn with_gpu(mut n: Node, gpus: i64) -> Node {
+        n.allocatable.set("nvidia.com/gpu", gpus);
+        n
+    }
+
     #[test]
     fn least_allocated_upstream_cases() {
         // "nothing scheduled, resources requested, differently sized nodes" (least_allocated_test.go):
         // pod 3000m/5000; node1 4000/10000 → cpu (4000−3000)·100/4000 = 25, mem 50 → (25+50)/2 = 37;
         // node2 6000/10000 → cpu 50, mem 50 → 50.
-        assert_eq!(least_allocated(&node(4000, 10000), &pod(3000, 5000)), 37);
-        assert_eq!(least_allocated(&node(6000, 10000), &pod(3000, 5000)), 50);
+        assert_eq!(least(&node(4000, 10000), &pod(3000, 5000)), 37);
+        assert_eq!(least(&node(6000, 10000), &pod(3000, 5000)), 50);
         // "nothing scheduled, nothing requested" (non-zero defaults off here): 100 each.
-        assert_eq!(least_allocated(&node(4000, 10000), &pod(0, 0)), 100);
+        assert_eq!(least(&node(4000, 10000), &pod(0, 0)), 100);
         // requested beyond capacity scores 0 for that resource: cpu 0, mem (10000−5000)·100/10000 = 50 → 25.
-        assert_eq!(least_allocated(&node(2000, 10000), &pod(3000, 5000)), 25);
+        assert_eq!(least(&node(2000, 10000), &pod(3000, 5000)), 25);
+    }
+
+    /// `TestMostAllocatedScoringStrategy` (most_allocated_test.go).
+    #[test]
+    fn most_allocated_upstream_cases() {
+        // nothing scheduled, nothing requested: 0 / 4000 and 0 / 10000 → 0.
+        assert_eq!(most(&node(4000, 10000), &pod(0, 0), CPU_MEM), 0);
+        // differently sized nodes: node1 cpu 3000·100/4000 = 75, mem 50 → 62; node2 50, 50 → 50.
+        assert_eq!(most(&node(4000, 10000), &pod(3000, 5000), CPU_MEM), 62);
+        assert_eq!(most(&node(6000, 10000), &pod(3000, 5000), CPU_MEM), 50);
+        // no resources requested, pods scheduled: node1 6000/10000 = 60, 0/20000 = 0 → 30;
+        // node2 60 and 5000/20000 = 25 → 42.
+        let on = |used_cpu, used_mem| super::super::test_node(10000, 20000, used_cpu, used_mem);
+        assert_eq!(most(&on(6000, 0), &pod(0, 0), CPU_MEM), 30);
+        assert_eq!(most(&on(6000, 5000), &pod(0, 0), CPU_MEM), 42);
+        // resources requested, pods scheduled: node1 (3000+3000)/10000 = 60, 5000/20000 = 25
+        // → 42; node2 60, (5000+5000)/20000 = 50 → 55.
+        assert_eq!(most(&on(3000, 0), &pod(3000, 5000), CPU_MEM), 42);
+        assert_eq!(most(&on(3000, 5000), &pod(3000, 5000), CPU_MEM), 55);
+        // requests equal to capacity: node1 5000/5000 = 100, 9000/10000 = 90 → 95; node2 50
+        // and 9000/9000 = 100 → 75.
+        assert_eq!(most(&node(5000, 10000), &pod(5000, 9000), CPU_MEM), 95);
+        assert_eq!(most(&node(10000, 9000), &pod(5000, 9000), CPU_MEM), 75);
+        // weights memory 2, cpu 1: node1 (75·1 + 50·2)/3 = 58; node2 (50 + 100)/3 = 50.
+        let weighted = &[("memory", 2), ("cpu", 1)];
+        assert_eq!(most(&node(4000, 10000), &pod(3000, 5000), weighted), 58);
+        assert_eq!(most(&node(6000, 10000), &pod(3000, 5000), weighted), 50);
+        // an extended resource the pod does not request is bypassed: (50 + 50)/2 = 50 both.
+        let ext = &[("cpu", 1), ("memory", 1), ("nvidia.com/gpu", 1)];
+        assert_eq!(most(&node(6000, 10000), &pod(3000, 5000), ext), 50);
+        assert_eq!(
+            most(&with_gpu(node(6000, 10000), 4), &pod(3000, 5000), ext),
+            50
+        );
+        // ... and honoured when requested: node1 2/4 = 50 → (50+50+50)/3 = 50; node2 2/10 = 20
+        // → (50+50+20)/3 = 40.
+        let mut gpu_pod = pod(3000, 5000);
+        gpu_pod.requests.set("nvidia.com/gpu", 2);
+        gpu_pod.scoring_requests.set("nvidia.com/gpu", 2);
+        assert_eq!(most(&with_gpu(node(6000, 10000), 4), &gpu_pod, ext), 50);
+        assert_eq!(most(&with_gpu(node(6000, 10000), 10), &gpu_pod, ext), 40);
+        // a weight-2 extended resource the pod does not request: (50 + 40)/2 = 45 on both.
+        let heavy = &[("nvidia.com/gpu", 2), ("cpu", 1), ("memory", 1)];
+        assert_eq!(most(&node(6000, 10000), &pod(3000, 4000), heavy), 45);
+        assert_eq!(
+            most(&with_gpu(node(6000, 10000), 4), &pod(3000, 4000), heavy),
+            45
+        );
+    }
+
+    /// `TestBrokenLinearFunction` (helper/shape_score_test.go) and the RequestedToCapacityRatio
+    /// cases of requested_to_capacity_ratio_test.go.
+    #[test]
+    fn requested_to_capacity_ratio_upstream_cases() {
+        let shape = [(10, 1), (90, 9)];
+        // below the first point → y0; interpolation; beyond the last → y_last.
+        for (p, want) in [
+            (-10, 1),
+            (10, 1),
+            (15, 1),
+            (20, 2),
+            (50, 5),
+            (90, 9),
+            (100, 9),
+        ] {
+            assert_eq!(broken_linear(&shape, p), want, "p = {p}");
+        }
+        let shape2 = [(0, 2), (40, 10), (100, 0)];
+        // 20 → 2 + 8·20/40 = 6; 70 → 10 − 10·30/60 = 5.
+        assert_eq!(broken_linear(&shape2, 20), 6);
+        assert_eq!(broken_linear(&shape2, 70), 5);
+        // "nothing scheduled, nothing requested" with shape (0,10),(100,0) (least-requested
+        // like): 0 % → 10 ×10 = 100 for both resources → 100.
+        let spread = ScoringKind::RequestedToCapacityRatio {
+            shape: vec![(0, 10), (100, 0)],
+        };
+        let rtcr = |n: &Node, p: &PodTemplate, kind: &ScoringKind| {
+            node_resources_fit(n, p, &strategy(kind.clone(), CPU_MEM))
+        };
+        assert_eq!(rtcr(&node(4000, 10000), &pod(0, 0), &spread), 100);
+        // pod 3000/5000 on 4000/10000: cpu 75 % → 100 − 75 = 25, mem 50 % → 50 → round(37.5) = 38
+        // (rounds, unlike LeastAllocated's 37).
+        assert_eq!(rtcr(&node(4000, 10000), &pod(3000, 5000), &spread), 38);
+        // packing shape (0,0),(100,10): cpu 75, mem 50 → round(62.5) = 63; a resource scoring 0
+        // does not count: pod 0/5000 → only mem 50 → 50.
+        let pack = ScoringKind::RequestedToCapacityRatio {
+            shape: vec![(0, 0), (100, 10)],
+        };
+        assert_eq!(rtcr(&node(4000, 10000), &pod(3000, 5000), &pack), 63);
+        assert_eq!(rtcr(&node(4000, 10000), &pod(0, 5000), &pack), 50);
+        // over capacity counts as 100 %: cpu 6000 of 4000 → 10 ×10 = 100, mem 50 → 75.
+        assert_eq!(rtcr(&node(4000, 10000), &pod(6000, 5000), &pack), 75);
     }
 
     #[test]
     fn balanced_allocation_upstream_cases() {
+        let cpu_mem = super::super::profile::default_resources();
         // pod 3000m/5000 on node1 4000/10000: fractions 0.75 and 0.5 → std 0.125 → 87.5 → 87;
         // node2 6000/10000: 0.5 and 0.5 → 100.
         assert_eq!(
-            balanced_allocation(&node(4000, 10000), &pod(3000, 5000)),
+            balanced_allocation(&node(4000, 10000), &pod(3000, 5000), &cpu_mem),
             87
         );
         assert_eq!(
-            balanced_allocation(&node(6000, 10000), &pod(3000, 5000)),
+            balanced_allocation(&node(6000, 10000), &pod(3000, 5000), &cpu_mem),
             100
         );
         // best-effort pods are skipped.
-        assert_eq!(balanced_allocation(&node(4000, 10000), &pod(0, 0)), 0);
+        assert_eq!(
+            balanced_allocation(&node(4000, 10000), &pod(0, 0), &cpu_mem),
+            0
+        );
+        // Three resources (a requested GPU): fractions cpu 3000/6000 = 0.5, mem 5000/10000 = 0.5,
+        // gpu 1/4 = 0.25 → mean 0.4167, variance (2·0.0069 + 0.0278)/3 = 0.01389 → std 0.1179 →
+        // (1 − 0.1179)·100 = 88.2 → 88.
+        let mut three = cpu_mem.clone();
+        three.push(ResourceWeight {
+            name: "nvidia.com/gpu".into(),
+            weight: 1,
+        });
+        let mut gpu_pod = pod(3000, 5000);
+        gpu_pod.requests.set("nvidia.com/gpu", 1);
+        assert_eq!(
+            balanced_allocation(&with_gpu(node(6000, 10000), 4), &gpu_pod, &three),
+            88
+        );
+        // Without the GPU request the GPU is skipped: 0.5 and 0.5 → 100.
+        assert_eq!(
+            balanced_allocation(&with_gpu(node(6000, 10000), 4), &pod(3000, 5000), &three),
+            100
+        );
     }
 
     #[test]

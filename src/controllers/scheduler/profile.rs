@@ -1,0 +1,126 @@
+//! A scheduling profile: which score plugins run with which weights, how NodeResourcesFit and
+//! NodeResourcesBalancedAllocation score, and how many nodes to look at
+//! (`percentageOfNodesToScore`). The default is kube-scheduler's default profile (C.1);
+//! `scenario::scheduler_config` builds others from a KubeSchedulerConfiguration file.
+
+use crate::cluster::resources::{CPU, MEMORY};
+
+/// How NodeResourcesFit scores a node (`scoringStrategy.type`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScoringKind {
+    /// Prefer emptier nodes (spreads pods).
+    LeastAllocated,
+    /// Prefer fuller nodes (packs pods).
+    MostAllocated,
+    /// A piecewise-linear function of utilization: `(utilization 0..100, score 0..10)` points.
+    RequestedToCapacityRatio { shape: Vec<(i64, i64)> },
+}
+
+/// A resource and its weight in a score.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceWeight {
+    pub name: String,
+    pub weight: i64,
+}
+
+/// NodeResourcesFit's `scoringStrategy`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScoringStrategy {
+    pub kind: ScoringKind,
+    pub resources: Vec<ResourceWeight>,
+}
+
+/// One profile of the scheduler. A weight of 0 means the score plugin is disabled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedulerProfile {
+    pub scheduler_name: String,
+    /// `percentageOfNodesToScore`; 0 means the adaptive default.
+    pub percentage_of_nodes_to_score: i32,
+    pub taint_toleration_weight: i64,
+    pub node_affinity_weight: i64,
+    pub fit_weight: i64,
+    pub balanced_allocation_weight: i64,
+    pub fit_strategy: ScoringStrategy,
+    /// NodeResourcesBalancedAllocation's resources (weights are accepted but unused).
+    pub balanced_resources: Vec<ResourceWeight>,
+}
+
+/// cpu and memory with weight 1 each: the default resources of both resource scores.
+pub fn default_resources() -> Vec<ResourceWeight> {
+    [CPU, MEMORY]
+        .into_iter()
+        .map(|name| ResourceWeight {
+            name: name.to_string(),
+            weight: 1,
+        })
+        .collect()
+}
+
+impl Default for SchedulerProfile {
+    fn default() -> Self {
+        SchedulerProfile {
+            scheduler_name: DEFAULT_SCHEDULER_NAME.to_string(),
+            percentage_of_nodes_to_score: 0,
+            taint_toleration_weight: 3,
+            node_affinity_weight: 2,
+            fit_weight: 1,
+            balanced_allocation_weight: 1,
+            fit_strategy: ScoringStrategy {
+                kind: ScoringKind::LeastAllocated,
+                resources: default_resources(),
+            },
+            balanced_resources: default_resources(),
+        }
+    }
+}
+
+pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
+
+/// `minFeasibleNodesToFind`: below this many nodes every node is evaluated.
+const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+/// `minFeasibleNodesPercentageToFind`.
+const MIN_FEASIBLE_NODES_PERCENTAGE: i64 = 5;
+
+/// `numFeasibleNodesToFind` (C.2): how many feasible nodes the Filter phase looks for before it
+/// stops. With `percentage` 0 the adaptive default `50 − nodes/125` (at least 5 %) applies.
+pub fn num_feasible_nodes_to_find(percentage: i32, nodes: usize) -> usize {
+    if nodes < MIN_FEASIBLE_NODES_TO_FIND || percentage >= 100 {
+        return nodes;
+    }
+    let n = nodes as i64;
+    let mut pct = i64::from(percentage);
+    if pct == 0 {
+        pct = (50 - n / 125).max(MIN_FEASIBLE_NODES_PERCENTAGE);
+    }
+    let found = (n * pct / 100) as usize;
+    found.max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `TestNumFeasibleNodesToFind` (schedule_one_test.go) and the examples of C.2.
+    #[test]
+    fn num_feasible_nodes_to_find_upstream_cases() {
+        let cases = [
+            // (percentage, nodes, expected)
+            (0, 10, 10),     // fewer than 100 nodes: all
+            (40, 10, 10),    // a percentage does not matter below 100 nodes
+            (0, 1000, 420),  // adaptive: 50 − 1000/125 = 42 % → 420
+            (40, 1000, 400), // 40 % of 1000
+            (0, 6000, 300),  // adaptive: 50 − 48 = 2 % → raised to 5 % → 300
+            (40, 6000, 2400),
+            (0, 150, 100), // 50 − 1 = 49 % of 150 = 73 → raised to the 100 minimum
+            (100, 5000, 5000),
+            (1, 5000, 100), // 1 % = 50 → at least 100
+        ];
+        for (pct, nodes, want) in cases {
+            assert_eq!(
+                num_feasible_nodes_to_find(pct, nodes),
+                want,
+                "pct {pct}, {nodes} nodes"
+            );
+        }
+    }
+}

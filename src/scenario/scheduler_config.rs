@@ -1,0 +1,517 @@
+//! Reads a real `KubeSchedulerConfiguration` file (`kubescheduler.config.k8s.io/v1`) into
+//! scheduler profiles: score plugins enabled, disabled and weighted (under `score` or
+//! `multiPoint`), NodeResourcesFit's `scoringStrategy` (LeastAllocated, MostAllocated,
+//! RequestedToCapacityRatio with its shape), NodeResourcesBalancedAllocation's resources and
+//! `percentageOfNodesToScore`, validated as the scheduler validates them. Fields kubesim does not
+//! model are accepted with a warning.
+
+use serde::Deserialize;
+
+use super::de::decode_all;
+use super::diag::Diagnostic;
+use super::manifest::{Source, unknown_field_message};
+use super::yaml::{Node, parse_documents};
+use crate::controllers::scheduler::profile::{
+    DEFAULT_SCHEDULER_NAME, ResourceWeight, SchedulerProfile, ScoringKind, ScoringStrategy,
+};
+
+// Some fields are only accepted (so that real files load cleanly), not modelled.
+#[allow(dead_code)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawConfig {
+    api_version: Option<String>,
+    kind: Option<String>,
+    percentage_of_nodes_to_score: Option<i32>,
+    profiles: Option<Vec<RawProfile>>,
+    // Accepted, not modelled:
+    parallelism: Option<i64>,
+    pod_initial_backoff_seconds: Option<i64>,
+    pod_max_backoff_seconds: Option<i64>,
+    leader_election: Option<serde_json::Value>,
+    client_connection: Option<serde_json::Value>,
+    enable_profiling: Option<bool>,
+    enable_contention_profiling: Option<bool>,
+    delay_cache_until_active: Option<bool>,
+    extenders: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProfile {
+    scheduler_name: Option<String>,
+    percentage_of_nodes_to_score: Option<i32>,
+    plugins: Option<RawPlugins>,
+    #[serde(default)]
+    plugin_config: Vec<RawPluginConfig>,
+}
+
+/// Every extension point is accepted; only `multiPoint` and `score` change what kubesim does.
+#[allow(dead_code)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPlugins {
+    multi_point: Option<RawPluginSet>,
+    score: Option<RawPluginSet>,
+    pre_enqueue: Option<RawPluginSet>,
+    queue_sort: Option<RawPluginSet>,
+    pre_filter: Option<RawPluginSet>,
+    filter: Option<RawPluginSet>,
+    post_filter: Option<RawPluginSet>,
+    pre_score: Option<RawPluginSet>,
+    reserve: Option<RawPluginSet>,
+    permit: Option<RawPluginSet>,
+    pre_bind: Option<RawPluginSet>,
+    bind: Option<RawPluginSet>,
+    post_bind: Option<RawPluginSet>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPluginSet {
+    #[serde(default)]
+    enabled: Vec<RawPlugin>,
+    #[serde(default)]
+    disabled: Vec<RawPlugin>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawPlugin {
+    name: String,
+    weight: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawPluginConfig {
+    name: String,
+    args: Option<serde_json::Value>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawFitArgs {
+    scoring_strategy: Option<RawScoringStrategy>,
+    ignored_resources: Option<Vec<String>>,
+    ignored_resource_groups: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawScoringStrategy {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    resources: Option<Vec<RawResource>>,
+    requested_to_capacity_ratio: Option<RawShapeArgs>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawResource {
+    name: String,
+    weight: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawShapeArgs {
+    #[serde(default)]
+    shape: Vec<RawShapePoint>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawShapePoint {
+    utilization: i64,
+    score: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawBalancedArgs {
+    resources: Option<Vec<RawResource>>,
+}
+
+/// The score plugins kubesim models, with their default-profile weights.
+const MODELLED_SCORES: [(&str, i64); 4] = [
+    ("TaintToleration", 3),
+    ("NodeAffinity", 2),
+    ("NodeResourcesFit", 1),
+    ("NodeResourcesBalancedAllocation", 1),
+];
+
+/// Score plugins of the default profile that kubesim does not model yet.
+const UNMODELLED_SCORES: [&str; 4] = [
+    "PodTopologySpread",
+    "InterPodAffinity",
+    "ImageLocality",
+    "VolumeBinding",
+];
+
+/// Reads `text` (the file `file`) into profiles; problems go to `diags`.
+pub fn read(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<SchedulerProfile> {
+    let docs = match parse_documents(text) {
+        Ok(d) => d,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                file,
+                e.position,
+                "",
+                format!("invalid YAML: {}", e.message),
+            ));
+            return Vec::new();
+        }
+    };
+    let Some(node) = docs.into_iter().next() else {
+        diags.push(Diagnostic::error(file, None, "", "the file is empty"));
+        return Vec::new();
+    };
+    let source = Source {
+        file: file.to_string(),
+        node,
+    };
+    let (raw, unknown, errors) = decode_all::<RawConfig>(&source.node, "");
+    for u in &unknown {
+        diags.push(Diagnostic::warning(
+            file,
+            Some(u.position),
+            &u.path,
+            format!("{}; it is ignored", unknown_field_message(u)),
+        ));
+    }
+    diags.extend(errors.iter().map(|e| e.diagnostic(file)));
+    let Some(raw) = raw else {
+        return Vec::new();
+    };
+    convert(&raw, &source, diags)
+}
+
+fn convert(raw: &RawConfig, src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<SchedulerProfile> {
+    if raw.kind.as_deref() != Some("KubeSchedulerConfiguration") {
+        diags.push(src.error("kind", "must be KubeSchedulerConfiguration"));
+    }
+    if raw.api_version.as_deref() != Some("kubescheduler.config.k8s.io/v1") {
+        diags.push(src.error(
+            "apiVersion",
+            "must be kubescheduler.config.k8s.io/v1 (the only version current schedulers read)",
+        ));
+    }
+    let global_pct = percentage(
+        raw.percentage_of_nodes_to_score,
+        "percentageOfNodesToScore",
+        src,
+        diags,
+    );
+    let defaults = [RawProfile::default()];
+    let raws = match raw.profiles.as_deref() {
+        Some(p) if !p.is_empty() => p,
+        _ => &defaults,
+    };
+    let mut out: Vec<SchedulerProfile> = Vec::new();
+    for (i, p) in raws.iter().enumerate() {
+        let path = format!("profiles[{i}]");
+        let mut profile = SchedulerProfile {
+            scheduler_name: p
+                .scheduler_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SCHEDULER_NAME.to_string()),
+            percentage_of_nodes_to_score: global_pct,
+            ..SchedulerProfile::default()
+        };
+        if out
+            .iter()
+            .any(|o| o.scheduler_name == profile.scheduler_name)
+        {
+            diags.push(src.error(
+                &format!("{path}.schedulerName"),
+                format!("duplicate profile {:?}", profile.scheduler_name),
+            ));
+        }
+        if p.percentage_of_nodes_to_score.is_some() {
+            profile.percentage_of_nodes_to_score = percentage(
+                p.percentage_of_nodes_to_score,
+                &format!("{path}.percentageOfNodesToScore"),
+                src,
+                diags,
+            );
+        }
+        if let Some(plugins) = &p.plugins {
+            apply_score_plugins(&mut profile, plugins, &path, src, diags);
+        }
+        for (j, c) in p.plugin_config.iter().enumerate() {
+            let cpath = format!("{path}.pluginConfig[{j}].args");
+            let Some(args) = src.node.lookup(&cpath).filter(|_| c.args.is_some()) else {
+                continue;
+            };
+            match c.name.as_str() {
+                "NodeResourcesFit" => fit_args(&mut profile, args, &cpath, src, diags),
+                "NodeResourcesBalancedAllocation" => {
+                    if let Some(a) = decode_args::<RawBalancedArgs>(args, &cpath, src, diags)
+                        && let Some(r) = &a.resources
+                    {
+                        profile.balanced_resources =
+                            resources(r, &format!("{cpath}.resources"), src, diags);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(profile);
+    }
+    out
+}
+
+fn percentage(value: Option<i32>, path: &str, src: &Source, diags: &mut Vec<Diagnostic>) -> i32 {
+    match value {
+        Some(v) if !(0..=100).contains(&v) => {
+            diags.push(src.error(path, format!("{v} is not in the range [0, 100]")));
+            0
+        }
+        Some(v) => v,
+        None => 0,
+    }
+}
+
+/// Applies `multiPoint` then `score` enable/disable lists to the score weights.
+fn apply_score_plugins(
+    profile: &mut SchedulerProfile,
+    plugins: &RawPlugins,
+    path: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (set, field) in [
+        (&plugins.multi_point, "multiPoint"),
+        (&plugins.score, "score"),
+    ] {
+        let Some(set) = set else { continue };
+        let spath = format!("{path}.plugins.{field}");
+        for (k, d) in set.disabled.iter().enumerate() {
+            if d.name == "*" {
+                for (name, _) in MODELLED_SCORES {
+                    *weight_mut(profile, name).expect("modelled") = 0;
+                }
+            } else if let Some(w) = weight_mut(profile, &d.name) {
+                *w = 0;
+            } else if !UNMODELLED_SCORES.contains(&d.name.as_str()) && field == "score" {
+                diags.push(src.warning(
+                    &format!("{spath}.disabled[{k}].name"),
+                    format!("{:?} is not a score plugin kubesim knows; ignored", d.name),
+                ));
+            }
+        }
+        for (k, e) in set.enabled.iter().enumerate() {
+            let epath = format!("{spath}.enabled[{k}]");
+            if e.weight.is_some_and(|w| w < 0) {
+                diags.push(src.error(&format!("{epath}.weight"), "must not be negative"));
+                continue;
+            }
+            // A score plugin enabled without a weight (or with 0) gets weight 1.
+            let weight = e.weight.filter(|w| *w > 0).unwrap_or(1);
+            if let Some(w) = weight_mut(profile, &e.name) {
+                *w = weight;
+            } else if UNMODELLED_SCORES.contains(&e.name.as_str()) {
+                diags.push(src.warning(
+                    &format!("{epath}.name"),
+                    format!(
+                        "{} scoring is not modelled yet; it scores every node the same",
+                        e.name
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+fn weight_mut<'p>(profile: &'p mut SchedulerProfile, name: &str) -> Option<&'p mut i64> {
+    match name {
+        "TaintToleration" => Some(&mut profile.taint_toleration_weight),
+        "NodeAffinity" => Some(&mut profile.node_affinity_weight),
+        "NodeResourcesFit" => Some(&mut profile.fit_weight),
+        "NodeResourcesBalancedAllocation" => Some(&mut profile.balanced_allocation_weight),
+        _ => None,
+    }
+}
+
+fn decode_args<T: serde::de::DeserializeOwned>(
+    node: &Node,
+    path: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<T> {
+    let (value, unknown, errors) = decode_all::<T>(node, path);
+    for u in &unknown {
+        diags.push(Diagnostic::warning(
+            &src.file,
+            Some(u.position),
+            &u.path,
+            format!("{}; it is ignored", unknown_field_message(u)),
+        ));
+    }
+    diags.extend(errors.iter().map(|e| e.diagnostic(&src.file)));
+    value
+}
+
+/// `NodeResourcesFitArgs.scoringStrategy`, validated (`ValidateNodeResourcesFitArgs`).
+fn fit_args(
+    profile: &mut SchedulerProfile,
+    args: &Node,
+    path: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(a) = decode_args::<RawFitArgs>(args, path, src, diags) else {
+        return;
+    };
+    let Some(s) = &a.scoring_strategy else {
+        return;
+    };
+    let spath = format!("{path}.scoringStrategy");
+    let resources_list = match &s.resources {
+        Some(r) => resources(r, &format!("{spath}.resources"), src, diags),
+        None => profile.fit_strategy.resources.clone(),
+    };
+    let kind = match s.kind.as_deref().unwrap_or("LeastAllocated") {
+        "LeastAllocated" => ScoringKind::LeastAllocated,
+        "MostAllocated" => ScoringKind::MostAllocated,
+        "RequestedToCapacityRatio" => {
+            let shape = s
+                .requested_to_capacity_ratio
+                .as_ref()
+                .map(|r| r.shape.as_slice())
+                .unwrap_or_default();
+            ScoringKind::RequestedToCapacityRatio {
+                shape: validate_shape(
+                    shape,
+                    &format!("{spath}.requestedToCapacityRatio.shape"),
+                    src,
+                    diags,
+                ),
+            }
+        }
+        other => {
+            diags.push(src.error(
+                &format!("{spath}.type"),
+                format!("{other:?} is not a scoring strategy: use LeastAllocated, MostAllocated or RequestedToCapacityRatio"),
+            ));
+            ScoringKind::LeastAllocated
+        }
+    };
+    profile.fit_strategy = ScoringStrategy {
+        kind,
+        resources: resources_list,
+    };
+}
+
+/// Resources with weights 1..100 (default 1).
+fn resources(
+    raw: &[RawResource],
+    path: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<ResourceWeight> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let weight = r.weight.unwrap_or(1);
+            if !(1..=100).contains(&weight) {
+                diags.push(src.error(
+                    &format!("{path}[{i}].weight"),
+                    format!(
+                        "resource weight of {} should be in the range [1, 100], got {weight}",
+                        r.name
+                    ),
+                ));
+            }
+            ResourceWeight {
+                name: r.name.clone(),
+                weight: weight.clamp(1, 100),
+            }
+        })
+        .collect()
+}
+
+/// A shape needs points with utilization strictly increasing in 0..100 and scores in 0..10.
+fn validate_shape(
+    shape: &[RawShapePoint],
+    path: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(i64, i64)> {
+    if shape.is_empty() {
+        diags.push(src.error(path, "at least one point is required"));
+        return vec![(0, 10), (100, 0)];
+    }
+    for (i, p) in shape.iter().enumerate() {
+        if !(0..=100).contains(&p.utilization) {
+            diags.push(src.error(
+                &format!("{path}[{i}].utilization"),
+                "must be in the range [0, 100]",
+            ));
+        }
+        if !(0..=10).contains(&p.score) {
+            diags.push(src.error(
+                &format!("{path}[{i}].score"),
+                "must be in the range [0, 10]",
+            ));
+        }
+        if i > 0 && p.utilization <= shape[i - 1].utilization {
+            diags.push(src.error(
+                &format!("{path}[{i}].utilization"),
+                "utilization values must be sorted in increasing order",
+            ));
+        }
+    }
+    shape.iter().map(|p| (p.utilization, p.score)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn most_allocated_profile_from_a_real_file() {
+        let text = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nleaderElection: {leaderElect: false}\nprofiles:\n  - schedulerName: default-scheduler\n    percentageOfNodesToScore: 40\n    plugins:\n      score:\n        disabled: [{name: NodeResourcesBalancedAllocation}]\n        enabled: [{name: NodeResourcesFit, weight: 5}]\n    pluginConfig:\n      - name: NodeResourcesFit\n        args:\n          scoringStrategy:\n            type: MostAllocated\n            resources: [{name: cpu, weight: 1}, {name: nvidia.com/gpu, weight: 3}]\n  - schedulerName: shaped\n    pluginConfig:\n      - name: NodeResourcesFit\n        args:\n          scoringStrategy:\n            type: RequestedToCapacityRatio\n            requestedToCapacityRatio:\n              shape: [{utilization: 0, score: 0}, {utilization: 100, score: 10}]\n";
+        let mut diags = Vec::new();
+        let profiles = read("sched.yaml", text, &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(profiles.len(), 2);
+        let p = &profiles[0];
+        assert_eq!(p.percentage_of_nodes_to_score, 40);
+        assert_eq!(
+            (
+                p.fit_weight,
+                p.balanced_allocation_weight,
+                p.taint_toleration_weight
+            ),
+            (5, 0, 3)
+        );
+        assert_eq!(p.fit_strategy.kind, ScoringKind::MostAllocated);
+        assert_eq!(p.fit_strategy.resources[1].name, "nvidia.com/gpu");
+        assert_eq!(p.fit_strategy.resources[1].weight, 3);
+        assert_eq!(
+            profiles[1].fit_strategy.kind,
+            ScoringKind::RequestedToCapacityRatio {
+                shape: vec![(0, 0), (100, 10)]
+            }
+        );
+        assert_eq!(profiles[1].balanced_allocation_weight, 1, "defaults kept");
+    }
+
+    #[test]
+    fn invalid_configuration_is_reported_with_positions() {
+        let text = "apiVersion: kubescheduler.config.k8s.io/v1beta3\nkind: KubeSchedulerConfiguration\npercentageOfNodesToScore: 140\nprofiles:\n  - pluginConfig:\n      - name: NodeResourcesFit\n        args:\n          scoringStrategy:\n            type: MostAlocated\n            resources: [{name: cpu, weight: 0}]\n          scoringStrategyy: {}\n";
+        let mut diags = Vec::new();
+        read("sched.yaml", text, &mut diags);
+        let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        let expect = [
+            "sched.yaml:1:13: apiVersion: must be kubescheduler.config.k8s.io/v1",
+            "sched.yaml:3:27: percentageOfNodesToScore: 140 is not in the range [0, 100]",
+            "sched.yaml:9:19: profiles[0].pluginConfig[0].args.scoringStrategy.type: \"MostAlocated\" is not a scoring strategy",
+            "sched.yaml:10:45: profiles[0].pluginConfig[0].args.scoringStrategy.resources[0].weight: resource weight of cpu should be in the range [1, 100], got 0",
+            "sched.yaml:11:29: warning: profiles[0].pluginConfig[0].args.scoringStrategyy: unknown field \"scoringStrategyy\" (did you mean \"scoringStrategy\"?); it is ignored",
+        ];
+        for e in expect {
+            assert!(
+                shown.iter().any(|s| s.starts_with(e)),
+                "missing {e:?} in {shown:#?}"
+            );
+        }
+    }
+}
