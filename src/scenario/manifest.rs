@@ -258,7 +258,8 @@ pub fn unknown_field_message(u: &UnknownField) -> String {
     }
 }
 
-fn unknown_field_warning(file: &str, u: &UnknownField) -> Diagnostic {
+/// The warning for an unknown field: reported, then ignored.
+pub fn unknown_field_warning(file: &str, u: &UnknownField) -> Diagnostic {
     Diagnostic::warning(
         file,
         Some(u.position),

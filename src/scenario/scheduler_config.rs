@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::de::decode_all;
 use super::diag::Diagnostic;
-use super::manifest::{Source, unknown_field_message};
+use super::manifest::{Source, unknown_field_warning};
 use super::yaml::{Node, parse_documents};
 use crate::controllers::scheduler::profile::{
     DEFAULT_SCHEDULER_NAME, ResourceWeight, SchedulerProfile, ScoringKind, ScoringStrategy,
@@ -167,14 +167,7 @@ pub fn read(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Schedule
         node,
     };
     let (raw, unknown, errors) = decode_all::<RawConfig>(&source.node, "");
-    for u in &unknown {
-        diags.push(Diagnostic::warning(
-            file,
-            Some(u.position),
-            &u.path,
-            format!("{}; it is ignored", unknown_field_message(u)),
-        ));
-    }
+    diags.extend(unknown.iter().map(|u| unknown_field_warning(file, u)));
     diags.extend(errors.iter().map(|e| e.diagnostic(file)));
     let Some(raw) = raw else {
         return Vec::new();
@@ -336,14 +329,7 @@ fn decode_args<T: serde::de::DeserializeOwned>(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
     let (value, unknown, errors) = decode_all::<T>(node, path);
-    for u in &unknown {
-        diags.push(Diagnostic::warning(
-            &src.file,
-            Some(u.position),
-            &u.path,
-            format!("{}; it is ignored", unknown_field_message(u)),
-        ));
-    }
+    diags.extend(unknown.iter().map(|u| unknown_field_warning(&src.file, u)));
     diags.extend(errors.iter().map(|e| e.diagnostic(&src.file)));
     value
 }
