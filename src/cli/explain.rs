@@ -6,7 +6,7 @@ use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use crate::output::explain::{Selection, select, sentence};
-use crate::scenario::diag::did_you_mean;
+use crate::scenario::diag::did_you_mean_hint;
 use crate::scenario::units::parse_duration;
 
 #[derive(Debug, clap::Args)]
@@ -35,9 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let hpa = match (&args.hpa, names.as_slice()) {
         (Some(h), _) if names.contains(&h.as_str()) => h.clone(),
         (Some(h), _) => {
-            let hint = did_you_mean(h, names.iter().copied())
-                .map(|s| format!(" (did you mean {s:?}?)"))
-                .unwrap_or_default();
+            let hint = did_you_mean_hint(h, names.iter().copied());
             bail!(
                 "no HorizontalPodAutoscaler {h:?} in this scenario{hint}; it has: {}",
                 names.join(", ")

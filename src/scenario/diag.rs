@@ -87,6 +87,13 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
 }
 
 /// The closest candidate to `word` by edit distance, if it is close enough to be a likely typo.
+/// `" (did you mean \"x\"?)"` when a candidate is close to `word`, else an empty string.
+pub fn did_you_mean_hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    did_you_mean(word, candidates)
+        .map(|s| format!(" (did you mean {s:?}?)"))
+        .unwrap_or_default()
+}
+
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,

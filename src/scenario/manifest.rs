@@ -26,7 +26,7 @@ use crate::controllers::hpa::behavior;
 use crate::sim::SimDuration;
 
 use super::de::{UnknownField, decode_all};
-use super::diag::{Diagnostic, did_you_mean};
+use super::diag::{Diagnostic, did_you_mean, did_you_mean_hint};
 use super::model::{
     ContainerRequests, DeploymentSpec, HpaMetric, HpaResource, HpaSpec, PodMetricSource,
     PodTemplate, ResourceTarget, ValueTarget, WorkloadModel,
@@ -822,9 +822,7 @@ pub fn hpa_spec(
             .position(|d| d.name == target_ref.name && d.namespace == namespace);
         if found.is_none() && !incomplete {
             let names: Vec<&str> = deployments.iter().map(|d| d.name.as_str()).collect();
-            let hint = did_you_mean(&target_ref.name, names)
-                .map(|s| format!(" (did you mean {s:?}?)"))
-                .unwrap_or_default();
+            let hint = did_you_mean_hint(&target_ref.name, names);
             // Kubernetes accepts such an HPA and reports FailedGetScale at every sync. Almost
             // always a mistake, so an error unless the HPA says it is deliberate.
             let allowed = m

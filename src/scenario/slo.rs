@@ -75,9 +75,7 @@ fn parse_metric(name: &str) -> Result<SloMetric, String> {
         "replicas.mean" => SloMetric::ReplicasMean,
         "replicas.min" => SloMetric::ReplicasMin,
         _ => {
-            let hint = super::diag::did_you_mean(name, METRIC_NAMES.iter().copied())
-                .map(|s| format!(" (did you mean {s:?}?)"))
-                .unwrap_or_default();
+            let hint = super::diag::did_you_mean_hint(name, METRIC_NAMES.iter().copied());
             return Err(format!(
                 "unknown metric {name:?}{hint}; known metrics: {}",
                 METRIC_NAMES.join(", ")

@@ -11,7 +11,7 @@ use crate::sim::SimDuration;
 use crate::sim::dist::DurationDist;
 
 use super::de::decode_all;
-use super::diag::{self, Diagnostic, did_you_mean};
+use super::diag::{self, Diagnostic, did_you_mean, did_you_mean_hint};
 use super::manifest::{self, ManifestSet, Source, unknown_field_message};
 use super::model::*;
 use super::raw::*;
@@ -271,9 +271,7 @@ fn resolve<'a>(
         [one] => Ok(*one),
         [] => {
             let names: Vec<&str> = items.map(|(_, n)| n).collect();
-            let hint = did_you_mean(name, names.iter().copied())
-                .map(|s| format!(" (did you mean {s:?}?)"))
-                .unwrap_or_default();
+            let hint = did_you_mean_hint(name, names.iter().copied());
             Err(format!(
                 "no {what} named {reference:?} in the manifests{hint}"
             ))
@@ -809,9 +807,7 @@ impl Builder<'_> {
                 *slot = series.iter().position(|s| s.name == name);
                 if slot.is_none() {
                     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-                    let hint = did_you_mean(&name, names.iter().copied())
-                        .map(|s| format!(" (did you mean {s:?}?)"))
-                        .unwrap_or_default();
+                    let hint = did_you_mean_hint(&name, names.iter().copied());
                     let message = format!(
                         "no series for {kind} metric {name:?}{hint}: define it under spec.externalMetrics of the scenario"
                     );
@@ -901,9 +897,7 @@ impl Builder<'_> {
             && !pod.has_container(name)
         {
             let names: Vec<&str> = pod.hpa_containers.iter().map(|c| c.name.as_str()).collect();
-            let hint = did_you_mean(name, names.iter().copied())
-                .map(|s| format!(" (did you mean {s:?}?)"))
-                .unwrap_or_default();
+            let hint = did_you_mean_hint(name, names.iter().copied());
             self.error(
                 &format!("{path}.container"),
                 format!(
@@ -972,9 +966,7 @@ impl Builder<'_> {
                         .iter()
                         .map(|s| s.scenario_name())
                         .collect();
-                    let hint = did_you_mean(source, known.iter().copied())
-                        .map(|s| format!(" (did you mean {s:?}?)"))
-                        .unwrap_or_default();
+                    let hint = did_you_mean_hint(source, known.iter().copied());
                     self.error(
                         &format!("{path}.podMetrics.{name}"),
                         format!(
