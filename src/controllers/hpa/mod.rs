@@ -551,12 +551,18 @@ fn resource_outcome(
             .iter()
             .any(|&d| ctx.cluster.deployment(d).spec.pod.has_container(c))
     });
+    // Errors read like upstream's: "failed to get cpu utilization: …".
+    let what = match target {
+        ResourceTarget::Utilization(_) => "utilization",
+        ResourceTarget::AverageValue(_) => "usage",
+    };
+    let with_context = |e: String| format!("failed to get {} {what}: {e}", resource.as_str());
     if !has_container {
-        outcome.error = Some(format!(
-            "failed to get {} utilization: no metrics returned from resource metrics API (no container {:?} in the target's pods)",
-            resource.as_str(),
+        outcome.error = Some(with_context(format!(
+            "{} (no container {:?} in the target's pods)",
+            calculator::CalcError::NoMetrics,
             container.unwrap_or_default()
-        ));
+        )));
         return outcome;
     }
     // Only the serving container uses CPU and memory; a named other container reports zero.
@@ -581,13 +587,6 @@ fn resource_outcome(
     };
     let pods = pod_views(ctx, request, sample);
     let cpu_readiness = resource == HpaResource::Cpu;
-    let context = |e: calculator::CalcError| {
-        let what = match target {
-            ResourceTarget::Utilization(_) => "utilization",
-            ResourceTarget::AverageValue(_) => "usage",
-        };
-        format!("failed to get {} {what}: {e}", resource.as_str())
-    };
     match target {
         ResourceTarget::Utilization(percent) => match resource_utilization_replicas(
             ctx.current,
@@ -603,16 +602,13 @@ fn resource_outcome(
                 outcome.average_value_milli = Some(p.raw_average_milli);
                 outcome.counted(p.replicas, (p.ready, p.unready, p.missing, p.ignored));
             }
-            Err(e) => outcome.error = Some(context(e)),
+            Err(e) => outcome.error = Some(e.to_string()),
         },
         ResourceTarget::AverageValue(milli) => {
             outcome = plain_outcome(outcome, &pods, milli, ctx, timings, cpu_readiness);
-            outcome.error = outcome
-                .error
-                .take()
-                .map(|e| format!("failed to get {} usage: {e}", resource.as_str()));
         }
     }
+    outcome.error = outcome.error.take().map(with_context);
     outcome
 }
 
