@@ -6,13 +6,15 @@
 //! a scenario has validated, running it cannot fail on its inputs; the one runtime limit is the
 //! event budget (`spec.maxEvents`), which stops a runaway scenario with an error.
 
+use crate::cluster::accounting::{self, AllocationTotals, GpuDemand};
 use crate::cluster::{
-    Cluster, DeploymentId, HpaId, PodId, PodPhase, PoolId, ReplicaSetId, ServiceId,
+    Cluster, DeploymentId, HpaId, NodeId, NodeState, PodId, PodPhase, PoolId, ReplicaSetId,
+    ServiceId,
 };
 use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::metrics_server::{CustomPoint, MetricsServer};
 use crate::controllers::{Intent, deployment, kubelet, replicaset, scheduler};
-use crate::metrics::recorder::SeriesNames;
+use crate::metrics::recorder::{ClusterSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
 use crate::scenario::{HpaResource, MemoryModel, Scenario};
@@ -37,6 +39,8 @@ pub enum Event {
     HpaSync,
     /// The recorder's periodic time-series sample.
     Sample,
+    /// A provisioned node registers with the API server and turns Ready.
+    NodeRegistered { node: NodeId },
 }
 
 /// Progress of a run, passed to the caller's callback now and then.
@@ -115,6 +119,10 @@ struct Engine<'s> {
     recorder: Recorder,
     decisions: Vec<HpaDecision>,
     outcomes: Vec<Outcome>,
+    /// USD per hour charged to each Deployment's bound pods.
+    cost_rates: Vec<f64>,
+    /// The workload's GPU request sizes, for the fragmentation series.
+    gpu_demand: Vec<GpuDemand>,
     dirty: bool,
     /// True while placing the pods that exist at t = 0 of a warm start.
     warm_start: bool,
@@ -177,6 +185,12 @@ impl<'s> Engine<'s> {
             recorder: Recorder::new(&names).with_hpas(s.hpas.len()),
             decisions: Vec::new(),
             outcomes: Vec::with_capacity(64),
+            cost_rates: vec![0.0; s.deployments.len()],
+            gpu_demand: accounting::gpu_demand(
+                s.deployments
+                    .iter()
+                    .map(|d| (&d.pod.requests, f64::from(d.replicas.max(1)))),
+            ),
             dirty: true,
             warm_start: s.start_warm,
         }
@@ -201,15 +215,9 @@ impl<'s> Engine<'s> {
             );
         }
         for p in 0..self.cluster.pools.len() {
-            let pool = PoolId(p as u32);
-            self.recorder.observe(
-                SimTime::ZERO,
-                Observation::NodesChanged {
-                    pool,
-                    nodes: self.cluster.node_count(pool),
-                },
-            );
+            self.observe_pool_size(PoolId(p as u32));
         }
+        self.observe_allocation();
         self.reconcile();
         // Pods placed at t = 0 of a warm start are already Running: start them now.
         let starting: Vec<PodId> = self
@@ -277,6 +285,7 @@ impl<'s> Engine<'s> {
             Event::MetricsScrape => self.on_scrape(),
             Event::HpaSync => self.on_hpa_sync(),
             Event::Sample => self.on_sample(),
+            Event::NodeRegistered { node } => self.on_node_registered(node),
         }
     }
 
@@ -421,7 +430,11 @@ impl<'s> Engine<'s> {
     }
 
     fn finish_termination(&mut self, pod: PodId) {
+        if self.cluster.pod(pod).node.is_some() {
+            self.charge(pod, -1.0);
+        }
         self.cluster.terminate(pod);
+        self.observe_allocation();
         if let Some(slot) = self.servers.get_mut(pod.index()) {
             *slot = None;
         }
@@ -500,6 +513,8 @@ impl<'s> Engine<'s> {
             }
             Intent::BindPod { pod, node } => {
                 self.cluster.bind(pod, node);
+                self.charge(pod, 1.0);
+                self.observe_allocation();
                 if !self.warm_start {
                     let dep = self.cluster.pod(pod).deployment;
                     let delay = kubelet::startup_delay(
@@ -527,6 +542,53 @@ impl<'s> Engine<'s> {
                 self.dirty = true;
             }
         }
+    }
+
+    // ---- nodes and accounting ----------------------------------------------------------------
+
+    fn on_node_registered(&mut self, node: NodeId) {
+        if self.cluster.node(node).state != NodeState::Provisioning {
+            return; // given up on before it registered
+        }
+        self.cluster.register_node(node);
+        self.observe_allocation();
+        self.dirty = true;
+    }
+
+    fn observe_pool_size(&mut self, pool: PoolId) {
+        let nodes = self.cluster.node_count(pool);
+        self.recorder
+            .observe(self.now, Observation::NodesChanged { pool, nodes });
+    }
+
+    fn observe_allocation(&mut self) {
+        let totals = AllocationTotals::of(&self.cluster);
+        self.recorder
+            .observe(self.now, Observation::AllocationChanged(totals));
+    }
+
+    /// Adds (`sign` 1) or removes (−1) a bound pod's share of its node's price to its
+    /// Deployment's cost rate.
+    fn charge(&mut self, pod: PodId, sign: f64) {
+        let p = self.cluster.pod(pod);
+        let Some(node) = p.node.map(|n| self.cluster.node(n)) else {
+            return;
+        };
+        let price = self.cluster.pools[node.pool.index()]
+            .spec
+            .billed_price_per_hour();
+        let share = accounting::cost_share(&p.template.requests, &node.allocatable);
+        let deployment = p.deployment;
+        let rate = &mut self.cost_rates[deployment.index()];
+        *rate = (*rate + sign * price * share).max(0.0);
+        let usd_per_hour = *rate;
+        self.recorder.observe(
+            self.now,
+            Observation::CostRateChanged {
+                deployment,
+                usd_per_hour,
+            },
+        );
     }
 
     fn on_scrape(&mut self) {
@@ -597,7 +659,17 @@ impl<'s> Engine<'s> {
         let utilization: Vec<f64> = (0..self.cluster.deployments.len())
             .map(|d| self.cpu_utilization(DeploymentId(d as u32)))
             .collect();
-        self.recorder.sample(self.now, &utilization);
+        let cluster = ClusterSample {
+            pending_pods: self.cluster.unscheduled.len(),
+            gpu_fragmentation: accounting::gpu_fragmentation(
+                self.cluster
+                    .ready_nodes
+                    .iter()
+                    .map(|&n| self.cluster.node(n)),
+                &self.gpu_demand,
+            ),
+        };
+        self.recorder.sample(self.now, &utilization, cluster);
         let next = self.now + self.scenario.sample_interval;
         if next <= self.end {
             self.queue.schedule(next, Event::Sample);

@@ -1,7 +1,9 @@
 //! The simulated world: nodes, pods, ReplicaSets, Deployments, Services and HPAs in typed-id
-//! arenas, plus the value types they are made of (quantities, resources, selectors).
+//! arenas, plus the value types they are made of (quantities, resources, selectors) and the
+//! accounting of what capacity is used for (allocation, cost shares, GPU fragmentation).
 //! Only the engine mutates it; controllers read it and return intents.
 
+pub mod accounting;
 pub mod quantity;
 pub mod resources;
 pub mod selector;

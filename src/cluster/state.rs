@@ -5,8 +5,9 @@
 //! Collections that are iterated on paths that emit events are ordered (`Vec` by id, `BTreeSet`).
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use crate::scenario::{DeploymentSpec, HpaSpec, NodePoolSpec, Scenario};
+use crate::scenario::{DeploymentSpec, HpaSpec, NodePoolSpec, PodTemplate, Scenario};
 use crate::sim::SimTime;
 
 use super::resources::Resources;
@@ -54,8 +55,31 @@ pub enum PodPhase {
 #[derive(Clone, Debug)]
 pub struct NodePool {
     pub spec: NodePoolSpec,
+    /// Every node the pool ever had, by id (removed ones included, for history).
     pub nodes: Vec<NodeId>,
+    /// Nodes that exist now (provisioning, ready or being removed): what the pool is billed for.
+    pub size: usize,
 }
+
+/// Where a node is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    /// Requested from the cloud; not registered yet (an "upcoming" node to the autoscaler).
+    Provisioning,
+    /// Registered and Ready: the scheduler may place pods here.
+    Ready,
+    /// Gone (scaled down, or never registered).
+    Removed,
+}
+
+/// The taint the Cluster Autoscaler puts on a node it is about to delete.
+pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
+/// Well-known node labels.
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
+/// Label naming the capacity type (`on-demand` / `spot`), as Karpenter spells it.
+pub const CAPACITY_TYPE_LABEL: &str = "karpenter.sh/capacity-type";
 
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -72,6 +96,7 @@ pub struct Node {
     pub pod_count: i64,
     pub created: SimTime,
     pub taints: Vec<super::resources::Taint>,
+    pub state: NodeState,
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +117,8 @@ pub struct Pod {
     pub deletion: Option<SimTime>,
     /// CPU the pod's containers may use, in millicores (limit, or the node's free share).
     pub cpu_capacity_millis: i64,
+    /// The pod's spec as the scheduler and kubelet see it (shared with its Deployment).
+    pub template: Arc<PodTemplate>,
 }
 
 impl Pod {
@@ -116,6 +143,8 @@ pub struct ReplicaSet {
 pub struct Deployment {
     pub id: DeploymentId,
     pub spec: DeploymentSpec,
+    /// `spec.template` as new pods get it.
+    pub template: Arc<PodTemplate>,
     /// `spec.replicas` (changed by the HPA through the scale subresource).
     pub replicas: i32,
     pub replica_sets: Vec<ReplicaSetId>,
@@ -146,7 +175,10 @@ pub struct Hpa {
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
     pub pools: Vec<NodePool>,
+    /// Every node ever created, by id (removed ones stay, in state `Removed`).
     pub nodes: Vec<Node>,
+    /// Ready nodes in id order: the scheduler's node list.
+    pub ready_nodes: Vec<NodeId>,
     pub pods: Vec<Pod>,
     pub replica_sets: Vec<ReplicaSet>,
     pub deployments: Vec<Deployment>,
@@ -167,9 +199,11 @@ impl Cluster {
             c.pools.push(NodePool {
                 spec: spec.clone(),
                 nodes: Vec::new(),
+                size: 0,
             });
             for _ in 0..spec.count {
-                c.add_node(PoolId(p as u32), SimTime::ZERO);
+                let node = c.add_node(PoolId(p as u32), SimTime::ZERO);
+                c.register_node(node);
             }
         }
         for (d, spec) in s.deployments.iter().enumerate() {
@@ -185,6 +219,7 @@ impl Cluster {
             c.deployments.push(Deployment {
                 id,
                 spec: spec.clone(),
+                template: Arc::new(spec.pod.clone()),
                 replicas: spec.replicas,
                 replica_sets: vec![rs],
                 services: Vec::new(),
@@ -225,17 +260,28 @@ impl Cluster {
         c
     }
 
-    /// Adds a node to a pool (named `<pool>-<n>`, labelled like a real node).
+    /// Adds a node to a pool (named `<pool>-<n>`, labelled like a real node, in its zone),
+    /// still provisioning: [`Cluster::register_node`] makes it Ready.
     pub fn add_node(&mut self, pool: PoolId, now: SimTime) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
         let p = &mut self.pools[pool.index()];
-        let name = format!("{}-{}", p.spec.name, p.nodes.len());
+        let index = p.nodes.len();
+        let name = format!("{}-{}", p.spec.name, index);
         let mut labels = p.spec.labels.clone();
-        labels.insert("kubernetes.io/hostname".into(), name.clone());
+        labels.insert(HOSTNAME_LABEL.into(), name.clone());
         if let Some(t) = &p.spec.instance_type {
-            labels.insert("node.kubernetes.io/instance-type".into(), t.clone());
+            labels.insert(INSTANCE_TYPE_LABEL.into(), t.clone());
         }
+        if !p.spec.zones.is_empty() {
+            let zone = &p.spec.zones[index % p.spec.zones.len()];
+            labels.insert(ZONE_LABEL.into(), zone.clone());
+        }
+        labels.insert(
+            CAPACITY_TYPE_LABEL.into(),
+            p.spec.capacity_type.as_str().into(),
+        );
         p.nodes.push(id);
+        p.size += 1;
         self.nodes.push(Node {
             id,
             name,
@@ -248,8 +294,45 @@ impl Cluster {
             pod_count: 0,
             created: now,
             taints: p.spec.taints.clone(),
+            state: NodeState::Provisioning,
         });
         id
+    }
+
+    /// A provisioned node registers and turns Ready.
+    pub fn register_node(&mut self, node: NodeId) {
+        let n = &mut self.nodes[node.index()];
+        if n.state != NodeState::Provisioning {
+            return;
+        }
+        n.state = NodeState::Ready;
+        if let Err(i) = self.ready_nodes.binary_search(&node) {
+            self.ready_nodes.insert(i, node);
+        }
+    }
+
+    /// Removes a node (scale-down, or a node that never registered). Its pods must be gone.
+    pub fn remove_node(&mut self, node: NodeId) {
+        let n = &mut self.nodes[node.index()];
+        if n.state == NodeState::Removed {
+            return;
+        }
+        n.state = NodeState::Removed;
+        self.pools[n.pool.index()].size -= 1;
+        if let Ok(i) = self.ready_nodes.binary_search(&node) {
+            self.ready_nodes.remove(i);
+        }
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    /// Pods bound to a node and not yet gone, by id.
+    pub fn pods_on(&self, node: NodeId) -> impl Iterator<Item = &Pod> {
+        self.pods
+            .iter()
+            .filter(move |p| p.node == Some(node) && p.phase != PodPhase::Terminated)
     }
 
     pub fn pod(&self, id: PodId) -> &Pod {
@@ -264,8 +347,20 @@ impl Cluster {
         &self.deployments[id.index()]
     }
 
-    /// Creates a pending pod for a ReplicaSet.
+    /// Creates a pending pod for a ReplicaSet from its Deployment's template.
     pub fn create_pod(&mut self, rs: ReplicaSetId, now: SimTime) -> PodId {
+        let dep = self.replica_sets[rs.index()].deployment;
+        let template = Arc::clone(&self.deployments[dep.index()].template);
+        self.create_pod_with(rs, template, now)
+    }
+
+    /// Creates a pending pod for a ReplicaSet with its own spec (a pod from a trace).
+    pub fn create_pod_with(
+        &mut self,
+        rs: ReplicaSetId,
+        template: Arc<PodTemplate>,
+        now: SimTime,
+    ) -> PodId {
         let id = PodId(self.pods.len() as u32);
         let set = &mut self.replica_sets[rs.index()];
         let name = format!("{}-{}", set.name, pod_suffix(id.0));
@@ -283,6 +378,7 @@ impl Cluster {
             ready_transition: now,
             deletion: None,
             cpu_capacity_millis: 0,
+            template,
         });
         self.unscheduled.insert(id);
         id
@@ -290,16 +386,14 @@ impl Cluster {
 
     /// Binds a pending pod to a node and reserves its requests there.
     pub fn bind(&mut self, pod: PodId, node: NodeId) {
-        let dep = self.pods[pod.index()].deployment;
-        let template = &self.deployments[dep.index()].spec.pod;
-        let (requests, scoring) = (template.requests.clone(), template.scoring_requests.clone());
-        let limit = template.cpu_limit_millis;
+        let template = Arc::clone(&self.pods[pod.index()].template);
         let n = &mut self.nodes[node.index()];
         // Without a CPU limit a pod can use the node's CPU not requested by others.
         let free_share = n.allocatable.cpu_millis - n.requested.cpu_millis;
-        n.requested.add(&requests);
-        n.requested_for_scoring.add(&scoring);
+        n.requested.add(&template.requests);
+        n.requested_for_scoring.add(&template.scoring_requests);
         n.pod_count += 1;
+        let limit = template.cpu_limit_millis;
         let p = &mut self.pods[pod.index()];
         assert!(p.node.is_none(), "pod {} bound twice", p.name);
         p.node = Some(node);
@@ -330,9 +424,8 @@ impl Cluster {
         p.phase = PodPhase::Terminated;
         p.ready = false;
         self.terminating.remove(&pod);
-        let (node, dep) = (p.node, p.deployment);
-        if let Some(node) = node {
-            let template = &self.deployments[dep.index()].spec.pod;
+        if let Some(node) = p.node {
+            let template = &p.template;
             let n = &mut self.nodes[node.index()];
             n.requested.subtract(&template.requests);
             n.requested_for_scoring.subtract(&template.scoring_requests);
@@ -369,9 +462,9 @@ impl Cluster {
         }
     }
 
-    /// Nodes currently in the cluster (all of them: node removal is not modelled yet).
+    /// Nodes the pool has now (provisioning, ready or draining): what it is billed for.
     pub fn node_count(&self, pool: PoolId) -> usize {
-        self.pools[pool.index()].nodes.len()
+        self.pools[pool.index()].size
     }
 
     /// Pods of a ReplicaSet that still exist: the active ones (by id), then those terminating

@@ -72,6 +72,7 @@ mod tests {
             ready_transition: SimTime::from_secs(ready_since.unwrap_or(0)),
             deletion: None,
             cpu_capacity_millis: 1000,
+            template: Default::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use hdrhistogram::Histogram;
 
+use crate::cluster::accounting::AllocationTotals;
 use crate::cluster::{DeploymentId, HpaId, PoolId, ServiceId};
 use crate::sim::{SimDuration, SimTime};
 use crate::traffic::FailureReason;
@@ -42,6 +43,22 @@ pub enum Observation {
     },
     /// A pool's node count changed (also emitted at t = 0).
     NodesChanged { pool: PoolId, nodes: usize },
+    /// What a Deployment's bound pods are charged for their nodes, USD per hour, changed.
+    CostRateChanged {
+        deployment: DeploymentId,
+        usd_per_hour: f64,
+    },
+    /// Requests or allocatable on the Ready nodes changed.
+    AllocationChanged(AllocationTotals),
+}
+
+/// Cluster-wide values read at each sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ClusterSample {
+    /// Pods waiting for a node.
+    pub pending_pods: usize,
+    /// GPU fragmentation (see `cluster::accounting::gpu_fragmentation`).
+    pub gpu_fragmentation: f64,
 }
 
 /// Largest latency the histograms resolve (1 hour); larger values are clamped to it.
@@ -150,6 +167,22 @@ pub struct DeploymentStats {
     pub scale_downs: u64,
     pub pods_created: u64,
     pub unschedulable_attempts: u64,
+    /// USD per hour charged to the Deployment's bound pods; integrates to its cost.
+    pub cost_rate: Gauge,
+}
+
+/// Cluster-wide allocation and pending pods.
+#[derive(Default)]
+pub struct ClusterStats {
+    /// Σ requested / Σ allocatable on Ready nodes, per `ALLOCATION_RESOURCES` entry.
+    pub requested: [Gauge; 3],
+    pub allocatable: [Gauge; 3],
+    /// Sampled values: sums and maxima for the report's means.
+    pub pending_sum: f64,
+    pub pending_max: f64,
+    pub fragmentation_sum: f64,
+    pub fragmentation_max: f64,
+    pub samples: u64,
 }
 
 /// Per-HPA statistics.
@@ -176,6 +209,7 @@ pub struct Recorder {
     pub deployments: Vec<DeploymentStats>,
     pub hpas: Vec<HpaStats>,
     pub pools: Vec<Gauge>,
+    pub cluster: ClusterStats,
     pub series: TimeSeries,
     last_sample: SimTime,
 }
@@ -203,6 +237,9 @@ impl Recorder {
         for p in &names.pools {
             columns.push(format!("pool.{p}.nodes"));
         }
+        for c in CLUSTER_COLUMNS {
+            columns.push(format!("cluster.{c}"));
+        }
         Recorder {
             services: names.services.iter().map(|_| ServiceStats::new()).collect(),
             deployments: names
@@ -212,6 +249,7 @@ impl Recorder {
                 .collect(),
             hpas: Vec::new(),
             pools: vec![Gauge::default(); names.pools.len()],
+            cluster: ClusterStats::default(),
             series: TimeSeries {
                 columns,
                 rows: Vec::new(),
@@ -267,6 +305,18 @@ impl Recorder {
             Observation::NodesChanged { pool, nodes } => {
                 self.pools[pool.index()].set(now, nodes as f64)
             }
+            Observation::CostRateChanged {
+                deployment,
+                usd_per_hour,
+            } => self.deployments[deployment.index()]
+                .cost_rate
+                .set(now, usd_per_hour),
+            Observation::AllocationChanged(t) => {
+                for i in 0..3 {
+                    self.cluster.requested[i].set(now, t.requested[i]);
+                    self.cluster.allocatable[i].set(now, t.allocatable[i]);
+                }
+            }
             Observation::HpaSynced {
                 hpa,
                 from,
@@ -310,7 +360,7 @@ impl Recorder {
     }
 
     /// Appends a time-series row; `cpu_utilization` has one entry per Deployment.
-    pub fn sample(&mut self, now: SimTime, cpu_utilization: &[f64]) {
+    pub fn sample(&mut self, now: SimTime, cpu_utilization: &[f64], cluster: ClusterSample) {
         let interval = now.saturating_since(self.last_sample).as_secs_f64();
         self.last_sample = now;
         let mut row = vec![now.as_secs_f64()];
@@ -338,6 +388,22 @@ impl Recorder {
             row.extend([d.replicas.current, d.ready.current, round3(*util)]);
         }
         row.extend(self.pools.iter().map(|p| p.current));
+        let c = &mut self.cluster;
+        for i in 0..3 {
+            let ratio = c.requested[i].current / c.allocatable[i].current;
+            row.push(if ratio.is_finite() {
+                round3(ratio)
+            } else {
+                0.0
+            });
+        }
+        let pending = cluster.pending_pods as f64;
+        row.extend([pending, round3(cluster.gpu_fragmentation)]);
+        c.samples += 1;
+        c.pending_sum += pending;
+        c.pending_max = c.pending_max.max(pending);
+        c.fragmentation_sum += cluster.gpu_fragmentation;
+        c.fragmentation_max = c.fragmentation_max.max(cluster.gpu_fragmentation);
         self.series.rows.push(row);
     }
 
@@ -347,11 +413,31 @@ impl Recorder {
             d.replicas.set(end, d.replicas.current);
             d.ready.set(end, d.ready.current);
         }
+        for d in &mut self.deployments {
+            d.cost_rate.set(end, d.cost_rate.current);
+        }
         for p in &mut self.pools {
             p.set(end, p.current);
         }
+        for g in self
+            .cluster
+            .requested
+            .iter_mut()
+            .chain(self.cluster.allocatable.iter_mut())
+        {
+            g.set(end, g.current);
+        }
     }
 }
+
+/// Cluster-wide time-series columns (`cluster.<name>`), after the pools.
+const CLUSTER_COLUMNS: [&str; 5] = [
+    "alloc_cpu",
+    "alloc_memory",
+    "alloc_gpu",
+    "pending_pods",
+    "gpu_fragmentation",
+];
 
 /// Rounds to 3 decimals (for readable, stable output).
 pub fn round3(x: f64) -> f64 {

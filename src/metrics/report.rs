@@ -9,7 +9,8 @@ use crate::scenario::Scenario;
 use crate::sim::SimTime;
 use crate::traffic::FailureReason;
 
-use super::recorder::{Gauge, Recorder, round3};
+use super::recorder::{ClusterStats, Gauge, Recorder, round3};
+use crate::cluster::accounting::ALLOCATION_RESOURCES;
 
 pub const SCHEMA: &str = "kubesim.report/v1";
 
@@ -24,6 +25,7 @@ pub struct Report {
     pub deployments: Vec<DeploymentReport>,
     pub hpas: Vec<HpaReport>,
     pub node_pools: Vec<PoolReport>,
+    pub cluster: ClusterReport,
     pub totals: Totals,
     pub slos: Vec<SloResult>,
 }
@@ -83,6 +85,9 @@ pub struct DeploymentReport {
     pub scale_downs: u64,
     pub pods_created: u64,
     pub unschedulable_attempts: u64,
+    /// The Deployment's share of node cost: each bound pod pays its node's price × its
+    /// requests' share of the node (mean over cpu, memory and GPUs).
+    pub cost_usd: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -105,6 +110,9 @@ pub struct HpaReport {
 pub struct PoolReport {
     pub name: String,
     pub instance_type: Option<String>,
+    /// `on-demand` or `spot`.
+    pub capacity_type: &'static str,
+    /// The price nodes are billed at (the spot price for spot pools).
     pub price_usd_per_hour: f64,
     pub nodes: Summary,
     pub node_hours: f64,
@@ -120,8 +128,29 @@ pub struct Totals {
     pub in_flight_at_end: u64,
     pub node_hours: f64,
     pub cost_usd: f64,
+    /// Node cost no pod's requests account for.
+    pub idle_cost_usd: f64,
     /// Events the engine processed (deterministic for a scenario and seed).
     pub events: u64,
+}
+
+/// Cluster-wide use of capacity.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClusterReport {
+    /// ∫ requested / ∫ allocatable over Ready nodes, per resource (`cpu`, `memory`,
+    /// `nvidia.com/gpu`); `null` for a resource no node has.
+    pub allocation: BTreeMap<&'static str, Option<f64>>,
+    /// Pods waiting for a node, over the samples.
+    pub pending_pods: SampledSummary,
+    /// Share of free GPUs the workload's GPU requests cannot use, over the samples.
+    pub gpu_fragmentation: SampledSummary,
+}
+
+/// Mean and maximum of a sampled value.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SampledSummary {
+    pub mean: f64,
+    pub max: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -176,6 +205,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             scale_downs: d.scale_downs,
             pods_created: d.pods_created,
             unschedulable_attempts: d.unschedulable_attempts,
+            cost_usd: round3(d.cost_rate.integral / 3600.0),
         })
         .collect();
     let hpas = scenario
@@ -209,16 +239,24 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
         .zip(&recorder.pools)
         .map(|(spec, g)| {
             let node_hours = g.integral / 3600.0;
+            let price = spec.billed_price_per_hour();
             PoolReport {
                 name: spec.name.clone(),
                 instance_type: spec.instance_type.clone(),
-                price_usd_per_hour: spec.price_usd_per_hour,
+                capacity_type: spec.capacity_type.as_str(),
+                price_usd_per_hour: price,
                 nodes: Summary::of(g, end),
                 node_hours: round3(node_hours),
-                cost_usd: round3(node_hours * spec.price_usd_per_hour),
+                cost_usd: round3(node_hours * price),
             }
         })
         .collect();
+    let cost_usd: f64 = node_pools.iter().map(|p| p.cost_usd).sum();
+    let charged: f64 = recorder
+        .deployments
+        .iter()
+        .map(|d| d.cost_rate.integral / 3600.0)
+        .sum();
     let served: u64 = services.iter().map(|s| s.served).sum();
     let failed: u64 = services.iter().map(|s| s.failed).sum();
     let totals = Totals {
@@ -228,7 +266,8 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
         availability: ratio(served, served + failed),
         in_flight_at_end: counts.in_flight_at_end,
         node_hours: round3(node_pools.iter().map(|p| p.node_hours).sum()),
-        cost_usd: round3(node_pools.iter().map(|p| p.cost_usd).sum()),
+        cost_usd: round3(cost_usd),
+        idle_cost_usd: round3((cost_usd - charged).max(0.0)),
         events: counts.events,
     };
     let mut report = Report {
@@ -241,11 +280,36 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
         deployments,
         hpas,
         node_pools,
+        cluster: cluster_report(&recorder.cluster),
         totals,
         slos: Vec::new(),
     };
     report.slos = super::slo::evaluate(scenario, &report);
     report
+}
+
+fn cluster_report(c: &ClusterStats) -> ClusterReport {
+    let allocation = ALLOCATION_RESOURCES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let alloc = c.allocatable[i].integral;
+            let share = (alloc > 0.0).then(|| round3(c.requested[i].integral / alloc));
+            (*name, share)
+        })
+        .collect();
+    let samples = c.samples.max(1) as f64;
+    ClusterReport {
+        allocation,
+        pending_pods: SampledSummary {
+            mean: round3(c.pending_sum / samples),
+            max: c.pending_max,
+        },
+        gpu_fragmentation: SampledSummary {
+            mean: round3(c.fragmentation_sum / samples),
+            max: round3(c.fragmentation_max),
+        },
+    }
 }
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {

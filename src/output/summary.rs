@@ -68,6 +68,7 @@ fn deployments(r: &Report) -> String {
         "scale ups",
         "scale downs",
         "pods created",
+        "cost USD",
     ]);
     for d in &r.deployments {
         t.add_row(vec![
@@ -78,6 +79,7 @@ fn deployments(r: &Report) -> String {
             right(d.scale_ups.to_string()),
             right(d.scale_downs.to_string()),
             right(d.pods_created.to_string()),
+            right(format!("{:.2}", d.cost_usd)),
         ]);
     }
     t.to_string() + "\n"
@@ -102,6 +104,14 @@ fn pools(r: &Report) -> String {
             right(format!("{:.2}", p.cost_usd)),
         ]);
     }
+    t.add_row(vec![
+        Cell::new("idle (not requested)"),
+        Cell::new(""),
+        Cell::new(""),
+        Cell::new(""),
+        Cell::new(""),
+        right(format!("{:.2}", r.totals.idle_cost_usd)),
+    ]);
     t.add_row(vec![
         Cell::new("total"),
         Cell::new(""),

@@ -53,7 +53,47 @@ pub struct NodePoolSpec {
     pub max_pods: i64,
     pub labels: Labels,
     pub taints: Vec<Taint>,
+    /// On-demand price, USD per node-hour.
     pub price_usd_per_hour: f64,
+    pub capacity_type: CapacityType,
+    /// Spot price, USD per node-hour (`Some` exactly when `capacity_type` is spot).
+    pub spot_price_usd_per_hour: Option<f64>,
+    /// Bounds on the pool's size for the Cluster Autoscaler.
+    pub min_count: u32,
+    pub max_count: u32,
+    /// Request to Ready of a new node.
+    pub provisioning_time: DurationDist,
+    /// Zones nodes are spread over, round-robin by node index (may be empty).
+    pub zones: Vec<String>,
+}
+
+impl NodePoolSpec {
+    /// What one node costs per hour at the pool's capacity type.
+    pub fn billed_price_per_hour(&self) -> f64 {
+        match self.capacity_type {
+            CapacityType::OnDemand => self.price_usd_per_hour,
+            CapacityType::Spot => self
+                .spot_price_usd_per_hour
+                .unwrap_or(self.price_usd_per_hour),
+        }
+    }
+}
+
+/// How a pool's nodes are bought.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CapacityType {
+    #[default]
+    OnDemand,
+    Spot,
+}
+
+impl CapacityType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityType::OnDemand => "on-demand",
+            CapacityType::Spot => "spot",
+        }
+    }
 }
 
 /// A Deployment from the manifests, with the scenario's workload model attached.

@@ -103,6 +103,31 @@ pub struct RawNodePool {
     pub taints: Vec<RawTaint>,
     /// On-demand price of one node, USD per hour.
     pub price_per_hour: Option<f64>,
+    /// Node capacity; allocatable = capacity − systemReserved (give this or `allocatable`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub capacity: BTreeMap<String, RawQuantity>,
+    /// Reserved for the OS, kubelet and eviction threshold (`--system-reserved`,
+    /// `--kube-reserved`, `--eviction-hard` together); only with `capacity`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub system_reserved: BTreeMap<String, RawQuantity>,
+    /// Smallest size the Cluster Autoscaler may shrink the pool to (default: `count`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<u32>,
+    /// Largest size the Cluster Autoscaler may grow the pool to (default: `count`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_count: Option<u32>,
+    /// `on-demand` (default) or `spot`: which price the nodes are billed at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity_type: Option<String>,
+    /// Spot price of one node, USD per hour (required with `capacityType: spot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spot_price_per_hour: Option<f64>,
+    /// Time from the autoscaler's request to a Ready node (default 1m; GPU nodes take longer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provisioning_time: Option<RawDistribution>,
+    /// Zones the pool's nodes are spread over, round-robin (label `topology.kubernetes.io/zone`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
 }
 
 /// A quantity as written: a string (`"500m"`, `16Gi`) or a plain number.

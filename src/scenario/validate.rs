@@ -3,7 +3,7 @@
 //! Every problem in every input file is collected and returned at once, sorted by file and
 //! position; nothing is simulated (and nothing written) unless there are no errors.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::cluster::resources::{self, Resources, Taint, TaintEffect};
@@ -25,6 +25,11 @@ pub const API_VERSION: &str = "kubesim.io/v1alpha1";
 pub const DEFAULT_MAX_EVENTS: u64 = 2_000_000_000;
 pub const DEFAULT_SAMPLE_INTERVAL: SimDuration = SimDuration::from_secs(15);
 pub const DEFAULT_METRIC_RESOLUTION: SimDuration = SimDuration::from_secs(15);
+/// A new node's time from request to Ready when the pool does not say (a typical VM boot and
+/// kubelet registration).
+pub const DEFAULT_PROVISIONING_TIME: SimDuration = SimDuration::from_secs(60);
+/// kubelet's default `--max-pods`.
+pub const DEFAULT_MAX_PODS: i64 = 110;
 
 /// Command-line adjustments applied before validation.
 #[derive(Clone, Debug, Default)]
@@ -465,39 +470,60 @@ impl Builder<'_> {
             String::new()
         });
         let count = p.count.unwrap_or_else(|| {
-            self.error(&format!("{path}.count"), "required: the number of nodes");
+            self.error(
+                &format!("{path}.count"),
+                "required: the number of nodes at the start",
+            );
             0
         });
-        let mut allocatable = Resources::default();
-        let mut max_pods = 110;
-        for (resource, q) in &p.allocatable {
-            let rpath = format!("{path}.allocatable.{resource}");
-            let mut errors = Vec::new();
-            if let Some(v) = manifest::resource_amount(resource, &q.as_text(), |m| errors.push(m)) {
-                if resource == resources::PODS {
-                    max_pods = v
-                } else {
-                    allocatable.set(resource, v)
-                }
-            }
-            for e in errors {
-                self.error(&rpath, e);
-            }
-        }
-        for required in [resources::CPU, resources::MEMORY] {
-            if !p.allocatable.contains_key(required) {
+        let (allocatable, max_pods) = self.pool_allocatable(&path, p);
+        let price = self.price(&format!("{path}.pricePerHour"), p.price_per_hour);
+        let capacity_type = match p.capacity_type.as_deref() {
+            None | Some("on-demand") => CapacityType::OnDemand,
+            Some("spot") => CapacityType::Spot,
+            Some(other) => {
                 self.error(
-                    &format!("{path}.allocatable"),
-                    format!("{required} is required (e.g. cpu: \"4\", memory: 16Gi)"),
+                    &format!("{path}.capacityType"),
+                    format!("unknown capacity type {other:?}: use on-demand or spot"),
+                );
+                CapacityType::OnDemand
+            }
+        };
+        let spot_price = p
+            .spot_price_per_hour
+            .map(|v| self.price(&format!("{path}.spotPricePerHour"), Some(v)));
+        if capacity_type == CapacityType::Spot && spot_price.is_none() {
+            self.error(
+                &format!("{path}.spotPricePerHour"),
+                "required with capacityType: spot (USD per node-hour)",
+            );
+        }
+        let min_count = p.min_count.unwrap_or(count);
+        let max_count = p.max_count.unwrap_or(count.max(min_count));
+        if min_count > max_count {
+            self.error(
+                &format!("{path}.minCount"),
+                format!("minCount {min_count} is above maxCount {max_count}"),
+            );
+        } else if !(min_count..=max_count).contains(&count) {
+            self.error(
+                &format!("{path}.count"),
+                format!("the initial count {count} must lie within minCount {min_count} … maxCount {max_count}"),
+            );
+        }
+        let provisioning_time = p
+            .provisioning_time
+            .as_ref()
+            .map_or(DurationDist::Constant(DEFAULT_PROVISIONING_TIME), |d| {
+                self.distribution(&format!("{path}.provisioningTime"), d)
+            });
+        for (z, zone) in p.zones.iter().enumerate() {
+            if zone.is_empty() || p.zones[..z].contains(zone) {
+                self.error(
+                    &format!("{path}.zones[{z}]"),
+                    "zones must be non-empty and distinct",
                 );
             }
-        }
-        let price = p.price_per_hour.unwrap_or(0.0);
-        if !price.is_finite() || price < 0.0 {
-            self.error(
-                &format!("{path}.pricePerHour"),
-                "must be a price ≥ 0 in USD per hour",
-            );
         }
         let taints = self.taints(&path, &p.taints);
         Some(NodePoolSpec {
@@ -509,7 +535,94 @@ impl Builder<'_> {
             labels: p.labels.clone(),
             taints,
             price_usd_per_hour: price,
+            capacity_type,
+            spot_price_usd_per_hour: spot_price,
+            min_count,
+            max_count,
+            provisioning_time,
+            zones: p.zones.clone(),
         })
+    }
+
+    /// A price in USD per hour: finite and ≥ 0 (absent: 0).
+    fn price(&mut self, path: &str, value: Option<f64>) -> f64 {
+        let v = value.unwrap_or(0.0);
+        if !v.is_finite() || v < 0.0 {
+            self.error(path, "must be a price ≥ 0 in USD per hour");
+            return 0.0;
+        }
+        v
+    }
+
+    /// The pool's allocatable and max pods: `allocatable` as given, or `capacity` less
+    /// `systemReserved`.
+    fn pool_allocatable(&mut self, path: &str, p: &RawNodePool) -> (Resources, i64) {
+        let from_capacity = !p.capacity.is_empty();
+        if from_capacity && !p.allocatable.is_empty() {
+            self.error(
+                &format!("{path}.capacity"),
+                "give either allocatable or capacity (with systemReserved), not both",
+            );
+        }
+        if !from_capacity && !p.system_reserved.is_empty() {
+            self.error(
+                &format!("{path}.systemReserved"),
+                "only with capacity: allocatable already excludes what the system reserves",
+            );
+        }
+        let (field, given) = if from_capacity {
+            ("capacity", &p.capacity)
+        } else {
+            ("allocatable", &p.allocatable)
+        };
+        let (mut amounts, max_pods) = self.resource_map(&format!("{path}.{field}"), given);
+        for required in [resources::CPU, resources::MEMORY] {
+            if !given.contains_key(required) {
+                self.error(
+                    &format!("{path}.{field}"),
+                    format!("{required} is required (e.g. cpu: \"4\", memory: 16Gi)"),
+                );
+            }
+        }
+        if from_capacity {
+            let rpath = format!("{path}.systemReserved");
+            let (reserved, _) = self.resource_map(&rpath, &p.system_reserved);
+            for name in reserved.nonzero_names() {
+                let left = amounts.get(name) - reserved.get(name);
+                if left < 0 {
+                    self.error(
+                        &format!("{rpath}.{name}"),
+                        "reserves more than the node's capacity",
+                    );
+                }
+                amounts.set(name, left.max(0));
+            }
+        }
+        (amounts, max_pods.unwrap_or(DEFAULT_MAX_PODS))
+    }
+
+    /// Parses a `resource: quantity` map; `pods` is returned separately.
+    fn resource_map(
+        &mut self,
+        path: &str,
+        given: &BTreeMap<String, RawQuantity>,
+    ) -> (Resources, Option<i64>) {
+        let mut amounts = Resources::default();
+        let mut pods = None;
+        for (resource, q) in given {
+            let mut errors = Vec::new();
+            if let Some(v) = manifest::resource_amount(resource, &q.as_text(), |m| errors.push(m)) {
+                if resource == resources::PODS {
+                    pods = Some(v)
+                } else {
+                    amounts.set(resource, v)
+                }
+            }
+            for e in errors {
+                self.error(&format!("{path}.{resource}"), e);
+            }
+        }
+        (amounts, pods)
     }
 
     fn taints(&mut self, path: &str, raw: &[RawTaint]) -> Vec<Taint> {

@@ -82,9 +82,9 @@ impl Scheduler {
         pod: PodId,
         rng: &mut SimRng,
     ) -> Result<NodeId, FitError> {
-        let template = &cluster.deployment(cluster.pod(pod).deployment).spec.pod;
+        let template = &*cluster.pod(pod).template;
         let profile = self.profile_for(template).clone();
-        let nodes = cluster.nodes.len();
+        let nodes = cluster.ready_nodes.len();
         if nodes == 0 {
             return Err(FitError {
                 nodes: 0,
@@ -97,7 +97,8 @@ impl Scheduler {
         let mut feasible: Vec<&Node> = Vec::new();
         let mut processed = 0;
         for i in 0..nodes {
-            let node = &cluster.nodes[(self.next_start_node_index + i) % nodes];
+            let id = cluster.ready_nodes[(self.next_start_node_index + i) % nodes];
+            let node = cluster.node(id);
             processed += 1;
             match filter::run_filters(node, template) {
                 Ok(()) => {
@@ -181,5 +182,6 @@ pub(crate) fn test_node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Nod
         pod_count: 0,
         created: crate::sim::SimTime::ZERO,
         taints: Vec::new(),
+        state: crate::cluster::NodeState::Ready,
     }
 }
