@@ -11,6 +11,7 @@ use crate::cluster::{
     Cluster, DeploymentId, HpaId, NodeId, NodeState, PodId, PodPhase, PoolId, ReplicaSetId,
     ServiceId,
 };
+use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
 use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::metrics_server::{CustomPoint, MetricsServer};
 use crate::controllers::{Intent, deployment, kubelet, replicaset, scheduler};
@@ -41,6 +42,8 @@ pub enum Event {
     Sample,
     /// A provisioned node registers with the API server and turns Ready.
     NodeRegistered { node: NodeId },
+    /// The Cluster Autoscaler's periodic loop.
+    AutoscalerScan,
 }
 
 /// Progress of a run, passed to the caller's callback now and then.
@@ -56,6 +59,8 @@ pub struct RunOutput {
     pub report: Report,
     pub timeseries: TimeSeries,
     pub hpa_decisions: Vec<HpaDecision>,
+    /// The Cluster Autoscaler's decisions (`None` when it did not run).
+    pub autoscaler_events: Option<Vec<AutoscalerEvent>>,
     pub events: u64,
 }
 
@@ -116,6 +121,9 @@ struct Engine<'s> {
     scheduler_rng: SimRng,
     metrics_server: MetricsServer,
     hpa: HpaController,
+    autoscaler: Option<ClusterAutoscaler>,
+    /// Provisioning times, one stream per node pool.
+    provisioning_rngs: Vec<SimRng>,
     recorder: Recorder,
     decisions: Vec<HpaDecision>,
     outcomes: Vec<Outcome>,
@@ -182,6 +190,18 @@ impl<'s> Engine<'s> {
             scheduler_rng: streams.stream("scheduler"),
             metrics_server: MetricsServer::new(s.metric_resolution),
             hpa: HpaController::new(s.hpa_settings, &s.hpas, s.metric_series.clone()),
+            autoscaler: s.cluster_autoscaler.clone().map(|settings| {
+                ClusterAutoscaler::new(
+                    settings,
+                    s.node_pools.len(),
+                    streams.stream("cluster-autoscaler"),
+                )
+            }),
+            provisioning_rngs: s
+                .node_pools
+                .iter()
+                .map(|p| streams.stream(&format!("provisioning/{}", p.name)))
+                .collect(),
             recorder: Recorder::new(&names).with_hpas(s.hpas.len()),
             decisions: Vec::new(),
             outcomes: Vec::with_capacity(64),
@@ -238,6 +258,10 @@ impl<'s> Engine<'s> {
             self.queue.schedule(SimTime::ZERO, Event::HpaSync);
         }
         self.queue.schedule(SimTime::ZERO, Event::Sample);
+        if let Some(ca) = &self.autoscaler {
+            self.queue
+                .schedule(SimTime::ZERO + ca.scan_interval(), Event::AutoscalerScan);
+        }
         for s in 0..self.arrivals.len() {
             self.schedule_next_arrival(ServiceId(s as u32));
         }
@@ -286,6 +310,7 @@ impl<'s> Engine<'s> {
             Event::HpaSync => self.on_hpa_sync(),
             Event::Sample => self.on_sample(),
             Event::NodeRegistered { node } => self.on_node_registered(node),
+            Event::AutoscalerScan => self.on_autoscaler_scan(),
         }
     }
 
@@ -430,11 +455,15 @@ impl<'s> Engine<'s> {
     }
 
     fn finish_termination(&mut self, pod: PodId) {
-        if self.cluster.pod(pod).node.is_some() {
+        let node = self.cluster.pod(pod).node;
+        if node.is_some() {
             self.charge(pod, -1.0);
         }
         self.cluster.terminate(pod);
         self.observe_allocation();
+        if let Some(node) = node.filter(|&n| self.cluster.node(n).is_to_be_deleted()) {
+            self.remove_node_if_empty(node);
+        }
         if let Some(slot) = self.servers.get_mut(pod.index()) {
             *slot = None;
         }
@@ -482,6 +511,7 @@ impl<'s> Engine<'s> {
             {
                 Ok(node) => self.apply(Intent::BindPod { pod, node }),
                 Err(_) => {
+                    self.cluster.mark_unschedulable(pod, self.now);
                     let deployment = self.cluster.pod(pod).deployment;
                     self.recorder
                         .observe(self.now, Observation::PodUnschedulable { deployment });
@@ -541,6 +571,12 @@ impl<'s> Engine<'s> {
                 );
                 self.dirty = true;
             }
+            Intent::AddNodes { pool, count } => self.add_nodes(pool, count),
+            Intent::RemoveNode { node } => {
+                self.cluster.mark_to_be_deleted(node, self.now);
+                self.remove_node_if_empty(node);
+            }
+            Intent::DrainNode { node } => self.drain_node(node),
         }
     }
 
@@ -551,6 +587,63 @@ impl<'s> Engine<'s> {
             return; // given up on before it registered
         }
         self.cluster.register_node(node);
+        self.observe_allocation();
+        self.dirty = true;
+    }
+
+    fn on_autoscaler_scan(&mut self) {
+        let Some(ca) = self.autoscaler.as_mut() else {
+            return;
+        };
+        let intents = ca.scan(&self.cluster, self.now);
+        let next = self.now + ca.scan_interval();
+        for intent in intents {
+            self.apply(intent);
+        }
+        if self.dirty {
+            self.reconcile();
+        }
+        self.queue.schedule(next, Event::AutoscalerScan);
+    }
+
+    /// The cloud starts `count` nodes; each registers after the pool's provisioning time.
+    fn add_nodes(&mut self, pool: PoolId, count: u32) {
+        for _ in 0..count {
+            let node = self.cluster.add_node(pool, self.now);
+            let delay = self.cluster.pools[pool.index()]
+                .spec
+                .provisioning_time
+                .sample(&mut self.provisioning_rngs[pool.index()]);
+            self.queue
+                .schedule(self.now + delay, Event::NodeRegistered { node });
+        }
+        self.observe_pool_size(pool);
+    }
+
+    /// Evicts every pod on a node marked for deletion; the node goes when the last is gone.
+    fn drain_node(&mut self, node: NodeId) {
+        self.cluster.mark_to_be_deleted(node, self.now);
+        let evicted: Vec<PodId> = self
+            .cluster
+            .pods_on(node)
+            .filter(|p| p.deletion.is_none())
+            .map(|p| p.id)
+            .collect();
+        for pod in evicted {
+            self.delete_pod(pod);
+        }
+        self.dirty = true;
+        self.remove_node_if_empty(node);
+    }
+
+    fn remove_node_if_empty(&mut self, node: NodeId) {
+        let n = self.cluster.node(node);
+        if n.pod_count > 0 || n.state == NodeState::Removed {
+            return;
+        }
+        let pool = n.pool;
+        self.cluster.remove_node(node);
+        self.observe_pool_size(pool);
         self.observe_allocation();
         self.dirty = true;
     }
@@ -724,6 +817,7 @@ impl<'s> Engine<'s> {
             report,
             timeseries: std::mem::take(&mut self.recorder.series),
             hpa_decisions: self.decisions,
+            autoscaler_events: self.autoscaler.map(|ca| ca.events),
             events: self.queue.popped(),
         }
     }

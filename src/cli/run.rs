@@ -31,6 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         info: &timed.info,
         timeseries: &timed.output.timeseries,
         hpa_decisions: &timed.output.hpa_decisions,
+        autoscaler_events: timed.output.autoscaler_events.as_deref(),
         resolved_yaml: &scenario.resolved_yaml,
     };
     output::write_run_dir(&out_dir, &files)

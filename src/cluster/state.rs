@@ -99,6 +99,27 @@ pub struct Node {
     pub state: NodeState,
 }
 
+impl Node {
+    /// Reserves a pod's requests here (the scheduler's assume, or a simulation of it).
+    pub fn reserve(&mut self, pod: &PodTemplate) {
+        self.requested.add(&pod.requests);
+        self.requested_for_scoring.add(&pod.scoring_requests);
+        self.pod_count += 1;
+    }
+
+    /// Releases what [`Node::reserve`] took.
+    pub fn release(&mut self, pod: &PodTemplate) {
+        self.requested.subtract(&pod.requests);
+        self.requested_for_scoring.subtract(&pod.scoring_requests);
+        self.pod_count -= 1;
+    }
+
+    /// Whether the Cluster Autoscaler has marked the node for deletion.
+    pub fn is_to_be_deleted(&self) -> bool {
+        self.taints.iter().any(|t| t.key == TO_BE_DELETED_TAINT)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Pod {
     pub id: PodId,
@@ -119,6 +140,9 @@ pub struct Pod {
     pub cpu_capacity_millis: i64,
     /// The pod's spec as the scheduler and kubelet see it (shared with its Deployment).
     pub template: Arc<PodTemplate>,
+    /// Since when the pod has been unschedulable (`PodScheduled=False`, reason
+    /// Unschedulable): what the Cluster Autoscaler looks for.
+    pub unschedulable_since: Option<SimTime>,
 }
 
 impl Pod {
@@ -150,6 +174,14 @@ pub struct Deployment {
     pub replica_sets: Vec<ReplicaSetId>,
     /// Services whose selector picks this Deployment's pods.
     pub services: Vec<ServiceId>,
+}
+
+impl Deployment {
+    /// Whether a controller recreates the pods when they are evicted (not so for trace pods,
+    /// which block a node's scale-down like any pod without a controller).
+    pub fn has_controller(&self) -> bool {
+        self.spec.source == crate::scenario::PodSource::ReplicaSet
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -264,7 +296,23 @@ impl Cluster {
     /// still provisioning: [`Cluster::register_node`] makes it Ready.
     pub fn add_node(&mut self, pool: PoolId, now: SimTime) -> NodeId {
         let id = NodeId(self.nodes.len() as u32);
+        let node = self.build_node(pool, id, now);
         let p = &mut self.pools[pool.index()];
+        p.nodes.push(id);
+        p.size += 1;
+        self.nodes.push(node);
+        id
+    }
+
+    /// The node the pool would add next, empty and Ready: the autoscaler's template node.
+    pub fn template_node(&self, pool: PoolId) -> Node {
+        let mut node = self.build_node(pool, NodeId(u32::MAX), SimTime::ZERO);
+        node.state = NodeState::Ready;
+        node
+    }
+
+    fn build_node(&self, pool: PoolId, id: NodeId, now: SimTime) -> Node {
+        let p = &self.pools[pool.index()];
         let index = p.nodes.len();
         let name = format!("{}-{}", p.spec.name, index);
         let mut labels = p.spec.labels.clone();
@@ -280,9 +328,7 @@ impl Cluster {
             CAPACITY_TYPE_LABEL.into(),
             p.spec.capacity_type.as_str().into(),
         );
-        p.nodes.push(id);
-        p.size += 1;
-        self.nodes.push(Node {
+        Node {
             id,
             name,
             pool,
@@ -295,8 +341,26 @@ impl Cluster {
             created: now,
             taints: p.spec.taints.clone(),
             state: NodeState::Provisioning,
-        });
-        id
+        }
+    }
+
+    /// Taints a node `ToBeDeletedByClusterAutoscaler:NoSchedule`: no new pods land there.
+    pub fn mark_to_be_deleted(&mut self, node: NodeId, now: SimTime) {
+        let n = &mut self.nodes[node.index()];
+        if !n.is_to_be_deleted() {
+            n.taints.push(super::resources::Taint {
+                key: TO_BE_DELETED_TAINT.into(),
+                value: now.as_secs_f64().to_string(),
+                effect: super::resources::TaintEffect::NoSchedule,
+            });
+        }
+    }
+
+    /// Records a failed scheduling attempt (keeps the first time).
+    pub fn mark_unschedulable(&mut self, pod: PodId, now: SimTime) {
+        self.pods[pod.index()]
+            .unschedulable_since
+            .get_or_insert(now);
     }
 
     /// A provisioned node registers and turns Ready.
@@ -379,6 +443,7 @@ impl Cluster {
             deletion: None,
             cpu_capacity_millis: 0,
             template,
+            unschedulable_since: None,
         });
         self.unscheduled.insert(id);
         id
@@ -390,11 +455,10 @@ impl Cluster {
         let n = &mut self.nodes[node.index()];
         // Without a CPU limit a pod can use the node's CPU not requested by others.
         let free_share = n.allocatable.cpu_millis - n.requested.cpu_millis;
-        n.requested.add(&template.requests);
-        n.requested_for_scoring.add(&template.scoring_requests);
-        n.pod_count += 1;
+        n.reserve(&template);
         let limit = template.cpu_limit_millis;
         let p = &mut self.pods[pod.index()];
+        p.unschedulable_since = None;
         assert!(p.node.is_none(), "pod {} bound twice", p.name);
         p.node = Some(node);
         p.cpu_capacity_millis = limit.unwrap_or(free_share).max(1);
@@ -425,11 +489,7 @@ impl Cluster {
         p.ready = false;
         self.terminating.remove(&pod);
         if let Some(node) = p.node {
-            let template = &p.template;
-            let n = &mut self.nodes[node.index()];
-            n.requested.subtract(&template.requests);
-            n.requested_for_scoring.subtract(&template.scoring_requests);
-            n.pod_count -= 1;
+            self.nodes[node.index()].release(&p.template);
         }
     }
 

@@ -3,6 +3,7 @@
 //! mutate the cluster, never read the wall clock, and take randomness only from the stream the
 //! engine hands them.
 
+pub mod autoscaler;
 pub mod deployment;
 pub mod hpa;
 pub mod kubelet;
@@ -10,7 +11,7 @@ pub mod metrics_server;
 pub mod replicaset;
 pub mod scheduler;
 
-use crate::cluster::{DeploymentId, NodeId, PodId, ReplicaSetId};
+use crate::cluster::{DeploymentId, NodeId, PodId, PoolId, ReplicaSetId};
 
 /// A change a controller asks for. Emitted by controllers, applied by the engine in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,4 +32,10 @@ pub enum Intent {
         deployment: DeploymentId,
         replicas: i32,
     },
+    /// Cluster Autoscaler → grow a node pool (the cloud provisions the nodes).
+    AddNodes { pool: PoolId, count: u32 },
+    /// Cluster Autoscaler → delete an empty node, or one that never registered.
+    RemoveNode { node: NodeId },
+    /// Cluster Autoscaler → taint a node ToBeDeleted, evict its pods, delete it once empty.
+    DrainNode { node: NodeId },
 }

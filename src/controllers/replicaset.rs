@@ -73,6 +73,7 @@ mod tests {
             deletion: None,
             cpu_capacity_millis: 1000,
             template: Default::default(),
+            unschedulable_since: None,
         }
     }
 

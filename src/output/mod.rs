@@ -1,5 +1,5 @@
 //! The only writer of files: the run directory (`report.json`, `run.json`, `timeseries.csv`,
-//! `hpa_decisions.jsonl`, `scenario.resolved.yaml`), JUnit XML, and the terminal summary table.
+//! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `scenario.resolved.yaml`), JUnit XML, and the terminal summary table.
 //!
 //! A run directory is written into a temporary sibling and renamed into place, so a failed or
 //! interrupted write never leaves a half-written result behind.
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::controllers::autoscaler::AutoscalerEvent;
 use crate::controllers::hpa::HpaDecision;
 use crate::metrics::{Report, TimeSeries};
 
@@ -40,6 +41,8 @@ pub struct RunFiles<'a> {
     pub info: &'a RunInfo,
     pub timeseries: &'a TimeSeries,
     pub hpa_decisions: &'a [HpaDecision],
+    /// The Cluster Autoscaler's decisions (`None`: it did not run, and no file is written).
+    pub autoscaler_events: Option<&'a [AutoscalerEvent]>,
     pub resolved_yaml: &'a str,
 }
 
@@ -82,7 +85,10 @@ fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
     info.push('\n');
     fs::write(dir.join("run.json"), info)?;
     write_timeseries(&dir.join("timeseries.csv"), files.timeseries)?;
-    write_decisions(&dir.join("hpa_decisions.jsonl"), files.hpa_decisions)?;
+    write_json_lines(&dir.join("hpa_decisions.jsonl"), files.hpa_decisions)?;
+    if let Some(events) = files.autoscaler_events {
+        write_json_lines(&dir.join("autoscaler.jsonl"), events)?;
+    }
     fs::write(dir.join("scenario.resolved.yaml"), files.resolved_yaml)
 }
 
@@ -96,9 +102,9 @@ fn write_timeseries(path: &Path, series: &TimeSeries) -> io::Result<()> {
     w.flush()
 }
 
-fn write_decisions(path: &Path, decisions: &[HpaDecision]) -> io::Result<()> {
+fn write_json_lines<T: Serialize>(path: &Path, records: &[T]) -> io::Result<()> {
     let mut w = io::BufWriter::new(fs::File::create(path)?);
-    for d in decisions {
+    for d in records {
         serde_json::to_writer(&mut w, d).map_err(io::Error::other)?;
         w.write_all(b"\n")?;
     }

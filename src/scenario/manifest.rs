@@ -388,6 +388,7 @@ pub fn deployment_spec(
         template_labels,
         pod,
         workload: WorkloadModel::default(),
+        source: super::model::PodSource::ReplicaSet,
     })
 }
 

@@ -4,10 +4,12 @@
 //! `manifest` turns Kubernetes objects into cluster specs, `trace` reads traffic traces, and
 //! `validate` checks everything at once and produces the typed [`Scenario`].
 
+pub mod autoscaler_config;
 pub mod de;
 pub mod diag;
 pub mod manifest;
 pub mod model;
+pub mod pattern;
 pub mod raw;
 pub mod scheduler_config;
 pub mod slo;

@@ -35,6 +35,8 @@ pub struct Scenario {
     /// Scripted series for External and Object metrics.
     pub metric_series: Vec<MetricSeries>,
     pub slos: Vec<SloSpec>,
+    /// The Cluster Autoscaler's flags; `None` when it is not running.
+    pub cluster_autoscaler: Option<AutoscalerSettings>,
     /// kube-scheduler profiles (from `spec.schedulerConfig`; empty: the default profile).
     pub scheduler_profiles: Vec<crate::controllers::scheduler::SchedulerProfile>,
     /// Warnings and notes found while loading (errors stop loading).
@@ -106,6 +108,18 @@ pub struct DeploymentSpec {
     pub template_labels: Labels,
     pub pod: PodTemplate,
     pub workload: WorkloadModel,
+    /// Who creates the pods: a ReplicaSet (a Deployment from the manifests) or a pod trace.
+    pub source: PodSource,
+}
+
+/// Where a workload's pods come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PodSource {
+    /// A Deployment: its ReplicaSet keeps `replicas` pods.
+    #[default]
+    ReplicaSet,
+    /// Bare pods created and deleted at the times of a pod trace (`spec.podTraces`).
+    Trace,
 }
 
 impl DeploymentSpec {
@@ -390,6 +404,91 @@ impl MetricSeries {
     pub fn value_at(&self, now: SimTime) -> f64 {
         let i = self.points.partition_point(|(t, _)| *t <= now);
         if i == 0 { 0.0 } else { self.points[i - 1].1 }
+    }
+}
+
+/// Cluster Autoscaler flags (D.1), under their upstream names in the scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscalerSettings {
+    pub scan_interval: SimDuration,
+    /// The expander chain (`--expander=priority,least-waste`); final ties are random.
+    pub expanders: Vec<Expander>,
+    pub max_node_provision_time: SimDuration,
+    pub scale_down_enabled: bool,
+    pub scale_down_utilization_threshold: f64,
+    pub scale_down_gpu_utilization_threshold: f64,
+    pub scale_down_unneeded_time: SimDuration,
+    pub scale_down_delay_after_add: SimDuration,
+    pub scale_down_delay_after_delete: SimDuration,
+    pub max_scale_down_parallelism: usize,
+    pub max_drain_parallelism: usize,
+    pub new_pod_scale_up_delay: SimDuration,
+    pub max_nodes_per_scaleup: usize,
+    /// `--max-nodes-total` (0: unlimited).
+    pub max_nodes_total: usize,
+    pub initial_node_group_backoff_duration: SimDuration,
+    pub max_node_group_backoff_duration: SimDuration,
+    pub node_group_backoff_reset_timeout: SimDuration,
+    /// The priority expander's ConfigMap: priority → node-group name patterns.
+    pub priorities: Vec<(i64, Vec<super::pattern::Pattern>)>,
+}
+
+impl Default for AutoscalerSettings {
+    fn default() -> Self {
+        let secs = SimDuration::from_secs;
+        AutoscalerSettings {
+            scan_interval: secs(10),
+            expanders: vec![Expander::LeastWaste],
+            max_node_provision_time: secs(15 * 60),
+            scale_down_enabled: true,
+            scale_down_utilization_threshold: 0.5,
+            scale_down_gpu_utilization_threshold: 0.5,
+            scale_down_unneeded_time: secs(10 * 60),
+            scale_down_delay_after_add: secs(10 * 60),
+            scale_down_delay_after_delete: SimDuration::ZERO,
+            max_scale_down_parallelism: 10,
+            max_drain_parallelism: 1,
+            new_pod_scale_up_delay: SimDuration::ZERO,
+            max_nodes_per_scaleup: 1000,
+            max_nodes_total: 0,
+            initial_node_group_backoff_duration: secs(5 * 60),
+            max_node_group_backoff_duration: secs(30 * 60),
+            node_group_backoff_reset_timeout: secs(3 * 3600),
+            priorities: Vec::new(),
+        }
+    }
+}
+
+/// How the Cluster Autoscaler chooses among node groups that could help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expander {
+    Random,
+    MostPods,
+    LeastWaste,
+    LeastNodes,
+    Price,
+    Priority,
+}
+
+impl Expander {
+    pub const ALL: [Expander; 6] = [
+        Expander::Random,
+        Expander::MostPods,
+        Expander::LeastWaste,
+        Expander::LeastNodes,
+        Expander::Price,
+        Expander::Priority,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expander::Random => "random",
+            Expander::MostPods => "most-pods",
+            Expander::LeastWaste => "least-waste",
+            Expander::LeastNodes => "least-nodes",
+            Expander::Price => "price",
+            Expander::Priority => "priority",
+        }
     }
 }
 

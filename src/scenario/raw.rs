@@ -47,6 +47,9 @@ pub struct RawSpec {
     pub manifests: Vec<String>,
     pub cluster: Option<RawCluster>,
     pub controller_manager: Option<RawControllerManager>,
+    /// The Cluster Autoscaler: present (and not `enabled: false`) means it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_autoscaler: Option<RawClusterAutoscaler>,
     pub metrics_server: Option<RawMetricsServer>,
     /// A KubeSchedulerConfiguration file (relative to the scenario): profiles, score plugins
     /// and weights, NodeResourcesFit scoring strategy, percentageOfNodesToScore.
@@ -171,6 +174,52 @@ pub struct RawControllerManager {
     pub hpa_cpu_initialization_period: Option<Duration>,
     #[serde(rename = "horizontal-pod-autoscaler-initial-readiness-delay")]
     pub hpa_initial_readiness_delay: Option<Duration>,
+}
+
+/// Cluster Autoscaler settings, under their real flag names.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct RawClusterAutoscaler {
+    /// Set false to keep the block but not run the autoscaler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(rename = "scan-interval")]
+    pub scan_interval: Option<Duration>,
+    /// `random`, `most-pods`, `least-waste` (default), `least-nodes`, `price`, `priority`, or
+    /// a comma-separated chain.
+    pub expander: Option<String>,
+    #[serde(rename = "max-node-provision-time")]
+    pub max_node_provision_time: Option<Duration>,
+    #[serde(rename = "scale-down-enabled")]
+    pub scale_down_enabled: Option<bool>,
+    #[serde(rename = "scale-down-utilization-threshold")]
+    pub scale_down_utilization_threshold: Option<f64>,
+    #[serde(rename = "scale-down-gpu-utilization-threshold")]
+    pub scale_down_gpu_utilization_threshold: Option<f64>,
+    #[serde(rename = "scale-down-unneeded-time")]
+    pub scale_down_unneeded_time: Option<Duration>,
+    #[serde(rename = "scale-down-delay-after-add")]
+    pub scale_down_delay_after_add: Option<Duration>,
+    #[serde(rename = "scale-down-delay-after-delete")]
+    pub scale_down_delay_after_delete: Option<Duration>,
+    #[serde(rename = "max-scale-down-parallelism")]
+    pub max_scale_down_parallelism: Option<u32>,
+    #[serde(rename = "max-drain-parallelism")]
+    pub max_drain_parallelism: Option<u32>,
+    #[serde(rename = "new-pod-scale-up-delay")]
+    pub new_pod_scale_up_delay: Option<Duration>,
+    #[serde(rename = "max-nodes-per-scaleup")]
+    pub max_nodes_per_scaleup: Option<u32>,
+    #[serde(rename = "max-nodes-total")]
+    pub max_nodes_total: Option<u32>,
+    #[serde(rename = "initial-node-group-backoff-duration")]
+    pub initial_node_group_backoff_duration: Option<Duration>,
+    #[serde(rename = "max-node-group-backoff-duration")]
+    pub max_node_group_backoff_duration: Option<Duration>,
+    #[serde(rename = "node-group-backoff-reset-timeout")]
+    pub node_group_backoff_reset_timeout: Option<Duration>,
+    /// The priority expander's ConfigMap data: priority (an integer) → node-pool name patterns.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub priorities: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

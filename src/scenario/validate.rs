@@ -361,6 +361,11 @@ impl Builder<'_> {
         let scheduler_profiles =
             self.scheduler_profiles(spec.scheduler_config.as_deref(), set, &deployments);
         let hpa_settings = self.hpa_settings(spec.controller_manager.as_ref());
+        let cluster_autoscaler = super::autoscaler_config::settings(
+            spec.cluster_autoscaler.as_ref(),
+            self.source,
+            self.diags,
+        );
         let metric_resolution = self.metric_resolution(spec.metrics_server.as_ref());
         // Record the effective values so scenario.resolved.yaml shows what ran.
         spec.duration = Some(Duration(duration));
@@ -372,6 +377,9 @@ impl Builder<'_> {
             metric_resolution: Some(Duration(metric_resolution)),
         });
         spec.controller_manager = Some(resolved_controller_manager(&hpa_settings));
+        if let Some(ca) = &cluster_autoscaler {
+            spec.cluster_autoscaler = Some(super::autoscaler_config::resolved(ca));
+        }
         raw.metadata.get_or_insert_with(RawMetadata::default).name = Some(name.clone());
         raw.spec = Some(spec.clone());
         Scenario {
@@ -391,6 +399,7 @@ impl Builder<'_> {
             metric_resolution,
             metric_series,
             slos,
+            cluster_autoscaler,
             scheduler_profiles,
             warnings: Vec::new(),
             resolved_yaml: serde_saphyr::to_string(&*raw).unwrap_or_default(),

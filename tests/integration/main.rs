@@ -1,5 +1,6 @@
 //! Integration tests: one binary, a module per concern.
 
+mod autoscaler;
 mod bad_input;
 mod cli;
 mod hpa;

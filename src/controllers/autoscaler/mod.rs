@@ -1,0 +1,343 @@
+//! Cluster Autoscaler (section D): one loop every `scan-interval`.
+//!
+//! 1. Upcoming nodes that missed `max-node-provision-time` are given up on and their node group
+//!    backs off (5 m doubling to 30 m, reset after 3 h without failures).
+//! 2. Scale-up: pods the scheduler found unschedulable (older than `new-pod-scale-up-delay`) are
+//!    first packed onto upcoming nodes; for the rest, every node group below its max and not in
+//!    backoff gets a [`estimator::binpacking`] estimate on a template node, and the
+//!    [`expander`] chain picks one.
+//! 3. Scale-down (when enabled, no scale-up this loop, and outside `scale-down-delay-after-add`
+//!    / `-after-delete`): [`scale_down::unneeded_nodes`] are timed; those unneeded for
+//!    `scale-down-unneeded-time` are deleted — empty ones at once (up to
+//!    `max-scale-down-parallelism`), others drained (up to `max-drain-parallelism` at a time),
+//!    never below the group's min size.
+//!
+//! Filters are the scheduler's own, so the autoscaler and the scheduler never disagree about
+//! whether a pod fits a node. The decisions are kept as [`AutoscalerEvent`]s.
+
+pub mod estimator;
+pub mod expander;
+pub mod scale_down;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cluster::{Cluster, NodeId, NodeState, PodId, PoolId};
+use crate::scenario::AutoscalerSettings;
+use crate::sim::{SimDuration, SimRng, SimTime};
+
+use super::Intent;
+use estimator::PendingPod;
+use expander::ScaleUpOption;
+
+/// Something the autoscaler decided, for `autoscaler.jsonl` and the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum AutoscalerEvent {
+    /// A node group grows by `nodes` for `pods` pending pods.
+    #[serde(rename_all = "camelCase")]
+    ScaleUp {
+        t_seconds: f64,
+        pool: String,
+        nodes: usize,
+        pods: usize,
+        /// The other groups that could have helped.
+        alternatives: Vec<String>,
+    },
+    /// Pending pods no node group can help (too big, or every group at max or in backoff).
+    #[serde(rename_all = "camelCase")]
+    NoScaleUp { t_seconds: f64, pods: usize },
+    /// A node did not register within `max-node-provision-time`.
+    #[serde(rename_all = "camelCase")]
+    ProvisionFailed {
+        t_seconds: f64,
+        pool: String,
+        node: String,
+        backoff_seconds: f64,
+    },
+    /// A node was deleted (`drained`: its pods were evicted first).
+    #[serde(rename_all = "camelCase")]
+    ScaleDown {
+        t_seconds: f64,
+        pool: String,
+        node: String,
+        drained: bool,
+        unneeded_seconds: f64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Backoff {
+    until: Option<SimTime>,
+    duration: SimDuration,
+    last_failure: Option<SimTime>,
+}
+
+/// The autoscaler's state between loops.
+pub struct ClusterAutoscaler {
+    settings: AutoscalerSettings,
+    rng: SimRng,
+    unneeded_since: BTreeMap<NodeId, SimTime>,
+    last_scale_up: Option<SimTime>,
+    last_scale_down: Option<SimTime>,
+    backoff: Vec<Backoff>,
+    /// The last `NoScaleUp` pod count, so a standing situation is logged once.
+    last_no_scale_up: usize,
+    pub events: Vec<AutoscalerEvent>,
+}
+
+impl ClusterAutoscaler {
+    pub fn new(settings: AutoscalerSettings, pools: usize, rng: SimRng) -> Self {
+        ClusterAutoscaler {
+            settings,
+            rng,
+            unneeded_since: BTreeMap::new(),
+            last_scale_up: None,
+            last_scale_down: None,
+            backoff: vec![Backoff::default(); pools],
+            last_no_scale_up: 0,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn scan_interval(&self) -> SimDuration {
+        self.settings.scan_interval
+    }
+
+    /// One loop of the autoscaler.
+    pub fn scan(&mut self, cluster: &Cluster, now: SimTime) -> Vec<Intent> {
+        let mut intents = Vec::new();
+        self.give_up_late_nodes(cluster, now, &mut intents);
+        let scaled_up = self.scale_up(cluster, now, &mut intents);
+        if self.settings.scale_down_enabled {
+            self.update_unneeded(cluster, now);
+            if !scaled_up && !self.scale_down_in_cooldown(now) {
+                self.scale_down(cluster, now, &mut intents);
+            }
+        }
+        intents
+    }
+
+    fn give_up_late_nodes(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
+        for node in cluster
+            .nodes
+            .iter()
+            .filter(|n| n.state == NodeState::Provisioning)
+        {
+            if now.saturating_since(node.created) < self.settings.max_node_provision_time {
+                continue;
+            }
+            let b = &mut self.backoff[node.pool.index()];
+            let recent = b.last_failure.is_some_and(|t| {
+                now.saturating_since(t) < self.settings.node_group_backoff_reset_timeout
+            });
+            b.duration = if recent && b.until.is_some() {
+                (b.duration + b.duration).min(self.settings.max_node_group_backoff_duration)
+            } else {
+                self.settings.initial_node_group_backoff_duration
+            };
+            b.until = Some(now + b.duration);
+            b.last_failure = Some(now);
+            self.events.push(AutoscalerEvent::ProvisionFailed {
+                t_seconds: now.as_secs_f64(),
+                pool: cluster.pools[node.pool.index()].spec.name.clone(),
+                node: node.name.clone(),
+                backoff_seconds: b.duration.as_secs_f64(),
+            });
+            intents.push(Intent::RemoveNode { node: node.id });
+        }
+    }
+
+    /// Pods the autoscaler acts on: unschedulable for at least `new-pod-scale-up-delay` since
+    /// creation.
+    fn pending_pods<'c>(&self, cluster: &'c Cluster, now: SimTime) -> Vec<PendingPod<'c>> {
+        cluster
+            .unscheduled
+            .iter()
+            .map(|&id| cluster.pod(id))
+            .filter(|p| {
+                p.unschedulable_since.is_some()
+                    && now.saturating_since(p.created) >= self.settings.new_pod_scale_up_delay
+            })
+            .map(|p| PendingPod {
+                id: p.id,
+                template: &p.template,
+            })
+            .collect()
+    }
+
+    fn scale_up(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) -> bool {
+        let pending = self.pending_pods(cluster, now);
+        if pending.is_empty() {
+            self.last_no_scale_up = 0;
+            return false;
+        }
+        let mut upcoming: Vec<_> = cluster
+            .nodes
+            .iter()
+            .filter(|n| n.state == NodeState::Provisioning)
+            .cloned()
+            .collect();
+        let rest = estimator::place_on(&pending, &mut upcoming);
+        if rest.is_empty() {
+            return false;
+        }
+        let options = self.options(cluster, &rest, now);
+        let chosen = expander::choose(
+            &options,
+            &self.settings.expanders,
+            &self.settings.priorities,
+            &mut self.rng,
+        );
+        let Some(i) = chosen else {
+            if self.last_no_scale_up != rest.len() {
+                self.events.push(AutoscalerEvent::NoScaleUp {
+                    t_seconds: now.as_secs_f64(),
+                    pods: rest.len(),
+                });
+                self.last_no_scale_up = rest.len();
+            }
+            return false;
+        };
+        let o = &options[i];
+        self.events.push(AutoscalerEvent::ScaleUp {
+            t_seconds: now.as_secs_f64(),
+            pool: o.pool_name.to_string(),
+            nodes: o.nodes,
+            pods: o.pods.len(),
+            alternatives: options
+                .iter()
+                .filter(|x| x.pool != o.pool)
+                .map(|x| x.pool_name.to_string())
+                .collect(),
+        });
+        intents.push(Intent::AddNodes {
+            pool: o.pool,
+            count: o.nodes as u32,
+        });
+        self.last_scale_up = Some(now);
+        self.last_no_scale_up = 0;
+        true
+    }
+
+    /// One option per node group that can grow and would help some of `pods`.
+    fn options<'c>(
+        &self,
+        cluster: &'c Cluster,
+        pods: &[PendingPod],
+        now: SimTime,
+    ) -> Vec<ScaleUpOption<'c>> {
+        let total: usize = cluster.pools.iter().map(|p| p.size).sum();
+        let total_room = match self.settings.max_nodes_total {
+            0 => usize::MAX,
+            max => max.saturating_sub(total),
+        };
+        let mut options = Vec::new();
+        for (i, pool) in cluster.pools.iter().enumerate() {
+            let backed_off = self.backoff[i].until.is_some_and(|t| now < t);
+            let room = (pool.spec.max_count as usize)
+                .saturating_sub(pool.size)
+                .min(total_room)
+                .min(self.settings.max_nodes_per_scaleup);
+            if backed_off || room == 0 {
+                continue;
+            }
+            let id = PoolId(i as u32);
+            let template = cluster.template_node(id);
+            let estimate = estimator::binpacking(pods, &template, room);
+            if estimate.nodes == 0 {
+                continue;
+            }
+            let (cpu, memory) = requested_by(cluster, &estimate.pods);
+            options.push(ScaleUpOption {
+                pool: id,
+                pool_name: &pool.spec.name,
+                nodes: estimate.nodes,
+                pods: estimate.pods,
+                pod_cpu_millis: cpu,
+                pod_memory_bytes: memory,
+                template,
+                price_per_hour: pool.spec.billed_price_per_hour(),
+            });
+        }
+        options
+    }
+
+    fn update_unneeded(&mut self, cluster: &Cluster, now: SimTime) {
+        let unneeded = scale_down::unneeded_nodes(cluster, &self.settings);
+        self.unneeded_since.retain(|n, _| unneeded.contains(n));
+        for node in unneeded {
+            self.unneeded_since.entry(node).or_insert(now);
+        }
+    }
+
+    fn scale_down_in_cooldown(&self, now: SimTime) -> bool {
+        let within =
+            |last: Option<SimTime>, delay: SimDuration| last.is_some_and(|t| now < t + delay);
+        within(self.last_scale_up, self.settings.scale_down_delay_after_add)
+            || within(
+                self.last_scale_down,
+                self.settings.scale_down_delay_after_delete,
+            )
+    }
+
+    fn scale_down(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
+        let mut removing: Vec<usize> = cluster.pools.iter().map(|_| 0).collect();
+        let mut draining = cluster
+            .ready_nodes
+            .iter()
+            .filter(|&&n| cluster.node(n).is_to_be_deleted())
+            .count();
+        let mut deleted = 0;
+        let ripe: Vec<(NodeId, SimTime)> = self
+            .unneeded_since
+            .iter()
+            .filter(|(_, since)| {
+                now.saturating_since(**since) >= self.settings.scale_down_unneeded_time
+            })
+            .map(|(n, s)| (*n, *s))
+            .collect();
+        for (id, since) in ripe {
+            if deleted >= self.settings.max_scale_down_parallelism {
+                break;
+            }
+            let node = cluster.node(id);
+            let pool = &cluster.pools[node.pool.index()];
+            if pool.size - removing[node.pool.index()] <= pool.spec.min_count as usize {
+                continue;
+            }
+            let empty = node.pod_count == 0;
+            if !empty && draining >= self.settings.max_drain_parallelism {
+                continue;
+            }
+            intents.push(if empty {
+                Intent::RemoveNode { node: id }
+            } else {
+                draining += 1;
+                Intent::DrainNode { node: id }
+            });
+            removing[node.pool.index()] += 1;
+            deleted += 1;
+            self.unneeded_since.remove(&id);
+            self.events.push(AutoscalerEvent::ScaleDown {
+                t_seconds: now.as_secs_f64(),
+                pool: pool.spec.name.clone(),
+                node: node.name.clone(),
+                drained: !empty,
+                unneeded_seconds: now.saturating_since(since).as_secs_f64(),
+            });
+        }
+        if deleted > 0 {
+            self.last_scale_down = Some(now);
+        }
+    }
+}
+
+/// Σ cpu and memory requests of some pods.
+fn requested_by(cluster: &Cluster, pods: &[PodId]) -> (i64, i64) {
+    pods.iter().fold((0, 0), |(cpu, mem), &p| {
+        let r = &cluster.pod(p).template.requests;
+        (cpu + r.cpu_millis, mem + r.memory_bytes)
+    })
+}
