@@ -92,6 +92,111 @@ impl Requirement {
     }
 }
 
+/// A node selector operator (`nodeSelectorTerms[].matchExpressions[].operator`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeOperator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+    /// The label, read as an integer, is greater than the single value.
+    Gt,
+    /// The label, read as an integer, is less than the single value.
+    Lt,
+}
+
+impl NodeOperator {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "In" => Self::In,
+            "NotIn" => Self::NotIn,
+            "Exists" => Self::Exists,
+            "DoesNotExist" => Self::DoesNotExist,
+            "Gt" => Self::Gt,
+            "Lt" => Self::Lt,
+            _ => return None,
+        })
+    }
+}
+
+/// One node selector requirement: on a label (`matchExpressions`) or on the node's name
+/// (`matchFields` with key `metadata.name`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRequirement {
+    pub key: String,
+    pub operator: NodeOperator,
+    pub values: Vec<String>,
+}
+
+impl NodeRequirement {
+    /// Evaluates against a value (`None`: the node has no such label).
+    fn matches_value(&self, value: Option<&String>) -> bool {
+        let number = |v: &str| v.parse::<i64>().ok();
+        match self.operator {
+            NodeOperator::In => value.is_some_and(|v| self.values.contains(v)),
+            NodeOperator::NotIn => value.is_none_or(|v| !self.values.contains(v)),
+            NodeOperator::Exists => value.is_some(),
+            NodeOperator::DoesNotExist => value.is_none(),
+            NodeOperator::Gt | NodeOperator::Lt => {
+                let (Some(have), Some(bound)) = (
+                    value.and_then(|v| number(v)),
+                    self.values.first().and_then(|v| number(v)),
+                ) else {
+                    return false;
+                };
+                if self.operator == NodeOperator::Gt {
+                    have > bound
+                } else {
+                    have < bound
+                }
+            }
+        }
+    }
+
+    /// The API's validation of one requirement.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.values.len();
+        match self.operator {
+            NodeOperator::In | NodeOperator::NotIn if n == 0 => {
+                Err("values must be non-empty for operator In and NotIn".into())
+            }
+            NodeOperator::Exists | NodeOperator::DoesNotExist if n > 0 => {
+                Err("values must be empty for operator Exists and DoesNotExist".into())
+            }
+            NodeOperator::Gt | NodeOperator::Lt
+                if n != 1 || self.values[0].parse::<i64>().is_err() =>
+            {
+                Err("operator Gt and Lt need exactly one integer value".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A node selector term: every expression and field requirement must hold. A term with
+/// neither matches no node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeSelectorTerm {
+    pub match_expressions: Vec<NodeRequirement>,
+    pub match_fields: Vec<NodeRequirement>,
+}
+
+impl NodeSelectorTerm {
+    pub fn matches(&self, labels: &Labels, node_name: &str) -> bool {
+        if self.match_expressions.is_empty() && self.match_fields.is_empty() {
+            return false;
+        }
+        let name = node_name.to_string();
+        self.match_expressions
+            .iter()
+            .all(|r| r.matches_value(labels.get(&r.key)))
+            && self
+                .match_fields
+                .iter()
+                .all(|r| r.matches_value(Some(&name)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +269,50 @@ mod tests {
         for (i, (selector, want)) in cases.iter().enumerate() {
             assert_eq!(selector.matches(&pod), *want, "case {i}");
         }
+    }
+
+    fn node_req(key: &str, operator: NodeOperator, values: &[&str]) -> NodeRequirement {
+        NodeRequirement {
+            key: key.into(),
+            operator,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn node_selector_terms() {
+        use NodeOperator::*;
+        let node = labels(&[("gpu", "A100"), ("cores", "96")]);
+        let term = |exprs: Vec<NodeRequirement>| NodeSelectorTerm {
+            match_expressions: exprs,
+            match_fields: Vec::new(),
+        };
+        let cases = [
+            (term(vec![node_req("gpu", In, &["A100", "H100"])]), true),
+            (term(vec![node_req("gpu", NotIn, &["A100"])]), false),
+            (term(vec![node_req("cores", Gt, &["64"])]), true),
+            (term(vec![node_req("cores", Lt, &["64"])]), false),
+            (term(vec![node_req("gpu", Gt, &["1"])]), false), // not a number
+            (term(vec![node_req("zone", DoesNotExist, &[])]), true),
+            (
+                term(vec![
+                    node_req("gpu", Exists, &[]),
+                    node_req("cores", In, &["8"]),
+                ]),
+                false,
+            ), // expressions are ANDed
+            (term(vec![]), false), // an empty term matches nothing
+        ];
+        for (i, (t, want)) in cases.iter().enumerate() {
+            assert_eq!(t.matches(&node, "n1"), *want, "case {i}");
+        }
+        let by_name = NodeSelectorTerm {
+            match_expressions: Vec::new(),
+            match_fields: vec![node_req("metadata.name", In, &["n1"])],
+        };
+        assert!(by_name.matches(&node, "n1") && !by_name.matches(&node, "n2"));
+        assert!(node_req("a", Gt, &["x"]).validate().is_err());
+        assert!(node_req("a", Lt, &["3"]).validate().is_ok());
     }
 
     #[test]

@@ -21,7 +21,10 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster::quantity::Quantity;
 use crate::cluster::resources::{self, Resources, TaintEffect, Toleration};
-use crate::cluster::selector::{LabelSelector, Labels, Requirement, SelectorOperator};
+use crate::cluster::selector::{
+    LabelSelector, Labels, NodeOperator, NodeRequirement, NodeSelectorTerm, Requirement,
+    SelectorOperator,
+};
 use crate::controllers::hpa::behavior;
 use crate::sim::SimDuration;
 
@@ -655,6 +658,8 @@ fn pod_template(
         hpa_containers,
         cpu_limit_millis,
         node_selector: spec.node_selector.clone().unwrap_or_default(),
+        required_node_affinity: required_node_affinity(spec, src, path, diags),
+        preferred_node_affinity: preferred_node_affinity(spec, src, path, diags),
         tolerations: tolerations(spec, src, path, diags),
         termination_grace: termination_grace(spec, src, path, diags),
         scheduler_name: spec.scheduler_name.clone(),
@@ -702,6 +707,113 @@ fn pod_requests(
     total.max_each(&init_peak);
     total.add(overhead);
     total
+}
+
+/// `affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms`.
+fn required_node_affinity(
+    spec: &PodSpec,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<NodeSelectorTerm> {
+    let base = format!(
+        "{path}.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+    );
+    let Some(required) = node_affinity_of(spec).and_then(|a| {
+        a.required_during_scheduling_ignored_during_execution
+            .as_ref()
+    }) else {
+        return Vec::new();
+    };
+    if required.node_selector_terms.is_empty() {
+        diags.push(src.error(&base, "must have at least one node selector term"));
+    }
+    required
+        .node_selector_terms
+        .iter()
+        .enumerate()
+        .map(|(i, t)| node_selector_term(t, src, &format!("{base}[{i}]"), diags))
+        .collect()
+}
+
+/// `affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution`.
+fn preferred_node_affinity(
+    spec: &PodSpec,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(i64, NodeSelectorTerm)> {
+    let base =
+        format!("{path}.affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution");
+    let preferred = node_affinity_of(spec).and_then(|a| {
+        a.preferred_during_scheduling_ignored_during_execution
+            .as_ref()
+    });
+    preferred
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, p)| {
+            let ppath = format!("{base}[{i}]");
+            if !(1..=100).contains(&p.weight) {
+                diags.push(src.error(&format!("{ppath}.weight"), "must be in the range 1-100"));
+            }
+            let term =
+                node_selector_term(&p.preference, src, &format!("{ppath}.preference"), diags);
+            (i64::from(p.weight), term)
+        })
+        .collect()
+}
+
+fn node_affinity_of(spec: &PodSpec) -> Option<&k8s_openapi::api::core::v1::NodeAffinity> {
+    spec.affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+}
+
+fn node_selector_term(
+    term: &k8s_openapi::api::core::v1::NodeSelectorTerm,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> NodeSelectorTerm {
+    let mut convert =
+        |field: &str, list: Option<&Vec<k8s_openapi::api::core::v1::NodeSelectorRequirement>>| {
+            let mut out = Vec::new();
+            for (i, r) in list.into_iter().flatten().enumerate() {
+                let rpath = format!("{path}.{field}[{i}]");
+                let Some(operator) = NodeOperator::parse(&r.operator) else {
+                    diags.push(src.error(
+                    &format!("{rpath}.operator"),
+                    format!("{:?} is not a valid operator: use In, NotIn, Exists, DoesNotExist, Gt or Lt", r.operator),
+                ));
+                    continue;
+                };
+                let req = NodeRequirement {
+                    key: r.key.clone(),
+                    operator,
+                    values: r.values.clone().unwrap_or_default(),
+                };
+                if let Err(e) = req.validate() {
+                    diags.push(src.error(&format!("{rpath}.values"), e));
+                }
+                if field == "matchFields"
+                    && (r.key != "metadata.name"
+                        || !matches!(operator, NodeOperator::In | NodeOperator::NotIn))
+                {
+                    diags.push(src.error(
+                        &rpath,
+                        "matchFields supports only key metadata.name with operator In or NotIn",
+                    ));
+                }
+                out.push(req);
+            }
+            out
+        };
+    NodeSelectorTerm {
+        match_expressions: convert("matchExpressions", term.match_expressions.as_ref()),
+        match_fields: convert("matchFields", term.match_fields.as_ref()),
+    }
 }
 
 fn tolerations(

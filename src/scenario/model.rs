@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use crate::cluster::resources::{Resources, Taint, Toleration};
-use crate::cluster::selector::{LabelSelector, Labels};
+use crate::cluster::selector::{LabelSelector, Labels, NodeSelectorTerm};
 pub use crate::controllers::metrics_server::PodMetricSource;
 use crate::sim::dist::DurationDist;
 use crate::sim::{SimDuration, SimTime};
@@ -148,6 +148,10 @@ pub struct PodTemplate {
     /// Sum of CPU limits when every app container has one; `None` means unbounded.
     pub cpu_limit_millis: Option<i64>,
     pub node_selector: Labels,
+    /// `requiredDuringSchedulingIgnoredDuringExecution` terms (ORed); empty: no requirement.
+    pub required_node_affinity: Vec<NodeSelectorTerm>,
+    /// `preferredDuringSchedulingIgnoredDuringExecution`: (weight 1–100, term).
+    pub preferred_node_affinity: Vec<(i64, NodeSelectorTerm)>,
     pub tolerations: Vec<Toleration>,
     pub termination_grace: SimDuration,
     /// `spec.schedulerName` (`None`: default-scheduler).

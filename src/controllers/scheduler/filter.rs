@@ -31,13 +31,18 @@ pub fn taint_toleration(node: &Node, pod: &PodTemplate) -> Result<(), String> {
     Ok(())
 }
 
-/// NodeAffinity (nodeSelector part): every selector label must match.
+/// NodeAffinity: every nodeSelector label must match, and one of the required terms (if any).
 pub fn node_affinity(node: &Node, pod: &PodTemplate) -> Result<(), String> {
-    if pod
+    let selector = pod
         .node_selector
         .iter()
-        .all(|(k, v)| node.labels.get(k) == Some(v))
-    {
+        .all(|(k, v)| node.labels.get(k) == Some(v));
+    let required = pod.required_node_affinity.is_empty()
+        || pod
+            .required_node_affinity
+            .iter()
+            .any(|t| t.matches(&node.labels, &node.name));
+    if selector && required {
         Ok(())
     } else {
         Err("node(s) didn't match Pod's node affinity/selector".into())
@@ -125,5 +130,32 @@ mod tests {
             effect: None,
         });
         assert_eq!(taint_toleration(&n, &p), Ok(()));
+    }
+
+    #[test]
+    fn node_affinity_requires_the_selector_and_one_required_term() {
+        use crate::cluster::selector::{NodeOperator, NodeRequirement, NodeSelectorTerm};
+        let term = |key: &str, value: &str| NodeSelectorTerm {
+            match_expressions: vec![NodeRequirement {
+                key: key.into(),
+                operator: NodeOperator::In,
+                values: vec![value.into()],
+            }],
+            match_fields: Vec::new(),
+        };
+        let mut n = node(1, 1, 0, 0);
+        n.labels.insert("gpu".into(), "T4".into());
+        n.labels.insert("zone".into(), "a".into());
+        let mut p = pod(0, 0);
+        // Terms are ORed: T4 or V100.
+        p.required_node_affinity = vec![term("gpu", "V100"), term("gpu", "T4")];
+        assert_eq!(node_affinity(&n, &p), Ok(()));
+        p.required_node_affinity = vec![term("gpu", "V100")];
+        let refused = Err("node(s) didn't match Pod's node affinity/selector".to_string());
+        assert_eq!(node_affinity(&n, &p), refused);
+        // nodeSelector and the required terms must both hold.
+        p.required_node_affinity = vec![term("gpu", "T4")];
+        p.node_selector.insert("zone".into(), "b".into());
+        assert_eq!(node_affinity(&n, &p), refused);
     }
 }

@@ -136,11 +136,23 @@ fn select_host(
     } else {
         vec![0; feasible.len()]
     };
+    // NodeAffinity scores only when the pod has preferred terms (PreScore skips otherwise).
+    let affinity_scores =
+        if profile.node_affinity_weight > 0 && !template.preferred_node_affinity.is_empty() {
+            let raw: Vec<i64> = feasible
+                .iter()
+                .map(|n| score::node_affinity_raw(n, template))
+                .collect();
+            score::default_normalize(&raw, false)
+        } else {
+            vec![0; feasible.len()]
+        };
     let mut best = NodeId(0);
     let mut best_score = i64::MIN;
     let mut ties = 0u32;
     for (i, node) in feasible.iter().enumerate() {
-        let mut total = profile.taint_toleration_weight * taint_scores[i];
+        let mut total = profile.taint_toleration_weight * taint_scores[i]
+            + profile.node_affinity_weight * affinity_scores[i];
         if profile.fit_weight > 0 {
             total += profile.fit_weight
                 * score::node_resources_fit(node, template, &profile.fit_strategy);

@@ -205,6 +205,15 @@ pub fn default_normalize(scores: &[i64], reverse: bool) -> Vec<i64> {
         .collect()
 }
 
+/// NodeAffinity score before normalization: Σ weights of the preferred terms the node matches.
+pub fn node_affinity_raw(node: &Node, pod: &PodTemplate) -> i64 {
+    pod.preferred_node_affinity
+        .iter()
+        .filter(|(_, term)| term.matches(&node.labels, &node.name))
+        .map(|(w, _)| w)
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
