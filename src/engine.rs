@@ -18,7 +18,7 @@ use crate::controllers::{Intent, deployment, kubelet, replicaset, scheduler};
 use crate::metrics::recorder::{ClusterSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
-use crate::scenario::{HpaResource, MemoryModel, Scenario};
+use crate::scenario::{HpaResource, MemoryModel, PodSource, Scenario};
 use crate::sim::{EventQueue, RngStreams, SimRng, SimTime};
 use crate::traffic::serving::Request;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
@@ -44,6 +44,12 @@ pub enum Event {
     NodeRegistered { node: NodeId },
     /// The Cluster Autoscaler's periodic loop.
     AutoscalerScan,
+    /// A pod of a pod trace is created (`index` into the trace's pods).
+    TracePodCreated { trace: u32, index: u32 },
+    /// A pod of a pod trace reaches its deletion time.
+    TracePodDeleted { pod: PodId },
+    /// A pod's scheduling backoff (or its time in the unschedulable pool) is over.
+    SchedulerRetry,
 }
 
 /// Progress of a run, passed to the caller's callback now and then.
@@ -119,6 +125,8 @@ struct Engine<'s> {
     startup_rngs: Vec<SimRng>,
     scheduler: scheduler::Scheduler,
     scheduler_rng: SimRng,
+    /// The pending `SchedulerRetry`, if any.
+    scheduler_wakeup: Option<SimTime>,
     metrics_server: MetricsServer,
     hpa: HpaController,
     autoscaler: Option<ClusterAutoscaler>,
@@ -188,6 +196,7 @@ impl<'s> Engine<'s> {
                 .collect(),
             scheduler: scheduler::Scheduler::new(s.scheduler_profiles.clone()),
             scheduler_rng: streams.stream("scheduler"),
+            scheduler_wakeup: None,
             metrics_server: MetricsServer::new(s.metric_resolution),
             hpa: HpaController::new(s.hpa_settings, &s.hpas, s.metric_series.clone()),
             autoscaler: s.cluster_autoscaler.clone().map(|settings| {
@@ -209,7 +218,14 @@ impl<'s> Engine<'s> {
             gpu_demand: accounting::gpu_demand(
                 s.deployments
                     .iter()
-                    .map(|d| (&d.pod.requests, f64::from(d.replicas.max(1)))),
+                    .filter(|d| d.source == PodSource::ReplicaSet)
+                    .map(|d| (&d.pod.requests, f64::from(d.replicas.max(1))))
+                    .chain(
+                        s.pod_traces
+                            .iter()
+                            .flat_map(|t| &t.pods)
+                            .map(|p| (&p.template.requests, 1.0)),
+                    ),
             ),
             dirty: true,
             warm_start: s.start_warm,
@@ -265,6 +281,15 @@ impl<'s> Engine<'s> {
         for s in 0..self.arrivals.len() {
             self.schedule_next_arrival(ServiceId(s as u32));
         }
+        for (t, trace) in self.scenario.pod_traces.iter().enumerate() {
+            for (i, pod) in trace.pods.iter().enumerate() {
+                let event = Event::TracePodCreated {
+                    trace: t as u32,
+                    index: i as u32,
+                };
+                self.queue.schedule(pod.create, event);
+            }
+        }
     }
 
     fn run_loop(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<(), RunError> {
@@ -311,6 +336,14 @@ impl<'s> Engine<'s> {
             Event::Sample => self.on_sample(),
             Event::NodeRegistered { node } => self.on_node_registered(node),
             Event::AutoscalerScan => self.on_autoscaler_scan(),
+            Event::TracePodCreated { trace, index } => self.on_trace_pod_created(trace, index),
+            Event::TracePodDeleted { pod } => self.on_trace_pod_deleted(pod),
+            Event::SchedulerRetry => {
+                if self.scheduler_wakeup == Some(self.now) {
+                    self.scheduler_wakeup = None;
+                }
+                self.dirty = true;
+            }
         }
     }
 
@@ -456,8 +489,11 @@ impl<'s> Engine<'s> {
 
     fn finish_termination(&mut self, pod: PodId) {
         let node = self.cluster.pod(pod).node;
+        self.scheduler.queue.forget(pod);
         if node.is_some() {
             self.charge(pod, -1.0);
+            // Resources freed: unschedulable pods may fit now.
+            self.scheduler.queue.move_all_to_active();
         }
         self.cluster.terminate(pod);
         self.observe_allocation();
@@ -469,6 +505,51 @@ impl<'s> Engine<'s> {
         }
         self.metrics_server.forget(pod);
         self.dirty = true;
+    }
+
+    // ---- pod traces --------------------------------------------------------------------------
+
+    fn on_trace_pod_created(&mut self, trace: u32, index: u32) {
+        let spec = &self.scenario.pod_traces[trace as usize];
+        let row = &spec.pods[index as usize];
+        let deployment = DeploymentId(spec.deployment as u32);
+        let rs = self.cluster.deployment(deployment).replica_sets[0];
+        let template = std::sync::Arc::clone(&row.template);
+        let pod = self
+            .cluster
+            .create_pod_with(rs, row.name.clone(), template, self.now);
+        if let Some(at) = row.delete {
+            self.queue
+                .schedule(at.max(self.now), Event::TracePodDeleted { pod });
+        }
+        self.recorder
+            .observe(self.now, Observation::PodCreated { deployment });
+        self.count_trace_pods(deployment, 1);
+        self.dirty = true;
+    }
+
+    fn on_trace_pod_deleted(&mut self, pod: PodId) {
+        if self.cluster.pod(pod).deletion.is_some() {
+            return;
+        }
+        let deployment = self.cluster.pod(pod).deployment;
+        self.delete_pod(pod);
+        self.count_trace_pods(deployment, -1);
+        self.dirty = true;
+    }
+
+    /// A trace's "replicas" are its live pods.
+    fn count_trace_pods(&mut self, deployment: DeploymentId, delta: i32) {
+        let d = &mut self.cluster.deployments[deployment.index()];
+        d.replicas += delta;
+        let replicas = d.replicas;
+        self.recorder.observe(
+            self.now,
+            Observation::ReplicasChanged {
+                deployment,
+                replicas,
+            },
+        );
     }
 
     // ---- control plane -----------------------------------------------------------------------
@@ -503,20 +584,42 @@ impl<'s> Engine<'s> {
     }
 
     fn schedule_pending(&mut self) {
-        let pending: Vec<PodId> = self.cluster.unscheduled.iter().copied().collect();
+        let pending = self
+            .scheduler
+            .queue
+            .ready(&self.cluster.unscheduled, self.now);
         for pod in pending {
             match self
                 .scheduler
                 .schedule_pod(&self.cluster, pod, &mut self.scheduler_rng)
             {
-                Ok(node) => self.apply(Intent::BindPod { pod, node }),
+                Ok(node) => {
+                    self.scheduler.queue.forget(pod);
+                    self.apply(Intent::BindPod { pod, node });
+                }
                 Err(_) => {
+                    self.scheduler.queue.failed(pod, self.now);
                     self.cluster.mark_unschedulable(pod, self.now);
                     let deployment = self.cluster.pod(pod).deployment;
                     self.recorder
                         .observe(self.now, Observation::PodUnschedulable { deployment });
                 }
             }
+        }
+        self.arm_scheduler_wakeup();
+    }
+
+    /// Makes sure a `SchedulerRetry` fires when the next waiting pod becomes eligible.
+    fn arm_scheduler_wakeup(&mut self) {
+        let Some(at) = self.scheduler.queue.next_wakeup(self.now) else {
+            return;
+        };
+        if self
+            .scheduler_wakeup
+            .is_none_or(|w| w <= self.now || at < w)
+        {
+            self.scheduler_wakeup = Some(at);
+            self.queue.schedule(at, Event::SchedulerRetry);
         }
     }
 
@@ -587,6 +690,7 @@ impl<'s> Engine<'s> {
             return; // given up on before it registered
         }
         self.cluster.register_node(node);
+        self.scheduler.queue.move_all_to_active();
         self.observe_allocation();
         self.dirty = true;
     }

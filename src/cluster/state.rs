@@ -415,19 +415,22 @@ impl Cluster {
     pub fn create_pod(&mut self, rs: ReplicaSetId, now: SimTime) -> PodId {
         let dep = self.replica_sets[rs.index()].deployment;
         let template = Arc::clone(&self.deployments[dep.index()].template);
-        self.create_pod_with(rs, template, now)
+        let set = &self.replica_sets[rs.index()];
+        let name = format!("{}-{}", set.name, pod_suffix(self.pods.len() as u32));
+        self.create_pod_with(rs, name, template, now)
     }
 
-    /// Creates a pending pod for a ReplicaSet with its own spec (a pod from a trace).
+    /// Creates a pending pod with its own name and spec (a pod from a trace), owned by `rs` for
+    /// bookkeeping.
     pub fn create_pod_with(
         &mut self,
         rs: ReplicaSetId,
+        name: String,
         template: Arc<PodTemplate>,
         now: SimTime,
     ) -> PodId {
         let id = PodId(self.pods.len() as u32);
         let set = &mut self.replica_sets[rs.index()];
-        let name = format!("{}-{}", set.name, pod_suffix(id.0));
         set.pods.insert(id);
         self.pods.push(Pod {
             id,

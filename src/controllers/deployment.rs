@@ -8,6 +8,9 @@ use super::Intent;
 /// One reconcile of a Deployment.
 pub fn reconcile(cluster: &Cluster, deployment: DeploymentId) -> Vec<Intent> {
     let d = cluster.deployment(deployment);
+    if !d.has_controller() {
+        return Vec::new();
+    }
     d.replica_sets
         .iter()
         .filter(|rs| cluster.replica_sets[rs.index()].replicas != d.replicas)

@@ -4,6 +4,7 @@
 //! `manifest` turns Kubernetes objects into cluster specs, `trace` reads traffic traces, and
 //! `validate` checks everything at once and produces the typed [`Scenario`].
 
+pub mod alibaba;
 pub mod autoscaler_config;
 pub mod de;
 pub mod diag;

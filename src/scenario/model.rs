@@ -30,6 +30,8 @@ pub struct Scenario {
     pub deployments: Vec<DeploymentSpec>,
     pub services: Vec<ServiceSpec>,
     pub hpas: Vec<HpaSpec>,
+    /// Pods replayed from traces; each has a workload entry in `deployments`.
+    pub pod_traces: Vec<PodTraceSpec>,
     pub hpa_settings: HpaSettings,
     pub metric_resolution: SimDuration,
     /// Scripted series for External and Object metrics.
@@ -110,6 +112,25 @@ pub struct DeploymentSpec {
     pub workload: WorkloadModel,
     /// Who creates the pods: a ReplicaSet (a Deployment from the manifests) or a pod trace.
     pub source: PodSource,
+}
+
+/// Bare pods from a trace, created and deleted at given times.
+#[derive(Clone, Debug)]
+pub struct PodTraceSpec {
+    pub name: String,
+    /// The workload entry (in `Scenario::deployments`) the pods are reported under.
+    pub deployment: usize,
+    /// In order of creation.
+    pub pods: Vec<TracePod>,
+}
+
+/// One pod of a trace.
+#[derive(Clone, Debug)]
+pub struct TracePod {
+    pub name: String,
+    pub create: SimTime,
+    pub delete: Option<SimTime>,
+    pub template: std::sync::Arc<PodTemplate>,
 }
 
 /// Where a workload's pods come from.

@@ -59,6 +59,9 @@ pub struct RawSpec {
     pub workloads: Vec<RawWorkload>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub traffic: Vec<RawTraffic>,
+    /// Pods replayed from a cluster trace (placement studies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pod_traces: Vec<RawPodTrace>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slos: Vec<RawSlo>,
     /// Scripted metric values for HPA External and Object metrics (e.g. a message-queue depth).
@@ -87,6 +90,51 @@ pub struct RawMetricSeries {
 pub struct RawCluster {
     #[serde(default)]
     pub node_pools: Vec<RawNodePool>,
+    /// More pools from a trace's node list, one per node shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_from: Option<RawNodesFrom>,
+}
+
+/// Node pools read from a trace's node list.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawNodesFrom {
+    /// `alibaba-openb`: `sn,cpu_milli,memory_mib,gpu,model`.
+    pub format: Option<String>,
+    /// Path relative to the scenario file.
+    pub file: Option<String>,
+    /// Prefix of the generated pool names (default: the file stem).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_prefix: Option<String>,
+    /// Node price = cores × pricePerCoreHour + GiB × pricePerGiBHour + GPUs × pricePerGpuHour.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_per_core_hour: Option<f64>,
+    #[serde(rename = "pricePerGiBHour", skip_serializing_if = "Option::is_none")]
+    pub price_per_gib_hour: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_per_gpu_hour: Option<f64>,
+}
+
+/// Bare pods created and deleted at the times of a trace.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawPodTrace {
+    /// Names the workload in reports (like a Deployment).
+    pub name: Option<String>,
+    /// `alibaba-openb`: the Alibaba GPU cluster trace's pod list.
+    pub format: Option<String>,
+    /// Path relative to the scenario file.
+    pub file: Option<String>,
+    /// Trace time that maps to t = 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<Duration>,
+    /// Trace seconds per simulated second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup: Option<f64>,
+    /// Ignore deletion times: pods stay once created and the cluster fills up, as in
+    /// fragmentation studies (default false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignore_deletions: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -21,6 +21,8 @@ use super::trace::{self, TraceMapping};
 use super::units::Duration;
 use super::yaml::{Node, Value, parse_documents};
 
+mod traces;
+
 pub const API_VERSION: &str = "kubesim.io/v1alpha1";
 pub const DEFAULT_MAX_EVENTS: u64 = 2_000_000_000;
 pub const DEFAULT_SAMPLE_INTERVAL: SimDuration = SimDuration::from_secs(15);
@@ -351,6 +353,7 @@ impl Builder<'_> {
         let mut services = self.services(set, &deployments);
         let hpas = self.hpas(set, &deployments);
         self.workloads(&spec.workloads, &mut deployments);
+        let pod_traces = self.pod_traces(&spec.pod_traces, &mut deployments, duration);
         let hpas = self.resolve_pod_metrics(hpas, &deployments, set);
         self.check_resource_metrics(&hpas, &deployments, set);
         let metric_series = self.metric_series(&spec.external_metrics, duration);
@@ -395,6 +398,7 @@ impl Builder<'_> {
             deployments,
             services,
             hpas,
+            pod_traces,
             hpa_settings,
             metric_resolution,
             metric_series,
@@ -449,7 +453,8 @@ impl Builder<'_> {
 
     fn node_pools(&mut self, cluster: Option<&RawCluster>) -> Vec<NodePoolSpec> {
         let pools = cluster.map(|c| c.node_pools.clone()).unwrap_or_default();
-        if pools.is_empty() {
+        let from_trace = self.nodes_from(cluster.and_then(|c| c.nodes_from.as_ref()));
+        if pools.is_empty() && from_trace.is_empty() {
             self.error(
                 "spec.cluster.nodePools",
                 "at least one node pool is required",
@@ -469,6 +474,9 @@ impl Builder<'_> {
                 }
                 Some(spec)
             })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .chain(from_trace)
             .collect()
     }
 
@@ -753,6 +761,20 @@ impl Builder<'_> {
         hpas
     }
 
+    /// Reads a file named relative to the scenario: `(shown path, text)`, or an error at `field`
+    /// saying which `what` could not be read.
+    fn read_relative(&mut self, field: &str, rel: &str, what: &str) -> Option<(String, String)> {
+        let full = self.base_dir.join(rel);
+        let shown = full.display().to_string();
+        match std::fs::read_to_string(&full) {
+            Ok(text) => Some((shown, text)),
+            Err(e) => {
+                self.error(field, format!("cannot read {what} {shown}: {e}"));
+                None
+            }
+        }
+    }
+
     /// Reads `spec.schedulerConfig` and checks every pod's `schedulerName` has a profile.
     fn scheduler_profiles(
         &mut self,
@@ -763,18 +785,12 @@ impl Builder<'_> {
         let profiles = match file {
             None => Vec::new(),
             Some(rel) => {
-                let full = self.base_dir.join(rel);
-                let shown = full.display().to_string();
-                match std::fs::read_to_string(&full) {
-                    Ok(text) => scheduler_config::read(&shown, &text, self.diags),
-                    Err(e) => {
-                        self.error(
-                            "spec.schedulerConfig",
-                            format!("cannot read KubeSchedulerConfiguration {shown}: {e}"),
-                        );
-                        return Vec::new();
-                    }
-                }
+                let read =
+                    self.read_relative("spec.schedulerConfig", rel, "KubeSchedulerConfiguration");
+                let Some((shown, text)) = read else {
+                    return Vec::new();
+                };
+                scheduler_config::read(&shown, &text, self.diags)
             }
         };
         let names: Vec<&str> = if profiles.is_empty() {
@@ -1281,17 +1297,8 @@ impl Builder<'_> {
             self.error(&format!("{path}.speedup"), "must be a number > 0");
             return empty;
         }
-        let full = self.base_dir.join(rel);
-        let shown = full.display().to_string();
-        let text = match std::fs::read_to_string(&full) {
-            Ok(t) => t,
-            Err(e) => {
-                self.error(
-                    &format!("{path}.file"),
-                    format!("cannot read trace {shown}: {e}"),
-                );
-                return empty;
-            }
+        let Some((shown, text)) = self.read_relative(&format!("{path}.file"), rel, "trace") else {
+            return empty;
         };
         let points = if per_minute {
             trace::read_per_minute_counts(&shown, &text, f.column.as_deref(), self.diags)

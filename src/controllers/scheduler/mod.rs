@@ -8,6 +8,7 @@
 
 pub mod filter;
 pub mod profile;
+pub mod queue;
 pub mod score;
 
 pub use profile::SchedulerProfile;
@@ -48,6 +49,8 @@ impl fmt::Display for FitError {
 pub struct Scheduler {
     profiles: Vec<SchedulerProfile>,
     next_start_node_index: usize,
+    /// Backoff and the unschedulable pool.
+    pub queue: queue::SchedulingQueue,
 }
 
 impl Scheduler {
@@ -59,6 +62,7 @@ impl Scheduler {
         Scheduler {
             profiles,
             next_start_node_index: 0,
+            queue: queue::SchedulingQueue::default(),
         }
     }
 
