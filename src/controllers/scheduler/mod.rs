@@ -69,14 +69,7 @@ impl Scheduler {
     /// The profile a pod template asks for (`spec.schedulerName`; validation guarantees it
     /// exists, the first profile otherwise).
     pub fn profile_for(&self, template: &PodTemplate) -> &SchedulerProfile {
-        let name = template
-            .scheduler_name
-            .as_deref()
-            .unwrap_or(profile::DEFAULT_SCHEDULER_NAME);
-        self.profiles
-            .iter()
-            .find(|p| p.scheduler_name == name)
-            .unwrap_or(&self.profiles[0])
+        &self.profiles[self.profile_index(template)]
     }
 
     /// Picks a node for `pod`, or explains why none fits (`schedulePod`).
@@ -87,7 +80,7 @@ impl Scheduler {
         rng: &mut SimRng,
     ) -> Result<NodeId, FitError> {
         let template = &*cluster.pod(pod).template;
-        let profile = self.profile_for(template).clone();
+        let profile = self.profile_index(template);
         let nodes = cluster.ready_nodes.len();
         if nodes == 0 {
             return Err(FitError {
@@ -95,9 +88,10 @@ impl Scheduler {
                 reasons: BTreeMap::new(),
             });
         }
+        let profile = &self.profiles[profile];
         let wanted =
             profile::num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, nodes);
-        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        let mut unfit: Vec<(filter::Unfit, usize)> = Vec::new();
         let mut feasible: Vec<&Node> = Vec::new();
         let mut processed = 0;
         for i in 0..nodes {
@@ -111,15 +105,37 @@ impl Scheduler {
                         break;
                     }
                 }
-                Err(reason) => *reasons.entry(reason).or_default() += 1,
+                Err(reason) => match unfit.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, n)) => *n += 1,
+                    None => unfit.push((reason, 1)),
+                },
             }
         }
+        let chosen = match feasible.len() {
+            0 => None,
+            1 => Some(feasible[0].id),
+            _ => Some(select_host(&feasible, template, profile, rng)),
+        };
         self.next_start_node_index = (self.next_start_node_index + processed) % nodes;
-        match feasible.len() {
-            0 => Err(FitError { nodes, reasons }),
-            1 => Ok(feasible[0].id),
-            _ => Ok(select_host(&feasible, template, &profile, rng)),
-        }
+        chosen.ok_or_else(|| {
+            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+            for (reason, n) in unfit {
+                *reasons.entry(reason.to_string()).or_default() += n;
+            }
+            FitError { nodes, reasons }
+        })
+    }
+
+    /// Index of the profile a pod template asks for (the first when absent).
+    fn profile_index(&self, template: &PodTemplate) -> usize {
+        let name = template
+            .scheduler_name
+            .as_deref()
+            .unwrap_or(profile::DEFAULT_SCHEDULER_NAME);
+        self.profiles
+            .iter()
+            .position(|p| p.scheduler_name == name)
+            .unwrap_or(0)
     }
 }
 

@@ -11,27 +11,26 @@ pub const MAX_NODE_SCORE: i64 = 100;
 /// per configured resource with allocatable > 0 (an extended resource only if the pod requests
 /// it), the strategy's per-resource score, combined as `Σ score·w / Σ w`.
 pub fn node_resources_fit(node: &Node, pod: &PodTemplate, strategy: &ScoringStrategy) -> i64 {
-    let mut requested = Vec::with_capacity(strategy.resources.len());
-    let mut allocatable = Vec::with_capacity(strategy.resources.len());
-    for r in &strategy.resources {
+    let per_resource = strategy.resources.iter().map(|r| {
         let (alloc, req) = allocatable_and_requested(
             node,
             &r.name,
             pod.scoring_requests.get(&r.name),
             &node.requested_for_scoring,
         );
-        allocatable.push(alloc);
-        requested.push(req);
-    }
-    let weights: Vec<i64> = strategy.resources.iter().map(|r| r.weight).collect();
+        (req, alloc, r.weight)
+    });
     match &strategy.kind {
-        ScoringKind::LeastAllocated => {
-            weighted_score(&requested, &allocatable, &weights, least_requested_score)
-        }
-        ScoringKind::MostAllocated => {
-            weighted_score(&requested, &allocatable, &weights, most_requested_score)
-        }
+        ScoringKind::LeastAllocated => weighted_score(per_resource, least_requested_score),
+        ScoringKind::MostAllocated => weighted_score(per_resource, most_requested_score),
         ScoringKind::RequestedToCapacityRatio { shape } => {
+            let (mut requested, mut allocatable, mut weights) =
+                (Vec::new(), Vec::new(), Vec::new());
+            for (req, alloc, w) in per_resource {
+                requested.push(req);
+                allocatable.push(alloc);
+                weights.push(w);
+            }
             requested_to_capacity_ratio(&requested, &allocatable, &weights, shape)
         }
     }
@@ -56,20 +55,16 @@ fn is_scalar(name: &str) -> bool {
     !matches!(name, CPU | MEMORY | EPHEMERAL_STORAGE)
 }
 
-/// `Σ score(req, alloc)·w / Σ w` over resources with allocatable > 0 (0 when none).
+/// `Σ score(req, alloc)·w / Σ w` over `(requested, allocatable, weight)` with allocatable > 0
+/// (0 when none).
 fn weighted_score(
-    requested: &[i64],
-    allocatable: &[i64],
-    weights: &[i64],
+    per_resource: impl Iterator<Item = (i64, i64, i64)>,
     score: fn(i64, i64) -> i64,
 ) -> i64 {
     let (mut sum, mut weight_sum) = (0, 0);
-    for i in 0..requested.len() {
-        if allocatable[i] == 0 {
-            continue;
-        }
-        sum += score(requested[i], allocatable[i]) * weights[i];
-        weight_sum += weights[i];
+    for (req, alloc, weight) in per_resource.filter(|(_, alloc, _)| *alloc != 0) {
+        sum += score(req, alloc) * weight;
+        weight_sum += weight;
     }
     if weight_sum == 0 { 0 } else { sum / weight_sum }
 }
@@ -152,19 +147,27 @@ pub fn balanced_allocation(node: &Node, pod: &PodTemplate, resources: &[Resource
     if pod.requests.cpu_millis == 0 && pod.requests.memory_bytes == 0 {
         return 0;
     }
-    let mut fractions = Vec::with_capacity(resources.len());
-    for r in resources {
-        let (alloc, req) =
-            allocatable_and_requested(node, &r.name, pod.requests.get(&r.name), &node.requested);
-        if alloc > 0 {
-            fractions.push((req as f64 / alloc as f64).min(1.0));
+    let fractions = || {
+        resources.iter().filter_map(|r| {
+            let (alloc, req) = allocatable_and_requested(
+                node,
+                &r.name,
+                pod.requests.get(&r.name),
+                &node.requested,
+            );
+            (alloc > 0).then(|| (req as f64 / alloc as f64).min(1.0))
+        })
+    };
+    let (n, sum) = fractions().fold((0usize, 0.0), |(n, s), f| (n + 1, s + f));
+    let std = match n {
+        2 => {
+            let mut two = fractions();
+            let (a, b) = (two.next().unwrap_or(0.0), two.next().unwrap_or(0.0));
+            (a - b).abs() / 2.0
         }
-    }
-    let std = match fractions.len() {
-        2 => (fractions[0] - fractions[1]).abs() / 2.0,
         n if n > 2 => {
-            let mean = fractions.iter().sum::<f64>() / n as f64;
-            (fractions.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
+            let mean = sum / n as f64;
+            (fractions().map(|f| (f - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
         }
         _ => 0.0,
     };
