@@ -101,7 +101,6 @@ pub fn place_on<'a>(pods: &[PendingPod<'a>], nodes: &mut [Node]) -> Vec<PendingP
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::resources::Resources;
 
     const GI: i64 = 1 << 30;
 
@@ -110,14 +109,7 @@ mod tests {
     }
 
     fn pod(cpu: i64, mem: i64) -> PodTemplate {
-        PodTemplate {
-            requests: Resources {
-                cpu_millis: cpu,
-                memory_bytes: mem,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
+        crate::controllers::scheduler::test_pod(cpu, mem)
     }
 
     fn pending(templates: &[PodTemplate]) -> Vec<PendingPod<'_>> {

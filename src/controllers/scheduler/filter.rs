@@ -93,21 +93,14 @@ pub fn node_resources_fit<'a>(node: &Node, pod: &'a PodTemplate) -> Result<(), U
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::resources::{Resources, Taint, Toleration};
+    use crate::cluster::resources::{Taint, Toleration};
 
     fn node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Node {
         super::super::test_node(cpu, mem, used_cpu, used_mem)
     }
 
     fn pod(cpu: i64, mem: i64) -> PodTemplate {
-        PodTemplate {
-            requests: Resources {
-                cpu_millis: cpu,
-                memory_bytes: mem,
-                ..Default::default()
-            },
-            ..Default::default()
-        }
+        crate::controllers::scheduler::test_pod(cpu, mem)
     }
 
     #[test]

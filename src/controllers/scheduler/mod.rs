@@ -217,3 +217,19 @@ pub(crate) fn test_node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Nod
         state: crate::cluster::NodeState::Ready,
     }
 }
+
+/// A pod template requesting `cpu` millicores and `mem` bytes (the same for scoring), for
+/// filter, score and estimator tests.
+#[cfg(test)]
+pub(crate) fn test_pod(cpu: i64, mem: i64) -> PodTemplate {
+    let requests = crate::cluster::resources::Resources {
+        cpu_millis: cpu,
+        memory_bytes: mem,
+        ..Default::default()
+    };
+    PodTemplate {
+        scoring_requests: requests.clone(),
+        requests,
+        ..Default::default()
+    }
+}

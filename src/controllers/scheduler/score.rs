@@ -220,7 +220,7 @@ pub fn node_affinity_raw(node: &Node, pod: &PodTemplate) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::resources::{Resources, Taint};
+    use crate::cluster::resources::Taint;
     use crate::controllers::scheduler::profile::ResourceWeight;
 
     fn node(cpu: i64, mem: i64) -> Node {
@@ -228,16 +228,7 @@ mod tests {
     }
 
     fn pod(cpu: i64, mem: i64) -> PodTemplate {
-        let r = Resources {
-            cpu_millis: cpu,
-            memory_bytes: mem,
-            ..Default::default()
-        };
-        PodTemplate {
-            requests: r.clone(),
-            scoring_requests: r,
-            ..Default::default()
-        }
+        crate::controllers::scheduler::test_pod(cpu, mem)
     }
 
     fn strategy(kind: ScoringKind, resources: &[(&str, i64)]) -> ScoringStrategy {
