@@ -15,6 +15,7 @@ use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
 use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::metrics_server::{CustomPoint, MetricsServer};
 use crate::controllers::{Intent, deployment, kubelet, replicaset, scheduler};
+use crate::metrics::pod_events::{PodEvent, PodEventLog, PodEventReason, PodRef};
 use crate::metrics::recorder::{ClusterSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
@@ -67,6 +68,8 @@ pub struct RunOutput {
     pub hpa_decisions: Vec<HpaDecision>,
     /// The Cluster Autoscaler's decisions (`None` when it did not run).
     pub autoscaler_events: Option<Vec<AutoscalerEvent>>,
+    /// What happened to each pod (`kubectl describe pod` events).
+    pub pod_events: Vec<PodEvent>,
     pub events: u64,
 }
 
@@ -134,6 +137,7 @@ struct Engine<'s> {
     provisioning_rngs: Vec<SimRng>,
     recorder: Recorder,
     decisions: Vec<HpaDecision>,
+    pod_events: PodEventLog,
     outcomes: Vec<Outcome>,
     /// USD per hour charged to each Deployment's bound pods.
     cost_rates: Vec<f64>,
@@ -213,6 +217,7 @@ impl<'s> Engine<'s> {
                 .collect(),
             recorder: Recorder::new(&names).with_hpas(s.hpas.len()),
             decisions: Vec::new(),
+            pod_events: PodEventLog::default(),
             outcomes: Vec::with_capacity(64),
             cost_rates: vec![0.0; s.deployments.len()],
             gpu_demand: accounting::gpu_demand(
@@ -435,6 +440,7 @@ impl<'s> Engine<'s> {
 
     fn start_pod(&mut self, pod: PodId) {
         self.cluster.start(pod, self.now);
+        self.pod_event(pod, PodEventReason::Started, "Started container".into());
         let p = self.cluster.pod(pod);
         let workload = &self.cluster.deployment(p.deployment).spec.workload;
         let server = PodServer::new(p.cpu_capacity_millis, workload, self.now);
@@ -443,6 +449,18 @@ impl<'s> Engine<'s> {
         }
         self.servers[pod.index()] = Some(server);
         self.observe_ready(p.deployment);
+    }
+
+    /// Logs an event for `pod` under its name and its Deployment's.
+    fn pod_event(&mut self, pod: PodId, reason: PodEventReason, message: String) {
+        let p = self.cluster.pod(pod);
+        let owner = &self.cluster.deployment(p.deployment).spec.name;
+        let pod = PodRef {
+            id: pod,
+            name: &p.name,
+            owner,
+        };
+        self.pod_events.record(self.now, pod, reason, message);
     }
 
     fn observe_ready(&mut self, deployment: DeploymentId) {
@@ -456,6 +474,11 @@ impl<'s> Engine<'s> {
     /// Deletion: the pod leaves its endpoints at once; a running pod drains within its grace period.
     fn delete_pod(&mut self, pod: PodId) {
         let was_ready = self.cluster.pod(pod).ready;
+        if self.cluster.pod(pod).node.is_some() {
+            self.pod_event(pod, PodEventReason::Killing, "Stopping container".into());
+        } else {
+            self.pod_event(pod, PodEventReason::Deleted, "Deleted while Pending".into());
+        }
         self.cluster.mark_deleted(pod, self.now);
         let dep = self.cluster.pod(pod).deployment;
         if was_ready {
@@ -518,6 +541,11 @@ impl<'s> Engine<'s> {
         let pod = self
             .cluster
             .create_pod_with(rs, row.name.clone(), template, self.now);
+        self.pod_event(
+            pod,
+            PodEventReason::Created,
+            "Created from the pod trace".into(),
+        );
         if let Some(at) = row.delete {
             self.queue
                 .schedule(at.max(self.now), Event::TracePodDeleted { pod });
@@ -595,9 +623,16 @@ impl<'s> Engine<'s> {
             {
                 Ok(node) => {
                     self.scheduler.queue.forget(pod);
+                    let message = format!(
+                        "Successfully assigned {} to {}",
+                        self.cluster.pod(pod).name,
+                        self.cluster.node(node).name
+                    );
+                    self.pod_event(pod, PodEventReason::Scheduled, message);
                     self.apply(Intent::BindPod { pod, node });
                 }
-                Err(_) => {
+                Err(fit) => {
+                    self.pod_event(pod, PodEventReason::FailedScheduling, fit.to_string());
                     self.scheduler.queue.failed(pod, self.now);
                     self.cluster.mark_unschedulable(pod, self.now);
                     let deployment = self.cluster.pod(pod).deployment;
@@ -635,6 +670,11 @@ impl<'s> Engine<'s> {
             }
             Intent::CreatePod { replica_set } => {
                 let pod = self.cluster.create_pod(replica_set, self.now);
+                let message = format!(
+                    "Created by ReplicaSet {}",
+                    self.cluster.replica_sets[replica_set.index()].name
+                );
+                self.pod_event(pod, PodEventReason::Created, message);
                 let deployment = self.cluster.pod(pod).deployment;
                 self.recorder
                     .observe(self.now, Observation::PodCreated { deployment });
@@ -701,6 +741,9 @@ impl<'s> Engine<'s> {
         };
         let intents = ca.scan(&self.cluster, self.now);
         let next = self.now + ca.scan_interval();
+        for (pod, reason, message) in std::mem::take(&mut ca.pod_events) {
+            self.pod_event(pod, reason, message);
+        }
         for intent in intents {
             self.apply(intent);
         }
@@ -922,6 +965,7 @@ impl<'s> Engine<'s> {
             timeseries: std::mem::take(&mut self.recorder.series),
             hpa_decisions: self.decisions,
             autoscaler_events: self.autoscaler.map(|ca| ca.events),
+            pod_events: self.pod_events.into_events(),
             events: self.queue.popped(),
         }
     }

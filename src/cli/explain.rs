@@ -1,11 +1,14 @@
-//! `kubesim explain`: run a scenario and tell, in sentences, why an HPA chose its replicas.
+//! `kubesim explain`: run a scenario and tell, in sentences, why an HPA chose its replicas, or
+//! why a pod was Pending.
 
 use std::path::PathBuf;
 
 use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
-use crate::output::explain::{Selection, select, sentence};
+use crate::output::explain::hpa::{Selection, select, sentence};
+use crate::output::explain::pod;
+use crate::scenario::Scenario;
 use crate::scenario::diag::did_you_mean_hint;
 use crate::scenario::units::parse_duration;
 
@@ -14,8 +17,16 @@ pub struct Args {
     /// The scenario file.
     pub scenario: PathBuf,
     /// The HorizontalPodAutoscaler to explain (may be omitted when the scenario has one).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pod")]
     pub hpa: Option<String>,
+    /// Why was a pod Pending? With a NAME: that pod's events (failed scheduling attempts with
+    /// the scheduler's per-filter reasons, the Cluster Autoscaler's response, binding); without:
+    /// the pods that waited longest.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    pub pod: Option<String>,
+    /// With --pod and no NAME: how many pods to list.
+    #[arg(long, default_value_t = 20, requires = "pod")]
+    pub limit: usize,
     /// Explain the sync at (or last before) this simulated time: `HH:MM[:SS]` or a duration
     /// such as `12m15s`.
     #[arg(long, value_name = "TIME")]
@@ -31,6 +42,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let Some(scenario) = load_and_report(&args.scenario, &args.options) else {
         return Ok(Status::BadInput);
     };
+    if let Some(name) = &args.pod {
+        return explain_pod(&scenario, name, args.limit);
+    }
     let names: Vec<&str> = scenario.hpas.iter().map(|h| h.name.as_str()).collect();
     let hpa = match (&args.hpa, names.as_slice()) {
         (Some(h), _) if names.contains(&h.as_str()) => h.clone(),
@@ -65,6 +79,29 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         super::out(sentence(d));
     }
     Ok(Status::Success)
+}
+
+/// A pod's events, or (with an empty name) the pods that waited longest.
+fn explain_pod(scenario: &Scenario, name: &str, limit: usize) -> anyhow::Result<Status> {
+    let timed = run_timed(scenario)?;
+    let events = &timed.output.pod_events;
+    let end = scenario.duration.as_secs_f64();
+    if name.is_empty() {
+        super::out(pod::pending_table(events, end, limit).trim_end());
+        return Ok(Status::Success);
+    }
+    match pod::timeline(events, name, end) {
+        Some(text) => {
+            super::out(text.trim_end());
+            Ok(Status::Success)
+        }
+        None => {
+            let hint = did_you_mean_hint(name, pod::pod_names(events));
+            bail!(
+                "no pod {name:?} in this run{hint}; `--pod` without a name lists the pods that were Pending"
+            )
+        }
+    }
 }
 
 /// `HH:MM[:SS]` or a Go duration, as seconds since the start.

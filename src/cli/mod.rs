@@ -27,6 +27,8 @@ Examples:
   kubesim validate scenarios/quickstart/scenario.yaml my-app.yaml
   kubesim explain scenarios/hpa-behavior/scenario.yaml --hpa web-tuned
   kubesim explain scenarios/quickstart/scenario.yaml --at 00:40:00
+  kubesim explain scenarios/gpu-placement/scenario.yaml --pod
+  kubesim explain scenarios/gpu-placement/scenario.yaml --pod openb-pod-0042
 
 Exit codes: 0 success, 1 an SLO assertion failed (check), 2 bad input or usage.";
 
@@ -50,7 +52,7 @@ pub enum Command {
     Check(check::Args),
     /// Check scenarios and manifests for errors without running them.
     Validate(validate::Args),
-    /// Run a scenario and explain, in sentences, why an HPA chose its replica counts.
+    /// Run a scenario and explain why an HPA chose its replica counts, or why a pod was Pending.
     Explain(explain::Args),
 }
 

@@ -32,6 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         timeseries: &timed.output.timeseries,
         hpa_decisions: &timed.output.hpa_decisions,
         autoscaler_events: timed.output.autoscaler_events.as_deref(),
+        pod_events: &timed.output.pod_events,
         resolved_yaml: &scenario.resolved_yaml,
     };
     output::write_run_dir(&out_dir, &files)

@@ -1,5 +1,5 @@
 //! The only writer of files: the run directory (`report.json`, `run.json`, `timeseries.csv`,
-//! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `scenario.resolved.yaml`), JUnit XML, and the terminal summary table.
+//! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `pod_events.jsonl`, `scenario.resolved.yaml`), JUnit XML, and the terminal summary table.
 //!
 //! A run directory is written into a temporary sibling and renamed into place, so a failed or
 //! interrupted write never leaves a half-written result behind.
@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::controllers::autoscaler::AutoscalerEvent;
 use crate::controllers::hpa::HpaDecision;
+use crate::metrics::pod_events::PodEvent;
 use crate::metrics::{Report, TimeSeries};
 
 /// Facts about one invocation that are not a function of the scenario (wall time, command line).
@@ -43,6 +44,7 @@ pub struct RunFiles<'a> {
     pub hpa_decisions: &'a [HpaDecision],
     /// The Cluster Autoscaler's decisions (`None`: it did not run, and no file is written).
     pub autoscaler_events: Option<&'a [AutoscalerEvent]>,
+    pub pod_events: &'a [PodEvent],
     pub resolved_yaml: &'a str,
 }
 
@@ -89,6 +91,7 @@ fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
     if let Some(events) = files.autoscaler_events {
         write_json_lines(&dir.join("autoscaler.jsonl"), events)?;
     }
+    write_json_lines(&dir.join("pod_events.jsonl"), files.pod_events)?;
     fs::write(dir.join("scenario.resolved.yaml"), files.resolved_yaml)
 }
 

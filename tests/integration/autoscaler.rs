@@ -5,6 +5,7 @@
 
 use kubesim::controllers::autoscaler::AutoscalerEvent;
 use kubesim::engine::RunOutput;
+use kubesim::metrics::pod_events::PodEventReason;
 
 use crate::support::{load, run, scratch};
 
@@ -244,4 +245,74 @@ fn most_allocated_packs_onto_fewer_nodes_and_costs_less() {
     );
     let idle = |out: &RunOutput| out.report.totals.idle_cost_usd;
     assert!(idle(&packed) < idle(&spread));
+}
+
+/// A pending pod's events, as `(seconds, reason, message, count)`.
+fn pod_events(
+    out: &RunOutput,
+    reason_filter: &[PodEventReason],
+) -> Vec<(f64, PodEventReason, String, u32)> {
+    let pending = out
+        .pod_events
+        .iter()
+        .find(|e| e.reason == PodEventReason::FailedScheduling)
+        .map(|e| e.pod.clone())
+        .expect("some pod was unschedulable");
+    out.pod_events
+        .iter()
+        .filter(|e| e.pod == pending && reason_filter.contains(&e.reason))
+        .map(|e| (e.t_seconds, e.reason, e.message.clone(), e.count))
+        .collect()
+}
+
+#[test]
+fn a_pending_pod_tells_why_and_what_the_autoscaler_did() {
+    use PodEventReason::*;
+    // As in the spike above: 2 of 6 pods do not fit the one 4-cpu node at t = 0; the scan at
+    // 10 s adds a node (1 → 2 of max 5) that registers at 130 s.
+    let out = pool_scenario(
+        "ca-pod-events",
+        6,
+        "        count: 1\n        maxCount: 5\n        provisioningTime: 2m\n",
+        "  clusterAutoscaler: {}\n",
+    );
+    let events = pod_events(&out, &[FailedScheduling, TriggeredScaleUp, Scheduled]);
+    assert_eq!(events[0].0, 0.0);
+    assert_eq!(events[0].1, FailedScheduling);
+    assert_eq!(events[0].2, "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_eq!(
+        events[1..]
+            .iter()
+            .map(|(t, r, m, _)| (*t, *r, m.as_str()))
+            .collect::<Vec<_>>()[..1],
+        [(
+            10.0,
+            TriggeredScaleUp,
+            "pod triggered scale-up: [{general 1->2 (max: 5)}]"
+        )]
+    );
+    let scheduled = events.iter().find(|e| e.1 == Scheduled).unwrap();
+    assert_eq!(scheduled.0, 130.0);
+    assert!(scheduled.2.ends_with(" to general-1"), "{}", scheduled.2);
+}
+
+#[test]
+fn a_group_at_its_max_size_does_not_trigger_a_scale_up() {
+    use PodEventReason::*;
+    let out = pool_scenario(
+        "ca-at-max",
+        6,
+        "        count: 1\n        maxCount: 1\n",
+        "  clusterAutoscaler: {}\n",
+    );
+    let events = pod_events(&out, &[NotTriggerScaleUp, TriggeredScaleUp]);
+    // One event per distinct message, repeated every 10 s scan for the hour: folded into one.
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (t, _, message, count) = &events[0];
+    assert_eq!(*t, 10.0);
+    assert_eq!(
+        message,
+        "pod didn't trigger scale-up: 1 max node group size reached"
+    );
+    assert!(*count > 300, "{count}");
 }

@@ -145,3 +145,38 @@ fn explain_tells_why_in_sentences() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean \"web-tuned\""));
 }
+
+#[test]
+fn explain_pod_lists_the_longest_waits_and_tells_one_pods_story() {
+    let scenario = "scenarios/gpu-placement/scenario.yaml";
+    let list = kubesim(&["explain", scenario, "--pod", "--limit", "3"]);
+    assert_eq!(
+        list.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let text = String::from_utf8_lossy(&list.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].contains("pods were unschedulable at least once"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("POD"), "{text}");
+    assert!(lines[5].starts_with("… and"), "{text}");
+    let longest = lines[2].split_whitespace().next().unwrap();
+    let one = kubesim(&["explain", scenario, "--pod", longest]);
+    let story = String::from_utf8_lossy(&one.stdout);
+    assert!(
+        story.starts_with(&format!("Pod {longest} (owner ")),
+        "{story}"
+    );
+    assert!(
+        story.contains("Warning  FailedScheduling  0/1523 nodes are available: "),
+        "{story}"
+    );
+    assert!(story.contains("failed scheduling attempts."), "{story}");
+    let unknown = kubesim(&["explain", scenario, "--pod", "no-such-pod"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no pod \"no-such-pod\""));
+}

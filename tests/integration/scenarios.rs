@@ -66,6 +66,7 @@ fn cli_runs_write_byte_identical_reports() {
         "report.json",
         "timeseries.csv",
         "hpa_decisions.jsonl",
+        "pod_events.jsonl",
         "scenario.resolved.yaml",
     ] {
         assert_eq!(

@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cluster::{Cluster, NodeId, NodeState, PodId, PoolId};
+use crate::controllers::scheduler::{ReasonTally, filter};
+use crate::metrics::pod_events::PodEventReason;
 use crate::scenario::AutoscalerSettings;
 use crate::sim::{SimDuration, SimRng, SimTime};
 
@@ -85,6 +87,9 @@ pub struct ClusterAutoscaler {
     /// The last `NoScaleUp` pod count, so a standing situation is logged once.
     last_no_scale_up: usize,
     pub events: Vec<AutoscalerEvent>,
+    /// `TriggeredScaleUp` / `NotTriggerScaleUp` events for pods, taken by the engine after each
+    /// loop.
+    pub pod_events: Vec<(PodId, PodEventReason, String)>,
 }
 
 impl ClusterAutoscaler {
@@ -98,6 +103,7 @@ impl ClusterAutoscaler {
             backoff: vec![Backoff::default(); pools],
             last_no_scale_up: 0,
             events: Vec::new(),
+            pod_events: Vec::new(),
         }
     }
 
@@ -190,6 +196,8 @@ impl ClusterAutoscaler {
             &self.settings.priorities,
             &mut self.rng,
         );
+        let helped: Vec<PodId> = chosen.map_or(Vec::new(), |i| options[i].pods.clone());
+        self.explain_left_out(cluster, &rest, &options, &helped, now);
         let Some(i) = chosen else {
             if self.last_no_scale_up != rest.len() {
                 self.events.push(AutoscalerEvent::NoScaleUp {
@@ -201,6 +209,19 @@ impl ClusterAutoscaler {
             return false;
         };
         let o = &options[i];
+        let size = cluster.pools[o.pool.index()].size;
+        let message = format!(
+            "pod triggered scale-up: [{{{} {}->{} (max: {})}}]",
+            o.pool_name,
+            size,
+            size + o.nodes,
+            cluster.pools[o.pool.index()].spec.max_count
+        );
+        self.pod_events.extend(
+            o.pods
+                .iter()
+                .map(|&p| (p, PodEventReason::TriggeredScaleUp, message.clone())),
+        );
         self.events.push(AutoscalerEvent::ScaleUp {
             t_seconds: now.as_secs_f64(),
             pool: o.pool_name.to_string(),
@@ -221,6 +242,75 @@ impl ClusterAutoscaler {
         true
     }
 
+    /// How many nodes group `i` may add in one scale-up, or why it may not grow (the phrase
+    /// of the autoscaler's `NotTriggerScaleUp` event).
+    fn group_room(&self, cluster: &Cluster, i: usize, now: SimTime) -> Result<usize, &'static str> {
+        let pool = &cluster.pools[i];
+        if self.backoff[i].until.is_some_and(|t| now < t) {
+            return Err("in backoff after failed scale-up");
+        }
+        let room = (pool.spec.max_count as usize).saturating_sub(pool.size);
+        if room == 0 {
+            return Err("max node group size reached");
+        }
+        let total: usize = cluster.pools.iter().map(|p| p.size).sum();
+        let total_room = match self.settings.max_nodes_total {
+            0 => usize::MAX,
+            max => max.saturating_sub(total),
+        };
+        if total_room == 0 {
+            return Err("max cluster size reached");
+        }
+        Ok(room
+            .min(total_room)
+            .min(self.settings.max_nodes_per_scaleup))
+    }
+
+    /// `NotTriggerScaleUp` for each pod of `rest` that no option helps, with the reasons every
+    /// node group refused it (`pod didn't trigger scale-up: 1 max node group size reached, 2
+    /// Insufficient nvidia.com/gpu`). Pods some group could take but that were not chosen this
+    /// loop get nothing: they may be helped by the next.
+    fn explain_left_out(
+        &mut self,
+        cluster: &Cluster,
+        rest: &[PendingPod],
+        options: &[ScaleUpOption],
+        helped: &[PodId],
+        now: SimTime,
+    ) {
+        let could_help = |p: PodId| options.iter().any(|o| o.pods.contains(&p));
+        let left_out: Vec<&PendingPod> = rest
+            .iter()
+            .filter(|p| !helped.contains(&p.id) && !could_help(p.id))
+            .collect();
+        if left_out.is_empty() {
+            return;
+        }
+        let groups: Vec<Result<crate::cluster::Node, &'static str>> = (0..cluster.pools.len())
+            .map(|i| {
+                self.group_room(cluster, i, now)
+                    .map(|_| cluster.template_node(PoolId(i as u32)))
+            })
+            .collect();
+        for pod in left_out {
+            let mut tally = ReasonTally::default();
+            for group in &groups {
+                match group {
+                    Err(why) => tally.add(why),
+                    Ok(node) => match filter::run_filters(node, pod.template) {
+                        Ok(()) => {}
+                        Err(first) => filter::each_reason(node, pod.template, first, |r| {
+                            tally.add(&r.to_string())
+                        }),
+                    },
+                }
+            }
+            let message = format!("pod didn't trigger scale-up: {}", tally.message());
+            self.pod_events
+                .push((pod.id, PodEventReason::NotTriggerScaleUp, message));
+        }
+    }
+
     /// One option per node group that can grow and would help some of `pods`.
     fn options<'c>(
         &self,
@@ -228,21 +318,11 @@ impl ClusterAutoscaler {
         pods: &[PendingPod],
         now: SimTime,
     ) -> Vec<ScaleUpOption<'c>> {
-        let total: usize = cluster.pools.iter().map(|p| p.size).sum();
-        let total_room = match self.settings.max_nodes_total {
-            0 => usize::MAX,
-            max => max.saturating_sub(total),
-        };
         let mut options = Vec::new();
         for (i, pool) in cluster.pools.iter().enumerate() {
-            let backed_off = self.backoff[i].until.is_some_and(|t| now < t);
-            let room = (pool.spec.max_count as usize)
-                .saturating_sub(pool.size)
-                .min(total_room)
-                .min(self.settings.max_nodes_per_scaleup);
-            if backed_off || room == 0 {
+            let Ok(room) = self.group_room(cluster, i, now) else {
                 continue;
-            }
+            };
             let id = PoolId(i as u32);
             let template = cluster.template_node(id);
             let estimate = estimator::binpacking(pods, &template, room);

@@ -43,6 +43,26 @@ pub fn run_filters<'a>(node: &'a Node, pod: &'a PodTemplate) -> Result<(), Unfit
     node_resources_fit(node, pod)
 }
 
+/// Calls `note` with every reason a node that failed with `first` does not fit: NodeResourcesFit
+/// reports each insufficient resource (and too many pods) of the node, the other filters one
+/// reason.
+pub fn each_reason<'a>(
+    node: &'a Node,
+    pod: &'a PodTemplate,
+    first: Unfit<'a>,
+    mut note: impl FnMut(Unfit<'a>),
+) {
+    match first {
+        Unfit::TooManyPods | Unfit::Insufficient(_) => {
+            if too_many_pods(node) {
+                note(Unfit::TooManyPods);
+            }
+            insufficient(node, pod).for_each(|name| note(Unfit::Insufficient(name)));
+        }
+        other => note(other),
+    }
+}
+
 /// TaintToleration: every NoSchedule/NoExecute taint must be tolerated.
 pub fn taint_toleration<'a>(node: &'a Node, pod: &PodTemplate) -> Result<(), Unfit<'a>> {
     match node
@@ -78,16 +98,25 @@ pub fn node_affinity<'a>(node: &Node, pod: &PodTemplate) -> Result<(), Unfit<'a>
 /// memory, ephemeral-storage, then extended resources by name; the first shortfall is the
 /// reason).
 pub fn node_resources_fit<'a>(node: &Node, pod: &'a PodTemplate) -> Result<(), Unfit<'a>> {
-    if node.pod_count + 1 > node.max_pods {
+    if too_many_pods(node) {
         return Err(Unfit::TooManyPods);
     }
-    for (name, amount) in pod.requests.nonzero() {
-        let free = node.allocatable.get(name) - node.requested.get(name);
-        if amount > free {
-            return Err(Unfit::Insufficient(name));
-        }
+    match insufficient(node, pod).next() {
+        Some(name) => Err(Unfit::Insufficient(name)),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+fn too_many_pods(node: &Node) -> bool {
+    node.pod_count + 1 > node.max_pods
+}
+
+/// The resources `pod` requests more of than `node` has left, in NodeResourcesFit's order.
+fn insufficient<'p>(node: &Node, pod: &'p PodTemplate) -> impl Iterator<Item = &'p str> {
+    pod.requests
+        .nonzero()
+        .filter(|&(name, amount)| amount > node.allocatable.get(name) - node.requested.get(name))
+        .map(|(name, _)| name)
 }
 
 #[cfg(test)]
@@ -129,6 +158,31 @@ mod tests {
             node_resources_fit(&full, &pod(0, 0)),
             Err(Unfit::TooManyPods)
         );
+    }
+
+    #[test]
+    fn every_insufficient_resource_is_a_reason_sorted_as_upstream_sorts_strings() {
+        use crate::controllers::scheduler::{FitError, ReasonTally};
+        // 4 cpu / 1000 B nodes; the pod wants 5 cpu and 2000 B: both are short on each node.
+        let n = node(4000, 1000, 0, 0);
+        let p = pod(5000, 2000);
+        let first = node_resources_fit(&n, &p).unwrap_err();
+        let mut reasons = ReasonTally::default();
+        for _ in 0..12 {
+            each_reason(&n, &p, first, |r| reasons.add(&r.to_string()));
+        }
+        reasons.add_n("node(s) had untolerated taint {gpu: true}", 4);
+        let fit = FitError { nodes: 16, reasons };
+        // "12 …" sorts before "4 …" as strings, exactly as kube-scheduler prints it.
+        assert_eq!(
+            fit.to_string(),
+            "0/16 nodes are available: 12 Insufficient cpu, 12 Insufficient memory, 4 node(s) had untolerated taint {gpu: true}."
+        );
+        let empty = FitError {
+            nodes: 0,
+            reasons: ReasonTally::default(),
+        };
+        assert_eq!(empty.to_string(), "no nodes available to schedule pods");
     }
 
     #[test]

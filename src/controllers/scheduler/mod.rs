@@ -26,19 +26,50 @@ use crate::sim::SimRng;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FitError {
     pub nodes: usize,
-    pub reasons: BTreeMap<String, usize>,
+    pub reasons: ReasonTally,
 }
 
+/// Reasons counted by how many nodes (or node groups) gave them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReasonTally(BTreeMap<String, usize>);
+
+impl ReasonTally {
+    pub fn add(&mut self, reason: &str) {
+        self.add_n(reason, 1);
+    }
+
+    pub fn add_n(&mut self, reason: &str, n: usize) {
+        match self.0.get_mut(reason) {
+            Some(count) => *count += n,
+            None => {
+                self.0.insert(reason.to_string(), n);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The `count reason` strings sorted as strings and joined by `, ` (so `"12 Insufficient
+    /// cpu"` comes before `"4 Insufficient memory"`, as upstream's `sortReasonsHistogram`).
+    pub fn message(&self) -> String {
+        let mut parts: Vec<String> = self.0.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        parts.sort();
+        parts.join(", ")
+    }
+}
+
+/// kube-scheduler's message: `no nodes available to schedule pods` for an empty cluster, else
+/// `0/N nodes are available: ` and the [`ReasonTally::message`].
 impl fmt::Display for FitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.nodes == 0 {
+            return f.write_str("no nodes available to schedule pods");
+        }
         write!(f, "0/{} nodes are available", self.nodes)?;
-        let parts: Vec<String> = self
-            .reasons
-            .iter()
-            .map(|(r, n)| format!("{n} {r}"))
-            .collect();
-        if !parts.is_empty() {
-            write!(f, ": {}", parts.join(", "))?;
+        if !self.reasons.is_empty() {
+            write!(f, ": {}", self.reasons.message())?;
         }
         f.write_str(".")
     }
@@ -85,7 +116,7 @@ impl Scheduler {
         if nodes == 0 {
             return Err(FitError {
                 nodes: 0,
-                reasons: BTreeMap::new(),
+                reasons: ReasonTally::default(),
             });
         }
         let profile = &self.profiles[profile];
@@ -105,10 +136,12 @@ impl Scheduler {
                         break;
                     }
                 }
-                Err(reason) => match unfit.iter_mut().find(|(r, _)| *r == reason) {
-                    Some((_, n)) => *n += 1,
-                    None => unfit.push((reason, 1)),
-                },
+                Err(reason) => filter::each_reason(node, template, reason, |r| {
+                    match unfit.iter_mut().find(|(u, _)| *u == r) {
+                        Some((_, n)) => *n += 1,
+                        None => unfit.push((r, 1)),
+                    }
+                }),
             }
         }
         let chosen = match feasible.len() {
@@ -118,9 +151,9 @@ impl Scheduler {
         };
         self.next_start_node_index = (self.next_start_node_index + processed) % nodes;
         chosen.ok_or_else(|| {
-            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+            let mut reasons = ReasonTally::default();
             for (reason, n) in unfit {
-                *reasons.entry(reason.to_string()).or_default() += n;
+                reasons.add_n(&reason.to_string(), n);
             }
             FitError { nodes, reasons }
         })

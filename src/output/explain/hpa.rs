@@ -5,7 +5,6 @@ use crate::controllers::hpa::HpaDecision;
 use crate::controllers::hpa::behavior::StabilizationReason;
 use crate::controllers::hpa::conditions::AbleToScale;
 use crate::controllers::hpa::normalize::LimitReason;
-use crate::sim::SimTime;
 
 /// Which decisions to show.
 #[derive(Clone, Copy, Debug)]
@@ -72,7 +71,7 @@ fn is_interesting(d: &HpaDecision) -> bool {
 /// One decision as a sentence, e.g. `00:12:15 web: CPU was 87% of request against a 60%
 /// utilization target on 4 ready pods → 6; the scale-up rate limit allows at most 6 → scaled 3 → 6.`
 pub fn sentence(d: &HpaDecision) -> String {
-    let time = SimTime::from_micros((d.time_seconds * 1e6).round() as u64);
+    let time = super::clock(d.time_seconds);
     let mut parts: Vec<String> = Vec::new();
     if let Some(why) = &d.skipped {
         parts.push(format!("no recommendation: {why}"));

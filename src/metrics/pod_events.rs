@@ -1,0 +1,172 @@
+//! Per-pod events, the way `kubectl describe pod` lists them: what created the pod, each failed
+//! scheduling attempt with the scheduler's per-filter reasons, what the Cluster Autoscaler did
+//! about it, where it was bound, when it started and when it was stopped.
+//!
+//! Like client-go's event correlator, a repeat of an event the pod already has (same reason and
+//! message) is folded into it — `count` grows and `lastSeconds` moves — so a pod retried every
+//! 10 s for an hour is one line, not 360, even when other events come in between. Memory is
+//! bounded by pods × distinct messages.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cluster::PodId;
+use crate::sim::SimTime;
+
+/// The `reason` of a pod event, under its Kubernetes name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum PodEventReason {
+    /// The ReplicaSet (or the pod trace) created the pod.
+    Created,
+    /// The scheduler found no node (`0/N nodes are available: …`).
+    FailedScheduling,
+    /// The Cluster Autoscaler added nodes for the pod.
+    TriggeredScaleUp,
+    /// The Cluster Autoscaler could not help the pod.
+    NotTriggerScaleUp,
+    /// The scheduler bound the pod to a node.
+    Scheduled,
+    /// The containers started.
+    Started,
+    /// The pod is being deleted: its containers are stopped.
+    Killing,
+    /// The pod was deleted before it was bound (kubesim's reason: Kubernetes logs this on the
+    /// owner as `SuccessfulDelete`).
+    Deleted,
+}
+
+impl PodEventReason {
+    /// `Warning` for the reasons that mean something is wrong, `Normal` otherwise.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            PodEventReason::FailedScheduling | PodEventReason::NotTriggerScaleUp => "Warning",
+            _ => "Normal",
+        }
+    }
+}
+
+/// One event, possibly folded from several identical ones.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodEvent {
+    /// First occurrence, in simulated seconds.
+    pub t_seconds: f64,
+    pub pod: String,
+    /// The Deployment (or pod trace) the pod belongs to.
+    pub owner: String,
+    #[serde(rename = "type")]
+    pub event_type: &'static str,
+    pub reason: PodEventReason,
+    pub message: String,
+    /// How many times it happened.
+    pub count: u32,
+    /// Last occurrence, in simulated seconds.
+    pub last_seconds: f64,
+}
+
+/// Every pod event of a run, in the order they first happened.
+#[derive(Clone, Debug, Default)]
+pub struct PodEventLog {
+    events: Vec<PodEvent>,
+    /// Where each (pod, reason, message) was first logged, so a repeat is folded into it.
+    seen: BTreeMap<(PodId, PodEventReason, String), usize>,
+}
+
+/// Who a pod is, for the log.
+#[derive(Clone, Copy, Debug)]
+pub struct PodRef<'a> {
+    pub id: PodId,
+    pub name: &'a str,
+    pub owner: &'a str,
+}
+
+impl PodEventLog {
+    /// Records an event for `pod`, folding it into an identical earlier one.
+    pub fn record(&mut self, now: SimTime, pod: PodRef, reason: PodEventReason, message: String) {
+        let t = now.as_secs_f64();
+        let key = (pod.id, reason, message);
+        if let Some(&i) = self.seen.get(&key) {
+            let earlier = &mut self.events[i];
+            earlier.count += 1;
+            earlier.last_seconds = t;
+            return;
+        }
+        let message = key.2.clone();
+        self.seen.insert(key, self.events.len());
+        self.events.push(PodEvent {
+            t_seconds: t,
+            pod: pod.name.to_string(),
+            owner: pod.owner.to_string(),
+            event_type: reason.event_type(),
+            reason,
+            message,
+            count: 1,
+            last_seconds: t,
+        });
+    }
+
+    pub fn into_events(self) -> Vec<PodEvent> {
+        self.events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimDuration;
+
+    #[test]
+    fn repeats_fold_and_changes_start_a_new_event() {
+        let mut log = PodEventLog::default();
+        let a = PodRef {
+            id: PodId(0),
+            name: "a",
+            owner: "web",
+        };
+        let b = PodRef {
+            id: PodId(1),
+            name: "b",
+            owner: "web",
+        };
+        let at = |s| SimTime::ZERO + SimDuration::from_secs(s);
+        let full = || "0/1 nodes are available: 1 Insufficient cpu.".to_string();
+        log.record(at(0), a, PodEventReason::FailedScheduling, full());
+        log.record(at(1), b, PodEventReason::FailedScheduling, full());
+        // a's repeats fold into a's first event even with others in between.
+        log.record(at(3), a, PodEventReason::FailedScheduling, full());
+        log.record(
+            at(5),
+            a,
+            PodEventReason::NotTriggerScaleUp,
+            "max size".into(),
+        );
+        log.record(at(10), a, PodEventReason::FailedScheduling, full());
+        let other = || "0/1 nodes are available: 1 Insufficient memory.".to_string();
+        log.record(at(12), a, PodEventReason::FailedScheduling, other());
+        let events = log.into_events();
+        let summary: Vec<_> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.pod.as_str(),
+                    e.reason,
+                    e.count,
+                    e.t_seconds,
+                    e.last_seconds,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("a", PodEventReason::FailedScheduling, 3, 0.0, 10.0),
+                ("b", PodEventReason::FailedScheduling, 1, 1.0, 1.0),
+                ("a", PodEventReason::NotTriggerScaleUp, 1, 5.0, 5.0),
+                ("a", PodEventReason::FailedScheduling, 1, 12.0, 12.0),
+            ]
+        );
+        assert_eq!(events[0].event_type, "Warning");
+        assert_eq!(events[2].event_type, "Warning");
+    }
+}

@@ -1,0 +1,12 @@
+//! `kubesim explain` renderings: [`hpa`] tells why an HPA chose its replicas, [`pod`] why a pod
+//! was Pending. Pure functions of a run's decision and event logs.
+
+pub mod hpa;
+pub mod pod;
+
+use crate::sim::SimTime;
+
+/// A time in seconds since the start, as `HH:MM:SS`.
+fn clock(seconds: f64) -> SimTime {
+    SimTime::from_micros((seconds * 1e6).round() as u64)
+}
