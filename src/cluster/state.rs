@@ -94,6 +94,8 @@ pub struct Node {
     /// Σ non-zero (scoring) requests of the same pods.
     pub requested_for_scoring: Resources,
     pub pod_count: i64,
+    /// The pods bound here and not yet terminated, by id.
+    pub pods: BTreeSet<PodId>,
     pub created: SimTime,
     pub taints: Vec<super::resources::Taint>,
     pub state: NodeState,
@@ -241,17 +243,19 @@ impl Cluster {
         for (d, spec) in s.deployments.iter().enumerate() {
             let id = DeploymentId(d as u32);
             let rs = ReplicaSetId(c.replica_sets.len() as u32);
+            let hash = template_hash(spec);
             c.replica_sets.push(ReplicaSet {
                 id: rs,
-                name: format!("{}-{}", spec.name, template_hash(spec)),
+                name: format!("{}-{hash}", spec.name),
                 deployment: id,
                 replicas: 0,
                 pods: BTreeSet::new(),
             });
+            let services = s.services.iter().filter(|svc| svc.backends.contains(&d));
             c.deployments.push(Deployment {
                 id,
                 spec: spec.clone(),
-                template: Arc::new(spec.pod.clone()),
+                template: Arc::new(replica_set_template(spec, &hash, services)),
                 replicas: spec.replicas,
                 replica_sets: vec![rs],
                 services: Vec::new(),
@@ -291,7 +295,43 @@ impl Cluster {
         }
         c
     }
+}
 
+/// The pod template of a Deployment's ReplicaSet as its pods get it: labelled with
+/// `pod-template-hash`, spread constraints' `matchLabelKeys` resolved, and the default
+/// spreading selector (the ReplicaSet's selector — the Deployment's plus the hash — ANDed with
+/// the selectors of the Services that pick the pods).
+fn replica_set_template<'a>(
+    spec: &DeploymentSpec,
+    hash: &str,
+    services: impl Iterator<Item = &'a crate::scenario::ServiceSpec>,
+) -> PodTemplate {
+    let mut pod = spec.pod.clone();
+    if spec.source == crate::scenario::PodSource::Trace {
+        return pod;
+    }
+    pod.labels
+        .insert(POD_TEMPLATE_HASH_LABEL.to_string(), hash.to_string());
+    for c in &mut pod.topology_spread {
+        c.merge_match_label_keys(&pod.labels);
+    }
+    let mut selector = spec.selector.clone();
+    selector
+        .match_labels
+        .insert(POD_TEMPLATE_HASH_LABEL.to_string(), hash.to_string());
+    for svc in services {
+        selector
+            .match_labels
+            .extend(svc.selector.match_labels.clone());
+    }
+    pod.default_spread_selector = Some(selector);
+    pod
+}
+
+/// The label a ReplicaSet adds to its selector and its pods.
+pub const POD_TEMPLATE_HASH_LABEL: &str = "pod-template-hash";
+
+impl Cluster {
     /// Adds a node to a pool (named `<pool>-<n>`, labelled like a real node, in its zone),
     /// still provisioning: [`Cluster::register_node`] makes it Ready.
     pub fn add_node(&mut self, pool: PoolId, now: SimTime) -> NodeId {
@@ -338,6 +378,7 @@ impl Cluster {
             requested: Resources::default(),
             requested_for_scoring: Resources::default(),
             pod_count: 0,
+            pods: BTreeSet::new(),
             created: now,
             taints: p.spec.taints.clone(),
             state: NodeState::Provisioning,
@@ -394,9 +435,10 @@ impl Cluster {
 
     /// Pods bound to a node and not yet gone, by id.
     pub fn pods_on(&self, node: NodeId) -> impl Iterator<Item = &Pod> {
-        self.pods
+        self.nodes[node.index()]
+            .pods
             .iter()
-            .filter(move |p| p.node == Some(node) && p.phase != PodPhase::Terminated)
+            .map(|&p| &self.pods[p.index()])
     }
 
     pub fn pod(&self, id: PodId) -> &Pod {
@@ -459,6 +501,7 @@ impl Cluster {
         // Without a CPU limit a pod can use the node's CPU not requested by others.
         let free_share = n.allocatable.cpu_millis - n.requested.cpu_millis;
         n.reserve(&template);
+        n.pods.insert(pod);
         let limit = template.cpu_limit_millis;
         let p = &mut self.pods[pod.index()];
         p.unschedulable_since = None;
@@ -492,7 +535,9 @@ impl Cluster {
         p.ready = false;
         self.terminating.remove(&pod);
         if let Some(node) = p.node {
-            self.nodes[node.index()].release(&p.template);
+            let n = &mut self.nodes[node.index()];
+            n.release(&p.template);
+            n.pods.remove(&pod);
         }
     }
 

@@ -371,7 +371,7 @@ pub fn deployment_spec(
         ));
     }
     check_strategy(spec, src, diags);
-    let pod = match &spec.template.spec {
+    let mut pod = match &spec.template.spec {
         Some(pod_spec) => pod_template(pod_spec, src, "spec.template.spec", diags),
         None => {
             diags.push(src.error(
@@ -381,11 +381,14 @@ pub fn deployment_spec(
             PodTemplate::default()
         }
     };
+    let namespace = namespace_of(&m.object.metadata);
+    pod.labels = template_labels.clone();
+    pod.namespace = namespace.clone();
     // Returned even with errors (the load fails on them anyway) so that references to this
     // Deployment from Services, HPAs and the scenario are still checked, not reported missing.
     Some(DeploymentSpec {
         name,
-        namespace: namespace_of(&m.object.metadata),
+        namespace,
         replicas,
         selector,
         template_labels,
@@ -451,7 +454,7 @@ fn check_strategy(
 }
 
 /// Resolves a metav1.LabelSelector, validating its expressions.
-fn label_selector(
+pub(super) fn label_selector(
     sel: &K8sSelector,
     src: &Source,
     path: &str,
@@ -663,6 +666,8 @@ fn pod_template(
         tolerations: tolerations(spec, src, path, diags),
         termination_grace: termination_grace(spec, src, path, diags),
         scheduler_name: spec.scheduler_name.clone(),
+        topology_spread: super::pod_spread::topology_spread(spec, src, path, diags),
+        ..PodTemplate::default()
     }
 }
 

@@ -11,6 +11,7 @@ pub mod diag;
 pub mod manifest;
 pub mod model;
 pub mod pattern;
+pub mod pod_spread;
 pub mod raw;
 pub mod scheduler_config;
 pub mod slo;

@@ -177,6 +177,58 @@ pub struct PodTemplate {
     pub termination_grace: SimDuration,
     /// `spec.schedulerName` (`None`: default-scheduler).
     pub scheduler_name: Option<String>,
+    /// `metadata.labels` of the pod (a ReplicaSet's pods also carry `pod-template-hash`).
+    pub labels: Labels,
+    pub namespace: String,
+    /// `spec.topologySpreadConstraints`.
+    pub topology_spread: Vec<SpreadConstraint>,
+    /// The selector the scheduler's default spreading constraints use when the pod has none of
+    /// its own (`helper.DefaultSelector`: the selectors of the Services that select the pod
+    /// and of its ReplicaSet, ANDed); `None` for a pod that nobody selects.
+    pub default_spread_selector: Option<LabelSelector>,
+}
+
+impl SpreadConstraint {
+    /// ANDs `key In (value)` into the selector for each `matchLabelKeys` key the pod carries,
+    /// as the API server does at pod creation.
+    pub fn merge_match_label_keys(&mut self, pod_labels: &Labels) {
+        let Some(selector) = self.selector.as_mut() else {
+            return;
+        };
+        for key in self.match_label_keys.drain(..) {
+            if let Some(value) = pod_labels.get(&key) {
+                selector
+                    .match_expressions
+                    .push(crate::cluster::selector::Requirement {
+                        key,
+                        operator: crate::cluster::selector::SelectorOperator::In,
+                        values: vec![value.clone()],
+                    });
+            }
+        }
+    }
+}
+
+/// One `topologySpreadConstraints` entry, after defaulting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpreadConstraint {
+    pub max_skew: i32,
+    pub topology_key: String,
+    /// `whenUnsatisfiable: DoNotSchedule` (a Filter); `ScheduleAnyway` only scores.
+    pub hard: bool,
+    /// `labelSelector` (with `matchLabelKeys` merged in once the pod's labels are known, by
+    /// [`SpreadConstraint::merge_match_label_keys`]); `None` (absent) matches no pod.
+    pub selector: Option<LabelSelector>,
+    /// `matchLabelKeys`: pod label keys whose values are ANDed into the selector.
+    pub match_label_keys: Vec<String>,
+    /// `minDomains` (1 when unset).
+    pub min_domains: i32,
+    /// `nodeAffinityPolicy: Honor` (the default): only nodes matching the pod's node
+    /// selector and required affinity count.
+    pub honor_node_affinity: bool,
+    /// `nodeTaintsPolicy: Honor` (default Ignore): only nodes whose taints the pod tolerates
+    /// count.
+    pub honor_node_taints: bool,
 }
 
 /// One container's cpu and memory requests as the HPA reads them (`None`: no request).
@@ -276,6 +328,8 @@ pub const DEFAULT_TIMEOUT: SimDuration = SimDuration::from_secs(30);
 pub struct ServiceSpec {
     pub name: String,
     pub namespace: String,
+    /// `spec.selector`.
+    pub selector: LabelSelector,
     /// Indices of the Deployments whose pod template the selector matches.
     pub backends: Vec<usize>,
     pub traffic: Option<TrafficSpec>,

@@ -12,7 +12,8 @@ use super::diag::Diagnostic;
 use super::manifest::{Source, unknown_field_warning};
 use super::yaml::{Node, parse_documents};
 use crate::controllers::scheduler::profile::{
-    DEFAULT_SCHEDULER_NAME, ResourceWeight, SchedulerProfile, ScoringKind, ScoringStrategy,
+    DEFAULT_SCHEDULER_NAME, DefaultSpreadConstraint, ResourceWeight, SchedulerProfile, ScoringKind,
+    ScoringStrategy, SpreadDefaults,
 };
 
 // Some fields are only accepted (so that real files load cleanly), not modelled.
@@ -128,21 +129,34 @@ struct RawBalancedArgs {
     resources: Option<Vec<RawResource>>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSpreadArgs {
+    #[serde(default)]
+    default_constraints: Vec<RawDefaultConstraint>,
+    defaulting_type: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDefaultConstraint {
+    max_skew: i32,
+    topology_key: String,
+    when_unsatisfiable: String,
+    label_selector: Option<serde_json::Value>,
+}
+
 /// The score plugins kubesim models, with their default-profile weights.
-const MODELLED_SCORES: [(&str, i64); 4] = [
+const MODELLED_SCORES: [(&str, i64); 5] = [
     ("TaintToleration", 3),
     ("NodeAffinity", 2),
     ("NodeResourcesFit", 1),
+    ("PodTopologySpread", 2),
     ("NodeResourcesBalancedAllocation", 1),
 ];
 
 /// Score plugins of the default profile that kubesim does not model yet.
-const UNMODELLED_SCORES: [&str; 4] = [
-    "PodTopologySpread",
-    "InterPodAffinity",
-    "ImageLocality",
-    "VolumeBinding",
-];
+const UNMODELLED_SCORES: [&str; 3] = ["InterPodAffinity", "ImageLocality", "VolumeBinding"];
 
 /// Reads `text` (the file `file`) into profiles; problems go to `diags`.
 pub fn read(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<SchedulerProfile> {
@@ -226,6 +240,7 @@ fn convert(raw: &RawConfig, src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Sc
         }
         if let Some(plugins) = &p.plugins {
             apply_score_plugins(&mut profile, plugins, &path, src, diags);
+            apply_filter_plugins(&mut profile, plugins);
         }
         for (j, c) in p.plugin_config.iter().enumerate() {
             let cpath = format!("{path}.pluginConfig[{j}].args");
@@ -234,6 +249,7 @@ fn convert(raw: &RawConfig, src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Sc
             };
             match c.name.as_str() {
                 "NodeResourcesFit" => fit_args(&mut profile, args, &cpath, src, diags),
+                "PodTopologySpread" => spread_args(&mut profile, args, &cpath, src, diags),
                 "NodeResourcesBalancedAllocation" => {
                     if let Some(a) = decode_args::<RawBalancedArgs>(args, &cpath, src, diags)
                         && let Some(r) = &a.resources
@@ -312,12 +328,94 @@ fn apply_score_plugins(
     }
 }
 
+/// `multiPoint` then `filter` enable/disable lists, for the one filter that can be switched off
+/// in kubesim (PodTopologySpread; the others are always on).
+fn apply_filter_plugins(profile: &mut SchedulerProfile, plugins: &RawPlugins) {
+    for set in [&plugins.multi_point, &plugins.filter]
+        .into_iter()
+        .flatten()
+    {
+        if set
+            .disabled
+            .iter()
+            .any(|d| d.name == "*" || d.name == SPREAD)
+        {
+            profile.topology_spread_filter = false;
+        }
+        if set.enabled.iter().any(|e| e.name == SPREAD) {
+            profile.topology_spread_filter = true;
+        }
+    }
+}
+
+const SPREAD: &str = "PodTopologySpread";
+
+/// PodTopologySpreadArgs: `defaultingType` (System, or List with `defaultConstraints`).
+fn spread_args(
+    profile: &mut SchedulerProfile,
+    args: &Node,
+    path: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(a) = decode_args::<RawSpreadArgs>(args, path, src, diags) else {
+        return;
+    };
+    let list = match a.defaulting_type.as_deref() {
+        None | Some("System") => {
+            if !a.default_constraints.is_empty() {
+                diags.push(src.error(
+                    &format!("{path}.defaultConstraints"),
+                    "must be empty when defaultingType is System (set defaultingType: List to use your own)",
+                ));
+            }
+            return;
+        }
+        Some("List") => &a.default_constraints,
+        Some(other) => {
+            diags.push(src.error(
+                &format!("{path}.defaultingType"),
+                format!("{other:?} is not supported: use System or List"),
+            ));
+            return;
+        }
+    };
+    let mut constraints = Vec::new();
+    for (i, c) in list.iter().enumerate() {
+        let cpath = format!("{path}.defaultConstraints[{i}]");
+        if c.max_skew <= 0 {
+            diags.push(src.error(&format!("{cpath}.maxSkew"), "must be greater than zero"));
+        }
+        if c.topology_key.is_empty() {
+            diags.push(src.error(&format!("{cpath}.topologyKey"), "required"));
+        }
+        if c.label_selector.is_some() {
+            diags.push(src.error(
+                &format!("{cpath}.labelSelector"),
+                "must not be set: default constraints use the selector deduced for each pod",
+            ));
+        }
+        let hard =
+            super::pod_spread::when_unsatisfiable(&c.when_unsatisfiable).unwrap_or_else(|e| {
+                diags.push(src.error(&format!("{cpath}.whenUnsatisfiable"), e));
+                false
+            });
+        constraints.push(DefaultSpreadConstraint {
+            max_skew: c.max_skew,
+            topology_key: c.topology_key.clone().into(),
+            hard,
+        });
+    }
+    profile.spread_defaults = SpreadDefaults::List(constraints);
+}
+
 fn weight_mut<'p>(profile: &'p mut SchedulerProfile, name: &str) -> Option<&'p mut i64> {
     match name {
         "TaintToleration" => Some(&mut profile.taint_toleration_weight),
         "NodeAffinity" => Some(&mut profile.node_affinity_weight),
         "NodeResourcesFit" => Some(&mut profile.fit_weight),
         "NodeResourcesBalancedAllocation" => Some(&mut profile.balanced_allocation_weight),
+        SPREAD => Some(&mut profile.topology_spread_weight),
         _ => None,
     }
 }
@@ -450,6 +548,41 @@ fn validate_shape(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topology_spread_can_be_disabled_or_given_list_defaults() {
+        let text = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n  - schedulerName: no-spread\n    plugins:\n      multiPoint:\n        disabled: [{name: PodTopologySpread}]\n  - schedulerName: zones\n    plugins:\n      score:\n        enabled: [{name: PodTopologySpread, weight: 4}]\n    pluginConfig:\n      - name: PodTopologySpread\n        args:\n          defaultingType: List\n          defaultConstraints:\n            - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule}\n";
+        let mut diags = Vec::new();
+        let profiles = read("sched.yaml", text, &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
+        let off = &profiles[0];
+        assert_eq!(
+            (off.topology_spread_weight, off.topology_spread_filter),
+            (0, false)
+        );
+        let zones = &profiles[1];
+        assert_eq!(
+            (zones.topology_spread_weight, zones.topology_spread_filter),
+            (4, true)
+        );
+        assert_eq!(
+            zones.spread_defaults,
+            SpreadDefaults::List(vec![DefaultSpreadConstraint {
+                max_skew: 1,
+                topology_key: "topology.kubernetes.io/zone".into(),
+                hard: true,
+            }])
+        );
+        let bad = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n  - pluginConfig:\n      - name: PodTopologySpread\n        args:\n          defaultConstraints:\n            - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}\n";
+        let mut diags = Vec::new();
+        read("sched.yaml", bad, &mut diags);
+        assert!(
+            diags[0]
+                .to_string()
+                .contains("must be empty when defaultingType is System"),
+            "{diags:?}"
+        );
+    }
 
     #[test]
     fn most_allocated_profile_from_a_real_file() {

@@ -680,10 +680,11 @@ impl Builder<'_> {
                 ));
                 continue;
             }
-            let (_, backends) = manifest::service_backends(m, deployments);
+            let (selector, backends) = manifest::service_backends(m, deployments);
             out.push(ServiceSpec {
                 name,
                 namespace,
+                selector,
                 backends,
                 traffic: None,
             });

@@ -13,11 +13,13 @@ use crate::support::{load, run, scratch};
 /// (pool `general`, with `pool_extra` appended), plus `spec_extra` at the end of the spec.
 fn pool_scenario(name: &str, replicas: u32, pool_extra: &str, spec_extra: &str) -> RunOutput {
     let dir = scratch(name);
-    std::fs::write(
-        dir.join("most.yaml"),
-        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n  - pluginConfig:\n      - name: NodeResourcesFit\n        args: {scoringStrategy: {type: MostAllocated}}\n",
-    )
-    .unwrap();
+    let most = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n  - pluginConfig:\n      - name: NodeResourcesFit\n        args: {scoringStrategy: {type: MostAllocated}}\n";
+    std::fs::write(dir.join("most.yaml"), most).unwrap();
+    // Bin-packing as it is configured in practice: MostAllocated, and no default spreading.
+    let packing = format!(
+        "{most}      - name: PodTopologySpread\n        args: {{defaultingType: List, defaultConstraints: []}}\n"
+    );
+    std::fs::write(dir.join("packing.yaml"), packing).unwrap();
     let text = format!(
         r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -224,18 +226,30 @@ fn most_allocated_packs_onto_fewer_nodes_and_costs_less() {
     // 8 pods of 1 cpu on 10 nodes of 4 cpu. LeastAllocated spreads them (one per node); the
     // autoscaler drains the under-used nodes, and the evicted pods land on the least allocated
     // nodes again, until every node left is at 50 % (not under the threshold): 4 nodes.
-    // MostAllocated packs them onto 2 nodes; the 8 empty ones go at once.
+    // MostAllocated without default spreading packs them onto 2 nodes; the 8 empty ones go
+    // at once.
     let pool = "        count: 10\n        minCount: 1\n        maxCount: 10\n";
     let spread = pool_scenario("ca-least", 8, pool, "  clusterAutoscaler: {}\n");
     let packed = pool_scenario(
         "ca-most",
         8,
         pool,
-        "  schedulerConfig: most.yaml\n  clusterAutoscaler: {}\n",
+        "  schedulerConfig: packing.yaml\n  clusterAutoscaler: {}\n",
     );
     let last_nodes = |out: &RunOutput| column(out, "pool.general.nodes").last().unwrap().1;
     assert_eq!(last_nodes(&packed), 2.0);
     assert_eq!(last_nodes(&spread), 4.0);
+    // MostAllocated alone does not pack: the default hostname spreading (PodTopologySpread,
+    // weight 2) outweighs it (weight 1). For the second pod, a node with one pod scores
+    // MostAllocated (50+12)/2 = 31 against 15 for an empty one (+16), but spreading 50 against
+    // 100 (−50 × 2): it goes to an empty node, like LeastAllocated.
+    let most_only = pool_scenario(
+        "ca-most-only",
+        8,
+        pool,
+        "  schedulerConfig: most.yaml\n  clusterAutoscaler: {}\n",
+    );
+    assert_eq!(last_nodes(&most_only), 4.0);
     let cost = |out: &RunOutput| out.report.totals.cost_usd;
     assert!(
         cost(&packed) < cost(&spread),

@@ -6,4 +6,5 @@ mod cli;
 mod hpa;
 mod queueing;
 mod scenarios;
+mod spread;
 mod support;

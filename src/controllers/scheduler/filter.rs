@@ -14,6 +14,10 @@ pub enum Unfit<'a> {
     NodeAffinity,
     TooManyPods,
     Insufficient(&'a str),
+    /// PodTopologySpread: the skew would exceed `maxSkew`.
+    Spread,
+    /// PodTopologySpread: the node lacks a constraint's topology label.
+    SpreadMissingLabel,
 }
 
 impl fmt::Display for Unfit<'_> {
@@ -32,6 +36,10 @@ impl fmt::Display for Unfit<'_> {
             Unfit::NodeAffinity => f.write_str("node(s) didn't match Pod's node affinity/selector"),
             Unfit::TooManyPods => f.write_str("Too many pods"),
             Unfit::Insufficient(name) => write!(f, "Insufficient {name}"),
+            Unfit::Spread => f.write_str("node(s) didn't match pod topology spread constraints"),
+            Unfit::SpreadMissingLabel => f.write_str(
+                "node(s) didn't match pod topology spread constraints (missing required label)",
+            ),
         }
     }
 }

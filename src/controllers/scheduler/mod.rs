@@ -1,15 +1,19 @@
-//! kube-scheduler: Filter with TaintToleration, NodeAffinity (nodeSelector) and
-//! NodeResourcesFit, looking for `numFeasibleNodesToFind` feasible nodes from a rotating start
-//! index; Score with the profile's plugins and weights (default: TaintToleration 3,
-//! NodeResourcesFit LeastAllocated 1, NodeResourcesBalancedAllocation 1; MostAllocated and
+//! kube-scheduler: Filter with TaintToleration, NodeAffinity (nodeSelector), NodeResourcesFit
+//! and PodTopologySpread, looking for `numFeasibleNodesToFind` feasible nodes from a rotating
+//! start index; Score with the profile's plugins and weights (default: TaintToleration 3,
+//! NodeAffinity 2, PodTopologySpread 2 with the system default constraints, NodeResourcesFit
+//! LeastAllocated 1, NodeResourcesBalancedAllocation 1; MostAllocated and
 //! RequestedToCapacityRatio from a KubeSchedulerConfiguration); ties broken uniformly at random
-//! from the scheduler's own stream. Filters and scores are pure functions over a node and the
-//! pod's template; [`Scheduler`] holds the profiles and the start index.
+//! from the scheduler's own stream. Node-local filters and scores are pure functions over a
+//! node and the pod's template; PodTopologySpread ([`spread`]) also reads the pods bound in the
+//! cluster. [`Scheduler`] holds the profiles and the start index. A pod no node fits gets a
+//! [`FitError`] that counts every node's reasons the way `kubectl describe pod` prints them.
 
 pub mod filter;
 pub mod profile;
 pub mod queue;
 pub mod score;
+pub mod spread;
 
 pub use profile::SchedulerProfile;
 
@@ -125,11 +129,17 @@ impl Scheduler {
         let mut unfit: Vec<(filter::Unfit, usize)> = Vec::new();
         let mut feasible: Vec<&Node> = Vec::new();
         let mut processed = 0;
+        let spread = profile
+            .topology_spread_filter
+            .then(|| spread::SpreadFilter::new(cluster, template, &profile.spread_defaults))
+            .flatten();
         for i in 0..nodes {
             let id = cluster.ready_nodes[(self.next_start_node_index + i) % nodes];
             let node = cluster.node(id);
             processed += 1;
-            match filter::run_filters(node, template) {
+            let fits = filter::run_filters(node, template)
+                .and_then(|()| spread.as_ref().map_or(Ok(()), |s| s.check(node)));
+            match fits {
                 Ok(()) => {
                     feasible.push(node);
                     if feasible.len() == wanted {
@@ -147,7 +157,7 @@ impl Scheduler {
         let chosen = match feasible.len() {
             0 => None,
             1 => Some(feasible[0].id),
-            _ => Some(select_host(&feasible, template, profile, rng)),
+            _ => Some(select_host(cluster, &feasible, template, profile, rng)),
         };
         self.next_start_node_index = (self.next_start_node_index + processed) % nodes;
         chosen.ok_or_else(|| {
@@ -175,6 +185,7 @@ impl Scheduler {
 /// Scores feasible nodes with the profile's plugins and picks the best, breaking ties by
 /// reservoir sampling (`selectHost`).
 fn select_host(
+    cluster: &Cluster,
     feasible: &[&Node],
     template: &PodTemplate,
     profile: &SchedulerProfile,
@@ -200,12 +211,18 @@ fn select_host(
         } else {
             vec![0; feasible.len()]
         };
+    let spread_scores = (profile.topology_spread_weight > 0)
+        .then(|| spread::scores(cluster, template, feasible, &profile.spread_defaults))
+        .flatten();
     let mut best = NodeId(0);
     let mut best_score = i64::MIN;
     let mut ties = 0u32;
     for (i, node) in feasible.iter().enumerate() {
         let mut total = profile.taint_toleration_weight * taint_scores[i]
             + profile.node_affinity_weight * affinity_scores[i];
+        if let Some(spread) = &spread_scores {
+            total += profile.topology_spread_weight * spread[i];
+        }
         if profile.fit_weight > 0 {
             total += profile.fit_weight
                 * score::node_resources_fit(node, template, &profile.fit_strategy);
@@ -245,6 +262,7 @@ pub(crate) fn test_node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Nod
         requested: amount(used_cpu, used_mem),
         requested_for_scoring: amount(used_cpu, used_mem),
         pod_count: 0,
+        pods: Default::default(),
         created: crate::sim::SimTime::ZERO,
         taints: Vec::new(),
         state: crate::cluster::NodeState::Ready,

@@ -3,6 +3,8 @@
 //! (`percentageOfNodesToScore`). The default is kube-scheduler's default profile (C.1);
 //! `scenario::scheduler_config` builds others from a KubeSchedulerConfiguration file.
 
+use std::borrow::Cow;
+
 use crate::cluster::resources::{CPU, MEMORY};
 
 /// How NodeResourcesFit scores a node (`scoringStrategy.type`).
@@ -30,6 +32,51 @@ pub struct ScoringStrategy {
     pub resources: Vec<ResourceWeight>,
 }
 
+/// One of PodTopologySpread's default constraints (its selector is the pod's default one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefaultSpreadConstraint {
+    pub max_skew: i32,
+    pub topology_key: Cow<'static, str>,
+    /// `DoNotSchedule`.
+    pub hard: bool,
+}
+
+/// PodTopologySpread's `defaultingType`: the built-in system defaults, or a list from the
+/// plugin's args (`defaultConstraints`, possibly empty to turn defaulting off).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpreadDefaults {
+    System,
+    List(Vec<DefaultSpreadConstraint>),
+}
+
+/// The system default constraints: hostname with maxSkew 3, zone with maxSkew 5, both
+/// `ScheduleAnyway`.
+const SYSTEM_DEFAULT_SPREAD: [DefaultSpreadConstraint; 2] = [
+    DefaultSpreadConstraint {
+        max_skew: 3,
+        topology_key: Cow::Borrowed("kubernetes.io/hostname"),
+        hard: false,
+    },
+    DefaultSpreadConstraint {
+        max_skew: 5,
+        topology_key: Cow::Borrowed("topology.kubernetes.io/zone"),
+        hard: false,
+    },
+];
+
+impl SpreadDefaults {
+    pub fn constraints(&self) -> &[DefaultSpreadConstraint] {
+        match self {
+            SpreadDefaults::System => &SYSTEM_DEFAULT_SPREAD,
+            SpreadDefaults::List(list) => list,
+        }
+    }
+
+    pub fn is_system(&self) -> bool {
+        matches!(self, SpreadDefaults::System)
+    }
+}
+
 /// One profile of the scheduler. A weight of 0 means the score plugin is disabled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchedulerProfile {
@@ -40,6 +87,10 @@ pub struct SchedulerProfile {
     pub node_affinity_weight: i64,
     pub fit_weight: i64,
     pub balanced_allocation_weight: i64,
+    pub topology_spread_weight: i64,
+    /// Whether PodTopologySpread filters (it can be disabled apart from its score).
+    pub topology_spread_filter: bool,
+    pub spread_defaults: SpreadDefaults,
     pub fit_strategy: ScoringStrategy,
     /// NodeResourcesBalancedAllocation's resources (weights are accepted but unused).
     pub balanced_resources: Vec<ResourceWeight>,
@@ -65,6 +116,9 @@ impl Default for SchedulerProfile {
             node_affinity_weight: 2,
             fit_weight: 1,
             balanced_allocation_weight: 1,
+            topology_spread_weight: 2,
+            topology_spread_filter: true,
+            spread_defaults: SpreadDefaults::System,
             fit_strategy: ScoringStrategy {
                 kind: ScoringKind::LeastAllocated,
                 resources: default_resources(),

@@ -1,0 +1,621 @@
+//! PodTopologySpread (C.5): spreading a pod's matching pods evenly over topology domains
+//! (nodes, zones, any node label).
+//!
+//! - **Filter** ([`SpreadFilter`], the plugin's PreFilter + Filter) for `DoNotSchedule`
+//!   constraints: a node passes when `matching pods in its domain + (1 if the pod matches its
+//!   own selector) − the global minimum ≤ maxSkew`. Domains are the values of the topology
+//!   label over the nodes that carry every constraint's key and pass the node-inclusion
+//!   policies (the pod's node affinity by default, its tolerations with `nodeTaintsPolicy:
+//!   Honor`); with fewer domains than `minDomains` the minimum is 0.
+//! - **Score** ([`scores`], PreScore + Score + NormalizeScore) for `ScheduleAnyway`
+//!   constraints, or — for a pod with no constraints at all that a Service or ReplicaSet
+//!   selects — the profile's default constraints (the system defaults: hostname maxSkew 3 and
+//!   zone maxSkew 5). Per node `Σ count × ln(domains + 2) + (maxSkew − 1)`, rounded; then
+//!   `100 × (max + min − score) / max`, so the emptiest domain scores 100.
+//!
+//! Pods count when bound, not being deleted, in the pod's namespace and matched by the
+//! constraint's selector.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use super::filter::{self, Unfit};
+use super::profile::SpreadDefaults;
+use crate::cluster::{Cluster, Node};
+use crate::scenario::{PodTemplate, SpreadConstraint};
+
+pub const HOSTNAME_KEY: &str = "kubernetes.io/hostname";
+
+/// The constraints of one kind (`hard`: DoNotSchedule) that apply to `pod`: its own, or the
+/// profile's defaults (with the pod's default selector) when it declares none at all.
+fn constraints<'a>(
+    pod: &'a PodTemplate,
+    defaults: &SpreadDefaults,
+    hard: bool,
+) -> Vec<Cow<'a, SpreadConstraint>> {
+    if !pod.topology_spread.is_empty() {
+        return pod
+            .topology_spread
+            .iter()
+            .filter(|c| c.hard == hard)
+            .map(Cow::Borrowed)
+            .collect();
+    }
+    let Some(selector) = pod.default_spread_selector.as_ref() else {
+        return Vec::new();
+    };
+    defaults
+        .constraints()
+        .iter()
+        .filter(|d| d.hard == hard)
+        .map(|d| {
+            Cow::Owned(SpreadConstraint {
+                max_skew: d.max_skew,
+                topology_key: d.topology_key.to_string(),
+                hard,
+                selector: Some(selector.clone()),
+                match_label_keys: Vec::new(),
+                min_domains: 1,
+                honor_node_affinity: true,
+                honor_node_taints: false,
+            })
+        })
+        .collect()
+}
+
+/// Whether `node` carries the topology key of every constraint.
+fn has_all_keys(node: &Node, constraints: &[Cow<SpreadConstraint>]) -> bool {
+    constraints
+        .iter()
+        .all(|c| node.labels.contains_key(&c.topology_key))
+}
+
+/// `matchNodeInclusionPolicies`: whether `node`'s pods count for constraint `c` of `pod`.
+fn node_included(c: &SpreadConstraint, node: &Node, pod: &PodTemplate) -> bool {
+    (!c.honor_node_affinity || filter::node_affinity(node, pod).is_ok())
+        && (!c.honor_node_taints || filter::taint_toleration(node, pod).is_ok())
+}
+
+/// `countPodsMatchSelector`: pods on `node` that `c` counts (an empty or absent selector
+/// counts none).
+fn matching_pods(cluster: &Cluster, node: &Node, c: &SpreadConstraint, namespace: &str) -> i64 {
+    let Some(selector) = c.selector.as_ref().filter(|s| !s.is_empty()) else {
+        return 0;
+    };
+    node.pods
+        .iter()
+        .map(|&id| cluster.pod(id))
+        .filter(|p| {
+            p.deletion.is_none()
+                && p.template.namespace == namespace
+                && selector.matches(&p.template.labels)
+        })
+        .count() as i64
+}
+
+/// Whether the pod is matched by its own constraint's selector (counts itself in the skew).
+fn self_match(c: &SpreadConstraint, pod: &PodTemplate) -> bool {
+    c.selector.as_ref().is_some_and(|s| s.matches(&pod.labels))
+}
+
+/// PreFilter state for the pod's `DoNotSchedule` constraints.
+#[derive(Debug)]
+pub struct SpreadFilter<'a> {
+    constraints: Vec<Cow<'a, SpreadConstraint>>,
+    /// Per constraint: matching pods per domain (every eligible domain, even with 0).
+    counts: Vec<BTreeMap<&'a str, i64>>,
+    self_match: Vec<i64>,
+}
+
+impl<'a> SpreadFilter<'a> {
+    /// `None` when the pod has no `DoNotSchedule` constraint (the filter passes every node).
+    pub fn new(
+        cluster: &'a Cluster,
+        pod: &'a PodTemplate,
+        defaults: &SpreadDefaults,
+    ) -> Option<Self> {
+        let constraints = constraints(pod, defaults, true);
+        if constraints.is_empty() {
+            return None;
+        }
+        let mut counts = vec![BTreeMap::new(); constraints.len()];
+        for &id in &cluster.ready_nodes {
+            let node = cluster.node(id);
+            if !has_all_keys(node, &constraints) {
+                continue;
+            }
+            for (i, c) in constraints.iter().enumerate() {
+                if !node_included(c, node, pod) {
+                    continue;
+                }
+                let domain = node.labels[&c.topology_key].as_str();
+                *counts[i].entry(domain).or_insert(0) +=
+                    matching_pods(cluster, node, c, &pod.namespace);
+            }
+        }
+        let self_match = constraints
+            .iter()
+            .map(|c| i64::from(self_match(c, pod)))
+            .collect();
+        Some(SpreadFilter {
+            constraints,
+            counts,
+            self_match,
+        })
+    }
+
+    /// The global minimum of constraint `i`: 0 when there are fewer domains than
+    /// `minDomains`, and large (everything passes) when there are none.
+    fn min_match(&self, i: usize) -> i64 {
+        let counts = &self.counts[i];
+        if (counts.len() as i64) < i64::from(self.constraints[i].min_domains) {
+            return 0;
+        }
+        counts
+            .values()
+            .copied()
+            .min()
+            .unwrap_or(i64::from(i32::MAX))
+    }
+
+    /// Filter: every constraint's skew on `node` stays within its `maxSkew`.
+    pub fn check(&self, node: &Node) -> Result<(), Unfit<'static>> {
+        for (i, c) in self.constraints.iter().enumerate() {
+            let Some(domain) = node.labels.get(&c.topology_key) else {
+                return Err(Unfit::SpreadMissingLabel);
+            };
+            let matching = self.counts[i].get(domain.as_str()).copied().unwrap_or(0);
+            if matching + self.self_match[i] - self.min_match(i) > i64::from(c.max_skew) {
+                return Err(Unfit::Spread);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// PodTopologySpread's normalized scores (0–100) for `feasible`, or `None` when the pod has no
+/// soft constraints (the plugin skips: every node scores 0).
+pub fn scores(
+    cluster: &Cluster,
+    pod: &PodTemplate,
+    feasible: &[&Node],
+    defaults: &SpreadDefaults,
+) -> Option<Vec<i64>> {
+    let constraints = constraints(pod, defaults, false);
+    if constraints.is_empty() {
+        return None;
+    }
+    // Only explicit (or non-system default) constraints need every key on a node; the system
+    // defaults still spread by hostname over nodes without a zone label.
+    let require_all = !pod.topology_spread.is_empty() || !defaults.is_system();
+    let ignored: Vec<bool> = feasible
+        .iter()
+        .map(|n| require_all && !has_all_keys(n, &constraints))
+        .collect();
+    let mut counts: Vec<BTreeMap<&str, i64>> = vec![BTreeMap::new(); constraints.len()];
+    for node in feasible
+        .iter()
+        .zip(&ignored)
+        .filter(|(_, i)| !**i)
+        .map(|(n, _)| n)
+    {
+        for (i, c) in constraints.iter().enumerate() {
+            if c.topology_key != HOSTNAME_KEY {
+                let domain = node.labels.get(&c.topology_key).map_or("", String::as_str);
+                counts[i].entry(domain).or_insert(0);
+            }
+        }
+    }
+    let scored_nodes = ignored.iter().filter(|i| !**i).count();
+    let weights: Vec<f64> = constraints
+        .iter()
+        .zip(&counts)
+        .map(|(c, domains)| {
+            let size = if c.topology_key == HOSTNAME_KEY {
+                scored_nodes
+            } else {
+                domains.len()
+            };
+            ((size + 2) as f64).ln()
+        })
+        .collect();
+    count_domains(cluster, pod, &constraints, require_all, &mut counts);
+    let raw: Vec<i64> = feasible
+        .iter()
+        .zip(&ignored)
+        .map(|(node, &ignored)| {
+            if ignored {
+                return 0;
+            }
+            let mut score = 0.0;
+            for (i, c) in constraints.iter().enumerate() {
+                let Some(domain) = node.labels.get(&c.topology_key) else {
+                    continue;
+                };
+                let count = if c.topology_key == HOSTNAME_KEY {
+                    matching_pods(cluster, node, c, &pod.namespace)
+                } else {
+                    counts[i].get(domain.as_str()).copied().unwrap_or(0)
+                };
+                score += count as f64 * weights[i] + f64::from(c.max_skew - 1);
+            }
+            score.round() as i64
+        })
+        .collect();
+    Some(normalize(&raw, &ignored))
+}
+
+/// Adds every ready node's matching pods to the domains the feasible nodes span.
+fn count_domains<'c>(
+    cluster: &'c Cluster,
+    pod: &PodTemplate,
+    constraints: &[Cow<SpreadConstraint>],
+    require_all: bool,
+    counts: &mut [BTreeMap<&'c str, i64>],
+) {
+    for &id in &cluster.ready_nodes {
+        let node = cluster.node(id);
+        if require_all && !has_all_keys(node, constraints) {
+            continue;
+        }
+        for (i, c) in constraints.iter().enumerate() {
+            if !node_included(c, node, pod) {
+                continue;
+            }
+            let domain = node.labels.get(&c.topology_key).map_or("", String::as_str);
+            if let Some(count) = counts[i].get_mut(domain) {
+                *count += matching_pods(cluster, node, c, &pod.namespace);
+            }
+        }
+    }
+}
+
+/// NormalizeScore: fewer matching pods score higher; ignored nodes score 0.
+fn normalize(raw: &[i64], ignored: &[bool]) -> Vec<i64> {
+    let kept = || {
+        raw.iter()
+            .zip(ignored)
+            .filter(|(_, i)| !**i)
+            .map(|(s, _)| *s)
+    };
+    let min = kept().min().unwrap_or(0);
+    let max = kept().max().unwrap_or(0);
+    raw.iter()
+        .zip(ignored)
+        .map(|(&s, &ignored)| match (ignored, max) {
+            (true, _) => 0,
+            (false, 0) => 100,
+            (false, max) => 100 * (max + min - s) / max,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! Cases from upstream `podtopologyspread/filtering_test.go` (`TestSingleConstraint`) and
+    //! `scoring_test.go` (`TestPodTopologySpreadScore`), with the arithmetic in comments.
+
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cluster::selector::{LabelSelector, Requirement, SelectorOperator};
+    use crate::cluster::{NodeId, ReplicaSet, ReplicaSetId};
+    use crate::sim::SimTime;
+
+    fn exists(key: &str) -> LabelSelector {
+        LabelSelector {
+            match_labels: Default::default(),
+            match_expressions: vec![Requirement {
+                key: key.into(),
+                operator: SelectorOperator::Exists,
+                values: Vec::new(),
+            }],
+        }
+    }
+
+    fn constraint(
+        max_skew: i32,
+        key: &str,
+        hard: bool,
+        selector: Option<LabelSelector>,
+    ) -> SpreadConstraint {
+        SpreadConstraint {
+            max_skew,
+            topology_key: key.into(),
+            hard,
+            selector,
+            match_label_keys: Vec::new(),
+            min_domains: 1,
+            honor_node_affinity: true,
+            honor_node_taints: false,
+        }
+    }
+
+    /// A pod labelled with `labels` (each with an empty value).
+    fn pod(labels: &[&str], constraints: Vec<SpreadConstraint>) -> PodTemplate {
+        let mut p = crate::controllers::scheduler::test_pod(0, 0);
+        p.labels = labels
+            .iter()
+            .map(|l| (l.to_string(), String::new()))
+            .collect();
+        p.topology_spread = constraints;
+        p
+    }
+
+    /// Nodes `(name, zone)` (no zone: `""`), each labelled with its hostname, and bound pods
+    /// `(node name, labels)`.
+    fn cluster(nodes: &[(&str, &str)], pods: &[(&str, &[&str])]) -> Cluster {
+        let mut c = Cluster::default();
+        for (i, (name, zone)) in nodes.iter().enumerate() {
+            let mut n = crate::controllers::scheduler::test_node(64_000, 1 << 40, 0, 0);
+            n.id = NodeId(i as u32);
+            n.name = name.to_string();
+            n.labels.insert(HOSTNAME_KEY.into(), name.to_string());
+            if !zone.is_empty() {
+                n.labels.insert("zone".into(), zone.to_string());
+            }
+            c.nodes.push(n);
+            c.ready_nodes.push(NodeId(i as u32));
+        }
+        c.replica_sets.push(ReplicaSet {
+            id: ReplicaSetId(0),
+            name: "rs".into(),
+            deployment: crate::cluster::DeploymentId(0),
+            replicas: 0,
+            pods: BTreeSet::new(),
+        });
+        for (i, (node, labels)) in pods.iter().enumerate() {
+            let template = Arc::new(pod(labels, Vec::new()));
+            let id = c.create_pod_with(ReplicaSetId(0), format!("p{i}"), template, SimTime::ZERO);
+            let node = c.nodes.iter().position(|n| n.name == *node).unwrap();
+            c.bind(id, NodeId(node as u32));
+        }
+        c
+    }
+
+    fn feasible<'c>(c: &'c Cluster, names: &[&str]) -> Vec<&'c Node> {
+        names
+            .iter()
+            .map(|name| c.nodes.iter().find(|n| n.name == *name).unwrap())
+            .collect()
+    }
+
+    const FOO_ON_4_NODES_2_1_0_3: [(&str, &[&str]); 6] = [
+        ("node-a", &["foo"]),
+        ("node-a", &["foo"]),
+        ("node-b", &["foo"]),
+        ("node-d", &["foo"]),
+        ("node-d", &["foo"]),
+        ("node-d", &["foo"]),
+    ];
+    const FOUR_NODES: [(&str, &str); 4] = [
+        ("node-a", ""),
+        ("node-b", ""),
+        ("node-c", ""),
+        ("node-d", ""),
+    ];
+
+    #[test]
+    fn score_upstream_cases_on_hostname() {
+        let all = ["node-a", "node-b", "node-c", "node-d"];
+        let c = cluster(&FOUR_NODES, &FOO_ON_4_NODES_2_1_0_3);
+        let score = |max_skew, selector: Option<LabelSelector>| {
+            let p = pod(
+                &["foo"],
+                vec![constraint(max_skew, HOSTNAME_KEY, false, selector)],
+            );
+            scores(&c, &p, &feasible(&c, &all), &SpreadDefaults::System).unwrap()
+        };
+        // weight ln(4+2) = 1.79; raw 2×1.79 = 3.58 → 4, 1.79 → 2, 0, 5.38 → 5;
+        // normalized 100×(5+0−s)/5 = 20, 60, 100, 0.
+        assert_eq!(score(1, Some(exists("foo"))), [20, 60, 100, 0]);
+        // maxSkew 2 adds 1 before rounding: 5, 3, 1, 6 → 100×(7−s)/6 = 33, 66, 100, 16.
+        assert_eq!(score(2, Some(exists("foo"))), [33, 66, 100, 16]);
+        // A null selector matches nothing: every raw score 0 → all 100.
+        assert_eq!(score(1, None), [100, 100, 100, 100]);
+    }
+
+    #[test]
+    fn score_counts_failed_nodes_and_ignores_nodes_without_the_key() {
+        // Pods 4/2/1/3 on a/b/x/y; y failed the filters (not scored, but its pods count for
+        // zones). Hostname: weight ln(3+2) = 1.61 → raw 6.44 → 6, 3.22 → 3, 1.61 → 2;
+        // 100×(8−s)/6 = 33, 83, 100.
+        let nodes = [
+            ("node-a", "zone1"),
+            ("node-b", "zone1"),
+            ("node-x", "zone2"),
+            ("node-y", "zone2"),
+        ];
+        let mut pods: Vec<(&str, &[&str])> = Vec::new();
+        for (node, n) in [("node-a", 4), ("node-b", 2), ("node-x", 1), ("node-y", 3)] {
+            pods.extend(std::iter::repeat_n((node, &["foo"][..]), n));
+        }
+        let c = cluster(&nodes, &pods);
+        let candidates = feasible(&c, &["node-a", "node-b", "node-x"]);
+        let on = |key: &str| {
+            let p = pod(
+                &["foo"],
+                vec![constraint(1, key, false, Some(exists("foo")))],
+            );
+            scores(&c, &p, &candidates, &SpreadDefaults::System).unwrap()
+        };
+        assert_eq!(on(HOSTNAME_KEY), [33, 83, 100]);
+        // Zones: zone1 = 4+2 = 6, zone2 = 1+3 = 4 (node-y counts); weight ln(2+2) = 1.39 →
+        // raw 8.3 → 8, 8, 5.5 → 6; 100×(14−s)/8 = 75, 75, 100.
+        assert_eq!(on("zone"), [75, 75, 100]);
+        // Two constraints (zone and hostname), candidates a and x.
+        let both = pod(
+            &["foo"],
+            vec![
+                constraint(1, "zone", false, Some(exists("foo"))),
+                constraint(1, HOSTNAME_KEY, false, Some(exists("foo"))),
+            ],
+        );
+        let two = feasible(&c, &["node-a", "node-x"]);
+        // zone weight ln(4) = 1.386, hostname weight ln(4) = 1.386:
+        // a = 6×1.386 + 4×1.386 = 13.9 → 14; x = 4×1.386 + 1×1.386 = 6.9 → 7;
+        // 100×(21−s)/14 = 50, 100.
+        assert_eq!(
+            scores(&c, &both, &two, &SpreadDefaults::System).unwrap(),
+            [50, 100]
+        );
+    }
+
+    #[test]
+    fn a_node_without_the_topology_key_scores_zero() {
+        // node-b has no zone: ignored (0). Zone weight: domains {zone1, zone2} → ln 4;
+        // a: zone1 = 2 pods → 2.77 → 3; x: zone2 = 1 → 1.39 → 1; 100×(4−s)/3 = 33, 100.
+        let nodes = [("node-a", "zone1"), ("node-b", ""), ("node-x", "zone2")];
+        let c = cluster(
+            &nodes,
+            &[
+                ("node-a", &["foo"]),
+                ("node-a", &["foo"]),
+                ("node-x", &["foo"]),
+                ("node-b", &["foo"]),
+            ],
+        );
+        let p = pod(
+            &["foo"],
+            vec![constraint(1, "zone", false, Some(exists("foo")))],
+        );
+        let got = scores(
+            &c,
+            &p,
+            &feasible(&c, &["node-a", "node-b", "node-x"]),
+            &SpreadDefaults::System,
+        );
+        assert_eq!(got.unwrap(), [33, 0, 100]);
+    }
+
+    #[test]
+    fn system_defaults_spread_by_hostname_when_nodes_have_no_zone() {
+        // "system defaulting, nodes don't have zone, pods match service": 4/3/2/1 pods.
+        // Hostname (maxSkew 3), weight ln 6 = 1.79: 4×1.79+2 = 9.2 → 9, 7.4 → 7, 5.6 → 6,
+        // 3.8 → 4; the zone default adds nothing (no node has the label):
+        // 100×(13−s)/9 = 44, 66, 77, 100.
+        let mut pods: Vec<(&str, &[&str])> = Vec::new();
+        for (node, n) in [("node-a", 4), ("node-b", 3), ("node-c", 2), ("node-d", 1)] {
+            pods.extend(std::iter::repeat_n((node, &["foo"][..]), n));
+        }
+        let c = cluster(&FOUR_NODES, &pods);
+        let mut p = pod(&["foo"], Vec::new());
+        let all = feasible(&c, &["node-a", "node-b", "node-c", "node-d"]);
+        assert_eq!(
+            scores(&c, &p, &all, &SpreadDefaults::System),
+            None,
+            "nobody selects it"
+        );
+        p.default_spread_selector = Some(LabelSelector::from_match_labels(
+            [("foo".to_string(), String::new())].into(),
+        ));
+        assert_eq!(
+            scores(&c, &p, &all, &SpreadDefaults::System).unwrap(),
+            [44, 66, 77, 100]
+        );
+        // `defaultingType: List` with no constraints turns defaulting off.
+        assert_eq!(
+            scores(&c, &p, &all, &SpreadDefaults::List(Vec::new())),
+            None
+        );
+    }
+
+    /// Zone filter on a/b (zone1), x/y (zone2) with `pods` already bound.
+    fn zone_filter(pods: &[(&str, &[&str])], incoming: PodTemplate) -> Vec<Result<(), String>> {
+        let nodes = [
+            ("node-a", "zone1"),
+            ("node-b", "zone1"),
+            ("node-x", "zone2"),
+            ("node-y", "zone2"),
+        ];
+        let c = cluster(&nodes, pods);
+        let f = SpreadFilter::new(&c, &incoming, &SpreadDefaults::System).unwrap();
+        c.nodes
+            .iter()
+            .map(|n| f.check(n).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn filter_upstream_single_constraint_cases() {
+        let hard = |skew| vec![constraint(skew, "zone", true, Some(exists("foo")))];
+        let ok = Ok(());
+        let no = Err("node(s) didn't match pod topology spread constraints".to_string());
+        // No existing pods: 0 + 1 − 0 = 1 ≤ 1 everywhere.
+        assert_eq!(
+            zone_filter(&[], pod(&["foo"], hard(1))),
+            [ok.clone(), ok.clone(), ok.clone(), ok.clone()]
+        );
+        // zone1 has 3 matching pods, zone2 1: zone1 → 3+1−1 = 3 > 1; zone2 → 1+1−1 = 1.
+        let spread: [(&str, &[&str]); 5] = [
+            ("node-a", &["foo"]),
+            ("node-a", &["foo"]),
+            ("node-b", &["foo"]),
+            ("node-x", &["foo"]),
+            ("node-y", &["bar"]), // not matched by the selector
+        ];
+        assert_eq!(
+            zone_filter(&spread, pod(&["foo"], hard(1))),
+            [no.clone(), no.clone(), ok.clone(), ok.clone()]
+        );
+        // maxSkew 2: zone1 → 3 > 2 still; with maxSkew 3 it passes.
+        assert_eq!(
+            zone_filter(&spread, pod(&["foo"], hard(3))),
+            [ok.clone(), ok.clone(), ok.clone(), ok.clone()]
+        );
+        // The incoming pod does not match its own selector: zone1 → 3+0−1 = 2 > 1.
+        assert_eq!(
+            zone_filter(&spread, pod(&["bar"], hard(1))),
+            [no.clone(), no.clone(), ok.clone(), ok.clone()]
+        );
+        // minDomains 3 with 2 zones: the global minimum is 0, so zone2 → 1+1−0 = 2 > 1 too.
+        let mut min3 = hard(1);
+        min3[0].min_domains = 3;
+        assert_eq!(
+            zone_filter(&spread, pod(&["foo"], min3)),
+            [no.clone(), no.clone(), no.clone(), no]
+        );
+    }
+
+    #[test]
+    fn filter_node_inclusion_policies_and_missing_labels() {
+        // The pod may only run in zone2 (node affinity): zone1's pods do not count, so the
+        // only domain is zone2 with 1 pod: 1+1−1 = 1 passes; zone1 nodes pass the spread
+        // filter too (their domain is unknown to it: 0+1−1) — NodeAffinity rejects them.
+        let spread: [(&str, &[&str]); 4] = [
+            ("node-a", &["foo"]),
+            ("node-a", &["foo"]),
+            ("node-b", &["foo"]),
+            ("node-x", &["foo"]),
+        ];
+        let mut p = pod(
+            &["foo"],
+            vec![constraint(1, "zone", true, Some(exists("foo")))],
+        );
+        p.node_selector.insert("zone".into(), "zone2".into());
+        assert!(zone_filter(&spread, p.clone()).iter().all(Result::is_ok));
+        // Ignoring node affinity, zone1 counts 3 and zone2 (1) is the minimum: x → 1+1−1 = 1.
+        p.topology_spread[0].honor_node_affinity = false;
+        let got = zone_filter(&spread, p);
+        assert!(got[0].is_err() && got[2].is_ok(), "{got:?}");
+        // A node without the topology label fails as unresolvable.
+        let c = cluster(&[("node-a", "zone1"), ("node-b", "")], &[]);
+        let p = pod(
+            &["foo"],
+            vec![constraint(1, "zone", true, Some(exists("foo")))],
+        );
+        let f = SpreadFilter::new(&c, &p, &SpreadDefaults::System).unwrap();
+        assert_eq!(
+            f.check(&c.nodes[1]).map_err(|e| e.to_string()),
+            Err(
+                "node(s) didn't match pod topology spread constraints (missing required label)"
+                    .into()
+            )
+        );
+        // System defaults are ScheduleAnyway: no filter at all.
+        let mut defaulted = pod(&["foo"], Vec::new());
+        defaulted.default_spread_selector = Some(exists("foo"));
+        assert!(SpreadFilter::new(&c, &defaulted, &SpreadDefaults::System).is_none());
+    }
+}
