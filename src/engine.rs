@@ -615,7 +615,9 @@ impl<'s> Engine<'s> {
         let pending = self
             .scheduler
             .queue
-            .ready(&self.cluster.unscheduled, self.now);
+            .ready(&self.cluster.unscheduled, self.now, |p| {
+                self.cluster.pod(p).template.priority
+            });
         for pod in pending {
             match self
                 .scheduler
@@ -631,10 +633,15 @@ impl<'s> Engine<'s> {
                     self.pod_event(pod, PodEventReason::Scheduled, message);
                     self.apply(Intent::BindPod { pod, node });
                 }
-                Err(fit) => {
-                    self.pod_event(pod, PodEventReason::FailedScheduling, fit.to_string());
+                Err(failure) => {
+                    let message = failure.fit.to_string();
+                    self.pod_event(pod, PodEventReason::FailedScheduling, message);
+                    // Parked before its victims go, so that their deletion requeues it.
                     self.scheduler.queue.failed(pod, self.now);
                     self.cluster.mark_unschedulable(pod, self.now);
+                    if let Some(p) = failure.preemption {
+                        self.preempt(pod, p);
+                    }
                     let deployment = self.cluster.pod(pod).deployment;
                     self.recorder
                         .observe(self.now, Observation::PodUnschedulable { deployment });
@@ -642,6 +649,22 @@ impl<'s> Engine<'s> {
             }
         }
         self.arm_scheduler_wakeup();
+    }
+
+    /// Deletes the victims that make room for `pod` and nominates it to their node.
+    fn preempt(&mut self, pod: PodId, preemption: scheduler::preemption::Preemption) {
+        let node_name = self.cluster.node(preemption.node).name.clone();
+        let preemptor = self.cluster.pod(pod).name.clone();
+        self.cluster.pod_mut(pod).nominated_node = Some(preemption.node);
+        for victim in preemption.victims {
+            if self.cluster.pod(victim).deletion.is_some() {
+                continue;
+            }
+            let message = format!("Preempted by pod {preemptor} on node {node_name}");
+            self.pod_event(victim, PodEventReason::Preempted, message);
+            self.delete_pod(victim);
+        }
+        self.dirty = true;
     }
 
     /// Makes sure a `SchedulerRetry` fires when the next waiting pod becomes eligible.

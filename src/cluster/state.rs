@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::scenario::{DeploymentSpec, HpaSpec, NodePoolSpec, PodTemplate, Scenario};
+use crate::scenario::{DeploymentSpec, HostPort, HpaSpec, NodePoolSpec, PodTemplate, Scenario};
 use crate::sim::SimTime;
 
 use super::resources::Resources;
@@ -98,6 +98,10 @@ pub struct Node {
     pub pods: BTreeSet<PodId>,
     pub created: SimTime,
     pub taints: Vec<super::resources::Taint>,
+    /// `spec.unschedulable` (cordoned).
+    pub unschedulable: bool,
+    /// Host ports taken by the pods here (NodePorts).
+    pub used_ports: Vec<HostPort>,
     pub state: NodeState,
 }
 
@@ -107,6 +111,7 @@ impl Node {
         self.requested.add(&pod.requests);
         self.requested_for_scoring.add(&pod.scoring_requests);
         self.pod_count += 1;
+        self.used_ports.extend(pod.host_ports.iter().cloned());
     }
 
     /// Releases what [`Node::reserve`] took.
@@ -114,6 +119,11 @@ impl Node {
         self.requested.subtract(&pod.requests);
         self.requested_for_scoring.subtract(&pod.scoring_requests);
         self.pod_count -= 1;
+        for port in &pod.host_ports {
+            if let Some(i) = self.used_ports.iter().position(|p| p == port) {
+                self.used_ports.swap_remove(i);
+            }
+        }
     }
 
     /// Whether the Cluster Autoscaler has marked the node for deletion.
@@ -145,6 +155,8 @@ pub struct Pod {
     /// Since when the pod has been unschedulable (`PodScheduled=False`, reason
     /// Unschedulable): what the Cluster Autoscaler looks for.
     pub unschedulable_since: Option<SimTime>,
+    /// `status.nominatedNodeName`: where preemption made room for it.
+    pub nominated_node: Option<NodeId>,
 }
 
 impl Pod {
@@ -381,6 +393,8 @@ impl Cluster {
             pods: BTreeSet::new(),
             created: now,
             taints: p.spec.taints.clone(),
+            unschedulable: false,
+            used_ports: Vec::new(),
             state: NodeState::Provisioning,
         }
     }
@@ -489,6 +503,7 @@ impl Cluster {
             cpu_capacity_millis: 0,
             template,
             unschedulable_since: None,
+            nominated_node: None,
         });
         self.unscheduled.insert(id);
         id
@@ -505,6 +520,7 @@ impl Cluster {
         let limit = template.cpu_limit_millis;
         let p = &mut self.pods[pod.index()];
         p.unschedulable_since = None;
+        p.nominated_node = None;
         assert!(p.node.is_none(), "pod {} bound twice", p.name);
         p.node = Some(node);
         p.cpu_capacity_millis = limit.unwrap_or(free_share).max(1);

@@ -77,6 +77,7 @@ mod tests {
             cpu_capacity_millis: 1000,
             template: Default::default(),
             unschedulable_since: None,
+            nominated_node: None,
         }
     }
 

@@ -27,6 +27,8 @@ pub enum PodEventReason {
     NotTriggerScaleUp,
     /// The scheduler bound the pod to a node.
     Scheduled,
+    /// The scheduler deleted the pod to make room for a higher-priority one.
+    Preempted,
     /// The containers started.
     Started,
     /// The pod is being deleted: its containers are stopped.

@@ -31,7 +31,7 @@ use crate::sim::SimDuration;
 use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean, did_you_mean_hint};
 use super::model::{
-    ContainerRequests, DeploymentSpec, HpaMetric, HpaResource, HpaSpec, PodMetricSource,
+    ContainerRequests, DeploymentSpec, HostPort, HpaMetric, HpaResource, HpaSpec, PodMetricSource,
     PodTemplate, ResourceTarget, ValueTarget, WorkloadModel,
 };
 use super::yaml::{Node, Position, parse_documents};
@@ -667,8 +667,68 @@ fn pod_template(
         termination_grace: termination_grace(spec, src, path, diags),
         scheduler_name: spec.scheduler_name.clone(),
         topology_spread: super::pod_spread::topology_spread(spec, src, path, diags),
+        node_name: spec.node_name.clone().filter(|n| !n.is_empty()),
+        priority_class_name: spec.priority_class_name.clone().filter(|n| !n.is_empty()),
+        preemption_policy: spec.preemption_policy.clone(),
+        host_ports: host_ports(spec, src, path, diags),
         ..PodTemplate::default()
     }
+}
+
+/// The `hostPort`s of all containers (init containers included, as NodePorts counts them).
+fn host_ports(
+    spec: &PodSpec,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<HostPort> {
+    let containers = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| ("initContainers", c))
+        .enumerate()
+        .chain(
+            spec.containers
+                .iter()
+                .map(|c| ("containers", c))
+                .enumerate(),
+        );
+    let mut out: Vec<HostPort> = Vec::new();
+    for (i, (kind, c)) in containers {
+        for (j, p) in c.ports.iter().flatten().enumerate() {
+            let Some(port) = p.host_port.filter(|&h| h != 0) else {
+                continue;
+            };
+            let ppath = format!("{path}.{kind}[{i}].ports[{j}]");
+            if !(1..=65535).contains(&port) {
+                diags.push(src.error(
+                    &format!("{ppath}.hostPort"),
+                    format!("must be between 1 and 65535, inclusive, got {port}"),
+                ));
+            }
+            let protocol = p.protocol.clone().unwrap_or_else(|| "TCP".into());
+            if !["TCP", "UDP", "SCTP"].contains(&protocol.as_str()) {
+                diags.push(src.error(
+                    &format!("{ppath}.protocol"),
+                    format!("{protocol:?} is not supported: use TCP, UDP or SCTP"),
+                ));
+            }
+            let wanted = HostPort {
+                ip: p.host_ip.clone().unwrap_or_else(|| "0.0.0.0".into()),
+                protocol,
+                port,
+            };
+            if out.contains(&wanted) {
+                diags.push(src.error(
+                    &format!("{ppath}.hostPort"),
+                    format!("duplicate host port {port}/{}", wanted.protocol),
+                ));
+            }
+            out.push(wanted);
+        }
+    }
+    out
 }
 
 /// NodeResourcesFit's non-zero defaults: 100m cpu and 200Mi memory for a container requesting none.

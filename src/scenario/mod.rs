@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod model;
 pub mod pattern;
 pub mod pod_spread;
+pub mod priority;
 pub mod raw;
 pub mod scheduler_config;
 pub mod slo;

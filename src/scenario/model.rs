@@ -182,6 +182,18 @@ pub struct PodTemplate {
     pub namespace: String,
     /// `spec.topologySpreadConstraints`.
     pub topology_spread: Vec<SpreadConstraint>,
+    /// `spec.priorityClassName`, resolved into `priority` when the scenario loads.
+    pub priority_class_name: Option<String>,
+    /// `spec.preemptionPolicy` as written (resolved with the class).
+    pub preemption_policy: Option<String>,
+    /// The pod's priority (from its PriorityClass; 0 without one).
+    pub priority: i32,
+    /// `preemptionPolicy: Never`: the pod waits instead of preempting lower-priority pods.
+    pub never_preempts: bool,
+    /// `spec.nodeName`: the pod may only run there.
+    pub node_name: Option<String>,
+    /// The containers' `hostPort`s (NodePorts: two pods cannot share one on a node).
+    pub host_ports: Vec<HostPort>,
     /// The selector the scheduler's default spreading constraints use when the pod has none of
     /// its own (`helper.DefaultSelector`: the selectors of the Services that select the pod
     /// and of its ReplicaSet, ANDed); `None` for a pod that nobody selects.
@@ -206,6 +218,27 @@ impl SpreadConstraint {
                     });
             }
         }
+    }
+}
+
+/// A container port bound on the node (`ports[].hostPort`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    /// `hostIP` (`0.0.0.0` when unset: every address).
+    pub ip: String,
+    /// `TCP` (default), `UDP` or `SCTP`.
+    pub protocol: String,
+    pub port: i32,
+}
+
+impl HostPort {
+    /// Whether two host ports cannot both be bound on one node (same port and protocol, and
+    /// the same address or either on every address).
+    pub fn conflicts_with(&self, other: &HostPort) -> bool {
+        const ANY: &str = "0.0.0.0";
+        self.port == other.port
+            && self.protocol == other.protocol
+            && (self.ip == other.ip || self.ip == ANY || other.ip == ANY)
     }
 }
 

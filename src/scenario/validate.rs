@@ -238,11 +238,21 @@ fn load_manifest_files(
 
 /// Converts every Deployment, reporting duplicates.
 fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<DeploymentSpec> {
+    let classes = super::priority::priority_classes(set, diags);
     let mut out: Vec<DeploymentSpec> = Vec::new();
     for m in &set.deployments {
-        let Some(spec) = manifest::deployment_spec(m, diags) else {
+        let Some(mut spec) = manifest::deployment_spec(m, diags) else {
             continue;
         };
+        let pod = &mut spec.pod;
+        match super::priority::resolve(
+            &classes,
+            pod.priority_class_name.as_deref(),
+            pod.preemption_policy.as_deref(),
+        ) {
+            Ok((priority, never)) => (pod.priority, pod.never_preempts) = (priority, never),
+            Err(e) => diags.push(m.source.error("spec.template.spec.priorityClassName", e)),
+        }
         if out
             .iter()
             .any(|d| d.name == spec.name && d.namespace == spec.namespace)

@@ -293,7 +293,10 @@ fn a_pending_pod_tells_why_and_what_the_autoscaler_did() {
     let events = pod_events(&out, &[FailedScheduling, TriggeredScaleUp, Scheduled]);
     assert_eq!(events[0].0, 0.0);
     assert_eq!(events[0].1, FailedScheduling);
-    assert_eq!(events[0].2, "0/1 nodes are available: 1 Insufficient cpu.");
+    assert_eq!(
+        events[0].2,
+        "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+    );
     assert_eq!(
         events[1..]
             .iter()

@@ -4,6 +4,7 @@ mod autoscaler;
 mod bad_input;
 mod cli;
 mod hpa;
+mod preemption;
 mod queueing;
 mod scenarios;
 mod spread;

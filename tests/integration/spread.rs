@@ -99,7 +99,7 @@ fn a_zone_constraint_keeps_zones_within_max_skew_or_leaves_the_pod_pending() {
     assert_eq!(
         pending,
         [
-            "0/3 nodes are available: 1 node(s) didn't match pod topology spread constraints, 2 Insufficient cpu."
+            "0/3 nodes are available: 1 node(s) didn't match pod topology spread constraints, 2 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
         ]
     );
 }

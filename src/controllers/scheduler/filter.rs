@@ -10,8 +10,11 @@ use crate::scenario::PodTemplate;
 /// Why a node does not fit a pod.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unfit<'a> {
+    NodeUnschedulable,
+    NodeName,
     UntoleratedTaint(&'a Taint),
     NodeAffinity,
+    NodePorts,
     TooManyPods,
     Insufficient(&'a str),
     /// PodTopologySpread: the skew would exceed `maxSkew`.
@@ -34,6 +37,11 @@ impl fmt::Display for Unfit<'_> {
                 )
             }
             Unfit::NodeAffinity => f.write_str("node(s) didn't match Pod's node affinity/selector"),
+            Unfit::NodeUnschedulable => f.write_str("node(s) were unschedulable"),
+            Unfit::NodeName => f.write_str("node(s) didn't match the requested node name"),
+            Unfit::NodePorts => {
+                f.write_str("node(s) didn't have free ports for the requested pod ports")
+            }
             Unfit::TooManyPods => f.write_str("Too many pods"),
             Unfit::Insufficient(name) => write!(f, "Insufficient {name}"),
             Unfit::Spread => f.write_str("node(s) didn't match pod topology spread constraints"),
@@ -44,11 +52,52 @@ impl fmt::Display for Unfit<'_> {
     }
 }
 
-/// Runs the filters in order; the first failure is the node's reason.
+/// Runs the node-local filters in the default profile's order; the first failure is the
+/// node's reason.
 pub fn run_filters<'a>(node: &'a Node, pod: &'a PodTemplate) -> Result<(), Unfit<'a>> {
+    node_unschedulable(node, pod)?;
+    node_name(node, pod)?;
     taint_toleration(node, pod)?;
     node_affinity(node, pod)?;
+    node_ports(node, pod)?;
     node_resources_fit(node, pod)
+}
+
+/// NodeUnschedulable: a cordoned node takes only pods tolerating
+/// `node.kubernetes.io/unschedulable:NoSchedule`.
+pub fn node_unschedulable<'a>(node: &Node, pod: &PodTemplate) -> Result<(), Unfit<'a>> {
+    if !node.unschedulable {
+        return Ok(());
+    }
+    let taint = Taint {
+        key: UNSCHEDULABLE_KEY.into(),
+        value: String::new(),
+        effect: TaintEffect::NoSchedule,
+    };
+    if pod.tolerations.iter().any(|t| t.tolerates(&taint)) {
+        Ok(())
+    } else {
+        Err(Unfit::NodeUnschedulable)
+    }
+}
+
+pub const UNSCHEDULABLE_KEY: &str = "node.kubernetes.io/unschedulable";
+
+/// NodeName: a pod with `spec.nodeName` fits only that node.
+pub fn node_name<'a>(node: &Node, pod: &PodTemplate) -> Result<(), Unfit<'a>> {
+    match &pod.node_name {
+        Some(name) if *name != node.name => Err(Unfit::NodeName),
+        _ => Ok(()),
+    }
+}
+
+/// NodePorts: none of the pod's host ports may be taken on the node.
+pub fn node_ports<'a>(node: &Node, pod: &PodTemplate) -> Result<(), Unfit<'a>> {
+    let taken = pod
+        .host_ports
+        .iter()
+        .any(|want| node.used_ports.iter().any(|used| want.conflicts_with(used)));
+    if taken { Err(Unfit::NodePorts) } else { Ok(()) }
 }
 
 /// Calls `note` with every reason a node that failed with `first` does not fit: NodeResourcesFit
@@ -62,10 +111,19 @@ pub fn each_reason<'a>(
 ) {
     match first {
         Unfit::TooManyPods | Unfit::Insufficient(_) => {
+            let mut noted = false;
             if too_many_pods(node) {
                 note(Unfit::TooManyPods);
+                noted = true;
             }
-            insufficient(node, pod).for_each(|name| note(Unfit::Insufficient(name)));
+            for name in insufficient(node, pod) {
+                note(Unfit::Insufficient(name));
+                noted = true;
+            }
+            // Short only once the pods nominated here are counted: the reason as given.
+            if !noted {
+                note(first);
+            }
         }
         other => note(other),
     }
@@ -180,7 +238,11 @@ mod tests {
             each_reason(&n, &p, first, |r| reasons.add(&r.to_string()));
         }
         reasons.add_n("node(s) had untolerated taint {gpu: true}", 4);
-        let fit = FitError { nodes: 16, reasons };
+        let fit = FitError {
+            nodes: 16,
+            reasons,
+            post_filter: None,
+        };
         // "12 …" sorts before "4 …" as strings, exactly as kube-scheduler prints it.
         assert_eq!(
             fit.to_string(),
@@ -189,8 +251,83 @@ mod tests {
         let empty = FitError {
             nodes: 0,
             reasons: ReasonTally::default(),
+            post_filter: None,
         };
         assert_eq!(empty.to_string(), "no nodes available to schedule pods");
+    }
+
+    #[test]
+    fn unschedulable_name_and_port_filters() {
+        use crate::scenario::HostPort;
+        let port = |ip: &str, protocol: &str, port| HostPort {
+            ip: ip.into(),
+            protocol: protocol.into(),
+            port,
+        };
+        let mut n = node(1, 1, 0, 0);
+        let mut p = pod(0, 0);
+        // Cordoned: refused unless the pod tolerates node.kubernetes.io/unschedulable.
+        n.unschedulable = true;
+        assert_eq!(run_filters(&n, &p), Err(Unfit::NodeUnschedulable));
+        p.tolerations.push(Toleration {
+            key: UNSCHEDULABLE_KEY.into(),
+            exists: true,
+            value: String::new(),
+            effect: Some(TaintEffect::NoSchedule),
+        });
+        assert_eq!(run_filters(&n, &p), Ok(()));
+        // spec.nodeName: only that node.
+        p.node_name = Some("other".into());
+        assert_eq!(
+            run_filters(&n, &p).map_err(|e| e.to_string()),
+            Err("node(s) didn't match the requested node name".into())
+        );
+        p.node_name = Some("n".into());
+        assert_eq!(run_filters(&n, &p), Ok(()));
+        // Host ports (upstream TestNodePorts): (taken, wanted) → conflict?
+        let cases = [
+            (
+                port("0.0.0.0", "TCP", 8080),
+                port("0.0.0.0", "TCP", 8080),
+                true,
+            ),
+            (
+                port("127.0.0.1", "TCP", 8080),
+                port("0.0.0.0", "TCP", 8080),
+                true,
+            ), // any ∩ one
+            (
+                port("127.0.0.1", "TCP", 8080),
+                port("127.0.0.2", "TCP", 8080),
+                false,
+            ),
+            (
+                port("0.0.0.0", "UDP", 8080),
+                port("0.0.0.0", "TCP", 8080),
+                false,
+            ), // protocol
+            (
+                port("0.0.0.0", "TCP", 8080),
+                port("0.0.0.0", "TCP", 8081),
+                false,
+            ),
+        ];
+        for (taken, wanted, conflict) in cases {
+            let mut with_port = pod(0, 0);
+            with_port.host_ports = vec![taken.clone()];
+            let mut n = node(1, 1, 0, 0);
+            n.reserve(&with_port);
+            let mut p = pod(0, 0);
+            p.host_ports = vec![wanted.clone()];
+            let want = if conflict {
+                Err(Unfit::NodePorts)
+            } else {
+                Ok(())
+            };
+            assert_eq!(node_ports(&n, &p), want, "{taken:?} vs {wanted:?}");
+            n.release(&with_port);
+            assert_eq!(node_ports(&n, &p), Ok(()), "released");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! [`FitError`] that counts every node's reasons the way `kubectl describe pod` prints them.
 
 pub mod filter;
+pub mod preemption;
 pub mod profile;
 pub mod queue;
 pub mod score;
@@ -22,7 +23,7 @@ use std::fmt;
 
 use rand::RngExt;
 
-use crate::cluster::{Cluster, Node, NodeId, PodId};
+use crate::cluster::{Cluster, Node, NodeId, Pod, PodId};
 use crate::scenario::PodTemplate;
 use crate::sim::SimRng;
 
@@ -31,6 +32,8 @@ use crate::sim::SimRng;
 pub struct FitError {
     pub nodes: usize,
     pub reasons: ReasonTally,
+    /// What preemption (the PostFilter) said, when it could not help.
+    pub post_filter: Option<String>,
 }
 
 /// Reasons counted by how many nodes (or node groups) gave them.
@@ -75,8 +78,19 @@ impl fmt::Display for FitError {
         if !self.reasons.is_empty() {
             write!(f, ": {}", self.reasons.message())?;
         }
-        f.write_str(".")
+        f.write_str(".")?;
+        if let Some(post) = &self.post_filter {
+            write!(f, " preemption: {post}")?;
+        }
+        Ok(())
     }
+}
+
+/// A pod no node fits: why, and the preemption that will make room for it (if any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unschedulable {
+    pub fit: FitError,
+    pub preemption: Option<preemption::Preemption>,
 }
 
 /// The scheduler: its profiles (by `schedulerName`) and where the next Filter pass starts.
@@ -108,19 +122,24 @@ impl Scheduler {
     }
 
     /// Picks a node for `pod`, or explains why none fits (`schedulePod`).
-    pub fn schedule_pod(
+    pub fn schedule_pod<'c>(
         &mut self,
-        cluster: &Cluster,
+        cluster: &'c Cluster,
         pod: PodId,
         rng: &mut SimRng,
-    ) -> Result<NodeId, FitError> {
-        let template = &*cluster.pod(pod).template;
+    ) -> Result<NodeId, Unschedulable> {
+        let pod = cluster.pod(pod);
+        let template = &*pod.template;
         let profile = self.profile_index(template);
         let nodes = cluster.ready_nodes.len();
         if nodes == 0 {
-            return Err(FitError {
-                nodes: 0,
-                reasons: ReasonTally::default(),
+            return Err(Unschedulable {
+                fit: FitError {
+                    nodes: 0,
+                    reasons: ReasonTally::default(),
+                    post_filter: None,
+                },
+                preemption: None,
             });
         }
         let profile = &self.profiles[profile];
@@ -129,17 +148,20 @@ impl Scheduler {
         let mut unfit: Vec<(filter::Unfit, usize)> = Vec::new();
         let mut feasible: Vec<&Node> = Vec::new();
         let mut processed = 0;
-        let spread = profile
-            .topology_spread_filter
-            .then(|| spread::SpreadFilter::new(cluster, template, &profile.spread_defaults))
-            .flatten();
+        let filters = CycleFilters::new(cluster, pod, profile);
+        let fits = |node: &'c Node| filters.check(node);
+        // A pod nominated by an earlier preemption tries that node first.
+        if let Some(nominated) = pod.nominated_node
+            && cluster.node(nominated).state == crate::cluster::NodeState::Ready
+            && fits(cluster.node(nominated)).is_ok()
+        {
+            return Ok(nominated);
+        }
         for i in 0..nodes {
             let id = cluster.ready_nodes[(self.next_start_node_index + i) % nodes];
             let node = cluster.node(id);
             processed += 1;
-            let fits = filter::run_filters(node, template)
-                .and_then(|()| spread.as_ref().map_or(Ok(()), |s| s.check(node)));
-            match fits {
+            match fits(node) {
                 Ok(()) => {
                     feasible.push(node);
                     if feasible.len() == wanted {
@@ -160,12 +182,24 @@ impl Scheduler {
             _ => Some(select_host(cluster, &feasible, template, profile, rng)),
         };
         self.next_start_node_index = (self.next_start_node_index + processed) % nodes;
-        chosen.ok_or_else(|| {
-            let mut reasons = ReasonTally::default();
-            for (reason, n) in unfit {
-                reasons.add_n(&reason.to_string(), n);
-            }
-            FitError { nodes, reasons }
+        if let Some(node) = chosen {
+            return Ok(node);
+        }
+        let mut reasons = ReasonTally::default();
+        for (reason, n) in unfit {
+            reasons.add_n(&reason.to_string(), n);
+        }
+        let (preemption, post_filter) = match preemption::preempt(cluster, pod, &filters, rng) {
+            Ok(p) => (Some(p), None),
+            Err(message) => (None, Some(message)),
+        };
+        Err(Unschedulable {
+            fit: FitError {
+                nodes,
+                reasons,
+                post_filter,
+            },
+            preemption,
         })
     }
 
@@ -179,6 +213,66 @@ impl Scheduler {
             .iter()
             .position(|p| p.scheduler_name == name)
             .unwrap_or(0)
+    }
+}
+
+/// The filters for one pod in one scheduling cycle: the node-local ones, PodTopologySpread
+/// (with its PreFilter state), and the room that pods nominated by earlier preemptions claim.
+pub struct CycleFilters<'c> {
+    pod: &'c PodTemplate,
+    spread: Option<spread::SpreadFilter<'c>>,
+    /// Pods nominated to a node and at least as important as this one (`addNominatedPods`):
+    /// the room their victims free is theirs.
+    nominated: Vec<(NodeId, &'c PodTemplate)>,
+}
+
+impl<'c> CycleFilters<'c> {
+    pub fn new(cluster: &'c Cluster, pod: &'c Pod, profile: &SchedulerProfile) -> Self {
+        let template = &*pod.template;
+        let spread = profile
+            .topology_spread_filter
+            .then(|| spread::SpreadFilter::new(cluster, template, &profile.spread_defaults))
+            .flatten();
+        let nominated = cluster
+            .unscheduled
+            .iter()
+            .map(|&id| cluster.pod(id))
+            .filter(|q| q.id != pod.id && q.template.priority >= template.priority)
+            .filter_map(|q| q.nominated_node.map(|n| (n, &*q.template)))
+            .collect();
+        CycleFilters {
+            pod: template,
+            spread,
+            nominated,
+        }
+    }
+
+    /// Every filter in the profile's order (`RunFilterPluginsWithNominatedPods`: a node must
+    /// pass on its own and with the pods nominated to it; their topology spread effect is not
+    /// counted).
+    pub fn check<'n>(&self, node: &'n Node) -> Result<(), filter::Unfit<'n>>
+    where
+        'c: 'n,
+    {
+        filter::run_filters(node, self.pod)?;
+        if let Some(s) = &self.spread {
+            s.check(node)?;
+        }
+        let mut on_node = self
+            .nominated
+            .iter()
+            .filter(|(n, _)| *n == node.id)
+            .peekable();
+        if on_node.peek().is_none() {
+            return Ok(());
+        }
+        let mut with = node.clone();
+        for (_, q) in on_node {
+            with.reserve(q);
+        }
+        // Adding pods can only break the host-port and resource checks.
+        filter::node_ports(&with, self.pod)?;
+        filter::node_resources_fit(&with, self.pod)
     }
 }
 
@@ -265,6 +359,8 @@ pub(crate) fn test_node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Nod
         pods: Default::default(),
         created: crate::sim::SimTime::ZERO,
         taints: Vec::new(),
+        unschedulable: false,
+        used_ports: Vec::new(),
         state: crate::cluster::NodeState::Ready,
     }
 }

@@ -4,8 +4,8 @@
 //! up to 10 s (`podInitialBackoffDuration`, `podMaxBackoffDuration`). It leaves the pool when a
 //! cluster event could make it schedulable — an assigned pod deleted (resources freed), a node
 //! added — or after 5 minutes in the pool (`podMaxInUnschedulablePodsDuration`), and is tried
-//! again once its backoff has expired. Pods are tried in creation order (PrioritySort with
-//! every priority equal: oldest enqueue first).
+//! again once its backoff has expired. Pods are tried by PrioritySort: higher priority first,
+//! then in creation order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -44,13 +44,21 @@ pub fn backoff(attempts: u32) -> SimDuration {
 }
 
 impl SchedulingQueue {
-    /// The pods of `pending` to try at `now`, in order.
-    pub fn ready(&self, pending: &BTreeSet<PodId>, now: SimTime) -> Vec<PodId> {
-        pending
+    /// The pods of `pending` to try at `now`, highest `priority` first, then by id (creation
+    /// order).
+    pub fn ready(
+        &self,
+        pending: &BTreeSet<PodId>,
+        now: SimTime,
+        priority: impl Fn(PodId) -> i32,
+    ) -> Vec<PodId> {
+        let mut ready: Vec<PodId> = pending
             .iter()
             .copied()
             .filter(|p| self.is_ready(*p, now))
-            .collect()
+            .collect();
+        ready.sort_by_key(|&p| std::cmp::Reverse(priority(p)));
+        ready
     }
 
     fn is_ready(&self, pod: PodId, now: SimTime) -> bool {
@@ -119,20 +127,33 @@ mod tests {
     fn failed_pods_wait_for_an_event_or_the_flush_and_their_backoff() {
         let t = SimTime::from_secs;
         let pending: BTreeSet<PodId> = [PodId(1), PodId(2)].into();
+        let no_priority = |_| 0;
         let mut q = SchedulingQueue::default();
-        assert_eq!(q.ready(&pending, t(0)), [PodId(1), PodId(2)]);
+        assert_eq!(q.ready(&pending, t(0), no_priority), [PodId(1), PodId(2)]);
         q.failed(PodId(1), t(0));
         // Parked: not retried on its own before 5 minutes.
-        assert_eq!(q.ready(&pending, t(60)), [PodId(2)]);
+        assert_eq!(q.ready(&pending, t(60), no_priority), [PodId(2)]);
         assert_eq!(q.next_wakeup(t(0)), Some(t(300)));
-        assert_eq!(q.ready(&pending, t(300)), [PodId(1), PodId(2)]);
+        assert_eq!(q.ready(&pending, t(300), no_priority), [PodId(1), PodId(2)]);
         // A second failure at 300 s: backoff 2 s. An event at 301 s moves it, eligible at 302 s.
         q.failed(PodId(1), t(300));
         q.move_all_to_active();
-        assert_eq!(q.ready(&pending, t(301)), [PodId(2)]);
+        assert_eq!(q.ready(&pending, t(301), no_priority), [PodId(2)]);
         assert_eq!(q.next_wakeup(t(301)), Some(t(302)));
-        assert_eq!(q.ready(&pending, t(302)), [PodId(1), PodId(2)]);
+        assert_eq!(q.ready(&pending, t(302), no_priority), [PodId(1), PodId(2)]);
         q.forget(PodId(1));
         assert_eq!(q.next_wakeup(t(302)), None);
+    }
+
+    #[test]
+    fn higher_priority_pods_go_first() {
+        let pending: BTreeSet<PodId> = [PodId(1), PodId(2), PodId(3)].into();
+        let priority = |p: PodId| if p == PodId(3) { 1000 } else { 0 };
+        let q = SchedulingQueue::default();
+        // PodId(3) is newest but most important; equal priorities keep creation order.
+        assert_eq!(
+            q.ready(&pending, SimTime::ZERO, priority),
+            [PodId(3), PodId(1), PodId(2)]
+        );
     }
 }
