@@ -14,7 +14,7 @@ use crate::cluster::{
 use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
 use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::metrics_server::{CustomPoint, MetricsServer};
-use crate::controllers::{Intent, deployment, kubelet, replicaset, scheduler};
+use crate::controllers::{Intent, daemonset, deployment, kubelet, replicaset, scheduler};
 use crate::metrics::pod_events::{PodEvent, PodEventLog, PodEventReason, PodRef};
 use crate::metrics::recorder::{ClusterSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
@@ -588,7 +588,9 @@ impl<'s> Engine<'s> {
             self.dirty = false;
             let mut intents = Vec::new();
             for d in 0..self.cluster.deployments.len() {
-                intents.extend(deployment::reconcile(&self.cluster, DeploymentId(d as u32)));
+                let id = DeploymentId(d as u32);
+                intents.extend(deployment::reconcile(&self.cluster, id));
+                intents.extend(daemonset::reconcile(&self.cluster, id));
             }
             for rs in 0..self.cluster.replica_sets.len() {
                 intents.extend(replicaset::reconcile(
@@ -699,6 +701,17 @@ impl<'s> Engine<'s> {
                 );
                 self.pod_event(pod, PodEventReason::Created, message);
                 let deployment = self.cluster.pod(pod).deployment;
+                self.recorder
+                    .observe(self.now, Observation::PodCreated { deployment });
+                self.dirty = true;
+            }
+            Intent::CreateDaemonPod { deployment, node } => {
+                let pod = self.cluster.create_daemon_pod(deployment, node, self.now);
+                let message = format!(
+                    "Created by DaemonSet {}",
+                    self.cluster.deployment(deployment).spec.name
+                );
+                self.pod_event(pod, PodEventReason::Created, message);
                 self.recorder
                     .observe(self.now, Observation::PodCreated { deployment });
                 self.dirty = true;

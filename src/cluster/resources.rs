@@ -8,6 +8,31 @@ pub const MEMORY: &str = "memory";
 pub const EPHEMERAL_STORAGE: &str = "ephemeral-storage";
 pub const PODS: &str = "pods";
 pub const GPU: &str = "nvidia.com/gpu";
+/// The taint key of a cordoned node (`spec.unschedulable`).
+pub const UNSCHEDULABLE_TAINT_KEY: &str = "node.kubernetes.io/unschedulable";
+
+/// The taints every DaemonSet pod tolerates (`AddOrUpdateDaemonPodTolerations`).
+pub fn daemon_set_tolerations() -> Vec<Toleration> {
+    [
+        ("node.kubernetes.io/not-ready", TaintEffect::NoExecute),
+        ("node.kubernetes.io/unreachable", TaintEffect::NoExecute),
+        ("node.kubernetes.io/disk-pressure", TaintEffect::NoSchedule),
+        (
+            "node.kubernetes.io/memory-pressure",
+            TaintEffect::NoSchedule,
+        ),
+        ("node.kubernetes.io/pid-pressure", TaintEffect::NoSchedule),
+        (UNSCHEDULABLE_TAINT_KEY, TaintEffect::NoSchedule),
+    ]
+    .into_iter()
+    .map(|(key, effect)| Toleration {
+        key: key.into(),
+        exists: true,
+        value: String::new(),
+        effect: Some(effect),
+    })
+    .collect()
+}
 
 /// An amount of each resource. `nvidia.com/gpu` has its own field (the scheduler checks it on
 /// every node for GPU pods); other extended resources are kept in a sorted map for

@@ -194,7 +194,16 @@ impl Deployment {
     /// Whether a controller recreates the pods when they are evicted (not so for trace pods,
     /// which block a node's scale-down like any pod without a controller).
     pub fn has_controller(&self) -> bool {
+        self.spec.source != crate::scenario::PodSource::Trace
+    }
+
+    /// Whether a ReplicaSet keeps `replicas` pods (a Deployment from the manifests).
+    pub fn is_replicated(&self) -> bool {
         self.spec.source == crate::scenario::PodSource::ReplicaSet
+    }
+
+    pub fn is_daemon_set(&self) -> bool {
+        self.spec.source == crate::scenario::PodSource::DaemonSet
     }
 }
 
@@ -319,8 +328,12 @@ fn replica_set_template<'a>(
     services: impl Iterator<Item = &'a crate::scenario::ServiceSpec>,
 ) -> PodTemplate {
     let mut pod = spec.pod.clone();
-    if spec.source == crate::scenario::PodSource::Trace {
-        return pod;
+    match spec.source {
+        crate::scenario::PodSource::Trace => return pod,
+        crate::scenario::PodSource::DaemonSet => pod
+            .tolerations
+            .extend(super::resources::daemon_set_tolerations()),
+        crate::scenario::PodSource::ReplicaSet => {}
     }
     pod.labels
         .insert(POD_TEMPLATE_HASH_LABEL.to_string(), hash.to_string());
@@ -474,6 +487,30 @@ impl Cluster {
         let set = &self.replica_sets[rs.index()];
         let name = format!("{}-{}", set.name, pod_suffix(self.pods.len() as u32));
         self.create_pod_with(rs, name, template, now)
+    }
+
+    /// Creates a DaemonSet's pod for `node`: its template with the required node affinity
+    /// replaced by one term matching the node's name.
+    pub fn create_daemon_pod(
+        &mut self,
+        deployment: DeploymentId,
+        node: NodeId,
+        now: SimTime,
+    ) -> PodId {
+        let d = &self.deployments[deployment.index()];
+        let mut template = (*d.template).clone();
+        template.required_node_affinity = vec![super::selector::NodeSelectorTerm {
+            match_expressions: Vec::new(),
+            match_fields: vec![super::selector::NodeRequirement {
+                key: "metadata.name".into(),
+                operator: super::selector::NodeOperator::In,
+                values: vec![self.nodes[node.index()].name.clone()],
+            }],
+        }];
+        template.daemon_node = Some(node);
+        let rs = d.replica_sets[0];
+        let name = format!("{}-{}", d.spec.name, pod_suffix(self.pods.len() as u32));
+        self.create_pod_with(rs, name, Arc::new(template), now)
     }
 
     /// Creates a pending pod with its own name and spec (a pod from a trace), owned by `rs` for

@@ -8,7 +8,7 @@ use super::Intent;
 /// One reconcile of a Deployment.
 pub fn reconcile(cluster: &Cluster, deployment: DeploymentId) -> Vec<Intent> {
     let d = cluster.deployment(deployment);
-    if !d.has_controller() {
+    if !d.is_replicated() {
         return Vec::new();
     }
     d.replica_sets

@@ -4,6 +4,7 @@
 //! engine hands them.
 
 pub mod autoscaler;
+pub mod daemonset;
 pub mod deployment;
 pub mod hpa;
 pub mod kubelet;
@@ -23,6 +24,11 @@ pub enum Intent {
     },
     /// ReplicaSet controller → a new pod from the template.
     CreatePod { replica_set: ReplicaSetId },
+    /// DaemonSet controller → a pod of the DaemonSet pinned to `node`.
+    CreateDaemonPod {
+        deployment: DeploymentId,
+        node: NodeId,
+    },
     /// ReplicaSet controller → delete (gracefully) one pod.
     DeletePod { pod: PodId },
     /// Scheduler → bind a pending pod to a node.

@@ -14,8 +14,8 @@ use super::Intent;
 /// One reconcile of a ReplicaSet.
 pub fn reconcile(cluster: &Cluster, replica_set: ReplicaSetId, now: SimTime) -> Vec<Intent> {
     let rs = &cluster.replica_sets[replica_set.index()];
-    if !cluster.deployment(rs.deployment).has_controller() {
-        return Vec::new(); // pods of a trace come and go at the trace's times
+    if !cluster.deployment(rs.deployment).is_replicated() {
+        return Vec::new(); // trace pods come and go at their times; DaemonSets follow nodes
     }
     let active = rs.pods.len() as i64;
     let want = i64::from(rs.replicas.max(0));

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service};
@@ -85,6 +85,7 @@ impl<T> Manifest<T> {
 #[derive(Clone, Debug, Default)]
 pub struct ManifestSet {
     pub deployments: Vec<Manifest<Deployment>>,
+    pub daemon_sets: Vec<Manifest<DaemonSet>>,
     pub services: Vec<Manifest<Service>>,
     pub hpas: Vec<Manifest<HorizontalPodAutoscaler>>,
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
@@ -151,6 +152,9 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         ("apps/v1", "Deployment") => {
             push_typed(&mut set.deployments, &mut set.incomplete, source, diags)
         }
+        ("apps/v1", "DaemonSet") => {
+            push_typed(&mut set.daemon_sets, &mut set.incomplete, source, diags)
+        }
         ("v1", "Service") => push_typed(&mut set.services, &mut set.incomplete, source, diags),
         ("autoscaling/v2", "HorizontalPodAutoscaler") => {
             push_typed(&mut set.hpas, &mut set.incomplete, source, diags)
@@ -169,6 +173,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         (
             _,
             "Deployment"
+            | "DaemonSet"
             | "Service"
             | "HorizontalPodAutoscaler"
             | "PodDisruptionBudget"
@@ -198,7 +203,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
 
 fn served_version(kind: &str) -> &'static str {
     match kind {
-        "Deployment" => "apps/v1",
+        "Deployment" | "DaemonSet" => "apps/v1",
         "HorizontalPodAutoscaler" => "autoscaling/v2",
         "PodDisruptionBudget" => "policy/v1",
         "PriorityClass" => "scheduling.k8s.io/v1",
@@ -347,43 +352,16 @@ pub fn deployment_spec(
             format!("must be greater than or equal to 0, got {replicas}"),
         ));
     }
-    let selector = label_selector(&spec.selector, src, "spec.selector", diags);
-    let template_labels: Labels = spec
-        .template
-        .metadata
-        .as_ref()
-        .and_then(|md| md.labels.clone())
-        .unwrap_or_default();
-    if src.node.lookup("spec.selector").is_none() {
-        diags.push(src.error(
-            "spec.selector",
-            "required: a Deployment needs a selector matching its pod template's labels",
-        ));
-    } else if selector.is_empty() {
-        diags.push(src.error(
-            "spec.selector",
-            "empty selector is invalid for a Deployment: it must select the pod template's labels",
-        ));
-    } else if !selector.matches(&template_labels) {
-        diags.push(src.error(
-            "spec.template.metadata.labels",
-            "`selector` does not match template `labels`",
-        ));
-    }
     check_strategy(spec, src, diags);
-    let mut pod = match &spec.template.spec {
-        Some(pod_spec) => pod_template(pod_spec, src, "spec.template.spec", diags),
-        None => {
-            diags.push(src.error(
-                "spec.template.spec",
-                "the pod template needs a spec with containers",
-            ));
-            PodTemplate::default()
-        }
-    };
     let namespace = namespace_of(&m.object.metadata);
-    pod.labels = template_labels.clone();
-    pod.namespace = namespace.clone();
+    let (selector, template_labels, pod) = controller_template(
+        "Deployment",
+        &spec.selector,
+        &spec.template,
+        &namespace,
+        src,
+        diags,
+    );
     // Returned even with errors (the load fails on them anyway) so that references to this
     // Deployment from Services, HPAs and the scenario are still checked, not reported missing.
     Some(DeploymentSpec {
@@ -396,6 +374,91 @@ pub fn deployment_spec(
         workload: WorkloadModel::default(),
         source: super::model::PodSource::ReplicaSet,
     })
+}
+
+/// A DaemonSet as a workload whose controller runs one pod per eligible node.
+pub fn daemon_set_spec(
+    m: &Manifest<DaemonSet>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<DeploymentSpec> {
+    let src = &m.source;
+    let name = Manifest::<DaemonSet>::meta_name(&m.object.metadata);
+    if name.is_empty() {
+        diags.push(src.error("metadata.name", "a DaemonSet needs a name"));
+    }
+    let Some(spec) = &m.object.spec else {
+        diags.push(src.error("spec", "a DaemonSet needs a spec"));
+        return None;
+    };
+    let namespace = namespace_of(&m.object.metadata);
+    let (selector, template_labels, pod) = controller_template(
+        "DaemonSet",
+        &spec.selector,
+        &spec.template,
+        &namespace,
+        src,
+        diags,
+    );
+    Some(DeploymentSpec {
+        name,
+        namespace,
+        replicas: 0,
+        selector,
+        template_labels,
+        pod,
+        workload: WorkloadModel::default(),
+        source: super::model::PodSource::DaemonSet,
+    })
+}
+
+/// A controller's selector (required, non-empty, matching the template's labels), the
+/// template's labels and its pod template.
+fn controller_template(
+    kind: &str,
+    selector: &K8sSelector,
+    template: &k8s_openapi::api::core::v1::PodTemplateSpec,
+    namespace: &str,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> (LabelSelector, Labels, PodTemplate) {
+    let selector_path = "spec.selector";
+    let resolved = label_selector(selector, src, selector_path, diags);
+    let template_labels: Labels = template
+        .metadata
+        .as_ref()
+        .and_then(|md| md.labels.clone())
+        .unwrap_or_default();
+    if src.node.lookup(selector_path).is_none() {
+        diags.push(src.error(
+            selector_path,
+            format!("required: a {kind} needs a selector matching its pod template's labels"),
+        ));
+    } else if resolved.is_empty() {
+        diags.push(src.error(
+            selector_path,
+            format!(
+                "empty selector is invalid for a {kind}: it must select the pod template's labels"
+            ),
+        ));
+    } else if !resolved.matches(&template_labels) {
+        diags.push(src.error(
+            "spec.template.metadata.labels",
+            "`selector` does not match template `labels`",
+        ));
+    }
+    let mut pod = match &template.spec {
+        Some(pod_spec) => pod_template(pod_spec, src, "spec.template.spec", diags),
+        None => {
+            diags.push(src.error(
+                "spec.template.spec",
+                "the pod template needs a spec with containers",
+            ));
+            PodTemplate::default()
+        }
+    };
+    pod.labels = template_labels.clone();
+    pod.namespace = namespace.to_string();
+    (resolved, template_labels, pod)
 }
 
 /// Validates `strategy` like the API server (both-zero rule, percent bounds).
@@ -995,11 +1058,16 @@ pub fn hpa_spec(
         ));
         None
     } else {
+        let scalable = |d: &DeploymentSpec| d.source == super::model::PodSource::ReplicaSet;
         let found = deployments
             .iter()
-            .position(|d| d.name == target_ref.name && d.namespace == namespace);
+            .position(|d| scalable(d) && d.name == target_ref.name && d.namespace == namespace);
         if found.is_none() && !incomplete {
-            let names: Vec<&str> = deployments.iter().map(|d| d.name.as_str()).collect();
+            let names: Vec<&str> = deployments
+                .iter()
+                .filter(|d| scalable(d))
+                .map(|d| d.name.as_str())
+                .collect();
             let hint = did_you_mean_hint(&target_ref.name, names);
             // Kubernetes accepts such an HPA and reports FailedGetScale at every sync. Almost
             // always a mistake, so an error unless the HPA says it is deliberate.

@@ -141,6 +141,8 @@ pub enum PodSource {
     ReplicaSet,
     /// Bare pods created and deleted at the times of a pod trace (`spec.podTraces`).
     Trace,
+    /// A DaemonSet: one pod on every node it can run on.
+    DaemonSet,
 }
 
 impl DeploymentSpec {
@@ -190,6 +192,9 @@ pub struct PodTemplate {
     pub priority: i32,
     /// `preemptionPolicy: Never`: the pod waits instead of preempting lower-priority pods.
     pub never_preempts: bool,
+    /// For a DaemonSet pod, the node it is pinned to (by a required node affinity on
+    /// `metadata.name`).
+    pub daemon_node: Option<crate::cluster::NodeId>,
     /// `spec.nodeName`: the pod may only run there.
     pub node_name: Option<String>,
     /// The containers' `hostPort`s (NodePorts: two pods cannot share one on a node).

@@ -244,15 +244,7 @@ fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<De
         let Some(mut spec) = manifest::deployment_spec(m, diags) else {
             continue;
         };
-        let pod = &mut spec.pod;
-        match super::priority::resolve(
-            &classes,
-            pod.priority_class_name.as_deref(),
-            pod.preemption_policy.as_deref(),
-        ) {
-            Ok((priority, never)) => (pod.priority, pod.never_preempts) = (priority, never),
-            Err(e) => diags.push(m.source.error("spec.template.spec.priorityClassName", e)),
-        }
+        resolve_priority(&classes, m, &mut spec.pod, diags);
         if out
             .iter()
             .any(|d| d.name == spec.name && d.namespace == spec.namespace)
@@ -265,7 +257,44 @@ fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<De
         }
         out.push(spec);
     }
+    for m in &set.daemon_sets {
+        let Some(mut spec) = manifest::daemon_set_spec(m, diags) else {
+            continue;
+        };
+        if out
+            .iter()
+            .any(|d| d.name == spec.name && d.namespace == spec.namespace)
+        {
+            diags.push(m.source.error(
+                "metadata.name",
+                format!(
+                    "{:?} is already the name of a workload in this namespace: kubesim reports Deployments and DaemonSets by name",
+                    spec.name
+                ),
+            ));
+            continue;
+        }
+        resolve_priority(&classes, m, &mut spec.pod, diags);
+        out.push(spec);
+    }
     out
+}
+
+/// Sets the pod's priority from its PriorityClass, as admission does.
+fn resolve_priority<T>(
+    classes: &[super::priority::PriorityClassSpec],
+    m: &manifest::Manifest<T>,
+    pod: &mut crate::scenario::PodTemplate,
+    diags: &mut Vec<Diagnostic>,
+) {
+    match super::priority::resolve(
+        classes,
+        pod.priority_class_name.as_deref(),
+        pod.preemption_policy.as_deref(),
+    ) {
+        Ok((priority, never)) => (pod.priority, pod.never_preempts) = (priority, never),
+        Err(e) => diags.push(m.source.error("spec.template.spec.priorityClassName", e)),
+    }
 }
 
 /// Resolves a reference `name` or `namespace/name` against (namespace, name) pairs.

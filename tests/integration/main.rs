@@ -3,6 +3,7 @@
 mod autoscaler;
 mod bad_input;
 mod cli;
+mod daemonset;
 mod hpa;
 mod preemption;
 mod queueing;

@@ -2,8 +2,9 @@
 //!
 //! 1. Upcoming nodes that missed `max-node-provision-time` are given up on and their node group
 //!    backs off (5 m doubling to 30 m, reset after 3 h without failures).
-//! 2. Scale-up: pods the scheduler found unschedulable (older than `new-pod-scale-up-delay`) are
-//!    first packed onto upcoming nodes; for the rest, every node group below its max and not in
+//! 2. Scale-up: pods the scheduler found unschedulable (older than `new-pod-scale-up-delay`;
+//!    not DaemonSet pods) that fit on a Ready node are left to the scheduler; the others are
+//!    packed onto upcoming nodes (with their DaemonSet pods); for the rest, every node group below its max and not in
 //!    backoff gets a [`estimator::binpacking`] estimate on a template node, and the
 //!    [`expander`] chain picks one.
 //! 3. Scale-down (when enabled, no scale-up this loop, and outside `scale-down-delay-after-add`
@@ -24,6 +25,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cluster::{Cluster, NodeId, NodeState, PodId, PoolId};
+use crate::controllers::daemonset;
 use crate::controllers::scheduler::{ReasonTally, filter};
 use crate::metrics::pod_events::PodEventReason;
 use crate::scenario::AutoscalerSettings;
@@ -156,7 +158,7 @@ impl ClusterAutoscaler {
     }
 
     /// Pods the autoscaler acts on: unschedulable for at least `new-pod-scale-up-delay` since
-    /// creation.
+    /// creation, and not DaemonSet pods (a new node would not help a pod pinned to another).
     fn pending_pods<'c>(&self, cluster: &'c Cluster, now: SimTime) -> Vec<PendingPod<'c>> {
         cluster
             .unscheduled
@@ -164,6 +166,7 @@ impl ClusterAutoscaler {
             .map(|&id| cluster.pod(id))
             .filter(|p| {
                 p.unschedulable_since.is_some()
+                    && p.template.daemon_node.is_none()
                     && now.saturating_since(p.created) >= self.settings.new_pod_scale_up_delay
             })
             .map(|p| PendingPod {
@@ -179,11 +182,19 @@ impl ClusterAutoscaler {
             self.last_no_scale_up = 0;
             return false;
         }
+        // `FilterOutSchedulable`: pods that fit on a Ready node (the scheduler has not retried
+        // them yet) need no new node; then the upcoming nodes take what they can.
+        let mut ready: Vec<_> = cluster
+            .ready_nodes
+            .iter()
+            .map(|&n| cluster.node(n).clone())
+            .collect();
+        let pending = estimator::place_on(&pending, &mut ready);
         let mut upcoming: Vec<_> = cluster
             .nodes
             .iter()
             .filter(|n| n.state == NodeState::Provisioning)
-            .cloned()
+            .map(|n| daemonset::with_daemons(cluster, n.clone()))
             .collect();
         let rest = estimator::place_on(&pending, &mut upcoming);
         if rest.is_empty() {
@@ -289,7 +300,7 @@ impl ClusterAutoscaler {
         let groups: Vec<Result<crate::cluster::Node, &'static str>> = (0..cluster.pools.len())
             .map(|i| {
                 self.group_room(cluster, i, now)
-                    .map(|_| cluster.template_node(PoolId(i as u32)))
+                    .map(|_| daemonset::template_node(cluster, PoolId(i as u32)))
             })
             .collect();
         for pod in left_out {
@@ -324,7 +335,7 @@ impl ClusterAutoscaler {
                 continue;
             };
             let id = PoolId(i as u32);
-            let template = cluster.template_node(id);
+            let template = daemonset::template_node(cluster, id);
             let estimate = estimator::binpacking(pods, &template, room);
             if estimate.nodes == 0 {
                 continue;
@@ -387,14 +398,17 @@ impl ClusterAutoscaler {
             if pool.size - removing[node.pool.index()] <= pool.spec.min_count as usize {
                 continue;
             }
-            let empty = node.pod_count == 0;
+            // DaemonSet pods do not count: they go with the node.
+            let empty = cluster
+                .pods_on(id)
+                .all(|p| cluster.deployment(p.deployment).is_daemon_set());
             if !empty && draining >= self.settings.max_drain_parallelism {
                 continue;
             }
-            intents.push(if empty {
+            intents.push(if node.pod_count == 0 {
                 Intent::RemoveNode { node: id }
             } else {
-                draining += 1;
+                draining += usize::from(!empty);
                 Intent::DrainNode { node: id }
             });
             removing[node.pool.index()] += 1;

@@ -73,10 +73,11 @@ fn check_node(
     let mut trial: BTreeMap<NodeId, Node> = BTreeMap::new();
     for &pod in pods {
         let template = &cluster.pod(pod).template;
-        if !cluster
-            .deployment(cluster.pod(pod).deployment)
-            .has_controller()
-        {
+        let owner = cluster.deployment(cluster.pod(pod).deployment);
+        if owner.is_daemon_set() {
+            continue; // goes with the node
+        }
+        if !owner.has_controller() {
             return Err(Blocked::PodWithoutController(pod));
         }
         let destination = cluster.ready_nodes.iter().copied().find(|&d| {

@@ -81,7 +81,7 @@ pub fn node_unschedulable<'a>(node: &Node, pod: &PodTemplate) -> Result<(), Unfi
     }
 }
 
-pub const UNSCHEDULABLE_KEY: &str = "node.kubernetes.io/unschedulable";
+pub use crate::cluster::resources::UNSCHEDULABLE_TAINT_KEY as UNSCHEDULABLE_KEY;
 
 /// NodeName: a pod with `spec.nodeName` fits only that node.
 pub fn node_name<'a>(node: &Node, pod: &PodTemplate) -> Result<(), Unfit<'a>> {
