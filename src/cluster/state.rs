@@ -243,6 +243,9 @@ pub struct Cluster {
     pub unscheduled: BTreeSet<PodId>,
     /// Pods deleted but not yet gone (draining within their grace period), by id.
     pub terminating: BTreeSet<PodId>,
+    /// Whether any workload's pods carry inter-pod (anti-)affinity (when none does, the
+    /// InterPodAffinity plugin has nothing to look at for pods without it).
+    pub any_pod_affinity: bool,
 }
 
 impl Cluster {
@@ -282,6 +285,7 @@ impl Cluster {
                 services: Vec::new(),
             });
         }
+        c.any_pod_affinity = s.deployments.iter().any(|d| !d.pod.pod_affinity.is_empty());
         for (i, spec) in s.services.iter().enumerate() {
             let id = ServiceId(i as u32);
             c.services.push(Service {

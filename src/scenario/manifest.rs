@@ -734,6 +734,7 @@ fn pod_template(
         priority_class_name: spec.priority_class_name.clone().filter(|n| !n.is_empty()),
         preemption_policy: spec.preemption_policy.clone(),
         host_ports: host_ports(spec, src, path, diags),
+        pod_affinity: super::pod_affinity::pod_affinity(spec, src, path, diags),
         ..PodTemplate::default()
     }
 }

@@ -199,6 +199,8 @@ pub struct PodTemplate {
     pub node_name: Option<String>,
     /// The containers' `hostPort`s (NodePorts: two pods cannot share one on a node).
     pub host_ports: Vec<HostPort>,
+    /// Inter-pod affinity and anti-affinity.
+    pub pod_affinity: PodAffinity,
     /// The selector the scheduler's default spreading constraints use when the pod has none of
     /// its own (`helper.DefaultSelector`: the selectors of the Services that select the pod
     /// and of its ReplicaSet, ANDed); `None` for a pod that nobody selects.
@@ -223,6 +225,55 @@ impl SpreadConstraint {
                     });
             }
         }
+    }
+}
+
+/// `affinity.podAffinity` / `podAntiAffinity`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodAffinity {
+    pub required: Vec<AffinityTerm>,
+    pub required_anti: Vec<AffinityTerm>,
+    /// (weight 1–100, term).
+    pub preferred: Vec<(i64, AffinityTerm)>,
+    pub preferred_anti: Vec<(i64, AffinityTerm)>,
+}
+
+impl PodAffinity {
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty()
+            && self.required_anti.is_empty()
+            && self.preferred.is_empty()
+            && self.preferred_anti.is_empty()
+    }
+}
+
+/// A `PodAffinityTerm`: pods matching `selector` in the namespaces, within the same
+/// `topology_key` domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AffinityTerm {
+    /// `None` (absent) matches no pod.
+    pub selector: Option<LabelSelector>,
+    /// Empty: the namespace of the pod that declares the term.
+    pub namespaces: Vec<String>,
+    /// `namespaceSelector: {}`.
+    pub all_namespaces: bool,
+    pub topology_key: String,
+}
+
+impl AffinityTerm {
+    /// Whether `pod` is matched by this term of a pod in `owner_namespace`.
+    pub fn matches(&self, owner_namespace: &str, pod: &PodTemplate) -> bool {
+        let in_namespace = self.all_namespaces
+            || if self.namespaces.is_empty() {
+                pod.namespace == owner_namespace
+            } else {
+                self.namespaces.contains(&pod.namespace)
+            };
+        in_namespace
+            && self
+                .selector
+                .as_ref()
+                .is_some_and(|s| s.matches(&pod.labels))
     }
 }
 

@@ -117,3 +117,32 @@ fn system_default_spreading_outweighs_most_allocated_packing() {
     let packed = zoned("spread-off", 4, 4, "[]", "", &no_defaults);
     assert_eq!(pods_per_node(&packed).len(), 2);
 }
+
+#[test]
+fn required_anti_affinity_puts_one_replica_per_node() {
+    // Four replicas that refuse to share a host, on three nodes: the fourth waits, and
+    // preemption cannot help (the pods on the nodes are as important as it is).
+    let anti = "      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - labelSelector: {matchLabels: {app: app}}
+              topologyKey: kubernetes.io/hostname
+";
+    let out = zoned("anti-affinity", 4, 3, "[]", anti, "");
+    assert_eq!(
+        pods_per_node(&out).values().copied().collect::<Vec<_>>(),
+        [1, 1, 1]
+    );
+    let pending: Vec<_> = out
+        .pod_events
+        .iter()
+        .filter(|e| e.reason == PodEventReason::FailedScheduling)
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(
+        pending,
+        [
+            "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+        ]
+    );
+}

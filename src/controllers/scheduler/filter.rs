@@ -21,6 +21,12 @@ pub enum Unfit<'a> {
     Spread,
     /// PodTopologySpread: the node lacks a constraint's topology label.
     SpreadMissingLabel,
+    /// InterPodAffinity: no pod the required affinity asks for in the node's domain.
+    PodAffinity,
+    /// InterPodAffinity: a pod the required anti-affinity excludes is in the node's domain.
+    PodAntiAffinity,
+    /// InterPodAffinity: an existing pod's required anti-affinity excludes this pod.
+    ExistingPodsAntiAffinity,
 }
 
 impl fmt::Display for Unfit<'_> {
@@ -45,6 +51,11 @@ impl fmt::Display for Unfit<'_> {
             Unfit::TooManyPods => f.write_str("Too many pods"),
             Unfit::Insufficient(name) => write!(f, "Insufficient {name}"),
             Unfit::Spread => f.write_str("node(s) didn't match pod topology spread constraints"),
+            Unfit::PodAffinity => f.write_str("node(s) didn't match pod affinity rules"),
+            Unfit::PodAntiAffinity => f.write_str("node(s) didn't match pod anti-affinity rules"),
+            Unfit::ExistingPodsAntiAffinity => {
+                f.write_str("node(s) didn't satisfy existing pods anti-affinity rules")
+            }
             Unfit::SpreadMissingLabel => f.write_str(
                 "node(s) didn't match pod topology spread constraints (missing required label)",
             ),

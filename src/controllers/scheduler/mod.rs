@@ -10,6 +10,7 @@
 //! [`FitError`] that counts every node's reasons the way `kubectl describe pod` prints them.
 
 pub mod filter;
+pub mod interpod;
 pub mod preemption;
 pub mod profile;
 pub mod queue;
@@ -221,6 +222,7 @@ impl Scheduler {
 pub struct CycleFilters<'c> {
     pod: &'c PodTemplate,
     spread: Option<spread::SpreadFilter<'c>>,
+    interpod: Option<interpod::InterPodFilter<'c>>,
     /// Pods nominated to a node and at least as important as this one (`addNominatedPods`):
     /// the room their victims free is theirs.
     nominated: Vec<(NodeId, &'c PodTemplate)>,
@@ -243,6 +245,7 @@ impl<'c> CycleFilters<'c> {
         CycleFilters {
             pod: template,
             spread,
+            interpod: interpod::InterPodFilter::new(cluster, template),
             nominated,
         }
     }
@@ -257,6 +260,9 @@ impl<'c> CycleFilters<'c> {
         filter::run_filters(node, self.pod)?;
         if let Some(s) = &self.spread {
             s.check(node)?;
+        }
+        if let Some(i) = &self.interpod {
+            i.check(node)?;
         }
         let mut on_node = self
             .nominated
@@ -308,6 +314,9 @@ fn select_host(
     let spread_scores = (profile.topology_spread_weight > 0)
         .then(|| spread::scores(cluster, template, feasible, &profile.spread_defaults))
         .flatten();
+    let interpod_scores = (profile.inter_pod_affinity_weight > 0)
+        .then(|| interpod::scores(cluster, template, feasible))
+        .flatten();
     let mut best = NodeId(0);
     let mut best_score = i64::MIN;
     let mut ties = 0u32;
@@ -316,6 +325,9 @@ fn select_host(
             + profile.node_affinity_weight * affinity_scores[i];
         if let Some(spread) = &spread_scores {
             total += profile.topology_spread_weight * spread[i];
+        }
+        if let Some(interpod) = &interpod_scores {
+            total += profile.inter_pod_affinity_weight * interpod[i];
         }
         if profile.fit_weight > 0 {
             total += profile.fit_weight
@@ -379,4 +391,50 @@ pub(crate) fn test_pod(cpu: i64, mem: i64) -> PodTemplate {
         requests,
         ..Default::default()
     }
+}
+
+/// A cluster of Ready test nodes `(name, labels)` (4 cpu each, `kubernetes.io/hostname`
+/// set), with one ReplicaSet to own test pods.
+#[cfg(test)]
+pub(crate) fn test_cluster(nodes: &[(&str, &[(&str, &str)])]) -> Cluster {
+    let mut c = Cluster::default();
+    for (i, (name, labels)) in nodes.iter().enumerate() {
+        let mut n = test_node(4000, 1 << 40, 0, 0);
+        n.id = NodeId(i as u32);
+        n.name = name.to_string();
+        n.labels
+            .insert(spread::HOSTNAME_KEY.into(), name.to_string());
+        for (k, v) in labels.iter() {
+            n.labels.insert(k.to_string(), v.to_string());
+        }
+        c.nodes.push(n);
+        c.ready_nodes.push(NodeId(i as u32));
+    }
+    c.replica_sets.push(crate::cluster::ReplicaSet {
+        id: crate::cluster::ReplicaSetId(0),
+        name: "rs".into(),
+        deployment: crate::cluster::DeploymentId(0),
+        replicas: 0,
+        pods: Default::default(),
+    });
+    c
+}
+
+/// Creates a pod from `template` and binds it to the node called `node`.
+#[cfg(test)]
+pub(crate) fn bind_test_pod(c: &mut Cluster, node: &str, template: PodTemplate) -> PodId {
+    let name = format!("p{}", c.pods.len());
+    let id = c.create_pod_with(
+        crate::cluster::ReplicaSetId(0),
+        name,
+        std::sync::Arc::new(template),
+        crate::sim::SimTime::ZERO,
+    );
+    let node = c
+        .nodes
+        .iter()
+        .position(|n| n.name == node)
+        .expect("test node");
+    c.bind(id, NodeId(node as u32));
+    id
 }

@@ -5,7 +5,8 @@
 //!    terminating on the node the pod was already nominated to.
 //! 2. Candidates: nodes whose failure deleting pods could resolve (resources, pod count, host
 //!    ports, topology spread skew — not taints, affinity, node name or cordon), from a random
-//!    offset, at most `max(100, 10 % of nodes)` of them.
+//!    offset, at most `max(100, 10 % of nodes)` of them. (Inter-pod anti-affinity counts
+//!    are not recomputed without the victims.)
 //! 3. Per node: remove every lower-priority pod; if the pod then fits, add them back most
 //!    important first (higher priority, then earlier start) while it still fits — the rest are
 //!    the victims.
@@ -119,7 +120,12 @@ fn eligible(cluster: &Cluster, pod: &Pod) -> Result<(), String> {
 fn resolvable(reason: Unfit) -> bool {
     matches!(
         reason,
-        Unfit::Insufficient(_) | Unfit::TooManyPods | Unfit::NodePorts | Unfit::Spread
+        Unfit::Insufficient(_)
+            | Unfit::TooManyPods
+            | Unfit::NodePorts
+            | Unfit::Spread
+            | Unfit::PodAntiAffinity
+            | Unfit::ExistingPodsAntiAffinity
     )
 }
 
@@ -228,12 +234,11 @@ mod tests {
     //! Victim selection and node choice, after upstream `TestSelectNodesForPreemption` and
     //! `TestPickOneNodeForPreemption` (default_preemption_test.go).
 
-    use std::collections::BTreeSet;
     use std::sync::Arc;
 
     use super::*;
-    use crate::cluster::{DeploymentId, ReplicaSet, ReplicaSetId};
-    use crate::controllers::scheduler::{SchedulerProfile, test_node, test_pod};
+    use crate::cluster::ReplicaSetId;
+    use crate::controllers::scheduler::{SchedulerProfile, bind_test_pod, test_cluster, test_pod};
     use crate::sim::SimDuration;
 
     /// A bound pod: (node, priority, cpu millis, started at second).
@@ -252,40 +257,23 @@ mod tests {
     /// Nodes of 4 cpu with `pods` bound; then the preemptor (priority 100, `cpu` millis) is
     /// created unbound.
     fn cluster(nodes: usize, pods: &[BoundPod], cpu: i64) -> (Cluster, PodId) {
-        let mut c = Cluster::default();
-        for i in 0..nodes {
-            let mut n = test_node(4000, 1 << 40, 0, 0);
-            n.id = NodeId(i as u32);
-            n.name = format!("node-{i}");
-            c.nodes.push(n);
-            c.ready_nodes.push(NodeId(i as u32));
-        }
-        c.replica_sets.push(ReplicaSet {
-            id: ReplicaSetId(0),
-            name: "rs".into(),
-            deployment: DeploymentId(0),
-            replicas: 0,
-            pods: BTreeSet::new(),
-        });
+        let names: Vec<String> = (0..nodes).map(|i| format!("node-{i}")).collect();
+        let specs: Vec<(&str, &[(&str, &str)])> =
+            names.iter().map(|n| (n.as_str(), &[][..])).collect();
+        let mut c = test_cluster(&specs);
         let template = |priority, cpu| {
             let mut t = test_pod(cpu, 0);
             t.priority = priority;
-            Arc::new(t)
+            t
         };
-        for (i, &(node, priority, cpu, started)) in pods.iter().enumerate() {
-            let id = c.create_pod_with(
-                ReplicaSetId(0),
-                format!("p{i}"),
-                template(priority, cpu),
-                SimTime::ZERO,
-            );
-            c.bind(id, NodeId(node as u32));
+        for &(node, priority, cpu, started) in pods {
+            let id = bind_test_pod(&mut c, &names[node], template(priority, cpu));
             c.pod_mut(id).started = Some(SimTime::ZERO + SimDuration::from_secs(started));
         }
         let preemptor = c.create_pod_with(
             ReplicaSetId(0),
             "preemptor".into(),
-            template(100, cpu),
+            Arc::new(template(100, cpu)),
             SimTime::ZERO,
         );
         (c, preemptor)

@@ -88,6 +88,7 @@ pub struct SchedulerProfile {
     pub fit_weight: i64,
     pub balanced_allocation_weight: i64,
     pub topology_spread_weight: i64,
+    pub inter_pod_affinity_weight: i64,
     /// Whether PodTopologySpread filters (it can be disabled apart from its score).
     pub topology_spread_filter: bool,
     pub spread_defaults: SpreadDefaults,
@@ -117,6 +118,7 @@ impl Default for SchedulerProfile {
             fit_weight: 1,
             balanced_allocation_weight: 1,
             topology_spread_weight: 2,
+            inter_pod_affinity_weight: 2,
             topology_spread_filter: true,
             spread_defaults: SpreadDefaults::System,
             fit_strategy: ScoringStrategy {

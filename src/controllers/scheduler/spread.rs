@@ -295,13 +295,8 @@ mod tests {
     //! Cases from upstream `podtopologyspread/filtering_test.go` (`TestSingleConstraint`) and
     //! `scoring_test.go` (`TestPodTopologySpreadScore`), with the arithmetic in comments.
 
-    use std::collections::BTreeSet;
-    use std::sync::Arc;
-
     use super::*;
     use crate::cluster::selector::{LabelSelector, Requirement, SelectorOperator};
-    use crate::cluster::{NodeId, ReplicaSet, ReplicaSetId};
-    use crate::sim::SimTime;
 
     fn exists(key: &str) -> LabelSelector {
         LabelSelector {
@@ -346,30 +341,15 @@ mod tests {
     /// Nodes `(name, zone)` (no zone: `""`), each labelled with its hostname, and bound pods
     /// `(node name, labels)`.
     fn cluster(nodes: &[(&str, &str)], pods: &[(&str, &[&str])]) -> Cluster {
-        let mut c = Cluster::default();
-        for (i, (name, zone)) in nodes.iter().enumerate() {
-            let mut n = crate::controllers::scheduler::test_node(64_000, 1 << 40, 0, 0);
-            n.id = NodeId(i as u32);
-            n.name = name.to_string();
-            n.labels.insert(HOSTNAME_KEY.into(), name.to_string());
-            if !zone.is_empty() {
-                n.labels.insert("zone".into(), zone.to_string());
-            }
-            c.nodes.push(n);
-            c.ready_nodes.push(NodeId(i as u32));
-        }
-        c.replica_sets.push(ReplicaSet {
-            id: ReplicaSetId(0),
-            name: "rs".into(),
-            deployment: crate::cluster::DeploymentId(0),
-            replicas: 0,
-            pods: BTreeSet::new(),
-        });
-        for (i, (node, labels)) in pods.iter().enumerate() {
-            let template = Arc::new(pod(labels, Vec::new()));
-            let id = c.create_pod_with(ReplicaSetId(0), format!("p{i}"), template, SimTime::ZERO);
-            let node = c.nodes.iter().position(|n| n.name == *node).unwrap();
-            c.bind(id, NodeId(node as u32));
+        let zones: Vec<[(&str, &str); 1]> = nodes.iter().map(|(_, z)| [("zone", *z)]).collect();
+        let specs: Vec<(&str, &[(&str, &str)])> = nodes
+            .iter()
+            .zip(&zones)
+            .map(|((name, zone), z)| (*name, if zone.is_empty() { &[][..] } else { &z[..] }))
+            .collect();
+        let mut c = crate::controllers::scheduler::test_cluster(&specs);
+        for (node, labels) in pods {
+            crate::controllers::scheduler::bind_test_pod(&mut c, node, pod(labels, Vec::new()));
         }
         c
     }
