@@ -657,7 +657,7 @@ impl<'s> Engine<'s> {
     fn preempt(&mut self, pod: PodId, preemption: scheduler::preemption::Preemption) {
         let node_name = self.cluster.node(preemption.node).name.clone();
         let preemptor = self.cluster.pod(pod).name.clone();
-        self.cluster.pod_mut(pod).nominated_node = Some(preemption.node);
+        self.cluster.nominate(pod, preemption.node);
         for victim in preemption.victims {
             if self.cluster.pod(victim).deletion.is_some() {
                 continue;

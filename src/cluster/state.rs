@@ -246,6 +246,10 @@ pub struct Cluster {
     /// Whether any workload's pods carry inter-pod (anti-)affinity (when none does, the
     /// InterPodAffinity plugin has nothing to look at for pods without it).
     pub any_pod_affinity: bool,
+    /// Pending pods nominated to a node by preemption, by id.
+    pub nominated: BTreeSet<PodId>,
+    /// How many bound, not yet terminated pods there are of each priority.
+    pub bound_priorities: std::collections::BTreeMap<i32, usize>,
 }
 
 impl Cluster {
@@ -562,10 +566,23 @@ impl Cluster {
         let p = &mut self.pods[pod.index()];
         p.unschedulable_since = None;
         p.nominated_node = None;
+        self.nominated.remove(&pod);
+        *self.bound_priorities.entry(template.priority).or_default() += 1;
         assert!(p.node.is_none(), "pod {} bound twice", p.name);
         p.node = Some(node);
         p.cpu_capacity_millis = limit.unwrap_or(free_share).max(1);
         self.unscheduled.remove(&pod);
+    }
+
+    /// The lowest priority of a bound pod (`None`: no pod is bound).
+    pub fn lowest_bound_priority(&self) -> Option<i32> {
+        self.bound_priorities.keys().next().copied()
+    }
+
+    /// Records that preemption made room for `pod` on `node`.
+    pub fn nominate(&mut self, pod: PodId, node: NodeId) {
+        self.pods[pod.index()].nominated_node = Some(node);
+        self.nominated.insert(pod);
     }
 
     /// Marks a pod for deletion: it stops counting for its ReplicaSet and leaves endpoints.
@@ -595,7 +612,15 @@ impl Cluster {
             let n = &mut self.nodes[node.index()];
             n.release(&p.template);
             n.pods.remove(&pod);
+            let priority = p.template.priority;
+            if let Some(count) = self.bound_priorities.get_mut(&priority) {
+                *count -= 1;
+                if *count == 0 {
+                    self.bound_priorities.remove(&priority);
+                }
+            }
         }
+        self.nominated.remove(&pod);
     }
 
     /// Containers started: Running, and Ready (no readiness probe is modelled yet).

@@ -47,6 +47,9 @@ impl ReasonTally {
     }
 
     pub fn add_n(&mut self, reason: &str, n: usize) {
+        if n == 0 {
+            return;
+        }
         match self.0.get_mut(reason) {
             Some(count) => *count += n,
             None => {
@@ -149,6 +152,8 @@ impl Scheduler {
         let mut unfit: Vec<(filter::Unfit, usize)> = Vec::new();
         let mut feasible: Vec<&Node> = Vec::new();
         let mut processed = 0;
+        // Nodes whose failure deleting pods could resolve (for preemption).
+        let mut resolvable: Vec<NodeId> = Vec::new();
         let filters = CycleFilters::new(cluster, pod, profile);
         let fits = |node: &'c Node| filters.check(node);
         // A pod nominated by an earlier preemption tries that node first.
@@ -169,12 +174,17 @@ impl Scheduler {
                         break;
                     }
                 }
-                Err(reason) => filter::each_reason(node, template, reason, |r| {
-                    match unfit.iter_mut().find(|(u, _)| *u == r) {
-                        Some((_, n)) => *n += 1,
-                        None => unfit.push((r, 1)),
+                Err(reason) => {
+                    if preemption::resolvable(reason) {
+                        resolvable.push(id);
                     }
-                }),
+                    filter::each_reason(node, template, reason, |r| {
+                        match unfit.iter_mut().find(|(u, _)| *u == r) {
+                            Some((_, n)) => *n += 1,
+                            None => unfit.push((r, 1)),
+                        }
+                    })
+                }
             }
         }
         let chosen = match feasible.len() {
@@ -190,7 +200,9 @@ impl Scheduler {
         for (reason, n) in unfit {
             reasons.add_n(&reason.to_string(), n);
         }
-        let (preemption, post_filter) = match preemption::preempt(cluster, pod, &filters, rng) {
+        resolvable.sort();
+        let attempt = preemption::preempt(cluster, pod, &filters, &resolvable, rng);
+        let (preemption, post_filter) = match attempt {
             Ok(p) => (Some(p), None),
             Err(message) => (None, Some(message)),
         };
@@ -236,7 +248,7 @@ impl<'c> CycleFilters<'c> {
             .then(|| spread::SpreadFilter::new(cluster, template, &profile.spread_defaults))
             .flatten();
         let nominated = cluster
-            .unscheduled
+            .nominated
             .iter()
             .map(|&id| cluster.pod(id))
             .filter(|q| q.id != pod.id && q.template.priority >= template.priority)

@@ -44,25 +44,33 @@ struct Candidate<'c> {
 
 /// Runs preemption for `pod`; the error is the message kube-scheduler appends after
 /// `preemption: ` to the FailedScheduling event.
+///
+/// `potential` are the nodes (in node-list order) whose filter failure was resolvable; the
+/// others count as "Preemption is not helpful for scheduling".
 pub fn preempt(
     cluster: &Cluster,
     pod: &Pod,
     filters: &CycleFilters,
+    potential: &[NodeId],
     rng: &mut SimRng,
 ) -> Result<Preemption, String> {
     eligible(cluster, pod)?;
     let nodes = &cluster.ready_nodes;
     let mut statuses = ReasonTally::default();
-    let mut potential: Vec<&Node> = Vec::new();
-    for &id in nodes {
-        let node = cluster.node(id);
-        match filters.check(node) {
-            Err(reason) if !resolvable(reason) => {
-                statuses.add("Preemption is not helpful for scheduling")
-            }
-            _ => potential.push(node),
-        }
+    statuses.add_n(
+        "Preemption is not helpful for scheduling",
+        nodes.len() - potential.len(),
+    );
+    // Nothing bound has a lower priority: no node has victims (the common case, decided
+    // without a dry run per node).
+    if cluster
+        .lowest_bound_priority()
+        .is_none_or(|p| p >= pod.template.priority)
+    {
+        statuses.add_n(NO_VICTIMS, potential.len());
+        return Err(no_candidates(nodes.len(), statuses));
     }
+    let potential: Vec<&Node> = potential.iter().map(|&id| cluster.node(id)).collect();
     let wanted = (nodes.len() * MIN_CANDIDATE_NODES_PERCENTAGE / 100)
         .max(MIN_CANDIDATE_NODES_ABSOLUTE)
         .min(potential.len());
@@ -90,13 +98,20 @@ pub fn preempt(
             node: c.node,
             victims: c.victims.iter().map(|p| p.id).collect(),
         }),
-        None => Err(FitError {
-            nodes: nodes.len(),
-            reasons: statuses,
-            post_filter: None,
-        }
-        .to_string()),
+        None => Err(no_candidates(nodes.len(), statuses)),
     }
+}
+
+const NO_VICTIMS: &str = "No preemption victims found for incoming pod";
+
+/// The message when no node is a candidate: a FitError over the preemption statuses.
+fn no_candidates(nodes: usize, statuses: ReasonTally) -> String {
+    FitError {
+        nodes,
+        reasons: statuses,
+        post_filter: None,
+    }
+    .to_string()
 }
 
 /// `PodEligibleToPreemptOthers`.
@@ -117,7 +132,7 @@ fn eligible(cluster: &Cluster, pod: &Pod) -> Result<(), String> {
 
 /// Whether deleting pods could fix this failure (`Unschedulable`, not
 /// `UnschedulableAndUnresolvable`).
-fn resolvable(reason: Unfit) -> bool {
+pub fn resolvable(reason: Unfit) -> bool {
     matches!(
         reason,
         Unfit::Insufficient(_)
@@ -142,7 +157,7 @@ fn select_victims<'c>(
         .filter(|p| p.template.priority < pod.template.priority)
         .collect();
     if lower.is_empty() {
-        return Err("No preemption victims found for incoming pod".into());
+        return Err(NO_VICTIMS.into());
     }
     let mut trial = node.clone();
     for p in &lower {
@@ -283,7 +298,13 @@ mod tests {
         let profile = SchedulerProfile::default();
         let filters = CycleFilters::new(c, c.pod(pod), &profile);
         let mut rng = crate::sim::RngStreams::new(1).stream("scheduler");
-        preempt(c, c.pod(pod), &filters, &mut rng).map(|p| {
+        let potential: Vec<NodeId> = c
+            .ready_nodes
+            .iter()
+            .copied()
+            .filter(|&n| filters.check(c.node(n)).is_err_and(resolvable))
+            .collect();
+        preempt(c, c.pod(pod), &filters, &potential, &mut rng).map(|p| {
             let names = p.victims.iter().map(|v| c.pod(*v).name.clone()).collect();
             (p.node, names)
         })
