@@ -188,12 +188,9 @@ fn too_many_pods(node: &Node) -> bool {
     node.pod_count + 1 > node.max_pods
 }
 
-/// The resources `pod` requests more of than `node` has left, in NodeResourcesFit's order.
+/// The resources `pod` requests more of than `node` has left.
 fn insufficient<'p>(node: &Node, pod: &'p PodTemplate) -> impl Iterator<Item = &'p str> {
-    pod.requests
-        .nonzero()
-        .filter(|&(name, amount)| amount > node.allocatable.get(name) - node.requested.get(name))
-        .map(|(name, _)| name)
+    pod.requests.shortfalls(&node.allocatable, &node.requested)
 }
 
 #[cfg(test)]

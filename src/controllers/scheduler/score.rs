@@ -147,26 +147,28 @@ pub fn balanced_allocation(node: &Node, pod: &PodTemplate, resources: &[Resource
     if pod.requests.cpu_millis == 0 && pod.requests.memory_bytes == 0 {
         return 0;
     }
-    let fractions = || {
-        resources.iter().filter_map(|r| {
-            let (alloc, req) = allocatable_and_requested(
-                node,
-                &r.name,
-                pod.requests.get(&r.name),
-                &node.requested,
-            );
-            (alloc > 0).then(|| (req as f64 / alloc as f64).min(1.0))
-        })
-    };
-    let (n, sum) = fractions().fold((0usize, 0.0), |(n, s), f| (n + 1, s + f));
-    let std = match n {
-        2 => {
-            let mut two = fractions();
-            let (a, b) = (two.next().unwrap_or(0.0), two.next().unwrap_or(0.0));
-            (a - b).abs() / 2.0
+    // Each fraction once, on the stack for the usual handful of resources.
+    const INLINE: usize = 8;
+    let mut inline = [0.0f64; INLINE];
+    let mut spilled: Vec<f64> = Vec::new();
+    let mut n = 0;
+    for r in resources {
+        let (alloc, req) =
+            allocatable_and_requested(node, &r.name, pod.requests.get(&r.name), &node.requested);
+        if alloc > 0 {
+            let f = (req as f64 / alloc as f64).min(1.0);
+            match inline.get_mut(n) {
+                Some(slot) => *slot = f,
+                None => spilled.push(f),
+            }
+            n += 1;
         }
+    }
+    let fractions = || inline.iter().take(n).chain(&spilled).copied();
+    let std = match n {
+        2 => (inline[0] - inline[1]).abs() / 2.0,
         n if n > 2 => {
-            let mean = sum / n as f64;
+            let mean = fractions().sum::<f64>() / n as f64;
             (fractions().map(|f| (f - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
         }
         _ => 0.0,
