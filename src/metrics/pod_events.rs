@@ -12,41 +12,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cluster::PodId;
+pub use crate::controllers::PodEventReason;
 use crate::sim::SimTime;
-
-/// The `reason` of a pod event, under its Kubernetes name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum PodEventReason {
-    /// The ReplicaSet (or the pod trace) created the pod.
-    Created,
-    /// The scheduler found no node (`0/N nodes are available: …`).
-    FailedScheduling,
-    /// The Cluster Autoscaler added nodes for the pod.
-    TriggeredScaleUp,
-    /// The Cluster Autoscaler could not help the pod.
-    NotTriggerScaleUp,
-    /// The scheduler bound the pod to a node.
-    Scheduled,
-    /// The scheduler deleted the pod to make room for a higher-priority one.
-    Preempted,
-    /// The containers started.
-    Started,
-    /// The pod is being deleted: its containers are stopped.
-    Killing,
-    /// The pod was deleted before it was bound (kubesim's reason: Kubernetes logs this on the
-    /// owner as `SuccessfulDelete`).
-    Deleted,
-}
-
-impl PodEventReason {
-    /// `Warning` for the reasons that mean something is wrong, `Normal` otherwise.
-    pub fn event_type(self) -> &'static str {
-        match self {
-            PodEventReason::FailedScheduling | PodEventReason::NotTriggerScaleUp => "Warning",
-            _ => "Normal",
-        }
-    }
-}
 
 /// One event, possibly folded from several identical ones.
 #[derive(Clone, Debug, PartialEq, Serialize)]

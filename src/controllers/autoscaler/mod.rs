@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::cluster::{Cluster, NodeId, NodeState, PodId, PoolId};
 use crate::controllers::daemonset;
 use crate::controllers::scheduler::{ReasonTally, filter};
-use crate::metrics::pod_events::PodEventReason;
+use crate::controllers::PodEventReason;
 use crate::scenario::AutoscalerSettings;
 use crate::sim::{SimDuration, SimRng, SimTime};
 
