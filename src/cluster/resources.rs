@@ -105,7 +105,11 @@ impl Resources {
         requested: &Resources,
     ) -> impl Iterator<Item = &'p str> {
         let fixed = [
-            (CPU, self.cpu_millis, allocatable.cpu_millis - requested.cpu_millis),
+            (
+                CPU,
+                self.cpu_millis,
+                allocatable.cpu_millis - requested.cpu_millis,
+            ),
             (
                 MEMORY,
                 self.memory_bytes,

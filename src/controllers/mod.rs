@@ -10,6 +10,7 @@ pub mod hpa;
 pub mod kubelet;
 pub mod metrics_server;
 pub mod replicaset;
+pub mod rollout;
 pub mod scheduler;
 
 use serde::Serialize;

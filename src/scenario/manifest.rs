@@ -35,6 +35,7 @@ use super::model::{
     PodTemplate, ResourceTarget, ValueTarget, WorkloadModel,
 };
 use super::yaml::{Node, Position, parse_documents};
+use crate::controllers::rollout::{IntOrPercent, Strategy};
 use k8s_openapi::api::autoscaling::v2::{MetricSpec, MetricTarget};
 
 /// Where an object came from: its file and its YAML node (for positions of any field).
@@ -352,7 +353,7 @@ pub fn deployment_spec(
             format!("must be greater than or equal to 0, got {replicas}"),
         ));
     }
-    check_strategy(spec, src, diags);
+    let strategy = strategy(spec, src, diags);
     let namespace = namespace_of(&m.object.metadata);
     let (selector, template_labels, pod) = controller_template(
         "Deployment",
@@ -371,6 +372,7 @@ pub fn deployment_spec(
         selector,
         template_labels,
         pod,
+        strategy,
         workload: WorkloadModel::default(),
         source: super::model::PodSource::ReplicaSet,
     })
@@ -406,6 +408,7 @@ pub fn daemon_set_spec(
         selector,
         template_labels,
         pod,
+        strategy: Strategy::default(),
         workload: WorkloadModel::default(),
         source: super::model::PodSource::DaemonSet,
     })
@@ -461,58 +464,63 @@ fn controller_template(
     (resolved, template_labels, pod)
 }
 
-/// Validates `strategy` like the API server (both-zero rule, percent bounds).
-fn check_strategy(
+/// `spec.strategy`, validated like the API server (both-zero rule, percent bounds) and
+/// defaulted (RollingUpdate, 25 % / 25 %).
+fn strategy(
     spec: &k8s_openapi::api::apps::v1::DeploymentSpec,
     src: &Source,
     diags: &mut Vec<Diagnostic>,
-) {
+) -> Strategy {
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     let Some(strategy) = &spec.strategy else {
-        return;
+        return Strategy::default();
     };
     match strategy.type_.as_deref() {
-        None | Some("RollingUpdate") | Some("Recreate") => {}
+        None | Some("RollingUpdate") => {}
+        Some("Recreate") => return Strategy::Recreate,
         Some(other) => diags.push(src.error(
             "spec.strategy.type",
             format!("unsupported value {other:?}: must be RollingUpdate or Recreate"),
         )),
     }
     let Some(ru) = &strategy.rolling_update else {
-        return;
+        return Strategy::default();
     };
-    let is_zero = |v: &Option<IntOrString>, default_zero: bool| match v {
-        None => default_zero,
-        Some(IntOrString::Int(i)) => *i == 0,
-        Some(IntOrString::String(s)) => s == "0%" || s == "0",
-    };
-    for (field, value) in [
-        ("maxSurge", &ru.max_surge),
-        ("maxUnavailable", &ru.max_unavailable),
-    ] {
+    let mut value = |field: &str, v: &Option<IntOrString>| -> IntOrPercent {
         let path = format!("spec.strategy.rollingUpdate.{field}");
-        match value {
-            Some(IntOrString::Int(i)) if *i < 0 => {
+        let parsed = match v {
+            None => return IntOrPercent::Percent(25),
+            Some(IntOrString::Int(i)) => IntOrPercent::Int(*i),
+            Some(IntOrString::String(s)) => match IntOrPercent::parse(s) {
+                Ok(p) => p,
+                Err(e) => {
+                    diags.push(src.error(&path, e));
+                    return IntOrPercent::Percent(25);
+                }
+            },
+        };
+        match parsed {
+            IntOrPercent::Int(i) | IntOrPercent::Percent(i) if i < 0 => {
                 diags.push(src.error(&path, "must be greater than or equal to 0"))
             }
-            Some(IntOrString::String(s)) => match s.strip_suffix('%').map(str::parse::<u32>) {
-                Some(Ok(p)) if field == "maxUnavailable" && p > 100 => {
-                    diags.push(src.error(&path, "must not be greater than 100%"))
-                }
-                Some(Ok(_)) => {}
-                _ => diags.push(src.error(
-                    &path,
-                    format!("{s:?} must be an integer or a percentage such as 25%"),
-                )),
-            },
+            IntOrPercent::Percent(p) if field == "maxUnavailable" && p > 100 => {
+                diags.push(src.error(&path, "must not be greater than 100%"))
+            }
             _ => {}
         }
-    }
-    if is_zero(&ru.max_surge, false) && is_zero(&ru.max_unavailable, false) {
+        parsed
+    };
+    let max_surge = value("maxSurge", &ru.max_surge);
+    let max_unavailable = value("maxUnavailable", &ru.max_unavailable);
+    if max_surge.is_zero() && max_unavailable.is_zero() {
         diags.push(src.error(
             "spec.strategy.rollingUpdate.maxUnavailable",
             "may not be 0 when maxSurge is 0",
         ));
+    }
+    Strategy::RollingUpdate {
+        max_surge,
+        max_unavailable,
     }
 }
 

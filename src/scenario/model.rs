@@ -109,6 +109,8 @@ pub struct DeploymentSpec {
     pub selector: LabelSelector,
     pub template_labels: Labels,
     pub pod: PodTemplate,
+    /// `spec.strategy` (RollingUpdate 25 %/25 % by default).
+    pub strategy: crate::controllers::rollout::Strategy,
     pub workload: WorkloadModel,
     /// Who creates the pods: a ReplicaSet (a Deployment from the manifests) or a pod trace.
     pub source: PodSource,

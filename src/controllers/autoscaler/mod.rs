@@ -25,9 +25,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cluster::{Cluster, NodeId, NodeState, PodId, PoolId};
+use crate::controllers::PodEventReason;
 use crate::controllers::daemonset;
 use crate::controllers::scheduler::{ReasonTally, filter};
-use crate::controllers::PodEventReason;
 use crate::scenario::AutoscalerSettings;
 use crate::sim::{SimDuration, SimRng, SimTime};
 

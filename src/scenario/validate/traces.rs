@@ -157,6 +157,7 @@ fn trace_workload(name: String) -> DeploymentSpec {
         selector: LabelSelector::from_match_labels(labels.clone()),
         template_labels: labels,
         pod: PodTemplate::default(),
+        strategy: Default::default(),
         workload: WorkloadModel {
             startup_time: DurationDist::Constant(SimDuration::ZERO),
             ..WorkloadModel::default()

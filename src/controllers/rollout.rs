@@ -1,0 +1,401 @@
+//! The Deployment controller's rollout arithmetic (B.2–B.7), as pure functions over small
+//! views of a Deployment's ReplicaSets: fenceposts (`ResolveFenceposts`), how far the new
+//! ReplicaSet may grow (`NewRSNewReplicas`), how far the old ones may shrink
+//! (`reconcileOldReplicaSets`: unhealthy replicas first, then available ones down to
+//! `minAvailable`), and whether a rollout is complete or progressing. The controller that
+//! turns these numbers into ReplicaSet updates uses them on every reconcile.
+
+/// `intstr.IntOrString` as Deployments use it: a count or a percentage of the replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Int(i32),
+    Percent(i32),
+}
+
+impl IntOrPercent {
+    /// Parses `5` or `"25%"` as written in a manifest.
+    pub fn parse(text: &str) -> Result<IntOrPercent, String> {
+        let invalid =
+            || format!("invalid value {text:?}: use a whole number or a percentage such as 25%");
+        match text.strip_suffix('%') {
+            Some(n) => n.parse().map(IntOrPercent::Percent).map_err(|_| invalid()),
+            None => text.parse().map(IntOrPercent::Int).map_err(|_| invalid()),
+        }
+    }
+
+    /// `GetScaledValueFromIntOrPercent`: a percentage of `total`, rounded up or down.
+    pub fn scaled(self, total: i32, round_up: bool) -> i32 {
+        match self {
+            IntOrPercent::Int(v) => v,
+            IntOrPercent::Percent(p) => {
+                let exact = i64::from(p) * i64::from(total);
+                let v = if round_up {
+                    (exact + 99).div_euclid(100)
+                } else {
+                    exact.div_euclid(100)
+                };
+                v as i32
+            }
+        }
+    }
+
+    pub fn is_zero(self) -> bool {
+        matches!(self, IntOrPercent::Int(0) | IntOrPercent::Percent(0))
+    }
+}
+
+/// `spec.strategy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    RollingUpdate {
+        max_surge: IntOrPercent,
+        max_unavailable: IntOrPercent,
+    },
+    Recreate,
+}
+
+impl Default for Strategy {
+    /// RollingUpdate with 25 % surge and 25 % unavailable.
+    fn default() -> Self {
+        Strategy::RollingUpdate {
+            max_surge: IntOrPercent::Percent(25),
+            max_unavailable: IntOrPercent::Percent(25),
+        }
+    }
+}
+
+/// `ResolveFenceposts`: (surge rounded up, unavailable rounded down), with unavailable raised to
+/// 1 when both are 0 (so a rollout can always make progress).
+pub fn resolve_fenceposts(
+    surge: Option<IntOrPercent>,
+    unavailable: Option<IntOrPercent>,
+    desired: i32,
+) -> (i32, i32) {
+    let s = surge.map_or(0, |v| v.scaled(desired, true));
+    let u = unavailable.map_or(0, |v| v.scaled(desired, false));
+    if s == 0 && u == 0 { (0, 1) } else { (s, u) }
+}
+
+impl Strategy {
+    fn fenceposts(self, replicas: i32) -> Option<(i32, i32)> {
+        match self {
+            Strategy::RollingUpdate {
+                max_surge,
+                max_unavailable,
+            } => Some(resolve_fenceposts(
+                Some(max_surge),
+                Some(max_unavailable),
+                replicas,
+            )),
+            Strategy::Recreate => None,
+        }
+    }
+
+    /// `MaxSurge`: 0 for Recreate.
+    pub fn max_surge(self, replicas: i32) -> i32 {
+        self.fenceposts(replicas).map_or(0, |(s, _)| s)
+    }
+
+    /// `MaxUnavailable`: 0 for Recreate or no replicas, at most `replicas`.
+    pub fn max_unavailable(self, replicas: i32) -> i32 {
+        match self.fenceposts(replicas) {
+            Some((_, u)) if replicas > 0 => u.min(replicas),
+            _ => 0,
+        }
+    }
+
+    /// `MinAvailable`: `replicas − MaxUnavailable` (0 for Recreate).
+    pub fn min_available(self, replicas: i32) -> i32 {
+        match self {
+            Strategy::RollingUpdate { .. } => replicas - self.max_unavailable(replicas),
+            Strategy::Recreate => 0,
+        }
+    }
+}
+
+/// One ReplicaSet as the rollout arithmetic sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaSetView {
+    /// `spec.replicas`.
+    pub spec: i32,
+    /// `status.availableReplicas`.
+    pub available: i32,
+}
+
+/// `NewRSNewReplicas`: what the new ReplicaSet may be scaled to now — up to `replicas +
+/// maxSurge` pods in total across `all`, and never beyond `replicas` (Recreate: `replicas`).
+pub fn new_rs_new_replicas(
+    strategy: Strategy,
+    replicas: i32,
+    all: &[ReplicaSetView],
+    new: ReplicaSetView,
+) -> i32 {
+    match strategy {
+        Strategy::Recreate => replicas,
+        Strategy::RollingUpdate { .. } => {
+            let max_total = replicas + strategy.max_surge(replicas);
+            let current: i32 = all.iter().map(|rs| rs.spec).sum();
+            if current >= max_total {
+                return new.spec;
+            }
+            let up = (max_total - current).min(replicas - new.spec);
+            new.spec + up
+        }
+    }
+}
+
+/// `reconcileOldReplicaSets`: the old ReplicaSets' new `spec.replicas` (same order as `old`,
+/// which must be oldest first), or `None` when nothing may be scaled down now.
+pub fn scale_down_old(
+    strategy: Strategy,
+    replicas: i32,
+    old: &[ReplicaSetView],
+    new: ReplicaSetView,
+) -> Option<Vec<i32>> {
+    let old_pods: i32 = old.iter().map(|rs| rs.spec).sum();
+    if old_pods == 0 {
+        return None;
+    }
+    let all_pods = old_pods + new.spec;
+    let min_available = replicas - strategy.max_unavailable(replicas);
+    let new_unavailable = new.spec - new.available;
+    let max_scaled_down = all_pods - min_available - new_unavailable;
+    if max_scaled_down <= 0 {
+        return None;
+    }
+    let mut sizes: Vec<i32> = old.iter().map(|rs| rs.spec).collect();
+    // 1. Unhealthy replicas first: they do not count towards availability anyway.
+    let mut cleaned = 0;
+    for (size, rs) in sizes.iter_mut().zip(old) {
+        if cleaned >= max_scaled_down {
+            break;
+        }
+        if *size == 0 || *size == rs.available {
+            continue;
+        }
+        let n = (max_scaled_down - cleaned).min(*size - rs.available);
+        *size -= n;
+        cleaned += n;
+    }
+    // 2. Then available ones, while availability stays above `minAvailable` (the new
+    // ReplicaSet's availability counts, and the cleaned-up replicas were unavailable).
+    let available: i32 = old.iter().map(|rs| rs.available).sum::<i32>() + new.available;
+    let mut scaled = 0;
+    if available > min_available {
+        let budget = available - min_available;
+        for size in sizes.iter_mut() {
+            if scaled >= budget {
+                break;
+            }
+            let n = (*size).min(budget - scaled);
+            *size -= n;
+            scaled += n;
+        }
+    }
+    (cleaned + scaled > 0).then_some(sizes)
+}
+
+/// A Deployment's status counts (`status.replicas`, `updatedReplicas`, `readyReplicas`,
+/// `availableReplicas`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RolloutStatus {
+    pub replicas: i32,
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
+}
+
+/// `DeploymentComplete`: every replica updated, no more, all available.
+pub fn complete(replicas: i32, status: RolloutStatus) -> bool {
+    status.updated == replicas && status.replicas == replicas && status.available == replicas
+}
+
+/// `DeploymentProgressing`: more updated, fewer old, more ready or more available pods.
+pub fn progressing(before: RolloutStatus, now: RolloutStatus) -> bool {
+    now.updated > before.updated
+        || (now.replicas - now.updated) < (before.replicas - before.updated)
+        || now.ready > before.ready
+        || now.available > before.available
+}
+
+#[cfg(test)]
+mod tests {
+    //! Ported from upstream `deployment/util/deployment_util_test.go` and
+    //! `deployment/rolling_test.go`.
+
+    use super::*;
+    use IntOrPercent::{Int, Percent};
+
+    fn rolling(surge: IntOrPercent, unavailable: IntOrPercent) -> Strategy {
+        Strategy::RollingUpdate {
+            max_surge: surge,
+            max_unavailable: unavailable,
+        }
+    }
+
+    #[test]
+    fn resolve_fenceposts_upstream() {
+        // (surge, unavailable, desired) → (surge, unavailable)
+        let cases = [
+            (Some(Percent(0)), Some(Percent(0)), 0, (0, 1)), // both 0: unavailable raised to 1
+            (Some(Percent(39)), Some(Percent(39)), 10, (4, 3)), // ⌈3.9⌉ = 4, ⌊3.9⌋ = 3
+            (None, Some(Percent(39)), 10, (0, 3)),
+            (Some(Percent(39)), None, 10, (4, 0)),
+            (None, None, 10, (0, 1)),
+        ];
+        for (s, u, desired, want) in cases {
+            assert_eq!(
+                resolve_fenceposts(s, u, desired),
+                want,
+                "{s:?} {u:?} {desired}"
+            );
+        }
+        assert!(IntOrPercent::parse("oops").is_err());
+        assert!(IntOrPercent::parse("urg%").is_err());
+        assert_eq!(IntOrPercent::parse("25%"), Ok(Percent(25)));
+        assert_eq!(IntOrPercent::parse("3"), Ok(Int(3)));
+    }
+
+    #[test]
+    fn new_rs_new_replicas_upstream() {
+        // The other ReplicaSet has 5 replicas; maxUnavailable 1.
+        let rs5 = ReplicaSetView {
+            spec: 5,
+            available: 0,
+        };
+        let cases = [
+            // (strategy, deployment replicas, new RS spec, maxSurge) → new RS spec
+            // 5 + 5 = 10 ≥ 1 + 1: cannot grow.
+            ("can not scale up", true, 1, 5, 1, 5),
+            // 2 + 5 = 7 < 6 + 10 = 16: grow by min(16 − 7, 6 − 2) = 4 → 6.
+            ("scale up to replicas", true, 6, 2, 10, 6),
+            ("recreate", false, 3, 1, 1, 3),
+        ];
+        for (name, is_rolling, replicas, new_spec, surge, want) in cases {
+            let strategy = if is_rolling {
+                rolling(Int(surge), Int(1))
+            } else {
+                Strategy::Recreate
+            };
+            let new = ReplicaSetView {
+                spec: new_spec,
+                available: 0,
+            };
+            assert_eq!(
+                new_rs_new_replicas(strategy, replicas, &[rs5, new], new),
+                want,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn max_unavailable_upstream() {
+        let cases = [
+            (10, rolling(Int(1), Int(5)), 5),
+            (10, rolling(Int(1), Int(10)), 10),
+            (5, rolling(Int(1), Int(10)), 5), // capped at replicas
+            (0, rolling(Int(1), Int(10)), 0), // no replicas
+            (10, Strategy::Recreate, 0),
+            (10, rolling(Int(1), Percent(50)), 5),
+            (5, rolling(Int(1), Percent(100)), 5),
+        ];
+        for (replicas, strategy, want) in cases {
+            assert_eq!(
+                strategy.max_unavailable(replicas),
+                want,
+                "{replicas} {strategy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reconcile_old_replica_sets_upstream() {
+        // (replicas, maxUnavailable, old spec, new spec, old available, new available) →
+        // old spec after, or None (maxSurge 0)
+        let cases = [
+            // maxUnavailable 0 → raised to 1 (surge is 0): scale 10 → 9.
+            (10, 0, 10, 0, 10, 0, Some(9)),
+            (10, 2, 10, 0, 10, 0, Some(8)),
+            // 2 unhealthy old pods are cleaned up first (max scaled down 10 − 8 = 2), and
+            // availability 8 is at minAvailable: 8.
+            (10, 2, 10, 0, 8, 0, Some(8)),
+            // 1 unhealthy cleaned, then 1 available scaled down (9 − 8 = 1): 8.
+            (10, 2, 10, 0, 9, 0, Some(8)),
+            // The new RS's 2 unavailable pods use up the budget: 10 − 8 − 2 = 0.
+            (10, 2, 8, 2, 8, 0, None),
+        ];
+        for (replicas, unavailable, old_spec, new_spec, old_avail, new_avail, want) in cases {
+            let old = [ReplicaSetView {
+                spec: old_spec,
+                available: old_avail,
+            }];
+            let new = ReplicaSetView {
+                spec: new_spec,
+                available: new_avail,
+            };
+            let got = scale_down_old(rolling(Int(0), Int(unavailable)), replicas, &old, new);
+            assert_eq!(
+                got.map(|s| s[0]),
+                want,
+                "{replicas} {unavailable} {old_spec}"
+            );
+        }
+    }
+
+    #[test]
+    fn scale_down_only_above_min_available() {
+        // The cases of TestDeploymentController_scaleDownOldReplicaSetsForRollingUpdate (one
+        // old RS, 10 replicas, surge 0) through the whole reconcile, cleanup included:
+        // (maxUnavailable, available, spec) → spec after.
+        let cases = [
+            (0, 10, 10, Some(9)), // maxUnavailable raised to 1: 10 available − 9 = 1
+            (2, 10, 10, Some(8)),
+            (2, 8, 10, Some(8)), // the 2 unavailable are cleaned up; none available to spare
+            (2, 10, 0, None),
+            // Upstream's scale-down step alone does nothing here (1 available ≤ 8); the
+            // cleanup before it removes 2 of the 9 unhealthy (budget 10 − 8 = 2).
+            (2, 1, 10, Some(8)),
+        ];
+        for (unavailable, available, spec, want) in cases {
+            let old = [ReplicaSetView { spec, available }];
+            let got = scale_down_old(
+                rolling(Int(0), Int(unavailable)),
+                10,
+                &old,
+                ReplicaSetView::default(),
+            );
+            assert_eq!(got.map(|s| s[0]), want, "{unavailable} {available} {spec}");
+        }
+    }
+
+    #[test]
+    fn complete_and_progressing_upstream() {
+        let st = |replicas, updated, ready, available| RolloutStatus {
+            replicas,
+            updated,
+            ready,
+            available,
+        };
+        // TestDeploymentComplete: (desired, current, updated, available) → complete
+        assert!(!complete(5, st(5, 5, 0, 4)));
+        assert!(!complete(5, st(5, 5, 0, 3)));
+        assert!(complete(5, st(5, 5, 0, 5)));
+        assert!(!complete(5, st(5, 4, 0, 5)));
+        assert!(!complete(1, st(2, 1, 0, 1)));
+        assert!(!complete(1, st(1, 1, 0, 0)));
+        // TestDeploymentProgressing: (before, now) → progressing
+        let cases = [
+            (st(10, 4, 4, 4), st(10, 6, 4, 4), true),
+            (st(10, 4, 4, 4), st(10, 4, 4, 4), false),
+            (st(10, 4, 6, 6), st(8, 4, 6, 6), true),
+            (st(10, 7, 3, 3), st(10, 6, 3, 3), false),
+            (st(10, 4, 7, 7), st(8, 8, 5, 5), true),
+            (st(10, 10, 9, 8), st(10, 10, 10, 8), true),
+            (st(10, 10, 10, 9), st(10, 10, 10, 10), true),
+        ];
+        for (before, now, want) in cases {
+            assert_eq!(progressing(before, now), want, "{before:?} → {now:?}");
+        }
+    }
+}
