@@ -102,6 +102,8 @@ pub struct Node {
     pub unschedulable: bool,
     /// Host ports taken by the pods here (NodePorts).
     pub used_ports: Vec<HostPort>,
+    /// Images pulled here (`status.images`; never garbage-collected in the model).
+    pub images: BTreeSet<String>,
     pub state: NodeState,
 }
 
@@ -250,6 +252,10 @@ pub struct Cluster {
     pub nominated: BTreeSet<PodId>,
     /// How many bound, not yet terminated pods there are of each priority.
     pub bound_priorities: std::collections::BTreeMap<i32, usize>,
+    /// Image sizes in bytes by normalized name (`spec.imageSizes`).
+    pub image_sizes: std::collections::BTreeMap<String, i64>,
+    /// On how many nodes (not removed) each image is present.
+    pub image_nodes: std::collections::BTreeMap<String, usize>,
 }
 
 impl Cluster {
@@ -290,6 +296,7 @@ impl Cluster {
             });
         }
         c.any_pod_affinity = s.deployments.iter().any(|d| !d.pod.pod_affinity.is_empty());
+        c.image_sizes = s.image_sizes.clone();
         for (i, spec) in s.services.iter().enumerate() {
             let id = ServiceId(i as u32);
             c.services.push(Service {
@@ -416,6 +423,7 @@ impl Cluster {
             taints: p.spec.taints.clone(),
             unschedulable: false,
             used_ports: Vec::new(),
+            images: BTreeSet::new(),
             state: NodeState::Provisioning,
         }
     }
@@ -459,6 +467,11 @@ impl Cluster {
         }
         n.state = NodeState::Removed;
         self.pools[n.pool.index()].size -= 1;
+        for image in &n.images {
+            if let Some(count) = self.image_nodes.get_mut(image) {
+                *count = count.saturating_sub(1);
+            }
+        }
         if let Ok(i) = self.ready_nodes.binary_search(&node) {
             self.ready_nodes.remove(i);
         }
@@ -562,6 +575,12 @@ impl Cluster {
         let free_share = n.allocatable.cpu_millis - n.requested.cpu_millis;
         n.reserve(&template);
         n.pods.insert(pod);
+        // The kubelet pulls the images; the node reports them from then on.
+        for image in &template.images {
+            if n.images.insert(image.clone()) {
+                *self.image_nodes.entry(image.clone()).or_default() += 1;
+            }
+        }
         let limit = template.cpu_limit_millis;
         let p = &mut self.pods[pod.index()];
         p.unschedulable_since = None;

@@ -743,6 +743,14 @@ fn pod_template(
         preemption_policy: spec.preemption_policy.clone(),
         host_ports: host_ports(spec, src, path, diags),
         pod_affinity: super::pod_affinity::pod_affinity(spec, src, path, diags),
+        images: spec
+            .init_containers
+            .iter()
+            .flatten()
+            .chain(&spec.containers)
+            .filter_map(|c| c.image.as_deref())
+            .map(super::model::normalized_image_name)
+            .collect(),
         ..PodTemplate::default()
     }
 }

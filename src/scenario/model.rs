@@ -27,6 +27,8 @@ pub struct Scenario {
     pub sample_interval: SimDuration,
     pub max_events: u64,
     pub node_pools: Vec<NodePoolSpec>,
+    /// Image sizes in bytes by normalized image name (`spec.imageSizes`).
+    pub image_sizes: std::collections::BTreeMap<String, i64>,
     pub deployments: Vec<DeploymentSpec>,
     pub services: Vec<ServiceSpec>,
     pub hpas: Vec<HpaSpec>,
@@ -203,6 +205,8 @@ pub struct PodTemplate {
     pub host_ports: Vec<HostPort>,
     /// Inter-pod affinity and anti-affinity.
     pub pod_affinity: PodAffinity,
+    /// The images of the init and app containers, normalized (`:latest` when untagged).
+    pub images: Vec<String>,
     /// The selector the scheduler's default spreading constraints use when the pod has none of
     /// its own (`helper.DefaultSelector`: the selectors of the Services that select the pod
     /// and of its ReplicaSet, ANDed); `None` for a pod that nobody selects.
@@ -276,6 +280,16 @@ impl AffinityTerm {
                 .selector
                 .as_ref()
                 .is_some_and(|s| s.matches(&pod.labels))
+    }
+}
+
+/// An image reference as nodes report it: `:latest` added when it has neither tag nor digest.
+pub fn normalized_image_name(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
     }
 }
 

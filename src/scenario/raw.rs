@@ -67,6 +67,9 @@ pub struct RawSpec {
     /// Scripted metric values for HPA External and Object metrics (e.g. a message-queue depth).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub external_metrics: Vec<RawMetricSeries>,
+    /// Container image sizes (`image: quantity`), for the scheduler's ImageLocality score.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub image_sizes: BTreeMap<String, RawQuantity>,
 }
 
 /// A metric whose value over time comes from a CSV `t_seconds,value` (piecewise constant).

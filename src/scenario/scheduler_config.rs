@@ -147,17 +147,18 @@ struct RawDefaultConstraint {
 }
 
 /// The score plugins kubesim models, with their default-profile weights.
-const MODELLED_SCORES: [(&str, i64); 6] = [
+const MODELLED_SCORES: [(&str, i64); 7] = [
     ("TaintToleration", 3),
     ("NodeAffinity", 2),
     ("NodeResourcesFit", 1),
     ("PodTopologySpread", 2),
     ("InterPodAffinity", 2),
     ("NodeResourcesBalancedAllocation", 1),
+    ("ImageLocality", 1),
 ];
 
 /// Score plugins of the default profile that kubesim does not model yet.
-const UNMODELLED_SCORES: [&str; 2] = ["ImageLocality", "VolumeBinding"];
+const UNMODELLED_SCORES: [&str; 1] = ["VolumeBinding"];
 
 /// Reads `text` (the file `file`) into profiles; problems go to `diags`.
 pub fn read(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<SchedulerProfile> {
@@ -418,6 +419,7 @@ fn weight_mut<'p>(profile: &'p mut SchedulerProfile, name: &str) -> Option<&'p m
         "NodeResourcesBalancedAllocation" => Some(&mut profile.balanced_allocation_weight),
         SPREAD => Some(&mut profile.topology_spread_weight),
         "InterPodAffinity" => Some(&mut profile.inter_pod_affinity_weight),
+        "ImageLocality" => Some(&mut profile.image_locality_weight),
         _ => None,
     }
 }

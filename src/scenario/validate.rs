@@ -409,6 +409,7 @@ impl Builder<'_> {
             self.diags,
         );
         let metric_resolution = self.metric_resolution(spec.metrics_server.as_ref());
+        let image_sizes = self.image_sizes(&spec.image_sizes);
         // Record the effective values so scenario.resolved.yaml shows what ran.
         spec.duration = Some(Duration(duration));
         spec.seed = Some(seed);
@@ -434,6 +435,7 @@ impl Builder<'_> {
             sample_interval,
             max_events: spec.max_events.unwrap_or(DEFAULT_MAX_EVENTS),
             node_pools,
+            image_sizes,
             deployments,
             services,
             hpas,
@@ -679,6 +681,22 @@ impl Builder<'_> {
             }
         }
         (amounts, pods)
+    }
+
+    /// `spec.imageSizes`: bytes by normalized image name.
+    fn image_sizes(&mut self, given: &BTreeMap<String, RawQuantity>) -> BTreeMap<String, i64> {
+        let mut out = BTreeMap::new();
+        for (image, q) in given {
+            let path = format!("spec.imageSizes.{image}");
+            match crate::cluster::quantity::Quantity::parse(&q.as_text()) {
+                Ok(size) if size.value() >= 0 => {
+                    out.insert(crate::scenario::normalized_image_name(image), size.value());
+                }
+                Ok(_) => self.error(&path, "an image size cannot be negative"),
+                Err(e) => self.error(&path, e.to_string()),
+            }
+        }
+        out
     }
 
     fn taints(&mut self, path: &str, raw: &[RawTaint]) -> Vec<Taint> {

@@ -341,6 +341,9 @@ fn select_host(
         if let Some(interpod) = &interpod_scores {
             total += profile.inter_pod_affinity_weight * interpod[i];
         }
+        if profile.image_locality_weight > 0 && !template.images.is_empty() {
+            total += profile.image_locality_weight * score::image_locality(cluster, node, template);
+        }
         if profile.fit_weight > 0 {
             total += profile.fit_weight
                 * score::node_resources_fit(node, template, &profile.fit_strategy);
@@ -385,6 +388,7 @@ pub(crate) fn test_node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Nod
         taints: Vec::new(),
         unschedulable: false,
         used_ports: Vec::new(),
+        images: Default::default(),
         state: crate::cluster::NodeState::Ready,
     }
 }

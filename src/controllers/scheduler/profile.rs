@@ -89,6 +89,7 @@ pub struct SchedulerProfile {
     pub balanced_allocation_weight: i64,
     pub topology_spread_weight: i64,
     pub inter_pod_affinity_weight: i64,
+    pub image_locality_weight: i64,
     /// Whether PodTopologySpread filters (it can be disabled apart from its score).
     pub topology_spread_filter: bool,
     pub spread_defaults: SpreadDefaults,
@@ -119,6 +120,7 @@ impl Default for SchedulerProfile {
             balanced_allocation_weight: 1,
             topology_spread_weight: 2,
             inter_pod_affinity_weight: 2,
+            image_locality_weight: 1,
             topology_spread_filter: true,
             spread_defaults: SpreadDefaults::System,
             fit_strategy: ScoringStrategy {

@@ -176,6 +176,33 @@ pub fn balanced_allocation(node: &Node, pod: &PodTemplate, resources: &[Resource
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
 
+const MB: i64 = 1024 * 1024;
+/// ImageLocality's floor (`minThreshold`): below it a node scores 0.
+const IMAGE_MIN_THRESHOLD: i64 = 23 * MB;
+/// ImageLocality's ceiling per container (`maxContainerThreshold`).
+const IMAGE_MAX_CONTAINER_THRESHOLD: i64 = 1000 * MB;
+
+/// ImageLocality: Σ over the pod's containers of the size of each image already on `node`,
+/// scaled by the share of nodes that have it (so an image everywhere counts little), clamped
+/// to `[23 MiB, 1000 MiB × containers]` and mapped onto 0–100. Images without a size in
+/// `spec.imageSizes` count 0.
+pub fn image_locality(cluster: &crate::cluster::Cluster, node: &Node, pod: &PodTemplate) -> i64 {
+    let total_nodes = cluster.ready_nodes.len().max(1) as f64;
+    let sum: i64 = pod
+        .images
+        .iter()
+        .filter(|image| node.images.contains(*image))
+        .map(|image| {
+            let size = cluster.image_sizes.get(image).copied().unwrap_or(0);
+            let spread = cluster.image_nodes.get(image).copied().unwrap_or(0) as f64 / total_nodes;
+            (size as f64 * spread) as i64
+        })
+        .sum();
+    let max_threshold = IMAGE_MAX_CONTAINER_THRESHOLD * pod.images.len() as i64;
+    let clamped = sum.clamp(IMAGE_MIN_THRESHOLD, max_threshold);
+    MAX_NODE_SCORE * (clamped - IMAGE_MIN_THRESHOLD) / (max_threshold - IMAGE_MIN_THRESHOLD)
+}
+
 /// TaintToleration raw score: PreferNoSchedule taints the pod does not tolerate.
 pub fn taint_toleration_raw(node: &Node, pod: &PodTemplate) -> i64 {
     node.taints
@@ -418,5 +445,60 @@ mod tests {
             effect: TaintEffect::PreferNoSchedule,
         });
         assert_eq!(taint_toleration_raw(&n, &pod(0, 0)), 1);
+    }
+
+    /// `TestImageLocalityPriority` (imagelocality/image_locality_test.go): node1 has images
+    /// of 40, 300 and 2000 MiB, node2 of 250 and 10 MiB; 2 nodes, 2 containers per pod, so the
+    /// range is 23 MiB – 2000 MiB.
+    #[test]
+    fn image_locality_upstream_cases() {
+        use crate::controllers::scheduler::{test_cluster, test_pod};
+        let mut c = test_cluster(&[("node1", &[]), ("node2", &[])]);
+        let sizes = [
+            ("gcr.io/40:latest", 40),
+            ("gcr.io/300:latest", 300),
+            ("gcr.io/2000:latest", 2000),
+            ("gcr.io/250:latest", 250),
+            ("gcr.io/10:latest", 10),
+        ];
+        for (image, mib) in sizes {
+            c.image_sizes.insert(image.into(), mib * MB);
+            c.image_nodes.insert(image.into(), 1);
+        }
+        for (i, images) in [&sizes[..3], &sizes[3..]].into_iter().enumerate() {
+            c.nodes[i].images = images.iter().map(|(n, _)| n.to_string()).collect();
+        }
+        let pod_with = |images: [&str; 2]| {
+            let mut p = test_pod(0, 0);
+            p.images = images
+                .iter()
+                .map(|i| crate::scenario::normalized_image_name(i))
+                .collect();
+            p
+        };
+        let cases = [
+            // node1: 40 × ½ = 20 MiB < 23 → 0; node2: 250 × ½ = 125 → 100 × 102 / 1977 = 5.
+            (["gcr.io/40", "gcr.io/250"], [0, 5]),
+            // node1: 20 + 150 = 170 → 100 × 147 / 1977 = 7; node2: nothing → 0.
+            (["gcr.io/40", "gcr.io/300"], [7, 0]),
+            // node1: 1000 → 100 × 977 / 1977 = 49; node2: 10 × ½ = 5 < 23 → 0.
+            (["gcr.io/2000", "gcr.io/10"], [49, 0]),
+        ];
+        for (images, want) in cases {
+            let p = pod_with(images);
+            let got = [
+                image_locality(&c, &c.nodes[0], &p),
+                image_locality(&c, &c.nodes[1], &p),
+            ];
+            assert_eq!(got, want, "{images:?}");
+        }
+        assert_eq!(
+            crate::scenario::normalized_image_name("gcr.io/a@sha256:x"),
+            "gcr.io/a@sha256:x"
+        );
+        assert_eq!(
+            crate::scenario::normalized_image_name("localhost:5000/a"),
+            "localhost:5000/a:latest"
+        );
     }
 }
