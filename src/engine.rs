@@ -14,7 +14,9 @@ use crate::cluster::{
 use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
 use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::metrics_server::{CustomPoint, MetricsServer};
-use crate::controllers::{Intent, daemonset, deployment, kubelet, replicaset, scheduler};
+use crate::controllers::{
+    Intent, daemonset, deployment, disruption, kubelet, replicaset, scheduler,
+};
 use crate::metrics::pod_events::{PodEvent, PodEventLog, PodEventReason, PodRef};
 use crate::metrics::recorder::{ClusterSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
@@ -804,12 +806,16 @@ impl<'s> Engine<'s> {
     }
 
     /// Evicts every pod on a node marked for deletion; the node goes when the last is gone.
+    /// Evicts (Eviction API) every pod on a node marked for deletion that its
+    /// PodDisruptionBudgets allow to go now; the autoscaler drains again until it is empty.
     fn drain_node(&mut self, node: NodeId) {
         self.cluster.mark_to_be_deleted(node, self.now);
+        let mut allowed = disruption::disruptions_allowed(&self.cluster);
         let evicted: Vec<PodId> = self
             .cluster
             .pods_on(node)
             .filter(|p| p.deletion.is_none())
+            .filter(|p| disruption::try_evict(&self.cluster, &mut allowed, p))
             .map(|p| p.id)
             .collect();
         for pod in evicted {

@@ -254,6 +254,8 @@ pub struct Cluster {
     pub bound_priorities: std::collections::BTreeMap<i32, usize>,
     /// Image sizes in bytes by normalized name (`spec.imageSizes`).
     pub image_sizes: std::collections::BTreeMap<String, i64>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Vec<crate::scenario::PdbSpec>,
     /// On how many nodes (not removed) each image is present.
     pub image_nodes: std::collections::BTreeMap<String, usize>,
 }
@@ -297,6 +299,7 @@ impl Cluster {
         }
         c.any_pod_affinity = s.deployments.iter().any(|d| !d.pod.pod_affinity.is_empty());
         c.image_sizes = s.image_sizes.clone();
+        c.pdbs = s.pdbs.clone();
         for (i, spec) in s.services.iter().enumerate() {
             let id = ServiceId(i as u32);
             c.services.push(Service {

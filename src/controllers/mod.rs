@@ -6,6 +6,7 @@
 pub mod autoscaler;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod hpa;
 pub mod kubelet;
 pub mod metrics_server;

@@ -11,6 +11,7 @@ pub mod diag;
 pub mod manifest;
 pub mod model;
 pub mod pattern;
+pub mod pdb;
 pub mod pod_affinity;
 pub mod pod_spread;
 pub mod priority;

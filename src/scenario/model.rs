@@ -27,6 +27,8 @@ pub struct Scenario {
     pub sample_interval: SimDuration,
     pub max_events: u64,
     pub node_pools: Vec<NodePoolSpec>,
+    /// PodDisruptionBudgets from the manifests.
+    pub pdbs: Vec<PdbSpec>,
     /// Image sizes in bytes by normalized image name (`spec.imageSizes`).
     pub image_sizes: std::collections::BTreeMap<String, i64>,
     pub deployments: Vec<DeploymentSpec>,
@@ -281,6 +283,23 @@ impl AffinityTerm {
                 .as_ref()
                 .is_some_and(|s| s.matches(&pod.labels))
     }
+}
+
+/// A PodDisruptionBudget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PdbSpec {
+    pub name: String,
+    pub namespace: String,
+    /// `None` (absent) selects no pod; an empty selector selects every pod of the namespace.
+    pub selector: Option<LabelSelector>,
+    pub budget: PdbBudget,
+}
+
+/// How much of a PodDisruptionBudget's set must stay up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PdbBudget {
+    MinAvailable(crate::controllers::rollout::IntOrPercent),
+    MaxUnavailable(crate::controllers::rollout::IntOrPercent),
 }
 
 /// An image reference as nodes report it: `:latest` added when it has neither tag nor digest.

@@ -410,6 +410,7 @@ impl Builder<'_> {
         );
         let metric_resolution = self.metric_resolution(spec.metrics_server.as_ref());
         let image_sizes = self.image_sizes(&spec.image_sizes);
+        let pdbs = super::pdb::pdbs(set, self.diags);
         // Record the effective values so scenario.resolved.yaml shows what ran.
         spec.duration = Some(Duration(duration));
         spec.seed = Some(seed);
@@ -435,6 +436,7 @@ impl Builder<'_> {
             sample_interval,
             max_events: spec.max_events.unwrap_or(DEFAULT_MAX_EVENTS),
             node_pools,
+            pdbs,
             image_sizes,
             deployments,
             services,

@@ -333,3 +333,31 @@ fn a_group_at_its_max_size_does_not_trigger_a_scale_up() {
     );
     assert!(*count > 300, "{count}");
 }
+
+#[test]
+fn a_disruption_budget_blocks_drains_but_not_empty_nodes() {
+    // As above (8 pods on 10 nodes, LeastAllocated): without a budget the autoscaler drains
+    // down to 4 nodes. With `minAvailable: 8` no pod may be evicted, so only the 2 empty nodes
+    // go.
+    let pool = "        count: 10\n        minCount: 1\n        maxCount: 10\n";
+    let pdb = "  clusterAutoscaler: {}\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: app}\nspec:\n  minAvailable: 8\n  selector: {matchLabels: {app: app}}\n";
+    let out = pool_scenario("ca-pdb", 8, pool, pdb);
+    let last_nodes = column(&out, "pool.general.nodes").last().unwrap().1;
+    assert_eq!(last_nodes, 8.0);
+    let drained = events(&out)
+        .iter()
+        .filter(|e| matches!(e, AutoscalerEvent::ScaleDown { drained: true, .. }))
+        .count();
+    assert_eq!(drained, 0);
+}
+
+#[test]
+fn drains_proceed_one_eviction_at_a_time_under_max_unavailable_1() {
+    // `maxUnavailable: 1`: each drain evicts while the budget allows, the evicted pod's
+    // replacement becomes Ready elsewhere, and the autoscaler retries the drain every loop:
+    // the end state is the same 4 nodes as without a budget.
+    let pool = "        count: 10\n        minCount: 1\n        maxCount: 10\n";
+    let pdb = "  clusterAutoscaler: {}\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: app}\nspec:\n  maxUnavailable: 1\n  selector: {matchLabels: {app: app}}\n";
+    let out = pool_scenario("ca-pdb-1", 8, pool, pdb);
+    assert_eq!(column(&out, "pool.general.nodes").last().unwrap().1, 4.0);
+}

@@ -116,6 +116,17 @@ impl ClusterAutoscaler {
     /// One loop of the autoscaler.
     pub fn scan(&mut self, cluster: &Cluster, now: SimTime) -> Vec<Intent> {
         let mut intents = Vec::new();
+        // Drains that PodDisruptionBudgets held back are retried every loop.
+        intents.extend(
+            cluster
+                .ready_nodes
+                .iter()
+                .filter(|&&n| {
+                    cluster.node(n).is_to_be_deleted()
+                        && cluster.pods_on(n).any(|p| p.deletion.is_none())
+                })
+                .map(|&node| Intent::DrainNode { node }),
+        );
         self.give_up_late_nodes(cluster, now, &mut intents);
         let scaled_up = self.scale_up(cluster, now, &mut intents);
         if self.settings.scale_down_enabled {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::cluster::resources::{CPU, GPU, MEMORY};
 use crate::cluster::{Cluster, Node, NodeId, PodId, PodPhase};
+use crate::controllers::disruption;
 use crate::controllers::scheduler::filter;
 use crate::scenario::AutoscalerSettings;
 
@@ -33,11 +34,14 @@ pub enum Blocked {
     NotUnderutilized,
     PodWithoutController(PodId),
     NoPlaceToMove(PodId),
+    /// A PodDisruptionBudget allows no more disruptions of this pod.
+    DisruptionBudget(PodId),
 }
 
 /// Nodes that could be removed now, in node-list order.
 pub fn unneeded_nodes(cluster: &Cluster, settings: &AutoscalerSettings) -> Vec<NodeId> {
     let pods_by_node = pods_by_node(cluster);
+    let mut allowed = disruption::disruptions_allowed(cluster);
     let mut moved: BTreeMap<NodeId, Node> = BTreeMap::new();
     let mut removing: Vec<NodeId> = Vec::new();
     for &id in &cluster.ready_nodes {
@@ -46,7 +50,17 @@ pub fn unneeded_nodes(cluster: &Cluster, settings: &AutoscalerSettings) -> Vec<N
             continue;
         }
         let on_node = pods_by_node.get(&id).map_or(&[][..], Vec::as_slice);
-        if check_node(cluster, node, on_node, settings, &removing, &mut moved).is_ok() {
+        if check_node(
+            cluster,
+            node,
+            on_node,
+            settings,
+            &removing,
+            &mut moved,
+            &mut allowed,
+        )
+        .is_ok()
+        {
             removing.push(id);
         }
     }
@@ -61,6 +75,7 @@ fn check_node(
     settings: &AutoscalerSettings,
     removing: &[NodeId],
     moved: &mut BTreeMap<NodeId, Node>,
+    allowed: &mut Vec<i32>,
 ) -> Result<(), Blocked> {
     let threshold = if node.allocatable.get(GPU) > 0 {
         settings.scale_down_gpu_utilization_threshold
@@ -71,6 +86,7 @@ fn check_node(
         return Err(Blocked::NotUnderutilized);
     }
     let mut trial: BTreeMap<NodeId, Node> = BTreeMap::new();
+    let mut trial_allowed = allowed.clone();
     for &pod in pods {
         let template = &cluster.pod(pod).template;
         let owner = cluster.deployment(cluster.pod(pod).deployment);
@@ -79,6 +95,9 @@ fn check_node(
         }
         if !owner.has_controller() {
             return Err(Blocked::PodWithoutController(pod));
+        }
+        if !disruption::try_evict(cluster, &mut trial_allowed, cluster.pod(pod)) {
+            return Err(Blocked::DisruptionBudget(pod));
         }
         let destination = cluster.ready_nodes.iter().copied().find(|&d| {
             d != node.id && !removing.contains(&d) && {
@@ -98,6 +117,7 @@ fn check_node(
             .reserve(template);
     }
     moved.extend(trial);
+    *allowed = trial_allowed;
     Ok(())
 }
 

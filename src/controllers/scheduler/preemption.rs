@@ -10,18 +10,19 @@
 //! 3. Per node: remove every lower-priority pod; if the pod then fits, add them back most
 //!    important first (higher priority, then earlier start) while it still fits — the rest are
 //!    the victims.
-//! 4. Choose the node with the lowest highest-victim priority, then the smallest sum of victim
-//!    priorities, then the fewest victims, then the latest start among its highest-priority
-//!    victims, then the first.
+//!    Victims whose eviction a PodDisruptionBudget forbids are reprieved first.
+//! 4. Choose the node with the fewest budget violations, then the lowest highest-victim
+//!    priority, then the smallest sum of victim priorities, then the fewest victims, then the
+//!    latest start among its highest-priority victims, then the first.
 //!
-//! PodDisruptionBudgets are not modelled yet (no victim violates one). The topology spread
-//! check uses the counts before removal.
+//! The topology spread check uses the counts before removal.
 
 use rand::RngExt;
 
 use super::filter::{self, Unfit};
 use super::{CycleFilters, FitError, ReasonTally};
 use crate::cluster::{Cluster, Node, NodeId, Pod, PodId};
+use crate::controllers::disruption;
 use crate::sim::{SimRng, SimTime};
 
 /// Preemption's outcome for the pod: where it will go once the victims are gone.
@@ -40,6 +41,8 @@ struct Candidate<'c> {
     node: NodeId,
     /// Most important first.
     victims: Vec<&'c Pod>,
+    /// How many victims' eviction a PodDisruptionBudget does not allow.
+    pdb_violations: usize,
 }
 
 /// Runs preemption for `pod`; the error is the message kube-scheduler appends after
@@ -71,6 +74,7 @@ pub fn preempt(
         return Err(no_candidates(nodes.len(), statuses));
     }
     let potential: Vec<&Node> = potential.iter().map(|&id| cluster.node(id)).collect();
+    let allowed = disruption::disruptions_allowed(cluster);
     let wanted = (nodes.len() * MIN_CANDIDATE_NODES_PERCENTAGE / 100)
         .max(MIN_CANDIDATE_NODES_ABSOLUTE)
         .min(potential.len());
@@ -85,10 +89,11 @@ pub fn preempt(
             break;
         }
         let node = potential[(offset + i) % potential.len()];
-        match select_victims(cluster, node, pod, filters) {
-            Ok(victims) => candidates.push(Candidate {
+        match select_victims(cluster, node, pod, filters, &allowed) {
+            Ok((victims, pdb_violations)) => candidates.push(Candidate {
                 node: node.id,
                 victims,
+                pdb_violations,
             }),
             Err(reason) => statuses.add(&reason),
         }
@@ -145,13 +150,15 @@ pub fn resolvable(reason: Unfit) -> bool {
 }
 
 /// `SelectVictimsOnNode`: the fewest lower-priority pods whose removal lets `pod` fit, most
-/// important first; or why there are none.
+/// important first, and how many of them a PodDisruptionBudget protects; or why there are
+/// none. Pods whose eviction would violate a budget are reprieved first.
 fn select_victims<'c>(
     cluster: &'c Cluster,
     node: &Node,
     pod: &Pod,
     filters: &CycleFilters,
-) -> Result<Vec<&'c Pod>, String> {
+    allowed: &[i32],
+) -> Result<(Vec<&'c Pod>, usize), String> {
     let mut lower: Vec<&Pod> = cluster
         .pods_on(node.id)
         .filter(|p| p.template.priority < pod.template.priority)
@@ -171,12 +178,24 @@ fn select_victims<'c>(
         return Err(reasons.join(", "));
     }
     lower.sort_by(|a, b| more_important(a, b));
+    // `filterPodsWithPDBViolation`: in order of importance, a pod violates when a budget
+    // covering it has no disruption left.
+    let mut budget = allowed.to_vec();
+    let (violating, safe): (Vec<&Pod>, Vec<&Pod>) = lower
+        .into_iter()
+        .partition(|p| !disruption::try_evict(cluster, &mut budget, p));
     let mut victims = Vec::new();
-    for p in lower {
+    let mut pdb_violations = 0;
+    let ordered = violating
+        .iter()
+        .map(|p| (*p, true))
+        .chain(safe.iter().map(|p| (*p, false)));
+    for (p, violates) in ordered {
         trial.reserve(&p.template);
         if filters.check(&trial).is_err() {
             trial.release(&p.template);
             victims.push(p);
+            pdb_violations += usize::from(violates);
         }
     }
     if victims.is_empty() {
@@ -186,7 +205,8 @@ fn select_victims<'c>(
             node.name
         ));
     }
-    Ok(victims)
+    victims.sort_by(|a, b| more_important(a, b));
+    Ok((victims, pdb_violations))
 }
 
 /// `MoreImportantPod` as an ordering: higher priority first, then the earlier started.
@@ -202,7 +222,7 @@ fn start_time(p: &Pod) -> SimTime {
     p.started.unwrap_or(SimTime::from_micros(u64::MAX))
 }
 
-/// `pickOneNodeForPreemption` without PDBs.
+/// `pickOneNodeForPreemption`.
 fn pick_one<'a, 'c>(candidates: &'a [Candidate<'c>]) -> Option<&'a Candidate<'c>> {
     let highest = |c: &Candidate| c.victims.first().map_or(i32::MIN, |p| p.template.priority);
     let sum = |c: &Candidate| -> i64 {
@@ -228,6 +248,7 @@ fn pick_one<'a, 'c>(candidates: &'a [Candidate<'c>]) -> Option<&'a Candidate<'c>
             Some(b) => {
                 let key = |c: &Candidate| {
                     (
+                        c.pdb_violations,
                         highest(c),
                         sum(c),
                         c.victims.len(),
@@ -400,5 +421,35 @@ mod tests {
             run(&c, pod),
             Err("0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into())
         );
+    }
+
+    #[test]
+    fn victims_a_disruption_budget_protects_are_avoided() {
+        use crate::controllers::rollout::IntOrPercent;
+        use crate::scenario::{PdbBudget, PdbSpec};
+        // One 4-cpu pod on each node; node-0's started later, which alone would make node-0
+        // the choice ("latest start"), but it is covered by a budget with no disruption left
+        // (minAvailable 1 of 1 healthy): node-1 is chosen.
+        let (mut c, pod) = cluster(2, &[(0, 0, 4000, 20), (1, 0, 4000, 10)], 1000);
+        c.pod_mut(PodId(0)).template = Arc::new({
+            let mut t = (*c.pod(PodId(0)).template).clone();
+            t.labels.insert("app".into(), "protected".into());
+            t
+        });
+        for p in [PodId(0), PodId(1)] {
+            c.pod_mut(p).ready = true;
+        }
+        c.pdbs.push(PdbSpec {
+            name: "keep-one".into(),
+            namespace: String::new(),
+            selector: Some(crate::cluster::selector::LabelSelector::from_match_labels(
+                [("app".to_string(), "protected".to_string())].into(),
+            )),
+            budget: PdbBudget::MinAvailable(IntOrPercent::Int(1)),
+        });
+        assert_eq!(run(&c, pod), Ok((NodeId(1), vec!["p1".to_string()])));
+        // Without the budget, the later start wins.
+        c.pdbs.clear();
+        assert_eq!(run(&c, pod), Ok((NodeId(0), vec!["p0".to_string()])));
     }
 }
