@@ -50,25 +50,22 @@ pub fn decreasing_order<'a>(pods: &[PendingPod<'a>], template: &Node) -> Vec<Pen
 /// the first simulated node that passes the filters, else to a new node. Pods that do not fit
 /// even an empty template node are not helped by this group.
 pub fn binpacking(pods: &[PendingPod], template: &Node, max_nodes: usize) -> Estimate {
-    let mut nodes: Vec<Node> = Vec::new();
+    let mut nodes: Vec<SimulatedNode> = Vec::new();
     let mut helped = Vec::new();
     for pod in decreasing_order(pods, template) {
         if filter::run_filters(template, pod.template).is_err() {
             continue;
         }
-        if let Some(node) = nodes
-            .iter_mut()
-            .find(|n| filter::run_filters(n, pod.template).is_ok())
-        {
-            node.reserve(pod.template);
+        if let Some(node) = nodes.iter_mut().find(|n| n.fits(pod.template)) {
+            node.place(pod.template);
             helped.push(pod.id);
             continue;
         }
         if nodes.len() >= max_nodes {
             continue;
         }
-        let mut fresh = template.clone();
-        fresh.reserve(pod.template);
+        let mut fresh = SimulatedNode::new(template.clone());
+        fresh.place(pod.template);
         nodes.push(fresh);
         helped.push(pod.id);
     }
@@ -78,24 +75,60 @@ pub fn binpacking(pods: &[PendingPod], template: &Node, max_nodes: usize) -> Est
     }
 }
 
-/// Places what it can of `pods` on `nodes` (upcoming nodes, simulated), first fit, reserving as
-/// it goes; returns the pods that found no room.
-pub fn place_on<'a>(pods: &[PendingPod<'a>], nodes: &mut [Node]) -> Vec<PendingPod<'a>> {
+/// Places what it can of `pods` on `nodes` (simulated copies), first fit, reserving as it
+/// goes; returns the pods that found no room.
+pub fn place_on<'a>(pods: &[PendingPod<'a>], nodes: Vec<Node>) -> Vec<PendingPod<'a>> {
+    let mut nodes: Vec<SimulatedNode> = nodes.into_iter().map(SimulatedNode::new).collect();
     pods.iter()
-        .filter(|pod| {
-            match nodes
-                .iter_mut()
-                .find(|n| filter::run_filters(n, pod.template).is_ok())
-            {
+        .filter(
+            |pod| match nodes.iter_mut().find(|n| n.fits(pod.template)) {
                 Some(node) => {
-                    node.reserve(pod.template);
+                    node.place(pod.template);
                     false
                 }
                 None => true,
-            }
-        })
+            },
+        )
         .copied()
         .collect()
+}
+
+/// A node in the estimator's simulation, with the pending pods placed on it so far.
+struct SimulatedNode<'a> {
+    node: Node,
+    placed: Vec<&'a PodTemplate>,
+}
+
+impl<'a> SimulatedNode<'a> {
+    fn new(node: Node) -> Self {
+        SimulatedNode {
+            node,
+            placed: Vec::new(),
+        }
+    }
+
+    /// The node-local filters, and required hostname anti-affinity against the pods placed
+    /// here in the simulation (so pods that refuse to share a host get a node each).
+    fn fits(&self, pod: &PodTemplate) -> bool {
+        filter::run_filters(&self.node, pod).is_ok()
+            && !self
+                .placed
+                .iter()
+                .any(|other| host_anti_affinity(pod, other) || host_anti_affinity(other, pod))
+    }
+
+    fn place(&mut self, pod: &'a PodTemplate) {
+        self.node.reserve(pod);
+        self.placed.push(pod);
+    }
+}
+
+/// Whether `pod`'s required anti-affinity on `kubernetes.io/hostname` excludes `other`.
+fn host_anti_affinity(pod: &PodTemplate, other: &PodTemplate) -> bool {
+    pod.pod_affinity.required_anti.iter().any(|t| {
+        t.topology_key == crate::controllers::scheduler::spread::HOSTNAME_KEY
+            && t.matches(&pod.namespace, other)
+    })
 }
 
 #[cfg(test)]
@@ -145,6 +178,35 @@ mod tests {
     }
 
     #[test]
+    fn pods_that_refuse_to_share_a_host_get_a_node_each() {
+        use crate::cluster::selector::LabelSelector;
+        use crate::scenario::AffinityTerm;
+        // Four 500m pods fit one 4-cpu node by resources, but each carries required
+        // anti-affinity to its own label on kubernetes.io/hostname: four nodes.
+        let mut p = pod(500, GI);
+        p.labels.insert("app".into(), "db".into());
+        p.pod_affinity.required_anti = vec![AffinityTerm {
+            selector: Some(LabelSelector::from_match_labels(
+                [("app".to_string(), "db".to_string())].into(),
+            )),
+            namespaces: Vec::new(),
+            all_namespaces: false,
+            topology_key: crate::controllers::scheduler::spread::HOSTNAME_KEY.into(),
+        }];
+        let t = [p.clone(), p.clone(), p.clone(), p];
+        assert_eq!(
+            binpacking(&pending(&t), &template_node(4000, 16 * GI), 100).nodes,
+            4
+        );
+        // Without the anti-affinity they share one.
+        let plain = [pod(500, GI), pod(500, GI), pod(500, GI), pod(500, GI)];
+        assert_eq!(
+            binpacking(&pending(&plain), &template_node(4000, 16 * GI), 100).nodes,
+            1
+        );
+    }
+
+    #[test]
     fn orders_by_cpu_plus_memory_fraction() {
         // Template 4 cpu / 16Gi: a (1 cpu, 12Gi) scores 0.25 + 0.75 = 1.0,
         // b (3 cpu, 1Gi) scores 0.75 + 0.0625 = 0.8125, so a goes first.
@@ -174,10 +236,9 @@ mod tests {
     fn upcoming_nodes_absorb_pods_first() {
         // One upcoming 4-cpu node takes 2 × 2 cpu; the third pod is left for a scale-up.
         let t = [pod(2000, GI), pod(2000, GI), pod(2000, GI)];
-        let mut upcoming = vec![template_node(4000, 16 * GI)];
-        let left = place_on(&pending(&t), &mut upcoming);
+        let upcoming = vec![template_node(4000, 16 * GI)];
+        let left = place_on(&pending(&t), upcoming);
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].id, PodId(2));
-        assert_eq!(upcoming[0].requested.cpu_millis, 4000);
     }
 }

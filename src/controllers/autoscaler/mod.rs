@@ -195,19 +195,19 @@ impl ClusterAutoscaler {
         }
         // `FilterOutSchedulable`: pods that fit on a Ready node (the scheduler has not retried
         // them yet) need no new node; then the upcoming nodes take what they can.
-        let mut ready: Vec<_> = cluster
+        let ready: Vec<_> = cluster
             .ready_nodes
             .iter()
             .map(|&n| cluster.node(n).clone())
             .collect();
-        let pending = estimator::place_on(&pending, &mut ready);
-        let mut upcoming: Vec<_> = cluster
+        let pending = estimator::place_on(&pending, ready);
+        let upcoming: Vec<_> = cluster
             .nodes
             .iter()
             .filter(|n| n.state == NodeState::Provisioning)
             .map(|n| daemonset::with_daemons(cluster, n.clone()))
             .collect();
-        let rest = estimator::place_on(&pending, &mut upcoming);
+        let rest = estimator::place_on(&pending, upcoming);
         if rest.is_empty() {
             return false;
         }
