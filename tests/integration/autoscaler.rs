@@ -7,7 +7,7 @@ use kubesim::controllers::autoscaler::AutoscalerEvent;
 use kubesim::engine::RunOutput;
 use kubesim::metrics::pod_events::PodEventReason;
 
-use crate::support::{load, run, scratch};
+use crate::support::{app_deployment, load, run, scratch};
 
 /// Writes a scenario whose Deployment `app` has `replicas` pods of 1 cpu / 1Gi on 4-cpu nodes
 /// (pool `general`, with `pool_extra` appended), plus `spec_extra` at the end of the spec.
@@ -34,19 +34,8 @@ spec:
         pricePerHour: 0.2
 {pool_extra}{spec_extra}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: app}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: app}}}}
-  template:
-    metadata: {{labels: {{app: app}}}}
-    spec:
-      containers:
-        - name: app
-          resources: {{requests: {{cpu: "1", memory: 1Gi}}}}
-"#
+{deployment}"#,
+        deployment = app_deployment(replicas, "1", "")
     );
     let path = dir.join("scenario.yaml");
     std::fs::write(&path, text).unwrap();

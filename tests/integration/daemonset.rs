@@ -5,7 +5,7 @@ use kubesim::controllers::autoscaler::AutoscalerEvent;
 use kubesim::engine::RunOutput;
 use kubesim::metrics::pod_events::PodEventReason;
 
-use crate::support::{load, run, scratch};
+use crate::support::{app_deployment, load, run, scratch};
 
 /// 4-cpu nodes (`pool_extra` appended to the pool), a DaemonSet `agent` of 500m with
 /// `system-node-critical` priority (so it is placed before the pods waiting for a new node, as
@@ -44,19 +44,8 @@ spec:
         - name: agent
           resources: {{requests: {{cpu: 500m, memory: 128Mi}}}}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: app}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: app}}}}
-  template:
-    metadata: {{labels: {{app: app}}}}
-    spec:
-      containers:
-        - name: app
-          resources: {{requests: {{cpu: "{app_cpu}", memory: 1Gi}}}}
-"#
+{deployment}"#,
+        deployment = app_deployment(replicas, app_cpu, "")
     );
     let path = dir.join("scenario.yaml");
     std::fs::write(&path, text).unwrap();

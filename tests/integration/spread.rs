@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use kubesim::engine::RunOutput;
 use kubesim::metrics::pod_events::PodEventReason;
 
-use crate::support::{load, run, scratch};
+use crate::support::{app_deployment, load, run, scratch};
 
 /// `replicas` pods of 1 cpu on `nodes` 2-cpu nodes spread round-robin over `zones`, with the
 /// pod spec lines `pod_extra` (indented for `spec.template.spec`) and the scheduler
@@ -40,19 +40,8 @@ spec:
         count: {nodes}
         zones: {zones}
 {config_line}---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {{name: app}}
-spec:
-  replicas: {replicas}
-  selector: {{matchLabels: {{app: app}}}}
-  template:
-    metadata: {{labels: {{app: app}}}}
-    spec:
-      containers:
-        - name: app
-          resources: {{requests: {{cpu: "1", memory: 1Gi}}}}
-{pod_extra}"#
+{deployment}"#,
+        deployment = app_deployment(replicas, "1", pod_extra)
     );
     let path = dir.join("scenario.yaml");
     std::fs::write(&path, text).unwrap();

@@ -51,3 +51,23 @@ pub fn shipped_scenarios() -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A Deployment `app` (label `app: app`) of `replicas` pods requesting `cpu` and 1Gi, with
+/// `pod_extra` appended to the pod spec (indented for `spec.template.spec`), as a YAML document.
+pub fn app_deployment(replicas: u32, cpu: &str, pod_extra: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: app}}}}
+  template:
+    metadata: {{labels: {{app: app}}}}
+    spec:
+      containers:
+        - name: app
+          resources: {{requests: {{cpu: "{cpu}", memory: 1Gi}}}}
+{pod_extra}"#
+    )
+}
