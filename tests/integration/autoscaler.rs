@@ -342,9 +342,10 @@ fn a_disruption_budget_blocks_drains_but_not_empty_nodes() {
 
 #[test]
 fn drains_proceed_one_eviction_at_a_time_under_max_unavailable_1() {
-    // `maxUnavailable: 1`: each drain evicts while the budget allows, the evicted pod's
-    // replacement becomes Ready elsewhere, and the autoscaler retries the drain every loop:
-    // the end state is the same 4 nodes as without a budget.
+    // `maxUnavailable: 1`: one pod may be away at a time. Each candidate node holds one pod;
+    // while an evicted pod's replacement is not Ready yet the budget allows nothing and the
+    // next node is not a candidate. Drains just take turns: the end state is the same 4 nodes
+    // as without a budget.
     let pool = "        count: 10\n        minCount: 1\n        maxCount: 10\n";
     let pdb = "  clusterAutoscaler: {}\n---\napiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: app}\nspec:\n  maxUnavailable: 1\n  selector: {matchLabels: {app: app}}\n";
     let out = pool_scenario("ca-pdb-1", 8, pool, pdb);
