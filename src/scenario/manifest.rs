@@ -339,13 +339,7 @@ pub fn deployment_spec(
 ) -> Option<DeploymentSpec> {
     let src = &m.source;
     let name = Manifest::<Deployment>::meta_name(&m.object.metadata);
-    if name.is_empty() {
-        diags.push(src.error("metadata.name", "a Deployment needs a name"));
-    }
-    let Some(spec) = &m.object.spec else {
-        diags.push(src.error("spec", "a Deployment needs a spec"));
-        return None;
-    };
+    let spec = named_spec("Deployment", &name, m.object.spec.as_ref(), src, diags)?;
     let replicas = spec.replicas.unwrap_or(1);
     if replicas < 0 {
         diags.push(src.error(
@@ -378,6 +372,24 @@ pub fn deployment_spec(
     })
 }
 
+/// A workload's spec, reporting a missing name (the object is still read) or a missing spec
+/// (it is not).
+fn named_spec<'s, T>(
+    kind: &str,
+    name: &str,
+    spec: Option<&'s T>,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<&'s T> {
+    if name.is_empty() {
+        diags.push(src.error("metadata.name", format!("a {kind} needs a name")));
+    }
+    if spec.is_none() {
+        diags.push(src.error("spec", format!("a {kind} needs a spec")));
+    }
+    spec
+}
+
 /// A DaemonSet as a workload whose controller runs one pod per eligible node.
 pub fn daemon_set_spec(
     m: &Manifest<DaemonSet>,
@@ -385,13 +397,7 @@ pub fn daemon_set_spec(
 ) -> Option<DeploymentSpec> {
     let src = &m.source;
     let name = Manifest::<DaemonSet>::meta_name(&m.object.metadata);
-    if name.is_empty() {
-        diags.push(src.error("metadata.name", "a DaemonSet needs a name"));
-    }
-    let Some(spec) = &m.object.spec else {
-        diags.push(src.error("spec", "a DaemonSet needs a spec"));
-        return None;
-    };
+    let spec = named_spec("DaemonSet", &name, m.object.spec.as_ref(), src, diags)?;
     let namespace = namespace_of(&m.object.metadata);
     let (selector, template_labels, pod) = controller_template(
         "DaemonSet",

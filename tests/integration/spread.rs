@@ -60,6 +60,15 @@ fn pods_per_node(out: &RunOutput) -> BTreeMap<String, usize> {
     per_node
 }
 
+/// The FailedScheduling messages of the run, in order.
+fn failed_scheduling(out: &RunOutput) -> Vec<&str> {
+    out.pod_events
+        .iter()
+        .filter(|e| e.reason == PodEventReason::FailedScheduling)
+        .map(|e| e.message.as_str())
+        .collect()
+}
+
 const ZONE_SPREAD: &str = "      topologySpreadConstraints:
         - maxSkew: 1
           topologyKey: topology.kubernetes.io/zone
@@ -77,12 +86,7 @@ fn a_zone_constraint_keeps_zones_within_max_skew_or_leaves_the_pod_pending() {
     let zone_a = per_node.get("general-0").unwrap_or(&0) + per_node.get("general-2").unwrap_or(&0);
     let zone_b = *per_node.get("general-1").unwrap_or(&0);
     assert_eq!((zone_a, zone_b), (3, 2), "{per_node:?}");
-    let pending: Vec<_> = out
-        .pod_events
-        .iter()
-        .filter(|e| e.reason == PodEventReason::FailedScheduling)
-        .map(|e| e.message.as_str())
-        .collect();
+    let pending = failed_scheduling(&out);
     // The full nodes fail NodeResourcesFit (which runs first); the zone-a node with room
     // fails the spread check.
     assert_eq!(
@@ -122,12 +126,7 @@ fn required_anti_affinity_puts_one_replica_per_node() {
         pods_per_node(&out).values().copied().collect::<Vec<_>>(),
         [1, 1, 1]
     );
-    let pending: Vec<_> = out
-        .pod_events
-        .iter()
-        .filter(|e| e.reason == PodEventReason::FailedScheduling)
-        .map(|e| e.message.as_str())
-        .collect();
+    let pending = failed_scheduling(&out);
     assert_eq!(
         pending,
         [
