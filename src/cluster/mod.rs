@@ -4,6 +4,7 @@
 //! Only the engine mutates it; controllers read it and return intents.
 
 pub mod accounting;
+pub mod node_row;
 pub mod quantity;
 pub mod resources;
 pub mod selector;

@@ -96,42 +96,20 @@ impl Resources {
         }
     }
 
-    /// The resources this request asks more of than `allocatable − requested` leaves (cpu,
-    /// memory, ephemeral-storage, GPUs, then other extended resources by name), without
-    /// looking names up: the scheduler's hottest path.
-    pub fn shortfalls<'p>(
+    /// The extended resources other than GPUs this request asks more of than `allocatable −
+    /// requested` leaves, by name (the fixed-slot ones are [`NodeRow::shortfalls`]).
+    ///
+    /// [`NodeRow::shortfalls`]: super::node_row::NodeRow::shortfalls
+    pub fn extended_shortfalls<'p>(
         &'p self,
         allocatable: &Resources,
         requested: &Resources,
     ) -> impl Iterator<Item = &'p str> {
-        let fixed = [
-            (
-                CPU,
-                self.cpu_millis,
-                allocatable.cpu_millis - requested.cpu_millis,
-            ),
-            (
-                MEMORY,
-                self.memory_bytes,
-                allocatable.memory_bytes - requested.memory_bytes,
-            ),
-            (
-                EPHEMERAL_STORAGE,
-                self.ephemeral_storage_bytes,
-                allocatable.ephemeral_storage_bytes - requested.ephemeral_storage_bytes,
-            ),
-            (GPU, self.gpus, allocatable.gpus - requested.gpus),
-        ];
-        let extended = self.extended.iter().filter_map(move |(name, &want)| {
+        self.extended.iter().filter_map(move |(name, &want)| {
             let free = allocatable.extended.get(name).copied().unwrap_or(0)
                 - requested.extended.get(name).copied().unwrap_or(0);
             (want > 0 && want > free).then_some(name.as_str())
-        });
-        fixed
-            .into_iter()
-            .filter(|&(_, want, free)| want > 0 && want > free)
-            .map(|(name, _, _)| name)
-            .chain(extended)
+        })
     }
 
     /// Sets a named resource (`cpu` in millicores, `memory`/`ephemeral-storage` in bytes).

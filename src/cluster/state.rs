@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::scenario::{DeploymentSpec, HostPort, HpaSpec, NodePoolSpec, PodTemplate, Scenario};
 use crate::sim::SimTime;
 
+use super::node_row::NodeRow;
 use super::resources::Resources;
 use super::selector::Labels;
 
@@ -258,6 +259,9 @@ pub struct Cluster {
     pub pdbs: Vec<crate::scenario::PdbSpec>,
     /// On how many nodes (not removed) each image is present.
     pub image_nodes: std::collections::BTreeMap<String, usize>,
+    /// The scheduler's compact copy of each node, by id: refreshed by every method here that
+    /// changes a node's requests, taints or cordon ([`Cluster::refresh_node_row`]).
+    node_rows: Vec<NodeRow>,
 }
 
 impl Cluster {
@@ -383,6 +387,7 @@ impl Cluster {
         let p = &mut self.pools[pool.index()];
         p.nodes.push(id);
         p.size += 1;
+        self.node_rows.push(NodeRow::of(&node));
         self.nodes.push(node);
         id
     }
@@ -440,6 +445,7 @@ impl Cluster {
                 value: now.as_secs_f64().to_string(),
                 effect: super::resources::TaintEffect::NoSchedule,
             });
+            self.refresh_node_row(node);
         }
     }
 
@@ -482,6 +488,25 @@ impl Cluster {
 
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
+    }
+
+    /// The scheduler's compact copy of a node ([`NodeRow`]).
+    #[inline]
+    pub fn node_row(&self, id: NodeId) -> &NodeRow {
+        &self.node_rows[id.index()]
+    }
+
+    /// Re-derives a node's [`NodeRow`] after a change to it made outside this type's methods
+    /// (tests; anything that edits `nodes` directly must call it).
+    pub fn refresh_node_row(&mut self, id: NodeId) {
+        let row = NodeRow::of(&self.nodes[id.index()]);
+        match self.node_rows.get_mut(id.index()) {
+            Some(slot) => *slot = row,
+            None => {
+                assert_eq!(self.node_rows.len(), id.index(), "node rows out of step");
+                self.node_rows.push(row);
+            }
+        }
     }
 
     /// Pods bound to a node and not yet gone, by id.
@@ -584,6 +609,7 @@ impl Cluster {
                 *self.image_nodes.entry(image.clone()).or_default() += 1;
             }
         }
+        self.refresh_node_row(node);
         let limit = template.cpu_limit_millis;
         let p = &mut self.pods[pod.index()];
         p.unschedulable_since = None;
@@ -634,6 +660,7 @@ impl Cluster {
             let n = &mut self.nodes[node.index()];
             n.release(&p.template);
             n.pods.remove(&pod);
+            self.node_rows[node.index()] = NodeRow::of(n);
             let priority = p.template.priority;
             if let Some(count) = self.bound_priorities.get_mut(&priority) {
                 *count -= 1;

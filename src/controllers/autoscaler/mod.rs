@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::cluster::node_row::NodeRow;
 use crate::cluster::{Cluster, NodeId, NodeState, PodId, PoolId};
 use crate::controllers::PodEventReason;
 use crate::controllers::daemonset;
@@ -321,9 +322,12 @@ impl ClusterAutoscaler {
                     Err(why) => tally.add(why),
                     Ok(node) => match filter::run_filters(node, pod.template) {
                         Ok(()) => {}
-                        Err(first) => filter::each_reason(node, pod.template, first, |r| {
-                            tally.add(&r.to_string())
-                        }),
+                        Err(first) => {
+                            let row = NodeRow::of(node);
+                            filter::each_reason(node, &row, pod.template, first, |r| {
+                                tally.add(&r.to_string())
+                            })
+                        }
                     },
                 }
             }

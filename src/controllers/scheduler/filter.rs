@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::cluster::Node;
+use crate::cluster::node_row::{FIXED, NodeRow, ResourceName, TOO_MANY_PODS_BIT};
 use crate::cluster::resources::{Taint, TaintEffect};
 use crate::scenario::PodTemplate;
 
@@ -16,7 +17,7 @@ pub enum Unfit<'a> {
     NodeAffinity,
     NodePorts,
     TooManyPods,
-    Insufficient(&'a str),
+    Insufficient(ResourceName<'a>),
     /// PodTopologySpread: the skew would exceed `maxSkew`.
     Spread,
     /// PodTopologySpread: the node lacks a constraint's topology label.
@@ -49,7 +50,7 @@ impl fmt::Display for Unfit<'_> {
                 f.write_str("node(s) didn't have free ports for the requested pod ports")
             }
             Unfit::TooManyPods => f.write_str("Too many pods"),
-            Unfit::Insufficient(name) => write!(f, "Insufficient {name}"),
+            Unfit::Insufficient(name) => write!(f, "Insufficient {}", name.as_str()),
             Unfit::Spread => f.write_str("node(s) didn't match pod topology spread constraints"),
             Unfit::PodAffinity => f.write_str("node(s) didn't match pod affinity rules"),
             Unfit::PodAntiAffinity => f.write_str("node(s) didn't match pod anti-affinity rules"),
@@ -66,12 +67,32 @@ impl fmt::Display for Unfit<'_> {
 /// Runs the node-local filters in the default profile's order; the first failure is the
 /// node's reason.
 pub fn run_filters<'a>(node: &'a Node, pod: &'a PodTemplate) -> Result<(), Unfit<'a>> {
+    run_filters_on(node, &NodeRow::of(node), pod)
+}
+
+/// [`run_filters`] with the node's [`NodeRow`] at hand (the scheduler's loop).
+pub fn run_filters_on<'a>(
+    node: &'a Node,
+    row: &NodeRow,
+    pod: &'a PodTemplate,
+) -> Result<(), Unfit<'a>> {
     node_unschedulable(node, pod)?;
     node_name(node, pod)?;
     taint_toleration(node, pod)?;
     node_affinity(node, pod)?;
     node_ports(node, pod)?;
-    node_resources_fit(node, pod)
+    resources_fit(row, node, pod)
+}
+
+/// Whether the pod asks nothing of a node but room for its cpu, memory, ephemeral storage and
+/// GPUs: no node name, selector, required node affinity, host ports or other extended
+/// resources. On an open node ([`NodeRow::open`]) only [`fixed_resources_fit`] can reject it.
+pub fn asks_only_resources(pod: &PodTemplate) -> bool {
+    pod.node_name.is_none()
+        && pod.node_selector.is_empty()
+        && pod.required_node_affinity.is_empty()
+        && pod.host_ports.is_empty()
+        && pod.requests.extended.is_empty()
 }
 
 /// NodeUnschedulable: a cordoned node takes only pods tolerating
@@ -116,6 +137,7 @@ pub fn node_ports<'a>(node: &Node, pod: &PodTemplate) -> Result<(), Unfit<'a>> {
 /// reason.
 pub fn each_reason<'a>(
     node: &'a Node,
+    row: &NodeRow,
     pod: &'a PodTemplate,
     first: Unfit<'a>,
     mut note: impl FnMut(Unfit<'a>),
@@ -123,11 +145,11 @@ pub fn each_reason<'a>(
     match first {
         Unfit::TooManyPods | Unfit::Insufficient(_) => {
             let mut noted = false;
-            if too_many_pods(node) {
+            if row.pod_room < 1 {
                 note(Unfit::TooManyPods);
                 noted = true;
             }
-            for name in insufficient(node, pod) {
+            for name in insufficient(row, node, pod) {
                 note(Unfit::Insufficient(name));
                 noted = true;
             }
@@ -172,25 +194,57 @@ pub fn node_affinity<'a>(node: &Node, pod: &PodTemplate) -> Result<(), Unfit<'a>
 }
 
 /// NodeResourcesFit: pod count, then every requested resource against what is left (cpu,
-/// memory, ephemeral-storage, then extended resources by name; the first shortfall is the
-/// reason).
+/// memory, ephemeral-storage, GPUs, then other extended resources by name; the first shortfall
+/// is the reason).
 pub fn node_resources_fit<'a>(node: &Node, pod: &'a PodTemplate) -> Result<(), Unfit<'a>> {
-    if too_many_pods(node) {
-        return Err(Unfit::TooManyPods);
-    }
-    match insufficient(node, pod).next() {
-        Some(name) => Err(Unfit::Insufficient(name)),
+    resources_fit(&NodeRow::of(node), node, pod)
+}
+
+/// [`node_resources_fit`] on the node's row (extended resources other than GPUs from `node`).
+fn resources_fit<'a>(row: &NodeRow, node: &Node, pod: &'a PodTemplate) -> Result<(), Unfit<'a>> {
+    fixed_resources_fit(row, &pod.requests.fixed())?;
+    match pod
+        .requests
+        .extended_shortfalls(&node.allocatable, &node.requested)
+        .next()
+    {
+        Some(name) => Err(Unfit::Insufficient(ResourceName::Extended(name))),
         None => Ok(()),
     }
 }
 
-fn too_many_pods(node: &Node) -> bool {
-    node.pod_count + 1 > node.max_pods
+/// NodeResourcesFit for the pod count and the fixed-slot resources `want`: too many pods
+/// first, then the first short resource.
+#[inline]
+pub fn fixed_resources_fit(row: &NodeRow, want: &[i64; 4]) -> Result<(), Unfit<'static>> {
+    match row.unfit_bits(want) {
+        0 => Ok(()),
+        bits if bits & TOO_MANY_PODS_BIT != 0 => Err(Unfit::TooManyPods),
+        bits => Err(Unfit::Insufficient(ResourceName::Fixed(
+            bits.trailing_zeros() as u8,
+        ))),
+    }
 }
 
-/// The resources `pod` requests more of than `node` has left.
-fn insufficient<'p>(node: &Node, pod: &'p PodTemplate) -> impl Iterator<Item = &'p str> {
-    pod.requests.shortfalls(&node.allocatable, &node.requested)
+/// The resources `pod` requests more of than the node has left.
+fn insufficient<'p>(
+    row: &NodeRow,
+    node: &Node,
+    pod: &'p PodTemplate,
+) -> impl Iterator<Item = ResourceName<'p>> {
+    let bits = row.shortfalls(&pod.requests.fixed());
+    let fixed = (0..FIXED.len() as u8)
+        .filter(move |slot| bits & (1 << slot) != 0)
+        .map(ResourceName::Fixed);
+    let extended = (!pod.requests.extended.is_empty())
+        .then(|| {
+            pod.requests
+                .extended_shortfalls(&node.allocatable, &node.requested)
+        })
+        .into_iter()
+        .flatten()
+        .map(ResourceName::Extended);
+    fixed.chain(extended)
 }
 
 #[cfg(test)]
@@ -243,7 +297,9 @@ mod tests {
         let first = node_resources_fit(&n, &p).unwrap_err();
         let mut reasons = ReasonTally::default();
         for _ in 0..12 {
-            each_reason(&n, &p, first, |r| reasons.add(&r.to_string()));
+            each_reason(&n, &NodeRow::of(&n), &p, first, |r| {
+                reasons.add(&r.to_string())
+            });
         }
         reasons.add_n("node(s) had untolerated taint {gpu: true}", 4);
         let fit = FitError {

@@ -1,14 +1,19 @@
-//! kube-scheduler: Filter with TaintToleration, NodeAffinity (nodeSelector), NodeResourcesFit
-//! and PodTopologySpread, looking for `numFeasibleNodesToFind` feasible nodes from a rotating
-//! start index; Score with the profile's plugins and weights (default: TaintToleration 3,
-//! NodeAffinity 2, PodTopologySpread 2 with the system default constraints, NodeResourcesFit
-//! LeastAllocated 1, NodeResourcesBalancedAllocation 1; MostAllocated and
-//! RequestedToCapacityRatio from a KubeSchedulerConfiguration); ties broken uniformly at random
-//! from the scheduler's own stream. Node-local filters and scores are pure functions over a
-//! node and the pod's template; PodTopologySpread ([`spread`]) also reads the pods bound in the
-//! cluster. [`Scheduler`] holds the profiles and the start index. A pod no node fits gets a
-//! [`FitError`] that counts every node's reasons the way `kubectl describe pod` prints them.
+//! kube-scheduler: Filter (NodeUnschedulable, NodeName, TaintToleration, NodeAffinity,
+//! NodePorts, NodeResourcesFit, PodTopologySpread, InterPodAffinity) looking for
+//! `numFeasibleNodesToFind` feasible nodes from a rotating start index ([`cycle`]); Score with
+//! the profile's plugins and weights (default: TaintToleration 3, NodeAffinity 2,
+//! PodTopologySpread 2 with the system default constraints, InterPodAffinity 2,
+//! NodeResourcesFit LeastAllocated 1, NodeResourcesBalancedAllocation 1, ImageLocality 1;
+//! MostAllocated and RequestedToCapacityRatio from a KubeSchedulerConfiguration); ties broken
+//! uniformly at random from the scheduler's own stream; preemption when nothing fits
+//! ([`preemption`]). Node-local filters and scores are pure functions over a node (its compact
+//! [`NodeRow`](crate::cluster::node_row::NodeRow) on the hot path) and the pod's template;
+//! PodTopologySpread ([`spread`]) and InterPodAffinity ([`interpod`]) also read the pods bound
+//! in the cluster. [`Scheduler`] holds the profiles, the start index and the queue. A pod no
+//! node fits gets a [`FitError`] that counts every node's reasons the way `kubectl describe
+//! pod` prints them.
 
+mod cycle;
 pub mod filter;
 pub mod interpod;
 pub mod preemption;
@@ -17,6 +22,7 @@ pub mod queue;
 pub mod score;
 pub mod spread;
 
+pub use cycle::CycleFilters;
 pub use profile::SchedulerProfile;
 
 use std::collections::BTreeMap;
@@ -24,7 +30,7 @@ use std::fmt;
 
 use rand::RngExt;
 
-use crate::cluster::{Cluster, Node, NodeId, Pod, PodId};
+use crate::cluster::{Cluster, Node, NodeId, PodId};
 use crate::scenario::PodTemplate;
 use crate::sim::SimRng;
 
@@ -126,9 +132,9 @@ impl Scheduler {
     }
 
     /// Picks a node for `pod`, or explains why none fits (`schedulePod`).
-    pub fn schedule_pod<'c>(
+    pub fn schedule_pod(
         &mut self,
-        cluster: &'c Cluster,
+        cluster: &Cluster,
         pod: PodId,
         rng: &mut SimRng,
     ) -> Result<NodeId, Unschedulable> {
@@ -149,57 +155,26 @@ impl Scheduler {
         let profile = &self.profiles[profile];
         let wanted =
             profile::num_feasible_nodes_to_find(profile.percentage_of_nodes_to_score, nodes);
-        let mut unfit: Vec<(filter::Unfit, usize)> = Vec::new();
-        let mut feasible: Vec<&Node> = Vec::new();
-        let mut processed = 0;
-        // Nodes whose failure deleting pods could resolve (for preemption).
-        let mut resolvable: Vec<NodeId> = Vec::new();
         let filters = CycleFilters::new(cluster, pod, profile);
-        let fits = |node: &'c Node| filters.check(node);
         // A pod nominated by an earlier preemption tries that node first.
         if let Some(nominated) = pod.nominated_node
             && cluster.node(nominated).state == crate::cluster::NodeState::Ready
-            && fits(cluster.node(nominated)).is_ok()
+            && filters
+                .check(cluster.node(nominated), cluster.node_row(nominated))
+                .is_ok()
         {
             return Ok(nominated);
         }
-        for i in 0..nodes {
-            let id = cluster.ready_nodes[(self.next_start_node_index + i) % nodes];
-            let node = cluster.node(id);
-            processed += 1;
-            match fits(node) {
-                Ok(()) => {
-                    feasible.push(node);
-                    if feasible.len() == wanted {
-                        break;
-                    }
-                }
-                Err(reason) => {
-                    if preemption::resolvable(reason) {
-                        resolvable.push(id);
-                    }
-                    filter::each_reason(node, template, reason, |r| {
-                        match unfit.iter_mut().find(|(u, _)| *u == r) {
-                            Some((_, n)) => *n += 1,
-                            None => unfit.push((r, 1)),
-                        }
-                    })
-                }
-            }
+        let start = self.next_start_node_index % nodes;
+        let pass = cycle::filter_pass(cluster, &filters, start, wanted);
+        self.next_start_node_index = (start + pass.processed) % nodes;
+        match pass.feasible.len() {
+            0 => {}
+            1 => return Ok(pass.feasible[0]),
+            _ => return Ok(select_host(cluster, &pass.feasible, template, profile, rng)),
         }
-        let chosen = match feasible.len() {
-            0 => None,
-            1 => Some(feasible[0].id),
-            _ => Some(select_host(cluster, &feasible, template, profile, rng)),
-        };
-        self.next_start_node_index = (self.next_start_node_index + processed) % nodes;
-        if let Some(node) = chosen {
-            return Ok(node);
-        }
-        let mut reasons = ReasonTally::default();
-        for (reason, n) in unfit {
-            reasons.add_n(&reason.to_string(), n);
-        }
+        let reasons = pass.unfit.tally();
+        let mut resolvable = pass.resolvable;
         resolvable.sort();
         let attempt = preemption::preempt(cluster, pod, &filters, &resolvable, rng);
         let (preemption, post_filter) = match attempt {
@@ -229,84 +204,23 @@ impl Scheduler {
     }
 }
 
-/// The filters for one pod in one scheduling cycle: the node-local ones, PodTopologySpread
-/// (with its PreFilter state), and the room that pods nominated by earlier preemptions claim.
-pub struct CycleFilters<'c> {
-    pod: &'c PodTemplate,
-    spread: Option<spread::SpreadFilter<'c>>,
-    interpod: Option<interpod::InterPodFilter<'c>>,
-    /// Pods nominated to a node and at least as important as this one (`addNominatedPods`):
-    /// the room their victims free is theirs.
-    nominated: Vec<(NodeId, &'c PodTemplate)>,
-}
-
-impl<'c> CycleFilters<'c> {
-    pub fn new(cluster: &'c Cluster, pod: &'c Pod, profile: &SchedulerProfile) -> Self {
-        let template = &*pod.template;
-        let spread = profile
-            .topology_spread_filter
-            .then(|| spread::SpreadFilter::new(cluster, template, &profile.spread_defaults))
-            .flatten();
-        let nominated = cluster
-            .nominated
-            .iter()
-            .map(|&id| cluster.pod(id))
-            .filter(|q| q.id != pod.id && q.template.priority >= template.priority)
-            .filter_map(|q| q.nominated_node.map(|n| (n, &*q.template)))
-            .collect();
-        CycleFilters {
-            pod: template,
-            spread,
-            interpod: interpod::InterPodFilter::new(cluster, template),
-            nominated,
-        }
-    }
-
-    /// Every filter in the profile's order (`RunFilterPluginsWithNominatedPods`: a node must
-    /// pass on its own and with the pods nominated to it; their topology spread effect is not
-    /// counted).
-    pub fn check<'n>(&self, node: &'n Node) -> Result<(), filter::Unfit<'n>>
-    where
-        'c: 'n,
-    {
-        filter::run_filters(node, self.pod)?;
-        if let Some(s) = &self.spread {
-            s.check(node)?;
-        }
-        if let Some(i) = &self.interpod {
-            i.check(node)?;
-        }
-        let mut on_node = self
-            .nominated
-            .iter()
-            .filter(|(n, _)| *n == node.id)
-            .peekable();
-        if on_node.peek().is_none() {
-            return Ok(());
-        }
-        let mut with = node.clone();
-        for (_, q) in on_node {
-            with.reserve(q);
-        }
-        // Adding pods can only break the host-port and resource checks.
-        filter::node_ports(&with, self.pod)?;
-        filter::node_resources_fit(&with, self.pod)
-    }
-}
-
 /// Scores feasible nodes with the profile's plugins and picks the best, breaking ties by
 /// reservoir sampling (`selectHost`).
 fn select_host(
     cluster: &Cluster,
-    feasible: &[&Node],
+    feasible: &[NodeId],
     template: &PodTemplate,
     profile: &SchedulerProfile,
     rng: &mut SimRng,
 ) -> NodeId {
+    let nodes: Vec<&Node> = feasible.iter().map(|&id| cluster.node(id)).collect();
     let taint_scores = if profile.taint_toleration_weight > 0 {
         let raw: Vec<i64> = feasible
             .iter()
-            .map(|n| score::taint_toleration_raw(n, template))
+            .map(|&id| match cluster.node_row(id).untainted {
+                true => 0,
+                false => score::taint_toleration_raw(cluster.node(id), template),
+            })
             .collect();
         score::default_normalize(&raw, true)
     } else {
@@ -315,7 +229,7 @@ fn select_host(
     // NodeAffinity scores only when the pod has preferred terms (PreScore skips otherwise).
     let affinity_scores =
         if profile.node_affinity_weight > 0 && !template.preferred_node_affinity.is_empty() {
-            let raw: Vec<i64> = feasible
+            let raw: Vec<i64> = nodes
                 .iter()
                 .map(|n| score::node_affinity_raw(n, template))
                 .collect();
@@ -324,15 +238,19 @@ fn select_host(
             vec![0; feasible.len()]
         };
     let spread_scores = (profile.topology_spread_weight > 0)
-        .then(|| spread::scores(cluster, template, feasible, &profile.spread_defaults))
+        .then(|| spread::scores(cluster, template, &nodes, &profile.spread_defaults))
         .flatten();
     let interpod_scores = (profile.inter_pod_affinity_weight > 0)
-        .then(|| interpod::scores(cluster, template, feasible))
+        .then(|| interpod::scores(cluster, template, &nodes))
         .flatten();
+    let image_locality = profile.image_locality_weight > 0 && !template.images.is_empty();
+    let fit = score::FitScore::new(template, &profile.fit_strategy);
+    let balanced = score::BalancedScore::new(template, &profile.balanced_resources);
     let mut best = NodeId(0);
     let mut best_score = i64::MIN;
     let mut ties = 0u32;
-    for (i, node) in feasible.iter().enumerate() {
+    for (i, (&id, node)) in feasible.iter().zip(&nodes).enumerate() {
+        let row = cluster.node_row(id);
         let mut total = profile.taint_toleration_weight * taint_scores[i]
             + profile.node_affinity_weight * affinity_scores[i];
         if let Some(spread) = &spread_scores {
@@ -341,23 +259,21 @@ fn select_host(
         if let Some(interpod) = &interpod_scores {
             total += profile.inter_pod_affinity_weight * interpod[i];
         }
-        if profile.image_locality_weight > 0 && !template.images.is_empty() {
+        if image_locality {
             total += profile.image_locality_weight * score::image_locality(cluster, node, template);
         }
         if profile.fit_weight > 0 {
-            total += profile.fit_weight
-                * score::node_resources_fit(node, template, &profile.fit_strategy);
+            total += profile.fit_weight * fit.score(row, node);
         }
         if profile.balanced_allocation_weight > 0 {
-            total += profile.balanced_allocation_weight
-                * score::balanced_allocation(node, template, &profile.balanced_resources);
+            total += profile.balanced_allocation_weight * balanced.score(row, node);
         }
         if total > best_score {
-            (best, best_score, ties) = (node.id, total, 1);
+            (best, best_score, ties) = (id, total, 1);
         } else if total == best_score {
             ties += 1;
             if rng.random_range(0..ties) == 0 {
-                best = node.id;
+                best = id;
             }
         }
     }
@@ -424,6 +340,7 @@ pub(crate) fn test_cluster(nodes: &[(&str, &[(&str, &str)])]) -> Cluster {
             n.labels.insert(k.to_string(), v.to_string());
         }
         c.nodes.push(n);
+        c.refresh_node_row(NodeId(i as u32));
         c.ready_nodes.push(NodeId(i as u32));
     }
     c.replica_sets.push(crate::cluster::ReplicaSet {

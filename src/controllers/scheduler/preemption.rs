@@ -21,6 +21,7 @@ use rand::RngExt;
 
 use super::filter::{self, Unfit};
 use super::{CycleFilters, FitError, ReasonTally};
+use crate::cluster::node_row::NodeRow;
 use crate::cluster::{Cluster, Node, NodeId, Pod, PodId};
 use crate::controllers::disruption;
 use crate::sim::{SimRng, SimTime};
@@ -170,9 +171,9 @@ fn select_victims<'c>(
     for p in &lower {
         trial.release(&p.template);
     }
-    if let Err(reason) = filters.check(&trial) {
+    if let Err(reason) = filters.check(&trial, &NodeRow::of(&trial)) {
         let mut reasons = Vec::new();
-        filter::each_reason(&trial, &pod.template, reason, |r| {
+        filter::each_reason(&trial, &NodeRow::of(&trial), &pod.template, reason, |r| {
             reasons.push(r.to_string())
         });
         return Err(reasons.join(", "));
@@ -192,7 +193,7 @@ fn select_victims<'c>(
         .chain(safe.iter().map(|p| (*p, false)));
     for (p, violates) in ordered {
         trial.reserve(&p.template);
-        if filters.check(&trial).is_err() {
+        if filters.check(&trial, &NodeRow::of(&trial)).is_err() {
             trial.release(&p.template);
             victims.push(p);
             pdb_violations += usize::from(violates);
@@ -323,7 +324,11 @@ mod tests {
             .ready_nodes
             .iter()
             .copied()
-            .filter(|&n| filters.check(c.node(n)).is_err_and(resolvable))
+            .filter(|&n| {
+                filters
+                    .check(c.node(n), c.node_row(n))
+                    .is_err_and(resolvable)
+            })
             .collect();
         preempt(c, c.pod(pod), &filters, &potential, &mut rng).map(|p| {
             let names = p.victims.iter().map(|v| c.pod(*v).name.clone()).collect();
@@ -417,6 +422,7 @@ mod tests {
             value: String::new(),
             effect: crate::cluster::resources::TaintEffect::NoSchedule,
         });
+        c.refresh_node_row(NodeId(0));
         assert_eq!(
             run(&c, pod),
             Err("0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into())

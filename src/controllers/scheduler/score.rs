@@ -2,7 +2,8 @@
 
 use super::profile::{ResourceWeight, ScoringKind, ScoringStrategy};
 use crate::cluster::Node;
-use crate::cluster::resources::{CPU, EPHEMERAL_STORAGE, MEMORY, TaintEffect};
+use crate::cluster::node_row::{NodeRow, ResourceName};
+use crate::cluster::resources::{CPU, EPHEMERAL_STORAGE, MEMORY, Resources, TaintEffect};
 use crate::scenario::PodTemplate;
 
 pub const MAX_NODE_SCORE: i64 = 100;
@@ -11,43 +12,102 @@ pub const MAX_NODE_SCORE: i64 = 100;
 /// per configured resource with allocatable > 0 (an extended resource only if the pod requests
 /// it), the strategy's per-resource score, combined as `Σ score·w / Σ w`.
 pub fn node_resources_fit(node: &Node, pod: &PodTemplate, strategy: &ScoringStrategy) -> i64 {
-    let per_resource = strategy.resources.iter().map(|r| {
-        let (alloc, req) = allocatable_and_requested(
-            node,
-            &r.name,
-            pod.scoring_requests.get(&r.name),
-            &node.requested_for_scoring,
-        );
-        (req, alloc, r.weight)
-    });
-    match &strategy.kind {
-        ScoringKind::LeastAllocated => weighted_score(per_resource, least_requested_score),
-        ScoringKind::MostAllocated => weighted_score(per_resource, most_requested_score),
-        ScoringKind::RequestedToCapacityRatio { shape } => {
-            let (mut requested, mut allocatable, mut weights) =
-                (Vec::new(), Vec::new(), Vec::new());
-            for (req, alloc, w) in per_resource {
-                requested.push(req);
-                allocatable.push(alloc);
-                weights.push(w);
+    FitScore::new(pod, strategy).score(&NodeRow::of(node), node)
+}
+
+/// A resource a resource score reads, resolved once per scheduling cycle.
+#[derive(Clone, Copy, Debug)]
+struct Scored<'a> {
+    name: ResourceName<'a>,
+    weight: i64,
+    /// The pod's request of it.
+    pod_request: i64,
+    /// An extended resource the pod does not request: left out (allocatable and requested 0).
+    bypassed: bool,
+}
+
+/// The `resources` of a score with the pod's `requests` of each.
+fn resolve<'a>(resources: &'a [ResourceWeight], requests: &Resources) -> Vec<Scored<'a>> {
+    resources
+        .iter()
+        .map(|r| {
+            let pod_request = requests.get(&r.name);
+            Scored {
+                name: ResourceName::of(&r.name),
+                weight: r.weight,
+                pod_request,
+                bypassed: pod_request == 0 && is_scalar(&r.name),
             }
-            requested_to_capacity_ratio(&requested, &allocatable, &weights, shape)
+        })
+        .collect()
+}
+
+/// `calculateResourceAllocatableRequest`: (allocatable, on-node + pod request), the on-node
+/// amount from `on_row` (fixed slots) or `on_node` (other extended resources).
+#[inline]
+fn allocatable_and_requested(
+    s: &Scored,
+    row: &NodeRow,
+    node: &Node,
+    on_row: &[i64; 4],
+    on_node: &Resources,
+) -> (i64, i64) {
+    if s.bypassed {
+        return (0, 0);
+    }
+    match s.name {
+        ResourceName::Fixed(slot) => {
+            let slot = usize::from(slot);
+            (row.allocatable[slot], on_row[slot] + s.pod_request)
         }
+        ResourceName::Extended(name) => (
+            node.allocatable.get(name),
+            on_node.get(name) + s.pod_request,
+        ),
     }
 }
 
-/// `calculateResourceAllocatableRequest`: (allocatable, on-node + pod request), or (0, 0) for an
-/// extended resource the pod does not request.
-fn allocatable_and_requested(
-    node: &Node,
-    name: &str,
-    pod_request: i64,
-    on_node: &crate::cluster::resources::Resources,
-) -> (i64, i64) {
-    if pod_request == 0 && is_scalar(name) {
-        return (0, 0);
+/// NodeResourcesFit's score for one pod, ready to run on many nodes.
+pub struct FitScore<'a> {
+    resources: Vec<Scored<'a>>,
+    kind: &'a ScoringKind,
+}
+
+impl<'a> FitScore<'a> {
+    pub fn new(pod: &PodTemplate, strategy: &'a ScoringStrategy) -> Self {
+        FitScore {
+            resources: resolve(&strategy.resources, &pod.scoring_requests),
+            kind: &strategy.kind,
+        }
     }
-    (node.allocatable.get(name), on_node.get(name) + pod_request)
+
+    /// The score on `node`, whose current row is `row`.
+    pub fn score(&self, row: &NodeRow, node: &Node) -> i64 {
+        let per_resource = self.resources.iter().map(|s| {
+            let (alloc, req) = allocatable_and_requested(
+                s,
+                row,
+                node,
+                &row.requested_for_scoring,
+                &node.requested_for_scoring,
+            );
+            (req, alloc, s.weight)
+        });
+        match self.kind {
+            ScoringKind::LeastAllocated => weighted_score(per_resource, least_requested_score),
+            ScoringKind::MostAllocated => weighted_score(per_resource, most_requested_score),
+            ScoringKind::RequestedToCapacityRatio { shape } => {
+                let (mut requested, mut allocatable, mut weights) =
+                    (Vec::new(), Vec::new(), Vec::new());
+                for (req, alloc, w) in per_resource {
+                    requested.push(req);
+                    allocatable.push(alloc);
+                    weights.push(w);
+                }
+                requested_to_capacity_ratio(&requested, &allocatable, &weights, shape)
+            }
+        }
+    }
 }
 
 /// Extended resources and hugepages (everything but cpu, memory, ephemeral-storage).
@@ -57,9 +117,10 @@ fn is_scalar(name: &str) -> bool {
 
 /// `Σ score(req, alloc)·w / Σ w` over `(requested, allocatable, weight)` with allocatable > 0
 /// (0 when none).
+#[inline]
 fn weighted_score(
     per_resource: impl Iterator<Item = (i64, i64, i64)>,
-    score: fn(i64, i64) -> i64,
+    score: impl Fn(i64, i64) -> i64,
 ) -> i64 {
     let (mut sum, mut weight_sum) = (0, 0);
     for (req, alloc, weight) in per_resource.filter(|(_, alloc, _)| *alloc != 0) {
@@ -144,36 +205,57 @@ pub fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
 /// for two resources and the population standard deviation for more. Pods requesting nothing
 /// are skipped (score 0 everywhere).
 pub fn balanced_allocation(node: &Node, pod: &PodTemplate, resources: &[ResourceWeight]) -> i64 {
-    if pod.requests.cpu_millis == 0 && pod.requests.memory_bytes == 0 {
-        return 0;
+    BalancedScore::new(pod, resources).score(&NodeRow::of(node), node)
+}
+
+/// NodeResourcesBalancedAllocation's score for one pod, ready to run on many nodes.
+pub struct BalancedScore<'a> {
+    resources: Vec<Scored<'a>>,
+    /// The pod requests no cpu and no memory: 0 everywhere.
+    skipped: bool,
+}
+
+impl<'a> BalancedScore<'a> {
+    pub fn new(pod: &PodTemplate, resources: &'a [ResourceWeight]) -> Self {
+        BalancedScore {
+            resources: resolve(resources, &pod.requests),
+            skipped: pod.requests.cpu_millis == 0 && pod.requests.memory_bytes == 0,
+        }
     }
-    // Each fraction once, on the stack for the usual handful of resources.
-    const INLINE: usize = 8;
-    let mut inline = [0.0f64; INLINE];
-    let mut spilled: Vec<f64> = Vec::new();
-    let mut n = 0;
-    for r in resources {
-        let (alloc, req) =
-            allocatable_and_requested(node, &r.name, pod.requests.get(&r.name), &node.requested);
-        if alloc > 0 {
-            let f = (req as f64 / alloc as f64).min(1.0);
-            match inline.get_mut(n) {
-                Some(slot) => *slot = f,
-                None => spilled.push(f),
+
+    /// The score on `node`, whose current row is `row`.
+    pub fn score(&self, row: &NodeRow, node: &Node) -> i64 {
+        if self.skipped {
+            return 0;
+        }
+        // Each fraction once, on the stack for the usual handful of resources.
+        const INLINE: usize = 8;
+        let mut inline = [0.0f64; INLINE];
+        let mut spilled: Vec<f64> = Vec::new();
+        let mut n = 0;
+        for s in &self.resources {
+            let (alloc, req) =
+                allocatable_and_requested(s, row, node, &row.requested, &node.requested);
+            if alloc > 0 {
+                let f = (req as f64 / alloc as f64).min(1.0);
+                match inline.get_mut(n) {
+                    Some(slot) => *slot = f,
+                    None => spilled.push(f),
+                }
+                n += 1;
             }
-            n += 1;
         }
+        let fractions = || inline.iter().take(n).chain(&spilled).copied();
+        let std = match n {
+            2 => (inline[0] - inline[1]).abs() / 2.0,
+            n if n > 2 => {
+                let mean = fractions().sum::<f64>() / n as f64;
+                (fractions().map(|f| (f - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
+            }
+            _ => 0.0,
+        };
+        ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
     }
-    let fractions = || inline.iter().take(n).chain(&spilled).copied();
-    let std = match n {
-        2 => (inline[0] - inline[1]).abs() / 2.0,
-        n if n > 2 => {
-            let mean = fractions().sum::<f64>() / n as f64;
-            (fractions().map(|f| (f - mean).powi(2)).sum::<f64>() / n as f64).sqrt()
-        }
-        _ => 0.0,
-    };
-    ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
 
 const MB: i64 = 1024 * 1024;
