@@ -205,7 +205,8 @@ impl Scheduler {
 }
 
 /// Scores feasible nodes with the profile's plugins and picks the best, breaking ties by
-/// reservoir sampling (`selectHost`).
+/// reservoir sampling (`selectHost`). Each plugin scores every node in turn (as upstream's
+/// per-plugin score lists), adding its weighted score to the node's total.
 fn select_host(
     cluster: &Cluster,
     feasible: &[NodeId],
@@ -214,60 +215,66 @@ fn select_host(
     rng: &mut SimRng,
 ) -> NodeId {
     let nodes: Vec<&Node> = feasible.iter().map(|&id| cluster.node(id)).collect();
-    let taint_scores = if profile.taint_toleration_weight > 0 {
+    let mut totals = vec![0i64; feasible.len()];
+    let add = |totals: &mut [i64], weight: i64, scores: &[i64]| {
+        for (total, score) in totals.iter_mut().zip(scores) {
+            *total += weight * score;
+        }
+    };
+    if profile.taint_toleration_weight > 0 {
         let raw: Vec<i64> = feasible
             .iter()
-            .map(|&id| match cluster.node_row(id).untainted {
+            .zip(&nodes)
+            .map(|(&id, node)| match cluster.node_row(id).untainted {
                 true => 0,
-                false => score::taint_toleration_raw(cluster.node(id), template),
+                false => score::taint_toleration_raw(node, template),
             })
             .collect();
-        score::default_normalize(&raw, true)
-    } else {
-        vec![0; feasible.len()]
-    };
+        let normalized = score::default_normalize(&raw, true);
+        add(&mut totals, profile.taint_toleration_weight, &normalized);
+    }
     // NodeAffinity scores only when the pod has preferred terms (PreScore skips otherwise).
-    let affinity_scores =
-        if profile.node_affinity_weight > 0 && !template.preferred_node_affinity.is_empty() {
-            let raw: Vec<i64> = nodes
-                .iter()
-                .map(|n| score::node_affinity_raw(n, template))
-                .collect();
-            score::default_normalize(&raw, false)
-        } else {
-            vec![0; feasible.len()]
-        };
-    let spread_scores = (profile.topology_spread_weight > 0)
-        .then(|| spread::scores(cluster, template, &nodes, &profile.spread_defaults))
-        .flatten();
-    let interpod_scores = (profile.inter_pod_affinity_weight > 0)
-        .then(|| interpod::scores(cluster, template, &nodes))
-        .flatten();
-    let image_locality = profile.image_locality_weight > 0 && !template.images.is_empty();
-    let fit = score::FitScore::new(template, &profile.fit_strategy);
-    let balanced = score::BalancedScore::new(template, &profile.balanced_resources);
+    if profile.node_affinity_weight > 0 && !template.preferred_node_affinity.is_empty() {
+        let raw: Vec<i64> = nodes
+            .iter()
+            .map(|n| score::node_affinity_raw(n, template))
+            .collect();
+        let normalized = score::default_normalize(&raw, false);
+        add(&mut totals, profile.node_affinity_weight, &normalized);
+    }
+    if profile.topology_spread_weight > 0
+        && let Some(spread) = spread::scores(cluster, template, &nodes, &profile.spread_defaults)
+    {
+        add(&mut totals, profile.topology_spread_weight, &spread);
+    }
+    if profile.inter_pod_affinity_weight > 0
+        && let Some(interpod) = interpod::scores(cluster, template, &nodes)
+    {
+        add(&mut totals, profile.inter_pod_affinity_weight, &interpod);
+    }
+    if profile.image_locality_weight > 0 && !template.images.is_empty() {
+        for (total, node) in totals.iter_mut().zip(&nodes) {
+            *total +=
+                profile.image_locality_weight * score::image_locality(cluster, node, template);
+        }
+    }
+    if profile.fit_weight > 0 {
+        let fit = score::FitScore::new(template, &profile.fit_strategy);
+        for ((total, &id), node) in totals.iter_mut().zip(feasible).zip(&nodes) {
+            *total += profile.fit_weight * fit.score(cluster.node_row(id), node);
+        }
+    }
+    if profile.balanced_allocation_weight > 0 {
+        let balanced = score::BalancedScore::new(template, &profile.balanced_resources);
+        for ((total, &id), node) in totals.iter_mut().zip(feasible).zip(&nodes) {
+            *total +=
+                profile.balanced_allocation_weight * balanced.score(cluster.node_row(id), node);
+        }
+    }
     let mut best = NodeId(0);
     let mut best_score = i64::MIN;
     let mut ties = 0u32;
-    for (i, (&id, node)) in feasible.iter().zip(&nodes).enumerate() {
-        let row = cluster.node_row(id);
-        let mut total = profile.taint_toleration_weight * taint_scores[i]
-            + profile.node_affinity_weight * affinity_scores[i];
-        if let Some(spread) = &spread_scores {
-            total += profile.topology_spread_weight * spread[i];
-        }
-        if let Some(interpod) = &interpod_scores {
-            total += profile.inter_pod_affinity_weight * interpod[i];
-        }
-        if image_locality {
-            total += profile.image_locality_weight * score::image_locality(cluster, node, template);
-        }
-        if profile.fit_weight > 0 {
-            total += profile.fit_weight * fit.score(row, node);
-        }
-        if profile.balanced_allocation_weight > 0 {
-            total += profile.balanced_allocation_weight * balanced.score(row, node);
-        }
+    for (&id, &total) in feasible.iter().zip(&totals) {
         if total > best_score {
             (best, best_score, ties) = (id, total, 1);
         } else if total == best_score {
