@@ -209,6 +209,7 @@ impl<'s> Engine<'s> {
                 ClusterAutoscaler::new(
                     settings,
                     s.node_pools.len(),
+                    s.scheduler_profiles.clone(),
                     streams.stream("cluster-autoscaler"),
                 )
             }),

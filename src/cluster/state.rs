@@ -657,19 +657,38 @@ impl Cluster {
         p.ready = false;
         self.terminating.remove(&pod);
         if let Some(node) = p.node {
-            let n = &mut self.nodes[node.index()];
-            n.release(&p.template);
-            n.pods.remove(&pod);
-            self.node_rows[node.index()] = NodeRow::of(n);
-            let priority = p.template.priority;
-            if let Some(count) = self.bound_priorities.get_mut(&priority) {
-                *count -= 1;
-                if *count == 0 {
-                    self.bound_priorities.remove(&priority);
-                }
-            }
+            let template = Arc::clone(&p.template);
+            self.release_from(node, pod, &template);
         }
         self.nominated.remove(&pod);
+    }
+
+    /// Takes a bound pod off its node again and makes it Pending: how the autoscaler's
+    /// simulations move pods (on a copy of the cluster).
+    pub fn unbind(&mut self, pod: PodId) {
+        let p = &mut self.pods[pod.index()];
+        let Some(node) = p.node.take() else {
+            return;
+        };
+        let template = Arc::clone(&p.template);
+        if p.is_active() {
+            self.unscheduled.insert(pod);
+        }
+        self.release_from(node, pod, &template);
+    }
+
+    /// Frees what a pod took on its node (requests, pod index, priority count).
+    fn release_from(&mut self, node: NodeId, pod: PodId, template: &PodTemplate) {
+        let n = &mut self.nodes[node.index()];
+        n.release(template);
+        n.pods.remove(&pod);
+        self.node_rows[node.index()] = NodeRow::of(n);
+        if let Some(count) = self.bound_priorities.get_mut(&template.priority) {
+            *count -= 1;
+            if *count == 0 {
+                self.bound_priorities.remove(&template.priority);
+            }
+        }
     }
 
     /// Containers started: Running, and Ready (no readiness probe is modelled yet).

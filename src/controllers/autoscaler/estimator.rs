@@ -1,10 +1,20 @@
 //! The binpacking estimator (`estimator/binpacking_estimator.go`): how many template nodes a
 //! node group needs for a set of pending pods, checked with the scheduler's own filters so the
 //! autoscaler never adds a node the scheduler would then refuse.
+//!
+//! Pods are packed into [`Bins`]. When every pending pod's filters look at its node alone
+//! (the common case), the bins are copies of nodes checked with the node-local filters. When
+//! some pod's filters read other pods — a `DoNotSchedule` topology spread constraint, or
+//! inter-pod (anti-)affinity anywhere in the cluster — the bins live in a copy of the cluster:
+//! simulated nodes are added to it as the node group would add them (name, zone), packed pods
+//! are bound, and each pod is checked with the scheduler's whole Filter ([`CycleFilters`]), as
+//! upstream's estimator runs the scheduler framework on its cluster snapshot.
 
-use crate::cluster::{Node, PodId};
-use crate::controllers::scheduler::filter;
+use crate::cluster::{Cluster, Node, NodeId, NodeState, PodId};
+use crate::controllers::daemonset;
+use crate::controllers::scheduler::{CycleFilters, SchedulerProfile, filter, profile};
 use crate::scenario::PodTemplate;
+use crate::sim::SimTime;
 
 /// A pending pod as the estimator sees it.
 #[derive(Clone, Copy, Debug)]
@@ -46,89 +56,251 @@ pub fn decreasing_order<'a>(pods: &[PendingPod<'a>], template: &Node) -> Vec<Pen
     ordered
 }
 
-/// Packs `pods` onto fresh copies of `template`, at most `max_nodes` of them: each pod goes to
-/// the first simulated node that passes the filters, else to a new node. Pods that do not fit
-/// even an empty template node are not helped by this group.
-pub fn binpacking(pods: &[PendingPod], template: &Node, max_nodes: usize) -> Estimate {
-    let mut nodes: Vec<SimulatedNode> = Vec::new();
+/// Packs `pods` onto new nodes like `template` (of its pool), added to `bins`, at most
+/// `max_nodes` of them: each pod goes to the first new node that passes the filters, else to
+/// another new node. Pods that do not fit even an empty new node are not helped by this group.
+pub fn binpacking(
+    bins: &mut Bins,
+    pods: &[PendingPod],
+    template: &Node,
+    max_nodes: usize,
+) -> Estimate {
+    let first_new = bins.count();
+    let mut used = 0;
     let mut helped = Vec::new();
     for pod in decreasing_order(pods, template) {
-        if filter::run_filters(template, pod.template).is_err() {
-            continue;
-        }
-        if let Some(node) = nodes.iter_mut().find(|n| n.fits(pod.template)) {
-            node.place(pod.template);
+        let fit = match bins.first_fit(&pod, first_new..bins.count()) {
+            Some(i) => Some(i),
+            // No empty new node is left over (one would have been tried): add one.
+            None if used < max_nodes
+                && (first_new..bins.count()).all(|i| !bins.is_bin_empty(i)) =>
+            {
+                let fresh = bins.add_new(template);
+                bins.first_fit(&pod, fresh..fresh + 1)
+            }
+            None => None,
+        };
+        if let Some(i) = fit {
+            used += usize::from(bins.is_bin_empty(i));
+            bins.place(i, &pod);
             helped.push(pod.id);
-            continue;
         }
-        if nodes.len() >= max_nodes {
-            continue;
-        }
-        let mut fresh = SimulatedNode::new(template.clone());
-        fresh.place(pod.template);
-        nodes.push(fresh);
-        helped.push(pod.id);
     }
     Estimate {
-        nodes: nodes.len(),
+        nodes: used,
         pods: helped,
     }
 }
 
-/// Places what it can of `pods` on `nodes` (simulated copies), first fit, reserving as it
-/// goes; returns the pods that found no room.
-pub fn place_on<'a>(pods: &[PendingPod<'a>], nodes: Vec<Node>) -> Vec<PendingPod<'a>> {
-    let mut nodes: Vec<SimulatedNode> = nodes.into_iter().map(SimulatedNode::new).collect();
+/// Places what it can of `pods` on the bins (first fit, reserving as it goes); returns the
+/// pods that found no room.
+pub fn place_on<'a>(bins: &mut Bins, pods: &[PendingPod<'a>]) -> Vec<PendingPod<'a>> {
+    let all = 0..bins.count();
     pods.iter()
-        .filter(
-            |pod| match nodes.iter_mut().find(|n| n.fits(pod.template)) {
-                Some(node) => {
-                    node.place(pod.template);
-                    false
-                }
-                None => true,
-            },
-        )
+        .filter(|pod| match bins.first_fit(pod, all.clone()) {
+            Some(i) => {
+                bins.place(i, pod);
+                false
+            }
+            None => true,
+        })
         .copied()
         .collect()
 }
 
-/// A node in the estimator's simulation, with the pending pods placed on it so far.
-struct SimulatedNode<'a> {
-    node: Node,
-    placed: Vec<&'a PodTemplate>,
+/// The nodes an estimate packs pods onto, and how a pod is checked against one of them.
+#[derive(Clone)]
+pub struct Bins<'p> {
+    kind: BinsKind<'p>,
 }
 
-impl<'a> SimulatedNode<'a> {
-    fn new(node: Node) -> Self {
-        SimulatedNode {
-            node,
-            placed: Vec::new(),
+#[derive(Clone)]
+enum BinsKind<'p> {
+    /// Copies of nodes with the packed pods' requests reserved; node-local filters.
+    Copies { nodes: Vec<Node>, empty: Vec<bool> },
+    /// Nodes of a copy of the cluster with the packed pods bound; the scheduler's whole Filter.
+    InCluster {
+        view: Box<Cluster>,
+        nodes: Vec<NodeId>,
+        empty: Vec<bool>,
+        profiles: &'p [SchedulerProfile],
+    },
+}
+
+impl<'p> Bins<'p> {
+    /// No bins yet, checked with the node-local filters.
+    pub fn copies() -> Self {
+        Bins {
+            kind: BinsKind::Copies {
+                nodes: Vec::new(),
+                empty: Vec::new(),
+            },
         }
     }
 
-    /// The node-local filters, and required hostname anti-affinity against the pods placed
-    /// here in the simulation (so pods that refuse to share a host get a node each).
-    fn fits(&self, pod: &PodTemplate) -> bool {
-        filter::run_filters(&self.node, pod).is_ok()
-            && !self
-                .placed
+    /// No bins yet, for packing `pods` of `cluster`: in a copy of the cluster when some pod's
+    /// filters read other pods (see the module docs), else as copies of nodes.
+    pub fn for_pods(
+        cluster: &Cluster,
+        profiles: &'p [SchedulerProfile],
+        pods: &[PendingPod],
+    ) -> Self {
+        let spread_hard = |t: &PodTemplate| {
+            let defaults = &profile::for_pod(profiles, t).spread_defaults;
+            t.topology_spread.iter().any(|c| c.hard)
+                || (t.topology_spread.is_empty()
+                    && t.default_spread_selector.is_some()
+                    && defaults.constraints().iter().any(|d| d.hard))
+        };
+        let reads_other_pods = cluster.any_pod_affinity
+            || pods
                 .iter()
-                .any(|other| host_anti_affinity(pod, other) || host_anti_affinity(other, pod))
+                .any(|p| !p.template.pod_affinity.is_empty() || spread_hard(p.template));
+        if !reads_other_pods {
+            return Bins::copies();
+        }
+        Bins {
+            kind: BinsKind::InCluster {
+                view: Box::new(cluster.clone()),
+                nodes: Vec::new(),
+                empty: Vec::new(),
+                profiles,
+            },
+        }
     }
 
-    fn place(&mut self, pod: &'a PodTemplate) {
-        self.node.reserve(pod);
-        self.placed.push(pod);
+    /// The same packed pods, without bins (each node group's estimate starts from the pods
+    /// already placed on Ready and upcoming nodes).
+    pub fn without_bins(&self) -> Self {
+        let mut bins = self.clone();
+        match &mut bins.kind {
+            BinsKind::Copies { nodes, empty } => {
+                nodes.clear();
+                empty.clear();
+            }
+            BinsKind::InCluster { nodes, empty, .. } => {
+                nodes.clear();
+                empty.clear();
+            }
+        }
+        bins
+    }
+
+    /// How many bins there are.
+    pub fn count(&self) -> usize {
+        match &self.kind {
+            BinsKind::Copies { empty, .. } | BinsKind::InCluster { empty, .. } => empty.len(),
+        }
+    }
+
+    /// Whether nothing has been placed on bin `i`.
+    pub fn is_bin_empty(&self, i: usize) -> bool {
+        match &self.kind {
+            BinsKind::Copies { empty, .. } | BinsKind::InCluster { empty, .. } => empty[i],
+        }
+    }
+
+    /// Adds `node` (a copy of it): a Ready node, or an upcoming one with its DaemonSet pods.
+    pub fn add_existing(&mut self, cluster: &Cluster, node: NodeId) {
+        let upcoming = cluster.node(node).state == NodeState::Provisioning;
+        match &mut self.kind {
+            BinsKind::Copies { nodes, empty } => {
+                let copy = cluster.node(node).clone();
+                nodes.push(match upcoming {
+                    true => daemonset::with_daemons(cluster, copy),
+                    false => copy,
+                });
+                empty.push(true);
+            }
+            BinsKind::InCluster {
+                view, nodes, empty, ..
+            } => {
+                if upcoming {
+                    register_with_daemons(view, node);
+                }
+                nodes.push(node);
+                empty.push(true);
+            }
+        }
+    }
+
+    /// Adds a new node like `template` (its pool's next node, with its DaemonSet pods); returns
+    /// its index.
+    pub fn add_new(&mut self, template: &Node) -> usize {
+        match &mut self.kind {
+            BinsKind::Copies { nodes, empty } => {
+                nodes.push(template.clone());
+                empty.push(true);
+            }
+            BinsKind::InCluster {
+                view, nodes, empty, ..
+            } => {
+                let id = view.add_node(template.pool, SimTime::ZERO);
+                register_with_daemons(view, id);
+                nodes.push(id);
+                empty.push(true);
+            }
+        }
+        self.count() - 1
+    }
+
+    /// The first of the bins `candidates` the pod passes the filters on.
+    pub fn first_fit(
+        &self,
+        pod: &PendingPod,
+        candidates: impl IntoIterator<Item = usize>,
+    ) -> Option<usize> {
+        match &self.kind {
+            BinsKind::Copies { nodes, .. } => candidates
+                .into_iter()
+                .find(|&i| filter::run_filters(&nodes[i], pod.template).is_ok()),
+            BinsKind::InCluster {
+                view,
+                nodes,
+                profiles,
+                ..
+            } => {
+                let p = view.pod(pod.id);
+                let filters = CycleFilters::new(view, p, profile::for_pod(profiles, &p.template));
+                candidates.into_iter().find(|&i| {
+                    let id = nodes[i];
+                    filters.check(view.node(id), view.node_row(id)).is_ok()
+                })
+            }
+        }
+    }
+
+    /// Puts the pod on bin `i`.
+    pub fn place(&mut self, i: usize, pod: &PendingPod) {
+        match &mut self.kind {
+            BinsKind::Copies { nodes, empty } => {
+                nodes[i].reserve(pod.template);
+                empty[i] = false;
+            }
+            BinsKind::InCluster {
+                view, nodes, empty, ..
+            } => {
+                view.bind(pod.id, nodes[i]);
+                empty[i] = false;
+            }
+        }
+    }
+
+    /// Takes the pod off bin `i` (where it was placed, or bound in the cluster).
+    pub fn remove(&mut self, i: usize, pod: &PendingPod) {
+        match &mut self.kind {
+            BinsKind::Copies { nodes, .. } => nodes[i].release(pod.template),
+            BinsKind::InCluster { view, .. } => view.unbind(pod.id),
+        }
     }
 }
 
-/// Whether `pod`'s required anti-affinity on `kubernetes.io/hostname` excludes `other`.
-fn host_anti_affinity(pod: &PodTemplate, other: &PodTemplate) -> bool {
-    pod.pod_affinity.required_anti.iter().any(|t| {
-        t.topology_key == crate::controllers::scheduler::spread::HOSTNAME_KEY
-            && t.matches(&pod.namespace, other)
-    })
+/// Registers a node of the cluster copy as Ready and reserves its DaemonSet pods' requests.
+fn register_with_daemons(view: &mut Cluster, node: NodeId) {
+    view.register_node(node);
+    let with = daemonset::with_daemons(view, view.node(node).clone());
+    view.nodes[node.index()] = with;
+    view.refresh_node_row(node);
 }
 
 #[cfg(test)]
@@ -169,40 +341,16 @@ mod tests {
             pod(1500, GI),
             pod(2500, GI),
         ];
-        let e = binpacking(&pending(&t), &template_node(4000, 16 * GI), 100);
+        let e = binpacking(
+            &mut Bins::copies(),
+            &pending(&t),
+            &template_node(4000, 16 * GI),
+            100,
+        );
         assert_eq!(e.nodes, 3);
         assert_eq!(
             e.pods,
             vec![PodId(2), PodId(4), PodId(0), PodId(1), PodId(3)]
-        );
-    }
-
-    #[test]
-    fn pods_that_refuse_to_share_a_host_get_a_node_each() {
-        use crate::cluster::selector::LabelSelector;
-        use crate::scenario::AffinityTerm;
-        // Four 500m pods fit one 4-cpu node by resources, but each carries required
-        // anti-affinity to its own label on kubernetes.io/hostname: four nodes.
-        let mut p = pod(500, GI);
-        p.labels.insert("app".into(), "db".into());
-        p.pod_affinity.required_anti = vec![AffinityTerm {
-            selector: Some(LabelSelector::from_match_labels(
-                [("app".to_string(), "db".to_string())].into(),
-            )),
-            namespaces: Vec::new(),
-            all_namespaces: false,
-            topology_key: crate::controllers::scheduler::spread::HOSTNAME_KEY.into(),
-        }];
-        let t = [p.clone(), p.clone(), p.clone(), p];
-        assert_eq!(
-            binpacking(&pending(&t), &template_node(4000, 16 * GI), 100).nodes,
-            4
-        );
-        // Without the anti-affinity they share one.
-        let plain = [pod(500, GI), pod(500, GI), pod(500, GI), pod(500, GI)];
-        assert_eq!(
-            binpacking(&pending(&plain), &template_node(4000, 16 * GI), 100).nodes,
-            1
         );
     }
 
@@ -226,7 +374,12 @@ mod tests {
             pod(3000, GI),
             pod(5000, GI),
         ];
-        let e = binpacking(&pending(&t), &template_node(4000, 16 * GI), 2);
+        let e = binpacking(
+            &mut Bins::copies(),
+            &pending(&t),
+            &template_node(4000, 16 * GI),
+            2,
+        );
         assert_eq!(e.nodes, 2);
         assert_eq!(e.pods.len(), 2);
         assert!(!e.pods.contains(&PodId(4)));
@@ -236,8 +389,9 @@ mod tests {
     fn upcoming_nodes_absorb_pods_first() {
         // One upcoming 4-cpu node takes 2 × 2 cpu; the third pod is left for a scale-up.
         let t = [pod(2000, GI), pod(2000, GI), pod(2000, GI)];
-        let upcoming = vec![template_node(4000, 16 * GI)];
-        let left = place_on(&pending(&t), upcoming);
+        let mut upcoming = Bins::copies();
+        upcoming.add_new(&template_node(4000, 16 * GI));
+        let left = place_on(&mut upcoming, &pending(&t));
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].id, PodId(2));
     }

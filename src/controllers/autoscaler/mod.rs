@@ -13,8 +13,11 @@
 //!    `max-scale-down-parallelism`), others drained (up to `max-drain-parallelism` at a time),
 //!    never below the group's min size.
 //!
-//! Filters are the scheduler's own, so the autoscaler and the scheduler never disagree about
-//! whether a pod fits a node. The decisions are kept as [`AutoscalerEvent`]s.
+//! Filters are the scheduler's own — node-local ones on node copies, or, when pods carry
+//! topology spread or inter-pod affinity, the whole Filter on a copy of the cluster with the
+//! simulated nodes and moves in it ([`estimator::Bins`]) — so the autoscaler and the scheduler
+//! never disagree about whether a pod fits a node, in scale-up and scale-down alike. The
+//! decisions are kept as [`AutoscalerEvent`]s.
 
 pub mod estimator;
 pub mod expander;
@@ -28,12 +31,12 @@ use crate::cluster::node_row::NodeRow;
 use crate::cluster::{Cluster, NodeId, NodeState, PodId, PoolId};
 use crate::controllers::PodEventReason;
 use crate::controllers::daemonset;
-use crate::controllers::scheduler::{ReasonTally, filter};
+use crate::controllers::scheduler::{ReasonTally, SchedulerProfile, filter, profile};
 use crate::scenario::AutoscalerSettings;
 use crate::sim::{SimDuration, SimRng, SimTime};
 
 use super::Intent;
-use estimator::PendingPod;
+use estimator::{Bins, PendingPod};
 use expander::ScaleUpOption;
 
 /// Something the autoscaler decided, for `autoscaler.jsonl` and the report.
@@ -89,6 +92,8 @@ pub struct ClusterAutoscaler {
     backoff: Vec<Backoff>,
     /// The last `NoScaleUp` pod count, so a standing situation is logged once.
     last_no_scale_up: usize,
+    /// The scheduler's profiles: the estimator filters with them.
+    profiles: Vec<SchedulerProfile>,
     pub events: Vec<AutoscalerEvent>,
     /// `TriggeredScaleUp` / `NotTriggerScaleUp` events for pods, taken by the engine after each
     /// loop.
@@ -96,10 +101,16 @@ pub struct ClusterAutoscaler {
 }
 
 impl ClusterAutoscaler {
-    pub fn new(settings: AutoscalerSettings, pools: usize, rng: SimRng) -> Self {
+    pub fn new(
+        settings: AutoscalerSettings,
+        pools: usize,
+        profiles: Vec<SchedulerProfile>,
+        rng: SimRng,
+    ) -> Self {
         ClusterAutoscaler {
             settings,
             rng,
+            profiles: profile::or_default(profiles),
             unneeded_since: BTreeMap::new(),
             last_scale_up: None,
             last_scale_down: None,
@@ -196,23 +207,22 @@ impl ClusterAutoscaler {
         }
         // `FilterOutSchedulable`: pods that fit on a Ready node (the scheduler has not retried
         // them yet) need no new node; then the upcoming nodes take what they can.
-        let ready: Vec<_> = cluster
-            .ready_nodes
-            .iter()
-            .map(|&n| cluster.node(n).clone())
-            .collect();
-        let pending = estimator::place_on(&pending, ready);
-        let upcoming: Vec<_> = cluster
-            .nodes
-            .iter()
-            .filter(|n| n.state == NodeState::Provisioning)
-            .map(|n| daemonset::with_daemons(cluster, n.clone()))
-            .collect();
-        let rest = estimator::place_on(&pending, upcoming);
+        let mut bins = Bins::for_pods(cluster, &self.profiles, &pending);
+        for &node in &cluster.ready_nodes {
+            bins.add_existing(cluster, node);
+        }
+        let pending = estimator::place_on(&mut bins, &pending);
+        let mut bins = bins.without_bins();
+        for n in cluster.nodes.iter() {
+            if n.state == NodeState::Provisioning {
+                bins.add_existing(cluster, n.id);
+            }
+        }
+        let rest = estimator::place_on(&mut bins, &pending);
         if rest.is_empty() {
             return false;
         }
-        let options = self.options(cluster, &rest, now);
+        let options = self.options(cluster, &bins.without_bins(), &rest, now);
         let chosen = expander::choose(
             &options,
             &self.settings.expanders,
@@ -341,6 +351,7 @@ impl ClusterAutoscaler {
     fn options<'c>(
         &self,
         cluster: &'c Cluster,
+        bins: &Bins,
         pods: &[PendingPod],
         now: SimTime,
     ) -> Vec<ScaleUpOption<'c>> {
@@ -351,7 +362,7 @@ impl ClusterAutoscaler {
             };
             let id = PoolId(i as u32);
             let template = daemonset::template_node(cluster, id);
-            let estimate = estimator::binpacking(pods, &template, room);
+            let estimate = estimator::binpacking(&mut bins.clone(), pods, &template, room);
             if estimate.nodes == 0 {
                 continue;
             }
@@ -371,7 +382,7 @@ impl ClusterAutoscaler {
     }
 
     fn update_unneeded(&mut self, cluster: &Cluster, now: SimTime) {
-        let unneeded = scale_down::unneeded_nodes(cluster, &self.settings);
+        let unneeded = scale_down::unneeded_nodes(cluster, &self.settings, &self.profiles);
         self.unneeded_since.retain(|n, _| unneeded.contains(n));
         for node in unneeded {
             self.unneeded_since.entry(node).or_insert(now);

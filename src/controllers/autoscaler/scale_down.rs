@@ -1,13 +1,15 @@
 //! Scale-down candidates (D.3): Ready nodes under the utilization threshold whose pods could all
-//! be rescheduled elsewhere — checked with the scheduler's filters against the other nodes, with
-//! the pods of earlier candidates already moved, never onto a node being removed.
+//! be rescheduled elsewhere — checked with the scheduler's filters against the other nodes (in
+//! the estimator's [`Bins`]), with the pods of earlier candidates already moved, never onto a
+//! node being removed.
 
 use std::collections::BTreeMap;
 
+use super::estimator::{Bins, PendingPod};
 use crate::cluster::resources::{CPU, GPU, MEMORY};
 use crate::cluster::{Cluster, Node, NodeId, PodId, PodPhase};
 use crate::controllers::disruption;
-use crate::controllers::scheduler::filter;
+use crate::controllers::scheduler::SchedulerProfile;
 use crate::scenario::AutoscalerSettings;
 
 /// Requested utilization as the autoscaler computes it: GPU requests / GPUs on a GPU node, else
@@ -38,57 +40,92 @@ pub enum Blocked {
     DisruptionBudget(PodId),
 }
 
-/// Nodes that could be removed now, in node-list order.
-pub fn unneeded_nodes(cluster: &Cluster, settings: &AutoscalerSettings) -> Vec<NodeId> {
+/// Nodes that could be removed now, in node-list order. Moving pods is simulated in
+/// [`Bins`] over the Ready nodes, so it filters exactly as the scheduler would (the scheduler's
+/// `profiles`), including topology spread and inter-pod affinity when pods have them.
+pub fn unneeded_nodes(
+    cluster: &Cluster,
+    settings: &AutoscalerSettings,
+    profiles: &[SchedulerProfile],
+) -> Vec<NodeId> {
     let pods_by_node = pods_by_node(cluster);
-    let mut allowed = disruption::disruptions_allowed(cluster);
-    let mut moved: BTreeMap<NodeId, Node> = BTreeMap::new();
-    let mut removing: Vec<NodeId> = Vec::new();
+    let bound: Vec<PendingPod> = pods_by_node
+        .values()
+        .flatten()
+        .map(|&id| pending(cluster, id))
+        .collect();
+    let mut bins = Bins::for_pods(cluster, profiles, &bound);
     for &id in &cluster.ready_nodes {
+        bins.add_existing(cluster, id);
+    }
+    let mut allowed = disruption::disruptions_allowed(cluster);
+    let mut removing: Vec<usize> = Vec::new();
+    for (i, &id) in cluster.ready_nodes.iter().enumerate() {
         let node = cluster.node(id);
         if node.is_to_be_deleted() {
             continue;
         }
         let on_node = pods_by_node.get(&id).map_or(&[][..], Vec::as_slice);
+        let candidate = Candidate {
+            bin: i,
+            node,
+            pods: on_node,
+        };
         if check_node(
             cluster,
-            node,
-            on_node,
+            &candidate,
             settings,
             &removing,
-            &mut moved,
+            &mut bins,
             &mut allowed,
         )
         .is_ok()
         {
-            removing.push(id);
+            removing.push(i);
         }
     }
     removing
+        .into_iter()
+        .map(|i| cluster.ready_nodes[i])
+        .collect()
 }
 
-/// Checks one candidate; on success its pods' new places are recorded in `moved`.
+fn pending(cluster: &Cluster, id: PodId) -> PendingPod<'_> {
+    PendingPod {
+        id,
+        template: &cluster.pod(id).template,
+    }
+}
+
+/// A node considered for removal: its bin, and its active pods.
+struct Candidate<'c> {
+    bin: usize,
+    node: &'c Node,
+    pods: &'c [PodId],
+}
+
+/// Checks one candidate: its pods (but DaemonSet pods, which go with it) are taken off and
+/// each must pass the filters on another Ready node not being removed. On success the moves
+/// stay in `bins`; otherwise they are undone.
 fn check_node(
     cluster: &Cluster,
-    node: &Node,
-    pods: &[PodId],
+    candidate: &Candidate,
     settings: &AutoscalerSettings,
-    removing: &[NodeId],
-    moved: &mut BTreeMap<NodeId, Node>,
+    removing: &[usize],
+    bins: &mut Bins,
     allowed: &mut Vec<i32>,
 ) -> Result<(), Blocked> {
-    let threshold = if node.allocatable.get(GPU) > 0 {
+    let threshold = if candidate.node.allocatable.get(GPU) > 0 {
         settings.scale_down_gpu_utilization_threshold
     } else {
         settings.scale_down_utilization_threshold
     };
-    if utilization(node) >= threshold {
+    if utilization(candidate.node) >= threshold {
         return Err(Blocked::NotUnderutilized);
     }
-    let mut trial: BTreeMap<NodeId, Node> = BTreeMap::new();
     let mut trial_allowed = allowed.clone();
-    for &pod in pods {
-        let template = &cluster.pod(pod).template;
+    let mut leaving = Vec::new();
+    for &pod in candidate.pods {
         let owner = cluster.deployment(cluster.pod(pod).deployment);
         if owner.is_daemon_set() {
             continue; // goes with the node
@@ -99,24 +136,26 @@ fn check_node(
         if !disruption::try_evict(cluster, &mut trial_allowed, cluster.pod(pod)) {
             return Err(Blocked::DisruptionBudget(pod));
         }
-        let destination = cluster.ready_nodes.iter().copied().find(|&d| {
-            d != node.id && !removing.contains(&d) && {
-                let current = trial
-                    .get(&d)
-                    .or_else(|| moved.get(&d))
-                    .unwrap_or_else(|| cluster.node(d));
-                filter::run_filters(current, template).is_ok()
-            }
-        });
-        let Some(d) = destination else {
-            return Err(Blocked::NoPlaceToMove(pod));
-        };
-        trial
-            .entry(d)
-            .or_insert_with(|| moved.get(&d).unwrap_or_else(|| cluster.node(d)).clone())
-            .reserve(template);
+        leaving.push(pending(cluster, pod));
     }
-    moved.extend(trial);
+    for pod in &leaving {
+        bins.remove(candidate.bin, pod);
+    }
+    let mut moved = Vec::new();
+    for pod in &leaving {
+        let elsewhere = (0..bins.count()).filter(|&d| d != candidate.bin && !removing.contains(&d));
+        let Some(d) = bins.first_fit(pod, elsewhere) else {
+            for (pod, d) in moved.into_iter().rev() {
+                bins.remove(d, pod);
+            }
+            for pod in &leaving {
+                bins.place(candidate.bin, pod);
+            }
+            return Err(Blocked::NoPlaceToMove(pod.id));
+        };
+        bins.place(d, pod);
+        moved.push((pod, d));
+    }
     *allowed = trial_allowed;
     Ok(())
 }

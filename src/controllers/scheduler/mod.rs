@@ -114,12 +114,9 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// A scheduler with `profiles` (the default profile when empty).
-    pub fn new(mut profiles: Vec<SchedulerProfile>) -> Self {
-        if profiles.is_empty() {
-            profiles.push(SchedulerProfile::default());
-        }
+    pub fn new(profiles: Vec<SchedulerProfile>) -> Self {
         Scheduler {
-            profiles,
+            profiles: profile::or_default(profiles),
             next_start_node_index: 0,
             queue: queue::SchedulingQueue::default(),
         }
@@ -191,16 +188,8 @@ impl Scheduler {
         })
     }
 
-    /// Index of the profile a pod template asks for (the first when absent).
     fn profile_index(&self, template: &PodTemplate) -> usize {
-        let name = template
-            .scheduler_name
-            .as_deref()
-            .unwrap_or(profile::DEFAULT_SCHEDULER_NAME);
-        self.profiles
-            .iter()
-            .position(|p| p.scheduler_name == name)
-            .unwrap_or(0)
+        profile::index_for(&self.profiles, template)
     }
 }
 

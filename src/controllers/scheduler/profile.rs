@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use crate::cluster::resources::{CPU, MEMORY};
+use crate::scenario::PodTemplate;
 
 /// How NodeResourcesFit scores a node (`scoringStrategy.type`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +134,32 @@ impl Default for SchedulerProfile {
 }
 
 pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
+
+/// `profiles`, or the default profile alone when there are none.
+pub fn or_default(mut profiles: Vec<SchedulerProfile>) -> Vec<SchedulerProfile> {
+    if profiles.is_empty() {
+        profiles.push(SchedulerProfile::default());
+    }
+    profiles
+}
+
+/// Index of the profile a pod asks for (`spec.schedulerName`, default `default-scheduler`;
+/// validation guarantees it exists, the first profile otherwise).
+pub fn index_for(profiles: &[SchedulerProfile], pod: &PodTemplate) -> usize {
+    let name = pod
+        .scheduler_name
+        .as_deref()
+        .unwrap_or(DEFAULT_SCHEDULER_NAME);
+    profiles
+        .iter()
+        .position(|p| p.scheduler_name == name)
+        .unwrap_or(0)
+}
+
+/// The profile a pod asks for (see [`index_for`]); `profiles` must not be empty.
+pub fn for_pod<'p>(profiles: &'p [SchedulerProfile], pod: &PodTemplate) -> &'p SchedulerProfile {
+    &profiles[index_for(profiles, pod)]
+}
 
 /// `minFeasibleNodesToFind`: below this many nodes every node is evaluated.
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
