@@ -22,7 +22,7 @@ use crate::metrics::recorder::{ClusterSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
 use crate::scenario::{HpaResource, MemoryModel, PodSource, Scenario};
-use crate::sim::{EventQueue, RngStreams, SimRng, SimTime};
+use crate::sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 use crate::traffic::serving::Request;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
 
@@ -476,6 +476,11 @@ impl<'s> Engine<'s> {
 
     /// Deletion: the pod leaves its endpoints at once; a running pod drains within its grace period.
     fn delete_pod(&mut self, pod: PodId) {
+        self.delete_pod_within(pod, SimDuration::MAX);
+    }
+
+    /// [`Engine::delete_pod`] with the grace period cut to at most `max_grace`.
+    fn delete_pod_within(&mut self, pod: PodId, max_grace: SimDuration) {
         let was_ready = self.cluster.pod(pod).ready;
         if self.cluster.pod(pod).node.is_some() {
             self.pod_event(pod, PodEventReason::Killing, "Stopping container".into());
@@ -496,7 +501,13 @@ impl<'s> Engine<'s> {
             self.finish_termination(pod);
             return;
         }
-        let grace = self.cluster.deployment(dep).spec.pod.termination_grace;
+        let grace = self
+            .cluster
+            .deployment(dep)
+            .spec
+            .pod
+            .termination_grace
+            .min(max_grace);
         self.queue
             .schedule(self.now + grace, Event::TerminationDeadline { pod });
     }
@@ -758,7 +769,11 @@ impl<'s> Engine<'s> {
                 self.cluster.mark_to_be_deleted(node, self.now);
                 self.remove_node_if_empty(node);
             }
-            Intent::DrainNode { node } => self.drain_node(node),
+            Intent::DrainNode { node, max_grace } => self.drain_node(node, max_grace),
+            Intent::CancelScaleDown { node } => {
+                self.cluster.clear_to_be_deleted(node);
+                self.dirty = true;
+            }
         }
     }
 
@@ -809,7 +824,7 @@ impl<'s> Engine<'s> {
     /// Evicts every pod on a node marked for deletion; the node goes when the last is gone.
     /// Evicts (Eviction API) every pod on a node marked for deletion that its
     /// PodDisruptionBudgets allow to go now; the autoscaler drains again until it is empty.
-    fn drain_node(&mut self, node: NodeId) {
+    fn drain_node(&mut self, node: NodeId, max_grace: SimDuration) {
         self.cluster.mark_to_be_deleted(node, self.now);
         let mut allowed = disruption::disruptions_allowed(&self.cluster);
         let evicted: Vec<PodId> = self
@@ -820,7 +835,7 @@ impl<'s> Engine<'s> {
             .map(|p| p.id)
             .collect();
         for pod in evicted {
-            self.delete_pod(pod);
+            self.delete_pod_within(pod, max_grace);
         }
         self.dirty = true;
         self.remove_node_if_empty(node);

@@ -449,6 +449,14 @@ impl Cluster {
         }
     }
 
+    /// Takes the `ToBeDeletedByClusterAutoscaler` taint off again (a scale-down that failed).
+    pub fn clear_to_be_deleted(&mut self, node: NodeId) {
+        self.nodes[node.index()]
+            .taints
+            .retain(|t| t.key != TO_BE_DELETED_TAINT);
+        self.refresh_node_row(node);
+    }
+
     /// Records a failed scheduling attempt (keeps the first time).
     pub fn mark_unschedulable(&mut self, pod: PodId, now: SimTime) {
         self.pods[pod.index()]

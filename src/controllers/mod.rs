@@ -17,6 +17,7 @@ pub mod scheduler;
 use serde::Serialize;
 
 use crate::cluster::{DeploymentId, NodeId, PodId, PoolId, ReplicaSetId};
+use crate::sim::SimDuration;
 
 /// A change a controller asks for. Emitted by controllers, applied by the engine in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,8 +47,15 @@ pub enum Intent {
     AddNodes { pool: PoolId, count: u32 },
     /// Cluster Autoscaler → delete an empty node, or one that never registered.
     RemoveNode { node: NodeId },
-    /// Cluster Autoscaler → taint a node ToBeDeleted, evict its pods, delete it once empty.
-    DrainNode { node: NodeId },
+    /// Cluster Autoscaler → taint a node ToBeDeleted, evict its pods (each with at most
+    /// `max_grace` to terminate), delete it once empty.
+    DrainNode {
+        node: NodeId,
+        max_grace: SimDuration,
+    },
+    /// Cluster Autoscaler → give up deleting a node whose drain failed: the ToBeDeleted taint
+    /// comes off.
+    CancelScaleDown { node: NodeId },
 }
 
 /// The `reason` of a pod event, under its Kubernetes name.

@@ -10,6 +10,7 @@ use super::pattern::Pattern;
 use super::raw::RawClusterAutoscaler;
 use super::units::Duration;
 use crate::sim::SimDuration;
+use crate::sim::time::MICROS_PER_SECOND;
 
 const BASE: &str = "spec.clusterAutoscaler";
 
@@ -86,6 +87,19 @@ pub fn settings(
             raw.scale_down_delay_after_delete,
             d.scale_down_delay_after_delete,
         ),
+        scale_down_delay_after_failure: duration(
+            raw.scale_down_delay_after_failure,
+            d.scale_down_delay_after_failure,
+        ),
+        max_pod_eviction_time: duration(raw.max_pod_eviction_time, d.max_pod_eviction_time),
+        max_graceful_termination: raw
+            .max_graceful_termination_sec
+            .map_or(d.max_graceful_termination, |s| {
+                SimDuration::from_secs(u64::from(s))
+            }),
+        expendable_pods_priority_cutoff: raw
+            .expendable_pods_priority_cutoff
+            .unwrap_or(d.expendable_pods_priority_cutoff),
         max_scale_down_parallelism: max_scale_down.max(1),
         max_drain_parallelism: max_drain.max(1),
         new_pod_scale_up_delay: duration(raw.new_pod_scale_up_delay, d.new_pod_scale_up_delay),
@@ -178,6 +192,13 @@ pub fn resolved(s: &AutoscalerSettings) -> RawClusterAutoscaler {
         scale_down_unneeded_time: d(s.scale_down_unneeded_time),
         scale_down_delay_after_add: d(s.scale_down_delay_after_add),
         scale_down_delay_after_delete: d(s.scale_down_delay_after_delete),
+        scale_down_delay_after_failure: d(s.scale_down_delay_after_failure),
+        max_pod_eviction_time: d(s.max_pod_eviction_time),
+        max_graceful_termination_sec: Some(
+            u32::try_from(s.max_graceful_termination.as_micros() / MICROS_PER_SECOND)
+                .unwrap_or(u32::MAX),
+        ),
+        expendable_pods_priority_cutoff: Some(s.expendable_pods_priority_cutoff),
         max_scale_down_parallelism: n(s.max_scale_down_parallelism),
         max_drain_parallelism: n(s.max_drain_parallelism),
         new_pod_scale_up_delay: d(s.new_pod_scale_up_delay),

@@ -623,6 +623,14 @@ pub struct AutoscalerSettings {
     pub scale_down_unneeded_time: SimDuration,
     pub scale_down_delay_after_add: SimDuration,
     pub scale_down_delay_after_delete: SimDuration,
+    /// No scale-down this soon after a drain that failed.
+    pub scale_down_delay_after_failure: SimDuration,
+    /// How long a drain keeps retrying evictions (PodDisruptionBudgets) before it gives up.
+    pub max_pod_eviction_time: SimDuration,
+    /// `--max-graceful-termination-sec`: the longest grace period a drain gives a pod.
+    pub max_graceful_termination: SimDuration,
+    /// Pods below this priority neither trigger scale-up nor block scale-down.
+    pub expendable_pods_priority_cutoff: i32,
     pub max_scale_down_parallelism: usize,
     pub max_drain_parallelism: usize,
     pub new_pod_scale_up_delay: SimDuration,
@@ -649,6 +657,10 @@ impl Default for AutoscalerSettings {
             scale_down_unneeded_time: secs(10 * 60),
             scale_down_delay_after_add: secs(10 * 60),
             scale_down_delay_after_delete: SimDuration::ZERO,
+            scale_down_delay_after_failure: secs(3 * 60),
+            max_pod_eviction_time: secs(2 * 60),
+            max_graceful_termination: secs(600),
+            expendable_pods_priority_cutoff: -10,
             max_scale_down_parallelism: 10,
             max_drain_parallelism: 1,
             new_pod_scale_up_delay: SimDuration::ZERO,

@@ -252,6 +252,14 @@ pub struct RawClusterAutoscaler {
     pub scale_down_delay_after_add: Option<Duration>,
     #[serde(rename = "scale-down-delay-after-delete")]
     pub scale_down_delay_after_delete: Option<Duration>,
+    #[serde(rename = "scale-down-delay-after-failure")]
+    pub scale_down_delay_after_failure: Option<Duration>,
+    #[serde(rename = "max-pod-eviction-time")]
+    pub max_pod_eviction_time: Option<Duration>,
+    #[serde(rename = "max-graceful-termination-sec")]
+    pub max_graceful_termination_sec: Option<u32>,
+    #[serde(rename = "expendable-pods-priority-cutoff")]
+    pub expendable_pods_priority_cutoff: Option<i32>,
     #[serde(rename = "max-scale-down-parallelism")]
     pub max_scale_down_parallelism: Option<u32>,
     #[serde(rename = "max-drain-parallelism")]

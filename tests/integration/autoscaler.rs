@@ -354,14 +354,15 @@ fn drains_proceed_one_eviction_at_a_time_under_max_unavailable_1() {
 
 /// Deployment `app` of `replicas` pods requesting `cpu` (with `pod_extra` in the pod spec) on
 /// 4-cpu nodes of pool `general`, `count` of them at the start, spread round-robin over
-/// `zones`, up to 8 with the autoscaler (2-minute provisioning).
+/// `zones`, 1 to 10 with the autoscaler (2-minute provisioning); `manifests` are appended as
+/// further YAML documents.
 fn autoscaled(
     name: &str,
     replicas: u32,
     cpu: &str,
-    count: u32,
-    zones: &str,
+    (count, zones): (u32, &str),
     pod_extra: &str,
+    manifests: &str,
 ) -> RunOutput {
     let dir = scratch(name);
     let text = format!(
@@ -376,12 +377,13 @@ spec:
       - name: general
         allocatable: {{cpu: "4", memory: 16Gi}}
         count: {count}
-        maxCount: 8
+        minCount: 1
+        maxCount: 10
         zones: {zones}
         provisioningTime: 2m
   clusterAutoscaler: {{}}
 ---
-{deployment}"#,
+{deployment}{manifests}"#,
         deployment = app_deployment(replicas, cpu, pod_extra)
     );
     let path = dir.join("scenario.yaml");
@@ -418,7 +420,7 @@ fn the_estimator_honours_zone_spread_on_the_nodes_it_adds() {
           whenUnsatisfiable: DoNotSchedule
           labelSelector: {matchLabels: {app: app}}
 ";
-    let out = autoscaled("ca-zone-spread", 6, "1500m", 2, "[a, b]", spread);
+    let out = autoscaled("ca-zone-spread", 6, "1500m", (2, "[a, b]"), spread, "");
     assert_eq!(scale_ups(&out), vec![(10.0, 2, 2)]);
     // Both register at 130 s and take one pod each (the second pod tried while only
     // general-2 was up, so it binds after its 2 s backoff); nothing else is ever needed.
@@ -441,7 +443,7 @@ fn pods_that_refuse_to_share_a_host_get_a_node_each_and_keep_it() {
             - labelSelector: {matchLabels: {app: app}}
               topologyKey: kubernetes.io/hostname
 ";
-    let out = autoscaled("ca-host-anti-affinity", 4, "500m", 1, "[a]", anti);
+    let out = autoscaled("ca-host-anti-affinity", 4, "500m", (1, "[a]"), anti, "");
     assert_eq!(scale_ups(&out), vec![(10.0, 3, 3)]);
     // Each node is under half used, but scale-down, simulating with the same filters, finds
     // no other node for its pod: none is removed (and no pod waits again).
@@ -450,4 +452,90 @@ fn pods_that_refuse_to_share_a_host_get_a_node_each_and_keep_it() {
         .filter(|e| matches!(e, AutoscalerEvent::ScaleDown { .. }))
         .count();
     assert_eq!(scale_downs, 0);
+}
+
+#[test]
+fn a_drain_the_budget_holds_back_fails_after_the_max_pod_eviction_time() {
+    // 8 pods of 1 cpu at priority -100 (below the expendable cutoff of -10) on 10 nodes, one
+    // per node, under a budget `minAvailable: 8`. Expendable pods do not keep a node from
+    // being unneeded, so at 610 s the 2 empty nodes go and one node starts draining — but its
+    // pod may not be evicted. The drain retries each loop until max-pod-eviction-time (2 min):
+    // at 730 s the scale-down fails, the node is untainted and keeps its pod, and scale-down
+    // waits scale-down-delay-after-failure (3 min) before trying again.
+    let manifests = "---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: expendable}
+value: -100
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: app}
+spec:
+  minAvailable: 8
+  selector: {matchLabels: {app: app}}
+";
+    let pod = "      priorityClassName: expendable\n";
+    let out = autoscaled("ca-drain-fails", 8, "1", (10, "[a]"), pod, manifests);
+    let failures: Vec<(f64, usize)> = events(&out)
+        .iter()
+        .filter_map(|e| match e {
+            AutoscalerEvent::ScaleDownFailed {
+                t_seconds,
+                pods_left,
+                ..
+            } => Some((*t_seconds, *pods_left)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures.first(), Some(&(730.0, 1)), "{failures:?}");
+    // Nothing is drained between the failure and 3 min later.
+    let drains: Vec<f64> = events(&out)
+        .iter()
+        .filter_map(|e| match e {
+            AutoscalerEvent::ScaleDown {
+                t_seconds,
+                drained: true,
+                ..
+            } => Some(*t_seconds),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(drains.first(), Some(&610.0));
+    assert!(
+        drains.iter().all(|&t| !(730.0..910.0).contains(&t)),
+        "{drains:?}"
+    );
+    // Every pod keeps running on the 8 nodes that hold them.
+    assert_eq!(column(&out, "pool.general.nodes").last().unwrap().1, 8.0);
+    assert!(
+        column(&out, "deployment.app.ready")
+            .iter()
+            .all(|(_, r)| *r == 8.0)
+    );
+}
+
+#[test]
+fn expendable_pods_do_not_trigger_a_scale_up() {
+    // 6 pods of 1.5 cpu at priority -100 on one 4-cpu node: 2 run, 4 stay Pending, and no
+    // node is added for pods below expendable-pods-priority-cutoff (-10) …
+    let class = "---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: expendable}
+value: -100
+";
+    let pod = "      priorityClassName: expendable\n";
+    let out = autoscaled("ca-expendable", 6, "1500m", (1, "[a]"), pod, class);
+    assert_eq!(scale_ups(&out), vec![]);
+    assert_eq!(column(&out, "cluster.pending_pods").last().unwrap().1, 4.0);
+    // … unless the cutoff is lowered below their priority.
+    let path =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ca-expendable/scenario.yaml");
+    let lowered = load(
+        &path,
+        None,
+        &["clusterAutoscaler.expendable-pods-priority-cutoff=-1000"],
+    );
+    assert_eq!(scale_ups(&run(&lowered)), vec![(10.0, 2, 4)]);
 }

@@ -73,6 +73,16 @@ pub enum AutoscalerEvent {
         drained: bool,
         unneeded_seconds: f64,
     },
+    /// A drain still had pods it could not evict after `max-pod-eviction-time` (their
+    /// PodDisruptionBudgets allowed no disruption): the node stays, untainted, and scale-down
+    /// pauses for `scale-down-delay-after-failure`.
+    #[serde(rename_all = "camelCase")]
+    ScaleDownFailed {
+        t_seconds: f64,
+        pool: String,
+        node: String,
+        pods_left: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -89,6 +99,9 @@ pub struct ClusterAutoscaler {
     unneeded_since: BTreeMap<NodeId, SimTime>,
     last_scale_up: Option<SimTime>,
     last_scale_down: Option<SimTime>,
+    last_scale_down_failure: Option<SimTime>,
+    /// Nodes being drained, with when the drain began.
+    drains: BTreeMap<NodeId, SimTime>,
     backoff: Vec<Backoff>,
     /// The last `NoScaleUp` pod count, so a standing situation is logged once.
     last_no_scale_up: usize,
@@ -114,6 +127,8 @@ impl ClusterAutoscaler {
             unneeded_since: BTreeMap::new(),
             last_scale_up: None,
             last_scale_down: None,
+            last_scale_down_failure: None,
+            drains: BTreeMap::new(),
             backoff: vec![Backoff::default(); pools],
             last_no_scale_up: 0,
             events: Vec::new(),
@@ -128,17 +143,7 @@ impl ClusterAutoscaler {
     /// One loop of the autoscaler.
     pub fn scan(&mut self, cluster: &Cluster, now: SimTime) -> Vec<Intent> {
         let mut intents = Vec::new();
-        // Drains that PodDisruptionBudgets held back are retried every loop.
-        intents.extend(
-            cluster
-                .ready_nodes
-                .iter()
-                .filter(|&&n| {
-                    cluster.node(n).is_to_be_deleted()
-                        && cluster.pods_on(n).any(|p| p.deletion.is_none())
-                })
-                .map(|&node| Intent::DrainNode { node }),
-        );
+        self.continue_drains(cluster, now, &mut intents);
         self.give_up_late_nodes(cluster, now, &mut intents);
         let scaled_up = self.scale_up(cluster, now, &mut intents);
         if self.settings.scale_down_enabled {
@@ -148,6 +153,44 @@ impl ClusterAutoscaler {
             }
         }
         intents
+    }
+
+    /// Drains that PodDisruptionBudgets held back are retried every loop, until
+    /// `max-pod-eviction-time` after they began; then the scale-down of that node fails.
+    fn continue_drains(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
+        let draining: Vec<NodeId> = cluster
+            .ready_nodes
+            .iter()
+            .copied()
+            .filter(|&n| {
+                cluster.node(n).is_to_be_deleted()
+                    && cluster.pods_on(n).any(|p| p.deletion.is_none())
+            })
+            .collect();
+        self.drains.retain(|n, _| draining.contains(n));
+        for node in draining {
+            let started = *self.drains.entry(node).or_insert(now);
+            if now.saturating_since(started) < self.settings.max_pod_eviction_time {
+                intents.push(Intent::DrainNode {
+                    node,
+                    max_grace: self.settings.max_graceful_termination,
+                });
+                continue;
+            }
+            self.drains.remove(&node);
+            self.last_scale_down_failure = Some(now);
+            let n = cluster.node(node);
+            self.events.push(AutoscalerEvent::ScaleDownFailed {
+                t_seconds: now.as_secs_f64(),
+                pool: cluster.pools[n.pool.index()].spec.name.clone(),
+                node: n.name.clone(),
+                pods_left: cluster
+                    .pods_on(node)
+                    .filter(|p| p.deletion.is_none())
+                    .count(),
+            });
+            intents.push(Intent::CancelScaleDown { node });
+        }
     }
 
     fn give_up_late_nodes(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
@@ -190,6 +233,7 @@ impl ClusterAutoscaler {
             .filter(|p| {
                 p.unschedulable_since.is_some()
                     && p.template.daemon_node.is_none()
+                    && p.template.priority >= self.settings.expendable_pods_priority_cutoff
                     && now.saturating_since(p.created) >= self.settings.new_pod_scale_up_delay
             })
             .map(|p| PendingPod {
@@ -397,6 +441,10 @@ impl ClusterAutoscaler {
                 self.last_scale_down,
                 self.settings.scale_down_delay_after_delete,
             )
+            || within(
+                self.last_scale_down_failure,
+                self.settings.scale_down_delay_after_failure,
+            )
     }
 
     fn scale_down(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
@@ -435,7 +483,11 @@ impl ClusterAutoscaler {
                 Intent::RemoveNode { node: id }
             } else {
                 draining += usize::from(!empty);
-                Intent::DrainNode { node: id }
+                self.drains.insert(id, now);
+                Intent::DrainNode {
+                    node: id,
+                    max_grace: self.settings.max_graceful_termination,
+                }
             });
             removing[node.pool.index()] += 1;
             deleted += 1;

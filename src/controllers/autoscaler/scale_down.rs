@@ -127,7 +127,9 @@ fn check_node(
     let mut leaving = Vec::new();
     for &pod in candidate.pods {
         let owner = cluster.deployment(cluster.pod(pod).deployment);
-        if owner.is_daemon_set() {
+        let expendable =
+            cluster.pod(pod).template.priority < settings.expendable_pods_priority_cutoff;
+        if owner.is_daemon_set() || expendable {
             continue; // goes with the node
         }
         if !owner.has_controller() {
