@@ -119,6 +119,11 @@ impl<'c> CycleFilters<'c> {
         self.check_all(node, row)
     }
 
+    /// Whether a filter counts pods on other nodes (PodTopologySpread, InterPodAffinity).
+    pub fn reads_other_pods(&self) -> bool {
+        self.spread.is_some() || self.interpod.is_some()
+    }
+
     /// [`CycleFilters::check`] with every filter that applies.
     #[inline(never)]
     fn check_all<'n>(&self, node: &'n Node, row: &NodeRow) -> Result<(), Unfit<'n>>

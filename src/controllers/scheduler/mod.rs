@@ -173,7 +173,7 @@ impl Scheduler {
         let reasons = pass.unfit.tally();
         let mut resolvable = pass.resolvable;
         resolvable.sort();
-        let attempt = preemption::preempt(cluster, pod, &filters, &resolvable, rng);
+        let attempt = preemption::preempt(cluster, pod, (&filters, profile), &resolvable, rng);
         let (preemption, post_filter) = match attempt {
             Ok(p) => (Some(p), None),
             Err(message) => (None, Some(message)),

@@ -5,25 +5,26 @@
 //!    terminating on the node the pod was already nominated to.
 //! 2. Candidates: nodes whose failure deleting pods could resolve (resources, pod count, host
 //!    ports, topology spread skew — not taints, affinity, node name or cordon), from a random
-//!    offset, at most `max(100, 10 % of nodes)` of them. (Inter-pod anti-affinity counts
-//!    are not recomputed without the victims.)
+//!    offset, at most `max(100, 10 % of nodes)` of them.
 //! 3. Per node: remove every lower-priority pod; if the pod then fits, add them back most
 //!    important first (higher priority, then earlier start) while it still fits — the rest are
 //!    the victims.
-//!    Victims whose eviction a PodDisruptionBudget forbids are reprieved first.
+//!    Victims whose eviction a PodDisruptionBudget forbids are reprieved first. When the pod's
+//!    filters count other pods (PodTopologySpread, InterPodAffinity) the dry run works on a
+//!    copy of the cluster with the removed pods unbound, so those counts leave them out as
+//!    upstream's `RemovePod` does; otherwise a copy of the node is enough.
 //! 4. Choose the node with the fewest budget violations, then the lowest highest-victim
 //!    priority, then the smallest sum of victim priorities, then the fewest victims, then the
 //!    latest start among its highest-priority victims, then the first.
-//!
-//! The topology spread check uses the counts before removal.
 
 use rand::RngExt;
 
 use super::filter::{self, Unfit};
-use super::{CycleFilters, FitError, ReasonTally};
+use super::{CycleFilters, FitError, ReasonTally, SchedulerProfile};
 use crate::cluster::node_row::NodeRow;
 use crate::cluster::{Cluster, Node, NodeId, Pod, PodId};
 use crate::controllers::disruption;
+use crate::scenario::PodTemplate;
 use crate::sim::{SimRng, SimTime};
 
 /// Preemption's outcome for the pod: where it will go once the victims are gone.
@@ -54,7 +55,7 @@ struct Candidate<'c> {
 pub fn preempt(
     cluster: &Cluster,
     pod: &Pod,
-    filters: &CycleFilters,
+    (filters, profile): (&CycleFilters, &SchedulerProfile),
     potential: &[NodeId],
     rng: &mut SimRng,
 ) -> Result<Preemption, String> {
@@ -76,6 +77,8 @@ pub fn preempt(
     }
     let potential: Vec<&Node> = potential.iter().map(|&id| cluster.node(id)).collect();
     let allowed = disruption::disruptions_allowed(cluster);
+    // Filters that count other pods need the victims really gone: a copy of the cluster.
+    let mut view = filters.reads_other_pods().then(|| cluster.clone());
     let wanted = (nodes.len() * MIN_CANDIDATE_NODES_PERCENTAGE / 100)
         .max(MIN_CANDIDATE_NODES_ABSOLUTE)
         .min(potential.len());
@@ -90,7 +93,23 @@ pub fn preempt(
             break;
         }
         let node = potential[(offset + i) % potential.len()];
-        match select_victims(cluster, node, pod, filters, &allowed) {
+        let mut trial = match view.as_mut() {
+            Some(view) => Trial::Cluster {
+                view,
+                node: node.id,
+                pod: pod.id,
+                profile,
+                taken_off: Vec::new(),
+            },
+            None => Trial::Node {
+                node: Box::new(node.clone()),
+                filters,
+                pod: &pod.template,
+            },
+        };
+        let selected = select_victims(cluster, &mut trial, pod, &allowed);
+        trial.restore();
+        match selected {
             Ok((victims, pdb_violations)) => candidates.push(Candidate {
                 node: node.id,
                 victims,
@@ -155,27 +174,22 @@ pub fn resolvable(reason: Unfit) -> bool {
 /// none. Pods whose eviction would violate a budget are reprieved first.
 fn select_victims<'c>(
     cluster: &'c Cluster,
-    node: &Node,
+    trial: &mut Trial,
     pod: &Pod,
-    filters: &CycleFilters,
     allowed: &[i32],
 ) -> Result<(Vec<&'c Pod>, usize), String> {
+    let node = trial.node_id();
     let mut lower: Vec<&Pod> = cluster
-        .pods_on(node.id)
+        .pods_on(node)
         .filter(|p| p.template.priority < pod.template.priority)
         .collect();
     if lower.is_empty() {
         return Err(NO_VICTIMS.into());
     }
-    let mut trial = node.clone();
     for p in &lower {
-        trial.release(&p.template);
+        trial.take_off(p);
     }
-    if let Err(reason) = filters.check(&trial, &NodeRow::of(&trial)) {
-        let mut reasons = Vec::new();
-        filter::each_reason(&trial, &NodeRow::of(&trial), &pod.template, reason, |r| {
-            reasons.push(r.to_string())
-        });
+    if let Err(reasons) = trial.check() {
         return Err(reasons.join(", "));
     }
     lower.sort_by(|a, b| more_important(a, b));
@@ -192,9 +206,9 @@ fn select_victims<'c>(
         .map(|p| (*p, true))
         .chain(safe.iter().map(|p| (*p, false)));
     for (p, violates) in ordered {
-        trial.reserve(&p.template);
-        if filters.check(&trial, &NodeRow::of(&trial)).is_err() {
-            trial.release(&p.template);
+        trial.put_back(p);
+        if trial.check().is_err() {
+            trial.take_off(p);
             victims.push(p);
             pdb_violations += usize::from(violates);
         }
@@ -203,11 +217,114 @@ fn select_victims<'c>(
         // It fits without preempting anyone (only possible if the filters changed meanwhile).
         return Err(format!(
             "expected at least one victim pod on node {:?}",
-            node.name
+            cluster.node(node).name
         ));
     }
     victims.sort_by(|a, b| more_important(a, b));
     Ok((victims, pdb_violations))
+}
+
+/// A candidate node with some of its pods taken off, as the dry run sees it.
+enum Trial<'a, 'c> {
+    /// A copy of the node: enough when the pod's filters look at its node alone (and the
+    /// cycle's nominated pods).
+    Node {
+        node: Box<Node>,
+        filters: &'a CycleFilters<'c>,
+        pod: &'a PodTemplate,
+    },
+    /// The node in a copy of the cluster, the pods taken off unbound: the pod's filters are
+    /// rebuilt over it for each check, so PodTopologySpread and InterPodAffinity count without
+    /// them (upstream's `RemovePod` on the cycle state).
+    Cluster {
+        view: &'a mut Cluster,
+        node: NodeId,
+        pod: PodId,
+        profile: &'a SchedulerProfile,
+        taken_off: Vec<PodId>,
+    },
+}
+
+impl Trial<'_, '_> {
+    fn node_id(&self) -> NodeId {
+        match self {
+            Trial::Node { node, .. } => node.id,
+            Trial::Cluster { node, .. } => *node,
+        }
+    }
+
+    fn take_off(&mut self, p: &Pod) {
+        match self {
+            Trial::Node { node, .. } => node.release(&p.template),
+            Trial::Cluster {
+                view, taken_off, ..
+            } => {
+                view.unbind(p.id);
+                taken_off.push(p.id);
+            }
+        }
+    }
+
+    fn put_back(&mut self, p: &Pod) {
+        match self {
+            Trial::Node { node, .. } => node.reserve(&p.template),
+            Trial::Cluster {
+                view,
+                node,
+                taken_off,
+                ..
+            } => {
+                view.bind(p.id, *node);
+                taken_off.retain(|&q| q != p.id);
+            }
+        }
+    }
+
+    /// Whether the pod passes every filter on the node now; else each reason it does not.
+    fn check(&self) -> Result<(), Vec<String>> {
+        let explain = |node: &Node, row: &NodeRow, pod: &PodTemplate, first| {
+            let mut reasons = Vec::new();
+            filter::each_reason(node, row, pod, first, |r| reasons.push(r.to_string()));
+            reasons
+        };
+        match self {
+            Trial::Node { node, filters, pod } => {
+                let row = NodeRow::of(node);
+                filters
+                    .check(node, &row)
+                    .map_err(|first| explain(node, &row, pod, first))
+            }
+            Trial::Cluster {
+                view,
+                node,
+                pod,
+                profile,
+                ..
+            } => {
+                let pod = view.pod(*pod);
+                let filters = CycleFilters::new(view, pod, profile);
+                let (n, row) = (view.node(*node), view.node_row(*node));
+                filters
+                    .check(n, row)
+                    .map_err(|first| explain(n, row, &pod.template, first))
+            }
+        }
+    }
+
+    /// Binds back what is still taken off (the cluster copy serves the next candidate).
+    fn restore(&mut self) {
+        if let Trial::Cluster {
+            view,
+            node,
+            taken_off,
+            ..
+        } = self
+        {
+            for p in taken_off.drain(..) {
+                view.bind(p, *node);
+            }
+        }
+    }
 }
 
 /// `MoreImportantPod` as an ordering: higher priority first, then the earlier started.
@@ -330,10 +447,46 @@ mod tests {
                     .is_err_and(resolvable)
             })
             .collect();
-        preempt(c, c.pod(pod), &filters, &potential, &mut rng).map(|p| {
+        preempt(c, c.pod(pod), (&filters, &profile), &potential, &mut rng).map(|p| {
             let names = p.victims.iter().map(|v| c.pod(*v).name.clone()).collect();
             (p.node, names)
         })
+    }
+
+    /// A preemptor with required anti-affinity to `app: batch` on kubernetes.io/hostname:
+    /// every node holds one such low-priority pod, so the filter fails everywhere — but it is
+    /// the victim whose removal resolves it. The dry run must count the pods without it.
+    #[test]
+    fn victims_that_break_anti_affinity_are_counted_out() {
+        use crate::cluster::selector::LabelSelector;
+        use crate::scenario::AffinityTerm;
+        // node-0: a batch pod (priority 0, started at 1); node-1: a batch pod started at 2.
+        let (mut c, preemptor) = cluster(2, &[], 1000);
+        for (node, started) in [("node-0", 1), ("node-1", 2)] {
+            let mut batch = test_pod(500, 0);
+            batch.labels.insert("app".into(), "batch".into());
+            let id = bind_test_pod(&mut c, node, batch);
+            c.pod_mut(id).started = Some(SimTime::ZERO + SimDuration::from_secs(started));
+        }
+        let mut wants = (*c.pod(preemptor).template).clone();
+        wants.pod_affinity.required_anti = vec![AffinityTerm {
+            selector: Some(LabelSelector::from_match_labels(
+                [("app".to_string(), "batch".to_string())].into(),
+            )),
+            namespaces: Vec::new(),
+            all_namespaces: false,
+            topology_key: crate::controllers::scheduler::spread::HOSTNAME_KEY.into(),
+        }];
+        c.pod_mut(preemptor).template = Arc::new(wants);
+        // Both nodes are candidates with one victim of priority 0 (the preemptor is pod 0, so
+        // the batch pods are p1 and p2); node-1's victim started later, so node-1 is picked
+        // (latest start among the highest-priority victims).
+        assert_eq!(run(&c, preemptor), Ok((NodeId(1), vec!["p2".to_string()])));
+        // The copy of the cluster was a copy: the real one still has both pods bound.
+        assert_eq!(
+            c.pods_on(NodeId(0)).count() + c.pods_on(NodeId(1)).count(),
+            2
+        );
     }
 
     #[test]
