@@ -68,8 +68,22 @@ pub fn settings(
             error(field, "must be at least 1".into());
         }
     }
+    let cores_total = min_max(
+        "cores-total",
+        raw.cores_total.as_deref(),
+        d.cores_total,
+        &mut error,
+    );
+    let memory_total_gib = min_max(
+        "memory-total",
+        raw.memory_total.as_deref(),
+        d.memory_total_gib,
+        &mut error,
+    );
     Some(AutoscalerSettings {
         scan_interval,
+        cores_total,
+        memory_total_gib,
         expanders,
         max_node_provision_time: duration(raw.max_node_provision_time, d.max_node_provision_time),
         scale_down_enabled: raw.scale_down_enabled.unwrap_or(d.scale_down_enabled),
@@ -119,6 +133,31 @@ pub fn settings(
         ),
         priorities,
     })
+}
+
+/// A `<min>:<max>` flag value (`--cores-total=0:320000`).
+fn min_max(
+    field: &str,
+    value: Option<&str>,
+    default: (i64, i64),
+    error: &mut impl FnMut(&str, String),
+) -> (i64, i64) {
+    let Some(value) = value else {
+        return default;
+    };
+    let parsed = value
+        .split_once(':')
+        .and_then(|(min, max)| Some((min.trim().parse().ok()?, max.trim().parse().ok()?)));
+    match parsed {
+        Some((min, max)) if 0 <= min && min <= max => (min, max),
+        _ => {
+            error(
+                field,
+                format!("{value:?} is not <min>:<max> with 0 <= min <= max, e.g. \"0:320000\""),
+            );
+            default
+        }
+    }
 }
 
 fn expanders(value: Option<&str>, error: &mut impl FnMut(&str, String)) -> Vec<Expander> {
@@ -204,6 +243,8 @@ pub fn resolved(s: &AutoscalerSettings) -> RawClusterAutoscaler {
         new_pod_scale_up_delay: d(s.new_pod_scale_up_delay),
         max_nodes_per_scaleup: n(s.max_nodes_per_scaleup),
         max_nodes_total: n(s.max_nodes_total),
+        cores_total: Some(format!("{}:{}", s.cores_total.0, s.cores_total.1)),
+        memory_total: Some(format!("{}:{}", s.memory_total_gib.0, s.memory_total_gib.1)),
         initial_node_group_backoff_duration: d(s.initial_node_group_backoff_duration),
         max_node_group_backoff_duration: d(s.max_node_group_backoff_duration),
         node_group_backoff_reset_timeout: d(s.node_group_backoff_reset_timeout),

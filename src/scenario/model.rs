@@ -637,6 +637,10 @@ pub struct AutoscalerSettings {
     pub max_nodes_per_scaleup: usize,
     /// `--max-nodes-total` (0: unlimited).
     pub max_nodes_total: usize,
+    /// `--cores-total`: (min, max) cores of all nodes together.
+    pub cores_total: (i64, i64),
+    /// `--memory-total`: (min, max) GiB of memory of all nodes together.
+    pub memory_total_gib: (i64, i64),
     pub initial_node_group_backoff_duration: SimDuration,
     pub max_node_group_backoff_duration: SimDuration,
     pub node_group_backoff_reset_timeout: SimDuration,
@@ -666,6 +670,8 @@ impl Default for AutoscalerSettings {
             new_pod_scale_up_delay: SimDuration::ZERO,
             max_nodes_per_scaleup: 1000,
             max_nodes_total: 0,
+            cores_total: (0, 320_000),
+            memory_total_gib: (0, 6_400_000),
             initial_node_group_backoff_duration: secs(5 * 60),
             max_node_group_backoff_duration: secs(30 * 60),
             node_group_backoff_reset_timeout: secs(3 * 3600),

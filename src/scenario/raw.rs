@@ -270,6 +270,10 @@ pub struct RawClusterAutoscaler {
     pub max_nodes_per_scaleup: Option<u32>,
     #[serde(rename = "max-nodes-total")]
     pub max_nodes_total: Option<u32>,
+    #[serde(rename = "cores-total")]
+    pub cores_total: Option<String>,
+    #[serde(rename = "memory-total")]
+    pub memory_total: Option<String>,
     #[serde(rename = "initial-node-group-backoff-duration")]
     pub initial_node_group_backoff_duration: Option<Duration>,
     #[serde(rename = "max-node-group-backoff-duration")]

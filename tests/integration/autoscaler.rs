@@ -539,3 +539,21 @@ value: -100
     );
     assert_eq!(scale_ups(&run(&lowered)), vec![(10.0, 2, 4)]);
 }
+
+#[test]
+fn cores_total_caps_a_scale_up() {
+    // 8 pods of 2 cpu on one 4-cpu node: 6 wait and would need 3 more nodes, but
+    // `cores-total: 0:12` leaves room for 12 − 4 = 8 cores: 2 nodes for 4 of them. The other
+    // 2 are told why the pool did not grow for them.
+    let dir = scratch("ca-cores-total");
+    let out = autoscaled("ca-cores-total", 8, "2", (1, "[a]"), "", "");
+    assert_eq!(scale_ups(&out), vec![(10.0, 3, 6)]);
+    let path = dir.join("scenario.yaml");
+    let capped = run(&load(&path, None, &["clusterAutoscaler.cores-total=0:12"]));
+    assert_eq!(scale_ups(&capped), vec![(10.0, 2, 4)]);
+    let told = capped.pod_events.iter().any(|e| {
+        e.reason == PodEventReason::NotTriggerScaleUp
+            && e.message == "pod didn't trigger scale-up: 1 max cluster cpu limit reached"
+    });
+    assert!(told);
+}

@@ -338,8 +338,32 @@ impl ClusterAutoscaler {
         if total_room == 0 {
             return Err("max cluster size reached");
         }
+        let (cores, memory) = cluster_totals(cluster);
+        let template = &pool.spec.allocatable;
+        let within = |used: i64, max: i64, per_node: i64| match per_node {
+            0 => usize::MAX,
+            _ => usize::try_from((max - used) / per_node).unwrap_or(0),
+        };
+        let cpu_room = within(
+            cores,
+            self.settings.cores_total.1 * 1000,
+            template.cpu_millis,
+        );
+        if cpu_room == 0 {
+            return Err("max cluster cpu limit reached");
+        }
+        let memory_room = within(
+            memory,
+            self.settings.memory_total_gib.1 << 30,
+            template.memory_bytes,
+        );
+        if memory_room == 0 {
+            return Err("max cluster memory limit reached");
+        }
         Ok(room
             .min(total_room)
+            .min(cpu_room)
+            .min(memory_room)
             .min(self.settings.max_nodes_per_scaleup))
     }
 
@@ -455,6 +479,7 @@ impl ClusterAutoscaler {
             .filter(|&&n| cluster.node(n).is_to_be_deleted())
             .count();
         let mut deleted = 0;
+        let (mut cores, mut memory) = cluster_totals(cluster);
         let ripe: Vec<(NodeId, SimTime)> = self
             .unneeded_since
             .iter()
@@ -470,6 +495,13 @@ impl ClusterAutoscaler {
             let node = cluster.node(id);
             let pool = &cluster.pools[node.pool.index()];
             if pool.size - removing[node.pool.index()] <= pool.spec.min_count as usize {
+                continue;
+            }
+            // Never below `--cores-total` / `--memory-total` minimums.
+            let alloc = &pool.spec.allocatable;
+            if cores - alloc.cpu_millis < self.settings.cores_total.0 * 1000
+                || memory - alloc.memory_bytes < self.settings.memory_total_gib.0 << 30
+            {
                 continue;
             }
             // DaemonSet pods do not count: they go with the node.
@@ -490,6 +522,8 @@ impl ClusterAutoscaler {
                 }
             });
             removing[node.pool.index()] += 1;
+            cores -= alloc.cpu_millis;
+            memory -= alloc.memory_bytes;
             deleted += 1;
             self.unneeded_since.remove(&id);
             self.events.push(AutoscalerEvent::ScaleDown {
@@ -504,6 +538,19 @@ impl ClusterAutoscaler {
             self.last_scale_down = Some(now);
         }
     }
+}
+
+/// Millicores and bytes of memory of every node that exists (provisioning, ready or being
+/// removed), as `--cores-total` / `--memory-total` count them (allocatable standing in for
+/// capacity).
+fn cluster_totals(cluster: &Cluster) -> (i64, i64) {
+    cluster.pools.iter().fold((0, 0), |(cpu, mem), p| {
+        let n = p.size as i64;
+        (
+            cpu + n * p.spec.allocatable.cpu_millis,
+            mem + n * p.spec.allocatable.memory_bytes,
+        )
+    })
 }
 
 /// Σ cpu and memory requests of some pods.
