@@ -391,6 +391,15 @@ spec:
     run(&load(&path, None, &[]))
 }
 
+/// A PriorityClass below the autoscaler's expendable cutoff (-10), and the pod spec line using it.
+const EXPENDABLE_CLASS: &str = "---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: expendable}
+value: -100
+";
+const EXPENDABLE_POD: &str = "      priorityClassName: expendable\n";
+
 /// `(time, nodes, pods)` of every scale-up.
 fn scale_ups(out: &RunOutput) -> Vec<(f64, usize, usize)> {
     events(out)
@@ -462,21 +471,24 @@ fn a_drain_the_budget_holds_back_fails_after_the_max_pod_eviction_time() {
     // pod may not be evicted. The drain retries each loop until max-pod-eviction-time (2 min):
     // at 730 s the scale-down fails, the node is untainted and keeps its pod, and scale-down
     // waits scale-down-delay-after-failure (3 min) before trying again.
-    let manifests = "---
-apiVersion: scheduling.k8s.io/v1
-kind: PriorityClass
-metadata: {name: expendable}
-value: -100
----
+    let manifests = format!(
+        "{EXPENDABLE_CLASS}---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
-metadata: {name: app}
+metadata: {{name: app}}
 spec:
   minAvailable: 8
-  selector: {matchLabels: {app: app}}
-";
-    let pod = "      priorityClassName: expendable\n";
-    let out = autoscaled("ca-drain-fails", 8, "1", (10, "[a]"), pod, manifests);
+  selector: {{matchLabels: {{app: app}}}}
+"
+    );
+    let out = autoscaled(
+        "ca-drain-fails",
+        8,
+        "1",
+        (10, "[a]"),
+        EXPENDABLE_POD,
+        &manifests,
+    );
     let failures: Vec<(f64, usize)> = events(&out)
         .iter()
         .filter_map(|e| match e {
@@ -519,14 +531,14 @@ spec:
 fn expendable_pods_do_not_trigger_a_scale_up() {
     // 6 pods of 1.5 cpu at priority -100 on one 4-cpu node: 2 run, 4 stay Pending, and no
     // node is added for pods below expendable-pods-priority-cutoff (-10) …
-    let class = "---
-apiVersion: scheduling.k8s.io/v1
-kind: PriorityClass
-metadata: {name: expendable}
-value: -100
-";
-    let pod = "      priorityClassName: expendable\n";
-    let out = autoscaled("ca-expendable", 6, "1500m", (1, "[a]"), pod, class);
+    let out = autoscaled(
+        "ca-expendable",
+        6,
+        "1500m",
+        (1, "[a]"),
+        EXPENDABLE_POD,
+        EXPENDABLE_CLASS,
+    );
     assert_eq!(scale_ups(&out), vec![]);
     assert_eq!(column(&out, "cluster.pending_pods").last().unwrap().1, 4.0);
     // … unless the cutoff is lowered below their priority.
