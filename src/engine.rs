@@ -14,6 +14,7 @@ use crate::cluster::{
 use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
 use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::metrics_server::{CustomPoint, MetricsServer};
+use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::{
     Intent, daemonset, deployment, disruption, kubelet, replicaset, scheduler,
 };
@@ -25,6 +26,8 @@ use crate::scenario::{HpaResource, MemoryModel, PodSource, Scenario};
 use crate::sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 use crate::traffic::serving::Request;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
+
+mod scripted;
 
 /// Something scheduled to happen. Small and `Copy`: the queue holds millions of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +56,12 @@ pub enum Event {
     TracePodDeleted { pod: PodId },
     /// A pod's scheduling backoff (or its time in the unschedulable pool) is over.
     SchedulerRetry,
+    /// A scripted event of the scenario (`index` into `spec.events`).
+    Scripted { index: u32 },
+    /// The node lifecycle controller's periodic look at node heartbeats.
+    NodeMonitor,
+    /// `kubectl drain` retries the evictions PodDisruptionBudgets refused.
+    DrainRetry { node: NodeId },
 }
 
 /// Progress of a run, passed to the caller's callback now and then.
@@ -148,6 +157,7 @@ struct Engine<'s> {
     dirty: bool,
     /// True while placing the pods that exist at t = 0 of a warm start.
     warm_start: bool,
+    node_lifecycle: NodeLifecycleController,
 }
 
 impl<'s> Engine<'s> {
@@ -237,6 +247,7 @@ impl<'s> Engine<'s> {
             ),
             dirty: true,
             warm_start: s.start_warm,
+            node_lifecycle: NodeLifecycleController::default(),
         }
     }
 
@@ -289,6 +300,7 @@ impl<'s> Engine<'s> {
         for s in 0..self.arrivals.len() {
             self.schedule_next_arrival(ServiceId(s as u32));
         }
+        self.schedule_scripted_events();
         for (t, trace) in self.scenario.pod_traces.iter().enumerate() {
             for (i, pod) in trace.pods.iter().enumerate() {
                 let event = Event::TracePodCreated {
@@ -352,6 +364,9 @@ impl<'s> Engine<'s> {
                 }
                 self.dirty = true;
             }
+            Event::Scripted { index } => self.on_scripted(index as usize),
+            Event::NodeMonitor => self.on_node_monitor(),
+            Event::DrainRetry { node } => self.kubectl_drain(node),
         }
     }
 
@@ -376,6 +391,13 @@ impl<'s> Engine<'s> {
                 .observe(self.now, Observation::RequestFailed { service, reason });
             return;
         };
+        if self.on_failed_node(pod) {
+            // Sent to an endpoint whose machine is gone: nothing answers.
+            let reason = crate::traffic::FailureReason::NodeFailure;
+            self.recorder
+                .observe(self.now, Observation::RequestFailed { service, reason });
+            return;
+        }
         let dep = self.cluster.pod(pod).deployment;
         let spec = &self.cluster.deployment(dep).spec;
         let work = spec
@@ -437,6 +459,9 @@ impl<'s> Engine<'s> {
         let p = self.cluster.pod(pod);
         if p.deletion.is_some() || p.phase != PodPhase::Pending {
             return; // deleted while starting
+        }
+        if self.on_failed_node(pod) {
+            return; // the machine is down: it starts when the node recovers
         }
         self.start_pod(pod);
     }
@@ -518,7 +543,11 @@ impl<'s> Engine<'s> {
             return;
         }
         if let Some(server) = self.servers[pod.index()].as_mut() {
-            server.fail_all(&mut self.slab, &mut self.outcomes);
+            server.fail_all(
+                crate::traffic::FailureReason::PodTerminated,
+                &mut self.slab,
+                &mut self.outcomes,
+            );
         }
         self.flush_outcomes();
         self.finish_termination(pod);
@@ -770,6 +799,10 @@ impl<'s> Engine<'s> {
                 self.remove_node_if_empty(node);
             }
             Intent::DrainNode { node, max_grace } => self.drain_node(node, max_grace),
+            Intent::MarkNodeUnreachable { node } => self.mark_node_unreachable(node),
+            Intent::MarkNodeReachable { node } => self.mark_node_reachable(node),
+            Intent::TaintNode { node, key, effect } => self.cluster.add_taint(node, key, effect),
+            Intent::EvictPod { pod } => self.evict_from_failed_node(pod),
             Intent::CancelScaleDown { node } => {
                 self.cluster.clear_to_be_deleted(node);
                 self.dirty = true;

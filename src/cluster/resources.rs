@@ -10,12 +10,14 @@ pub const PODS: &str = "pods";
 pub const GPU: &str = "nvidia.com/gpu";
 /// The taint key of a cordoned node (`spec.unschedulable`).
 pub const UNSCHEDULABLE_TAINT_KEY: &str = "node.kubernetes.io/unschedulable";
+/// The taint of a node whose kubelet stopped posting status (Ready condition `Unknown`).
+pub const UNREACHABLE_TAINT_KEY: &str = "node.kubernetes.io/unreachable";
 
 /// The taints every DaemonSet pod tolerates (`AddOrUpdateDaemonPodTolerations`).
 pub fn daemon_set_tolerations() -> Vec<Toleration> {
     [
         ("node.kubernetes.io/not-ready", TaintEffect::NoExecute),
-        ("node.kubernetes.io/unreachable", TaintEffect::NoExecute),
+        (UNREACHABLE_TAINT_KEY, TaintEffect::NoExecute),
         ("node.kubernetes.io/disk-pressure", TaintEffect::NoSchedule),
         (
             "node.kubernetes.io/memory-pressure",

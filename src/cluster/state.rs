@@ -106,6 +106,11 @@ pub struct Node {
     /// Images pulled here (`status.images`; never garbage-collected in the model).
     pub images: BTreeSet<String>,
     pub state: NodeState,
+    /// Since when the machine is down (a scripted failure): its kubelet posts no heartbeat and
+    /// its pods serve nothing.
+    pub down_since: Option<SimTime>,
+    /// The node lifecycle controller has found it unreachable (Ready condition `Unknown`).
+    pub unreachable: bool,
 }
 
 impl Node {
@@ -433,6 +438,8 @@ impl Cluster {
             used_ports: Vec::new(),
             images: BTreeSet::new(),
             state: NodeState::Provisioning,
+            down_since: None,
+            unreachable: false,
         }
     }
 
@@ -449,12 +456,42 @@ impl Cluster {
         }
     }
 
+    /// Adds `key:effect` to the node's taints (once).
+    pub fn add_taint(&mut self, node: NodeId, key: &str, effect: super::resources::TaintEffect) {
+        let n = &mut self.nodes[node.index()];
+        if !n.taints.iter().any(|t| t.key == key && t.effect == effect) {
+            n.taints.push(super::resources::Taint {
+                key: key.into(),
+                value: String::new(),
+                effect,
+            });
+            self.refresh_node_row(node);
+        }
+    }
+
+    /// Removes every taint with `key`.
+    pub fn remove_taints(&mut self, node: NodeId, key: &str) {
+        self.nodes[node.index()].taints.retain(|t| t.key != key);
+        self.refresh_node_row(node);
+    }
+
+    /// `spec.unschedulable` (`kubectl cordon` / `uncordon`).
+    pub fn set_unschedulable(&mut self, node: NodeId, unschedulable: bool) {
+        self.nodes[node.index()].unschedulable = unschedulable;
+        self.refresh_node_row(node);
+    }
+
+    /// The node whose name is `name`, if it exists (and is not removed).
+    pub fn node_named(&self, name: &str) -> Option<NodeId> {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name && n.state != NodeState::Removed)
+            .map(|n| n.id)
+    }
+
     /// Takes the `ToBeDeletedByClusterAutoscaler` taint off again (a scale-down that failed).
     pub fn clear_to_be_deleted(&mut self, node: NodeId) {
-        self.nodes[node.index()]
-            .taints
-            .retain(|t| t.key != TO_BE_DELETED_TAINT);
-        self.refresh_node_row(node);
+        self.remove_taints(node, TO_BE_DELETED_TAINT);
     }
 
     /// Records a failed scheduling attempt (keeps the first time).

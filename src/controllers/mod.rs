@@ -10,12 +10,14 @@ pub mod disruption;
 pub mod hpa;
 pub mod kubelet;
 pub mod metrics_server;
+pub mod node_lifecycle;
 pub mod replicaset;
 pub mod rollout;
 pub mod scheduler;
 
 use serde::Serialize;
 
+use crate::cluster::resources::TaintEffect;
 use crate::cluster::{DeploymentId, NodeId, PodId, PoolId, ReplicaSetId};
 use crate::sim::SimDuration;
 
@@ -56,6 +58,19 @@ pub enum Intent {
     /// Cluster Autoscaler → give up deleting a node whose drain failed: the ToBeDeleted taint
     /// comes off.
     CancelScaleDown { node: NodeId },
+    /// Node lifecycle → the node's Ready condition is `Unknown`: taint it
+    /// `unreachable:NoSchedule` and mark its pods not Ready.
+    MarkNodeUnreachable { node: NodeId },
+    /// Node lifecycle → the node heartbeats again: Ready, the unreachable taints come off.
+    MarkNodeReachable { node: NodeId },
+    /// Node lifecycle → add a taint.
+    TaintNode {
+        node: NodeId,
+        key: &'static str,
+        effect: TaintEffect,
+    },
+    /// Node lifecycle (the NoExecute taint manager) → delete a pod whose toleration ran out.
+    EvictPod { pod: PodId },
 }
 
 /// The `reason` of a pod event, under its Kubernetes name.

@@ -127,7 +127,7 @@ impl Gauge {
 /// coarser histogram of the current sample interval (cleared at each sample when used).
 pub struct ServiceStats {
     pub served: u64,
-    pub failed: [u64; 4],
+    pub failed: [u64; FailureReason::ALL.len()],
     pub latency: Histogram<u64>,
     interval_latency: Histogram<u64>,
     interval_served: u64,
@@ -138,7 +138,7 @@ impl ServiceStats {
     fn new() -> Self {
         ServiceStats {
             served: 0,
-            failed: [0; 4],
+            failed: [0; FailureReason::ALL.len()],
             latency: new_histogram(),
             interval_latency: new_interval_histogram(),
             interval_served: 0,

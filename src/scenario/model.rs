@@ -41,6 +41,8 @@ pub struct Scenario {
     /// Scripted series for External and Object metrics.
     pub metric_series: Vec<MetricSeries>,
     pub slos: Vec<SloSpec>,
+    /// Scripted events, in time order (ties in the order written).
+    pub events: Vec<ScriptedEvent>,
     /// The Cluster Autoscaler's flags; `None` when it is not running.
     pub cluster_autoscaler: Option<AutoscalerSettings>,
     /// kube-scheduler profiles (from `spec.schedulerConfig`; empty: the default profile).
@@ -808,4 +810,63 @@ impl Comparison {
             Comparison::Eq => "==",
         }
     }
+}
+
+/// Something the scenario makes happen at a time (`spec.events`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptedEvent {
+    pub at: SimDuration,
+    pub action: ScriptedAction,
+}
+
+/// The scripted actions. Nodes are named as the cluster names them (`<pool>-<index>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScriptedAction {
+    /// The machine stops: its kubelet no longer heartbeats and its pods stop serving.
+    FailNode {
+        node: String,
+    },
+    /// The machine is back: the kubelet heartbeats again and the pods still bound restart.
+    RecoverNode {
+        node: String,
+    },
+    /// Every node in the zone fails.
+    FailZone {
+        zone: String,
+    },
+    RecoverZone {
+        zone: String,
+    },
+    /// `kubectl cordon`.
+    Cordon {
+        node: String,
+    },
+    /// `kubectl uncordon`.
+    Uncordon {
+        node: String,
+    },
+    /// `kubectl drain`: cordon, then evict every pod (but DaemonSet pods) through the eviction
+    /// API, retrying what PodDisruptionBudgets refuse every 5 s.
+    Drain {
+        node: String,
+    },
+    /// `kubectl scale deployment/<name> --replicas=N` (index into the Deployments).
+    Scale {
+        deployment: usize,
+        replicas: i32,
+    },
+}
+
+impl ScriptedAction {
+    /// The action's name as written in `spec.events[].action`.
+    pub const NAMES: [&'static str; 8] = [
+        "failNode",
+        "recoverNode",
+        "failZone",
+        "recoverZone",
+        "cordon",
+        "uncordon",
+        "drain",
+        "scale",
+    ];
 }

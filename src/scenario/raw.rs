@@ -70,6 +70,9 @@ pub struct RawSpec {
     /// Container image sizes (`image: quantity`), for the scheduler's ImageLocality score.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub image_sizes: BTreeMap<String, RawQuantity>,
+    /// Scripted events (`at` a time: fail a node, cordon, drain, scale …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<RawEvent>,
 }
 
 /// A metric whose value over time comes from a CSV `t_seconds,value` (piecewise constant).
@@ -383,6 +386,22 @@ pub struct RawTraceFile {
     /// For perMinuteCounts: the column holding the counts (default: the last column).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
+}
+
+/// One scripted event: `{at: 10m, action: failNode, node: general-1}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawEvent {
+    pub at: Option<Duration>,
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
 }
 
 /// One SLO assertion, e.g. `assert: latency.p99 <= 250ms` for `service: web`.

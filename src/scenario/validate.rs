@@ -21,6 +21,7 @@ use super::trace::{self, TraceMapping};
 use super::units::Duration;
 use super::yaml::{Node, Value, parse_documents};
 
+mod events;
 mod traces;
 
 pub const API_VERSION: &str = "kubesim.io/v1alpha1";
@@ -400,6 +401,7 @@ impl Builder<'_> {
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
         self.warn_unfittable(&deployments, &node_pools);
         let slos = self.slos(&spec.slos, &services, &deployments);
+        let events = self.events(&spec.events, &node_pools, &deployments, duration);
         let scheduler_profiles =
             self.scheduler_profiles(spec.scheduler_config.as_deref(), set, &deployments);
         let hpa_settings = self.hpa_settings(spec.controller_manager.as_ref());
@@ -446,6 +448,7 @@ impl Builder<'_> {
             metric_resolution,
             metric_series,
             slos,
+            events,
             cluster_autoscaler,
             scheduler_profiles,
             warnings: Vec::new(),

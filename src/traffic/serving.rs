@@ -34,14 +34,17 @@ pub enum FailureReason {
     Timeout,
     /// The pod was killed with the request in flight (connection reset).
     PodTerminated,
+    /// The pod's node failed: in flight, or sent to an endpoint not yet removed.
+    NodeFailure,
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 4] = [
+    pub const ALL: [FailureReason; 5] = [
         Self::NoEndpoint,
         Self::QueueFull,
         Self::Timeout,
         Self::PodTerminated,
+        Self::NodeFailure,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl FailureReason {
             Self::QueueFull => "queue_full",
             Self::Timeout => "timeout",
             Self::PodTerminated => "pod_terminated",
+            Self::NodeFailure => "node_failure",
         }
     }
 }
@@ -255,8 +259,13 @@ impl PodServer {
         self.reschedule(now)
     }
 
-    /// Fails everything in flight (the pod is killed).
-    pub fn fail_all(&mut self, slab: &mut RequestSlab, out: &mut Vec<Outcome>) {
+    /// Fails everything in flight for `reason` (the pod is killed, or its node died).
+    pub fn fail_all(
+        &mut self,
+        reason: FailureReason,
+        slab: &mut RequestSlab,
+        out: &mut Vec<Outcome>,
+    ) {
         let slots: Vec<u32> = self
             .running
             .drain()
@@ -267,7 +276,7 @@ impl PodServer {
             let r = slab.take(slot);
             out.push(Outcome::Failed {
                 service: r.service,
-                reason: FailureReason::PodTerminated,
+                reason,
             });
         }
         self.generation += 1;

@@ -4,6 +4,7 @@ mod autoscaler;
 mod bad_input;
 mod cli;
 mod daemonset;
+mod failures;
 mod hpa;
 mod preemption;
 mod queueing;

@@ -302,6 +302,8 @@ pub(crate) fn test_node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Nod
         used_ports: Vec::new(),
         images: Default::default(),
         state: crate::cluster::NodeState::Ready,
+        down_since: None,
+        unreachable: false,
     }
 }
 

@@ -1,0 +1,155 @@
+//! The node lifecycle controller (`pkg/controller/nodelifecycle`, E.5): every
+//! `--node-monitor-period` (5 s) it looks at each node's last heartbeat.
+//!
+//! - A node silent for `--node-monitor-grace-period` (50 s) turns `Ready=Unknown`: it gets
+//!   the `node.kubernetes.io/unreachable:NoSchedule` taint and its pods are marked not Ready,
+//!   so the Services stop sending them traffic ([`Intent::MarkNodeUnreachable`]).
+//! - The `unreachable:NoExecute` taint follows, rate-limited per zone: one node every 10 s
+//!   (`--node-eviction-rate=0.1`); in a zone with at least 55 % of its nodes unreachable
+//!   (`--unhealthy-zone-threshold`) 0.01 nodes/s (`--secondary-node-eviction-rate`), or none
+//!   when the cluster has at most 50 nodes (`--large-cluster-size-threshold`); when every zone
+//!   is fully unreachable, no node is tainted at all.
+//! - The NoExecute taint manager evicts (deletes) each pod `tolerationSeconds` after the
+//!   taint: 300 s from the toleration DefaultTolerationSeconds admission adds to every pod;
+//!   never for DaemonSet pods or pods that tolerate the taint themselves.
+//! - A node heartbeating again is Ready: the taints come off ([`Intent::MarkNodeReachable`]).
+
+use std::collections::BTreeMap;
+
+use super::Intent;
+use crate::cluster::resources::{TaintEffect, UNREACHABLE_TAINT_KEY};
+use crate::cluster::{Cluster, NodeId, NodeState, ZONE_LABEL};
+use crate::sim::{SimDuration, SimTime};
+
+/// `--node-monitor-period`.
+pub const MONITOR_PERIOD: SimDuration = SimDuration::from_secs(5);
+/// `--node-monitor-grace-period`.
+pub const MONITOR_GRACE_PERIOD: SimDuration = SimDuration::from_secs(50);
+/// `--default-unreachable-toleration-seconds`.
+pub const DEFAULT_TOLERATION: SimDuration = SimDuration::from_secs(300);
+/// `--node-eviction-rate` 0.1 nodes/s: one node per 10 s per zone.
+const PRIMARY_INTERVAL: SimDuration = SimDuration::from_secs(10);
+/// `--secondary-node-eviction-rate` 0.01 nodes/s.
+const SECONDARY_INTERVAL: SimDuration = SimDuration::from_secs(100);
+/// `--unhealthy-zone-threshold`.
+const UNHEALTHY_ZONE_THRESHOLD: f64 = 0.55;
+/// `--large-cluster-size-threshold`.
+const LARGE_CLUSTER_SIZE: usize = 50;
+
+/// The controller's memory: when each node got its NoExecute taint, and when each zone last
+/// had a node tainted.
+#[derive(Clone, Debug, Default)]
+pub struct NodeLifecycleController {
+    tainted_at: BTreeMap<NodeId, SimTime>,
+    zone_last_taint: BTreeMap<String, SimTime>,
+}
+
+impl NodeLifecycleController {
+    /// One monitor pass.
+    pub fn monitor(&mut self, cluster: &Cluster, now: SimTime) -> Vec<Intent> {
+        let mut intents = Vec::new();
+        let nodes: Vec<NodeId> = cluster.ready_nodes.clone();
+        for &id in &nodes {
+            let node = cluster.node(id);
+            let silent = node
+                .down_since
+                .is_some_and(|t| now.saturating_since(t) >= MONITOR_GRACE_PERIOD);
+            if silent && !node.unreachable {
+                intents.push(Intent::MarkNodeUnreachable { node: id });
+            } else if node.down_since.is_none() && node.unreachable {
+                intents.push(Intent::MarkNodeReachable { node: id });
+                self.tainted_at.remove(&id);
+            }
+        }
+        self.tainted_at
+            .retain(|n, _| cluster.node(*n).state == NodeState::Ready);
+        self.taint_no_execute(cluster, now, &mut intents);
+        self.evict(cluster, now, &mut intents);
+        intents
+    }
+
+    /// Rate-limited `unreachable:NoExecute` taints for nodes marked unreachable.
+    fn taint_no_execute(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
+        let zones = zone_health(cluster);
+        if zones.values().all(|z| z.unreachable == z.nodes) {
+            return; // every zone fully disrupted: the controller assumes its own network failed
+        }
+        let large = cluster.ready_nodes.len() > LARGE_CLUSTER_SIZE;
+        for &id in &cluster.ready_nodes {
+            let node = cluster.node(id);
+            if !node.unreachable || self.tainted_at.contains_key(&id) {
+                continue;
+            }
+            let zone = zone_of(cluster, id);
+            let health = zones[&zone];
+            let unhealthy = health.unreachable as f64 / health.nodes as f64;
+            let interval = match (
+                unhealthy >= UNHEALTHY_ZONE_THRESHOLD && health.nodes > 2,
+                large,
+            ) {
+                (false, _) => PRIMARY_INTERVAL,
+                (true, true) => SECONDARY_INTERVAL,
+                (true, false) => continue, // secondary rate 0 in a small cluster
+            };
+            if self
+                .zone_last_taint
+                .get(&zone)
+                .is_some_and(|&t| now < t + interval)
+            {
+                continue;
+            }
+            self.zone_last_taint.insert(zone, now);
+            self.tainted_at.insert(id, now);
+            intents.push(Intent::TaintNode {
+                node: id,
+                key: UNREACHABLE_TAINT_KEY,
+                effect: TaintEffect::NoExecute,
+            });
+        }
+    }
+
+    /// The taint manager: pods on NoExecute-tainted nodes whose toleration ran out.
+    fn evict(&self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
+        for (&node, &tainted) in &self.tainted_at {
+            if now.saturating_since(tainted) < DEFAULT_TOLERATION {
+                continue;
+            }
+            for pod in cluster.pods_on(node).filter(|p| p.deletion.is_none()) {
+                let tolerates_forever = cluster.deployment(pod.deployment).is_daemon_set()
+                    || pod.template.tolerations.iter().any(|t| {
+                        t.effect.is_none_or(|e| e == TaintEffect::NoExecute)
+                            && (t.key.is_empty() || t.key == UNREACHABLE_TAINT_KEY)
+                    });
+                if !tolerates_forever {
+                    intents.push(Intent::EvictPod { pod: pod.id });
+                }
+            }
+        }
+    }
+}
+
+/// Nodes and unreachable nodes per zone (nodes without a zone label form the zone "").
+#[derive(Clone, Copy, Debug, Default)]
+struct ZoneHealth {
+    nodes: usize,
+    unreachable: usize,
+}
+
+fn zone_health(cluster: &Cluster) -> BTreeMap<String, ZoneHealth> {
+    let mut zones: BTreeMap<String, ZoneHealth> = BTreeMap::new();
+    for &id in &cluster.ready_nodes {
+        let z = zones.entry(zone_of(cluster, id)).or_default();
+        z.nodes += 1;
+        z.unreachable += usize::from(cluster.node(id).unreachable);
+    }
+    zones
+}
+
+fn zone_of(cluster: &Cluster, node: NodeId) -> String {
+    cluster
+        .node(node)
+        .labels
+        .get(ZONE_LABEL)
+        .cloned()
+        .unwrap_or_default()
+}

@@ -1,0 +1,223 @@
+//! The engine's side of scripted events (`spec.events`) and node failures: failing and
+//! recovering machines and zones, `kubectl cordon` / `uncordon` / `drain` / `scale`, and
+//! applying what the node lifecycle controller decides (unreachable nodes, NoExecute taints,
+//! taint-based evictions). Only scenarios with events run the node lifecycle monitor: nodes
+//! fail only through them.
+
+use super::{Engine, Event};
+use crate::cluster::resources::{TaintEffect, UNREACHABLE_TAINT_KEY};
+use crate::cluster::{DeploymentId, NodeId, PodId, PodPhase, ZONE_LABEL};
+use crate::controllers::node_lifecycle::MONITOR_PERIOD;
+use crate::controllers::{Intent, PodEventReason, disruption};
+use crate::scenario::ScriptedAction;
+use crate::sim::SimTime;
+use crate::traffic::{FailureReason, PodServer};
+
+/// How often `kubectl drain` retries refused evictions.
+const DRAIN_RETRY: crate::sim::SimDuration = crate::sim::SimDuration::from_secs(5);
+
+impl Engine<'_> {
+    pub(super) fn schedule_scripted_events(&mut self) {
+        for (i, e) in self.scenario.events.iter().enumerate() {
+            self.queue
+                .schedule(SimTime::ZERO + e.at, Event::Scripted { index: i as u32 });
+        }
+        if !self.scenario.events.is_empty() {
+            self.queue.schedule(SimTime::ZERO, Event::NodeMonitor);
+        }
+    }
+
+    pub(super) fn on_scripted(&mut self, index: usize) {
+        match self.scenario.events[index].action.clone() {
+            ScriptedAction::FailNode { node } => self.on_named_node(&node, Self::fail_node),
+            ScriptedAction::RecoverNode { node } => self.on_named_node(&node, Self::recover_node),
+            ScriptedAction::FailZone { zone } => {
+                for node in self.nodes_in_zone(&zone) {
+                    self.fail_node(node);
+                }
+            }
+            ScriptedAction::RecoverZone { zone } => {
+                for node in self.nodes_in_zone(&zone) {
+                    self.recover_node(node);
+                }
+            }
+            ScriptedAction::Cordon { node } => {
+                self.on_named_node(&node, |e, n| e.cluster.set_unschedulable(n, true))
+            }
+            ScriptedAction::Uncordon { node } => self.on_named_node(&node, |e, n| {
+                e.cluster.set_unschedulable(n, false);
+                e.scheduler.queue.move_all_to_active();
+            }),
+            ScriptedAction::Drain { node } => self.on_named_node(&node, |e, n| {
+                e.cluster.set_unschedulable(n, true);
+                e.kubectl_drain(n);
+            }),
+            ScriptedAction::Scale {
+                deployment,
+                replicas,
+            } => self.apply(Intent::ScaleDeployment {
+                deployment: DeploymentId(deployment as u32),
+                replicas,
+            }),
+        }
+        self.dirty = true;
+    }
+
+    /// Runs `action` on the node called `name` (nothing if it is gone, e.g. scaled down).
+    fn on_named_node(&mut self, name: &str, action: impl FnOnce(&mut Self, NodeId)) {
+        if let Some(node) = self.cluster.node_named(name) {
+            action(self, node);
+        }
+    }
+
+    fn nodes_in_zone(&self, zone: &str) -> Vec<NodeId> {
+        self.cluster
+            .nodes
+            .iter()
+            .filter(|n| n.state != crate::cluster::NodeState::Removed)
+            .filter(|n| n.labels.get(ZONE_LABEL).is_some_and(|z| z == zone))
+            .map(|n| n.id)
+            .collect()
+    }
+
+    /// The machine stops: requests in flight on its pods fail, and so will those still sent
+    /// to them until the node lifecycle controller takes them out of the Services.
+    fn fail_node(&mut self, node: NodeId) {
+        if self.cluster.node(node).down_since.is_some() {
+            return;
+        }
+        self.cluster.nodes[node.index()].down_since = Some(self.now);
+        let pods: Vec<PodId> = self.cluster.pods_on(node).map(|p| p.id).collect();
+        for pod in pods {
+            if let Some(mut server) = self.servers.get_mut(pod.index()).and_then(Option::take) {
+                server.fail_all(
+                    FailureReason::NodeFailure,
+                    &mut self.slab,
+                    &mut self.outcomes,
+                );
+            }
+            self.metrics_server.forget(pod);
+        }
+        self.flush_outcomes();
+    }
+
+    /// The machine is back: pods deleted meanwhile finish terminating, the others' containers
+    /// start again (Ready at once unless the node was found unreachable: then when it is found
+    /// reachable again).
+    fn recover_node(&mut self, node: NodeId) {
+        if self.cluster.node(node).down_since.is_none() {
+            return;
+        }
+        self.cluster.nodes[node.index()].down_since = None;
+        let pods: Vec<PodId> = self.cluster.pods_on(node).map(|p| p.id).collect();
+        for pod in pods {
+            let p = self.cluster.pod(pod);
+            if p.deletion.is_some() {
+                self.finish_termination(pod);
+            } else if p.phase == PodPhase::Pending {
+                self.start_pod(pod);
+            } else {
+                self.restart_server(pod);
+            }
+        }
+    }
+
+    fn restart_server(&mut self, pod: PodId) {
+        let p = self.cluster.pod(pod);
+        let workload = &self.cluster.deployment(p.deployment).spec.workload;
+        self.servers[pod.index()] = Some(PodServer::new(p.cpu_capacity_millis, workload, self.now));
+    }
+
+    /// Whether a bound pod's node is down (its containers are not running).
+    pub(super) fn on_failed_node(&self, pod: PodId) -> bool {
+        self.cluster
+            .pod(pod)
+            .node
+            .is_some_and(|n| self.cluster.node(n).down_since.is_some())
+    }
+
+    pub(super) fn on_node_monitor(&mut self) {
+        let intents = self.node_lifecycle.monitor(&self.cluster, self.now);
+        for intent in intents {
+            self.apply(intent);
+        }
+        if self.dirty {
+            self.reconcile();
+        }
+        self.queue
+            .schedule(self.now + MONITOR_PERIOD, Event::NodeMonitor);
+    }
+
+    pub(super) fn mark_node_unreachable(&mut self, node: NodeId) {
+        self.cluster.nodes[node.index()].unreachable = true;
+        self.cluster
+            .add_taint(node, UNREACHABLE_TAINT_KEY, TaintEffect::NoSchedule);
+        self.set_pods_ready(node, false);
+    }
+
+    pub(super) fn mark_node_reachable(&mut self, node: NodeId) {
+        self.cluster.nodes[node.index()].unreachable = false;
+        self.cluster.remove_taints(node, UNREACHABLE_TAINT_KEY);
+        self.set_pods_ready(node, true);
+        self.scheduler.queue.move_all_to_active();
+        self.dirty = true;
+    }
+
+    /// Sets the Ready condition of the running, not deleted pods on `node`.
+    fn set_pods_ready(&mut self, node: NodeId, ready: bool) {
+        let pods: Vec<(PodId, DeploymentId)> = self
+            .cluster
+            .pods_on(node)
+            .filter(|p| p.deletion.is_none() && p.phase == PodPhase::Running)
+            .map(|p| (p.id, p.deployment))
+            .collect();
+        for (pod, deployment) in pods {
+            self.cluster.set_ready(pod, ready, self.now);
+            self.observe_ready(deployment);
+        }
+    }
+
+    /// The taint manager deletes the pod. On a machine that is down nobody runs the deletion:
+    /// the pod stays terminating (its replacement is created at once) until the node returns.
+    pub(super) fn evict_from_failed_node(&mut self, pod: PodId) {
+        if !self.on_failed_node(pod) {
+            self.delete_pod(pod);
+            return;
+        }
+        let message = format!(
+            "Marking for deletion Pod {} (taint {UNREACHABLE_TAINT_KEY}:NoExecute)",
+            self.cluster.pod(pod).name
+        );
+        self.pod_event(pod, PodEventReason::Killing, message);
+        let deployment = self.cluster.pod(pod).deployment;
+        self.cluster.mark_deleted(pod, self.now);
+        self.observe_ready(deployment);
+        self.dirty = true;
+    }
+
+    /// `kubectl drain --ignore-daemonsets`: evicts every other pod the PodDisruptionBudgets
+    /// allow, and comes back in 5 s for the rest.
+    pub(super) fn kubectl_drain(&mut self, node: NodeId) {
+        let mut allowed = disruption::disruptions_allowed(&self.cluster);
+        let mut refused = false;
+        let pods: Vec<PodId> = self
+            .cluster
+            .pods_on(node)
+            .filter(|p| p.deletion.is_none())
+            .filter(|p| !self.cluster.deployment(p.deployment).is_daemon_set())
+            .map(|p| p.id)
+            .collect();
+        for pod in pods {
+            if disruption::try_evict(&self.cluster, &mut allowed, self.cluster.pod(pod)) {
+                self.delete_pod(pod);
+            } else {
+                refused = true;
+            }
+        }
+        if refused {
+            self.queue
+                .schedule(self.now + DRAIN_RETRY, Event::DrainRetry { node });
+        }
+        self.dirty = true;
+    }
+}
