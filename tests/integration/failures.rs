@@ -8,7 +8,7 @@ use kubesim::metrics::pod_events::PodEventReason;
 use crate::support::{app_deployment, load, run, scratch};
 
 /// Deployment `app` (4 pods of 1 cpu, 5 s to start) behind Service `app` at 100 req/s on two
-/// 4-cpu nodes, with `events` as `spec.events`.
+/// 4-cpu nodes in zone `a`, with `events` as `spec.events` and `manifests` appended.
 fn two_nodes(name: &str, events: &str, manifests: &str) -> RunOutput {
     let dir = scratch(name);
     let text = format!(
@@ -23,6 +23,7 @@ spec:
       - name: general
         allocatable: {{cpu: "4", memory: 16Gi}}
         count: 2
+        zones: [a]
   workloads:
     - deployment: app
       startupTime: 5s
@@ -92,4 +93,93 @@ fn a_failed_nodes_pods_come_back_only_after_the_eviction_timeout() {
         .filter(|(t, f)| *t > 360.0 && *f > 0.0)
         .count();
     assert_eq!(failures_after, 0);
+}
+
+#[test]
+fn a_node_back_within_the_grace_period_keeps_its_pods() {
+    // general-1 is down from 300 s to 330 s, less than the 50 s grace period: its pods were
+    // never marked not Ready and nobody is evicted; only requests sent there meanwhile fail.
+    let out = two_nodes(
+        "node-blip",
+        "    - {at: 5m, action: failNode, node: general-1}
+    - {at: 330s, action: recoverNode, node: general-1}",
+        "",
+    );
+    assert!(failed(&out, "node_failure") > 0);
+    assert!(
+        column(&out, "deployment.app.ready")
+            .iter()
+            .all(|(_, r)| *r == 4.0)
+    );
+    assert!(
+        !out.pod_events
+            .iter()
+            .any(|e| e.reason == PodEventReason::Killing)
+    );
+}
+
+#[test]
+fn a_whole_zone_down_is_not_evicted() {
+    // Both nodes are in the one zone and both fail: every zone is fully disrupted, so the
+    // controller assumes its own connectivity is at fault and taints nothing NoExecute. The
+    // pods are not Ready (no endpoints) but never evicted; when the zone returns at 15 m they
+    // serve again.
+    let out = two_nodes(
+        "zone-down",
+        "    - {at: 5m, action: failZone, zone: a}
+    - {at: 15m, action: recoverZone, zone: a}",
+        "",
+    );
+    assert!(
+        !out.pod_events
+            .iter()
+            .any(|e| e.reason == PodEventReason::Killing)
+    );
+    for (t, ready) in column(&out, "deployment.app.ready") {
+        if (360.0..900.0).contains(&t) {
+            assert_eq!(ready, 0.0, "ready pods at {t} s");
+        }
+    }
+    assert_eq!(column(&out, "deployment.app.ready").last().unwrap().1, 4.0);
+    assert!(failed(&out, "no_endpoint") > 0);
+}
+
+#[test]
+fn kubectl_drain_moves_pods_through_their_budget() {
+    // Drain general-1 at 5 m under `maxUnavailable: 1`: one of its two pods is evicted at
+    // once; the other waits until the replacement is Ready (5 s) and goes on a retry (every
+    // 5 s). The node is cordoned, so both replacements land on general-0.
+    let pdb = "---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: app}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: app}}
+";
+    let out = two_nodes(
+        "kubectl-drain",
+        "    - {at: 5m, action: drain, node: general-1}",
+        pdb,
+    );
+    let killed: Vec<f64> = out
+        .pod_events
+        .iter()
+        .filter(|e| e.reason == PodEventReason::Killing)
+        .map(|e| e.t_seconds)
+        .collect();
+    assert_eq!(killed.len(), 2, "{killed:?}");
+    assert_eq!(killed[0], 300.0);
+    assert!(killed[1] >= 305.0 && killed[1] <= 315.0, "{killed:?}");
+    let on_general_0 = out
+        .pod_events
+        .iter()
+        .filter(|e| e.reason == PodEventReason::Scheduled && e.t_seconds >= 300.0)
+        .all(|e| e.message.ends_with("general-0"));
+    assert!(on_general_0);
+    assert!(
+        column(&out, "deployment.app.ready")
+            .iter()
+            .all(|(_, r)| *r >= 3.0)
+    );
 }
