@@ -62,6 +62,10 @@ pub enum Event {
     NodeMonitor,
     /// `kubectl drain` retries the evictions PodDisruptionBudgets refused.
     DrainRetry { node: NodeId },
+    /// A random machine failure (the pool's `failures`).
+    NodeFails { node: NodeId },
+    /// The failed machine is repaired.
+    NodeRepaired { node: NodeId },
 }
 
 /// Progress of a run, passed to the caller's callback now and then.
@@ -158,6 +162,8 @@ struct Engine<'s> {
     /// True while placing the pods that exist at t = 0 of a warm start.
     warm_start: bool,
     node_lifecycle: NodeLifecycleController,
+    /// Random machine failures and repairs, one stream per node pool.
+    failure_rngs: Vec<SimRng>,
 }
 
 impl<'s> Engine<'s> {
@@ -248,6 +254,11 @@ impl<'s> Engine<'s> {
             dirty: true,
             warm_start: s.start_warm,
             node_lifecycle: NodeLifecycleController::default(),
+            failure_rngs: s
+                .node_pools
+                .iter()
+                .map(|p| streams.stream(&format!("failures/{}", p.name)))
+                .collect(),
         }
     }
 
@@ -367,6 +378,8 @@ impl<'s> Engine<'s> {
             Event::Scripted { index } => self.on_scripted(index as usize),
             Event::NodeMonitor => self.on_node_monitor(),
             Event::DrainRetry { node } => self.kubectl_drain(node),
+            Event::NodeFails { node } => self.on_random_failure(node),
+            Event::NodeRepaired { node } => self.on_repair(node),
         }
     }
 
@@ -817,6 +830,7 @@ impl<'s> Engine<'s> {
             return; // given up on before it registered
         }
         self.cluster.register_node(node);
+        self.schedule_next_failure(node);
         self.scheduler.queue.move_all_to_active();
         self.observe_allocation();
         self.dirty = true;

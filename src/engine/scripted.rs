@@ -1,8 +1,10 @@
 //! The engine's side of scripted events (`spec.events`) and node failures: failing and
 //! recovering machines and zones, `kubectl cordon` / `uncordon` / `drain` / `scale`, and
 //! applying what the node lifecycle controller decides (unreachable nodes, NoExecute taints,
-//! taint-based evictions). Only scenarios with events run the node lifecycle monitor: nodes
-//! fail only through them.
+//! taint-based evictions), and random machine failures (a pool's `failures`: exponential
+//! times to failure with mean `mtbf`, then `repairTime` down, from the pool's own random
+//! stream). Only scenarios where nodes can fail (events or `failures`) run the node lifecycle
+//! monitor.
 
 use super::{Engine, Event};
 use crate::cluster::resources::{TaintEffect, UNREACHABLE_TAINT_KEY};
@@ -11,20 +13,73 @@ use crate::controllers::node_lifecycle::MONITOR_PERIOD;
 use crate::controllers::{Intent, PodEventReason, disruption};
 use crate::scenario::ScriptedAction;
 use crate::sim::SimTime;
+use crate::sim::dist::DurationDist;
 use crate::traffic::{FailureReason, PodServer};
 
 /// How often `kubectl drain` retries refused evictions.
 const DRAIN_RETRY: crate::sim::SimDuration = crate::sim::SimDuration::from_secs(5);
 
 impl Engine<'_> {
+    /// Schedules the scripted events, the first random failure of every node of a pool with
+    /// `failures`, and — when nodes can fail at all — the node lifecycle monitor.
     pub(super) fn schedule_scripted_events(&mut self) {
         for (i, e) in self.scenario.events.iter().enumerate() {
             self.queue
                 .schedule(SimTime::ZERO + e.at, Event::Scripted { index: i as u32 });
         }
-        if !self.scenario.events.is_empty() {
+        for node in self.cluster.ready_nodes.clone() {
+            self.schedule_next_failure(node);
+        }
+        let random = self
+            .scenario
+            .node_pools
+            .iter()
+            .any(|p| p.failures.is_some());
+        if !self.scenario.events.is_empty() || random {
             self.queue.schedule(SimTime::ZERO, Event::NodeMonitor);
         }
+    }
+
+    /// Draws when `node` fails next, if its pool has random failures.
+    pub(super) fn schedule_next_failure(&mut self, node: NodeId) {
+        let pool = self.cluster.node(node).pool;
+        let Some(failures) = &self.scenario.node_pools[pool.index()].failures else {
+            return;
+        };
+        let rng = &mut self.failure_rngs[pool.index()];
+        let after = DurationDist::exponential(failures.mtbf).sample(rng);
+        let at = self.now + after;
+        if at <= self.end {
+            self.queue.schedule(at, Event::NodeFails { node });
+        }
+    }
+
+    pub(super) fn on_random_failure(&mut self, node: NodeId) {
+        if self.cluster.node(node).state != crate::cluster::NodeState::Ready {
+            return; // removed meanwhile
+        }
+        self.fail_node(node);
+        let pool = self.cluster.node(node).pool;
+        let repair = &self.scenario.node_pools[pool.index()]
+            .failures
+            .as_ref()
+            .expect("only pools with failures fail at random")
+            .repair_time;
+        let after = repair.sample(&mut self.failure_rngs[pool.index()]);
+        if self.now + after <= self.end {
+            self.queue
+                .schedule(self.now + after, Event::NodeRepaired { node });
+        }
+        self.dirty = true;
+    }
+
+    pub(super) fn on_repair(&mut self, node: NodeId) {
+        if self.cluster.node(node).state != crate::cluster::NodeState::Ready {
+            return;
+        }
+        self.recover_node(node);
+        self.schedule_next_failure(node);
+        self.dirty = true;
     }
 
     pub(super) fn on_scripted(&mut self, index: usize) {

@@ -316,6 +316,7 @@ fn pool_for(prefix: &str, shape: &TraceNode, count: u32, pricing: NodePricing) -
         max_count: count,
         provisioning_time: DurationDist::Constant(SimDuration::from_secs(60)),
         zones: Vec::new(),
+        failures: None,
     }
 }
 

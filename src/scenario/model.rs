@@ -75,6 +75,16 @@ pub struct NodePoolSpec {
     pub provisioning_time: DurationDist,
     /// Zones nodes are spread over, round-robin by node index (may be empty).
     pub zones: Vec<String>,
+    /// Random machine failures (`None`: nodes never fail on their own).
+    pub failures: Option<NodeFailures>,
+}
+
+/// A pool's random machine failures: each node fails after an exponential time with mean
+/// `mtbf` and is back after `repair_time`, then runs until its next failure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeFailures {
+    pub mtbf: SimDuration,
+    pub repair_time: DurationDist,
 }
 
 impl NodePoolSpec {

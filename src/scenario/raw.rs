@@ -185,6 +185,9 @@ pub struct RawNodePool {
     /// Zones the pool's nodes are spread over, round-robin (label `topology.kubernetes.io/zone`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<String>,
+    /// Random machine failures of this pool's nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failures: Option<RawNodeFailures>,
 }
 
 /// A quantity as written: a string (`"500m"`, `16Gi`) or a plain number.
@@ -386,6 +389,14 @@ pub struct RawTraceFile {
     /// For perMinuteCounts: the column holding the counts (default: the last column).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
+}
+
+/// `failures: {mtbf: 720h, repairTime: {exponential: {mean: 30m}}}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawNodeFailures {
+    pub mtbf: Option<Duration>,
+    pub repair_time: Option<RawDistribution>,
 }
 
 /// One scripted event: `{at: 10m, action: failNode, node: general-1}`.

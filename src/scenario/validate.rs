@@ -589,6 +589,10 @@ impl Builder<'_> {
             }
         }
         let taints = self.taints(&path, &p.taints);
+        let failures = p
+            .failures
+            .as_ref()
+            .and_then(|f| self.node_failures(&format!("{path}.failures"), f));
         Some(NodePoolSpec {
             name,
             instance_type: p.instance_type.clone(),
@@ -604,6 +608,39 @@ impl Builder<'_> {
             max_count,
             provisioning_time,
             zones: p.zones.clone(),
+            failures,
+        })
+    }
+
+    /// A pool's `failures`: both fields required, the MTBF above zero.
+    fn node_failures(&mut self, path: &str, raw: &RawNodeFailures) -> Option<NodeFailures> {
+        let mtbf = match raw.mtbf {
+            Some(Duration(d)) if !d.is_zero() => Some(d),
+            Some(_) => {
+                self.error(&format!("{path}.mtbf"), "must be greater than 0");
+                None
+            }
+            None => {
+                self.error(
+                    &format!("{path}.mtbf"),
+                    "required: the mean time between a node's failures, e.g. 720h",
+                );
+                None
+            }
+        };
+        let repair_time = match raw.repair_time.as_ref() {
+            Some(d) => Some(self.distribution(&format!("{path}.repairTime"), d)),
+            None => {
+                self.error(
+                    &format!("{path}.repairTime"),
+                    "required: how long a failed node stays down, e.g. 30m or {exponential: {mean: 30m}}",
+                );
+                None
+            }
+        };
+        Some(NodeFailures {
+            mtbf: mtbf?,
+            repair_time: repair_time?,
         })
     }
 

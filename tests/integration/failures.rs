@@ -10,6 +10,12 @@ use crate::support::{app_deployment, load, run, scratch};
 /// Deployment `app` (4 pods of 1 cpu, 5 s to start) behind Service `app` at 100 req/s on two
 /// 4-cpu nodes in zone `a`, with `events` as `spec.events` and `manifests` appended.
 fn two_nodes(name: &str, events: &str, manifests: &str) -> RunOutput {
+    two_nodes_with(name, "", events, manifests)
+}
+
+/// [`two_nodes`] with `pool` appended to the node pool (indented for its fields) and a run
+/// of `duration`.
+fn two_nodes_with(name: &str, pool: &str, events: &str, manifests: &str) -> RunOutput {
     let dir = scratch(name);
     let text = format!(
         r#"apiVersion: kubesim.io/v1alpha1
@@ -24,7 +30,7 @@ spec:
         allocatable: {{cpu: "4", memory: 16Gi}}
         count: 2
         zones: [a]
-  workloads:
+{pool}  workloads:
     - deployment: app
       startupTime: 5s
       cpuPerRequest: 10ms
@@ -181,5 +187,26 @@ spec:
         column(&out, "deployment.app.ready")
             .iter()
             .all(|(_, r)| *r >= 3.0)
+    );
+}
+
+#[test]
+fn random_failures_come_from_their_own_stream() {
+    // Nodes failing every 30 min on average for 3 min, over 20 min: some requests fail as
+    // node_failure. The arrivals are drawn from their own stream: exactly as many requests
+    // arrive as without failures, and the run is the same twice.
+    let failing = "        failures: {mtbf: 30m, repairTime: 3m}\n";
+    let with = two_nodes_with("random-failures", failing, "    []", "");
+    let without = two_nodes_with("no-failures", "", "    []", "");
+    assert!(failed(&with, "node_failure") > 0);
+    assert_eq!(failed(&without, "node_failure"), 0);
+    assert_eq!(
+        with.report.services[0].requests,
+        without.report.services[0].requests
+    );
+    let again = two_nodes_with("random-failures", failing, "    []", "");
+    assert_eq!(
+        serde_json::to_string(&with.report).unwrap(),
+        serde_json::to_string(&again.report).unwrap()
     );
 }
