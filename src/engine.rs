@@ -66,6 +66,10 @@ pub enum Event {
     NodeFails { node: NodeId },
     /// The failed machine is repaired.
     NodeRepaired { node: NodeId },
+    /// A random spot interruption notice (the pool's `spotInterruptionMTBI`).
+    SpotNotice { node: NodeId },
+    /// Two minutes after the notice: the spot machine is gone.
+    SpotReclaimed { node: NodeId },
 }
 
 /// Progress of a run, passed to the caller's callback now and then.
@@ -164,6 +168,8 @@ struct Engine<'s> {
     node_lifecycle: NodeLifecycleController,
     /// Random machine failures and repairs, one stream per node pool.
     failure_rngs: Vec<SimRng>,
+    /// Random spot interruptions, one stream per node pool.
+    spot_rngs: Vec<SimRng>,
 }
 
 impl<'s> Engine<'s> {
@@ -258,6 +264,11 @@ impl<'s> Engine<'s> {
                 .node_pools
                 .iter()
                 .map(|p| streams.stream(&format!("failures/{}", p.name)))
+                .collect(),
+            spot_rngs: s
+                .node_pools
+                .iter()
+                .map(|p| streams.stream(&format!("spot/{}", p.name)))
                 .collect(),
         }
     }
@@ -380,6 +391,8 @@ impl<'s> Engine<'s> {
             Event::DrainRetry { node } => self.kubectl_drain(node),
             Event::NodeFails { node } => self.on_random_failure(node),
             Event::NodeRepaired { node } => self.on_repair(node),
+            Event::SpotNotice { node } => self.spot_notice(node),
+            Event::SpotReclaimed { node } => self.spot_reclaimed(node),
         }
     }
 
@@ -830,7 +843,7 @@ impl<'s> Engine<'s> {
             return; // given up on before it registered
         }
         self.cluster.register_node(node);
-        self.schedule_next_failure(node);
+        self.schedule_hazards(node);
         self.scheduler.queue.move_all_to_active();
         self.observe_allocation();
         self.dirty = true;

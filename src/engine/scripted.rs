@@ -16,27 +16,42 @@ use crate::sim::SimTime;
 use crate::sim::dist::DurationDist;
 use crate::traffic::{FailureReason, PodServer};
 
+/// A spot interruption's notice (AWS: two minutes).
+const SPOT_NOTICE: crate::sim::SimDuration = crate::sim::SimDuration::from_secs(120);
 /// How often `kubectl drain` retries refused evictions.
 const DRAIN_RETRY: crate::sim::SimDuration = crate::sim::SimDuration::from_secs(5);
 
 impl Engine<'_> {
-    /// Schedules the scripted events, the first random failure of every node of a pool with
-    /// `failures`, and — when nodes can fail at all — the node lifecycle monitor.
+    /// Schedules the scripted events, the first random failure and spot interruption of every
+    /// node whose pool has them, and — when nodes can fail at all — the node lifecycle monitor.
     pub(super) fn schedule_scripted_events(&mut self) {
         for (i, e) in self.scenario.events.iter().enumerate() {
             self.queue
                 .schedule(SimTime::ZERO + e.at, Event::Scripted { index: i as u32 });
         }
         for node in self.cluster.ready_nodes.clone() {
-            self.schedule_next_failure(node);
+            self.schedule_hazards(node);
         }
         let random = self
             .scenario
             .node_pools
             .iter()
-            .any(|p| p.failures.is_some());
+            .any(|p| p.failures.is_some() || p.spot_interruption_mtbi.is_some());
         if !self.scenario.events.is_empty() || random {
             self.queue.schedule(SimTime::ZERO, Event::NodeMonitor);
+        }
+    }
+
+    /// Draws a new node's first random failure and spot interruption (if its pool has them).
+    pub(super) fn schedule_hazards(&mut self, node: NodeId) {
+        self.schedule_next_failure(node);
+        let pool = self.cluster.node(node).pool;
+        if let Some(mtbi) = self.scenario.node_pools[pool.index()].spot_interruption_mtbi {
+            let after = DurationDist::exponential(mtbi).sample(&mut self.spot_rngs[pool.index()]);
+            if self.now + after <= self.end {
+                self.queue
+                    .schedule(self.now + after, Event::SpotNotice { node });
+            }
         }
     }
 
@@ -114,6 +129,7 @@ impl Engine<'_> {
                 deployment: DeploymentId(deployment as u32),
                 replicas,
             }),
+            ScriptedAction::InterruptSpot { node } => self.on_named_node(&node, Self::spot_notice),
         }
         self.dirty = true;
     }
@@ -273,6 +289,44 @@ impl Engine<'_> {
             self.queue
                 .schedule(self.now + DRAIN_RETRY, Event::DrainRetry { node });
         }
+        self.dirty = true;
+    }
+
+    /// A spot interruption notice: like the node termination handler, cordon and drain the
+    /// node now; the machine goes two minutes later.
+    pub(super) fn spot_notice(&mut self, node: NodeId) {
+        if self.cluster.node(node).state != crate::cluster::NodeState::Ready {
+            return;
+        }
+        self.cluster.set_unschedulable(node, true);
+        self.kubectl_drain(node);
+        self.queue
+            .schedule(self.now + SPOT_NOTICE, Event::SpotReclaimed { node });
+    }
+
+    /// The spot machine is gone: what still runs there dies with it, and the node leaves the
+    /// cluster (and the bill).
+    pub(super) fn spot_reclaimed(&mut self, node: NodeId) {
+        if self.cluster.node(node).state != crate::cluster::NodeState::Ready {
+            return;
+        }
+        self.fail_node(node);
+        let pods: Vec<(PodId, bool)> = self
+            .cluster
+            .pods_on(node)
+            .map(|p| (p.id, p.deletion.is_some()))
+            .collect();
+        for (pod, deleting) in pods {
+            if deleting {
+                self.finish_termination(pod);
+            } else {
+                self.delete_pod(pod); // no server left: gone at once
+            }
+        }
+        let pool = self.cluster.node(node).pool;
+        self.cluster.remove_node(node);
+        self.observe_pool_size(pool);
+        self.observe_allocation();
         self.dirty = true;
     }
 }

@@ -317,6 +317,7 @@ fn pool_for(prefix: &str, shape: &TraceNode, count: u32, pricing: NodePricing) -
         provisioning_time: DurationDist::Constant(SimDuration::from_secs(60)),
         zones: Vec::new(),
         failures: None,
+        spot_interruption_mtbi: None,
     }
 }
 

@@ -77,6 +77,8 @@ pub struct NodePoolSpec {
     pub zones: Vec<String>,
     /// Random machine failures (`None`: nodes never fail on their own).
     pub failures: Option<NodeFailures>,
+    /// Mean time between spot interruptions of a node (spot pools; `None`: never).
+    pub spot_interruption_mtbi: Option<SimDuration>,
 }
 
 /// A pool's random machine failures: each node fails after an exponential time with mean
@@ -865,11 +867,16 @@ pub enum ScriptedAction {
         deployment: usize,
         replicas: i32,
     },
+    /// The cloud reclaims a spot node: a 2-minute notice (the node is cordoned and drained, as
+    /// the node termination handler does), then the machine is gone.
+    InterruptSpot {
+        node: String,
+    },
 }
 
 impl ScriptedAction {
     /// The action's name as written in `spec.events[].action`.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 9] = [
         "failNode",
         "recoverNode",
         "failZone",
@@ -878,5 +885,6 @@ impl ScriptedAction {
         "uncordon",
         "drain",
         "scale",
+        "interruptSpot",
     ];
 }

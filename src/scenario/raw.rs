@@ -188,6 +188,12 @@ pub struct RawNodePool {
     /// Random machine failures of this pool's nodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failures: Option<RawNodeFailures>,
+    /// Mean time between spot interruptions of each node (spot pools only).
+    #[serde(
+        rename = "spotInterruptionMTBI",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub spot_interruption_mtbi: Option<Duration>,
 }
 
 /// A quantity as written: a string (`"500m"`, `16Gi`) or a plain number.

@@ -593,6 +593,24 @@ impl Builder<'_> {
             .failures
             .as_ref()
             .and_then(|f| self.node_failures(&format!("{path}.failures"), f));
+        let spot_interruption_mtbi = match (p.spot_interruption_mtbi, capacity_type) {
+            (None, _) => None,
+            (Some(Duration(d)), CapacityType::Spot) if !d.is_zero() => Some(d),
+            (Some(_), CapacityType::Spot) => {
+                self.error(
+                    &format!("{path}.spotInterruptionMTBI"),
+                    "must be greater than 0",
+                );
+                None
+            }
+            (Some(_), _) => {
+                self.error(
+                    &format!("{path}.spotInterruptionMTBI"),
+                    "only spot pools are interrupted (capacityType: spot)",
+                );
+                None
+            }
+        };
         Some(NodePoolSpec {
             name,
             instance_type: p.instance_type.clone(),
@@ -609,6 +627,7 @@ impl Builder<'_> {
             provisioning_time,
             zones: p.zones.clone(),
             failures,
+            spot_interruption_mtbi,
         })
     }
 

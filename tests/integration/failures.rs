@@ -210,3 +210,45 @@ fn random_failures_come_from_their_own_stream() {
         serde_json::to_string(&again.report).unwrap()
     );
 }
+
+#[test]
+fn a_spot_interruption_drains_within_its_notice_then_the_node_is_gone() {
+    // general-1 (a spot node) gets its 2-minute notice at 5 m: it is cordoned and drained at
+    // once, its two pods' replacements start on general-0, and at 7 m the machine leaves the
+    // cluster (and the bill). Drained gracefully, no request is lost to the node.
+    let spot = "        capacityType: spot\n        spotPricePerHour: 0.05\n";
+    let out = two_nodes_with(
+        "spot-interruption",
+        spot,
+        "    - {at: 5m, action: interruptSpot, node: general-1}",
+        "",
+    );
+    for (t, nodes) in column(&out, "pool.general.nodes") {
+        let expected = if t < 420.0 { 2.0 } else { 1.0 };
+        assert_eq!(nodes, expected, "nodes at {t} s");
+    }
+    assert_eq!(failed(&out, "node_failure"), 0);
+    let moved_to_general_0 = out
+        .pod_events
+        .iter()
+        .filter(|e| e.reason == PodEventReason::Scheduled && e.t_seconds >= 300.0)
+        .filter(|e| e.message.ends_with("general-0"))
+        .count();
+    assert_eq!(moved_to_general_0, 2);
+    assert_eq!(column(&out, "deployment.app.ready").last().unwrap().1, 4.0);
+}
+
+#[test]
+fn random_spot_interruptions_shrink_the_pool_without_touching_the_traffic() {
+    // A spot interruption every 10 min on average per node, over 20 min and without an
+    // autoscaler: nodes leave and are not replaced. The arrivals are unchanged.
+    let spot = "        capacityType: spot\n        spotPricePerHour: 0.05\n";
+    let interrupted = format!("{spot}        spotInterruptionMTBI: 10m\n");
+    let with = two_nodes_with("random-spot", &interrupted, "    []", "");
+    let without = two_nodes_with("no-spot", spot, "    []", "");
+    assert!(column(&with, "pool.general.nodes").last().unwrap().1 < 2.0);
+    assert_eq!(
+        with.report.services[0].requests,
+        without.report.services[0].requests
+    );
+}

@@ -4,7 +4,7 @@
 
 use super::Builder;
 use crate::scenario::model::{
-    DeploymentSpec, NodePoolSpec, PodSource, ScriptedAction, ScriptedEvent,
+    CapacityType, DeploymentSpec, NodePoolSpec, PodSource, ScriptedAction, ScriptedEvent,
 };
 use crate::scenario::raw::RawEvent;
 use crate::sim::SimDuration;
@@ -76,6 +76,19 @@ impl Builder<'_> {
             "uncordon" => node(self).map(|node| ScriptedAction::Uncordon { node }),
             "drain" => node(self).map(|node| ScriptedAction::Drain { node }),
             "scale" => self.event_scale(path, raw, deployments),
+            "interruptSpot" => node(self).and_then(|node| {
+                let spot = pools.iter().any(|p| {
+                    p.capacity_type == CapacityType::Spot
+                        && node.starts_with(&format!("{}-", p.name))
+                });
+                if !spot {
+                    self.error(
+                        &format!("{path}.node"),
+                        format!("{node:?} is not in a spot pool"),
+                    );
+                }
+                spot.then_some(ScriptedAction::InterruptSpot { node })
+            }),
             other => {
                 let names = ScriptedAction::NAMES.join(", ");
                 let hint = crate::scenario::diag::did_you_mean_hint(other, ScriptedAction::NAMES);
