@@ -7,7 +7,7 @@ use kubesim::controllers::autoscaler::AutoscalerEvent;
 use kubesim::engine::RunOutput;
 use kubesim::metrics::pod_events::PodEventReason;
 
-use crate::support::{app_deployment, load, run, scratch};
+use crate::support::{app_deployment, column, load, run, run_text, scratch};
 
 /// Writes a scenario whose Deployment `app` has `replicas` pods of 1 cpu / 1Gi on 4-cpu nodes
 /// (pool `general`, with `pool_extra` appended), plus `spec_extra` at the end of the spec.
@@ -40,12 +40,6 @@ spec:
     let path = dir.join("scenario.yaml");
     std::fs::write(&path, text).unwrap();
     run(&load(&path, None, &[]))
-}
-
-fn column(out: &RunOutput, name: &str) -> Vec<(f64, f64)> {
-    let series = &out.timeseries;
-    let i = series.columns.iter().position(|c| c == name).unwrap();
-    series.rows.iter().map(|r| (r[0], r[i])).collect()
 }
 
 fn events(out: &RunOutput) -> &[AutoscalerEvent] {
@@ -364,7 +358,6 @@ fn autoscaled(
     pod_extra: &str,
     manifests: &str,
 ) -> RunOutput {
-    let dir = scratch(name);
     let text = format!(
         r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -386,9 +379,7 @@ spec:
 {deployment}{manifests}"#,
         deployment = app_deployment(replicas, cpu, pod_extra)
     );
-    let path = dir.join("scenario.yaml");
-    std::fs::write(&path, text).unwrap();
-    run(&load(&path, None, &[]))
+    run_text(name, &text)
 }
 
 /// A PriorityClass below the autoscaler's expendable cutoff (-10), and the pod spec line using it.

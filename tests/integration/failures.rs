@@ -5,7 +5,7 @@
 use kubesim::engine::RunOutput;
 use kubesim::metrics::pod_events::PodEventReason;
 
-use crate::support::{app_deployment, load, run, scratch};
+use crate::support::{app_deployment, column, run_text};
 
 /// Deployment `app` (4 pods of 1 cpu, 5 s to start) behind Service `app` at 100 req/s on two
 /// 4-cpu nodes in zone `a`, with `events` as `spec.events` and `manifests` appended.
@@ -16,7 +16,6 @@ fn two_nodes(name: &str, events: &str, manifests: &str) -> RunOutput {
 /// [`two_nodes`] with `pool` appended to the node pool (indented for its fields) and a run
 /// of `duration`.
 fn two_nodes_with(name: &str, pool: &str, events: &str, manifests: &str) -> RunOutput {
-    let dir = scratch(name);
     let text = format!(
         r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -49,15 +48,7 @@ spec:
 {manifests}"#,
         deployment = app_deployment(4, "1", "")
     );
-    let path = dir.join("scenario.yaml");
-    std::fs::write(&path, text).unwrap();
-    run(&load(&path, None, &[]))
-}
-
-fn column(out: &RunOutput, name: &str) -> Vec<(f64, f64)> {
-    let series = &out.timeseries;
-    let i = series.columns.iter().position(|c| c == name).unwrap();
-    series.rows.iter().map(|r| (r[0], r[i])).collect()
+    run_text(name, &text)
 }
 
 fn failed(out: &RunOutput, reason: &str) -> u64 {

@@ -33,6 +33,20 @@ pub fn run(scenario: &Scenario) -> RunOutput {
     engine::run(scenario, &mut |_| {}).expect("scenario runs")
 }
 
+/// Writes `text` as `scenario.yaml` in a fresh directory for test `name` and runs it.
+pub fn run_text(name: &str, text: &str) -> RunOutput {
+    let path = scratch(name).join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    run(&load(&path, None, &[]))
+}
+
+/// One time-series column as `(t_seconds, value)` pairs.
+pub fn column(out: &RunOutput, name: &str) -> Vec<(f64, f64)> {
+    let series = &out.timeseries;
+    let i = series.columns.iter().position(|c| c == name).unwrap();
+    series.rows.iter().map(|r| (r[0], r[i])).collect()
+}
+
 /// A fresh, empty directory under the target dir for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
