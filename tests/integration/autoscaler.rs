@@ -58,19 +58,7 @@ fn pods_stay_pending_for_the_provisioning_time_then_run() {
         "        count: 1\n        maxCount: 5\n        provisioningTime: 2m\n",
         "  clusterAutoscaler: {}\n",
     );
-    let scale_ups: Vec<_> = events(&out)
-        .iter()
-        .filter_map(|e| match e {
-            AutoscalerEvent::ScaleUp {
-                t_seconds,
-                nodes,
-                pods,
-                ..
-            } => Some((*t_seconds, *nodes, *pods)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(scale_ups, vec![(10.0, 1, 2)]);
+    assert_eq!(scale_ups(&out), vec![(10.0, 1, 2)]);
     for (t, pending) in column(&out, "cluster.pending_pods") {
         let expected = if t < 130.0 { 2.0 } else { 0.0 };
         assert_eq!(pending, expected, "pending pods at {t} s");
