@@ -5,10 +5,11 @@
 //!   the `node.kubernetes.io/unreachable:NoSchedule` taint and its pods are marked not Ready,
 //!   so the Services stop sending them traffic ([`Intent::MarkNodeUnreachable`]).
 //! - The `unreachable:NoExecute` taint follows, rate-limited per zone: one node every 10 s
-//!   (`--node-eviction-rate=0.1`); in a zone with at least 55 % of its nodes unreachable
-//!   (`--unhealthy-zone-threshold`) 0.01 nodes/s (`--secondary-node-eviction-rate`), or none
-//!   when the cluster has at most 50 nodes (`--large-cluster-size-threshold`); when every zone
-//!   is fully unreachable, no node is tainted at all.
+//!   (`--node-eviction-rate=0.1`); in a partially disrupted zone — more than 2 and at least
+//!   55 % of its nodes unreachable (`--unhealthy-zone-threshold`) — 0.01 nodes/s
+//!   (`--secondary-node-eviction-rate`), or none when the zone has at most 50 nodes
+//!   (`--large-cluster-size-threshold`); a fully disrupted zone keeps the normal rate, but when
+//!   every zone is fully unreachable no node is tainted at all.
 //! - The NoExecute taint manager evicts (deletes) each pod `tolerationSeconds` after the
 //!   taint: 300 s from the toleration DefaultTolerationSeconds admission adds to every pod;
 //!   never for DaemonSet pods or pods that tolerate the taint themselves.
@@ -33,7 +34,7 @@ const PRIMARY_INTERVAL: SimDuration = SimDuration::from_secs(10);
 const SECONDARY_INTERVAL: SimDuration = SimDuration::from_secs(100);
 /// `--unhealthy-zone-threshold`.
 const UNHEALTHY_ZONE_THRESHOLD: f64 = 0.55;
-/// `--large-cluster-size-threshold`.
+/// `--large-cluster-size-threshold` (compared with a zone's size).
 const LARGE_CLUSTER_SIZE: usize = 50;
 
 /// The controller's memory: when each node got its NoExecute taint, and when each zone last
@@ -48,8 +49,7 @@ impl NodeLifecycleController {
     /// One monitor pass.
     pub fn monitor(&mut self, cluster: &Cluster, now: SimTime) -> Vec<Intent> {
         let mut intents = Vec::new();
-        let nodes: Vec<NodeId> = cluster.ready_nodes.clone();
-        for &id in &nodes {
+        for &id in &cluster.ready_nodes {
             let node = cluster.node(id);
             let silent = node
                 .down_since
@@ -74,22 +74,14 @@ impl NodeLifecycleController {
         if zones.values().all(|z| z.unreachable == z.nodes) {
             return; // every zone fully disrupted: the controller assumes its own network failed
         }
-        let large = cluster.ready_nodes.len() > LARGE_CLUSTER_SIZE;
         for &id in &cluster.ready_nodes {
             let node = cluster.node(id);
             if !node.unreachable || self.tainted_at.contains_key(&id) {
                 continue;
             }
             let zone = zone_of(cluster, id);
-            let health = zones[&zone];
-            let unhealthy = health.unreachable as f64 / health.nodes as f64;
-            let interval = match (
-                unhealthy >= UNHEALTHY_ZONE_THRESHOLD && health.nodes > 2,
-                large,
-            ) {
-                (false, _) => PRIMARY_INTERVAL,
-                (true, true) => SECONDARY_INTERVAL,
-                (true, false) => continue, // secondary rate 0 in a small cluster
+            let Some(interval) = taint_interval(zones[&zone]) else {
+                continue; // a partially disrupted small zone: no evictions
             };
             if self
                 .zone_last_taint
@@ -128,6 +120,22 @@ impl NodeLifecycleController {
     }
 }
 
+/// `setLimiterInZone` after `ComputeZoneState`: how long a zone waits between NoExecute taints,
+/// or `None` when it taints nothing. A zone is fully disrupted when none of its nodes is
+/// reachable (the normal rate), partially when more than 2 and at least 55 % are unreachable
+/// (the secondary rate, or none in a zone of at most 50 nodes).
+fn taint_interval(zone: ZoneHealth) -> Option<SimDuration> {
+    let full = zone.unreachable == zone.nodes;
+    let partial = !full
+        && zone.unreachable > 2
+        && zone.unreachable as f64 / zone.nodes as f64 >= UNHEALTHY_ZONE_THRESHOLD;
+    match (partial, zone.nodes > LARGE_CLUSTER_SIZE) {
+        (false, _) => Some(PRIMARY_INTERVAL),
+        (true, true) => Some(SECONDARY_INTERVAL),
+        (true, false) => None,
+    }
+}
+
 /// Nodes and unreachable nodes per zone (nodes without a zone label form the zone "").
 #[derive(Clone, Copy, Debug, Default)]
 struct ZoneHealth {
@@ -152,4 +160,36 @@ fn zone_of(cluster: &Cluster, node: NodeId) -> String {
         .get(ZONE_LABEL)
         .cloned()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ComputeZoneState` and the limiter each state gets (`setLimiterInZone`).
+    #[test]
+    fn taint_rate_by_zone_state() {
+        let zone = |nodes, unreachable| ZoneHealth { nodes, unreachable };
+        let cases = [
+            // (nodes, unreachable, interval): 1 of 4 → normal, 0.1 nodes/s.
+            (4, 1, Some(PRIMARY_INTERVAL)),
+            // 2 of 3 is 67 % but not more than 2 nodes → still normal.
+            (3, 2, Some(PRIMARY_INTERVAL)),
+            // 3 of 3: fully disrupted → the normal rate again.
+            (3, 3, Some(PRIMARY_INTERVAL)),
+            // 3 of 5 = 60 % ≥ 55 %, > 2 → partial; zone of 5 ≤ 50 → no taints.
+            (5, 3, None),
+            // 30 of 51 = 59 % → partial in a large zone → 0.01 nodes/s.
+            (51, 30, Some(SECONDARY_INTERVAL)),
+            // 5 of 10 = 50 % < 55 % → normal.
+            (10, 5, Some(PRIMARY_INTERVAL)),
+        ];
+        for (nodes, unreachable, want) in cases {
+            assert_eq!(
+                taint_interval(zone(nodes, unreachable)),
+                want,
+                "{unreachable} of {nodes}"
+            );
+        }
+    }
 }
