@@ -32,6 +32,7 @@ pub fn daemon_set_tolerations() -> Vec<Toleration> {
         exists: true,
         value: String::new(),
         effect: Some(effect),
+        seconds: None,
     })
     .collect()
 }
@@ -185,6 +186,8 @@ pub struct Toleration {
     pub value: String,
     /// `None` tolerates every effect.
     pub effect: Option<TaintEffect>,
+    /// `tolerationSeconds`: how long a NoExecute taint is tolerated (`None`: for ever).
+    pub seconds: Option<i64>,
 }
 
 impl Toleration {
@@ -237,6 +240,7 @@ mod tests {
             exists,
             value: value.into(),
             effect,
+            seconds: None,
         };
         assert!(tol("gpu", false, "true", Some(TaintEffect::NoSchedule)).tolerates(&taint));
         assert!(tol("gpu", true, "", None).tolerates(&taint));

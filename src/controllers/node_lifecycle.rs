@@ -11,14 +11,14 @@
 //!   (`--large-cluster-size-threshold`); a fully disrupted zone keeps the normal rate, but when
 //!   every zone is fully unreachable no node is tainted at all.
 //! - The NoExecute taint manager evicts (deletes) each pod `tolerationSeconds` after the
-//!   taint: 300 s from the toleration DefaultTolerationSeconds admission adds to every pod;
-//!   never for DaemonSet pods or pods that tolerate the taint themselves.
+//!   taint ([`toleration_time`]): 300 s from the toleration DefaultTolerationSeconds admission
+//!   adds to a pod without one of its own; never for DaemonSet pods.
 //! - A node heartbeating again is Ready: the taints come off ([`Intent::MarkNodeReachable`]).
 
 use std::collections::BTreeMap;
 
 use super::Intent;
-use crate::cluster::resources::{TaintEffect, UNREACHABLE_TAINT_KEY};
+use crate::cluster::resources::{Taint, TaintEffect, Toleration, UNREACHABLE_TAINT_KEY};
 use crate::cluster::{Cluster, NodeId, NodeState, ZONE_LABEL};
 use crate::sim::{SimDuration, SimTime};
 
@@ -102,22 +102,40 @@ impl NodeLifecycleController {
 
     /// The taint manager: pods on NoExecute-tainted nodes whose toleration ran out.
     fn evict(&self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
+        let taint = Taint {
+            key: UNREACHABLE_TAINT_KEY.into(),
+            value: String::new(),
+            effect: TaintEffect::NoExecute,
+        };
         for (&node, &tainted) in &self.tainted_at {
-            if now.saturating_since(tainted) < DEFAULT_TOLERATION {
-                continue;
-            }
             for pod in cluster.pods_on(node).filter(|p| p.deletion.is_none()) {
-                let tolerates_forever = cluster.deployment(pod.deployment).is_daemon_set()
-                    || pod.template.tolerations.iter().any(|t| {
-                        t.effect.is_none_or(|e| e == TaintEffect::NoExecute)
-                            && (t.key.is_empty() || t.key == UNREACHABLE_TAINT_KEY)
-                    });
-                if !tolerates_forever {
+                let tolerated = if cluster.deployment(pod.deployment).is_daemon_set() {
+                    None // the DaemonSet controller's toleration has no limit
+                } else {
+                    toleration_time(&pod.template.tolerations, &taint)
+                };
+                if tolerated.is_some_and(|t| now.saturating_since(tainted) >= t) {
                     intents.push(Intent::EvictPod { pod: pod.id });
                 }
             }
         }
     }
+}
+
+/// How long a pod with `tolerations` stays on a node with the NoExecute `taint` (`None`: for
+/// ever). Without a matching toleration, DefaultTolerationSeconds admission gave it one of
+/// 300 s; otherwise `getMinTolerationTime` over the matching ones: the least `tolerationSeconds`
+/// (0 if any is ≤ 0), or for ever when none sets it.
+pub fn toleration_time(tolerations: &[Toleration], taint: &Taint) -> Option<SimDuration> {
+    let matching: Vec<&Toleration> = tolerations.iter().filter(|t| t.tolerates(taint)).collect();
+    if matching.is_empty() {
+        return Some(DEFAULT_TOLERATION);
+    }
+    matching
+        .iter()
+        .filter_map(|t| t.seconds)
+        .min()
+        .map(|s| SimDuration::from_secs(u64::try_from(s).unwrap_or(0)))
 }
 
 /// `setLimiterInZone` after `ComputeZoneState`: how long a zone waits between NoExecute taints,
@@ -167,6 +185,49 @@ mod tests {
     use super::*;
 
     /// `ComputeZoneState` and the limiter each state gets (`setLimiterInZone`).
+    /// `getMinTolerationTime` (taint_manager.go) behind DefaultTolerationSeconds.
+    #[test]
+    fn toleration_time_of_a_pod() {
+        let taint = Taint {
+            key: UNREACHABLE_TAINT_KEY.into(),
+            value: String::new(),
+            effect: TaintEffect::NoExecute,
+        };
+        let tol = |key: &str, seconds: Option<i64>| Toleration {
+            key: key.into(),
+            exists: true,
+            value: String::new(),
+            effect: Some(TaintEffect::NoExecute),
+            seconds,
+        };
+        let secs = |s: u64| Some(SimDuration::from_secs(s));
+        let cases: [(&str, Vec<Toleration>, Option<SimDuration>); 6] = [
+            // no toleration of its own: the admission default, 300 s
+            ("none", vec![], secs(300)),
+            // a toleration for another taint does not match: still 300 s
+            ("other key", vec![tol("gpu", Some(10))], secs(300)),
+            // its own 60 s
+            ("60 s", vec![tol(UNREACHABLE_TAINT_KEY, Some(60))], secs(60)),
+            // matching without seconds: for ever
+            ("for ever", vec![tol(UNREACHABLE_TAINT_KEY, None)], None),
+            // the least of the matching ones (an empty key with Exists matches too)
+            (
+                "min",
+                vec![tol(UNREACHABLE_TAINT_KEY, Some(600)), tol("", Some(120))],
+                secs(120),
+            ),
+            // a negative value means at once
+            (
+                "negative",
+                vec![tol(UNREACHABLE_TAINT_KEY, Some(-5))],
+                secs(0),
+            ),
+        ];
+        for (name, tolerations, want) in cases {
+            assert_eq!(toleration_time(&tolerations, &taint), want, "{name}");
+        }
+    }
+
     #[test]
     fn taint_rate_by_zone_state() {
         let zone = |nodes, unreachable| ZoneHealth { nodes, unreachable };

@@ -1002,6 +1002,7 @@ fn tolerations(
             exists,
             value: t.value.clone().unwrap_or_default(),
             effect,
+            seconds: t.toleration_seconds,
         });
     }
     out

@@ -338,6 +338,7 @@ mod tests {
             exists: true,
             value: String::new(),
             effect: Some(TaintEffect::NoSchedule),
+            seconds: None,
         });
         assert_eq!(run_filters(&n, &p), Ok(()));
         // spec.nodeName: only that node.
@@ -412,6 +413,7 @@ mod tests {
             exists: true,
             value: String::new(),
             effect: None,
+            seconds: None,
         });
         assert_eq!(taint_toleration(&n, &p), Ok(()));
     }
