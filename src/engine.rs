@@ -70,6 +70,10 @@ pub enum Event {
     SpotNotice { node: NodeId },
     /// Two minutes after the notice: the spot machine is gone.
     SpotReclaimed { node: NodeId },
+    /// A pod's `minReadySeconds` are over: its Deployment may count it available now.
+    MinReadyElapsed,
+    /// A Deployment's progress deadline may have passed.
+    ProgressDeadline { deployment: DeploymentId },
 }
 
 /// Progress of a run, passed to the caller's callback now and then.
@@ -393,6 +397,8 @@ impl<'s> Engine<'s> {
             Event::NodeRepaired { node } => self.on_repair(node),
             Event::SpotNotice { node } => self.spot_notice(node),
             Event::SpotReclaimed { node } => self.spot_reclaimed(node),
+            Event::MinReadyElapsed => self.dirty = true,
+            Event::ProgressDeadline { deployment } => self.track_rollout(deployment),
         }
     }
 
@@ -502,7 +508,14 @@ impl<'s> Engine<'s> {
             self.servers.resize_with(pod.index() + 1, || None);
         }
         self.servers[pod.index()] = Some(server);
-        self.observe_ready(p.deployment);
+        let deployment = p.deployment;
+        self.observe_ready(deployment);
+        let min_ready = self.cluster.deployment(deployment).spec.rollout.min_ready;
+        if !min_ready.is_zero() {
+            // Available strictly after minReadySeconds.
+            let at = self.now + min_ready + SimDuration::from_micros(1);
+            self.queue.schedule(at, Event::MinReadyElapsed);
+        }
     }
 
     /// Logs an event for `pod` under its name and its Deployment's.
@@ -518,6 +531,8 @@ impl<'s> Engine<'s> {
     }
 
     fn observe_ready(&mut self, deployment: DeploymentId) {
+        // Readiness moves rollouts along.
+        self.dirty = true;
         let ready = self.cluster.ready_pods(deployment);
         self.recorder.observe(
             self.now,
@@ -658,7 +673,7 @@ impl<'s> Engine<'s> {
             let mut intents = Vec::new();
             for d in 0..self.cluster.deployments.len() {
                 let id = DeploymentId(d as u32);
-                intents.extend(deployment::reconcile(&self.cluster, id));
+                intents.extend(deployment::reconcile(&self.cluster, id, self.now));
                 intents.extend(daemonset::reconcile(&self.cluster, id));
             }
             for rs in 0..self.cluster.replica_sets.len() {
@@ -673,6 +688,7 @@ impl<'s> Engine<'s> {
             }
             self.schedule_pending();
             if !self.dirty {
+                self.track_rollouts();
                 return;
             }
         }
@@ -759,7 +775,29 @@ impl<'s> Engine<'s> {
                 replica_set,
                 replicas,
             } => {
-                self.cluster.replica_sets[replica_set.index()].replicas = replicas;
+                let dep = self.cluster.replica_sets[replica_set.index()].deployment;
+                let (desired, max) = self.cluster.deployment(dep).replica_annotations();
+                let rs = &mut self.cluster.replica_sets[replica_set.index()];
+                rs.replicas = replicas;
+                rs.desired_annotation = desired;
+                rs.max_annotation = max;
+                self.dirty = true;
+            }
+            Intent::CreateReplicaSet { deployment } => {
+                let rs = self.cluster.create_replica_set(deployment, self.now);
+                self.start_rollout(deployment, self.cluster.replica_sets[rs.index()].revision);
+            }
+            Intent::SetRevision {
+                replica_set,
+                revision,
+            } => {
+                let rs = &mut self.cluster.replica_sets[replica_set.index()];
+                rs.revision = revision;
+                let deployment = rs.deployment;
+                self.start_rollout(deployment, revision);
+            }
+            Intent::DeleteReplicaSet { replica_set } => {
+                self.cluster.delete_replica_set(replica_set);
                 self.dirty = true;
             }
             Intent::CreatePod { replica_set } => {
@@ -833,6 +871,95 @@ impl<'s> Engine<'s> {
                 self.cluster.clear_to_be_deleted(node);
                 self.dirty = true;
             }
+        }
+    }
+
+    // ---- rollouts ----------------------------------------------------------------------------
+
+    /// A ReplicaSet became the new one (created, or revived by a rollback): a rollout starts.
+    fn start_rollout(&mut self, deployment: DeploymentId, revision: u64) {
+        self.dirty = true;
+        if revision <= 1 {
+            return; // the Deployment's first ReplicaSet: nothing to roll from
+        }
+        let state = &mut self.cluster.deployments[deployment.index()].rollout;
+        state.started = Some(self.now);
+        state.revision = revision;
+        state.progressing = true;
+        state.timed_out = false;
+        state.last_progress = self.now;
+        self.recorder.observe(
+            self.now,
+            Observation::RolloutStarted {
+                deployment,
+                revision,
+            },
+        );
+        self.arm_progress_deadline(deployment);
+    }
+
+    fn track_rollouts(&mut self) {
+        for d in 0..self.cluster.deployments.len() {
+            if self.cluster.deployments[d].is_replicated() {
+                self.track_rollout(DeploymentId(d as u32));
+            }
+        }
+    }
+
+    /// Updates a Deployment's Progressing and Available conditions after a reconcile.
+    fn track_rollout(&mut self, deployment: DeploymentId) {
+        let status = deployment::status(&self.cluster, deployment, self.now);
+        let d = self.cluster.deployment(deployment);
+        let before = d.rollout;
+        let min_available = d.spec.strategy.min_available(d.replicas);
+        let (after, event) = deployment::track_progress(before, d, status, self.now);
+        self.cluster.deployments[deployment.index()].rollout = after;
+        let available = status.available >= min_available;
+        if available != (before.status.available >= before.min_available) || !before.tracked {
+            self.recorder.observe(
+                self.now,
+                Observation::AvailableChanged {
+                    deployment,
+                    available,
+                },
+            );
+        }
+        let state = &mut self.cluster.deployments[deployment.index()].rollout;
+        state.min_available = min_available;
+        state.tracked = true;
+        match event {
+            Some(deployment::ProgressEvent::Completed { started }) => {
+                let revision = after.revision;
+                let took = self.now.saturating_since(started);
+                self.recorder.observe(
+                    self.now,
+                    Observation::RolloutCompleted {
+                        deployment,
+                        revision,
+                        took,
+                    },
+                );
+            }
+            Some(deployment::ProgressEvent::DeadlineExceeded) => {
+                self.recorder.observe(
+                    self.now,
+                    Observation::ProgressDeadlineExceeded { deployment },
+                );
+            }
+            None => {}
+        }
+        if after.last_progress != before.last_progress && after.progressing {
+            self.arm_progress_deadline(deployment);
+        }
+    }
+
+    /// Checks the deadline again just after it would pass.
+    fn arm_progress_deadline(&mut self, deployment: DeploymentId) {
+        let d = self.cluster.deployment(deployment);
+        if let Some(deadline) = d.spec.rollout.progress_deadline {
+            let at = d.rollout.last_progress + deadline + SimDuration::from_micros(1);
+            self.queue
+                .schedule(at, Event::ProgressDeadline { deployment });
         }
     }
 

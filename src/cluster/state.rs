@@ -17,7 +17,7 @@ use super::selector::Labels;
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
         pub struct $name(pub u32);
         impl $name {
             pub fn index(self) -> usize {
@@ -174,7 +174,7 @@ impl Pod {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ReplicaSet {
     pub id: ReplicaSetId,
     pub name: String,
@@ -183,19 +183,74 @@ pub struct ReplicaSet {
     pub replicas: i32,
     /// Active pods (not deleting, not gone), ordered by id.
     pub pods: BTreeSet<PodId>,
+    /// `spec.template` as its pods get it (`pod-template-hash` label, spreading resolved).
+    pub template: Arc<PodTemplate>,
+    /// The Deployment's `spec.template` it was made from: what a rollback restores.
+    pub source_template: Arc<PodTemplate>,
+    /// `source_template` printed: two templates are the same when these are equal (upstream
+    /// compares the templates without the hash label).
+    pub template_key: Arc<str>,
+    /// `deployment.kubernetes.io/revision`.
+    pub revision: u64,
+    pub created: SimTime,
+    /// `deployment.kubernetes.io/desired-replicas`: the Deployment's replicas when the
+    /// controller last scaled this ReplicaSet.
+    pub desired_annotation: i32,
+    /// `deployment.kubernetes.io/max-replicas`: replicas + maxSurge then (0: absent).
+    pub max_annotation: i32,
+    /// Deleted by the revision history limit.
+    pub deleted: bool,
+}
+
+impl ReplicaSet {
+    /// Has replicas (`FilterActiveReplicaSets`).
+    pub fn is_active(&self) -> bool {
+        self.replicas > 0
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Deployment {
     pub id: DeploymentId,
+    /// The spec as last applied (`spec.pod` is `spec.template`; scripted `apply` and
+    /// `rollback` change it).
     pub spec: DeploymentSpec,
-    /// `spec.template` as new pods get it.
-    pub template: Arc<PodTemplate>,
+    /// `spec.template` printed, to find the ReplicaSet made from it.
+    pub template_key: Arc<str>,
     /// `spec.replicas` (changed by the HPA through the scale subresource).
     pub replicas: i32,
+    /// Its ReplicaSets (not deleted), oldest first.
     pub replica_sets: Vec<ReplicaSetId>,
     /// Services whose selector picks this Deployment's pods.
     pub services: Vec<ServiceId>,
+    /// Those Services' selectors (part of the pods' default spreading selector).
+    pub service_selectors: Vec<crate::cluster::selector::LabelSelector>,
+    /// `spec.paused` (`kubectl rollout pause` / `resume`).
+    pub paused: bool,
+    /// The Progressing condition and the rollout under way.
+    pub rollout: RolloutState,
+}
+
+/// A Deployment's progress as its status conditions record it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RolloutState {
+    /// The status counts at the last reconcile.
+    pub status: crate::controllers::rollout::RolloutStatus,
+    /// When the Progressing condition last saw progress (`lastUpdateTime`).
+    pub last_progress: SimTime,
+    /// The Progressing condition's reason is `ReplicaSetUpdated` (not complete yet): only then
+    /// can the deadline pass.
+    pub progressing: bool,
+    /// Whether the rollout has been declared `ProgressDeadlineExceeded` (until it progresses).
+    pub timed_out: bool,
+    /// When the current template change started rolling out (`None`: complete).
+    pub started: Option<SimTime>,
+    /// The revision being rolled out.
+    pub revision: u64,
+    /// `replicas − maxUnavailable` at the last reconcile (the Available condition's bar).
+    pub min_available: i32,
+    /// Whether the conditions have been computed once.
+    pub tracked: bool,
 }
 
 impl Deployment {
@@ -212,6 +267,13 @@ impl Deployment {
 
     pub fn is_daemon_set(&self) -> bool {
         self.spec.source == crate::scenario::PodSource::DaemonSet
+    }
+
+    /// The `desired-replicas` and `max-replicas` annotations the controller writes on a
+    /// ReplicaSet it scales: `replicas` and `replicas + maxSurge`.
+    pub fn replica_annotations(&self) -> (i32, i32) {
+        let surge = self.spec.strategy.max_surge(self.replicas);
+        (self.replicas, self.replicas + surge)
     }
 }
 
@@ -287,24 +349,24 @@ impl Cluster {
         }
         for (d, spec) in s.deployments.iter().enumerate() {
             let id = DeploymentId(d as u32);
-            let rs = ReplicaSetId(c.replica_sets.len() as u32);
-            let hash = template_hash(spec);
-            c.replica_sets.push(ReplicaSet {
-                id: rs,
-                name: format!("{}-{hash}", spec.name),
-                deployment: id,
-                replicas: 0,
-                pods: BTreeSet::new(),
-            });
-            let services = s.services.iter().filter(|svc| svc.backends.contains(&d));
+            let service_selectors = s
+                .services
+                .iter()
+                .filter(|svc| svc.backends.contains(&d))
+                .map(|svc| svc.selector.clone())
+                .collect();
             c.deployments.push(Deployment {
                 id,
                 spec: spec.clone(),
-                template: Arc::new(replica_set_template(spec, &hash, services)),
+                template_key: template_key(&spec.pod),
                 replicas: spec.replicas,
-                replica_sets: vec![rs],
+                replica_sets: Vec::new(),
                 services: Vec::new(),
+                service_selectors,
+                paused: spec.rollout.paused,
+                rollout: RolloutState::default(),
             });
+            c.create_replica_set(id, SimTime::ZERO);
         }
         c.any_pod_affinity = s.deployments.iter().any(|d| !d.pod.pod_affinity.is_empty());
         c.image_sizes = s.image_sizes.clone();
@@ -349,10 +411,10 @@ impl Cluster {
 /// `pod-template-hash`, spread constraints' `matchLabelKeys` resolved, and the default
 /// spreading selector (the ReplicaSet's selector — the Deployment's plus the hash — ANDed with
 /// the selectors of the Services that pick the pods).
-fn replica_set_template<'a>(
+fn replica_set_template(
     spec: &DeploymentSpec,
     hash: &str,
-    services: impl Iterator<Item = &'a crate::scenario::ServiceSpec>,
+    service_selectors: &[crate::cluster::selector::LabelSelector],
 ) -> PodTemplate {
     let mut pod = spec.pod.clone();
     match spec.source {
@@ -371,10 +433,8 @@ fn replica_set_template<'a>(
     selector
         .match_labels
         .insert(POD_TEMPLATE_HASH_LABEL.to_string(), hash.to_string());
-    for svc in services {
-        selector
-            .match_labels
-            .extend(svc.selector.match_labels.clone());
+    for svc in service_selectors {
+        selector.match_labels.extend(svc.match_labels.clone());
     }
     pod.default_spread_selector = Some(selector);
     pod
@@ -574,10 +634,74 @@ impl Cluster {
         &self.deployments[id.index()]
     }
 
-    /// Creates a pending pod for a ReplicaSet from its Deployment's template.
+    /// Creates a ReplicaSet (no replicas yet) from the Deployment's `spec.template`, with the
+    /// next revision.
+    pub fn create_replica_set(&mut self, dep: DeploymentId, now: SimTime) -> ReplicaSetId {
+        let id = ReplicaSetId(self.replica_sets.len() as u32);
+        let d = &self.deployments[dep.index()];
+        let hash = template_hash(&d.template_key);
+        let revision = self.max_revision(dep) + 1;
+        let template = replica_set_template(&d.spec, &hash, &d.service_selectors);
+        let (desired_annotation, max_annotation) = d.replica_annotations();
+        self.replica_sets.push(ReplicaSet {
+            id,
+            name: format!("{}-{hash}", d.spec.name),
+            deployment: dep,
+            template: Arc::new(template),
+            source_template: Arc::new(d.spec.pod.clone()),
+            template_key: Arc::clone(&d.template_key),
+            revision,
+            created: now,
+            desired_annotation,
+            max_annotation,
+            ..ReplicaSet::default()
+        });
+        self.deployments[dep.index()].replica_sets.push(id);
+        id
+    }
+
+    /// The highest revision among a Deployment's ReplicaSets (0: none).
+    pub fn max_revision(&self, dep: DeploymentId) -> u64 {
+        self.deployments[dep.index()]
+            .replica_sets
+            .iter()
+            .map(|rs| self.replica_sets[rs.index()].revision)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The template of the Deployment's newest ReplicaSet: what its next pods get (a
+    /// DaemonSet's only one).
+    pub fn current_template(&self, dep: DeploymentId) -> &Arc<PodTemplate> {
+        let newest = self.deployments[dep.index()]
+            .replica_sets
+            .iter()
+            .max_by_key(|rs| self.replica_sets[rs.index()].revision)
+            .expect("every workload has a ReplicaSet");
+        &self.replica_sets[newest.index()].template
+    }
+
+    /// Replaces the Deployment's `spec.template` (and strategy, settings) as `kubectl apply`
+    /// does; the Deployment controller rolls it out.
+    pub fn set_deployment_spec(&mut self, dep: DeploymentId, spec: DeploymentSpec) {
+        let d = &mut self.deployments[dep.index()];
+        d.template_key = template_key(&spec.pod);
+        d.spec = spec;
+    }
+
+    /// Deletes a ReplicaSet with no pods left (revision history limit).
+    pub fn delete_replica_set(&mut self, rs: ReplicaSetId) {
+        let set = &mut self.replica_sets[rs.index()];
+        set.deleted = true;
+        let dep = set.deployment;
+        self.deployments[dep.index()]
+            .replica_sets
+            .retain(|&r| r != rs);
+    }
+
+    /// Creates a pending pod for a ReplicaSet from its template.
     pub fn create_pod(&mut self, rs: ReplicaSetId, now: SimTime) -> PodId {
-        let dep = self.replica_sets[rs.index()].deployment;
-        let template = Arc::clone(&self.deployments[dep.index()].template);
+        let template = Arc::clone(&self.replica_sets[rs.index()].template);
         let set = &self.replica_sets[rs.index()];
         let name = format!("{}-{}", set.name, pod_suffix(self.pods.len() as u32));
         self.create_pod_with(rs, name, template, now)
@@ -592,7 +716,7 @@ impl Cluster {
         now: SimTime,
     ) -> PodId {
         let d = &self.deployments[deployment.index()];
-        let mut template = (*d.template).clone();
+        let mut template = (**self.current_template(deployment)).clone();
         template.required_node_affinity = vec![super::selector::NodeSelectorTerm {
             match_expressions: Vec::new(),
             match_fields: vec![super::selector::NodeRequirement {
@@ -795,19 +919,32 @@ impl Cluster {
     }
 }
 
-/// A stable stand-in for the pod-template-hash label.
-fn template_hash(spec: &DeploymentSpec) -> String {
+/// A template printed in full: equal templates print the same.
+fn template_key(pod: &PodTemplate) -> Arc<str> {
+    Arc::from(format!("{pod:?}"))
+}
+
+/// The `pod-template-hash` label: as upstream's `ComputeHash`, a 32-bit FNV-1a hash of the
+/// printed template, written in decimal and each character mapped into the alphabet of
+/// generated names (`SafeEncodeString`).
+fn template_hash(key: &str) -> String {
     let mut h: u32 = 2_166_136_261;
-    for b in spec.name.bytes().chain(spec.namespace.bytes()) {
+    for b in key.bytes() {
         h = (h ^ u32::from(b)).wrapping_mul(16_777_619);
     }
-    format!("{:08x}", h).chars().take(10).collect()
+    h.to_string()
+        .bytes()
+        .map(|b| NAME_ALPHABET[usize::from(b) % NAME_ALPHABET.len()] as char)
+        .collect()
 }
+
+/// The characters of generated names (no vowels, no look-alikes).
+const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// Five characters derived bijectively from the id (unique below 27⁵ pods), like the
 /// apiserver's generated name suffixes.
 fn pod_suffix(n: u32) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    const ALPHABET: &[u8] = NAME_ALPHABET;
     const SPACE: u64 = 27 * 27 * 27 * 27 * 27;
     // 7919 is coprime with 27, so this is a permutation of 0..27⁵.
     let mut x = (u64::from(n) * 7919 + 12_345) % SPACE;

@@ -48,7 +48,7 @@ pub fn reconcile(cluster: &Cluster, deployment: DeploymentId) -> Vec<Intent> {
         .ready_nodes
         .iter()
         .copied()
-        .filter(|&n| should_run(cluster.node(n), &d.template))
+        .filter(|&n| should_run(cluster.node(n), cluster.current_template(deployment)))
         .collect();
     let desired = eligible.len() as i32;
     intents.extend(
@@ -75,8 +75,9 @@ pub fn template_node(cluster: &Cluster, pool: PoolId) -> Node {
 /// `node` (not yet registered, so without pods) with the DaemonSet pods it will run reserved.
 pub fn with_daemons(cluster: &Cluster, mut node: Node) -> Node {
     for d in cluster.deployments.iter().filter(|d| d.is_daemon_set()) {
-        if should_run(&node, &d.template) {
-            node.reserve(&d.template);
+        let template = cluster.current_template(d.id);
+        if should_run(&node, template) {
+            node.reserve(template);
         }
     }
     node

@@ -1,22 +1,436 @@
-//! Deployment controller (first version): keeps the Deployment's ReplicaSet at `spec.replicas`.
-//! Rolling updates between ReplicaSets arrive with scripted manifest changes.
+//! Deployment controller (B.4–B.7): keeps a Deployment's ReplicaSets in step with its spec.
+//!
+//! Each reconcile finds the *new* ReplicaSet (the one made from the current `spec.template`)
+//! and the old ones, then does one step of upstream's `syncDeployment`:
+//! - a *scaling event* (an active ReplicaSet's `desired-replicas` annotation differs from
+//!   `spec.replicas`, e.g. the HPA scaled mid-rollout) or a paused Deployment: proportional
+//!   scaling ([`rollout::proportional_sizes`]);
+//! - RollingUpdate: grow the new ReplicaSet up to `replicas + maxSurge` pods in total, shrink the
+//!   old ones while availability stays at `replicas − maxUnavailable`;
+//! - Recreate: scale the old ReplicaSets to 0, wait until their pods are gone, then scale the new
+//!   one up;
+//! - once complete, delete old ReplicaSets beyond `revisionHistoryLimit`.
+//!
+//! [`track_progress`] keeps the Progressing condition (`progressDeadlineSeconds`) from the
+//! status counts [`status`] computes.
 
-use crate::cluster::{Cluster, DeploymentId};
+use crate::cluster::{Cluster, Deployment, DeploymentId, Pod, ReplicaSet, RolloutState};
+use crate::sim::{SimDuration, SimTime};
 
 use super::Intent;
+use super::rollout::{self, ReplicaSetView, RolloutStatus, ScaleView, Strategy};
 
 /// One reconcile of a Deployment.
-pub fn reconcile(cluster: &Cluster, deployment: DeploymentId) -> Vec<Intent> {
+pub fn reconcile(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> Vec<Intent> {
     let d = cluster.deployment(deployment);
     if !d.is_replicated() {
         return Vec::new();
     }
-    d.replica_sets
+    let sets = Sets::of(cluster, d);
+    if let Some(new) = sets.new {
+        // getAllReplicaSetsAndSyncRevision: the new ReplicaSet has the highest revision (a
+        // rollback revives an old one under a new number).
+        let max_old = sets.old.iter().map(|rs| rs.revision).max().unwrap_or(0);
+        if new.revision <= max_old {
+            return vec![Intent::SetRevision {
+                replica_set: new.id,
+                revision: max_old + 1,
+            }];
+        }
+    }
+    if d.paused || sets.is_scaling_event(d.replicas) {
+        return proportional_scale(cluster, d, &sets, now);
+    }
+    match d.spec.strategy {
+        Strategy::RollingUpdate { .. } => rolling_update(cluster, d, &sets, now),
+        Strategy::Recreate => recreate(cluster, d, &sets, now),
+    }
+}
+
+/// A Deployment's ReplicaSets: the one matching its template, and the others oldest first.
+struct Sets<'c> {
+    new: Option<&'c ReplicaSet>,
+    old: Vec<&'c ReplicaSet>,
+}
+
+impl<'c> Sets<'c> {
+    fn of(cluster: &'c Cluster, d: &Deployment) -> Sets<'c> {
+        let mut new = None;
+        let mut old = Vec::new();
+        for rs in d
+            .replica_sets
+            .iter()
+            .map(|r| &cluster.replica_sets[r.index()])
+        {
+            if new.is_none() && rs.template_key == d.template_key {
+                new = Some(rs);
+            } else {
+                old.push(rs);
+            }
+        }
+        old.sort_by_key(|rs| (rs.created, rs.id));
+        Sets { new, old }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &'c ReplicaSet> + '_ {
+        self.old.iter().copied().chain(self.new)
+    }
+
+    /// `isScalingEvent`: an active ReplicaSet was last scaled for other replicas.
+    fn is_scaling_event(&self, replicas: i32) -> bool {
+        self.all()
+            .any(|rs| rs.is_active() && rs.desired_annotation != replicas)
+    }
+}
+
+fn scale(rs: &ReplicaSet, replicas: i32) -> Intent {
+    Intent::SetReplicaSetReplicas {
+        replica_set: rs.id,
+        replicas,
+    }
+}
+
+/// `sync.go: scale()`.
+fn proportional_scale(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) -> Vec<Intent> {
+    let replicas = d.replicas;
+    if let Some(rs) = active_or_latest(sets) {
+        // Also when only the annotations are stale, so that the scaling event is over.
+        let stale = rs.replicas != replicas || rs.desired_annotation != replicas;
+        return if stale {
+            vec![scale(rs, replicas)]
+        } else {
+            Vec::new()
+        };
+    }
+    if let Some(new) = sets.new
+        && new.replicas == replicas
+        && new.desired_annotation == replicas
+        && available(cluster, new, d, now) == replicas
+    {
+        // IsSaturated: the old ReplicaSets' pods are no longer needed.
+        return sets
+            .old
+            .iter()
+            .filter(|rs| rs.is_active())
+            .map(|rs| scale(rs, 0))
+            .collect();
+    }
+    if d.spec.strategy == Strategy::Recreate {
+        return Vec::new();
+    }
+    let active: Vec<&ReplicaSet> = sets.all().filter(|rs| rs.is_active()).collect();
+    let views: Vec<ScaleView> = active
         .iter()
-        .filter(|rs| cluster.replica_sets[rs.index()].replicas != d.replicas)
-        .map(|&rs| Intent::SetReplicaSetReplicas {
-            replica_set: rs,
-            replicas: d.replicas,
+        .map(|rs| ScaleView {
+            spec: rs.replicas,
+            max_annotation: rs.max_annotation,
+            age_rank: rs.id.0,
         })
+        .collect();
+    let status_replicas = active.iter().map(|rs| rs.pods.len() as i32).sum();
+    let sizes = rollout::proportional_sizes(d.spec.strategy, replicas, status_replicas, &views);
+    // Every active ReplicaSet is updated: its annotations record this scaling.
+    active
+        .iter()
+        .zip(sizes)
+        .map(|(rs, size)| scale(rs, size))
         .collect()
+}
+
+/// `FindActiveOrLatest`: the only active ReplicaSet; with none, the new one (or the newest
+/// old one); with several, none.
+fn active_or_latest<'c>(sets: &Sets<'c>) -> Option<&'c ReplicaSet> {
+    let mut active = sets.all().filter(|rs| rs.is_active());
+    match (active.next(), active.next()) {
+        (Some(only), None) => Some(only),
+        (None, _) => sets.new.or_else(|| sets.old.last().copied()),
+        _ => None,
+    }
+}
+
+/// `rolloutRolling`: one step.
+fn rolling_update(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) -> Vec<Intent> {
+    let Some(new) = sets.new else {
+        return vec![Intent::CreateReplicaSet { deployment: d.id }];
+    };
+    let (replicas, strategy) = (d.replicas, d.spec.strategy);
+    let view = |rs: &ReplicaSet| ReplicaSetView {
+        spec: rs.replicas,
+        available: available(cluster, rs, d, now),
+    };
+    let new_view = view(new);
+    // reconcileNewReplicaSet
+    let all: Vec<ReplicaSetView> = sets.all().map(view).collect();
+    let target = if new.replicas > replicas {
+        replicas
+    } else {
+        rollout::new_rs_new_replicas(strategy, replicas, &all, new_view)
+    };
+    if target != new.replicas {
+        return vec![scale(new, target)];
+    }
+    // reconcileOldReplicaSets (the active ones, oldest first)
+    let old: Vec<&ReplicaSet> = sets
+        .old
+        .iter()
+        .copied()
+        .filter(|rs| rs.is_active())
+        .collect();
+    let old_views: Vec<ReplicaSetView> = old.iter().map(|rs| view(rs)).collect();
+    if let Some(sizes) = rollout::scale_down_old(strategy, replicas, &old_views, new_view) {
+        return old
+            .iter()
+            .zip(sizes)
+            .filter(|(rs, size)| rs.replicas != *size)
+            .map(|(rs, size)| scale(rs, size))
+            .collect();
+    }
+    cleanup_if_complete(cluster, d, sets, now)
+}
+
+/// `rolloutRecreate`: one step.
+fn recreate(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) -> Vec<Intent> {
+    let scale_down: Vec<Intent> = sets
+        .old
+        .iter()
+        .filter(|rs| rs.is_active())
+        .map(|rs| scale(rs, 0))
+        .collect();
+    if !scale_down.is_empty() {
+        return scale_down;
+    }
+    // oldPodsRunning: terminating pods still run.
+    if sets
+        .old
+        .iter()
+        .any(|rs| cluster.pods_of(rs.id).next().is_some())
+    {
+        return Vec::new();
+    }
+    let Some(new) = sets.new else {
+        return vec![Intent::CreateReplicaSet { deployment: d.id }];
+    };
+    if new.replicas != d.replicas {
+        return vec![scale(new, d.replicas)];
+    }
+    cleanup_if_complete(cluster, d, sets, now)
+}
+
+/// `cleanupDeployment` once the rollout is complete: old ReplicaSets beyond
+/// `revisionHistoryLimit`, lowest revision first, if they have no replicas and no pods left
+/// (upstream checks only the non-terminating ones; kubesim waits for the terminating ones too).
+fn cleanup_if_complete(
+    cluster: &Cluster,
+    d: &Deployment,
+    sets: &Sets,
+    now: SimTime,
+) -> Vec<Intent> {
+    if !rollout::complete(d.replicas, status(cluster, d.id, now)) {
+        return Vec::new();
+    }
+    let excess = sets.old.len() as i64 - i64::from(d.spec.rollout.revision_history_limit);
+    if excess <= 0 {
+        return Vec::new();
+    }
+    let mut by_revision = sets.old.clone();
+    by_revision.sort_by_key(|rs| (rs.revision, rs.created));
+    by_revision
+        .into_iter()
+        .take(excess as usize)
+        .filter(|rs| rs.replicas == 0 && cluster.pods_of(rs.id).next().is_none())
+        .map(|rs| Intent::DeleteReplicaSet { replica_set: rs.id })
+        .collect()
+}
+
+/// `IsPodAvailable`: Ready, for longer than `minReadySeconds` (strictly).
+pub fn is_available(pod: &Pod, min_ready: SimDuration, now: SimTime) -> bool {
+    pod.ready && (min_ready.is_zero() || pod.ready_transition + min_ready < now)
+}
+
+/// A ReplicaSet's `status.availableReplicas`: its active pods that are available.
+fn available(cluster: &Cluster, rs: &ReplicaSet, d: &Deployment, now: SimTime) -> i32 {
+    let min_ready = d.spec.rollout.min_ready;
+    rs.pods
+        .iter()
+        .filter(|&&p| is_available(cluster.pod(p), min_ready, now))
+        .count() as i32
+}
+
+/// The Deployment's status counts: active pods (`replicas`), those of the new ReplicaSet
+/// (`updated`), Ready and available ones.
+pub fn status(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> RolloutStatus {
+    let d = cluster.deployment(deployment);
+    let mut s = RolloutStatus::default();
+    for rs in d
+        .replica_sets
+        .iter()
+        .map(|r| &cluster.replica_sets[r.index()])
+    {
+        let updated = rs.template_key == d.template_key;
+        for pod in rs.pods.iter().map(|&p| cluster.pod(p)) {
+            s.replicas += 1;
+            s.updated += i32::from(updated);
+            s.ready += i32::from(pod.ready);
+            s.available += i32::from(is_available(pod, d.spec.rollout.min_ready, now));
+        }
+    }
+    s
+}
+
+/// What [`track_progress`] noticed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressEvent {
+    /// The rollout under way finished (`NewReplicaSetAvailable`).
+    Completed { started: SimTime },
+    /// No progress for `progressDeadlineSeconds` (`ProgressDeadlineExceeded`; the rollout goes
+    /// on).
+    DeadlineExceeded,
+}
+
+/// `syncRolloutStatus`: the Progressing condition after a reconcile with status `now_status`.
+/// Returns the new state and what changed. `started` marks a template change being rolled out.
+pub fn track_progress(
+    state: RolloutState,
+    d: &Deployment,
+    now_status: RolloutStatus,
+    now: SimTime,
+) -> (RolloutState, Option<ProgressEvent>) {
+    let mut next = RolloutState {
+        status: now_status,
+        ..state
+    };
+    if d.paused {
+        // Unknown/DeploymentPaused: the deadline does not run while paused.
+        next.last_progress = now;
+        return (next, None);
+    }
+    if rollout::complete(d.replicas, now_status) {
+        next.progressing = false;
+        next.timed_out = false;
+        let event = state
+            .started
+            .map(|started| ProgressEvent::Completed { started });
+        next.started = None;
+        return (next, event);
+    }
+    if rollout::progressing(state.status, now_status) {
+        next.progressing = true;
+        next.last_progress = now;
+        next.timed_out = false;
+    }
+    let deadline = d.spec.rollout.progress_deadline;
+    let over = deadline.is_some_and(|dl| now > next.last_progress + dl);
+    if next.progressing && over && !next.timed_out {
+        next.timed_out = true;
+        return (next, Some(ProgressEvent::DeadlineExceeded));
+    }
+    (next, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controllers::rollout::IntOrPercent::Int;
+
+    fn deployment(replicas: i32, deadline: u64) -> Deployment {
+        let mut spec = crate::scenario::DeploymentSpec {
+            name: "web".into(),
+            namespace: "default".into(),
+            replicas,
+            selector: Default::default(),
+            template_labels: Default::default(),
+            pod: Default::default(),
+            strategy: Strategy::RollingUpdate {
+                max_surge: Int(1),
+                max_unavailable: Int(0),
+            },
+            rollout: Default::default(),
+            workload: Default::default(),
+            source: Default::default(),
+        };
+        spec.rollout.progress_deadline = Some(SimDuration::from_secs(deadline));
+        Deployment {
+            id: DeploymentId(0),
+            spec,
+            template_key: "t".into(),
+            replicas,
+            replica_sets: Vec::new(),
+            services: Vec::new(),
+            service_selectors: Vec::new(),
+            paused: false,
+            rollout: RolloutState::default(),
+        }
+    }
+
+    fn st(replicas: i32, updated: i32, available: i32) -> RolloutStatus {
+        RolloutStatus {
+            replicas,
+            updated,
+            ready: available,
+            available,
+        }
+    }
+
+    #[test]
+    fn progress_deadline_after_no_progress() {
+        // TestSyncRolloutStatus-style: 600 s deadline, progress at t = 10 s.
+        let d = deployment(3, 600);
+        let t = SimTime::from_secs;
+        let start = RolloutState {
+            status: st(3, 0, 3),
+            started: Some(t(10)),
+            ..RolloutState::default()
+        };
+        // One new pod created: updated 0 → 1 is progress.
+        let (s1, e1) = track_progress(start, &d, st(4, 1, 3), t(10));
+        assert!(s1.progressing && s1.last_progress == t(10) && e1.is_none());
+        // Stuck (the pod is Pending): at 610 s, not yet (strictly after the deadline).
+        let (s2, e2) = track_progress(s1, &d, st(4, 1, 3), t(610));
+        assert!(e2.is_none() && !s2.timed_out);
+        let (s3, e3) = track_progress(s2, &d, st(4, 1, 3), t(611));
+        assert_eq!(e3, Some(ProgressEvent::DeadlineExceeded));
+        // Reported once.
+        let (s4, e4) = track_progress(s3, &d, st(4, 1, 3), t(700));
+        assert!(e4.is_none() && s4.timed_out);
+        // It goes on and completes: the rollout took 990 s.
+        let (s5, e5) = track_progress(s4, &d, st(3, 3, 3), t(1000));
+        assert_eq!(e5, Some(ProgressEvent::Completed { started: t(10) }));
+        assert!(!s5.timed_out && s5.started.is_none());
+    }
+
+    #[test]
+    fn available_needs_min_ready_seconds_strictly() {
+        // minReadySeconds 10, Ready at 100 s: available only after 110 s.
+        let mut pod = Pod {
+            id: crate::cluster::PodId(0),
+            name: "p".into(),
+            deployment: DeploymentId(0),
+            replica_set: crate::cluster::ReplicaSetId(0),
+            phase: crate::cluster::PodPhase::Running,
+            node: None,
+            created: SimTime::ZERO,
+            started: None,
+            ready: true,
+            ready_transition: SimTime::from_secs(100),
+            deletion: None,
+            cpu_capacity_millis: 1000,
+            template: Default::default(),
+            unschedulable_since: None,
+            nominated_node: None,
+        };
+        let ten = SimDuration::from_secs(10);
+        assert!(!is_available(&pod, ten, SimTime::from_secs(110)));
+        assert!(is_available(&pod, ten, SimTime::from_micros(110_000_001)));
+        assert!(is_available(
+            &pod,
+            SimDuration::ZERO,
+            SimTime::from_secs(100)
+        ));
+        pod.ready = false;
+        assert!(!is_available(
+            &pod,
+            SimDuration::ZERO,
+            SimTime::from_secs(200)
+        ));
+    }
 }

@@ -24,11 +24,22 @@ use crate::sim::SimDuration;
 /// A change a controller asks for. Emitted by controllers, applied by the engine in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Intent {
-    /// Deployment controller → ReplicaSet `spec.replicas`.
+    /// Deployment controller → ReplicaSet `spec.replicas` (and its `desired-replicas` and
+    /// `max-replicas` annotations from the Deployment).
     SetReplicaSetReplicas {
         replica_set: ReplicaSetId,
         replicas: i32,
     },
+    /// Deployment controller → a ReplicaSet for the current `spec.template` (next revision).
+    CreateReplicaSet { deployment: DeploymentId },
+    /// Deployment controller → the revision annotation of a ReplicaSet made current again
+    /// (rollback).
+    SetRevision {
+        replica_set: ReplicaSetId,
+        revision: u64,
+    },
+    /// Deployment controller → delete an old ReplicaSet beyond `revisionHistoryLimit`.
+    DeleteReplicaSet { replica_set: ReplicaSetId },
     /// ReplicaSet controller → a new pod from the template.
     CreatePod { replica_set: ReplicaSetId },
     /// DaemonSet controller → a pod of the DaemonSet pinned to `node`.

@@ -195,6 +195,111 @@ pub fn scale_down_old(
     (cleaned + scaled > 0).then_some(sizes)
 }
 
+/// One active ReplicaSet as proportional scaling (`sync.go: scale()`) sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScaleView {
+    /// `spec.replicas` (> 0: only active ReplicaSets are scaled).
+    pub spec: i32,
+    /// The `max-replicas` annotation (0: absent).
+    pub max_annotation: i32,
+    /// Creation order: larger is newer.
+    pub age_rank: u32,
+}
+
+/// Proportional scaling of a RollingUpdate Deployment whose replicas changed mid-rollout (or
+/// while paused): the new sizes of `active` (same order). The difference between what is
+/// allowed (`replicas + maxSurge`, or 0 for no replicas) and what the ReplicaSets have is
+/// shared in proportion to each one's size against its `max-replicas` annotation (or
+/// `status_replicas` without one); the leftover goes to the largest.
+pub fn proportional_sizes(
+    strategy: Strategy,
+    replicas: i32,
+    status_replicas: i32,
+    active: &[ScaleView],
+) -> Vec<i32> {
+    let mut sizes: Vec<i32> = active.iter().map(|rs| rs.spec).collect();
+    let allowed = if replicas > 0 {
+        replicas + strategy.max_surge(replicas)
+    } else {
+        0
+    };
+    let to_add = allowed - sizes.iter().sum::<i32>();
+    if to_add == 0 || active.is_empty() {
+        return sizes;
+    }
+    let mut order: Vec<usize> = (0..active.len()).collect();
+    // Scaling up: largest first, ties to the newer; scaling down: ties to the older.
+    order.sort_by_key(|&i| {
+        let newer_first = if to_add > 0 {
+            u32::MAX - active[i].age_rank
+        } else {
+            active[i].age_rank
+        };
+        (std::cmp::Reverse(active[i].spec), newer_first)
+    });
+    let mut added = 0;
+    for &i in &order {
+        let p = proportion(
+            strategy,
+            replicas,
+            status_replicas,
+            active[i],
+            to_add,
+            added,
+        );
+        sizes[i] += p;
+        added += p;
+    }
+    let first = order[0];
+    sizes[first] = (sizes[first] + to_add - added).max(0);
+    sizes
+}
+
+/// `GetProportion`: this ReplicaSet's share of `to_add`, bounded by what is left of it.
+fn proportion(
+    strategy: Strategy,
+    replicas: i32,
+    status_replicas: i32,
+    rs: ScaleView,
+    to_add: i32,
+    added: i32,
+) -> i32 {
+    if rs.spec == 0 || to_add == 0 || to_add == added {
+        return 0;
+    }
+    let fraction = replica_set_fraction(strategy, replicas, status_replicas, rs);
+    let allowed = to_add - added;
+    if to_add > 0 {
+        fraction.min(allowed)
+    } else {
+        fraction.max(allowed)
+    }
+}
+
+/// `getReplicaSetFraction`: `round(spec × (replicas + maxSurge) / max-replicas) − spec`
+/// (rounded half away from zero); the whole size when scaling to 0.
+fn replica_set_fraction(
+    strategy: Strategy,
+    replicas: i32,
+    status_replicas: i32,
+    rs: ScaleView,
+) -> i32 {
+    if replicas == 0 {
+        return -rs.spec;
+    }
+    let now_max = replicas + strategy.max_surge(replicas);
+    let before = if rs.max_annotation != 0 {
+        rs.max_annotation
+    } else {
+        status_replicas
+    };
+    if before == 0 {
+        return 0; // upstream never gets here: it does not scale up from nothing
+    }
+    let size = f64::from(rs.spec) * f64::from(now_max) / f64::from(before);
+    size.round() as i32 - rs.spec
+}
+
 /// A Deployment's status counts (`status.replicas`, `updatedReplicas`, `readyReplicas`,
 /// `availableReplicas`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -367,6 +472,85 @@ mod tests {
             );
             assert_eq!(got.map(|s| s[0]), want, "{unavailable} {available} {spec}");
         }
+    }
+
+    #[test]
+    fn proportional_scaling_upstream() {
+        // TestScale (sync_test.go). The old Deployment's replicas + maxSurge are each active
+        // ReplicaSet's max-replicas annotation; maxUnavailable 0, so surge 0 → 1 unavailable.
+        // (surge, old replicas, new replicas, [(spec, age)]) → sizes
+        type Case<'a> = (&'a str, i32, i32, i32, &'a [(i32, u32)], &'a [i32]);
+        let cases: [Case; 8] = [
+            // toAdd 10 − 5 = 5. The old RS (3, larger) first: round(3·10/5) − 3 = 3 → 6;
+            // then the new one: round(2·10/5) − 2 = 2 → 4.
+            ("5 -> 10", 0, 5, 10, &[(2, 2), (3, 1)], &[4, 6]),
+            // toAdd −2: old round(3·3/5) − 3 = −1 → 2; new round(2·3/5) − 2 = −1 → 1.
+            ("5 -> 3", 0, 5, 3, &[(2, 2), (3, 1)], &[1, 2]),
+            // toAdd −5: new round(8·4/9) − 8 = −4 → 4; old max(round(4/9) − 1, −1) → 0.
+            ("9 -> 4", 0, 9, 4, &[(8, 2), (1, 1)], &[4, 0]),
+            // toAdd 1: every fraction round(4/3) − 1 = 0; the leftover goes to the first
+            // (ties go to the newer when scaling up).
+            (
+                "leftover 3 -> 4",
+                0,
+                3,
+                4,
+                &[(1, 3), (1, 2), (1, 1)],
+                &[2, 1, 1],
+            ),
+            // toAdd −1: fractions round(2/3) − 1 = 0; the leftover to the oldest.
+            (
+                "leftover 3 -> 2",
+                0,
+                3,
+                2,
+                &[(1, 3), (1, 2), (1, 1)],
+                &[1, 1, 0],
+            ),
+            // toAdd −6 to 0 replicas: each RS loses its whole size.
+            ("6 -> 0", 0, 6, 0, &[(3, 3), (2, 2), (1, 1)], &[0, 0, 0]),
+            // maxSurge 2: annotation 12, allowed 22, toAdd 10: round(6·22/12) − 6 = 5 each.
+            (
+                "surge pods 10 -> 20",
+                2,
+                10,
+                20,
+                &[(6, 2), (6, 1)],
+                &[11, 11],
+            ),
+            // No new RS: ties newer first, round(2·5/4) − 2 = 1 → 3, then nothing left.
+            ("no new rs 4 -> 5", 0, 4, 5, &[(2, 2), (2, 1)], &[3, 2]),
+        ];
+        for (name, surge, before, replicas, rss, want) in cases {
+            let strategy = rolling(Int(surge), Int(0));
+            let max_before = before + strategy.max_surge(before);
+            let views: Vec<ScaleView> = rss
+                .iter()
+                .map(|&(spec, age_rank)| ScaleView {
+                    spec,
+                    max_annotation: max_before,
+                    age_rank,
+                })
+                .collect();
+            let got = proportional_sizes(strategy, replicas, before, &views);
+            assert_eq!(got, want.to_vec(), "{name}");
+        }
+        // "change both surge and size": surge 3 → 6 and 10 → 50. Annotation 13, allowed 56,
+        // toAdd 43: old round(8·56/13) − 8 = 26 → 34; new min(round(5·56/13) − 5, 17) → 22.
+        let views = [
+            ScaleView {
+                spec: 5,
+                max_annotation: 13,
+                age_rank: 2,
+            },
+            ScaleView {
+                spec: 8,
+                max_annotation: 13,
+                age_rank: 1,
+            },
+        ];
+        let got = proportional_sizes(rolling(Int(6), Int(0)), 50, 13, &views);
+        assert_eq!(got, vec![22, 34]);
     }
 
     #[test]

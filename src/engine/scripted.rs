@@ -130,8 +130,81 @@ impl Engine<'_> {
                 replicas,
             }),
             ScriptedAction::InterruptSpot { node } => self.on_named_node(&node, Self::spot_notice),
+            ScriptedAction::Apply { deployments } => {
+                for applied in deployments {
+                    self.kubectl_apply(applied);
+                }
+            }
+            ScriptedAction::Rollback {
+                deployment,
+                to_revision,
+            } => self.rollout_undo(DeploymentId(deployment as u32), to_revision),
+            ScriptedAction::Pause { deployment } => {
+                self.cluster.deployments[deployment].paused = true;
+            }
+            ScriptedAction::Resume { deployment } => {
+                self.cluster.deployments[deployment].paused = false;
+            }
+            ScriptedAction::DeletePods { deployment, count } => {
+                self.delete_oldest_pods(DeploymentId(deployment as u32), count)
+            }
         }
         self.dirty = true;
+    }
+
+    /// `kubectl apply`: the new spec; `spec.replicas` only when the manifest states it.
+    fn kubectl_apply(&mut self, applied: crate::scenario::AppliedDeployment) {
+        let deployment = DeploymentId(applied.index as u32);
+        self.cluster.deployments[deployment.index()].paused = applied.spec.rollout.paused;
+        self.cluster.set_deployment_spec(deployment, applied.spec);
+        if let Some(replicas) = applied.replicas
+            && replicas != self.cluster.deployment(deployment).replicas
+        {
+            self.apply(Intent::ScaleDeployment {
+                deployment,
+                replicas,
+            });
+        }
+    }
+
+    /// `kubectl rollout undo`: the template of `to_revision` (default: the highest revision
+    /// below the current one) becomes the Deployment's again. Without such a revision nothing
+    /// happens, as kubectl reports an error and changes nothing.
+    fn rollout_undo(&mut self, deployment: DeploymentId, to_revision: Option<u64>) {
+        let current = self.cluster.max_revision(deployment);
+        let target = self
+            .cluster
+            .deployment(deployment)
+            .replica_sets
+            .iter()
+            .map(|rs| &self.cluster.replica_sets[rs.index()])
+            .filter(|rs| match to_revision {
+                Some(r) => rs.revision == r,
+                None => rs.revision < current,
+            })
+            .max_by_key(|rs| rs.revision);
+        let Some(rs) = target else {
+            return;
+        };
+        let mut spec = self.cluster.deployment(deployment).spec.clone();
+        spec.pod = (*rs.source_template).clone();
+        self.cluster.set_deployment_spec(deployment, spec);
+    }
+
+    /// `kubectl delete pod` of the Deployment's `count` longest-running pods.
+    fn delete_oldest_pods(&mut self, deployment: DeploymentId, count: u32) {
+        let mut pods: Vec<(SimTime, PodId)> = self
+            .cluster
+            .deployment(deployment)
+            .replica_sets
+            .iter()
+            .flat_map(|rs| self.cluster.replica_sets[rs.index()].pods.iter())
+            .map(|&p| (self.cluster.pod(p).created, p))
+            .collect();
+        pods.sort();
+        for (_, pod) in pods.into_iter().take(count as usize) {
+            self.delete_pod(pod);
+        }
     }
 
     /// Runs `action` on the node called `name` (nothing if it is gone, e.g. scaled down).

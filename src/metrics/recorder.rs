@@ -50,6 +50,34 @@ pub enum Observation {
     },
     /// Requests or allocatable on the Ready nodes changed.
     AllocationChanged(AllocationTotals),
+    /// A Deployment's template change (or rollback) started rolling out as `revision`.
+    RolloutStarted {
+        deployment: DeploymentId,
+        revision: u64,
+    },
+    /// The rollout finished: every replica updated and available.
+    RolloutCompleted {
+        deployment: DeploymentId,
+        revision: u64,
+        took: SimDuration,
+    },
+    /// The Deployment made no progress for `progressDeadlineSeconds`.
+    ProgressDeadlineExceeded { deployment: DeploymentId },
+    /// The Deployment's Available condition (available pods ≥ replicas − maxUnavailable)
+    /// changed (also emitted at its first reconcile).
+    AvailableChanged {
+        deployment: DeploymentId,
+        available: bool,
+    },
+}
+
+/// One rollout of a Deployment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RolloutRecord {
+    pub revision: u64,
+    pub started: SimTime,
+    pub completed: Option<SimTime>,
+    pub deadline_exceeded: Option<SimTime>,
 }
 
 /// Cluster-wide values read at each sample.
@@ -169,6 +197,18 @@ pub struct DeploymentStats {
     pub unschedulable_attempts: u64,
     /// USD per hour charged to the Deployment's bound pods; integrates to its cost.
     pub cost_rate: Gauge,
+    /// 1 while the Available condition is False; integrates to the seconds without it.
+    pub unavailable: Gauge,
+    /// 1 while fewer pods are Ready than `spec.replicas`.
+    pub short_of_ready: Gauge,
+    pub rollouts: Vec<RolloutRecord>,
+}
+
+impl DeploymentStats {
+    fn update_short_of_ready(&mut self, now: SimTime) {
+        let short = self.ready.current < self.replicas.current;
+        self.short_of_ready.set(now, f64::from(u8::from(short)));
+    }
 }
 
 /// Cluster-wide allocation and pending pods.
@@ -289,13 +329,48 @@ impl Recorder {
             Observation::ReplicasChanged {
                 deployment,
                 replicas,
+            } => {
+                let d = &mut self.deployments[deployment.index()];
+                d.replicas.set(now, f64::from(replicas));
+                d.update_short_of_ready(now);
+            }
+            Observation::ReadyPodsChanged { deployment, ready } => {
+                let d = &mut self.deployments[deployment.index()];
+                d.ready.set(now, ready as f64);
+                d.update_short_of_ready(now);
+            }
+            Observation::RolloutStarted {
+                deployment,
+                revision,
             } => self.deployments[deployment.index()]
-                .replicas
-                .set(now, f64::from(replicas)),
-            Observation::ReadyPodsChanged { deployment, ready } => self.deployments
-                [deployment.index()]
-            .ready
-            .set(now, ready as f64),
+                .rollouts
+                .push(RolloutRecord {
+                    revision,
+                    started: now,
+                    completed: None,
+                    deadline_exceeded: None,
+                }),
+            Observation::RolloutCompleted {
+                deployment,
+                revision,
+                ..
+            } => {
+                let rollouts = &mut self.deployments[deployment.index()].rollouts;
+                if let Some(r) = rollouts.iter_mut().rev().find(|r| r.revision == revision) {
+                    r.completed.get_or_insert(now);
+                }
+            }
+            Observation::ProgressDeadlineExceeded { deployment } => {
+                if let Some(r) = self.deployments[deployment.index()].rollouts.last_mut() {
+                    r.deadline_exceeded.get_or_insert(now);
+                }
+            }
+            Observation::AvailableChanged {
+                deployment,
+                available,
+            } => self.deployments[deployment.index()]
+                .unavailable
+                .set(now, f64::from(u8::from(!available))),
             Observation::PodCreated { deployment } => {
                 self.deployments[deployment.index()].pods_created += 1
             }
@@ -415,6 +490,8 @@ impl Recorder {
         }
         for d in &mut self.deployments {
             d.cost_rate.set(end, d.cost_rate.current);
+            d.unavailable.set(end, d.unavailable.current);
+            d.short_of_ready.set(end, d.short_of_ready.current);
         }
         for p in &mut self.pools {
             p.set(end, p.current);

@@ -88,6 +88,42 @@ pub struct DeploymentReport {
     /// The Deployment's share of node cost: each bound pod pays its node's price × its
     /// requests' share of the node (mean over cpu, memory and GPUs).
     pub cost_usd: f64,
+    /// Time with fewer Ready pods than `spec.replicas`, in seconds.
+    pub short_of_ready_seconds: f64,
+    /// Time with the Available condition False (available pods below `replicas −
+    /// maxUnavailable`), in seconds.
+    pub unavailable_seconds: f64,
+    /// Template changes rolled out (scripted `apply` and `rollback`), in order.
+    pub rollouts: Vec<RolloutReport>,
+}
+
+/// One rollout: when it started and finished.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RolloutReport {
+    pub revision: u64,
+    pub started_seconds: f64,
+    /// `None`: still rolling out at the end of the run.
+    pub completed_seconds: Option<f64>,
+    pub duration_seconds: Option<f64>,
+    /// When `progressDeadlineSeconds` passed without progress (the Progressing condition's
+    /// `ProgressDeadlineExceeded`), if it did.
+    pub progress_deadline_exceeded_seconds: Option<f64>,
+}
+
+impl RolloutReport {
+    fn of(r: &crate::metrics::recorder::RolloutRecord) -> RolloutReport {
+        RolloutReport {
+            revision: r.revision,
+            started_seconds: round3(r.started.as_secs_f64()),
+            completed_seconds: r.completed.map(|t| round3(t.as_secs_f64())),
+            duration_seconds: r
+                .completed
+                .map(|t| round3(t.saturating_since(r.started).as_secs_f64())),
+            progress_deadline_exceeded_seconds: r
+                .deadline_exceeded
+                .map(|t| round3(t.as_secs_f64())),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -206,6 +242,9 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             pods_created: d.pods_created,
             unschedulable_attempts: d.unschedulable_attempts,
             cost_usd: round3(d.cost_rate.integral / 3600.0),
+            short_of_ready_seconds: round3(d.short_of_ready.integral),
+            unavailable_seconds: round3(d.unavailable.integral),
+            rollouts: d.rollouts.iter().map(RolloutReport::of).collect(),
         })
         .collect();
     let hpas = scenario

@@ -348,6 +348,7 @@ pub fn deployment_spec(
         ));
     }
     let strategy = strategy(spec, src, diags);
+    let rollout = rollout_settings(spec, src, diags);
     let namespace = namespace_of(&m.object.metadata);
     let (selector, template_labels, pod) = controller_template(
         "Deployment",
@@ -367,6 +368,7 @@ pub fn deployment_spec(
         template_labels,
         pod,
         strategy,
+        rollout,
         workload: WorkloadModel::default(),
         source: super::model::PodSource::ReplicaSet,
     })
@@ -415,6 +417,7 @@ pub fn daemon_set_spec(
         template_labels,
         pod,
         strategy: Strategy::default(),
+        rollout: Default::default(),
         workload: WorkloadModel::default(),
         source: super::model::PodSource::DaemonSet,
     })
@@ -468,6 +471,49 @@ fn controller_template(
     pod.labels = template_labels.clone();
     pod.namespace = namespace.to_string();
     (resolved, template_labels, pod)
+}
+
+/// `minReadySeconds`, `progressDeadlineSeconds`, `revisionHistoryLimit` and `paused`, validated
+/// like the API server (non-negative; the deadline greater than `minReadySeconds`).
+fn rollout_settings(
+    spec: &k8s_openapi::api::apps::v1::DeploymentSpec,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> super::model::RolloutSettings {
+    let defaults = super::model::RolloutSettings::default();
+    let mut seconds = |field: &str, v: Option<i32>| -> Option<i32> {
+        let v = v?;
+        if v < 0 {
+            diags.push(src.error(
+                &format!("spec.{field}"),
+                format!("must be greater than or equal to 0, got {v}"),
+            ));
+            return None;
+        }
+        Some(v)
+    };
+    let min_ready = seconds("minReadySeconds", spec.min_ready_seconds).unwrap_or(0);
+    let deadline = seconds("progressDeadlineSeconds", spec.progress_deadline_seconds);
+    let limit = seconds("revisionHistoryLimit", spec.revision_history_limit);
+    if let Some(d) = deadline
+        && d <= min_ready
+    {
+        diags.push(src.error(
+            "spec.progressDeadlineSeconds",
+            format!("must be greater than minReadySeconds ({min_ready}), got {d}"),
+        ));
+    }
+    super::model::RolloutSettings {
+        min_ready: SimDuration::from_secs(min_ready as u64),
+        // MaxInt32 is how the API spells "no deadline".
+        progress_deadline: match deadline {
+            Some(i32::MAX) => None,
+            Some(d) => Some(SimDuration::from_secs(d as u64)),
+            None => defaults.progress_deadline,
+        },
+        revision_history_limit: limit.unwrap_or(defaults.revision_history_limit),
+        paused: spec.paused.unwrap_or(false),
+    }
 }
 
 /// `spec.strategy`, validated like the API server (both-zero rule, percent bounds) and

@@ -129,9 +129,36 @@ pub struct DeploymentSpec {
     pub pod: PodTemplate,
     /// `spec.strategy` (RollingUpdate 25 %/25 % by default).
     pub strategy: crate::controllers::rollout::Strategy,
+    /// `minReadySeconds`, `progressDeadlineSeconds`, `revisionHistoryLimit`, `paused`.
+    pub rollout: RolloutSettings,
     pub workload: WorkloadModel,
     /// Who creates the pods: a ReplicaSet (a Deployment from the manifests) or a pod trace.
     pub source: PodSource,
+}
+
+/// The Deployment fields that shape a rollout besides the strategy (apps/v1 defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RolloutSettings {
+    /// `minReadySeconds`: how long a pod must have been Ready to count as available.
+    pub min_ready: SimDuration,
+    /// `progressDeadlineSeconds` (`None`: never times out).
+    pub progress_deadline: Option<SimDuration>,
+    /// `revisionHistoryLimit`: old ReplicaSets kept (scaled to 0) for rollbacks.
+    pub revision_history_limit: i32,
+    /// `paused`: template changes do not roll out (scaling still applies).
+    pub paused: bool,
+}
+
+impl Default for RolloutSettings {
+    /// 0 s, 600 s, 10, not paused.
+    fn default() -> Self {
+        RolloutSettings {
+            min_ready: SimDuration::ZERO,
+            progress_deadline: Some(SimDuration::from_secs(600)),
+            revision_history_limit: 10,
+            paused: false,
+        }
+    }
 }
 
 /// Bare pods from a trace, created and deleted at given times.
@@ -825,14 +852,14 @@ impl Comparison {
 }
 
 /// Something the scenario makes happen at a time (`spec.events`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ScriptedEvent {
     pub at: SimDuration,
     pub action: ScriptedAction,
 }
 
 /// The scripted actions. Nodes are named as the cluster names them (`<pool>-<index>`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum ScriptedAction {
     /// The machine stops: its kubelet no longer heartbeats and its pods stop serving.
     FailNode {
@@ -872,11 +899,46 @@ pub enum ScriptedAction {
     InterruptSpot {
         node: String,
     },
+    /// `kubectl apply -f <manifest>`: Deployments with a changed spec (a new template rolls
+    /// out).
+    Apply {
+        deployments: Vec<AppliedDeployment>,
+    },
+    /// `kubectl rollout undo` (to the previous revision, or `to_revision`).
+    Rollback {
+        deployment: usize,
+        to_revision: Option<u64>,
+    },
+    /// `kubectl rollout pause`.
+    Pause {
+        deployment: usize,
+    },
+    /// `kubectl rollout resume`.
+    Resume {
+        deployment: usize,
+    },
+    /// `kubectl delete pod`: the `count` longest-running pods of the Deployment.
+    DeletePods {
+        deployment: usize,
+        count: u32,
+    },
+}
+
+/// One Deployment of an applied manifest.
+#[derive(Clone, Debug)]
+pub struct AppliedDeployment {
+    /// Index into the scenario's Deployments.
+    pub index: usize,
+    /// The new spec (the scenario's workload model kept).
+    pub spec: DeploymentSpec,
+    /// `spec.replicas` when the manifest states it (else the current count stays, as the HPA
+    /// set it).
+    pub replicas: Option<i32>,
 }
 
 impl ScriptedAction {
     /// The action's name as written in `spec.events[].action`.
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 14] = [
         "failNode",
         "recoverNode",
         "failZone",
@@ -886,5 +948,10 @@ impl ScriptedAction {
         "drain",
         "scale",
         "interruptSpot",
+        "apply",
+        "rollback",
+        "pause",
+        "resume",
+        "deletePod",
     ];
 }

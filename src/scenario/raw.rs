@@ -419,6 +419,15 @@ pub struct RawEvent {
     pub deployment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
+    /// `apply`: the manifest file, relative to the scenario.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// `rollback`: the revision to go back to (default: the previous one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<u64>,
+    /// `deletePod`: how many pods (default 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
 }
 
 /// One SLO assertion, e.g. `assert: latency.p99 <= 250ms` for `service: web`.

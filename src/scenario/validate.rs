@@ -282,7 +282,7 @@ fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<De
 }
 
 /// Sets the pod's priority from its PriorityClass, as admission does.
-fn resolve_priority<T>(
+pub(super) fn resolve_priority<T>(
     classes: &[super::priority::PriorityClassSpec],
     m: &manifest::Manifest<T>,
     pod: &mut crate::scenario::PodTemplate,
@@ -356,6 +356,10 @@ impl Builder<'_> {
         }
     }
 
+    fn error_count(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_error()).count()
+    }
+
     fn warning(&mut self, path: &str, message: impl Into<String>) {
         let d = self.source.warning(path, message);
         self.diags.push(d);
@@ -401,7 +405,16 @@ impl Builder<'_> {
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
         self.warn_unfittable(&deployments, &node_pools);
         let slos = self.slos(&spec.slos, &services, &deployments);
-        let events = self.events(&spec.events, &node_pools, &deployments, duration);
+        let events = self.events(
+            &spec.events,
+            &events::EventContext {
+                pools: &node_pools,
+                deployments: &deployments,
+                services: &services,
+                manifests: set,
+                duration,
+            },
+        );
         let scheduler_profiles =
             self.scheduler_profiles(spec.scheduler_config.as_deref(), set, &deployments);
         let hpa_settings = self.hpa_settings(spec.controller_manager.as_ref());

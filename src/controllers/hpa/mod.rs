@@ -11,7 +11,7 @@ pub mod normalize;
 
 use serde::Serialize;
 
-use crate::cluster::{Cluster, DeploymentId, HpaId, PodId, PodPhase};
+use crate::cluster::{Cluster, DeploymentId, HpaId, Pod, PodId, PodPhase};
 use std::sync::Arc;
 
 use crate::scenario::{
@@ -578,13 +578,8 @@ fn resource_outcome(
             }
         })
     };
-    let request = |dep: DeploymentId| {
-        ctx.cluster
-            .deployment(dep)
-            .spec
-            .pod
-            .hpa_request_milli(resource, container)
-    };
+    // Each pod's own request: a rollout may change it between ReplicaSets.
+    let request = |pod: &Pod| pod.template.hpa_request_milli(resource, container);
     let pods = pod_views(ctx, request, sample);
     let cpu_readiness = resource == HpaResource::Cpu;
     match target {
@@ -718,17 +713,16 @@ pub fn format_milli(milli: i64) -> String {
 }
 
 /// The pods the HPA's selector picks (every non-terminated pod of the selected Deployments),
-/// each with its Deployment's request from `request` and this metric's sample from `sample`.
+/// each with its request from `request` and this metric's sample from `sample`.
 fn pod_views(
     ctx: &MetricContext,
-    request: impl Fn(DeploymentId) -> Option<i64>,
+    request: impl Fn(&Pod) -> Option<i64>,
     sample: impl Fn(PodId) -> Option<PodMetric>,
 ) -> Vec<PodView> {
     let cluster = ctx.cluster;
     let h = &cluster.hpas[ctx.hpa.index()];
     let mut views = Vec::new();
     for &dep in &h.selected {
-        let request = request(dep);
         for &rs in &cluster.deployment(dep).replica_sets {
             for pod in cluster.pods_of(rs) {
                 views.push(PodView {
@@ -741,7 +735,7 @@ fn pod_views(
                     ready: pod.ready,
                     ready_transition: pod.ready_transition,
                     start_time: pod.started,
-                    request_milli: request,
+                    request_milli: request(pod),
                     sample: sample(pod.id).map(|m| Sample {
                         value_milli: m.value_milli,
                         timestamp: m.timestamp,

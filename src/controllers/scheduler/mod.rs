@@ -345,8 +345,7 @@ pub(crate) fn test_cluster(nodes: &[(&str, &[(&str, &str)])]) -> Cluster {
         id: crate::cluster::ReplicaSetId(0),
         name: "rs".into(),
         deployment: crate::cluster::DeploymentId(0),
-        replicas: 0,
-        pods: Default::default(),
+        ..Default::default()
     });
     c
 }

@@ -1,50 +1,81 @@
 //! Scripted events (`spec.events`): what happens at a time — node and zone failures and
-//! recoveries, `kubectl cordon` / `uncordon` / `drain` / `scale`. Nodes are named as the
-//! cluster names them, `<pool>-<index>`, and must be among the nodes a pool starts with.
+//! recoveries, `kubectl cordon` / `uncordon` / `drain` / `scale` / `apply` / `rollout undo` /
+//! `rollout pause` / `resume` / `delete pod`. Nodes are named as the cluster names them,
+//! `<pool>-<index>`, and must be among the nodes a pool starts with.
 
 use super::Builder;
+use crate::scenario::manifest::{self, ManifestSet};
 use crate::scenario::model::{
-    CapacityType, DeploymentSpec, NodePoolSpec, PodSource, ScriptedAction, ScriptedEvent,
+    AppliedDeployment, CapacityType, DeploymentSpec, NodePoolSpec, PodSource, ScriptedAction,
+    ScriptedEvent, ServiceSpec,
 };
 use crate::scenario::raw::RawEvent;
 use crate::sim::SimDuration;
 
+/// What the events may refer to.
+pub(in crate::scenario) struct EventContext<'a> {
+    pub pools: &'a [NodePoolSpec],
+    pub deployments: &'a [DeploymentSpec],
+    pub services: &'a [ServiceSpec],
+    /// The scenario's manifests (for the PriorityClasses applied Deployments name).
+    pub manifests: &'a ManifestSet,
+    pub duration: SimDuration,
+}
+
 impl Builder<'_> {
     /// The events, sorted by time (stable: ties keep their written order).
-    pub(super) fn events(
-        &mut self,
-        raw: &[RawEvent],
-        pools: &[NodePoolSpec],
-        deployments: &[DeploymentSpec],
-        duration: SimDuration,
-    ) -> Vec<ScriptedEvent> {
-        let mut out: Vec<ScriptedEvent> = raw
+    pub(super) fn events(&mut self, raw: &[RawEvent], ctx: &EventContext) -> Vec<ScriptedEvent> {
+        let mut out: Vec<(usize, ScriptedEvent)> = raw
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| {
-                self.event(
-                    &format!("spec.events[{i}]"),
-                    e,
-                    pools,
-                    deployments,
-                    duration,
-                )
-            })
+            .filter_map(|(i, e)| Some((i, self.event(&format!("spec.events[{i}]"), e, ctx)?)))
             .collect();
-        out.sort_by_key(|e| e.at);
-        out
+        out.sort_by_key(|(_, e)| e.at);
+        self.check_rollbacks(&out, ctx.deployments);
+        out.into_iter().map(|(_, e)| e).collect()
     }
 
-    fn event(
+    /// A rollback needs a revision to go back to: an `apply` of the Deployment before it.
+    fn check_rollbacks(
         &mut self,
-        path: &str,
-        raw: &RawEvent,
-        pools: &[NodePoolSpec],
+        events: &[(usize, ScriptedEvent)],
         deployments: &[DeploymentSpec],
-        duration: SimDuration,
-    ) -> Option<ScriptedEvent> {
+    ) {
+        let mut revisions = vec![1u64; deployments.len()];
+        for (i, e) in events {
+            match &e.action {
+                ScriptedAction::Apply { deployments } => {
+                    for a in deployments {
+                        revisions[a.index] += 1;
+                    }
+                }
+                ScriptedAction::Rollback {
+                    deployment,
+                    to_revision,
+                } => {
+                    let known = revisions[*deployment];
+                    let name = &deployments[*deployment].name;
+                    match to_revision {
+                        None if known < 2 => self.error(
+                            &format!("spec.events[{i}].deployment"),
+                            format!("no earlier apply changes {name:?}: there is no revision to roll back to"),
+                        ),
+                        Some(r) if *r == 0 || *r > known => self.error(
+                            &format!("spec.events[{i}].toRevision"),
+                            format!("{name:?} has at most {known} revision(s) by then (revision 1 is the manifests', each apply adds one)"),
+                        ),
+                        _ => revisions[*deployment] += 1,
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn event(&mut self, path: &str, raw: &RawEvent, ctx: &EventContext) -> Option<ScriptedEvent> {
+        let (pools, deployments) = (ctx.pools, ctx.deployments);
         let at = match raw.at {
-            Some(at) if at.0 <= duration => Some(at.0),
+            Some(at) if at.0 <= ctx.duration => Some(at.0),
             Some(_) => {
                 self.error(
                     &format!("{path}.at"),
@@ -76,6 +107,28 @@ impl Builder<'_> {
             "uncordon" => node(self).map(|node| ScriptedAction::Uncordon { node }),
             "drain" => node(self).map(|node| ScriptedAction::Drain { node }),
             "scale" => self.event_scale(path, raw, deployments),
+            "apply" => self.event_apply(path, raw, ctx),
+            "rollback" => self
+                .event_deployment(path, raw, deployments)
+                .map(|deployment| ScriptedAction::Rollback {
+                    deployment,
+                    to_revision: raw.to_revision,
+                }),
+            "pause" => self
+                .event_deployment(path, raw, deployments)
+                .map(|deployment| ScriptedAction::Pause { deployment }),
+            "resume" => self
+                .event_deployment(path, raw, deployments)
+                .map(|deployment| ScriptedAction::Resume { deployment }),
+            "deletePod" => {
+                let count = raw.count.unwrap_or(1);
+                if count == 0 {
+                    self.error(&format!("{path}.count"), "must be at least 1");
+                }
+                self.event_deployment(path, raw, deployments)
+                    .filter(|_| count > 0)
+                    .map(|deployment| ScriptedAction::DeletePods { deployment, count })
+            }
             "interruptSpot" => node(self).and_then(|node| {
                 let spot = pools.iter().any(|p| {
                     p.capacity_type == CapacityType::Spot
@@ -175,24 +228,133 @@ impl Builder<'_> {
         Some(zone.to_string())
     }
 
+    /// The Deployment (from the manifests) an event names in `deployment`.
+    fn event_deployment(
+        &mut self,
+        path: &str,
+        raw: &RawEvent,
+        deployments: &[DeploymentSpec],
+    ) -> Option<usize> {
+        let field = format!("{path}.deployment");
+        let Some(name) = raw.deployment.as_deref() else {
+            self.error(&field, "required: the name of a Deployment");
+            return None;
+        };
+        let found = deployments
+            .iter()
+            .position(|d| d.name == name && d.source == PodSource::ReplicaSet);
+        if found.is_none() {
+            let names = deployments
+                .iter()
+                .filter(|d| d.source == PodSource::ReplicaSet)
+                .map(|d| d.name.as_str());
+            let hint = crate::scenario::diag::did_you_mean_hint(name, names);
+            self.error(
+                &field,
+                format!("no Deployment {name:?} in the manifests{hint}"),
+            );
+        }
+        found
+    }
+
+    /// `apply`: every Deployment of the manifest must exist already, keep its selector, and
+    /// stay selected by the same Services.
+    fn event_apply(
+        &mut self,
+        path: &str,
+        raw: &RawEvent,
+        ctx: &EventContext,
+    ) -> Option<ScriptedAction> {
+        let field = format!("{path}.manifest");
+        let Some(rel) = raw.manifest.as_deref() else {
+            self.error(
+                &field,
+                "required: the manifest file to apply, relative to the scenario",
+            );
+            return None;
+        };
+        let (shown, text) = self.read_relative(&field, rel, "manifest")?;
+        let mut applied = ManifestSet::default();
+        let errors_before = self.error_count();
+        manifest::add_text(&mut applied, &shown, &text, self.diags);
+        let others = applied.daemon_sets.len()
+            + applied.services.len()
+            + applied.hpas.len()
+            + applied.pdbs.len()
+            + applied.priority_classes.len()
+            + applied.namespaces.len();
+        if others > 0 {
+            self.error(
+                &field,
+                format!("{shown}: apply changes Deployments only; other kinds in the file are not simulated yet"),
+            );
+        }
+        if applied.deployments.is_empty() {
+            self.error(&field, format!("{shown} has no Deployment to apply"));
+        }
+        // The scenario's own PriorityClass errors are reported where they are defined.
+        let classes = crate::scenario::priority::priority_classes(ctx.manifests, &mut Vec::new());
+        let mut out = Vec::new();
+        for m in &applied.deployments {
+            let Some(mut spec) = manifest::deployment_spec(m, self.diags) else {
+                continue;
+            };
+            super::resolve_priority(&classes, m, &mut spec.pod, self.diags);
+            let Some(index) = ctx.deployments.iter().position(|d| {
+                d.name == spec.name
+                    && d.namespace == spec.namespace
+                    && d.source == PodSource::ReplicaSet
+            }) else {
+                self.diags.push(m.source.error(
+                    "metadata.name",
+                    format!(
+                        "no Deployment {:?} in the scenario's manifests: apply changes Deployments that exist",
+                        spec.name
+                    ),
+                ));
+                continue;
+            };
+            let current = &ctx.deployments[index];
+            if spec.selector != current.selector {
+                self.diags
+                    .push(m.source.error("spec.selector", "field is immutable"));
+            }
+            for svc in ctx.services {
+                let was = svc.backends.contains(&index);
+                let now = svc.namespace == spec.namespace
+                    && !svc.selector.is_empty()
+                    && svc.selector.matches(&spec.template_labels);
+                if was != now {
+                    self.diags.push(m.source.error(
+                        "spec.template.metadata.labels",
+                        format!(
+                            "Service {:?} would {} selecting these pods: changing which Services select a Deployment is not simulated",
+                            svc.name,
+                            if now { "start" } else { "stop" }
+                        ),
+                    ));
+                }
+            }
+            spec.workload = current.workload.clone();
+            spec.source = current.source;
+            let replicas = m.object.spec.as_ref().and_then(|s| s.replicas);
+            out.push(AppliedDeployment {
+                index,
+                spec,
+                replicas,
+            });
+        }
+        (self.error_count() == errors_before && !out.is_empty())
+            .then_some(ScriptedAction::Apply { deployments: out })
+    }
+
     fn event_scale(
         &mut self,
         path: &str,
         raw: &RawEvent,
         deployments: &[DeploymentSpec],
     ) -> Option<ScriptedAction> {
-        let field = format!("{path}.deployment");
-        let Some(name) = raw.deployment.as_deref() else {
-            self.error(&field, "required: the Deployment to scale");
-            return None;
-        };
-        let found = deployments
-            .iter()
-            .position(|d| d.name == name && d.source == PodSource::ReplicaSet);
-        let Some(deployment) = found else {
-            self.error(&field, format!("no Deployment {name:?} in the manifests"));
-            return None;
-        };
+        let deployment = self.event_deployment(path, raw, deployments)?;
         match raw.replicas {
             Some(replicas) if replicas >= 0 => Some(ScriptedAction::Scale {
                 deployment,

@@ -158,6 +158,7 @@ fn trace_workload(name: String) -> DeploymentSpec {
         template_labels: labels,
         pod: PodTemplate::default(),
         strategy: Default::default(),
+        rollout: Default::default(),
         workload: WorkloadModel {
             startup_time: DurationDist::Constant(SimDuration::ZERO),
             ..WorkloadModel::default()
