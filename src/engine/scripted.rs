@@ -152,10 +152,13 @@ impl Engine<'_> {
         self.dirty = true;
     }
 
-    /// `kubectl apply`: the new spec; `spec.replicas` only when the manifest states it.
+    /// `kubectl apply`: the new spec; `spec.replicas` and `spec.paused` only when the manifest
+    /// states them.
     fn kubectl_apply(&mut self, applied: crate::scenario::AppliedDeployment) {
         let deployment = DeploymentId(applied.index as u32);
-        self.cluster.deployments[deployment.index()].paused = applied.spec.rollout.paused;
+        if let Some(paused) = applied.paused {
+            self.cluster.deployments[deployment.index()].paused = paused;
+        }
         self.cluster.set_deployment_spec(deployment, applied.spec);
         if let Some(replicas) = applied.replicas
             && replicas != self.cluster.deployment(deployment).replicas

@@ -934,6 +934,8 @@ pub struct AppliedDeployment {
     /// `spec.replicas` when the manifest states it (else the current count stays, as the HPA
     /// set it).
     pub replicas: Option<i32>,
+    /// `spec.paused` when the manifest states it (else a paused Deployment stays paused).
+    pub paused: Option<bool>,
 }
 
 impl ScriptedAction {

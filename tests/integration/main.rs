@@ -8,6 +8,7 @@ mod failures;
 mod hpa;
 mod preemption;
 mod queueing;
+mod rollouts;
 mod scenarios;
 mod spread;
 mod support;

@@ -337,11 +337,12 @@ impl Builder<'_> {
             }
             spec.workload = current.workload.clone();
             spec.source = current.source;
-            let replicas = m.object.spec.as_ref().and_then(|s| s.replicas);
+            let stated = m.object.spec.as_ref();
             out.push(AppliedDeployment {
                 index,
                 spec,
-                replicas,
+                replicas: stated.and_then(|s| s.replicas),
+                paused: stated.and_then(|s| s.paused),
             });
         }
         (self.error_count() == errors_before && !out.is_empty())
