@@ -27,6 +27,7 @@ use crate::sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 use crate::traffic::serving::Request;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
 
+mod containers;
 mod scripted;
 
 /// Something scheduled to happen. Small and `Copy`: the queue holds millions of them.
@@ -74,6 +75,16 @@ pub enum Event {
     MinReadyElapsed,
     /// A Deployment's progress deadline may have passed.
     ProgressDeadline { deployment: DeploymentId },
+    /// A probe worker's period (for the container start `generation`).
+    Probe {
+        pod: PodId,
+        kind: kubelet::ProbeKind,
+        generation: u32,
+    },
+    /// A killed container's restart backoff is over.
+    ContainerRestart { pod: PodId, generation: u32 },
+    /// A random container crash (the workload's `crashMTBF`).
+    ContainerCrash { pod: PodId, generation: u32 },
 }
 
 /// Progress of a run, passed to the caller's callback now and then.
@@ -174,6 +185,10 @@ struct Engine<'s> {
     failure_rngs: Vec<SimRng>,
     /// Random spot interruptions, one stream per node pool.
     spot_rngs: Vec<SimRng>,
+    /// Random container crashes, one stream per Deployment.
+    crash_rngs: Vec<SimRng>,
+    /// Each pod's container as the kubelet tracks it, by pod id.
+    containers: Vec<containers::Container>,
 }
 
 impl<'s> Engine<'s> {
@@ -274,6 +289,12 @@ impl<'s> Engine<'s> {
                 .iter()
                 .map(|p| streams.stream(&format!("spot/{}", p.name)))
                 .collect(),
+            crash_rngs: s
+                .deployments
+                .iter()
+                .map(|d| streams.stream(&format!("crashes/{}", d.name)))
+                .collect(),
+            containers: Vec::new(),
         }
     }
 
@@ -310,7 +331,7 @@ impl<'s> Engine<'s> {
             .collect();
         if self.warm_start {
             for pod in starting {
-                self.start_pod(pod);
+                self.start_container(pod, containers::Start::Warm);
             }
         }
         self.warm_start = false;
@@ -399,6 +420,15 @@ impl<'s> Engine<'s> {
             Event::SpotReclaimed { node } => self.spot_reclaimed(node),
             Event::MinReadyElapsed => self.dirty = true,
             Event::ProgressDeadline { deployment } => self.track_rollout(deployment),
+            Event::Probe {
+                pod,
+                kind,
+                generation,
+            } => self.on_probe(pod, kind, generation),
+            Event::ContainerRestart { pod, generation } => {
+                self.on_container_restart(pod, generation)
+            }
+            Event::ContainerCrash { pod, generation } => self.on_container_crash(pod, generation),
         }
     }
 
@@ -430,6 +460,13 @@ impl<'s> Engine<'s> {
                 .observe(self.now, Observation::RequestFailed { service, reason });
             return;
         }
+        if self.is_warming_up(pod) {
+            // Ready without a readiness probe, but the app is not listening yet.
+            let reason = crate::traffic::FailureReason::ConnectionRefused;
+            self.recorder
+                .observe(self.now, Observation::RequestFailed { service, reason });
+            return;
+        }
         let dep = self.cluster.pod(pod).deployment;
         let spec = &self.cluster.deployment(dep).spec;
         let work = spec
@@ -449,6 +486,7 @@ impl<'s> Engine<'s> {
         let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
         self.schedule_completion(pod, next);
         self.flush_outcomes();
+        self.check_memory_limit(pod);
     }
 
     fn on_completion(&mut self, pod: PodId, generation: u32) {
@@ -495,27 +533,7 @@ impl<'s> Engine<'s> {
         if self.on_failed_node(pod) {
             return; // the machine is down: it starts when the node recovers
         }
-        self.start_pod(pod);
-    }
-
-    fn start_pod(&mut self, pod: PodId) {
-        self.cluster.start(pod, self.now);
-        self.pod_event(pod, PodEventReason::Started, "Started container".into());
-        let p = self.cluster.pod(pod);
-        let workload = &self.cluster.deployment(p.deployment).spec.workload;
-        let server = PodServer::new(p.cpu_capacity_millis, workload, self.now);
-        if self.servers.len() <= pod.index() {
-            self.servers.resize_with(pod.index() + 1, || None);
-        }
-        self.servers[pod.index()] = Some(server);
-        let deployment = p.deployment;
-        self.observe_ready(deployment);
-        let min_ready = self.cluster.deployment(deployment).spec.rollout.min_ready;
-        if !min_ready.is_zero() {
-            // Available strictly after minReadySeconds.
-            let at = self.now + min_ready + SimDuration::from_micros(1);
-            self.queue.schedule(at, Event::MinReadyElapsed);
-        }
+        self.start_container(pod, containers::Start::First);
     }
 
     /// Logs an event for `pod` under its name and its Deployment's.
@@ -531,8 +549,14 @@ impl<'s> Engine<'s> {
     }
 
     fn observe_ready(&mut self, deployment: DeploymentId) {
-        // Readiness moves rollouts along.
+        // Readiness moves rollouts along; a pod is available minReadySeconds after Ready
+        // (strictly after: hence the microsecond).
         self.dirty = true;
+        let min_ready = self.cluster.deployment(deployment).spec.rollout.min_ready;
+        if !min_ready.is_zero() {
+            let at = self.now + min_ready + SimDuration::from_micros(1);
+            self.queue.schedule(at, Event::MinReadyElapsed);
+        }
         let ready = self.cluster.ready_pods(deployment);
         self.recorder.observe(
             self.now,

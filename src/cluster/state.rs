@@ -860,12 +860,12 @@ impl Cluster {
         }
     }
 
-    /// Containers started: Running, and Ready (no readiness probe is modelled yet).
-    pub fn start(&mut self, pod: PodId, now: SimTime) {
+    /// Containers started: Running (and Ready when `ready`: no probe has to pass first).
+    pub fn start(&mut self, pod: PodId, now: SimTime, ready: bool) {
         let p = &mut self.pods[pod.index()];
         p.phase = PodPhase::Running;
         p.started = Some(now);
-        self.set_ready(pod, true, now);
+        self.set_ready(pod, ready, now);
     }
 
     /// Sets the Ready condition and keeps the Services' endpoint lists in step.

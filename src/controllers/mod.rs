@@ -106,13 +106,23 @@ pub enum PodEventReason {
     /// The pod was deleted before it was bound (kubesim's reason: Kubernetes logs this on the
     /// owner as `SuccessfulDelete`).
     Deleted,
+    /// A probe failed.
+    Unhealthy,
+    /// The container is waiting out its restart backoff (`CrashLoopBackOff`).
+    BackOff,
+    /// The container used more memory than its limit (exit code 137).
+    OOMKilled,
 }
 
 impl PodEventReason {
     /// `Warning` for the reasons that mean something is wrong, `Normal` otherwise.
     pub fn event_type(self) -> &'static str {
         match self {
-            PodEventReason::FailedScheduling | PodEventReason::NotTriggerScaleUp => "Warning",
+            PodEventReason::FailedScheduling
+            | PodEventReason::NotTriggerScaleUp
+            | PodEventReason::Unhealthy
+            | PodEventReason::BackOff
+            | PodEventReason::OOMKilled => "Warning",
             _ => "Normal",
         }
     }

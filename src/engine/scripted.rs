@@ -14,7 +14,7 @@ use crate::controllers::{Intent, PodEventReason, disruption};
 use crate::scenario::ScriptedAction;
 use crate::sim::SimTime;
 use crate::sim::dist::DurationDist;
-use crate::traffic::{FailureReason, PodServer};
+use crate::traffic::FailureReason;
 
 /// A spot interruption's notice (AWS: two minutes).
 const SPOT_NOTICE: crate::sim::SimDuration = crate::sim::SimDuration::from_secs(120);
@@ -262,17 +262,11 @@ impl Engine<'_> {
             if p.deletion.is_some() {
                 self.finish_termination(pod);
             } else if p.phase == PodPhase::Pending {
-                self.start_pod(pod);
+                self.start_container(pod, super::containers::Start::First);
             } else {
-                self.restart_server(pod);
+                self.start_container(pod, super::containers::Start::Reboot);
             }
         }
-    }
-
-    fn restart_server(&mut self, pod: PodId) {
-        let p = self.cluster.pod(pod);
-        let workload = &self.cluster.deployment(p.deployment).spec.workload;
-        self.servers[pod.index()] = Some(PodServer::new(p.cpu_capacity_millis, workload, self.now));
     }
 
     /// Whether a bound pod's node is down (its containers are not running).

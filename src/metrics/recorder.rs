@@ -63,6 +63,8 @@ pub enum Observation {
     },
     /// The Deployment made no progress for `progressDeadlineSeconds`.
     ProgressDeadlineExceeded { deployment: DeploymentId },
+    /// A container of the Deployment was killed and will restart (`oom`: by its memory limit).
+    ContainerRestarted { deployment: DeploymentId, oom: bool },
     /// The Deployment's Available condition (available pods ≥ replicas − maxUnavailable)
     /// changed (also emitted at its first reconcile).
     AvailableChanged {
@@ -202,6 +204,8 @@ pub struct DeploymentStats {
     /// 1 while fewer pods are Ready than `spec.replicas`.
     pub short_of_ready: Gauge,
     pub rollouts: Vec<RolloutRecord>,
+    pub container_restarts: u64,
+    pub oom_kills: u64,
 }
 
 impl DeploymentStats {
@@ -364,6 +368,11 @@ impl Recorder {
                 if let Some(r) = self.deployments[deployment.index()].rollouts.last_mut() {
                     r.deadline_exceeded.get_or_insert(now);
                 }
+            }
+            Observation::ContainerRestarted { deployment, oom } => {
+                let d = &mut self.deployments[deployment.index()];
+                d.container_restarts += 1;
+                d.oom_kills += u64::from(oom);
             }
             Observation::AvailableChanged {
                 deployment,

@@ -95,6 +95,10 @@ pub struct DeploymentReport {
     pub unavailable_seconds: f64,
     /// Template changes rolled out (scripted `apply` and `rollback`), in order.
     pub rollouts: Vec<RolloutReport>,
+    /// Containers killed and restarted (failed liveness or startup probes, OOM kills, crashes).
+    pub container_restarts: u64,
+    /// Of those, killed by their memory limit.
+    pub oom_kills: u64,
 }
 
 /// One rollout: when it started and finished.
@@ -245,6 +249,8 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             short_of_ready_seconds: round3(d.short_of_ready.integral),
             unavailable_seconds: round3(d.unavailable.integral),
             rollouts: d.rollouts.iter().map(RolloutReport::of).collect(),
+            container_restarts: d.container_restarts,
+            oom_kills: d.oom_kills,
         })
         .collect();
     let hpas = scenario

@@ -617,6 +617,7 @@ struct ContainerResources {
     has_cpu_request: bool,
     has_memory_request: bool,
     has_cpu_limit: bool,
+    has_memory_limit: bool,
 }
 
 fn container_resources(
@@ -675,6 +676,7 @@ fn container_resources(
         has_memory_request: requests_in.contains_key(resources::MEMORY)
             || limits_in.contains_key(resources::MEMORY),
         has_cpu_limit: limits_in.contains_key(resources::CPU),
+        has_memory_limit: limits_in.contains_key(resources::MEMORY),
     }
 }
 
@@ -778,11 +780,15 @@ fn pod_template(
         .collect();
     let cpu_limit_millis = (!app.is_empty() && app.iter().all(|c| c.has_cpu_limit))
         .then(|| app.iter().map(|c| c.limits.cpu_millis).sum());
+    let memory_limit_bytes = (!app.is_empty() && app.iter().all(|c| c.has_memory_limit))
+        .then(|| app.iter().map(|c| c.limits.memory_bytes).sum());
     PodTemplate {
         requests,
         scoring_requests,
         hpa_containers,
         cpu_limit_millis,
+        memory_limit_bytes,
+        probes: super::probes::pod_probes(&spec.containers, src, path, diags),
         node_selector: spec.node_selector.clone().unwrap_or_default(),
         required_node_affinity: required_node_affinity(spec, src, path, diags),
         preferred_node_affinity: preferred_node_affinity(spec, src, path, diags),

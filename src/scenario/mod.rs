@@ -15,6 +15,7 @@ pub mod pdb;
 pub mod pod_affinity;
 pub mod pod_spread;
 pub mod priority;
+pub mod probes;
 pub mod raw;
 pub mod scheduler_config;
 pub mod slo;

@@ -203,6 +203,25 @@ impl DeploymentSpec {
     }
 }
 
+/// A container probe after defaulting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub initial_delay: SimDuration,
+    pub period: SimDuration,
+    /// `timeoutSeconds` (kept for the resolved spec; the health model decides failures).
+    pub timeout: SimDuration,
+    pub success_threshold: u32,
+    pub failure_threshold: u32,
+}
+
+/// A pod's probes (for each kind, its first app container's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PodProbes {
+    pub startup: Option<ProbeSpec>,
+    pub readiness: Option<ProbeSpec>,
+    pub liveness: Option<ProbeSpec>,
+}
+
 /// What every pod of a Deployment asks for and tolerates.
 #[derive(Clone, Debug, Default)]
 pub struct PodTemplate {
@@ -217,6 +236,10 @@ pub struct PodTemplate {
     pub scoring_requests: Resources,
     /// Sum of CPU limits when every app container has one; `None` means unbounded.
     pub cpu_limit_millis: Option<i64>,
+    /// Sum of memory limits when every app container has one; `None` means unbounded.
+    pub memory_limit_bytes: Option<i64>,
+    /// The containers' startup, readiness and liveness probes.
+    pub probes: PodProbes,
     pub node_selector: Labels,
     /// `requiredDuringSchedulingIgnoredDuringExecution` terms (ORed); empty: no requirement.
     pub required_node_affinity: Vec<NodeSelectorTerm>,
@@ -452,6 +475,12 @@ pub struct WorkloadModel {
     pub container: Option<String>,
     /// Working-set memory of a pod; `None` when the scenario does not model memory.
     pub memory: Option<MemoryModel>,
+    /// After the container starts, the app answers nothing for this long.
+    pub warmup: DurationDist,
+    /// Probes fail while more requests than this are in flight (`None`: load does not matter).
+    pub probe_fails_above_in_flight: Option<u32>,
+    /// Mean time between random container crashes (`None`: none).
+    pub crash_mtbf: Option<SimDuration>,
 }
 
 /// A pod's working set: `base + perInFlightRequest × requests in flight`.
@@ -480,6 +509,9 @@ impl Default for WorkloadModel {
             pod_metric_aliases: Default::default(),
             container: None,
             memory: None,
+            warmup: DurationDist::Constant(SimDuration::ZERO),
+            probe_fails_above_in_flight: None,
+            crash_mtbf: None,
         }
     }
 }

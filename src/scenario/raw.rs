@@ -331,6 +331,26 @@ pub struct RawWorkload {
     /// Working-set memory model (needed by memory metrics and memory limits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<RawMemoryModel>,
+    /// After the container starts, how long the app answers nothing (requests and probes fail)
+    /// while it loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<RawDistribution>,
+    /// How the app answers its probes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<RawHealthCheck>,
+    /// Mean time between crashes of a container (its own random stream), e.g. `6h`.
+    #[serde(default, rename = "crashMTBF", skip_serializing_if = "Option::is_none")]
+    pub crash_mtbf: Option<Duration>,
+}
+
+/// `healthCheck: {failsAboveInFlight: 40}`: probes fail while the pod has more requests in
+/// flight (in service and queued) than this — an overloaded app answers its health endpoint
+/// too late.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawHealthCheck {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fails_above_in_flight: Option<u32>,
 }
 
 /// `memory: {base: 256Mi, perInFlightRequest: 2Mi}`: a pod's working set is the base plus the

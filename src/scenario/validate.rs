@@ -1177,6 +1177,17 @@ impl Builder<'_> {
             );
         }
         let memory = w.memory.as_ref().map(|m| self.memory_model(path, m));
+        let warmup = w.warmup.as_ref().map_or(defaults.warmup, |d| {
+            self.distribution(&format!("{path}.warmup"), d)
+        });
+        let probe_fails_above_in_flight = w
+            .health_check
+            .as_ref()
+            .and_then(|h| h.fails_above_in_flight);
+        let crash_mtbf = w.crash_mtbf.map(|d| d.0);
+        if crash_mtbf.is_some_and(|d| d.is_zero()) {
+            self.error(&format!("{path}.crashMTBF"), "must be greater than 0");
+        }
         WorkloadModel {
             startup_time,
             cpu_per_request,
@@ -1186,6 +1197,9 @@ impl Builder<'_> {
             pod_metric_aliases,
             container: w.container.clone(),
             memory,
+            warmup,
+            probe_fails_above_in_flight,
+            crash_mtbf: crash_mtbf.filter(|d| !d.is_zero()),
         }
     }
 

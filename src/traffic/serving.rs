@@ -36,15 +36,19 @@ pub enum FailureReason {
     PodTerminated,
     /// The pod's node failed: in flight, or sent to an endpoint not yet removed.
     NodeFailure,
+    /// Sent to a Ready pod whose app is not listening yet (no readiness probe held it back
+    /// while it warmed up).
+    ConnectionRefused,
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 5] = [
+    pub const ALL: [FailureReason; 6] = [
         Self::NoEndpoint,
         Self::QueueFull,
         Self::Timeout,
         Self::PodTerminated,
         Self::NodeFailure,
+        Self::ConnectionRefused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +58,7 @@ impl FailureReason {
             Self::Timeout => "timeout",
             Self::PodTerminated => "pod_terminated",
             Self::NodeFailure => "node_failure",
+            Self::ConnectionRefused => "connection_refused",
         }
     }
 }

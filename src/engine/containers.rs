@@ -1,0 +1,314 @@
+//! The kubelet's side of a running pod: its container starting (and warming up), the probe
+//! workers on their periods, kills by a failed liveness or startup probe, by the memory limit
+//! (OOMKilled) or by a random crash, and restarts after the CrashLoopBackOff delay.
+//!
+//! Each container start gets a new generation; probe, restart and crash events carry the
+//! generation they were scheduled for and are dropped once it has moved on.
+
+use super::{Engine, Event};
+use crate::cluster::PodId;
+use crate::controllers::PodEventReason;
+use crate::controllers::kubelet::{self, ProbeKind, ProbeWorker, RestartBackoff};
+use crate::metrics::Observation;
+use crate::sim::dist::DurationDist;
+use crate::sim::{SimDuration, SimTime};
+use crate::traffic::{FailureReason, PodServer};
+
+/// What the kubelet tracks about a pod's container.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Container {
+    generation: u32,
+    /// The app answers (requests and probes) from then on.
+    pub(super) listening_from: SimTime,
+    workers: [ProbeWorker; 3],
+    startup_done: bool,
+    backoff: RestartBackoff,
+}
+
+impl Default for Container {
+    fn default() -> Self {
+        Container {
+            generation: 0,
+            listening_from: SimTime::ZERO,
+            workers: ProbeKind::ALL.map(ProbeWorker::new),
+            startup_done: false,
+            backoff: RestartBackoff::default(),
+        }
+    }
+}
+
+/// How a container comes to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Start {
+    /// The pod's first start after binding.
+    First,
+    /// Already running and warm at t = 0 (`startWarm`): its probes have passed.
+    Warm,
+    /// Restarted after a kill, once its backoff is over.
+    Restart,
+    /// Its machine came back: Ready stays as the node lifecycle controller leaves it, unless
+    /// probes decide it.
+    Reboot,
+}
+
+/// Why a container was killed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kill {
+    Probe(ProbeKind),
+    OutOfMemory,
+    Crash,
+}
+
+impl Engine<'_> {
+    /// Starts (or restarts) the pod's container.
+    pub(super) fn start_container(&mut self, pod: PodId, how: Start) {
+        let p = self.cluster.pod(pod);
+        let dep = p.deployment;
+        let probes = p.template.probes;
+        let gated = probes.readiness.is_some() || probes.startup.is_some();
+        let workload = &self.cluster.deployment(dep).spec.workload;
+        let warmup = if how == Start::Warm {
+            SimDuration::ZERO
+        } else {
+            workload.warmup.sample(&mut self.startup_rngs[dep.index()])
+        };
+        let server = PodServer::new(p.cpu_capacity_millis, workload, self.now);
+        let crash_mtbf = workload.crash_mtbf;
+        if self.containers.len() <= pod.index() {
+            self.containers
+                .resize_with(pod.index() + 1, Container::default);
+            self.servers.resize_with(pod.index() + 1, || None);
+        }
+        self.servers[pod.index()] = Some(server);
+        let c = &mut self.containers[pod.index()];
+        c.generation += 1;
+        c.listening_from = self.now + warmup;
+        c.workers = ProbeKind::ALL.map(ProbeWorker::new);
+        c.startup_done = probes.startup.is_none();
+        let generation = c.generation;
+        match how {
+            Start::First | Start::Warm => {
+                self.cluster
+                    .start(pod, self.now, how == Start::Warm || !gated);
+                self.pod_event(pod, PodEventReason::Started, "Started container".into());
+            }
+            Start::Restart => {
+                self.cluster.set_ready(pod, !gated, self.now);
+                self.pod_event(pod, PodEventReason::Started, "Started container".into());
+            }
+            Start::Reboot if gated => self.cluster.set_ready(pod, false, self.now),
+            Start::Reboot => {}
+        }
+        if how == Start::Warm {
+            let c = &mut self.containers[pod.index()];
+            c.startup_done = true;
+            c.workers[ProbeKind::Readiness as usize].result = Some(true);
+        }
+        self.observe_ready(dep);
+        for kind in ProbeKind::ALL {
+            if let Some(spec) = probe_spec(probes, kind) {
+                // A warm pod's workers are already on their periods.
+                let first = if how == Start::Warm {
+                    spec.period
+                } else {
+                    spec.initial_delay
+                };
+                let at = self.now + first;
+                self.queue.schedule(
+                    at,
+                    Event::Probe {
+                        pod,
+                        kind,
+                        generation,
+                    },
+                );
+            }
+        }
+        if let Some(mtbf) = crash_mtbf {
+            let after = DurationDist::exponential(mtbf).sample(&mut self.crash_rngs[dep.index()]);
+            let at = self.now + after;
+            self.queue
+                .schedule(at, Event::ContainerCrash { pod, generation });
+        }
+    }
+
+    /// Whether an event scheduled for `generation` still concerns a running container.
+    fn is_current(&self, pod: PodId, generation: u32) -> bool {
+        let p = self.cluster.pod(pod);
+        p.deletion.is_none()
+            && self
+                .containers
+                .get(pod.index())
+                .is_some_and(|c| c.generation == generation)
+            && self.servers.get(pod.index()).is_some_and(Option::is_some)
+    }
+
+    /// One probe of a worker; the next is scheduled a period later.
+    pub(super) fn on_probe(&mut self, pod: PodId, kind: ProbeKind, generation: u32) {
+        if !self.is_current(pod, generation) {
+            return;
+        }
+        let p = self.cluster.pod(pod);
+        let probes = p.template.probes;
+        let spec = probe_spec(probes, kind).expect("probes are scheduled for probes that exist");
+        let c = self.containers[pod.index()];
+        if kind == ProbeKind::Startup && c.startup_done {
+            return; // the startup probe is done for this container
+        }
+        self.queue.schedule(
+            self.now + spec.period,
+            Event::Probe {
+                pod,
+                kind,
+                generation,
+            },
+        );
+        if kind != ProbeKind::Startup && !c.startup_done {
+            return; // liveness and readiness wait for the startup probe
+        }
+        let workload = &self.cluster.deployment(p.deployment).spec.workload;
+        let in_flight = self.servers[pod.index()]
+            .as_ref()
+            .map_or(0, PodServer::load);
+        let ok = kubelet::probe_succeeds(workload, c.listening_from, in_flight, self.now);
+        if !ok {
+            let message = format!("{} probe failed", kind.name());
+            self.pod_event(pod, PodEventReason::Unhealthy, message);
+        }
+        let changed = self.containers[pod.index()].workers[kind as usize].observe(&spec, ok);
+        match (kind, changed) {
+            (ProbeKind::Startup, Some(true)) => {
+                self.containers[pod.index()].startup_done = true;
+                if probes.readiness.is_none() {
+                    self.set_pod_ready(pod, true);
+                }
+            }
+            (ProbeKind::Readiness, Some(ready)) => self.set_pod_ready(pod, ready),
+            (ProbeKind::Startup | ProbeKind::Liveness, Some(false)) => {
+                self.kill_container(pod, Kill::Probe(kind))
+            }
+            _ => {}
+        }
+    }
+
+    fn set_pod_ready(&mut self, pod: PodId, ready: bool) {
+        // A pod on an unreachable node stays not Ready whatever its probes say.
+        let unreachable = self
+            .cluster
+            .pod(pod)
+            .node
+            .is_some_and(|n| self.cluster.node(n).unreachable);
+        self.cluster.set_ready(pod, ready && !unreachable, self.now);
+        self.observe_ready(self.cluster.pod(pod).deployment);
+    }
+
+    /// A random crash (`crashMTBF`).
+    pub(super) fn on_container_crash(&mut self, pod: PodId, generation: u32) {
+        if self.is_current(pod, generation) {
+            self.kill_container(pod, Kill::Crash);
+        }
+    }
+
+    /// Kills the container: requests in flight are reset, the pod is not Ready, and the
+    /// container starts again after its backoff.
+    pub(super) fn kill_container(&mut self, pod: PodId, why: Kill) {
+        if let Some(mut server) = self.servers[pod.index()].take() {
+            server.fail_all(
+                FailureReason::PodTerminated,
+                &mut self.slab,
+                &mut self.outcomes,
+            );
+        }
+        self.flush_outcomes();
+        self.metrics_server.forget(pod);
+        let (reason, message) = match why {
+            Kill::Probe(kind) => (
+                PodEventReason::Killing,
+                format!(
+                    "Container failed {} probe, will be restarted",
+                    kind.name().to_lowercase()
+                ),
+            ),
+            Kill::OutOfMemory => (
+                PodEventReason::OOMKilled,
+                "Container exceeded its memory limit (exit code 137)".to_string(),
+            ),
+            Kill::Crash => (
+                PodEventReason::BackOff,
+                "Container crashed (exit code 1)".to_string(),
+            ),
+        };
+        self.pod_event(pod, reason, message);
+        self.set_pod_ready(pod, false);
+        let c = &mut self.containers[pod.index()];
+        c.generation += 1;
+        let generation = c.generation;
+        let delay = c.backoff.next(self.now);
+        let message = format!(
+            "Back-off {} restarting failed container",
+            crate::sim::SimDuration::from_micros(delay.as_micros())
+        );
+        self.pod_event(pod, PodEventReason::BackOff, message);
+        let deployment = self.cluster.pod(pod).deployment;
+        self.recorder.observe(
+            self.now,
+            Observation::ContainerRestarted {
+                deployment,
+                oom: why == Kill::OutOfMemory,
+            },
+        );
+        self.queue.schedule(
+            self.now + delay,
+            Event::ContainerRestart { pod, generation },
+        );
+        self.dirty = true;
+    }
+
+    /// The backoff is over: the container starts again.
+    pub(super) fn on_container_restart(&mut self, pod: PodId, generation: u32) {
+        let p = self.cluster.pod(pod);
+        let waiting = self
+            .containers
+            .get(pod.index())
+            .is_some_and(|c| c.generation == generation);
+        if p.deletion.is_some() || !waiting || self.on_failed_node(pod) {
+            return;
+        }
+        self.start_container(pod, Start::Restart);
+    }
+
+    /// Whether the app is still loading (requests to it are refused).
+    pub(super) fn is_warming_up(&self, pod: PodId) -> bool {
+        self.containers
+            .get(pod.index())
+            .is_some_and(|c| self.now < c.listening_from)
+    }
+
+    /// The memory limit is checked whenever a request adds to the working set.
+    pub(super) fn check_memory_limit(&mut self, pod: PodId) {
+        let p = self.cluster.pod(pod);
+        let Some(limit) = p.template.memory_limit_bytes else {
+            return;
+        };
+        let Some(model) = self.cluster.deployment(p.deployment).spec.workload.memory else {
+            return;
+        };
+        let load = self.servers[pod.index()]
+            .as_ref()
+            .map_or(0, PodServer::load);
+        if model.working_set(load as u64) > limit {
+            self.kill_container(pod, Kill::OutOfMemory);
+        }
+    }
+}
+
+fn probe_spec(
+    probes: crate::scenario::PodProbes,
+    kind: ProbeKind,
+) -> Option<crate::scenario::ProbeSpec> {
+    match kind {
+        ProbeKind::Startup => probes.startup,
+        ProbeKind::Readiness => probes.readiness,
+        ProbeKind::Liveness => probes.liveness,
+    }
+}
