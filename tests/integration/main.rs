@@ -7,6 +7,7 @@ mod daemonset;
 mod failures;
 mod hpa;
 mod preemption;
+mod probes;
 mod queueing;
 mod rollouts;
 mod scenarios;
