@@ -16,7 +16,7 @@ use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::metrics_server::{CustomPoint, MetricsServer};
 use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::{
-    Intent, daemonset, deployment, disruption, kubelet, replicaset, scheduler,
+    Intent, daemonset, deployment, disruption, kubelet, replicaset, scheduler, statefulset,
 };
 use crate::metrics::pod_events::{PodEvent, PodEventLog, PodEventReason, PodRef};
 use crate::metrics::recorder::{ClusterSample, SeriesNames};
@@ -189,6 +189,8 @@ struct Engine<'s> {
     crash_rngs: Vec<SimRng>,
     /// Each pod's container as the kubelet tracks it, by pod id.
     containers: Vec<containers::Container>,
+    /// The images on each node, by node id.
+    image_caches: Vec<kubelet::ImageCache>,
 }
 
 impl<'s> Engine<'s> {
@@ -295,6 +297,7 @@ impl<'s> Engine<'s> {
                 .map(|d| streams.stream(&format!("crashes/{}", d.name)))
                 .collect(),
             containers: Vec::new(),
+            image_caches: Vec::new(),
         }
     }
 
@@ -320,16 +323,20 @@ impl<'s> Engine<'s> {
             self.observe_pool_size(PoolId(p as u32));
         }
         self.observe_allocation();
-        self.reconcile();
-        // Pods placed at t = 0 of a warm start are already Running: start them now.
-        let starting: Vec<PodId> = self
-            .cluster
-            .pods
-            .iter()
-            .filter(|p| p.node.is_some())
-            .map(|p| p.id)
-            .collect();
-        if self.warm_start {
+        // Pods placed at t = 0 of a warm start are already Running: start them now, and
+        // reconcile again for the pods that wait for them (a StatefulSet's next ordinal).
+        loop {
+            self.reconcile();
+            let starting: Vec<PodId> = self
+                .cluster
+                .pods
+                .iter()
+                .filter(|p| p.node.is_some() && p.phase == PodPhase::Pending)
+                .map(|p| p.id)
+                .collect();
+            if !self.warm_start || starting.is_empty() {
+                break;
+            }
             for pod in starting {
                 self.start_container(pod, containers::Start::Warm);
             }
@@ -618,6 +625,25 @@ impl<'s> Engine<'s> {
         self.finish_termination(pod);
     }
 
+    /// Takes the pod's server away (its container stopped), adding its CFS period counters to
+    /// its Deployment's.
+    fn take_server(&mut self, pod: PodId) -> Option<PodServer> {
+        let mut server = self.servers.get_mut(pod.index()).and_then(Option::take)?;
+        server.advance(self.now);
+        if let Some(cfs) = server.cfs_periods() {
+            let deployment = self.cluster.pod(pod).deployment;
+            self.recorder.observe(
+                self.now,
+                Observation::CpuPeriods {
+                    deployment,
+                    periods: cfs.periods,
+                    throttled: cfs.throttled,
+                },
+            );
+        }
+        Some(server)
+    }
+
     fn finish_termination(&mut self, pod: PodId) {
         let node = self.cluster.pod(pod).node;
         self.scheduler.queue.forget(pod);
@@ -631,9 +657,7 @@ impl<'s> Engine<'s> {
         if let Some(node) = node.filter(|&n| self.cluster.node(n).is_to_be_deleted()) {
             self.remove_node_if_empty(node);
         }
-        if let Some(slot) = self.servers.get_mut(pod.index()) {
-            *slot = None;
-        }
+        self.take_server(pod);
         self.metrics_server.forget(pod);
         self.dirty = true;
     }
@@ -698,7 +722,8 @@ impl<'s> Engine<'s> {
             for d in 0..self.cluster.deployments.len() {
                 let id = DeploymentId(d as u32);
                 intents.extend(deployment::reconcile(&self.cluster, id, self.now));
-                intents.extend(daemonset::reconcile(&self.cluster, id));
+                intents.extend(daemonset::reconcile(&self.cluster, id, self.now));
+                intents.extend(statefulset::reconcile(&self.cluster, id, self.now));
             }
             for rs in 0..self.cluster.replica_sets.len() {
                 intents.extend(replicaset::reconcile(
@@ -836,6 +861,23 @@ impl<'s> Engine<'s> {
                     .observe(self.now, Observation::PodCreated { deployment });
                 self.dirty = true;
             }
+            Intent::CreateStatefulPod {
+                replica_set,
+                ordinal,
+            } => {
+                let pod = self
+                    .cluster
+                    .create_stateful_pod(replica_set, ordinal, self.now);
+                let deployment = self.cluster.pod(pod).deployment;
+                let message = format!(
+                    "Created by StatefulSet {}",
+                    self.cluster.deployment(deployment).spec.name
+                );
+                self.pod_event(pod, PodEventReason::Created, message);
+                self.recorder
+                    .observe(self.now, Observation::PodCreated { deployment });
+                self.dirty = true;
+            }
             Intent::CreateDaemonPod { deployment, node } => {
                 let pod = self.cluster.create_daemon_pod(deployment, node, self.now);
                 let message = format!(
@@ -855,6 +897,7 @@ impl<'s> Engine<'s> {
                 self.cluster.bind(pod, node);
                 self.charge(pod, 1.0);
                 self.observe_allocation();
+                let pulled = self.pull_images(pod, node);
                 if !self.warm_start {
                     let dep = self.cluster.pod(pod).deployment;
                     let delay = kubelet::startup_delay(
@@ -862,7 +905,7 @@ impl<'s> Engine<'s> {
                         &mut self.startup_rngs[dep.index()],
                     );
                     self.queue
-                        .schedule(self.now + delay, Event::PodStarted { pod });
+                        .schedule(pulled + delay, Event::PodStarted { pod });
                 }
             }
             Intent::ScaleDeployment {
@@ -898,6 +941,34 @@ impl<'s> Engine<'s> {
         }
     }
 
+    /// The kubelet pulls the pod's images the node lacks (warm pods found them there): when
+    /// they are all present.
+    fn pull_images(&mut self, pod: PodId, node: NodeId) -> SimTime {
+        if self.image_caches.len() <= node.index() {
+            self.image_caches
+                .resize_with(node.index() + 1, kubelet::ImageCache::default);
+        }
+        let pool = self.cluster.node(node).pool;
+        let bandwidth = if self.warm_start {
+            None
+        } else {
+            self.cluster.pools[pool.index()].spec.image_pull_bandwidth
+        };
+        let images = &self.cluster.pod(pod).template.images;
+        let pulled = self.image_caches[node.index()].pull(
+            images,
+            &self.cluster.image_sizes,
+            bandwidth,
+            self.now,
+        );
+        if pulled > self.now {
+            let took = pulled.saturating_since(self.now);
+            let message = format!("Pulled images {} (ready in {took})", images.join(", "));
+            self.pod_event(pod, PodEventReason::Pulled, message);
+        }
+        pulled
+    }
+
     // ---- rollouts ----------------------------------------------------------------------------
 
     /// A ReplicaSet became the new one (created, or revived by a rollback): a rollout starts.
@@ -924,7 +995,8 @@ impl<'s> Engine<'s> {
 
     fn track_rollouts(&mut self) {
         for d in 0..self.cluster.deployments.len() {
-            if self.cluster.deployments[d].is_replicated() {
+            let workload = &self.cluster.deployments[d];
+            if workload.has_controller() {
                 self.track_rollout(DeploymentId(d as u32));
             }
         }
@@ -1214,6 +1286,9 @@ impl<'s> Engine<'s> {
     }
 
     fn finish(mut self) -> RunOutput {
+        for p in 0..self.servers.len() {
+            self.take_server(PodId(p as u32));
+        }
         if self
             .recorder
             .series

@@ -156,6 +156,8 @@ pub struct Pod {
     pub ready_transition: SimTime,
     /// `metadata.deletionTimestamp`.
     pub deletion: Option<SimTime>,
+    /// A StatefulSet pod's ordinal (`<name>-<ordinal>`).
+    pub ordinal: Option<u32>,
     /// CPU the pod's containers may use, in millicores (limit, or the node's free share).
     pub cpu_capacity_millis: i64,
     /// The pod's spec as the scheduler and kubelet see it (shared with its Deployment).
@@ -267,6 +269,10 @@ impl Deployment {
 
     pub fn is_daemon_set(&self) -> bool {
         self.spec.source == crate::scenario::PodSource::DaemonSet
+    }
+
+    pub fn is_stateful_set(&self) -> bool {
+        self.spec.source == crate::scenario::PodSource::StatefulSet
     }
 
     /// The `desired-replicas` and `max-replicas` annotations the controller writes on a
@@ -422,17 +428,23 @@ fn replica_set_template(
         crate::scenario::PodSource::DaemonSet => pod
             .tolerations
             .extend(super::resources::daemon_set_tolerations()),
-        crate::scenario::PodSource::ReplicaSet => {}
+        crate::scenario::PodSource::ReplicaSet | crate::scenario::PodSource::StatefulSet => {}
     }
-    pod.labels
-        .insert(POD_TEMPLATE_HASH_LABEL.to_string(), hash.to_string());
+    // A StatefulSet's pods carry their revision, but its selector does not.
+    let stateful = spec.source == crate::scenario::PodSource::StatefulSet;
+    let (label, value) = if stateful {
+        ("controller-revision-hash", format!("{}-{hash}", spec.name))
+    } else {
+        (POD_TEMPLATE_HASH_LABEL, hash.to_string())
+    };
+    pod.labels.insert(label.to_string(), value.clone());
     for c in &mut pod.topology_spread {
         c.merge_match_label_keys(&pod.labels);
     }
     let mut selector = spec.selector.clone();
-    selector
-        .match_labels
-        .insert(POD_TEMPLATE_HASH_LABEL.to_string(), hash.to_string());
+    if !stateful {
+        selector.match_labels.insert(label.to_string(), value);
+    }
     for svc in service_selectors {
         selector.match_labels.extend(svc.match_labels.clone());
     }
@@ -726,9 +738,28 @@ impl Cluster {
             }],
         }];
         template.daemon_node = Some(node);
-        let rs = d.replica_sets[0];
+        // The revision of the current template (the controller creates it first).
+        let rs = d
+            .replica_sets
+            .iter()
+            .copied()
+            .find(|rs| self.replica_sets[rs.index()].template_key == d.template_key)
+            .unwrap_or(d.replica_sets[0]);
         let name = format!("{}-{}", d.spec.name, pod_suffix(self.pods.len() as u32));
         self.create_pod_with(rs, name, Arc::new(template), now)
+    }
+
+    /// Creates a StatefulSet's pod `<name>-<ordinal>` from the template of revision `rs`.
+    pub fn create_stateful_pod(&mut self, rs: ReplicaSetId, ordinal: u32, now: SimTime) -> PodId {
+        let set = &self.replica_sets[rs.index()];
+        let name = format!(
+            "{}-{ordinal}",
+            self.deployments[set.deployment.index()].spec.name
+        );
+        let template = Arc::clone(&set.template);
+        let pod = self.create_pod_with(rs, name, template, now);
+        self.pods[pod.index()].ordinal = Some(ordinal);
+        pod
     }
 
     /// Creates a pending pod with its own name and spec (a pod from a trace), owned by `rs` for
@@ -755,6 +786,7 @@ impl Cluster {
             ready: false,
             ready_transition: now,
             deletion: None,
+            ordinal: None,
             cpu_capacity_millis: 0,
             template,
             unschedulable_since: None,

@@ -43,7 +43,9 @@ pub fn reconcile(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> V
     }
     match d.spec.strategy {
         Strategy::RollingUpdate { .. } => rolling_update(cluster, d, &sets, now),
-        Strategy::Recreate => recreate(cluster, d, &sets, now),
+        // Deployments have no OnDelete (the manifest reader only makes it for DaemonSets and
+        // StatefulSets); treat it like Recreate's wait-for-deletions if it ever comes.
+        Strategy::Recreate | Strategy::OnDelete => recreate(cluster, d, &sets, now),
     }
 }
 
@@ -345,6 +347,7 @@ mod tests {
                 max_unavailable: Int(0),
             },
             rollout: Default::default(),
+            stateful: Default::default(),
             workload: Default::default(),
             source: Default::default(),
         };
@@ -413,6 +416,7 @@ mod tests {
             ready: true,
             ready_transition: SimTime::from_secs(100),
             deletion: None,
+            ordinal: None,
             cpu_capacity_millis: 1000,
             template: Default::default(),
             unschedulable_since: None,

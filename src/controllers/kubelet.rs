@@ -1,6 +1,8 @@
-//! kubelet: how long a bound pod takes to start, its probe workers (E.1) and the restart
-//! backoff of its container (E.2). The engine runs the workers on their periods and restarts
-//! containers; the arithmetic is here.
+//! kubelet: how long a bound pod takes to start (image pulls, one at a time per node, then the
+//! container start), its probe workers (E.1) and the restart backoff of its container (E.2).
+//! The engine runs the workers on their periods and restarts containers; the arithmetic is here.
+
+use std::collections::BTreeMap;
 
 use crate::scenario::{ProbeSpec, WorkloadModel};
 use crate::sim::{SimDuration, SimRng, SimTime};
@@ -8,6 +10,45 @@ use crate::sim::{SimDuration, SimRng, SimTime};
 /// How long from binding until the container runs (image pull and start).
 pub fn startup_delay(workload: &WorkloadModel, rng: &mut SimRng) -> SimDuration {
     workload.startup_time.sample(rng)
+}
+
+/// The images a node has (or is pulling), and its one puller: the kubelet pulls one image at a
+/// time (`serializeImagePulls: true`, the default).
+#[derive(Clone, Debug, Default)]
+pub struct ImageCache {
+    ready_at: BTreeMap<String, SimTime>,
+    busy_until: SimTime,
+}
+
+impl ImageCache {
+    /// When all of `images` are on the node, the missing ones pulled from `now` on, one after
+    /// another, at `bandwidth` bytes per second (no bandwidth, or an image of unknown size:
+    /// no time). An image another pod is pulling is ready when that pull ends.
+    pub fn pull(
+        &mut self,
+        images: &[String],
+        sizes: &BTreeMap<String, i64>,
+        bandwidth: Option<i64>,
+        now: SimTime,
+    ) -> SimTime {
+        let mut done = now;
+        for image in images {
+            let ready = match self.ready_at.get(image) {
+                Some(&at) => at,
+                None => {
+                    let start = self.busy_until.max(now);
+                    let bytes = sizes.get(image).copied().unwrap_or(0);
+                    let secs = bandwidth.map_or(0.0, |b| bytes as f64 / b as f64);
+                    let end = start + SimDuration::from_secs_f64_ceil(secs);
+                    self.busy_until = end;
+                    self.ready_at.insert(image.clone(), end);
+                    end
+                }
+            };
+            done = done.max(ready);
+        }
+        done
+    }
 }
 
 /// The three probe kinds.
@@ -180,6 +221,30 @@ mod tests {
             r.next(SimTime::from_micros(1_200_000_001)),
             SimDuration::from_secs(10)
         );
+    }
+
+    #[test]
+    fn images_pull_one_at_a_time_and_once_per_node() {
+        // 100 MiB/s. Pod 1 at 0 s needs a (500 MiB) and b (200 MiB): a 0–5 s, b 5–7 s.
+        // Pod 2 at 1 s needs b and c (100 MiB): b is ready at 7 s, c queues after it, 7–8 s.
+        // Pod 3 at 20 s needs a: already there.
+        let mib = 1 << 20;
+        let sizes: BTreeMap<String, i64> = [
+            ("a".into(), 500 * mib),
+            ("b".into(), 200 * mib),
+            ("c".into(), 100 * mib),
+        ]
+        .into();
+        let images = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut cache = ImageCache::default();
+        let bw = Some(100 * mib);
+        let t = SimTime::from_secs;
+        assert_eq!(cache.pull(&images(&["a", "b"]), &sizes, bw, t(0)), t(7));
+        assert_eq!(cache.pull(&images(&["b", "c"]), &sizes, bw, t(1)), t(8));
+        assert_eq!(cache.pull(&images(&["a"]), &sizes, bw, t(20)), t(20));
+        // Without a bandwidth pulls take no time.
+        let mut free = ImageCache::default();
+        assert_eq!(free.pull(&images(&["a"]), &sizes, None, t(3)), t(3));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod node_lifecycle;
 pub mod replicaset;
 pub mod rollout;
 pub mod scheduler;
+pub mod statefulset;
 
 use serde::Serialize;
 
@@ -42,6 +43,11 @@ pub enum Intent {
     DeleteReplicaSet { replica_set: ReplicaSetId },
     /// ReplicaSet controller → a new pod from the template.
     CreatePod { replica_set: ReplicaSetId },
+    /// StatefulSet controller → pod `<name>-<ordinal>` from revision `replica_set`.
+    CreateStatefulPod {
+        replica_set: ReplicaSetId,
+        ordinal: u32,
+    },
     /// DaemonSet controller → a pod of the DaemonSet pinned to `node`.
     CreateDaemonPod {
         deployment: DeploymentId,
@@ -97,6 +103,8 @@ pub enum PodEventReason {
     NotTriggerScaleUp,
     /// The scheduler bound the pod to a node.
     Scheduled,
+    /// The kubelet pulled the pod's images the node did not have.
+    Pulled,
     /// The scheduler deleted the pod to make room for a higher-priority one.
     Preempted,
     /// The containers started.

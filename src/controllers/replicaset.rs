@@ -74,6 +74,7 @@ mod tests {
             ready: ready_since.is_some(),
             ready_transition: SimTime::from_secs(ready_since.unwrap_or(0)),
             deletion: None,
+            ordinal: None,
             cpu_capacity_millis: 1000,
             template: Default::default(),
             unschedulable_since: None,

@@ -52,6 +52,8 @@ pub enum Strategy {
         max_unavailable: IntOrPercent,
     },
     Recreate,
+    /// A DaemonSet's `OnDelete`: new pods only where old ones were deleted.
+    OnDelete,
 }
 
 impl Default for Strategy {
@@ -87,7 +89,7 @@ impl Strategy {
                 Some(max_unavailable),
                 replicas,
             )),
-            Strategy::Recreate => None,
+            Strategy::Recreate | Strategy::OnDelete => None,
         }
     }
 
@@ -108,7 +110,7 @@ impl Strategy {
     pub fn min_available(self, replicas: i32) -> i32 {
         match self {
             Strategy::RollingUpdate { .. } => replicas - self.max_unavailable(replicas),
-            Strategy::Recreate => 0,
+            Strategy::Recreate | Strategy::OnDelete => 0,
         }
     }
 }
@@ -131,7 +133,7 @@ pub fn new_rs_new_replicas(
     new: ReplicaSetView,
 ) -> i32 {
     match strategy {
-        Strategy::Recreate => replicas,
+        Strategy::Recreate | Strategy::OnDelete => replicas,
         Strategy::RollingUpdate { .. } => {
             let max_total = replicas + strategy.max_surge(replicas);
             let current: i32 = all.iter().map(|rs| rs.spec).sum();

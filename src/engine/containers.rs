@@ -72,7 +72,10 @@ impl Engine<'_> {
         } else {
             workload.warmup.sample(&mut self.startup_rngs[dep.index()])
         };
-        let server = PodServer::new(p.cpu_capacity_millis, workload, self.now);
+        let mut server = PodServer::new(p.cpu_capacity_millis, workload, self.now);
+        if p.template.cpu_limit_millis.is_some() {
+            server = server.with_cfs_quota();
+        }
         let crash_mtbf = workload.crash_mtbf;
         if self.containers.len() <= pod.index() {
             self.containers
@@ -212,7 +215,7 @@ impl Engine<'_> {
     /// Kills the container: requests in flight are reset, the pod is not Ready, and the
     /// container starts again after its backoff.
     pub(super) fn kill_container(&mut self, pod: PodId, why: Kill) {
-        if let Some(mut server) = self.servers[pod.index()].take() {
+        if let Some(mut server) = self.take_server(pod) {
             server.fail_all(
                 FailureReason::PodTerminated,
                 &mut self.slab,

@@ -236,7 +236,7 @@ impl Engine<'_> {
         self.cluster.nodes[node.index()].down_since = Some(self.now);
         let pods: Vec<PodId> = self.cluster.pods_on(node).map(|p| p.id).collect();
         for pod in pods {
-            if let Some(mut server) = self.servers.get_mut(pod.index()).and_then(Option::take) {
+            if let Some(mut server) = self.take_server(pod) {
                 server.fail_all(
                     FailureReason::NodeFailure,
                     &mut self.slab,

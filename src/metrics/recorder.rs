@@ -65,6 +65,12 @@ pub enum Observation {
     ProgressDeadlineExceeded { deployment: DeploymentId },
     /// A container of the Deployment was killed and will restart (`oom`: by its memory limit).
     ContainerRestarted { deployment: DeploymentId, oom: bool },
+    /// A CPU-limited container stopped (or the run ended) with these CFS period counts.
+    CpuPeriods {
+        deployment: DeploymentId,
+        periods: u64,
+        throttled: u64,
+    },
     /// The Deployment's Available condition (available pods ≥ replicas − maxUnavailable)
     /// changed (also emitted at its first reconcile).
     AvailableChanged {
@@ -206,6 +212,9 @@ pub struct DeploymentStats {
     pub rollouts: Vec<RolloutRecord>,
     pub container_restarts: u64,
     pub oom_kills: u64,
+    /// CFS periods with work, and throttled ones, over the containers with a CPU limit.
+    pub cpu_periods: u64,
+    pub cpu_throttled_periods: u64,
 }
 
 impl DeploymentStats {
@@ -373,6 +382,15 @@ impl Recorder {
                 let d = &mut self.deployments[deployment.index()];
                 d.container_restarts += 1;
                 d.oom_kills += u64::from(oom);
+            }
+            Observation::CpuPeriods {
+                deployment,
+                periods,
+                throttled,
+            } => {
+                let d = &mut self.deployments[deployment.index()];
+                d.cpu_periods += periods;
+                d.cpu_throttled_periods += throttled;
             }
             Observation::AvailableChanged {
                 deployment,

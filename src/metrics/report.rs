@@ -99,6 +99,13 @@ pub struct DeploymentReport {
     pub container_restarts: u64,
     /// Of those, killed by their memory limit.
     pub oom_kills: u64,
+    /// Containers with a CPU limit: 100 ms CFS periods in which they had work (`nr_periods`).
+    pub cpu_periods: u64,
+    /// Of those, periods in which the requests in service wanted more CPU than the limit
+    /// (`nr_throttled`).
+    pub cpu_throttled_periods: u64,
+    /// `cpu_throttled_periods / cpu_periods` (`None` without CPU-limited work).
+    pub cpu_throttled_ratio: Option<f64>,
 }
 
 /// One rollout: when it started and finished.
@@ -251,6 +258,10 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             rollouts: d.rollouts.iter().map(RolloutReport::of).collect(),
             container_restarts: d.container_restarts,
             oom_kills: d.oom_kills,
+            cpu_periods: d.cpu_periods,
+            cpu_throttled_periods: d.cpu_throttled_periods,
+            cpu_throttled_ratio: (d.cpu_periods > 0)
+                .then(|| round3(d.cpu_throttled_periods as f64 / d.cpu_periods as f64)),
         })
         .collect();
     let hpas = scenario

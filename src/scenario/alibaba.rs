@@ -318,6 +318,7 @@ fn pool_for(prefix: &str, shape: &TraceNode, count: u32, pricing: NodePricing) -
         zones: Vec::new(),
         failures: None,
         spot_interruption_mtbi: None,
+        image_pull_bandwidth: None,
     }
 }
 

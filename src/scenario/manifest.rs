@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service};
@@ -87,6 +87,7 @@ impl<T> Manifest<T> {
 pub struct ManifestSet {
     pub deployments: Vec<Manifest<Deployment>>,
     pub daemon_sets: Vec<Manifest<DaemonSet>>,
+    pub stateful_sets: Vec<Manifest<StatefulSet>>,
     pub services: Vec<Manifest<Service>>,
     pub hpas: Vec<Manifest<HorizontalPodAutoscaler>>,
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
@@ -156,6 +157,9 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         ("apps/v1", "DaemonSet") => {
             push_typed(&mut set.daemon_sets, &mut set.incomplete, source, diags)
         }
+        ("apps/v1", "StatefulSet") => {
+            push_typed(&mut set.stateful_sets, &mut set.incomplete, source, diags)
+        }
         ("v1", "Service") => push_typed(&mut set.services, &mut set.incomplete, source, diags),
         ("autoscaling/v2", "HorizontalPodAutoscaler") => {
             push_typed(&mut set.hpas, &mut set.incomplete, source, diags)
@@ -175,6 +179,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             _,
             "Deployment"
             | "DaemonSet"
+            | "StatefulSet"
             | "Service"
             | "HorizontalPodAutoscaler"
             | "PodDisruptionBudget"
@@ -204,7 +209,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
 
 fn served_version(kind: &str) -> &'static str {
     match kind {
-        "Deployment" | "DaemonSet" => "apps/v1",
+        "Deployment" | "DaemonSet" | "StatefulSet" => "apps/v1",
         "HorizontalPodAutoscaler" => "autoscaling/v2",
         "PodDisruptionBudget" => "policy/v1",
         "PriorityClass" => "scheduling.k8s.io/v1",
@@ -369,6 +374,7 @@ pub fn deployment_spec(
         pod,
         strategy,
         rollout,
+        stateful: Default::default(),
         workload: WorkloadModel::default(),
         source: super::model::PodSource::ReplicaSet,
     })
@@ -409,6 +415,14 @@ pub fn daemon_set_spec(
         src,
         diags,
     );
+    let strategy = daemon_set_strategy(spec, src, diags);
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    if min_ready < 0 {
+        diags.push(src.error(
+            "spec.minReadySeconds",
+            format!("must be greater than or equal to 0, got {min_ready}"),
+        ));
+    }
     Some(DeploymentSpec {
         name,
         namespace,
@@ -416,11 +430,118 @@ pub fn daemon_set_spec(
         selector,
         template_labels,
         pod,
-        strategy: Strategy::default(),
-        rollout: Default::default(),
+        strategy,
+        // A DaemonSet has no progress deadline.
+        rollout: super::model::RolloutSettings {
+            min_ready: SimDuration::from_secs(min_ready.max(0) as u64),
+            progress_deadline: None,
+            ..Default::default()
+        },
+        stateful: Default::default(),
         workload: WorkloadModel::default(),
         source: super::model::PodSource::DaemonSet,
     })
+}
+
+/// A StatefulSet as a workload whose pods have ordinals (`<name>-0`, `<name>-1`, …).
+pub fn stateful_set_spec(
+    m: &Manifest<StatefulSet>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<DeploymentSpec> {
+    let src = &m.source;
+    let name = Manifest::<StatefulSet>::meta_name(&m.object.metadata);
+    let spec = named_spec("StatefulSet", &name, m.object.spec.as_ref(), src, diags)?;
+    let replicas = spec.replicas.unwrap_or(1);
+    if replicas < 0 {
+        diags.push(src.error(
+            "spec.replicas",
+            format!("must be greater than or equal to 0, got {replicas}"),
+        ));
+    }
+    let namespace = namespace_of(&m.object.metadata);
+    let (selector, template_labels, pod) = controller_template(
+        "StatefulSet",
+        &spec.selector,
+        &spec.template,
+        &namespace,
+        src,
+        diags,
+    );
+    let parallel = match spec.pod_management_policy.as_deref() {
+        None | Some("OrderedReady") => false,
+        Some("Parallel") => true,
+        Some(other) => {
+            diags.push(src.error(
+                "spec.podManagementPolicy",
+                format!("unsupported value {other:?}: must be OrderedReady or Parallel"),
+            ));
+            false
+        }
+    };
+    let (strategy, partition) = stateful_set_strategy(spec, src, diags);
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    if min_ready < 0 {
+        diags.push(src.error(
+            "spec.minReadySeconds",
+            format!("must be greater than or equal to 0, got {min_ready}"),
+        ));
+    }
+    Some(DeploymentSpec {
+        name,
+        namespace,
+        replicas: replicas.max(0),
+        selector,
+        template_labels,
+        pod,
+        strategy,
+        rollout: super::model::RolloutSettings {
+            min_ready: SimDuration::from_secs(min_ready.max(0) as u64),
+            progress_deadline: None,
+            ..Default::default()
+        },
+        stateful: super::model::StatefulSettings {
+            parallel,
+            partition,
+        },
+        workload: WorkloadModel::default(),
+        source: super::model::PodSource::StatefulSet,
+    })
+}
+
+/// A StatefulSet's `spec.updateStrategy`: RollingUpdate (one pod at a time, from the highest
+/// ordinal down to `partition`) or OnDelete.
+fn stateful_set_strategy(
+    spec: &k8s_openapi::api::apps::v1::StatefulSetSpec,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> (Strategy, i32) {
+    let one_at_a_time = Strategy::RollingUpdate {
+        max_surge: IntOrPercent::Int(0),
+        max_unavailable: IntOrPercent::Int(1),
+    };
+    let Some(strategy) = &spec.update_strategy else {
+        return (one_at_a_time, 0);
+    };
+    match strategy.type_.as_deref() {
+        None | Some("RollingUpdate") => {}
+        Some("OnDelete") => return (Strategy::OnDelete, 0),
+        Some(other) => diags.push(src.error(
+            "spec.updateStrategy.type",
+            format!("unsupported value {other:?}: must be RollingUpdate or OnDelete"),
+        )),
+    }
+    let partition = strategy
+        .rolling_update
+        .as_ref()
+        .and_then(|ru| ru.partition)
+        .unwrap_or(0);
+    if partition < 0 {
+        diags.push(src.error(
+            "spec.updateStrategy.rollingUpdate.partition",
+            format!("must be greater than or equal to 0, got {partition}"),
+        ));
+    }
+    (one_at_a_time, partition.max(0))
 }
 
 /// A controller's selector (required, non-empty, matching the template's labels), the
@@ -523,7 +644,6 @@ fn strategy(
     src: &Source,
     diags: &mut Vec<Diagnostic>,
 ) -> Strategy {
-    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     let Some(strategy) = &spec.strategy else {
         return Strategy::default();
     };
@@ -538,16 +658,76 @@ fn strategy(
     let Some(ru) = &strategy.rolling_update else {
         return Strategy::default();
     };
-    let mut value = |field: &str, v: &Option<IntOrString>| -> IntOrPercent {
-        let path = format!("spec.strategy.rollingUpdate.{field}");
+    let default = IntOrPercent::Percent(25);
+    rolling_update(
+        "spec.strategy.rollingUpdate",
+        (&ru.max_surge, default),
+        (&ru.max_unavailable, default),
+        src,
+        diags,
+    )
+}
+
+/// A DaemonSet's `spec.updateStrategy`: RollingUpdate (maxUnavailable 1, maxSurge 0 by
+/// default) or OnDelete.
+fn daemon_set_strategy(
+    spec: &k8s_openapi::api::apps::v1::DaemonSetSpec,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Strategy {
+    let (surge, unavailable) = (IntOrPercent::Int(0), IntOrPercent::Int(1));
+    let default = Strategy::RollingUpdate {
+        max_surge: surge,
+        max_unavailable: unavailable,
+    };
+    let Some(strategy) = &spec.update_strategy else {
+        return default;
+    };
+    match strategy.type_.as_deref() {
+        None | Some("RollingUpdate") => {}
+        Some("OnDelete") => return Strategy::OnDelete,
+        Some(other) => diags.push(src.error(
+            "spec.updateStrategy.type",
+            format!("unsupported value {other:?}: must be RollingUpdate or OnDelete"),
+        )),
+    }
+    let Some(ru) = &strategy.rolling_update else {
+        return default;
+    };
+    rolling_update(
+        "spec.updateStrategy.rollingUpdate",
+        (&ru.max_surge, surge),
+        (&ru.max_unavailable, unavailable),
+        src,
+        diags,
+    )
+}
+
+type IntOrStringField<'a> = (
+    &'a Option<k8s_openapi::apimachinery::pkg::util::intstr::IntOrString>,
+    IntOrPercent,
+);
+
+/// `rollingUpdate.maxSurge` and `maxUnavailable` (each with its default), validated: not
+/// negative, maxUnavailable at most 100 %, not both 0.
+fn rolling_update(
+    path: &str,
+    surge: IntOrStringField,
+    unavailable: IntOrStringField,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Strategy {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let mut value = |field: &str, (v, default): IntOrStringField| -> IntOrPercent {
+        let path = format!("{path}.{field}");
         let parsed = match v {
-            None => return IntOrPercent::Percent(25),
+            None => return default,
             Some(IntOrString::Int(i)) => IntOrPercent::Int(*i),
             Some(IntOrString::String(s)) => match IntOrPercent::parse(s) {
                 Ok(p) => p,
                 Err(e) => {
                     diags.push(src.error(&path, e));
-                    return IntOrPercent::Percent(25);
+                    return default;
                 }
             },
         };
@@ -562,11 +742,11 @@ fn strategy(
         }
         parsed
     };
-    let max_surge = value("maxSurge", &ru.max_surge);
-    let max_unavailable = value("maxUnavailable", &ru.max_unavailable);
+    let max_surge = value("maxSurge", surge);
+    let max_unavailable = value("maxUnavailable", unavailable);
     if max_surge.is_zero() && max_unavailable.is_zero() {
         diags.push(src.error(
-            "spec.strategy.rollingUpdate.maxUnavailable",
+            &format!("{path}.maxUnavailable"),
             "may not be 0 when maxSurge is 0",
         ));
     }

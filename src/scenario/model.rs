@@ -79,6 +79,8 @@ pub struct NodePoolSpec {
     pub failures: Option<NodeFailures>,
     /// Mean time between spot interruptions of a node (spot pools; `None`: never).
     pub spot_interruption_mtbi: Option<SimDuration>,
+    /// Bytes per second a node pulls images at (`None`: pulls take no time).
+    pub image_pull_bandwidth: Option<i64>,
 }
 
 /// A pool's random machine failures: each node fails after an exponential time with mean
@@ -131,9 +133,20 @@ pub struct DeploymentSpec {
     pub strategy: crate::controllers::rollout::Strategy,
     /// `minReadySeconds`, `progressDeadlineSeconds`, `revisionHistoryLimit`, `paused`.
     pub rollout: RolloutSettings,
+    /// A StatefulSet's pod management and partition.
+    pub stateful: StatefulSettings,
     pub workload: WorkloadModel,
     /// Who creates the pods: a ReplicaSet (a Deployment from the manifests) or a pod trace.
     pub source: PodSource,
+}
+
+/// A StatefulSet's `podManagementPolicy` and rolling-update `partition`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatefulSettings {
+    /// `Parallel` (else `OrderedReady`: one pod at a time, in ordinal order).
+    pub parallel: bool,
+    /// Pods with a lower ordinal keep the old revision.
+    pub partition: i32,
 }
 
 /// The Deployment fields that shape a rollout besides the strategy (apps/v1 defaults).
@@ -190,6 +203,8 @@ pub enum PodSource {
     Trace,
     /// A DaemonSet: one pod on every node it can run on.
     DaemonSet,
+    /// A StatefulSet: pods with stable ordinals.
+    StatefulSet,
 }
 
 impl DeploymentSpec {

@@ -194,6 +194,9 @@ pub struct RawNodePool {
         skip_serializing_if = "Option::is_none"
     )]
     pub spot_interruption_mtbi: Option<Duration>,
+    /// Bytes per second a node pulls images at (e.g. `100Mi`); absent: pulls take no time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_bandwidth: Option<RawQuantity>,
 }
 
 /// A quantity as written: a string (`"500m"`, `16Gi`) or a plain number.

@@ -258,6 +258,26 @@ fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<De
         }
         out.push(spec);
     }
+    for m in &set.stateful_sets {
+        let Some(mut spec) = manifest::stateful_set_spec(m, diags) else {
+            continue;
+        };
+        if out
+            .iter()
+            .any(|d| d.name == spec.name && d.namespace == spec.namespace)
+        {
+            diags.push(m.source.error(
+                "metadata.name",
+                format!(
+                    "{:?} is already the name of a workload in this namespace: kubesim reports workloads by name",
+                    spec.name
+                ),
+            ));
+            continue;
+        }
+        resolve_priority(&classes, m, &mut spec.pod, diags);
+        out.push(spec);
+    }
     for m in &set.daemon_sets {
         let Some(mut spec) = manifest::daemon_set_spec(m, diags) else {
             continue;
@@ -624,6 +644,23 @@ impl Builder<'_> {
                 None
             }
         };
+        let image_pull_bandwidth = p.image_pull_bandwidth.as_ref().and_then(|q| {
+            let field = format!("{path}.imagePullBandwidth");
+            match crate::cluster::quantity::Quantity::parse(&q.as_text()) {
+                Ok(v) if v.value() > 0 => Some(v.value()),
+                Ok(_) => {
+                    self.error(
+                        &field,
+                        "must be greater than 0 (bytes per second, e.g. 100Mi)",
+                    );
+                    None
+                }
+                Err(e) => {
+                    self.error(&field, e.to_string());
+                    None
+                }
+            }
+        });
         Some(NodePoolSpec {
             name,
             instance_type: p.instance_type.clone(),
@@ -641,6 +678,7 @@ impl Builder<'_> {
             zones: p.zones.clone(),
             failures,
             spot_interruption_mtbi,
+            image_pull_bandwidth,
         })
     }
 

@@ -9,6 +9,10 @@
 //! one made stale by a generation number) only when that time changes. CPU used accumulates in
 //! the same units and is what metrics-server scrapes, so utilization emerges from the work done.
 //!
+//! With a CPU limit the pod's CPU is its CFS quota; [`CfsPeriods`] counts the 100 ms periods in
+//! which it had work (`nr_periods`) and those in which the requests in service wanted more
+//! cores than the quota gives (`nr_throttled`).
+//!
 //! Timeouts are applied without events: a queued request whose client has given up is dropped
 //! when it reaches the front; a request finishing after its deadline counts as a timeout (the pod
 //! did the work anyway, as servers that do not watch for cancellation do).
@@ -117,6 +121,44 @@ impl RequestSlab {
     }
 }
 
+/// `cpu.cfs_period_us` (the kubelet's `cpuCFSQuotaPeriod`, 100 ms).
+pub const CFS_PERIOD: SimDuration = SimDuration::from_millis(100);
+
+/// A container's CFS period counters, as its cgroup's `cpu.stat` has them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CfsPeriods {
+    /// Periods in which the container had work (`nr_periods`).
+    pub periods: u64,
+    /// Of those, periods in which it wanted more CPU than its quota (`nr_throttled`).
+    pub throttled: u64,
+    last_period: Option<u64>,
+    last_throttled: Option<u64>,
+}
+
+impl CfsPeriods {
+    /// Work ran over `[from, to)` (µs); `throttled` when it wanted more than the quota.
+    fn record(&mut self, from: u64, to: u64, throttled: bool) {
+        let period = CFS_PERIOD.as_micros();
+        let (first, last) = (from / period, (to - 1) / period);
+        count_new(&mut self.periods, &mut self.last_period, first, last);
+        if throttled {
+            count_new(&mut self.throttled, &mut self.last_throttled, first, last);
+        }
+    }
+}
+
+/// Adds the periods `first..=last` not counted yet (`seen` is the last one counted).
+fn count_new(count: &mut u64, seen: &mut Option<u64>, first: u64, last: u64) {
+    let from = match *seen {
+        Some(p) if p >= first => p + 1,
+        _ => first,
+    };
+    if last >= from {
+        *count += last - from + 1;
+        *seen = Some(last);
+    }
+}
+
 /// A pod's serving state.
 pub struct PodServer {
     capacity_millis: u64,
@@ -133,6 +175,8 @@ pub struct PodServer {
     completed: u64,
     generation: u32,
     scheduled: Option<SimTime>,
+    /// CFS period counters when the capacity is a CPU limit.
+    cfs: Option<CfsPeriods>,
 }
 
 impl PodServer {
@@ -150,7 +194,19 @@ impl PodServer {
             completed: 0,
             generation: 0,
             scheduled: None,
+            cfs: None,
         }
+    }
+
+    /// The capacity is a CPU limit (a CFS quota): count periods and throttled periods.
+    pub fn with_cfs_quota(mut self) -> Self {
+        self.cfs = Some(CfsPeriods::default());
+        self
+    }
+
+    /// The CFS counters as of the last event (`None` without a CPU limit).
+    pub fn cfs_periods(&self) -> Option<CfsPeriods> {
+        self.cfs
     }
 
     /// Total millicores of CPU handed out per µs with `n` requests in service.
@@ -161,10 +217,14 @@ impl PodServer {
     /// Brings the virtual clock and CPU counter up to `now`.
     pub fn advance(&mut self, now: SimTime) {
         let dt = now.saturating_since(self.last_update).as_micros();
+        let since = self.last_update.as_micros();
         self.last_update = now;
         let n = self.running.len() as u64;
         if dt == 0 || n == 0 {
             return;
+        }
+        if let Some(cfs) = self.cfs.as_mut() {
+            cfs.record(since, since + dt, 1000 * n > self.capacity_millis);
         }
         let total = dt * self.total_rate(n);
         self.cpu_used += total;
@@ -452,6 +512,21 @@ mod tests {
         )));
         assert!(s.is_idle());
         assert_eq!(slab.in_flight(), 0);
+    }
+
+    #[test]
+    fn cfs_counts_periods_with_work_and_those_over_the_quota() {
+        // 1 core of quota. Work at 2 cores (throttled) over [50 ms, 250 ms) touches periods
+        // 0, 1, 2; then 1 core (not throttled) over [250 ms, 420 ms) touches 2, 3, 4 — period 2
+        // is counted once. Periods 5 … 9 are idle.
+        let mut c = CfsPeriods::default();
+        c.record(50_000, 250_000, true);
+        c.record(250_000, 420_000, false);
+        assert_eq!((c.periods, c.throttled), (5, 3));
+        // Throttled again within period 4, and later in period 12.
+        c.record(420_000, 450_000, true);
+        c.record(1_200_000, 1_250_000, true);
+        assert_eq!((c.periods, c.throttled), (6, 5));
     }
 
     #[test]

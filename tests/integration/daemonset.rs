@@ -108,3 +108,87 @@ fn the_autoscaler_sizes_new_nodes_with_their_agents() {
     assert_eq!(scheduled(&out, "agent"), 4);
     assert_eq!(scheduled(&out, "app"), 4);
 }
+
+/// 4 nodes with DaemonSet `agent` (`update_strategy` as YAML flow, 10 s to start); at 2 min a
+/// changed image is applied.
+fn agent_rollout(name: &str, update_strategy: &str) -> RunOutput {
+    let dir = scratch(name);
+    let agent = |image: &str| {
+        format!(
+            r#"apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: agent}}
+spec:
+  updateStrategy: {update_strategy}
+  selector: {{matchLabels: {{app: agent}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec:
+      containers:
+        - name: agent
+          image: {image}
+          resources: {{requests: {{cpu: 500m, memory: 128Mi}}}}
+"#
+        )
+    };
+    std::fs::write(dir.join("v2.yaml"), agent("agent:v2")).unwrap();
+    let text = format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {name}}}
+spec:
+  duration: 10m
+  sampleInterval: 5s
+  cluster:
+    nodePools:
+      - name: general
+        allocatable: {{cpu: "4", memory: 16Gi}}
+        count: 4
+  events:
+    - {{at: 2m, action: apply, manifest: v2.yaml}}
+---
+{}"#,
+        agent("agent:v1")
+    );
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    run(&load(&path, None, &[]))
+}
+
+fn min_ready_agents(out: &RunOutput) -> f64 {
+    crate::support::column(out, "deployment.agent.ready")
+        .into_iter()
+        .map(|(_, r)| r)
+        .fold(f64::INFINITY, f64::min)
+}
+
+#[test]
+fn a_daemon_set_rolls_out_one_node_at_a_time() {
+    // maxUnavailable 1 (the default): on one node at a time the old agent goes and the new one
+    // starts, Ready 10 s later; 4 nodes: 120 → 160 s, with 3 agents Ready meanwhile.
+    let out = agent_rollout("ds-rolling", "{type: RollingUpdate}");
+    let agent = &out.report.deployments[0];
+    let r = &agent.rollouts[0];
+    assert_eq!(
+        (r.started_seconds, r.completed_seconds),
+        (120.0, Some(160.0))
+    );
+    assert_eq!(min_ready_agents(&out), 3.0);
+    assert_eq!(agent.pods_created, 8);
+    // maxSurge 1, maxUnavailable 0: the new agent starts beside the old one, which goes once
+    // the new one is Ready: just as long, but every node keeps an agent.
+    let surge = agent_rollout(
+        "ds-surge",
+        "{rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}",
+    );
+    let r = &surge.report.deployments[0].rollouts[0];
+    assert_eq!(r.completed_seconds, Some(160.0));
+    assert_eq!(min_ready_agents(&surge), 4.0);
+    // OnDelete: nothing is replaced.
+    let on_delete = agent_rollout("ds-on-delete", "{type: OnDelete}");
+    let agent = &on_delete.report.deployments[0];
+    assert_eq!(
+        (agent.pods_created, agent.rollouts[0].completed_seconds),
+        (4, None)
+    );
+}

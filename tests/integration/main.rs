@@ -12,4 +12,5 @@ mod queueing;
 mod rollouts;
 mod scenarios;
 mod spread;
+mod statefulset;
 mod support;

@@ -238,3 +238,94 @@ fn random_crashes_come_from_their_own_stream() {
         crashing.report.services[0].requests
     );
 }
+
+/// One node (`bandwidth` image pulls, if any) and Deployment `app` of `replicas` pods of image
+/// `app:v1` (500Mi) with `limits`, at `rate` req/s of 10 ms, starting cold.
+fn kubelet_scenario(
+    name: &str,
+    bandwidth: &str,
+    replicas: u32,
+    limits: &str,
+    rate: u32,
+) -> RunOutput {
+    let text = format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {name}}}
+spec:
+  duration: 5m
+  sampleInterval: 1s
+  startWarm: false
+  imageSizes: {{"app:v1": 500Mi}}
+  cluster:
+    nodePools:
+      - name: general
+        allocatable: {{cpu: "8", memory: 32Gi}}
+        count: 1
+{bandwidth}  workloads:
+    - deployment: app
+      startupTime: 2s
+      cpuPerRequest: {{exponential: {{mean: 10ms}}}}
+  traffic:
+    - service: app
+      arrivals: {{constant: {{rate: {rate}}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: app}}}}
+  template:
+    metadata: {{labels: {{app: app}}}}
+    spec:
+      containers:
+        - name: app
+          image: app:v1
+          resources: {{requests: {{cpu: "1", memory: 1Gi}}{limits}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: app}}
+spec:
+  selector: {{app: app}}
+"#
+    );
+    run_text(name, &text)
+}
+
+#[test]
+fn images_are_pulled_once_per_node_at_the_pools_bandwidth() {
+    // 500Mi at 100Mi/s: the first pod's pull takes 5 s; the second pod on the node waits for
+    // the same pull. Both start 2 s later: Ready at 7 s. Without a bandwidth: at 2 s.
+    let slow = kubelet_scenario("pull", "        imagePullBandwidth: 100Mi\n", 2, "", 10);
+    let first_ready = |out: &RunOutput| {
+        column(out, "deployment.app.ready")
+            .into_iter()
+            .find(|(_, r)| *r == 2.0)
+            .unwrap()
+            .0
+    };
+    assert_eq!(first_ready(&slow), 7.0);
+    let pulled = events_of(&slow, PodEventReason::Pulled);
+    assert_eq!(pulled, vec![0.0, 0.0], "both pods wait for the pull");
+    let instant = kubelet_scenario("no-pull", "", 2, "", 10);
+    assert_eq!(first_ready(&instant), 2.0);
+    assert!(events_of(&instant, PodEventReason::Pulled).is_empty());
+}
+
+#[test]
+fn a_tight_cpu_limit_is_throttled_in_most_periods() {
+    // One pod at 80 req/s of 10 ms (0.8 cpu on average). Under a 1-cpu limit every moment
+    // with two requests in service wants more than the quota: many periods are throttled.
+    // Under a 4-cpu limit only moments with five at once are; without a limit nothing counts.
+    let ratio = |limits: &str, name: &str| {
+        let out = kubelet_scenario(name, "", 1, limits, 80);
+        out.report.deployments[0].cpu_throttled_ratio
+    };
+    let tight = ratio(r#", limits: {cpu: "1"}"#, "cfs-tight").unwrap();
+    let loose = ratio(r#", limits: {cpu: "4"}"#, "cfs-loose").unwrap();
+    assert!(tight > 0.3, "1-cpu limit: {tight} of periods throttled");
+    assert!(loose < tight / 10.0, "4-cpu limit: {loose}");
+    assert_eq!(ratio("", "cfs-none"), None);
+}

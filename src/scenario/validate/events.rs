@@ -12,6 +12,9 @@ use crate::scenario::model::{
 use crate::scenario::raw::RawEvent;
 use crate::sim::SimDuration;
 
+/// The workloads `scale` and `deletePod` act on.
+const SCALABLE: &[PodSource] = &[PodSource::ReplicaSet, PodSource::StatefulSet];
+
 /// What the events may refer to.
 pub(in crate::scenario) struct EventContext<'a> {
     pub pools: &'a [NodePoolSpec],
@@ -125,7 +128,7 @@ impl Builder<'_> {
                 if count == 0 {
                     self.error(&format!("{path}.count"), "must be at least 1");
                 }
-                self.event_deployment(path, raw, deployments)
+                self.event_workload(path, raw, deployments, SCALABLE)
                     .filter(|_| count > 0)
                     .map(|deployment| ScriptedAction::DeletePods { deployment, count })
             }
@@ -235,24 +238,37 @@ impl Builder<'_> {
         raw: &RawEvent,
         deployments: &[DeploymentSpec],
     ) -> Option<usize> {
+        self.event_workload(path, raw, deployments, &[PodSource::ReplicaSet])
+    }
+
+    /// The workload of one of `kinds` an event names in `deployment`.
+    fn event_workload(
+        &mut self,
+        path: &str,
+        raw: &RawEvent,
+        deployments: &[DeploymentSpec],
+        kinds: &[PodSource],
+    ) -> Option<usize> {
+        let what = if kinds.len() > 1 {
+            "Deployment or StatefulSet"
+        } else {
+            "Deployment"
+        };
         let field = format!("{path}.deployment");
         let Some(name) = raw.deployment.as_deref() else {
-            self.error(&field, "required: the name of a Deployment");
+            self.error(&field, format!("required: the name of a {what}"));
             return None;
         };
         let found = deployments
             .iter()
-            .position(|d| d.name == name && d.source == PodSource::ReplicaSet);
+            .position(|d| d.name == name && kinds.contains(&d.source));
         if found.is_none() {
             let names = deployments
                 .iter()
-                .filter(|d| d.source == PodSource::ReplicaSet)
+                .filter(|d| kinds.contains(&d.source))
                 .map(|d| d.name.as_str());
             let hint = crate::scenario::diag::did_you_mean_hint(name, names);
-            self.error(
-                &field,
-                format!("no Deployment {name:?} in the manifests{hint}"),
-            );
+            self.error(&field, format!("no {what} {name:?} in the manifests{hint}"));
         }
         found
     }
@@ -277,8 +293,7 @@ impl Builder<'_> {
         let mut applied = ManifestSet::default();
         let errors_before = self.error_count();
         manifest::add_text(&mut applied, &shown, &text, self.diags);
-        let others = applied.daemon_sets.len()
-            + applied.services.len()
+        let others = applied.services.len()
             + applied.hpas.len()
             + applied.pdbs.len()
             + applied.priority_classes.len()
@@ -286,11 +301,14 @@ impl Builder<'_> {
         if others > 0 {
             self.error(
                 &field,
-                format!("{shown}: apply changes Deployments only; other kinds in the file are not simulated yet"),
+                format!("{shown}: apply changes Deployments, StatefulSets and DaemonSets only; other kinds in the file are not simulated yet"),
             );
         }
-        if applied.deployments.is_empty() {
-            self.error(&field, format!("{shown} has no Deployment to apply"));
+        if applied.deployments.is_empty()
+            && applied.daemon_sets.is_empty()
+            && applied.stateful_sets.is_empty()
+        {
+            self.error(&field, format!("{shown} has no workload to apply"));
         }
         // The scenario's own PriorityClass errors are reported where they are defined.
         let classes = crate::scenario::priority::priority_classes(ctx.manifests, &mut Vec::new());
@@ -300,53 +318,85 @@ impl Builder<'_> {
                 continue;
             };
             super::resolve_priority(&classes, m, &mut spec.pod, self.diags);
-            let Some(index) = ctx.deployments.iter().position(|d| {
-                d.name == spec.name
-                    && d.namespace == spec.namespace
-                    && d.source == PodSource::ReplicaSet
-            }) else {
-                self.diags.push(m.source.error(
-                    "metadata.name",
-                    format!(
-                        "no Deployment {:?} in the scenario's manifests: apply changes Deployments that exist",
-                        spec.name
-                    ),
-                ));
+            let stated = m.object.spec.as_ref();
+            let replicas = stated.and_then(|s| s.replicas);
+            let paused = stated.and_then(|s| s.paused);
+            out.extend(self.applied(&m.source, spec, ctx, replicas, paused));
+        }
+        for m in &applied.stateful_sets {
+            let Some(mut spec) = manifest::stateful_set_spec(m, self.diags) else {
                 continue;
             };
-            let current = &ctx.deployments[index];
-            if spec.selector != current.selector {
-                self.diags
-                    .push(m.source.error("spec.selector", "field is immutable"));
-            }
-            for svc in ctx.services {
-                let was = svc.backends.contains(&index);
-                let now = svc.namespace == spec.namespace
-                    && !svc.selector.is_empty()
-                    && svc.selector.matches(&spec.template_labels);
-                if was != now {
-                    self.diags.push(m.source.error(
-                        "spec.template.metadata.labels",
-                        format!(
-                            "Service {:?} would {} selecting these pods: changing which Services select a Deployment is not simulated",
-                            svc.name,
-                            if now { "start" } else { "stop" }
-                        ),
-                    ));
-                }
-            }
-            spec.workload = current.workload.clone();
-            spec.source = current.source;
-            let stated = m.object.spec.as_ref();
-            out.push(AppliedDeployment {
-                index,
-                spec,
-                replicas: stated.and_then(|s| s.replicas),
-                paused: stated.and_then(|s| s.paused),
-            });
+            super::resolve_priority(&classes, m, &mut spec.pod, self.diags);
+            let replicas = m.object.spec.as_ref().and_then(|s| s.replicas);
+            out.extend(self.applied(&m.source, spec, ctx, replicas, None));
+        }
+        for m in &applied.daemon_sets {
+            let Some(mut spec) = manifest::daemon_set_spec(m, self.diags) else {
+                continue;
+            };
+            super::resolve_priority(&classes, m, &mut spec.pod, self.diags);
+            out.extend(self.applied(&m.source, spec, ctx, None, None));
         }
         (self.error_count() == errors_before && !out.is_empty())
             .then_some(ScriptedAction::Apply { deployments: out })
+    }
+
+    /// One applied workload: it must exist (same kind, name and namespace), keep its selector,
+    /// and stay selected by the same Services.
+    fn applied(
+        &mut self,
+        src: &manifest::Source,
+        mut spec: DeploymentSpec,
+        ctx: &EventContext,
+        replicas: Option<i32>,
+        paused: Option<bool>,
+    ) -> Option<AppliedDeployment> {
+        let kind = match spec.source {
+            PodSource::DaemonSet => "DaemonSet",
+            PodSource::StatefulSet => "StatefulSet",
+            _ => "Deployment",
+        };
+        let Some(index) = ctx.deployments.iter().position(|d| {
+            d.name == spec.name && d.namespace == spec.namespace && d.source == spec.source
+        }) else {
+            self.diags.push(src.error(
+                "metadata.name",
+                format!(
+                    "no {kind} {:?} in the scenario's manifests: apply changes workloads that exist",
+                    spec.name
+                ),
+            ));
+            return None;
+        };
+        let current = &ctx.deployments[index];
+        if spec.selector != current.selector {
+            self.diags
+                .push(src.error("spec.selector", "field is immutable"));
+        }
+        for svc in ctx.services {
+            let was = svc.backends.contains(&index);
+            let now = svc.namespace == spec.namespace
+                && !svc.selector.is_empty()
+                && svc.selector.matches(&spec.template_labels);
+            if was != now {
+                self.diags.push(src.error(
+                    "spec.template.metadata.labels",
+                    format!(
+                        "Service {:?} would {} selecting these pods: changing which Services select a workload is not simulated",
+                        svc.name,
+                        if now { "start" } else { "stop" }
+                    ),
+                ));
+            }
+        }
+        spec.workload = current.workload.clone();
+        Some(AppliedDeployment {
+            index,
+            spec,
+            replicas,
+            paused,
+        })
     }
 
     fn event_scale(
@@ -355,7 +405,7 @@ impl Builder<'_> {
         raw: &RawEvent,
         deployments: &[DeploymentSpec],
     ) -> Option<ScriptedAction> {
-        let deployment = self.event_deployment(path, raw, deployments)?;
+        let deployment = self.event_workload(path, raw, deployments, SCALABLE)?;
         match raw.replicas {
             Some(replicas) if replicas >= 0 => Some(ScriptedAction::Scale {
                 deployment,

@@ -159,6 +159,7 @@ fn trace_workload(name: String) -> DeploymentSpec {
         pod: PodTemplate::default(),
         strategy: Default::default(),
         rollout: Default::default(),
+        stateful: Default::default(),
         workload: WorkloadModel {
             startup_time: DurationDist::Constant(SimDuration::ZERO),
             ..WorkloadModel::default()
