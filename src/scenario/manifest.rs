@@ -1304,17 +1304,13 @@ pub fn hpa_spec(
         return None;
     };
     let target_ref = &spec.scale_target_ref;
-    let target = if target_ref.kind != "Deployment" {
-        diags.push(src.error(
-            "spec.scaleTargetRef.kind",
-            format!(
-                "{} targets are not modelled yet; kubesim scales Deployments",
-                target_ref.kind
-            ),
-        ));
-        None
-    } else {
-        let scalable = |d: &DeploymentSpec| d.source == super::model::PodSource::ReplicaSet;
+    let kind = match target_ref.kind.as_str() {
+        "Deployment" => Some(super::model::PodSource::ReplicaSet),
+        "StatefulSet" => Some(super::model::PodSource::StatefulSet),
+        _ => None,
+    };
+    let target = if let Some(kind) = kind {
+        let scalable = |d: &DeploymentSpec| d.source == kind;
         let found = deployments
             .iter()
             .position(|d| scalable(d) && d.name == target_ref.name && d.namespace == namespace);
@@ -1335,8 +1331,8 @@ pub fn hpa_spec(
                 .and_then(|a| a.get(ALLOW_MISSING_TARGET))
                 .is_some_and(|v| v == "true");
             let message = format!(
-                "Deployment {:?} not found in namespace {namespace:?}{hint}",
-                target_ref.name
+                "{} {:?} not found in namespace {namespace:?}{hint}",
+                target_ref.kind, target_ref.name
             );
             diags.push(if allowed {
                 src.warning(
@@ -1348,6 +1344,15 @@ pub fn hpa_spec(
             });
         }
         Some(found)
+    } else {
+        diags.push(src.error(
+            "spec.scaleTargetRef.kind",
+            format!(
+                "{} targets are not modelled yet; kubesim scales Deployments and StatefulSets",
+                target_ref.kind
+            ),
+        ));
+        None
     };
     let min_replicas = spec.min_replicas.unwrap_or(1);
     let max_replicas = spec.max_replicas;

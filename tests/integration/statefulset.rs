@@ -128,3 +128,70 @@ fn a_rolling_update_goes_down_from_the_highest_ordinal_to_the_partition() {
         Some(150.0)
     );
 }
+
+#[test]
+fn an_hpa_scales_a_stateful_set_whose_new_pods_come_one_at_a_time() {
+    // 2 pods of 1 cpu get 300 req/s × 10 ms = 3 cpu: 150 % of their requests. The HPA (target
+    // 50 %) asks for 6 at its first sync with metrics; OrderedReady adds db-2 … db-5 one
+    // after another, each 10 s after the one before.
+    let text = r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: sts-hpa}
+spec:
+  duration: 10m
+  cluster:
+    nodePools:
+      - name: general
+        allocatable: {cpu: "8", memory: 32Gi}
+        count: 1
+  workloads:
+    - deployment: db
+      startupTime: 10s
+      cpuPerRequest: 10ms
+  traffic:
+    - service: db
+      arrivals: {constant: {rate: 300}}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+        - name: db
+          resources: {requests: {cpu: "1", memory: 1Gi}, limits: {cpu: "2"}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  selector: {app: db}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: db}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: db}
+  minReplicas: 2
+  maxReplicas: 6
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+"#;
+    let out = crate::support::run_text("sts-hpa", text);
+    let created: Vec<(f64, String)> = events(&out, PodEventReason::Created)
+        .into_iter()
+        .filter(|(t, _)| *t > 0.0)
+        .collect();
+    let names: Vec<&str> = created.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(names, vec!["db-2", "db-3", "db-4", "db-5"]);
+    for pair in created.windows(2) {
+        assert_eq!(pair[1].0 - pair[0].0, 10.0, "{pair:?}");
+    }
+    assert_eq!(out.report.deployments[0].replicas.max, 6.0);
+}
