@@ -230,17 +230,20 @@ fn cleanup_if_complete(
     if !rollout::complete(d.replicas, status(cluster, d.id, now)) {
         return Vec::new();
     }
-    let excess = sets.old.len() as i64 - i64::from(d.spec.rollout.revision_history_limit);
-    if excess <= 0 {
-        return Vec::new();
-    }
-    let mut by_revision = sets.old.clone();
-    by_revision.sort_by_key(|rs| (rs.revision, rs.created));
-    by_revision
+    let history: Vec<rollout::HistoryView> = sets
+        .old
+        .iter()
+        .map(|rs| rollout::HistoryView {
+            revision: rs.revision,
+            spec: rs.replicas,
+            pods: cluster.pods_of(rs.id).count() as i32,
+        })
+        .collect();
+    rollout::history_to_delete(&history, d.spec.rollout.revision_history_limit)
         .into_iter()
-        .take(excess as usize)
-        .filter(|rs| rs.replicas == 0 && cluster.pods_of(rs.id).next().is_none())
-        .map(|rs| Intent::DeleteReplicaSet { replica_set: rs.id })
+        .map(|i| Intent::DeleteReplicaSet {
+            replica_set: sets.old[i].id,
+        })
         .collect()
 }
 

@@ -302,6 +302,34 @@ fn replica_set_fraction(
     size.round() as i32 - rs.spec
 }
 
+/// An old ReplicaSet as `cleanupDeployment` sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HistoryView {
+    /// `deployment.kubernetes.io/revision`.
+    pub revision: u64,
+    /// `spec.replicas`.
+    pub spec: i32,
+    /// Its pods (`status.replicas`; kubesim counts terminating pods too).
+    pub pods: i32,
+}
+
+/// `cleanupDeployment`: which of the old ReplicaSets (indexes into `old`, which is in
+/// creation order) to delete so that at most `limit` stay — the lowest revisions first, and of
+/// those only the ones with no replicas and no pods (the others are skipped, not replaced).
+pub fn history_to_delete(old: &[HistoryView], limit: i32) -> Vec<usize> {
+    let excess = old.len() as i64 - i64::from(limit);
+    if excess <= 0 {
+        return Vec::new();
+    }
+    let mut by_revision: Vec<usize> = (0..old.len()).collect();
+    by_revision.sort_by_key(|&i| (old[i].revision, i));
+    by_revision
+        .into_iter()
+        .take(excess as usize)
+        .filter(|&i| old[i].spec == 0 && old[i].pods == 0)
+        .collect()
+}
+
 /// A Deployment's status counts (`status.replicas`, `updatedReplicas`, `readyReplicas`,
 /// `availableReplicas`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -553,6 +581,58 @@ mod tests {
         ];
         let got = proportional_sizes(rolling(Int(6), Int(0)), 50, 13, &views);
         assert_eq!(got, vec![22, 34]);
+    }
+
+    #[test]
+    fn cleanup_upstream() {
+        let rs = |revision, spec, pods| HistoryView {
+            revision,
+            spec,
+            pods,
+        };
+        // TestDeploymentController_cleanupDeployment: (old (revision, spec, status), limit) →
+        // deletions.
+        let count_cases: [(Vec<HistoryView>, i32, usize); 5] = [
+            // 3 − 1 = 2 to delete, all deletable.
+            (vec![rs(1, 0, 0), rs(2, 0, 0), rs(3, 0, 0)], 1, 2),
+            // 4 − 0 = 4 candidates, only the one with spec = status = 0 goes.
+            (
+                vec![rs(1, 0, 0), rs(2, 0, 1), rs(3, 1, 0), rs(4, 1, 1)],
+                0,
+                1,
+            ),
+            (vec![rs(1, 0, 0), rs(2, 0, 0)], 0, 2),
+            (vec![rs(1, 1, 1), rs(2, 1, 1)], 0, 0),
+            // Unlimited history (MaxInt32).
+            (vec![rs(1, 0, 0), rs(2, 0, 0), rs(3, 0, 0)], i32::MAX, 0),
+        ];
+        for (old, limit, want) in count_cases {
+            assert_eq!(
+                history_to_delete(&old, limit).len(),
+                want,
+                "{old:?} {limit}"
+            );
+        }
+        // TestDeploymentController_cleanupDeploymentOrder (creation order as written):
+        // (revisions with replicas, limit) → deleted indexes.
+        let order_cases: [(Vec<HistoryView>, i32, Vec<usize>); 5] = [
+            (vec![rs(1, 0, 0), rs(2, 0, 0)], 1, vec![0]),
+            (vec![rs(2, 0, 0), rs(1, 0, 0)], 1, vec![1]),
+            // rs1 (revision 1) has replicas: skipped, and rs2 is the other of the 2 to go.
+            (vec![rs(1, 1, 1), rs(2, 0, 0), rs(3, 0, 0)], 1, vec![1]),
+            (vec![rs(1, 1, 1), rs(2, 1, 1), rs(3, 0, 0)], 1, vec![]),
+            // Revision order rs2 < rs4 < rs1 < rs3: the two lowest go.
+            (
+                vec![rs(3, 0, 0), rs(1, 0, 0), rs(4, 0, 0), rs(2, 0, 0)],
+                2,
+                vec![1, 3],
+            ),
+        ];
+        for (old, limit, want) in order_cases {
+            let mut got = history_to_delete(&old, limit);
+            got.sort();
+            assert_eq!(got, want, "{old:?} {limit}");
+        }
     }
 
     #[test]

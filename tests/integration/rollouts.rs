@@ -74,10 +74,12 @@ spec:
 }
 
 /// Runs the scenario: `app` v1 (5 s to start, 10 ms of CPU per request) behind Service `app`;
-/// at 2 min `kubectl apply` of v2 (the same spec but the image, no `replicas`).
+/// at 2 min `kubectl apply` of v2 (the same spec but the image, no `replicas`); `v3.yaml` is
+/// there for `events` to apply.
 fn rollout(name: &str, s: Setup) -> RunOutput {
     let dir = scratch(name);
     std::fs::write(dir.join("v2.yaml"), app("app:v2", None, &s)).unwrap();
+    std::fs::write(dir.join("v3.yaml"), app("app:v3", None, &s)).unwrap();
     let text = format!(
         r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -360,4 +362,32 @@ fn deleted_pods_are_replaced_at_once() {
     let d = &out.report.deployments[0];
     assert_eq!(d.pods_created, 10);
     assert_eq!(d.short_of_ready_seconds, 5.0);
+}
+
+#[test]
+fn revision_history_limit_removes_the_oldest_revision() {
+    // v2 at 2 min, v3 at 5 min; then `rollout undo --to-revision=1` at 8 min. With the
+    // default history (10) revision 1's ReplicaSet is still there: it rolls back in as
+    // revision 4. With `revisionHistoryLimit: 1`, completing v3 deleted it (two old
+    // ReplicaSets, one kept: the lowest revision goes), so the undo finds nothing.
+    let events = "    - {at: 5m, action: apply, manifest: v3.yaml}\n    - {at: 8m, action: rollback, deployment: app, toRevision: 1}\n";
+    let kept = rollout(
+        "history-kept",
+        Setup {
+            events,
+            ..Setup::default()
+        },
+    );
+    let revisions =
+        |out: &RunOutput| -> Vec<u64> { rollouts(out).iter().map(|r| r.revision).collect() };
+    assert_eq!(revisions(&kept), vec![2, 3, 4]);
+    let trimmed = rollout(
+        "history-trimmed",
+        Setup {
+            events,
+            deployment_extra: "  revisionHistoryLimit: 1\n",
+            ..Setup::default()
+        },
+    );
+    assert_eq!(revisions(&trimmed), vec![2, 3]);
 }
