@@ -476,6 +476,7 @@ impl<'s> Engine<'s> {
         }
         let dep = self.cluster.pod(pod).deployment;
         let spec = &self.cluster.deployment(dep).spec;
+        let models_memory = spec.workload.memory.is_some();
         let work = spec
             .workload
             .cpu_per_request
@@ -493,7 +494,9 @@ impl<'s> Engine<'s> {
         let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
         self.schedule_completion(pod, next);
         self.flush_outcomes();
-        self.check_memory_limit(pod);
+        if models_memory {
+            self.check_memory_limit(pod);
+        }
     }
 
     fn on_completion(&mut self, pod: PodId, generation: u32) {

@@ -133,13 +133,25 @@ pub struct CfsPeriods {
     pub throttled: u64,
     last_period: Option<u64>,
     last_throttled: Option<u64>,
+    /// End (µs) of the last period counted: work ending before it needs no division.
+    counted_until: u64,
 }
 
 impl CfsPeriods {
     /// Work ran over `[from, to)` (µs); `throttled` when it wanted more than the quota.
+    #[inline]
     fn record(&mut self, from: u64, to: u64, throttled: bool) {
+        if to <= self.counted_until && (!throttled || self.last_throttled == self.last_period) {
+            return; // within the last counted period, already marked as needed
+        }
+        self.record_new_periods(from, to, throttled);
+    }
+
+    #[inline(never)]
+    fn record_new_periods(&mut self, from: u64, to: u64, throttled: bool) {
         let period = CFS_PERIOD.as_micros();
         let (first, last) = (from / period, (to - 1) / period);
+        self.counted_until = (last + 1) * period;
         count_new(&mut self.periods, &mut self.last_period, first, last);
         if throttled {
             count_new(&mut self.throttled, &mut self.last_throttled, first, last);
@@ -215,6 +227,7 @@ impl PodServer {
     }
 
     /// Brings the virtual clock and CPU counter up to `now`.
+    #[inline]
     pub fn advance(&mut self, now: SimTime) {
         let dt = now.saturating_since(self.last_update).as_micros();
         let since = self.last_update.as_micros();
@@ -263,6 +276,7 @@ impl PodServer {
 
     /// Accepts a new request: into service, into the queue, or rejected as `queue_full`.
     /// Returns a completion event to schedule `(time, generation)` when the earliest finish moved.
+    #[inline]
     pub fn offer(
         &mut self,
         now: SimTime,
