@@ -158,6 +158,8 @@ pub struct Pod {
     pub deletion: Option<SimTime>,
     /// A StatefulSet pod's ordinal (`<name>-<ordinal>`).
     pub ordinal: Option<u32>,
+    /// Container restarts (`restartCount`).
+    pub restarts: u32,
     /// CPU the pod's containers may use, in millicores (limit, or the node's free share).
     pub cpu_capacity_millis: i64,
     /// The pod's spec as the scheduler and kubelet see it (shared with its Deployment).
@@ -787,6 +789,7 @@ impl Cluster {
             ready_transition: now,
             deletion: None,
             ordinal: None,
+            restarts: 0,
             cpu_capacity_millis: 0,
             template,
             unschedulable_since: None,

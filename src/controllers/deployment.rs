@@ -420,6 +420,7 @@ mod tests {
             ready_transition: SimTime::from_secs(100),
             deletion: None,
             ordinal: None,
+            restarts: 0,
             cpu_capacity_millis: 1000,
             template: Default::default(),
             unschedulable_since: None,

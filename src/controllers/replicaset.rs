@@ -1,12 +1,14 @@
 //! ReplicaSet controller: creates or deletes pods so the active count matches `spec.replicas`.
 //!
 //! On scale-down it deletes pods in the upstream `ActivePodsWithRanks` order: unassigned before
-//! assigned, Pending before Running, not-ready before ready, shorter-ready (log₂ buckets) before
-//! longer, newer before older.
+//! assigned, Pending before Running, not-ready before ready, doubled-up before not (more pods of
+//! the same Deployment on the pod's node), shorter-ready (log₂ buckets) before longer, more
+//! container restarts before fewer, newer before older.
 
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 
-use crate::cluster::{Cluster, Pod, PodPhase, ReplicaSetId};
+use crate::cluster::{Cluster, NodeId, Pod, PodPhase, ReplicaSetId};
 use crate::sim::SimTime;
 
 use super::Intent;
@@ -14,7 +16,8 @@ use super::Intent;
 /// One reconcile of a ReplicaSet.
 pub fn reconcile(cluster: &Cluster, replica_set: ReplicaSetId, now: SimTime) -> Vec<Intent> {
     let rs = &cluster.replica_sets[replica_set.index()];
-    if !cluster.deployment(rs.deployment).is_replicated() {
+    let d = cluster.deployment(rs.deployment);
+    if !d.is_replicated() {
         return Vec::new(); // trace pods come and go at their times; DaemonSets follow nodes
     }
     let active = rs.pods.len() as i64;
@@ -24,16 +27,38 @@ pub fn reconcile(cluster: &Cluster, replica_set: ReplicaSetId, now: SimTime) -> 
             .map(|_| Intent::CreatePod { replica_set })
             .collect();
     }
+    if active == want {
+        return Vec::new();
+    }
+    // getPodsRankedByRelatedPodsOnSameNode: the Deployment's active pods per node.
+    let mut on_node: BTreeMap<Option<NodeId>, u32> = BTreeMap::new();
+    for set in &d.replica_sets {
+        for &p in &cluster.replica_sets[set.index()].pods {
+            *on_node.entry(cluster.pod(p).node).or_default() += 1;
+        }
+    }
     let mut pods: Vec<&Pod> = rs.pods.iter().map(|&p| cluster.pod(p)).collect();
-    pods.sort_by_key(|p| deletion_rank(p, now));
+    pods.sort_by_key(|p| deletion_rank(p, on_node[&p.node], now));
     pods.iter()
-        .take((active - want).max(0) as usize)
+        .take((active - want) as usize)
         .map(|p| Intent::DeletePod { pod: p.id })
         .collect()
 }
 
-/// Lower ranks are deleted first.
-fn deletion_rank(p: &Pod, now: SimTime) -> (bool, u8, bool, u32, Reverse<SimTime>, Reverse<u32>) {
+type DeletionRank = (
+    bool,
+    u8,
+    bool,
+    Reverse<u32>,
+    u32,
+    Reverse<u32>,
+    Reverse<SimTime>,
+    Reverse<u32>,
+);
+
+/// Lower ranks are deleted first; `related_on_node` is how many of the Deployment's active pods
+/// share the pod's node.
+fn deletion_rank(p: &Pod, related_on_node: u32, now: SimTime) -> DeletionRank {
     let phase = match p.phase {
         PodPhase::Pending => 0,
         PodPhase::Running => 1,
@@ -50,7 +75,9 @@ fn deletion_rank(p: &Pod, now: SimTime) -> (bool, u8, bool, u32, Reverse<SimTime
         p.node.is_some(),
         phase,
         p.ready,
+        Reverse(related_on_node),
         ready_bucket,
+        Reverse(p.restarts),
         Reverse(p.created),
         Reverse(p.id.0),
     )
@@ -75,6 +102,7 @@ mod tests {
             ready_transition: SimTime::from_secs(ready_since.unwrap_or(0)),
             deletion: None,
             ordinal: None,
+            restarts: 0,
             cpu_capacity_millis: 1000,
             template: Default::default(),
             unschedulable_since: None,
@@ -93,8 +121,15 @@ mod tests {
             pod(4, true, PodPhase::Running, None, 40),   // running, not ready
             pod(5, true, PodPhase::Running, Some(991), 6), // ready 9 s (bucket 4), newer than 1
         ];
-        pods.sort_by_key(|p| deletion_rank(p, now));
+        pods.sort_by_key(|p| deletion_rank(p, 1, now));
         let order: Vec<u32> = pods.iter().map(|p| p.id.0).collect();
         assert_eq!(order, vec![2, 3, 4, 5, 1, 0]);
+        // Doubled up before not; then more restarts before fewer (both ready equally long).
+        let mut a = pod(10, true, PodPhase::Running, Some(0), 0);
+        let b = pod(11, true, PodPhase::Running, Some(0), 0);
+        let ranked = |p: &Pod, on_node| deletion_rank(p, on_node, now);
+        assert!(ranked(&b, 2) < ranked(&a, 1), "doubled up first");
+        a.restarts = 3;
+        assert!(ranked(&a, 1) < ranked(&b, 1), "more restarts first");
     }
 }

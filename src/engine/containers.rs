@@ -243,6 +243,7 @@ impl Engine<'_> {
         };
         self.pod_event(pod, reason, message);
         self.set_pod_ready(pod, false);
+        self.cluster.pods[pod.index()].restarts += 1;
         let c = &mut self.containers[pod.index()];
         c.generation += 1;
         let generation = c.generation;

@@ -130,9 +130,13 @@ impl Engine<'_> {
                 replicas,
             }),
             ScriptedAction::InterruptSpot { node } => self.on_named_node(&node, Self::spot_notice),
-            ScriptedAction::Apply { deployments } => {
+            ScriptedAction::Apply { deployments, hpas } => {
                 for applied in deployments {
                     self.kubectl_apply(applied);
+                }
+                for (hpa, spec) in hpas {
+                    self.hpa.respec(crate::cluster::HpaId(hpa as u32), &spec);
+                    self.cluster.hpas[hpa].spec = spec;
                 }
             }
             ScriptedAction::Rollback {

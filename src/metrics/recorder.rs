@@ -278,7 +278,14 @@ impl Recorder {
     pub fn new(names: &SeriesNames) -> Self {
         let mut columns = vec!["t_seconds".to_string()];
         for s in &names.services {
-            for m in ["rps", "served", "failed", "p50_ms", "p99_ms"] {
+            for m in [
+                "rps",
+                "served",
+                "failed",
+                "availability",
+                "p50_ms",
+                "p99_ms",
+            ] {
                 columns.push(format!("service.{s}.{m}"));
             }
         }
@@ -475,6 +482,12 @@ impl Recorder {
             });
             row.push(s.interval_served as f64);
             row.push(s.interval_failed as f64);
+            // Served of finished in the interval (1 when none finished: nothing failed).
+            row.push(if done > 0.0 {
+                round3(s.interval_served as f64 / done)
+            } else {
+                1.0
+            });
             for q in [0.5, 0.99] {
                 let v = if s.interval_latency.is_empty() {
                     0.0

@@ -946,10 +946,12 @@ pub enum ScriptedAction {
     InterruptSpot {
         node: String,
     },
-    /// `kubectl apply -f <manifest>`: Deployments with a changed spec (a new template rolls
-    /// out).
+    /// `kubectl apply -f <manifest>`: workloads with a changed spec (a new template rolls
+    /// out) and HPAs with changed settings.
     Apply {
         deployments: Vec<AppliedDeployment>,
+        /// (index into the scenario's HPAs, the new spec).
+        hpas: Vec<(usize, HpaSpec)>,
     },
     /// `kubectl rollout undo` (to the previous revision, or `to_revision`).
     Rollback {

@@ -432,6 +432,8 @@ impl Builder<'_> {
                 deployments: &deployments,
                 services: &services,
                 manifests: set,
+                hpas: &hpas,
+                metric_series: &metric_series,
                 duration,
             },
         );

@@ -430,3 +430,78 @@ fn an_hpa_whose_target_is_missing_reports_failed_get_scale() {
             .all(|d| d.scale_ups + d.scale_downs == 0)
     );
 }
+
+#[test]
+fn applying_a_changed_hpa_takes_effect_at_once() {
+    // 600 req/s × 10 ms = 6 cpu on pods of 1 cpu: at a 60 % target the HPA wants 10, but
+    // maxReplicas is 4. At 5 min `kubectl apply` raises it to 12: the next sync (15 s later at
+    // most) scales up — to 10 or more, as the 4 pods' backlog keeps usage high at first.
+    let dir = crate::support::scratch("hpa-apply");
+    let hpa = |max: u32| {
+        format!(
+            r#"apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {{name: app}}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: app}}
+  minReplicas: 2
+  maxReplicas: {max}
+  metrics:
+    - type: Resource
+      resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 60}}}}
+"#
+        )
+    };
+    std::fs::write(dir.join("hpa-v2.yaml"), hpa(12)).unwrap();
+    let text = format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: hpa-apply}}
+spec:
+  duration: 10m
+  cluster:
+    nodePools:
+      - name: general
+        allocatable: {{cpu: "16", memory: 64Gi}}
+        count: 1
+  workloads:
+    - deployment: app
+      startupTime: 5s
+      cpuPerRequest: 10ms
+  traffic:
+    - service: app
+      arrivals: {{constant: {{rate: 600}}}}
+  events:
+    - {{at: 5m, action: apply, manifest: hpa-v2.yaml}}
+---
+{deployment}---
+apiVersion: v1
+kind: Service
+metadata: {{name: app}}
+spec:
+  selector: {{app: app}}
+---
+{hpa}"#,
+        deployment = crate::support::app_deployment(2, "1", ""),
+        hpa = hpa(4)
+    );
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = crate::support::run(&crate::support::load(&path, None, &[]));
+    let replicas = crate::support::column(&out, "deployment.app.replicas");
+    let max_before = replicas
+        .iter()
+        .filter(|(t, _)| *t < 300.0)
+        .map(|(_, r)| *r)
+        .fold(0.0, f64::max);
+    assert_eq!(max_before, 4.0, "held at the old maxReplicas");
+    let after = |t0: f64| {
+        replicas
+            .iter()
+            .filter(|(t, _)| *t >= t0)
+            .map(|(_, r)| *r)
+            .fold(0.0, f64::max)
+    };
+    assert!(after(315.0) >= 10.0, "scaled up at the next sync");
+    assert!(after(0.0) <= 12.0);
+}

@@ -253,6 +253,12 @@ fn recreate_takes_every_pod_down_before_the_new_ones_start() {
     let d = &out.report.deployments[0];
     assert!((5.0..5.02).contains(&d.short_of_ready_seconds));
     assert_eq!(d.unavailable_seconds, 0.0);
+    // The Service's availability over time: the sample covering 120–125 s is failures but for
+    // the few requests the v1 pods finished after 120 s.
+    let availability = column(&out, "service.app.availability");
+    let at = |t: f64| availability.iter().find(|(s, _)| *s == t).unwrap().1;
+    assert_eq!((at(120.0), at(130.0)), (1.0, 1.0));
+    assert!(at(125.0) < 0.01, "{}", at(125.0));
 }
 
 #[test]

@@ -127,6 +127,12 @@ struct MetricLabels {
 }
 
 impl HpaController {
+    /// An HPA's spec changed (`kubectl apply`): its metrics' labels follow. Its recommendation
+    /// history and scale events stay, as the controller keeps them across updates.
+    pub fn respec(&mut self, hpa: HpaId, spec: &HpaSpec) {
+        self.labels[hpa.index()] = spec.metrics.iter().map(metric_labels).collect();
+    }
+
     pub fn new(settings: HpaSettings, hpas: &[HpaSpec], series: Vec<MetricSeries>) -> Self {
         HpaController {
             settings,

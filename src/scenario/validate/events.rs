@@ -6,8 +6,8 @@
 use super::Builder;
 use crate::scenario::manifest::{self, ManifestSet};
 use crate::scenario::model::{
-    AppliedDeployment, CapacityType, DeploymentSpec, NodePoolSpec, PodSource, ScriptedAction,
-    ScriptedEvent, ServiceSpec,
+    AppliedDeployment, CapacityType, DeploymentSpec, HpaSpec, MetricSeries, NodePoolSpec,
+    PodSource, ScriptedAction, ScriptedEvent, ServiceSpec,
 };
 use crate::scenario::raw::RawEvent;
 use crate::sim::SimDuration;
@@ -22,6 +22,8 @@ pub(in crate::scenario) struct EventContext<'a> {
     pub services: &'a [ServiceSpec],
     /// The scenario's manifests (for the PriorityClasses applied Deployments name).
     pub manifests: &'a ManifestSet,
+    pub hpas: &'a [HpaSpec],
+    pub metric_series: &'a [MetricSeries],
     pub duration: SimDuration,
 }
 
@@ -47,7 +49,7 @@ impl Builder<'_> {
         let mut revisions = vec![1u64; deployments.len()];
         for (i, e) in events {
             match &e.action {
-                ScriptedAction::Apply { deployments } => {
+                ScriptedAction::Apply { deployments, .. } => {
                     for a in deployments {
                         revisions[a.index] += 1;
                     }
@@ -294,19 +296,19 @@ impl Builder<'_> {
         let errors_before = self.error_count();
         manifest::add_text(&mut applied, &shown, &text, self.diags);
         let others = applied.services.len()
-            + applied.hpas.len()
             + applied.pdbs.len()
             + applied.priority_classes.len()
             + applied.namespaces.len();
         if others > 0 {
             self.error(
                 &field,
-                format!("{shown}: apply changes Deployments, StatefulSets and DaemonSets only; other kinds in the file are not simulated yet"),
+                format!("{shown}: apply changes Deployments, StatefulSets, DaemonSets and HorizontalPodAutoscalers only; other kinds in the file are not simulated yet"),
             );
         }
         if applied.deployments.is_empty()
             && applied.daemon_sets.is_empty()
             && applied.stateful_sets.is_empty()
+            && applied.hpas.is_empty()
         {
             self.error(&field, format!("{shown} has no workload to apply"));
         }
@@ -338,8 +340,48 @@ impl Builder<'_> {
             super::resolve_priority(&classes, m, &mut spec.pod, self.diags);
             out.extend(self.applied(&m.source, spec, ctx, None, None));
         }
-        (self.error_count() == errors_before && !out.is_empty())
-            .then_some(ScriptedAction::Apply { deployments: out })
+        let hpas = self.applied_hpas(&applied, ctx);
+        (self.error_count() == errors_before && !(out.is_empty() && hpas.is_empty())).then_some(
+            ScriptedAction::Apply {
+                deployments: out,
+                hpas,
+            },
+        )
+    }
+
+    /// The HPAs of an applied manifest, resolved like the scenario's: each must exist (by name
+    /// and namespace) and keep its target.
+    fn applied_hpas(&mut self, applied: &ManifestSet, ctx: &EventContext) -> Vec<(usize, HpaSpec)> {
+        let specs: Vec<HpaSpec> = applied
+            .hpas
+            .iter()
+            .filter_map(|m| manifest::hpa_spec(m, ctx.deployments, false, self.diags))
+            .collect();
+        let specs = self.resolve_pod_metrics(specs, ctx.deployments, applied);
+        self.check_resource_metrics(&specs, ctx.deployments, applied);
+        let specs = self.resolve_series(specs, ctx.metric_series, applied);
+        let mut out = Vec::new();
+        for (spec, m) in specs.into_iter().zip(&applied.hpas) {
+            let existing = ctx
+                .hpas
+                .iter()
+                .position(|h| h.name == spec.name && h.namespace == spec.namespace);
+            match existing {
+                None => self.diags.push(m.source.error(
+                    "metadata.name",
+                    format!(
+                        "no HorizontalPodAutoscaler {:?} in the scenario's manifests: apply changes HPAs that exist",
+                        spec.name
+                    ),
+                )),
+                Some(i) if ctx.hpas[i].target != spec.target => self.diags.push(m.source.error(
+                    "spec.scaleTargetRef",
+                    "changing an HPA's target is not simulated: apply a new HPA in the scenario instead",
+                )),
+                Some(i) => out.push((i, spec)),
+            }
+        }
+        out
     }
 
     /// One applied workload: it must exist (same kind, name and namespace), keep its selector,
