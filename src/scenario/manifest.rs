@@ -345,13 +345,7 @@ pub fn deployment_spec(
     let src = &m.source;
     let name = Manifest::<Deployment>::meta_name(&m.object.metadata);
     let spec = named_spec("Deployment", &name, m.object.spec.as_ref(), src, diags)?;
-    let replicas = spec.replicas.unwrap_or(1);
-    if replicas < 0 {
-        diags.push(src.error(
-            "spec.replicas",
-            format!("must be greater than or equal to 0, got {replicas}"),
-        ));
-    }
+    let replicas = non_negative("spec.replicas", spec.replicas.unwrap_or(1), src, diags);
     let strategy = strategy(spec, src, diags);
     let rollout = rollout_settings(spec, src, diags);
     let namespace = namespace_of(&m.object.metadata);
@@ -416,13 +410,7 @@ pub fn daemon_set_spec(
         diags,
     );
     let strategy = daemon_set_strategy(spec, src, diags);
-    let min_ready = spec.min_ready_seconds.unwrap_or(0);
-    if min_ready < 0 {
-        diags.push(src.error(
-            "spec.minReadySeconds",
-            format!("must be greater than or equal to 0, got {min_ready}"),
-        ));
-    }
+    let rollout = min_ready_only(spec.min_ready_seconds, src, diags);
     Some(DeploymentSpec {
         name,
         namespace,
@@ -431,16 +419,42 @@ pub fn daemon_set_spec(
         template_labels,
         pod,
         strategy,
-        // A DaemonSet has no progress deadline.
-        rollout: super::model::RolloutSettings {
-            min_ready: SimDuration::from_secs(min_ready.max(0) as u64),
-            progress_deadline: None,
-            ..Default::default()
-        },
+        rollout,
         stateful: Default::default(),
         workload: WorkloadModel::default(),
         source: super::model::PodSource::DaemonSet,
     })
+}
+
+/// A count that must not be negative (reported, and 0 used instead).
+fn non_negative(path: &str, value: i32, src: &Source, diags: &mut Vec<Diagnostic>) -> i32 {
+    if value < 0 {
+        diags.push(src.error(
+            path,
+            format!("must be greater than or equal to 0, got {value}"),
+        ));
+    }
+    value.max(0)
+}
+
+/// The rollout settings of a DaemonSet or StatefulSet: `minReadySeconds`, and no progress
+/// deadline.
+fn min_ready_only(
+    min_ready_seconds: Option<i32>,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> super::model::RolloutSettings {
+    let min_ready = non_negative(
+        "spec.minReadySeconds",
+        min_ready_seconds.unwrap_or(0),
+        src,
+        diags,
+    );
+    super::model::RolloutSettings {
+        min_ready: SimDuration::from_secs(min_ready as u64),
+        progress_deadline: None,
+        ..Default::default()
+    }
 }
 
 /// A StatefulSet as a workload whose pods have ordinals (`<name>-0`, `<name>-1`, …).
@@ -451,13 +465,7 @@ pub fn stateful_set_spec(
     let src = &m.source;
     let name = Manifest::<StatefulSet>::meta_name(&m.object.metadata);
     let spec = named_spec("StatefulSet", &name, m.object.spec.as_ref(), src, diags)?;
-    let replicas = spec.replicas.unwrap_or(1);
-    if replicas < 0 {
-        diags.push(src.error(
-            "spec.replicas",
-            format!("must be greater than or equal to 0, got {replicas}"),
-        ));
-    }
+    let replicas = non_negative("spec.replicas", spec.replicas.unwrap_or(1), src, diags);
     let namespace = namespace_of(&m.object.metadata);
     let (selector, template_labels, pod) = controller_template(
         "StatefulSet",
@@ -479,26 +487,16 @@ pub fn stateful_set_spec(
         }
     };
     let (strategy, partition) = stateful_set_strategy(spec, src, diags);
-    let min_ready = spec.min_ready_seconds.unwrap_or(0);
-    if min_ready < 0 {
-        diags.push(src.error(
-            "spec.minReadySeconds",
-            format!("must be greater than or equal to 0, got {min_ready}"),
-        ));
-    }
+    let rollout = min_ready_only(spec.min_ready_seconds, src, diags);
     Some(DeploymentSpec {
         name,
         namespace,
-        replicas: replicas.max(0),
+        replicas,
         selector,
         template_labels,
         pod,
         strategy,
-        rollout: super::model::RolloutSettings {
-            min_ready: SimDuration::from_secs(min_ready.max(0) as u64),
-            progress_deadline: None,
-            ..Default::default()
-        },
+        rollout,
         stateful: super::model::StatefulSettings {
             parallel,
             partition,

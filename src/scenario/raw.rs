@@ -313,7 +313,7 @@ pub struct RawMetricsServer {
 pub struct RawWorkload {
     /// Name of the Deployment (from the manifests).
     pub deployment: Option<String>,
-    /// From binding to Ready: image pull, container start and warm-up.
+    /// From binding to the container running (image pull unless the pool models it, start).
     pub startup_time: Option<RawDistribution>,
     /// CPU time one request needs at one full core.
     pub cpu_per_request: Option<RawDistribution>,

@@ -259,46 +259,41 @@ fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<De
         out.push(spec);
     }
     for m in &set.stateful_sets {
-        let Some(mut spec) = manifest::stateful_set_spec(m, diags) else {
-            continue;
-        };
-        if out
-            .iter()
-            .any(|d| d.name == spec.name && d.namespace == spec.namespace)
-        {
-            diags.push(m.source.error(
-                "metadata.name",
-                format!(
-                    "{:?} is already the name of a workload in this namespace: kubesim reports workloads by name",
-                    spec.name
-                ),
-            ));
-            continue;
+        if let Some(spec) = manifest::stateful_set_spec(m, diags) {
+            push_workload(&mut out, spec, m, &classes, diags);
         }
-        resolve_priority(&classes, m, &mut spec.pod, diags);
-        out.push(spec);
     }
     for m in &set.daemon_sets {
-        let Some(mut spec) = manifest::daemon_set_spec(m, diags) else {
-            continue;
-        };
-        if out
-            .iter()
-            .any(|d| d.name == spec.name && d.namespace == spec.namespace)
-        {
-            diags.push(m.source.error(
-                "metadata.name",
-                format!(
-                    "{:?} is already the name of a workload in this namespace: kubesim reports Deployments and DaemonSets by name",
-                    spec.name
-                ),
-            ));
-            continue;
+        if let Some(spec) = manifest::daemon_set_spec(m, diags) {
+            push_workload(&mut out, spec, m, &classes, diags);
         }
-        resolve_priority(&classes, m, &mut spec.pod, diags);
-        out.push(spec);
     }
     out
+}
+
+/// Adds a StatefulSet or DaemonSet unless a workload of its name exists in its namespace.
+fn push_workload<T>(
+    out: &mut Vec<DeploymentSpec>,
+    mut spec: DeploymentSpec,
+    m: &manifest::Manifest<T>,
+    classes: &[super::priority::PriorityClassSpec],
+    diags: &mut Vec<Diagnostic>,
+) {
+    if out
+        .iter()
+        .any(|d| d.name == spec.name && d.namespace == spec.namespace)
+    {
+        diags.push(m.source.error(
+            "metadata.name",
+            format!(
+                "{:?} is already the name of a workload in this namespace: kubesim reports workloads by name",
+                spec.name
+            ),
+        ));
+        return;
+    }
+    resolve_priority(classes, m, &mut spec.pod, diags);
+    out.push(spec);
 }
 
 /// Sets the pod's priority from its PriorityClass, as admission does.
