@@ -43,9 +43,10 @@ typed_id!(/// A HorizontalPodAutoscaler.
     HpaId);
 
 /// A pod's lifecycle phase, as far as this model distinguishes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PodPhase {
     /// Created; waiting for a node (unbound) or for its containers to start (bound).
+    #[default]
     Pending,
     /// Containers started.
     Running,
@@ -140,7 +141,7 @@ impl Node {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Pod {
     pub id: PodId,
     pub name: String,

@@ -408,23 +408,9 @@ mod tests {
     fn available_needs_min_ready_seconds_strictly() {
         // minReadySeconds 10, Ready at 100 s: available only after 110 s.
         let mut pod = Pod {
-            id: crate::cluster::PodId(0),
-            name: "p".into(),
-            deployment: DeploymentId(0),
-            replica_set: crate::cluster::ReplicaSetId(0),
-            phase: crate::cluster::PodPhase::Running,
-            node: None,
-            created: SimTime::ZERO,
-            started: None,
             ready: true,
             ready_transition: SimTime::from_secs(100),
-            deletion: None,
-            ordinal: None,
-            restarts: 0,
-            cpu_capacity_millis: 1000,
-            template: Default::default(),
-            unschedulable_since: None,
-            nominated_node: None,
+            ..Pod::default()
         };
         let ten = SimDuration::from_secs(10);
         assert!(!is_available(&pod, ten, SimTime::from_secs(110)));

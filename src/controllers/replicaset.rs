@@ -86,27 +86,17 @@ fn deletion_rank(p: &Pod, related_on_node: u32, now: SimTime) -> DeletionRank {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::{DeploymentId, NodeId, PodId};
+    use crate::cluster::{NodeId, PodId};
 
     fn pod(id: u32, node: bool, phase: PodPhase, ready_since: Option<u64>, created: u64) -> Pod {
         Pod {
             id: PodId(id),
-            name: format!("p{id}"),
-            deployment: DeploymentId(0),
-            replica_set: ReplicaSetId(0),
             phase,
             node: node.then_some(NodeId(0)),
             created: SimTime::from_secs(created),
-            started: None,
             ready: ready_since.is_some(),
             ready_transition: SimTime::from_secs(ready_since.unwrap_or(0)),
-            deletion: None,
-            ordinal: None,
-            restarts: 0,
-            cpu_capacity_millis: 1000,
-            template: Default::default(),
-            unschedulable_since: None,
-            nominated_node: None,
+            ..Pod::default()
         }
     }
 
