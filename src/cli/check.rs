@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use crate::output::junit::{self, SuiteResult};
+use crate::output::run_dir;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -14,12 +15,19 @@ pub struct Args {
     pub scenarios: Vec<PathBuf>,
     #[command(flatten)]
     pub options: ScenarioOptions,
-    /// Also write the results as JUnit XML (one test case per SLO).
+    /// Also write the results as JUnit XML (one test case per SLO). An existing FILE is
+    /// replaced only if kubesim wrote it.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    if let Some(file) = &args.junit
+        && let Err(e) = run_dir::check_junit_file(file)
+    {
+        eprintln!("error: --junit {e}");
+        return Ok(Status::BadInput);
+    }
     let mut status = Status::Success;
     let mut runs = Vec::new();
     for path in &args.scenarios {
@@ -55,8 +63,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                 wall_seconds: t.info.wall_seconds,
             })
             .collect();
-        std::fs::write(file, junit::render(&suites))
-            .with_context(|| format!("writing {}", file.display()))?;
+        run_dir::write_junit_file(file, &junit::render(&suites))
+            .context("--junit: the JUnit file was not written")?;
     }
     Ok(status)
 }

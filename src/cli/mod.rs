@@ -72,6 +72,7 @@ impl From<Status> for ExitCode {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Status {
+    install_signal_handler();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
@@ -82,6 +83,22 @@ pub fn run(cli: Cli) -> Status {
         eprintln!("error: {e:#}");
         Status::BadInput
     })
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: remove any half-written output, then exit as the shell expects
+/// of a signalled program (128 + SIGINT's 2 = 130).
+fn install_signal_handler() {
+    let installed = ctrlc::set_handler(|| {
+        // Held until exit: no half-written directory can be renamed into place after this.
+        let _staging = crate::output::run_dir::abandon_staging();
+        eprintln!("\ninterrupted: no partial output is left behind");
+        std::process::exit(130);
+    });
+    if let Err(e) = installed {
+        eprintln!(
+            "warning: cannot handle interrupts ({e}); an interrupted write may leave a hidden .partial directory"
+        );
+    }
 }
 
 /// Options shared by commands that load and run scenarios.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
+use crate::output::run_dir::{self, OutDir, Protected};
 use crate::output::{self, RunFiles};
 
 #[derive(Debug, clap::Args)]
@@ -13,8 +14,11 @@ pub struct Args {
     pub scenario: PathBuf,
     #[command(flatten)]
     pub options: ScenarioOptions,
-    /// Where to write the run directory [default: output/<scenario name>/].
-    #[arg(long)]
+    /// Where to write the run directory [default: output/<scenario name>/]. kubesim replaces
+    /// only a directory it wrote itself (empty, or an earlier run's files with its run.json);
+    /// it refuses anything else, and the current directory, the scenario's folder and their
+    /// parents, before the run starts.
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
 
@@ -22,10 +26,14 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let Some(scenario) = load_and_report(&args.scenario, &args.options) else {
         return Ok(Status::BadInput);
     };
-    let timed = run_timed(&scenario)?;
-    let out_dir = args
+    let requested = args
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
+    let out_dir = match checked_out_dir(&requested, &args.scenario) {
+        Some(dir) => dir,
+        None => return Ok(Status::BadInput),
+    };
+    let timed = run_timed(&scenario)?;
     let files = RunFiles {
         report: &timed.output.report,
         info: &timed.info,
@@ -35,8 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         pod_events: &timed.output.pod_events,
         resolved_yaml: &scenario.resolved_yaml,
     };
-    output::write_run_dir(&out_dir, &files)
-        .with_context(|| format!("writing {}", out_dir.display()))?;
+    output::write_run_dir(&out_dir, &files).context("--out: the run directory was not written")?;
     super::out(output::summary::render(&timed.output.report));
     eprintln!(
         "simulated {} in {:.2}s ({:.0}× real time, {:.2e} events/s); wrote {}/",
@@ -44,7 +51,22 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         timed.info.wall_seconds,
         timed.info.speedup_vs_realtime,
         timed.info.events_per_second,
-        out_dir.display()
+        requested.display()
     );
     Ok(Status::Success)
+}
+
+/// The run directory if `--out` may be written, else prints why (naming the argument).
+fn checked_out_dir(requested: &std::path::Path, scenario: &std::path::Path) -> Option<OutDir> {
+    let protected = [
+        Protected::current_dir(),
+        Protected::scenario_folder(scenario),
+    ];
+    match run_dir::check_out_dir(requested, &protected) {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            eprintln!("error: --out {e}");
+            None
+        }
+    }
 }

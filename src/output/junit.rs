@@ -9,6 +9,9 @@ pub struct SuiteResult<'a> {
     pub wall_seconds: f64,
 }
 
+/// The opening of the root element, which marks a JUnit file as kubesim's own.
+pub const SUITES_OPENING: &str = "<testsuites name=\"kubesim\"";
+
 pub fn render(suites: &[SuiteResult]) -> String {
     let tests: usize = suites.iter().map(|s| s.report.slos.len()).sum();
     let failures: usize = suites
@@ -16,7 +19,7 @@ pub fn render(suites: &[SuiteResult]) -> String {
         .map(|s| s.report.slos.iter().filter(|x| !x.passed).count())
         .sum();
     let mut xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"kubesim\" tests=\"{tests}\" failures=\"{failures}\">\n"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{SUITES_OPENING} tests=\"{tests}\" failures=\"{failures}\">\n"
     );
     for s in suites {
         let r = s.report;

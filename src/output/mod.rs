@@ -2,15 +2,17 @@
 //! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `pod_events.jsonl`, `scenario.resolved.yaml`), JUnit XML, and the terminal summary table.
 //!
 //! A run directory is written into a temporary sibling and renamed into place, so a failed or
-//! interrupted write never leaves a half-written result behind.
+//! interrupted write never leaves a half-written result behind; kubesim replaces only
+//! directories it wrote itself (see [`run_dir`]).
 
 pub mod explain;
 pub mod junit;
+pub mod run_dir;
 pub mod summary;
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -55,30 +57,10 @@ pub fn report_json(report: &Report) -> String {
     s
 }
 
-/// Writes the run directory atomically (temp sibling, then rename over any previous result).
-pub fn write_run_dir(dir: &Path, files: &RunFiles) -> io::Result<()> {
-    let staging = staging_path(dir);
-    if staging.exists() {
-        fs::remove_dir_all(&staging)?;
-    }
-    fs::create_dir_all(&staging)?;
-    let written = write_files(&staging, files);
-    if let Err(e) = written {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    if dir.exists() {
-        fs::remove_dir_all(dir)?;
-    }
-    fs::rename(&staging, dir)
-}
-
-fn staging_path(dir: &Path) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
-    dir.with_file_name(format!(".{name}.partial"))
+/// Writes the run directory atomically (a staging sibling renamed into place, replacing only an
+/// earlier run's files).
+pub fn write_run_dir(dir: &run_dir::OutDir, files: &RunFiles) -> Result<(), run_dir::OutPathError> {
+    run_dir::write_atomically(dir, |staging| write_files(staging, files))
 }
 
 fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {

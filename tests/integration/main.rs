@@ -6,6 +6,7 @@ mod cli;
 mod daemonset;
 mod failures;
 mod hpa;
+mod output_dir;
 mod preemption;
 mod probes;
 mod queueing;

@@ -1,0 +1,486 @@
+//! Where a run's files may go, and how they get there without harming anything else.
+//!
+//! kubesim replaces a directory only when it wrote that directory itself: it is empty, or it
+//! holds nothing but the files of an earlier run (marked by that run's `run.json`). It never
+//! treats the working directory, the scenario's folder, or a parent of either as an output
+//! directory. Files are written into a fresh hidden sibling (`.NAME.kubesim-PID-N.partial`) that
+//! is renamed into place when complete; on an error, and on SIGINT/SIGTERM (the command line
+//! calls [`abandon_staging`] from its signal handler), that sibling is removed. Removal deletes
+//! only the file names kubesim writes, then the emptied directory, so a file that appears there
+//! by other hands is never deleted.
+//!
+//! This module does no simulation; it answers "may I write here" and performs the write.
+
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+/// Every file name a run directory can hold. A directory holding anything else was not written
+/// by kubesim (or was changed since) and is never replaced. Add new outputs here.
+pub const RUN_FILES: &[&str] = &[
+    "report.json",
+    "run.json",
+    "timeseries.csv",
+    "hpa_decisions.jsonl",
+    "autoscaler.jsonl",
+    "pod_events.jsonl",
+    "scenario.resolved.yaml",
+];
+
+/// The file whose presence (with kubesim's fields) marks a directory as a kubesim run.
+const MARKER: &str = "run.json";
+
+/// Why an output path was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OutPathError {
+    #[error(
+        "{path}: is {what}; kubesim writes only into a directory of its own: name a new directory (inside it, if you like)"
+    )]
+    Protected { path: String, what: String },
+    #[error("{path}: is a file, not a directory; name a directory that does not exist yet")]
+    NotADirectory { path: String },
+    #[error("{path}: is a symbolic link; name the directory itself")]
+    Symlink { path: String },
+    #[error(
+        "{path}: holds files kubesim did not write ({entries}); nothing was changed — pick another output directory"
+    )]
+    ForeignContents { path: String, entries: String },
+    #[error(
+        "{path}: goes through '..' below a directory that does not exist; name the directory plainly"
+    )]
+    Unresolvable { path: String },
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+}
+
+/// An output directory that passed [`check_out_dir`]: its absolute, resolved path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutDir {
+    path: PathBuf,
+}
+
+impl OutDir {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A directory that must be neither the output directory nor inside it.
+#[derive(Clone, Debug)]
+pub struct Protected {
+    dir: PathBuf,
+    what: &'static str,
+}
+
+impl Protected {
+    /// The working directory.
+    pub fn current_dir() -> Protected {
+        Protected::new(Path::new("."), "the current directory")
+    }
+
+    /// The folder a scenario file is in.
+    pub fn scenario_folder(scenario_file: &Path) -> Protected {
+        let folder = scenario_file.parent().unwrap_or(Path::new("."));
+        Protected::new(folder, "the scenario's folder")
+    }
+
+    fn new(dir: &Path, what: &'static str) -> Protected {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let dir = fs::canonicalize(dir)
+            .or_else(|_| std::path::absolute(dir))
+            .unwrap_or_else(|_| dir.to_path_buf());
+        Protected { dir, what }
+    }
+}
+
+/// Checks that `out` may receive a run directory, before anything is simulated or written.
+pub fn check_out_dir(out: &Path, protected: &[Protected]) -> Result<OutDir, OutPathError> {
+    let shown = out.display().to_string();
+    let path = resolve(out).map_err(|e| match e {
+        Resolve::Io(source) => OutPathError::Io {
+            path: shown.clone(),
+            source,
+        },
+        Resolve::ParentOfMissing => OutPathError::Unresolvable {
+            path: shown.clone(),
+        },
+        Resolve::Symlink => OutPathError::Symlink {
+            path: shown.clone(),
+        },
+    })?;
+    if let Some(what) = protection(&path, protected) {
+        return Err(OutPathError::Protected { path: shown, what });
+    }
+    existing_contents(&path, &shown)?;
+    Ok(OutDir { path })
+}
+
+/// What `path` is to a protected directory, if it is that directory or one of its parents.
+fn protection(path: &Path, protected: &[Protected]) -> Option<String> {
+    if path.parent().is_none() {
+        return Some("the root directory".into());
+    }
+    let p = protected.iter().find(|p| p.dir.starts_with(path))?;
+    Some(if p.dir == path {
+        p.what.to_string()
+    } else {
+        format!("a parent of {}", p.what)
+    })
+}
+
+enum Resolve {
+    Io(io::Error),
+    ParentOfMissing,
+    Symlink,
+}
+
+/// The absolute path `out` names: the existing part canonicalized, the rest appended.
+fn resolve(out: &Path) -> Result<PathBuf, Resolve> {
+    let absolute = std::path::absolute(out).map_err(Resolve::Io)?;
+    if fs::symlink_metadata(&absolute).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Resolve::Symlink);
+    }
+    let existing = absolute
+        .ancestors()
+        .find(|a| a.exists())
+        .expect("the root exists");
+    let mut path = fs::canonicalize(existing).map_err(Resolve::Io)?;
+    let rest = absolute
+        .strip_prefix(existing)
+        .expect("an ancestor is a prefix");
+    for component in rest.components() {
+        match component {
+            Component::Normal(name) => path.push(name),
+            Component::CurDir => {}
+            _ => return Err(Resolve::ParentOfMissing),
+        }
+    }
+    Ok(path)
+}
+
+/// What an existing output path holds: nothing, or only an earlier run's files.
+fn existing_contents(path: &Path, shown: &str) -> Result<ExistingDir, OutPathError> {
+    let io_err = |source| OutPathError::Io {
+        path: shown.to_string(),
+        source,
+    };
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ExistingDir::None),
+        Err(e) => return Err(io_err(e)),
+    };
+    if !meta.is_dir() {
+        return Err(OutPathError::NotADirectory {
+            path: shown.to_string(),
+        });
+    }
+    let mut names = Vec::new();
+    for entry in fs::read_dir(path).map_err(io_err)? {
+        names.push(
+            entry
+                .map_err(io_err)?
+                .file_name()
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    names.sort();
+    if names.is_empty() {
+        return Ok(ExistingDir::Empty);
+    }
+    let foreign: Vec<&String> = names
+        .iter()
+        .filter(|n| !RUN_FILES.contains(&n.as_str()))
+        .collect();
+    if foreign.is_empty() && is_kubesim_marker(&path.join(MARKER)) {
+        return Ok(ExistingDir::EarlierRun);
+    }
+    let listed = if foreign.is_empty() {
+        format!("no kubesim {MARKER} among {}", names.join(", "))
+    } else {
+        summarize(&foreign)
+    };
+    Err(OutPathError::ForeignContents {
+        path: shown.to_string(),
+        entries: listed,
+    })
+}
+
+fn summarize(names: &[&String]) -> String {
+    let shown: Vec<&str> = names.iter().take(5).map(|s| s.as_str()).collect();
+    match names.len() - shown.len() {
+        0 => shown.join(", "),
+        more => format!("{}, and {more} more", shown.join(", ")),
+    }
+}
+
+/// A `run.json` that kubesim wrote: a regular file, JSON, with kubesim's own fields.
+fn is_kubesim_marker(path: &Path) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() > 1 << 20 {
+        return false;
+    }
+    let Ok(text) = fs::read_to_string(path) else {
+        return false;
+    };
+    serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| {
+        v.get("kubesim_version").is_some_and(|x| x.is_string())
+            && v.get("seed").is_some_and(|x| x.is_u64())
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExistingDir {
+    None,
+    Empty,
+    EarlierRun,
+}
+
+/// Staging directories being written, for the signal handler to remove.
+static STAGING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes every staging directory or file still being written, and returns the lock that keeps
+/// any other from being renamed into place. A signal handler calls this and exits while holding
+/// the returned guard, so it never runs in the middle of the final renames.
+pub fn abandon_staging() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    for path in active.drain(..) {
+        remove_staging(&path);
+    }
+    active
+}
+
+/// Writes a run directory at `out`: `write` fills a fresh staging directory, which then takes
+/// the place of `out` (replacing an earlier run's files, never anything else).
+pub fn write_atomically(
+    out: &OutDir,
+    write: impl FnOnce(&Path) -> io::Result<()>,
+) -> Result<(), OutPathError> {
+    let shown = out.path.display().to_string();
+    let io_err = |source| OutPathError::Io {
+        path: shown.clone(),
+        source,
+    };
+    let parent = out.path.parent().expect("checked: not the root");
+    fs::create_dir_all(parent).map_err(io_err)?;
+    let staging = create_staging(&out.path).map_err(io_err)?;
+    if let Err(e) = write(&staging) {
+        unregister_and_remove(&staging);
+        return Err(io_err(e));
+    }
+    // Checked again: the directory may have changed while the simulation ran.
+    let existing = match existing_contents(&out.path, &shown) {
+        Ok(x) => x,
+        Err(e) => {
+            unregister_and_remove(&staging);
+            return Err(e);
+        }
+    };
+    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    let placed = put_in_place(&staging, &out.path, existing);
+    active.retain(|p| p != &staging);
+    drop(active);
+    if placed.is_err() {
+        remove_staging(&staging);
+    }
+    placed.map_err(io_err)
+}
+
+fn put_in_place(staging: &Path, out: &Path, existing: ExistingDir) -> io::Result<()> {
+    match existing {
+        ExistingDir::None => fs::rename(staging, out),
+        ExistingDir::Empty => {
+            fs::remove_dir(out)?; // fails, harmlessly, if something appeared in it
+            fs::rename(staging, out)
+        }
+        ExistingDir::EarlierRun => {
+            let old = sibling(out, "old")?;
+            fs::rename(out, &old)?;
+            if let Err(e) = fs::rename(staging, out) {
+                let _ = fs::rename(&old, out);
+                return Err(e);
+            }
+            remove_run_files(&old)
+        }
+    }
+}
+
+/// Creates `.NAME.kubesim-PID-N.partial` beside `out` (a name nobody else uses) and registers it.
+fn create_staging(out: &Path) -> io::Result<PathBuf> {
+    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = sibling(out, "partial")?;
+    fs::create_dir(&dir)?;
+    active.push(dir.clone());
+    Ok(dir)
+}
+
+/// A path beside `out` that does not exist yet: `.NAME.kubesim-PID-N.SUFFIX`.
+fn sibling(out: &Path, suffix: &str) -> io::Result<PathBuf> {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    let pid = std::process::id();
+    (0..1000)
+        .map(|n| out.with_file_name(format!(".{name}.kubesim-{pid}-{n}.{suffix}")))
+        .find(|p| fs::symlink_metadata(p).is_err())
+        .ok_or_else(|| io::Error::other("no free name for a temporary directory beside it"))
+}
+
+fn register(staging: &Path) {
+    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    active.push(staging.to_path_buf());
+}
+
+fn unregister_and_remove(staging: &Path) {
+    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    active.retain(|p| p != staging);
+    remove_staging(staging);
+}
+
+/// Removes a staging file, or a staging directory with the run files in it.
+fn remove_staging(path: &Path) {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        let _ = fs::remove_file(path);
+    } else {
+        let _ = remove_run_files(path);
+    }
+}
+
+/// Deletes the files kubesim writes in `dir`, then `dir` itself if that left it empty.
+fn remove_run_files(dir: &Path) -> io::Result<()> {
+    for name in RUN_FILES {
+        match fs::remove_file(dir.join(name)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    fs::remove_dir(dir)
+}
+
+/// Checks that `file` may receive kubesim's JUnit XML: it does not exist, or kubesim wrote it.
+pub fn check_junit_file(file: &Path) -> Result<(), OutPathError> {
+    let shown = file.display().to_string();
+    let meta = match fs::symlink_metadata(file) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(OutPathError::Io {
+                path: shown,
+                source,
+            });
+        }
+    };
+    let ours = meta.is_file()
+        && fs::read_to_string(file)
+            .is_ok_and(|t| t.starts_with("<?xml") && t.contains(super::junit::SUITES_OPENING));
+    if ours {
+        Ok(())
+    } else {
+        Err(OutPathError::ForeignContents {
+            path: shown,
+            entries: "it exists and is not a JUnit file kubesim wrote".into(),
+        })
+    }
+}
+
+/// Writes JUnit XML to `file` (checked again first) through a temporary sibling renamed into
+/// place.
+pub fn write_junit_file(file: &Path, xml: &str) -> Result<(), OutPathError> {
+    let shown = file.display().to_string();
+    let io_err = |source| OutPathError::Io {
+        path: shown.clone(),
+        source,
+    };
+    check_junit_file(file)?;
+    let staging = sibling(file, "partial").map_err(io_err)?;
+    register(&staging);
+    let written = fs::write(&staging, xml).and_then(|()| {
+        let _active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+        fs::rename(&staging, file)
+    });
+    unregister_and_remove(&staging);
+    written.map_err(io_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("kubesim-run-dir-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_failed_write_leaves_neither_output_nor_staging() {
+        let dir = scratch("failed");
+        let out = check_out_dir(&dir.join("run"), &[]).unwrap();
+        let result = write_atomically(&out, |staging| {
+            fs::write(staging.join("report.json"), "{}")?;
+            Err(io::Error::other("disk full"))
+        });
+        assert!(result.is_err());
+        assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn abandoning_removes_what_is_being_written() {
+        // As the signal handler does, halfway through writing the files.
+        let dir = scratch("abandoned");
+        let out = check_out_dir(&dir.join("run"), &[]).unwrap();
+        let result = write_atomically(&out, |staging| {
+            fs::write(staging.join("report.json"), "{\"half\":")?;
+            drop(abandon_staging());
+            assert!(!staging.exists(), "the staging directory is gone");
+            Err(io::Error::other("interrupted"))
+        });
+        assert!(result.is_err());
+        assert!(names(&dir).is_empty(), "{:?}", names(&dir));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_appears_in_staging_is_not_deleted() {
+        // Only kubesim's own file names are removed: a stranger's file keeps the directory.
+        let dir = scratch("stranger");
+        let out = check_out_dir(&dir.join("run"), &[]).unwrap();
+        let mut staging_seen = PathBuf::new();
+        let _ = write_atomically(&out, |staging| {
+            staging_seen = staging.to_path_buf();
+            fs::write(staging.join("report.json"), "{}")?;
+            fs::write(staging.join("theirs.txt"), "keep")?;
+            Err(io::Error::other("failed"))
+        });
+        assert_eq!(names(&staging_seen), ["theirs.txt"]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_path_through_dot_dot_is_refused() {
+        let dir = scratch("dotdot");
+        let err = check_out_dir(&dir.join("nope/../run"), &[]).unwrap_err();
+        assert!(matches!(err, OutPathError::Unresolvable { .. }), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
