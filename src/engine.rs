@@ -24,6 +24,7 @@ use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
 use crate::scenario::{HpaResource, MemoryModel, PodSource, Scenario};
 use crate::sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
+use crate::traffic::node_cpu::{self, CpuSharing};
 use crate::traffic::serving::Request;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
 
@@ -155,6 +156,8 @@ struct Engine<'s> {
     queue: EventQueue<Event>,
     cluster: Cluster,
     servers: Vec<Option<PodServer>>,
+    /// Each node's CPU divided among the serving pods on it.
+    cpu: CpuSharing,
     slab: RequestSlab,
     arrivals: Vec<Option<ArrivalProcess>>,
     routers: Vec<Router>,
@@ -208,6 +211,7 @@ impl<'s> Engine<'s> {
             queue: EventQueue::with_capacity(4096),
             cluster: Cluster::from_scenario(s),
             servers: Vec::new(),
+            cpu: CpuSharing::default(),
             slab: RequestSlab::default(),
             arrivals: s
                 .services
@@ -492,7 +496,9 @@ impl<'s> Engine<'s> {
             .as_mut()
             .expect("endpoints are started pods");
         let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
+        let demand = server.demand_millis();
         self.schedule_completion(pod, next);
+        self.update_cpu_demand(pod, demand);
         self.flush_outcomes();
         if models_memory {
             self.check_memory_limit(pod);
@@ -505,7 +511,9 @@ impl<'s> Engine<'s> {
         };
         let next = server.complete(self.now, generation, &mut self.slab, &mut self.outcomes);
         let drained = server.is_idle();
+        let demand = server.demand_millis();
         self.schedule_completion(pod, next);
+        self.update_cpu_demand(pod, demand);
         self.flush_outcomes();
         if drained && self.cluster.pod(pod).deletion.is_some() {
             self.finish_termination(pod);
@@ -516,6 +524,54 @@ impl<'s> Engine<'s> {
         if let Some((at, generation)) = next {
             self.queue
                 .schedule(at, Event::Completion { pod, generation });
+        }
+    }
+
+    /// A pod's server starts on its node: it joins the node's CPU sharing with its weight (CPU
+    /// shares from its request) and its cap (its limit, or the node's allocatable CPU).
+    /// Returns the cap and the CFS quota for its server.
+    fn join_node_cpu(&mut self, pod: PodId) -> (u64, Option<u64>) {
+        let p = self.cluster.pod(pod);
+        let node = p.node.expect("a started pod is bound");
+        let allocatable =
+            u64::try_from(self.cluster.node(node).allocatable.cpu_millis).unwrap_or(0);
+        let quota = p
+            .template
+            .cpu_limit_millis
+            .map(|l| u64::try_from(l).unwrap_or(0));
+        let cap = quota.map_or(allocatable, |q| q.min(allocatable));
+        let member = node_cpu::Member {
+            pod,
+            weight: node_cpu::shares_for_request(p.template.requests.cpu_millis),
+            cap_millis: cap,
+            demand_millis: 0,
+        };
+        if let Some(previous) = self.cpu.leave(pod) {
+            self.reshare_node_cpu(previous); // not expected: its old server was taken away
+        }
+        self.cpu.join(node, allocatable, member);
+        (cap, quota)
+    }
+
+    /// The pod's demand for CPU changed: on a contended node, every pod's share changes.
+    #[inline]
+    fn update_cpu_demand(&mut self, pod: PodId, demand_millis: u64) {
+        if let Some(node) = self.cpu.set_demand(pod, demand_millis) {
+            self.reshare_node_cpu(node);
+        }
+    }
+
+    /// Gives each serving pod on `node` its current share of the CPU.
+    fn reshare_node_cpu(&mut self, node: NodeId) {
+        let now = self.now;
+        for (pod, capacity) in self.cpu.capacities(node) {
+            let Some(server) = self.servers[pod.index()].as_mut() else {
+                continue;
+            };
+            if let Some((at, generation)) = server.set_capacity(now, capacity) {
+                self.queue
+                    .schedule(at, Event::Completion { pod, generation });
+            }
         }
     }
 
@@ -633,6 +689,9 @@ impl<'s> Engine<'s> {
     fn take_server(&mut self, pod: PodId) -> Option<PodServer> {
         let mut server = self.servers.get_mut(pod.index()).and_then(Option::take)?;
         server.advance(self.now);
+        if let Some(node) = self.cpu.leave(pod) {
+            self.reshare_node_cpu(node);
+        }
         if let Some(cfs) = server.cfs_periods() {
             let deployment = self.cluster.pod(pod).deployment;
             self.recorder.observe(

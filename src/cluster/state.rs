@@ -161,8 +161,6 @@ pub struct Pod {
     pub ordinal: Option<u32>,
     /// Container restarts (`restartCount`).
     pub restarts: u32,
-    /// CPU the pod's containers may use, in millicores (limit, or the node's free share).
-    pub cpu_capacity_millis: i64,
     /// The pod's spec as the scheduler and kubelet see it (shared with its Deployment).
     pub template: Arc<PodTemplate>,
     /// Since when the pod has been unschedulable (`PodScheduled=False`, reason
@@ -791,7 +789,6 @@ impl Cluster {
             deletion: None,
             ordinal: None,
             restarts: 0,
-            cpu_capacity_millis: 0,
             template,
             unschedulable_since: None,
             nominated_node: None,
@@ -804,8 +801,6 @@ impl Cluster {
     pub fn bind(&mut self, pod: PodId, node: NodeId) {
         let template = Arc::clone(&self.pods[pod.index()].template);
         let n = &mut self.nodes[node.index()];
-        // Without a CPU limit a pod can use the node's CPU not requested by others.
-        let free_share = n.allocatable.cpu_millis - n.requested.cpu_millis;
         n.reserve(&template);
         n.pods.insert(pod);
         // The kubelet pulls the images; the node reports them from then on.
@@ -815,7 +810,6 @@ impl Cluster {
             }
         }
         self.refresh_node_row(node);
-        let limit = template.cpu_limit_millis;
         let p = &mut self.pods[pod.index()];
         p.unschedulable_since = None;
         p.nominated_node = None;
@@ -823,7 +817,6 @@ impl Cluster {
         *self.bound_priorities.entry(template.priority).or_default() += 1;
         assert!(p.node.is_none(), "pod {} bound twice", p.name);
         p.node = Some(node);
-        p.cpu_capacity_millis = limit.unwrap_or(free_share).max(1);
         self.unscheduled.remove(&pod);
     }
 

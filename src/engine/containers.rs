@@ -62,6 +62,7 @@ pub(super) enum Kill {
 impl Engine<'_> {
     /// Starts (or restarts) the pod's container.
     pub(super) fn start_container(&mut self, pod: PodId, how: Start) {
+        let (cap, quota) = self.join_node_cpu(pod);
         let p = self.cluster.pod(pod);
         let dep = p.deployment;
         let probes = p.template.probes;
@@ -72,10 +73,7 @@ impl Engine<'_> {
         } else {
             workload.warmup.sample(&mut self.startup_rngs[dep.index()])
         };
-        let mut server = PodServer::new(p.cpu_capacity_millis, workload, self.now);
-        if p.template.cpu_limit_millis.is_some() {
-            server = server.with_cfs_quota();
-        }
+        let server = PodServer::new(cap, quota, workload, self.now);
         let crash_mtbf = workload.crash_mtbf;
         if self.containers.len() <= pod.index() {
             self.containers

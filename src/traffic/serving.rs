@@ -2,16 +2,20 @@
 //! FIFO queue beyond it, and a client timeout.
 //!
 //! Up to `concurrency` requests are in service at once; with `n` of them each progresses at
-//! `min(1, cores / n)` cores, where `cores` is the pod's CPU (its limit, or the node's free share).
+//! `min(1, cores / n)` cores, where `cores` is the CPU the pod may use now: its cap (its CPU
+//! limit, or the node's allocatable CPU) while its node has CPU to spare, its weighted share
+//! when the node is contended (see [`super::node_cpu`]; the engine sets it with
+//! [`PodServer::set_capacity`] whenever the shares change).
 //! Progress is tracked with an integer *virtual clock*: the work every in-service request has
 //! received, in millicore·µs. A request finishes when the clock reaches its start tag plus its
 //! work, so only the pod's earliest finisher needs an event; the event is rescheduled (and the old
 //! one made stale by a generation number) only when that time changes. CPU used accumulates in
 //! the same units and is what metrics-server scrapes, so utilization emerges from the work done.
 //!
-//! With a CPU limit the pod's CPU is its CFS quota; [`CfsPeriods`] counts the 100 ms periods in
-//! which it had work (`nr_periods`) and those in which the requests in service wanted more
-//! cores than the quota gives (`nr_throttled`).
+//! With a CPU limit the pod's cap is its CFS quota; [`CfsPeriods`] counts the 100 ms periods in
+//! which it had work (`nr_periods`) and those in which the quota was what held it back: the
+//! requests in service wanted more cores than the quota, and the node gave it the whole quota
+//! (`nr_throttled`; a pod starved by its neighbours below its quota is not throttled).
 //!
 //! Timeouts are applied without events: a queued request whose client has given up is dropped
 //! when it reaches the front; a request finishing after its deadline counts as a timeout (the pod
@@ -173,7 +177,12 @@ fn count_new(count: &mut u64, seen: &mut Option<u64>, first: u64, last: u64) {
 
 /// A pod's serving state.
 pub struct PodServer {
+    /// The CPU it may use now (millicores): its cap, or less while its node is contended.
     capacity_millis: u64,
+    /// The most it can use alone: its CPU limit or its node's allocatable CPU.
+    cap_millis: u64,
+    /// Its CFS quota in millicores (`u64::MAX` without a CPU limit).
+    quota_millis: u64,
     concurrency: usize,
     queue_limit: usize,
     timeout: SimDuration,
@@ -192,9 +201,19 @@ pub struct PodServer {
 }
 
 impl PodServer {
-    pub fn new(capacity_millis: i64, workload: &WorkloadModel, now: SimTime) -> Self {
+    /// A server that may use `cap_millis` alone; `quota_millis` is its CPU limit, if any (then
+    /// its CFS periods are counted).
+    pub fn new(
+        cap_millis: u64,
+        quota_millis: Option<u64>,
+        workload: &WorkloadModel,
+        now: SimTime,
+    ) -> Self {
+        let cap_millis = cap_millis.max(1);
         PodServer {
-            capacity_millis: capacity_millis.max(1) as u64,
+            capacity_millis: cap_millis,
+            cap_millis,
+            quota_millis: quota_millis.unwrap_or(u64::MAX),
             concurrency: workload.concurrency.max(1) as usize,
             queue_limit: workload.queue_limit as usize,
             timeout: workload.timeout,
@@ -206,14 +225,27 @@ impl PodServer {
             completed: 0,
             generation: 0,
             scheduled: None,
-            cfs: None,
+            cfs: quota_millis.map(|_| CfsPeriods::default()),
         }
     }
 
-    /// The capacity is a CPU limit (a CFS quota): count periods and throttled periods.
-    pub fn with_cfs_quota(mut self) -> Self {
-        self.cfs = Some(CfsPeriods::default());
-        self
+    /// The CPU it would use now if its node had enough: a core per request in service, up to its
+    /// cap.
+    #[inline]
+    pub fn demand_millis(&self) -> u64 {
+        (1000 * self.running.len() as u64).min(self.cap_millis)
+    }
+
+    /// Its node's share changed: from `now` it may use `capacity_millis`. Returns a completion
+    /// event to schedule when the earliest finish moved.
+    pub fn set_capacity(&mut self, now: SimTime, capacity_millis: u64) -> Option<(SimTime, u32)> {
+        let capacity_millis = capacity_millis.max(1);
+        if capacity_millis == self.capacity_millis {
+            return None;
+        }
+        self.advance(now);
+        self.capacity_millis = capacity_millis;
+        self.reschedule(now)
     }
 
     /// The CFS counters as of the last event (`None` without a CPU limit).
@@ -237,7 +269,9 @@ impl PodServer {
             return;
         }
         if let Some(cfs) = self.cfs.as_mut() {
-            cfs.record(since, since + dt, 1000 * n > self.capacity_millis);
+            let quota_binds =
+                1000 * n > self.quota_millis && self.capacity_millis >= self.quota_millis;
+            cfs.record(since, since + dt, quota_binds);
         }
         let total = dt * self.total_rate(n);
         self.cpu_used += total;
@@ -453,7 +487,7 @@ mod tests {
     fn processor_sharing_slows_requests_beyond_the_cpu() {
         // 1 core, two 100 ms requests at t=0: each runs at 0.5 core → both finish at 200 ms.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(1000, &workload(4, 10), SimTime::ZERO);
+        let mut s = PodServer::new(1000, None, &workload(4, 10), SimTime::ZERO);
         let mut out = Vec::new();
         let a = request(&mut slab, SimTime::ZERO, 100);
         s.offer(SimTime::ZERO, a, &mut slab, &mut out);
@@ -475,7 +509,7 @@ mod tests {
         // 4 cores, concurrency 2, three 100 ms requests at t=0: two run at full speed (done at
         // 100 ms); the third waits, then runs 100 ms → done at 200 ms with latency 200 ms.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(4000, &workload(2, 10), SimTime::ZERO);
+        let mut s = PodServer::new(4000, None, &workload(2, 10), SimTime::ZERO);
         let mut out = Vec::new();
         let mut next = None;
         for _ in 0..3 {
@@ -497,7 +531,7 @@ mod tests {
     #[test]
     fn full_queue_rejects_and_timeouts_fail() {
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(1000, &workload(1, 1), SimTime::ZERO);
+        let mut s = PodServer::new(1000, None, &workload(1, 1), SimTime::ZERO);
         let mut out = Vec::new();
         // 20 s request (longer than the 10 s timeout), then one queued, then one rejected.
         let long = request(&mut slab, SimTime::ZERO, 20_000);
@@ -544,11 +578,53 @@ mod tests {
     }
 
     #[test]
+    fn a_smaller_share_slows_the_work_left() {
+        // 1 core: a 100 ms request. At 50 ms the node's share drops to 500m: the 50 ms of work
+        // left takes 100 ms → done at 150 ms. CPU used: 50 ms × 1000 + 100 ms × 500.
+        let mut slab = RequestSlab::default();
+        let mut s = PodServer::new(1000, None, &workload(4, 10), SimTime::ZERO);
+        let mut out = Vec::new();
+        let a = request(&mut slab, SimTime::ZERO, 100);
+        s.offer(SimTime::ZERO, a, &mut slab, &mut out).unwrap();
+        assert_eq!(s.demand_millis(), 1000);
+        let t50 = SimTime::from_micros(50_000);
+        let next = s.set_capacity(t50, 500).unwrap();
+        assert_eq!(next.0, SimTime::from_micros(150_000));
+        assert_eq!(
+            s.set_capacity(t50, 500),
+            None,
+            "unchanged share: nothing to do"
+        );
+        let done = drain(&mut s, Some(next), &mut slab);
+        assert_eq!(done.len(), 1);
+        assert_eq!(s.cpu_used(SimTime::from_micros(150_000)), 100_000_000);
+        assert_eq!(s.demand_millis(), 0);
+    }
+
+    #[test]
+    fn throttled_only_when_the_quota_is_what_holds_it_back() {
+        // Quota 1 core, two requests (wanting 2 cores) for 100 ms: with the whole quota, 1
+        // throttled period; starved to 500m by neighbours over the next period: not throttled.
+        let mut slab = RequestSlab::default();
+        let mut s = PodServer::new(1000, Some(1000), &workload(4, 10), SimTime::ZERO);
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            let r = request(&mut slab, SimTime::ZERO, 1000);
+            s.offer(SimTime::ZERO, r, &mut slab, &mut out);
+        }
+        let t100 = SimTime::from_micros(100_000);
+        s.set_capacity(t100, 500);
+        s.advance(SimTime::from_micros(200_000));
+        let cfs = s.cfs_periods().unwrap();
+        assert_eq!((cfs.periods, cfs.throttled), (2, 1));
+    }
+
+    #[test]
     fn stale_completions_are_ignored() {
         // 1 core: a 100 ms request, then at 50 ms a 10 ms one. The first completion (at 100 ms) is
         // superseded: from 50 ms both share the core, the short one needs 20 ms → done at 70 ms.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(1000, &workload(4, 10), SimTime::ZERO);
+        let mut s = PodServer::new(1000, None, &workload(4, 10), SimTime::ZERO);
         let mut out = Vec::new();
         let a = request(&mut slab, SimTime::ZERO, 100);
         let first = s.offer(SimTime::ZERO, a, &mut slab, &mut out).unwrap();

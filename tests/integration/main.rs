@@ -6,6 +6,7 @@ mod cli;
 mod daemonset;
 mod failures;
 mod hpa;
+mod node_cpu;
 mod output_dir;
 mod preemption;
 mod probes;

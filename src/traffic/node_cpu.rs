@@ -1,0 +1,326 @@
+//! A node's CPU shared by the pods on it, as the Linux CFS shares it under Kubernetes.
+//!
+//! Each serving pod on a node is a *member* with
+//! - a **weight**, its cgroup's CPU shares: the kubelet gives a pod `request millicores × 1024 /
+//!   1000` shares (at least 2, the kernel's minimum, which is also what a pod without a CPU
+//!   request gets; at most 262 144);
+//! - a **cap**, the most it can use alone: its CPU limit (the CFS quota per period) or, without
+//!   one, the node's allocatable CPU; and
+//! - a **demand**, what it would use now: one core per request in service, up to its cap.
+//!
+//! While the members' demands fit in the node's allocatable CPU, every member runs at its demand
+//! and nothing here does any work per request but keep the sum. When they do not, the CPU is
+//! divided by weight, work-conserving (weighted max-min fairness, "water-filling"): a member
+//! gets `min(demand, θ × weight)` with the level `θ` set so that the allocations add up to the
+//! allocatable CPU, so what a capped or idle member leaves goes to the others.
+//!
+//! Approximations, stated: the pods' cgroups are treated as siblings with their own weights
+//! (the real hierarchy groups Burstable and BestEffort pods under QoS cgroups whose weights are
+//! the sums of their pods', which gives the same division except that all BestEffort pods share
+//! one minimum weight between them); CPU outside `allocatable` (system- and kube-reserved) is
+//! never available to pods; the division is the long-run share of the scheduler, without the
+//! per-period granularity of quotas beyond what the pod servers' CFS counters model; and a
+//! request uses at most one core.
+//!
+//! This module decides shares only; the engine applies them to the pod servers.
+
+use crate::cluster::{NodeId, PodId};
+
+/// The kernel's minimum CPU shares (`MinShares`), also a pod's without a CPU request.
+pub const MIN_SHARES: u64 = 2;
+/// The kernel's maximum CPU shares (`MaxShares`).
+pub const MAX_SHARES: u64 = 262_144;
+
+/// A pod's CPU shares from its CPU request (`MilliCPUToShares`).
+pub fn shares_for_request(request_millis: i64) -> u64 {
+    let request = u64::try_from(request_millis).unwrap_or(0);
+    (request.saturating_mul(1024) / 1000).clamp(MIN_SHARES, MAX_SHARES)
+}
+
+/// One serving pod on a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub pod: PodId,
+    pub weight: u64,
+    pub cap_millis: u64,
+    pub demand_millis: u64,
+}
+
+/// Divides `capacity` millicores among `members` by weight, work-conserving: each gets
+/// `min(demand, θ × weight)`. Writes one allocation per member, in order, into `out`.
+/// `order` is scratch space (reused to avoid allocating).
+pub fn water_fill(capacity: u64, members: &[Member], order: &mut Vec<u32>, out: &mut Vec<u64>) {
+    out.clear();
+    out.resize(members.len(), 0);
+    order.clear();
+    order.extend(0..members.len() as u32);
+    // Members in the order they saturate: smallest demand per weight first (ties by position,
+    // so the division is deterministic).
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&members[a as usize], &members[b as usize]);
+        (u128::from(x.demand_millis) * u128::from(y.weight))
+            .cmp(&(u128::from(y.demand_millis) * u128::from(x.weight)))
+            .then(a.cmp(&b))
+    });
+    let mut left = capacity;
+    let mut weight_left: u64 = members.iter().map(|m| m.weight).sum();
+    for (k, &i) in order.iter().enumerate() {
+        let m = &members[i as usize];
+        let fair = share_of(left, m.weight, weight_left);
+        if m.demand_millis <= fair {
+            out[i as usize] = m.demand_millis;
+            left -= m.demand_millis;
+            weight_left -= m.weight;
+            continue;
+        }
+        // This member and every later one want more than their share: split what is left.
+        for &j in &order[k..] {
+            out[j as usize] = share_of(left, members[j as usize].weight, weight_left);
+        }
+        return;
+    }
+}
+
+/// `left × weight / total`, rounded down (a few millicores may stay unused).
+fn share_of(left: u64, weight: u64, total: u64) -> u64 {
+    if total == 0 {
+        return 0;
+    }
+    (u128::from(left) * u128::from(weight) / u128::from(total)) as u64
+}
+
+/// One node's CPU and the serving pods on it.
+#[derive(Clone, Debug, Default)]
+pub struct NodeCpu {
+    pub allocatable_millis: u64,
+    /// The serving pods (a departing pod's place goes to the last one).
+    pub members: Vec<Member>,
+    /// Sum of the members' demands.
+    demand_millis: u64,
+}
+
+impl NodeCpu {
+    pub fn new(allocatable_millis: u64) -> Self {
+        NodeCpu {
+            allocatable_millis,
+            ..NodeCpu::default()
+        }
+    }
+
+    /// More is wanted than the node has: shares must be divided.
+    pub fn is_contended(&self) -> bool {
+        self.demand_millis > self.allocatable_millis
+    }
+
+    /// Adds a member at the end; returns its index.
+    fn join(&mut self, member: Member) -> usize {
+        self.demand_millis += member.demand_millis;
+        self.members.push(member);
+        self.members.len() - 1
+    }
+
+    /// Removes member `i` (the last member takes its index).
+    fn leave(&mut self, i: usize) -> Member {
+        self.demand_millis -= self.members[i].demand_millis;
+        self.members.swap_remove(i)
+    }
+
+    /// Sets member `i`'s demand; true when the node is or was contended, so that shares must be
+    /// divided again.
+    #[inline]
+    fn set_demand(&mut self, i: usize, demand_millis: u64) -> bool {
+        let m = &mut self.members[i];
+        if m.demand_millis == demand_millis {
+            return false;
+        }
+        let was = self.demand_millis > self.allocatable_millis;
+        self.demand_millis = self.demand_millis - m.demand_millis + demand_millis;
+        m.demand_millis = demand_millis;
+        was || self.is_contended()
+    }
+
+    /// The CPU each member may use now, in member order: its cap while the node is not
+    /// contended; otherwise its weighted share, or its cap when its demand is met (its rate is
+    /// its demand either way, and an unchanged capacity needs no rescheduling).
+    pub fn capacities(&self, order: &mut Vec<u32>, out: &mut Vec<u64>) {
+        if !self.is_contended() {
+            out.clear();
+            out.extend(self.members.iter().map(|m| m.cap_millis));
+            return;
+        }
+        water_fill(self.allocatable_millis, &self.members, order, out);
+        for (share, m) in out.iter_mut().zip(&self.members) {
+            if *share >= m.demand_millis {
+                *share = m.cap_millis;
+            }
+        }
+    }
+}
+
+/// Where a pod is a member: its node and its index there.
+#[derive(Clone, Copy, Debug)]
+struct Place {
+    node: u32,
+    index: u32,
+}
+
+/// Every node's CPU sharing, with each serving pod's place for constant-time updates.
+#[derive(Default)]
+pub struct CpuSharing {
+    nodes: Vec<NodeCpu>,
+    places: Vec<Option<Place>>,
+    order: Vec<u32>,
+    shares: Vec<u64>,
+}
+
+impl CpuSharing {
+    /// The pod starts serving on `node` (whose allocatable CPU is `allocatable_millis`).
+    /// Returns true when the node is now contended.
+    pub fn join(&mut self, node: NodeId, allocatable_millis: u64, member: Member) -> bool {
+        if self.nodes.len() <= node.index() {
+            self.nodes.resize_with(node.index() + 1, NodeCpu::default);
+        }
+        let n = &mut self.nodes[node.index()];
+        n.allocatable_millis = allocatable_millis;
+        let index = n.join(member) as u32;
+        let pod = member.pod.index();
+        if self.places.len() <= pod {
+            self.places.resize(pod + 1, None);
+        }
+        self.places[pod] = Some(Place {
+            node: node.0,
+            index,
+        });
+        n.is_contended()
+    }
+
+    /// The pod stops serving. Returns its node when the shares there must be divided again.
+    pub fn leave(&mut self, pod: PodId) -> Option<NodeId> {
+        let place = self.places.get_mut(pod.index())?.take()?;
+        let n = &mut self.nodes[place.node as usize];
+        let was = n.is_contended();
+        n.leave(place.index as usize);
+        if let Some(moved) = n.members.get(place.index as usize) {
+            self.places[moved.pod.index()] = Some(place);
+        }
+        was.then_some(NodeId(place.node))
+    }
+
+    /// The pod's demand changed. Returns its node when the shares there must be divided again.
+    #[inline]
+    pub fn set_demand(&mut self, pod: PodId, demand_millis: u64) -> Option<NodeId> {
+        let place = (*self.places.get(pod.index())?)?;
+        self.nodes[place.node as usize]
+            .set_demand(place.index as usize, demand_millis)
+            .then_some(NodeId(place.node))
+    }
+
+    /// The capacity each serving pod on `node` may use now, as `(pod, millicores)`.
+    pub fn capacities(&mut self, node: NodeId) -> impl Iterator<Item = (PodId, u64)> + '_ {
+        let n = &self.nodes[node.index()];
+        n.capacities(&mut self.order, &mut self.shares);
+        n.members
+            .iter()
+            .map(|m| m.pod)
+            .zip(self.shares.iter().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(pod: u32, weight: u64, cap: u64, demand: u64) -> Member {
+        Member {
+            pod: PodId(pod),
+            weight,
+            cap_millis: cap,
+            demand_millis: demand,
+        }
+    }
+
+    fn fill(capacity: u64, members: &[Member]) -> Vec<u64> {
+        let (mut order, mut out) = (Vec::new(), Vec::new());
+        water_fill(capacity, members, &mut order, &mut out);
+        out
+    }
+
+    #[test]
+    fn shares_follow_requests_with_the_kernel_bounds() {
+        // 250m → 250 × 1024 / 1000 = 256; 1 core → 1024; none → 2; 1m → 1 → 2; 300 cores → max.
+        let cases = [
+            (250, 256),
+            (1000, 1024),
+            (0, 2),
+            (1, 2),
+            (300_000, MAX_SHARES),
+        ];
+        for (request, shares) in cases {
+            assert_eq!(shares_for_request(request), shares, "{request}m");
+        }
+    }
+
+    #[test]
+    fn saturated_node_divides_by_weight() {
+        // 4 cores, both want all of it, weights 1:3 → 1000 and 3000.
+        let out = fill(
+            4000,
+            &[member(0, 256, 4000, 4000), member(1, 768, 4000, 4000)],
+        );
+        assert_eq!(out, [1000, 3000]);
+    }
+
+    #[test]
+    fn what_a_small_demand_leaves_goes_to_the_others() {
+        // 4 cores, equal weights: a fair share would be 1333 each, but pod 0 wants 500, so the
+        // other two split 3500 → 1750 each.
+        let out = fill(
+            4000,
+            &[
+                member(0, 1024, 4000, 500),
+                member(1, 1024, 4000, 4000),
+                member(2, 1024, 4000, 4000),
+            ],
+        );
+        assert_eq!(out, [500, 1750, 1750]);
+    }
+
+    #[test]
+    fn a_capped_member_is_limited_by_its_demand_not_its_weight() {
+        // A heavy pod limited to 1 core (its demand is at most its cap): 1000; the light one gets
+        // the remaining 3000 although its weight is 1/10 of the other's.
+        let out = fill(
+            4000,
+            &[member(0, 10_240, 1000, 1000), member(1, 1024, 4000, 4000)],
+        );
+        assert_eq!(out, [1000, 3000]);
+    }
+
+    #[test]
+    fn capacities_keep_caps_when_uncontended_and_for_met_demands() {
+        let mut cpu = CpuSharing::default();
+        let node = NodeId(3);
+        assert!(!cpu.join(node, 4000, member(0, 256, 4000, 0)));
+        assert!(!cpu.join(node, 4000, member(1, 768, 1000, 0)));
+        let caps: Vec<_> = cpu.capacities(node).collect();
+        assert_eq!(
+            caps,
+            [(PodId(0), 4000), (PodId(1), 1000)],
+            "uncontended: caps"
+        );
+        // Pod 0 wants 4 cores, pod 1 its 1 core: 5000 > 4000. Water-filling: θ = 4000/1024;
+        // pod 1's share 768θ = 3000 ≥ 1000 → met (keeps its cap 1000); pod 0 gets 3000.
+        assert_eq!(cpu.set_demand(PodId(0), 4000), None, "4000 fits in 4000");
+        assert_eq!(cpu.set_demand(PodId(0), 4000), None, "unchanged demand");
+        assert_eq!(cpu.set_demand(PodId(1), 1000), Some(node));
+        let caps: Vec<_> = cpu.capacities(node).collect();
+        assert_eq!(caps, [(PodId(0), 3000), (PodId(1), 1000)]);
+        // Pod 0 leaves while contended: shares must be divided again; pod 1 moved to index 0
+        // and is still found.
+        assert_eq!(cpu.leave(PodId(0)), Some(node));
+        assert_eq!(cpu.set_demand(PodId(1), 500), None);
+        let caps: Vec<_> = cpu.capacities(node).collect();
+        assert_eq!(caps, [(PodId(1), 1000)]);
+        assert_eq!(cpu.leave(PodId(0)), None, "not a member any more");
+    }
+}
