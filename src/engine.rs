@@ -24,10 +24,11 @@ use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
 use crate::scenario::{HpaResource, MemoryModel, PodSource, Scenario};
 use crate::sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
+use crate::traffic::calls::{CallRef, Frames};
 use crate::traffic::node_cpu::{self, CpuSharing};
-use crate::traffic::serving::Request;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
 
+mod calls;
 mod containers;
 mod scripted;
 
@@ -86,6 +87,23 @@ pub enum Event {
     ContainerRestart { pod: PodId, generation: u32 },
     /// A random container crash (the workload's `crashMTBF`).
     ContainerCrash { pod: PodId, generation: u32 },
+    /// A caller's per-try timeout for a call (stale unless the try is still in flight).
+    CallTimeout { frame: u32, token: u32 },
+    /// A failed call's retry backoff is over.
+    CallRetry { frame: u32, token: u32 },
+}
+
+/// Call sites over all call graphs (each call step has its own retry budget).
+fn call_sites(s: &Scenario) -> usize {
+    s.deployments
+        .iter()
+        .flat_map(|d| d.workload.calls.sequences.iter().flatten())
+        .filter_map(|step| match step {
+            crate::scenario::CallStep::Call(c) => Some(c.site as usize + 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Progress of a run, passed to the caller's callback now and then.
@@ -159,6 +177,8 @@ struct Engine<'s> {
     /// Each node's CPU divided among the serving pods on it.
     cpu: CpuSharing,
     slab: RequestSlab,
+    /// Call frames of requests that call other Services.
+    frames: Frames,
     arrivals: Vec<Option<ArrivalProcess>>,
     routers: Vec<Router>,
     service_time_rngs: Vec<SimRng>,
@@ -176,6 +196,14 @@ struct Engine<'s> {
     decisions: Vec<HpaDecision>,
     pod_events: PodEventLog,
     outcomes: Vec<Outcome>,
+    /// The other half of the outcomes' double buffer (see `flush_outcomes`).
+    outcomes_spare: Vec<Outcome>,
+    /// True while outcomes are being handled (handling one may add more).
+    flushing: bool,
+    /// Call counts, branches and CPU steps of call graphs, one stream per Deployment.
+    call_rngs: Vec<SimRng>,
+    /// Retry backoff jitter, one stream per Deployment.
+    retry_rngs: Vec<SimRng>,
     /// USD per hour charged to each Deployment's bound pods.
     cost_rates: Vec<f64>,
     /// The workload's GPU request sizes, for the fragmentation series.
@@ -213,6 +241,7 @@ impl<'s> Engine<'s> {
             servers: Vec::new(),
             cpu: CpuSharing::default(),
             slab: RequestSlab::default(),
+            frames: Frames::new(call_sites(s)),
             arrivals: s
                 .services
                 .iter()
@@ -269,6 +298,18 @@ impl<'s> Engine<'s> {
             decisions: Vec::new(),
             pod_events: PodEventLog::default(),
             outcomes: Vec::with_capacity(64),
+            outcomes_spare: Vec::with_capacity(64),
+            flushing: false,
+            call_rngs: s
+                .deployments
+                .iter()
+                .map(|d| streams.stream(&format!("calls/{}", d.name)))
+                .collect(),
+            retry_rngs: s
+                .deployments
+                .iter()
+                .map(|d| streams.stream(&format!("retries/{}", d.name)))
+                .collect(),
             cost_rates: vec![0.0; s.deployments.len()],
             gpu_demand: accounting::gpu_demand(
                 s.deployments
@@ -440,6 +481,8 @@ impl<'s> Engine<'s> {
                 self.on_container_restart(pod, generation)
             }
             Event::ContainerCrash { pod, generation } => self.on_container_crash(pod, generation),
+            Event::CallTimeout { frame, token } => self.on_call_timeout(frame, token),
+            Event::CallRetry { frame, token } => self.on_call_retry(frame, token),
         }
     }
 
@@ -457,52 +500,7 @@ impl<'s> Engine<'s> {
 
     fn on_arrival(&mut self, service: ServiceId) {
         self.schedule_next_arrival(service);
-        let endpoints = &self.cluster.services[service.index()].endpoints;
-        let Some(pod) = self.routers[service.index()].pick(endpoints) else {
-            let reason = crate::traffic::FailureReason::NoEndpoint;
-            self.recorder
-                .observe(self.now, Observation::RequestFailed { service, reason });
-            return;
-        };
-        if self.on_failed_node(pod) {
-            // Sent to an endpoint whose machine is gone: nothing answers.
-            let reason = crate::traffic::FailureReason::NodeFailure;
-            self.recorder
-                .observe(self.now, Observation::RequestFailed { service, reason });
-            return;
-        }
-        if self.is_warming_up(pod) {
-            // Ready without a readiness probe, but the app is not listening yet.
-            let reason = crate::traffic::FailureReason::ConnectionRefused;
-            self.recorder
-                .observe(self.now, Observation::RequestFailed { service, reason });
-            return;
-        }
-        let dep = self.cluster.pod(pod).deployment;
-        let spec = &self.cluster.deployment(dep).spec;
-        let models_memory = spec.workload.memory.is_some();
-        let work = spec
-            .workload
-            .cpu_per_request
-            .sample(&mut self.service_time_rngs[dep.index()])
-            .as_micros()
-            * 1000;
-        let slot = self.slab.insert(Request {
-            service,
-            arrival: self.now,
-            work,
-        });
-        let server = self.servers[pod.index()]
-            .as_mut()
-            .expect("endpoints are started pods");
-        let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
-        let demand = server.demand_millis();
-        self.schedule_completion(pod, next);
-        self.update_cpu_demand(pod, demand);
-        self.flush_outcomes();
-        if models_memory {
-            self.check_memory_limit(pod);
-        }
+        self.send_request(service, CallRef::NONE);
     }
 
     fn on_completion(&mut self, pod: PodId, generation: u32) {
@@ -572,20 +570,6 @@ impl<'s> Engine<'s> {
                 self.queue
                     .schedule(at, Event::Completion { pod, generation });
             }
-        }
-    }
-
-    fn flush_outcomes(&mut self) {
-        for outcome in self.outcomes.drain(..) {
-            let o = match outcome {
-                Outcome::Served { service, latency } => {
-                    Observation::RequestServed { service, latency }
-                }
-                Outcome::Failed { service, reason } => {
-                    Observation::RequestFailed { service, reason }
-                }
-            };
-            self.recorder.observe(self.now, o);
         }
     }
 

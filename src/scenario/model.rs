@@ -496,7 +496,77 @@ pub struct WorkloadModel {
     pub probe_fails_above_in_flight: Option<u32>,
     /// Mean time between random container crashes (`None`: none).
     pub crash_mtbf: Option<SimDuration>,
+    /// What each request does after its `cpu_per_request` work (empty: nothing).
+    pub calls: CallGraph,
 }
+
+/// A request's program after its first CPU work: sequences of steps. Sequence 0 is the
+/// top level; `parallel` and `oneOf` refer to other sequences by index. Empty: no calls.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallGraph {
+    pub sequences: Vec<Vec<CallStep>>,
+}
+
+impl CallGraph {
+    pub fn is_empty(&self) -> bool {
+        self.sequences.first().is_none_or(Vec::is_empty)
+    }
+}
+
+/// One step of a [`CallGraph`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallStep {
+    Call(Call),
+    /// CPU work in the caller (only in sequences the request runs itself, not in `parallel`).
+    Cpu(DurationDist),
+    /// Every sequence at once; done when all are.
+    Parallel(Vec<u32>),
+    /// One sequence, picked by weight.
+    OneOf {
+        weights: Vec<u32>,
+        sequences: Vec<u32>,
+    },
+}
+
+/// A synchronous call to a Service, made `count` times one after another.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// Index into `Scenario::services`.
+    pub service: usize,
+    pub count: CallCount,
+    /// How long the caller waits for a try (`None`: until the callee's own timeout).
+    pub timeout: Option<SimDuration>,
+    pub retries: Option<RetryPolicy>,
+    /// This call's index among all calls of the scenario (for its retry budget).
+    pub site: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CallCount {
+    Fixed(u32),
+    Poisson(f64),
+    Uniform { min: u32, max: u32 },
+}
+
+/// Retries of a failed call: exponential backoff with full jitter, within a budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first try.
+    pub attempts: u32,
+    pub backoff: SimDuration,
+    pub max_backoff: SimDuration,
+    /// Retries in flight may be at most this fraction of the site's calls in flight (at least
+    /// [`MIN_RETRY_CONCURRENCY`]).
+    pub budget: f64,
+}
+
+/// Retries always allowed in flight per call, whatever the budget (Envoy's
+/// `min_retry_concurrency`).
+pub const MIN_RETRY_CONCURRENCY: u32 = 3;
+/// Default retry backoff base (Envoy's 25 ms).
+pub const DEFAULT_RETRY_BACKOFF: SimDuration = SimDuration::from_millis(25);
+/// Default retry budget (Envoy's 20 %).
+pub const DEFAULT_RETRY_BUDGET: f64 = 0.2;
 
 /// A pod's working set: `base + perInFlightRequest × requests in flight`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -527,6 +597,7 @@ impl Default for WorkloadModel {
             warmup: DurationDist::Constant(SimDuration::ZERO),
             probe_fails_above_in_flight: None,
             crash_mtbf: None,
+            calls: CallGraph::default(),
         }
     }
 }

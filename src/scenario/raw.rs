@@ -344,6 +344,82 @@ pub struct RawWorkload {
     /// Mean time between crashes of a container (its own random stream), e.g. `6h`.
     #[serde(default, rename = "crashMTBF", skip_serializing_if = "Option::is_none")]
     pub crash_mtbf: Option<Duration>,
+    /// What each request does after its `cpuPerRequest` work: calls to other Services
+    /// (sequential, `parallel`, `oneOf`) and more CPU work, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<RawCallStep>,
+}
+
+/// One step of a request's call graph: exactly one of `call`, `parallel`, `oneOf`, `steps` or
+/// `cpu` (`count`, `timeout` and `retries` go with `call`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawCallStep {
+    /// A synchronous call to this Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    /// How many times the call is made, one after another (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<RawCallCount>,
+    /// How long the caller waits for each try (default: the callee's own `timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<RawRetries>,
+    /// Steps run at once; the step ends when all have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<Vec<RawCallStep>>,
+    /// One branch per request, picked by weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_of: Option<Vec<RawBranch>>,
+    /// Steps in order (useful as one branch of `parallel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<RawCallStep>>,
+    /// More CPU work in the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<RawDistribution>,
+}
+
+/// A `oneOf` branch: `{weight: 10, steps: [...]}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawBranch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    #[serde(default)]
+    pub steps: Vec<RawCallStep>,
+}
+
+/// How many calls: a whole number, `{poisson: 2.5}` or `{uniform: {min: 1, max: 4}}`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum RawCallCount {
+    Fixed(u32),
+    Family(RawCallCountFamily),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum RawCallCountFamily {
+    Poisson(f64),
+    Uniform { min: u32, max: u32 },
+}
+
+/// `retries: {attempts: 2, backoff: 25ms, maxBackoff: 250ms, budget: 0.2}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawRetries {
+    /// Retries after the first try.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// Base of the exponential backoff (full jitter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_backoff: Option<Duration>,
+    /// Retries in flight may be at most this fraction of the calls in flight (at least 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<f64>,
 }
 
 /// `healthCheck: {failsAboveInFlight: 40}`: probes fail while the pod has more requests in

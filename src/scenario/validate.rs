@@ -21,6 +21,7 @@ use super::trace::{self, TraceMapping};
 use super::units::Duration;
 use super::yaml::{Node, Value, parse_documents};
 
+mod calls;
 mod events;
 mod traces;
 
@@ -411,7 +412,7 @@ impl Builder<'_> {
         let mut deployments = convert_deployments(set, self.diags);
         let mut services = self.services(set, &deployments);
         let hpas = self.hpas(set, &deployments);
-        self.workloads(&spec.workloads, &mut deployments);
+        self.workloads(&spec.workloads, &mut deployments, &services);
         let pod_traces = self.pod_traces(&spec.pod_traces, &mut deployments, duration);
         let hpas = self.resolve_pod_metrics(hpas, &deployments, set);
         self.check_resource_metrics(&hpas, &deployments, set);
@@ -1146,8 +1147,18 @@ impl Builder<'_> {
             .find(|m| m.object.metadata.name.as_deref() == Some(name))
     }
 
-    fn workloads(&mut self, raw: &[RawWorkload], deployments: &mut [DeploymentSpec]) {
+    fn workloads(
+        &mut self,
+        raw: &[RawWorkload],
+        deployments: &mut [DeploymentSpec],
+        services: &[ServiceSpec],
+    ) {
         let mut seen = BTreeSet::new();
+        let mut calls = calls::CallContext {
+            services,
+            sites: 0,
+            edges: Vec::new(),
+        };
         for (i, w) in raw.iter().enumerate() {
             let path = format!("spec.workloads[{i}]");
             let Some(reference) = w.deployment.as_deref() else {
@@ -1176,8 +1187,11 @@ impl Builder<'_> {
                     format!("Deployment {reference:?} already has a workload model"),
                 );
             }
-            deployments[index].workload = self.workload(&path, w, &deployments[index].pod);
+            let mut workload = self.workload(&path, w, &deployments[index].pod);
+            workload.calls = self.call_graph(&path, &w.calls, index, &mut calls);
+            deployments[index].workload = workload;
         }
+        self.check_call_cycles(&calls.edges, deployments, services);
     }
 
     fn workload(&mut self, path: &str, w: &RawWorkload, pod: &PodTemplate) -> WorkloadModel {
@@ -1235,6 +1249,7 @@ impl Builder<'_> {
             warmup,
             probe_fails_above_in_flight,
             crash_mtbf: crash_mtbf.filter(|d| !d.is_zero()),
+            calls: CallGraph::default(),
         }
     }
 

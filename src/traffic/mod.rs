@@ -3,6 +3,7 @@
 //! the engine gives it and reports what happened to each.
 
 pub mod arrivals;
+pub mod calls;
 pub mod node_cpu;
 pub mod routing;
 pub mod serving;

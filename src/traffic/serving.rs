@@ -20,12 +20,18 @@
 //! Timeouts are applied without events: a queued request whose client has given up is dropped
 //! when it reaches the front; a request finishing after its deadline counts as a timeout (the pod
 //! did the work anyway, as servers that do not watch for cancellation do).
+//!
+//! A request that calls other Services (it has a call frame) does not finish when its CPU work
+//! is done: it reports [`Outcome::CpuDone`] and stays *blocked*, holding its concurrency slot
+//! but using no CPU, until the engine gives it more work ([`PodServer::resume`]) or finishes it
+//! ([`PodServer::finish`]) — as a synchronous RPC server's handler waits for its callees.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
 use serde::Serialize;
 
+use super::calls::CallRef;
 use crate::cluster::ServiceId;
 use crate::scenario::WorkloadModel;
 use crate::sim::{SimDuration, SimTime};
@@ -47,16 +53,22 @@ pub enum FailureReason {
     /// Sent to a Ready pod whose app is not listening yet (no readiness probe held it back
     /// while it warmed up).
     ConnectionRefused,
+    /// A call the request made timed out (at the caller, or at the callee), after any retries.
+    DownstreamTimeout,
+    /// A call the request made failed for another reason, after any retries.
+    DownstreamFailed,
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 6] = [
+    pub const ALL: [FailureReason; 8] = [
         Self::NoEndpoint,
         Self::QueueFull,
         Self::Timeout,
         Self::PodTerminated,
         Self::NodeFailure,
         Self::ConnectionRefused,
+        Self::DownstreamTimeout,
+        Self::DownstreamFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +79,16 @@ impl FailureReason {
             Self::PodTerminated => "pod_terminated",
             Self::NodeFailure => "node_failure",
             Self::ConnectionRefused => "connection_refused",
+            Self::DownstreamTimeout => "downstream_timeout",
+            Self::DownstreamFailed => "downstream_failed",
+        }
+    }
+
+    /// What a caller's request fails with when a call it made failed for this reason.
+    pub fn downstream(self) -> FailureReason {
+        match self {
+            Self::Timeout | Self::DownstreamTimeout => Self::DownstreamTimeout,
+            _ => Self::DownstreamFailed,
         }
     }
 }
@@ -75,22 +97,44 @@ impl FailureReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Served {
-        service: ServiceId,
+        request: Request,
         latency: SimDuration,
     },
     Failed {
-        service: ServiceId,
+        request: Request,
         reason: FailureReason,
     },
+    /// The CPU work of a request with a call frame is done; it is blocked in its slot.
+    CpuDone { slot: u32 },
 }
 
+/// No call frame: the request does its CPU work and is done.
+pub const NO_FRAME: u32 = u32::MAX;
+
 /// A request in flight.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
     pub service: ServiceId,
     pub arrival: SimTime,
     /// CPU work needed, in millicore·µs (1 ms at one core = 1 000 000).
     pub work: u64,
+    /// Its root call frame while it runs a call graph ([`NO_FRAME`]: none).
+    pub frame: u32,
+    /// The call this request answers ([`CallRef::NONE`]: it came from outside).
+    pub caller: CallRef,
+}
+
+impl Request {
+    /// A request from outside the cluster, without calls.
+    pub fn external(service: ServiceId, arrival: SimTime, work: u64) -> Request {
+        Request {
+            service,
+            arrival,
+            work,
+            frame: NO_FRAME,
+            caller: CallRef::NONE,
+        }
+    }
 }
 
 /// Storage for in-flight requests, reusing slots so the hot path does not allocate.
@@ -117,6 +161,14 @@ impl RequestSlab {
     pub fn take(&mut self, slot: u32) -> Request {
         self.free.push(slot);
         self.slots[slot as usize]
+    }
+
+    pub fn get(&self, slot: u32) -> &Request {
+        &self.slots[slot as usize]
+    }
+
+    pub fn get_mut(&mut self, slot: u32) -> &mut Request {
+        &mut self.slots[slot as usize]
     }
 
     /// Requests currently stored.
@@ -189,6 +241,8 @@ pub struct PodServer {
     /// (finish tag on the virtual clock, request slot), earliest first.
     running: BinaryHeap<Reverse<(u64, u32)>>,
     waiting: VecDeque<u32>,
+    /// Requests holding a slot while their calls run (no CPU used).
+    blocked: Vec<u32>,
     virtual_clock: u64,
     last_update: SimTime,
     cpu_used: u64,
@@ -219,6 +273,7 @@ impl PodServer {
             timeout: workload.timeout,
             running: BinaryHeap::with_capacity(workload.concurrency as usize),
             waiting: VecDeque::new(),
+            blocked: Vec::new(),
             virtual_clock: 0,
             last_update: now,
             cpu_used: 0,
@@ -289,9 +344,14 @@ impl PodServer {
         self.cpu_used
     }
 
-    /// Requests in service or queued.
+    /// Requests in service (working or waiting on calls) or queued.
     pub fn load(&self) -> usize {
-        self.running.len() + self.waiting.len()
+        self.running.len() + self.blocked.len() + self.waiting.len()
+    }
+
+    /// Concurrency slots taken.
+    fn busy_slots(&self) -> usize {
+        self.running.len() + self.blocked.len()
     }
 
     /// Requests waiting for a concurrency slot.
@@ -305,7 +365,7 @@ impl PodServer {
     }
 
     pub fn is_idle(&self) -> bool {
-        self.running.is_empty() && self.waiting.is_empty()
+        self.running.is_empty() && self.waiting.is_empty() && self.blocked.is_empty()
     }
 
     /// Accepts a new request: into service, into the queue, or rejected as `queue_full`.
@@ -319,16 +379,15 @@ impl PodServer {
         out: &mut Vec<Outcome>,
     ) -> Option<(SimTime, u32)> {
         self.advance(now);
-        if self.running.len() < self.concurrency {
+        if self.busy_slots() < self.concurrency {
             self.start(slot, slab);
             return self.reschedule(now);
         }
         if self.waiting.len() < self.queue_limit {
             self.waiting.push_back(slot);
         } else {
-            let r = slab.take(slot);
             out.push(Outcome::Failed {
-                service: r.service,
+                request: slab.take(slot),
                 reason: FailureReason::QueueFull,
             });
         }
@@ -353,23 +412,68 @@ impl PodServer {
                 break;
             }
             self.running.pop();
+            if slab.get(slot).frame != NO_FRAME {
+                self.blocked.push(slot);
+                out.push(Outcome::CpuDone { slot });
+                continue;
+            }
             self.completed += 1;
-            let r = slab.take(slot);
-            let latency = now.saturating_since(r.arrival);
-            out.push(if latency > self.timeout {
-                Outcome::Failed {
-                    service: r.service,
-                    reason: FailureReason::Timeout,
-                }
-            } else {
-                Outcome::Served {
-                    service: r.service,
-                    latency,
-                }
-            });
+            out.push(self.answer(now, slab.take(slot), None));
         }
         self.admit_waiting(now, slab, out);
         self.reschedule(now)
+    }
+
+    /// The response to `r`: failed for `failure`, a timeout if its client gave up, or served.
+    fn answer(&self, now: SimTime, r: Request, failure: Option<FailureReason>) -> Outcome {
+        let latency = now.saturating_since(r.arrival);
+        match failure {
+            Some(reason) => Outcome::Failed { request: r, reason },
+            None if latency > self.timeout => Outcome::Failed {
+                request: r,
+                reason: FailureReason::Timeout,
+            },
+            None => Outcome::Served {
+                request: r,
+                latency,
+            },
+        }
+    }
+
+    /// A blocked request has `work` more CPU to do.
+    pub fn resume(&mut self, now: SimTime, slot: u32, work: u64) -> Option<(SimTime, u32)> {
+        self.unblock(slot);
+        self.advance(now);
+        self.running
+            .push(Reverse((self.virtual_clock + work, slot)));
+        self.reschedule(now)
+    }
+
+    /// A blocked request is done (its calls answered, or one failed): it answers and frees its
+    /// slot for the queue.
+    pub fn finish(
+        &mut self,
+        now: SimTime,
+        slot: u32,
+        failure: Option<FailureReason>,
+        slab: &mut RequestSlab,
+        out: &mut Vec<Outcome>,
+    ) -> Option<(SimTime, u32)> {
+        self.unblock(slot);
+        self.advance(now);
+        self.completed += 1;
+        out.push(self.answer(now, slab.take(slot), failure));
+        self.admit_waiting(now, slab, out);
+        self.reschedule(now)
+    }
+
+    fn unblock(&mut self, slot: u32) {
+        let i = self
+            .blocked
+            .iter()
+            .position(|&s| s == slot)
+            .expect("the request is blocked in this server");
+        self.blocked.swap_remove(i);
     }
 
     /// Fails everything in flight for `reason` (the pod is killed, or its node died).
@@ -383,12 +487,12 @@ impl PodServer {
             .running
             .drain()
             .map(|Reverse((_, s))| s)
+            .chain(self.blocked.drain(..))
             .chain(self.waiting.drain(..))
             .collect();
         for slot in slots {
-            let r = slab.take(slot);
             out.push(Outcome::Failed {
-                service: r.service,
+                request: slab.take(slot),
                 reason,
             });
         }
@@ -404,15 +508,14 @@ impl PodServer {
 
     /// Moves queued requests into free slots, dropping those whose client already gave up.
     fn admit_waiting(&mut self, now: SimTime, slab: &mut RequestSlab, out: &mut Vec<Outcome>) {
-        while self.running.len() < self.concurrency {
+        while self.busy_slots() < self.concurrency {
             let Some(slot) = self.waiting.pop_front() else {
                 break;
             };
             let arrival = slab.slots[slot as usize].arrival;
             if now.saturating_since(arrival) >= self.timeout {
-                let r = slab.take(slot);
                 out.push(Outcome::Failed {
-                    service: r.service,
+                    request: slab.take(slot),
                     reason: FailureReason::Timeout,
                 });
             } else {
@@ -461,11 +564,7 @@ mod tests {
     }
 
     fn request(slab: &mut RequestSlab, at: SimTime, work_ms: u64) -> u32 {
-        slab.insert(Request {
-            service: ServiceId(0),
-            arrival: at,
-            work: work_ms * 1_000_000,
-        })
+        slab.insert(Request::external(ServiceId(0), at, work_ms * 1_000_000))
     }
 
     /// Runs the server's own events to completion, returning (finish time, outcome) pairs.
@@ -519,12 +618,10 @@ mod tests {
         let done = drain(&mut s, next, &mut slab);
         let times: Vec<u64> = done.iter().map(|(t, _)| t.as_micros()).collect();
         assert_eq!(times, vec![100_000, 100_000, 200_000]);
-        assert_eq!(
-            done[2].1,
-            Outcome::Served {
-                service: ServiceId(0),
-                latency: SimDuration::from_millis(200)
-            }
+        assert!(
+            matches!(done[2].1, Outcome::Served { latency, .. } if latency == SimDuration::from_millis(200)),
+            "{:?}",
+            done[2].1
         );
     }
 
@@ -540,12 +637,15 @@ mod tests {
         s.offer(SimTime::ZERO, queued, &mut slab, &mut out);
         let rejected = request(&mut slab, SimTime::ZERO, 1);
         s.offer(SimTime::ZERO, rejected, &mut slab, &mut out);
-        assert_eq!(
-            out,
-            vec![Outcome::Failed {
-                service: ServiceId(0),
-                reason: FailureReason::QueueFull
-            }]
+        assert!(
+            matches!(
+                out.as_slice(),
+                [Outcome::Failed {
+                    reason: FailureReason::QueueFull,
+                    ..
+                }]
+            ),
+            "{out:?}"
         );
         // At 20 s the long request finishes late (timeout) and the queued one has waited 20 s ≥ 10 s
         // (its client is gone): both fail as timeouts; nothing is left.

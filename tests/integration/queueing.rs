@@ -2,7 +2,7 @@
 //! exponential service and FIFO per-pod servers, simulated mean latency must match the analytic
 //! values within 2 %.
 
-use crate::support::{load, run, scratch};
+use crate::support::{deployment_and_service, load, run, run_text, scratch};
 
 /// Writes a one-Deployment scenario: `pods` pods with `cores` CPU each, `concurrency` request
 /// slots, exponential CPU time per request with mean 100 ms, Poisson arrivals at `rate`.
@@ -129,6 +129,108 @@ fn one_core_shared_by_all_requests_is_an_m_m_1_processor_sharing_queue() {
     assert!(
         error < 0.02,
         "simulated mean {mean:.2} ms vs 500 ms ({:.2} % off)",
+        error * 100.0
+    );
+}
+
+/// A scenario of one-pod Services on a node big enough that they never contend: `workloads`
+/// and `traffic` are the YAML list items, `services` the (name, cores) of each Deployment.
+fn network(
+    name: &str,
+    hours: u32,
+    workloads: &str,
+    traffic: &str,
+    services: &[(&str, &str)],
+) -> String {
+    let manifests: String = services
+        .iter()
+        .map(|(n, cpu)| deployment_and_service(n, 1, cpu))
+        .collect();
+    format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {name}}}
+spec:
+  duration: {hours}h
+  seed: 13
+  startWarm: true
+  cluster:
+    nodePools:
+      - {{name: pool, count: 1, allocatable: {{cpu: "16", memory: 64Gi}}}}
+  workloads:
+{workloads}  traffic:
+{traffic}{manifests}"#
+    )
+}
+
+#[test]
+fn a_call_chain_is_a_tandem_of_processor_sharing_stations() {
+    // Front (1 core, exponential 50 ms) calls back (1 core, exponential 80 ms) after its own
+    // work; neither limits concurrency, and a waiting caller uses no CPU, so this is a tandem of
+    // two M/M/1-PS stations with Poisson(10/s) arrivals — product form (BCMP), so the
+    // end-to-end mean is the sum of the stations' means:
+    // 0.05/(1 − 0.5) + 0.08/(1 − 0.8) = 100 ms + 400 ms = 500 ms. 60 h ≈ 2.2 M requests.
+    let workloads = "    - {deployment: front, startupTime: 0s, cpuPerRequest: {exponential: {mean: 50ms}}, concurrency: 100000, queueLimit: 1000000, timeout: 1000h, calls: [{call: back}]}
+    - {deployment: back, startupTime: 0s, cpuPerRequest: {exponential: {mean: 80ms}}, concurrency: 100000, queueLimit: 1000000, timeout: 1000h}
+";
+    let traffic = "    - {service: front, arrivals: {constant: {rate: 10}}}\n";
+    let text = network(
+        "tandem",
+        60,
+        workloads,
+        traffic,
+        &[("front", "1"), ("back", "1")],
+    );
+    let out = run_text("tandem", &text);
+    let mean = |name: &str| {
+        let s = out.report.services.iter().find(|s| s.name == name).unwrap();
+        assert_eq!(s.failed, 0);
+        s.latency_ms.mean
+    };
+    let (end_to_end, back) = (mean("front"), mean("back"));
+    for (what, got, want) in [("end to end", end_to_end, 500.0), ("back", back, 400.0)] {
+        let error = (got - want).abs() / want;
+        assert!(
+            error < 0.02,
+            "{what}: {got:.2} ms vs {want} ms ({:.2} % off)",
+            error * 100.0
+        );
+    }
+}
+
+#[test]
+fn a_fork_join_of_two_m_m_1_queues_matches_nelson_and_tantawi() {
+    // The entry does no work and calls `left` and `right` in parallel; each is an M/M/1 FCFS
+    // queue (1 core, one request at a time, exponential 100 ms) fed by the same Poisson(5/s)
+    // arrivals, ρ = 0.5. Its latency is the later of the two answers. For two homogeneous
+    // exponential servers the mean is exact (Nelson & Tantawi 1988):
+    // E[R] = (12 − ρ)/8 · 1/(μ − λ) = (11.5/8) · 200 ms = 287.5 ms, between the bounds
+    // E[T] = 200 ms (one queue) and H₂·E[T] = 300 ms (independent queues).
+    let one = "startupTime: 0s, cpuPerRequest: {exponential: {mean: 100ms}}, concurrency: 1, queueLimit: 1000000, timeout: 1000h";
+    let workloads = format!(
+        "    - {{deployment: fork, startupTime: 0s, cpuPerRequest: 0s, concurrency: 100000, queueLimit: 1000000, timeout: 1000h, calls: [{{parallel: [{{call: left}}, {{call: right}}]}}]}}
+    - {{deployment: left, {one}}}
+    - {{deployment: right, {one}}}
+"
+    );
+    let traffic = "    - {service: fork, arrivals: {constant: {rate: 5}}}\n";
+    let services = [("fork", "1"), ("left", "1"), ("right", "1")];
+    let out = run_text(
+        "fork-join",
+        &network("fork-join", 100, &workloads, traffic, &services),
+    );
+    let s = out
+        .report
+        .services
+        .iter()
+        .find(|s| s.name == "fork")
+        .unwrap();
+    assert_eq!(s.failed, 0);
+    let error = (s.latency_ms.mean - 287.5).abs() / 287.5;
+    assert!(
+        error < 0.02,
+        "fork-join mean {:.2} ms vs 287.5 ms ({:.2} % off)",
+        s.latency_ms.mean,
         error * 100.0
     );
 }

@@ -85,3 +85,29 @@ spec:
 {pod_extra}"#
     )
 }
+
+/// A Deployment `name` of `replicas` pods (label `app: name`) with CPU request and limit `cpu`,
+/// and a Service `name` selecting them, as YAML documents (each starting with `---`).
+pub fn deployment_and_service(name: &str, replicas: u32, cpu: &str) -> String {
+    format!(
+        r#"---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+        - name: app
+          resources: {{requests: {{cpu: "{cpu}"}}, limits: {{cpu: "{cpu}"}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec: {{selector: {{app: {name}}}}}
+"#
+    )
+}

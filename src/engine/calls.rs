@@ -1,0 +1,327 @@
+//! The data plane's request path: sending a request to a Service (from outside or as a call),
+//! what happens to its outcome, and the call graphs of requests that call other Services
+//! (the state and arithmetic are in [`crate::traffic::calls`]).
+
+use super::{Engine, Event};
+use crate::cluster::{PodId, ServiceId};
+use crate::metrics::Observation;
+use crate::scenario::{Call, CallGraph, CallStep};
+use crate::traffic::calls::{self, CallRef, Parent};
+use crate::traffic::serving::{NO_FRAME, Request};
+use crate::traffic::{FailureReason, Outcome};
+
+impl<'s> Engine<'s> {
+    /// Routes a request to one of the Service's ready endpoints and offers it to that pod.
+    /// `caller` is the call it answers ([`CallRef::NONE`] for traffic from outside).
+    pub(super) fn send_request(&mut self, service: ServiceId, caller: CallRef) {
+        let endpoints = &self.cluster.services[service.index()].endpoints;
+        let Some(pod) = self.routers[service.index()].pick(endpoints) else {
+            return self.request_failed(service, FailureReason::NoEndpoint, caller);
+        };
+        if self.on_failed_node(pod) {
+            // Sent to an endpoint whose machine is gone: nothing answers.
+            return self.request_failed(service, FailureReason::NodeFailure, caller);
+        }
+        if self.is_warming_up(pod) {
+            // Ready without a readiness probe, but the app is not listening yet.
+            return self.request_failed(service, FailureReason::ConnectionRefused, caller);
+        }
+        let dep = self.cluster.pod(pod).deployment;
+        let workload = &self.scenario.deployments[dep.index()].workload;
+        let models_memory = workload.memory.is_some();
+        let work = workload
+            .cpu_per_request
+            .sample(&mut self.service_time_rngs[dep.index()])
+            .as_micros()
+            * 1000;
+        let mut request = Request::external(service, self.now, work);
+        request.caller = caller;
+        let slot = self.slab.insert(request);
+        if !workload.calls.is_empty() {
+            let root = self
+                .frames
+                .start(dep, 0, Parent::Request { slot, pod }, None);
+            self.slab.get_mut(slot).frame = root.frame;
+        }
+        let server = self.servers[pod.index()]
+            .as_mut()
+            .expect("endpoints are started pods");
+        let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
+        let demand = server.demand_millis();
+        self.schedule_completion(pod, next);
+        self.update_cpu_demand(pod, demand);
+        self.flush_outcomes();
+        if models_memory {
+            self.check_memory_limit(pod);
+        }
+    }
+
+    /// A request that never reached a pod.
+    fn request_failed(&mut self, service: ServiceId, reason: FailureReason, caller: CallRef) {
+        self.recorder
+            .observe(self.now, Observation::RequestFailed { service, reason });
+        if !caller.is_none() {
+            self.call_failed(caller, reason);
+        }
+    }
+
+    /// Records the servers' outcomes and acts on them. Handling one may produce more (a call's
+    /// answer lets its caller go on); they are handled in turn, in the order they came.
+    pub(super) fn flush_outcomes(&mut self) {
+        if self.flushing {
+            return; // the loop below, further up the stack, handles them
+        }
+        self.flushing = true;
+        while !self.outcomes.is_empty() {
+            let mut batch = std::mem::take(&mut self.outcomes_spare);
+            std::mem::swap(&mut batch, &mut self.outcomes);
+            for outcome in batch.drain(..) {
+                self.handle_outcome(outcome);
+            }
+            self.outcomes_spare = batch;
+        }
+        self.flushing = false;
+    }
+
+    fn handle_outcome(&mut self, outcome: Outcome) {
+        let (request, result) = match outcome {
+            Outcome::CpuDone { slot } => return self.cpu_done(slot),
+            Outcome::Served { request, latency } => {
+                let service = request.service;
+                self.recorder
+                    .observe(self.now, Observation::RequestServed { service, latency });
+                (request, None)
+            }
+            Outcome::Failed { request, reason } => {
+                let service = request.service;
+                self.recorder
+                    .observe(self.now, Observation::RequestFailed { service, reason });
+                (request, Some(reason))
+            }
+        };
+        if request.frame != NO_FRAME {
+            // Failed before its calls were done (killed, queue full, timed out in the queue).
+            let root = self.frames.owned(request.frame);
+            self.frames.finish(root);
+        }
+        if !request.caller.is_none() {
+            match result {
+                None => self.call_answered(request.caller),
+                Some(reason) => self.call_failed(request.caller, reason),
+            }
+        }
+    }
+
+    /// A request's CPU work is done: its frame (or the branch that asked for the CPU) goes on.
+    fn cpu_done(&mut self, slot: u32) {
+        let root = self.frames.owned(self.slab.get(slot).frame);
+        let waiter = self.frames.take_cpu_waiter(root);
+        self.run_frame(waiter.unwrap_or(root));
+    }
+
+    fn graph(&self, r: CallRef) -> &'s CallGraph {
+        let f = self.frames.get(r).expect("a current frame");
+        &self.scenario.deployments[f.deployment.index()]
+            .workload
+            .calls
+    }
+
+    /// Runs frame `r` from its current step until it must wait (a call, branches, CPU) or its
+    /// sequence ends.
+    fn run_frame(&mut self, r: CallRef) {
+        let Some(f) = self.frames.get(r).copied() else {
+            return;
+        };
+        let graph = self.graph(r);
+        let Some(step) = graph.sequences[f.sequence as usize].get(f.step as usize) else {
+            return self.frame_done(r, None);
+        };
+        let rng = &mut self.call_rngs[f.deployment.index()];
+        match step {
+            CallStep::Call(call) => {
+                let count = calls::sample_count(call.count, rng);
+                if count == 0 {
+                    self.frames.advance(r);
+                    return self.run_frame(r);
+                }
+                self.frames.set_calls(r, count);
+                self.start_call(r, call);
+            }
+            CallStep::Cpu(dist) => {
+                let work = dist.sample(rng).as_micros() * 1000;
+                self.frames.advance(r);
+                self.resume_cpu(r, work);
+            }
+            CallStep::Parallel(sequences) => self.start_branches(r, sequences),
+            CallStep::OneOf { weights, sequences } => {
+                let i = calls::pick_branch(weights, rng);
+                self.start_branches(r, &sequences[i..=i]);
+            }
+        }
+    }
+
+    /// Frame `r` waits for one child frame per sequence, then goes on with its next step.
+    fn start_branches(&mut self, r: CallRef, sequences: &[u32]) {
+        let f = *self.frames.get(r).expect("a current frame");
+        self.frames.await_branches(r, sequences.len() as u32);
+        let root = self.frames.root_of(r);
+        for &s in sequences {
+            let child = self
+                .frames
+                .start(f.deployment, s, Parent::Frame(r), Some(root));
+            self.run_frame(child);
+        }
+    }
+
+    /// The request does `work` more CPU in its pod; frame `r` goes on when it is done.
+    fn resume_cpu(&mut self, r: CallRef, work: u64) {
+        let root = self.frames.root_of(r);
+        let Some(Parent::Request { slot, pod }) = self.frames.get(root).map(|f| f.parent) else {
+            return;
+        };
+        self.frames.set_cpu_waiter(root, r);
+        let server = self.servers[pod.index()]
+            .as_mut()
+            .expect("a blocked request's pod is serving");
+        let next = server.resume(self.now, slot, work);
+        let demand = server.demand_millis();
+        self.schedule_completion(pod, next);
+        self.update_cpu_demand(pod, demand);
+    }
+
+    /// The current call step of frame `r`.
+    fn current_call(&self, r: CallRef) -> &'s Call {
+        let f = self.frames.get(r).expect("a current frame");
+        match &self.graph(r).sequences[f.sequence as usize][f.step as usize] {
+            CallStep::Call(call) => call,
+            other => unreachable!("frame waits on a call, not {other:?}"),
+        }
+    }
+
+    /// Starts a try of `call` for frame `r`.
+    fn start_call(&mut self, r: CallRef, call: &Call) {
+        let attempt = self.frames.begin_attempt(r, call.site);
+        if let Some(timeout) = call.timeout {
+            let (frame, token) = (attempt.frame, attempt.token);
+            self.queue
+                .schedule(self.now + timeout, Event::CallTimeout { frame, token });
+        }
+        self.send_request(ServiceId(call.service as u32), attempt);
+    }
+
+    /// The callee answered try `a`.
+    fn call_answered(&mut self, a: CallRef) {
+        if !self.attempt_ended(a) {
+            return;
+        }
+        if self.frames.one_call_done(a) {
+            let call = self.current_call(a);
+            self.start_call(a, call);
+        } else {
+            self.frames.advance(a);
+            self.run_frame(a);
+        }
+    }
+
+    /// Try `a` failed: retry it, or fail the frame.
+    pub(super) fn call_failed(&mut self, a: CallRef, reason: FailureReason) {
+        if self.attempt_ended(a) {
+            self.retry_or_fail(a, reason);
+        }
+    }
+
+    fn retry_or_fail(&mut self, r: CallRef, reason: FailureReason) {
+        let call = self.current_call(r);
+        let f = *self.frames.get(r).expect("a current frame");
+        match &call.retries {
+            Some(policy) if self.frames.may_retry(r, call.site, policy) => {
+                let rng = &mut self.retry_rngs[f.deployment.index()];
+                let delay = calls::backoff(policy, f.tries, rng);
+                let (frame, token) = (r.frame, r.token);
+                self.queue
+                    .schedule(self.now + delay, Event::CallRetry { frame, token });
+            }
+            _ => self.frame_done(r, Some(reason.downstream())),
+        }
+    }
+
+    /// Ends try `a` at its site; false when it is stale or its request is gone (then the
+    /// frame is freed).
+    fn attempt_ended(&mut self, a: CallRef) -> bool {
+        if self
+            .frames
+            .get(a)
+            .is_none_or(|f| f.in_flight_site.is_none())
+        {
+            return false; // an abandoned try, or a frame that moved on
+        }
+        self.frames.end_attempt(a);
+        if !self.frames.request_alive(a) {
+            self.frames.finish(a);
+            return false;
+        }
+        true
+    }
+
+    /// The caller's per-try timeout: it stops waiting for try `a`.
+    pub(super) fn on_call_timeout(&mut self, frame: u32, token: u32) {
+        let a = CallRef { frame, token };
+        if self
+            .frames
+            .get(a)
+            .is_none_or(|f| f.in_flight_site.is_none())
+        {
+            return; // answered in time
+        }
+        let r = self.frames.abandon(a);
+        if !self.frames.request_alive(r) {
+            return self.frames.finish(r);
+        }
+        self.retry_or_fail(r, FailureReason::Timeout);
+    }
+
+    /// A retry's backoff is over.
+    pub(super) fn on_call_retry(&mut self, frame: u32, token: u32) {
+        let r = CallRef { frame, token };
+        if self.frames.get(r).is_none() {
+            return;
+        }
+        if !self.frames.request_alive(r) {
+            return self.frames.finish(r);
+        }
+        let call = self.current_call(r);
+        self.start_call(r, call);
+    }
+
+    /// Frame `r` has run its sequence (`failure`: a call failed for good).
+    fn frame_done(&mut self, r: CallRef, failure: Option<FailureReason>) {
+        let Some(f) = self.frames.get(r).copied() else {
+            return;
+        };
+        self.frames.finish(r);
+        match f.parent {
+            Parent::Request { slot, pod } => self.finish_request(slot, pod, failure),
+            Parent::Frame(p) => {
+                if let Some(done) = self.frames.branch_done(p, failure) {
+                    match done {
+                        Some(failure) => self.frame_done(p, Some(failure)),
+                        None => self.run_frame(p),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The request's calls are over: it answers its own caller.
+    fn finish_request(&mut self, slot: u32, pod: PodId, failure: Option<FailureReason>) {
+        self.slab.get_mut(slot).frame = NO_FRAME;
+        let server = self.servers[pod.index()]
+            .as_mut()
+            .expect("a blocked request's pod is serving");
+        let next = server.finish(self.now, slot, failure, &mut self.slab, &mut self.outcomes);
+        let demand = server.demand_millis();
+        self.schedule_completion(pod, next);
+        self.update_cpu_demand(pod, demand);
+        self.flush_outcomes();
+    }
+}
