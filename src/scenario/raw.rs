@@ -353,7 +353,7 @@ pub struct RawWorkload {
 /// One step of a request's call graph: exactly one of `call`, `parallel`, `oneOf`, `steps` or
 /// `cpu` (`count`, `timeout` and `retries` go with `call`).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RawCallStep {
     /// A synchronous call to this Service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -382,7 +382,7 @@ pub struct RawCallStep {
 
 /// A `oneOf` branch: `{weight: 10, steps: [...]}`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RawBranch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
@@ -407,7 +407,7 @@ pub enum RawCallCountFamily {
 
 /// `retries: {attempts: 2, backoff: 25ms, maxBackoff: 250ms, budget: 0.2}`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RawRetries {
     /// Retries after the first try.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -720,6 +720,48 @@ mod tests {
     }
 
     #[test]
+    fn a_request_waiting_on_calls_keeps_its_slot_but_uses_no_cpu() {
+        // Concurrency 1. A request with a call frame finishes its 10 ms of CPU at 10 ms and
+        // blocks; a second request arriving at 20 ms must queue. The first resumes for 5 ms at
+        // 30 ms (done at 35 ms), blocks again and finishes at 50 ms: the second starts then and
+        // is done at 60 ms. CPU used: 10 + 5 + 10 ms at one core.
+        let mut slab = RequestSlab::default();
+        let mut s = PodServer::new(1000, None, &workload(1, 10), SimTime::ZERO);
+        let mut out = Vec::new();
+        let ms = |m: u64| SimTime::from_micros(m * 1000);
+        let a = slab.insert(Request {
+            frame: 7,
+            ..Request::external(ServiceId(0), SimTime::ZERO, 10_000_000)
+        });
+        let next = s.offer(SimTime::ZERO, a, &mut slab, &mut out).unwrap();
+        assert_eq!(next.0, ms(10));
+        assert_eq!(s.complete(ms(10), next.1, &mut slab, &mut out), None);
+        assert_eq!(out, [Outcome::CpuDone { slot: a }]);
+        assert_eq!(
+            (s.demand_millis(), s.load()),
+            (0, 1),
+            "blocked: no CPU, still in flight"
+        );
+        out.clear();
+        let b = request(&mut slab, ms(20), 10);
+        assert_eq!(
+            s.offer(ms(20), b, &mut slab, &mut out),
+            None,
+            "queued behind the slot"
+        );
+        let next = s.resume(ms(30), a, 5_000_000).unwrap();
+        assert_eq!(next.0, ms(35));
+        s.complete(ms(35), next.1, &mut slab, &mut out);
+        out.clear();
+        let next = s.finish(ms(50), a, None, &mut slab, &mut out).unwrap();
+        assert!(
+            matches!(out[0], Outcome::Served { latency, .. } if latency == SimDuration::from_millis(50))
+        );
+        assert_eq!(next.0, ms(60));
+        assert_eq!(s.cpu_used(ms(60)), 25_000_000);
+    }
+
+    #[test]
     fn stale_completions_are_ignored() {
         // 1 core: a 100 ms request, then at 50 ms a 10 ms one. The first completion (at 100 ms) is
         // superseded: from 50 ms both share the core, the short one needs 20 ms → done at 70 ms.

@@ -35,6 +35,11 @@ fn the_corpus_covers_the_required_problems() {
         "negative-rate",
         "missing-trace-file",
         "non-monotonic-trace",
+        "call-unknown-service",
+        "call-cycle",
+        "call-service-not-deployed",
+        "bad-retry-budget",
+        "bad-call-steps",
     ];
     let present = cases();
     for r in required {
