@@ -1,6 +1,9 @@
 //! Whole scenarios, reported as simulated requests per second of wall time. `simpy-peer` is the
-//! model of `../shared/peers/simpy_hpa.py` (see the README's performance section for the side-by-
-//! side comparison with SimPy); `quickstart` adds the trace replay and autoscaling churn.
+//! model of the SimPy peer (see the README's performance section for the side-by-side
+//! comparison with SimPy); `quickstart` adds the trace replay and autoscaling churn;
+//! `saturated-node` (bench-only, `benches/scenarios/`) keeps nodes CPU-contended so that every
+//! arrival and completion re-divides a node's CPU; `online-boutique` is a call graph of
+//! eleven Services (every request counted, internal calls included).
 
 use std::path::Path;
 
@@ -9,8 +12,13 @@ use kubesim::engine;
 use kubesim::scenario::{LoadOptions, load_scenario};
 
 fn bench_scenario(c: &mut Criterion, name: &str, overrides: &[&str]) {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}/scenario.yaml"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shipped = root.join(format!("scenarios/{name}/scenario.yaml"));
+    let path = if shipped.exists() {
+        shipped
+    } else {
+        root.join(format!("benches/scenarios/{name}/scenario.yaml"))
+    };
     let options = LoadOptions {
         seed: None,
         overrides: overrides.iter().map(|s| s.to_string()).collect(),
@@ -34,6 +42,7 @@ fn scenarios(c: &mut Criterion) {
     // 10 simulated minutes of the 1 h model keep a sample under a tenth of a second.
     bench_scenario(c, "simpy-peer", &["duration=10m"]);
     bench_scenario(c, "quickstart", &[]);
+    bench_scenario(c, "saturated-node", &[]);
 }
 
 criterion_group!(benches, scenarios);

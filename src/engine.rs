@@ -179,6 +179,8 @@ struct Engine<'s> {
     slab: RequestSlab,
     /// Call frames of requests that call other Services.
     frames: Frames,
+    /// Whether each Deployment's workload has a call graph.
+    has_calls: Vec<bool>,
     arrivals: Vec<Option<ArrivalProcess>>,
     routers: Vec<Router>,
     service_time_rngs: Vec<SimRng>,
@@ -196,8 +198,6 @@ struct Engine<'s> {
     decisions: Vec<HpaDecision>,
     pod_events: PodEventLog,
     outcomes: Vec<Outcome>,
-    /// The other half of the outcomes' double buffer (see `flush_outcomes`).
-    outcomes_spare: Vec<Outcome>,
     /// True while outcomes are being handled (handling one may add more).
     flushing: bool,
     /// Call counts, branches and CPU steps of call graphs, one stream per Deployment.
@@ -242,6 +242,11 @@ impl<'s> Engine<'s> {
             cpu: CpuSharing::default(),
             slab: RequestSlab::default(),
             frames: Frames::new(call_sites(s)),
+            has_calls: s
+                .deployments
+                .iter()
+                .map(|d| !d.workload.calls.is_empty())
+                .collect(),
             arrivals: s
                 .services
                 .iter()
@@ -298,7 +303,6 @@ impl<'s> Engine<'s> {
             decisions: Vec::new(),
             pod_events: PodEventLog::default(),
             outcomes: Vec::with_capacity(64),
-            outcomes_spare: Vec::with_capacity(64),
             flushing: false,
             call_rngs: s
                 .deployments
@@ -509,7 +513,7 @@ impl<'s> Engine<'s> {
         };
         let next = server.complete(self.now, generation, &mut self.slab, &mut self.outcomes);
         let drained = server.is_idle();
-        let demand = server.demand_millis();
+        let demand = server.tracks_demand().then(|| server.demand_millis());
         self.schedule_completion(pod, next);
         self.update_cpu_demand(pod, demand);
         self.flush_outcomes();
@@ -545,18 +549,40 @@ impl<'s> Engine<'s> {
             demand_millis: 0,
         };
         if let Some(previous) = self.cpu.leave(pod) {
-            self.reshare_node_cpu(previous); // not expected: its old server was taken away
+            self.track_node_demand(previous); // not expected: its old server was taken away
         }
         self.cpu.join(node, allocatable, member);
         (cap, quota)
     }
 
-    /// The pod's demand for CPU changed: on a contended node, every pod's share changes.
+    /// The pod's demand for CPU may have changed (`None`: its node can never be contended, so
+    /// it does not matter): on a contended node, every pod's share changes.
     #[inline]
-    fn update_cpu_demand(&mut self, pod: PodId, demand_millis: u64) {
-        if let Some(node) = self.cpu.set_demand(pod, demand_millis) {
+    fn update_cpu_demand(&mut self, pod: PodId, demand_millis: Option<u64>) {
+        if let Some(node) = demand_millis.and_then(|d| self.cpu.set_demand(pod, d)) {
             self.reshare_node_cpu(node);
         }
+    }
+
+    /// After a pod joined or left `node`: while the caps of its serving pods fit in its CPU the
+    /// node can never be contended and their demands are not followed; otherwise every server
+    /// reports its demand, starting now.
+    fn track_node_demand(&mut self, node: NodeId) {
+        let may_contend = self.cpu.may_contend(node);
+        let pods: Vec<PodId> = self.cpu.members(node).collect();
+        for pod in pods {
+            let Some(server) = self.servers.get_mut(pod.index()).and_then(Option::as_mut) else {
+                continue;
+            };
+            server.set_tracks_demand(may_contend);
+            let demand = server.demand_millis();
+            if may_contend {
+                self.cpu.set_demand(pod, demand);
+            } else {
+                self.cpu.set_demand(pod, 0);
+            }
+        }
+        self.reshare_node_cpu(node);
     }
 
     /// Gives each serving pod on `node` its current share of the CPU.
@@ -674,7 +700,7 @@ impl<'s> Engine<'s> {
         let mut server = self.servers.get_mut(pod.index()).and_then(Option::take)?;
         server.advance(self.now);
         if let Some(node) = self.cpu.leave(pod) {
-            self.reshare_node_cpu(node);
+            self.track_node_demand(node);
         }
         if let Some(cfs) = server.cfs_periods() {
             let deployment = self.cluster.pod(pod).deployment;

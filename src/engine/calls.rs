@@ -13,6 +13,7 @@ use crate::traffic::{FailureReason, Outcome};
 impl<'s> Engine<'s> {
     /// Routes a request to one of the Service's ready endpoints and offers it to that pod.
     /// `caller` is the call it answers ([`CallRef::NONE`] for traffic from outside).
+    #[inline(always)]
     pub(super) fn send_request(&mut self, service: ServiceId, caller: CallRef) {
         let endpoints = &self.cluster.services[service.index()].endpoints;
         let Some(pod) = self.routers[service.index()].pick(endpoints) else {
@@ -35,19 +36,19 @@ impl<'s> Engine<'s> {
             .as_micros()
             * 1000;
         let mut request = Request::external(service, self.now, work);
-        request.caller = caller;
+        request.link.caller = caller;
         let slot = self.slab.insert(request);
-        if !workload.calls.is_empty() {
+        if self.has_calls[dep.index()] {
             let root = self
                 .frames
                 .start(dep, 0, Parent::Request { slot, pod }, None);
-            self.slab.get_mut(slot).frame = root.frame;
+            self.slab.get_mut(slot).link.frame = root.frame;
         }
         let server = self.servers[pod.index()]
             .as_mut()
             .expect("endpoints are started pods");
         let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
-        let demand = server.demand_millis();
+        let demand = server.tracks_demand().then(|| server.demand_millis());
         self.schedule_completion(pod, next);
         self.update_cpu_demand(pod, demand);
         self.flush_outcomes();
@@ -66,55 +67,73 @@ impl<'s> Engine<'s> {
     }
 
     /// Records the servers' outcomes and acts on them. Handling one may produce more (a call's
-    /// answer lets its caller go on); they are handled in turn, in the order they came.
+    /// answer lets its caller go on): they are appended and handled in turn, in the order they
+    /// came, by the outermost call.
+    #[inline]
     pub(super) fn flush_outcomes(&mut self) {
-        if self.flushing {
-            return; // the loop below, further up the stack, handles them
+        if self.outcomes.is_empty() || self.flushing {
+            return;
         }
         self.flushing = true;
-        while !self.outcomes.is_empty() {
-            let mut batch = std::mem::take(&mut self.outcomes_spare);
-            std::mem::swap(&mut batch, &mut self.outcomes);
-            for outcome in batch.drain(..) {
-                self.handle_outcome(outcome);
+        let mut i = 0;
+        while let Some(&outcome) = self.outcomes.get(i) {
+            i += 1;
+            match outcome {
+                // The common case, kept inline: a request from outside, without calls, served.
+                Outcome::Served {
+                    service,
+                    latency,
+                    link,
+                } if link.is_none() => {
+                    self.recorder
+                        .observe(self.now, Observation::RequestServed { service, latency });
+                }
+                _ => self.handle_outcome(outcome),
             }
-            self.outcomes_spare = batch;
         }
+        self.outcomes.clear();
         self.flushing = false;
     }
 
+    #[inline(never)]
     fn handle_outcome(&mut self, outcome: Outcome) {
-        let (request, result) = match outcome {
+        let (link, result) = match outcome {
             Outcome::CpuDone { slot } => return self.cpu_done(slot),
-            Outcome::Served { request, latency } => {
-                let service = request.service;
+            Outcome::Served {
+                service,
+                latency,
+                link,
+            } => {
                 self.recorder
                     .observe(self.now, Observation::RequestServed { service, latency });
-                (request, None)
+                (link, None)
             }
-            Outcome::Failed { request, reason } => {
-                let service = request.service;
+            Outcome::Failed {
+                service,
+                reason,
+                link,
+            } => {
                 self.recorder
                     .observe(self.now, Observation::RequestFailed { service, reason });
-                (request, Some(reason))
+                (link, Some(reason))
             }
         };
-        if request.frame != NO_FRAME {
+        if link.frame != NO_FRAME {
             // Failed before its calls were done (killed, queue full, timed out in the queue).
-            let root = self.frames.owned(request.frame);
+            let root = self.frames.owned(link.frame);
             self.frames.finish(root);
         }
-        if !request.caller.is_none() {
+        if !link.caller.is_none() {
             match result {
-                None => self.call_answered(request.caller),
-                Some(reason) => self.call_failed(request.caller, reason),
+                None => self.call_answered(link.caller),
+                Some(reason) => self.call_failed(link.caller, reason),
             }
         }
     }
 
     /// A request's CPU work is done: its frame (or the branch that asked for the CPU) goes on.
     fn cpu_done(&mut self, slot: u32) {
-        let root = self.frames.owned(self.slab.get(slot).frame);
+        let root = self.frames.owned(self.slab.get(slot).link.frame);
         let waiter = self.frames.take_cpu_waiter(root);
         self.run_frame(waiter.unwrap_or(root));
     }
@@ -184,7 +203,7 @@ impl<'s> Engine<'s> {
             .as_mut()
             .expect("a blocked request's pod is serving");
         let next = server.resume(self.now, slot, work);
-        let demand = server.demand_millis();
+        let demand = server.tracks_demand().then(|| server.demand_millis());
         self.schedule_completion(pod, next);
         self.update_cpu_demand(pod, demand);
     }
@@ -314,12 +333,12 @@ impl<'s> Engine<'s> {
 
     /// The request's calls are over: it answers its own caller.
     fn finish_request(&mut self, slot: u32, pod: PodId, failure: Option<FailureReason>) {
-        self.slab.get_mut(slot).frame = NO_FRAME;
+        self.slab.get_mut(slot).link.frame = NO_FRAME;
         let server = self.servers[pod.index()]
             .as_mut()
             .expect("a blocked request's pod is serving");
         let next = server.finish(self.now, slot, failure, &mut self.slab, &mut self.outcomes);
-        let demand = server.demand_millis();
+        let demand = server.tracks_demand().then(|| server.demand_millis());
         self.schedule_completion(pod, next);
         self.update_cpu_demand(pod, demand);
         self.flush_outcomes();

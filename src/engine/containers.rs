@@ -81,6 +81,8 @@ impl Engine<'_> {
             self.servers.resize_with(pod.index() + 1, || None);
         }
         self.servers[pod.index()] = Some(server);
+        let node = self.cluster.pod(pod).node.expect("a started pod is bound");
+        self.track_node_demand(node);
         let c = &mut self.containers[pod.index()];
         c.generation += 1;
         c.listening_from = self.now + warmup;

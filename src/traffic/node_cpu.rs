@@ -97,6 +97,8 @@ pub struct NodeCpu {
     pub members: Vec<Member>,
     /// Sum of the members' demands.
     demand_millis: u64,
+    /// Sum of the members' caps: while it fits in the node, the node is never contended.
+    cap_millis: u64,
 }
 
 impl NodeCpu {
@@ -112,9 +114,15 @@ impl NodeCpu {
         self.demand_millis > self.allocatable_millis
     }
 
+    /// The members could want more than the node has (their caps do not fit).
+    pub fn may_contend(&self) -> bool {
+        self.cap_millis > self.allocatable_millis
+    }
+
     /// Adds a member at the end; returns its index.
     fn join(&mut self, member: Member) -> usize {
         self.demand_millis += member.demand_millis;
+        self.cap_millis += member.cap_millis;
         self.members.push(member);
         self.members.len() - 1
     }
@@ -122,6 +130,7 @@ impl NodeCpu {
     /// Removes member `i` (the last member takes its index).
     fn leave(&mut self, i: usize) -> Member {
         self.demand_millis -= self.members[i].demand_millis;
+        self.cap_millis -= self.members[i].cap_millis;
         self.members.swap_remove(i)
     }
 
@@ -194,16 +203,30 @@ impl CpuSharing {
         n.is_contended()
     }
 
-    /// The pod stops serving. Returns its node when the shares there must be divided again.
+    /// The pod stops serving. Returns its node (`None`: it was not serving).
     pub fn leave(&mut self, pod: PodId) -> Option<NodeId> {
         let place = self.places.get_mut(pod.index())?.take()?;
         let n = &mut self.nodes[place.node as usize];
-        let was = n.is_contended();
         n.leave(place.index as usize);
         if let Some(moved) = n.members.get(place.index as usize) {
             self.places[moved.pod.index()] = Some(place);
         }
-        was.then_some(NodeId(place.node))
+        Some(NodeId(place.node))
+    }
+
+    /// Whether the serving pods on `node` could want more CPU than it has.
+    pub fn may_contend(&self, node: NodeId) -> bool {
+        self.nodes
+            .get(node.index())
+            .is_some_and(NodeCpu::may_contend)
+    }
+
+    /// The serving pods on `node`.
+    pub fn members(&self, node: NodeId) -> impl Iterator<Item = PodId> + '_ {
+        self.nodes
+            .get(node.index())
+            .into_iter()
+            .flat_map(|n| n.members.iter().map(|m| m.pod))
     }
 
     /// The pod's demand changed. Returns its node when the shares there must be divided again.
@@ -315,9 +338,10 @@ mod tests {
         assert_eq!(cpu.set_demand(PodId(1), 1000), Some(node));
         let caps: Vec<_> = cpu.capacities(node).collect();
         assert_eq!(caps, [(PodId(0), 3000), (PodId(1), 1000)]);
-        // Pod 0 leaves while contended: shares must be divided again; pod 1 moved to index 0
-        // and is still found.
+        assert!(cpu.may_contend(node), "caps 4000 + 1000 > 4000");
+        // Pod 0 leaves: pod 1 moved to index 0 and is still found.
         assert_eq!(cpu.leave(PodId(0)), Some(node));
+        assert!(!cpu.may_contend(node));
         assert_eq!(cpu.set_demand(PodId(1), 500), None);
         let caps: Vec<_> = cpu.capacities(node).collect();
         assert_eq!(caps, [(PodId(1), 1000)]);

@@ -97,12 +97,14 @@ impl FailureReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Served {
-        request: Request,
+        service: ServiceId,
         latency: SimDuration,
+        link: Link,
     },
     Failed {
-        request: Request,
+        service: ServiceId,
         reason: FailureReason,
+        link: Link,
     },
     /// The CPU work of a request with a call frame is done; it is blocked in its slot.
     CpuDone { slot: u32 },
@@ -111,6 +113,28 @@ pub enum Outcome {
 /// No call frame: the request does its CPU work and is done.
 pub const NO_FRAME: u32 = u32::MAX;
 
+/// How a request is tied into call graphs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// Its root call frame while it runs a call graph ([`NO_FRAME`]: none).
+    pub frame: u32,
+    /// The call this request answers ([`CallRef::NONE`]: it came from outside).
+    pub caller: CallRef,
+}
+
+impl Link {
+    /// A request from outside that makes no calls.
+    pub const NONE: Link = Link {
+        frame: NO_FRAME,
+        caller: CallRef::NONE,
+    };
+
+    #[inline]
+    pub fn is_none(self) -> bool {
+        self.frame == NO_FRAME && self.caller.is_none()
+    }
+}
+
 /// A request in flight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -118,10 +142,7 @@ pub struct Request {
     pub arrival: SimTime,
     /// CPU work needed, in millicore·µs (1 ms at one core = 1 000 000).
     pub work: u64,
-    /// Its root call frame while it runs a call graph ([`NO_FRAME`]: none).
-    pub frame: u32,
-    /// The call this request answers ([`CallRef::NONE`]: it came from outside).
-    pub caller: CallRef,
+    pub link: Link,
 }
 
 impl Request {
@@ -131,8 +152,16 @@ impl Request {
             service,
             arrival,
             work,
-            frame: NO_FRAME,
-            caller: CallRef::NONE,
+            link: Link::NONE,
+        }
+    }
+
+    /// This request's outcome: failed for `reason`.
+    fn failed(&self, reason: FailureReason) -> Outcome {
+        Outcome::Failed {
+            service: self.service,
+            reason,
+            link: self.link,
         }
     }
 }
@@ -235,6 +264,8 @@ pub struct PodServer {
     cap_millis: u64,
     /// Its CFS quota in millicores (`u64::MAX` without a CPU limit).
     quota_millis: u64,
+    /// Its node could be contended: the engine follows its demand.
+    tracks_demand: bool,
     concurrency: usize,
     queue_limit: usize,
     timeout: SimDuration,
@@ -268,6 +299,7 @@ impl PodServer {
             capacity_millis: cap_millis,
             cap_millis,
             quota_millis: quota_millis.unwrap_or(u64::MAX),
+            tracks_demand: false,
             concurrency: workload.concurrency.max(1) as usize,
             queue_limit: workload.queue_limit as usize,
             timeout: workload.timeout,
@@ -289,6 +321,16 @@ impl PodServer {
     #[inline]
     pub fn demand_millis(&self) -> u64 {
         (1000 * self.running.len() as u64).min(self.cap_millis)
+    }
+
+    /// Whether its node could be contended, so that its demand matters.
+    #[inline]
+    pub fn tracks_demand(&self) -> bool {
+        self.tracks_demand
+    }
+
+    pub fn set_tracks_demand(&mut self, tracks: bool) {
+        self.tracks_demand = tracks;
     }
 
     /// Its node's share changed: from `now` it may use `capacity_millis`. Returns a completion
@@ -386,15 +428,13 @@ impl PodServer {
         if self.waiting.len() < self.queue_limit {
             self.waiting.push_back(slot);
         } else {
-            out.push(Outcome::Failed {
-                request: slab.take(slot),
-                reason: FailureReason::QueueFull,
-            });
+            out.push(slab.take(slot).failed(FailureReason::QueueFull));
         }
         None
     }
 
     /// Handles a completion event; stale generations are ignored (returns `None`).
+    #[inline(always)]
     pub fn complete(
         &mut self,
         now: SimTime,
@@ -412,7 +452,7 @@ impl PodServer {
                 break;
             }
             self.running.pop();
-            if slab.get(slot).frame != NO_FRAME {
+            if slab.get(slot).link.frame != NO_FRAME {
                 self.blocked.push(slot);
                 out.push(Outcome::CpuDone { slot });
                 continue;
@@ -428,14 +468,12 @@ impl PodServer {
     fn answer(&self, now: SimTime, r: Request, failure: Option<FailureReason>) -> Outcome {
         let latency = now.saturating_since(r.arrival);
         match failure {
-            Some(reason) => Outcome::Failed { request: r, reason },
-            None if latency > self.timeout => Outcome::Failed {
-                request: r,
-                reason: FailureReason::Timeout,
-            },
+            Some(reason) => r.failed(reason),
+            None if latency > self.timeout => r.failed(FailureReason::Timeout),
             None => Outcome::Served {
-                request: r,
+                service: r.service,
                 latency,
+                link: r.link,
             },
         }
     }
@@ -491,10 +529,7 @@ impl PodServer {
             .chain(self.waiting.drain(..))
             .collect();
         for slot in slots {
-            out.push(Outcome::Failed {
-                request: slab.take(slot),
-                reason,
-            });
+            out.push(slab.take(slot).failed(reason));
         }
         self.generation += 1;
         self.scheduled = None;
@@ -507,17 +542,22 @@ impl PodServer {
     }
 
     /// Moves queued requests into free slots, dropping those whose client already gave up.
+    #[inline]
     fn admit_waiting(&mut self, now: SimTime, slab: &mut RequestSlab, out: &mut Vec<Outcome>) {
+        if !self.waiting.is_empty() {
+            self.admit_queued(now, slab, out);
+        }
+    }
+
+    #[inline(never)]
+    fn admit_queued(&mut self, now: SimTime, slab: &mut RequestSlab, out: &mut Vec<Outcome>) {
         while self.busy_slots() < self.concurrency {
             let Some(slot) = self.waiting.pop_front() else {
                 break;
             };
             let arrival = slab.slots[slot as usize].arrival;
             if now.saturating_since(arrival) >= self.timeout {
-                out.push(Outcome::Failed {
-                    request: slab.take(slot),
-                    reason: FailureReason::Timeout,
-                });
+                out.push(slab.take(slot).failed(FailureReason::Timeout));
             } else {
                 self.start(slot, slab);
             }
@@ -729,10 +769,9 @@ mod tests {
         let mut s = PodServer::new(1000, None, &workload(1, 10), SimTime::ZERO);
         let mut out = Vec::new();
         let ms = |m: u64| SimTime::from_micros(m * 1000);
-        let a = slab.insert(Request {
-            frame: 7,
-            ..Request::external(ServiceId(0), SimTime::ZERO, 10_000_000)
-        });
+        let mut first = Request::external(ServiceId(0), SimTime::ZERO, 10_000_000);
+        first.link.frame = 7;
+        let a = slab.insert(first);
         let next = s.offer(SimTime::ZERO, a, &mut slab, &mut out).unwrap();
         assert_eq!(next.0, ms(10));
         assert_eq!(s.complete(ms(10), next.1, &mut slab, &mut out), None);
