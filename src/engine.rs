@@ -97,11 +97,8 @@ pub enum Event {
 fn call_sites(s: &Scenario) -> usize {
     s.deployments
         .iter()
-        .flat_map(|d| d.workload.calls.sequences.iter().flatten())
-        .filter_map(|step| match step {
-            crate::scenario::CallStep::Call(c) => Some(c.site as usize + 1),
-            _ => None,
-        })
+        .flat_map(|d| d.workload.calls.calls())
+        .map(|c| c.site as usize + 1)
         .max()
         .unwrap_or(0)
 }

@@ -33,6 +33,9 @@ pub struct Report {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServiceReport {
     pub name: String,
+    /// `entry` (it has traffic from outside: its latency is end to end), `internal` (only
+    /// other Services call it) or `idle` (nothing sends it requests).
+    pub role: &'static str,
     /// Requests that completed or failed (requests still in flight at the end are excluded).
     pub requests: u64,
     pub served: u64,
@@ -209,6 +212,16 @@ pub struct SloResult {
     pub passed: bool,
 }
 
+/// The Services some workload's call graph calls.
+fn called_services(scenario: &Scenario) -> std::collections::BTreeSet<usize> {
+    scenario
+        .deployments
+        .iter()
+        .flat_map(|d| d.workload.calls.calls())
+        .map(|c| c.service)
+        .collect()
+}
+
 /// Counts the engine knows at the end of the run.
 pub struct RunCounts {
     pub events: u64,
@@ -217,11 +230,13 @@ pub struct RunCounts {
 
 /// Builds the report from the recorder's aggregates.
 pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: RunCounts) -> Report {
+    let called = called_services(scenario);
     let services: Vec<ServiceReport> = scenario
         .services
         .iter()
         .zip(&recorder.services)
-        .map(|(spec, s)| {
+        .enumerate()
+        .map(|(i, (spec, s))| {
             let failed = s.failed_total();
             let requests = s.served + failed;
             let failed_by_reason = FailureReason::ALL
@@ -230,6 +245,11 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
                 .collect();
             ServiceReport {
                 name: spec.name.clone(),
+                role: match (spec.traffic.is_some(), called.contains(&i)) {
+                    (true, _) => "entry",
+                    (false, true) => "internal",
+                    (false, false) => "idle",
+                },
                 requests,
                 served: s.served,
                 failed,

@@ -511,6 +511,17 @@ impl CallGraph {
     pub fn is_empty(&self) -> bool {
         self.sequences.first().is_none_or(Vec::is_empty)
     }
+
+    /// Every call step of the graph.
+    pub fn calls(&self) -> impl Iterator<Item = &Call> {
+        self.sequences
+            .iter()
+            .flatten()
+            .filter_map(|step| match step {
+                CallStep::Call(c) => Some(c),
+                _ => None,
+            })
+    }
 }
 
 /// One step of a [`CallGraph`].

@@ -71,6 +71,7 @@ fn sequential_calls_cpu_between_and_counts_add_up() {
         service(&out, "edge"),
     );
     assert!(front.served > 500, "{}", front.served);
+    assert_eq!((front.role, back.role), ("entry", "internal"));
     for latency in [front.latency_ms.p50, front.latency_ms.max] {
         assert!((latency - 76.0).abs() < 0.08, "{:?}", front.latency_ms);
     }
