@@ -13,6 +13,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
@@ -93,6 +94,8 @@ pub struct ManifestSet {
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
     pub priority_classes: Vec<Manifest<PriorityClass>>,
     pub namespaces: Vec<Manifest<Namespace>>,
+    /// Ingresses, for traffic given to a host and path.
+    pub ingresses: Vec<Manifest<Ingress>>,
     /// Some file or object could not be read: references to missing objects may be caused by
     /// that error, so they are not reported again.
     pub incomplete: bool,
@@ -175,6 +178,9 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             diags,
         ),
         ("v1", "Namespace") => push_typed(&mut set.namespaces, &mut set.incomplete, source, diags),
+        ("networking.k8s.io/v1", "Ingress") => {
+            push_typed(&mut set.ingresses, &mut set.incomplete, source, diags)
+        }
         (
             _,
             "Deployment"
@@ -184,7 +190,8 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             | "HorizontalPodAutoscaler"
             | "PodDisruptionBudget"
             | "PriorityClass"
-            | "Namespace",
+            | "Namespace"
+            | "Ingress",
         ) => {
             diags.push(source.error(
                 "apiVersion",
@@ -213,6 +220,7 @@ fn served_version(kind: &str) -> &'static str {
         "HorizontalPodAutoscaler" => "autoscaling/v2",
         "PodDisruptionBudget" => "policy/v1",
         "PriorityClass" => "scheduling.k8s.io/v1",
+        "Ingress" => "networking.k8s.io/v1",
         _ => "v1",
     }
 }

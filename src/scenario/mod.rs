@@ -8,6 +8,7 @@ pub mod alibaba;
 pub mod autoscaler_config;
 pub mod de;
 pub mod diag;
+pub mod ingress;
 pub mod manifest;
 pub mod model;
 pub mod pattern;

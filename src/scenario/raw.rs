@@ -464,6 +464,14 @@ pub enum RawDistributionFamily {
 #[serde(rename_all = "camelCase")]
 pub struct RawTraffic {
     pub service: Option<String>,
+    /// Instead of `service`: an Ingress, whose rules pick the backend Service for `host` and
+    /// `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     /// `Random` (kube-proxy iptables, the default) or `RoundRobin` (IPVS rr).
     pub load_balancing: Option<String>,
     pub arrivals: Option<RawArrivals>,

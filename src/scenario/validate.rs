@@ -1356,6 +1356,85 @@ impl Builder<'_> {
         }
     }
 
+    /// The Service a traffic entry names: `service`, or the backend an Ingress routes its
+    /// `host` and `path` to (as `namespace/name`).
+    fn traffic_target(&mut self, path: &str, t: &RawTraffic, set: &ManifestSet) -> Option<String> {
+        match (&t.service, &t.ingress) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    &format!("{path}.ingress"),
+                    "give either service or ingress, not both",
+                );
+                None
+            }
+            (Some(service), None) => {
+                for field in [("host", &t.host), ("path", &t.path)] {
+                    if field.1.is_some() {
+                        self.error(
+                            &format!("{path}.{}", field.0),
+                            "goes with ingress (a Service has no hosts or paths)",
+                        );
+                    }
+                }
+                Some(service.clone())
+            }
+            (None, Some(name)) => self.ingress_backend(path, name, t, set),
+            (None, None) => {
+                self.error(
+                    &format!("{path}.service"),
+                    "required: the Service receiving this traffic (or an ingress with host and path)",
+                );
+                None
+            }
+        }
+    }
+
+    fn ingress_backend(
+        &mut self,
+        path: &str,
+        reference: &str,
+        t: &RawTraffic,
+        set: &ManifestSet,
+    ) -> Option<String> {
+        let names = set.ingresses.iter().map(|m| {
+            (
+                manifest::namespace_of(&m.object.metadata),
+                m.object.metadata.name.clone().unwrap_or_default(),
+            )
+        });
+        let names: Vec<(String, String)> = names.collect();
+        let index = match resolve(
+            reference,
+            names.iter().map(|(n, m)| (n.as_str(), m.as_str())),
+            "Ingress",
+        ) {
+            Ok(i) => i,
+            Err(e) => {
+                self.reference_error(&format!("{path}.ingress"), e);
+                return None;
+            }
+        };
+        let url_path = t.path.as_deref().unwrap_or("/");
+        if !url_path.starts_with('/') {
+            self.error(
+                &format!("{path}.path"),
+                format!("{url_path:?} is not a URL path: a URL path starts with /"),
+            );
+            return None;
+        }
+        let ingress = &set.ingresses[index].object;
+        match super::ingress::backend_service(ingress, t.host.as_deref(), url_path) {
+            Ok(service) => Some(format!("{}/{service}", names[index].0)),
+            Err(e) => {
+                self.error(
+                    &format!("{path}.ingress"),
+                    format!("Ingress {reference:?}: {e}"),
+                );
+                None
+            }
+        }
+    }
+
     fn traffic(
         &mut self,
         raw: &[RawTraffic],
@@ -1366,13 +1445,10 @@ impl Builder<'_> {
     ) {
         for (i, t) in raw.iter().enumerate() {
             let path = format!("spec.traffic[{i}]");
-            let Some(reference) = t.service.as_deref() else {
-                self.error(
-                    &format!("{path}.service"),
-                    "required: the Service receiving this traffic",
-                );
+            let Some(reference) = self.traffic_target(&path, t, set) else {
                 continue;
             };
+            let reference = reference.as_str();
             let index = match resolve(
                 reference,
                 services

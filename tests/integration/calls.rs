@@ -247,3 +247,47 @@ fn a_killed_caller_fails_its_waiting_requests_and_the_answers_are_dropped() {
     );
     assert_eq!(service(&out, "back").failed, 0);
 }
+
+#[test]
+fn traffic_given_to_an_ingress_reaches_the_backend_its_rules_pick() {
+    // shop.example.com/cart/… → `cart` by its Prefix rule; anything else → `front`, the
+    // defaultBackend. Each backend receives its entry's rate: 5/s and 2/s for 10 minutes.
+    let workloads = format!(
+        "    - {{deployment: front, {WIDE}, cpuPerRequest: 1ms}}
+    - {{deployment: cart, {WIDE}, cpuPerRequest: 1ms}}
+"
+    );
+    let traffic = r#"    - {ingress: shop, host: shop.example.com, path: /cart/items, arrivals: {constant: {rate: 5}}}
+    - {ingress: shop, host: shop.example.com, path: /, arrivals: {constant: {rate: 2}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop}
+spec:
+  defaultBackend: {service: {name: front, port: {number: 80}}}
+  rules:
+    - host: shop.example.com
+      http:
+        paths:
+          - {path: /cart, pathType: Prefix, backend: {service: {name: cart, port: {number: 8080}}}}
+"#;
+    let out = run_graph(
+        "ingress",
+        10,
+        &workloads,
+        traffic,
+        &[("front", 1), ("cart", 1)],
+    );
+    let per_second = |name: &str| service(&out, name).requests as f64 / 600.0;
+    assert!(
+        (per_second("cart") - 5.0).abs() < 0.5,
+        "{}",
+        per_second("cart")
+    );
+    assert!(
+        (per_second("front") - 2.0).abs() < 0.3,
+        "{}",
+        per_second("front")
+    );
+    assert_eq!(service(&out, "cart").role, "entry");
+}
