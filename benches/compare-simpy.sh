@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side speed and fidelity comparison with the SimPy peer model
-# (../shared/peers/simpy_hpa.py --rate 1000 --duration 3600) on this machine.
+# (benches/peer/simpy_hpa.py --rate 1000 --duration 3600) on this machine.
 # Prints both wall times, the ratio, events per request and both p99 latencies.
 # Usage: benches/compare-simpy.sh [path/to/simpy_hpa.py]     (needs python3 with venv + pip)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-peer=${1:-../shared/peers/simpy_hpa.py}
+peer=${1:-benches/peer/simpy_hpa.py}
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv && .venv/bin/pip install -q simpy numpy
 fi
