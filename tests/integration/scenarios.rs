@@ -44,6 +44,44 @@ fn same_seed_gives_identical_report_bytes_and_another_seed_differs() {
 }
 
 #[test]
+fn call_graphs_and_contended_nodes_are_deterministic() {
+    // Calls, retries with jitter, timeouts and CPU shares re-divided on every arrival: two runs
+    // of the same seed give the same bytes (report, time series, HPA decisions).
+    let root = crate::support::root();
+    for (path, overrides) in [
+        (
+            "scenarios/online-boutique/scenario.yaml",
+            &["duration=20m"][..],
+        ),
+        ("scenarios/ai-agent/scenario.yaml", &[][..]),
+        (
+            "benches/scenarios/saturated-node/scenario.yaml",
+            &["duration=2m"][..],
+        ),
+    ] {
+        let outputs: Vec<_> = (0..2)
+            .map(|_| run(&load(&root.join(path), None, overrides)))
+            .collect();
+        let bytes = |o: &kubesim::engine::RunOutput| {
+            let decisions: Vec<String> = o
+                .hpa_decisions
+                .iter()
+                .map(|d| serde_json::to_string(d).unwrap())
+                .collect();
+            (
+                report_json(&o.report),
+                format!("{:?}", o.timeseries.rows),
+                decisions,
+            )
+        };
+        assert!(
+            bytes(&outputs[0]) == bytes(&outputs[1]),
+            "{path}: runs differ"
+        );
+    }
+}
+
+#[test]
 fn cli_runs_write_byte_identical_reports() {
     let dir = scratch("determinism-cli");
     let (a, b) = (dir.join("a"), dir.join("b"));
