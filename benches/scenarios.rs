@@ -43,7 +43,7 @@ fn scenarios(c: &mut Criterion) {
     bench_scenario(c, "simpy-peer", &["duration=10m"]);
     bench_scenario(c, "quickstart", &[]);
     bench_scenario(c, "saturated-node", &[]);
-    // 30 simulated minutes of the day's first hours: 38 k pages, 330 k requests in all.
+    // 30 simulated minutes of the day's first hours: 58 k frontend requests and their calls.
     bench_scenario(c, "online-boutique", &["duration=30m"]);
 }
 

@@ -91,6 +91,8 @@ pub enum Event {
     CallTimeout { frame: u32, token: u32 },
     /// A failed call's retry backoff is over.
     CallRetry { frame: u32, token: u32 },
+    /// A call frame's `delay` step is over.
+    FrameResume { frame: u32, token: u32 },
 }
 
 /// Call sites over all call graphs (each call step has its own retry budget).
@@ -484,6 +486,7 @@ impl<'s> Engine<'s> {
             Event::ContainerCrash { pod, generation } => self.on_container_crash(pod, generation),
             Event::CallTimeout { frame, token } => self.on_call_timeout(frame, token),
             Event::CallRetry { frame, token } => self.on_call_retry(frame, token),
+            Event::FrameResume { frame, token } => self.on_frame_resume(frame, token),
         }
     }
 

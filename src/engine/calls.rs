@@ -132,10 +132,36 @@ impl<'s> Engine<'s> {
     }
 
     /// A request's CPU work is done: its frame (or the branch that asked for the CPU) goes on.
+    /// Dropped when the request has meanwhile been failed (its pod killed while this outcome
+    /// waited in the same flush).
     fn cpu_done(&mut self, slot: u32) {
-        let root = self.frames.owned(self.slab.get(slot).link.frame);
+        let Some(root) = self.blocked_root(slot) else {
+            return;
+        };
         let waiter = self.frames.take_cpu_waiter(root);
         self.run_frame(waiter.unwrap_or(root));
+    }
+
+    /// The root frame of the request in `slot`, if that request is blocked in its pod.
+    fn blocked_root(&self, slot: u32) -> Option<CallRef> {
+        let frame = self.slab.get(slot).link.frame;
+        if frame == NO_FRAME || !self.frames.is_live(frame) {
+            return None;
+        }
+        let root = self.frames.owned(frame);
+        match self.frames.get(root)?.parent {
+            Parent::Request { slot: s, pod } if s == slot && self.is_blocked_in(pod, slot) => {
+                Some(root)
+            }
+            _ => None,
+        }
+    }
+
+    fn is_blocked_in(&self, pod: PodId, slot: u32) -> bool {
+        self.servers
+            .get(pod.index())
+            .and_then(Option::as_ref)
+            .is_some_and(|server| server.is_blocked(slot))
     }
 
     fn graph(&self, r: CallRef) -> &'s CallGraph {
@@ -171,6 +197,13 @@ impl<'s> Engine<'s> {
                 self.frames.advance(r);
                 self.resume_cpu(r, work);
             }
+            CallStep::Delay(dist) => {
+                let wait = dist.sample(rng);
+                self.frames.advance(r);
+                let (frame, token) = (r.frame, r.token);
+                self.queue
+                    .schedule(self.now + wait, Event::FrameResume { frame, token });
+            }
             CallStep::Parallel(sequences) => self.start_branches(r, sequences),
             CallStep::OneOf { weights, sequences } => {
                 let i = calls::pick_branch(weights, rng);
@@ -198,10 +231,13 @@ impl<'s> Engine<'s> {
         let Some(Parent::Request { slot, pod }) = self.frames.get(root).map(|f| f.parent) else {
             return;
         };
-        self.frames.set_cpu_waiter(root, r);
-        let server = self.servers[pod.index()]
+        let Some(server) = self.servers[pod.index()]
             .as_mut()
-            .expect("a blocked request's pod is serving");
+            .filter(|server| server.is_blocked(slot))
+        else {
+            return; // failed meanwhile: its outcome, still to be handled, frees the frames
+        };
+        self.frames.set_cpu_waiter(root, r);
         let next = server.resume(self.now, slot, work);
         let demand = server.tracks_demand().then(|| server.demand_millis());
         self.schedule_completion(pod, next);
@@ -230,9 +266,13 @@ impl<'s> Engine<'s> {
 
     /// The callee answered try `a`.
     fn call_answered(&mut self, a: CallRef) {
-        if !self.attempt_ended(a) {
-            return;
+        if self.attempt_ended(a) {
+            self.next_call_or_step(a);
         }
+    }
+
+    /// A call of frame `a` is over: the step's next call, or the next step.
+    fn next_call_or_step(&mut self, a: CallRef) {
         if self.frames.one_call_done(a) {
             let call = self.current_call(a);
             self.start_call(a, call);
@@ -260,8 +300,21 @@ impl<'s> Engine<'s> {
                 self.queue
                     .schedule(self.now + delay, Event::CallRetry { frame, token });
             }
+            _ if call.optional => self.next_call_or_step(r),
             _ => self.frame_done(r, Some(reason.downstream())),
         }
+    }
+
+    /// A `delay` step is over.
+    pub(super) fn on_frame_resume(&mut self, frame: u32, token: u32) {
+        let r = CallRef { frame, token };
+        if self.frames.get(r).is_none() {
+            return;
+        }
+        if !self.frames.request_alive(r) {
+            return self.frames.finish(r);
+        }
+        self.run_frame(r);
     }
 
     /// Ends try `a` at its site; false when it is stale or its request is gone (then the
@@ -317,10 +370,10 @@ impl<'s> Engine<'s> {
         let Some(f) = self.frames.get(r).copied() else {
             return;
         };
-        self.frames.finish(r);
         match f.parent {
-            Parent::Request { slot, pod } => self.finish_request(slot, pod, failure),
+            Parent::Request { slot, pod } => self.finish_request(r, slot, pod, failure),
             Parent::Frame(p) => {
+                self.frames.finish(r);
                 if let Some(done) = self.frames.branch_done(p, failure) {
                     match done {
                         Some(failure) => self.frame_done(p, Some(failure)),
@@ -331,12 +384,22 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// The request's calls are over: it answers its own caller.
-    fn finish_request(&mut self, slot: u32, pod: PodId, failure: Option<FailureReason>) {
-        self.slab.get_mut(slot).link.frame = NO_FRAME;
-        let server = self.servers[pod.index()]
+    /// The request's calls are over (`root` has run its steps): it answers its own caller.
+    fn finish_request(
+        &mut self,
+        root: CallRef,
+        slot: u32,
+        pod: PodId,
+        failure: Option<FailureReason>,
+    ) {
+        let Some(server) = self.servers[pod.index()]
             .as_mut()
-            .expect("a blocked request's pod is serving");
+            .filter(|server| server.is_blocked(slot))
+        else {
+            return; // failed meanwhile: its outcome, still to be handled, frees the root
+        };
+        self.frames.finish(root);
+        self.slab.get_mut(slot).link.frame = NO_FRAME;
         let next = server.finish(self.now, slot, failure, &mut self.slab, &mut self.outcomes);
         let demand = server.tracks_demand().then(|| server.demand_millis());
         self.schedule_completion(pod, next);

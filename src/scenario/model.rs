@@ -530,6 +530,8 @@ pub enum CallStep {
     Call(Call),
     /// CPU work in the caller (only in sequences the request runs itself, not in `parallel`).
     Cpu(DurationDist),
+    /// A wait that uses no CPU.
+    Delay(DurationDist),
     /// Every sequence at once; done when all are.
     Parallel(Vec<u32>),
     /// One sequence, picked by weight.
@@ -548,6 +550,8 @@ pub struct Call {
     /// How long the caller waits for a try (`None`: until the callee's own timeout).
     pub timeout: Option<SimDuration>,
     pub retries: Option<RetryPolicy>,
+    /// A failure (after retries) does not fail the caller: it goes on with its next step.
+    pub optional: bool,
     /// This call's index among all calls of the scenario (for its retry budget).
     pub site: u32,
 }

@@ -366,6 +366,9 @@ pub struct RawCallStep {
     pub timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<RawRetries>,
+    /// The caller goes on when the call fails for good, as handlers that ignore an error do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
     /// Steps run at once; the step ends when all have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<Vec<RawCallStep>>,
@@ -378,6 +381,9 @@ pub struct RawCallStep {
     /// More CPU work in the caller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<RawDistribution>,
+    /// A wait that uses no CPU (a sleep, an injected latency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<RawDistribution>,
 }
 
 /// A `oneOf` branch: `{weight: 10, steps: [...]}`.

@@ -158,6 +158,11 @@ impl Frames {
             .filter(|f| f.live && f.token == r.token)
     }
 
+    /// Whether frame `frame` is in use.
+    pub fn is_live(&self, frame: u32) -> bool {
+        self.frames.get(frame as usize).is_some_and(|f| f.live)
+    }
+
     /// The current reference of live frame `frame`, for the request that owns it as its root.
     pub fn owned(&self, frame: u32) -> CallRef {
         let f = &self.frames[frame as usize];

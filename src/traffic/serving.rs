@@ -505,6 +505,11 @@ impl PodServer {
         self.reschedule(now)
     }
 
+    /// Whether the request in `slot` is blocked here, waiting on its calls.
+    pub fn is_blocked(&self, slot: u32) -> bool {
+        self.blocked.contains(&slot)
+    }
+
     fn unblock(&mut self, slot: u32) {
         let i = self
             .blocked

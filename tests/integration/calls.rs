@@ -1,7 +1,7 @@
 //! Services that call Services: sequences, counts, branches, CPU between calls, the caller's
 //! slot held while it waits, and failures, timeouts and retries reaching the caller.
 
-use crate::support::{deployment_and_service, run_text};
+use crate::support::{OneNode, deployment_and_service, run_text};
 use kubesim::engine::RunOutput;
 use kubesim::metrics::report::ServiceReport;
 
@@ -18,21 +18,16 @@ fn run_graph(
         .iter()
         .map(|(n, replicas)| deployment_and_service(n, *replicas, "8"))
         .collect();
-    let text = format!(
-        r#"apiVersion: kubesim.io/v1alpha1
-kind: Scenario
-metadata: {{name: {test}}}
-spec:
-  duration: {minutes}m
-  seed: 21
-  startWarm: true
-  cluster:
-    nodePools:
-      - {{name: pool, count: 1, allocatable: {{cpu: "256", memory: 256Gi}}}}
-  workloads:
-{workloads}  traffic:
-{traffic}{manifests}"#
-    );
+    let text = OneNode {
+        name: test,
+        duration: &format!("{minutes}m"),
+        seed: 21,
+        node_cpu: "256",
+        workloads,
+        traffic,
+        manifests: &manifests,
+    }
+    .text();
     run_text(test, &text)
 }
 
@@ -290,4 +285,41 @@ spec:
         per_second("front")
     );
     assert_eq!(service(&out, "cart").role, "entry");
+}
+
+#[test]
+fn optional_calls_do_not_fail_the_caller_and_delays_use_no_cpu() {
+    // `front`: 1 ms of CPU, an optional call to `nobody` (no pods: it fails at once, ignored),
+    // a 50 ms delay without CPU, then `back` (1 ms): 1 + 50 + 1 = 52 ms, every request served.
+    // At 20 requests/s `front` uses 20 × 1 ms = 20 millicores of its 8-core request → 0.25 %.
+    let workloads = format!(
+        "    - {{deployment: front, {WIDE}, cpuPerRequest: 1ms, calls: [{{call: nobody, optional: true}}, {{delay: 50ms}}, {{call: back}}]}}
+    - {{deployment: back, {WIDE}, cpuPerRequest: 1ms}}
+    - {{deployment: nobody, {WIDE}, cpuPerRequest: 1ms}}
+"
+    );
+    let traffic = "    - {service: front, arrivals: {constant: {rate: 20}}}\n";
+    let names = [("front", 1), ("back", 1), ("nobody", 0)];
+    let out = run_graph("calls-optional-delay", 10, &workloads, traffic, &names);
+    let front = service(&out, "front");
+    assert_eq!(front.failed, 0);
+    assert!(
+        (front.latency_ms.p50 - 52.0).abs() < 0.1,
+        "{:?}",
+        front.latency_ms
+    );
+    let refused = failed(service(&out, "nobody"), "no_endpoint");
+    assert!(
+        refused.abs_diff(front.requests) <= 3,
+        "{refused} vs {}",
+        front.requests
+    );
+    let cpu = crate::support::column(&out, "deployment.front.cpu_utilization");
+    let late: Vec<f64> = cpu
+        .iter()
+        .filter(|(t, _)| *t >= 120.0)
+        .map(|p| p.1)
+        .collect();
+    let mean = late.iter().sum::<f64>() / late.len() as f64;
+    assert!((mean - 0.0025).abs() < 0.0005, "{mean}");
 }

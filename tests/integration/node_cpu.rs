@@ -1,7 +1,7 @@
 //! Pods on one node share its CPU as the CFS does: by weight from their requests, capped by
 //! their limits, work-conserving (issue 14, part 1).
 
-use crate::support::{column, run_text};
+use crate::support::{OneNode, column, run_text};
 use kubesim::engine::RunOutput;
 
 /// One serving app on the node: its CPU request and limit, offered load and concurrency.
@@ -58,21 +58,16 @@ spec: {{selector: {{app: {n}}}}}
             req = a.request,
         ));
     }
-    let text = format!(
-        r#"apiVersion: kubesim.io/v1alpha1
-kind: Scenario
-metadata: {{name: {test}}}
-spec:
-  duration: 10m
-  seed: 5
-  startWarm: true
-  cluster:
-    nodePools:
-      - {{name: pool, count: 1, allocatable: {{cpu: "4", memory: 64Gi}}}}
-  workloads:
-{workloads}  traffic:
-{traffic}{manifests}"#
-    );
+    let text = OneNode {
+        name: test,
+        duration: "10m",
+        seed: 5,
+        node_cpu: "4",
+        workloads: &workloads,
+        traffic: &traffic,
+        manifests: &manifests,
+    }
+    .text();
     run_text(test, &text)
 }
 

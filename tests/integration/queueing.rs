@@ -2,7 +2,7 @@
 //! exponential service and FIFO per-pod servers, simulated mean latency must match the analytic
 //! values within 2 %.
 
-use crate::support::{deployment_and_service, load, run, run_text, scratch};
+use crate::support::{OneNode, deployment_and_service, load, run, run_text, scratch};
 
 /// Writes a one-Deployment scenario: `pods` pods with `cores` CPU each, `concurrency` request
 /// slots, exponential CPU time per request with mean 100 ms, Poisson arrivals at `rate`.
@@ -146,21 +146,16 @@ fn network(
         .iter()
         .map(|(n, cpu)| deployment_and_service(n, 1, cpu))
         .collect();
-    format!(
-        r#"apiVersion: kubesim.io/v1alpha1
-kind: Scenario
-metadata: {{name: {name}}}
-spec:
-  duration: {hours}h
-  seed: 13
-  startWarm: true
-  cluster:
-    nodePools:
-      - {{name: pool, count: 1, allocatable: {{cpu: "16", memory: 64Gi}}}}
-  workloads:
-{workloads}  traffic:
-{traffic}{manifests}"#
-    )
+    OneNode {
+        name,
+        duration: &format!("{hours}h"),
+        seed: 13,
+        node_cpu: "16",
+        workloads,
+        traffic,
+        manifests: &manifests,
+    }
+    .text()
 }
 
 #[test]

@@ -111,3 +111,44 @@ spec: {{selector: {{app: {name}}}}}
 "#
     )
 }
+
+/// A warm-started scenario on one node: its `workloads` and `traffic` list items (YAML, indented
+/// for `spec`) and `manifests` (documents, each starting with `---`).
+pub struct OneNode<'a> {
+    pub name: &'a str,
+    pub duration: &'a str,
+    pub seed: u64,
+    pub node_cpu: &'a str,
+    pub workloads: &'a str,
+    pub traffic: &'a str,
+    pub manifests: &'a str,
+}
+
+impl OneNode<'_> {
+    pub fn text(&self) -> String {
+        let OneNode {
+            name,
+            duration,
+            seed,
+            node_cpu,
+            workloads,
+            traffic,
+            manifests,
+        } = self;
+        format!(
+            r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {name}}}
+spec:
+  duration: {duration}
+  seed: {seed}
+  startWarm: true
+  cluster:
+    nodePools:
+      - {{name: pool, count: 1, allocatable: {{cpu: "{node_cpu}", memory: 256Gi}}}}
+  workloads:
+{workloads}  traffic:
+{traffic}{manifests}"#
+        )
+    }
+}

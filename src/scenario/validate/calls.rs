@@ -86,18 +86,30 @@ impl Builder<'_> {
             raw.one_of.is_some(),
             raw.steps.is_some(),
             raw.cpu.is_some(),
+            raw.delay.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             self.error(
                 path,
-                "a step is exactly one of call, parallel, oneOf, steps or cpu",
+                "a step is exactly one of call, parallel, oneOf, steps, cpu or delay",
             );
             return None;
         }
-        if raw.call.is_none()
-            && (raw.count.is_some() || raw.timeout.is_some() || raw.retries.is_some())
-        {
-            self.error(path, "count, timeout and retries belong to a call step");
+        let call_fields = [
+            raw.count.is_some(),
+            raw.timeout.is_some(),
+            raw.retries.is_some(),
+            raw.optional.is_some(),
+        ];
+        if raw.call.is_none() && call_fields.contains(&true) {
+            self.error(
+                path,
+                "count, timeout, retries and optional belong to a call step",
+            );
+        }
+        if let Some(delay) = &raw.delay {
+            let path = format!("{path}.delay");
+            return Some(CallStep::Delay(self.distribution(&path, delay)));
         }
         if let Some(service) = &raw.call {
             return self.call(seq, service, raw, ctx).map(CallStep::Call);
@@ -232,6 +244,7 @@ impl Builder<'_> {
             count,
             timeout,
             retries,
+            optional: raw.optional.unwrap_or(false),
             site: ctx.sites - 1,
         })
     }
