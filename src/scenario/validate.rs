@@ -314,6 +314,18 @@ pub(super) fn resolve_priority<T>(
     }
 }
 
+/// A number as a person would write it: plain, or in exponent form when very large or small.
+fn shown_number(x: f64) -> String {
+    if x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// The largest log-normal coefficient of variation accepted.
+const MAX_CV: f64 = 100.0;
+
 /// Resolves a reference `name` or `namespace/name` against (namespace, name) pairs.
 fn resolve<'a>(
     reference: &str,
@@ -1336,10 +1348,18 @@ impl Builder<'_> {
                 if m.is_zero() {
                     self.error(&format!("{path}.logNormal.mean"), "must be greater than 0");
                 }
-                if !cv.is_finite() || *cv < 0.0 {
-                    self.error(&format!("{path}.logNormal.cv"), "must be a number ≥ 0");
+                // σ = √ln(1 + cv²): a cv of 100 already gives σ ≈ 3, a tail of e^9 × the median.
+                let valid = cv.is_finite() && (0.0..=MAX_CV).contains(cv);
+                if !valid {
+                    self.error(
+                        &format!("{path}.logNormal.cv"),
+                        format!(
+                            "{} is out of range: the coefficient of variation is between 0 and {MAX_CV}",
+                            shown_number(*cv)
+                        ),
+                    );
                 }
-                DurationDist::log_normal(*m, cv.max(0.0))
+                DurationDist::log_normal(*m, if valid { *cv } else { 1.0 })
             }
             RawDistribution::Family(RawDistributionFamily::Uniform {
                 min: Duration(a),

@@ -52,6 +52,9 @@ impl ArrivalProcess {
             let whole = gap_micros as u64;
             let at = SimTime::from_micros(now.as_micros().saturating_add(whole));
             if at >= segment_end {
+                if segment_end == SimTime::MAX {
+                    return None; // a rate so small that the next arrival is beyond all time
+                }
                 (now, self.index, self.carry_micros) = (segment_end, self.index + 1, 0.0);
                 continue;
             }
@@ -85,6 +88,16 @@ mod tests {
         // 1000 req/s for 100 s: mean 100 000, sd √100 000 ≈ 316 → ±1 500 is a ~5σ bound.
         let n = count(&ArrivalPattern::constant(1000.0), SimTime::from_secs(100));
         assert!((98_500..=101_500).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn a_vanishing_rate_has_no_next_arrival() {
+        // 1e-14 requests/s: the first gap is ~10^20 s, beyond the microsecond clock's range.
+        let mut p = ArrivalProcess::new(
+            &ArrivalPattern::constant(1e-14),
+            RngStreams::new(3).stream("a"),
+        );
+        assert_eq!(p.next_after(SimTime::ZERO), None);
     }
 
     #[test]

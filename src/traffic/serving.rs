@@ -303,7 +303,8 @@ impl PodServer {
             concurrency: workload.concurrency.max(1) as usize,
             queue_limit: workload.queue_limit as usize,
             timeout: workload.timeout,
-            running: BinaryHeap::with_capacity(workload.concurrency as usize),
+            // Grows with use: a huge `concurrency` must not reserve memory up front.
+            running: BinaryHeap::with_capacity((workload.concurrency as usize).min(64)),
             waiting: VecDeque::new(),
             blocked: Vec::new(),
             virtual_clock: 0,

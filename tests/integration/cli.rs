@@ -180,3 +180,52 @@ fn explain_pod_lists_the_longest_waits_and_tells_one_pods_story() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no pod \"no-such-pod\""));
 }
+
+#[test]
+fn extreme_values_that_validate_run_and_those_that_cannot_are_refused() {
+    // Issue 19's reproducers: a 4 294 967 295-request concurrency once reserved 68 GB, and an
+    // arrival rate of 1e-14/s indexed past its last rate segment; both must simply run. A
+    // log-normal cv of 1.4e154 overflowed σ and panicked; it is refused, located.
+    let dir = crate::support::scratch("extreme-values");
+    let scenario = |cv: &str| {
+        format!(
+            r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: extreme}}
+spec:
+  duration: 10m
+  cluster:
+    nodePools:
+      - {{name: pool, count: 1, allocatable: {{cpu: "4", memory: 16Gi}}}}
+  workloads:
+    - {{deployment: web, cpuPerRequest: {{logNormal: {{mean: 10ms, cv: {cv}}}}}, concurrency: 4294967295}}
+  traffic:
+    - {{service: web, arrivals: {{constant: {{rate: 1e-14}}}}}}
+{}"#,
+            crate::support::deployment_and_service("web", 1, "250m")
+        )
+    };
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, scenario("1")).unwrap();
+    let out_dir = dir.join("run");
+    let out = kubesim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&path, scenario("1.4e154")).unwrap();
+    let out = kubesim(&["validate", path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(":10:") && err.contains("logNormal.cv: 1.4e154 is out of range"),
+        "{err}"
+    );
+}
