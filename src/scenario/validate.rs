@@ -323,6 +323,13 @@ fn shown_number(x: f64) -> String {
     }
 }
 
+/// Most nodes a pool may have.
+const MAX_NODES_PER_POOL: u32 = 100_000;
+/// Highest node price accepted (USD per hour).
+const MAX_PRICE_PER_HOUR: f64 = 1e6;
+/// Highest arrival rate of one Service (requests per second).
+const MAX_RATE_PER_SEC: f64 = 1e7;
+
 /// The largest log-normal coefficient of variation accepted.
 const MAX_CV: f64 = 100.0;
 
@@ -606,6 +613,20 @@ impl Builder<'_> {
         }
         let min_count = p.min_count.unwrap_or(count);
         let max_count = p.max_count.unwrap_or(count.max(min_count));
+        let stated_max = p.max_count.map(|m| ("maxCount", m));
+        for (field, n) in [("count", count)].into_iter().chain(stated_max) {
+            if n > MAX_NODES_PER_POOL {
+                self.error(
+                    &format!("{path}.{field}"),
+                    format!("{n} nodes is beyond what one simulation holds: at most {MAX_NODES_PER_POOL} per pool"),
+                );
+            }
+        }
+        let (count, max_count) = (
+            count.min(MAX_NODES_PER_POOL),
+            max_count.min(MAX_NODES_PER_POOL),
+        );
+        let min_count = min_count.min(max_count);
         if min_count > max_count {
             self.error(
                 &format!("{path}.minCount"),
@@ -727,8 +748,14 @@ impl Builder<'_> {
     /// A price in USD per hour: finite and ≥ 0 (absent: 0).
     fn price(&mut self, path: &str, value: Option<f64>) -> f64 {
         let v = value.unwrap_or(0.0);
-        if !v.is_finite() || v < 0.0 {
-            self.error(path, "must be a price ≥ 0 in USD per hour");
+        if !v.is_finite() || !(0.0..=MAX_PRICE_PER_HOUR).contains(&v) {
+            self.error(
+                path,
+                format!(
+                    "{} is not a price: USD per node-hour, between 0 and {MAX_PRICE_PER_HOUR}",
+                    shown_number(v)
+                ),
+            );
             return 0.0;
         }
         v
@@ -1546,6 +1573,33 @@ impl Builder<'_> {
         arrivals: &RawArrivals,
         duration: SimDuration,
     ) -> ArrivalPattern {
+        let pattern = self.arrival_pattern(path, arrivals, duration);
+        let peak = pattern
+            .segments
+            .iter()
+            .map(|s| s.rate_per_sec)
+            .fold(0.0, f64::max);
+        if peak > MAX_RATE_PER_SEC {
+            let field = match arrivals {
+                RawArrivals::Constant { .. } => "constant.rate",
+                RawArrivals::RateSeries(_) => "rateSeries.scale",
+                RawArrivals::PerMinuteCounts(_) => "perMinuteCounts.scale",
+            };
+            self.error(
+                &format!("{path}.{field}"),
+                format!("a peak of {} requests/s is beyond what kubesim simulates (at most {MAX_RATE_PER_SEC:e} per Service): at about 6 M requests per second of wall time it would run for days", shown_number(peak)),
+            );
+            return ArrivalPattern::constant(0.0);
+        }
+        pattern
+    }
+
+    fn arrival_pattern(
+        &mut self,
+        path: &str,
+        arrivals: &RawArrivals,
+        duration: SimDuration,
+    ) -> ArrivalPattern {
         match arrivals {
             RawArrivals::Constant { rate } => {
                 if !rate.is_finite() || *rate < 0.0 {
@@ -1553,8 +1607,9 @@ impl Builder<'_> {
                         &format!("{path}.constant.rate"),
                         format!("{rate} is not a rate: requests per second must be ≥ 0"),
                     );
+                    return ArrivalPattern::constant(0.0);
                 }
-                ArrivalPattern::constant(rate.max(0.0))
+                ArrivalPattern::constant(*rate)
             }
             RawArrivals::RateSeries(f) => {
                 self.trace_pattern(&format!("{path}.rateSeries"), f, false, duration)
