@@ -353,7 +353,7 @@ pub fn deployment_spec(
     let src = &m.source;
     let name = Manifest::<Deployment>::meta_name(&m.object.metadata);
     let spec = named_spec("Deployment", &name, m.object.spec.as_ref(), src, diags)?;
-    let replicas = non_negative("spec.replicas", spec.replicas.unwrap_or(1), src, diags);
+    let replicas = replica_count(spec.replicas.unwrap_or(1), src, diags);
     let strategy = strategy(spec, src, diags);
     let rollout = rollout_settings(spec, src, diags);
     let namespace = namespace_of(&m.object.metadata);
@@ -445,6 +445,19 @@ fn non_negative(path: &str, value: i32, src: &Source, diags: &mut Vec<Diagnostic
     value.max(0)
 }
 
+/// `spec.replicas`: from 0 to [`super::model::MAX_REPLICAS`].
+fn replica_count(value: i32, src: &Source, diags: &mut Vec<Diagnostic>) -> i32 {
+    let max = super::model::MAX_REPLICAS;
+    if value > max {
+        diags.push(src.error(
+            "spec.replicas",
+            format!("{value} replicas is beyond what one simulation holds: at most {max}"),
+        ));
+        return max;
+    }
+    non_negative("spec.replicas", value, src, diags)
+}
+
 /// The rollout settings of a DaemonSet or StatefulSet: `minReadySeconds`, and no progress
 /// deadline.
 fn min_ready_only(
@@ -473,7 +486,7 @@ pub fn stateful_set_spec(
     let src = &m.source;
     let name = Manifest::<StatefulSet>::meta_name(&m.object.metadata);
     let spec = named_spec("StatefulSet", &name, m.object.spec.as_ref(), src, diags)?;
-    let replicas = non_negative("spec.replicas", spec.replicas.unwrap_or(1), src, diags);
+    let replicas = replica_count(spec.replicas.unwrap_or(1), src, diags);
     let namespace = namespace_of(&m.object.metadata);
     let (selector, template_labels, pod) = controller_template(
         "StatefulSet",
@@ -1401,6 +1414,14 @@ fn check_replica_bounds(
     }
     if max < 1 {
         diags.push(src.error("spec.maxReplicas", "must be greater than 0"));
+    } else if max > super::model::MAX_REPLICAS {
+        diags.push(src.error(
+            "spec.maxReplicas",
+            format!(
+                "{max} replicas is beyond what one simulation holds: at most {}",
+                super::model::MAX_REPLICAS
+            ),
+        ));
     } else if max < min {
         diags.push(src.error(
             "spec.maxReplicas",

@@ -618,6 +618,9 @@ impl Default for WorkloadModel {
 }
 
 pub const DEFAULT_CONCURRENCY: u32 = 16;
+/// Most replicas a workload may have (its manifest, an HPA's `maxReplicas`, a `scale` event):
+/// each is a pod the simulation holds.
+pub const MAX_REPLICAS: i32 = 100_000;
 pub const DEFAULT_QUEUE_LIMIT: u32 = 1000;
 pub const DEFAULT_TIMEOUT: SimDuration = SimDuration::from_secs(30);
 

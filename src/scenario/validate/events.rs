@@ -449,6 +449,16 @@ impl Builder<'_> {
     ) -> Option<ScriptedAction> {
         let deployment = self.event_workload(path, raw, deployments, SCALABLE)?;
         match raw.replicas {
+            Some(replicas) if replicas > crate::scenario::model::MAX_REPLICAS => {
+                self.error(
+                    &format!("{path}.replicas"),
+                    format!(
+                        "{replicas} replicas is beyond what one simulation holds: at most {}",
+                        crate::scenario::model::MAX_REPLICAS
+                    ),
+                );
+                None
+            }
             Some(replicas) if replicas >= 0 => Some(ScriptedAction::Scale {
                 deployment,
                 replicas,
