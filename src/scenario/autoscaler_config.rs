@@ -28,8 +28,11 @@ pub fn settings(
     };
     let duration = |v: Option<Duration>, default: SimDuration| v.map_or(default, |x| x.0);
     let scan_interval = duration(raw.scan_interval, d.scan_interval);
-    if scan_interval.is_zero() {
-        error("scan-interval", "must be greater than 0".into());
+    if scan_interval < SimDuration::from_secs(1) {
+        error(
+            "scan-interval",
+            format!("{scan_interval} is too short: at least 1s (the default is 10s)"),
+        );
     }
     let mut threshold = |field: &str, v: Option<f64>, default: f64| {
         let v = v.unwrap_or(default);

@@ -323,6 +323,11 @@ fn shown_number(x: f64) -> String {
     }
 }
 
+/// Most rows of timeseries.csv (run duration / sample interval).
+const MAX_SAMPLES: u64 = 10_000_000;
+/// Shortest mean time between a node's failures.
+const MIN_MTBF: SimDuration = SimDuration::from_secs(60);
+
 /// Most nodes a pool may have.
 const MAX_NODES_PER_POOL: u32 = 100_000;
 /// Highest node price accepted (USD per hour).
@@ -422,11 +427,7 @@ impl Builder<'_> {
             }
         };
         let seed = options.seed.or(spec.seed).unwrap_or(1);
-        let sample_interval = self.positive_duration(
-            spec.sample_interval,
-            "spec.sampleInterval",
-            DEFAULT_SAMPLE_INTERVAL,
-        );
+        let sample_interval = self.sample_interval(spec.sample_interval, duration);
         let node_pools = self.node_pools(spec.cluster.as_ref());
         let mut deployments = convert_deployments(set, self.diags);
         let mut services = self.services(set, &deployments);
@@ -545,6 +546,44 @@ impl Builder<'_> {
             }
             Some(Duration(d)) => d,
         }
+    }
+
+    /// A period of a periodic loop: at least `min` (shorter ones only multiply events: a
+    /// microsecond sample interval or sync period would run for hours).
+    fn period_at_least(
+        &mut self,
+        value: Option<Duration>,
+        path: &str,
+        min: SimDuration,
+        default: SimDuration,
+    ) -> SimDuration {
+        match value {
+            None => default,
+            Some(Duration(d)) if d < min => {
+                self.error(path, format!("{d} is too short: at least {min}"));
+                default
+            }
+            Some(Duration(d)) => d,
+        }
+    }
+
+    /// `spec.sampleInterval`: at least 1 s, and at most [`MAX_SAMPLES`] rows over the run.
+    fn sample_interval(&mut self, value: Option<Duration>, duration: SimDuration) -> SimDuration {
+        let path = "spec.sampleInterval";
+        let interval = self.period_at_least(
+            value,
+            path,
+            SimDuration::from_secs(1),
+            DEFAULT_SAMPLE_INTERVAL,
+        );
+        let rows = duration.as_micros() / interval.as_micros().max(1);
+        if rows > MAX_SAMPLES {
+            self.error(
+                path,
+                format!("{duration} at {interval} intervals is {rows} rows of timeseries.csv: at most {MAX_SAMPLES}; use a longer sampleInterval"),
+            );
+        }
+        interval
     }
 
     fn node_pools(&mut self, cluster: Option<&RawCluster>) -> Vec<NodePoolSpec> {
@@ -716,9 +755,14 @@ impl Builder<'_> {
     /// A pool's `failures`: both fields required, the MTBF above zero.
     fn node_failures(&mut self, path: &str, raw: &RawNodeFailures) -> Option<NodeFailures> {
         let mtbf = match raw.mtbf {
-            Some(Duration(d)) if !d.is_zero() => Some(d),
-            Some(_) => {
-                self.error(&format!("{path}.mtbf"), "must be greater than 0");
+            Some(Duration(d)) if d >= MIN_MTBF => Some(d),
+            Some(Duration(d)) => {
+                self.error(
+                    &format!("{path}.mtbf"),
+                    format!(
+                        "{d} is too short for a mean time between failures: at least {MIN_MTBF}"
+                    ),
+                );
                 None
             }
             None => {
@@ -1817,9 +1861,10 @@ impl Builder<'_> {
             );
         }
         HpaSettings {
-            sync_period: self.positive_duration(
+            sync_period: self.period_at_least(
                 raw.hpa_sync_period,
                 &format!("{base}.horizontal-pod-autoscaler-sync-period"),
+                SimDuration::from_secs(1),
                 d.sync_period,
             ),
             tolerance,
