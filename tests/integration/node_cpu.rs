@@ -124,34 +124,18 @@ fn a_pod_whose_limit_equals_its_request_is_unaffected_by_a_noisy_neighbour() {
         rate: 80.0,
         concurrency: 4,
     };
-    let quiet = run_node(
-        "cpu-steady-quiet",
-        "10ms",
-        &[
-            steady(),
-            App {
-                name: "noisy",
-                request: "1",
-                limit: None,
-                rate: 0.0,
-                concurrency: 16,
-            },
-        ],
-    );
-    let noisy = run_node(
-        "cpu-steady-noisy",
-        "10ms",
-        &[
-            steady(),
-            App {
-                name: "noisy",
-                request: "1",
-                limit: None,
-                rate: 1000.0,
-                concurrency: 16,
-            },
-        ],
-    );
+    let with_neighbour = |test: &str, rate: f64| {
+        let noisy = App {
+            name: "noisy",
+            request: "1",
+            limit: None,
+            rate,
+            concurrency: 16,
+        };
+        run_node(test, "10ms", &[steady(), noisy])
+    };
+    let quiet = with_neighbour("cpu-steady-quiet", 0.0);
+    let noisy = with_neighbour("cpu-steady-noisy", 1000.0);
     let (a, b) = (&quiet.report.services[0], &noisy.report.services[0]);
     assert_eq!(a.name, "steady");
     assert_eq!(
