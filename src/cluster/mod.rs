@@ -4,10 +4,12 @@
 //! Only the engine mutates it; controllers read it and return intents.
 
 pub mod accounting;
+pub mod label_groups;
 pub mod node_row;
 pub mod quantity;
 pub mod resources;
 pub mod selector;
 pub mod state;
+pub mod topology;
 
 pub use state::*;

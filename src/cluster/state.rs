@@ -323,6 +323,10 @@ pub struct Cluster {
     /// Whether any workload's pods carry inter-pod (anti-)affinity (when none does, the
     /// InterPodAffinity plugin has nothing to look at for pods without it).
     pub any_pod_affinity: bool,
+    /// Bound pods counted per label set and node, for selectors over pods.
+    pub label_groups: super::label_groups::LabelGroups,
+    /// Every node's label values as topology domain ids.
+    pub topology: super::topology::TopologyIndex,
     /// Pending pods nominated to a node by preemption, by id.
     pub nominated: BTreeSet<PodId>,
     /// How many bound, not yet terminated pods there are of each priority.
@@ -466,6 +470,7 @@ impl Cluster {
         p.nodes.push(id);
         p.size += 1;
         self.node_rows.push(NodeRow::of(&node));
+        self.topology.add(&node);
         self.nodes.push(node);
         id
     }
@@ -817,7 +822,33 @@ impl Cluster {
         *self.bound_priorities.entry(template.priority).or_default() += 1;
         assert!(p.node.is_none(), "pod {} bound twice", p.name);
         p.node = Some(node);
+        if p.deletion.is_none() {
+            self.label_groups
+                .add(&template.namespace, &template.labels, node);
+        }
         self.unscheduled.remove(&pod);
+    }
+
+    /// Debug check: the label groups' counts equal a recount of every node's pods.
+    #[cfg(debug_assertions)]
+    pub fn check_label_groups(&self) {
+        let mut expected: std::collections::BTreeMap<(&str, &Labels, NodeId), u32> =
+            std::collections::BTreeMap::new();
+        for node in &self.nodes {
+            for p in node.pods.iter().map(|&id| &self.pods[id.index()]) {
+                if p.deletion.is_none() {
+                    let key = (p.template.namespace.as_str(), &p.template.labels, node.id);
+                    *expected.entry(key).or_insert(0) += 1;
+                }
+            }
+        }
+        let mut counted = std::collections::BTreeMap::new();
+        for g in self.label_groups.groups() {
+            for (&node, &n) in &g.on_node {
+                counted.insert((g.namespace.as_str(), &g.labels, node), n);
+            }
+        }
+        assert_eq!(counted, expected, "label group counts are stale");
     }
 
     /// The lowest priority of a bound pod (`None`: no pod is bound).
@@ -838,6 +869,10 @@ impl Cluster {
             return;
         }
         p.deletion = Some(now);
+        if let Some(node) = p.node.filter(|_| p.phase != PodPhase::Terminated) {
+            let t = &p.template;
+            self.label_groups.remove(&t.namespace, &t.labels, node);
+        }
         let rs = p.replica_set;
         self.replica_sets[rs.index()].pods.remove(&pod);
         self.unscheduled.remove(&pod);
@@ -850,6 +885,10 @@ impl Cluster {
         let p = &mut self.pods[pod.index()];
         if p.phase == PodPhase::Terminated {
             return;
+        }
+        if let Some(node) = p.node.filter(|_| p.deletion.is_none()) {
+            let t = &p.template;
+            self.label_groups.remove(&t.namespace, &t.labels, node);
         }
         p.phase = PodPhase::Terminated;
         p.ready = false;
@@ -869,6 +908,10 @@ impl Cluster {
             return;
         };
         let template = Arc::clone(&p.template);
+        if p.deletion.is_none() && p.phase != PodPhase::Terminated {
+            self.label_groups
+                .remove(&template.namespace, &template.labels, node);
+        }
         if p.is_active() {
             self.unscheduled.insert(pod);
         }

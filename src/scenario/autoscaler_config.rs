@@ -109,6 +109,10 @@ pub fn settings(
             d.scale_down_delay_after_failure,
         ),
         max_pod_eviction_time: duration(raw.max_pod_eviction_time, d.max_pod_eviction_time),
+        unremovable_node_recheck_timeout: duration(
+            raw.unremovable_node_recheck_timeout,
+            d.unremovable_node_recheck_timeout,
+        ),
         max_graceful_termination: raw
             .max_graceful_termination_sec
             .map_or(d.max_graceful_termination, |s| {
@@ -236,6 +240,7 @@ pub fn resolved(s: &AutoscalerSettings) -> RawClusterAutoscaler {
         scale_down_delay_after_delete: d(s.scale_down_delay_after_delete),
         scale_down_delay_after_failure: d(s.scale_down_delay_after_failure),
         max_pod_eviction_time: d(s.max_pod_eviction_time),
+        unremovable_node_recheck_timeout: d(s.unremovable_node_recheck_timeout),
         max_graceful_termination_sec: Some(
             u32::try_from(s.max_graceful_termination.as_micros() / MICROS_PER_SECOND)
                 .unwrap_or(u32::MAX),

@@ -804,6 +804,9 @@ pub struct AutoscalerSettings {
     pub scale_down_delay_after_failure: SimDuration,
     /// How long a drain keeps retrying evictions (PodDisruptionBudgets) before it gives up.
     pub max_pod_eviction_time: SimDuration,
+    /// `--unremovable-node-recheck-timeout`: a node whose removal simulation failed is not
+    /// simulated again for this long.
+    pub unremovable_node_recheck_timeout: SimDuration,
     /// `--max-graceful-termination-sec`: the longest grace period a drain gives a pod.
     pub max_graceful_termination: SimDuration,
     /// Pods below this priority neither trigger scale-up nor block scale-down.
@@ -840,6 +843,7 @@ impl Default for AutoscalerSettings {
             scale_down_delay_after_delete: SimDuration::ZERO,
             scale_down_delay_after_failure: secs(3 * 60),
             max_pod_eviction_time: secs(2 * 60),
+            unremovable_node_recheck_timeout: secs(5 * 60),
             max_graceful_termination: secs(600),
             expendable_pods_priority_cutoff: -10,
             max_scale_down_parallelism: 10,

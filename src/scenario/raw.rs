@@ -271,6 +271,8 @@ pub struct RawClusterAutoscaler {
     pub scale_down_delay_after_failure: Option<Duration>,
     #[serde(rename = "max-pod-eviction-time")]
     pub max_pod_eviction_time: Option<Duration>,
+    #[serde(rename = "unremovable-node-recheck-timeout")]
+    pub unremovable_node_recheck_timeout: Option<Duration>,
     #[serde(rename = "max-graceful-termination-sec")]
     pub max_graceful_termination_sec: Option<u32>,
     #[serde(rename = "expendable-pods-priority-cutoff")]

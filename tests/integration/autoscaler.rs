@@ -548,3 +548,36 @@ fn cores_total_caps_a_scale_up() {
     });
     assert!(told);
 }
+
+#[test]
+fn a_node_found_unremovable_is_simulated_again_only_after_the_recheck_timeout() {
+    // general-1 holds the only pod (1 of 4 cpu: under the threshold), pinned there by its node
+    // selector, so the first scan (10 s) finds it unremovable: with the default
+    // unremovable-node-recheck-timeout (5 min) it is not simulated again until 310 s. The pod
+    // is scaled away at 60 s, so the node is empty soon after — but it only becomes unneeded
+    // at 310 s and goes at 310 + 600 = 910 s. Rechecked every loop (10 s), it goes at least
+    // 200 s earlier.
+    let pinned = "      nodeSelector: {kubernetes.io/hostname: general-1}\n";
+    let removal = |name: &str, flags: &str| {
+        let dir = scratch(name);
+        let text = format!(
+            "apiVersion: kubesim.io/v1alpha1\nkind: Scenario\nmetadata: {{name: {name}}}\nspec:\n  duration: 20m\n  cluster:\n    nodePools:\n      - {{name: general, count: 2, minCount: 0, maxCount: 2, allocatable: {{cpu: \"4\", memory: 16Gi}}}}\n  clusterAutoscaler: {{{flags}}}\n  events:\n    - {{at: 60s, action: scale, deployment: app, replicas: 0}}\n---\n{}",
+            app_deployment(1, "1", pinned)
+        );
+        let path = dir.join("scenario.yaml");
+        std::fs::write(&path, text).unwrap();
+        let out = run(&load(&path, None, &[]));
+        events(&out)
+            .iter()
+            .find_map(|e| match e {
+                AutoscalerEvent::ScaleDown {
+                    t_seconds, node, ..
+                } if node == "general-1" => Some(*t_seconds),
+                _ => None,
+            })
+            .expect("general-1 is scaled down")
+    };
+    assert_eq!(removal("ca-recheck-default", ""), 910.0);
+    let every_loop = removal("ca-recheck-10s", "unremovable-node-recheck-timeout: 10s");
+    assert!(every_loop <= 710.0, "{every_loop}");
+}

@@ -8,7 +8,7 @@
 //!    backoff gets a [`estimator::binpacking`] estimate on a template node, and the
 //!    [`expander`] chain picks one.
 //! 3. Scale-down (when enabled, no scale-up this loop, and outside `scale-down-delay-after-add`
-//!    / `-after-delete`): [`scale_down::unneeded_nodes`] are timed; those unneeded for
+//!    / `-after-delete`): [`scale_down::Planner::unneeded_nodes`] are timed; those unneeded for
 //!    `scale-down-unneeded-time` are deleted — empty ones at once (up to
 //!    `max-scale-down-parallelism`), others drained (up to `max-drain-parallelism` at a time),
 //!    never below the group's min size.
@@ -97,6 +97,8 @@ pub struct ClusterAutoscaler {
     settings: AutoscalerSettings,
     rng: SimRng,
     unneeded_since: BTreeMap<NodeId, SimTime>,
+    /// Which nodes to simulate for scale-down, and which to leave until their recheck.
+    planner: scale_down::Planner,
     last_scale_up: Option<SimTime>,
     last_scale_down: Option<SimTime>,
     last_scale_down_failure: Option<SimTime>,
@@ -125,6 +127,7 @@ impl ClusterAutoscaler {
             rng,
             profiles: profile::or_default(profiles),
             unneeded_since: BTreeMap::new(),
+            planner: scale_down::Planner::default(),
             last_scale_up: None,
             last_scale_down: None,
             last_scale_down_failure: None,
@@ -450,7 +453,13 @@ impl ClusterAutoscaler {
     }
 
     fn update_unneeded(&mut self, cluster: &Cluster, now: SimTime) {
-        let unneeded = scale_down::unneeded_nodes(cluster, &self.settings, &self.profiles);
+        let unneeded = self.planner.unneeded_nodes(
+            cluster,
+            &self.settings,
+            &self.profiles,
+            &self.unneeded_since,
+            now,
+        );
         self.unneeded_since.retain(|n, _| unneeded.contains(n));
         for node in unneeded {
             self.unneeded_since.entry(node).or_insert(now);

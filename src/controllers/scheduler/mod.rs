@@ -337,6 +337,7 @@ pub(crate) fn test_cluster(nodes: &[(&str, &[(&str, &str)])]) -> Cluster {
         for (k, v) in labels.iter() {
             n.labels.insert(k.to_string(), v.to_string());
         }
+        c.topology.add(&n);
         c.nodes.push(n);
         c.refresh_node_row(NodeId(i as u32));
         c.ready_nodes.push(NodeId(i as u32));

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 
 use super::filter::{self, Unfit};
 use super::profile::SpreadDefaults;
+use crate::cluster::topology::{Domain, KeyDomains};
 use crate::cluster::{Cluster, Node};
 use crate::scenario::{PodTemplate, SpreadConstraint};
 
@@ -72,25 +73,25 @@ fn has_all_keys(node: &Node, constraints: &[Cow<SpreadConstraint>]) -> bool {
 
 /// `matchNodeInclusionPolicies`: whether `node`'s pods count for constraint `c` of `pod`.
 fn node_included(c: &SpreadConstraint, node: &Node, pod: &PodTemplate) -> bool {
-    (!c.honor_node_affinity || filter::node_affinity(node, pod).is_ok())
+    let any_node_affinity = !pod.node_selector.is_empty() || !pod.required_node_affinity.is_empty();
+    (!c.honor_node_affinity || !any_node_affinity || filter::node_affinity(node, pod).is_ok())
         && (!c.honor_node_taints || filter::taint_toleration(node, pod).is_ok())
 }
 
-/// `countPodsMatchSelector`: pods on `node` that `c` counts (an empty or absent selector
-/// counts none).
-fn matching_pods(cluster: &Cluster, node: &Node, c: &SpreadConstraint, namespace: &str) -> i64 {
-    let Some(selector) = c.selector.as_ref().filter(|s| !s.is_empty()) else {
-        return 0;
-    };
-    node.pods
-        .iter()
-        .map(|&id| cluster.pod(id))
-        .filter(|p| {
-            p.deletion.is_none()
-                && p.template.namespace == namespace
-                && selector.matches(&p.template.labels)
-        })
-        .count() as i64
+/// `countPodsMatchSelector` for every node at once: per node index, the pods `c` counts there
+/// (bound, not being deleted, in `namespace`, matched by its selector; an empty or absent
+/// selector counts none).
+fn matching_per_node(cluster: &Cluster, c: &SpreadConstraint, namespace: &str) -> Vec<i64> {
+    #[cfg(debug_assertions)]
+    cluster.check_label_groups();
+    match c.selector.as_ref().filter(|s| !s.is_empty()) {
+        Some(selector) => {
+            cluster
+                .label_groups
+                .count_per_node(namespace, selector, cluster.nodes.len())
+        }
+        None => vec![0; cluster.nodes.len()],
+    }
 }
 
 /// Whether the pod is matched by its own constraint's selector (counts itself in the skew).
@@ -102,8 +103,12 @@ fn self_match(c: &SpreadConstraint, pod: &PodTemplate) -> bool {
 #[derive(Debug)]
 pub struct SpreadFilter<'a> {
     constraints: Vec<Cow<'a, SpreadConstraint>>,
-    /// Per constraint: matching pods per domain (every eligible domain, even with 0).
-    counts: Vec<BTreeMap<&'a str, i64>>,
+    /// Per constraint: the domains of its key (`None`: no node has the key).
+    domains: Vec<Option<&'a KeyDomains>>,
+    /// Per constraint and domain id: matching pods (`None`: no eligible node in the domain).
+    counts: Vec<Vec<Option<i64>>>,
+    /// Per constraint: the global minimum ([`SpreadFilter::min_match`]).
+    min_match: Vec<i64>,
     self_match: Vec<i64>,
 }
 
@@ -118,54 +123,79 @@ impl<'a> SpreadFilter<'a> {
         if constraints.is_empty() {
             return None;
         }
-        let mut counts = vec![BTreeMap::new(); constraints.len()];
+        let domains: Vec<Option<&KeyDomains>> = constraints
+            .iter()
+            .map(|c| cluster.topology.key(&c.topology_key))
+            .collect();
+        let matching: Vec<Vec<i64>> = constraints
+            .iter()
+            .map(|c| matching_per_node(cluster, c, &pod.namespace))
+            .collect();
+        let mut counts: Vec<Vec<Option<i64>>> = domains
+            .iter()
+            .map(|d| vec![None; d.map_or(0, KeyDomains::len)])
+            .collect();
+        let mut node_domains = vec![0; constraints.len()];
         for &id in &cluster.ready_nodes {
             let node = cluster.node(id);
-            if !has_all_keys(node, &constraints) {
+            // Only nodes with every constraint's key count.
+            let has_all_keys = domains.iter().zip(&mut node_domains).all(|(d, slot)| {
+                match d.map(|d| d.domain_of(node)) {
+                    Some(Domain::Known(i)) => {
+                        *slot = i as usize;
+                        true
+                    }
+                    _ => false,
+                }
+            });
+            if !has_all_keys {
                 continue;
             }
             for (i, c) in constraints.iter().enumerate() {
-                if !node_included(c, node, pod) {
-                    continue;
+                if node_included(c, node, pod) {
+                    let count = counts[i][node_domains[i]].get_or_insert(0);
+                    *count += matching[i][id.index()];
                 }
-                let domain = node.labels[&c.topology_key].as_str();
-                *counts[i].entry(domain).or_insert(0) +=
-                    matching_pods(cluster, node, c, &pod.namespace);
             }
         }
+        let min_match = constraints
+            .iter()
+            .zip(&counts)
+            .map(|(c, counts)| Self::min_match(c, counts))
+            .collect();
         let self_match = constraints
             .iter()
             .map(|c| i64::from(self_match(c, pod)))
             .collect();
         Some(SpreadFilter {
             constraints,
+            domains,
             counts,
+            min_match,
             self_match,
         })
     }
 
-    /// The global minimum of constraint `i`: 0 when there are fewer domains than
-    /// `minDomains`, and large (everything passes) when there are none.
-    fn min_match(&self, i: usize) -> i64 {
-        let counts = &self.counts[i];
-        if (counts.len() as i64) < i64::from(self.constraints[i].min_domains) {
+    /// The global minimum of a constraint over its eligible domains' `counts`: 0 when there
+    /// are fewer domains than `minDomains`, and large (everything passes) when there are none.
+    fn min_match(c: &SpreadConstraint, counts: &[Option<i64>]) -> i64 {
+        let eligible = || counts.iter().flatten().copied();
+        if (eligible().count() as i64) < i64::from(c.min_domains) {
             return 0;
         }
-        counts
-            .values()
-            .copied()
-            .min()
-            .unwrap_or(i64::from(i32::MAX))
+        eligible().min().unwrap_or(i64::from(i32::MAX))
     }
 
     /// Filter: every constraint's skew on `node` stays within its `maxSkew`.
     pub fn check(&self, node: &Node) -> Result<(), Unfit<'static>> {
         for (i, c) in self.constraints.iter().enumerate() {
-            let Some(domain) = node.labels.get(&c.topology_key) else {
-                return Err(Unfit::SpreadMissingLabel);
+            let domain = self.domains[i].map_or(Domain::Missing, |d| d.domain_of(node));
+            let matching = match domain {
+                Domain::Missing => return Err(Unfit::SpreadMissingLabel),
+                Domain::Known(d) => self.counts[i][d as usize].unwrap_or(0),
+                Domain::Unknown => 0,
             };
-            let matching = self.counts[i].get(domain.as_str()).copied().unwrap_or(0);
-            if matching + self.self_match[i] - self.min_match(i) > i64::from(c.max_skew) {
+            if matching + self.self_match[i] - self.min_match[i] > i64::from(c.max_skew) {
                 return Err(Unfit::Spread);
             }
         }
@@ -219,7 +249,18 @@ pub fn scores(
             ((size + 2) as f64).ln()
         })
         .collect();
-    count_domains(cluster, pod, &constraints, require_all, &mut counts);
+    let matching: Vec<Vec<i64>> = constraints
+        .iter()
+        .map(|c| matching_per_node(cluster, c, &pod.namespace))
+        .collect();
+    count_domains(
+        cluster,
+        pod,
+        &constraints,
+        &matching,
+        require_all,
+        &mut counts,
+    );
     let raw: Vec<i64> = feasible
         .iter()
         .zip(&ignored)
@@ -233,7 +274,7 @@ pub fn scores(
                     continue;
                 };
                 let count = if c.topology_key == HOSTNAME_KEY {
-                    matching_pods(cluster, node, c, &pod.namespace)
+                    matching[i][node.id.index()]
                 } else {
                     counts[i].get(domain.as_str()).copied().unwrap_or(0)
                 };
@@ -245,11 +286,13 @@ pub fn scores(
     Some(normalize(&raw, &ignored))
 }
 
-/// Adds every ready node's matching pods to the domains the feasible nodes span.
+/// Adds every ready node's matching pods (per constraint and node index) to the domains the
+/// feasible nodes span.
 fn count_domains<'c>(
     cluster: &'c Cluster,
     pod: &PodTemplate,
     constraints: &[Cow<SpreadConstraint>],
+    matching: &[Vec<i64>],
     require_all: bool,
     counts: &mut [BTreeMap<&'c str, i64>],
 ) {
@@ -264,7 +307,7 @@ fn count_domains<'c>(
             }
             let domain = node.labels.get(&c.topology_key).map_or("", String::as_str);
             if let Some(count) = counts[i].get_mut(domain) {
-                *count += matching_pods(cluster, node, c, &pod.namespace);
+                *count += matching[i][id.index()];
             }
         }
     }

@@ -1,0 +1,131 @@
+//! Bound pods counted by label set: what a label selector over pods (PodTopologySpread,
+//! inter-pod affinity) needs, without looking at every pod.
+//!
+//! Pods with the same namespace and labels form one group (a ReplicaSet's pods share theirs),
+//! so a selector is matched once per group instead of once per pod. Each group keeps how many
+//! of its pods each node holds — counting, as the scheduler's plugins do, pods that are bound,
+//! not terminated and not being deleted. The [`Cluster`](super::Cluster) updates the counts
+//! whenever a pod is bound, marked for deletion, terminated or unbound; debug builds check them
+//! against a recount.
+
+use std::collections::BTreeMap;
+
+use super::NodeId;
+use super::selector::{LabelSelector, Labels};
+
+/// One namespace and label set, and where its counted pods are.
+#[derive(Clone, Debug)]
+pub struct LabelGroup {
+    pub namespace: String,
+    pub labels: Labels,
+    /// Counted pods per node (no entry: none).
+    pub on_node: BTreeMap<NodeId, u32>,
+}
+
+/// Every label set bound pods have had, in order of first appearance.
+#[derive(Clone, Debug, Default)]
+pub struct LabelGroups {
+    groups: Vec<LabelGroup>,
+    /// namespace → labels → index in `groups`.
+    index: BTreeMap<String, BTreeMap<Labels, usize>>,
+}
+
+impl LabelGroups {
+    /// A pod with these labels started counting on `node`.
+    pub fn add(&mut self, namespace: &str, labels: &Labels, node: NodeId) {
+        let i = self.group_of(namespace, labels);
+        *self.groups[i].on_node.entry(node).or_insert(0) += 1;
+    }
+
+    /// A pod with these labels stopped counting on `node`.
+    pub fn remove(&mut self, namespace: &str, labels: &Labels, node: NodeId) {
+        let i = self.group_of(namespace, labels);
+        let on_node = &mut self.groups[i].on_node;
+        match on_node.get_mut(&node) {
+            Some(1) => {
+                on_node.remove(&node);
+            }
+            Some(n) => *n -= 1,
+            None => debug_assert!(false, "label group count below zero on node {node:?}"),
+        }
+    }
+
+    fn group_of(&mut self, namespace: &str, labels: &Labels) -> usize {
+        if let Some(&i) = self.index.get(namespace).and_then(|m| m.get(labels)) {
+            return i;
+        }
+        let i = self.groups.len();
+        self.groups.push(LabelGroup {
+            namespace: namespace.to_string(),
+            labels: labels.clone(),
+            on_node: BTreeMap::new(),
+        });
+        self.index
+            .entry(namespace.to_string())
+            .or_default()
+            .insert(labels.clone(), i);
+        i
+    }
+
+    /// The groups of `namespace` that `selector` matches.
+    pub fn matching<'a>(
+        &'a self,
+        namespace: &'a str,
+        selector: &'a LabelSelector,
+    ) -> impl Iterator<Item = &'a LabelGroup> {
+        self.index
+            .get(namespace)
+            .into_iter()
+            .flat_map(|m| m.iter())
+            .filter(|(labels, _)| selector.matches(labels))
+            .map(|(_, &i)| &self.groups[i])
+    }
+
+    /// Counted pods of `namespace` matched by `selector`, per node index (`nodes` long).
+    pub fn count_per_node(
+        &self,
+        namespace: &str,
+        selector: &LabelSelector,
+        nodes: usize,
+    ) -> Vec<i64> {
+        let mut counts = vec![0; nodes];
+        for group in self.matching(namespace, selector) {
+            for (node, &n) in &group.on_node {
+                counts[node.index()] += i64::from(n);
+            }
+        }
+        counts
+    }
+
+    /// Every group with its counts (for checks).
+    pub fn groups(&self) -> &[LabelGroup] {
+        &self.groups
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(app: &str) -> Labels {
+        [("app".to_string(), app.to_string())].into()
+    }
+
+    #[test]
+    fn counts_follow_adds_and_removes_per_group_and_node() {
+        let mut g = LabelGroups::default();
+        g.add("default", &labels("web"), NodeId(0));
+        g.add("default", &labels("web"), NodeId(0));
+        g.add("default", &labels("web"), NodeId(2));
+        g.add("default", &labels("db"), NodeId(1));
+        g.add("other", &labels("web"), NodeId(1));
+        g.remove("default", &labels("web"), NodeId(0));
+        let web = LabelSelector::from_match_labels(labels("web"));
+        // default/web: 1 on node 0, 1 on node 2; other/web is another namespace.
+        assert_eq!(g.count_per_node("default", &web, 3), vec![1, 0, 1]);
+        assert_eq!(g.count_per_node("other", &web, 3), vec![0, 1, 0]);
+        assert_eq!(g.count_per_node("nowhere", &web, 3), vec![0, 0, 0]);
+        g.remove("default", &labels("web"), NodeId(0));
+        assert!(!g.groups()[0].on_node.contains_key(&NodeId(0)));
+    }
+}
