@@ -88,7 +88,7 @@ pub struct Node {
     pub id: NodeId,
     pub name: String,
     pub pool: PoolId,
-    pub labels: Labels,
+    pub labels: Arc<Labels>,
     pub allocatable: Resources,
     pub max_pods: i64,
     /// Σ requests of pods bound here and not yet terminated.
@@ -503,7 +503,7 @@ impl Cluster {
             id,
             name,
             pool,
-            labels,
+            labels: Arc::new(labels),
             allocatable: p.spec.allocatable.clone(),
             max_pods: p.spec.max_pods,
             requested: Resources::default(),

@@ -85,7 +85,7 @@ pub struct TopologyIndex {
 impl TopologyIndex {
     /// Indexes a node's labels.
     pub fn add(&mut self, node: &Node) {
-        for (key, value) in &node.labels {
+        for (key, value) in node.labels.iter() {
             self.keys
                 .entry(key.clone())
                 .or_insert_with(|| KeyDomains {
@@ -109,10 +109,12 @@ mod tests {
     fn node(id: u32, labels: &[(&str, &str)]) -> Node {
         let mut n = crate::controllers::scheduler::test_node(1000, 1 << 30, 0, 0);
         n.id = NodeId(id);
-        n.labels = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        n.labels = std::sync::Arc::new(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
         n
     }
 

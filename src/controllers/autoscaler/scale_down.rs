@@ -72,6 +72,8 @@ impl Planner {
         let mut bins: Option<Bins> = None;
         let mut allowed = disruption::disruptions_allowed(cluster);
         let mut removing: Vec<usize> = Vec::new();
+        // Per bin: whether it is being removed (no pod may move there).
+        let mut removed = vec![false; cluster.ready_nodes.len()];
         for (bin, id) in candidates(cluster, settings, previous) {
             let node = cluster.node(id);
             if self.recheck_at.contains_key(&id) || !underutilized(node, settings) {
@@ -86,8 +88,11 @@ impl Planner {
                 node,
                 pods: &active_pods(cluster, id),
             };
-            match check_node(cluster, &candidate, settings, &removing, bins, &mut allowed) {
-                Ok(()) => removing.push(bin),
+            match check_node(cluster, &candidate, settings, &removed, bins, &mut allowed) {
+                Ok(()) => {
+                    removing.push(bin);
+                    removed[bin] = true;
+                }
                 Err(_) => {
                     let at = now + settings.unremovable_node_recheck_timeout;
                     self.recheck_at.insert(id, at);
@@ -190,7 +195,7 @@ fn check_node(
     cluster: &Cluster,
     candidate: &Candidate,
     settings: &AutoscalerSettings,
-    removing: &[usize],
+    removed: &[bool],
     bins: &mut Bins,
     allowed: &mut Vec<i32>,
 ) -> Result<(), Blocked> {
@@ -219,7 +224,7 @@ fn check_node(
     }
     let mut moved = Vec::new();
     for pod in &leaving {
-        let elsewhere = (0..bins.count()).filter(|&d| d != candidate.bin && !removing.contains(&d));
+        let elsewhere = (0..bins.count()).filter(|&d| d != candidate.bin && !removed[d]);
         let Some(d) = bins.first_fit(pod, elsewhere) else {
             for (pod, d) in moved.into_iter().rev() {
                 bins.remove(d, pod);

@@ -430,8 +430,9 @@ mod tests {
             match_fields: Vec::new(),
         };
         let mut n = node(1, 1, 0, 0);
-        n.labels.insert("gpu".into(), "T4".into());
-        n.labels.insert("zone".into(), "a".into());
+        let labels = std::sync::Arc::make_mut(&mut n.labels);
+        labels.insert("gpu".into(), "T4".into());
+        labels.insert("zone".into(), "a".into());
         let mut p = pod(0, 0);
         // Terms are ORed: T4 or V100.
         p.required_node_affinity = vec![term("gpu", "V100"), term("gpu", "T4")];

@@ -332,10 +332,10 @@ pub(crate) fn test_cluster(nodes: &[(&str, &[(&str, &str)])]) -> Cluster {
         let mut n = test_node(4000, 1 << 40, 0, 0);
         n.id = NodeId(i as u32);
         n.name = name.to_string();
-        n.labels
-            .insert(spread::HOSTNAME_KEY.into(), name.to_string());
+        let node_labels = std::sync::Arc::make_mut(&mut n.labels);
+        node_labels.insert(spread::HOSTNAME_KEY.into(), name.to_string());
         for (k, v) in labels.iter() {
-            n.labels.insert(k.to_string(), v.to_string());
+            node_labels.insert(k.to_string(), v.to_string());
         }
         c.topology.add(&n);
         c.nodes.push(n);
