@@ -1148,7 +1148,7 @@ impl<'s> Engine<'s> {
         let Some(ca) = self.autoscaler.as_mut() else {
             return;
         };
-        let intents = ca.scan(&self.cluster, self.now);
+        let intents = ca.scan(&mut self.cluster, self.now);
         let next = self.now + ca.scan_interval();
         for (pod, reason, message) in std::mem::take(&mut ca.pod_events) {
             self.pod_event(pod, reason, message);

@@ -97,6 +97,31 @@ impl LabelGroups {
         counts
     }
 
+    /// How many groups there are.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Forgets the groups after the first `len` (which must count no pods): undoes a trial's.
+    pub fn truncate(&mut self, len: usize) {
+        for group in self.groups.drain(len.min(self.groups.len())..) {
+            debug_assert!(
+                group.on_node.is_empty(),
+                "a forgotten label group counts pods"
+            );
+            if let Some(m) = self.index.get_mut(&group.namespace) {
+                m.remove(&group.labels);
+                if m.is_empty() {
+                    self.index.remove(&group.namespace);
+                }
+            }
+        }
+    }
+
     /// Every group with its counts (for checks).
     pub fn groups(&self) -> &[LabelGroup] {
         &self.groups

@@ -609,6 +609,35 @@ impl Cluster {
         }
     }
 
+    /// Undoes [`Cluster::register_node`]: the node is provisioning again.
+    pub(super) fn unregister_node(&mut self, node: NodeId) {
+        self.nodes[node.index()].state = NodeState::Provisioning;
+        if let Ok(i) = self.ready_nodes.binary_search(&node) {
+            self.ready_nodes.remove(i);
+        }
+    }
+
+    /// Undoes [`Cluster::add_node`] of the newest node (no pod on it, not registered), with the
+    /// topology domains it brought.
+    pub(super) fn remove_last_node(
+        &mut self,
+        node: NodeId,
+        topology: super::topology::TopologyMark,
+    ) {
+        assert_eq!(
+            node.index() + 1,
+            self.nodes.len(),
+            "only the newest node can be taken back"
+        );
+        let n = self.nodes.pop().expect("the newest node");
+        debug_assert!(n.pods.is_empty() && n.state == NodeState::Provisioning);
+        let p = &mut self.pools[n.pool.index()];
+        p.nodes.pop();
+        p.size -= 1;
+        self.node_rows.pop();
+        self.topology.truncate(topology);
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
     }
@@ -802,18 +831,27 @@ impl Cluster {
         id
     }
 
-    /// Binds a pending pod to a node and reserves its requests there.
+    /// Binds a pending pod to a node and reserves its requests there; the kubelet pulls its
+    /// images.
     pub fn bind(&mut self, pod: PodId, node: NodeId) {
         let template = Arc::clone(&self.pods[pod.index()].template);
         let n = &mut self.nodes[node.index()];
-        n.reserve(&template);
-        n.pods.insert(pod);
         // The kubelet pulls the images; the node reports them from then on.
         for image in &template.images {
             if n.images.insert(image.clone()) {
                 *self.image_nodes.entry(image.clone()).or_default() += 1;
             }
         }
+        self.place(pod, node);
+    }
+
+    /// Binds a pending pod to a node and reserves its requests there (no image pull: what a
+    /// [`Trial`](super::trial::Trial) does, and what [`Cluster::unbind`] undoes exactly).
+    pub(super) fn place(&mut self, pod: PodId, node: NodeId) {
+        let template = Arc::clone(&self.pods[pod.index()].template);
+        let n = &mut self.nodes[node.index()];
+        n.reserve(&template);
+        n.pods.insert(pod);
         self.refresh_node_row(node);
         let p = &mut self.pods[pod.index()];
         p.unschedulable_since = None;
@@ -827,6 +865,18 @@ impl Cluster {
                 .add(&template.namespace, &template.labels, node);
         }
         self.unscheduled.remove(&pod);
+    }
+
+    /// Reserves a pod's requests on a node without binding a pod (a simulation's).
+    pub(super) fn reserve_on(&mut self, node: NodeId, template: &PodTemplate) {
+        self.nodes[node.index()].reserve(template);
+        self.refresh_node_row(node);
+    }
+
+    /// Releases what [`Cluster::reserve_on`] took.
+    pub(super) fn release_on(&mut self, node: NodeId, template: &PodTemplate) {
+        self.nodes[node.index()].release(template);
+        self.refresh_node_row(node);
     }
 
     /// Debug check: the label groups' counts equal a recount of every node's pods.

@@ -77,6 +77,12 @@ impl KeyDomains {
 }
 
 /// Every label key of the indexed nodes.
+/// Per key, how many domains and node entries the index had (see [`TopologyIndex::mark`]).
+#[derive(Clone, Debug, Default)]
+pub struct TopologyMark {
+    keys: BTreeMap<String, (usize, usize)>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct TopologyIndex {
     keys: BTreeMap<String, KeyDomains>,
@@ -93,6 +99,28 @@ impl TopologyIndex {
                     ..KeyDomains::default()
                 })
                 .set(node.id, value);
+        }
+    }
+
+    /// How far the index reaches now, to [`TopologyIndex::truncate`] back to.
+    pub fn mark(&self) -> TopologyMark {
+        TopologyMark {
+            keys: self
+                .keys
+                .iter()
+                .map(|(k, d)| (k.clone(), (d.names.len(), d.of_node.len())))
+                .collect(),
+        }
+    }
+
+    /// Forgets what nodes added since `mark` brought: keys, domains and node entries.
+    pub fn truncate(&mut self, mark: TopologyMark) {
+        self.keys.retain(|k, _| mark.keys.contains_key(k));
+        for (key, d) in &mut self.keys {
+            let (names, of_node) = mark.keys[key];
+            d.names.truncate(names);
+            d.ids.retain(|_, id| (*id as usize) < names);
+            d.of_node.truncate(of_node);
         }
     }
 

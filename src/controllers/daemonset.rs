@@ -17,6 +17,7 @@
 //! ([`template_node`]), so a new node's room for pending pods is what is left after them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::cluster::{Cluster, DeploymentId, Node, NodeId, NodeState, Pod, PoolId};
 use crate::controllers::deployment::is_available;
@@ -203,11 +204,20 @@ pub fn template_node(cluster: &Cluster, pool: PoolId) -> Node {
 
 /// `node` (not yet registered, so without pods) with the DaemonSet pods it will run reserved.
 pub fn with_daemons(cluster: &Cluster, mut node: Node) -> Node {
-    for d in cluster.deployments.iter().filter(|d| d.is_daemon_set()) {
-        let template = cluster.current_template(d.id);
-        if should_run(&node, template) {
-            node.reserve(template);
-        }
+    for template in daemon_templates(cluster, &node) {
+        node.reserve(&template);
     }
     node
+}
+
+/// The pod specs of the DaemonSets that will run a pod on `node`, in DaemonSet order.
+pub fn daemon_templates(cluster: &Cluster, node: &Node) -> Vec<Arc<PodTemplate>> {
+    cluster
+        .deployments
+        .iter()
+        .filter(|d| d.is_daemon_set())
+        .map(|d| cluster.current_template(d.id))
+        .filter(|template| should_run(node, template))
+        .cloned()
+        .collect()
 }

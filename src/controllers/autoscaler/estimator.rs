@@ -2,25 +2,39 @@
 //! node group needs for a set of pending pods, checked with the scheduler's own filters so the
 //! autoscaler never adds a node the scheduler would then refuse.
 //!
-//! Pods are packed into [`Bins`]. When every pending pod's filters look at its node alone
-//! (the common case), the bins are copies of nodes checked with the node-local filters. When
-//! some pod's filters read other pods — a `DoNotSchedule` topology spread constraint, or
-//! inter-pod (anti-)affinity anywhere in the cluster — the bins live in a copy of the cluster:
-//! simulated nodes are added to it as the node group would add them (name, zone), packed pods
-//! are bound, and each pod is checked with the scheduler's whole Filter ([`CycleFilters`]), as
-//! upstream's estimator runs the scheduler framework on its cluster snapshot.
+//! Pods are packed into [`Bins`], on the live cluster in a [`Trial`] that undoes every change
+//! when the simulation ends. When every pending pod's filters look at its node alone (the
+//! common case), packing a pod reserves its requests on the node, and new nodes are copies of
+//! the group's template node kept aside, checked with the node-local filters. When some pod's
+//! filters read other pods — a `DoNotSchedule` topology spread constraint, or inter-pod
+//! (anti-)affinity anywhere in the cluster — packed pods are bound, new nodes are added to
+//! their pool as the node group would add them (name, zone), and each pod is checked with the
+//! scheduler's whole Filter ([`CycleFilters`]), as upstream's estimator runs the scheduler
+//! framework on its cluster snapshot.
 
+use std::sync::Arc;
+
+use crate::cluster::trial::Trial;
 use crate::cluster::{Cluster, Node, NodeId, NodeState, PodId};
 use crate::controllers::daemonset;
 use crate::controllers::scheduler::{CycleFilters, SchedulerProfile, filter, profile};
 use crate::scenario::PodTemplate;
-use crate::sim::SimTime;
 
 /// A pending pod as the estimator sees it.
-#[derive(Clone, Copy, Debug)]
-pub struct PendingPod<'a> {
+#[derive(Clone, Debug)]
+pub struct PendingPod {
     pub id: PodId,
-    pub template: &'a PodTemplate,
+    pub template: Arc<PodTemplate>,
+}
+
+impl PendingPod {
+    /// The pod `id` of `cluster`.
+    pub fn of(cluster: &Cluster, id: PodId) -> Self {
+        PendingPod {
+            id,
+            template: Arc::clone(&cluster.pod(id).template),
+        }
+    }
 }
 
 /// What adding nodes of one group would achieve.
@@ -34,7 +48,7 @@ pub struct Estimate {
 
 /// `DecreasingPodOrderer`: biggest first by `cpu/templateCpu + memory/templateMemory`; equal
 /// scores keep their input order.
-pub fn decreasing_order<'a>(pods: &[PendingPod<'a>], template: &Node) -> Vec<PendingPod<'a>> {
+pub fn decreasing_order(pods: &[PendingPod], template: &Node) -> Vec<PendingPod> {
     let fraction = |req: i64, alloc: i64| {
         if alloc > 0 {
             req as f64 / alloc as f64
@@ -60,6 +74,7 @@ pub fn decreasing_order<'a>(pods: &[PendingPod<'a>], template: &Node) -> Vec<Pen
 /// `max_nodes` of them: each pod goes to the first new node that passes the filters, else to
 /// another new node. Pods that do not fit even an empty new node are not helped by this group.
 pub fn binpacking(
+    trial: &mut Trial,
     bins: &mut Bins,
     pods: &[PendingPod],
     template: &Node,
@@ -69,20 +84,20 @@ pub fn binpacking(
     let mut used = 0;
     let mut helped = Vec::new();
     for pod in decreasing_order(pods, template) {
-        let fit = match bins.first_fit(&pod, first_new..bins.count()) {
+        let fit = match bins.first_fit(trial, &pod, first_new..bins.count()) {
             Some(i) => Some(i),
             // No empty new node is left over (one would have been tried): add one.
             None if used < max_nodes
                 && (first_new..bins.count()).all(|i| !bins.is_bin_empty(i)) =>
             {
-                let fresh = bins.add_new(template);
-                bins.first_fit(&pod, fresh..fresh + 1)
+                let fresh = bins.add_new(trial, template);
+                bins.first_fit(trial, &pod, fresh..fresh + 1)
             }
             None => None,
         };
         if let Some(i) = fit {
             used += usize::from(bins.is_bin_empty(i));
-            bins.place(i, &pod);
+            bins.place(trial, i, &pod);
             helped.push(pod.id);
         }
     }
@@ -94,56 +109,53 @@ pub fn binpacking(
 
 /// Places what it can of `pods` on the bins (first fit, reserving as it goes); returns the
 /// pods that found no room.
-pub fn place_on<'a>(bins: &mut Bins, pods: &[PendingPod<'a>]) -> Vec<PendingPod<'a>> {
-    let all = 0..bins.count();
-    pods.iter()
-        .filter(|pod| match bins.first_fit(pod, all.clone()) {
-            Some(i) => {
-                bins.place(i, pod);
-                false
-            }
-            None => true,
-        })
-        .copied()
-        .collect()
+pub fn place_on(trial: &mut Trial, bins: &mut Bins, pods: &[PendingPod]) -> Vec<PendingPod> {
+    let mut left = Vec::new();
+    for pod in pods {
+        match bins.first_fit(trial, pod, 0..bins.count()) {
+            Some(i) => bins.place(trial, i, pod),
+            None => left.push(pod.clone()),
+        }
+    }
+    left
 }
 
 /// The nodes an estimate packs pods onto, and how a pod is checked against one of them.
 #[derive(Clone)]
 pub struct Bins<'p> {
-    kind: BinsKind<'p>,
+    /// `None`: node-local filters on reserved requests; else the scheduler's whole Filter on
+    /// bound pods, with these profiles.
+    in_cluster: Option<&'p [SchedulerProfile]>,
+    bins: Vec<Bin>,
+    empty: Vec<bool>,
+    /// Copies of template nodes (node-local filters only).
+    fresh: Vec<Node>,
 }
 
-#[derive(Clone)]
-enum BinsKind<'p> {
-    /// Copies of nodes with the packed pods' requests reserved; node-local filters.
-    Copies { nodes: Vec<Node>, empty: Vec<bool> },
-    /// Nodes of a copy of the cluster with the packed pods bound; the scheduler's whole Filter.
-    InCluster {
-        view: Box<Cluster>,
-        nodes: Vec<NodeId>,
-        empty: Vec<bool>,
-        profiles: &'p [SchedulerProfile],
-    },
+/// A bin: a node of the cluster, or a copy of a template node.
+#[derive(Clone, Copy, Debug)]
+enum Bin {
+    Node(NodeId),
+    Fresh(usize),
 }
 
 impl<'p> Bins<'p> {
     /// No bins yet, checked with the node-local filters.
-    pub fn copies() -> Self {
+    pub fn node_local() -> Self {
         Bins {
-            kind: BinsKind::Copies {
-                nodes: Vec::new(),
-                empty: Vec::new(),
-            },
+            in_cluster: None,
+            bins: Vec::new(),
+            empty: Vec::new(),
+            fresh: Vec::new(),
         }
     }
 
-    /// No bins yet, for packing `pods` of `cluster`: in a copy of the cluster when some pod's
-    /// filters read other pods (see the module docs), else as copies of nodes.
-    pub fn for_pods(
+    /// No bins yet, for packing pods with these `templates`: checked with the whole Filter
+    /// when some pod's filters read other pods (see the module docs), else node-local.
+    pub fn for_templates<'t>(
         cluster: &Cluster,
         profiles: &'p [SchedulerProfile],
-        pods: &[PendingPod],
+        mut templates: impl Iterator<Item = &'t PodTemplate>,
     ) -> Self {
         let spread_hard = |t: &PodTemplate| {
             let defaults = &profile::for_pod(profiles, t).spread_defaults;
@@ -153,154 +165,127 @@ impl<'p> Bins<'p> {
                     && defaults.constraints().iter().any(|d| d.hard))
         };
         let reads_other_pods = cluster.any_pod_affinity
-            || pods
-                .iter()
-                .any(|p| !p.template.pod_affinity.is_empty() || spread_hard(p.template));
-        if !reads_other_pods {
-            return Bins::copies();
-        }
+            || templates.any(|t| !t.pod_affinity.is_empty() || spread_hard(t));
         Bins {
-            kind: BinsKind::InCluster {
-                view: Box::new(cluster.clone()),
-                nodes: Vec::new(),
-                empty: Vec::new(),
-                profiles,
-            },
+            in_cluster: reads_other_pods.then_some(profiles),
+            ..Bins::node_local()
         }
     }
 
-    /// The same packed pods, without bins (each node group's estimate starts from the pods
-    /// already placed on Ready and upcoming nodes).
+    /// The same kind of bins, none yet (the pods placed so far stay placed).
     pub fn without_bins(&self) -> Self {
-        let mut bins = self.clone();
-        match &mut bins.kind {
-            BinsKind::Copies { nodes, empty } => {
-                nodes.clear();
-                empty.clear();
-            }
-            BinsKind::InCluster { nodes, empty, .. } => {
-                nodes.clear();
-                empty.clear();
-            }
+        Bins {
+            in_cluster: self.in_cluster,
+            ..Bins::node_local()
         }
-        bins
     }
 
     /// How many bins there are.
     pub fn count(&self) -> usize {
-        match &self.kind {
-            BinsKind::Copies { empty, .. } | BinsKind::InCluster { empty, .. } => empty.len(),
-        }
+        self.bins.len()
     }
 
     /// Whether nothing has been placed on bin `i`.
     pub fn is_bin_empty(&self, i: usize) -> bool {
-        match &self.kind {
-            BinsKind::Copies { empty, .. } | BinsKind::InCluster { empty, .. } => empty[i],
-        }
+        self.empty[i]
     }
 
-    /// Adds `node` (a copy of it): a Ready node, or an upcoming one with its DaemonSet pods.
-    pub fn add_existing(&mut self, cluster: &Cluster, node: NodeId) {
-        let upcoming = cluster.node(node).state == NodeState::Provisioning;
-        match &mut self.kind {
-            BinsKind::Copies { nodes, empty } => {
-                let copy = cluster.node(node).clone();
-                nodes.push(match upcoming {
-                    true => daemonset::with_daemons(cluster, copy),
-                    false => copy,
-                });
-                empty.push(true);
+    /// Adds a node of the cluster: a Ready node, or an upcoming one, which is registered with
+    /// its DaemonSet pods' requests reserved.
+    pub fn add_existing(&mut self, trial: &mut Trial, node: NodeId) {
+        if trial.node(node).state == NodeState::Provisioning {
+            if self.in_cluster.is_some() {
+                trial.register(node);
             }
-            BinsKind::InCluster {
-                view, nodes, empty, ..
-            } => {
-                if upcoming {
-                    register_with_daemons(view, node);
-                }
-                nodes.push(node);
-                empty.push(true);
-            }
+            reserve_daemons(trial, node);
         }
+        self.push(Bin::Node(node));
     }
 
     /// Adds a new node like `template` (its pool's next node, with its DaemonSet pods); returns
     /// its index.
-    pub fn add_new(&mut self, template: &Node) -> usize {
-        match &mut self.kind {
-            BinsKind::Copies { nodes, empty } => {
-                nodes.push(template.clone());
-                empty.push(true);
+    pub fn add_new(&mut self, trial: &mut Trial, template: &Node) -> usize {
+        match self.in_cluster {
+            None => {
+                self.fresh.push(template.clone());
+                self.push(Bin::Fresh(self.fresh.len() - 1));
             }
-            BinsKind::InCluster {
-                view, nodes, empty, ..
-            } => {
-                let id = view.add_node(template.pool, SimTime::ZERO);
-                register_with_daemons(view, id);
-                nodes.push(id);
-                empty.push(true);
+            Some(_) => {
+                let id = trial.add_node(template.pool);
+                trial.register(id);
+                reserve_daemons(trial, id);
+                self.push(Bin::Node(id));
             }
         }
         self.count() - 1
     }
 
+    fn push(&mut self, bin: Bin) {
+        self.bins.push(bin);
+        self.empty.push(true);
+    }
+
     /// The first of the bins `candidates` the pod passes the filters on.
     pub fn first_fit(
         &self,
+        cluster: &Cluster,
         pod: &PendingPod,
-        candidates: impl IntoIterator<Item = usize>,
+        mut candidates: impl Iterator<Item = usize>,
     ) -> Option<usize> {
-        match &self.kind {
-            BinsKind::Copies { nodes, .. } => candidates
-                .into_iter()
-                .find(|&i| filter::run_filters(&nodes[i], pod.template).is_ok()),
-            BinsKind::InCluster {
-                view,
-                nodes,
-                profiles,
-                ..
-            } => {
-                let p = view.pod(pod.id);
-                let filters = CycleFilters::new(view, p, profile::for_pod(profiles, &p.template));
-                candidates.into_iter().find(|&i| {
-                    let id = nodes[i];
-                    filters.check(view.node(id), view.node_row(id)).is_ok()
+        match self.in_cluster {
+            None => candidates.find(|&i| {
+                let node = match self.bins[i] {
+                    Bin::Node(id) => cluster.node(id),
+                    Bin::Fresh(k) => &self.fresh[k],
+                };
+                filter::run_filters(node, &pod.template).is_ok()
+            }),
+            Some(profiles) => {
+                let p = cluster.pod(pod.id);
+                let filters =
+                    CycleFilters::new(cluster, p, profile::for_pod(profiles, &p.template));
+                candidates.find(|&i| {
+                    let id = self.node_id(i);
+                    filters
+                        .check(cluster.node(id), cluster.node_row(id))
+                        .is_ok()
                 })
             }
         }
     }
 
     /// Puts the pod on bin `i`.
-    pub fn place(&mut self, i: usize, pod: &PendingPod) {
-        match &mut self.kind {
-            BinsKind::Copies { nodes, empty } => {
-                nodes[i].reserve(pod.template);
-                empty[i] = false;
-            }
-            BinsKind::InCluster {
-                view, nodes, empty, ..
-            } => {
-                view.bind(pod.id, nodes[i]);
-                empty[i] = false;
-            }
+    pub fn place(&mut self, trial: &mut Trial, i: usize, pod: &PendingPod) {
+        match (self.in_cluster, self.bins[i]) {
+            (None, Bin::Node(id)) => trial.reserve(id, &pod.template),
+            (None, Bin::Fresh(k)) => self.fresh[k].reserve(&pod.template),
+            (Some(_), _) => trial.bind(pod.id, self.node_id(i)),
         }
+        self.empty[i] = false;
     }
 
     /// Takes the pod off bin `i` (where it was placed, or bound in the cluster).
-    pub fn remove(&mut self, i: usize, pod: &PendingPod) {
-        match &mut self.kind {
-            BinsKind::Copies { nodes, .. } => nodes[i].release(pod.template),
-            BinsKind::InCluster { view, .. } => view.unbind(pod.id),
+    pub fn remove(&mut self, trial: &mut Trial, i: usize, pod: &PendingPod) {
+        match (self.in_cluster, self.bins[i]) {
+            (None, Bin::Node(id)) => trial.release(id, &pod.template),
+            (None, Bin::Fresh(k)) => self.fresh[k].release(&pod.template),
+            (Some(_), _) => trial.unbind(pod.id),
+        }
+    }
+
+    fn node_id(&self, i: usize) -> NodeId {
+        match self.bins[i] {
+            Bin::Node(id) => id,
+            Bin::Fresh(_) => unreachable!("template copies are only node-local bins"),
         }
     }
 }
 
-/// Registers a node of the cluster copy as Ready and reserves its DaemonSet pods' requests.
-fn register_with_daemons(view: &mut Cluster, node: NodeId) {
-    view.register_node(node);
-    let with = daemonset::with_daemons(view, view.node(node).clone());
-    view.nodes[node.index()] = with;
-    view.refresh_node_row(node);
+/// Reserves the requests of the DaemonSet pods a new or upcoming node will run.
+fn reserve_daemons(trial: &mut Trial, node: NodeId) {
+    for template in daemonset::daemon_templates(trial, trial.node(node)) {
+        trial.reserve(node, &template);
+    }
 }
 
 #[cfg(test)]
@@ -317,13 +302,13 @@ mod tests {
         crate::controllers::scheduler::test_pod(cpu, mem)
     }
 
-    fn pending(templates: &[PodTemplate]) -> Vec<PendingPod<'_>> {
+    fn pending(templates: &[PodTemplate]) -> Vec<PendingPod> {
         templates
             .iter()
             .enumerate()
             .map(|(i, t)| PendingPod {
                 id: PodId(i as u32),
-                template: t,
+                template: Arc::new(t.clone()),
             })
             .collect()
     }
@@ -341,8 +326,10 @@ mod tests {
             pod(1500, GI),
             pod(2500, GI),
         ];
+        let mut cluster = Cluster::default();
         let e = binpacking(
-            &mut Bins::copies(),
+            &mut Trial::new(&mut cluster),
+            &mut Bins::node_local(),
             &pending(&t),
             &template_node(4000, 16 * GI),
             100,
@@ -374,8 +361,10 @@ mod tests {
             pod(3000, GI),
             pod(5000, GI),
         ];
+        let mut cluster = Cluster::default();
         let e = binpacking(
-            &mut Bins::copies(),
+            &mut Trial::new(&mut cluster),
+            &mut Bins::node_local(),
             &pending(&t),
             &template_node(4000, 16 * GI),
             2,
@@ -389,9 +378,11 @@ mod tests {
     fn upcoming_nodes_absorb_pods_first() {
         // One upcoming 4-cpu node takes 2 × 2 cpu; the third pod is left for a scale-up.
         let t = [pod(2000, GI), pod(2000, GI), pod(2000, GI)];
-        let mut upcoming = Bins::copies();
-        upcoming.add_new(&template_node(4000, 16 * GI));
-        let left = place_on(&mut upcoming, &pending(&t));
+        let mut cluster = Cluster::default();
+        let mut trial = Trial::new(&mut cluster);
+        let mut upcoming = Bins::node_local();
+        upcoming.add_new(&mut trial, &template_node(4000, 16 * GI));
+        let left = place_on(&mut trial, &mut upcoming, &pending(&t));
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].id, PodId(2));
     }

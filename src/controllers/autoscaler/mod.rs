@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cluster::node_row::NodeRow;
-use crate::cluster::{Cluster, NodeId, NodeState, PodId, PoolId};
+use crate::cluster::trial::Trial;
+use crate::cluster::{Cluster, Node, NodeId, NodeState, PodId, PoolId};
 use crate::controllers::PodEventReason;
 use crate::controllers::daemonset;
 use crate::controllers::scheduler::{ReasonTally, SchedulerProfile, filter, profile};
@@ -36,7 +37,7 @@ use crate::scenario::AutoscalerSettings;
 use crate::sim::{SimDuration, SimRng, SimTime};
 
 use super::Intent;
-use estimator::{Bins, PendingPod};
+use estimator::{Bins, Estimate, PendingPod};
 use expander::ScaleUpOption;
 
 /// Something the autoscaler decided, for `autoscaler.jsonl` and the report.
@@ -83,6 +84,13 @@ pub enum AutoscalerEvent {
         node: String,
         pods_left: usize,
     },
+}
+
+/// A node group's scale-up estimate, with the template node it was made for.
+struct GroupEstimate {
+    pool: PoolId,
+    estimate: Estimate,
+    template: Node,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -144,7 +152,9 @@ impl ClusterAutoscaler {
     }
 
     /// One loop of the autoscaler.
-    pub fn scan(&mut self, cluster: &Cluster, now: SimTime) -> Vec<Intent> {
+    /// The cluster is borrowed mutably for the simulations' [`Trial`]s only: it is as it was
+    /// when the loop returns.
+    pub fn scan(&mut self, cluster: &mut Cluster, now: SimTime) -> Vec<Intent> {
         let mut intents = Vec::new();
         self.continue_drains(cluster, now, &mut intents);
         self.give_up_late_nodes(cluster, now, &mut intents);
@@ -228,7 +238,7 @@ impl ClusterAutoscaler {
 
     /// Pods the autoscaler acts on: unschedulable for at least `new-pod-scale-up-delay` since
     /// creation, and not DaemonSet pods (a new node would not help a pod pinned to another).
-    fn pending_pods<'c>(&self, cluster: &'c Cluster, now: SimTime) -> Vec<PendingPod<'c>> {
+    fn pending_pods(&self, cluster: &Cluster, now: SimTime) -> Vec<PendingPod> {
         cluster
             .unscheduled
             .iter()
@@ -239,37 +249,21 @@ impl ClusterAutoscaler {
                     && p.template.priority >= self.settings.expendable_pods_priority_cutoff
                     && now.saturating_since(p.created) >= self.settings.new_pod_scale_up_delay
             })
-            .map(|p| PendingPod {
-                id: p.id,
-                template: &p.template,
-            })
+            .map(|p| PendingPod::of(cluster, p.id))
             .collect()
     }
 
-    fn scale_up(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) -> bool {
+    fn scale_up(&mut self, cluster: &mut Cluster, now: SimTime, intents: &mut Vec<Intent>) -> bool {
         let pending = self.pending_pods(cluster, now);
         if pending.is_empty() {
             self.last_no_scale_up = 0;
             return false;
         }
-        // `FilterOutSchedulable`: pods that fit on a Ready node (the scheduler has not retried
-        // them yet) need no new node; then the upcoming nodes take what they can.
-        let mut bins = Bins::for_pods(cluster, &self.profiles, &pending);
-        for &node in &cluster.ready_nodes {
-            bins.add_existing(cluster, node);
-        }
-        let pending = estimator::place_on(&mut bins, &pending);
-        let mut bins = bins.without_bins();
-        for n in cluster.nodes.iter() {
-            if n.state == NodeState::Provisioning {
-                bins.add_existing(cluster, n.id);
-            }
-        }
-        let rest = estimator::place_on(&mut bins, &pending);
-        if rest.is_empty() {
+        let Some((rest, estimates)) = self.estimate_scale_up(cluster, &pending, now) else {
             return false;
-        }
-        let options = self.options(cluster, &bins.without_bins(), &rest, now);
+        };
+        let cluster: &Cluster = cluster;
+        let options = self.options(cluster, estimates);
         let chosen = expander::choose(
             &options,
             &self.settings.expanders,
@@ -401,11 +395,11 @@ impl ClusterAutoscaler {
             for group in &groups {
                 match group {
                     Err(why) => tally.add(why),
-                    Ok(node) => match filter::run_filters(node, pod.template) {
+                    Ok(node) => match filter::run_filters(node, &pod.template) {
                         Ok(()) => {}
                         Err(first) => {
                             let row = NodeRow::of(node);
-                            filter::each_reason(node, &row, pod.template, first, |r| {
+                            filter::each_reason(node, &row, &pod.template, first, |r| {
                                 tally.add(&r.to_string())
                             })
                         }
@@ -418,41 +412,93 @@ impl ClusterAutoscaler {
         }
     }
 
-    /// One option per node group that can grow and would help some of `pods`.
-    fn options<'c>(
+    /// The scale-up simulation, in a [`Trial`] of the cluster. `FilterOutSchedulable`: pods
+    /// that fit on a Ready node (the scheduler has not retried them yet) need no new node;
+    /// then the upcoming nodes take what they can. For the `rest`, if any, each node group
+    /// that can grow gets an estimate (with its template node) for packing them on new nodes.
+    fn estimate_scale_up(
         &self,
-        cluster: &'c Cluster,
-        bins: &Bins,
-        pods: &[PendingPod],
+        cluster: &mut Cluster,
+        pending: &[PendingPod],
         now: SimTime,
-    ) -> Vec<ScaleUpOption<'c>> {
-        let mut options = Vec::new();
-        for (i, pool) in cluster.pools.iter().enumerate() {
-            let Ok(room) = self.group_room(cluster, i, now) else {
+    ) -> Option<(Vec<PendingPod>, Vec<GroupEstimate>)> {
+        let templates = pending.iter().map(|p| &*p.template);
+        let mut bins = Bins::for_templates(cluster, &self.profiles, templates);
+        let mut trial = Trial::new(cluster);
+        for i in 0..trial.ready_nodes.len() {
+            let node = trial.ready_nodes[i];
+            bins.add_existing(&mut trial, node);
+        }
+        let pending = estimator::place_on(&mut trial, &mut bins, pending);
+        let mut bins = bins.without_bins();
+        let upcoming: Vec<NodeId> = trial
+            .nodes
+            .iter()
+            .filter(|n| n.state == NodeState::Provisioning)
+            .map(|n| n.id)
+            .collect();
+        for node in upcoming {
+            bins.add_existing(&mut trial, node);
+        }
+        let rest = estimator::place_on(&mut trial, &mut bins, &pending);
+        if rest.is_empty() {
+            return None;
+        }
+        let bins = bins.without_bins();
+        let mut estimates = Vec::new();
+        for i in 0..trial.pools.len() {
+            let Ok(room) = self.group_room(&trial, i, now) else {
                 continue;
             };
             let id = PoolId(i as u32);
-            let template = daemonset::template_node(cluster, id);
-            let estimate = estimator::binpacking(&mut bins.clone(), pods, &template, room);
-            if estimate.nodes == 0 {
-                continue;
+            let template = daemonset::template_node(&trial, id);
+            let mark = trial.mark();
+            let estimate =
+                estimator::binpacking(&mut trial, &mut bins.clone(), &rest, &template, room);
+            trial.rollback_to(mark);
+            if estimate.nodes > 0 {
+                estimates.push(GroupEstimate {
+                    pool: id,
+                    estimate,
+                    template,
+                });
             }
-            let (cpu, memory) = requested_by(cluster, &estimate.pods);
-            options.push(ScaleUpOption {
-                pool: id,
-                pool_name: &pool.spec.name,
-                nodes: estimate.nodes,
-                pods: estimate.pods,
-                pod_cpu_millis: cpu,
-                pod_memory_bytes: memory,
-                template,
-                price_per_hour: pool.spec.billed_price_per_hour(),
-            });
         }
-        options
+        Some((rest, estimates))
     }
 
-    fn update_unneeded(&mut self, cluster: &Cluster, now: SimTime) {
+    /// One option per node group whose estimate helps some pods.
+    fn options<'c>(
+        &self,
+        cluster: &'c Cluster,
+        estimates: Vec<GroupEstimate>,
+    ) -> Vec<ScaleUpOption<'c>> {
+        estimates
+            .into_iter()
+            .map(
+                |GroupEstimate {
+                     pool: id,
+                     estimate,
+                     template,
+                 }| {
+                    let pool = &cluster.pools[id.index()];
+                    let (cpu, memory) = requested_by(cluster, &estimate.pods);
+                    ScaleUpOption {
+                        pool: id,
+                        pool_name: &pool.spec.name,
+                        nodes: estimate.nodes,
+                        pods: estimate.pods,
+                        pod_cpu_millis: cpu,
+                        pod_memory_bytes: memory,
+                        template,
+                        price_per_hour: pool.spec.billed_price_per_hour(),
+                    }
+                },
+            )
+            .collect()
+    }
+
+    fn update_unneeded(&mut self, cluster: &mut Cluster, now: SimTime) {
         let unneeded = self.planner.unneeded_nodes(
             cluster,
             &self.settings,

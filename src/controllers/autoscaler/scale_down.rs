@@ -1,12 +1,13 @@
 //! Scale-down candidates (D.3): Ready nodes under the utilization threshold whose pods could all
 //! be rescheduled elsewhere — checked with the scheduler's filters against the other nodes (in
-//! the estimator's [`Bins`]), with the pods of earlier candidates already moved, never onto a
-//! node being removed.
+//! the estimator's [`Bins`], on a [`Trial`] of the cluster), with the pods of earlier
+//! candidates already moved, never onto a node being removed.
 
 use std::collections::BTreeMap;
 
 use super::estimator::{Bins, PendingPod};
 use crate::cluster::resources::{CPU, GPU, MEMORY};
+use crate::cluster::trial::Trial;
 use crate::cluster::{Cluster, Node, NodeId, NodeState, PodId, PodPhase};
 use crate::controllers::disruption;
 use crate::controllers::scheduler::SchedulerProfile;
@@ -34,7 +35,6 @@ pub fn utilization(node: &Node) -> f64 {
 /// Why a node is not a scale-down candidate (for the autoscaler's log).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Blocked {
-    NotUnderutilized,
     PodWithoutController(PodId),
     NoPlaceToMove(PodId),
     /// A PodDisruptionBudget allows no more disruptions of this pod.
@@ -56,11 +56,12 @@ impl Planner {
     /// it is under the utilization threshold and not recently found unremovable; a failed
     /// simulation keeps it from being simulated again until the recheck timeout. The search
     /// stops after [`unneeded_nodes_limit`] removable nodes. Moving pods is simulated in [`Bins`]
-    /// over the Ready nodes, so it filters exactly as the scheduler would (the scheduler's
-    /// `profiles`), including topology spread and inter-pod affinity when pods have them.
+    /// over the Ready nodes, in a [`Trial`] of the cluster undone before returning, so it
+    /// filters exactly as the scheduler would (the scheduler's `profiles`), including topology
+    /// spread and inter-pod affinity when pods have them.
     pub fn unneeded_nodes(
         &mut self,
-        cluster: &Cluster,
+        cluster: &mut Cluster,
         settings: &AutoscalerSettings,
         profiles: &[SchedulerProfile],
         previous: &BTreeMap<NodeId, SimTime>,
@@ -69,36 +70,38 @@ impl Planner {
         self.recheck_at
             .retain(|&n, at| cluster.node(n).state == NodeState::Ready && *at > now);
         let limit = unneeded_nodes_limit(settings, previous.len());
-        let mut bins: Option<Bins> = None;
+        let candidates = candidates(cluster, settings, previous);
         let mut allowed = disruption::disruptions_allowed(cluster);
+        let mut trial = Trial::new(cluster);
+        let mut bins: Option<Bins> = None;
         let mut removing: Vec<usize> = Vec::new();
         // Per bin: whether it is being removed (no pod may move there).
-        let mut removed = vec![false; cluster.ready_nodes.len()];
-        for (bin, id) in candidates(cluster, settings, previous) {
-            let node = cluster.node(id);
-            if self.recheck_at.contains_key(&id) || !underutilized(node, settings) {
+        let mut removed = vec![false; trial.ready_nodes.len()];
+        for candidate in &candidates {
+            if self.recheck_at.contains_key(&candidate.id) || !candidate.underutilized {
                 continue;
             }
             if removing.len() >= limit {
                 break;
             }
-            let bins = bins.get_or_insert_with(|| ready_node_bins(cluster, profiles));
-            let candidate = Candidate {
-                bin,
-                node,
-                pods: &active_pods(cluster, id),
+            let bins = bins.get_or_insert_with(|| ready_node_bins(&mut trial, profiles));
+            let mut sim = Simulation {
+                trial: &mut trial,
+                bins,
+                removed: &removed,
             };
-            match check_node(cluster, &candidate, settings, &removed, bins, &mut allowed) {
+            match sim.check_node(candidate, settings, &mut allowed) {
                 Ok(()) => {
-                    removing.push(bin);
-                    removed[bin] = true;
+                    removing.push(candidate.bin);
+                    removed[candidate.bin] = true;
                 }
                 Err(_) => {
                     let at = now + settings.unremovable_node_recheck_timeout;
-                    self.recheck_at.insert(id, at);
+                    self.recheck_at.insert(candidate.id, at);
                 }
             }
         }
+        drop(trial);
         removing
             .into_iter()
             .map(|i| cluster.ready_nodes[i])
@@ -118,26 +121,38 @@ pub fn unneeded_nodes_limit(settings: &AutoscalerSettings, previously_unneeded: 
     (previously_unneeded + 2 * n).min(upper)
 }
 
-/// The scale-down candidates with their bin (index in the Ready nodes): Ready nodes not being
-/// deleted, empty ones first, then those unneeded in the previous loop, each group in
-/// node-list order.
+/// A node considered for removal, as the cluster was when the loop began: its bin (index in
+/// the Ready nodes), whether it is under the utilization threshold, and its active pods.
+struct Candidate {
+    bin: usize,
+    id: NodeId,
+    underutilized: bool,
+    pods: Vec<PodId>,
+}
+
+/// The scale-down candidates: Ready nodes not being deleted, empty ones first, then those
+/// unneeded in the previous loop, each group in node-list order.
 fn candidates(
     cluster: &Cluster,
     settings: &AutoscalerSettings,
     previous: &BTreeMap<NodeId, SimTime>,
-) -> Vec<(usize, NodeId)> {
-    let mut list: Vec<(usize, NodeId)> = cluster
+) -> Vec<Candidate> {
+    let mut list: Vec<Candidate> = cluster
         .ready_nodes
         .iter()
         .copied()
         .enumerate()
         .filter(|&(_, id)| !cluster.node(id).is_to_be_deleted())
+        .map(|(bin, id)| Candidate {
+            bin,
+            id,
+            underutilized: underutilized(cluster.node(id), settings),
+            pods: active_pods(cluster, id),
+        })
         .collect();
-    list.sort_by_key(|&(_, id)| {
-        let empty = active_pods(cluster, id)
-            .iter()
-            .all(|&p| goes_with_node(cluster, p, settings));
-        (!empty, !previous.contains_key(&id))
+    list.sort_by_cached_key(|c| {
+        let empty = c.pods.iter().all(|&p| goes_with_node(cluster, p, settings));
+        (!empty, !previous.contains_key(&c.id))
     });
     list
 }
@@ -158,87 +173,86 @@ fn underutilized(node: &Node, settings: &AutoscalerSettings) -> bool {
     utilization(node) < threshold
 }
 
-/// The Ready nodes as bins holding their active pods (in a copy of the cluster when some
-/// bound pod's filters read other pods).
-fn ready_node_bins<'p>(cluster: &Cluster, profiles: &'p [SchedulerProfile]) -> Bins<'p> {
-    let bound: Vec<PendingPod> = cluster
+/// The Ready nodes as bins holding their active pods (checked with the whole Filter when
+/// some bound pod's filters read other pods).
+fn ready_node_bins<'p>(trial: &mut Trial, profiles: &'p [SchedulerProfile]) -> Bins<'p> {
+    let bound = trial
         .ready_nodes
         .iter()
-        .flat_map(|&n| active_pods(cluster, n))
-        .map(|id| pending(cluster, id))
-        .collect();
-    let mut bins = Bins::for_pods(cluster, profiles, &bound);
-    for &id in &cluster.ready_nodes {
-        bins.add_existing(cluster, id);
+        .flat_map(|&n| trial.pods_on(n))
+        .filter(|p| p.is_active())
+        .map(|p| &*p.template);
+    let mut bins = Bins::for_templates(trial, profiles, bound);
+    for i in 0..trial.ready_nodes.len() {
+        let id = trial.ready_nodes[i];
+        bins.add_existing(trial, id);
     }
     bins
 }
 
-fn pending(cluster: &Cluster, id: PodId) -> PendingPod<'_> {
-    PendingPod {
-        id,
-        template: &cluster.pod(id).template,
-    }
+/// One loop's removal simulation: the bins over the Ready nodes in a trial of the cluster,
+/// and the bins of nodes already found removable.
+struct Simulation<'s, 'c, 'p> {
+    trial: &'s mut Trial<'c>,
+    bins: &'s mut Bins<'p>,
+    removed: &'s [bool],
 }
 
-/// A node considered for removal: its bin, and its active pods.
-struct Candidate<'c> {
-    bin: usize,
-    node: &'c Node,
-    pods: &'c [PodId],
-}
+impl Simulation<'_, '_, '_> {
+    /// Checks one candidate: its pods (but DaemonSet pods, which go with it) are taken off and
+    /// each must pass the filters on another Ready node not being removed, within what the
+    /// PodDisruptionBudgets still `allowed` (taken on success). On success the moves stay in
+    /// the trial; otherwise they are undone.
+    fn check_node(
+        &mut self,
+        candidate: &Candidate,
+        settings: &AutoscalerSettings,
+        allowed: &mut Vec<i32>,
+    ) -> Result<(), Blocked> {
+        let (leaving, allowed_after) = self.leaving_pods(candidate, settings, allowed)?;
+        let mark = self.trial.mark();
+        for pod in &leaving {
+            self.bins.remove(self.trial, candidate.bin, pod);
+        }
+        for pod in &leaving {
+            let elsewhere =
+                (0..self.bins.count()).filter(|&d| d != candidate.bin && !self.removed[d]);
+            let Some(d) = self.bins.first_fit(self.trial, pod, elsewhere) else {
+                self.trial.rollback_to(mark);
+                return Err(Blocked::NoPlaceToMove(pod.id));
+            };
+            self.bins.place(self.trial, d, pod);
+        }
+        *allowed = allowed_after;
+        Ok(())
+    }
 
-/// Checks one candidate: its pods (but DaemonSet pods, which go with it) are taken off and
-/// each must pass the filters on another Ready node not being removed. On success the moves
-/// stay in `bins`; otherwise they are undone.
-fn check_node(
-    cluster: &Cluster,
-    candidate: &Candidate,
-    settings: &AutoscalerSettings,
-    removed: &[bool],
-    bins: &mut Bins,
-    allowed: &mut Vec<i32>,
-) -> Result<(), Blocked> {
-    if !underutilized(candidate.node, settings) {
-        return Err(Blocked::NotUnderutilized);
-    }
-    let mut trial_allowed = allowed.clone();
-    let mut leaving = Vec::new();
-    for &pod in candidate.pods {
-        if goes_with_node(cluster, pod, settings) {
-            continue;
-        }
-        if !cluster
-            .deployment(cluster.pod(pod).deployment)
-            .has_controller()
-        {
-            return Err(Blocked::PodWithoutController(pod));
-        }
-        if !disruption::try_evict(cluster, &mut trial_allowed, cluster.pod(pod)) {
-            return Err(Blocked::DisruptionBudget(pod));
-        }
-        leaving.push(pending(cluster, pod));
-    }
-    for pod in &leaving {
-        bins.remove(candidate.bin, pod);
-    }
-    let mut moved = Vec::new();
-    for pod in &leaving {
-        let elsewhere = (0..bins.count()).filter(|&d| d != candidate.bin && !removed[d]);
-        let Some(d) = bins.first_fit(pod, elsewhere) else {
-            for (pod, d) in moved.into_iter().rev() {
-                bins.remove(d, pod);
+    /// The candidate's pods that must move, if each has a controller and its budgets allow
+    /// its eviction, with the allowances left after evicting them all.
+    fn leaving_pods(
+        &self,
+        candidate: &Candidate,
+        settings: &AutoscalerSettings,
+        allowed: &[i32],
+    ) -> Result<(Vec<PendingPod>, Vec<i32>), Blocked> {
+        let cluster: &Cluster = self.trial;
+        let mut trial_allowed = allowed.to_vec();
+        let mut leaving = Vec::new();
+        for &pod in &candidate.pods {
+            if goes_with_node(cluster, pod, settings) {
+                continue;
             }
-            for pod in &leaving {
-                bins.place(candidate.bin, pod);
+            let p = cluster.pod(pod);
+            if !cluster.deployment(p.deployment).has_controller() {
+                return Err(Blocked::PodWithoutController(pod));
             }
-            return Err(Blocked::NoPlaceToMove(pod.id));
-        };
-        bins.place(d, pod);
-        moved.push((pod, d));
+            if !disruption::try_evict(cluster, &mut trial_allowed, p) {
+                return Err(Blocked::DisruptionBudget(pod));
+            }
+            leaving.push(PendingPod::of(cluster, pod));
+        }
+        Ok((leaving, trial_allowed))
     }
-    *allowed = trial_allowed;
-    Ok(())
 }
 
 /// The active pods (not being deleted, not gone) of a node, by id.
