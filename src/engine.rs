@@ -158,9 +158,27 @@ const PROGRESS_EVERY: u64 = 1 << 20;
 /// Bound on reconcile passes at one instant; more means controllers fight (a bug).
 const MAX_RECONCILE_PASSES: usize = 1000;
 
-/// Runs a scenario to its end.
+/// Runs a scenario to its end, keeping every HPA decision in the output.
 pub fn run(scenario: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput, RunError> {
-    let mut engine = Engine::new(scenario);
+    run_with(scenario, progress, DecisionSink::Keep)
+}
+
+/// What a run does with each HPA decision as it is made.
+pub enum DecisionSink<'a> {
+    /// Keep them in [`RunOutput::hpa_decisions`].
+    Keep,
+    /// Hand each to this function as it is made (to write it out: a day of a large cluster
+    /// makes hundreds of megabytes of them); the output's list stays empty.
+    Give(&'a mut dyn FnMut(HpaDecision)),
+}
+
+/// Runs a scenario to its end, with its HPA decisions going to `decisions`.
+pub fn run_with<'a>(
+    scenario: &'a Scenario,
+    progress: &mut dyn FnMut(Progress),
+    decisions: DecisionSink<'a>,
+) -> Result<RunOutput, RunError> {
+    let mut engine = Engine::new(scenario, decisions);
     engine.initialize();
     engine.run_loop(progress)?;
     Ok(engine.finish())
@@ -195,6 +213,8 @@ struct Engine<'s> {
     provisioning_rngs: Vec<SimRng>,
     recorder: Recorder,
     decisions: Vec<HpaDecision>,
+    /// Where decisions go: kept in `decisions`, or handed out as they are made.
+    decision_sink: DecisionSink<'s>,
     pod_events: PodEventLog,
     outcomes: Vec<Outcome>,
     /// True while outcomes are being handled (handling one may add more).
@@ -224,7 +244,7 @@ struct Engine<'s> {
 }
 
 impl<'s> Engine<'s> {
-    fn new(s: &'s Scenario) -> Self {
+    fn new(s: &'s Scenario, decision_sink: DecisionSink<'s>) -> Self {
         let streams = RngStreams::new(s.seed);
         let names = SeriesNames {
             services: s.services.iter().map(|x| x.name.as_str()).collect(),
@@ -300,6 +320,7 @@ impl<'s> Engine<'s> {
                 .collect(),
             recorder: Recorder::new(&names).with_hpas(s.hpas.len()),
             decisions: Vec::new(),
+            decision_sink,
             pod_events: PodEventLog::default(),
             outcomes: Vec::with_capacity(64),
             flushing: false,
@@ -1293,7 +1314,10 @@ impl<'s> Engine<'s> {
                 held_by,
             };
             self.recorder.observe(self.now, synced);
-            self.decisions.push(decision);
+            match &mut self.decision_sink {
+                DecisionSink::Keep => self.decisions.push(decision),
+                DecisionSink::Give(give) => give(decision),
+            }
             if let Some(intent) = intent {
                 self.cluster.hpas[h].last_scale_time = Some(self.now);
                 self.apply(intent);

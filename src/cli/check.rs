@@ -35,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             status = Status::BadInput;
             continue;
         };
-        let timed = run_timed(&scenario)?;
+        let timed = run_timed(&scenario, crate::engine::DecisionSink::Keep)?;
         let report = &timed.output.report;
         if report.slos.is_empty() {
             super::out(format!("{}: no SLOs defined", scenario.name));

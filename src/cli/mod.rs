@@ -159,8 +159,12 @@ pub struct TimedRun {
     pub info: RunInfo,
 }
 
-/// Runs a loaded scenario with a progress bar on stderr (shown only on a terminal).
-pub fn run_timed(scenario: &Scenario) -> anyhow::Result<TimedRun> {
+/// Runs a loaded scenario with a progress bar on stderr (shown only on a terminal), its HPA
+/// decisions going to `decisions`.
+pub fn run_timed<'a>(
+    scenario: &'a Scenario,
+    decisions: engine::DecisionSink<'a>,
+) -> anyhow::Result<TimedRun> {
     let bar = ProgressBar::with_draw_target(
         Some(scenario.duration.as_micros() / 1_000_000),
         ProgressDrawTarget::stderr(),
@@ -175,7 +179,7 @@ pub fn run_timed(scenario: &Scenario) -> anyhow::Result<TimedRun> {
     bar.set_message(scenario.name.clone());
     let started = Instant::now();
     let mut on_progress = |p: Progress| bar.set_position(p.now.as_micros() / 1_000_000);
-    let output = engine::run(scenario, &mut on_progress)?;
+    let output = engine::run_with(scenario, &mut on_progress, decisions)?;
     let wall = started.elapsed().as_secs_f64().max(1e-9);
     bar.finish_and_clear();
     let simulated = scenario.duration.as_secs_f64();

@@ -5,8 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
+use crate::engine::DecisionSink;
 use crate::output::run_dir::{self, OutDir, Protected};
 use crate::output::{self, RunFiles};
+
+/// The context of every error writing the run directory.
+const NOT_WRITTEN: &str = "--out: the run directory was not written";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,17 +37,30 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         Some(dir) => dir,
         None => return Ok(Status::BadInput),
     };
-    let timed = run_timed(&scenario)?;
+    // Written into the staging directory as the run goes (not kept in memory), so created
+    // first; an error or a failed run removes it.
+    let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
+    let decisions_path = staging.path().join("hpa_decisions.jsonl");
+    let mut decisions = output::JsonLinesFile::create(&decisions_path)
+        .map_err(|e| staging.io_error(e))
+        .context(NOT_WRITTEN)?;
+    let mut give = |d| decisions.write(&d);
+    let timed = run_timed(&scenario, DecisionSink::Give(&mut give))?;
     let files = RunFiles {
         report: &timed.output.report,
         info: &timed.info,
         timeseries: &timed.output.timeseries,
-        hpa_decisions: &timed.output.hpa_decisions,
+        hpa_decisions: None,
         autoscaler_events: timed.output.autoscaler_events.as_deref(),
         pod_events: &timed.output.pod_events,
         resolved_yaml: &scenario.resolved_yaml,
     };
-    output::write_run_dir(&out_dir, &files).context("--out: the run directory was not written")?;
+    decisions
+        .finish()
+        .and_then(|()| output::write_files(staging.path(), &files))
+        .map_err(|e| staging.io_error(e))
+        .context(NOT_WRITTEN)?;
+    staging.commit().context(NOT_WRITTEN)?;
     super::out(output::summary::render(&timed.output.report));
     eprintln!(
         "simulated {} in {:.2}s ({:.0}× real time, {:.2e} events/s); wrote {}/",

@@ -80,17 +80,17 @@ impl NodeLifecycleController {
                 continue;
             }
             let zone = zone_of(cluster, id);
-            let Some(interval) = taint_interval(zones[&zone]) else {
+            let Some(interval) = taint_interval(zones[zone]) else {
                 continue; // a partially disrupted small zone: no evictions
             };
             if self
                 .zone_last_taint
-                .get(&zone)
+                .get(zone)
                 .is_some_and(|&t| now < t + interval)
             {
                 continue;
             }
-            self.zone_last_taint.insert(zone, now);
+            self.zone_last_taint.insert(zone.to_string(), now);
             self.tainted_at.insert(id, now);
             intents.push(Intent::TaintNode {
                 node: id,
@@ -161,8 +161,8 @@ struct ZoneHealth {
     unreachable: usize,
 }
 
-fn zone_health(cluster: &Cluster) -> BTreeMap<String, ZoneHealth> {
-    let mut zones: BTreeMap<String, ZoneHealth> = BTreeMap::new();
+fn zone_health(cluster: &Cluster) -> BTreeMap<&str, ZoneHealth> {
+    let mut zones: BTreeMap<&str, ZoneHealth> = BTreeMap::new();
     for &id in &cluster.ready_nodes {
         let z = zones.entry(zone_of(cluster, id)).or_default();
         z.nodes += 1;
@@ -171,13 +171,12 @@ fn zone_health(cluster: &Cluster) -> BTreeMap<String, ZoneHealth> {
     zones
 }
 
-fn zone_of(cluster: &Cluster, node: NodeId) -> String {
+fn zone_of(cluster: &Cluster, node: NodeId) -> &str {
     cluster
         .node(node)
         .labels
         .get(ZONE_LABEL)
-        .cloned()
-        .unwrap_or_default()
+        .map_or("", String::as_str)
 }
 
 #[cfg(test)]

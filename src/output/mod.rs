@@ -43,7 +43,8 @@ pub struct RunFiles<'a> {
     pub report: &'a Report,
     pub info: &'a RunInfo,
     pub timeseries: &'a TimeSeries,
-    pub hpa_decisions: &'a [HpaDecision],
+    /// `None`: already written into the directory during the run ([`JsonLinesFile`]).
+    pub hpa_decisions: Option<&'a [HpaDecision]>,
     /// The Cluster Autoscaler's decisions (`None`: it did not run, and no file is written).
     pub autoscaler_events: Option<&'a [AutoscalerEvent]>,
     pub pod_events: &'a [PodEvent],
@@ -63,13 +64,16 @@ pub fn write_run_dir(dir: &run_dir::OutDir, files: &RunFiles) -> Result<(), run_
     run_dir::write_atomically(dir, |staging| write_files(staging, files))
 }
 
-fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
+/// Writes a run's files into `dir` (a [`run_dir::Staging`] directory).
+pub fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
     fs::write(dir.join("report.json"), report_json(files.report))?;
     let mut info = serde_json::to_string_pretty(files.info).map_err(io::Error::other)?;
     info.push('\n');
     fs::write(dir.join("run.json"), info)?;
     write_timeseries(&dir.join("timeseries.csv"), files.timeseries)?;
-    write_json_lines(&dir.join("hpa_decisions.jsonl"), files.hpa_decisions)?;
+    if let Some(decisions) = files.hpa_decisions {
+        write_json_lines(&dir.join("hpa_decisions.jsonl"), decisions)?;
+    }
     if let Some(events) = files.autoscaler_events {
         write_json_lines(&dir.join("autoscaler.jsonl"), events)?;
     }
@@ -88,12 +92,46 @@ fn write_timeseries(path: &Path, series: &TimeSeries) -> io::Result<()> {
 }
 
 fn write_json_lines<T: Serialize>(path: &Path, records: &[T]) -> io::Result<()> {
-    let mut w = io::BufWriter::new(fs::File::create(path)?);
-    for d in records {
-        serde_json::to_writer(&mut w, d).map_err(io::Error::other)?;
-        w.write_all(b"\n")?;
+    let mut file = JsonLinesFile::create(path)?;
+    for record in records {
+        file.write(record);
     }
-    w.flush()
+    file.finish()
+}
+
+/// A JSON-lines file written a record at a time (records streamed out of a run as they
+/// happen); the first error is kept and returned by [`JsonLinesFile::finish`].
+pub struct JsonLinesFile {
+    writer: io::BufWriter<fs::File>,
+    error: Option<io::Error>,
+}
+
+impl JsonLinesFile {
+    pub fn create(path: &Path) -> io::Result<Self> {
+        Ok(JsonLinesFile {
+            writer: io::BufWriter::new(fs::File::create(path)?),
+            error: None,
+        })
+    }
+
+    /// Appends one record as a line (nothing more after an error).
+    pub fn write<T: Serialize>(&mut self, record: &T) {
+        if self.error.is_some() {
+            return;
+        }
+        let written = serde_json::to_writer(&mut self.writer, record)
+            .map_err(io::Error::other)
+            .and_then(|()| self.writer.write_all(b"\n"));
+        self.error = written.err();
+    }
+
+    /// Flushes the file; the first error of any write, if there was one.
+    pub fn finish(mut self) -> io::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.writer.flush(),
+        }
+    }
 }
 
 /// Shortest faithful rendering: integers without a fraction, others as Rust prints them.

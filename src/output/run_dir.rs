@@ -263,34 +263,74 @@ pub fn write_atomically(
     out: &OutDir,
     write: impl FnOnce(&Path) -> io::Result<()>,
 ) -> Result<(), OutPathError> {
-    let shown = out.path.display().to_string();
-    let io_err = |source| OutPathError::Io {
-        path: shown.clone(),
-        source,
-    };
-    let parent = out.path.parent().expect("checked: not the root");
-    fs::create_dir_all(parent).map_err(io_err)?;
-    let staging = create_staging(&out.path).map_err(io_err)?;
-    if let Err(e) = write(&staging) {
-        unregister_and_remove(&staging);
-        return Err(io_err(e));
+    let staging = Staging::create(out)?;
+    write(staging.path()).map_err(|e| staging.io_error(e))?;
+    staging.commit()
+}
+
+/// A run directory being written: a fresh hidden sibling of the output directory that
+/// [`Staging::commit`] puts in its place. Dropped without a commit (an error, a failed run), it
+/// is removed; on SIGINT/SIGTERM [`abandon_staging`] removes it.
+pub struct Staging {
+    dir: PathBuf,
+    out: PathBuf,
+    /// Committed (placed, or removed after a failed placement): nothing left to clean up.
+    done: bool,
+}
+
+impl Staging {
+    /// Creates the staging directory beside `out` (and `out`'s parent, if missing).
+    pub fn create(out: &OutDir) -> Result<Staging, OutPathError> {
+        let io_err = |source| OutPathError::Io {
+            path: out.path.display().to_string(),
+            source,
+        };
+        let parent = out.path.parent().expect("checked: not the root");
+        fs::create_dir_all(parent).map_err(io_err)?;
+        let dir = create_staging(&out.path).map_err(io_err)?;
+        Ok(Staging {
+            dir,
+            out: out.path.clone(),
+            done: false,
+        })
     }
-    // Checked again: the directory may have changed while the simulation ran.
-    let existing = match existing_contents(&out.path, &shown) {
-        Ok(x) => x,
-        Err(e) => {
-            unregister_and_remove(&staging);
-            return Err(e);
+
+    /// Where the files go until the commit.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// An I/O error while writing, named by the output directory.
+    pub fn io_error(&self, source: io::Error) -> OutPathError {
+        OutPathError::Io {
+            path: self.out.display().to_string(),
+            source,
         }
-    };
-    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
-    let placed = put_in_place(&staging, &out.path, existing);
-    active.retain(|p| p != &staging);
-    drop(active);
-    if placed.is_err() {
-        remove_staging(&staging);
     }
-    placed.map_err(io_err)
+
+    /// Puts the written directory in place of the output directory, replacing an earlier
+    /// run's files (checked again now: the directory may have changed while the run went on).
+    pub fn commit(mut self) -> Result<(), OutPathError> {
+        let shown = self.out.display().to_string();
+        let existing = existing_contents(&self.out, &shown)?;
+        let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+        let placed = put_in_place(&self.dir, &self.out, existing);
+        active.retain(|p| p != &self.dir);
+        drop(active);
+        if placed.is_err() {
+            remove_staging(&self.dir);
+        }
+        self.done = true;
+        placed.map_err(|e| self.io_error(e))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            unregister_and_remove(&self.dir);
+        }
+    }
 }
 
 fn put_in_place(staging: &Path, out: &Path, existing: ExistingDir) -> io::Result<()> {

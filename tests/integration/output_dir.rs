@@ -217,3 +217,44 @@ fn an_interrupted_run_leaves_nothing_behind() {
     assert_eq!(status.code(), Some(130), "{status:?}");
     assert_eq!(entries(dir.parent().unwrap()), ["project"]);
 }
+
+#[test]
+fn a_run_that_stops_early_leaves_nothing_behind() {
+    // HPA decisions are written into the staging directory while the run goes on; the event
+    // budget then runs out (after several HPA syncs: 1 000 req/s make ~2 500 events/s, so
+    // 200 000 events reach past the first minute). Exit 2, and neither the output directory
+    // nor a staging directory is left.
+    let dir = project("out-budget");
+    let scenario = fs::read_to_string(dir.join("scenario.yaml"))
+        .unwrap()
+        .replace("duration: 1m", "duration: 10m\n  maxEvents: 200000");
+    fs::write(dir.join("scenario.yaml"), &scenario).unwrap();
+    let out = run_in(&dir, Path::new("scenario.yaml"), &["--out", "../run"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("event budget"), "{err}");
+    assert_eq!(entries(dir.parent().unwrap()), ["project"]);
+}
+
+#[test]
+fn streamed_hpa_decisions_match_the_ones_kept_in_memory() {
+    // `run` writes hpa_decisions.jsonl as the HPA decides; the library (and `check`,
+    // `explain`) keep the decisions in memory. Same scenario, same seed: the same lines.
+    let dir = project("out-streamed");
+    let out = run_in(&dir, Path::new("scenario.yaml"), &["--out", "../run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written =
+        fs::read_to_string(dir.parent().unwrap().join("run/hpa_decisions.jsonl")).unwrap();
+    let kept = crate::support::run(&crate::support::load(&dir.join("scenario.yaml"), None, &[]));
+    assert!(
+        kept.hpa_decisions.len() >= 4,
+        "{}",
+        kept.hpa_decisions.len()
+    );
+    let expected: String = kept
+        .hpa_decisions
+        .iter()
+        .map(|d| serde_json::to_string(d).unwrap() + "\n")
+        .collect();
+    assert_eq!(written, expected);
+}
