@@ -107,9 +107,14 @@ pub struct ScenarioOptions {
     /// Seed for every random stream (overrides spec.seed).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Override a scenario field before validation, e.g. `--set duration=30m` or
-    /// `--set workloads[0].concurrency=8` (the `spec.` prefix may be omitted). Repeatable.
-    #[arg(long = "set", value_name = "PATH=VALUE")]
+    /// Override a field before validation. A scenario field: `--set duration=30m`,
+    /// `--set 'workloads[0].concurrency=8'` (the `spec.` prefix may be omitted). A manifest
+    /// object's field, the object named as kubectl names it (KIND/NAME or
+    /// KIND/NAMESPACE/NAME; kinds in any case or as short names such as deploy, hpa, sts):
+    /// `--set 'hpa/web:spec.minReplicas=6'`,
+    /// `--set 'Deployment/web:spec.template.spec.containers[0].resources.requests.cpu=500m'`.
+    /// VALUE is read as YAML. Repeatable.
+    #[arg(long = "set", value_name = "[KIND/NAME:]PATH=VALUE")]
     pub set: Vec<String>,
 }
 

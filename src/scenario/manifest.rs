@@ -122,9 +122,21 @@ pub fn add_documents(
 
 /// Parses a manifest file's text and adds its objects.
 pub fn add_text(set: &mut ManifestSet, file: &str, text: &str, diags: &mut Vec<Diagnostic>) {
-    match parse_documents(text) {
-        Ok(docs) => add_documents(set, file, docs, diags),
-        Err(e) => {
+    if let Some(docs) = parse_text(set, file, text, diags) {
+        add_documents(set, file, docs, diags);
+    }
+}
+
+/// Parses a manifest file's text into documents; invalid YAML is reported (and the set marked
+/// incomplete).
+pub fn parse_text(
+    set: &mut ManifestSet,
+    file: &str,
+    text: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Vec<Node>> {
+    parse_documents(text)
+        .map_err(|e| {
             set.incomplete = true;
             diags.push(Diagnostic::error(
                 file,
@@ -132,8 +144,8 @@ pub fn add_text(set: &mut ManifestSet, file: &str, text: &str, diags: &mut Vec<D
                 "",
                 format!("invalid YAML: {}", e.message),
             ));
-        }
-    }
+        })
+        .ok()
 }
 
 fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {

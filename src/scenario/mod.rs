@@ -11,6 +11,7 @@ pub mod diag;
 pub mod ingress;
 pub mod manifest;
 pub mod model;
+pub mod overrides;
 pub mod pattern;
 pub mod pdb;
 pub mod pod_affinity;

@@ -14,6 +14,7 @@ use super::de::decode_all;
 use super::diag::{self, Diagnostic, did_you_mean, did_you_mean_hint};
 use super::manifest::{self, ManifestSet, Source, unknown_field_message};
 use super::model::*;
+use super::overrides::{self, ObjectOverrides, Override};
 use super::raw::*;
 use super::scheduler_config;
 use super::slo::parse_assertion;
@@ -123,12 +124,8 @@ fn load_inner(
             ))
         })
         .ok()?;
-    let (mut scenario_node, inline) = split_scenario_document(docs, file, diags)?;
-    for assignment in &options.overrides {
-        if let Err(e) = apply_override(&mut scenario_node, assignment) {
-            diags.push(Diagnostic::error("--set", None, "", e));
-        }
-    }
+    let (mut scenario_node, mut inline) = split_scenario_document(docs, file, diags)?;
+    let mut object_overrides = apply_overrides(&mut scenario_node, &options.overrides, diags);
     let source = Source {
         file: file.to_string(),
         node: scenario_node,
@@ -138,8 +135,16 @@ fn load_inner(
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut set = ManifestSet::default();
     let spec = raw.spec.clone().unwrap_or_default();
-    load_manifest_files(&spec.manifests, &base_dir, &source, &mut set, diags);
-    manifest::add_documents(&mut set, file, inline, diags);
+    let mut manifests = ManifestReader {
+        set: &mut set,
+        overrides: &mut object_overrides,
+        diags,
+    };
+    manifests.read_files(&spec.manifests, &base_dir, &source);
+    manifests.add(file, &mut inline);
+    for e in object_overrides.unmatched() {
+        diags.push(Diagnostic::error("--set", None, "", e));
+    }
     let mut builder = Builder {
         source: &source,
         base_dir,
@@ -170,25 +175,65 @@ fn split_scenario_document(
     Some((scenario, docs))
 }
 
-/// Sets `PATH=VALUE` in the scenario document, creating mappings on the way.
-fn apply_override(root: &mut Node, assignment: &str) -> Result<(), String> {
-    let (path, value_text) = assignment
-        .split_once('=')
-        .ok_or_else(|| format!("{assignment:?} is not PATH=VALUE (e.g. spec.duration=1h)"))?;
-    let path = path.trim();
-    let first = path.split(['.', '[']).next().unwrap_or("");
-    let full_path = if matches!(first, "apiVersion" | "kind" | "metadata" | "spec") {
-        path.to_string()
-    } else {
-        format!("spec.{path}")
-    };
-    let value = match parse_documents(value_text) {
-        Ok(mut docs) if docs.len() == 1 => docs.remove(0).value,
-        Ok(docs) if docs.is_empty() => Value::Null,
-        _ => Value::String(value_text.to_string()),
-    };
-    root.set(&full_path, value)
-        .map_err(|e| format!("--set {assignment}: {e}"))
+/// Applies the scenario `--set`s to the scenario document; returns the object ones, to apply
+/// to the manifests as they are read.
+fn apply_overrides(
+    root: &mut Node,
+    assignments: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> ObjectOverrides {
+    let mut objects = Vec::new();
+    for assignment in assignments {
+        let applied = match overrides::parse(assignment) {
+            Ok(Override::Scenario { path, value }) => root
+                .set(&path, value)
+                .map_err(|e| format!("--set {assignment}: {e}")),
+            Ok(Override::Object(o)) => {
+                objects.push(o);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            diags.push(Diagnostic::error("--set", None, "", e));
+        }
+    }
+    ObjectOverrides::new(objects)
+}
+
+/// Reads manifests into the set, with the object `--set`s applied to each document first.
+struct ManifestReader<'a> {
+    set: &'a mut ManifestSet,
+    overrides: &'a mut ObjectOverrides,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl ManifestReader<'_> {
+    fn read_files(&mut self, paths: &[String], base_dir: &Path, source: &Source) {
+        for (i, rel) in paths.iter().enumerate() {
+            let full = base_dir.join(rel);
+            let file = full.display().to_string();
+            match std::fs::read_to_string(&full) {
+                Ok(text) => {
+                    if let Some(mut docs) = manifest::parse_text(self.set, &file, &text, self.diags)
+                    {
+                        self.add(&file, &mut docs);
+                    }
+                }
+                Err(e) => self.diags.push(source.error(
+                    &format!("spec.manifests[{i}]"),
+                    format!("cannot read {file}: {e}"),
+                )),
+            }
+        }
+    }
+
+    fn add(&mut self, file: &str, docs: &mut Vec<Node>) {
+        for e in self.overrides.apply(docs) {
+            self.diags.push(Diagnostic::error("--set", None, "", e));
+        }
+        manifest::add_documents(self.set, file, std::mem::take(docs), self.diags);
+    }
 }
 
 /// Decodes the scenario document, reporting every type error and unknown field. Returns the
@@ -216,25 +261,6 @@ fn check_header(raw: &RawScenario, source: &Source, diags: &mut Vec<Diagnostic>)
     }
     if raw.spec.is_none() {
         diags.push(source.error("spec", "a Scenario needs a spec"));
-    }
-}
-
-fn load_manifest_files(
-    paths: &[String],
-    base_dir: &Path,
-    source: &Source,
-    set: &mut ManifestSet,
-    diags: &mut Vec<Diagnostic>,
-) {
-    for (i, rel) in paths.iter().enumerate() {
-        let full = base_dir.join(rel);
-        match std::fs::read_to_string(&full) {
-            Ok(text) => manifest::add_text(set, &full.display().to_string(), &text, diags),
-            Err(e) => diags.push(source.error(
-                &format!("spec.manifests[{i}]"),
-                format!("cannot read {}: {e}", full.display()),
-            )),
-        }
     }
 }
 

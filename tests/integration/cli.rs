@@ -229,3 +229,38 @@ spec:
         "{err}"
     );
 }
+
+#[test]
+fn a_set_naming_no_object_lists_the_objects_of_its_kind() {
+    let out = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--set",
+        "Deployment/webx:spec.replicas=2",
+        "--out",
+        "/nonexistent-never-written",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--set Deployment/webx:spec.replicas=2: no Deployment named \"webx\" in namespace \"default\" (there are: Deployment/default/web)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_manifest_set_with_a_wrong_type_is_a_located_error() {
+    // The value replaces the field in place, so it is checked where the field is written.
+    let out = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--set",
+        "hpa/web:spec.minReplicas=many",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("web.yaml:") && err.contains("minReplicas"),
+        "{err}"
+    );
+}

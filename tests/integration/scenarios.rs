@@ -154,3 +154,43 @@ fn overrides_and_seed_flags_change_the_run() {
         short.resolved_yaml
     );
 }
+
+#[test]
+fn manifest_overrides_give_the_run_of_an_edited_copy() {
+    // `--set` into the HPA and the Deployment's container gives byte for byte the run of a
+    // copy of the scenario whose manifest was edited by hand, and not the unchanged run.
+    let shipped = crate::support::root().join("scenarios/quickstart");
+    let dir = scratch("set-manifests");
+    for file in ["scenario.yaml", "nasa-1995-07-05.csv"] {
+        std::fs::copy(shipped.join(file), dir.join(file)).unwrap();
+    }
+    let manifests = std::fs::read_to_string(shipped.join("web.yaml")).unwrap();
+    let edited = manifests
+        .replace("minReplicas: 2", "minReplicas: 6")
+        .replace("requests: {cpu: 500m,", "requests: {cpu: 250m,");
+    assert_ne!(edited, manifests);
+    std::fs::write(dir.join("web.yaml"), edited).unwrap();
+    let short = "duration=20m";
+    let by_hand = run(&load(&dir.join("scenario.yaml"), None, &[short]));
+    let overridden = load(
+        &shipped.join("scenario.yaml"),
+        None,
+        &[
+            short,
+            "hpa/web:spec.minReplicas=6",
+            "Deployment/web:spec.template.spec.containers[0].resources.requests.cpu=250m",
+        ],
+    );
+    assert_eq!(overridden.hpas[0].min_replicas, 6);
+    assert_eq!(overridden.deployments[0].pod.requests.cpu_millis, 250);
+    let overridden = run(&overridden);
+    let unchanged = run(&load(&shipped.join("scenario.yaml"), None, &[short]));
+    assert_eq!(
+        report_json(&overridden.report),
+        report_json(&by_hand.report)
+    );
+    assert_ne!(
+        report_json(&overridden.report),
+        report_json(&unchanged.report)
+    );
+}

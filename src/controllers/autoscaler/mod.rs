@@ -13,10 +13,12 @@
 //!    `max-scale-down-parallelism`), others drained (up to `max-drain-parallelism` at a time),
 //!    never below the group's min size.
 //!
-//! Filters are the scheduler's own — node-local ones on node copies, or, when pods carry
-//! topology spread or inter-pod affinity, the whole Filter on a copy of the cluster with the
-//! simulated nodes and moves in it ([`estimator::Bins`]) — so the autoscaler and the scheduler
-//! never disagree about whether a pod fits a node, in scale-up and scale-down alike. The
+//! Filters are the scheduler's own — node-local ones on nodes with the packed pods' requests
+//! reserved, or, when pods carry topology spread or inter-pod affinity, the whole Filter on the
+//! cluster with the simulated nodes and moves in it ([`estimator::Bins`]) — so the autoscaler
+//! and the scheduler never disagree about whether a pod fits a node, in scale-up and scale-down
+//! alike. The simulations change the live cluster in a [`Trial`] that undoes them all before
+//! `scan` returns. The
 //! decisions are kept as [`AutoscalerEvent`]s.
 
 pub mod estimator;

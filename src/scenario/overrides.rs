@@ -1,0 +1,340 @@
+//! `--set` overrides, applied to the documents before anything is decoded, so an overridden
+//! value is validated exactly as if it had been written in the file.
+//!
+//! Two forms:
+//! - `PATH=VALUE` sets a field of the scenario document (`spec.` may be omitted):
+//!   `duration=30m`, `workloads[0].concurrency=8`;
+//! - `KIND/NAME:PATH=VALUE` or `KIND/NAMESPACE/NAME:PATH=VALUE` sets a field of a manifest
+//!   object, named the way `kubectl` names objects (`Deployment/web`, `deploy/web`,
+//!   `hpa/prod/web`; the kind is the manifest's `kind` or a kubectl short name, in any case; no
+//!   namespace means `default`):
+//!   `Deployment/web:spec.template.spec.containers[0].resources.requests.cpu=500m`,
+//!   `HorizontalPodAutoscaler/web:spec.minReplicas=6`.
+//!
+//! VALUE is read as YAML (`6` is a number, `[a, b]` a list, `500m` a string); a path may create
+//! mapping keys but not list items. An object override that names no object is an error naming
+//! the objects of that kind that do exist.
+
+use super::yaml::{Node, Value, parse_documents};
+
+/// One parsed `--set`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Override {
+    /// A field of the scenario document (full path, `spec.` included).
+    Scenario { path: String, value: Value },
+    /// A field of a manifest object.
+    Object(ObjectOverride),
+}
+
+/// `KIND/[NAMESPACE/]NAME:PATH=VALUE`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectOverride {
+    /// The kind as the manifests spell it (`Deployment`), short names resolved.
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub path: String,
+    pub value: Value,
+    /// The assignment as given, for messages.
+    pub text: String,
+}
+
+/// kubectl's short names for the kinds kubesim reads.
+const SHORT_NAMES: &[(&str, &str)] = &[
+    ("deploy", "Deployment"),
+    ("sts", "StatefulSet"),
+    ("ds", "DaemonSet"),
+    ("hpa", "HorizontalPodAutoscaler"),
+    ("svc", "Service"),
+    ("pdb", "PodDisruptionBudget"),
+    ("pc", "PriorityClass"),
+    ("rs", "ReplicaSet"),
+    ("cm", "ConfigMap"),
+];
+
+/// Kinds kubesim reads, for spelling a kind given in another case.
+const KINDS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "HorizontalPodAutoscaler",
+    "Service",
+    "PodDisruptionBudget",
+    "PriorityClass",
+    "Ingress",
+    "KubeSchedulerConfiguration",
+];
+
+/// Parses one `--set` assignment.
+pub fn parse(assignment: &str) -> Result<Override, String> {
+    let (target, value_text) = assignment.split_once('=').ok_or_else(|| {
+        format!(
+            "{assignment:?} is not PATH=VALUE (e.g. duration=1h, or Deployment/web:spec.replicas=3)"
+        )
+    })?;
+    let value = parse_value(value_text);
+    match target.split_once(':') {
+        Some((object, path)) => parse_object(object.trim(), path.trim(), value, assignment),
+        None => Ok(Override::Scenario {
+            path: scenario_path(target.trim(), assignment)?,
+            value,
+        }),
+    }
+}
+
+fn parse_value(text: &str) -> Value {
+    match parse_documents(text) {
+        Ok(mut docs) if docs.len() == 1 => docs.remove(0).value,
+        Ok(docs) if docs.is_empty() => Value::Null,
+        _ => Value::String(text.to_string()),
+    }
+}
+
+/// The scenario path with `spec.` added when it starts below the spec.
+fn scenario_path(path: &str, assignment: &str) -> Result<String, String> {
+    check_path(path, assignment)?;
+    let first = path.split(['.', '[']).next().unwrap_or("");
+    Ok(match first {
+        "apiVersion" | "kind" | "metadata" | "spec" => path.to_string(),
+        _ => format!("spec.{path}"),
+    })
+}
+
+/// A path must name a field: no empty segment (`spec..x`, a leading or trailing dot).
+fn check_path(path: &str, assignment: &str) -> Result<(), String> {
+    let bad = path.is_empty()
+        || path.split('.').any(|segment| {
+            let key = segment.split('[').next().unwrap_or("");
+            key.is_empty() && !segment.starts_with('[')
+        });
+    if bad {
+        return Err(format!(
+            "{assignment:?}: {path:?} is not a field path (keys joined by '.', list items as [N], e.g. spec.replicas)"
+        ));
+    }
+    Ok(())
+}
+
+fn parse_object(
+    object: &str,
+    path: &str,
+    value: Value,
+    assignment: &str,
+) -> Result<Override, String> {
+    let parts: Vec<&str> = object.split('/').collect();
+    let (kind, namespace, name) = match parts[..] {
+        [kind, name] => (kind, "default", name),
+        [kind, namespace, name] => (kind, namespace, name),
+        _ => {
+            return Err(format!(
+                "{assignment:?}: {object:?} does not name an object: write KIND/NAME or KIND/NAMESPACE/NAME (e.g. Deployment/web)"
+            ));
+        }
+    };
+    if kind.is_empty() || namespace.is_empty() || name.is_empty() {
+        return Err(format!(
+            "{assignment:?}: {object:?} has an empty part: write KIND/NAME or KIND/NAMESPACE/NAME"
+        ));
+    }
+    check_path(path, assignment)?;
+    Ok(Override::Object(ObjectOverride {
+        kind: canonical_kind(kind),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        path: path.to_string(),
+        value,
+        text: assignment.to_string(),
+    }))
+}
+
+/// The kind as manifests spell it: a short name resolved, a known kind in its own case.
+fn canonical_kind(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if let Some((_, full)) = SHORT_NAMES.iter().find(|(short, _)| *short == lower) {
+        return full.to_string();
+    }
+    KINDS
+        .iter()
+        .find(|k| k.to_ascii_lowercase() == lower)
+        .map_or_else(|| kind.to_string(), |k| k.to_string())
+}
+
+/// The object overrides of a load, with how often each matched, applied to manifest documents
+/// as they are read.
+#[derive(Debug, Default)]
+pub struct ObjectOverrides {
+    list: Vec<(ObjectOverride, usize)>,
+    /// Every object seen (kind, namespace, name), for hints.
+    seen: Vec<(String, String, String)>,
+}
+
+impl ObjectOverrides {
+    pub fn new(list: Vec<ObjectOverride>) -> Self {
+        ObjectOverrides {
+            list: list.into_iter().map(|o| (o, 0)).collect(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Applies the overrides naming each document's object to it; returns the errors (a path
+    /// that cannot be set).
+    pub fn apply(&mut self, docs: &mut [Node]) -> Vec<String> {
+        let mut errors = Vec::new();
+        for doc in docs.iter_mut() {
+            let (kind, namespace, name) = identity(doc);
+            for (o, matched) in &mut self.list {
+                if o.kind == kind && o.namespace == namespace && o.name == name {
+                    *matched += 1;
+                    if let Err(e) = doc.set(&o.path, o.value.clone()) {
+                        errors.push(format!("--set {}: {e}", o.text));
+                    }
+                }
+            }
+            self.seen.push((kind, namespace, name));
+        }
+        errors
+    }
+
+    /// Errors for the overrides that named no object, each with the objects of its kind.
+    pub fn unmatched(&self) -> Vec<String> {
+        self.list
+            .iter()
+            .filter(|(_, matched)| *matched == 0)
+            .map(|(o, _)| {
+                let same_kind: Vec<String> = self
+                    .seen
+                    .iter()
+                    .filter(|(kind, _, _)| *kind == o.kind)
+                    .map(|(_, ns, name)| format!("{}/{ns}/{name}", o.kind))
+                    .collect();
+                let hint = match same_kind.is_empty() {
+                    true => format!("the manifests have no {}", o.kind),
+                    false => format!("there are: {}", same_kind.join(", ")),
+                };
+                format!(
+                    "--set {}: no {} named {:?} in namespace {:?} ({hint})",
+                    o.text, o.kind, o.name, o.namespace
+                )
+            })
+            .collect()
+    }
+}
+
+/// A document's kind, namespace (`default` when absent) and name.
+fn identity(doc: &Node) -> (String, String, String) {
+    let text = |path: &str| {
+        let mut node = Some(doc);
+        for key in path.split('.') {
+            node = node.and_then(|n| n.get(key));
+        }
+        node.and_then(Node::as_str).map(str::to_string)
+    };
+    (
+        text("kind").unwrap_or_default(),
+        text("metadata.namespace").unwrap_or_else(|| "default".into()),
+        text("metadata.name").unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(text: &str) -> ObjectOverride {
+        match parse(text) {
+            Ok(Override::Object(o)) => o,
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn object_overrides_name_objects_as_kubectl_does() {
+        let o = object("deploy/web:spec.replicas=6");
+        assert_eq!(
+            (o.kind.as_str(), o.namespace.as_str(), o.name.as_str()),
+            ("Deployment", "default", "web")
+        );
+        assert_eq!(o.path, "spec.replicas");
+        assert_eq!(o.value, Value::Int(6));
+        let o = object("HPA/prod/web:spec.minReplicas=3");
+        assert_eq!(
+            (o.kind.as_str(), o.namespace.as_str()),
+            ("HorizontalPodAutoscaler", "prod")
+        );
+        // A value with ':' and '=' after the first '=' stays whole.
+        let o = object("Deployment/web:metadata.annotations.note=a:b=c");
+        assert_eq!(o.value, Value::String("a:b=c".into()));
+    }
+
+    #[test]
+    fn scenario_overrides_keep_todays_paths() {
+        let cases = [
+            ("duration=30m", "spec.duration"),
+            ("spec.duration=30m", "spec.duration"),
+            (
+                "workloads[0].concurrency=8",
+                "spec.workloads[0].concurrency",
+            ),
+            ("metadata.name=x", "metadata.name"),
+        ];
+        for (text, path) in cases {
+            match parse(text) {
+                Ok(Override::Scenario { path: p, .. }) => assert_eq!(p, path, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_overrides_say_what_is_wrong() {
+        let cases = [
+            ("duration", "is not PATH=VALUE"),
+            ("=5m", "is not a field path"),
+            ("spec..duration=5m", "is not a field path"),
+            ("spec.=5m", "is not a field path"),
+            ("Deployment:spec.replicas=3", "does not name an object"),
+            (
+                "Deployment/a/b/c:spec.replicas=3",
+                "does not name an object",
+            ),
+            ("Deployment//web:spec.replicas=3", "has an empty part"),
+            ("Deployment/web:=3", "is not a field path"),
+        ];
+        for (text, needle) in cases {
+            let err = parse(text).expect_err(text);
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn unmatched_object_overrides_list_the_objects_of_their_kind() {
+        let docs = "kind: Deployment\nmetadata: {name: web}\nspec: {replicas: 1}\n---\nkind: Deployment\nmetadata: {name: db, namespace: data}\n";
+        let mut docs = parse_documents(docs).unwrap();
+        let mut set = ObjectOverrides::new(vec![
+            object("Deployment/web:spec.replicas=4"),
+            object("Deployment/webx:spec.replicas=4"),
+            object("hpa/web:spec.minReplicas=2"),
+        ]);
+        assert!(set.apply(&mut docs).is_empty());
+        assert_eq!(
+            docs[0]
+                .get("spec")
+                .and_then(|s| s.get("replicas"))
+                .map(|n| &n.value),
+            Some(&Value::Int(4))
+        );
+        let errors = set.unmatched();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("no Deployment named \"webx\"")
+                && errors[0].contains("Deployment/default/web, Deployment/data/db"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].contains("the manifests have no HorizontalPodAutoscaler"),
+            "{}",
+            errors[1]
+        );
+    }
+}
