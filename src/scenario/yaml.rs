@@ -47,9 +47,11 @@ pub struct SyntaxError {
 /// (a lone `---`, comments only) are dropped.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let docs: Vec<Option<Spanned<Value>>> =
-        serde_saphyr::from_multiple(text).map_err(|e| SyntaxError {
-            position: e.location().map(position_of),
-            message: first_line(&e.without_snippet().to_string()),
+        serde_saphyr::from_multiple_with_options(text, parse_options()).map_err(|e| {
+            SyntaxError {
+                position: e.location().map(position_of),
+                message: first_line(&e.without_snippet().to_string()),
+            }
         })?;
     Ok(docs
         .into_iter()
@@ -58,6 +60,21 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
         .filter(|n| n.value != Value::Null)
         .collect())
 }
+
+/// The parser's defaults (they stop YAML bombs, deep nesting and huge inputs by events, nodes,
+/// aliases and bytes) but for the number of documents: a generated or Helm-rendered manifest
+/// file of a large cluster holds thousands of objects (the default cap is 1 024), and the node
+/// and byte budgets already bound what many documents can cost.
+fn parse_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = MAX_DOCUMENTS;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// Most documents in one YAML stream.
+const MAX_DOCUMENTS: usize = 100_000;
 
 fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or("").trim();
@@ -313,6 +330,16 @@ mod tests {
     fn merge_keys_are_resolved() {
         let docs = parse_documents("base: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\n").unwrap();
         assert_eq!(docs[0].lookup("derived.x").unwrap().value, Value::Int(1));
+    }
+
+    #[test]
+    fn thousands_of_documents_are_read_but_not_without_end() {
+        // A large cluster's generated manifests: 5 000 objects in one stream (the parser's own
+        // cap is 1 024) are read; more than MAX_DOCUMENTS (100 000) are refused.
+        let doc = "kind: Service\nmetadata: {name: s}\n---\n";
+        assert_eq!(parse_documents(&doc.repeat(5_000)).unwrap().len(), 5_000);
+        let storm = "---\na: 1\n".repeat(MAX_DOCUMENTS + 1);
+        assert!(parse_documents(&storm).is_err());
     }
 
     #[test]

@@ -296,16 +296,32 @@ fn count_domains<'c>(
     require_all: bool,
     counts: &mut [BTreeMap<&'c str, i64>],
 ) {
+    // Per constraint, its key's domains by id (hostname constraints count per node instead:
+    // their domain maps stay empty).
+    let keys: Vec<Option<&KeyDomains>> = constraints
+        .iter()
+        .map(|c| match c.topology_key == HOSTNAME_KEY {
+            true => None,
+            false => cluster.topology.key(&c.topology_key),
+        })
+        .collect();
     for &id in &cluster.ready_nodes {
         let node = cluster.node(id);
         if require_all && !has_all_keys(node, constraints) {
             continue;
         }
         for (i, c) in constraints.iter().enumerate() {
+            let Some(key) = keys[i] else {
+                continue;
+            };
             if !node_included(c, node, pod) {
                 continue;
             }
-            let domain = node.labels.get(&c.topology_key).map_or("", String::as_str);
+            let domain = match key.domain_of(node) {
+                Domain::Known(d) => key.name(d),
+                Domain::Missing => "",
+                Domain::Unknown => node.labels.get(&c.topology_key).map_or("", String::as_str),
+            };
             if let Some(count) = counts[i].get_mut(domain) {
                 *count += matching[i][id.index()];
             }
