@@ -172,6 +172,18 @@ fn split_scenario_document(
     };
     let mut docs = docs;
     let scenario = docs.remove(index);
+    if let Some(second) = docs
+        .iter()
+        .find(|d| d.get("kind").and_then(Node::as_str) == Some("Scenario"))
+    {
+        diags.push(Diagnostic::error(
+            file,
+            Some(second.position),
+            "kind",
+            "a second `kind: Scenario` document: a file holds one scenario (put the other in its own file)",
+        ));
+        return None;
+    }
     Some((scenario, docs))
 }
 

@@ -79,9 +79,47 @@ const MAX_DOCUMENTS: usize = 100_000;
 fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or("").trim();
     // serde-saphyr appends " at line X column Y"; we print the position ourselves.
-    match line.find(" at line ") {
-        Some(i) => line[..i].to_string(),
-        None => line.to_string(),
+    let line = match line.find(" at line ") {
+        Some(i) => &line[..i],
+        None => line,
+    };
+    in_users_terms(line)
+}
+
+/// The parser's messages that name its own internals (budgets, option names), said as what is
+/// wrong with the file and which limit it passed.
+fn in_users_terms(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        return format!("duplicate key {key:?}: a key may appear only once in a mapping");
+    }
+    let Some(breach) = message.strip_prefix("budget breached: ") else {
+        return message.to_string();
+    };
+    let budget = serde_saphyr::Budget::default();
+    let kind = breach.split([' ', '{']).next().unwrap_or(breach);
+    match kind {
+        "Documents" => format!("more than {MAX_DOCUMENTS} YAML documents in one file"),
+        "Nodes" => format!(
+            "more than {} values (mappings, lists and scalars) in one file: split it",
+            budget.max_nodes
+        ),
+        "Depth" => format!("nested more than {} levels deep", budget.max_depth),
+        "Events" => format!(
+            "the file is too large for one YAML stream (more than {} parser events)",
+            budget.max_events
+        ),
+        "Aliases" | "Anchors" => format!(
+            "more than {} YAML aliases or anchors in one file",
+            budget.max_aliases
+        ),
+        "AliasAnchorRatio" => {
+            "far more aliases than anchors (an alias expansion bomb): write the values out".into()
+        }
+        _ => format!("the file passes a YAML size limit ({kind})"),
     }
 }
 
@@ -340,6 +378,30 @@ mod tests {
         assert_eq!(parse_documents(&doc.repeat(5_000)).unwrap().len(), 5_000);
         let storm = "---\na: 1\n".repeat(MAX_DOCUMENTS + 1);
         assert!(parse_documents(&storm).is_err());
+    }
+
+    #[test]
+    fn parser_limits_and_duplicates_are_said_in_the_users_terms() {
+        let message = |text: &str| parse_documents(text).unwrap_err().message;
+        assert_eq!(
+            message("a: 1\na: 2\n"),
+            "duplicate key \"a\": a key may appear only once in a mapping"
+        );
+        // 100 001 documents of one value each pass the 250 000-value budget first.
+        assert_eq!(
+            message(&"---\na: 1\n".repeat(MAX_DOCUMENTS + 1)),
+            "more than 250000 values (mappings, lists and scalars) in one file: split it"
+        );
+        assert_eq!(
+            message(
+                &"---\n"
+                    .repeat(MAX_DOCUMENTS + 1)
+                    .replace("---\n", "--- 1\n")
+            ),
+            "more than 100000 YAML documents in one file"
+        );
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(message(&deep), "nested more than 64 levels deep");
     }
 
     #[test]

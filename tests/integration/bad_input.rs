@@ -40,6 +40,8 @@ fn the_corpus_covers_the_required_problems() {
         "call-service-not-deployed",
         "bad-retry-budget",
         "bad-call-steps",
+        "two-scenarios",
+        "duplicate-key",
     ];
     let present = cases();
     for r in required {
