@@ -15,7 +15,8 @@
 //! mapping keys but not list items. An object override that names no object is an error naming
 //! the objects of that kind that do exist.
 
-use super::yaml::{Node, Value, parse_documents};
+use super::diag::Diagnostic;
+use super::yaml::{Node, Position, Value, parse_documents};
 
 /// One parsed `--set`.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +38,8 @@ pub struct ObjectOverride {
     pub value: Value,
     /// The assignment as given, for messages.
     pub text: String,
+    /// Its place among the `--set`s ([`position_of`]).
+    pub index: usize,
 }
 
 /// kubectl's short names for the kinds kubesim reads.
@@ -64,6 +67,48 @@ const KINDS: &[&str] = &[
     "Ingress",
     "KubeSchedulerConfiguration",
 ];
+
+/// Where the value of the `index`-th `--set` is said to be: line 0 (no file has one), column
+/// index + 1. Every node of an overridden value carries it, so a diagnostic about the value can
+/// be given back to its `--set` ([`attribute`]) instead of pointing into a file.
+pub fn position_of(index: usize) -> Position {
+    Position {
+        line: 0,
+        column: u32::try_from(index + 1).unwrap_or(u32::MAX),
+    }
+}
+
+/// `value` as a node of the `index`-th `--set` (itself and everything in it).
+pub fn node_of(value: Value, index: usize) -> Node {
+    let position = position_of(index);
+    let value = match value {
+        Value::Seq(items) => {
+            Value::Seq(items.into_iter().map(|n| node_of(n.value, index)).collect())
+        }
+        Value::Map(entries) => Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (node_of(k.value, index), node_of(v.value, index)))
+                .collect(),
+        ),
+        scalar => scalar,
+    };
+    Node { value, position }
+}
+
+/// Gives diagnostics about overridden values to their `--set`: `--set duration=abc:
+/// spec.duration: …` instead of a line of the scenario file that does not say `abc`.
+pub fn attribute(diags: &mut [Diagnostic], assignments: &[String]) {
+    for d in diags.iter_mut() {
+        let Some(p) = d.position.filter(|p| p.line == 0) else {
+            continue;
+        };
+        if let Some(text) = assignments.get((p.column as usize).wrapping_sub(1)) {
+            d.file = format!("--set {text}");
+            d.position = None;
+        }
+    }
+}
 
 /// Parses one `--set` assignment.
 pub fn parse(assignment: &str) -> Result<Override, String> {
@@ -144,6 +189,7 @@ fn parse_object(
         path: path.to_string(),
         value,
         text: assignment.to_string(),
+        index: 0,
     }))
 }
 
@@ -185,7 +231,7 @@ impl ObjectOverrides {
             for (o, matched) in &mut self.list {
                 if o.kind == kind && o.namespace == namespace && o.name == name {
                     *matched += 1;
-                    if let Err(e) = doc.set(&o.path, o.value.clone()) {
+                    if let Err(e) = doc.replace(&o.path, node_of(o.value.clone(), o.index)) {
                         errors.push(format!("--set {}: {e}", o.text));
                     }
                 }

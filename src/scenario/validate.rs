@@ -14,7 +14,7 @@ use super::de::decode_all;
 use super::diag::{self, Diagnostic, did_you_mean, did_you_mean_hint};
 use super::manifest::{self, ManifestSet, Source, unknown_field_message};
 use super::model::*;
-use super::overrides::{self, ObjectOverrides, Override};
+use super::overrides::{self, ObjectOverride, ObjectOverrides, Override};
 use super::raw::*;
 use super::scheduler_config;
 use super::slo::parse_assertion;
@@ -51,6 +51,7 @@ pub fn load_scenario(path: &Path, options: &LoadOptions) -> Result<Scenario, Vec
     let file = path.display().to_string();
     let mut diags = Vec::new();
     let result = load_inner(path, &file, options, &mut diags);
+    overrides::attribute(&mut diags, &options.overrides);
     diag::sort(&mut diags);
     match result {
         Some(mut scenario) if !diags.iter().any(Diagnostic::is_error) => {
@@ -195,13 +196,13 @@ fn apply_overrides(
     diags: &mut Vec<Diagnostic>,
 ) -> ObjectOverrides {
     let mut objects = Vec::new();
-    for assignment in assignments {
+    for (index, assignment) in assignments.iter().enumerate() {
         let applied = match overrides::parse(assignment) {
             Ok(Override::Scenario { path, value }) => root
-                .set(&path, value)
+                .replace(&path, overrides::node_of(value, index))
                 .map_err(|e| format!("--set {assignment}: {e}")),
             Ok(Override::Object(o)) => {
-                objects.push(o);
+                objects.push(ObjectOverride { index, ..o });
                 Ok(())
             }
             Err(e) => Err(e),

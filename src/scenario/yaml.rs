@@ -174,6 +174,18 @@ impl Node {
     /// Sets the value at `path`, creating mappings for missing keys. The new value takes the
     /// position of the node it replaces (or of its parent), so errors still point into the file.
     pub fn set(&mut self, path: &str, value: Value) -> Result<(), String> {
+        self.slot(path)?.value = value;
+        Ok(())
+    }
+
+    /// Puts `node` (with its own position) at `path`, creating mappings for missing keys.
+    pub fn replace(&mut self, path: &str, node: Node) -> Result<(), String> {
+        *self.slot(path)? = node;
+        Ok(())
+    }
+
+    /// The node at `path`, created (null, at its parent's position) where a key is missing.
+    fn slot(&mut self, path: &str) -> Result<&mut Node, String> {
         let mut node = self;
         for segment in split_path(path) {
             let position = node.position;
@@ -221,8 +233,7 @@ impl Node {
                 }
             };
         }
-        node.value = value;
-        Ok(())
+        Ok(node)
     }
 
     /// A short description of the kind of value, for error messages.
@@ -352,6 +363,13 @@ mod tests {
             .remove(0);
         doc.set("spec.items[0].a", Value::Int(5)).unwrap();
         doc.set("spec.new.deep", Value::Bool(true)).unwrap();
+        let at = Position { line: 9, column: 9 };
+        let placed = Node {
+            value: Value::Int(7),
+            position: at,
+        };
+        doc.replace("spec.items[0].b", placed).unwrap();
+        assert_eq!(doc.lookup("spec.items[0].b").unwrap().position, at);
         assert_eq!(doc.lookup("spec.items[0].a").unwrap().value, Value::Int(5));
         assert_eq!(
             doc.lookup("spec.new.deep").unwrap().value,

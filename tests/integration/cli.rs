@@ -249,18 +249,27 @@ fn a_set_naming_no_object_lists_the_objects_of_its_kind() {
 }
 
 #[test]
-fn a_manifest_set_with_a_wrong_type_is_a_located_error() {
-    // The value replaces the field in place, so it is checked where the field is written.
-    let out = kubesim(&[
-        "run",
-        "scenarios/quickstart/scenario.yaml",
-        "--set",
-        "hpa/web:spec.minReplicas=many",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("web.yaml:") && err.contains("minReplicas"),
-        "{err}"
-    );
+fn errors_in_set_values_name_the_set_not_a_line_of_a_file() {
+    // Each value is validated as if written in the file, and its errors are given back to the
+    // --set that wrote it: a scenario field, a nested value, a manifest field.
+    let cases = [
+        (
+            "duration=abc",
+            "--set duration=abc: spec.duration: \"abc\" has an unknown unit",
+        ),
+        (
+            "traffic[0].arrivals={constant: {rate: x}}",
+            "--set traffic[0].arrivals={constant: {rate: x}}: spec.traffic[0].arrivals.constant.rate: invalid type: string \"x\"",
+        ),
+        (
+            "hpa/web:spec.minReplicas=many",
+            "--set hpa/web:spec.minReplicas=many: spec.minReplicas: invalid type: string \"many\"",
+        ),
+    ];
+    for (set, expected) in cases {
+        let out = kubesim(&["run", "scenarios/quickstart/scenario.yaml", "--set", set]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.starts_with(expected), "{set}: {err}");
+    }
 }
