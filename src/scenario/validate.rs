@@ -65,16 +65,9 @@ pub fn load_scenario(path: &Path, options: &LoadOptions) -> Result<Scenario, Vec
 /// Validates files without running: scenarios fully, anything else as manifests.
 pub fn validate_file(path: &Path) -> Vec<Diagnostic> {
     let file = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_argument(path, "FILE") {
         Ok(t) => t,
-        Err(e) => {
-            return vec![Diagnostic::error(
-                &file,
-                None,
-                "",
-                format!("cannot read file: {e}"),
-            )];
-        }
+        Err(e) => return vec![Diagnostic::error(&file, None, "", e)],
     };
     let is_scenario = parse_documents(&text)
         .map(|docs| {
@@ -105,15 +98,8 @@ fn load_inner(
     options: &LoadOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Scenario> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| {
-            diags.push(Diagnostic::error(
-                file,
-                None,
-                "",
-                format!("cannot read scenario: {e}"),
-            ))
-        })
+    let text = read_argument(path, "SCENARIO")
+        .map_err(|e| diags.push(Diagnostic::error(file, None, "", e)))
         .ok()?;
     let docs = parse_documents(&text)
         .map_err(|e| {
@@ -155,6 +141,25 @@ fn load_inner(
     };
     let scenario = builder.build(&mut raw, &set, path, options);
     Some(scenario)
+}
+
+/// Reads a file named on the command line (the `argument`), saying what is wrong in its terms:
+/// missing, a directory (with the scenario file in it, if there is one), or unreadable.
+fn read_argument(path: &Path, argument: &str) -> Result<String, String> {
+    if path.is_dir() {
+        let inside = path.join("scenario.yaml");
+        let hint = match inside.is_file() {
+            true => format!("; did you mean {}?", inside.display()),
+            false => String::new(),
+        };
+        return Err(format!(
+            "the {argument} argument is a directory; name a file{hint}"
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("the {argument} argument names no file"),
+        _ => format!("the {argument} argument cannot be read: {e}"),
+    })
 }
 
 /// Finds the `kind: Scenario` document; the other documents are inline manifests.

@@ -273,3 +273,27 @@ fn errors_in_set_values_name_the_set_not_a_line_of_a_file() {
         assert!(err.starts_with(expected), "{set}: {err}");
     }
 }
+
+#[test]
+fn a_scenario_argument_that_is_not_a_file_is_named_as_the_argument() {
+    let cases = [
+        (
+            vec!["run", "scenarios/quickstart"],
+            "scenarios/quickstart: the SCENARIO argument is a directory; name a file; did you mean scenarios/quickstart/scenario.yaml?",
+        ),
+        (
+            vec!["check", "no-such-scenario.yaml"],
+            "no-such-scenario.yaml: the SCENARIO argument names no file",
+        ),
+        (
+            vec!["validate", "no-such-file.yaml"],
+            "no-such-file.yaml: the FILE argument names no file",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = kubesim(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with(expected), "{args:?}: {err}");
+    }
+}
