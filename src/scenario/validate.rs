@@ -1848,7 +1848,7 @@ impl Builder<'_> {
                 "Service",
             )
             .map(SloScope::Service)
-            .map_err(|e| self.error(&format!("{path}.service"), e))
+            .map_err(|e| self.reference_error(&format!("{path}.service"), e))
             .ok();
         }
         if let Some(r) = s.deployment.as_deref() {
@@ -1867,7 +1867,7 @@ impl Builder<'_> {
                 "Deployment",
             )
             .map(SloScope::Deployment)
-            .map_err(|e| self.error(&format!("{path}.deployment"), e))
+            .map_err(|e| self.reference_error(&format!("{path}.deployment"), e))
             .ok();
         }
         let with_traffic: Vec<usize> = services
@@ -1881,12 +1881,12 @@ impl Builder<'_> {
                 Some(SloScope::Service(with_traffic[0]))
             }
             SloMetric::Latency(_) => {
-                self.error(path, "name the `service` this latency is for");
+                self.reference_error(path, "name the `service` this latency is for".into());
                 None
             }
             _ if needs_deployment && deployments.len() == 1 => Some(SloScope::Deployment(0)),
             _ if needs_deployment => {
-                self.error(path, "name the `deployment` these replicas are for");
+                self.reference_error(path, "name the `deployment` these replicas are for".into());
                 None
             }
             _ => Some(SloScope::Cluster),

@@ -42,6 +42,7 @@ fn the_corpus_covers_the_required_problems() {
         "bad-call-steps",
         "two-scenarios",
         "duplicate-key",
+        "broken-manifest-no-cascade",
     ];
     let present = cases();
     for r in required {
