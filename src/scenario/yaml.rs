@@ -391,7 +391,8 @@ mod tests {
     #[test]
     fn thousands_of_documents_are_read_but_not_without_end() {
         // A large cluster's generated manifests: 5 000 objects in one stream (the parser's own
-        // cap is 1 024) are read; more than MAX_DOCUMENTS (100 000) are refused.
+        // cap is 1 024) are read. A storm of 100 001 one-key documents is refused — by the
+        // 250 000-value budget before the document cap (see the next test for which message).
         let doc = "kind: Service\nmetadata: {name: s}\n---\n";
         assert_eq!(parse_documents(&doc.repeat(5_000)).unwrap().len(), 5_000);
         let storm = "---\na: 1\n".repeat(MAX_DOCUMENTS + 1);
