@@ -11,4 +11,5 @@ pub mod metrics;
 pub mod output;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod traffic;

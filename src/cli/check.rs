@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             .map(|(f, t)| SuiteResult {
                 scenario_file: f,
                 report: &t.output.report,
-                wall_seconds: t.info.wall_seconds,
+                wall_seconds: t.timing.wall_seconds,
             })
             .collect();
         run_dir::write_junit_file(file, &junit::render(&suites))

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod explain;
 pub mod run;
+pub mod sweep;
 pub mod validate;
 
 use std::path::Path;
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::{self, Progress, RunOutput};
-use crate::output::RunInfo;
+use crate::output::{RunInfo, Timing};
 use crate::scenario::diag::Diagnostic;
 use crate::scenario::{LoadOptions, Scenario, load_scenario};
 
@@ -29,6 +30,7 @@ Examples:
   kubesim explain scenarios/quickstart/scenario.yaml --at 00:40:00
   kubesim explain scenarios/gpu-placement/scenario.yaml --pod
   kubesim explain scenarios/gpu-placement/scenario.yaml --pod openb-pod-0042
+  kubesim sweep scenarios/quickstart/scenario.yaml --axis 'hpa/web:spec.minReplicas=[2, 3, 4]' --replications 3
 
 Exit codes: 0 success, 1 an SLO assertion failed (check), 2 bad input or usage.";
 
@@ -54,6 +56,9 @@ pub enum Command {
     Validate(validate::Args),
     /// Run a scenario and explain why an HPA chose its replica counts, or why a pod was Pending.
     Explain(explain::Args),
+    /// Run many variants of a scenario (axes of overrides × replications) on all cores; report
+    /// each variant's mean and 95 % interval, the cost–latency frontier and the best feasible.
+    Sweep(sweep::Args),
 }
 
 /// Exit status of a command.
@@ -78,6 +83,7 @@ pub fn run(cli: Cli) -> Status {
         Command::Check(args) => check::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Sweep(args) => sweep::run(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
@@ -162,6 +168,8 @@ pub fn print_diagnostics(diags: &[Diagnostic]) {
 pub struct TimedRun {
     pub output: RunOutput,
     pub info: RunInfo,
+    /// How fast it ran (also in `info`).
+    pub timing: Timing,
 }
 
 /// Runs a loaded scenario with a progress bar on stderr (shown only on a terminal), its HPA
@@ -187,20 +195,16 @@ pub fn run_timed<'a>(
     let output = engine::run_with(scenario, &mut on_progress, decisions)?;
     let wall = started.elapsed().as_secs_f64().max(1e-9);
     bar.finish_and_clear();
-    let simulated = scenario.duration.as_secs_f64();
-    let info = RunInfo {
-        kubesim_version: env!("CARGO_PKG_VERSION"),
-        scenario: scenario.name.clone(),
-        scenario_file: scenario.file.display().to_string(),
-        seed: scenario.seed,
-        command_line: std::env::args().collect(),
-        wall_seconds: wall,
-        simulated_seconds: simulated,
-        speedup_vs_realtime: simulated / wall,
-        events: output.events,
-        events_per_second: output.events as f64 / wall,
-        requests: output.report.totals.requests,
-        requests_per_second: output.report.totals.requests as f64 / wall,
-    };
-    Ok(TimedRun { output, info })
+    let timing = Timing::of(scenario, &output, wall);
+    let info = RunInfo::new(
+        scenario,
+        &output,
+        std::env::args().collect(),
+        Some(timing.clone()),
+    );
+    Ok(TimedRun {
+        output,
+        info,
+        timing,
+    })
 }

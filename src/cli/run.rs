@@ -65,9 +65,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     eprintln!(
         "simulated {} in {:.2}s ({:.0}× real time, {:.2e} events/s); wrote {}/",
         scenario.duration,
-        timed.info.wall_seconds,
-        timed.info.speedup_vs_realtime,
-        timed.info.events_per_second,
+        timed.timing.wall_seconds,
+        timed.timing.speedup_vs_realtime,
+        timed.timing.events_per_second,
         requested.display()
     );
     Ok(Status::Success)

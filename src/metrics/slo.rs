@@ -9,26 +9,36 @@ pub fn evaluate(scenario: &Scenario, report: &Report) -> Vec<SloResult> {
     scenario
         .slos
         .iter()
-        .map(|slo| {
-            let actual = actual_value(slo, report);
-            // No requests means no evidence: latency SLOs pass vacuously, availability counts as 1.
-            let value = actual.unwrap_or(match slo.metric {
-                SloMetric::Availability => 1.0,
-                _ => 0.0,
-            });
-            SloResult {
-                name: slo.name.clone(),
-                assertion: slo.text.clone(),
-                actual,
-                threshold: slo.threshold,
-                passed: slo.comparison.holds(value, slo.threshold),
-            }
-        })
+        .map(|slo| result(slo, report))
         .collect()
 }
 
-fn actual_value(slo: &SloSpec, report: &Report) -> Option<f64> {
-    match (&slo.scope, slo.metric) {
+/// Evaluates one SLO against a report.
+pub fn result(slo: &SloSpec, report: &Report) -> SloResult {
+    let actual = metric_value(&slo.scope, slo.metric, report);
+    SloResult {
+        name: slo.name.clone(),
+        assertion: slo.text.clone(),
+        actual,
+        threshold: slo.threshold,
+        passed: holds(slo, actual),
+    }
+}
+
+/// Whether `slo` holds for a measured value. No requests means no evidence: latency SLOs pass
+/// vacuously, availability counts as 1.
+pub fn holds(slo: &SloSpec, actual: Option<f64>) -> bool {
+    let value = actual.unwrap_or(match slo.metric {
+        SloMetric::Availability => 1.0,
+        _ => 0.0,
+    });
+    slo.comparison.holds(value, slo.threshold)
+}
+
+/// The value of `metric` on `scope` in a finished run, in the metric's unit (ms, fraction, count,
+/// USD); `None` when there is no evidence (no request was served) or the pair makes no sense.
+pub fn metric_value(scope: &SloScope, metric: SloMetric, report: &Report) -> Option<f64> {
+    match (scope, metric) {
         (SloScope::Service(i), SloMetric::Latency(stat)) => {
             let s = &report.services[*i];
             let l = &s.latency_ms;

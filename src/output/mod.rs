@@ -9,6 +9,7 @@ pub mod explain;
 pub mod junit;
 pub mod run_dir;
 pub mod summary;
+pub mod sweep;
 
 use std::fs;
 use std::io::{self, Write};
@@ -18,8 +19,10 @@ use serde::Serialize;
 
 use crate::controllers::autoscaler::AutoscalerEvent;
 use crate::controllers::hpa::HpaDecision;
+use crate::engine::RunOutput;
 use crate::metrics::pod_events::PodEvent;
 use crate::metrics::{Report, TimeSeries};
+use crate::scenario::Scenario;
 
 /// Facts about one invocation that are not a function of the scenario (wall time, command line).
 #[derive(Clone, Debug, Serialize)]
@@ -28,14 +31,57 @@ pub struct RunInfo {
     pub scenario: String,
     pub scenario_file: String,
     pub seed: u64,
+    /// The command that ran it (for a run kept by a sweep: the `kubesim run` that repeats it).
     pub command_line: Vec<String>,
-    pub wall_seconds: f64,
     pub simulated_seconds: f64,
-    pub speedup_vs_realtime: f64,
     pub events: u64,
-    pub events_per_second: f64,
     pub requests: u64,
+    /// How fast it ran (absent for the runs a sweep keeps: the sweep's own `run.json` says).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Timing>,
+}
+
+/// Wall-clock speed of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timing {
+    pub wall_seconds: f64,
+    pub speedup_vs_realtime: f64,
+    pub events_per_second: f64,
     pub requests_per_second: f64,
+}
+
+impl Timing {
+    /// The speed of a run that took `wall_seconds`.
+    pub fn of(scenario: &Scenario, output: &RunOutput, wall_seconds: f64) -> Timing {
+        Timing {
+            wall_seconds,
+            speedup_vs_realtime: scenario.duration.as_secs_f64() / wall_seconds,
+            events_per_second: output.events as f64 / wall_seconds,
+            requests_per_second: output.report.totals.requests as f64 / wall_seconds,
+        }
+    }
+}
+
+impl RunInfo {
+    /// The facts of a finished run.
+    pub fn new(
+        scenario: &Scenario,
+        output: &RunOutput,
+        command_line: Vec<String>,
+        timing: Option<Timing>,
+    ) -> RunInfo {
+        RunInfo {
+            kubesim_version: env!("CARGO_PKG_VERSION"),
+            scenario: scenario.name.clone(),
+            scenario_file: scenario.file.display().to_string(),
+            seed: scenario.seed,
+            command_line,
+            simulated_seconds: scenario.duration.as_secs_f64(),
+            events: output.events,
+            requests: output.report.totals.requests,
+            timing,
+        }
+    }
 }
 
 /// Everything that goes into a run directory.

@@ -26,7 +26,12 @@ pub const RUN_FILES: &[&str] = &[
     "autoscaler.jsonl",
     "pod_events.jsonl",
     "scenario.resolved.yaml",
+    "sweep.json",
+    "sweep.csv",
 ];
+
+/// The directory of a sweep's kept runs (`--keep-runs`): one run directory per replication.
+pub const KEPT_RUNS: &str = "runs";
 
 /// The file whose presence (with kubesim's fields) marks a directory as a kubesim run.
 const MARKER: &str = "run.json";
@@ -195,7 +200,7 @@ fn existing_contents(path: &Path, shown: &str) -> Result<ExistingDir, OutPathErr
     }
     let foreign: Vec<&String> = names
         .iter()
-        .filter(|n| !RUN_FILES.contains(&n.as_str()))
+        .filter(|n| !RUN_FILES.contains(&n.as_str()) && !is_kept_runs(path, n))
         .collect();
     if foreign.is_empty() && is_kubesim_marker(&path.join(MARKER)) {
         return Ok(ExistingDir::EarlierRun);
@@ -217,6 +222,20 @@ fn summarize(names: &[&String]) -> String {
         0 => shown.join(", "),
         more => format!("{}, and {more} more", shown.join(", ")),
     }
+}
+
+/// `runs/` of an earlier sweep: a real directory holding only run directories of kubesim's files.
+fn is_kept_runs(dir: &Path, name: &str) -> bool {
+    let only = |path: &Path, entry_ok: &dyn Fn(&fs::DirEntry) -> bool| {
+        fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+            && fs::read_dir(path)
+                .is_ok_and(|mut entries| entries.all(|e| e.is_ok_and(|e| entry_ok(&e))))
+    };
+    let run_file = |e: &fs::DirEntry| {
+        RUN_FILES.contains(&e.file_name().to_string_lossy().as_ref())
+            && e.file_type().is_ok_and(|t| t.is_file())
+    };
+    name == KEPT_RUNS && only(&dir.join(name), &|run| only(&run.path(), &run_file))
 }
 
 /// A `run.json` that kubesim wrote: a regular file, JSON, with kubesim's own fields.
@@ -394,8 +413,19 @@ fn remove_staging(path: &Path) {
     }
 }
 
-/// Deletes the files kubesim writes in `dir`, then `dir` itself if that left it empty.
+/// Deletes the files kubesim writes in `dir` (and in the run directories of its `runs/`), then
+/// each directory that this left empty.
 fn remove_run_files(dir: &Path) -> io::Result<()> {
+    let runs = dir.join(KEPT_RUNS);
+    if fs::symlink_metadata(&runs).is_ok_and(|m| m.is_dir()) {
+        for entry in fs::read_dir(&runs)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                remove_run_files(&entry.path())?;
+            }
+        }
+        fs::remove_dir(&runs)?;
+    }
     for name in RUN_FILES {
         match fs::remove_file(dir.join(name)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),

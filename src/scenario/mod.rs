@@ -21,6 +21,7 @@ pub mod probes;
 pub mod raw;
 pub mod scheduler_config;
 pub mod slo;
+pub mod sweep;
 pub mod trace;
 pub mod units;
 pub mod validate;

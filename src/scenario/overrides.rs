@@ -15,7 +15,7 @@
 //! mapping keys but not list items. An object override that names no object is an error naming
 //! the objects of that kind that do exist.
 
-use super::diag::Diagnostic;
+use super::diag::{Diagnostic, Severity};
 use super::yaml::{Node, Position, Value, parse_documents};
 
 /// One parsed `--set`.
@@ -96,6 +96,12 @@ pub fn node_of(value: Value, index: usize) -> Node {
     Node { value, position }
 }
 
+/// An error about the `index`-th override itself (it cannot be parsed or applied), to be given
+/// to it by [`attribute`].
+pub fn error(index: usize, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::error("--set", Some(position_of(index)), "", message)
+}
+
 /// Gives diagnostics about overridden values to their `--set`: `--set duration=abc:
 /// spec.duration: …` instead of a line of the scenario file that does not say `abc`.
 pub fn attribute(diags: &mut [Diagnostic], assignments: &[String]) {
@@ -106,22 +112,33 @@ pub fn attribute(diags: &mut [Diagnostic], assignments: &[String]) {
         if let Some(text) = assignments.get((p.column as usize).wrapping_sub(1)) {
             d.file = format!("--set {text}");
             d.position = None;
+            promote_unknown_field(d);
         }
+    }
+}
+
+/// A field an override creates that the object does not have would change nothing: an error,
+/// where the same field written in a manifest is only a warning.
+fn promote_unknown_field(d: &mut Diagnostic) {
+    if d.severity == Severity::Warning && d.message.starts_with("unknown field") {
+        d.severity = Severity::Error;
+        d.message = match d.message.strip_suffix("; it is ignored") {
+            Some(m) => format!("{m}: this override would change nothing"),
+            None => d.message.clone(),
+        };
     }
 }
 
 /// Parses one `--set` assignment.
 pub fn parse(assignment: &str) -> Result<Override, String> {
     let (target, value_text) = assignment.split_once('=').ok_or_else(|| {
-        format!(
-            "{assignment:?} is not PATH=VALUE (e.g. duration=1h, or Deployment/web:spec.replicas=3)"
-        )
+        "not PATH=VALUE (e.g. duration=1h, or Deployment/web:spec.replicas=3)".to_string()
     })?;
     let value = parse_value(value_text);
     match target.split_once(':') {
         Some((object, path)) => parse_object(object.trim(), path.trim(), value, assignment),
         None => Ok(Override::Scenario {
-            path: scenario_path(target.trim(), assignment)?,
+            path: scenario_path(target.trim())?,
             value,
         }),
     }
@@ -136,8 +153,8 @@ fn parse_value(text: &str) -> Value {
 }
 
 /// The scenario path with `spec.` added when it starts below the spec.
-fn scenario_path(path: &str, assignment: &str) -> Result<String, String> {
-    check_path(path, assignment)?;
+fn scenario_path(path: &str) -> Result<String, String> {
+    check_path(path)?;
     let first = path.split(['.', '[']).next().unwrap_or("");
     Ok(match first {
         "apiVersion" | "kind" | "metadata" | "spec" => path.to_string(),
@@ -146,7 +163,7 @@ fn scenario_path(path: &str, assignment: &str) -> Result<String, String> {
 }
 
 /// A path must name a field: no empty segment (`spec..x`, a leading or trailing dot).
-fn check_path(path: &str, assignment: &str) -> Result<(), String> {
+fn check_path(path: &str) -> Result<(), String> {
     let bad = path.is_empty()
         || path.split('.').any(|segment| {
             let key = segment.split('[').next().unwrap_or("");
@@ -154,7 +171,7 @@ fn check_path(path: &str, assignment: &str) -> Result<(), String> {
         });
     if bad {
         return Err(format!(
-            "{assignment:?}: {path:?} is not a field path (keys joined by '.', list items as [N], e.g. spec.replicas)"
+            "{path:?} is not a field path (keys joined by '.', list items as [N], e.g. spec.replicas)"
         ));
     }
     Ok(())
@@ -172,16 +189,16 @@ fn parse_object(
         [kind, namespace, name] => (kind, namespace, name),
         _ => {
             return Err(format!(
-                "{assignment:?}: {object:?} does not name an object: write KIND/NAME or KIND/NAMESPACE/NAME (e.g. Deployment/web)"
+                "{object:?} does not name an object: write KIND/NAME or KIND/NAMESPACE/NAME (e.g. Deployment/web)"
             ));
         }
     };
     if kind.is_empty() || namespace.is_empty() || name.is_empty() {
         return Err(format!(
-            "{assignment:?}: {object:?} has an empty part: write KIND/NAME or KIND/NAMESPACE/NAME"
+            "{object:?} has an empty part: write KIND/NAME or KIND/NAMESPACE/NAME"
         ));
     }
-    check_path(path, assignment)?;
+    check_path(path)?;
     Ok(Override::Object(ObjectOverride {
         kind: canonical_kind(kind),
         namespace: namespace.to_string(),
@@ -223,8 +240,8 @@ impl ObjectOverrides {
     }
 
     /// Applies the overrides naming each document's object to it; returns the errors (a path
-    /// that cannot be set).
-    pub fn apply(&mut self, docs: &mut [Node]) -> Vec<String> {
+    /// that cannot be set), each with its override's index.
+    pub fn apply(&mut self, docs: &mut [Node]) -> Vec<(usize, String)> {
         let mut errors = Vec::new();
         for doc in docs.iter_mut() {
             let (kind, namespace, name) = identity(doc);
@@ -232,7 +249,7 @@ impl ObjectOverrides {
                 if o.kind == kind && o.namespace == namespace && o.name == name {
                     *matched += 1;
                     if let Err(e) = doc.replace(&o.path, node_of(o.value.clone(), o.index)) {
-                        errors.push(format!("--set {}: {e}", o.text));
+                        errors.push((o.index, e));
                     }
                 }
             }
@@ -241,8 +258,9 @@ impl ObjectOverrides {
         errors
     }
 
-    /// Errors for the overrides that named no object, each with the objects of its kind.
-    pub fn unmatched(&self) -> Vec<String> {
+    /// Errors for the overrides that named no object, each with the objects of its kind and
+    /// with its override's index.
+    pub fn unmatched(&self) -> Vec<(usize, String)> {
         self.list
             .iter()
             .filter(|(_, matched)| *matched == 0)
@@ -257,10 +275,11 @@ impl ObjectOverrides {
                     true => format!("the manifests have no {}", o.kind),
                     false => format!("there are: {}", same_kind.join(", ")),
                 };
-                format!(
-                    "--set {}: no {} named {:?} in namespace {:?} ({hint})",
-                    o.text, o.kind, o.name, o.namespace
-                )
+                let message = format!(
+                    "no {} named {:?} in namespace {:?} ({hint})",
+                    o.kind, o.name, o.namespace
+                );
+                (o.index, message)
             })
             .collect()
     }
@@ -334,7 +353,7 @@ mod tests {
     #[test]
     fn malformed_overrides_say_what_is_wrong() {
         let cases = [
-            ("duration", "is not PATH=VALUE"),
+            ("duration", "not PATH=VALUE"),
             ("=5m", "is not a field path"),
             ("spec..duration=5m", "is not a field path"),
             ("spec.=5m", "is not a field path"),
@@ -356,11 +375,20 @@ mod tests {
     fn unmatched_object_overrides_list_the_objects_of_their_kind() {
         let docs = "kind: Deployment\nmetadata: {name: web}\nspec: {replicas: 1}\n---\nkind: Deployment\nmetadata: {name: db, namespace: data}\n";
         let mut docs = parse_documents(docs).unwrap();
-        let mut set = ObjectOverrides::new(vec![
-            object("Deployment/web:spec.replicas=4"),
-            object("Deployment/webx:spec.replicas=4"),
-            object("hpa/web:spec.minReplicas=2"),
-        ]);
+        let mut set = ObjectOverrides::new(
+            [
+                "Deployment/web:spec.replicas=4",
+                "Deployment/webx:spec.replicas=4",
+                "hpa/web:spec.minReplicas=2",
+            ]
+            .iter()
+            .enumerate()
+            .map(|(index, text)| ObjectOverride {
+                index,
+                ..object(text)
+            })
+            .collect(),
+        );
         assert!(set.apply(&mut docs).is_empty());
         assert_eq!(
             docs[0]
@@ -371,16 +399,17 @@ mod tests {
         );
         let errors = set.unmatched();
         assert_eq!(errors.len(), 2, "{errors:?}");
+        let (index, message) = &errors[0];
         assert!(
-            errors[0].contains("no Deployment named \"webx\"")
-                && errors[0].contains("Deployment/default/web, Deployment/data/db"),
-            "{}",
-            errors[0]
+            *index == 1
+                && message.contains("no Deployment named \"webx\"")
+                && message.contains("Deployment/default/web, Deployment/data/db"),
+            "{errors:?}"
         );
+        let (index, message) = &errors[1];
         assert!(
-            errors[1].contains("the manifests have no HorizontalPodAutoscaler"),
-            "{}",
-            errors[1]
+            *index == 2 && message.contains("the manifests have no HorizontalPodAutoscaler"),
+            "{errors:?}"
         );
     }
 }

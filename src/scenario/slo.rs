@@ -1,8 +1,9 @@
 //! SLO assertion expressions: `<metric> <op> <value>`, e.g. `latency.p99 <= 250ms`,
 //! `availability >= 99.9%`, `cost.total <= 20`, `replicas.max <= 10`.
 
-use super::model::{Comparison, LatencyStat, SloMetric};
+use super::model::{Comparison, DeploymentSpec, LatencyStat, ServiceSpec, SloMetric, SloScope};
 use super::units::parse_duration;
+use super::validate::resolve;
 
 /// Metric names accepted in assertions, for help and "did you mean".
 pub const METRIC_NAMES: &[&str] = &[
@@ -59,7 +60,7 @@ fn split_comparison(text: &str) -> Option<(&str, Comparison, &str)> {
     None
 }
 
-fn parse_metric(name: &str) -> Result<SloMetric, String> {
+pub fn parse_metric(name: &str) -> Result<SloMetric, String> {
     let metric = match name {
         "latency.p50" => SloMetric::Latency(LatencyStat::P50),
         "latency.p90" => SloMetric::Latency(LatencyStat::P90),
@@ -113,6 +114,120 @@ fn parse_threshold(metric: SloMetric, text: &str) -> Result<f64, String> {
                 .filter(|v| v.is_finite())
                 .ok_or_else(|| format!("{text:?} is not a number"))
         }
+    }
+}
+
+/// The name a metric is written with (the inverse of [`parse_metric`]).
+pub fn metric_name(metric: SloMetric) -> &'static str {
+    match metric {
+        SloMetric::Latency(LatencyStat::P50) => "latency.p50",
+        SloMetric::Latency(LatencyStat::P90) => "latency.p90",
+        SloMetric::Latency(LatencyStat::P95) => "latency.p95",
+        SloMetric::Latency(LatencyStat::P99) => "latency.p99",
+        SloMetric::Latency(LatencyStat::P999) => "latency.p999",
+        SloMetric::Latency(LatencyStat::Max) => "latency.max",
+        SloMetric::Latency(LatencyStat::Mean) => "latency.mean",
+        SloMetric::Availability => "availability",
+        SloMetric::RequestsFailed => "requests.failed",
+        SloMetric::CostTotal => "cost.total",
+        SloMetric::ReplicasMax => "replicas.max",
+        SloMetric::ReplicasMean => "replicas.mean",
+        SloMetric::ReplicasMin => "replicas.min",
+    }
+}
+
+/// Why the object an assertion is about could not be found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeError {
+    /// The field at fault (`service`, `deployment`); `None`: the entry as a whole.
+    pub field: Option<&'static str>,
+    pub message: String,
+    /// It names (or needs) an object the manifests lack: not worth reporting when a manifest
+    /// could not be read, since that error explains it.
+    pub reference: bool,
+}
+
+/// The Service, Deployment or whole cluster a metric is measured on. Latency without a
+/// `service` means the only Service with traffic; replicas without a `deployment` the only
+/// Deployment.
+pub fn resolve_scope(
+    metric: SloMetric,
+    service: Option<&str>,
+    deployment: Option<&str>,
+    services: &[ServiceSpec],
+    deployments: &[DeploymentSpec],
+) -> Result<SloScope, ScopeError> {
+    let needs_deployment = matches!(
+        metric,
+        SloMetric::ReplicasMax | SloMetric::ReplicasMean | SloMetric::ReplicasMin
+    );
+    let per_service = matches!(
+        metric,
+        SloMetric::Latency(_) | SloMetric::Availability | SloMetric::RequestsFailed
+    );
+    let wrong = |field, message: &str| ScopeError {
+        field: Some(field),
+        message: message.to_string(),
+        reference: false,
+    };
+    let missing = |field, message: String| ScopeError {
+        field,
+        message,
+        reference: true,
+    };
+    if let Some(r) = service {
+        if !per_service {
+            return Err(wrong("service", "this metric is not per Service"));
+        }
+        let names = services
+            .iter()
+            .map(|x| (x.namespace.as_str(), x.name.as_str()));
+        return resolve(r, names, "Service")
+            .map(SloScope::Service)
+            .map_err(|e| missing(Some("service"), e));
+    }
+    if let Some(r) = deployment {
+        if !needs_deployment {
+            return Err(wrong("deployment", "this metric is not per Deployment"));
+        }
+        let names = deployments
+            .iter()
+            .map(|x| (x.namespace.as_str(), x.name.as_str()));
+        return resolve(r, names, "Deployment")
+            .map(SloScope::Deployment)
+            .map_err(|e| missing(Some("deployment"), e));
+    }
+    let mut with_traffic = services
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| x.traffic.is_some());
+    match metric {
+        SloMetric::Latency(_) => match (with_traffic.next(), with_traffic.next()) {
+            (Some((i, _)), None) => Ok(SloScope::Service(i)),
+            _ => Err(missing(
+                None,
+                "name the `service` this latency is for".into(),
+            )),
+        },
+        _ if needs_deployment && deployments.len() == 1 => Ok(SloScope::Deployment(0)),
+        _ if needs_deployment => Err(missing(
+            None,
+            "name the `deployment` these replicas are for".into(),
+        )),
+        _ => Ok(SloScope::Cluster),
+    }
+}
+
+/// `service web: `, `deployment web: ` or nothing (the cluster), to put before an assertion.
+pub fn scope_label(
+    scope: &SloScope,
+    services: &[ServiceSpec],
+    deployments: &[DeploymentSpec],
+) -> String {
+    match scope {
+        SloScope::Service(i) => format!("service {}: ", services[*i].name),
+        SloScope::Deployment(i) => format!("deployment {}: ", deployments[*i].name),
+        SloScope::Cluster => String::new(),
     }
 }
 

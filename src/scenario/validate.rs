@@ -17,7 +17,7 @@ use super::model::*;
 use super::overrides::{self, ObjectOverride, ObjectOverrides, Override};
 use super::raw::*;
 use super::scheduler_config;
-use super::slo::parse_assertion;
+use super::slo::{parse_assertion, resolve_scope, scope_label};
 use super::trace::{self, TraceMapping};
 use super::units::Duration;
 use super::yaml::{Node, Value, parse_documents};
@@ -129,8 +129,8 @@ fn load_inner(
     };
     manifests.read_files(&spec.manifests, &base_dir, &source);
     manifests.add(file, &mut inline);
-    for e in object_overrides.unmatched() {
-        diags.push(Diagnostic::error("--set", None, "", e));
+    for (index, e) in object_overrides.unmatched() {
+        diags.push(overrides::error(index, e));
     }
     let mut builder = Builder {
         source: &source,
@@ -203,9 +203,9 @@ fn apply_overrides(
     let mut objects = Vec::new();
     for (index, assignment) in assignments.iter().enumerate() {
         let applied = match overrides::parse(assignment) {
-            Ok(Override::Scenario { path, value }) => root
-                .replace(&path, overrides::node_of(value, index))
-                .map_err(|e| format!("--set {assignment}: {e}")),
+            Ok(Override::Scenario { path, value }) => {
+                root.replace(&path, overrides::node_of(value, index))
+            }
             Ok(Override::Object(o)) => {
                 objects.push(ObjectOverride { index, ..o });
                 Ok(())
@@ -213,7 +213,7 @@ fn apply_overrides(
             Err(e) => Err(e),
         };
         if let Err(e) = applied {
-            diags.push(Diagnostic::error("--set", None, "", e));
+            diags.push(overrides::error(index, e));
         }
     }
     ObjectOverrides::new(objects)
@@ -247,8 +247,8 @@ impl ManifestReader<'_> {
     }
 
     fn add(&mut self, file: &str, docs: &mut Vec<Node>) {
-        for e in self.overrides.apply(docs) {
-            self.diags.push(Diagnostic::error("--set", None, "", e));
+        for (index, e) in self.overrides.apply(docs) {
+            self.diags.push(overrides::error(index, e));
         }
         manifest::add_documents(self.set, file, std::mem::take(docs), self.diags);
     }
@@ -383,7 +383,7 @@ const MAX_RATE_PER_SEC: f64 = 1e7;
 const MAX_CV: f64 = 100.0;
 
 /// Resolves a reference `name` or `namespace/name` against (namespace, name) pairs.
-fn resolve<'a>(
+pub(super) fn resolve<'a>(
     reference: &str,
     items: impl Iterator<Item = (&'a str, &'a str)> + Clone,
     what: &str,
@@ -1798,15 +1798,10 @@ impl Builder<'_> {
             else {
                 continue;
             };
-            let scope_name = match &scope {
-                SloScope::Service(i) => format!("service {}: ", services[*i].name),
-                SloScope::Deployment(i) => format!("deployment {}: ", deployments[*i].name),
-                SloScope::Cluster => String::new(),
-            };
             let name = s
                 .name
                 .clone()
-                .unwrap_or_else(|| format!("{scope_name}{text}"));
+                .unwrap_or_else(|| format!("{}{text}", scope_label(&scope, services, deployments)));
             out.push(SloSpec {
                 name,
                 scope,
@@ -1827,70 +1822,26 @@ impl Builder<'_> {
         services: &[ServiceSpec],
         deployments: &[DeploymentSpec],
     ) -> Option<SloScope> {
-        let needs_deployment = matches!(
+        let scope = resolve_scope(
             metric,
-            SloMetric::ReplicasMax | SloMetric::ReplicasMean | SloMetric::ReplicasMin
+            s.service.as_deref(),
+            s.deployment.as_deref(),
+            services,
+            deployments,
         );
-        let per_service = matches!(
-            metric,
-            SloMetric::Latency(_) | SloMetric::Availability | SloMetric::RequestsFailed
-        );
-        if let Some(r) = s.service.as_deref() {
-            if !per_service {
-                self.error(&format!("{path}.service"), "this metric is not per Service");
-                return None;
-            }
-            return resolve(
-                r,
-                services
-                    .iter()
-                    .map(|x| (x.namespace.as_str(), x.name.as_str())),
-                "Service",
-            )
-            .map(SloScope::Service)
-            .map_err(|e| self.reference_error(&format!("{path}.service"), e))
-            .ok();
-        }
-        if let Some(r) = s.deployment.as_deref() {
-            if !needs_deployment {
-                self.error(
-                    &format!("{path}.deployment"),
-                    "this metric is not per Deployment",
-                );
-                return None;
-            }
-            return resolve(
-                r,
-                deployments
-                    .iter()
-                    .map(|x| (x.namespace.as_str(), x.name.as_str())),
-                "Deployment",
-            )
-            .map(SloScope::Deployment)
-            .map_err(|e| self.reference_error(&format!("{path}.deployment"), e))
-            .ok();
-        }
-        let with_traffic: Vec<usize> = services
-            .iter()
-            .enumerate()
-            .filter(|(_, x)| x.traffic.is_some())
-            .map(|(i, _)| i)
-            .collect();
-        match metric {
-            SloMetric::Latency(_) if with_traffic.len() == 1 => {
-                Some(SloScope::Service(with_traffic[0]))
-            }
-            SloMetric::Latency(_) => {
-                self.reference_error(path, "name the `service` this latency is for".into());
-                None
-            }
-            _ if needs_deployment && deployments.len() == 1 => Some(SloScope::Deployment(0)),
-            _ if needs_deployment => {
-                self.reference_error(path, "name the `deployment` these replicas are for".into());
-                None
-            }
-            _ => Some(SloScope::Cluster),
-        }
+        scope
+            .map_err(|e| {
+                let at = match e.field {
+                    Some(field) => format!("{path}.{field}"),
+                    None => path.to_string(),
+                };
+                if e.reference {
+                    self.reference_error(&at, e.message);
+                } else {
+                    self.error(&at, e.message);
+                }
+            })
+            .ok()
     }
 
     fn hpa_settings(&mut self, raw: Option<&RawControllerManager>) -> HpaSettings {

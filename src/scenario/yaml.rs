@@ -174,21 +174,25 @@ impl Node {
     /// Sets the value at `path`, creating mappings for missing keys. The new value takes the
     /// position of the node it replaces (or of its parent), so errors still point into the file.
     pub fn set(&mut self, path: &str, value: Value) -> Result<(), String> {
-        self.slot(path)?.value = value;
+        self.slot(path, None)?.value = value;
         Ok(())
     }
 
-    /// Puts `node` (with its own position) at `path`, creating mappings for missing keys.
+    /// Puts `node` (with its own position) at `path`, creating mappings for missing keys; the
+    /// keys it creates take the node's position too, so that an error about a key that should
+    /// not be there points where the node came from.
     pub fn replace(&mut self, path: &str, node: Node) -> Result<(), String> {
-        *self.slot(path)? = node;
+        let position = node.position;
+        *self.slot(path, Some(position))? = node;
         Ok(())
     }
 
-    /// The node at `path`, created (null, at its parent's position) where a key is missing.
-    fn slot(&mut self, path: &str) -> Result<&mut Node, String> {
+    /// The node at `path`, created (null, at `created` or else its parent's position) where a
+    /// key is missing.
+    fn slot(&mut self, path: &str, created: Option<Position>) -> Result<&mut Node, String> {
         let mut node = self;
         for segment in split_path(path) {
-            let position = node.position;
+            let position = created.unwrap_or(node.position);
             node = match segment {
                 PathSegment::Key(k) => {
                     if matches!(node.value, Value::Null) {
@@ -247,6 +251,60 @@ impl Node {
             Value::Seq(_) => "a list",
             Value::Map(_) => "a mapping",
         }
+    }
+}
+
+impl Value {
+    /// The value as one line of flow-style YAML that reads back as the same value: `6`,
+    /// `500m`, `"a: b"`, `[1, 2]`, `{cpu: 1}` — the text an override (`--set PATH=VALUE`) takes.
+    pub fn to_flow(&self) -> String {
+        match self {
+            Value::Null => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
+            Value::Float(f) => flow_float(*f),
+            Value::String(s) => flow_string(s),
+            Value::Seq(items) => {
+                let items: Vec<String> = items.iter().map(|n| n.value.to_flow()).collect();
+                format!("[{}]", items.join(", "))
+            }
+            Value::Map(entries) => {
+                let entries: Vec<String> = entries
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", k.value.to_flow(), v.value.to_flow()))
+                    .collect();
+                format!("{{{}}}", entries.join(", "))
+            }
+        }
+    }
+}
+
+/// A float that YAML reads back as a float (`2.0`, not `2`; `.inf`, `.nan`).
+fn flow_float(f: f64) -> String {
+    if f.is_nan() {
+        ".nan".into()
+    } else if f.is_infinite() {
+        if f > 0.0 { ".inf" } else { "-.inf" }.into()
+    } else if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.1}")
+    } else {
+        f.to_string()
+    }
+}
+
+/// A string plain when YAML would read it back as the same string, else double-quoted (JSON
+/// escapes are valid YAML).
+fn flow_string(s: &str) -> String {
+    let plain = !s.is_empty()
+        && !s.contains([',', '[', ']', '{', '}', '#', '"', '\'', '\n', '\t'])
+        && !s.contains(": ")
+        && s.trim() == s
+        && matches!(parse_documents(s).as_deref(), Ok([n]) if n.value == Value::String(s.to_string()));
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).expect("strings serialize")
     }
 }
 
@@ -336,6 +394,42 @@ impl<'de> Visitor<'de> for ValueVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Strips positions, to compare values only.
+    fn bare(v: &Value) -> String {
+        format!("{:?}", v.to_flow())
+    }
+
+    #[test]
+    fn flow_text_reads_back_as_the_same_value() {
+        let cases = [
+            ("6", "6"),
+            ("500m", "500m"),
+            ("2.0", "2.0"),
+            ("0.25", "0.25"),
+            ("\"6\"", "\"6\""),
+            ("\"a: b\"", "\"a: b\""),
+            ("\"true\"", "\"true\""),
+            ("\"\"", "\"\""),
+            ("[1, b, {c: 2}]", "[1, b, {c: 2}]"),
+            ("{cpu: 1, memory: 2Gi}", "{cpu: 1, memory: 2Gi}"),
+            ("null", "null"),
+        ];
+        for (text, flow) in cases {
+            let value = &parse_documents(&format!("v: {text}")).unwrap()[0]
+                .get("v")
+                .unwrap()
+                .value
+                .clone();
+            assert_eq!(value.to_flow(), flow, "{text}");
+            let again = parse_documents(&format!("v: {flow}")).unwrap()[0]
+                .get("v")
+                .unwrap()
+                .value
+                .clone();
+            assert_eq!(bare(&again), bare(value), "{text} → {flow}");
+        }
+    }
 
     #[test]
     fn positions_and_types_survive_parsing() {

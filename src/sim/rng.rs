@@ -38,6 +38,13 @@ impl RngStreams {
     }
 }
 
+/// A seed derived from `seed` and a stable name (e.g. a sweep variant's identity): the same
+/// pair always gives the same seed, on any machine.
+pub fn derive_seed(seed: u64, name: &str) -> u64 {
+    let mut state = seed ^ fnv1a64(name.as_bytes());
+    splitmix64(&mut state)
+}
+
 /// FNV-1a: a fixed, documented string hash (std's hasher is not guaranteed stable across releases).
 fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

@@ -17,3 +17,4 @@ mod scenarios;
 mod spread;
 mod statefulset;
 mod support;
+mod sweep;

@@ -1,0 +1,293 @@
+//! `kubesim sweep`: variants equal their runs alone, results do not depend on threads or on the
+//! other variants, and bad sweeps are refused where they were written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::{kubesim, root, scratch};
+
+const QUICKSTART: &str = "scenarios/quickstart/scenario.yaml";
+
+/// Runs `kubesim sweep` with a short quickstart and the given arguments, into `out`.
+fn sweep(out: &Path, threads: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubesim"));
+    command
+        .args(["sweep", QUICKSTART, "--set", "duration=15m", "--out"])
+        .arg(out)
+        .args(args)
+        .current_dir(root());
+    match threads {
+        Some(n) => command.env("RAYON_NUM_THREADS", n),
+        None => command.env_remove("RAYON_NUM_THREADS"),
+    };
+    command.output().expect("kubesim runs")
+}
+
+fn ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn read(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json(path: PathBuf) -> serde_json::Value {
+    serde_json::from_str(&read(path)).unwrap()
+}
+
+const AXES: [&str; 6] = [
+    "--axis",
+    "hpa/web:spec.minReplicas=[2, 4]",
+    "--axis",
+    "workloads[0].concurrency=8..16:8",
+    "--replications",
+    "2",
+];
+
+#[test]
+fn a_kept_variant_run_equals_the_same_run_alone() {
+    let dir = scratch("sweep-alone");
+    let out = dir.join("sweep");
+    let mut args = AXES.to_vec();
+    args.push("--keep-runs");
+    ok(&sweep(&out, None, &args));
+    let summary = json(out.join("sweep.json"));
+    let variants = summary["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 4);
+    // v02: minReplicas 4, concurrency 8 (the last axis varies fastest); its second replication.
+    let v = &variants[2];
+    assert_eq!(v["values"], serde_json::json!(["4", "8"]));
+    let seed = v["seeds"][1].as_u64().unwrap().to_string();
+    let alone = dir.join("alone");
+    let mut run = vec!["run", QUICKSTART, "--set", "duration=15m", "--seed", &seed];
+    for o in v["overrides"].as_array().unwrap() {
+        run.extend(["--set", o.as_str().unwrap()]);
+    }
+    run.extend(["--out", alone.to_str().unwrap()]);
+    ok(&kubesim(&run));
+    let kept = out.join("runs").join("v02-r1");
+    assert_eq!(
+        read(kept.join("report.json")),
+        read(alone.join("report.json"))
+    );
+    // The kept run says how to repeat it.
+    let info = json(kept.join("run.json"));
+    let command: Vec<&str> = (info["command_line"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        command.windows(2).any(|w| w == ["--seed", seed.as_str()]),
+        "{command:?}"
+    );
+    // And the sweep's numbers are that run's.
+    let report = json(alone.join("report.json"));
+    let p99 = &v["metrics"]["service/web:latency.p99"]["values"][1];
+    assert_eq!(p99, &report["services"][0]["latency_ms"]["p99"]);
+}
+
+#[test]
+fn results_do_not_depend_on_threads_or_on_the_other_variants() {
+    let dir = scratch("sweep-threads");
+    let (one, two) = (dir.join("one"), dir.join("two"));
+    ok(&sweep(&one, Some("1"), &AXES));
+    ok(&sweep(&two, Some("2"), &AXES));
+    for file in ["sweep.json", "sweep.csv"] {
+        assert_eq!(read(one.join(file)), read(two.join(file)), "{file}");
+    }
+    // A sweep of one of those variants alone (its axes given in another order) measures the
+    // same: seeds come from the variant's overrides, not from its place in a sweep.
+    let single = dir.join("single");
+    let args = [
+        "--axis",
+        "workloads[0].concurrency=[16]",
+        "--axis",
+        "hpa/web:spec.minReplicas=[4]",
+        "--replications",
+        "2",
+    ];
+    ok(&sweep(&single, None, &args));
+    let whole = json(one.join("sweep.json"));
+    let alone = json(single.join("sweep.json"));
+    let v = &whole["variants"][3];
+    assert_eq!(v["values"], serde_json::json!(["4", "16"]));
+    assert_eq!(v["seeds"], alone["variants"][0]["seeds"]);
+    assert_eq!(v["metrics"], alone["variants"][0]["metrics"]);
+}
+
+#[test]
+fn the_conclusion_follows_the_constraints() {
+    let dir = scratch("sweep-conclusion");
+    let out = dir.join("sweep");
+    // A p99 under 1 ms is out of reach: nothing is feasible. With 10 s, everything is, and
+    // cost (three fixed nodes) is the same: the first variant is the best.
+    let mut args = AXES.to_vec();
+    args.extend(["--constraint", "service/web:latency.p99 <= 1ms"]);
+    let o = sweep(&out, None, &args);
+    ok(&o);
+    let summary = json(out.join("sweep.json"));
+    assert_eq!(summary["best"], serde_json::Value::Null);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no variant is feasible"));
+    let mut args = AXES.to_vec();
+    args.extend(["--constraint", "service/web:latency.p99 <= 10s"]);
+    ok(&sweep(&out, None, &args));
+    let summary = json(out.join("sweep.json"));
+    assert_eq!(summary["best"], "v00");
+    let rate = &summary["variants"][0]["slo_pass_rate"];
+    assert_eq!(rate.as_f64(), Some(1.0));
+    // Minimizing the p99 picks the variant with the lowest mean p99.
+    let mut args = AXES.to_vec();
+    args.extend(["--minimize", "service/web:latency.p99"]);
+    ok(&sweep(&out, None, &args));
+    let summary = json(out.join("sweep.json"));
+    let variants = summary["variants"].as_array().unwrap();
+    let p99 = |v: &serde_json::Value| {
+        v["metrics"]["service/web:latency.p99"]["mean"]
+            .as_f64()
+            .unwrap()
+    };
+    let lowest = variants
+        .iter()
+        .min_by(|a, b| p99(a).total_cmp(&p99(b)))
+        .unwrap();
+    assert_eq!(summary["best"], lowest["id"]);
+}
+
+#[test]
+fn a_sweep_file_runs_and_its_mistakes_are_located() {
+    let dir = scratch("sweep-file");
+    let scenario = root().join(QUICKSTART);
+    let file = dir.join("sweep.yaml");
+    let text = format!(
+        "apiVersion: kubesim.io/v1alpha1
+kind: Sweep
+metadata: {{name: sizing}}
+spec:
+  scenario: {scenario}
+  set: [duration=10m]
+  replications: 2
+  axes:
+    - set: hpa/web:spec.minReplicas
+      values: [2, 3]
+    - name: pool
+      set:
+        - cluster.nodePools[0].count
+        - cluster.nodePools[0].pricePerHour
+      values: [[3, 0.192], [4, 0.1]]
+  objective: {{minimize: cost.total}}
+  constraints:
+    - {{service: web, assert: latency.p99 <= 10s}}
+",
+        scenario = scenario.display()
+    );
+    std::fs::write(&file, &text).unwrap();
+    let out = dir.join("out");
+    let o = kubesim(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let summary = json(out.join("sweep.json"));
+    assert_eq!(summary["sweep"], "sizing");
+    // Four nodes at $0.1 cost less than three at $0.192: the pool's second step wins.
+    assert_eq!(summary["best"], "v01");
+    // Mistakes, each reported at its line in the sweep file, and nothing is written.
+    let cases = [
+        (
+            "values: [2, 3]",
+            "values: []",
+            "10:15",
+            "at least one value",
+        ),
+        (
+            "hpa/web:spec.minReplicas",
+            "hpa/webx:spec.minReplicas",
+            "10:16",
+            "no HorizontalPodAutoscaler named \"webx\"",
+        ),
+        (
+            "hpa/web:spec.minReplicas",
+            "hpa/web:spec.minReplicaz",
+            "10:16",
+            "unknown field \"minReplicaz\"",
+        ),
+        (
+            "values: [2, 3]",
+            "values: [2, many]",
+            "10:19",
+            "invalid type: string \"many\"",
+        ),
+        (
+            "minimize: cost.total",
+            "minimize: cost.totl",
+            "16:25",
+            "unknown metric \"cost.totl\"",
+        ),
+        (
+            "service: web,",
+            "service: wbe,",
+            "18:7",
+            "no Service named \"wbe\"",
+        ),
+    ];
+    for (from, to, at, needle) in cases {
+        let bad = dir.join("bad.yaml");
+        std::fs::write(&bad, text.replacen(from, to, 1)).unwrap();
+        let out = dir.join("bad-out");
+        let o = kubesim(&[
+            "sweep",
+            bad.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{to}: {stderr}");
+        let located = format!("{}:{at}: ", bad.display());
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&located) && l.contains(needle)),
+            "{to}: expected {located}…{needle} in\n{stderr}"
+        );
+        assert!(!out.exists(), "{to}: something was written");
+    }
+}
+
+#[test]
+fn bad_flags_are_named() {
+    let out = scratch("sweep-flags").join("out");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--axis", "hpa/web:spec.minReplicas=[]"],
+            "--axis hpa/web:spec.minReplicas=[]: an axis needs at least one value",
+        ),
+        (
+            &["--axis", "hpa/web:spec.minReplicas=[2, x]"],
+            "--axis hpa/web:spec.minReplicas=[2, x]: spec.minReplicas: invalid type: string \"x\"",
+        ),
+        (
+            &["--minimize", "latency.p99x"],
+            "--minimize latency.p99x: unknown metric",
+        ),
+        (
+            &["--constraint", "service/nope:latency.p99 <= 1s"],
+            "--constraint service/nope:latency.p99 <= 1s: service: no Service named \"nope\"",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = sweep(&out, None, args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: expected {needle} in\n{stderr}"
+        );
+        assert!(!out.exists());
+    }
+}
