@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::{self, Progress, RunOutput};
-use crate::output::{RunInfo, Timing};
+use crate::output::{RunInfo, Timing, run_dir};
 use crate::scenario::diag::Diagnostic;
 use crate::scenario::{LoadOptions, Scenario, load_scenario};
 
@@ -139,6 +139,24 @@ pub fn load_and_report(path: &Path, options: &ScenarioOptions) -> Option<Scenari
             print_diagnostics(&diags);
             let errors = diags.iter().filter(|d| d.is_error()).count();
             eprintln!("{}: {errors} error(s); nothing was run", path.display());
+            None
+        }
+    }
+}
+
+/// The output directory if `--out` may be written — not the current directory, nor the folder
+/// of an input file, nor a parent of either — else prints why (naming the argument).
+pub fn checked_out_dir(requested: &Path, inputs: &[&Path]) -> Option<run_dir::OutDir> {
+    let mut protected = vec![run_dir::Protected::current_dir()];
+    protected.extend(
+        inputs
+            .iter()
+            .map(|f| run_dir::Protected::scenario_folder(f)),
+    );
+    match run_dir::check_out_dir(requested, &protected) {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            eprintln!("error: --out {e}");
             None
         }
     }

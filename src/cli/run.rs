@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use crate::engine::DecisionSink;
-use crate::output::run_dir::{self, OutDir, Protected};
+use crate::output::run_dir;
 use crate::output::{self, RunFiles};
 
 /// The context of every error writing the run directory.
@@ -33,7 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let requested = args
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
-    let out_dir = match checked_out_dir(&requested, &args.scenario) {
+    let out_dir = match super::checked_out_dir(&requested, &[&args.scenario]) {
         Some(dir) => dir,
         None => return Ok(Status::BadInput),
     };
@@ -71,19 +71,4 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         requested.display()
     );
     Ok(Status::Success)
-}
-
-/// The run directory if `--out` may be written, else prints why (naming the argument).
-fn checked_out_dir(requested: &std::path::Path, scenario: &std::path::Path) -> Option<OutDir> {
-    let protected = [
-        Protected::current_dir(),
-        Protected::scenario_folder(scenario),
-    ];
-    match run_dir::check_out_dir(requested, &protected) {
-        Ok(dir) => Some(dir),
-        Err(e) => {
-            eprintln!("error: --out {e}");
-            None
-        }
-    }
 }

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Status, print_diagnostics};
 use crate::engine::RunOutput;
-use crate::output::run_dir::{self, KEPT_RUNS, OutDir, Protected};
+use crate::output::run_dir::{self, KEPT_RUNS};
 use crate::output::sweep::SweepInfo;
 use crate::output::{self, RunFiles, RunInfo};
 use crate::scenario::Scenario;
@@ -94,7 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     };
     print_diagnostics(&plan.warnings);
     let requested = (args.out.clone()).unwrap_or_else(|| PathBuf::from("output").join(&plan.name));
-    let Some(out_dir) = checked_out_dir(&requested, &args.file, &plan.spec.scenario) else {
+    let Some(out_dir) = super::checked_out_dir(&requested, &[&args.file, &plan.spec.scenario])
+    else {
         return Ok(Status::BadInput);
     };
     let pool = thread_pool(args.threads)?;
@@ -183,21 +184,6 @@ fn spec_of(
         Ok(text) if is_sweep_file(&text) => load_sweep(file, flags),
         // A scenario (or an unreadable file, which loading the scenario explains).
         _ => sweep_from_flags(file, flags),
-    }
-}
-
-fn checked_out_dir(requested: &Path, file: &Path, scenario: &Path) -> Option<OutDir> {
-    let protected = [
-        Protected::current_dir(),
-        Protected::scenario_folder(file),
-        Protected::scenario_folder(scenario),
-    ];
-    match run_dir::check_out_dir(requested, &protected) {
-        Ok(dir) => Some(dir),
-        Err(e) => {
-            eprintln!("error: --out {e}");
-            None
-        }
     }
 }
 

@@ -241,7 +241,7 @@ fn table(plan: &Plan, rows: &[VariantRow], c: &Conclusion, shown: &[usize]) -> S
     for &i in shown {
         let r = &rows[i];
         let mut cells = vec![Cell::new(&r.id)];
-        cells.extend(r.values.iter().map(Cell::new));
+        cells.extend(step_labels(plan, r.index).into_iter().map(Cell::new));
         for &col in &metric_columns {
             cells.push(Cell::new(mean_ci(&r.metrics[col])).set_alignment(CellAlignment::Right));
         }
@@ -253,6 +253,15 @@ fn table(plan: &Plan, rows: &[VariantRow], c: &Conclusion, shown: &[usize]) -> S
         t.add_row(cells);
     }
     t.to_string()
+}
+
+/// Per axis, what the table shows of a variant's step: its value, or for targets varied
+/// together the first target's (e.g. the instance type of a node-type axis).
+fn step_labels(plan: &Plan, variant: usize) -> Vec<&str> {
+    let steps = &plan.variants[variant].steps;
+    (plan.spec.axes.iter().zip(steps))
+        .map(|(axis, &k)| axis.steps[k][0].text.as_str())
+        .collect()
 }
 
 /// Axis names for a narrow table: the last key of each target (`minReplicas`), unless that

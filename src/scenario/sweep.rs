@@ -947,7 +947,11 @@ mod tests {
                 .contains("as many values")
         );
         assert!(axis_flag("x=[]").unwrap_err().contains("at least one"));
-        assert!(axis_flag("hpa/web:=[1]").unwrap_err().contains("not a field path"));
+        assert!(
+            axis_flag("hpa/web:=[1]")
+                .unwrap_err()
+                .contains("not a field path")
+        );
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct Variant {
     pub index: usize,
     /// `v003`: its index, zero-padded to the width of the count.
     pub id: String,
+    /// Per axis, the index of the chosen step.
+    pub steps: Vec<usize>,
     /// Per axis, the chosen values (several targets varied together: joined by `, `).
     pub values: Vec<String>,
     /// The overrides that make it, as `--set` takes them: the fixed ones, then the axes'.
@@ -352,6 +354,7 @@ fn variant(
     Variant {
         index,
         id: format!("v{index:0width$}"),
+        steps: steps.to_vec(),
         values,
         overrides,
         origins,

@@ -291,3 +291,21 @@ fn bad_flags_are_named() {
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn the_shipped_sweep_file_is_valid_and_runs() {
+    let out = scratch("sweep-shipped").join("out");
+    let o = kubesim(&[
+        "sweep",
+        "scenarios/sizing-sweep/sweep.yaml",
+        "--set",
+        "duration=5m",
+        "--replications",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ok(&o);
+    let summary = json(out.join("sweep.json"));
+    assert_eq!(summary["variants"].as_array().unwrap().len(), 48);
+}
