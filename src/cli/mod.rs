@@ -58,7 +58,7 @@ pub enum Command {
     Explain(explain::Args),
     /// Run many variants of a scenario (axes of overrides × replications) on all cores; report
     /// each variant's mean and 95 % interval, the cost–latency frontier and the best feasible.
-    Sweep(sweep::Args),
+    Sweep(Box<sweep::Args>),
 }
 
 /// Exit status of a command.
@@ -83,7 +83,7 @@ pub fn run(cli: Cli) -> Status {
         Command::Check(args) => check::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Explain(args) => explain::run(args),
-        Command::Sweep(args) => sweep::run(args),
+        Command::Sweep(args) => sweep::run(*args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -14,8 +14,10 @@ use crate::output::run_dir::{self, KEPT_RUNS};
 use crate::output::sweep::SweepInfo;
 use crate::output::{self, RunFiles, RunInfo};
 use crate::scenario::Scenario;
-use crate::scenario::sweep::{SweepFlags, SweepSpec, is_sweep_file, load_sweep, sweep_from_flags};
-use crate::sweep::run::{Job, conclude};
+use crate::scenario::sweep::{SweepFlags, load_any};
+use crate::sweep::job::{JobOptions, RESULTS_MOUNT, indexed_job};
+use crate::sweep::run::{Job, VariantRow, conclude};
+use crate::sweep::shard::{self, Shard, ShardFile};
 use crate::sweep::{self, Plan};
 
 const NOT_WRITTEN: &str = "--out: the sweep directory was not written";
@@ -30,6 +32,9 @@ Examples:
       --constraint 'service/web:latency.p99 <= 250ms'
   # The same question as a file (kind: Sweep), kept with the scenario:
   kubesim sweep scenarios/sizing-sweep/sweep.yaml
+  # Split over 4 machines (or an Indexed Job: see `kubesim sweep job --help`), then combine:
+  kubesim sweep scenarios/sizing-sweep/sweep.yaml --shard 0/4 --out shard-0   # … 3/4
+  kubesim sweep merge shard-0 shard-1 shard-2 shard-3
 
 An axis is TARGET=VALUES: TARGET is what `kubesim run --set` takes before `=` (a scenario path
 such as workloads[0].concurrency, or an object field such as hpa/web:spec.minReplicas); VALUES
@@ -45,10 +50,43 @@ so a variant gives the same numbers in any sweep; the summary prints the `kubesi
 that repeats the best one alone.";
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = EXAMPLES)]
+#[command(
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Args {
+    #[command(subcommand)]
+    pub action: Option<Action>,
     /// A sweep file (kind: Sweep), or a scenario file to vary with --axis.
-    pub file: PathBuf,
+    #[arg(required = true)]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// Where to write sweep.json, sweep.csv and run.json [default: output/<sweep name>/, for a
+    /// shard output/<sweep name>-shard-I-of-N/]. Like `kubesim run --out`, it replaces only a
+    /// directory kubesim wrote.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also keep every replication's run directory, in runs/<variant>-r<replication>/.
+    #[arg(long)]
+    pub keep_runs: bool,
+    /// Worker threads [default: RAYON_NUM_THREADS, else one per core].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Run only shard I of N (0 ≤ I < N: the variants whose index is I mod N) and write its
+    /// shard.json, for `kubesim sweep merge`.
+    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// Run one of N shards, I taken from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) or
+    /// SLURM_ARRAY_TASK_ID (a Slurm job array).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+}
+
+/// What defines a sweep beside its file (recorded by shards, for merging).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SweepArgs {
     /// An axis to vary: TARGET=[V1, V2, …], TARGET=FROM..TO or FROM..TO:STEP; several
     /// targets varied together joined by `;`. Repeatable; the axes multiply.
     #[arg(long = "axis", value_name = "TARGET=VALUES")]
@@ -76,115 +114,334 @@ pub struct Args {
     /// [default: the objective's or a constraint's latency, else p99 of the first Service].
     #[arg(long, value_name = "[SCOPE:]LATENCY")]
     pub frontier: Option<String>,
-    /// Where to write sweep.json, sweep.csv and run.json [default: output/<sweep name>/].
-    /// Like `kubesim run --out`, it replaces only a directory kubesim wrote.
+}
+
+impl SweepArgs {
+    fn flags(&self) -> SweepFlags {
+        SweepFlags {
+            axes: self.axes.clone(),
+            set: self.set.clone(),
+            seed: self.seed,
+            replications: self.replications,
+            minimize: self.minimize.clone(),
+            maximize: self.maximize.clone(),
+            constraints: self.constraints.clone(),
+            frontier: self.frontier.clone(),
+        }
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Merge the outputs of every shard of a sweep (`--shard`) into the sweep.json and
+    /// sweep.csv a single machine would have written. Run it from the directory the shards
+    /// were started in (the sweep's file is read again).
+    Merge(MergeArgs),
+    /// Print a Kubernetes Indexed Job that runs a sweep's shards (one pod per shard, results on
+    /// a PersistentVolumeClaim), for `kubectl apply -f -`.
+    Job(Box<JobArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The shards' output directories (each with its shard.json).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged sweep [default: output/<sweep name>/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Also keep every replication's run directory, in runs/<variant>-r<replication>/.
-    #[arg(long)]
-    pub keep_runs: bool,
-    /// Worker threads [default: RAYON_NUM_THREADS, else one per core].
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JobArgs {
+    /// The sweep (or scenario) file, as the image's working directory names it.
+    pub file: PathBuf,
+    /// Shards: the Job's completions.
     #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    pub shards: usize,
+    /// Shards running at once [default: all].
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+    /// The image (built from the repository's Dockerfile, with the sweep's files in it).
+    #[arg(long, default_value = "kubesim:latest")]
+    pub image: String,
+    /// The PersistentVolumeClaim the shards write to (mounted at /results).
+    #[arg(long, default_value = "kubesim-sweep")]
+    pub claim: String,
+    /// CPU request of each shard's pod (a shard uses every core it gets).
+    #[arg(long, default_value = "2")]
+    pub cpu: String,
+    /// Memory request and limit of each shard's pod.
+    #[arg(long, default_value = "1Gi")]
+    pub memory: String,
+    /// The Job's name (also the results folder) [default: the sweep's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
-    let Some(plan) = planned(&args) else {
+    match (&args.action, &args.file) {
+        (Some(Action::Merge(m)), _) => merge(m),
+        (Some(Action::Job(j)), _) => job(j),
+        (None, Some(file)) => sweep(&args, file),
+        (None, None) => anyhow::bail!("name a sweep or scenario file (see kubesim sweep --help)"),
+    }
+}
+
+/// The rows of a sweep's variants (all, or one shard's) and how fast they ran.
+struct Ran {
+    rows: Vec<VariantRow>,
+    wall: f64,
+    threads: usize,
+}
+
+fn sweep(args: &Args, file: &Path) -> anyhow::Result<Status> {
+    let flags = args.sweep.flags();
+    let Some(plan) = planned(file, &flags) else {
         return Ok(Status::BadInput);
     };
     print_diagnostics(&plan.warnings);
-    let requested = (args.out.clone()).unwrap_or_else(|| PathBuf::from("output").join(&plan.name));
-    let Some(out_dir) = super::checked_out_dir(&requested, &[&args.file, &plan.spec.scenario])
-    else {
+    let shard = match shard_of(args) {
+        Ok(shard) => shard,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let default_name = match shard {
+        Some(s) => format!("{}-shard-{}-of-{}", plan.name, s.index, s.count),
+        None => plan.name.clone(),
+    };
+    let requested =
+        (args.out.clone()).unwrap_or_else(|| PathBuf::from("output").join(default_name));
+    let Some(out_dir) = super::checked_out_dir(&requested, &[file, &plan.spec.scenario]) else {
         return Ok(Status::BadInput);
     };
-    let pool = thread_pool(args.threads)?;
     let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
-    if args.keep_runs {
-        std::fs::create_dir(staging.path().join(KEPT_RUNS))
-            .map_err(|e| staging.io_error(e))
-            .context(NOT_WRITTEN)?;
+    let indices = match shard {
+        Some(s) => s.variants(&plan),
+        None => (0..plan.variants.len()).collect(),
+    };
+    let ran = execute(args, &plan, &indices, staging.path())
+        .map_err(|e| staging.io_error(e))
+        .context(NOT_WRITTEN)?;
+    let info = sweep_info(&plan, indices.len(), Some(&ran));
+    let (ran_wall, ran_threads) = (ran.wall, ran.threads);
+    let written = match shard {
+        Some(s) => {
+            let shard_file = ShardFile::new(&plan, s, file, &flags, ran.rows);
+            output::sweep::write_shard(staging.path(), &shard_file, &info)
+        }
+        None => {
+            let conclusion = conclude(&plan, &ran.rows);
+            output::sweep::write_files(staging.path(), &plan, &ran.rows, &conclusion, &info)?;
+            super::out(output::sweep::render(&plan, &ran.rows, &conclusion));
+            warn_failed(&ran.rows);
+            Ok(())
+        }
+    };
+    written
+        .map_err(|e| staging.io_error(e))
+        .context(NOT_WRITTEN)?;
+    staging.commit().context(NOT_WRITTEN)?;
+    eprintln!(
+        "ran {} variants × {} replications in {:.2}s ({:.1} runs/s on {} threads); wrote {}/",
+        indices.len(),
+        plan.spec.replications,
+        ran_wall,
+        info.runs_per_second.unwrap_or_default(),
+        ran_threads,
+        requested.display()
+    );
+    if let Some(s) = shard {
+        eprintln!(
+            "shard {} of {}: when every shard is done, combine them with `kubesim sweep merge DIR…`",
+            s.index, s.count
+        );
     }
-    let runs = plan.variants.len() * plan.spec.replications as usize;
-    let bar = progress_bar(runs as u64, &plan.name);
+    Ok(Status::Success)
+}
+
+/// Runs the variants at `indices` (keeping their runs under `dir` if asked) on the thread pool.
+fn execute(args: &Args, plan: &Plan, indices: &[usize], dir: &Path) -> std::io::Result<Ran> {
+    let pool = thread_pool(args.threads).map_err(std::io::Error::other)?;
+    let kept_runs = dir.join(KEPT_RUNS);
+    if args.keep_runs {
+        std::fs::create_dir(&kept_runs)?;
+    }
+    let runs = indices.len() as u64 * u64::from(plan.spec.replications);
+    let bar = progress_bar(runs, &plan.name);
     let started = Instant::now();
-    let kept_runs = staging.path().join(KEPT_RUNS);
-    let keep = |job: &Job, s: &Scenario, o: &RunOutput| keep_run(&kept_runs, &plan, job, s, o);
-    let all: Vec<usize> = (0..plan.variants.len()).collect();
-    let rows = pool
-        .install(|| sweep::run::run(&plan, &all, args.keep_runs.then_some(&keep), &|| bar.inc(1)));
+    let keep = |job: &Job, s: &Scenario, o: &RunOutput| keep_run(&kept_runs, plan, job, s, o);
+    let keep = args.keep_runs.then_some(&keep as &sweep::run::Keep);
+    let rows = pool.install(|| sweep::run::run(plan, indices, keep, &|| bar.inc(1)));
     let wall = started.elapsed().as_secs_f64().max(1e-9);
     bar.finish_and_clear();
-    let conclusion = conclude(&plan, &rows);
-    let info = SweepInfo {
+    Ok(Ran {
+        rows,
+        wall,
+        threads: pool.current_num_threads(),
+    })
+}
+
+/// The sweep's `run.json`; `ran`: how its runs went (none for a merge).
+fn sweep_info(plan: &Plan, variants: usize, ran: Option<&Ran>) -> SweepInfo {
+    SweepInfo {
         kubesim_version: env!("CARGO_PKG_VERSION"),
         sweep: plan.name.clone(),
         scenario_file: plan.spec.scenario.display().to_string(),
         seed: plan.base_seed,
         command_line: std::env::args().collect(),
-        variants: plan.variants.len(),
+        variants,
         replications: plan.spec.replications,
-        threads: pool.current_num_threads(),
-        wall_seconds: wall,
-        runs_per_second: runs as f64 / wall,
-    };
-    output::sweep::write_files(staging.path(), &plan, &rows, &conclusion, &info)
-        .map_err(|e| staging.io_error(e))
-        .context(NOT_WRITTEN)?;
-    staging.commit().context(NOT_WRITTEN)?;
-    super::out(output::sweep::render(&plan, &rows, &conclusion));
+        threads: ran.map(|r| r.threads),
+        wall_seconds: ran.map(|r| r.wall),
+        runs_per_second: ran.map(|r| runs_per_second(plan, variants, r)),
+    }
+}
+
+fn runs_per_second(plan: &Plan, variants: usize, ran: &Ran) -> f64 {
+    variants as f64 * f64::from(plan.spec.replications) / ran.wall
+}
+
+fn warn_failed(rows: &[VariantRow]) {
     let failed: usize = rows.iter().map(|r| r.errors.len()).sum();
     if failed > 0 {
         eprintln!("warning: {failed} run(s) failed; see the errors column of sweep.csv");
     }
-    eprintln!(
-        "ran {} variants × {} replications in {wall:.2}s ({:.1} runs/s on {} threads); wrote {}/",
-        plan.variants.len(),
-        plan.spec.replications,
-        info.runs_per_second,
-        info.threads,
-        requested.display()
-    );
-    Ok(Status::Success)
+}
+
+/// `--shard I/N`, or `--shards N` with I from the job's environment.
+fn shard_of(args: &Args) -> Result<Option<Shard>, String> {
+    if let Some(text) = &args.shard {
+        return Shard::parse(text)
+            .map(Some)
+            .map_err(|e| format!("--shard: {e}"));
+    }
+    let Some(count) = args.shards else {
+        return Ok(None);
+    };
+    let (var, value) = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().map(|x| (*v, x)))
+        .ok_or("--shards: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm job array) is set; outside such a job give --shard I/N")?;
+    let index = value
+        .trim()
+        .parse::<usize>()
+        .map_err(|_| format!("--shards: {var}={value:?} is not a shard index"))?;
+    Shard::new(index, count)
+        .map(Some)
+        .map_err(|e| format!("--shards {count} with {var}={index}: {e}"))
 }
 
 /// The sweep described by the file and flags, checked against every variant; `None` when
 /// something is wrong (printed).
-fn planned(args: &Args) -> Option<Plan> {
-    let flags = SweepFlags {
-        axes: args.axes.clone(),
-        set: args.set.clone(),
-        seed: args.seed,
-        replications: args.replications,
-        minimize: args.minimize.clone(),
-        maximize: args.maximize.clone(),
-        constraints: args.constraints.clone(),
-        frontier: args.frontier.clone(),
-    };
-    let spec = spec_of(&args.file, &flags).and_then(sweep::plan);
-    match spec {
+fn planned(file: &Path, flags: &SweepFlags) -> Option<Plan> {
+    match load_any(file, flags).and_then(sweep::plan) {
         Ok(plan) => Some(plan),
         Err(diags) => {
             print_diagnostics(&diags);
             let errors = diags.iter().filter(|d| d.is_error()).count();
-            eprintln!(
-                "{}: {errors} error(s); nothing was run",
-                args.file.display()
-            );
+            eprintln!("{}: {errors} error(s); nothing was run", file.display());
             None
         }
     }
 }
 
-fn spec_of(
-    file: &Path,
-    flags: &SweepFlags,
-) -> Result<SweepSpec, Vec<crate::scenario::diag::Diagnostic>> {
-    match std::fs::read_to_string(file) {
-        Ok(text) if is_sweep_file(&text) => load_sweep(file, flags),
-        // A scenario (or an unreadable file, which loading the scenario explains).
-        _ => sweep_from_flags(file, flags),
+fn merge(args: &MergeArgs) -> anyhow::Result<Status> {
+    let (plan, rows) = match shard::merge(&args.dirs) {
+        Ok(merged) => merged,
+        Err(diags) => {
+            print_diagnostics(&diags);
+            eprintln!("merge: nothing was written");
+            return Ok(Status::BadInput);
+        }
+    };
+    let requested = (args.out.clone()).unwrap_or_else(|| PathBuf::from("output").join(&plan.name));
+    let Some(out_dir) = super::checked_out_dir(&requested, &[&plan.spec.scenario]) else {
+        return Ok(Status::BadInput);
+    };
+    let info = sweep_info(&plan, plan.variants.len(), None);
+    let conclusion = conclude(&plan, &rows);
+    run_dir::write_atomically(&out_dir, |dir| {
+        output::sweep::write_files(dir, &plan, &rows, &conclusion, &info)
+    })
+    .context(NOT_WRITTEN)?;
+    super::out(output::sweep::render(&plan, &rows, &conclusion));
+    warn_failed(&rows);
+    eprintln!(
+        "merged {} shards; wrote {}/",
+        args.dirs.len(),
+        requested.display()
+    );
+    Ok(Status::Success)
+}
+
+fn job(args: &JobArgs) -> anyhow::Result<Status> {
+    let flags = args.sweep.flags();
+    let Some(plan) = planned(&args.file, &flags) else {
+        return Ok(Status::BadInput);
+    };
+    if args.shards == 0 {
+        eprintln!("error: --shards must be at least 1");
+        return Ok(Status::BadInput);
     }
+    let options = JobOptions {
+        name: args.name.clone().unwrap_or_else(|| plan.name.clone()),
+        file: args.file.display().to_string(),
+        extra_args: flag_args(&args.sweep),
+        shards: args.shards,
+        parallelism: args
+            .parallelism
+            .unwrap_or(args.shards)
+            .clamp(1, args.shards),
+        image: args.image.clone(),
+        claim: args.claim.clone(),
+        cpu: args.cpu.clone(),
+        memory: args.memory.clone(),
+    };
+    let manifest = serde_saphyr::to_string(&indexed_job(&options)).context("writing the Job")?;
+    super::out(format!(
+        "# kubesim sweep {}: {} variants × {} replications in {} shards.\n# Results in {}/{}/shard-I on the PersistentVolumeClaim {:?}. Copy that folder out, then\n#   kubesim sweep merge FOLDER/shard-*   (from the directory the sweep file's path is relative to)\n{}",
+        plan.name,
+        plan.variants.len(),
+        plan.spec.replications,
+        args.shards,
+        RESULTS_MOUNT,
+        options.name,
+        options.claim,
+        manifest.trim_end()
+    ));
+    Ok(Status::Success)
+}
+
+/// The sweep flags again as arguments, for each shard of a Job.
+fn flag_args(s: &SweepArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |flag: &str, value: String| out.extend([flag.to_string(), value]);
+    s.axes.iter().for_each(|a| push("--axis", a.clone()));
+    s.set.iter().for_each(|a| push("--set", a.clone()));
+    s.constraints
+        .iter()
+        .for_each(|a| push("--constraint", a.clone()));
+    if let Some(v) = s.seed {
+        push("--seed", v.to_string());
+    }
+    if let Some(v) = s.replications {
+        push("--replications", v.to_string());
+    }
+    for (flag, v) in [
+        ("--minimize", &s.minimize),
+        ("--maximize", &s.maximize),
+        ("--frontier", &s.frontier),
+    ] {
+        if let Some(v) = v {
+            push(flag, v.clone());
+        }
+    }
+    out
 }
 
 fn thread_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {

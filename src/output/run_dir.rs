@@ -28,6 +28,7 @@ pub const RUN_FILES: &[&str] = &[
     "scenario.resolved.yaml",
     "sweep.json",
     "sweep.csv",
+    "shard.json",
 ];
 
 /// The directory of a sweep's kept runs (`--keep-runs`): one run directory per replication.

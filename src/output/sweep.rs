@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::format_number;
 use crate::sweep::run::{Conclusion, VariantRow};
+use crate::sweep::shard::{SHARD_FILE, ShardFile};
 use crate::sweep::stats::Stat;
 use crate::sweep::{COST_COLUMN, Plan};
 
@@ -26,11 +27,16 @@ pub struct SweepInfo {
     /// The base seed (variants derive theirs from it).
     pub seed: u64,
     pub command_line: Vec<String>,
+    /// Variants run (by this shard, for a shard).
     pub variants: usize,
     pub replications: u32,
-    pub threads: usize,
-    pub wall_seconds: f64,
-    pub runs_per_second: f64,
+    /// How fast they ran (absent for a merge, which runs nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wall_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_per_second: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -187,6 +193,18 @@ pub fn write_files(
 ) -> io::Result<()> {
     fs::write(dir.join("sweep.json"), sweep_json(plan, rows, c))?;
     write_csv(&dir.join("sweep.csv"), plan, rows, c)?;
+    write_info(dir, info)
+}
+
+/// Writes a shard's `shard.json` and `run.json` into `dir`.
+pub fn write_shard(dir: &Path, shard: &ShardFile, info: &SweepInfo) -> io::Result<()> {
+    let mut text = serde_json::to_string_pretty(shard).map_err(io::Error::other)?;
+    text.push('\n');
+    fs::write(dir.join(SHARD_FILE), text)?;
+    write_info(dir, info)
+}
+
+fn write_info(dir: &Path, info: &SweepInfo) -> io::Result<()> {
     let mut text = serde_json::to_string_pretty(info).map_err(io::Error::other)?;
     text.push('\n');
     fs::write(dir.join("run.json"), text)

@@ -28,7 +28,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::de::decode_all;
 use super::diag::{self, Diagnostic};
@@ -176,8 +176,9 @@ impl SweepSpec {
     }
 }
 
-/// The sweep as given by flags (added to a sweep file's, or alone with a scenario file).
-#[derive(Clone, Debug, Default)]
+/// The sweep as given by flags (added to a sweep file's, or alone with a scenario file). Kept
+/// in a shard's output, so that merging can rebuild the same sweep.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepFlags {
     pub axes: Vec<String>,
     pub set: Vec<String>,
@@ -251,6 +252,31 @@ struct RawMetricRef {
     metric: Option<String>,
     service: Option<String>,
     deployment: Option<String>,
+}
+
+/// The sweep a file describes with the flags: the file is a sweep file (`kind: Sweep`) or the
+/// base scenario itself.
+pub fn load_any(file: &Path, flags: &SweepFlags) -> Result<SweepSpec, Vec<Diagnostic>> {
+    match std::fs::read_to_string(file) {
+        Ok(text) if is_sweep_file(&text) => load_sweep(file, flags),
+        // A scenario (or an unreadable file, which loading the scenario explains).
+        _ => sweep_from_flags(file, flags),
+    }
+}
+
+/// Reads a JSON file kubesim wrote (a sweep shard's results), saying what is wrong in terms of
+/// `what` it should be.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, Diagnostic> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::error(&file, None, "", format!("cannot read {what}: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| {
+        let at = Position {
+            line: e.line() as u32,
+            column: e.column() as u32,
+        };
+        Diagnostic::error(&file, Some(at), "", format!("not {what}: {e}"))
+    })
 }
 
 /// Whether `text` holds a `kind: Sweep` document.

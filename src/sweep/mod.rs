@@ -11,7 +11,9 @@
 //! per-variant results, and each equals `kubesim run --seed S --set …` of that variant.
 
 pub mod frontier;
+pub mod job;
 pub mod run;
+pub mod shard;
 pub mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};

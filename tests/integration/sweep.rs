@@ -309,3 +309,141 @@ fn the_shipped_sweep_file_is_valid_and_runs() {
     let summary = json(out.join("sweep.json"));
     assert_eq!(summary["variants"].as_array().unwrap().len(), 48);
 }
+
+/// The axes of the shard tests: 3 × 2 = 6 variants, 2 replications each.
+const SHARDED: [&str; 6] = [
+    "--axis",
+    "hpa/web:spec.minReplicas=[2, 3, 4]",
+    "--axis",
+    "workloads[0].concurrency=[8, 16]",
+    "--replications",
+    "2",
+];
+
+fn merge(dirs: &[PathBuf], out: &Path) -> Output {
+    let mut args = vec!["sweep".to_string(), "merge".into()];
+    args.extend(dirs.iter().map(|d| d.display().to_string()));
+    args.extend(["--out".into(), out.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    kubesim(&args)
+}
+
+#[test]
+fn merged_shards_are_the_single_machine_sweep() {
+    let dir = scratch("sweep-shards");
+    let single = dir.join("single");
+    ok(&sweep(&single, None, &SHARDED));
+    for count in [1, 3, 7] {
+        // Shards finish in any order; 7 shards of 6 variants leave one empty.
+        let shards: Vec<PathBuf> = (0..count)
+            .rev()
+            .map(|i| dir.join(format!("{count}-{i}")))
+            .collect();
+        for (k, shard) in shards.iter().enumerate() {
+            let spec = format!("{}/{count}", count - 1 - k);
+            let mut args = SHARDED.to_vec();
+            args.extend(["--shard", &spec]);
+            ok(&sweep(shard, None, &args));
+            assert!(shard.join("shard.json").is_file() && !shard.join("sweep.json").exists());
+        }
+        let merged = dir.join(format!("merged-{count}"));
+        ok(&merge(&shards, &merged));
+        for file in ["sweep.json", "sweep.csv"] {
+            assert_eq!(
+                read(single.join(file)),
+                read(merged.join(file)),
+                "{count} shards: {file}"
+            );
+        }
+    }
+    // A shard run as an Indexed Job's pod (index from the environment) is the same shard.
+    let pod = dir.join("pod");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kubesim"));
+    command
+        .args(["sweep", QUICKSTART, "--set", "duration=15m", "--out"])
+        .arg(&pod)
+        .args(SHARDED)
+        .args(["--shards", "3"])
+        .env("JOB_COMPLETION_INDEX", "1")
+        .current_dir(root());
+    ok(&command.output().unwrap());
+    assert_eq!(
+        read(pod.join("shard.json")),
+        read(dir.join("3-1").join("shard.json"))
+    );
+}
+
+#[test]
+fn merge_refuses_an_incomplete_or_mixed_set_of_shards() {
+    let dir = scratch("sweep-merge-bad");
+    let shard = |name: &str, spec: &str, extra: &[&str]| {
+        let out = dir.join(name);
+        let mut args = SHARDED.to_vec();
+        args.extend(["--shard", spec]);
+        args.extend(extra);
+        ok(&sweep(&out, None, &args));
+        out
+    };
+    let (a0, a1) = (shard("a0", "0/2", &[]), shard("a1", "1/2", &[]));
+    let other = shard("b1", "1/2", &["--seed", "9"]);
+    let out = dir.join("merged");
+    let cases = [
+        (vec![a0.clone()], "shard(s) 1 of 2 are missing"),
+        (vec![a0.clone(), other], "a shard of another sweep"),
+        (
+            vec![a0.clone(), a0.clone(), a1.clone()],
+            "shard 0 of 2 again",
+        ),
+        (
+            vec![a0, dir.join("nowhere")],
+            "cannot read a kubesim sweep shard",
+        ),
+    ];
+    for (dirs, needle) in cases {
+        let o = merge(&dirs, &out);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{dirs:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{dirs:?}: expected {needle} in\n{stderr}"
+        );
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn the_job_manifest_is_an_indexed_batch_v1_job() {
+    let o = kubesim(&[
+        "sweep",
+        "job",
+        "scenarios/sizing-sweep/sweep.yaml",
+        "--shards",
+        "8",
+        "--parallelism",
+        "3",
+        "--replications",
+        "5",
+    ]);
+    ok(&o);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let job: k8s_openapi::api::batch::v1::Job = serde_saphyr::from_str(&text).unwrap();
+    let spec = job.spec.unwrap();
+    assert_eq!(spec.completion_mode.as_deref(), Some("Indexed"));
+    assert_eq!((spec.completions, spec.parallelism), (Some(8), Some(3)));
+    let pod = spec.template.spec.unwrap();
+    let args = pod.containers[0].args.clone().unwrap();
+    assert_eq!(
+        args,
+        [
+            "sweep",
+            "scenarios/sizing-sweep/sweep.yaml",
+            "--shards",
+            "8",
+            "--out",
+            "/results/sizing-sweep/shard-$(JOB_COMPLETION_INDEX)",
+            "--replications",
+            "5"
+        ]
+    );
+    assert!(text.starts_with("# ") && text.contains("apiVersion: batch/v1\nkind: Job\n"));
+}

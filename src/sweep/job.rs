@@ -1,0 +1,104 @@
+//! The Kubernetes Indexed Job that runs a sweep's shards on the user's own cluster: one pod per
+//! shard, each `kubesim sweep FILE --shards N` (the shard index from `JOB_COMPLETION_INDEX`),
+//! writing to a shared volume for `kubesim sweep merge`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::core::v1::{
+    Container, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements,
+    Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// Where the shards' volume is mounted in each pod.
+pub const RESULTS_MOUNT: &str = "/results";
+
+/// What the Job is made of.
+#[derive(Clone, Debug)]
+pub struct JobOptions {
+    pub name: String,
+    /// The sweep or scenario file, as the image's working directory names it.
+    pub file: String,
+    /// Flags to pass on to each shard (e.g. `--replications 5`).
+    pub extra_args: Vec<String>,
+    pub shards: usize,
+    pub parallelism: usize,
+    pub image: String,
+    /// The PersistentVolumeClaim the shards write to.
+    pub claim: String,
+    pub cpu: String,
+    pub memory: String,
+}
+
+/// The Indexed Job: `completions` = shards, each pod writing `/results/NAME/shard-I`.
+pub fn indexed_job(o: &JobOptions) -> Job {
+    let mut args = vec![
+        "sweep".to_string(),
+        o.file.clone(),
+        "--shards".into(),
+        o.shards.to_string(),
+        "--out".into(),
+        format!("{RESULTS_MOUNT}/{}/shard-$(JOB_COMPLETION_INDEX)", o.name),
+    ];
+    args.extend(o.extra_args.iter().cloned());
+    let resources = |pairs: &[(&str, &str)]| {
+        let map: BTreeMap<String, Quantity> = (pairs.iter())
+            .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+            .collect();
+        Some(map)
+    };
+    let container = Container {
+        name: "kubesim".into(),
+        image: Some(o.image.clone()),
+        args: Some(args),
+        resources: Some(ResourceRequirements {
+            requests: resources(&[("cpu", &o.cpu), ("memory", &o.memory)]),
+            limits: resources(&[("memory", &o.memory)]),
+            ..Default::default()
+        }),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "results".into(),
+            mount_path: RESULTS_MOUNT.into(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let pod = PodSpec {
+        restart_policy: Some("Never".into()),
+        containers: vec![container],
+        volumes: Some(vec![Volume {
+            name: "results".into(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: o.claim.clone(),
+                read_only: None,
+            }),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    Job {
+        metadata: ObjectMeta {
+            name: Some(o.name.clone()),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/name".into(),
+                "kubesim-sweep".into(),
+            )])),
+            ..Default::default()
+        },
+        spec: Some(JobSpec {
+            completion_mode: Some("Indexed".into()),
+            completions: Some(i32::try_from(o.shards).unwrap_or(i32::MAX)),
+            parallelism: Some(i32::try_from(o.parallelism).unwrap_or(i32::MAX)),
+            backoff_limit_per_index: Some(2),
+            max_failed_indexes: Some(0),
+            template: PodTemplateSpec {
+                metadata: None,
+                spec: Some(pod),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    }
+}
