@@ -101,6 +101,8 @@ pub struct Axis {
     pub name: String,
     /// `hpa/web:spec.minReplicas`, `duration`: the left side of a `--set`.
     pub targets: Vec<String>,
+    /// Where each target was written.
+    pub target_origins: Vec<Origin>,
     pub steps: Vec<Vec<AxisValue>>,
 }
 
@@ -497,7 +499,8 @@ impl FileReader<'_> {
     }
 
     fn axis(&mut self, raw: &RawAxis, path: &str) -> Option<Axis> {
-        let targets = self.targets(path)?;
+        let (targets, target_origins): (Vec<String>, Vec<Origin>) =
+            self.targets(path)?.into_iter().unzip();
         let steps = match (raw.values.is_some(), raw.range) {
             (true, None) => self.value_steps(path, targets.len())?,
             (false, Some(range)) if targets.len() == 1 => {
@@ -534,12 +537,14 @@ impl FileReader<'_> {
         Some(Axis {
             name,
             targets,
+            target_origins,
             steps,
         })
     }
 
-    /// `set:` as one target or a list of targets, each checked as the left side of a `--set`.
-    fn targets(&mut self, path: &str) -> Option<Vec<String>> {
+    /// `set:` as one target or a list of targets, each checked as the left side of a `--set`,
+    /// with where each was written.
+    fn targets(&mut self, path: &str) -> Option<Vec<(String, Origin)>> {
         let set_path = format!("{path}.set");
         let node = self.node.lookup(&set_path);
         let targets: Vec<(String, String)> = match node.map(|n| &n.value) {
@@ -566,7 +571,12 @@ impl FileReader<'_> {
                 ok = false;
             }
         }
-        ok.then(|| targets.into_iter().map(|(t, _)| t).collect())
+        ok.then(|| {
+            targets
+                .into_iter()
+                .map(|(t, at)| (t, self.origin(&at)))
+                .collect()
+        })
     }
 
     /// `values:` — one value per step, or (several targets) one list of values per step.
@@ -826,6 +836,7 @@ pub fn axis_flag(text: &str) -> Result<Axis, String> {
     }
     Ok(Axis {
         name: targets.join(" & "),
+        target_origins: vec![origin.clone(); targets.len()],
         steps: (0..steps)
             .map(|k| {
                 columns

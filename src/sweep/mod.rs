@@ -50,8 +50,10 @@ pub struct Variant {
     pub values: Vec<String>,
     /// The overrides that make it, as `--set` takes them: the fixed ones, then the axes'.
     pub overrides: Vec<String>,
-    /// Where each override was written.
+    /// Where each override's value was written.
     origins: Vec<Origin>,
+    /// Where each override's target was written.
+    target_origins: Vec<Origin>,
     /// One seed per replication.
     pub seeds: Vec<u64>,
 }
@@ -132,22 +134,31 @@ fn load(
     origins: &[Origin],
     seed: Option<u64>,
 ) -> Result<Scenario, Vec<Diagnostic>> {
+    load_raw(spec, overrides, seed).map_err(|errors| {
+        (errors.into_iter())
+            .map(|(i, d)| i.map_or(d.clone(), |i| origins[i].adopt(&d)))
+            .collect()
+    })
+}
+
+/// Loads the scenario with `overrides`; each error comes with the index of the override it is
+/// about, if any.
+fn load_raw(
+    spec: &SweepSpec,
+    overrides: &[String],
+    seed: Option<u64>,
+) -> Result<Scenario, Vec<(Option<usize>, Diagnostic)>> {
     let options = LoadOptions {
         seed,
         overrides: overrides.to_vec(),
     };
     load_scenario(&spec.scenario, &options).map_err(|diags| {
-        diags
-            .iter()
-            .filter(|d| d.is_error())
+        (diags.into_iter().filter(Diagnostic::is_error))
             .map(|d| {
-                match overrides
+                let i = overrides
                     .iter()
-                    .position(|o| d.file == format!("--set {o}"))
-                {
-                    Some(i) => origins[i].adopt(d),
-                    None => d.clone(),
-                }
+                    .position(|o| d.file == format!("--set {o}"));
+                (i, d)
             })
             .collect()
     })
@@ -337,12 +348,14 @@ fn variant(
 ) -> Variant {
     let mut overrides: Vec<String> = spec.fixed.iter().map(|f| f.assignment.clone()).collect();
     let mut origins: Vec<Origin> = spec.fixed.iter().map(|f| f.origin.clone()).collect();
+    let mut target_origins = origins.clone();
     let mut values = Vec::new();
     for (axis, &k) in spec.axes.iter().zip(steps) {
         let chosen = &axis.steps[k];
-        for (target, v) in axis.targets.iter().zip(chosen) {
+        for ((target, v), at) in axis.targets.iter().zip(chosen).zip(&axis.target_origins) {
             overrides.push(format!("{target}={}", v.text));
             origins.push(v.origin.clone());
+            target_origins.push(at.clone());
         }
         values.push(
             chosen
@@ -360,6 +373,7 @@ fn variant(
         values,
         overrides,
         origins,
+        target_origins,
         seeds,
     }
 }
@@ -391,23 +405,81 @@ fn check_variants(
         )
     };
     let base_names = names(base);
-    let found: BTreeMap<String, Diagnostic> = variants
+    let found: Vec<Found> = variants
         .par_iter()
-        .flat_map_iter(|v| {
-            let problems = match load(spec, &v.overrides, &v.origins, Some(v.seeds[0])) {
-                Ok(s) if names(&s) == base_names => Vec::new(),
-                Ok(_) => vec![v.origins.last().map_or_else(
-                    || Diagnostic::error("sweep", None, "", "changes objects"),
-                    |o| o.error("this variant adds, removes or renames a Service or Deployment: a sweep compares settings of the same objects"),
-                )],
-                Err(diags) => diags,
-            };
-            // The same problem found in many variants is reported once.
-            problems.into_iter().map(|d| (d.to_string(), d))
+        .flat_map_iter(|v| match load_raw(spec, &v.overrides, Some(v.seeds[0])) {
+            Ok(s) if names(&s) == base_names => Vec::new(),
+            Ok(_) => vec![Found::changed_objects(v)],
+            Err(errors) => errors
+                .into_iter()
+                .map(|(i, d)| Found::of(v, i, d))
+                .collect(),
         })
         .collect();
     match found.is_empty() {
         true => Ok(()),
-        false => Err(found.into_values().collect()),
+        false => Err(Found::report(found)),
+    }
+}
+
+/// An error found loading a variant, with the override it is about.
+struct Found {
+    /// Where the override's value and its target were written (`None`: about no override).
+    origins: Option<(Origin, Origin)>,
+    diag: Diagnostic,
+}
+
+impl Found {
+    fn of(v: &Variant, i: Option<usize>, diag: Diagnostic) -> Found {
+        let origins = i.map(|i| (v.origins[i].clone(), v.target_origins[i].clone()));
+        Found { origins, diag }
+    }
+
+    fn changed_objects(v: &Variant) -> Found {
+        let at = v
+            .origins
+            .last()
+            .cloned()
+            .unwrap_or(Origin::Flag("sweep".into()));
+        let message = "this variant adds, removes or renames a Service or Deployment: a sweep compares settings of the same objects";
+        Found {
+            diag: at.error(message),
+            origins: None,
+        }
+    }
+
+    /// What is wrong, without where (the override's text includes its value).
+    fn problem(&self) -> String {
+        format!("{}: {}", self.diag.path, self.diag.message)
+    }
+
+    /// One diagnostic per problem: the same error for two or more values of a target is about
+    /// the target (an object or field that does not exist) and is reported once, at the target.
+    fn report(found: Vec<Found>) -> Vec<Diagnostic> {
+        let mut values_per_error: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for f in &found {
+            if let Some((value, target)) = &f.origins {
+                let key = (format!("{target:?}"), f.problem());
+                values_per_error
+                    .entry(key)
+                    .or_default()
+                    .insert(format!("{value:?}"));
+            }
+        }
+        let mut out: BTreeMap<String, Diagnostic> = BTreeMap::new();
+        for f in found {
+            let d = match &f.origins {
+                Some((value, target)) => {
+                    let key = (format!("{target:?}"), f.problem());
+                    match values_per_error[&key].len() >= 2 {
+                        true => target.adopt(&f.diag),
+                        false => value.adopt(&f.diag),
+                    }
+                }
+                None => f.diag,
+            };
+            out.insert(d.to_string(), d);
+        }
+        out.into_values().collect()
     }
 }

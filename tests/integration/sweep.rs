@@ -197,7 +197,8 @@ spec:
     assert_eq!(summary["sweep"], "sizing");
     // Four nodes at $0.1 cost less than three at $0.192: the pool's second step wins.
     assert_eq!(summary["best"], "v01");
-    // Mistakes, each reported at its line in the sweep file, and nothing is written.
+    // Mistakes, each reported at its line in the sweep file (an object or field that does not
+    // exist at the target, once; a bad value at the value), and nothing is written.
     let cases = [
         (
             "values: [2, 3]",
@@ -208,13 +209,13 @@ spec:
         (
             "hpa/web:spec.minReplicas",
             "hpa/webx:spec.minReplicas",
-            "10:16",
+            "9:12",
             "no HorizontalPodAutoscaler named \"webx\"",
         ),
         (
             "hpa/web:spec.minReplicas",
             "hpa/web:spec.minReplicaz",
-            "10:16",
+            "9:12",
             "unknown field \"minReplicaz\"",
         ),
         (
@@ -255,6 +256,7 @@ spec:
                 .any(|l| l.starts_with(&located) && l.contains(needle)),
             "{to}: expected {located}…{needle} in\n{stderr}"
         );
+        assert!(stderr.contains(": 1 error(s)"), "{to}: one problem, one error\n{stderr}");
         assert!(!out.exists(), "{to}: something was written");
     }
 }
