@@ -256,7 +256,10 @@ spec:
                 .any(|l| l.starts_with(&located) && l.contains(needle)),
             "{to}: expected {located}…{needle} in\n{stderr}"
         );
-        assert!(stderr.contains(": 1 error(s)"), "{to}: one problem, one error\n{stderr}");
+        assert!(
+            stderr.contains(": 1 error(s)"),
+            "{to}: one problem, one error\n{stderr}"
+        );
         assert!(!out.exists(), "{to}: something was written");
     }
 }
