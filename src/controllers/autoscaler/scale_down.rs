@@ -78,7 +78,7 @@ impl Planner {
         // Per bin: whether it is being removed (no pod may move there).
         let mut removed = vec![false; trial.ready_nodes.len()];
         for candidate in &candidates {
-            if self.recheck_at.contains_key(&candidate.id) || !candidate.underutilized {
+            if self.recheck_at.contains_key(&candidate.id) {
                 continue;
             }
             if removing.len() >= limit {
@@ -126,12 +126,13 @@ pub fn unneeded_nodes_limit(settings: &AutoscalerSettings, previously_unneeded: 
 struct Candidate {
     bin: usize,
     id: NodeId,
-    underutilized: bool,
     pods: Vec<PodId>,
 }
 
-/// The scale-down candidates: Ready nodes not being deleted, empty ones first, then those
-/// unneeded in the previous loop, each group in node-list order.
+/// The scale-down candidates: underutilized Ready nodes not being deleted, empty ones first,
+/// then those unneeded in the previous loop, each group in node-list order. (Only
+/// underutilized nodes are ever simulated, so the others are left out before their pods are
+/// listed: on a busy large cluster that is most of them.)
 fn candidates(
     cluster: &Cluster,
     settings: &AutoscalerSettings,
@@ -142,11 +143,13 @@ fn candidates(
         .iter()
         .copied()
         .enumerate()
-        .filter(|&(_, id)| !cluster.node(id).is_to_be_deleted())
+        .filter(|&(_, id)| {
+            let node = cluster.node(id);
+            !node.is_to_be_deleted() && underutilized(node, settings)
+        })
         .map(|(bin, id)| Candidate {
             bin,
             id,
-            underutilized: underutilized(cluster.node(id), settings),
             pods: active_pods(cluster, id),
         })
         .collect();
