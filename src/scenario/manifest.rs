@@ -929,17 +929,32 @@ pub fn resource_amount(name: &str, text: &str, mut report: impl FnMut(String)) -
         report(format!("{text:?} must be greater than or equal to 0"));
         return None;
     }
-    if name == resources::CPU {
-        return Some(q.milli_value());
-    }
-    if !is_native(name) && !q.is_integer() {
+    let (amount, limit, shown) = match name {
+        resources::CPU => (q.milli_value(), MAX_CPU_MILLIS, "100000 cores"),
+        resources::MEMORY | "ephemeral-storage" => (q.value(), MAX_BYTES, "64Ti"),
+        _ => (q.value(), MAX_COUNT, "1000000"),
+    };
+    if !is_native(name) && name != resources::CPU && !q.is_integer() {
         report(format!(
             "{text:?} must be a whole number for extended resource {name}"
         ));
         return None;
     }
-    Some(q.value())
+    if amount > limit {
+        report(format!(
+            "more than any machine has: at most {shown} of {name}"
+        ));
+        return None;
+    }
+    Some(amount)
 }
+
+/// The largest amount of a resource a node, pod or container may have: beyond any real machine,
+/// and small enough that the scheduler's and autoscaler's integer sums over 100 000 nodes and
+/// their ×100 scores cannot overflow.
+const MAX_CPU_MILLIS: i64 = 100_000_000;
+const MAX_BYTES: i64 = 1 << 46;
+const MAX_COUNT: i64 = 1_000_000;
 
 /// The pod template as the scheduler, kubelet and HPA see it.
 fn pod_template(
@@ -1772,6 +1787,27 @@ fn scaling_rules(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_amounts_are_bounded_by_any_machine() {
+        // (resource, quantity, accepted amount): cpu in millicores, memory in bytes.
+        let cases = [
+            ("cpu", "100000", Some(100_000_000)),
+            ("cpu", "100001", None),
+            ("cpu", "1e308", None),
+            ("memory", "64Ti", Some(1 << 46)),
+            ("memory", "65Ti", None),
+            ("nvidia.com/gpu", "1000000", Some(1_000_000)),
+            ("nvidia.com/gpu", "1000001", None),
+            ("pods", "1e9", None),
+        ];
+        for (name, text, expected) in cases {
+            let mut errors = Vec::new();
+            let amount = resource_amount(name, text, |e| errors.push(e));
+            assert_eq!(amount, expected, "{name} {text}: {errors:?}");
+            assert_eq!(errors.is_empty(), expected.is_some(), "{name} {text}");
+        }
+    }
 
     fn load(text: &str) -> (ManifestSet, Vec<Diagnostic>) {
         let mut set = ManifestSet::default();
