@@ -210,12 +210,7 @@ fn sweep(args: &Args, file: &Path) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
-    let default_name = match shard {
-        Some(s) => format!("{}-shard-{}-of-{}", plan.name, s.index, s.count),
-        None => plan.name.clone(),
-    };
-    let requested =
-        (args.out.clone()).unwrap_or_else(|| PathBuf::from("output").join(default_name));
+    let requested = (args.out.clone()).unwrap_or_else(|| default_out(&plan, shard));
     let Some(out_dir) = super::checked_out_dir(&requested, &[file, &plan.spec.scenario]) else {
         return Ok(Status::BadInput);
     };
@@ -228,32 +223,50 @@ fn sweep(args: &Args, file: &Path) -> anyhow::Result<Status> {
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
     let info = sweep_info(&plan, indices.len(), Some(&ran));
-    let (ran_wall, ran_threads) = (ran.wall, ran.threads);
-    let written = match shard {
+    let (written, conclusion) = match shard {
         Some(s) => {
-            let shard_file = ShardFile::new(&plan, s, file, &flags, ran.rows);
-            output::sweep::write_shard(staging.path(), &shard_file, &info)
+            let shard_file = ShardFile::new(&plan, s, file, &flags, ran.rows.clone());
+            (
+                output::sweep::write_shard(staging.path(), &shard_file, &info),
+                None,
+            )
         }
         None => {
-            let conclusion = conclude(&plan, &ran.rows);
-            output::sweep::write_files(staging.path(), &plan, &ran.rows, &conclusion, &info)?;
-            super::out(output::sweep::render(&plan, &ran.rows, &conclusion));
-            warn_failed(&ran.rows);
-            Ok(())
+            let c = conclude(&plan, &ran.rows);
+            let written = output::sweep::write_files(staging.path(), &plan, &ran.rows, &c, &info);
+            (written, Some(c))
         }
     };
     written
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
     staging.commit().context(NOT_WRITTEN)?;
+    if let Some(c) = &conclusion {
+        super::out(output::sweep::render(&plan, &ran.rows, c));
+        warn_failed(&ran.rows);
+    }
+    report_done(&plan, &ran, &requested, shard);
+    Ok(Status::Success)
+}
+
+/// `output/<sweep name>/`, or for a shard `output/<sweep name>-shard-I-of-N/`.
+fn default_out(plan: &Plan, shard: Option<Shard>) -> PathBuf {
+    let name = match shard {
+        Some(s) => format!("{}-shard-{}-of-{}", plan.name, s.index, s.count),
+        None => plan.name.clone(),
+    };
+    PathBuf::from("output").join(name)
+}
+
+fn report_done(plan: &Plan, ran: &Ran, written: &Path, shard: Option<Shard>) {
     eprintln!(
         "ran {} variants × {} replications in {:.2}s ({:.1} runs/s on {} threads); wrote {}/",
-        indices.len(),
+        ran.rows.len(),
         plan.spec.replications,
-        ran_wall,
-        info.runs_per_second.unwrap_or_default(),
-        ran_threads,
-        requested.display()
+        ran.wall,
+        runs_per_second(plan, ran.rows.len(), ran),
+        ran.threads,
+        written.display()
     );
     if let Some(s) = shard {
         eprintln!(
@@ -261,7 +274,6 @@ fn sweep(args: &Args, file: &Path) -> anyhow::Result<Status> {
             s.index, s.count
         );
     }
-    Ok(Status::Success)
 }
 
 /// Runs the variants at `indices` (keeping their runs under `dir` if asked) on the thread pool.

@@ -49,16 +49,7 @@ pub struct Source {
 impl Source {
     /// Position of `path`, or of its nearest ancestor present in the file.
     pub fn position(&self, path: &str) -> Option<Position> {
-        let mut p = path;
-        loop {
-            if let Some(n) = self.node.lookup(p) {
-                return Some(n.position);
-            }
-            match p.rfind(['.', '[']) {
-                Some(i) => p = &p[..i],
-                None => return Some(self.node.position),
-            }
-        }
+        Some(self.node.nearest_position(path))
     }
 
     pub fn error(&self, path: &str, message: impl Into<String>) -> Diagnostic {

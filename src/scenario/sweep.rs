@@ -398,20 +398,10 @@ struct FileReader<'a> {
 
 impl FileReader<'_> {
     fn origin(&self, path: &str) -> Origin {
-        let mut p = path;
-        let position = loop {
-            if let Some(n) = self.node.lookup(p) {
-                break Some(n.position);
-            }
-            match p.rfind(['.', '[']) {
-                Some(i) => p = &p[..i],
-                None => break Some(self.node.position),
-            }
-        };
         Origin::File {
             file: self.file.to_string(),
             path: path.to_string(),
-            position,
+            position: Some(self.node.nearest_position(path)),
         }
     }
 

@@ -171,6 +171,21 @@ impl Node {
         Some(node)
     }
 
+    /// The position of the node at `path`, or of its nearest ancestor present (this node's own
+    /// when none is): where a message about `path` points.
+    pub fn nearest_position(&self, path: &str) -> Position {
+        let mut p = path;
+        loop {
+            if let Some(n) = self.lookup(p) {
+                return n.position;
+            }
+            match p.rfind(['.', '[']) {
+                Some(i) => p = &p[..i],
+                None => return self.position,
+            }
+        }
+    }
+
     /// Sets the value at `path`, creating mappings for missing keys. The new value takes the
     /// position of the node it replaces (or of its parent), so errors still point into the file.
     pub fn set(&mut self, path: &str, value: Value) -> Result<(), String> {
