@@ -18,6 +18,9 @@ use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::{
     Intent, daemonset, deployment, disruption, kubelet, replicaset, scheduler, statefulset,
 };
+use crate::metrics::cluster_events::{
+    ClusterEvent, ClusterEventLog, ClusterEventReason, ObjectKind,
+};
 use crate::metrics::pod_events::{PodEvent, PodEventLog, PodEventReason, PodRef};
 use crate::metrics::recorder::{ClusterSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
@@ -122,6 +125,8 @@ pub struct RunOutput {
     pub autoscaler_events: Option<Vec<AutoscalerEvent>>,
     /// What happened to each pod (`kubectl describe pod` events).
     pub pod_events: Vec<PodEvent>,
+    /// Node failures, spot interruptions, rollouts and scripted actions, in order.
+    pub cluster_events: Vec<ClusterEvent>,
     pub events: u64,
 }
 
@@ -216,6 +221,7 @@ struct Engine<'s> {
     /// Where decisions go: kept in `decisions`, or handed out as they are made.
     decision_sink: DecisionSink<'s>,
     pod_events: PodEventLog,
+    cluster_events: ClusterEventLog,
     outcomes: Vec<Outcome>,
     /// True while outcomes are being handled (handling one may add more).
     flushing: bool,
@@ -250,6 +256,11 @@ impl<'s> Engine<'s> {
             services: s.services.iter().map(|x| x.name.as_str()).collect(),
             deployments: s.deployments.iter().map(|x| x.name.as_str()).collect(),
             pools: s.node_pools.iter().map(|x| x.name.as_str()).collect(),
+            pool_prices: s
+                .node_pools
+                .iter()
+                .map(|p| p.billed_price_per_hour())
+                .collect(),
         };
         Engine {
             scenario: s,
@@ -322,6 +333,7 @@ impl<'s> Engine<'s> {
             decisions: Vec::new(),
             decision_sink,
             pod_events: PodEventLog::default(),
+            cluster_events: ClusterEventLog::default(),
             outcomes: Vec::with_capacity(64),
             flushing: false,
             call_rngs: s
@@ -643,6 +655,25 @@ impl<'s> Engine<'s> {
             owner,
         };
         self.pod_events.record(self.now, pod, reason, message);
+    }
+
+    fn node_event(&mut self, node: NodeId, reason: ClusterEventReason, message: String) {
+        let name = &self.cluster.node(node).name;
+        let kind = ObjectKind::Node;
+        self.cluster_events
+            .record(self.now, kind, name, reason, message);
+    }
+
+    fn deployment_event(
+        &mut self,
+        deployment: DeploymentId,
+        reason: ClusterEventReason,
+        message: String,
+    ) {
+        let name = &self.cluster.deployment(deployment).spec.name;
+        let kind = ObjectKind::Deployment;
+        self.cluster_events
+            .record(self.now, kind, name, reason, message);
     }
 
     fn observe_ready(&mut self, deployment: DeploymentId) {
@@ -1083,6 +1114,8 @@ impl<'s> Engine<'s> {
                 revision,
             },
         );
+        let message = format!("rolling out revision {revision}");
+        self.deployment_event(deployment, ClusterEventReason::RolloutStarted, message);
         self.arm_progress_deadline(deployment);
     }
 
@@ -1128,12 +1161,17 @@ impl<'s> Engine<'s> {
                         took,
                     },
                 );
+                let message = format!("revision {revision} rolled out in {took}");
+                self.deployment_event(deployment, ClusterEventReason::RolloutCompleted, message);
             }
             Some(deployment::ProgressEvent::DeadlineExceeded) => {
                 self.recorder.observe(
                     self.now,
                     Observation::ProgressDeadlineExceeded { deployment },
                 );
+                let reason = ClusterEventReason::ProgressDeadlineExceeded;
+                let message = "the rollout made no progress within progressDeadlineSeconds";
+                self.deployment_event(deployment, reason, message.into());
             }
             None => {}
         }
@@ -1406,6 +1444,7 @@ impl<'s> Engine<'s> {
             hpa_decisions: self.decisions,
             autoscaler_events: self.autoscaler.map(|ca| ca.events),
             pod_events: self.pod_events.into_events(),
+            cluster_events: self.cluster_events.into_events(),
             events: self.queue.popped(),
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod explain;
+pub mod plot;
 pub mod run;
 pub mod sweep;
 pub mod validate;
@@ -30,6 +31,7 @@ Examples:
   kubesim explain scenarios/quickstart/scenario.yaml --at 00:40:00
   kubesim explain scenarios/gpu-placement/scenario.yaml --pod
   kubesim explain scenarios/gpu-placement/scenario.yaml --pod openb-pod-0042
+  kubesim plot output/quickstart --format png
   kubesim sweep scenarios/quickstart/scenario.yaml --axis 'hpa/web:spec.minReplicas=[2, 3, 4]' --replications 3
 
 Exit codes: 0 success, 1 an SLO assertion failed (check), 2 bad input or usage.";
@@ -56,6 +58,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Run a scenario and explain why an HPA chose its replica counts, or why a pod was Pending.
     Explain(explain::Args),
+    /// Draw a run directory's plots again from its files (e.g. `--format png`).
+    Plot(plot::Args),
     /// Run many variants of a scenario (axes of overrides × replications) on all cores; report
     /// each variant's mean and 95 % interval, the cost–latency frontier and the best feasible.
     Sweep(Box<sweep::Args>),
@@ -84,6 +88,7 @@ pub fn run(cli: Cli) -> Status {
         Command::Validate(args) => validate::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Sweep(args) => sweep::run(*args),
+        Command::Plot(args) => plot::run(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

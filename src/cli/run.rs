@@ -6,8 +6,8 @@ use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use crate::engine::DecisionSink;
-use crate::output::run_dir;
-use crate::output::{self, RunFiles};
+use crate::output::explain::hpa::Narrator;
+use crate::output::{self, RunFiles, html, plot, run_dir};
 
 /// The context of every error writing the run directory.
 const NOT_WRITTEN: &str = "--out: the run directory was not written";
@@ -24,7 +24,25 @@ pub struct Args {
     /// parents, before the run starts.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub rendering: Rendering,
 }
+
+/// What `kubesim run` draws besides its data files.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Rendering {
+    /// Skip the plots (plot-*.svg) and report.html: only the data files are written.
+    #[arg(long)]
+    pub no_plots: bool,
+    /// The plots' image format (report.html always embeds SVG).
+    #[arg(long, value_enum, default_value = "svg", value_name = "FORMAT")]
+    pub plot_format: plot::Format,
+}
+
+/// HPA decisions told in report.html at most (`kubesim explain --all` tells every one).
+const REPORT_SENTENCES: usize = 400;
+/// Pods listed in report.html's table of the longest waits.
+const REPORT_PENDING_PODS: usize = 20;
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let Some(scenario) = load_and_report(&args.scenario, &args.options) else {
@@ -44,7 +62,11 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let mut decisions = output::JsonLinesFile::create(&decisions_path)
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
-    let mut give = |d| decisions.write(&d);
+    let mut narrator = Narrator::new(REPORT_SENTENCES);
+    let mut give = |d| {
+        decisions.write(&d);
+        narrator.offer(d);
+    };
     let timed = run_timed(&scenario, DecisionSink::Give(&mut give))?;
     let files = RunFiles {
         report: &timed.output.report,
@@ -53,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         hpa_decisions: None,
         autoscaler_events: timed.output.autoscaler_events.as_deref(),
         pod_events: &timed.output.pod_events,
+        cluster_events: &timed.output.cluster_events,
         resolved_yaml: &scenario.resolved_yaml,
     };
     decisions
@@ -60,6 +83,14 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         .and_then(|()| output::write_files(staging.path(), &files))
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
+    if !args.rendering.no_plots {
+        let pages = Pages {
+            files: &files,
+            narrator: &narrator,
+            end_seconds: scenario.duration.as_secs_f64(),
+        };
+        render(staging.path(), args.rendering.plot_format, &pages).context(NOT_WRITTEN)?;
+    }
     staging.commit().context(NOT_WRITTEN)?;
     super::out(output::summary::render(&timed.output.report));
     eprintln!(
@@ -71,4 +102,34 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         requested.display()
     );
     Ok(Status::Success)
+}
+
+/// What report.html tells besides the run's files.
+struct Pages<'a> {
+    files: &'a RunFiles<'a>,
+    narrator: &'a Narrator,
+    end_seconds: f64,
+}
+
+/// Draws the plots into the run directory being written, then report.html around them.
+fn render(dir: &std::path::Path, format: plot::Format, pages: &Pages) -> anyhow::Result<()> {
+    let drawings = plot::write_plots(dir, format).map_err(anyhow::Error::msg)?;
+    let plots: Vec<(String, String)> = drawings.into_iter().map(|d| (d.title, d.svg)).collect();
+    let files = pages.files;
+    let pending = output::explain::pod::pending_table(
+        files.pod_events,
+        pages.end_seconds,
+        REPORT_PENDING_PODS,
+    );
+    let extras = html::Extras {
+        plots: &plots,
+        hpa_sentences: &pages.narrator.sentences,
+        hpa_untold: pages.narrator.untold,
+        pending: &pending,
+        cluster_events: files.cluster_events,
+        resolved_yaml: files.resolved_yaml,
+    };
+    let page = html::render(files.report, &extras);
+    let path = dir.join("report.html");
+    std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))
 }

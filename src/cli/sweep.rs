@@ -505,6 +505,7 @@ fn keep_run(
         hpa_decisions: Some(&output.hpa_decisions),
         autoscaler_events: output.autoscaler_events.as_deref(),
         pod_events: &output.pod_events,
+        cluster_events: &output.cluster_events,
         resolved_yaml: &scenario.resolved_yaml,
     };
     let dir = runs.join(job.name());

@@ -11,6 +11,7 @@ use crate::cluster::resources::{TaintEffect, UNREACHABLE_TAINT_KEY};
 use crate::cluster::{DeploymentId, NodeId, PodId, PodPhase, ZONE_LABEL};
 use crate::controllers::node_lifecycle::MONITOR_PERIOD;
 use crate::controllers::{Intent, PodEventReason, disruption};
+use crate::metrics::cluster_events::{ClusterEventReason, ObjectKind};
 use crate::scenario::ScriptedAction;
 use crate::sim::SimTime;
 use crate::sim::dist::DurationDist;
@@ -73,7 +74,7 @@ impl Engine<'_> {
         if self.cluster.node(node).state != crate::cluster::NodeState::Ready {
             return; // removed meanwhile
         }
-        self.fail_node(node);
+        self.fail_node(node, "random machine failure (the pool's failures.mtbf)");
         let pool = self.cluster.node(node).pool;
         let repair = &self.scenario.node_pools[pool.index()]
             .failures
@@ -92,49 +93,82 @@ impl Engine<'_> {
         if self.cluster.node(node).state != crate::cluster::NodeState::Ready {
             return;
         }
-        self.recover_node(node);
+        self.recover_node(node, "repaired (the pool's failures.repairTime)");
         self.schedule_next_failure(node);
         self.dirty = true;
     }
 
     pub(super) fn on_scripted(&mut self, index: usize) {
-        match self.scenario.events[index].action.clone() {
-            ScriptedAction::FailNode { node } => self.on_named_node(&node, Self::fail_node),
-            ScriptedAction::RecoverNode { node } => self.on_named_node(&node, Self::recover_node),
+        let action = self.scenario.events[index].action.clone();
+        match action {
+            ScriptedAction::FailNode { node } => {
+                self.on_named_node(&node, |e, n| e.fail_node(n, "scripted: fail-node"))
+            }
+            ScriptedAction::RecoverNode { node } => {
+                self.on_named_node(&node, |e, n| e.recover_node(n, "scripted: recover-node"))
+            }
             ScriptedAction::FailZone { zone } => {
+                let message = format!("scripted: zone {zone} fails");
                 for node in self.nodes_in_zone(&zone) {
-                    self.fail_node(node);
+                    self.fail_node(node, &message);
                 }
             }
             ScriptedAction::RecoverZone { zone } => {
+                let message = format!("scripted: zone {zone} recovers");
                 for node in self.nodes_in_zone(&zone) {
-                    self.recover_node(node);
+                    self.recover_node(node, &message);
                 }
             }
-            ScriptedAction::Cordon { node } => {
-                self.on_named_node(&node, |e, n| e.cluster.set_unschedulable(n, true))
-            }
+            ScriptedAction::Cordon { node } => self.on_named_node(&node, |e, n| {
+                e.node_event(n, ClusterEventReason::Cordon, "kubectl cordon".into());
+                e.cluster.set_unschedulable(n, true)
+            }),
             ScriptedAction::Uncordon { node } => self.on_named_node(&node, |e, n| {
+                e.node_event(n, ClusterEventReason::Uncordon, "kubectl uncordon".into());
                 e.cluster.set_unschedulable(n, false);
                 e.scheduler.queue.move_all_to_active();
             }),
             ScriptedAction::Drain { node } => self.on_named_node(&node, |e, n| {
+                let message = "kubectl drain --ignore-daemonsets".into();
+                e.node_event(n, ClusterEventReason::Drain, message);
                 e.cluster.set_unschedulable(n, true);
                 e.kubectl_drain(n);
             }),
+            ScriptedAction::InterruptSpot { node } => self.on_named_node(&node, Self::spot_notice),
+            other => self.on_scripted_workload_action(other),
+        }
+        self.dirty = true;
+    }
+
+    /// The scripted actions on workloads: `kubectl scale`, `apply`, `rollout undo|pause|resume`
+    /// and `delete pod`.
+    fn on_scripted_workload_action(&mut self, action: ScriptedAction) {
+        let scripted = ClusterEventReason::Scripted;
+        match action {
             ScriptedAction::Scale {
                 deployment,
                 replicas,
-            } => self.apply(Intent::ScaleDeployment {
-                deployment: DeploymentId(deployment as u32),
-                replicas,
-            }),
-            ScriptedAction::InterruptSpot { node } => self.on_named_node(&node, Self::spot_notice),
+            } => {
+                let deployment = DeploymentId(deployment as u32);
+                let message = format!("kubectl scale --replicas={replicas}");
+                self.deployment_event(deployment, scripted, message);
+                self.apply(Intent::ScaleDeployment {
+                    deployment,
+                    replicas,
+                })
+            }
             ScriptedAction::Apply { deployments, hpas } => {
                 for applied in deployments {
+                    let deployment = DeploymentId(applied.index as u32);
+                    self.deployment_event(deployment, scripted, "kubectl apply".into());
                     self.kubectl_apply(applied);
                 }
                 for (hpa, spec) in hpas {
+                    let message = format!("kubectl apply: HorizontalPodAutoscaler {}", spec.name);
+                    let scenario = &self.scenario.name;
+                    let kind = ObjectKind::Scenario;
+                    self.cluster_events
+                        .record(self.now, kind, scenario, scripted, message);
                     self.hpa.respec(crate::cluster::HpaId(hpa as u32), &spec);
                     self.cluster.hpas[hpa].spec = spec;
                 }
@@ -142,18 +176,39 @@ impl Engine<'_> {
             ScriptedAction::Rollback {
                 deployment,
                 to_revision,
-            } => self.rollout_undo(DeploymentId(deployment as u32), to_revision),
+            } => {
+                let deployment = DeploymentId(deployment as u32);
+                let message = match to_revision {
+                    Some(r) => format!("kubectl rollout undo --to-revision={r}"),
+                    None => "kubectl rollout undo".into(),
+                };
+                self.deployment_event(deployment, scripted, message);
+                self.rollout_undo(deployment, to_revision)
+            }
             ScriptedAction::Pause { deployment } => {
+                self.deployment_event(
+                    DeploymentId(deployment as u32),
+                    scripted,
+                    "kubectl rollout pause".into(),
+                );
                 self.cluster.deployments[deployment].paused = true;
             }
             ScriptedAction::Resume { deployment } => {
+                self.deployment_event(
+                    DeploymentId(deployment as u32),
+                    scripted,
+                    "kubectl rollout resume".into(),
+                );
                 self.cluster.deployments[deployment].paused = false;
             }
             ScriptedAction::DeletePods { deployment, count } => {
-                self.delete_oldest_pods(DeploymentId(deployment as u32), count)
+                let deployment = DeploymentId(deployment as u32);
+                let message = format!("kubectl delete pod: the {count} oldest pods");
+                self.deployment_event(deployment, scripted, message);
+                self.delete_oldest_pods(deployment, count)
             }
+            node_action => unreachable!("{node_action:?} is handled by on_scripted"),
         }
-        self.dirty = true;
     }
 
     /// `kubectl apply`: the new spec; `spec.replicas` and `spec.paused` only when the manifest
@@ -233,10 +288,11 @@ impl Engine<'_> {
 
     /// The machine stops: requests in flight on its pods fail, and so will those still sent
     /// to them until the node lifecycle controller takes them out of the Services.
-    fn fail_node(&mut self, node: NodeId) {
+    fn fail_node(&mut self, node: NodeId, why: &str) {
         if self.cluster.node(node).down_since.is_some() {
             return;
         }
+        self.node_event(node, ClusterEventReason::NodeFailed, why.to_string());
         self.cluster.nodes[node.index()].down_since = Some(self.now);
         let pods: Vec<PodId> = self.cluster.pods_on(node).map(|p| p.id).collect();
         for pod in pods {
@@ -255,10 +311,11 @@ impl Engine<'_> {
     /// The machine is back: pods deleted meanwhile finish terminating, the others' containers
     /// start again (Ready at once unless the node was found unreachable: then when it is found
     /// reachable again).
-    fn recover_node(&mut self, node: NodeId) {
+    fn recover_node(&mut self, node: NodeId, why: &str) {
         if self.cluster.node(node).down_since.is_none() {
             return;
         }
+        self.node_event(node, ClusterEventReason::NodeRecovered, why.to_string());
         self.cluster.nodes[node.index()].down_since = None;
         let pods: Vec<PodId> = self.cluster.pods_on(node).map(|p| p.id).collect();
         for pod in pods {
@@ -372,6 +429,10 @@ impl Engine<'_> {
         if self.cluster.node(node).state != crate::cluster::NodeState::Ready {
             return;
         }
+        let message = format!(
+            "spot interruption notice: cordoned and drained; the machine goes in {SPOT_NOTICE}"
+        );
+        self.node_event(node, ClusterEventReason::SpotInterruption, message);
         self.cluster.set_unschedulable(node, true);
         self.kubectl_drain(node);
         self.queue
@@ -384,7 +445,7 @@ impl Engine<'_> {
         if self.cluster.node(node).state != crate::cluster::NodeState::Ready {
             return;
         }
-        self.fail_node(node);
+        self.fail_node(node, "the spot machine was reclaimed");
         let pods: Vec<(PodId, bool)> = self
             .cluster
             .pods_on(node)

@@ -148,6 +148,11 @@ impl Gauge {
         self.started = true;
     }
 
+    /// ∫ value dt over `[0, now)` (`now` not before the last change).
+    pub fn integral_until(&self, now: SimTime) -> f64 {
+        self.integral + self.current * now.saturating_since(self.since).as_secs_f64()
+    }
+
     /// Time-weighted mean over `[0, end)`.
     pub fn mean(&self, end: SimTime) -> f64 {
         let total = end.as_secs_f64();
@@ -262,6 +267,7 @@ pub struct Recorder {
     pub deployments: Vec<DeploymentStats>,
     pub hpas: Vec<HpaStats>,
     pub pools: Vec<Gauge>,
+    pool_prices: Vec<f64>,
     pub cluster: ClusterStats,
     pub series: TimeSeries,
     last_sample: SimTime,
@@ -272,6 +278,8 @@ pub struct SeriesNames<'a> {
     pub services: Vec<&'a str>,
     pub deployments: Vec<&'a str>,
     pub pools: Vec<&'a str>,
+    /// What each pool's nodes are billed per hour (for the `cluster.cost_usd` column).
+    pub pool_prices: Vec<f64>,
 }
 
 impl Recorder {
@@ -300,6 +308,7 @@ impl Recorder {
         for c in CLUSTER_COLUMNS {
             columns.push(format!("cluster.{c}"));
         }
+        columns.push("cluster.cost_usd".to_string());
         Recorder {
             services: names.services.iter().map(|_| ServiceStats::new()).collect(),
             deployments: names
@@ -309,6 +318,7 @@ impl Recorder {
                 .collect(),
             hpas: Vec::new(),
             pools: vec![Gauge::default(); names.pools.len()],
+            pool_prices: names.pool_prices.clone(),
             cluster: ClusterStats::default(),
             series: TimeSeries {
                 columns,
@@ -503,6 +513,7 @@ impl Recorder {
             row.extend([d.replicas.current, d.ready.current, round3(*util)]);
         }
         row.extend(self.pools.iter().map(|p| p.current));
+        let cost = round3(self.node_cost_so_far(now));
         let c = &mut self.cluster;
         for i in 0..3 {
             let ratio = c.requested[i].current / c.allocatable[i].current;
@@ -514,6 +525,7 @@ impl Recorder {
         }
         let pending = cluster.pending_pods as f64;
         row.extend([pending, round3(cluster.gpu_fragmentation)]);
+        row.push(cost);
         c.samples += 1;
         c.pending_sum += pending;
         c.pending_max = c.pending_max.max(pending);
@@ -544,6 +556,17 @@ impl Recorder {
         {
             g.set(end, g.current);
         }
+    }
+}
+
+impl Recorder {
+    /// USD billed for nodes from the start until `now` (the `cluster.cost_usd` column).
+    fn node_cost_so_far(&self, now: SimTime) -> f64 {
+        self.pools
+            .iter()
+            .zip(&self.pool_prices)
+            .map(|(g, price)| g.integral_until(now) / 3600.0 * price)
+            .sum()
     }
 }
 
@@ -583,6 +606,7 @@ mod tests {
             services: vec!["web"],
             deployments: vec![],
             pools: vec![],
+            pool_prices: vec![],
         };
         let mut r = Recorder::new(&names);
         let size = |r: &mut Recorder| {

@@ -36,6 +36,8 @@ pub struct ServiceReport {
     /// `entry` (it has traffic from outside: its latency is end to end), `internal` (only
     /// other Services call it) or `idle` (nothing sends it requests).
     pub role: &'static str,
+    /// The Deployments whose pods it selects.
+    pub backends: Vec<String>,
     /// Requests that completed or failed (requests still in flight at the end are excluded).
     pub requests: u64,
     pub served: u64,
@@ -146,6 +148,10 @@ pub struct HpaReport {
     pub target: String,
     pub min_replicas: i32,
     pub max_replicas: i32,
+    /// The average CPU utilization it aims at, in percent of the pods' requests, when it has a
+    /// `Resource` cpu metric with a `Utilization` target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_target_percent: Option<i32>,
     pub syncs: u64,
     pub rescales: u64,
     /// Sync periods that ended with the target at maxReplicas, in seconds.
@@ -206,10 +212,27 @@ pub struct SampledSummary {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SloResult {
     pub name: String,
+    /// What it is about: `service/NAME`, `deployment/NAME` or `cluster`.
+    pub scope: String,
+    /// The metric as written (`latency.p99`, `availability`, …).
+    pub metric: &'static str,
     pub assertion: String,
     pub actual: Option<f64>,
     pub threshold: f64,
     pub passed: bool,
+}
+
+/// The target of an HPA's pod-wide cpu Utilization metric, if it has one.
+fn cpu_target_percent(spec: &crate::scenario::HpaSpec) -> Option<i32> {
+    use crate::scenario::{HpaMetric, HpaResource, ResourceTarget};
+    spec.metrics.iter().find_map(|m| match m {
+        HpaMetric::Resource {
+            resource: HpaResource::Cpu,
+            container: None,
+            target: ResourceTarget::Utilization(percent),
+        } => Some(*percent),
+        _ => None,
+    })
 }
 
 /// The Services some workload's call graph calls.
@@ -250,6 +273,11 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
                     (false, true) => "internal",
                     (false, false) => "idle",
                 },
+                backends: spec
+                    .backends
+                    .iter()
+                    .map(|&d| scenario.deployments[d].name.clone())
+                    .collect(),
                 requests,
                 served: s.served,
                 failed,
@@ -293,6 +321,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             target: spec.target_name.clone(),
             min_replicas: spec.min_replicas,
             max_replicas: spec.max_replicas,
+            cpu_target_percent: cpu_target_percent(spec),
             syncs: h.syncs,
             rescales: h.rescales,
             time_at_max_seconds: h.syncs_at_max as f64

@@ -16,8 +16,15 @@ pub fn evaluate(scenario: &Scenario, report: &Report) -> Vec<SloResult> {
 /// Evaluates one SLO against a report.
 pub fn result(slo: &SloSpec, report: &Report) -> SloResult {
     let actual = metric_value(&slo.scope, slo.metric, report);
+    let scope = match slo.scope {
+        SloScope::Service(i) => format!("service/{}", report.services[i].name),
+        SloScope::Deployment(i) => format!("deployment/{}", report.deployments[i].name),
+        SloScope::Cluster => "cluster".to_string(),
+    };
     SloResult {
         name: slo.name.clone(),
+        scope,
+        metric: crate::scenario::slo::metric_name(slo.metric),
         assertion: slo.text.clone(),
         actual,
         threshold: slo.threshold,

@@ -1,12 +1,14 @@
 //! The only writer of files: the run directory (`report.json`, `run.json`, `timeseries.csv`,
-//! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `pod_events.jsonl`, `scenario.resolved.yaml`), JUnit XML, and the terminal summary table.
+//! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `pod_events.jsonl`, `cluster_events.jsonl`, `scenario.resolved.yaml`), JUnit XML, and the terminal summary table.
 //!
 //! A run directory is written into a temporary sibling and renamed into place, so a failed or
 //! interrupted write never leaves a half-written result behind; kubesim replaces only
 //! directories it wrote itself (see [`run_dir`]).
 
 pub mod explain;
+pub mod html;
 pub mod junit;
+pub mod plot;
 pub mod run_dir;
 pub mod summary;
 pub mod sweep;
@@ -20,6 +22,7 @@ use serde::Serialize;
 use crate::controllers::autoscaler::AutoscalerEvent;
 use crate::controllers::hpa::HpaDecision;
 use crate::engine::RunOutput;
+use crate::metrics::cluster_events::ClusterEvent;
 use crate::metrics::pod_events::PodEvent;
 use crate::metrics::{Report, TimeSeries};
 use crate::scenario::Scenario;
@@ -94,6 +97,7 @@ pub struct RunFiles<'a> {
     /// The Cluster Autoscaler's decisions (`None`: it did not run, and no file is written).
     pub autoscaler_events: Option<&'a [AutoscalerEvent]>,
     pub pod_events: &'a [PodEvent],
+    pub cluster_events: &'a [ClusterEvent],
     pub resolved_yaml: &'a str,
 }
 
@@ -124,6 +128,7 @@ pub fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
         write_json_lines(&dir.join("autoscaler.jsonl"), events)?;
     }
     write_json_lines(&dir.join("pod_events.jsonl"), files.pod_events)?;
+    write_json_lines(&dir.join("cluster_events.jsonl"), files.cluster_events)?;
     fs::write(dir.join("scenario.resolved.yaml"), files.resolved_yaml)
 }
 

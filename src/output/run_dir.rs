@@ -25,11 +25,19 @@ pub const RUN_FILES: &[&str] = &[
     "hpa_decisions.jsonl",
     "autoscaler.jsonl",
     "pod_events.jsonl",
+    "cluster_events.jsonl",
     "scenario.resolved.yaml",
     "sweep.json",
     "sweep.csv",
     "shard.json",
+    "report.html",
 ];
+
+/// Whether kubesim writes a file called `name` into run directories: one of [`RUN_FILES`] or a
+/// plot (`plot-*.svg|png`).
+pub fn is_run_file(name: &str) -> bool {
+    RUN_FILES.contains(&name) || super::plot::file_names().any(|p| p == name)
+}
 
 /// The directory of a sweep's kept runs (`--keep-runs`): one run directory per replication.
 pub const KEPT_RUNS: &str = "runs";
@@ -56,6 +64,8 @@ pub enum OutPathError {
         "{path}: goes through '..' below a directory that does not exist; name the directory plainly"
     )]
     Unresolvable { path: String },
+    #[error("{path}: is not a run directory ({why}); name a directory that kubesim run wrote")]
+    NotARun { path: String, why: String },
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
 }
@@ -124,6 +134,46 @@ pub fn check_out_dir(out: &Path, protected: &[Protected]) -> Result<OutDir, OutP
     }
     existing_contents(&path, &shown)?;
     Ok(OutDir { path })
+}
+
+/// Checks that `dir` is a run directory kubesim wrote (its `run.json`, and only its files), for
+/// commands that add files to one (`kubesim plot`).
+pub fn check_run_dir(dir: &Path) -> Result<OutDir, OutPathError> {
+    let shown = dir.display().to_string();
+    let not_a_run = |why: String| OutPathError::NotARun {
+        path: shown.clone(),
+        why,
+    };
+    let out = check_out_dir(dir, &[]).map_err(|e| match e {
+        OutPathError::ForeignContents { entries, .. } => {
+            not_a_run(format!("it holds files kubesim does not write: {entries}"))
+        }
+        other => other,
+    })?;
+    match existing_contents(&out.path, &shown)? {
+        ExistingDir::EarlierRun => Ok(out),
+        ExistingDir::None => Err(not_a_run("it does not exist".into())),
+        ExistingDir::Empty => Err(not_a_run("it is empty".into())),
+    }
+}
+
+/// Adds files to an earlier run's directory: `write` fills a fresh staging directory, whose
+/// files (which must be run files) then replace their namesakes one by one, each by a rename.
+pub fn add_files(
+    out: &OutDir,
+    write: impl FnOnce(&Path) -> io::Result<()>,
+) -> Result<(), OutPathError> {
+    let staging = Staging::create(out)?;
+    write(staging.path()).map_err(|e| staging.io_error(e))?;
+    let moved = fs::read_dir(staging.path()).and_then(|entries| {
+        for entry in entries {
+            let name = entry?.file_name();
+            debug_assert!(is_run_file(&name.to_string_lossy()));
+            fs::rename(staging.path().join(&name), out.path.join(&name))?;
+        }
+        Ok(())
+    });
+    moved.map_err(|e| staging.io_error(e))
 }
 
 /// What `path` is to a protected directory, if it is that directory or one of its parents.
@@ -201,7 +251,7 @@ fn existing_contents(path: &Path, shown: &str) -> Result<ExistingDir, OutPathErr
     }
     let foreign: Vec<&String> = names
         .iter()
-        .filter(|n| !RUN_FILES.contains(&n.as_str()) && !is_kept_runs(path, n))
+        .filter(|n| !is_run_file(n) && !is_kept_runs(path, n))
         .collect();
     if foreign.is_empty() && is_kubesim_marker(&path.join(MARKER)) {
         return Ok(ExistingDir::EarlierRun);
@@ -233,8 +283,7 @@ fn is_kept_runs(dir: &Path, name: &str) -> bool {
                 .is_ok_and(|mut entries| entries.all(|e| e.is_ok_and(|e| entry_ok(&e))))
     };
     let run_file = |e: &fs::DirEntry| {
-        RUN_FILES.contains(&e.file_name().to_string_lossy().as_ref())
-            && e.file_type().is_ok_and(|t| t.is_file())
+        is_run_file(&e.file_name().to_string_lossy()) && e.file_type().is_ok_and(|t| t.is_file())
     };
     name == KEPT_RUNS && only(&dir.join(name), &|run| only(&run.path(), &run_file))
 }
@@ -427,8 +476,9 @@ fn remove_run_files(dir: &Path) -> io::Result<()> {
         }
         fs::remove_dir(&runs)?;
     }
-    for name in RUN_FILES {
-        match fs::remove_file(dir.join(name)) {
+    let plots = super::plot::file_names();
+    for name in RUN_FILES.iter().map(|n| n.to_string()).chain(plots) {
+        match fs::remove_file(dir.join(&name)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }

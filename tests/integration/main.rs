@@ -10,6 +10,7 @@ mod hpa;
 mod mutation;
 mod node_cpu;
 mod output_dir;
+mod plots;
 mod preemption;
 mod probes;
 mod queueing;

@@ -31,13 +31,50 @@ pub fn select<'a>(
             let mut previous: Option<&HpaDecision> = None;
             of_hpa
                 .filter(|d| {
-                    let keep = is_interesting(d) || condition_changed(previous, d);
+                    let keep = worth_telling(previous, d);
                     previous = Some(d);
                     keep
                 })
                 .collect()
         }
         Selection::At(t) => of_hpa.rfind(|d| d.time_seconds <= t).into_iter().collect(),
+    }
+}
+
+/// What [`Selection::Interesting`] keeps: a sync that changed something, or whose conditions
+/// differ from the HPA's previous sync.
+fn worth_telling(previous: Option<&HpaDecision>, d: &HpaDecision) -> bool {
+    is_interesting(d) || condition_changed(previous, d)
+}
+
+/// The interesting decisions of every HPA as sentences, collected as a run makes them (for
+/// `report.html`); at most `limit` sentences are kept, the rest counted.
+#[derive(Debug, Default)]
+pub struct Narrator {
+    previous: std::collections::BTreeMap<std::sync::Arc<str>, HpaDecision>,
+    pub sentences: Vec<String>,
+    pub untold: u64,
+    limit: usize,
+}
+
+impl Narrator {
+    pub fn new(limit: usize) -> Self {
+        Narrator {
+            limit,
+            ..Narrator::default()
+        }
+    }
+
+    /// Takes the next decision of some HPA.
+    pub fn offer(&mut self, d: HpaDecision) {
+        if worth_telling(self.previous.get(&d.hpa), &d) {
+            if self.sentences.len() < self.limit {
+                self.sentences.push(sentence(&d));
+            } else {
+                self.untold += 1;
+            }
+        }
+        self.previous.insert(d.hpa.clone(), d);
     }
 }
 

@@ -1,0 +1,174 @@
+//! Cluster-level events, the ones a reader of a run wants marked on every time axis: machines
+//! failing and coming back, spot interruptions, drains and cordons, rollouts, and the
+//! scenario's other scripted actions (`cluster_events.jsonl`).
+//!
+//! Unlike pod events these are few — a handful per node failure or rollout — so they are kept
+//! as they happen, in order, without folding. The log is bounded: past [`MAX_EVENTS`] further
+//! events are counted, not kept (a 5 000-node day with a 30-day MTBF has a few hundred).
+
+use serde::Serialize;
+
+use crate::sim::SimTime;
+
+/// Events kept per run; later ones are only counted.
+pub const MAX_EVENTS: usize = 100_000;
+
+/// Why the event was logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum ClusterEventReason {
+    /// The machine stopped (a random failure, a scripted one, a zone outage, or a reclaimed
+    /// spot machine).
+    NodeFailed,
+    /// The machine is back.
+    NodeRecovered,
+    /// A spot interruption notice: the node is cordoned and drained; it goes 2 minutes later.
+    SpotInterruption,
+    /// `kubectl drain` (scripted).
+    Drain,
+    /// `kubectl cordon` (scripted).
+    Cordon,
+    /// `kubectl uncordon` (scripted).
+    Uncordon,
+    /// A Deployment began rolling out a new revision.
+    RolloutStarted,
+    /// A rollout finished: every replica updated and available.
+    RolloutCompleted,
+    /// A rollout made no progress for `progressDeadlineSeconds`.
+    ProgressDeadlineExceeded,
+    /// Another scripted action (`kubectl scale`, `apply`, `rollout undo|pause|resume`,
+    /// `delete pod`).
+    Scripted,
+}
+
+impl ClusterEventReason {
+    /// What the plots draw for the event, if anything: a disruption, a rollout, or a change the
+    /// scenario made. Events that end something (recovery, completion) are not marked.
+    pub fn marker(self) -> Option<MarkerKind> {
+        use ClusterEventReason::*;
+        match self {
+            NodeFailed | ProgressDeadlineExceeded => Some(MarkerKind::Failure),
+            SpotInterruption => Some(MarkerKind::Spot),
+            RolloutStarted => Some(MarkerKind::Rollout),
+            Drain | Cordon | Uncordon | Scripted => Some(MarkerKind::Scripted),
+            NodeRecovered | RolloutCompleted => None,
+        }
+    }
+
+    /// Parses the name `cluster_events.jsonl` uses.
+    pub fn from_name(name: &str) -> Option<Self> {
+        use ClusterEventReason::*;
+        [
+            NodeFailed,
+            NodeRecovered,
+            SpotInterruption,
+            Drain,
+            Cordon,
+            Uncordon,
+            RolloutStarted,
+            RolloutCompleted,
+            ProgressDeadlineExceeded,
+            Scripted,
+        ]
+        .into_iter()
+        .find(|r| format!("{r:?}") == name)
+    }
+}
+
+/// How a marked event is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MarkerKind {
+    Failure,
+    Spot,
+    Rollout,
+    Scripted,
+}
+
+/// What kind of object an event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ObjectKind {
+    Node,
+    Deployment,
+    /// The scenario itself (a scripted action on several objects).
+    Scenario,
+}
+
+/// One cluster event.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterEvent {
+    /// When it happened, in simulated seconds.
+    pub t_seconds: f64,
+    pub kind: ObjectKind,
+    /// The node or Deployment it is about (the scenario's name for `Scenario`).
+    pub name: String,
+    pub reason: ClusterEventReason,
+    pub message: String,
+}
+
+/// Every cluster event of a run, in the order they happened.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterEventLog {
+    events: Vec<ClusterEvent>,
+    /// Events past [`MAX_EVENTS`], counted only.
+    pub dropped: u64,
+}
+
+impl ClusterEventLog {
+    pub fn record(
+        &mut self,
+        now: SimTime,
+        kind: ObjectKind,
+        name: &str,
+        reason: ClusterEventReason,
+        message: String,
+    ) {
+        if self.events.len() >= MAX_EVENTS {
+            self.dropped += 1;
+            return;
+        }
+        self.events.push(ClusterEvent {
+            t_seconds: now.as_secs_f64(),
+            kind,
+            name: name.to_string(),
+            reason,
+            message,
+        });
+    }
+
+    pub fn into_events(self) -> Vec<ClusterEvent> {
+        self.events
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_round_trip_through_their_names() {
+        for name in [
+            "NodeFailed",
+            "SpotInterruption",
+            "RolloutStarted",
+            "Scripted",
+        ] {
+            let reason = ClusterEventReason::from_name(name).expect(name);
+            assert_eq!(
+                serde_json::to_string(&reason).unwrap(),
+                format!("\"{name}\"")
+            );
+        }
+        assert_eq!(ClusterEventReason::from_name("Nope"), None);
+    }
+
+    #[test]
+    fn the_log_keeps_a_bounded_number_of_events() {
+        let mut log = ClusterEventLog::default();
+        for _ in 0..MAX_EVENTS + 3 {
+            let reason = ClusterEventReason::NodeFailed;
+            log.record(SimTime::ZERO, ObjectKind::Node, "n", reason, String::new());
+        }
+        assert_eq!(log.dropped, 3);
+        assert_eq!(log.into_events().len(), MAX_EVENTS);
+    }
+}

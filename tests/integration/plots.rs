@@ -1,0 +1,181 @@
+//! What a run draws: the plots, report.html and the cluster events they mark; `kubesim plot`.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::{kubesim, scratch};
+
+fn run_into(name: &str, scenario: &str, extra: &[&str]) -> std::path::PathBuf {
+    let dir = scratch(name).join("run");
+    let mut args = vec!["run", scenario, "--out", dir.to_str().unwrap()];
+    args.extend(extra);
+    let out = kubesim(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+fn files(dir: &Path, extension: &str) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(extension))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_run_draws_its_plots_and_a_self_contained_report() {
+    let dir = run_into(
+        "plots-quickstart",
+        "scenarios/quickstart/scenario.yaml",
+        &[],
+    );
+    let plots = files(&dir, ".svg");
+    let expected = [
+        "plot-availability.svg",
+        "plot-cpu.svg",
+        "plot-latency.svg",
+        "plot-nodes-cost.svg",
+        "plot-pending.svg",
+        "plot-replicas.svg",
+    ];
+    assert_eq!(plots, expected);
+    let latency = fs::read_to_string(dir.join("plot-latency.svg")).unwrap();
+    // The scenario's SLO (service web: latency.p99 <= 250ms) is drawn as a line.
+    assert!(
+        latency.contains("SLO latency.p99 &lt;= 250ms")
+            || latency.contains("SLO latency.p99 <= 250ms")
+    );
+    let page = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert_eq!(
+        page.matches("<svg").count(),
+        expected.len(),
+        "every plot inline"
+    );
+    for reference in ["<script", "<link", " src=", "url(", "@import"] {
+        assert!(
+            !page.contains(reference),
+            "report.html refers out: {reference}"
+        );
+    }
+    // The only URL is the SVG namespace, which is a name, not a request.
+    let urls = page.matches("http").count();
+    assert_eq!(urls, page.matches("http://www.w3.org/2000/svg").count());
+    assert!(
+        page.contains("service web: latency.p99 &lt;= 250ms"),
+        "SLO table"
+    );
+    assert!(page.contains("scaled 3 → "), "the HPA narrative");
+}
+
+#[test]
+fn plots_and_report_are_byte_identical_across_runs() {
+    let a = run_into("plots-det-a", "scenarios/node-failure/scenario.yaml", &[]);
+    let b = run_into("plots-det-b", "scenarios/node-failure/scenario.yaml", &[]);
+    let mut drawn = files(&a, ".svg");
+    drawn.push("report.html".into());
+    drawn.push("cluster_events.jsonl".into());
+    for name in drawn {
+        assert_eq!(
+            fs::read(a.join(&name)).unwrap(),
+            fs::read(b.join(&name)).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn node_failures_are_logged_and_marked_on_the_time_axes() {
+    let dir = run_into(
+        "plots-failures",
+        "scenarios/node-failure/scenario.yaml",
+        &[],
+    );
+    let events = fs::read_to_string(dir.join("cluster_events.jsonl")).unwrap();
+    let first = events.lines().next().unwrap();
+    // The scenario fails general-1 at 1h (spec.events[0]).
+    assert!(
+        first.contains("\"tSeconds\":3600.0") && first.contains("\"reason\":\"NodeFailed\""),
+        "{first}"
+    );
+    for plot in files(&dir, ".svg") {
+        let svg = fs::read_to_string(dir.join(&plot)).unwrap();
+        assert!(svg.contains("node failure"), "{plot} marks the failures");
+    }
+}
+
+#[test]
+fn no_plots_writes_only_the_data() {
+    let dir = run_into(
+        "plots-none",
+        "scenarios/quickstart/scenario.yaml",
+        &["--no-plots"],
+    );
+    assert!(files(&dir, ".svg").is_empty());
+    assert!(!dir.join("report.html").exists());
+}
+
+#[test]
+fn kubesim_plot_redraws_a_run_as_png() {
+    let dir = run_into(
+        "plots-png",
+        "scenarios/quickstart/scenario.yaml",
+        &["--no-plots"],
+    );
+    for _ in 0..2 {
+        let out = kubesim(&["plot", dir.to_str().unwrap(), "--format", "png"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let pngs = files(&dir, ".png");
+    assert_eq!(pngs.len(), 6, "{pngs:?}");
+    for png in pngs {
+        let bytes = fs::read(dir.join(&png)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{png}");
+    }
+    // Nothing is left beside the run.
+    let parent = dir.parent().unwrap();
+    assert_eq!(fs::read_dir(parent).unwrap().count(), 1);
+    // The run directory is still one kubesim may replace.
+    let again = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        files(&dir, ".png").is_empty(),
+        "the earlier run's PNGs went with it"
+    );
+}
+
+#[test]
+fn kubesim_plot_refuses_a_directory_kubesim_did_not_write() {
+    let dir = scratch("plots-foreign");
+    fs::write(dir.join("notes.txt"), "mine").unwrap();
+    let out = kubesim(&["plot", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not a run directory") && stderr.contains("notes.txt"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "nothing written");
+}
