@@ -1,12 +1,14 @@
-//! `kubesim check`: run scenarios and evaluate their SLO assertions; exit 1 when one fails.
+//! `kubesim check`: run scenarios and evaluate their SLO assertions, and optionally compare
+//! each with a baseline run; exit 1 when an SLO fails or a metric regressed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
+use crate::metrics::baseline::{self, Change, Tolerances};
 use crate::output::junit::{self, SuiteResult};
-use crate::output::run_dir;
+use crate::output::{run_dir, summary};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,10 +17,22 @@ pub struct Args {
     pub scenarios: Vec<PathBuf>,
     #[command(flatten)]
     pub options: ScenarioOptions,
-    /// Also write the results as JUnit XML (one test case per SLO). An existing FILE is
-    /// replaced only if kubesim wrote it.
+    /// Also write the results as JUnit XML (one test case per SLO, and per compared metric
+    /// with --baseline). An existing FILE is replaced only if kubesim wrote it.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Compare each run with an earlier one and fail (exit 1) when a metric got worse beyond its
+    /// tolerance: Services' latency p50/p95/p99 and availability, the cluster's availability
+    /// and cost. PATH is a report.json, a run directory, or a directory of run directories
+    /// named after the scenarios (e.g. the output/ of the last green CI run); a scenario with
+    /// no run there is not compared.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+    /// How much worse a metric may get, repeatable: `latency=10%` (the default, every
+    /// percentile), `latency.p99=5%`, `availability=0.1%` (percentage points; the default),
+    /// `cost=5%` (the default).
+    #[arg(long, value_name = "METRIC=PCT", requires = "baseline")]
+    pub tolerance: Vec<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
@@ -26,6 +40,15 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         && let Err(e) = run_dir::check_junit_file(file)
     {
         eprintln!("error: --junit {e}");
+        return Ok(Status::BadInput);
+    }
+    let Some(tolerances) = tolerances(&args) else {
+        return Ok(Status::BadInput);
+    };
+    if let Some(path) = &args.baseline
+        && let Err(e) = check_baseline_path(path, args.scenarios.len())
+    {
+        eprintln!("error: --baseline {}: {e}", path.display());
         return Ok(Status::BadInput);
     }
     let mut status = Status::Success;
@@ -41,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             super::out(format!("{}: no SLOs defined", scenario.name));
         }
         for slo in &report.slos {
-            let actual = slo.actual.map_or("no data".into(), |a| a.to_string());
+            let actual = summary::slo_value(slo.metric, slo.actual);
             super::out(format!(
                 "{} {}: {} (actual {actual})",
                 if slo.passed { "PASS" } else { "FAIL" },
@@ -52,19 +75,99 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                 status = Status::SloFailed;
             }
         }
-        runs.push((path.display().to_string(), timed));
+        let changes = match &args.baseline {
+            Some(base) => match compare_with(base, report, &tolerances) {
+                Ok(changes) => changes,
+                Err(e) => {
+                    eprintln!("error: --baseline {e}");
+                    status = Status::BadInput;
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        if changes.iter().any(|c| c.regressed) && status == Status::Success {
+            status = Status::SloFailed;
+        }
+        runs.push((path.display().to_string(), timed, changes));
     }
     if let Some(file) = &args.junit {
         let suites: Vec<SuiteResult> = runs
             .iter()
-            .map(|(f, t)| SuiteResult {
+            .map(|(f, t, changes)| SuiteResult {
                 scenario_file: f,
                 report: &t.output.report,
                 wall_seconds: t.timing.wall_seconds,
+                baseline: changes,
             })
             .collect();
         run_dir::write_junit_file(file, &junit::render(&suites))
             .context("--junit: the JUnit file was not written")?;
     }
     Ok(status)
+}
+
+/// The defaults with every `--tolerance` applied; `None` after reporting a bad one.
+fn tolerances(args: &Args) -> Option<Tolerances> {
+    let mut tolerances = Tolerances::default();
+    for text in &args.tolerance {
+        if let Err(e) = tolerances.set(text) {
+            eprintln!("error: --tolerance {text}: {e}");
+            return None;
+        }
+    }
+    Some(tolerances)
+}
+
+/// A baseline must exist; a single report (a file, or a run directory) serves one scenario.
+fn check_baseline_path(path: &Path, scenarios: usize) -> Result<(), String> {
+    let single = path.is_file() || path.join("report.json").is_file();
+    if !path.exists() {
+        Err("no such file or directory".into())
+    } else if single && scenarios > 1 {
+        Err(format!(
+            "is one run's report, but {scenarios} scenarios are checked; name a directory holding a run directory per scenario"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Compares a run with its baseline and prints the table; no baseline for this scenario in a
+/// directory of runs is a note, not an error.
+fn compare_with(
+    base: &Path,
+    report: &crate::metrics::Report,
+    t: &Tolerances,
+) -> Result<Vec<Change>, String> {
+    let file = if base.is_file() {
+        base.to_path_buf()
+    } else if base.join("report.json").is_file() {
+        base.join("report.json")
+    } else {
+        let file = base.join(&report.scenario).join("report.json");
+        if !file.is_file() {
+            eprintln!(
+                "note: no baseline for {} ({} does not exist): not compared",
+                report.scenario,
+                file.display()
+            );
+            return Ok(Vec::new());
+        }
+        file
+    };
+    let shown = file.display();
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{shown}: {e}"))?;
+    let old: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
+    let schema = crate::metrics::report::SCHEMA;
+    if old["schema"].as_str() != Some(schema) {
+        return Err(format!(
+            "{shown}: not a kubesim report (\"schema\": \"{schema}\")"
+        ));
+    }
+    let new = serde_json::to_value(report).expect("reports always serialize");
+    let changes = baseline::compare(&old, &new, t);
+    super::out(summary::baseline(&report.scenario, &changes));
+    Ok(changes)
 }

@@ -3,6 +3,7 @@
 //! time series); [`report`] turns the aggregates into the `kubesim.report/v1` document and
 //! [`slo`] evaluates assertions against it. Nothing here reads the cluster directly.
 
+pub mod baseline;
 pub mod cluster_events;
 pub mod pod_events;
 pub mod recorder;

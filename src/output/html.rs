@@ -23,7 +23,7 @@ pub struct Extras<'a> {
     pub resolved_yaml: &'a str,
 }
 
-/// Text with `&`, `<`, `>` and quotes escaped for HTML.
+/// Text with `&`, `<`, `>` and quotes escaped for HTML and XML (report.html, JUnit).
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -114,8 +114,8 @@ fn slos(page: &mut String, report: &Report) {
         };
         vec![
             escape(&s.name),
-            s.actual.map_or("no data".into(), |a| format!("{a:.3}")),
-            format!("{}", s.threshold),
+            super::summary::slo_value(s.metric, s.actual),
+            super::summary::slo_value(s.metric, Some(s.threshold)),
             format!("<span class=\"{class}\">{word}</span>"),
         ]
     });

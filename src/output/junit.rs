@@ -1,30 +1,37 @@
 //! JUnit XML for CI systems: one `<testsuite>` per scenario, one `<testcase>` per SLO.
 
+use super::html::escape;
 use crate::metrics::Report;
+use crate::metrics::baseline::Change;
 
 /// One scenario's outcome for the JUnit file.
 pub struct SuiteResult<'a> {
     pub scenario_file: &'a str,
     pub report: &'a Report,
     pub wall_seconds: f64,
+    /// The comparison with a baseline run (`check --baseline`): a test case per metric.
+    pub baseline: &'a [Change],
 }
 
 /// The opening of the root element, which marks a JUnit file as kubesim's own.
 pub const SUITES_OPENING: &str = "<testsuites name=\"kubesim\"";
 
 pub fn render(suites: &[SuiteResult]) -> String {
-    let tests: usize = suites.iter().map(|s| s.report.slos.len()).sum();
-    let failures: usize = suites
-        .iter()
-        .map(|s| s.report.slos.iter().filter(|x| !x.passed).count())
-        .sum();
+    let tests: usize = suites.iter().map(SuiteResult::tests).sum();
+    let failures: usize = suites.iter().map(SuiteResult::failures).sum();
     let mut xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{SUITES_OPENING} tests=\"{tests}\" failures=\"{failures}\">\n"
     );
     for s in suites {
         let r = s.report;
-        let failed = r.slos.iter().filter(|x| !x.passed).count();
-        xml.push_str(&format!("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\" time=\"{:.3}\" file=\"{}\">\n", escape(&r.scenario), r.slos.len(), s.wall_seconds, escape(s.scenario_file)));
+        xml.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\" file=\"{}\">\n",
+            escape(&r.scenario),
+            s.tests(),
+            s.failures(),
+            s.wall_seconds,
+            escape(s.scenario_file)
+        ));
         for slo in &r.slos {
             xml.push_str(&format!(
                 "    <testcase classname=\"{}\" name=\"{}\"",
@@ -45,23 +52,55 @@ pub fn render(suites: &[SuiteResult]) -> String {
                 ));
             }
         }
+        for c in s.baseline {
+            baseline_case(&mut xml, &r.scenario, c);
+        }
         xml.push_str("  </testsuite>\n");
     }
     xml.push_str("</testsuites>\n");
     xml
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+impl SuiteResult<'_> {
+    fn tests(&self) -> usize {
+        self.report.slos.len() + self.baseline.len()
+    }
+
+    fn failures(&self) -> usize {
+        let slos = self.report.slos.iter().filter(|x| !x.passed).count();
+        slos + self.baseline.iter().filter(|c| c.regressed).count()
+    }
+}
+
+/// One metric compared with the baseline: `baseline service/web latency.p99`, failing with
+/// `183.2 ms → 221.0 ms (+20.6 %), tolerance 10%` when it regressed.
+fn baseline_case(xml: &mut String, scenario: &str, c: &Change) {
+    let name = format!("baseline {} {}", c.scope, c.metric.name());
+    xml.push_str(&format!(
+        "    <testcase classname=\"{}\" name=\"{}\"",
+        escape(scenario),
+        escape(&name)
+    ));
+    if !c.regressed {
+        xml.push_str("/>\n");
+        return;
+    }
+    let message = format!(
+        "{} → {} ({}), tolerance {}",
+        c.metric.show(c.old),
+        c.metric.show(c.new),
+        c.delta(),
+        c.tolerance.show()
+    );
+    xml.push_str(&format!(
+        ">\n      <failure message=\"{}\" type=\"BaselineRegression\"/>\n    </testcase>\n",
+        escape(&message)
+    ));
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::super::html::escape;
 
     #[test]
     fn escapes_xml() {

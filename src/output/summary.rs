@@ -41,7 +41,8 @@ fn services(r: &Report) -> String {
         "p99 ms",
         "max ms",
     ]);
-    for s in &r.services {
+    // Services no request reached (e.g. selected by nothing) would be rows of zeros.
+    for s in r.services.iter().filter(|s| s.requests > 0) {
         let availability = s
             .availability
             .map_or("-".into(), |a| format!("{:.4}%", a * 100.0));
@@ -126,7 +127,7 @@ fn pools(r: &Report) -> String {
 fn slos(r: &Report) -> String {
     let mut t = table(&["SLO", "actual", "result"]);
     for s in &r.slos {
-        let actual = s.actual.map_or("no data".into(), |a| format!("{a}"));
+        let actual = slo_value(s.metric, s.actual);
         t.add_row(vec![
             Cell::new(&s.name),
             right(actual),
@@ -134,4 +135,50 @@ fn slos(r: &Report) -> String {
         ]);
     }
     t.to_string() + "\n"
+}
+
+/// An SLO's measured value with its unit: `198.8 ms`, `99.996 %`, `1.15 USD`.
+pub fn slo_value(metric: &str, actual: Option<f64>) -> String {
+    let Some(a) = actual else {
+        return "no data".into();
+    };
+    match metric {
+        m if m.starts_with("latency.") => format!("{a:.1} ms"),
+        "availability" => format!("{:.3} %", a * 100.0),
+        "cost.total" => format!("{a:.2} USD"),
+        "requests.failed" => format!("{a}"),
+        _ => format!("{a:.2}"),
+    }
+}
+
+/// The comparison with a baseline run: one row per metric, old → new, with its tolerance.
+pub fn baseline(scenario: &str, changes: &[crate::metrics::baseline::Change]) -> String {
+    let mut t = table(&[
+        &format!("{scenario} vs baseline"),
+        "metric",
+        "old",
+        "new",
+        "change",
+        "tolerance",
+        "result",
+    ]);
+    for c in changes {
+        let result = if c.regressed {
+            "REGRESSED"
+        } else if c.old == c.new {
+            "same"
+        } else {
+            "ok"
+        };
+        t.add_row(vec![
+            Cell::new(&c.scope),
+            Cell::new(c.metric.name()),
+            right(c.metric.show(c.old)),
+            right(c.metric.show(c.new)),
+            right(c.delta()),
+            right(c.tolerance.show()),
+            Cell::new(result),
+        ]);
+    }
+    t.to_string()
 }

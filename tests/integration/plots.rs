@@ -179,3 +179,117 @@ fn kubesim_plot_refuses_a_directory_kubesim_did_not_write() {
     );
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "nothing written");
 }
+
+#[test]
+fn check_against_a_baseline_passes_an_identical_run_and_catches_a_regression() {
+    let base = run_into(
+        "baseline-quickstart",
+        "scenarios/quickstart/scenario.yaml",
+        &["--no-plots"],
+    );
+    let quickstart = "scenarios/quickstart/scenario.yaml";
+    let same = kubesim(&["check", quickstart, "--baseline", base.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&same.stdout);
+    assert_eq!(same.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("quickstart vs baseline") && !stdout.contains("REGRESSED"),
+        "{stdout}"
+    );
+    // At most 4 replicas instead of 14 at the peak: the p99 grows far beyond 10 %.
+    let junit = scratch("baseline-junit").join("junit.xml");
+    let worse = kubesim(&[
+        "check",
+        quickstart,
+        "--set",
+        "hpa/web:spec.maxReplicas=4",
+        "--baseline",
+        base.join("report.json").to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&worse.stdout);
+    assert_eq!(worse.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("REGRESSED"), "{stdout}");
+    let xml = fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("name=\"baseline service/web latency.p99\"")
+            && xml.contains("BaselineRegression"),
+        "{xml}"
+    );
+    // A looser tolerance lets the same change through for that metric only.
+    let loose = kubesim(&[
+        "check",
+        quickstart,
+        "--set",
+        "hpa/web:spec.maxReplicas=4",
+        "--baseline",
+        base.to_str().unwrap(),
+        "--tolerance",
+        "latency=100000%",
+        "--tolerance",
+        "availability=100%",
+        "--tolerance",
+        "cost=100%",
+    ]);
+    let stdout = String::from_utf8_lossy(&loose.stdout);
+    assert!(!stdout.contains("REGRESSED"), "{stdout}");
+}
+
+#[test]
+fn baseline_usage_errors_exit_2() {
+    let base = run_into(
+        "baseline-usage",
+        "scenarios/quickstart/scenario.yaml",
+        &["--no-plots"],
+    );
+    let quickstart = "scenarios/quickstart/scenario.yaml";
+    let cases: [&[&str]; 3] = [
+        &[
+            "--baseline",
+            base.to_str().unwrap(),
+            "--tolerance",
+            "latency.p98=5%",
+        ],
+        &["--baseline", "/nonexistent/baseline"],
+        &[
+            "--baseline",
+            base.to_str().unwrap(),
+            "scenarios/simpy-peer/scenario.yaml",
+        ],
+    ];
+    for extra in cases {
+        let mut args = vec!["check", quickstart];
+        args.extend(extra);
+        let out = kubesim(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(
+            stderr.contains("--baseline") || stderr.contains("--tolerance"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_directory_of_runs_is_a_baseline_per_scenario() {
+    let dir = scratch("baseline-dir");
+    let out = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--no-plots",
+        "--out",
+        dir.join("quickstart").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let check = kubesim(&[
+        "check",
+        "scenarios/quickstart/scenario.yaml",
+        "scenarios/simpy-peer/scenario.yaml",
+        "--baseline",
+        dir.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("no baseline for simpy-peer"), "{stderr}");
+    assert!(String::from_utf8_lossy(&check.stdout).contains("quickstart vs baseline"));
+}

@@ -65,6 +65,20 @@ impl RunData {
         Ok(data)
     }
 
+    /// A run of `duration` seconds sampled at `t`, with the given columns (for tests).
+    #[cfg(test)]
+    pub fn with_columns(duration: f64, t: Vec<f64>, columns: &[(&str, Vec<f64>)]) -> RunData {
+        RunData {
+            duration_seconds: duration,
+            t,
+            series: columns
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.clone()))
+                .collect(),
+            ..RunData::default()
+        }
+    }
+
     /// A column of `timeseries.csv` by name.
     pub fn column(&self, name: &str) -> Option<&[f64]> {
         self.series.get(name).map(Vec::as_slice)

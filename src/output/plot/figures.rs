@@ -109,6 +109,41 @@ fn titled(what: &str, shown: usize, total: usize) -> String {
     }
 }
 
+/// A figure of one panel per item, for the first [`MAX_PANELS`] of `all`.
+fn one_panel_each<T>(
+    stem: &'static str,
+    what: &str,
+    all: &[T],
+    panel: impl Fn(&T) -> Panel,
+) -> Figure {
+    let panels: Vec<Panel> = all.iter().take(MAX_PANELS).map(panel).collect();
+    Figure {
+        stem,
+        title: titled(what, panels.len(), all.len()),
+        panels,
+    }
+}
+
+/// The thresholds of a Service's SLOs on metrics `wanted` accepts, as dashed lines (values
+/// multiplied by `factor`: fractions to percent).
+fn slo_lines(
+    run: &RunData,
+    service: &str,
+    wanted: impl Fn(&str) -> bool,
+    factor: f64,
+    color: RGBColor,
+) -> Vec<Line> {
+    let scope = format!("service/{service}");
+    run.slos
+        .iter()
+        .filter(|slo| slo.scope == scope && wanted(&slo.metric))
+        .map(|slo| {
+            let label = format!("SLO {}", slo.assertion);
+            threshold(run, slo.threshold * factor, label, color)
+        })
+        .collect()
+}
+
 /// The Services that had requests, busiest first (ties by name).
 fn busy_services(run: &RunData) -> Vec<&super::data::ServiceInfo> {
     let mut services: Vec<_> = run.services.iter().filter(|s| s.requests > 0).collect();
@@ -135,39 +170,30 @@ fn largest_deployments(run: &RunData) -> Vec<&str> {
 /// Desired replicas and Ready pods per Deployment, with the load of the Services it backs.
 fn replicas(run: &RunData) -> Figure {
     let all = largest_deployments(run);
-    let panels: Vec<Panel> = all
-        .iter()
-        .take(MAX_PANELS)
-        .map(|d| {
-            let mut lines: Vec<Line> = [
-                line(
-                    run,
-                    &format!("deployment.{d}.replicas"),
-                    "replicas (desired)",
-                    BLUE,
-                ),
-                line(run, &format!("deployment.{d}.ready"), "ready", GREEN),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            lines.extend(load_of(run, d));
-            Panel {
-                title: format!("Deployment {d}"),
-                y_label: "pods".into(),
-                y2_label: lines
-                    .iter()
-                    .any(|l| l.secondary)
-                    .then(|| "requests/s".into()),
-                lines,
-            }
-        })
+    one_panel_each("plot-replicas", "Load and replicas", &all, |d| {
+        let mut lines: Vec<Line> = [
+            line(
+                run,
+                &format!("deployment.{d}.replicas"),
+                "replicas (desired)",
+                BLUE,
+            ),
+            line(run, &format!("deployment.{d}.ready"), "ready", GREEN),
+        ]
+        .into_iter()
+        .flatten()
         .collect();
-    Figure {
-        stem: "plot-replicas",
-        title: titled("Load and replicas", panels.len(), all.len()),
-        panels,
-    }
+        lines.extend(load_of(run, d));
+        Panel {
+            title: format!("Deployment {d}"),
+            y_label: "pods".into(),
+            y2_label: lines
+                .iter()
+                .any(|l| l.secondary)
+                .then(|| "requests/s".into()),
+            lines,
+        }
+    })
 }
 
 /// The requests/s offered to the Services a Deployment backs, summed, on the right axis.
@@ -196,87 +222,54 @@ fn load_of(run: &RunData, deployment: &str) -> Option<Line> {
 /// p50 and p99 per sample interval per Service, with its latency SLOs.
 fn latency(run: &RunData) -> Figure {
     let all = busy_services(run);
-    let panels: Vec<Panel> = all
-        .iter()
-        .take(MAX_PANELS)
-        .map(|s| {
-            let name = &s.name;
-            let mut lines: Vec<Line> = [
-                line(run, &format!("service.{name}.p50_ms"), "p50", BLUE),
-                line(run, &format!("service.{name}.p99_ms"), "p99", ORANGE),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            let scope = format!("service/{name}");
-            lines.extend(
-                run.slos
-                    .iter()
-                    .filter(|slo| slo.scope == scope && slo.metric.starts_with("latency."))
-                    .map(|slo| {
-                        threshold(run, slo.threshold, format!("SLO {}", slo.assertion), RED)
-                    }),
-            );
-            Panel {
-                title: format!("Service {name}: latency per sample interval"),
-                y_label: "ms".into(),
-                y2_label: None,
-                lines,
-            }
-        })
+    one_panel_each("plot-latency", "Latency", &all, |s| {
+        let name = &s.name;
+        let mut lines: Vec<Line> = [
+            line(run, &format!("service.{name}.p50_ms"), "p50", BLUE),
+            line(run, &format!("service.{name}.p99_ms"), "p99", ORANGE),
+        ]
+        .into_iter()
+        .flatten()
         .collect();
-    Figure {
-        stem: "plot-latency",
-        title: titled("Latency", panels.len(), all.len()),
-        panels,
-    }
+        lines.extend(slo_lines(
+            run,
+            name,
+            |m| m.starts_with("latency."),
+            1.0,
+            RED,
+        ));
+        Panel {
+            title: format!("Service {name}: latency per sample interval"),
+            y_label: "ms".into(),
+            y2_label: None,
+            lines,
+        }
+    })
 }
 
 /// Availability per sample interval, and failed requests, per Service.
 fn availability(run: &RunData) -> Figure {
     let all = busy_services(run);
-    let panels: Vec<Panel> = all
-        .iter()
-        .take(MAX_PANELS)
-        .map(|s| {
-            let name = &s.name;
-            let mut lines: Vec<Line> = line(
-                run,
-                &format!("service.{name}.availability"),
-                "availability",
-                GREEN,
-            )
+    one_panel_each("plot-availability", "Availability", &all, |s| {
+        let name = &s.name;
+        let column = format!("service.{name}.availability");
+        let mut lines: Vec<Line> = line(run, &column, "availability", GREEN)
             .map(|l| scaled(l, 100.0))
             .into_iter()
             .collect();
-            if let Some(mut failed) = line(run, &format!("service.{name}.failed"), "failed", RED) {
-                failed.secondary = true;
-                failed.label = failed_label(s);
-                lines.push(failed);
-            }
-            let scope = format!("service/{name}");
-            lines.extend(
-                run.slos
-                    .iter()
-                    .filter(|slo| slo.scope == scope && slo.metric == "availability")
-                    .map(|slo| {
-                        let label = format!("SLO {}", slo.assertion);
-                        threshold(run, slo.threshold * 100.0, label, PURPLE)
-                    }),
-            );
-            Panel {
-                title: format!("Service {name}: availability per sample interval"),
-                y_label: "% served".into(),
-                y2_label: Some("failed requests".into()),
-                lines,
-            }
-        })
-        .collect();
-    Figure {
-        stem: "plot-availability",
-        title: titled("Availability", panels.len(), all.len()),
-        panels,
-    }
+        if let Some(mut failed) = line(run, &format!("service.{name}.failed"), "failed", RED) {
+            failed.secondary = true;
+            failed.label = failed_label(s);
+            lines.push(failed);
+        }
+        lines.extend(slo_lines(run, name, |m| m == "availability", 100.0, PURPLE));
+        Panel {
+            title: format!("Service {name}: availability per sample interval"),
+            y_label: "% served".into(),
+            y2_label: Some("failed requests".into()),
+            lines,
+        }
+    })
 }
 
 /// "failed (node_failure 2917, no_endpoint 29982)": the run's failures by reason.
@@ -298,35 +291,23 @@ fn cpu(run: &RunData) -> Figure {
         .into_iter()
         .filter(|d| run.cpu_targets.contains_key(*d))
         .collect();
-    let panels: Vec<Panel> = all
-        .iter()
-        .take(MAX_PANELS)
-        .map(|d| {
-            let target = run.cpu_targets[*d];
-            let column = format!("deployment.{d}.cpu_utilization");
-            let mut lines: Vec<Line> = line(run, &column, "cpu utilization", BLUE)
-                .map(|l| scaled(l, 100.0))
-                .into_iter()
-                .collect();
-            let label = format!("HPA target {target}%");
-            lines.push(threshold(run, f64::from(target), label, RED));
-            Panel {
-                title: format!("Deployment {d}: CPU utilization"),
-                y_label: "% of requests".into(),
-                y2_label: None,
-                lines,
-            }
-        })
-        .collect();
-    Figure {
-        stem: "plot-cpu",
-        title: titled(
-            "CPU utilization against the HPA target",
-            panels.len(),
-            all.len(),
-        ),
-        panels,
-    }
+    let what = "CPU utilization against the HPA target";
+    one_panel_each("plot-cpu", what, &all, |d| {
+        let target = run.cpu_targets[*d];
+        let column = format!("deployment.{d}.cpu_utilization");
+        let mut lines: Vec<Line> = line(run, &column, "cpu utilization", BLUE)
+            .map(|l| scaled(l, 100.0))
+            .into_iter()
+            .collect();
+        let label = format!("HPA target {target}%");
+        lines.push(threshold(run, f64::from(target), label, RED));
+        Panel {
+            title: format!("Deployment {d}: CPU utilization"),
+            y_label: "% of requests".into(),
+            y2_label: None,
+            lines,
+        }
+    })
 }
 
 /// Nodes per pool, and what they have cost so far.
@@ -339,7 +320,6 @@ fn nodes_and_cost(run: &RunData) -> Figure {
         .collect();
     if let Some(mut cost) = line(run, "cluster.cost_usd", "cost so far (USD)", RED) {
         cost.secondary = true;
-        cost.dashed = false;
         lines.push(cost);
     }
     let panels = if lines.is_empty() {
@@ -374,5 +354,104 @@ fn pending(run: &RunData) -> Figure {
         stem: "plot-pending",
         title: "Pending pods".into(),
         panels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::data::{ServiceInfo, SloLine};
+    use super::*;
+
+    fn service(name: &str, requests: u64) -> ServiceInfo {
+        ServiceInfo {
+            name: name.into(),
+            requests,
+            backends: vec!["web".into()],
+            failed_by_reason: vec![("timeout".into(), 3)],
+        }
+    }
+
+    fn run() -> RunData {
+        let t = vec![0.0, 15.0, 30.0];
+        let mut run = RunData::with_columns(
+            30.0,
+            t,
+            &[
+                ("service.web.rps", vec![0.0, 10.0, 20.0]),
+                ("service.web.p50_ms", vec![0.0, 12.0, 14.0]),
+                ("service.web.p99_ms", vec![0.0, 90.0, 300.0]),
+                ("service.web.availability", vec![1.0, 0.99, 1.0]),
+                ("service.web.failed", vec![0.0, 3.0, 0.0]),
+                ("deployment.web.replicas", vec![2.0, 3.0, 4.0]),
+                ("deployment.web.ready", vec![2.0, 2.0, 4.0]),
+                ("deployment.web.cpu_utilization", vec![0.5, 0.9, 0.6]),
+            ],
+        );
+        run.services = vec![service("web", 100), service("idle", 0)];
+        run.deployments = vec!["web".into()];
+        run.cpu_targets.insert("web".into(), 60);
+        run.slos = vec![SloLine {
+            scope: "service/web".into(),
+            metric: "latency.p99".into(),
+            threshold: 250.0,
+            assertion: "latency.p99 <= 250ms".into(),
+        }];
+        run
+    }
+
+    fn figure(run: &RunData, stem: &str) -> Figure {
+        figures(run)
+            .into_iter()
+            .find(|f| f.stem == stem)
+            .expect(stem)
+    }
+
+    #[test]
+    fn latency_panels_carry_the_services_slo_as_a_dashed_line() {
+        let f = figure(&run(), "plot-latency");
+        // Only the Service with requests gets a panel.
+        assert_eq!(f.panels.len(), 1);
+        let slo = f.panels[0].lines.iter().find(|l| l.dashed).unwrap();
+        assert_eq!(slo.points, vec![(0.0, 250.0), (30.0, 250.0)]);
+        assert_eq!(slo.label, "SLO latency.p99 <= 250ms");
+    }
+
+    #[test]
+    fn fractions_are_drawn_as_percent_against_the_hpa_target() {
+        let run = run();
+        let cpu = figure(&run, "plot-cpu");
+        let lines = &cpu.panels[0].lines;
+        // cpu_utilization 0.9 → 90 % of requests; the HPA's 60 % target is a dashed line.
+        assert_eq!(lines[0].points[1], (15.0, 90.0));
+        assert_eq!(lines[1].points, vec![(0.0, 60.0), (30.0, 60.0)]);
+        let availability = figure(&run, "plot-availability");
+        let failed = availability.panels[0]
+            .lines
+            .iter()
+            .find(|l| l.secondary)
+            .unwrap();
+        assert_eq!(failed.label, "failed (timeout 3)");
+        assert_eq!(availability.panels[0].lines[0].points[1], (15.0, 99.0));
+    }
+
+    #[test]
+    fn replicas_panels_show_the_load_of_the_services_a_deployment_backs() {
+        let f = figure(&run(), "plot-replicas");
+        let load = f.panels[0].lines.iter().find(|l| l.secondary).unwrap();
+        assert_eq!(load.points, vec![(0.0, 0.0), (15.0, 10.0), (30.0, 20.0)]);
+        assert_eq!(f.panels[0].y2_label.as_deref(), Some("requests/s"));
+    }
+
+    #[test]
+    fn a_figure_shows_at_most_eight_panels_and_says_so() {
+        let mut run = run();
+        run.services = (0..10)
+            .map(|i| service(&format!("s{i}"), 100 + i))
+            .collect();
+        let f = figure(&run, "plot-latency");
+        assert_eq!(f.panels.len(), MAX_PANELS);
+        assert_eq!(f.title, "Latency (8 of 10, the largest)");
+        // Busiest first: s9 has 109 requests.
+        assert!(f.panels[0].title.contains("s9"));
     }
 }
