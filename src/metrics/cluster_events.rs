@@ -6,7 +6,7 @@
 //! as they happen, in order, without folding. The log is bounded: past [`MAX_EVENTS`] further
 //! events are counted, not kept (a 5 000-node day with a 30-day MTBF has a few hundred).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::sim::SimTime;
 
@@ -14,7 +14,7 @@ use crate::sim::SimTime;
 pub const MAX_EVENTS: usize = 100_000;
 
 /// Why the event was logged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ClusterEventReason {
     /// The machine stopped (a random failure, a scripted one, a zone outage, or a reclaimed
     /// spot machine).
@@ -56,21 +56,7 @@ impl ClusterEventReason {
 
     /// Parses the name `cluster_events.jsonl` uses.
     pub fn from_name(name: &str) -> Option<Self> {
-        use ClusterEventReason::*;
-        [
-            NodeFailed,
-            NodeRecovered,
-            SpotInterruption,
-            Drain,
-            Cordon,
-            Uncordon,
-            RolloutStarted,
-            RolloutCompleted,
-            ProgressDeadlineExceeded,
-            Scripted,
-        ]
-        .into_iter()
-        .find(|r| format!("{r:?}") == name)
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
     }
 }
 
