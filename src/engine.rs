@@ -22,7 +22,7 @@ use crate::metrics::cluster_events::{
     ClusterEvent, ClusterEventLog, ClusterEventReason, ObjectKind,
 };
 use crate::metrics::pod_events::{PodEvent, PodEventLog, PodEventReason, PodRef};
-use crate::metrics::recorder::{ClusterSample, SeriesNames};
+use crate::metrics::recorder::{ClusterSample, DeploymentSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
 use crate::scenario::{HpaResource, MemoryModel, PodSource, Scenario};
@@ -33,6 +33,7 @@ use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
 
 mod calls;
 mod containers;
+mod history;
 mod scripted;
 
 /// Something scheduled to happen. Small and `Copy`: the queue holds millions of them.
@@ -127,6 +128,8 @@ pub struct RunOutput {
     pub pod_events: Vec<PodEvent>,
     /// Node failures, spot interruptions, rollouts and scripted actions, in order.
     pub cluster_events: Vec<ClusterEvent>,
+    /// Every visible change of the pods', nodes' and workloads' status (`kubesim get --at`).
+    pub history: crate::metrics::history::History,
     pub events: u64,
 }
 
@@ -451,6 +454,7 @@ impl<'s> Engine<'s> {
         let budget = self.scenario.max_events;
         while let Some((at, event)) = self.queue.pop_until(self.end) {
             self.now = at;
+            self.cluster.journal.set_clock(at);
             self.dispatch(event);
             if self.dirty {
                 self.reconcile();
@@ -1135,6 +1139,9 @@ impl<'s> Engine<'s> {
         let before = d.rollout;
         let min_available = d.spec.strategy.min_available(d.replicas);
         let (after, event) = deployment::track_progress(before, d, status, self.now);
+        self.cluster
+            .journal
+            .workload(deployment, d.replicas, status);
         self.cluster.deployments[deployment.index()].rollout = after;
         let available = status.available >= min_available;
         if available != (before.status.available >= before.min_available) || !before.tracked {
@@ -1371,8 +1378,14 @@ impl<'s> Engine<'s> {
     }
 
     fn on_sample(&mut self) {
-        let utilization: Vec<f64> = (0..self.cluster.deployments.len())
-            .map(|d| self.cpu_utilization(DeploymentId(d as u32)))
+        let deployments: Vec<DeploymentSample> = (0..self.cluster.deployments.len())
+            .map(|d| {
+                let id = DeploymentId(d as u32);
+                DeploymentSample {
+                    cpu_utilization: self.cpu_utilization(id),
+                    in_flight: self.in_flight(id),
+                }
+            })
             .collect();
         let cluster = ClusterSample {
             pending_pods: self.cluster.unscheduled.len(),
@@ -1384,11 +1397,23 @@ impl<'s> Engine<'s> {
                 &self.gpu_demand,
             ),
         };
-        self.recorder.sample(self.now, &utilization, cluster);
+        self.recorder.sample(self.now, &deployments, cluster);
         let next = self.now + self.scenario.sample_interval;
         if next <= self.end {
             self.queue.schedule(next, Event::Sample);
         }
+    }
+
+    /// Requests on the Deployment's pods (served or queued) now.
+    fn in_flight(&self, deployment: DeploymentId) -> usize {
+        let d = self.cluster.deployment(deployment);
+        let live = d
+            .replica_sets
+            .iter()
+            .flat_map(|&rs| self.cluster.pods_of(rs));
+        live.filter_map(|p| self.servers.get(p.id.index()).and_then(Option::as_ref))
+            .map(PodServer::load)
+            .sum()
     }
 
     /// Mean CPU utilization (usage / request) over the Deployment's pods with a metric, as the
@@ -1438,6 +1463,7 @@ impl<'s> Engine<'s> {
             in_flight_at_end: self.slab.in_flight() as u64,
         };
         let report = report::build(self.scenario, &self.recorder, self.end, counts);
+        let history = history::history(&mut self.cluster, self.scenario, self.end);
         RunOutput {
             report,
             timeseries: std::mem::take(&mut self.recorder.series),
@@ -1445,6 +1471,7 @@ impl<'s> Engine<'s> {
             autoscaler_events: self.autoscaler.map(|ca| ca.events),
             pod_events: self.pod_events.into_events(),
             cluster_events: self.cluster_events.into_events(),
+            history,
             events: self.queue.popped(),
         }
     }

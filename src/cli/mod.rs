@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod explain;
+pub mod get;
 pub mod plot;
 pub mod run;
 pub mod sweep;
@@ -60,6 +61,9 @@ pub enum Command {
     Explain(explain::Args),
     /// Draw a run directory's plots again from its files (e.g. `--format png`).
     Plot(plot::Args),
+    /// Print what `kubectl get` would have shown at a simulated instant of a finished run
+    /// (pods, nodes, deployments, statefulsets, daemonsets, hpa, services).
+    Get(get::Args),
     /// Run many variants of a scenario (axes of overrides × replications) on all cores; report
     /// each variant's mean and 95 % interval, the cost–latency frontier and the best feasible.
     Sweep(Box<sweep::Args>),
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> Status {
         Command::Explain(args) => explain::run(args),
         Command::Sweep(args) => sweep::run(*args),
         Command::Plot(args) => plot::run(args),
+        Command::Get(args) => get::run(args),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -7,7 +7,7 @@ use anyhow::Context;
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use crate::engine::DecisionSink;
 use crate::output::explain::hpa::Narrator;
-use crate::output::{self, RunFiles, html, plot, run_dir};
+use crate::output::{self, RunFiles, html, plot, run_dir, timeline};
 
 /// The context of every error writing the run directory.
 const NOT_WRITTEN: &str = "--out: the run directory was not written";
@@ -37,6 +37,9 @@ pub struct Rendering {
     /// The plots' image format (report.html always embeds SVG).
     #[arg(long, value_enum, default_value = "svg", value_name = "FORMAT")]
     pub plot_format: plot::Format,
+    /// Skip trace.json (the run as a timeline for ui.perfetto.dev or chrome://tracing).
+    #[arg(long)]
+    pub no_trace: bool,
 }
 
 /// HPA decisions told in report.html at most (`kubesim explain --all` tells every one).
@@ -76,6 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         autoscaler_events: timed.output.autoscaler_events.as_deref(),
         pod_events: &timed.output.pod_events,
         cluster_events: &timed.output.cluster_events,
+        history: &timed.output.history,
         resolved_yaml: &scenario.resolved_yaml,
     };
     decisions
@@ -90,6 +94,12 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             end_seconds: scenario.duration.as_secs_f64(),
         };
         render(staging.path(), args.rendering.plot_format, &pages).context(NOT_WRITTEN)?;
+    }
+    if !args.rendering.no_trace {
+        let dir = staging.path();
+        timeline::write_trace(dir, dir)
+            .map_err(anyhow::Error::msg)
+            .context(NOT_WRITTEN)?;
     }
     staging.commit().context(NOT_WRITTEN)?;
     super::out(output::summary::render(&timed.output.report));

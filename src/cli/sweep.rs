@@ -506,6 +506,7 @@ fn keep_run(
         autoscaler_events: output.autoscaler_events.as_deref(),
         pod_events: &output.pod_events,
         cluster_events: &output.cluster_events,
+        history: &output.history,
         resolved_yaml: &scenario.resolved_yaml,
     };
     let dir = runs.join(job.name());

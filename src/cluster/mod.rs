@@ -5,6 +5,7 @@
 //! Autoscaler's simulations, which change it in a [`trial::Trial`] that undoes every change.
 
 pub mod accounting;
+pub mod journal;
 pub mod label_groups;
 pub mod node_row;
 pub mod quantity;

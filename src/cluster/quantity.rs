@@ -258,6 +258,46 @@ fn saturate(v: i128) -> i64 {
     v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
+/// Bytes with the largest binary suffix that divides them exactly (`268435456` → `256Mi`).
+pub fn format_bytes(bytes: i64) -> String {
+    for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
+        if bytes != 0 && bytes % (1i64 << shift) == 0 {
+            return format!("{}{suffix}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+/// CPU millicores as a manifest writes them: whole cores plain (`2`), else millicores (`250m`).
+pub fn format_cpu(millis: i64) -> String {
+    if millis % 1000 == 0 {
+        (millis / 1000).to_string()
+    } else {
+        format!("{millis}m")
+    }
+}
+
+/// An amount of resource `name` in the units [`super::resources::Resources`] keeps it in
+/// (millicores for cpu, bytes for memory and ephemeral storage, counts otherwise) as a quantity.
+pub fn format_amount(name: &str, amount: i64) -> String {
+    match name {
+        super::resources::CPU => format_cpu(amount),
+        super::resources::MEMORY | super::resources::EPHEMERAL_STORAGE => format_bytes(amount),
+        _ => amount.to_string(),
+    }
+}
+
+/// A milli-value as a quantity-like decimal: 1500 → "1.5", 250 → "0.25".
+pub fn format_milli(milli: i64) -> String {
+    let whole = milli / 1000;
+    let frac = (milli % 1000).abs();
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let digits = format!("{frac:03}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,101 @@ impl LabelSelector {
     }
 }
 
+/// The selector as `kubectl` prints it (`app=web,tier in (a,b),!legacy`).
+impl std::fmt::Display for LabelSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let labels = self.match_labels.iter().map(|(k, v)| format!("{k}={v}"));
+        let expressions = self.match_expressions.iter().map(|r| match r.operator {
+            SelectorOperator::In => format!("{} in ({})", r.key, r.values.join(",")),
+            SelectorOperator::NotIn => format!("{} notin ({})", r.key, r.values.join(",")),
+            SelectorOperator::Exists => r.key.clone(),
+            SelectorOperator::DoesNotExist => format!("!{}", r.key),
+        });
+        let terms: Vec<String> = labels.chain(expressions).collect();
+        f.write_str(&terms.join(","))
+    }
+}
+
+impl LabelSelector {
+    /// Parses `kubectl -l` syntax: comma-separated `key=value`, `key==value`, `key!=value`,
+    /// `key in (a,b)`, `key notin (a,b)`, `key` and `!key`. `key!=value` matches objects
+    /// without the key too (as `notin`).
+    pub fn parse_kubectl(text: &str) -> Result<Self, String> {
+        let mut selector = LabelSelector::default();
+        for term in split_terms(text) {
+            let term = term.trim();
+            if term.is_empty() {
+                return Err(format!("{text:?}: empty term"));
+            }
+            selector.add_kubectl_term(term)?;
+        }
+        Ok(selector)
+    }
+
+    fn add_kubectl_term(&mut self, term: &str) -> Result<(), String> {
+        let requirement = |key: &str, operator, values: Vec<String>| {
+            let key = key.trim();
+            if key.is_empty() || key.contains(char::is_whitespace) {
+                return Err(format!("{term:?}: {key:?} is not a label key"));
+            }
+            Ok(Requirement {
+                key: key.to_string(),
+                operator,
+                values,
+            })
+        };
+        let r = if let Some(key) = term.strip_prefix('!') {
+            requirement(key, SelectorOperator::DoesNotExist, Vec::new())?
+        } else if let Some((key, value)) = term.split_once("!=") {
+            requirement(key, SelectorOperator::NotIn, vec![value.trim().to_string()])?
+        } else if let Some((key, value)) = term.split_once('=') {
+            let value = value.strip_prefix('=').unwrap_or(value).trim();
+            let key = requirement(key, SelectorOperator::In, Vec::new())?.key;
+            self.match_labels.insert(key, value.to_string());
+            return Ok(());
+        } else if let Some((key, set)) = split_set(term, " notin ") {
+            requirement(key, SelectorOperator::NotIn, set?)?
+        } else if let Some((key, set)) = split_set(term, " in ") {
+            requirement(key, SelectorOperator::In, set?)?
+        } else {
+            requirement(term, SelectorOperator::Exists, Vec::new())?
+        };
+        self.match_expressions.push(r);
+        Ok(())
+    }
+}
+
+/// Splits a selector at the commas outside parentheses.
+fn split_terms(text: &str) -> Vec<&str> {
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&text[start..]);
+    terms
+}
+
+/// `key in (a,b)` split at `op` into the key and its values.
+fn split_set<'t>(term: &'t str, op: &str) -> Option<(&'t str, Result<Vec<String>, String>)> {
+    let (key, set) = term.split_once(op)?;
+    let values = set
+        .trim()
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .map(|s| s.split(',').map(|v| v.trim().to_string()).collect())
+        .ok_or_else(|| format!("{term:?}: the values must be in parentheses: (a,b)"));
+    Some((key, values))
+}
+
 impl Requirement {
     pub fn matches(&self, labels: &Labels) -> bool {
         let value = labels.get(&self.key);
@@ -199,6 +294,40 @@ impl NodeSelectorTerm {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn kubectl_selectors_parse_match_and_print_back() {
+        let labels = |pairs: &[(&str, &str)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let web = labels(&[("app", "web"), ("tier", "front")]);
+        let db = labels(&[("app", "db")]);
+        // (selector, matches web, matches db)
+        let cases = [
+            ("app=web", true, false),
+            ("app==web", true, false),
+            ("app!=web", false, true),
+            ("tier", true, false),
+            ("!tier", false, true),
+            ("app in (web,db)", true, true),
+            ("app notin (web)", false, true),
+            ("tier!=back", true, true), // no key matches != too
+            ("app=web,tier in (front, back)", true, false),
+        ];
+        for (text, on_web, on_db) in cases {
+            let s = LabelSelector::parse_kubectl(text).unwrap();
+            assert_eq!((s.matches(&web), s.matches(&db)), (on_web, on_db), "{text}");
+            let again = LabelSelector::parse_kubectl(&s.to_string()).unwrap();
+            assert_eq!(again, s, "{text} printed as {s}");
+        }
+        for bad in ["", "app=web,", "app in web", "a b"] {
+            assert!(LabelSelector::parse_kubectl(bad).is_err(), "{bad:?}");
+        }
+    }
+
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {

@@ -168,6 +168,8 @@ pub struct Pod {
     pub unschedulable_since: Option<SimTime>,
     /// `status.nominatedNodeName`: where preemption made room for it.
     pub nominated_node: Option<NodeId>,
+    /// Its container was killed and waits out the restart backoff (`CrashLoopBackOff`).
+    pub backoff: bool,
 }
 
 impl Pod {
@@ -340,6 +342,8 @@ pub struct Cluster {
     /// The scheduler's compact copy of each node, by id: refreshed by every method here that
     /// changes a node's requests, taints or cordon ([`Cluster::refresh_node_row`]).
     node_rows: Vec<NodeRow>,
+    /// Every visible change of a pod's or a node's status, with its time.
+    pub journal: super::journal::Journal,
 }
 
 impl Cluster {
@@ -472,6 +476,8 @@ impl Cluster {
         self.node_rows.push(NodeRow::of(&node));
         self.topology.add(&node);
         self.nodes.push(node);
+        self.journal.node_added(id);
+        self.journal_node(id);
         id
     }
 
@@ -531,6 +537,7 @@ impl Cluster {
                 effect: super::resources::TaintEffect::NoSchedule,
             });
             self.refresh_node_row(node);
+            self.journal_node(node);
         }
     }
 
@@ -544,6 +551,7 @@ impl Cluster {
                 effect,
             });
             self.refresh_node_row(node);
+            self.journal_node(node);
         }
     }
 
@@ -551,12 +559,27 @@ impl Cluster {
     pub fn remove_taints(&mut self, node: NodeId, key: &str) {
         self.nodes[node.index()].taints.retain(|t| t.key != key);
         self.refresh_node_row(node);
+        self.journal_node(node);
     }
 
     /// `spec.unschedulable` (`kubectl cordon` / `uncordon`).
     pub fn set_unschedulable(&mut self, node: NodeId, unschedulable: bool) {
         self.nodes[node.index()].unschedulable = unschedulable;
         self.refresh_node_row(node);
+        self.journal_node(node);
+    }
+
+    /// The machine goes down (`Some(since)`) or comes back (`None`).
+    pub fn set_down(&mut self, node: NodeId, since: Option<SimTime>) {
+        self.nodes[node.index()].down_since = since;
+        self.journal_node(node);
+    }
+
+    /// The node lifecycle controller found the node unreachable (Ready `Unknown`), or
+    /// reachable again.
+    pub fn set_unreachable(&mut self, node: NodeId, unreachable: bool) {
+        self.nodes[node.index()].unreachable = unreachable;
+        self.journal_node(node);
     }
 
     /// The node whose name is `name`, if it exists (and is not removed).
@@ -589,6 +612,7 @@ impl Cluster {
         if let Err(i) = self.ready_nodes.binary_search(&node) {
             self.ready_nodes.insert(i, node);
         }
+        self.journal_node(node);
     }
 
     /// Removes a node (scale-down, or a node that never registered). Its pods must be gone.
@@ -607,6 +631,7 @@ impl Cluster {
         if let Ok(i) = self.ready_nodes.binary_search(&node) {
             self.ready_nodes.remove(i);
         }
+        self.journal_node(node);
     }
 
     /// Undoes [`Cluster::register_node`]: the node is provisioning again.
@@ -826,8 +851,11 @@ impl Cluster {
             template,
             unschedulable_since: None,
             nominated_node: None,
+            backoff: false,
         });
         self.unscheduled.insert(id);
+        let template = &self.pods[id.index()].template;
+        self.journal.pod_created(id, template);
         id
     }
 
@@ -843,6 +871,7 @@ impl Cluster {
             }
         }
         self.place(pod, node);
+        self.journal_pod(pod);
     }
 
     /// Binds a pending pod to a node and reserves its requests there (no image pull: what a
@@ -928,6 +957,7 @@ impl Cluster {
         self.unscheduled.remove(&pod);
         self.terminating.insert(pod);
         self.set_ready(pod, false, now);
+        self.journal_pod(pod);
     }
 
     /// The pod is gone: frees its node's resources.
@@ -948,6 +978,7 @@ impl Cluster {
             self.release_from(node, pod, &template);
         }
         self.nominated.remove(&pod);
+        self.journal_pod(pod);
     }
 
     /// Takes a bound pod off its node again and makes it Pending: how the autoscaler's
@@ -988,6 +1019,35 @@ impl Cluster {
         p.phase = PodPhase::Running;
         p.started = Some(now);
         self.set_ready(pod, ready, now);
+        self.journal_pod(pod);
+    }
+
+    /// The kubelet killed the pod's container (a failed probe, the memory limit, a crash): it
+    /// counts a restart and waits out its backoff.
+    pub fn container_killed(&mut self, pod: PodId) {
+        let p = &mut self.pods[pod.index()];
+        p.restarts += 1;
+        p.backoff = true;
+        self.journal_pod(pod);
+    }
+
+    /// The backoff is over: the container runs again (Ready at once when `ready`).
+    pub fn container_restarted(&mut self, pod: PodId, ready: bool, now: SimTime) {
+        self.pods[pod.index()].backoff = false;
+        self.set_ready(pod, ready, now);
+        self.journal_pod(pod);
+    }
+
+    /// Records the pod's state in the journal (kept only if it changed).
+    fn journal_pod(&mut self, pod: PodId) {
+        let state = super::journal::pod_state(&self.pods[pod.index()]);
+        self.journal.pod(pod, state);
+    }
+
+    /// Records the node's state in the journal (kept only if it changed).
+    fn journal_node(&mut self, node: NodeId) {
+        let state = super::journal::node_state(&self.nodes[node.index()]);
+        self.journal.node(node, state);
     }
 
     /// Sets the Ready condition and keeps the Services' endpoint lists in step.
@@ -1009,6 +1069,7 @@ impl Cluster {
                 _ => {}
             }
         }
+        self.journal_pod(pod);
     }
 
     /// Nodes the pool has now (provisioning, ready or draining): what it is billed for.

@@ -71,6 +71,8 @@ impl<'c> Trial<'c> {
             changes: 0,
             label_groups: cluster.label_groups.len(),
         };
+        // What a simulation tries is not the cluster's history.
+        cluster.journal.suspend();
         Trial {
             cluster,
             undo: Vec::new(),
@@ -187,6 +189,7 @@ impl Deref for Trial<'_> {
 impl Drop for Trial<'_> {
     fn drop(&mut self) {
         self.rollback_to(self.start);
+        self.cluster.journal.resume();
     }
 }
 

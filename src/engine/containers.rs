@@ -96,7 +96,7 @@ impl Engine<'_> {
                 self.pod_event(pod, PodEventReason::Started, "Started container".into());
             }
             Start::Restart => {
-                self.cluster.set_ready(pod, !gated, self.now);
+                self.cluster.container_restarted(pod, !gated, self.now);
                 self.pod_event(pod, PodEventReason::Started, "Started container".into());
             }
             Start::Reboot if gated => self.cluster.set_ready(pod, false, self.now),
@@ -243,7 +243,7 @@ impl Engine<'_> {
         };
         self.pod_event(pod, reason, message);
         self.set_pod_ready(pod, false);
-        self.cluster.pods[pod.index()].restarts += 1;
+        self.cluster.container_killed(pod);
         let c = &mut self.containers[pod.index()];
         c.generation += 1;
         let generation = c.generation;

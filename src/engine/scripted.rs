@@ -293,7 +293,7 @@ impl Engine<'_> {
             return;
         }
         self.node_event(node, ClusterEventReason::NodeFailed, why.to_string());
-        self.cluster.nodes[node.index()].down_since = Some(self.now);
+        self.cluster.set_down(node, Some(self.now));
         let pods: Vec<PodId> = self.cluster.pods_on(node).map(|p| p.id).collect();
         for pod in pods {
             if let Some(mut server) = self.take_server(pod) {
@@ -316,7 +316,7 @@ impl Engine<'_> {
             return;
         }
         self.node_event(node, ClusterEventReason::NodeRecovered, why.to_string());
-        self.cluster.nodes[node.index()].down_since = None;
+        self.cluster.set_down(node, None);
         let pods: Vec<PodId> = self.cluster.pods_on(node).map(|p| p.id).collect();
         for pod in pods {
             let p = self.cluster.pod(pod);
@@ -351,14 +351,14 @@ impl Engine<'_> {
     }
 
     pub(super) fn mark_node_unreachable(&mut self, node: NodeId) {
-        self.cluster.nodes[node.index()].unreachable = true;
+        self.cluster.set_unreachable(node, true);
         self.cluster
             .add_taint(node, UNREACHABLE_TAINT_KEY, TaintEffect::NoSchedule);
         self.set_pods_ready(node, false);
     }
 
     pub(super) fn mark_node_reachable(&mut self, node: NodeId) {
-        self.cluster.nodes[node.index()].unreachable = false;
+        self.cluster.set_unreachable(node, false);
         self.cluster.remove_taints(node, UNREACHABLE_TAINT_KEY);
         self.set_pods_ready(node, true);
         self.scheduler.queue.move_all_to_active();

@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod cluster_events;
+pub mod history;
 pub mod pod_events;
 pub mod recorder;
 pub mod report;

@@ -88,6 +88,15 @@ pub struct RolloutRecord {
     pub deadline_exceeded: Option<SimTime>,
 }
 
+/// What the engine measures of a Deployment at a sample.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeploymentSample {
+    /// Mean CPU utilization of its pods, as the HPA sees it.
+    pub cpu_utilization: f64,
+    /// Requests on its pods (served or queued) at that instant.
+    pub in_flight: usize,
+}
+
 /// Cluster-wide values read at each sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ClusterSample {
@@ -298,7 +307,7 @@ impl Recorder {
             }
         }
         for d in &names.deployments {
-            for m in ["replicas", "ready", "cpu_utilization"] {
+            for m in ["replicas", "ready", "cpu_utilization", "in_flight"] {
                 columns.push(format!("deployment.{d}.{m}"));
             }
         }
@@ -479,7 +488,12 @@ impl Recorder {
     }
 
     /// Appends a time-series row; `cpu_utilization` has one entry per Deployment.
-    pub fn sample(&mut self, now: SimTime, cpu_utilization: &[f64], cluster: ClusterSample) {
+    pub fn sample(
+        &mut self,
+        now: SimTime,
+        deployments: &[DeploymentSample],
+        cluster: ClusterSample,
+    ) {
         let interval = now.saturating_since(self.last_sample).as_secs_f64();
         self.last_sample = now;
         let mut row = vec![now.as_secs_f64()];
@@ -509,8 +523,10 @@ impl Recorder {
             s.clear_interval();
             (s.interval_served, s.interval_failed) = (0, 0);
         }
-        for (d, util) in self.deployments.iter().zip(cpu_utilization) {
-            row.extend([d.replicas.current, d.ready.current, round3(*util)]);
+        for (d, sample) in self.deployments.iter().zip(deployments) {
+            let util = round3(sample.cpu_utilization);
+            let in_flight = sample.in_flight as f64;
+            row.extend([d.replicas.current, d.ready.current, util, in_flight]);
         }
         row.extend(self.pools.iter().map(|p| p.current));
         let cost = round3(self.node_cost_so_far(now));

@@ -1,17 +1,21 @@
 //! The only writer of files: the run directory (`report.json`, `run.json`, `timeseries.csv`,
-//! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `pod_events.jsonl`, `cluster_events.jsonl`, `scenario.resolved.yaml`), JUnit XML, and the terminal summary table.
+//! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `pod_events.jsonl`, `cluster_events.jsonl`,
+//! `history.jsonl`, `scenario.resolved.yaml`, plots, `report.html`, `trace.json`), JUnit XML,
+//! the terminal summary table and what `kubesim get` prints.
 //!
 //! A run directory is written into a temporary sibling and renamed into place, so a failed or
 //! interrupted write never leaves a half-written result behind; kubesim replaces only
 //! directories it wrote itself (see [`run_dir`]).
 
 pub mod explain;
+pub mod get;
 pub mod html;
 pub mod junit;
 pub mod plot;
 pub mod run_dir;
 pub mod summary;
 pub mod sweep;
+pub mod timeline;
 
 use std::fs;
 use std::io::{self, Write};
@@ -23,6 +27,7 @@ use crate::controllers::autoscaler::AutoscalerEvent;
 use crate::controllers::hpa::HpaDecision;
 use crate::engine::RunOutput;
 use crate::metrics::cluster_events::ClusterEvent;
+use crate::metrics::history::History;
 use crate::metrics::pod_events::PodEvent;
 use crate::metrics::{Report, TimeSeries};
 use crate::scenario::Scenario;
@@ -98,6 +103,7 @@ pub struct RunFiles<'a> {
     pub autoscaler_events: Option<&'a [AutoscalerEvent]>,
     pub pod_events: &'a [PodEvent],
     pub cluster_events: &'a [ClusterEvent],
+    pub history: &'a History,
     pub resolved_yaml: &'a str,
 }
 
@@ -129,6 +135,7 @@ pub fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
     }
     write_json_lines(&dir.join("pod_events.jsonl"), files.pod_events)?;
     write_json_lines(&dir.join("cluster_events.jsonl"), files.cluster_events)?;
+    write_history(&dir.join(HISTORY_FILE), files.history)?;
     fs::write(dir.join("scenario.resolved.yaml"), files.resolved_yaml)
 }
 
@@ -140,6 +147,18 @@ fn write_timeseries(path: &Path, series: &TimeSeries) -> io::Result<()> {
             .map_err(io::Error::other)?;
     }
     w.flush()
+}
+
+/// The file `kubesim get` reads: [`History`] as JSON lines.
+pub const HISTORY_FILE: &str = "history.jsonl";
+
+fn write_history(path: &Path, history: &History) -> io::Result<()> {
+    let mut file = JsonLinesFile::create(path)?;
+    history.for_each_line(|line| {
+        file.write(line);
+        Ok::<(), io::Error>(())
+    })?;
+    file.finish()
 }
 
 fn write_json_lines<T: Serialize>(path: &Path, records: &[T]) -> io::Result<()> {

@@ -26,6 +26,8 @@ pub const RUN_FILES: &[&str] = &[
     "autoscaler.jsonl",
     "pod_events.jsonl",
     "cluster_events.jsonl",
+    "history.jsonl",
+    "trace.json",
     "scenario.resolved.yaml",
     "sweep.json",
     "sweep.csv",

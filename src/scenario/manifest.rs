@@ -1322,6 +1322,28 @@ pub fn service_backends(
     (selector, backends)
 }
 
+/// A Service's `spec.type` (`ClusterIP` when absent) and its ports as `kubectl get services`
+/// prints them: `port[:nodePort]/protocol`.
+pub fn service_type_and_ports(m: &Manifest<Service>) -> (String, Vec<String>) {
+    let spec = m.object.spec.as_ref();
+    let service_type = spec
+        .and_then(|s| s.type_.clone())
+        .unwrap_or_else(|| "ClusterIP".to_string());
+    let ports = spec
+        .and_then(|s| s.ports.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let protocol = p.protocol.as_deref().unwrap_or("TCP");
+            match p.node_port {
+                Some(node_port) => format!("{}:{node_port}/{protocol}", p.port),
+                None => format!("{}/{protocol}", p.port),
+            }
+        })
+        .collect();
+    (service_type, ports)
+}
+
 /// Converts an HPA (autoscaling/v2) against the Deployments.
 /// The annotation that lets an HPA name a Deployment that does not exist, to simulate the
 /// `FailedGetScale` condition instead of failing validation.

@@ -634,6 +634,10 @@ pub struct ServiceSpec {
     /// Indices of the Deployments whose pod template the selector matches.
     pub backends: Vec<usize>,
     pub traffic: Option<TrafficSpec>,
+    /// `spec.type` (`ClusterIP` when absent).
+    pub service_type: String,
+    /// `spec.ports` as `kubectl get services` prints them (`80/TCP`, `80:30080/TCP`).
+    pub ports: Vec<String>,
 }
 
 #[derive(Clone, Debug)]

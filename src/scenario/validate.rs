@@ -975,12 +975,15 @@ impl Builder<'_> {
                 continue;
             }
             let (selector, backends) = manifest::service_backends(m, deployments);
+            let (service_type, ports) = manifest::service_type_and_ports(m);
             out.push(ServiceSpec {
                 name,
                 namespace,
                 selector,
                 backends,
                 traffic: None,
+                service_type,
+                ports,
             });
         }
         out

@@ -20,3 +20,4 @@ mod spread;
 mod statefulset;
 mod support;
 mod sweep;
+mod timeline;

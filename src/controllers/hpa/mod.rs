@@ -11,6 +11,7 @@ pub mod normalize;
 
 use serde::Serialize;
 
+use crate::cluster::quantity::{format_bytes, format_milli};
 use crate::cluster::{Cluster, DeploymentId, HpaId, Pod, PodId, PodPhase};
 use std::sync::Arc;
 
@@ -70,7 +71,7 @@ pub struct MetricOutcome {
 }
 
 /// What a metric's milli-values measure: CPU (millicores), memory (bytes × 1000), or a count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
     Cpu,
@@ -88,16 +89,6 @@ impl Unit {
             Unit::Bytes => format_bytes(milli / 1000),
         }
     }
-}
-
-/// Bytes with the largest binary suffix that divides them exactly (`268435456` → `256Mi`).
-pub fn format_bytes(bytes: i64) -> String {
-    for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
-        if bytes != 0 && bytes % (1i64 << shift) == 0 {
-            return format!("{}{suffix}", bytes >> shift);
-        }
-    }
-    bytes.to_string()
 }
 
 /// Per-HPA controller state (the recommendation history lives only in memory, as upstream).
@@ -705,17 +696,6 @@ fn metric_labels(metric: &HpaMetric) -> MetricLabels {
         unit,
         failure_reason,
     }
-}
-
-/// A milli-value as a quantity-like decimal: 1500 → "1.5", 250 → "0.25".
-pub fn format_milli(milli: i64) -> String {
-    let whole = milli / 1000;
-    let frac = (milli % 1000).abs();
-    if frac == 0 {
-        return whole.to_string();
-    }
-    let digits = format!("{frac:03}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
 /// The pods the HPA's selector picks (every non-terminated pod of the selected Deployments),

@@ -1,0 +1,240 @@
+//! What `kubesim get KIND RUN_DIR --at T` prints: the run's objects as `kubectl get` would have
+//! listed them at simulated time `T`, replayed from `history.jsonl` (and, for HPAs, the last
+//! decision in `hpa_decisions.jsonl`). Tables have kubectl's columns and spacing; `-o wide` adds
+//! kubectl's wide columns where kubesim knows them; `-o yaml|json` prints a `List` of
+//! Kubernetes objects (k8s-openapi types) with the fields the run determines.
+//!
+//! Simulated time 0 is printed as `1970-01-01T00:00:00Z` in timestamps. kubesim assigns no IP
+//! addresses and runs no kubelet versions, so those columns are left out.
+
+pub mod objects;
+mod tables;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::cluster::selector::LabelSelector;
+use crate::controllers::hpa::Unit;
+use crate::metrics::history::{ClusterAt, Line};
+
+/// The kinds `kubesim get` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    #[value(alias = "pod", alias = "po")]
+    Pods,
+    #[value(alias = "node", alias = "no")]
+    Nodes,
+    #[value(alias = "deployment", alias = "deploy")]
+    Deployments,
+    #[value(alias = "statefulset", alias = "sts")]
+    Statefulsets,
+    #[value(alias = "daemonset", alias = "ds")]
+    Daemonsets,
+    #[value(alias = "horizontalpodautoscalers", alias = "horizontalpodautoscaler")]
+    Hpa,
+    #[value(alias = "service", alias = "svc")]
+    Services,
+}
+
+/// `-o`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Wide,
+    Yaml,
+    Json,
+}
+
+/// What to list.
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub kind: Kind,
+    pub format: Format,
+    /// `-l`: only objects whose labels match (pods and nodes).
+    pub selector: Option<LabelSelector>,
+    /// `-n`; `None` lists every namespace (`-A`) with a NAMESPACE column.
+    pub namespace: Option<String>,
+}
+
+/// One HPA sync as `hpa_decisions.jsonl` records it (the fields `get hpa` shows).
+#[derive(Clone, Debug, Deserialize)]
+pub struct DecisionView {
+    pub time_seconds: f64,
+    pub hpa: String,
+    pub current_replicas: i32,
+    pub desired_replicas: i32,
+    pub metrics: Vec<MetricView>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct MetricView {
+    pub metric: String,
+    pub target: String,
+    pub unit: Unit,
+    pub utilization_percent: Option<i32>,
+    pub average_value_milli: Option<i64>,
+    pub value_milli: Option<i64>,
+}
+
+/// Everything a listing is made from.
+pub struct Snapshot<'a> {
+    pub cluster: &'a ClusterAt,
+    /// Each HPA's last decision at or before the instant, by name.
+    pub decisions: BTreeMap<String, &'a DecisionView>,
+}
+
+impl<'a> Snapshot<'a> {
+    /// The cluster at its instant with the HPA decisions made by then.
+    pub fn new(cluster: &'a ClusterAt, decisions: &'a [DecisionView]) -> Self {
+        let decisions = decisions
+            .iter()
+            .filter(|d| d.time_seconds <= cluster.at)
+            .map(|d| (d.hpa.clone(), d))
+            .collect();
+        Snapshot { cluster, decisions }
+    }
+}
+
+/// Why a query cannot be answered.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    #[error("-l selects by labels, and kubesim keeps labels of pods and nodes only")]
+    SelectorOnKind,
+    #[error("No resources found{0}.")]
+    Nothing(String),
+}
+
+/// The listing, as kubectl would print it (ending in a newline).
+pub fn render(snapshot: &Snapshot, query: &Query) -> Result<String, QueryError> {
+    if query.selector.is_some() && !matches!(query.kind, Kind::Pods | Kind::Nodes) {
+        return Err(QueryError::SelectorOnKind);
+    }
+    let text = match query.format {
+        Format::Table | Format::Wide => {
+            let table = tables::table(snapshot, query);
+            if table.rows.is_empty() {
+                return Err(QueryError::Nothing(where_(query)));
+            }
+            table.render()
+        }
+        Format::Yaml | Format::Json => {
+            let list = objects::list(snapshot, query);
+            if query.format == Format::Json {
+                let mut s = serde_json::to_string_pretty(&list).expect("objects serialize");
+                s.push('\n');
+                s
+            } else {
+                serde_saphyr::to_string(&list).expect("objects serialize")
+            }
+        }
+    };
+    Ok(text)
+}
+
+fn where_(query: &Query) -> String {
+    match (&query.namespace, query.kind) {
+        (_, Kind::Nodes) | (None, _) => String::new(),
+        (Some(ns), _) => format!(" in {ns} namespace"),
+    }
+}
+
+/// Reads a JSON-lines file of the run; an error names the file and the line.
+pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// The run's `history.jsonl`.
+pub fn read_history(dir: &Path) -> Result<Vec<Line>, String> {
+    let path = dir.join(crate::output::HISTORY_FILE);
+    if !path.exists() {
+        return Err(format!(
+            "{} does not exist: the run was written by a kubesim without it; run the scenario again",
+            path.display()
+        ));
+    }
+    read_json_lines(&path)
+}
+
+/// The run's `hpa_decisions.jsonl` (none when the file is absent).
+pub fn read_decisions(dir: &Path) -> Result<Vec<DecisionView>, String> {
+    let path = dir.join("hpa_decisions.jsonl");
+    if path.exists() {
+        read_json_lines(&path)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// `HumanDuration` of apimachinery (what kubectl prints as AGE), for whole seconds.
+pub fn human_duration(seconds: f64) -> String {
+    let s = seconds.floor() as i64;
+    if s < -1 {
+        return "<invalid>".into();
+    }
+    if s < 0 {
+        return "0s".into();
+    }
+    if s < 120 {
+        return format!("{s}s");
+    }
+    let (minutes, hours) = (s / 60, s / 3600);
+    let pair = |big: i64, big_unit: &str, small: i64, small_unit: &str| {
+        if small == 0 {
+            format!("{big}{big_unit}")
+        } else {
+            format!("{big}{big_unit}{small}{small_unit}")
+        }
+    };
+    match () {
+        _ if minutes < 10 => pair(minutes, "m", s % 60, "s"),
+        _ if minutes < 180 => format!("{minutes}m"),
+        _ if hours < 8 => pair(hours, "h", minutes % 60, "m"),
+        _ if hours < 48 => format!("{hours}h"),
+        _ if hours < 24 * 8 => pair(hours / 24, "d", hours % 24, "h"),
+        _ if hours < 24 * 365 * 2 => format!("{}d", hours / 24),
+        _ if hours < 24 * 365 * 8 => pair(hours / 24 / 365, "y", (hours / 24) % 365, "d"),
+        _ => format!("{}y", hours / 24 / 365),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_as_kubectl_prints_them() {
+        // Upstream's HumanDuration cases (apimachinery/pkg/util/duration).
+        let cases = [
+            (0.0, "0s"),
+            (119.0, "119s"),
+            (120.0, "2m"),
+            (121.0, "2m1s"),
+            (599.0, "9m59s"),
+            (600.0, "10m"),
+            (3.0 * 3600.0 - 1.0, "179m"),
+            (3.0 * 3600.0, "3h"),
+            (3.0 * 3600.0 + 60.0, "3h1m"),
+            (8.0 * 3600.0, "8h"),
+            (47.0 * 3600.0 + 3599.0, "47h"),
+            (48.0 * 3600.0, "2d"),
+            (49.0 * 3600.0, "2d1h"),
+            (8.0 * 86400.0, "8d"),
+            (2.0 * 365.0 * 86400.0, "2y"),
+            (3.0 * 365.0 * 86400.0 + 86400.0, "3y1d"),
+            (8.0 * 365.0 * 86400.0, "8y"),
+        ];
+        for (seconds, text) in cases {
+            assert_eq!(human_duration(seconds), text, "{seconds} s");
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! `trace.json`: the run as a timeline in the Chrome trace-event format, which
+//! `ui.perfetto.dev` and `chrome://tracing` open. Built from the run directory's own files
+//! (`history.jsonl`, `hpa_decisions.jsonl`, `pod_events.jsonl`, `cluster_events.jsonl`,
+//! `timeseries.csv`), so it shows exactly what the run recorded.
+//!
+//! Layout (one "process" per group, one "thread" per track):
+//! - **Cluster**: counters of nodes per pool and pending pods; node failures, spot
+//!   interruptions, rollouts and scripted actions as global instants (a line across every track).
+//! - **Workloads**: counters of desired and ready replicas and of requests in flight per
+//!   workload; one track per HPA with its decisions as instants (the decision record — metrics,
+//!   conditions and their messages, limits — as arguments). Only decisions that changed the
+//!   replicas or a condition are marked.
+//! - **Pending pods**: a track per pod that waited for a node, with its `Pending` slice and the
+//!   scheduler's and the autoscaler's events (`FailedScheduling` with the per-node reasons).
+//! - **One process per node**: its status as slices (Ready, NotReady, down, cordoned) and a
+//!   track per pod bound there: ContainerCreating, Running (Ready or not), CrashLoopBackOff,
+//!   Terminating, with the pod's warnings as instants.
+//!
+//! Time is simulated time in microseconds. Counters are written only when their value changes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::cluster::journal::{NodeStatus, PodStatus};
+use crate::metrics::history::{Line, line_time};
+use crate::output::get::{read_history, read_json_lines};
+use crate::output::plot::data::RunData;
+
+/// The file name.
+pub const TRACE_FILE: &str = "trace.json";
+
+const CLUSTER_PID: u64 = 1;
+const WORKLOADS_PID: u64 = 2;
+const PENDING_PID: u64 = 3;
+/// Node `n` is process `NODE_PID_BASE + n`.
+const NODE_PID_BASE: u64 = 10;
+
+/// Builds `trace.json` from the files in `from` and writes it into `dir`.
+pub fn write_trace(from: &Path, dir: &Path) -> Result<(), String> {
+    let trace = build(from)?;
+    let path = dir.join(TRACE_FILE);
+    let text = serde_json::to_string(&trace).map_err(|e| e.to_string())?;
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The trace of the run in `dir`.
+pub fn build(dir: &Path) -> Result<Value, String> {
+    let lines = read_history(dir)?;
+    let decisions: Vec<Value> = optional_lines(&dir.join("hpa_decisions.jsonl"))?;
+    let pod_events: Vec<Value> = optional_lines(&dir.join("pod_events.jsonl"))?;
+    let cluster_events: Vec<Value> = optional_lines(&dir.join("cluster_events.jsonl"))?;
+    let run = RunData::read(dir)?;
+    let mut t = Trace::default();
+    t.name_processes();
+    let pods = t.pods_and_nodes(&lines);
+    t.pod_events(&pod_events, &pods);
+    t.cluster_events(&cluster_events);
+    t.hpa_decisions(&decisions);
+    t.counters(&run);
+    Ok(json!({
+        "displayTimeUnit": "ms",
+        "otherData": {
+            "scenario": run.scenario,
+            "simulatedSeconds": run.duration_seconds,
+            "clock": "simulated time; ts in microseconds from the start of the run",
+        },
+        "traceEvents": t.events,
+    }))
+}
+
+fn optional_lines(path: &Path) -> Result<Vec<Value>, String> {
+    if path.exists() {
+        read_json_lines(path)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+fn micros(seconds: f64) -> i64 {
+    (seconds * 1e6).round() as i64
+}
+
+/// Where a pod's slices go, and since when it is in its current state.
+struct Open {
+    pid: u64,
+    tid: u64,
+    name: &'static str,
+    since: f64,
+}
+
+/// A pod's track: its id on the Pending process, one more on a node's (track 0 there is the
+/// node's status).
+fn pod_tid(pod: u32, pid: u64) -> u64 {
+    u64::from(pod) + u64::from(pid != PENDING_PID)
+}
+
+/// A pod as the trace tracks it: its name, its track, when it was bound where.
+#[derive(Default)]
+pub struct PodTracks {
+    /// Pod id → (name, [(from t, pid)]).
+    by_id: BTreeMap<u32, (String, Vec<(f64, u64)>)>,
+    /// Pod name → ids with that name (a StatefulSet reuses names), in creation order.
+    by_name: BTreeMap<String, Vec<u32>>,
+}
+
+#[derive(Default)]
+struct Trace {
+    events: Vec<Value>,
+    /// Threads already named, per process.
+    named: std::collections::BTreeSet<(u64, u64)>,
+}
+
+impl Trace {
+    fn meta(&mut self, pid: u64, tid: Option<u64>, name: &str) {
+        match tid {
+            None => self
+                .events
+                .push(json!({"ph": "M", "name": "process_name", "pid": pid,
+                "args": {"name": name}})),
+            Some(tid) => {
+                if self.named.insert((pid, tid)) {
+                    self.events
+                        .push(json!({"ph": "M", "name": "thread_name", "pid": pid,
+                        "tid": tid, "args": {"name": name}}));
+                }
+            }
+        }
+    }
+
+    fn sort_index(&mut self, pid: u64) {
+        self.events.push(
+            json!({"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}}),
+        );
+    }
+
+    fn name_processes(&mut self) {
+        for (pid, name) in [
+            (CLUSTER_PID, "Cluster"),
+            (WORKLOADS_PID, "Workloads and HPAs"),
+            (PENDING_PID, "Pending pods"),
+        ] {
+            self.meta(pid, None, name);
+            self.sort_index(pid);
+        }
+    }
+
+    fn slice(&mut self, pid: u64, tid: u64, name: &str, from: f64, to: f64, args: Value) {
+        self.events
+            .push(json!({"ph": "X", "name": name, "pid": pid, "tid": tid,
+            "ts": micros(from), "dur": micros(to) - micros(from), "args": args}));
+    }
+
+    fn instant(&mut self, pid: u64, tid: u64, name: &str, at: f64, args: Value) {
+        self.events.push(
+            json!({"ph": "i", "s": "t", "name": name, "pid": pid, "tid": tid,
+            "ts": micros(at), "args": args}),
+        );
+    }
+
+    /// Node status slices and pod lifetime slices, from the history.
+    fn pods_and_nodes(&mut self, lines: &[Line]) -> PodTracks {
+        let end = match lines.last() {
+            Some(Line::End { t, full_at, .. }) => full_at.unwrap_or(*t),
+            _ => 0.0,
+        };
+        let mut tracks = PodTracks::default();
+        let mut open_pods: BTreeMap<u32, Open> = BTreeMap::new();
+        let mut open_nodes: BTreeMap<u32, Open> = BTreeMap::new();
+        for line in lines {
+            let at = line_time(line).unwrap_or(end);
+            match line {
+                Line::NodeAdded {
+                    node, name, pool, ..
+                } => {
+                    let pid = NODE_PID_BASE + u64::from(*node);
+                    self.meta(pid, None, &format!("node {name} ({pool})"));
+                    self.sort_index(pid);
+                    self.meta(pid, Some(0), "node status");
+                }
+                Line::Node { node, .. } => {
+                    let pid = NODE_PID_BASE + u64::from(*node);
+                    let name = node_slice_name(line);
+                    self.switch(&mut open_nodes, *node, (pid, 0), name, at);
+                }
+                Line::PodCreated { pod, name, .. } => {
+                    tracks
+                        .by_id
+                        .insert(*pod, (name.clone(), vec![(at, PENDING_PID)]));
+                    tracks.by_name.entry(name.clone()).or_default().push(*pod);
+                    self.meta(PENDING_PID, Some(u64::from(*pod)), name);
+                    let tid = pod_tid(*pod, PENDING_PID);
+                    self.switch(&mut open_pods, *pod, (PENDING_PID, tid), "Pending", at);
+                }
+                Line::Pod {
+                    pod,
+                    status,
+                    ready,
+                    node,
+                    ..
+                } => {
+                    let pid = node.map_or(PENDING_PID, |n| NODE_PID_BASE + u64::from(n));
+                    if let Some((name, places)) = tracks.by_id.get_mut(pod) {
+                        if places.last().is_some_and(|&(_, p)| p != pid) {
+                            places.push((at, pid));
+                        }
+                        let name = name.clone();
+                        self.meta(pid, Some(pod_tid(*pod, pid)), &name);
+                    }
+                    let slice = pod_slice_name(*status, *ready);
+                    self.switch(&mut open_pods, *pod, (pid, pod_tid(*pod, pid)), slice, at);
+                }
+                _ => {}
+            }
+        }
+        for open in open_pods.into_values().chain(open_nodes.into_values()) {
+            self.close(open, end);
+        }
+        tracks
+    }
+
+    /// Ends the object's open slice at `at` and opens `name` (nothing for a gone object).
+    fn switch(
+        &mut self,
+        open: &mut BTreeMap<u32, Open>,
+        id: u32,
+        (pid, tid): (u64, u64),
+        name: &'static str,
+        at: f64,
+    ) {
+        if let Some(previous) = open.remove(&id) {
+            if previous.name == name && previous.pid == pid {
+                open.insert(id, previous);
+                return;
+            }
+            self.close(previous, at);
+        }
+        if !name.is_empty() {
+            let since = at;
+            open.insert(
+                id,
+                Open {
+                    pid,
+                    tid,
+                    name,
+                    since,
+                },
+            );
+        }
+    }
+
+    /// Ends an open slice (a state left at the instant it was entered is not drawn).
+    fn close(&mut self, open: Open, at: f64) {
+        if micros(at) > micros(open.since) {
+            self.slice(open.pid, open.tid, open.name, open.since, at, json!({}));
+        }
+    }
+
+    /// The pods' events as instants on the track they were on then.
+    fn pod_events(&mut self, events: &[Value], tracks: &PodTracks) {
+        for e in events {
+            let (Some(pod), Some(at)) = (e["pod"].as_str(), e["tSeconds"].as_f64()) else {
+                continue;
+            };
+            let reason = e["reason"].as_str().unwrap_or_default();
+            if matches!(reason, "Created" | "Scheduled" | "Started" | "Pulled") {
+                continue; // the slices show these
+            }
+            let Some((id, pid)) = tracks.place(pod, at) else {
+                continue;
+            };
+            let tid = pod_tid(id, pid);
+            let args = json!({"message": e["message"], "count": e["count"],
+                "lastSeconds": e["lastSeconds"]});
+            self.instant(pid, tid, reason, at, args);
+        }
+    }
+
+    /// Node failures, rollouts and scripted actions as global instants.
+    fn cluster_events(&mut self, events: &[Value]) {
+        self.meta(CLUSTER_PID, Some(1), "events");
+        for e in events {
+            let at = e["tSeconds"].as_f64().unwrap_or_default();
+            let name = format!(
+                "{} {}",
+                e["reason"].as_str().unwrap_or_default(),
+                e["name"].as_str().unwrap_or_default()
+            );
+            self.events.push(
+                json!({"ph": "i", "s": "g", "name": name, "pid": CLUSTER_PID,
+                "tid": 1, "ts": micros(at), "args": {"message": e["message"]}}),
+            );
+        }
+    }
+
+    /// HPA decisions that changed the replicas or a condition, with the decision as arguments.
+    fn hpa_decisions(&mut self, decisions: &[Value]) {
+        let mut tids: BTreeMap<String, u64> = BTreeMap::new();
+        let mut last_conditions: BTreeMap<String, Value> = BTreeMap::new();
+        for d in decisions {
+            let hpa = d["hpa"].as_str().unwrap_or_default().to_string();
+            let next = tids.len() as u64 + 1;
+            let tid = *tids.entry(hpa.clone()).or_insert(next);
+            self.meta(WORKLOADS_PID, Some(tid), &format!("HPA {hpa}"));
+            let conditions = condition_reasons(&d["conditions"]);
+            let changed_conditions = last_conditions.get(&hpa) != Some(&conditions);
+            last_conditions.insert(hpa.clone(), conditions);
+            let (current, desired) = (&d["current_replicas"], &d["desired_replicas"]);
+            if current == desired && !changed_conditions {
+                continue;
+            }
+            let name = format!("HPA {hpa}: {current} → {desired}");
+            let at = d["time_seconds"].as_f64().unwrap_or_default();
+            self.instant(WORKLOADS_PID, tid, &name, at, d.clone());
+        }
+    }
+
+    /// Replicas, in-flight requests, nodes per pool and pending pods, when they change.
+    fn counters(&mut self, run: &RunData) {
+        for d in &run.deployments {
+            let replicas = [
+                ("desired", format!("deployment.{d}.replicas")),
+                ("ready", format!("deployment.{d}.ready")),
+            ];
+            self.counter(run, WORKLOADS_PID, &format!("{d} replicas"), &replicas);
+            let in_flight = [("requests", format!("deployment.{d}.in_flight"))];
+            self.counter(run, WORKLOADS_PID, &format!("{d} in flight"), &in_flight);
+        }
+        let pools: Vec<(&str, String)> = run
+            .pools
+            .iter()
+            .map(|p| (p.as_str(), format!("pool.{p}.nodes")))
+            .collect();
+        self.counter(run, CLUSTER_PID, "nodes", &pools);
+        let pending = [("pods", "cluster.pending_pods".to_string())];
+        self.counter(run, CLUSTER_PID, "pending pods", &pending);
+    }
+
+    /// One counter track with a series per `(label, column)`, a point wherever one changes.
+    fn counter(&mut self, run: &RunData, pid: u64, name: &str, series: &[(&str, String)]) {
+        let columns: Vec<(&str, &[f64])> = series
+            .iter()
+            .filter_map(|(label, column)| run.column(column).map(|c| (*label, c)))
+            .collect();
+        if columns.is_empty() {
+            return;
+        }
+        let mut last: Option<Vec<f64>> = None;
+        for (i, &t) in run.t.iter().enumerate() {
+            let values: Vec<f64> = columns.iter().map(|(_, c)| c[i]).collect();
+            if last.as_ref() == Some(&values) {
+                continue;
+            }
+            let args: serde_json::Map<String, Value> = columns
+                .iter()
+                .zip(&values)
+                .map(|((label, _), v)| (label.to_string(), json!(v)))
+                .collect();
+            self.events
+                .push(json!({"ph": "C", "name": name, "pid": pid, "ts": micros(t),
+                "args": args}));
+            last = Some(values);
+        }
+    }
+}
+
+impl PodTracks {
+    /// The pod called `name` at `at` (the newest created by then) and the process it was on.
+    fn place(&self, name: &str, at: f64) -> Option<(u32, u64)> {
+        let ids = self.by_name.get(name)?;
+        let id = *ids
+            .iter()
+            .rev()
+            .find(|id| self.by_id[id].1.first().is_some_and(|&(t, _)| t <= at))
+            .or(ids.first())?;
+        let places = &self.by_id[&id].1;
+        let pid = places
+            .iter()
+            .rev()
+            .find(|&&(t, _)| t <= at)
+            .map_or(PENDING_PID, |&(_, pid)| pid);
+        Some((id, pid))
+    }
+}
+
+fn condition_reasons(conditions: &Value) -> Value {
+    let reasons: Vec<Value> = conditions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| json!([c["type"], c["status"], c["reason"]]))
+        .collect();
+    Value::Array(reasons)
+}
+
+fn pod_slice_name(status: PodStatus, ready: bool) -> &'static str {
+    match (status, ready) {
+        (PodStatus::Pending, _) => "Pending",
+        (PodStatus::ContainerCreating, _) => "ContainerCreating",
+        (PodStatus::Running, true) => "Running (Ready)",
+        (PodStatus::Running, false) => "Running (not Ready)",
+        (PodStatus::CrashLoopBackOff, _) => "CrashLoopBackOff",
+        (PodStatus::Terminating, _) => "Terminating",
+        (PodStatus::Gone, _) => "",
+    }
+}
+
+fn node_slice_name(line: &Line) -> &'static str {
+    let Line::Node {
+        status,
+        unschedulable,
+        down,
+        ..
+    } = line
+    else {
+        return "";
+    };
+    match (status, down, unschedulable) {
+        (NodeStatus::Provisioning, _, _) => "Provisioning",
+        (NodeStatus::Removed, _, _) => "",
+        (NodeStatus::NotReady, _, _) => "NotReady (unreachable)",
+        (NodeStatus::Ready, true, _) => "Ready (machine down, not noticed yet)",
+        (NodeStatus::Ready, false, true) => "Ready, SchedulingDisabled",
+        (NodeStatus::Ready, false, false) => "Ready",
+    }
+}
