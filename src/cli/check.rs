@@ -61,16 +61,20 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         let timed = run_timed(&scenario, crate::engine::DecisionSink::Keep)?;
         let report = &timed.output.report;
         if report.slos.is_empty() {
-            super::out(format!("{}: no SLOs defined", scenario.name));
+            super::tell(format!("{}: no SLOs defined", scenario.name));
         }
         for slo in &report.slos {
             let actual = summary::slo_value(slo.metric, slo.actual);
-            super::out(format!(
+            let line = format!(
                 "{} {}: {} (actual {actual})",
                 if slo.passed { "PASS" } else { "FAIL" },
                 scenario.name,
                 slo.name
-            ));
+            );
+            match slo.passed {
+                true => super::tell(line),
+                false => super::out(line),
+            }
             if !slo.passed && status == Status::Success {
                 status = Status::SloFailed;
             }
@@ -147,11 +151,11 @@ fn compare_with(
     } else {
         let file = base.join(&report.scenario).join("report.json");
         if !file.is_file() {
-            eprintln!(
+            super::status_line(format!(
                 "note: no baseline for {} ({} does not exist): not compared",
                 report.scenario,
                 file.display()
-            );
+            ));
             return Ok(Vec::new());
         }
         file
@@ -168,6 +172,10 @@ fn compare_with(
     }
     let new = serde_json::to_value(report).expect("reports always serialize");
     let changes = baseline::compare(&old, &new, t);
-    super::out(summary::baseline(&report.scenario, &changes));
+    let table = summary::baseline(&report.scenario, &changes);
+    match changes.iter().any(|c| c.regressed) {
+        true => super::out(table),
+        false => super::tell(table),
+    }
     Ok(changes)
 }

@@ -1,5 +1,7 @@
 //! The command line: one file per subcommand, each with its `Args` and `run`. This is the only
-//! module that touches the wall clock (timing and the progress bar) and uses `anyhow`.
+//! module that touches the wall clock (timing and the progress bar) and uses `anyhow`, and the
+//! only one that prints (through [`out`], [`tell`], [`status_line`] and [`print_diagnostics`],
+//! which honour `--quiet`).
 
 pub mod check;
 pub mod explain;
@@ -11,6 +13,7 @@ pub mod validate;
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +50,40 @@ Exit codes: 0 success, 1 an SLO assertion failed (check), 2 bad input or usage."
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print only what was asked for and what went wrong: no summary tables, PASS lines,
+    /// progress, notes or warnings (errors, FAIL and REGRESSED lines still print; exit codes
+    /// are unchanged). For CI logs and scripts.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+}
+
+/// `--quiet`, set once from the command line before the command runs.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// Prints to stdout what `--quiet` leaves out: summaries, tables, PASS lines.
+pub fn tell(text: impl std::fmt::Display) {
+    if !quiet() {
+        out(text);
+    }
+}
+
+/// Prints a status line to stderr (what was written, how fast) unless `--quiet`.
+pub fn status_line(text: impl std::fmt::Display) {
+    if !quiet() {
+        eprintln!("{text}");
+    }
+}
+
+/// Where progress bars draw: stderr (when it is a terminal), or nowhere under `--quiet`.
+pub fn progress_target() -> ProgressDrawTarget {
+    match quiet() {
+        true => ProgressDrawTarget::hidden(),
+        false => ProgressDrawTarget::stderr(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +122,7 @@ impl From<Status> for ExitCode {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Status {
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     install_signal_handler();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
@@ -186,8 +224,9 @@ pub fn out(text: impl std::fmt::Display) {
     }
 }
 
+/// Prints diagnostics to stderr; under `--quiet` only the errors.
 pub fn print_diagnostics(diags: &[Diagnostic]) {
-    for d in diags {
+    for d in diags.iter().filter(|d| d.is_error() || !quiet()) {
         eprintln!("{d}");
     }
 }
@@ -208,7 +247,7 @@ pub fn run_timed<'a>(
 ) -> anyhow::Result<TimedRun> {
     let bar = ProgressBar::with_draw_target(
         Some(scenario.duration.as_micros() / 1_000_000),
-        ProgressDrawTarget::stderr(),
+        progress_target(),
     );
     bar.set_style(
         ProgressStyle::with_template(

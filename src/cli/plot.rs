@@ -39,7 +39,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         println!("{}", args.run_dir.join(file).display());
     }
     if written.is_empty() {
-        eprintln!("the run has nothing to plot");
+        super::status_line("the run has nothing to plot");
     }
     Ok(Status::Success)
 }

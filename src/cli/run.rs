@@ -7,7 +7,8 @@ use anyhow::Context;
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use crate::engine::DecisionSink;
 use crate::output::explain::hpa::Narrator;
-use crate::output::{self, RunFiles, html, plot, run_dir, timeline};
+use crate::output::pages::{self, Pages};
+use crate::output::{self, RunFiles, plot, run_dir};
 
 /// The context of every error writing the run directory.
 const NOT_WRITTEN: &str = "--out: the run directory was not written";
@@ -42,10 +43,14 @@ pub struct Rendering {
     pub no_trace: bool,
 }
 
-/// HPA decisions told in report.html at most (`kubesim explain --all` tells every one).
-const REPORT_SENTENCES: usize = 400;
-/// Pods listed in report.html's table of the longest waits.
-const REPORT_PENDING_PODS: usize = 20;
+impl Rendering {
+    pub fn choice(&self) -> pages::Rendering {
+        pages::Rendering {
+            plots: (!self.no_plots).then_some(self.plot_format),
+            trace: !self.no_trace,
+        }
+    }
+}
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let Some(scenario) = load_and_report(&args.scenario, &args.options) else {
@@ -65,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let mut decisions = output::JsonLinesFile::create(&decisions_path)
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
-    let mut narrator = Narrator::new(REPORT_SENTENCES);
+    let mut narrator = Narrator::new(pages::REPORT_SENTENCES);
     let mut give = |d| {
         decisions.write(&d);
         narrator.offer(d);
@@ -87,59 +92,23 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         .and_then(|()| output::write_files(staging.path(), &files))
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
-    if !args.rendering.no_plots {
-        let pages = Pages {
-            files: &files,
-            narrator: &narrator,
-            end_seconds: scenario.duration.as_secs_f64(),
-        };
-        render(staging.path(), args.rendering.plot_format, &pages).context(NOT_WRITTEN)?;
-    }
-    if !args.rendering.no_trace {
-        let dir = staging.path();
-        timeline::write_trace(dir, dir)
-            .map_err(anyhow::Error::msg)
-            .context(NOT_WRITTEN)?;
-    }
+    let pages = Pages {
+        files: &files,
+        narrator: &narrator,
+        end_seconds: scenario.duration.as_secs_f64(),
+    };
+    pages::render(staging.path(), args.rendering.choice(), &pages)
+        .map_err(anyhow::Error::msg)
+        .context(NOT_WRITTEN)?;
     staging.commit().context(NOT_WRITTEN)?;
-    super::out(output::summary::render(&timed.output.report));
-    eprintln!(
+    super::tell(output::summary::render(&timed.output.report));
+    super::status_line(format!(
         "simulated {} in {:.2}s ({:.0}× real time, {:.2e} events/s); wrote {}/",
         scenario.duration,
         timed.timing.wall_seconds,
         timed.timing.speedup_vs_realtime,
         timed.timing.events_per_second,
         requested.display()
-    );
+    ));
     Ok(Status::Success)
-}
-
-/// What report.html tells besides the run's files.
-struct Pages<'a> {
-    files: &'a RunFiles<'a>,
-    narrator: &'a Narrator,
-    end_seconds: f64,
-}
-
-/// Draws the plots into the run directory being written, then report.html around them.
-fn render(dir: &std::path::Path, format: plot::Format, pages: &Pages) -> anyhow::Result<()> {
-    let drawings = plot::write_plots(dir, format).map_err(anyhow::Error::msg)?;
-    let plots: Vec<(String, String)> = drawings.into_iter().map(|d| (d.title, d.svg)).collect();
-    let files = pages.files;
-    let pending = output::explain::pod::pending_table(
-        files.pod_events,
-        pages.end_seconds,
-        REPORT_PENDING_PODS,
-    );
-    let extras = html::Extras {
-        plots: &plots,
-        hpa_sentences: &pages.narrator.sentences,
-        hpa_untold: pages.narrator.untold,
-        pending: &pending,
-        cluster_events: files.cluster_events,
-        resolved_yaml: files.resolved_yaml,
-    };
-    let page = html::render(files.report, &extras);
-    let path = dir.join("report.html");
-    std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))
 }

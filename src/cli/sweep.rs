@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Status, print_diagnostics};
 use crate::engine::RunOutput;
+use crate::output::explain::hpa::Narrator;
+use crate::output::pages::{self, Pages};
 use crate::output::run_dir::{self, KEPT_RUNS};
-use crate::output::sweep::SweepInfo;
+use crate::output::sweep::page::Links;
+use crate::output::sweep::{SweepInfo, Swept};
 use crate::output::{self, RunFiles, RunInfo};
 use crate::scenario::Scenario;
 use crate::scenario::sweep::{SweepFlags, load_any};
@@ -68,9 +71,13 @@ pub struct Args {
     /// directory kubesim wrote.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Also keep every replication's run directory, in runs/<variant>-r<replication>/.
+    /// Also keep every replication's run directory, in runs/<variant>-r<replication>/, as
+    /// `kubesim run` writes it (report.html, plots and trace.json included unless --no-plots
+    /// or --no-trace); the sweep's report.html links to each.
     #[arg(long)]
     pub keep_runs: bool,
+    #[command(flatten)]
+    pub rendering: super::run::Rendering,
     /// Worker threads [default: RAYON_NUM_THREADS, else one per core].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -233,7 +240,12 @@ fn sweep(args: &Args, file: &Path) -> anyhow::Result<Status> {
         }
         None => {
             let c = conclude(&plan, &ran.rows);
-            let written = output::sweep::write_files(staging.path(), &plan, &ran.rows, &c, &info);
+            let swept = Swept {
+                plan: &plan,
+                rows: &ran.rows,
+                conclusion: &c,
+            };
+            let written = output::sweep::write_files(staging.path(), &swept, &info, page(args));
             (written, Some(c))
         }
     };
@@ -242,11 +254,19 @@ fn sweep(args: &Args, file: &Path) -> anyhow::Result<Status> {
         .context(NOT_WRITTEN)?;
     staging.commit().context(NOT_WRITTEN)?;
     if let Some(c) = &conclusion {
-        super::out(output::sweep::render(&plan, &ran.rows, c));
+        super::tell(output::sweep::render(&plan, &ran.rows, c));
         warn_failed(&ran.rows);
     }
     report_done(&plan, &ran, &requested, shard);
     Ok(Status::Success)
+}
+
+/// What the sweep's report.html links to; `None` for no report (--no-plots).
+fn page(args: &Args) -> Option<Links<'static>> {
+    let choice = args.rendering.choice();
+    choice.plots.map(|_| Links {
+        kept_runs: args.keep_runs.then_some("report.html"),
+    })
 }
 
 /// `output/<sweep name>/`, or for a shard `output/<sweep name>-shard-I-of-N/`.
@@ -259,7 +279,7 @@ fn default_out(plan: &Plan, shard: Option<Shard>) -> PathBuf {
 }
 
 fn report_done(plan: &Plan, ran: &Ran, written: &Path, shard: Option<Shard>) {
-    eprintln!(
+    super::status_line(format!(
         "ran {} variants × {} replications in {:.2}s ({:.1} runs/s on {} threads); wrote {}/",
         ran.rows.len(),
         plan.spec.replications,
@@ -267,12 +287,12 @@ fn report_done(plan: &Plan, ran: &Ran, written: &Path, shard: Option<Shard>) {
         runs_per_second(plan, ran.rows.len(), ran),
         ran.threads,
         written.display()
-    );
+    ));
     if let Some(s) = shard {
-        eprintln!(
+        super::status_line(format!(
             "shard {} of {}: when every shard is done, combine them with `kubesim sweep merge DIR…`",
             s.index, s.count
-        );
+        ));
     }
 }
 
@@ -286,7 +306,9 @@ fn execute(args: &Args, plan: &Plan, indices: &[usize], dir: &Path) -> std::io::
     let runs = indices.len() as u64 * u64::from(plan.spec.replications);
     let bar = progress_bar(runs, &plan.name);
     let started = Instant::now();
-    let keep = |job: &Job, s: &Scenario, o: &RunOutput| keep_run(&kept_runs, plan, job, s, o);
+    let rendering = args.rendering.choice();
+    let keep =
+        |job: &Job, s: &Scenario, o: &RunOutput| keep_run(&kept_runs, plan, job, (s, o), rendering);
     let keep = args.keep_runs.then_some(&keep as &sweep::run::Keep);
     let rows = pool.install(|| sweep::run::run(plan, indices, keep, &|| bar.inc(1)));
     let wall = started.elapsed().as_secs_f64().max(1e-9);
@@ -377,17 +399,24 @@ fn merge(args: &MergeArgs) -> anyhow::Result<Status> {
     };
     let info = sweep_info(&plan, plan.variants.len(), None);
     let conclusion = conclude(&plan, &rows);
+    let swept = Swept {
+        plan: &plan,
+        rows: &rows,
+        conclusion: &conclusion,
+    };
+    // The shards' kept runs stay in the shards' directories: the merged page links to none.
+    let links = Links { kept_runs: None };
     run_dir::write_atomically(&out_dir, |dir| {
-        output::sweep::write_files(dir, &plan, &rows, &conclusion, &info)
+        output::sweep::write_files(dir, &swept, &info, Some(links))
     })
     .context(NOT_WRITTEN)?;
-    super::out(output::sweep::render(&plan, &rows, &conclusion));
+    super::tell(output::sweep::render(&plan, &rows, &conclusion));
     warn_failed(&rows);
-    eprintln!(
+    super::status_line(format!(
         "merged {} shards; wrote {}/",
         args.dirs.len(),
         requested.display()
-    );
+    ));
     Ok(Status::Success)
 }
 
@@ -466,7 +495,7 @@ fn thread_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
 }
 
 fn progress_bar(runs: u64, name: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(Some(runs), super::progress_target());
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} {msg} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
@@ -478,14 +507,14 @@ fn progress_bar(runs: u64, name: &str) -> ProgressBar {
     bar
 }
 
-/// Writes one replication's run directory under `runs/`, with the `kubesim run` command that
-/// repeats it as its command line.
+/// Writes one replication's run directory under `runs/` as `kubesim run` would, with the
+/// `kubesim run` command that repeats it as its command line.
 fn keep_run(
     runs: &Path,
     plan: &Plan,
     job: &Job,
-    scenario: &Scenario,
-    output: &RunOutput,
+    (scenario, output): (&Scenario, &RunOutput),
+    rendering: pages::Rendering,
 ) -> Result<(), String> {
     let mut command = vec![
         "kubesim".to_string(),
@@ -512,5 +541,15 @@ fn keep_run(
     let dir = runs.join(job.name());
     std::fs::create_dir(&dir)
         .and_then(|()| output::write_files(&dir, &files))
-        .map_err(|e| format!("writing {}: {e}", dir.display()))
+        .map_err(|e| format!("writing {}: {e}", dir.display()))?;
+    let mut narrator = Narrator::new(pages::REPORT_SENTENCES);
+    for d in &output.hpa_decisions {
+        narrator.offer(d.clone());
+    }
+    let pages = Pages {
+        files: &files,
+        narrator: &narrator,
+        end_seconds: scenario.duration.as_secs_f64(),
+    };
+    pages::render(&dir, rendering, &pages)
 }

@@ -25,6 +25,6 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         eprintln!("{failed} of {} file(s) have errors", args.files.len());
         return Ok(Status::BadInput);
     }
-    super::out(format!("{} file(s) valid", args.files.len()));
+    super::tell(format!("{} file(s) valid", args.files.len()));
     Ok(Status::Success)
 }

@@ -4,6 +4,7 @@
 
 use std::fmt::Write;
 
+use super::summary;
 use crate::metrics::Report;
 use crate::metrics::cluster_events::ClusterEvent;
 
@@ -39,7 +40,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;\
 max-width:1000px;color:#222;padding:0 1em}h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .7em;border-bottom:1px solid #eee;\
 text-align:right}th{background:#f6f6f6}td:first-child,th:first-child{text-align:left}\
@@ -114,8 +115,8 @@ fn slos(page: &mut String, report: &Report) {
         };
         vec![
             escape(&s.name),
-            super::summary::slo_value(s.metric, s.actual),
-            super::summary::slo_value(s.metric, Some(s.threshold)),
+            summary::slo_value(s.metric, s.actual),
+            summary::slo_value(s.metric, Some(s.threshold)),
             format!("<span class=\"{class}\">{word}</span>"),
         ]
     });
@@ -124,31 +125,13 @@ fn slos(page: &mut String, report: &Report) {
 
 fn services(page: &mut String, report: &Report) {
     page.push_str("<h2 id=\"services\">Services</h2>\n");
-    let rows = report.services.iter().filter(|s| s.requests > 0).map(|s| {
-        let l = &s.latency_ms;
-        vec![
-            escape(&s.name),
-            s.role.to_string(),
-            s.requests.to_string(),
-            s.failed.to_string(),
-            percent(s.availability),
-            format!("{:.1}", l.p50),
-            format!("{:.1}", l.p95),
-            format!("{:.1}", l.p99),
-            format!("{:.1}", l.max),
-        ]
+    let rows = summary::served(report).map(|s| {
+        let mut row = vec![escape(&s.name), s.role.to_string()];
+        row.extend(summary::service_cells(s));
+        row
     });
-    let header = [
-        "Service",
-        "role",
-        "requests",
-        "failed",
-        "availability",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-    ];
+    let mut header = vec!["Service", "role"];
+    header.extend(summary::SERVICE_COLUMNS);
     table(page, &header, rows);
     let _ = writeln!(
         page,
@@ -188,6 +171,14 @@ fn deployments(page: &mut String, report: &Report) {
         "cost USD",
     ];
     table(page, &header, rows);
+    let happened = summary::happenings(report);
+    if !happened.is_empty() {
+        page.push_str("<ul>\n");
+        for line in happened {
+            let _ = writeln!(page, "<li>{}</li>", escape(&line));
+        }
+        page.push_str("</ul>\n");
+    }
 }
 
 fn nodes(page: &mut String, report: &Report) {
@@ -227,20 +218,21 @@ fn plots(page: &mut String, plots: &[(String, String)]) {
         page.push_str("<p class=\"muted\">No plots.</p>\n");
     }
     for (title, svg) in plots {
-        // The SVG document's XML declaration is not allowed inside HTML.
-        let body = svg
-            .trim_start()
-            .strip_prefix("<?xml")
-            .map_or(svg.as_str(), |rest| {
-                rest.split_once("?>").map_or(rest, |(_, after)| after)
-            });
         let _ = writeln!(
             page,
             "<figure aria-label=\"{}\">{}</figure>",
             escape(title),
-            body.trim()
+            svg_body(svg)
         );
     }
+}
+
+/// An SVG document without its XML declaration, which HTML does not allow inline.
+pub(crate) fn svg_body(svg: &str) -> &str {
+    let body = svg.trim_start().strip_prefix("<?xml").map_or(svg, |rest| {
+        rest.split_once("?>").map_or(rest, |(_, after)| after)
+    });
+    body.trim()
 }
 
 fn narrative(page: &mut String, extras: &Extras) {

@@ -11,6 +11,7 @@ pub mod explain;
 pub mod get;
 pub mod html;
 pub mod junit;
+pub mod pages;
 pub mod plot;
 pub mod run_dir;
 pub mod summary;

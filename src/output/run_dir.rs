@@ -36,9 +36,16 @@ pub const RUN_FILES: &[&str] = &[
 ];
 
 /// Whether kubesim writes a file called `name` into run directories: one of [`RUN_FILES`] or a
-/// plot (`plot-*.svg|png`).
+/// plot (`plot-*.svg|png`, a sweep's `plot-frontier.svg`).
 pub fn is_run_file(name: &str) -> bool {
-    RUN_FILES.contains(&name) || super::plot::file_names().any(|p| p == name)
+    run_file_names().any(|n| n == name)
+}
+
+/// [`RUN_FILES`], every plot's name in both formats, and a sweep's frontier figure.
+fn run_file_names() -> impl Iterator<Item = String> {
+    (RUN_FILES.iter().map(|n| n.to_string()))
+        .chain(super::plot::file_names())
+        .chain([super::sweep::figure::FILE.to_string()])
 }
 
 /// The directory of a sweep's kept runs (`--keep-runs`): one run directory per replication.
@@ -478,8 +485,7 @@ fn remove_run_files(dir: &Path) -> io::Result<()> {
         }
         fs::remove_dir(&runs)?;
     }
-    let plots = super::plot::file_names();
-    for name in RUN_FILES.iter().map(|n| n.to_string()).chain(plots) {
+    for name in run_file_names() {
         match fs::remove_file(dir.join(&name)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}

@@ -3,13 +3,19 @@
 use comfy_table::{Cell, CellAlignment, Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::metrics::Report;
+use crate::metrics::report::ServiceReport;
+use crate::sim::{SimDuration, SimTime};
 
-/// Renders the per-Service, per-Deployment, per-pool and SLO tables.
+/// Renders the per-Service, per-Deployment, per-pool and SLO tables, with what happened to the
+/// Deployments under theirs.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     out.push_str(&services(report));
     out.push('\n');
     out.push_str(&deployments(report));
+    for line in happenings(report) {
+        out.push_str(&format!("  {line}\n"));
+    }
     out.push('\n');
     out.push_str(&pools(report));
     if !report.slos.is_empty() {
@@ -31,33 +37,96 @@ fn right(text: String) -> Cell {
 }
 
 fn services(r: &Report) -> String {
-    let mut t = table(&[
-        "Service",
-        "requests",
-        "failed",
-        "availability",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "max ms",
-    ]);
-    // Services no request reached (e.g. selected by nothing) would be rows of zeros.
-    for s in r.services.iter().filter(|s| s.requests > 0) {
-        let availability = s
-            .availability
-            .map_or("-".into(), |a| format!("{:.4}%", a * 100.0));
-        t.add_row(vec![
-            Cell::new(&s.name),
-            right(s.requests.to_string()),
-            right(s.failed.to_string()),
-            right(availability),
-            right(format!("{:.1}", s.latency_ms.p50)),
-            right(format!("{:.1}", s.latency_ms.p95)),
-            right(format!("{:.1}", s.latency_ms.p99)),
-            right(format!("{:.1}", s.latency_ms.max)),
-        ]);
+    let mut header = vec!["Service"];
+    header.extend(SERVICE_COLUMNS);
+    let mut t = table(&header);
+    for s in served(r) {
+        let mut row = vec![Cell::new(&s.name)];
+        row.extend(service_cells(s).into_iter().map(right));
+        t.add_row(row);
     }
     t.to_string() + "\n"
+}
+
+/// The Services table's columns after the name (the terminal's and report.html's).
+pub const SERVICE_COLUMNS: [&str; 7] = [
+    "requests",
+    "failed",
+    "availability",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "max ms",
+];
+
+/// The Services the tables list: those some request reached (the others would be rows of
+/// zeros, e.g. a Service that selects nothing).
+pub fn served(r: &Report) -> impl Iterator<Item = &ServiceReport> {
+    r.services.iter().filter(|s| s.requests > 0)
+}
+
+/// A Service's cells under [`SERVICE_COLUMNS`].
+pub fn service_cells(s: &ServiceReport) -> [String; 7] {
+    let l = &s.latency_ms;
+    [
+        s.requests.to_string(),
+        s.failed.to_string(),
+        s.availability
+            .map_or("-".into(), |a| format!("{:.4} %", a * 100.0)),
+        format!("{:.1}", l.p50),
+        format!("{:.1}", l.p95),
+        format!("{:.1}", l.p99),
+        format!("{:.1}", l.max),
+    ]
+}
+
+/// What happened to the Deployments beyond scaling, one sentence each, when it did: rollouts,
+/// container restarts (and OOM kills), CPU throttling under a limit.
+pub fn happenings(r: &Report) -> Vec<String> {
+    let mut lines = Vec::new();
+    let at = |seconds: f64| SimTime::from_micros((seconds * 1e6).round() as u64);
+    let took = |seconds: f64| SimDuration::from_micros((seconds * 1e6).round() as u64);
+    for d in &r.deployments {
+        for ro in &d.rollouts {
+            let end = match ro.duration_seconds {
+                Some(s) => format!("complete after {}", took(s)),
+                None => "still in progress at the end".into(),
+            };
+            let deadline = ro
+                .progress_deadline_exceeded_seconds
+                .map_or(String::new(), |s| {
+                    format!(" (progress deadline exceeded at {})", at(s))
+                });
+            lines.push(format!(
+                "{}: rollout to revision {} at {}, {end}{deadline}",
+                d.name,
+                ro.revision,
+                at(ro.started_seconds)
+            ));
+        }
+        if d.container_restarts > 0 {
+            let oom = match d.oom_kills {
+                0 => String::new(),
+                n => format!(" ({n} killed by their memory limit)"),
+            };
+            lines.push(format!(
+                "{}: {} container restart{}{oom}",
+                d.name,
+                d.container_restarts,
+                if d.container_restarts == 1 { "" } else { "s" }
+            ));
+        }
+        if let (Some(ratio), true) = (d.cpu_throttled_ratio, d.cpu_throttled_periods > 0) {
+            lines.push(format!(
+                "{}: CPU throttled by its limit in {:.1} % of the 100 ms periods with work ({} of {})",
+                d.name,
+                ratio * 100.0,
+                d.cpu_throttled_periods,
+                d.cpu_periods
+            ));
+        }
+    }
+    lines
 }
 
 fn deployments(r: &Report) -> String {

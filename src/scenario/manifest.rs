@@ -90,6 +90,56 @@ pub struct ManifestSet {
     /// Some file or object could not be read: references to missing objects may be caused by
     /// that error, so they are not reported again.
     pub incomplete: bool,
+    /// Objects of kinds kubesim does not model, by kind: where the first was, and every name.
+    skipped: BTreeMap<String, Skipped>,
+}
+
+/// The objects of one kind that were skipped.
+#[derive(Clone, Debug)]
+struct Skipped {
+    first: Diagnostic,
+    names: Vec<String>,
+}
+
+/// Skipped objects named in a note at most.
+const SKIPPED_NAMES_SHOWN: usize = 3;
+
+impl ManifestSet {
+    /// One note per kind that was skipped (not one per object), at its first object, once the
+    /// set is complete.
+    pub fn skipped_notes(&self) -> Vec<Diagnostic> {
+        let note = |kind: &str, s: &Skipped| {
+            let shown: Vec<String> = (s.names.iter().take(SKIPPED_NAMES_SHOWN))
+                .map(|n| format!("{n:?}"))
+                .collect();
+            let more = s.names.len().saturating_sub(SKIPPED_NAMES_SHOWN);
+            let what = match (s.names.len(), more) {
+                (1, _) => format!("{kind} {}", shown[0]),
+                (n, 0) => format!("{n} {kind} objects ({})", shown.join(", ")),
+                (n, more) => format!("{n} {kind} objects ({}, and {more} more)", shown.join(", ")),
+            };
+            Diagnostic {
+                message: format!("skipped {what}: kind not modelled"),
+                ..s.first.clone()
+            }
+        };
+        self.skipped.iter().map(|(k, s)| note(k, s)).collect()
+    }
+
+    fn skip(&mut self, kind: &str, source: &Source) {
+        let name = object_name(&source.node);
+        let entry = self
+            .skipped
+            .entry(kind.to_string())
+            .or_insert_with(|| Skipped {
+                first: Diagnostic {
+                    severity: super::diag::Severity::Note,
+                    ..source.warning("kind", String::new())
+                },
+                names: Vec::new(),
+            });
+        entry.names.push(name);
+    }
 }
 
 /// Adds every object of one YAML text (a file, or the extra documents of a scenario file).
@@ -204,16 +254,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
                 ),
             ));
         }
-        _ => diags.push(Diagnostic {
-            severity: super::diag::Severity::Note,
-            ..source.warning(
-                "kind",
-                format!(
-                    "skipped {kind} {:?}: kind not modelled",
-                    object_name(&source.node)
-                ),
-            )
-        }),
+        _ => set.skip(&kind, &source),
     }
 }
 
@@ -1900,13 +1941,42 @@ mod tests {
         let text = "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: cfg}\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: web}\n    spec: {selector: {app: web}}\n";
         let (set, diags) = load(text);
         assert_eq!(set.services.len(), 1);
-        assert_eq!(diags.len(), 1);
-        assert!(
-            diags[0].message.contains("skipped ConfigMap"),
-            "{}",
-            diags[0]
+        assert!(diags.is_empty(), "{diags:?}");
+        let notes = set.skipped_notes();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(
+            notes[0].message,
+            "skipped ConfigMap \"cfg\": kind not modelled"
         );
-        assert!(!diags[0].is_error());
+        assert!(!notes[0].is_error());
+    }
+
+    #[test]
+    fn skipped_objects_are_told_once_per_kind_at_the_first() {
+        let object = |kind: &str, name: &str| {
+            format!("apiVersion: v1\nkind: {kind}\nmetadata: {{name: {name}}}\n")
+        };
+        let docs: Vec<String> = [
+            ("ServiceAccount", "a"),
+            ("ConfigMap", "cfg"),
+            ("ServiceAccount", "b"),
+        ]
+        .into_iter()
+        .chain((0..3).map(|_| ("ServiceAccount", "z")))
+        .map(|(k, n)| object(k, n))
+        .collect();
+        let (set, _) = load(&docs.join("---\n"));
+        let notes = set.skipped_notes();
+        let messages: Vec<&str> = notes.iter().map(|n| n.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "skipped ConfigMap \"cfg\": kind not modelled",
+                "skipped 5 ServiceAccount objects (\"a\", \"b\", \"z\", and 2 more): kind not modelled",
+            ]
+        );
+        // At the first ServiceAccount (line 2: its `kind:`), not the last.
+        assert_eq!(notes[1].position.map(|p| p.line), Some(2));
     }
 
     #[test]

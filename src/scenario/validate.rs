@@ -84,6 +84,7 @@ pub fn validate_file(path: &Path) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let mut set = ManifestSet::default();
     manifest::add_text(&mut set, &file, &text, &mut diags);
+    diags.extend(set.skipped_notes());
     let deployments = convert_deployments(&set, &mut diags);
     for hpa in &set.hpas {
         manifest::hpa_spec(hpa, &deployments, set.incomplete, &mut diags);
@@ -129,6 +130,7 @@ fn load_inner(
     };
     manifests.read_files(&spec.manifests, &base_dir, &source);
     manifests.add(file, &mut inline);
+    diags.extend(set.skipped_notes());
     for (index, e) in object_overrides.unmatched() {
         diags.push(overrides::error(index, e));
     }

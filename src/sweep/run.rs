@@ -40,8 +40,13 @@ pub struct Job<'a> {
 impl Job<'_> {
     /// `v03-r1`: the name of its run directory when runs are kept.
     pub fn name(&self) -> String {
-        format!("{}-r{}", self.variant.id, self.replication)
+        kept_run_name(&self.variant.id, self.replication)
     }
+}
+
+/// `v03-r1`: the run directory of replication 1 of variant `v03`, when runs are kept.
+pub fn kept_run_name(variant: &str, replication: usize) -> String {
+    format!("{variant}-r{replication}")
 }
 
 /// Called with each finished replication (on a worker thread), e.g. to keep its run directory.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Opens an HTML report in headless Chromium and checks that it renders offline: a screenshot is
-# taken (kept as an artifact), no console message at all is logged (the page has no scripts, so
-# any message — an error, a blocked resource — is a fault; Chromium's log does not keep the
-# level of console messages apart), and the
+# taken (kept as an artifact), no console message at all is logged (a run's page has no scripts
+# and a sweep's only its inline sorting script, which logs nothing, so any message — an error,
+# a blocked resource — is a fault; Chromium's log does not keep the level of console messages
+# apart), and the
 # page asks for nothing over the network (every request Chromium's network stack made on the
 # page's behalf is listed from its net log; the browser's own background requests, which have
 # no initiating origin, are not the page's).
@@ -12,14 +13,10 @@
 set -uo pipefail
 report=${1:?usage: check-report.sh REPORT.html ARTIFACT_DIR}
 out=${2:?usage: check-report.sh REPORT.html ARTIFACT_DIR}
-browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
-[ -n "$browser" ] || { echo "check-report: no chromium on PATH" >&2; exit 2; }
-[ -f "$report" ] || { echo "check-report: $report: no such file" >&2; exit 2; }
+me=check-report
+. "$(dirname "$0")/common.sh"
 mkdir -p "$out"
 name=$(basename "$report" .html)
-url="file://$(cd "$(dirname "$report")" && pwd)/$(basename "$report")"
-profile=$(mktemp -d)
-trap 'rm -rf "$profile"' EXIT
 flags=(--headless=new --no-sandbox --disable-gpu --no-first-run --user-data-dir="$profile"
   --disable-background-networking --disable-component-update --disable-sync
   --disable-default-apps --disable-extensions --enable-logging=stderr --v=0

@@ -297,3 +297,79 @@ fn a_scenario_argument_that_is_not_a_file_is_named_as_the_argument() {
         assert!(err.starts_with(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn quiet_prints_only_what_went_wrong() {
+    let dir = scratch("quiet");
+    let out_dir = dir.join("run");
+    // A run: nothing on either stream, every file written, and the summary's deployment
+    // happenings appear without --quiet.
+    let quiet = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--set",
+        "duration=10m",
+        "--quiet",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(
+        quiet.stdout.is_empty() && quiet.stderr.is_empty(),
+        "{quiet:?}"
+    );
+    assert!(out_dir.join("report.json").is_file() && out_dir.join("report.html").is_file());
+    // check -q: the FAIL line only, not the PASS lines; same exit code.
+    let check = kubesim(&[
+        "-q",
+        "check",
+        "scenarios/quickstart/scenario.yaml",
+        "--set",
+        "duration=10m",
+        "--set",
+        "slos[0].assert=latency.p99 <= 1ms",
+    ]);
+    assert_eq!(check.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("FAIL quickstart:"), "{stdout}");
+    // validate -q: the skipped-kind note is left out, errors are not.
+    let notes = kubesim(&["validate", "scenarios/online-boutique/scenario.yaml"]);
+    let told = String::from_utf8_lossy(&notes.stderr);
+    assert_eq!(told.matches("note: kind: skipped").count(), 1, "{told}");
+    assert!(told.contains("skipped 11 ServiceAccount objects"), "{told}");
+    let silent = kubesim(&["validate", "-q", "scenarios/online-boutique/scenario.yaml"]);
+    assert!(
+        silent.stdout.is_empty() && silent.stderr.is_empty(),
+        "{silent:?}"
+    );
+    let bad = kubesim(&[
+        "validate",
+        "-q",
+        "tests/bad-input/max-below-min/scenario.yaml",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("error"));
+}
+
+#[test]
+fn the_summary_tells_rollouts_restarts_and_throttling() {
+    let out = kubesim(&[
+        "run",
+        "scenarios/rolling-update/scenario.yaml",
+        "--no-trace",
+        "--out",
+        scratch("happenings").join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The scenario applies v2 of both Deployments at 1h (spec.events).
+    assert!(
+        stdout.contains("web-surge: rollout to revision 2 at 01:00:00, complete after"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("web-surge: CPU throttled by its limit in"),
+        "{stdout}"
+    );
+}

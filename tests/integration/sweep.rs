@@ -88,6 +88,70 @@ fn a_kept_variant_run_equals_the_same_run_alone() {
     let report = json(alone.join("report.json"));
     let p99 = &v["metrics"]["service/web:latency.p99"]["values"][1];
     assert_eq!(p99, &report["services"][0]["latency_ms"]["p99"]);
+    // The kept run's pages are what `kubesim run` draws, and the sweep's page links to them.
+    for file in ["report.html", "plot-latency.svg", "trace.json"] {
+        assert_eq!(read(kept.join(file)), read(alone.join(file)), "{file}");
+    }
+    let page = read(out.join("report.html"));
+    assert!(page.contains("href=\"runs/v02-r1/report.html\""));
+}
+
+#[test]
+fn the_sweep_page_lists_every_variant_and_links_only_to_what_exists() {
+    let dir = scratch("sweep-page");
+    let out = dir.join("sweep");
+    let mut args = AXES.to_vec();
+    args.push("--keep-runs");
+    ok(&sweep(&out, None, &args));
+    let page = read(out.join("report.html"));
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    // One row per variant, each metric cell sortable by its mean.
+    let summary = json(out.join("sweep.json"));
+    let variants = summary["variants"].as_array().unwrap();
+    assert_eq!(page.matches("<tr class=").count(), variants.len());
+    let mean = variants[0]["metrics"]["cost.total"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!(page.contains(&format!("<td data-v=\"{mean}\">")), "{mean}");
+    assert!(page.contains("<th data-key=\"cost.total\""));
+    // The frontier figure, inline and as a file; its labels name the frontier's variants.
+    let figure = read(out.join("plot-frontier.svg"));
+    assert!(page.contains("Pareto frontier") && figure.contains("Pareto frontier"));
+    for id in summary["frontier"]["variants"].as_array().unwrap() {
+        assert!(figure.contains(id.as_str().unwrap()), "{id} labelled");
+    }
+    // Every link leads to a file of the sweep directory; nothing is fetched.
+    let links: Vec<&str> = page
+        .split("href=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(links.iter().filter(|l| l.starts_with("runs/")).count(), 8);
+    for link in links.iter().filter(|l| !l.starts_with('#')) {
+        assert!(out.join(link).is_file(), "{link}");
+    }
+    for reference in [
+        "<link",
+        " src=",
+        "url(",
+        "@import",
+        "fetch(",
+        "XMLHttpRequest",
+    ] {
+        assert!(
+            !page.contains(reference),
+            "report.html refers out: {reference}"
+        );
+    }
+    // Without --keep-runs there is nothing to link to; with --no-plots there is no page.
+    let bare = dir.join("bare");
+    ok(&sweep(&bare, None, &AXES));
+    assert!(!read(bare.join("report.html")).contains("runs/"));
+    let none = dir.join("none");
+    let mut args = AXES.to_vec();
+    args.push("--no-plots");
+    ok(&sweep(&none, None, &args));
+    assert!(!none.join("report.html").exists() && !none.join("plot-frontier.svg").exists());
 }
 
 #[test]
@@ -96,7 +160,12 @@ fn results_do_not_depend_on_threads_or_on_the_other_variants() {
     let (one, two) = (dir.join("one"), dir.join("two"));
     ok(&sweep(&one, Some("1"), &AXES));
     ok(&sweep(&two, Some("2"), &AXES));
-    for file in ["sweep.json", "sweep.csv"] {
+    for file in [
+        "sweep.json",
+        "sweep.csv",
+        "report.html",
+        "plot-frontier.svg",
+    ] {
         assert_eq!(read(one.join(file)), read(two.join(file)), "{file}");
     }
     // A sweep of one of those variants alone (its axes given in another order) measures the

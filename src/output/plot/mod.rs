@@ -117,7 +117,7 @@ pub fn png(figure: &Figure, run: &RunData, path: &Path) -> Result<(), String> {
     draw(area, figure, run).map_err(|e| e.to_string())
 }
 
-fn register_font() -> Result<(), String> {
+pub(crate) fn register_font() -> Result<(), String> {
     static REGISTER: Once = Once::new();
     let mut result = Ok(());
     REGISTER.call_once(|| {

@@ -295,6 +295,7 @@ impl Builder<'_> {
         let mut applied = ManifestSet::default();
         let errors_before = self.error_count();
         manifest::add_text(&mut applied, &shown, &text, self.diags);
+        self.diags.extend(applied.skipped_notes());
         let others = applied.services.len()
             + applied.pdbs.len()
             + applied.priority_classes.len()

@@ -1,7 +1,11 @@
-//! A sweep's files — `sweep.json` (schema `kubesim.sweep/v1`), `sweep.csv`, `run.json` — and
-//! its summary table in the terminal. `sweep.json` and `sweep.csv` are a pure function of the
-//! sweep and its seeds (no wall-clock values), so they are byte-identical across runs and
-//! thread counts; `run.json` holds the wall-clock facts.
+//! A sweep's files — `sweep.json` (schema `kubesim.sweep/v1`), `sweep.csv`, `run.json`, the
+//! frontier figure ([`figure`]) and `report.html` ([`page`]) — and its summary table in the
+//! terminal. All but `run.json` are a pure function of the sweep and its seeds (no wall-clock
+//! values), so they are byte-identical across runs and thread counts; `run.json` holds the
+//! wall-clock facts.
+
+pub mod figure;
+pub mod page;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -183,17 +187,39 @@ pub fn write_csv(path: &Path, plan: &Plan, rows: &[VariantRow], c: &Conclusion) 
     w.flush()
 }
 
-/// Writes `sweep.json`, `sweep.csv` and `run.json` into `dir`.
+/// Writes `sweep.json`, `sweep.csv` and `run.json` into `dir`, and unless `page` is `None`
+/// the frontier figure and `report.html`.
 pub fn write_files(
     dir: &Path,
-    plan: &Plan,
-    rows: &[VariantRow],
-    c: &Conclusion,
+    sweep: &Swept,
     info: &SweepInfo,
+    page: Option<page::Links>,
 ) -> io::Result<()> {
+    let Swept {
+        plan,
+        rows,
+        conclusion: c,
+    } = *sweep;
     fs::write(dir.join("sweep.json"), sweep_json(plan, rows, c))?;
     write_csv(&dir.join("sweep.csv"), plan, rows, c)?;
-    write_info(dir, info)
+    write_info(dir, info)?;
+    let Some(links) = page else {
+        return Ok(());
+    };
+    let svg = figure::svg(plan, rows, c).map_err(io::Error::other)?;
+    if let Some(svg) = &svg {
+        fs::write(dir.join(figure::FILE), svg)?;
+    }
+    let html = page::render(plan, rows, c, svg.as_deref(), links);
+    fs::write(dir.join("report.html"), html)
+}
+
+/// A finished sweep: its plan, a row per variant and the verdicts.
+#[derive(Clone, Copy)]
+pub struct Swept<'a> {
+    pub plan: &'a Plan,
+    pub rows: &'a [VariantRow],
+    pub conclusion: &'a Conclusion,
 }
 
 /// Writes a shard's `shard.json` and `run.json` into `dir`.
@@ -212,6 +238,8 @@ fn write_info(dir: &Path, info: &SweepInfo) -> io::Result<()> {
 
 /// Variants shown in the terminal at most; beyond, the frontier and the best.
 const SHOWN: usize = 30;
+/// Variants listed in report.html at most; beyond, the frontier and the best.
+const SHOWN_IN_PAGE: usize = 2000;
 
 /// The terminal summary: a table of the variants (or, for large sweeps, of the frontier and
 /// the best), the best feasible variant and how to run it alone.

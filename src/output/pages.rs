@@ -1,0 +1,63 @@
+//! What a run directory shows besides its data — the plots, `report.html` and `trace.json` —
+//! drawn from the files already written into it. One path for `kubesim run` and for the runs a
+//! sweep keeps, so a kept run's directory is what `kubesim run` would have written.
+
+use std::path::Path;
+
+use super::explain::hpa::Narrator;
+use super::{RunFiles, html, plot, timeline};
+
+/// HPA decisions told in report.html at most (`kubesim explain --all` tells every one).
+pub const REPORT_SENTENCES: usize = 400;
+/// Pods listed in report.html's table of the longest waits.
+const REPORT_PENDING_PODS: usize = 20;
+
+/// What to draw.
+#[derive(Clone, Copy, Debug)]
+pub struct Rendering {
+    /// The plots' format, `None` for neither plots nor report.html.
+    pub plots: Option<plot::Format>,
+    pub trace: bool,
+}
+
+/// What report.html tells besides the run's files.
+pub struct Pages<'a> {
+    pub files: &'a RunFiles<'a>,
+    /// The HPA decisions as sentences, told as the run made them.
+    pub narrator: &'a Narrator,
+    pub end_seconds: f64,
+}
+
+/// Draws what `rendering` asks for into `dir`, where the run's files were written.
+pub fn render(dir: &Path, rendering: Rendering, pages: &Pages) -> Result<(), String> {
+    if let Some(format) = rendering.plots {
+        report(dir, format, pages)?;
+    }
+    if rendering.trace {
+        timeline::write_trace(dir, dir)?;
+    }
+    Ok(())
+}
+
+/// The plots, then report.html around them.
+fn report(dir: &Path, format: plot::Format, pages: &Pages) -> Result<(), String> {
+    let drawings = plot::write_plots(dir, format)?;
+    let plots: Vec<(String, String)> = drawings.into_iter().map(|d| (d.title, d.svg)).collect();
+    let files = pages.files;
+    let pending = super::explain::pod::pending_table(
+        files.pod_events,
+        pages.end_seconds,
+        REPORT_PENDING_PODS,
+    );
+    let extras = html::Extras {
+        plots: &plots,
+        hpa_sentences: &pages.narrator.sentences,
+        hpa_untold: pages.narrator.untold,
+        pending: &pending,
+        cluster_events: files.cluster_events,
+        resolved_yaml: files.resolved_yaml,
+    };
+    let page = html::render(files.report, &extras);
+    let path = dir.join("report.html");
+    std::fs::write(&path, page).map_err(|e| format!("writing {}: {e}", path.display()))
+}
