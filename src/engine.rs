@@ -33,8 +33,11 @@ use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
 
 mod calls;
 mod containers;
+mod dirty;
 mod history;
 mod scripted;
+
+use dirty::Dirty;
 
 /// Something scheduled to happen. Small and `Copy`: the queue holds millions of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +81,7 @@ pub enum Event {
     /// Two minutes after the notice: the spot machine is gone.
     SpotReclaimed { node: NodeId },
     /// A pod's `minReadySeconds` are over: its Deployment may count it available now.
-    MinReadyElapsed,
+    MinReadyElapsed { deployment: DeploymentId },
     /// A Deployment's progress deadline may have passed.
     ProgressDeadline { deployment: DeploymentId },
     /// A probe worker's period (for the container start `generation`).
@@ -236,7 +239,8 @@ struct Engine<'s> {
     cost_rates: Vec<f64>,
     /// The workload's GPU request sizes, for the fragmentation series.
     gpu_demand: Vec<GpuDemand>,
-    dirty: bool,
+    /// What the next reconcile must look at.
+    dirty: Dirty,
     /// True while placing the pods that exist at t = 0 of a warm start.
     warm_start: bool,
     node_lifecycle: NodeLifecycleController,
@@ -362,7 +366,7 @@ impl<'s> Engine<'s> {
                             .map(|p| (&p.template.requests, 1.0)),
                     ),
             ),
-            dirty: true,
+            dirty: Dirty::new(),
             warm_start: s.start_warm,
             node_lifecycle: NodeLifecycleController::default(),
             failure_rngs: s
@@ -456,7 +460,7 @@ impl<'s> Engine<'s> {
             self.now = at;
             self.cluster.journal.set_clock(at);
             self.dispatch(event);
-            if self.dirty {
+            if self.dirty.any() {
                 self.reconcile();
             }
             let events = self.queue.popped();
@@ -501,7 +505,7 @@ impl<'s> Engine<'s> {
                 if self.scheduler_wakeup == Some(self.now) {
                     self.scheduler_wakeup = None;
                 }
-                self.dirty = true;
+                self.dirty.scheduler();
             }
             Event::Scripted { index } => self.on_scripted(index as usize),
             Event::NodeMonitor => self.on_node_monitor(),
@@ -510,7 +514,7 @@ impl<'s> Engine<'s> {
             Event::NodeRepaired { node } => self.on_repair(node),
             Event::SpotNotice { node } => self.spot_notice(node),
             Event::SpotReclaimed { node } => self.spot_reclaimed(node),
-            Event::MinReadyElapsed => self.dirty = true,
+            Event::MinReadyElapsed { deployment } => self.dirty.workload(deployment),
             Event::ProgressDeadline { deployment } => self.track_rollout(deployment),
             Event::Probe {
                 pod,
@@ -683,11 +687,12 @@ impl<'s> Engine<'s> {
     fn observe_ready(&mut self, deployment: DeploymentId) {
         // Readiness moves rollouts along; a pod is available minReadySeconds after Ready
         // (strictly after: hence the microsecond).
-        self.dirty = true;
+        self.dirty.workload(deployment);
         let min_ready = self.cluster.deployment(deployment).spec.rollout.min_ready;
         if !min_ready.is_zero() {
             let at = self.now + min_ready + SimDuration::from_micros(1);
-            self.queue.schedule(at, Event::MinReadyElapsed);
+            self.queue
+                .schedule(at, Event::MinReadyElapsed { deployment });
         }
         let ready = self.cluster.ready_pods(deployment);
         self.recorder.observe(
@@ -711,6 +716,7 @@ impl<'s> Engine<'s> {
         }
         self.cluster.mark_deleted(pod, self.now);
         let dep = self.cluster.pod(pod).deployment;
+        self.dirty.workload(dep);
         if was_ready {
             self.observe_ready(dep);
         }
@@ -787,7 +793,7 @@ impl<'s> Engine<'s> {
         }
         self.take_server(pod);
         self.metrics_server.forget(pod);
-        self.dirty = true;
+        self.dirty.workload(self.cluster.pod(pod).deployment);
     }
 
     // ---- pod traces --------------------------------------------------------------------------
@@ -813,7 +819,7 @@ impl<'s> Engine<'s> {
         self.recorder
             .observe(self.now, Observation::PodCreated { deployment });
         self.count_trace_pods(deployment, 1);
-        self.dirty = true;
+        self.dirty.workload(deployment);
     }
 
     fn on_trace_pod_deleted(&mut self, pod: PodId) {
@@ -823,7 +829,7 @@ impl<'s> Engine<'s> {
         let deployment = self.cluster.pod(pod).deployment;
         self.delete_pod(pod);
         self.count_trace_pods(deployment, -1);
-        self.dirty = true;
+        self.dirty.workload(deployment);
     }
 
     /// A trace's "replicas" are its live pods.
@@ -842,30 +848,25 @@ impl<'s> Engine<'s> {
 
     // ---- control plane -----------------------------------------------------------------------
 
-    /// Runs Deployment, ReplicaSet and scheduler reconciles until nothing changes.
+    /// Runs the controllers of the workloads something changed for (their Deployment,
+    /// StatefulSet or DaemonSet controller and their ReplicaSets), then the scheduler, until
+    /// nothing changes; then updates those Deployments' rollout conditions.
     fn reconcile(&mut self) {
+        let mut touched = Vec::new();
         for _ in 0..MAX_RECONCILE_PASSES {
-            self.dirty = false;
-            let mut intents = Vec::new();
-            for d in 0..self.cluster.deployments.len() {
-                let id = DeploymentId(d as u32);
-                intents.extend(deployment::reconcile(&self.cluster, id, self.now));
-                intents.extend(daemonset::reconcile(&self.cluster, id, self.now));
-                intents.extend(statefulset::reconcile(&self.cluster, id, self.now));
-            }
-            for rs in 0..self.cluster.replica_sets.len() {
-                intents.extend(replicaset::reconcile(
-                    &self.cluster,
-                    ReplicaSetId(rs as u32),
-                    self.now,
-                ));
-            }
+            let workloads = self.due_workloads();
+            let (intents, _replica_sets) = self.workload_intents(&workloads);
+            #[cfg(debug_assertions)]
+            self.check_untouched_are_settled(&workloads, &_replica_sets);
+            touched.extend(workloads);
             for intent in intents {
                 self.apply(intent);
             }
             self.schedule_pending();
-            if !self.dirty {
-                self.track_rollouts();
+            if !self.dirty.any() {
+                touched.sort_unstable();
+                touched.dedup();
+                self.track_rollouts(&touched);
                 return;
             }
         }
@@ -873,6 +874,93 @@ impl<'s> Engine<'s> {
             "controllers did not settle after {MAX_RECONCILE_PASSES} passes at {}",
             self.now
         );
+    }
+
+    /// The workloads a reconcile pass must look at: those marked since the last pass, and those
+    /// whose state moves with time alone (see [`Engine::moves_with_time`]), in id order.
+    fn due_workloads(&mut self) -> Vec<DeploymentId> {
+        let mut due = self.dirty.take(self.cluster.deployments.len());
+        let marked = due.len();
+        for d in 0..self.cluster.deployments.len() {
+            let id = DeploymentId(d as u32);
+            if self.moves_with_time(id) && due[..marked].binary_search(&id).is_err() {
+                due.push(id);
+            }
+        }
+        due.sort_unstable();
+        due
+    }
+
+    /// Whether a Deployment's conditions can change with no object changing: paused (its
+    /// Progressing time follows the clock), progressing under a deadline not yet passed, or
+    /// with Ready pods not yet available (minReadySeconds). Such Deployments are looked at in
+    /// every reconcile, as every Deployment once was, so that when these changes are noticed
+    /// does not change.
+    fn moves_with_time(&self, deployment: DeploymentId) -> bool {
+        let d = self.cluster.deployment(deployment);
+        let r = &d.rollout;
+        let deadline = d.spec.rollout.progress_deadline.is_some();
+        d.has_controller()
+            && (d.paused
+                || (r.progressing && !r.timed_out && deadline)
+                || r.status.ready > r.status.available)
+    }
+
+    /// The intents of the workloads' controllers, then of their ReplicaSets in id order (the
+    /// order a pass over every object gives), and which ReplicaSets those were.
+    fn workload_intents(&self, workloads: &[DeploymentId]) -> (Vec<Intent>, Vec<ReplicaSetId>) {
+        let mut intents = Vec::new();
+        for &id in workloads {
+            intents.extend(deployment::reconcile(&self.cluster, id, self.now));
+            intents.extend(daemonset::reconcile(&self.cluster, id, self.now));
+            intents.extend(statefulset::reconcile(&self.cluster, id, self.now));
+        }
+        let mut replica_sets: Vec<ReplicaSetId> = (workloads.iter())
+            .flat_map(|&d| self.cluster.deployment(d).replica_sets.iter().copied())
+            .collect();
+        replica_sets.sort_unstable();
+        for &rs in &replica_sets {
+            intents.extend(replicaset::reconcile(&self.cluster, rs, self.now));
+        }
+        (intents, replica_sets)
+    }
+
+    /// Debug builds: a workload or ReplicaSet left out of a pass must have nothing to do, so
+    /// that reconciling only what changed gives what reconciling everything would.
+    #[cfg(debug_assertions)]
+    fn check_untouched_are_settled(
+        &self,
+        workloads: &[DeploymentId],
+        replica_sets: &[ReplicaSetId],
+    ) {
+        for d in 0..self.cluster.deployments.len() {
+            let id = DeploymentId(d as u32);
+            if workloads.binary_search(&id).is_err() {
+                let intents = [
+                    deployment::reconcile(&self.cluster, id, self.now),
+                    daemonset::reconcile(&self.cluster, id, self.now),
+                    statefulset::reconcile(&self.cluster, id, self.now),
+                ];
+                let name = &self.cluster.deployment(id).spec.name;
+                assert!(
+                    intents.iter().all(Vec::is_empty),
+                    "{name} was not marked for reconcile at {} but asks for {intents:?}",
+                    self.now
+                );
+            }
+        }
+        for rs in 0..self.cluster.replica_sets.len() {
+            let id = ReplicaSetId(rs as u32);
+            if replica_sets.binary_search(&id).is_err() {
+                let intents = replicaset::reconcile(&self.cluster, id, self.now);
+                assert!(
+                    intents.is_empty(),
+                    "ReplicaSet {} was not marked for reconcile at {} but asks for {intents:?}",
+                    self.cluster.replica_sets[rs].name,
+                    self.now
+                );
+            }
+        }
     }
 
     fn schedule_pending(&mut self) {
@@ -928,7 +1016,7 @@ impl<'s> Engine<'s> {
             self.pod_event(victim, PodEventReason::Preempted, message);
             self.delete_pod(victim);
         }
-        self.dirty = true;
+        self.dirty.scheduler();
     }
 
     /// Makes sure a `SchedulerRetry` fires when the next waiting pod becomes eligible.
@@ -958,7 +1046,7 @@ impl<'s> Engine<'s> {
                 rs.replicas = replicas;
                 rs.desired_annotation = desired;
                 rs.max_annotation = max;
-                self.dirty = true;
+                self.dirty.workload(dep);
             }
             Intent::CreateReplicaSet { deployment } => {
                 let rs = self.cluster.create_replica_set(deployment, self.now);
@@ -974,8 +1062,9 @@ impl<'s> Engine<'s> {
                 self.start_rollout(deployment, revision);
             }
             Intent::DeleteReplicaSet { replica_set } => {
+                let deployment = self.cluster.replica_sets[replica_set.index()].deployment;
                 self.cluster.delete_replica_set(replica_set);
-                self.dirty = true;
+                self.dirty.workload(deployment);
             }
             Intent::CreatePod { replica_set } => {
                 let pod = self.cluster.create_pod(replica_set, self.now);
@@ -987,7 +1076,7 @@ impl<'s> Engine<'s> {
                 let deployment = self.cluster.pod(pod).deployment;
                 self.recorder
                     .observe(self.now, Observation::PodCreated { deployment });
-                self.dirty = true;
+                self.dirty.workload(deployment);
             }
             Intent::CreateStatefulPod {
                 replica_set,
@@ -1004,7 +1093,7 @@ impl<'s> Engine<'s> {
                 self.pod_event(pod, PodEventReason::Created, message);
                 self.recorder
                     .observe(self.now, Observation::PodCreated { deployment });
-                self.dirty = true;
+                self.dirty.workload(deployment);
             }
             Intent::CreateDaemonPod { deployment, node } => {
                 let pod = self.cluster.create_daemon_pod(deployment, node, self.now);
@@ -1015,12 +1104,9 @@ impl<'s> Engine<'s> {
                 self.pod_event(pod, PodEventReason::Created, message);
                 self.recorder
                     .observe(self.now, Observation::PodCreated { deployment });
-                self.dirty = true;
+                self.dirty.workload(deployment);
             }
-            Intent::DeletePod { pod } => {
-                self.delete_pod(pod);
-                self.dirty = true;
-            }
+            Intent::DeletePod { pod } => self.delete_pod(pod),
             Intent::BindPod { pod, node } => {
                 self.cluster.bind(pod, node);
                 self.charge(pod, 1.0);
@@ -1050,7 +1136,7 @@ impl<'s> Engine<'s> {
                         replicas,
                     },
                 );
-                self.dirty = true;
+                self.dirty.workload(deployment);
             }
             Intent::AddNodes { pool, count } => self.add_nodes(pool, count),
             Intent::RemoveNode { node } => {
@@ -1064,7 +1150,7 @@ impl<'s> Engine<'s> {
             Intent::EvictPod { pod } => self.evict_from_failed_node(pod),
             Intent::CancelScaleDown { node } => {
                 self.cluster.clear_to_be_deleted(node);
-                self.dirty = true;
+                self.dirty.everything();
             }
         }
     }
@@ -1101,7 +1187,7 @@ impl<'s> Engine<'s> {
 
     /// A ReplicaSet became the new one (created, or revived by a rollback): a rollout starts.
     fn start_rollout(&mut self, deployment: DeploymentId, revision: u64) {
-        self.dirty = true;
+        self.dirty.workload(deployment);
         if revision <= 1 {
             return; // the Deployment's first ReplicaSet: nothing to roll from
         }
@@ -1123,13 +1209,37 @@ impl<'s> Engine<'s> {
         self.arm_progress_deadline(deployment);
     }
 
-    fn track_rollouts(&mut self) {
+    /// Updates the rollout conditions of the Deployments a reconcile looked at.
+    fn track_rollouts(&mut self, touched: &[DeploymentId]) {
         for d in 0..self.cluster.deployments.len() {
+            let id = DeploymentId(d as u32);
             let workload = &self.cluster.deployments[d];
-            if workload.has_controller() {
-                self.track_rollout(DeploymentId(d as u32));
+            if !workload.has_controller() {
+                continue;
+            }
+            if touched.binary_search(&id).is_ok() {
+                self.track_rollout(id);
+            } else {
+                #[cfg(debug_assertions)]
+                self.check_rollout_settled(id);
             }
         }
+    }
+
+    /// Debug builds: the conditions of a Deployment no reconcile touched would not change.
+    #[cfg(debug_assertions)]
+    fn check_rollout_settled(&self, deployment: DeploymentId) {
+        let status = deployment::status(&self.cluster, deployment, self.now);
+        let d = self.cluster.deployment(deployment);
+        let (after, event) = deployment::track_progress(d.rollout, d, status, self.now);
+        let min_available = d.spec.strategy.min_available(d.replicas);
+        assert!(
+            after == d.rollout && event.is_none() && min_available == d.rollout.min_available,
+            "{}: rollout conditions changed at {} without a reconcile: {:?} → {after:?}",
+            d.spec.name,
+            self.now,
+            d.rollout
+        );
     }
 
     /// Updates a Deployment's Progressing and Available conditions after a reconcile.
@@ -1207,7 +1317,7 @@ impl<'s> Engine<'s> {
         self.schedule_hazards(node);
         self.scheduler.queue.move_all_to_active();
         self.observe_allocation();
-        self.dirty = true;
+        self.dirty.everything();
     }
 
     fn on_autoscaler_scan(&mut self) {
@@ -1222,7 +1332,7 @@ impl<'s> Engine<'s> {
         for intent in intents {
             self.apply(intent);
         }
-        if self.dirty {
+        if self.dirty.any() {
             self.reconcile();
         }
         self.queue.schedule(next, Event::AutoscalerScan);
@@ -1258,7 +1368,7 @@ impl<'s> Engine<'s> {
         for pod in evicted {
             self.delete_pod_within(pod, max_grace);
         }
-        self.dirty = true;
+        self.dirty.everything();
         self.remove_node_if_empty(node);
     }
 
@@ -1271,7 +1381,7 @@ impl<'s> Engine<'s> {
         self.cluster.remove_node(node);
         self.observe_pool_size(pool);
         self.observe_allocation();
-        self.dirty = true;
+        self.dirty.everything();
     }
 
     fn observe_pool_size(&mut self, pool: PoolId) {
@@ -1368,7 +1478,7 @@ impl<'s> Engine<'s> {
                 self.apply(intent);
             }
         }
-        if self.dirty {
+        if self.dirty.any() {
             self.reconcile();
         }
         self.queue.schedule(

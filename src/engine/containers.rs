@@ -265,7 +265,7 @@ impl Engine<'_> {
             self.now + delay,
             Event::ContainerRestart { pod, generation },
         );
-        self.dirty = true;
+        self.dirty.workload(deployment);
     }
 
     /// The backoff is over: the container starts again.

@@ -86,7 +86,7 @@ impl Engine<'_> {
             self.queue
                 .schedule(self.now + after, Event::NodeRepaired { node });
         }
-        self.dirty = true;
+        self.dirty.everything();
     }
 
     pub(super) fn on_repair(&mut self, node: NodeId) {
@@ -95,7 +95,7 @@ impl Engine<'_> {
         }
         self.recover_node(node, "repaired (the pool's failures.repairTime)");
         self.schedule_next_failure(node);
-        self.dirty = true;
+        self.dirty.everything();
     }
 
     pub(super) fn on_scripted(&mut self, index: usize) {
@@ -137,7 +137,7 @@ impl Engine<'_> {
             ScriptedAction::InterruptSpot { node } => self.on_named_node(&node, Self::spot_notice),
             other => self.on_scripted_workload_action(other),
         }
-        self.dirty = true;
+        self.dirty.everything();
     }
 
     /// The scripted actions on workloads: `kubectl scale`, `apply`, `rollout undo|pause|resume`
@@ -343,7 +343,7 @@ impl Engine<'_> {
         for intent in intents {
             self.apply(intent);
         }
-        if self.dirty {
+        if self.dirty.any() {
             self.reconcile();
         }
         self.queue
@@ -362,7 +362,7 @@ impl Engine<'_> {
         self.cluster.remove_taints(node, UNREACHABLE_TAINT_KEY);
         self.set_pods_ready(node, true);
         self.scheduler.queue.move_all_to_active();
-        self.dirty = true;
+        self.dirty.everything();
     }
 
     /// Sets the Ready condition of the running, not deleted pods on `node`.
@@ -394,7 +394,6 @@ impl Engine<'_> {
         let deployment = self.cluster.pod(pod).deployment;
         self.cluster.mark_deleted(pod, self.now);
         self.observe_ready(deployment);
-        self.dirty = true;
     }
 
     /// `kubectl drain --ignore-daemonsets`: evicts every other pod the PodDisruptionBudgets
@@ -420,7 +419,7 @@ impl Engine<'_> {
             self.queue
                 .schedule(self.now + DRAIN_RETRY, Event::DrainRetry { node });
         }
-        self.dirty = true;
+        self.dirty.everything();
     }
 
     /// A spot interruption notice: like the node termination handler, cordon and drain the
@@ -462,6 +461,6 @@ impl Engine<'_> {
         self.cluster.remove_node(node);
         self.observe_pool_size(pool);
         self.observe_allocation();
-        self.dirty = true;
+        self.dirty.everything();
     }
 }

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::cluster::journal::{NodeStatus, PodStatus};
 use crate::metrics::history::{Line, line_time};
-use crate::output::get::{read_history, read_json_lines};
+use crate::output::get::{for_each_json_line, read_history, read_json_lines};
 use crate::output::plot::data::RunData;
 
 /// The file name.
@@ -39,35 +39,56 @@ const NODE_PID_BASE: u64 = 10;
 
 /// Builds `trace.json` from the files in `from` and writes it into `dir`.
 pub fn write_trace(from: &Path, dir: &Path) -> Result<(), String> {
-    let trace = build(from)?;
+    let (other, events) = build(from)?;
     let path = dir.join(TRACE_FILE);
-    let text = serde_json::to_string(&trace).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    let text = [
+        "{\"displayTimeUnit\":\"ms\",\"otherData\":",
+        &other,
+        ",\"traceEvents\":[",
+        &events,
+        "]}",
+    ];
+    let write = || -> std::io::Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        for part in text {
+            std::io::Write::write_all(&mut file, part.as_bytes())?;
+        }
+        std::io::Write::flush(&mut file)
+    };
+    write().map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The trace of the run in `dir`.
-pub fn build(dir: &Path) -> Result<Value, String> {
+/// The trace of the run in `dir`: its `otherData` and its events, as JSON text. The HPA
+/// decisions and pod events are read a line at a time (a day of a large cluster writes half a
+/// gigabyte of decisions).
+fn build(dir: &Path) -> Result<(String, String), String> {
     let lines = read_history(dir)?;
-    let decisions: Vec<Value> = optional_lines(&dir.join("hpa_decisions.jsonl"))?;
-    let pod_events: Vec<Value> = optional_lines(&dir.join("pod_events.jsonl"))?;
     let cluster_events: Vec<Value> = optional_lines(&dir.join("cluster_events.jsonl"))?;
     let run = RunData::read(dir)?;
     let mut t = Trace::default();
     t.name_processes();
     let pods = t.pods_and_nodes(&lines);
-    t.pod_events(&pod_events, &pods);
+    drop(lines);
+    each_optional_line(&dir.join("pod_events.jsonl"), |e| t.pod_event(&e, &pods))?;
     t.cluster_events(&cluster_events);
-    t.hpa_decisions(&decisions);
+    let mut hpas = HpaTracks::default();
+    each_optional_line(&dir.join("hpa_decisions.jsonl"), |d| {
+        t.hpa_decision(&mut hpas, d)
+    })?;
     t.counters(&run);
-    Ok(json!({
-        "displayTimeUnit": "ms",
-        "otherData": {
-            "scenario": run.scenario,
-            "simulatedSeconds": run.duration_seconds,
-            "clock": "simulated time; ts in microseconds from the start of the run",
-        },
-        "traceEvents": t.events,
-    }))
+    let other = json!({
+        "scenario": run.scenario,
+        "simulatedSeconds": run.duration_seconds,
+        "clock": "simulated time; ts in microseconds from the start of the run",
+    });
+    Ok((other.to_string(), t.events))
+}
+
+fn each_optional_line(path: &Path, each: impl FnMut(Value)) -> Result<(), String> {
+    match path.exists() {
+        true => for_each_json_line(path, each),
+        false => Ok(()),
+    }
 }
 
 fn optional_lines(path: &Path) -> Result<Vec<Value>, String> {
@@ -105,24 +126,37 @@ pub struct PodTracks {
     by_name: BTreeMap<String, Vec<u32>>,
 }
 
+/// The trace being written: its events as JSON text, comma-separated (a day of a large
+/// cluster has millions; as text they take a tenth of the memory they would as values).
+/// Per HPA: its track, and its conditions at its previous decision.
+#[derive(Default)]
+struct HpaTracks {
+    tids: BTreeMap<String, u64>,
+    last_conditions: BTreeMap<String, Value>,
+}
+
 #[derive(Default)]
 struct Trace {
-    events: Vec<Value>,
+    events: String,
     /// Threads already named, per process.
     named: std::collections::BTreeSet<(u64, u64)>,
 }
 
 impl Trace {
+    fn push(&mut self, event: Value) {
+        if !self.events.is_empty() {
+            self.events.push(',');
+        }
+        self.events.push_str(&event.to_string());
+    }
+
     fn meta(&mut self, pid: u64, tid: Option<u64>, name: &str) {
         match tid {
-            None => self
-                .events
-                .push(json!({"ph": "M", "name": "process_name", "pid": pid,
+            None => self.push(json!({"ph": "M", "name": "process_name", "pid": pid,
                 "args": {"name": name}})),
             Some(tid) => {
                 if self.named.insert((pid, tid)) {
-                    self.events
-                        .push(json!({"ph": "M", "name": "thread_name", "pid": pid,
+                    self.push(json!({"ph": "M", "name": "thread_name", "pid": pid,
                         "tid": tid, "args": {"name": name}}));
                 }
             }
@@ -130,7 +164,7 @@ impl Trace {
     }
 
     fn sort_index(&mut self, pid: u64) {
-        self.events.push(
+        self.push(
             json!({"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}}),
         );
     }
@@ -147,13 +181,12 @@ impl Trace {
     }
 
     fn slice(&mut self, pid: u64, tid: u64, name: &str, from: f64, to: f64, args: Value) {
-        self.events
-            .push(json!({"ph": "X", "name": name, "pid": pid, "tid": tid,
+        self.push(json!({"ph": "X", "name": name, "pid": pid, "tid": tid,
             "ts": micros(from), "dur": micros(to) - micros(from), "args": args}));
     }
 
     fn instant(&mut self, pid: u64, tid: u64, name: &str, at: f64, args: Value) {
-        self.events.push(
+        self.push(
             json!({"ph": "i", "s": "t", "name": name, "pid": pid, "tid": tid,
             "ts": micros(at), "args": args}),
         );
@@ -258,23 +291,21 @@ impl Trace {
     }
 
     /// The pods' events as instants on the track they were on then.
-    fn pod_events(&mut self, events: &[Value], tracks: &PodTracks) {
-        for e in events {
-            let (Some(pod), Some(at)) = (e["pod"].as_str(), e["tSeconds"].as_f64()) else {
-                continue;
-            };
-            let reason = e["reason"].as_str().unwrap_or_default();
-            if matches!(reason, "Created" | "Scheduled" | "Started" | "Pulled") {
-                continue; // the slices show these
-            }
-            let Some((id, pid)) = tracks.place(pod, at) else {
-                continue;
-            };
-            let tid = pod_tid(id, pid);
-            let args = json!({"message": e["message"], "count": e["count"],
-                "lastSeconds": e["lastSeconds"]});
-            self.instant(pid, tid, reason, at, args);
+    fn pod_event(&mut self, e: &Value, tracks: &PodTracks) {
+        let (Some(pod), Some(at)) = (e["pod"].as_str(), e["tSeconds"].as_f64()) else {
+            return;
+        };
+        let reason = e["reason"].as_str().unwrap_or_default();
+        if matches!(reason, "Created" | "Scheduled" | "Started" | "Pulled") {
+            return; // the slices show these
         }
+        let Some((id, pid)) = tracks.place(pod, at) else {
+            return;
+        };
+        let tid = pod_tid(id, pid);
+        let args = json!({"message": e["message"], "count": e["count"],
+            "lastSeconds": e["lastSeconds"]});
+        self.instant(pid, tid, reason, at, args);
     }
 
     /// Node failures, rollouts and scripted actions as global instants.
@@ -287,33 +318,30 @@ impl Trace {
                 e["reason"].as_str().unwrap_or_default(),
                 e["name"].as_str().unwrap_or_default()
             );
-            self.events.push(
+            self.push(
                 json!({"ph": "i", "s": "g", "name": name, "pid": CLUSTER_PID,
                 "tid": 1, "ts": micros(at), "args": {"message": e["message"]}}),
             );
         }
     }
 
-    /// HPA decisions that changed the replicas or a condition, with the decision as arguments.
-    fn hpa_decisions(&mut self, decisions: &[Value]) {
-        let mut tids: BTreeMap<String, u64> = BTreeMap::new();
-        let mut last_conditions: BTreeMap<String, Value> = BTreeMap::new();
-        for d in decisions {
-            let hpa = d["hpa"].as_str().unwrap_or_default().to_string();
-            let next = tids.len() as u64 + 1;
-            let tid = *tids.entry(hpa.clone()).or_insert(next);
-            self.meta(WORKLOADS_PID, Some(tid), &format!("HPA {hpa}"));
-            let conditions = condition_reasons(&d["conditions"]);
-            let changed_conditions = last_conditions.get(&hpa) != Some(&conditions);
-            last_conditions.insert(hpa.clone(), conditions);
-            let (current, desired) = (&d["current_replicas"], &d["desired_replicas"]);
-            if current == desired && !changed_conditions {
-                continue;
-            }
-            let name = format!("HPA {hpa}: {current} → {desired}");
-            let at = d["time_seconds"].as_f64().unwrap_or_default();
-            self.instant(WORKLOADS_PID, tid, &name, at, d.clone());
+    /// An HPA decision, as an instant when it changed the replicas or a condition, with the
+    /// decision as arguments.
+    fn hpa_decision(&mut self, hpas: &mut HpaTracks, d: Value) {
+        let hpa = d["hpa"].as_str().unwrap_or_default().to_string();
+        let next = hpas.tids.len() as u64 + 1;
+        let tid = *hpas.tids.entry(hpa.clone()).or_insert(next);
+        self.meta(WORKLOADS_PID, Some(tid), &format!("HPA {hpa}"));
+        let conditions = condition_reasons(&d["conditions"]);
+        let changed_conditions = hpas.last_conditions.get(&hpa) != Some(&conditions);
+        hpas.last_conditions.insert(hpa.clone(), conditions);
+        let (current, desired) = (&d["current_replicas"], &d["desired_replicas"]);
+        if current == desired && !changed_conditions {
+            return;
         }
+        let name = format!("HPA {hpa}: {current} → {desired}");
+        let at = d["time_seconds"].as_f64().unwrap_or_default();
+        self.instant(WORKLOADS_PID, tid, &name, at, d);
     }
 
     /// Replicas, in-flight requests, nodes per pool and pending pods, when they change.
@@ -357,8 +385,7 @@ impl Trace {
                 .zip(&values)
                 .map(|((label, _), v)| (label.to_string(), json!(v)))
                 .collect();
-            self.events
-                .push(json!({"ph": "C", "name": name, "pid": pid, "ts": micros(t),
+            self.push(json!({"ph": "C", "name": name, "pid": pid, "ts": micros(t),
                 "args": args}));
             last = Some(values);
         }

@@ -143,14 +143,29 @@ fn where_(query: &Query) -> String {
 
 /// Reads a JSON-lines file of the run; an error names the file and the line.
 pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
-        })
-        .collect()
+    let mut all = Vec::new();
+    for_each_json_line(path, |v| all.push(v))?;
+    Ok(all)
+}
+
+/// Reads a JSON-lines file one line at a time (blank lines skipped), handing each record to
+/// `each`; an unreadable line is an error naming the file and line.
+pub fn for_each_json_line<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    mut each: impl FnMut(T),
+) -> Result<(), String> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = serde_json::from_str(&line)
+            .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        each(record);
+    }
+    Ok(())
 }
 
 /// The run's `history.jsonl`.
