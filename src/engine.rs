@@ -565,8 +565,8 @@ impl<'s> Engine<'s> {
 
     fn schedule_completion(&mut self, pod: PodId, next: Option<(SimTime, u32)>) {
         if let Some((at, generation)) = next {
-            self.queue
-                .schedule(at, Event::Completion { pod, generation });
+            let event = Event::Completion { pod, generation };
+            self.queue.schedule_timer(pod.0, at, event);
         }
     }
 
@@ -634,8 +634,8 @@ impl<'s> Engine<'s> {
                 continue;
             };
             if let Some((at, generation)) = server.set_capacity(now, capacity) {
-                self.queue
-                    .schedule(at, Event::Completion { pod, generation });
+                let event = Event::Completion { pod, generation };
+                self.queue.schedule_timer(pod.0, at, event);
             }
         }
     }

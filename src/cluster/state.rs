@@ -342,6 +342,9 @@ pub struct Cluster {
     /// The scheduler's compact copy of each node, by id: refreshed by every method here that
     /// changes a node's requests, taints or cordon ([`Cluster::refresh_node_row`]).
     node_rows: Vec<NodeRow>,
+    /// Whether each node's machine is down (`down_since` set), by id: a dense copy the request
+    /// path reads for every request ([`Cluster::is_down`]).
+    machines_down: Vec<bool>,
     /// Every visible change of a pod's or a node's status, with its time.
     pub journal: super::journal::Journal,
 }
@@ -572,6 +575,10 @@ impl Cluster {
     /// The machine goes down (`Some(since)`) or comes back (`None`).
     pub fn set_down(&mut self, node: NodeId, since: Option<SimTime>) {
         self.nodes[node.index()].down_since = since;
+        if self.machines_down.len() <= node.index() {
+            self.machines_down.resize(node.index() + 1, false);
+        }
+        self.machines_down[node.index()] = since.is_some();
         self.journal_node(node);
     }
 
@@ -665,6 +672,14 @@ impl Cluster {
 
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
+    }
+
+    /// Whether the node's machine is down (its `down_since` is set).
+    #[inline]
+    pub fn is_down(&self, id: NodeId) -> bool {
+        let down = self.machines_down.get(id.index()).copied().unwrap_or(false);
+        debug_assert_eq!(down, self.node(id).down_since.is_some());
+        down
     }
 
     /// The scheduler's compact copy of a node ([`NodeRow`]).

@@ -70,6 +70,11 @@ impl NodeLifecycleController {
 
     /// Rate-limited `unreachable:NoExecute` taints for nodes marked unreachable.
     fn taint_no_execute(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
+        let to_taint =
+            |id: &NodeId| cluster.node(*id).unreachable && !self.tainted_at.contains_key(id);
+        if !cluster.ready_nodes.iter().any(to_taint) {
+            return; // nothing to taint: the zones' health does not matter (the usual case)
+        }
         let zones = zone_health(cluster);
         if zones.values().all(|z| z.unreachable == z.nodes) {
             return; // every zone fully disrupted: the controller assumes its own network failed

@@ -335,7 +335,7 @@ impl Engine<'_> {
         self.cluster
             .pod(pod)
             .node
-            .is_some_and(|n| self.cluster.node(n).down_since.is_some())
+            .is_some_and(|n| self.cluster.is_down(n))
     }
 
     pub(super) fn on_node_monitor(&mut self) {

@@ -7,6 +7,7 @@ pub mod dist;
 pub mod queue;
 pub mod rng;
 pub mod time;
+mod timers;
 
 pub use queue::EventQueue;
 pub use rng::{RngStreams, SimRng};

@@ -3,17 +3,23 @@
 //! Ordering rule: events pop in time order, and **events scheduled for the same instant pop in
 //! the order they were scheduled (FIFO)**. The sequence number makes that total and
 //! deterministic. The queue never inspects events: stale ones (for a pod that was replaced, a
-//! completion that was rescheduled) carry a generation and are dropped by their handler.
+//! probe of an old container) carry a generation and are dropped by their handler.
 //!
 //! Speed: most handlers schedule a successor of the event they just popped (the next arrival, a
 //! pod's next completion). `pop` therefore leaves the popped entry in the heap, marked consumed,
 //! and the next `schedule` overwrites it in place with a single sift-down instead of a pop plus a
 //! push. This changes no ordering: entries are compared by `(time, sequence)` only.
+//!
+//! Timers: an event that is rescheduled again and again before it is due (a pod's next
+//! completion) may be scheduled as a timer with an id; scheduling the timer again replaces its
+//! pending event (`sim::timers`), so the replaced one never pops. Everything else is as above:
+//! the two heaps share the sequence counter and pop merged by `(time, sequence)`.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::time::SimTime;
+use super::timers::Timers;
 
 /// A heap entry. `key` packs `(time, seq)` as `time << 64 | seq`, so one integer comparison
 /// orders entries.
@@ -40,13 +46,23 @@ impl<E> Ord for Entry<E> {
     }
 }
 
+/// Which entry `pop` returned and left in place, logically gone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Consumed {
+    Nothing,
+    /// The main heap's top.
+    Event,
+    /// The timers' top.
+    Timer,
+}
+
 /// A time-ordered queue of events; equal times pop first-scheduled-first (FIFO).
 pub struct EventQueue<E: Copy> {
     heap: BinaryHeap<Entry<E>>,
+    timers: Timers<E>,
     next_seq: u64,
     popped: u64,
-    /// The heap's top was returned by `pop` and is logically gone.
-    top_consumed: bool,
+    consumed: Consumed,
 }
 
 fn time_of(key: u128) -> SimTime {
@@ -67,27 +83,50 @@ impl<E: Copy> EventQueue<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(capacity),
+            timers: Timers::new(),
             next_seq: 0,
             popped: 0,
-            top_consumed: false,
+            consumed: Consumed::Nothing,
         }
+    }
+
+    /// The key of an event scheduled now for `time`: later calls sort after earlier ones.
+    fn next_key(&mut self, time: SimTime) -> u128 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        (u128::from(time.as_micros()) << 64) | u128::from(seq)
     }
 
     /// Schedules `event` at `time`. Among events at the same time, earlier calls pop first.
     pub fn schedule(&mut self, time: SimTime, event: E) {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        let key = (u128::from(time.as_micros()) << 64) | u128::from(seq);
-        let entry = Entry { key, event };
-        if self.top_consumed {
-            self.top_consumed = false;
+        let entry = Entry {
+            key: self.next_key(time),
+            event,
+        };
+        if self.consumed == Consumed::Event {
+            self.consumed = Consumed::Nothing;
             // Overwrite the consumed top; dropping the PeekMut sifts the new entry down.
             *self
                 .heap
                 .peek_mut()
                 .expect("a consumed top is still in the heap") = entry;
         } else {
+            self.discard_consumed();
             self.heap.push(entry);
+        }
+    }
+
+    /// Schedules `event` at `time` as timer `id`, replacing the event the timer still has
+    /// pending, if any: that one will not pop. Ordering is as for [`EventQueue::schedule`] (the
+    /// timer's event sorts as if scheduled now). Timer ids index a table: keep them dense.
+    pub fn schedule_timer(&mut self, id: u32, time: SimTime, event: E) {
+        let key = self.next_key(time);
+        if self.consumed == Consumed::Timer && self.timers.top_id() == Some(id) {
+            self.consumed = Consumed::Nothing;
+            self.timers.replace_top(id, key, event);
+        } else {
+            self.discard_consumed();
+            self.timers.set(id, key, event);
         }
     }
 
@@ -99,31 +138,42 @@ impl<E: Copy> EventQueue<E> {
     /// Removes and returns the earliest event if it is at or before `limit`.
     pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         self.discard_consumed();
-        let top = self.heap.peek()?;
-        let (time, event) = (time_of(top.key), top.event);
+        let event = self.heap.peek().map(|e| (e.key, e.event));
+        let (key, event, source) = match (event, self.timers.peek()) {
+            (Some(e), Some(t)) if t.0 < e.0 => (t.0, t.1, Consumed::Timer),
+            (Some(e), _) => (e.0, e.1, Consumed::Event),
+            (None, Some(t)) => (t.0, t.1, Consumed::Timer),
+            (None, None) => return None,
+        };
+        let time = time_of(key);
         if time > limit {
             return None;
         }
-        self.top_consumed = true;
+        self.consumed = source;
         self.popped += 1;
         Some((time, event))
     }
 
     fn discard_consumed(&mut self) {
-        if self.top_consumed {
-            self.heap.pop();
-            self.top_consumed = false;
+        match std::mem::replace(&mut self.consumed, Consumed::Nothing) {
+            Consumed::Nothing => {}
+            Consumed::Event => {
+                self.heap.pop();
+            }
+            Consumed::Timer => self.timers.pop(),
         }
     }
 
     /// The time of the earliest pending event.
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.discard_consumed();
-        self.heap.peek().map(|e| time_of(e.key))
+        let event = self.heap.peek().map(|e| e.key);
+        let timer = self.timers.peek().map(|t| t.0);
+        event.into_iter().chain(timer).min().map(time_of)
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len() - usize::from(self.top_consumed)
+        self.heap.len() + self.timers.len() - usize::from(self.consumed != Consumed::Nothing)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -135,7 +185,7 @@ impl<E: Copy> EventQueue<E> {
         self.popped
     }
 
-    /// Events scheduled so far.
+    /// Events scheduled so far (a timer's replaced events included).
     pub fn scheduled(&self) -> u64 {
         self.next_seq
     }
@@ -174,6 +224,35 @@ mod tests {
         assert_eq!(q.pop_until(SimTime::ZERO), None);
     }
 
+    #[test]
+    fn a_rescheduled_timer_pops_once_at_its_new_time_in_scheduling_order() {
+        let mut q = EventQueue::new();
+        q.schedule_timer(7, SimTime::from_secs(1), "timer, first setting");
+        q.schedule(SimTime::from_secs(2), "event");
+        q.schedule_timer(7, SimTime::from_secs(2), "timer, moved later");
+        q.schedule_timer(3, SimTime::from_secs(2), "other timer");
+        assert_eq!(q.len(), 3);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
+        // All at 2 s: in the order they were (last) scheduled.
+        assert_eq!(order, ["event", "timer, moved later", "other timer"]);
+        assert_eq!(q.popped(), 3);
+        assert_eq!(q.scheduled(), 4);
+    }
+
+    #[test]
+    fn a_popped_timer_set_again_reuses_its_slot() {
+        let mut q = EventQueue::new();
+        q.schedule_timer(0, SimTime::from_secs(1), 'a');
+        q.schedule_timer(1, SimTime::from_secs(3), 'c');
+        assert_eq!(q.pop(), Some((SimTime::from_secs(1), 'a')));
+        q.schedule_timer(0, SimTime::from_secs(4), 'd'); // replaces the consumed 'a' in place
+        q.schedule_timer(1, SimTime::from_secs(2), 'b'); // moves 'c' earlier
+        assert_eq!(q.peek_time(), Some(SimTime::from_secs(2)));
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
+        assert_eq!(order, ['b', 'd']);
+        assert!(q.is_empty());
+    }
+
     proptest! {
         #[test]
         fn interleaved_pops_and_schedules_match_a_sorted_model(ops in proptest::collection::vec((0u64..40, proptest::bool::ANY), 1..400)) {
@@ -194,6 +273,44 @@ mod tests {
             }
             let rest: Vec<(u64, usize)> = std::iter::from_fn(|| q.pop()).map(|(t, e)| (t.as_micros(), e)).collect();
             prop_assert_eq!(rest, model);
+        }
+
+        #[test]
+        fn events_and_timers_match_a_model_where_a_timer_keeps_its_last_setting(
+            ops in proptest::collection::vec((0u64..30, 0u32..6, 0u8..4), 1..400)
+        ) {
+            // Op kinds: 0 plain event, 1–2 set timer `id` (ids < 6), 3 pop. Model: a Vec sorted by
+            // (time, seq) in which setting a timer removes its earlier entry.
+            let mut q = EventQueue::new();
+            let mut model: Vec<(u64, usize, Option<u32>)> = Vec::new();
+            let mut now = 0;
+            for (i, (dt, id, kind)) in ops.iter().enumerate() {
+                let t = now + dt;
+                match kind {
+                    0 => {
+                        q.schedule(SimTime::from_micros(t), i);
+                        model.push((t, i, None));
+                    }
+                    1 | 2 => {
+                        q.schedule_timer(*id, SimTime::from_micros(t), i);
+                        model.retain(|m| m.2 != Some(*id));
+                        model.push((t, i, Some(*id)));
+                    }
+                    _ => {
+                        model.sort();
+                        let got = q.pop().map(|(t, e)| (t.as_micros(), e));
+                        let want = (!model.is_empty()).then(|| model.remove(0)).map(|m| (m.0, m.1));
+                        prop_assert_eq!(got, want);
+                        if let Some((t, _)) = got {
+                            now = t;
+                        }
+                    }
+                }
+                prop_assert_eq!(q.len(), model.len());
+            }
+            model.sort();
+            let rest: Vec<(u64, usize)> = std::iter::from_fn(|| q.pop()).map(|(t, e)| (t.as_micros(), e)).collect();
+            prop_assert_eq!(rest, model.into_iter().map(|m| (m.0, m.1)).collect::<Vec<_>>());
         }
 
         #[test]

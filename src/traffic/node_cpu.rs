@@ -48,36 +48,40 @@ pub struct Member {
 
 /// Divides `capacity` millicores among `members` by weight, work-conserving: each gets
 /// `min(demand, θ × weight)`. Writes one allocation per member, in order, into `out`.
-/// `order` is scratch space (reused to avoid allocating).
-pub fn water_fill(capacity: u64, members: &[Member], order: &mut Vec<u32>, out: &mut Vec<u64>) {
+///
+/// Members whose demand fits their share of what is left are settled with their demand, which
+/// can only raise everyone else's share; passes repeat until none more fits, and the rest split
+/// what is left by weight. Settling members in any order reaches the same set as settling them in
+/// order of demand per weight (a member that fits at one point fits at every later one, and one
+/// that does not fit once all that fit are settled never fits), so no sort is needed: a node's
+/// pods settle in one to three passes.
+pub fn water_fill(capacity: u64, members: &[Member], out: &mut Vec<u64>) {
+    const UNSETTLED: u64 = u64::MAX;
     out.clear();
-    out.resize(members.len(), 0);
-    order.clear();
-    order.extend(0..members.len() as u32);
-    // Members in the order they saturate: smallest demand per weight first (ties by position,
-    // so the division is deterministic).
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&members[a as usize], &members[b as usize]);
-        (u128::from(x.demand_millis) * u128::from(y.weight))
-            .cmp(&(u128::from(y.demand_millis) * u128::from(x.weight)))
-            .then(a.cmp(&b))
-    });
+    out.resize(members.len(), UNSETTLED);
     let mut left = capacity;
     let mut weight_left: u64 = members.iter().map(|m| m.weight).sum();
-    for (k, &i) in order.iter().enumerate() {
-        let m = &members[i as usize];
-        let fair = share_of(left, m.weight, weight_left);
-        if m.demand_millis <= fair {
-            out[i as usize] = m.demand_millis;
-            left -= m.demand_millis;
-            weight_left -= m.weight;
-            continue;
+    loop {
+        let (mut taken, mut weight_settled) = (0, 0);
+        let mut settled_any = false;
+        for (share, m) in out.iter_mut().zip(members) {
+            if *share == UNSETTLED && m.demand_millis <= share_of(left, m.weight, weight_left) {
+                *share = m.demand_millis;
+                taken += m.demand_millis;
+                weight_settled += m.weight;
+                settled_any = true;
+            }
         }
-        // This member and every later one want more than their share: split what is left.
-        for &j in &order[k..] {
-            out[j as usize] = share_of(left, members[j as usize].weight, weight_left);
+        if !settled_any {
+            break;
         }
-        return;
+        left -= taken;
+        weight_left -= weight_settled;
+    }
+    for (share, m) in out.iter_mut().zip(members) {
+        if *share == UNSETTLED {
+            *share = share_of(left, m.weight, weight_left);
+        }
     }
 }
 
@@ -151,13 +155,13 @@ impl NodeCpu {
     /// The CPU each member may use now, in member order: its cap while the node is not
     /// contended; otherwise its weighted share, or its cap when its demand is met (its rate is
     /// its demand either way, and an unchanged capacity needs no rescheduling).
-    pub fn capacities(&self, order: &mut Vec<u32>, out: &mut Vec<u64>) {
+    pub fn capacities(&self, out: &mut Vec<u64>) {
         if !self.is_contended() {
             out.clear();
             out.extend(self.members.iter().map(|m| m.cap_millis));
             return;
         }
-        water_fill(self.allocatable_millis, &self.members, order, out);
+        water_fill(self.allocatable_millis, &self.members, out);
         for (share, m) in out.iter_mut().zip(&self.members) {
             if *share >= m.demand_millis {
                 *share = m.cap_millis;
@@ -178,7 +182,6 @@ struct Place {
 pub struct CpuSharing {
     nodes: Vec<NodeCpu>,
     places: Vec<Option<Place>>,
-    order: Vec<u32>,
     shares: Vec<u64>,
 }
 
@@ -241,7 +244,7 @@ impl CpuSharing {
     /// The capacity each serving pod on `node` may use now, as `(pod, millicores)`.
     pub fn capacities(&mut self, node: NodeId) -> impl Iterator<Item = (PodId, u64)> + '_ {
         let n = &self.nodes[node.index()];
-        n.capacities(&mut self.order, &mut self.shares);
+        n.capacities(&mut self.shares);
         n.members
             .iter()
             .map(|m| m.pod)
@@ -263,9 +266,50 @@ mod tests {
     }
 
     fn fill(capacity: u64, members: &[Member]) -> Vec<u64> {
-        let (mut order, mut out) = (Vec::new(), Vec::new());
-        water_fill(capacity, members, &mut order, &mut out);
+        let mut out = Vec::new();
+        water_fill(capacity, members, &mut out);
         out
+    }
+
+    /// The textbook water fill: members settle one by one in order of demand per weight, each
+    /// against its share of what the earlier ones left.
+    fn fill_in_ratio_order(capacity: u64, members: &[Member]) -> Vec<u64> {
+        let mut order: Vec<usize> = (0..members.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&members[a], &members[b]);
+            (u128::from(x.demand_millis) * u128::from(y.weight))
+                .cmp(&(u128::from(y.demand_millis) * u128::from(x.weight)))
+        });
+        let mut out = vec![0; members.len()];
+        let (mut left, mut weight_left) = (capacity, members.iter().map(|m| m.weight).sum());
+        for (k, &i) in order.iter().enumerate() {
+            let m = &members[i];
+            if m.demand_millis > share_of(left, m.weight, weight_left) {
+                for &j in &order[k..] {
+                    out[j] = share_of(left, members[j].weight, weight_left);
+                }
+                break;
+            }
+            out[i] = m.demand_millis;
+            left -= m.demand_millis;
+            weight_left -= m.weight;
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn settling_in_passes_gives_the_shares_of_settling_in_ratio_order(
+            capacity in 0u64..20_000,
+            members in proptest::collection::vec((2u64..3000, 0u64..9000), 0..24),
+        ) {
+            let members: Vec<Member> = members
+                .iter()
+                .enumerate()
+                .map(|(i, &(weight, demand))| member(i as u32, weight, u64::MAX, demand))
+                .collect();
+            proptest::prop_assert_eq!(fill(capacity, &members), fill_in_ratio_order(capacity, &members));
+        }
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! Timers: an indexed min-heap holding at most one pending event per timer id.
+//!
+//! The event queue keeps the events that are rescheduled again and again — a pod's next
+//! completion moves whenever a request arrives or its CPU share changes — here instead of in its
+//! main heap. Setting a timer that is already pending moves its entry in place (a sift up or
+//! down) instead of leaving a stale copy behind to be popped and dropped later. Entries are keyed
+//! like the main heap's, `time << 64 | sequence`, so the queue merges the two by one comparison.
+
+/// Index of a timer that has no pending entry.
+const NOT_PENDING: u32 = u32::MAX;
+
+struct Entry<E> {
+    key: u128,
+    id: u32,
+    event: E,
+}
+
+pub(super) struct Timers<E> {
+    heap: Vec<Entry<E>>,
+    /// Each timer's index in `heap`, or `NOT_PENDING`.
+    index: Vec<u32>,
+}
+
+impl<E: Copy> Timers<E> {
+    pub(super) fn new() -> Self {
+        Timers {
+            heap: Vec::new(),
+            index: Vec::new(),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// The earliest entry's key and event.
+    pub(super) fn peek(&self) -> Option<(u128, E)> {
+        self.heap.first().map(|e| (e.key, e.event))
+    }
+
+    /// The earliest entry's timer id.
+    pub(super) fn top_id(&self) -> Option<u32> {
+        self.heap.first().map(|e| e.id)
+    }
+
+    /// Sets timer `id` to fire at `key`, replacing its pending entry if it has one.
+    pub(super) fn set(&mut self, id: u32, key: u128, event: E) {
+        let slot = id as usize;
+        if self.index.len() <= slot {
+            self.index.resize(slot + 1, NOT_PENDING);
+        }
+        let at = self.index[slot];
+        if at == NOT_PENDING {
+            self.heap.push(Entry { key, id, event });
+            self.sift_up(self.heap.len() - 1);
+            return;
+        }
+        let at = at as usize;
+        let old = self.heap[at].key;
+        self.heap[at].key = key;
+        self.heap[at].event = event;
+        if key < old {
+            self.sift_up(at);
+        } else {
+            self.sift_down(at);
+        }
+    }
+
+    /// Replaces the earliest entry, which must belong to timer `id`, by a later one.
+    pub(super) fn replace_top(&mut self, id: u32, key: u128, event: E) {
+        debug_assert_eq!(self.top_id(), Some(id));
+        debug_assert!(key >= self.heap[0].key);
+        self.heap[0].key = key;
+        self.heap[0].event = event;
+        self.sift_down(0);
+    }
+
+    /// Removes the earliest entry.
+    pub(super) fn pop(&mut self) {
+        let Some(last) = self.heap.pop() else {
+            return;
+        };
+        if self.heap.is_empty() {
+            self.index[last.id as usize] = NOT_PENDING;
+            return;
+        }
+        let top = std::mem::replace(&mut self.heap[0], last);
+        self.index[top.id as usize] = NOT_PENDING;
+        self.sift_down(0);
+    }
+
+    fn sift_up(&mut self, mut at: usize) {
+        while at > 0 {
+            let parent = (at - 1) / 2;
+            if self.heap[parent].key <= self.heap[at].key {
+                break;
+            }
+            self.swap(parent, at);
+            at = parent;
+        }
+        self.index[self.heap[at].id as usize] = at as u32;
+    }
+
+    fn sift_down(&mut self, mut at: usize) {
+        let len = self.heap.len();
+        loop {
+            let left = 2 * at + 1;
+            if left >= len {
+                break;
+            }
+            let right = left + 1;
+            let child = if right < len && self.heap[right].key < self.heap[left].key {
+                right
+            } else {
+                left
+            };
+            if self.heap[at].key <= self.heap[child].key {
+                break;
+            }
+            self.swap(at, child);
+            at = child;
+        }
+        self.index[self.heap[at].id as usize] = at as u32;
+    }
+
+    /// Swaps two entries and records where both now are.
+    fn swap(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        self.index[self.heap[a].id as usize] = a as u32;
+        self.index[self.heap[b].id as usize] = b as u32;
+    }
+}
