@@ -588,6 +588,7 @@ impl<'s> Engine<'s> {
             weight: node_cpu::shares_for_request(p.template.requests.cpu_millis),
             cap_millis: cap,
             demand_millis: 0,
+            granted_millis: cap,
         };
         if let Some(previous) = self.cpu.leave(pod) {
             self.track_node_demand(previous); // not expected: its old server was taken away
@@ -629,7 +630,7 @@ impl<'s> Engine<'s> {
     /// Gives each serving pod on `node` its current share of the CPU.
     fn reshare_node_cpu(&mut self, node: NodeId) {
         let now = self.now;
-        for (pod, capacity) in self.cpu.capacities(node) {
+        for (pod, capacity) in self.cpu.changed_capacities(node) {
             let Some(server) = self.servers[pod.index()].as_mut() else {
                 continue;
             };

@@ -8,7 +8,7 @@ use crate::metrics::Observation;
 use crate::scenario::{Call, CallGraph, CallStep};
 use crate::traffic::calls::{self, CallRef, Parent};
 use crate::traffic::serving::{NO_FRAME, Request};
-use crate::traffic::{FailureReason, Outcome};
+use crate::traffic::{FailureReason, Outcome, PodServer};
 
 impl<'s> Engine<'s> {
     /// Routes a request to one of the Service's ready endpoints and offers it to that pod.
@@ -19,15 +19,21 @@ impl<'s> Engine<'s> {
         let Some(pod) = self.routers[service.index()].pick(endpoints) else {
             return self.request_failed(service, FailureReason::NoEndpoint, caller);
         };
-        if self.on_failed_node(pod) {
+        // An endpoint's server is missing only while its machine is down (it is taken when the
+        // machine fails and none starts there until it is back).
+        debug_assert_eq!(
+            self.servers[pod.index()].is_none(),
+            self.on_failed_node(pod)
+        );
+        let Some(instance) = self.servers[pod.index()].as_ref().map(PodServer::instance) else {
             // Sent to an endpoint whose machine is gone: nothing answers.
             return self.request_failed(service, FailureReason::NodeFailure, caller);
-        }
-        if self.is_warming_up(pod) {
+        };
+        if self.now < instance.listening_from {
             // Ready without a readiness probe, but the app is not listening yet.
             return self.request_failed(service, FailureReason::ConnectionRefused, caller);
         }
-        let dep = self.cluster.pod(pod).deployment;
+        let dep = instance.deployment;
         let workload = &self.scenario.deployments[dep.index()].workload;
         let models_memory = workload.memory.is_some();
         let work = workload

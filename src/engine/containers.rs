@@ -10,16 +10,14 @@ use crate::cluster::PodId;
 use crate::controllers::PodEventReason;
 use crate::controllers::kubelet::{self, ProbeKind, ProbeWorker, RestartBackoff};
 use crate::metrics::Observation;
+use crate::sim::SimDuration;
 use crate::sim::dist::DurationDist;
-use crate::sim::{SimDuration, SimTime};
-use crate::traffic::{FailureReason, PodServer};
+use crate::traffic::{FailureReason, Instance, PodServer};
 
 /// What the kubelet tracks about a pod's container.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Container {
     generation: u32,
-    /// The app answers (requests and probes) from then on.
-    pub(super) listening_from: SimTime,
     workers: [ProbeWorker; 3],
     startup_done: bool,
     backoff: RestartBackoff,
@@ -29,7 +27,6 @@ impl Default for Container {
     fn default() -> Self {
         Container {
             generation: 0,
-            listening_from: SimTime::ZERO,
             workers: ProbeKind::ALL.map(ProbeWorker::new),
             startup_done: false,
             backoff: RestartBackoff::default(),
@@ -73,7 +70,12 @@ impl Engine<'_> {
         } else {
             workload.warmup.sample(&mut self.startup_rngs[dep.index()])
         };
-        let server = PodServer::new(cap, quota, workload, self.now);
+        // The app answers (requests and probes) from then on.
+        let instance = Instance {
+            deployment: dep,
+            listening_from: self.now + warmup,
+        };
+        let server = PodServer::new(instance, cap, quota, workload, self.now);
         let crash_mtbf = workload.crash_mtbf;
         if self.containers.len() <= pod.index() {
             self.containers
@@ -85,7 +87,6 @@ impl Engine<'_> {
         self.track_node_demand(node);
         let c = &mut self.containers[pod.index()];
         c.generation += 1;
-        c.listening_from = self.now + warmup;
         c.workers = ProbeKind::ALL.map(ProbeWorker::new);
         c.startup_done = probes.startup.is_none();
         let generation = c.generation;
@@ -170,10 +171,11 @@ impl Engine<'_> {
             return; // liveness and readiness wait for the startup probe
         }
         let workload = &self.cluster.deployment(p.deployment).spec.workload;
-        let in_flight = self.servers[pod.index()]
+        let server = self.servers[pod.index()]
             .as_ref()
-            .map_or(0, PodServer::load);
-        let ok = kubelet::probe_succeeds(workload, c.listening_from, in_flight, self.now);
+            .expect("a current container has its server");
+        let listening_from = server.instance().listening_from;
+        let ok = kubelet::probe_succeeds(workload, listening_from, server.load(), self.now);
         if !ok {
             let message = format!("{} probe failed", kind.name());
             self.pod_event(pod, PodEventReason::Unhealthy, message);
@@ -279,13 +281,6 @@ impl Engine<'_> {
             return;
         }
         self.start_container(pod, Start::Restart);
-    }
-
-    /// Whether the app is still loading (requests to it are refused).
-    pub(super) fn is_warming_up(&self, pod: PodId) -> bool {
-        self.containers
-            .get(pod.index())
-            .is_some_and(|c| self.now < c.listening_from)
     }
 
     /// The memory limit is checked whenever a request adds to the working set.

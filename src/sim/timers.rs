@@ -9,16 +9,19 @@
 /// Index of a timer that has no pending entry.
 const NOT_PENDING: u32 = u32::MAX;
 
-struct Entry<E> {
+/// A heap entry: the event itself waits in `Timers::events`, so entries stay small (32 bytes,
+/// two to a cache line) for the sifts.
+struct Entry {
     key: u128,
     id: u32,
-    event: E,
 }
 
 pub(super) struct Timers<E> {
-    heap: Vec<Entry<E>>,
+    heap: Vec<Entry>,
     /// Each timer's index in `heap`, or `NOT_PENDING`.
     index: Vec<u32>,
+    /// Each timer's pending event (meaningless where it has none).
+    events: Vec<E>,
 }
 
 impl<E: Copy> Timers<E> {
@@ -26,6 +29,7 @@ impl<E: Copy> Timers<E> {
         Timers {
             heap: Vec::new(),
             index: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -35,7 +39,9 @@ impl<E: Copy> Timers<E> {
 
     /// The earliest entry's key and event.
     pub(super) fn peek(&self) -> Option<(u128, E)> {
-        self.heap.first().map(|e| (e.key, e.event))
+        self.heap
+            .first()
+            .map(|e| (e.key, self.events[e.id as usize]))
     }
 
     /// The earliest entry's timer id.
@@ -48,17 +54,18 @@ impl<E: Copy> Timers<E> {
         let slot = id as usize;
         if self.index.len() <= slot {
             self.index.resize(slot + 1, NOT_PENDING);
+            self.events.resize(slot + 1, event);
         }
+        self.events[slot] = event;
         let at = self.index[slot];
         if at == NOT_PENDING {
-            self.heap.push(Entry { key, id, event });
+            self.heap.push(Entry { key, id });
             self.sift_up(self.heap.len() - 1);
             return;
         }
         let at = at as usize;
         let old = self.heap[at].key;
         self.heap[at].key = key;
-        self.heap[at].event = event;
         if key < old {
             self.sift_up(at);
         } else {
@@ -71,7 +78,7 @@ impl<E: Copy> Timers<E> {
         debug_assert_eq!(self.top_id(), Some(id));
         debug_assert!(key >= self.heap[0].key);
         self.heap[0].key = key;
-        self.heap[0].event = event;
+        self.events[id as usize] = event;
         self.sift_down(0);
     }
 

@@ -10,4 +10,4 @@ pub mod serving;
 
 pub use arrivals::ArrivalProcess;
 pub use routing::Router;
-pub use serving::{FailureReason, Outcome, PodServer, RequestSlab};
+pub use serving::{FailureReason, Instance, Outcome, PodServer, RequestSlab};

@@ -44,6 +44,9 @@ pub struct Member {
     pub weight: u64,
     pub cap_millis: u64,
     pub demand_millis: u64,
+    /// The capacity its server was last given (its cap when it joins): only a change is passed
+    /// on, so the servers of pods whose share stays put are not touched.
+    pub granted_millis: u64,
 }
 
 /// Divides `capacity` millicores among `members` by weight, work-conserving: each gets
@@ -65,7 +68,7 @@ pub fn water_fill(capacity: u64, members: &[Member], out: &mut Vec<u64>) {
         let (mut taken, mut weight_settled) = (0, 0);
         let mut settled_any = false;
         for (share, m) in out.iter_mut().zip(members) {
-            if *share == UNSETTLED && m.demand_millis <= share_of(left, m.weight, weight_left) {
+            if *share == UNSETTLED && fits(m, left, weight_left) {
                 *share = m.demand_millis;
                 taken += m.demand_millis;
                 weight_settled += m.weight;
@@ -85,12 +88,21 @@ pub fn water_fill(capacity: u64, members: &[Member], out: &mut Vec<u64>) {
     }
 }
 
+/// Whether the member's demand is within its share of `left`: `demand ≤ ⌊left × weight /
+/// total⌋`, which for a whole demand is `demand × total ≤ left × weight` (no division).
+fn fits(m: &Member, left: u64, total: u64) -> bool {
+    u128::from(m.demand_millis) * u128::from(total) <= u128::from(left) * u128::from(m.weight)
+}
+
 /// `left × weight / total`, rounded down (a few millicores may stay unused).
 fn share_of(left: u64, weight: u64, total: u64) -> u64 {
     if total == 0 {
         return 0;
     }
-    (u128::from(left) * u128::from(weight) / u128::from(total)) as u64
+    match left.checked_mul(weight) {
+        Some(product) => product / total, // the usual case, without a 128-bit division
+        None => (u128::from(left) * u128::from(weight) / u128::from(total)) as u64,
+    }
 }
 
 /// One node's CPU and the serving pods on it.
@@ -183,6 +195,7 @@ pub struct CpuSharing {
     nodes: Vec<NodeCpu>,
     places: Vec<Option<Place>>,
     shares: Vec<u64>,
+    changed: Vec<(PodId, u64)>,
 }
 
 impl CpuSharing {
@@ -241,14 +254,19 @@ impl CpuSharing {
             .then_some(NodeId(place.node))
     }
 
-    /// The capacity each serving pod on `node` may use now, as `(pod, millicores)`.
-    pub fn capacities(&mut self, node: NodeId) -> impl Iterator<Item = (PodId, u64)> + '_ {
-        let n = &self.nodes[node.index()];
+    /// The serving pods on `node` whose capacity changed, as `(pod, millicores)`: what each
+    /// may use now, recorded as granted.
+    pub fn changed_capacities(&mut self, node: NodeId) -> impl Iterator<Item = (PodId, u64)> + '_ {
+        let n = &mut self.nodes[node.index()];
         n.capacities(&mut self.shares);
-        n.members
-            .iter()
-            .map(|m| m.pod)
-            .zip(self.shares.iter().copied())
+        self.changed.clear();
+        for (m, &share) in n.members.iter_mut().zip(&self.shares) {
+            if m.granted_millis != share {
+                m.granted_millis = share;
+                self.changed.push((m.pod, share));
+            }
+        }
+        self.changed.iter().copied()
     }
 }
 
@@ -262,6 +280,7 @@ mod tests {
             weight,
             cap_millis: cap,
             demand_millis: demand,
+            granted_millis: cap,
         }
     }
 
@@ -364,31 +383,35 @@ mod tests {
     }
 
     #[test]
-    fn capacities_keep_caps_when_uncontended_and_for_met_demands() {
+    fn only_changed_capacities_are_passed_on() {
         let mut cpu = CpuSharing::default();
         let node = NodeId(3);
         assert!(!cpu.join(node, 4000, member(0, 256, 4000, 0)));
         assert!(!cpu.join(node, 4000, member(1, 768, 1000, 0)));
-        let caps: Vec<_> = cpu.capacities(node).collect();
+        let changed: Vec<_> = cpu.changed_capacities(node).collect();
         assert_eq!(
-            caps,
-            [(PodId(0), 4000), (PodId(1), 1000)],
-            "uncontended: caps"
+            changed,
+            [],
+            "uncontended: both keep the caps they joined with"
         );
         // Pod 0 wants 4 cores, pod 1 its 1 core: 5000 > 4000. Water-filling: θ = 4000/1024;
         // pod 1's share 768θ = 3000 ≥ 1000 → met (keeps its cap 1000); pod 0 gets 3000.
         assert_eq!(cpu.set_demand(PodId(0), 4000), None, "4000 fits in 4000");
         assert_eq!(cpu.set_demand(PodId(0), 4000), None, "unchanged demand");
         assert_eq!(cpu.set_demand(PodId(1), 1000), Some(node));
-        let caps: Vec<_> = cpu.capacities(node).collect();
-        assert_eq!(caps, [(PodId(0), 3000), (PodId(1), 1000)]);
+        let changed: Vec<_> = cpu.changed_capacities(node).collect();
+        assert_eq!(changed, [(PodId(0), 3000)], "pod 1 keeps its cap");
+        assert_eq!(cpu.changed_capacities(node).count(), 0, "nothing new");
         assert!(cpu.may_contend(node), "caps 4000 + 1000 > 4000");
+        // Pod 1 needs less: uncontended again, pod 0 gets its cap back.
+        assert_eq!(cpu.set_demand(PodId(1), 0), Some(node));
+        let changed: Vec<_> = cpu.changed_capacities(node).collect();
+        assert_eq!(changed, [(PodId(0), 4000)]);
         // Pod 0 leaves: pod 1 moved to index 0 and is still found.
         assert_eq!(cpu.leave(PodId(0)), Some(node));
         assert!(!cpu.may_contend(node));
         assert_eq!(cpu.set_demand(PodId(1), 500), None);
-        let caps: Vec<_> = cpu.capacities(node).collect();
-        assert_eq!(caps, [(PodId(1), 1000)]);
+        assert_eq!(cpu.changed_capacities(node).count(), 0);
         assert_eq!(cpu.leave(PodId(0)), None, "not a member any more");
     }
 }

@@ -32,7 +32,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use serde::Serialize;
 
 use super::calls::CallRef;
-use crate::cluster::ServiceId;
+use crate::cluster::{DeploymentId, ServiceId};
 use crate::scenario::WorkloadModel;
 use crate::sim::{SimDuration, SimTime};
 
@@ -256,8 +256,68 @@ fn count_new(count: &mut u64, seen: &mut Option<u64>, first: u64, last: u64) {
     }
 }
 
+/// Which Deployment's app a server runs, and from when it answers (before, it is still
+/// loading: requests are refused). Fixed for the server's life; the request path reads it here,
+/// beside the queues it touches anyway, rather than in the pod.
+#[derive(Clone, Copy, Debug)]
+pub struct Instance {
+    pub deployment: DeploymentId,
+    pub listening_from: SimTime,
+}
+
+/// The requests in service as (finish tag on the virtual clock, request slot), earliest first,
+/// with the earliest tag kept beside the heap: rescheduling, which every change of the node's
+/// CPU shares asks for, reads it without touching the heap's own buffer.
+struct InService {
+    heap: BinaryHeap<Reverse<(u64, u32)>>,
+    earliest: Option<u64>,
+}
+
+impl InService {
+    fn with_capacity(capacity: usize) -> Self {
+        InService {
+            heap: BinaryHeap::with_capacity(capacity),
+            earliest: None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    fn earliest(&self) -> Option<u64> {
+        debug_assert_eq!(self.earliest, self.peek().map(|(tag, _)| tag));
+        self.earliest
+    }
+
+    fn peek(&self) -> Option<(u64, u32)> {
+        self.heap.peek().map(|r| r.0)
+    }
+
+    fn push(&mut self, tag: u64, slot: u32) {
+        self.heap.push(Reverse((tag, slot)));
+        self.earliest = Some(self.earliest.map_or(tag, |e| e.min(tag)));
+    }
+
+    fn pop(&mut self) {
+        self.heap.pop();
+        self.earliest = self.peek().map(|(tag, _)| tag);
+    }
+
+    /// Empties it, returning the slots.
+    fn drain(&mut self) -> impl Iterator<Item = u32> + '_ {
+        self.earliest = None;
+        self.heap.drain().map(|Reverse((_, slot))| slot)
+    }
+}
+
 /// A pod's serving state.
 pub struct PodServer {
+    instance: Instance,
     /// The CPU it may use now (millicores): its cap, or less while its node is contended.
     capacity_millis: u64,
     /// The most it can use alone: its CPU limit or its node's allocatable CPU.
@@ -269,8 +329,7 @@ pub struct PodServer {
     concurrency: usize,
     queue_limit: usize,
     timeout: SimDuration,
-    /// (finish tag on the virtual clock, request slot), earliest first.
-    running: BinaryHeap<Reverse<(u64, u32)>>,
+    running: InService,
     waiting: VecDeque<u32>,
     /// Requests holding a slot while their calls run (no CPU used).
     blocked: Vec<u32>,
@@ -289,6 +348,7 @@ impl PodServer {
     /// A server that may use `cap_millis` alone; `quota_millis` is its CPU limit, if any (then
     /// its CFS periods are counted).
     pub fn new(
+        instance: Instance,
         cap_millis: u64,
         quota_millis: Option<u64>,
         workload: &WorkloadModel,
@@ -296,6 +356,7 @@ impl PodServer {
     ) -> Self {
         let cap_millis = cap_millis.max(1);
         PodServer {
+            instance,
             capacity_millis: cap_millis,
             cap_millis,
             quota_millis: quota_millis.unwrap_or(u64::MAX),
@@ -304,7 +365,7 @@ impl PodServer {
             queue_limit: workload.queue_limit as usize,
             timeout: workload.timeout,
             // Grows with use: a huge `concurrency` must not reserve memory up front.
-            running: BinaryHeap::with_capacity((workload.concurrency as usize).min(64)),
+            running: InService::with_capacity((workload.concurrency as usize).min(64)),
             waiting: VecDeque::new(),
             blocked: Vec::new(),
             virtual_clock: 0,
@@ -315,6 +376,10 @@ impl PodServer {
             scheduled: None,
             cfs: quota_millis.map(|_| CfsPeriods::default()),
         }
+    }
+
+    pub fn instance(&self) -> Instance {
+        self.instance
     }
 
     /// The CPU it would use now if its node had enough: a core per request in service, up to its
@@ -448,7 +513,7 @@ impl PodServer {
         }
         self.scheduled = None;
         self.advance(now);
-        while let Some(&Reverse((tag, slot))) = self.running.peek() {
+        while let Some((tag, slot)) = self.running.peek() {
             if tag > self.virtual_clock {
                 break;
             }
@@ -483,8 +548,7 @@ impl PodServer {
     pub fn resume(&mut self, now: SimTime, slot: u32, work: u64) -> Option<(SimTime, u32)> {
         self.unblock(slot);
         self.advance(now);
-        self.running
-            .push(Reverse((self.virtual_clock + work, slot)));
+        self.running.push(self.virtual_clock + work, slot);
         self.reschedule(now)
     }
 
@@ -530,7 +594,6 @@ impl PodServer {
         let slots: Vec<u32> = self
             .running
             .drain()
-            .map(|Reverse((_, s))| s)
             .chain(self.blocked.drain(..))
             .chain(self.waiting.drain(..))
             .collect();
@@ -543,8 +606,7 @@ impl PodServer {
 
     fn start(&mut self, slot: u32, slab: &RequestSlab) {
         let work = slab.slots[slot as usize].work;
-        self.running
-            .push(Reverse((self.virtual_clock + work, slot)));
+        self.running.push(self.virtual_clock + work, slot);
     }
 
     /// Moves queued requests into free slots, dropping those whose client already gave up.
@@ -572,7 +634,7 @@ impl PodServer {
 
     /// Recomputes when the earliest in-service request finishes at the current rate.
     fn reschedule(&mut self, now: SimTime) -> Option<(SimTime, u32)> {
-        let Some(&Reverse((tag, _))) = self.running.peek() else {
+        let Some(tag) = self.running.earliest() else {
             self.scheduled = None;
             return None;
         };
@@ -628,11 +690,16 @@ mod tests {
         done
     }
 
+    const INSTANCE: Instance = Instance {
+        deployment: DeploymentId(0),
+        listening_from: SimTime::ZERO,
+    };
+
     #[test]
     fn processor_sharing_slows_requests_beyond_the_cpu() {
         // 1 core, two 100 ms requests at t=0: each runs at 0.5 core → both finish at 200 ms.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(1000, None, &workload(4, 10), SimTime::ZERO);
+        let mut s = PodServer::new(INSTANCE, 1000, None, &workload(4, 10), SimTime::ZERO);
         let mut out = Vec::new();
         let a = request(&mut slab, SimTime::ZERO, 100);
         s.offer(SimTime::ZERO, a, &mut slab, &mut out);
@@ -654,7 +721,7 @@ mod tests {
         // 4 cores, concurrency 2, three 100 ms requests at t=0: two run at full speed (done at
         // 100 ms); the third waits, then runs 100 ms → done at 200 ms with latency 200 ms.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(4000, None, &workload(2, 10), SimTime::ZERO);
+        let mut s = PodServer::new(INSTANCE, 4000, None, &workload(2, 10), SimTime::ZERO);
         let mut out = Vec::new();
         let mut next = None;
         for _ in 0..3 {
@@ -674,7 +741,7 @@ mod tests {
     #[test]
     fn full_queue_rejects_and_timeouts_fail() {
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(1000, None, &workload(1, 1), SimTime::ZERO);
+        let mut s = PodServer::new(INSTANCE, 1000, None, &workload(1, 1), SimTime::ZERO);
         let mut out = Vec::new();
         // 20 s request (longer than the 10 s timeout), then one queued, then one rejected.
         let long = request(&mut slab, SimTime::ZERO, 20_000);
@@ -728,7 +795,7 @@ mod tests {
         // 1 core: a 100 ms request. At 50 ms the node's share drops to 500m: the 50 ms of work
         // left takes 100 ms → done at 150 ms. CPU used: 50 ms × 1000 + 100 ms × 500.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(1000, None, &workload(4, 10), SimTime::ZERO);
+        let mut s = PodServer::new(INSTANCE, 1000, None, &workload(4, 10), SimTime::ZERO);
         let mut out = Vec::new();
         let a = request(&mut slab, SimTime::ZERO, 100);
         s.offer(SimTime::ZERO, a, &mut slab, &mut out).unwrap();
@@ -752,7 +819,7 @@ mod tests {
         // Quota 1 core, two requests (wanting 2 cores) for 100 ms: with the whole quota, 1
         // throttled period; starved to 500m by neighbours over the next period: not throttled.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(1000, Some(1000), &workload(4, 10), SimTime::ZERO);
+        let mut s = PodServer::new(INSTANCE, 1000, Some(1000), &workload(4, 10), SimTime::ZERO);
         let mut out = Vec::new();
         for _ in 0..2 {
             let r = request(&mut slab, SimTime::ZERO, 1000);
@@ -772,7 +839,7 @@ mod tests {
         // 30 ms (done at 35 ms), blocks again and finishes at 50 ms: the second starts then and
         // is done at 60 ms. CPU used: 10 + 5 + 10 ms at one core.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(1000, None, &workload(1, 10), SimTime::ZERO);
+        let mut s = PodServer::new(INSTANCE, 1000, None, &workload(1, 10), SimTime::ZERO);
         let mut out = Vec::new();
         let ms = |m: u64| SimTime::from_micros(m * 1000);
         let mut first = Request::external(ServiceId(0), SimTime::ZERO, 10_000_000);
@@ -811,7 +878,7 @@ mod tests {
         // 1 core: a 100 ms request, then at 50 ms a 10 ms one. The first completion (at 100 ms) is
         // superseded: from 50 ms both share the core, the short one needs 20 ms → done at 70 ms.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(1000, None, &workload(4, 10), SimTime::ZERO);
+        let mut s = PodServer::new(INSTANCE, 1000, None, &workload(4, 10), SimTime::ZERO);
         let mut out = Vec::new();
         let a = request(&mut slab, SimTime::ZERO, 100);
         let first = s.offer(SimTime::ZERO, a, &mut slab, &mut out).unwrap();
