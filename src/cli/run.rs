@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
-use crate::engine::DecisionSink;
+use crate::engine::{DecisionSink, RunOutput};
 use crate::output::explain::hpa::Narrator;
 use crate::output::pages::{self, Pages};
 use crate::output::{self, RunFiles, plot, run_dir};
@@ -76,15 +76,16 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         narrator.offer(d);
     };
     let timed = run_timed(&scenario, DecisionSink::Give(&mut give))?;
+    let result = timed.output;
     let files = RunFiles {
-        report: &timed.output.report,
+        report: &result.report,
         info: &timed.info,
-        timeseries: &timed.output.timeseries,
+        timeseries: &result.timeseries,
         hpa_decisions: None,
-        autoscaler_events: timed.output.autoscaler_events.as_deref(),
-        pod_events: &timed.output.pod_events,
-        cluster_events: &timed.output.cluster_events,
-        history: &timed.output.history,
+        autoscaler_events: result.autoscaler_events.as_deref(),
+        pod_events: &result.pod_events,
+        cluster_events: &result.cluster_events,
+        history: &result.history,
         resolved_yaml: &scenario.resolved_yaml,
     };
     decisions
@@ -92,8 +93,19 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         .and_then(|()| output::write_files(staging.path(), &files))
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
+    // The plots and the trace read the files just written: the time series and the history
+    // are let go before they are drawn (on a large cluster's day, a hundred megabytes).
+    let RunOutput {
+        report,
+        pod_events,
+        cluster_events,
+        ..
+    } = result;
     let pages = Pages {
-        files: &files,
+        report: &report,
+        pod_events: &pod_events,
+        cluster_events: &cluster_events,
+        resolved_yaml: &scenario.resolved_yaml,
         narrator: &narrator,
         end_seconds: scenario.duration.as_secs_f64(),
     };
@@ -101,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         .map_err(anyhow::Error::msg)
         .context(NOT_WRITTEN)?;
     staging.commit().context(NOT_WRITTEN)?;
-    super::tell(output::summary::render(&timed.output.report));
+    super::tell(output::summary::render(&report));
     super::status_line(format!(
         "simulated {} in {:.2}s ({:.0}× real time, {:.2e} events/s); wrote {}/",
         scenario.duration,

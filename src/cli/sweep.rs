@@ -547,7 +547,10 @@ fn keep_run(
         narrator.offer(d.clone());
     }
     let pages = Pages {
-        files: &files,
+        report: &output.report,
+        pod_events: &output.pod_events,
+        cluster_events: &output.cluster_events,
+        resolved_yaml: &scenario.resolved_yaml,
         narrator: &narrator,
         end_seconds: scenario.duration.as_secs_f64(),
     };

@@ -5,7 +5,10 @@
 use std::path::Path;
 
 use super::explain::hpa::Narrator;
-use super::{RunFiles, html, plot, timeline};
+use super::{html, plot, timeline};
+use crate::metrics::cluster_events::ClusterEvent;
+use crate::metrics::pod_events::PodEvent;
+use crate::metrics::report::Report;
 
 /// HPA decisions told in report.html at most (`kubesim explain --all` tells every one).
 pub const REPORT_SENTENCES: usize = 400;
@@ -20,9 +23,12 @@ pub struct Rendering {
     pub trace: bool,
 }
 
-/// What report.html tells besides the run's files.
+/// What report.html tells (besides the plots, which are drawn from the run's files).
 pub struct Pages<'a> {
-    pub files: &'a RunFiles<'a>,
+    pub report: &'a Report,
+    pub pod_events: &'a [PodEvent],
+    pub cluster_events: &'a [ClusterEvent],
+    pub resolved_yaml: &'a str,
     /// The HPA decisions as sentences, told as the run made them.
     pub narrator: &'a Narrator,
     pub end_seconds: f64,
@@ -43,9 +49,8 @@ pub fn render(dir: &Path, rendering: Rendering, pages: &Pages) -> Result<(), Str
 fn report(dir: &Path, format: plot::Format, pages: &Pages) -> Result<(), String> {
     let drawings = plot::write_plots(dir, format)?;
     let plots: Vec<(String, String)> = drawings.into_iter().map(|d| (d.title, d.svg)).collect();
-    let files = pages.files;
     let pending = super::explain::pod::pending_table(
-        files.pod_events,
+        pages.pod_events,
         pages.end_seconds,
         REPORT_PENDING_PODS,
     );
@@ -54,10 +59,10 @@ fn report(dir: &Path, format: plot::Format, pages: &Pages) -> Result<(), String>
         hpa_sentences: &pages.narrator.sentences,
         hpa_untold: pages.narrator.untold,
         pending: &pending,
-        cluster_events: files.cluster_events,
-        resolved_yaml: files.resolved_yaml,
+        cluster_events: pages.cluster_events,
+        resolved_yaml: pages.resolved_yaml,
     };
-    let page = html::render(files.report, &extras);
+    let page = html::render(pages.report, &extras);
     let path = dir.join("report.html");
     std::fs::write(&path, page).map_err(|e| format!("writing {}: {e}", path.display()))
 }

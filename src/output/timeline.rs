@@ -19,6 +19,7 @@
 //! Time is simulated time in microseconds. Counters are written only when their value changes.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -37,51 +38,40 @@ const PENDING_PID: u64 = 3;
 /// Node `n` is process `NODE_PID_BASE + n`.
 const NODE_PID_BASE: u64 = 10;
 
-/// Builds `trace.json` from the files in `from` and writes it into `dir`.
+/// Builds `trace.json` from the files in `from` and writes it into `dir`, an event at a time
+/// (a day of a large cluster makes millions of them).
 pub fn write_trace(from: &Path, dir: &Path) -> Result<(), String> {
-    let (other, events) = build(from)?;
     let path = dir.join(TRACE_FILE);
-    let text = [
-        "{\"displayTimeUnit\":\"ms\",\"otherData\":",
-        &other,
-        ",\"traceEvents\":[",
-        &events,
-        "]}",
-    ];
-    let write = || -> std::io::Result<()> {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        for part in text {
-            std::io::Write::write_all(&mut file, part.as_bytes())?;
-        }
-        std::io::Write::flush(&mut file)
-    };
-    write().map_err(|e| format!("{}: {e}", path.display()))
+    let located = |e: std::io::Error| format!("{}: {e}", path.display());
+    let file = std::fs::File::create(&path).map_err(located)?;
+    let mut t = Trace::new(std::io::BufWriter::new(file));
+    build(from, &mut t)?;
+    t.finish().map_err(located)
 }
 
-/// The trace of the run in `dir`: its `otherData` and its events, as JSON text. The HPA
+/// Writes the trace of the run in `dir` into `t`: its `otherData`, then its events. The HPA
 /// decisions and pod events are read a line at a time (a day of a large cluster writes half a
 /// gigabyte of decisions).
-fn build(dir: &Path) -> Result<(String, String), String> {
-    let lines = read_history(dir)?;
-    let cluster_events: Vec<Value> = optional_lines(&dir.join("cluster_events.jsonl"))?;
+fn build<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
     let run = RunData::read(dir)?;
-    let mut t = Trace::default();
+    t.begin(&json!({
+        "scenario": run.scenario,
+        "simulatedSeconds": run.duration_seconds,
+        "clock": "simulated time; ts in microseconds from the start of the run",
+    }));
     t.name_processes();
+    let lines = read_history(dir)?;
     let pods = t.pods_and_nodes(&lines);
     drop(lines);
     each_optional_line(&dir.join("pod_events.jsonl"), |e| t.pod_event(&e, &pods))?;
+    let cluster_events: Vec<Value> = optional_lines(&dir.join("cluster_events.jsonl"))?;
     t.cluster_events(&cluster_events);
     let mut hpas = HpaTracks::default();
     each_optional_line(&dir.join("hpa_decisions.jsonl"), |d| {
         t.hpa_decision(&mut hpas, d)
     })?;
     t.counters(&run);
-    let other = json!({
-        "scenario": run.scenario,
-        "simulatedSeconds": run.duration_seconds,
-        "clock": "simulated time; ts in microseconds from the start of the run",
-    });
-    Ok((other.to_string(), t.events))
+    Ok(())
 }
 
 fn each_optional_line(path: &Path, each: impl FnMut(Value)) -> Result<(), String> {
@@ -126,8 +116,6 @@ pub struct PodTracks {
     by_name: BTreeMap<String, Vec<u32>>,
 }
 
-/// The trace being written: its events as JSON text, comma-separated (a day of a large
-/// cluster has millions; as text they take a tenth of the memory they would as values).
 /// Per HPA: its track, and its conditions at its previous decision.
 #[derive(Default)]
 struct HpaTracks {
@@ -135,19 +123,56 @@ struct HpaTracks {
     last_conditions: BTreeMap<String, Value>,
 }
 
-#[derive(Default)]
-struct Trace {
-    events: String,
+/// The trace being written: the document's head, then each event as it is made. A write error
+/// is kept and returned by [`Trace::finish`] (the events after it are not written).
+struct Trace<W: Write> {
+    out: W,
+    events: usize,
+    error: Option<std::io::Error>,
     /// Threads already named, per process.
     named: std::collections::BTreeSet<(u64, u64)>,
 }
 
-impl Trace {
-    fn push(&mut self, event: Value) {
-        if !self.events.is_empty() {
-            self.events.push(',');
+impl<W: Write> Trace<W> {
+    fn new(out: W) -> Self {
+        Trace {
+            out,
+            events: 0,
+            error: None,
+            named: Default::default(),
         }
-        self.events.push_str(&event.to_string());
+    }
+
+    fn write(&mut self, text: &str) {
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(text.as_bytes())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// The head of the document, up to the first event.
+    fn begin(&mut self, other_data: &Value) {
+        self.write("{\"displayTimeUnit\":\"ms\",\"otherData\":");
+        self.write(&other_data.to_string());
+        self.write(",\"traceEvents\":[");
+    }
+
+    fn push(&mut self, event: Value) {
+        if self.events > 0 {
+            self.write(",");
+        }
+        self.events += 1;
+        self.write(&event.to_string());
+    }
+
+    /// Closes the document; the first write error, if any.
+    fn finish(mut self) -> std::io::Result<()> {
+        self.write("]}");
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.out.flush(),
+        }
     }
 
     fn meta(&mut self, pid: u64, tid: Option<u64>, name: &str) {
