@@ -11,6 +11,7 @@ const NOT_PENDING: u32 = u32::MAX;
 
 /// A heap entry: the event itself waits in `Timers::events`, so entries stay small (32 bytes,
 /// two to a cache line) for the sifts.
+#[derive(Clone, Copy)]
 struct Entry {
     key: u128,
     id: u32,
@@ -96,22 +97,29 @@ impl<E: Copy> Timers<E> {
         self.sift_down(0);
     }
 
-    fn sift_up(&mut self, mut at: usize) {
-        while at > 0 {
-            let parent = (at - 1) / 2;
-            if self.heap[parent].key <= self.heap[at].key {
+    /// Moves the entry at `at` up to its place: the entries it passes move down into the hole
+    /// it leaves, and only they and it get their index written.
+    fn sift_up(&mut self, at: usize) {
+        let moving = self.heap[at];
+        let mut hole = at;
+        while hole > 0 {
+            let parent = (hole - 1) / 2;
+            if self.heap[parent].key <= moving.key {
                 break;
             }
-            self.swap(parent, at);
-            at = parent;
+            self.fill(hole, parent);
+            hole = parent;
         }
-        self.index[self.heap[at].id as usize] = at as u32;
+        self.put(hole, moving);
     }
 
-    fn sift_down(&mut self, mut at: usize) {
+    /// Moves the entry at `at` down to its place, as [`Timers::sift_up`] does upwards.
+    fn sift_down(&mut self, at: usize) {
         let len = self.heap.len();
+        let moving = self.heap[at];
+        let mut hole = at;
         loop {
-            let left = 2 * at + 1;
+            let left = 2 * hole + 1;
             if left >= len {
                 break;
             }
@@ -121,19 +129,23 @@ impl<E: Copy> Timers<E> {
             } else {
                 left
             };
-            if self.heap[at].key <= self.heap[child].key {
+            if moving.key <= self.heap[child].key {
                 break;
             }
-            self.swap(at, child);
-            at = child;
+            self.fill(hole, child);
+            hole = child;
         }
-        self.index[self.heap[at].id as usize] = at as u32;
+        self.put(hole, moving);
     }
 
-    /// Swaps two entries and records where both now are.
-    fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        self.index[self.heap[a].id as usize] = a as u32;
-        self.index[self.heap[b].id as usize] = b as u32;
+    /// Moves the entry at `from` into the hole at `hole`.
+    fn fill(&mut self, hole: usize, from: usize) {
+        self.heap[hole] = self.heap[from];
+        self.index[self.heap[hole].id as usize] = hole as u32;
+    }
+
+    fn put(&mut self, at: usize, entry: Entry) {
+        self.heap[at] = entry;
+        self.index[entry.id as usize] = at as u32;
     }
 }
