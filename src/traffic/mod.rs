@@ -4,6 +4,7 @@
 
 pub mod arrivals;
 pub mod calls;
+pub mod llm;
 pub mod node_cpu;
 pub mod routing;
 pub mod serving;
