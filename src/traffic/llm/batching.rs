@@ -1,0 +1,568 @@
+//! One LLM inference server (a pod): iteration-level (continuous) batching over a paged KV
+//! cache, as vLLM's scheduler does it.
+//!
+//! Each step is one forward pass. At its start the server picks what the step computes, with
+//! a budget of `max_batched_tokens` tokens and at most `max_sequences` running sequences:
+//!
+//! 1. the running sequences, oldest first, each with all the tokens it has not computed yet up
+//!    to what the budget has left — one for a sequence that is decoding, the rest of its prompt
+//!    (a chunk, if the budget is short) for one still in prefill. A sequence needs KV blocks
+//!    for every token it has computed or computes now; when none are free, the newest running
+//!    sequence is preempted (recompute: its blocks are freed and it goes back to the front of
+//!    the queue, to prefill its prompt and what it had generated again), until the blocks fit
+//!    or the sequence itself was the newest;
+//! 2. then, if nothing was preempted, waiting sequences in arrival order, each with as much of
+//!    its prompt as the budget allows (chunked prefill), while their blocks fit.
+//!
+//! The step's time comes from the profile ([`super::profile::LlmProfile::step_time`]). At its
+//! end every sequence that has computed all its tokens samples its next one: the first output
+//! token ends the time to first token; the last frees the sequence's blocks and answers the
+//! request. A request that could never fit in the cache (prompt and output beyond its
+//! capacity, or the server's context limit) is refused on arrival.
+
+use std::collections::VecDeque;
+
+use super::profile::{LlmProfile, StepShape};
+use crate::sim::{SimDuration, SimTime};
+
+/// vLLM's defaults: 16-token blocks, 256 sequences, 8 192 batched tokens per step.
+pub const DEFAULT_BLOCK_TOKENS: u32 = 16;
+pub const DEFAULT_MAX_SEQUENCES: u32 = 256;
+pub const DEFAULT_MAX_BATCHED_TOKENS: u32 = 8192;
+
+/// A server's batching limits and cache size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchingConfig {
+    pub max_sequences: u32,
+    pub max_batched_tokens: u32,
+    pub block_tokens: u32,
+    pub kv_blocks: u32,
+}
+
+/// A request as the server sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LlmRequest {
+    /// The engine's handle for the request (returned in its outcomes).
+    pub id: u32,
+    pub arrival: SimTime,
+    pub prompt_tokens: u32,
+    /// Tokens to generate (at least one is).
+    pub output_tokens: u32,
+}
+
+/// What the server reports about a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LlmOutcome {
+    /// All output tokens generated.
+    Finished {
+        id: u32,
+        time_to_first_token: SimDuration,
+        latency: SimDuration,
+        prompt_tokens: u32,
+        output_tokens: u32,
+    },
+    /// It can never fit in this server's KV cache.
+    TooLong { id: u32 },
+    /// The server was stopped with the request in it.
+    Dropped { id: u32 },
+}
+
+impl LlmOutcome {
+    /// Time per output token after the first: `(latency − TTFT) / (tokens − 1)`; `None` for a
+    /// single token.
+    pub fn time_per_output_token(&self) -> Option<SimDuration> {
+        match *self {
+            LlmOutcome::Finished {
+                time_to_first_token,
+                latency,
+                output_tokens,
+                ..
+            } if output_tokens > 1 => Some(SimDuration::from_micros(
+                latency
+                    .as_micros()
+                    .saturating_sub(time_to_first_token.as_micros())
+                    / u64::from(output_tokens - 1),
+            )),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Sequence {
+    request: LlmRequest,
+    /// Tokens whose KV is computed.
+    computed: u32,
+    /// Output tokens sampled so far.
+    generated: u32,
+    blocks: u32,
+    /// Tokens this step computes for it.
+    scheduled: u32,
+    first_token_at: Option<SimTime>,
+}
+
+impl Sequence {
+    /// Prompt and output so far: what the KV cache must hold before the next token.
+    fn tokens(&self) -> u32 {
+        self.request.prompt_tokens + self.generated
+    }
+
+    fn output_target(&self) -> u32 {
+        self.request.output_tokens.max(1)
+    }
+}
+
+/// Counters an inference server exports (prompt tokens count once a request's first token is
+/// out, as vLLM counts them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LlmCounters {
+    pub steps: u64,
+    pub prompt_tokens: u64,
+    pub output_tokens: u64,
+    pub preemptions: u64,
+}
+
+pub struct LlmServer {
+    profile: &'static LlmProfile,
+    config: BatchingConfig,
+    waiting: VecDeque<Sequence>,
+    running: Vec<Sequence>,
+    used_blocks: u32,
+    /// When the step in progress ends (`None`: idle).
+    step_end: Option<SimTime>,
+    generation: u32,
+    counters: LlmCounters,
+}
+
+impl LlmServer {
+    pub fn new(profile: &'static LlmProfile, config: BatchingConfig) -> Self {
+        LlmServer {
+            profile,
+            config,
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            used_blocks: 0,
+            step_end: None,
+            generation: 0,
+            counters: LlmCounters::default(),
+        }
+    }
+
+    /// Queues a request. Returns the end `(time, generation)` of a step to schedule when the
+    /// server was idle and starts one now.
+    pub fn arrive(
+        &mut self,
+        now: SimTime,
+        request: LlmRequest,
+        out: &mut Vec<LlmOutcome>,
+    ) -> Option<(SimTime, u32)> {
+        let need = request.prompt_tokens + request.output_tokens.max(1);
+        if self.blocks_for(need) > self.config.kv_blocks {
+            out.push(LlmOutcome::TooLong { id: request.id });
+            return None;
+        }
+        self.waiting.push_back(Sequence {
+            request,
+            computed: 0,
+            generated: 0,
+            blocks: 0,
+            scheduled: 0,
+            first_token_at: None,
+        });
+        if self.step_end.is_some() {
+            return None;
+        }
+        self.begin_step(now)
+    }
+
+    /// Handles the end of a step (stale generations are ignored) and begins the next one.
+    pub fn step_done(
+        &mut self,
+        now: SimTime,
+        generation: u32,
+        out: &mut Vec<LlmOutcome>,
+    ) -> Option<(SimTime, u32)> {
+        if generation != self.generation || self.step_end != Some(now) {
+            return None;
+        }
+        self.step_end = None;
+        self.apply_step(now, out);
+        self.begin_step(now)
+    }
+
+    /// Drops every request (the pod is gone) and forgets the step in progress.
+    pub fn drop_all(&mut self, out: &mut Vec<LlmOutcome>) {
+        for s in self.running.drain(..).chain(self.waiting.drain(..)) {
+            out.push(LlmOutcome::Dropped { id: s.request.id });
+        }
+        self.used_blocks = 0;
+        self.step_end = None;
+        self.generation = self.generation.wrapping_add(1);
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Fraction of the KV cache's blocks in use.
+    pub fn kv_usage(&self) -> f64 {
+        f64::from(self.used_blocks) / f64::from(self.config.kv_blocks.max(1))
+    }
+
+    pub fn counters(&self) -> LlmCounters {
+        self.counters
+    }
+
+    fn blocks_for(&self, tokens: u32) -> u32 {
+        tokens.div_ceil(self.config.block_tokens.max(1))
+    }
+
+    /// Picks what the next step computes and returns its end, or `None` when there is nothing
+    /// to compute (the server goes idle until a request arrives).
+    fn begin_step(&mut self, now: SimTime) -> Option<(SimTime, u32)> {
+        let mut budget = self.config.max_batched_tokens;
+        let preempted = self.schedule_running(&mut budget);
+        if !preempted {
+            self.admit_waiting(&mut budget);
+        }
+        let shape = self.step_shape();
+        if shape == StepShape::default() {
+            return None;
+        }
+        let end = now + self.profile.step_time(shape);
+        self.step_end = Some(end);
+        self.counters.steps += 1;
+        Some((end, self.generation))
+    }
+
+    /// Step 1 of the module doc. Returns whether anything was preempted.
+    fn schedule_running(&mut self, budget: &mut u32) -> bool {
+        let mut preempted = false;
+        let mut i = 0;
+        while i < self.running.len() {
+            let want = (self.running[i].tokens() - self.running[i].computed).min(*budget);
+            self.running[i].scheduled = 0;
+            if want == 0 {
+                i += 1;
+                continue;
+            }
+            let need = self.blocks_for(self.running[i].computed + want);
+            let mut fits = self.grow(i, need);
+            while !fits {
+                preempted = true;
+                let victim = self.running.len() - 1;
+                self.preempt_last();
+                if victim == i {
+                    break;
+                }
+                fits = self.grow(i, need);
+            }
+            if !fits {
+                break; // the sequence itself was preempted
+            }
+            self.running[i].scheduled = want;
+            *budget -= want;
+            i += 1;
+        }
+        preempted
+    }
+
+    /// Step 2 of the module doc: admits waiting sequences while budget, seats and blocks last.
+    fn admit_waiting(&mut self, budget: &mut u32) {
+        while *budget > 0 && self.running.len() < self.config.max_sequences as usize {
+            let Some(front) = self.waiting.front() else {
+                break;
+            };
+            let want = (front.tokens() - front.computed).min(*budget);
+            let need = self.blocks_for(front.computed + want);
+            if self.used_blocks + need > self.config.kv_blocks {
+                break;
+            }
+            let mut s = self.waiting.pop_front().expect("checked above");
+            self.used_blocks += need;
+            s.blocks = need;
+            s.scheduled = want;
+            *budget -= want;
+            self.running.push(s);
+        }
+    }
+
+    /// Gives running sequence `i` `need` blocks in all if they are free.
+    fn grow(&mut self, i: usize, need: u32) -> bool {
+        let extra = need.saturating_sub(self.running[i].blocks);
+        if self.used_blocks + extra > self.config.kv_blocks {
+            return false;
+        }
+        self.used_blocks += extra;
+        self.running[i].blocks += extra;
+        true
+    }
+
+    /// Recompute preemption of the newest running sequence.
+    fn preempt_last(&mut self) {
+        let mut s = self.running.pop().expect("a running sequence to preempt");
+        self.used_blocks -= s.blocks;
+        s.blocks = 0;
+        s.computed = 0;
+        s.scheduled = 0;
+        self.waiting.push_front(s);
+        self.counters.preemptions += 1;
+    }
+
+    fn step_shape(&self) -> StepShape {
+        let mut shape = StepShape::default();
+        for s in self.running.iter().filter(|s| s.scheduled > 0) {
+            if s.generated > 0 && s.scheduled == 1 && s.computed + 1 == s.tokens() {
+                shape.decode_sequences += 1;
+                shape.decode_context_tokens += u64::from(s.tokens());
+            } else {
+                shape.prefill_tokens += u64::from(s.scheduled);
+            }
+        }
+        shape
+    }
+
+    /// The step's tokens are computed: sequences that caught up sample a token; finished ones
+    /// leave and free their blocks.
+    fn apply_step(&mut self, now: SimTime, out: &mut Vec<LlmOutcome>) {
+        let mut i = 0;
+        while i < self.running.len() {
+            let s = &mut self.running[i];
+            s.computed += s.scheduled;
+            s.scheduled = 0;
+            if s.computed == s.tokens() {
+                if s.generated == 0 {
+                    self.counters.prompt_tokens += u64::from(s.request.prompt_tokens);
+                }
+                s.generated += 1;
+                self.counters.output_tokens += 1;
+                s.first_token_at.get_or_insert(now);
+            }
+            if s.generated < s.output_target() {
+                i += 1;
+                continue;
+            }
+            let s = self.running.remove(i);
+            self.used_blocks -= s.blocks;
+            out.push(finished(now, &s));
+        }
+    }
+}
+
+fn finished(now: SimTime, s: &Sequence) -> LlmOutcome {
+    let r = s.request;
+    LlmOutcome::Finished {
+        id: r.id,
+        time_to_first_token: s.first_token_at.unwrap_or(now).saturating_since(r.arrival),
+        latency: now.saturating_since(r.arrival),
+        prompt_tokens: r.prompt_tokens,
+        output_tokens: s.generated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traffic::llm::profile::{DecodeCost, PrefillCost};
+    use proptest::prelude::*;
+
+    /// Prefill 50 ms at 100 tokens, +0.1 ms per token; decode 40 + 0.5 × B + 0.001 × C ms.
+    fn toy() -> &'static LlmProfile {
+        Box::leak(Box::new(LlmProfile {
+            name: "toy/gpu/tp1".into(),
+            tensor_parallel: 1,
+            weights_bytes: 0,
+            kv_bytes_per_token: 1,
+            gpu_memory_bytes: 0,
+            prefill: PrefillCost {
+                knot_tokens: vec![100, 1000],
+                knot_ms: vec![50.0, 140.0],
+            },
+            decode: DecodeCost {
+                base_ms: 40.0,
+                per_sequence_ms: 0.5,
+                per_context_token_ms: 0.001,
+            },
+            fit_error_percent: (0.0, 0.0),
+        }))
+    }
+
+    fn config(max_batched_tokens: u32, kv_blocks: u32) -> BatchingConfig {
+        BatchingConfig {
+            max_sequences: DEFAULT_MAX_SEQUENCES,
+            max_batched_tokens,
+            block_tokens: 16,
+            kv_blocks,
+        }
+    }
+
+    fn request(id: u32, arrival_ms: u64, prompt: u32, output: u32) -> LlmRequest {
+        LlmRequest {
+            id,
+            arrival: SimTime::from_micros(arrival_ms * 1000),
+            prompt_tokens: prompt,
+            output_tokens: output,
+        }
+    }
+
+    /// Runs the server on `requests` (sorted by arrival) until it is idle; returns the
+    /// outcomes in the order they came.
+    fn run(server: &mut LlmServer, requests: &[LlmRequest]) -> Vec<LlmOutcome> {
+        let mut out = Vec::new();
+        let mut next_step: Option<(SimTime, u32)> = None;
+        let mut pending = requests.iter().peekable();
+        loop {
+            let arrival = pending.peek().map(|r| r.arrival);
+            match (arrival, next_step) {
+                (Some(a), step) if step.is_none_or(|(t, _)| a < t) => {
+                    let r = *pending.next().unwrap();
+                    if let Some(s) = server.arrive(a, r, &mut out) {
+                        next_step = Some(s);
+                    }
+                }
+                (_, Some((t, generation))) => next_step = server.step_done(t, generation, &mut out),
+                (None, None) => return out,
+                _ => unreachable!(),
+            }
+        }
+    }
+
+    fn finished(o: &LlmOutcome) -> (u32, u64, u64, u32) {
+        match *o {
+            LlmOutcome::Finished {
+                id,
+                time_to_first_token,
+                latency,
+                output_tokens,
+                ..
+            } => (
+                id,
+                time_to_first_token.as_micros(),
+                latency.as_micros(),
+                output_tokens,
+            ),
+            other => panic!("not finished: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_request_prefills_then_decodes_a_token_per_step() {
+        let mut server = LlmServer::new(toy(), config(8192, 1000));
+        let out = run(&mut server, &[request(7, 0, 1000, 10)]);
+        // Prefill of 1 000 tokens: 140 ms, and it samples the first token. Nine decode steps
+        // follow, the k-th over 1 000 + k tokens: 40 + 0.5 + 0.001 × (1 000 + k) ms each, so
+        // the last token is out at 140 + 9 × 41.5 + 0.001 × 45 = 513.545 ms.
+        assert_eq!(out.len(), 1);
+        assert_eq!(finished(&out[0]), (7, 140_000, 513_545, 10));
+        // TPOT: (513.545 − 140) / 9 = 41.505 ms.
+        assert_eq!(
+            out[0].time_per_output_token(),
+            Some(SimDuration::from_micros(41_505))
+        );
+        assert_eq!(server.counters().steps, 10);
+        assert_eq!(server.counters().prompt_tokens, 1000);
+        assert_eq!(server.counters().output_tokens, 10);
+        assert_eq!(server.kv_usage(), 0.0);
+    }
+
+    #[test]
+    fn a_long_prompt_is_prefilled_in_chunks_of_the_token_budget() {
+        let mut server = LlmServer::new(toy(), config(512, 1000));
+        let out = run(&mut server, &[request(1, 0, 1000, 1)]);
+        // Chunks of 512 and 488 tokens: 50 + 412 × 0.1 = 91.2 ms and 50 + 388 × 0.1 = 88.8 ms.
+        assert_eq!(finished(&out[0]), (1, 180_000, 180_000, 1));
+        assert_eq!(server.counters().steps, 2);
+    }
+
+    #[test]
+    fn a_request_arriving_mid_step_joins_the_next_batch_beside_the_decodes() {
+        let mut server = LlmServer::new(toy(), config(8192, 1000));
+        let out = run(
+            &mut server,
+            &[request(1, 0, 100, 3), request(2, 10, 100, 1)],
+        );
+        // Step 1 (0–50 ms): request 1's prefill, 100 tokens, 50 ms. Step 2 (50–100.601 ms):
+        // request 1 decodes over 101 tokens and request 2 (arrived at 10 ms) prefills 100:
+        // max(50, 40) + 0.5 + 0.101 = 50.601 ms; request 2 is done (one token) 90.601 ms after
+        // it arrived. Step 3: request 1's last decode over 102 tokens, 40.602 ms, ending at
+        // 141.203 ms.
+        assert_eq!(finished(&out[0]), (2, 90_601, 90_601, 1));
+        assert_eq!(finished(&out[1]), (1, 50_000, 141_203, 3));
+    }
+
+    #[test]
+    fn when_blocks_run_out_the_newest_sequence_is_preempted_and_recomputed() {
+        // 4 blocks of 16 tokens. Two 16-token prompts take a block each; as they decode each
+        // needs a second block at token 17 and a third at 33: both cannot have three.
+        let mut server = LlmServer::new(toy(), config(8192, 4));
+        let out = run(&mut server, &[request(1, 0, 16, 30), request(2, 0, 16, 30)]);
+        assert!(server.counters().preemptions >= 1);
+        let mut done: Vec<_> = out.iter().map(|o| finished(o).0).collect();
+        done.sort();
+        assert_eq!(done, [1, 2]);
+        assert!(out.iter().all(|o| finished(o).3 == 30));
+        // Request 1 is older: it is never the one preempted, so it finishes first.
+        assert_eq!(finished(&out[0]).0, 1);
+        assert_eq!(server.kv_usage(), 0.0);
+    }
+
+    #[test]
+    fn a_request_that_can_never_fit_is_refused_on_arrival() {
+        let mut server = LlmServer::new(toy(), config(8192, 4));
+        // 60 + 10 tokens need 5 blocks of 16; the cache has 4.
+        let out = run(&mut server, &[request(3, 0, 60, 10)]);
+        assert_eq!(out, [LlmOutcome::TooLong { id: 3 }]);
+        assert_eq!(server.counters().steps, 0);
+    }
+
+    #[test]
+    fn dropping_all_frees_the_cache_and_makes_the_pending_step_stale() {
+        let mut server = LlmServer::new(toy(), config(8192, 100));
+        let mut out = Vec::new();
+        let (end, generation) = server
+            .arrive(SimTime::ZERO, request(1, 0, 100, 5), &mut out)
+            .expect("an idle server starts a step");
+        server.drop_all(&mut out);
+        assert_eq!(out, [LlmOutcome::Dropped { id: 1 }]);
+        assert_eq!(server.step_done(end, generation, &mut out), None);
+        assert_eq!(server.kv_usage(), 0.0);
+    }
+
+    proptest! {
+        #[test]
+        fn every_request_finishes_with_its_tokens_and_the_cache_never_overflows(
+            reqs in proptest::collection::vec((0u64..2000, 1u32..300, 0u32..80), 1..40),
+            kv_blocks in 8u32..64,
+            budget in 16u32..600,
+        ) {
+            let mut requests: Vec<LlmRequest> = reqs
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, p, o))| request(i as u32, t, p, o))
+                .collect();
+            requests.sort_by_key(|r| (r.arrival, r.id));
+            let mut server = LlmServer::new(toy(), config(budget, kv_blocks));
+            let out = run(&mut server, &requests);
+            prop_assert_eq!(out.len(), requests.len());
+            for o in &out {
+                match *o {
+                    LlmOutcome::Finished { id, output_tokens, time_to_first_token, latency, .. } => {
+                        prop_assert_eq!(output_tokens, requests.iter().find(|r| r.id == id).unwrap().output_tokens.max(1));
+                        prop_assert!(time_to_first_token <= latency);
+                    }
+                    LlmOutcome::TooLong { id } => {
+                        let r = requests.iter().find(|r| r.id == id).unwrap();
+                        prop_assert!((r.prompt_tokens + r.output_tokens.max(1)).div_ceil(16) > kv_blocks);
+                    }
+                    LlmOutcome::Dropped { .. } => prop_assert!(false, "nothing was dropped"),
+                }
+            }
+            prop_assert_eq!(server.kv_usage(), 0.0);
+            prop_assert_eq!(server.waiting() + server.running(), 0);
+        }
+    }
+}
