@@ -13,7 +13,7 @@ use crate::cluster::{
 };
 use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
 use crate::controllers::hpa::{HpaController, HpaDecision};
-use crate::controllers::metrics_server::{CustomPoint, MetricsServer};
+use crate::controllers::metrics_server::{CustomPoint, LlmPoint, MetricsServer};
 use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::{
     Intent, daemonset, deployment, disruption, kubelet, replicaset, scheduler, statefulset,
@@ -28,13 +28,26 @@ use crate::metrics::{Observation, Recorder, TimeSeries};
 use crate::scenario::{HpaResource, MemoryModel, PodSource, Scenario};
 use crate::sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 use crate::traffic::calls::{CallRef, Frames};
+use crate::traffic::llm::batching::{LlmOutcome, LlmServer};
 use crate::traffic::node_cpu::{self, CpuSharing};
+
+/// What an LLM server exports at a scrape.
+fn llm_point(server: &LlmServer) -> LlmPoint {
+    LlmPoint {
+        waiting: server.waiting() as u64,
+        running: server.running() as u64,
+        kv_usage_milli: server.kv_usage_milli(),
+        output_tokens: server.counters().output_tokens,
+    }
+}
+use crate::traffic::llm::tokens::TokenArrivals;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
 
 mod calls;
 mod containers;
 mod dirty;
 mod history;
+mod llm;
 mod scripted;
 
 use dirty::Dirty;
@@ -100,6 +113,9 @@ pub enum Event {
     CallRetry { frame: u32, token: u32 },
     /// A call frame's `delay` step is over.
     FrameResume { frame: u32, token: u32 },
+    /// An LLM pod's batching step is over (stale when `generation` moved on: the pod's
+    /// requests were dropped).
+    LlmStep { pod: PodId, generation: u32 },
 }
 
 /// Call sites over all call graphs (each call step has its own retry budget).
@@ -210,6 +226,10 @@ struct Engine<'s> {
     /// Whether each Deployment's workload has a call graph.
     has_calls: Vec<bool>,
     arrivals: Vec<Option<ArrivalProcess>>,
+    /// Per Service, where its LLM requests' token counts (and, for a trace, arrivals) come from.
+    llm_arrivals: Vec<Option<TokenArrivals>>,
+    /// Reused buffer for what LLM servers report.
+    llm_outcomes: Vec<LlmOutcome>,
     routers: Vec<Router>,
     service_time_rngs: Vec<SimRng>,
     startup_rngs: Vec<SimRng>,
@@ -237,6 +257,8 @@ struct Engine<'s> {
     retry_rngs: Vec<SimRng>,
     /// USD per hour charged to each Deployment's bound pods.
     cost_rates: Vec<f64>,
+    /// GPUs held by each Deployment's bound pods, and their USD per hour.
+    gpu_holdings: Vec<(f64, f64)>,
     /// The workload's GPU request sizes, for the fragmentation series.
     gpu_demand: Vec<GpuDemand>,
     /// What the next reconcile must look at.
@@ -296,6 +318,16 @@ impl<'s> Engine<'s> {
                     })
                 })
                 .collect(),
+            llm_arrivals: s
+                .services
+                .iter()
+                .map(|x| {
+                    let source = x.traffic.as_ref()?.tokens.as_ref()?;
+                    let rng = streams.stream(&format!("tokens/{}", x.name));
+                    Some(TokenArrivals::new(source, rng))
+                })
+                .collect(),
+            llm_outcomes: Vec::new(),
             routers: s
                 .services
                 .iter()
@@ -354,6 +386,7 @@ impl<'s> Engine<'s> {
                 .map(|d| streams.stream(&format!("retries/{}", d.name)))
                 .collect(),
             cost_rates: vec![0.0; s.deployments.len()],
+            gpu_holdings: vec![(0.0, 0.0); s.deployments.len()],
             gpu_demand: accounting::gpu_demand(
                 s.deployments
                     .iter()
@@ -492,6 +525,7 @@ impl<'s> Engine<'s> {
         match event {
             Event::Arrival { service } => self.on_arrival(service),
             Event::Completion { pod, generation } => self.on_completion(pod, generation),
+            Event::LlmStep { pod, generation } => self.on_llm_step(pod, generation),
             Event::PodStarted { pod } => self.on_pod_started(pod),
             Event::TerminationDeadline { pod } => self.kill_pod(pod),
             Event::MetricsScrape => self.on_scrape(),
@@ -534,6 +568,9 @@ impl<'s> Engine<'s> {
     // ---- data plane --------------------------------------------------------------------------
 
     fn schedule_next_arrival(&mut self, service: ServiceId) {
+        if self.schedule_next_trace_arrival(service) {
+            return;
+        }
         let process = self.arrivals[service.index()].as_mut();
         if let Some(at) = process
             .and_then(|p| p.next_after(self.now))
@@ -544,8 +581,15 @@ impl<'s> Engine<'s> {
     }
 
     fn on_arrival(&mut self, service: ServiceId) {
+        // An LLM request's tokens are taken first: a trace's next arrival is the row after.
+        let tokens = self.llm_arrivals[service.index()]
+            .as_mut()
+            .map(TokenArrivals::take);
         self.schedule_next_arrival(service);
-        self.send_request(service, CallRef::NONE);
+        match tokens {
+            Some((prompt, output)) => self.send_llm_request(service, prompt, output),
+            None => self.send_request(service, CallRef::NONE),
+        }
     }
 
     fn on_completion(&mut self, pod: PodId, generation: u32) {
@@ -1408,7 +1452,22 @@ impl<'s> Engine<'s> {
             .spec
             .billed_price_per_hour();
         let share = accounting::cost_share(&p.template.requests, &node.allocatable);
+        let (pod_gpus, node_gpus) = (p.template.requests.gpus, node.allocatable.gpus);
         let deployment = p.deployment;
+        if pod_gpus > 0 && node_gpus > 0 {
+            let held = &mut self.gpu_holdings[deployment.index()];
+            held.0 = (held.0 + sign * pod_gpus as f64).max(0.0);
+            held.1 = (held.1 + sign * price * pod_gpus as f64 / node_gpus as f64).max(0.0);
+            let (gpus, usd_per_hour) = *held;
+            self.recorder.observe(
+                self.now,
+                Observation::GpusChanged {
+                    deployment,
+                    gpus,
+                    usd_per_hour,
+                },
+            );
+        }
         let rate = &mut self.cost_rates[deployment.index()];
         *rate = (*rate + sign * price * share).max(0.0);
         let usd_per_hour = *rate;
@@ -1419,6 +1478,15 @@ impl<'s> Engine<'s> {
                 usd_per_hour,
             },
         );
+    }
+
+    /// LLM requests waiting or running in their servers (they are not in the request slab).
+    fn llm_in_flight(&self) -> usize {
+        let servers = self.servers.iter().flatten();
+        servers
+            .filter_map(PodServer::llm)
+            .map(|l| l.waiting() + l.running())
+            .sum()
     }
 
     fn on_scrape(&mut self) {
@@ -1444,6 +1512,7 @@ impl<'s> Engine<'s> {
                     in_flight,
                     queue_length: server.queue_length() as u64,
                     completed: server.completed(),
+                    llm: server.llm().map(llm_point).unwrap_or_default(),
                 };
                 self.metrics_server.record_custom(pod, point);
             }
@@ -1556,6 +1625,7 @@ impl<'s> Engine<'s> {
     }
 
     fn finish(mut self) -> RunOutput {
+        let llm_in_flight = self.llm_in_flight();
         for p in 0..self.servers.len() {
             self.take_server(PodId(p as u32));
         }
@@ -1571,7 +1641,7 @@ impl<'s> Engine<'s> {
         self.recorder.finish(self.end);
         let counts = RunCounts {
             events: self.queue.popped(),
-            in_flight_at_end: self.slab.in_flight() as u64,
+            in_flight_at_end: (self.slab.in_flight() + llm_in_flight) as u64,
         };
         let report = report::build(self.scenario, &self.recorder, self.end, counts);
         let history = history::history(&mut self.cluster, self.scenario, self.end);

@@ -47,6 +47,19 @@ pub struct CustomPoint {
     pub in_flight: u64,
     pub queue_length: u64,
     pub completed: u64,
+    /// An LLM server's gauges and counter (0 for other pods).
+    pub llm: LlmPoint,
+}
+
+/// What an LLM inference server exports at a scrape, as vLLM's `/metrics` has it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LlmPoint {
+    pub waiting: u64,
+    pub running: u64,
+    /// KV-cache blocks in use, in thousandths of the cache.
+    pub kv_usage_milli: u64,
+    /// Output tokens generated since the pod started.
+    pub output_tokens: u64,
 }
 
 /// Per-pod metrics the serving model produces, served to Pods metrics.
@@ -58,14 +71,38 @@ pub enum PodMetricSource {
     QueueLength,
     /// Completions per second between the last two scrapes (a rate).
     RequestsPerSecond,
+    /// An LLM server's requests waiting to be scheduled (`vllm:num_requests_waiting`).
+    LlmRequestsWaiting,
+    /// An LLM server's requests in its running batch (`vllm:num_requests_running`).
+    LlmRequestsRunning,
+    /// The fraction of an LLM server's KV cache in use (`vllm:kv_cache_usage_perc`, 0 to 1).
+    LlmKvCacheUsage,
+    /// Output tokens per second between the last two scrapes (the rate of
+    /// `vllm:generation_tokens_total`).
+    LlmOutputTokensPerSecond,
 }
 
 impl PodMetricSource {
-    pub const ALL: [PodMetricSource; 3] = [
+    pub const ALL: [PodMetricSource; 7] = [
         Self::InFlightRequests,
         Self::QueueLength,
         Self::RequestsPerSecond,
+        Self::LlmRequestsWaiting,
+        Self::LlmRequestsRunning,
+        Self::LlmKvCacheUsage,
+        Self::LlmOutputTokensPerSecond,
     ];
+
+    /// Whether only LLM servers export it.
+    pub fn is_llm(self) -> bool {
+        matches!(
+            self,
+            Self::LlmRequestsWaiting
+                | Self::LlmRequestsRunning
+                | Self::LlmKvCacheUsage
+                | Self::LlmOutputTokensPerSecond
+        )
+    }
 
     /// The built-in metric name an HPA can use directly.
     pub fn builtin_name(self) -> &'static str {
@@ -73,6 +110,10 @@ impl PodMetricSource {
             Self::InFlightRequests => "kubesim_in_flight_requests",
             Self::QueueLength => "kubesim_queue_length",
             Self::RequestsPerSecond => "kubesim_requests_per_second",
+            Self::LlmRequestsWaiting => "vllm:num_requests_waiting",
+            Self::LlmRequestsRunning => "vllm:num_requests_running",
+            Self::LlmKvCacheUsage => "vllm:kv_cache_usage_perc",
+            Self::LlmOutputTokensPerSecond => "vllm:generation_tokens_per_second",
         }
     }
 
@@ -82,11 +123,19 @@ impl PodMetricSource {
             Self::InFlightRequests => "inFlightRequests",
             Self::QueueLength => "queueLength",
             Self::RequestsPerSecond => "requestsPerSecond",
+            Self::LlmRequestsWaiting => "requestsWaiting",
+            Self::LlmRequestsRunning => "requestsRunning",
+            Self::LlmKvCacheUsage => "kvCacheUsage",
+            Self::LlmOutputTokensPerSecond => "outputTokensPerSecond",
         }
     }
 
+    /// A built-in name; vLLM's names also match with `_` for `:` (as Prometheus adapters
+    /// often rename them).
     pub fn from_builtin_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.builtin_name() == name)
+        Self::ALL
+            .into_iter()
+            .find(|s| s.builtin_name() == name || s.builtin_name().replacen(':', "_", 1) == name)
     }
 
     pub fn from_scenario_name(name: &str) -> Option<Self> {
@@ -99,6 +148,24 @@ impl PodMetricSource {
 pub struct MetricsServer {
     pub resolution: SimDuration,
     samples: Vec<PodSamples>,
+}
+
+/// The per-second rate of a counter between a pod's last two scrapes, in milli-units.
+fn rate(s: &PodSamples, counter: impl Fn(&CustomPoint) -> u64) -> Option<PodMetric> {
+    let (prev, last) = (s.custom_prev?, s.custom_last?);
+    let window = last.time.saturating_since(prev.time);
+    let micros = window.as_micros();
+    (micros > 0).then(|| {
+        let done = counter(&last).saturating_sub(counter(&prev));
+        // count × 1000 (milli) × 10⁶ (per second) / µs, rounded to nearest.
+        let milli_per_sec =
+            (u128::from(done) * 1_000_000_000 + u128::from(micros) / 2) / u128::from(micros);
+        PodMetric {
+            value_milli: milli_per_sec as i64,
+            timestamp: last.time,
+            window,
+        }
+    })
 }
 
 /// A container younger than this at its first scrape has no usable rate yet.
@@ -159,22 +226,15 @@ impl MetricsServer {
         match source {
             PodMetricSource::InFlightRequests => gauge(last.in_flight),
             PodMetricSource::QueueLength => gauge(last.queue_length),
-            PodMetricSource::RequestsPerSecond => {
-                let prev = s.custom_prev?;
-                let window = last.time.saturating_since(prev.time);
-                let micros = window.as_micros();
-                (micros > 0).then(|| {
-                    let done = last.completed.saturating_sub(prev.completed);
-                    // completions × 1000 (milli) × 10⁶ (per second) / µs, rounded to nearest.
-                    let milli_per_sec = (u128::from(done) * 1_000_000_000 + u128::from(micros) / 2)
-                        / u128::from(micros);
-                    PodMetric {
-                        value_milli: milli_per_sec as i64,
-                        timestamp: last.time,
-                        window,
-                    }
-                })
-            }
+            PodMetricSource::RequestsPerSecond => rate(s, |p| p.completed),
+            PodMetricSource::LlmRequestsWaiting => gauge(last.llm.waiting),
+            PodMetricSource::LlmRequestsRunning => gauge(last.llm.running),
+            PodMetricSource::LlmKvCacheUsage => Some(PodMetric {
+                value_milli: last.llm.kv_usage_milli as i64,
+                timestamp: last.time,
+                window: self.resolution,
+            }),
+            PodMetricSource::LlmOutputTokensPerSecond => rate(s, |p| p.llm.output_tokens),
         }
     }
 
@@ -288,6 +348,12 @@ mod tests {
                 in_flight: 7,
                 queue_length: 3,
                 completed: 100,
+                llm: LlmPoint {
+                    waiting: 4,
+                    running: 12,
+                    kv_usage_milli: 625,
+                    output_tokens: 1000,
+                },
             },
         );
         assert_eq!(
@@ -305,6 +371,10 @@ mod tests {
             None,
             "a rate needs two scrapes"
         );
+        // vLLM's gauges as they were at the scrape: 4 waiting, a KV cache 62.5 % full.
+        let llm = |source| m.custom_metric(pod, source).map(|p| p.value_milli);
+        assert_eq!(llm(PodMetricSource::LlmRequestsWaiting), Some(4_000));
+        assert_eq!(llm(PodMetricSource::LlmKvCacheUsage), Some(625));
         // 250 more completions in 15 s = 16.667 req/s = 16 667 milli.
         m.record_custom(
             pod,
@@ -313,6 +383,10 @@ mod tests {
                 in_flight: 2,
                 queue_length: 0,
                 completed: 350,
+                llm: LlmPoint {
+                    output_tokens: 4000,
+                    ..LlmPoint::default()
+                },
             },
         );
         assert_eq!(
@@ -320,10 +394,23 @@ mod tests {
                 .map(|p| p.value_milli),
             Some(16_667)
         );
+        // 3 000 more output tokens in 15 s = 200 tokens/s = 200 000 milli.
+        assert_eq!(
+            m.custom_metric(pod, PodMetricSource::LlmOutputTokensPerSecond)
+                .map(|p| p.value_milli),
+            Some(200_000)
+        );
         assert_eq!(
             PodMetricSource::from_builtin_name("kubesim_queue_length"),
             Some(PodMetricSource::QueueLength)
         );
+        // vLLM's names, and as Prometheus adapters often rename them.
+        for name in ["vllm:num_requests_waiting", "vllm_num_requests_waiting"] {
+            assert_eq!(
+                PodMetricSource::from_builtin_name(name),
+                Some(PodMetricSource::LlmRequestsWaiting)
+            );
+        }
         assert_eq!(
             PodMetricSource::from_scenario_name("requestsPerSecond"),
             Some(PodMetricSource::RequestsPerSecond)

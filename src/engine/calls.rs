@@ -8,31 +8,16 @@ use crate::metrics::Observation;
 use crate::scenario::{Call, CallGraph, CallStep};
 use crate::traffic::calls::{self, CallRef, Parent};
 use crate::traffic::serving::{NO_FRAME, Request};
-use crate::traffic::{FailureReason, Outcome, PodServer};
+use crate::traffic::{FailureReason, Instance, Outcome, PodServer};
 
 impl<'s> Engine<'s> {
     /// Routes a request to one of the Service's ready endpoints and offers it to that pod.
     /// `caller` is the call it answers ([`CallRef::NONE`] for traffic from outside).
     #[inline(always)]
     pub(super) fn send_request(&mut self, service: ServiceId, caller: CallRef) {
-        let endpoints = &self.cluster.services[service.index()].endpoints;
-        let Some(pod) = self.routers[service.index()].pick(endpoints) else {
-            return self.request_failed(service, FailureReason::NoEndpoint, caller);
+        let Some((pod, instance)) = self.route(service, caller) else {
+            return;
         };
-        // An endpoint's server is missing only while its machine is down (it is taken when the
-        // machine fails and none starts there until it is back).
-        debug_assert_eq!(
-            self.servers[pod.index()].is_none(),
-            self.on_failed_node(pod)
-        );
-        let Some(instance) = self.servers[pod.index()].as_ref().map(PodServer::instance) else {
-            // Sent to an endpoint whose machine is gone: nothing answers.
-            return self.request_failed(service, FailureReason::NodeFailure, caller);
-        };
-        if self.now < instance.listening_from {
-            // Ready without a readiness probe, but the app is not listening yet.
-            return self.request_failed(service, FailureReason::ConnectionRefused, caller);
-        }
         let dep = instance.deployment;
         let workload = &self.scenario.deployments[dep.index()].workload;
         let models_memory = workload.memory.is_some();
@@ -61,6 +46,38 @@ impl<'s> Engine<'s> {
         if models_memory {
             self.check_memory_limit(pod);
         }
+    }
+
+    /// Picks one of the Service's ready endpoints whose app answers; fails the request (and
+    /// returns `None`) when there is none or the one picked cannot take it.
+    #[inline(always)]
+    pub(super) fn route(
+        &mut self,
+        service: ServiceId,
+        caller: CallRef,
+    ) -> Option<(PodId, Instance)> {
+        let endpoints = &self.cluster.services[service.index()].endpoints;
+        let Some(pod) = self.routers[service.index()].pick(endpoints) else {
+            self.request_failed(service, FailureReason::NoEndpoint, caller);
+            return None;
+        };
+        // An endpoint's server is missing only while its machine is down (it is taken when the
+        // machine fails and none starts there until it is back).
+        debug_assert_eq!(
+            self.servers[pod.index()].is_none(),
+            self.on_failed_node(pod)
+        );
+        let Some(instance) = self.servers[pod.index()].as_ref().map(PodServer::instance) else {
+            // Sent to an endpoint whose machine is gone: nothing answers.
+            self.request_failed(service, FailureReason::NodeFailure, caller);
+            return None;
+        };
+        if self.now < instance.listening_from {
+            // Ready without a readiness probe, but the app is not listening yet.
+            self.request_failed(service, FailureReason::ConnectionRefused, caller);
+            return None;
+        }
+        Some((pod, instance))
     }
 
     /// A request that never reached a pod.

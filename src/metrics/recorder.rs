@@ -18,6 +18,15 @@ pub enum Observation {
         service: ServiceId,
         reason: FailureReason,
     },
+    /// An LLM request finished (besides its `RequestServed`): its token timings and counts.
+    LlmServed {
+        service: ServiceId,
+        time_to_first_token: SimDuration,
+        /// `None` for a single output token.
+        time_per_output_token: Option<SimDuration>,
+        prompt_tokens: u32,
+        output_tokens: u32,
+    },
     /// A Deployment's `spec.replicas` changed (also emitted once at t = 0).
     ReplicasChanged {
         deployment: DeploymentId,
@@ -46,6 +55,12 @@ pub enum Observation {
     /// What a Deployment's bound pods are charged for their nodes, USD per hour, changed.
     CostRateChanged {
         deployment: DeploymentId,
+        usd_per_hour: f64,
+    },
+    /// The GPUs a Deployment's bound pods hold changed, and what they cost per hour.
+    GpusChanged {
+        deployment: DeploymentId,
+        gpus: f64,
         usd_per_hour: f64,
     },
     /// Requests or allocatable on the Ready nodes changed.
@@ -173,6 +188,36 @@ impl Gauge {
     }
 }
 
+/// Per-Service statistics of LLM requests: time to first token, time per output token after
+/// it, and the tokens in and out.
+pub struct LlmStats {
+    pub time_to_first_token: Histogram<u64>,
+    pub time_per_output_token: Histogram<u64>,
+    pub prompt_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl LlmStats {
+    fn new() -> Self {
+        LlmStats {
+            time_to_first_token: new_histogram(),
+            time_per_output_token: new_histogram(),
+            prompt_tokens: 0,
+            output_tokens: 0,
+        }
+    }
+
+    fn record(&mut self, ttft: SimDuration, tpot: Option<SimDuration>, prompt: u32, output: u32) {
+        let micros = |d: SimDuration| d.as_micros().clamp(1, MAX_LATENCY_MICROS);
+        self.time_to_first_token.saturating_record(micros(ttft));
+        if let Some(tpot) = tpot {
+            self.time_per_output_token.saturating_record(micros(tpot));
+        }
+        self.prompt_tokens += u64::from(prompt);
+        self.output_tokens += u64::from(output);
+    }
+}
+
 /// Per-Service request statistics. Each latency goes into the whole-run histogram and into a
 /// coarser histogram of the current sample interval (cleared at each sample when used).
 pub struct ServiceStats {
@@ -219,6 +264,10 @@ pub struct DeploymentStats {
     pub unschedulable_attempts: u64,
     /// USD per hour charged to the Deployment's bound pods; integrates to its cost.
     pub cost_rate: Gauge,
+    /// GPUs its bound pods hold; integrates to GPU-seconds.
+    pub gpus: Gauge,
+    /// What those GPUs cost, USD per hour: each node's price split over its GPUs.
+    pub gpu_cost_rate: Gauge,
     /// 1 while the Available condition is False; integrates to the seconds without it.
     pub unavailable: Gauge,
     /// 1 while fewer pods are Ready than `spec.replicas`.
@@ -273,6 +322,8 @@ pub struct TimeSeries {
 /// Folds observations into aggregates.
 pub struct Recorder {
     pub services: Vec<ServiceStats>,
+    /// Per Service, once it has served an LLM request.
+    pub llm: Vec<Option<LlmStats>>,
     pub deployments: Vec<DeploymentStats>,
     pub hpas: Vec<HpaStats>,
     pub pools: Vec<Gauge>,
@@ -320,6 +371,7 @@ impl Recorder {
         columns.push("cluster.cost_usd".to_string());
         Recorder {
             services: names.services.iter().map(|_| ServiceStats::new()).collect(),
+            llm: names.services.iter().map(|_| None).collect(),
             deployments: names
                 .deployments
                 .iter()
@@ -359,6 +411,20 @@ impl Recorder {
                 s.failed[reason as usize] += 1;
                 s.interval_failed += 1;
             }
+            Observation::LlmServed {
+                service,
+                time_to_first_token,
+                time_per_output_token,
+                prompt_tokens,
+                output_tokens,
+            } => self.llm[service.index()]
+                .get_or_insert_with(LlmStats::new)
+                .record(
+                    time_to_first_token,
+                    time_per_output_token,
+                    prompt_tokens,
+                    output_tokens,
+                ),
             _ => self.observe_control(now, o),
         }
     }
@@ -439,6 +505,15 @@ impl Recorder {
             } => self.deployments[deployment.index()]
                 .cost_rate
                 .set(now, usd_per_hour),
+            Observation::GpusChanged {
+                deployment,
+                gpus,
+                usd_per_hour,
+            } => {
+                let d = &mut self.deployments[deployment.index()];
+                d.gpus.set(now, gpus);
+                d.gpu_cost_rate.set(now, usd_per_hour);
+            }
             Observation::AllocationChanged(t) => {
                 for i in 0..3 {
                     self.cluster.requested[i].set(now, t.requested[i]);
@@ -452,7 +527,9 @@ impl Recorder {
                 at_max,
                 held_by,
             } => self.hpa_synced(hpa, from, to, at_max, held_by),
-            Observation::RequestServed { .. } | Observation::RequestFailed { .. } => {
+            Observation::RequestServed { .. }
+            | Observation::RequestFailed { .. }
+            | Observation::LlmServed { .. } => {
                 unreachable!("handled in observe")
             }
         }
@@ -558,6 +635,8 @@ impl Recorder {
         }
         for d in &mut self.deployments {
             d.cost_rate.set(end, d.cost_rate.current);
+            d.gpus.set(end, d.gpus.current);
+            d.gpu_cost_rate.set(end, d.gpu_cost_rate.current);
             d.unavailable.set(end, d.unavailable.current);
             d.short_of_ready.set(end, d.short_of_ready.current);
         }

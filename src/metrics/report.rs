@@ -9,7 +9,7 @@ use crate::scenario::Scenario;
 use crate::sim::SimTime;
 use crate::traffic::FailureReason;
 
-use super::recorder::{ClusterStats, Gauge, Recorder, round3};
+use super::recorder::{ClusterStats, DeploymentStats, Gauge, LlmStats, Recorder, round3};
 use crate::cluster::accounting::ALLOCATION_RESOURCES;
 
 pub const SCHEMA: &str = "kubesim.report/v1";
@@ -47,6 +47,31 @@ pub struct ServiceReport {
     pub availability: Option<f64>,
     /// Latency of served requests.
     pub latency_ms: LatencyMs,
+    /// Token-level figures, for a Service served by LLM inference servers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmServiceReport>,
+}
+
+/// What an LLM Service's users and its owners ask about.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LlmServiceReport {
+    /// From arrival to the first output token (queueing and prefill).
+    pub time_to_first_token_ms: LatencyMs,
+    /// Per request, the mean time between its output tokens after the first.
+    pub time_per_output_token_ms: LatencyMs,
+    /// Tokens of the requests served.
+    pub prompt_tokens: u64,
+    pub output_tokens: u64,
+    /// Output tokens per second of simulated time.
+    pub output_tokens_per_sec: f64,
+    /// GPU-hours its Deployments' bound pods held.
+    pub gpu_hours: f64,
+    /// Output tokens per GPU-second held (`null` without GPUs).
+    pub output_tokens_per_gpu_sec: Option<f64>,
+    /// What those GPUs cost (each node's price split over its GPUs), in USD, and per million
+    /// output tokens (`null` with no output tokens).
+    pub gpu_cost_usd: f64,
+    pub cost_usd_per_million_output_tokens: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -284,6 +309,9 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
                 failed_by_reason,
                 availability: ratio(s.served, requests),
                 latency_ms: latency(&s.latency),
+                llm: recorder.llm[i]
+                    .as_ref()
+                    .map(|l| llm_report(l, &spec.backends, recorder, end)),
             }
         })
         .collect();
@@ -419,6 +447,37 @@ fn cluster_report(c: &ClusterStats) -> ClusterReport {
 
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn llm_report(
+    l: &LlmStats,
+    backends: &[usize],
+    recorder: &Recorder,
+    end: SimTime,
+) -> LlmServiceReport {
+    let sum = |f: fn(&DeploymentStats) -> f64| -> f64 {
+        backends.iter().map(|&b| f(&recorder.deployments[b])).sum()
+    };
+    let gpu_secs = sum(|d| d.gpus.integral);
+    let cost_usd = sum(|d| d.gpu_cost_rate.integral) / 3600.0;
+    let secs = end.as_secs_f64();
+    LlmServiceReport {
+        time_to_first_token_ms: latency(&l.time_to_first_token),
+        time_per_output_token_ms: latency(&l.time_per_output_token),
+        prompt_tokens: l.prompt_tokens,
+        output_tokens: l.output_tokens,
+        output_tokens_per_sec: if secs > 0.0 {
+            round3(l.output_tokens as f64 / secs)
+        } else {
+            0.0
+        },
+        gpu_hours: round3(gpu_secs / 3600.0),
+        output_tokens_per_gpu_sec: (gpu_secs > 0.0)
+            .then(|| round3(l.output_tokens as f64 / gpu_secs)),
+        gpu_cost_usd: round3(cost_usd),
+        cost_usd_per_million_output_tokens: (l.output_tokens > 0)
+            .then(|| round3(cost_usd / l.output_tokens as f64 * 1e6)),
+    }
 }
 
 fn latency(h: &hdrhistogram::Histogram<u64>) -> LatencyMs {

@@ -498,6 +498,15 @@ pub struct WorkloadModel {
     pub crash_mtbf: Option<SimDuration>,
     /// What each request does after its `cpu_per_request` work (empty: nothing).
     pub calls: CallGraph,
+    /// The pods are LLM inference servers (`None`: CPU servers).
+    pub llm: Option<LlmServing>,
+}
+
+/// An LLM inference server's model (`spec.workloads[].llm`).
+#[derive(Clone, Debug)]
+pub struct LlmServing {
+    pub profile: &'static crate::traffic::llm::LlmProfile,
+    pub batching: crate::traffic::llm::batching::BatchingConfig,
 }
 
 /// A request's program after its first CPU work: sequences of steps. Sequence 0 is the
@@ -613,6 +622,7 @@ impl Default for WorkloadModel {
             probe_fails_above_in_flight: None,
             crash_mtbf: None,
             calls: CallGraph::default(),
+            llm: None,
         }
     }
 }
@@ -644,6 +654,20 @@ pub struct ServiceSpec {
 pub struct TrafficSpec {
     pub arrivals: ArrivalPattern,
     pub load_balancing: LoadBalancing,
+    /// The token counts of requests to LLM servers (`None`: plain requests).
+    pub tokens: Option<TokenSource>,
+}
+
+/// Where an LLM request's arrival and token counts come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TokenSource {
+    /// Replayed from a token-level trace; `arrivals` is then unused.
+    Trace(std::sync::Arc<[super::llm_trace::TokenRequest]>),
+    /// Arrivals from the pattern, token counts drawn for each request.
+    Drawn {
+        prompt: crate::sim::dist::CountDist,
+        output: crate::sim::dist::CountDist,
+    },
 }
 
 /// How a Service spreads requests over its ready endpoints.

@@ -350,6 +350,33 @@ pub struct RawWorkload {
     /// (sequential, `parallel`, `oneOf`) and more CPU work, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<RawCallStep>,
+    /// The pods are LLM inference servers (continuous batching on GPUs) instead of CPU servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<RawLlm>,
+}
+
+/// `llm: {profile: llama2-70b/a100-80gb/tp4, maxNumSeqs: 256, …}`: an inference server as vLLM
+/// runs one, with vLLM's names and defaults for its engine arguments.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawLlm {
+    /// A shipped step-time profile, `model/hardware/tpN`.
+    pub profile: Option<String>,
+    /// Most sequences in a batch (vLLM `--max-num-seqs`, default 256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_seqs: Option<u32>,
+    /// Most tokens computed in one step (`--max-num-batched-tokens`, default 8192).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_batched_tokens: Option<u32>,
+    /// Tokens per KV-cache block (`--block-size`, default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<u32>,
+    /// Fraction of GPU memory the server may use (`--gpu-memory-utilization`, default 0.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_memory_utilization: Option<f64>,
+    /// The KV cache's size in blocks, instead of deriving it from the GPUs' memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache_blocks: Option<u32>,
 }
 
 /// One step of a request's call graph: exactly one of `call`, `parallel`, `oneOf`, `steps` or
@@ -483,6 +510,33 @@ pub struct RawTraffic {
     /// `Random` (kube-proxy iptables, the default) or `RoundRobin` (IPVS rr).
     pub load_balancing: Option<String>,
     pub arrivals: Option<RawArrivals>,
+    /// Token counts of requests to LLM servers, drawn per request (not with `llmTrace`, whose
+    /// rows carry them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<RawTokens>,
+}
+
+/// `tokens: {prompt: {logNormal: {mean: 1000, cv: 1}}, output: 200}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawTokens {
+    pub prompt: Option<RawCount>,
+    pub output: Option<RawCount>,
+}
+
+/// A count distribution: a whole number, `{uniform: {min, max}}` or `{logNormal: {mean, cv}}`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum RawCount {
+    Fixed(u32),
+    Family(RawCountFamily),
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum RawCountFamily {
+    Uniform { min: u32, max: u32 },
+    LogNormal { mean: f64, cv: f64 },
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -494,6 +548,9 @@ pub enum RawArrivals {
     RateSeries(RawTraceFile),
     /// Requests per minute from a CSV (a timestamp column and a count column).
     PerMinuteCounts(RawTraceFile),
+    /// One request per row, with its prompt and output tokens: the Azure LLM inference CSV or
+    /// the Mooncake JSON Lines trace.
+    LlmTrace(RawTraceFile),
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

@@ -24,6 +24,7 @@ use super::yaml::{Node, Value, parse_documents};
 
 mod calls;
 mod events;
+mod llm;
 mod traces;
 
 pub const API_VERSION: &str = "kubesim.io/v1alpha1";
@@ -485,6 +486,7 @@ impl Builder<'_> {
         let metric_series = self.metric_series(&spec.external_metrics, duration);
         let hpas = self.resolve_series(hpas, &metric_series, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
+        self.check_calls_to_llm(&deployments, &services);
         self.warn_unfittable(&deployments, &node_pools);
         let slos = self.slos(&spec.slos, &services, &deployments);
         let events = self.events(
@@ -1039,6 +1041,21 @@ impl Builder<'_> {
                 if source.is_none() {
                     *source = aliases.get(name.as_str()).copied();
                 }
+                let serves_llm = hpa
+                    .target
+                    .is_some_and(|t| deployments[t].workload.llm.is_some());
+                if source.is_some_and(|s| s.is_llm() && !serves_llm) {
+                    let message = format!(
+                        "{name:?} is exported by LLM inference servers, and Deployment {:?} is not one (its workload has no llm)",
+                        hpa.target_name
+                    );
+                    self.hpa_error(
+                        set,
+                        &hpa.name,
+                        &format!("spec.metrics[{i}].pods.metric.name"),
+                        message,
+                    );
+                }
                 if source.is_none() {
                     let builtins: Vec<&str> = PodMetricSource::ALL
                         .iter()
@@ -1382,6 +1399,10 @@ impl Builder<'_> {
             probe_fails_above_in_flight,
             crash_mtbf: crash_mtbf.filter(|d| !d.is_zero()),
             calls: CallGraph::default(),
+            llm: w
+                .llm
+                .as_ref()
+                .and_then(|l| self.llm_serving(&format!("{path}.llm"), l, pod)),
         }
     }
 
@@ -1622,14 +1643,23 @@ impl Builder<'_> {
             let Some(arrivals) = t.arrivals.as_ref() else {
                 self.error(
                     &format!("{path}.arrivals"),
-                    "required: constant, rateSeries or perMinuteCounts",
+                    "required: constant, rateSeries, perMinuteCounts or llmTrace",
                 );
                 continue;
             };
+            let trace = match arrivals {
+                RawArrivals::LlmTrace(f) => Some(f),
+                _ => None,
+            };
+            let tokens = self.token_source(&path, trace, t.tokens.as_ref(), duration);
+            // Whether token counts were given (a bad trace or count is reported on its own).
+            let tokens_given = trace.is_some() || t.tokens.is_some();
+            self.check_llm_backends(&path, &services[index], tokens_given, deployments);
             let arrivals = self.arrivals(&format!("{path}.arrivals"), arrivals, duration);
             services[index].traffic = Some(TrafficSpec {
                 arrivals,
                 load_balancing,
+                tokens,
             });
         }
     }
@@ -1677,6 +1707,7 @@ impl Builder<'_> {
                 RawArrivals::Constant { .. } => "constant.rate",
                 RawArrivals::RateSeries(_) => "rateSeries.scale",
                 RawArrivals::PerMinuteCounts(_) => "perMinuteCounts.scale",
+                RawArrivals::LlmTrace(_) => "llmTrace.scale",
             };
             self.error(
                 &format!("{path}.{field}"),
@@ -1710,6 +1741,8 @@ impl Builder<'_> {
             RawArrivals::PerMinuteCounts(f) => {
                 self.trace_pattern(&format!("{path}.perMinuteCounts"), f, true, duration)
             }
+            // Requests arrive as the trace's rows say (see `token_source`), not by a rate.
+            RawArrivals::LlmTrace(_) => ArrivalPattern::constant(0.0),
         }
     }
 

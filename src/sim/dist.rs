@@ -1,4 +1,5 @@
-//! Distributions of durations, sampled in integer microseconds from a caller's stream.
+//! Distributions of durations, sampled in integer microseconds, and of counts (tokens), each
+//! sampled from a caller's stream.
 
 use rand::RngExt;
 use rand_distr::{Distribution, Exp, LogNormal};
@@ -73,6 +74,60 @@ impl DurationDist {
             DurationDist::Uniform { min, max } => {
                 SimDuration::from_micros((min.as_micros() + max.as_micros()) / 2)
             }
+        }
+    }
+}
+
+/// A distribution over counts ≥ 1 (a request's prompt or output tokens).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CountDist {
+    Constant(u32),
+    Uniform {
+        min: u32,
+        max: u32,
+    },
+    /// Log-normal with the given mean and coefficient of variation, rounded to the nearest
+    /// count and at least 1, at most `max`.
+    LogNormal {
+        dist: LogNormal<f64>,
+        mean: f64,
+        max: u32,
+    },
+}
+
+impl CountDist {
+    /// σ² = ln(1 + cv²), μ = ln(mean) − σ²/2; draws above `max` are cut to it.
+    pub fn log_normal(mean: f64, cv: f64, max: u32) -> Self {
+        let mean = mean.max(1.0);
+        let sigma2 = (1.0 + cv * cv).ln();
+        CountDist::LogNormal {
+            dist: LogNormal::new(mean.ln() - sigma2 / 2.0, sigma2.sqrt())
+                .expect("sigma is finite and non-negative"),
+            mean,
+            max,
+        }
+    }
+
+    pub fn sample(&self, rng: &mut SimRng) -> u32 {
+        match self {
+            CountDist::Constant(n) => (*n).max(1),
+            CountDist::Uniform { min, max } => rng.random_range(*min..=*max).max(1),
+            CountDist::LogNormal { dist, max, .. } => {
+                let v = dist.sample(rng).round();
+                if v >= f64::from(*max) {
+                    *max
+                } else {
+                    (v as u32).max(1)
+                }
+            }
+        }
+    }
+
+    pub fn mean(&self) -> f64 {
+        match self {
+            CountDist::Constant(n) => f64::from(*n),
+            CountDist::Uniform { min, max } => (f64::from(*min) + f64::from(*max)) / 2.0,
+            CountDist::LogNormal { mean, .. } => *mean,
         }
     }
 }

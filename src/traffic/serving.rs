@@ -32,6 +32,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use serde::Serialize;
 
 use super::calls::CallRef;
+use super::llm::batching::LlmServer;
 use crate::cluster::{DeploymentId, ServiceId};
 use crate::scenario::WorkloadModel;
 use crate::sim::{SimDuration, SimTime};
@@ -57,10 +58,12 @@ pub enum FailureReason {
     DownstreamTimeout,
     /// A call the request made failed for another reason, after any retries.
     DownstreamFailed,
+    /// An LLM request whose prompt and output can never fit in its server's KV cache.
+    PromptTooLong,
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 8] = [
+    pub const ALL: [FailureReason; 9] = [
         Self::NoEndpoint,
         Self::QueueFull,
         Self::Timeout,
@@ -69,6 +72,7 @@ impl FailureReason {
         Self::ConnectionRefused,
         Self::DownstreamTimeout,
         Self::DownstreamFailed,
+        Self::PromptTooLong,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +85,7 @@ impl FailureReason {
             Self::ConnectionRefused => "connection_refused",
             Self::DownstreamTimeout => "downstream_timeout",
             Self::DownstreamFailed => "downstream_failed",
+            Self::PromptTooLong => "prompt_too_long",
         }
     }
 
@@ -342,6 +347,9 @@ pub struct PodServer {
     scheduled: Option<SimTime>,
     /// CFS period counters when the capacity is a CPU limit.
     cfs: Option<CfsPeriods>,
+    /// The LLM inference server of an LLM workload's pod (it serves the token requests; the
+    /// CPU server above then serves none).
+    llm: Option<Box<LlmServer>>,
 }
 
 impl PodServer {
@@ -375,7 +383,19 @@ impl PodServer {
             generation: 0,
             scheduled: None,
             cfs: quota_millis.map(|_| CfsPeriods::default()),
+            llm: workload
+                .llm
+                .as_ref()
+                .map(|l| Box::new(LlmServer::new(l.profile, l.batching))),
         }
+    }
+
+    pub fn llm(&self) -> Option<&LlmServer> {
+        self.llm.as_deref()
+    }
+
+    pub fn llm_mut(&mut self) -> Option<&mut LlmServer> {
+        self.llm.as_deref_mut()
     }
 
     pub fn instance(&self) -> Instance {
@@ -454,7 +474,8 @@ impl PodServer {
 
     /// Requests in service (working or waiting on calls) or queued.
     pub fn load(&self) -> usize {
-        self.running.len() + self.blocked.len() + self.waiting.len()
+        let llm = self.llm().map_or(0, |l| l.waiting() + l.running());
+        self.running.len() + self.blocked.len() + self.waiting.len() + llm
     }
 
     /// Concurrency slots taken.
@@ -464,16 +485,19 @@ impl PodServer {
 
     /// Requests waiting for a concurrency slot.
     pub fn queue_length(&self) -> usize {
-        self.waiting.len()
+        self.waiting.len() + self.llm().map_or(0, LlmServer::waiting)
     }
 
     /// Requests that finished service since the pod started.
     pub fn completed(&self) -> u64 {
-        self.completed
+        self.completed + self.llm().map_or(0, |l| l.counters().finished)
     }
 
     pub fn is_idle(&self) -> bool {
-        self.running.is_empty() && self.waiting.is_empty() && self.blocked.is_empty()
+        self.running.is_empty()
+            && self.waiting.is_empty()
+            && self.blocked.is_empty()
+            && self.llm().is_none_or(LlmServer::is_idle)
     }
 
     /// Accepts a new request: into service, into the queue, or rejected as `queue_full`.
@@ -602,6 +626,16 @@ impl PodServer {
         }
         self.generation += 1;
         self.scheduled = None;
+        if let Some(llm) = self.llm.as_deref_mut() {
+            let mut dropped = Vec::new();
+            llm.drop_all(&mut dropped);
+            // An LLM request's id is its Service (LLM requests come from outside, not calls).
+            out.extend(dropped.into_iter().map(|o| Outcome::Failed {
+                service: ServiceId(o.id()),
+                reason,
+                link: Link::NONE,
+            }));
+        }
     }
 
     fn start(&mut self, slot: u32, slab: &RequestSlab) {

@@ -68,6 +68,15 @@ pub enum LlmOutcome {
 }
 
 impl LlmOutcome {
+    /// The request's id.
+    pub fn id(&self) -> u32 {
+        match *self {
+            LlmOutcome::Finished { id, .. }
+            | LlmOutcome::TooLong { id }
+            | LlmOutcome::Dropped { id } => id,
+        }
+    }
+
     /// Time per output token after the first: `(latency − TTFT) / (tokens − 1)`; `None` for a
     /// single token.
     pub fn time_per_output_token(&self) -> Option<SimDuration> {
@@ -117,6 +126,8 @@ impl Sequence {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LlmCounters {
     pub steps: u64,
+    /// Requests that generated all their tokens.
+    pub finished: u64,
     pub prompt_tokens: u64,
     pub output_tokens: u64,
     pub preemptions: u64,
@@ -208,6 +219,10 @@ impl LlmServer {
         self.running.len()
     }
 
+    pub fn is_idle(&self) -> bool {
+        self.waiting.is_empty() && self.running.is_empty()
+    }
+
     /// Fraction of the KV cache's blocks in use.
     pub fn kv_usage(&self) -> f64 {
         f64::from(self.used_blocks) / f64::from(self.config.kv_blocks.max(1))
@@ -215,6 +230,11 @@ impl LlmServer {
 
     pub fn counters(&self) -> LlmCounters {
         self.counters
+    }
+
+    /// KV-cache blocks in use, in thousandths of the cache (rounded up: any use shows).
+    pub fn kv_usage_milli(&self) -> u64 {
+        (u64::from(self.used_blocks) * 1000).div_ceil(u64::from(self.config.kv_blocks.max(1)))
     }
 
     fn blocks_for(&self, tokens: u32) -> u32 {
@@ -348,6 +368,7 @@ impl LlmServer {
             }
             let s = self.running.remove(i);
             self.used_blocks -= s.blocks;
+            self.counters.finished += 1;
             out.push(finished(now, &s));
         }
     }

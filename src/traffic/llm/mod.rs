@@ -1,9 +1,11 @@
 //! LLM inference serving: the step-time profiles of inference servers, fitted to measured
-//! latencies ([`profile`], [`fit`]). Nothing here schedules pods; it only says how long a
-//! server's batching steps take and how much KV cache a replica has.
+//! latencies ([`profile`], [`fit`]); one server's continuous batching over its KV cache
+//! ([`batching`]); and where requests and their token counts come from ([`tokens`]). Nothing
+//! here schedules pods: the engine gives each LLM pod its server and steps it.
 
 pub mod batching;
 pub mod fit;
 pub mod profile;
+pub mod tokens;
 
 pub use profile::{LlmProfile, StepShape};

@@ -1,0 +1,114 @@
+//! LLM requests on the engine's side: their arrivals (a trace's rows, or a rate with drawn
+//! token counts), routing them to an inference pod, stepping each pod's batching server as
+//! events, and turning what the servers report into observations. The batching itself is in
+//! [`crate::traffic::llm::batching`].
+
+use super::{Engine, Event};
+use crate::cluster::{PodId, ServiceId};
+use crate::metrics::Observation;
+use crate::traffic::FailureReason;
+use crate::traffic::calls::CallRef;
+use crate::traffic::llm::batching::{LlmOutcome, LlmRequest};
+
+impl Engine<'_> {
+    /// Schedules the next arrival of a Service whose requests come from a token trace.
+    /// Returns false when the Service's arrivals are not a trace's.
+    pub(super) fn schedule_next_trace_arrival(&mut self, service: ServiceId) -> bool {
+        let Some(tokens) = self.llm_arrivals[service.index()].as_ref() else {
+            return false;
+        };
+        if !tokens.is_trace() {
+            return false;
+        }
+        if let Some(at) = tokens.next_trace_arrival().filter(|t| *t <= self.end) {
+            self.queue.schedule(at, Event::Arrival { service });
+        }
+        true
+    }
+
+    /// An LLM request with these tokens arrives at `service`.
+    pub(super) fn send_llm_request(
+        &mut self,
+        service: ServiceId,
+        prompt_tokens: u32,
+        output_tokens: u32,
+    ) {
+        let Some((pod, _)) = self.route(service, CallRef::NONE) else {
+            return;
+        };
+        let server = self.servers[pod.index()]
+            .as_mut()
+            .expect("routed to a started pod");
+        let Some(llm) = server.llm_mut() else {
+            // Validation sends token traffic only to LLM Deployments.
+            debug_assert!(false, "token traffic routed to a pod without an LLM server");
+            return;
+        };
+        let request = LlmRequest {
+            id: service.0,
+            arrival: self.now,
+            prompt_tokens,
+            output_tokens,
+        };
+        let mut out = std::mem::take(&mut self.llm_outcomes);
+        if let Some((at, generation)) = llm.arrive(self.now, request, &mut out) {
+            self.queue.schedule(at, Event::LlmStep { pod, generation });
+        }
+        self.observe_llm_outcomes(&mut out);
+        self.llm_outcomes = out;
+    }
+
+    /// A pod's batching step is over: its results are observed and the next step begins.
+    pub(super) fn on_llm_step(&mut self, pod: PodId, generation: u32) {
+        let Some(server) = self.servers[pod.index()].as_mut() else {
+            return;
+        };
+        let Some(llm) = server.llm_mut() else {
+            return;
+        };
+        let mut out = std::mem::take(&mut self.llm_outcomes);
+        if let Some((at, generation)) = llm.step_done(self.now, generation, &mut out) {
+            self.queue.schedule(at, Event::LlmStep { pod, generation });
+        }
+        let drained = server.is_idle();
+        self.observe_llm_outcomes(&mut out);
+        self.llm_outcomes = out;
+        if drained && self.cluster.pod(pod).deletion.is_some() {
+            self.finish_termination(pod);
+        }
+    }
+
+    fn observe_llm_outcomes(&mut self, out: &mut Vec<LlmOutcome>) {
+        for outcome in out.drain(..) {
+            let service = ServiceId(outcome.id());
+            let observation = match outcome {
+                LlmOutcome::Finished {
+                    time_to_first_token,
+                    latency,
+                    prompt_tokens,
+                    output_tokens,
+                    ..
+                } => {
+                    self.recorder
+                        .observe(self.now, Observation::RequestServed { service, latency });
+                    Observation::LlmServed {
+                        service,
+                        time_to_first_token,
+                        time_per_output_token: outcome.time_per_output_token(),
+                        prompt_tokens,
+                        output_tokens,
+                    }
+                }
+                LlmOutcome::TooLong { .. } => Observation::RequestFailed {
+                    service,
+                    reason: FailureReason::PromptTooLong,
+                },
+                LlmOutcome::Dropped { .. } => Observation::RequestFailed {
+                    service,
+                    reason: FailureReason::PodTerminated,
+                },
+            };
+            self.recorder.observe(self.now, observation);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! LLM inference serving end to end: token traces and drawn token counts through the batching
+//! servers, the token-level report, the HPA on what vLLM exports, and requests that can never
+//! fit a server's KV cache.
+
+use kubesim::metrics::report::LlmServiceReport;
+
+use crate::support::{column, load, root, run, run_text};
+
+fn llm(out: &kubesim::engine::RunOutput) -> &LlmServiceReport {
+    out.report.services[0]
+        .llm
+        .as_ref()
+        .expect("an LLM Service has an llm report")
+}
+
+#[test]
+fn the_azure_trace_is_replayed_request_by_request_with_its_tokens() {
+    let path = root().join("scenarios/llm-inference/scenario.yaml");
+    let out = run(&load(&path, None, &["duration=10m"]));
+    // The trace's rows within the first 10 minutes (times from the first row), each with at
+    // least one output token, counted from the file itself.
+    let text = std::fs::read_to_string(
+        root().join("scenarios/llm-inference/azure-llm-conv-2023-11-16.csv"),
+    )
+    .unwrap();
+    let secs = |ts: &str| -> f64 {
+        let t = ts.split(' ').nth(1).unwrap();
+        let p: Vec<f64> = t.split(':').map(|x| x.parse().unwrap()).collect();
+        p[0] * 3600.0 + p[1] * 60.0 + p[2]
+    };
+    let rows: Vec<(f64, u64, u64)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                secs(f[0]),
+                f[1].parse().unwrap(),
+                f[2].parse::<u64>().unwrap().max(1),
+            )
+        })
+        .collect();
+    let start = rows[0].0;
+    let arrived: Vec<_> = rows.iter().filter(|r| r.0 - start <= 600.0).collect();
+    let s = &out.report.services[0];
+    assert_eq!(
+        s.requests + out.report.totals.in_flight_at_end,
+        arrived.len() as u64
+    );
+    let report = llm(&out);
+    let served_tokens: u64 = report.output_tokens;
+    assert!(served_tokens <= arrived.iter().map(|r| r.2).sum::<u64>());
+    assert!(report.time_to_first_token_ms.p50 > 0.0);
+    assert!(report.time_to_first_token_ms.p50 <= s.latency_ms.p50);
+    assert!(report.gpu_hours > 0.0 && report.cost_usd_per_million_output_tokens.is_some());
+}
+
+#[test]
+fn the_hpa_scales_llm_servers_on_requests_waiting() {
+    let out = run(&load(
+        &root().join("scenarios/llm-inference/scenario.yaml"),
+        None,
+        &[],
+    ));
+    let replicas = column(&out, "deployment.llama.replicas");
+    let max = replicas.iter().map(|r| r.1).fold(0.0, f64::max);
+    // 4 replicas at the start cannot keep up with the trace's prefill load: requests wait, and
+    // the HPA on vllm:num_requests_waiting (target 2 per pod) adds replicas.
+    assert!(max > 4.0, "replicas never grew: {replicas:?}");
+}
+
+const DRAWN: &str = r#"
+apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: llm-drawn}
+spec:
+  duration: 10m
+  seed: 3
+  cluster:
+    nodePools:
+      - name: gpu
+        count: 1
+        allocatable: {cpu: "96", memory: 1Ti, pods: 50, nvidia.com/gpu: 8}
+        pricePerHour: 40
+  workloads:
+    - deployment: llama
+      startupTime: 1s
+      llm: {profile: llama2-70b/h100-80gb/tp8, kvCacheBlocks: BLOCKS}
+  traffic:
+    - service: llama
+      arrivals: {constant: {rate: 2}}
+      tokens: {prompt: PROMPT, output: {uniform: {min: 50, max: 150}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: llama}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: llama}}
+  template:
+    metadata: {labels: {app: llama}}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai
+          resources:
+            requests: {cpu: "8", nvidia.com/gpu: 8}
+            limits: {nvidia.com/gpu: 8}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: llama}
+spec:
+  selector: {app: llama}
+"#;
+
+fn drawn(name: &str, prompt: &str, blocks: &str) -> kubesim::engine::RunOutput {
+    run_text(
+        name,
+        &DRAWN.replace("PROMPT", prompt).replace("BLOCKS", blocks),
+    )
+}
+
+#[test]
+fn drawn_token_counts_are_served_and_the_same_seed_gives_the_same_report() {
+    let a = drawn("llm-drawn-a", "{logNormal: {mean: 800, cv: 1}}", "20000");
+    let b = drawn("llm-drawn-b", "{logNormal: {mean: 800, cv: 1}}", "20000");
+    let report = llm(&a);
+    // About 2 requests/s for 600 s with outputs of 100 tokens on average: ~120 000 tokens
+    // (the Poisson count and the uniform draws put it well within ±15 %).
+    let out = report.output_tokens as f64;
+    assert!((102_000.0..138_000.0).contains(&out), "{out}");
+    // The pod holds its 8 GPUs from its binding at t = 0 to the end: 8 × 600 s = 4 800
+    // GPU-seconds = 1.333 GPU-hours.
+    assert!(
+        (report.gpu_hours - 8.0 / 6.0).abs() < 0.01,
+        "{}",
+        report.gpu_hours
+    );
+    assert_eq!(
+        serde_json::to_string(&a.report).unwrap(),
+        serde_json::to_string(&b.report).unwrap()
+    );
+}
+
+#[test]
+fn prompts_that_can_never_fit_the_kv_cache_fail_as_prompt_too_long() {
+    // 10 blocks of 16 tokens hold 160 tokens; every prompt has 1 000.
+    let out = drawn("llm-too-long", "1000", "10");
+    let s = &out.report.services[0];
+    assert!(s.requests > 0);
+    assert_eq!(s.failed_by_reason["prompt_too_long"], s.requests);
+}
