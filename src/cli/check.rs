@@ -64,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             super::tell(format!("{}: no SLOs defined", scenario.name));
         }
         for slo in &report.slos {
-            let actual = summary::slo_value(slo.metric, slo.actual);
+            let actual = summary::slo_value(&slo.metric, slo.actual);
             let line = format!(
                 "{} {}: {} (actual {actual})",
                 if slo.passed { "PASS" } else { "FAIL" },

@@ -240,7 +240,7 @@ pub struct SloResult {
     /// What it is about: `service/NAME`, `deployment/NAME` or `cluster`.
     pub scope: String,
     /// The metric as written (`latency.p99`, `availability`, …).
-    pub metric: &'static str,
+    pub metric: String,
     pub assertion: String,
     pub actual: Option<f64>,
     pub threshold: f64,

@@ -2,7 +2,7 @@
 
 use crate::scenario::{LatencyStat, Scenario, SloMetric, SloScope, SloSpec};
 
-use super::report::{Report, SloResult};
+use super::report::{LatencyMs, Report, SloResult};
 
 /// Evaluates every SLO of the scenario.
 pub fn evaluate(scenario: &Scenario, report: &Report) -> Vec<SloResult> {
@@ -32,6 +32,18 @@ pub fn result(slo: &SloSpec, report: &Report) -> SloResult {
     }
 }
 
+fn stat_of(l: &LatencyMs, stat: LatencyStat) -> f64 {
+    match stat {
+        LatencyStat::P50 => l.p50,
+        LatencyStat::P90 => l.p90,
+        LatencyStat::P95 => l.p95,
+        LatencyStat::P99 => l.p99,
+        LatencyStat::P999 => l.p999,
+        LatencyStat::Max => l.max,
+        LatencyStat::Mean => l.mean,
+    }
+}
+
 /// Whether `slo` holds for a measured value. No requests means no evidence: latency SLOs pass
 /// vacuously, availability counts as 1.
 pub fn holds(slo: &SloSpec, actual: Option<f64>) -> bool {
@@ -48,17 +60,26 @@ pub fn metric_value(scope: &SloScope, metric: SloMetric, report: &Report) -> Opt
     match (scope, metric) {
         (SloScope::Service(i), SloMetric::Latency(stat)) => {
             let s = &report.services[*i];
-            let l = &s.latency_ms;
-            (s.served > 0).then_some(match stat {
-                LatencyStat::P50 => l.p50,
-                LatencyStat::P90 => l.p90,
-                LatencyStat::P95 => l.p95,
-                LatencyStat::P99 => l.p99,
-                LatencyStat::P999 => l.p999,
-                LatencyStat::Max => l.max,
-                LatencyStat::Mean => l.mean,
-            })
+            (s.served > 0).then(|| stat_of(&s.latency_ms, stat))
         }
+        (SloScope::Service(i), SloMetric::TimeToFirstToken(stat)) => {
+            let s = &report.services[*i];
+            s.llm
+                .as_ref()
+                .filter(|_| s.served > 0)
+                .map(|l| stat_of(&l.time_to_first_token_ms, stat))
+        }
+        (SloScope::Service(i), SloMetric::TimePerOutputToken(stat)) => {
+            let s = &report.services[*i];
+            s.llm
+                .as_ref()
+                .filter(|_| s.served > 0)
+                .map(|l| stat_of(&l.time_per_output_token_ms, stat))
+        }
+        (SloScope::Service(i), SloMetric::CostPerMillionTokens) => report.services[*i]
+            .llm
+            .as_ref()
+            .and_then(|l| l.cost_usd_per_million_output_tokens),
         (SloScope::Service(i), SloMetric::Availability) => report.services[*i].availability,
         (SloScope::Service(i), SloMetric::RequestsFailed) => {
             Some(report.services[*i].failed as f64)

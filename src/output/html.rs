@@ -115,8 +115,8 @@ fn slos(page: &mut String, report: &Report) {
         };
         vec![
             escape(&s.name),
-            summary::slo_value(s.metric, s.actual),
-            summary::slo_value(s.metric, Some(s.threshold)),
+            summary::slo_value(&s.metric, s.actual),
+            summary::slo_value(&s.metric, Some(s.threshold)),
             format!("<span class=\"{class}\">{word}</span>"),
         ]
     });

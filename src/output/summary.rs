@@ -12,6 +12,10 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     out.push_str(&services(report));
     out.push('\n');
+    if report.services.iter().any(|s| s.llm.is_some()) {
+        out.push_str(&llm_services(report));
+        out.push('\n');
+    }
     out.push_str(&deployments(report));
     for line in happenings(report) {
         out.push_str(&format!("  {line}\n"));
@@ -43,6 +47,41 @@ fn services(r: &Report) -> String {
     for s in served(r) {
         let mut row = vec![Cell::new(&s.name)];
         row.extend(service_cells(s).into_iter().map(right));
+        t.add_row(row);
+    }
+    t.to_string() + "\n"
+}
+
+/// The token-level figures of the LLM Services.
+fn llm_services(r: &Report) -> String {
+    let mut t = table(&[
+        "LLM Service",
+        "TTFT p50 ms",
+        "TTFT p99 ms",
+        "TPOT p50 ms",
+        "TPOT p95 ms",
+        "output tokens/s",
+        "GPU-hours",
+        "USD / M output tokens",
+    ]);
+    for s in &r.services {
+        let Some(l) = &s.llm else {
+            continue;
+        };
+        let cost = l
+            .cost_usd_per_million_output_tokens
+            .map_or("-".to_string(), |c| format!("{c:.2}"));
+        let cells = [
+            format!("{:.1}", l.time_to_first_token_ms.p50),
+            format!("{:.1}", l.time_to_first_token_ms.p99),
+            format!("{:.1}", l.time_per_output_token_ms.p50),
+            format!("{:.1}", l.time_per_output_token_ms.p95),
+            format!("{:.1}", l.output_tokens_per_sec),
+            format!("{:.2}", l.gpu_hours),
+            cost,
+        ];
+        let mut row = vec![Cell::new(&s.name)];
+        row.extend(cells.into_iter().map(right));
         t.add_row(row);
     }
     t.to_string() + "\n"
@@ -196,7 +235,7 @@ fn pools(r: &Report) -> String {
 fn slos(r: &Report) -> String {
     let mut t = table(&["SLO", "actual", "result"]);
     for s in &r.slos {
-        let actual = slo_value(s.metric, s.actual);
+        let actual = slo_value(&s.metric, s.actual);
         t.add_row(vec![
             Cell::new(&s.name),
             right(actual),
@@ -212,9 +251,14 @@ pub fn slo_value(metric: &str, actual: Option<f64>) -> String {
         return "no data".into();
     };
     match metric {
-        m if m.starts_with("latency.") => format!("{a:.1} ms"),
+        m if ["latency.", "ttft.", "tpot."]
+            .iter()
+            .any(|p| m.starts_with(p)) =>
+        {
+            format!("{a:.1} ms")
+        }
         "availability" => format!("{:.3} %", a * 100.0),
-        "cost.total" => format!("{a:.2} USD"),
+        "cost.total" | "cost.per_million_tokens" => format!("{a:.2} USD"),
         "requests.failed" => format!("{a}"),
         _ => format!("{a:.2}"),
     }

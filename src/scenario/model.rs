@@ -969,6 +969,12 @@ pub enum SloScope {
 pub enum SloMetric {
     /// A latency percentile in ms; `Mean` and `Max` too.
     Latency(LatencyStat),
+    /// An LLM Service's time to first token (ms), as `Latency`.
+    TimeToFirstToken(LatencyStat),
+    /// An LLM Service's time per output token (ms), as `Latency`.
+    TimePerOutputToken(LatencyStat),
+    /// What an LLM Service's GPUs cost per million output tokens (USD).
+    CostPerMillionTokens,
     Availability,
     RequestsFailed,
     CostTotal,

@@ -368,6 +368,10 @@ pub struct RawLlm {
     /// Most tokens computed in one step (`--max-num-batched-tokens`, default 8192).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_num_batched_tokens: Option<u32>,
+    /// Most tokens of context per sequence (`--max-model-len`, default: the model's context
+    /// window; larger stands for a long-context variant with the same step times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_model_len: Option<u32>,
     /// Tokens per KV-cache block (`--block-size`, default 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_size: Option<u32>,

@@ -1,5 +1,6 @@
 //! SLO assertion expressions: `<metric> <op> <value>`, e.g. `latency.p99 <= 250ms`,
-//! `availability >= 99.9%`, `cost.total <= 20`, `replicas.max <= 10`.
+//! `availability >= 99.9%`, `cost.total <= 20`, `replicas.max <= 10`, and for LLM Services
+//! `ttft.p99 <= 2s`, `tpot.p95 <= 100ms`, `cost.per_million_tokens <= 30`.
 
 use super::model::{Comparison, DeploymentSpec, LatencyStat, ServiceSpec, SloMetric, SloScope};
 use super::units::parse_duration;
@@ -20,7 +21,48 @@ pub const METRIC_NAMES: &[&str] = &[
     "replicas.max",
     "replicas.mean",
     "replicas.min",
+    "ttft.p50",
+    "ttft.p90",
+    "ttft.p95",
+    "ttft.p99",
+    "ttft.p999",
+    "ttft.max",
+    "ttft.mean",
+    "tpot.p50",
+    "tpot.p90",
+    "tpot.p95",
+    "tpot.p99",
+    "tpot.p999",
+    "tpot.max",
+    "tpot.mean",
+    "cost.per_million_tokens",
 ];
+
+/// `p50` … `mean`, the statistic part of a latency-like metric name.
+fn latency_stat(name: &str) -> Option<LatencyStat> {
+    Some(match name {
+        "p50" => LatencyStat::P50,
+        "p90" => LatencyStat::P90,
+        "p95" => LatencyStat::P95,
+        "p99" => LatencyStat::P99,
+        "p999" => LatencyStat::P999,
+        "max" => LatencyStat::Max,
+        "mean" => LatencyStat::Mean,
+        _ => return None,
+    })
+}
+
+fn stat_name(stat: LatencyStat) -> &'static str {
+    match stat {
+        LatencyStat::P50 => "p50",
+        LatencyStat::P90 => "p90",
+        LatencyStat::P95 => "p95",
+        LatencyStat::P99 => "p99",
+        LatencyStat::P999 => "p999",
+        LatencyStat::Max => "max",
+        LatencyStat::Mean => "mean",
+    }
+}
 
 /// A parsed assertion (threshold in the metric's unit: ms, fraction, count or USD).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -61,14 +103,20 @@ fn split_comparison(text: &str) -> Option<(&str, Comparison, &str)> {
 }
 
 pub fn parse_metric(name: &str) -> Result<SloMetric, String> {
+    let latency_like = name.split_once('.').and_then(|(family, stat)| {
+        let stat = latency_stat(stat)?;
+        match family {
+            "latency" => Some(SloMetric::Latency(stat)),
+            "ttft" => Some(SloMetric::TimeToFirstToken(stat)),
+            "tpot" => Some(SloMetric::TimePerOutputToken(stat)),
+            _ => None,
+        }
+    });
+    if let Some(metric) = latency_like {
+        return Ok(metric);
+    }
     let metric = match name {
-        "latency.p50" => SloMetric::Latency(LatencyStat::P50),
-        "latency.p90" => SloMetric::Latency(LatencyStat::P90),
-        "latency.p95" => SloMetric::Latency(LatencyStat::P95),
-        "latency.p99" => SloMetric::Latency(LatencyStat::P99),
-        "latency.p999" => SloMetric::Latency(LatencyStat::P999),
-        "latency.max" => SloMetric::Latency(LatencyStat::Max),
-        "latency.mean" => SloMetric::Latency(LatencyStat::Mean),
+        "cost.per_million_tokens" => SloMetric::CostPerMillionTokens,
         "availability" => SloMetric::Availability,
         "requests.failed" => SloMetric::RequestsFailed,
         "cost.total" => SloMetric::CostTotal,
@@ -88,7 +136,9 @@ pub fn parse_metric(name: &str) -> Result<SloMetric, String> {
 
 fn parse_threshold(metric: SloMetric, text: &str) -> Result<f64, String> {
     match metric {
-        SloMetric::Latency(_) => parse_duration(text)
+        SloMetric::Latency(_)
+        | SloMetric::TimeToFirstToken(_)
+        | SloMetric::TimePerOutputToken(_) => parse_duration(text)
             .map(|d| d.as_millis_f64())
             .map_err(|e| format!("latency thresholds are durations: {e}")),
         SloMetric::Availability => {
@@ -118,22 +168,30 @@ fn parse_threshold(metric: SloMetric, text: &str) -> Result<f64, String> {
 }
 
 /// The name a metric is written with (the inverse of [`parse_metric`]).
-pub fn metric_name(metric: SloMetric) -> &'static str {
-    match metric {
-        SloMetric::Latency(LatencyStat::P50) => "latency.p50",
-        SloMetric::Latency(LatencyStat::P90) => "latency.p90",
-        SloMetric::Latency(LatencyStat::P95) => "latency.p95",
-        SloMetric::Latency(LatencyStat::P99) => "latency.p99",
-        SloMetric::Latency(LatencyStat::P999) => "latency.p999",
-        SloMetric::Latency(LatencyStat::Max) => "latency.max",
-        SloMetric::Latency(LatencyStat::Mean) => "latency.mean",
+pub fn metric_name(metric: SloMetric) -> String {
+    let name = match metric {
+        SloMetric::Latency(stat) => return format!("latency.{}", stat_name(stat)),
+        SloMetric::TimeToFirstToken(stat) => return format!("ttft.{}", stat_name(stat)),
+        SloMetric::TimePerOutputToken(stat) => return format!("tpot.{}", stat_name(stat)),
+        SloMetric::CostPerMillionTokens => "cost.per_million_tokens",
         SloMetric::Availability => "availability",
         SloMetric::RequestsFailed => "requests.failed",
         SloMetric::CostTotal => "cost.total",
         SloMetric::ReplicasMax => "replicas.max",
         SloMetric::ReplicasMean => "replicas.mean",
         SloMetric::ReplicasMin => "replicas.min",
-    }
+    };
+    name.to_string()
+}
+
+/// Whether only LLM Services have the metric.
+pub fn is_llm_metric(metric: SloMetric) -> bool {
+    matches!(
+        metric,
+        SloMetric::TimeToFirstToken(_)
+            | SloMetric::TimePerOutputToken(_)
+            | SloMetric::CostPerMillionTokens
+    )
 }
 
 /// Why the object an assertion is about could not be found.
@@ -161,10 +219,11 @@ pub fn resolve_scope(
         metric,
         SloMetric::ReplicasMax | SloMetric::ReplicasMean | SloMetric::ReplicasMin
     );
-    let per_service = matches!(
-        metric,
-        SloMetric::Latency(_) | SloMetric::Availability | SloMetric::RequestsFailed
-    );
+    let per_service = is_llm_metric(metric)
+        || matches!(
+            metric,
+            SloMetric::Latency(_) | SloMetric::Availability | SloMetric::RequestsFailed
+        );
     let wrong = |field, message: &str| ScopeError {
         field: Some(field),
         message: message.to_string(),
@@ -182,9 +241,8 @@ pub fn resolve_scope(
         let names = services
             .iter()
             .map(|x| (x.namespace.as_str(), x.name.as_str()));
-        return resolve(r, names, "Service")
-            .map(SloScope::Service)
-            .map_err(|e| missing(Some("service"), e));
+        let index = resolve(r, names, "Service").map_err(|e| missing(Some("service"), e))?;
+        return llm_scope(metric, index, services, deployments);
     }
     if let Some(r) = deployment {
         if !needs_deployment {
@@ -202,13 +260,15 @@ pub fn resolve_scope(
         .enumerate()
         .filter(|(_, x)| x.traffic.is_some());
     match metric {
-        SloMetric::Latency(_) => match (with_traffic.next(), with_traffic.next()) {
-            (Some((i, _)), None) => Ok(SloScope::Service(i)),
-            _ => Err(missing(
-                None,
-                "name the `service` this latency is for".into(),
-            )),
-        },
+        _ if is_llm_metric(metric) || matches!(metric, SloMetric::Latency(_)) => {
+            match (with_traffic.next(), with_traffic.next()) {
+                (Some((i, _)), None) => llm_scope(metric, i, services, deployments),
+                _ => Err(missing(
+                    None,
+                    "name the `service` this latency is for".into(),
+                )),
+            }
+        }
         _ if needs_deployment && deployments.len() == 1 => Ok(SloScope::Deployment(0)),
         _ if needs_deployment => Err(missing(
             None,
@@ -216,6 +276,31 @@ pub fn resolve_scope(
         )),
         _ => Ok(SloScope::Cluster),
     }
+}
+
+/// The Service scope `index`, unless the metric is an LLM one and no LLM server serves it.
+fn llm_scope(
+    metric: SloMetric,
+    index: usize,
+    services: &[ServiceSpec],
+    deployments: &[DeploymentSpec],
+) -> Result<SloScope, ScopeError> {
+    let serves_llm = services[index]
+        .backends
+        .iter()
+        .any(|&b| deployments[b].workload.llm.is_some());
+    if is_llm_metric(metric) && !serves_llm {
+        return Err(ScopeError {
+            field: Some("service"),
+            message: format!(
+                "{} is measured on LLM Services, and no LLM server serves Service {:?}",
+                metric_name(metric),
+                services[index].name
+            ),
+            reference: false,
+        });
+    }
+    Ok(SloScope::Service(index))
 }
 
 /// `service web: `, `deployment web: ` or nothing (the cluster), to put before an assertion.
@@ -249,6 +334,24 @@ mod tests {
                 SloMetric::Latency(LatencyStat::Mean),
                 Comparison::Lt,
                 1500.0,
+            ),
+            (
+                "ttft.p99 <= 2s",
+                SloMetric::TimeToFirstToken(LatencyStat::P99),
+                Comparison::Le,
+                2000.0,
+            ),
+            (
+                "tpot.p95 <= 100ms",
+                SloMetric::TimePerOutputToken(LatencyStat::P95),
+                Comparison::Le,
+                100.0,
+            ),
+            (
+                "cost.per_million_tokens <= $30",
+                SloMetric::CostPerMillionTokens,
+                Comparison::Le,
+                30.0,
             ),
             (
                 "availability >= 0.999",

@@ -92,6 +92,12 @@ impl Builder<'_> {
             DEFAULT_MAX_BATCHED_TOKENS,
             1 << 20,
         );
+        let max_model_len = bounded(
+            "maxModelLen",
+            raw.max_model_len,
+            found.context_tokens,
+            MAX_TOKENS,
+        );
         let block_tokens = bounded("blockSize", raw.block_size, DEFAULT_BLOCK_TOKENS, 1024);
         let kv_blocks = match raw.kv_cache_blocks {
             Some(blocks) => bounded("kvCacheBlocks", Some(blocks), 1, u32::MAX),
@@ -99,6 +105,7 @@ impl Builder<'_> {
         };
         Some(BatchingConfig {
             max_sequences,
+            max_model_len,
             max_batched_tokens,
             block_tokens,
             kv_blocks,

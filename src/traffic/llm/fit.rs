@@ -29,6 +29,8 @@ pub struct Measurement {
     pub generated_tokens: u64,
     pub prefill_ms: f64,
     pub decode_ms: f64,
+    /// The whole batch's end-to-end time (not used by the fit: a check on the simulation).
+    pub e2e_ms: f64,
 }
 
 impl Measurement {
@@ -64,8 +66,12 @@ pub fn read_table(csv_text: &str) -> Result<Table, String> {
         "token_size",
         "prompt_time",
         "token_time",
+        "e2e_time",
     ]
     .map(column);
+    if let Some(Err(e)) = cols.iter().find(|c| c.is_err()) {
+        return Err(e.clone());
+    }
     let [
         model,
         hardware,
@@ -75,7 +81,8 @@ pub fn read_table(csv_text: &str) -> Result<Table, String> {
         generated,
         prefill,
         decode,
-    ] = cols.map(|c| c.expect("checked below"));
+        e2e,
+    ] = cols.map(|c| c.unwrap_or_default());
     let mut table = Table::new();
     for (i, row) in reader.records().enumerate() {
         let row = row.map_err(|e| format!("line {}: {e}", i + 2))?;
@@ -91,6 +98,7 @@ pub fn read_table(csv_text: &str) -> Result<Table, String> {
             generated_tokens: number(generated)? as u64,
             prefill_ms: number(prefill)?,
             decode_ms: number(decode)?,
+            e2e_ms: number(e2e)?,
         });
     }
     Ok(table)
@@ -244,6 +252,7 @@ mod tests {
                 generated_tokens: g,
                 prefill_ms: 20.0 + 0.1 * tokens,
                 decode_ms: 30.0 + 0.5 * b as f64 + 0.001 * context,
+                e2e_ms: 0.0,
             }
         })
         .collect();
@@ -266,6 +275,7 @@ mod tests {
             generated_tokens: 128,
             prefill_ms: ms,
             decode_ms: 50.0,
+            e2e_ms: 0.0,
         };
         // 16 384 tokens took 6 600 ms; 32 768 tokens "took" 800 ms (< 6 600 / 2): dropped.
         // 4 096 tokens at 1 500 ms stays (it is below 16 384 tokens, and nothing before it is

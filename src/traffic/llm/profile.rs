@@ -91,6 +91,8 @@ pub struct LlmProfile {
     /// `model/hardware/tpN`, e.g. `llama2-70b/a100-80gb/tp4`.
     pub name: String,
     pub tensor_parallel: u32,
+    /// The model's context window in tokens.
+    pub context_tokens: u32,
     pub weights_bytes: u64,
     pub kv_bytes_per_token: u64,
     pub gpu_memory_bytes: u64,
@@ -132,6 +134,7 @@ impl LlmProfile {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ModelFacts {
     parameters: u64,
+    context_tokens: u32,
     bytes_per_parameter: u64,
     layers: u64,
     kv_heads: u64,
@@ -217,6 +220,7 @@ fn assemble(facts: &str, step_times: &str) -> Result<Vec<LlmProfile>, String> {
             Ok(LlmProfile {
                 name: f.name,
                 tensor_parallel,
+                context_tokens: m.context_tokens,
                 weights_bytes: m.parameters * m.bytes_per_parameter,
                 kv_bytes_per_token: 2 * m.layers * m.kv_heads * m.head_dim * 2,
                 gpu_memory_bytes: h.memory_per_gpu_bytes,
@@ -277,6 +281,7 @@ mod tests {
         LlmProfile {
             name: "toy/gpu/tp2".into(),
             tensor_parallel: 2,
+            context_tokens: 4096,
             weights_bytes: 100 << 30,
             kv_bytes_per_token: 1 << 20,
             gpu_memory_bytes: 80 << 30,
