@@ -3,7 +3,10 @@
 //! comparison with SimPy); `quickstart` adds the trace replay and autoscaling churn;
 //! `saturated-node` (bench-only, `benches/scenarios/`) keeps nodes CPU-contended so that every
 //! arrival and completion re-divides a node's CPU; `online-boutique` is a call graph of
-//! eleven Services (every request counted, internal calls included).
+//! eleven Services (every request counted, internal calls included). `llm-inference` is the
+//! Azure LLM conversation hour (19 366 requests) on 8 fixed Llama 2 70B replicas, and
+//! `llm-mooncake` (bench-only) the first 1 000 Mooncake requests on 8 servers: each request
+//! is a sequence of batching steps (one event per step per pod, not per token).
 
 use std::path::Path;
 
@@ -45,6 +48,16 @@ fn scenarios(c: &mut Criterion) {
     bench_scenario(c, "saturated-node", &[]);
     // 30 simulated minutes of the day's first hours: 58 k frontend requests and their calls.
     bench_scenario(c, "online-boutique", &["duration=30m"]);
+    bench_scenario(
+        c,
+        "llm-inference",
+        &[
+            "hpa/llama:spec.minReplicas=8",
+            "hpa/llama:spec.maxReplicas=8",
+            "cluster.nodePools[0].count=4",
+        ],
+    );
+    bench_scenario(c, "llm-mooncake", &[]);
 }
 
 criterion_group!(benches, scenarios);
