@@ -15,8 +15,7 @@
 use serde::Deserialize;
 
 use super::diag::Diagnostic;
-use super::trace::TraceMapping;
-use super::yaml::Position;
+use super::trace::{TraceMapping, line_error};
 use crate::sim::{SimDuration, SimTime};
 
 /// Most tokens one request's prompt or output may have (ten million: far beyond any model's
@@ -37,14 +36,6 @@ pub struct TraceRow {
     pub trace_secs: f64,
     pub prompt_tokens: u32,
     pub output_tokens: u32,
-}
-
-fn line_error(file: &str, line: usize, field: &str, message: impl Into<String>) -> Diagnostic {
-    let position = Some(Position {
-        line: line as u32,
-        column: 1,
-    });
-    Diagnostic::error(file, position, field, message)
 }
 
 /// Reads either format (see the module doc); problems are reported by line.

@@ -25,7 +25,13 @@ pub struct TraceMapping {
     pub scale: f64,
 }
 
-fn line_error(file: &str, line: usize, column: &str, message: impl Into<String>) -> Diagnostic {
+/// An error at a line of a trace file (column 1), for the field `column`.
+pub(super) fn line_error(
+    file: &str,
+    line: usize,
+    column: &str,
+    message: impl Into<String>,
+) -> Diagnostic {
     let position = Some(Position {
         line: line as u32,
         column: 1,

@@ -1044,35 +1044,30 @@ impl Builder<'_> {
                 let serves_llm = hpa
                     .target
                     .is_some_and(|t| deployments[t].workload.llm.is_some());
-                if source.is_some_and(|s| s.is_llm() && !serves_llm) {
-                    let message = format!(
+                let problem = match source {
+                    Some(s) if s.is_llm() && !serves_llm => format!(
                         "{name:?} is exported by LLM inference servers, and Deployment {:?} is not one (its workload has no llm)",
                         hpa.target_name
-                    );
-                    self.hpa_error(
-                        set,
-                        &hpa.name,
-                        &format!("spec.metrics[{i}].pods.metric.name"),
-                        message,
-                    );
-                }
-                if source.is_none() {
-                    let builtins: Vec<&str> = PodMetricSource::ALL
-                        .iter()
-                        .map(|s| s.builtin_name())
-                        .collect();
-                    let message = format!(
-                        "no pod metric {name:?}: use {} or name it under spec.workloads[].podMetrics of Deployment {:?}",
-                        builtins.join(", "),
-                        hpa.target_name
-                    );
-                    self.hpa_error(
-                        set,
-                        &hpa.name,
-                        &format!("spec.metrics[{i}].pods.metric.name"),
-                        message,
-                    );
-                }
+                    ),
+                    Some(_) => continue,
+                    None => {
+                        let builtins: Vec<&str> = PodMetricSource::ALL
+                            .iter()
+                            .map(|s| s.builtin_name())
+                            .collect();
+                        format!(
+                            "no pod metric {name:?}: use {} or name it under spec.workloads[].podMetrics of Deployment {:?}",
+                            builtins.join(", "),
+                            hpa.target_name
+                        )
+                    }
+                };
+                self.hpa_error(
+                    set,
+                    &hpa.name,
+                    &format!("spec.metrics[{i}].pods.metric.name"),
+                    problem,
+                );
             }
         }
         hpas

@@ -403,29 +403,11 @@ fn finished(now: SimTime, s: &Sequence) -> LlmOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::llm::profile::{DecodeCost, PrefillCost};
+    use crate::traffic::llm::profile::toy_profile;
     use proptest::prelude::*;
 
-    /// Prefill 50 ms at 100 tokens, +0.1 ms per token; decode 40 + 0.5 × B + 0.001 × C ms.
     fn toy() -> &'static LlmProfile {
-        Box::leak(Box::new(LlmProfile {
-            name: "toy/gpu/tp1".into(),
-            tensor_parallel: 1,
-            context_tokens: 4096,
-            weights_bytes: 0,
-            kv_bytes_per_token: 1,
-            gpu_memory_bytes: 0,
-            prefill: PrefillCost {
-                knot_tokens: vec![100, 1000],
-                knot_ms: vec![50.0, 140.0],
-            },
-            decode: DecodeCost {
-                base_ms: 40.0,
-                per_sequence_ms: 0.5,
-                per_context_token_ms: 0.001,
-            },
-            fit_error_percent: (0.0, 0.0),
-        }))
+        Box::leak(Box::new(toy_profile()))
     }
 
     fn config(max_batched_tokens: u32, kv_blocks: u32) -> BatchingConfig {

@@ -273,6 +273,30 @@ fn round_to(v: f64, decimals: i32) -> f64 {
     (v * scale).round() / scale
 }
 
+/// A small profile for tests: prefill 50 ms at 100 tokens and 140 ms at 1 000 (0.1 ms per
+/// token between), decode `40 + 0.5 × B + 0.001 × C` ms, one GPU, no memory facts.
+#[cfg(test)]
+pub(crate) fn toy_profile() -> LlmProfile {
+    LlmProfile {
+        name: "toy/gpu/tp1".into(),
+        tensor_parallel: 1,
+        context_tokens: 4096,
+        weights_bytes: 0,
+        kv_bytes_per_token: 1,
+        gpu_memory_bytes: 0,
+        prefill: PrefillCost {
+            knot_tokens: vec![100, 1000],
+            knot_ms: vec![50.0, 140.0],
+        },
+        decode: DecodeCost {
+            base_ms: 40.0,
+            per_sequence_ms: 0.5,
+            per_context_token_ms: 0.001,
+        },
+        fit_error_percent: (0.0, 0.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,20 +305,10 @@ mod tests {
         LlmProfile {
             name: "toy/gpu/tp2".into(),
             tensor_parallel: 2,
-            context_tokens: 4096,
             weights_bytes: 100 << 30,
             kv_bytes_per_token: 1 << 20,
             gpu_memory_bytes: 80 << 30,
-            prefill: PrefillCost {
-                knot_tokens: vec![100, 1000],
-                knot_ms: vec![50.0, 140.0],
-            },
-            decode: DecodeCost {
-                base_ms: 40.0,
-                per_sequence_ms: 0.5,
-                per_context_token_ms: 0.001,
-            },
-            fit_error_percent: (0.0, 0.0),
+            ..toy_profile()
         }
     }
 
