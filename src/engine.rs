@@ -22,7 +22,7 @@ use crate::metrics::cluster_events::{
     ClusterEvent, ClusterEventLog, ClusterEventReason, ObjectKind,
 };
 use crate::metrics::pod_events::{PodEvent, PodEventLog, PodEventReason, PodRef};
-use crate::metrics::recorder::{ClusterSample, DeploymentSample, SeriesNames};
+use crate::metrics::recorder::{ClusterSample, DeploymentSample, LlmSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
 use crate::scenario::{HpaResource, MemoryModel, PodSource, Scenario};
@@ -114,8 +114,12 @@ pub enum Event {
     /// A call frame's `delay` step is over.
     FrameResume { frame: u32, token: u32 },
     /// An LLM pod's batching step is over (stale when `generation` moved on: the pod's
-    /// requests were dropped).
-    LlmStep { pod: PodId, generation: u32 },
+    /// requests were dropped; or when `container` did: its server was replaced by a restart).
+    LlmStep {
+        pod: PodId,
+        container: u32,
+        generation: u32,
+    },
 }
 
 /// Call sites over all call graphs (each call step has its own retry budget).
@@ -284,6 +288,9 @@ impl<'s> Engine<'s> {
         let names = SeriesNames {
             services: s.services.iter().map(|x| x.name.as_str()).collect(),
             deployments: s.deployments.iter().map(|x| x.name.as_str()).collect(),
+            llm_deployments: (0..s.deployments.len())
+                .filter(|&d| s.deployments[d].workload.llm.is_some())
+                .collect(),
             pools: s.node_pools.iter().map(|x| x.name.as_str()).collect(),
             pool_prices: s
                 .node_pools
@@ -525,7 +532,11 @@ impl<'s> Engine<'s> {
         match event {
             Event::Arrival { service } => self.on_arrival(service),
             Event::Completion { pod, generation } => self.on_completion(pod, generation),
-            Event::LlmStep { pod, generation } => self.on_llm_step(pod, generation),
+            Event::LlmStep {
+                pod,
+                container,
+                generation,
+            } => self.on_llm_step(pod, container, generation),
             Event::PodStarted { pod } => self.on_pod_started(pod),
             Event::TerminationDeadline { pod } => self.kill_pod(pod),
             Event::MetricsScrape => self.on_scrape(),
@@ -1564,6 +1575,7 @@ impl<'s> Engine<'s> {
                 DeploymentSample {
                     cpu_utilization: self.cpu_utilization(id),
                     in_flight: self.in_flight(id),
+                    llm: self.llm_sample(id),
                 }
             })
             .collect();
@@ -1586,14 +1598,39 @@ impl<'s> Engine<'s> {
 
     /// Requests on the Deployment's pods (served or queued) now.
     fn in_flight(&self, deployment: DeploymentId) -> usize {
+        self.servers_of(deployment).map(PodServer::load).sum()
+    }
+
+    /// The servers of the Deployment's pods that have one.
+    fn servers_of(&self, deployment: DeploymentId) -> impl Iterator<Item = &PodServer> {
         let d = self.cluster.deployment(deployment);
         let live = d
             .replica_sets
             .iter()
             .flat_map(|&rs| self.cluster.pods_of(rs));
         live.filter_map(|p| self.servers.get(p.id.index()).and_then(Option::as_ref))
-            .map(PodServer::load)
-            .sum()
+    }
+
+    /// An LLM Deployment's servers summed (KV usage: the mean over them); `None` for others.
+    fn llm_sample(&self, deployment: DeploymentId) -> Option<LlmSample> {
+        self.cluster
+            .deployment(deployment)
+            .spec
+            .workload
+            .llm
+            .as_ref()?;
+        let mut sample = LlmSample::default();
+        let mut servers = 0u32;
+        for l in self.servers_of(deployment).filter_map(PodServer::llm) {
+            sample.waiting += l.waiting();
+            sample.running += l.running();
+            sample.kv_cache_usage += l.kv_usage();
+            servers += 1;
+        }
+        if servers > 0 {
+            sample.kv_cache_usage /= f64::from(servers);
+        }
+        Some(sample)
     }
 
     /// Mean CPU utilization (usage / request) over the Deployment's pods with a metric, as the

@@ -57,7 +57,12 @@ impl<'s> Engine<'s> {
         caller: CallRef,
     ) -> Option<(PodId, Instance)> {
         let endpoints = &self.cluster.services[service.index()].endpoints;
-        let Some(pod) = self.routers[service.index()].pick(endpoints) else {
+        let servers = &self.servers;
+        let outstanding = |p: PodId| {
+            let server = servers.get(p.index()).and_then(Option::as_ref);
+            server.map_or(usize::MAX, PodServer::load)
+        };
+        let Some(pod) = self.routers[service.index()].pick(endpoints, outstanding) else {
             self.request_failed(service, FailureReason::NoEndpoint, caller);
             return None;
         };

@@ -57,6 +57,12 @@ pub(super) enum Kill {
 }
 
 impl Engine<'_> {
+    /// How many times the pod's container has started (0: never): events for an earlier start
+    /// carry an older number.
+    pub(super) fn container_generation(&self, pod: PodId) -> u32 {
+        self.containers.get(pod.index()).map_or(0, |c| c.generation)
+    }
+
     /// Starts (or restarts) the pod's container.
     pub(super) fn start_container(&mut self, pod: PodId, how: Start) {
         let (cap, quota) = self.join_node_cpu(pod);

@@ -6,6 +6,7 @@
 use super::{Engine, Event};
 use crate::cluster::{PodId, ServiceId};
 use crate::metrics::Observation;
+use crate::sim::SimTime;
 use crate::traffic::FailureReason;
 use crate::traffic::calls::CallRef;
 use crate::traffic::llm::batching::{LlmOutcome, LlmRequest};
@@ -51,15 +52,29 @@ impl Engine<'_> {
             output_tokens,
         };
         let mut out = std::mem::take(&mut self.llm_outcomes);
-        if let Some((at, generation)) = llm.arrive(self.now, request, &mut out) {
-            self.queue.schedule(at, Event::LlmStep { pod, generation });
-        }
+        let step = llm.arrive(self.now, request, &mut out);
+        self.schedule_llm_step(pod, step);
         self.observe_llm_outcomes(&mut out);
         self.llm_outcomes = out;
     }
 
+    fn schedule_llm_step(&mut self, pod: PodId, step: Option<(SimTime, u32)>) {
+        if let Some((at, generation)) = step {
+            let container = self.container_generation(pod);
+            let event = Event::LlmStep {
+                pod,
+                container,
+                generation,
+            };
+            self.queue.schedule(at, event);
+        }
+    }
+
     /// A pod's batching step is over: its results are observed and the next step begins.
-    pub(super) fn on_llm_step(&mut self, pod: PodId, generation: u32) {
+    pub(super) fn on_llm_step(&mut self, pod: PodId, container: u32, generation: u32) {
+        if container != self.container_generation(pod) {
+            return; // a step of a server that a restart replaced
+        }
         let Some(server) = self.servers[pod.index()].as_mut() else {
             return;
         };
@@ -67,10 +82,9 @@ impl Engine<'_> {
             return;
         };
         let mut out = std::mem::take(&mut self.llm_outcomes);
-        if let Some((at, generation)) = llm.step_done(self.now, generation, &mut out) {
-            self.queue.schedule(at, Event::LlmStep { pod, generation });
-        }
+        let step = llm.step_done(self.now, generation, &mut out);
         let drained = server.is_idle();
+        self.schedule_llm_step(pod, step);
         self.observe_llm_outcomes(&mut out);
         self.llm_outcomes = out;
         if drained && self.cluster.pod(pod).deletion.is_some() {
@@ -107,6 +121,7 @@ impl Engine<'_> {
                     service,
                     reason: FailureReason::PodTerminated,
                 },
+                LlmOutcome::Preempted { .. } => Observation::LlmPreempted { service },
             };
             self.recorder.observe(self.now, observation);
         }

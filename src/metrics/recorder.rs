@@ -18,6 +18,8 @@ pub enum Observation {
         service: ServiceId,
         reason: FailureReason,
     },
+    /// An LLM request was preempted in its server (its KV blocks were needed).
+    LlmPreempted { service: ServiceId },
     /// An LLM request finished (besides its `RequestServed`): its token timings and counts.
     LlmServed {
         service: ServiceId,
@@ -110,7 +112,21 @@ pub struct DeploymentSample {
     pub cpu_utilization: f64,
     /// Requests on its pods (served or queued) at that instant.
     pub in_flight: usize,
+    /// For an LLM Deployment, its servers at that instant.
+    pub llm: Option<LlmSample>,
 }
+
+/// An LLM Deployment's servers at a sample: requests waiting and running (summed over its
+/// pods) and the mean fraction of their KV caches in use.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LlmSample {
+    pub waiting: usize,
+    pub running: usize,
+    pub kv_cache_usage: f64,
+}
+
+/// The time-series columns of an LLM Deployment, after its other columns.
+const LLM_DEPLOYMENT_COLUMNS: [&str; 3] = ["llm_waiting", "llm_running", "kv_cache_usage"];
 
 /// Cluster-wide values read at each sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -195,6 +211,7 @@ pub struct LlmStats {
     pub time_per_output_token: Histogram<u64>,
     pub prompt_tokens: u64,
     pub output_tokens: u64,
+    pub preemptions: u64,
 }
 
 impl LlmStats {
@@ -204,6 +221,7 @@ impl LlmStats {
             time_per_output_token: new_histogram(),
             prompt_tokens: 0,
             output_tokens: 0,
+            preemptions: 0,
         }
     }
 
@@ -337,6 +355,9 @@ pub struct Recorder {
 pub struct SeriesNames<'a> {
     pub services: Vec<&'a str>,
     pub deployments: Vec<&'a str>,
+    /// Indices of the Deployments that are LLM servers (they get `LLM_DEPLOYMENT_COLUMNS`;
+    /// their samples must carry `llm`).
+    pub llm_deployments: Vec<usize>,
     pub pools: Vec<&'a str>,
     /// What each pool's nodes are billed per hour (for the `cluster.cost_usd` column).
     pub pool_prices: Vec<f64>,
@@ -357,9 +378,14 @@ impl Recorder {
                 columns.push(format!("service.{s}.{m}"));
             }
         }
-        for d in &names.deployments {
+        for (i, d) in names.deployments.iter().enumerate() {
             for m in ["replicas", "ready", "cpu_utilization", "in_flight"] {
                 columns.push(format!("deployment.{d}.{m}"));
+            }
+            if names.llm_deployments.contains(&i) {
+                for m in LLM_DEPLOYMENT_COLUMNS {
+                    columns.push(format!("deployment.{d}.{m}"));
+                }
             }
         }
         for p in &names.pools {
@@ -425,6 +451,11 @@ impl Recorder {
                     prompt_tokens,
                     output_tokens,
                 ),
+            Observation::LlmPreempted { service } => {
+                self.llm[service.index()]
+                    .get_or_insert_with(LlmStats::new)
+                    .preemptions += 1;
+            }
             _ => self.observe_control(now, o),
         }
     }
@@ -529,7 +560,8 @@ impl Recorder {
             } => self.hpa_synced(hpa, from, to, at_max, held_by),
             Observation::RequestServed { .. }
             | Observation::RequestFailed { .. }
-            | Observation::LlmServed { .. } => {
+            | Observation::LlmServed { .. }
+            | Observation::LlmPreempted { .. } => {
                 unreachable!("handled in observe")
             }
         }
@@ -604,6 +636,9 @@ impl Recorder {
             let util = round3(sample.cpu_utilization);
             let in_flight = sample.in_flight as f64;
             row.extend([d.replicas.current, d.ready.current, util, in_flight]);
+            if let Some(l) = sample.llm {
+                row.extend([l.waiting as f64, l.running as f64, round3(l.kv_cache_usage)]);
+            }
         }
         row.extend(self.pools.iter().map(|p| p.current));
         let cost = round3(self.node_cost_so_far(now));
@@ -700,6 +735,7 @@ mod tests {
         let names = SeriesNames {
             services: vec!["web"],
             deployments: vec![],
+            llm_deployments: vec![],
             pools: vec![],
             pool_prices: vec![],
         };

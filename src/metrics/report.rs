@@ -62,6 +62,8 @@ pub struct LlmServiceReport {
     /// Tokens of the requests served.
     pub prompt_tokens: u64,
     pub output_tokens: u64,
+    /// Times a running request lost its KV blocks to an older one and prefilled again.
+    pub preemptions: u64,
     /// Output tokens per second of simulated time.
     pub output_tokens_per_sec: f64,
     /// GPU-hours its Deployments' bound pods held.
@@ -466,6 +468,7 @@ fn llm_report(
         time_per_output_token_ms: latency(&l.time_per_output_token),
         prompt_tokens: l.prompt_tokens,
         output_tokens: l.output_tokens,
+        preemptions: l.preemptions,
         output_tokens_per_sec: if secs > 0.0 {
             round3(l.output_tokens as f64 / secs)
         } else {

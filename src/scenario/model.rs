@@ -677,6 +677,9 @@ pub enum LoadBalancing {
     Random,
     /// Endpoints in turn (IPVS `rr`).
     RoundRobin,
+    /// The endpoint with the fewest requests in flight, ties at random (inference gateways,
+    /// Envoy `LEAST_REQUEST` comparing all endpoints).
+    LeastRequest,
 }
 
 /// A piecewise-constant Poisson rate: segment `i` holds from `start` until the next segment.

@@ -1678,8 +1678,9 @@ impl Builder<'_> {
         match value {
             None | Some("Random") => LoadBalancing::Random,
             Some("RoundRobin") => LoadBalancing::RoundRobin,
+            Some("LeastRequest") => LoadBalancing::LeastRequest,
             Some(other) => {
-                self.error(&format!("{path}.loadBalancing"), format!("{other:?} is not a policy: use Random (kube-proxy iptables) or RoundRobin (IPVS rr)"));
+                self.error(&format!("{path}.loadBalancing"), format!("{other:?} is not a policy: use Random (kube-proxy iptables), RoundRobin (IPVS rr) or LeastRequest (fewest requests in flight)"));
                 LoadBalancing::Random
             }
         }

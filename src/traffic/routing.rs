@@ -1,5 +1,7 @@
-//! Service load balancing over ready endpoints: uniformly random (kube-proxy iptables mode)
-//! or round-robin (IPVS `rr`).
+//! Service load balancing over ready endpoints: uniformly random (kube-proxy iptables mode),
+//! round-robin (IPVS `rr`), or least outstanding requests (as inference gateways and Envoy's
+//! `LEAST_REQUEST` with all endpoints compared), ties broken at random from the Service's
+//! routing stream.
 
 use rand::RngExt;
 
@@ -23,11 +25,18 @@ impl Router {
     }
 
     /// The endpoint for the next request, or `None` when there is no ready endpoint.
-    pub fn pick(&mut self, endpoints: &[PodId]) -> Option<PodId> {
+    /// `outstanding` gives an endpoint's requests in flight (read only by `LeastRequest`).
+    #[inline]
+    pub fn pick(
+        &mut self,
+        endpoints: &[PodId],
+        outstanding: impl Fn(PodId) -> usize,
+    ) -> Option<PodId> {
         if endpoints.is_empty() {
             return None;
         }
         let index = match self.policy {
+            LoadBalancing::LeastRequest => self.least_outstanding(endpoints, outstanding),
             LoadBalancing::Random => self.rng.random_range(0..endpoints.len()),
             LoadBalancing::RoundRobin => {
                 // (cursor + 1) mod len, without a division in the common case.
@@ -42,6 +51,30 @@ impl Router {
         };
         Some(endpoints[index])
     }
+
+    /// The index of an endpoint with the fewest requests in flight; among equals each is as
+    /// likely (reservoir sampling: the k-th equal replaces the pick with probability 1/k).
+    fn least_outstanding(
+        &mut self,
+        endpoints: &[PodId],
+        outstanding: impl Fn(PodId) -> usize,
+    ) -> usize {
+        let mut best = (usize::MAX, 0);
+        let mut ties = 0u32;
+        for (i, &pod) in endpoints.iter().enumerate() {
+            let load = outstanding(pod);
+            if load < best.0 {
+                best = (load, i);
+                ties = 1;
+            } else if load == best.0 {
+                ties += 1;
+                if self.rng.random_range(0..ties) == 0 {
+                    best.1 = i;
+                }
+            }
+        }
+        best.1
+    }
 }
 
 #[cfg(test)]
@@ -53,18 +86,33 @@ mod tests {
     fn round_robin_cycles_and_random_spreads() {
         let eps = [PodId(1), PodId(2), PodId(3)];
         let mut rr = Router::new(LoadBalancing::RoundRobin, RngStreams::new(1).stream("r"));
-        let picks: Vec<u32> = (0..4).map(|_| rr.pick(&eps).unwrap().0).collect();
+        let picks: Vec<u32> = (0..4).map(|_| rr.pick(&eps, |_| 0).unwrap().0).collect();
         assert_eq!(picks, vec![2, 3, 1, 2]);
         let mut random = Router::new(LoadBalancing::Random, RngStreams::new(1).stream("r"));
         let mut counts = [0; 3];
         for _ in 0..30_000 {
-            counts[(random.pick(&eps).unwrap().0 - 1) as usize] += 1;
+            counts[(random.pick(&eps, |_| 0).unwrap().0 - 1) as usize] += 1;
         }
         // Each endpoint expects 10 000 (sd ≈ 82): ±500 is a ~6σ bound.
         assert!(
             counts.iter().all(|c| (9_500..=10_500).contains(c)),
             "{counts:?}"
         );
-        assert_eq!(random.pick(&[]), None);
+        assert_eq!(random.pick(&[], |_| 0), None);
+    }
+
+    #[test]
+    fn least_request_picks_the_least_loaded_and_spreads_ties() {
+        let eps = [PodId(1), PodId(2), PodId(3), PodId(4)];
+        let mut lr = Router::new(LoadBalancing::LeastRequest, RngStreams::new(1).stream("r"));
+        // Loads 5, 2, 7, 2: pods 2 and 4 tie at 2, each picked about half the time.
+        let load = |p: PodId| [0, 5, 2, 7, 2][p.index()];
+        let mut counts = [0; 5];
+        for _ in 0..10_000 {
+            counts[lr.pick(&eps, load).unwrap().index()] += 1;
+        }
+        assert_eq!(counts[1] + counts[3], 0);
+        // 5 000 each expected (sd 50): ±300 is a 6σ bound.
+        assert!((4_700..=5_300).contains(&counts[2]), "{counts:?}");
     }
 }

@@ -85,7 +85,7 @@ spec:
   workloads:
     - deployment: llama
       startupTime: 1s
-      llm: {profile: llama2-70b/h100-80gb/tp8, kvCacheBlocks: BLOCKS}
+      llm: {profile: llama2-70b/h100-80gb/tp8, kvCacheBlocks: BLOCKS, maxModelLen: 32768}
   traffic:
     - service: llama
       arrivals: {constant: {rate: 2}}
@@ -150,4 +150,42 @@ fn prompts_that_can_never_fit_the_kv_cache_fail_as_prompt_too_long() {
     let s = &out.report.services[0];
     assert!(s.requests > 0);
     assert_eq!(s.failed_by_reason["prompt_too_long"], s.requests);
+}
+
+#[test]
+fn a_small_kv_cache_preempts_and_the_time_series_shows_the_servers() {
+    // 300 blocks hold 4 800 tokens; about 2 requests/s of ~900 tokens each staying ~5 s keep
+    // some 10 sequences (9 000 tokens) in flight: decodes run out of blocks and the newest
+    // sequences are preempted, then prefill again — and every request still finishes but
+    // those that alone need more than the cache (the log-normal's tail).
+    let out = drawn("llm-preempt", "{logNormal: {mean: 800, cv: 1}}", "300");
+    let s = &out.report.services[0];
+    assert!(llm(&out).preemptions > 0, "no preemption");
+    assert_eq!(s.failed, s.failed_by_reason["prompt_too_long"]);
+    assert!(s.failed * 50 < s.requests, "{} of {} failed", s.failed, s.requests);
+    let kv = column(&out, "deployment.llama.kv_cache_usage");
+    assert!(kv.iter().any(|(_, v)| *v > 0.5), "{kv:?}");
+    assert!(kv.iter().all(|(_, v)| (0.0..=1.0).contains(v)));
+    let running = column(&out, "deployment.llama.llm_running");
+    assert!(running.iter().any(|(_, v)| *v >= 2.0), "{running:?}");
+}
+
+#[test]
+fn least_request_routing_spreads_llm_requests_by_what_each_server_holds() {
+    let text = DRAWN
+        .replace("PROMPT", "{logNormal: {mean: 800, cv: 1}}")
+        .replace("BLOCKS", "20000")
+        .replace("replicas: 1", "replicas: 2")
+        .replace("count: 1", "count: 2")
+        .replace(
+            "arrivals: {constant: {rate: 2}}",
+            "arrivals: {constant: {rate: 2}}\n      loadBalancing: LeastRequest",
+        );
+    let a = run_text("llm-least-a", &text);
+    let b = run_text("llm-least-b", &text);
+    assert_eq!(a.report.services[0].failed, 0);
+    assert_eq!(
+        serde_json::to_string(&a.report).unwrap(),
+        serde_json::to_string(&b.report).unwrap()
+    );
 }

@@ -69,6 +69,8 @@ pub enum LlmOutcome {
     TooLong { id: u32 },
     /// The server was stopped with the request in it.
     Dropped { id: u32 },
+    /// The request was preempted (it will prefill again); it is still in the server.
+    Preempted { id: u32 },
 }
 
 impl LlmOutcome {
@@ -77,7 +79,8 @@ impl LlmOutcome {
         match *self {
             LlmOutcome::Finished { id, .. }
             | LlmOutcome::TooLong { id }
-            | LlmOutcome::Dropped { id } => id,
+            | LlmOutcome::Dropped { id }
+            | LlmOutcome::Preempted { id } => id,
         }
     }
 
@@ -198,7 +201,7 @@ impl LlmServer {
         if self.step_end.is_some() {
             return None;
         }
-        self.begin_step(now)
+        self.begin_step(now, out)
     }
 
     /// Handles the end of a step (stale generations are ignored) and begins the next one.
@@ -213,7 +216,7 @@ impl LlmServer {
         }
         self.step_end = None;
         self.apply_step(now, out);
-        self.begin_step(now)
+        self.begin_step(now, out)
     }
 
     /// Drops every request (the pod is gone) and forgets the step in progress.
@@ -258,9 +261,9 @@ impl LlmServer {
 
     /// Picks what the next step computes and returns its end, or `None` when there is nothing
     /// to compute (the server goes idle until a request arrives).
-    fn begin_step(&mut self, now: SimTime) -> Option<(SimTime, u32)> {
+    fn begin_step(&mut self, now: SimTime, out: &mut Vec<LlmOutcome>) -> Option<(SimTime, u32)> {
         let mut budget = self.config.max_batched_tokens;
-        let preempted = self.schedule_running(&mut budget);
+        let preempted = self.schedule_running(&mut budget, out);
         if !preempted {
             self.admit_waiting(&mut budget);
         }
@@ -275,7 +278,7 @@ impl LlmServer {
     }
 
     /// Step 1 of the module doc. Returns whether anything was preempted.
-    fn schedule_running(&mut self, budget: &mut u32) -> bool {
+    fn schedule_running(&mut self, budget: &mut u32, out: &mut Vec<LlmOutcome>) -> bool {
         let mut preempted = false;
         let mut i = 0;
         while i < self.running.len() {
@@ -290,7 +293,7 @@ impl LlmServer {
             while !fits {
                 preempted = true;
                 let victim = self.running.len() - 1;
-                self.preempt_last();
+                out.push(self.preempt_last());
                 if victim == i {
                     break;
                 }
@@ -338,7 +341,7 @@ impl LlmServer {
     }
 
     /// Recompute preemption of the newest running sequence.
-    fn preempt_last(&mut self) {
+    fn preempt_last(&mut self) -> LlmOutcome {
         let mut s = self.running.pop().expect("a running sequence to preempt");
         self.used_blocks -= s.blocks;
         s.blocks = 0;
@@ -346,6 +349,7 @@ impl LlmServer {
         s.scheduled = 0;
         self.waiting.push_front(s);
         self.counters.preemptions += 1;
+        LlmOutcome::Preempted { id: s.request.id }
     }
 
     fn step_shape(&self) -> StepShape {
@@ -445,7 +449,15 @@ mod tests {
                     }
                 }
                 (_, Some((t, generation))) => next_step = server.step_done(t, generation, &mut out),
-                (None, None) => return out,
+                (None, None) => {
+                    let preempted = out
+                        .iter()
+                        .filter(|o| matches!(o, LlmOutcome::Preempted { .. }))
+                        .count();
+                    assert_eq!(preempted as u64, server.counters().preemptions);
+                    out.retain(|o| !matches!(o, LlmOutcome::Preempted { .. }));
+                    return out;
+                }
                 _ => unreachable!(),
             }
         }
@@ -654,7 +666,9 @@ mod tests {
                         let r = requests.iter().find(|r| r.id == id).unwrap();
                         prop_assert!((r.prompt_tokens + r.output_tokens.max(1)).div_ceil(16) > kv_blocks);
                     }
-                    LlmOutcome::Dropped { .. } => prop_assert!(false, "nothing was dropped"),
+                    LlmOutcome::Dropped { .. } | LlmOutcome::Preempted { .. } => {
+                        prop_assert!(false, "nothing was dropped; run() removes preemptions")
+                    }
                 }
             }
             prop_assert_eq!(server.kv_usage(), 0.0);
