@@ -1606,6 +1606,7 @@ fn supported_metric(
         return Some(HpaMetric::External {
             metric: e.metric.name.clone(),
             series: None,
+            from_pods: None,
             target,
         });
     }

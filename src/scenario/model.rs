@@ -752,10 +752,12 @@ pub enum HpaMetric {
         source: Option<PodMetricSource>,
         target_milli: i64,
     },
-    /// `type: External` from a scripted series.
+    /// `type: External`: a scripted series, or a serving metric summed over the target's pods
+    /// (`from_pods`, for a built-in name such as `vllm:num_requests_waiting`: queue depth).
     External {
         metric: String,
         series: Option<usize>,
+        from_pods: Option<PodMetricSource>,
         target: ValueTarget,
     },
     /// `type: Object` from a scripted series (the described object is not modelled).

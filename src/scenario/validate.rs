@@ -484,7 +484,7 @@ impl Builder<'_> {
         let hpas = self.resolve_pod_metrics(hpas, &deployments, set);
         self.check_resource_metrics(&hpas, &deployments, set);
         let metric_series = self.metric_series(&spec.external_metrics, duration);
-        let hpas = self.resolve_series(hpas, &metric_series, set);
+        let hpas = self.resolve_series(hpas, &metric_series, &deployments, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
         self.check_calls_to_llm(&deployments, &services);
         self.warn_unfittable(&deployments, &node_pools);
@@ -1243,11 +1243,29 @@ impl Builder<'_> {
         &mut self,
         mut hpas: Vec<HpaSpec>,
         series: &[MetricSeries],
+        deployments: &[DeploymentSpec],
         set: &ManifestSet,
     ) -> Vec<HpaSpec> {
         for hpa in &mut hpas {
             for (i, metric) in hpa.metrics.iter_mut().enumerate() {
                 let (kind, name, slot) = match metric {
+                    HpaMetric::External {
+                        metric, from_pods, ..
+                    } if PodMetricSource::from_builtin_name(metric).is_some() => {
+                        *from_pods = PodMetricSource::from_builtin_name(metric);
+                        let serves_llm = hpa
+                            .target
+                            .is_some_and(|t| deployments[t].workload.llm.is_some());
+                        if from_pods.is_some_and(|s| s.is_llm()) && !serves_llm {
+                            let message = format!(
+                                "{metric:?} is exported by LLM inference servers, and Deployment {:?} is not one (its workload has no llm)",
+                                hpa.target_name
+                            );
+                            let path = format!("spec.metrics[{i}].external.metric.name");
+                            self.hpa_error(set, &hpa.name, &path, message);
+                        }
+                        continue;
+                    }
                     HpaMetric::External { metric, series, .. } => {
                         ("external", metric.clone(), series)
                     }

@@ -162,7 +162,12 @@ fn a_small_kv_cache_preempts_and_the_time_series_shows_the_servers() {
     let s = &out.report.services[0];
     assert!(llm(&out).preemptions > 0, "no preemption");
     assert_eq!(s.failed, s.failed_by_reason["prompt_too_long"]);
-    assert!(s.failed * 50 < s.requests, "{} of {} failed", s.failed, s.requests);
+    assert!(
+        s.failed * 50 < s.requests,
+        "{} of {} failed",
+        s.failed,
+        s.requests
+    );
     let kv = column(&out, "deployment.llama.kv_cache_usage");
     assert!(kv.iter().any(|(_, v)| *v > 0.5), "{kv:?}");
     assert!(kv.iter().all(|(_, v)| (0.0..=1.0).contains(v)));
@@ -188,4 +193,19 @@ fn least_request_routing_spreads_llm_requests_by_what_each_server_holds() {
         serde_json::to_string(&a.report).unwrap(),
         serde_json::to_string(&b.report).unwrap()
     );
+}
+
+#[test]
+fn an_external_queue_depth_metric_sums_the_waiting_requests_of_the_pods() {
+    // The first 20 minutes with the HPA reading the Deployment's total queue (an adapter's
+    // `sum(vllm:num_requests_waiting)`) against a Value target of 1: the 4 pods' queues hold
+    // up to 3 requests together now and then, 3× the target, so the HPA adds replicas.
+    let external = "hpa/llama:spec.metrics[0]={type: External, external: {metric: {name: \"vllm:num_requests_waiting\"}, target: {type: Value, value: \"1\"}}}";
+    let path = root().join("scenarios/llm-inference/scenario.yaml");
+    let out = run(&load(&path, None, &["duration=20m", external]));
+    let replicas = column(&out, "deployment.llama.replicas");
+    let max = replicas.iter().map(|r| r.1).fold(0.0, f64::max);
+    assert!(max > 4.0, "replicas never grew: {replicas:?}");
+    let waiting = column(&out, "deployment.llama.llm_waiting");
+    assert!(waiting.iter().any(|(_, w)| *w >= 2.0), "{waiting:?}");
 }

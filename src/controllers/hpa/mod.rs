@@ -21,7 +21,7 @@ use crate::scenario::{
 use crate::sim::{SimDuration, SimTime};
 
 use super::Intent;
-use super::metrics_server::{MetricsServer, PodMetric};
+use super::metrics_server::{MetricsServer, PodMetric, PodMetricSource};
 use behavior::{RateArgs, ScaleEvents, StabilizationReason, convert_with_rate, store_scale_event};
 use calculator::{
     CpuTimings, HpaPodPhase, PodView, Sample, Tolerances, average_value_replica_count,
@@ -409,9 +409,25 @@ impl HpaController {
                 let pods = pod_views(ctx, |_| None, |pod| ctx.metrics.custom_metric(pod, source));
                 plain_outcome(outcome, &pods, *target_milli, ctx, timings, false)
             }
+            HpaMetric::External {
+                series,
+                from_pods: Some(source),
+                target,
+                ..
+            } => {
+                let _ = series;
+                match pods_sum(ctx, *source) {
+                    Some(value_milli) => value_outcome(outcome, value_milli, *target, ctx),
+                    None => {
+                        outcome.error = Some("no pod reports the metric yet".into());
+                        outcome
+                    }
+                }
+            }
             HpaMetric::External { series, target, .. }
             | HpaMetric::Object { series, target, .. } => {
-                self.value_outcome(outcome, *series, *target, ctx)
+                let value_milli = self.series_value(*series, ctx);
+                value_outcome(outcome, value_milli, *target, ctx)
             }
             HpaMetric::Unsupported { .. } => {
                 outcome.error = Some("metric type not modelled".into());
@@ -422,40 +438,55 @@ impl HpaController {
 }
 
 impl HpaController {
-    /// An Object or External metric from its scripted series.
-    fn value_outcome(
-        &self,
-        mut outcome: MetricOutcome,
-        series: Option<usize>,
-        target: ValueTarget,
-        ctx: &MetricContext,
-    ) -> MetricOutcome {
+    /// An Object or External metric's scripted series now, in milli-units.
+    fn series_value(&self, series: Option<usize>, ctx: &MetricContext) -> i64 {
         let series = &self.series[series.expect("validation resolves every series")];
-        let value_milli = (series.value_at(ctx.now) * 1000.0).round() as i64;
-        let (ready, status) = ready_and_status_replicas(ctx);
-        outcome.ready_pods = ready.unwrap_or(0);
-        match target {
-            ValueTarget::Value(t) => {
-                outcome.value_milli = Some(value_milli);
-                match usage_ratio_replica_count(
-                    ctx.current,
-                    value_milli as f64 / t as f64,
-                    ready,
-                    ctx.tolerances,
-                ) {
-                    Ok(r) => outcome.replicas = Some(r),
-                    Err(e) => outcome.error = Some(e.to_string()),
-                }
-            }
-            ValueTarget::AverageValue(t) => {
-                let (replicas, average) =
-                    average_value_replica_count(value_milli, t, status, ctx.tolerances);
-                outcome.average_value_milli = Some(average);
-                outcome.replicas = Some(replicas);
+        (series.value_at(ctx.now) * 1000.0).round() as i64
+    }
+}
+
+/// An External metric that sums a serving metric over the target's pods (an adapter's
+/// `sum(vllm:num_requests_waiting)`), in milli-units; `None` when no pod reports it yet.
+fn pods_sum(ctx: &MetricContext, source: PodMetricSource) -> Option<i64> {
+    let views = pod_views(ctx, |_| None, |pod| ctx.metrics.custom_metric(pod, source));
+    let samples: Vec<i64> = views
+        .iter()
+        .filter_map(|v| v.sample.map(|s| s.value_milli))
+        .collect();
+    (!samples.is_empty()).then(|| samples.iter().sum())
+}
+
+/// An Object or External metric's outcome for its value: a `Value` target compares it with
+/// the target, an `AverageValue` target divides it over the target's replicas.
+fn value_outcome(
+    mut outcome: MetricOutcome,
+    value_milli: i64,
+    target: ValueTarget,
+    ctx: &MetricContext,
+) -> MetricOutcome {
+    let (ready, status) = ready_and_status_replicas(ctx);
+    outcome.ready_pods = ready.unwrap_or(0);
+    match target {
+        ValueTarget::Value(t) => {
+            outcome.value_milli = Some(value_milli);
+            match usage_ratio_replica_count(
+                ctx.current,
+                value_milli as f64 / t as f64,
+                ready,
+                ctx.tolerances,
+            ) {
+                Ok(r) => outcome.replicas = Some(r),
+                Err(e) => outcome.error = Some(e.to_string()),
             }
         }
-        outcome
+        ValueTarget::AverageValue(t) => {
+            let (replicas, average) =
+                average_value_replica_count(value_milli, t, status, ctx.tolerances);
+            outcome.average_value_milli = Some(average);
+            outcome.replicas = Some(replicas);
+        }
     }
+    outcome
 }
 
 /// (Running and Ready pods, or `None` when the selector matches no pod; the target's

@@ -360,7 +360,7 @@ impl Builder<'_> {
             .collect();
         let specs = self.resolve_pod_metrics(specs, ctx.deployments, applied);
         self.check_resource_metrics(&specs, ctx.deployments, applied);
-        let specs = self.resolve_series(specs, ctx.metric_series, applied);
+        let specs = self.resolve_series(specs, ctx.metric_series, ctx.deployments, applied);
         let mut out = Vec::new();
         for (spec, m) in specs.into_iter().zip(&applied.hpas) {
             let existing = ctx
