@@ -375,7 +375,12 @@ impl<'s> Engine<'s> {
                 .iter()
                 .map(|p| streams.stream(&format!("provisioning/{}", p.name)))
                 .collect(),
-            recorder: Recorder::new(&names).with_hpas(s.hpas.len()),
+            recorder: Recorder::new(&names).with_hpas(s.hpas.len()).with_goodput(
+                s.services
+                    .iter()
+                    .map(|x| x.traffic.as_ref().and_then(|t| t.goodput))
+                    .collect(),
+            ),
             decisions: Vec::new(),
             decision_sink,
             pod_events: PodEventLog::default(),

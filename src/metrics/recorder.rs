@@ -4,6 +4,7 @@ use hdrhistogram::Histogram;
 
 use crate::cluster::accounting::AllocationTotals;
 use crate::cluster::{DeploymentId, HpaId, PoolId, ServiceId};
+use crate::scenario::Goodput;
 use crate::sim::{SimDuration, SimTime};
 use crate::traffic::FailureReason;
 
@@ -212,6 +213,8 @@ pub struct LlmStats {
     pub prompt_tokens: u64,
     pub output_tokens: u64,
     pub preemptions: u64,
+    /// Served requests within the Service's goodput thresholds (when it has them).
+    pub good: u64,
 }
 
 impl LlmStats {
@@ -222,6 +225,7 @@ impl LlmStats {
             prompt_tokens: 0,
             output_tokens: 0,
             preemptions: 0,
+            good: 0,
         }
     }
 
@@ -342,6 +346,8 @@ pub struct Recorder {
     pub services: Vec<ServiceStats>,
     /// Per Service, once it has served an LLM request.
     pub llm: Vec<Option<LlmStats>>,
+    /// Per Service, its goodput thresholds, if any.
+    goodput: Vec<Option<Goodput>>,
     pub deployments: Vec<DeploymentStats>,
     pub hpas: Vec<HpaStats>,
     pub pools: Vec<Gauge>,
@@ -398,6 +404,7 @@ impl Recorder {
         Recorder {
             services: names.services.iter().map(|_| ServiceStats::new()).collect(),
             llm: names.services.iter().map(|_| None).collect(),
+            goodput: names.services.iter().map(|_| None).collect(),
             deployments: names
                 .deployments
                 .iter()
@@ -413,6 +420,12 @@ impl Recorder {
             },
             last_sample: SimTime::ZERO,
         }
+    }
+
+    /// Sets each Service's goodput thresholds (in Service order).
+    pub fn with_goodput(mut self, goodput: Vec<Option<Goodput>>) -> Self {
+        self.goodput = goodput;
+        self
     }
 
     pub fn with_hpas(mut self, count: usize) -> Self {
@@ -443,14 +456,18 @@ impl Recorder {
                 time_per_output_token,
                 prompt_tokens,
                 output_tokens,
-            } => self.llm[service.index()]
-                .get_or_insert_with(LlmStats::new)
-                .record(
+            } => {
+                let good = self.goodput[service.index()]
+                    .is_some_and(|g| g.met_by(time_to_first_token, time_per_output_token));
+                let stats = self.llm[service.index()].get_or_insert_with(LlmStats::new);
+                stats.good += u64::from(good);
+                stats.record(
                     time_to_first_token,
                     time_per_output_token,
                     prompt_tokens,
                     output_tokens,
-                ),
+                );
+            }
             Observation::LlmPreempted { service } => {
                 self.llm[service.index()]
                     .get_or_insert_with(LlmStats::new)

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::scenario::Scenario;
-use crate::sim::SimTime;
+use crate::scenario::{Goodput, Scenario};
+use crate::sim::{SimDuration, SimTime};
 use crate::traffic::FailureReason;
 
 use super::recorder::{ClusterStats, DeploymentStats, Gauge, LlmStats, Recorder, round3};
@@ -52,6 +52,17 @@ pub struct ServiceReport {
     pub llm: Option<LlmServiceReport>,
 }
 
+/// Goodput: the served requests whose TTFT and TPOT were within the thresholds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GoodputReport {
+    pub ttft_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
+    pub good_requests: u64,
+    /// Of the requests that completed or failed (`null` with none).
+    pub fraction: Option<f64>,
+    pub good_requests_per_sec: f64,
+}
+
 /// What an LLM Service's users and its owners ask about.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LlmServiceReport {
@@ -64,6 +75,9 @@ pub struct LlmServiceReport {
     pub output_tokens: u64,
     /// Times a running request lost its KV blocks to an older one and prefilled again.
     pub preemptions: u64,
+    /// Served requests within the goodput thresholds (`traffic[].goodput`), if set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<GoodputReport>,
     /// Output tokens per second of simulated time.
     pub output_tokens_per_sec: f64,
     /// GPU-hours its Deployments' bound pods held.
@@ -311,9 +325,12 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
                 failed_by_reason,
                 availability: ratio(s.served, requests),
                 latency_ms: latency(&s.latency),
-                llm: recorder.llm[i]
-                    .as_ref()
-                    .map(|l| llm_report(l, &spec.backends, recorder, end)),
+                llm: recorder.llm[i].as_ref().map(|l| {
+                    let mut report = llm_report(l, &spec.backends, recorder, end);
+                    let goodput = spec.traffic.as_ref().and_then(|t| t.goodput);
+                    report.goodput = goodput.map(|g| goodput_report(g, l.good, requests, end));
+                    report
+                }),
             }
         })
         .collect();
@@ -451,6 +468,27 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
+fn goodput_report(g: Goodput, good: u64, requests: u64, end: SimTime) -> GoodputReport {
+    let ms = |d: Option<SimDuration>| d.map(|d| round3(d.as_micros() as f64 / 1000.0));
+    let secs = end.as_secs_f64();
+    GoodputReport {
+        ttft_ms: ms(g.ttft),
+        tpot_ms: ms(g.tpot),
+        good_requests: good,
+        fraction: ratio(good, requests).map(round3_fraction),
+        good_requests_per_sec: if secs > 0.0 {
+            round3(good as f64 / secs)
+        } else {
+            0.0
+        },
+    }
+}
+
+/// A fraction to six decimals (availability's precision).
+fn round3_fraction(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
 fn llm_report(
     l: &LlmStats,
     backends: &[usize],
@@ -469,6 +507,7 @@ fn llm_report(
         prompt_tokens: l.prompt_tokens,
         output_tokens: l.output_tokens,
         preemptions: l.preemptions,
+        goodput: None,
         output_tokens_per_sec: if secs > 0.0 {
             round3(l.output_tokens as f64 / secs)
         } else {

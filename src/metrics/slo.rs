@@ -45,10 +45,10 @@ fn stat_of(l: &LatencyMs, stat: LatencyStat) -> f64 {
 }
 
 /// Whether `slo` holds for a measured value. No requests means no evidence: latency SLOs pass
-/// vacuously, availability counts as 1.
+/// vacuously, availability and goodput count as 1.
 pub fn holds(slo: &SloSpec, actual: Option<f64>) -> bool {
     let value = actual.unwrap_or(match slo.metric {
-        SloMetric::Availability => 1.0,
+        SloMetric::Availability | SloMetric::Goodput => 1.0,
         _ => 0.0,
     });
     slo.comparison.holds(value, slo.threshold)
@@ -76,6 +76,11 @@ pub fn metric_value(scope: &SloScope, metric: SloMetric, report: &Report) -> Opt
                 .filter(|_| s.served > 0)
                 .map(|l| stat_of(&l.time_per_output_token_ms, stat))
         }
+        (SloScope::Service(i), SloMetric::Goodput) => report.services[*i]
+            .llm
+            .as_ref()
+            .and_then(|l| l.goodput.as_ref())
+            .and_then(|g| g.fraction),
         (SloScope::Service(i), SloMetric::CostPerMillionTokens) => report.services[*i]
             .llm
             .as_ref()

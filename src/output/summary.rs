@@ -257,7 +257,7 @@ pub fn slo_value(metric: &str, actual: Option<f64>) -> String {
         {
             format!("{a:.1} ms")
         }
-        "availability" => format!("{:.3} %", a * 100.0),
+        "availability" | "goodput" => format!("{:.3} %", a * 100.0),
         "cost.total" | "cost.per_million_tokens" => format!("{a:.2} USD"),
         "requests.failed" => format!("{a}"),
         _ => format!("{a:.2}"),

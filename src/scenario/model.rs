@@ -656,6 +656,25 @@ pub struct TrafficSpec {
     pub load_balancing: LoadBalancing,
     /// The token counts of requests to LLM servers (`None`: plain requests).
     pub tokens: Option<TokenSource>,
+    /// What an LLM request must meet to count toward goodput (`None`: not measured).
+    pub goodput: Option<Goodput>,
+}
+
+/// Goodput thresholds: a served LLM request is good when its time to first token and its time
+/// per output token are within them (a missing one does not bind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Goodput {
+    pub ttft: Option<SimDuration>,
+    pub tpot: Option<SimDuration>,
+}
+
+impl Goodput {
+    /// Whether a request with these timings is good (`tpot` is `None` for one output token:
+    /// only its TTFT counts).
+    pub fn met_by(&self, ttft: SimDuration, tpot: Option<SimDuration>) -> bool {
+        let within = |limit: Option<SimDuration>, v: SimDuration| limit.is_none_or(|l| v <= l);
+        within(self.ttft, ttft) && tpot.is_none_or(|t| within(self.tpot, t))
+    }
 }
 
 /// Where an LLM request's arrival and token counts come from.
@@ -980,6 +999,8 @@ pub enum SloMetric {
     TimePerOutputToken(LatencyStat),
     /// What an LLM Service's GPUs cost per million output tokens (USD).
     CostPerMillionTokens,
+    /// The fraction of an LLM Service's served requests within its goodput thresholds.
+    Goodput,
     Availability,
     RequestsFailed,
     CostTotal,

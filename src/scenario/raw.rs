@@ -518,6 +518,19 @@ pub struct RawTraffic {
     /// rows carry them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<RawTokens>,
+    /// LLM Services: a request counts toward goodput when its TTFT and TPOT are within these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<RawGoodput>,
+}
+
+/// `goodput: {ttft: 2s, tpot: 100ms}` (either may be left out).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawGoodput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot: Option<Duration>,
 }
 
 /// `tokens: {prompt: {logNormal: {mean: 1000, cv: 1}}, output: 200}`.

@@ -36,6 +36,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "tpot.max",
     "tpot.mean",
     "cost.per_million_tokens",
+    "goodput",
 ];
 
 /// `p50` … `mean`, the statistic part of a latency-like metric name.
@@ -117,6 +118,7 @@ pub fn parse_metric(name: &str) -> Result<SloMetric, String> {
     }
     let metric = match name {
         "cost.per_million_tokens" => SloMetric::CostPerMillionTokens,
+        "goodput" => SloMetric::Goodput,
         "availability" => SloMetric::Availability,
         "requests.failed" => SloMetric::RequestsFailed,
         "cost.total" => SloMetric::CostTotal,
@@ -141,7 +143,7 @@ fn parse_threshold(metric: SloMetric, text: &str) -> Result<f64, String> {
         | SloMetric::TimePerOutputToken(_) => parse_duration(text)
             .map(|d| d.as_millis_f64())
             .map_err(|e| format!("latency thresholds are durations: {e}")),
-        SloMetric::Availability => {
+        SloMetric::Availability | SloMetric::Goodput => {
             let (number, divisor) = match text.strip_suffix('%') {
                 Some(n) => (n, 100.0),
                 None => (text, 1.0),
@@ -174,6 +176,7 @@ pub fn metric_name(metric: SloMetric) -> String {
         SloMetric::TimeToFirstToken(stat) => return format!("ttft.{}", stat_name(stat)),
         SloMetric::TimePerOutputToken(stat) => return format!("tpot.{}", stat_name(stat)),
         SloMetric::CostPerMillionTokens => "cost.per_million_tokens",
+        SloMetric::Goodput => "goodput",
         SloMetric::Availability => "availability",
         SloMetric::RequestsFailed => "requests.failed",
         SloMetric::CostTotal => "cost.total",
@@ -191,6 +194,7 @@ pub fn is_llm_metric(metric: SloMetric) -> bool {
         SloMetric::TimeToFirstToken(_)
             | SloMetric::TimePerOutputToken(_)
             | SloMetric::CostPerMillionTokens
+            | SloMetric::Goodput
     )
 }
 
@@ -295,6 +299,20 @@ fn llm_scope(
             message: format!(
                 "{} is measured on LLM Services, and no LLM server serves Service {:?}",
                 metric_name(metric),
+                services[index].name
+            ),
+            reference: false,
+        });
+    }
+    let has_goodput = services[index]
+        .traffic
+        .as_ref()
+        .is_some_and(|t| t.goodput.is_some());
+    if metric == SloMetric::Goodput && !has_goodput {
+        return Err(ScopeError {
+            field: Some("assert"),
+            message: format!(
+                "goodput needs thresholds: set spec.traffic[].goodput (e.g. {{ttft: 2s, tpot: 100ms}}) for Service {:?}",
                 services[index].name
             ),
             reference: false,
@@ -407,5 +425,25 @@ mod tests {
                 .unwrap_err()
                 .contains("not an assertion")
         );
+    }
+
+    #[test]
+    fn goodput_counts_a_request_within_every_threshold_given() {
+        use crate::scenario::model::Goodput;
+        use crate::sim::SimDuration;
+        let ms = SimDuration::from_millis;
+        let both = Goodput {
+            ttft: Some(ms(2000)),
+            tpot: Some(ms(100)),
+        };
+        assert!(both.met_by(ms(2000), Some(ms(100)))); // at the limits: good
+        assert!(!both.met_by(ms(2001), Some(ms(50))));
+        assert!(!both.met_by(ms(10), Some(ms(101))));
+        assert!(both.met_by(ms(10), None)); // one output token: only TTFT counts
+        let ttft_only = Goodput {
+            ttft: Some(ms(500)),
+            tpot: None,
+        };
+        assert!(ttft_only.met_by(ms(400), Some(ms(10_000))));
     }
 }

@@ -1669,10 +1669,12 @@ impl Builder<'_> {
             let tokens_given = trace.is_some() || t.tokens.is_some();
             self.check_llm_backends(&path, &services[index], tokens_given, deployments);
             let arrivals = self.arrivals(&format!("{path}.arrivals"), arrivals, duration);
+            let goodput = self.goodput(&path, t.goodput.as_ref(), tokens_given);
             services[index].traffic = Some(TrafficSpec {
                 arrivals,
                 load_balancing,
                 tokens,
+                goodput,
             });
         }
     }

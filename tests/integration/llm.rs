@@ -53,6 +53,18 @@ fn the_azure_trace_is_replayed_request_by_request_with_its_tokens() {
     assert!(report.time_to_first_token_ms.p50 > 0.0);
     assert!(report.time_to_first_token_ms.p50 <= s.latency_ms.p50);
     assert!(report.gpu_hours > 0.0 && report.cost_usd_per_million_output_tokens.is_some());
+    // Goodput (TTFT ≤ 2 s and TPOT ≤ 200 ms): some requests, not all, and never more than
+    // those served.
+    let g = report
+        .goodput
+        .as_ref()
+        .expect("the scenario sets goodput thresholds");
+    assert_eq!((g.ttft_ms, g.tpot_ms), (Some(2000.0), Some(200.0)));
+    assert!(g.good_requests > 0 && g.good_requests <= s.served);
+    assert_eq!(
+        g.fraction,
+        Some(((g.good_requests as f64 / s.requests as f64) * 1e6).round() / 1e6)
+    );
 }
 
 #[test]

@@ -8,8 +8,10 @@ use super::Builder;
 use crate::cluster::resources::GPU;
 use crate::scenario::diag::did_you_mean_hint;
 use crate::scenario::llm_trace::{self, MAX_TOKENS};
-use crate::scenario::model::{DeploymentSpec, LlmServing, PodTemplate, ServiceSpec, TokenSource};
-use crate::scenario::raw::{RawCount, RawCountFamily, RawLlm, RawTokens, RawTraceFile};
+use crate::scenario::model::{
+    DeploymentSpec, Goodput, LlmServing, PodTemplate, ServiceSpec, TokenSource,
+};
+use crate::scenario::raw::{RawCount, RawCountFamily, RawGoodput, RawLlm, RawTokens, RawTraceFile};
 use crate::scenario::trace::TraceMapping;
 use crate::sim::SimDuration;
 use crate::sim::dist::CountDist;
@@ -264,6 +266,37 @@ impl Builder<'_> {
                 Some(CountDist::log_normal(*mean, *cv, MAX_TOKENS))
             }
         }
+    }
+
+    /// `spec.traffic[i].goodput`, for traffic with token counts.
+    pub(super) fn goodput(
+        &mut self,
+        path: &str,
+        raw: Option<&RawGoodput>,
+        has_tokens: bool,
+    ) -> Option<Goodput> {
+        let raw = raw?;
+        let path = format!("{path}.goodput");
+        if !has_tokens {
+            self.error(
+                &path,
+                "goodput is measured on LLM requests: this traffic has no tokens",
+            );
+            return None;
+        }
+        let limit = |d: Option<crate::scenario::units::Duration>| d.map(|d| d.0);
+        let goodput = Goodput {
+            ttft: limit(raw.ttft),
+            tpot: limit(raw.tpot),
+        };
+        if goodput.ttft.is_none() && goodput.tpot.is_none() {
+            self.error(
+                &path,
+                "give ttft, tpot or both, e.g. {ttft: 2s, tpot: 100ms}",
+            );
+            return None;
+        }
+        Some(goodput)
     }
 
     /// LLM servers need token counts and only they can use them.
