@@ -2,7 +2,7 @@
 
 use crate::scenario::{LatencyStat, Scenario, SloMetric, SloScope, SloSpec};
 
-use super::report::{LatencyMs, Report, SloResult};
+use super::report::{LatencyMs, LlmServiceReport, Report, ServiceReport, SloResult};
 
 /// Evaluates every SLO of the scenario.
 pub fn evaluate(scenario: &Scenario, report: &Report) -> Vec<SloResult> {
@@ -30,6 +30,16 @@ pub fn result(slo: &SloSpec, report: &Report) -> SloResult {
         threshold: slo.threshold,
         passed: holds(slo, actual),
     }
+}
+
+/// A statistic of one of an LLM Service's token latencies, once it served a request.
+fn llm_stat(
+    s: &ServiceReport,
+    which: impl Fn(&LlmServiceReport) -> &LatencyMs,
+    stat: LatencyStat,
+) -> Option<f64> {
+    let llm = s.llm.as_ref().filter(|_| s.served > 0)?;
+    Some(stat_of(which(llm), stat))
 }
 
 fn stat_of(l: &LatencyMs, stat: LatencyStat) -> f64 {
@@ -63,18 +73,10 @@ pub fn metric_value(scope: &SloScope, metric: SloMetric, report: &Report) -> Opt
             (s.served > 0).then(|| stat_of(&s.latency_ms, stat))
         }
         (SloScope::Service(i), SloMetric::TimeToFirstToken(stat)) => {
-            let s = &report.services[*i];
-            s.llm
-                .as_ref()
-                .filter(|_| s.served > 0)
-                .map(|l| stat_of(&l.time_to_first_token_ms, stat))
+            llm_stat(&report.services[*i], |l| &l.time_to_first_token_ms, stat)
         }
         (SloScope::Service(i), SloMetric::TimePerOutputToken(stat)) => {
-            let s = &report.services[*i];
-            s.llm
-                .as_ref()
-                .filter(|_| s.served > 0)
-                .map(|l| stat_of(&l.time_per_output_token_ms, stat))
+            llm_stat(&report.services[*i], |l| &l.time_per_output_token_ms, stat)
         }
         (SloScope::Service(i), SloMetric::Goodput) => report.services[*i]
             .llm

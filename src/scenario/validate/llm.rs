@@ -24,6 +24,9 @@ use crate::traffic::llm::profile;
 pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
 /// GPU memory each GPU keeps beside weights and KV cache, for activations and CUDA graphs.
 pub const RESERVED_PER_GPU_BYTES: u64 = 2 << 30;
+/// Most KV-cache blocks a server may have (2³⁰: far beyond any GPU's memory, and block counts
+/// stay clear of 32-bit overflow).
+const MAX_KV_BLOCKS: u32 = 1 << 30;
 /// Most copies of a trace's requests `scale` may ask for.
 const MAX_TRACE_SCALE: f64 = 100.0;
 /// The coefficient of variation of a token-count distribution is at most this.
@@ -102,7 +105,7 @@ impl Builder<'_> {
         );
         let block_tokens = bounded("blockSize", raw.block_size, DEFAULT_BLOCK_TOKENS, 1024);
         let kv_blocks = match raw.kv_cache_blocks {
-            Some(blocks) => bounded("kvCacheBlocks", Some(blocks), 1, u32::MAX),
+            Some(blocks) => bounded("kvCacheBlocks", Some(blocks), 1, MAX_KV_BLOCKS),
             None => self.kv_blocks_from_memory(path, raw, found, block_tokens)?,
         };
         Some(BatchingConfig {
@@ -132,7 +135,9 @@ impl Builder<'_> {
             return None;
         }
         let tokens = found.kv_cache_tokens(utilization, RESERVED_PER_GPU_BYTES);
-        let blocks = u32::try_from(tokens / u64::from(block_tokens)).unwrap_or(u32::MAX);
+        let blocks = u32::try_from(tokens / u64::from(block_tokens))
+            .unwrap_or(u32::MAX)
+            .min(MAX_KV_BLOCKS);
         if blocks == 0 {
             let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
             self.error(&format!("{path}.gpuMemoryUtilization"), format!(
