@@ -583,8 +583,10 @@ impl<'s> Engine<'s> {
 
     // ---- data plane --------------------------------------------------------------------------
 
+    #[inline]
     fn schedule_next_arrival(&mut self, service: ServiceId) {
-        if self.schedule_next_trace_arrival(service) {
+        if self.llm_arrivals[service.index()].is_some() && self.schedule_next_trace_arrival(service)
+        {
             return;
         }
         let process = self.arrivals[service.index()].as_mut();

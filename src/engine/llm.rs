@@ -14,6 +14,7 @@ use crate::traffic::llm::batching::{LlmOutcome, LlmRequest};
 impl Engine<'_> {
     /// Schedules the next arrival of a Service whose requests come from a token trace.
     /// Returns false when the Service's arrivals are not a trace's.
+    #[inline(never)]
     pub(super) fn schedule_next_trace_arrival(&mut self, service: ServiceId) -> bool {
         let Some(tokens) = self.llm_arrivals[service.index()].as_ref() else {
             return false;

@@ -450,6 +450,15 @@ impl Recorder {
                 s.failed[reason as usize] += 1;
                 s.interval_failed += 1;
             }
+            Observation::LlmServed { .. } | Observation::LlmPreempted { .. } => self.observe_llm(o),
+            _ => self.observe_control(now, o),
+        }
+    }
+
+    /// The LLM observations, kept out of `observe` so the plain request path stays small.
+    #[inline(never)]
+    fn observe_llm(&mut self, o: Observation) {
+        match o {
             Observation::LlmServed {
                 service,
                 time_to_first_token,
@@ -473,7 +482,7 @@ impl Recorder {
                     .get_or_insert_with(LlmStats::new)
                     .preemptions += 1;
             }
-            _ => self.observe_control(now, o),
+            _ => {}
         }
     }
 

@@ -26,7 +26,7 @@ impl Router {
 
     /// The endpoint for the next request, or `None` when there is no ready endpoint.
     /// `outstanding` gives an endpoint's requests in flight (read only by `LeastRequest`).
-    #[inline]
+    #[inline(always)]
     pub fn pick(
         &mut self,
         endpoints: &[PodId],
