@@ -189,27 +189,48 @@ const PROGRESS_EVERY: u64 = 1 << 20;
 /// Bound on reconcile passes at one instant; more means controllers fight (a bug).
 const MAX_RECONCILE_PASSES: usize = 1000;
 
-/// Runs a scenario to its end, keeping every HPA decision in the output.
+/// Runs a scenario to its end, keeping every HPA decision and time-series row in the output.
 pub fn run(scenario: &Scenario, progress: &mut dyn FnMut(Progress)) -> Result<RunOutput, RunError> {
-    run_with(scenario, progress, DecisionSink::Keep)
+    run_with(scenario, progress, Records::Keep)
 }
 
-/// What a run does with each HPA decision as it is made.
-pub enum DecisionSink<'a> {
-    /// Keep them in [`RunOutput::hpa_decisions`].
+/// What a run does with its long records — HPA decisions and time-series rows — as they are
+/// made.
+pub enum Records<'a> {
+    /// Keep them in [`RunOutput::hpa_decisions`] and [`RunOutput::timeseries`].
     Keep,
-    /// Hand each to this function as it is made (to write it out: a day of a large cluster
-    /// makes hundreds of megabytes of them); the output's list stays empty.
-    Give(&'a mut dyn FnMut(HpaDecision)),
+    /// Hand each to this sink as it is made (to write it out: a day of a large cluster makes
+    /// hundreds of megabytes of them); the output's lists stay empty (the time series keeps its
+    /// columns).
+    Give(&'a mut dyn RecordSink),
 }
 
-/// Runs a scenario to its end, with its HPA decisions going to `decisions`.
+/// Takes a run's long records as they are made ([`Records::Give`]).
+pub trait RecordSink {
+    /// The time series' column names, once, before its first row.
+    fn timeseries_columns(&mut self, columns: &[String]);
+    /// One time-series row (a value per column).
+    fn timeseries_row(&mut self, row: &[f64]);
+    /// One HPA sync's decision.
+    fn hpa_decision(&mut self, decision: HpaDecision);
+}
+
+/// A [`RecordSink`] that drops everything (a sweep's runs that are not kept).
+pub struct DiscardRecords;
+
+impl RecordSink for DiscardRecords {
+    fn timeseries_columns(&mut self, _: &[String]) {}
+    fn timeseries_row(&mut self, _: &[f64]) {}
+    fn hpa_decision(&mut self, _: HpaDecision) {}
+}
+
+/// Runs a scenario to its end, with its HPA decisions and time-series rows going to `records`.
 pub fn run_with<'a>(
     scenario: &'a Scenario,
     progress: &mut dyn FnMut(Progress),
-    decisions: DecisionSink<'a>,
+    records: Records<'a>,
 ) -> Result<RunOutput, RunError> {
-    let mut engine = Engine::new(scenario, decisions);
+    let mut engine = Engine::new(scenario, records);
     engine.initialize();
     engine.run_loop(progress)?;
     Ok(engine.finish())
@@ -248,8 +269,8 @@ struct Engine<'s> {
     provisioning_rngs: Vec<SimRng>,
     recorder: Recorder,
     decisions: Vec<HpaDecision>,
-    /// Where decisions go: kept in `decisions`, or handed out as they are made.
-    decision_sink: DecisionSink<'s>,
+    /// Where decisions and time-series rows go: kept, or handed out as they are made.
+    records: Records<'s>,
     pod_events: PodEventLog,
     cluster_events: ClusterEventLog,
     outcomes: Vec<Outcome>,
@@ -283,7 +304,7 @@ struct Engine<'s> {
 }
 
 impl<'s> Engine<'s> {
-    fn new(s: &'s Scenario, decision_sink: DecisionSink<'s>) -> Self {
+    fn new(s: &'s Scenario, records: Records<'s>) -> Self {
         let streams = RngStreams::new(s.seed);
         let names = SeriesNames {
             services: s.services.iter().map(|x| x.name.as_str()).collect(),
@@ -382,7 +403,7 @@ impl<'s> Engine<'s> {
                     .collect(),
             ),
             decisions: Vec::new(),
-            decision_sink,
+            records,
             pod_events: PodEventLog::default(),
             cluster_events: ClusterEventLog::default(),
             outcomes: Vec::with_capacity(64),
@@ -436,6 +457,9 @@ impl<'s> Engine<'s> {
 
     /// t = 0: create and place the initial pods, start the periodic loops and the traffic.
     fn initialize(&mut self) {
+        if let Records::Give(sink) = &mut self.records {
+            sink.timeseries_columns(&self.recorder.series.columns);
+        }
         for (i, d) in self.cluster.deployments.iter().enumerate() {
             self.recorder.observe(
                 SimTime::ZERO,
@@ -1557,9 +1581,9 @@ impl<'s> Engine<'s> {
                 held_by,
             };
             self.recorder.observe(self.now, synced);
-            match &mut self.decision_sink {
-                DecisionSink::Keep => self.decisions.push(decision),
-                DecisionSink::Give(give) => give(decision),
+            match &mut self.records {
+                Records::Keep => self.decisions.push(decision),
+                Records::Give(sink) => sink.hpa_decision(decision),
             }
             if let Some(intent) = intent {
                 self.cluster.hpas[h].last_scale_time = Some(self.now);
@@ -1596,7 +1620,11 @@ impl<'s> Engine<'s> {
                 &self.gpu_demand,
             ),
         };
-        self.recorder.sample(self.now, &deployments, cluster);
+        let row = self.recorder.sample(self.now, &deployments, cluster);
+        match &mut self.records {
+            Records::Keep => self.recorder.series.rows.push(row),
+            Records::Give(sink) => sink.timeseries_row(&row),
+        }
         let next = self.now + self.scenario.sample_interval;
         if next <= self.end {
             self.queue.schedule(next, Event::Sample);
@@ -1673,13 +1701,7 @@ impl<'s> Engine<'s> {
         for p in 0..self.servers.len() {
             self.take_server(PodId(p as u32));
         }
-        if self
-            .recorder
-            .series
-            .rows
-            .last()
-            .is_none_or(|r| r[0] < self.end.as_secs_f64())
-        {
+        if !self.recorder.sampled_at(self.end) {
             self.on_sample();
         }
         self.recorder.finish(self.end);

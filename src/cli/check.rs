@@ -58,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             status = Status::BadInput;
             continue;
         };
-        let timed = run_timed(&scenario, crate::engine::DecisionSink::Keep)?;
+        let timed = run_timed(&scenario, crate::engine::Records::Keep)?;
         let report = &timed.output.report;
         if report.slos.is_empty() {
             super::tell(format!("{}: no SLOs defined", scenario.name));

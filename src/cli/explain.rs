@@ -67,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         (None, true) => Selection::All,
         (None, false) => Selection::Interesting,
     };
-    let timed = run_timed(&scenario, crate::engine::DecisionSink::Keep)?;
+    let timed = run_timed(&scenario, crate::engine::Records::Keep)?;
     let chosen = select(&timed.output.hpa_decisions, &hpa, selection);
     if chosen.is_empty() {
         super::out(format!(
@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 
 /// A pod's events, or (with an empty name) the pods that waited longest.
 fn explain_pod(scenario: &Scenario, name: &str, limit: usize) -> anyhow::Result<Status> {
-    let timed = run_timed(scenario, crate::engine::DecisionSink::Keep)?;
+    let timed = run_timed(scenario, crate::engine::Records::Keep)?;
     let events = &timed.output.pod_events;
     let end = scenario.duration.as_secs_f64();
     if name.is_empty() {

@@ -240,10 +240,10 @@ pub struct TimedRun {
 }
 
 /// Runs a loaded scenario with a progress bar on stderr (shown only on a terminal), its HPA
-/// decisions going to `decisions`.
+/// decisions and time-series rows going to `records`.
 pub fn run_timed<'a>(
     scenario: &'a Scenario,
-    decisions: engine::DecisionSink<'a>,
+    records: engine::Records<'a>,
 ) -> anyhow::Result<TimedRun> {
     let bar = ProgressBar::with_draw_target(
         Some(scenario.duration.as_micros() / 1_000_000),
@@ -259,7 +259,7 @@ pub fn run_timed<'a>(
     bar.set_message(scenario.name.clone());
     let started = Instant::now();
     let mut on_progress = |p: Progress| bar.set_position(p.now.as_micros() / 1_000_000);
-    let output = engine::run_with(scenario, &mut on_progress, decisions)?;
+    let output = engine::run_with(scenario, &mut on_progress, records)?;
     let wall = started.elapsed().as_secs_f64().max(1e-9);
     bar.finish_and_clear();
     let timing = Timing::of(scenario, &output, wall);

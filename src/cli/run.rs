@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
-use crate::engine::{DecisionSink, RunOutput};
+use crate::controllers::hpa::HpaDecision;
+use crate::engine::{RecordSink, Records, RunOutput};
 use crate::output::explain::hpa::Narrator;
 use crate::output::pages::{self, Pages};
-use crate::output::{self, RunFiles, plot, run_dir};
+use crate::output::{self, JsonLinesFile, RunFiles, TimeSeriesFile, plot, run_dir};
 
 /// The context of every error writing the run directory.
 const NOT_WRITTEN: &str = "--out: the run directory was not written";
@@ -66,21 +67,13 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     // Written into the staging directory as the run goes (not kept in memory), so created
     // first; an error or a failed run removes it.
     let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
-    let decisions_path = staging.path().join("hpa_decisions.jsonl");
-    let mut decisions = output::JsonLinesFile::create(&decisions_path)
-        .map_err(|e| staging.io_error(e))
-        .context(NOT_WRITTEN)?;
-    let mut narrator = Narrator::new(pages::REPORT_SENTENCES);
-    let mut give = |d| {
-        decisions.write(&d);
-        narrator.offer(d);
-    };
-    let timed = run_timed(&scenario, DecisionSink::Give(&mut give))?;
+    let mut streamed = Streamed::create(&staging)?;
+    let timed = run_timed(&scenario, Records::Give(&mut streamed))?;
     let result = timed.output;
     let files = RunFiles {
         report: &result.report,
         info: &timed.info,
-        timeseries: &result.timeseries,
+        timeseries: None,
         hpa_decisions: None,
         autoscaler_events: result.autoscaler_events.as_deref(),
         pod_events: &result.pod_events,
@@ -88,8 +81,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         history: &result.history,
         resolved_yaml: &scenario.resolved_yaml,
     };
-    decisions
-        .finish()
+    let narrator = streamed.narrator;
+    (streamed.decisions.finish())
+        .and_then(|()| streamed.timeseries.finish())
         .and_then(|()| output::write_files(staging.path(), &files))
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
@@ -123,4 +117,42 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         requested.display()
     ));
     Ok(Status::Success)
+}
+
+/// The records a run writes into its staging directory as it goes (not kept in memory: a large
+/// cluster's day makes hundreds of megabytes of them), and the HPA story told from them.
+struct Streamed {
+    decisions: JsonLinesFile,
+    timeseries: TimeSeriesFile,
+    narrator: Narrator,
+}
+
+impl Streamed {
+    fn create(staging: &run_dir::Staging) -> anyhow::Result<Streamed> {
+        let create = || -> std::io::Result<Streamed> {
+            Ok(Streamed {
+                decisions: JsonLinesFile::create(&staging.path().join("hpa_decisions.jsonl"))?,
+                timeseries: TimeSeriesFile::create(&staging.path().join(output::TIMESERIES_FILE))?,
+                narrator: Narrator::new(pages::REPORT_SENTENCES),
+            })
+        };
+        create()
+            .map_err(|e| staging.io_error(e))
+            .context(NOT_WRITTEN)
+    }
+}
+
+impl RecordSink for Streamed {
+    fn timeseries_columns(&mut self, columns: &[String]) {
+        self.timeseries.header(columns);
+    }
+
+    fn timeseries_row(&mut self, row: &[f64]) {
+        self.timeseries.row(row);
+    }
+
+    fn hpa_decision(&mut self, decision: HpaDecision) {
+        self.decisions.write(&decision);
+        self.narrator.offer(decision);
+    }
 }

@@ -530,7 +530,7 @@ fn keep_run(
     let files = RunFiles {
         report: &output.report,
         info: &info,
-        timeseries: &output.timeseries,
+        timeseries: Some(&output.timeseries),
         hpa_decisions: Some(&output.hpa_decisions),
         autoscaler_events: output.autoscaler_events.as_deref(),
         pod_events: &output.pod_events,

@@ -622,13 +622,19 @@ impl Recorder {
         }
     }
 
-    /// Appends a time-series row; `cpu_utilization` has one entry per Deployment.
+    /// Whether the last time-series row was sampled at `t`.
+    pub fn sampled_at(&self, t: SimTime) -> bool {
+        self.cluster.samples > 0 && self.last_sample == t
+    }
+
+    /// The time-series row for `now` (one value per column of `series`); `deployments` has one
+    /// entry per Deployment. The caller keeps it in `series` or hands it on.
     pub fn sample(
         &mut self,
         now: SimTime,
         deployments: &[DeploymentSample],
         cluster: ClusterSample,
-    ) {
+    ) -> Vec<f64> {
         let interval = now.saturating_since(self.last_sample).as_secs_f64();
         self.last_sample = now;
         let mut row = vec![now.as_secs_f64()];
@@ -685,7 +691,7 @@ impl Recorder {
         c.pending_max = c.pending_max.max(pending);
         c.fragmentation_sum += cluster.gpu_fragmentation;
         c.fragmentation_max = c.fragmentation_max.max(cluster.gpu_fragmentation);
-        self.series.rows.push(row);
+        row
     }
 
     /// Closes every gauge at the end of the run.

@@ -97,7 +97,8 @@ impl RunInfo {
 pub struct RunFiles<'a> {
     pub report: &'a Report,
     pub info: &'a RunInfo,
-    pub timeseries: &'a TimeSeries,
+    /// `None`: already written into the directory during the run ([`TimeSeriesFile`]).
+    pub timeseries: Option<&'a TimeSeries>,
     /// `None`: already written into the directory during the run ([`JsonLinesFile`]).
     pub hpa_decisions: Option<&'a [HpaDecision]>,
     /// The Cluster Autoscaler's decisions (`None`: it did not run, and no file is written).
@@ -127,7 +128,9 @@ pub fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
     let mut info = serde_json::to_string_pretty(files.info).map_err(io::Error::other)?;
     info.push('\n');
     fs::write(dir.join("run.json"), info)?;
-    write_timeseries(&dir.join("timeseries.csv"), files.timeseries)?;
+    if let Some(series) = files.timeseries {
+        write_timeseries(&dir.join(TIMESERIES_FILE), series)?;
+    }
     if let Some(decisions) = files.hpa_decisions {
         write_json_lines(&dir.join("hpa_decisions.jsonl"), decisions)?;
     }
@@ -140,14 +143,60 @@ pub fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
     fs::write(dir.join("scenario.resolved.yaml"), files.resolved_yaml)
 }
 
+/// The run's time series, one row per sample.
+pub const TIMESERIES_FILE: &str = "timeseries.csv";
+
 fn write_timeseries(path: &Path, series: &TimeSeries) -> io::Result<()> {
-    let mut w = csv::Writer::from_path(path).map_err(io::Error::other)?;
-    w.write_record(&series.columns).map_err(io::Error::other)?;
+    let mut file = TimeSeriesFile::create(path)?;
+    file.header(&series.columns);
     for row in &series.rows {
-        w.write_record(row.iter().map(|v| format_number(*v)))
-            .map_err(io::Error::other)?;
+        file.row(row);
     }
-    w.flush()
+    file.finish()
+}
+
+/// `timeseries.csv` written a row at a time (rows streamed out of a run as they are sampled);
+/// the first error is kept and returned by [`TimeSeriesFile::finish`].
+pub struct TimeSeriesFile {
+    writer: csv::Writer<fs::File>,
+    error: Option<io::Error>,
+}
+
+impl TimeSeriesFile {
+    pub fn create(path: &Path) -> io::Result<Self> {
+        Ok(TimeSeriesFile {
+            writer: csv::Writer::from_path(path).map_err(io::Error::other)?,
+            error: None,
+        })
+    }
+
+    /// Writes the column names (once, first).
+    pub fn header(&mut self, columns: &[String]) {
+        self.record(columns.iter().map(String::as_str));
+    }
+
+    /// Appends one row (nothing more after an error).
+    pub fn row(&mut self, row: &[f64]) {
+        self.record(row.iter().map(|v| format_number(*v)));
+    }
+
+    fn record<I: IntoIterator<Item = T>, T: AsRef<[u8]>>(&mut self, fields: I) {
+        if self.error.is_none() {
+            self.error = self
+                .writer
+                .write_record(fields)
+                .map_err(io::Error::other)
+                .err();
+        }
+    }
+
+    /// Flushes the file; the first error of any write, if there was one.
+    pub fn finish(mut self) -> io::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.writer.flush(),
+        }
+    }
 }
 
 /// The file `kubesim get` reads: [`History`] as JSON lines.

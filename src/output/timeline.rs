@@ -51,12 +51,12 @@ pub fn write_trace(from: &Path, dir: &Path) -> Result<(), String> {
 
 /// Writes the trace of the run in `dir` into `t`: its `otherData`, then its events. The HPA
 /// decisions and pod events are read a line at a time (a day of a large cluster writes half a
-/// gigabyte of decisions).
+/// gigabyte of decisions), and the history and the time series one after the other.
 fn build<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
-    let run = RunData::read(dir)?;
+    let summary = RunData::summary(dir)?;
     t.begin(&json!({
-        "scenario": run.scenario,
-        "simulatedSeconds": run.duration_seconds,
+        "scenario": summary.scenario,
+        "simulatedSeconds": summary.duration_seconds,
         "clock": "simulated time; ts in microseconds from the start of the run",
     }));
     t.name_processes();
@@ -70,7 +70,9 @@ fn build<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
     each_optional_line(&dir.join("hpa_decisions.jsonl"), |d| {
         t.hpa_decision(&mut hpas, d)
     })?;
-    t.counters(&run);
+    // The time series last, once the history is let go: a large day's are a hundred
+    // megabytes each.
+    t.counters(&RunData::read(dir)?);
     Ok(())
 }
 

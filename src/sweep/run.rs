@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::Stat;
 use super::{COST_COLUMN, Plan, Variant, frontier};
-use crate::engine::{self, DecisionSink, RunOutput};
+use crate::engine::{self, DiscardRecords, Records, RunOutput};
 use crate::metrics::slo::{holds, metric_value};
 use crate::scenario::{LoadOptions, Scenario, load_scenario};
 
@@ -115,10 +115,10 @@ fn run_job(plan: &Plan, job: &Job, keep: Option<&Keep>) -> Measured {
             return failed(first.unwrap_or_else(|| "the scenario no longer loads".into()));
         }
     };
-    let mut discard = |_| {};
+    let mut discard = DiscardRecords;
     let sink = match keep {
-        Some(_) => DecisionSink::Keep,
-        None => DecisionSink::Give(&mut discard),
+        Some(_) => Records::Keep,
+        None => Records::Give(&mut discard),
     };
     let output = match engine::run_with(&scenario, &mut |_| {}, sink) {
         Ok(o) => o,

@@ -237,9 +237,10 @@ fn a_run_that_stops_early_leaves_nothing_behind() {
 }
 
 #[test]
-fn streamed_hpa_decisions_match_the_ones_kept_in_memory() {
-    // `run` writes hpa_decisions.jsonl as the HPA decides; the library (and `check`,
-    // `explain`) keep the decisions in memory. Same scenario, same seed: the same lines.
+fn streamed_hpa_decisions_and_time_series_match_the_ones_kept_in_memory() {
+    // `run` writes hpa_decisions.jsonl as the HPA decides and timeseries.csv as it samples;
+    // the library (and `check`, `explain`) keep both in memory. Same scenario, same seed: the
+    // same lines.
     let dir = project("out-streamed");
     let out = run_in(&dir, Path::new("scenario.yaml"), &["--out", "../run"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -257,4 +258,15 @@ fn streamed_hpa_decisions_match_the_ones_kept_in_memory() {
         .map(|d| serde_json::to_string(d).unwrap() + "\n")
         .collect();
     assert_eq!(written, expected);
+    let series = fs::read_to_string(dir.parent().unwrap().join("run/timeseries.csv")).unwrap();
+    let mut lines = series.lines();
+    assert_eq!(
+        lines.next(),
+        Some(kept.timeseries.columns.join(",").as_str())
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert!(rows.len() >= 5, "{}", rows.len());
+    assert_eq!(rows, kept.timeseries.rows);
 }

@@ -58,10 +58,16 @@ pub struct RunData {
 impl RunData {
     /// Reads `dir`'s files; the error names the file and what is wrong with it.
     pub fn read(dir: &Path) -> Result<RunData, String> {
-        let mut data = RunData::default();
-        data.read_report(dir)?;
+        let mut data = RunData::summary(dir)?;
         data.read_series(dir)?;
         data.read_markers(dir)?;
+        Ok(data)
+    }
+
+    /// Reads only `dir`'s report: no time series and no markers.
+    pub fn summary(dir: &Path) -> Result<RunData, String> {
+        let mut data = RunData::default();
+        data.read_report(dir)?;
         Ok(data)
     }
 
