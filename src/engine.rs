@@ -13,6 +13,7 @@ use crate::cluster::{
 };
 use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
 use crate::controllers::hpa::{HpaController, HpaDecision};
+use crate::controllers::keda::KedaState;
 use crate::controllers::metrics_server::{CustomPoint, LlmPoint, MetricsServer};
 use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::{
@@ -47,6 +48,7 @@ mod calls;
 mod containers;
 mod dirty;
 mod history;
+mod keda;
 mod llm;
 mod scripted;
 
@@ -67,6 +69,8 @@ pub enum Event {
     MetricsScrape,
     /// The HPA controller's periodic sync of every HPA.
     HpaSync,
+    /// KEDA's poll of the ScaledObject that owns HPA `hpa` (its activation).
+    KedaPoll { hpa: HpaId },
     /// The recorder's periodic time-series sample.
     Sample,
     /// A provisioned node registers with the API server and turns Ready.
@@ -264,6 +268,8 @@ struct Engine<'s> {
     scheduler_wakeup: Option<SimTime>,
     metrics_server: MetricsServer,
     hpa: HpaController,
+    /// What KEDA remembers of each HPA's ScaledObject (unused for HPAs KEDA does not own).
+    keda: Vec<KedaState>,
     autoscaler: Option<ClusterAutoscaler>,
     /// Provisioning times, one stream per node pool.
     provisioning_rngs: Vec<SimRng>,
@@ -383,6 +389,7 @@ impl<'s> Engine<'s> {
             scheduler_wakeup: None,
             metrics_server: MetricsServer::new(s.metric_resolution),
             hpa: HpaController::new(s.hpa_settings, &s.hpas, s.metric_series.clone()),
+            keda: vec![KedaState::default(); s.hpas.len()],
             autoscaler: s.cluster_autoscaler.clone().map(|settings| {
                 ClusterAutoscaler::new(
                     settings,
@@ -503,6 +510,7 @@ impl<'s> Engine<'s> {
         if !self.scenario.hpas.is_empty() {
             self.queue.schedule(SimTime::ZERO, Event::HpaSync);
         }
+        self.start_keda_polls();
         self.queue.schedule(SimTime::ZERO, Event::Sample);
         if let Some(ca) = &self.autoscaler {
             self.queue
@@ -570,6 +578,7 @@ impl<'s> Engine<'s> {
             Event::TerminationDeadline { pod } => self.kill_pod(pod),
             Event::MetricsScrape => self.on_scrape(),
             Event::HpaSync => self.on_hpa_sync(),
+            Event::KedaPoll { hpa } => self.on_keda_poll(hpa),
             Event::Sample => self.on_sample(),
             Event::NodeRegistered { node } => self.on_node_registered(node),
             Event::AutoscalerScan => self.on_autoscaler_scan(),

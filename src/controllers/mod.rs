@@ -8,6 +8,7 @@ pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 pub mod hpa;
+pub mod keda;
 pub mod kubelet;
 pub mod metrics_server;
 pub mod node_lifecycle;

@@ -35,6 +35,12 @@ pub enum ClusterEventReason {
     RolloutCompleted,
     /// A rollout made no progress for `progressDeadlineSeconds`.
     ProgressDeadlineExceeded,
+    /// KEDA scaled its target up from zero (or its idle count) to its minimum: a trigger is
+    /// active (or, without an idle count, the target was below the minimum).
+    #[allow(clippy::upper_case_acronyms)]
+    KEDAScaleTargetActivated,
+    /// KEDA scaled its target to zero (or its idle count): no activity for its cooldown.
+    KEDAScaleTargetDeactivated,
     /// Another scripted action (`kubectl scale`, `apply`, `rollout undo|pause|resume`,
     /// `delete pod`).
     Scripted,
@@ -51,6 +57,7 @@ impl ClusterEventReason {
             RolloutStarted => Some(MarkerKind::Rollout),
             Drain | Cordon | Uncordon | Scripted => Some(MarkerKind::Scripted),
             NodeRecovered | RolloutCompleted => None,
+            KEDAScaleTargetActivated | KEDAScaleTargetDeactivated => None,
         }
     }
 
@@ -76,6 +83,8 @@ pub enum ObjectKind {
     Deployment,
     /// The scenario itself (a scripted action on several objects).
     Scenario,
+    /// A KEDA ScaledObject.
+    ScaledObject,
 }
 
 /// One cluster event.
@@ -136,6 +145,7 @@ mod tests {
             "NodeFailed",
             "SpotInterruption",
             "RolloutStarted",
+            "KEDAScaleTargetActivated",
             "Scripted",
         ] {
             let reason = ClusterEventReason::from_name(name).expect(name);

@@ -32,8 +32,8 @@ use crate::sim::SimDuration;
 use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean, did_you_mean_hint};
 use super::model::{
-    ContainerRequests, DeploymentSpec, HostPort, HpaMetric, HpaResource, HpaSpec, PodMetricSource,
-    PodTemplate, ResourceTarget, ValueTarget, WorkloadModel,
+    ContainerRequests, DeploymentSpec, HostPort, HpaMetric, HpaResource, HpaSpec, KedaActivation,
+    PodMetricSource, PodTemplate, ResourceTarget, ValueTarget, WorkloadModel,
 };
 use super::yaml::{Node, Position, parse_documents};
 use crate::controllers::rollout::{IntOrPercent, Strategy};
@@ -44,20 +44,39 @@ use k8s_openapi::api::autoscaling::v2::{MetricSpec, MetricTarget};
 pub struct Source {
     pub file: String,
     pub node: Node,
+    /// For an object made from another (the HPA of a KEDA ScaledObject): maps a path in the
+    /// made object to the field of the written one it came from.
+    pub written_as: Option<fn(&str) -> String>,
 }
 
 impl Source {
+    /// An object's source: `node` in `file`.
+    pub fn new(file: String, node: Node) -> Source {
+        Source {
+            file,
+            node,
+            written_as: None,
+        }
+    }
+
     /// Position of `path`, or of its nearest ancestor present in the file.
     pub fn position(&self, path: &str) -> Option<Position> {
         Some(self.node.nearest_position(path))
     }
 
     pub fn error(&self, path: &str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(&self.file, self.position(path), path, message)
+        let path = self.written_path(path);
+        Diagnostic::error(&self.file, self.position(&path), &path, message)
     }
 
     pub fn warning(&self, path: &str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::warning(&self.file, self.position(path), path, message)
+        let path = self.written_path(path);
+        Diagnostic::warning(&self.file, self.position(&path), &path, message)
+    }
+
+    fn written_path(&self, path: &str) -> String {
+        self.written_as
+            .map_or_else(|| path.to_string(), |f| f(path))
     }
 }
 
@@ -87,6 +106,9 @@ pub struct ManifestSet {
     pub namespaces: Vec<Manifest<Namespace>>,
     /// Ingresses, for traffic given to a host and path.
     pub ingresses: Vec<Manifest<Ingress>>,
+    /// What KEDA ScaledObjects add to the HPAs made from them (in `hpas`): by HPA name and
+    /// namespace.
+    pub keda: Vec<(String, String, KedaActivation)>,
     /// Some file or object could not be read: references to missing objects may be caused by
     /// that error, so they are not reported again.
     pub incomplete: bool,
@@ -105,6 +127,13 @@ struct Skipped {
 const SKIPPED_NAMES_SHOWN: usize = 3;
 
 impl ManifestSet {
+    /// The KEDA activation of the HPA `name` in `namespace`, when a ScaledObject made it.
+    pub fn keda_activation(&self, name: &str, namespace: &str) -> Option<KedaActivation> {
+        (self.keda.iter())
+            .find(|(n, ns, _)| n == name && ns == namespace)
+            .map(|(_, _, a)| a.clone())
+    }
+
     /// One note per kind that was skipped (not one per object), at its first object, once the
     /// set is complete.
     pub fn skipped_notes(&self) -> Vec<Diagnostic> {
@@ -150,14 +179,7 @@ pub fn add_documents(
     diags: &mut Vec<Diagnostic>,
 ) {
     for doc in docs {
-        add_object(
-            set,
-            Source {
-                file: file.to_string(),
-                node: doc,
-            },
-            diags,
-        );
+        add_object(set, Source::new(file.to_string(), doc), diags);
     }
 }
 
@@ -234,6 +256,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         ("networking.k8s.io/v1", "Ingress") => {
             push_typed(&mut set.ingresses, &mut set.incomplete, source, diags)
         }
+        ("keda.sh/v1alpha1", "ScaledObject") => super::keda::add_scaled_object(set, source, diags),
         (
             _,
             "Deployment"
@@ -244,7 +267,8 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             | "PodDisruptionBudget"
             | "PriorityClass"
             | "Namespace"
-            | "Ingress",
+            | "Ingress"
+            | "ScaledObject",
         ) => {
             diags.push(source.error(
                 "apiVersion",
@@ -265,6 +289,7 @@ fn served_version(kind: &str) -> &'static str {
         "PodDisruptionBudget" => "policy/v1",
         "PriorityClass" => "scheduling.k8s.io/v1",
         "Ingress" => "networking.k8s.io/v1",
+        "ScaledObject" => "keda.sh/v1alpha1",
         _ => "v1",
     }
 }
@@ -280,14 +305,7 @@ fn add_list_items(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnos
     match source.node.get("items").map(|n| &n.value) {
         Some(super::yaml::Value::Seq(items)) => {
             for item in items {
-                add_object(
-                    set,
-                    Source {
-                        file: source.file.clone(),
-                        node: item.clone(),
-                    },
-                    diags,
-                );
+                add_object(set, Source::new(source.file.clone(), item.clone()), diags);
             }
         }
         Some(super::yaml::Value::Null) | None => {}
@@ -298,7 +316,7 @@ fn add_list_items(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnos
 /// Decodes a typed object; type errors become errors (all of them), unknown fields warnings
 /// with a hint. An object with errors is returned when it could still be typed (its wrong
 /// values replaced by defaults), so later checks can run on it too.
-fn decode_typed<T: DeserializeOwned>(
+pub(super) fn decode_typed<T: DeserializeOwned>(
     source: &Source,
     incomplete: &mut bool,
     diags: &mut Vec<Diagnostic>,
@@ -1469,6 +1487,7 @@ pub fn hpa_spec(
         max_replicas,
         metrics,
         behavior,
+        keda: None,
     })
 }
 

@@ -751,6 +751,43 @@ pub struct HpaSpec {
     pub metrics: Vec<HpaMetric>,
     /// `spec.behavior` with upstream defaults applied; `None` takes the legacy path.
     pub behavior: Option<crate::controllers::hpa::behavior::Behavior>,
+    /// Set when a KEDA ScaledObject owns this HPA: KEDA's own scaling between zero (or the
+    /// idle count) and the minimum.
+    pub keda: Option<KedaActivation>,
+}
+
+/// What a KEDA ScaledObject adds to the HPA it owns: *activation*. Every polling interval
+/// KEDA's operator asks its triggers whether there is work; it scales the target from zero (or
+/// its idle count) to its minimum when there is, and back after the cooldown when there has
+/// been none. Between the minimum and the maximum the HPA scales as any other.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KedaActivation {
+    /// The ScaledObject's name.
+    pub scaled_object: String,
+    /// `minReplicaCount` (default 0).
+    pub min_replica_count: i32,
+    pub idle_replica_count: Option<i32>,
+    /// `pollingInterval` (default 30 s).
+    pub polling_interval: SimDuration,
+    /// `cooldownPeriod` (default 300 s): inactive this long after the last activity, it scales
+    /// to zero (or the idle count).
+    pub cooldown_period: SimDuration,
+    /// `initialCooldownPeriod` (default 0): the same, from creation, before any activity.
+    pub initial_cooldown_period: SimDuration,
+    /// The triggers that say whether there is work (cpu and memory triggers never do); none:
+    /// always active, as KEDA treats a ScaledObject with only cpu and memory triggers.
+    pub triggers: Vec<ActivationTrigger>,
+}
+
+/// A trigger KEDA asks for activity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivationTrigger {
+    /// Its metric's index in the HPA's `metrics`.
+    pub metric: usize,
+    /// Active while the metric's value is above this (`activationThreshold`, milli-units).
+    pub activation_milli: i64,
+    /// KEDA's name for it (`s0-prometheus`), for the events that name the triggers.
+    pub name: String,
 }
 
 /// One entry of `spec.metrics`.

@@ -53,6 +53,7 @@ const SHORT_NAMES: &[(&str, &str)] = &[
     ("pc", "PriorityClass"),
     ("rs", "ReplicaSet"),
     ("cm", "ConfigMap"),
+    ("so", "ScaledObject"),
 ];
 
 /// Kinds kubesim reads, for spelling a kind given in another case.
@@ -66,6 +67,7 @@ const KINDS: &[&str] = &[
     "PriorityClass",
     "Ingress",
     "KubeSchedulerConfiguration",
+    "ScaledObject",
 ];
 
 /// Where the value of the `index`-th `--set` is said to be: line 0 (no file has one), column

@@ -178,10 +178,7 @@ pub fn read(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Schedule
         diags.push(Diagnostic::error(file, None, "", "the file is empty"));
         return Vec::new();
     };
-    let source = Source {
-        file: file.to_string(),
-        node,
-    };
+    let source = Source::new(file.to_string(), node);
     let (raw, unknown, errors) = decode_all::<RawConfig>(&source.node, "");
     diags.extend(unknown.iter().map(|u| unknown_field_warning(file, u)));
     diags.extend(errors.iter().map(|e| e.diagnostic(file)));

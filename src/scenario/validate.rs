@@ -115,10 +115,7 @@ fn load_inner(
         .ok()?;
     let (mut scenario_node, mut inline) = split_scenario_document(docs, file, diags)?;
     let mut object_overrides = apply_overrides(&mut scenario_node, &options.overrides, diags);
-    let source = Source {
-        file: file.to_string(),
-        node: scenario_node,
-    };
+    let source = Source::new(file.to_string(), scenario_node);
     let (mut raw, reported) = decode_scenario(&source, diags)?;
     check_header(&raw, &source, diags);
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -485,6 +482,7 @@ impl Builder<'_> {
         self.check_resource_metrics(&hpas, &deployments, set);
         let metric_series = self.metric_series(&spec.external_metrics, duration);
         let hpas = self.resolve_series(hpas, &metric_series, &deployments, set);
+        self.warn_keda_never_wakes(&hpas, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
         self.check_calls_to_llm(&deployments, &services);
         self.warn_unfittable(&deployments, &node_pools);
@@ -996,9 +994,11 @@ impl Builder<'_> {
     fn hpas(&mut self, set: &ManifestSet, deployments: &[DeploymentSpec]) -> Vec<HpaSpec> {
         let mut out: Vec<HpaSpec> = Vec::new();
         for m in &set.hpas {
-            let Some(hpa) = manifest::hpa_spec(m, deployments, set.incomplete, self.diags) else {
+            let Some(mut hpa) = manifest::hpa_spec(m, deployments, set.incomplete, self.diags)
+            else {
                 continue;
             };
+            hpa.keda = set.keda_activation(&hpa.name, &hpa.namespace);
             if let Some(other) = out
                 .iter()
                 .find(|h| h.target.is_some() && h.target == hpa.target)
@@ -1246,13 +1246,21 @@ impl Builder<'_> {
         deployments: &[DeploymentSpec],
         set: &ManifestSet,
     ) -> Vec<HpaSpec> {
+        let no_aliases = Default::default();
         for hpa in &mut hpas {
+            let aliases = hpa
+                .target
+                .map_or(&no_aliases, |t| &deployments[t].workload.pod_metric_aliases);
+            // A built-in serving metric, or one the target's workload names in `podMetrics`.
+            let pod_metric = |name: &str| {
+                PodMetricSource::from_builtin_name(name).or_else(|| aliases.get(name).copied())
+            };
             for (i, metric) in hpa.metrics.iter_mut().enumerate() {
                 let (kind, name, slot) = match metric {
                     HpaMetric::External {
                         metric, from_pods, ..
-                    } if PodMetricSource::from_builtin_name(metric).is_some() => {
-                        *from_pods = PodMetricSource::from_builtin_name(metric);
+                    } if pod_metric(metric).is_some() => {
+                        *from_pods = pod_metric(metric);
                         let serves_llm = hpa
                             .target
                             .is_some_and(|t| deployments[t].workload.llm.is_some());
@@ -1276,9 +1284,15 @@ impl Builder<'_> {
                 if slot.is_none() {
                     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
                     let hint = did_you_mean_hint(&name, names.iter().copied());
-                    let message = format!(
-                        "no series for {kind} metric {name:?}{hint}: define it under spec.externalMetrics of the scenario"
-                    );
+                    let message = match kind {
+                        "external" => format!(
+                            "no series for external metric {name:?}{hint}: define it under spec.externalMetrics of the scenario, or name a serving metric so under spec.workloads[].podMetrics of Deployment {:?} (summed over its pods)",
+                            hpa.target_name
+                        ),
+                        _ => format!(
+                            "no series for {kind} metric {name:?}{hint}: define it under spec.externalMetrics of the scenario"
+                        ),
+                    };
                     self.hpa_error(
                         set,
                         &hpa.name,
@@ -1289,6 +1303,36 @@ impl Builder<'_> {
             }
         }
         hpas
+    }
+
+    /// A ScaledObject that may scale to zero and whose triggers all read its target's own pods
+    /// can never scale up again: at zero no pod reports anything.
+    fn warn_keda_never_wakes(&mut self, hpas: &[HpaSpec], set: &ManifestSet) {
+        for hpa in hpas {
+            let Some(keda) = &hpa.keda else {
+                continue;
+            };
+            let to_zero = keda.min_replica_count == 0 || keda.idle_replica_count == Some(0);
+            let reads_own_pods = |t: &ActivationTrigger| {
+                matches!(
+                    hpa.metrics.get(t.metric),
+                    Some(HpaMetric::External {
+                        from_pods: Some(_),
+                        ..
+                    })
+                )
+            };
+            if to_zero && !keda.triggers.is_empty() && keda.triggers.iter().all(reads_own_pods) {
+                let message = "every trigger reads the target's own pods: at zero replicas none reports, the query reads 0 and KEDA never scales it up again; give it a trigger that exists without pods (a spec.externalMetrics series, e.g. a gateway's queue) or a minReplicaCount of 1 or more";
+                if let Some(m) = self.hpa_manifest(set, &hpa.name) {
+                    let path = match keda.idle_replica_count {
+                        Some(0) => "spec.idleReplicaCount",
+                        _ => "spec.minReplicaCount",
+                    };
+                    self.diags.push(m.source.warning(path, message));
+                }
+            }
+        }
     }
 
     /// An error located in the manifest of the HPA called `name`.

@@ -7,6 +7,7 @@ mod cli;
 mod daemonset;
 mod failures;
 mod hpa;
+mod keda;
 mod llm;
 mod mutation;
 mod node_cpu;

@@ -152,18 +152,16 @@ pub fn stabilize(
     up_window: SimDuration,
     down_window: SimDuration,
 ) -> (i32, StabilizationReason) {
-    let up_cutoff = now.saturating_sub(up_window);
-    let down_cutoff = now.saturating_sub(down_window);
     let (mut up, mut down) = (desired, desired);
     let mut reusable = None;
     for (i, rec) in history.iter().enumerate() {
-        if rec.timestamp > up_cutoff {
+        if after_cutoff(rec.timestamp, up_window, now) {
             up = up.min(rec.replicas);
         }
-        if rec.timestamp > down_cutoff {
+        if after_cutoff(rec.timestamp, down_window, now) {
             down = down.max(rec.replicas);
         }
-        if rec.timestamp < up_cutoff && rec.timestamp < down_cutoff {
+        if rec.timestamp + up_window < now && rec.timestamp + down_window < now {
             reusable = Some(i);
         }
     }
@@ -183,12 +181,18 @@ pub fn stabilize(
 
 /// `getReplicasChangePerPeriod`: Σ changes of events strictly after `now − period`.
 pub fn change_in_period(period: SimDuration, events: &[ScaleEvent], now: SimTime) -> i32 {
-    let cutoff = now.saturating_sub(period);
     events
         .iter()
-        .filter(|e| e.timestamp > cutoff)
+        .filter(|e| after_cutoff(e.timestamp, period, now))
         .map(|e| e.change)
         .sum()
+}
+
+/// Whether `timestamp` is strictly after `now − window` (upstream's `After(cutoff)`). Written
+/// without the subtraction: early in a run `now − window` is before the start, where every
+/// timestamp is after it (a cutoff clamped to the start would leave out the records at 0).
+fn after_cutoff(timestamp: SimTime, window: SimDuration, now: SimTime) -> bool {
+    timestamp + window > now
 }
 
 /// Replicas at the start of a policy's period: current − added + deleted within it.
@@ -1398,6 +1402,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn windows_reaching_back_before_the_start_keep_the_records_at_zero() {
+        // Upstream's cutoff is now − window, a time before the start for the first `window`
+        // seconds: a record made at 0 is after it. First sync at 0 with 4 replicas and a
+        // 600 s scale-down window: the initial recommendation (4, t=0) holds the proposal of
+        // 0 up → 4; at 100 s still 4; at 601 s the record has left the window → 0 (stabilized
+        // against the later records only, all 0).
+        let window = SimDuration::from_secs(600);
+        let mut history = vec![Recommendation {
+            replicas: 4,
+            timestamp: SimTime::ZERO,
+        }];
+        let mut at = |secs: u64| {
+            stabilize(
+                &mut history,
+                4,
+                0,
+                SimTime::from_secs(secs),
+                SimDuration::ZERO,
+                window,
+            )
+            .0
+        };
+        assert_eq!(at(0), 4);
+        assert_eq!(at(100), 4);
+        assert_eq!(at(601), 0);
+        // A scale event at 0 counts in a 60 s policy period until 60 s (strictly after).
+        let events = [ScaleEvent {
+            change: 3,
+            timestamp: SimTime::ZERO,
+            outdated: false,
+        }];
+        assert_eq!(
+            change_in_period(SimDuration::from_secs(60), &events, SimTime::from_secs(30)),
+            3
+        );
+        assert_eq!(
+            change_in_period(SimDuration::from_secs(60), &events, SimTime::from_secs(60)),
+            0
+        );
     }
 
     #[test]

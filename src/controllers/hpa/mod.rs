@@ -439,6 +439,37 @@ impl HpaController {
 
 impl HpaController {
     /// An Object or External metric's scripted series now, in milli-units.
+    /// The value of HPA `hpa`'s External metric `index` now, in milli-units, as a KEDA scaler
+    /// reads it for activity: the sum over the target's pods (0 when none reports it, the
+    /// prometheus scaler's `ignoreNullValues`) or the scripted series' value. `None` for a
+    /// metric of another type.
+    pub fn external_value(
+        &self,
+        hpa: HpaId,
+        index: usize,
+        cluster: &Cluster,
+        metrics: &MetricsServer,
+        now: SimTime,
+    ) -> Option<i64> {
+        let h = &cluster.hpas[hpa.index()];
+        let ctx = MetricContext {
+            cluster,
+            hpa,
+            metrics,
+            now,
+            current: h.target.map_or(0, |t| cluster.deployment(t).replicas),
+            tolerances: self.tolerances(hpa, cluster),
+        };
+        match h.spec.metrics.get(index)? {
+            HpaMetric::External {
+                from_pods: Some(source),
+                ..
+            } => Some(pods_sum(&ctx, *source).unwrap_or(0)),
+            HpaMetric::External { series, .. } => Some(self.series_value(*series, &ctx)),
+            _ => None,
+        }
+    }
+
     fn series_value(&self, series: Option<usize>, ctx: &MetricContext) -> i64 {
         let series = &self.series[series.expect("validation resolves every series")];
         (series.value_at(ctx.now) * 1000.0).round() as i64

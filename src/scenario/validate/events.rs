@@ -357,6 +357,10 @@ impl Builder<'_> {
             .hpas
             .iter()
             .filter_map(|m| manifest::hpa_spec(m, ctx.deployments, false, self.diags))
+            .map(|mut hpa| {
+                hpa.keda = applied.keda_activation(&hpa.name, &hpa.namespace);
+                hpa
+            })
             .collect();
         let specs = self.resolve_pod_metrics(specs, ctx.deployments, applied);
         self.check_resource_metrics(&specs, ctx.deployments, applied);
