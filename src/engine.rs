@@ -632,15 +632,11 @@ impl<'s> Engine<'s> {
     }
 
     fn on_arrival(&mut self, service: ServiceId) {
-        // An LLM request's tokens are taken first: a trace's next arrival is the row after.
-        let tokens = self.llm_arrivals[service.index()]
-            .as_mut()
-            .map(TokenArrivals::take);
-        self.schedule_next_arrival(service);
-        match tokens {
-            Some((prompt, output)) => self.send_llm_request(service, prompt, output),
-            None => self.send_request(service, CallRef::NONE),
+        if self.llm_arrivals[service.index()].is_some() {
+            return self.on_llm_arrival(service);
         }
+        self.schedule_next_arrival(service);
+        self.send_request(service, CallRef::NONE);
     }
 
     fn on_completion(&mut self, pod: PodId, generation: u32) {

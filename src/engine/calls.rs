@@ -62,7 +62,20 @@ impl<'s> Engine<'s> {
             let server = servers.get(p.index()).and_then(Option::as_ref);
             server.map_or(usize::MAX, PodServer::load)
         };
-        let Some(pod) = self.routers[service.index()].pick(endpoints, outstanding) else {
+        let picked = self.routers[service.index()].pick(endpoints, outstanding);
+        self.reach(service, picked, caller)
+    }
+
+    /// The picked endpoint, if it can take a request now; otherwise the request fails (for
+    /// want of an endpoint, or of an answer) and `None`.
+    #[inline(always)]
+    pub(super) fn reach(
+        &mut self,
+        service: ServiceId,
+        picked: Option<PodId>,
+        caller: CallRef,
+    ) -> Option<(PodId, Instance)> {
+        let Some(pod) = picked else {
             self.request_failed(service, FailureReason::NoEndpoint, caller);
             return None;
         };

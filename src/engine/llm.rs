@@ -6,10 +6,14 @@
 use super::{Engine, Event};
 use crate::cluster::{PodId, ServiceId};
 use crate::metrics::Observation;
+use crate::scenario::LoadBalancing;
 use crate::sim::SimTime;
 use crate::traffic::FailureReason;
+use crate::traffic::PodServer;
 use crate::traffic::calls::CallRef;
 use crate::traffic::llm::batching::{LlmOutcome, LlmRequest};
+use crate::traffic::llm::prefix::Prefix;
+use crate::traffic::llm::tokens::{TokenArrivals, TokenCounts};
 
 impl Engine<'_> {
     /// Schedules the next arrival of a Service whose requests come from a token trace.
@@ -28,14 +32,30 @@ impl Engine<'_> {
         true
     }
 
+    /// An LLM request arrives at `service` (kept out of line: the plain request path stays
+    /// small). Its tokens are taken first: a trace's next arrival is the row after.
+    #[inline(never)]
+    pub(super) fn on_llm_arrival(&mut self, service: ServiceId) {
+        let tokens = self.llm_arrivals[service.index()]
+            .as_mut()
+            .map(TokenArrivals::take)
+            .expect("an LLM Service's arrivals");
+        self.schedule_next_arrival(service);
+        self.send_llm_request(service, tokens);
+    }
+
     /// An LLM request with these tokens arrives at `service`.
-    pub(super) fn send_llm_request(
-        &mut self,
-        service: ServiceId,
-        prompt_tokens: u32,
-        output_tokens: u32,
-    ) {
-        let Some((pod, _)) = self.route(service, CallRef::NONE) else {
+    pub(super) fn send_llm_request(&mut self, service: ServiceId, tokens: TokenCounts) {
+        let routed = match &tokens.prefix {
+            Some(prefix)
+                if self.routers[service.index()].policy() == LoadBalancing::PrefixAware =>
+            {
+                let picked = self.pick_by_prefix(service, prefix);
+                self.reach(service, picked, CallRef::NONE)
+            }
+            _ => self.route(service, CallRef::NONE),
+        };
+        let Some((pod, _)) = routed else {
             return;
         };
         let server = self.servers[pod.index()]
@@ -49,14 +69,29 @@ impl Engine<'_> {
         let request = LlmRequest {
             id: service.0,
             arrival: self.now,
-            prompt_tokens,
-            output_tokens,
+            prompt_tokens: tokens.prompt,
+            output_tokens: tokens.output,
+            prefix: tokens.prefix,
         };
         let mut out = std::mem::take(&mut self.llm_outcomes);
         let step = llm.arrive(self.now, request, &mut out);
         self.schedule_llm_step(pod, step);
         self.observe_llm_outcomes(&mut out);
         self.llm_outcomes = out;
+    }
+
+    /// The endpoint a prefix-aware router picks for a prompt with these block hashes.
+    fn pick_by_prefix(&mut self, service: ServiceId, prefix: &Prefix) -> Option<PodId> {
+        let endpoints = &self.cluster.services[service.index()].endpoints;
+        let servers = &self.servers;
+        let server = |p: PodId| servers.get(p.index()).and_then(Option::as_ref);
+        let outstanding = |p: PodId| server(p).map_or(usize::MAX, PodServer::load);
+        let matched = |p: PodId| {
+            let llm = server(p).and_then(PodServer::llm);
+            llm.map_or(0, |l| l.prefix_matched(prefix))
+        };
+        let blocks = prefix.blocks().len();
+        self.routers[service.index()].pick_by_prefix(endpoints, outstanding, matched, blocks)
     }
 
     fn schedule_llm_step(&mut self, pod: PodId, step: Option<(SimTime, u32)>) {
@@ -102,6 +137,7 @@ impl Engine<'_> {
                     latency,
                     prompt_tokens,
                     output_tokens,
+                    cached_tokens,
                     ..
                 } => {
                     self.recorder
@@ -112,6 +148,7 @@ impl Engine<'_> {
                         time_per_output_token: outcome.time_per_output_token(),
                         prompt_tokens,
                         output_tokens,
+                        cached_tokens,
                     }
                 }
                 LlmOutcome::TooLong { .. } => Observation::RequestFailed {

@@ -29,6 +29,8 @@ pub enum Observation {
         time_per_output_token: Option<SimDuration>,
         prompt_tokens: u32,
         output_tokens: u32,
+        /// Prompt tokens its server took from the prefix cache.
+        cached_tokens: u32,
     },
     /// A Deployment's `spec.replicas` changed (also emitted once at t = 0).
     ReplicasChanged {
@@ -212,6 +214,8 @@ pub struct LlmStats {
     pub time_per_output_token: Histogram<u64>,
     pub prompt_tokens: u64,
     pub output_tokens: u64,
+    /// Prompt tokens taken from prefix caches instead of computed.
+    pub cached_tokens: u64,
     pub preemptions: u64,
     /// Served requests within the Service's goodput thresholds (when it has them).
     pub good: u64,
@@ -224,6 +228,7 @@ impl LlmStats {
             time_per_output_token: new_histogram(),
             prompt_tokens: 0,
             output_tokens: 0,
+            cached_tokens: 0,
             preemptions: 0,
             good: 0,
         }
@@ -465,11 +470,13 @@ impl Recorder {
                 time_per_output_token,
                 prompt_tokens,
                 output_tokens,
+                cached_tokens,
             } => {
                 let good = self.goodput[service.index()]
                     .is_some_and(|g| g.met_by(time_to_first_token, time_per_output_token));
                 let stats = self.llm[service.index()].get_or_insert_with(LlmStats::new);
                 stats.good += u64::from(good);
+                stats.cached_tokens += u64::from(cached_tokens);
                 stats.record(
                     time_to_first_token,
                     time_per_output_token,

@@ -73,6 +73,10 @@ pub struct LlmServiceReport {
     /// Tokens of the requests served.
     pub prompt_tokens: u64,
     pub output_tokens: u64,
+    /// Prompt tokens taken from the servers' prefix caches instead of computed, and their share
+    /// of the prompt tokens (`null` without prompt tokens).
+    pub prefix_cached_tokens: u64,
+    pub prefix_cache_hit_rate: Option<f64>,
     /// Times a running request lost its KV blocks to an older one and prefilled again.
     pub preemptions: u64,
     /// Served requests within the goodput thresholds (`traffic[].goodput`), if set.
@@ -506,6 +510,9 @@ fn llm_report(
         time_per_output_token_ms: latency(&l.time_per_output_token),
         prompt_tokens: l.prompt_tokens,
         output_tokens: l.output_tokens,
+        prefix_cached_tokens: l.cached_tokens,
+        prefix_cache_hit_rate: (l.prompt_tokens > 0)
+            .then(|| round3_fraction(l.cached_tokens as f64 / l.prompt_tokens as f64)),
         preemptions: l.preemptions,
         goodput: None,
         output_tokens_per_sec: if secs > 0.0 {

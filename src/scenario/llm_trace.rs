@@ -28,6 +28,9 @@ pub struct TokenRequest {
     pub at: SimTime,
     pub prompt_tokens: u32,
     pub output_tokens: u32,
+    /// Its prompt's block hashes: `hashes_len` of the trace's table from `hashes_start`.
+    pub hashes_start: u32,
+    pub hashes_len: u32,
 }
 
 /// A row as read: seconds from the trace's start.
@@ -36,20 +39,33 @@ pub struct TraceRow {
     pub trace_secs: f64,
     pub prompt_tokens: u32,
     pub output_tokens: u32,
+    /// Its block hashes in the trace's table (none for the Azure format).
+    pub hashes_start: u32,
+    pub hashes_len: u32,
+}
+
+/// A trace as read: its rows, and the prompt block hashes they index (Mooncake's `hash_ids`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TokenTrace {
+    pub rows: Vec<TraceRow>,
+    pub hashes: Vec<u64>,
 }
 
 /// Reads either format (see the module doc); problems are reported by line.
-pub fn read(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<TraceRow> {
+pub fn read(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> TokenTrace {
     let first = text.lines().map(str::trim).find(|l| !l.is_empty());
-    let rows = match first {
+    let trace = match first {
         Some(l) if l.starts_with('{') => read_mooncake(file, text, diags),
-        Some(_) => read_azure(file, text, diags),
-        None => Vec::new(),
+        Some(_) => TokenTrace {
+            rows: read_azure(file, text, diags),
+            hashes: Vec::new(),
+        },
+        None => TokenTrace::default(),
     };
-    if rows.is_empty() && !diags.iter().any(|d| d.file == file) {
+    if trace.rows.is_empty() && !diags.iter().any(|d| d.file == file) {
         diags.push(line_error(file, 1, "", "the trace has no requests"));
     }
-    rows
+    trace
 }
 
 fn tokens(file: &str, line: usize, field: &str, value: &str, diags: &mut Vec<Diagnostic>) -> u32 {
@@ -102,6 +118,8 @@ fn read_azure(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<TraceR
             trace_secs: (micros - origin) as f64 / 1e6,
             prompt_tokens: tokens(file, n, "ContextTokens", fields[1], diags),
             output_tokens: tokens(file, n, "GeneratedTokens", fields[2], diags),
+            hashes_start: 0,
+            hashes_len: 0,
         });
         check_order(file, n, &rows, diags);
     }
@@ -113,10 +131,16 @@ struct MooncakeRow {
     timestamp: f64,
     input_length: u32,
     output_length: u32,
+    #[serde(default)]
+    hash_ids: Vec<u64>,
 }
 
-fn read_mooncake(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<TraceRow> {
+/// Most block hashes in one trace (ten million: 80 MB).
+const MAX_HASHES: usize = 10_000_000;
+
+fn read_mooncake(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> TokenTrace {
     let mut rows = Vec::new();
+    let mut hashes: Vec<u64> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let (n, line) = (i + 1, line.trim());
         if line.is_empty() {
@@ -146,14 +170,27 @@ fn read_mooncake(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Tra
                 ));
             }
         }
+        if hashes.len() + row.hash_ids.len() > MAX_HASHES {
+            diags.push(line_error(
+                file,
+                n,
+                "hash_ids",
+                format!("the trace has more than {MAX_HASHES} block hashes"),
+            ));
+            break;
+        }
+        let hashes_start = hashes.len() as u32;
+        hashes.extend_from_slice(&row.hash_ids);
         rows.push(TraceRow {
             trace_secs: row.timestamp / 1000.0,
             prompt_tokens: row.input_length.min(MAX_TOKENS),
             output_tokens: row.output_length.min(MAX_TOKENS),
+            hashes_start,
+            hashes_len: row.hash_ids.len() as u32,
         });
         check_order(file, n, &rows, diags);
     }
-    rows
+    TokenTrace { rows, hashes }
 }
 
 fn check_order(file: &str, line: usize, rows: &[TraceRow], diags: &mut Vec<Diagnostic>) {
@@ -228,6 +265,8 @@ pub fn to_requests(
             at,
             prompt_tokens: row.prompt_tokens,
             output_tokens: row.output_tokens.max(1),
+            hashes_start: row.hashes_start,
+            hashes_len: row.hashes_len,
         };
         for _ in 0..copies + u64::from(crosses) {
             out.push(request);
@@ -254,7 +293,7 @@ mod tests {
                     2023-11-16 23:59:59.9000000,4808,10\n\
                     2023-11-17 00:00:01.1234567,3180,8";
         let mut diags = Vec::new();
-        let rows = read("t.csv", text, &mut diags);
+        let rows = read("t.csv", text, &mut diags).rows;
         assert!(diags.is_empty(), "{diags:?}");
         // Across midnight: 00:00:01.123456 − 23:59:59.900000 = 1.223456 s (the 7th digit is
         // below a microsecond and dropped).
@@ -267,10 +306,13 @@ mod tests {
         let text = "{\"timestamp\": 0, \"input_length\": 6758, \"output_length\": 500, \"hash_ids\": [0, 1]}\n\
                     {\"timestamp\": 1500, \"input_length\": 100, \"output_length\": 2, \"hash_ids\": [0]}\n";
         let mut diags = Vec::new();
-        let rows = read("t.jsonl", text, &mut diags);
+        let trace = read("t.jsonl", text, &mut diags);
         assert!(diags.is_empty(), "{diags:?}");
+        let rows = &trace.rows;
         assert_eq!(rows[1].trace_secs, 1.5);
         assert_eq!(rows[0].prompt_tokens, 6758);
+        assert_eq!(trace.hashes, [0, 1, 0]);
+        assert_eq!((rows[1].hashes_start, rows[1].hashes_len), (2, 1));
     }
 
     #[test]
@@ -308,6 +350,8 @@ mod tests {
                 trace_secs: f64::from(i),
                 prompt_tokens: 10,
                 output_tokens: 0,
+                hashes_start: 0,
+                hashes_len: 0,
             })
             .collect();
         // Offset 2 s, speedup 2: rows at 2..9 s arrive at 0, 0.5, … 3.5 s; the run is 3 s long,

@@ -680,8 +680,12 @@ impl Goodput {
 /// Where an LLM request's arrival and token counts come from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TokenSource {
-    /// Replayed from a token-level trace; `arrivals` is then unused.
-    Trace(std::sync::Arc<[super::llm_trace::TokenRequest]>),
+    /// Replayed from a token-level trace; `arrivals` is then unused. `hashes` are the prompt
+    /// block hashes the requests index (empty when the trace has none).
+    Trace {
+        requests: std::sync::Arc<[super::llm_trace::TokenRequest]>,
+        hashes: std::sync::Arc<[u64]>,
+    },
     /// Arrivals from the pattern, token counts drawn for each request.
     Drawn {
         prompt: crate::sim::dist::CountDist,
@@ -699,6 +703,9 @@ pub enum LoadBalancing {
     /// The endpoint with the fewest requests in flight, ties at random (inference gateways,
     /// Envoy `LEAST_REQUEST` comparing all endpoints).
     LeastRequest,
+    /// For LLM requests with prompt block hashes: the pod whose cache holds most of the prompt
+    /// unless the loads are far apart (SGLang's cache-aware rule); otherwise as `LeastRequest`.
+    PrefixAware,
 }
 
 /// A piecewise-constant Poisson rate: segment `i` holds from `start` until the next segment.

@@ -381,6 +381,10 @@ pub struct RawLlm {
     /// The KV cache's size in blocks, instead of deriving it from the GPUs' memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_cache_blocks: Option<u32>,
+    /// Automatic prefix caching (`--enable-prefix-caching`, on by default as in vLLM V1): used
+    /// with traces that give prompt block hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_caching: Option<bool>,
 }
 
 /// One step of a request's call graph: exactly one of `call`, `parallel`, `oneOf`, `steps` or

@@ -1743,8 +1743,9 @@ impl Builder<'_> {
             None | Some("Random") => LoadBalancing::Random,
             Some("RoundRobin") => LoadBalancing::RoundRobin,
             Some("LeastRequest") => LoadBalancing::LeastRequest,
+            Some("PrefixAware") => LoadBalancing::PrefixAware,
             Some(other) => {
-                self.error(&format!("{path}.loadBalancing"), format!("{other:?} is not a policy: use Random (kube-proxy iptables), RoundRobin (IPVS rr) or LeastRequest (fewest requests in flight)"));
+                self.error(&format!("{path}.loadBalancing"), format!("{other:?} is not a policy: use Random (kube-proxy iptables), RoundRobin (IPVS rr), LeastRequest (fewest requests in flight) or PrefixAware (LLM requests to the pod caching their prompt)"));
                 LoadBalancing::Random
             }
         }

@@ -1,13 +1,24 @@
 //! Service load balancing over ready endpoints: uniformly random (kube-proxy iptables mode),
-//! round-robin (IPVS `rr`), or least outstanding requests (as inference gateways and Envoy's
-//! `LEAST_REQUEST` with all endpoints compared), ties broken at random from the Service's
-//! routing stream.
+//! round-robin (IPVS `rr`), least outstanding requests (as inference gateways and Envoy's
+//! `LEAST_REQUEST` with all endpoints compared), or prefix-cache aware for LLM requests (the
+//! two-tier rule of SGLang's cache-aware router, with the pods' actual caches as llm-d's
+//! precise prefix scorer reads them: when the loads are far apart, the least loaded; else,
+//! when some pod holds more than half of the prompt's blocks, the least loaded of those holding
+//! the most; else the least loaded). Ties are broken at random from the Service's routing
+//! stream.
 
 use rand::RngExt;
 
 use crate::cluster::PodId;
 use crate::scenario::LoadBalancing;
 use crate::sim::SimRng;
+
+/// SGLang's cache-aware router defaults: loads are "far apart" when they differ by more than
+/// 32 requests and by more than 0.01 % (`balance_abs_threshold`, `balance_rel_threshold`); a
+/// pod's cache counts when it holds more than half of the prompt (`cache_threshold`).
+const BALANCE_ABS_THRESHOLD: usize = 32;
+const BALANCE_REL_THRESHOLD: f64 = 1.0001;
+const CACHE_THRESHOLD: f64 = 0.5;
 
 pub struct Router {
     policy: LoadBalancing,
@@ -36,7 +47,9 @@ impl Router {
             return None;
         }
         let index = match self.policy {
-            LoadBalancing::LeastRequest => self.least_outstanding(endpoints, outstanding),
+            LoadBalancing::LeastRequest | LoadBalancing::PrefixAware => {
+                self.least_outstanding(endpoints, outstanding)
+            }
             LoadBalancing::Random => self.rng.random_range(0..endpoints.len()),
             LoadBalancing::RoundRobin => {
                 // (cursor + 1) mod len, without a division in the common case.
@@ -49,6 +62,45 @@ impl Router {
                 self.cursor
             }
         };
+        Some(endpoints[index])
+    }
+
+    pub fn policy(&self) -> LoadBalancing {
+        self.policy
+    }
+
+    /// The endpoint for an LLM request whose prompt has `blocks` prefix blocks, of which
+    /// `matched` gives how many, from the first, an endpoint's cache holds (see the module
+    /// doc); `None` when there is no ready endpoint.
+    pub fn pick_by_prefix(
+        &mut self,
+        endpoints: &[PodId],
+        outstanding: impl Fn(PodId) -> usize,
+        matched: impl Fn(PodId) -> u32,
+        blocks: usize,
+    ) -> Option<PodId> {
+        if endpoints.is_empty() {
+            return None;
+        }
+        // Endpoints that cannot serve (`usize::MAX`: no server) do not count as loaded.
+        let loads = endpoints
+            .iter()
+            .map(|&p| outstanding(p))
+            .filter(|&l| l < usize::MAX);
+        let (min, max) = loads.fold((usize::MAX, 0), |(lo, hi), l| (lo.min(l), hi.max(l)));
+        let imbalanced = min < usize::MAX
+            && max - min > BALANCE_ABS_THRESHOLD
+            && max as f64 > min as f64 * BALANCE_REL_THRESHOLD;
+        let best = endpoints.iter().map(|&p| matched(p)).max().unwrap_or(0);
+        let affine = blocks > 0 && f64::from(best) / blocks as f64 > CACHE_THRESHOLD;
+        if !imbalanced && affine {
+            let holding: Vec<PodId> = (endpoints.iter().copied())
+                .filter(|&p| matched(p) == best)
+                .collect();
+            let index = self.least_outstanding(&holding, outstanding);
+            return Some(holding[index]);
+        }
+        let index = self.least_outstanding(endpoints, outstanding);
         Some(endpoints[index])
     }
 

@@ -18,6 +18,7 @@ use crate::sim::dist::CountDist;
 use crate::traffic::llm::batching::{
     BatchingConfig, DEFAULT_BLOCK_TOKENS, DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_SEQUENCES,
 };
+use crate::traffic::llm::prefix::PREFIX_BLOCK_TOKENS;
 use crate::traffic::llm::profile;
 
 /// vLLM's default `--gpu-memory-utilization`.
@@ -108,12 +109,20 @@ impl Builder<'_> {
             Some(blocks) => bounded("kvCacheBlocks", Some(blocks), 1, MAX_KV_BLOCKS),
             None => self.kv_blocks_from_memory(path, raw, found, block_tokens)?,
         };
+        let prefix_caching = raw.prefix_caching.unwrap_or(true);
+        if prefix_caching && !PREFIX_BLOCK_TOKENS.is_multiple_of(block_tokens) {
+            self.error(
+                &format!("{path}.blockSize"),
+                format!("{block_tokens} does not divide the traces' {PREFIX_BLOCK_TOKENS}-token prefix blocks, which prefix caching keeps whole; use a power of two up to {PREFIX_BLOCK_TOKENS} (vLLM's sizes are 8 to 128), or prefixCaching: false"),
+            );
+        }
         Some(BatchingConfig {
             max_sequences,
             max_model_len,
             max_batched_tokens,
             block_tokens,
             kv_blocks,
+            prefix_caching,
         })
     }
 
@@ -206,7 +215,8 @@ impl Builder<'_> {
             return None;
         }
         let (shown, text) = self.read_relative(&format!("{path}.file"), rel, "trace")?;
-        let rows = llm_trace::read(&shown, &text, self.diags);
+        let trace = llm_trace::read(&shown, &text, self.diags);
+        let rows = trace.rows;
         let mapping = TraceMapping {
             offset: f.offset.map_or(SimDuration::ZERO, |d| d.0),
             speedup,
@@ -219,7 +229,10 @@ impl Builder<'_> {
                 "no request of the trace arrives during the run (check offset and speedup)",
             );
         }
-        Some(TokenSource::Trace(Arc::from(requests)))
+        Some(TokenSource::Trace {
+            requests: Arc::from(requests),
+            hashes: Arc::from(trace.hashes),
+        })
     }
 
     fn count(&mut self, path: &str, raw: Option<&RawCount>) -> Option<CountDist> {

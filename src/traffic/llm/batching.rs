@@ -23,6 +23,7 @@
 
 use std::collections::VecDeque;
 
+use super::prefix::{PREFIX_BLOCK_TOKENS, Prefix, PrefixCache};
 use super::profile::{LlmProfile, StepShape};
 use crate::sim::{SimDuration, SimTime};
 
@@ -41,10 +42,13 @@ pub struct BatchingConfig {
     pub max_batched_tokens: u32,
     pub block_tokens: u32,
     pub kv_blocks: u32,
+    /// Automatic prefix caching (vLLM's default): prompts that start with blocks the server
+    /// holds reuse them ([`super::prefix`]).
+    pub prefix_caching: bool,
 }
 
 /// A request as the server sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LlmRequest {
     /// The engine's handle for the request (returned in its outcomes).
     pub id: u32,
@@ -52,6 +56,8 @@ pub struct LlmRequest {
     pub prompt_tokens: u32,
     /// Tokens to generate (at least one is).
     pub output_tokens: u32,
+    /// Its prompt's block hashes, when its trace gives them (for prefix caching).
+    pub prefix: Option<Prefix>,
 }
 
 /// What the server reports about a request.
@@ -64,6 +70,8 @@ pub enum LlmOutcome {
         latency: SimDuration,
         prompt_tokens: u32,
         output_tokens: u32,
+        /// Prompt tokens taken from the prefix cache (not computed).
+        cached_tokens: u32,
     },
     /// It can never fit in this server's KV cache.
     TooLong { id: u32 },
@@ -104,20 +112,48 @@ impl LlmOutcome {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Sequence {
     request: LlmRequest,
     /// Tokens whose KV is computed.
     computed: u32,
     /// Output tokens sampled so far.
     generated: u32,
+    /// KV blocks of its own (not counting the cached prefix blocks it uses).
     blocks: u32,
     /// Tokens this step computes for it.
     scheduled: u32,
     first_token_at: Option<SimTime>,
+    /// Cached prefix blocks it uses (pinned while it runs), and their KV blocks.
+    pins: Vec<u64>,
+    pinned_kv: u32,
+    /// Prompt blocks it has offered to the cache so far.
+    offered: u32,
+    /// Prompt tokens it took from the cache when admitted (the first time).
+    cached_tokens: Option<u32>,
 }
 
 impl Sequence {
+    fn new(request: LlmRequest) -> Sequence {
+        Sequence {
+            request,
+            computed: 0,
+            generated: 0,
+            blocks: 0,
+            scheduled: 0,
+            first_token_at: None,
+            pins: Vec::new(),
+            pinned_kv: 0,
+            offered: 0,
+            cached_tokens: None,
+        }
+    }
+
+    /// Its prompt's block hashes (empty without them).
+    fn prefix_blocks(&self) -> &[u64] {
+        self.request.prefix.as_ref().map_or(&[], Prefix::blocks)
+    }
+
     /// Prompt and output so far: what the KV cache must hold before the next token.
     fn tokens(&self) -> u32 {
         self.request.prompt_tokens + self.generated
@@ -138,6 +174,10 @@ pub struct LlmCounters {
     pub prompt_tokens: u64,
     pub output_tokens: u64,
     pub preemptions: u64,
+    /// Prompt tokens looked up in the prefix cache, and those found (vLLM's
+    /// `prefix_cache_queries` and `prefix_cache_hits`).
+    pub prefix_queried_tokens: u64,
+    pub prefix_hit_tokens: u64,
 }
 
 pub struct LlmServer {
@@ -145,7 +185,11 @@ pub struct LlmServer {
     config: BatchingConfig,
     waiting: VecDeque<Sequence>,
     running: Vec<Sequence>,
+    /// KV blocks in use: the sequences' own and the cached blocks they use.
     used_blocks: u32,
+    /// Cached prefix blocks (with `config.prefix_caching`); its evictable blocks are free for
+    /// any allocation that needs them.
+    prefix: Option<PrefixCache>,
     /// When the step in progress ends (`None`: idle).
     step_end: Option<SimTime>,
     generation: u32,
@@ -160,6 +204,9 @@ impl LlmServer {
             waiting: VecDeque::new(),
             running: Vec::new(),
             used_blocks: 0,
+            prefix: config
+                .prefix_caching
+                .then(|| PrefixCache::new(config.block_tokens)),
             step_end: None,
             generation: 0,
             counters: LlmCounters::default(),
@@ -190,14 +237,7 @@ impl LlmServer {
             out.push(LlmOutcome::TooLong { id: request.id });
             return None;
         }
-        self.waiting.push_back(Sequence {
-            request,
-            computed: 0,
-            generated: 0,
-            blocks: 0,
-            scheduled: 0,
-            first_token_at: None,
-        });
+        self.waiting.push_back(Sequence::new(request));
         if self.step_end.is_some() {
             return None;
         }
@@ -225,6 +265,9 @@ impl LlmServer {
             out.push(LlmOutcome::Dropped { id: s.request.id });
         }
         self.used_blocks = 0;
+        if let Some(cache) = self.prefix.as_mut() {
+            cache.clear();
+        }
         self.step_end = None;
         self.generation = self.generation.wrapping_add(1);
     }
@@ -310,18 +353,20 @@ impl LlmServer {
     }
 
     /// Step 2 of the module doc: admits waiting sequences while budget, seats and blocks last.
+    /// A sequence first takes what the prefix cache holds of its prompt.
     fn admit_waiting(&mut self, budget: &mut u32) {
         while *budget > 0 && self.running.len() < self.config.max_sequences as usize {
-            let Some(front) = self.waiting.front() else {
+            let Some(mut s) = self.waiting.pop_front() else {
                 break;
             };
-            let want = (front.tokens() - front.computed).min(*budget);
-            let need = self.blocks_for(front.computed + want);
-            if self.used_blocks + need > self.config.kv_blocks {
+            self.take_cached_prefix(&mut s);
+            let want = (s.tokens() - s.computed).min(*budget);
+            let need = self.blocks_for(s.computed + want) - s.pinned_kv;
+            if !self.reserve(need) {
+                self.release(&mut s);
+                self.waiting.push_front(s);
                 break;
             }
-            let mut s = self.waiting.pop_front().expect("checked above");
-            self.used_blocks += need;
             s.blocks = need;
             s.scheduled = want;
             *budget -= want;
@@ -329,13 +374,108 @@ impl LlmServer {
         }
     }
 
-    /// Gives running sequence `i` `need` blocks in all if they are free.
-    fn grow(&mut self, i: usize, need: u32) -> bool {
-        let extra = need.saturating_sub(self.running[i].blocks);
-        if self.used_blocks + extra > self.config.kv_blocks {
+    /// Takes for a sequence about to start (nothing computed) the cached blocks its prompt
+    /// starts with — whole blocks, and never the prompt's last token, which it computes to
+    /// sample from.
+    fn take_cached_prefix(&mut self, s: &mut Sequence) {
+        let Some(cache) = self.prefix.as_mut() else {
+            return;
+        };
+        if s.computed > 0 || s.request.prefix.is_none() {
+            return;
+        }
+        let blocks = s.request.prefix.as_ref().map_or(&[][..], Prefix::blocks);
+        let usable = (s.tokens() - 1).min(s.request.prompt_tokens) / PREFIX_BLOCK_TOKENS;
+        let matched = cache.matched(blocks).min(usable);
+        let hit = &blocks[..matched as usize];
+        self.used_blocks += cache.pin(hit);
+        s.pins = hit.to_vec();
+        s.pinned_kv = matched * cache.kv_per_block();
+        s.computed = matched * PREFIX_BLOCK_TOKENS;
+        s.offered = matched;
+        if s.cached_tokens.is_none() {
+            s.cached_tokens = Some(s.computed);
+            self.counters.prefix_queried_tokens += u64::from(s.request.prompt_tokens);
+            self.counters.prefix_hit_tokens += u64::from(s.computed);
+        }
+    }
+
+    /// Puts `extra` free KV blocks in use, evicting cached blocks no sequence uses (least
+    /// recently used first) as needed; false when even that would not make room.
+    fn reserve(&mut self, extra: u32) -> bool {
+        let total = self.config.kv_blocks;
+        if self.used_blocks + extra > total {
             return false;
         }
+        if let Some(cache) = self.prefix.as_mut() {
+            while self.used_blocks + extra + cache.evictable_kv_blocks() > total {
+                cache.evict_one();
+            }
+        }
         self.used_blocks += extra;
+        self.debug_check_blocks();
+        true
+    }
+
+    /// Blocks in use and cached blocks no one uses never exceed the cache.
+    fn debug_check_blocks(&self) {
+        let evictable = self
+            .prefix
+            .as_ref()
+            .map_or(0, PrefixCache::evictable_kv_blocks);
+        debug_assert!(self.used_blocks + evictable <= self.config.kv_blocks);
+    }
+
+    /// A sequence gives up its blocks (it finished, or is preempted or not admitted after
+    /// all): its own are freed, the cached ones it used are left to the cache.
+    fn release(&mut self, s: &mut Sequence) {
+        self.used_blocks -= s.blocks + s.pinned_kv;
+        if let Some(cache) = self.prefix.as_mut() {
+            // Blocks other sequences still use stay in use; the rest become evictable.
+            let evictable = cache.release(&s.pins);
+            self.used_blocks += s.pinned_kv - evictable;
+        }
+        s.blocks = 0;
+        s.pins.clear();
+        s.pinned_kv = 0;
+        self.debug_check_blocks();
+    }
+
+    /// Offers the cache the prompt blocks a sequence has computed whole since the last time;
+    /// each one the cache did not hold moves from the sequence's own blocks to the cache.
+    fn offer_computed_blocks(&mut self, i: usize) {
+        let Some(cache) = self.prefix.as_mut() else {
+            return;
+        };
+        let s = &mut self.running[i];
+        let whole = s.computed.min(s.request.prompt_tokens) / PREFIX_BLOCK_TOKENS;
+        let whole = whole.min(s.prefix_blocks().len() as u32);
+        for j in s.offered..whole {
+            let hash = s.prefix_blocks()[j as usize];
+            if cache.insert(hash) {
+                s.pins.push(hash);
+                s.pinned_kv += cache.kv_per_block();
+                s.blocks -= cache.kv_per_block();
+            }
+        }
+        s.offered = s.offered.max(whole);
+    }
+
+    /// How many of `prefix`'s blocks, from the first, this server holds (what a prefix-aware
+    /// router asks).
+    pub fn prefix_matched(&self, prefix: &Prefix) -> u32 {
+        self.prefix
+            .as_ref()
+            .map_or(0, |c| c.matched(prefix.blocks()))
+    }
+
+    /// Gives running sequence `i` `need` blocks in all if they are free.
+    fn grow(&mut self, i: usize, need: u32) -> bool {
+        let s = &self.running[i];
+        let extra = need.saturating_sub(s.blocks + s.pinned_kv);
+        if !self.reserve(extra) {
+            return false;
+        }
         self.running[i].blocks += extra;
         true
     }
@@ -343,13 +483,14 @@ impl LlmServer {
     /// Recompute preemption of the newest running sequence.
     fn preempt_last(&mut self) -> LlmOutcome {
         let mut s = self.running.pop().expect("a running sequence to preempt");
-        self.used_blocks -= s.blocks;
-        s.blocks = 0;
+        self.release(&mut s);
         s.computed = 0;
         s.scheduled = 0;
+        s.offered = 0;
+        let id = s.request.id;
         self.waiting.push_front(s);
         self.counters.preemptions += 1;
-        LlmOutcome::Preempted { id: s.request.id }
+        LlmOutcome::Preempted { id }
     }
 
     fn step_shape(&self) -> StepShape {
@@ -373,6 +514,8 @@ impl LlmServer {
             let s = &mut self.running[i];
             s.computed += s.scheduled;
             s.scheduled = 0;
+            self.offer_computed_blocks(i);
+            let s = &mut self.running[i];
             if s.computed == s.tokens() {
                 if s.generated == 0 {
                     self.counters.prompt_tokens += u64::from(s.request.prompt_tokens);
@@ -385,8 +528,8 @@ impl LlmServer {
                 i += 1;
                 continue;
             }
-            let s = self.running.remove(i);
-            self.used_blocks -= s.blocks;
+            let mut s = self.running.remove(i);
+            self.release(&mut s);
             self.counters.finished += 1;
             out.push(finished(now, &s));
         }
@@ -394,19 +537,21 @@ impl LlmServer {
 }
 
 fn finished(now: SimTime, s: &Sequence) -> LlmOutcome {
-    let r = s.request;
+    let r = &s.request;
     LlmOutcome::Finished {
         id: r.id,
         time_to_first_token: s.first_token_at.unwrap_or(now).saturating_since(r.arrival),
         latency: now.saturating_since(r.arrival),
         prompt_tokens: r.prompt_tokens,
         output_tokens: s.generated,
+        cached_tokens: s.cached_tokens.unwrap_or(0),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::traffic::llm::prefix::Prefix;
     use crate::traffic::llm::profile::toy_profile;
     use proptest::prelude::*;
 
@@ -421,6 +566,7 @@ mod tests {
             max_batched_tokens,
             block_tokens: 16,
             kv_blocks,
+            prefix_caching: true,
         }
     }
 
@@ -430,6 +576,7 @@ mod tests {
             arrival: SimTime::from_micros(arrival_ms * 1000),
             prompt_tokens: prompt,
             output_tokens: output,
+            prefix: None,
         }
     }
 
@@ -443,7 +590,7 @@ mod tests {
             let arrival = pending.peek().map(|r| r.arrival);
             match (arrival, next_step) {
                 (Some(a), step) if step.is_none_or(|(t, _)| a < t) => {
-                    let r = *pending.next().unwrap();
+                    let r = pending.next().unwrap().clone();
                     if let Some(s) = server.arrive(a, r, &mut out) {
                         next_step = Some(s);
                     }
@@ -620,6 +767,7 @@ mod tests {
                         max_batched_tokens: (prompt * batch) as u32,
                         block_tokens: 16,
                         kv_blocks: 1 << 24,
+                        prefix_caching: false,
                     },
                 );
                 let requests: Vec<LlmRequest> = (0..batch as u32)
@@ -628,6 +776,7 @@ mod tests {
                         arrival: SimTime::ZERO,
                         prompt_tokens: prompt as u32,
                         output_tokens: generated as u32,
+                        prefix: None,
                     })
                     .collect();
                 let out = run(&mut server, &requests);
@@ -640,7 +789,106 @@ mod tests {
         }
     }
 
+    /// A request whose 512-token prompt blocks are `hashes`.
+    fn with_prefix(mut r: LlmRequest, hashes: &[u64]) -> LlmRequest {
+        let table: std::sync::Arc<[u64]> = hashes.into();
+        r.prefix = Some(Prefix::new(table, 0, hashes.len() as u32));
+        r
+    }
+
+    fn cached(o: &LlmOutcome) -> (u32, SimDuration) {
+        match *o {
+            LlmOutcome::Finished {
+                cached_tokens,
+                time_to_first_token,
+                ..
+            } => (cached_tokens, time_to_first_token),
+            _ => panic!("not finished: {o:?}"),
+        }
+    }
+
+    #[test]
+    fn a_repeated_prefix_is_taken_from_the_cache_whole_blocks_only() {
+        let mut server = LlmServer::new(toy(), config(8192, 4096));
+        // 1 300 tokens: blocks 7, 8 whole (1 024 tokens), 9 partial. The second request, after
+        // the first is done, shares 7 and 8: 1 024 tokens cached, a shorter first token. The
+        // third has exactly 1 024 tokens (7, 8): its last token is computed, so only block 7
+        // (512 tokens) is taken.
+        let requests = [
+            with_prefix(request(0, 0, 1300, 2), &[7, 8, 9]),
+            with_prefix(request(1, 10_000, 1300, 2), &[7, 8, 10]),
+            with_prefix(request(2, 20_000, 1024, 2), &[7, 8]),
+        ];
+        let out = run(&mut server, &requests);
+        let (c0, t0) = cached(&out[0]);
+        let (c1, t1) = cached(&out[1]);
+        assert_eq!((c0, c1, cached(&out[2]).0), (0, 1024, 512));
+        assert!(t1 < t0, "{t1:?} vs {t0:?}");
+        let c = server.counters();
+        assert_eq!((c.prefix_queried_tokens, c.prefix_hit_tokens), (3624, 1536));
+        assert_eq!(server.kv_usage(), 0.0, "cached blocks no one uses are free");
+        // Without prefix caching nothing is taken.
+        let mut off = LlmServer::new(
+            toy(),
+            BatchingConfig {
+                prefix_caching: false,
+                ..config(8192, 4096)
+            },
+        );
+        let out = run(&mut off, &requests);
+        assert!(out.iter().all(|o| cached(o).0 == 0));
+    }
+
+    #[test]
+    fn cached_blocks_give_way_to_new_work_least_recent_first() {
+        // 100 KV blocks of 16 tokens: room for three 512-token prefix blocks (32 each). A
+        // (blocks 1, 2) leaves them cached; B (blocks 3, 4, 5: 1 500 tokens, 94 blocks) needs
+        // the room, so A's blocks are evicted; A's prompt again finds nothing.
+        let mut server = LlmServer::new(toy(), config(8192, 100));
+        let requests = [
+            with_prefix(request(0, 0, 1100, 1), &[1, 2, 3]),
+            with_prefix(request(1, 10_000, 1500, 1), &[4, 5, 6]),
+            with_prefix(request(2, 20_000, 1100, 1), &[1, 2, 3]),
+        ];
+        let out = run(&mut server, &requests);
+        let taken: Vec<u32> = out.iter().map(|o| cached(o).0).collect();
+        assert_eq!(taken, [0, 0, 0]);
+        // With room for all, the third takes A's two whole blocks.
+        let mut roomy = LlmServer::new(toy(), config(8192, 400));
+        let out = run(&mut roomy, &requests);
+        let taken: Vec<u32> = out.iter().map(|o| cached(o).0).collect();
+        assert_eq!(taken, [0, 0, 1024]);
+    }
+
     proptest! {
+        #[test]
+        fn with_shared_prefixes_every_request_finishes_and_every_block_comes_back(
+            reqs in proptest::collection::vec((0u64..4000, 1u32..3000, 0u32..40, 0u64..3), 1..30),
+            kv_blocks in 200u32..600,
+            budget in 64u32..4096,
+        ) {
+            // Requests of the same family share their prompt blocks' hashes.
+            let mut requests: Vec<LlmRequest> = reqs
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, p, o, family))| {
+                    let hashes: Vec<u64> = (0..u64::from(p.div_ceil(512))).map(|j| family * 100 + j).collect();
+                    with_prefix(request(i as u32, t, p, o), &hashes)
+                })
+                .collect();
+            requests.sort_by_key(|r| (r.arrival, r.id));
+            let mut server = LlmServer::new(toy(), config(budget, kv_blocks));
+            let out = run(&mut server, &requests);
+            prop_assert_eq!(out.len(), requests.len());
+            for o in &out {
+                if let LlmOutcome::Finished { id, output_tokens, cached_tokens, prompt_tokens, .. } = *o {
+                    prop_assert_eq!(output_tokens, requests.iter().find(|r| r.id == id).unwrap().output_tokens.max(1));
+                    prop_assert!(cached_tokens < prompt_tokens.max(1));
+                }
+            }
+            prop_assert_eq!(server.kv_usage(), 0.0);
+        }
+
         #[test]
         fn every_request_finishes_with_its_tokens_and_the_cache_never_overflows(
             reqs in proptest::collection::vec((0u64..2000, 1u32..300, 0u32..80), 1..40),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::prefix::Prefix;
 use crate::scenario::llm_trace::TokenRequest;
 use crate::scenario::model::TokenSource;
 use crate::sim::dist::CountDist;
@@ -11,6 +12,7 @@ use crate::sim::{SimRng, SimTime};
 pub enum TokenArrivals {
     Trace {
         requests: Arc<[TokenRequest]>,
+        hashes: Arc<[u64]>,
         next: usize,
     },
     Drawn(Box<Drawn>),
@@ -27,8 +29,9 @@ impl TokenArrivals {
     /// `rng` draws the token counts of a `Drawn` source (a trace needs none).
     pub fn new(source: &TokenSource, rng: SimRng) -> Self {
         match source {
-            TokenSource::Trace(requests) => TokenArrivals::Trace {
+            TokenSource::Trace { requests, hashes } => TokenArrivals::Trace {
                 requests: Arc::clone(requests),
+                hashes: Arc::clone(hashes),
                 next: 0,
             },
             TokenSource::Drawn { prompt, output } => TokenArrivals::Drawn(Box::new(Drawn {
@@ -43,7 +46,7 @@ impl TokenArrivals {
     /// trace that has run out).
     pub fn next_trace_arrival(&self) -> Option<SimTime> {
         match self {
-            TokenArrivals::Trace { requests, next } => requests.get(*next).map(|r| r.at),
+            TokenArrivals::Trace { requests, next, .. } => requests.get(*next).map(|r| r.at),
             TokenArrivals::Drawn(_) => None,
         }
     }
@@ -52,15 +55,37 @@ impl TokenArrivals {
         matches!(self, TokenArrivals::Trace { .. })
     }
 
-    /// The prompt and output tokens of the request arriving now.
-    pub fn take(&mut self) -> (u32, u32) {
+    /// The request arriving now: its prompt and output tokens, and its prompt's block hashes
+    /// when the trace gives them.
+    pub fn take(&mut self) -> TokenCounts {
         match self {
-            TokenArrivals::Trace { requests, next } => {
+            TokenArrivals::Trace {
+                requests,
+                hashes,
+                next,
+            } => {
                 let r = requests[*next];
                 *next += 1;
-                (r.prompt_tokens, r.output_tokens)
+                TokenCounts {
+                    prompt: r.prompt_tokens,
+                    output: r.output_tokens,
+                    prefix: (r.hashes_len > 0)
+                        .then(|| Prefix::new(Arc::clone(hashes), r.hashes_start, r.hashes_len)),
+                }
             }
-            TokenArrivals::Drawn(d) => (d.prompt.sample(&mut d.rng), d.output.sample(&mut d.rng)),
+            TokenArrivals::Drawn(d) => TokenCounts {
+                prompt: d.prompt.sample(&mut d.rng),
+                output: d.output.sample(&mut d.rng),
+                prefix: None,
+            },
         }
     }
+}
+
+/// One LLM request's tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenCounts {
+    pub prompt: u32,
+    pub output: u32,
+    pub prefix: Option<Prefix>,
 }
