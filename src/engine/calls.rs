@@ -302,11 +302,18 @@ impl<'s> Engine<'s> {
             self.queue
                 .schedule(self.now + timeout, Event::CallTimeout { frame, token });
         }
-        self.send_request(ServiceId(call.service as u32), attempt);
+        let service = ServiceId(call.service as u32);
+        match &call.tokens {
+            Some(tokens) => {
+                let caller = self.frames.get(attempt).expect("a live frame").deployment;
+                self.send_llm_call(service, tokens, caller, attempt);
+            }
+            None => self.send_request(service, attempt),
+        }
     }
 
     /// The callee answered try `a`.
-    fn call_answered(&mut self, a: CallRef) {
+    pub(super) fn call_answered(&mut self, a: CallRef) {
         if self.attempt_ended(a) {
             self.next_call_or_step(a);
         }

@@ -4,9 +4,9 @@
 //! [`crate::traffic::llm::batching`].
 
 use super::{Engine, Event};
-use crate::cluster::{PodId, ServiceId};
+use crate::cluster::{DeploymentId, PodId, ServiceId};
 use crate::metrics::Observation;
-use crate::scenario::LoadBalancing;
+use crate::scenario::{CallTokens, LoadBalancing};
 use crate::sim::SimTime;
 use crate::traffic::FailureReason;
 use crate::traffic::PodServer;
@@ -41,19 +41,25 @@ impl Engine<'_> {
             .map(TokenArrivals::take)
             .expect("an LLM Service's arrivals");
         self.schedule_next_arrival(service);
-        self.send_llm_request(service, tokens);
+        self.send_llm_request(service, tokens, CallRef::NONE);
     }
 
-    /// An LLM request with these tokens arrives at `service`.
-    pub(super) fn send_llm_request(&mut self, service: ServiceId, tokens: TokenCounts) {
+    /// An LLM request with these tokens arrives at `service`; `caller` is the call it answers
+    /// ([`CallRef::NONE`] for traffic from outside).
+    pub(super) fn send_llm_request(
+        &mut self,
+        service: ServiceId,
+        tokens: TokenCounts,
+        caller: CallRef,
+    ) {
         let routed = match &tokens.prefix {
             Some(prefix)
                 if self.routers[service.index()].policy() == LoadBalancing::PrefixAware =>
             {
                 let picked = self.pick_by_prefix(service, prefix);
-                self.reach(service, picked, CallRef::NONE)
+                self.reach(service, picked, caller)
             }
-            _ => self.route(service, CallRef::NONE),
+            _ => self.route(service, caller),
         };
         let Some((pod, _)) = routed else {
             return;
@@ -72,6 +78,7 @@ impl Engine<'_> {
             prompt_tokens: tokens.prompt,
             output_tokens: tokens.output,
             prefix: tokens.prefix,
+            caller,
         };
         let mut out = std::mem::take(&mut self.llm_outcomes);
         let step = llm.arrive(self.now, request, &mut out);
@@ -128,8 +135,30 @@ impl Engine<'_> {
         }
     }
 
+    /// Records what the servers report; a request that answers a call lets its caller go on
+    /// (or fail).
     fn observe_llm_outcomes(&mut self, out: &mut Vec<LlmOutcome>) {
         for outcome in out.drain(..) {
+            self.observe_llm_outcome(outcome);
+            let caller = outcome.caller();
+            if caller.is_none() {
+                continue;
+            }
+            match outcome {
+                LlmOutcome::Finished { .. } => self.call_answered(caller),
+                LlmOutcome::TooLong { .. } => {
+                    self.call_failed(caller, FailureReason::PromptTooLong)
+                }
+                LlmOutcome::Dropped { .. } => {
+                    self.call_failed(caller, FailureReason::PodTerminated)
+                }
+                LlmOutcome::Preempted { .. } => {}
+            }
+        }
+    }
+
+    fn observe_llm_outcome(&mut self, outcome: LlmOutcome) {
+        {
             let service = ServiceId(outcome.id());
             let observation = match outcome {
                 LlmOutcome::Finished {
@@ -163,5 +192,23 @@ impl Engine<'_> {
             };
             self.recorder.observe(self.now, observation);
         }
+    }
+
+    /// Sends a call's request to an LLM server's Service, its tokens drawn from the calling
+    /// Deployment's call-graph stream.
+    pub(super) fn send_llm_call(
+        &mut self,
+        service: ServiceId,
+        tokens: &CallTokens,
+        caller: DeploymentId,
+        attempt: CallRef,
+    ) {
+        let rng = &mut self.call_rngs[caller.index()];
+        let counts = TokenCounts {
+            prompt: tokens.prompt.sample(rng),
+            output: tokens.output.sample(rng),
+            prefix: None,
+        };
+        self.send_llm_request(service, counts, attempt);
     }
 }

@@ -563,6 +563,16 @@ pub struct Call {
     pub optional: bool,
     /// This call's index among all calls of the scenario (for its retry budget).
     pub site: u32,
+    /// For a call to an LLM server's Service: the tokens of each request, drawn from the
+    /// caller's call-graph stream.
+    pub tokens: Option<CallTokens>,
+}
+
+/// The token counts of the requests a call sends to an LLM server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallTokens {
+    pub prompt: crate::sim::dist::CountDist,
+    pub output: crate::sim::dist::CountDist,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

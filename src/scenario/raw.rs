@@ -406,6 +406,9 @@ pub struct RawCallStep {
     /// The caller goes on when the call fails for good, as handlers that ignore an error do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
+    /// A call to an LLM server's Service: each request's prompt and output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<RawTokens>,
     /// Steps run at once; the step ends when all have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<Vec<RawCallStep>>,

@@ -484,7 +484,6 @@ impl Builder<'_> {
         let hpas = self.resolve_series(hpas, &metric_series, &deployments, set);
         self.warn_keda_never_wakes(&hpas, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
-        self.check_calls_to_llm(&deployments, &services);
         self.warn_unfittable(&deployments, &node_pools);
         let slos = self.slos(&spec.slos, &services, &deployments);
         let events = self.events(
@@ -1398,6 +1397,7 @@ impl Builder<'_> {
             deployments[index].workload = workload;
         }
         self.check_call_cycles(&calls.edges, deployments, services);
+        self.check_calls_to_llm(&calls.edges, deployments, services);
     }
 
     fn workload(&mut self, path: &str, w: &RawWorkload, pod: &PodTemplate) -> WorkloadModel {

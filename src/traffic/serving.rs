@@ -629,11 +629,14 @@ impl PodServer {
         if let Some(llm) = self.llm.as_deref_mut() {
             let mut dropped = Vec::new();
             llm.drop_all(&mut dropped);
-            // An LLM request's id is its Service (LLM requests come from outside, not calls).
+            // An LLM request's id is its Service; it answers its caller, if any.
             out.extend(dropped.into_iter().map(|o| Outcome::Failed {
                 service: ServiceId(o.id()),
                 reason,
-                link: Link::NONE,
+                link: Link {
+                    frame: NO_FRAME,
+                    caller: o.caller(),
+                },
             }));
         }
     }

@@ -257,3 +257,95 @@ fn prefix_aware_routing_finds_the_mooncake_traces_shared_prefixes() {
         "every request is served either way"
     );
 }
+
+/// An agent API (CPU) whose every request calls the LLM Service once with drawn tokens.
+const AGENT: &str = r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: agent-calls-llm}
+spec:
+  duration: 10m
+  cluster:
+    nodePools:
+      - {name: cpu, count: 2, allocatable: {cpu: "16", memory: 64Gi}}
+      - {name: gpu, count: 1, allocatable: {cpu: "190", memory: 2000Gi, nvidia.com/gpu: 8}}
+  workloads:
+    - deployment: agent
+      cpuPerRequest: 5ms
+      concurrency: 64
+      timeout: 5m
+      calls:
+        - call: llama
+          tokens: {prompt: {uniform: {min: 500, max: 1500}}, output: 100}
+          timeout: TIMEOUT
+    - deployment: llama
+      llm: {profile: llama2-70b/h100-80gb/tp8, maxModelLen: 32768}
+  traffic:
+    - service: agent
+      arrivals: {constant: {rate: 1}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: agent}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+        - name: agent
+          resources: {requests: {cpu: "2"}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: agent}
+spec:
+  selector: {app: agent}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: llama}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: llama}}
+  template:
+    metadata: {labels: {app: llama}}
+    spec:
+      containers:
+        - name: vllm
+          image: vllm/vllm-openai
+          resources:
+            requests: {cpu: "8", nvidia.com/gpu: 8}
+            limits: {nvidia.com/gpu: 8}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: llama}
+spec:
+  selector: {app: llama}
+"#;
+
+#[test]
+fn an_agent_calls_the_llm_server_and_waits_for_its_answer() {
+    // About 600 agent requests, each one LLM call of 500–1 500 prompt tokens and 100 output
+    // tokens: every LLM request is a call, and each agent request lasts at least its call.
+    let out = run_text("llm-agent-calls", &AGENT.replace("TIMEOUT", "2m"));
+    let agent = &out.report.services[0];
+    let llama = &out.report.services[1];
+    assert_eq!(agent.name, "agent");
+    assert!(agent.served > 500 && agent.failed == 0, "{agent:?}");
+    let l = llama.llm.as_ref().unwrap();
+    assert_eq!(llama.served, agent.served);
+    assert_eq!(l.output_tokens, 100 * llama.served);
+    assert!(
+        agent.latency_ms.p50
+            >= l.time_to_first_token_ms.p50 + 99.0 * l.time_per_output_token_ms.p50 * 0.9
+    );
+    // A call timeout shorter than any answer: every agent request fails downstream, after
+    // waiting for its call's timeout; the LLM still serves what it was sent.
+    let out = run_text("llm-agent-timeouts", &AGENT.replace("TIMEOUT", "100ms"));
+    let agent = &out.report.services[0];
+    assert_eq!(agent.served, 0);
+    let timeouts = agent.failed_by_reason["downstream_timeout"];
+    assert!(timeouts > 500, "{:?}", agent.failed_by_reason);
+}

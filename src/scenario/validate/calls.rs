@@ -5,7 +5,7 @@
 
 use super::{Builder, resolve};
 use crate::scenario::model::{
-    Call, CallCount, CallGraph, CallStep, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_BUDGET,
+    Call, CallCount, CallGraph, CallStep, CallTokens, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_BUDGET,
     DeploymentSpec, RetryPolicy, ServiceSpec,
 };
 use crate::scenario::raw::{RawCallCount, RawCallCountFamily, RawCallStep, RawRetries};
@@ -22,6 +22,8 @@ pub(super) struct CallEdge {
     pub path: String,
     pub from_deployment: usize,
     pub to_service: usize,
+    /// The call gives its requests' tokens (for an LLM server).
+    pub tokens: bool,
 }
 
 /// What compiling one workload's calls needs and collects.
@@ -100,11 +102,12 @@ impl Builder<'_> {
             raw.timeout.is_some(),
             raw.retries.is_some(),
             raw.optional.is_some(),
+            raw.tokens.is_some(),
         ];
         if raw.call.is_none() && call_fields.contains(&true) {
             self.error(
                 path,
-                "count, timeout, retries and optional belong to a call step",
+                "count, timeout, retries, optional and tokens belong to a call step",
             );
         }
         if let Some(delay) = &raw.delay {
@@ -233,10 +236,17 @@ impl Builder<'_> {
             .retries
             .as_ref()
             .map(|r| self.retries(&format!("{path}.retries"), r));
+        let tokens = raw.tokens.as_ref().and_then(|t| {
+            Some(CallTokens {
+                prompt: self.count(&format!("{path}.tokens.prompt"), t.prompt.as_ref())?,
+                output: self.count(&format!("{path}.tokens.output"), t.output.as_ref())?,
+            })
+        });
         ctx.edges.push(CallEdge {
             path: format!("{path}.call"),
             from_deployment: seq.deployment,
             to_service: service,
+            tokens: raw.tokens.is_some(),
         });
         ctx.sites += 1;
         Some(Call {
@@ -246,6 +256,7 @@ impl Builder<'_> {
             retries,
             optional: raw.optional.unwrap_or(false),
             site: ctx.sites - 1,
+            tokens,
         })
     }
 

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::Builder;
+use super::calls::CallEdge;
 use crate::cluster::resources::GPU;
 use crate::scenario::diag::did_you_mean_hint;
 use crate::scenario::llm_trace::{self, MAX_TOKENS};
@@ -235,7 +236,7 @@ impl Builder<'_> {
         })
     }
 
-    fn count(&mut self, path: &str, raw: Option<&RawCount>) -> Option<CountDist> {
+    pub(super) fn count(&mut self, path: &str, raw: Option<&RawCount>) -> Option<CountDist> {
         let bad = |v: f64| !(v.is_finite() && v >= 1.0 && v <= f64::from(MAX_TOKENS));
         match raw {
             None => {
@@ -339,21 +340,27 @@ impl Builder<'_> {
 impl Builder<'_> {
     /// Calls from call graphs carry no token counts: calling an LLM Service is refused (not
     /// modelled yet) rather than served as CPU time.
+    /// A call to an LLM server's Service gives its requests' tokens; a call to another does
+    /// not.
     pub(super) fn check_calls_to_llm(
         &mut self,
+        edges: &[CallEdge],
         deployments: &[DeploymentSpec],
         services: &[ServiceSpec],
     ) {
-        for d in deployments {
-            for call in d.workload.calls.calls() {
-                let service = &services[call.service];
-                let llm = service
-                    .backends
-                    .iter()
-                    .find(|&&b| deployments[b].workload.llm.is_some());
-                if let Some(&b) = llm {
-                    self.error("spec.workloads", format!("Deployment {:?} calls Service {:?}, which LLM server {:?} serves: calls to LLM servers are not modelled yet (send them traffic with llmTrace or tokens)", d.name, service.name, deployments[b].name));
-                }
+        for e in edges {
+            let service = &services[e.to_service];
+            let llm = (service.backends.iter()).find(|&&b| deployments[b].workload.llm.is_some());
+            match (llm, e.tokens) {
+                (Some(&b), false) => self.error(
+                    &e.path,
+                    format!("Service {:?} is served by LLM server {:?}: give the call's tokens ({{prompt, output}}, each a count or a distribution)", service.name, deployments[b].name),
+                ),
+                (None, true) => self.error(
+                    &format!("{}.tokens", e.path.strip_suffix(".call").unwrap_or(&e.path)),
+                    format!("Service {:?} is not served by an LLM server (no backend has a workload with llm): tokens would be ignored", service.name),
+                ),
+                _ => {}
             }
         }
     }

@@ -26,6 +26,7 @@ use std::collections::VecDeque;
 use super::prefix::{PREFIX_BLOCK_TOKENS, Prefix, PrefixCache};
 use super::profile::{LlmProfile, StepShape};
 use crate::sim::{SimDuration, SimTime};
+use crate::traffic::calls::CallRef;
 
 /// vLLM's defaults: 16-token blocks, 256 sequences, 8 192 batched tokens per step.
 pub const DEFAULT_BLOCK_TOKENS: u32 = 16;
@@ -58,6 +59,8 @@ pub struct LlmRequest {
     pub output_tokens: u32,
     /// Its prompt's block hashes, when its trace gives them (for prefix caching).
     pub prefix: Option<Prefix>,
+    /// The call it answers ([`CallRef::NONE`]: it came from outside).
+    pub caller: CallRef,
 }
 
 /// What the server reports about a request.
@@ -66,6 +69,7 @@ pub enum LlmOutcome {
     /// All output tokens generated.
     Finished {
         id: u32,
+        caller: CallRef,
         time_to_first_token: SimDuration,
         latency: SimDuration,
         prompt_tokens: u32,
@@ -74,9 +78,9 @@ pub enum LlmOutcome {
         cached_tokens: u32,
     },
     /// It can never fit in this server's KV cache.
-    TooLong { id: u32 },
+    TooLong { id: u32, caller: CallRef },
     /// The server was stopped with the request in it.
-    Dropped { id: u32 },
+    Dropped { id: u32, caller: CallRef },
     /// The request was preempted (it will prefill again); it is still in the server.
     Preempted { id: u32 },
 }
@@ -86,9 +90,20 @@ impl LlmOutcome {
     pub fn id(&self) -> u32 {
         match *self {
             LlmOutcome::Finished { id, .. }
-            | LlmOutcome::TooLong { id }
-            | LlmOutcome::Dropped { id }
+            | LlmOutcome::TooLong { id, .. }
+            | LlmOutcome::Dropped { id, .. }
             | LlmOutcome::Preempted { id } => id,
+        }
+    }
+
+    /// The call the request answers ([`CallRef::NONE`] for one from outside, and for a
+    /// preemption, which ends nothing).
+    pub fn caller(&self) -> CallRef {
+        match *self {
+            LlmOutcome::Finished { caller, .. }
+            | LlmOutcome::TooLong { caller, .. }
+            | LlmOutcome::Dropped { caller, .. } => caller,
+            LlmOutcome::Preempted { .. } => CallRef::NONE,
         }
     }
 
@@ -223,7 +238,10 @@ impl LlmServer {
     ) -> Option<(SimTime, u32)> {
         let max_len = self.config.max_model_len;
         if request.prompt_tokens >= max_len {
-            out.push(LlmOutcome::TooLong { id: request.id });
+            out.push(LlmOutcome::TooLong {
+                id: request.id,
+                caller: request.caller,
+            });
             return None;
         }
         let request = LlmRequest {
@@ -234,7 +252,10 @@ impl LlmServer {
         };
         let need = request.prompt_tokens + request.output_tokens;
         if self.blocks_for(need) > self.config.kv_blocks {
-            out.push(LlmOutcome::TooLong { id: request.id });
+            out.push(LlmOutcome::TooLong {
+                id: request.id,
+                caller: request.caller,
+            });
             return None;
         }
         self.waiting.push_back(Sequence::new(request));
@@ -262,7 +283,10 @@ impl LlmServer {
     /// Drops every request (the pod is gone) and forgets the step in progress.
     pub fn drop_all(&mut self, out: &mut Vec<LlmOutcome>) {
         for s in self.running.drain(..).chain(self.waiting.drain(..)) {
-            out.push(LlmOutcome::Dropped { id: s.request.id });
+            out.push(LlmOutcome::Dropped {
+                id: s.request.id,
+                caller: s.request.caller,
+            });
         }
         self.used_blocks = 0;
         if let Some(cache) = self.prefix.as_mut() {
@@ -540,6 +564,7 @@ fn finished(now: SimTime, s: &Sequence) -> LlmOutcome {
     let r = &s.request;
     LlmOutcome::Finished {
         id: r.id,
+        caller: r.caller,
         time_to_first_token: s.first_token_at.unwrap_or(now).saturating_since(r.arrival),
         latency: now.saturating_since(r.arrival),
         prompt_tokens: r.prompt_tokens,
@@ -577,6 +602,7 @@ mod tests {
             prompt_tokens: prompt,
             output_tokens: output,
             prefix: None,
+            caller: CallRef::NONE,
         }
     }
 
@@ -703,7 +729,13 @@ mod tests {
             &mut server,
             &[request(1, 0, 100, 50), request(2, 0, 110, 5)],
         );
-        assert_eq!(out[0], LlmOutcome::TooLong { id: 2 });
+        assert_eq!(
+            out[0],
+            LlmOutcome::TooLong {
+                id: 2,
+                caller: CallRef::NONE
+            }
+        );
         assert_eq!(finished(&out[1]).3, 10);
     }
 
@@ -712,7 +744,13 @@ mod tests {
         let mut server = LlmServer::new(toy(), config(8192, 4));
         // 60 + 10 tokens need 5 blocks of 16; the cache has 4.
         let out = run(&mut server, &[request(3, 0, 60, 10)]);
-        assert_eq!(out, [LlmOutcome::TooLong { id: 3 }]);
+        assert_eq!(
+            out,
+            [LlmOutcome::TooLong {
+                id: 3,
+                caller: CallRef::NONE
+            }]
+        );
         assert_eq!(server.counters().steps, 0);
     }
 
@@ -724,7 +762,13 @@ mod tests {
             .arrive(SimTime::ZERO, request(1, 0, 100, 5), &mut out)
             .expect("an idle server starts a step");
         server.drop_all(&mut out);
-        assert_eq!(out, [LlmOutcome::Dropped { id: 1 }]);
+        assert_eq!(
+            out,
+            [LlmOutcome::Dropped {
+                id: 1,
+                caller: CallRef::NONE
+            }]
+        );
         assert_eq!(server.step_done(end, generation, &mut out), None);
         assert_eq!(server.kv_usage(), 0.0);
     }
@@ -777,6 +821,7 @@ mod tests {
                         prompt_tokens: prompt as u32,
                         output_tokens: generated as u32,
                         prefix: None,
+                        caller: CallRef::NONE,
                     })
                     .collect();
                 let out = run(&mut server, &requests);
@@ -910,7 +955,7 @@ mod tests {
                         prop_assert_eq!(output_tokens, requests.iter().find(|r| r.id == id).unwrap().output_tokens.max(1));
                         prop_assert!(time_to_first_token <= latency);
                     }
-                    LlmOutcome::TooLong { id } => {
+                    LlmOutcome::TooLong { id, .. } => {
                         let r = requests.iter().find(|r| r.id == id).unwrap();
                         prop_assert!((r.prompt_tokens + r.output_tokens.max(1)).div_ceil(16) > kv_blocks);
                     }
