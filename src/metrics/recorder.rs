@@ -305,6 +305,11 @@ pub struct DeploymentStats {
     /// CFS periods with work, and throttled ones, over the containers with a CPU limit.
     pub cpu_periods: u64,
     pub cpu_throttled_periods: u64,
+    /// An LLM Deployment's KV-cache usage (mean over its pods) at each sample: its sum,
+    /// samples and largest.
+    pub kv_usage_sum: f64,
+    pub kv_usage_samples: u64,
+    pub kv_usage_max: f64,
 }
 
 impl DeploymentStats {
@@ -671,12 +676,15 @@ impl Recorder {
             s.clear_interval();
             (s.interval_served, s.interval_failed) = (0, 0);
         }
-        for (d, sample) in self.deployments.iter().zip(deployments) {
+        for (d, sample) in self.deployments.iter_mut().zip(deployments) {
             let util = round3(sample.cpu_utilization);
             let in_flight = sample.in_flight as f64;
             row.extend([d.replicas.current, d.ready.current, util, in_flight]);
             if let Some(l) = sample.llm {
                 row.extend([l.waiting as f64, l.running as f64, round3(l.kv_cache_usage)]);
+                d.kv_usage_sum += l.kv_cache_usage;
+                d.kv_usage_samples += 1;
+                d.kv_usage_max = d.kv_usage_max.max(l.kv_cache_usage);
             }
         }
         row.extend(self.pools.iter().map(|p| p.current));

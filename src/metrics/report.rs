@@ -79,6 +79,11 @@ pub struct LlmServiceReport {
     pub prefix_cache_hit_rate: Option<f64>,
     /// Times a running request lost its KV blocks to an older one and prefilled again.
     pub preemptions: u64,
+    /// How full its servers' KV caches were at the samples (the mean over the pods of a
+    /// Deployment, then over the samples; and the largest), as fractions (`null` before any
+    /// sample).
+    pub kv_cache_usage_mean: Option<f64>,
+    pub kv_cache_usage_max: Option<f64>,
     /// Served requests within the goodput thresholds (`traffic[].goodput`), if set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub goodput: Option<GoodputReport>,
@@ -493,6 +498,25 @@ fn round3_fraction(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
+/// The mean KV-cache usage over the samples of the LLM Deployments in `backends`.
+fn kv_usage_mean(backends: &[usize], recorder: &Recorder) -> Option<f64> {
+    let stats = backends.iter().map(|&b| &recorder.deployments[b]);
+    let (sum, n) = stats.fold((0.0, 0), |(s, n), d| {
+        (s + d.kv_usage_sum, n + d.kv_usage_samples)
+    });
+    (n > 0).then(|| round3_fraction(sum / n as f64))
+}
+
+/// The fullest any of the LLM Deployments in `backends` was at a sample.
+fn kv_usage_max(backends: &[usize], recorder: &Recorder) -> Option<f64> {
+    let stats = backends.iter().map(|&b| &recorder.deployments[b]);
+    let sampled = stats.filter(|d| d.kv_usage_samples > 0);
+    sampled
+        .map(|d| d.kv_usage_max)
+        .reduce(f64::max)
+        .map(round3_fraction)
+}
+
 fn llm_report(
     l: &LlmStats,
     backends: &[usize],
@@ -514,6 +538,8 @@ fn llm_report(
         prefix_cache_hit_rate: (l.prompt_tokens > 0)
             .then(|| round3_fraction(l.cached_tokens as f64 / l.prompt_tokens as f64)),
         preemptions: l.preemptions,
+        kv_cache_usage_mean: kv_usage_mean(backends, recorder),
+        kv_cache_usage_max: kv_usage_max(backends, recorder),
         goodput: None,
         output_tokens_per_sec: if secs > 0.0 {
             round3(l.output_tokens as f64 / secs)

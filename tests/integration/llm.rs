@@ -185,6 +185,18 @@ fn a_small_kv_cache_preempts_and_the_time_series_shows_the_servers() {
     assert!(kv.iter().all(|(_, v)| (0.0..=1.0).contains(v)));
     let running = column(&out, "deployment.llama.llm_running");
     assert!(running.iter().any(|(_, v)| *v >= 2.0), "{running:?}");
+    // The report sums the column up: its mean over the samples and its largest value.
+    let mean = kv.iter().map(|(_, v)| v).sum::<f64>() / kv.len() as f64;
+    let max = kv.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+    let l = llm(&out);
+    assert!(
+        (l.kv_cache_usage_mean.unwrap() - mean).abs() < 0.001,
+        "{l:?} vs {mean}"
+    );
+    assert!(
+        (l.kv_cache_usage_max.unwrap() - max).abs() < 0.001,
+        "{l:?} vs {max}"
+    );
 }
 
 #[test]

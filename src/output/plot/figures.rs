@@ -57,6 +57,7 @@ pub fn figures(run: &RunData) -> Vec<Figure> {
         cpu(run),
         nodes_and_cost(run),
         pending(run),
+        llm_servers(run),
     ]
     .into_iter()
     .filter(|f| !f.panels.is_empty())
@@ -64,13 +65,14 @@ pub fn figures(run: &RunData) -> Vec<Figure> {
 }
 
 /// The file stems [`figures`] can produce, in order.
-pub const STEMS: [&str; 6] = [
+pub const STEMS: [&str; 7] = [
     "plot-replicas",
     "plot-latency",
     "plot-availability",
     "plot-cpu",
     "plot-nodes-cost",
     "plot-pending",
+    "plot-llm",
 ];
 
 fn line(run: &RunData, column: &str, label: &str, color: RGBColor) -> Option<Line> {
@@ -339,6 +341,38 @@ fn nodes_and_cost(run: &RunData) -> Figure {
     }
 }
 
+/// Per LLM Deployment: the requests its servers hold waiting and running, and how full their KV
+/// caches are.
+fn llm_servers(run: &RunData) -> Figure {
+    let all: Vec<&str> = largest_deployments(run)
+        .into_iter()
+        .filter(|d| run.column(&format!("deployment.{d}.llm_waiting")).is_some())
+        .collect();
+    let what = "LLM servers: requests and KV cache";
+    one_panel_each("plot-llm", what, &all, |d| {
+        let column = |m: &str| format!("deployment.{d}.{m}");
+        let mut lines: Vec<Line> = [
+            ("llm_waiting", "waiting", ORANGE),
+            ("llm_running", "running", BLUE),
+        ]
+        .into_iter()
+        .filter_map(|(m, label, color)| line(run, &column(m), label, color))
+        .collect();
+        if let Some(kv) = line(run, &column("kv_cache_usage"), "KV cache used (%)", PURPLE) {
+            lines.push(Line {
+                secondary: true,
+                ..scaled(kv, 100.0)
+            });
+        }
+        Panel {
+            title: format!("Deployment {d}: requests in its servers"),
+            y_label: "requests".into(),
+            y2_label: Some("% of KV cache".into()),
+            lines,
+        }
+    })
+}
+
 /// Pods waiting for a node.
 fn pending(run: &RunData) -> Figure {
     let panels = line(run, "cluster.pending_pods", "pending pods", ORANGE)
@@ -440,6 +474,30 @@ mod tests {
         let load = f.panels[0].lines.iter().find(|l| l.secondary).unwrap();
         assert_eq!(load.points, vec![(0.0, 0.0), (15.0, 10.0), (30.0, 20.0)]);
         assert_eq!(f.panels[0].y2_label.as_deref(), Some("requests/s"));
+    }
+
+    #[test]
+    fn llm_deployments_get_their_queue_and_kv_cache_and_others_nothing() {
+        let run = run();
+        assert!(figures(&run).iter().all(|f| f.stem != "plot-llm"));
+        let mut run = RunData::with_columns(
+            30.0,
+            vec![0.0, 15.0, 30.0],
+            &[
+                ("deployment.llama.replicas", vec![2.0, 2.0, 2.0]),
+                ("deployment.llama.llm_waiting", vec![0.0, 5.0, 1.0]),
+                ("deployment.llama.llm_running", vec![0.0, 40.0, 30.0]),
+                ("deployment.llama.kv_cache_usage", vec![0.0, 0.812, 0.5]),
+            ],
+        );
+        run.deployments = vec!["llama".into()];
+        let f = figure(&run, "plot-llm");
+        let lines = &f.panels[0].lines;
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].points[1], (15.0, 5.0));
+        // The KV cache's fraction on the right axis, in percent.
+        assert!(lines[2].secondary);
+        assert!((lines[2].points[1].1 - 81.2).abs() < 1e-9);
     }
 
     #[test]
