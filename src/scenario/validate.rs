@@ -138,6 +138,7 @@ fn load_inner(
         diags,
         reported,
         incomplete: false,
+        invalid_llm: BTreeSet::new(),
     };
     let scenario = builder.build(&mut raw, &set, path, options);
     Some(scenario)
@@ -421,6 +422,9 @@ struct Builder<'a> {
     reported: BTreeSet<String>,
     /// Some manifest could not be read (see [`ManifestSet::incomplete`]).
     incomplete: bool,
+    /// Deployments whose `llm` block has errors: still LLM servers to the checks that follow,
+    /// so that one mistake is reported once.
+    invalid_llm: BTreeSet<usize>,
 }
 
 impl Builder<'_> {
@@ -1042,7 +1046,7 @@ impl Builder<'_> {
                 }
                 let serves_llm = hpa
                     .target
-                    .is_some_and(|t| deployments[t].workload.llm.is_some());
+                    .is_some_and(|t| self.is_llm_server(deployments, t));
                 let problem = match source {
                     Some(s) if s.is_llm() && !serves_llm => format!(
                         "{name:?} is exported by LLM inference servers, and Deployment {:?} is not one (its workload has no llm)",
@@ -1262,7 +1266,7 @@ impl Builder<'_> {
                         *from_pods = pod_metric(metric);
                         let serves_llm = hpa
                             .target
-                            .is_some_and(|t| deployments[t].workload.llm.is_some());
+                            .is_some_and(|t| self.is_llm_server(deployments, t));
                         if from_pods.is_some_and(|s| s.is_llm()) && !serves_llm {
                             let message = format!(
                                 "{metric:?} is exported by LLM inference servers, and Deployment {:?} is not one (its workload has no llm)",
@@ -1393,6 +1397,9 @@ impl Builder<'_> {
                 );
             }
             let mut workload = self.workload(&path, w, &deployments[index].pod);
+            if w.llm.is_some() && workload.llm.is_none() {
+                self.invalid_llm.insert(index);
+            }
             workload.calls = self.call_graph(&path, &w.calls, index, &mut calls);
             deployments[index].workload = workload;
         }

@@ -318,6 +318,11 @@ impl Builder<'_> {
         Some(goodput)
     }
 
+    /// Whether Deployment `d` is an LLM server (its `llm` block may have had errors).
+    pub(super) fn is_llm_server(&self, deployments: &[DeploymentSpec], d: usize) -> bool {
+        deployments[d].workload.llm.is_some() || self.invalid_llm.contains(&d)
+    }
+
     /// LLM servers need token counts and only they can use them.
     pub(super) fn check_llm_backends(
         &mut self,
@@ -328,7 +333,7 @@ impl Builder<'_> {
     ) {
         for &b in &service.backends {
             let d = &deployments[b];
-            match (d.workload.llm.is_some(), has_tokens) {
+            match (self.is_llm_server(deployments, b), has_tokens) {
                 (true, false) => self.error(&format!("{path}.arrivals"), format!("Service {:?} is served by Deployment {:?}, an LLM server: give its requests' tokens (arrivals.llmTrace, or tokens beside the arrivals)", service.name, d.name)),
                 (false, true) => self.error(&format!("{path}.tokens"), format!("Service {:?} is served by Deployment {:?}, which is not an LLM server (its workload has no llm): token counts would be ignored", service.name, d.name)),
                 _ => {}
@@ -350,7 +355,7 @@ impl Builder<'_> {
     ) {
         for e in edges {
             let service = &services[e.to_service];
-            let llm = (service.backends.iter()).find(|&&b| deployments[b].workload.llm.is_some());
+            let llm = (service.backends.iter()).find(|&&b| self.is_llm_server(deployments, b));
             match (llm, e.tokens) {
                 (Some(&b), false) => self.error(
                     &e.path,
