@@ -81,28 +81,10 @@ fn the_hpa_scales_llm_servers_on_requests_waiting() {
     assert!(max > 4.0, "replicas never grew: {replicas:?}");
 }
 
-const DRAWN: &str = r#"
-apiVersion: kubesim.io/v1alpha1
-kind: Scenario
-metadata: {name: llm-drawn}
-spec:
-  duration: 10m
-  seed: 3
-  cluster:
-    nodePools:
-      - name: gpu
-        count: 1
-        allocatable: {cpu: "96", memory: 1Ti, pods: 50, nvidia.com/gpu: 8}
-        pricePerHour: 40
-  workloads:
-    - deployment: llama
-      startupTime: 1s
-      llm: {profile: llama2-70b/h100-80gb/tp8, kvCacheBlocks: BLOCKS, maxModelLen: 32768}
-  traffic:
-    - service: llama
-      arrivals: {constant: {rate: 2}}
-      tokens: {prompt: PROMPT, output: {uniform: {min: 50, max: 150}}}
----
+/// The Llama Deployment (one pod of 8 GPUs) and its Service, after a scenario document.
+macro_rules! llama_manifests {
+    () => {
+        r#"---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: llama}
@@ -124,7 +106,35 @@ kind: Service
 metadata: {name: llama}
 spec:
   selector: {app: llama}
-"#;
+"#
+    };
+}
+
+const DRAWN: &str = concat!(
+    r#"
+apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: llm-drawn}
+spec:
+  duration: 10m
+  seed: 3
+  cluster:
+    nodePools:
+      - name: gpu
+        count: 1
+        allocatable: {cpu: "96", memory: 1Ti, pods: 50, nvidia.com/gpu: 8}
+        pricePerHour: 40
+  workloads:
+    - deployment: llama
+      startupTime: 1s
+      llm: {profile: llama2-70b/h100-80gb/tp8, kvCacheBlocks: BLOCKS, maxModelLen: 32768}
+  traffic:
+    - service: llama
+      arrivals: {constant: {rate: 2}}
+      tokens: {prompt: PROMPT, output: {uniform: {min: 50, max: 150}}}
+"#,
+    llama_manifests!()
+);
 
 fn drawn(name: &str, prompt: &str, blocks: &str) -> kubesim::engine::RunOutput {
     run_text(
@@ -271,7 +281,8 @@ fn prefix_aware_routing_finds_the_mooncake_traces_shared_prefixes() {
 }
 
 /// An agent API (CPU) whose every request calls the LLM Service once with drawn tokens.
-const AGENT: &str = r#"apiVersion: kubesim.io/v1alpha1
+const AGENT: &str = concat!(
+    r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
 metadata: {name: agent-calls-llm}
 spec:
@@ -313,29 +324,9 @@ kind: Service
 metadata: {name: agent}
 spec:
   selector: {app: agent}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: llama}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: llama}}
-  template:
-    metadata: {labels: {app: llama}}
-    spec:
-      containers:
-        - name: vllm
-          image: vllm/vllm-openai
-          resources:
-            requests: {cpu: "8", nvidia.com/gpu: 8}
-            limits: {nvidia.com/gpu: 8}
----
-apiVersion: v1
-kind: Service
-metadata: {name: llama}
-spec:
-  selector: {app: llama}
-"#;
+"#,
+    llama_manifests!()
+);
 
 #[test]
 fn an_agent_calls_the_llm_server_and_waits_for_its_answer() {
