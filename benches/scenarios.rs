@@ -4,9 +4,10 @@
 //! `saturated-node` (bench-only, `benches/scenarios/`) keeps nodes CPU-contended so that every
 //! arrival and completion re-divides a node's CPU; `online-boutique` is a call graph of
 //! eleven Services (every request counted, internal calls included). `llm-inference` is the
-//! Azure LLM conversation hour (19 366 requests) on 8 fixed Llama 2 70B replicas, and
-//! `llm-mooncake` (bench-only) the first 1 000 Mooncake requests on 8 servers: each request
-//! is a sequence of batching steps (one event per step per pod, not per token).
+//! Azure LLM conversation hour (19 366 turns through a chat API) on 8 fixed Llama 2 70B
+//! replicas, and `llm-mooncake` (bench-only) the first 1 000 Mooncake requests on 8 servers:
+//! each LLM request is a sequence of batching steps (one event per step per pod, not per
+//! token).
 
 use std::path::Path;
 
@@ -54,7 +55,7 @@ fn scenarios(c: &mut Criterion) {
         &[
             "hpa/llama:spec.minReplicas=8",
             "hpa/llama:spec.maxReplicas=8",
-            "cluster.nodePools[0].count=4",
+            "cluster.nodePools[1].count=4",
         ],
     );
     bench_scenario(c, "llm-mooncake", &[]);

@@ -255,8 +255,11 @@ struct Engine<'s> {
     /// Whether each Deployment's workload has a call graph.
     has_calls: Vec<bool>,
     arrivals: Vec<Option<ArrivalProcess>>,
-    /// Per Service, where its LLM requests' token counts (and, for a trace, arrivals) come from.
+    /// Per Service, where its requests' token counts (and, for a trace, arrivals) come from.
     llm_arrivals: Vec<Option<TokenArrivals>>,
+    /// Whether each Service is served by LLM servers (requests with tokens to any other go to
+    /// a workload that passes them on).
+    serves_llm: Vec<bool>,
     /// Reused buffer for what LLM servers report.
     llm_outcomes: Vec<LlmOutcome>,
     routers: Vec<Router>,
@@ -344,12 +347,9 @@ impl<'s> Engine<'s> {
                 .services
                 .iter()
                 .map(|x| {
-                    x.traffic.as_ref().map(|t| {
-                        ArrivalProcess::new(
-                            &t.arrivals,
-                            streams.stream(&format!("arrivals/{}", x.name)),
-                        )
-                    })
+                    let pattern = x.traffic.as_ref()?.arrivals.as_ref()?;
+                    let rng = streams.stream(&format!("arrivals/{}", x.name));
+                    Some(ArrivalProcess::new(pattern, rng))
                 })
                 .collect(),
             llm_arrivals: s
@@ -360,6 +360,9 @@ impl<'s> Engine<'s> {
                     let rng = streams.stream(&format!("tokens/{}", x.name));
                     Some(TokenArrivals::new(source, rng))
                 })
+                .collect(),
+            serves_llm: (s.services.iter())
+                .map(|x| x.serves_llm(&s.deployments))
                 .collect(),
             llm_outcomes: Vec::new(),
             routers: s

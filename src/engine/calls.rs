@@ -7,6 +7,7 @@ use crate::cluster::{PodId, ServiceId};
 use crate::metrics::Observation;
 use crate::scenario::{Call, CallGraph, CallStep};
 use crate::traffic::calls::{self, CallRef, Parent};
+use crate::traffic::llm::tokens::TokenCounts;
 use crate::traffic::serving::{NO_FRAME, Request};
 use crate::traffic::{FailureReason, Instance, Outcome, PodServer};
 
@@ -15,6 +16,18 @@ impl<'s> Engine<'s> {
     /// `caller` is the call it answers ([`CallRef::NONE`] for traffic from outside).
     #[inline(always)]
     pub(super) fn send_request(&mut self, service: ServiceId, caller: CallRef) {
+        self.send_request_carrying(service, caller, None);
+    }
+
+    /// [`Self::send_request`] for a request that carries token counts, which its call graph
+    /// may pass on (`tokens: request`).
+    #[inline(always)]
+    pub(super) fn send_request_carrying(
+        &mut self,
+        service: ServiceId,
+        caller: CallRef,
+        tokens: Option<TokenCounts>,
+    ) {
         let Some((pod, instance)) = self.route(service, caller) else {
             return;
         };
@@ -34,6 +47,9 @@ impl<'s> Engine<'s> {
                 .frames
                 .start(dep, 0, Parent::Request { slot, pod }, None);
             self.slab.get_mut(slot).link.frame = root.frame;
+            if let Some(tokens) = tokens {
+                self.frames.carry(root, tokens);
+            }
         }
         let server = self.servers[pod.index()]
             .as_mut()
@@ -304,10 +320,7 @@ impl<'s> Engine<'s> {
         }
         let service = ServiceId(call.service as u32);
         match &call.tokens {
-            Some(tokens) => {
-                let caller = self.frames.get(attempt).expect("a live frame").deployment;
-                self.send_llm_call(service, tokens, caller, attempt);
-            }
+            Some(tokens) => self.send_call_with_tokens(service, tokens, attempt),
             None => self.send_request(service, attempt),
         }
     }

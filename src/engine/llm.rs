@@ -4,7 +4,7 @@
 //! [`crate::traffic::llm::batching`].
 
 use super::{Engine, Event};
-use crate::cluster::{DeploymentId, PodId, ServiceId};
+use crate::cluster::{PodId, ServiceId};
 use crate::metrics::Observation;
 use crate::scenario::{CallTokens, LoadBalancing};
 use crate::sim::SimTime;
@@ -32,8 +32,8 @@ impl Engine<'_> {
         true
     }
 
-    /// An LLM request arrives at `service` (kept out of line: the plain request path stays
-    /// small). Its tokens are taken first: a trace's next arrival is the row after.
+    /// A request with token counts arrives at `service` (kept out of line: the plain request
+    /// path stays small). Its tokens are taken first: a trace's next arrival is the row after.
     #[inline(never)]
     pub(super) fn on_llm_arrival(&mut self, service: ServiceId) {
         let tokens = self.llm_arrivals[service.index()]
@@ -41,7 +41,7 @@ impl Engine<'_> {
             .map(TokenArrivals::take)
             .expect("an LLM Service's arrivals");
         self.schedule_next_arrival(service);
-        self.send_llm_request(service, tokens, CallRef::NONE);
+        self.send_with_tokens(service, tokens, CallRef::NONE);
     }
 
     /// An LLM request with these tokens arrives at `service`; `caller` is the call it answers
@@ -194,21 +194,43 @@ impl Engine<'_> {
         }
     }
 
-    /// Sends a call's request to an LLM server's Service, its tokens drawn from the calling
-    /// Deployment's call-graph stream.
-    pub(super) fn send_llm_call(
+    /// Sends try `attempt` of a call that gives its requests' tokens: drawn from the calling
+    /// Deployment's call-graph stream, or the calling request's own.
+    pub(super) fn send_call_with_tokens(
         &mut self,
         service: ServiceId,
         tokens: &CallTokens,
-        caller: DeploymentId,
         attempt: CallRef,
     ) {
-        let rng = &mut self.call_rngs[caller.index()];
-        let counts = TokenCounts {
-            prompt: tokens.prompt.sample(rng),
-            output: tokens.output.sample(rng),
-            prefix: None,
+        let counts = match tokens {
+            CallTokens::Drawn { prompt, output } => {
+                let caller = self.frames.get(attempt).expect("a live frame").deployment;
+                let rng = &mut self.call_rngs[caller.index()];
+                TokenCounts {
+                    prompt: prompt.sample(rng),
+                    output: output.sample(rng),
+                    prefix: None,
+                }
+            }
+            CallTokens::Request => match self.frames.carried(attempt) {
+                Some(carried) => carried.clone(),
+                None => {
+                    // Validation gives tokens to every request of a workload that passes them on.
+                    debug_assert!(false, "tokens: request in a request that carries none");
+                    return self.call_failed(attempt, FailureReason::ConnectionRefused);
+                }
+            },
         };
-        self.send_llm_request(service, counts, attempt);
+        self.send_with_tokens(service, counts, attempt);
+    }
+
+    /// A request with token counts goes to an LLM server's Service, or to a workload that
+    /// passes them on.
+    fn send_with_tokens(&mut self, service: ServiceId, tokens: TokenCounts, caller: CallRef) {
+        if self.serves_llm[service.index()] {
+            self.send_llm_request(service, tokens, caller);
+        } else {
+            self.send_request_carrying(service, caller, Some(tokens));
+        }
     }
 }

@@ -531,6 +531,13 @@ impl CallGraph {
                 _ => None,
             })
     }
+
+    /// Whether some call passes on the request's own tokens (`tokens: request`): every
+    /// request to this workload must then carry tokens.
+    pub fn forwards_tokens(&self) -> bool {
+        self.calls()
+            .any(|c| matches!(c.tokens, Some(CallTokens::Request)))
+    }
 }
 
 /// One step of a [`CallGraph`].
@@ -563,16 +570,22 @@ pub struct Call {
     pub optional: bool,
     /// This call's index among all calls of the scenario (for its retry budget).
     pub site: u32,
-    /// For a call to an LLM server's Service: the tokens of each request, drawn from the
-    /// caller's call-graph stream.
+    /// The tokens of each request, for a call to an LLM server's Service (or to a workload
+    /// that passes them on).
     pub tokens: Option<CallTokens>,
 }
 
-/// The token counts of the requests a call sends to an LLM server.
+/// The token counts of the requests a call sends.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CallTokens {
-    pub prompt: crate::sim::dist::CountDist,
-    pub output: crate::sim::dist::CountDist,
+pub enum CallTokens {
+    /// Drawn for each call from the caller's call-graph stream.
+    Drawn {
+        prompt: crate::sim::dist::CountDist,
+        output: crate::sim::dist::CountDist,
+    },
+    /// The calling request's own tokens (prompt, output and prompt block hashes), as it
+    /// arrived from a token trace or from a call that gave them.
+    Request,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -660,11 +673,27 @@ pub struct ServiceSpec {
     pub ports: Vec<String>,
 }
 
+impl ServiceSpec {
+    /// Whether requests arrive at this Service from outside the cluster.
+    pub fn has_arrivals(&self) -> bool {
+        self.traffic.as_ref().is_some_and(|t| t.arrivals.is_some())
+    }
+
+    /// Whether an LLM server serves this Service (validation lets a Service select LLM servers
+    /// only, or none).
+    pub fn serves_llm(&self, deployments: &[DeploymentSpec]) -> bool {
+        (self.backends.iter()).any(|&b| deployments[b].workload.llm.is_some())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct TrafficSpec {
-    pub arrivals: ArrivalPattern,
+    /// Requests from outside the cluster (`None`: the Service is reached only by calls, and
+    /// the entry sets how those are routed and judged).
+    pub arrivals: Option<ArrivalPattern>,
     pub load_balancing: LoadBalancing,
-    /// The token counts of requests to LLM servers (`None`: plain requests).
+    /// The token counts of the requests (`None`: plain requests), for an LLM server or a
+    /// workload that passes them on.
     pub tokens: Option<TokenSource>,
     /// What an LLM request must meet to count toward goodput (`None`: not measured).
     pub goodput: Option<Goodput>,

@@ -406,9 +406,10 @@ pub struct RawCallStep {
     /// The caller goes on when the call fails for good, as handlers that ignore an error do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
-    /// A call to an LLM server's Service: each request's prompt and output tokens.
+    /// A call to an LLM server's Service (or to a workload that passes tokens on): each
+    /// request's prompt and output tokens, or `request` for the calling request's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens: Option<RawTokens>,
+    pub tokens: Option<RawCallTokens>,
     /// Steps run at once; the step ends when all have.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<Vec<RawCallStep>>,
@@ -637,6 +638,50 @@ pub struct RawSlo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
     pub assert: Option<String>,
+}
+
+/// A call's tokens: `request` (the calling request's own) or `{prompt, output}` drawn per call.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum RawCallTokens {
+    Request(RequestKeyword),
+    Drawn(RawTokens),
+}
+
+/// The word `request`.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RequestKeyword {
+    Request,
+}
+
+impl<'de> Deserialize<'de> for RawCallTokens {
+    /// Hand-written (not `untagged`) so errors keep their exact position and path.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawCallTokens;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`request` (the calling request's own tokens) or {prompt, output}, each a count or a distribution")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawCallTokens, E> {
+                match v {
+                    "request" => Ok(RawCallTokens::Request(RequestKeyword::Request)),
+                    other => Err(E::custom(format!(
+                        "{other:?} is not a token source: use `request` (the calling request's own tokens) or {{prompt, output}}"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawCallTokens, A::Error> {
+                let de = serde::de::value::MapAccessDeserializer::new(map);
+                RawTokens::deserialize(de).map(RawCallTokens::Drawn)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 impl<'de> Deserialize<'de> for RawDistribution {

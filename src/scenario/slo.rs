@@ -259,13 +259,15 @@ pub fn resolve_scope(
             .map(SloScope::Deployment)
             .map_err(|e| missing(Some("deployment"), e));
     }
-    let mut with_traffic = services
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| x.traffic.is_some());
+    // Without a `service`: the one LLM server's Service for an LLM metric, else the one
+    // Service requests arrive at.
+    let served = |x: &ServiceSpec| x.serves_llm(deployments);
+    let llm = is_llm_metric(metric) && services.iter().any(served);
+    let mut candidates = (services.iter().enumerate())
+        .filter(|(_, x)| if llm { served(x) } else { x.has_arrivals() });
     match metric {
         _ if is_llm_metric(metric) || matches!(metric, SloMetric::Latency(_)) => {
-            match (with_traffic.next(), with_traffic.next()) {
+            match (candidates.next(), candidates.next()) {
                 (Some((i, _)), None) => llm_scope(metric, i, services, deployments),
                 _ => Err(missing(
                     None,

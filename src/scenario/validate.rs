@@ -487,6 +487,7 @@ impl Builder<'_> {
         let metric_series = self.metric_series(&spec.external_metrics, duration);
         let hpas = self.resolve_series(hpas, &metric_series, &deployments, set);
         self.warn_keda_never_wakes(&hpas, set);
+        self.check_mixed_llm_backends(&services, &deployments, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
         self.warn_unfittable(&deployments, &node_pools);
         let slos = self.slos(&spec.slos, &services, &deployments);
@@ -1404,7 +1405,7 @@ impl Builder<'_> {
             deployments[index].workload = workload;
         }
         self.check_call_cycles(&calls.edges, deployments, services);
-        self.check_calls_to_llm(&calls.edges, deployments, services);
+        self.check_call_tokens(&calls.edges, deployments, services);
     }
 
     fn workload(&mut self, path: &str, w: &RawWorkload, pod: &PodTemplate) -> WorkloadModel {
@@ -1704,11 +1705,17 @@ impl Builder<'_> {
                 }
             }
             let load_balancing = self.load_balancing(&path, t.load_balancing.as_deref());
+            let llm_served =
+                (services[index].backends.iter()).any(|&b| self.is_llm_server(deployments, b));
+            let goodput = self.goodput(&path, t.goodput.as_ref(), llm_served);
             let Some(arrivals) = t.arrivals.as_ref() else {
-                self.error(
-                    &format!("{path}.arrivals"),
-                    "required: constant, rateSeries, perMinuteCounts or llmTrace",
-                );
+                self.traffic_without_arrivals(&path, t, index, deployments);
+                services[index].traffic = Some(TrafficSpec {
+                    arrivals: None,
+                    load_balancing,
+                    tokens: None,
+                    goodput,
+                });
                 continue;
             };
             let trace = match arrivals {
@@ -1718,15 +1725,37 @@ impl Builder<'_> {
             let tokens = self.token_source(&path, trace, t.tokens.as_ref(), duration);
             // Whether token counts were given (a bad trace or count is reported on its own).
             let tokens_given = trace.is_some() || t.tokens.is_some();
-            self.check_llm_backends(&path, &services[index], tokens_given, deployments);
+            self.check_token_backends(&path, &services[index], tokens_given, deployments);
             let arrivals = self.arrivals(&format!("{path}.arrivals"), arrivals, duration);
-            let goodput = self.goodput(&path, t.goodput.as_ref(), tokens_given);
             services[index].traffic = Some(TrafficSpec {
-                arrivals,
+                arrivals: Some(arrivals),
                 load_balancing,
                 tokens,
                 goodput,
             });
+        }
+    }
+
+    /// A traffic entry without arrivals sets how calls to its Service are routed and judged:
+    /// it has no tokens of its own, and some call graph should call it.
+    fn traffic_without_arrivals(
+        &mut self,
+        path: &str,
+        t: &RawTraffic,
+        service: usize,
+        deployments: &[DeploymentSpec],
+    ) {
+        if t.tokens.is_some() {
+            self.error(
+                &format!("{path}.tokens"),
+                "tokens go with arrivals: calls give the tokens of the requests they send",
+            );
+        }
+        let called = (deployments.iter())
+            .flat_map(|d| d.workload.calls.calls())
+            .any(|c| c.service == service);
+        if !called {
+            self.warning(&format!("{path}.arrivals"), "no arrivals, and no call graph calls this Service: it gets no requests (give constant, rateSeries, perMinuteCounts or llmTrace)");
         }
     }
 

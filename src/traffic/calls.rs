@@ -24,6 +24,7 @@ use crate::scenario::{CallCount, MIN_RETRY_CONCURRENCY, RetryPolicy};
 use crate::sim::{SimDuration, SimRng};
 
 use super::FailureReason;
+use super::llm::tokens::TokenCounts;
 
 /// A frame at one point of its life; stale once the frame's token has moved on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +94,9 @@ pub struct Frames {
     frames: Vec<Frame>,
     free: Vec<u32>,
     sites: Vec<SiteLoad>,
+    /// By root frame, the tokens its request carries (for calls with `tokens: request`);
+    /// grown only when a request carries some.
+    carried: Vec<Option<TokenCounts>>,
 }
 
 impl Frames {
@@ -262,10 +266,29 @@ impl Frames {
         self.get_mut(r).expect("a current frame")
     }
 
+    /// Root frame `root`'s request carries these tokens.
+    pub fn carry(&mut self, root: CallRef, tokens: TokenCounts) {
+        let i = root.frame as usize;
+        if self.carried.len() <= i {
+            self.carried.resize(i + 1, None);
+        }
+        self.carried[i] = Some(tokens);
+    }
+
+    /// The tokens the request that frame `r` belongs to carries, if any.
+    pub fn carried(&self, r: CallRef) -> Option<&TokenCounts> {
+        let root = self.root_of(r);
+        self.get(root)?;
+        self.carried.get(root.frame as usize)?.as_ref()
+    }
+
     /// Frees the frame (stale references to it are dropped from now on).
     pub fn finish(&mut self, r: CallRef) {
         if self.get(r).is_none() {
             return;
+        }
+        if let Some(tokens) = self.carried.get_mut(r.frame as usize) {
+            *tokens = None;
         }
         self.end_attempt(r);
         let f = &mut self.frames[r.frame as usize];
@@ -382,6 +405,37 @@ mod tests {
         let again = frames.start(DeploymentId(0), 0, parent, None);
         assert_eq!(again.frame, attempt.frame);
         assert!(frames.get(attempt).is_none() && frames.get(again).is_some());
+    }
+
+    #[test]
+    fn a_request_carries_its_tokens_until_its_root_frame_is_freed() {
+        let mut frames = Frames::new(1);
+        let parent = Parent::Request {
+            slot: 0,
+            pod: PodId(0),
+        };
+        let plain = frames.start(DeploymentId(0), 0, parent, None);
+        let root = frames.start(DeploymentId(0), 0, parent, None);
+        let tokens = TokenCounts {
+            prompt: 900,
+            output: 40,
+            prefix: None,
+        };
+        frames.carry(root, tokens.clone());
+        // A branch and a later attempt of the root find the request's tokens; another
+        // request's frame does not.
+        let branch = frames.start(DeploymentId(0), 1, Parent::Frame(root), Some(root));
+        assert_eq!(frames.carried(branch), Some(&tokens));
+        frames.finish(branch);
+        let attempt = frames.begin_attempt(root, 0);
+        assert_eq!(frames.carried(attempt), Some(&tokens));
+        assert_eq!(frames.carried(plain), None);
+        // Freed: the slot's next request starts with none, and old references find none.
+        frames.finish(attempt);
+        assert_eq!(frames.carried(attempt), None);
+        let next = frames.start(DeploymentId(0), 0, parent, None);
+        assert_eq!(next.frame, attempt.frame);
+        assert_eq!(frames.carried(next), None);
     }
 
     #[test]

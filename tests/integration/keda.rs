@@ -114,7 +114,11 @@ fn the_llm_scenarios_scaled_object_makes_the_hpa_keda_would() {
     // sum(vllm:num_requests_waiting{…}), threshold "2", min 4, max 12, polling 15 s, cooldown
     // 600 s, a 600 s scale-down window under advanced.
     let path = root().join("scenarios/llm-inference/scenario.yaml");
-    let s = load(&path, None, &["manifests=[llama.yaml, keda.yaml]"]);
+    let s = load(
+        &path,
+        None,
+        &["manifests=[agent.yaml, llama.yaml, keda.yaml]"],
+    );
     let hpa = &s.hpas[0];
     assert_eq!(hpa.name, "keda-hpa-llama");
     assert_eq!((hpa.min_replicas, hpa.max_replicas), (4, 12));
@@ -150,7 +154,7 @@ fn the_llm_scenarios_scaled_object_makes_the_hpa_keda_would() {
         &path,
         None,
         &[
-            "manifests=[llama.yaml, keda.yaml]",
+            "manifests=[agent.yaml, llama.yaml, keda.yaml]",
             "so/llama:spec.minReplicaCount=0",
         ],
     );

@@ -6,10 +6,10 @@ use kubesim::metrics::report::LlmServiceReport;
 
 use crate::support::{column, load, root, run, run_text};
 
+/// The report of the run's one LLM Service.
 fn llm(out: &kubesim::engine::RunOutput) -> &LlmServiceReport {
-    out.report.services[0]
-        .llm
-        .as_ref()
+    (out.report.services.iter())
+        .find_map(|s| s.llm.as_ref())
         .expect("an LLM Service has an llm report")
 }
 
@@ -42,10 +42,15 @@ fn the_azure_trace_is_replayed_request_by_request_with_its_tokens() {
         .collect();
     let start = rows[0].0;
     let arrived: Vec<_> = rows.iter().filter(|r| r.0 - start <= 600.0).collect();
-    let s = &out.report.services[0];
+    // The trace arrives at the chat API, which passes each turn's tokens to the llama Service.
+    let api = &out.report.services[0];
+    let s = &out.report.services[1];
+    assert_eq!((api.name.as_str(), s.name.as_str()), ("chat-api", "llama"));
+    assert!(api.served + api.failed <= arrived.len() as u64);
+    assert!(api.served + api.failed + out.report.totals.in_flight_at_end >= arrived.len() as u64);
     assert_eq!(
-        s.requests + out.report.totals.in_flight_at_end,
-        arrived.len() as u64
+        s.served, api.served,
+        "every answered turn is one served LLM request"
     );
     let report = llm(&out);
     let served_tokens: u64 = report.output_tokens;
@@ -351,4 +356,73 @@ fn an_agent_calls_the_llm_server_and_waits_for_its_answer() {
     assert_eq!(agent.served, 0);
     let timeouts = agent.failed_by_reason["downstream_timeout"];
     assert!(timeouts > 500, "{:?}", agent.failed_by_reason);
+}
+
+#[test]
+fn a_trace_passes_through_two_workloads_to_the_llm_server_with_its_tokens() {
+    // Thirty Mooncake-style requests, one a second, with different prompt and output lengths;
+    // every prompt's first two 512-token blocks are the same (hash ids 0 and 1). They arrive at
+    // a gateway, which calls an agent with `tokens: request`, which calls llama the same way:
+    // llama serves each request once, with exactly the trace's tokens, and finds the shared
+    // blocks in its cache (so the hashes came along too).
+    let dir = crate::support::scratch("llm-tokens-passed-on");
+    let rows: Vec<(u32, u32)> = (0..30).map(|i| (1100 + 37 * i, 20 + i)).collect();
+    let trace: String = (rows.iter().enumerate())
+        .map(|(i, (prompt, output))| {
+            format!("{{\"timestamp\": {}, \"input_length\": {prompt}, \"output_length\": {output}, \"hash_ids\": [0, 1, {}]}}\n", i * 1000, 100 + i)
+        })
+        .collect();
+    std::fs::write(dir.join("trace.jsonl"), trace).unwrap();
+    let hop = |name: &str, next: &str| {
+        format!(
+            "    - deployment: {name}\n      cpuPerRequest: 2ms\n      timeout: 5m\n      calls:\n        - {{call: {next}, tokens: request, timeout: 4m}}\n"
+        )
+    };
+    let text = format!(
+        "{}{}{}{}",
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: tokens-passed-on}
+spec:
+  duration: 10m
+  cluster:
+    nodePools:
+      - {name: cpu, count: 1, allocatable: {cpu: "16", memory: 64Gi}}
+      - {name: gpu, count: 1, allocatable: {cpu: "190", memory: 2000Gi, nvidia.com/gpu: 8}}
+  workloads:
+    - deployment: llama
+      llm: {profile: llama2-70b/h100-80gb/tp8}
+"#,
+        hop("gateway", "agent") + &hop("agent", "llama"),
+        r#"  traffic:
+    - service: gateway
+      arrivals: {llmTrace: {file: trace.jsonl}}
+"#,
+        ["gateway", "agent"].map(cpu_service).concat() + llama_manifests!()
+    );
+    std::fs::write(dir.join("scenario.yaml"), text).unwrap();
+    let out = run(&load(&dir.join("scenario.yaml"), None, &[]));
+    let names: Vec<&str> = out
+        .report
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["gateway", "agent", "llama"]);
+    for s in &out.report.services {
+        assert_eq!((s.served, s.failed), (30, 0), "{}", s.name);
+    }
+    let l = llm(&out);
+    let sum = |f: fn(&(u32, u32)) -> u32| rows.iter().map(|r| u64::from(f(r))).sum::<u64>();
+    assert_eq!(l.prompt_tokens, sum(|r| r.0));
+    assert_eq!(l.output_tokens, sum(|r| r.1));
+    // 29 requests after the first find blocks 0 and 1 (1 024 tokens) cached.
+    assert_eq!(l.prefix_cached_tokens, 29 * 1024);
+}
+
+/// A CPU Deployment and its Service, named `name`.
+fn cpu_service(name: &str) -> String {
+    format!(
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - name: app\n          resources: {{requests: {{cpu: \"1\"}}}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  selector: {{app: {name}}}\n"
+    )
 }

@@ -8,7 +8,9 @@ use crate::scenario::model::{
     Call, CallCount, CallGraph, CallStep, CallTokens, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_BUDGET,
     DeploymentSpec, RetryPolicy, ServiceSpec,
 };
-use crate::scenario::raw::{RawCallCount, RawCallCountFamily, RawCallStep, RawRetries};
+use crate::scenario::raw::{
+    RawCallCount, RawCallCountFamily, RawCallStep, RawCallTokens, RawRetries,
+};
 use crate::sim::SimDuration;
 
 /// Most calls one step may make (a larger count is surely a mistake, and would make one
@@ -22,7 +24,8 @@ pub(super) struct CallEdge {
     pub path: String,
     pub from_deployment: usize,
     pub to_service: usize,
-    /// The call gives its requests' tokens (for an LLM server).
+    /// The call gives its requests' tokens (for an LLM server, or a workload that passes them
+    /// on).
     pub tokens: bool,
 }
 
@@ -236,11 +239,12 @@ impl Builder<'_> {
             .retries
             .as_ref()
             .map(|r| self.retries(&format!("{path}.retries"), r));
-        let tokens = raw.tokens.as_ref().and_then(|t| {
-            Some(CallTokens {
+        let tokens = raw.tokens.as_ref().and_then(|t| match t {
+            RawCallTokens::Request(_) => Some(CallTokens::Request),
+            RawCallTokens::Drawn(t) => Some(CallTokens::Drawn {
                 prompt: self.count(&format!("{path}.tokens.prompt"), t.prompt.as_ref())?,
                 output: self.count(&format!("{path}.tokens.output"), t.output.as_ref())?,
-            })
+            }),
         });
         ctx.edges.push(CallEdge {
             path: format!("{path}.call"),

@@ -9,6 +9,7 @@ use super::calls::CallEdge;
 use crate::cluster::resources::GPU;
 use crate::scenario::diag::did_you_mean_hint;
 use crate::scenario::llm_trace::{self, MAX_TOKENS};
+use crate::scenario::manifest::ManifestSet;
 use crate::scenario::model::{
     DeploymentSpec, Goodput, LlmServing, PodTemplate, ServiceSpec, TokenSource,
 };
@@ -287,19 +288,19 @@ impl Builder<'_> {
         }
     }
 
-    /// `spec.traffic[i].goodput`, for traffic with token counts.
+    /// `spec.traffic[i].goodput`, for a Service an LLM server serves.
     pub(super) fn goodput(
         &mut self,
         path: &str,
         raw: Option<&RawGoodput>,
-        has_tokens: bool,
+        llm_served: bool,
     ) -> Option<Goodput> {
         let raw = raw?;
         let path = format!("{path}.goodput");
-        if !has_tokens {
+        if !llm_served {
             self.error(
                 &path,
-                "goodput is measured on LLM requests: this traffic has no tokens",
+                "goodput is measured on the requests an LLM server serves, and none serves this Service: give it on the LLM server's Service (an entry without arrivals will do for one reached by calls)",
             );
             return None;
         }
@@ -323,8 +324,20 @@ impl Builder<'_> {
         deployments[d].workload.llm.is_some() || self.invalid_llm.contains(&d)
     }
 
-    /// LLM servers need token counts and only they can use them.
-    pub(super) fn check_llm_backends(
+    /// Why requests to Deployment `d` must carry token counts, if they must.
+    fn token_need(&self, deployments: &[DeploymentSpec], d: usize) -> Option<TokenNeed> {
+        if self.is_llm_server(deployments, d) {
+            Some(TokenNeed::LlmServer)
+        } else if deployments[d].workload.calls.forwards_tokens() {
+            Some(TokenNeed::PassesOn)
+        } else {
+            None
+        }
+    }
+
+    /// Traffic to LLM servers, and to workloads that pass the request's tokens on, gives
+    /// token counts; traffic to any other does not.
+    pub(super) fn check_token_backends(
         &mut self,
         path: &str,
         service: &ServiceSpec,
@@ -333,39 +346,87 @@ impl Builder<'_> {
     ) {
         for &b in &service.backends {
             let d = &deployments[b];
-            match (self.is_llm_server(deployments, b), has_tokens) {
-                (true, false) => self.error(&format!("{path}.arrivals"), format!("Service {:?} is served by Deployment {:?}, an LLM server: give its requests' tokens (arrivals.llmTrace, or tokens beside the arrivals)", service.name, d.name)),
-                (false, true) => self.error(&format!("{path}.tokens"), format!("Service {:?} is served by Deployment {:?}, which is not an LLM server (its workload has no llm): token counts would be ignored", service.name, d.name)),
+            let lead = format!(
+                "Service {:?} is served by Deployment {:?}",
+                service.name, d.name
+            );
+            let give =
+                "give its requests' tokens (arrivals.llmTrace, or tokens beside the arrivals)";
+            match (self.token_need(deployments, b), has_tokens) {
+                (Some(TokenNeed::LlmServer), false) => self.error(&format!("{path}.arrivals"), format!("{lead}, an LLM server: {give}")),
+                (Some(TokenNeed::PassesOn), false) => self.error(&format!("{path}.arrivals"), format!("{lead}, whose calls pass on the request's tokens (tokens: request): {give}")),
+                (None, true) => self.error(&format!("{path}.tokens"), format!("{lead}, which is not an LLM server (its workload has no llm) and passes no tokens on (no call with tokens: request): token counts would be ignored")),
                 _ => {}
             }
         }
     }
 }
 
+/// Why a workload's requests must carry token counts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TokenNeed {
+    /// It serves them on an LLM server.
+    LlmServer,
+    /// A call of its call graph sends them on (`tokens: request`).
+    PassesOn,
+}
+
 impl Builder<'_> {
-    /// Calls from call graphs carry no token counts: calling an LLM Service is refused (not
-    /// modelled yet) rather than served as CPU time.
-    /// A call to an LLM server's Service gives its requests' tokens; a call to another does
-    /// not.
-    pub(super) fn check_calls_to_llm(
+    /// A call to an LLM server's Service, or to a workload that passes tokens on, gives its
+    /// requests' tokens; a call to another does not.
+    pub(super) fn check_call_tokens(
         &mut self,
         edges: &[CallEdge],
         deployments: &[DeploymentSpec],
         services: &[ServiceSpec],
     ) {
+        let how = "{prompt, output}, each a count or a distribution, or `request` for the calling request's own";
         for e in edges {
+            let tokens_path = format!("{}.tokens", e.path.strip_suffix(".call").unwrap_or(&e.path));
+            if self.reported.contains(&tokens_path) {
+                continue; // the call's tokens were wrongly written: said already
+            }
             let service = &services[e.to_service];
-            let llm = (service.backends.iter()).find(|&&b| self.is_llm_server(deployments, b));
-            match (llm, e.tokens) {
-                (Some(&b), false) => self.error(
+            let need = (service.backends.iter())
+                .find_map(|&b| Some((b, self.token_need(deployments, b)?)));
+            let lead = |b: usize| {
+                format!(
+                    "Service {:?} is served by Deployment {:?}",
+                    service.name, deployments[b].name
+                )
+            };
+            match (need, e.tokens) {
+                (Some((b, TokenNeed::LlmServer)), false) => self.error(
                     &e.path,
-                    format!("Service {:?} is served by LLM server {:?}: give the call's tokens ({{prompt, output}}, each a count or a distribution)", service.name, deployments[b].name),
+                    format!("{}, an LLM server: give the call's tokens ({how})", lead(b)),
+                ),
+                (Some((b, TokenNeed::PassesOn)), false) => self.error(
+                    &e.path,
+                    format!("{}, whose calls pass on the request's tokens: give the call's tokens ({how})", lead(b)),
                 ),
                 (None, true) => self.error(
-                    &format!("{}.tokens", e.path.strip_suffix(".call").unwrap_or(&e.path)),
-                    format!("Service {:?} is not served by an LLM server (no backend has a workload with llm): tokens would be ignored", service.name),
+                    &tokens_path,
+                    format!("Service {:?} is not served by an LLM server (no backend has a workload with llm) nor by a workload that passes tokens on: tokens would be ignored", service.name),
                 ),
                 _ => {}
+            }
+        }
+    }
+
+    /// A Service selects LLM servers only, or none: one request cannot be both tokens for a
+    /// model and CPU work.
+    pub(super) fn check_mixed_llm_backends(
+        &mut self,
+        services: &[ServiceSpec],
+        deployments: &[DeploymentSpec],
+        set: &ManifestSet,
+    ) {
+        for (i, service) in services.iter().enumerate() {
+            let (llm, other): (Vec<usize>, Vec<usize>) =
+                (service.backends.iter()).partition(|&&b| self.is_llm_server(deployments, b));
+            if let (Some(&a), Some(&b)) = (llm.first(), other.first()) {
+                let m = &set.services[i];
+                self.diags.push(m.source.error("spec.selector", format!("Service {:?} selects the pods of LLM server {:?} and of Deployment {:?}, which is not one: a request cannot be served by both; select one kind", service.name, deployments[a].name, deployments[b].name)));
             }
         }
     }
