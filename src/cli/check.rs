@@ -12,7 +12,7 @@ use crate::output::{run_dir, summary};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Scenario files to run and check.
+    /// Scenario files to run and check (a folder stands for its scenario.yaml).
     #[arg(required = true)]
     pub scenarios: Vec<PathBuf>,
     #[command(flatten)]

@@ -14,7 +14,7 @@ use crate::scenario::units::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The scenario file.
+    /// The scenario file, or a folder holding a scenario.yaml.
     pub scenario: PathBuf,
     /// The HorizontalPodAutoscaler to explain (may be omitted when the scenario has one).
     #[arg(long, conflicts_with = "pod")]

@@ -178,6 +178,7 @@ pub fn load_and_report(path: &Path, options: &ScenarioOptions) -> Option<Scenari
         seed: options.seed,
         overrides: options.set.clone(),
     };
+    let path = &crate::scenario::manifest_files::scenario_file(path);
     match load_scenario(path, &load_options) {
         Ok(scenario) => {
             print_diagnostics(&scenario.warnings);

@@ -16,7 +16,7 @@ const NOT_WRITTEN: &str = "--out: the run directory was not written";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The scenario file (kind: Scenario).
+    /// The scenario file (kind: Scenario), or a folder holding a scenario.yaml.
     pub scenario: PathBuf,
     #[command(flatten)]
     pub options: ScenarioOptions,
@@ -60,7 +60,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let requested = args
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
-    let out_dir = match super::checked_out_dir(&requested, &[&args.scenario]) {
+    let scenario_path = crate::scenario::manifest_files::scenario_file(&args.scenario);
+    let out_dir = match super::checked_out_dir(&requested, &[&scenario_path]) {
         Some(dir) => dir,
         None => return Ok(Status::BadInput),
     };

@@ -3,28 +3,53 @@
 use std::path::PathBuf;
 
 use super::{Status, print_diagnostics};
-use crate::scenario::validate_file;
+use crate::scenario::validate_files;
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Each scenario (a file with a `kind: Scenario` document) is validated on its own, with the
+manifests and traces it names. Every other file is a manifest file, and all of them are checked
+together as one set, as `kubectl apply -f` would apply them: an HPA in one file may target a
+Deployment in another.
+
+Examples:
+  kubesim validate scenarios/quickstart/scenario.yaml
+  kubesim validate deploy.yaml hpa.yaml          one set of manifests across two files
+  kubesim validate -R -f k8s/                    a folder and its subfolders
+  kustomize build overlays/prod | kubesim validate -")]
 pub struct Args {
-    /// Scenario files (kind: Scenario) or Kubernetes manifest files.
-    #[arg(required = true)]
+    /// Scenario or manifest files; a folder stands for its .yaml, .yml and .json files (in
+    /// name order), `-` for standard input.
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// More files, folders or `-`, as kubectl takes them.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub filenames: Vec<PathBuf>,
+    /// Read folders' subfolders too (kubectl's -R).
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
-    let mut failed = 0;
-    for file in &args.files {
-        let diags = validate_file(file);
-        print_diagnostics(&diags);
-        if diags.iter().any(|d| d.is_error()) {
-            failed += 1;
-        }
-    }
-    if failed > 0 {
-        eprintln!("{failed} of {} file(s) have errors", args.files.len());
+    let paths: Vec<PathBuf> = args.files.into_iter().chain(args.filenames).collect();
+    if paths.is_empty() {
+        eprintln!("kubesim validate: name at least one FILE (or -f FILE); see --help");
         return Ok(Status::BadInput);
     }
-    super::tell(format!("{} file(s) valid", args.files.len()));
+    let validated = validate_files(&paths, args.recursive);
+    let diags = &validated.diagnostics;
+    print_diagnostics(diags);
+    let mut failed: Vec<&str> = (diags.iter())
+        .filter(|d| d.is_error())
+        .map(|d| d.file.as_str())
+        .collect();
+    failed.sort_unstable();
+    failed.dedup();
+    let files = validated.files.max(failed.len());
+    if !failed.is_empty() {
+        eprintln!("{} of {files} file(s) have errors", failed.len());
+        return Ok(Status::BadInput);
+    }
+    super::tell(format!("{files} file(s) valid"));
     Ok(Status::Success)
 }

@@ -12,6 +12,7 @@ pub mod ingress;
 pub mod keda;
 pub mod llm_trace;
 pub mod manifest;
+pub mod manifest_files;
 pub mod model;
 pub mod overrides;
 pub mod pattern;
@@ -30,4 +31,4 @@ pub mod validate;
 pub mod yaml;
 
 pub use model::*;
-pub use validate::{LoadOptions, load_scenario, validate_file};
+pub use validate::{LoadOptions, Validated, load_scenario, validate_file, validate_files};

@@ -13,6 +13,7 @@ use crate::sim::dist::DurationDist;
 use super::de::decode_all;
 use super::diag::{self, Diagnostic, did_you_mean, did_you_mean_hint};
 use super::manifest::{self, ManifestSet, Source, unknown_field_message};
+use super::manifest_files;
 use super::model::*;
 use super::overrides::{self, ObjectOverride, ObjectOverrides, Override};
 use super::raw::*;
@@ -63,34 +64,91 @@ pub fn load_scenario(path: &Path, options: &LoadOptions) -> Result<Scenario, Vec
     }
 }
 
-/// Validates files without running: scenarios fully, anything else as manifests.
+/// Validates one file without running: a scenario fully, anything else as manifests.
 pub fn validate_file(path: &Path) -> Vec<Diagnostic> {
-    let file = path.display().to_string();
-    let text = match read_argument(path, "FILE") {
-        Ok(t) => t,
-        Err(e) => return vec![Diagnostic::error(&file, None, "", e)],
-    };
-    let is_scenario = parse_documents(&text)
-        .map(|docs| {
-            docs.iter()
-                .any(|d| d.get("kind").and_then(Node::as_str) == Some("Scenario"))
-        })
-        .unwrap_or(false);
-    if is_scenario {
-        return match load_scenario(path, &LoadOptions::default()) {
-            Ok(s) => s.warnings,
-            Err(d) => d,
-        };
+    validate_files(&[path.to_path_buf()], false).diagnostics
+}
+
+/// What [`validate_files`] found.
+pub struct Validated {
+    pub diagnostics: Vec<Diagnostic>,
+    /// The files read (folders expanded).
+    pub files: usize,
+}
+
+/// Validates what `kubesim validate` is given, without running: each scenario on its own, and
+/// every other file — folders expanded (their subfolders too when `recursive`), `-` read from
+/// standard input — together as one manifest set, so that an object in one file may refer to
+/// an object in another.
+pub fn validate_files(paths: &[PathBuf], recursive: bool) -> Validated {
+    let mut diags = Vec::new();
+    let mut manifests: Vec<(String, String)> = Vec::new();
+    let mut files = 0;
+    for path in paths {
+        let expanded = manifest_files::manifest_paths(path, recursive)
+            .map_err(|e| diags.push(Diagnostic::error(&path.display().to_string(), None, "", e)));
+        for file in expanded.unwrap_or_default() {
+            files += 1;
+            let name = manifest_files::display_name(&file);
+            let text = match manifest_files::is_stdin(&file) {
+                true => manifest_files::read_manifest_text(&file)
+                    .map_err(|e| format!("standard input cannot be read: {e}")),
+                false => read_argument(&file, "FILE"),
+            };
+            match text {
+                Ok(text) if holds_scenario(&text) => diags.extend(validate_scenario(&file)),
+                Ok(text) => manifests.push((name, text)),
+                Err(e) => diags.push(Diagnostic::error(&name, None, "", e)),
+            }
+        }
     }
+    if !manifests.is_empty() {
+        diags.extend(validate_manifest_set(&manifests));
+    }
+    diag::sort(&mut diags);
+    diags.dedup();
+    Validated {
+        diagnostics: diags,
+        files,
+    }
+}
+
+fn holds_scenario(text: &str) -> bool {
+    parse_documents(text).is_ok_and(|docs| {
+        docs.iter()
+            .any(|d| d.get("kind").and_then(Node::as_str) == Some("Scenario"))
+    })
+}
+
+fn validate_scenario(file: &Path) -> Vec<Diagnostic> {
+    if manifest_files::is_stdin(file) {
+        let message = "a scenario must be a file: its manifests and traces are found beside it";
+        return vec![Diagnostic::error(
+            manifest_files::STDIN_NAME,
+            None,
+            "",
+            message,
+        )];
+    }
+    match load_scenario(file, &LoadOptions::default()) {
+        Ok(s) => s.warnings,
+        Err(d) => d,
+    }
+}
+
+/// Manifest files (name, text) checked as one set: every object read, and what refers to
+/// another object — an HPA to its target — resolved across the files.
+fn validate_manifest_set(files: &[(String, String)]) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let mut set = ManifestSet::default();
-    manifest::add_text(&mut set, &file, &text, &mut diags);
+    for (name, text) in files {
+        manifest::add_text(&mut set, name, text, &mut diags);
+    }
     diags.extend(set.skipped_notes());
     let deployments = convert_deployments(&set, &mut diags);
     for hpa in &set.hpas {
         manifest::hpa_spec(hpa, &deployments, set.incomplete, &mut diags);
     }
-    diag::sort(&mut diags);
     diags
 }
 
@@ -228,22 +286,42 @@ struct ManifestReader<'a> {
 }
 
 impl ManifestReader<'_> {
+    /// Reads `spec.manifests`: files, folders (recursively) and `-` (standard input).
     fn read_files(&mut self, paths: &[String], base_dir: &Path, source: &Source) {
         for (i, rel) in paths.iter().enumerate() {
-            let full = base_dir.join(rel);
-            let file = full.display().to_string();
-            match std::fs::read_to_string(&full) {
-                Ok(text) => {
-                    if let Some(mut docs) = manifest::parse_text(self.set, &file, &text, self.diags)
-                    {
-                        self.add(&file, &mut docs);
+            let at = format!("spec.manifests[{i}]");
+            let entry = match rel.as_str() {
+                "-" => PathBuf::from("-"),
+                _ => base_dir.join(rel),
+            };
+            let files = match manifest_files::manifest_paths(&entry, true) {
+                Ok(files) => files,
+                Err(e) => {
+                    self.diags.push(source.error(&at, e));
+                    self.set.incomplete = true; // what refers to its objects is not checked
+                    continue;
+                }
+            };
+            for full in files {
+                let file = manifest_files::display_name(&full);
+                match manifest_files::read_manifest_text(&full) {
+                    Ok(text) => self.add_text(&file, &text),
+                    Err(e) => {
+                        let message = match e.kind() {
+                            std::io::ErrorKind::NotFound => format!("there is no file {file}"),
+                            _ => format!("cannot read {file}: {e}"),
+                        };
+                        self.diags.push(source.error(&at, message));
+                        self.set.incomplete = true;
                     }
                 }
-                Err(e) => self.diags.push(source.error(
-                    &format!("spec.manifests[{i}]"),
-                    format!("cannot read {file}: {e}"),
-                )),
             }
+        }
+    }
+
+    fn add_text(&mut self, file: &str, text: &str) {
+        if let Some(mut docs) = manifest::parse_text(self.set, file, text, self.diags) {
+            self.add(file, &mut docs);
         }
     }
 

@@ -278,8 +278,8 @@ fn errors_in_set_values_name_the_set_not_a_line_of_a_file() {
 fn a_scenario_argument_that_is_not_a_file_is_named_as_the_argument() {
     let cases = [
         (
-            vec!["run", "scenarios/quickstart"],
-            "scenarios/quickstart: the SCENARIO argument is a directory; name a file; did you mean scenarios/quickstart/scenario.yaml?",
+            vec!["run", "scenarios"],
+            "scenarios: the SCENARIO argument is a directory; name a file",
         ),
         (
             vec!["check", "no-such-scenario.yaml"],

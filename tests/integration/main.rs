@@ -7,6 +7,7 @@ mod cli;
 mod daemonset;
 mod failures;
 mod hpa;
+mod inputs;
 mod keda;
 mod llm;
 mod mutation;

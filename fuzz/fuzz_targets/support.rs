@@ -1,0 +1,27 @@
+//! A scratch folder per fuzz target and process, holding a copy of every file the shipped
+//! scenarios refer to.
+
+use std::path::{Path, PathBuf};
+
+/// `$TMPDIR/kubesim-fuzz-<target>-<pid>/`, with the files of every `scenarios/*/` folder but
+/// the scenarios themselves (a name used by two scenarios keeps one of them: any will do).
+pub fn folder_with_scenario_files(target: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("kubesim-fuzz-{target}-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a scratch folder");
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    for scenario in std::fs::read_dir(scenarios)
+        .expect("the shipped scenarios")
+        .flatten()
+    {
+        let Ok(files) = std::fs::read_dir(scenario.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let name = file.file_name();
+            if file.path().is_file() && name != "scenario.yaml" {
+                let _ = std::fs::copy(file.path(), folder.join(name));
+            }
+        }
+    }
+    folder
+}
