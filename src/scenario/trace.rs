@@ -138,6 +138,7 @@ pub fn read_per_minute_counts(
     let mut count_index: Option<usize> = None;
     let mut first_ts: Option<f64> = None;
     let mut gaps = 0u64;
+    let first_diag = diags.len();
     for (line, fields) in rows(text) {
         if first_ts.is_none() && count_index.is_none() && is_header(&fields) {
             count_index = match column {
@@ -173,15 +174,28 @@ pub fn read_per_minute_counts(
             ));
             continue;
         };
+        if !count.is_finite() || count < 0.0 {
+            let name = column.unwrap_or("count");
+            let text = fields.get(index).copied().unwrap_or_default();
+            diags.push(line_error(
+                file,
+                line,
+                name,
+                format!("{text} is not a count ≥ 0"),
+            ));
+            continue;
+        }
         let base = *first_ts.get_or_insert(ts);
         if let Some(last) = points.last() {
             gaps += (((ts - base) - last.trace_secs) / 60.0).round().max(1.0) as u64 - 1;
         }
         push_point(&mut points, file, line, ts - base, count / 60.0, diags);
     }
+    // A gap beside a refused row follows from that row's error: not said again.
+    let refused_rows = diags[first_diag..].iter().any(Diagnostic::is_error);
     if points.is_empty() {
         diags.push(line_error(file, 1, "", "the trace has no data rows"));
-    } else if gaps > 0 {
+    } else if gaps > 0 && !refused_rows {
         diags.push(Diagnostic::warning(file, None, "", format!("{gaps} minute(s) are missing from the trace; each gap keeps the rate of the minute before it")));
     }
     points
@@ -259,6 +273,17 @@ mod tests {
             d[0].to_string(),
             "r.csv:4:1: t_seconds: time 30 does not increase (previous row is at 60)"
         );
+    }
+
+    #[test]
+    fn a_bad_count_is_quoted_as_written_without_a_gap_warning_after_it() {
+        // The second minute's count is negative: its row is refused, and the gap it leaves is
+        // not reported as a missing minute.
+        let mut d = Vec::new();
+        let text = "ts,requests\n0,60\n60,-5\n120,30\n";
+        read_per_minute_counts("m.csv", text, Some("requests"), &mut d);
+        let said: Vec<String> = d.iter().map(ToString::to_string).collect();
+        assert_eq!(said, ["m.csv:3:1: requests: -5 is not a count ≥ 0"]);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::cluster::resources::{self, Resources, Taint, TaintEffect};
-use crate::sim::SimDuration;
 use crate::sim::dist::DurationDist;
+use crate::sim::{SimDuration, SimTime};
 
 use super::de::decode_all;
 use super::diag::{self, Diagnostic, did_you_mean, did_you_mean_hint};
@@ -446,6 +446,9 @@ fn shown_number(x: f64) -> String {
     }
 }
 
+/// Requests kubesim simulates per second of wall time on a small scenario (for estimates).
+const REQUESTS_PER_WALL_SEC: f64 = 6e6;
+
 /// Most rows of timeseries.csv (run duration / sample interval).
 const MAX_SAMPLES: u64 = 10_000_000;
 /// Shortest mean time between a node's failures.
@@ -567,6 +570,8 @@ impl Builder<'_> {
         self.warn_keda_never_wakes(&hpas, set);
         self.check_mixed_llm_backends(&services, &deployments, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
+        let max_events = spec.max_events.unwrap_or(DEFAULT_MAX_EVENTS);
+        self.check_request_work(&services, duration, max_events);
         self.warn_unfittable(&deployments, &node_pools);
         let slos = self.slos(&spec.slos, &services, &deployments);
         let events = self.events(
@@ -1835,6 +1840,35 @@ impl Builder<'_> {
         if !called {
             self.warning(&format!("{path}.arrivals"), "no arrivals, and no call graph calls this Service: it gets no requests (give constant, rateSeries, perMinuteCounts or llmTrace)");
         }
+    }
+
+    /// Refuses, before t = 0, traffic whose requests alone would exhaust the event budget
+    /// (each request is at least two events, its arrival and its completion), naming the
+    /// Service that brings the most.
+    fn check_request_work(
+        &mut self,
+        services: &[ServiceSpec],
+        duration: SimDuration,
+        max_events: u64,
+    ) {
+        let end = SimTime::ZERO + duration;
+        let expected = |s: &ServiceSpec| match s.traffic.as_ref().and_then(|t| t.tokens.as_ref()) {
+            Some(TokenSource::Trace { requests, .. }) => requests.len() as f64,
+            _ => (s.traffic.as_ref().and_then(|t| t.arrivals.as_ref()))
+                .map_or(0.0, |a| a.expected_requests(end)),
+        };
+        let counts: Vec<f64> = services.iter().map(expected).collect();
+        let total: f64 = counts.iter().sum();
+        if 2.0 * total <= max_events as f64 {
+            return;
+        }
+        let (most, _) =
+            (counts.iter().enumerate()).fold(
+                (0, 0.0),
+                |best, (i, &c)| if c > best.1 { (i, c) } else { best },
+            );
+        let hours = total / REQUESTS_PER_WALL_SEC / 3600.0;
+        self.error("spec.duration", format!("about {} requests in {} (most of them to Service {:?}) are at least {} events, beyond the event budget spec.maxEvents = {max_events}; at about 6 M requests per second of wall time they would take {} hours: shorten spec.duration or lower the traffic's rate (or raise spec.maxEvents if the run is meant to be this large)", shown_number(total.round()), duration, services[most].name, shown_number(2.0 * total.round()), shown_number(hours.round())));
     }
 
     fn has_workload(&self, deployments: &[DeploymentSpec], index: usize) -> bool {
