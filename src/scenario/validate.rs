@@ -440,9 +440,16 @@ pub(super) fn resolve_priority<T>(
 /// A number as a person would write it: plain, or in exponent form when very large or small.
 fn shown_number(x: f64) -> String {
     if x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
-        format!("{x}")
-    } else {
-        format!("{x:e}")
+        return format!("{x}");
+    }
+    // Three significant digits, as 1.67e28 (1e308, not 1.00e308).
+    let text = format!("{x:.2e}");
+    match text.split_once('e') {
+        Some((mantissa, exponent)) => {
+            let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+            format!("{mantissa}e{exponent}")
+        }
+        None => text,
     }
 }
 
@@ -1918,9 +1925,13 @@ impl Builder<'_> {
                 RawArrivals::PerMinuteCounts(_) => "perMinuteCounts.scale",
                 RawArrivals::LlmTrace(_) => "llmTrace.scale",
             };
+            let source = match arrivals {
+                RawArrivals::Constant { .. } => "",
+                _ => " (the trace's busiest rate times scale)",
+            };
             self.error(
                 &format!("{path}.{field}"),
-                format!("a peak of {} requests/s is beyond what kubesim simulates (at most {MAX_RATE_PER_SEC:e} per Service): at about 6 M requests per second of wall time it would run for days", shown_number(peak)),
+                format!("a peak of {} requests/s{source} is beyond what kubesim simulates (at most {MAX_RATE_PER_SEC:e} per Service): at about 6 M requests per second of wall time it would run for days", shown_number(peak)),
             );
             return ArrivalPattern::constant(0.0);
         }
