@@ -276,6 +276,8 @@ struct Engine<'s> {
     autoscaler: Option<ClusterAutoscaler>,
     /// Provisioning times, one stream per node pool.
     provisioning_rngs: Vec<SimRng>,
+    /// Nodes that scripted events pick at random.
+    scripted_rng: SimRng,
     recorder: Recorder,
     decisions: Vec<HpaDecision>,
     /// Where decisions and time-series rows go: kept, or handed out as they are made.
@@ -401,6 +403,7 @@ impl<'s> Engine<'s> {
                     streams.stream("cluster-autoscaler"),
                 )
             }),
+            scripted_rng: streams.stream("scripted-events"),
             provisioning_rngs: s
                 .node_pools
                 .iter()

@@ -6,13 +6,15 @@
 //! stream). Only scenarios where nodes can fail (events or `failures`) run the node lifecycle
 //! monitor.
 
+use rand::RngExt;
+
 use super::{Engine, Event};
 use crate::cluster::resources::{TaintEffect, UNREACHABLE_TAINT_KEY};
-use crate::cluster::{DeploymentId, NodeId, PodId, PodPhase, ZONE_LABEL};
+use crate::cluster::{DeploymentId, Node, NodeId, NodeState, PodId, PodPhase, PoolId, ZONE_LABEL};
 use crate::controllers::node_lifecycle::MONITOR_PERIOD;
 use crate::controllers::{Intent, PodEventReason, disruption};
 use crate::metrics::cluster_events::{ClusterEventReason, ObjectKind};
-use crate::scenario::ScriptedAction;
+use crate::scenario::{NodePick, NodeRef, ScriptedAction};
 use crate::sim::SimTime;
 use crate::sim::dist::DurationDist;
 use crate::traffic::FailureReason;
@@ -102,11 +104,11 @@ impl Engine<'_> {
         let action = self.scenario.events[index].action.clone();
         match action {
             ScriptedAction::FailNode { node } => {
-                self.on_named_node(&node, |e, n| e.fail_node(n, "scripted: fail-node"))
+                self.on_node(&node, is_up, |e, n| e.fail_node(n, "scripted: fail-node"))
             }
-            ScriptedAction::RecoverNode { node } => {
-                self.on_named_node(&node, |e, n| e.recover_node(n, "scripted: recover-node"))
-            }
+            ScriptedAction::RecoverNode { node } => self.on_node(&node, is_down, |e, n| {
+                e.recover_node(n, "scripted: recover-node")
+            }),
             ScriptedAction::FailZone { zone } => {
                 let message = format!("scripted: zone {zone} fails");
                 for node in self.nodes_in_zone(&zone) {
@@ -119,22 +121,22 @@ impl Engine<'_> {
                     self.recover_node(node, &message);
                 }
             }
-            ScriptedAction::Cordon { node } => self.on_named_node(&node, |e, n| {
+            ScriptedAction::Cordon { node } => self.on_node(&node, is_schedulable, |e, n| {
                 e.node_event(n, ClusterEventReason::Cordon, "kubectl cordon".into());
                 e.cluster.set_unschedulable(n, true)
             }),
-            ScriptedAction::Uncordon { node } => self.on_named_node(&node, |e, n| {
+            ScriptedAction::Uncordon { node } => self.on_node(&node, is_cordoned, |e, n| {
                 e.node_event(n, ClusterEventReason::Uncordon, "kubectl uncordon".into());
                 e.cluster.set_unschedulable(n, false);
                 e.scheduler.queue.move_all_to_active();
             }),
-            ScriptedAction::Drain { node } => self.on_named_node(&node, |e, n| {
+            ScriptedAction::Drain { node } => self.on_node(&node, is_up, |e, n| {
                 let message = "kubectl drain --ignore-daemonsets".into();
                 e.node_event(n, ClusterEventReason::Drain, message);
                 e.cluster.set_unschedulable(n, true);
                 e.kubectl_drain(n);
             }),
-            ScriptedAction::InterruptSpot { node } => self.on_named_node(&node, Self::spot_notice),
+            ScriptedAction::InterruptSpot { node } => self.on_node(&node, is_up, Self::spot_notice),
             other => self.on_scripted_workload_action(other),
         }
         self.dirty.everything();
@@ -270,10 +272,61 @@ impl Engine<'_> {
     }
 
     /// Runs `action` on the node called `name` (nothing if it is gone, e.g. scaled down).
-    fn on_named_node(&mut self, name: &str, action: impl FnOnce(&mut Self, NodeId)) {
-        if let Some(node) = self.cluster.node_named(name) {
-            action(self, node);
+    /// Runs a scripted node action on the node `node` names (a pick chooses among the pool's
+    /// nodes that `applies` to); when there is none, the event is skipped with a warning in
+    /// cluster_events.jsonl.
+    fn on_node(
+        &mut self,
+        node: &NodeRef,
+        applies: fn(&Node) -> bool,
+        action: impl FnOnce(&mut Self, NodeId),
+    ) {
+        let found = match node {
+            NodeRef::Named(name) => self.cluster.node_named(name),
+            NodeRef::Pick { pool, rule } => self.pick_node(PoolId(*pool as u32), *rule, applies),
+        };
+        match found {
+            Some(n) => action(self, n),
+            None => {
+                let message = match node {
+                    NodeRef::Named(name) => format!(
+                        "skipped: there is no node {name:?} now (the Cluster Autoscaler may have removed it)"
+                    ),
+                    NodeRef::Pick { pool, .. } => format!(
+                        "skipped: pool {:?} has no node this action applies to now",
+                        self.scenario.node_pools[*pool].name
+                    ),
+                };
+                let (kind, scenario) = (ObjectKind::Scenario, &self.scenario.name);
+                let reason = ClusterEventReason::ScriptedEventSkipped;
+                self.cluster_events
+                    .record(self.now, kind, scenario, reason, message);
+            }
         }
+    }
+
+    /// The node of `pool` that `rule` picks among those `applies` to (in id order: the
+    /// order they were created in).
+    fn pick_node(
+        &mut self,
+        pool: PoolId,
+        rule: NodePick,
+        applies: fn(&Node) -> bool,
+    ) -> Option<NodeId> {
+        let candidates: Vec<&Node> = (self.cluster.nodes.iter())
+            .filter(|n| n.pool == pool && n.state != NodeState::Removed && applies(n))
+            .collect();
+        let picked = match rule {
+            NodePick::Random if candidates.is_empty() => None,
+            NodePick::Random => {
+                let i = self.scripted_rng.random_range(0..candidates.len());
+                Some(candidates[i])
+            }
+            // The first of the busiest: max_by_key keeps the last of equals, so reverse.
+            NodePick::Busiest => candidates.iter().rev().max_by_key(|n| n.pod_count).copied(),
+            NodePick::Newest => candidates.last().copied(),
+        };
+        picked.map(|n| n.id)
     }
 
     fn nodes_in_zone(&self, zone: &str) -> Vec<NodeId> {
@@ -463,4 +516,23 @@ impl Engine<'_> {
         self.observe_allocation();
         self.dirty.everything();
     }
+}
+
+/// Whether a scripted action applies to a node: failing, draining or interrupting one that
+/// runs; recovering one that is down; cordoning one that takes pods; uncordoning one that
+/// does not.
+fn is_up(n: &Node) -> bool {
+    n.down_since.is_none()
+}
+
+fn is_down(n: &Node) -> bool {
+    n.down_since.is_some()
+}
+
+fn is_schedulable(n: &Node) -> bool {
+    !n.unschedulable
+}
+
+fn is_cordoned(n: &Node) -> bool {
+    n.unschedulable
 }

@@ -44,6 +44,9 @@ pub enum ClusterEventReason {
     /// Another scripted action (`kubectl scale`, `apply`, `rollout undo|pause|resume`,
     /// `delete pod`).
     Scripted,
+    /// A warning: a scripted node action found no node to act on (the node it names is gone,
+    /// or its pool has none the action applies to).
+    ScriptedEventSkipped,
 }
 
 impl ClusterEventReason {
@@ -57,7 +60,7 @@ impl ClusterEventReason {
             RolloutStarted => Some(MarkerKind::Rollout),
             Drain | Cordon | Uncordon | Scripted => Some(MarkerKind::Scripted),
             NodeRecovered | RolloutCompleted => None,
-            KEDAScaleTargetActivated | KEDAScaleTargetDeactivated => None,
+            KEDAScaleTargetActivated | KEDAScaleTargetDeactivated | ScriptedEventSkipped => None,
         }
     }
 

@@ -1141,16 +1141,41 @@ pub struct ScriptedEvent {
     pub action: ScriptedAction,
 }
 
-/// The scripted actions. Nodes are named as the cluster names them (`<pool>-<index>`).
+/// The node a scripted action is for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeRef {
+    /// By name, as the cluster names nodes (`<pool>-<index>`).
+    Named(String),
+    /// Picked when the event happens among the pool's nodes the action applies to.
+    Pick { pool: usize, rule: NodePick },
+}
+
+/// How a scripted event picks its node in a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodePick {
+    /// Uniformly, from the scripted events' random stream (`scripted-events`).
+    Random,
+    /// The one with the most pods (the first created among equals).
+    Busiest,
+    /// The one created last.
+    Newest,
+}
+
+impl NodePick {
+    pub const NAMES: [&str; 3] = ["random", "busiest", "newest"];
+}
+
+/// The scripted actions. Nodes are named as the cluster names them (`<pool>-<index>`), or
+/// picked when the event happens.
 #[derive(Clone, Debug)]
 pub enum ScriptedAction {
     /// The machine stops: its kubelet no longer heartbeats and its pods stop serving.
     FailNode {
-        node: String,
+        node: NodeRef,
     },
     /// The machine is back: the kubelet heartbeats again and the pods still bound restart.
     RecoverNode {
-        node: String,
+        node: NodeRef,
     },
     /// Every node in the zone fails.
     FailZone {
@@ -1161,16 +1186,16 @@ pub enum ScriptedAction {
     },
     /// `kubectl cordon`.
     Cordon {
-        node: String,
+        node: NodeRef,
     },
     /// `kubectl uncordon`.
     Uncordon {
-        node: String,
+        node: NodeRef,
     },
     /// `kubectl drain`: cordon, then evict every pod (but DaemonSet pods) through the eviction
     /// API, retrying what PodDisruptionBudgets refuse every 5 s.
     Drain {
-        node: String,
+        node: NodeRef,
     },
     /// `kubectl scale deployment/<name> --replicas=N` (index into the Deployments).
     Scale {
@@ -1180,7 +1205,7 @@ pub enum ScriptedAction {
     /// The cloud reclaims a spot node: a 2-minute notice (the node is cordoned and drained, as
     /// the node termination handler does), then the machine is gone.
     InterruptSpot {
-        node: String,
+        node: NodeRef,
     },
     /// `kubectl apply -f <manifest>`: workloads with a changed spec (a new template rolls
     /// out) and HPAs with changed settings.

@@ -608,8 +608,9 @@ pub struct RawNodeFailures {
 pub struct RawEvent {
     pub at: Option<Duration>,
     pub action: Option<String>,
+    /// A node's name, or `{pool, pick}` to pick one when the event happens.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<RawNodeRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -638,6 +639,48 @@ pub struct RawSlo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
     pub assert: Option<String>,
+}
+
+/// A scripted event's node: a name (`general-1`) or `{pool: general, pick: busiest}`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum RawNodeRef {
+    Named(String),
+    Pick(RawNodePick),
+}
+
+/// `{pool, pick}`: a node of the pool, picked when the event happens.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawNodePick {
+    pub pool: Option<String>,
+    /// `random` (the default), `busiest` or `newest`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pick: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawNodeRef {
+    /// Hand-written (not `untagged`) so errors keep their exact position and path.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawNodeRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a node's name (general-1) or {pool, pick: random|busiest|newest}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawNodeRef, E> {
+                Ok(RawNodeRef::Named(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawNodeRef, A::Error> {
+                let de = serde::de::value::MapAccessDeserializer::new(map);
+                RawNodePick::deserialize(de).map(RawNodeRef::Pick)
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
 }
 
 /// A call's tokens: `request` (the calling request's own) or `{prompt, output}` drawn per call.

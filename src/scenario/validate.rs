@@ -591,6 +591,7 @@ impl Builder<'_> {
                 hpas: &hpas,
                 metric_series: &metric_series,
                 duration,
+                autoscaler: spec.cluster_autoscaler.is_some(),
             },
         );
         let scheduler_profiles =

@@ -243,3 +243,38 @@ fn random_spot_interruptions_shrink_the_pool_without_touching_the_traffic() {
         without.report.services[0].requests
     );
 }
+
+#[test]
+fn scripted_events_pick_their_node_when_they_happen() {
+    // Two nodes, general-0 and general-1 (created in that order), two of the four pods on
+    // each. Each pick chooses among the pool's nodes its action applies to:
+    //   2m cordon newest          → general-1 (created last)
+    //   3m uncordon random        → general-1 (the only cordoned node)
+    //   4m failNode busiest       → general-0 (two pods each: the first created among equals)
+    //   5m failNode random        → general-1 (the only node still up)
+    //   6m failNode random        → none up: skipped, with a warning event
+    //   7m recoverNode general-0  → by name
+    let events = "    - {at: 2m, action: cordon, node: {pool: general, pick: newest}}
+    - {at: 3m, action: uncordon, node: {pool: general}}
+    - {at: 4m, action: failNode, node: {pool: general, pick: busiest}}
+    - {at: 5m, action: failNode, node: {pool: general, pick: random}}
+    - {at: 6m, action: failNode, node: {pool: general, pick: random}}
+    - {at: 7m, action: recoverNode, node: general-0}";
+    let out = two_nodes("picked-nodes", events, "");
+    let said: Vec<(f64, String, String)> = (out.cluster_events.iter())
+        .filter(|e| e.t_seconds >= 120.0 && e.t_seconds <= 420.0)
+        .map(|e| (e.t_seconds, format!("{:?}", e.reason), e.name.clone()))
+        .collect();
+    let expected = [
+        (120.0, "Cordon", "general-1"),
+        (180.0, "Uncordon", "general-1"),
+        (240.0, "NodeFailed", "general-0"),
+        (300.0, "NodeFailed", "general-1"),
+        (360.0, "ScriptedEventSkipped", "picked-nodes"),
+        (420.0, "NodeRecovered", "general-0"),
+    ];
+    let expected: Vec<(f64, String, String)> = (expected.iter())
+        .map(|(t, r, n)| (*t, r.to_string(), n.to_string()))
+        .collect();
+    assert_eq!(said, expected);
+}

@@ -1,15 +1,16 @@
 //! Scripted events (`spec.events`): what happens at a time — node and zone failures and
 //! recoveries, `kubectl cordon` / `uncordon` / `drain` / `scale` / `apply` / `rollout undo` /
 //! `rollout pause` / `resume` / `delete pod`. Nodes are named as the cluster names them,
-//! `<pool>-<index>`, and must be among the nodes a pool starts with.
+//! `<pool>-<index>`, and must be among the nodes a pool starts with, or picked in a pool by a
+//! rule when the event happens.
 
 use super::Builder;
 use crate::scenario::manifest::{self, ManifestSet};
 use crate::scenario::model::{
-    AppliedDeployment, CapacityType, DeploymentSpec, HpaSpec, MetricSeries, NodePoolSpec,
-    PodSource, ScriptedAction, ScriptedEvent, ServiceSpec,
+    AppliedDeployment, CapacityType, DeploymentSpec, HpaSpec, MetricSeries, NodePick, NodePoolSpec,
+    NodeRef, PodSource, ScriptedAction, ScriptedEvent, ServiceSpec,
 };
-use crate::scenario::raw::RawEvent;
+use crate::scenario::raw::{RawEvent, RawNodePick, RawNodeRef};
 use crate::sim::SimDuration;
 
 /// The workloads `scale` and `deletePod` act on.
@@ -25,6 +26,8 @@ pub(in crate::scenario) struct EventContext<'a> {
     pub hpas: &'a [HpaSpec],
     pub metric_series: &'a [MetricSeries],
     pub duration: SimDuration,
+    /// Whether the Cluster Autoscaler runs (and may remove nodes).
+    pub autoscaler: bool,
 }
 
 impl Builder<'_> {
@@ -101,7 +104,7 @@ impl Builder<'_> {
             );
             return None;
         };
-        let node = |b: &mut Self| b.event_node(path, raw.node.as_deref(), pools);
+        let node = |b: &mut Self| b.event_node(path, raw.node.as_ref(), at, ctx);
         let zone = |b: &mut Self| b.event_zone(path, raw.zone.as_deref(), pools);
         let action = match name {
             "failNode" => node(self).map(|node| ScriptedAction::FailNode { node }),
@@ -135,15 +138,16 @@ impl Builder<'_> {
                     .map(|deployment| ScriptedAction::DeletePods { deployment, count })
             }
             "interruptSpot" => node(self).and_then(|node| {
-                let spot = pools.iter().any(|p| {
-                    p.capacity_type == CapacityType::Spot
-                        && node.starts_with(&format!("{}-", p.name))
-                });
+                let spot = pool_of(&node, pools)
+                    .is_some_and(|p| pools[p].capacity_type == CapacityType::Spot);
                 if !spot {
-                    self.error(
-                        &format!("{path}.node"),
-                        format!("{node:?} is not in a spot pool"),
-                    );
+                    let what = match &node {
+                        NodeRef::Named(name) => format!("{name:?} is not in a spot pool"),
+                        NodeRef::Pick { pool, .. } => {
+                            format!("pool {:?} is not a spot pool", pools[*pool].name)
+                        }
+                    };
+                    self.error(&format!("{path}.node"), what);
                 }
                 spot.then_some(ScriptedAction::InterruptSpot { node })
             }),
@@ -163,21 +167,32 @@ impl Builder<'_> {
         })
     }
 
-    /// A node a pool starts with, by name.
+    /// The node of a node action: a node a pool starts with, by name, or a pool and a rule
+    /// to pick one by when the event happens.
     fn event_node(
         &mut self,
         path: &str,
-        node: Option<&str>,
-        pools: &[NodePoolSpec],
-    ) -> Option<String> {
+        node: Option<&RawNodeRef>,
+        at: Option<SimDuration>,
+        ctx: &EventContext,
+    ) -> Option<NodeRef> {
         let field = format!("{path}.node");
-        let Some(node) = node else {
-            self.error(
-                &field,
-                "required: the node's name, <pool>-<index> (e.g. general-0)",
-            );
-            return None;
-        };
+        match node {
+            None => {
+                self.error(&field, "required: the node's name, <pool>-<index> (e.g. general-0), or {pool, pick: random|busiest|newest}");
+                None
+            }
+            Some(RawNodeRef::Named(name)) => {
+                let named = self.named_node(&field, name, ctx.pools)?;
+                self.warn_node_may_be_gone(&field, &named, at, ctx);
+                Some(named)
+            }
+            Some(RawNodeRef::Pick(pick)) => self.picked_node(&field, pick, ctx.pools),
+        }
+    }
+
+    /// A node a pool starts with, by name.
+    fn named_node(&mut self, field: &str, node: &str, pools: &[NodePoolSpec]) -> Option<NodeRef> {
         let known = pools.iter().any(|p| {
             node.strip_prefix(p.name.as_str())
                 .and_then(|rest| rest.strip_prefix('-'))
@@ -191,7 +206,7 @@ impl Builder<'_> {
                 .map(|p| format!("{}-0 … {}-{}", p.name, p.name, p.count - 1))
                 .collect();
             self.error(
-                &field,
+                field,
                 format!(
                     "no node {node:?} at the start: the nodes are {}",
                     first.join(", ")
@@ -199,7 +214,78 @@ impl Builder<'_> {
             );
             return None;
         }
-        Some(node.to_string())
+        Some(NodeRef::Named(node.to_string()))
+    }
+
+    /// `{pool, pick}`.
+    fn picked_node(
+        &mut self,
+        field: &str,
+        raw: &RawNodePick,
+        pools: &[NodePoolSpec],
+    ) -> Option<NodeRef> {
+        let names: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
+        let pool = match raw.pool.as_deref() {
+            None => {
+                self.error(
+                    &format!("{field}.pool"),
+                    format!(
+                        "required: the pool to pick a node in ({})",
+                        names.join(", ")
+                    ),
+                );
+                None
+            }
+            Some(name) => {
+                let found = names.iter().position(|n| *n == name);
+                if found.is_none() {
+                    let hint =
+                        crate::scenario::diag::did_you_mean_hint(name, names.iter().copied());
+                    self.error(
+                        &format!("{field}.pool"),
+                        format!(
+                            "no node pool {name:?}{hint}: the pools are {}",
+                            names.join(", ")
+                        ),
+                    );
+                }
+                found
+            }
+        };
+        let rule = match raw.pick.as_deref().unwrap_or("random") {
+            "random" => Some(NodePick::Random),
+            "busiest" => Some(NodePick::Busiest),
+            "newest" => Some(NodePick::Newest),
+            other => {
+                self.error(&format!("{field}.pick"), format!("{other:?} is not a rule: {} (random draws from the scripted events' own stream; busiest has the most pods; newest was created last)", NodePick::NAMES.join(", ")));
+                None
+            }
+        };
+        Some(NodeRef::Pick {
+            pool: pool?,
+            rule: rule?,
+        })
+    }
+
+    /// A node named in an event after t = 0 may be gone by then if the Cluster Autoscaler can
+    /// shrink its pool.
+    fn warn_node_may_be_gone(
+        &mut self,
+        field: &str,
+        node: &NodeRef,
+        at: Option<SimDuration>,
+        ctx: &EventContext,
+    ) {
+        let Some(pool) = pool_of(node, ctx.pools) else {
+            return;
+        };
+        let p = &ctx.pools[pool];
+        if ctx.autoscaler && p.min_count < p.count && at.is_some_and(|t| !t.is_zero()) {
+            let NodeRef::Named(name) = node else {
+                return;
+            };
+            self.warning(field, format!("the Cluster Autoscaler may remove {name:?} before the event (pool {:?} may shrink to minCount {}); if it does, the event is skipped with a warning. {{pool: {}, pick: busiest}} picks a node that exists when the event happens", p.name, p.min_count, p.name));
+        }
     }
 
     /// A zone some pool's nodes are in.
@@ -480,5 +566,18 @@ impl Builder<'_> {
                 None
             }
         }
+    }
+}
+
+/// The pool a node reference is in (by name: the pool whose prefix it has).
+fn pool_of(node: &NodeRef, pools: &[NodePoolSpec]) -> Option<usize> {
+    match node {
+        NodeRef::Pick { pool, .. } => Some(*pool),
+        NodeRef::Named(name) => (pools.iter()).position(|p| {
+            let index = name
+                .strip_prefix(p.name.as_str())
+                .and_then(|r| r.strip_prefix('-'));
+            index.is_some_and(|i| i.parse::<u32>().is_ok())
+        }),
     }
 }
