@@ -659,30 +659,6 @@ pub struct RawNodePick {
     pub pick: Option<String>,
 }
 
-impl<'de> Deserialize<'de> for RawNodeRef {
-    /// Hand-written (not `untagged`) so errors keep their exact position and path.
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = RawNodeRef;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a node's name (general-1) or {pool, pick: random|busiest|newest}")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawNodeRef, E> {
-                Ok(RawNodeRef::Named(v.to_string()))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> Result<RawNodeRef, A::Error> {
-                let de = serde::de::value::MapAccessDeserializer::new(map);
-                RawNodePick::deserialize(de).map(RawNodeRef::Pick)
-            }
-        }
-        deserializer.deserialize_any(V)
-    }
-}
-
 /// A call's tokens: `request` (the calling request's own) or `{prompt, output}` drawn per call.
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
@@ -698,58 +674,86 @@ pub enum RequestKeyword {
     Request,
 }
 
-impl<'de> Deserialize<'de> for RawCallTokens {
-    /// Hand-written (not `untagged`) so errors keep their exact position and path.
+impl<'de> Deserialize<'de> for RawDistribution {
+    /// A string is a constant duration; a mapping names a family (`logNormal: {mean, cv}`).
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = RawCallTokens;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("`request` (the calling request's own tokens) or {prompt, output}, each a count or a distribution")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawCallTokens, E> {
-                match v {
-                    "request" => Ok(RawCallTokens::Request(RequestKeyword::Request)),
-                    other => Err(E::custom(format!(
-                        "{other:?} is not a token source: use `request` (the calling request's own tokens) or {{prompt, output}}"
-                    ))),
-                }
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> Result<RawCallTokens, A::Error> {
-                let de = serde::de::value::MapAccessDeserializer::new(map);
-                RawTokens::deserialize(de).map(RawCallTokens::Drawn)
-            }
-        }
-        deserializer.deserialize_any(V)
+        let constant =
+            |v: &str| super::units::parse_duration(v).map(|d| Self::Constant(Duration(d)));
+        string_or_map(
+            deserializer,
+            "a duration (100ms) or a distribution such as {logNormal: {mean: 100ms, cv: 1}}",
+            constant,
+            Self::Family,
+        )
     }
 }
 
-impl<'de> Deserialize<'de> for RawDistribution {
-    /// A string is a constant duration; a mapping names a family (`logNormal: {mean, cv}`).
-    /// Hand-written (not `untagged`) so errors keep their exact position and path.
+impl<'de> Deserialize<'de> for RawNodeRef {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = RawDistribution;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a duration (100ms) or a distribution such as {logNormal: {mean: 100ms, cv: 1}}")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDistribution, E> {
-                super::units::parse_duration(v)
-                    .map(|d| RawDistribution::Constant(Duration(d)))
-                    .map_err(E::custom)
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> Result<RawDistribution, A::Error> {
-                let de = serde::de::value::MapAccessDeserializer::new(map);
-                RawDistributionFamily::deserialize(de).map(RawDistribution::Family)
-            }
-        }
-        deserializer.deserialize_any(V)
+        string_or_map(
+            deserializer,
+            "a node's name (general-1) or {pool, pick: random|busiest|newest}",
+            |v| Ok(Self::Named(v.to_string())),
+            Self::Pick,
+        )
     }
+}
+
+impl<'de> Deserialize<'de> for RawCallTokens {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let keyword = |v: &str| match v {
+            "request" => Ok(Self::Request(RequestKeyword::Request)),
+            other => Err(format!(
+                "{other:?} is not a token source: use `request` (the calling request's own tokens) or {{prompt, output}}"
+            )),
+        };
+        string_or_map(
+            deserializer,
+            "`request` (the calling request's own tokens) or {prompt, output}, each a count or a distribution",
+            keyword,
+            Self::Drawn,
+        )
+    }
+}
+
+/// Reads a value written either as a string (`from_str`) or as a mapping (deserialized as `M`,
+/// then `from_map`). Hand-written rather than `#[serde(untagged)]`, so that errors keep their
+/// exact position and path.
+fn string_or_map<'de, D, T, M>(
+    deserializer: D,
+    expecting: &'static str,
+    from_str: impl FnOnce(&str) -> Result<T, String>,
+    from_map: fn(M) -> T,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    M: Deserialize<'de>,
+{
+    struct V<S, M, T> {
+        expecting: &'static str,
+        from_str: S,
+        from_map: fn(M) -> T,
+    }
+    impl<'de, S, M, T> serde::de::Visitor<'de> for V<S, M, T>
+    where
+        S: FnOnce(&str) -> Result<T, String>,
+        M: Deserialize<'de>,
+    {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            (self.from_str)(v).map_err(E::custom)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            let de = serde::de::value::MapAccessDeserializer::new(map);
+            M::deserialize(de).map(self.from_map)
+        }
+    }
+    deserializer.deserialize_any(V {
+        expecting,
+        from_str,
+        from_map,
+    })
 }
