@@ -398,7 +398,10 @@ spec:
     - service: gateway
       arrivals: {llmTrace: {file: trace.jsonl}}
 "#,
-        ["gateway", "agent"].map(cpu_service).concat() + llama_manifests!()
+        ["gateway", "agent"]
+            .map(|name| crate::support::deployment_and_service(name, 1, "1"))
+            .concat()
+            + llama_manifests!()
     );
     std::fs::write(dir.join("scenario.yaml"), text).unwrap();
     let out = run(&load(&dir.join("scenario.yaml"), None, &[]));
@@ -418,11 +421,4 @@ spec:
     assert_eq!(l.output_tokens, sum(|r| r.1));
     // 29 requests after the first find blocks 0 and 1 (1 024 tokens) cached.
     assert_eq!(l.prefix_cached_tokens, 29 * 1024);
-}
-
-/// A CPU Deployment and its Service, named `name`.
-fn cpu_service(name: &str) -> String {
-    format!(
-        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n      containers:\n        - name: app\n          resources: {{requests: {{cpu: \"1\"}}}}\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  selector: {{app: {name}}}\n"
-    )
 }
