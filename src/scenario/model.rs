@@ -469,6 +469,20 @@ impl PodTemplate {
         matched.then_some(total)
     }
 
+    /// The first counted container (all, or the one called `container`) without a request for
+    /// `resource`: what upstream's `calculatePodRequests` names in its error.
+    pub fn container_missing_request(
+        &self,
+        resource: HpaResource,
+        container: Option<&str>,
+    ) -> Option<&str> {
+        self.hpa_containers
+            .iter()
+            .filter(|c| container.is_none_or(|name| name == c.name))
+            .find(|c| c.request_milli(resource).is_none())
+            .map(|c| c.name.as_str())
+    }
+
     /// Whether the pod has a container (app or sidecar) called `name`.
     pub fn has_container(&self, name: &str) -> bool {
         self.hpa_containers.iter().any(|c| c.name == name)

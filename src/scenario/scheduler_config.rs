@@ -449,6 +449,15 @@ fn fit_args(
     };
     let spath = format!("{path}.scoringStrategy");
     let resources_list = match &s.resources {
+        Some(r) if r.is_empty() => {
+            // kube-scheduler accepts it, then fails every scheduling cycle with "resources not
+            // found" from the score: no pod could ever be placed.
+            diags.push(src.error(
+                &format!("{spath}.resources"),
+                "an empty list makes kube-scheduler's NodeResourcesFit score fail with \"resources not found\" for every pod, so no pod could be scheduled; list at least one resource (the default is cpu and memory, weight 1 each) or leave `resources` out".to_string(),
+            ));
+            profile.fit_strategy.resources.clone()
+        }
         Some(r) => resources(r, &format!("{spath}.resources"), src, diags),
         None => profile.fit_strategy.resources.clone(),
     };
@@ -612,6 +621,19 @@ mod tests {
             }
         );
         assert_eq!(profiles[1].balanced_allocation_weight, 1, "defaults kept");
+    }
+
+    #[test]
+    fn an_empty_fit_resource_list_is_refused() {
+        // Upstream accepts it and then every Score call fails with "resources not found".
+        let text = "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n  - pluginConfig:\n      - name: NodeResourcesFit\n        args:\n          scoringStrategy: {type: LeastAllocated, resources: []}\n";
+        let mut diags = Vec::new();
+        read("sched.yaml", text, &mut diags);
+        let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(shown.len(), 1, "{shown:#?}");
+        assert!(shown[0].starts_with("sched.yaml:7:"), "{shown:#?}");
+        assert!(shown[0].contains("args.scoringStrategy.resources: an empty list"));
+        assert!(shown[0].contains("\"resources not found\""));
     }
 
     #[test]

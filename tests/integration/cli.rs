@@ -112,7 +112,7 @@ fn explain_tells_why_in_sentences() {
     // with metrics sees the warm pods above target and scales up.
     let mut lines = text.lines();
     assert!(
-        lines.next().unwrap().contains("CPU unavailable (failed to get cpu utilization: no metrics returned from resource metrics API)"),
+        lines.next().unwrap().contains("CPU unavailable (failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API)"),
         "{text}"
     );
     assert!(

@@ -505,3 +505,85 @@ spec:
     assert!(after(315.0) >= 10.0, "scaled up at the next sync");
     assert!(after(0.0) <= 12.0);
 }
+
+/// Each decision's error for `metric` on one pod of `app` (an app container with a CPU request
+/// and a `sidecar` without one); the first is before metrics-server's first scrape.
+fn metric_errors(test: &str, metric: &str) -> Vec<String> {
+    let manifests = format!(
+        r#"---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: app}}}}
+  template:
+    metadata: {{labels: {{app: app}}}}
+    spec:
+      containers:
+        - {{name: app, resources: {{requests: {{cpu: "1", memory: 1Gi}}}}}}
+        - {{name: sidecar, resources: {{requests: {{memory: 64Mi}}}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: app}}
+spec: {{selector: {{app: app}}}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {{name: app}}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: app}}
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+{metric}"#
+    );
+    let text = crate::support::OneNode {
+        name: test,
+        duration: "2m",
+        seed: 3,
+        node_cpu: "8",
+        workloads: "    - {deployment: app, startupTime: 0s, cpuPerRequest: 10ms}\n",
+        traffic: "    - {service: app, arrivals: {constant: {rate: 5}}}\n",
+        manifests: &manifests,
+    }
+    .text();
+    let out = crate::support::run_text(test, &text);
+    let errors: Vec<String> = out
+        .hpa_decisions
+        .iter()
+        .map(|d| d.metrics[0].error.clone().unwrap_or_default())
+        .collect();
+    assert!(errors.len() > 2, "{errors:?}");
+    errors
+}
+
+#[test]
+fn calculator_errors_read_as_upstream_words_them() {
+    // calculatePodRequests: "missing request for <resource> in container <c> of Pod <pod>",
+    // under computeStatusForResourceMetric's "failed to get cpu utilization: " (the request is
+    // checked once metrics came back: upstream fetches them first).
+    let cpu = "    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}\n";
+    let message = &metric_errors("hpa-missing-request", cpu)[2];
+    assert!(
+        message.starts_with("failed to get cpu utilization: missing request for cpu in container sidecar of Pod app-"),
+        "{message}"
+    );
+    // GetMetricReplicas: "unable to get metric <name>: " around the custom metrics client's
+    // "no metrics returned from custom metrics API" (at 0 s no pod has two scrapes to make a rate of).
+    let pods = "    - type: Pods\n      pods: {metric: {name: kubesim_requests_per_second}, target: {type: AverageValue, averageValue: \"5\"}}\n";
+    let message = &metric_errors("hpa-no-custom-metric", pods)[0];
+    assert_eq!(
+        message,
+        "unable to get metric kubesim_requests_per_second: no metrics returned from custom metrics API"
+    );
+    // GetResourceReplicas: "unable to get metrics for resource cpu: " around the resource
+    // metrics client's "no metrics returned from resource metrics API" (nothing scraped at 0 s).
+    let cpu_value = "    - type: Resource\n      resource: {name: cpu, target: {type: AverageValue, averageValue: 500m}}\n";
+    let message = &metric_errors("hpa-no-resource-metric", cpu_value)[0];
+    assert_eq!(
+        message,
+        "failed to get cpu usage: unable to get metrics for resource cpu: no metrics returned from resource metrics API"
+    );
+}

@@ -135,15 +135,19 @@ pub struct ResourceProposal {
     pub ignored: usize,
 }
 
-/// Why a metric yields no proposal (the HPA's `FailedGetResourceMetric` condition).
+/// Why a metric yields no proposal (the HPA's `FailedGetResourceMetric` condition). The
+/// controller words `NoMetrics` and `MissingRequest` as upstream does, with the metric's API,
+/// the resource, the container and the pod, which the calculator does not know.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CalcError {
+    /// No pod has a sample: the metrics API returned nothing.
     #[error("no metrics returned from resource metrics API")]
     NoMetrics,
     #[error("did not receive metrics for targeted pods (pods might be unready)")]
     NoReadyMetrics,
+    /// `pods[pod]` has no request for the resource in a counted container.
     #[error("missing request for the resource in a container of a targeted pod")]
-    MissingRequest,
+    MissingRequest { pod: usize },
     #[error("no metrics returned matched known pods")]
     NoMatchedMetrics,
     #[error("no pods returned by selector while calculating replica count")]
@@ -189,7 +193,8 @@ pub fn resource_utilization_replicas(
     }
     let requests: Vec<i64> = pods
         .iter()
-        .map(|p| p.request_milli.ok_or(CalcError::MissingRequest))
+        .enumerate()
+        .map(|(i, p)| p.request_milli.ok_or(CalcError::MissingRequest { pod: i }))
         .collect::<Result<_, _>>()?;
     let (g, mut usage) = grouped_usage(pods, now, timings, cpu_readiness)?;
     let (ratio, utilization, raw) = utilization_ratio(&usage, &requests, target_percent)?;
@@ -274,7 +279,8 @@ pub fn usage_ratio(usage: &[Option<i64>], target_milli: i64) -> (f64, i64) {
 }
 
 /// `calcPlainMetricReplicas` (A.3.5): like the utilization path but on average values; missing
-/// pods are filled with the target when scaling down and with 0 when scaling up.
+/// pods are filled with the target when scaling down, with 0 when scaling up, and left out when
+/// the ratio is exactly 1.
 pub fn plain_metric_replicas(
     current: i32,
     target_milli: i64,
@@ -297,8 +303,16 @@ pub fn plain_metric_replicas(
         missing: g.missing.len(),
         ignored: g.ignored,
     };
-    // Missing pods: the target when scaling down, 0 otherwise.
-    let fill_missing = |_: usize, ratio: f64| Some(if ratio < 1.0 { target_milli } else { 0 });
+    // Missing pods: the target when scaling down, 0 when scaling up, nothing at exactly 1.
+    let fill_missing = |_: usize, ratio: f64| {
+        if ratio < 1.0 {
+            Some(target_milli)
+        } else if ratio > 1.0 {
+            Some(0)
+        } else {
+            None
+        }
+    };
     let ratio_of = |usage: &[Option<i64>]| Ok(usage_ratio(usage, target_milli).0);
     two_pass(
         current,
@@ -692,6 +706,13 @@ mod tests {
         );
         // Averages truncate: (1+2)/2 = 1 milli → ratio 1/1 = 1 → within tolerance.
         assert_eq!(plain(2, 1, &[pod(Some(1)), pod(Some(2))]), (2, 1));
+        // Ratio exactly 1 with missing pods (upstream calcPlainMetricReplicas fills missing pods
+        // only when the ratio is below or above 1): three pods at the target 10, two missing,
+        // current 5 → nothing filled, the new ratio is still 1 → within tolerance → 5. Filling
+        // them with 0 would give 30/5 = 6 → 0.6 → ceil(0.6·5) = 3.
+        let at_target = [pod(Some(10_000)); 3];
+        let pods: Vec<PodView> = at_target.iter().copied().chain([pod(None); 2]).collect();
+        assert_eq!(plain(5, 10_000, &pods), (5, 10_000));
     }
 
     /// A pod with the given CPU request (millicores), readiness and start (seconds before NOW);
@@ -908,7 +929,10 @@ mod tests {
         );
         let mut no_request = pod(Some(100));
         no_request.request_milli = None;
-        assert_eq!(calc(1, 50, &[no_request]), Err(CalcError::MissingRequest));
+        assert_eq!(
+            calc(1, 50, &[no_request]),
+            Err(CalcError::MissingRequest { pod: 0 })
+        );
         assert_eq!(
             calc(
                 1,

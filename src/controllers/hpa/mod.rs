@@ -24,7 +24,7 @@ use super::Intent;
 use super::metrics_server::{MetricsServer, PodMetric, PodMetricSource};
 use behavior::{RateArgs, ScaleEvents, StabilizationReason, convert_with_rate, store_scale_event};
 use calculator::{
-    CpuTimings, HpaPodPhase, PodView, Sample, Tolerances, average_value_replica_count,
+    CalcError, CpuTimings, HpaPodPhase, PodView, Sample, Tolerances, average_value_replica_count,
     plain_metric_replicas, resource_utilization_replicas, usage_ratio_replica_count,
 };
 use conditions::{AbleToScale, Conditions, ScalingActive};
@@ -401,13 +401,14 @@ impl HpaController {
                 timings,
             ),
             HpaMetric::Pods {
+                metric,
                 source,
                 target_milli,
-                ..
             } => {
                 let source = source.expect("validation resolves every Pods metric");
                 let pods = pod_views(ctx, |_| None, |pod| ctx.metrics.custom_metric(pod, source));
-                plain_outcome(outcome, &pods, *target_milli, ctx, timings, false)
+                let word = |e: &CalcError| custom_metric_error(e, metric);
+                plain_outcome(outcome, &pods, *target_milli, ctx, timings, false, word)
             }
             HpaMetric::External {
                 series,
@@ -619,7 +620,7 @@ fn resource_outcome(
     if !has_container {
         outcome.error = Some(with_context(format!(
             "{} (no container {:?} in the target's pods)",
-            calculator::CalcError::NoMetrics,
+            resource_error(&CalcError::NoMetrics, resource, container, ctx),
             container.unwrap_or_default()
         )));
         return outcome;
@@ -641,6 +642,7 @@ fn resource_outcome(
     let request = |pod: &Pod| pod.template.hpa_request_milli(resource, container);
     let pods = pod_views(ctx, request, sample);
     let cpu_readiness = resource == HpaResource::Cpu;
+    let word = |e: &CalcError| resource_error(e, resource, container, ctx);
     match target {
         ResourceTarget::Utilization(percent) => match resource_utilization_replicas(
             ctx.current,
@@ -656,17 +658,55 @@ fn resource_outcome(
                 outcome.average_value_milli = Some(p.raw_average_milli);
                 outcome.counted(p.replicas, (p.ready, p.unready, p.missing, p.ignored));
             }
-            Err(e) => outcome.error = Some(e.to_string()),
+            Err(e) => outcome.error = Some(word(&e)),
         },
         ResourceTarget::AverageValue(milli) => {
-            outcome = plain_outcome(outcome, &pods, milli, ctx, timings, cpu_readiness);
+            outcome = plain_outcome(outcome, &pods, milli, ctx, timings, cpu_readiness, word);
         }
     }
     outcome.error = outcome.error.take().map(with_context);
     outcome
 }
 
-/// Evaluates an AverageValue target with `calcPlainMetricReplicas`.
+/// A Resource metric's calculator error as upstream's `GetResourceReplicas` and
+/// `calculatePodRequests` word it.
+fn resource_error(
+    e: &CalcError,
+    resource: HpaResource,
+    container: Option<&str>,
+    ctx: &MetricContext,
+) -> String {
+    let name = resource.as_str();
+    match e {
+        CalcError::NoMetrics => format!("unable to get metrics for resource {name}: {e}"),
+        CalcError::MissingRequest { pod } => selected_pods(ctx)
+            .nth(*pod)
+            .and_then(|pod| {
+                let c = pod
+                    .template
+                    .container_missing_request(resource, container)?;
+                Some(format!(
+                    "missing request for {name} in container {c} of Pod {}",
+                    pod.name
+                ))
+            })
+            .unwrap_or_else(|| e.to_string()),
+        _ => e.to_string(),
+    }
+}
+
+/// A Pods metric's calculator error as upstream's `GetMetricReplicas` words it.
+fn custom_metric_error(e: &CalcError, metric: &str) -> String {
+    match e {
+        CalcError::NoMetrics => {
+            format!("unable to get metric {metric}: no metrics returned from custom metrics API")
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Evaluates an AverageValue target with `calcPlainMetricReplicas`; `word` says an error as
+/// upstream does for the metric's source.
 fn plain_outcome(
     mut outcome: MetricOutcome,
     pods: &[PodView],
@@ -674,6 +714,7 @@ fn plain_outcome(
     ctx: &MetricContext,
     timings: CpuTimings,
     cpu_readiness: bool,
+    word: impl Fn(&CalcError) -> String,
 ) -> MetricOutcome {
     match plain_metric_replicas(
         ctx.current,
@@ -688,7 +729,7 @@ fn plain_outcome(
             outcome.average_value_milli = Some(p.average_milli);
             outcome.counted(p.replicas, (p.ready, p.unready, p.missing, p.ignored));
         }
-        Err(e) => outcome.error = Some(e.to_string()),
+        Err(e) => outcome.error = Some(word(&e)),
     }
     outcome
 }
@@ -761,37 +802,40 @@ fn metric_labels(metric: &HpaMetric) -> MetricLabels {
 }
 
 /// The pods the HPA's selector picks (every non-terminated pod of the selected Deployments),
-/// each with its request from `request` and this metric's sample from `sample`.
+/// in the order the calculator sees them.
+fn selected_pods<'a>(ctx: &MetricContext<'a>) -> impl Iterator<Item = &'a Pod> + use<'a> {
+    let cluster = ctx.cluster;
+    cluster.hpas[ctx.hpa.index()]
+        .selected
+        .iter()
+        .flat_map(move |&dep| &cluster.deployment(dep).replica_sets)
+        .flat_map(move |&rs| cluster.pods_of(rs))
+}
+
+/// [`selected_pods`], each with its request from `request` and this metric's sample from
+/// `sample`.
 fn pod_views(
     ctx: &MetricContext,
     request: impl Fn(&Pod) -> Option<i64>,
     sample: impl Fn(PodId) -> Option<PodMetric>,
 ) -> Vec<PodView> {
-    let cluster = ctx.cluster;
-    let h = &cluster.hpas[ctx.hpa.index()];
-    let mut views = Vec::new();
-    for &dep in &h.selected {
-        for &rs in &cluster.deployment(dep).replica_sets {
-            for pod in cluster.pods_of(rs) {
-                views.push(PodView {
-                    phase: if pod.phase == PodPhase::Running {
-                        HpaPodPhase::Running
-                    } else {
-                        HpaPodPhase::Pending
-                    },
-                    deleting: pod.deletion.is_some(),
-                    ready: pod.ready,
-                    ready_transition: pod.ready_transition,
-                    start_time: pod.started,
-                    request_milli: request(pod),
-                    sample: sample(pod.id).map(|m| Sample {
-                        value_milli: m.value_milli,
-                        timestamp: m.timestamp,
-                        window: m.window,
-                    }),
-                });
-            }
-        }
-    }
-    views
+    selected_pods(ctx)
+        .map(|pod| PodView {
+            phase: if pod.phase == PodPhase::Running {
+                HpaPodPhase::Running
+            } else {
+                HpaPodPhase::Pending
+            },
+            deleting: pod.deletion.is_some(),
+            ready: pod.ready,
+            ready_transition: pod.ready_transition,
+            start_time: pod.started,
+            request_milli: request(pod),
+            sample: sample(pod.id).map(|m| Sample {
+                value_milli: m.value_milli,
+                timestamp: m.timestamp,
+                window: m.window,
+            }),
+        })
+        .collect()
 }

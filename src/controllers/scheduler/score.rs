@@ -10,9 +10,25 @@ pub const MAX_NODE_SCORE: i64 = 100;
 
 /// NodeResourcesFit's score under `strategy`, on non-zero requests (`resource_allocation.go`):
 /// per configured resource with allocatable > 0 (an extended resource only if the pod requests
-/// it), the strategy's per-resource score, combined as `Σ score·w / Σ w`.
-pub fn node_resources_fit(node: &Node, pod: &PodTemplate, strategy: &ScoringStrategy) -> i64 {
-    FitScore::new(pod, strategy).score(&NodeRow::of(node), node)
+/// it), the strategy's per-resource score, combined as `Σ score·w / Σ w`. A strategy with no
+/// resources is an error, as upstream's scorer returns one (a scenario cannot configure it).
+pub fn node_resources_fit(
+    node: &Node,
+    pod: &PodTemplate,
+    strategy: &ScoringStrategy,
+) -> Result<i64, ScoreError> {
+    if strategy.resources.is_empty() {
+        return Err(ScoreError::ResourcesNotFound);
+    }
+    Ok(FitScore::new(pod, strategy).score(&NodeRow::of(node), node))
+}
+
+/// Why a score plugin cannot score a node (upstream's `Error` status).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScoreError {
+    /// The resource scorer was configured with no resources.
+    #[error("resources not found")]
+    ResourcesNotFound,
 }
 
 /// A resource a resource score reads, resolved once per scheduling cycle.
@@ -202,8 +218,8 @@ pub fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
 
 /// NodeResourcesBalancedAllocation on actual requests: per resource the fraction
 /// `min(1, requested/allocatable)`; score `(1 − std)·100` truncated, where std is `|f1 − f2|/2`
-/// for two resources and the population standard deviation for more. Pods requesting nothing
-/// are skipped (score 0 everywhere).
+/// for two resources and the population standard deviation for more. A pod requesting none of
+/// the configured resources is best-effort and skipped (score 0 everywhere).
 pub fn balanced_allocation(node: &Node, pod: &PodTemplate, resources: &[ResourceWeight]) -> i64 {
     BalancedScore::new(pod, resources).score(&NodeRow::of(node), node)
 }
@@ -211,16 +227,16 @@ pub fn balanced_allocation(node: &Node, pod: &PodTemplate, resources: &[Resource
 /// NodeResourcesBalancedAllocation's score for one pod, ready to run on many nodes.
 pub struct BalancedScore<'a> {
     resources: Vec<Scored<'a>>,
-    /// The pod requests no cpu and no memory: 0 everywhere.
+    /// The pod requests none of the configured resources (upstream's `isBestEffortPod` over
+    /// the plugin's resource list): 0 everywhere.
     skipped: bool,
 }
 
 impl<'a> BalancedScore<'a> {
     pub fn new(pod: &PodTemplate, resources: &'a [ResourceWeight]) -> Self {
-        BalancedScore {
-            resources: resolve(resources, &pod.requests),
-            skipped: pod.requests.cpu_millis == 0 && pod.requests.memory_bytes == 0,
-        }
+        let resources = resolve(resources, &pod.requests);
+        let skipped = resources.iter().all(|s| s.pod_request == 0);
+        BalancedScore { resources, skipped }
     }
 
     /// The score on `node`, whose current row is `row`.
@@ -358,11 +374,20 @@ mod tests {
     const CPU_MEM: &[(&str, i64)] = &[("cpu", 1), ("memory", 1)];
 
     fn least(n: &Node, p: &PodTemplate) -> i64 {
-        node_resources_fit(n, p, &strategy(ScoringKind::LeastAllocated, CPU_MEM))
+        node_resources_fit(n, p, &strategy(ScoringKind::LeastAllocated, CPU_MEM)).unwrap()
     }
 
     fn most(n: &Node, p: &PodTemplate, resources: &[(&str, i64)]) -> i64 {
-        node_resources_fit(n, p, &strategy(ScoringKind::MostAllocated, resources))
+        node_resources_fit(n, p, &strategy(ScoringKind::MostAllocated, resources)).unwrap()
+    }
+
+    #[test]
+    fn fit_score_without_resources_is_an_error() {
+        // resource_allocation.go `score`: "resources not found" when no resource is configured.
+        let empty = strategy(ScoringKind::LeastAllocated, &[]);
+        let got = node_resources_fit(&node(4000, 10000), &pod(3000, 5000), &empty);
+        assert_eq!(got, Err(ScoreError::ResourcesNotFound));
+        assert_eq!(got.unwrap_err().to_string(), "resources not found");
     }
 
     fn with_gpu(mut n: Node, gpus: i64) -> Node {
@@ -458,7 +483,7 @@ mod tests {
             shape: vec![(0, 10), (100, 0)],
         };
         let rtcr = |n: &Node, p: &PodTemplate, kind: &ScoringKind| {
-            node_resources_fit(n, p, &strategy(kind.clone(), CPU_MEM))
+            node_resources_fit(n, p, &strategy(kind.clone(), CPU_MEM)).unwrap()
         };
         assert_eq!(rtcr(&node(4000, 10000), &pod(0, 0), &spread), 100);
         // pod 3000/5000 on 4000/10000: cpu 75 % → 100 − 75 = 25, mem 50 % → 50 → round(37.5) = 38
@@ -511,6 +536,21 @@ mod tests {
         assert_eq!(
             balanced_allocation(&with_gpu(node(6000, 10000), 4), &pod(3000, 5000), &three),
             100
+        );
+        // A pod requesting only a GPU is not best-effort when the plugin balances GPUs
+        // (upstream `isBestEffortPod` looks at every configured resource): cpu 0/6000 = 0,
+        // mem 0/10000 = 0, gpu 2/4 = 0.5 → mean 0.1667, variance (2·0.02778 + 0.1111)/3 =
+        // 0.05556 → std 0.2357 → (1 − 0.2357)·100 = 76.4 → 76.
+        let mut gpu_only = pod(0, 0);
+        gpu_only.requests.set("nvidia.com/gpu", 2);
+        assert_eq!(
+            balanced_allocation(&with_gpu(node(6000, 10000), 4), &gpu_only, &three),
+            76
+        );
+        // With only cpu and memory configured the same pod is best-effort: 0.
+        assert_eq!(
+            balanced_allocation(&with_gpu(node(6000, 10000), 4), &gpu_only, &cpu_mem),
+            0
         );
     }
 
