@@ -237,6 +237,9 @@ fn cleanup_if_complete(
             revision: rs.revision,
             spec: rs.replicas,
             pods: cluster.pods_of(rs.id).count() as i32,
+            // kubesim deletes a ReplicaSet at once and its controller sees every change.
+            deleting: false,
+            unobserved: false,
         })
         .collect();
     rollout::history_to_delete(&history, d.spec.rollout.revision_history_limit)

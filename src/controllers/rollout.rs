@@ -165,36 +165,62 @@ pub fn scale_down_old(
     if max_scaled_down <= 0 {
         return None;
     }
+    let (mut sizes, cleaned) = cleanup_unhealthy_replicas(old, max_scaled_down);
+    // The new ReplicaSet's availability counts, and the cleaned-up replicas were unavailable.
+    let available: i32 = old.iter().map(|rs| rs.available).sum::<i32>() + new.available;
+    let scaled = scale_down_old_for_rolling_update(&mut sizes, available, min_available);
+    (cleaned + scaled > 0).then_some(sizes)
+}
+
+/// `cleanupUnhealthyReplicas`: scales away the old ReplicaSets' unavailable replicas, oldest
+/// first (`old` in creation order), at most `max_cleanup` in all — they do not count towards
+/// availability anyway. Returns each ReplicaSet's new `spec.replicas` and how many went.
+///
+/// ```
+/// use kubesim::controllers::rollout::{ReplicaSetView, cleanup_unhealthy_replicas};
+/// // Two old ReplicaSets of 3 with 1 and 2 available: 2 + 1 unhealthy, at most 2 cleaned.
+/// let old = [ReplicaSetView { spec: 3, available: 1 }, ReplicaSetView { spec: 3, available: 2 }];
+/// assert_eq!(cleanup_unhealthy_replicas(&old, 2), (vec![1, 3], 2));
+/// ```
+pub fn cleanup_unhealthy_replicas(old: &[ReplicaSetView], max_cleanup: i32) -> (Vec<i32>, i32) {
     let mut sizes: Vec<i32> = old.iter().map(|rs| rs.spec).collect();
-    // 1. Unhealthy replicas first: they do not count towards availability anyway.
     let mut cleaned = 0;
     for (size, rs) in sizes.iter_mut().zip(old) {
-        if cleaned >= max_scaled_down {
+        if cleaned >= max_cleanup {
             break;
         }
         if *size == 0 || *size == rs.available {
             continue;
         }
-        let n = (max_scaled_down - cleaned).min(*size - rs.available);
+        let n = (max_cleanup - cleaned).min(*size - rs.available);
         *size -= n;
         cleaned += n;
     }
-    // 2. Then available ones, while availability stays above `minAvailable` (the new
-    // ReplicaSet's availability counts, and the cleaned-up replicas were unavailable).
-    let available: i32 = old.iter().map(|rs| rs.available).sum::<i32>() + new.available;
-    let mut scaled = 0;
-    if available > min_available {
-        let budget = available - min_available;
-        for size in sizes.iter_mut() {
-            if scaled >= budget {
-                break;
-            }
-            let n = (*size).min(budget - scaled);
-            *size -= n;
-            scaled += n;
-        }
+    (sizes, cleaned)
+}
+
+/// `scaleDownOldReplicaSetsForRollingUpdate`: scales the old ReplicaSets (`sizes`, their
+/// `spec.replicas` oldest first) down while `available` (all ReplicaSets' available pods) stays
+/// above `min_available`; returns how many replicas went.
+pub fn scale_down_old_for_rolling_update(
+    sizes: &mut [i32],
+    available: i32,
+    min_available: i32,
+) -> i32 {
+    if available <= min_available {
+        return 0;
     }
-    (cleaned + scaled > 0).then_some(sizes)
+    let budget = available - min_available;
+    let mut scaled = 0;
+    for size in sizes.iter_mut() {
+        if scaled >= budget {
+            break;
+        }
+        let n = (*size).min(budget - scaled);
+        *size -= n;
+        scaled += n;
+    }
+    scaled
 }
 
 /// One active ReplicaSet as proportional scaling (`sync.go: scale()`) sees it.
@@ -279,8 +305,9 @@ fn proportion(
 }
 
 /// `getReplicaSetFraction`: `round(spec × (replicas + maxSurge) / max-replicas) − spec`
-/// (rounded half away from zero); the whole size when scaling to 0.
-fn replica_set_fraction(
+/// (rounded half away from zero); the whole size when scaling to 0. `status_replicas` is the
+/// Deployment's `status.replicas`, used when the ReplicaSet has no `max-replicas` annotation.
+pub fn replica_set_fraction(
     strategy: Strategy,
     replicas: i32,
     status_replicas: i32,
@@ -311,22 +338,37 @@ pub struct HistoryView {
     pub spec: i32,
     /// Its pods (`status.replicas`; kubesim counts terminating pods too).
     pub pods: i32,
+    /// It has a deletion timestamp: not counted against the limit, never picked again.
+    pub deleting: bool,
+    /// `metadata.generation > status.observedGeneration`: its controller has not seen its
+    /// latest spec, so it is not deleted yet.
+    pub unobserved: bool,
 }
 
 /// `cleanupDeployment`: which of the old ReplicaSets (indexes into `old`, which is in
-/// creation order) to delete so that at most `limit` stay — the lowest revisions first, and of
-/// those only the ones with no replicas and no pods (the others are skipped, not replaced).
+/// creation order) to delete so that at most `limit` of those not being deleted stay — the
+/// lowest revisions first, and of those only the ones with no replicas, no pods and an
+/// observed spec (the others are skipped, not replaced).
+///
+/// ```
+/// use kubesim::controllers::rollout::{HistoryView, history_to_delete};
+/// let rs = |revision, spec| HistoryView { revision, spec, ..HistoryView::default() };
+/// // Four old ReplicaSets, limit 2: the two lowest revisions go, but revision 2 still has a
+/// // replica, so only revision 1 is deleted (index 1: `old` is in creation order).
+/// let old = [rs(2, 1), rs(1, 0), rs(3, 0), rs(4, 0)];
+/// assert_eq!(history_to_delete(&old, 2), vec![1]);
+/// ```
 pub fn history_to_delete(old: &[HistoryView], limit: i32) -> Vec<usize> {
-    let excess = old.len() as i64 - i64::from(limit);
+    let mut cleanable: Vec<usize> = (0..old.len()).filter(|&i| !old[i].deleting).collect();
+    let excess = cleanable.len() as i64 - i64::from(limit);
     if excess <= 0 {
         return Vec::new();
     }
-    let mut by_revision: Vec<usize> = (0..old.len()).collect();
-    by_revision.sort_by_key(|&i| (old[i].revision, i));
-    by_revision
+    cleanable.sort_by_key(|&i| (old[i].revision, i));
+    cleanable
         .into_iter()
         .take(excess as usize)
-        .filter(|&i| old[i].spec == 0 && old[i].pods == 0)
+        .filter(|&i| old[i].spec == 0 && old[i].pods == 0 && !old[i].unobserved)
         .collect()
 }
 
@@ -589,6 +631,7 @@ mod tests {
             revision,
             spec,
             pods,
+            ..HistoryView::default()
         };
         // TestDeploymentController_cleanupDeployment: (old (revision, spec, status), limit) →
         // deletions.
@@ -633,6 +676,40 @@ mod tests {
             got.sort();
             assert_eq!(got, want, "{old:?} {limit}");
         }
+        // A ReplicaSet being deleted is filtered out before counting (cleanupDeployment's
+        // `cleanableRSes`): four old, one deleting, limit 1 → 3 − 1 = 2 go, revisions 1 and 2
+        // (revision 3 is the one being deleted and is never picked again).
+        let deleting = HistoryView {
+            deleting: true,
+            ..rs(3, 0, 0)
+        };
+        let old = vec![rs(1, 0, 0), rs(2, 0, 0), deleting, rs(4, 0, 0)];
+        assert_eq!(history_to_delete(&old, 1), vec![0, 1]);
+        // A ReplicaSet whose controller has not observed its generation is skipped, not replaced.
+        let unobserved = HistoryView {
+            unobserved: true,
+            ..rs(1, 0, 0)
+        };
+        assert!(history_to_delete(&[unobserved, rs(2, 0, 0)], 1).is_empty());
+    }
+
+    #[test]
+    fn unhealthy_cleanup_and_rolling_scale_down_alone() {
+        let view = |spec, available| ReplicaSetView { spec, available };
+        // cleanupUnhealthyReplicas (oldest first): 5 with 2 available → 3 unhealthy, but at most
+        // 4 in all: 3 from the first, 1 from the second (4 with 3 available); the third is
+        // healthy.
+        let old = [view(5, 2), view(4, 3), view(2, 2)];
+        assert_eq!(cleanup_unhealthy_replicas(&old, 4), (vec![2, 3, 2], 4));
+        // Nothing to clean when none may go.
+        assert_eq!(cleanup_unhealthy_replicas(&old, 0), (vec![5, 4, 2], 0));
+        // scaleDownOldReplicaSetsForRollingUpdate: 9 available, minAvailable 6 → 3 may go,
+        // oldest first: 2 from the first, 1 from the second.
+        let mut sizes = vec![2, 3, 2];
+        assert_eq!(scale_down_old_for_rolling_update(&mut sizes, 9, 6), 3);
+        assert_eq!(sizes, vec![0, 2, 2]);
+        // At or below minAvailable nothing goes.
+        assert_eq!(scale_down_old_for_rolling_update(&mut sizes, 6, 6), 0);
     }
 
     #[test]

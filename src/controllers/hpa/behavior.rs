@@ -313,14 +313,17 @@ pub struct ScaleEvents {
 
 /// `storeScaleEvent`: after a rescale from `previous` to `new`, mark the direction's events
 /// older than its longest policy period as outdated and overwrite the last outdated one (or
-/// append).
+/// append). Without a `behavior` nothing is stored, as upstream (the events would never be read).
 pub fn store_scale_event(
     events: &mut ScaleEvents,
-    behavior: &Behavior,
+    behavior: Option<&Behavior>,
     previous: i32,
     new: i32,
     now: SimTime,
 ) {
+    let Some(behavior) = behavior else {
+        return;
+    };
     let (list, rules) = if new > previous {
         (&mut events.up, &behavior.scale_up)
     } else {
@@ -1221,9 +1224,10 @@ mod tests {
                     change_before,
                     "{name}"
                 );
-                if let Some(r) = &user {
-                    // The upstream test sets only the direction under test.
-                    let behavior = if direction_up {
+                // The upstream test sets only the direction under test; without rules the HPA
+                // has no behavior and nothing is stored.
+                let behavior = user.as_ref().map(|r| {
+                    if direction_up {
                         Behavior {
                             scale_up: scale_up_rules(Some(r)),
                             scale_down: scale_down_rules(None),
@@ -1233,10 +1237,10 @@ mod tests {
                             scale_up: scale_up_rules(None),
                             scale_down: scale_down_rules(Some(r)),
                         }
-                    };
-                    let new = if direction_up { 15 } else { 5 };
-                    store_scale_event(&mut events, &behavior, 10, new, NOW);
-                }
+                    }
+                });
+                let new = if direction_up { 15 } else { 5 };
+                store_scale_event(&mut events, behavior.as_ref(), 10, new, NOW);
                 let got: Vec<(i32, bool)> = list(&events)
                     .iter()
                     .map(|e| (e.change, e.outdated))

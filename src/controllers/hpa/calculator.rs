@@ -152,6 +152,9 @@ pub enum CalcError {
     NoMatchedMetrics,
     #[error("no pods returned by selector while calculating replica count")]
     NoPods,
+    /// An External metric's selector matched no series.
+    #[error("no metrics returned from external metrics API")]
+    NoExternalMetrics,
 }
 
 /// `GetResourceUtilizationRatio`: (ratio, utilization %, raw average) over pods with a usage
@@ -410,6 +413,59 @@ pub fn average_value_replica_count(
         value_milli
     };
     (replicas, average)
+}
+
+/// The sum of an External metric's samples (every series its selector matched), as upstream's
+/// calculator adds them up; an error when there is none.
+fn external_sum(samples_milli: &[i64]) -> Result<i64, CalcError> {
+    if samples_milli.is_empty() {
+        return Err(CalcError::NoExternalMetrics);
+    }
+    Ok(samples_milli
+        .iter()
+        .fold(0i64, |sum, v| sum.saturating_add(*v)))
+}
+
+/// `GetExternalMetricReplicas` (an External metric with a `Value` target): the samples are
+/// summed and [`usage_ratio_replica_count`] applied to `sum / target`. Returns (replicas, sum).
+///
+/// ```
+/// use kubesim::controllers::hpa::calculator::{Tolerances, external_metric_replicas};
+/// // Three queues of 100, 200 and 300 messages against a target of 200 on 3 ready pods:
+/// // 600 / 200 = 3 → ceil(3 × 3) = 9.
+/// let got = external_metric_replicas(3, &[100_000, 200_000, 300_000], 200_000, Some(3),
+///     Tolerances::symmetric(0.1));
+/// assert_eq!(got, Ok((9, 600_000)));
+/// ```
+pub fn external_metric_replicas(
+    current: i32,
+    samples_milli: &[i64],
+    target_milli: i64,
+    ready_pods: Option<usize>,
+    tolerances: Tolerances,
+) -> Result<(i32, i64), CalcError> {
+    let sum = external_sum(samples_milli)?;
+    let ratio = sum as f64 / target_milli as f64;
+    let replicas = usage_ratio_replica_count(current, ratio, ready_pods, tolerances)?;
+    Ok((replicas, sum))
+}
+
+/// `GetExternalPerPodMetricReplicas` (an External metric with an `AverageValue` target): the
+/// samples are summed and [`average_value_replica_count`] applied. Returns (replicas, reported
+/// average per pod).
+pub fn external_per_pod_metric_replicas(
+    samples_milli: &[i64],
+    target_milli: i64,
+    status_replicas: i32,
+    tolerances: Tolerances,
+) -> Result<(i32, i64), CalcError> {
+    let sum = external_sum(samples_milli)?;
+    Ok(average_value_replica_count(
+        sum,
+        target_milli,
+        status_replicas,
+        tolerances,
+    ))
 }
 
 /// `int32(math.Ceil(x))`, saturating.
@@ -919,6 +975,30 @@ mod tests {
         );
         // No pods: ratio is infinite → ceil(value/target).
         assert_eq!(average_value_replica_count(25_000, 10_000, 0, tol).0, 3);
+    }
+
+    #[test]
+    fn external_metrics_sum_their_samples() {
+        let tol = Tolerances::symmetric(0.1);
+        // TestReplicaCalcScaleUpCMExternal's shape with the value split over two series:
+        // 4 400 + 4 200 = 8 600 against 4 400 → 1.95 on 3 ready pods → ceil(5.86) = 6.
+        assert_eq!(
+            external_metric_replicas(3, &[4_400_000, 4_200_000], 4_400_000, Some(3), tol),
+            Ok((6, 8_600_000))
+        );
+        // TestReplicaCalcScaleUpCMExternalNoLabels / per pod: 8 600 over AverageValue 2 150 on
+        // 1 replica → 8 600 / 2 150 = 4 → ceil = 4, average ceil(8 600 / 1) = 8 600.
+        assert_eq!(
+            external_per_pod_metric_replicas(&[8_000_000, 600_000], 2_150_000, 1, tol),
+            Ok((4, 8_600_000))
+        );
+        // No series matched: upstream's external metrics client error.
+        let none = external_metric_replicas(3, &[], 1_000, Some(3), tol);
+        assert_eq!(none, Err(CalcError::NoExternalMetrics));
+        assert_eq!(
+            none.unwrap_err().to_string(),
+            "no metrics returned from external metrics API"
+        );
     }
 
     #[test]

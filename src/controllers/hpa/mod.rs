@@ -124,6 +124,28 @@ impl HpaController {
         self.labels[hpa.index()] = spec.metrics.iter().map(metric_labels).collect();
     }
 
+    /// The recommendations `hpa` remembers for its downscale stabilization window (oldest
+    /// first), as upstream's `recommendations` map holds them.
+    pub fn recommendations(&self, hpa: HpaId) -> &[Recommendation] {
+        &self.histories[hpa.index()]
+    }
+
+    /// Seeds `hpa`'s remembered recommendations, e.g. to replay a controller that has been
+    /// running: the next sync stabilizes over them.
+    pub fn set_recommendations(&mut self, hpa: HpaId, recommendations: Vec<Recommendation>) {
+        self.histories[hpa.index()] = recommendations;
+    }
+
+    /// The scale events `hpa` remembers for its behavior's rate policies.
+    pub fn scale_events(&self, hpa: HpaId) -> &ScaleEvents {
+        &self.events[hpa.index()]
+    }
+
+    /// Seeds `hpa`'s remembered scale events (upstream's `scaleUpEvents` / `scaleDownEvents`).
+    pub fn set_scale_events(&mut self, hpa: HpaId, events: ScaleEvents) {
+        self.events[hpa.index()] = events;
+    }
+
     pub fn new(settings: HpaSettings, hpas: &[HpaSpec], series: Vec<MetricSeries>) -> Self {
         HpaController {
             settings,
@@ -182,10 +204,10 @@ impl HpaController {
             self.compute(hpa, cluster, metrics, now, &mut decision);
         }
         let rescale = decision.desired_replicas != current;
-        if let (true, Some(behavior)) = (rescale, &h.spec.behavior) {
+        if rescale {
             store_scale_event(
                 &mut self.events[hpa.index()],
-                behavior,
+                h.spec.behavior.as_ref(),
                 current,
                 decision.desired_replicas,
                 now,
@@ -838,4 +860,55 @@ fn pod_views(
             }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> HpaSpec {
+        HpaSpec {
+            name: name.into(),
+            namespace: "default".into(),
+            target: None,
+            target_name: "web".into(),
+            min_replicas: 1,
+            max_replicas: 10,
+            metrics: Vec::new(),
+            behavior: None,
+            keda: None,
+        }
+    }
+
+    #[test]
+    fn recommendations_and_scale_events_can_be_seeded_and_read() {
+        let hpas = [spec("a"), spec("b")];
+        let mut c = HpaController::new(HpaSettings::default(), &hpas, Vec::new());
+        let (a, b) = (HpaId(0), HpaId(1));
+        assert!(c.recommendations(a).is_empty());
+        assert_eq!(c.scale_events(b), &ScaleEvents::default());
+        let seeded = vec![
+            Recommendation {
+                replicas: 7,
+                timestamp: SimTime::from_secs(100),
+            },
+            Recommendation {
+                replicas: 4,
+                timestamp: SimTime::from_secs(115),
+            },
+        ];
+        c.set_recommendations(a, seeded.clone());
+        let events = ScaleEvents {
+            up: vec![behavior::ScaleEvent {
+                change: 3,
+                timestamp: SimTime::from_secs(90),
+                outdated: false,
+            }],
+            down: Vec::new(),
+        };
+        c.set_scale_events(b, events.clone());
+        assert_eq!(c.recommendations(a), seeded.as_slice());
+        assert!(c.recommendations(b).is_empty(), "each HPA keeps its own");
+        assert_eq!(c.scale_events(b), &events);
+    }
 }

@@ -77,8 +77,9 @@ pub fn limit_legacy(current: i32, desired: i32, min: i32, max: i32) -> (i32, Lim
     limit_legacy_with_factor(current, desired, min, max, SCALE_UP_LIMIT_FACTOR)
 }
 
-/// [`limit_legacy`] with the scale-up factor as a parameter (upstream's tests set it to 8).
-fn limit_legacy_with_factor(
+/// [`limit_legacy`] with the scale-up factor as a parameter (upstream's tests set it to 8;
+/// the controller's is 2).
+pub fn limit_legacy_with_factor(
     current: i32,
     desired: i32,
     min: i32,
