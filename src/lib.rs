@@ -1,7 +1,8 @@
 //! kubesim: a discrete-event simulator of Kubernetes autoscaling and scheduling.
 //!
 //! Load a scenario with [`scenario::load_scenario`], run it with [`engine::run`], and read the
-//! [`metrics::Report`]. See the README for the codemap and invariants.
+//! [`metrics::Report`]; docs/library.md shows how to embed kubesim and call the controllers'
+//! arithmetic directly. See the README for the codemap and invariants.
 
 pub mod cli;
 pub mod cluster;
@@ -13,3 +14,8 @@ pub mod scenario;
 pub mod sim;
 pub mod sweep;
 pub mod traffic;
+
+/// The examples of docs/library.md, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/library.md")]
+pub struct LibraryGuide;

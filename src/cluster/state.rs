@@ -115,6 +115,31 @@ pub struct Node {
 }
 
 impl Node {
+    /// A Ready, schedulable node `name` with `allocatable` resources (110 pods at most) and
+    /// nothing on it, for calling the scheduler's filters and scores directly.
+    pub fn new(name: &str, allocatable: Resources) -> Node {
+        Node {
+            id: NodeId(0),
+            name: name.into(),
+            pool: PoolId(0),
+            labels: Default::default(),
+            allocatable,
+            max_pods: 110,
+            requested: Resources::default(),
+            requested_for_scoring: Resources::default(),
+            pod_count: 0,
+            pods: Default::default(),
+            created: SimTime::ZERO,
+            taints: Vec::new(),
+            unschedulable: false,
+            used_ports: Vec::new(),
+            images: Default::default(),
+            state: NodeState::Ready,
+            down_since: None,
+            unreachable: false,
+        }
+    }
+
     /// Reserves a pod's requests here (the scheduler's assume, or a simulation of it).
     pub fn reserve(&mut self, pod: &PodTemplate) {
         self.requested.add(&pod.requests);

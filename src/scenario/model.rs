@@ -453,6 +453,25 @@ impl ContainerRequests {
 }
 
 impl PodTemplate {
+    /// A one-container pod requesting `requests` and nothing else, for calling the scheduler's
+    /// filters and scores directly. A cpu or memory request of 0 counts as none: scoring then
+    /// sees NodeResourcesFit's non-zero defaults (100m cpu, 200Mi memory), as for a container
+    /// without a request.
+    pub fn requesting(requests: Resources) -> PodTemplate {
+        let mut scoring_requests = requests.clone();
+        if scoring_requests.cpu_millis == 0 {
+            scoring_requests.cpu_millis = 100;
+        }
+        if scoring_requests.memory_bytes == 0 {
+            scoring_requests.memory_bytes = 200 * 1024 * 1024;
+        }
+        PodTemplate {
+            requests,
+            scoring_requests,
+            ..PodTemplate::default()
+        }
+    }
+
     /// `calculatePodRequests` (A.3.2): the summed request for `resource` of the containers the
     /// HPA counts (only `container` when given), in milli-units; `None` if one of them has no
     /// request, or if no container matches.

@@ -40,6 +40,44 @@ pub struct PodView {
     pub sample: Option<Sample>,
 }
 
+impl PodView {
+    /// A pod Running and Ready since time zero with a request of `request_milli` and a sample
+    /// of `usage_milli` taken at `now` over metrics-server's 15 s window: the usual pod, for
+    /// calling the calculator directly.
+    ///
+    /// ```
+    /// use kubesim::controllers::hpa::calculator::{CpuTimings, PodView, Tolerances,
+    ///     resource_utilization_replicas};
+    /// use kubesim::sim::{SimDuration, SimTime};
+    /// // Three 1-cpu pods using 800m, 900m and 700m against a 50 % target: 2 400 / 3 000 = 80 %
+    /// // → ratio 1.6 → ceil(1.6 × 3) = 5 replicas.
+    /// let now = SimTime::from_secs(600);
+    /// let pods: Vec<PodView> = [800, 900, 700].map(|u| PodView::running(1000, u, now)).to_vec();
+    /// let timings = CpuTimings {
+    ///     cpu_initialization_period: SimDuration::from_mins(5),
+    ///     initial_readiness_delay: SimDuration::from_secs(30),
+    /// };
+    /// let p = resource_utilization_replicas(3, 50, &pods, now, Tolerances::symmetric(0.1),
+    ///     timings, true).unwrap();
+    /// assert_eq!((p.utilization_percent, p.replicas), (80, 5));
+    /// ```
+    pub fn running(request_milli: i64, usage_milli: i64, now: SimTime) -> PodView {
+        PodView {
+            phase: HpaPodPhase::Running,
+            deleting: false,
+            ready: true,
+            ready_transition: SimTime::ZERO,
+            start_time: Some(SimTime::ZERO),
+            request_milli: Some(request_milli),
+            sample: Some(Sample {
+                value_milli: usage_milli,
+                timestamp: now,
+                window: SimDuration::from_secs(15),
+            }),
+        }
+    }
+}
+
 /// `isWithin(r) := (1 − scaleDown) ≤ r ≤ (1 + scaleUp)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerances {

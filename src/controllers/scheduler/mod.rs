@@ -286,24 +286,9 @@ pub(crate) fn test_node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Nod
         ..Default::default()
     };
     Node {
-        id: NodeId(0),
-        name: "n".into(),
-        pool: crate::cluster::PoolId(0),
-        labels: Default::default(),
-        allocatable: amount(cpu, mem),
-        max_pods: 110,
         requested: amount(used_cpu, used_mem),
         requested_for_scoring: amount(used_cpu, used_mem),
-        pod_count: 0,
-        pods: Default::default(),
-        created: crate::sim::SimTime::ZERO,
-        taints: Vec::new(),
-        unschedulable: false,
-        used_ports: Vec::new(),
-        images: Default::default(),
-        state: crate::cluster::NodeState::Ready,
-        down_since: None,
-        unreachable: false,
+        ..Node::new("n", amount(cpu, mem))
     }
 }
 
