@@ -17,7 +17,7 @@ use crate::controllers::keda::KedaState;
 use crate::controllers::metrics_server::{CustomPoint, LlmPoint, MetricsServer};
 use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::{
-    Intent, daemonset, deployment, disruption, kubelet, replicaset, scheduler, statefulset,
+    Intent, daemonset, deployment, disruption, job, kubelet, replicaset, scheduler, statefulset,
 };
 use crate::metrics::cluster_events::{
     ClusterEvent, ClusterEventLog, ClusterEventReason, ObjectKind,
@@ -48,6 +48,7 @@ mod calls;
 mod containers;
 mod dirty;
 mod history;
+mod jobs;
 mod keda;
 mod llm;
 mod scripted;
@@ -124,6 +125,16 @@ pub enum Event {
         container: u32,
         generation: u32,
     },
+    /// A Job pod's run is over (stale unless its container `generation` still runs).
+    JobRunEnds {
+        pod: PodId,
+        generation: u32,
+        failed: bool,
+    },
+    /// A Job's pod failure backoff or active deadline is over: its controller looks again.
+    JobWake { job: DeploymentId },
+    /// A finished Job's `ttlSecondsAfterFinished` is over.
+    JobTtl { job: DeploymentId },
 }
 
 /// Call sites over all call graphs (each call step has its own retry budget).
@@ -265,6 +276,8 @@ struct Engine<'s> {
     routers: Vec<Router>,
     service_time_rngs: Vec<SimRng>,
     startup_rngs: Vec<SimRng>,
+    /// Each Job's run times and failures (`job-run/<job>`).
+    job_rngs: Vec<SimRng>,
     scheduler: scheduler::Scheduler,
     scheduler_rng: SimRng,
     /// The pending `SchedulerRetry`, if any.
@@ -389,6 +402,11 @@ impl<'s> Engine<'s> {
                 .iter()
                 .map(|d| streams.stream(&format!("startup/{}", d.name)))
                 .collect(),
+            job_rngs: s
+                .deployments
+                .iter()
+                .map(|d| streams.stream(&format!("job-run/{}", d.name)))
+                .collect(),
             scheduler: scheduler::Scheduler::new(s.scheduler_profiles.clone()),
             scheduler_rng: streams.stream("scheduler"),
             scheduler_wakeup: None,
@@ -493,6 +511,7 @@ impl<'s> Engine<'s> {
             self.observe_pool_size(PoolId(p as u32));
         }
         self.observe_allocation();
+        self.start_jobs();
         // Pods placed at t = 0 of a warm start are already Running: start them now, and
         // reconcile again for the pods that wait for them (a StatefulSet's next ordinal).
         loop {
@@ -617,6 +636,13 @@ impl<'s> Engine<'s> {
             Event::CallTimeout { frame, token } => self.on_call_timeout(frame, token),
             Event::CallRetry { frame, token } => self.on_call_retry(frame, token),
             Event::FrameResume { frame, token } => self.on_frame_resume(frame, token),
+            Event::JobRunEnds {
+                pod,
+                generation,
+                failed,
+            } => self.on_job_run_ends(pod, generation, failed),
+            Event::JobWake { job } => self.dirty.workload(job),
+            Event::JobTtl { job } => self.on_job_ttl(job),
         }
     }
 
@@ -877,6 +903,7 @@ impl<'s> Engine<'s> {
     }
 
     fn finish_termination(&mut self, pod: PodId) {
+        self.job_pod_lost(pod);
         let node = self.cluster.pod(pod).node;
         self.scheduler.queue.forget(pod);
         if node.is_some() {
@@ -998,7 +1025,7 @@ impl<'s> Engine<'s> {
         let d = self.cluster.deployment(deployment);
         let r = &d.rollout;
         let deadline = d.spec.rollout.progress_deadline.is_some();
-        d.has_controller()
+        d.rolls_out()
             && (d.paused
                 || (r.progressing && !r.timed_out && deadline)
                 || r.status.ready > r.status.available)
@@ -1012,6 +1039,7 @@ impl<'s> Engine<'s> {
             intents.extend(deployment::reconcile(&self.cluster, id, self.now));
             intents.extend(daemonset::reconcile(&self.cluster, id, self.now));
             intents.extend(statefulset::reconcile(&self.cluster, id, self.now));
+            intents.extend(job::reconcile(&self.cluster, id, self.now));
         }
         let mut replica_sets: Vec<ReplicaSetId> = (workloads.iter())
             .flat_map(|&d| self.cluster.deployment(d).replica_sets.iter().copied())
@@ -1038,6 +1066,7 @@ impl<'s> Engine<'s> {
                     deployment::reconcile(&self.cluster, id, self.now),
                     daemonset::reconcile(&self.cluster, id, self.now),
                     statefulset::reconcile(&self.cluster, id, self.now),
+                    job::reconcile(&self.cluster, id, self.now),
                 ];
                 let name = &self.cluster.deployment(id).spec.name;
                 assert!(
@@ -1204,6 +1233,8 @@ impl<'s> Engine<'s> {
                     .observe(self.now, Observation::PodCreated { deployment });
                 self.dirty.workload(deployment);
             }
+            Intent::CreateJobPod { job, index } => self.create_job_pod(job, index),
+            Intent::FinishJob { job, outcome } => self.finish_job(job, outcome),
             Intent::DeletePod { pod } => self.delete_pod(pod),
             Intent::BindPod { pod, node } => {
                 self.cluster.bind(pod, node);
@@ -1312,7 +1343,7 @@ impl<'s> Engine<'s> {
         for d in 0..self.cluster.deployments.len() {
             let id = DeploymentId(d as u32);
             let workload = &self.cluster.deployments[d];
-            if !workload.has_controller() {
+            if !workload.rolls_out() {
                 continue;
             }
             if touched.binary_search(&id).is_ok() {
@@ -1720,7 +1751,8 @@ impl<'s> Engine<'s> {
             events: self.queue.popped(),
             in_flight_at_end: (self.slab.in_flight() + llm_in_flight) as u64,
         };
-        let report = report::build(self.scenario, &self.recorder, self.end, counts);
+        let mut report = report::build(self.scenario, &self.recorder, self.end, counts);
+        self.report_jobs(&mut report);
         let history = history::history(&mut self.cluster, self.scenario, self.end);
         RunOutput {
             report,

@@ -195,6 +195,54 @@ pub struct Pod {
     pub nominated_node: Option<NodeId>,
     /// Its container was killed and waits out the restart backoff (`CrashLoopBackOff`).
     pub backoff: bool,
+    /// How a Job's pod ended its run (`None`: it did not, or it is not a Job's).
+    pub exit: Option<PodExit>,
+}
+
+/// How a pod's run ended: phase `Succeeded` (exit code 0) or `Failed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodExit {
+    Succeeded,
+    Failed,
+}
+
+/// What a Job has done so far (its `status`), kept by the engine as its pods end.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobStatus {
+    /// `status.startTime`: when the controller first saw it unsuspended.
+    pub started: Option<SimTime>,
+    /// `status.succeeded` and `status.failed`: pods that ended each way (a pod lost before it
+    /// ended counts as failed).
+    pub succeeded: i32,
+    pub failed: i32,
+    /// Failures since the last success, and when the last was: the pod failure backoff.
+    pub failures_since_success: i32,
+    pub last_failure: Option<SimTime>,
+    /// An Indexed Job's indexes that have succeeded.
+    pub completed_indexes: BTreeSet<u32>,
+    /// When it finished and how (`Complete` or `Failed` with its reason).
+    pub finished: Option<(SimTime, JobOutcome)>,
+    /// Deleted after `ttlSecondsAfterFinished`.
+    pub deleted: bool,
+}
+
+/// How a Job finished: its `Complete` or `Failed` condition and reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobOutcome {
+    Complete,
+    BackoffLimitExceeded,
+    DeadlineExceeded,
+}
+
+impl JobOutcome {
+    /// The condition's reason as `kubectl describe job` shows it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            JobOutcome::Complete => "Completed",
+            JobOutcome::BackoffLimitExceeded => "BackoffLimitExceeded",
+            JobOutcome::DeadlineExceeded => "DeadlineExceeded",
+        }
+    }
 }
 
 impl Pod {
@@ -259,6 +307,8 @@ pub struct Deployment {
     pub paused: bool,
     /// The Progressing condition and the rollout under way.
     pub rollout: RolloutState,
+    /// A Job's status (default for other workloads).
+    pub job: JobStatus,
 }
 
 /// A Deployment's progress as its status conditions record it.
@@ -288,6 +338,16 @@ impl Deployment {
     /// which block a node's scale-down like any pod without a controller).
     pub fn has_controller(&self) -> bool {
         self.spec.source != crate::scenario::PodSource::Trace
+    }
+
+    /// Whether it rolls out new revisions with status conditions (a Deployment, StatefulSet or
+    /// DaemonSet; not a Job or a pod trace).
+    pub fn rolls_out(&self) -> bool {
+        self.has_controller() && !self.is_job()
+    }
+
+    pub fn is_job(&self) -> bool {
+        matches!(self.spec.source, crate::scenario::PodSource::Job(_))
     }
 
     /// Whether a ReplicaSet keeps `replicas` pods (a Deployment from the manifests).
@@ -408,6 +468,7 @@ impl Cluster {
                 service_selectors,
                 paused: spec.rollout.paused,
                 rollout: RolloutState::default(),
+                job: JobStatus::default(),
             });
             c.create_replica_set(id, SimTime::ZERO);
         }
@@ -461,7 +522,7 @@ fn replica_set_template(
 ) -> PodTemplate {
     let mut pod = spec.pod.clone();
     match spec.source {
-        crate::scenario::PodSource::Trace => return pod,
+        crate::scenario::PodSource::Trace | crate::scenario::PodSource::Job(_) => return pod,
         crate::scenario::PodSource::DaemonSet => pod
             .tolerations
             .extend(super::resources::daemon_set_tolerations()),
@@ -892,6 +953,7 @@ impl Cluster {
             unschedulable_since: None,
             nominated_node: None,
             backoff: false,
+            exit: None,
         });
         self.unscheduled.insert(id);
         let template = &self.pods[id.index()].template;
@@ -1166,7 +1228,7 @@ const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 /// Five characters derived bijectively from the id (unique below 27⁵ pods), like the
 /// apiserver's generated name suffixes.
-fn pod_suffix(n: u32) -> String {
+pub fn pod_suffix(n: u32) -> String {
     const ALPHABET: &[u8] = NAME_ALPHABET;
     const SPACE: u64 = 27 * 27 * 27 * 27 * 27;
     // 7919 is coprime with 27, so this is a permutation of 0..27⁵.

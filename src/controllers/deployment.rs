@@ -368,6 +368,7 @@ mod tests {
             service_selectors: Vec::new(),
             paused: false,
             rollout: RolloutState::default(),
+            job: Default::default(),
         }
     }
 

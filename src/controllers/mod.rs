@@ -8,6 +8,7 @@ pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 pub mod hpa;
+pub mod job;
 pub mod keda;
 pub mod kubelet;
 pub mod metrics_server;
@@ -53,6 +54,16 @@ pub enum Intent {
     CreateDaemonPod {
         deployment: DeploymentId,
         node: NodeId,
+    },
+    /// Job controller → a pod of the Job (with its completion index when Indexed).
+    CreateJobPod {
+        job: DeploymentId,
+        index: Option<u32>,
+    },
+    /// Job controller → the Job's `Complete` or `Failed` condition.
+    FinishJob {
+        job: DeploymentId,
+        outcome: crate::cluster::JobOutcome,
     },
     /// ReplicaSet controller → delete (gracefully) one pod.
     DeletePod { pod: PodId },
@@ -121,6 +132,10 @@ pub enum PodEventReason {
     BackOff,
     /// The container used more memory than its limit (exit code 137).
     OOMKilled,
+    /// A Job's pod ran to the end and exited 0 (phase `Succeeded`).
+    Completed,
+    /// A Job's pod exited non-zero (phase `Failed`).
+    Failed,
 }
 
 impl PodEventReason {
@@ -131,7 +146,8 @@ impl PodEventReason {
             | PodEventReason::NotTriggerScaleUp
             | PodEventReason::Unhealthy
             | PodEventReason::BackOff
-            | PodEventReason::OOMKilled => "Warning",
+            | PodEventReason::OOMKilled
+            | PodEventReason::Failed => "Warning",
             _ => "Normal",
         }
     }

@@ -10,6 +10,7 @@ use crate::cluster::PodId;
 use crate::controllers::PodEventReason;
 use crate::controllers::kubelet::{self, ProbeKind, ProbeWorker, RestartBackoff};
 use crate::metrics::Observation;
+use crate::scenario::PodSource;
 use crate::sim::SimDuration;
 use crate::sim::dist::DurationDist;
 use crate::traffic::{FailureReason, Instance, PodServer};
@@ -21,6 +22,13 @@ pub(super) struct Container {
     workers: [ProbeWorker; 3],
     startup_done: bool,
     backoff: RestartBackoff,
+}
+
+impl Container {
+    /// Bumped at every container start: events of an earlier start are stale.
+    pub(super) fn generation(&self) -> u32 {
+        self.generation
+    }
 }
 
 impl Default for Container {
@@ -96,6 +104,11 @@ impl Engine<'_> {
         c.workers = ProbeKind::ALL.map(ProbeWorker::new);
         c.startup_done = probes.startup.is_none();
         let generation = c.generation;
+        if matches!(self.cluster.deployment(dep).spec.source, PodSource::Job(_))
+            && how != Start::Reboot
+        {
+            self.start_job_run(pod, generation);
+        }
         match how {
             Start::First | Start::Warm => {
                 self.cluster

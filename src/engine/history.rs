@@ -45,6 +45,7 @@ fn workload_kind(source: PodSource) -> &'static str {
         PodSource::StatefulSet => "StatefulSet",
         PodSource::DaemonSet => "DaemonSet",
         PodSource::Trace => "Pod",
+        PodSource::Job(_) => "Job",
     }
 }
 

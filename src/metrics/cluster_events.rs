@@ -47,6 +47,14 @@ pub enum ClusterEventReason {
     /// A warning: a scripted node action found no node to act on (the node it names is gone,
     /// or its pool has none the action applies to).
     ScriptedEventSkipped,
+    /// A Job has all the completions it needs (its `Complete` condition).
+    JobCompleted,
+    /// A Job failed: more of its pods failed than its `backoffLimit` allows.
+    BackoffLimitExceeded,
+    /// A Job failed: it ran longer than its `activeDeadlineSeconds`.
+    DeadlineExceeded,
+    /// A finished Job was deleted after its `ttlSecondsAfterFinished`.
+    JobDeleted,
 }
 
 impl ClusterEventReason {
@@ -56,6 +64,8 @@ impl ClusterEventReason {
         use ClusterEventReason::*;
         match self {
             NodeFailed | ProgressDeadlineExceeded => Some(MarkerKind::Failure),
+            BackoffLimitExceeded | DeadlineExceeded => Some(MarkerKind::Failure),
+            JobCompleted | JobDeleted => None,
             SpotInterruption => Some(MarkerKind::Spot),
             RolloutStarted => Some(MarkerKind::Rollout),
             Drain | Cordon | Uncordon | Scripted => Some(MarkerKind::Scripted),
@@ -88,6 +98,7 @@ pub enum ObjectKind {
     Scenario,
     /// A KEDA ScaledObject.
     ScaledObject,
+    Job,
 }
 
 /// One cluster event.

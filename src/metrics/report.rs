@@ -161,6 +161,54 @@ pub struct DeploymentReport {
     pub cpu_throttled_periods: u64,
     /// `cpu_throttled_periods / cpu_periods` (`None` without CPU-limited work).
     pub cpu_throttled_ratio: Option<f64>,
+    /// A Job's outcome (`None` for other workloads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobReport>,
+}
+
+/// What a Job did: its pods' ends and its condition at the end of the run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobReport {
+    /// `Complete`, `Failed` or `Running` (not finished when the run ended).
+    pub status: &'static str,
+    /// The condition's reason: `Completed`, `BackoffLimitExceeded` or `DeadlineExceeded`.
+    pub reason: Option<&'static str>,
+    /// `spec.completions` (`None`: a work queue).
+    pub completions: Option<i32>,
+    pub succeeded: i32,
+    pub failed: i32,
+    pub started_seconds: Option<f64>,
+    pub finished_seconds: Option<f64>,
+    /// From its start to its finish.
+    pub duration_seconds: Option<f64>,
+    /// Deleted after `ttlSecondsAfterFinished`.
+    pub deleted: bool,
+}
+
+impl JobReport {
+    /// The report of a Job with `completions` from its status.
+    pub fn of(completions: Option<i32>, status: &crate::cluster::JobStatus) -> JobReport {
+        let secs = |t: crate::sim::SimTime| round3(t.as_secs_f64());
+        let finished = status.finished;
+        JobReport {
+            status: match finished {
+                None => "Running",
+                Some((_, crate::cluster::JobOutcome::Complete)) => "Complete",
+                Some(_) => "Failed",
+            },
+            reason: finished.map(|(_, o)| o.reason()),
+            completions,
+            succeeded: status.succeeded,
+            failed: status.failed,
+            started_seconds: status.started.map(secs),
+            finished_seconds: finished.map(|(t, _)| secs(t)),
+            duration_seconds: status
+                .started
+                .zip(finished)
+                .map(|(s, (f, _))| round3((f - s).as_secs_f64())),
+            deleted: status.deleted,
+        }
+    }
 }
 
 /// One rollout: when it started and finished.
@@ -366,6 +414,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             cpu_throttled_periods: d.cpu_throttled_periods,
             cpu_throttled_ratio: (d.cpu_periods > 0)
                 .then(|| round3(d.cpu_throttled_periods as f64 / d.cpu_periods as f64)),
+            job: None,
         })
         .collect();
     let hpas = scenario

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -74,6 +75,14 @@ impl Source {
         Diagnostic::warning(&self.file, self.position(&path), &path, message)
     }
 
+    /// A note: something the reader should know, not a problem.
+    pub fn note(&self, path: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: super::diag::Severity::Note,
+            ..self.warning(path, message)
+        }
+    }
+
     fn written_path(&self, path: &str) -> String {
         self.written_as
             .map_or_else(|| path.to_string(), |f| f(path))
@@ -88,7 +97,7 @@ pub struct Manifest<T> {
 }
 
 impl<T> Manifest<T> {
-    fn meta_name(meta: &ObjectMeta) -> String {
+    pub(super) fn meta_name(meta: &ObjectMeta) -> String {
         meta.name.clone().unwrap_or_default()
     }
 }
@@ -99,6 +108,7 @@ pub struct ManifestSet {
     pub deployments: Vec<Manifest<Deployment>>,
     pub daemon_sets: Vec<Manifest<DaemonSet>>,
     pub stateful_sets: Vec<Manifest<StatefulSet>>,
+    pub jobs: Vec<Manifest<Job>>,
     pub services: Vec<Manifest<Service>>,
     pub hpas: Vec<Manifest<HorizontalPodAutoscaler>>,
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
@@ -238,6 +248,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         ("apps/v1", "StatefulSet") => {
             push_typed(&mut set.stateful_sets, &mut set.incomplete, source, diags)
         }
+        ("batch/v1", "Job") => push_typed(&mut set.jobs, &mut set.incomplete, source, diags),
         ("v1", "Service") => push_typed(&mut set.services, &mut set.incomplete, source, diags),
         ("autoscaling/v2", "HorizontalPodAutoscaler") => {
             push_typed(&mut set.hpas, &mut set.incomplete, source, diags)
@@ -262,6 +273,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             "Deployment"
             | "DaemonSet"
             | "StatefulSet"
+            | "Job"
             | "Service"
             | "HorizontalPodAutoscaler"
             | "PodDisruptionBudget"
@@ -285,6 +297,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
 fn served_version(kind: &str) -> &'static str {
     match kind {
         "Deployment" | "DaemonSet" | "StatefulSet" => "apps/v1",
+        "Job" => "batch/v1",
         "HorizontalPodAutoscaler" => "autoscaling/v2",
         "PodDisruptionBudget" => "policy/v1",
         "PriorityClass" => "scheduling.k8s.io/v1",
@@ -446,7 +459,7 @@ pub fn deployment_spec(
 
 /// A workload's spec, reporting a missing name (the object is still read) or a missing spec
 /// (it is not).
-fn named_spec<'s, T>(
+pub(super) fn named_spec<'s, T>(
     kind: &str,
     name: &str,
     spec: Option<&'s T>,
@@ -497,7 +510,12 @@ pub fn daemon_set_spec(
 }
 
 /// A count that must not be negative (reported, and 0 used instead).
-fn non_negative(path: &str, value: i32, src: &Source, diags: &mut Vec<Diagnostic>) -> i32 {
+pub(super) fn non_negative(
+    path: &str,
+    value: i32,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> i32 {
     if value < 0 {
         diags.push(src.error(
             path,
@@ -1007,7 +1025,7 @@ const MAX_BYTES: i64 = 1 << 46;
 const MAX_COUNT: i64 = 1_000_000;
 
 /// The pod template as the scheduler, kubelet and HPA see it.
-fn pod_template(
+pub(super) fn pod_template(
     spec: &PodSpec,
     src: &Source,
     path: &str,

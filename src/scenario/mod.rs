@@ -9,6 +9,7 @@ pub mod autoscaler_config;
 pub mod de;
 pub mod diag;
 pub mod ingress;
+pub mod job;
 pub mod keda;
 pub mod llm_trace;
 pub mod manifest;

@@ -205,6 +205,58 @@ pub enum PodSource {
     DaemonSet,
     /// A StatefulSet: pods with stable ordinals.
     StatefulSet,
+    /// A Job: pods that run to completion, recreated after failures up to its backoff limit.
+    Job(JobSettings),
+}
+
+/// A Job's `spec` fields that decide its pods (batch/v1, defaults applied).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobSettings {
+    /// `completions`: successful pods it needs (`None`: a work queue — it is done once a pod
+    /// has succeeded and none is left running).
+    pub completions: Option<i32>,
+    /// `parallelism`: pods running at once at most (default 1).
+    pub parallelism: i32,
+    /// `backoffLimit`: failed pods it tolerates; one more fails the Job (default 6).
+    pub backoff_limit: i32,
+    /// `activeDeadlineSeconds`: the Job fails when it runs longer, counted from its start.
+    pub active_deadline: Option<SimDuration>,
+    /// `ttlSecondsAfterFinished`: the Job and its pods are deleted this long after it finished.
+    pub ttl_after_finished: Option<SimDuration>,
+    /// `completionMode: Indexed`: each pod has an index in `0..completions`, and each index must
+    /// succeed once.
+    pub indexed: bool,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            completions: Some(1),
+            parallelism: 1,
+            backoff_limit: 6,
+            active_deadline: None,
+            ttl_after_finished: None,
+            indexed: false,
+        }
+    }
+}
+
+/// How a Job's pod runs (`spec.workloads[]` for a Job): how long its work takes once its
+/// container started, and how often it fails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRunModel {
+    pub run_time: DurationDist,
+    /// Chance that a run ends with a non-zero exit code, in `[0, 1]`.
+    pub failure_probability: f64,
+}
+
+impl Default for JobRunModel {
+    fn default() -> Self {
+        JobRunModel {
+            run_time: DurationDist::Constant(SimDuration::from_mins(1)),
+            failure_probability: 0.0,
+        }
+    }
 }
 
 impl DeploymentSpec {
@@ -533,6 +585,8 @@ pub struct WorkloadModel {
     pub calls: CallGraph,
     /// The pods are LLM inference servers (`None`: CPU servers).
     pub llm: Option<LlmServing>,
+    /// A Job's pods: how long they run and how often they fail.
+    pub job: JobRunModel,
 }
 
 /// An LLM inference server's model (`spec.workloads[].llm`).
@@ -679,6 +733,7 @@ impl Default for WorkloadModel {
             crash_mtbf: None,
             calls: CallGraph::default(),
             llm: None,
+            job: JobRunModel::default(),
         }
     }
 }

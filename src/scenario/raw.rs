@@ -315,6 +315,15 @@ pub struct RawMetricsServer {
 pub struct RawWorkload {
     /// Name of the Deployment (from the manifests).
     pub deployment: Option<String>,
+    /// Name of the Job (from the manifests), instead of `deployment`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// A Job's pods: how long one runs once its container started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_time: Option<RawDistribution>,
+    /// A Job's pods: the chance that a run fails (exits non-zero), 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_probability: Option<f64>,
     /// From binding to the container running (image pull unless the pool models it, start).
     pub startup_time: Option<RawDistribution>,
     /// CPU time one request needs at one full core.

@@ -392,6 +392,11 @@ fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<De
             push_workload(&mut out, spec, m, &classes, diags);
         }
     }
+    for m in &set.jobs {
+        if let Some(spec) = super::job::job_spec(m, diags) {
+            push_workload(&mut out, spec, m, &classes, diags);
+        }
+    }
     out
 }
 
@@ -1462,11 +1467,7 @@ impl Builder<'_> {
         };
         for (i, w) in raw.iter().enumerate() {
             let path = format!("spec.workloads[{i}]");
-            let Some(reference) = w.deployment.as_deref() else {
-                self.error(
-                    &format!("{path}.deployment"),
-                    "required: the Deployment this model describes",
-                );
+            let Some(reference) = self.workload_reference(&path, w) else {
                 continue;
             };
             let index = match resolve(
@@ -1488,6 +1489,7 @@ impl Builder<'_> {
                     format!("Deployment {reference:?} already has a workload model"),
                 );
             }
+            self.check_job_fields(&path, w, &deployments[index]);
             let mut workload = self.workload(&path, w, &deployments[index].pod);
             if w.llm.is_some() && workload.llm.is_none() {
                 self.invalid_llm.insert(index);
@@ -1497,6 +1499,77 @@ impl Builder<'_> {
         }
         self.check_call_cycles(&calls.edges, deployments, services);
         self.check_call_tokens(&calls.edges, deployments, services);
+    }
+
+    /// The workload a `spec.workloads[]` entry names: `deployment:` (any workload) or `job:`.
+    fn workload_reference<'w>(&mut self, path: &str, w: &'w RawWorkload) -> Option<&'w str> {
+        match (w.deployment.as_deref(), w.job.as_deref()) {
+            (Some(_), Some(_)) => {
+                self.error(
+                    &format!("{path}.job"),
+                    "give `deployment` or `job`, not both: an entry describes one workload",
+                );
+                None
+            }
+            (Some(name), None) | (None, Some(name)) => Some(name),
+            (None, None) => {
+                self.error(
+                    &format!("{path}.deployment"),
+                    "required: the Deployment (or `job:` the Job) this model describes",
+                );
+                None
+            }
+        }
+    }
+
+    /// `job:` names a Job, and `runTime`/`failureProbability` describe only a Job's pods.
+    fn check_job_fields(&mut self, path: &str, w: &RawWorkload, target: &DeploymentSpec) {
+        let is_job = matches!(target.source, PodSource::Job(_));
+        if w.job.is_some() && !is_job {
+            self.error(
+                &format!("{path}.job"),
+                format!("{:?} is not a Job: use `deployment:` for it", target.name),
+            );
+        }
+        if is_job && w.run_time.is_none() {
+            self.error(
+                &format!("{path}.runTime"),
+                "required for a Job: how long one of its pods runs once started, e.g. `runTime: {logNormal: {mean: 20m, cv: 0.3}}`",
+            );
+        }
+        for (field, given) in [
+            ("runTime", w.run_time.is_some()),
+            ("failureProbability", w.failure_probability.is_some()),
+        ] {
+            if given && !is_job {
+                self.error(
+                    &format!("{path}.{field}"),
+                    format!(
+                        "only a Job's pods run to completion; {:?} is not a Job",
+                        target.name
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A Job's run model: `runTime` and `failureProbability` (0 to 1, default 0).
+    fn job_run(&mut self, path: &str, w: &RawWorkload) -> JobRunModel {
+        let defaults = JobRunModel::default();
+        let run_time = w.run_time.as_ref().map_or(defaults.run_time, |d| {
+            self.distribution(&format!("{path}.runTime"), d)
+        });
+        let failure_probability = w.failure_probability.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&failure_probability) {
+            self.error(
+                &format!("{path}.failureProbability"),
+                format!("{failure_probability} is not a probability: give a number from 0 to 1"),
+            );
+        }
+        JobRunModel {
+            run_time,
+            failure_probability: failure_probability.clamp(0.0, 1.0),
+        }
     }
 
     fn workload(&mut self, path: &str, w: &RawWorkload, pod: &PodTemplate) -> WorkloadModel {
@@ -1559,6 +1632,7 @@ impl Builder<'_> {
                 .llm
                 .as_ref()
                 .and_then(|l| self.llm_serving(&format!("{path}.llm"), l, pod)),
+            job: self.job_run(path, w),
         }
     }
 

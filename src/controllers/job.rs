@@ -1,0 +1,240 @@
+//! The Job controller (`pkg/controller/job`): keeps up to `parallelism` pods running until
+//! `completions` of them have succeeded (each index once for an Indexed Job), recreates failed
+//! pods after the pod failure backoff, and fails the Job when more pods failed than
+//! `backoffLimit` or when it ran past `activeDeadlineSeconds`, deleting the pods it still has.
+//!
+//! The engine keeps the Job's status (its pods' ends are events); this module decides from it.
+//! Not modelled: `podFailurePolicy`, `successPolicy`, `backoffLimitPerIndex`, and the
+//! controller's slow start of pod creations (1, 2, 4, … per sync), which only matters for
+//! very wide Jobs over the first seconds.
+
+use crate::cluster::{Cluster, DeploymentId, JobOutcome, JobStatus, Pod};
+use crate::scenario::{JobSettings, PodSource};
+use crate::sim::{SimDuration, SimTime};
+
+use super::Intent;
+
+/// `DefaultJobPodFailureBackOff`: the delay before the first replacement of a failed pod.
+pub const POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_secs(10);
+/// `MaxJobPodFailureBackOff`: the delay doubles per failure up to this (the documentation
+/// says six minutes; the controller's constant is ten).
+pub const MAX_POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_mins(10);
+
+/// One sync of a Job: its intents now (none for other workloads).
+pub fn reconcile(cluster: &Cluster, job: DeploymentId, now: SimTime) -> Vec<Intent> {
+    let d = cluster.deployment(job);
+    let PodSource::Job(settings) = d.spec.source else {
+        return Vec::new();
+    };
+    let status = &d.job;
+    let active: Vec<&Pod> = (d.replica_sets.iter())
+        .flat_map(|&rs| cluster.pods_of(rs))
+        .filter(|p| p.is_active())
+        .collect();
+    let delete_active = || {
+        active
+            .iter()
+            .map(|p| Intent::DeletePod { pod: p.id })
+            .collect()
+    };
+    if status.deleted
+        || status
+            .finished
+            .is_some_and(|(_, o)| o != JobOutcome::Complete)
+    {
+        return delete_active();
+    }
+    if status.finished.is_some() {
+        return Vec::new();
+    }
+    if let Some(outcome) = outcome(settings, status, active.len(), now) {
+        let mut intents = vec![Intent::FinishJob { job, outcome }];
+        if outcome != JobOutcome::Complete {
+            intents.extend(delete_active());
+        }
+        return intents;
+    }
+    if backoff_until(status).is_some_and(|until| now < until) {
+        return Vec::new(); // the engine wakes the Job when the backoff is over
+    }
+    creations(settings, status, &active)
+        .into_iter()
+        .map(|index| Intent::CreateJobPod { job, index })
+        .collect()
+}
+
+/// Whether the Job finishes now, and how: its deadline passed, more pods failed than the
+/// backoff limit allows, or enough succeeded (a work queue: one did and none is running).
+pub fn outcome(
+    settings: JobSettings,
+    status: &JobStatus,
+    active: usize,
+    now: SimTime,
+) -> Option<JobOutcome> {
+    let started = status.started?;
+    if settings
+        .active_deadline
+        .is_some_and(|deadline| now >= started + deadline)
+    {
+        return Some(JobOutcome::DeadlineExceeded);
+    }
+    if status.failed > settings.backoff_limit {
+        return Some(JobOutcome::BackoffLimitExceeded);
+    }
+    let done = match settings.completions {
+        Some(c) if settings.indexed => status.completed_indexes.len() as i64 >= i64::from(c),
+        Some(c) => status.succeeded >= c,
+        None => status.succeeded > 0 && active == 0,
+    };
+    done.then_some(JobOutcome::Complete)
+}
+
+/// The pod failure backoff: `10 s × 2^(failures since the last success − 1)`, at most 10 min,
+/// from the last failure (`None`: no failure since the last success).
+pub fn backoff_until(status: &JobStatus) -> Option<SimTime> {
+    let last = status.last_failure?;
+    let n = status.failures_since_success;
+    if n <= 0 {
+        return None;
+    }
+    let doublings = (n - 1).min(16) as u32;
+    let delay = POD_FAILURE_BACKOFF
+        .saturating_mul(1u64 << doublings)
+        .min(MAX_POD_FAILURE_BACKOFF);
+    Some(last + delay)
+}
+
+/// The pods to create now, each with its completion index for an Indexed Job: up to
+/// `parallelism` running, and no more than the completions still missing.
+fn creations(settings: JobSettings, status: &JobStatus, active: &[&Pod]) -> Vec<Option<u32>> {
+    let room = i64::from(settings.parallelism) - active.len() as i64;
+    let missing = match settings.completions {
+        Some(c) if settings.indexed => i64::from(c) - status.completed_indexes.len() as i64,
+        Some(c) => i64::from(c) - i64::from(status.succeeded),
+        // A work queue starts `parallelism` pods and none once one has succeeded.
+        None if status.succeeded > 0 => 0,
+        None => i64::from(settings.parallelism),
+    };
+    let wanted = room.min(missing - active.len() as i64).max(0) as usize;
+    if !settings.indexed {
+        return vec![None; wanted];
+    }
+    // The lowest indexes that neither succeeded nor have a pod.
+    let total = settings.completions.unwrap_or(0).max(0) as u32;
+    (0..total)
+        .filter(|i| !status.completed_indexes.contains(i))
+        .filter(|i| !active.iter().any(|p| p.ordinal == Some(*i)))
+        .take(wanted)
+        .map(Some)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(completions: Option<i32>, parallelism: i32) -> JobSettings {
+        JobSettings {
+            completions,
+            parallelism,
+            ..JobSettings::default()
+        }
+    }
+
+    fn started() -> JobStatus {
+        JobStatus {
+            started: Some(SimTime::ZERO),
+            ..JobStatus::default()
+        }
+    }
+
+    #[test]
+    fn pod_failure_backoff_doubles_from_10s_to_10m() {
+        // (failures since the last success, delay): 10 s × 2^(n − 1), capped at 600 s.
+        let cases = [
+            (1, 10),
+            (2, 20),
+            (3, 40),
+            (4, 80),
+            (5, 160),
+            (6, 320),
+            (7, 600),
+            (40, 600),
+        ];
+        for (n, secs) in cases {
+            let status = JobStatus {
+                failures_since_success: n,
+                last_failure: Some(SimTime::from_secs(100)),
+                ..JobStatus::default()
+            };
+            assert_eq!(
+                backoff_until(&status),
+                Some(SimTime::from_secs(100 + secs)),
+                "{n} failures"
+            );
+        }
+        // A success resets the count: no backoff.
+        let reset = JobStatus {
+            failures_since_success: 0,
+            last_failure: Some(SimTime::from_secs(100)),
+            ..JobStatus::default()
+        };
+        assert_eq!(backoff_until(&reset), None);
+    }
+
+    #[test]
+    fn outcomes() {
+        let now = SimTime::from_secs(50);
+        // completions 3: 2 succeeded → running; 3 → Complete.
+        let mut s = started();
+        s.succeeded = 2;
+        assert_eq!(outcome(settings(Some(3), 1), &s, 1, now), None);
+        s.succeeded = 3;
+        let three = settings(Some(3), 1);
+        assert_eq!(outcome(three, &s, 0, now), Some(JobOutcome::Complete));
+        // backoffLimit 6: the 7th failure fails the Job (failed > limit), the 6th does not.
+        let mut f = started();
+        f.failed = 6;
+        assert_eq!(outcome(three, &f, 1, now), None);
+        f.failed = 7;
+        let failed = outcome(three, &f, 1, now);
+        assert_eq!(failed, Some(JobOutcome::BackoffLimitExceeded));
+        // activeDeadlineSeconds 50 from a start at 0: exceeded at 50 s, before it running.
+        let deadline = JobSettings {
+            active_deadline: Some(SimDuration::from_secs(50)),
+            ..three
+        };
+        let at_deadline = outcome(deadline, &started(), 1, now);
+        assert_eq!(at_deadline, Some(JobOutcome::DeadlineExceeded));
+        let before = SimTime::from_secs(49);
+        assert_eq!(outcome(deadline, &started(), 1, before), None);
+        // A work queue (no completions): done when one succeeded and none is left running.
+        let mut q = started();
+        q.succeeded = 1;
+        assert_eq!(outcome(settings(None, 3), &q, 2, now), None);
+        let queue_done = outcome(settings(None, 3), &q, 0, now);
+        assert_eq!(queue_done, Some(JobOutcome::Complete));
+    }
+
+    #[test]
+    fn creations_fill_parallelism_up_to_the_missing_completions() {
+        // completions 5, parallelism 2, none yet: 2 pods.
+        assert_eq!(creations(settings(Some(5), 2), &started(), &[]).len(), 2);
+        // 4 succeeded: only 1 is missing.
+        let mut s = started();
+        s.succeeded = 4;
+        assert_eq!(creations(settings(Some(5), 2), &s, &[]).len(), 1);
+        // A work queue with parallelism 3 starts 3, and none once one has succeeded.
+        assert_eq!(creations(settings(None, 3), &started(), &[]).len(), 3);
+        s.succeeded = 1;
+        assert!(creations(settings(None, 3), &s, &[]).is_empty());
+        // Indexed, completions 4, parallelism 2, index 0 done: indexes 1 and 2.
+        let indexed = JobSettings {
+            indexed: true,
+            ..settings(Some(4), 2)
+        };
+        let mut done = started();
+        done.completed_indexes.insert(0);
+        assert_eq!(creations(indexed, &done, &[]), vec![Some(1), Some(2)]);
+    }
+}
