@@ -1470,6 +1470,7 @@ impl Builder<'_> {
             let Some(reference) = self.workload_reference(&path, w) else {
                 continue;
             };
+            let key = if w.job.is_some() { "job" } else { "deployment" };
             let index = match resolve(
                 reference,
                 deployments
@@ -1479,14 +1480,14 @@ impl Builder<'_> {
             ) {
                 Ok(i) => i,
                 Err(e) => {
-                    self.reference_error(&format!("{path}.deployment"), e);
+                    self.reference_error(&format!("{path}.{key}"), e);
                     continue;
                 }
             };
             if !seen.insert(index) {
                 self.error(
-                    &format!("{path}.deployment"),
-                    format!("Deployment {reference:?} already has a workload model"),
+                    &format!("{path}.{key}"),
+                    format!("{reference:?} already has a workload model"),
                 );
             }
             self.check_job_fields(&path, w, &deployments[index]);
@@ -1496,6 +1497,17 @@ impl Builder<'_> {
             }
             workload.calls = self.call_graph(&path, &w.calls, index, &mut calls);
             deployments[index].workload = workload;
+        }
+        for (i, d) in deployments.iter().enumerate() {
+            if matches!(d.source, PodSource::Job(_)) && !seen.contains(&i) {
+                self.warning(
+                    "spec.workloads",
+                    format!(
+                        "Job {:?} has no entry here: its pods run for 1m each and never fail; add `{{job: {}, runTime: …}}`",
+                        d.name, d.name
+                    ),
+                );
+            }
         }
         self.check_call_cycles(&calls.edges, deployments, services);
         self.check_call_tokens(&calls.edges, deployments, services);

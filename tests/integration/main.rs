@@ -8,6 +8,7 @@ mod daemonset;
 mod failures;
 mod hpa;
 mod inputs;
+mod jobs;
 mod keda;
 mod llm;
 mod mutation;

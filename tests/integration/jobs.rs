@@ -1,0 +1,155 @@
+//! Jobs (issue 20, part 2): pods that run to completion, the pod failure backoff, the backoff
+//! limit, the active deadline, the TTL after finishing, Indexed completion and work queues —
+//! each checked against the timeline the Job controller gives.
+
+use kubesim::controllers::PodEventReason;
+use kubesim::engine::RunOutput;
+use kubesim::metrics::report::JobReport;
+
+use crate::support::run_text;
+
+/// One 8-core node, and Job `report` with `spec` (YAML lines indented for `spec`) whose pods
+/// start at once and run for `run` with a failure chance `fail`, over `minutes`.
+fn run_job(test: &str, spec: &str, run: &str, fail: f64, minutes: u32) -> RunOutput {
+    let text = format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {test}}}
+spec:
+  duration: {minutes}m
+  seed: 11
+  startWarm: false
+  cluster:
+    nodePools:
+      - {{name: pool, count: 1, allocatable: {{cpu: "8", memory: 32Gi}}}}
+  workloads:
+    - {{job: report, startupTime: 0s, runTime: {run}, failureProbability: {fail}}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: report}}
+spec:
+{spec}  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - {{name: main, image: busybox, resources: {{requests: {{cpu: "1", memory: 1Gi}}}}}}
+"#
+    );
+    run_text(test, &text)
+}
+
+/// When each pod of the run was created, in seconds.
+fn created(out: &RunOutput) -> Vec<f64> {
+    let events = out.pod_events.iter();
+    (events.filter(|e| e.reason == PodEventReason::Created))
+        .map(|e| e.t_seconds)
+        .collect()
+}
+
+fn job(out: &RunOutput) -> &JobReport {
+    out.report.deployments[0]
+        .job
+        .as_ref()
+        .expect("a Job report")
+}
+
+/// `(time, reason)` of the Job's cluster events.
+fn job_events(out: &RunOutput) -> Vec<(f64, String)> {
+    out.cluster_events
+        .iter()
+        .map(|e| (e.t_seconds, format!("{:?}", e.reason)))
+        .collect()
+}
+
+#[test]
+fn failed_pods_are_replaced_after_a_doubling_backoff_until_the_limit() {
+    // Every run fails after 60 s. backoffLimit 3: pod 1 fails at 60 → 1 failure, 10 s backoff
+    // → pod 2 at 70, fails at 130 → 20 s → pod 3 at 150, fails at 210 → 40 s → pod 4 at 250,
+    // fails at 310: 4 failures > 3 → BackoffLimitExceeded at 310, and no fifth pod.
+    let out = run_job("job-backoff", "  backoffLimit: 3\n", "60s", 1.0, 20);
+    assert_eq!(created(&out), vec![0.0, 70.0, 150.0, 250.0]);
+    assert_eq!(
+        job_events(&out),
+        vec![(310.0, "BackoffLimitExceeded".to_string())]
+    );
+    let j = job(&out);
+    assert_eq!(
+        (j.status, j.reason),
+        ("Failed", Some("BackoffLimitExceeded"))
+    );
+    assert_eq!((j.succeeded, j.failed), (0, 4));
+    assert_eq!(j.duration_seconds, Some(310.0));
+}
+
+#[test]
+fn completions_run_parallelism_pods_at_a_time() {
+    // completions 5, parallelism 2, 100 s each: pods at 0, 0, 100, 100, 200; done at 300.
+    let spec = "  completions: 5\n  parallelism: 2\n";
+    let out = run_job("job-completions", spec, "100s", 0.0, 20);
+    assert_eq!(created(&out), vec![0.0, 0.0, 100.0, 100.0, 200.0]);
+    let j = job(&out);
+    assert_eq!((j.status, j.succeeded, j.failed), ("Complete", 5, 0));
+    assert_eq!(j.finished_seconds, Some(300.0));
+    // The node is free again afterwards: only the running pods held it (5 × 100 s of 1 cpu).
+    let pod_hours = out.report.deployments[0].replica_hours;
+    assert!((pod_hours - 500.0 / 3600.0).abs() < 1e-3, "{pod_hours}");
+}
+
+#[test]
+fn an_active_deadline_fails_the_job_and_deletes_its_pods() {
+    // Runs of 10 min against activeDeadlineSeconds 300: the Job fails at 300 s and its two
+    // running pods are deleted then.
+    let spec = "  completions: 4\n  parallelism: 2\n  activeDeadlineSeconds: 300\n";
+    let out = run_job("job-deadline", spec, "10m", 0.0, 20);
+    assert_eq!(
+        job_events(&out),
+        vec![(300.0, "DeadlineExceeded".to_string())]
+    );
+    let killed: Vec<f64> = (out.pod_events.iter())
+        .filter(|e| e.reason == PodEventReason::Killing)
+        .map(|e| e.t_seconds)
+        .collect();
+    assert_eq!(killed, vec![300.0, 300.0]);
+    let j = job(&out);
+    assert_eq!((j.status, j.reason), ("Failed", Some("DeadlineExceeded")));
+    assert_eq!(out.report.deployments[0].pods_created, 2);
+}
+
+#[test]
+fn a_finished_job_is_deleted_after_its_ttl() {
+    // One 2-minute pod, ttlSecondsAfterFinished 600: complete at 120 s, deleted at 720 s.
+    let out = run_job("job-ttl", "  ttlSecondsAfterFinished: 600\n", "2m", 0.0, 20);
+    assert_eq!(
+        job_events(&out),
+        vec![
+            (120.0, "JobCompleted".to_string()),
+            (720.0, "JobDeleted".to_string())
+        ]
+    );
+    assert!(job(&out).deleted);
+}
+
+#[test]
+fn indexed_jobs_name_each_index_and_a_work_queue_ends_with_its_pods() {
+    // Indexed, completions 3, parallelism 3: one pod per index, `report-<index>-<suffix>`.
+    let spec = "  completions: 3\n  parallelism: 3\n  completionMode: Indexed\n";
+    let out = run_job("job-indexed", spec, "30s", 0.0, 5);
+    let mut names: Vec<String> = (out.pod_events.iter())
+        .filter(|e| e.reason == PodEventReason::Created)
+        .map(|e| e.pod.rsplit_once('-').unwrap().0.to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["report-0", "report-1", "report-2"]);
+    assert_eq!(job(&out).status, "Complete");
+    // A work queue (parallelism 3, no completions): three pods, complete when all three are
+    // done, with three successes.
+    let out = run_job("job-queue", "  parallelism: 3\n", "30s", 0.0, 5);
+    assert_eq!(created(&out), vec![0.0, 0.0, 0.0]);
+    let j = job(&out);
+    assert_eq!(
+        (j.status, j.completions, j.succeeded),
+        ("Complete", None, 3)
+    );
+    assert_eq!(j.finished_seconds, Some(30.0));
+}
