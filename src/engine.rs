@@ -17,7 +17,8 @@ use crate::controllers::keda::KedaState;
 use crate::controllers::metrics_server::{CustomPoint, LlmPoint, MetricsServer};
 use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::{
-    Intent, daemonset, deployment, disruption, job, kubelet, replicaset, scheduler, statefulset,
+    Intent, cronjob, daemonset, deployment, disruption, job, kubelet, replicaset, scheduler,
+    statefulset,
 };
 use crate::metrics::cluster_events::{
     ClusterEvent, ClusterEventLog, ClusterEventReason, ObjectKind,
@@ -134,7 +135,9 @@ pub enum Event {
     /// A Job's pod failure backoff or active deadline is over: its controller looks again.
     JobWake { job: DeploymentId },
     /// A finished Job's `ttlSecondsAfterFinished` is over.
-    JobTtl { job: DeploymentId },
+    JobTtl { run: job::Run },
+    /// A CronJob's schedule time.
+    CronTick { cron_job: DeploymentId },
 }
 
 /// Call sites over all call graphs (each call step has its own retry budget).
@@ -642,7 +645,8 @@ impl<'s> Engine<'s> {
                 failed,
             } => self.on_job_run_ends(pod, generation, failed),
             Event::JobWake { job } => self.dirty.workload(job),
-            Event::JobTtl { job } => self.on_job_ttl(job),
+            Event::JobTtl { run } => self.on_job_ttl(run),
+            Event::CronTick { cron_job } => self.on_cron_tick(cron_job),
         }
     }
 
@@ -1022,6 +1026,9 @@ impl<'s> Engine<'s> {
     /// every reconcile, as every Deployment once was, so that when these changes are noticed
     /// does not change.
     fn moves_with_time(&self, deployment: DeploymentId) -> bool {
+        if self.cron_due(deployment) {
+            return true;
+        }
         let d = self.cluster.deployment(deployment);
         let r = &d.rollout;
         let deadline = d.spec.rollout.progress_deadline.is_some();
@@ -1039,6 +1046,7 @@ impl<'s> Engine<'s> {
             intents.extend(deployment::reconcile(&self.cluster, id, self.now));
             intents.extend(daemonset::reconcile(&self.cluster, id, self.now));
             intents.extend(statefulset::reconcile(&self.cluster, id, self.now));
+            intents.extend(cronjob::reconcile(&self.cluster, id, self.now));
             intents.extend(job::reconcile(&self.cluster, id, self.now));
         }
         let mut replica_sets: Vec<ReplicaSetId> = (workloads.iter())
@@ -1066,6 +1074,7 @@ impl<'s> Engine<'s> {
                     deployment::reconcile(&self.cluster, id, self.now),
                     daemonset::reconcile(&self.cluster, id, self.now),
                     statefulset::reconcile(&self.cluster, id, self.now),
+                    cronjob::reconcile(&self.cluster, id, self.now),
                     job::reconcile(&self.cluster, id, self.now),
                 ];
                 let name = &self.cluster.deployment(id).spec.name;
@@ -1233,8 +1242,17 @@ impl<'s> Engine<'s> {
                     .observe(self.now, Observation::PodCreated { deployment });
                 self.dirty.workload(deployment);
             }
-            Intent::CreateJobPod { job, index } => self.create_job_pod(job, index),
-            Intent::FinishJob { job, outcome } => self.finish_job(job, outcome),
+            Intent::CreateJobPod { run, index } => self.create_job_pod(run, index),
+            Intent::FinishJob { run, outcome } => self.finish_job(run, outcome),
+            Intent::StartJob {
+                cron_job,
+                scheduled,
+            } => self.start_cron_job_run(cron_job, scheduled),
+            Intent::DeleteJob { run, reason } => self.delete_job(run, reason),
+            Intent::SkipJob {
+                cron_job,
+                scheduled,
+            } => self.skip_cron_job_run(cron_job, scheduled),
             Intent::DeletePod { pod } => self.delete_pod(pod),
             Intent::BindPod { pod, node } => {
                 self.cluster.bind(pod, node);

@@ -197,6 +197,8 @@ pub struct Pod {
     pub backoff: bool,
     /// How a Job's pod ended its run (`None`: it did not, or it is not a Job's).
     pub exit: Option<PodExit>,
+    /// A Job's pod: which of its workload's runs (Jobs) it belongs to.
+    pub job_run: u32,
 }
 
 /// How a pod's run ended: phase `Succeeded` (exit code 0) or `Failed`.
@@ -209,6 +211,8 @@ pub enum PodExit {
 /// What a Job has done so far (its `status`), kept by the engine as its pods end.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JobStatus {
+    /// A CronJob's Job: the schedule time it was started for.
+    pub scheduled: Option<SimTime>,
     /// `status.startTime`: when the controller first saw it unsuspended.
     pub started: Option<SimTime>,
     /// `status.succeeded` and `status.failed`: pods that ended each way (a pod lost before it
@@ -307,8 +311,22 @@ pub struct Deployment {
     pub paused: bool,
     /// The Progressing condition and the rollout under way.
     pub rollout: RolloutState,
-    /// A Job's status (default for other workloads).
-    pub job: JobStatus,
+    /// A Job's status (one run), or each Job a CronJob started, in order (empty for other
+    /// workloads).
+    pub runs: Vec<JobStatus>,
+    /// A CronJob's schedule times and its controller's memory.
+    pub cron: CronState,
+}
+
+/// A CronJob's schedule and what its controller remembers (`status.lastScheduleTime`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CronState {
+    /// Every time its schedule fires during the run, in order.
+    pub times: Arc<[SimTime]>,
+    /// The schedule time of the last Job it started.
+    pub last_schedule: Option<SimTime>,
+    /// The schedule time it last declined to start (Forbid), told once.
+    pub skipped: Option<SimTime>,
 }
 
 /// A Deployment's progress as its status conditions record it.
@@ -346,8 +364,9 @@ impl Deployment {
         self.has_controller() && !self.is_job()
     }
 
+    /// A Job or a CronJob: its pods run to completion.
     pub fn is_job(&self) -> bool {
-        matches!(self.spec.source, crate::scenario::PodSource::Job(_))
+        self.spec.source.job_settings().is_some()
     }
 
     /// Whether a ReplicaSet keeps `replicas` pods (a Deployment from the manifests).
@@ -468,9 +487,13 @@ impl Cluster {
                 service_selectors,
                 paused: spec.rollout.paused,
                 rollout: RolloutState::default(),
-                job: JobStatus::default(),
+                runs: Vec::new(),
+                cron: CronState::default(),
             });
             c.create_replica_set(id, SimTime::ZERO);
+        }
+        for cron in &s.cron_jobs {
+            c.deployments[cron.deployment].cron.times = Arc::clone(&cron.times);
         }
         c.any_pod_affinity = s.deployments.iter().any(|d| !d.pod.pod_affinity.is_empty());
         c.image_sizes = s.image_sizes.clone();
@@ -522,7 +545,9 @@ fn replica_set_template(
 ) -> PodTemplate {
     let mut pod = spec.pod.clone();
     match spec.source {
-        crate::scenario::PodSource::Trace | crate::scenario::PodSource::Job(_) => return pod,
+        crate::scenario::PodSource::Trace
+        | crate::scenario::PodSource::Job(_)
+        | crate::scenario::PodSource::CronJob(_) => return pod,
         crate::scenario::PodSource::DaemonSet => pod
             .tolerations
             .extend(super::resources::daemon_set_tolerations()),
@@ -954,6 +979,7 @@ impl Cluster {
             nominated_node: None,
             backoff: false,
             exit: None,
+            job_run: 0,
         });
         self.unscheduled.insert(id);
         let template = &self.pods[id.index()].template;

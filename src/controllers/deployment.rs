@@ -368,7 +368,8 @@ mod tests {
             service_selectors: Vec::new(),
             paused: false,
             rollout: RolloutState::default(),
-            job: Default::default(),
+            runs: Vec::new(),
+            cron: Default::default(),
         }
     }
 

@@ -3,13 +3,14 @@
 //! pods after the pod failure backoff, and fails the Job when more pods failed than
 //! `backoffLimit` or when it ran past `activeDeadlineSeconds`, deleting the pods it still has.
 //!
-//! The engine keeps the Job's status (its pods' ends are events); this module decides from it.
+//! The engine keeps each Job's status (its pods' ends are events); this module decides from it.
+//! A CronJob's Jobs are the runs of one workload, each reconciled as a Job.
 //! Not modelled: `podFailurePolicy`, `successPolicy`, `backoffLimitPerIndex`, and the
 //! controller's slow start of pod creations (1, 2, 4, … per sync), which only matters for
 //! very wide Jobs over the first seconds.
 
 use crate::cluster::{Cluster, DeploymentId, JobOutcome, JobStatus, Pod};
-use crate::scenario::{JobSettings, PodSource};
+use crate::scenario::JobSettings;
 use crate::sim::{SimDuration, SimTime};
 
 use super::Intent;
@@ -20,17 +21,45 @@ pub const POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_secs(10);
 /// says six minutes; the controller's constant is ten).
 pub const MAX_POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_mins(10);
 
-/// One sync of a Job: its intents now (none for other workloads).
+/// One sync of a Job, or of each Job a CronJob started: their intents now (none for other
+/// workloads).
 pub fn reconcile(cluster: &Cluster, job: DeploymentId, now: SimTime) -> Vec<Intent> {
     let d = cluster.deployment(job);
-    let PodSource::Job(settings) = d.spec.source else {
+    let Some(settings) = d.spec.source.job_settings() else {
         return Vec::new();
     };
-    let status = &d.job;
-    let active: Vec<&Pod> = (d.replica_sets.iter())
-        .flat_map(|&rs| cluster.pods_of(rs))
-        .filter(|p| p.is_active())
-        .collect();
+    let mut active: Vec<Vec<&Pod>> = vec![Vec::new(); d.runs.len()];
+    for pod in (d.replica_sets.iter()).flat_map(|&rs| cluster.pods_of(rs)) {
+        if pod.is_active() {
+            active[pod.job_run as usize].push(pod);
+        }
+    }
+    let mut intents = Vec::new();
+    for (run, (status, active)) in d.runs.iter().zip(&active).enumerate() {
+        let run = Run {
+            job,
+            run: run as u32,
+        };
+        intents.extend(reconcile_run(run, settings, status, active, now));
+    }
+    intents
+}
+
+/// One Job of a workload: the workload and the Job's index among its runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub job: DeploymentId,
+    pub run: u32,
+}
+
+/// One sync of one Job with its `active` pods.
+fn reconcile_run(
+    run: Run,
+    settings: JobSettings,
+    status: &JobStatus,
+    active: &[&Pod],
+    now: SimTime,
+) -> Vec<Intent> {
     let delete_active = || {
         active
             .iter()
@@ -48,7 +77,7 @@ pub fn reconcile(cluster: &Cluster, job: DeploymentId, now: SimTime) -> Vec<Inte
         return Vec::new();
     }
     if let Some(outcome) = outcome(settings, status, active.len(), now) {
-        let mut intents = vec![Intent::FinishJob { job, outcome }];
+        let mut intents = vec![Intent::FinishJob { run, outcome }];
         if outcome != JobOutcome::Complete {
             intents.extend(delete_active());
         }
@@ -57,9 +86,9 @@ pub fn reconcile(cluster: &Cluster, job: DeploymentId, now: SimTime) -> Vec<Inte
     if backoff_until(status).is_some_and(|until| now < until) {
         return Vec::new(); // the engine wakes the Job when the backoff is over
     }
-    creations(settings, status, &active)
+    creations(settings, status, active)
         .into_iter()
-        .map(|index| Intent::CreateJobPod { job, index })
+        .map(|index| Intent::CreateJobPod { run, index })
         .collect()
 }
 

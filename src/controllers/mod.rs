@@ -4,6 +4,7 @@
 //! engine hands them.
 
 pub mod autoscaler;
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
@@ -22,7 +23,7 @@ use serde::Serialize;
 
 use crate::cluster::resources::TaintEffect;
 use crate::cluster::{DeploymentId, NodeId, PodId, PoolId, ReplicaSetId};
-use crate::sim::SimDuration;
+use crate::sim::{SimDuration, SimTime};
 
 /// A change a controller asks for. Emitted by controllers, applied by the engine in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,14 +57,25 @@ pub enum Intent {
         node: NodeId,
     },
     /// Job controller → a pod of the Job (with its completion index when Indexed).
-    CreateJobPod {
-        job: DeploymentId,
-        index: Option<u32>,
-    },
+    CreateJobPod { run: job::Run, index: Option<u32> },
     /// Job controller → the Job's `Complete` or `Failed` condition.
     FinishJob {
-        job: DeploymentId,
+        run: job::Run,
         outcome: crate::cluster::JobOutcome,
+    },
+    /// CronJob controller → a Job for the schedule time `scheduled`.
+    StartJob {
+        cron_job: DeploymentId,
+        scheduled: SimTime,
+    },
+    /// CronJob controller → delete a Job (Replace, or beyond the history limits); the Job
+    /// controller then deletes the pods it still has.
+    DeleteJob { run: job::Run, reason: JobDeletion },
+    /// CronJob controller → a run due at `scheduled` is not started: one is still active and
+    /// the policy is Forbid (`JobAlreadyActive`).
+    SkipJob {
+        cron_job: DeploymentId,
+        scheduled: SimTime,
     },
     /// ReplicaSet controller → delete (gracefully) one pod.
     DeletePod { pod: PodId },
@@ -136,6 +148,15 @@ pub enum PodEventReason {
     Completed,
     /// A Job's pod exited non-zero (phase `Failed`).
     Failed,
+}
+
+/// Why the CronJob controller deletes one of its Jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobDeletion {
+    /// `concurrencyPolicy: Replace`: a new run replaces it.
+    Replaced,
+    /// Beyond `successfulJobsHistoryLimit` or `failedJobsHistoryLimit`.
+    History,
 }
 
 impl PodEventReason {

@@ -10,7 +10,6 @@ use crate::cluster::PodId;
 use crate::controllers::PodEventReason;
 use crate::controllers::kubelet::{self, ProbeKind, ProbeWorker, RestartBackoff};
 use crate::metrics::Observation;
-use crate::scenario::PodSource;
 use crate::sim::SimDuration;
 use crate::sim::dist::DurationDist;
 use crate::traffic::{FailureReason, Instance, PodServer};
@@ -104,9 +103,7 @@ impl Engine<'_> {
         c.workers = ProbeKind::ALL.map(ProbeWorker::new);
         c.startup_done = probes.startup.is_none();
         let generation = c.generation;
-        if matches!(self.cluster.deployment(dep).spec.source, PodSource::Job(_))
-            && how != Start::Reboot
-        {
+        if self.cluster.deployment(dep).is_job() && how != Start::Reboot {
             self.start_job_run(pod, generation);
         }
         match how {

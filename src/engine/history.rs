@@ -46,6 +46,7 @@ fn workload_kind(source: PodSource) -> &'static str {
         PodSource::DaemonSet => "DaemonSet",
         PodSource::Trace => "Pod",
         PodSource::Job(_) => "Job",
+        PodSource::CronJob(_) => "CronJob",
     }
 }
 

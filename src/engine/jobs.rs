@@ -1,8 +1,9 @@
-//! Jobs in the engine: the pods the Job controller asks for, the end of each pod's run
-//! (success or failure drawn from the Job's own random stream, `job-run/<job>`), pods lost
-//! before their run ended (counted as failed, as the Job controller counts a pod that
-//! terminated without succeeding), the wake-ups for the pod failure backoff and the active
-//! deadline, and the Job's deletion after `ttlSecondsAfterFinished`.
+//! Jobs and CronJobs in the engine: the Jobs a CronJob starts at its schedule times, the pods
+//! the Job controller asks for, the end of each pod's run (success or failure drawn from the
+//! workload's own random stream, `job-run/<name>`), pods lost before their run ended (counted
+//! as failed, as the Job controller counts a pod that terminated without succeeding), the
+//! wake-ups for the pod failure backoff and the active deadline, and Jobs deleted after
+//! `ttlSecondsAfterFinished`, replaced, or beyond a CronJob's history limits.
 //!
 //! A Job's pod takes its node's resources from binding until its run ends, and then frees them
 //! (phase `Succeeded` or `Failed`); while it runs it does not compete for the node's CPU with
@@ -13,47 +14,150 @@ use std::sync::Arc;
 use rand::RngExt;
 
 use super::{Engine, Event};
-use crate::cluster::{DeploymentId, JobOutcome, PodExit, PodId};
-use crate::controllers::PodEventReason;
-use crate::controllers::job;
+use crate::cluster::{DeploymentId, JobOutcome, JobStatus, PodExit, PodId};
+use crate::controllers::job::{self, Run};
+use crate::controllers::{JobDeletion, PodEventReason};
 use crate::metrics::cluster_events::{ClusterEventReason, ObjectKind};
 use crate::metrics::recorder::Observation;
+use crate::metrics::report::{JobReport, Report};
 use crate::scenario::PodSource;
+use crate::sim::SimTime;
 
 impl Engine<'_> {
-    /// At t = 0 every Job starts (`status.startTime`); one with a deadline is woken then.
+    /// At t = 0 every Job starts (`status.startTime`), and every CronJob waits for its first
+    /// schedule time.
     pub(super) fn start_jobs(&mut self) {
         for d in 0..self.cluster.deployments.len() {
             let id = DeploymentId(d as u32);
-            let PodSource::Job(settings) = self.cluster.deployment(id).spec.source else {
-                continue;
-            };
-            self.cluster.deployments[d].job.started = Some(self.now);
-            if let Some(deadline) = settings.active_deadline {
-                let at = self.now + deadline;
-                self.queue.schedule(at, Event::JobWake { job: id });
+            match self.cluster.deployment(id).spec.source {
+                PodSource::Job(_) => self.add_run(id, None),
+                PodSource::CronJob(_) => self.schedule_cron_tick(id),
+                _ => {}
             }
         }
     }
 
+    /// The CronJob's next schedule time after now, as a `CronTick`.
+    fn schedule_cron_tick(&mut self, cron_job: DeploymentId) {
+        let times = &self.cluster.deployment(cron_job).cron.times;
+        let next = times.partition_point(|&t| t <= self.now);
+        if let Some(&at) = times.get(next) {
+            self.queue.schedule(at, Event::CronTick { cron_job });
+        }
+    }
+
+    /// A CronJob's schedule time: its controller looks, and the next time is set.
+    pub(super) fn on_cron_tick(&mut self, cron_job: DeploymentId) {
+        self.dirty.workload(cron_job);
+        self.schedule_cron_tick(cron_job);
+    }
+
+    /// A new Job of the workload, started now (for a CronJob's schedule time `scheduled`).
+    fn add_run(&mut self, workload: DeploymentId, scheduled: Option<SimTime>) {
+        let d = &mut self.cluster.deployments[workload.index()];
+        d.runs.push(JobStatus {
+            scheduled,
+            started: Some(self.now),
+            ..JobStatus::default()
+        });
+        let deadline = d.spec.source.job_settings().and_then(|s| s.active_deadline);
+        if let Some(deadline) = deadline {
+            let at = self.now + deadline;
+            self.queue.schedule(at, Event::JobWake { job: workload });
+        }
+        self.dirty.workload(workload);
+    }
+
+    /// The name of a workload's Job: the Job's own, or `<cronjob>-<scheduled minutes since the
+    /// epoch>` as the CronJob controller names them.
+    fn job_name(&self, run: Run) -> String {
+        let d = self.cluster.deployment(run.job);
+        let status = &d.runs[run.run as usize];
+        match status.scheduled {
+            Some(t) => {
+                let epoch = self.scenario.start_time.as_second();
+                let minutes = (epoch + (t.as_micros() / 1_000_000) as i64).div_euclid(60);
+                format!("{}-{minutes}", d.spec.name)
+            }
+            None => d.spec.name.clone(),
+        }
+    }
+
+    /// `StartJob`: a CronJob's Job for `scheduled` (`SuccessfulCreate`).
+    pub(super) fn start_cron_job_run(&mut self, cron_job: DeploymentId, scheduled: SimTime) {
+        self.cluster.deployments[cron_job.index()]
+            .cron
+            .last_schedule = Some(scheduled);
+        self.add_run(cron_job, Some(scheduled));
+        let run = self.last_run(cron_job);
+        let message = format!("Created job {}", self.job_name(run));
+        self.cron_event(cron_job, ClusterEventReason::SuccessfulCreate, message);
+    }
+
+    fn last_run(&self, workload: DeploymentId) -> Run {
+        let runs = self.cluster.deployment(workload).runs.len();
+        Run {
+            job: workload,
+            run: runs as u32 - 1,
+        }
+    }
+
+    /// `SkipJob`: a run due at `scheduled` waits, its policy is Forbid and a Job is active.
+    pub(super) fn skip_cron_job_run(&mut self, cron_job: DeploymentId, scheduled: SimTime) {
+        self.cluster.deployments[cron_job.index()].cron.skipped = Some(scheduled);
+        let message =
+            "Not starting job because prior execution is running and concurrency policy is Forbid";
+        self.cron_event(
+            cron_job,
+            ClusterEventReason::JobAlreadyActive,
+            message.into(),
+        );
+    }
+
+    /// `DeleteJob`: the Job is deleted (its pods follow, by the Job controller).
+    pub(super) fn delete_job(&mut self, run: Run, reason: JobDeletion) {
+        self.cluster.deployments[run.job.index()].runs[run.run as usize].deleted = true;
+        let name = self.job_name(run);
+        let message = match reason {
+            JobDeletion::Replaced => format!("Deleted job {name} (concurrency policy Replace)"),
+            JobDeletion::History => format!("Deleted job {name} (beyond the history limit)"),
+        };
+        self.cron_event(run.job, ClusterEventReason::SuccessfulDelete, message);
+        self.dirty.workload(run.job);
+    }
+
+    fn cron_event(&mut self, cron_job: DeploymentId, reason: ClusterEventReason, message: String) {
+        let name = self.cluster.deployment(cron_job).spec.name.clone();
+        (self.cluster_events).record(self.now, ObjectKind::CronJob, &name, reason, message);
+    }
+
     /// `CreateJobPod`: `<job>-<suffix>`, or `<job>-<index>-<suffix>` for an Indexed Job.
-    pub(super) fn create_job_pod(&mut self, job: DeploymentId, index: Option<u32>) {
-        let rs = self.cluster.deployment(job).replica_sets[0];
-        let name = &self.cluster.deployment(job).spec.name;
+    pub(super) fn create_job_pod(&mut self, run: Run, index: Option<u32>) {
+        let rs = self.cluster.deployment(run.job).replica_sets[0];
+        let job_name = self.job_name(run);
         let suffix = crate::cluster::pod_suffix(self.cluster.pods.len() as u32);
         let name = match index {
-            Some(i) => format!("{name}-{i}-{suffix}"),
-            None => format!("{name}-{suffix}"),
+            Some(i) => format!("{job_name}-{i}-{suffix}"),
+            None => format!("{job_name}-{suffix}"),
         };
         let template = Arc::clone(&self.cluster.replica_sets[rs.index()].template);
         let pod = self.cluster.create_pod_with(rs, name, template, self.now);
-        self.cluster.pods[pod.index()].ordinal = index;
-        let message = format!("Created by Job {}", self.cluster.deployment(job).spec.name);
-        self.pod_event(pod, PodEventReason::Created, message);
-        self.recorder
-            .observe(self.now, Observation::PodCreated { deployment: job });
-        self.count_trace_pods(job, 1);
-        self.dirty.workload(job);
+        let p = &mut self.cluster.pods[pod.index()];
+        p.ordinal = index;
+        p.job_run = run.run;
+        self.pod_event(
+            pod,
+            PodEventReason::Created,
+            format!("Created by Job {job_name}"),
+        );
+        self.recorder.observe(
+            self.now,
+            Observation::PodCreated {
+                deployment: run.job,
+            },
+        );
+        self.count_trace_pods(run.job, 1);
+        self.dirty.workload(run.job);
     }
 
     /// A Job pod's container started: its run ends after the run time, failing or not.
@@ -98,12 +202,14 @@ impl Engine<'_> {
     /// preempted): the Job counts it as failed, unless the Job itself is over.
     pub(super) fn job_pod_lost(&mut self, pod: PodId) {
         let p = self.cluster.pod(pod);
-        let job = p.deployment;
-        let d = self.cluster.deployment(job);
-        let is_job = matches!(d.spec.source, PodSource::Job(_));
-        if !is_job || p.exit.is_some() || d.job.finished.is_some() {
+        let d = self.cluster.deployment(p.deployment);
+        let Some(status) = d.runs.get(p.job_run as usize) else {
+            return; // not a Job's pod
+        };
+        if p.exit.is_some() || status.finished.is_some() || status.deleted {
             return;
         }
+        let job = p.deployment;
         self.count_job_end(pod, PodExit::Failed);
         self.cluster.pods[pod.index()].exit = Some(PodExit::Failed);
         self.count_trace_pods(job, -1);
@@ -111,9 +217,9 @@ impl Engine<'_> {
 
     /// Counts a pod's end in its Job's status; a failure starts the pod failure backoff.
     fn count_job_end(&mut self, pod: PodId, exit: PodExit) {
-        let job = self.cluster.pod(pod).deployment;
-        let index = self.cluster.pod(pod).ordinal;
-        let status = &mut self.cluster.deployments[job.index()].job;
+        let p = self.cluster.pod(pod);
+        let (job, index, run) = (p.deployment, p.ordinal, p.job_run as usize);
+        let status = &mut self.cluster.deployments[job.index()].runs[run];
         match exit {
             PodExit::Succeeded => {
                 status.succeeded += 1;
@@ -134,10 +240,10 @@ impl Engine<'_> {
 
     /// `FinishJob`: the Job's `Complete` or `Failed` condition; its deletion is scheduled
     /// after `ttlSecondsAfterFinished`.
-    pub(super) fn finish_job(&mut self, job: DeploymentId, outcome: JobOutcome) {
-        self.cluster.deployments[job.index()].job.finished = Some((self.now, outcome));
-        let d = self.cluster.deployment(job);
-        let status = &d.job;
+    pub(super) fn finish_job(&mut self, run: Run, outcome: JobOutcome) {
+        let d = &mut self.cluster.deployments[run.job.index()];
+        let status = &mut d.runs[run.run as usize];
+        status.finished = Some((self.now, outcome));
         let message = match outcome {
             JobOutcome::Complete => format!("Job completed ({} succeeded)", status.succeeded),
             JobOutcome::BackoffLimitExceeded => {
@@ -148,44 +254,70 @@ impl Engine<'_> {
             }
             JobOutcome::DeadlineExceeded => "Job was active longer than specified deadline".into(),
         };
+        let ttl = d
+            .spec
+            .source
+            .job_settings()
+            .and_then(|s| s.ttl_after_finished);
         let reason = match outcome {
             JobOutcome::Complete => ClusterEventReason::JobCompleted,
             JobOutcome::BackoffLimitExceeded => ClusterEventReason::BackoffLimitExceeded,
             JobOutcome::DeadlineExceeded => ClusterEventReason::DeadlineExceeded,
         };
-        let name = d.spec.name.clone();
-        self.cluster_events
-            .record(self.now, ObjectKind::Job, &name, reason, message);
-        if let PodSource::Job(settings) = d.spec.source
-            && let Some(ttl) = settings.ttl_after_finished
-        {
-            self.queue.schedule(self.now + ttl, Event::JobTtl { job });
+        let name = self.job_name(run);
+        (self.cluster_events).record(self.now, ObjectKind::Job, &name, reason, message);
+        if let Some(ttl) = ttl {
+            let event = Event::JobTtl { run };
+            self.queue.schedule(self.now + ttl, event);
         }
-        self.dirty.workload(job);
+        self.dirty.workload(run.job);
     }
 
     /// `ttlSecondsAfterFinished` is over: the TTL controller deletes the Job and its pods.
-    pub(super) fn on_job_ttl(&mut self, job: DeploymentId) {
-        self.cluster.deployments[job.index()].job.deleted = true;
-        let name = self.cluster.deployment(job).spec.name.clone();
+    pub(super) fn on_job_ttl(&mut self, run: Run) {
+        let status = &mut self.cluster.deployments[run.job.index()].runs[run.run as usize];
+        if status.deleted {
+            return; // a CronJob deleted it first (its history limit)
+        }
+        status.deleted = true;
+        let name = self.job_name(run);
         let message = "Deleted by the TTL controller (ttlSecondsAfterFinished)".to_string();
-        self.cluster_events.record(
-            self.now,
-            ObjectKind::Job,
-            &name,
-            ClusterEventReason::JobDeleted,
-            message,
-        );
-        self.dirty.workload(job);
+        let reason = ClusterEventReason::JobDeleted;
+        (self.cluster_events).record(self.now, ObjectKind::Job, &name, reason, message);
+        self.dirty.workload(run.job);
     }
 
-    /// Each Job's outcome in its workload's report.
-    pub(super) fn report_jobs(&self, report: &mut crate::metrics::report::Report) {
+    /// Each Job's outcome in its workload's report (a CronJob's, one per Job it started).
+    pub(super) fn report_jobs(&self, report: &mut Report) {
         for (d, entry) in self.cluster.deployments.iter().zip(&mut report.deployments) {
-            if let PodSource::Job(settings) = d.spec.source {
-                let job = crate::metrics::report::JobReport::of(settings.completions, &d.job);
-                entry.job = Some(job);
-            }
+            let Some(settings) = d.spec.source.job_settings() else {
+                continue;
+            };
+            entry.jobs = (0..d.runs.len())
+                .map(|i| {
+                    let run = Run {
+                        job: d.id,
+                        run: i as u32,
+                    };
+                    JobReport::of(self.job_name(run), settings.completions, &d.runs[i])
+                })
+                .collect();
         }
+    }
+
+    /// Whether a CronJob has a schedule time due that it has not acted on: it is looked at in
+    /// every reconcile until it has (so that a reconcile at its time, before its tick, sees it).
+    pub(super) fn cron_due(&self, workload: DeploymentId) -> bool {
+        let d = self.cluster.deployment(workload);
+        let PodSource::CronJob(settings) = d.spec.source else {
+            return false;
+        };
+        let due = crate::controllers::cronjob::due(
+            &d.cron.times,
+            d.cron.last_schedule,
+            settings,
+            self.now,
+        );
+        due.is_some_and(|t| d.cron.skipped != Some(t) && !settings.suspend)
     }
 }

@@ -55,6 +55,12 @@ pub enum ClusterEventReason {
     DeadlineExceeded,
     /// A finished Job was deleted after its `ttlSecondsAfterFinished`.
     JobDeleted,
+    /// A CronJob started a Job.
+    SuccessfulCreate,
+    /// A CronJob deleted a Job (Replace, or beyond its history limits).
+    SuccessfulDelete,
+    /// A CronJob did not start a due run: one is active and its policy is Forbid.
+    JobAlreadyActive,
 }
 
 impl ClusterEventReason {
@@ -65,7 +71,8 @@ impl ClusterEventReason {
         match self {
             NodeFailed | ProgressDeadlineExceeded => Some(MarkerKind::Failure),
             BackoffLimitExceeded | DeadlineExceeded => Some(MarkerKind::Failure),
-            JobCompleted | JobDeleted => None,
+            JobCompleted | JobDeleted | SuccessfulCreate | SuccessfulDelete => None,
+            JobAlreadyActive => None,
             SpotInterruption => Some(MarkerKind::Spot),
             RolloutStarted => Some(MarkerKind::Rollout),
             Drain | Cordon | Uncordon | Scripted => Some(MarkerKind::Scripted),
@@ -99,6 +106,7 @@ pub enum ObjectKind {
     /// A KEDA ScaledObject.
     ScaledObject,
     Job,
+    CronJob,
 }
 
 /// One cluster event.

@@ -161,14 +161,19 @@ pub struct DeploymentReport {
     pub cpu_throttled_periods: u64,
     /// `cpu_throttled_periods / cpu_periods` (`None` without CPU-limited work).
     pub cpu_throttled_ratio: Option<f64>,
-    /// A Job's outcome (`None` for other workloads).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub job: Option<JobReport>,
+    /// A Job's outcome, or each Job's a CronJob started (empty for other workloads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<JobReport>,
 }
 
 /// What a Job did: its pods' ends and its condition at the end of the run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct JobReport {
+    /// The Job's name (a CronJob's: `<cronjob>-<scheduled minutes since the epoch>`).
+    pub name: String,
+    /// A CronJob's Job: the schedule time it was started for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_seconds: Option<f64>,
     /// `Complete`, `Failed` or `Running` (not finished when the run ended).
     pub status: &'static str,
     /// The condition's reason: `Completed`, `BackoffLimitExceeded` or `DeadlineExceeded`.
@@ -186,11 +191,17 @@ pub struct JobReport {
 }
 
 impl JobReport {
-    /// The report of a Job with `completions` from its status.
-    pub fn of(completions: Option<i32>, status: &crate::cluster::JobStatus) -> JobReport {
+    /// The report of Job `name` with `completions` from its status.
+    pub fn of(
+        name: String,
+        completions: Option<i32>,
+        status: &crate::cluster::JobStatus,
+    ) -> JobReport {
         let secs = |t: crate::sim::SimTime| round3(t.as_secs_f64());
         let finished = status.finished;
         JobReport {
+            name,
+            scheduled_seconds: status.scheduled.map(secs),
             status: match finished {
                 None => "Running",
                 Some((_, crate::cluster::JobOutcome::Complete)) => "Complete",
@@ -414,7 +425,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             cpu_throttled_periods: d.cpu_throttled_periods,
             cpu_throttled_ratio: (d.cpu_periods > 0)
                 .then(|| round3(d.cpu_throttled_periods as f64 / d.cpu_periods as f64)),
-            job: None,
+            jobs: Vec::new(),
         })
         .collect();
     let hpas = scenario

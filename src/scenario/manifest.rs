@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -109,6 +109,7 @@ pub struct ManifestSet {
     pub daemon_sets: Vec<Manifest<DaemonSet>>,
     pub stateful_sets: Vec<Manifest<StatefulSet>>,
     pub jobs: Vec<Manifest<Job>>,
+    pub cron_jobs: Vec<Manifest<CronJob>>,
     pub services: Vec<Manifest<Service>>,
     pub hpas: Vec<Manifest<HorizontalPodAutoscaler>>,
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
@@ -249,6 +250,9 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             push_typed(&mut set.stateful_sets, &mut set.incomplete, source, diags)
         }
         ("batch/v1", "Job") => push_typed(&mut set.jobs, &mut set.incomplete, source, diags),
+        ("batch/v1", "CronJob") => {
+            push_typed(&mut set.cron_jobs, &mut set.incomplete, source, diags)
+        }
         ("v1", "Service") => push_typed(&mut set.services, &mut set.incomplete, source, diags),
         ("autoscaling/v2", "HorizontalPodAutoscaler") => {
             push_typed(&mut set.hpas, &mut set.incomplete, source, diags)
@@ -274,6 +278,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             | "DaemonSet"
             | "StatefulSet"
             | "Job"
+            | "CronJob"
             | "Service"
             | "HorizontalPodAutoscaler"
             | "PodDisruptionBudget"
@@ -297,7 +302,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
 fn served_version(kind: &str) -> &'static str {
     match kind {
         "Deployment" | "DaemonSet" | "StatefulSet" => "apps/v1",
-        "Job" => "batch/v1",
+        "Job" | "CronJob" => "batch/v1",
         "HorizontalPodAutoscaler" => "autoscaling/v2",
         "PodDisruptionBudget" => "policy/v1",
         "PriorityClass" => "scheduling.k8s.io/v1",

@@ -36,6 +36,10 @@ pub struct Scenario {
     pub hpas: Vec<HpaSpec>,
     /// Pods replayed from traces; each has a workload entry in `deployments`.
     pub pod_traces: Vec<PodTraceSpec>,
+    /// Each CronJob's schedule times.
+    pub cron_jobs: Vec<CronTimes>,
+    /// The wall-clock instant of t = 0 (`spec.startTime`): CronJob schedules and Job names.
+    pub start_time: jiff::Timestamp,
     pub hpa_settings: HpaSettings,
     pub metric_resolution: SimDuration,
     /// Scripted series for External and Object metrics.
@@ -207,6 +211,55 @@ pub enum PodSource {
     StatefulSet,
     /// A Job: pods that run to completion, recreated after failures up to its backoff limit.
     Job(JobSettings),
+    /// A CronJob: a Job (its `jobTemplate`) started at every time of its schedule.
+    CronJob(CronJobSettings),
+}
+
+impl PodSource {
+    /// The settings of each of its Jobs, for a Job or a CronJob.
+    pub fn job_settings(self) -> Option<JobSettings> {
+        match self {
+            PodSource::Job(s) => Some(s),
+            PodSource::CronJob(c) => Some(c.job),
+            _ => None,
+        }
+    }
+}
+
+/// A CronJob's `spec` besides its schedule (batch/v1, defaults applied).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CronJobSettings {
+    /// `jobTemplate.spec`.
+    pub job: JobSettings,
+    pub concurrency: ConcurrencyPolicy,
+    /// `startingDeadlineSeconds`: a run that could not start this long after its time is
+    /// missed.
+    pub starting_deadline: Option<SimDuration>,
+    /// `successfulJobsHistoryLimit` (3) and `failedJobsHistoryLimit` (1): finished Jobs kept.
+    pub successful_history: i32,
+    pub failed_history: i32,
+    /// `suspend`: no new runs.
+    pub suspend: bool,
+}
+
+/// `concurrencyPolicy`: what a CronJob does when a run is due while an earlier one is active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConcurrencyPolicy {
+    /// Start it anyway.
+    Allow,
+    /// Skip it (it starts later if the active one ends within `startingDeadlineSeconds`).
+    Forbid,
+    /// Delete the active ones and start it.
+    Replace,
+}
+
+/// A CronJob's schedule resolved to simulated times.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CronTimes {
+    /// The CronJob's index in `Scenario::deployments`.
+    pub deployment: usize,
+    /// Every time its schedule fires during the run, in order.
+    pub times: std::sync::Arc<[SimTime]>,
 }
 
 /// A Job's `spec` fields that decide its pods (batch/v1, defaults applied).

@@ -38,6 +38,9 @@ pub struct RawSpec {
     pub seed: Option<u64>,
     /// Pods that exist at t = 0 start already Running and Ready (default true).
     pub start_warm: Option<bool>,
+    /// The wall-clock instant of t = 0 (RFC 3339), for CronJob schedules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
     /// Period of the time series in `timeseries.csv`.
     pub sample_interval: Option<Duration>,
     /// Safety limit on processed events; reaching it stops the run with an error.

@@ -352,6 +352,9 @@ fn decode_scenario(
     Some((raw?, errors.into_iter().map(|e| e.path).collect()))
 }
 
+/// 2026-01-05T00:00:00Z, a Monday: t = 0 when `spec.startTime` is not given.
+const DEFAULT_START_SECONDS: i64 = 1_767_571_200;
+
 fn check_header(raw: &RawScenario, source: &Source, diags: &mut Vec<Diagnostic>) {
     if raw.api_version.as_deref() != Some(API_VERSION) {
         diags.push(source.error("apiVersion", format!("must be {API_VERSION}")));
@@ -394,6 +397,11 @@ fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<De
     }
     for m in &set.jobs {
         if let Some(spec) = super::job::job_spec(m, diags) {
+            push_workload(&mut out, spec, m, &classes, diags);
+        }
+    }
+    for m in &set.cron_jobs {
+        if let Some(spec) = super::job::cron_job_spec(m, diags) {
             push_workload(&mut out, spec, m, &classes, diags);
         }
     }
@@ -575,6 +583,8 @@ impl Builder<'_> {
         let hpas = self.hpas(set, &deployments);
         self.workloads(&spec.workloads, &mut deployments, &services);
         let pod_traces = self.pod_traces(&spec.pod_traces, &mut deployments, duration);
+        let start_time = self.start_time(spec.start_time.as_deref());
+        let cron_jobs = super::job::cron_times(set, &deployments, start_time, duration, self.diags);
         let hpas = self.resolve_pod_metrics(hpas, &deployments, set);
         self.check_resource_metrics(&hpas, &deployments, set);
         let metric_series = self.metric_series(&spec.external_metrics, duration);
@@ -641,6 +651,8 @@ impl Builder<'_> {
             services,
             hpas,
             pod_traces,
+            cron_jobs,
+            start_time,
             hpa_settings,
             metric_resolution,
             metric_series,
@@ -1499,11 +1511,16 @@ impl Builder<'_> {
             deployments[index].workload = workload;
         }
         for (i, d) in deployments.iter().enumerate() {
-            if matches!(d.source, PodSource::Job(_)) && !seen.contains(&i) {
+            if d.source.job_settings().is_some() && !seen.contains(&i) {
+                let kind = if matches!(d.source, PodSource::CronJob(_)) {
+                    "CronJob"
+                } else {
+                    "Job"
+                };
                 self.warning(
                     "spec.workloads",
                     format!(
-                        "Job {:?} has no entry here: its pods run for 1m each and never fail; add `{{job: {}, runTime: …}}`",
+                        "{kind} {:?} has no entry here: its pods run for 1m each and never fail; add `{{job: {}, runTime: …}}`",
                         d.name, d.name
                     ),
                 );
@@ -1536,11 +1553,14 @@ impl Builder<'_> {
 
     /// `job:` names a Job, and `runTime`/`failureProbability` describe only a Job's pods.
     fn check_job_fields(&mut self, path: &str, w: &RawWorkload, target: &DeploymentSpec) {
-        let is_job = matches!(target.source, PodSource::Job(_));
+        let is_job = target.source.job_settings().is_some();
         if w.job.is_some() && !is_job {
             self.error(
                 &format!("{path}.job"),
-                format!("{:?} is not a Job: use `deployment:` for it", target.name),
+                format!(
+                    "{:?} is not a Job or a CronJob: use `deployment:` for it",
+                    target.name
+                ),
             );
         }
         if is_job && w.run_time.is_none() {
@@ -1582,6 +1602,22 @@ impl Builder<'_> {
             run_time,
             failure_probability: failure_probability.clamp(0.0, 1.0),
         }
+    }
+
+    /// `spec.startTime`: the wall-clock instant of t = 0 (default Monday 2026-01-05 00:00 UTC),
+    /// which CronJob schedules are read against.
+    fn start_time(&mut self, text: Option<&str>) -> jiff::Timestamp {
+        let default = jiff::Timestamp::from_second(DEFAULT_START_SECONDS).expect("a valid instant");
+        let Some(text) = text else {
+            return default;
+        };
+        text.parse().unwrap_or_else(|e| {
+            self.error(
+                "spec.startTime",
+                format!("{text:?} is not an RFC 3339 instant such as 2026-01-05T00:00:00Z: {e}"),
+            );
+            default
+        })
     }
 
     fn workload(&mut self, path: &str, w: &RawWorkload, pod: &PodTemplate) -> WorkloadModel {

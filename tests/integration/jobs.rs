@@ -48,10 +48,9 @@ fn created(out: &RunOutput) -> Vec<f64> {
 }
 
 fn job(out: &RunOutput) -> &JobReport {
-    out.report.deployments[0]
-        .job
-        .as_ref()
-        .expect("a Job report")
+    let jobs = &out.report.deployments[0].jobs;
+    assert_eq!(jobs.len(), 1, "a Job has one report");
+    &jobs[0]
 }
 
 /// `(time, reason)` of the Job's cluster events.
@@ -152,4 +151,163 @@ fn indexed_jobs_name_each_index_and_a_work_queue_ends_with_its_pods() {
         ("Complete", None, 3)
     );
     assert_eq!(j.finished_seconds, Some(30.0));
+}
+
+/// CronJob `nightly` with `spec` (YAML lines indented for `spec`, the schedule among them) whose
+/// Job runs one pod for `run`; from `start` (`spec.startTime`) for `minutes`.
+fn run_cron(test: &str, spec: &str, run: &str, start: &str, minutes: u32) -> RunOutput {
+    let text = format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {test}}}
+spec:
+  duration: {minutes}m
+  seed: 5
+  startTime: "{start}"
+  cluster:
+    nodePools:
+      - {{name: pool, count: 1, allocatable: {{cpu: "8", memory: 32Gi}}}}
+  workloads:
+    - {{job: nightly, startupTime: 0s, runTime: {run}}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: nightly}}
+spec:
+{spec}  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+            - {{name: main, image: busybox, resources: {{requests: {{cpu: "1", memory: 1Gi}}}}}}
+"#
+    );
+    run_text(test, &text)
+}
+
+const MONDAY: &str = "2026-01-05T00:00:00Z";
+
+/// `(time, reason)` of the CronJob's own events (SuccessfulCreate, JobAlreadyActive, …).
+fn cron_events(out: &RunOutput) -> Vec<(f64, String)> {
+    (out.cluster_events.iter())
+        .filter(|e| e.name == "nightly")
+        .map(|e| (e.t_seconds, format!("{:?}", e.reason)))
+        .collect()
+}
+
+/// When each Job started and the schedule time it was for, in seconds.
+fn runs(out: &RunOutput) -> Vec<(f64, f64)> {
+    (out.report.deployments[0].jobs.iter())
+        .map(|j| (j.started_seconds.unwrap(), j.scheduled_seconds.unwrap()))
+        .collect()
+}
+
+#[test]
+fn allow_starts_a_job_at_every_schedule_time_even_while_one_runs() {
+    // Every 10 minutes, runs of 15 minutes, for 40 minutes: Jobs at 600, 1200, 1800 and 2400,
+    // overlapping; each named after its schedule time in minutes since the epoch.
+    let out = run_cron(
+        "cron-allow",
+        "  schedule: \"*/10 * * * *\"\n",
+        "15m",
+        MONDAY,
+        40,
+    );
+    assert_eq!(
+        runs(&out),
+        vec![
+            (600.0, 600.0),
+            (1200.0, 1200.0),
+            (1800.0, 1800.0),
+            (2400.0, 2400.0)
+        ]
+    );
+    let first = &out.report.deployments[0].jobs[0];
+    assert_eq!(
+        first.name,
+        format!("nightly-{}", (1_767_571_200 + 600) / 60)
+    );
+    assert_eq!(
+        (first.status, first.finished_seconds),
+        ("Complete", Some(1500.0))
+    );
+}
+
+#[test]
+fn forbid_skips_a_run_while_one_is_active_and_starts_it_late_within_the_deadline() {
+    // Every 10 minutes, runs of 15: the Job for 600 runs to 1500; at 1200 one is active, so
+    // the run is skipped (JobAlreadyActive) — and started late at 1500, when the first Job
+    // ends, for the schedule time 1200 (no startingDeadlineSeconds).
+    let spec = "  schedule: \"*/10 * * * *\"\n  concurrencyPolicy: Forbid\n";
+    let out = run_cron("cron-forbid", spec, "15m", MONDAY, 30);
+    assert_eq!(runs(&out), vec![(600.0, 600.0), (1500.0, 1200.0)]);
+    let events = cron_events(&out);
+    assert!(
+        events.contains(&(1200.0, "JobAlreadyActive".to_string())),
+        "{events:?}"
+    );
+    // With startingDeadlineSeconds 200 the run for 1200 is missed (1200 + 200 < 1500): the
+    // next Job is the one for 1800, at 1800.
+    let spec = "  schedule: \"*/10 * * * *\"\n  concurrencyPolicy: Forbid\n  startingDeadlineSeconds: 200\n";
+    let out = run_cron("cron-forbid-deadline", spec, "15m", MONDAY, 31);
+    assert_eq!(runs(&out), vec![(600.0, 600.0), (1800.0, 1800.0)]);
+}
+
+#[test]
+fn replace_deletes_the_active_job_before_starting_the_next() {
+    // Runs of 15 minutes every 10: at 1200 the Job for 600 is deleted (its pod killed) and
+    // the one for 1200 starts.
+    let spec = "  schedule: \"*/10 * * * *\"\n  concurrencyPolicy: Replace\n";
+    let out = run_cron("cron-replace", spec, "15m", MONDAY, 21);
+    assert_eq!(runs(&out), vec![(600.0, 600.0), (1200.0, 1200.0)]);
+    let events = cron_events(&out);
+    assert_eq!(
+        events,
+        vec![
+            (600.0, "SuccessfulCreate".to_string()),
+            (1200.0, "SuccessfulDelete".to_string()),
+            (1200.0, "SuccessfulCreate".to_string()),
+        ]
+    );
+    let first = &out.report.deployments[0].jobs[0];
+    assert!(first.deleted && first.status == "Running", "{first:?}");
+}
+
+#[test]
+fn finished_jobs_beyond_the_history_limit_are_deleted_oldest_first() {
+    // One-minute runs every 10 minutes for 45 minutes, successfulJobsHistoryLimit 2: Jobs at
+    // 600, 1200, 1800, 2400 finish a minute later; when the third has finished (1860) the
+    // first is deleted, when the fourth has (2460) the second.
+    let spec = "  schedule: \"*/10 * * * *\"\n  successfulJobsHistoryLimit: 2\n";
+    let out = run_cron("cron-history", spec, "1m", MONDAY, 45);
+    let deletes: Vec<f64> = (cron_events(&out).into_iter())
+        .filter(|(_, r)| r == "SuccessfulDelete")
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(deletes, vec![1860.0, 2460.0]);
+    let deleted: Vec<bool> = out.report.deployments[0]
+        .jobs
+        .iter()
+        .map(|j| j.deleted)
+        .collect();
+    assert_eq!(deleted, vec![true, true, false, false]);
+}
+
+#[test]
+fn schedules_are_read_in_their_time_zone_from_the_start_time() {
+    // 02:00 in Berlin is 01:00 UTC in winter: from Monday 00:00 UTC the first run is at 3600 s;
+    // in UTC it would be at 7200 s.
+    let spec = "  schedule: \"0 2 * * *\"\n  timeZone: Europe/Berlin\n";
+    let out = run_cron("cron-berlin", spec, "1m", MONDAY, 150);
+    assert_eq!(runs(&out), vec![(3600.0, 3600.0)]);
+    // Weekdays follow the start time: @weekly (Sunday 00:00) from a Monday fires 6 days later.
+    let out = run_cron(
+        "cron-saturday",
+        "  schedule: \"@weekly\"\n",
+        "1m",
+        MONDAY,
+        7 * 24 * 60,
+    );
+    assert_eq!(runs(&out), vec![(6.0 * 86_400.0, 6.0 * 86_400.0)]);
 }
