@@ -6,8 +6,10 @@
 //! `ttlSecondsAfterFinished`, replaced, or beyond a CronJob's history limits.
 //!
 //! A Job's pod takes its node's resources from binding until its run ends, and then frees them
-//! (phase `Succeeded` or `Failed`); while it runs it does not compete for the node's CPU with
-//! serving pods (its CPU use is not modelled beyond its requests).
+//! (phase `Succeeded` or `Failed`). While it runs it is CPU-bound: it wants all the CPU its
+//! limit allows (the whole node without one) and gets its weighted share beside the node's
+//! serving pods, whose requests then slow down; its own run time is as drawn (it does not
+//! stretch when it gets less CPU).
 
 use std::sync::Arc;
 
@@ -174,6 +176,14 @@ impl Engine<'_> {
             failed,
         };
         self.queue.schedule(self.now + run, event);
+        // Its work wants the CPU its limit allows (or the whole node without one), competing
+        // with the node's serving pods by weight.
+        if let Some(server) = self.servers[pod.index()].as_mut() {
+            server.set_cpu_bound();
+        }
+        if let Some(node) = self.cluster.pod(pod).node {
+            self.track_node_demand(node);
+        }
     }
 
     /// A Job pod's run is over: it exits (0 or 1), frees its node and counts for its Job.

@@ -331,6 +331,9 @@ pub struct PodServer {
     quota_millis: u64,
     /// Its node could be contended: the engine follows its demand.
     tracks_demand: bool,
+    /// A batch (Job) pod's container: busy computing its whole run, it wants all the CPU its
+    /// cap allows, whatever requests it has.
+    cpu_bound: bool,
     concurrency: usize,
     queue_limit: usize,
     timeout: SimDuration,
@@ -369,6 +372,7 @@ impl PodServer {
             cap_millis,
             quota_millis: quota_millis.unwrap_or(u64::MAX),
             tracks_demand: false,
+            cpu_bound: false,
             concurrency: workload.concurrency.max(1) as usize,
             queue_limit: workload.queue_limit as usize,
             timeout: workload.timeout,
@@ -406,7 +410,15 @@ impl PodServer {
     /// cap.
     #[inline]
     pub fn demand_millis(&self) -> u64 {
+        if self.cpu_bound {
+            return self.cap_millis;
+        }
         (1000 * self.running.len() as u64).min(self.cap_millis)
+    }
+
+    /// From now on it wants all the CPU its cap allows (a Job's pod running its work).
+    pub fn set_cpu_bound(&mut self) {
+        self.cpu_bound = true;
     }
 
     /// Whether its node could be contended, so that its demand matters.

@@ -311,3 +311,75 @@ fn schedules_are_read_in_their_time_zone_from_the_start_time() {
     );
     assert_eq!(runs(&out), vec![(6.0 * 86_400.0, 6.0 * 86_400.0)]);
 }
+
+/// Mean latency (ms) of `web` (1 cpu request, no limit, 100 ms of CPU per request at 8 req/s)
+/// on one 2-core node, beside a Job pod of 1 cpu request and no limit when `with_job`.
+fn web_beside_a_job(test: &str, with_job: bool) -> f64 {
+    let job = if with_job {
+        r#"---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: crunch}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: main, resources: {requests: {cpu: "1", memory: 1Gi}}}]
+"#
+    } else {
+        ""
+    };
+    let job_workload = if with_job {
+        "    - {job: crunch, startupTime: 0s, runTime: 1h}\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {test}}}
+spec:
+  duration: 20m
+  seed: 3
+  cluster:
+    nodePools:
+      - {{name: pool, count: 1, allocatable: {{cpu: "2", memory: 8Gi}}}}
+  workloads:
+    - {{deployment: web, startupTime: 0s, cpuPerRequest: 100ms, concurrency: 64}}
+{job_workload}  traffic:
+    - {{service: web, arrivals: {{constant: {{rate: 8}}}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers: [{{name: web, resources: {{requests: {{cpu: "1", memory: 1Gi}}}}}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec: {{selector: {{app: web}}}}
+{job}"#
+    );
+    run_text(test, &text).report.services[0].latency_ms.mean
+}
+
+#[test]
+fn a_running_job_pod_takes_its_share_of_the_node_cpu_from_serving_pods() {
+    // Alone, web may use both cores: requests rarely wait for CPU (0.8 cores of work on 2).
+    // Beside a CPU-bound Job pod of equal weight (both request 1 cpu), web gets one core
+    // whenever it wants more: a processor-shared core at load 0.8, whose mean response is
+    // 100 ms / (1 − 0.8) = 500 ms (measured 477 ms; alone 119 ms).
+    let alone = web_beside_a_job("job-cpu-alone", false);
+    let shared = web_beside_a_job("job-cpu-shared", true);
+    assert!(alone < 130.0, "alone: {alone} ms");
+    assert!(
+        shared > 1.5 * alone,
+        "alone {alone} ms, beside the Job {shared} ms"
+    );
+}
