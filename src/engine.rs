@@ -457,7 +457,12 @@ impl<'s> Engine<'s> {
             gpu_demand: accounting::gpu_demand(
                 s.deployments
                     .iter()
-                    .filter(|d| d.source == PodSource::ReplicaSet)
+                    .filter(|d| {
+                        matches!(
+                            d.source,
+                            PodSource::ReplicaSet | PodSource::ReplicationController
+                        )
+                    })
                     .map(|d| (&d.pod.requests, f64::from(d.replicas.max(1))))
                     .chain(
                         s.pod_traces

@@ -371,7 +371,11 @@ impl Deployment {
 
     /// Whether a ReplicaSet keeps `replicas` pods (a Deployment from the manifests).
     pub fn is_replicated(&self) -> bool {
-        self.spec.source == crate::scenario::PodSource::ReplicaSet
+        matches!(
+            self.spec.source,
+            crate::scenario::PodSource::ReplicaSet
+                | crate::scenario::PodSource::ReplicationController
+        )
     }
 
     pub fn is_daemon_set(&self) -> bool {
@@ -551,7 +555,9 @@ fn replica_set_template(
         crate::scenario::PodSource::DaemonSet => pod
             .tolerations
             .extend(super::resources::daemon_set_tolerations()),
-        crate::scenario::PodSource::ReplicaSet | crate::scenario::PodSource::StatefulSet => {}
+        crate::scenario::PodSource::ReplicaSet
+        | crate::scenario::PodSource::ReplicationController
+        | crate::scenario::PodSource::StatefulSet => {}
     }
     // A StatefulSet's pods carry their revision, but its selector does not.
     let stateful = spec.source == crate::scenario::PodSource::StatefulSet;
@@ -843,7 +849,12 @@ impl Cluster {
         let (desired_annotation, max_annotation) = d.replica_annotations();
         self.replica_sets.push(ReplicaSet {
             id,
-            name: format!("{}-{hash}", d.spec.name),
+            // A ReplicationController's pods are `<rc>-<suffix>`: it is its own ReplicaSet.
+            name: if d.spec.source == crate::scenario::PodSource::ReplicationController {
+                d.spec.name.clone()
+            } else {
+                format!("{}-{hash}", d.spec.name)
+            },
             deployment: dep,
             template: Arc::new(template),
             source_template: Arc::new(d.spec.pod.clone()),

@@ -42,6 +42,7 @@ pub(super) fn history(cluster: &mut Cluster, scenario: &Scenario, end: SimTime) 
 fn workload_kind(source: PodSource) -> &'static str {
     match source {
         PodSource::ReplicaSet => "Deployment",
+        PodSource::ReplicationController => "ReplicationController",
         PodSource::StatefulSet => "StatefulSet",
         PodSource::DaemonSet => "DaemonSet",
         PodSource::Trace => "Pod",

@@ -13,7 +13,9 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service};
+use k8s_openapi::api::core::v1::{
+    Container, Namespace, Pod, PodSpec, ReplicationController, Service,
+};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
@@ -110,6 +112,9 @@ pub struct ManifestSet {
     pub stateful_sets: Vec<Manifest<StatefulSet>>,
     pub jobs: Vec<Manifest<Job>>,
     pub cron_jobs: Vec<Manifest<CronJob>>,
+    /// Bare Pods (no controller).
+    pub pods: Vec<Manifest<Pod>>,
+    pub replication_controllers: Vec<Manifest<ReplicationController>>,
     pub services: Vec<Manifest<Service>>,
     pub hpas: Vec<Manifest<HorizontalPodAutoscaler>>,
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
@@ -254,6 +259,13 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             push_typed(&mut set.cron_jobs, &mut set.incomplete, source, diags)
         }
         ("v1", "Service") => push_typed(&mut set.services, &mut set.incomplete, source, diags),
+        ("v1", "Pod") => push_typed(&mut set.pods, &mut set.incomplete, source, diags),
+        ("v1", "ReplicationController") => push_typed(
+            &mut set.replication_controllers,
+            &mut set.incomplete,
+            source,
+            diags,
+        ),
         ("autoscaling/v2", "HorizontalPodAutoscaler") => {
             push_typed(&mut set.hpas, &mut set.incomplete, source, diags)
         }
@@ -279,6 +291,8 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             | "StatefulSet"
             | "Job"
             | "CronJob"
+            | "Pod"
+            | "ReplicationController"
             | "Service"
             | "HorizontalPodAutoscaler"
             | "PodDisruptionBudget"
@@ -1448,6 +1462,7 @@ pub fn hpa_spec(
     let kind = match target_ref.kind.as_str() {
         "Deployment" => Some(super::model::PodSource::ReplicaSet),
         "StatefulSet" => Some(super::model::PodSource::StatefulSet),
+        "ReplicationController" => Some(super::model::PodSource::ReplicationController),
         _ => None,
     };
     let target = if let Some(kind) = kind {
@@ -1489,7 +1504,7 @@ pub fn hpa_spec(
         diags.push(src.error(
             "spec.scaleTargetRef.kind",
             format!(
-                "{} targets are not modelled yet; kubesim scales Deployments and StatefulSets",
+                "{} targets are not modelled yet; kubesim scales Deployments, StatefulSets and ReplicationControllers",
                 target_ref.kind
             ),
         ));

@@ -6,6 +6,7 @@
 
 pub mod alibaba;
 pub mod autoscaler_config;
+pub mod bare;
 pub mod cron;
 pub mod de;
 pub mod diag;

@@ -213,6 +213,9 @@ pub enum PodSource {
     Job(JobSettings),
     /// A CronJob: a Job (its `jobTemplate`) started at every time of its schedule.
     CronJob(CronJobSettings),
+    /// A ReplicationController: one set of `replicas` pods with an equality selector, kept as a
+    /// ReplicaSet keeps them.
+    ReplicationController,
 }
 
 impl PodSource {

@@ -405,6 +405,16 @@ fn convert_deployments(set: &ManifestSet, diags: &mut Vec<Diagnostic>) -> Vec<De
             push_workload(&mut out, spec, m, &classes, diags);
         }
     }
+    for m in &set.replication_controllers {
+        if let Some(spec) = super::bare::replication_controller_spec(m, diags) {
+            push_workload(&mut out, spec, m, &classes, diags);
+        }
+    }
+    for m in &set.pods {
+        if let Some(spec) = super::bare::bare_pod_spec(m, diags) {
+            push_workload(&mut out, spec, m, &classes, diags);
+        }
+    }
     out
 }
 
@@ -582,7 +592,8 @@ impl Builder<'_> {
         let mut services = self.services(set, &deployments);
         let hpas = self.hpas(set, &deployments);
         self.workloads(&spec.workloads, &mut deployments, &services);
-        let pod_traces = self.pod_traces(&spec.pod_traces, &mut deployments, duration);
+        let mut pod_traces = super::bare::bare_pod_traces(set, &deployments);
+        pod_traces.extend(self.pod_traces(&spec.pod_traces, &mut deployments, duration));
         let start_time = self.start_time(spec.start_time.as_deref());
         let cron_jobs = super::job::cron_times(set, &deployments, start_time, duration, self.diags);
         let hpas = self.resolve_pod_metrics(hpas, &deployments, set);

@@ -2,6 +2,7 @@
 
 mod autoscaler;
 mod bad_input;
+mod bare;
 mod calls;
 mod cli;
 mod daemonset;

@@ -14,7 +14,11 @@ use crate::scenario::raw::{RawEvent, RawNodePick, RawNodeRef};
 use crate::sim::SimDuration;
 
 /// The workloads `scale` and `deletePod` act on.
-const SCALABLE: &[PodSource] = &[PodSource::ReplicaSet, PodSource::StatefulSet];
+const SCALABLE: &[PodSource] = &[
+    PodSource::ReplicaSet,
+    PodSource::ReplicationController,
+    PodSource::StatefulSet,
+];
 
 /// What the events may refer to.
 pub(in crate::scenario) struct EventContext<'a> {
