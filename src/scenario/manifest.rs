@@ -14,7 +14,7 @@ use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Container, Namespace, Pod, PodSpec, ReplicationController, Service,
+    Container, LimitRange, Namespace, Pod, PodSpec, ReplicationController, Service,
 };
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -115,6 +115,7 @@ pub struct ManifestSet {
     /// Bare Pods (no controller).
     pub pods: Vec<Manifest<Pod>>,
     pub replication_controllers: Vec<Manifest<ReplicationController>>,
+    pub limit_ranges: Vec<Manifest<LimitRange>>,
     pub services: Vec<Manifest<Service>>,
     pub hpas: Vec<Manifest<HorizontalPodAutoscaler>>,
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
@@ -260,6 +261,9 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         }
         ("v1", "Service") => push_typed(&mut set.services, &mut set.incomplete, source, diags),
         ("v1", "Pod") => push_typed(&mut set.pods, &mut set.incomplete, source, diags),
+        ("v1", "LimitRange") => {
+            push_typed(&mut set.limit_ranges, &mut set.incomplete, source, diags)
+        }
         ("v1", "ReplicationController") => push_typed(
             &mut set.replication_controllers,
             &mut set.incomplete,
@@ -292,6 +296,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             | "Job"
             | "CronJob"
             | "Pod"
+            | "LimitRange"
             | "ReplicationController"
             | "Service"
             | "HorizontalPodAutoscaler"

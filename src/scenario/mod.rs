@@ -13,6 +13,7 @@ pub mod diag;
 pub mod ingress;
 pub mod job;
 pub mod keda;
+pub mod limit_range;
 pub mod llm_trace;
 pub mod manifest;
 pub mod manifest_files;

@@ -1,0 +1,383 @@
+//! LimitRanges (`v1`), applied as the LimitRanger admission plugin applies them when a pod is
+//! created: a container without a request or limit for a resource gets its namespace's
+//! default, and a pod outside a `min`/`max`/`maxLimitRequestRatio` is forbidden.
+//!
+//! The order is upstream's: the pod's own API defaulting first (a container with a limit and
+//! no request requests its limit), then the LimitRange's defaults (`default` limits,
+//! `defaultRequest` requests — themselves defaulted from `max` and `min` by the LimitRange's
+//! API defaulting), then the checks. kubesim applies them to every pod template in the
+//! manifests before reading them; a template whose pods would be forbidden is an error, since
+//! its controller could never create a pod (Kubernetes would log `FailedCreate` forever).
+//! Scripted `apply` events do not go through it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Container, LimitRange, LimitRangeItem, PodSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use super::diag::Diagnostic;
+use super::manifest::{Manifest, ManifestSet, Source, namespace_of, resource_amount};
+
+type ResourceList = BTreeMap<String, Quantity>;
+
+/// One `type: Container` or `type: Pod` item, with the LimitRange's name.
+struct Item {
+    range: String,
+    kind: ItemKind,
+    default_limits: ResourceList,
+    default_requests: ResourceList,
+    min: ResourceList,
+    max: ResourceList,
+    max_ratio: ResourceList,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ItemKind {
+    Container,
+    Pod,
+}
+
+/// Applies every namespace's LimitRanges to the pod templates of the set.
+pub fn admit(set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
+    let mut by_namespace: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+    for m in &set.limit_ranges {
+        let namespace = namespace_of(&m.object.metadata);
+        by_namespace.entry(namespace).or_default().extend(items(m));
+    }
+    if by_namespace.is_empty() {
+        return;
+    }
+    for_each_pod_spec(set, &mut |namespace, spec, src, path, what| {
+        if let Some(items) = by_namespace.get(namespace) {
+            admit_pod(spec, items, src, path, what, diags);
+        }
+    });
+}
+
+/// The Container and Pod items of a LimitRange, with `SetDefaults_LimitRangeItem` applied.
+fn items(m: &Manifest<LimitRange>) -> Vec<Item> {
+    let range = m.object.metadata.name.clone().unwrap_or_default();
+    let limits = m.object.spec.as_ref().map_or(&[][..], |s| &s.limits[..]);
+    limits
+        .iter()
+        .filter_map(|l: &LimitRangeItem| {
+            let kind = match l.type_.as_str() {
+                "Container" => ItemKind::Container,
+                "Pod" => ItemKind::Pod,
+                _ => return None, // PersistentVolumeClaim: no volumes in the model
+            };
+            let list = |r: &Option<ResourceList>| r.clone().unwrap_or_default();
+            let (min, max) = (list(&l.min), list(&l.max));
+            let mut default_limits = list(&l.default);
+            let mut default_requests = list(&l.default_request);
+            if kind == ItemKind::Container {
+                for (k, v) in &max {
+                    default_limits.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                for (k, v) in &default_limits {
+                    default_requests
+                        .entry(k.clone())
+                        .or_insert_with(|| v.clone());
+                }
+                for (k, v) in &min {
+                    default_requests
+                        .entry(k.clone())
+                        .or_insert_with(|| v.clone());
+                }
+            }
+            Some(Item {
+                range: range.clone(),
+                kind,
+                default_limits,
+                default_requests,
+                min,
+                max,
+                max_ratio: list(&l.max_limit_request_ratio),
+            })
+        })
+        .collect()
+}
+
+/// Calls `f(namespace, pod spec, source, path of the pod spec, "Kind name")` for every pod
+/// template of the set.
+fn for_each_pod_spec(
+    set: &mut ManifestSet,
+    f: &mut dyn FnMut(&str, &mut PodSpec, &Source, &str, &str),
+) {
+    macro_rules! each {
+        ($list:expr, $kind:literal, $path:literal, |$o:ident| $spec:expr) => {
+            for m in &mut $list {
+                let namespace = namespace_of(&m.object.metadata);
+                let what = format!(
+                    "{} {:?}",
+                    $kind,
+                    m.object.metadata.name.clone().unwrap_or_default()
+                );
+                let $o = &mut m.object;
+                if let Some(spec) = $spec {
+                    f(&namespace, spec, &m.source, $path, &what);
+                }
+            }
+        };
+    }
+    each!(set.deployments, "Deployment", "spec.template.spec", |o| o
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut()));
+    each!(
+        set.stateful_sets,
+        "StatefulSet",
+        "spec.template.spec",
+        |o| o.spec.as_mut().and_then(|s| s.template.spec.as_mut())
+    );
+    each!(set.daemon_sets, "DaemonSet", "spec.template.spec", |o| o
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut()));
+    each!(set.jobs, "Job", "spec.template.spec", |o| o
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut()));
+    each!(
+        set.cron_jobs,
+        "CronJob",
+        "spec.jobTemplate.spec.template.spec",
+        |o| o
+            .spec
+            .as_mut()
+            .and_then(|s| s.job_template.spec.as_mut())
+            .and_then(|s| s.template.spec.as_mut())
+    );
+    each!(
+        set.replication_controllers,
+        "ReplicationController",
+        "spec.template.spec",
+        |o| o
+            .spec
+            .as_mut()
+            .and_then(|s| s.template.as_mut())
+            .and_then(|t| t.spec.as_mut())
+    );
+    each!(set.pods, "Pod", "spec", |o| o.spec.as_mut());
+}
+
+/// Defaults the pod's containers, then checks the pod against every item.
+fn admit_pod(
+    spec: &mut PodSpec,
+    items: &[Item],
+    src: &Source,
+    path: &str,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let containers = spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten());
+    for c in containers {
+        default_container(c, items);
+    }
+    let mut problems = Vec::new();
+    for item in items {
+        match item.kind {
+            ItemKind::Container => {
+                for c in &spec.containers {
+                    check(item, "Container", &requests(c), &limits(c), &mut problems);
+                }
+            }
+            ItemKind::Pod => {
+                let (mut req, mut lim) = (BTreeMap::new(), BTreeMap::new());
+                for c in &spec.containers {
+                    add_into(&mut req, &requests(c));
+                    add_into(&mut lim, &limits(c));
+                }
+                check(item, "Pod", &req, &lim, &mut problems);
+            }
+        }
+    }
+    for (range, problem) in problems {
+        diags.push(src.error(
+            &format!("{path}.containers"),
+            format!("{what}'s pods would be forbidden by LimitRange {range:?}: {problem}"),
+        ));
+    }
+}
+
+/// API defaulting (request := limit), then the LimitRange defaults for what is still missing.
+fn default_container(c: &mut Container, items: &[Item]) {
+    let res = c.resources.get_or_insert_with(Default::default);
+    let limits = res.limits.get_or_insert_with(Default::default);
+    let requests = res.requests.get_or_insert_with(Default::default);
+    for (k, v) in limits.iter() {
+        requests.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    for item in items.iter().filter(|i| i.kind == ItemKind::Container) {
+        for (k, v) in &item.default_limits {
+            limits.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &item.default_requests {
+            requests.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+}
+
+/// A container's requests or limits as amounts (millicores, bytes, counts).
+fn amounts(list: Option<&ResourceList>) -> BTreeMap<String, i64> {
+    (list.into_iter().flatten())
+        .filter_map(|(k, q)| Some((k.clone(), resource_amount(k, &q.0, |_| {})?)))
+        .collect()
+}
+
+fn requests(c: &Container) -> BTreeMap<String, i64> {
+    amounts(c.resources.as_ref().and_then(|r| r.requests.as_ref()))
+}
+
+fn limits(c: &Container) -> BTreeMap<String, i64> {
+    amounts(c.resources.as_ref().and_then(|r| r.limits.as_ref()))
+}
+
+fn add_into(total: &mut BTreeMap<String, i64>, more: &BTreeMap<String, i64>) {
+    for (k, v) in more {
+        *total.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+/// `PodValidateLimitFunc`'s checks of one item, worded as upstream's messages.
+fn check(
+    item: &Item,
+    scope: &str,
+    requests: &BTreeMap<String, i64>,
+    limits: &BTreeMap<String, i64>,
+    problems: &mut Vec<(String, String)>,
+) {
+    let mut say = |message: String| problems.push((item.range.clone(), message));
+    for (k, min_q) in &item.min {
+        let Some(min) = resource_amount(k, &min_q.0, |_| {}) else {
+            continue;
+        };
+        match requests.get(k) {
+            None => say(format!(
+                "minimum {k} usage per {scope} is {}. No request is specified",
+                min_q.0
+            )),
+            Some(&r) if r < min => say(format!(
+                "minimum {k} usage per {scope} is {}, but request is {}",
+                min_q.0,
+                shown(k, r)
+            )),
+            _ => {}
+        }
+    }
+    for (k, max_q) in &item.max {
+        let Some(max) = resource_amount(k, &max_q.0, |_| {}) else {
+            continue;
+        };
+        match limits.get(k) {
+            None => say(format!(
+                "maximum {k} usage per {scope} is {}. No limit is specified",
+                max_q.0
+            )),
+            Some(&l) if l > max => say(format!(
+                "maximum {k} usage per {scope} is {}, but limit is {}",
+                max_q.0,
+                shown(k, l)
+            )),
+            _ => {}
+        }
+    }
+    for (k, ratio_q) in &item.max_ratio {
+        let (Some(&l), Some(&r)) = (limits.get(k), requests.get(k)) else {
+            continue;
+        };
+        let Ok(ratio) = ratio_q.0.parse::<f64>() else {
+            continue;
+        };
+        if r > 0 && l as f64 / r as f64 > ratio {
+            say(format!(
+                "{k} max limit to request ratio per {scope} is {}, but provided ratio is {:.6}",
+                ratio_q.0,
+                l as f64 / r as f64
+            ));
+        }
+    }
+}
+
+/// An amount as a quantity reads (`500m`, `2`, bytes as a number).
+fn shown(resource: &str, amount: i64) -> String {
+    match resource {
+        "cpu" if amount % 1000 == 0 => format!("{}", amount / 1000),
+        "cpu" => format!("{amount}m"),
+        "memory" | "ephemeral-storage" => crate::cluster::quantity::format_bytes(amount),
+        r if r.starts_with("hugepages-") => crate::cluster::quantity::format_bytes(amount),
+        _ => amount.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::manifest::{add_text, deployment_spec};
+
+    const RANGE: &str = "apiVersion: v1\nkind: LimitRange\nmetadata: {name: limits, namespace: team}\nspec:\n  limits:\n    - type: Container\n      default: {cpu: 500m}\n      defaultRequest: {cpu: 250m}\n      max: {cpu: '2', memory: 4Gi}\n      min: {memory: 64Mi}\n    - type: Pod\n      max: {cpu: '3'}\n";
+
+    /// The cpu request and limit (millicores) of the one Deployment after admission, and the
+    /// diagnostics.
+    fn admitted(containers: &str, namespace: &str) -> (i64, Option<i64>, Vec<String>) {
+        let deployment = format!(
+            "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {namespace}}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers: {containers}\n"
+        );
+        let mut set = ManifestSet::default();
+        let mut diags = Vec::new();
+        add_text(
+            &mut set,
+            "m.yaml",
+            &format!("{RANGE}{deployment}"),
+            &mut diags,
+        );
+        admit(&mut set, &mut diags);
+        let spec = deployment_spec(&set.deployments[0], &mut diags).unwrap();
+        let shown = diags.iter().map(|d| d.to_string()).collect();
+        (
+            spec.pod.requests.cpu_millis,
+            spec.pod.cpu_limit_millis,
+            shown,
+        )
+    }
+
+    #[test]
+    fn defaults_fill_what_containers_leave_out() {
+        // No resources: defaultRequest 250m and default limit 500m; memory gets min 64Mi as
+        // its request (defaultRequest defaults to min) and max 4Gi as its limit.
+        let (req, lim, diags) = admitted("[{name: app, resources: {}}]", "team");
+        assert_eq!((req, lim), (250, Some(500)), "{diags:?}");
+        assert!(diags.is_empty(), "{diags:?}");
+        // A limit without a request: the pod's own defaulting comes first (request = limit
+        // 1 cpu), so defaultRequest does not apply.
+        let (req, lim, _) = admitted("[{name: app, resources: {limits: {cpu: '1'}}}]", "team");
+        assert_eq!((req, lim), (1000, Some(1000)));
+        // Another namespace is not touched.
+        let (req, lim, _) = admitted("[{name: app, resources: {}}]", "default");
+        assert_eq!((req, lim), (0, None));
+    }
+
+    #[test]
+    fn pods_outside_min_and_max_are_forbidden_with_upstreams_words() {
+        let (_, _, diags) = admitted(
+            "[{name: app, resources: {limits: {cpu: '4'}, requests: {memory: 32Mi}}}]",
+            "team",
+        );
+        let want = [
+            "minimum memory usage per Container is 64Mi, but request is 32Mi",
+            "maximum cpu usage per Container is 2, but limit is 4",
+            "maximum cpu usage per Pod is 3, but limit is 4",
+        ];
+        for w in want {
+            assert!(
+                diags
+                    .iter()
+                    .any(|d| d.contains(w) && d.contains("LimitRange \"limits\"")),
+                "{w:?} not in {diags:#?}"
+            );
+        }
+    }
+}
