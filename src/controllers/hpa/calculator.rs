@@ -523,19 +523,11 @@ mod tests {
 
     /// A Running, Ready pod started an hour ago with a 1-CPU request and the given usage.
     fn pod(usage: Option<i64>) -> PodView {
-        PodView {
-            phase: HpaPodPhase::Running,
-            deleting: false,
-            ready: true,
-            ready_transition: SimTime::ZERO,
-            start_time: Some(SimTime::ZERO),
-            request_milli: Some(1000),
-            sample: usage.map(|u| Sample {
-                value_milli: u,
-                timestamp: NOW,
-                window: SimDuration::from_secs(15),
-            }),
+        let mut p = PodView::running(1000, usage.unwrap_or(0), NOW);
+        if usage.is_none() {
+            p.sample = None;
         }
+        p
     }
 
     fn unready(mut p: PodView) -> PodView {
