@@ -52,6 +52,7 @@ mod history;
 mod jobs;
 mod keda;
 mod llm;
+mod quota;
 mod scripted;
 
 use dirty::Dirty;
@@ -281,6 +282,9 @@ struct Engine<'s> {
     startup_rngs: Vec<SimRng>,
     /// Each Job's run times and failures (`job-run/<job>`).
     job_rngs: Vec<SimRng>,
+    /// Workloads whose last pod creation a ResourceQuota refused: looked at in every
+    /// reconcile until one is admitted.
+    quota_blocked: std::collections::BTreeSet<DeploymentId>,
     scheduler: scheduler::Scheduler,
     scheduler_rng: SimRng,
     /// The pending `SchedulerRetry`, if any.
@@ -405,6 +409,7 @@ impl<'s> Engine<'s> {
                 .iter()
                 .map(|d| streams.stream(&format!("startup/{}", d.name)))
                 .collect(),
+            quota_blocked: Default::default(),
             job_rngs: s
                 .deployments
                 .iter()
@@ -1031,7 +1036,7 @@ impl<'s> Engine<'s> {
     /// every reconcile, as every Deployment once was, so that when these changes are noticed
     /// does not change.
     fn moves_with_time(&self, deployment: DeploymentId) -> bool {
-        if self.cron_due(deployment) {
+        if self.cron_due(deployment) || self.quota_blocked.contains(&deployment) {
             return true;
         }
         let d = self.cluster.deployment(deployment);
@@ -1208,6 +1213,11 @@ impl<'s> Engine<'s> {
                 self.dirty.workload(deployment);
             }
             Intent::CreatePod { replica_set } => {
+                let rs = &self.cluster.replica_sets[replica_set.index()];
+                let (workload, template) = (rs.deployment, std::sync::Arc::clone(&rs.template));
+                if !self.admit_quota(workload, &template) {
+                    return;
+                }
                 let pod = self.cluster.create_pod(replica_set, self.now);
                 let message = format!(
                     "Created by ReplicaSet {}",
@@ -1223,6 +1233,11 @@ impl<'s> Engine<'s> {
                 replica_set,
                 ordinal,
             } => {
+                let rs = &self.cluster.replica_sets[replica_set.index()];
+                let (workload, template) = (rs.deployment, std::sync::Arc::clone(&rs.template));
+                if !self.admit_quota(workload, &template) {
+                    return;
+                }
                 let pod = self
                     .cluster
                     .create_stateful_pod(replica_set, ordinal, self.now);
@@ -1237,6 +1252,10 @@ impl<'s> Engine<'s> {
                 self.dirty.workload(deployment);
             }
             Intent::CreateDaemonPod { deployment, node } => {
+                let template = std::sync::Arc::clone(self.cluster.current_template(deployment));
+                if !self.admit_quota(deployment, &template) {
+                    return;
+                }
                 let pod = self.cluster.create_daemon_pod(deployment, node, self.now);
                 let message = format!(
                     "Created by DaemonSet {}",

@@ -136,6 +136,10 @@ impl Engine<'_> {
     /// `CreateJobPod`: `<job>-<suffix>`, or `<job>-<index>-<suffix>` for an Indexed Job.
     pub(super) fn create_job_pod(&mut self, run: Run, index: Option<u32>) {
         let rs = self.cluster.deployment(run.job).replica_sets[0];
+        let template = Arc::clone(&self.cluster.replica_sets[rs.index()].template);
+        if !self.admit_quota(run.job, &template) {
+            return;
+        }
         let job_name = self.job_name(run);
         let suffix = crate::cluster::pod_suffix(self.cluster.pods.len() as u32);
         let name = match index {

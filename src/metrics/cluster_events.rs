@@ -61,6 +61,8 @@ pub enum ClusterEventReason {
     SuccessfulDelete,
     /// A CronJob did not start a due run: one is active and its policy is Forbid.
     JobAlreadyActive,
+    /// A controller could not create a pod: a ResourceQuota of its namespace refused it.
+    FailedCreate,
 }
 
 impl ClusterEventReason {
@@ -73,6 +75,7 @@ impl ClusterEventReason {
             BackoffLimitExceeded | DeadlineExceeded => Some(MarkerKind::Failure),
             JobCompleted | JobDeleted | SuccessfulCreate | SuccessfulDelete => None,
             JobAlreadyActive => None,
+            FailedCreate => Some(MarkerKind::Failure),
             SpotInterruption => Some(MarkerKind::Spot),
             RolloutStarted => Some(MarkerKind::Rollout),
             Drain | Cordon | Uncordon | Scripted => Some(MarkerKind::Scripted),

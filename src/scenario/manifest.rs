@@ -14,7 +14,7 @@ use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Container, LimitRange, Namespace, Pod, PodSpec, ReplicationController, Service,
+    Container, LimitRange, Namespace, Pod, PodSpec, ReplicationController, ResourceQuota, Service,
 };
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -116,6 +116,7 @@ pub struct ManifestSet {
     pub pods: Vec<Manifest<Pod>>,
     pub replication_controllers: Vec<Manifest<ReplicationController>>,
     pub limit_ranges: Vec<Manifest<LimitRange>>,
+    pub resource_quotas: Vec<Manifest<ResourceQuota>>,
     pub services: Vec<Manifest<Service>>,
     pub hpas: Vec<Manifest<HorizontalPodAutoscaler>>,
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
@@ -261,6 +262,9 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         }
         ("v1", "Service") => push_typed(&mut set.services, &mut set.incomplete, source, diags),
         ("v1", "Pod") => push_typed(&mut set.pods, &mut set.incomplete, source, diags),
+        ("v1", "ResourceQuota") => {
+            push_typed(&mut set.resource_quotas, &mut set.incomplete, source, diags)
+        }
         ("v1", "LimitRange") => {
             push_typed(&mut set.limit_ranges, &mut set.incomplete, source, diags)
         }
@@ -297,6 +301,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             | "CronJob"
             | "Pod"
             | "LimitRange"
+            | "ResourceQuota"
             | "ReplicationController"
             | "Service"
             | "HorizontalPodAutoscaler"

@@ -25,6 +25,7 @@ pub mod pod_affinity;
 pub mod pod_spread;
 pub mod priority;
 pub mod probes;
+pub mod quota;
 pub mod raw;
 pub mod scheduler_config;
 pub mod slo;

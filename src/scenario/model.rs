@@ -38,6 +38,8 @@ pub struct Scenario {
     pub pod_traces: Vec<PodTraceSpec>,
     /// Each CronJob's schedule times.
     pub cron_jobs: Vec<CronTimes>,
+    /// ResourceQuotas, enforced when pods are created.
+    pub quotas: Vec<QuotaSpec>,
     /// The wall-clock instant of t = 0 (`spec.startTime`): CronJob schedules and Job names.
     pub start_time: jiff::Timestamp,
     pub hpa_settings: HpaSettings,
@@ -254,6 +256,76 @@ pub enum ConcurrencyPolicy {
     Forbid,
     /// Delete the active ones and start it.
     Replace,
+}
+
+/// A ResourceQuota's enforced amounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaSpec {
+    pub name: String,
+    pub namespace: String,
+    /// Each enforced resource and its hard amount (millicores, bytes or a count).
+    pub hard: Vec<(QuotaResource, i64)>,
+}
+
+/// A quota key kubesim enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaResource {
+    RequestsCpu,
+    RequestsMemory,
+    LimitsCpu,
+    LimitsMemory,
+    RequestsGpu,
+    Pods,
+}
+
+impl QuotaResource {
+    /// The quota key as `spec.hard` may write it.
+    pub fn of_key(key: &str) -> Option<QuotaResource> {
+        Some(match key {
+            "cpu" | "requests.cpu" => QuotaResource::RequestsCpu,
+            "memory" | "requests.memory" => QuotaResource::RequestsMemory,
+            "limits.cpu" => QuotaResource::LimitsCpu,
+            "limits.memory" => QuotaResource::LimitsMemory,
+            "requests.nvidia.com/gpu" => QuotaResource::RequestsGpu,
+            "pods" | "count/pods" => QuotaResource::Pods,
+            _ => return None,
+        })
+    }
+
+    /// Its name in messages, as upstream's (`requests.cpu`).
+    pub fn key(self) -> &'static str {
+        match self {
+            QuotaResource::RequestsCpu => "requests.cpu",
+            QuotaResource::RequestsMemory => "requests.memory",
+            QuotaResource::LimitsCpu => "limits.cpu",
+            QuotaResource::LimitsMemory => "limits.memory",
+            QuotaResource::RequestsGpu => "requests.nvidia.com/gpu",
+            QuotaResource::Pods => "pods",
+        }
+    }
+
+    /// The resource whose quantity syntax its amount uses.
+    pub fn resource_name(self) -> &'static str {
+        match self {
+            QuotaResource::RequestsCpu | QuotaResource::LimitsCpu => "cpu",
+            QuotaResource::RequestsMemory | QuotaResource::LimitsMemory => "memory",
+            QuotaResource::RequestsGpu => "nvidia.com/gpu",
+            QuotaResource::Pods => "pods",
+        }
+    }
+
+    /// What one pod of `pod` uses of it (`None`: it does not say — no limit where a limit is
+    /// quota'd, which the API server refuses).
+    pub fn of_pod(self, pod: &PodTemplate) -> Option<i64> {
+        match self {
+            QuotaResource::RequestsCpu => Some(pod.requests.cpu_millis),
+            QuotaResource::RequestsMemory => Some(pod.requests.memory_bytes),
+            QuotaResource::LimitsCpu => pod.cpu_limit_millis,
+            QuotaResource::LimitsMemory => pod.memory_limit_bytes,
+            QuotaResource::RequestsGpu => Some(pod.requests.gpus),
+            QuotaResource::Pods => Some(1),
+        }
+    }
 }
 
 /// A CronJob's schedule resolved to simulated times.

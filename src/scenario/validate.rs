@@ -666,6 +666,7 @@ impl Builder<'_> {
             pod_traces,
             cron_jobs,
             start_time,
+            quotas: super::quota::quotas(set, self.diags),
             hpa_settings,
             metric_resolution,
             metric_series,

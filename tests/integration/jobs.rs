@@ -383,3 +383,53 @@ fn a_running_job_pod_takes_its_share_of_the_node_cpu_from_serving_pods() {
         "alone {alone} ms, beside the Job {shared} ms"
     );
 }
+
+#[test]
+fn a_resource_quota_holds_pods_back_until_room_is_freed() {
+    // Quota requests.cpu 2 in `batch`; a Job of 4 one-cpu pods, all at once, 2 minutes each:
+    // two pods at 0 (the third is refused: FailedCreate, once however often the controller
+    // asks), two more when the first two end at 120 s — the first pod's end lets one in and
+    // the Job asks for two, so a second episode is told — and complete at 240 s.
+    let text = r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: quota}
+spec:
+  duration: 10m
+  seed: 2
+  startWarm: false
+  cluster:
+    nodePools:
+      - {name: pool, count: 1, allocatable: {cpu: "8", memory: 32Gi}}
+  workloads:
+    - {job: batch/crunch, startupTime: 0s, runTime: 2m}
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: compute, namespace: batch}
+spec:
+  hard: {requests.cpu: "2", pods: "10", count/configmaps: "5"}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: crunch, namespace: batch}
+spec:
+  completions: 4
+  parallelism: 4
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: main, resources: {requests: {cpu: "1", memory: 1Gi}}}]
+"#;
+    let out = run_text("job-quota", text);
+    assert_eq!(created(&out), vec![0.0, 0.0, 120.0, 120.0]);
+    let refused: Vec<(f64, String)> = (out.cluster_events.iter())
+        .filter(|e| format!("{:?}", e.reason) == "FailedCreate")
+        .map(|e| (e.t_seconds, e.message.clone()))
+        .collect();
+    let message = "pods of crunch are forbidden: exceeded quota: compute, requested: requests.cpu=1, used: requests.cpu=2, limited: requests.cpu=2";
+    assert_eq!(
+        refused,
+        vec![(0.0, message.to_string()), (120.0, message.to_string())]
+    );
+    assert_eq!(job(&out).finished_seconds, Some(240.0));
+}
