@@ -18,6 +18,7 @@ pub mod llm_trace;
 pub mod manifest;
 pub mod manifest_files;
 pub mod model;
+pub mod namespaces;
 pub mod overrides;
 pub mod pattern;
 pub mod pdb;

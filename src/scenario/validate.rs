@@ -145,6 +145,7 @@ fn validate_manifest_set(files: &[(String, String)]) -> Vec<Diagnostic> {
         manifest::add_text(&mut set, name, text, &mut diags);
     }
     diags.extend(set.skipped_notes());
+    super::namespaces::check(&set, &mut diags);
     super::limit_range::admit(&mut set, &mut diags);
     let deployments = convert_deployments(&set, &mut diags);
     for hpa in &set.hpas {
@@ -191,6 +192,7 @@ fn load_inner(
     for (index, e) in object_overrides.unmatched() {
         diags.push(overrides::error(index, e));
     }
+    super::namespaces::check(&set, diags);
     super::limit_range::admit(&mut set, diags);
     let mut builder = Builder {
         source: &source,
