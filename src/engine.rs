@@ -6,6 +6,8 @@
 //! a scenario has validated, running it cannot fail on its inputs; the one runtime limit is the
 //! event budget (`spec.maxEvents`), which stops a runaway scenario with an error.
 
+use std::collections::BTreeMap;
+
 use crate::cluster::accounting::{self, AllocationTotals, GpuDemand};
 use crate::cluster::{
     Cluster, DeploymentId, HpaId, NodeId, NodeState, PodId, PodPhase, PoolId, ReplicaSetId,
@@ -46,6 +48,7 @@ use crate::traffic::llm::tokens::TokenArrivals;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
 
 mod calls;
+mod config;
 mod containers;
 mod dirty;
 mod history;
@@ -332,6 +335,10 @@ struct Engine<'s> {
     containers: Vec<containers::Container>,
     /// The images on each node, by node id.
     image_caches: Vec<kubelet::ImageCache>,
+    /// The ConfigMaps and Secrets that exist now.
+    configs: crate::scenario::config_refs::ConfigObjects,
+    /// Pods that could not start for want of one, by id.
+    config_waits: BTreeMap<PodId, config::ConfigWait>,
 }
 
 impl<'s> Engine<'s> {
@@ -496,6 +503,8 @@ impl<'s> Engine<'s> {
                 .collect(),
             containers: Vec::new(),
             image_caches: Vec::new(),
+            configs: s.config_objects.clone(),
+            config_waits: BTreeMap::new(),
         }
     }
 
@@ -534,13 +543,16 @@ impl<'s> Engine<'s> {
                 .pods
                 .iter()
                 .filter(|p| p.node.is_some() && p.phase == PodPhase::Pending)
+                .filter(|p| !self.config_waits.contains_key(&p.id))
                 .map(|p| p.id)
                 .collect();
             if !self.warm_start || starting.is_empty() {
                 break;
             }
             for pod in starting {
-                self.start_container(pod, containers::Start::Warm);
+                if self.config_resolved(pod) {
+                    self.start_container(pod, containers::Start::Warm);
+                }
             }
         }
         self.warm_start = false;
@@ -783,12 +795,15 @@ impl<'s> Engine<'s> {
     fn on_pod_started(&mut self, pod: PodId) {
         let p = self.cluster.pod(pod);
         if p.deletion.is_some() || p.phase != PodPhase::Pending {
+            self.forget_config_wait(pod);
             return; // deleted while starting
         }
         if self.on_failed_node(pod) {
             return; // the machine is down: it starts when the node recovers
         }
-        self.start_container(pod, containers::Start::First);
+        if self.config_resolved(pod) {
+            self.start_container(pod, containers::Start::First);
+        }
     }
 
     /// Logs an event for `pod` under its name and its Deployment's.

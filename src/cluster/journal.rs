@@ -32,6 +32,9 @@ pub enum PodStatus {
     Pending,
     /// Bound; its containers have not started.
     ContainerCreating,
+    /// Bound; the kubelet cannot create its container: a ConfigMap or Secret its environment
+    /// needs is missing.
+    CreateContainerConfigError,
     Running,
     /// Its container was killed and waits out the restart backoff.
     CrashLoopBackOff,
@@ -260,6 +263,8 @@ pub fn pod_state(p: &super::Pod) -> PodState {
         PodStatus::Terminating
     } else if p.node.is_none() {
         PodStatus::Pending
+    } else if p.phase == PodPhase::Pending && p.config_error {
+        PodStatus::CreateContainerConfigError
     } else if p.phase == PodPhase::Pending {
         PodStatus::ContainerCreating
     } else if p.backoff {

@@ -195,6 +195,9 @@ pub struct Pod {
     pub nominated_node: Option<NodeId>,
     /// Its container was killed and waits out the restart backoff (`CrashLoopBackOff`).
     pub backoff: bool,
+    /// The kubelet could not create its container: a ConfigMap or Secret its environment
+    /// needs is missing (`CreateContainerConfigError`).
+    pub config_error: bool,
     /// How a Job's pod ended its run (`None`: it did not, or it is not a Job's).
     pub exit: Option<PodExit>,
     /// A Job's pod: which of its workload's runs (Jobs) it belongs to.
@@ -989,6 +992,7 @@ impl Cluster {
             unschedulable_since: None,
             nominated_node: None,
             backoff: false,
+            config_error: false,
             exit: None,
             job_run: 0,
         });
@@ -1177,6 +1181,13 @@ impl Cluster {
         self.journal_pod(pod);
     }
 
+    /// Whether the kubelet could not create the pod's container for want of a ConfigMap or
+    /// Secret (`CreateContainerConfigError`).
+    pub fn set_config_error(&mut self, pod: PodId, error: bool) {
+        self.pods[pod.index()].config_error = error;
+        self.journal_pod(pod);
+    }
+
     /// Records the pod's state in the journal (kept only if it changed).
     fn journal_pod(&mut self, pod: PodId) {
         let state = super::journal::pod_state(&self.pods[pod.index()]);
@@ -1241,9 +1252,15 @@ impl Cluster {
     }
 }
 
-/// A template printed in full: equal templates print the same.
+/// A template printed in full: equal templates print the same. Its last field, the ConfigMap
+/// and Secret references, came later: left out while empty, so that the templates without any
+/// keep the hashes (and their pods the names) they had.
 fn template_key(pod: &PodTemplate) -> Arc<str> {
-    Arc::from(format!("{pod:?}"))
+    let printed = format!("{pod:?}");
+    match printed.strip_suffix(", config_refs: [] }") {
+        Some(before) => Arc::from(format!("{before} }}")),
+        None => Arc::from(printed),
+    }
 }
 
 /// The `pod-template-hash` label: as upstream's `ComputeHash`, a 32-bit FNV-1a hash of the
@@ -1277,4 +1294,30 @@ pub fn pod_suffix(n: u32) -> String {
             c
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::config_refs::{ConfigKind, ConfigRef, ConfigUse};
+
+    #[test]
+    fn templates_without_config_references_keep_their_hash() {
+        // The key of a template without references prints no `config_refs` field at all
+        // (its hash is what it was before the field existed); one with references differs.
+        let plain = PodTemplate::default();
+        let key = template_key(&plain);
+        assert!(key.ends_with("default_spread_selector: None }"), "{key}");
+        let mut with_refs = plain.clone();
+        with_refs.config_refs.push(ConfigRef {
+            kind: ConfigKind::ConfigMap,
+            name: "app".into(),
+            keys: vec![],
+            usage: ConfigUse::Env,
+            field: "containers[0].envFrom[0].configMapRef".into(),
+        });
+        let other = template_key(&with_refs);
+        assert!(other.contains("config_refs: [ConfigRef"), "{other}");
+        assert_ne!(template_hash(&key), template_hash(&other));
+    }
 }

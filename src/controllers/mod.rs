@@ -146,8 +146,12 @@ pub enum PodEventReason {
     OOMKilled,
     /// A Job's pod ran to the end and exited 0 (phase `Succeeded`).
     Completed,
-    /// A Job's pod exited non-zero (phase `Failed`).
+    /// A Job's pod exited non-zero (phase `Failed`), or the kubelet could not create the
+    /// pod's container (`CreateContainerConfigError`: a ConfigMap or Secret is missing).
     Failed,
+    /// The kubelet could not mount one of the pod's volumes (its ConfigMap or Secret is
+    /// missing): the pod stays `ContainerCreating`.
+    FailedMount,
 }
 
 /// Why the CronJob controller deletes one of its Jobs.
@@ -168,7 +172,8 @@ impl PodEventReason {
             | PodEventReason::Unhealthy
             | PodEventReason::BackOff
             | PodEventReason::OOMKilled
-            | PodEventReason::Failed => "Warning",
+            | PodEventReason::Failed
+            | PodEventReason::FailedMount => "Warning",
             _ => "Normal",
         }
     }

@@ -159,7 +159,12 @@ impl Engine<'_> {
                     replicas,
                 })
             }
-            ScriptedAction::Apply { deployments, hpas } => {
+            ScriptedAction::Apply {
+                deployments,
+                hpas,
+                configs,
+            } => {
+                self.apply_configs(configs);
                 for applied in deployments {
                     let deployment = DeploymentId(applied.index as u32);
                     self.deployment_event(deployment, scripted, "kubectl apply".into());

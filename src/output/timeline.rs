@@ -452,6 +452,7 @@ fn pod_slice_name(status: PodStatus, ready: bool) -> &'static str {
     match (status, ready) {
         (PodStatus::Pending, _) => "Pending",
         (PodStatus::ContainerCreating, _) => "ContainerCreating",
+        (PodStatus::CreateContainerConfigError, _) => "CreateContainerConfigError",
         (PodStatus::Running, true) => "Running (Ready)",
         (PodStatus::Running, false) => "Running (not Ready)",
         (PodStatus::CrashLoopBackOff, _) => "CrashLoopBackOff",

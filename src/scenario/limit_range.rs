@@ -100,7 +100,7 @@ fn items(m: &Manifest<LimitRange>) -> Vec<Item> {
 
 /// Calls `f(namespace, pod spec, source, path of the pod spec, "Kind name")` for every pod
 /// template of the set.
-fn for_each_pod_spec(
+pub(super) fn for_each_pod_spec(
     set: &mut ManifestSet,
     f: &mut dyn FnMut(&str, &mut PodSpec, &Source, &str, &str),
 ) {

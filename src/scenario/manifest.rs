@@ -14,7 +14,8 @@ use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler as HpaV1;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Container, LimitRange, Namespace, Pod, PodSpec, ReplicationController, ResourceQuota, Service,
+    ConfigMap, Container, LimitRange, Namespace, Pod, PodSpec, ReplicationController,
+    ResourceQuota, Secret, Service,
 };
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -117,6 +118,9 @@ pub struct ManifestSet {
     pub replication_controllers: Vec<Manifest<ReplicationController>>,
     pub limit_ranges: Vec<Manifest<LimitRange>>,
     pub resource_quotas: Vec<Manifest<ResourceQuota>>,
+    /// ConfigMaps and Secrets, which pods may need before they start.
+    pub config_maps: Vec<Manifest<ConfigMap>>,
+    pub secrets: Vec<Manifest<Secret>>,
     pub services: Vec<Manifest<Service>>,
     pub hpas: Vec<Manifest<HorizontalPodAutoscaler>>,
     pub pdbs: Vec<Manifest<PodDisruptionBudget>>,
@@ -268,6 +272,8 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         ("v1", "LimitRange") => {
             push_typed(&mut set.limit_ranges, &mut set.incomplete, source, diags)
         }
+        ("v1", "ConfigMap") => push_typed(&mut set.config_maps, &mut set.incomplete, source, diags),
+        ("v1", "Secret") => push_secret(set, source, diags),
         ("v1", "ReplicationController") => push_typed(
             &mut set.replication_controllers,
             &mut set.incomplete,
@@ -302,6 +308,8 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             | "Pod"
             | "LimitRange"
             | "ResourceQuota"
+            | "ConfigMap"
+            | "Secret"
             | "ReplicationController"
             | "Service"
             | "HorizontalPodAutoscaler"
@@ -403,6 +411,21 @@ fn push_typed<T: DeserializeOwned>(
     if let Some(object) = decode_typed::<T>(&source, incomplete, diags) {
         into.push(Manifest { object, source });
     }
+}
+
+/// A Secret, its `data` values decoded as base64 (a value that is not says so).
+fn push_secret(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {
+    let mut found = Vec::new();
+    push_typed(&mut set.secrets, &mut set.incomplete, source, &mut found);
+    for d in &mut found {
+        if d.is_error() && d.path.starts_with("data.") {
+            d.message = format!(
+                "not base64 ({}): a Secret's data values are base64-encoded; write plain text under stringData",
+                d.message.trim_end_matches('.')
+            );
+        }
+    }
+    diags.extend(found);
 }
 
 /// autoscaling/v1 HPAs are converted to v2 with one CPU Utilization metric, as the API server does.
@@ -1132,6 +1155,7 @@ pub(super) fn pod_template(
             .filter_map(|c| c.image.as_deref())
             .map(super::model::normalized_image_name)
             .collect(),
+        config_refs: super::config_refs::config_refs(spec),
         ..PodTemplate::default()
     }
 }
@@ -2006,7 +2030,7 @@ mod tests {
 
     #[test]
     fn list_kind_and_unknown_kinds() {
-        let text = "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: cfg}\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: web}\n    spec: {selector: {app: web}}\n";
+        let text = "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: ServiceAccount\n    metadata: {name: cfg}\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: web}\n    spec: {selector: {app: web}}\n";
         let (set, diags) = load(text);
         assert_eq!(set.services.len(), 1);
         assert!(diags.is_empty(), "{diags:?}");
@@ -2014,7 +2038,7 @@ mod tests {
         assert_eq!(notes.len(), 1);
         assert_eq!(
             notes[0].message,
-            "skipped ConfigMap \"cfg\": kind not modelled"
+            "skipped ServiceAccount \"cfg\": kind not modelled"
         );
         assert!(!notes[0].is_error());
     }
@@ -2026,7 +2050,7 @@ mod tests {
         };
         let docs: Vec<String> = [
             ("ServiceAccount", "a"),
-            ("ConfigMap", "cfg"),
+            ("Role", "cfg"),
             ("ServiceAccount", "b"),
         ]
         .into_iter()
@@ -2039,7 +2063,7 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "skipped ConfigMap \"cfg\": kind not modelled",
+                "skipped Role \"cfg\": kind not modelled",
                 "skipped 5 ServiceAccount objects (\"a\", \"b\", \"z\", and 2 more): kind not modelled",
             ]
         );

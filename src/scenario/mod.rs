@@ -7,6 +7,7 @@
 pub mod alibaba;
 pub mod autoscaler_config;
 pub mod bare;
+pub mod config_refs;
 pub mod cron;
 pub mod de;
 pub mod diag;

@@ -40,6 +40,8 @@ pub struct Scenario {
     pub cron_jobs: Vec<CronTimes>,
     /// ResourceQuotas, enforced when pods are created.
     pub quotas: Vec<QuotaSpec>,
+    /// The ConfigMaps and Secrets of the manifests (scripted `apply` events may add more).
+    pub config_objects: super::config_refs::ConfigObjects,
     /// The wall-clock instant of t = 0 (`spec.startTime`): CronJob schedules and Job names.
     pub start_time: jiff::Timestamp,
     pub hpa_settings: HpaSettings,
@@ -57,6 +59,19 @@ pub struct Scenario {
     pub warnings: Vec<Diagnostic>,
     /// The scenario document after defaults and `--set`, as YAML.
     pub resolved_yaml: String,
+}
+
+impl Scenario {
+    /// The ConfigMaps and Secrets that scripted `apply` events create or replace.
+    pub fn applied_configs(&self) -> super::config_refs::ConfigObjects {
+        let mut out = super::config_refs::ConfigObjects::default();
+        for e in &self.events {
+            if let ScriptedAction::Apply { configs, .. } = &e.action {
+                configs.iter().cloned().for_each(|c| out.put(c));
+            }
+        }
+        out
+    }
 }
 
 /// A pool of identical nodes.
@@ -472,6 +487,9 @@ pub struct PodTemplate {
     /// its own (`helper.DefaultSelector`: the selectors of the Services that select the pod
     /// and of its ReplicaSet, ANDed); `None` for a pod that nobody selects.
     pub default_spread_selector: Option<LabelSelector>,
+    /// The ConfigMaps and Secrets the kubelet must find before the pod starts (not optional
+    /// ones), in the order it resolves them. Kept last: see `cluster::state::template_key`.
+    pub config_refs: Vec<super::config_refs::ConfigRef>,
 }
 
 impl SpreadConstraint {
@@ -1429,6 +1447,8 @@ pub enum ScriptedAction {
         deployments: Vec<AppliedDeployment>,
         /// (index into the scenario's HPAs, the new spec).
         hpas: Vec<(usize, HpaSpec)>,
+        /// ConfigMaps and Secrets created or replaced.
+        configs: Vec<super::config_refs::ConfigObject>,
     },
     /// `kubectl rollout undo` (to the previous revision, or `to_revision`).
     Rollback {

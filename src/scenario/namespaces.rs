@@ -62,7 +62,9 @@ pub fn check(set: &ManifestSet, diags: &mut Vec<Diagnostic>) {
         pdbs,
         ingresses,
         limit_ranges,
-        resource_quotas
+        resource_quotas,
+        config_maps,
+        secrets
     );
 }
 

@@ -147,6 +147,7 @@ fn validate_manifest_set(files: &[(String, String)]) -> Vec<Diagnostic> {
     diags.extend(set.skipped_notes());
     super::namespaces::check(&set, &mut diags);
     super::limit_range::admit(&mut set, &mut diags);
+    super::config_refs::check(&mut set, &Default::default(), &mut diags);
     let deployments = convert_deployments(&set, &mut diags);
     for hpa in &set.hpas {
         manifest::hpa_spec(hpa, &deployments, set.incomplete, &mut diags);
@@ -203,6 +204,7 @@ fn load_inner(
         invalid_llm: BTreeSet::new(),
     };
     let scenario = builder.build(&mut raw, &set, path, options);
+    super::config_refs::check(&mut set, &scenario.applied_configs(), diags);
     Some(scenario)
 }
 
@@ -669,6 +671,7 @@ impl Builder<'_> {
             cron_jobs,
             start_time,
             quotas: super::quota::quotas(set, self.diags),
+            config_objects: super::config_refs::ConfigObjects::of_manifests(set),
             hpa_settings,
             metric_resolution,
             metric_series,

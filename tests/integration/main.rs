@@ -5,6 +5,7 @@ mod bad_input;
 mod bare;
 mod calls;
 mod cli;
+mod config;
 mod daemonset;
 mod failures;
 mod hpa;

@@ -181,7 +181,36 @@ pub fn timeline(events: &[PodEvent], pod: &str, end_seconds: f64) -> Option<Stri
             );
         }
     }
+    if let Some(line) = config_wait_line(&mine) {
+        out.push_str(&line);
+    }
     Some(out)
+}
+
+/// How long the kubelet held the pod back for want of a ConfigMap or Secret (its volume did not
+/// mount, or its container could not be created), if it did.
+fn config_wait_line(mine: &[&PodEvent]) -> Option<String> {
+    let waits = |e: &&&PodEvent| {
+        e.reason == PodEventReason::FailedMount
+            || (e.reason == PodEventReason::Failed && e.message.starts_with("Error: "))
+    };
+    let first = mine
+        .iter()
+        .filter(waits)
+        .map(|e| e.t_seconds)
+        .reduce(f64::min)?;
+    let started = (mine.iter())
+        .filter(|e| e.reason == PodEventReason::Started && e.t_seconds > first)
+        .map(|e| e.t_seconds)
+        .reduce(f64::min);
+    let outcome = match started {
+        Some(t) => format!("its container started at {}", clock(t)),
+        None => "its container never started".to_string(),
+    };
+    Some(format!(
+        "The kubelet held it back from {} for want of a ConfigMap or Secret (the Warning events above); {outcome}.\n",
+        clock(first)
+    ))
 }
 
 /// Pod names, for a "did you mean" hint.

@@ -393,13 +393,15 @@ impl Builder<'_> {
         if others > 0 {
             self.error(
                 &field,
-                format!("{shown}: apply changes Deployments, StatefulSets, DaemonSets and HorizontalPodAutoscalers only; other kinds in the file are not simulated yet"),
+                format!("{shown}: apply changes Deployments, StatefulSets, DaemonSets, HorizontalPodAutoscalers, ConfigMaps and Secrets only; other kinds in the file are not simulated yet"),
             );
         }
+        let configs = super::super::config_refs::ConfigObjects::of_manifests(&applied);
         if applied.deployments.is_empty()
             && applied.daemon_sets.is_empty()
             && applied.stateful_sets.is_empty()
             && applied.hpas.is_empty()
+            && configs.is_empty()
         {
             self.error(&field, format!("{shown} has no workload to apply"));
         }
@@ -432,12 +434,12 @@ impl Builder<'_> {
             out.extend(self.applied(&m.source, spec, ctx, None, None));
         }
         let hpas = self.applied_hpas(&applied, ctx);
-        (self.error_count() == errors_before && !(out.is_empty() && hpas.is_empty())).then_some(
-            ScriptedAction::Apply {
-                deployments: out,
-                hpas,
-            },
-        )
+        let nothing = out.is_empty() && hpas.is_empty() && configs.is_empty();
+        (self.error_count() == errors_before && !nothing).then(|| ScriptedAction::Apply {
+            deployments: out,
+            hpas,
+            configs: configs.into_objects(),
+        })
     }
 
     /// The HPAs of an applied manifest, resolved like the scenario's: each must exist (by name
