@@ -8,7 +8,7 @@
 //! API defaulting), then the checks. kubesim applies them to every pod template in the
 //! manifests before reading them; a template whose pods would be forbidden is an error, since
 //! its controller could never create a pod (Kubernetes would log `FailedCreate` forever).
-//! Scripted `apply` events do not go through it.
+//! The templates of scripted `apply` events go through the scenario's LimitRanges too.
 
 use std::collections::BTreeMap;
 

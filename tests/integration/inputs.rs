@@ -155,3 +155,83 @@ fn a_scenario_reads_a_folder_of_manifests_and_runs_from_its_own_folder() {
     let shipped_run = run("scenarios/quickstart", "shipped-run");
     assert_eq!(from_folder, shipped_run);
 }
+
+const ADMITTED: &str = "apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: admitted}
+spec:
+  duration: 10m
+  cluster:
+    nodePools:
+      - {name: pool, count: 2, allocatable: {cpu: \"4\", memory: 16Gi}}
+  workloads:
+    - deployment: web
+  events:
+    - {at: 2m, action: apply, manifest: v2.yaml}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: defaults}
+spec:
+  limits:
+    - type: Container
+      defaultRequest: {cpu: 250m}
+      default: {cpu: 500m}
+      max: {cpu: \"1\"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: web:v1}]
+";
+
+/// `web` at `image`, its container's resources as given (YAML flow).
+fn applied_web(image: &str, resources: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers: [{{name: web, image: {image}, resources: {resources}}}]
+"
+    )
+}
+
+#[test]
+fn applied_templates_are_admitted_through_the_scenarios_limit_ranges() {
+    use kubesim::scenario::ScriptedAction;
+    // v2 states no resources: the LimitRange gives it 250m requested, 500m limit, as v1.
+    let dir = scratch("apply-admitted");
+    std::fs::write(dir.join("scenario.yaml"), ADMITTED).unwrap();
+    std::fs::write(dir.join("v2.yaml"), applied_web("web:v2", "{}")).unwrap();
+    let scenario = crate::support::load(&dir.join("scenario.yaml"), None, &[]);
+    assert_eq!(scenario.deployments[0].pod.requests.cpu_millis, 250);
+    let ScriptedAction::Apply { deployments, .. } = &scenario.events[0].action else {
+        panic!("an apply event");
+    };
+    let pod = &deployments[0].spec.pod;
+    assert_eq!(
+        (pod.requests.cpu_millis, pod.cpu_limit_millis),
+        (250, Some(500))
+    );
+    // A v2 above the LimitRange's max is refused where it is written, as the API server
+    // would refuse its pods.
+    let big = applied_web("web:v2", "{requests: {cpu: \"2\"}, limits: {cpu: \"2\"}}");
+    std::fs::write(dir.join("v2.yaml"), big).unwrap();
+    let (code, text) = validate(&[dir.join("scenario.yaml").to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("v2.yaml:9:")
+            && text.contains("maximum cpu usage per Container is 1, but limit is 2"),
+        "{text}"
+    );
+}

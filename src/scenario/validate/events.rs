@@ -389,13 +389,24 @@ impl Builder<'_> {
         let others = applied.services.len()
             + applied.pdbs.len()
             + applied.priority_classes.len()
-            + applied.namespaces.len();
+            + applied.namespaces.len()
+            + applied.jobs.len()
+            + applied.cron_jobs.len()
+            + applied.pods.len()
+            + applied.replication_controllers.len()
+            + applied.limit_ranges.len()
+            + applied.resource_quotas.len()
+            + applied.ingresses.len();
         if others > 0 {
             self.error(
                 &field,
                 format!("{shown}: apply changes Deployments, StatefulSets, DaemonSets, HorizontalPodAutoscalers, ConfigMaps and Secrets only; other kinds in the file are not simulated yet"),
             );
         }
+        // The applied templates are admitted as the scenario's are: the LimitRanges of their
+        // namespaces default and bound them (the ResourceQuotas apply when pods are created).
+        applied.limit_ranges = ctx.manifests.limit_ranges.clone();
+        super::super::limit_range::admit(&mut applied, self.diags);
         let configs = super::super::config_refs::ConfigObjects::of_manifests(&applied);
         if applied.deployments.is_empty()
             && applied.daemon_sets.is_empty()
