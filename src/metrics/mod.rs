@@ -6,6 +6,7 @@
 pub mod baseline;
 pub mod cluster_events;
 pub mod history;
+pub mod interval;
 pub mod pod_events;
 pub mod recorder;
 pub mod report;

@@ -2,6 +2,7 @@
 
 use hdrhistogram::Histogram;
 
+use super::interval::IntervalHistogram;
 use crate::cluster::accounting::AllocationTotals;
 use crate::cluster::{DeploymentId, HpaId, PoolId, ServiceId};
 use crate::scenario::Goodput;
@@ -141,17 +142,11 @@ pub struct ClusterSample {
 }
 
 /// Largest latency the histograms resolve (1 hour); larger values are clamped to it.
-const MAX_LATENCY_MICROS: u64 = 3_600_000_000;
+const MAX_LATENCY_MICROS: u64 = super::interval::MAX_VALUE;
 
 /// Whole-run latency: 3 significant digits (≤ 0.1 % error on every percentile).
 fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 3).expect("valid histogram bounds")
-}
-
-/// Per-sample latency for the time series: 2 significant digits, so clearing it every sample
-/// touches ~8× fewer buckets.
-fn new_interval_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 2).expect("valid histogram bounds")
 }
 
 /// A value that holds between changes; integrates over time for means and hours.
@@ -246,12 +241,13 @@ impl LlmStats {
 }
 
 /// Per-Service request statistics. Each latency goes into the whole-run histogram and into a
-/// coarser histogram of the current sample interval (cleared at each sample when used).
+/// coarser histogram of the current sample interval (2 significant digits, cleared at each
+/// sample; see [`IntervalHistogram`]).
 pub struct ServiceStats {
     pub served: u64,
     pub failed: [u64; FailureReason::ALL.len()],
     pub latency: Histogram<u64>,
-    interval_latency: Histogram<u64>,
+    interval_latency: IntervalHistogram,
     interval_served: u64,
     interval_failed: u64,
 }
@@ -262,7 +258,7 @@ impl ServiceStats {
             served: 0,
             failed: [0; FailureReason::ALL.len()],
             latency: new_histogram(),
-            interval_latency: new_interval_histogram(),
+            interval_latency: IntervalHistogram::default(),
             interval_served: 0,
             interval_failed: 0,
         }
@@ -274,9 +270,7 @@ impl ServiceStats {
 
     /// Starts a new sample interval.
     fn clear_interval(&mut self) {
-        if !self.interval_latency.is_empty() {
-            self.interval_latency.reset();
-        }
+        self.interval_latency.clear();
     }
 }
 
@@ -453,7 +447,7 @@ impl Recorder {
                 s.served += 1;
                 s.interval_served += 1;
                 s.latency.saturating_record(micros);
-                s.interval_latency.saturating_record(micros);
+                s.interval_latency.record(micros);
             }
             Observation::RequestFailed { service, reason } => {
                 let s = &mut self.services[service.index()];

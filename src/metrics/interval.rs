@@ -1,0 +1,163 @@
+//! The latency histogram of one sample interval: the time series' per-interval p50 and p99.
+//!
+//! It has the bucket layout of an HDR histogram of 1 µs to 1 h at 2 significant digits (the one
+//! the time series used before, from the `hdrhistogram` crate) and answers quantiles exactly as
+//! that one's `value_at_quantile` does, so the series are the same. What differs is the cost of
+//! a sample: it remembers which buckets the interval touched, so answering its quantiles scans,
+//! and clearing it zeroes, only that range — a service's latencies of one interval span a few
+//! hundred of its 3 328 buckets, and a day sampled every 15 s clears each service's histogram
+//! 5 760 times (the crate zeroes all 26 KB each time, and scans from the first bucket).
+//!
+//! Layout: values below 256 µs have a bucket each; above, bucket `b` (`1 ≤ b ≤ 24`) holds
+//! 128 slots of width `2^b` covering `[128 · 2^b, 256 · 2^b)`.
+
+/// Largest value recorded (1 h in µs); larger ones are clamped by the caller.
+pub const MAX_VALUE: u64 = 3_600_000_000;
+/// `log2` of the slots in the upper half of a bucket (2 significant digits: 256 sub-buckets).
+const HALF_MAGNITUDE: u32 = 7;
+const HALF_COUNT: usize = 1 << HALF_MAGNITUDE;
+/// 64 minus the bits of a sub-bucket index: the bucket of `v` is this minus its leading zeros.
+const LEADING_ZERO_BASE: u32 = 56;
+/// Values below 256 are bucket 0.
+const SUB_BUCKET_MASK: u64 = 255;
+/// Buckets needed to reach `MAX_VALUE`: 256 · 2^24 > 3.6 × 10^9.
+const BUCKETS: usize = 25;
+const LEN: usize = (BUCKETS + 1) * HALF_COUNT;
+
+pub struct IntervalHistogram {
+    counts: Vec<u64>,
+    total: u64,
+    /// The lowest and highest slots recorded into since the last clear.
+    low: usize,
+    high: usize,
+}
+
+impl Default for IntervalHistogram {
+    fn default() -> Self {
+        IntervalHistogram {
+            counts: vec![0; LEN],
+            total: 0,
+            low: LEN,
+            high: 0,
+        }
+    }
+}
+
+fn bucket_of(value: u64) -> u32 {
+    LEADING_ZERO_BASE - (value | SUB_BUCKET_MASK).leading_zeros()
+}
+
+/// The slot of `value` (`1 ≤ value ≤ MAX_VALUE`).
+fn slot_of(value: u64) -> usize {
+    let bucket = bucket_of(value);
+    let sub = (value >> bucket) as usize;
+    ((bucket as usize + 1) << HALF_MAGNITUDE) + sub - HALF_COUNT
+}
+
+/// The lowest value of `slot`.
+fn value_of(slot: usize) -> u64 {
+    let bucket = (slot >> HALF_MAGNITUDE) as i64 - 1;
+    let sub = (slot & (HALF_COUNT - 1)) + HALF_COUNT;
+    match bucket {
+        b if b < 0 => (sub - HALF_COUNT) as u64,
+        b => (sub as u64) << b,
+    }
+}
+
+/// The highest value counted in the same slot as `value`.
+fn highest_equivalent(value: u64) -> u64 {
+    let bucket = bucket_of(value);
+    ((value >> bucket) << bucket) + (1 << bucket) - 1
+}
+
+impl IntervalHistogram {
+    /// Counts `value` (µs, in `1..=MAX_VALUE`).
+    #[inline]
+    pub fn record(&mut self, value: u64) {
+        debug_assert!((1..=MAX_VALUE).contains(&value));
+        let slot = slot_of(value);
+        self.counts[slot] += 1;
+        self.total += 1;
+        self.low = self.low.min(slot);
+        self.high = self.high.max(slot);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The value at quantile `q` (`0 < q ≤ 1`): the highest value of the first slot at which
+    /// the running count reaches `⌈q × total⌉` (at least 1). 0 when empty.
+    pub fn value_at_quantile(&self, q: f64) -> u64 {
+        debug_assert!(q > 0.0);
+        if self.total == 0 {
+            return 0;
+        }
+        let target = ((q.min(1.0) * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for slot in self.low..=self.high {
+            seen += self.counts[slot];
+            if seen >= target {
+                return highest_equivalent(value_of(slot));
+            }
+        }
+        unreachable!("the recorded slots hold the whole count")
+    }
+
+    /// Empties it, zeroing only the slots used.
+    pub fn clear(&mut self) {
+        if self.total > 0 {
+            self.counts[self.low..=self.high].fill(0);
+        }
+        (self.total, self.low, self.high) = (0, LEN, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::Histogram;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_layout_is_the_crates_at_two_digits() {
+        let crate_hist = Histogram::<u64>::new_with_bounds(1, MAX_VALUE, 2).unwrap();
+        assert_eq!(crate_hist.distinct_values(), LEN);
+        for v in [1, 255, 256, 257, 1_000, 123_456, 99_999_999, MAX_VALUE] {
+            assert_eq!(
+                highest_equivalent(v),
+                crate_hist.highest_equivalent(v),
+                "{v}"
+            );
+            assert!(slot_of(v) < LEN);
+            assert!(value_of(slot_of(v)) <= v && v <= highest_equivalent(value_of(slot_of(v))));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn quantiles_equal_the_crates_across_clears(
+            intervals in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![1u64..300, 1u64..2_000_000, 1u64..=MAX_VALUE], 0..60),
+                1..4)
+        ) {
+            let mut ours = IntervalHistogram::default();
+            let mut theirs = Histogram::<u64>::new_with_bounds(1, MAX_VALUE, 2).unwrap();
+            for values in intervals {
+                for &v in &values {
+                    ours.record(v);
+                    theirs.saturating_record(v);
+                }
+                prop_assert_eq!(ours.is_empty(), theirs.is_empty());
+                for q in [0.5, 0.9, 0.99, 1.0] {
+                    if !theirs.is_empty() {
+                        prop_assert_eq!(ours.value_at_quantile(q), theirs.value_at_quantile(q));
+                    }
+                }
+                ours.clear();
+                theirs.reset();
+            }
+        }
+    }
+}
