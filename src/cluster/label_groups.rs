@@ -10,8 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use super::NodeId;
 use super::selector::{LabelSelector, Labels};
+use super::{NodeId, PodId};
 
 /// One namespace and label set, and where its counted pods are.
 #[derive(Clone, Debug)]
@@ -23,23 +23,39 @@ pub struct LabelGroup {
 }
 
 /// Every label set bound pods have had, in order of first appearance.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct LabelGroups {
     groups: Vec<LabelGroup>,
     /// namespace → labels → index in `groups`.
     index: BTreeMap<String, BTreeMap<Labels, usize>>,
+    /// Each pod's group once looked up (`NO_GROUP`: not yet): a pod's labels never change, and
+    /// looking its group up compares whole label sets.
+    by_pod: Vec<u32>,
+}
+
+const NO_GROUP: u32 = u32::MAX;
+
+/// The groups and their index; the pods' remembered groups are a cache, not state (a trial that
+/// leaves them filled in leaves the cluster as it was).
+impl std::fmt::Debug for LabelGroups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabelGroups")
+            .field("groups", &self.groups)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LabelGroups {
-    /// A pod with these labels started counting on `node`.
-    pub fn add(&mut self, namespace: &str, labels: &Labels, node: NodeId) {
-        let i = self.group_of(namespace, labels);
+    /// `pod`, with these labels, started counting on `node`.
+    pub fn add(&mut self, pod: PodId, namespace: &str, labels: &Labels, node: NodeId) {
+        let i = self.group_of_pod(pod, namespace, labels);
         *self.groups[i].on_node.entry(node).or_insert(0) += 1;
     }
 
-    /// A pod with these labels stopped counting on `node`.
-    pub fn remove(&mut self, namespace: &str, labels: &Labels, node: NodeId) {
-        let i = self.group_of(namespace, labels);
+    /// `pod`, with these labels, stopped counting on `node`.
+    pub fn remove(&mut self, pod: PodId, namespace: &str, labels: &Labels, node: NodeId) {
+        let i = self.group_of_pod(pod, namespace, labels);
         let on_node = &mut self.groups[i].on_node;
         match on_node.get_mut(&node) {
             Some(1) => {
@@ -47,6 +63,20 @@ impl LabelGroups {
             }
             Some(n) => *n -= 1,
             None => debug_assert!(false, "label group count below zero on node {node:?}"),
+        }
+    }
+
+    fn group_of_pod(&mut self, pod: PodId, namespace: &str, labels: &Labels) -> usize {
+        match self.by_pod.get(pod.index()) {
+            Some(&g) if g != NO_GROUP => g as usize,
+            _ => {
+                let g = self.group_of(namespace, labels);
+                if self.by_pod.len() <= pod.index() {
+                    self.by_pod.resize(pod.index() + 1, NO_GROUP);
+                }
+                self.by_pod[pod.index()] = g as u32;
+                g
+            }
         }
     }
 
@@ -108,7 +138,15 @@ impl LabelGroups {
 
     /// Forgets the groups after the first `len` (which must count no pods): undoes a trial's.
     pub fn truncate(&mut self, len: usize) {
-        for group in self.groups.drain(len.min(self.groups.len())..) {
+        if len >= self.groups.len() {
+            return;
+        }
+        for g in &mut self.by_pod {
+            if *g != NO_GROUP && *g as usize >= len {
+                *g = NO_GROUP;
+            }
+        }
+        for group in self.groups.drain(len..) {
             debug_assert!(
                 group.on_node.is_empty(),
                 "a forgotten label group counts pods"
@@ -139,18 +177,34 @@ mod tests {
     #[test]
     fn counts_follow_adds_and_removes_per_group_and_node() {
         let mut g = LabelGroups::default();
-        g.add("default", &labels("web"), NodeId(0));
-        g.add("default", &labels("web"), NodeId(0));
-        g.add("default", &labels("web"), NodeId(2));
-        g.add("default", &labels("db"), NodeId(1));
-        g.add("other", &labels("web"), NodeId(1));
-        g.remove("default", &labels("web"), NodeId(0));
+        // Pods 0–3 are default/web, 4 default/db, 5 other/web.
+        g.add(PodId(0), "default", &labels("web"), NodeId(0));
+        g.add(PodId(1), "default", &labels("web"), NodeId(0));
+        g.add(PodId(2), "default", &labels("web"), NodeId(2));
+        g.add(PodId(4), "default", &labels("db"), NodeId(1));
+        g.add(PodId(5), "other", &labels("web"), NodeId(1));
+        g.remove(PodId(0), "default", &labels("web"), NodeId(0));
         let web = LabelSelector::from_match_labels(labels("web"));
         // default/web: 1 on node 0, 1 on node 2; other/web is another namespace.
         assert_eq!(g.count_per_node("default", &web, 3), vec![1, 0, 1]);
         assert_eq!(g.count_per_node("other", &web, 3), vec![0, 1, 0]);
         assert_eq!(g.count_per_node("nowhere", &web, 3), vec![0, 0, 0]);
-        g.remove("default", &labels("web"), NodeId(0));
+        g.remove(PodId(1), "default", &labels("web"), NodeId(0));
         assert!(!g.groups()[0].on_node.contains_key(&NodeId(0)));
+    }
+
+    #[test]
+    fn a_pods_remembered_group_is_forgotten_with_the_group() {
+        // A trial's pod (7) first seen with labels of a new group: the group goes at the
+        // rollback, and the pod's next lookup finds its group afresh.
+        let mut g = LabelGroups::default();
+        g.add(PodId(1), "default", &labels("web"), NodeId(0));
+        g.add(PodId(7), "default", &labels("job"), NodeId(0));
+        g.remove(PodId(7), "default", &labels("job"), NodeId(0));
+        g.truncate(1);
+        assert_eq!(g.len(), 1);
+        g.add(PodId(7), "default", &labels("web"), NodeId(1));
+        let web = LabelSelector::from_match_labels(labels("web"));
+        assert_eq!(g.count_per_node("default", &web, 2), vec![1, 1]);
     }
 }

@@ -1034,7 +1034,7 @@ impl Cluster {
         p.node = Some(node);
         if p.deletion.is_none() {
             self.label_groups
-                .add(&template.namespace, &template.labels, node);
+                .add(pod, &template.namespace, &template.labels, node);
         }
         self.unscheduled.remove(&pod);
     }
@@ -1093,7 +1093,7 @@ impl Cluster {
         p.deletion = Some(now);
         if let Some(node) = p.node.filter(|_| p.phase != PodPhase::Terminated) {
             let t = &p.template;
-            self.label_groups.remove(&t.namespace, &t.labels, node);
+            self.label_groups.remove(pod, &t.namespace, &t.labels, node);
         }
         let rs = p.replica_set;
         self.replica_sets[rs.index()].pods.remove(&pod);
@@ -1111,7 +1111,7 @@ impl Cluster {
         }
         if let Some(node) = p.node.filter(|_| p.deletion.is_none()) {
             let t = &p.template;
-            self.label_groups.remove(&t.namespace, &t.labels, node);
+            self.label_groups.remove(pod, &t.namespace, &t.labels, node);
         }
         p.phase = PodPhase::Terminated;
         p.ready = false;
@@ -1134,7 +1134,7 @@ impl Cluster {
         let template = Arc::clone(&p.template);
         if p.deletion.is_none() && p.phase != PodPhase::Terminated {
             self.label_groups
-                .remove(&template.namespace, &template.labels, node);
+                .remove(pod, &template.namespace, &template.labels, node);
         }
         if p.is_active() {
             self.unscheduled.insert(pod);

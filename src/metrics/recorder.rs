@@ -659,14 +659,9 @@ impl Recorder {
             } else {
                 1.0
             });
-            for q in [0.5, 0.99] {
-                let v = if s.interval_latency.is_empty() {
-                    0.0
-                } else {
-                    s.interval_latency.value_at_quantile(q) as f64 / 1000.0
-                };
-                row.push(round3(v));
-            }
+            // Milliseconds; 0 when nothing was served.
+            let [p50, p99] = s.interval_latency.values_at_quantiles([0.5, 0.99]);
+            row.extend([p50, p99].map(|v| round3(v as f64 / 1000.0)));
             s.clear_interval();
             (s.interval_served, s.interval_failed) = (0, 0);
         }
