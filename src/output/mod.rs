@@ -160,6 +160,8 @@ fn write_timeseries(path: &Path, series: &TimeSeries) -> io::Result<()> {
 pub struct TimeSeriesFile {
     writer: csv::Writer<fs::File>,
     error: Option<io::Error>,
+    /// Where each number is formatted (a row of a large run has a thousand).
+    field: String,
 }
 
 impl TimeSeriesFile {
@@ -167,6 +169,7 @@ impl TimeSeriesFile {
         Ok(TimeSeriesFile {
             writer: csv::Writer::from_path(path).map_err(io::Error::other)?,
             error: None,
+            field: String::new(),
         })
     }
 
@@ -175,9 +178,18 @@ impl TimeSeriesFile {
         self.record(columns.iter().map(String::as_str));
     }
 
-    /// Appends one row (nothing more after an error).
+    /// Appends one row (nothing more after an error), each number as [`format_number`]
+    /// writes it.
     pub fn row(&mut self, row: &[f64]) {
-        self.record(row.iter().map(|v| format_number(*v)));
+        for &v in row {
+            if self.error.is_some() {
+                return;
+            }
+            self.field.clear();
+            write_number(&mut self.field, v);
+            self.error = self.writer.write_field(&self.field).err().map(io::Error::other);
+        }
+        self.record(std::iter::empty::<&[u8]>());
     }
 
     fn record<I: IntoIterator<Item = T>, T: AsRef<[u8]>>(&mut self, fields: I) {
@@ -256,9 +268,17 @@ impl JsonLinesFile {
 
 /// Shortest faithful rendering: integers without a fraction, others as Rust prints them.
 pub fn format_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
+    let mut out = String::new();
+    write_number(&mut out, v);
+    out
+}
+
+/// [`format_number`] into `out`.
+fn write_number(out: &mut String, v: f64) {
+    use std::fmt::Write;
+    let _ = if v.fract() == 0.0 && v.abs() < 1e15 {
+        write!(out, "{}", v as i64)
     } else {
-        format!("{v}")
-    }
+        write!(out, "{v}")
+    };
 }
