@@ -8,6 +8,7 @@
 //! whenever a pod is bound, marked for deletion, terminated or unbound; debug builds check them
 //! against a recount.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use super::selector::{LabelSelector, Labels};
@@ -31,6 +32,17 @@ pub struct LabelGroups {
     /// Each pod's group once looked up (`NO_GROUP`: not yet): a pod's labels never change, and
     /// looking its group up compares whole label sets.
     by_pod: Vec<u32>,
+    /// The groups each (namespace, selector) asked about matches: a scheduling cycle's
+    /// PodTopologySpread state asks for the same few selectors again and again, and matching
+    /// them against every group compares strings.
+    matched: RefCell<BTreeMap<String, BTreeMap<LabelSelector, Matched>>>,
+}
+
+/// The groups a selector matches among the first `scanned`.
+#[derive(Clone, Debug, Default)]
+struct Matched {
+    scanned: usize,
+    groups: Vec<usize>,
 }
 
 const NO_GROUP: u32 = u32::MAX;
@@ -97,18 +109,34 @@ impl LabelGroups {
         i
     }
 
-    /// The groups of `namespace` that `selector` matches.
-    pub fn matching<'a>(
-        &'a self,
-        namespace: &'a str,
-        selector: &'a LabelSelector,
-    ) -> impl Iterator<Item = &'a LabelGroup> {
-        self.index
+    /// Calls `f` with each group of `namespace` that `selector` matches, in order of first
+    /// appearance.
+    pub fn each_matching(
+        &self,
+        namespace: &str,
+        selector: &LabelSelector,
+        mut f: impl FnMut(&LabelGroup),
+    ) {
+        let mut cache = self.matched.borrow_mut();
+        if !cache
             .get(namespace)
-            .into_iter()
-            .flat_map(|m| m.iter())
-            .filter(|(labels, _)| selector.matches(labels))
-            .map(|(_, &i)| &self.groups[i])
+            .is_some_and(|m| m.contains_key(selector))
+        {
+            let of_namespace = cache.entry(namespace.to_string()).or_default();
+            of_namespace.insert(selector.clone(), Matched::default());
+        }
+        let matched = (cache.get_mut(namespace))
+            .and_then(|m| m.get_mut(selector))
+            .expect("just inserted");
+        for (i, g) in self.groups.iter().enumerate().skip(matched.scanned) {
+            if g.namespace == namespace && selector.matches(&g.labels) {
+                matched.groups.push(i);
+            }
+        }
+        matched.scanned = self.groups.len();
+        for &i in &matched.groups {
+            f(&self.groups[i]);
+        }
     }
 
     /// Counted pods of `namespace` matched by `selector`, per node index (`nodes` long).
@@ -119,11 +147,11 @@ impl LabelGroups {
         nodes: usize,
     ) -> Vec<i64> {
         let mut counts = vec![0; nodes];
-        for group in self.matching(namespace, selector) {
+        self.each_matching(namespace, selector, |group| {
             for (node, &n) in &group.on_node {
                 counts[node.index()] += i64::from(n);
             }
-        }
+        });
         counts
     }
 
@@ -145,6 +173,15 @@ impl LabelGroups {
             if *g != NO_GROUP && *g as usize >= len {
                 *g = NO_GROUP;
             }
+        }
+        for matched in self
+            .matched
+            .get_mut()
+            .values_mut()
+            .flat_map(|m| m.values_mut())
+        {
+            matched.groups.retain(|&g| g < len);
+            matched.scanned = matched.scanned.min(len);
         }
         for group in self.groups.drain(len..) {
             debug_assert!(
@@ -191,6 +228,25 @@ mod tests {
         assert_eq!(g.count_per_node("nowhere", &web, 3), vec![0, 0, 0]);
         g.remove(PodId(1), "default", &labels("web"), NodeId(0));
         assert!(!g.groups()[0].on_node.contains_key(&NodeId(0)));
+    }
+
+    #[test]
+    fn remembered_matches_follow_new_and_forgotten_groups() {
+        // The selector app=web is asked about, then a new web group appears (another label
+        // set it matches), then a trial's group is forgotten again.
+        let mut g = LabelGroups::default();
+        let web = LabelSelector::from_match_labels(labels("web"));
+        g.add(PodId(0), "default", &labels("web"), NodeId(0));
+        assert_eq!(g.count_per_node("default", &web, 2), vec![1, 0]);
+        let mut canary = labels("web");
+        canary.insert("track".into(), "canary".into());
+        g.add(PodId(1), "default", &canary, NodeId(1));
+        assert_eq!(g.count_per_node("default", &web, 2), vec![1, 1]);
+        g.remove(PodId(1), "default", &canary, NodeId(1));
+        g.truncate(1);
+        assert_eq!(g.count_per_node("default", &web, 2), vec![1, 0]);
+        g.add(PodId(2), "default", &canary, NodeId(1));
+        assert_eq!(g.count_per_node("default", &web, 2), vec![1, 1]);
     }
 
     #[test]

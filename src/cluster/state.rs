@@ -416,6 +416,22 @@ pub struct Hpa {
     pub last_scale_time: Option<SimTime>,
 }
 
+/// The indexes of the budgets covering the pods of each template, by the template's address: a
+/// pod's template lives as long as the pod, and pods are never dropped from the cluster, so an
+/// address names one template for the whole run; with the number of budgets it was found for
+/// (budgets are set when the cluster is made). A cache, not state: its `Debug` shows nothing.
+#[derive(Clone, Default)]
+struct PdbCover(std::cell::RefCell<(usize, CoverByTemplate)>);
+
+/// Template address → the indexes of the budgets covering its pods.
+type CoverByTemplate = std::collections::BTreeMap<usize, Arc<[usize]>>;
+
+impl std::fmt::Debug for PdbCover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PdbCover")
+    }
+}
+
 /// The whole simulated cluster.
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
@@ -448,6 +464,8 @@ pub struct Cluster {
     pub image_sizes: std::collections::BTreeMap<String, i64>,
     /// PodDisruptionBudgets.
     pub pdbs: Vec<crate::scenario::PdbSpec>,
+    /// The budgets covering each pod template, once found ([`Cluster::pdbs_covering`]).
+    pdb_cover: PdbCover,
     /// On how many nodes (not removed) each image is present.
     pub image_nodes: std::collections::BTreeMap<String, usize>,
     /// The scheduler's compact copy of each node, by id: refreshed by every method here that
@@ -738,6 +756,7 @@ impl Cluster {
         n.state = NodeState::Ready;
         if let Err(i) = self.ready_nodes.binary_search(&node) {
             self.ready_nodes.insert(i, node);
+            self.topology.node_ready(&self.nodes[node.index()], true);
         }
         self.journal_node(node);
     }
@@ -757,6 +776,7 @@ impl Cluster {
         }
         if let Ok(i) = self.ready_nodes.binary_search(&node) {
             self.ready_nodes.remove(i);
+            self.topology.node_ready(&self.nodes[node.index()], false);
         }
         self.journal_node(node);
     }
@@ -766,6 +786,7 @@ impl Cluster {
         self.nodes[node.index()].state = NodeState::Provisioning;
         if let Ok(i) = self.ready_nodes.binary_search(&node) {
             self.ready_nodes.remove(i);
+            self.topology.node_ready(&self.nodes[node.index()], false);
         }
     }
 
@@ -1186,6 +1207,18 @@ impl Cluster {
     pub fn set_config_error(&mut self, pod: PodId, error: bool) {
         self.pods[pod.index()].config_error = error;
         self.journal_pod(pod);
+    }
+
+    /// The indexes of the budgets covering `pod` (`find` finds them; it is asked once per pod
+    /// template).
+    pub fn pdbs_covering(&self, pod: &Pod, find: impl FnOnce() -> Vec<usize>) -> Arc<[usize]> {
+        let key = Arc::as_ptr(&pod.template) as usize;
+        let mut cache = self.pdb_cover.0.borrow_mut();
+        let (budgets, by_template) = &mut *cache;
+        if *budgets != self.pdbs.len() {
+            (*budgets, *by_template) = (self.pdbs.len(), Default::default());
+        }
+        Arc::clone(by_template.entry(key).or_insert_with(|| find().into()))
     }
 
     /// Records the pod's state in the journal (kept only if it changed).

@@ -20,6 +20,8 @@ pub struct KeyDomains {
     ids: BTreeMap<String, u32>,
     /// Node index → domain id (`NONE`: the node lacks the key, or is not indexed).
     of_node: Vec<u32>,
+    /// Domain id → how many Ready nodes it has.
+    ready: Vec<u32>,
 }
 
 /// Where a node stands for one topology key.
@@ -41,6 +43,11 @@ impl KeyDomains {
 
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+    }
+
+    /// Whether domain `id` has a Ready node.
+    pub fn has_ready_node(&self, id: u32) -> bool {
+        self.ready[id as usize] > 0
     }
 
     /// The value of domain `id`.
@@ -67,6 +74,7 @@ impl KeyDomains {
         let id = *self.ids.entry(value.to_string()).or_insert(next);
         if id == next {
             self.names.push(value.to_string());
+            self.ready.push(0);
         }
         let i = node.index();
         if self.of_node.len() <= i {
@@ -102,6 +110,34 @@ impl TopologyIndex {
         }
     }
 
+    /// The node turned Ready (`true`) or stopped being Ready: its domains' Ready counts follow.
+    pub fn node_ready(&mut self, node: &Node, ready: bool) {
+        for key in node.labels.keys() {
+            let Some(d) = self.keys.get_mut(key) else {
+                continue;
+            };
+            let Some(&id) = d.of_node.get(node.id.index()).filter(|&&id| id != NONE) else {
+                continue;
+            };
+            let count = &mut d.ready[id as usize];
+            *count = if ready { *count + 1 } else { *count - 1 };
+        }
+    }
+
+    /// Debug check: every domain's Ready count equals a recount over `ready` (the Ready nodes).
+    #[cfg(debug_assertions)]
+    pub fn check_ready<'n>(&self, ready: impl Iterator<Item = &'n Node> + Clone) {
+        for d in self.keys.values() {
+            let mut expected = vec![0u32; d.names.len()];
+            for node in ready.clone() {
+                if let Domain::Known(id) = d.domain_of(node) {
+                    expected[id as usize] += 1;
+                }
+            }
+            assert_eq!(d.ready, expected, "Ready counts of {} are stale", d.key);
+        }
+    }
+
     /// How far the index reaches now, to [`TopologyIndex::truncate`] back to.
     pub fn mark(&self) -> TopologyMark {
         TopologyMark {
@@ -119,6 +155,8 @@ impl TopologyIndex {
         for (key, d) in &mut self.keys {
             let (names, of_node) = mark.keys[key];
             d.names.truncate(names);
+            debug_assert!(d.ready[names..].iter().all(|&n| n == 0));
+            d.ready.truncate(names);
             d.ids.retain(|_, id| (*id as usize) < names);
             d.of_node.truncate(of_node);
         }

@@ -26,13 +26,13 @@ pub fn covers(pdb: &PdbSpec, pod: &Pod) -> bool {
 /// ReplicaSet share theirs.
 pub fn disruptions_allowed(cluster: &Cluster) -> Vec<i32> {
     let mut tallies = vec![Tally::default(); cluster.pdbs.len()];
-    let mut last: Option<(*const crate::scenario::PodTemplate, Vec<usize>)> = None;
+    let mut last: Option<(*const crate::scenario::PodTemplate, std::sync::Arc<[usize]>)> = None;
     for pod in live_pods(cluster) {
         let key = std::sync::Arc::as_ptr(&pod.template);
         if last.as_ref().is_none_or(|(k, _)| *k != key) {
             last = Some((key, covering(cluster, pod)));
         }
-        for &i in last.as_ref().map_or(&[][..], |(_, c)| c.as_slice()) {
+        for &i in last.as_ref().map_or(&[][..], |(_, c)| &c[..]) {
             tallies[i].count(pod);
         }
     }
@@ -57,14 +57,13 @@ fn live_pods(cluster: &Cluster) -> impl Iterator<Item = &Pod> {
 }
 
 /// The indexes of the budgets covering `pod`.
-fn covering(cluster: &Cluster, pod: &Pod) -> Vec<usize> {
-    cluster
-        .pdbs
-        .iter()
-        .enumerate()
-        .filter(|(_, pdb)| covers(pdb, pod))
-        .map(|(i, _)| i)
-        .collect()
+fn covering(cluster: &Cluster, pod: &Pod) -> std::sync::Arc<[usize]> {
+    cluster.pdbs_covering(pod, || {
+        (cluster.pdbs.iter().enumerate())
+            .filter(|(_, pdb)| covers(pdb, pod))
+            .map(|(i, _)| i)
+            .collect()
+    })
 }
 
 /// What one budget's pods add up to.
@@ -112,7 +111,7 @@ pub fn try_evict(cluster: &Cluster, allowed: &mut [i32], pod: &Pod) -> bool {
     if covering.iter().any(|&i| allowed[i] <= 0) {
         return false;
     }
-    for i in covering {
+    for &i in covering.iter() {
         allowed[i] -= 1;
     }
     true

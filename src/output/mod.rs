@@ -187,7 +187,11 @@ impl TimeSeriesFile {
             }
             self.field.clear();
             write_number(&mut self.field, v);
-            self.error = self.writer.write_field(&self.field).err().map(io::Error::other);
+            self.error = self
+                .writer
+                .write_field(&self.field)
+                .err()
+                .map(io::Error::other);
         }
         self.record(std::iter::empty::<&[u8]>());
     }

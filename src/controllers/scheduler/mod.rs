@@ -323,6 +323,7 @@ pub(crate) fn test_cluster(nodes: &[(&str, &[(&str, &str)])]) -> Cluster {
             node_labels.insert(k.to_string(), v.to_string());
         }
         c.topology.add(&n);
+        c.topology.node_ready(&n, true);
         c.nodes.push(n);
         c.refresh_node_row(NodeId(i as u32));
         c.ready_nodes.push(NodeId(i as u32));

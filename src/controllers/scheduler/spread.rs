@@ -22,10 +22,14 @@ use std::collections::BTreeMap;
 use super::filter::{self, Unfit};
 use super::profile::SpreadDefaults;
 use crate::cluster::topology::{Domain, KeyDomains};
-use crate::cluster::{Cluster, Node};
+use crate::cluster::{Cluster, Node, NodeId};
 use crate::scenario::{PodTemplate, SpreadConstraint};
 
 pub const HOSTNAME_KEY: &str = "kubernetes.io/hostname";
+
+/// A node whose pods a constraint does not count (not Ready, without a key, or excluded by the
+/// node inclusion policies).
+const NOT_COUNTED: u32 = u32::MAX;
 
 /// The constraints of one kind (`hard`: DoNotSchedule) that apply to `pod`: its own, or the
 /// profile's defaults (with the pod's default selector) when it declares none at all.
@@ -94,6 +98,36 @@ fn matching_per_node(cluster: &Cluster, c: &SpreadConstraint, namespace: &str) -
     }
 }
 
+/// Calls `f(node, pods)` for each node where constraint `c` counts pods (bound, not being
+/// deleted, in `namespace`, matched by its selector; an empty or absent selector counts none),
+/// a node possibly more than once.
+fn each_matching(
+    cluster: &Cluster,
+    c: &SpreadConstraint,
+    namespace: &str,
+    mut f: impl FnMut(NodeId, i64),
+) {
+    #[cfg(debug_assertions)]
+    cluster.check_label_groups();
+    if let Some(selector) = c.selector.as_ref().filter(|s| !s.is_empty()) {
+        (cluster.label_groups).each_matching(namespace, selector, |group| {
+            for (&node, &n) in &group.on_node {
+                f(node, i64::from(n));
+            }
+        });
+    }
+}
+
+/// Whether `constraints` is one constraint whose node inclusion policies exclude no node: the
+/// pod has no node affinity it honors, and it ignores taints.
+fn one_plain_constraint(pod: &PodTemplate, constraints: &[Cow<SpreadConstraint>]) -> bool {
+    let [c] = constraints else {
+        return false;
+    };
+    let any_node_affinity = !pod.node_selector.is_empty() || !pod.required_node_affinity.is_empty();
+    !(c.honor_node_taints || c.honor_node_affinity && any_node_affinity)
+}
+
 /// Whether the pod is matched by its own constraint's selector (counts itself in the skew).
 fn self_match(c: &SpreadConstraint, pod: &PodTemplate) -> bool {
     c.selector.as_ref().is_some_and(|s| s.matches(&pod.labels))
@@ -127,14 +161,27 @@ impl<'a> SpreadFilter<'a> {
             .iter()
             .map(|c| cluster.topology.key(&c.topology_key))
             .collect();
-        let matching: Vec<Vec<i64>> = constraints
-            .iter()
-            .map(|c| matching_per_node(cluster, c, &pod.namespace))
-            .collect();
+        Some(if one_plain_constraint(pod, &constraints) {
+            Self::of_one_plain_constraint(cluster, pod, constraints, domains)
+        } else {
+            Self::by_node_pass(cluster, pod, constraints, domains)
+        })
+    }
+
+    /// [`SpreadFilter::new`] for any constraints: a pass over the Ready nodes finds the domains
+    /// whose pods count, then the matching pods are counted there.
+    fn by_node_pass(
+        cluster: &'a Cluster,
+        pod: &'a PodTemplate,
+        constraints: Vec<Cow<'a, SpreadConstraint>>,
+        domains: Vec<Option<&'a KeyDomains>>,
+    ) -> Self {
         let mut counts: Vec<Vec<Option<i64>>> = domains
             .iter()
             .map(|d| vec![None; d.map_or(0, KeyDomains::len)])
             .collect();
+        // Per constraint and node index: the domain whose count the node's pods go to.
+        let mut counted_in = vec![vec![NOT_COUNTED; cluster.nodes.len()]; constraints.len()];
         let mut node_domains = vec![0; constraints.len()];
         for &id in &cluster.ready_nodes {
             let node = cluster.node(id);
@@ -153,10 +200,18 @@ impl<'a> SpreadFilter<'a> {
             }
             for (i, c) in constraints.iter().enumerate() {
                 if node_included(c, node, pod) {
-                    let count = counts[i][node_domains[i]].get_or_insert(0);
-                    *count += matching[i][id.index()];
+                    counts[i][node_domains[i]].get_or_insert(0);
+                    counted_in[i][id.index()] = node_domains[i] as u32;
                 }
             }
+        }
+        for (i, c) in constraints.iter().enumerate() {
+            each_matching(cluster, c, &pod.namespace, |node, n| {
+                let domain = counted_in[i][node.index()];
+                if domain != NOT_COUNTED {
+                    *counts[i][domain as usize].get_or_insert(0) += n;
+                }
+            });
         }
         let min_match = constraints
             .iter()
@@ -167,13 +222,56 @@ impl<'a> SpreadFilter<'a> {
             .iter()
             .map(|c| i64::from(self_match(c, pod)))
             .collect();
-        Some(SpreadFilter {
+        SpreadFilter {
             constraints,
             domains,
             counts,
             min_match,
             self_match,
-        })
+        }
+    }
+
+    /// [`SpreadFilter::new`] without a pass over the nodes, for the common case of one
+    /// constraint whose node inclusion policies exclude no node (the pod has no node affinity
+    /// to honor, and taints are ignored): its domains are those with a Ready node (which the
+    /// topology index counts), and only the nodes holding matching pods are looked at.
+    fn of_one_plain_constraint(
+        cluster: &'a Cluster,
+        pod: &'a PodTemplate,
+        constraints: Vec<Cow<'a, SpreadConstraint>>,
+        domains: Vec<Option<&'a KeyDomains>>,
+    ) -> Self {
+        let (c, d) = (&constraints[0], domains[0]);
+        #[cfg(debug_assertions)]
+        cluster
+            .topology
+            .check_ready(cluster.ready_nodes.iter().map(|&id| cluster.node(id)));
+        let mut counts: Vec<Option<i64>> = match d {
+            Some(d) => (0..d.len() as u32)
+                .map(|id| d.has_ready_node(id).then_some(0))
+                .collect(),
+            None => Vec::new(),
+        };
+        if let Some(d) = d {
+            each_matching(cluster, c, &pod.namespace, |id, n| {
+                let node = cluster.node(id);
+                if node.state != crate::cluster::NodeState::Ready {
+                    return;
+                }
+                if let Domain::Known(domain) = d.domain_of(node) {
+                    *counts[domain as usize].get_or_insert(0) += n;
+                }
+            });
+        }
+        let min_match = vec![Self::min_match(c, &counts)];
+        let self_match = vec![i64::from(self_match(c, pod))];
+        SpreadFilter {
+            constraints,
+            domains,
+            counts: vec![counts],
+            min_match,
+            self_match,
+        }
     }
 
     /// The global minimum of a constraint over its eligible domains' `counts`: 0 when there
@@ -570,6 +668,11 @@ mod tests {
         ];
         let c = cluster(&nodes, pods);
         let f = SpreadFilter::new(&c, &incoming, &SpreadDefaults::System).unwrap();
+        // The pass over every node finds the same state as the shortcut for one constraint.
+        let hard = constraints(&incoming, &SpreadDefaults::System, true);
+        let domains = hard.iter().map(|k| c.topology.key(&k.topology_key)).collect();
+        let by_nodes = SpreadFilter::by_node_pass(&c, &incoming, hard, domains);
+        assert_eq!(format!("{f:?}"), format!("{by_nodes:?}"));
         c.nodes
             .iter()
             .map(|n| f.check(n).map_err(|e| e.to_string()))
