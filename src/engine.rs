@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cluster::accounting::{self, AllocationTotals, GpuDemand};
+use crate::cluster::accounting::{self, GpuDemand};
 use crate::cluster::{
     Cluster, DeploymentId, HpaId, NodeId, NodeState, PodId, PodPhase, PoolId, ReplicaSetId,
     ServiceId,
@@ -1577,7 +1577,7 @@ impl<'s> Engine<'s> {
     }
 
     fn observe_allocation(&mut self) {
-        let totals = AllocationTotals::of(&self.cluster);
+        let totals = self.cluster.allocation_totals();
         self.recorder
             .observe(self.now, Observation::AllocationChanged(totals));
     }

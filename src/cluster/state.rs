@@ -464,6 +464,8 @@ pub struct Cluster {
     pub image_sizes: std::collections::BTreeMap<String, i64>,
     /// PodDisruptionBudgets.
     pub pdbs: Vec<crate::scenario::PdbSpec>,
+    /// Requests and allocatable summed over the Ready nodes ([`Cluster::allocation_totals`]).
+    ready_totals: super::accounting::ReadyTotals,
     /// The budgets covering each pod template, once found ([`Cluster::pdbs_covering`]).
     pdb_cover: PdbCover,
     /// On how many nodes (not removed) each image is present.
@@ -615,6 +617,7 @@ impl Cluster {
         p.nodes.push(id);
         p.size += 1;
         self.node_rows.push(NodeRow::of(&node));
+        self.ready_totals.requests_changed(&node);
         self.topology.add(&node);
         self.nodes.push(node);
         self.journal.node_added(id);
@@ -757,6 +760,8 @@ impl Cluster {
         if let Err(i) = self.ready_nodes.binary_search(&node) {
             self.ready_nodes.insert(i, node);
             self.topology.node_ready(&self.nodes[node.index()], true);
+            self.ready_totals
+                .readiness_changed(&self.nodes[node.index()], true);
         }
         self.journal_node(node);
     }
@@ -777,6 +782,8 @@ impl Cluster {
         if let Ok(i) = self.ready_nodes.binary_search(&node) {
             self.ready_nodes.remove(i);
             self.topology.node_ready(&self.nodes[node.index()], false);
+            self.ready_totals
+                .readiness_changed(&self.nodes[node.index()], false);
         }
         self.journal_node(node);
     }
@@ -787,6 +794,8 @@ impl Cluster {
         if let Ok(i) = self.ready_nodes.binary_search(&node) {
             self.ready_nodes.remove(i);
             self.topology.node_ready(&self.nodes[node.index()], false);
+            self.ready_totals
+                .readiness_changed(&self.nodes[node.index()], false);
         }
     }
 
@@ -808,6 +817,7 @@ impl Cluster {
         p.nodes.pop();
         p.size -= 1;
         self.node_rows.pop();
+        self.ready_totals.node_removed_last();
         self.topology.truncate(topology);
     }
 
@@ -832,6 +842,7 @@ impl Cluster {
     /// Re-derives a node's [`NodeRow`] after a change to it made outside this type's methods
     /// (tests; anything that edits `nodes` directly must call it).
     pub fn refresh_node_row(&mut self, id: NodeId) {
+        self.ready_totals.requests_changed(&self.nodes[id.index()]);
         let row = NodeRow::of(&self.nodes[id.index()]);
         match self.node_rows.get_mut(id.index()) {
             Some(slot) => *slot = row,
@@ -1168,7 +1179,7 @@ impl Cluster {
         let n = &mut self.nodes[node.index()];
         n.release(template);
         n.pods.remove(&pod);
-        self.node_rows[node.index()] = NodeRow::of(n);
+        self.refresh_node_row(node);
         if let Some(count) = self.bound_priorities.get_mut(&template.priority) {
             *count -= 1;
             if *count == 0 {
@@ -1207,6 +1218,14 @@ impl Cluster {
     pub fn set_config_error(&mut self, pod: PodId, error: bool) {
         self.pods[pod.index()].config_error = error;
         self.journal_pod(pod);
+    }
+
+    /// Σ requested and Σ allocatable over the Ready nodes (kept as they change; debug builds
+    /// check them against a sum over the nodes).
+    pub fn allocation_totals(&self) -> super::accounting::AllocationTotals {
+        let totals = self.ready_totals.totals();
+        debug_assert_eq!(totals, super::accounting::AllocationTotals::of(self));
+        totals
     }
 
     /// The indexes of the budgets covering `pod` (`find` finds them; it is asked once per pod

@@ -670,7 +670,10 @@ mod tests {
         let f = SpreadFilter::new(&c, &incoming, &SpreadDefaults::System).unwrap();
         // The pass over every node finds the same state as the shortcut for one constraint.
         let hard = constraints(&incoming, &SpreadDefaults::System, true);
-        let domains = hard.iter().map(|k| c.topology.key(&k.topology_key)).collect();
+        let domains = hard
+            .iter()
+            .map(|k| c.topology.key(&k.topology_key))
+            .collect();
         let by_nodes = SpreadFilter::by_node_pass(&c, &incoming, hard, domains);
         assert_eq!(format!("{f:?}"), format!("{by_nodes:?}"));
         c.nodes
