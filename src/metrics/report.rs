@@ -392,7 +392,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
                 failed,
                 failed_by_reason,
                 availability: ratio(s.served, requests),
-                latency_ms: latency(&s.latency),
+                latency_ms: latency(s.latency()),
                 llm: recorder.llm[i].as_ref().map(|l| {
                     let mut report = llm_report(l, &spec.backends, recorder, end);
                     let goodput = spec.traffic.as_ref().and_then(|t| t.goodput);
