@@ -4,7 +4,6 @@
 //! [`metrics::Report`]; docs/library.md shows how to embed kubesim and call the controllers'
 //! arithmetic directly. See the README for the codemap and invariants.
 
-pub mod cli;
 pub mod cluster;
 pub mod controllers;
 pub mod engine;

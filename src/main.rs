@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+
 fn main() -> ExitCode {
-    let cli = kubesim::cli::Cli::parse();
-    kubesim::cli::run(cli).into()
+    let cli = cli::Cli::parse();
+    cli::run(cli).into()
 }

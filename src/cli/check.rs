@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
-use crate::metrics::baseline::{self, Change, Tolerances};
-use crate::output::junit::{self, SuiteResult};
-use crate::output::{run_dir, summary};
+use kubesim::metrics::baseline::{self, Change, Tolerances};
+use kubesim::output::junit::{self, SuiteResult};
+use kubesim::output::{run_dir, summary};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -58,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             status = Status::BadInput;
             continue;
         };
-        let timed = run_timed(&scenario, crate::engine::Records::Keep)?;
+        let timed = run_timed(&scenario, kubesim::engine::Records::Keep)?;
         let report = &timed.output.report;
         if report.slos.is_empty() {
             super::tell(format!("{}: no SLOs defined", scenario.name));
@@ -141,7 +141,7 @@ fn check_baseline_path(path: &Path, scenarios: usize) -> Result<(), String> {
 /// directory of runs is a note, not an error.
 fn compare_with(
     base: &Path,
-    report: &crate::metrics::Report,
+    report: &kubesim::metrics::Report,
     t: &Tolerances,
 ) -> Result<Vec<Change>, String> {
     let file = if base.is_file() {
@@ -164,7 +164,7 @@ fn compare_with(
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{shown}: {e}"))?;
     let old: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
-    let schema = crate::metrics::report::SCHEMA;
+    let schema = kubesim::metrics::report::SCHEMA;
     if old["schema"].as_str() != Some(schema) {
         return Err(format!(
             "{shown}: not a kubesim report (\"schema\": \"{schema}\")"

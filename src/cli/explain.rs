@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
-use crate::output::explain::hpa::{Selection, select, sentence};
-use crate::output::explain::pod;
-use crate::scenario::Scenario;
-use crate::scenario::diag::did_you_mean_hint;
-use crate::scenario::units::parse_duration;
+use kubesim::output::explain::hpa::{Selection, select, sentence};
+use kubesim::output::explain::pod;
+use kubesim::scenario::Scenario;
+use kubesim::scenario::diag::did_you_mean_hint;
+use kubesim::scenario::units::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         (None, true) => Selection::All,
         (None, false) => Selection::Interesting,
     };
-    let timed = run_timed(&scenario, crate::engine::Records::Keep)?;
+    let timed = run_timed(&scenario, kubesim::engine::Records::Keep)?;
     let chosen = select(&timed.output.hpa_decisions, &hpa, selection);
     if chosen.is_empty() {
         super::out(format!(
@@ -83,7 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 
 /// A pod's events, or (with an empty name) the pods that waited longest.
 fn explain_pod(scenario: &Scenario, name: &str, limit: usize) -> anyhow::Result<Status> {
-    let timed = run_timed(scenario, crate::engine::Records::Keep)?;
+    let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
     let events = &timed.output.pod_events;
     let end = scenario.duration.as_secs_f64();
     if name.is_empty() {

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use super::Status;
-use crate::cluster::selector::LabelSelector;
-use crate::metrics::history::{ClusterAt, Line, line_time};
-use crate::output::get::{self, Format, Kind, Query, QueryError, Snapshot};
-use crate::scenario::units::parse_duration;
+use kubesim::cluster::selector::LabelSelector;
+use kubesim::metrics::history::{ClusterAt, Line, line_time};
+use kubesim::output::get::{self, Format, Kind, Query, QueryError, Snapshot};
+use kubesim::scenario::units::parse_duration;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:

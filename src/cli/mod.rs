@@ -1,6 +1,7 @@
-//! The command line: one file per subcommand, each with its `Args` and `run`. This is the only
-//! module that touches the wall clock (timing and the progress bar) and uses `anyhow`, and the
-//! only one that prints (through [`out`], [`tell`], [`status_line`] and [`print_diagnostics`],
+//! The command line, the binary's own (the library does not include it): one file per
+//! subcommand, each with its `Args` and `run`. This is the only module that touches the wall
+//! clock (timing and the progress bar) and uses `anyhow`, and the only one that prints (through
+//! [`out`], [`tell`], [`status_line`] and [`print_diagnostics`],
 //! which honour `--quiet`).
 
 pub mod check;
@@ -19,10 +20,10 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::{self, Progress, RunOutput};
-use crate::output::{RunInfo, Timing, run_dir};
-use crate::scenario::diag::Diagnostic;
-use crate::scenario::{LoadOptions, Scenario, load_scenario};
+use kubesim::engine::{self, Progress, RunOutput};
+use kubesim::output::{RunInfo, Timing, run_dir};
+use kubesim::scenario::diag::Diagnostic;
+use kubesim::scenario::{LoadOptions, Scenario, load_scenario};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -144,7 +145,7 @@ pub fn run(cli: Cli) -> Status {
 fn install_signal_handler() {
     let installed = ctrlc::set_handler(|| {
         // Held until exit: no half-written directory can be renamed into place after this.
-        let _staging = crate::output::run_dir::abandon_staging();
+        let _staging = kubesim::output::run_dir::abandon_staging();
         eprintln!("\ninterrupted: no partial output is left behind");
         std::process::exit(130);
     });
@@ -178,7 +179,7 @@ pub fn load_and_report(path: &Path, options: &ScenarioOptions) -> Option<Scenari
         seed: options.seed,
         overrides: options.set.clone(),
     };
-    let path = &crate::scenario::manifest_files::scenario_file(path);
+    let path = &kubesim::scenario::manifest_files::scenario_file(path);
     match load_scenario(path, &load_options) {
         Ok(scenario) => {
             print_diagnostics(&scenario.warnings);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::Status;
-use crate::output::{plot, run_dir};
+use kubesim::output::{plot, run_dir};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
-use crate::controllers::hpa::HpaDecision;
-use crate::engine::{RecordSink, Records, RunOutput};
-use crate::output::explain::hpa::Narrator;
-use crate::output::pages::{self, Pages};
-use crate::output::{self, JsonLinesFile, RunFiles, TimeSeriesFile, plot, run_dir};
+use kubesim::controllers::hpa::HpaDecision;
+use kubesim::engine::{RecordSink, Records, RunOutput};
+use kubesim::output::explain::hpa::Narrator;
+use kubesim::output::pages::{self, Pages};
+use kubesim::output::{self, JsonLinesFile, RunFiles, TimeSeriesFile, plot, run_dir};
 
 /// The context of every error writing the run directory.
 const NOT_WRITTEN: &str = "--out: the run directory was not written";
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let requested = args
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
-    let scenario_path = crate::scenario::manifest_files::scenario_file(&args.scenario);
+    let scenario_path = kubesim::scenario::manifest_files::scenario_file(&args.scenario);
     let out_dir = match super::checked_out_dir(&requested, &[&scenario_path]) {
         Some(dir) => dir,
         None => return Ok(Status::BadInput),

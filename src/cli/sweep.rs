@@ -9,19 +9,19 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Status, print_diagnostics};
-use crate::engine::RunOutput;
-use crate::output::explain::hpa::Narrator;
-use crate::output::pages::{self, Pages};
-use crate::output::run_dir::{self, KEPT_RUNS};
-use crate::output::sweep::page::Links;
-use crate::output::sweep::{SweepInfo, Swept};
-use crate::output::{self, RunFiles, RunInfo};
-use crate::scenario::Scenario;
-use crate::scenario::sweep::{SweepFlags, load_any};
-use crate::sweep::job::{JobOptions, RESULTS_MOUNT, indexed_job};
-use crate::sweep::run::{Job, VariantRow, conclude};
-use crate::sweep::shard::{self, Shard, ShardFile};
-use crate::sweep::{self, Plan};
+use kubesim::engine::RunOutput;
+use kubesim::output::explain::hpa::Narrator;
+use kubesim::output::pages::{self, Pages};
+use kubesim::output::run_dir::{self, KEPT_RUNS};
+use kubesim::output::sweep::page::Links;
+use kubesim::output::sweep::{SweepInfo, Swept};
+use kubesim::output::{self, RunFiles, RunInfo};
+use kubesim::scenario::Scenario;
+use kubesim::scenario::sweep::{SweepFlags, load_any};
+use kubesim::sweep::job::{JobOptions, RESULTS_MOUNT, indexed_job};
+use kubesim::sweep::run::{Job, VariantRow, conclude};
+use kubesim::sweep::shard::{self, Shard, ShardFile};
+use kubesim::sweep::{self, Plan};
 
 const NOT_WRITTEN: &str = "--out: the sweep directory was not written";
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{Status, print_diagnostics};
-use crate::scenario::validate_files;
+use kubesim::scenario::validate_files;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\

@@ -1,6 +1,6 @@
 //! kube-scheduler: Filter (NodeUnschedulable, NodeName, TaintToleration, NodeAffinity,
 //! NodePorts, NodeResourcesFit, PodTopologySpread, InterPodAffinity) looking for
-//! `numFeasibleNodesToFind` feasible nodes from a rotating start index ([`cycle`]); Score with
+//! `numFeasibleNodesToFind` feasible nodes from a rotating start index (`cycle`); Score with
 //! the profile's plugins and weights (default: TaintToleration 3, NodeAffinity 2,
 //! PodTopologySpread 2 with the system default constraints, InterPodAffinity 2,
 //! NodeResourcesFit LeastAllocated 1, NodeResourcesBalancedAllocation 1, ImageLocality 1;

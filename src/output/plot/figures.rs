@@ -1,5 +1,5 @@
 //! Which figures a run gets and what each panel shows, as plain data ([`Figure`], [`Panel`],
-//! [`Line`]) built from a [`RunData`]; [`super::draw`] turns them into SVG or PNG.
+//! [`Line`]) built from a [`RunData`]; `super::draw` turns them into SVG or PNG.
 
 use plotters::style::RGBColor;
 
