@@ -12,6 +12,7 @@ mod hpa;
 mod inputs;
 mod jobs;
 mod keda;
+mod layers;
 mod llm;
 mod mutation;
 mod node_cpu;
