@@ -381,7 +381,9 @@ impl Engine<'_> {
             if p.deletion.is_some() {
                 self.finish_termination(pod);
             } else if p.phase == PodPhase::Pending {
-                self.start_container(pod, super::containers::Start::First);
+                if self.config_resolved(pod) {
+                    self.start_container(pod, super::containers::Start::First);
+                }
             } else {
                 self.start_container(pod, super::containers::Start::Reboot);
             }

@@ -194,3 +194,32 @@ fn status_line_name(table: &str, prefix: &str) -> String {
     let line = table.lines().find(|l| l.starts_with(prefix)).unwrap();
     line.split_whitespace().next().unwrap().to_string()
 }
+
+#[test]
+fn a_pod_waiting_for_its_config_map_does_not_start_when_its_node_comes_back() {
+    // One node; web's ConfigMap comes at 5 m. The node fails at 1 m (the retries stop with its
+    // kubelet) and recovers at 2 m: the kubelet tries web's pods at once (120 s), which still
+    // cannot be created, then every 10 s: 130, …, 290 s fail; the apply at 300 s comes before
+    // that instant's retry, which starts them.
+    let dir = scratch("config-refs-recovery");
+    std::fs::write(dir.join("settings.yaml"), SETTINGS).unwrap();
+    let text = SCENARIO
+        .replace("count: 2", "count: 1")
+        .replace(
+            "    - {at: 5m, action: apply, manifest: settings.yaml}",
+            "    - {at: 1m, action: failNode, node: pool-0}\n    - {at: 2m, action: recoverNode, node: pool-0}\n    - {at: 5m, action: apply, manifest: settings.yaml}",
+        );
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = run(&load(&path, None, &[]));
+    let started: Vec<f64> = (out.pod_events.iter())
+        .filter(|e| e.owner == "web" && e.reason == PodEventReason::Started)
+        .map(|e| e.t_seconds)
+        .collect();
+    assert_eq!(started, [300.0, 300.0]);
+    let failed = (out.pod_events.iter())
+        .find(|e| e.owner == "web" && e.reason == PodEventReason::Failed)
+        .unwrap();
+    // 5 … 55 s (6), 120 … 290 s (18).
+    assert_eq!((failed.count, failed.last_seconds), (24, 290.0));
+}
