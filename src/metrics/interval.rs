@@ -8,21 +8,15 @@
 //! hundred of its 3 328 buckets, and a day sampled every 15 s clears each service's histogram
 //! 5 760 times (the crate zeroes all 26 KB each time, and scans from the first bucket).
 //!
-//! Layout: values below 256 µs have a bucket each; above, bucket `b` (`1 ≤ b ≤ 24`) holds
-//! 128 slots of width `2^b` covering `[128 · 2^b, 256 · 2^b)`.
+//! Layout ([`super::hdr::Layout`] at 2 digits): values below 256 µs have a bucket each; above,
+//! bucket `b` (`1 ≤ b ≤ 24`) holds 128 slots of width `2^b` covering `[128 · 2^b, 256 · 2^b)`.
 
-/// Largest value recorded (1 h in µs); larger ones are clamped by the caller.
-pub const MAX_VALUE: u64 = 3_600_000_000;
-/// `log2` of the slots in the upper half of a bucket (2 significant digits: 256 sub-buckets).
-const HALF_MAGNITUDE: u32 = 7;
-const HALF_COUNT: usize = 1 << HALF_MAGNITUDE;
-/// 64 minus the bits of a sub-bucket index: the bucket of `v` is this minus its leading zeros.
-const LEADING_ZERO_BASE: u32 = 56;
-/// Values below 256 are bucket 0.
-const SUB_BUCKET_MASK: u64 = 255;
-/// Buckets needed to reach `MAX_VALUE`: 256 · 2^24 > 3.6 × 10^9.
-const BUCKETS: usize = 25;
-const LEN: usize = (BUCKETS + 1) * HALF_COUNT;
+use super::hdr::Layout;
+pub use super::hdr::MAX_VALUE;
+
+/// 2 significant digits.
+type TwoDigits = Layout<7>;
+const LEN: usize = TwoDigits::LEN;
 
 pub struct IntervalHistogram {
     counts: Vec<u64>,
@@ -43,39 +37,12 @@ impl Default for IntervalHistogram {
     }
 }
 
-fn bucket_of(value: u64) -> u32 {
-    LEADING_ZERO_BASE - (value | SUB_BUCKET_MASK).leading_zeros()
-}
-
-/// The slot of `value` (`1 ≤ value ≤ MAX_VALUE`).
-fn slot_of(value: u64) -> usize {
-    let bucket = bucket_of(value);
-    let sub = (value >> bucket) as usize;
-    ((bucket as usize + 1) << HALF_MAGNITUDE) + sub - HALF_COUNT
-}
-
-/// The lowest value of `slot`.
-fn value_of(slot: usize) -> u64 {
-    let bucket = (slot >> HALF_MAGNITUDE) as i64 - 1;
-    let sub = (slot & (HALF_COUNT - 1)) + HALF_COUNT;
-    match bucket {
-        b if b < 0 => (sub - HALF_COUNT) as u64,
-        b => (sub as u64) << b,
-    }
-}
-
-/// The highest value counted in the same slot as `value`.
-fn highest_equivalent(value: u64) -> u64 {
-    let bucket = bucket_of(value);
-    ((value >> bucket) << bucket) + (1 << bucket) - 1
-}
-
 impl IntervalHistogram {
     /// Counts `value` (µs, in `1..=MAX_VALUE`).
     #[inline]
     pub fn record(&mut self, value: u64) {
         debug_assert!((1..=MAX_VALUE).contains(&value));
-        let slot = slot_of(value);
+        let slot = TwoDigits::slot_of(value);
         self.counts[slot] += 1;
         self.total += 1;
         self.low = self.low.min(slot);
@@ -106,7 +73,7 @@ impl IntervalHistogram {
                 slot += 1;
                 seen += self.counts[slot];
             }
-            *value = highest_equivalent(value_of(slot));
+            *value = TwoDigits::highest_equivalent(TwoDigits::value_of(slot));
         }
         out
     }
@@ -125,21 +92,6 @@ mod tests {
     use super::*;
     use hdrhistogram::Histogram;
     use proptest::prelude::*;
-
-    #[test]
-    fn the_layout_is_the_crates_at_two_digits() {
-        let crate_hist = Histogram::<u64>::new_with_bounds(1, MAX_VALUE, 2).unwrap();
-        assert_eq!(crate_hist.distinct_values(), LEN);
-        for v in [1, 255, 256, 257, 1_000, 123_456, 99_999_999, MAX_VALUE] {
-            assert_eq!(
-                highest_equivalent(v),
-                crate_hist.highest_equivalent(v),
-                "{v}"
-            );
-            assert!(slot_of(v) < LEN);
-            assert!(value_of(slot_of(v)) <= v && v <= highest_equivalent(value_of(slot_of(v))));
-        }
-    }
 
     proptest! {
         #[test]

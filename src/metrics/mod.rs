@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod cluster_events;
+pub mod hdr;
 pub mod history;
 pub mod interval;
 pub mod pod_events;

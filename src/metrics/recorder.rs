@@ -2,6 +2,7 @@
 
 use hdrhistogram::Histogram;
 
+use super::hdr::{LatencyCounts, new_histogram};
 use super::interval::IntervalHistogram;
 use crate::cluster::accounting::AllocationTotals;
 use crate::cluster::{DeploymentId, HpaId, PoolId, ServiceId};
@@ -142,12 +143,7 @@ pub struct ClusterSample {
 }
 
 /// Largest latency the histograms resolve (1 hour); larger values are clamped to it.
-const MAX_LATENCY_MICROS: u64 = super::interval::MAX_VALUE;
-
-/// Whole-run latency: 3 significant digits (≤ 0.1 % error on every percentile).
-fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_MICROS, 3).expect("valid histogram bounds")
-}
+const MAX_LATENCY_MICROS: u64 = super::hdr::MAX_VALUE;
 
 /// A value that holds between changes; integrates over time for means and hours.
 #[derive(Clone, Copy, Debug, Default)]
@@ -251,8 +247,10 @@ const LATENCY_BATCH: usize = 128;
 pub struct ServiceStats {
     pub served: u64,
     pub failed: [u64; FailureReason::ALL.len()],
-    latency: Histogram<u64>,
-    /// Latencies not yet in `latency` (at most [`LATENCY_BATCH`]).
+    /// The whole run's latencies, until [`Recorder::finish`] turns them into `latency`.
+    latency_counts: LatencyCounts,
+    latency: Option<Histogram<u64>>,
+    /// Latencies not yet in `latency_counts` (at most [`LATENCY_BATCH`]).
     pending: Vec<u64>,
     interval_latency: IntervalHistogram,
     interval_served: u64,
@@ -264,7 +262,8 @@ impl ServiceStats {
         ServiceStats {
             served: 0,
             failed: [0; FailureReason::ALL.len()],
-            latency: new_histogram(),
+            latency_counts: LatencyCounts::default(),
+            latency: None,
             pending: Vec::new(),
             interval_latency: IntervalHistogram::default(),
             interval_served: 0,
@@ -278,8 +277,9 @@ impl ServiceStats {
 
     /// The whole run's latency histogram (µs), once [`Recorder::finish`] has run.
     pub fn latency(&self) -> &Histogram<u64> {
-        debug_assert!(self.pending.is_empty(), "latencies not flushed");
-        &self.latency
+        self.latency
+            .as_ref()
+            .expect("the recorder has finished the run")
     }
 
     #[inline]
@@ -292,9 +292,17 @@ impl ServiceStats {
 
     fn flush(&mut self) {
         for &micros in &self.pending {
-            self.latency.saturating_record(micros);
+            self.latency_counts.record(micros);
         }
         self.pending.clear();
+    }
+
+    /// Builds the whole run's histogram from the counts (once, at the end).
+    fn finish_latency(&mut self) {
+        self.flush();
+        if self.latency.is_none() {
+            self.latency = Some(self.latency_counts.take_histogram());
+        }
     }
 
     /// Starts a new sample interval.
@@ -730,7 +738,9 @@ impl Recorder {
     /// Closes every gauge at the end of the run, and puts every Service's batched latencies
     /// into its whole-run histogram.
     pub fn finish(&mut self, end: SimTime) {
-        self.services.iter_mut().for_each(ServiceStats::flush);
+        self.services
+            .iter_mut()
+            .for_each(ServiceStats::finish_latency);
         for d in &mut self.deployments {
             d.replicas.set(end, d.replicas.current);
             d.ready.set(end, d.ready.current);
@@ -807,31 +817,26 @@ mod tests {
             pool_prices: vec![],
         };
         let mut r = Recorder::new(&names);
-        let size = |r: &mut Recorder| {
-            r.finish(SimTime::ZERO);
-            r.services[0].latency().distinct_values()
+        let serve = |r: &mut Recorder, n: u64| {
+            for i in 0..n {
+                let latency = SimDuration::from_micros(1 + i % 5000);
+                let o = Observation::RequestServed {
+                    service: ServiceId(0),
+                    latency,
+                };
+                r.observe(SimTime::ZERO, o);
+            }
         };
-        for i in 0..10_000u64 {
-            r.observe(
-                SimTime::ZERO,
-                Observation::RequestServed {
-                    service: ServiceId(0),
-                    latency: SimDuration::from_micros(1 + i % 5000),
-                },
-            );
-        }
-        let buckets = size(&mut r);
-        for i in 0..1_000_000u64 {
-            r.observe(
-                SimTime::ZERO,
-                Observation::RequestServed {
-                    service: ServiceId(0),
-                    latency: SimDuration::from_micros(1 + i % 5000),
-                },
-            );
-        }
-        // The histogram has fixed buckets; only counts change.
-        assert_eq!(size(&mut r), buckets);
+        let size = |r: &Recorder| {
+            let s = &r.services[0];
+            (s.latency_counts.memory_bytes(), s.pending.capacity())
+        };
+        serve(&mut r, 10_000);
+        let bytes = size(&r);
+        serve(&mut r, 1_000_000);
+        // The counts have fixed slots and the batch a fixed size; only counts change.
+        assert_eq!(size(&r), bytes);
+        r.finish(SimTime::ZERO);
         assert_eq!(r.services[0].served, 1_010_000);
         // p50 of uniform 1..5000 µs ≈ 2500 µs within the 3-significant-digit resolution.
         let p50 = r.services[0].latency().value_at_quantile(0.5);

@@ -113,27 +113,27 @@ impl<E: Copy> Timers<E> {
         self.put(hole, moving);
     }
 
-    /// Moves the entry at `at` down to its place, as [`Timers::sift_up`] does upwards.
+    /// Moves the entry at `at` down to its place, as [`Timers::sift_up`] does upwards. While a
+    /// hole has both children the smaller is picked by arithmetic, not a branch: which one is
+    /// earlier is a coin toss the branch predictor cannot learn.
     fn sift_down(&mut self, at: usize) {
         let len = self.heap.len();
         let moving = self.heap[at];
         let mut hole = at;
-        loop {
-            let left = 2 * hole + 1;
-            if left >= len {
-                break;
-            }
-            let right = left + 1;
-            let child = if right < len && self.heap[right].key < self.heap[left].key {
-                right
-            } else {
-                left
-            };
-            if moving.key <= self.heap[child].key {
+        let mut left = 2 * hole + 1;
+        while left + 1 < len {
+            let (l, r) = (self.heap[left].key, self.heap[left + 1].key);
+            let child = left + usize::from(r < l);
+            if moving.key <= l.min(r) {
                 break;
             }
             self.fill(hole, child);
             hole = child;
+            left = 2 * hole + 1;
+        }
+        if left + 1 == len && self.heap[left].key < moving.key {
+            self.fill(hole, left);
+            hole = left;
         }
         self.put(hole, moving);
     }
