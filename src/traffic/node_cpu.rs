@@ -115,6 +115,9 @@ pub struct NodeCpu {
     demand_millis: u64,
     /// Sum of the members' caps: while it fits in the node, the node is never contended.
     cap_millis: u64,
+    /// Members or demands changed since the shares were last divided (`capacities`), so the
+    /// members' `granted_millis` may not be the current division.
+    stale: bool,
 }
 
 impl NodeCpu {
@@ -139,6 +142,7 @@ impl NodeCpu {
     fn join(&mut self, member: Member) -> usize {
         self.demand_millis += member.demand_millis;
         self.cap_millis += member.cap_millis;
+        self.stale = true;
         self.members.push(member);
         self.members.len() - 1
     }
@@ -147,21 +151,37 @@ impl NodeCpu {
     fn leave(&mut self, i: usize) -> Member {
         self.demand_millis -= self.members[i].demand_millis;
         self.cap_millis -= self.members[i].cap_millis;
+        self.stale = true;
         self.members.swap_remove(i)
     }
 
-    /// Sets member `i`'s demand; true when the node is or was contended, so that shares must be
-    /// divided again.
+    /// Sets member `i`'s demand; true when the shares must be divided again: the node is or was
+    /// contended, unless the division cannot change.
+    ///
+    /// It cannot when the node stays contended and the member is held below its demand both
+    /// before and after (`granted < old demand` and `granted < new demand`, with `granted` the
+    /// current division). Such a member is never settled at its demand: settling only raises the
+    /// share of those left, and its share at the end of the old division, `⌊left × weight /
+    /// total⌋`, is below the new demand too, so the new division settles the same members with
+    /// the same demands and ends with the same shares. On a busy node this is most arrivals and
+    /// completions: a pod short of CPU gains or loses a request and nobody's share moves.
     #[inline]
     fn set_demand(&mut self, i: usize, demand_millis: u64) -> bool {
         let m = &mut self.members[i];
         if m.demand_millis == demand_millis {
             return false;
         }
+        let held_below = |demand| m.granted_millis < demand;
+        let still_held = !self.stale && held_below(m.demand_millis) && held_below(demand_millis);
         let was = self.demand_millis > self.allocatable_millis;
         self.demand_millis = self.demand_millis - m.demand_millis + demand_millis;
         m.demand_millis = demand_millis;
-        was || self.is_contended()
+        if still_held && self.is_contended() {
+            return false;
+        }
+        let divide = was || self.is_contended();
+        self.stale |= divide;
+        divide
     }
 
     /// The CPU each member may use now, in member order: its cap while the node is not
@@ -259,6 +279,7 @@ impl CpuSharing {
     pub fn changed_capacities(&mut self, node: NodeId) -> impl Iterator<Item = (PodId, u64)> + '_ {
         let n = &mut self.nodes[node.index()];
         n.capacities(&mut self.shares);
+        n.stale = false;
         self.changed.clear();
         for (m, &share) in n.members.iter_mut().zip(&self.shares) {
             if m.granted_millis != share {
@@ -328,6 +349,37 @@ mod tests {
                 .map(|(i, &(weight, demand))| member(i as u32, weight, u64::MAX, demand))
                 .collect();
             proptest::prop_assert_eq!(fill(capacity, &members), fill_in_ratio_order(capacity, &members));
+        }
+    }
+
+    proptest::proptest! {
+        /// Demands change one at a time, as requests come and go, and the shares are divided
+        /// again only when `set_demand` asks: each member's granted CPU is always what a fresh
+        /// division gives.
+        #[test]
+        fn skipped_divisions_would_not_have_changed_a_share(
+            allocatable in 1000u64..16_000,
+            members in proptest::collection::vec((2u64..3000, 1u64..8), 1..12),
+            steps in proptest::collection::vec((0usize..12, 0u64..9), 1..200),
+        ) {
+            let node = NodeId(0);
+            let mut cpu = CpuSharing::default();
+            for (i, &(weight, cores)) in members.iter().enumerate() {
+                cpu.join(node, allocatable, member(i as u32, weight, cores * 1000, 0));
+            }
+            cpu.changed_capacities(node).for_each(drop);
+            for (pick, requests) in steps {
+                let i = pick % members.len();
+                let demand = (requests * 1000).min(members[i].1 * 1000);
+                if cpu.set_demand(PodId(i as u32), demand).is_some() {
+                    cpu.changed_capacities(node).for_each(drop);
+                }
+                let n = &cpu.nodes[0];
+                let mut fresh = Vec::new();
+                n.capacities(&mut fresh);
+                let granted: Vec<u64> = n.members.iter().map(|m| m.granted_millis).collect();
+                proptest::prop_assert_eq!(granted, fresh);
+            }
         }
     }
 
