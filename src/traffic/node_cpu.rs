@@ -81,9 +81,14 @@ pub fn water_fill(capacity: u64, members: &[Member], out: &mut Vec<u64>) {
         left -= taken;
         weight_left -= weight_settled;
     }
+    // Pods of one size have one weight: their shares are one division.
+    let mut last = (0, 0);
     for (share, m) in out.iter_mut().zip(members) {
         if *share == UNSETTLED {
-            *share = share_of(left, m.weight, weight_left);
+            if m.weight != last.0 {
+                last = (m.weight, share_of(left, m.weight, weight_left));
+            }
+            *share = last.1;
         }
     }
 }
