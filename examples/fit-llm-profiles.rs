@@ -13,7 +13,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    match kubesim::traffic::llm::profile::fit_step_times_file(&text) {
+    match kubesim::spec::llm::profile::fit_step_times_file(&text) {
         Ok(yaml) => print!("{yaml}"),
         Err(e) => {
             eprintln!("{path}: {e}");

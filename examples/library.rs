@@ -8,16 +8,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use kubesim::cluster::Node;
-use kubesim::cluster::resources::Resources;
 use kubesim::controllers::hpa::calculator::{
     CpuTimings, PodView, Tolerances, resource_utilization_replicas,
 };
 use kubesim::controllers::rollout::{IntOrPercent, ReplicaSetView, Strategy, scale_down_old};
-use kubesim::controllers::scheduler::profile::default_resources;
 use kubesim::controllers::scheduler::score::balanced_allocation;
 use kubesim::engine;
 use kubesim::scenario::{LoadOptions, PodTemplate, load_scenario};
 use kubesim::sim::{SimDuration, SimTime};
+use kubesim::spec::resources::Resources;
+use kubesim::spec::scheduler::default_resources;
 
 fn main() -> ExitCode {
     let path = std::env::args().nth(1).map_or_else(

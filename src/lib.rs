@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod output;
 pub mod scenario;
 pub mod sim;
+pub mod spec;
 pub mod sweep;
 pub mod traffic;
 

@@ -229,7 +229,7 @@ mod tests {
     }
 
     fn gpu_node(gpus: i64, used: i64) -> Node {
-        let mut n = crate::controllers::scheduler::test_node(64_000, 256, 0, 0);
+        let mut n = crate::cluster::test_node(64_000, 256, 0, 0);
         n.allocatable.set(resources::GPU, gpus);
         n.requested.set(resources::GPU, used);
         n

@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 use super::resources::Taint;
 use super::{DeploymentId, NodeId, PodId};
-use crate::controllers::rollout::RolloutStatus;
 use crate::scenario::PodTemplate;
 use crate::sim::SimTime;
+use crate::spec::rollout::RolloutStatus;
 
 /// The most records a run's journal keeps (about 24 MB in memory, 60–80 MB written).
 pub const MAX_RECORDS: usize = 1_000_000;

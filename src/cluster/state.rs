@@ -336,7 +336,7 @@ pub struct CronState {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RolloutState {
     /// The status counts at the last reconcile.
-    pub status: crate::controllers::rollout::RolloutStatus,
+    pub status: crate::spec::rollout::RolloutStatus,
     /// When the Progressing condition last saw progress (`lastUpdateTime`).
     pub last_progress: SimTime,
     /// The Progressing condition's reason is `ReplicaSetUpdated` (not complete yet): only then

@@ -173,7 +173,7 @@ mod tests {
     use super::*;
 
     fn node(id: u32, labels: &[(&str, &str)]) -> Node {
-        let mut n = crate::controllers::scheduler::test_node(1000, 1 << 30, 0, 0);
+        let mut n = crate::cluster::test_node(1000, 1 << 30, 0, 0);
         n.id = NodeId(id);
         n.labels = std::sync::Arc::new(
             labels

@@ -5,66 +5,7 @@
 //! `minAvailable`), and whether a rollout is complete or progressing. The controller that
 //! turns these numbers into ReplicaSet updates uses them on every reconcile.
 
-/// `intstr.IntOrString` as Deployments use it: a count or a percentage of the replicas.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IntOrPercent {
-    Int(i32),
-    Percent(i32),
-}
-
-impl IntOrPercent {
-    /// Parses `5` or `"25%"` as written in a manifest.
-    pub fn parse(text: &str) -> Result<IntOrPercent, String> {
-        let invalid =
-            || format!("invalid value {text:?}: use a whole number or a percentage such as 25%");
-        match text.strip_suffix('%') {
-            Some(n) => n.parse().map(IntOrPercent::Percent).map_err(|_| invalid()),
-            None => text.parse().map(IntOrPercent::Int).map_err(|_| invalid()),
-        }
-    }
-
-    /// `GetScaledValueFromIntOrPercent`: a percentage of `total`, rounded up or down.
-    pub fn scaled(self, total: i32, round_up: bool) -> i32 {
-        match self {
-            IntOrPercent::Int(v) => v,
-            IntOrPercent::Percent(p) => {
-                let exact = i64::from(p) * i64::from(total);
-                let v = if round_up {
-                    (exact + 99).div_euclid(100)
-                } else {
-                    exact.div_euclid(100)
-                };
-                v as i32
-            }
-        }
-    }
-
-    pub fn is_zero(self) -> bool {
-        matches!(self, IntOrPercent::Int(0) | IntOrPercent::Percent(0))
-    }
-}
-
-/// `spec.strategy`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
-    RollingUpdate {
-        max_surge: IntOrPercent,
-        max_unavailable: IntOrPercent,
-    },
-    Recreate,
-    /// A DaemonSet's `OnDelete`: new pods only where old ones were deleted.
-    OnDelete,
-}
-
-impl Default for Strategy {
-    /// RollingUpdate with 25 % surge and 25 % unavailable.
-    fn default() -> Self {
-        Strategy::RollingUpdate {
-            max_surge: IntOrPercent::Percent(25),
-            max_unavailable: IntOrPercent::Percent(25),
-        }
-    }
-}
+pub use crate::spec::rollout::{IntOrPercent, RolloutStatus, Strategy};
 
 /// `ResolveFenceposts`: (surge rounded up, unavailable rounded down), with unavailable raised to
 /// 1 when both are 0 (so a rollout can always make progress).
@@ -370,16 +311,6 @@ pub fn history_to_delete(old: &[HistoryView], limit: i32) -> Vec<usize> {
         .take(excess as usize)
         .filter(|&i| old[i].spec == 0 && old[i].pods == 0 && !old[i].unobserved)
         .collect()
-}
-
-/// A Deployment's status counts (`status.replicas`, `updatedReplicas`, `readyReplicas`,
-/// `availableReplicas`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RolloutStatus {
-    pub replicas: i32,
-    pub updated: i32,
-    pub ready: i32,
-    pub available: i32,
 }
 
 /// `DeploymentComplete`: every replica updated, no more, all available.

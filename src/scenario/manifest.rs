@@ -30,8 +30,8 @@ use crate::cluster::selector::{
     LabelSelector, Labels, NodeOperator, NodeRequirement, NodeSelectorTerm, Requirement,
     SelectorOperator,
 };
-use crate::controllers::hpa::behavior;
 use crate::sim::SimDuration;
+use crate::spec::hpa as behavior;
 
 use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean, did_you_mean_hint};
@@ -40,7 +40,7 @@ use super::model::{
     PodMetricSource, PodTemplate, ResourceTarget, ValueTarget, WorkloadModel,
 };
 use super::yaml::{Node, Position, parse_documents};
-use crate::controllers::rollout::{IntOrPercent, Strategy};
+use crate::spec::rollout::{IntOrPercent, Strategy};
 use k8s_openapi::api::autoscaling::v2::{MetricSpec, MetricTarget};
 
 /// Where an object came from: its file and its YAML node (for positions of any field).

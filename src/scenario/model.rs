@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use crate::cluster::resources::{Resources, Taint, Toleration};
 use crate::cluster::selector::{LabelSelector, Labels, NodeSelectorTerm};
-pub use crate::controllers::metrics_server::PodMetricSource;
 use crate::sim::dist::DurationDist;
 use crate::sim::{SimDuration, SimTime};
+pub use crate::spec::metrics::PodMetricSource;
 
 use super::diag::Diagnostic;
 
@@ -54,7 +54,7 @@ pub struct Scenario {
     /// The Cluster Autoscaler's flags; `None` when it is not running.
     pub cluster_autoscaler: Option<AutoscalerSettings>,
     /// kube-scheduler profiles (from `spec.schedulerConfig`; empty: the default profile).
-    pub scheduler_profiles: Vec<crate::controllers::scheduler::SchedulerProfile>,
+    pub scheduler_profiles: Vec<crate::spec::scheduler::SchedulerProfile>,
     /// Warnings and notes found while loading (errors stop loading).
     pub warnings: Vec<Diagnostic>,
     /// The scenario document after defaults and `--set`, as YAML.
@@ -151,7 +151,7 @@ pub struct DeploymentSpec {
     pub template_labels: Labels,
     pub pod: PodTemplate,
     /// `spec.strategy` (RollingUpdate 25 %/25 % by default).
-    pub strategy: crate::controllers::rollout::Strategy,
+    pub strategy: crate::spec::rollout::Strategy,
     /// `minReadySeconds`, `progressDeadlineSeconds`, `revisionHistoryLimit`, `paused`.
     pub rollout: RolloutSettings,
     /// A StatefulSet's pod management and partition.
@@ -575,8 +575,8 @@ pub struct PdbSpec {
 /// How much of a PodDisruptionBudget's set must stay up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PdbBudget {
-    MinAvailable(crate::controllers::rollout::IntOrPercent),
-    MaxUnavailable(crate::controllers::rollout::IntOrPercent),
+    MinAvailable(crate::spec::rollout::IntOrPercent),
+    MaxUnavailable(crate::spec::rollout::IntOrPercent),
 }
 
 /// An image reference as nodes report it: `:latest` added when it has neither tag nor digest.
@@ -738,8 +738,8 @@ pub struct WorkloadModel {
 /// An LLM inference server's model (`spec.workloads[].llm`).
 #[derive(Clone, Debug)]
 pub struct LlmServing {
-    pub profile: &'static crate::traffic::llm::LlmProfile,
-    pub batching: crate::traffic::llm::batching::BatchingConfig,
+    pub profile: &'static crate::spec::llm::LlmProfile,
+    pub batching: crate::spec::llm::BatchingConfig,
 }
 
 /// A request's program after its first CPU work: sequences of steps. Sequence 0 is the
@@ -1030,7 +1030,7 @@ pub struct HpaSpec {
     pub max_replicas: i32,
     pub metrics: Vec<HpaMetric>,
     /// `spec.behavior` with upstream defaults applied; `None` takes the legacy path.
-    pub behavior: Option<crate::controllers::hpa::behavior::Behavior>,
+    pub behavior: Option<crate::spec::hpa::Behavior>,
     /// Set when a KEDA ScaledObject owns this HPA: KEDA's own scaling between zero (or the
     /// idle count) and the minimum.
     pub keda: Option<KedaActivation>,

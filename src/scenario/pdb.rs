@@ -3,7 +3,7 @@
 use super::diag::Diagnostic;
 use super::manifest::{ManifestSet, label_selector, namespace_of};
 use super::model::{PdbBudget, PdbSpec};
-use crate::controllers::rollout::IntOrPercent;
+use crate::spec::rollout::IntOrPercent;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// Every PodDisruptionBudget of the manifests; problems go to `diags`.

@@ -11,7 +11,7 @@ use super::de::decode_all;
 use super::diag::Diagnostic;
 use super::manifest::{Source, unknown_field_warning};
 use super::yaml::{Node, parse_documents};
-use crate::controllers::scheduler::profile::{
+use crate::spec::scheduler::{
     DEFAULT_SCHEDULER_NAME, DefaultSpreadConstraint, ResourceWeight, SchedulerProfile, ScoringKind,
     ScoringStrategy, SpreadDefaults,
 };

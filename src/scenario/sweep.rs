@@ -1,7 +1,8 @@
 //! The sweep description: a base scenario, the axes to vary (each a list or range of values for
 //! one override target, or for several targets varied together), replications, an objective
 //! and constraints. Read here from a sweep file (`kind: Sweep`) and/or command-line flags, and
-//! checked as far as it can be without the base scenario; `crate::sweep` resolves the rest
+//! checked as far as it can be without the base scenario; the sweep runner (the `sweep` module,
+//! above the engine) resolves the rest
 //! (Services, Deployments, every variant's overrides) and runs it.
 //!
 //! ```yaml

@@ -1224,7 +1224,7 @@ impl Builder<'_> {
         file: Option<&str>,
         set: &ManifestSet,
         deployments: &[DeploymentSpec],
-    ) -> Vec<crate::controllers::scheduler::SchedulerProfile> {
+    ) -> Vec<crate::spec::scheduler::SchedulerProfile> {
         let profiles = match file {
             None => Vec::new(),
             Some(rel) => {
@@ -1237,7 +1237,7 @@ impl Builder<'_> {
             }
         };
         let names: Vec<&str> = if profiles.is_empty() {
-            vec![crate::controllers::scheduler::profile::DEFAULT_SCHEDULER_NAME]
+            vec![crate::spec::scheduler::DEFAULT_SCHEDULER_NAME]
         } else {
             profiles.iter().map(|p| p.scheduler_name.as_str()).collect()
         };

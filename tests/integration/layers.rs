@@ -1,6 +1,6 @@
 //! The library's layers point one way (README, *Codemap*): a module may import only modules of
-//! a lower rank. The imports that still point back — the Kubernetes spec types live in
-//! `scenario` and a few in `controllers` until they move to a lower layer of their own — are
+//! a lower rank. The imports that still point back — the simulated cluster is built from the
+//! scenario's workload specs (`scenario::model`), which have yet to move down into `spec` — are
 //! listed with how many there are: the test fails on any new backward import, and on more of
 //! a listed one, so the list can only shrink.
 
@@ -10,8 +10,9 @@ use std::path::Path;
 use crate::support::root;
 
 /// Top-level modules of the library, lowest first.
-const RANKS: [(&str, u32); 10] = [
+const RANKS: [(&str, u32); 11] = [
     ("sim", 0),
+    ("spec", 1),
     ("cluster", 2),
     ("scenario", 3),
     ("controllers", 4),
@@ -25,13 +26,7 @@ const RANKS: [(&str, u32); 10] = [
 ];
 
 /// Backward imports still there, with the most allowed: (from, to, count).
-const KNOWN_BACKWARD: [(&str, &str, usize); 5] = [
-    ("cluster", "scenario", 20),
-    ("cluster", "controllers", 4),
-    ("scenario", "controllers", 12),
-    ("scenario", "traffic", 5),
-    ("scenario", "sweep", 1),
-];
+const KNOWN_BACKWARD: [(&str, &str, usize); 1] = [("cluster", "scenario", 20)];
 
 fn rank(module: &str) -> Option<u32> {
     RANKS.iter().find(|(m, _)| *m == module).map(|(_, r)| *r)

@@ -276,21 +276,8 @@ fn select_host(
     best
 }
 
-/// A node for filter and score tests: `cpu`/`mem` allocatable with `used_*` already requested.
 #[cfg(test)]
-pub(crate) fn test_node(cpu: i64, mem: i64, used_cpu: i64, used_mem: i64) -> Node {
-    use crate::cluster::resources::Resources;
-    let amount = |cpu_millis, memory_bytes| Resources {
-        cpu_millis,
-        memory_bytes,
-        ..Default::default()
-    };
-    Node {
-        requested: amount(used_cpu, used_mem),
-        requested_for_scoring: amount(used_cpu, used_mem),
-        ..Node::new("n", amount(cpu, mem))
-    }
-}
+pub(crate) use crate::cluster::test_node;
 
 /// A pod template requesting `cpu` millicores and `mem` bytes (the same for scoring), for
 /// filter, score and estimator tests.

@@ -17,11 +17,11 @@ use crate::scenario::raw::{RawCount, RawCountFamily, RawGoodput, RawLlm, RawToke
 use crate::scenario::trace::TraceMapping;
 use crate::sim::SimDuration;
 use crate::sim::dist::CountDist;
-use crate::traffic::llm::batching::{
+use crate::spec::llm::PREFIX_BLOCK_TOKENS;
+use crate::spec::llm::profile;
+use crate::spec::llm::{
     BatchingConfig, DEFAULT_BLOCK_TOKENS, DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_SEQUENCES,
 };
-use crate::traffic::llm::prefix::PREFIX_BLOCK_TOKENS;
-use crate::traffic::llm::profile;
 
 /// vLLM's default `--gpu-memory-utilization`.
 pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;

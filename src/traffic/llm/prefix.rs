@@ -17,8 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// Tokens per prefix block of the traces' hashes (Mooncake's block size).
-pub const PREFIX_BLOCK_TOKENS: u32 = 512;
+pub use crate::spec::llm::PREFIX_BLOCK_TOKENS;
 
 /// A request's prompt block hashes: a range of a trace's shared table.
 #[derive(Clone, Debug, PartialEq, Eq)]

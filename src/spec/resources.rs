@@ -100,9 +100,8 @@ impl Resources {
     }
 
     /// The extended resources other than GPUs this request asks more of than `allocatable −
-    /// requested` leaves, by name (the fixed-slot ones are [`NodeRow::shortfalls`]).
-    ///
-    /// [`NodeRow::shortfalls`]: super::node_row::NodeRow::shortfalls
+    /// requested` leaves, by name (the cluster's node rows count the fixed-slot ones,
+    /// `cluster::node_row::NodeRow::shortfalls`).
     pub fn extended_shortfalls<'p>(
         &'p self,
         allocatable: &Resources,

@@ -1,0 +1,31 @@
+//! What an LLM workload's pods serve with: the step-time profiles of inference servers fitted
+//! to measured latencies ([`profile`], [`fit`]), a server's batching limits, and the traces'
+//! prefix block size. The servers that use them are `traffic::llm`'s.
+
+pub mod fit;
+pub mod profile;
+
+pub use profile::{LlmProfile, StepShape};
+
+/// Tokens per prefix block of the traces' hashes (Mooncake's block size).
+pub const PREFIX_BLOCK_TOKENS: u32 = 512;
+
+/// vLLM's defaults: 16-token blocks, 256 sequences, 8 192 batched tokens per step.
+pub const DEFAULT_BLOCK_TOKENS: u32 = 16;
+pub const DEFAULT_MAX_SEQUENCES: u32 = 256;
+pub const DEFAULT_MAX_BATCHED_TOKENS: u32 = 8192;
+
+/// A server's batching limits and cache size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchingConfig {
+    pub max_sequences: u32,
+    /// Most tokens of context a sequence may reach, prompt and output (vLLM
+    /// `--max-model-len`): longer prompts are refused, and generation stops there.
+    pub max_model_len: u32,
+    pub max_batched_tokens: u32,
+    pub block_tokens: u32,
+    pub kv_blocks: u32,
+    /// Automatic prefix caching (vLLM's default): prompts that start with blocks the server
+    /// holds reuse them (`traffic::llm::prefix`).
+    pub prefix_caching: bool,
+}

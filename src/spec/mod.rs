@@ -1,0 +1,15 @@
+//! What Kubernetes objects say, as values: quantities, resources, taints and tolerations, label
+//! and node selectors, the rollout fields, an HPA's behavior, the scheduler's profiles and the
+//! per-pod metrics a workload exports. The lowest layer above `sim`: the simulated cluster, the
+//! scenario loader and the controllers all build on these types, and nothing here knows about
+//! them. The arithmetic that acts on the types (a rollout's fenceposts, an HPA's normalization,
+//! a scheduler's scores) is the controllers'.
+
+pub mod hpa;
+pub mod llm;
+pub mod metrics;
+pub mod quantity;
+pub mod resources;
+pub mod rollout;
+pub mod scheduler;
+pub mod selector;
