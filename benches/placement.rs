@@ -60,7 +60,7 @@ fn placement(c: &mut Criterion) {
         .iter()
         .map(|p| Arc::clone(&p.template))
         .collect();
-    let cluster = Cluster::from_scenario(&scenario);
+    let cluster = scenario.initial_cluster();
     let placed = place_all(&cluster, &scenario, &pods);
     eprintln!(
         "alibaba-openb: {placed} of {} pods placed on {} nodes",
@@ -81,7 +81,7 @@ fn placement(c: &mut Criterion) {
     group.throughput(Throughput::Elements(first.len() as u64));
     for nodes in [100, 1000, 5000] {
         let s = scaled(&scenario, nodes);
-        let cluster = Cluster::from_scenario(&s);
+        let cluster = s.initial_cluster();
         group.bench_with_input(
             BenchmarkId::from_parameter(nodes),
             &cluster,

@@ -362,7 +362,7 @@ impl<'s> Engine<'s> {
             now: SimTime::ZERO,
             end: SimTime::ZERO + s.duration,
             queue: EventQueue::with_capacity(4096),
-            cluster: Cluster::from_scenario(s),
+            cluster: s.initial_cluster(),
             servers: Vec::new(),
             cpu: CpuSharing::default(),
             slab: RequestSlab::default(),

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use super::resources::Taint;
 use super::{DeploymentId, NodeId, PodId};
-use crate::scenario::PodTemplate;
 use crate::sim::SimTime;
+use crate::spec::model::PodTemplate;
 use crate::spec::rollout::RolloutStatus;
 
 /// The most records a run's journal keeps (about 24 MB in memory, 60–80 MB written).

@@ -7,40 +7,17 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::scenario::{DeploymentSpec, HostPort, HpaSpec, NodePoolSpec, PodTemplate, Scenario};
 use crate::sim::SimTime;
+use crate::spec::model::{
+    CronTimes, DeploymentSpec, HostPort, HpaSpec, NodePoolSpec, PdbSpec, PodSource, PodTemplate,
+    ServiceSpec,
+};
 
 use super::node_row::NodeRow;
 use super::resources::Resources;
 use super::selector::Labels;
 
-macro_rules! typed_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-        pub struct $name(pub u32);
-        impl $name {
-            pub fn index(self) -> usize {
-                self.0 as usize
-            }
-        }
-    };
-}
-
-typed_id!(/// A node pool.
-    PoolId);
-typed_id!(/// A node.
-    NodeId);
-typed_id!(/// A pod (ids are never reused).
-    PodId);
-typed_id!(/// A ReplicaSet.
-    ReplicaSetId);
-typed_id!(/// A Deployment.
-    DeploymentId);
-typed_id!(/// A Service.
-    ServiceId);
-typed_id!(/// A HorizontalPodAutoscaler.
-    HpaId);
+pub use crate::spec::ids::{DeploymentId, HpaId, NodeId, PodId, PoolId, ReplicaSetId, ServiceId};
 
 /// A pod's lifecycle phase, as far as this model distinguishes it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -358,7 +335,7 @@ impl Deployment {
     /// Whether a controller recreates the pods when they are evicted (not so for trace pods,
     /// which block a node's scale-down like any pod without a controller).
     pub fn has_controller(&self) -> bool {
-        self.spec.source != crate::scenario::PodSource::Trace
+        self.spec.source != PodSource::Trace
     }
 
     /// Whether it rolls out new revisions with status conditions (a Deployment, StatefulSet or
@@ -376,17 +353,16 @@ impl Deployment {
     pub fn is_replicated(&self) -> bool {
         matches!(
             self.spec.source,
-            crate::scenario::PodSource::ReplicaSet
-                | crate::scenario::PodSource::ReplicationController
+            PodSource::ReplicaSet | PodSource::ReplicationController
         )
     }
 
     pub fn is_daemon_set(&self) -> bool {
-        self.spec.source == crate::scenario::PodSource::DaemonSet
+        self.spec.source == PodSource::DaemonSet
     }
 
     pub fn is_stateful_set(&self) -> bool {
-        self.spec.source == crate::scenario::PodSource::StatefulSet
+        self.spec.source == PodSource::StatefulSet
     }
 
     /// The `desired-replicas` and `max-replicas` annotations the controller writes on a
@@ -463,7 +439,7 @@ pub struct Cluster {
     /// Image sizes in bytes by normalized name (`spec.imageSizes`).
     pub image_sizes: std::collections::BTreeMap<String, i64>,
     /// PodDisruptionBudgets.
-    pub pdbs: Vec<crate::scenario::PdbSpec>,
+    pub pdbs: Vec<PdbSpec>,
     /// Requests and allocatable summed over the Ready nodes ([`Cluster::allocation_totals`]).
     ready_totals: super::accounting::ReadyTotals,
     /// The budgets covering each pod template, once found ([`Cluster::pdbs_covering`]).
@@ -480,10 +456,25 @@ pub struct Cluster {
     pub journal: super::journal::Journal,
 }
 
+/// What the initial cluster is made of: a scenario's node pools and workloads, by index (a
+/// Service names its backends, an HPA its target, a CronJob its workload by index into
+/// `deployments`). `scenario::Scenario::initial_state` gives a scenario's.
+#[derive(Clone, Copy)]
+pub struct InitialState<'a> {
+    pub node_pools: &'a [NodePoolSpec],
+    pub deployments: &'a [DeploymentSpec],
+    pub services: &'a [ServiceSpec],
+    pub hpas: &'a [HpaSpec],
+    pub cron_jobs: &'a [CronTimes],
+    pub pdbs: &'a [PdbSpec],
+    /// Image sizes in bytes by normalized name.
+    pub image_sizes: &'a std::collections::BTreeMap<String, i64>,
+}
+
 impl Cluster {
     /// Builds the initial cluster: nodes of every pool, one ReplicaSet per Deployment, Services
     /// and HPAs. Pods are created by the controllers, not here.
-    pub fn from_scenario(s: &Scenario) -> Cluster {
+    pub fn new(s: InitialState) -> Cluster {
         let mut c = Cluster::default();
         for (p, spec) in s.node_pools.iter().enumerate() {
             c.pools.push(NodePool {
@@ -519,12 +510,12 @@ impl Cluster {
             });
             c.create_replica_set(id, SimTime::ZERO);
         }
-        for cron in &s.cron_jobs {
+        for cron in s.cron_jobs {
             c.deployments[cron.deployment].cron.times = Arc::clone(&cron.times);
         }
         c.any_pod_affinity = s.deployments.iter().any(|d| !d.pod.pod_affinity.is_empty());
         c.image_sizes = s.image_sizes.clone();
-        c.pdbs = s.pdbs.clone();
+        c.pdbs = s.pdbs.to_vec();
         for (i, spec) in s.services.iter().enumerate() {
             let id = ServiceId(i as u32);
             c.services.push(Service {
@@ -572,18 +563,14 @@ fn replica_set_template(
 ) -> PodTemplate {
     let mut pod = spec.pod.clone();
     match spec.source {
-        crate::scenario::PodSource::Trace
-        | crate::scenario::PodSource::Job(_)
-        | crate::scenario::PodSource::CronJob(_) => return pod,
-        crate::scenario::PodSource::DaemonSet => pod
+        PodSource::Trace | PodSource::Job(_) | PodSource::CronJob(_) => return pod,
+        PodSource::DaemonSet => pod
             .tolerations
             .extend(super::resources::daemon_set_tolerations()),
-        crate::scenario::PodSource::ReplicaSet
-        | crate::scenario::PodSource::ReplicationController
-        | crate::scenario::PodSource::StatefulSet => {}
+        PodSource::ReplicaSet | PodSource::ReplicationController | PodSource::StatefulSet => {}
     }
     // A StatefulSet's pods carry their revision, but its selector does not.
-    let stateful = spec.source == crate::scenario::PodSource::StatefulSet;
+    let stateful = spec.source == PodSource::StatefulSet;
     let (label, value) = if stateful {
         ("controller-revision-hash", format!("{}-{hash}", spec.name))
     } else {
@@ -885,7 +872,7 @@ impl Cluster {
         self.replica_sets.push(ReplicaSet {
             id,
             // A ReplicationController's pods are `<rc>-<suffix>`: it is its own ReplicaSet.
-            name: if d.spec.source == crate::scenario::PodSource::ReplicationController {
+            name: if d.spec.source == PodSource::ReplicationController {
                 d.spec.name.clone()
             } else {
                 format!("{}-{hash}", d.spec.name)
@@ -1351,7 +1338,7 @@ pub fn pod_suffix(n: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::config_refs::{ConfigKind, ConfigRef, ConfigUse};
+    use crate::spec::config::{ConfigKind, ConfigRef, ConfigUse};
 
     #[test]
     fn templates_without_config_references_keep_their_hash() {

@@ -24,51 +24,18 @@
 //! an object). Keys: a ConfigMap's environment keys are its `data`, its volume keys `data` and
 //! `binaryData`; a Secret's are `data` and `stringData` (which the API server merges).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Container, KeyToPath, PodSpec, Secret};
 
 use super::diag::Diagnostic;
 use super::manifest::{ManifestSet, namespace_of};
 
-/// ConfigMap or Secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ConfigKind {
-    ConfigMap,
-    Secret,
-}
+pub use crate::spec::config::{
+    ConfigKind, ConfigObject, ConfigObjects, ConfigRef, ConfigUse, Unresolved, first_unresolved,
+};
 
-impl ConfigKind {
-    /// The kind as written in manifests.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConfigKind::ConfigMap => "ConfigMap",
-            ConfigKind::Secret => "Secret",
-        }
-    }
-
-    /// The resource's name in the kubelet's "not found" errors.
-    fn lower(self) -> &'static str {
-        match self {
-            ConfigKind::ConfigMap => "configmap",
-            ConfigKind::Secret => "secret",
-        }
-    }
-}
-
-/// One ConfigMap or Secret: which keys it has.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigObject {
-    pub kind: ConfigKind,
-    pub namespace: String,
-    pub name: String,
-    /// Keys a container's environment can read (a ConfigMap's `data`; a Secret's `data` and
-    /// `stringData`).
-    pub env_keys: BTreeSet<String>,
-    /// Keys a volume can project (the above and a ConfigMap's `binaryData`).
-    pub volume_keys: BTreeSet<String>,
-}
-
+/// Reading the objects from manifests.
 impl ConfigObject {
     pub fn from_config_map(m: &ConfigMap) -> ConfigObject {
         let data: BTreeSet<String> = m.data.iter().flatten().map(|(k, _)| k.clone()).collect();
@@ -96,33 +63,7 @@ impl ConfigObject {
     }
 }
 
-/// The ConfigMaps and Secrets that exist, by (kind, namespace, name).
-#[derive(Clone, Debug, Default)]
-pub struct ConfigObjects {
-    objects: BTreeMap<(ConfigKind, String, String), ConfigObject>,
-}
-
 impl ConfigObjects {
-    /// Creates `object`, or replaces the one of that kind, namespace and name.
-    pub fn put(&mut self, object: ConfigObject) {
-        let key = (object.kind, object.namespace.clone(), object.name.clone());
-        self.objects.insert(key, object);
-    }
-
-    pub fn get(&self, kind: ConfigKind, namespace: &str, name: &str) -> Option<&ConfigObject> {
-        self.objects
-            .get(&(kind, namespace.to_string(), name.to_string()))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
-    }
-
-    /// The objects, by kind, namespace and name.
-    pub fn into_objects(self) -> Vec<ConfigObject> {
-        self.objects.into_values().collect()
-    }
-
     /// The ConfigMaps and Secrets of a manifest set.
     pub fn of_manifests(set: &ManifestSet) -> ConfigObjects {
         let mut out = ConfigObjects::default();
@@ -134,89 +75,6 @@ impl ConfigObjects {
         }
         out
     }
-}
-
-/// How a pod uses a ConfigMap or Secret.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfigUse {
-    /// Mounted as the volume of that name.
-    Volume(String),
-    /// Read into a container's environment.
-    Env,
-}
-
-/// One reference of a pod template to a ConfigMap or Secret that is not optional, in the
-/// kubelet's order (volumes, then each container's `envFrom` and `env`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigRef {
-    pub kind: ConfigKind,
-    pub name: String,
-    /// The keys it needs (a variable's key, or a volume's `items`; none: the object will do).
-    pub keys: Vec<String>,
-    pub usage: ConfigUse,
-    /// Where it is written, relative to the pod spec (`containers[0].envFrom[1].configMapRef`).
-    pub field: String,
-}
-
-/// Why a pod cannot start yet: the kubelet's message, and whether it is a volume that failed
-/// to mount (else the container's configuration).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Unresolved {
-    pub mount: bool,
-    pub message: String,
-}
-
-impl ConfigRef {
-    /// The kubelet's error when this reference does not resolve in `namespace`, if it does not.
-    pub fn unresolved(&self, namespace: &str, objects: &ConfigObjects) -> Option<Unresolved> {
-        let object = objects.get(self.kind, namespace, &self.name);
-        let problem = match object {
-            None => format!("{} {:?} not found", self.kind.lower(), self.name),
-            Some(o) => {
-                let have = match self.usage {
-                    ConfigUse::Env => &o.env_keys,
-                    ConfigUse::Volume(_) => &o.volume_keys,
-                };
-                let missing = self.keys.iter().find(|k| !have.contains(*k))?;
-                self.missing_key(namespace, missing)
-            }
-        };
-        Some(match &self.usage {
-            ConfigUse::Env => Unresolved {
-                mount: false,
-                message: format!("Error: {problem}"),
-            },
-            ConfigUse::Volume(volume) => Unresolved {
-                mount: true,
-                message: format!("MountVolume.SetUp failed for volume {volume:?} : {problem}"),
-            },
-        })
-    }
-
-    fn missing_key(&self, namespace: &str, key: &str) -> String {
-        match (&self.usage, self.kind) {
-            (ConfigUse::Env, kind) => format!(
-                "couldn't find key {key} in {} {namespace}/{}",
-                kind.as_str(),
-                self.name
-            ),
-            (ConfigUse::Volume(_), ConfigKind::ConfigMap) => {
-                format!("configmap references non-existent config key: {key}")
-            }
-            (ConfigUse::Volume(_), ConfigKind::Secret) => {
-                format!("references non-existent secret key: {key}")
-            }
-        }
-    }
-}
-
-/// The first of `refs` that does not resolve in `namespace`, as the kubelet meets them.
-pub fn first_unresolved(
-    refs: &[ConfigRef],
-    namespace: &str,
-    objects: &ConfigObjects,
-) -> Option<Unresolved> {
-    refs.iter().find_map(|r| r.unresolved(namespace, objects))
 }
 
 /// The references of a pod spec that are not optional, in the kubelet's order.

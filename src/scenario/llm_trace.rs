@@ -22,16 +22,7 @@ use crate::sim::{SimDuration, SimTime};
 /// context window, so only a broken row is refused).
 pub const MAX_TOKENS: u32 = 10_000_000;
 
-/// One request of a token-level trace, in simulated time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TokenRequest {
-    pub at: SimTime,
-    pub prompt_tokens: u32,
-    pub output_tokens: u32,
-    /// Its prompt's block hashes: `hashes_len` of the trace's table from `hashes_start`.
-    pub hashes_start: u32,
-    pub hashes_len: u32,
-}
+pub use crate::spec::llm::TokenRequest;
 
 /// A row as read: seconds from the trace's start.
 #[derive(Clone, Copy, Debug, PartialEq)]

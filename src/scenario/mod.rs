@@ -21,7 +21,6 @@ pub mod manifest_files;
 pub mod model;
 pub mod namespaces;
 pub mod overrides;
-pub mod pattern;
 pub mod pdb;
 pub mod pod_affinity;
 pub mod pod_spread;
@@ -37,5 +36,6 @@ pub mod units;
 pub mod validate;
 pub mod yaml;
 
+pub use crate::spec::pattern;
 pub use model::*;
 pub use validate::{LoadOptions, Validated, load_scenario, validate_file, validate_files};

@@ -28,3 +28,4 @@ mod statefulset;
 mod support;
 mod sweep;
 mod timeline;
+mod trial;

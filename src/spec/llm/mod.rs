@@ -1,11 +1,13 @@
 //! What an LLM workload's pods serve with: the step-time profiles of inference servers fitted
 //! to measured latencies ([`profile`], [`fit`]), a server's batching limits, and the traces'
-//! prefix block size. The servers that use them are `traffic::llm`'s.
+//! prefix block size, and one request of a token trace. The servers that use them are `traffic::llm`'s.
 
 pub mod fit;
 pub mod profile;
 
 pub use profile::{LlmProfile, StepShape};
+
+use crate::sim::SimTime;
 
 /// Tokens per prefix block of the traces' hashes (Mooncake's block size).
 pub const PREFIX_BLOCK_TOKENS: u32 = 512;
@@ -28,4 +30,15 @@ pub struct BatchingConfig {
     /// Automatic prefix caching (vLLM's default): prompts that start with blocks the server
     /// holds reuse them (`traffic::llm::prefix`).
     pub prefix_caching: bool,
+}
+
+/// One request of a token-level trace, in simulated time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub at: SimTime,
+    pub prompt_tokens: u32,
+    pub output_tokens: u32,
+    /// Its prompt's block hashes: `hashes_len` of the trace's table from `hashes_start`.
+    pub hashes_start: u32,
+    pub hashes_len: u32,
 }

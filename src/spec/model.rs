@@ -1,0 +1,1443 @@
+//! The specs a scenario is made of, validated and typed: node pools, workloads (Deployments,
+//! and StatefulSets, DaemonSets, Jobs, CronJobs, bare Pods and ReplicationControllers as
+//! Deployments with a source), pod templates, PodDisruptionBudgets, Services and their traffic
+//! and call graphs, HPAs and their metrics, the Cluster Autoscaler's and the HPA controller's
+//! settings, SLOs and scripted events. The scenario loader (`scenario`) builds them, the cluster
+//! is made from them and the controllers read them.
+
+use crate::sim::dist::DurationDist;
+use crate::sim::{SimDuration, SimTime};
+pub use crate::spec::metrics::PodMetricSource;
+
+use super::resources::{Resources, Taint, Toleration};
+use super::selector::{LabelSelector, Labels, NodeSelectorTerm};
+
+/// A pool of identical nodes.
+#[derive(Clone, Debug)]
+pub struct NodePoolSpec {
+    pub name: String,
+    pub instance_type: Option<String>,
+    pub count: u32,
+    pub allocatable: Resources,
+    pub max_pods: i64,
+    pub labels: Labels,
+    pub taints: Vec<Taint>,
+    /// On-demand price, USD per node-hour.
+    pub price_usd_per_hour: f64,
+    pub capacity_type: CapacityType,
+    /// Spot price, USD per node-hour (`Some` exactly when `capacity_type` is spot).
+    pub spot_price_usd_per_hour: Option<f64>,
+    /// Bounds on the pool's size for the Cluster Autoscaler.
+    pub min_count: u32,
+    pub max_count: u32,
+    /// Request to Ready of a new node.
+    pub provisioning_time: DurationDist,
+    /// Zones nodes are spread over, round-robin by node index (may be empty).
+    pub zones: Vec<String>,
+    /// Random machine failures (`None`: nodes never fail on their own).
+    pub failures: Option<NodeFailures>,
+    /// Mean time between spot interruptions of a node (spot pools; `None`: never).
+    pub spot_interruption_mtbi: Option<SimDuration>,
+    /// Bytes per second a node pulls images at (`None`: pulls take no time).
+    pub image_pull_bandwidth: Option<i64>,
+}
+
+/// A pool's random machine failures: each node fails after an exponential time with mean
+/// `mtbf` and is back after `repair_time`, then runs until its next failure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeFailures {
+    pub mtbf: SimDuration,
+    pub repair_time: DurationDist,
+}
+
+impl NodePoolSpec {
+    /// What one node costs per hour at the pool's capacity type.
+    pub fn billed_price_per_hour(&self) -> f64 {
+        match self.capacity_type {
+            CapacityType::OnDemand => self.price_usd_per_hour,
+            CapacityType::Spot => self
+                .spot_price_usd_per_hour
+                .unwrap_or(self.price_usd_per_hour),
+        }
+    }
+}
+
+/// How a pool's nodes are bought.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CapacityType {
+    #[default]
+    OnDemand,
+    Spot,
+}
+
+impl CapacityType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityType::OnDemand => "on-demand",
+            CapacityType::Spot => "spot",
+        }
+    }
+}
+
+/// A Deployment from the manifests, with the scenario's workload model attached.
+#[derive(Clone, Debug)]
+pub struct DeploymentSpec {
+    pub name: String,
+    pub namespace: String,
+    pub replicas: i32,
+    pub selector: LabelSelector,
+    pub template_labels: Labels,
+    pub pod: PodTemplate,
+    /// `spec.strategy` (RollingUpdate 25 %/25 % by default).
+    pub strategy: crate::spec::rollout::Strategy,
+    /// `minReadySeconds`, `progressDeadlineSeconds`, `revisionHistoryLimit`, `paused`.
+    pub rollout: RolloutSettings,
+    /// A StatefulSet's pod management and partition.
+    pub stateful: StatefulSettings,
+    pub workload: WorkloadModel,
+    /// Who creates the pods: a ReplicaSet (a Deployment from the manifests) or a pod trace.
+    pub source: PodSource,
+}
+
+/// A StatefulSet's `podManagementPolicy` and rolling-update `partition`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatefulSettings {
+    /// `Parallel` (else `OrderedReady`: one pod at a time, in ordinal order).
+    pub parallel: bool,
+    /// Pods with a lower ordinal keep the old revision.
+    pub partition: i32,
+}
+
+/// The Deployment fields that shape a rollout besides the strategy (apps/v1 defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RolloutSettings {
+    /// `minReadySeconds`: how long a pod must have been Ready to count as available.
+    pub min_ready: SimDuration,
+    /// `progressDeadlineSeconds` (`None`: never times out).
+    pub progress_deadline: Option<SimDuration>,
+    /// `revisionHistoryLimit`: old ReplicaSets kept (scaled to 0) for rollbacks.
+    pub revision_history_limit: i32,
+    /// `paused`: template changes do not roll out (scaling still applies).
+    pub paused: bool,
+}
+
+impl Default for RolloutSettings {
+    /// 0 s, 600 s, 10, not paused.
+    fn default() -> Self {
+        RolloutSettings {
+            min_ready: SimDuration::ZERO,
+            progress_deadline: Some(SimDuration::from_secs(600)),
+            revision_history_limit: 10,
+            paused: false,
+        }
+    }
+}
+
+/// Bare pods from a trace, created and deleted at given times.
+#[derive(Clone, Debug)]
+pub struct PodTraceSpec {
+    pub name: String,
+    /// The workload entry (in `Scenario::deployments`) the pods are reported under.
+    pub deployment: usize,
+    /// In order of creation.
+    pub pods: Vec<TracePod>,
+}
+
+/// One pod of a trace.
+#[derive(Clone, Debug)]
+pub struct TracePod {
+    pub name: String,
+    pub create: SimTime,
+    pub delete: Option<SimTime>,
+    pub template: std::sync::Arc<PodTemplate>,
+}
+
+/// Where a workload's pods come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PodSource {
+    /// A Deployment: its ReplicaSet keeps `replicas` pods.
+    #[default]
+    ReplicaSet,
+    /// Bare pods created and deleted at the times of a pod trace (`spec.podTraces`).
+    Trace,
+    /// A DaemonSet: one pod on every node it can run on.
+    DaemonSet,
+    /// A StatefulSet: pods with stable ordinals.
+    StatefulSet,
+    /// A Job: pods that run to completion, recreated after failures up to its backoff limit.
+    Job(JobSettings),
+    /// A CronJob: a Job (its `jobTemplate`) started at every time of its schedule.
+    CronJob(CronJobSettings),
+    /// A ReplicationController: one set of `replicas` pods with an equality selector, kept as a
+    /// ReplicaSet keeps them.
+    ReplicationController,
+}
+
+impl PodSource {
+    /// The settings of each of its Jobs, for a Job or a CronJob.
+    pub fn job_settings(self) -> Option<JobSettings> {
+        match self {
+            PodSource::Job(s) => Some(s),
+            PodSource::CronJob(c) => Some(c.job),
+            _ => None,
+        }
+    }
+}
+
+/// A CronJob's `spec` besides its schedule (batch/v1, defaults applied).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CronJobSettings {
+    /// `jobTemplate.spec`.
+    pub job: JobSettings,
+    pub concurrency: ConcurrencyPolicy,
+    /// `startingDeadlineSeconds`: a run that could not start this long after its time is
+    /// missed.
+    pub starting_deadline: Option<SimDuration>,
+    /// `successfulJobsHistoryLimit` (3) and `failedJobsHistoryLimit` (1): finished Jobs kept.
+    pub successful_history: i32,
+    pub failed_history: i32,
+    /// `suspend`: no new runs.
+    pub suspend: bool,
+}
+
+/// `concurrencyPolicy`: what a CronJob does when a run is due while an earlier one is active.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConcurrencyPolicy {
+    /// Start it anyway.
+    Allow,
+    /// Skip it (it starts later if the active one ends within `startingDeadlineSeconds`).
+    Forbid,
+    /// Delete the active ones and start it.
+    Replace,
+}
+
+/// A ResourceQuota's enforced amounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaSpec {
+    pub name: String,
+    pub namespace: String,
+    /// Each enforced resource and its hard amount (millicores, bytes or a count).
+    pub hard: Vec<(QuotaResource, i64)>,
+}
+
+/// A quota key kubesim enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaResource {
+    RequestsCpu,
+    RequestsMemory,
+    LimitsCpu,
+    LimitsMemory,
+    RequestsGpu,
+    Pods,
+}
+
+impl QuotaResource {
+    /// The quota key as `spec.hard` may write it.
+    pub fn of_key(key: &str) -> Option<QuotaResource> {
+        Some(match key {
+            "cpu" | "requests.cpu" => QuotaResource::RequestsCpu,
+            "memory" | "requests.memory" => QuotaResource::RequestsMemory,
+            "limits.cpu" => QuotaResource::LimitsCpu,
+            "limits.memory" => QuotaResource::LimitsMemory,
+            "requests.nvidia.com/gpu" => QuotaResource::RequestsGpu,
+            "pods" | "count/pods" => QuotaResource::Pods,
+            _ => return None,
+        })
+    }
+
+    /// Its name in messages, as upstream's (`requests.cpu`).
+    pub fn key(self) -> &'static str {
+        match self {
+            QuotaResource::RequestsCpu => "requests.cpu",
+            QuotaResource::RequestsMemory => "requests.memory",
+            QuotaResource::LimitsCpu => "limits.cpu",
+            QuotaResource::LimitsMemory => "limits.memory",
+            QuotaResource::RequestsGpu => "requests.nvidia.com/gpu",
+            QuotaResource::Pods => "pods",
+        }
+    }
+
+    /// The resource whose quantity syntax its amount uses.
+    pub fn resource_name(self) -> &'static str {
+        match self {
+            QuotaResource::RequestsCpu | QuotaResource::LimitsCpu => "cpu",
+            QuotaResource::RequestsMemory | QuotaResource::LimitsMemory => "memory",
+            QuotaResource::RequestsGpu => "nvidia.com/gpu",
+            QuotaResource::Pods => "pods",
+        }
+    }
+
+    /// What one pod of `pod` uses of it (`None`: it does not say — no limit where a limit is
+    /// quota'd, which the API server refuses).
+    pub fn of_pod(self, pod: &PodTemplate) -> Option<i64> {
+        match self {
+            QuotaResource::RequestsCpu => Some(pod.requests.cpu_millis),
+            QuotaResource::RequestsMemory => Some(pod.requests.memory_bytes),
+            QuotaResource::LimitsCpu => pod.cpu_limit_millis,
+            QuotaResource::LimitsMemory => pod.memory_limit_bytes,
+            QuotaResource::RequestsGpu => Some(pod.requests.gpus),
+            QuotaResource::Pods => Some(1),
+        }
+    }
+}
+
+/// A CronJob's schedule resolved to simulated times.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CronTimes {
+    /// The CronJob's index in `Scenario::deployments`.
+    pub deployment: usize,
+    /// Every time its schedule fires during the run, in order.
+    pub times: std::sync::Arc<[SimTime]>,
+}
+
+/// A Job's `spec` fields that decide its pods (batch/v1, defaults applied).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobSettings {
+    /// `completions`: successful pods it needs (`None`: a work queue — it is done once a pod
+    /// has succeeded and none is left running).
+    pub completions: Option<i32>,
+    /// `parallelism`: pods running at once at most (default 1).
+    pub parallelism: i32,
+    /// `backoffLimit`: failed pods it tolerates; one more fails the Job (default 6).
+    pub backoff_limit: i32,
+    /// `activeDeadlineSeconds`: the Job fails when it runs longer, counted from its start.
+    pub active_deadline: Option<SimDuration>,
+    /// `ttlSecondsAfterFinished`: the Job and its pods are deleted this long after it finished.
+    pub ttl_after_finished: Option<SimDuration>,
+    /// `completionMode: Indexed`: each pod has an index in `0..completions`, and each index must
+    /// succeed once.
+    pub indexed: bool,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            completions: Some(1),
+            parallelism: 1,
+            backoff_limit: 6,
+            active_deadline: None,
+            ttl_after_finished: None,
+            indexed: false,
+        }
+    }
+}
+
+/// How a Job's pod runs (`spec.workloads[]` for a Job): how long its work takes once its
+/// container started, and how often it fails.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRunModel {
+    pub run_time: DurationDist,
+    /// Chance that a run ends with a non-zero exit code, in `[0, 1]`.
+    pub failure_probability: f64,
+}
+
+impl Default for JobRunModel {
+    fn default() -> Self {
+        JobRunModel {
+            run_time: DurationDist::Constant(SimDuration::from_mins(1)),
+            failure_probability: 0.0,
+        }
+    }
+}
+
+impl DeploymentSpec {
+    /// The container that serves requests: the workload's `container`, else the first app
+    /// container.
+    pub fn serving_container(&self) -> Option<&str> {
+        self.workload
+            .container
+            .as_deref()
+            .or_else(|| self.pod.hpa_containers.first().map(|c| c.name.as_str()))
+    }
+}
+
+/// A container probe after defaulting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub initial_delay: SimDuration,
+    pub period: SimDuration,
+    /// `timeoutSeconds` (kept for the resolved spec; the health model decides failures).
+    pub timeout: SimDuration,
+    pub success_threshold: u32,
+    pub failure_threshold: u32,
+}
+
+/// A pod's probes (for each kind, its first app container's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PodProbes {
+    pub startup: Option<ProbeSpec>,
+    pub readiness: Option<ProbeSpec>,
+    pub liveness: Option<ProbeSpec>,
+}
+
+/// What every pod of a Deployment asks for and tolerates.
+#[derive(Clone, Debug, Default)]
+pub struct PodTemplate {
+    /// Effective pod request (`PodRequests`: containers + sidecars, max with init containers,
+    /// plus overhead), as the scheduler's Filter sees it.
+    pub requests: Resources,
+    /// The containers the HPA sums requests over: app containers, then restartable init
+    /// containers (sidecars), in manifest order.
+    pub hpa_containers: Vec<ContainerRequests>,
+    /// The same request with NodeResourcesFit's non-zero defaults (100m cpu, 200Mi memory for
+    /// each container that requests none), used only for scoring.
+    pub scoring_requests: Resources,
+    /// Sum of CPU limits when every app container has one; `None` means unbounded.
+    pub cpu_limit_millis: Option<i64>,
+    /// Sum of memory limits when every app container has one; `None` means unbounded.
+    pub memory_limit_bytes: Option<i64>,
+    /// The containers' startup, readiness and liveness probes.
+    pub probes: PodProbes,
+    pub node_selector: Labels,
+    /// `requiredDuringSchedulingIgnoredDuringExecution` terms (ORed); empty: no requirement.
+    pub required_node_affinity: Vec<NodeSelectorTerm>,
+    /// `preferredDuringSchedulingIgnoredDuringExecution`: (weight 1–100, term).
+    pub preferred_node_affinity: Vec<(i64, NodeSelectorTerm)>,
+    pub tolerations: Vec<Toleration>,
+    pub termination_grace: SimDuration,
+    /// `spec.schedulerName` (`None`: default-scheduler).
+    pub scheduler_name: Option<String>,
+    /// `metadata.labels` of the pod (a ReplicaSet's pods also carry `pod-template-hash`).
+    pub labels: Labels,
+    pub namespace: String,
+    /// `spec.topologySpreadConstraints`.
+    pub topology_spread: Vec<SpreadConstraint>,
+    /// `spec.priorityClassName`, resolved into `priority` when the scenario loads.
+    pub priority_class_name: Option<String>,
+    /// `spec.preemptionPolicy` as written (resolved with the class).
+    pub preemption_policy: Option<String>,
+    /// The pod's priority (from its PriorityClass; 0 without one).
+    pub priority: i32,
+    /// `preemptionPolicy: Never`: the pod waits instead of preempting lower-priority pods.
+    pub never_preempts: bool,
+    /// For a DaemonSet pod, the node it is pinned to (by a required node affinity on
+    /// `metadata.name`).
+    pub daemon_node: Option<crate::spec::ids::NodeId>,
+    /// `spec.nodeName`: the pod may only run there.
+    pub node_name: Option<String>,
+    /// The containers' `hostPort`s (NodePorts: two pods cannot share one on a node).
+    pub host_ports: Vec<HostPort>,
+    /// Inter-pod affinity and anti-affinity.
+    pub pod_affinity: PodAffinity,
+    /// The images of the init and app containers, normalized (`:latest` when untagged).
+    pub images: Vec<String>,
+    /// The selector the scheduler's default spreading constraints use when the pod has none of
+    /// its own (`helper.DefaultSelector`: the selectors of the Services that select the pod
+    /// and of its ReplicaSet, ANDed); `None` for a pod that nobody selects.
+    pub default_spread_selector: Option<LabelSelector>,
+    /// The ConfigMaps and Secrets the kubelet must find before the pod starts (not optional
+    /// ones), in the order it resolves them. Kept last: see `cluster::state::template_key`.
+    pub config_refs: Vec<crate::spec::config::ConfigRef>,
+}
+
+impl SpreadConstraint {
+    /// ANDs `key In (value)` into the selector for each `matchLabelKeys` key the pod carries,
+    /// as the API server does at pod creation.
+    pub fn merge_match_label_keys(&mut self, pod_labels: &Labels) {
+        let Some(selector) = self.selector.as_mut() else {
+            return;
+        };
+        for key in self.match_label_keys.drain(..) {
+            if let Some(value) = pod_labels.get(&key) {
+                selector
+                    .match_expressions
+                    .push(crate::spec::selector::Requirement {
+                        key,
+                        operator: crate::spec::selector::SelectorOperator::In,
+                        values: vec![value.clone()],
+                    });
+            }
+        }
+    }
+}
+
+/// `affinity.podAffinity` / `podAntiAffinity`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodAffinity {
+    pub required: Vec<AffinityTerm>,
+    pub required_anti: Vec<AffinityTerm>,
+    /// (weight 1–100, term).
+    pub preferred: Vec<(i64, AffinityTerm)>,
+    pub preferred_anti: Vec<(i64, AffinityTerm)>,
+}
+
+impl PodAffinity {
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty()
+            && self.required_anti.is_empty()
+            && self.preferred.is_empty()
+            && self.preferred_anti.is_empty()
+    }
+}
+
+/// A `PodAffinityTerm`: pods matching `selector` in the namespaces, within the same
+/// `topology_key` domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AffinityTerm {
+    /// `None` (absent) matches no pod.
+    pub selector: Option<LabelSelector>,
+    /// Empty: the namespace of the pod that declares the term.
+    pub namespaces: Vec<String>,
+    /// `namespaceSelector: {}`.
+    pub all_namespaces: bool,
+    pub topology_key: String,
+}
+
+impl AffinityTerm {
+    /// Whether `pod` is matched by this term of a pod in `owner_namespace`.
+    pub fn matches(&self, owner_namespace: &str, pod: &PodTemplate) -> bool {
+        let in_namespace = self.all_namespaces
+            || if self.namespaces.is_empty() {
+                pod.namespace == owner_namespace
+            } else {
+                self.namespaces.contains(&pod.namespace)
+            };
+        in_namespace
+            && self
+                .selector
+                .as_ref()
+                .is_some_and(|s| s.matches(&pod.labels))
+    }
+}
+
+/// A PodDisruptionBudget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PdbSpec {
+    pub name: String,
+    pub namespace: String,
+    /// `None` (absent) selects no pod; an empty selector selects every pod of the namespace.
+    pub selector: Option<LabelSelector>,
+    pub budget: PdbBudget,
+}
+
+/// How much of a PodDisruptionBudget's set must stay up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PdbBudget {
+    MinAvailable(crate::spec::rollout::IntOrPercent),
+    MaxUnavailable(crate::spec::rollout::IntOrPercent),
+}
+
+/// An image reference as nodes report it: `:latest` added when it has neither tag nor digest.
+pub fn normalized_image_name(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// A container port bound on the node (`ports[].hostPort`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPort {
+    /// `hostIP` (`0.0.0.0` when unset: every address).
+    pub ip: String,
+    /// `TCP` (default), `UDP` or `SCTP`.
+    pub protocol: String,
+    pub port: i32,
+}
+
+impl HostPort {
+    /// Whether two host ports cannot both be bound on one node (same port and protocol, and
+    /// the same address or either on every address).
+    pub fn conflicts_with(&self, other: &HostPort) -> bool {
+        const ANY: &str = "0.0.0.0";
+        self.port == other.port
+            && self.protocol == other.protocol
+            && (self.ip == other.ip || self.ip == ANY || other.ip == ANY)
+    }
+}
+
+/// One `topologySpreadConstraints` entry, after defaulting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpreadConstraint {
+    pub max_skew: i32,
+    pub topology_key: String,
+    /// `whenUnsatisfiable: DoNotSchedule` (a Filter); `ScheduleAnyway` only scores.
+    pub hard: bool,
+    /// `labelSelector` (with `matchLabelKeys` merged in once the pod's labels are known, by
+    /// [`SpreadConstraint::merge_match_label_keys`]); `None` (absent) matches no pod.
+    pub selector: Option<LabelSelector>,
+    /// `matchLabelKeys`: pod label keys whose values are ANDed into the selector.
+    pub match_label_keys: Vec<String>,
+    /// `minDomains` (1 when unset).
+    pub min_domains: i32,
+    /// `nodeAffinityPolicy: Honor` (the default): only nodes matching the pod's node
+    /// selector and required affinity count.
+    pub honor_node_affinity: bool,
+    /// `nodeTaintsPolicy: Honor` (default Ignore): only nodes whose taints the pod tolerates
+    /// count.
+    pub honor_node_taints: bool,
+}
+
+/// One container's cpu and memory requests as the HPA reads them (`None`: no request).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerRequests {
+    pub name: String,
+    pub cpu_millis: Option<i64>,
+    pub memory_bytes: Option<i64>,
+}
+
+impl ContainerRequests {
+    /// The request for `resource` in milli-units (millicores; bytes × 1000).
+    pub fn request_milli(&self, resource: HpaResource) -> Option<i64> {
+        match resource {
+            HpaResource::Cpu => self.cpu_millis,
+            HpaResource::Memory => self.memory_bytes.map(|b| b.saturating_mul(1000)),
+        }
+    }
+}
+
+impl PodTemplate {
+    /// A one-container pod requesting `requests` and nothing else, for calling the scheduler's
+    /// filters and scores directly. A cpu or memory request of 0 counts as none: scoring then
+    /// sees NodeResourcesFit's non-zero defaults (100m cpu, 200Mi memory), as for a container
+    /// without a request.
+    pub fn requesting(requests: Resources) -> PodTemplate {
+        let mut scoring_requests = requests.clone();
+        if scoring_requests.cpu_millis == 0 {
+            scoring_requests.cpu_millis = 100;
+        }
+        if scoring_requests.memory_bytes == 0 {
+            scoring_requests.memory_bytes = 200 * 1024 * 1024;
+        }
+        PodTemplate {
+            requests,
+            scoring_requests,
+            ..PodTemplate::default()
+        }
+    }
+
+    /// `calculatePodRequests` (A.3.2): the summed request for `resource` of the containers the
+    /// HPA counts (only `container` when given), in milli-units; `None` if one of them has no
+    /// request, or if no container matches.
+    pub fn hpa_request_milli(&self, resource: HpaResource, container: Option<&str>) -> Option<i64> {
+        let mut matched = false;
+        let mut total = 0i64;
+        for c in &self.hpa_containers {
+            if container.is_some_and(|name| name != c.name) {
+                continue;
+            }
+            matched = true;
+            total = total.saturating_add(c.request_milli(resource)?);
+        }
+        matched.then_some(total)
+    }
+
+    /// The first counted container (all, or the one called `container`) without a request for
+    /// `resource`: what upstream's `calculatePodRequests` names in its error.
+    pub fn container_missing_request(
+        &self,
+        resource: HpaResource,
+        container: Option<&str>,
+    ) -> Option<&str> {
+        self.hpa_containers
+            .iter()
+            .filter(|c| container.is_none_or(|name| name == c.name))
+            .find(|c| c.request_milli(resource).is_none())
+            .map(|c| c.name.as_str())
+    }
+
+    /// Whether the pod has a container (app or sidecar) called `name`.
+    pub fn has_container(&self, name: &str) -> bool {
+        self.hpa_containers.iter().any(|c| c.name == name)
+    }
+}
+
+/// How a Deployment's pods behave under load.
+#[derive(Clone, Debug)]
+pub struct WorkloadModel {
+    pub startup_time: DurationDist,
+    pub cpu_per_request: DurationDist,
+    pub concurrency: u32,
+    pub queue_limit: u32,
+    pub timeout: SimDuration,
+    /// Names under which the pods' serving metrics are exposed to Pods metrics.
+    pub pod_metric_aliases: std::collections::BTreeMap<String, PodMetricSource>,
+    /// The container that serves requests: its CPU and memory are the pod's (other containers
+    /// use none). `None`: the first app container.
+    pub container: Option<String>,
+    /// Working-set memory of a pod; `None` when the scenario does not model memory.
+    pub memory: Option<MemoryModel>,
+    /// After the container starts, the app answers nothing for this long.
+    pub warmup: DurationDist,
+    /// Probes fail while more requests than this are in flight (`None`: load does not matter).
+    pub probe_fails_above_in_flight: Option<u32>,
+    /// Mean time between random container crashes (`None`: none).
+    pub crash_mtbf: Option<SimDuration>,
+    /// What each request does after its `cpu_per_request` work (empty: nothing).
+    pub calls: CallGraph,
+    /// The pods are LLM inference servers (`None`: CPU servers).
+    pub llm: Option<LlmServing>,
+    /// A Job's pods: how long they run and how often they fail.
+    pub job: JobRunModel,
+}
+
+/// An LLM inference server's model (`spec.workloads[].llm`).
+#[derive(Clone, Debug)]
+pub struct LlmServing {
+    pub profile: &'static crate::spec::llm::LlmProfile,
+    pub batching: crate::spec::llm::BatchingConfig,
+}
+
+/// A request's program after its first CPU work: sequences of steps. Sequence 0 is the
+/// top level; `parallel` and `oneOf` refer to other sequences by index. Empty: no calls.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallGraph {
+    pub sequences: Vec<Vec<CallStep>>,
+}
+
+impl CallGraph {
+    pub fn is_empty(&self) -> bool {
+        self.sequences.first().is_none_or(Vec::is_empty)
+    }
+
+    /// Every call step of the graph.
+    pub fn calls(&self) -> impl Iterator<Item = &Call> {
+        self.sequences
+            .iter()
+            .flatten()
+            .filter_map(|step| match step {
+                CallStep::Call(c) => Some(c),
+                _ => None,
+            })
+    }
+
+    /// Whether some call passes on the request's own tokens (`tokens: request`): every
+    /// request to this workload must then carry tokens.
+    pub fn forwards_tokens(&self) -> bool {
+        self.calls()
+            .any(|c| matches!(c.tokens, Some(CallTokens::Request)))
+    }
+}
+
+/// One step of a [`CallGraph`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallStep {
+    Call(Call),
+    /// CPU work in the caller (only in sequences the request runs itself, not in `parallel`).
+    Cpu(DurationDist),
+    /// A wait that uses no CPU.
+    Delay(DurationDist),
+    /// Every sequence at once; done when all are.
+    Parallel(Vec<u32>),
+    /// One sequence, picked by weight.
+    OneOf {
+        weights: Vec<u32>,
+        sequences: Vec<u32>,
+    },
+}
+
+/// A synchronous call to a Service, made `count` times one after another.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// Index into `Scenario::services`.
+    pub service: usize,
+    pub count: CallCount,
+    /// How long the caller waits for a try (`None`: until the callee's own timeout).
+    pub timeout: Option<SimDuration>,
+    pub retries: Option<RetryPolicy>,
+    /// A failure (after retries) does not fail the caller: it goes on with its next step.
+    pub optional: bool,
+    /// This call's index among all calls of the scenario (for its retry budget).
+    pub site: u32,
+    /// The tokens of each request, for a call to an LLM server's Service (or to a workload
+    /// that passes them on).
+    pub tokens: Option<CallTokens>,
+}
+
+/// The token counts of the requests a call sends.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallTokens {
+    /// Drawn for each call from the caller's call-graph stream.
+    Drawn {
+        prompt: crate::sim::dist::CountDist,
+        output: crate::sim::dist::CountDist,
+    },
+    /// The calling request's own tokens (prompt, output and prompt block hashes), as it
+    /// arrived from a token trace or from a call that gave them.
+    Request,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CallCount {
+    Fixed(u32),
+    Poisson(f64),
+    Uniform { min: u32, max: u32 },
+}
+
+/// Retries of a failed call: exponential backoff with full jitter, within a budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first try.
+    pub attempts: u32,
+    pub backoff: SimDuration,
+    pub max_backoff: SimDuration,
+    /// Retries in flight may be at most this fraction of the site's calls in flight (at least
+    /// [`MIN_RETRY_CONCURRENCY`]).
+    pub budget: f64,
+}
+
+/// Retries always allowed in flight per call, whatever the budget (Envoy's
+/// `min_retry_concurrency`).
+pub const MIN_RETRY_CONCURRENCY: u32 = 3;
+/// Default retry backoff base (Envoy's 25 ms).
+pub const DEFAULT_RETRY_BACKOFF: SimDuration = SimDuration::from_millis(25);
+/// Default retry budget (Envoy's 20 %).
+pub const DEFAULT_RETRY_BUDGET: f64 = 0.2;
+
+/// A pod's working set: `base + perInFlightRequest × requests in flight`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryModel {
+    pub base_bytes: i64,
+    pub per_in_flight_bytes: i64,
+}
+
+impl MemoryModel {
+    pub fn working_set(&self, in_flight: u64) -> i64 {
+        let load = i64::try_from(in_flight).unwrap_or(i64::MAX);
+        self.base_bytes
+            .saturating_add(self.per_in_flight_bytes.saturating_mul(load))
+    }
+}
+
+impl Default for WorkloadModel {
+    fn default() -> Self {
+        WorkloadModel {
+            startup_time: DurationDist::Constant(SimDuration::from_secs(10)),
+            cpu_per_request: DurationDist::Constant(SimDuration::from_millis(10)),
+            concurrency: DEFAULT_CONCURRENCY,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
+            timeout: DEFAULT_TIMEOUT,
+            pod_metric_aliases: Default::default(),
+            container: None,
+            memory: None,
+            warmup: DurationDist::Constant(SimDuration::ZERO),
+            probe_fails_above_in_flight: None,
+            crash_mtbf: None,
+            calls: CallGraph::default(),
+            llm: None,
+            job: JobRunModel::default(),
+        }
+    }
+}
+
+pub const DEFAULT_CONCURRENCY: u32 = 16;
+/// Most replicas a workload may have (its manifest, an HPA's `maxReplicas`, a `scale` event):
+/// each is a pod the simulation holds.
+pub const MAX_REPLICAS: i32 = 100_000;
+pub const DEFAULT_QUEUE_LIMIT: u32 = 1000;
+pub const DEFAULT_TIMEOUT: SimDuration = SimDuration::from_secs(30);
+
+/// A Service and the traffic offered to it.
+#[derive(Clone, Debug)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub namespace: String,
+    /// `spec.selector`.
+    pub selector: LabelSelector,
+    /// Indices of the Deployments whose pod template the selector matches.
+    pub backends: Vec<usize>,
+    pub traffic: Option<TrafficSpec>,
+    /// `spec.type` (`ClusterIP` when absent).
+    pub service_type: String,
+    /// `spec.ports` as `kubectl get services` prints them (`80/TCP`, `80:30080/TCP`).
+    pub ports: Vec<String>,
+}
+
+impl ServiceSpec {
+    /// Whether requests arrive at this Service from outside the cluster.
+    pub fn has_arrivals(&self) -> bool {
+        self.traffic.as_ref().is_some_and(|t| t.arrivals.is_some())
+    }
+
+    /// Whether an LLM server serves this Service (validation lets a Service select LLM servers
+    /// only, or none).
+    pub fn serves_llm(&self, deployments: &[DeploymentSpec]) -> bool {
+        (self.backends.iter()).any(|&b| deployments[b].workload.llm.is_some())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TrafficSpec {
+    /// Requests from outside the cluster (`None`: the Service is reached only by calls, and
+    /// the entry sets how those are routed and judged).
+    pub arrivals: Option<ArrivalPattern>,
+    pub load_balancing: LoadBalancing,
+    /// The token counts of the requests (`None`: plain requests), for an LLM server or a
+    /// workload that passes them on.
+    pub tokens: Option<TokenSource>,
+    /// What an LLM request must meet to count toward goodput (`None`: not measured).
+    pub goodput: Option<Goodput>,
+}
+
+/// Goodput thresholds: a served LLM request is good when its time to first token and its time
+/// per output token are within them (a missing one does not bind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Goodput {
+    pub ttft: Option<SimDuration>,
+    pub tpot: Option<SimDuration>,
+}
+
+impl Goodput {
+    /// Whether a request with these timings is good (`tpot` is `None` for one output token:
+    /// only its TTFT counts).
+    pub fn met_by(&self, ttft: SimDuration, tpot: Option<SimDuration>) -> bool {
+        let within = |limit: Option<SimDuration>, v: SimDuration| limit.is_none_or(|l| v <= l);
+        within(self.ttft, ttft) && tpot.is_none_or(|t| within(self.tpot, t))
+    }
+}
+
+/// Where an LLM request's arrival and token counts come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TokenSource {
+    /// Replayed from a token-level trace; `arrivals` is then unused. `hashes` are the prompt
+    /// block hashes the requests index (empty when the trace has none).
+    Trace {
+        requests: std::sync::Arc<[crate::spec::llm::TokenRequest]>,
+        hashes: std::sync::Arc<[u64]>,
+    },
+    /// Arrivals from the pattern, token counts drawn for each request.
+    Drawn {
+        prompt: crate::sim::dist::CountDist,
+        output: crate::sim::dist::CountDist,
+    },
+}
+
+/// How a Service spreads requests over its ready endpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadBalancing {
+    /// Uniformly random endpoint per request (kube-proxy iptables mode).
+    Random,
+    /// Endpoints in turn (IPVS `rr`).
+    RoundRobin,
+    /// The endpoint with the fewest requests in flight, ties at random (inference gateways,
+    /// Envoy `LEAST_REQUEST` comparing all endpoints).
+    LeastRequest,
+    /// For LLM requests with prompt block hashes: the pod whose cache holds most of the prompt
+    /// unless the loads are far apart (SGLang's cache-aware rule); otherwise as `LeastRequest`.
+    PrefixAware,
+}
+
+/// A piecewise-constant Poisson rate: segment `i` holds from `start` until the next segment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrivalPattern {
+    pub segments: Vec<RateSegment>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateSegment {
+    pub start: SimTime,
+    pub rate_per_sec: f64,
+}
+
+impl ArrivalPattern {
+    pub fn constant(rate_per_sec: f64) -> Self {
+        ArrivalPattern {
+            segments: vec![RateSegment {
+                start: SimTime::ZERO,
+                rate_per_sec,
+            }],
+        }
+    }
+
+    /// Expected number of arrivals in `[0, end)`.
+    pub fn expected_requests(&self, end: SimTime) -> f64 {
+        let mut total = 0.0;
+        for (i, seg) in self.segments.iter().enumerate() {
+            let seg_end = self.segments.get(i + 1).map_or(end, |s| s.start).min(end);
+            if seg_end > seg.start {
+                total += seg.rate_per_sec * (seg_end - seg.start).as_secs_f64();
+            }
+        }
+        total
+    }
+}
+
+/// A HorizontalPodAutoscaler (autoscaling/v2) resolved against its target.
+#[derive(Clone, Debug)]
+pub struct HpaSpec {
+    pub name: String,
+    pub namespace: String,
+    /// Index of the target Deployment; `None` when `scaleTargetRef` names none that exists:
+    /// the HPA then reports `AbleToScale=False/FailedGetScale` at every sync instead of scaling.
+    pub target: Option<usize>,
+    /// `scaleTargetRef.name`.
+    pub target_name: String,
+    pub min_replicas: i32,
+    pub max_replicas: i32,
+    pub metrics: Vec<HpaMetric>,
+    /// `spec.behavior` with upstream defaults applied; `None` takes the legacy path.
+    pub behavior: Option<crate::spec::hpa::Behavior>,
+    /// Set when a KEDA ScaledObject owns this HPA: KEDA's own scaling between zero (or the
+    /// idle count) and the minimum.
+    pub keda: Option<KedaActivation>,
+}
+
+/// What a KEDA ScaledObject adds to the HPA it owns: *activation*. Every polling interval
+/// KEDA's operator asks its triggers whether there is work; it scales the target from zero (or
+/// its idle count) to its minimum when there is, and back after the cooldown when there has
+/// been none. Between the minimum and the maximum the HPA scales as any other.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KedaActivation {
+    /// The ScaledObject's name.
+    pub scaled_object: String,
+    /// `minReplicaCount` (default 0).
+    pub min_replica_count: i32,
+    pub idle_replica_count: Option<i32>,
+    /// `pollingInterval` (default 30 s).
+    pub polling_interval: SimDuration,
+    /// `cooldownPeriod` (default 300 s): inactive this long after the last activity, it scales
+    /// to zero (or the idle count).
+    pub cooldown_period: SimDuration,
+    /// `initialCooldownPeriod` (default 0): the same, from creation, before any activity.
+    pub initial_cooldown_period: SimDuration,
+    /// The triggers that say whether there is work (cpu and memory triggers never do); none:
+    /// always active, as KEDA treats a ScaledObject with only cpu and memory triggers.
+    pub triggers: Vec<ActivationTrigger>,
+}
+
+/// A trigger KEDA asks for activity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivationTrigger {
+    /// Its metric's index in the HPA's `metrics`.
+    pub metric: usize,
+    /// Active while the metric's value is above this (`activationThreshold`, milli-units).
+    pub activation_milli: i64,
+    /// KEDA's name for it (`s0-prometheus`), for the events that name the triggers.
+    pub name: String,
+}
+
+/// One entry of `spec.metrics`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HpaMetric {
+    /// `type: Resource` (whole pod) or `type: ContainerResource` (one container), cpu or memory,
+    /// as metrics-server reports it.
+    Resource {
+        resource: HpaResource,
+        /// `containerResource.container`; `None` for a `Resource` metric.
+        container: Option<String>,
+        target: ResourceTarget,
+    },
+    /// `type: Pods` with an AverageValue target, served from the pods' serving metrics.
+    Pods {
+        metric: String,
+        /// Resolved from the built-in names or the workload's `podMetrics` aliases.
+        source: Option<PodMetricSource>,
+        target_milli: i64,
+    },
+    /// `type: External`: a scripted series, or a serving metric summed over the target's pods
+    /// (`from_pods`, for a built-in name such as `vllm:num_requests_waiting`: queue depth).
+    External {
+        metric: String,
+        series: Option<usize>,
+        from_pods: Option<PodMetricSource>,
+        target: ValueTarget,
+    },
+    /// `type: Object` from a scripted series (the described object is not modelled).
+    Object {
+        metric: String,
+        series: Option<usize>,
+        target: ValueTarget,
+    },
+    /// A metric kubesim does not model yet; the HPA treats it as failing to fetch.
+    Unsupported { description: String },
+}
+
+/// The resources metrics-server reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HpaResource {
+    Cpu,
+    Memory,
+}
+
+impl HpaResource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Memory => "memory",
+        }
+    }
+}
+
+/// A Resource or ContainerResource metric target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceTarget {
+    /// `target.type: Utilization`: percent of the request.
+    Utilization(i32),
+    /// `target.type: AverageValue` per pod (milli-units: millicores, or bytes × 1000).
+    AverageValue(i64),
+}
+
+/// An Object or External metric target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueTarget {
+    /// `target.type: Value` (milli-units).
+    Value(i64),
+    /// `target.type: AverageValue` per pod (milli-units).
+    AverageValue(i64),
+}
+
+/// A scripted metric: piecewise-constant values over simulated time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSeries {
+    pub name: String,
+    /// `(from, value)`, sorted by time; the value holds until the next point.
+    pub points: Vec<(SimTime, f64)>,
+}
+
+impl MetricSeries {
+    /// The value at `now` (0 before the first point).
+    pub fn value_at(&self, now: SimTime) -> f64 {
+        let i = self.points.partition_point(|(t, _)| *t <= now);
+        if i == 0 { 0.0 } else { self.points[i - 1].1 }
+    }
+}
+
+/// Cluster Autoscaler flags (D.1), under their upstream names in the scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscalerSettings {
+    pub scan_interval: SimDuration,
+    /// The expander chain (`--expander=priority,least-waste`); final ties are random.
+    pub expanders: Vec<Expander>,
+    pub max_node_provision_time: SimDuration,
+    pub scale_down_enabled: bool,
+    pub scale_down_utilization_threshold: f64,
+    pub scale_down_gpu_utilization_threshold: f64,
+    pub scale_down_unneeded_time: SimDuration,
+    pub scale_down_delay_after_add: SimDuration,
+    pub scale_down_delay_after_delete: SimDuration,
+    /// No scale-down this soon after a drain that failed.
+    pub scale_down_delay_after_failure: SimDuration,
+    /// How long a drain keeps retrying evictions (PodDisruptionBudgets) before it gives up.
+    pub max_pod_eviction_time: SimDuration,
+    /// `--unremovable-node-recheck-timeout`: a node whose removal simulation failed is not
+    /// simulated again for this long.
+    pub unremovable_node_recheck_timeout: SimDuration,
+    /// `--max-graceful-termination-sec`: the longest grace period a drain gives a pod.
+    pub max_graceful_termination: SimDuration,
+    /// Pods below this priority neither trigger scale-up nor block scale-down.
+    pub expendable_pods_priority_cutoff: i32,
+    pub max_scale_down_parallelism: usize,
+    pub max_drain_parallelism: usize,
+    pub new_pod_scale_up_delay: SimDuration,
+    pub max_nodes_per_scaleup: usize,
+    /// `--max-nodes-total` (0: unlimited).
+    pub max_nodes_total: usize,
+    /// `--cores-total`: (min, max) cores of all nodes together.
+    pub cores_total: (i64, i64),
+    /// `--memory-total`: (min, max) GiB of memory of all nodes together.
+    pub memory_total_gib: (i64, i64),
+    pub initial_node_group_backoff_duration: SimDuration,
+    pub max_node_group_backoff_duration: SimDuration,
+    pub node_group_backoff_reset_timeout: SimDuration,
+    /// The priority expander's ConfigMap: priority → node-group name patterns.
+    pub priorities: Vec<(i64, Vec<crate::spec::pattern::Pattern>)>,
+}
+
+impl Default for AutoscalerSettings {
+    fn default() -> Self {
+        let secs = SimDuration::from_secs;
+        AutoscalerSettings {
+            scan_interval: secs(10),
+            expanders: vec![Expander::LeastWaste],
+            max_node_provision_time: secs(15 * 60),
+            scale_down_enabled: true,
+            scale_down_utilization_threshold: 0.5,
+            scale_down_gpu_utilization_threshold: 0.5,
+            scale_down_unneeded_time: secs(10 * 60),
+            scale_down_delay_after_add: secs(10 * 60),
+            scale_down_delay_after_delete: SimDuration::ZERO,
+            scale_down_delay_after_failure: secs(3 * 60),
+            max_pod_eviction_time: secs(2 * 60),
+            unremovable_node_recheck_timeout: secs(5 * 60),
+            max_graceful_termination: secs(600),
+            expendable_pods_priority_cutoff: -10,
+            max_scale_down_parallelism: 10,
+            max_drain_parallelism: 1,
+            new_pod_scale_up_delay: SimDuration::ZERO,
+            max_nodes_per_scaleup: 1000,
+            max_nodes_total: 0,
+            cores_total: (0, 320_000),
+            memory_total_gib: (0, 6_400_000),
+            initial_node_group_backoff_duration: secs(5 * 60),
+            max_node_group_backoff_duration: secs(30 * 60),
+            node_group_backoff_reset_timeout: secs(3 * 3600),
+            priorities: Vec::new(),
+        }
+    }
+}
+
+/// How the Cluster Autoscaler chooses among node groups that could help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expander {
+    Random,
+    MostPods,
+    LeastWaste,
+    LeastNodes,
+    Price,
+    Priority,
+}
+
+impl Expander {
+    pub const ALL: [Expander; 6] = [
+        Expander::Random,
+        Expander::MostPods,
+        Expander::LeastWaste,
+        Expander::LeastNodes,
+        Expander::Price,
+        Expander::Priority,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expander::Random => "random",
+            Expander::MostPods => "most-pods",
+            Expander::LeastWaste => "least-waste",
+            Expander::LeastNodes => "least-nodes",
+            Expander::Price => "price",
+            Expander::Priority => "priority",
+        }
+    }
+}
+
+/// kube-controller-manager HPA flags.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HpaSettings {
+    pub sync_period: SimDuration,
+    pub tolerance: f64,
+    pub downscale_stabilization: SimDuration,
+    pub cpu_initialization_period: SimDuration,
+    pub initial_readiness_delay: SimDuration,
+}
+
+impl Default for HpaSettings {
+    fn default() -> Self {
+        HpaSettings {
+            sync_period: SimDuration::from_secs(15),
+            tolerance: 0.1,
+            downscale_stabilization: SimDuration::from_mins(5),
+            cpu_initialization_period: SimDuration::from_mins(5),
+            initial_readiness_delay: SimDuration::from_secs(30),
+        }
+    }
+}
+
+/// An SLO assertion, checked by `kubesim check`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SloSpec {
+    /// Display name (defaults to the assertion text with its scope).
+    pub name: String,
+    pub scope: SloScope,
+    pub metric: SloMetric,
+    pub comparison: Comparison,
+    /// Threshold in the metric's unit (ms for latency, a fraction for availability, USD for cost).
+    pub threshold: f64,
+    /// The assertion as written.
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SloScope {
+    Service(usize),
+    Deployment(usize),
+    Cluster,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SloMetric {
+    /// A latency percentile in ms; `Mean` and `Max` too.
+    Latency(LatencyStat),
+    /// An LLM Service's time to first token (ms), as `Latency`.
+    TimeToFirstToken(LatencyStat),
+    /// An LLM Service's time per output token (ms), as `Latency`.
+    TimePerOutputToken(LatencyStat),
+    /// What an LLM Service's GPUs cost per million output tokens (USD).
+    CostPerMillionTokens,
+    /// The fraction of an LLM Service's served requests within its goodput thresholds.
+    Goodput,
+    Availability,
+    RequestsFailed,
+    CostTotal,
+    ReplicasMax,
+    ReplicasMean,
+    ReplicasMin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LatencyStat {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+    Mean,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Le,
+    Lt,
+    Ge,
+    Gt,
+    Eq,
+}
+
+impl Comparison {
+    pub fn holds(self, actual: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::Le => actual <= threshold,
+            Comparison::Lt => actual < threshold,
+            Comparison::Ge => actual >= threshold,
+            Comparison::Gt => actual > threshold,
+            Comparison::Eq => actual == threshold,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Le => "<=",
+            Comparison::Lt => "<",
+            Comparison::Ge => ">=",
+            Comparison::Gt => ">",
+            Comparison::Eq => "==",
+        }
+    }
+}
+
+/// Something the scenario makes happen at a time (`spec.events`).
+#[derive(Clone, Debug)]
+pub struct ScriptedEvent {
+    pub at: SimDuration,
+    pub action: ScriptedAction,
+}
+
+/// The node a scripted action is for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeRef {
+    /// By name, as the cluster names nodes (`<pool>-<index>`).
+    Named(String),
+    /// Picked when the event happens among the pool's nodes the action applies to.
+    Pick { pool: usize, rule: NodePick },
+}
+
+/// How a scripted event picks its node in a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodePick {
+    /// Uniformly, from the scripted events' random stream (`scripted-events`).
+    Random,
+    /// The one with the most pods (the first created among equals).
+    Busiest,
+    /// The one created last.
+    Newest,
+}
+
+impl NodePick {
+    pub const NAMES: [&str; 3] = ["random", "busiest", "newest"];
+}
+
+/// The scripted actions. Nodes are named as the cluster names them (`<pool>-<index>`), or
+/// picked when the event happens.
+#[derive(Clone, Debug)]
+pub enum ScriptedAction {
+    /// The machine stops: its kubelet no longer heartbeats and its pods stop serving.
+    FailNode {
+        node: NodeRef,
+    },
+    /// The machine is back: the kubelet heartbeats again and the pods still bound restart.
+    RecoverNode {
+        node: NodeRef,
+    },
+    /// Every node in the zone fails.
+    FailZone {
+        zone: String,
+    },
+    RecoverZone {
+        zone: String,
+    },
+    /// `kubectl cordon`.
+    Cordon {
+        node: NodeRef,
+    },
+    /// `kubectl uncordon`.
+    Uncordon {
+        node: NodeRef,
+    },
+    /// `kubectl drain`: cordon, then evict every pod (but DaemonSet pods) through the eviction
+    /// API, retrying what PodDisruptionBudgets refuse every 5 s.
+    Drain {
+        node: NodeRef,
+    },
+    /// `kubectl scale deployment/<name> --replicas=N` (index into the Deployments).
+    Scale {
+        deployment: usize,
+        replicas: i32,
+    },
+    /// The cloud reclaims a spot node: a 2-minute notice (the node is cordoned and drained, as
+    /// the node termination handler does), then the machine is gone.
+    InterruptSpot {
+        node: NodeRef,
+    },
+    /// `kubectl apply -f <manifest>`: workloads with a changed spec (a new template rolls
+    /// out) and HPAs with changed settings.
+    Apply {
+        deployments: Vec<AppliedDeployment>,
+        /// (index into the scenario's HPAs, the new spec).
+        hpas: Vec<(usize, HpaSpec)>,
+        /// ConfigMaps and Secrets created or replaced.
+        configs: Vec<crate::spec::config::ConfigObject>,
+    },
+    /// `kubectl rollout undo` (to the previous revision, or `to_revision`).
+    Rollback {
+        deployment: usize,
+        to_revision: Option<u64>,
+    },
+    /// `kubectl rollout pause`.
+    Pause {
+        deployment: usize,
+    },
+    /// `kubectl rollout resume`.
+    Resume {
+        deployment: usize,
+    },
+    /// `kubectl delete pod`: the `count` longest-running pods of the Deployment.
+    DeletePods {
+        deployment: usize,
+        count: u32,
+    },
+}
+
+/// One Deployment of an applied manifest.
+#[derive(Clone, Debug)]
+pub struct AppliedDeployment {
+    /// Index into the scenario's Deployments.
+    pub index: usize,
+    /// The new spec (the scenario's workload model kept).
+    pub spec: DeploymentSpec,
+    /// `spec.replicas` when the manifest states it (else the current count stays, as the HPA
+    /// set it).
+    pub replicas: Option<i32>,
+    /// `spec.paused` when the manifest states it (else a paused Deployment stays paused).
+    pub paused: Option<bool>,
+}
+
+impl ScriptedAction {
+    /// The action's name as written in `spec.events[].action`.
+    pub const NAMES: [&'static str; 14] = [
+        "failNode",
+        "recoverNode",
+        "failZone",
+        "recoverZone",
+        "cordon",
+        "uncordon",
+        "drain",
+        "scale",
+        "interruptSpot",
+        "apply",
+        "rollback",
+        "pause",
+        "resume",
+        "deletePod",
+    ];
+}
