@@ -10,23 +10,33 @@ use super::time::SimDuration;
 /// A distribution over non-negative durations.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DurationDist {
+    /// Always the same duration.
     Constant(SimDuration),
+    /// Exponential with the given mean.
     Exponential {
+        /// The sampler (rate 1 / mean, per second).
         dist: Exp<f64>,
+        /// The mean.
         mean: SimDuration,
     },
     /// Log-normal given by its underlying normal's μ and σ (seconds).
     LogNormal {
+        /// The sampler.
         dist: LogNormal<f64>,
+        /// The mean, in seconds.
         mean_secs: f64,
     },
+    /// Uniform over whole microseconds from `min` to `max`, both included.
     Uniform {
+        /// The least.
         min: SimDuration,
+        /// The most.
         max: SimDuration,
     },
 }
 
 impl DurationDist {
+    /// Exponential with `mean`.
     pub fn exponential(mean: SimDuration) -> Self {
         let rate = 1.0 / mean.as_secs_f64().max(1e-12);
         DurationDist::Exponential {
@@ -81,16 +91,23 @@ impl DurationDist {
 /// A distribution over counts ≥ 1 (a request's prompt or output tokens).
 #[derive(Clone, Debug, PartialEq)]
 pub enum CountDist {
+    /// Always `n` (at least 1).
     Constant(u32),
+    /// Uniform from `min` to `max`, both included (at least 1).
     Uniform {
+        /// The least.
         min: u32,
+        /// The most.
         max: u32,
     },
     /// Log-normal with the given mean and coefficient of variation, rounded to the nearest
     /// count and at least 1, at most `max`.
     LogNormal {
+        /// The sampler.
         dist: LogNormal<f64>,
+        /// The mean.
         mean: f64,
+        /// The most a sample may be.
         max: u32,
     },
 }
@@ -108,6 +125,7 @@ impl CountDist {
         }
     }
 
+    /// Draws one count from `rng`.
     pub fn sample(&self, rng: &mut SimRng) -> u32 {
         match self {
             CountDist::Constant(n) => (*n).max(1),
@@ -123,6 +141,7 @@ impl CountDist {
         }
     }
 
+    /// The distribution's mean (before the cap).
     pub fn mean(&self) -> f64 {
         match self {
             CountDist::Constant(n) => f64::from(*n),

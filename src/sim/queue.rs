@@ -76,10 +76,12 @@ impl<E: Copy> Default for EventQueue<E> {
 }
 
 impl<E: Copy> EventQueue<E> {
+    /// An empty queue.
     pub fn new() -> Self {
         Self::with_capacity(1024)
     }
 
+    /// An empty queue with room for `capacity` events before it grows.
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(capacity),
@@ -172,10 +174,12 @@ impl<E: Copy> EventQueue<E> {
         event.into_iter().chain(timer).min().map(time_of)
     }
 
+    /// Events and timers pending.
     pub fn len(&self) -> usize {
         self.heap.len() + self.timers.len() - usize::from(self.consumed != Consumed::Nothing)
     }
 
+    /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

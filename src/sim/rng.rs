@@ -19,10 +19,12 @@ pub struct RngStreams {
 }
 
 impl RngStreams {
+    /// The streams of the run seeded with `seed`.
     pub fn new(seed: u64) -> Self {
         RngStreams { seed }
     }
 
+    /// The run's seed.
     pub fn seed(&self) -> u64 {
         self.seed
     }

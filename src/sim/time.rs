@@ -19,15 +19,20 @@ pub struct SimTime(u64);
 pub struct SimDuration(u64);
 
 impl SimTime {
+    /// The start of the run.
     pub const ZERO: SimTime = SimTime(0);
+    /// The end of time (what never happens is scheduled here).
     pub const MAX: SimTime = SimTime(u64::MAX);
 
+    /// `micros` microseconds after the start.
     pub const fn from_micros(micros: u64) -> Self {
         SimTime(micros)
     }
+    /// `secs` seconds after the start.
     pub const fn from_secs(secs: u64) -> Self {
         SimTime(secs * MICROS_PER_SECOND)
     }
+    /// Microseconds since the start.
     pub const fn as_micros(self) -> u64 {
         self.0
     }
@@ -39,24 +44,31 @@ impl SimTime {
     pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
+    /// `d` earlier, or the start if that is before it.
     pub fn saturating_sub(self, d: SimDuration) -> SimTime {
         SimTime(self.0.saturating_sub(d.0))
     }
 }
 
 impl SimDuration {
+    /// No time.
     pub const ZERO: SimDuration = SimDuration(0);
+    /// The longest span (forever).
     pub const MAX: SimDuration = SimDuration(u64::MAX);
 
+    /// `micros` microseconds.
     pub const fn from_micros(micros: u64) -> Self {
         SimDuration(micros)
     }
+    /// `millis` milliseconds.
     pub const fn from_millis(millis: u64) -> Self {
         SimDuration(millis * 1_000)
     }
+    /// `secs` seconds.
     pub const fn from_secs(secs: u64) -> Self {
         SimDuration(secs * MICROS_PER_SECOND)
     }
+    /// `mins` minutes.
     pub const fn from_mins(mins: u64) -> Self {
         SimDuration(mins * 60 * MICROS_PER_SECOND)
     }
@@ -77,18 +89,23 @@ impl SimDuration {
             whole
         })
     }
+    /// The span in microseconds.
     pub const fn as_micros(self) -> u64 {
         self.0
     }
+    /// Seconds as a float, for reports and arithmetic on rates (never for ordering events).
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / MICROS_PER_SECOND as f64
     }
+    /// Milliseconds as a float, for reports.
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1_000.0
     }
+    /// Whether it is no time at all.
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }
+    /// `k` times the span, saturating at [`SimDuration::MAX`].
     pub fn saturating_mul(self, k: u64) -> SimDuration {
         SimDuration(self.0.saturating_mul(k))
     }

@@ -2,12 +2,16 @@
 //! references to them, and the kubelet's error when a reference does not resolve. Reading them
 //! from manifests, and when a pod waits for them, is `scenario::config_refs`' and the engine's.
 
+#![warn(missing_docs)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 /// ConfigMap or Secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ConfigKind {
+    /// A ConfigMap.
     ConfigMap,
+    /// A Secret.
     Secret,
 }
 
@@ -32,8 +36,11 @@ impl ConfigKind {
 /// One ConfigMap or Secret: which keys it has.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigObject {
+    /// ConfigMap or Secret.
     pub kind: ConfigKind,
+    /// `metadata.namespace` (`default` when not given).
     pub namespace: String,
+    /// `metadata.name`.
     pub name: String,
     /// Keys a container's environment can read (a ConfigMap's `data`; a Secret's `data` and
     /// `stringData`).
@@ -55,11 +62,13 @@ impl ConfigObjects {
         self.objects.insert(key, object);
     }
 
+    /// The object of that kind, namespace and name, if it exists.
     pub fn get(&self, kind: ConfigKind, namespace: &str, name: &str) -> Option<&ConfigObject> {
         self.objects
             .get(&(kind, namespace.to_string(), name.to_string()))
     }
 
+    /// Whether there is none.
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }
@@ -83,10 +92,13 @@ pub enum ConfigUse {
 /// kubelet's order (volumes, then each container's `envFrom` and `env`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigRef {
+    /// What it refers to: a ConfigMap or a Secret.
     pub kind: ConfigKind,
+    /// The object's name (in the pod's namespace).
     pub name: String,
     /// The keys it needs (a variable's key, or a volume's `items`; none: the object will do).
     pub keys: Vec<String>,
+    /// As a volume or in the environment.
     pub usage: ConfigUse,
     /// Where it is written, relative to the pod spec (`containers[0].envFrom[1].configMapRef`).
     pub field: String,
@@ -96,7 +108,10 @@ pub struct ConfigRef {
 /// to mount (else the container's configuration).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unresolved {
+    /// A volume failed to mount (`FailedMount`); else the container's configuration did
+    /// (`CreateContainerConfigError`).
     pub mount: bool,
+    /// The kubelet's event message.
     pub message: String,
 }
 

@@ -2,6 +2,8 @@
 //! (`GenerateHPAScaleUpRules`, `GenerateHPAScaleDownRules`). The normalization that applies
 //! them is the HPA controller's (`controllers::hpa::behavior`).
 
+#![warn(missing_docs)]
+
 use serde::Serialize;
 
 use crate::sim::SimDuration;
@@ -9,23 +11,31 @@ use crate::sim::SimDuration;
 /// `HPAScalingPolicyType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum PolicyKind {
+    /// Change by at most `value` pods per period.
     Pods,
+    /// Change by at most `value` % of the replicas at the period's start.
     Percent,
 }
 
 /// One `HPAScalingPolicy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScalingPolicy {
+    /// `type`: Pods or Percent.
     pub kind: PolicyKind,
+    /// `value`: pods, or a percentage.
     pub value: i32,
+    /// `periodSeconds`: the window of past scale events the limit counts.
     pub period: SimDuration,
 }
 
 /// `selectPolicy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum SelectPolicy {
+    /// The policy that allows the largest change (the default).
     Max,
+    /// The policy that allows the smallest change.
     Min,
+    /// No change in this direction.
     Disabled,
 }
 
@@ -34,7 +44,9 @@ pub enum SelectPolicy {
 pub struct ScalingRules {
     /// `None` for scale-down means "the controller's --horizontal-pod-autoscaler-downscale-stabilization".
     pub stabilization_window: Option<SimDuration>,
+    /// `selectPolicy`: how the policies' limits combine.
     pub select_policy: SelectPolicy,
+    /// `policies`.
     pub policies: Vec<ScalingPolicy>,
     /// Per-direction tolerance (HPAConfigurableTolerance); `None` uses the global flag.
     pub tolerance: Option<f64>,
@@ -43,16 +55,22 @@ pub struct ScalingRules {
 /// `spec.behavior` after defaulting.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Behavior {
+    /// `scaleUp`.
     pub scale_up: ScalingRules,
+    /// `scaleDown`.
     pub scale_down: ScalingRules,
 }
 
 /// The rules a user may have written for one direction (any field may be missing).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PartialRules {
+    /// `stabilizationWindowSeconds`.
     pub stabilization_window: Option<SimDuration>,
+    /// `selectPolicy`.
     pub select_policy: Option<SelectPolicy>,
+    /// `policies` (a list given replaces the default list).
     pub policies: Option<Vec<ScalingPolicy>>,
+    /// `tolerance`.
     pub tolerance: Option<f64>,
 }
 

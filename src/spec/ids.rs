@@ -1,12 +1,18 @@
 //! Typed ids of the simulated cluster's objects: each indexes its kind's arena in
 //! `cluster::Cluster`, and specs use them to name a node or a workload.
 
+#![warn(missing_docs)]
+
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-        pub struct $name(pub u32);
+        pub struct $name(
+            /// The position in its arena.
+            pub u32,
+        );
         impl $name {
+            /// The position in its arena, to index it.
             pub fn index(self) -> usize {
                 self.0 as usize
             }

@@ -2,6 +2,8 @@
 //! an HPA's `pods` metric source); the metrics server (`controllers::metrics_server`)
 //! scrapes them.
 
+#![warn(missing_docs)]
+
 /// Per-pod metrics the serving model produces, served to Pods metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PodMetricSource {
@@ -23,6 +25,7 @@ pub enum PodMetricSource {
 }
 
 impl PodMetricSource {
+    /// Every source, in the order reports list them.
     pub const ALL: [PodMetricSource; 7] = [
         Self::InFlightRequests,
         Self::QueueLength,
@@ -78,6 +81,7 @@ impl PodMetricSource {
             .find(|s| s.builtin_name() == name || s.builtin_name().replacen(':', "_", 1) == name)
     }
 
+    /// The source spelled `name` in `spec.workloads[].podMetrics`.
     pub fn from_scenario_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.scenario_name() == name)
     }

@@ -7,6 +7,8 @@
 //! `milli_value()` round up like Go's `Value()` / `MilliValue()`. This module only parses and
 //! converts; it knows nothing of which resource a quantity belongs to.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 
 /// Nanos in one unit.
@@ -26,14 +28,22 @@ pub struct Quantity {
 /// Why a string is not a quantity.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QuantityError {
+    /// The text is empty.
     #[error("\"\" is not a quantity: it is empty")]
     Empty,
+    /// The text (given) is not a number with an optional suffix.
     #[error("{0:?} is not a quantity: expected a number such as 100m, 1.5, 2Gi or 1e3")]
     Malformed(String),
+    /// The number is followed by a suffix apimachinery does not know.
     #[error(
         "{text:?} is not a quantity: unknown suffix {suffix:?} (use one of n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or an exponent like e3)"
     )]
-    UnknownSuffix { text: String, suffix: String },
+    UnknownSuffix {
+        /// The whole text.
+        text: String,
+        /// The suffix not known.
+        suffix: String,
+    },
 }
 
 /// What a suffix multiplies the number by.
@@ -94,6 +104,7 @@ impl Quantity {
         self.nanos % NANO == 0
     }
 
+    /// Whether the value is below 0 (requests and limits may not be).
     pub fn is_negative(&self) -> bool {
         self.nanos < 0
     }

@@ -2,10 +2,14 @@
 //! `spec.strategy`, and the status counts a rollout is judged by. The arithmetic over them is
 //! the Deployment controller's (`controllers::rollout`).
 
+#![warn(missing_docs)]
+
 /// `intstr.IntOrString` as Deployments use it: a count or a percentage of the replicas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntOrPercent {
+    /// A count of pods (`5`).
     Int(i32),
+    /// A percentage of the desired replicas (`"25%"`).
     Percent(i32),
 }
 
@@ -36,6 +40,7 @@ impl IntOrPercent {
         }
     }
 
+    /// Whether it is 0 or 0 % (what validation compares when both fenceposts are zero).
     pub fn is_zero(self) -> bool {
         matches!(self, IntOrPercent::Int(0) | IntOrPercent::Percent(0))
     }
@@ -44,10 +49,15 @@ impl IntOrPercent {
 /// `spec.strategy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
+    /// Replace pods a few at a time: at most `max_surge` above the desired replicas, at most
+    /// `max_unavailable` below them unavailable.
     RollingUpdate {
+        /// `maxSurge` (default 25 %, rounded up).
         max_surge: IntOrPercent,
+        /// `maxUnavailable` (default 25 %, rounded down).
         max_unavailable: IntOrPercent,
     },
+    /// Scale the old ReplicaSets to 0, then the new one up.
     Recreate,
     /// A DaemonSet's `OnDelete`: new pods only where old ones were deleted.
     OnDelete,
@@ -67,8 +77,12 @@ impl Default for Strategy {
 /// `availableReplicas`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RolloutStatus {
+    /// Pods of every revision (`status.replicas`).
     pub replicas: i32,
+    /// Pods of the current revision (`status.updatedReplicas`).
     pub updated: i32,
+    /// Ready pods (`status.readyReplicas`).
     pub ready: i32,
+    /// Pods Ready for at least `minReadySeconds` (`status.availableReplicas`).
     pub available: i32,
 }

@@ -23,7 +23,9 @@ use crate::scenario::PodTemplate;
 /// A pending pod as the estimator sees it.
 #[derive(Clone, Debug)]
 pub struct PendingPod {
+    /// The pod.
     pub id: PodId,
+    /// Its pod template (what the filters read).
     pub template: Arc<PodTemplate>,
 }
 

@@ -12,7 +12,9 @@ use crate::sim::SimRng;
 /// One node group's way of helping the pending pods.
 #[derive(Clone, Debug)]
 pub struct ScaleUpOption<'a> {
+    /// The node group.
     pub pool: PoolId,
+    /// Its name (the `random` and `priority` expanders read it).
     pub pool_name: &'a str,
     /// Nodes to add.
     pub nodes: usize,
@@ -20,6 +22,7 @@ pub struct ScaleUpOption<'a> {
     pub pods: Vec<PodId>,
     /// Σ cpu (millicores) and memory (bytes) requested by those pods.
     pub pod_cpu_millis: i64,
+    /// Σ memory (bytes) requested by those pods.
     pub pod_memory_bytes: i64,
     /// The group's template node.
     pub template: Node,

@@ -21,6 +21,8 @@
 //! `scan` returns. The
 //! decisions are kept as [`AutoscalerEvent`]s.
 
+#![warn(missing_docs)]
+
 pub mod estimator;
 pub mod expander;
 pub mod scale_down;
@@ -49,31 +51,49 @@ pub enum AutoscalerEvent {
     /// A node group grows by `nodes` for `pods` pending pods.
     #[serde(rename_all = "camelCase")]
     ScaleUp {
+        /// When, in seconds from the start.
         t_seconds: f64,
+        /// The node group.
         pool: String,
+        /// Nodes added.
         nodes: usize,
+        /// Pending pods the new nodes are for.
         pods: usize,
         /// The other groups that could have helped.
         alternatives: Vec<String>,
     },
     /// Pending pods no node group can help (too big, or every group at max or in backoff).
     #[serde(rename_all = "camelCase")]
-    NoScaleUp { t_seconds: f64, pods: usize },
+    NoScaleUp {
+        /// When, in seconds from the start.
+        t_seconds: f64,
+        /// Pending pods left without help.
+        pods: usize,
+    },
     /// A node did not register within `max-node-provision-time`.
     #[serde(rename_all = "camelCase")]
     ProvisionFailed {
+        /// When, in seconds from the start.
         t_seconds: f64,
+        /// The node group.
         pool: String,
+        /// The node that never registered.
         node: String,
+        /// How long the group is now left out of scale-ups.
         backoff_seconds: f64,
     },
     /// A node was deleted (`drained`: its pods were evicted first).
     #[serde(rename_all = "camelCase")]
     ScaleDown {
+        /// When, in seconds from the start.
         t_seconds: f64,
+        /// The node group.
         pool: String,
+        /// The node deleted.
         node: String,
+        /// Whether its pods were evicted first (else it was empty).
         drained: bool,
+        /// How long it had been unneeded.
         unneeded_seconds: f64,
     },
     /// A drain still had pods it could not evict after `max-pod-eviction-time` (their
@@ -81,9 +101,13 @@ pub enum AutoscalerEvent {
     /// pauses for `scale-down-delay-after-failure`.
     #[serde(rename_all = "camelCase")]
     ScaleDownFailed {
+        /// When, in seconds from the start.
         t_seconds: f64,
+        /// The node group.
         pool: String,
+        /// The node kept.
         node: String,
+        /// Pods the drain could not evict.
         pods_left: usize,
     },
 }
@@ -119,6 +143,7 @@ pub struct ClusterAutoscaler {
     last_no_scale_up: usize,
     /// The scheduler's profiles: the estimator filters with them.
     profiles: Vec<SchedulerProfile>,
+    /// What it decided, in order (the engine takes them after each loop).
     pub events: Vec<AutoscalerEvent>,
     /// `TriggeredScaleUp` / `NotTriggerScaleUp` events for pods, taken by the engine after each
     /// loop.
@@ -126,6 +151,7 @@ pub struct ClusterAutoscaler {
 }
 
 impl ClusterAutoscaler {
+    /// An autoscaler with `settings` (its flags) over `pools` node groups, filtering with the scheduler's `profiles`; `rng` is its stream (the `random` expander's).
     pub fn new(
         settings: AutoscalerSettings,
         pools: usize,
@@ -149,6 +175,7 @@ impl ClusterAutoscaler {
         }
     }
 
+    /// How often it runs (`--scan-interval`, 10 s by default).
     pub fn scan_interval(&self) -> SimDuration {
         self.settings.scan_interval
     }

@@ -35,7 +35,9 @@ pub fn utilization(node: &Node) -> f64 {
 /// Why a node is not a scale-down candidate (for the autoscaler's log).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Blocked {
+    /// The pod has no controller to recreate it elsewhere.
     PodWithoutController(PodId),
+    /// No other node can take the pod.
     NoPlaceToMove(PodId),
     /// A PodDisruptionBudget allows no more disruptions of this pod.
     DisruptionBudget(PodId),

@@ -5,6 +5,8 @@
 //!
 //! Pure functions of the history, the rules and `now`; ported with the upstream test tables.
 
+#![warn(missing_docs)]
+
 use serde::Serialize;
 
 use crate::sim::{SimDuration, SimTime};
@@ -19,19 +21,25 @@ pub use crate::spec::hpa::{
 /// A rescale remembered for the rate limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScaleEvent {
+    /// How many replicas were added (scale-up events) or removed (scale-down events).
     pub change: i32,
+    /// When.
     pub timestamp: SimTime,
+    /// Older than every policy period of its direction: free to be overwritten.
     pub outdated: bool,
 }
 
 /// Why the stabilized recommendation differs from the desired one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum StabilizationReason {
+    /// Held down by the scale-up window's lowest recommendation.
     ScaleUpStabilized,
+    /// Held up by the scale-down window's highest recommendation.
     ScaleDownStabilized,
 }
 
 impl StabilizationReason {
+    /// The reason as upstream's condition message spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ScaleUpStabilized => "ScaleUpStabilized",
@@ -153,13 +161,21 @@ pub fn scale_down_limit(
 
 /// The inputs of [`convert_with_rate`].
 pub struct RateArgs<'a> {
+    /// The scale target's replicas now.
     pub current: i32,
+    /// The stabilized recommendation.
     pub desired: i32,
+    /// `minReplicas`.
     pub min: i32,
+    /// `maxReplicas`.
     pub max: i32,
+    /// The HPA's scale-up events.
     pub up_events: &'a [ScaleEvent],
+    /// The HPA's scale-down events.
     pub down_events: &'a [ScaleEvent],
+    /// `spec.behavior` after defaulting.
     pub behavior: &'a Behavior,
+    /// The sync's time.
     pub now: SimTime,
 }
 
@@ -206,7 +222,9 @@ pub fn convert_with_rate(a: &RateArgs) -> (i32, LimitReason) {
 /// Scale events of one HPA, per direction.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ScaleEvents {
+    /// Scale-ups.
     pub up: Vec<ScaleEvent>,
+    /// Scale-downs.
     pub down: Vec<ScaleEvent>,
 }
 

@@ -7,31 +7,44 @@
 //! requests) and their metrics. The arithmetic follows upstream exactly, including the integer
 //! truncation of the utilization percent before the ratio and Go's float64 `ceil`.
 
+#![warn(missing_docs)]
+
 use crate::sim::{SimDuration, SimTime};
 
 /// One pod's metric value as the HPA receives it (milli-units), with its sample time and window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
+    /// The value in milli-units (millicores for cpu, bytes × 1000 for memory).
     pub value_milli: i64,
+    /// When it was measured.
     pub timestamp: SimTime,
+    /// Over how long it was averaged.
     pub window: SimDuration,
 }
 
 /// Pod phase as the HPA distinguishes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HpaPodPhase {
+    /// Not running yet.
     Pending,
+    /// Running (or Succeeded: counted like Running).
     Running,
+    /// Failed: ignored.
     Failed,
 }
 
 /// What the HPA knows about one pod selected by its target's selector.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PodView {
+    /// `status.phase`.
     pub phase: HpaPodPhase,
+    /// It has a deletion timestamp: ignored.
     pub deleting: bool,
+    /// Its Ready condition.
     pub ready: bool,
+    /// When its Ready condition last changed (`lastTransitionTime`).
     pub ready_transition: SimTime,
+    /// `status.startTime` (`None`: not started, unready for CPU).
     pub start_time: Option<SimTime>,
     /// Σ requests of the metric's resource over the containers the HPA counts (milli-units);
     /// `None` if one of them lacks a request.
@@ -81,17 +94,22 @@ impl PodView {
 /// `isWithin(r) := (1 − scaleDown) ≤ r ≤ (1 + scaleUp)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerances {
+    /// How far below 1 the ratio may be without a change (0.1 by default).
     pub scale_down: f64,
+    /// How far above 1 the ratio may be without a change (0.1 by default).
     pub scale_up: f64,
 }
 
 impl Tolerances {
+    /// The same tolerance both ways (the `--horizontal-pod-autoscaler-tolerance` flag).
     pub fn symmetric(t: f64) -> Self {
         Tolerances {
             scale_down: t,
             scale_up: t,
         }
     }
+
+    /// Whether `ratio` is close enough to 1 to leave the replicas alone.
     pub fn is_within(&self, ratio: f64) -> bool {
         (1.0 - self.scale_down) <= ratio && ratio <= (1.0 + self.scale_up)
     }
@@ -100,18 +118,22 @@ impl Tolerances {
 /// The CPU readiness timings (kube-controller-manager flags).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CpuTimings {
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period` (5 min).
     pub cpu_initialization_period: SimDuration,
+    /// `--horizontal-pod-autoscaler-initial-readiness-delay` (30 s).
     pub initial_readiness_delay: SimDuration,
 }
 
 /// How `groupPods` classified the pods.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grouping {
+    /// Pods counted with their metric.
     pub ready: usize,
     /// Indices of unready pods.
     pub unready: Vec<usize>,
     /// Indices of pods without a metric.
     pub missing: Vec<usize>,
+    /// Pods ignored (deleting, or Failed).
     pub ignored: usize,
 }
 
@@ -162,14 +184,19 @@ fn cpu_unready(pod: &PodView, metric: &Sample, now: SimTime, t: CpuTimings) -> b
 /// The calculator's answer for one metric.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ResourceProposal {
+    /// The replicas this metric proposes.
     pub replicas: i32,
     /// `currentAverageUtilization` (percent, truncated) from the first pass.
     pub utilization_percent: i32,
     /// `currentAverageValue` (milli-units) from the first pass.
     pub raw_average_milli: i64,
+    /// Pods counted with their metric (Ready, or past the CPU readiness checks).
     pub ready: usize,
+    /// Pods left out as unready (their metric dropped; counted at 0 when scaling up).
     pub unready: usize,
+    /// Pods without a metric (filled in at 0 or at the target, against the direction).
     pub missing: usize,
+    /// Pods ignored altogether (deleting, or Failed).
     pub ignored: usize,
 }
 
@@ -181,13 +208,20 @@ pub enum CalcError {
     /// No pod has a sample: the metrics API returned nothing.
     #[error("no metrics returned from resource metrics API")]
     NoMetrics,
+    /// Every pod with a sample was left out as unready or ignored.
     #[error("did not receive metrics for targeted pods (pods might be unready)")]
     NoReadyMetrics,
     /// `pods[pod]` has no request for the resource in a counted container.
     #[error("missing request for the resource in a container of a targeted pod")]
-    MissingRequest { pod: usize },
+    MissingRequest {
+        /// The pod's index in the calculator's input.
+        pod: usize,
+    },
+    /// Samples came back, but none for a pod the calculator was given (upstream: the metrics
+    /// are all for other pods, so the requests summed over them are 0).
     #[error("no metrics returned matched known pods")]
     NoMatchedMetrics,
+    /// The target's selector matched no pod.
     #[error("no pods returned by selector while calculating replica count")]
     NoPods,
     /// An External metric's selector matched no series.
@@ -302,12 +336,17 @@ fn grouped_usage(
 /// The answer for an AverageValue target (Resource AverageValue or a Pods metric).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PlainProposal {
+    /// The replicas this metric proposes.
     pub replicas: i32,
     /// `currentAverageValue` (milli) from the first pass.
     pub average_milli: i64,
+    /// Pods counted with their metric (Ready, or past the CPU readiness checks).
     pub ready: usize,
+    /// Pods left out as unready (their metric dropped; counted at 0 when scaling up).
     pub unready: usize,
+    /// Pods without a metric (filled in at 0 or at the target, against the direction).
     pub missing: usize,
+    /// Pods ignored altogether (deleting, or Failed).
     pub ignored: usize,
 }
 

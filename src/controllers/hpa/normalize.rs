@@ -2,22 +2,31 @@
 //! stabilization over the recommendation history, then the legacy rate limit
 //! `max(2 × current, 4)` and min/max clamping.
 
+#![warn(missing_docs)]
+
 use crate::sim::{SimDuration, SimTime};
 
 /// One stored recommendation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Recommendation {
+    /// The replicas recommended.
     pub replicas: i32,
+    /// When.
     pub timestamp: SimTime,
 }
 
 /// `ScalingLimited` reasons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum LimitReason {
+    /// The recommendation was within the bounds: not limited.
     DesiredWithinRange,
+    /// Raised to `minReplicas`.
     TooFewReplicas,
+    /// Cut to `maxReplicas`.
     TooManyReplicas,
+    /// Cut by the scale-up rate limit.
     ScaleUpLimit,
+    /// Raised by the scale-down rate limit.
     ScaleDownLimit,
 }
 
@@ -34,7 +43,10 @@ impl LimitReason {
     }
 }
 
+/// Without `behavior`, a scale-up may at most double the replicas (`scaleUpLimitFactor`)…
 pub const SCALE_UP_LIMIT_FACTOR: f64 = 2.0;
+/// …or add 4, whichever allows more (`scaleUpLimitMinimum`).
+pub const SCALE_UP_LIMIT_MINIMUM: f64 = 4.0;
 
 /// Upstream's history bookkeeping: overwrite the entry at `reusable` (an outdated one) or
 /// append, so the history never grows past what the windows can still use.
@@ -44,7 +56,6 @@ pub(crate) fn overwrite_or_push<T>(list: &mut Vec<T>, reusable: Option<usize>, i
         None => list.push(item),
     }
 }
-pub const SCALE_UP_LIMIT_MINIMUM: f64 = 4.0;
 
 /// `stabilizeRecommendation`: the max of `desired` and every recommendation at or after
 /// `now − window`; records `desired`, overwriting the last entry older than the window.

@@ -75,6 +75,7 @@ pub struct CycleFilters<'c> {
 }
 
 impl<'c> CycleFilters<'c> {
+    /// The Filter pass's state for `pod` under `profile`: what PreFilter computes once per pod.
     pub fn new(cluster: &'c Cluster, pod: &'c Pod, profile: &SchedulerProfile) -> Self {
         let template = &*pod.template;
         let spread = profile

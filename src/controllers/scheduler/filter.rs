@@ -11,12 +11,19 @@ use crate::scenario::PodTemplate;
 /// Why a node does not fit a pod.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unfit<'a> {
+    /// The node is cordoned (`spec.unschedulable`).
     NodeUnschedulable,
+    /// The pod's `spec.nodeName` names another node.
     NodeName,
+    /// A `NoSchedule` or `NoExecute` taint the pod does not tolerate.
     UntoleratedTaint(&'a Taint),
+    /// The pod's node selector or required node affinity does not match.
     NodeAffinity,
+    /// A host port the pod asks for is taken.
     NodePorts,
+    /// The node holds its `pods` capacity already.
     TooManyPods,
+    /// Not enough of a resource left (`Insufficient cpu`).
     Insufficient(ResourceName<'a>),
     /// PodTopologySpread: the skew would exceed `maxSkew`.
     Spread,

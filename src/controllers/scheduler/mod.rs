@@ -13,6 +13,8 @@
 //! node fits gets a [`FitError`] that counts every node's reasons the way `kubectl describe
 //! pod` prints them.
 
+#![warn(missing_docs)]
+
 mod cycle;
 pub mod filter;
 pub mod interpod;
@@ -37,7 +39,9 @@ use crate::sim::SimRng;
 /// Why no node fits, counted per reason as `kubectl describe pod` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FitError {
+    /// Nodes in the cluster (the `N` of `0/N nodes are available`).
     pub nodes: usize,
+    /// Why they did not fit, with how many nodes said each.
     pub reasons: ReasonTally,
     /// What preemption (the PostFilter) said, when it could not help.
     pub post_filter: Option<String>,
@@ -48,10 +52,12 @@ pub struct FitError {
 pub struct ReasonTally(BTreeMap<String, usize>);
 
 impl ReasonTally {
+    /// Counts one node for `reason`.
     pub fn add(&mut self, reason: &str) {
         self.add_n(reason, 1);
     }
 
+    /// Counts `n` nodes for `reason`.
     pub fn add_n(&mut self, reason: &str, n: usize) {
         if n == 0 {
             return;
@@ -64,6 +70,7 @@ impl ReasonTally {
         }
     }
 
+    /// Whether no reason was counted.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -99,7 +106,9 @@ impl fmt::Display for FitError {
 /// A pod no node fits: why, and the preemption that will make room for it (if any).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unschedulable {
+    /// Why no node fits (the `FailedScheduling` message).
     pub fit: FitError,
+    /// The victims to evict and the node nominated, when preemption can help.
     pub preemption: Option<preemption::Preemption>,
 }
 

@@ -30,7 +30,9 @@ use crate::sim::{SimRng, SimTime};
 /// Preemption's outcome for the pod: where it will go once the victims are gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Preemption {
+    /// The node nominated for the pod.
     pub node: NodeId,
+    /// The pods to evict there, lowest priority first.
     pub victims: Vec<PodId>,
 }
 

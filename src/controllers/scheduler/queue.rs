@@ -12,8 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::cluster::PodId;
 use crate::sim::{SimDuration, SimTime};
 
+/// `podInitialBackoffDuration`: a pod's first retry after it did not fit.
 pub const INITIAL_BACKOFF: SimDuration = SimDuration::from_secs(1);
+/// `podMaxBackoffDuration`: the backoff doubles up to this.
 pub const MAX_BACKOFF: SimDuration = SimDuration::from_secs(10);
+/// `podMaxInUnschedulablePodsDuration`: a pod waits at most this long for a cluster event before it is retried anyway.
 pub const MAX_IN_UNSCHEDULABLE_PODS: SimDuration = SimDuration::from_secs(300);
 
 #[derive(Clone, Copy, Debug)]

@@ -6,6 +6,7 @@ use crate::cluster::node_row::{NodeRow, ResourceName};
 use crate::cluster::resources::{CPU, EPHEMERAL_STORAGE, MEMORY, Resources, TaintEffect};
 use crate::scenario::PodTemplate;
 
+/// The highest score a plugin gives a node (`framework.MaxNodeScore`).
 pub const MAX_NODE_SCORE: i64 = 100;
 
 /// NodeResourcesFit's score under `strategy`, on non-zero requests (`resource_allocation.go`):
@@ -90,6 +91,7 @@ pub struct FitScore<'a> {
 }
 
 impl<'a> FitScore<'a> {
+    /// The scorer for `pod` under NodeResourcesFit's `strategy`.
     pub fn new(pod: &PodTemplate, strategy: &'a ScoringStrategy) -> Self {
         FitScore {
             resources: resolve(&strategy.resources, &pod.scoring_requests),
@@ -233,6 +235,7 @@ pub struct BalancedScore<'a> {
 }
 
 impl<'a> BalancedScore<'a> {
+    /// The scorer for `pod` over the plugin's `resources`.
     pub fn new(pod: &PodTemplate, resources: &'a [ResourceWeight]) -> Self {
         let resources = resolve(resources, &pod.requests);
         let skipped = resources.iter().all(|s| s.pod_request == 0);

@@ -25,6 +25,7 @@ use crate::cluster::topology::{Domain, KeyDomains};
 use crate::cluster::{Cluster, Node, NodeId};
 use crate::scenario::{PodTemplate, SpreadConstraint};
 
+/// The node label every node has, naming it: spreading over it spreads over nodes.
 pub const HOSTNAME_KEY: &str = "kubernetes.io/hostname";
 
 /// A node whose pods a constraint does not count (not Ready, without a key, or excluded by the
