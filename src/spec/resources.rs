@@ -1,12 +1,19 @@
 //! Resource amounts as the scheduler and kubelet account them: CPU in millicores, memory and
 //! ephemeral storage in bytes, extended resources (`nvidia.com/gpu`, …) as whole numbers.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 
+/// The `cpu` resource name (kept in millicores).
 pub const CPU: &str = "cpu";
+/// The `memory` resource name (bytes).
 pub const MEMORY: &str = "memory";
+/// The `ephemeral-storage` resource name (bytes).
 pub const EPHEMERAL_STORAGE: &str = "ephemeral-storage";
+/// The `pods` resource name (a node's pod capacity).
 pub const PODS: &str = "pods";
+/// The GPU extended resource (`nvidia.com/gpu`), kept in its own slot.
 pub const GPU: &str = "nvidia.com/gpu";
 /// The taint key of a cordoned node (`spec.unschedulable`).
 pub const UNSCHEDULABLE_TAINT_KEY: &str = "node.kubernetes.io/unschedulable";
@@ -42,14 +49,20 @@ pub fn daemon_set_tolerations() -> Vec<Toleration> {
 /// deterministic iteration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Resources {
+    /// CPU in millicores.
     pub cpu_millis: i64,
+    /// Memory in bytes.
     pub memory_bytes: i64,
+    /// Ephemeral storage in bytes.
     pub ephemeral_storage_bytes: i64,
+    /// Whole GPUs (`nvidia.com/gpu`).
     pub gpus: i64,
+    /// Other extended resources by name, in their integer units.
     pub extended: BTreeMap<String, i64>,
 }
 
 impl Resources {
+    /// Adds `other` field by field.
     pub fn add(&mut self, other: &Resources) {
         self.cpu_millis += other.cpu_millis;
         self.memory_bytes += other.memory_bytes;
@@ -60,6 +73,7 @@ impl Resources {
         }
     }
 
+    /// Subtracts `other` field by field.
     pub fn subtract(&mut self, other: &Resources) {
         self.cpu_millis -= other.cpu_millis;
         self.memory_bytes -= other.memory_bytes;
@@ -154,12 +168,16 @@ impl Resources {
 /// Taint effects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TaintEffect {
+    /// New pods without a toleration are not scheduled here.
     NoSchedule,
+    /// The scheduler avoids the node for such pods when it can.
     PreferNoSchedule,
+    /// Pods without a toleration are not scheduled here, and running ones are evicted.
     NoExecute,
 }
 
 impl TaintEffect {
+    /// The effect as written in a manifest, if it is one.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "NoSchedule" => Some(Self::NoSchedule),
@@ -171,17 +189,24 @@ impl TaintEffect {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// A node taint.
 pub struct Taint {
+    /// `key`.
     pub key: String,
+    /// `value` (may be empty).
     pub value: String,
+    /// `effect`.
     pub effect: TaintEffect,
 }
 
 /// A pod toleration (`operator` Equal or Exists; an empty key with Exists tolerates everything).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Toleration {
+    /// `key` (empty with `exists`: every key).
     pub key: String,
+    /// `operator: Exists` (else Equal).
     pub exists: bool,
+    /// `value` (Equal only).
     pub value: String,
     /// `None` tolerates every effect.
     pub effect: Option<TaintEffect>,

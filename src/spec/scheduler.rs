@@ -4,6 +4,8 @@
 //! `scenario::scheduler_config` builds others from a KubeSchedulerConfiguration file, and
 //! `controllers::scheduler` runs them.
 
+#![warn(missing_docs)]
+
 use std::borrow::Cow;
 
 use super::resources::{CPU, MEMORY};
@@ -16,27 +18,36 @@ pub enum ScoringKind {
     /// Prefer fuller nodes (packs pods).
     MostAllocated,
     /// A piecewise-linear function of utilization: `(utilization 0..100, score 0..10)` points.
-    RequestedToCapacityRatio { shape: Vec<(i64, i64)> },
+    RequestedToCapacityRatio {
+        /// The function's points, by increasing utilization.
+        shape: Vec<(i64, i64)>,
+    },
 }
 
 /// A resource and its weight in a score.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceWeight {
+    /// The resource's name.
     pub name: String,
+    /// Its weight.
     pub weight: i64,
 }
 
 /// NodeResourcesFit's `scoringStrategy`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScoringStrategy {
+    /// `type`.
     pub kind: ScoringKind,
+    /// `resources` and their weights.
     pub resources: Vec<ResourceWeight>,
 }
 
 /// One of PodTopologySpread's default constraints (its selector is the pod's default one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DefaultSpreadConstraint {
+    /// `maxSkew`.
     pub max_skew: i32,
+    /// `topologyKey`.
     pub topology_key: Cow<'static, str>,
     /// `DoNotSchedule`.
     pub hard: bool,
@@ -46,7 +57,9 @@ pub struct DefaultSpreadConstraint {
 /// plugin's args (`defaultConstraints`, possibly empty to turn defaulting off).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SpreadDefaults {
+    /// The built-in defaults (hostname maxSkew 3, zone maxSkew 5, both ScheduleAnyway).
     System,
+    /// The plugin's `defaultConstraints` (an empty list turns defaulting off).
     List(Vec<DefaultSpreadConstraint>),
 }
 
@@ -66,6 +79,7 @@ const SYSTEM_DEFAULT_SPREAD: [DefaultSpreadConstraint; 2] = [
 ];
 
 impl SpreadDefaults {
+    /// The constraints applied to pods without their own.
     pub fn constraints(&self) -> &[DefaultSpreadConstraint] {
         match self {
             SpreadDefaults::System => &SYSTEM_DEFAULT_SPREAD,
@@ -73,6 +87,7 @@ impl SpreadDefaults {
         }
     }
 
+    /// Whether these are the built-in defaults.
     pub fn is_system(&self) -> bool {
         matches!(self, SpreadDefaults::System)
     }
@@ -81,19 +96,29 @@ impl SpreadDefaults {
 /// One profile of the scheduler. A weight of 0 means the score plugin is disabled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchedulerProfile {
+    /// `schedulerName`: the pods that name it are its.
     pub scheduler_name: String,
     /// `percentageOfNodesToScore`; 0 means the adaptive default.
     pub percentage_of_nodes_to_score: i32,
+    /// TaintToleration's score weight.
     pub taint_toleration_weight: i64,
+    /// NodeAffinity's score weight.
     pub node_affinity_weight: i64,
+    /// NodeResourcesFit's score weight.
     pub fit_weight: i64,
+    /// NodeResourcesBalancedAllocation's score weight.
     pub balanced_allocation_weight: i64,
+    /// PodTopologySpread's score weight.
     pub topology_spread_weight: i64,
+    /// InterPodAffinity's score weight.
     pub inter_pod_affinity_weight: i64,
+    /// ImageLocality's score weight.
     pub image_locality_weight: i64,
     /// Whether PodTopologySpread filters (it can be disabled apart from its score).
     pub topology_spread_filter: bool,
+    /// PodTopologySpread's `defaultingType` and `defaultConstraints`.
     pub spread_defaults: SpreadDefaults,
+    /// NodeResourcesFit's `scoringStrategy`.
     pub fit_strategy: ScoringStrategy,
     /// NodeResourcesBalancedAllocation's resources (weights are accepted but unused).
     pub balanced_resources: Vec<ResourceWeight>,
@@ -133,6 +158,7 @@ impl Default for SchedulerProfile {
     }
 }
 
+/// kube-scheduler's own name: pods without `schedulerName` are its.
 pub const DEFAULT_SCHEDULER_NAME: &str = "default-scheduler";
 
 /// `profiles`, or the default profile alone when there are none.

@@ -2,6 +2,8 @@
 //! evaluates them. An empty selector matches everything; a Service's plain map selector is a
 //! `matchLabels`-only selector.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 
 /// Labels of an object, ordered so that iteration is deterministic.
@@ -10,24 +12,33 @@ pub type Labels = BTreeMap<String, String>;
 /// A `matchExpressions` operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SelectorOperator {
+    /// The label's value is one of `values`.
     In,
+    /// The label is missing or its value is none of `values`.
     NotIn,
+    /// The label is there.
     Exists,
+    /// The label is not there.
     DoesNotExist,
 }
 
 /// One `matchExpressions` entry.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Requirement {
+    /// The label key.
     pub key: String,
+    /// How it is tested.
     pub operator: SelectorOperator,
+    /// The values (`In`, `NotIn`), empty for the others.
     pub values: Vec<String>,
 }
 
 /// A resolved label selector.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LabelSelector {
+    /// `matchLabels`: each must be there with that value.
     pub match_labels: Labels,
+    /// `matchExpressions`: each must hold.
     pub match_expressions: Vec<Requirement>,
 }
 
@@ -45,6 +56,7 @@ impl SelectorOperator {
 }
 
 impl LabelSelector {
+    /// A selector of `matchLabels` only.
     pub fn from_match_labels(match_labels: Labels) -> Self {
         LabelSelector {
             match_labels,
@@ -162,6 +174,7 @@ fn split_set<'t>(term: &'t str, op: &str) -> Option<(&'t str, Result<Vec<String>
 }
 
 impl Requirement {
+    /// Whether `labels` satisfy this requirement.
     pub fn matches(&self, labels: &Labels) -> bool {
         let value = labels.get(&self.key);
         match self.operator {
@@ -190,9 +203,13 @@ impl Requirement {
 /// A node selector operator (`nodeSelectorTerms[].matchExpressions[].operator`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeOperator {
+    /// The label's value is one of `values`.
     In,
+    /// The label is missing or its value is none of `values`.
     NotIn,
+    /// The label is there.
     Exists,
+    /// The label is not there.
     DoesNotExist,
     /// The label, read as an integer, is greater than the single value.
     Gt,
@@ -201,6 +218,7 @@ pub enum NodeOperator {
 }
 
 impl NodeOperator {
+    /// The operator as written in a manifest, if it is one.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "In" => Self::In,
@@ -218,8 +236,11 @@ impl NodeOperator {
 /// (`matchFields` with key `metadata.name`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeRequirement {
+    /// The label key (a field name in `matchFields`: only `metadata.name`).
     pub key: String,
+    /// How it is tested.
     pub operator: NodeOperator,
+    /// The values.
     pub values: Vec<String>,
 }
 
@@ -272,11 +293,14 @@ impl NodeRequirement {
 /// neither matches no node.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeSelectorTerm {
+    /// `matchExpressions` over the node's labels.
     pub match_expressions: Vec<NodeRequirement>,
+    /// `matchFields` over the node's fields (`metadata.name`).
     pub match_fields: Vec<NodeRequirement>,
 }
 
 impl NodeSelectorTerm {
+    /// Whether a node with `labels` and `node_name` satisfies the term.
     pub fn matches(&self, labels: &Labels, node_name: &str) -> bool {
         if self.match_expressions.is_empty() && self.match_fields.is_empty() {
             return false;

@@ -24,10 +24,15 @@ pub const PREFILL_KNOTS: [u64; 5] = [128, 512, 2048, 8192, 32768];
 /// One measured row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measurement {
+    /// Prompt tokens per request.
     pub prompt_tokens: u64,
+    /// Requests in the batch.
     pub batch: u64,
+    /// Tokens generated per request.
     pub generated_tokens: u64,
+    /// Time to the first token (the prefill), ms.
     pub prefill_ms: f64,
+    /// Time per decode iteration, ms.
     pub decode_ms: f64,
     /// The whole batch's end-to-end time (not used by the fit: a check on the simulation).
     pub e2e_ms: f64,

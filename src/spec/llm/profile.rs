@@ -31,7 +31,9 @@ use crate::sim::SimDuration;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PrefillCost {
+    /// The batched prompt tokens at each knot, increasing.
     pub knot_tokens: Vec<u64>,
+    /// The prefill time at each knot, ms.
     pub knot_ms: Vec<f64>,
 }
 
@@ -61,12 +63,16 @@ impl PrefillCost {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DecodeCost {
+    /// A decode iteration's fixed cost, ms (reading the weights).
     pub base_ms: f64,
+    /// Cost per sequence in the batch, ms.
     pub per_sequence_ms: f64,
+    /// Cost per token of context the batch holds, ms.
     pub per_context_token_ms: f64,
 }
 
 impl DecodeCost {
+    /// The iteration's time for `batch` sequences holding `context_tokens`, ms.
     pub fn ms(&self, batch: u64, context_tokens: f64) -> f64 {
         self.base_ms
             + self.per_sequence_ms * batch as f64
@@ -90,13 +96,19 @@ pub struct StepShape {
 pub struct LlmProfile {
     /// `model/hardware/tpN`, e.g. `llama2-70b/a100-80gb/tp4`.
     pub name: String,
+    /// GPUs the model is split over.
     pub tensor_parallel: u32,
     /// The model's context window in tokens.
     pub context_tokens: u32,
+    /// The weights' size in GPU memory.
     pub weights_bytes: u64,
+    /// KV-cache bytes per token of context.
     pub kv_bytes_per_token: u64,
+    /// Memory of one GPU.
     pub gpu_memory_bytes: u64,
+    /// Prefill time by batched prompt tokens.
     pub prefill: PrefillCost,
+    /// Decode iteration time.
     pub decode: DecodeCost,
     /// The fit's mean absolute percentage errors against the measurements (prefill, decode).
     pub fit_error_percent: (f64, f64),
@@ -158,18 +170,27 @@ struct Facts {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FittedStepTimes {
+    /// `model/hardware/tpN`.
     pub name: String,
+    /// The fitted prefill.
     pub prefill: PrefillCost,
+    /// The fitted decode.
     pub decode: DecodeCost,
+    /// Mean absolute percentage error of the prefill against the rows.
     pub prefill_mape_percent: f64,
+    /// Mean absolute percentage error of the decode against the rows.
     pub decode_mape_percent: f64,
+    /// Measured rows fitted.
     pub rows: usize,
+    /// Rows left out as implausible.
     pub rows_left_out: usize,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// `assets/llm/step-times.yaml`: every fitted profile.
 pub struct StepTimesFile {
+    /// The profiles, by name.
     pub profiles: Vec<FittedStepTimes>,
 }
 
