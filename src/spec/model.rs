@@ -5,6 +5,8 @@
 //! settings, SLOs and scripted events. The scenario loader (`scenario`) builds them, the cluster
 //! is made from them and the controllers read them.
 
+#![warn(missing_docs)]
+
 use crate::sim::dist::DurationDist;
 use crate::sim::{SimDuration, SimTime};
 pub use crate::spec::metrics::PodMetricSource;
@@ -15,20 +17,29 @@ use super::selector::{LabelSelector, Labels, NodeSelectorTerm};
 /// A pool of identical nodes.
 #[derive(Clone, Debug)]
 pub struct NodePoolSpec {
+    /// The pool's name (its nodes are `<name>-<index>`).
     pub name: String,
+    /// The cloud instance type (for display and cost reports).
     pub instance_type: Option<String>,
+    /// Nodes at the start.
     pub count: u32,
+    /// What each node offers pods.
     pub allocatable: Resources,
+    /// Most pods per node (the `pods` capacity).
     pub max_pods: i64,
+    /// Labels on every node (zone labels are added per node).
     pub labels: Labels,
+    /// Taints on every node.
     pub taints: Vec<Taint>,
     /// On-demand price, USD per node-hour.
     pub price_usd_per_hour: f64,
+    /// On-demand or spot.
     pub capacity_type: CapacityType,
     /// Spot price, USD per node-hour (`Some` exactly when `capacity_type` is spot).
     pub spot_price_usd_per_hour: Option<f64>,
     /// Bounds on the pool's size for the Cluster Autoscaler.
     pub min_count: u32,
+    /// The most nodes the Cluster Autoscaler may grow it to.
     pub max_count: u32,
     /// Request to Ready of a new node.
     pub provisioning_time: DurationDist,
@@ -46,7 +57,9 @@ pub struct NodePoolSpec {
 /// `mtbf` and is back after `repair_time`, then runs until its next failure.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeFailures {
+    /// Mean time between failures of a node.
     pub mtbf: SimDuration,
+    /// How long a failed machine takes to come back.
     pub repair_time: DurationDist,
 }
 
@@ -65,12 +78,15 @@ impl NodePoolSpec {
 /// How a pool's nodes are bought.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CapacityType {
+    /// Billed at the on-demand price.
     #[default]
     OnDemand,
+    /// Billed at the spot price, and may be interrupted.
     Spot,
 }
 
 impl CapacityType {
+    /// The capacity type as reports spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             CapacityType::OnDemand => "on-demand",
@@ -82,11 +98,17 @@ impl CapacityType {
 /// A Deployment from the manifests, with the scenario's workload model attached.
 #[derive(Clone, Debug)]
 pub struct DeploymentSpec {
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.namespace`.
     pub namespace: String,
+    /// `spec.replicas` at the start.
     pub replicas: i32,
+    /// `spec.selector`.
     pub selector: LabelSelector,
+    /// The pod template's labels.
     pub template_labels: Labels,
+    /// The pod template, with defaults and LimitRanges applied.
     pub pod: PodTemplate,
     /// `spec.strategy` (RollingUpdate 25 %/25 % by default).
     pub strategy: crate::spec::rollout::Strategy,
@@ -94,6 +116,7 @@ pub struct DeploymentSpec {
     pub rollout: RolloutSettings,
     /// A StatefulSet's pod management and partition.
     pub stateful: StatefulSettings,
+    /// How its pods serve requests (the scenario's `spec.workloads[]` entry).
     pub workload: WorkloadModel,
     /// Who creates the pods: a ReplicaSet (a Deployment from the manifests) or a pod trace.
     pub source: PodSource,
@@ -136,6 +159,7 @@ impl Default for RolloutSettings {
 /// Bare pods from a trace, created and deleted at given times.
 #[derive(Clone, Debug)]
 pub struct PodTraceSpec {
+    /// The trace's name.
     pub name: String,
     /// The workload entry (in `Scenario::deployments`) the pods are reported under.
     pub deployment: usize,
@@ -146,9 +170,13 @@ pub struct PodTraceSpec {
 /// One pod of a trace.
 #[derive(Clone, Debug)]
 pub struct TracePod {
+    /// The pod's name.
     pub name: String,
+    /// When it is created.
     pub create: SimTime,
+    /// When it is deleted (`None`: it stays).
     pub delete: Option<SimTime>,
+    /// Its pod template.
     pub template: std::sync::Arc<PodTemplate>,
 }
 
@@ -189,12 +217,14 @@ impl PodSource {
 pub struct CronJobSettings {
     /// `jobTemplate.spec`.
     pub job: JobSettings,
+    /// `concurrencyPolicy`.
     pub concurrency: ConcurrencyPolicy,
     /// `startingDeadlineSeconds`: a run that could not start this long after its time is
     /// missed.
     pub starting_deadline: Option<SimDuration>,
-    /// `successfulJobsHistoryLimit` (3) and `failedJobsHistoryLimit` (1): finished Jobs kept.
+    /// `successfulJobsHistoryLimit` (3): succeeded Jobs kept.
     pub successful_history: i32,
+    /// `failedJobsHistoryLimit` (1): failed Jobs kept.
     pub failed_history: i32,
     /// `suspend`: no new runs.
     pub suspend: bool,
@@ -214,7 +244,9 @@ pub enum ConcurrencyPolicy {
 /// A ResourceQuota's enforced amounts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuotaSpec {
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.namespace`.
     pub namespace: String,
     /// Each enforced resource and its hard amount (millicores, bytes or a count).
     pub hard: Vec<(QuotaResource, i64)>,
@@ -223,11 +255,17 @@ pub struct QuotaSpec {
 /// A quota key kubesim enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QuotaResource {
+    /// `requests.cpu` (or `cpu`).
     RequestsCpu,
+    /// `requests.memory` (or `memory`).
     RequestsMemory,
+    /// `limits.cpu`.
     LimitsCpu,
+    /// `limits.memory`.
     LimitsMemory,
+    /// `requests.nvidia.com/gpu`.
     RequestsGpu,
+    /// `pods`: how many pods.
     Pods,
 }
 
@@ -326,6 +364,7 @@ impl Default for JobSettings {
 /// container started, and how often it fails.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobRunModel {
+    /// How long the work takes once the container started.
     pub run_time: DurationDist,
     /// Chance that a run ends with a non-zero exit code, in `[0, 1]`.
     pub failure_probability: f64,
@@ -354,19 +393,26 @@ impl DeploymentSpec {
 /// A container probe after defaulting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProbeSpec {
+    /// `initialDelaySeconds`.
     pub initial_delay: SimDuration,
+    /// `periodSeconds`.
     pub period: SimDuration,
     /// `timeoutSeconds` (kept for the resolved spec; the health model decides failures).
     pub timeout: SimDuration,
+    /// `successThreshold`.
     pub success_threshold: u32,
+    /// `failureThreshold`.
     pub failure_threshold: u32,
 }
 
 /// A pod's probes (for each kind, its first app container's).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PodProbes {
+    /// The `startupProbe` of the serving container.
     pub startup: Option<ProbeSpec>,
+    /// The `readinessProbe`.
     pub readiness: Option<ProbeSpec>,
+    /// The `livenessProbe`.
     pub liveness: Option<ProbeSpec>,
 }
 
@@ -388,17 +434,21 @@ pub struct PodTemplate {
     pub memory_limit_bytes: Option<i64>,
     /// The containers' startup, readiness and liveness probes.
     pub probes: PodProbes,
+    /// `nodeSelector`.
     pub node_selector: Labels,
     /// `requiredDuringSchedulingIgnoredDuringExecution` terms (ORed); empty: no requirement.
     pub required_node_affinity: Vec<NodeSelectorTerm>,
     /// `preferredDuringSchedulingIgnoredDuringExecution`: (weight 1–100, term).
     pub preferred_node_affinity: Vec<(i64, NodeSelectorTerm)>,
+    /// `tolerations`.
     pub tolerations: Vec<Toleration>,
+    /// `terminationGracePeriodSeconds`.
     pub termination_grace: SimDuration,
     /// `spec.schedulerName` (`None`: default-scheduler).
     pub scheduler_name: Option<String>,
     /// `metadata.labels` of the pod (a ReplicaSet's pods also carry `pod-template-hash`).
     pub labels: Labels,
+    /// The namespace its pods are created in.
     pub namespace: String,
     /// `spec.topologySpreadConstraints`.
     pub topology_spread: Vec<SpreadConstraint>,
@@ -454,14 +504,18 @@ impl SpreadConstraint {
 /// `affinity.podAffinity` / `podAntiAffinity`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodAffinity {
+    /// `requiredDuringSchedulingIgnoredDuringExecution` of `podAffinity`.
     pub required: Vec<AffinityTerm>,
+    /// `requiredDuringSchedulingIgnoredDuringExecution` of `podAntiAffinity`.
     pub required_anti: Vec<AffinityTerm>,
     /// (weight 1–100, term).
     pub preferred: Vec<(i64, AffinityTerm)>,
+    /// `preferredDuringSchedulingIgnoredDuringExecution` of `podAntiAffinity`: (weight 1–100, term).
     pub preferred_anti: Vec<(i64, AffinityTerm)>,
 }
 
 impl PodAffinity {
+    /// Whether it has no term at all.
     pub fn is_empty(&self) -> bool {
         self.required.is_empty()
             && self.required_anti.is_empty()
@@ -480,6 +534,7 @@ pub struct AffinityTerm {
     pub namespaces: Vec<String>,
     /// `namespaceSelector: {}`.
     pub all_namespaces: bool,
+    /// `topologyKey`: pods count together when their nodes share this label's value.
     pub topology_key: String,
 }
 
@@ -503,17 +558,22 @@ impl AffinityTerm {
 /// A PodDisruptionBudget.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PdbSpec {
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.namespace`.
     pub namespace: String,
     /// `None` (absent) selects no pod; an empty selector selects every pod of the namespace.
     pub selector: Option<LabelSelector>,
+    /// `minAvailable` or `maxUnavailable`.
     pub budget: PdbBudget,
 }
 
 /// How much of a PodDisruptionBudget's set must stay up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PdbBudget {
+    /// `minAvailable`: pods that must stay available.
     MinAvailable(crate::spec::rollout::IntOrPercent),
+    /// `maxUnavailable`: pods that may be unavailable.
     MaxUnavailable(crate::spec::rollout::IntOrPercent),
 }
 
@@ -534,6 +594,7 @@ pub struct HostPort {
     pub ip: String,
     /// `TCP` (default), `UDP` or `SCTP`.
     pub protocol: String,
+    /// `hostPort`.
     pub port: i32,
 }
 
@@ -551,7 +612,9 @@ impl HostPort {
 /// One `topologySpreadConstraints` entry, after defaulting.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpreadConstraint {
+    /// `maxSkew`.
     pub max_skew: i32,
+    /// `topologyKey`.
     pub topology_key: String,
     /// `whenUnsatisfiable: DoNotSchedule` (a Filter); `ScheduleAnyway` only scores.
     pub hard: bool,
@@ -573,8 +636,11 @@ pub struct SpreadConstraint {
 /// One container's cpu and memory requests as the HPA reads them (`None`: no request).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContainerRequests {
+    /// The container's name.
     pub name: String,
+    /// Its cpu request in millicores.
     pub cpu_millis: Option<i64>,
+    /// Its memory request in bytes.
     pub memory_bytes: Option<i64>,
 }
 
@@ -647,10 +713,15 @@ impl PodTemplate {
 /// How a Deployment's pods behave under load.
 #[derive(Clone, Debug)]
 pub struct WorkloadModel {
+    /// From container start to ready to serve (the app's own start-up).
     pub startup_time: DurationDist,
+    /// CPU time per request at one core.
     pub cpu_per_request: DurationDist,
+    /// Requests served at once (more wait in the queue).
     pub concurrency: u32,
+    /// Requests that may wait; more are refused (`queue_full`).
     pub queue_limit: u32,
+    /// How long a client waits for an answer before it gives up.
     pub timeout: SimDuration,
     /// Names under which the pods' serving metrics are exposed to Pods metrics.
     pub pod_metric_aliases: std::collections::BTreeMap<String, PodMetricSource>,
@@ -676,7 +747,9 @@ pub struct WorkloadModel {
 /// An LLM inference server's model (`spec.workloads[].llm`).
 #[derive(Clone, Debug)]
 pub struct LlmServing {
+    /// The model on its GPU type (step times, KV-cache sizing).
     pub profile: &'static crate::spec::llm::LlmProfile,
+    /// The server's batching limits and KV-cache size.
     pub batching: crate::spec::llm::BatchingConfig,
 }
 
@@ -684,10 +757,12 @@ pub struct LlmServing {
 /// top level; `parallel` and `oneOf` refer to other sequences by index. Empty: no calls.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallGraph {
+    /// The sequences of steps; sequence 0 runs first.
     pub sequences: Vec<Vec<CallStep>>,
 }
 
 impl CallGraph {
+    /// Whether the request makes no calls.
     pub fn is_empty(&self) -> bool {
         self.sequences.first().is_none_or(Vec::is_empty)
     }
@@ -714,6 +789,7 @@ impl CallGraph {
 /// One step of a [`CallGraph`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallStep {
+    /// A call to another Service.
     Call(Call),
     /// CPU work in the caller (only in sequences the request runs itself, not in `parallel`).
     Cpu(DurationDist),
@@ -723,7 +799,9 @@ pub enum CallStep {
     Parallel(Vec<u32>),
     /// One sequence, picked by weight.
     OneOf {
+        /// Each sequence's weight.
         weights: Vec<u32>,
+        /// The sequences to pick from.
         sequences: Vec<u32>,
     },
 }
@@ -733,9 +811,11 @@ pub enum CallStep {
 pub struct Call {
     /// Index into `Scenario::services`.
     pub service: usize,
+    /// How many times the call is made.
     pub count: CallCount,
     /// How long the caller waits for a try (`None`: until the callee's own timeout).
     pub timeout: Option<SimDuration>,
+    /// How failed tries are retried (`None`: not at all).
     pub retries: Option<RetryPolicy>,
     /// A failure (after retries) does not fail the caller: it goes on with its next step.
     pub optional: bool,
@@ -751,7 +831,9 @@ pub struct Call {
 pub enum CallTokens {
     /// Drawn for each call from the caller's call-graph stream.
     Drawn {
+        /// The prompt's length.
         prompt: crate::sim::dist::CountDist,
+        /// The output's length.
         output: crate::sim::dist::CountDist,
     },
     /// The calling request's own tokens (prompt, output and prompt block hashes), as it
@@ -759,11 +841,20 @@ pub enum CallTokens {
     Request,
 }
 
+/// How many times a call is made per request.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum CallCount {
+    /// Always this many.
     Fixed(u32),
+    /// Poisson with this mean.
     Poisson(f64),
-    Uniform { min: u32, max: u32 },
+    /// Uniform from `min` to `max`, both included.
+    Uniform {
+        /// The fewest.
+        min: u32,
+        /// The most.
+        max: u32,
+    },
 }
 
 /// Retries of a failed call: exponential backoff with full jitter, within a budget.
@@ -771,7 +862,9 @@ pub enum CallCount {
 pub struct RetryPolicy {
     /// Retries after the first try.
     pub attempts: u32,
+    /// The wait before the first retry (doubling after each).
     pub backoff: SimDuration,
+    /// The longest wait between tries.
     pub max_backoff: SimDuration,
     /// Retries in flight may be at most this fraction of the site's calls in flight (at least
     /// [`MIN_RETRY_CONCURRENCY`]).
@@ -789,11 +882,14 @@ pub const DEFAULT_RETRY_BUDGET: f64 = 0.2;
 /// A pod's working set: `base + perInFlightRequest × requests in flight`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemoryModel {
+    /// The container's working set with no request in flight.
     pub base_bytes: i64,
+    /// What each request in flight adds.
     pub per_in_flight_bytes: i64,
 }
 
 impl MemoryModel {
+    /// The working set with `in_flight` requests.
     pub fn working_set(&self, in_flight: u64) -> i64 {
         let load = i64::try_from(in_flight).unwrap_or(i64::MAX);
         self.base_bytes
@@ -822,22 +918,28 @@ impl Default for WorkloadModel {
     }
 }
 
+/// Requests a pod serves at once by default.
 pub const DEFAULT_CONCURRENCY: u32 = 16;
 /// Most replicas a workload may have (its manifest, an HPA's `maxReplicas`, a `scale` event):
 /// each is a pod the simulation holds.
 pub const MAX_REPLICAS: i32 = 100_000;
+/// Requests that may wait in a pod's queue by default.
 pub const DEFAULT_QUEUE_LIMIT: u32 = 1000;
+/// How long a client waits by default.
 pub const DEFAULT_TIMEOUT: SimDuration = SimDuration::from_secs(30);
 
 /// A Service and the traffic offered to it.
 #[derive(Clone, Debug)]
 pub struct ServiceSpec {
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.namespace`.
     pub namespace: String,
     /// `spec.selector`.
     pub selector: LabelSelector,
     /// Indices of the Deployments whose pod template the selector matches.
     pub backends: Vec<usize>,
+    /// Traffic from outside the cluster (`None`: only calls reach it).
     pub traffic: Option<TrafficSpec>,
     /// `spec.type` (`ClusterIP` when absent).
     pub service_type: String,
@@ -858,11 +960,13 @@ impl ServiceSpec {
     }
 }
 
+/// Requests from outside the cluster to a Service.
 #[derive(Clone, Debug)]
 pub struct TrafficSpec {
     /// Requests from outside the cluster (`None`: the Service is reached only by calls, and
     /// the entry sets how those are routed and judged).
     pub arrivals: Option<ArrivalPattern>,
+    /// How the Service picks an endpoint.
     pub load_balancing: LoadBalancing,
     /// The token counts of the requests (`None`: plain requests), for an LLM server or a
     /// workload that passes them on.
@@ -875,7 +979,9 @@ pub struct TrafficSpec {
 /// per output token are within them (a missing one does not bind).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Goodput {
+    /// Time to first token at most this (`None`: not judged).
     pub ttft: Option<SimDuration>,
+    /// Time per output token at most this (`None`: not judged).
     pub tpot: Option<SimDuration>,
 }
 
@@ -894,12 +1000,16 @@ pub enum TokenSource {
     /// Replayed from a token-level trace; `arrivals` is then unused. `hashes` are the prompt
     /// block hashes the requests index (empty when the trace has none).
     Trace {
+        /// The trace's requests in time order.
         requests: std::sync::Arc<[crate::spec::llm::TokenRequest]>,
+        /// The trace's block hash table.
         hashes: std::sync::Arc<[u64]>,
     },
     /// Arrivals from the pattern, token counts drawn for each request.
     Drawn {
+        /// The prompt's length.
         prompt: crate::sim::dist::CountDist,
+        /// The output's length.
         output: crate::sim::dist::CountDist,
     },
 }
@@ -922,16 +1032,21 @@ pub enum LoadBalancing {
 /// A piecewise-constant Poisson rate: segment `i` holds from `start` until the next segment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArrivalPattern {
+    /// The rate's segments in time order, the first at 0.
     pub segments: Vec<RateSegment>,
 }
 
+/// A constant rate from `start` to the next segment's start.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateSegment {
+    /// When the segment starts.
     pub start: SimTime,
+    /// Requests per second.
     pub rate_per_sec: f64,
 }
 
 impl ArrivalPattern {
+    /// A constant rate for the whole run.
     pub fn constant(rate_per_sec: f64) -> Self {
         ArrivalPattern {
             segments: vec![RateSegment {
@@ -957,15 +1072,20 @@ impl ArrivalPattern {
 /// A HorizontalPodAutoscaler (autoscaling/v2) resolved against its target.
 #[derive(Clone, Debug)]
 pub struct HpaSpec {
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.namespace`.
     pub namespace: String,
     /// Index of the target Deployment; `None` when `scaleTargetRef` names none that exists:
     /// the HPA then reports `AbleToScale=False/FailedGetScale` at every sync instead of scaling.
     pub target: Option<usize>,
     /// `scaleTargetRef.name`.
     pub target_name: String,
+    /// `minReplicas`.
     pub min_replicas: i32,
+    /// `maxReplicas`.
     pub max_replicas: i32,
+    /// `metrics`: the HPA takes the largest proposal.
     pub metrics: Vec<HpaMetric>,
     /// `spec.behavior` with upstream defaults applied; `None` takes the legacy path.
     pub behavior: Option<crate::spec::hpa::Behavior>,
@@ -984,6 +1104,7 @@ pub struct KedaActivation {
     pub scaled_object: String,
     /// `minReplicaCount` (default 0).
     pub min_replica_count: i32,
+    /// `idleReplicaCount`: the replicas while inactive, when set (else `min_replica_count`).
     pub idle_replica_count: Option<i32>,
     /// `pollingInterval` (default 30 s).
     pub polling_interval: SimDuration,
@@ -1014,44 +1135,61 @@ pub enum HpaMetric {
     /// `type: Resource` (whole pod) or `type: ContainerResource` (one container), cpu or memory,
     /// as metrics-server reports it.
     Resource {
+        /// cpu or memory.
         resource: HpaResource,
         /// `containerResource.container`; `None` for a `Resource` metric.
         container: Option<String>,
+        /// Utilization or AverageValue.
         target: ResourceTarget,
     },
     /// `type: Pods` with an AverageValue target, served from the pods' serving metrics.
     Pods {
+        /// The metric's name.
         metric: String,
         /// Resolved from the built-in names or the workload's `podMetrics` aliases.
         source: Option<PodMetricSource>,
+        /// The AverageValue target, in milli-units.
         target_milli: i64,
     },
     /// `type: External`: a scripted series, or a serving metric summed over the target's pods
     /// (`from_pods`, for a built-in name such as `vllm:num_requests_waiting`: queue depth).
     External {
+        /// The metric's name.
         metric: String,
+        /// The scripted series (index into `Scenario::metric_series`).
         series: Option<usize>,
+        /// The serving metric summed over the pods, when not scripted.
         from_pods: Option<PodMetricSource>,
+        /// Value or AverageValue.
         target: ValueTarget,
     },
     /// `type: Object` from a scripted series (the described object is not modelled).
     Object {
+        /// The metric's name.
         metric: String,
+        /// The scripted series (index into `Scenario::metric_series`).
         series: Option<usize>,
+        /// Value or AverageValue.
         target: ValueTarget,
     },
     /// A metric kubesim does not model yet; the HPA treats it as failing to fetch.
-    Unsupported { description: String },
+    Unsupported {
+        /// What the manifest asked for, for the HPA's condition message.
+        description: String,
+    },
 }
 
 /// The resources metrics-server reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HpaResource {
+    /// `cpu`.
     Cpu,
+    /// `memory`.
     Memory,
 }
 
 impl HpaResource {
+    /// The resource's name.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cpu => "cpu",
@@ -1081,6 +1219,7 @@ pub enum ValueTarget {
 /// A scripted metric: piecewise-constant values over simulated time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetricSeries {
+    /// The metric's name.
     pub name: String,
     /// `(from, value)`, sorted by time; the value holds until the next point.
     pub points: Vec<(SimTime, f64)>,
@@ -1097,15 +1236,23 @@ impl MetricSeries {
 /// Cluster Autoscaler flags (D.1), under their upstream names in the scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AutoscalerSettings {
+    /// `--scan-interval`.
     pub scan_interval: SimDuration,
     /// The expander chain (`--expander=priority,least-waste`); final ties are random.
     pub expanders: Vec<Expander>,
+    /// `--max-node-provision-time`.
     pub max_node_provision_time: SimDuration,
+    /// `--scale-down-enabled`.
     pub scale_down_enabled: bool,
+    /// `--scale-down-utilization-threshold`.
     pub scale_down_utilization_threshold: f64,
+    /// `--scale-down-gpu-utilization-threshold`.
     pub scale_down_gpu_utilization_threshold: f64,
+    /// `--scale-down-unneeded-time`.
     pub scale_down_unneeded_time: SimDuration,
+    /// `--scale-down-delay-after-add`.
     pub scale_down_delay_after_add: SimDuration,
+    /// `--scale-down-delay-after-delete`.
     pub scale_down_delay_after_delete: SimDuration,
     /// No scale-down this soon after a drain that failed.
     pub scale_down_delay_after_failure: SimDuration,
@@ -1118,9 +1265,13 @@ pub struct AutoscalerSettings {
     pub max_graceful_termination: SimDuration,
     /// Pods below this priority neither trigger scale-up nor block scale-down.
     pub expendable_pods_priority_cutoff: i32,
+    /// `--max-scale-down-parallelism`.
     pub max_scale_down_parallelism: usize,
+    /// `--max-drain-parallelism`.
     pub max_drain_parallelism: usize,
+    /// `--new-pod-scale-up-delay`.
     pub new_pod_scale_up_delay: SimDuration,
+    /// `--max-nodes-per-scaleup`.
     pub max_nodes_per_scaleup: usize,
     /// `--max-nodes-total` (0: unlimited).
     pub max_nodes_total: usize,
@@ -1128,8 +1279,11 @@ pub struct AutoscalerSettings {
     pub cores_total: (i64, i64),
     /// `--memory-total`: (min, max) GiB of memory of all nodes together.
     pub memory_total_gib: (i64, i64),
+    /// `--initial-node-group-backoff-duration`.
     pub initial_node_group_backoff_duration: SimDuration,
+    /// `--max-node-group-backoff-duration`.
     pub max_node_group_backoff_duration: SimDuration,
+    /// `--node-group-backoff-reset-timeout`.
     pub node_group_backoff_reset_timeout: SimDuration,
     /// The priority expander's ConfigMap: priority → node-group name patterns.
     pub priorities: Vec<(i64, Vec<crate::spec::pattern::Pattern>)>,
@@ -1171,15 +1325,22 @@ impl Default for AutoscalerSettings {
 /// How the Cluster Autoscaler chooses among node groups that could help.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expander {
+    /// `random`: any of the options.
     Random,
+    /// `most-pods`: the option that schedules the most pods.
     MostPods,
+    /// `least-waste`: the option that leaves the least CPU and memory unused.
     LeastWaste,
+    /// `least-nodes`: the option that adds the fewest nodes.
     LeastNodes,
+    /// `price`: the cheapest option per pod.
     Price,
+    /// `priority`: the option of the highest-priority node group.
     Priority,
 }
 
 impl Expander {
+    /// Every expander.
     pub const ALL: [Expander; 6] = [
         Expander::Random,
         Expander::MostPods,
@@ -1189,6 +1350,7 @@ impl Expander {
         Expander::Priority,
     ];
 
+    /// The expander as `--expander` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Expander::Random => "random",
@@ -1204,10 +1366,15 @@ impl Expander {
 /// kube-controller-manager HPA flags.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HpaSettings {
+    /// `--horizontal-pod-autoscaler-sync-period`.
     pub sync_period: SimDuration,
+    /// `--horizontal-pod-autoscaler-tolerance`.
     pub tolerance: f64,
+    /// `--horizontal-pod-autoscaler-downscale-stabilization`.
     pub downscale_stabilization: SimDuration,
+    /// `--horizontal-pod-autoscaler-cpu-initialization-period`.
     pub cpu_initialization_period: SimDuration,
+    /// `--horizontal-pod-autoscaler-initial-readiness-delay`.
     pub initial_readiness_delay: SimDuration,
 }
 
@@ -1228,8 +1395,11 @@ impl Default for HpaSettings {
 pub struct SloSpec {
     /// Display name (defaults to the assertion text with its scope).
     pub name: String,
+    /// What the assertion is about.
     pub scope: SloScope,
+    /// What it measures.
     pub metric: SloMetric,
+    /// How the measure compares to the threshold.
     pub comparison: Comparison,
     /// Threshold in the metric's unit (ms for latency, a fraction for availability, USD for cost).
     pub threshold: f64,
@@ -1237,13 +1407,18 @@ pub struct SloSpec {
     pub text: String,
 }
 
+/// What an SLO is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SloScope {
+    /// A Service (index into `Scenario::services`).
     Service(usize),
+    /// A workload (index into `Scenario::deployments`).
     Deployment(usize),
+    /// The whole cluster.
     Cluster,
 }
 
+/// What an SLO measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SloMetric {
     /// A latency percentile in ms; `Mean` and `Max` too.
@@ -1256,35 +1431,56 @@ pub enum SloMetric {
     CostPerMillionTokens,
     /// The fraction of an LLM Service's served requests within its goodput thresholds.
     Goodput,
+    /// Served requests over all requests.
     Availability,
+    /// Requests that failed, counted.
     RequestsFailed,
+    /// What the nodes cost over the run (USD).
     CostTotal,
+    /// The most replicas at any time.
     ReplicasMax,
+    /// The time-weighted mean of the replicas.
     ReplicasMean,
+    /// The fewest replicas at any time.
     ReplicasMin,
 }
 
+/// A statistic of a latency distribution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LatencyStat {
+    /// The median.
     P50,
+    /// The 90th percentile.
     P90,
+    /// The 95th percentile.
     P95,
+    /// The 99th percentile.
     P99,
+    /// The 99.9th percentile.
     P999,
+    /// The largest.
     Max,
+    /// The mean.
     Mean,
 }
 
+/// How an SLO compares the measure with the threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Comparison {
+    /// `<=`.
     Le,
+    /// `<`.
     Lt,
+    /// `>=`.
     Ge,
+    /// `>`.
     Gt,
+    /// `==`.
     Eq,
 }
 
 impl Comparison {
+    /// Whether `actual` compares so with `threshold`.
     pub fn holds(self, actual: f64, threshold: f64) -> bool {
         match self {
             Comparison::Le => actual <= threshold,
@@ -1295,6 +1491,7 @@ impl Comparison {
         }
     }
 
+    /// The comparison as written.
     pub fn symbol(self) -> &'static str {
         match self {
             Comparison::Le => "<=",
@@ -1309,7 +1506,9 @@ impl Comparison {
 /// Something the scenario makes happen at a time (`spec.events`).
 #[derive(Clone, Debug)]
 pub struct ScriptedEvent {
+    /// When, from the start of the run.
     pub at: SimDuration,
+    /// What happens.
     pub action: ScriptedAction,
 }
 
@@ -1319,7 +1518,12 @@ pub enum NodeRef {
     /// By name, as the cluster names nodes (`<pool>-<index>`).
     Named(String),
     /// Picked when the event happens among the pool's nodes the action applies to.
-    Pick { pool: usize, rule: NodePick },
+    Pick {
+        /// Index into the scenario's node pools.
+        pool: usize,
+        /// How the node is picked.
+        rule: NodePick,
+    },
 }
 
 /// How a scripted event picks its node in a pool.
@@ -1334,6 +1538,7 @@ pub enum NodePick {
 }
 
 impl NodePick {
+    /// The rules' names as written.
     pub const NAMES: [&str; 3] = ["random", "busiest", "newest"];
 }
 
@@ -1343,45 +1548,57 @@ impl NodePick {
 pub enum ScriptedAction {
     /// The machine stops: its kubelet no longer heartbeats and its pods stop serving.
     FailNode {
+        /// The node.
         node: NodeRef,
     },
     /// The machine is back: the kubelet heartbeats again and the pods still bound restart.
     RecoverNode {
+        /// The node.
         node: NodeRef,
     },
     /// Every node in the zone fails.
     FailZone {
+        /// The zone (`topology.kubernetes.io/zone`).
         zone: String,
     },
+    /// Every node in the zone is back.
     RecoverZone {
+        /// The zone.
         zone: String,
     },
     /// `kubectl cordon`.
     Cordon {
+        /// The node.
         node: NodeRef,
     },
     /// `kubectl uncordon`.
     Uncordon {
+        /// The node.
         node: NodeRef,
     },
     /// `kubectl drain`: cordon, then evict every pod (but DaemonSet pods) through the eviction
     /// API, retrying what PodDisruptionBudgets refuse every 5 s.
     Drain {
+        /// The node.
         node: NodeRef,
     },
     /// `kubectl scale deployment/<name> --replicas=N` (index into the Deployments).
     Scale {
+        /// Index into the scenario's Deployments.
         deployment: usize,
+        /// The new `spec.replicas`.
         replicas: i32,
     },
     /// The cloud reclaims a spot node: a 2-minute notice (the node is cordoned and drained, as
     /// the node termination handler does), then the machine is gone.
     InterruptSpot {
+        /// The spot node.
         node: NodeRef,
     },
     /// `kubectl apply -f <manifest>`: workloads with a changed spec (a new template rolls
     /// out) and HPAs with changed settings.
     Apply {
+        /// The workloads whose spec changed.
         deployments: Vec<AppliedDeployment>,
         /// (index into the scenario's HPAs, the new spec).
         hpas: Vec<(usize, HpaSpec)>,
@@ -1390,20 +1607,26 @@ pub enum ScriptedAction {
     },
     /// `kubectl rollout undo` (to the previous revision, or `to_revision`).
     Rollback {
+        /// Index into the scenario's Deployments.
         deployment: usize,
+        /// The revision to go back to (`None`: the previous one).
         to_revision: Option<u64>,
     },
     /// `kubectl rollout pause`.
     Pause {
+        /// Index into the scenario's Deployments.
         deployment: usize,
     },
     /// `kubectl rollout resume`.
     Resume {
+        /// Index into the scenario's Deployments.
         deployment: usize,
     },
     /// `kubectl delete pod`: the `count` longest-running pods of the Deployment.
     DeletePods {
+        /// Index into the scenario's Deployments.
         deployment: usize,
+        /// How many pods to delete.
         count: u32,
     },
 }
