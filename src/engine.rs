@@ -748,9 +748,16 @@ impl<'s> Engine<'s> {
 
     /// The pod's demand for CPU may have changed (`None`: its node can never be contended, so
     /// it does not matter): on a contended node, every pod's share changes.
-    #[inline]
+    #[inline(always)]
     fn update_cpu_demand(&mut self, pod: PodId, demand_millis: Option<u64>) {
-        if let Some(node) = demand_millis.and_then(|d| self.cpu.set_demand(pod, d)) {
+        if let Some(demand) = demand_millis {
+            self.set_cpu_demand(pod, demand);
+        }
+    }
+
+    /// [`Self::update_cpu_demand`] on a node that may be contended.
+    fn set_cpu_demand(&mut self, pod: PodId, demand_millis: u64) {
+        if let Some(node) = self.cpu.set_demand(pod, demand_millis) {
             self.reshare_node_cpu(node);
         }
     }
