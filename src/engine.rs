@@ -6,6 +6,8 @@
 //! a scenario has validated, running it cannot fail on its inputs; the one runtime limit is the
 //! event budget (`spec.maxEvents`), which stops a runaway scenario with an error.
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 
 use crate::cluster::accounting::{self, GpuDemand};
@@ -62,7 +64,7 @@ use dirty::Dirty;
 
 /// Something scheduled to happen. Small and `Copy`: the queue holds millions of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// Emitted by the arrival process of a Service; handled by routing it to a pod.
     Arrival { service: ServiceId },
     /// Emitted by a pod's server for its earliest finisher; stale when `generation` moved on.
@@ -157,15 +159,22 @@ fn call_sites(s: &Scenario) -> usize {
 /// Progress of a run, passed to the caller's callback now and then.
 #[derive(Clone, Copy, Debug)]
 pub struct Progress {
+    /// The simulated time reached.
     pub now: SimTime,
+    /// The simulated time the run ends at.
     pub end: SimTime,
+    /// Events handled so far.
     pub events: u64,
 }
 
 /// Everything a run produces.
 pub struct RunOutput {
+    /// The `kubesim.report/v1` document: latency, cost and availability.
     pub report: Report,
+    /// The sampled time series (`timeseries.csv`); no rows when they went to a sink
+    /// ([`Records::Give`]).
     pub timeseries: TimeSeries,
+    /// Every HPA sync's decision (`hpa_decisions.jsonl`); empty when they went to a sink.
     pub hpa_decisions: Vec<HpaDecision>,
     /// The Cluster Autoscaler's decisions (`None` when it did not run).
     pub autoscaler_events: Option<Vec<AutoscalerEvent>>,
@@ -175,6 +184,7 @@ pub struct RunOutput {
     pub cluster_events: Vec<ClusterEvent>,
     /// Every visible change of the pods', nodes' and workloads' status (`kubesim get --at`).
     pub history: crate::metrics::history::History,
+    /// Events handled.
     pub events: u64,
 }
 
@@ -184,9 +194,13 @@ pub enum RunError {
     #[error(
         "event budget of {budget} events exhausted at simulated time {at} (of {end}): raise spec.maxEvents if the scenario is meant to be this large"
     )]
+    /// More events than `spec.maxEvents` allows.
     EventBudgetExceeded {
+        /// `spec.maxEvents`.
         budget: u64,
+        /// The simulated time reached.
         at: SimTime,
+        /// The simulated time the run would have ended at.
         end: SimTime,
     },
 }
