@@ -1,6 +1,8 @@
 //! The run report (`report.json`, schema `kubesim.report/v1`): a pure function of the scenario,
 //! the seed and the kubesim version — no wall-clock values (those go to `run.json`).
 
+#![warn(missing_docs)]
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -12,26 +14,42 @@ use crate::traffic::FailureReason;
 use super::recorder::{ClusterStats, DeploymentStats, Gauge, LlmStats, Recorder, round3};
 use crate::cluster::accounting::ALLOCATION_RESOURCES;
 
+/// The report's schema name and version.
 pub const SCHEMA: &str = "kubesim.report/v1";
 
+/// `report.json`: what a run measured — latency, availability and cost per Service, Deployment, HPA and node pool, with the SLO results.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
+    /// [`SCHEMA`].
     pub schema: &'static str,
+    /// The version of kubesim that wrote it.
     pub kubesim_version: &'static str,
+    /// The scenario's `metadata.name`.
     pub scenario: String,
+    /// The seed of the run.
     pub seed: u64,
+    /// Simulated seconds.
     pub duration_seconds: f64,
+    /// One per Service.
     pub services: Vec<ServiceReport>,
+    /// One per workload.
     pub deployments: Vec<DeploymentReport>,
+    /// One per HorizontalPodAutoscaler.
     pub hpas: Vec<HpaReport>,
+    /// One per node pool.
     pub node_pools: Vec<PoolReport>,
+    /// Cluster-wide allocation and pending pods.
     pub cluster: ClusterReport,
+    /// Totals over the run.
     pub totals: Totals,
+    /// The scenario's SLO assertions, checked.
     pub slos: Vec<SloResult>,
 }
 
+/// One Service's requests: counts, latency and failures.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ServiceReport {
+    /// `metadata.name`.
     pub name: String,
     /// `entry` (it has traffic from outside: its latency is end to end), `internal` (only
     /// other Services call it) or `idle` (nothing sends it requests).
@@ -40,8 +58,11 @@ pub struct ServiceReport {
     pub backends: Vec<String>,
     /// Requests that completed or failed (requests still in flight at the end are excluded).
     pub requests: u64,
+    /// Requests answered in time.
     pub served: u64,
+    /// Requests that failed.
     pub failed: u64,
+    /// Failed requests by reason (`timeout`, `queue_full`, `no_endpoint`, …).
     pub failed_by_reason: BTreeMap<&'static str, u64>,
     /// served / requests; `null` when there were no requests.
     pub availability: Option<f64>,
@@ -55,11 +76,15 @@ pub struct ServiceReport {
 /// Goodput: the served requests whose TTFT and TPOT were within the thresholds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GoodputReport {
+    /// The TTFT threshold, ms (`null`: not judged).
     pub ttft_ms: Option<f64>,
+    /// The TPOT threshold, ms (`null`: not judged).
     pub tpot_ms: Option<f64>,
+    /// Served requests within both thresholds.
     pub good_requests: u64,
     /// Of the requests that completed or failed (`null` with none).
     pub fraction: Option<f64>,
+    /// Good requests per second of simulated time.
     pub good_requests_per_sec: f64,
 }
 
@@ -72,10 +97,12 @@ pub struct LlmServiceReport {
     pub time_per_output_token_ms: LatencyMs,
     /// Tokens of the requests served.
     pub prompt_tokens: u64,
+    /// Output tokens of the requests served.
     pub output_tokens: u64,
     /// Prompt tokens taken from the servers' prefix caches instead of computed, and their share
     /// of the prompt tokens (`null` without prompt tokens).
     pub prefix_cached_tokens: u64,
+    /// The share of the prompt tokens taken from prefix caches (`null` without prompt tokens).
     pub prefix_cache_hit_rate: Option<f64>,
     /// Times a running request lost its KV blocks to an older one and prefilled again.
     pub preemptions: u64,
@@ -83,6 +110,7 @@ pub struct LlmServiceReport {
     /// Deployment, then over the samples; and the largest), as fractions (`null` before any
     /// sample).
     pub kv_cache_usage_mean: Option<f64>,
+    /// The fullest a KV cache was at a sample (`null` before any sample).
     pub kv_cache_usage_max: Option<f64>,
     /// Served requests within the goodput thresholds (`traffic[].goodput`), if set.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,25 +124,37 @@ pub struct LlmServiceReport {
     /// What those GPUs cost (each node's price split over its GPUs), in USD, and per million
     /// output tokens (`null` with no output tokens).
     pub gpu_cost_usd: f64,
+    /// `gpu_cost_usd` per million output tokens (`null` with no output tokens).
     pub cost_usd_per_million_output_tokens: Option<f64>,
 }
 
+/// A latency distribution's statistics, in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct LatencyMs {
+    /// The median.
     pub p50: f64,
+    /// The 90th percentile.
     pub p90: f64,
+    /// The 95th percentile.
     pub p95: f64,
+    /// The 99th percentile.
     pub p99: f64,
+    /// The 99.9th percentile.
     pub p999: f64,
+    /// The largest.
     pub max: f64,
+    /// The mean.
     pub mean: f64,
 }
 
 /// min / time-weighted mean / max of a value over the run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Summary {
+    /// The least.
     pub min: f64,
+    /// The time-weighted mean.
     pub mean: f64,
+    /// The most.
     pub max: f64,
 }
 
@@ -128,17 +168,24 @@ impl Summary {
     }
 }
 
+/// One workload: its replicas, scaling, pods, cost and rollouts.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeploymentReport {
+    /// `metadata.name`.
     pub name: String,
     /// `spec.replicas` over time.
     pub replicas: Summary,
+    /// Ready pods over time.
     pub ready_pods: Summary,
     /// ∫ spec.replicas dt, in hours: what the Deployment's pods occupy.
     pub replica_hours: f64,
+    /// Times its replicas went up.
     pub scale_ups: u64,
+    /// Times its replicas went down.
     pub scale_downs: u64,
+    /// Pods created over the run.
     pub pods_created: u64,
+    /// Times one of its pods did not fit any node.
     pub unschedulable_attempts: u64,
     /// The Deployment's share of node cost: each bound pod pays its node's price × its
     /// requests' share of the node (mean over cpu, memory and GPUs).
@@ -180,9 +227,13 @@ pub struct JobReport {
     pub reason: Option<&'static str>,
     /// `spec.completions` (`None`: a work queue).
     pub completions: Option<i32>,
+    /// Pods that succeeded.
     pub succeeded: i32,
+    /// Pods that failed.
     pub failed: i32,
+    /// When it started, in seconds from the start of the run.
     pub started_seconds: Option<f64>,
+    /// When it finished (`null`: it had not by the end).
     pub finished_seconds: Option<f64>,
     /// From its start to its finish.
     pub duration_seconds: Option<f64>,
@@ -225,10 +276,13 @@ impl JobReport {
 /// One rollout: when it started and finished.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RolloutReport {
+    /// The ReplicaSet revision rolled out.
     pub revision: u64,
+    /// When it started, in seconds from the start of the run.
     pub started_seconds: f64,
     /// `None`: still rolling out at the end of the run.
     pub completed_seconds: Option<f64>,
+    /// How long it took (`null`: not finished).
     pub duration_seconds: Option<f64>,
     /// When `progressDeadlineSeconds` passed without progress (the Progressing condition's
     /// `ProgressDeadlineExceeded`), if it did.
@@ -251,17 +305,24 @@ impl RolloutReport {
     }
 }
 
+/// One HorizontalPodAutoscaler: its bounds, syncs and what held it back.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HpaReport {
+    /// `metadata.name`.
     pub name: String,
+    /// The workload it scales.
     pub target: String,
+    /// `minReplicas`.
     pub min_replicas: i32,
+    /// `maxReplicas`.
     pub max_replicas: i32,
     /// The average CPU utilization it aims at, in percent of the pods' requests, when it has a
     /// `Resource` cpu metric with a `Utilization` target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_target_percent: Option<i32>,
+    /// Syncs over the run.
     pub syncs: u64,
+    /// Syncs that changed the replicas.
     pub rescales: u64,
     /// Sync periods that ended with the target at maxReplicas, in seconds.
     pub time_at_max_seconds: f64,
@@ -271,27 +332,41 @@ pub struct HpaReport {
     pub time_held_seconds: BTreeMap<&'static str, f64>,
 }
 
+/// One node pool: its nodes and what they cost.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PoolReport {
+    /// The pool's name.
     pub name: String,
+    /// The cloud instance type.
     pub instance_type: Option<String>,
     /// `on-demand` or `spot`.
     pub capacity_type: &'static str,
     /// The price nodes are billed at (the spot price for spot pools).
     pub price_usd_per_hour: f64,
+    /// Nodes over time.
     pub nodes: Summary,
+    /// ∫ nodes dt, in hours.
     pub node_hours: f64,
+    /// What the nodes cost, USD.
     pub cost_usd: f64,
 }
 
+/// Totals over the run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Totals {
+    /// Requests that completed or failed, over every Service.
     pub requests: u64,
+    /// Requests served.
     pub served: u64,
+    /// Requests failed.
     pub failed: u64,
+    /// served / requests (`null` with no requests).
     pub availability: Option<f64>,
+    /// Requests still in flight when the run ended (not counted above).
     pub in_flight_at_end: u64,
+    /// Node-hours over every pool.
     pub node_hours: f64,
+    /// What every node cost, USD.
     pub cost_usd: f64,
     /// Node cost no pod's requests account for.
     pub idle_cost_usd: f64,
@@ -314,20 +389,29 @@ pub struct ClusterReport {
 /// Mean and maximum of a sampled value.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SampledSummary {
+    /// The mean over the samples.
     pub mean: f64,
+    /// The largest sample.
     pub max: f64,
 }
 
+/// One SLO assertion, checked.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SloResult {
+    /// Its display name.
     pub name: String,
     /// What it is about: `service/NAME`, `deployment/NAME` or `cluster`.
     pub scope: String,
     /// The metric as written (`latency.p99`, `availability`, …).
     pub metric: String,
+    /// The assertion as written.
     pub assertion: String,
+    /// The measured value (`null`: nothing to measure; availability and goodput then count as
+    /// 1, the others as 0).
     pub actual: Option<f64>,
+    /// The threshold.
     pub threshold: f64,
+    /// Whether it held.
     pub passed: bool,
 }
 
@@ -356,7 +440,9 @@ fn called_services(scenario: &Scenario) -> std::collections::BTreeSet<usize> {
 
 /// Counts the engine knows at the end of the run.
 pub struct RunCounts {
+    /// Events the engine handled.
     pub events: u64,
+    /// Requests still in flight at the end.
     pub in_flight_at_end: u64,
 }
 
