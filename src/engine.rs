@@ -2,7 +2,7 @@
 //! changed, apply their intents, and emit observations.
 //!
 //! The engine is the only writer of the [`Cluster`]. Controllers are pure readers that return
-//! intents; the data plane ([`PodServer`]s) serves requests on the pods the engine gives it. After
+//! intents; the data plane (`PodServer`s) serves requests on the pods the engine gives it. After
 //! a scenario has validated, running it cannot fail on its inputs; the one runtime limit is the
 //! event budget (`spec.maxEvents`), which stops a runaway scenario with an error.
 

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use kubesim::scenario::validate::validate_file;
+use kubesim::scenario::validate_file;
 use libfuzzer_sys::fuzz_target;
 
 mod support;

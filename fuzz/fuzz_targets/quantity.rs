@@ -3,7 +3,7 @@
 #![no_main]
 
 use kubesim::cluster::quantity::Quantity;
-use kubesim::scenario::manifest::resource_amount;
+use kubesim::scenario::resource_amount;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use kubesim::scenario::validate::{LoadOptions, load_scenario};
+use kubesim::scenario::{LoadOptions, load_scenario};
 use kubesim::sim::SimDuration;
 use libfuzzer_sys::fuzz_target;
 

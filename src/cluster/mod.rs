@@ -3,12 +3,12 @@
 //! Only the engine mutates it; controllers read it and return intents — but for the Cluster
 //! Autoscaler's simulations, which change it in a [`trial::Trial`] that undoes every change.
 
-pub mod accounting;
-pub mod journal;
-pub mod label_groups;
+pub(crate) mod accounting;
+pub(crate) mod journal;
+pub(crate) mod label_groups;
 pub mod node_row;
-pub mod state;
-pub mod topology;
+pub(crate) mod state;
+pub(crate) mod topology;
 pub mod trial;
 
 pub use crate::spec::{quantity, resources, selector};

@@ -55,8 +55,8 @@ pub enum NodeState {
 pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
 /// Well-known node labels.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
-pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
-pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
+pub(crate) const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+pub(crate) const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
 /// Label naming the capacity type (`on-demand` / `spot`), as Karpenter spells it.
 pub const CAPACITY_TYPE_LABEL: &str = "karpenter.sh/capacity-type";
 
@@ -357,11 +357,11 @@ impl Deployment {
         )
     }
 
-    pub fn is_daemon_set(&self) -> bool {
+    pub(crate) fn is_daemon_set(&self) -> bool {
         self.spec.source == PodSource::DaemonSet
     }
 
-    pub fn is_stateful_set(&self) -> bool {
+    pub(crate) fn is_stateful_set(&self) -> bool {
         self.spec.source == PodSource::StatefulSet
     }
 
@@ -852,7 +852,7 @@ impl Cluster {
         &self.pods[id.index()]
     }
 
-    pub fn pod_mut(&mut self, id: PodId) -> &mut Pod {
+    pub(crate) fn pod_mut(&mut self, id: PodId) -> &mut Pod {
         &mut self.pods[id.index()]
     }
 

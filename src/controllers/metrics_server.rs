@@ -93,7 +93,7 @@ fn rate(s: &PodSamples, counter: impl Fn(&CustomPoint) -> u64) -> Option<PodMetr
 const MIN_CONTAINER_AGE: SimDuration = SimDuration::from_secs(10);
 
 impl MetricsServer {
-    pub fn new(resolution: SimDuration) -> Self {
+    pub(crate) fn new(resolution: SimDuration) -> Self {
         MetricsServer {
             resolution,
             samples: Vec::new(),

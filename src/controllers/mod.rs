@@ -4,20 +4,20 @@
 //! engine hands them.
 
 pub mod autoscaler;
-pub mod cronjob;
-pub mod daemonset;
-pub mod deployment;
-pub mod disruption;
+pub(crate) mod cronjob;
+pub(crate) mod daemonset;
+pub(crate) mod deployment;
+pub(crate) mod disruption;
 pub mod hpa;
-pub mod job;
-pub mod keda;
-pub mod kubelet;
+pub(crate) mod job;
+pub(crate) mod keda;
+pub(crate) mod kubelet;
 pub mod metrics_server;
-pub mod node_lifecycle;
-pub mod replicaset;
+pub(crate) mod node_lifecycle;
+pub(crate) mod replicaset;
 pub mod rollout;
 pub mod scheduler;
-pub mod statefulset;
+pub(crate) mod statefulset;
 
 use serde::Serialize;
 

@@ -64,7 +64,7 @@ pub enum Tolerance {
 }
 
 impl Tolerance {
-    pub fn show(self) -> String {
+    pub(crate) fn show(self) -> String {
         match self {
             Tolerance::Relative(f) => format!("{}%", f * 100.0),
             Tolerance::Absolute(a) => format!("{} pt", a * 100.0),

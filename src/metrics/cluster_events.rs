@@ -134,7 +134,7 @@ pub struct ClusterEventLog {
 }
 
 impl ClusterEventLog {
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         now: SimTime,
         kind: ObjectKind,
@@ -155,7 +155,7 @@ impl ClusterEventLog {
         });
     }
 
-    pub fn into_events(self) -> Vec<ClusterEvent> {
+    pub(crate) fn into_events(self) -> Vec<ClusterEvent> {
         self.events
     }
 }

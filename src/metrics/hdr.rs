@@ -94,6 +94,7 @@ impl LatencyCounts {
     }
 
     /// The memory its counts hold (fixed: it does not grow with the values recorded).
+    #[cfg(test)]
     pub fn memory_bytes(&self) -> usize {
         self.counts.capacity() * std::mem::size_of::<u64>()
     }

@@ -1,7 +1,7 @@
 //! The run's history as a file, `history.jsonl`: the objects `kubectl get` lists (workloads,
 //! Services, HPAs, pod templates, nodes, pods) and every visible change of their status, one
 //! JSON object per line, in the order things happened. It is the cluster's
-//! [`Journal`] with names instead of ids.
+//! `Journal` with names instead of ids.
 //!
 //! [`ClusterAt`] replays the lines up to an instant: what `kubesim get --at` prints and what the
 //! timeline export draws. Lines at the same instant apply in file order, and "at `t`" means

@@ -49,12 +49,14 @@ impl IntervalHistogram {
         self.high = self.high.max(slot);
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.total == 0
     }
 
     /// The value at quantile `q` (`0 < q ≤ 1`): the highest value of the first slot at which
     /// the running count reaches `⌈q × total⌉` (at least 1). 0 when empty.
+    #[cfg(test)]
     pub fn value_at_quantile(&self, q: f64) -> u64 {
         self.values_at_quantiles([q])[0]
     }

@@ -1,17 +1,17 @@
-//! Observations in, aggregates out. The engine emits [`Observation`]s; the [`Recorder`] folds them
+//! Observations in, aggregates out. The engine emits `Observation`s; the `Recorder` folds them
 //! into bounded-memory aggregates (latency histograms, counters, time-weighted gauges, a sampled
 //! time series); [`report`] turns the aggregates into the `kubesim.report/v1` document and
-//! [`slo`] evaluates assertions against it. Nothing here reads the cluster directly.
+//! `slo` evaluates assertions against it. Nothing here reads the cluster directly.
 
 pub mod baseline;
 pub mod cluster_events;
-pub mod hdr;
+pub(crate) mod hdr;
 pub mod history;
-pub mod interval;
+pub(crate) mod interval;
 pub mod pod_events;
-pub mod recorder;
+pub(crate) mod recorder;
 pub mod report;
-pub mod slo;
+pub(crate) mod slo;
 
-pub use recorder::{Observation, Recorder, TimeSeries};
+pub(crate) use recorder::{Observation, Recorder, TimeSeries};
 pub use report::Report;

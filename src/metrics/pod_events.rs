@@ -75,7 +75,7 @@ impl PodEventLog {
         });
     }
 
-    pub fn into_events(self) -> Vec<PodEvent> {
+    pub(crate) fn into_events(self) -> Vec<PodEvent> {
         self.events
     }
 }

@@ -9,14 +9,14 @@
 
 pub mod explain;
 pub mod get;
-pub mod html;
+pub(crate) mod html;
 pub mod junit;
 pub mod pages;
 pub mod plot;
 pub mod run_dir;
 pub mod summary;
 pub mod sweep;
-pub mod timeline;
+pub(crate) mod timeline;
 
 use std::fs;
 use std::io::{self, Write};

@@ -32,12 +32,12 @@ use super::diag::Diagnostic;
 use super::manifest::{ManifestSet, namespace_of};
 
 pub use crate::spec::config::{
-    ConfigKind, ConfigObject, ConfigObjects, ConfigRef, ConfigUse, Unresolved, first_unresolved,
+    ConfigKind, ConfigObject, ConfigObjects, ConfigRef, ConfigUse, first_unresolved,
 };
 
 /// Reading the objects from manifests.
 impl ConfigObject {
-    pub fn from_config_map(m: &ConfigMap) -> ConfigObject {
+    pub(crate) fn from_config_map(m: &ConfigMap) -> ConfigObject {
         let data: BTreeSet<String> = m.data.iter().flatten().map(|(k, _)| k.clone()).collect();
         let binary = m.binary_data.iter().flatten().map(|(k, _)| k.clone());
         ConfigObject {
@@ -49,7 +49,7 @@ impl ConfigObject {
         }
     }
 
-    pub fn from_secret(s: &Secret) -> ConfigObject {
+    pub(crate) fn from_secret(s: &Secret) -> ConfigObject {
         let data = s.data.iter().flatten().map(|(k, _)| k.clone());
         let strings = s.string_data.iter().flatten().map(|(k, _)| k.clone());
         let keys: BTreeSet<String> = data.chain(strings).collect();
@@ -212,6 +212,7 @@ pub fn check(set: &mut ManifestSet, created_later: &ConfigObjects, diags: &mut V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::config::Unresolved;
 
     fn spec(yaml: &str) -> PodSpec {
         let docs = crate::scenario::yaml::parse_documents(yaml).expect("valid YAML");

@@ -26,7 +26,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(
+    pub(crate) fn error(
         file: &str,
         position: Option<Position>,
         path: &str,
@@ -41,7 +41,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(
+    pub(crate) fn warning(
         file: &str,
         position: Option<Position>,
         path: &str,
@@ -94,7 +94,7 @@ pub fn did_you_mean_hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'
         .unwrap_or_default()
 }
 
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

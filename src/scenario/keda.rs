@@ -35,7 +35,15 @@ pub const OWNER_LABEL: &str = "scaledobject.keda.sh/name";
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScaledObject {
+    #[allow(
+        dead_code,
+        reason = "read so that a strict parse accepts it; the kind is known"
+    )]
     pub api_version: Option<String>,
+    #[allow(
+        dead_code,
+        reason = "read so that a strict parse accepts it; the kind is known"
+    )]
     pub kind: Option<String>,
     #[serde(default)]
     pub metadata: ObjectMeta,
@@ -66,6 +74,10 @@ pub struct ScaleTarget {
     pub name: String,
     pub api_version: Option<String>,
     pub kind: Option<String>,
+    #[allow(
+        dead_code,
+        reason = "read so that a strict parse accepts it; not modelled"
+    )]
     pub env_source_container_name: Option<String>,
 }
 
@@ -85,6 +97,10 @@ pub struct HpaConfig {
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[allow(
+    dead_code,
+    reason = "read so that a strict parse accepts it; a warning says it is not modelled"
+)]
 pub struct Fallback {
     pub failure_threshold: Option<i32>,
     pub replicas: Option<i32>,
@@ -95,16 +111,32 @@ pub struct Fallback {
 pub struct Trigger {
     #[serde(rename = "type", default)]
     pub type_: String,
+    #[allow(
+        dead_code,
+        reason = "read so that a strict parse accepts it; triggers are not named in output"
+    )]
     pub name: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     pub metric_type: Option<String>,
+    #[allow(
+        dead_code,
+        reason = "read so that a strict parse accepts it; not modelled"
+    )]
     pub use_cached_metrics: Option<bool>,
+    #[allow(
+        dead_code,
+        reason = "read so that a strict parse accepts it; not modelled"
+    )]
     pub authentication_ref: Option<AuthenticationRef>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[allow(
+    dead_code,
+    reason = "read so that a strict parse accepts it; authentication is not modelled"
+)]
 pub struct AuthenticationRef {
     pub name: Option<String>,
     pub kind: Option<String>,

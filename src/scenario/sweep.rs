@@ -114,7 +114,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    pub fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Direction::Minimize => "minimize",
             Direction::Maximize => "maximize",

@@ -10,11 +10,11 @@
 //! from its position — so any subset of a sweep, run anywhere in any order, gives the same
 //! per-variant results, and each equals `kubesim run --seed S --set …` of that variant.
 
-pub mod frontier;
+pub(crate) mod frontier;
 pub mod job;
 pub mod run;
 pub mod shard;
-pub mod stats;
+pub(crate) mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -15,7 +15,7 @@ use crate::scenario::diag::Diagnostic;
 use crate::scenario::sweep::{SweepFlags, load_any, read_json};
 use crate::sim::rng::derive_seed;
 
-pub const SHARD_SCHEMA: &str = "kubesim.sweep-shard/v1";
+pub(crate) const SHARD_SCHEMA: &str = "kubesim.sweep-shard/v1";
 /// The file a shard writes.
 pub const SHARD_FILE: &str = "shard.json";
 

@@ -126,13 +126,6 @@ pub struct NodeCpu {
 }
 
 impl NodeCpu {
-    pub fn new(allocatable_millis: u64) -> Self {
-        NodeCpu {
-            allocatable_millis,
-            ..NodeCpu::default()
-        }
-    }
-
     /// More is wanted than the node has: shares must be divided.
     pub fn is_contended(&self) -> bool {
         self.demand_millis > self.allocatable_millis

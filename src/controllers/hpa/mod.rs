@@ -6,7 +6,7 @@
 
 pub mod behavior;
 pub mod calculator;
-pub mod conditions;
+pub(crate) mod conditions;
 pub mod normalize;
 
 use serde::Serialize;
@@ -146,7 +146,7 @@ impl HpaController {
         self.events[hpa.index()] = events;
     }
 
-    pub fn new(settings: HpaSettings, hpas: &[HpaSpec], series: Vec<MetricSeries>) -> Self {
+    pub(crate) fn new(settings: HpaSettings, hpas: &[HpaSpec], series: Vec<MetricSeries>) -> Self {
         HpaController {
             settings,
             histories: vec![Vec::new(); hpas.len()],

@@ -7,7 +7,7 @@
 //! Simulated time 0 is printed as `1970-01-01T00:00:00Z` in timestamps. kubesim assigns no IP
 //! addresses and runs no kubelet versions, so those columns are left out.
 
-pub mod objects;
+pub(crate) mod objects;
 mod tables;
 
 use std::collections::BTreeMap;

@@ -8,8 +8,8 @@
 //! `assets/fonts/`), so plots need no fonts on the machine and come out byte-identical
 //! everywhere.
 
-pub mod data;
-pub mod figures;
+pub(crate) mod data;
+pub(crate) mod figures;
 
 use std::error::Error;
 use std::path::Path;
@@ -39,7 +39,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::Svg => "svg",
             Format::Png => "png",

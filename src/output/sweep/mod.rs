@@ -1,10 +1,10 @@
 //! A sweep's files — `sweep.json` (schema `kubesim.sweep/v1`), `sweep.csv`, `run.json`, the
-//! frontier figure ([`figure`]) and `report.html` ([`page`]) — and its summary table in the
+//! frontier figure (`figure`) and `report.html` ([`page`]) — and its summary table in the
 //! terminal. All but `run.json` are a pure function of the sweep and its seeds (no wall-clock
 //! values), so they are byte-identical across runs and thread counts; `run.json` holds the
 //! wall-clock facts.
 
-pub mod figure;
+pub(crate) mod figure;
 pub mod page;
 
 use std::collections::BTreeMap;

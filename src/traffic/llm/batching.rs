@@ -28,9 +28,7 @@ use super::profile::{LlmProfile, StepShape};
 use crate::sim::{SimDuration, SimTime};
 use crate::traffic::calls::CallRef;
 
-pub use crate::spec::llm::{
-    BatchingConfig, DEFAULT_BLOCK_TOKENS, DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_SEQUENCES,
-};
+pub use crate::spec::llm::BatchingConfig;
 
 /// A request as the server sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -570,7 +568,7 @@ mod tests {
 
     fn config(max_batched_tokens: u32, kv_blocks: u32) -> BatchingConfig {
         BatchingConfig {
-            max_sequences: DEFAULT_MAX_SEQUENCES,
+            max_sequences: crate::spec::llm::DEFAULT_MAX_SEQUENCES,
             max_model_len: 1 << 20,
             max_batched_tokens,
             block_tokens: 16,
@@ -769,7 +767,7 @@ mod tests {
     /// did not generate what it asked for, and how much it did is not recorded.
     #[test]
     fn simulated_batches_reproduce_the_measured_end_to_end_times() {
-        use crate::traffic::llm::{fit, profile};
+        use crate::spec::llm::{fit, profile};
         use std::collections::BTreeMap;
         let table =
             fit::read_table(include_str!("../../../assets/llm/splitwise_perf_model.csv")).unwrap();

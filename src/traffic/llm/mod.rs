@@ -2,8 +2,8 @@
 //! ([`batching`]) with its prefix cache ([`prefix`]); and where requests and their token counts come from ([`tokens`]). Nothing
 //! here schedules pods: the engine gives each LLM pod its server and steps it.
 
-pub mod batching;
-pub mod prefix;
-pub mod tokens;
+pub(crate) mod batching;
+pub(crate) mod prefix;
+pub(crate) mod tokens;
 
-pub use crate::spec::llm::{LlmProfile, StepShape, fit, profile};
+pub(crate) use crate::spec::llm::profile;
