@@ -6,8 +6,6 @@
 //! a scenario has validated, running it cannot fail on its inputs; the one runtime limit is the
 //! event budget (`spec.maxEvents`), which stops a runaway scenario with an error.
 
-#![warn(missing_docs)]
-
 use std::collections::BTreeMap;
 
 use crate::cluster::accounting::{self, GpuDemand};
@@ -1559,7 +1557,6 @@ impl<'s> Engine<'s> {
         self.observe_pool_size(pool);
     }
 
-    /// Evicts every pod on a node marked for deletion; the node goes when the last is gone.
     /// Evicts (Eviction API) every pod on a node marked for deletion that its
     /// PodDisruptionBudgets allow to go now; the autoscaler drains again until it is empty.
     fn drain_node(&mut self, node: NodeId, max_grace: SimDuration) {

@@ -4,6 +4,8 @@
 //! [`metrics::Report`]; docs/library.md shows how to embed kubesim and call the controllers'
 //! arithmetic directly. See the README for the codemap and invariants.
 
+#![warn(missing_docs)]
+
 pub mod cluster;
 pub mod controllers;
 pub mod engine;

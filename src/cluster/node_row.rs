@@ -17,11 +17,14 @@ pub const TOO_MANY_PODS_BIT: u8 = 1 << FIXED.len();
 /// on the scheduler's hot path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceName<'a> {
+    /// A resource with a fixed slot: its index in [`FIXED`].
     Fixed(u8),
+    /// Another extended resource, by name (the row has no slot for it: it stays on the [`Node`]).
     Extended(&'a str),
 }
 
 impl<'a> ResourceName<'a> {
+    /// The slot of the resource named `name`, or the name itself when it has none.
     pub fn of(name: &'a str) -> Self {
         match FIXED.iter().position(|f| *f == name) {
             Some(slot) => ResourceName::Fixed(slot as u8),
@@ -29,6 +32,7 @@ impl<'a> ResourceName<'a> {
         }
     }
 
+    /// The resource's Kubernetes name (`cpu`, `nvidia.com/gpu`, `example.com/fpga`).
     pub fn as_str(self) -> &'a str {
         match self {
             ResourceName::Fixed(slot) => FIXED[usize::from(slot)],
@@ -52,6 +56,8 @@ impl Resources {
 /// What the scheduler's Filter and resource scores read of a node.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeRow {
+    /// `status.allocatable` of the fixed-slot resources, in [`FIXED`] order (millicores, bytes,
+    /// bytes, GPUs).
     pub allocatable: [i64; 4],
     /// Σ requests of the pods bound here.
     pub requested: [i64; 4],
@@ -67,6 +73,7 @@ pub struct NodeRow {
 }
 
 impl NodeRow {
+    /// The row of `node` as it stands now.
     pub fn of(node: &Node) -> Self {
         let hard_taint = node
             .taints

@@ -31,8 +31,10 @@ pub enum PodPhase {
     Terminated,
 }
 
+/// A node pool (a node group to the Cluster Autoscaler) and the nodes it has had.
 #[derive(Clone, Debug)]
 pub struct NodePool {
+    /// The pool as the scenario declares it (machine shape, size bounds, price, zones).
     pub spec: NodePoolSpec,
     /// Every node the pool ever had, by id (removed ones included, for history).
     pub nodes: Vec<NodeId>,
@@ -60,22 +62,35 @@ pub(crate) const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
 /// Label naming the capacity type (`on-demand` / `spot`), as Karpenter spells it.
 pub const CAPACITY_TYPE_LABEL: &str = "karpenter.sh/capacity-type";
 
+/// A node: what it offers, what the pods bound to it take, and its status.
 #[derive(Clone, Debug)]
 pub struct Node {
+    /// Its index in [`Cluster::nodes`].
     pub id: NodeId,
+    /// `metadata.name`: `<pool>-<n>`, `n` being its index among the pool's nodes.
     pub name: String,
+    /// The pool it belongs to.
     pub pool: PoolId,
+    /// `metadata.labels`: the pool's labels, plus hostname and capacity type, and instance type and
+    /// zone when the pool has them. Set when the node is made.
     pub labels: Arc<Labels>,
+    /// `status.allocatable`: what pods may request here, from the pool's spec.
     pub allocatable: Resources,
+    /// The most pods it takes at once (the `pods` entry of `status.allocatable`).
     pub max_pods: i64,
     /// Σ requests of pods bound here and not yet terminated.
     pub requested: Resources,
     /// Σ non-zero (scoring) requests of the same pods.
     pub requested_for_scoring: Resources,
+    /// Pods counted against `max_pods`: those bound here and not yet terminated, plus any a
+    /// simulation has reserved room for ([`Node::reserve`]).
     pub pod_count: i64,
     /// The pods bound here and not yet terminated, by id.
     pub pods: BTreeSet<PodId>,
+    /// When the node was requested from the cloud (0 for the initial nodes): the autoscaler's
+    /// `--max-node-provision-time` counts from here.
     pub created: SimTime,
+    /// `spec.taints`: the pool's, plus those added since (ToBeDeleted, unreachable).
     pub taints: Vec<super::resources::Taint>,
     /// `spec.unschedulable` (cordoned).
     pub unschedulable: bool,
@@ -83,6 +98,7 @@ pub struct Node {
     pub used_ports: Vec<HostPort>,
     /// Images pulled here (`status.images`; never garbage-collected in the model).
     pub images: BTreeSet<String>,
+    /// Where it is in its life: provisioning, Ready or removed.
     pub state: NodeState,
     /// Since when the machine is down (a scripted failure): its kubelet posts no heartbeat and
     /// its pods serve nothing.
@@ -143,23 +159,34 @@ impl Node {
     }
 }
 
+/// A pod: its spec, the node it is bound to, and its status.
 #[derive(Clone, Debug, Default)]
 pub struct Pod {
+    /// Its index in [`Cluster::pods`].
     pub id: PodId,
+    /// `metadata.name`: its owner's name and a generated suffix (`<replicaset>-<suffix>`); a
+    /// StatefulSet's pod is `<name>-<ordinal>`, a trace pod keeps its own name.
     pub name: String,
+    /// The workload that owns it (for a Job's pod, its Job or CronJob: `job_run` says which run).
     pub deployment: DeploymentId,
+    /// The ReplicaSet (revision) it was created from.
     pub replica_set: ReplicaSetId,
+    /// Where it is in its life.
     pub phase: PodPhase,
+    /// `spec.nodeName`: the node it is bound to (`None` while pending); kept after it terminates.
     pub node: Option<NodeId>,
+    /// `metadata.creationTimestamp`.
     pub created: SimTime,
     /// When the containers started (`status.startTime` as the HPA uses it).
     pub started: Option<SimTime>,
+    /// Its Ready condition: while true, it is one of its Services' endpoints.
     pub ready: bool,
     /// Last transition of the Ready condition.
     pub ready_transition: SimTime,
     /// `metadata.deletionTimestamp`.
     pub deletion: Option<SimTime>,
-    /// A StatefulSet pod's ordinal (`<name>-<ordinal>`).
+    /// A StatefulSet pod's ordinal (`<name>-<ordinal>`), or an Indexed Job pod's completion
+    /// index.
     pub ordinal: Option<u32>,
     /// Container restarts (`restartCount`).
     pub restarts: u32,
@@ -184,7 +211,10 @@ pub struct Pod {
 /// How a pod's run ended: phase `Succeeded` (exit code 0) or `Failed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PodExit {
+    /// Its container exited 0.
     Succeeded,
+    /// Its container exited non-zero, or the pod was lost (deleted, evicted, its node gone) before
+    /// its run ended.
     Failed,
 }
 
@@ -198,9 +228,11 @@ pub struct JobStatus {
     /// `status.succeeded` and `status.failed`: pods that ended each way (a pod lost before it
     /// ended counts as failed).
     pub succeeded: i32,
+    /// `status.failed`: pods that failed, lost ones included.
     pub failed: i32,
     /// Failures since the last success, and when the last was: the pod failure backoff.
     pub failures_since_success: i32,
+    /// When a pod last failed (`None`: none has); the backoff delay runs from it.
     pub last_failure: Option<SimTime>,
     /// An Indexed Job's indexes that have succeeded.
     pub completed_indexes: BTreeSet<u32>,
@@ -213,8 +245,11 @@ pub struct JobStatus {
 /// How a Job finished: its `Complete` or `Failed` condition and reason.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobOutcome {
+    /// `Complete`: enough pods succeeded (reason `Completed`).
     Complete,
+    /// `Failed`: more pods failed than `backoffLimit` allows.
     BackoffLimitExceeded,
+    /// `Failed`: it ran longer than `activeDeadlineSeconds`.
     DeadlineExceeded,
 }
 
@@ -236,10 +271,15 @@ impl Pod {
     }
 }
 
+/// A ReplicaSet: one revision of a workload's pod template and the pods created from it. Every
+/// workload has at least one, whatever its kind.
 #[derive(Clone, Debug, Default)]
 pub struct ReplicaSet {
+    /// Its index in [`Cluster::replica_sets`].
     pub id: ReplicaSetId,
+    /// `metadata.name`: `<workload>-<pod-template-hash>` (a ReplicationController's: its own name).
     pub name: String,
+    /// The workload that owns it.
     pub deployment: DeploymentId,
     /// `spec.replicas`.
     pub replicas: i32,
@@ -254,6 +294,7 @@ pub struct ReplicaSet {
     pub template_key: Arc<str>,
     /// `deployment.kubernetes.io/revision`.
     pub revision: u64,
+    /// `metadata.creationTimestamp` (the Deployment controller orders old ReplicaSets by it).
     pub created: SimTime,
     /// `deployment.kubernetes.io/desired-replicas`: the Deployment's replicas when the
     /// controller last scaled this ReplicaSet.
@@ -271,8 +312,11 @@ impl ReplicaSet {
     }
 }
 
+/// A workload: a Deployment, or a kind kubesim models as one (`spec.source` says which:
+/// StatefulSet, DaemonSet, Job, CronJob, ReplicationController or pod trace).
 #[derive(Clone, Debug)]
 pub struct Deployment {
+    /// Its index in [`Cluster::deployments`].
     pub id: DeploymentId,
     /// The spec as last applied (`spec.pod` is `spec.template`; scripted `apply` and
     /// `rollback` change it).
@@ -373,22 +417,29 @@ impl Deployment {
     }
 }
 
+/// A Service and the pods it sends traffic to.
 #[derive(Clone, Debug)]
 pub struct Service {
+    /// Its index in [`Cluster::services`].
     pub id: ServiceId,
+    /// `metadata.name`.
     pub name: String,
     /// Ready, non-terminating pods backing the Service (its ready endpoints), ordered by id.
     pub endpoints: Vec<PodId>,
 }
 
+/// A HorizontalPodAutoscaler, with its target resolved and the status the engine keeps.
 #[derive(Clone, Debug)]
 pub struct Hpa {
+    /// Its index in [`Cluster::hpas`].
     pub id: HpaId,
+    /// The spec as last applied (a scripted `apply` replaces it).
     pub spec: HpaSpec,
     /// `None` when the target does not exist (the HPA reports FailedGetScale).
     pub target: Option<DeploymentId>,
     /// Deployments whose pods the target's selector matches (normally just the target).
     pub selected: Vec<DeploymentId>,
+    /// `status.lastScaleTime`: when a sync of this HPA last rescaled its target (`None`: never).
     pub last_scale_time: Option<SimTime>,
 }
 
@@ -411,15 +462,22 @@ impl std::fmt::Debug for PdbCover {
 /// The whole simulated cluster.
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
+    /// Node pools, by id, as the scenario lists them.
     pub pools: Vec<NodePool>,
     /// Every node ever created, by id (removed ones stay, in state `Removed`).
     pub nodes: Vec<Node>,
     /// Ready nodes in id order: the scheduler's node list.
     pub ready_nodes: Vec<NodeId>,
+    /// Every pod ever created, by id (terminated ones stay, in phase `Terminated`).
     pub pods: Vec<Pod>,
+    /// Every ReplicaSet ever created, by id (deleted ones stay, with `deleted` set).
     pub replica_sets: Vec<ReplicaSet>,
+    /// Every workload, by id: Deployments and the kinds modelled as one (StatefulSets, DaemonSets,
+    /// Jobs, CronJobs, ReplicationControllers, pod traces).
     pub deployments: Vec<Deployment>,
+    /// Services, by id.
     pub services: Vec<Service>,
+    /// HorizontalPodAutoscalers, by id.
     pub hpas: Vec<Hpa>,
     /// Pods waiting for the scheduler, by id (creation order).
     pub unscheduled: BTreeSet<PodId>,
@@ -461,11 +519,19 @@ pub struct Cluster {
 /// `deployments`). `scenario::Scenario::initial_state` gives a scenario's.
 #[derive(Clone, Copy)]
 pub struct InitialState<'a> {
+    /// The node pools: each starts with its `count` nodes, Ready at time 0. A pool's index is its
+    /// [`PoolId`].
     pub node_pools: &'a [NodePoolSpec],
+    /// Every workload (Deployments and the kinds modelled as one); each gets its first ReplicaSet.
+    /// A workload's index is its [`DeploymentId`].
     pub deployments: &'a [DeploymentSpec],
+    /// The Services, each naming the workloads it selects by index.
     pub services: &'a [ServiceSpec],
+    /// The HorizontalPodAutoscalers, each naming its target by index.
     pub hpas: &'a [HpaSpec],
+    /// Each CronJob's schedule times, naming its workload by index.
     pub cron_jobs: &'a [CronTimes],
+    /// The PodDisruptionBudgets.
     pub pdbs: &'a [PdbSpec],
     /// Image sizes in bytes by normalized name.
     pub image_sizes: &'a std::collections::BTreeMap<String, i64>,
@@ -808,6 +874,7 @@ impl Cluster {
         self.topology.truncate(topology);
     }
 
+    /// The node with id `id` (removed ones included).
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
     }
@@ -848,6 +915,7 @@ impl Cluster {
             .map(|&p| &self.pods[p.index()])
     }
 
+    /// The pod with id `id` (terminated ones included).
     pub fn pod(&self, id: PodId) -> &Pod {
         &self.pods[id.index()]
     }
@@ -856,6 +924,7 @@ impl Cluster {
         &mut self.pods[id.index()]
     }
 
+    /// The workload with id `id`.
     pub fn deployment(&self, id: DeploymentId) -> &Deployment {
         &self.deployments[id.index()]
     }

@@ -66,6 +66,8 @@ enum Undo {
 }
 
 impl<'c> Trial<'c> {
+    /// Starts a trial on `cluster`. The cluster's journal is suspended until the trial ends: what a
+    /// simulation tries is not the cluster's history.
     pub fn new(cluster: &'c mut Cluster) -> Self {
         let start = Mark {
             changes: 0,

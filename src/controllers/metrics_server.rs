@@ -18,7 +18,10 @@ use crate::sim::{SimDuration, SimTime};
 pub struct PodMetric {
     /// The value in milli-units (CPU: millicores over the window).
     pub value_milli: i64,
+    /// The scrape the value comes from (`timestamp`).
     pub timestamp: SimTime,
+    /// The span the value covers (`window`): between the two points a rate is taken from (memory:
+    /// that of CPU); for a gauge, the scrape resolution.
     pub window: SimDuration,
 }
 
@@ -43,9 +46,13 @@ struct PodSamples {
 /// The serving gauges and counter of one pod at a scrape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CustomPoint {
+    /// When the scrape happened.
     pub time: SimTime,
+    /// Requests in service or queued (an LLM server's waiting and running ones included).
     pub in_flight: u64,
+    /// Requests waiting for a concurrency slot (an LLM server's waiting ones included).
     pub queue_length: u64,
+    /// Requests that finished service since the pod started (a counter).
     pub completed: u64,
     /// An LLM server's gauges and counter (0 for other pods).
     pub llm: LlmPoint,
@@ -54,7 +61,9 @@ pub struct CustomPoint {
 /// What an LLM inference server exports at a scrape, as vLLM's `/metrics` has it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LlmPoint {
+    /// Requests waiting to join the running batch (`vllm:num_requests_waiting`).
     pub waiting: u64,
+    /// Requests in the running batch (`vllm:num_requests_running`).
     pub running: u64,
     /// KV-cache blocks in use, in thousandths of the cache.
     pub kv_usage_milli: u64,
@@ -67,6 +76,7 @@ pub use crate::spec::metrics::PodMetricSource;
 /// The metrics-server's store of the last two points per pod.
 #[derive(Clone, Debug)]
 pub struct MetricsServer {
+    /// `--metric-resolution`: the time between scrapes.
     pub resolution: SimDuration,
     samples: Vec<PodSamples>,
 }

@@ -31,87 +31,155 @@ pub enum Intent {
     /// Deployment controller → ReplicaSet `spec.replicas` (and its `desired-replicas` and
     /// `max-replicas` annotations from the Deployment).
     SetReplicaSetReplicas {
+        /// The ReplicaSet to scale.
         replica_set: ReplicaSetId,
+        /// Its new `spec.replicas`.
         replicas: i32,
     },
     /// Deployment controller → a ReplicaSet for the current `spec.template` (next revision).
-    CreateReplicaSet { deployment: DeploymentId },
+    CreateReplicaSet {
+        /// The Deployment whose `spec.template` has no ReplicaSet yet.
+        deployment: DeploymentId,
+    },
     /// Deployment controller → the revision annotation of a ReplicaSet made current again
     /// (rollback).
     SetRevision {
+        /// The ReplicaSet whose template is current again.
         replica_set: ReplicaSetId,
+        /// Its new revision: one above every other ReplicaSet's of the Deployment.
         revision: u64,
     },
     /// Deployment controller → delete an old ReplicaSet beyond `revisionHistoryLimit`.
-    DeleteReplicaSet { replica_set: ReplicaSetId },
+    DeleteReplicaSet {
+        /// The old ReplicaSet: scaled to 0, with no pods left.
+        replica_set: ReplicaSetId,
+    },
     /// ReplicaSet controller → a new pod from the template.
-    CreatePod { replica_set: ReplicaSetId },
+    CreatePod {
+        /// The ReplicaSet whose template the pod gets.
+        replica_set: ReplicaSetId,
+    },
     /// StatefulSet controller → pod `<name>-<ordinal>` from revision `replica_set`.
     CreateStatefulPod {
+        /// The revision whose template the pod gets.
         replica_set: ReplicaSetId,
+        /// The pod's ordinal.
         ordinal: u32,
     },
     /// DaemonSet controller → a pod of the DaemonSet pinned to `node`.
     CreateDaemonPod {
+        /// The DaemonSet.
         deployment: DeploymentId,
+        /// The node the pod is pinned to (a required node affinity on the node's name).
         node: NodeId,
     },
     /// Job controller → a pod of the Job (with its completion index when Indexed).
-    CreateJobPod { run: job::Run, index: Option<u32> },
+    CreateJobPod {
+        /// The Job: its workload and which of its runs.
+        run: job::Run,
+        /// The completion index for an Indexed Job (`None` otherwise).
+        index: Option<u32>,
+    },
     /// Job controller → the Job's `Complete` or `Failed` condition.
     FinishJob {
+        /// The Job that finished.
         run: job::Run,
+        /// How it finished.
         outcome: crate::cluster::JobOutcome,
     },
     /// CronJob controller → a Job for the schedule time `scheduled`.
     StartJob {
+        /// The CronJob.
         cron_job: DeploymentId,
+        /// The schedule time the Job is for (`status.lastScheduleTime` from then on).
         scheduled: SimTime,
     },
     /// CronJob controller → delete a Job (Replace, or beyond the history limits); the Job
     /// controller then deletes the pods it still has.
-    DeleteJob { run: job::Run, reason: JobDeletion },
+    DeleteJob {
+        /// The Job to delete.
+        run: job::Run,
+        /// Why it goes.
+        reason: JobDeletion,
+    },
     /// CronJob controller → a run due at `scheduled` is not started: one is still active and
     /// the policy is Forbid (`JobAlreadyActive`).
     SkipJob {
+        /// The CronJob.
         cron_job: DeploymentId,
+        /// The schedule time of the run not started.
         scheduled: SimTime,
     },
     /// ReplicaSet controller → delete (gracefully) one pod.
-    DeletePod { pod: PodId },
+    DeletePod {
+        /// The pod to delete.
+        pod: PodId,
+    },
     /// Scheduler → bind a pending pod to a node.
-    BindPod { pod: PodId, node: NodeId },
+    BindPod {
+        /// The pending pod.
+        pod: PodId,
+        /// The node it is bound to (its `spec.nodeName`).
+        node: NodeId,
+    },
     /// HPA → scale subresource of its target.
     ScaleDeployment {
+        /// The target workload.
         deployment: DeploymentId,
+        /// Its new `spec.replicas`.
         replicas: i32,
     },
     /// Cluster Autoscaler → grow a node pool (the cloud provisions the nodes).
-    AddNodes { pool: PoolId, count: u32 },
+    AddNodes {
+        /// The pool to grow.
+        pool: PoolId,
+        /// How many nodes to add.
+        count: u32,
+    },
     /// Cluster Autoscaler → delete an empty node, or one that never registered.
-    RemoveNode { node: NodeId },
+    RemoveNode {
+        /// The node to delete.
+        node: NodeId,
+    },
     /// Cluster Autoscaler → taint a node ToBeDeleted, evict its pods (each with at most
     /// `max_grace` to terminate), delete it once empty.
     DrainNode {
+        /// The node to drain, then delete.
         node: NodeId,
+        /// The longest grace period an evicted pod gets (`--max-graceful-termination-sec`).
         max_grace: SimDuration,
     },
     /// Cluster Autoscaler → give up deleting a node whose drain failed: the ToBeDeleted taint
     /// comes off.
-    CancelScaleDown { node: NodeId },
+    CancelScaleDown {
+        /// The node whose scale-down is given up.
+        node: NodeId,
+    },
     /// Node lifecycle → the node's Ready condition is `Unknown`: taint it
     /// `unreachable:NoSchedule` and mark its pods not Ready.
-    MarkNodeUnreachable { node: NodeId },
+    MarkNodeUnreachable {
+        /// The node whose heartbeats stopped.
+        node: NodeId,
+    },
     /// Node lifecycle → the node heartbeats again: Ready, the unreachable taints come off.
-    MarkNodeReachable { node: NodeId },
+    MarkNodeReachable {
+        /// The node heard from again.
+        node: NodeId,
+    },
     /// Node lifecycle → add a taint.
     TaintNode {
+        /// The node to taint.
         node: NodeId,
+        /// The taint's key (`node.kubernetes.io/unreachable`); its value is empty.
         key: &'static str,
+        /// The taint's effect.
         effect: TaintEffect,
     },
     /// Node lifecycle (the NoExecute taint manager) → delete a pod whose toleration ran out.
-    EvictPod { pod: PodId },
+    EvictPod {
+        /// The pod to evict.
+        pod: PodId,
+    },
 }
 
 /// The `reason` of a pod event, under its Kubernetes name.

@@ -5,8 +5,6 @@
 //! `minAvailable`), and whether a rollout is complete or progressing. The controller that
 //! turns these numbers into ReplicaSet updates uses them on every reconcile.
 
-#![warn(missing_docs)]
-
 pub use crate::spec::rollout::{IntOrPercent, RolloutStatus, Strategy};
 
 /// `ResolveFenceposts`: (surge rounded up, unavailable rounded down), with unavailable raised to

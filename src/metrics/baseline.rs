@@ -12,8 +12,13 @@ use serde_json::Value;
 /// A metric the comparison knows, with what "worse" means for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Compared {
+    /// A latency percentile (`p50`, `p95` or `p99`) of a Service's served requests, in ms;
+    /// higher is worse.
     Latency(&'static str),
+    /// served / requests as a fraction, of one Service or of the whole cluster; lower is
+    /// worse.
     Availability,
+    /// What the cluster's nodes cost over the run, USD (`totals.cost_usd`); higher is worse.
     Cost,
 }
 
@@ -138,10 +143,16 @@ impl Tolerances {
 pub struct Change {
     /// `service/NAME` or `cluster`.
     pub scope: String,
+    /// The metric compared.
     pub metric: Compared,
+    /// Its value in the baseline (the earlier report), in the metric's unit.
     pub old: f64,
+    /// Its value in the report checked against the baseline.
     pub new: f64,
+    /// The tolerance that applied: the most specific one set for the metric, else none
+    /// (`Relative(0.0)`).
     pub tolerance: Tolerance,
+    /// Whether `new` is worse than `old` by more than `tolerance` allows.
     pub regressed: bool,
 }
 

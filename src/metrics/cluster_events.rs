@@ -93,22 +93,32 @@ impl ClusterEventReason {
 /// How a marked event is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MarkerKind {
+    /// Something broke: a node failed, a rollout missed its progress deadline, a Job failed,
+    /// or a ResourceQuota refused a pod.
     Failure,
+    /// A spot interruption notice.
     Spot,
+    /// A rollout started.
     Rollout,
+    /// A scripted action: a drain, cordon, uncordon or other `kubectl` command.
     Scripted,
 }
 
 /// What kind of object an event is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum ObjectKind {
+    /// A node.
     Node,
+    /// A workload: a Deployment, or a StatefulSet or other workload the scenario declares.
     Deployment,
     /// The scenario itself (a scripted action on several objects).
     Scenario,
     /// A KEDA ScaledObject.
     ScaledObject,
+    /// A Job: a Job workload's own, or one a CronJob created (`<cronjob>-<scheduled minutes
+    /// since the epoch>`).
     Job,
+    /// A CronJob, for the Jobs it started, deleted or skipped.
     CronJob,
 }
 
@@ -118,10 +128,13 @@ pub enum ObjectKind {
 pub struct ClusterEvent {
     /// When it happened, in simulated seconds.
     pub t_seconds: f64,
+    /// What kind of object `name` is.
     pub kind: ObjectKind,
     /// The node or Deployment it is about (the scenario's name for `Scenario`).
     pub name: String,
+    /// Why it was logged.
     pub reason: ClusterEventReason,
+    /// What happened, in words (`kubectl cordon`, `rolling out revision 3`).
     pub message: String,
 }
 

@@ -28,85 +28,144 @@ use crate::sim::SimTime;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all_fields = "camelCase")]
 pub enum Line {
+    /// A workload of the scenario (or the pods of a trace).
     Workload {
+        /// `metadata.name`.
         name: String,
+        /// `metadata.namespace`.
         namespace: String,
         /// Deployment, StatefulSet, DaemonSet or Pod (pods from a trace).
         workload_kind: String,
+        /// Its pod selector in `kubectl -l` syntax (`app=web,tier in (a,b)`).
         selector: String,
     },
+    /// A Service, as the manifests declare it.
     Service {
+        /// `metadata.name`.
         name: String,
+        /// `metadata.namespace`.
         namespace: String,
+        /// `spec.type` (`ClusterIP` when absent); `type` in the file.
         #[serde(rename = "type")]
         service_type: String,
+        /// `spec.ports` as `kubectl get services` prints them (`80/TCP`, `80:30080/TCP`).
         ports: Vec<String>,
+        /// `spec.selector` as comma-separated `key=value` (empty without one).
         selector: String,
         /// The workloads whose pods it selects.
         backends: Vec<String>,
     },
+    /// A HorizontalPodAutoscaler, as the manifests declare it.
     Hpa {
+        /// `metadata.name`.
         name: String,
+        /// `metadata.namespace`.
         namespace: String,
         /// `Deployment/web`.
         reference: String,
+        /// `spec.minReplicas` (`minReplicas` in the file).
         min_replicas: i32,
+        /// `spec.maxReplicas` (`maxReplicas` in the file).
         max_replicas: i32,
     },
+    /// A pod template, written just before the `PodCreated` line of the first pod made from it.
     Template {
+        /// The id `PodCreated` lines refer to it by (0, 1, … in order of first use).
         id: u32,
+        /// The name of the workload whose pods are made from it.
         workload: String,
+        /// That workload's namespace.
         namespace: String,
+        /// The pods' `metadata.labels`.
         labels: Labels,
+        /// App containers, then sidecars (restartable init containers), in manifest order.
         containers: Vec<ContainerLine>,
         /// Requests of the whole pod (with init containers and overhead).
         requests: BTreeMap<String, String>,
+        /// `spec.nodeName` (`nodeName` in the file; absent when the template sets none).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node_name: Option<String>,
     },
+    /// A node was added to its pool; it is `Provisioning` until its first `Node` line.
     NodeAdded {
+        /// When, in simulated seconds.
         t: f64,
+        /// The node's id, which its later `Node` lines refer to.
         node: u32,
+        /// The node's name.
         name: String,
+        /// The name of its node pool.
         pool: String,
+        /// The node's labels.
         labels: Labels,
+        /// `status.allocatable` as quantities by resource name, with `pods`.
         allocatable: BTreeMap<String, String>,
     },
+    /// A node's state changed (what `kubectl get nodes` shows of it).
     Node {
+        /// When, in simulated seconds.
         t: f64,
+        /// The node's id (from its `NodeAdded` line).
         node: u32,
+        /// Its STATUS column.
         status: NodeStatus,
+        /// `spec.unschedulable`: cordoned.
         unschedulable: bool,
+        /// The machine is down (its kubelet is silent), whether or not that was noticed yet.
         down: bool,
         /// `key=value:Effect` (`key:Effect` without a value).
         taints: Vec<String>,
     },
+    /// A pod was created (Pending).
     PodCreated {
+        /// When, in simulated seconds.
         t: f64,
+        /// The pod's id, which its later `Pod` lines refer to.
         pod: u32,
+        /// The pod's name.
         name: String,
+        /// The id of the `Template` it was made from.
         template: u32,
     },
+    /// A pod's state changed (what `kubectl get pods` shows of it).
     Pod {
+        /// When, in simulated seconds.
         t: f64,
+        /// The pod's id (from its `PodCreated` line).
         pod: u32,
+        /// Its STATUS column.
         status: PodStatus,
+        /// Whether it is Ready.
         ready: bool,
+        /// The id of the node it is bound to (absent while it is not bound).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node: Option<u32>,
+        /// How many times its container was restarted (the RESTARTS column).
         restarts: u32,
     },
+    /// A workload's `spec.replicas` or status counts changed.
     WorkloadStatus {
+        /// When, in simulated seconds.
         t: f64,
+        /// The workload's name.
         workload: String,
+        /// `spec.replicas`: how many pods it wants.
         replicas: i32,
+        /// Pods of the current revision (`status.updatedReplicas`).
         updated: i32,
+        /// Ready pods (`status.readyReplicas`).
         ready: i32,
+        /// Pods Ready for at least `minReadySeconds` (`status.availableReplicas`).
         available: i32,
     },
+    /// The last line: the run's end and how much the journal recorded.
     End {
+        /// When the run ended, in simulated seconds.
         t: f64,
+        /// How many change lines the file has (`Template` lines not counted).
         records: usize,
+        /// When the journal was full and stopped recording, in simulated seconds (`fullAt` in
+        /// the file; absent when it holds the whole run).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         full_at: Option<f64>,
     },
@@ -115,7 +174,10 @@ pub enum Line {
 /// A container of a pod template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContainerLine {
+    /// The container's name.
     pub name: String,
+    /// Its `cpu` and `memory` requests as quantities (`250m`, `128Mi`); one it does not set is
+    /// absent.
     pub requests: BTreeMap<String, String>,
 }
 
@@ -124,7 +186,9 @@ pub struct ContainerLine {
 pub struct Objects {
     /// Workload lines, by Deployment id.
     pub workloads: Vec<Line>,
+    /// `Service` lines, one per Service of the scenario.
     pub services: Vec<Line>,
+    /// `Hpa` lines, one per HorizontalPodAutoscaler of the scenario.
     pub hpas: Vec<Line>,
     /// Each pod's name and workload index, by pod id.
     pub pods: Vec<(String, u32)>,
@@ -132,19 +196,27 @@ pub struct Objects {
     pub nodes: Vec<NodeFacts>,
 }
 
+/// What a `NodeAdded` line says of a node, which does not change.
 #[derive(Clone, Debug, Default)]
 pub struct NodeFacts {
+    /// The node's name.
     pub name: String,
+    /// The name of its node pool.
     pub pool: String,
+    /// The node's labels.
     pub labels: Labels,
+    /// `status.allocatable` as quantities by resource name, with `pods`.
     pub allocatable: BTreeMap<String, String>,
 }
 
 /// The journal and what it refers to: everything `history.jsonl` is written from.
 #[derive(Clone, Debug, Default)]
 pub struct History {
+    /// The changes of the run, which refer to objects by id.
     pub journal: Journal,
+    /// What those ids stand for.
     pub objects: Objects,
+    /// When the run ended (the `End` line's `t`).
     pub end: SimTime,
 }
 
@@ -285,42 +357,65 @@ fn taint_text(t: &Taint) -> String {
 /// A workload at an instant.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WorkloadAt {
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.namespace`.
     pub namespace: String,
+    /// Deployment, StatefulSet, DaemonSet, … (the line's `workloadKind`).
     pub kind: String,
+    /// Its pod selector in `kubectl -l` syntax.
     pub selector: String,
     /// `spec.replicas` and the status counts (zero before the first status).
     pub replicas: i32,
+    /// `status.updatedReplicas`.
     pub updated: i32,
+    /// `status.readyReplicas`.
     pub ready: i32,
+    /// `status.availableReplicas`.
     pub available: i32,
 }
 
 /// A node at an instant.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeAt {
+    /// The node's name.
     pub name: String,
+    /// The name of its node pool.
     pub pool: String,
+    /// The node's labels.
     pub labels: Labels,
+    /// `status.allocatable` as quantities by resource name, with `pods`.
     pub allocatable: BTreeMap<String, String>,
+    /// When it was added to its pool (provisioning began), in simulated seconds.
     pub created: f64,
     /// When it registered (`metadata.creationTimestamp` of the Node object).
     pub registered: Option<f64>,
+    /// Its STATUS column (`Provisioning` until its first `Node` line).
     pub status: NodeStatus,
+    /// `spec.unschedulable`: cordoned.
     pub unschedulable: bool,
+    /// The machine is down (its kubelet is silent), whether or not that was noticed yet.
     pub down: bool,
+    /// `key=value:Effect` (`key:Effect` without a value).
     pub taints: Vec<String>,
 }
 
 /// A pod at an instant.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PodAt {
+    /// The pod's name.
     pub name: String,
+    /// The id of the `Template` it was made from.
     pub template: u32,
+    /// When it was created, in simulated seconds.
     pub created: f64,
+    /// Its STATUS column.
     pub status: PodStatus,
+    /// Whether it is Ready.
     pub ready: bool,
+    /// The id of the node it is bound to (`None` while it is not bound).
     pub node: Option<u32>,
+    /// How many times its container was restarted (the RESTARTS column).
     pub restarts: u32,
     /// When its container was last killed (for `RESTARTS 2 (5m ago)`).
     pub last_restart: Option<f64>,
@@ -333,7 +428,9 @@ pub struct PodAt {
 /// The objects of a run as they were at one instant.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterAt {
+    /// The instant, in simulated seconds.
     pub at: f64,
+    /// Every workload with its counts at `at`, in the order of the `Workload` lines.
     pub workloads: Vec<WorkloadAt>,
     /// `Service` lines.
     pub services: Vec<Line>,
@@ -350,15 +447,29 @@ pub struct ClusterAt {
 /// Why the history cannot answer for an instant.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ReplayError {
+    /// The instant is after the run's end.
     #[error("the run ended at {}; {} is after it", shown(*end), shown(*at))]
-    AfterEnd { at: f64, end: f64 },
+    AfterEnd {
+        /// The instant asked for, in simulated seconds.
+        at: f64,
+        /// When the run ended, in simulated seconds.
+        end: f64,
+    },
+    /// The journal was full by the instant, so the history no longer holds every change up to
+    /// it.
     #[error(
         "the history stops at {}: the run made more than {} changes and its journal was full; {} is not before that",
         shown(*full_at),
         crate::cluster::journal::MAX_RECORDS,
         shown(*at)
     )]
-    AfterFull { at: f64, full_at: f64 },
+    AfterFull {
+        /// The instant asked for, in simulated seconds.
+        at: f64,
+        /// When the journal was full and stopped recording, in simulated seconds.
+        full_at: f64,
+    },
+    /// The last line is not `End` (or there are none): the file was cut short.
     #[error("the history has no End line: the file is cut short")]
     NoEnd,
 }

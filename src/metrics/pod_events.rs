@@ -21,12 +21,18 @@ use crate::sim::SimTime;
 pub struct PodEvent {
     /// First occurrence, in simulated seconds.
     pub t_seconds: f64,
+    /// The pod's name.
     pub pod: String,
     /// The Deployment (or pod trace) the pod belongs to.
     pub owner: String,
+    /// `Warning` for the reasons that mean something is wrong, `Normal` otherwise (`type` in
+    /// the file).
     #[serde(rename = "type")]
     pub event_type: &'static str,
+    /// Why it was logged, as `kubectl describe pod` names it (`FailedScheduling`, …).
     pub reason: PodEventReason,
+    /// What happened, in the words of the component that logged it (the scheduler's
+    /// `0/3 nodes are available: …`).
     pub message: String,
     /// How many times it happened.
     pub count: u32,
@@ -45,8 +51,11 @@ pub struct PodEventLog {
 /// Who a pod is, for the log.
 #[derive(Clone, Copy, Debug)]
 pub struct PodRef<'a> {
+    /// The pod's id: repeats are folded by id, reason and message.
     pub id: PodId,
+    /// Its name (`pod` in the log).
     pub name: &'a str,
+    /// The name of the workload it belongs to (`owner` in the log).
     pub owner: &'a str,
 }
 

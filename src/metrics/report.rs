@@ -1,8 +1,6 @@
 //! The run report (`report.json`, schema `kubesim.report/v1`): a pure function of the scenario,
 //! the seed and the kubesim version — no wall-clock values (those go to `run.json`).
 
-#![warn(missing_docs)]
-
 use std::collections::BTreeMap;
 
 use serde::Serialize;

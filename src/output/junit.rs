@@ -6,8 +6,11 @@ use crate::metrics::baseline::Change;
 
 /// One scenario's outcome for the JUnit file.
 pub struct SuiteResult<'a> {
+    /// The scenario file as given on the command line (the suite's `file` attribute).
     pub scenario_file: &'a str,
+    /// The run's report: its scenario names the suite, and each SLO is a test case.
     pub report: &'a Report,
+    /// How long the simulation took, in wall-clock seconds (the suite's `time` attribute).
     pub wall_seconds: f64,
     /// The comparison with a baseline run (`check --baseline`): a test case per metric.
     pub baseline: &'a [Change],
@@ -16,6 +19,8 @@ pub struct SuiteResult<'a> {
 /// The opening of the root element, which marks a JUnit file as kubesim's own.
 pub const SUITES_OPENING: &str = "<testsuites name=\"kubesim\"";
 
+/// The JUnit XML of `kubesim check --junit`: a `<testsuite>` per scenario, a `<testcase>` per
+/// SLO and per metric compared with the baseline, with a `<failure>` for each that failed.
 pub fn render(suites: &[SuiteResult]) -> String {
     let tests: usize = suites.iter().map(SuiteResult::tests).sum();
     let failures: usize = suites.iter().map(SuiteResult::failures).sum();

@@ -36,14 +36,21 @@ use crate::scenario::Scenario;
 /// Facts about one invocation that are not a function of the scenario (wall time, command line).
 #[derive(Clone, Debug, Serialize)]
 pub struct RunInfo {
+    /// The version of kubesim that ran it.
     pub kubesim_version: &'static str,
+    /// The scenario's name (`metadata.name`, or the name kubesim derives from its path).
     pub scenario: String,
+    /// The path of the scenario file it was loaded from.
     pub scenario_file: String,
+    /// The seed it ran with (`--seed`, else the scenario's `spec.seed`, else 1).
     pub seed: u64,
     /// The command that ran it (for a run kept by a sweep: the `kubesim run` that repeats it).
     pub command_line: Vec<String>,
+    /// The scenario's duration, in simulated seconds.
     pub simulated_seconds: f64,
+    /// Events the engine handled.
     pub events: u64,
+    /// Requests that finished, served or failed, over every Service.
     pub requests: u64,
     /// How fast it ran (absent for the runs a sweep keeps: the sweep's own `run.json` says).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
@@ -53,9 +60,14 @@ pub struct RunInfo {
 /// Wall-clock speed of a run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Timing {
+    /// How long the simulation took, in wall-clock seconds (not counting the files written
+    /// after it).
     pub wall_seconds: f64,
+    /// Simulated seconds per wall-clock second.
     pub speedup_vs_realtime: f64,
+    /// Events the engine handled per wall-clock second.
     pub events_per_second: f64,
+    /// Requests finished (served or failed) per wall-clock second.
     pub requests_per_second: f64,
 }
 
@@ -95,7 +107,9 @@ impl RunInfo {
 
 /// Everything that goes into a run directory.
 pub struct RunFiles<'a> {
+    /// The run's report (`report.json`).
     pub report: &'a Report,
+    /// The invocation's facts (`run.json`).
     pub info: &'a RunInfo,
     /// `None`: already written into the directory during the run ([`TimeSeriesFile`]).
     pub timeseries: Option<&'a TimeSeries>,
@@ -103,9 +117,13 @@ pub struct RunFiles<'a> {
     pub hpa_decisions: Option<&'a [HpaDecision]>,
     /// The Cluster Autoscaler's decisions (`None`: it did not run, and no file is written).
     pub autoscaler_events: Option<&'a [AutoscalerEvent]>,
+    /// Every pod's events (`pod_events.jsonl`).
     pub pod_events: &'a [PodEvent],
+    /// Node failures, rollouts and scripted actions, in order (`cluster_events.jsonl`).
     pub cluster_events: &'a [ClusterEvent],
+    /// The cluster's visible changes, for `kubesim get` ([`HISTORY_FILE`]).
     pub history: &'a History,
+    /// The scenario after defaults and `--set`, as YAML (`scenario.resolved.yaml`).
     pub resolved_yaml: &'a str,
 }
 
@@ -165,6 +183,8 @@ pub struct TimeSeriesFile {
 }
 
 impl TimeSeriesFile {
+    /// Creates (or truncates) the file at `path`; write its [`header`](Self::header), then
+    /// its rows.
     pub fn create(path: &Path) -> io::Result<Self> {
         Ok(TimeSeriesFile {
             writer: csv::Writer::from_path(path).map_err(io::Error::other)?,
@@ -243,6 +263,7 @@ pub struct JsonLinesFile {
 }
 
 impl JsonLinesFile {
+    /// Creates (or truncates) the file at `path`.
     pub fn create(path: &Path) -> io::Result<Self> {
         Ok(JsonLinesFile {
             writer: io::BufWriter::new(fs::File::create(path)?),

@@ -20,17 +20,23 @@ const REPORT_PENDING_PODS: usize = 20;
 pub struct Rendering {
     /// The plots' format, `None` for neither plots nor report.html.
     pub plots: Option<plot::Format>,
+    /// Whether to write `trace.json` (`--no-trace` turns it off).
     pub trace: bool,
 }
 
 /// What report.html tells (besides the plots, which are drawn from the run's files).
 pub struct Pages<'a> {
+    /// The run's report: the SLO results and the Service, Deployment and node-pool tables.
     pub report: &'a Report,
+    /// The run's pod events, for the table of the pods that waited longest for a node.
     pub pod_events: &'a [PodEvent],
+    /// The run's cluster events (`cluster_events.jsonl`), listed on the page.
     pub cluster_events: &'a [ClusterEvent],
+    /// The scenario as it ran (`scenario.resolved.yaml`), shown on the page.
     pub resolved_yaml: &'a str,
     /// The HPA decisions as sentences, told as the run made them.
     pub narrator: &'a Narrator,
+    /// The run's end, in simulated seconds (where the wait of a pod still pending ends).
     pub end_seconds: f64,
 }
 

@@ -57,26 +57,67 @@ const MARKER: &str = "run.json";
 /// Why an output path was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum OutPathError {
+    /// The path is the root, the working directory, the scenario's folder, or a parent of
+    /// one of them.
     #[error(
         "{path}: is {what}; kubesim writes only into a directory of its own: name a new directory (inside it, if you like)"
     )]
-    Protected { path: String, what: String },
+    Protected {
+        /// The path as it was given.
+        path: String,
+        /// Which it is: `the root directory`, `the current directory`, `a parent of the
+        /// scenario's folder`, ….
+        what: String,
+    },
+    /// Something other than a directory is at the path.
     #[error("{path}: is a file, not a directory; name a directory that does not exist yet")]
-    NotADirectory { path: String },
+    NotADirectory {
+        /// The output path.
+        path: String,
+    },
+    /// The path is a symbolic link.
     #[error("{path}: is a symbolic link; name the directory itself")]
-    Symlink { path: String },
+    Symlink {
+        /// The path as it was given.
+        path: String,
+    },
+    /// The directory holds files kubesim did not write, or lacks its `run.json`; or the JUnit
+    /// file exists and is not one kubesim wrote.
     #[error(
         "{path}: holds files kubesim did not write ({entries}); nothing was changed — pick another output directory"
     )]
-    ForeignContents { path: String, entries: String },
+    ForeignContents {
+        /// The directory or JUnit file.
+        path: String,
+        /// The names kubesim does not write (five at most, then how many more), or what else
+        /// is wrong.
+        entries: String,
+    },
+    /// The path goes through `..` below a directory that does not exist, so it cannot be
+    /// resolved.
     #[error(
         "{path}: goes through '..' below a directory that does not exist; name the directory plainly"
     )]
-    Unresolvable { path: String },
+    Unresolvable {
+        /// The path as it was given.
+        path: String,
+    },
+    /// The directory is not a run directory kubesim wrote ([`check_run_dir`]).
     #[error("{path}: is not a run directory ({why}); name a directory that kubesim run wrote")]
-    NotARun { path: String, why: String },
+    NotARun {
+        /// The path as it was given.
+        path: String,
+        /// Why not: it does not exist, is empty, or holds files kubesim does not write.
+        why: String,
+    },
+    /// Reading, creating, writing or renaming failed.
     #[error("{path}: {source}")]
-    Io { path: String, source: io::Error },
+    Io {
+        /// The output directory or JUnit file it happened to.
+        path: String,
+        /// The failure.
+        source: io::Error,
+    },
 }
 
 /// An output directory that passed [`check_out_dir`]: its absolute, resolved path.
@@ -86,6 +127,7 @@ pub struct OutDir {
 }
 
 impl OutDir {
+    /// The directory's absolute path (its existing part with symbolic links resolved).
     pub fn path(&self) -> &Path {
         &self.path
     }

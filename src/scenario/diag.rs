@@ -6,9 +6,13 @@ use std::fmt;
 
 use super::yaml::Position;
 
+/// How serious a diagnostic is. Ordered error first, so sorted output lists errors before
+/// warnings at the same place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// The input is refused: nothing is loaded or run.
     Error,
+    /// Accepted, but likely not what was meant (e.g. pods that fit no node).
     Warning,
     /// Informational: something was skipped on purpose (an unmodelled kind).
     Note,
@@ -17,11 +21,17 @@ pub enum Severity {
 /// One problem (or warning) about an input file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error, warning or note.
     pub severity: Severity,
+    /// The file's path as shown to the user (files a scenario names are joined to its folder;
+    /// `<stdin>`: standard input); for a problem with a flag's value, the flag as typed
+    /// (`--set duration=abc`).
     pub file: String,
+    /// The 1-based line and column in `file` (`None`: unknown, or about the whole file or a flag).
     pub position: Option<Position>,
     /// Field path such as `spec.template.spec.containers[0].resources.requests.cpu` (may be empty).
     pub path: String,
+    /// What is wrong, in words.
     pub message: String,
 }
 
@@ -53,6 +63,7 @@ impl Diagnostic {
         }
     }
 
+    /// Whether it is an error (not a warning or a note).
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -27,18 +27,26 @@ pub use crate::spec::llm::TokenRequest;
 /// A row as read: seconds from the trace's start.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TraceRow {
+    /// Its arrival in seconds of trace time: since the first row (Azure), or the row's
+    /// `timestamp` in ms / 1000 (Mooncake).
     pub trace_secs: f64,
+    /// Prompt length in tokens (`ContextTokens`, `input_length`), at most [`MAX_TOKENS`].
     pub prompt_tokens: u32,
+    /// Tokens to generate (`GeneratedTokens`, `output_length`), at most [`MAX_TOKENS`]; a 0 is
+    /// kept here and replayed as 1.
     pub output_tokens: u32,
     /// Its block hashes in the trace's table (none for the Azure format).
     pub hashes_start: u32,
+    /// How many block hashes it has, from `hashes_start` (0 for the Azure format).
     pub hashes_len: u32,
 }
 
 /// A trace as read: its rows, and the prompt block hashes they index (Mooncake's `hash_ids`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TokenTrace {
+    /// The requests, in the file's order (which must be time order).
     pub rows: Vec<TraceRow>,
+    /// Every row's `hash_ids` one after another, each row's a slice of them; empty for Azure.
     pub hashes: Vec<u64>,
 }
 

@@ -17,22 +17,39 @@ use super::diag::Diagnostic;
 /// A scenario ready to run.
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// `metadata.name`, else the folder of a `<name>/scenario.yaml`, else the file's stem; it names
+    /// the output folder.
     pub name: String,
+    /// `metadata.description`: free text (`None` when absent).
     pub description: Option<String>,
     /// The scenario file it was loaded from.
     pub file: PathBuf,
+    /// `spec.duration`: how long to simulate (greater than 0).
     pub duration: SimDuration,
+    /// The seed of every random stream: `LoadOptions::seed` (`--seed`, or a sweep replication's),
+    /// else `spec.seed`, else 1.
     pub seed: u64,
+    /// `spec.startWarm` (default true): pods that exist at t = 0 are already Running and Ready;
+    /// false starts them cold, with their startup time.
     pub start_warm: bool,
+    /// `spec.sampleInterval` (default 15 s, at least 1 s): the period of `timeseries.csv` rows.
     pub sample_interval: SimDuration,
+    /// `spec.maxEvents` (default 2 000 000 000): the budget of processed events; a run that reaches
+    /// it stops with an error.
     pub max_events: u64,
+    /// `spec.cluster.nodePools`, then the pools `spec.cluster.nodesFrom` makes of a trace's nodes.
     pub node_pools: Vec<NodePoolSpec>,
     /// PodDisruptionBudgets from the manifests.
     pub pdbs: Vec<PdbSpec>,
     /// Image sizes in bytes by normalized image name (`spec.imageSizes`).
     pub image_sizes: std::collections::BTreeMap<String, i64>,
+    /// Every workload — the manifests' Deployments, other controllers and bare Pods, then one entry
+    /// per pod trace — with its workload model; other parts refer to them by index here.
     pub deployments: Vec<DeploymentSpec>,
+    /// The manifests' Services, each with the traffic `spec.traffic` offers it.
     pub services: Vec<ServiceSpec>,
+    /// The manifests' HorizontalPodAutoscalers (and those KEDA ScaledObjects create), resolved
+    /// against their targets.
     pub hpas: Vec<HpaSpec>,
     /// Pods replayed from traces; each has a workload entry in `deployments`.
     pub pod_traces: Vec<PodTraceSpec>,
@@ -44,10 +61,15 @@ pub struct Scenario {
     pub config_objects: super::config_refs::ConfigObjects,
     /// The wall-clock instant of t = 0 (`spec.startTime`): CronJob schedules and Job names.
     pub start_time: jiff::Timestamp,
+    /// kube-controller-manager's HPA flags (`spec.controllerManager`), defaults applied.
     pub hpa_settings: HpaSettings,
+    /// `spec.metricsServer.metricResolution` (default 15 s, at least 10 s): how often
+    /// metrics-server scrapes the pods.
     pub metric_resolution: SimDuration,
     /// Scripted series for External and Object metrics.
     pub metric_series: Vec<MetricSeries>,
+    /// `spec.slos`, scopes resolved: what `kubesim check` checks, and a sweep's constraints when
+    /// it gives none.
     pub slos: Vec<SloSpec>,
     /// Scripted events, in time order (ties in the order written).
     pub events: Vec<ScriptedEvent>,

@@ -54,8 +54,11 @@ const MAX_RANGE_VALUES: u64 = 10_000;
 pub enum Origin {
     /// A field of the sweep file.
     File {
+        /// The sweep file, as its path was given.
         file: String,
+        /// The field's path in the sweep document, e.g. `spec.axes[0].values[2]`.
         path: String,
+        /// The line and column of that field, or of its nearest enclosing field the file has.
         position: Option<Position>,
     },
     /// A command-line flag, as typed (`--axis hpa/web:spec.minReplicas=[2,3]`).
@@ -91,7 +94,10 @@ impl Origin {
 /// One value of an axis for one target, as override text (flow YAML).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AxisValue {
+    /// The value as override text in flow YAML (`4`, `m5.large`, `[a, b]`): what follows `=` in
+    /// the variant's override.
     pub text: String,
+    /// Where the value was written: its item of `values`, the axis' `range`, or the `--axis` flag.
     pub origin: Origin,
 }
 
@@ -104,12 +110,17 @@ pub struct Axis {
     pub targets: Vec<String>,
     /// Where each target was written.
     pub target_origins: Vec<Origin>,
+    /// The steps in order (at least one), each with one value per target, in the order of
+    /// `targets`.
     pub steps: Vec<Vec<AxisValue>>,
 }
 
+/// Whether the objective's metric is to be made small or large.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// The best feasible variant has the lowest mean (`minimize:`, `--minimize`).
     Minimize,
+    /// The best feasible variant has the highest mean (`maximize:`, `--maximize`).
     Maximize,
 }
 
@@ -125,29 +136,43 @@ impl Direction {
 /// A metric on a named Service or Deployment (or the cluster, or the only candidate).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetricRef {
+    /// What is measured (`latency.p99`, `cost.total`, …).
     pub metric: SloMetric,
+    /// The Service it is measured on: the `service:` key, or a `service/NAME:` (`svc/`) prefix.
+    /// Both `None`: the cluster, or the only Service or Deployment the metric can be measured on.
     pub service: Option<String>,
+    /// The Deployment it is measured on: the `deployment:` key, or a `deployment/NAME:` (`deploy/`)
+    /// prefix.
     pub deployment: Option<String>,
+    /// Where the metric was named: a field of the sweep file, or a flag.
     pub origin: Origin,
 }
 
+/// What the best feasible variant is chosen by: `spec.objective`, `--minimize` or `--maximize`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Objective {
+    /// Minimize or maximize.
     pub direction: Direction,
+    /// The metric whose mean over a variant's replications is compared.
     pub metric: MetricRef,
 }
 
 /// A constraint: an SLO entry (`assert` with an optional `service`/`deployment`).
 #[derive(Clone, Debug)]
 pub struct Constraint {
+    /// The entry as written: its `assert` (checked to parse) and the optional `service`,
+    /// `deployment` and `name` (a flag gives no name).
     pub slo: RawSlo,
+    /// Where it was written: `spec.constraints[i]` of the sweep file, or a `--constraint` flag.
     pub origin: Origin,
 }
 
 /// A fixed override applied to every variant.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fixed {
+    /// The override as `--set` takes it, `TARGET=VALUE` (checked to parse).
     pub assignment: String,
+    /// Where it was written: `spec.set[i]` of the sweep file, or a `--set` flag.
     pub origin: Origin,
 }
 
@@ -156,12 +181,21 @@ pub struct Fixed {
 pub struct SweepSpec {
     /// `metadata.name` of the sweep file.
     pub name: Option<String>,
+    /// The base scenario file: `spec.scenario` joined to the sweep file's folder, or for a sweep
+    /// by flags alone the scenario file given.
     pub scenario: PathBuf,
     /// Base seed (else the scenario's `spec.seed`).
     pub seed: Option<u64>,
+    /// Runs of each variant, 1 to [`MAX_REPLICATIONS`]: `--replications`, else `spec.replications`,
+    /// else 1.
     pub replications: u32,
+    /// Overrides every variant gets before its axes' values: `spec.set`, then the `--set` flags.
     pub fixed: Vec<Fixed>,
+    /// The axes in order (`spec.axes`, then the `--axis` flags); the last varies fastest. Empty:
+    /// the sweep has one variant.
     pub axes: Vec<Axis>,
+    /// `--minimize`/`--maximize`, else `spec.objective`; `None`: minimize the cluster's
+    /// `cost.total`.
     pub objective: Option<Objective>,
     /// Empty: the scenario's own SLOs are the constraints.
     pub constraints: Vec<Constraint>,
@@ -183,13 +217,21 @@ impl SweepSpec {
 /// in a shard's output, so that merging can rebuild the same sweep.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SweepFlags {
+    /// `--axis`, as typed: `TARGET=VALUES` (see [`axis_flag`]).
     pub axes: Vec<String>,
+    /// `--set`: overrides for every variant, `[KIND/NAME:]PATH=VALUE`.
     pub set: Vec<String>,
+    /// `--seed`: the base seed, in place of the sweep file's.
     pub seed: Option<u64>,
+    /// `--replications`: runs per variant, in place of the sweep file's.
     pub replications: Option<u32>,
+    /// `--minimize`: the objective's metric, `[SCOPE:]METRIC` (see [`metric_flag`]).
     pub minimize: Option<String>,
+    /// `--maximize`: the objective's metric, to maximize.
     pub maximize: Option<String>,
+    /// `--constraint`: `[SCOPE:]ASSERTION`s, added to the sweep file's constraints.
     pub constraints: Vec<String>,
+    /// `--frontier`: the latency the frontier is drawn against, `[SCOPE:]LATENCY`.
     pub frontier: Option<String>,
 }
 

@@ -13,15 +13,22 @@ use crate::sim::{SimDuration, SimTime};
 /// A rate change in trace time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TracePoint {
+    /// When the rate starts, in seconds of trace time: `t_seconds`, or for per-minute counts the
+    /// row's timestamp less the first row's.
     pub trace_secs: f64,
+    /// Requests per second until the next point (per-minute counts: the count / 60).
     pub rate_per_sec: f64,
 }
 
 /// How to map trace time and rates onto the simulation.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TraceMapping {
+    /// Trace time skipped: the trace instant that maps to t = 0 (`offset`, default 0 s).
     pub offset: SimDuration,
+    /// Trace seconds per simulated second (`speedup`, default 1, > 0).
     pub speedup: f64,
+    /// Multiplies every rate (`scale`, default 1, ≥ 0); an LLM trace replays each request about
+    /// `scale` times instead.
     pub scale: f64,
 }
 

@@ -71,6 +71,7 @@ pub fn validate_file(path: &Path) -> Vec<Diagnostic> {
 
 /// What [`validate_files`] found.
 pub struct Validated {
+    /// Every error, warning and note found, sorted (see [`diag::sort`]) without duplicates.
     pub diagnostics: Vec<Diagnostic>,
     /// The files read (folders expanded).
     pub files: usize,

@@ -3,8 +3,6 @@
 //! Nothing in here knows about Kubernetes. It must stay free of wall clocks and of any
 //! randomness that does not come from a named stream derived from the run's seed.
 
-#![warn(missing_docs)]
-
 pub mod dist;
 pub mod queue;
 pub mod rng;

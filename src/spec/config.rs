@@ -2,8 +2,6 @@
 //! references to them, and the kubelet's error when a reference does not resolve. Reading them
 //! from manifests, and when a pod waits for them, is `scenario::config_refs`' and the engine's.
 
-#![warn(missing_docs)]
-
 use std::collections::{BTreeMap, BTreeSet};
 
 /// ConfigMap or Secret.

@@ -2,8 +2,6 @@
 //! (`GenerateHPAScaleUpRules`, `GenerateHPAScaleDownRules`). The normalization that applies
 //! them is the HPA controller's (`controllers::hpa::behavior`).
 
-#![warn(missing_docs)]
-
 use serde::Serialize;
 
 use crate::sim::SimDuration;

@@ -1,8 +1,6 @@
 //! Typed ids of the simulated cluster's objects: each indexes its kind's arena in
 //! `cluster::Cluster`, and specs use them to name a node or a workload.
 
-#![warn(missing_docs)]
-
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

@@ -2,8 +2,6 @@
 //! an HPA's `pods` metric source); the metrics server (`controllers::metrics_server`)
 //! scrapes them.
 
-#![warn(missing_docs)]
-
 /// Per-pod metrics the serving model produces, served to Pods metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PodMetricSource {

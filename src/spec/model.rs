@@ -5,8 +5,6 @@
 //! settings, SLOs and scripted events. The scenario loader (`scenario`) builds them, the cluster
 //! is made from them and the controllers read them.
 
-#![warn(missing_docs)]
-
 use crate::sim::dist::DurationDist;
 use crate::sim::{SimDuration, SimTime};
 pub use crate::spec::metrics::PodMetricSource;

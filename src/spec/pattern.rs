@@ -6,8 +6,6 @@
 //! `\` escaping the next character. Anything else is rejected at load time, so a pattern never
 //! silently means something different from what it would mean to the real autoscaler.
 
-#![warn(missing_docs)]
-
 /// A compiled pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pattern {

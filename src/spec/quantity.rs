@@ -7,8 +7,6 @@
 //! `milli_value()` round up like Go's `Value()` / `MilliValue()`. This module only parses and
 //! converts; it knows nothing of which resource a quantity belongs to.
 
-#![warn(missing_docs)]
-
 use std::fmt;
 
 /// Nanos in one unit.

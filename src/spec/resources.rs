@@ -1,8 +1,6 @@
 //! Resource amounts as the scheduler and kubelet account them: CPU in millicores, memory and
 //! ephemeral storage in bytes, extended resources (`nvidia.com/gpu`, …) as whole numbers.
 
-#![warn(missing_docs)]
-
 use std::collections::BTreeMap;
 
 /// The `cpu` resource name (kept in millicores).

@@ -2,8 +2,6 @@
 //! `spec.strategy`, and the status counts a rollout is judged by. The arithmetic over them is
 //! the Deployment controller's (`controllers::rollout`).
 
-#![warn(missing_docs)]
-
 /// `intstr.IntOrString` as Deployments use it: a count or a percentage of the replicas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntOrPercent {

@@ -4,8 +4,6 @@
 //! `scenario::scheduler_config` builds others from a KubeSchedulerConfiguration file, and
 //! `controllers::scheduler` runs them.
 
-#![warn(missing_docs)]
-
 use std::borrow::Cow;
 
 use super::resources::{CPU, MEMORY};

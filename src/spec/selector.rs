@@ -2,8 +2,6 @@
 //! evaluates them. An empty selector matches everything; a Service's plain map selector is a
 //! `matchLabels`-only selector.
 
-#![warn(missing_docs)]
-
 use std::collections::BTreeMap;
 
 /// Labels of an object, ordered so that iteration is deterministic.

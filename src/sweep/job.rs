@@ -18,17 +18,23 @@ pub const RESULTS_MOUNT: &str = "/results";
 /// What the Job is made of.
 #[derive(Clone, Debug)]
 pub struct JobOptions {
+    /// The Job's name, also the folder under [`RESULTS_MOUNT`] the shards write in.
     pub name: String,
     /// The sweep or scenario file, as the image's working directory names it.
     pub file: String,
     /// Flags to pass on to each shard (e.g. `--replications 5`).
     pub extra_args: Vec<String>,
+    /// Shards: the Job's `completions`, one pod per shard index.
     pub shards: usize,
+    /// Pods running at once: the Job's `parallelism`.
     pub parallelism: usize,
+    /// The container image: kubesim, with the sweep's files in it.
     pub image: String,
     /// The PersistentVolumeClaim the shards write to.
     pub claim: String,
+    /// CPU request of each pod, a Kubernetes quantity (`2`, `500m`).
     pub cpu: String,
+    /// Memory request and limit of each pod, a quantity (`1Gi`).
     pub memory: String,
 }
 

@@ -33,7 +33,10 @@ use crate::sim::rng::derive_seed;
 pub struct Column {
     /// `cost.total`, `service/web:latency.p99`, `deployment/web:replicas.mean`.
     pub label: String,
+    /// What it is measured on: the cluster, or a Service or Deployment by its index in the base
+    /// scenario.
     pub scope: SloScope,
+    /// What is measured.
     pub metric: SloMetric,
 }
 
@@ -61,19 +64,27 @@ pub struct Variant {
 /// A sweep checked against its base scenario, ready to run.
 #[derive(Debug)]
 pub struct Plan {
+    /// The sweep's name: `metadata.name` of the sweep file, else `<scenario name>-sweep`.
     pub name: String,
+    /// The sweep as read from its file and flags.
     pub spec: SweepSpec,
+    /// The seed the replication seeds derive from: the sweep's, else the base scenario's
+    /// `spec.seed`, else 1.
     pub base_seed: u64,
     /// The base scenario's warnings (once, not per variant).
     pub warnings: Vec<Diagnostic>,
+    /// The metrics every replication measures: cost first ([`COST_COLUMN`]), the defaults, then
+    /// any the constraints, objective or frontier add.
     pub columns: Vec<Column>,
     /// The constraints, resolved (the scenario's own SLOs when the sweep gives none).
     pub constraints: Vec<SloSpec>,
     /// Column of each constraint's metric.
     pub constraint_columns: Vec<usize>,
+    /// The objective: its direction and column; minimize cost when the sweep names none.
     pub objective: (Direction, usize),
     /// Column of the latency the frontier is drawn against (cost is column 0).
     pub frontier: Option<usize>,
+    /// Every variant, in sweep order (`variants[i].index == i`).
     pub variants: Vec<Variant>,
 }
 

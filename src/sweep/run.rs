@@ -15,12 +15,15 @@ use crate::scenario::{LoadOptions, Scenario, load_scenario};
 /// One variant's results over its replications.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VariantRow {
+    /// The variant's index in the sweep ([`Variant::index`]).
     pub index: usize,
+    /// The variant's id, `v03`.
     pub id: String,
     /// Per axis, the chosen values.
     pub values: Vec<String>,
     /// The `--set`s that make it.
     pub overrides: Vec<String>,
+    /// One seed per replication, in replication order.
     pub seeds: Vec<u64>,
     /// Per column of the plan.
     pub metrics: Vec<Stat>,
@@ -32,8 +35,11 @@ pub struct VariantRow {
 
 /// One replication of one variant.
 pub struct Job<'a> {
+    /// The variant it runs.
     pub variant: &'a Variant,
+    /// Which of the variant's replications, counted from 0.
     pub replication: usize,
+    /// Its seed: the variant's `seeds[replication]`.
     pub seed: u64,
 }
 
@@ -168,6 +174,8 @@ pub struct Conclusion {
     pub best: Option<usize>,
 }
 
+/// Which rows are feasible, which are on the cost–latency frontier, and which feasible row is
+/// best by the plan's objective. The conclusion's vectors and `best` are indexed like `rows`.
 pub fn conclude(plan: &Plan, rows: &[VariantRow]) -> Conclusion {
     let feasible: Vec<bool> = rows
         .iter()

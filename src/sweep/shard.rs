@@ -22,7 +22,9 @@ pub const SHARD_FILE: &str = "shard.json";
 /// Shard `index` of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
+    /// Which shard, counted from 0 (below `count`).
     pub index: usize,
+    /// How many shards the sweep is split into (at least 1).
     pub count: usize,
 }
 
@@ -36,6 +38,7 @@ impl Shard {
         Shard::new(index, count)
     }
 
+    /// Shard `index` of `count`; an error unless `index < count` (so `count` is at least 1).
     pub fn new(index: usize, count: usize) -> Result<Shard, String> {
         if count == 0 || index >= count {
             return Err(format!(
@@ -56,19 +59,27 @@ impl Shard {
 /// What a shard writes: its rows, and what is needed to rebuild the sweep when merging.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShardFile {
+    /// The format, `kubesim.sweep-shard/v1`; merging refuses any other.
     pub schema: String,
+    /// The version of kubesim that wrote it.
     pub kubesim_version: String,
     /// Of the whole sweep ([`fingerprint`]): shards of one sweep agree on it.
     pub fingerprint: String,
+    /// Which shard it is ([`Shard::index`]).
     pub index: usize,
+    /// How many shards the sweep was split into ([`Shard::count`]).
     pub count: usize,
     /// The sweep (or scenario) file as it was named, and the flags given with it.
     pub sweep_file: PathBuf,
+    /// The sweep flags given with `sweep_file`, to rebuild the same sweep when merging.
     pub flags: SweepFlags,
+    /// This shard's rows, by increasing variant index.
     pub variants: Vec<VariantRow>,
 }
 
 impl ShardFile {
+    /// The file shard `shard` of `plan` writes: its `rows`, with the sweep `file` and `flags` as
+    /// given, to rebuild the plan from when merging.
     pub fn new(
         plan: &Plan,
         shard: Shard,

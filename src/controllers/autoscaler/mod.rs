@@ -21,8 +21,6 @@
 //! `scan` returns. The
 //! decisions are kept as [`AutoscalerEvent`]s.
 
-#![warn(missing_docs)]
-
 pub mod estimator;
 pub mod expander;
 pub mod scale_down;

@@ -5,8 +5,6 @@
 //!
 //! Pure functions of the history, the rules and `now`; ported with the upstream test tables.
 
-#![warn(missing_docs)]
-
 use serde::Serialize;
 
 use crate::sim::{SimDuration, SimTime};

@@ -7,8 +7,6 @@
 //! requests) and their metrics. The arithmetic follows upstream exactly, including the integer
 //! truncation of the utilization percent before the ratio and Go's float64 `ceil`.
 
-#![warn(missing_docs)]
-
 use crate::sim::{SimDuration, SimTime};
 
 /// One pod's metric value as the HPA receives it (milli-units), with its sample time and window.

@@ -33,17 +33,26 @@ use normalize::{LimitReason, Recommendation, limit_legacy, stabilize};
 /// What one sync of one HPA saw and decided.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HpaDecision {
+    /// When the sync ran, in simulated seconds since the start of the run.
     pub time_seconds: f64,
+    /// The HPA's name.
     pub hpa: Arc<str>,
+    /// The target's `spec.replicas` at the sync (0 when the target does not exist).
     pub current_replicas: i32,
     /// Per metric: the proposal or why there is none.
     pub metrics: Vec<MetricOutcome>,
     /// Max of the valid proposals (before stabilization).
     pub proposed_replicas: Option<i32>,
+    /// The proposal after stabilization over the remembered recommendations (`current_replicas`
+    /// when there was no proposal).
     pub stabilized_replicas: i32,
     /// Set when stabilization changed the proposal (the `AbleToScale` reason).
     pub stabilization_reason: Option<StabilizationReason>,
+    /// What the HPA sets the target's replicas to (`status.desiredReplicas`): the stabilized
+    /// proposal within the rate limits and `minReplicas`..`maxReplicas` (`current_replicas` when
+    /// `skipped`).
     pub desired_replicas: i32,
+    /// The `ScalingLimited` reason for `desired_replicas` (`None` when `skipped`).
     pub limit_reason: Option<LimitReason>,
     /// Why nothing was computed, when that is the case.
     pub skipped: Option<String>,
@@ -51,22 +60,35 @@ pub struct HpaDecision {
     pub conditions: Conditions,
 }
 
+/// What one metric came to in one HPA sync: its proposal or its error, and the pods counted.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MetricOutcome {
+    /// The metric as records show it (`CPU`, `memory of container app`, `pods queue_length`).
     pub metric: Arc<str>,
+    /// Its target as records show it (`60% utilization`, `500m per pod`; empty for a metric type
+    /// kubesim does not model).
     pub target: Arc<str>,
     /// What the milli-values measure.
     pub unit: Unit,
+    /// The replicas this metric proposes (`None`: it failed, see `error`).
     pub replicas: Option<i32>,
+    /// `currentAverageUtilization` for a Utilization target: usage as a percentage of the pods'
+    /// requests.
     pub utilization_percent: Option<i32>,
     /// The average value per pod (milli-units; for CPU, millicores).
     pub average_value_milli: Option<i64>,
     /// The metric's total value, for Value targets (milli-units).
     pub value_milli: Option<i64>,
+    /// Pods counted with their metric (Object and External metrics: the Running and Ready pods).
     pub ready_pods: usize,
+    /// Pods whose metric was left out as unready (counted at 0 when scaling up).
     pub unready_pods: usize,
+    /// Pods without a metric (counted at 0 or at the target, whichever holds the change back).
     pub missing_pods: usize,
+    /// Pods ignored altogether (deleting, or failed).
     pub ignored_pods: usize,
+    /// Why the metric proposes nothing, worded as upstream's `ScalingActive` message (`None`: it
+    /// proposes).
     pub error: Option<String>,
 }
 
@@ -74,8 +96,11 @@ pub struct MetricOutcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unit {
+    /// CPU: millicores.
     Cpu,
+    /// Memory: bytes × 1000.
     Bytes,
+    /// A plain number (Pods, Object and External metrics), in thousandths.
     Count,
 }
 
@@ -461,7 +486,6 @@ impl HpaController {
 }
 
 impl HpaController {
-    /// An Object or External metric's scripted series now, in milli-units.
     /// The value of HPA `hpa`'s External metric `index` now, in milli-units, as a KEDA scaler
     /// reads it for activity: the sum over the target's pods (0 when none reports it, the
     /// prometheus scaler's `ignoreNullValues`) or the scripted series' value. `None` for a

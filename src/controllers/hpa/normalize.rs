@@ -2,8 +2,6 @@
 //! stabilization over the recommendation history, then the legacy rate limit
 //! `max(2 × current, 4)` and min/max clamping.
 
-#![warn(missing_docs)]
-
 use crate::sim::{SimDuration, SimTime};
 
 /// One stored recommendation.

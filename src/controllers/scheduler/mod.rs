@@ -13,8 +13,6 @@
 //! node fits gets a [`FitError`] that counts every node's reasons the way `kubectl describe
 //! pod` prints them.
 
-#![warn(missing_docs)]
-
 mod cycle;
 pub mod filter;
 pub mod interpod;

@@ -52,12 +52,16 @@ fn worth_telling(previous: Option<&HpaDecision>, d: &HpaDecision) -> bool {
 #[derive(Debug, Default)]
 pub struct Narrator {
     previous: std::collections::BTreeMap<std::sync::Arc<str>, HpaDecision>,
+    /// The sentences told so far, in the order the decisions were offered (at most the limit).
     pub sentences: Vec<String>,
+    /// Interesting decisions past the limit: counted, not told (report.html says how many).
     pub untold: u64,
     limit: usize,
 }
 
 impl Narrator {
+    /// A narrator with nothing told yet that keeps at most `limit` sentences (report.html's
+    /// limit is [`crate::output::pages::REPORT_SENTENCES`]).
     pub fn new(limit: usize) -> Self {
         Narrator {
             limit,

@@ -11,8 +11,11 @@ use crate::sim::SimDuration;
 /// How one pod fared in the scheduler.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingPod<'a> {
+    /// The pod's name.
     pub name: &'a str,
+    /// The name of the workload (or pod trace) it belongs to.
     pub owner: &'a str,
+    /// When it was created (its first event), in simulated seconds.
     pub created_seconds: f64,
     /// When it was bound (`None`: never).
     pub scheduled_seconds: Option<f64>,

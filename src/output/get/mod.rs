@@ -22,18 +22,25 @@ use crate::metrics::history::{ClusterAt, Line};
 /// The kinds `kubesim get` lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
+    /// Pods with their readiness, status, restarts and age (`-o wide`: their node).
     #[value(alias = "pod", alias = "po")]
     Pods,
+    /// Nodes with their status and age (`-o wide`: pool, instance type, zone, pods).
     #[value(alias = "node", alias = "no")]
     Nodes,
+    /// Deployments with their ready, up-to-date and available replicas.
     #[value(alias = "deployment", alias = "deploy")]
     Deployments,
+    /// StatefulSets with their ready replicas.
     #[value(alias = "statefulset", alias = "sts")]
     Statefulsets,
+    /// DaemonSets with their desired, current, ready, up-to-date and available pods.
     #[value(alias = "daemonset", alias = "ds")]
     Daemonsets,
+    /// HorizontalPodAutoscalers with their min/max and, from their last sync, targets and replicas.
     #[value(alias = "horizontalpodautoscalers", alias = "horizontalpodautoscaler")]
     Hpa,
+    /// Services with their type, ports and number of ready endpoints.
     #[value(alias = "service", alias = "svc")]
     Services,
 }
@@ -41,17 +48,23 @@ pub enum Kind {
 /// `-o`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// The table kubectl prints by default.
     #[default]
     Table,
+    /// The table with the wide columns of kubectl that kubesim knows.
     Wide,
+    /// A `List` of Kubernetes objects as YAML.
     Yaml,
+    /// A `List` of Kubernetes objects as JSON.
     Json,
 }
 
 /// What to list.
 #[derive(Clone, Debug)]
 pub struct Query {
+    /// What to list (`KIND`).
     pub kind: Kind,
+    /// How to print it (`-o`).
     pub format: Format,
     /// `-l`: only objects whose labels match (pods and nodes).
     pub selector: Option<LabelSelector>,
@@ -62,25 +75,42 @@ pub struct Query {
 /// One HPA sync as `hpa_decisions.jsonl` records it (the fields `get hpa` shows).
 #[derive(Clone, Debug, Deserialize)]
 pub struct DecisionView {
+    /// When the sync happened, in simulated seconds.
     pub time_seconds: f64,
+    /// The HPA's name.
     pub hpa: String,
+    /// The target's replicas when the sync began (the REPLICAS column,
+    /// `status.currentReplicas`).
     pub current_replicas: i32,
+    /// The replicas the sync decided on (`status.desiredReplicas`).
     pub desired_replicas: i32,
+    /// Each metric's reading against its target (the TARGETS column).
     pub metrics: Vec<MetricView>,
 }
 
+/// One metric of a [`DecisionView`], as an `hpa_decisions.jsonl` line's `metrics` record it.
 #[derive(Clone, Debug, Deserialize)]
 pub struct MetricView {
+    /// The metric as the record names it (`CPU`, `memory`, `pods NAME`, `external NAME`, …).
     pub metric: String,
+    /// The target as the record words it (`60% utilization`, `500m per pod`, `10`); its first
+    /// word is the target in the TARGETS column.
     pub target: String,
+    /// What the milli-values measure: `cpu` (millicores), `bytes` or `count`.
     pub unit: Unit,
+    /// For a utilization target, the pods' usage as a percentage of their requests;
+    /// `None` for other targets or when unknown.
     pub utilization_percent: Option<i32>,
+    /// The mean per pod in milli-units of `unit` (millicores for CPU); `None` for a `Value`
+    /// target or when unknown.
     pub average_value_milli: Option<i64>,
+    /// For a `Value` target, the metric's total in milli-units of `unit`; `None` otherwise.
     pub value_milli: Option<i64>,
 }
 
 /// Everything a listing is made from.
 pub struct Snapshot<'a> {
+    /// The run's objects as replayed from `history.jsonl` up to the instant (`--at`).
     pub cluster: &'a ClusterAt,
     /// Each HPA's last decision at or before the instant, by name.
     pub decisions: BTreeMap<String, &'a DecisionView>,
@@ -101,8 +131,11 @@ impl<'a> Snapshot<'a> {
 /// Why a query cannot be answered.
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum QueryError {
+    /// `-l` was given for a kind other than pods and nodes (the only labels kubesim keeps).
     #[error("-l selects by labels, and kubesim keeps labels of pods and nodes only")]
     SelectorOnKind,
+    /// Nothing to list (kubectl says so on stderr and succeeds); the text is the message's
+    /// ` in NAMESPACE namespace` part, empty for nodes and for every namespace (`-A`).
     #[error("No resources found{0}.")]
     Nothing(String),
 }

@@ -34,7 +34,9 @@ const MAX_POINTS: usize = 1200;
 /// The image format of the plots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// SVG documents (`plot-*.svg`).
     Svg,
+    /// PNG bitmaps (`plot-*.png`), 960 pixels wide.
     Png,
 }
 
@@ -57,9 +59,11 @@ pub fn file_names() -> impl Iterator<Item = String> {
 
 /// A figure drawn as SVG, for the files and for `report.html`.
 pub struct Drawing {
+    /// The figure's title (drawn above it, and its label in report.html).
     pub title: String,
     /// The file it was written to.
     pub file: String,
+    /// The figure as an SVG document, whatever the files' format (report.html embeds it).
     pub svg: String,
 }
 

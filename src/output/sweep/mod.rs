@@ -25,20 +25,27 @@ use crate::sweep::{COST_COLUMN, Plan};
 /// Facts about one sweep invocation that are not a function of the sweep.
 #[derive(Clone, Debug, Serialize)]
 pub struct SweepInfo {
+    /// The version of kubesim that ran the sweep.
     pub kubesim_version: &'static str,
+    /// The sweep's name (`metadata.name`, else the base scenario's name with `-sweep`).
     pub sweep: String,
+    /// The base scenario file's path.
     pub scenario_file: String,
     /// The base seed (variants derive theirs from it).
     pub seed: u64,
+    /// The command that ran the sweep (or the merge).
     pub command_line: Vec<String>,
     /// Variants run (by this shard, for a shard).
     pub variants: usize,
+    /// Runs of each variant.
     pub replications: u32,
     /// How fast they ran (absent for a merge, which runs nothing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threads: Option<usize>,
+    /// How long the variants took to run, in wall-clock seconds (absent for a merge).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wall_seconds: Option<f64>,
+    /// Runs per wall-clock second: variants × replications / `wall_seconds` (absent for a merge).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runs_per_second: Option<f64>,
 }
@@ -217,8 +224,11 @@ pub fn write_files(
 /// A finished sweep: its plan, a row per variant and the verdicts.
 #[derive(Clone, Copy)]
 pub struct Swept<'a> {
+    /// The sweep as planned: its axes, variants, metric columns, objective and constraints.
     pub plan: &'a Plan,
+    /// Each variant's results over its replications.
     pub rows: &'a [VariantRow],
+    /// Which rows are feasible and on the frontier, and which is the best.
     pub conclusion: &'a Conclusion,
 }
 

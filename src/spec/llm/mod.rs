@@ -2,8 +2,6 @@
 //! to measured latencies ([`profile`], [`fit`]), a server's batching limits, and the traces'
 //! prefix block size, and one request of a token trace. The servers that use them are `traffic::llm`'s.
 
-#![warn(missing_docs)]
-
 pub mod fit;
 pub mod profile;
 
