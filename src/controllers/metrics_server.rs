@@ -103,7 +103,9 @@ fn rate(s: &PodSamples, counter: impl Fn(&CustomPoint) -> u64) -> Option<PodMetr
 const MIN_CONTAINER_AGE: SimDuration = SimDuration::from_secs(10);
 
 impl MetricsServer {
-    pub(crate) fn new(resolution: SimDuration) -> Self {
+    /// A metrics-server with no sample yet that scrapes every `resolution`
+    /// (`--metric-resolution`).
+    pub fn new(resolution: SimDuration) -> Self {
         MetricsServer {
             resolution,
             samples: Vec::new(),

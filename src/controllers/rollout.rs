@@ -248,6 +248,20 @@ fn proportion(
 /// `getReplicaSetFraction`: `round(spec × (replicas + maxSurge) / max-replicas) − spec`
 /// (rounded half away from zero); the whole size when scaling to 0. `status_replicas` is the
 /// Deployment's `status.replicas`, used when the ReplicaSet has no `max-replicas` annotation.
+///
+/// ```
+/// use kubesim::controllers::rollout::{IntOrPercent, ScaleView, Strategy, replica_set_fraction};
+/// let strategy = Strategy::RollingUpdate {
+///     max_surge: IntOrPercent::Percent(25),
+///     max_unavailable: IntOrPercent::Percent(25),
+/// };
+/// // A Deployment of 10 (max-replicas 10 + ⌈2.5⌉ = 13) scaled to 20 mid-rollout: a ReplicaSet
+/// // of 4 gets round(4 × (20 + 5) / 13) = round(7.69) = 8, i.e. 4 more.
+/// let rs = ScaleView { spec: 4, max_annotation: 13, age_rank: 0 };
+/// assert_eq!(replica_set_fraction(strategy, 20, 13, rs), 4);
+/// // Scaling the Deployment to 0 takes the whole ReplicaSet away.
+/// assert_eq!(replica_set_fraction(strategy, 0, 13, rs), -4);
+/// ```
 pub fn replica_set_fraction(
     strategy: Strategy,
     replicas: i32,

@@ -229,6 +229,20 @@ pub struct ScaleEvents {
 /// `storeScaleEvent`: after a rescale from `previous` to `new`, mark the direction's events
 /// older than its longest policy period as outdated and overwrite the last outdated one (or
 /// append). Without a `behavior` nothing is stored, as upstream (the events would never be read).
+///
+/// ```
+/// use kubesim::controllers::hpa::behavior::{ScaleEvents, store_scale_event};
+/// use kubesim::sim::SimTime;
+/// use kubesim::spec::hpa::{Behavior, scale_down_rules, scale_up_rules};
+/// let behavior = Behavior { scale_up: scale_up_rules(None), scale_down: scale_down_rules(None) };
+/// let mut events = ScaleEvents::default();
+/// // 3 → 7 at t = 60 s is a scale-up of 4.
+/// store_scale_event(&mut events, Some(&behavior), 3, 7, SimTime::from_secs(60));
+/// assert_eq!((events.up.len(), events.up[0].change, events.down.len()), (1, 4, 0));
+/// // Without a behavior (the legacy path) nothing is remembered.
+/// store_scale_event(&mut events, None, 7, 2, SimTime::from_secs(75));
+/// assert!(events.down.is_empty());
+/// ```
 pub fn store_scale_event(
     events: &mut ScaleEvents,
     behavior: Option<&Behavior>,

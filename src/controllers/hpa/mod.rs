@@ -157,6 +157,32 @@ impl HpaController {
 
     /// Seeds `hpa`'s remembered recommendations, e.g. to replay a controller that has been
     /// running: the next sync stabilizes over them.
+    ///
+    /// ```
+    /// use kubesim::controllers::hpa::HpaController;
+    /// use kubesim::controllers::hpa::normalize::Recommendation;
+    /// use kubesim::sim::SimTime;
+    /// use kubesim::spec::ids::HpaId;
+    /// use kubesim::spec::model::{HpaSettings, HpaSpec};
+    /// let hpa = HpaSpec {
+    ///     name: "web".into(),
+    ///     namespace: "default".into(),
+    ///     target: Some(0),
+    ///     target_name: "web".into(),
+    ///     min_replicas: 1,
+    ///     max_replicas: 10,
+    ///     metrics: Vec::new(),
+    ///     behavior: None,
+    ///     keda: None,
+    /// };
+    /// let mut controller = HpaController::new(HpaSettings::default(), &[hpa], Vec::new());
+    /// assert!(controller.recommendations(HpaId(0)).is_empty());
+    /// // A controller that recommended 8 a minute in: a sync within the 5-minute downscale
+    /// // stabilization window keeps at least 8.
+    /// let seen = vec![Recommendation { replicas: 8, timestamp: SimTime::from_secs(60) }];
+    /// controller.set_recommendations(HpaId(0), seen.clone());
+    /// assert_eq!(controller.recommendations(HpaId(0)), seen.as_slice());
+    /// ```
     pub fn set_recommendations(&mut self, hpa: HpaId, recommendations: Vec<Recommendation>) {
         self.histories[hpa.index()] = recommendations;
     }
@@ -171,7 +197,9 @@ impl HpaController {
         self.events[hpa.index()] = events;
     }
 
-    pub(crate) fn new(settings: HpaSettings, hpas: &[HpaSpec], series: Vec<MetricSeries>) -> Self {
+    /// A controller for `hpas` (indexed by [`HpaId`]) with no recommendation or scale event
+    /// yet; `series` are the scripted Object/External metric values the HPAs' metrics name.
+    pub fn new(settings: HpaSettings, hpas: &[HpaSpec], series: Vec<MetricSeries>) -> Self {
         HpaController {
             settings,
             histories: vec![Vec::new(); hpas.len()],

@@ -88,6 +88,16 @@ pub fn limit_legacy(current: i32, desired: i32, min: i32, max: i32) -> (i32, Lim
 
 /// [`limit_legacy`] with the scale-up factor as a parameter (upstream's tests set it to 8;
 /// the controller's is 2).
+///
+/// ```
+/// use kubesim::controllers::hpa::normalize::{LimitReason, limit_legacy_with_factor};
+/// // 4 replicas want 100 (max 200): with factor 8 at most max(8 × 4, 4) = 32 at once.
+/// assert_eq!(limit_legacy_with_factor(4, 100, 1, 200, 8.0), (32, LimitReason::ScaleUpLimit));
+/// // With the controller's factor 2: max(2 × 4, 4) = 8.
+/// assert_eq!(limit_legacy_with_factor(4, 100, 1, 200, 2.0), (8, LimitReason::ScaleUpLimit));
+/// // Within both the rate limit and the bounds: unchanged.
+/// assert_eq!(limit_legacy_with_factor(4, 6, 1, 200, 2.0), (6, LimitReason::DesiredWithinRange));
+/// ```
 pub fn limit_legacy_with_factor(
     current: i32,
     desired: i32,
