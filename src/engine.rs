@@ -6,6 +6,7 @@
 //! a scenario has validated, running it cannot fail on its inputs; the one runtime limit is the
 //! event budget (`spec.maxEvents`), which stops a runaway scenario with an error.
 
+use self::draws::Draws;
 use std::collections::BTreeMap;
 
 use crate::cluster::accounting::{self, GpuDemand};
@@ -51,6 +52,7 @@ mod calls;
 mod config;
 mod containers;
 mod dirty;
+mod draws;
 mod history;
 mod jobs;
 mod keda;
@@ -264,10 +266,59 @@ pub fn run_with<'a>(
     progress: &mut dyn FnMut(Progress),
     records: Records<'a>,
 ) -> Result<RunOutput, RunError> {
-    let mut engine = Engine::new(scenario, records);
+    run_with_options(scenario, progress, records, RunOptions::default())
+}
+
+/// How a run uses the machine. No option changes what a run computes: every output is the same
+/// whichever is chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Draw the request path's random numbers (arrival times, CPU work per request) ahead on a
+    /// second thread while the run simulates. Worth it for a single run on a machine with a
+    /// core to spare (about a third of a small scenario's time is drawing); not for runs that
+    /// already share the cores, as a sweep's do. Off by default.
+    pub draw_ahead: bool,
+}
+
+/// [`run_with`], with `options` saying how to use the machine.
+pub fn run_with_options<'a>(
+    scenario: &'a Scenario,
+    progress: &mut dyn FnMut(Progress),
+    records: Records<'a>,
+    options: RunOptions,
+) -> Result<RunOutput, RunError> {
+    let mut engine = Engine::new(scenario, records, options);
     engine.initialize();
     engine.run_loop(progress)?;
     Ok(engine.finish())
+}
+
+/// The request path's draws for `s`: each Service's arrival process (`arrivals/<service>`) and
+/// each Deployment's CPU work stream (`service-time/<deployment>`), drawn ahead if asked.
+fn request_draws(s: &Scenario, streams: &RngStreams, options: RunOptions) -> Draws {
+    let arrivals: Vec<_> = s
+        .services
+        .iter()
+        .map(|x| {
+            let pattern = x.traffic.as_ref()?.arrivals.as_ref()?;
+            let rng = streams.stream(&format!("arrivals/{}", x.name));
+            Some(ArrivalProcess::new(pattern, rng))
+        })
+        .collect();
+    let service_time: Vec<_> = s
+        .deployments
+        .iter()
+        .map(|d| streams.stream(&format!("service-time/{}", d.name)))
+        .collect();
+    if !options.draw_ahead {
+        return Draws::inline(arrivals, service_time);
+    }
+    let work = s
+        .deployments
+        .iter()
+        .map(|d| d.workload.cpu_per_request.clone())
+        .collect();
+    Draws::ahead(arrivals, service_time, work, SimTime::ZERO + s.duration)
 }
 
 struct Engine<'s> {
@@ -284,7 +335,8 @@ struct Engine<'s> {
     frames: Frames,
     /// Whether each Deployment's workload has a call graph.
     has_calls: Vec<bool>,
-    arrivals: Vec<Option<ArrivalProcess>>,
+    /// Arrival times and CPU work per request: drawn when needed or ahead.
+    draws: Draws,
     /// Per Service, where its requests' token counts (and, for a trace, arrivals) come from.
     llm_arrivals: Vec<Option<TokenArrivals>>,
     /// Whether each Service is served by LLM servers (requests with tokens to any other go to
@@ -293,7 +345,6 @@ struct Engine<'s> {
     /// Reused buffer for what LLM servers report.
     llm_outcomes: Vec<LlmOutcome>,
     routers: Vec<Router>,
-    service_time_rngs: Vec<SimRng>,
     startup_rngs: Vec<SimRng>,
     /// Each Job's run times and failures (`job-run/<job>`).
     job_rngs: Vec<SimRng>,
@@ -354,8 +405,9 @@ struct Engine<'s> {
 }
 
 impl<'s> Engine<'s> {
-    fn new(s: &'s Scenario, records: Records<'s>) -> Self {
+    fn new(s: &'s Scenario, records: Records<'s>, options: RunOptions) -> Self {
         let streams = RngStreams::new(s.seed);
+        let end = SimTime::ZERO + s.duration;
         let names = SeriesNames {
             services: s.services.iter().map(|x| x.name.as_str()).collect(),
             deployments: s.deployments.iter().map(|x| x.name.as_str()).collect(),
@@ -372,7 +424,7 @@ impl<'s> Engine<'s> {
         Engine {
             scenario: s,
             now: SimTime::ZERO,
-            end: SimTime::ZERO + s.duration,
+            end,
             queue: EventQueue::with_capacity(4096),
             cluster: s.initial_cluster(),
             servers: Vec::new(),
@@ -384,15 +436,7 @@ impl<'s> Engine<'s> {
                 .iter()
                 .map(|d| !d.workload.calls.is_empty())
                 .collect(),
-            arrivals: s
-                .services
-                .iter()
-                .map(|x| {
-                    let pattern = x.traffic.as_ref()?.arrivals.as_ref()?;
-                    let rng = streams.stream(&format!("arrivals/{}", x.name));
-                    Some(ArrivalProcess::new(pattern, rng))
-                })
-                .collect(),
+            draws: request_draws(s, &streams, options),
             llm_arrivals: s
                 .services
                 .iter()
@@ -417,11 +461,6 @@ impl<'s> Engine<'s> {
                         streams.stream(&format!("routing/{}", x.name)),
                     )
                 })
-                .collect(),
-            service_time_rngs: s
-                .deployments
-                .iter()
-                .map(|d| streams.stream(&format!("service-time/{}", d.name)))
                 .collect(),
             startup_rngs: s
                 .deployments
@@ -578,7 +617,7 @@ impl<'s> Engine<'s> {
             self.queue
                 .schedule(SimTime::ZERO + ca.scan_interval(), Event::AutoscalerScan);
         }
-        for s in 0..self.arrivals.len() {
+        for s in 0..self.scenario.services.len() {
             self.schedule_next_arrival(ServiceId(s as u32));
         }
         self.schedule_scripted_events();
@@ -692,11 +731,8 @@ impl<'s> Engine<'s> {
         {
             return;
         }
-        let process = self.arrivals[service.index()].as_mut();
-        if let Some(at) = process
-            .and_then(|p| p.next_after(self.now))
-            .filter(|t| *t <= self.end)
-        {
+        let next = self.draws.next_arrival(service.index(), self.now, self.end);
+        if let Some(at) = next {
             self.queue.schedule(at, Event::Arrival { service });
         }
     }

@@ -233,6 +233,11 @@ pub fn print_diagnostics(diags: &[Diagnostic]) {
     }
 }
 
+/// Whether the machine has a core beyond the one the run simulates on (for drawing ahead).
+fn spare_core() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
 /// A finished run with its wall-clock facts.
 pub struct TimedRun {
     pub output: RunOutput,
@@ -261,7 +266,10 @@ pub fn run_timed<'a>(
     bar.set_message(scenario.name.clone());
     let started = Instant::now();
     let mut on_progress = |p: Progress| bar.set_position(p.now.as_micros() / 1_000_000);
-    let output = engine::run_with(scenario, &mut on_progress, records)?;
+    let options = engine::RunOptions {
+        draw_ahead: spare_core(),
+    };
+    let output = engine::run_with_options(scenario, &mut on_progress, records, options)?;
     let wall = started.elapsed().as_secs_f64().max(1e-9);
     bar.finish_and_clear();
     let timing = Timing::of(scenario, &output, wall);

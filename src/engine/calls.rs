@@ -34,11 +34,7 @@ impl<'s> Engine<'s> {
         let dep = instance.deployment;
         let workload = &self.scenario.deployments[dep.index()].workload;
         let models_memory = workload.memory.is_some();
-        let work = workload
-            .cpu_per_request
-            .sample(&mut self.service_time_rngs[dep.index()])
-            .as_micros()
-            * 1000;
+        let work = self.draws.work(dep.index(), &workload.cpu_per_request);
         let mut request = Request::external(service, self.now, work);
         request.link.caller = caller;
         let slot = self.slab.insert(request);

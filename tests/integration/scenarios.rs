@@ -1,5 +1,6 @@
 //! Every shipped scenario runs, meets its own SLOs, and is deterministic.
 
+use kubesim::engine::{self, Records, RunOptions, RunOutput};
 use kubesim::output::report_json;
 
 use crate::support::{kubesim, load, run, scratch, shipped_scenarios};
@@ -62,21 +63,57 @@ fn call_graphs_and_contended_nodes_are_deterministic() {
         let outputs: Vec<_> = (0..2)
             .map(|_| run(&load(&root.join(path), None, overrides)))
             .collect();
-        let bytes = |o: &kubesim::engine::RunOutput| {
-            let decisions: Vec<String> = o
-                .hpa_decisions
-                .iter()
-                .map(|d| serde_json::to_string(d).unwrap())
-                .collect();
-            (
-                report_json(&o.report),
-                format!("{:?}", o.timeseries.rows),
-                decisions,
-            )
-        };
         assert!(
-            bytes(&outputs[0]) == bytes(&outputs[1]),
+            output_bytes(&outputs[0]) == output_bytes(&outputs[1]),
             "{path}: runs differ"
+        );
+    }
+}
+
+/// A run's report, time series and HPA decisions as bytes, to compare runs.
+fn output_bytes(o: &RunOutput) -> (String, String, Vec<String>) {
+    let decisions: Vec<String> = o
+        .hpa_decisions
+        .iter()
+        .map(|d| serde_json::to_string(d).unwrap())
+        .collect();
+    (
+        report_json(&o.report),
+        format!("{:?}", o.timeseries.rows),
+        decisions,
+    )
+}
+
+#[test]
+fn drawing_ahead_on_a_second_thread_changes_no_output() {
+    // Arrival times and CPU work drawn ahead by a helper thread are the numbers the engine
+    // would have drawn itself: Poisson and rate-pattern arrivals, log-normal and exponential
+    // work, call graphs, LLM serving, contended nodes.
+    let root = crate::support::root();
+    for (path, overrides) in [
+        ("scenarios/simpy-peer/scenario.yaml", &["duration=10m"][..]),
+        ("scenarios/quickstart/scenario.yaml", &[][..]),
+        (
+            "scenarios/online-boutique/scenario.yaml",
+            &["duration=20m"][..],
+        ),
+        ("scenarios/ai-agent/scenario.yaml", &[][..]),
+        ("scenarios/llm-inference/scenario.yaml", &[][..]),
+        (
+            "benches/scenarios/saturated-node/scenario.yaml",
+            &["duration=2m"][..],
+        ),
+    ] {
+        let scenario = load(&root.join(path), None, overrides);
+        let runs = [false, true].map(|draw_ahead| {
+            let options = RunOptions { draw_ahead };
+            engine::run_with_options(&scenario, &mut |_| {}, Records::Keep, options)
+                .expect("scenario runs")
+        });
+        assert!(runs[0].report.totals.requests > 0, "{path}: no requests");
+        assert!(
+            output_bytes(&runs[0]) == output_bytes(&runs[1]),
+            "{path}: drawing ahead changed the output"
         );
     }
 }
