@@ -22,7 +22,7 @@ use crate::traffic::ArrivalProcess;
 /// of sequences, so chunks shrink as sequences multiply.
 const AHEAD_BYTES: usize = 4 << 20;
 /// Bounds on the values per chunk handed from the helper thread to the engine.
-const CHUNK_RANGE: (usize, usize) = (256, 4096);
+const CHUNK_RANGE: (usize, usize) = (256, 16384);
 /// Chunks a sequence may have drawn and not yet read (beyond the one being filled).
 const CHUNKS_AHEAD: usize = 4;
 /// The engine wakes the helper after reading this many chunks of a sequence (or when one ran
@@ -388,7 +388,7 @@ mod tests {
     fn drawing_ahead_gives_the_numbers_drawing_when_needed_gives() {
         let end = SimTime::from_secs(4000);
         // Enough reads to cross many chunks, the silent hour and the end of the run.
-        let steps = 60_000;
+        let steps = 120_000;
         let inline = read(draws(false, end), end, steps);
         let ahead = read(draws(true, end), end, steps);
         assert_eq!(inline.len(), ahead.len());
