@@ -100,52 +100,53 @@ impl<E: Copy> Timers<E> {
     /// Moves the entry at `at` up to its place: the entries it passes move down into the hole
     /// it leaves, and only they and it get their index written.
     fn sift_up(&mut self, at: usize) {
-        let moving = self.heap[at];
+        // Slices of two distinct fields: the compiler knows a write to one leaves the other's
+        // length alone, so the loop's bounds hold without being checked again.
+        let (heap, index) = (&mut self.heap[..], &mut self.index[..]);
+        let moving = heap[at];
         let mut hole = at;
         while hole > 0 {
             let parent = (hole - 1) / 2;
-            if self.heap[parent].key <= moving.key {
+            let above = heap[parent];
+            if above.key <= moving.key {
                 break;
             }
-            self.fill(hole, parent);
+            move_entry(heap, index, hole, above);
             hole = parent;
         }
-        self.put(hole, moving);
+        move_entry(heap, index, hole, moving);
     }
 
     /// Moves the entry at `at` down to its place, as [`Timers::sift_up`] does upwards. While a
     /// hole has both children the smaller is picked by arithmetic, not a branch: which one is
     /// earlier is a coin toss the branch predictor cannot learn.
     fn sift_down(&mut self, at: usize) {
-        let len = self.heap.len();
-        let moving = self.heap[at];
+        let (heap, index) = (&mut self.heap[..], &mut self.index[..]);
+        let len = heap.len();
+        let moving = heap[at];
         let mut hole = at;
         let mut left = 2 * hole + 1;
         while left + 1 < len {
-            let (l, r) = (self.heap[left].key, self.heap[left + 1].key);
-            let child = left + usize::from(r < l);
-            if moving.key <= l.min(r) {
+            let child = left + usize::from(heap[left + 1].key < heap[left].key);
+            let below = heap[child];
+            if moving.key <= below.key {
                 break;
             }
-            self.fill(hole, child);
+            move_entry(heap, index, hole, below);
             hole = child;
             left = 2 * hole + 1;
         }
-        if left + 1 == len && self.heap[left].key < moving.key {
-            self.fill(hole, left);
+        if left + 1 == len && heap[left].key < moving.key {
+            move_entry(heap, index, hole, heap[left]);
             hole = left;
         }
-        self.put(hole, moving);
+        move_entry(heap, index, hole, moving);
     }
+}
 
-    /// Moves the entry at `from` into the hole at `hole`.
-    fn fill(&mut self, hole: usize, from: usize) {
-        self.heap[hole] = self.heap[from];
-        self.index[self.heap[hole].id as usize] = hole as u32;
-    }
-
-    fn put(&mut self, at: usize, entry: Entry) {
-        self.heap[at] = entry;
-        self.index[entry.id as usize] = at as u32;
-    }
+/// Puts `entry` at `at` in `heap` and records where it is in `index`.
+#[inline(always)]
+fn move_entry(heap: &mut [Entry], index: &mut [u32], at: usize, entry: Entry) {
+    heap[at] = entry;
+    index[entry.id as usize] = at as u32;
 }
