@@ -81,7 +81,13 @@ impl Draws {
             Draws::Ahead(ahead) => {
                 let lane = ahead.arrivals[service].as_mut()?;
                 let micros = lane.next();
-                (micros != NO_MORE).then(|| SimTime::from_micros(micros))
+                if micros == NO_MORE {
+                    // Stay on the end mark: asking again must not wait for a chunk that the
+                    // helper, done with this sequence, will never send.
+                    lane.next -= 1;
+                    return None;
+                }
+                Some(SimTime::from_micros(micros))
             }
         }
     }
@@ -399,6 +405,21 @@ mod tests {
         );
         // The bursty Service's arrivals did reach past its silent hour and then the end.
         assert!(inline.contains(&(u64::MAX - 1)));
+    }
+
+    #[test]
+    fn an_ended_sequence_stays_ended() {
+        // Service 1 is silent from 60 s to 3 660 s: with the run ending at 100 s its arrivals
+        // end within the first minute, and asking again gives `None` at once instead of waiting.
+        let end = SimTime::from_secs(100);
+        let mut d = draws(true, end);
+        let mut last = SimTime::ZERO;
+        while let Some(t) = d.next_arrival(1, last, end) {
+            assert!(t <= SimTime::from_secs(60), "{t:?}");
+            last = t;
+        }
+        assert_eq!(d.next_arrival(1, last, end), None);
+        assert_eq!(d.next_arrival(1, last, end), None);
     }
 
     #[test]
