@@ -123,6 +123,14 @@ pub struct NodeCpu {
     /// Members or demands changed since the shares were last divided (`capacities`), so the
     /// members' `granted_millis` may not be the current division.
     stale: bool,
+    /// Indices of the members that want CPU (demand above 0), ascending. An idle member always
+    /// settles at its demand, so a division need only look at these (a node's pods are mostly
+    /// idle between requests).
+    active: Vec<u32>,
+    /// Indices of idle members whose granted CPU is not yet their cap (they went idle while
+    /// held below their demand): the next division gives them their cap back. Every other idle
+    /// member has been granted its cap.
+    released: Vec<u32>,
 }
 
 impl NodeCpu {
@@ -142,7 +150,14 @@ impl NodeCpu {
         self.cap_millis += member.cap_millis;
         self.stale = true;
         self.members.push(member);
-        self.members.len() - 1
+        let i = self.members.len() - 1;
+        if member.demand_millis > 0 {
+            self.active.push(i as u32); // the highest index: still ascending
+        }
+        if member.granted_millis != member.cap_millis {
+            self.released.push(i as u32);
+        }
+        i
     }
 
     /// Removes member `i` (the last member takes its index).
@@ -150,7 +165,32 @@ impl NodeCpu {
         self.demand_millis -= self.members[i].demand_millis;
         self.cap_millis -= self.members[i].cap_millis;
         self.stale = true;
+        let last = (self.members.len() - 1) as u32;
+        for list in [&mut self.active, &mut self.released] {
+            list.retain(|&k| k as usize != i);
+            if let Some(k) = list.iter_mut().find(|k| **k == last) {
+                *k = i as u32;
+                list.sort_unstable();
+            }
+        }
         self.members.swap_remove(i)
+    }
+
+    /// Keeps `active` and `released` in step with member `i`'s demand going from `old` to
+    /// `new`.
+    fn note_activity(&mut self, i: usize, old: u64, new: u64) {
+        let key = i as u32;
+        if old == 0 && new > 0 {
+            let at = self.active.partition_point(|&k| k < key);
+            self.active.insert(at, key);
+            self.released.retain(|&k| k != key);
+        } else if old > 0 && new == 0 {
+            self.active.retain(|&k| k != key);
+            let m = &self.members[i];
+            if m.granted_millis != m.cap_millis {
+                self.released.push(key);
+            }
+        }
     }
 
     /// Sets member `i`'s demand; true when the shares must be divided again: the node is or was
@@ -172,8 +212,12 @@ impl NodeCpu {
         let held_below = |demand| m.granted_millis < demand;
         let still_held = !self.stale && held_below(m.demand_millis) && held_below(demand_millis);
         let was = self.demand_millis > self.allocatable_millis;
-        self.demand_millis = self.demand_millis - m.demand_millis + demand_millis;
+        let old = m.demand_millis;
+        self.demand_millis = self.demand_millis - old + demand_millis;
         m.demand_millis = demand_millis;
+        if (old == 0) != (demand_millis == 0) {
+            self.note_activity(i, old, demand_millis);
+        }
         if still_held && self.is_contended() {
             return false;
         }
@@ -182,9 +226,42 @@ impl NodeCpu {
         divide
     }
 
+    /// [`NodeCpu::capacities`] of the members that may have changed — the active and the
+    /// released — as `(index, capacity)` in member order, written into `out` (`scratch` is
+    /// working space). Every other member is idle and keeps the cap it was granted.
+    fn candidate_capacities(&self, scratch: &mut Scratch, out: &mut Vec<(u32, u64)>) {
+        out.clear();
+        let contended = self.is_contended();
+        if contended {
+            scratch.members.clear();
+            let active = self.active.iter().map(|&k| self.members[k as usize]);
+            scratch.members.extend(active);
+            water_fill(
+                self.allocatable_millis,
+                &scratch.members,
+                &mut scratch.shares,
+            );
+        }
+        let mut shares = scratch.shares.iter();
+        for &k in &self.active {
+            let m = &self.members[k as usize];
+            let share = match shares.next() {
+                Some(&share) if contended && share < m.demand_millis => share,
+                _ => m.cap_millis,
+            };
+            out.push((k, share));
+        }
+        let idle = self.released.iter();
+        out.extend(idle.map(|&k| (k, self.members[k as usize].cap_millis)));
+        if !self.released.is_empty() {
+            out.sort_unstable_by_key(|&(k, _)| k);
+        }
+    }
+
     /// The CPU each member may use now, in member order: its cap while the node is not
     /// contended; otherwise its weighted share, or its cap when its demand is met (its rate is
     /// its demand either way, and an unchanged capacity needs no rescheduling).
+    #[cfg(test)]
     pub fn capacities(&self, out: &mut Vec<u64>) {
         if !self.is_contended() {
             out.clear();
@@ -207,12 +284,20 @@ struct Place {
     index: u32,
 }
 
+/// Working space for a division.
+#[derive(Default)]
+struct Scratch {
+    members: Vec<Member>,
+    shares: Vec<u64>,
+    candidates: Vec<(u32, u64)>,
+}
+
 /// Every node's CPU sharing, with each serving pod's place for constant-time updates.
 #[derive(Default)]
 pub struct CpuSharing {
     nodes: Vec<NodeCpu>,
     places: Vec<Option<Place>>,
-    shares: Vec<u64>,
+    scratch: Scratch,
     changed: Vec<(PodId, u64)>,
 }
 
@@ -276,15 +361,19 @@ impl CpuSharing {
     /// may use now, recorded as granted.
     pub fn changed_capacities(&mut self, node: NodeId) -> impl Iterator<Item = (PodId, u64)> + '_ {
         let n = &mut self.nodes[node.index()];
-        n.capacities(&mut self.shares);
+        let mut candidates = std::mem::take(&mut self.scratch.candidates);
+        n.candidate_capacities(&mut self.scratch, &mut candidates);
         n.stale = false;
+        n.released.clear();
         self.changed.clear();
-        for (m, &share) in n.members.iter_mut().zip(&self.shares) {
+        for &(k, share) in &candidates {
+            let m = &mut n.members[k as usize];
             if m.granted_millis != share {
                 m.granted_millis = share;
                 self.changed.push((m.pod, share));
             }
         }
+        self.scratch.candidates = candidates;
         self.changed.iter().copied()
     }
 }
@@ -350,10 +439,20 @@ mod tests {
         }
     }
 
+    /// The capacities a division of every member would pass on, in member order.
+    fn changed_by_full_scan(node: &NodeCpu) -> Vec<(PodId, u64)> {
+        let mut fresh = Vec::new();
+        node.capacities(&mut fresh);
+        let members = node.members.iter().zip(fresh);
+        let changed = members.filter(|(m, share)| m.granted_millis != *share);
+        changed.map(|(m, share)| (m.pod, share)).collect()
+    }
+
     proptest::proptest! {
         /// Demands change one at a time, as requests come and go, and the shares are divided
         /// again only when `set_demand` asks: each member's granted CPU is always what a fresh
-        /// division gives.
+        /// division gives, and the changes passed on are those of a division of every member,
+        /// in member order.
         #[test]
         fn skipped_divisions_would_not_have_changed_a_share(
             allocatable in 1000u64..16_000,
@@ -370,13 +469,46 @@ mod tests {
                 let i = pick % members.len();
                 let demand = (requests * 1000).min(members[i].1 * 1000);
                 if cpu.set_demand(PodId(i as u32), demand).is_some() {
-                    cpu.changed_capacities(node).for_each(drop);
+                    let expected = changed_by_full_scan(&cpu.nodes[0]);
+                    let changed: Vec<_> = cpu.changed_capacities(node).collect();
+                    proptest::prop_assert_eq!(changed, expected);
                 }
                 let n = &cpu.nodes[0];
                 let mut fresh = Vec::new();
                 n.capacities(&mut fresh);
                 let granted: Vec<u64> = n.members.iter().map(|m| m.granted_millis).collect();
                 proptest::prop_assert_eq!(granted, fresh);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// As above with pods joining and leaving (members change places): after every
+        /// division the changes passed on are a full division's, in member order.
+        #[test]
+        fn members_coming_and_going_keep_the_divisions_whole(
+            allocatable in 1000u64..8000,
+            steps in proptest::collection::vec((0u8..6, 0u32..10, 0u64..5), 1..300),
+        ) {
+            let node = NodeId(0);
+            let mut cpu = CpuSharing::default();
+            for (kind, pod, value) in steps {
+                let serving = cpu.places.get(pod as usize).is_some_and(Option::is_some);
+                let divide = match kind {
+                    0 if serving => cpu.leave(PodId(pod)).is_some(),
+                    1 if !serving => {
+                        let weight = 256 * (1 + u64::from(pod % 3));
+                        cpu.join(node, allocatable, member(pod, weight, (1 + value) * 1000, 0));
+                        true
+                    }
+                    _ if serving => cpu.set_demand(PodId(pod), value * 1000).is_some(),
+                    _ => false,
+                };
+                if divide && !cpu.nodes[0].members.is_empty() {
+                    let expected = changed_by_full_scan(&cpu.nodes[0]);
+                    let changed: Vec<_> = cpu.changed_capacities(node).collect();
+                    proptest::prop_assert_eq!(changed, expected);
+                }
             }
         }
     }
