@@ -25,9 +25,10 @@ const AHEAD_BYTES: usize = 4 << 20;
 const CHUNK_RANGE: (usize, usize) = (256, 16384);
 /// Chunks a sequence may have drawn and not yet read (beyond the one being filled).
 const CHUNKS_AHEAD: usize = 4;
-/// The engine wakes the helper after reading this many chunks of a sequence (or when one ran
-/// dry): waking it for every chunk would cost a system call each time.
-const WAKE_AFTER: u32 = 2;
+/// The engine wakes the helper after reading about one chunk of every sequence, or this many
+/// of one sequence, or when one ran dry: waking it for every chunk would cost a system call
+/// each time, and one wake refills every sequence that has room.
+const WAKE_AFTER: u32 = 3;
 /// Ends an arrival sequence: the process has no arrival left before the run's end.
 const NO_MORE: u64 = u64::MAX;
 
@@ -80,7 +81,7 @@ impl Draws {
                 .filter(|t| *t <= end),
             Draws::Ahead(ahead) => {
                 let lane = ahead.arrivals[service].as_mut()?;
-                let micros = lane.next();
+                let micros = lane.next(&mut ahead.waker);
                 if micros == NO_MORE {
                     // Stay on the end mark: asking again must not wait for a chunk that the
                     // helper, done with this sequence, will never send.
@@ -98,7 +99,7 @@ impl Draws {
     pub(super) fn work(&mut self, deployment: usize, dist: &DurationDist) -> u64 {
         match self {
             Draws::Inline { service_time, .. } => work_of(dist, &mut service_time[deployment]),
-            Draws::Ahead(ahead) => ahead.work[deployment].next(),
+            Draws::Ahead(ahead) => ahead.work[deployment].next(&mut ahead.waker),
         }
     }
 }
@@ -111,7 +112,29 @@ fn work_of(dist: &DurationDist, rng: &mut SimRng) -> u64 {
 pub(super) struct Ahead {
     arrivals: Vec<Option<Lane>>,
     work: Vec<Lane>,
+    waker: Waker,
     helper: Option<JoinHandle<()>>,
+}
+
+/// Decides when the engine wakes the helper.
+struct Waker {
+    helper: Option<thread::Thread>,
+    /// Chunks read, of all sequences, since the helper was last woken.
+    read: u32,
+    /// Wake it when `read` reaches this: the number of sequences.
+    every: u32,
+    /// Times it was woken: a lane counts its own chunks from the last.
+    epoch: u64,
+}
+
+impl Waker {
+    fn wake(&mut self) {
+        self.read = 0;
+        self.epoch += 1;
+        if let Some(helper) = &self.helper {
+            helper.unpark();
+        }
+    }
 }
 
 impl Ahead {
@@ -149,23 +172,25 @@ impl Ahead {
             .collect();
         // A chunk in the engine, one being filled and `CHUNKS_AHEAD` in between, per sequence.
         let per_sequence = (CHUNKS_AHEAD + 2) * std::mem::size_of::<u64>();
-        let chunk = (AHEAD_BYTES / (sources.len().max(1) * per_sequence))
-            .clamp(CHUNK_RANGE.0, CHUNK_RANGE.1);
+        let sequences = sources.len();
+        let chunk =
+            (AHEAD_BYTES / (sequences.max(1) * per_sequence)).clamp(CHUNK_RANGE.0, CHUNK_RANGE.1);
         let helper = thread::Builder::new()
             .name("kubesim-draws".into())
             .spawn(move || draw_ahead(sources, chunk))
             .expect("the operating system starts a thread");
-        let mut ahead = Ahead {
+        let waker = Waker {
+            helper: Some(helper.thread().clone()),
+            read: 0,
+            every: (sequences as u32).max(WAKE_AFTER),
+            epoch: 0,
+        };
+        Ahead {
             arrivals: arrival_lanes,
             work: work_lanes,
-            helper: None,
-        };
-        let waker = helper.thread().clone();
-        for lane in ahead.arrivals.iter_mut().flatten().chain(&mut ahead.work) {
-            lane.helper = Some(waker.clone());
+            waker,
+            helper: Some(helper),
         }
-        ahead.helper = Some(helper);
-        ahead
     }
 }
 
@@ -187,16 +212,16 @@ struct Lane {
     chunk: Vec<u64>,
     next: usize,
     from: Receiver<Vec<u64>>,
-    helper: Option<thread::Thread>,
-    /// Chunks read since the helper was last woken for this sequence.
-    unannounced: u32,
+    /// Chunks read since the helper was last woken (as of `epoch`).
+    read: u32,
+    epoch: u64,
 }
 
 impl Lane {
     #[inline]
-    fn next(&mut self) -> u64 {
+    fn next(&mut self, waker: &mut Waker) -> u64 {
         if self.next == self.chunk.len() {
-            self.refill();
+            self.refill(waker);
         }
         let value = self.chunk[self.next];
         self.next += 1;
@@ -204,11 +229,11 @@ impl Lane {
     }
 
     #[inline(never)]
-    fn refill(&mut self) {
+    fn refill(&mut self, waker: &mut Waker) {
         let chunk = match self.from.try_recv() {
             Ok(chunk) => chunk,
             Err(TryRecvError::Empty) => {
-                self.wake_helper();
+                waker.wake();
                 self.from
                     .recv()
                     .expect("the draw-ahead thread runs until the engine is done")
@@ -220,16 +245,13 @@ impl Lane {
         self.chunk = chunk;
         self.next = 0;
         // There is room for more chunks now.
-        self.unannounced += 1;
-        if self.unannounced >= WAKE_AFTER {
-            self.wake_helper();
+        if self.epoch != waker.epoch {
+            (self.read, self.epoch) = (0, waker.epoch);
         }
-    }
-
-    fn wake_helper(&mut self) {
-        self.unannounced = 0;
-        if let Some(helper) = &self.helper {
-            helper.unpark();
+        self.read += 1;
+        waker.read += 1;
+        if self.read >= WAKE_AFTER || waker.read >= waker.every {
+            waker.wake();
         }
     }
 }
@@ -249,8 +271,8 @@ fn channel() -> (Lane, Feed) {
         chunk: Vec::new(),
         next: 0,
         from,
-        helper: None,
-        unannounced: 0,
+        read: 0,
+        epoch: 0,
     };
     let feed = Feed {
         to,
