@@ -812,8 +812,8 @@ mod tests {
         assert!((g.mean(SimTime::from_secs(40)) - 3.5).abs() < 1e-9);
     }
 
-    #[test]
-    fn each_sample_has_its_own_intervals_latencies_batch_or_not() {
+    /// A recorder of one Service, "web", and nothing else.
+    fn one_service() -> Recorder {
         let names = SeriesNames {
             services: vec!["web"],
             deployments: vec![],
@@ -821,17 +821,24 @@ mod tests {
             pools: vec![],
             pool_prices: vec![],
         };
-        let mut r = Recorder::new(&names);
-        let serve = |r: &mut Recorder, n: usize, millis: u64| {
-            for _ in 0..n {
-                let latency = SimDuration::from_millis(millis);
-                let o = Observation::RequestServed {
-                    service: ServiceId(0),
-                    latency,
-                };
-                r.observe(SimTime::ZERO, o);
-            }
-        };
+        Recorder::new(&names)
+    }
+
+    /// Records `n` requests served by the one Service, the i-th after `latency(i)`.
+    fn serve(r: &mut Recorder, n: u64, latency: impl Fn(u64) -> SimDuration) {
+        for i in 0..n {
+            let o = Observation::RequestServed {
+                service: ServiceId(0),
+                latency: latency(i),
+            };
+            r.observe(SimTime::ZERO, o);
+        }
+    }
+
+    #[test]
+    fn each_sample_has_its_own_intervals_latencies_batch_or_not() {
+        let mut r = one_service();
+        let ms = |millis| move |_| SimDuration::from_millis(millis);
         // Row: t, rps, served, failed, availability, p50_ms, p99_ms, ... The interval
         // histogram has two significant digits: a value reads as the top of its bucket, within
         // 1 % above it.
@@ -842,7 +849,7 @@ mod tests {
             }
         };
         // Fewer than a batch: still waiting to go into the histograms when sampled.
-        serve(&mut r, 10, 100);
+        serve(&mut r, 10, ms(100));
         check(
             &r.sample(SimTime::from_secs(15), &[], ClusterSample::default()),
             10,
@@ -850,7 +857,7 @@ mod tests {
         );
         // Two batches and a part of one at 2 ms: nothing of the 100 ms interval left over.
         let served = 2 * LATENCY_BATCH + 7;
-        serve(&mut r, served, 2);
+        serve(&mut r, served as u64, ms(2));
         check(
             &r.sample(SimTime::from_secs(30), &[], ClusterSample::default()),
             served,
@@ -866,24 +873,8 @@ mod tests {
 
     #[test]
     fn histogram_memory_does_not_grow_with_requests() {
-        let names = SeriesNames {
-            services: vec!["web"],
-            deployments: vec![],
-            llm_deployments: vec![],
-            pools: vec![],
-            pool_prices: vec![],
-        };
-        let mut r = Recorder::new(&names);
-        let serve = |r: &mut Recorder, n: u64| {
-            for i in 0..n {
-                let latency = SimDuration::from_micros(1 + i % 5000);
-                let o = Observation::RequestServed {
-                    service: ServiceId(0),
-                    latency,
-                };
-                r.observe(SimTime::ZERO, o);
-            }
-        };
+        let mut r = one_service();
+        let serve = |r: &mut Recorder, n| serve(r, n, |i| SimDuration::from_micros(1 + i % 5000));
         let size = |r: &Recorder| {
             let s = &r.services[0];
             (s.latency_counts.memory_bytes(), s.pending.capacity())

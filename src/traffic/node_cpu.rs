@@ -12,7 +12,9 @@
 //! and nothing here does any work per request but keep the sum. When they do not, the CPU is
 //! divided by weight, work-conserving (weighted max-min fairness, "water-filling"): a member
 //! gets `min(demand, θ × weight)` with the level `θ` set so that the allocations add up to the
-//! allocatable CPU, so what a capped or idle member leaves goes to the others.
+//! allocatable CPU, so what a capped or idle member leaves goes to the others. An idle member
+//! (demand 0) always settles at its demand, so a division looks only at the members that want
+//! CPU and at those just gone idle (which get their cap back); the rest keep what they have.
 //!
 //! Approximations, stated: the pods' cgroups are treated as siblings with their own weights
 //! (the real hierarchy groups Burstable and BestEffort pods under QoS cgroups whose weights are
