@@ -244,14 +244,18 @@ impl NodeCpu {
                 &mut scratch.shares,
             );
         }
-        let mut shares = scratch.shares.iter();
-        for &k in &self.active {
+        for (j, &k) in self.active.iter().enumerate() {
             let m = &self.members[k as usize];
-            let share = match shares.next() {
-                Some(&share) if contended && share < m.demand_millis => share,
-                _ => m.cap_millis,
-            };
-            out.push((k, share));
+            // Uncontended, or the demand is met: the cap (the rate is the demand either way).
+            let held = contended && scratch.shares[j] < m.demand_millis;
+            out.push((
+                k,
+                if held {
+                    scratch.shares[j]
+                } else {
+                    m.cap_millis
+                },
+            ));
         }
         let idle = self.released.iter();
         out.extend(idle.map(|&k| (k, self.members[k as usize].cap_millis)));
