@@ -750,12 +750,18 @@ impl<'s> Engine<'s> {
             return;
         };
         let next = server.complete(self.now, generation, &mut self.slab, &mut self.outcomes);
-        let drained = server.is_idle();
+        let gone = server.is_idle() && server.is_deleting();
         let demand = server.tracks_demand().then(|| server.demand_millis());
+        debug_assert_eq!(
+            self.servers[pod.index()]
+                .as_ref()
+                .map(PodServer::is_deleting),
+            Some(self.cluster.pod(pod).deletion.is_some())
+        );
         self.schedule_completion(pod, next);
         self.update_cpu_demand(pod, demand);
         self.flush_outcomes();
-        if drained && self.cluster.pod(pod).deletion.is_some() {
+        if gone {
             self.finish_termination(pod);
         }
     }
@@ -922,7 +928,7 @@ impl<'s> Engine<'s> {
         } else {
             self.pod_event(pod, PodEventReason::Deleted, "Deleted while Pending".into());
         }
-        self.cluster.mark_deleted(pod, self.now);
+        self.mark_pod_deleted(pod);
         let dep = self.cluster.pod(pod).deployment;
         self.dirty.workload(dep);
         if was_ready {
@@ -946,6 +952,14 @@ impl<'s> Engine<'s> {
             .min(max_grace);
         self.queue
             .schedule(self.now + grace, Event::TerminationDeadline { pod });
+    }
+
+    /// Sets the pod's deletion timestamp, and tells its server (if it has one).
+    fn mark_pod_deleted(&mut self, pod: PodId) {
+        self.cluster.mark_deleted(pod, self.now);
+        if let Some(server) = self.servers.get_mut(pod.index()).and_then(Option::as_mut) {
+            server.mark_deleting();
+        }
     }
 
     /// Grace period over: whatever is still in flight fails, and the pod is gone.

@@ -88,7 +88,10 @@ impl Engine<'_> {
             deployment: dep,
             listening_from: self.now + warmup,
         };
-        let server = PodServer::new(instance, cap, quota, workload, self.now);
+        let mut server = PodServer::new(instance, cap, quota, workload, self.now);
+        if self.cluster.pod(pod).deletion.is_some() {
+            server.mark_deleting();
+        }
         let crash_mtbf = workload.crash_mtbf;
         if self.containers.len() <= pod.index() {
             self.containers

@@ -126,11 +126,11 @@ impl Engine<'_> {
         };
         let mut out = std::mem::take(&mut self.llm_outcomes);
         let step = llm.step_done(self.now, generation, &mut out);
-        let drained = server.is_idle();
+        let gone = server.is_idle() && server.is_deleting();
         self.schedule_llm_step(pod, step);
         self.observe_llm_outcomes(&mut out);
         self.llm_outcomes = out;
-        if drained && self.cluster.pod(pod).deletion.is_some() {
+        if gone {
             self.finish_termination(pod);
         }
     }

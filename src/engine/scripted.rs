@@ -452,7 +452,7 @@ impl Engine<'_> {
         );
         self.pod_event(pod, PodEventReason::Killing, message);
         let deployment = self.cluster.pod(pod).deployment;
-        self.cluster.mark_deleted(pod, self.now);
+        self.mark_pod_deleted(pod);
         self.observe_ready(deployment);
     }
 

@@ -257,6 +257,50 @@ mod tests {
         assert!(q.is_empty());
     }
 
+    /// Runs `ops` on a queue and on a model, checking every pop. Op kinds: 0 plain event, 1–2
+    /// set timer `id`, 3 and above pop. The model is a Vec sorted by (time, seq) in which setting
+    /// a timer removes its earlier entry.
+    fn check_against_model(ops: &[(u64, u32, u8)]) -> Result<(), TestCaseError> {
+        let mut q = EventQueue::new();
+        let mut model: Vec<(u64, usize, Option<u32>)> = Vec::new();
+        let mut now = 0;
+        for (i, (dt, id, kind)) in ops.iter().enumerate() {
+            let t = now + dt;
+            match kind {
+                0 => {
+                    q.schedule(SimTime::from_micros(t), i);
+                    model.push((t, i, None));
+                }
+                1 | 2 => {
+                    q.schedule_timer(*id, SimTime::from_micros(t), i);
+                    model.retain(|m| m.2 != Some(*id));
+                    model.push((t, i, Some(*id)));
+                }
+                _ => {
+                    model.sort();
+                    let got = q.pop().map(|(t, e)| (t.as_micros(), e));
+                    let want = (!model.is_empty())
+                        .then(|| model.remove(0))
+                        .map(|m| (m.0, m.1));
+                    prop_assert_eq!(got, want);
+                    if let Some((t, _)) = got {
+                        now = t;
+                    }
+                }
+            }
+            prop_assert_eq!(q.len(), model.len());
+        }
+        model.sort();
+        let rest: Vec<(u64, usize)> = std::iter::from_fn(|| q.pop())
+            .map(|(t, e)| (t.as_micros(), e))
+            .collect();
+        prop_assert_eq!(
+            rest,
+            model.into_iter().map(|m| (m.0, m.1)).collect::<Vec<_>>()
+        );
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn interleaved_pops_and_schedules_match_a_sorted_model(ops in proptest::collection::vec((0u64..40, proptest::bool::ANY), 1..400)) {
@@ -283,38 +327,14 @@ mod tests {
         fn events_and_timers_match_a_model_where_a_timer_keeps_its_last_setting(
             ops in proptest::collection::vec((0u64..30, 0u32..6, 0u8..4), 1..400)
         ) {
-            // Op kinds: 0 plain event, 1–2 set timer `id` (ids < 6), 3 pop. Model: a Vec sorted by
-            // (time, seq) in which setting a timer removes its earlier entry.
-            let mut q = EventQueue::new();
-            let mut model: Vec<(u64, usize, Option<u32>)> = Vec::new();
-            let mut now = 0;
-            for (i, (dt, id, kind)) in ops.iter().enumerate() {
-                let t = now + dt;
-                match kind {
-                    0 => {
-                        q.schedule(SimTime::from_micros(t), i);
-                        model.push((t, i, None));
-                    }
-                    1 | 2 => {
-                        q.schedule_timer(*id, SimTime::from_micros(t), i);
-                        model.retain(|m| m.2 != Some(*id));
-                        model.push((t, i, Some(*id)));
-                    }
-                    _ => {
-                        model.sort();
-                        let got = q.pop().map(|(t, e)| (t.as_micros(), e));
-                        let want = (!model.is_empty()).then(|| model.remove(0)).map(|m| (m.0, m.1));
-                        prop_assert_eq!(got, want);
-                        if let Some((t, _)) = got {
-                            now = t;
-                        }
-                    }
-                }
-                prop_assert_eq!(q.len(), model.len());
-            }
-            model.sort();
-            let rest: Vec<(u64, usize)> = std::iter::from_fn(|| q.pop()).map(|(t, e)| (t.as_micros(), e)).collect();
-            prop_assert_eq!(rest, model.into_iter().map(|m| (m.0, m.1)).collect::<Vec<_>>());
+            check_against_model(&ops)?;
+        }
+
+        #[test]
+        fn many_timers_grow_the_tree_and_reuse_slots_like_the_model(
+            ops in proptest::collection::vec((0u64..30, 0u32..300, 0u8..5), 1..1500)
+        ) {
+            check_against_model(&ops)?;
         }
 
         #[test]

@@ -9,7 +9,7 @@
 /// Index of a timer that has no pending entry.
 const NOT_PENDING: u32 = u32::MAX;
 
-/// A heap entry: the event itself waits in `Timers::events`, so entries stay small (32 bytes,
+/// A heap entry: the event itself waits in its `Timer`, so entries stay small (32 bytes,
 /// two to a cache line) for the sifts.
 #[derive(Clone, Copy)]
 struct Entry {
@@ -19,18 +19,24 @@ struct Entry {
 
 pub(super) struct Timers<E> {
     heap: Vec<Entry>,
-    /// Each timer's index in `heap`, or `NOT_PENDING`.
-    index: Vec<u32>,
-    /// Each timer's pending event (meaningless where it has none).
-    events: Vec<E>,
+    /// By timer id: where its entry is in `heap` and its pending event, side by side (setting a
+    /// timer reads the one and writes the other).
+    timers: Vec<Timer<E>>,
+}
+
+/// A timer's place in the heap (`NOT_PENDING`: none) and its pending event (meaningless where
+/// it has none).
+#[derive(Clone, Copy)]
+struct Timer<E> {
+    index: u32,
+    event: E,
 }
 
 impl<E: Copy> Timers<E> {
     pub(super) fn new() -> Self {
         Timers {
             heap: Vec::new(),
-            index: Vec::new(),
-            events: Vec::new(),
+            timers: Vec::new(),
         }
     }
 
@@ -42,7 +48,7 @@ impl<E: Copy> Timers<E> {
     pub(super) fn peek(&self) -> Option<(u128, E)> {
         self.heap
             .first()
-            .map(|e| (e.key, self.events[e.id as usize]))
+            .map(|e| (e.key, self.timers[e.id as usize].event))
     }
 
     /// The earliest entry's timer id.
@@ -53,12 +59,16 @@ impl<E: Copy> Timers<E> {
     /// Sets timer `id` to fire at `key`, replacing its pending entry if it has one.
     pub(super) fn set(&mut self, id: u32, key: u128, event: E) {
         let slot = id as usize;
-        if self.index.len() <= slot {
-            self.index.resize(slot + 1, NOT_PENDING);
-            self.events.resize(slot + 1, event);
+        if self.timers.len() <= slot {
+            let idle = Timer {
+                index: NOT_PENDING,
+                event,
+            };
+            self.timers.resize(slot + 1, idle);
         }
-        self.events[slot] = event;
-        let at = self.index[slot];
+        let timer = &mut self.timers[slot];
+        timer.event = event;
+        let at = timer.index;
         if at == NOT_PENDING {
             self.heap.push(Entry { key, id });
             self.sift_up(self.heap.len() - 1);
@@ -79,7 +89,7 @@ impl<E: Copy> Timers<E> {
         debug_assert_eq!(self.top_id(), Some(id));
         debug_assert!(key >= self.heap[0].key);
         self.heap[0].key = key;
-        self.events[id as usize] = event;
+        self.timers[id as usize].event = event;
         self.sift_down(0);
     }
 
@@ -89,11 +99,11 @@ impl<E: Copy> Timers<E> {
             return;
         };
         if self.heap.is_empty() {
-            self.index[last.id as usize] = NOT_PENDING;
+            self.timers[last.id as usize].index = NOT_PENDING;
             return;
         }
         let top = std::mem::replace(&mut self.heap[0], last);
-        self.index[top.id as usize] = NOT_PENDING;
+        self.timers[top.id as usize].index = NOT_PENDING;
         self.sift_down(0);
     }
 
@@ -102,7 +112,7 @@ impl<E: Copy> Timers<E> {
     fn sift_up(&mut self, at: usize) {
         // Slices of two distinct fields: the compiler knows a write to one leaves the other's
         // length alone, so the loop's bounds hold without being checked again.
-        let (heap, index) = (&mut self.heap[..], &mut self.index[..]);
+        let (heap, timers) = (&mut self.heap[..], &mut self.timers[..]);
         let moving = heap[at];
         let mut hole = at;
         while hole > 0 {
@@ -111,17 +121,17 @@ impl<E: Copy> Timers<E> {
             if above.key <= moving.key {
                 break;
             }
-            move_entry(heap, index, hole, above);
+            move_entry(heap, timers, hole, above);
             hole = parent;
         }
-        move_entry(heap, index, hole, moving);
+        move_entry(heap, timers, hole, moving);
     }
 
     /// Moves the entry at `at` down to its place, as [`Timers::sift_up`] does upwards. While a
     /// hole has both children the smaller is picked by arithmetic, not a branch: which one is
     /// earlier is a coin toss the branch predictor cannot learn.
     fn sift_down(&mut self, at: usize) {
-        let (heap, index) = (&mut self.heap[..], &mut self.index[..]);
+        let (heap, timers) = (&mut self.heap[..], &mut self.timers[..]);
         let len = heap.len();
         let moving = heap[at];
         let mut hole = at;
@@ -132,21 +142,21 @@ impl<E: Copy> Timers<E> {
             if moving.key <= below.key {
                 break;
             }
-            move_entry(heap, index, hole, below);
+            move_entry(heap, timers, hole, below);
             hole = child;
             left = 2 * hole + 1;
         }
         if left + 1 == len && heap[left].key < moving.key {
-            move_entry(heap, index, hole, heap[left]);
+            move_entry(heap, timers, hole, heap[left]);
             hole = left;
         }
-        move_entry(heap, index, hole, moving);
+        move_entry(heap, timers, hole, moving);
     }
 }
 
-/// Puts `entry` at `at` in `heap` and records where it is in `index`.
+/// Puts `entry` at `at` in `heap` and records where it is in its timer.
 #[inline(always)]
-fn move_entry(heap: &mut [Entry], index: &mut [u32], at: usize, entry: Entry) {
+fn move_entry<E>(heap: &mut [Entry], timers: &mut [Timer<E>], at: usize, entry: Entry) {
     heap[at] = entry;
-    index[entry.id as usize] = at as u32;
+    timers[entry.id as usize].index = at as u32;
 }

@@ -334,6 +334,9 @@ pub struct PodServer {
     /// A batch (Job) pod's container: busy computing its whole run, it wants all the CPU its
     /// cap allows, whatever requests it has.
     cpu_bound: bool,
+    /// Its pod is being deleted: it terminates once it has drained. Kept here so that a
+    /// completion need not look at the pod.
+    deleting: bool,
     concurrency: usize,
     queue_limit: usize,
     timeout: SimDuration,
@@ -373,6 +376,7 @@ impl PodServer {
             quota_millis: quota_millis.unwrap_or(u64::MAX),
             tracks_demand: false,
             cpu_bound: false,
+            deleting: false,
             concurrency: workload.concurrency.max(1) as usize,
             queue_limit: workload.queue_limit as usize,
             timeout: workload.timeout,
@@ -419,6 +423,17 @@ impl PodServer {
     /// From now on it wants all the CPU its cap allows (a Job's pod running its work).
     pub fn set_cpu_bound(&mut self) {
         self.cpu_bound = true;
+    }
+
+    /// Its pod is being deleted (from now on, draining means the pod is gone).
+    pub fn mark_deleting(&mut self) {
+        self.deleting = true;
+    }
+
+    /// Whether its pod is being deleted.
+    #[inline]
+    pub fn is_deleting(&self) -> bool {
+        self.deleting
     }
 
     /// Whether its node could be contended, so that its demand matters.
