@@ -751,7 +751,7 @@ impl<'s> Engine<'s> {
         };
         let next = server.complete(self.now, generation, &mut self.slab, &mut self.outcomes);
         let gone = server.is_idle() && server.is_deleting();
-        let demand = server.tracks_demand().then(|| server.demand_millis());
+        let demand = server.tracked_demand();
         debug_assert_eq!(
             self.servers[pod.index()]
                 .as_ref()
@@ -759,7 +759,7 @@ impl<'s> Engine<'s> {
             Some(self.cluster.pod(pod).deletion.is_some())
         );
         self.schedule_completion(pod, next);
-        self.update_cpu_demand(pod, demand);
+        self.update_cpu_demand(demand);
         self.flush_outcomes();
         if gone {
             self.finish_termination(pod);
@@ -775,8 +775,8 @@ impl<'s> Engine<'s> {
 
     /// A pod's server starts on its node: it joins the node's CPU sharing with its weight (CPU
     /// shares from its request) and its cap (its limit, or the node's allocatable CPU).
-    /// Returns the cap and the CFS quota for its server.
-    fn join_node_cpu(&mut self, pod: PodId) -> (u64, Option<u64>) {
+    /// Returns the cap and the CFS quota for its server, and its place in the node's sharing.
+    fn join_node_cpu(&mut self, pod: PodId) -> (u64, Option<u64>, node_cpu::Place) {
         let p = self.cluster.pod(pod);
         let node = p.node.expect("a started pod is bound");
         let allocatable =
@@ -793,25 +793,43 @@ impl<'s> Engine<'s> {
             demand_millis: 0,
             granted_millis: cap,
         };
-        if let Some(previous) = self.cpu.leave(pod) {
+        if let Some(previous) = self.leave_node_cpu(pod) {
             self.track_node_demand(previous); // not expected: its old server was taken away
         }
-        self.cpu.join(node, allocatable, member);
-        (cap, quota)
+        let place = self.cpu.join(node, allocatable, member);
+        (cap, quota, place)
     }
 
-    /// The pod's demand for CPU may have changed (`None`: its node can never be contended, so
-    /// it does not matter): on a contended node, every pod's share changes.
+    /// The pod stops sharing its node's CPU; returns the node (`None`: it was not sharing).
+    /// The member that takes its place there learns its new place.
+    fn leave_node_cpu(&mut self, pod: PodId) -> Option<NodeId> {
+        let departure = self.cpu.leave(pod)?;
+        if let Some((moved, place)) = departure.moved {
+            let server = self.servers.get_mut(moved.index()).and_then(Option::as_mut);
+            debug_assert!(
+                server.is_some(),
+                "a member of a node's sharing has a server"
+            );
+            if let Some(server) = server {
+                server.set_cpu_place(place);
+            }
+        }
+        Some(departure.node)
+    }
+
+    /// A server's demand for CPU, at its place in its node's sharing, may have changed
+    /// (`None`: its node can never be contended, so it does not matter): on a contended node,
+    /// every pod's share changes.
     #[inline(always)]
-    fn update_cpu_demand(&mut self, pod: PodId, demand_millis: Option<u64>) {
-        if let Some(demand) = demand_millis {
-            self.set_cpu_demand(pod, demand);
+    fn update_cpu_demand(&mut self, demand: Option<(node_cpu::Place, u64)>) {
+        if let Some((place, millis)) = demand {
+            self.set_cpu_demand(place, millis);
         }
     }
 
     /// [`Self::update_cpu_demand`] on a node that may be contended.
-    fn set_cpu_demand(&mut self, pod: PodId, demand_millis: u64) {
-        if let Some(node) = self.cpu.set_demand(pod, demand_millis) {
+    fn set_cpu_demand(&mut self, place: node_cpu::Place, demand_millis: u64) {
+        if let Some(node) = self.cpu.set_demand_at(place, demand_millis) {
             self.reshare_node_cpu(node);
         }
     }
@@ -983,7 +1001,7 @@ impl<'s> Engine<'s> {
     fn take_server(&mut self, pod: PodId) -> Option<PodServer> {
         let mut server = self.servers.get_mut(pod.index()).and_then(Option::take)?;
         server.advance(self.now);
-        if let Some(node) = self.cpu.leave(pod) {
+        if let Some(node) = self.leave_node_cpu(pod) {
             self.track_node_demand(node);
         }
         if let Some(cfs) = server.cfs_periods() {

@@ -51,9 +51,9 @@ impl<'s> Engine<'s> {
             .as_mut()
             .expect("endpoints are started pods");
         let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
-        let demand = server.tracks_demand().then(|| server.demand_millis());
+        let demand = server.tracked_demand();
         self.schedule_completion(pod, next);
-        self.update_cpu_demand(pod, demand);
+        self.update_cpu_demand(demand);
         self.flush_outcomes();
         if models_memory {
             self.check_memory_limit(pod);
@@ -292,9 +292,9 @@ impl<'s> Engine<'s> {
         };
         self.frames.set_cpu_waiter(root, r);
         let next = server.resume(self.now, slot, work);
-        let demand = server.tracks_demand().then(|| server.demand_millis());
+        let demand = server.tracked_demand();
         self.schedule_completion(pod, next);
-        self.update_cpu_demand(pod, demand);
+        self.update_cpu_demand(demand);
     }
 
     /// The current call step of frame `r`.
@@ -458,9 +458,9 @@ impl<'s> Engine<'s> {
         self.frames.finish(root);
         self.slab.get_mut(slot).link.frame = NO_FRAME;
         let next = server.finish(self.now, slot, failure, &mut self.slab, &mut self.outcomes);
-        let demand = server.tracks_demand().then(|| server.demand_millis());
+        let demand = server.tracked_demand();
         self.schedule_completion(pod, next);
-        self.update_cpu_demand(pod, demand);
+        self.update_cpu_demand(demand);
         self.flush_outcomes();
     }
 }

@@ -283,11 +283,21 @@ impl NodeCpu {
     }
 }
 
-/// Where a pod is a member: its node and its index there.
-#[derive(Clone, Copy, Debug)]
-struct Place {
+/// Where a pod is a member: its node and its index there. A pod's server keeps a copy, so
+/// that a demand change need not look it up (the engine updates the copy when a departure
+/// moves a member).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
     node: u32,
     index: u32,
+}
+
+/// A member's departure from a node.
+#[derive(Clone, Copy, Debug)]
+pub struct Departure {
+    pub node: NodeId,
+    /// The member that took the departed one's index, with its new place.
+    pub moved: Option<(PodId, Place)>,
 }
 
 /// Working space for a division.
@@ -309,8 +319,8 @@ pub struct CpuSharing {
 
 impl CpuSharing {
     /// The pod starts serving on `node` (whose allocatable CPU is `allocatable_millis`).
-    /// Returns true when the node is now contended.
-    pub fn join(&mut self, node: NodeId, allocatable_millis: u64, member: Member) -> bool {
+    /// Returns its place.
+    pub fn join(&mut self, node: NodeId, allocatable_millis: u64, member: Member) -> Place {
         if self.nodes.len() <= node.index() {
             self.nodes.resize_with(node.index() + 1, NodeCpu::default);
         }
@@ -321,22 +331,27 @@ impl CpuSharing {
         if self.places.len() <= pod {
             self.places.resize(pod + 1, None);
         }
-        self.places[pod] = Some(Place {
+        let place = Place {
             node: node.0,
             index,
-        });
-        n.is_contended()
+        };
+        self.places[pod] = Some(place);
+        place
     }
 
-    /// The pod stops serving. Returns its node (`None`: it was not serving).
-    pub fn leave(&mut self, pod: PodId) -> Option<NodeId> {
+    /// The pod stops serving (`None`: it was not serving).
+    pub fn leave(&mut self, pod: PodId) -> Option<Departure> {
         let place = self.places.get_mut(pod.index())?.take()?;
         let n = &mut self.nodes[place.node as usize];
         n.leave(place.index as usize);
-        if let Some(moved) = n.members.get(place.index as usize) {
-            self.places[moved.pod.index()] = Some(place);
+        let moved = n.members.get(place.index as usize).map(|m| (m.pod, place));
+        if let Some((moved, _)) = moved {
+            self.places[moved.index()] = Some(place);
         }
-        Some(NodeId(place.node))
+        Some(Departure {
+            node: NodeId(place.node),
+            moved,
+        })
     }
 
     /// Whether the serving pods on `node` could want more CPU than it has.
@@ -355,11 +370,20 @@ impl CpuSharing {
     }
 
     /// The pod's demand changed. Returns its node when the shares there must be divided again.
-    #[inline]
     pub fn set_demand(&mut self, pod: PodId, demand_millis: u64) -> Option<NodeId> {
         let place = (*self.places.get(pod.index())?)?;
-        self.nodes[place.node as usize]
-            .set_demand(place.index as usize, demand_millis)
+        self.set_demand_at(place, demand_millis)
+    }
+
+    /// [`CpuSharing::set_demand`] of the member at `place` (which must be current).
+    #[inline]
+    pub fn set_demand_at(&mut self, place: Place, demand_millis: u64) -> Option<NodeId> {
+        let n = &mut self.nodes[place.node as usize];
+        debug_assert_eq!(
+            self.places[n.members[place.index as usize].pod.index()],
+            Some(place)
+        );
+        n.set_demand(place.index as usize, demand_millis)
             .then_some(NodeId(place.node))
     }
 
@@ -496,19 +520,29 @@ mod tests {
             allocatable in 1000u64..8000,
             steps in proptest::collection::vec((0u8..6, 0u32..10, 0u64..5), 1..300),
         ) {
+            // Demands are set at the places `join` and `leave` hand out, as the engine's
+            // servers keep them (`set_demand_at` checks each against the pod's own).
             let node = NodeId(0);
             let mut cpu = CpuSharing::default();
+            let mut places = std::collections::BTreeMap::new();
             for (kind, pod, value) in steps {
-                let serving = cpu.places.get(pod as usize).is_some_and(Option::is_some);
-                let divide = match kind {
-                    0 if serving => cpu.leave(PodId(pod)).is_some(),
-                    1 if !serving => {
-                        let weight = 256 * (1 + u64::from(pod % 3));
-                        cpu.join(node, allocatable, member(pod, weight, (1 + value) * 1000, 0));
+                let divide = match (kind, places.get(&pod).copied()) {
+                    (0, Some(_)) => {
+                        places.remove(&pod);
+                        let departure = cpu.leave(PodId(pod)).expect("serving");
+                        if let Some((moved, place)) = departure.moved {
+                            places.insert(moved.0, place);
+                        }
                         true
                     }
-                    _ if serving => cpu.set_demand(PodId(pod), value * 1000).is_some(),
-                    _ => false,
+                    (1, None) => {
+                        let weight = 256 * (1 + u64::from(pod % 3));
+                        let joined = member(pod, weight, (1 + value) * 1000, 0);
+                        places.insert(pod, cpu.join(node, allocatable, joined));
+                        true
+                    }
+                    (_, Some(place)) => cpu.set_demand_at(place, value * 1000).is_some(),
+                    (_, None) => false,
                 };
                 if divide && !cpu.nodes[0].members.is_empty() {
                     let expected = changed_by_full_scan(&cpu.nodes[0]);
@@ -574,8 +608,8 @@ mod tests {
     fn only_changed_capacities_are_passed_on() {
         let mut cpu = CpuSharing::default();
         let node = NodeId(3);
-        assert!(!cpu.join(node, 4000, member(0, 256, 4000, 0)));
-        assert!(!cpu.join(node, 4000, member(1, 768, 1000, 0)));
+        cpu.join(node, 4000, member(0, 256, 4000, 0));
+        let one = cpu.join(node, 4000, member(1, 768, 1000, 0));
         let changed: Vec<_> = cpu.changed_capacities(node).collect();
         assert_eq!(
             changed,
@@ -596,10 +630,14 @@ mod tests {
         let changed: Vec<_> = cpu.changed_capacities(node).collect();
         assert_eq!(changed, [(PodId(0), 4000)]);
         // Pod 0 leaves: pod 1 moved to index 0 and is still found.
-        assert_eq!(cpu.leave(PodId(0)), Some(node));
+        let departure = cpu.leave(PodId(0)).expect("pod 0 serves");
+        assert_eq!(departure.node, node);
+        let (moved, place) = departure.moved.expect("pod 1 took index 0");
+        assert_eq!(moved, PodId(1));
+        assert_ne!(place, one);
         assert!(!cpu.may_contend(node));
         assert_eq!(cpu.set_demand(PodId(1), 500), None);
         assert_eq!(cpu.changed_capacities(node).count(), 0);
-        assert_eq!(cpu.leave(PodId(0)), None, "not a member any more");
+        assert!(cpu.leave(PodId(0)).is_none(), "not a member any more");
     }
 }

@@ -33,6 +33,7 @@ use serde::Serialize;
 
 use super::calls::CallRef;
 use super::llm::batching::LlmServer;
+use super::node_cpu::Place;
 use crate::cluster::{DeploymentId, ServiceId};
 use crate::scenario::WorkloadModel;
 use crate::sim::{SimDuration, SimTime};
@@ -331,6 +332,8 @@ pub struct PodServer {
     quota_millis: u64,
     /// Its node could be contended: the engine follows its demand.
     tracks_demand: bool,
+    /// Where it is in its node's CPU sharing (set by the engine when it joins).
+    cpu_place: Option<Place>,
     /// A batch (Job) pod's container: busy computing its whole run, it wants all the CPU its
     /// cap allows, whatever requests it has.
     cpu_bound: bool,
@@ -375,6 +378,7 @@ impl PodServer {
             cap_millis,
             quota_millis: quota_millis.unwrap_or(u64::MAX),
             tracks_demand: false,
+            cpu_place: None,
             cpu_bound: false,
             deleting: false,
             concurrency: workload.concurrency.max(1) as usize,
@@ -436,14 +440,20 @@ impl PodServer {
         self.deleting
     }
 
-    /// Whether its node could be contended, so that its demand matters.
-    #[inline]
-    pub fn tracks_demand(&self) -> bool {
-        self.tracks_demand
-    }
-
     pub fn set_tracks_demand(&mut self, tracks: bool) {
         self.tracks_demand = tracks;
+    }
+
+    /// Its place in its node's CPU sharing is now `place`.
+    pub fn set_cpu_place(&mut self, place: Place) {
+        self.cpu_place = Some(place);
+    }
+
+    /// Its place in its node's CPU sharing and its demand, if its node could be contended.
+    #[inline]
+    pub fn tracked_demand(&self) -> Option<(Place, u64)> {
+        let place = self.cpu_place.filter(|_| self.tracks_demand)?;
+        Some((place, self.demand_millis()))
     }
 
     /// Its node's share changed: from `now` it may use `capacity_millis`. Returns a completion
