@@ -1717,14 +1717,12 @@ impl<'s> Engine<'s> {
     }
 
     fn on_scrape(&mut self) {
-        let running: Vec<(PodId, SimTime, Option<MemoryModel>)> = self
-            .cluster
-            .pods
-            .iter()
-            .filter(|p| p.phase == PodPhase::Running)
-            .filter_map(|p| {
+        let running: Vec<(PodId, SimTime, Option<MemoryModel>)> = (self.cluster.running.iter())
+            .filter_map(|&id| {
+                let p = self.cluster.pod(id);
+                debug_assert_eq!(p.phase, PodPhase::Running);
                 let memory = self.cluster.deployment(p.deployment).spec.workload.memory;
-                p.started.map(|s| (p.id, s, memory))
+                p.started.map(|s| (id, s, memory))
             })
             .collect();
         for (pod, started, memory) in running {
@@ -1827,8 +1825,8 @@ impl<'s> Engine<'s> {
         let live = d
             .replica_sets
             .iter()
-            .flat_map(|&rs| self.cluster.pods_of(rs));
-        live.filter_map(|p| self.servers.get(p.id.index()).and_then(Option::as_ref))
+            .flat_map(|&rs| self.cluster.pod_ids_of(rs));
+        live.filter_map(|p| self.servers.get(p.index()).and_then(Option::as_ref))
     }
 
     /// An LLM Deployment's servers summed (KV usage: the mean over them); `None` for others.

@@ -483,6 +483,9 @@ pub struct Cluster {
     pub unscheduled: BTreeSet<PodId>,
     /// Pods deleted but not yet gone (draining within their grace period), by id.
     pub terminating: BTreeSet<PodId>,
+    /// Pods in phase Running, by id: what metrics-server scrapes (a scan of every pod ever
+    /// created would grow with the run).
+    pub running: BTreeSet<PodId>,
     /// Whether any workload's pods carry inter-pod (anti-)affinity (when none does, the
     /// InterPodAffinity plugin has nothing to look at for pods without it).
     pub any_pod_affinity: bool,
@@ -1204,6 +1207,7 @@ impl Cluster {
         p.phase = PodPhase::Terminated;
         p.ready = false;
         self.terminating.remove(&pod);
+        self.running.remove(&pod);
         if let Some(node) = p.node {
             let template = Arc::clone(&p.template);
             self.release_from(node, pod, &template);
@@ -1249,6 +1253,7 @@ impl Cluster {
         let p = &mut self.pods[pod.index()];
         p.phase = PodPhase::Running;
         p.started = Some(now);
+        self.running.insert(pod);
         self.set_ready(pod, ready, now);
         self.journal_pod(pod);
     }
@@ -1338,6 +1343,11 @@ impl Cluster {
     /// Pods of a ReplicaSet that still exist: the active ones (by id), then those terminating
     /// (by id). No allocation: the HPA calls this every sync.
     pub fn pods_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = &Pod> {
+        self.pod_ids_of(rs).map(|id| &self.pods[id.index()])
+    }
+
+    /// [`Cluster::pods_of`] by id (only the terminating pods are looked at).
+    pub fn pod_ids_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = PodId> + '_ {
         let terminating = self
             .terminating
             .iter()
@@ -1346,7 +1356,7 @@ impl Cluster {
             .pods
             .iter()
             .chain(terminating)
-            .map(|id| &self.pods[id.index()])
+            .copied()
     }
 
     /// Pods of a Deployment that are Ready.
