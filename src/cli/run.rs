@@ -1,6 +1,8 @@
 //! `kubesim run`: run one scenario, print the summary, write the run directory.
 
 use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 use anyhow::Context;
 
@@ -82,8 +84,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         history: &result.history,
         resolved_yaml: &scenario.resolved_yaml,
     };
-    let narrator = streamed.narrator;
-    (streamed.decisions.finish())
+    let (decisions_written, narrator) = streamed.decisions.finish();
+    (decisions_written)
         .and_then(|()| streamed.timeseries.finish())
         .and_then(|()| output::write_files(staging.path(), &files))
         .map_err(|e| staging.io_error(e))
@@ -123,18 +125,17 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 /// The records a run writes into its staging directory as it goes (not kept in memory: a large
 /// cluster's day makes hundreds of megabytes of them), and the HPA story told from them.
 struct Streamed {
-    decisions: JsonLinesFile,
+    decisions: DecisionWriter,
     timeseries: TimeSeriesFile,
-    narrator: Narrator,
 }
 
 impl Streamed {
     fn create(staging: &run_dir::Staging) -> anyhow::Result<Streamed> {
         let create = || -> std::io::Result<Streamed> {
+            let decisions = JsonLinesFile::create(&staging.path().join("hpa_decisions.jsonl"))?;
             Ok(Streamed {
-                decisions: JsonLinesFile::create(&staging.path().join("hpa_decisions.jsonl"))?,
+                decisions: DecisionWriter::start(decisions, Narrator::new(pages::REPORT_SENTENCES)),
                 timeseries: TimeSeriesFile::create(&staging.path().join(output::TIMESERIES_FILE))?,
-                narrator: Narrator::new(pages::REPORT_SENTENCES),
             })
         };
         create()
@@ -153,7 +154,64 @@ impl RecordSink for Streamed {
     }
 
     fn hpa_decision(&mut self, decision: HpaDecision) {
-        self.decisions.write(&decision);
-        self.narrator.offer(decision);
+        self.decisions.push(decision);
+    }
+}
+
+/// Decisions handed over to the writer at once: a hand-over costs a wake-up of its thread.
+const DECISION_BATCH: usize = 512;
+
+/// Writes the HPA decisions (`hpa_decisions.jsonl`) and tells their story on a thread of its
+/// own, in the order they were made, so that the simulation does not wait for the JSON (on a
+/// large cluster's day, half a gigabyte of it).
+struct DecisionWriter {
+    batch: Vec<HpaDecision>,
+    to_writer: Option<mpsc::SyncSender<Vec<HpaDecision>>>,
+    writer: JoinHandle<(std::io::Result<()>, Narrator)>,
+}
+
+impl DecisionWriter {
+    fn start(mut file: JsonLinesFile, mut narrator: Narrator) -> DecisionWriter {
+        let (to_writer, batches) = mpsc::sync_channel::<Vec<HpaDecision>>(4);
+        let writer = std::thread::spawn(move || {
+            for batch in batches {
+                for decision in batch {
+                    file.write(&decision);
+                    narrator.offer(decision);
+                }
+            }
+            (file.finish(), narrator)
+        });
+        DecisionWriter {
+            batch: Vec::with_capacity(DECISION_BATCH),
+            to_writer: Some(to_writer),
+            writer,
+        }
+    }
+
+    fn push(&mut self, decision: HpaDecision) {
+        self.batch.push(decision);
+        if self.batch.len() == DECISION_BATCH {
+            self.hand_over();
+        }
+    }
+
+    fn hand_over(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(DECISION_BATCH));
+        if let Some(to_writer) = &self.to_writer {
+            // Only fails if the writer has stopped; `finish` then reports why.
+            let _ = to_writer.send(batch);
+        }
+    }
+
+    /// Writes what is left and waits for the writer: whether the file was written, and the
+    /// story.
+    fn finish(mut self) -> (std::io::Result<()>, Narrator) {
+        self.hand_over();
+        self.to_writer = None;
+        self.writer.join().unwrap_or_else(|_| {
+            let stopped = std::io::Error::other("the HPA decisions' writer stopped");
+            (Err(stopped), Narrator::new(pages::REPORT_SENTENCES))
+        })
     }
 }
