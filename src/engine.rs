@@ -356,6 +356,8 @@ struct Engine<'s> {
     /// The pending `SchedulerRetry`, if any.
     scheduler_wakeup: Option<SimTime>,
     metrics_server: MetricsServer,
+    /// Whether some HPA reads the pods' serving metrics, which each scrape then records.
+    scrapes_serving_metrics: bool,
     hpa: HpaController,
     /// What KEDA remembers of each HPA's ScaledObject (unused for HPAs KEDA does not own).
     keda: Vec<KedaState>,
@@ -477,6 +479,7 @@ impl<'s> Engine<'s> {
             scheduler_rng: streams.stream("scheduler"),
             scheduler_wakeup: None,
             metrics_server: MetricsServer::new(s.metric_resolution),
+            scrapes_serving_metrics: s.reads_serving_metrics(),
             hpa: HpaController::new(s.hpa_settings, &s.hpas, s.metric_series.clone()),
             keda: vec![KedaState::default(); s.hpas.len()],
             autoscaler: s.cluster_autoscaler.clone().map(|settings| {
@@ -1732,6 +1735,9 @@ impl<'s> Engine<'s> {
                 let working_set = memory.map_or(0, |m| m.working_set(in_flight));
                 self.metrics_server
                     .record(pod, started, self.now, used, working_set);
+                if !self.scrapes_serving_metrics {
+                    continue;
+                }
                 let point = CustomPoint {
                     time: self.now,
                     in_flight,

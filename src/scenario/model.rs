@@ -102,6 +102,32 @@ impl Scenario {
         Cluster::new(self.initial_state())
     }
 
+    /// Whether any HPA, as written or as a scripted `apply` changes it, reads the pods' serving
+    /// metrics (a Pods metric, or an External one summed over the pods): without one,
+    /// metrics-server need not keep them.
+    pub fn reads_serving_metrics(&self) -> bool {
+        let reads = |spec: &HpaSpec| {
+            spec.metrics.iter().any(|m| {
+                matches!(
+                    m,
+                    HpaMetric::Pods { .. }
+                        | HpaMetric::External {
+                            from_pods: Some(_),
+                            ..
+                        }
+                )
+            })
+        };
+        let applied = self.events.iter().flat_map(|e| match &e.action {
+            ScriptedAction::Apply { hpas, .. } => &hpas[..],
+            _ => &[],
+        });
+        self.hpas
+            .iter()
+            .chain(applied.map(|(_, spec)| spec))
+            .any(reads)
+    }
+
     /// The ConfigMaps and Secrets that scripted `apply` events create or replace.
     pub fn applied_configs(&self) -> super::config_refs::ConfigObjects {
         let mut out = super::config_refs::ConfigObjects::default();
