@@ -7,7 +7,8 @@
 //!
 //! It also stands in for a custom-metrics adapter (prometheus-adapter): at each scrape it reads
 //! the per-pod serving gauges (requests in flight, queue length) and the completion counter, so
-//! HPAs can scale on Pods metrics such as queue depth or requests per second.
+//! HPAs can scale on Pods metrics such as queue depth or requests per second. The engine records
+//! them only when some HPA of the scenario reads them (`Scenario::reads_serving_metrics`).
 
 use crate::cluster::PodId;
 use crate::scenario::HpaResource;
