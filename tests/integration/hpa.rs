@@ -506,6 +506,80 @@ spec:
     assert!(after(0.0) <= 12.0);
 }
 
+#[test]
+fn an_hpa_applied_with_a_pods_metric_reads_the_serving_metrics() {
+    // The HPA as written reads CPU only; at 5 min `kubectl apply` switches it to the pods'
+    // requests in flight. Every sync from the first scrape after the apply on (scrapes every
+    // 15 s) must get a value for it (600 req/s × 10 ms: about 6 in flight in all, often 0 on a
+    // pod at the scrape's instant) — which it can only if the scrapes record the serving
+    // metrics, although no HPA read them when the run started.
+    let dir = crate::support::scratch("hpa-apply-pods-metric");
+    let hpa = |metric: &str| {
+        format!(
+            r#"apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {{name: app}}
+spec:
+  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: app}}
+  minReplicas: 2
+  maxReplicas: 4
+  metrics:
+{metric}"#
+        )
+    };
+    let cpu = "    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}\n";
+    let in_flight = "    - type: Pods\n      pods:\n        metric: {name: kubesim_in_flight_requests}\n        target: {type: AverageValue, averageValue: \"4\"}\n";
+    std::fs::write(dir.join("hpa-v2.yaml"), hpa(in_flight)).unwrap();
+    let text = format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: hpa-apply-pods-metric}}
+spec:
+  duration: 10m
+  cluster:
+    nodePools:
+      - name: general
+        allocatable: {{cpu: "16", memory: 64Gi}}
+        count: 1
+  workloads:
+    - deployment: app
+      startupTime: 5s
+      cpuPerRequest: 10ms
+  traffic:
+    - service: app
+      arrivals: {{constant: {{rate: 600}}}}
+  events:
+    - {{at: 5m, action: apply, manifest: hpa-v2.yaml}}
+---
+{deployment}---
+apiVersion: v1
+kind: Service
+metadata: {{name: app}}
+spec:
+  selector: {{app: app}}
+---
+{hpa}"#,
+        deployment = crate::support::app_deployment(2, "1", ""),
+        hpa = hpa(cpu)
+    );
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = crate::support::run(&crate::support::load(&path, None, &[]));
+    let pods_metric = |d: &kubesim::controllers::hpa::HpaDecision| {
+        (d.metrics.first())
+            .filter(|m| m.metric.starts_with("pods "))
+            .map(|m| m.average_value_milli)
+    };
+    let (before, after): (Vec<_>, Vec<_>) =
+        (out.hpa_decisions.iter()).partition(|d| d.time_seconds < 300.0);
+    assert!(before.iter().all(|d| pods_metric(d).is_none()), "CPU only");
+    assert!(!after.is_empty());
+    for d in after.iter().filter(|d| d.time_seconds >= 330.0) {
+        let value = pods_metric(d).flatten();
+        assert!(value.is_some(), "at {} s: {value:?}", d.time_seconds);
+    }
+}
+
 /// Each decision's error for `metric` on one pod of `app` (an app container with a CPU request
 /// and a `sidecar` without one); the first is before metrics-server's first scrape.
 fn metric_errors(test: &str, metric: &str) -> Vec<String> {
