@@ -30,7 +30,7 @@ use crate::metrics::pod_events::{PodEvent, PodEventLog, PodEventReason, PodRef};
 use crate::metrics::recorder::{ClusterSample, DeploymentSample, LlmSample, SeriesNames};
 use crate::metrics::report::{self, Report, RunCounts};
 use crate::metrics::{Observation, Recorder, TimeSeries};
-use crate::scenario::{HpaResource, MemoryModel, PodSource, Scenario};
+use crate::scenario::{HpaResource, PodSource, Scenario};
 use crate::sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 use crate::traffic::calls::{CallRef, Frames};
 use crate::traffic::llm::batching::{LlmOutcome, LlmServer};
@@ -1720,19 +1720,15 @@ impl<'s> Engine<'s> {
     }
 
     fn on_scrape(&mut self) {
-        let running: Vec<(PodId, SimTime, Option<MemoryModel>)> = (self.cluster.running.iter())
-            .filter_map(|&id| {
-                let p = self.cluster.pod(id);
-                debug_assert_eq!(p.phase, PodPhase::Running);
-                let memory = self.cluster.deployment(p.deployment).spec.workload.memory;
-                p.started.map(|s| (id, s, memory))
-            })
-            .collect();
-        for (pod, started, memory) in running {
+        for (&pod, &started) in &self.cluster.running {
+            debug_assert_eq!(self.cluster.pod(pod).phase, PodPhase::Running);
+            debug_assert_eq!(self.cluster.pod(pod).started, Some(started));
             if let Some(server) = self.servers[pod.index()].as_mut() {
                 let used = server.cpu_used(self.now);
                 let in_flight = server.load() as u64;
-                let working_set = memory.map_or(0, |m| m.working_set(in_flight));
+                let deployment = server.instance().deployment;
+                let workload = &self.cluster.deployment(deployment).spec.workload;
+                let working_set = workload.memory.map_or(0, |m| m.working_set(in_flight));
                 self.metrics_server
                     .record(pod, started, self.now, used, working_set);
                 if !self.scrapes_serving_metrics {
@@ -1792,9 +1788,10 @@ impl<'s> Engine<'s> {
         let deployments: Vec<DeploymentSample> = (0..self.cluster.deployments.len())
             .map(|d| {
                 let id = DeploymentId(d as u32);
+                let (cpu_utilization, in_flight) = self.utilization_and_load(id);
                 DeploymentSample {
-                    cpu_utilization: self.cpu_utilization(id),
-                    in_flight: self.in_flight(id),
+                    cpu_utilization,
+                    in_flight,
                     llm: self.llm_sample(id),
                 }
             })
@@ -1818,11 +1815,6 @@ impl<'s> Engine<'s> {
         if next <= self.end {
             self.queue.schedule(next, Event::Sample);
         }
-    }
-
-    /// Requests on the Deployment's pods (served or queued) now.
-    fn in_flight(&self, deployment: DeploymentId) -> usize {
-        self.servers_of(deployment).map(PodServer::load).sum()
     }
 
     /// The servers of the Deployment's pods that have one.
@@ -1857,32 +1849,35 @@ impl<'s> Engine<'s> {
         Some(sample)
     }
 
-    /// Mean CPU utilization (usage / request) over the Deployment's pods with a metric, as the
-    /// HPA would see it; 0 when there is none.
-    fn cpu_utilization(&self, deployment: DeploymentId) -> f64 {
+    /// The Deployment's mean CPU utilization (usage / request) over its active pods with a
+    /// metric, as the HPA would see it (0 when there is none), and the requests on all its pods
+    /// (served or queued, terminating pods included) now: one pass over its pods.
+    fn utilization_and_load(&self, deployment: DeploymentId) -> (f64, usize) {
         let d = self.cluster.deployment(deployment);
-        let Some(request) = d
-            .spec
-            .pod
+        let request = (d.spec.pod)
             .hpa_request_milli(HpaResource::Cpu, None)
-            .filter(|r| *r > 0)
-        else {
-            return 0.0;
+            .filter(|r| *r > 0);
+        let load = |pod: PodId| {
+            let server = self.servers.get(pod.index()).and_then(Option::as_ref);
+            server.map_or(0, PodServer::load)
         };
-        let (mut usage, mut count) = (0i64, 0i64);
+        let (mut usage, mut count, mut in_flight) = (0i64, 0i64, 0usize);
         for &rs in &d.replica_sets {
-            for pod in &self.cluster.replica_sets[rs.index()].pods {
-                if let Some(m) = self.metrics_server.pod_metric(*pod) {
+            for &pod in &self.cluster.replica_sets[rs.index()].pods {
+                in_flight += load(pod);
+                let metric = request.and_then(|_| self.metrics_server.pod_metric(pod));
+                if let Some(m) = metric {
                     usage += m.value_milli;
                     count += 1;
                 }
             }
+            in_flight += self.cluster.terminating_of(rs).map(load).sum::<usize>();
         }
-        if count == 0 {
-            0.0
-        } else {
-            usage as f64 / (count * request) as f64
-        }
+        let utilization = match request {
+            Some(request) if count > 0 => usage as f64 / (count * request) as f64,
+            _ => 0.0,
+        };
+        (utilization, in_flight)
     }
 
     fn finish(mut self) -> RunOutput {

@@ -4,7 +4,7 @@
 //! (applying controller intents the way the API server would); controllers read it.
 //! Collections that are iterated on paths that emit events are ordered (`Vec` by id, `BTreeSet`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::sim::SimTime;
@@ -483,9 +483,10 @@ pub struct Cluster {
     pub unscheduled: BTreeSet<PodId>,
     /// Pods deleted but not yet gone (draining within their grace period), by id.
     pub terminating: BTreeSet<PodId>,
-    /// Pods in phase Running, by id: what metrics-server scrapes (a scan of every pod ever
-    /// created would grow with the run).
-    pub running: BTreeSet<PodId>,
+    /// Pods in phase Running, by id, with their start time (`status.startTime`): what
+    /// metrics-server scrapes (a scan of every pod ever created would grow with the run, and
+    /// reading each pod would cost a cold cache line per running pod at every scrape).
+    pub running: BTreeMap<PodId, SimTime>,
     /// Whether any workload's pods carry inter-pod (anti-)affinity (when none does, the
     /// InterPodAffinity plugin has nothing to look at for pods without it).
     pub any_pod_affinity: bool,
@@ -1253,7 +1254,7 @@ impl Cluster {
         let p = &mut self.pods[pod.index()];
         p.phase = PodPhase::Running;
         p.started = Some(now);
-        self.running.insert(pod);
+        self.running.insert(pod, now);
         self.set_ready(pod, ready, now);
         self.journal_pod(pod);
     }
@@ -1348,15 +1349,14 @@ impl Cluster {
 
     /// [`Cluster::pods_of`] by id (only the terminating pods are looked at).
     pub fn pod_ids_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = PodId> + '_ {
-        let terminating = self
-            .terminating
-            .iter()
-            .filter(move |p| self.pods[p.index()].replica_set == rs);
-        self.replica_sets[rs.index()]
-            .pods
-            .iter()
-            .chain(terminating)
-            .copied()
+        let active = self.replica_sets[rs.index()].pods.iter().copied();
+        active.chain(self.terminating_of(rs))
+    }
+
+    /// The ReplicaSet's terminating pods (deleting, not yet gone), by id.
+    pub fn terminating_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = PodId> + '_ {
+        let terminating = self.terminating.iter().copied();
+        terminating.filter(move |p| self.pods[p.index()].replica_set == rs)
     }
 
     /// Pods of a Deployment that are Ready.
