@@ -35,13 +35,20 @@ struct Point {
     memory_bytes: i64,
 }
 
+/// A pod's resource points (what every scrape writes: kept apart from the serving points,
+/// which most scenarios never record, so that a scrape touches a small entry per pod).
 #[derive(Clone, Copy, Debug, Default)]
 struct PodSamples {
     started: Option<SimTime>,
     last: Option<Point>,
     prev: Option<Point>,
-    custom_last: Option<CustomPoint>,
-    custom_prev: Option<CustomPoint>,
+}
+
+/// A pod's serving points (custom metrics).
+#[derive(Clone, Copy, Debug, Default)]
+struct CustomSamples {
+    last: Option<CustomPoint>,
+    prev: Option<CustomPoint>,
 }
 
 /// The serving gauges and counter of one pod at a scrape.
@@ -80,11 +87,13 @@ pub struct MetricsServer {
     /// `--metric-resolution`: the time between scrapes.
     pub resolution: SimDuration,
     samples: Vec<PodSamples>,
+    /// By pod id, as far as any pod's serving points were recorded.
+    custom: Vec<CustomSamples>,
 }
 
 /// The per-second rate of a counter between a pod's last two scrapes, in milli-units.
-fn rate(s: &PodSamples, counter: impl Fn(&CustomPoint) -> u64) -> Option<PodMetric> {
-    let (prev, last) = (s.custom_prev?, s.custom_last?);
+fn rate(s: &CustomSamples, counter: impl Fn(&CustomPoint) -> u64) -> Option<PodMetric> {
+    let (prev, last) = (s.prev?, s.last?);
     let window = last.time.saturating_since(prev.time);
     let micros = window.as_micros();
     (micros > 0).then(|| {
@@ -110,6 +119,7 @@ impl MetricsServer {
         MetricsServer {
             resolution,
             samples: Vec::new(),
+            custom: Vec::new(),
         }
     }
 
@@ -137,19 +147,20 @@ impl MetricsServer {
 
     /// Records the serving gauges and counter of one running pod at a scrape.
     pub fn record_custom(&mut self, pod: PodId, point: CustomPoint) {
-        if self.samples.len() <= pod.index() {
-            self.samples.resize(pod.index() + 1, PodSamples::default());
+        if self.custom.len() <= pod.index() {
+            self.custom
+                .resize(pod.index() + 1, CustomSamples::default());
         }
-        let s = &mut self.samples[pod.index()];
-        s.custom_prev = s.custom_last;
-        s.custom_last = Some(point);
+        let s = &mut self.custom[pod.index()];
+        s.prev = s.last;
+        s.last = Some(point);
     }
 
     /// A Pods metric for one pod, in milli-units (gauges: the last scrape; rates: between the
     /// last two scrapes).
     pub fn custom_metric(&self, pod: PodId, source: PodMetricSource) -> Option<PodMetric> {
-        let s = self.samples.get(pod.index())?;
-        let last = s.custom_last?;
+        let s = self.custom.get(pod.index())?;
+        let last = s.last?;
         let gauge = |v: u64| {
             Some(PodMetric {
                 value_milli: (v * 1000) as i64,
@@ -176,6 +187,9 @@ impl MetricsServer {
     pub fn forget(&mut self, pod: PodId) {
         if let Some(s) = self.samples.get_mut(pod.index()) {
             *s = PodSamples::default();
+        }
+        if let Some(s) = self.custom.get_mut(pod.index()) {
+            *s = CustomSamples::default();
         }
     }
 

@@ -73,7 +73,17 @@ impl Planner {
             .retain(|&n, at| cluster.node(n).state == NodeState::Ready && *at > now);
         let limit = unneeded_nodes_limit(settings, previous.len());
         let candidates = candidates(cluster, settings, previous);
-        let mut allowed = disruption::disruptions_allowed(cluster);
+        // The budgets' allowances as the loop began; a loop that simulates no node needs none
+        // (on a busy cluster most loops: every underutilized node waits out its recheck).
+        let simulates = limit > 0
+            && candidates
+                .iter()
+                .any(|c| !self.recheck_at.contains_key(&c.id));
+        let mut allowed = if simulates {
+            disruption::disruptions_allowed(cluster)
+        } else {
+            Vec::new()
+        };
         let mut trial = Trial::new(cluster);
         let mut bins: Option<Bins> = None;
         let mut removing: Vec<usize> = Vec::new();
