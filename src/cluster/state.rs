@@ -290,6 +290,10 @@ pub struct ReplicaSet {
     pub replicas: i32,
     /// Active pods (not deleting, not gone), ordered by id.
     pub pods: BTreeSet<PodId>,
+    /// Some pod was created for it with a spec of its own (a DaemonSet's per-node pod, a pod
+    /// from a trace) instead of `template`: what holds for its template need not hold for its
+    /// pods.
+    pub pods_have_own_templates: bool,
     /// `spec.template` as its pods get it (`pod-template-hash` label, spreading resolved).
     pub template: Arc<PodTemplate>,
     /// The Deployment's `spec.template` it was made from: what a rollback restores.
@@ -1071,6 +1075,7 @@ impl Cluster {
         let id = PodId(self.pods.len() as u32);
         let set = &mut self.replica_sets[rs.index()];
         set.pods.insert(id);
+        set.pods_have_own_templates |= !Arc::ptr_eq(&template, &set.template);
         self.pods.push(Pod {
             id,
             name,
@@ -1295,10 +1300,14 @@ impl Cluster {
         totals
     }
 
-    /// The indexes of the budgets covering `pod` (`find` finds them; it is asked once per pod
-    /// template).
-    pub fn pdbs_covering(&self, pod: &Pod, find: impl FnOnce() -> Vec<usize>) -> Arc<[usize]> {
-        let key = Arc::as_ptr(&pod.template) as usize;
+    /// The indexes of the budgets covering the pods of `template` (`find` finds them; it is
+    /// asked once per template).
+    pub fn pdbs_covering(
+        &self,
+        template: &Arc<PodTemplate>,
+        find: impl FnOnce() -> Vec<usize>,
+    ) -> Arc<[usize]> {
+        let key = Arc::as_ptr(template) as usize;
         let mut cache = self.pdb_cover.0.borrow_mut();
         let (budgets, by_template) = &mut *cache;
         if *budgets != self.pdbs.len() {
