@@ -73,8 +73,8 @@ impl Planner {
             .retain(|&n, at| cluster.node(n).state == NodeState::Ready && *at > now);
         let limit = unneeded_nodes_limit(settings, previous.len());
         let candidates = candidates(cluster, settings, previous);
-        // The budgets' allowances as the loop began; a loop that simulates no node needs none
-        // (on a busy cluster most loops: every underutilized node waits out its recheck).
+        // The budgets' allowances as the loop began; a loop that simulates no node (none is
+        // underutilized, or each waits out its recheck) needs none.
         let simulates = limit > 0
             && candidates
                 .iter()
