@@ -453,40 +453,7 @@ spec:
         )
     };
     std::fs::write(dir.join("hpa-v2.yaml"), hpa(12)).unwrap();
-    let text = format!(
-        r#"apiVersion: kubesim.io/v1alpha1
-kind: Scenario
-metadata: {{name: hpa-apply}}
-spec:
-  duration: 10m
-  cluster:
-    nodePools:
-      - name: general
-        allocatable: {{cpu: "16", memory: 64Gi}}
-        count: 1
-  workloads:
-    - deployment: app
-      startupTime: 5s
-      cpuPerRequest: 10ms
-  traffic:
-    - service: app
-      arrivals: {{constant: {{rate: 600}}}}
-  events:
-    - {{at: 5m, action: apply, manifest: hpa-v2.yaml}}
----
-{deployment}---
-apiVersion: v1
-kind: Service
-metadata: {{name: app}}
-spec:
-  selector: {{app: app}}
----
-{hpa}"#,
-        deployment = crate::support::app_deployment(2, "1", ""),
-        hpa = hpa(4)
-    );
-    let path = dir.join("scenario.yaml");
-    std::fs::write(&path, text).unwrap();
+    let path = scenario_applying_an_hpa(&dir, "hpa-apply", &hpa(4));
     let out = crate::support::run(&crate::support::load(&path, None, &[]));
     let replicas = crate::support::column(&out, "deployment.app.replicas");
     let max_before = replicas
@@ -530,40 +497,7 @@ spec:
     let cpu = "    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}\n";
     let in_flight = "    - type: Pods\n      pods:\n        metric: {name: kubesim_in_flight_requests}\n        target: {type: AverageValue, averageValue: \"4\"}\n";
     std::fs::write(dir.join("hpa-v2.yaml"), hpa(in_flight)).unwrap();
-    let text = format!(
-        r#"apiVersion: kubesim.io/v1alpha1
-kind: Scenario
-metadata: {{name: hpa-apply-pods-metric}}
-spec:
-  duration: 10m
-  cluster:
-    nodePools:
-      - name: general
-        allocatable: {{cpu: "16", memory: 64Gi}}
-        count: 1
-  workloads:
-    - deployment: app
-      startupTime: 5s
-      cpuPerRequest: 10ms
-  traffic:
-    - service: app
-      arrivals: {{constant: {{rate: 600}}}}
-  events:
-    - {{at: 5m, action: apply, manifest: hpa-v2.yaml}}
----
-{deployment}---
-apiVersion: v1
-kind: Service
-metadata: {{name: app}}
-spec:
-  selector: {{app: app}}
----
-{hpa}"#,
-        deployment = crate::support::app_deployment(2, "1", ""),
-        hpa = hpa(cpu)
-    );
-    let path = dir.join("scenario.yaml");
-    std::fs::write(&path, text).unwrap();
+    let path = scenario_applying_an_hpa(&dir, "hpa-apply-pods-metric", &hpa(cpu));
     let out = crate::support::run(&crate::support::load(&path, None, &[]));
     let pods_metric = |d: &kubesim::controllers::hpa::HpaDecision| {
         (d.metrics.first())
@@ -660,4 +594,48 @@ fn calculator_errors_read_as_upstream_words_them() {
         message,
         "failed to get cpu usage: unable to get metrics for resource cpu: no metrics returned from resource metrics API"
     );
+}
+
+/// Writes into `dir` a 10-minute scenario: the app (2 pods of 1 cpu, 600 req/s of 10 ms) with
+/// `initial_hpa`, and at 5 min a `kubectl apply` of `hpa-v2.yaml` (which the test writes).
+/// Returns the scenario's path.
+fn scenario_applying_an_hpa(
+    dir: &std::path::Path,
+    name: &str,
+    initial_hpa: &str,
+) -> std::path::PathBuf {
+    let text = format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {name}}}
+spec:
+  duration: 10m
+  cluster:
+    nodePools:
+      - name: general
+        allocatable: {{cpu: "16", memory: 64Gi}}
+        count: 1
+  workloads:
+    - deployment: app
+      startupTime: 5s
+      cpuPerRequest: 10ms
+  traffic:
+    - service: app
+      arrivals: {{constant: {{rate: 600}}}}
+  events:
+    - {{at: 5m, action: apply, manifest: hpa-v2.yaml}}
+---
+{deployment}---
+apiVersion: v1
+kind: Service
+metadata: {{name: app}}
+spec:
+  selector: {{app: app}}
+---
+{initial_hpa}"#,
+        deployment = crate::support::app_deployment(2, "1", ""),
+    );
+    let path = dir.join("scenario.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
 }
