@@ -4,11 +4,13 @@
 //! randomness that does not come from a named stream derived from the run's seed.
 
 pub mod dist;
+mod prefetch;
 pub mod queue;
 pub mod rng;
 pub mod time;
 mod timers;
 
+pub use prefetch::prefetch;
 pub use queue::EventQueue;
 pub use rng::{RngStreams, SimRng};
 pub use time::{SimDuration, SimTime};

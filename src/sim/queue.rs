@@ -132,6 +132,21 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// The id of the timer most likely to fire next, for warming the caches: right after a
+    /// pop, the one after the popped timer, or the earliest timer if an event was popped.
+    /// A hint only: events scheduled meanwhile may come first.
+    pub fn upcoming_timer(&self) -> Option<u32> {
+        match self.consumed {
+            Consumed::Timer => self.timers.second_id(),
+            _ => self.timers.top_id(),
+        }
+    }
+
+    /// Timers pending (a consumed one included).
+    pub fn timers_pending(&self) -> usize {
+        self.timers.len()
+    }
+
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.pop_until(SimTime::MAX)
@@ -255,6 +270,27 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| q.pop()).map(|(_, e)| e).collect();
         assert_eq!(order, ['b', 'd']);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn the_upcoming_timer_is_the_one_that_pops_next_when_nothing_intervenes() {
+        let mut q = EventQueue::new();
+        assert_eq!(q.upcoming_timer(), None);
+        for (id, secs) in [(4, 9), (1, 3), (2, 7), (3, 5), (5, 1)] {
+            q.schedule_timer(id, SimTime::from_secs(secs), id);
+        }
+        q.schedule(SimTime::from_secs(2), 99);
+        assert_eq!(q.upcoming_timer(), Some(5)); // nothing popped yet: the earliest timer
+        assert_eq!(q.timers_pending(), 5);
+        let mut order = Vec::new();
+        let mut hints = Vec::new();
+        while let Some((_, popped)) = q.pop() {
+            order.push(popped);
+            // After a timer pops, the hint names the timer after it; after an event, the earliest.
+            hints.push(q.upcoming_timer());
+        }
+        assert_eq!(order, [5, 99, 1, 3, 2, 4]);
+        assert_eq!(hints, [Some(1), Some(1), Some(3), Some(2), Some(4), None]);
     }
 
     /// Runs `ops` on a queue and on a model, checking every pop. Op kinds: 0 plain event, 1–2

@@ -56,6 +56,13 @@ impl<E: Copy> Timers<E> {
         self.heap.first().map(|e| e.id)
     }
 
+    /// The timer id of the entry that comes after the earliest (the earlier of its two
+    /// children), if any.
+    pub(super) fn second_id(&self) -> Option<u32> {
+        let children = self.heap.get(1..self.heap.len().min(3))?;
+        children.iter().min_by_key(|e| e.key).map(|e| e.id)
+    }
+
     /// Sets timer `id` to fire at `key`, replacing its pending entry if it has one.
     pub(super) fn set(&mut self, id: u32, key: u128, event: E) {
         let slot = id as usize;

@@ -389,7 +389,10 @@ impl CpuSharing {
 
     /// The serving pods on `node` whose capacity changed, as `(pod, millicores)`: what each
     /// may use now, recorded as granted.
-    pub fn changed_capacities(&mut self, node: NodeId) -> impl Iterator<Item = (PodId, u64)> + '_ {
+    pub fn changed_capacities(
+        &mut self,
+        node: NodeId,
+    ) -> impl Iterator<Item = (PodId, u64)> + Clone + '_ {
         let n = &mut self.nodes[node.index()];
         let mut candidates = std::mem::take(&mut self.scratch.candidates);
         n.candidate_capacities(&mut self.scratch, &mut candidates);
