@@ -1747,7 +1747,14 @@ impl<'s> Engine<'s> {
     }
 
     fn on_scrape(&mut self) {
+        let mut lead = self.cluster.running.keys().skip(crate::sim::AHEAD);
         for (&pod, &started) in &self.cluster.running {
+            if let Some(&ahead) = lead.next() {
+                if let Some(server) = self.servers.get(ahead.index()) {
+                    crate::sim::prefetch(server);
+                }
+                self.metrics_server.warm(ahead);
+            }
             debug_assert_eq!(self.cluster.pod(pod).phase, PodPhase::Running);
             debug_assert_eq!(self.cluster.pod(pod).started, Some(started));
             if let Some(server) = self.servers[pod.index()].as_mut() {
@@ -1889,8 +1896,15 @@ impl<'s> Engine<'s> {
             server.map_or(0, PodServer::load)
         };
         let (mut usage, mut count, mut in_flight) = (0i64, 0i64, 0usize);
+        let warm = |&&pod: &&PodId| {
+            if let Some(server) = self.servers.get(pod.index()) {
+                crate::sim::prefetch(server);
+            }
+            self.metrics_server.warm(pod);
+        };
         for &rs in &d.replica_sets {
-            for &pod in &self.cluster.replica_sets[rs.index()].pods {
+            let pods = &self.cluster.replica_sets[rs.index()].pods;
+            for &pod in crate::sim::warm_ahead(pods.iter(), warm) {
                 in_flight += load(pod);
                 let metric = request.and_then(|_| self.metrics_server.pod_metric(pod));
                 if let Some(m) = metric {

@@ -1362,13 +1362,13 @@ impl Cluster {
     }
 
     /// [`Cluster::pods_of`] by id (only the terminating pods are looked at).
-    pub fn pod_ids_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = PodId> + '_ {
+    pub fn pod_ids_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = PodId> + Clone + '_ {
         let active = self.replica_sets[rs.index()].pods.iter().copied();
         active.chain(self.terminating_of(rs))
     }
 
     /// The ReplicaSet's terminating pods (deleting, not yet gone), by id.
-    pub fn terminating_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = PodId> + '_ {
+    pub fn terminating_of(&self, rs: ReplicaSetId) -> impl Iterator<Item = PodId> + Clone + '_ {
         let terminating = self.terminating.iter().copied();
         terminating.filter(move |p| self.pods[p.index()].replica_set == rs)
     }

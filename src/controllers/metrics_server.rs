@@ -145,6 +145,13 @@ impl MetricsServer {
         });
     }
 
+    /// Starts loading the pod's resource points into the caches (a hint for scans).
+    pub fn warm(&self, pod: PodId) {
+        if let Some(s) = self.samples.get(pod.index()) {
+            crate::sim::prefetch(s);
+        }
+    }
+
     /// Records the serving gauges and counter of one running pod at a scrape.
     pub fn record_custom(&mut self, pod: PodId, point: CustomPoint) {
         if self.custom.len() <= pod.index() {

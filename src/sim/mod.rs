@@ -10,7 +10,7 @@ pub mod rng;
 pub mod time;
 mod timers;
 
-pub use prefetch::prefetch;
+pub use prefetch::{AHEAD, prefetch, prefetch_first_line, warm_ahead};
 pub use queue::EventQueue;
 pub use rng::{RngStreams, SimRng};
 pub use time::{SimDuration, SimTime};

@@ -879,11 +879,19 @@ fn metric_labels(metric: &HpaMetric) -> MetricLabels {
 /// in the order the calculator sees them.
 fn selected_pods<'a>(ctx: &MetricContext<'a>) -> impl Iterator<Item = &'a Pod> + use<'a> {
     let cluster = ctx.cluster;
-    cluster.hpas[ctx.hpa.index()]
+    let ids = cluster.hpas[ctx.hpa.index()]
         .selected
         .iter()
         .flat_map(move |&dep| &cluster.deployment(dep).replica_sets)
-        .flat_map(move |&rs| cluster.pods_of(rs))
+        .flat_map(move |&rs| cluster.pod_ids_of(rs));
+    // A sync reads every selected pod and its metrics, scattered over memory: ask for them a few
+    // pods ahead.
+    let metrics = ctx.metrics;
+    let warm = move |&pod: &PodId| {
+        crate::sim::prefetch_first_line(&cluster.pods[pod.index()]);
+        metrics.warm(pod);
+    };
+    crate::sim::warm_ahead(ids, warm).map(move |pod| &cluster.pods[pod.index()])
 }
 
 /// [`selected_pods`], each with its request from `request` and this metric's sample from
