@@ -1,4 +1,5 @@
-//! The discrete-event core: integer simulated time, the event queue and seeded random streams.
+//! The discrete-event core: integer simulated time, the event queue, seeded random streams, and
+//! cache hints for scans over scattered state (they change when memory is read, never a result).
 //!
 //! Nothing in here knows about Kubernetes. It must stay free of wall clocks and of any
 //! randomness that does not come from a named stream derived from the run's seed.
