@@ -683,8 +683,15 @@ impl<'s> Engine<'s> {
         if self.queue.timers_pending() < WARM_FROM_BUSY_PODS {
             return;
         }
-        let id = self.queue.upcoming_timer();
-        if let Some(slot) = id.and_then(|id| self.servers.get(id as usize)) {
+        if let Some(id) = self.queue.upcoming_timer() {
+            self.warm_server(PodId(id));
+        }
+    }
+
+    /// Starts loading the pod's server slot into the caches (a hint; changes nothing).
+    #[inline(always)]
+    fn warm_server(&self, pod: PodId) {
+        if let Some(slot) = self.servers.get(pod.index()) {
             crate::sim::prefetch(slot);
         }
     }
@@ -884,6 +891,7 @@ impl<'s> Engine<'s> {
         let changes = self.cpu.changed_capacities(node);
         if self.queue.timers_pending() >= WARM_FROM_BUSY_PODS {
             // Their servers' cache misses overlap instead of coming one after another.
+            // (`self.cpu` is borrowed by `changes`: the servers are reached by field.)
             for (pod, _) in changes.clone() {
                 crate::sim::prefetch(&self.servers[pod.index()]);
             }
@@ -1747,12 +1755,11 @@ impl<'s> Engine<'s> {
     }
 
     fn on_scrape(&mut self) {
+        // As `sim::warm_ahead` does, by hand: the loop writes to what the warming reads.
         let mut lead = self.cluster.running.keys().skip(crate::sim::AHEAD);
         for (&pod, &started) in &self.cluster.running {
             if let Some(&ahead) = lead.next() {
-                if let Some(server) = self.servers.get(ahead.index()) {
-                    crate::sim::prefetch(server);
-                }
+                self.warm_server(ahead);
                 self.metrics_server.warm(ahead);
             }
             debug_assert_eq!(self.cluster.pod(pod).phase, PodPhase::Running);
@@ -1897,9 +1904,7 @@ impl<'s> Engine<'s> {
         };
         let (mut usage, mut count, mut in_flight) = (0i64, 0i64, 0usize);
         let warm = |&&pod: &&PodId| {
-            if let Some(server) = self.servers.get(pod.index()) {
-                crate::sim::prefetch(server);
-            }
+            self.warm_server(pod);
             self.metrics_server.warm(pod);
         };
         for &rs in &d.replica_sets {

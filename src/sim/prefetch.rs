@@ -8,32 +8,31 @@ const LINE: usize = 64;
 /// x86-64).
 #[inline(always)]
 pub fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let start = (value as *const T).cast::<i8>();
-        for offset in (0..std::mem::size_of::<T>()).step_by(LINE) {
-            // SAFETY: a prefetch reads nothing into the program and cannot fault; the address
-            // is within `value`, a live reference. SSE, which it needs, is part of x86-64.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) };
-        }
+    let start = (value as *const T).cast::<i8>();
+    for offset in (0..std::mem::size_of::<T>()).step_by(LINE) {
+        prefetch_address(start.wrapping_add(offset));
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
 }
 
 /// Starts loading the cache line that holds the start of `value` (for scans that read only a
 /// value's first fields).
 #[inline(always)]
 pub fn prefetch_first_line<T>(value: &T) {
+    prefetch_address((value as *const T).cast::<i8>());
+}
+
+/// The hint itself, for an address within a live value.
+#[inline(always)]
+fn prefetch_address(address: *const i8) {
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: as in `prefetch`.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>()) };
+        // SAFETY: a prefetch reads nothing into the program and cannot fault, whatever the
+        // address (here always within a live value). SSE, which it needs, is part of x86-64.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(address) };
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let _ = address;
 }
 
 /// How many items ahead [`warm_ahead`] warms: far enough for memory to answer before the
