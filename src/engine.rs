@@ -645,7 +645,14 @@ impl<'s> Engine<'s> {
             self.warm_upcoming_server();
             self.now = at;
             self.cluster.journal.set_clock(at);
-            self.dispatch(event);
+            // The two kinds nearly every event is go straight to their handlers, past
+            // `dispatch`'s large stack frame and its jump table (about 1 % of a request-bound
+            // run's time, measured on the SimPy-peer scenario).
+            match event {
+                Event::Completion { pod, generation } => self.on_completion(pod, generation),
+                Event::Arrival { service } => self.on_arrival(service),
+                _ => self.dispatch(event),
+            }
             if self.dirty.any() {
                 self.reconcile();
             }

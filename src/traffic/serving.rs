@@ -271,54 +271,104 @@ pub struct Instance {
     pub listening_from: SimTime,
 }
 
-/// The requests in service as (finish tag on the virtual clock, request slot), earliest first,
-/// with the earliest tag kept beside the heap: rescheduling, which every change of the node's
-/// CPU shares asks for, reads it without touching the heap's own buffer.
+/// The requests in service as (finish tag on the virtual clock, request slot), earliest
+/// first.
 struct InService {
-    heap: BinaryHeap<Reverse<(u64, u32)>>,
-    earliest: Option<u64>,
+    tags: Tags,
+}
+
+/// How [`InService`] keeps its tags. Both take the least `(tag, slot)` first, so which one
+/// holds them never changes the order requests finish in.
+enum Tags {
+    /// A handful, sorted latest first: taking the earliest (the last) moves nothing, and a new
+    /// request, which usually finishes after most of the others, is moved to its place from
+    /// the end by a few plain copies — cheaper, and easier on the branch predictor, than a
+    /// heap's sifts.
+    Few(Vec<(u64, u32)>),
+    /// Many (from [`InService::MANY`] until it empties): a heap, whose insertions do not
+    /// grow with the number in service.
+    Many(BinaryHeap<Reverse<(u64, u32)>>),
 }
 
 impl InService {
+    /// From this many in service, a heap holds them.
+    const MANY: usize = 32;
+
     fn with_capacity(capacity: usize) -> Self {
         InService {
-            heap: BinaryHeap::with_capacity(capacity),
-            earliest: None,
+            tags: Tags::Few(Vec::with_capacity(capacity.min(Self::MANY))),
         }
     }
 
     fn len(&self) -> usize {
-        self.heap.len()
+        match &self.tags {
+            Tags::Few(sorted) => sorted.len(),
+            Tags::Many(heap) => heap.len(),
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 
     fn earliest(&self) -> Option<u64> {
-        debug_assert_eq!(self.earliest, self.peek().map(|(tag, _)| tag));
-        self.earliest
+        self.peek().map(|(tag, _)| tag)
     }
 
     fn peek(&self) -> Option<(u64, u32)> {
-        self.heap.peek().map(|r| r.0)
+        match &self.tags {
+            Tags::Few(sorted) => sorted.last().copied(),
+            Tags::Many(heap) => heap.peek().map(|r| r.0),
+        }
     }
 
     fn push(&mut self, tag: u64, slot: u32) {
-        self.heap.push(Reverse((tag, slot)));
-        self.earliest = Some(self.earliest.map_or(tag, |e| e.min(tag)));
+        match &mut self.tags {
+            Tags::Few(sorted) if sorted.len() < Self::MANY => insert_sorted(sorted, (tag, slot)),
+            Tags::Few(sorted) => {
+                let mut heap: BinaryHeap<_> = sorted.drain(..).map(Reverse).collect();
+                heap.push(Reverse((tag, slot)));
+                self.tags = Tags::Many(heap);
+            }
+            Tags::Many(heap) => heap.push(Reverse((tag, slot))),
+        }
     }
 
     fn pop(&mut self) {
-        self.heap.pop();
-        self.earliest = self.peek().map(|(tag, _)| tag);
+        match &mut self.tags {
+            Tags::Few(sorted) => {
+                sorted.pop();
+            }
+            Tags::Many(heap) => {
+                heap.pop();
+                if heap.is_empty() {
+                    self.tags = Tags::Few(Vec::with_capacity(Self::MANY));
+                }
+            }
+        }
     }
 
     /// Empties it, returning the slots.
-    fn drain(&mut self) -> impl Iterator<Item = u32> + '_ {
-        self.earliest = None;
-        self.heap.drain().map(|Reverse((_, slot))| slot)
+    fn drain(&mut self) -> Vec<u32> {
+        let slots = match &mut self.tags {
+            Tags::Few(sorted) => sorted.drain(..).map(|(_, slot)| slot).collect(),
+            Tags::Many(heap) => heap.drain().map(|Reverse((_, slot))| slot).collect(),
+        };
+        self.tags = Tags::Few(Vec::with_capacity(Self::MANY));
+        slots
     }
+}
+
+/// Inserts `entry` into `sorted` (latest first) from the end, moving the earlier entries back
+/// one by one.
+fn insert_sorted(sorted: &mut Vec<(u64, u32)>, entry: (u64, u32)) {
+    sorted.push(entry);
+    let mut at = sorted.len() - 1;
+    while at > 0 && sorted[at - 1] < entry {
+        sorted[at] = sorted[at - 1];
+        at -= 1;
+    }
+    sorted[at] = entry;
 }
 
 /// A pod's serving state.
@@ -655,6 +705,7 @@ impl PodServer {
         let slots: Vec<u32> = self
             .running
             .drain()
+            .into_iter()
             .chain(self.blocked.drain(..))
             .chain(self.waiting.drain(..))
             .collect();
@@ -971,5 +1022,53 @@ mod tests {
         let done = drain(&mut s, Some(second), &mut slab);
         let times: Vec<u64> = done.iter().map(|(t, _)| t.as_micros()).collect();
         assert_eq!(times, vec![70_000, 110_000]);
+    }
+
+    proptest::proptest! {
+        /// Whatever it holds them in, `InService` takes the least (tag, slot) first, also
+        /// across the change to a heap at `MANY` and back after it empties; `drain` returns
+        /// every slot still in it.
+        #[test]
+        fn in_service_takes_the_earliest_first_in_either_form(
+            ops in proptest::collection::vec((0u64..50, proptest::bool::weighted(0.6)), 1..300)
+        ) {
+            let mut running = InService::with_capacity(4);
+            let mut model = std::collections::BTreeSet::new();
+            for (i, (tag, push)) in ops.into_iter().enumerate() {
+                if push {
+                    running.push(tag, i as u32);
+                    model.insert((tag, i as u32));
+                } else {
+                    let expected = model.pop_first();
+                    proptest::prop_assert_eq!(running.peek(), expected);
+                    running.pop();
+                }
+                proptest::prop_assert_eq!(running.len(), model.len());
+                proptest::prop_assert_eq!(running.earliest(), model.first().map(|&(t, _)| t));
+            }
+            let mut left = running.drain();
+            left.sort_unstable();
+            let mut expected: Vec<u32> = model.iter().map(|&(_, slot)| slot).collect();
+            expected.sort_unstable();
+            proptest::prop_assert_eq!(left, expected);
+            proptest::prop_assert!(running.is_empty());
+        }
+    }
+
+    #[test]
+    fn in_service_becomes_a_heap_at_many_and_sorted_again_once_empty() {
+        let mut running = InService::with_capacity(4);
+        for slot in 0..InService::MANY as u32 {
+            running.push(u64::from(slot % 7), slot);
+        }
+        assert!(matches!(running.tags, Tags::Few(_)));
+        running.push(3, 999);
+        assert!(matches!(running.tags, Tags::Many(_)));
+        // 33 in service: tags 0..=6 repeating, and (3, 999); the least is (0, 0).
+        assert_eq!(running.peek(), Some((0, 0)));
+        while !running.is_empty() {
+            running.pop();
+        }
+        assert!(matches!(running.tags, Tags::Few(_)));
     }
 }
