@@ -129,20 +129,24 @@ impl<'s> Engine<'s> {
         }
         self.flushing = true;
         let mut i = 0;
-        while let Some(&outcome) = self.outcomes.get(i) {
+        while let Some(outcome) = self.outcomes.get(i) {
             i += 1;
-            match outcome {
-                // The common case, kept inline: a request from outside, without calls, served.
-                Outcome::Served {
-                    service,
-                    latency,
-                    link,
-                } if link.is_none() => {
-                    self.recorder
-                        .observe(self.now, Observation::RequestServed { service, latency });
-                }
-                _ => self.handle_outcome(outcome),
+            // The common case, kept inline: a request from outside, without calls, served.
+            // Its fields are read one by one: the server has just written them so, and
+            // reading the whole outcome at once would wait for those writes to reach the cache.
+            if let Outcome::Served {
+                service,
+                latency,
+                link,
+            } = *outcome
+                && link.is_none()
+            {
+                self.recorder
+                    .observe(self.now, Observation::RequestServed { service, latency });
+                continue;
             }
+            let outcome = *outcome;
+            self.handle_outcome(outcome);
         }
         self.outcomes.clear();
         self.flushing = false;

@@ -5,6 +5,7 @@
 //! randomness that does not come from a named stream derived from the run's seed.
 
 pub mod dist;
+mod heap;
 mod prefetch;
 pub mod queue;
 pub mod rng;

@@ -15,34 +15,22 @@
 //! pending event (`sim::timers`), so the replaced one never pops. Everything else is as above:
 //! the two heaps share the sequence counter and pop merged by `(time, sequence)`.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
+use super::heap::{self, Keyed};
 use super::time::SimTime;
 use super::timers::Timers;
 
 /// A heap entry. `key` packs `(time, seq)` as `time << 64 | seq`, so one integer comparison
 /// orders entries.
+#[derive(Clone, Copy)]
 struct Entry<E> {
     key: u128,
     event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest key first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.key.cmp(&self.key)
+impl<E: Copy> Keyed for Entry<E> {
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        self.key
     }
 }
 
@@ -58,7 +46,8 @@ enum Consumed {
 
 /// A time-ordered queue of events; equal times pop first-scheduled-first (FIFO).
 pub struct EventQueue<E: Copy> {
-    heap: BinaryHeap<Entry<E>>,
+    /// A binary min-heap (`sim::heap`), earliest first.
+    heap: Vec<Entry<E>>,
     timers: Timers<E>,
     next_seq: u64,
     popped: u64,
@@ -84,7 +73,7 @@ impl<E: Copy> EventQueue<E> {
     /// An empty queue with room for `capacity` events before it grows.
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(capacity),
+            heap: Vec::with_capacity(capacity),
             timers: Timers::new(),
             next_seq: 0,
             popped: 0,
@@ -100,6 +89,7 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Schedules `event` at `time`. Among events at the same time, earlier calls pop first.
+    #[inline(always)]
     pub fn schedule(&mut self, time: SimTime, event: E) {
         let entry = Entry {
             key: self.next_key(time),
@@ -107,14 +97,11 @@ impl<E: Copy> EventQueue<E> {
         };
         if self.consumed == Consumed::Event {
             self.consumed = Consumed::Nothing;
-            // Overwrite the consumed top; dropping the PeekMut sifts the new entry down.
-            *self
-                .heap
-                .peek_mut()
-                .expect("a consumed top is still in the heap") = entry;
+            // The new entry takes the consumed top's place and sifts down from there.
+            heap::sift_down(&mut self.heap, 0, entry, |_, _| {});
         } else {
             self.discard_consumed();
-            self.heap.push(entry);
+            heap::push(&mut self.heap, entry, |_, _| {});
         }
     }
 
@@ -155,7 +142,7 @@ impl<E: Copy> EventQueue<E> {
     /// Removes and returns the earliest event if it is at or before `limit`.
     pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         self.discard_consumed();
-        let event = self.heap.peek().map(|e| (e.key, e.event));
+        let event = self.heap.first().map(|e| (e.key, e.event));
         let (key, event, source) = match (event, self.timers.peek()) {
             (Some(e), Some(t)) if t.0 < e.0 => (t.0, t.1, Consumed::Timer),
             (Some(e), _) => (e.0, e.1, Consumed::Event),
@@ -175,7 +162,7 @@ impl<E: Copy> EventQueue<E> {
         match std::mem::replace(&mut self.consumed, Consumed::Nothing) {
             Consumed::Nothing => {}
             Consumed::Event => {
-                self.heap.pop();
+                heap::pop(&mut self.heap, |_, _| {});
             }
             Consumed::Timer => self.timers.pop(),
         }
@@ -184,7 +171,7 @@ impl<E: Copy> EventQueue<E> {
     /// The time of the earliest pending event.
     pub fn peek_time(&mut self) -> Option<SimTime> {
         self.discard_consumed();
-        let event = self.heap.peek().map(|e| e.key);
+        let event = self.heap.first().map(|e| e.key);
         let timer = self.timers.peek().map(|t| t.0);
         event.into_iter().chain(timer).min().map(time_of)
     }

@@ -6,6 +6,8 @@
 //! down) instead of leaving a stale copy behind to be popped and dropped later. Entries are keyed
 //! like the main heap's, `time << 64 | sequence`, so the queue merges the two by one comparison.
 
+use super::heap::{self, Keyed};
+
 /// Index of a timer that has no pending entry.
 const NOT_PENDING: u32 = u32::MAX;
 
@@ -15,6 +17,13 @@ const NOT_PENDING: u32 = u32::MAX;
 struct Entry {
     key: u128,
     id: u32,
+}
+
+impl Keyed for Entry {
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        self.key
+    }
 }
 
 pub(super) struct Timers<E> {
@@ -76,18 +85,17 @@ impl<E: Copy> Timers<E> {
         let timer = &mut self.timers[slot];
         timer.event = event;
         let at = timer.index;
+        let entry = Entry { key, id };
+        let (entries, timers) = (&mut self.heap, &mut self.timers[..]);
         if at == NOT_PENDING {
-            self.heap.push(Entry { key, id });
-            self.sift_up(self.heap.len() - 1);
+            heap::push(entries, entry, note_index(timers));
             return;
         }
         let at = at as usize;
-        let old = self.heap[at].key;
-        self.heap[at].key = key;
-        if key < old {
-            self.sift_up(at);
+        if key < entries[at].key {
+            heap::sift_up(entries, at, entry, note_index(timers));
         } else {
-            self.sift_down(at);
+            heap::sift_down(entries, at, entry, note_index(timers));
         }
     }
 
@@ -95,75 +103,21 @@ impl<E: Copy> Timers<E> {
     pub(super) fn replace_top(&mut self, id: u32, key: u128, event: E) {
         debug_assert_eq!(self.top_id(), Some(id));
         debug_assert!(key >= self.heap[0].key);
-        self.heap[0].key = key;
         self.timers[id as usize].event = event;
-        self.sift_down(0);
+        let entry = Entry { key, id };
+        heap::sift_down(&mut self.heap, 0, entry, note_index(&mut self.timers));
     }
 
     /// Removes the earliest entry.
     pub(super) fn pop(&mut self) {
-        let Some(last) = self.heap.pop() else {
-            return;
-        };
-        if self.heap.is_empty() {
-            self.timers[last.id as usize].index = NOT_PENDING;
-            return;
+        if let Some(top) = heap::pop(&mut self.heap, note_index(&mut self.timers)) {
+            self.timers[top.id as usize].index = NOT_PENDING;
         }
-        let top = std::mem::replace(&mut self.heap[0], last);
-        self.timers[top.id as usize].index = NOT_PENDING;
-        self.sift_down(0);
-    }
-
-    /// Moves the entry at `at` up to its place: the entries it passes move down into the hole
-    /// it leaves, and only they and it get their index written.
-    fn sift_up(&mut self, at: usize) {
-        // Slices of two distinct fields: the compiler knows a write to one leaves the other's
-        // length alone, so the loop's bounds hold without being checked again.
-        let (heap, timers) = (&mut self.heap[..], &mut self.timers[..]);
-        let moving = heap[at];
-        let mut hole = at;
-        while hole > 0 {
-            let parent = (hole - 1) / 2;
-            let above = heap[parent];
-            if above.key <= moving.key {
-                break;
-            }
-            move_entry(heap, timers, hole, above);
-            hole = parent;
-        }
-        move_entry(heap, timers, hole, moving);
-    }
-
-    /// Moves the entry at `at` down to its place, as [`Timers::sift_up`] does upwards. While a
-    /// hole has both children the smaller is picked by arithmetic, not a branch: which one is
-    /// earlier is a coin toss the branch predictor cannot learn.
-    fn sift_down(&mut self, at: usize) {
-        let (heap, timers) = (&mut self.heap[..], &mut self.timers[..]);
-        let len = heap.len();
-        let moving = heap[at];
-        let mut hole = at;
-        let mut left = 2 * hole + 1;
-        while left + 1 < len {
-            let child = left + usize::from(heap[left + 1].key < heap[left].key);
-            let below = heap[child];
-            if moving.key <= below.key {
-                break;
-            }
-            move_entry(heap, timers, hole, below);
-            hole = child;
-            left = 2 * hole + 1;
-        }
-        if left + 1 == len && heap[left].key < moving.key {
-            move_entry(heap, timers, hole, heap[left]);
-            hole = left;
-        }
-        move_entry(heap, timers, hole, moving);
     }
 }
 
-/// Puts `entry` at `at` in `heap` and records where it is in its timer.
+/// Records in each timer where its entry was placed in the heap.
 #[inline(always)]
-fn move_entry<E>(heap: &mut [Entry], timers: &mut [Timer<E>], at: usize, entry: Entry) {
-    heap[at] = entry;
-    timers[entry.id as usize].index = at as u32;
+fn note_index<E>(timers: &mut [Timer<E>]) -> impl FnMut(&Entry, usize) + '_ {
+    |entry, at| timers[entry.id as usize].index = at as u32
 }
