@@ -681,8 +681,9 @@ impl<'s> Engine<'s> {
         Ok(())
     }
 
-    /// Starts loading the server of the pod whose completion is likely next (timer ids are pod
-    /// indices), so that its cache misses overlap this event's work: with many busy pods a
+    /// Starts loading the servers of the pods the next events will likely reach — the pod whose
+    /// completion is next (timer ids are pod indices) and the pod the next arrival will be
+    /// routed to — so that their cache misses overlap this event's work: with many busy pods a
     /// pod's server has usually left the caches since its last request. With few, it has not,
     /// and the hint would only cost time.
     #[inline(always)]
@@ -692,6 +693,12 @@ impl<'s> Engine<'s> {
         }
         if let Some(id) = self.queue.upcoming_timer() {
             self.warm_server(PodId(id));
+        }
+        if let Some(&Event::Arrival { service }) = self.queue.upcoming_event() {
+            let endpoints = &self.cluster.services[service.index()].endpoints;
+            if let Some(pod) = self.routers[service.index()].upcoming(endpoints) {
+                self.warm_server(pod);
+            }
         }
     }
 

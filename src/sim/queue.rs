@@ -129,6 +129,18 @@ impl<E: Copy> EventQueue<E> {
         }
     }
 
+    /// The event (not a timer) most likely to pop next, for warming the caches: right after a
+    /// pop from the main heap, the earlier of the popped entry's children. A hint only, as for
+    /// [`EventQueue::upcoming_timer`].
+    #[inline(always)]
+    pub fn upcoming_event(&self) -> Option<&E> {
+        let candidates = match self.consumed {
+            Consumed::Event => &self.heap[1..self.heap.len().min(3)],
+            _ => &self.heap[..self.heap.len().min(1)],
+        };
+        candidates.iter().min_by_key(|e| e.key).map(|e| &e.event)
+    }
+
     /// Timers pending (a consumed one included).
     pub fn timers_pending(&self) -> usize {
         self.timers.len()
@@ -278,6 +290,36 @@ mod tests {
         }
         assert_eq!(order, [5, 99, 1, 3, 2, 4]);
         assert_eq!(hints, [Some(1), Some(1), Some(3), Some(2), Some(4), None]);
+    }
+
+    #[test]
+    fn the_upcoming_event_is_the_one_that_pops_next_when_nothing_intervenes() {
+        let mut q = EventQueue::new();
+        assert_eq!(q.upcoming_event(), None);
+        for (secs, event) in [(9, 40), (3, 10), (7, 20), (5, 30), (1, 50), (8, 60)] {
+            q.schedule(SimTime::from_secs(secs), event);
+        }
+        q.schedule_timer(1, SimTime::from_secs(2), 99);
+        assert_eq!(q.upcoming_event(), Some(&50)); // nothing popped yet: the earliest event
+        let mut order = Vec::new();
+        let mut hints = Vec::new();
+        while let Some((_, popped)) = q.pop() {
+            order.push(popped);
+            // After an event pops, the hint is the earlier of its children, which is the next
+            // event; after a timer, the earliest event.
+            hints.push(q.upcoming_event().copied());
+        }
+        assert_eq!(order, [50, 99, 10, 30, 20, 60, 40]);
+        let next_events = [
+            Some(10),
+            Some(10),
+            Some(30),
+            Some(20),
+            Some(60),
+            Some(40),
+            None,
+        ];
+        assert_eq!(hints, next_events);
     }
 
     /// Runs `ops` on a queue and on a model, checking every pop. Op kinds: 0 plain event, 1–2

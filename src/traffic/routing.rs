@@ -6,8 +6,12 @@
 //! when some pod holds more than half of the prompt's blocks, the least loaded of those holding
 //! the most; else the least loaded). Ties are broken at random from the Service's routing
 //! stream.
+//!
+//! A random pick's draw is made one pick ahead, so that the endpoint the next request will go
+//! to is known before it arrives ([`Router::upcoming`]: the engine warms that pod's server in
+//! the caches). The draws and picks are exactly those of `random_range` on the same stream.
 
-use rand::RngExt;
+use rand::{Rng, RngExt};
 
 use crate::cluster::PodId;
 use crate::scenario::LoadBalancing;
@@ -24,6 +28,8 @@ pub struct Router {
     policy: LoadBalancing,
     cursor: usize,
     rng: SimRng,
+    /// `Random`: the word the next pick starts from, drawn at the previous pick.
+    next_word: Option<u32>,
 }
 
 impl Router {
@@ -32,6 +38,7 @@ impl Router {
             policy,
             cursor: 0,
             rng,
+            next_word: None,
         }
     }
 
@@ -50,19 +57,35 @@ impl Router {
             LoadBalancing::LeastRequest | LoadBalancing::PrefixAware => {
                 self.least_outstanding(endpoints, outstanding)
             }
-            LoadBalancing::Random => self.rng.random_range(0..endpoints.len()),
+            LoadBalancing::Random => {
+                let word = self.next_word.take().unwrap_or_else(|| self.rng.next_u32());
+                let index = uniform_index(word, endpoints.len(), &mut self.rng);
+                self.next_word = Some(self.rng.next_u32());
+                index
+            }
             LoadBalancing::RoundRobin => {
-                // (cursor + 1) mod len, without a division in the common case.
-                let next = self.cursor + 1;
-                self.cursor = if next < endpoints.len() {
-                    next
-                } else {
-                    next % endpoints.len()
-                };
+                self.cursor = next_in_cycle(self.cursor, endpoints.len());
                 self.cursor
             }
         };
         Some(endpoints[index])
+    }
+
+    /// The endpoint the next [`Router::pick`] over `endpoints` will most likely return, when it
+    /// is known ahead (random and round-robin picks): a hint for warming caches. It can be
+    /// wrong when the endpoints change first, or in the rare case where a random pick needs a
+    /// second draw.
+    #[inline(always)]
+    pub fn upcoming(&self, endpoints: &[PodId]) -> Option<PodId> {
+        if endpoints.is_empty() {
+            return None;
+        }
+        let index = match self.policy {
+            LoadBalancing::Random => first_estimate(self.next_word?, endpoints.len()).0 as usize,
+            LoadBalancing::RoundRobin => next_in_cycle(self.cursor, endpoints.len()),
+            LoadBalancing::LeastRequest | LoadBalancing::PrefixAware => return None,
+        };
+        endpoints.get(index).copied()
     }
 
     pub fn policy(&self) -> LoadBalancing {
@@ -129,6 +152,36 @@ impl Router {
     }
 }
 
+/// `(cursor + 1) mod len`, without a division in the common case.
+#[inline(always)]
+fn next_in_cycle(cursor: usize, len: usize) -> usize {
+    let next = cursor + 1;
+    if next < len { next } else { next % len }
+}
+
+/// A uniform index below `len` from the 32-bit `word` (and, rarely, one more word from `rng`),
+/// exactly as `rng.random_range(0..len)` draws it when `word` is `rng`'s next word: the high
+/// half of `word × len`; when the low half falls in the last `len` values, where that estimate
+/// may be one short, a second word's high half decides whether it carries (the `rand` crate's
+/// method for ranges that fit in 32 bits). Endpoints are pods, whose ids are 32-bit, so `len`
+/// always fits.
+fn uniform_index(word: u32, len: usize, rng: &mut SimRng) -> usize {
+    let range = len as u32;
+    let (mut index, low) = first_estimate(word, len);
+    if low > range.wrapping_neg() {
+        let (carry_from, _) = first_estimate(rng.next_u32(), len);
+        index += u32::from(low.checked_add(carry_from).is_none());
+    }
+    index as usize
+}
+
+/// The high and low halves of `word × len`.
+#[inline(always)]
+fn first_estimate(word: u32, len: usize) -> (u32, u32) {
+    let product = u64::from(word) * len as u64;
+    ((product >> 32) as u32, product as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +204,51 @@ mod tests {
             "{counts:?}"
         );
         assert_eq!(random.pick(&[], |_| 0), None);
+    }
+
+    #[test]
+    fn random_picks_draw_exactly_as_random_range_and_are_known_one_ahead() {
+        // Lengths near 2^31 and 2^32 make the second draw (low half in the last `len` values)
+        // common, so both branches are compared.
+        let lens = [
+            1usize,
+            2,
+            3,
+            7,
+            100,
+            1 << 20,
+            (1 << 31) + 1,
+            u32::MAX as usize,
+        ];
+        for seed in 0..50 {
+            let mut ours = RngStreams::new(seed).stream("r");
+            let mut theirs = ours.clone();
+            for (i, &len) in lens.iter().cycle().take(400).enumerate() {
+                let word = ours.next_u32();
+                let expected = theirs.random_range(0..len);
+                assert_eq!(
+                    uniform_index(word, len, &mut ours),
+                    expected,
+                    "seed {seed} #{i}"
+                );
+            }
+            assert_eq!(ours.next_u64(), theirs.next_u64(), "same words consumed");
+        }
+        let eps: Vec<PodId> = (0..13).map(PodId).collect();
+        let mut router = Router::new(LoadBalancing::Random, RngStreams::new(9).stream("r"));
+        let mut plain = RngStreams::new(9).stream("r");
+        for _ in 0..1_000 {
+            let hint = router.upcoming(&eps);
+            let picked = router.pick(&eps, |_| 0);
+            assert_eq!(picked, Some(eps[plain.random_range(0..eps.len())]));
+            assert!(
+                hint.is_none() || hint == picked,
+                "13 endpoints: never a second draw"
+            );
+        }
+        let mut rr = Router::new(LoadBalancing::RoundRobin, RngStreams::new(1).stream("r"));
+        assert_eq!(rr.upcoming(&eps), Some(PodId(1)));
+        assert_eq!(rr.pick(&eps, |_| 0), Some(PodId(1)));
     }
 
     #[test]
