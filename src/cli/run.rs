@@ -11,7 +11,7 @@ use kubesim::controllers::hpa::HpaDecision;
 use kubesim::engine::{RecordSink, Records, RunOutput};
 use kubesim::output::explain::hpa::Narrator;
 use kubesim::output::pages::{self, Pages};
-use kubesim::output::{self, JsonLinesFile, RunFiles, TimeSeriesFile, plot, run_dir};
+use kubesim::output::{self, HpaEvents, JsonLinesFile, RunFiles, TimeSeriesFile, plot, run_dir};
 
 /// The context of every error writing the run directory.
 const NOT_WRITTEN: &str = "--out: the run directory was not written";
@@ -70,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     // Written into the staging directory as the run goes (not kept in memory), so created
     // first; an error or a failed run removes it.
     let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
-    let mut streamed = Streamed::create(&staging)?;
+    let mut streamed = Streamed::create(&staging, args.rendering.choice())?;
     let timed = run_timed(&scenario, Records::Give(&mut streamed))?;
     let result = timed.output;
     let files = RunFiles {
@@ -130,12 +130,22 @@ struct Streamed {
 }
 
 impl Streamed {
-    fn create(staging: &run_dir::Staging) -> anyhow::Result<Streamed> {
+    /// Starts the files in the staging directory; with `rendering.trace`, also the HPA
+    /// decisions' part of trace.json (made from the decisions as they are written).
+    fn create(staging: &run_dir::Staging, rendering: pages::Rendering) -> anyhow::Result<Streamed> {
         let create = || -> std::io::Result<Streamed> {
-            let decisions = JsonLinesFile::create(&staging.path().join("hpa_decisions.jsonl"))?;
+            let dir = staging.path();
+            let files = DecisionFiles {
+                decisions: JsonLinesFile::create(&dir.join("hpa_decisions.jsonl"))?,
+                trace_events: rendering
+                    .trace
+                    .then(|| HpaEvents::create(dir))
+                    .transpose()?,
+            };
+            let narrator = Narrator::new(pages::REPORT_SENTENCES);
             Ok(Streamed {
-                decisions: DecisionWriter::start(decisions, Narrator::new(pages::REPORT_SENTENCES)),
-                timeseries: TimeSeriesFile::create(&staging.path().join(output::TIMESERIES_FILE))?,
+                decisions: DecisionWriter::start(files, narrator),
+                timeseries: TimeSeriesFile::create(&dir.join(output::TIMESERIES_FILE))?,
             })
         };
         create()
@@ -161,9 +171,36 @@ impl RecordSink for Streamed {
 /// Decisions handed over to the writer at once: a hand-over costs a wake-up of its thread.
 const DECISION_BATCH: usize = 512;
 
-/// Writes the HPA decisions (`hpa_decisions.jsonl`) and tells their story on a thread of its
-/// own, in the order they were made, so that the simulation does not wait for the JSON (on a
-/// large cluster's day, half a gigabyte of it).
+/// What the HPA decisions are written into as they are made.
+struct DecisionFiles {
+    decisions: JsonLinesFile,
+    /// trace.json's events for them, unless the trace is not wanted.
+    trace_events: Option<HpaEvents>,
+}
+
+impl DecisionFiles {
+    /// Writes one decision (serialized into `line`, reused) into each file.
+    fn write(&mut self, decision: &HpaDecision, line: &mut Vec<u8>) {
+        line.clear();
+        if let Err(e) = serde_json::to_writer(&mut *line, decision) {
+            unreachable!("an HPA decision always serializes: {e}");
+        }
+        self.decisions.write_serialized(line);
+        if let Some(trace_events) = &mut self.trace_events {
+            trace_events.decision(line);
+        }
+    }
+
+    /// Flushes both; the first error, if there was one.
+    fn finish(self) -> std::io::Result<()> {
+        let trace_events = self.trace_events.map_or(Ok(()), HpaEvents::finish);
+        self.decisions.finish().and(trace_events)
+    }
+}
+
+/// Writes the HPA decisions (`hpa_decisions.jsonl`, and their trace events), and tells their
+/// story, on a thread of its own, in the order they were made, so that the simulation does not
+/// wait for the JSON (on a large cluster's day, half a gigabyte of it).
 struct DecisionWriter {
     batch: Vec<HpaDecision>,
     to_writer: Option<mpsc::SyncSender<Vec<HpaDecision>>>,
@@ -171,16 +208,17 @@ struct DecisionWriter {
 }
 
 impl DecisionWriter {
-    fn start(mut file: JsonLinesFile, mut narrator: Narrator) -> DecisionWriter {
+    fn start(mut files: DecisionFiles, mut narrator: Narrator) -> DecisionWriter {
         let (to_writer, batches) = mpsc::sync_channel::<Vec<HpaDecision>>(4);
         let writer = std::thread::spawn(move || {
+            let mut line = Vec::new();
             for batch in batches {
                 for decision in batch {
-                    file.write(&decision);
+                    files.write(&decision, &mut line);
                     narrator.offer(decision);
                 }
             }
-            (file.finish(), narrator)
+            (files.finish(), narrator)
         });
         DecisionWriter {
             batch: Vec::with_capacity(DECISION_BATCH),

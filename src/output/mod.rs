@@ -18,6 +18,8 @@ pub mod summary;
 pub mod sweep;
 pub(crate) mod timeline;
 
+pub use timeline::HpaEvents;
+
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
@@ -278,6 +280,18 @@ impl JsonLinesFile {
         }
         let written = serde_json::to_writer(&mut self.writer, record)
             .map_err(io::Error::other)
+            .and_then(|()| self.writer.write_all(b"\n"));
+        self.error = written.err();
+    }
+
+    /// Appends one record already serialized as JSON (`json`, without its newline).
+    pub fn write_serialized(&mut self, json: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        let written = self
+            .writer
+            .write_all(json)
             .and_then(|()| self.writer.write_all(b"\n"));
         self.error = written.err();
     }

@@ -35,17 +35,19 @@ pub const RUN_FILES: &[&str] = &[
     "report.html",
 ];
 
-/// Whether kubesim writes a file called `name` into run directories: one of [`RUN_FILES`] or a
-/// plot (`plot-*.svg|png`, a sweep's `plot-frontier.svg`).
+/// Whether kubesim writes a file called `name` into run directories: one of [`RUN_FILES`], a
+/// plot (`plot-*.svg|png`, a sweep's `plot-frontier.svg`), or trace.json's part while it runs.
 pub fn is_run_file(name: &str) -> bool {
     run_file_names().any(|n| n == name)
 }
 
-/// [`RUN_FILES`], every plot's name in both formats, and a sweep's frontier figure.
+/// [`RUN_FILES`], every plot's name in both formats, a sweep's frontier figure, and the part of
+/// trace.json that `kubesim run` writes while it runs.
 fn run_file_names() -> impl Iterator<Item = String> {
     (RUN_FILES.iter().map(|n| n.to_string()))
         .chain(super::plot::file_names())
         .chain([super::sweep::figure::FILE.to_string()])
+        .chain([super::timeline::HPA_EVENTS_FILE.to_string()])
 }
 
 /// The directory of a sweep's kept runs (`--keep-runs`): one run directory per replication.

@@ -17,6 +17,11 @@
 //!   Terminating, with the pod's warnings as instants.
 //!
 //! Time is simulated time in microseconds. Counters are written only when their value changes.
+//!
+//! `kubesim run` makes the HPA decisions' events while the run goes, from each decision's line
+//! as it is written ([`HpaEvents`], on the decisions' writer thread), and the trace takes them
+//! as made; a directory without them (a sweep's kept run) has them made from
+//! `hpa_decisions.jsonl`. The bytes are the same either way.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -37,6 +42,45 @@ const WORKLOADS_PID: u64 = 2;
 const PENDING_PID: u64 = 3;
 /// Node `n` is process `NODE_PID_BASE + n`.
 const NODE_PID_BASE: u64 = 10;
+
+/// Where `kubesim run` puts the HPA decisions' trace events as the decisions are made
+/// ([`HpaEvents`]), in the run directory being written: `trace.json` takes them from there (and
+/// removes it) rather than reading every decision back from `hpa_decisions.jsonl`.
+pub const HPA_EVENTS_FILE: &str = "trace-hpa-events.part";
+
+/// The HPA decisions' part of `trace.json`, made while the run goes, from each decision's line
+/// of `hpa_decisions.jsonl` as it is written ([`HPA_EVENTS_FILE`]). Every event is exactly what
+/// the trace would make from that line read back, so the trace has the same bytes either way;
+/// on a large cluster's day this is most of the trace's work, and it is done beside the
+/// simulation instead of after it.
+pub struct HpaEvents {
+    trace: Trace<std::io::BufWriter<std::fs::File>>,
+    hpas: HpaTracks,
+}
+
+impl HpaEvents {
+    /// Starts [`HPA_EVENTS_FILE`] in `dir`.
+    pub fn create(dir: &Path) -> std::io::Result<HpaEvents> {
+        let file = std::fs::File::create(dir.join(HPA_EVENTS_FILE))?;
+        Ok(HpaEvents {
+            trace: Trace::continuing(std::io::BufWriter::new(file)),
+            hpas: HpaTracks::default(),
+        })
+    }
+
+    /// The events of one decision, given as its line of `hpa_decisions.jsonl`.
+    pub fn decision(&mut self, line: &[u8]) {
+        match serde_json::from_slice(line) {
+            Ok(d) => self.trace.hpa_decision(&mut self.hpas, d),
+            Err(e) => self.trace.fail(std::io::Error::other(e)),
+        }
+    }
+
+    /// Flushes the file; the first error, if there was one.
+    pub fn finish(self) -> std::io::Result<()> {
+        self.trace.finish_part()
+    }
+}
 
 /// Builds `trace.json` from the files in `from` and writes it into `dir`, an event at a time
 /// (a day of a large cluster makes millions of them).
@@ -66,14 +110,26 @@ fn build<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
     each_optional_line(&dir.join("pod_events.jsonl"), |e| t.pod_event(&e, &pods))?;
     let cluster_events: Vec<Value> = optional_lines(&dir.join("cluster_events.jsonl"))?;
     t.cluster_events(&cluster_events);
-    let mut hpas = HpaTracks::default();
-    each_optional_line(&dir.join("hpa_decisions.jsonl"), |d| {
-        t.hpa_decision(&mut hpas, d)
-    })?;
+    hpa_events(dir, t)?;
     // The time series last, once the history is let go: a large day's are a hundred
     // megabytes each.
     t.counters(&RunData::read(dir)?);
     Ok(())
+}
+
+/// The HPA decisions' events: those made during the run ([`HPA_EVENTS_FILE`], which is then
+/// removed), or else made from `hpa_decisions.jsonl` (a sweep's kept run).
+fn hpa_events<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
+    let made_during_the_run = dir.join(HPA_EVENTS_FILE);
+    if made_during_the_run.exists() {
+        t.append_events(&made_during_the_run)?;
+        return std::fs::remove_file(&made_during_the_run)
+            .map_err(|e| format!("{}: {e}", made_during_the_run.display()));
+    }
+    let mut hpas = HpaTracks::default();
+    each_optional_line(&dir.join("hpa_decisions.jsonl"), |d| {
+        t.hpa_decision(&mut hpas, d)
+    })
 }
 
 fn each_optional_line(path: &Path, each: impl FnMut(Value)) -> Result<(), String> {
@@ -145,12 +201,40 @@ impl<W: Write> Trace<W> {
         }
     }
 
+    /// A part of a trace whose head and first event are written elsewhere: every event is
+    /// preceded by its separating comma, so the part can be appended after them.
+    fn continuing(out: W) -> Self {
+        Trace {
+            events: 1,
+            ..Trace::new(out)
+        }
+    }
+
     fn write(&mut self, text: &str) {
         if self.error.is_none()
             && let Err(e) = self.out.write_all(text.as_bytes())
         {
             self.error = Some(e);
         }
+    }
+
+    /// Keeps the first error.
+    fn fail(&mut self, e: std::io::Error) {
+        self.error.get_or_insert(e);
+    }
+
+    /// Appends the events of a part made by [`Trace::continuing`] (in the file at `path`).
+    fn append_events(&mut self, path: &Path) -> Result<(), String> {
+        debug_assert!(self.events > 0, "a part's events begin with a comma");
+        let located = |e: std::io::Error| format!("{}: {e}", path.display());
+        let mut part = std::fs::File::open(path).map_err(located)?;
+        if self.error.is_none()
+            && let Err(e) = std::io::copy(&mut part, &mut self.out)
+        {
+            self.error = Some(e);
+        }
+        self.events += 1; // at least: only whether there were any matters
+        Ok(())
     }
 
     /// The head of the document, up to the first event.
@@ -171,6 +255,11 @@ impl<W: Write> Trace<W> {
     /// Closes the document; the first write error, if any.
     fn finish(mut self) -> std::io::Result<()> {
         self.write("]}");
+        self.finish_part()
+    }
+
+    /// Flushes what was written; the first write error, if any.
+    fn finish_part(mut self) -> std::io::Result<()> {
         match self.error.take() {
             Some(e) => Err(e),
             None => self.out.flush(),
@@ -478,5 +567,72 @@ fn node_slice_name(line: &Line) -> &'static str {
         (NodeStatus::Ready, true, _) => "Ready (machine down, not noticed yet)",
         (NodeStatus::Ready, false, true) => "Ready, SchedulingDisabled",
         (NodeStatus::Ready, false, false) => "Ready",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decisions of two HPAs: unchanged, scaling, a condition changing, scaling back.
+    const DECISIONS: [&str; 6] = [
+        r#"{"time_seconds":0.0,"hpa":"web","current_replicas":2,"desired_replicas":2,"conditions":[{"type":"ScalingActive","status":"False","reason":"FailedGetResourceMetric","message":"no metrics"}]}"#,
+        r#"{"time_seconds":0.0,"hpa":"api","current_replicas":3,"desired_replicas":3,"conditions":[]}"#,
+        r#"{"time_seconds":15.0,"hpa":"web","current_replicas":2,"desired_replicas":2,"conditions":[{"type":"ScalingActive","status":"False","reason":"FailedGetResourceMetric","message":"no metrics"}]}"#,
+        r#"{"time_seconds":15.0,"hpa":"api","current_replicas":3,"desired_replicas":5,"conditions":[]}"#,
+        r#"{"time_seconds":30.0,"hpa":"web","current_replicas":2,"desired_replicas":2,"conditions":[{"type":"ScalingActive","status":"True","reason":"ValidMetricFound","message":"ok"}]}"#,
+        r#"{"time_seconds":45.5,"hpa":"api","current_replicas":5,"desired_replicas":4,"conditions":[]}"#,
+    ];
+
+    /// A trace's head and process names, then the HPA events as [`build`] adds them from `dir`.
+    fn trace_with_hpa_events(dir: &Path) -> String {
+        let mut t = Trace::new(Vec::new());
+        t.begin(&json!({}));
+        t.name_processes();
+        hpa_events(dir, &mut t).unwrap();
+        assert!(t.error.is_none());
+        String::from_utf8(t.out).unwrap()
+    }
+
+    #[test]
+    fn hpa_events_made_during_the_run_are_those_read_back_from_the_decisions() {
+        let dir = std::env::temp_dir().join(format!("kubesim-hpa-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let jsonl: String = DECISIONS.iter().map(|d| format!("{d}\n")).collect();
+        std::fs::write(dir.join("hpa_decisions.jsonl"), jsonl).unwrap();
+        let read_back = trace_with_hpa_events(&dir);
+
+        let mut during = HpaEvents::create(&dir).unwrap();
+        for d in DECISIONS {
+            during.decision(d.as_bytes());
+        }
+        during.finish().unwrap();
+        let made_during = trace_with_hpa_events(&dir);
+        let part_left = dir.join(HPA_EVENTS_FILE).exists();
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        assert_eq!(made_during, read_back);
+        assert!(!part_left, "the part is removed once in the trace");
+        // Web's thread name and its condition change; api's name and its two scalings.
+        for expected in [
+            "\"name\":\"HPA web\"",
+            "\"name\":\"HPA api: 3 → 5\"",
+            "\"name\":\"HPA api: 5 → 4\"",
+            "\"ts\":45500000",
+        ] {
+            assert!(read_back.contains(expected), "{expected} in {read_back}");
+        }
+        assert_eq!(read_back.matches("\"name\":\"HPA web: 2 → 2\"").count(), 2);
+    }
+
+    #[test]
+    fn an_unreadable_decision_is_an_error_when_the_events_are_finished() {
+        let dir = std::env::temp_dir().join(format!("kubesim-hpa-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut during = HpaEvents::create(&dir).unwrap();
+        during.decision(b"{\"hpa\": ");
+        let finished = during.finish();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(finished.is_err());
     }
 }

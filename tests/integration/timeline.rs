@@ -250,6 +250,12 @@ fn hpa_decisions_are_instants_with_their_conditions() {
     let args = &scale_ups[0]["args"];
     assert_eq!(args["desired_replicas"], 5);
     assert!(args["conditions"][0]["message"].is_string());
+    // Made while the run went, in a part of the run directory that is gone once in the trace.
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".part")), "{names:?}");
 }
 
 #[test]
