@@ -1770,9 +1770,9 @@ impl<'s> Engine<'s> {
 
     fn on_scrape(&mut self) {
         // As `sim::warm_ahead` does, by hand: the loop writes to what the warming reads.
-        let mut lead = self.cluster.running.keys().skip(crate::sim::AHEAD);
-        for (&pod, &started) in &self.cluster.running {
-            if let Some(&ahead) = lead.next() {
+        let mut lead = self.cluster.running.ids().skip(crate::sim::AHEAD);
+        for (pod, started) in self.cluster.running.iter() {
+            if let Some(ahead) = lead.next() {
                 self.warm_server(ahead);
                 self.metrics_server.warm(ahead);
             }

@@ -7,6 +7,7 @@ pub(crate) mod accounting;
 pub(crate) mod journal;
 pub(crate) mod label_groups;
 pub mod node_row;
+pub(crate) mod running;
 pub(crate) mod state;
 pub(crate) mod topology;
 pub mod trial;

@@ -4,7 +4,7 @@
 //! (applying controller intents the way the API server would); controllers read it.
 //! Collections that are iterated on paths that emit events are ordered (`Vec` by id, `BTreeSet`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::sim::SimTime;
@@ -17,7 +17,9 @@ use super::node_row::NodeRow;
 use super::resources::Resources;
 use super::selector::Labels;
 
-pub use crate::spec::ids::{DeploymentId, HpaId, NodeId, PodId, PoolId, ReplicaSetId, ServiceId};
+pub use crate::spec::ids::{
+    DeploymentId, HpaId, IdSet, NodeId, PodId, PoolId, ReplicaSetId, ServiceId,
+};
 
 /// A pod's lifecycle phase, as far as this model distinguishes it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -86,7 +88,7 @@ pub struct Node {
     /// simulation has reserved room for ([`Node::reserve`]).
     pub pod_count: i64,
     /// The pods bound here and not yet terminated, by id.
-    pub pods: BTreeSet<PodId>,
+    pub pods: IdSet<PodId>,
     /// When the node was requested from the cloud (0 for the initial nodes): the autoscaler's
     /// `--max-node-provision-time` counts from here.
     pub created: SimTime,
@@ -289,7 +291,7 @@ pub struct ReplicaSet {
     /// `spec.replicas`.
     pub replicas: i32,
     /// Active pods (not deleting, not gone), ordered by id.
-    pub pods: BTreeSet<PodId>,
+    pub pods: IdSet<PodId>,
     /// Some pod was created for it with a spec of its own (a DaemonSet's per-node pod, a pod
     /// from a trace) instead of `template`: what holds for its template need not hold for its
     /// pods.
@@ -495,7 +497,7 @@ pub struct Cluster {
     /// Pods in phase Running, by id, with their start time (`status.startTime`): what
     /// metrics-server scrapes (a scan of every pod ever created would grow with the run, and
     /// reading each pod would cost a cold cache line per running pod at every scrape).
-    pub running: BTreeMap<PodId, SimTime>,
+    pub running: super::running::RunningPods,
     /// Whether any workload's pods carry inter-pod (anti-)affinity (when none does, the
     /// InterPodAffinity plugin has nothing to look at for pods without it).
     pub any_pod_affinity: bool,
@@ -725,7 +727,7 @@ impl Cluster {
             requested: Resources::default(),
             requested_for_scoring: Resources::default(),
             pod_count: 0,
-            pods: BTreeSet::new(),
+            pods: IdSet::new(),
             created: now,
             taints: p.spec.taints.clone(),
             unschedulable: false,
@@ -1218,7 +1220,7 @@ impl Cluster {
         p.phase = PodPhase::Terminated;
         p.ready = false;
         self.terminating.remove(&pod);
-        self.running.remove(&pod);
+        self.running.remove(pod);
         if let Some(node) = p.node {
             let template = Arc::clone(&p.template);
             self.release_from(node, pod, &template);

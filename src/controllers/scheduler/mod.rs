@@ -249,9 +249,9 @@ fn select_host(
         add(&mut totals, profile.inter_pod_affinity_weight, &interpod);
     }
     if profile.image_locality_weight > 0 && !template.images.is_empty() {
+        let locality = score::ImageLocality::new(cluster, template);
         for (total, node) in totals.iter_mut().zip(&nodes) {
-            *total +=
-                profile.image_locality_weight * score::image_locality(cluster, node, template);
+            *total += profile.image_locality_weight * locality.score(node);
         }
     }
     if profile.fit_weight > 0 {

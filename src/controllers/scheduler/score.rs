@@ -283,25 +283,51 @@ const IMAGE_MIN_THRESHOLD: i64 = 23 * MB;
 /// ImageLocality's ceiling per container (`maxContainerThreshold`).
 const IMAGE_MAX_CONTAINER_THRESHOLD: i64 = 1000 * MB;
 
-/// ImageLocality: Σ over the pod's containers of the size of each image already on `node`,
-/// scaled by the share of nodes that have it (so an image everywhere counts little), clamped
-/// to `[23 MiB, 1000 MiB × containers]` and mapped onto 0–100. Images without a size in
-/// `spec.imageSizes` count 0.
-pub fn image_locality(cluster: &crate::cluster::Cluster, node: &Node, pod: &PodTemplate) -> i64 {
-    let total_nodes = cluster.ready_nodes.len().max(1) as f64;
-    let sum: i64 = pod
-        .images
-        .iter()
-        .filter(|image| node.images.contains(*image))
-        .map(|image| {
-            let size = cluster.image_sizes.get(image).copied().unwrap_or(0);
-            let spread = cluster.image_nodes.get(image).copied().unwrap_or(0) as f64 / total_nodes;
-            (size as f64 * spread) as i64
-        })
-        .sum();
-    let max_threshold = IMAGE_MAX_CONTAINER_THRESHOLD * pod.images.len() as i64;
-    let clamped = sum.clamp(IMAGE_MIN_THRESHOLD, max_threshold);
-    MAX_NODE_SCORE * (clamped - IMAGE_MIN_THRESHOLD) / (max_threshold - IMAGE_MIN_THRESHOLD)
+/// ImageLocality for one pod, ready to run on many nodes: Σ over the pod's containers of the
+/// size of each image already on the node, scaled by the share of nodes that have it (so an
+/// image everywhere counts little), clamped to `[23 MiB, 1000 MiB × containers]` and mapped onto
+/// 0–100. Images without a size in `spec.imageSizes` count 0.
+pub struct ImageLocality<'a> {
+    /// The pod's images that count for something where present, with what each counts: its
+    /// size × its spread, the same on every node (an image that counts 0 is left out: it changes
+    /// no sum).
+    counting: Vec<(&'a str, i64)>,
+    max_threshold: i64,
+}
+
+impl<'a> ImageLocality<'a> {
+    /// The scorer for `pod` in `cluster` as it is now (its images' sizes and spread).
+    pub fn new(cluster: &crate::cluster::Cluster, pod: &'a PodTemplate) -> Self {
+        let total_nodes = cluster.ready_nodes.len().max(1) as f64;
+        let counting = pod
+            .images
+            .iter()
+            .map(|image| {
+                let size = cluster.image_sizes.get(image).copied().unwrap_or(0);
+                let spread =
+                    cluster.image_nodes.get(image).copied().unwrap_or(0) as f64 / total_nodes;
+                (image.as_str(), (size as f64 * spread) as i64)
+            })
+            .filter(|&(_, counts)| counts != 0)
+            .collect();
+        ImageLocality {
+            counting,
+            max_threshold: IMAGE_MAX_CONTAINER_THRESHOLD * pod.images.len() as i64,
+        }
+    }
+
+    /// The score on `node`.
+    pub fn score(&self, node: &Node) -> i64 {
+        let sum: i64 = self
+            .counting
+            .iter()
+            .filter(|(image, _)| node.images.contains(*image))
+            .map(|&(_, counts)| counts)
+            .sum();
+        let clamped = sum.clamp(IMAGE_MIN_THRESHOLD, self.max_threshold);
+        MAX_NODE_SCORE * (clamped - IMAGE_MIN_THRESHOLD)
+            / (self.max_threshold - IMAGE_MIN_THRESHOLD)
+    }
 }
 
 /// TaintToleration raw score: PreferNoSchedule taints the pod does not tolerate.
@@ -611,10 +637,8 @@ mod tests {
         ];
         for (images, want) in cases {
             let p = pod_with(images);
-            let got = [
-                image_locality(&c, &c.nodes[0], &p),
-                image_locality(&c, &c.nodes[1], &p),
-            ];
+            let locality = ImageLocality::new(&c, &p);
+            let got = [locality.score(&c.nodes[0]), locality.score(&c.nodes[1])];
             assert_eq!(got, want, "{images:?}");
         }
         assert_eq!(
