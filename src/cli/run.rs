@@ -84,9 +84,15 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         history: &result.history,
         resolved_yaml: &scenario.resolved_yaml,
     };
-    let (decisions_written, narrator) = streamed.decisions.finish();
+    let stopped = |what| std::io::Error::other(format!("the {what} writer stopped"));
+    let (decisions_written, narrator) = (streamed.decisions.finish()).unwrap_or_else(|| {
+        let narrator = Narrator::new(pages::REPORT_SENTENCES);
+        (Err(stopped("HPA decisions'")), narrator)
+    });
+    let timeseries_written =
+        (streamed.timeseries.finish()).unwrap_or_else(|| Err(stopped("time series'")));
     (decisions_written)
-        .and_then(|()| streamed.timeseries.finish())
+        .and(timeseries_written)
         .and_then(|()| output::write_files(staging.path(), &files))
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
@@ -126,7 +132,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 /// cluster's day makes hundreds of megabytes of them), and the HPA story told from them.
 struct Streamed {
     decisions: DecisionWriter,
-    timeseries: TimeSeriesFile,
+    timeseries: TimeSeriesWriter,
 }
 
 impl Streamed {
@@ -141,11 +147,14 @@ impl Streamed {
                     .trace
                     .then(|| HpaEvents::create(dir))
                     .transpose()?,
+                unwritten: None,
             };
             let narrator = Narrator::new(pages::REPORT_SENTENCES);
             Ok(Streamed {
-                decisions: DecisionWriter::start(files, narrator),
-                timeseries: TimeSeriesFile::create(&dir.join(output::TIMESERIES_FILE))?,
+                decisions: DecisionWriter::writing(files, narrator),
+                timeseries: TimeSeriesWriter::writing(TimeSeriesFile::create(
+                    &dir.join(output::TIMESERIES_FILE),
+                )?),
             })
         };
         create()
@@ -156,11 +165,11 @@ impl Streamed {
 
 impl RecordSink for Streamed {
     fn timeseries_columns(&mut self, columns: &[String]) {
-        self.timeseries.header(columns);
+        self.timeseries.push(CsvLine::Header(columns.to_vec()));
     }
 
     fn timeseries_row(&mut self, row: &[f64]) {
-        self.timeseries.row(row);
+        self.timeseries.push(CsvLine::Row(row.to_vec()));
     }
 
     fn hpa_decision(&mut self, decision: HpaDecision) {
@@ -168,14 +177,13 @@ impl RecordSink for Streamed {
     }
 }
 
-/// Decisions handed over to the writer at once: a hand-over costs a wake-up of its thread.
-const DECISION_BATCH: usize = 512;
-
 /// What the HPA decisions are written into as they are made.
 struct DecisionFiles {
     decisions: JsonLinesFile,
     /// trace.json's events for them, unless the trace is not wanted.
     trace_events: Option<HpaEvents>,
+    /// A decision that could not be serialized (none can; kept rather than a panic).
+    unwritten: Option<std::io::Error>,
 }
 
 impl DecisionFiles {
@@ -183,7 +191,8 @@ impl DecisionFiles {
     fn write(&mut self, decision: &HpaDecision, line: &mut Vec<u8>) {
         line.clear();
         if let Err(e) = serde_json::to_writer(&mut *line, decision) {
-            unreachable!("an HPA decision always serializes: {e}");
+            self.unwritten.get_or_insert(std::io::Error::other(e));
+            return;
         }
         self.decisions.write_serialized(line);
         if let Some(trace_events) = &mut self.trace_events {
@@ -194,62 +203,111 @@ impl DecisionFiles {
     /// Flushes both; the first error, if there was one.
     fn finish(self) -> std::io::Result<()> {
         let trace_events = self.trace_events.map_or(Ok(()), HpaEvents::finish);
-        self.decisions.finish().and(trace_events)
+        let serialized = self.unwritten.map_or(Ok(()), Err);
+        serialized.and(self.decisions.finish()).and(trace_events)
     }
 }
 
-/// Writes the HPA decisions (`hpa_decisions.jsonl`, and their trace events), and tells their
-/// story, on a thread of its own, in the order they were made, so that the simulation does not
-/// wait for the JSON (on a large cluster's day, half a gigabyte of it).
-struct DecisionWriter {
-    batch: Vec<HpaDecision>,
-    to_writer: Option<mpsc::SyncSender<Vec<HpaDecision>>>,
-    writer: JoinHandle<(std::io::Result<()>, Narrator)>,
-}
+/// Writes the HPA decisions (`hpa_decisions.jsonl`, and their trace events) and tells their
+/// story on a thread of its own, so that the simulation does not wait for the JSON (on a large
+/// cluster's day, half a gigabyte of it). Finishing gives whether the files were written, and
+/// the story.
+type DecisionWriter = OffThread<HpaDecision, (std::io::Result<()>, Narrator)>;
 
 impl DecisionWriter {
-    fn start(mut files: DecisionFiles, mut narrator: Narrator) -> DecisionWriter {
-        let (to_writer, batches) = mpsc::sync_channel::<Vec<HpaDecision>>(4);
-        let writer = std::thread::spawn(move || {
-            let mut line = Vec::new();
+    fn writing(files: DecisionFiles, narrator: Narrator) -> DecisionWriter {
+        // Decisions are a few hundred bytes: 512 at a time. `line` is reused for each.
+        let state = (files, narrator, Vec::new());
+        OffThread::start(
+            512,
+            state,
+            |(files, narrator, line), decision| {
+                files.write(&decision, line);
+                narrator.offer(decision);
+            },
+            |(files, narrator, _)| (files.finish(), narrator),
+        )
+    }
+}
+
+/// A line of `timeseries.csv`.
+enum CsvLine {
+    Header(Vec<String>),
+    Row(Vec<f64>),
+}
+
+/// Writes `timeseries.csv` on a thread of its own (a large cluster's row is a thousand numbers
+/// to format). Finishing gives whether the file was written.
+type TimeSeriesWriter = OffThread<CsvLine, std::io::Result<()>>;
+
+impl TimeSeriesWriter {
+    fn writing(file: TimeSeriesFile) -> TimeSeriesWriter {
+        // A row of a large run is kilobytes: 16 at a time.
+        OffThread::start(
+            16,
+            file,
+            |file, line| match line {
+                CsvLine::Header(columns) => file.header(&columns),
+                CsvLine::Row(row) => file.row(&row),
+            },
+            TimeSeriesFile::finish,
+        )
+    }
+}
+
+/// Items handed to a thread of its own in batches (a hand-over costs a wake-up of the thread),
+/// which takes each in the order given; at the end, what the thread made of them.
+struct OffThread<T, R> {
+    batch: Vec<T>,
+    batch_len: usize,
+    to_thread: Option<mpsc::SyncSender<Vec<T>>>,
+    thread: JoinHandle<R>,
+}
+
+impl<T: Send + 'static, R: Send + 'static> OffThread<T, R> {
+    /// Starts the thread on `state`: `each` takes every item, then `finish` makes the result.
+    fn start<S: Send + 'static>(
+        batch_len: usize,
+        mut state: S,
+        each: fn(&mut S, T),
+        finish: fn(S) -> R,
+    ) -> Self {
+        let (to_thread, batches) = mpsc::sync_channel::<Vec<T>>(4);
+        let thread = std::thread::spawn(move || {
             for batch in batches {
-                for decision in batch {
-                    files.write(&decision, &mut line);
-                    narrator.offer(decision);
+                for item in batch {
+                    each(&mut state, item);
                 }
             }
-            (files.finish(), narrator)
+            finish(state)
         });
-        DecisionWriter {
-            batch: Vec::with_capacity(DECISION_BATCH),
-            to_writer: Some(to_writer),
-            writer,
+        OffThread {
+            batch: Vec::with_capacity(batch_len),
+            batch_len,
+            to_thread: Some(to_thread),
+            thread,
         }
     }
 
-    fn push(&mut self, decision: HpaDecision) {
-        self.batch.push(decision);
-        if self.batch.len() == DECISION_BATCH {
+    fn push(&mut self, item: T) {
+        self.batch.push(item);
+        if self.batch.len() == self.batch_len {
             self.hand_over();
         }
     }
 
     fn hand_over(&mut self) {
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(DECISION_BATCH));
-        if let Some(to_writer) = &self.to_writer {
-            // Only fails if the writer has stopped; `finish` then reports why.
-            let _ = to_writer.send(batch);
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_len));
+        if let Some(to_thread) = &self.to_thread {
+            // Only fails if the thread has stopped; `finish` then says so.
+            let _ = to_thread.send(batch);
         }
     }
 
-    /// Writes what is left and waits for the writer: whether the file was written, and the
-    /// story.
-    fn finish(mut self) -> (std::io::Result<()>, Narrator) {
+    /// Hands over what is left and waits for the thread: its result (`None`: it stopped).
+    fn finish(mut self) -> Option<R> {
         self.hand_over();
-        self.to_writer = None;
-        self.writer.join().unwrap_or_else(|_| {
-            let stopped = std::io::Error::other("the HPA decisions' writer stopped");
-            (Err(stopped), Narrator::new(pages::REPORT_SENTENCES))
-        })
+        self.to_thread = None;
+        self.thread.join().ok()
     }
 }
