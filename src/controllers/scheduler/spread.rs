@@ -317,21 +317,19 @@ pub fn scores(
     // Only explicit (or non-system default) constraints need every key on a node; the system
     // defaults still spread by hostname over nodes without a zone label.
     let require_all = !pod.topology_spread.is_empty() || !defaults.is_system();
-    let ignored: Vec<bool> = feasible
+    // Per constraint, each feasible node's domain (`None`: it lacks the key).
+    let domains: Vec<Vec<Option<&str>>> = constraints
         .iter()
-        .map(|n| require_all && !has_all_keys(n, &constraints))
+        .map(|c| feasible_domains(cluster, &c.topology_key, feasible))
+        .collect();
+    let ignored: Vec<bool> = (0..feasible.len())
+        .map(|j| require_all && domains.iter().any(|d| d[j].is_none()))
         .collect();
     let mut counts: Vec<BTreeMap<&str, i64>> = vec![BTreeMap::new(); constraints.len()];
-    for node in feasible
-        .iter()
-        .zip(&ignored)
-        .filter(|(_, i)| !**i)
-        .map(|(n, _)| n)
-    {
+    for (j, _) in ignored.iter().enumerate().filter(|(_, i)| !**i) {
         for (i, c) in constraints.iter().enumerate() {
             if c.topology_key != HOSTNAME_KEY {
-                let domain = node.labels.get(&c.topology_key).map_or("", String::as_str);
-                counts[i].entry(domain).or_insert(0);
+                counts[i].entry(domains[i][j].unwrap_or("")).or_insert(0);
             }
         }
     }
@@ -363,19 +361,20 @@ pub fn scores(
     let raw: Vec<i64> = feasible
         .iter()
         .zip(&ignored)
-        .map(|(node, &ignored)| {
+        .enumerate()
+        .map(|(j, (node, &ignored))| {
             if ignored {
                 return 0;
             }
             let mut score = 0.0;
             for (i, c) in constraints.iter().enumerate() {
-                let Some(domain) = node.labels.get(&c.topology_key) else {
+                let Some(domain) = domains[i][j] else {
                     continue;
                 };
                 let count = if c.topology_key == HOSTNAME_KEY {
                     matching[i][node.id.index()]
                 } else {
-                    counts[i].get(domain.as_str()).copied().unwrap_or(0)
+                    counts[i].get(domain).copied().unwrap_or(0)
                 };
                 score += count as f64 * weights[i] + f64::from(c.max_skew - 1);
             }
@@ -383,6 +382,27 @@ pub fn scores(
         })
         .collect();
     Some(normalize(&raw, &ignored))
+}
+
+/// The value of label `key` on each of the `feasible` nodes (`None`: it lacks the key), read by
+/// index from the cluster's topology index rather than looked up in each node's labels.
+fn feasible_domains<'c>(
+    cluster: &'c Cluster,
+    key: &str,
+    feasible: &[&'c Node],
+) -> Vec<Option<&'c str>> {
+    let label = |node: &'c Node| node.labels.get(key).map(String::as_str);
+    let Some(domains) = cluster.topology.key(key) else {
+        return feasible.iter().map(|n| label(n)).collect();
+    };
+    feasible
+        .iter()
+        .map(|n| match domains.domain_of(n) {
+            Domain::Known(d) => Some(domains.name(d)),
+            Domain::Missing => None,
+            Domain::Unknown => label(n),
+        })
+        .collect()
 }
 
 /// Adds every ready node's matching pods (per constraint and node index) to the domains the
