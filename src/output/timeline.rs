@@ -49,17 +49,17 @@ const NODE_PID_BASE: u64 = 10;
 pub const HPA_EVENTS_FILE: &str = "trace-hpa-events.part";
 
 /// The HPA decisions' part of `trace.json`, made while the run goes, from each decision's line
-/// of `hpa_decisions.jsonl` as it is written ([`HPA_EVENTS_FILE`]). Every event is exactly what
-/// the trace would make from that line read back, so the trace has the same bytes either way;
-/// on a large cluster's day this is most of the trace's work, and it is done beside the
-/// simulation instead of after it.
+/// of `hpa_decisions.jsonl` as it is written (into `trace-hpa-events.part`). Every event is
+/// exactly what the trace would make from that line read back, so the trace has the same bytes
+/// either way; on a large cluster's day this is most of the trace's work, and it is done beside
+/// the simulation instead of after it.
 pub struct HpaEvents {
     trace: Trace<std::io::BufWriter<std::fs::File>>,
     hpas: HpaTracks,
 }
 
 impl HpaEvents {
-    /// Starts [`HPA_EVENTS_FILE`] in `dir`.
+    /// Starts its file (`trace-hpa-events.part`) in `dir`.
     pub fn create(dir: &Path) -> std::io::Result<HpaEvents> {
         let file = std::fs::File::create(dir.join(HPA_EVENTS_FILE))?;
         Ok(HpaEvents {
