@@ -273,12 +273,22 @@ pub struct Instance {
 
 /// The requests in service as (finish tag on the virtual clock, request slot), earliest
 /// first.
+///
+/// Up to [`InService::INLINE`] of them are kept inside the server itself, sorted latest first:
+/// on a large cluster a pod's requests were a cache miss of their own at nearly every arrival
+/// and completion, where now they come with the server (which the engine warms ahead). A
+/// server that ever holds more keeps them all in `spill` from then on.
 struct InService {
-    tags: Tags,
+    /// How many are in service.
+    len: usize,
+    /// While `spill` is `None`: the first `len` entries, latest first.
+    inline: [(u64, u32); InService::INLINE],
+    spill: Option<Tags>,
 }
 
-/// How [`InService`] keeps its tags. Both take the least `(tag, slot)` first, so which one
-/// holds them never changes the order requests finish in.
+/// How [`InService`] keeps its tags beyond [`InService::INLINE`]. Both (and the inline
+/// entries) take the least `(tag, slot)` first, so which one holds them never changes the
+/// order requests finish in.
 enum Tags {
     /// A handful, sorted latest first: taking the earliest (the last) moves nothing, and a new
     /// request, which usually finishes after most of the others, is moved to its place from
@@ -291,58 +301,84 @@ enum Tags {
 }
 
 impl InService {
+    /// Up to this many in service, they are kept inside the server.
+    const INLINE: usize = 4;
     /// From this many in service, a heap holds them.
     const MANY: usize = 32;
 
-    fn with_capacity(capacity: usize) -> Self {
+    fn new() -> Self {
         InService {
-            tags: Tags::Few(Vec::with_capacity(capacity.min(Self::MANY))),
+            len: 0,
+            inline: [(0, 0); Self::INLINE],
+            spill: None,
         }
     }
 
+    #[inline(always)]
     fn len(&self) -> usize {
-        match &self.tags {
-            Tags::Few(sorted) => sorted.len(),
-            Tags::Many(heap) => heap.len(),
-        }
+        self.len
     }
 
+    #[inline(always)]
     fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
+    #[inline(always)]
     fn earliest(&self) -> Option<u64> {
         self.peek().map(|(tag, _)| tag)
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<(u64, u32)> {
-        match &self.tags {
-            Tags::Few(sorted) => sorted.last().copied(),
-            Tags::Many(heap) => heap.peek().map(|r| r.0),
+        match &self.spill {
+            // An empty one's `len - 1` wraps past the end: `None`.
+            None => self.inline.get(self.len.wrapping_sub(1)).copied(),
+            Some(Tags::Few(sorted)) => sorted.last().copied(),
+            Some(Tags::Many(heap)) => heap.peek().map(|r| r.0),
         }
     }
 
     fn push(&mut self, tag: u64, slot: u32) {
-        match &mut self.tags {
-            Tags::Few(sorted) if sorted.len() < Self::MANY => insert_sorted(sorted, (tag, slot)),
-            Tags::Few(sorted) => {
-                let mut heap: BinaryHeap<_> = sorted.drain(..).map(Reverse).collect();
-                heap.push(Reverse((tag, slot)));
-                self.tags = Tags::Many(heap);
+        let entry = (tag, slot);
+        match &mut self.spill {
+            None if self.len < Self::INLINE => insert_sorted(&mut self.inline[..=self.len], entry),
+            None => {
+                let mut spilled = Vec::with_capacity(2 * Self::INLINE);
+                spilled.extend_from_slice(&self.inline);
+                spilled.push(entry);
+                insert_sorted(&mut spilled, entry);
+                self.spill = Some(Tags::Few(spilled));
             }
-            Tags::Many(heap) => heap.push(Reverse((tag, slot))),
+            Some(Tags::Few(sorted)) if sorted.len() < Self::MANY => {
+                sorted.push(entry);
+                insert_sorted(sorted, entry);
+            }
+            Some(Tags::Few(sorted)) => {
+                let mut heap: BinaryHeap<_> = sorted.drain(..).map(Reverse).collect();
+                heap.push(Reverse(entry));
+                self.spill = Some(Tags::Many(heap));
+            }
+            Some(Tags::Many(heap)) => heap.push(Reverse(entry)),
         }
+        self.len += 1;
     }
 
+    #[inline(always)]
     fn pop(&mut self) {
-        match &mut self.tags {
-            Tags::Few(sorted) => {
+        if self.len == 0 {
+            return;
+        }
+        self.len -= 1;
+        match &mut self.spill {
+            None => {}
+            Some(Tags::Few(sorted)) => {
                 sorted.pop();
             }
-            Tags::Many(heap) => {
+            Some(Tags::Many(heap)) => {
                 heap.pop();
                 if heap.is_empty() {
-                    self.tags = Tags::Few(Vec::with_capacity(Self::MANY));
+                    self.spill = Some(Tags::Few(Vec::with_capacity(Self::MANY)));
                 }
             }
         }
@@ -350,20 +386,28 @@ impl InService {
 
     /// Empties it, returning the slots.
     fn drain(&mut self) -> Vec<u32> {
-        let slots = match &mut self.tags {
-            Tags::Few(sorted) => sorted.drain(..).map(|(_, slot)| slot).collect(),
-            Tags::Many(heap) => heap.drain().map(|Reverse((_, slot))| slot).collect(),
+        let slots = match &mut self.spill {
+            None => self.inline[..self.len]
+                .iter()
+                .map(|&(_, slot)| slot)
+                .collect(),
+            Some(Tags::Few(sorted)) => sorted.drain(..).map(|(_, slot)| slot).collect(),
+            Some(Tags::Many(heap)) => {
+                let slots = heap.drain().map(|Reverse((_, slot))| slot).collect();
+                self.spill = Some(Tags::Few(Vec::with_capacity(Self::MANY)));
+                slots
+            }
         };
-        self.tags = Tags::Few(Vec::with_capacity(Self::MANY));
+        self.len = 0;
         slots
     }
 }
 
-/// Inserts `entry` into `sorted` (latest first) from the end, moving the earlier entries back
-/// one by one.
-fn insert_sorted(sorted: &mut Vec<(u64, u32)>, entry: (u64, u32)) {
-    sorted.push(entry);
+/// Puts `entry`, already written at the end of `sorted` (latest first), in its place: the
+/// earlier entries before it move back one by one.
+fn insert_sorted(sorted: &mut [(u64, u32)], entry: (u64, u32)) {
     let mut at = sorted.len() - 1;
+    sorted[at] = entry;
     while at > 0 && sorted[at - 1] < entry {
         sorted[at] = sorted[at - 1];
         at -= 1;
@@ -435,7 +479,7 @@ impl PodServer {
             queue_limit: workload.queue_limit as usize,
             timeout: workload.timeout,
             // Grows with use: a huge `concurrency` must not reserve memory up front.
-            running: InService::with_capacity((workload.concurrency as usize).min(64)),
+            running: InService::new(),
             waiting: VecDeque::new(),
             blocked: Vec::new(),
             virtual_clock: 0,
@@ -758,6 +802,7 @@ impl PodServer {
     }
 
     /// Recomputes when the earliest in-service request finishes at the current rate.
+    #[inline(always)]
     fn reschedule(&mut self, now: SimTime) -> Option<(SimTime, u32)> {
         let Some(tag) = self.running.earliest() else {
             self.scheduled = None;
@@ -1032,7 +1077,7 @@ mod tests {
         fn in_service_takes_the_earliest_first_in_either_form(
             ops in proptest::collection::vec((0u64..50, proptest::bool::weighted(0.6)), 1..300)
         ) {
-            let mut running = InService::with_capacity(4);
+            let mut running = InService::new();
             let mut model = std::collections::BTreeSet::new();
             for (i, (tag, push)) in ops.into_iter().enumerate() {
                 if push {
@@ -1056,19 +1101,21 @@ mod tests {
     }
 
     #[test]
-    fn in_service_becomes_a_heap_at_many_and_sorted_again_once_empty() {
-        let mut running = InService::with_capacity(4);
+    fn in_service_moves_out_of_the_server_past_inline_then_becomes_a_heap_at_many() {
+        let mut running = InService::new();
         for slot in 0..InService::MANY as u32 {
             running.push(u64::from(slot % 7), slot);
+            let inline = running.spill.is_none();
+            assert_eq!(inline, running.len() <= InService::INLINE, "{slot}");
         }
-        assert!(matches!(running.tags, Tags::Few(_)));
+        assert!(matches!(running.spill, Some(Tags::Few(_))));
         running.push(3, 999);
-        assert!(matches!(running.tags, Tags::Many(_)));
+        assert!(matches!(running.spill, Some(Tags::Many(_))));
         // 33 in service: tags 0..=6 repeating, and (3, 999); the least is (0, 0).
         assert_eq!(running.peek(), Some((0, 0)));
         while !running.is_empty() {
             running.pop();
         }
-        assert!(matches!(running.tags, Tags::Few(_)));
+        assert!(matches!(running.spill, Some(Tags::Few(_))));
     }
 }
