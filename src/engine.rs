@@ -46,7 +46,7 @@ fn llm_point(server: &LlmServer) -> LlmPoint {
     }
 }
 use crate::traffic::llm::tokens::TokenArrivals;
-use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router};
+use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router, Servers};
 
 mod calls;
 mod config;
@@ -331,7 +331,7 @@ struct Engine<'s> {
     end: SimTime,
     queue: EventQueue<Event>,
     cluster: Cluster,
-    servers: Vec<Option<PodServer>>,
+    servers: Servers,
     /// Each node's CPU divided among the serving pods on it.
     cpu: CpuSharing,
     slab: RequestSlab,
@@ -433,7 +433,7 @@ impl<'s> Engine<'s> {
             end,
             queue: EventQueue::with_capacity(4096),
             cluster: s.initial_cluster(),
-            servers: Vec::new(),
+            servers: Servers::default(),
             cpu: CpuSharing::default(),
             slab: RequestSlab::default(),
             frames: Frames::new(call_sites(s)),
@@ -705,9 +705,7 @@ impl<'s> Engine<'s> {
     /// Starts loading the pod's server slot into the caches (a hint; changes nothing).
     #[inline(always)]
     fn warm_server(&self, pod: PodId) {
-        if let Some(slot) = self.servers.get(pod.index()) {
-            crate::sim::prefetch(slot);
-        }
+        self.servers.warm(pod);
     }
 
     fn dispatch(&mut self, event: Event) {
@@ -790,16 +788,14 @@ impl<'s> Engine<'s> {
     }
 
     fn on_completion(&mut self, pod: PodId, generation: u32) {
-        let Some(server) = self.servers[pod.index()].as_mut() else {
+        let Some(server) = self.servers.get_mut(pod) else {
             return;
         };
         let next = server.complete(self.now, generation, &mut self.slab, &mut self.outcomes);
         let gone = server.is_idle() && server.is_deleting();
         let demand = server.tracked_demand();
         debug_assert_eq!(
-            self.servers[pod.index()]
-                .as_ref()
-                .map(PodServer::is_deleting),
+            self.servers.get(pod).map(PodServer::is_deleting),
             Some(self.cluster.pod(pod).deletion.is_some())
         );
         self.schedule_completion(pod, next);
@@ -849,7 +845,7 @@ impl<'s> Engine<'s> {
     fn leave_node_cpu(&mut self, pod: PodId) -> Option<NodeId> {
         let departure = self.cpu.leave(pod)?;
         if let Some((moved, place)) = departure.moved {
-            let server = self.servers.get_mut(moved.index()).and_then(Option::as_mut);
+            let server = self.servers.get_mut(moved);
             debug_assert!(
                 server.is_some(),
                 "a member of a node's sharing has a server"
@@ -885,7 +881,7 @@ impl<'s> Engine<'s> {
         let may_contend = self.cpu.may_contend(node);
         let pods: Vec<PodId> = self.cpu.members(node).collect();
         for pod in pods {
-            let Some(server) = self.servers.get_mut(pod.index()).and_then(Option::as_mut) else {
+            let Some(server) = self.servers.get_mut(pod) else {
                 continue;
             };
             server.set_tracks_demand(may_contend);
@@ -907,11 +903,11 @@ impl<'s> Engine<'s> {
             // Their servers' cache misses overlap instead of coming one after another.
             // (`self.cpu` is borrowed by `changes`: the servers are reached by field.)
             for (pod, _) in changes.clone() {
-                crate::sim::prefetch(&self.servers[pod.index()]);
+                self.servers.warm(pod);
             }
         }
         for (pod, capacity) in changes {
-            let Some(server) = self.servers[pod.index()].as_mut() else {
+            let Some(server) = self.servers.get_mut(pod) else {
                 continue;
             };
             if let Some((at, generation)) = server.set_capacity(now, capacity) {
@@ -1004,11 +1000,7 @@ impl<'s> Engine<'s> {
         if was_ready {
             self.observe_ready(dep);
         }
-        let idle = self
-            .servers
-            .get(pod.index())
-            .and_then(Option::as_ref)
-            .is_none_or(PodServer::is_idle);
+        let idle = self.servers.get(pod).is_none_or(PodServer::is_idle);
         if idle {
             self.finish_termination(pod);
             return;
@@ -1027,7 +1019,7 @@ impl<'s> Engine<'s> {
     /// Sets the pod's deletion timestamp, and tells its server (if it has one).
     fn mark_pod_deleted(&mut self, pod: PodId) {
         self.cluster.mark_deleted(pod, self.now);
-        if let Some(server) = self.servers.get_mut(pod.index()).and_then(Option::as_mut) {
+        if let Some(server) = self.servers.get_mut(pod) {
             server.mark_deleting();
         }
     }
@@ -1037,7 +1029,7 @@ impl<'s> Engine<'s> {
         if self.cluster.pod(pod).phase == PodPhase::Terminated {
             return;
         }
-        if let Some(server) = self.servers[pod.index()].as_mut() {
+        if let Some(server) = self.servers.get_mut(pod) {
             server.fail_all(
                 crate::traffic::FailureReason::PodTerminated,
                 &mut self.slab,
@@ -1051,7 +1043,7 @@ impl<'s> Engine<'s> {
     /// Takes the pod's server away (its container stopped), adding its CFS period counters to
     /// its Deployment's.
     fn take_server(&mut self, pod: PodId) -> Option<PodServer> {
-        let mut server = self.servers.get_mut(pod.index()).and_then(Option::take)?;
+        let mut server = self.servers.take(pod)?;
         server.advance(self.now);
         if let Some(node) = self.leave_node_cpu(pod) {
             self.track_node_demand(node);
@@ -1761,7 +1753,7 @@ impl<'s> Engine<'s> {
 
     /// LLM requests waiting or running in their servers (they are not in the request slab).
     fn llm_in_flight(&self) -> usize {
-        let servers = self.servers.iter().flatten();
+        let servers = self.servers.iter();
         servers
             .filter_map(PodServer::llm)
             .map(|l| l.waiting() + l.running())
@@ -1778,7 +1770,7 @@ impl<'s> Engine<'s> {
             }
             debug_assert_eq!(self.cluster.pod(pod).phase, PodPhase::Running);
             debug_assert_eq!(self.cluster.pod(pod).started, Some(started));
-            if let Some(server) = self.servers[pod.index()].as_mut() {
+            if let Some(server) = self.servers.get_mut(pod) {
                 let used = server.cpu_used(self.now);
                 let in_flight = server.load() as u64;
                 let deployment = server.instance().deployment;
@@ -1879,7 +1871,7 @@ impl<'s> Engine<'s> {
             .replica_sets
             .iter()
             .flat_map(|&rs| self.cluster.pod_ids_of(rs));
-        live.filter_map(|p| self.servers.get(p.index()).and_then(Option::as_ref))
+        live.filter_map(|p| self.servers.get(p))
     }
 
     /// An LLM Deployment's servers summed (KV usage: the mean over them); `None` for others.
@@ -1913,7 +1905,7 @@ impl<'s> Engine<'s> {
             .hpa_request_milli(HpaResource::Cpu, None)
             .filter(|r| *r > 0);
         let load = |pod: PodId| {
-            let server = self.servers.get(pod.index()).and_then(Option::as_ref);
+            let server = self.servers.get(pod);
             server.map_or(0, PodServer::load)
         };
         let (mut usage, mut count, mut in_flight) = (0i64, 0i64, 0usize);
@@ -1942,7 +1934,7 @@ impl<'s> Engine<'s> {
 
     fn finish(mut self) -> RunOutput {
         let llm_in_flight = self.llm_in_flight();
-        for p in 0..self.servers.len() {
+        for p in 0..self.servers.id_bound() {
             self.take_server(PodId(p as u32));
         }
         if !self.recorder.sampled_at(self.end) {

@@ -47,8 +47,9 @@ impl<'s> Engine<'s> {
                 self.frames.carry(root, tokens);
             }
         }
-        let server = self.servers[pod.index()]
-            .as_mut()
+        let server = self
+            .servers
+            .get_mut(pod)
             .expect("endpoints are started pods");
         let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
         let demand = server.tracked_demand();
@@ -71,7 +72,7 @@ impl<'s> Engine<'s> {
         let endpoints = &self.cluster.services[service.index()].endpoints;
         let servers = &self.servers;
         let outstanding = |p: PodId| {
-            let server = servers.get(p.index()).and_then(Option::as_ref);
+            let server = servers.get(p);
             server.map_or(usize::MAX, PodServer::load)
         };
         let picked = self.routers[service.index()].pick(endpoints, outstanding);
@@ -93,11 +94,8 @@ impl<'s> Engine<'s> {
         };
         // An endpoint's server is missing only while its machine is down (it is taken when the
         // machine fails and none starts there until it is back).
-        debug_assert_eq!(
-            self.servers[pod.index()].is_none(),
-            self.on_failed_node(pod)
-        );
-        let Some(instance) = self.servers[pod.index()].as_ref().map(PodServer::instance) else {
+        debug_assert_eq!(!self.servers.contains(pod), self.on_failed_node(pod));
+        let Some(instance) = self.servers.get(pod).map(PodServer::instance) else {
             // Sent to an endpoint whose machine is gone: nothing answers.
             self.request_failed(service, FailureReason::NodeFailure, caller);
             return None;
@@ -216,8 +214,7 @@ impl<'s> Engine<'s> {
 
     fn is_blocked_in(&self, pod: PodId, slot: u32) -> bool {
         self.servers
-            .get(pod.index())
-            .and_then(Option::as_ref)
+            .get(pod)
             .is_some_and(|server| server.is_blocked(slot))
     }
 
@@ -288,8 +285,9 @@ impl<'s> Engine<'s> {
         let Some(Parent::Request { slot, pod }) = self.frames.get(root).map(|f| f.parent) else {
             return;
         };
-        let Some(server) = self.servers[pod.index()]
-            .as_mut()
+        let Some(server) = self
+            .servers
+            .get_mut(pod)
             .filter(|server| server.is_blocked(slot))
         else {
             return; // failed meanwhile: its outcome, still to be handled, frees the frames
@@ -453,8 +451,9 @@ impl<'s> Engine<'s> {
         pod: PodId,
         failure: Option<FailureReason>,
     ) {
-        let Some(server) = self.servers[pod.index()]
-            .as_mut()
+        let Some(server) = self
+            .servers
+            .get_mut(pod)
             .filter(|server| server.is_blocked(slot))
         else {
             return; // failed meanwhile: its outcome, still to be handled, frees the root

@@ -97,9 +97,8 @@ impl Engine<'_> {
         if self.containers.len() <= pod.index() {
             self.containers
                 .resize_with(pod.index() + 1, Container::default);
-            self.servers.resize_with(pod.index() + 1, || None);
         }
-        self.servers[pod.index()] = Some(server);
+        self.servers.insert(pod, server);
         let node = self.cluster.pod(pod).node.expect("a started pod is bound");
         self.track_node_demand(node);
         let c = &mut self.containers[pod.index()];
@@ -164,7 +163,7 @@ impl Engine<'_> {
                 .containers
                 .get(pod.index())
                 .is_some_and(|c| c.generation == generation)
-            && self.servers.get(pod.index()).is_some_and(Option::is_some)
+            && self.servers.contains(pod)
     }
 
     /// One probe of a worker; the next is scheduled a period later.
@@ -191,8 +190,9 @@ impl Engine<'_> {
             return; // liveness and readiness wait for the startup probe
         }
         let workload = &self.cluster.deployment(p.deployment).spec.workload;
-        let server = self.servers[pod.index()]
-            .as_ref()
+        let server = self
+            .servers
+            .get(pod)
             .expect("a current container has its server");
         let listening_from = server.instance().listening_from;
         let ok = kubelet::probe_succeeds(workload, listening_from, server.load(), self.now);
@@ -312,9 +312,7 @@ impl Engine<'_> {
         let Some(model) = self.cluster.deployment(p.deployment).spec.workload.memory else {
             return;
         };
-        let load = self.servers[pod.index()]
-            .as_ref()
-            .map_or(0, PodServer::load);
+        let load = self.servers.get(pod).map_or(0, PodServer::load);
         if model.working_set(load as u64) > limit {
             self.kill_container(pod, Kill::OutOfMemory);
         }
