@@ -102,8 +102,10 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         report,
         pod_events,
         cluster_events,
+        history,
         ..
     } = result;
+    drop(history);
     let pages = Pages {
         report: &report,
         pod_events: &pod_events,

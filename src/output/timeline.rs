@@ -27,11 +27,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
+use serde::Serialize;
+use serde::ser::SerializeMap;
 use serde_json::{Value, json};
 
 use crate::cluster::journal::{NodeStatus, PodStatus};
 use crate::metrics::history::{Line, line_time};
-use crate::output::get::{for_each_json_line, read_history, read_json_lines};
+use crate::output::get::{for_each_json_line, history_path, read_json_lines};
 use crate::output::plot::data::RunData;
 
 /// The file name.
@@ -70,9 +72,8 @@ impl HpaEvents {
 
     /// The events of one decision, given as its line of `hpa_decisions.jsonl`.
     pub fn decision(&mut self, line: &[u8]) {
-        match serde_json::from_slice(line) {
-            Ok(d) => self.trace.hpa_decision(&mut self.hpas, d),
-            Err(e) => self.trace.fail(std::io::Error::other(e)),
+        if let Err(e) = self.trace.hpa_decision(&mut self.hpas, line) {
+            self.trace.fail(e.into());
         }
     }
 
@@ -104,9 +105,7 @@ fn build<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
         "clock": "simulated time; ts in microseconds from the start of the run",
     }));
     t.name_processes();
-    let lines = read_history(dir)?;
-    let pods = t.pods_and_nodes(&lines);
-    drop(lines);
+    let pods = t.pods_and_nodes(dir)?;
     each_optional_line(&dir.join("pod_events.jsonl"), |e| t.pod_event(&e, &pods))?;
     let cluster_events: Vec<Value> = optional_lines(&dir.join("cluster_events.jsonl"))?;
     t.cluster_events(&cluster_events);
@@ -126,10 +125,21 @@ fn hpa_events<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
         return std::fs::remove_file(&made_during_the_run)
             .map_err(|e| format!("{}: {e}", made_during_the_run.display()));
     }
+    let path = dir.join("hpa_decisions.jsonl");
+    if !path.exists() {
+        return Ok(());
+    }
+    let located =
+        |line: usize, e: &dyn std::fmt::Display| format!("{}:{line}: {e}", path.display());
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut hpas = HpaTracks::default();
-    each_optional_line(&dir.join("hpa_decisions.jsonl"), |d| {
-        t.hpa_decision(&mut hpas, d)
-    })
+    for (i, line) in std::io::BufRead::lines(std::io::BufReader::new(file)).enumerate() {
+        let line = line.map_err(|e| located(i + 1, &e))?;
+        if !line.trim().is_empty() {
+            (t.hpa_decision(&mut hpas, line.as_bytes())).map_err(|e| located(i + 1, &e))?;
+        }
+    }
+    Ok(())
 }
 
 fn each_optional_line(path: &Path, each: impl FnMut(Value)) -> Result<(), String> {
@@ -174,11 +184,97 @@ pub struct PodTracks {
     by_name: BTreeMap<String, Vec<u32>>,
 }
 
-/// Per HPA: its track, and its conditions at its previous decision.
+/// What the pass over the history keeps: the pods' tracks, the slices still open, and the
+/// run's end when the line last read was the closing one.
+#[derive(Default)]
+struct HistoryPass {
+    tracks: PodTracks,
+    open_pods: BTreeMap<u32, Open>,
+    open_nodes: BTreeMap<u32, Open>,
+    end: Option<f64>,
+}
+
+/// Per HPA: its track (1, 2, … in order of first decision), and its conditions at its previous
+/// decision (by track).
 #[derive(Default)]
 struct HpaTracks {
     tids: BTreeMap<String, u64>,
-    last_conditions: BTreeMap<String, Value>,
+    last_conditions: Vec<Vec<ConditionHead>>,
+}
+
+/// What of an HPA decision's line says whether the trace marks it: the HPA, the replicas before
+/// and after, and each condition's type, status and reason (not its message). Most decisions
+/// change none of these, and only a marked one is read whole.
+#[derive(serde::Deserialize)]
+struct DecisionHead<'a> {
+    #[serde(borrow, default)]
+    hpa: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    current_replicas: Value,
+    #[serde(default)]
+    desired_replicas: Value,
+    #[serde(default)]
+    conditions: Vec<ConditionHead>,
+}
+
+/// A condition as the trace compares decisions (a field absent is `null`).
+#[derive(serde::Deserialize, PartialEq)]
+struct ConditionHead {
+    #[serde(rename = "type", default)]
+    kind: Value,
+    #[serde(default)]
+    status: Value,
+    #[serde(default)]
+    reason: Value,
+}
+
+/// A complete ("X") event without arguments. The fields are in the order a JSON object writes
+/// its keys (by name), so it is written with the bytes of the same event made as a [`Value`].
+#[derive(Serialize)]
+struct Slice<'a> {
+    args: NoArgs,
+    dur: i64,
+    name: &'a str,
+    ph: &'static str,
+    pid: u64,
+    tid: u64,
+    ts: i64,
+}
+
+/// An empty arguments object (`{}`).
+#[derive(Serialize)]
+struct NoArgs {}
+
+/// A counter ("C") event, its fields by name as in [`Slice`].
+#[derive(Serialize)]
+struct Counter<'a> {
+    args: CounterArgs<'a>,
+    name: &'a str,
+    ph: &'static str,
+    pid: u64,
+    ts: i64,
+}
+
+/// A counter's values by series label, the labels in ascending order. A value is written as a
+/// JSON number would be (`null` when not finite).
+struct CounterArgs<'a> {
+    labels: &'a [&'a str],
+    values: &'a [f64],
+}
+
+impl Serialize for CounterArgs<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.labels.len()))?;
+        for (label, value) in self.labels.iter().zip(self.values) {
+            map.serialize_entry(label, &json_number(*value))?;
+        }
+        map.end()
+    }
+}
+
+/// `v` as a JSON value makes it: a number, or `null` when it is not finite.
+fn json_number(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 /// The trace being written: the document's head, then each event as it is made. A write error
@@ -244,12 +340,17 @@ impl<W: Write> Trace<W> {
         self.write(",\"traceEvents\":[");
     }
 
-    fn push(&mut self, event: Value) {
+    /// Writes one event, serialized straight into the output.
+    fn push(&mut self, event: &impl Serialize) {
         if self.events > 0 {
             self.write(",");
         }
         self.events += 1;
-        self.write(&event.to_string());
+        if self.error.is_none()
+            && let Err(e) = serde_json::to_writer(&mut self.out, event)
+        {
+            self.error = Some(e.into());
+        }
     }
 
     /// Closes the document; the first write error, if any.
@@ -268,11 +369,11 @@ impl<W: Write> Trace<W> {
 
     fn meta(&mut self, pid: u64, tid: Option<u64>, name: &str) {
         match tid {
-            None => self.push(json!({"ph": "M", "name": "process_name", "pid": pid,
+            None => self.push(&json!({"ph": "M", "name": "process_name", "pid": pid,
                 "args": {"name": name}})),
             Some(tid) => {
                 if self.named.insert((pid, tid)) {
-                    self.push(json!({"ph": "M", "name": "thread_name", "pid": pid,
+                    self.push(&json!({"ph": "M", "name": "thread_name", "pid": pid,
                         "tid": tid, "args": {"name": name}}));
                 }
             }
@@ -281,7 +382,7 @@ impl<W: Write> Trace<W> {
 
     fn sort_index(&mut self, pid: u64) {
         self.push(
-            json!({"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}}),
+            &json!({"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}}),
         );
     }
 
@@ -296,77 +397,101 @@ impl<W: Write> Trace<W> {
         }
     }
 
-    fn slice(&mut self, pid: u64, tid: u64, name: &str, from: f64, to: f64, args: Value) {
-        self.push(json!({"ph": "X", "name": name, "pid": pid, "tid": tid,
-            "ts": micros(from), "dur": micros(to) - micros(from), "args": args}));
+    /// A slice without arguments.
+    fn slice(&mut self, pid: u64, tid: u64, name: &str, from: f64, to: f64) {
+        self.push(&Slice {
+            args: NoArgs {},
+            dur: micros(to) - micros(from),
+            name,
+            ph: "X",
+            pid,
+            tid,
+            ts: micros(from),
+        });
     }
 
     fn instant(&mut self, pid: u64, tid: u64, name: &str, at: f64, args: Value) {
         self.push(
-            json!({"ph": "i", "s": "t", "name": name, "pid": pid, "tid": tid,
+            &json!({"ph": "i", "s": "t", "name": name, "pid": pid, "tid": tid,
             "ts": micros(at), "args": args}),
         );
     }
 
-    /// Node status slices and pod lifetime slices, from the history.
-    fn pods_and_nodes(&mut self, lines: &[Line]) -> PodTracks {
-        let end = match lines.last() {
-            Some(Line::End { t, full_at, .. }) => full_at.unwrap_or(*t),
-            _ => 0.0,
-        };
-        let mut tracks = PodTracks::default();
-        let mut open_pods: BTreeMap<u32, Open> = BTreeMap::new();
-        let mut open_nodes: BTreeMap<u32, Open> = BTreeMap::new();
-        for line in lines {
-            let at = line_time(line).unwrap_or(end);
-            match line {
-                Line::NodeAdded {
-                    node, name, pool, ..
-                } => {
-                    let pid = NODE_PID_BASE + u64::from(*node);
-                    self.meta(pid, None, &format!("node {name} ({pool})"));
-                    self.sort_index(pid);
-                    self.meta(pid, Some(0), "node status");
-                }
-                Line::Node { node, .. } => {
-                    let pid = NODE_PID_BASE + u64::from(*node);
-                    let name = node_slice_name(line);
-                    self.switch(&mut open_nodes, *node, (pid, 0), name, at);
-                }
-                Line::PodCreated { pod, name, .. } => {
-                    tracks
-                        .by_id
-                        .insert(*pod, (name.clone(), vec![(at, PENDING_PID)]));
-                    tracks.by_name.entry(name.clone()).or_default().push(*pod);
-                    self.meta(PENDING_PID, Some(u64::from(*pod)), name);
-                    let tid = pod_tid(*pod, PENDING_PID);
-                    self.switch(&mut open_pods, *pod, (PENDING_PID, tid), "Pending", at);
-                }
-                Line::Pod {
-                    pod,
-                    status,
-                    ready,
-                    node,
-                    ..
-                } => {
-                    let pid = node.map_or(PENDING_PID, |n| NODE_PID_BASE + u64::from(n));
-                    if let Some((name, places)) = tracks.by_id.get_mut(pod) {
-                        if places.last().is_some_and(|&(_, p)| p != pid) {
-                            places.push((at, pid));
-                        }
-                        let name = name.clone();
-                        self.meta(pid, Some(pod_tid(*pod, pid)), &name);
-                    }
-                    let slice = pod_slice_name(*status, *ready);
-                    self.switch(&mut open_pods, *pod, (pid, pod_tid(*pod, pid)), slice, at);
-                }
-                _ => {}
-            }
-        }
-        for open in open_pods.into_values().chain(open_nodes.into_values()) {
+    /// Node status slices and pod lifetime slices, from the history read a line at a time.
+    fn pods_and_nodes(&mut self, dir: &Path) -> Result<PodTracks, String> {
+        let mut pass = HistoryPass::default();
+        for_each_json_line(&history_path(dir)?, |line: Line| {
+            self.history_line(&mut pass, &line);
+            pass.end = match line {
+                Line::End { t, full_at, .. } => Some(full_at.unwrap_or(t)),
+                _ => None,
+            };
+        })?;
+        let end = pass.end.unwrap_or(0.0);
+        let open = pass
+            .open_pods
+            .into_values()
+            .chain(pass.open_nodes.into_values());
+        for open in open {
             self.close(open, end);
         }
-        tracks
+        Ok(pass.tracks)
+    }
+
+    /// One line of the history: a node or pod added, or its status changed.
+    fn history_line(&mut self, pass: &mut HistoryPass, line: &Line) {
+        let Some(at) = line_time(line) else {
+            return;
+        };
+        let HistoryPass {
+            tracks,
+            open_pods,
+            open_nodes,
+            ..
+        } = pass;
+        match line {
+            Line::NodeAdded {
+                node, name, pool, ..
+            } => {
+                let pid = NODE_PID_BASE + u64::from(*node);
+                self.meta(pid, None, &format!("node {name} ({pool})"));
+                self.sort_index(pid);
+                self.meta(pid, Some(0), "node status");
+            }
+            Line::Node { node, .. } => {
+                let pid = NODE_PID_BASE + u64::from(*node);
+                let name = node_slice_name(line);
+                self.switch(open_nodes, *node, (pid, 0), name, at);
+            }
+            Line::PodCreated { pod, name, .. } => {
+                tracks
+                    .by_id
+                    .insert(*pod, (name.clone(), vec![(at, PENDING_PID)]));
+                tracks.by_name.entry(name.clone()).or_default().push(*pod);
+                self.meta(PENDING_PID, Some(u64::from(*pod)), name);
+                let tid = pod_tid(*pod, PENDING_PID);
+                self.switch(open_pods, *pod, (PENDING_PID, tid), "Pending", at);
+            }
+            Line::Pod {
+                pod,
+                status,
+                ready,
+                node,
+                ..
+            } => {
+                let pid = node.map_or(PENDING_PID, |n| NODE_PID_BASE + u64::from(n));
+                if let Some((name, places)) = tracks.by_id.get_mut(pod) {
+                    if places.last().is_some_and(|&(_, p)| p != pid) {
+                        places.push((at, pid));
+                    }
+                    let name = name.clone();
+                    self.meta(pid, Some(pod_tid(*pod, pid)), &name);
+                }
+                let slice = pod_slice_name(*status, *ready);
+                self.switch(open_pods, *pod, (pid, pod_tid(*pod, pid)), slice, at);
+            }
+            _ => {}
+        }
     }
 
     /// Ends the object's open slice at `at` and opens `name` (nothing for a gone object).
@@ -402,7 +527,7 @@ impl<W: Write> Trace<W> {
     /// Ends an open slice (a state left at the instant it was entered is not drawn).
     fn close(&mut self, open: Open, at: f64) {
         if micros(at) > micros(open.since) {
-            self.slice(open.pid, open.tid, open.name, open.since, at, json!({}));
+            self.slice(open.pid, open.tid, open.name, open.since, at);
         }
     }
 
@@ -435,7 +560,7 @@ impl<W: Write> Trace<W> {
                 e["name"].as_str().unwrap_or_default()
             );
             self.push(
-                json!({"ph": "i", "s": "g", "name": name, "pid": CLUSTER_PID,
+                &json!({"ph": "i", "s": "g", "name": name, "pid": CLUSTER_PID,
                 "tid": 1, "ts": micros(at), "args": {"message": e["message"]}}),
             );
         }
@@ -443,21 +568,44 @@ impl<W: Write> Trace<W> {
 
     /// An HPA decision, as an instant when it changed the replicas or a condition, with the
     /// decision as arguments.
-    fn hpa_decision(&mut self, hpas: &mut HpaTracks, d: Value) {
-        let hpa = d["hpa"].as_str().unwrap_or_default().to_string();
-        let next = hpas.tids.len() as u64 + 1;
-        let tid = *hpas.tids.entry(hpa.clone()).or_insert(next);
-        self.meta(WORKLOADS_PID, Some(tid), &format!("HPA {hpa}"));
-        let conditions = condition_reasons(&d["conditions"]);
-        let changed_conditions = hpas.last_conditions.get(&hpa) != Some(&conditions);
-        hpas.last_conditions.insert(hpa.clone(), conditions);
-        let (current, desired) = (&d["current_replicas"], &d["desired_replicas"]);
-        if current == desired && !changed_conditions {
-            return;
+    ///
+    /// The decision is given as its line of `hpa_decisions.jsonl`; an error when it is not a
+    /// decision's JSON.
+    fn hpa_decision(&mut self, hpas: &mut HpaTracks, line: &[u8]) -> serde_json::Result<()> {
+        let mut head: DecisionHead = serde_json::from_slice(line)?;
+        let (tid, first) = match hpas.tids.get(&*head.hpa) {
+            Some(&tid) => (tid, false),
+            None => {
+                let tid = hpas.tids.len() as u64 + 1;
+                hpas.tids.insert(head.hpa.to_string(), tid);
+                hpas.last_conditions.push(Vec::new());
+                self.meta(WORKLOADS_PID, Some(tid), &format!("HPA {}", head.hpa));
+                (tid, true)
+            }
+        };
+        let last = &mut hpas.last_conditions[tid as usize - 1];
+        let changed_conditions = first || *last != head.conditions;
+        if changed_conditions {
+            *last = std::mem::take(&mut head.conditions);
+        } else if head.current_replicas == head.desired_replicas {
+            return Ok(());
         }
-        let name = format!("HPA {hpa}: {current} → {desired}");
+        self.mark_decision(tid, &head, line)
+    }
+
+    /// A marked decision: an instant on its HPA's track with the whole decision as arguments.
+    fn mark_decision(
+        &mut self,
+        tid: u64,
+        head: &DecisionHead,
+        line: &[u8],
+    ) -> serde_json::Result<()> {
+        let d: Value = serde_json::from_slice(line)?;
+        let (current, desired) = (&head.current_replicas, &head.desired_replicas);
+        let name = format!("HPA {}: {current} → {desired}", head.hpa);
         let at = d["time_seconds"].as_f64().unwrap_or_default();
         self.instant(WORKLOADS_PID, tid, &name, at, d);
+        Ok(())
     }
 
     /// Replicas, in-flight requests, nodes per pool and pending pods, when they change.
@@ -490,20 +638,29 @@ impl<W: Write> Trace<W> {
         if columns.is_empty() {
             return;
         }
+        // The arguments' order as a JSON object writes them: by label.
+        let mut by_label: Vec<(&str, &[f64])> = columns;
+        by_label.sort_by_key(|&(label, _)| label);
+        let labels: Vec<&str> = by_label.iter().map(|&(label, _)| label).collect();
+        let mut values: Vec<f64> = Vec::with_capacity(labels.len());
         let mut last: Option<Vec<f64>> = None;
         for (i, &t) in run.t.iter().enumerate() {
-            let values: Vec<f64> = columns.iter().map(|(_, c)| c[i]).collect();
-            if last.as_ref() == Some(&values) {
+            values.clear();
+            values.extend(by_label.iter().map(|(_, c)| c[i]));
+            if last.as_deref() == Some(&values[..]) {
                 continue;
             }
-            let args: serde_json::Map<String, Value> = columns
-                .iter()
-                .zip(&values)
-                .map(|((label, _), v)| (label.to_string(), json!(v)))
-                .collect();
-            self.push(json!({"ph": "C", "name": name, "pid": pid, "ts": micros(t),
-                "args": args}));
-            last = Some(values);
+            self.push(&Counter {
+                args: CounterArgs {
+                    labels: &labels,
+                    values: &values,
+                },
+                name,
+                ph: "C",
+                pid,
+                ts: micros(t),
+            });
+            last = Some(values.clone());
         }
     }
 }
@@ -525,16 +682,6 @@ impl PodTracks {
             .map_or(PENDING_PID, |&(_, pid)| pid);
         Some((id, pid))
     }
-}
-
-fn condition_reasons(conditions: &Value) -> Value {
-    let reasons: Vec<Value> = conditions
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| json!([c["type"], c["status"], c["reason"]]))
-        .collect();
-    Value::Array(reasons)
 }
 
 fn pod_slice_name(status: PodStatus, ready: bool) -> &'static str {

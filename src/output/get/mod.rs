@@ -203,6 +203,11 @@ pub fn for_each_json_line<T: serde::de::DeserializeOwned>(
 
 /// The run's `history.jsonl`.
 pub fn read_history(dir: &Path) -> Result<Vec<Line>, String> {
+    read_json_lines(&history_path(dir)?)
+}
+
+/// Where the run's `history.jsonl` is; an error when it is not there.
+pub fn history_path(dir: &Path) -> Result<std::path::PathBuf, String> {
     let path = dir.join(crate::output::HISTORY_FILE);
     if !path.exists() {
         return Err(format!(
@@ -210,7 +215,7 @@ pub fn read_history(dir: &Path) -> Result<Vec<Line>, String> {
             path.display()
         ));
     }
-    read_json_lines(&path)
+    Ok(path)
 }
 
 /// The run's `hpa_decisions.jsonl` (none when the file is absent).
