@@ -125,14 +125,92 @@ pub struct NodeCpu {
     /// Members or demands changed since the shares were last divided (`capacities`), so the
     /// members' `granted_millis` may not be the current division.
     stale: bool,
-    /// Indices of the members that want CPU (demand above 0), ascending. An idle member always
-    /// settles at its demand, so a division need only look at these (a node's pods are mostly
-    /// idle between requests).
-    active: Vec<u32>,
-    /// Indices of idle members whose granted CPU is not yet their cap (they went idle while
-    /// held below their demand): the next division gives them their cap back. Every other idle
-    /// member has been granted its cap.
-    released: Vec<u32>,
+    /// The members that want CPU (demand above 0). An idle member always settles at its
+    /// demand, so a division need only look at these (a node's pods are mostly idle between
+    /// requests).
+    active: MemberSet,
+    /// The idle members whose granted CPU is not yet their cap (they went idle while held below
+    /// their demand): the next division gives them their cap back. Every other idle member has
+    /// been granted its cap. Never an active member.
+    released: MemberSet,
+}
+
+/// A set of a node's member indices, walked in ascending order: a bit per member, the first 64
+/// in the set itself, the rest in words beside it. Adding, removing and testing a member take
+/// constant time (a pod going busy or idle is most requests on a node, and a sorted list paid a
+/// search and a move for each).
+#[derive(Clone, Debug, Default)]
+struct MemberSet {
+    low: u64,
+    high: Vec<u64>,
+}
+
+impl MemberSet {
+    /// The word holding member `i`'s bit (grown when `grow`; `None` when absent and not grown).
+    fn word(&mut self, i: u32, grow: bool) -> Option<&mut u64> {
+        let w = (i / 64) as usize;
+        if w == 0 {
+            return Some(&mut self.low);
+        }
+        if grow && self.high.len() < w {
+            self.high.resize(w, 0);
+        }
+        self.high.get_mut(w - 1)
+    }
+
+    fn insert(&mut self, i: u32) {
+        if let Some(word) = self.word(i, true) {
+            *word |= 1 << (i % 64);
+        }
+    }
+
+    fn remove(&mut self, i: u32) {
+        if let Some(word) = self.word(i, false) {
+            *word &= !(1 << (i % 64));
+        }
+    }
+
+    fn contains(&self, i: u32) -> bool {
+        let w = (i / 64) as usize;
+        let word = if w == 0 {
+            Some(&self.low)
+        } else {
+            self.high.get(w - 1)
+        };
+        word.is_some_and(|word| word & (1 << (i % 64)) != 0)
+    }
+
+    fn clear(&mut self) {
+        self.low = 0;
+        self.high.fill(0);
+    }
+
+    /// The `w`-th word (0 past the end).
+    fn word_at(&self, w: usize) -> u64 {
+        match w {
+            0 => self.low,
+            _ => self.high.get(w - 1).copied().unwrap_or(0),
+        }
+    }
+
+    /// How many words hold bits.
+    fn words(&self) -> usize {
+        1 + self.high.len()
+    }
+
+    /// The members, ascending.
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.words()).flat_map(|w| bits(self.word_at(w)).map(move |b| (w * 64) as u32 + b))
+    }
+}
+
+/// The set bits of `word`, ascending.
+fn bits(mut word: u64) -> impl Iterator<Item = u32> {
+    std::iter::from_fn(move || {
+        let b = word.trailing_zeros();
+        word &= word.wrapping_sub(1);
+        (b < 64).then_some(b)
+    })
 }
 
 impl NodeCpu {
@@ -154,10 +232,9 @@ impl NodeCpu {
         self.members.push(member);
         let i = self.members.len() - 1;
         if member.demand_millis > 0 {
-            self.active.push(i as u32); // the highest index: still ascending
-        }
-        if member.granted_millis != member.cap_millis {
-            self.released.push(i as u32);
+            self.active.insert(i as u32);
+        } else if member.granted_millis != member.cap_millis {
+            self.released.insert(i as u32);
         }
         i
     }
@@ -168,11 +245,11 @@ impl NodeCpu {
         self.cap_millis -= self.members[i].cap_millis;
         self.stale = true;
         let last = (self.members.len() - 1) as u32;
-        for list in [&mut self.active, &mut self.released] {
-            list.retain(|&k| k as usize != i);
-            if let Some(k) = list.iter_mut().find(|k| **k == last) {
-                *k = i as u32;
-                list.sort_unstable();
+        for set in [&mut self.active, &mut self.released] {
+            set.remove(i as u32);
+            if set.contains(last) {
+                set.remove(last);
+                set.insert(i as u32);
             }
         }
         self.members.swap_remove(i)
@@ -183,14 +260,13 @@ impl NodeCpu {
     fn note_activity(&mut self, i: usize, old: u64, new: u64) {
         let key = i as u32;
         if old == 0 && new > 0 {
-            let at = self.active.partition_point(|&k| k < key);
-            self.active.insert(at, key);
-            self.released.retain(|&k| k != key);
+            self.active.insert(key);
+            self.released.remove(key);
         } else if old > 0 && new == 0 {
-            self.active.retain(|&k| k != key);
+            self.active.remove(key);
             let m = &self.members[i];
             if m.granted_millis != m.cap_millis {
-                self.released.push(key);
+                self.released.insert(key);
             }
         }
     }
@@ -236,7 +312,7 @@ impl NodeCpu {
         let contended = self.is_contended();
         if contended {
             scratch.members.clear();
-            let active = self.active.iter().map(|&k| self.members[k as usize]);
+            let active = self.active.iter().map(|k| self.members[k as usize]);
             scratch.members.extend(active);
             water_fill(
                 self.allocatable_millis,
@@ -244,23 +320,23 @@ impl NodeCpu {
                 &mut scratch.shares,
             );
         }
-        for (j, &k) in self.active.iter().enumerate() {
-            let m = &self.members[k as usize];
-            // Uncontended, or the demand is met: the cap (the rate is the demand either way).
-            let held = contended && scratch.shares[j] < m.demand_millis;
-            out.push((
-                k,
-                if held {
-                    scratch.shares[j]
-                } else {
-                    m.cap_millis
-                },
-            ));
-        }
-        let idle = self.released.iter();
-        out.extend(idle.map(|&k| (k, self.members[k as usize].cap_millis)));
-        if !self.released.is_empty() {
-            out.sort_unstable_by_key(|&(k, _)| k);
+        let mut j = 0; // the next active member's place in the division
+        for w in 0..self.active.words().max(self.released.words()) {
+            let (active, released) = (self.active.word_at(w), self.released.word_at(w));
+            debug_assert_eq!(active & released, 0, "an active member is never released");
+            for b in bits(active | released) {
+                let k = (w * 64) as u32 + b;
+                let m = &self.members[k as usize];
+                // Idle, uncontended, or its demand met: its cap (the rate is its demand anyway).
+                let mut capacity = m.cap_millis;
+                if active & (1 << b) != 0 {
+                    if contended && scratch.shares[j] < m.demand_millis {
+                        capacity = scratch.shares[j];
+                    }
+                    j += 1;
+                }
+                out.push((k, capacity));
+            }
         }
     }
 
@@ -515,44 +591,84 @@ mod tests {
         }
     }
 
+    /// Pods join, leave and change demands in `steps` (kind, pod, value), with demands set at
+    /// the places `join` and `leave` hand out, as the engine's servers keep them
+    /// (`set_demand_at` checks each against the pod's own): after every division the changes
+    /// passed on are a full division's, in member order.
+    fn check_members_coming_and_going(
+        allocatable: u64,
+        steps: Vec<(u8, u32, u64)>,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let node = NodeId(0);
+        let mut cpu = CpuSharing::default();
+        let mut places = std::collections::BTreeMap::new();
+        for (kind, pod, value) in steps {
+            let divide = match (kind, places.get(&pod).copied()) {
+                (0, Some(_)) => {
+                    places.remove(&pod);
+                    let departure = cpu.leave(PodId(pod)).expect("serving");
+                    if let Some((moved, place)) = departure.moved {
+                        places.insert(moved.0, place);
+                    }
+                    true
+                }
+                (1 | 2, None) => {
+                    let weight = 256 * (1 + u64::from(pod % 3));
+                    let joined = member(pod, weight, (1 + value) * 1000, 0);
+                    places.insert(pod, cpu.join(node, allocatable, joined));
+                    true
+                }
+                (_, Some(place)) => cpu.set_demand_at(place, value * 1000).is_some(),
+                (_, None) => false,
+            };
+            if divide && !cpu.nodes[0].members.is_empty() {
+                let expected = changed_by_full_scan(&cpu.nodes[0]);
+                let changed: Vec<_> = cpu.changed_capacities(node).collect();
+                proptest::prop_assert_eq!(changed, expected);
+            }
+        }
+        Ok(())
+    }
+
     proptest::proptest! {
-        /// As above with pods joining and leaving (members change places): after every
-        /// division the changes passed on are a full division's, in member order.
+        /// As above with pods joining and leaving (members change places).
         #[test]
         fn members_coming_and_going_keep_the_divisions_whole(
             allocatable in 1000u64..8000,
             steps in proptest::collection::vec((0u8..6, 0u32..10, 0u64..5), 1..300),
         ) {
-            // Demands are set at the places `join` and `leave` hand out, as the engine's
-            // servers keep them (`set_demand_at` checks each against the pod's own).
-            let node = NodeId(0);
-            let mut cpu = CpuSharing::default();
-            let mut places = std::collections::BTreeMap::new();
-            for (kind, pod, value) in steps {
-                let divide = match (kind, places.get(&pod).copied()) {
-                    (0, Some(_)) => {
-                        places.remove(&pod);
-                        let departure = cpu.leave(PodId(pod)).expect("serving");
-                        if let Some((moved, place)) = departure.moved {
-                            places.insert(moved.0, place);
-                        }
-                        true
-                    }
-                    (1, None) => {
-                        let weight = 256 * (1 + u64::from(pod % 3));
-                        let joined = member(pod, weight, (1 + value) * 1000, 0);
-                        places.insert(pod, cpu.join(node, allocatable, joined));
-                        true
-                    }
-                    (_, Some(place)) => cpu.set_demand_at(place, value * 1000).is_some(),
-                    (_, None) => false,
-                };
-                if divide && !cpu.nodes[0].members.is_empty() {
-                    let expected = changed_by_full_scan(&cpu.nodes[0]);
-                    let changed: Vec<_> = cpu.changed_capacities(node).collect();
-                    proptest::prop_assert_eq!(changed, expected);
+            check_members_coming_and_going(allocatable, steps)?;
+        }
+
+        /// The same on nodes of up to 150 pods: members past the 64th are kept in the member
+        /// sets' further words, and a departure moves the last of them into an earlier word.
+        #[test]
+        fn members_past_the_first_word_keep_the_divisions_whole(
+            allocatable in 20_000u64..120_000,
+            steps in proptest::collection::vec((0u8..6, 0u32..150, 0u64..5), 1..600),
+        ) {
+            check_members_coming_and_going(allocatable, steps)?;
+        }
+
+        /// A member set holds what a `BTreeSet` would, and walks it in the same order.
+        #[test]
+        fn a_member_set_is_an_ordered_set(
+            ops in proptest::collection::vec((proptest::bool::ANY, 0u32..200), 0..400),
+        ) {
+            let (mut set, mut model) = (MemberSet::default(), std::collections::BTreeSet::new());
+            for (add, i) in ops {
+                if add {
+                    set.insert(i);
+                    model.insert(i);
+                } else {
+                    set.remove(i);
+                    model.remove(&i);
                 }
+                proptest::prop_assert_eq!(set.contains(i), model.contains(&i));
+                proptest::prop_assert_eq!(set.iter().collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());
             }
+            set.clear();
+            proptest::prop_assert_eq!(set.iter().count(), 0);
         }
     }
 
