@@ -292,6 +292,9 @@ pub struct ReplicaSet {
     pub replicas: i32,
     /// Active pods (not deleting, not gone), ordered by id.
     pub pods: IdSet<PodId>,
+    /// Of `pods`, those Ready: kept as pods come, go and change their Ready condition, so that
+    /// a Deployment's status need not read its pods.
+    pub ready_pods: i32,
     /// Some pod was created for it with a spec of its own (a DaemonSet's per-node pod, a pod
     /// from a trace) instead of `template`: what holds for its template need not hold for its
     /// pods.
@@ -1199,7 +1202,8 @@ impl Cluster {
             let t = &p.template;
             self.label_groups.remove(pod, &t.namespace, &t.labels, node);
         }
-        let rs = p.replica_set;
+        let (rs, ready) = (p.replica_set, p.ready);
+        self.leave_ready_count(pod, rs, ready);
         self.replica_sets[rs.index()].pods.remove(&pod);
         self.unscheduled.remove(&pod);
         self.terminating.insert(pod);
@@ -1218,11 +1222,12 @@ impl Cluster {
             self.label_groups.remove(pod, &t.namespace, &t.labels, node);
         }
         p.phase = PodPhase::Terminated;
-        p.ready = false;
+        let (rs, ready) = (p.replica_set, std::mem::take(&mut p.ready));
+        let bound = p.node.map(|node| (node, Arc::clone(&p.template)));
+        self.leave_ready_count(pod, rs, ready);
         self.terminating.remove(&pod);
         self.running.remove(pod);
-        if let Some(node) = p.node {
-            let template = Arc::clone(&p.template);
+        if let Some((node, template)) = bound {
             self.release_from(node, pod, &template);
         }
         self.nominated.remove(&pod);
@@ -1324,6 +1329,15 @@ impl Cluster {
         self.journal.pod(pod, state);
     }
 
+    /// A pod that was `ready` stops counting among its ReplicaSet's Ready pods (if it was one
+    /// of its active pods).
+    fn leave_ready_count(&mut self, pod: PodId, rs: ReplicaSetId, ready: bool) {
+        let set = &mut self.replica_sets[rs.index()];
+        if ready && set.pods.contains(&pod) {
+            set.ready_pods -= 1;
+        }
+    }
+
     /// Records the node's state in the journal (kept only if it changed).
     fn journal_node(&mut self, node: NodeId) {
         let state = super::journal::node_state(&self.nodes[node.index()]);
@@ -1338,7 +1352,11 @@ impl Cluster {
         }
         p.ready = ready;
         p.ready_transition = now;
-        let dep = p.deployment;
+        let (dep, rs) = (p.deployment, p.replica_set);
+        let set = &mut self.replica_sets[rs.index()];
+        if set.pods.contains(&pod) {
+            set.ready_pods += if ready { 1 } else { -1 };
+        }
         for &s in &self.deployments[dep.index()].services {
             let endpoints = &mut self.services[s.index()].endpoints;
             match (endpoints.binary_search(&pod), ready) {

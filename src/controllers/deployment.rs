@@ -255,17 +255,25 @@ pub fn is_available(pod: &Pod, min_ready: SimDuration, now: SimTime) -> bool {
     pod.ready && (min_ready.is_zero() || pod.ready_transition + min_ready < now)
 }
 
-/// A ReplicaSet's `status.availableReplicas`: its active pods that are available.
+/// A ReplicaSet's `status.availableReplicas`: its active pods that are available. Without
+/// `minReadySeconds` that is its Ready count; with it, each Ready pod's transition is read.
 fn available(cluster: &Cluster, rs: &ReplicaSet, d: &Deployment, now: SimTime) -> i32 {
     let min_ready = d.spec.rollout.min_ready;
-    rs.pods
-        .iter()
-        .filter(|&&p| is_available(cluster.pod(p), min_ready, now))
-        .count() as i32
+    debug_assert_eq!(rs.ready_pods, count_pods(cluster, rs, |p| p.ready));
+    if min_ready.is_zero() {
+        return rs.ready_pods;
+    }
+    count_pods(cluster, rs, |p| is_available(p, min_ready, now))
+}
+
+/// The ReplicaSet's active pods for which `holds` is true.
+fn count_pods(cluster: &Cluster, rs: &ReplicaSet, holds: impl Fn(&Pod) -> bool) -> i32 {
+    rs.pods.iter().filter(|&&p| holds(cluster.pod(p))).count() as i32
 }
 
 /// The Deployment's status counts: active pods (`replicas`), those of the new ReplicaSet
-/// (`updated`), Ready and available ones.
+/// (`updated`), Ready and available ones — from its ReplicaSets' counts, reading no pod unless
+/// `minReadySeconds` makes availability a matter of time.
 pub fn status(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> RolloutStatus {
     let d = cluster.deployment(deployment);
     let mut s = RolloutStatus::default();
@@ -274,13 +282,13 @@ pub fn status(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> Roll
         .iter()
         .map(|r| &cluster.replica_sets[r.index()])
     {
-        let updated = rs.template_key == d.template_key;
-        for pod in rs.pods.iter().map(|&p| cluster.pod(p)) {
-            s.replicas += 1;
-            s.updated += i32::from(updated);
-            s.ready += i32::from(pod.ready);
-            s.available += i32::from(is_available(pod, d.spec.rollout.min_ready, now));
+        let pods = rs.pods.len() as i32;
+        s.replicas += pods;
+        if rs.template_key == d.template_key {
+            s.updated += pods;
         }
+        s.ready += rs.ready_pods;
+        s.available += available(cluster, rs, d, now);
     }
     s
 }
@@ -371,6 +379,54 @@ mod tests {
             runs: Vec::new(),
             cron: Default::default(),
         }
+    }
+
+    /// A ReplicaSet's Ready count follows its pods as they turn Ready and unready, terminate
+    /// (still counted among its pods, but no longer Ready) and are deleted (no longer its pods).
+    #[test]
+    fn ready_counts_follow_the_pods_without_reading_them() {
+        let mut c = crate::controllers::scheduler::test_cluster(&[("n0", &[])]);
+        let mut d = deployment(3, 600);
+        d.replica_sets = vec![crate::cluster::ReplicaSetId(0)];
+        c.deployments.push(d);
+        let bind = |c: &mut Cluster| {
+            crate::controllers::scheduler::bind_test_pod(c, "n0", Default::default())
+        };
+        let pods: Vec<_> = (0..4).map(|_| bind(&mut c)).collect();
+        let now = SimTime::from_secs(5);
+        let ready_by_pod = |c: &Cluster| count_pods(c, &c.replica_sets[0], |p| p.ready);
+        let mut expected = Vec::new();
+        let mut step = |c: &mut Cluster, change: &dyn Fn(&mut Cluster)| {
+            change(c);
+            let s = status(c, DeploymentId(0), now);
+            assert_eq!(s.ready, ready_by_pod(c));
+            assert_eq!(s.available, s.ready, "no minReadySeconds");
+            expected.push((s.replicas, s.ready));
+        };
+        for &p in &pods {
+            step(&mut c, &|c| c.set_ready(p, true, now));
+        }
+        step(&mut c, &|c| c.set_ready(pods[0], false, now));
+        step(&mut c, &|c| c.set_ready(pods[0], false, now)); // no change
+        step(&mut c, &|c| c.terminate(pods[1])); // Ready, not deleted
+        step(&mut c, &|c| c.mark_deleted(pods[2], now)); // Ready, deleted
+        step(&mut c, &|c| c.set_ready(pods[2], true, now)); // deleted: not its pod
+        step(&mut c, &|c| c.set_ready(pods[0], true, now));
+        // (replicas, Ready): four pods turn Ready; pod 0 unready (twice); pod 1 terminates
+        // (still an active pod, not Ready); pod 2 deleted (gone from the set); pod 0 Ready.
+        let want = [
+            (4, 1),
+            (4, 2),
+            (4, 3),
+            (4, 4),
+            (4, 3),
+            (4, 3),
+            (4, 2),
+            (3, 1),
+            (3, 1),
+        ];
+        assert_eq!(expected[..9], want);
+        assert_eq!(expected[9], (3, 2));
     }
 
     fn st(replicas: i32, updated: i32, available: i32) -> RolloutStatus {
