@@ -324,6 +324,13 @@ impl ReplicaSet {
     pub fn is_active(&self) -> bool {
         self.replicas > 0
     }
+
+    /// Whether it has the workload's current template (is its new ReplicaSet). The set made for
+    /// the template shares its key, so the keys — the templates printed, long — are compared
+    /// only for the other sets.
+    pub fn has_template_of(&self, d: &Deployment) -> bool {
+        Arc::ptr_eq(&self.template_key, &d.template_key) || self.template_key == d.template_key
+    }
 }
 
 /// A workload: a Deployment, or a kind kubesim models as one (`spec.source` says which:
@@ -1049,7 +1056,7 @@ impl Cluster {
             .replica_sets
             .iter()
             .copied()
-            .find(|rs| self.replica_sets[rs.index()].template_key == d.template_key)
+            .find(|rs| self.replica_sets[rs.index()].has_template_of(d))
             .unwrap_or(d.replica_sets[0]);
         let name = format!("{}-{}", d.spec.name, pod_suffix(self.pods.len() as u32));
         self.create_pod_with(rs, name, Arc::new(template), now)

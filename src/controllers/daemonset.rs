@@ -45,7 +45,7 @@ pub fn reconcile(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> V
     let Some(&new_rs) = d
         .replica_sets
         .iter()
-        .find(|rs| cluster.replica_sets[rs.index()].template_key == d.template_key)
+        .find(|rs| cluster.replica_sets[rs.index()].has_template_of(d))
     else {
         return vec![Intent::CreateReplicaSet { deployment }];
     };

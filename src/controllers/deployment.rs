@@ -64,7 +64,7 @@ impl<'c> Sets<'c> {
             .iter()
             .map(|r| &cluster.replica_sets[r.index()])
         {
-            if new.is_none() && rs.template_key == d.template_key {
+            if new.is_none() && rs.has_template_of(d) {
                 new = Some(rs);
             } else {
                 old.push(rs);
@@ -284,7 +284,7 @@ pub fn status(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> Roll
     {
         let pods = rs.pods.len() as i32;
         s.replicas += pods;
-        if rs.template_key == d.template_key {
+        if rs.has_template_of(d) {
             s.updated += pods;
         }
         s.ready += rs.ready_pods;

@@ -31,7 +31,7 @@ pub fn reconcile(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> V
         .replica_sets
         .iter()
         .copied()
-        .find(|rs| cluster.replica_sets[rs.index()].template_key == d.template_key)
+        .find(|rs| cluster.replica_sets[rs.index()].has_template_of(d))
     else {
         return vec![Intent::CreateReplicaSet { deployment }];
     };

@@ -424,6 +424,15 @@ fn count_domains<'c>(
             false => cluster.topology.key(&c.topology_key),
         })
         .collect();
+    // Per constraint, a running sum for each indexed domain the counts keep (`None`: not
+    // kept), so that a node's matching pods are added by domain id, not looked up by name.
+    let mut sums: Vec<Vec<Option<i64>>> = (keys.iter().zip(counts.iter()))
+        .map(|(key, counts)| {
+            let ids = key.map_or(0, |k| k.len() as u32);
+            let kept = |d| counts.contains_key(key.map_or("", |k| k.name(d)));
+            (0..ids).map(|d| kept(d).then_some(0)).collect()
+        })
+        .collect();
     for &id in &cluster.ready_nodes {
         let node = cluster.node(id);
         if require_all && !has_all_keys(node, constraints) {
@@ -436,13 +445,25 @@ fn count_domains<'c>(
             if !node_included(c, node, pod) {
                 continue;
             }
-            let domain = match key.domain_of(node) {
-                Domain::Known(d) => key.name(d),
-                Domain::Missing => "",
-                Domain::Unknown => node.labels.get(&c.topology_key).map_or("", String::as_str),
+            let matching = matching[i][id.index()];
+            let count = match key.domain_of(node) {
+                Domain::Known(d) => sums[i][d as usize].as_mut(),
+                Domain::Missing => counts[i].get_mut(""),
+                Domain::Unknown => {
+                    let label = node.labels.get(&c.topology_key);
+                    counts[i].get_mut(label.map_or("", String::as_str))
+                }
             };
-            if let Some(count) = counts[i].get_mut(domain) {
-                *count += matching[i][id.index()];
+            if let Some(count) = count {
+                *count += matching;
+            }
+        }
+    }
+    for ((key, sums), counts) in keys.iter().zip(sums).zip(counts.iter_mut()) {
+        for (d, sum) in sums.into_iter().enumerate() {
+            let kept = key.and_then(|key| counts.get_mut(key.name(d as u32)));
+            if let (Some(count), Some(sum)) = (kept, sum) {
+                *count += sum;
             }
         }
     }
