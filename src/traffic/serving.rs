@@ -339,6 +339,7 @@ impl InService {
         }
     }
 
+    #[inline]
     fn push(&mut self, tag: u64, slot: u32) {
         let entry = (tag, slot);
         match &mut self.spill {
@@ -364,24 +365,31 @@ impl InService {
         self.len += 1;
     }
 
+    /// Takes the earliest request if its finish tag is at most `clock`: its slot (one look at
+    /// where the entries are, where a peek and a pop would take two).
     #[inline(always)]
-    fn pop(&mut self) {
-        if self.len == 0 {
-            return;
-        }
-        self.len -= 1;
-        match &mut self.spill {
-            None => {}
-            Some(Tags::Few(sorted)) => {
-                sorted.pop();
+    fn take_due(&mut self, clock: u64) -> Option<u32> {
+        let due = |&(tag, _): &(u64, u32)| tag <= clock;
+        let slot = match &mut self.spill {
+            None => {
+                let last = self.inline.get(self.len.wrapping_sub(1))?;
+                due(last).then_some(last.1)?
             }
+            Some(Tags::Few(sorted)) => sorted.pop_if(|e| due(e))?.1,
             Some(Tags::Many(heap)) => {
+                let Reverse(entry) = *heap.peek()?;
+                if !due(&entry) {
+                    return None;
+                }
                 heap.pop();
                 if heap.is_empty() {
                     self.spill = Some(Tags::Few(Vec::with_capacity(Self::MANY)));
                 }
+                entry.1
             }
-        }
+        };
+        self.len -= 1;
+        Some(slot)
     }
 
     /// Empties it, returning the slots.
@@ -668,11 +676,7 @@ impl PodServer {
         }
         self.scheduled = None;
         self.advance(now);
-        while let Some((tag, slot)) = self.running.peek() {
-            if tag > self.virtual_clock {
-                break;
-            }
-            self.running.pop();
+        while let Some(slot) = self.running.take_due(self.virtual_clock) {
             if slab.get(slot).link.frame != NO_FRAME {
                 self.blocked.push(slot);
                 out.push(Outcome::CpuDone { slot });
@@ -1070,9 +1074,9 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whatever it holds them in, `InService` takes the least (tag, slot) first, also
-        /// across the change to a heap at `MANY` and back after it empties; `drain` returns
-        /// every slot still in it.
+        /// Whatever it holds them in, `InService` takes the least (tag, slot) first, and only
+        /// once its tag is due, also across the change to a heap at `MANY` and back after it
+        /// empties; `drain` returns every slot still in it.
         #[test]
         fn in_service_takes_the_earliest_first_in_either_form(
             ops in proptest::collection::vec((0u64..50, proptest::bool::weighted(0.6)), 1..300)
@@ -1084,9 +1088,15 @@ mod tests {
                     running.push(tag, i as u32);
                     model.insert((tag, i as u32));
                 } else {
-                    let expected = model.pop_first();
-                    proptest::prop_assert_eq!(running.peek(), expected);
-                    running.pop();
+                    // A clock short of the earliest tag takes nothing; at the tag, the earliest.
+                    let earliest = model.first().copied();
+                    proptest::prop_assert_eq!(running.peek(), earliest);
+                    if let Some((tag, _)) = earliest.filter(|&(tag, _)| tag > 0) {
+                        proptest::prop_assert_eq!(running.take_due(tag - 1), None);
+                    }
+                    let clock = earliest.map_or(u64::MAX, |(tag, _)| tag);
+                    let expected = model.pop_first().map(|(_, slot)| slot);
+                    proptest::prop_assert_eq!(running.take_due(clock), expected);
                 }
                 proptest::prop_assert_eq!(running.len(), model.len());
                 proptest::prop_assert_eq!(running.earliest(), model.first().map(|&(t, _)| t));
@@ -1113,9 +1123,8 @@ mod tests {
         assert!(matches!(running.spill, Some(Tags::Many(_))));
         // 33 in service: tags 0..=6 repeating, and (3, 999); the least is (0, 0).
         assert_eq!(running.peek(), Some((0, 0)));
-        while !running.is_empty() {
-            running.pop();
-        }
+        while running.take_due(u64::MAX).is_some() {}
+        assert!(running.is_empty());
         assert!(matches!(running.spill, Some(Tags::Few(_))));
     }
 }
