@@ -182,7 +182,10 @@ impl MemberSet {
 
     fn clear(&mut self) {
         self.low = 0;
-        self.high.fill(0);
+        // Nearly every node has fewer than 64 members: no call to `memset` for an empty slice.
+        if !self.high.is_empty() {
+            self.high.fill(0);
+        }
     }
 
     /// The `w`-th word (0 past the end).
