@@ -392,22 +392,22 @@ impl InService {
         Some(slot)
     }
 
-    /// Empties it, returning the slots.
-    fn drain(&mut self) -> Vec<u32> {
-        let slots = match &mut self.spill {
-            None => self.inline[..self.len]
-                .iter()
-                .map(|&(_, slot)| slot)
-                .collect(),
-            Some(Tags::Few(sorted)) => sorted.drain(..).map(|(_, slot)| slot).collect(),
+    /// Empties it, appending the slots to `slots` (a heap's allocation is kept for the sorted
+    /// form it returns to).
+    fn drain_into(&mut self, slots: &mut Vec<u32>) {
+        let slot = |&(_, slot): &(u64, u32)| slot;
+        match &mut self.spill {
+            None => slots.extend(self.inline[..self.len].iter().map(slot)),
+            Some(Tags::Few(sorted)) => slots.extend(sorted.drain(..).map(|entry| slot(&entry))),
             Some(Tags::Many(heap)) => {
-                let slots = heap.drain().map(|Reverse((_, slot))| slot).collect();
-                self.spill = Some(Tags::Few(Vec::with_capacity(Self::MANY)));
-                slots
+                slots.extend(heap.drain().map(|Reverse(entry)| slot(&entry)));
+                let emptied = std::mem::take(heap).into_vec();
+                // Empty, and collected in place: the allocation is the heap's.
+                let sorted = emptied.into_iter().map(|Reverse(entry)| entry).collect();
+                self.spill = Some(Tags::Few(sorted));
             }
-        };
+        }
         self.len = 0;
-        slots
     }
 }
 
@@ -750,13 +750,10 @@ impl PodServer {
         slab: &mut RequestSlab,
         out: &mut Vec<Outcome>,
     ) {
-        let slots: Vec<u32> = self
-            .running
-            .drain()
-            .into_iter()
-            .chain(self.blocked.drain(..))
-            .chain(self.waiting.drain(..))
-            .collect();
+        let mut slots = Vec::with_capacity(self.running.len() + self.blocked.len());
+        self.running.drain_into(&mut slots);
+        slots.append(&mut self.blocked);
+        slots.extend(self.waiting.drain(..));
         for slot in slots {
             out.push(slab.take(slot).failed(reason));
         }
@@ -1101,7 +1098,8 @@ mod tests {
                 proptest::prop_assert_eq!(running.len(), model.len());
                 proptest::prop_assert_eq!(running.earliest(), model.first().map(|&(t, _)| t));
             }
-            let mut left = running.drain();
+            let mut left = Vec::new();
+            running.drain_into(&mut left);
             left.sort_unstable();
             let mut expected: Vec<u32> = model.iter().map(|&(_, slot)| slot).collect();
             expected.sort_unstable();
@@ -1126,5 +1124,27 @@ mod tests {
         while running.take_due(u64::MAX).is_some() {}
         assert!(running.is_empty());
         assert!(matches!(running.spill, Some(Tags::Few(_))));
+    }
+
+    #[test]
+    fn draining_a_heap_gives_every_slot_and_leaves_a_sorted_form_that_serves_in_order() {
+        let mut running = InService::new();
+        for slot in 0..40 {
+            running.push(u64::from(slot % 9), slot);
+        }
+        assert!(matches!(running.spill, Some(Tags::Many(_))));
+        let mut slots = vec![1000]; // appended to, not replaced
+        running.drain_into(&mut slots);
+        assert_eq!(slots[0], 1000);
+        slots.sort_unstable();
+        assert_eq!(slots, (0..40).chain([1000]).collect::<Vec<u32>>());
+        assert!(running.is_empty());
+        assert!(matches!(running.spill, Some(Tags::Few(_))));
+        // Served afterwards least tag first: (2, 7) before (5, 8) before (9, 6).
+        for (tag, slot) in [(9, 6), (2, 7), (5, 8)] {
+            running.push(tag, slot);
+        }
+        let order: Vec<u32> = std::iter::from_fn(|| running.take_due(u64::MAX)).collect();
+        assert_eq!(order, [7, 8, 6]);
     }
 }
