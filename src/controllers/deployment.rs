@@ -343,43 +343,46 @@ pub fn track_progress(
     (next, None)
 }
 
+/// A Deployment `web` (RollingUpdate, surge 1) with `replicas` and a progress deadline of
+/// `deadline` seconds, for controller tests.
+#[cfg(test)]
+pub(crate) fn test_deployment(replicas: i32, deadline: u64) -> Deployment {
+    let mut spec = crate::scenario::DeploymentSpec {
+        name: "web".into(),
+        namespace: "default".into(),
+        replicas,
+        selector: Default::default(),
+        template_labels: Default::default(),
+        pod: Default::default(),
+        strategy: Strategy::RollingUpdate {
+            max_surge: crate::controllers::rollout::IntOrPercent::Int(1),
+            max_unavailable: crate::controllers::rollout::IntOrPercent::Int(0),
+        },
+        rollout: Default::default(),
+        stateful: Default::default(),
+        workload: Default::default(),
+        source: Default::default(),
+    };
+    spec.rollout.progress_deadline = Some(SimDuration::from_secs(deadline));
+    Deployment {
+        id: DeploymentId(0),
+        spec,
+        template_key: "t".into(),
+        replicas,
+        replica_sets: Vec::new(),
+        services: Vec::new(),
+        service_selectors: Vec::new(),
+        paused: false,
+        rollout: RolloutState::default(),
+        runs: Vec::new(),
+        cron: Default::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_deployment as deployment;
     use super::*;
-    use crate::controllers::rollout::IntOrPercent::Int;
-
-    fn deployment(replicas: i32, deadline: u64) -> Deployment {
-        let mut spec = crate::scenario::DeploymentSpec {
-            name: "web".into(),
-            namespace: "default".into(),
-            replicas,
-            selector: Default::default(),
-            template_labels: Default::default(),
-            pod: Default::default(),
-            strategy: Strategy::RollingUpdate {
-                max_surge: Int(1),
-                max_unavailable: Int(0),
-            },
-            rollout: Default::default(),
-            stateful: Default::default(),
-            workload: Default::default(),
-            source: Default::default(),
-        };
-        spec.rollout.progress_deadline = Some(SimDuration::from_secs(deadline));
-        Deployment {
-            id: DeploymentId(0),
-            spec,
-            template_key: "t".into(),
-            replicas,
-            replica_sets: Vec::new(),
-            services: Vec::new(),
-            service_selectors: Vec::new(),
-            paused: false,
-            rollout: RolloutState::default(),
-            runs: Vec::new(),
-            cron: Default::default(),
-        }
-    }
 
     /// A ReplicaSet's Ready count follows its pods as they turn Ready and unready, terminate
     /// (still counted among its pods, but no longer Ready) and are deleted (no longer its pods).

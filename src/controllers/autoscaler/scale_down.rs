@@ -2,6 +2,14 @@
 //! be rescheduled elsewhere — checked with the scheduler's filters against the other nodes (in
 //! the estimator's [`Bins`], on a [`Trial`] of the cluster), with the pods of earlier
 //! candidates already moved, never onto a node being removed.
+//!
+//! Where a moved pod goes is found as upstream's removal simulator finds it
+//! (`simulator/scheduling/hinting_simulator.go`): first the node the same pod was moved to in
+//! this or the previous loop's simulation (a *hint*), if it still takes it; otherwise the
+//! first node that does, searching from the node after the last one found
+//! (`SchedulerPluginRunner.RunFiltersUntilPassingNode`'s `lastIndex`), not from the first
+//! Ready node each time. Upstream's node list is in its snapshot's order; here it is the Ready
+//! nodes' order, and the search position is the scale-down simulation's own.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +57,37 @@ pub struct Planner {
     /// Nodes whose removal simulation failed, with when they may be simulated again
     /// (`--unremovable-node-recheck-timeout`).
     recheck_at: BTreeMap<NodeId, SimTime>,
+    /// Where the simulation moved each pod, this loop and the one before.
+    hints: Hints,
+    /// Where the search for a node that takes a pod starts: after the last node found.
+    next_index: usize,
+}
+
+/// The nodes pods were moved to in the removal simulation, kept for two loops (upstream's
+/// `scheduling.Hints`: a hint set in this loop or the previous one is used; older ones are
+/// dropped as each loop begins).
+#[derive(Debug, Default)]
+struct Hints {
+    current: BTreeMap<PodId, NodeId>,
+    old: BTreeMap<PodId, NodeId>,
+}
+
+impl Hints {
+    fn get(&self, pod: PodId) -> Option<NodeId> {
+        self.current
+            .get(&pod)
+            .or_else(|| self.old.get(&pod))
+            .copied()
+    }
+
+    fn set(&mut self, pod: PodId, node: NodeId) {
+        self.current.insert(pod, node);
+    }
+
+    /// A new loop: this loop's hints become the previous loop's, and those before go.
+    fn drop_old(&mut self) {
+        self.old = std::mem::take(&mut self.current);
+    }
 }
 
 impl Planner {
@@ -71,6 +110,7 @@ impl Planner {
     ) -> Vec<NodeId> {
         self.recheck_at
             .retain(|&n, at| cluster.node(n).state == NodeState::Ready && *at > now);
+        self.hints.drop_old();
         let limit = unneeded_nodes_limit(settings, previous.len());
         let candidates = candidates(cluster, settings, previous);
         // The budgets' allowances as the loop began; a loop that simulates no node (none is
@@ -89,6 +129,7 @@ impl Planner {
         let mut removing: Vec<usize> = Vec::new();
         // Per bin: whether it is being removed (no pod may move there).
         let mut removed = vec![false; trial.ready_nodes.len()];
+        let mut bin_of: Vec<Option<usize>> = Vec::new();
         for candidate in &candidates {
             if self.recheck_at.contains_key(&candidate.id) {
                 continue;
@@ -96,11 +137,17 @@ impl Planner {
             if removing.len() >= limit {
                 break;
             }
-            let bins = bins.get_or_insert_with(|| ready_node_bins(&mut trial, profiles));
+            let bins = bins.get_or_insert_with(|| {
+                bin_of = bins_by_node(&trial);
+                ready_node_bins(&mut trial, profiles)
+            });
             let mut sim = Simulation {
                 trial: &mut trial,
                 bins,
                 removed: &removed,
+                bin_of: &bin_of,
+                hints: &mut self.hints,
+                next_index: &mut self.next_index,
             };
             match sim.check_node(candidate, settings, &mut allowed) {
                 Ok(()) => {
@@ -205,12 +252,29 @@ fn ready_node_bins<'p>(trial: &mut Trial, profiles: &'p [SchedulerProfile]) -> B
     bins
 }
 
+/// Each Ready node's bin (its place in the Ready nodes), by node index.
+fn bins_by_node(cluster: &Cluster) -> Vec<Option<usize>> {
+    let mut bin_of = Vec::new();
+    for (bin, id) in cluster.ready_nodes.iter().enumerate() {
+        if bin_of.len() <= id.index() {
+            bin_of.resize(id.index() + 1, None);
+        }
+        bin_of[id.index()] = Some(bin);
+    }
+    bin_of
+}
+
 /// One loop's removal simulation: the bins over the Ready nodes in a trial of the cluster,
-/// and the bins of nodes already found removable.
+/// the bins of nodes already found removable, each Ready node's bin, and where moved pods
+/// went before and where the next search starts.
 struct Simulation<'s, 'c, 'p> {
     trial: &'s mut Trial<'c>,
     bins: &'s mut Bins<'p>,
     removed: &'s [bool],
+    /// Each Ready node's bin, by node index.
+    bin_of: &'s [Option<usize>],
+    hints: &'s mut Hints,
+    next_index: &'s mut usize,
 }
 
 impl Simulation<'_, '_, '_> {
@@ -230,16 +294,41 @@ impl Simulation<'_, '_, '_> {
             self.bins.remove(self.trial, candidate.bin, pod);
         }
         for pod in &leaving {
-            let elsewhere =
-                (0..self.bins.count()).filter(|&d| d != candidate.bin && !self.removed[d]);
-            let Some(d) = self.bins.first_fit(self.trial, pod, elsewhere) else {
+            let Some(d) = self.destination(candidate.bin, pod) else {
                 self.trial.rollback_to(mark);
                 return Err(Blocked::NoPlaceToMove(pod.id));
             };
             self.bins.place(self.trial, d, pod);
+            self.hints.set(pod.id, self.trial.ready_nodes[d]);
         }
         *allowed = allowed_after;
         Ok(())
+    }
+
+    /// The bin a pod leaving bin `from` moves to: its hinted node if that takes it, else the
+    /// first that does from the search's start, which then moves past it. Never `from` nor a
+    /// node being removed.
+    fn destination(&mut self, from: usize, pod: &PendingPod) -> Option<usize> {
+        let acceptable = |d: usize| d != from && !self.removed[d];
+        let hinted = (self.hints.get(pod.id))
+            .and_then(|node| self.bin_of.get(node.index()).copied().flatten())
+            .filter(|&d| acceptable(d));
+        if let Some(d) = hinted
+            && self
+                .bins
+                .first_fit(self.trial, pod, std::iter::once(d))
+                .is_some()
+        {
+            return Some(d);
+        }
+        let count = self.bins.count();
+        let start = *self.next_index % count.max(1);
+        let in_turn = (0..count)
+            .map(|k| (start + k) % count)
+            .filter(|&d| acceptable(d));
+        let found = self.bins.first_fit(self.trial, pod, in_turn)?;
+        *self.next_index = (found + 1) % count;
+        Some(found)
     }
 
     /// The candidate's pods that must move, if each has a controller and its budgets allow
@@ -314,6 +403,62 @@ mod tests {
                 "{n} {unneeded} {previous}"
             );
         }
+    }
+
+    /// Four 4-core nodes: n0 holds two 500m pods (12.5 % each: the one candidate), n1–n3 one
+    /// 2 500m pod each (62.5 %, over the 50 % threshold) and room for both of n0's.
+    fn cluster_with_one_candidate() -> (Cluster, [PodId; 2]) {
+        use crate::controllers::scheduler::{bind_test_pod, test_cluster, test_pod};
+        let mut c = test_cluster(&[("n0", &[]), ("n1", &[]), ("n2", &[]), ("n3", &[])]);
+        let mut d = crate::controllers::deployment::test_deployment(5, 600);
+        d.replica_sets = vec![crate::cluster::ReplicaSetId(0)];
+        c.deployments.push(d);
+        let moving = [0, 1].map(|_| bind_test_pod(&mut c, "n0", test_pod(500, 1 << 20)));
+        for node in ["n1", "n2", "n3"] {
+            bind_test_pod(&mut c, node, test_pod(2500, 1 << 20));
+        }
+        (c, moving)
+    }
+
+    /// Upstream's removal simulation (`HintingSimulator.TrySchedulePods`): a pod goes to its
+    /// hinted node when that takes it, else to the first node that does counting from after
+    /// the last one found (`RunFiltersUntilPassingNode`'s `lastIndex`).
+    #[test]
+    fn moved_pods_go_where_they_went_before_else_on_from_the_last_node_found() {
+        let (mut c, [p, q]) = cluster_with_one_candidate();
+        let settings = AutoscalerSettings::default();
+        let profiles = [SchedulerProfile::default()];
+        let mut planner = Planner::default();
+        let (n0, n1, n2) = (NodeId(0), NodeId(1), NodeId(2));
+        let loop_once = |planner: &mut Planner, c: &mut Cluster| {
+            planner.unneeded_nodes(c, &settings, &profiles, &BTreeMap::new(), SimTime::ZERO)
+        };
+        // First loop, no hints: p is checked from bin 0 (n0 itself, skipped) and goes to n1;
+        // the search for q starts after n1, at n2 — a first fit would have put q on n1 too.
+        assert_eq!(loop_once(&mut planner, &mut c), [n0]);
+        assert_eq!(planner.hints.get(p), Some(n1));
+        assert_eq!(planner.hints.get(q), Some(n2));
+        assert_eq!(planner.next_index, 3);
+        // Second loop: the search would start at n3, but both pods take their hints.
+        assert_eq!(loop_once(&mut planner, &mut c), [n0]);
+        assert_eq!(planner.hints.get(p), Some(n1));
+        assert_eq!(planner.hints.get(q), Some(n2));
+        assert_eq!(planner.next_index, 3);
+        // The trial is undone: nothing moved in the cluster itself.
+        assert_eq!(c.pod(p).node, Some(n0));
+    }
+
+    #[test]
+    fn hints_last_two_loops() {
+        let mut hints = Hints::default();
+        hints.set(PodId(1), NodeId(7));
+        hints.drop_old(); // a new loop: still hinted
+        assert_eq!(hints.get(PodId(1)), Some(NodeId(7)));
+        hints.set(PodId(1), NodeId(8)); // this loop's hint wins over the last loop's
+        assert_eq!(hints.get(PodId(1)), Some(NodeId(8)));
+        hints.drop_old();
+        hints.drop_old(); // two loops without it: gone
+        assert_eq!(hints.get(PodId(1)), None);
     }
 
     #[test]
