@@ -750,7 +750,8 @@ impl PodServer {
         slab: &mut RequestSlab,
         out: &mut Vec<Outcome>,
     ) {
-        let mut slots = Vec::with_capacity(self.running.len() + self.blocked.len());
+        let mut slots =
+            Vec::with_capacity(self.running.len() + self.blocked.len() + self.waiting.len());
         self.running.drain_into(&mut slots);
         slots.append(&mut self.blocked);
         slots.extend(self.waiting.drain(..));
