@@ -195,14 +195,22 @@ pub fn load_and_report(path: &Path, options: &ScenarioOptions) -> Option<Scenari
 }
 
 /// The output directory if `--out` may be written — not the current directory, nor the folder
-/// of an input file, nor a parent of either — else prints why (naming the argument).
-pub fn checked_out_dir(requested: &Path, inputs: &[&Path]) -> Option<run_dir::OutDir> {
+/// of an input file, nor a parent of either, nor an input directory (`input_dirs`: what the
+/// command reads, with what they are) or anything inside one — else prints why (naming the
+/// argument).
+pub fn checked_out_dir(
+    requested: &Path,
+    inputs: &[&Path],
+    input_dirs: &[(&Path, &'static str)],
+) -> Option<run_dir::OutDir> {
     let mut protected = vec![run_dir::Protected::current_dir()];
     protected.extend(
         inputs
             .iter()
             .map(|f| run_dir::Protected::scenario_folder(f)),
     );
+    protected
+        .extend((input_dirs.iter()).map(|(dir, what)| run_dir::Protected::input_dir(dir, what)));
     match run_dir::check_out_dir(requested, &protected) {
         Ok(dir) => Some(dir),
         Err(e) => {

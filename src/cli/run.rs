@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         .out
         .unwrap_or_else(|| PathBuf::from("output").join(&scenario.name));
     let scenario_path = kubesim::scenario::manifest_files::scenario_file(&args.scenario);
-    let out_dir = match super::checked_out_dir(&requested, &[&scenario_path]) {
+    let out_dir = match super::checked_out_dir(&requested, &[&scenario_path], &[]) {
         Some(dir) => dir,
         None => return Ok(Status::BadInput),
     };

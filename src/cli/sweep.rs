@@ -218,7 +218,8 @@ fn sweep(args: &Args, file: &Path) -> anyhow::Result<Status> {
         }
     };
     let requested = (args.out.clone()).unwrap_or_else(|| default_out(&plan, shard));
-    let Some(out_dir) = super::checked_out_dir(&requested, &[file, &plan.spec.scenario]) else {
+    let Some(out_dir) = super::checked_out_dir(&requested, &[file, &plan.spec.scenario], &[])
+    else {
         return Ok(Status::BadInput);
     };
     let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
@@ -394,7 +395,10 @@ fn merge(args: &MergeArgs) -> anyhow::Result<Status> {
         }
     };
     let requested = (args.out.clone()).unwrap_or_else(|| PathBuf::from("output").join(&plan.name));
-    let Some(out_dir) = super::checked_out_dir(&requested, &[&plan.spec.scenario]) else {
+    let shards: Vec<(&Path, &str)> = (args.dirs.iter())
+        .map(|d| (d.as_path(), "one of the shards being merged"))
+        .collect();
+    let Some(out_dir) = super::checked_out_dir(&requested, &[&plan.spec.scenario], &shards) else {
         return Ok(Status::BadInput);
     };
     let info = sweep_info(&plan, plan.variants.len(), None);

@@ -7,6 +7,7 @@ mod calls;
 mod cli;
 mod config;
 mod daemonset;
+mod data_loss;
 mod failures;
 mod hpa;
 mod inputs;

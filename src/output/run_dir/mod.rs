@@ -1,20 +1,27 @@
 //! Where a run's files may go, and how they get there without harming anything else.
 //!
 //! kubesim replaces a directory only when it wrote that directory itself: it is empty, or it
-//! holds nothing but the files of an earlier run (marked by that run's `run.json`). It never
-//! treats the working directory, the scenario's folder, or a parent of either as an output
-//! directory. Files are written into a fresh hidden sibling (`.NAME.kubesim-PID-N.partial`) that
-//! is renamed into place when complete; on an error, and on SIGINT/SIGTERM (the command line
-//! calls [`abandon_staging`] from its signal handler), that sibling is removed. Removal deletes
-//! only the file names kubesim writes, then the emptied directory, so a file that appears there
-//! by other hands is never deleted.
+//! holds nothing but the files of an earlier run, each still as that run's `run.json` records
+//! it (name, size, SHA-256: [`manifest`]). It never treats the working directory, the scenario's
+//! folder, a parent of either, or a directory the command reads (or anything inside one) as an
+//! output directory. Files are written into a fresh hidden sibling that takes the output
+//! directory's place in one step ([`staging`]): whenever the process dies, the output directory
+//! is the earlier run or the new one, and the next kubesim to write there removes what a
+//! killed one left. On an error, and on SIGINT/SIGTERM (the command line calls
+//! [`abandon_staging`] from its signal handler), the sibling is removed. Removal deletes only the
+//! file names kubesim writes, then the emptied directory, so a file that appears there by other
+//! hands is never deleted.
 //!
 //! This module does no simulation; it answers "may I write here" and performs the write.
 
 use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+
+mod manifest;
+mod staging;
+
+pub use staging::{Staging, abandon_staging, add_files, write_atomically};
 
 /// Every file name a run directory can hold. A directory holding anything else was not written
 /// by kubesim (or was changed since) and is never replaced. Add new outputs here.
@@ -135,11 +142,14 @@ impl OutDir {
     }
 }
 
-/// A directory that must be neither the output directory nor inside it.
+/// A directory that must be neither the output directory nor inside it; an input directory
+/// (one the command reads, such as a shard being merged) must not hold the output either.
 #[derive(Clone, Debug)]
 pub struct Protected {
     dir: PathBuf,
     what: &'static str,
+    /// The output may not be inside it either.
+    read: bool,
 }
 
 impl Protected {
@@ -154,6 +164,15 @@ impl Protected {
         Protected::new(folder, "the scenario's folder")
     }
 
+    /// A directory the command reads (a shard being merged, a baseline): the output may be
+    /// neither it, nor a parent of it, nor inside it.
+    pub fn input_dir(dir: &Path, what: &'static str) -> Protected {
+        Protected {
+            read: true,
+            ..Protected::new(dir, what)
+        }
+    }
+
     fn new(dir: &Path, what: &'static str) -> Protected {
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
@@ -163,7 +182,11 @@ impl Protected {
         let dir = fs::canonicalize(dir)
             .or_else(|_| std::path::absolute(dir))
             .unwrap_or_else(|_| dir.to_path_buf());
-        Protected { dir, what }
+        Protected {
+            dir,
+            what,
+            read: false,
+        }
     }
 }
 
@@ -185,6 +208,10 @@ pub fn check_out_dir(out: &Path, protected: &[Protected]) -> Result<OutDir, OutP
     if let Some(what) = protection(&path, protected) {
         return Err(OutPathError::Protected { path: shown, what });
     }
+    staging::recover(&path).map_err(|source| OutPathError::Io {
+        path: shown.clone(),
+        source,
+    })?;
     existing_contents(&path, &shown)?;
     Ok(OutDir { path })
 }
@@ -210,36 +237,22 @@ pub fn check_run_dir(dir: &Path) -> Result<OutDir, OutPathError> {
     }
 }
 
-/// Adds files to an earlier run's directory: `write` fills a fresh staging directory, whose
-/// files (which must be run files) then replace their namesakes one by one, each by a rename.
-pub fn add_files(
-    out: &OutDir,
-    write: impl FnOnce(&Path) -> io::Result<()>,
-) -> Result<(), OutPathError> {
-    let staging = Staging::create(out)?;
-    write(staging.path()).map_err(|e| staging.io_error(e))?;
-    let moved = fs::read_dir(staging.path()).and_then(|entries| {
-        for entry in entries {
-            let name = entry?.file_name();
-            debug_assert!(is_run_file(&name.to_string_lossy()));
-            fs::rename(staging.path().join(&name), out.path.join(&name))?;
-        }
-        Ok(())
-    });
-    moved.map_err(|e| staging.io_error(e))
-}
-
 /// What `path` is to a protected directory, if it is that directory or one of its parents.
 fn protection(path: &Path, protected: &[Protected]) -> Option<String> {
     if path.parent().is_none() {
         return Some("the root directory".into());
     }
-    let p = protected.iter().find(|p| p.dir.starts_with(path))?;
-    Some(if p.dir == path {
-        p.what.to_string()
-    } else {
-        format!("a parent of {}", p.what)
-    })
+    if let Some(p) = protected.iter().find(|p| p.dir.starts_with(path)) {
+        return Some(if p.dir == path {
+            p.what.to_string()
+        } else {
+            format!("a parent of {}", p.what)
+        });
+    }
+    let p = protected
+        .iter()
+        .find(|p| p.read && path.starts_with(&p.dir))?;
+    Some(format!("inside {} ({})", p.what, p.dir.display()))
 }
 
 enum Resolve {
@@ -306,13 +319,15 @@ fn existing_contents(path: &Path, shown: &str) -> Result<ExistingDir, OutPathErr
         .iter()
         .filter(|n| !is_run_file(n) && !is_kept_runs(path, n))
         .collect();
-    if foreign.is_empty() && is_kubesim_marker(&path.join(MARKER)) {
-        return Ok(ExistingDir::EarlierRun);
-    }
-    let listed = if foreign.is_empty() {
+    let listed = if !foreign.is_empty() {
+        summarize(&foreign)
+    } else if !is_kubesim_marker(&path.join(MARKER)) {
         format!("no kubesim {MARKER} among {}", names.join(", "))
     } else {
-        summarize(&foreign)
+        match manifest::verify(path) {
+            Ok(()) => return Ok(ExistingDir::EarlierRun),
+            Err(why) => why,
+        }
     };
     Err(OutPathError::ForeignContents {
         path: shown.to_string(),
@@ -365,182 +380,13 @@ enum ExistingDir {
     EarlierRun,
 }
 
-/// Staging directories being written, for the signal handler to remove.
-static STAGING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// Removes every staging directory or file still being written, and returns the lock that keeps
-/// any other from being renamed into place. A signal handler calls this and exits while holding
-/// the returned guard, so it never runs in the middle of the final renames.
-pub fn abandon_staging() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
-    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
-    for path in active.drain(..) {
-        remove_staging(&path);
-    }
-    active
-}
-
-/// Writes a run directory at `out`: `write` fills a fresh staging directory, which then takes
-/// the place of `out` (replacing an earlier run's files, never anything else).
-pub fn write_atomically(
-    out: &OutDir,
-    write: impl FnOnce(&Path) -> io::Result<()>,
-) -> Result<(), OutPathError> {
-    let staging = Staging::create(out)?;
-    write(staging.path()).map_err(|e| staging.io_error(e))?;
-    staging.commit()
-}
-
-/// A run directory being written: a fresh hidden sibling of the output directory that
-/// [`Staging::commit`] puts in its place. Dropped without a commit (an error, a failed run), it
-/// is removed; on SIGINT/SIGTERM [`abandon_staging`] removes it.
-pub struct Staging {
-    dir: PathBuf,
-    out: PathBuf,
-    /// Committed (placed, or removed after a failed placement): nothing left to clean up.
-    done: bool,
-}
-
-impl Staging {
-    /// Creates the staging directory beside `out` (and `out`'s parent, if missing).
-    pub fn create(out: &OutDir) -> Result<Staging, OutPathError> {
-        let io_err = |source| OutPathError::Io {
-            path: out.path.display().to_string(),
-            source,
-        };
-        let parent = out.path.parent().expect("checked: not the root");
-        fs::create_dir_all(parent).map_err(io_err)?;
-        let dir = create_staging(&out.path).map_err(io_err)?;
-        Ok(Staging {
-            dir,
-            out: out.path.clone(),
-            done: false,
-        })
-    }
-
-    /// Where the files go until the commit.
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
-
-    /// An I/O error while writing, named by the output directory.
-    pub fn io_error(&self, source: io::Error) -> OutPathError {
-        OutPathError::Io {
-            path: self.out.display().to_string(),
-            source,
-        }
-    }
-
-    /// Puts the written directory in place of the output directory, replacing an earlier
-    /// run's files (checked again now: the directory may have changed while the run went on).
-    pub fn commit(mut self) -> Result<(), OutPathError> {
-        let shown = self.out.display().to_string();
-        let existing = existing_contents(&self.out, &shown)?;
-        let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
-        let placed = put_in_place(&self.dir, &self.out, existing);
-        active.retain(|p| p != &self.dir);
-        drop(active);
-        if placed.is_err() {
-            remove_staging(&self.dir);
-        }
-        self.done = true;
-        placed.map_err(|e| self.io_error(e))
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.done {
-            unregister_and_remove(&self.dir);
-        }
-    }
-}
-
-fn put_in_place(staging: &Path, out: &Path, existing: ExistingDir) -> io::Result<()> {
-    match existing {
-        ExistingDir::None => fs::rename(staging, out),
-        ExistingDir::Empty => {
-            fs::remove_dir(out)?; // fails, harmlessly, if something appeared in it
-            fs::rename(staging, out)
-        }
-        ExistingDir::EarlierRun => {
-            let old = sibling(out, "old")?;
-            fs::rename(out, &old)?;
-            if let Err(e) = fs::rename(staging, out) {
-                let _ = fs::rename(&old, out);
-                return Err(e);
-            }
-            remove_run_files(&old)
-        }
-    }
-}
-
-/// Creates `.NAME.kubesim-PID-N.partial` beside `out` (a name nobody else uses) and registers it.
-fn create_staging(out: &Path) -> io::Result<PathBuf> {
-    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = sibling(out, "partial")?;
-    fs::create_dir(&dir)?;
-    active.push(dir.clone());
-    Ok(dir)
-}
-
-/// A path beside `out` that does not exist yet: `.NAME.kubesim-PID-N.SUFFIX`.
-fn sibling(out: &Path, suffix: &str) -> io::Result<PathBuf> {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
-    let pid = std::process::id();
-    (0..1000)
-        .map(|n| out.with_file_name(format!(".{name}.kubesim-{pid}-{n}.{suffix}")))
-        .find(|p| fs::symlink_metadata(p).is_err())
-        .ok_or_else(|| io::Error::other("no free name for a temporary directory beside it"))
-}
-
-fn register(staging: &Path) {
-    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
-    active.push(staging.to_path_buf());
-}
-
-fn unregister_and_remove(staging: &Path) {
-    let mut active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
-    active.retain(|p| p != staging);
-    remove_staging(staging);
-}
-
-/// Removes a staging file, or a staging directory with the run files in it.
-fn remove_staging(path: &Path) {
-    if fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
-        let _ = fs::remove_file(path);
-    } else {
-        let _ = remove_run_files(path);
-    }
-}
-
-/// Deletes the files kubesim writes in `dir` (and in the run directories of its `runs/`), then
-/// each directory that this left empty.
-fn remove_run_files(dir: &Path) -> io::Result<()> {
-    let runs = dir.join(KEPT_RUNS);
-    if fs::symlink_metadata(&runs).is_ok_and(|m| m.is_dir()) {
-        for entry in fs::read_dir(&runs)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                remove_run_files(&entry.path())?;
-            }
-        }
-        fs::remove_dir(&runs)?;
-    }
-    for name in run_file_names() {
-        match fs::remove_file(dir.join(&name)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    fs::remove_dir(dir)
-}
-
 /// Checks that `file` may receive kubesim's JUnit XML: it does not exist, or kubesim wrote it.
 pub fn check_junit_file(file: &Path) -> Result<(), OutPathError> {
     let shown = file.display().to_string();
+    staging::recover(file).map_err(|source| OutPathError::Io {
+        path: shown.clone(),
+        source,
+    })?;
     let meta = match fs::symlink_metadata(file) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -567,20 +413,11 @@ pub fn check_junit_file(file: &Path) -> Result<(), OutPathError> {
 /// Writes JUnit XML to `file` (checked again first) through a temporary sibling renamed into
 /// place.
 pub fn write_junit_file(file: &Path, xml: &str) -> Result<(), OutPathError> {
-    let shown = file.display().to_string();
-    let io_err = |source| OutPathError::Io {
-        path: shown.clone(),
-        source,
-    };
     check_junit_file(file)?;
-    let staging = sibling(file, "partial").map_err(io_err)?;
-    register(&staging);
-    let written = fs::write(&staging, xml).and_then(|()| {
-        let _active = STAGING.lock().unwrap_or_else(|e| e.into_inner());
-        fs::rename(&staging, file)
-    });
-    unregister_and_remove(&staging);
-    written.map_err(io_err)
+    staging::write_file_atomically(file, xml).map_err(|source| OutPathError::Io {
+        path: file.display().to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]
