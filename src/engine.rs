@@ -34,7 +34,7 @@ use crate::scenario::{HpaResource, PodSource, Scenario};
 use crate::sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 use crate::traffic::calls::{CallRef, Frames};
 use crate::traffic::llm::batching::{LlmOutcome, LlmServer};
-use crate::traffic::node_cpu::{self, CpuSharing};
+use crate::traffic::node_cpu::CpuSharing;
 
 /// What an LLM server exports at a scrape.
 fn llm_point(server: &LlmServer) -> LlmPoint {
@@ -51,6 +51,7 @@ use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router, Se
 mod calls;
 mod config;
 mod containers;
+mod cpu;
 mod dirty;
 mod draws;
 mod history;
@@ -350,6 +351,8 @@ struct Engine<'s> {
     llm_outcomes: Vec<LlmOutcome>,
     routers: Vec<Router>,
     startup_rngs: Vec<SimRng>,
+    /// Per Deployment: where each pod's CFS period grid starts (`cfs-period/<deployment>`).
+    cfs_phase_rngs: Vec<SimRng>,
     /// Each Job's run times and failures (`job-run/<job>`).
     job_rngs: Vec<SimRng>,
     /// Workloads whose last pod creation a ResourceQuota refused: looked at in every
@@ -472,6 +475,11 @@ impl<'s> Engine<'s> {
                 .deployments
                 .iter()
                 .map(|d| streams.stream(&format!("startup/{}", d.name)))
+                .collect(),
+            cfs_phase_rngs: s
+                .deployments
+                .iter()
+                .map(|d| streams.stream(&format!("cfs-period/{}", d.name)))
                 .collect(),
             quota_blocked: Default::default(),
             job_rngs: s
@@ -813,110 +821,6 @@ impl<'s> Engine<'s> {
         }
     }
 
-    /// A pod's server starts on its node: it joins the node's CPU sharing with its weight (CPU
-    /// shares from its request) and its cap (its limit, or the node's allocatable CPU).
-    /// Returns the cap and the CFS quota for its server, and its place in the node's sharing.
-    fn join_node_cpu(&mut self, pod: PodId) -> (u64, Option<u64>, node_cpu::Place) {
-        let p = self.cluster.pod(pod);
-        let node = p.node.expect("a started pod is bound");
-        let allocatable =
-            u64::try_from(self.cluster.node(node).allocatable.cpu_millis).unwrap_or(0);
-        let quota = p
-            .template
-            .cpu_limit_millis
-            .map(|l| u64::try_from(l).unwrap_or(0));
-        let cap = quota.map_or(allocatable, |q| q.min(allocatable));
-        let member = node_cpu::Member {
-            pod,
-            weight: node_cpu::shares_for_request(p.template.requests.cpu_millis),
-            cap_millis: cap,
-            demand_millis: 0,
-            granted_millis: cap,
-        };
-        if let Some(previous) = self.leave_node_cpu(pod) {
-            self.track_node_demand(previous); // not expected: its old server was taken away
-        }
-        let place = self.cpu.join(node, allocatable, member);
-        (cap, quota, place)
-    }
-
-    /// The pod stops sharing its node's CPU; returns the node (`None`: it was not sharing).
-    /// The member that takes its place there learns its new place.
-    fn leave_node_cpu(&mut self, pod: PodId) -> Option<NodeId> {
-        let departure = self.cpu.leave(pod)?;
-        if let Some((moved, place)) = departure.moved {
-            let server = self.servers.get_mut(moved);
-            debug_assert!(
-                server.is_some(),
-                "a member of a node's sharing has a server"
-            );
-            if let Some(server) = server {
-                server.set_cpu_place(place);
-            }
-        }
-        Some(departure.node)
-    }
-
-    /// A server's demand for CPU, at its place in its node's sharing, may have changed
-    /// (`None`: its node can never be contended, so it does not matter): on a contended node,
-    /// every pod's share changes.
-    #[inline(always)]
-    fn update_cpu_demand(&mut self, demand: Option<(node_cpu::Place, u64)>) {
-        if let Some((place, millis)) = demand {
-            self.set_cpu_demand(place, millis);
-        }
-    }
-
-    /// [`Self::update_cpu_demand`] on a node that may be contended.
-    fn set_cpu_demand(&mut self, place: node_cpu::Place, demand_millis: u64) {
-        if let Some(node) = self.cpu.set_demand_at(place, demand_millis) {
-            self.reshare_node_cpu(node);
-        }
-    }
-
-    /// After a pod joined or left `node`: while the caps of its serving pods fit in its CPU the
-    /// node can never be contended and their demands are not followed; otherwise every server
-    /// reports its demand, starting now.
-    fn track_node_demand(&mut self, node: NodeId) {
-        let may_contend = self.cpu.may_contend(node);
-        let pods: Vec<PodId> = self.cpu.members(node).collect();
-        for pod in pods {
-            let Some(server) = self.servers.get_mut(pod) else {
-                continue;
-            };
-            server.set_tracks_demand(may_contend);
-            let demand = server.demand_millis();
-            if may_contend {
-                self.cpu.set_demand(pod, demand);
-            } else {
-                self.cpu.set_demand(pod, 0);
-            }
-        }
-        self.reshare_node_cpu(node);
-    }
-
-    /// Gives each serving pod on `node` its current share of the CPU.
-    fn reshare_node_cpu(&mut self, node: NodeId) {
-        let now = self.now;
-        let changes = self.cpu.changed_capacities(node);
-        if self.queue.timers_pending() >= WARM_FROM_BUSY_PODS {
-            // Their servers' cache misses overlap instead of coming one after another.
-            // (`self.cpu` is borrowed by `changes`: the servers are reached by field.)
-            for (pod, _) in changes.clone() {
-                self.servers.warm(pod);
-            }
-        }
-        for (pod, capacity) in changes {
-            let Some(server) = self.servers.get_mut(pod) else {
-                continue;
-            };
-            if let Some((at, generation)) = server.set_capacity(now, capacity) {
-                let event = Event::Completion { pod, generation };
-                self.queue.schedule_timer(pod.0, at, event);
-            }
-        }
-    }
-
     // ---- pod lifecycle -----------------------------------------------------------------------
 
     fn on_pod_started(&mut self, pod: PodId) {
@@ -1038,28 +942,6 @@ impl<'s> Engine<'s> {
         }
         self.flush_outcomes();
         self.finish_termination(pod);
-    }
-
-    /// Takes the pod's server away (its container stopped), adding its CFS period counters to
-    /// its Deployment's.
-    fn take_server(&mut self, pod: PodId) -> Option<PodServer> {
-        let mut server = self.servers.take(pod)?;
-        server.advance(self.now);
-        if let Some(node) = self.leave_node_cpu(pod) {
-            self.track_node_demand(node);
-        }
-        if let Some(cfs) = server.cfs_periods() {
-            let deployment = self.cluster.pod(pod).deployment;
-            self.recorder.observe(
-                self.now,
-                Observation::CpuPeriods {
-                    deployment,
-                    periods: cfs.periods,
-                    throttled: cfs.throttled,
-                },
-            );
-        }
-        Some(server)
     }
 
     fn finish_termination(&mut self, pod: PodId) {

@@ -72,7 +72,7 @@ impl Engine<'_> {
 
     /// Starts (or restarts) the pod's container.
     pub(super) fn start_container(&mut self, pod: PodId, how: Start) {
-        let (cap, quota, place) = self.join_node_cpu(pod);
+        let (cap, bandwidth, place) = self.join_node_cpu(pod);
         let p = self.cluster.pod(pod);
         let dep = p.deployment;
         let probes = p.template.probes;
@@ -88,7 +88,7 @@ impl Engine<'_> {
             deployment: dep,
             listening_from: self.now + warmup,
         };
-        let mut server = PodServer::new(instance, cap, quota, workload, self.now);
+        let mut server = PodServer::new(instance, cap, bandwidth, workload, self.now);
         server.set_cpu_place(place);
         if self.cluster.pod(pod).deletion.is_some() {
             server.mark_deleting();

@@ -9,6 +9,7 @@ use crate::cluster::{DeploymentId, HpaId, PoolId, ServiceId};
 use crate::scenario::Goodput;
 use crate::sim::{SimDuration, SimTime};
 use crate::traffic::FailureReason;
+use crate::traffic::cfs::CfsStats;
 
 /// Something that happened in the simulation, emitted by the engine.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -87,11 +88,10 @@ pub enum Observation {
     ProgressDeadlineExceeded { deployment: DeploymentId },
     /// A container of the Deployment was killed and will restart (`oom`: by its memory limit).
     ContainerRestarted { deployment: DeploymentId, oom: bool },
-    /// A CPU-limited container stopped (or the run ended) with these CFS period counts.
+    /// A CPU-limited container stopped (or the run ended) with these CFS bandwidth counters.
     CpuPeriods {
         deployment: DeploymentId,
-        periods: u64,
-        throttled: u64,
+        stats: CfsStats,
     },
     /// The Deployment's Available condition (available pods ≥ replicas − maxUnavailable)
     /// changed (also emitted at its first reconcile).
@@ -338,9 +338,8 @@ pub struct DeploymentStats {
     pub rollouts: Vec<RolloutRecord>,
     pub container_restarts: u64,
     pub oom_kills: u64,
-    /// CFS periods with work, and throttled ones, over the containers with a CPU limit.
-    pub cpu_periods: u64,
-    pub cpu_throttled_periods: u64,
+    /// CFS bandwidth counters summed over the containers with an enforced CPU limit.
+    pub cfs: CfsStats,
     /// An LLM Deployment's KV-cache usage (mean over its pods) at each sample: its sum,
     /// samples and largest.
     pub kv_usage_sum: f64,
@@ -579,14 +578,8 @@ impl Recorder {
                 d.container_restarts += 1;
                 d.oom_kills += u64::from(oom);
             }
-            Observation::CpuPeriods {
-                deployment,
-                periods,
-                throttled,
-            } => {
-                let d = &mut self.deployments[deployment.index()];
-                d.cpu_periods += periods;
-                d.cpu_throttled_periods += throttled;
+            Observation::CpuPeriods { deployment, stats } => {
+                self.deployments[deployment.index()].cfs.add(stats)
             }
             Observation::AvailableChanged {
                 deployment,

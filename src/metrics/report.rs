@@ -199,13 +199,18 @@ pub struct DeploymentReport {
     pub container_restarts: u64,
     /// Of those, killed by their memory limit.
     pub oom_kills: u64,
-    /// Containers with a CPU limit: 100 ms CFS periods in which they had work (`nr_periods`).
+    /// Serving containers with an enforced CPU limit, summed: CFS periods as `cpu.stat` counts
+    /// them (`nr_periods`: the period timer's firings, at the end of each period with work and
+    /// of the idle one after).
     pub cpu_periods: u64,
-    /// Of those, periods in which the requests in service wanted more CPU than the limit
+    /// Of those, periods that ended with the container throttled, its quota spent
     /// (`nr_throttled`).
     pub cpu_throttled_periods: u64,
     /// `cpu_throttled_periods / cpu_periods` (`None` without CPU-limited work).
     pub cpu_throttled_ratio: Option<f64>,
+    /// Time the containers' runnable threads waited for their next period, summed over the
+    /// CPUs they were on (`throttled_time`), in seconds.
+    pub cpu_throttled_seconds: f64,
     /// A Job's outcome, or each Job's a CronJob started (empty for other workloads).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub jobs: Vec<JobReport>,
@@ -505,10 +510,11 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
             rollouts: d.rollouts.iter().map(RolloutReport::of).collect(),
             container_restarts: d.container_restarts,
             oom_kills: d.oom_kills,
-            cpu_periods: d.cpu_periods,
-            cpu_throttled_periods: d.cpu_throttled_periods,
-            cpu_throttled_ratio: (d.cpu_periods > 0)
-                .then(|| round3(d.cpu_throttled_periods as f64 / d.cpu_periods as f64)),
+            cpu_periods: d.cfs.nr_periods,
+            cpu_throttled_periods: d.cfs.nr_throttled,
+            cpu_throttled_ratio: (d.cfs.nr_periods > 0)
+                .then(|| round3(d.cfs.nr_throttled as f64 / d.cfs.nr_periods as f64)),
+            cpu_throttled_seconds: round3(d.cfs.throttled_us as f64 / 1e6),
             jobs: Vec::new(),
         })
         .collect();

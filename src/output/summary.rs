@@ -157,11 +157,12 @@ pub fn happenings(r: &Report) -> Vec<String> {
         }
         if let (Some(ratio), true) = (d.cpu_throttled_ratio, d.cpu_throttled_periods > 0) {
             lines.push(format!(
-                "{}: CPU throttled by its limit in {:.1} % of the 100 ms periods with work ({} of {})",
+                "{}: CPU throttled by its limit in {:.1} % of its CFS periods ({} of {}), its threads waiting {:.1} s in all",
                 d.name,
                 ratio * 100.0,
                 d.cpu_throttled_periods,
-                d.cpu_periods
+                d.cpu_periods,
+                d.cpu_throttled_seconds
             ));
         }
     }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::diag::Diagnostic;
-use super::model::{CapacityType, NodePoolSpec, PodTemplate};
+use super::model::{CapacityType, KubeletCpu, NodePoolSpec, PodTemplate};
 use super::yaml::Position;
 use crate::cluster::resources::{self, Resources};
 use crate::cluster::selector::{NodeOperator, NodeRequirement, NodeSelectorTerm};
@@ -319,6 +319,7 @@ fn pool_for(prefix: &str, shape: &TraceNode, count: u32, pricing: NodePricing) -
         failures: None,
         spot_interruption_mtbi: None,
         image_pull_bandwidth: None,
+        kubelet: KubeletCpu::default(),
     }
 }
 

@@ -1122,6 +1122,7 @@ pub(super) fn pod_template(
             name: c.name.clone(),
             cpu_millis: c.has_cpu_request.then_some(c.requests.cpu_millis),
             memory_bytes: c.has_memory_request.then_some(c.requests.memory_bytes),
+            cpu_limit_millis: c.has_cpu_limit.then_some(c.limits.cpu_millis),
         })
         .collect();
     let cpu_limit_millis = (!app.is_empty() && app.iter().all(|c| c.has_cpu_limit))

@@ -200,6 +200,22 @@ pub struct RawNodePool {
     /// Bytes per second a node pulls images at (e.g. `100Mi`); absent: pulls take no time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_pull_bandwidth: Option<RawQuantity>,
+    /// The kubelet's CPU settings on the pool's nodes (KubeletConfiguration field names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubelet: Option<RawKubelet>,
+}
+
+/// `kubelet: {cpuCFSQuota: true, cpuCFSQuotaPeriod: 100ms}`: how the pool's kubelets turn CPU
+/// limits into CFS quotas.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubelet {
+    /// Enforce CPU limits with CFS quotas (default true).
+    #[serde(rename = "cpuCFSQuota", skip_serializing_if = "Option::is_none")]
+    pub cpu_cfs_quota: Option<bool>,
+    /// The CFS period (default 100ms; 1ms to 1s).
+    #[serde(rename = "cpuCFSQuotaPeriod", skip_serializing_if = "Option::is_none")]
+    pub cpu_cfs_quota_period: Option<Duration>,
 }
 
 /// A quantity as written: a string (`"500m"`, `16Gi`) or a plain number.

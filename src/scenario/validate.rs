@@ -23,6 +23,10 @@ use super::trace::{self, TraceMapping};
 use super::units::Duration;
 use super::yaml::{Node, Value, parse_documents};
 
+/// The shortest and longest CFS periods the kubelet accepts (its configuration's validation).
+const MIN_CFS_PERIOD: SimDuration = SimDuration::from_millis(1);
+const MAX_CFS_PERIOD: SimDuration = SimDuration::from_secs(1);
+
 mod calls;
 mod events;
 mod llm;
@@ -927,7 +931,31 @@ impl Builder<'_> {
             failures,
             spot_interruption_mtbi,
             image_pull_bandwidth,
+            kubelet: p
+                .kubelet
+                .as_ref()
+                .map_or_else(KubeletCpu::default, |k| self.kubelet(&path, k)),
         })
+    }
+
+    /// A pool's `kubelet` settings: the CFS period within what the kubelet accepts (1 ms to
+    /// 1 s, `CustomCPUCFSQuotaPeriod`).
+    fn kubelet(&mut self, pool: &str, raw: &RawKubelet) -> KubeletCpu {
+        let mut kubelet = KubeletCpu {
+            cfs_quota: raw.cpu_cfs_quota.unwrap_or(true),
+            ..KubeletCpu::default()
+        };
+        if let Some(Duration(period)) = raw.cpu_cfs_quota_period {
+            if (MIN_CFS_PERIOD..=MAX_CFS_PERIOD).contains(&period) {
+                kubelet.cfs_quota_period = period;
+            } else {
+                self.error(
+                    &format!("{pool}.kubelet.cpuCFSQuotaPeriod"),
+                    format!("{period} is outside 1ms to 1s, the periods the kubelet accepts"),
+                );
+            }
+        }
+        kubelet
     }
 
     /// A pool's `failures`: both fields required, the MTBF above zero.

@@ -49,6 +49,31 @@ pub struct NodePoolSpec {
     pub spot_interruption_mtbi: Option<SimDuration>,
     /// Bytes per second a node pulls images at (`None`: pulls take no time).
     pub image_pull_bandwidth: Option<i64>,
+    /// How the pool's kubelets enforce CPU limits.
+    pub kubelet: KubeletCpu,
+}
+
+/// The kubelet's CPU limit settings (`cpuCFSQuota`, `cpuCFSQuotaPeriod`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KubeletCpu {
+    /// CPU limits become CFS quotas (`false`: limits are not enforced).
+    pub cfs_quota: bool,
+    /// The CFS period (`cpu.cfs_period_us`).
+    pub cfs_quota_period: SimDuration,
+}
+
+impl KubeletCpu {
+    /// The kubelet's default period (`cpuCFSQuotaPeriod`).
+    pub const DEFAULT_PERIOD: SimDuration = SimDuration::from_millis(100);
+}
+
+impl Default for KubeletCpu {
+    fn default() -> Self {
+        KubeletCpu {
+            cfs_quota: true,
+            cfs_quota_period: KubeletCpu::DEFAULT_PERIOD,
+        }
+    }
 }
 
 /// A pool's random machine failures: each node fails after an exponential time with mean
@@ -640,6 +665,8 @@ pub struct ContainerRequests {
     pub cpu_millis: Option<i64>,
     /// Its memory request in bytes.
     pub memory_bytes: Option<i64>,
+    /// Its cpu limit in millicores (what its CFS quota is made of).
+    pub cpu_limit_millis: Option<i64>,
 }
 
 impl ContainerRequests {
@@ -700,6 +727,18 @@ impl PodTemplate {
             .filter(|c| container.is_none_or(|name| name == c.name))
             .find(|c| c.request_milli(resource).is_none())
             .map(|c| c.name.as_str())
+    }
+
+    /// The CPU limit (millicores) of the container called `container` (`None`: the first app
+    /// container): the quota that binds it, since the pod's own cgroup, when every container
+    /// has a limit, has their sum.
+    pub fn cpu_limit_of(&self, container: Option<&str>) -> Option<i64> {
+        let mut containers = self.hpa_containers.iter();
+        let found = match container {
+            Some(name) => containers.find(|c| c.name == name),
+            None => containers.next(),
+        };
+        found?.cpu_limit_millis
     }
 
     /// Whether the pod has a container (app or sidecar) called `name`.

@@ -4,6 +4,7 @@
 
 pub(crate) mod arrivals;
 pub(crate) mod calls;
+pub(crate) mod cfs;
 pub(crate) mod llm;
 pub(crate) mod node_cpu;
 pub(crate) mod routing;

@@ -12,10 +12,11 @@
 //! one made stale by a generation number) only when that time changes. CPU used accumulates in
 //! the same units and is what metrics-server scrapes, so utilization emerges from the work done.
 //!
-//! With a CPU limit the pod's cap is its CFS quota; [`CfsPeriods`] counts the 100 ms periods in
-//! which it had work (`nr_periods`) and those in which the quota was what held it back: the
-//! requests in service wanted more cores than the quota, and the node gave it the whole quota
-//! (`nr_throttled`; a pod starved by its neighbours below its quota is not throttled).
+//! A CPU limit is CFS bandwidth control ([`super::cfs`]): the pod runs at full speed until its
+//! quota for the period is spent, then not at all until the period ends. Running out and the
+//! period's end are the server's own events, folded into its one scheduled event (the earlier
+//! of the next finish and the next change of the quota's state), so a pod under its quota
+//! costs nothing more.
 //!
 //! Timeouts are applied without events: a queued request whose client has given up is dropped
 //! when it reaches the front; a request finishing after its deadline counts as a timeout (the pod
@@ -32,6 +33,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use serde::Serialize;
 
 use super::calls::CallRef;
+use super::cfs::{Bandwidth, CfsStats};
 use super::llm::batching::LlmServer;
 use super::node_cpu::Place;
 use crate::cluster::{DeploymentId, ServiceId};
@@ -212,56 +214,6 @@ impl RequestSlab {
     }
 }
 
-/// `cpu.cfs_period_us` (the kubelet's `cpuCFSQuotaPeriod`, 100 ms).
-pub const CFS_PERIOD: SimDuration = SimDuration::from_millis(100);
-
-/// A container's CFS period counters, as its cgroup's `cpu.stat` has them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CfsPeriods {
-    /// Periods in which the container had work (`nr_periods`).
-    pub periods: u64,
-    /// Of those, periods in which it wanted more CPU than its quota (`nr_throttled`).
-    pub throttled: u64,
-    last_period: Option<u64>,
-    last_throttled: Option<u64>,
-    /// End (µs) of the last period counted: work ending before it needs no division.
-    counted_until: u64,
-}
-
-impl CfsPeriods {
-    /// Work ran over `[from, to)` (µs); `throttled` when it wanted more than the quota.
-    #[inline]
-    fn record(&mut self, from: u64, to: u64, throttled: bool) {
-        if to <= self.counted_until && (!throttled || self.last_throttled == self.last_period) {
-            return; // within the last counted period, already marked as needed
-        }
-        self.record_new_periods(from, to, throttled);
-    }
-
-    #[inline(never)]
-    fn record_new_periods(&mut self, from: u64, to: u64, throttled: bool) {
-        let period = CFS_PERIOD.as_micros();
-        let (first, last) = (from / period, (to - 1) / period);
-        self.counted_until = (last + 1) * period;
-        count_new(&mut self.periods, &mut self.last_period, first, last);
-        if throttled {
-            count_new(&mut self.throttled, &mut self.last_throttled, first, last);
-        }
-    }
-}
-
-/// Adds the periods `first..=last` not counted yet (`seen` is the last one counted).
-fn count_new(count: &mut u64, seen: &mut Option<u64>, first: u64, last: u64) {
-    let from = match *seen {
-        Some(p) if p >= first => p + 1,
-        _ => first,
-    };
-    if last >= from {
-        *count += last - from + 1;
-        *seen = Some(last);
-    }
-}
-
 /// Which Deployment's app a server runs, and from when it answers (before, it is still
 /// loading: requests are refused). Fixed for the server's life; the request path reads it here,
 /// beside the queues it touches anyway, rather than in the pod.
@@ -428,10 +380,9 @@ pub struct PodServer {
     instance: Instance,
     /// The CPU it may use now (millicores): its cap, or less while its node is contended.
     capacity_millis: u64,
-    /// The most it can use alone: its CPU limit or its node's allocatable CPU.
+    /// The most it can use alone: its node's allocatable CPU (a Job's pod: its CPU limit, as
+    /// a long-run rate).
     cap_millis: u64,
-    /// Its CFS quota in millicores (`u64::MAX` without a CPU limit).
-    quota_millis: u64,
     /// Its node could be contended: the engine follows its demand.
     tracks_demand: bool,
     /// Where it is in its node's CPU sharing (set by the engine when it joins).
@@ -456,20 +407,20 @@ pub struct PodServer {
     completed: u64,
     generation: u32,
     scheduled: Option<SimTime>,
-    /// CFS period counters when the capacity is a CPU limit.
-    cfs: Option<CfsPeriods>,
+    /// Its CPU limit as the kernel enforces it (`None`: no limit, or not enforced).
+    bandwidth: Option<Bandwidth>,
     /// The LLM inference server of an LLM workload's pod (it serves the token requests; the
     /// CPU server above then serves none).
     llm: Option<Box<LlmServer>>,
 }
 
 impl PodServer {
-    /// A server that may use `cap_millis` alone; `quota_millis` is its CPU limit, if any (then
-    /// its CFS periods are counted).
+    /// A server that may use `cap_millis` alone, within its CPU limit's `bandwidth` if it has
+    /// one.
     pub fn new(
         instance: Instance,
         cap_millis: u64,
-        quota_millis: Option<u64>,
+        bandwidth: Option<Bandwidth>,
         workload: &WorkloadModel,
         now: SimTime,
     ) -> Self {
@@ -478,7 +429,6 @@ impl PodServer {
             instance,
             capacity_millis: cap_millis,
             cap_millis,
-            quota_millis: quota_millis.unwrap_or(u64::MAX),
             tracks_demand: false,
             cpu_place: None,
             cpu_bound: false,
@@ -496,7 +446,7 @@ impl PodServer {
             completed: 0,
             generation: 0,
             scheduled: None,
-            cfs: quota_millis.map(|_| CfsPeriods::default()),
+            bandwidth,
             llm: workload
                 .llm
                 .as_ref()
@@ -523,7 +473,16 @@ impl PodServer {
         if self.cpu_bound {
             return self.cap_millis;
         }
+        if self.is_throttled() {
+            return 0; // its threads wait for the period's end: the CPU goes to its neighbours
+        }
         (1000 * self.running.len() as u64).min(self.cap_millis)
+    }
+
+    /// Whether its CPU limit's quota is spent for the current period.
+    #[inline]
+    fn is_throttled(&self) -> bool {
+        self.bandwidth.as_ref().is_some_and(Bandwidth::is_throttled)
     }
 
     /// From now on it wants all the CPU its cap allows (a Job's pod running its work).
@@ -570,38 +529,46 @@ impl PodServer {
         self.reschedule(now)
     }
 
-    /// The CFS counters as of the last event (`None` without a CPU limit).
-    pub fn cfs_periods(&self) -> Option<CfsPeriods> {
-        self.cfs
+    /// The CFS bandwidth counters as of the last event (`None` without an enforced limit).
+    pub fn cfs_stats(&self) -> Option<CfsStats> {
+        self.bandwidth.as_ref().map(Bandwidth::stats)
     }
 
-    /// Total millicores of CPU handed out per µs with `n` requests in service.
+    /// Total millicores of CPU handed out per µs with `n` requests in service, when not
+    /// throttled.
     fn total_rate(&self, n: u64) -> u64 {
         (1000 * n).min(self.capacity_millis)
     }
 
-    /// Brings the virtual clock and CPU counter up to `now`.
+    /// Brings the virtual clock, the CPU counter and the quota's accounting up to `now`.
     #[inline]
     pub fn advance(&mut self, now: SimTime) {
-        let dt = now.saturating_since(self.last_update).as_micros();
-        let since = self.last_update.as_micros();
+        let since = self.last_update;
+        let dt = now.saturating_since(since).as_micros();
         self.last_update = now;
         let n = self.running.len() as u64;
-        if dt == 0 || n == 0 {
+        if dt == 0 {
             return;
         }
-        if let Some(cfs) = self.cfs.as_mut() {
-            let quota_binds =
-                1000 * n > self.quota_millis && self.capacity_millis >= self.quota_millis;
-            cfs.record(since, since + dt, quota_binds);
+        if n == 0 {
+            if let Some(bandwidth) = self.bandwidth.as_mut() {
+                bandwidth.catch_up(now);
+            }
+            return;
         }
-        let total = dt * self.total_rate(n);
-        self.cpu_used += total;
+        let rate = self.total_rate(n);
+        if let Some(bandwidth) = self.bandwidth.as_mut() {
+            let threads = n.min(self.cap_millis.div_ceil(1000));
+            if !bandwidth.account(since, now, rate, threads) {
+                return; // throttled: no progress
+            }
+        }
+        self.cpu_used += dt * rate;
         // Unsaturated (every request gets a full core) is the common case: no division needed.
         self.virtual_clock += if 1000 * n <= self.capacity_millis {
             dt * 1000
         } else {
-            total / n
+            dt * rate / n
         };
     }
 
@@ -686,6 +653,10 @@ impl PodServer {
             out.push(self.answer(now, slab.take(slot), None));
         }
         self.admit_waiting(now, slab, out);
+        if let Some(bandwidth) = self.bandwidth.as_mut() {
+            // Those still in service (or just let in) want CPU the spent quota cannot give.
+            bandwidth.throttle_if_spent(now, !self.running.is_empty());
+        }
         self.reschedule(now)
     }
 
@@ -803,7 +774,9 @@ impl PodServer {
         }
     }
 
-    /// Recomputes when the earliest in-service request finishes at the current rate.
+    /// Recomputes the server's next event: when the earliest in-service request finishes at
+    /// the current rate, or, if sooner, when its CPU limit's quota runs out or its throttled
+    /// period ends.
     #[inline(always)]
     fn reschedule(&mut self, now: SimTime) -> Option<(SimTime, u32)> {
         let Some(tag) = self.running.earliest() else {
@@ -811,19 +784,41 @@ impl PodServer {
             return None;
         };
         let n = self.running.len() as u64;
-        let remaining = tag.saturating_sub(self.virtual_clock);
-        let micros = if 1000 * n <= self.capacity_millis {
-            remaining.div_ceil(1000) // full core per request: a constant divisor
-        } else {
-            (remaining * n).div_ceil(self.total_rate(n))
+        let at = match self.bandwidth.as_ref() {
+            None => now + self.time_to_finish(tag, n),
+            Some(bandwidth) => self.next_under_quota(bandwidth, now, tag, n),
         };
-        let at = now + SimDuration::from_micros(micros);
         if self.scheduled == Some(at) {
             return None;
         }
         self.generation = self.generation.wrapping_add(1);
         self.scheduled = Some(at);
         Some((at, self.generation))
+    }
+
+    /// How long until the request tagged `tag` finishes at the current rate, not throttled.
+    #[inline(always)]
+    fn time_to_finish(&self, tag: u64, n: u64) -> SimDuration {
+        let remaining = tag.saturating_sub(self.virtual_clock);
+        let micros = if 1000 * n <= self.capacity_millis {
+            remaining.div_ceil(1000) // full core per request: a constant divisor
+        } else {
+            (remaining * n).div_ceil(self.total_rate(n))
+        };
+        SimDuration::from_micros(micros)
+    }
+
+    /// The next event of a server with a CPU limit: the earlier of the next finish (none while
+    /// throttled) and the quota's next change.
+    #[inline(never)]
+    fn next_under_quota(&self, bandwidth: &Bandwidth, now: SimTime, tag: u64, n: u64) -> SimTime {
+        let rate = self.total_rate(n);
+        let change = bandwidth.next_change(now, rate);
+        if bandwidth.is_throttled() {
+            return change.expect("a throttled period ends");
+        }
+        let finish = now + self.time_to_finish(tag, n);
+        change.map_or(finish, |c| c.min(finish))
     }
 }
 
@@ -948,21 +943,6 @@ mod tests {
     }
 
     #[test]
-    fn cfs_counts_periods_with_work_and_those_over_the_quota() {
-        // 1 core of quota. Work at 2 cores (throttled) over [50 ms, 250 ms) touches periods
-        // 0, 1, 2; then 1 core (not throttled) over [250 ms, 420 ms) touches 2, 3, 4 — period 2
-        // is counted once. Periods 5 … 9 are idle.
-        let mut c = CfsPeriods::default();
-        c.record(50_000, 250_000, true);
-        c.record(250_000, 420_000, false);
-        assert_eq!((c.periods, c.throttled), (5, 3));
-        // Throttled again within period 4, and later in period 12.
-        c.record(420_000, 450_000, true);
-        c.record(1_200_000, 1_250_000, true);
-        assert_eq!((c.periods, c.throttled), (6, 5));
-    }
-
-    #[test]
     fn a_smaller_share_slows_the_work_left() {
         // 1 core: a 100 ms request. At 50 ms the node's share drops to 500m: the 50 ms of work
         // left takes 100 ms → done at 150 ms. CPU used: 50 ms × 1000 + 100 ms × 500.
@@ -986,22 +966,86 @@ mod tests {
         assert_eq!(s.demand_millis(), 0);
     }
 
+    /// A 4-core server limited to `limit_millis` with 100 ms periods starting at 0.
+    fn limited(limit_millis: u64, concurrency: u32) -> PodServer {
+        let period = SimDuration::from_millis(100);
+        let bandwidth = Bandwidth::new(limit_millis, period, SimDuration::ZERO, SimTime::ZERO);
+        PodServer::new(
+            INSTANCE,
+            4000,
+            Some(bandwidth),
+            &workload(concurrency, 100),
+            SimTime::ZERO,
+        )
+    }
+
     #[test]
-    fn throttled_only_when_the_quota_is_what_holds_it_back() {
-        // Quota 1 core, two requests (wanting 2 cores) for 100 ms: with the whole quota, 1
-        // throttled period; starved to 500m by neighbours over the next period: not throttled.
+    fn a_light_request_under_a_limit_is_not_slowed() {
+        // 200m limit = 20 ms of CPU per 100 ms. A 5 ms request alone runs at a full core and
+        // is done at 5 ms (a rate cap would have taken 25 ms); nothing is throttled.
         let mut slab = RequestSlab::default();
-        let mut s = PodServer::new(INSTANCE, 1000, Some(1000), &workload(4, 10), SimTime::ZERO);
+        let mut s = limited(200, 4);
         let mut out = Vec::new();
-        for _ in 0..2 {
-            let r = request(&mut slab, SimTime::ZERO, 1000);
-            s.offer(SimTime::ZERO, r, &mut slab, &mut out);
+        let a = request(&mut slab, SimTime::ZERO, 5);
+        let next = s.offer(SimTime::ZERO, a, &mut slab, &mut out);
+        let done = drain(&mut s, next, &mut slab);
+        assert_eq!(done[0].0, SimTime::from_micros(5_000));
+        let stats = s.cfs_stats().unwrap();
+        assert_eq!((stats.nr_periods, stats.nr_throttled), (2, 0));
+    }
+
+    #[test]
+    fn a_burst_past_the_quota_waits_for_the_next_period() {
+        // 200m limit. Four 10 ms requests at t=0 on 4 cores: 4000m spends the 20 ms quota in
+        // 5 ms (each request has 5 ms of work left); throttled until 100 ms, then done at
+        // 105 ms — 105 ms each, where a steady 200m would have made them 200 ms. While
+        // throttled the server wants no CPU from its node, and its 4 threads wait 95 ms each.
+        let mut slab = RequestSlab::default();
+        let mut s = limited(200, 4);
+        let mut out = Vec::new();
+        let mut next = None;
+        for _ in 0..4 {
+            let r = request(&mut slab, SimTime::ZERO, 10);
+            next = s.offer(SimTime::ZERO, r, &mut slab, &mut out).or(next);
         }
-        let t100 = SimTime::from_micros(100_000);
-        s.set_capacity(t100, 500);
-        s.advance(SimTime::from_micros(200_000));
-        let cfs = s.cfs_periods().unwrap();
-        assert_eq!((cfs.periods, cfs.throttled), (2, 1));
+        let (at, generation) = next.unwrap();
+        assert_eq!(at, SimTime::from_micros(5_000), "the quota runs out first");
+        let next = s.complete(at, generation, &mut slab, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(
+            s.demand_millis(),
+            0,
+            "throttled: its CPU goes to the neighbours"
+        );
+        assert_eq!(next.unwrap().0, SimTime::from_micros(100_000));
+        let done = drain(&mut s, next, &mut slab);
+        assert_eq!(done.len(), 4);
+        assert!(
+            done.iter()
+                .all(|(t, _)| *t == SimTime::from_micros(105_000)),
+            "{done:?}"
+        );
+        let stats = s.cfs_stats().unwrap();
+        assert_eq!(stats.nr_throttled, 1);
+        assert_eq!(stats.throttled_us, 4 * 95_000);
+        // Periods 0 and 1 had work; the timer fires once more at the end of period 2.
+        assert_eq!(stats.nr_periods, 3);
+    }
+
+    #[test]
+    fn a_request_longer_than_the_quota_runs_a_quota_a_period() {
+        // 200m limit, one 50 ms request at 10 ms: 20 ms of work by 30 ms, throttled to 100 ms,
+        // 20 ms more by 120 ms, throttled to 200 ms, the last 10 ms by 210 ms.
+        let mut slab = RequestSlab::default();
+        let mut s = limited(200, 4);
+        let mut out = Vec::new();
+        let t10 = SimTime::from_micros(10_000);
+        let a = request(&mut slab, t10, 50);
+        let next = s.offer(t10, a, &mut slab, &mut out);
+        let done = drain(&mut s, next, &mut slab);
+        assert_eq!(done[0].0, SimTime::from_micros(210_000));
+        assert_eq!(s.cfs_stats().unwrap().nr_throttled, 2);
+        assert_eq!(s.cpu_used(SimTime::from_micros(210_000)), 50_000_000);
     }
 
     #[test]

@@ -114,15 +114,19 @@ fn a_saturated_node_serves_pods_in_the_ratio_of_their_requests() {
 
 #[test]
 fn a_pod_whose_limit_equals_its_request_is_unaffected_by_a_noisy_neighbour() {
-    // `steady` (1 core requested and limited) never wants more than its share: 1024 of 2048
-    // shares of 4 cores = 2 cores ≥ its 1 core. The same arrivals and service times (their own
+    // `steady` (1 core requested and limited, one request at a time) never wants more than
+    // its share: 1024 of 2048 shares of 4 cores = 2 cores ≥ its one thread's core, and one
+    // thread never spends a 1-core quota. The same arrivals and service times (their own
     // random streams) give exactly the same latencies with the neighbour idle or saturating.
+    // (With more requests at once it would burst past 2 cores when the node is quiet — CFS
+    // bandwidth lets it, until its quota is spent — and not when the neighbour takes its
+    // share: a limit equal to the request guarantees the request, not the burst.)
     let steady = || App {
         name: "steady",
         request: "1",
         limit: Some("1"),
         rate: 80.0,
-        concurrency: 4,
+        concurrency: 1,
     };
     let with_neighbour = |test: &str, rate: f64| {
         let noisy = App {

@@ -2,7 +2,7 @@
 //! exponential service and FIFO per-pod servers, simulated mean latency must match the analytic
 //! values within 2 %.
 
-use crate::support::{OneNode, deployment_and_service, load, run, run_text, scratch};
+use crate::support::{deployment_and_service, load, run, run_text, scratch};
 
 /// Writes a one-Deployment scenario: `pods` pods with `cores` CPU each, `concurrency` request
 /// slots, exponential CPU time per request with mean 100 ms, Poisson arrivals at `rate`.
@@ -133,8 +133,10 @@ fn one_core_shared_by_all_requests_is_an_m_m_1_processor_sharing_queue() {
     );
 }
 
-/// A scenario of one-pod Services on a node big enough that they never contend: `workloads`
-/// and `traffic` are the YAML list items, `services` the (name, cores) of each Deployment.
+/// A scenario of one-pod Services, each alone on a node of its cores (the pod requests them
+/// all), so that each is a processor-sharing station of that many cores: `workloads` and
+/// `traffic` are the YAML list items, `services` the (name, cores) of each Deployment, all of
+/// the same cores.
 fn network(
     name: &str,
     hours: u32,
@@ -142,20 +144,28 @@ fn network(
     traffic: &str,
     services: &[(&str, &str)],
 ) -> String {
+    let cores = services[0].1;
+    assert!(services.iter().all(|(_, c)| *c == cores), "one node size");
     let manifests: String = services
         .iter()
         .map(|(n, cpu)| deployment_and_service(n, 1, cpu))
         .collect();
-    OneNode {
-        name,
-        duration: &format!("{hours}h"),
-        seed: 13,
-        node_cpu: "16",
-        workloads,
-        traffic,
-        manifests: &manifests,
-    }
-    .text()
+    let nodes = services.len();
+    format!(
+        r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {{name: {name}}}
+spec:
+  duration: {hours}h
+  seed: 13
+  startWarm: true
+  cluster:
+    nodePools:
+      - {{name: pool, count: {nodes}, allocatable: {{cpu: "{cores}", memory: 256Gi}}}}
+  workloads:
+{workloads}  traffic:
+{traffic}{manifests}"#
+    )
 }
 
 #[test]

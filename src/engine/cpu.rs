@@ -1,0 +1,160 @@
+//! The engine's side of node CPU sharing and CPU limits: a started pod joins its node's
+//! sharing (its weight from its CPU request) with its CPU limit as the kernel enforces it (CFS
+//! bandwidth, with its pool's kubelet settings), a server's demand follows its requests, and a
+//! node's shares are divided again when demands change. A pod whose server stops hands its CFS
+//! counters to its Deployment's.
+
+use super::{Engine, Event, WARM_FROM_BUSY_PODS};
+use crate::cluster::{NodeId, PodId};
+use rand::RngExt;
+
+use crate::metrics::Observation;
+use crate::sim::SimDuration;
+use crate::traffic::PodServer;
+use crate::traffic::cfs::Bandwidth;
+use crate::traffic::node_cpu;
+
+impl Engine<'_> {
+    /// A pod's server starts on its node: it joins the node's CPU sharing with its weight (CPU
+    /// shares from its request) and its cap, the node's allocatable CPU. Its CPU limit, where
+    /// the pool's kubelets enforce limits, is a CFS quota on a period grid of random phase
+    /// (stream `cfs-period/<deployment>`), as the kernel starts each cgroup's period timer. A
+    /// Job's pod (busy for its whole run) and an LLM server's are held to their limit as a
+    /// steady rate instead. Returns the cap, the bandwidth and its place in the sharing.
+    pub(super) fn join_node_cpu(
+        &mut self,
+        pod: PodId,
+    ) -> (u64, Option<Bandwidth>, node_cpu::Place) {
+        let p = self.cluster.pod(pod);
+        let node = p.node.expect("a started pod is bound");
+        let dep = p.deployment;
+        let allocatable =
+            u64::try_from(self.cluster.node(node).allocatable.cpu_millis).unwrap_or(0);
+        let kubelet = self.cluster.pools[self.cluster.node(node).pool.index()]
+            .spec
+            .kubelet;
+        let deployment = self.cluster.deployment(dep);
+        let limit = (p.template)
+            .cpu_limit_of(deployment.spec.workload.container.as_deref())
+            .filter(|_| kubelet.cfs_quota)
+            .map(|l| u64::try_from(l).unwrap_or(0));
+        let steady = deployment.is_job() || deployment.spec.workload.llm.is_some();
+        let weight = node_cpu::shares_for_request(p.template.requests.cpu_millis);
+        let (cap, bandwidth) = match limit {
+            None => (allocatable, None),
+            Some(limit) if steady => (limit.min(allocatable), None),
+            Some(limit) => {
+                let period = kubelet.cfs_quota_period;
+                let rng = &mut self.cfs_phase_rngs[dep.index()];
+                let phase = SimDuration::from_micros(rng.random_range(0..period.as_micros()));
+                let bandwidth = Bandwidth::new(limit, period, phase, self.now);
+                (allocatable, Some(bandwidth))
+            }
+        };
+        let member = node_cpu::Member {
+            pod,
+            weight,
+            cap_millis: cap,
+            demand_millis: 0,
+            granted_millis: cap,
+        };
+        if let Some(previous) = self.leave_node_cpu(pod) {
+            self.track_node_demand(previous); // not expected: its old server was taken away
+        }
+        let place = self.cpu.join(node, allocatable, member);
+        (cap, bandwidth, place)
+    }
+
+    /// The pod stops sharing its node's CPU; returns the node (`None`: it was not sharing).
+    /// The member that takes its place there learns its new place.
+    pub(super) fn leave_node_cpu(&mut self, pod: PodId) -> Option<NodeId> {
+        let departure = self.cpu.leave(pod)?;
+        if let Some((moved, place)) = departure.moved {
+            let server = self.servers.get_mut(moved);
+            debug_assert!(
+                server.is_some(),
+                "a member of a node's sharing has a server"
+            );
+            if let Some(server) = server {
+                server.set_cpu_place(place);
+            }
+        }
+        Some(departure.node)
+    }
+
+    /// A server's demand for CPU, at its place in its node's sharing, may have changed
+    /// (`None`: its node can never be contended, so it does not matter): on a contended node,
+    /// every pod's share changes.
+    #[inline(always)]
+    pub(super) fn update_cpu_demand(&mut self, demand: Option<(node_cpu::Place, u64)>) {
+        if let Some((place, millis)) = demand {
+            self.set_cpu_demand(place, millis);
+        }
+    }
+
+    /// [`Self::update_cpu_demand`] on a node that may be contended.
+    pub(super) fn set_cpu_demand(&mut self, place: node_cpu::Place, demand_millis: u64) {
+        if let Some(node) = self.cpu.set_demand_at(place, demand_millis) {
+            self.reshare_node_cpu(node);
+        }
+    }
+
+    /// After a pod joined or left `node`: while the caps of its serving pods fit in its CPU the
+    /// node can never be contended and their demands are not followed; otherwise every server
+    /// reports its demand, starting now.
+    pub(super) fn track_node_demand(&mut self, node: NodeId) {
+        let may_contend = self.cpu.may_contend(node);
+        let pods: Vec<PodId> = self.cpu.members(node).collect();
+        for pod in pods {
+            let Some(server) = self.servers.get_mut(pod) else {
+                continue;
+            };
+            server.set_tracks_demand(may_contend);
+            let demand = server.demand_millis();
+            if may_contend {
+                self.cpu.set_demand(pod, demand);
+            } else {
+                self.cpu.set_demand(pod, 0);
+            }
+        }
+        self.reshare_node_cpu(node);
+    }
+
+    /// Gives each serving pod on `node` its current share of the CPU.
+    pub(super) fn reshare_node_cpu(&mut self, node: NodeId) {
+        let now = self.now;
+        let changes = self.cpu.changed_capacities(node);
+        if self.queue.timers_pending() >= WARM_FROM_BUSY_PODS {
+            // Their servers' cache misses overlap instead of coming one after another.
+            // (`self.cpu` is borrowed by `changes`: the servers are reached by field.)
+            for (pod, _) in changes.clone() {
+                self.servers.warm(pod);
+            }
+        }
+        for (pod, capacity) in changes {
+            let Some(server) = self.servers.get_mut(pod) else {
+                continue;
+            };
+            if let Some((at, generation)) = server.set_capacity(now, capacity) {
+                let event = Event::Completion { pod, generation };
+                self.queue.schedule_timer(pod.0, at, event);
+            }
+        }
+    }
+
+    /// Takes the pod's server away (its container stopped), adding its CFS period counters to
+    /// its Deployment's.
+    pub(super) fn take_server(&mut self, pod: PodId) -> Option<PodServer> {
+        let mut server = self.servers.take(pod)?;
+        server.advance(self.now);
+        if let Some(node) = self.leave_node_cpu(pod) {
+            self.track_node_demand(node);
+        }
+        if let Some(stats) = server.cfs_stats() {
+            let deployment = self.cluster.pod(pod).deployment;
+            let observation = Observation::CpuPeriods { deployment, stats };
+            self.recorder.observe(self.now, observation);
+        }
+        Some(server)
+    }
+}
