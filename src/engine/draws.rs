@@ -357,7 +357,7 @@ fn draw_ahead(mut sources: Vec<(Source, Feed)>, chunk_size: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{ArrivalPattern, RateSegment};
+    use crate::scenario::{ArrivalPattern, ArrivalShape, RateSegment};
     use crate::sim::{RngStreams, SimDuration};
 
     /// Three Services — steady, one with a silent hour between two busy ones, and one without
@@ -370,6 +370,7 @@ mod tests {
         };
         let bursty = ArrivalPattern {
             segments: vec![segment(0, 50.0), segment(60, 0.0), segment(3660, 2000.0)],
+            shape: ArrivalShape::Poisson,
         };
         let arrivals = vec![
             Some(ArrivalProcess::new(

@@ -597,6 +597,10 @@ pub enum RawCountFamily {
 pub enum RawArrivals {
     /// Poisson arrivals at a constant rate.
     Constant { rate: f64 },
+    /// Evenly spaced arrivals at a constant rate (a load generator's constant arrival rate).
+    FixedInterval { rate: f64 },
+    /// `size` requests at once every `every`.
+    Bursts(RawBursts),
     /// Piecewise-constant rate from a CSV `t_seconds,rate` (Poisson within each piece).
     RateSeries(RawTraceFile),
     /// Requests per minute from a CSV (a timestamp column and a count column).
@@ -604,6 +608,14 @@ pub enum RawArrivals {
     /// One request per row, with its prompt and output tokens: the Azure LLM inference CSV or
     /// the Mooncake JSON Lines trace.
     LlmTrace(RawTraceFile),
+}
+
+/// `bursts: {size: 8, every: 1s}`: a count or a count distribution, and the time between bursts.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawBursts {
+    pub size: Option<RawCount>,
+    pub every: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

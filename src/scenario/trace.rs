@@ -6,7 +6,7 @@
 //! `speedup` (trace seconds per simulated second); `scale` multiplies every rate.
 
 use super::diag::Diagnostic;
-use super::model::{ArrivalPattern, RateSegment};
+use super::model::{ArrivalPattern, ArrivalShape, RateSegment};
 use super::yaml::Position;
 use crate::sim::{SimDuration, SimTime};
 
@@ -244,7 +244,10 @@ pub fn to_pattern(
             },
         );
     }
-    ArrivalPattern { segments }
+    ArrivalPattern {
+        segments,
+        shape: ArrivalShape::Poisson,
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,9 @@ use super::trace::{self, TraceMapping};
 use super::units::Duration;
 use super::yaml::{Node, Value, parse_documents};
 
+/// The most requests one burst may hold.
+const MAX_BURST: u32 = 1_000_000;
+
 /// The shortest and longest CFS periods the kubelet accepts (its configuration's validation).
 const MIN_CFS_PERIOD: SimDuration = SimDuration::from_millis(1);
 const MAX_CFS_PERIOD: SimDuration = SimDuration::from_secs(1);
@@ -2092,12 +2095,15 @@ impl Builder<'_> {
         if peak > MAX_RATE_PER_SEC {
             let field = match arrivals {
                 RawArrivals::Constant { .. } => "constant.rate",
+                RawArrivals::FixedInterval { .. } => "fixedInterval.rate",
+                RawArrivals::Bursts(_) => "bursts.size",
                 RawArrivals::RateSeries(_) => "rateSeries.scale",
                 RawArrivals::PerMinuteCounts(_) => "perMinuteCounts.scale",
                 RawArrivals::LlmTrace(_) => "llmTrace.scale",
             };
             let source = match arrivals {
-                RawArrivals::Constant { .. } => "",
+                RawArrivals::Constant { .. } | RawArrivals::FixedInterval { .. } => "",
+                RawArrivals::Bursts(_) => " (the mean burst over its period)",
                 _ => " (the trace's busiest rate times scale)",
             };
             self.error(
@@ -2116,16 +2122,12 @@ impl Builder<'_> {
         duration: SimDuration,
     ) -> ArrivalPattern {
         match arrivals {
-            RawArrivals::Constant { rate } => {
-                if !rate.is_finite() || *rate < 0.0 {
-                    self.error(
-                        &format!("{path}.constant.rate"),
-                        format!("{rate} is not a rate: requests per second must be ≥ 0"),
-                    );
-                    return ArrivalPattern::constant(0.0);
-                }
-                ArrivalPattern::constant(*rate)
-            }
+            RawArrivals::Constant { rate } => self.steady_rate(&format!("{path}.constant"), *rate),
+            RawArrivals::FixedInterval { rate } => ArrivalPattern {
+                shape: ArrivalShape::FixedInterval,
+                ..self.steady_rate(&format!("{path}.fixedInterval"), *rate)
+            },
+            RawArrivals::Bursts(b) => self.bursts(&format!("{path}.bursts"), b),
             RawArrivals::RateSeries(f) => {
                 self.trace_pattern(&format!("{path}.rateSeries"), f, false, duration)
             }
@@ -2134,6 +2136,50 @@ impl Builder<'_> {
             }
             // Requests arrive as the trace's rows say (see `token_source`), not by a rate.
             RawArrivals::LlmTrace(_) => ArrivalPattern::constant(0.0),
+        }
+    }
+
+    /// A constant rate (`path.rate`), requests per second ≥ 0.
+    fn steady_rate(&mut self, path: &str, rate: f64) -> ArrivalPattern {
+        if !rate.is_finite() || rate < 0.0 {
+            self.error(
+                &format!("{path}.rate"),
+                format!("{rate} is not a rate: requests per second must be ≥ 0"),
+            );
+            return ArrivalPattern::constant(0.0);
+        }
+        ArrivalPattern::constant(rate)
+    }
+
+    /// `bursts: {size, every}`: its mean rate is the mean size over the period.
+    fn bursts(&mut self, path: &str, raw: &RawBursts) -> ArrivalPattern {
+        let every = match raw.every {
+            Some(Duration(d)) if d >= SimDuration::from_micros(1) => Some(d),
+            Some(_) => {
+                self.error(&format!("{path}.every"), "must be at least 1µs");
+                None
+            }
+            None => {
+                self.error(
+                    &format!("{path}.every"),
+                    "required: the time between bursts, e.g. 1s",
+                );
+                None
+            }
+        };
+        let size = self.count_within(
+            &format!("{path}.size"),
+            raw.size.as_ref(),
+            MAX_BURST,
+            "requests",
+        );
+        let (Some(every), Some(size)) = (every, size) else {
+            return ArrivalPattern::constant(0.0);
+        };
+        let mean_rate = size.mean() / every.as_secs_f64();
+        ArrivalPattern {
+            shape: ArrivalShape::Bursts { every, size },
+            ..ArrivalPattern::constant(mean_rate)
         }
     }
 

@@ -1066,11 +1066,31 @@ pub enum LoadBalancing {
     PrefixAware,
 }
 
-/// A piecewise-constant Poisson rate: segment `i` holds from `start` until the next segment.
+/// A piecewise-constant rate: segment `i` holds from `start` until the next segment; `shape`
+/// says how requests are spaced at that rate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArrivalPattern {
-    /// The rate's segments in time order, the first at 0.
+    /// The rate's segments in time order, the first at 0 (for bursts, the mean rate).
     pub segments: Vec<RateSegment>,
+    /// Poisson, evenly spaced, or bursts.
+    pub shape: ArrivalShape,
+}
+
+/// How arrivals are spaced at their rate.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum ArrivalShape {
+    /// Independent arrivals: exponential gaps (an open, memoryless client population).
+    #[default]
+    Poisson,
+    /// Exactly `1 / rate` apart (a load generator's constant arrival rate).
+    FixedInterval,
+    /// `size` requests at the same instant every `every`, the first burst at `every`.
+    Bursts {
+        /// Time between bursts.
+        every: SimDuration,
+        /// Requests in a burst (drawn per burst from the Service's arrival stream).
+        size: crate::sim::dist::CountDist,
+    },
 }
 
 /// A constant rate from `start` to the next segment's start.
@@ -1090,6 +1110,7 @@ impl ArrivalPattern {
                 start: SimTime::ZERO,
                 rate_per_sec,
             }],
+            shape: ArrivalShape::Poisson,
         }
     }
 

@@ -238,41 +238,53 @@ impl Builder<'_> {
     }
 
     pub(super) fn count(&mut self, path: &str, raw: Option<&RawCount>) -> Option<CountDist> {
-        let bad = |v: f64| !(v.is_finite() && v >= 1.0 && v <= f64::from(MAX_TOKENS));
+        self.count_within(path, raw, MAX_TOKENS, "tokens")
+    }
+
+    /// A count of `what` from 1 to `max`: a whole number, `{uniform: {min, max}}` or
+    /// `{logNormal: {mean, cv}}`.
+    pub(super) fn count_within(
+        &mut self,
+        path: &str,
+        raw: Option<&RawCount>,
+        max: u32,
+        what: &str,
+    ) -> Option<CountDist> {
+        let bad = |v: f64| !(v.is_finite() && v >= 1.0 && v <= f64::from(max));
         match raw {
             None => {
                 self.error(
                     path,
-                    "required: a token count, {uniform: {min, max}} or {logNormal: {mean, cv}}",
+                    format!("required: a count of {what}, {{uniform: {{min, max}}}} or {{logNormal: {{mean, cv}}}}"),
                 );
                 None
             }
             Some(RawCount::Fixed(n)) if bad(f64::from(*n)) => {
-                self.error(
-                    path,
-                    format!("{n} is out of range: 1 to {MAX_TOKENS} tokens"),
-                );
+                self.error(path, format!("{n} is out of range: 1 to {max} {what}"));
                 None
             }
             Some(RawCount::Fixed(n)) => Some(CountDist::Constant(*n)),
-            Some(RawCount::Family(RawCountFamily::Uniform { min, max })) => {
-                if bad(f64::from(*min)) || bad(f64::from(*max)) || min > max {
+            Some(RawCount::Family(RawCountFamily::Uniform {
+                min: low,
+                max: high,
+            })) => {
+                if bad(f64::from(*low)) || bad(f64::from(*high)) || low > high {
                     self.error(
                         &format!("{path}.uniform"),
-                        format!("needs 1 ≤ min ≤ max ≤ {MAX_TOKENS}"),
+                        format!("needs 1 ≤ min ≤ max ≤ {max}"),
                     );
                     return None;
                 }
                 Some(CountDist::Uniform {
-                    min: *min,
-                    max: *max,
+                    min: *low,
+                    max: *high,
                 })
             }
             Some(RawCount::Family(RawCountFamily::LogNormal { mean, cv })) => {
                 if bad(*mean) {
                     self.error(
                         &format!("{path}.logNormal.mean"),
-                        format!("must be 1 to {MAX_TOKENS} tokens"),
+                        format!("must be 1 to {max} {what}"),
                     );
                     return None;
                 }
@@ -283,7 +295,7 @@ impl Builder<'_> {
                     );
                     return None;
                 }
-                Some(CountDist::log_normal(*mean, *cv, MAX_TOKENS))
+                Some(CountDist::log_normal(*mean, *cv, max))
             }
         }
     }
