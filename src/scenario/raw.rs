@@ -601,6 +601,8 @@ pub enum RawArrivals {
     FixedInterval { rate: f64 },
     /// `size` requests at once every `every`.
     Bursts(RawBursts),
+    /// One request at each time a CSV lists (seconds, first column).
+    RequestTimes(RawTraceFile),
     /// Piecewise-constant rate from a CSV `t_seconds,rate` (Poisson within each piece).
     RateSeries(RawTraceFile),
     /// Requests per minute from a CSV (a timestamp column and a count column).

@@ -92,6 +92,46 @@ pub fn read_rate_series(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> 
     points
 }
 
+/// Reads a list of request arrival times: the first column of each row, seconds from the
+/// trace's start, not decreasing (requests at one instant are allowed); a header is allowed.
+pub fn read_request_times(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<f64> {
+    let mut times: Vec<f64> = Vec::new();
+    for (line, fields) in rows(text) {
+        if times.is_empty() && is_header(&fields) {
+            continue;
+        }
+        let t = match fields[0].parse::<f64>() {
+            Ok(t) if t.is_finite() && t >= 0.0 => t,
+            _ => {
+                let message = format!("{:?} is not a time in seconds ≥ 0", fields[0]);
+                diags.push(line_error(file, line, "t_seconds", message));
+                continue;
+            }
+        };
+        if let Some(&last) = times.last().filter(|&&last| t < last) {
+            let message = format!("time {t} goes back (the previous request is at {last})");
+            diags.push(line_error(file, line, "t_seconds", message));
+            continue;
+        }
+        times.push(t);
+    }
+    if times.is_empty() {
+        diags.push(line_error(file, 1, "", "the file lists no requests"));
+    }
+    times
+}
+
+/// Request times on the simulated clock: `(t − offset) / speedup`, those in `[0, end]`.
+pub fn to_request_times(times: &[f64], mapping: TraceMapping, end: SimDuration) -> Vec<SimTime> {
+    let offset = mapping.offset.as_secs_f64();
+    (times.iter())
+        .filter(|&&t| t >= offset)
+        .map(|&t| SimDuration::from_secs_f64_ceil((t - offset) / mapping.speedup))
+        .take_while(|&d| d <= end)
+        .map(|d| SimTime::ZERO + d)
+        .collect()
+}
+
 fn push_point(
     points: &mut Vec<TracePoint>,
     file: &str,
@@ -253,6 +293,39 @@ pub fn to_pattern(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_times_are_replayed_from_the_offset_at_the_speedup() {
+        // Rows at 0, 1, 1 (a burst of two), 3 and 9 s; from 1 s at 2× speed within 2 s of run:
+        // 1 → 0, 1 → 0, 3 → 1 s, 9 → 4 s (beyond the end).
+        let mut d = Vec::new();
+        let times = read_request_times("t.csv", "t_seconds\n0\n1\n1,x\n3\n9\n", &mut d);
+        assert!(d.is_empty(), "{d:?}");
+        let mapping = TraceMapping {
+            offset: SimDuration::from_secs(1),
+            speedup: 2.0,
+            scale: 1.0,
+        };
+        let sim = to_request_times(&times, mapping, SimDuration::from_secs(2));
+        assert_eq!(sim, [SimTime::ZERO, SimTime::ZERO, SimTime::from_secs(1)]);
+    }
+
+    #[test]
+    fn request_times_that_go_back_or_are_not_times_are_errors_with_their_line() {
+        let mut d = Vec::new();
+        read_request_times("t.csv", "5\n4\n-1\nabc\n", &mut d);
+        let shown: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(
+            shown[0].contains("t.csv:2:1") && shown[0].contains("goes back"),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].contains("t.csv:3:1") && shown[1].contains("\"-1\""),
+            "{shown:?}"
+        );
+        assert!(shown[2].contains("t.csv:4:1"), "{shown:?}");
+    }
 
     #[test]
     fn rate_series_with_header_and_comments() {

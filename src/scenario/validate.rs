@@ -2097,6 +2097,7 @@ impl Builder<'_> {
                 RawArrivals::Constant { .. } => "constant.rate",
                 RawArrivals::FixedInterval { .. } => "fixedInterval.rate",
                 RawArrivals::Bursts(_) => "bursts.size",
+                RawArrivals::RequestTimes(_) => "requestTimes.speedup",
                 RawArrivals::RateSeries(_) => "rateSeries.scale",
                 RawArrivals::PerMinuteCounts(_) => "perMinuteCounts.scale",
                 RawArrivals::LlmTrace(_) => "llmTrace.scale",
@@ -2104,6 +2105,7 @@ impl Builder<'_> {
             let source = match arrivals {
                 RawArrivals::Constant { .. } | RawArrivals::FixedInterval { .. } => "",
                 RawArrivals::Bursts(_) => " (the mean burst over its period)",
+                RawArrivals::RequestTimes(_) => " (the file's requests over the run)",
                 _ => " (the trace's busiest rate times scale)",
             };
             self.error(
@@ -2128,6 +2130,9 @@ impl Builder<'_> {
                 ..self.steady_rate(&format!("{path}.fixedInterval"), *rate)
             },
             RawArrivals::Bursts(b) => self.bursts(&format!("{path}.bursts"), b),
+            RawArrivals::RequestTimes(f) => {
+                self.request_times(&format!("{path}.requestTimes"), f, duration)
+            }
             RawArrivals::RateSeries(f) => {
                 self.trace_pattern(&format!("{path}.rateSeries"), f, false, duration)
             }
@@ -2180,6 +2185,52 @@ impl Builder<'_> {
         ArrivalPattern {
             shape: ArrivalShape::Bursts { every, size },
             ..ArrivalPattern::constant(mean_rate)
+        }
+    }
+
+    /// `requestTimes: {file, offset, speedup}`: one request at each listed time. Its rate (for
+    /// the peak check and expectations) is the requests over the run.
+    fn request_times(
+        &mut self,
+        path: &str,
+        f: &RawTraceFile,
+        duration: SimDuration,
+    ) -> ArrivalPattern {
+        let empty = ArrivalPattern::constant(0.0);
+        if f.scale.is_some() || f.column.is_some() {
+            let field = if f.scale.is_some() { "scale" } else { "column" };
+            self.error(
+                &format!("{path}.{field}"),
+                "not for requestTimes: each listed time is one request (use offset and speedup)",
+            );
+        }
+        let Some(rel) = f.file.as_deref() else {
+            self.error(
+                &format!("{path}.file"),
+                "required: a CSV of request times in seconds, relative to the scenario",
+            );
+            return empty;
+        };
+        let speedup = f.speedup.unwrap_or(1.0);
+        if !speedup.is_finite() || speedup <= 0.0 {
+            self.error(&format!("{path}.speedup"), "must be a number > 0");
+            return empty;
+        }
+        let Some((shown, text)) = self.read_relative(&format!("{path}.file"), rel, "request times")
+        else {
+            return empty;
+        };
+        let listed = trace::read_request_times(&shown, &text, self.diags);
+        let mapping = TraceMapping {
+            offset: f.offset.map_or(SimDuration::ZERO, |d| d.0),
+            speedup,
+            scale: 1.0,
+        };
+        let times = trace::to_request_times(&listed, mapping, duration);
+        let rate = times.len() as f64 / duration.as_secs_f64().max(1e-6);
+        ArrivalPattern {
+            shape: ArrivalShape::Times(times.into()),
+            ..ArrivalPattern::constant(rate)
         }
     }
 

@@ -1091,6 +1091,8 @@ pub enum ArrivalShape {
         /// Requests in a burst (drawn per burst from the Service's arrival stream).
         size: crate::sim::dist::CountDist,
     },
+    /// At these instants, in order (a list of request times replayed).
+    Times(std::sync::Arc<[SimTime]>),
 }
 
 /// A constant rate from `start` to the next segment's start.

@@ -7,7 +7,7 @@
 //! next gap, so the long-run rate is exact and no event is ever scheduled from a float clock.
 //! Bursts: `size` requests at one instant every `every` (the first at `every`), the size drawn
 //! per burst from the Service's arrival stream; the members of a burst are returned one by one,
-//! each at the same instant.
+//! each at the same instant. Listed times: one request at each, in order.
 
 use rand_distr::{Distribution, Exp1};
 
@@ -22,6 +22,8 @@ pub struct ArrivalProcess {
     /// Bursts: when the next one comes, and how many of the current one are still to come.
     next_burst: SimTime,
     burst_left: u32,
+    /// Listed times: the next one's index.
+    next_listed: usize,
     rng: SimRng,
 }
 
@@ -38,6 +40,7 @@ impl ArrivalProcess {
             carry_micros: 0.0,
             next_burst: first_burst,
             burst_left: 0,
+            next_listed: 0,
             rng,
         }
     }
@@ -45,8 +48,13 @@ impl ArrivalProcess {
     /// The next arrival strictly after `now` (or at `now` for a zero gap, or the rest of a
     /// burst), or `None` when none ever comes.
     pub fn next_after(&mut self, now: SimTime) -> Option<SimTime> {
-        match self.shape {
+        match &self.shape {
             ArrivalShape::Bursts { .. } => self.next_in_bursts(now),
+            ArrivalShape::Times(times) => {
+                let at = times.get(self.next_listed).copied();
+                self.next_listed += 1;
+                at
+            }
             ArrivalShape::Poisson => self.next_at_rate(now, true),
             ArrivalShape::FixedInterval => self.next_at_rate(now, false),
         }
