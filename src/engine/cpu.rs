@@ -20,7 +20,8 @@ impl Engine<'_> {
     /// the pool's kubelets enforce limits, is a CFS quota on a period grid of random phase
     /// (stream `cfs-period/<deployment>`), as the kernel starts each cgroup's period timer. A
     /// Job's pod (busy for its whole run) and an LLM server's are held to their limit as a
-    /// steady rate instead. Returns the cap, the bandwidth and its place in the sharing.
+    /// steady rate instead. A workload's `cfsPeriodOffset` pins the grid (to replay a measured
+    /// run). Returns the cap, the bandwidth and its place in the sharing.
     pub(super) fn join_node_cpu(
         &mut self,
         pod: PodId,
@@ -45,8 +46,11 @@ impl Engine<'_> {
             Some(limit) if steady => (limit.min(allocatable), None),
             Some(limit) => {
                 let period = kubelet.cfs_quota_period;
+                let offset = deployment.spec.workload.cfs_period_offset;
                 let rng = &mut self.cfs_phase_rngs[dep.index()];
-                let phase = SimDuration::from_micros(rng.random_range(0..period.as_micros()));
+                let phase = offset.unwrap_or_else(|| {
+                    SimDuration::from_micros(rng.random_range(0..period.as_micros()))
+                });
                 let bandwidth = Bandwidth::new(limit, period, phase, self.now);
                 (allocatable, Some(bandwidth))
             }

@@ -374,6 +374,14 @@ pub struct RawWorkload {
     /// Mean time between crashes of a container (its own random stream), e.g. `6h`.
     #[serde(default, rename = "crashMTBF", skip_serializing_if = "Option::is_none")]
     pub crash_mtbf: Option<Duration>,
+    /// Where the pods' CFS periods end: this long after t = 0, and every period after
+    /// (default: a random point per pod, as each cgroup's period timer starts).
+    #[serde(
+        default,
+        rename = "cfsPeriodOffset",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cfs_period_offset: Option<Duration>,
     /// What each request does after its `cpuPerRequest` work: calls to other Services
     /// (sequential, `parallel`, `oneOf`) and more CPU work, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

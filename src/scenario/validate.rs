@@ -1726,6 +1726,7 @@ impl Builder<'_> {
             warmup,
             probe_fails_above_in_flight,
             crash_mtbf: crash_mtbf.filter(|d| !d.is_zero()),
+            cfs_period_offset: w.cfs_period_offset.map(|d| d.0),
             calls: CallGraph::default(),
             llm: w
                 .llm

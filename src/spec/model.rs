@@ -773,6 +773,9 @@ pub struct WorkloadModel {
     pub probe_fails_above_in_flight: Option<u32>,
     /// Mean time between random container crashes (`None`: none).
     pub crash_mtbf: Option<SimDuration>,
+    /// Where the pods' CFS periods end after t = 0 (modulo the period; `None`: at random per
+    /// pod).
+    pub cfs_period_offset: Option<SimDuration>,
     /// What each request does after its `cpu_per_request` work (empty: nothing).
     pub calls: CallGraph,
     /// The pods are LLM inference servers (`None`: CPU servers).
@@ -948,6 +951,7 @@ impl Default for WorkloadModel {
             warmup: DurationDist::Constant(SimDuration::ZERO),
             probe_fails_above_in_flight: None,
             crash_mtbf: None,
+            cfs_period_offset: None,
             calls: CallGraph::default(),
             llm: None,
             job: JobRunModel::default(),

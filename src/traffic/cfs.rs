@@ -17,10 +17,13 @@
 //! throttled; `throttled_time` the time its runnable threads spent throttled, summed over the
 //! CPUs they were on.
 //!
-//! Approximations, stated: the quota is one pool (the kernel hands it to CPUs in 5 ms slices
-//! and lets a CPU that went idle keep 1 ms of it into the next period, so a container may use a
-//! little more than its quota in a period, and its threads on different CPUs stop a few
-//! milliseconds apart); a throttled container resumes exactly at the period's end.
+//! The quota is handed to CPUs as the kernel hands it: in 5 ms slices, which a CPU keeps across a
+//! period's end (so a container may use a little more than its quota in one period), and of
+//! which a CPU that goes idle keeps 1 ms. Approximations, stated: the container's CPUs are
+//! counted together, as if its threads were spread evenly (so they stop together, where the
+//! kernel's stop a little apart); a throttled container resumes exactly at the period's end;
+//! the kernel's slack timer (which hands runtime given back to other throttled CPUs) has
+//! nothing to do for one container counted this way.
 //!
 //! Nothing here schedules events: [`Bandwidth::next_change`] says when the quota would run out
 //! at the current rate (or when a throttled period ends), and the pod's server makes that its
@@ -53,7 +56,21 @@ impl CfsStats {
     }
 }
 
+/// The slice of runtime a CPU takes from the pool at a time (`sched_cfs_bandwidth_slice_us`,
+/// 5 ms), in millicore·µs.
+const SLICE: u64 = 5_000 * 1000;
+/// What a CPU keeps when the container's threads leave it (`min_cfs_rq_runtime`, 1 ms), in
+/// millicore·µs.
+const KEPT_WHEN_IDLE: u64 = 1_000 * 1000;
+
 /// One container's quota and where it is in its current period.
+///
+/// The runtime is where the kernel keeps it: the cgroup's pool, refilled to the quota at every
+/// period's end, and what the container's CPUs hold locally. A CPU that runs the container's
+/// threads takes a slice from the pool whenever its own runs out; what a CPU holds is not
+/// refilled or taken away at a period's end, and when the threads leave a CPU it gives back
+/// all but 1 ms. The CPUs are counted together (`local` is their sum; `cpus` of them take a
+/// slice each at once), which is exact while the threads are spread evenly.
 #[derive(Clone, Debug)]
 pub struct Bandwidth {
     /// CPU time per period, in millicore·µs (1 ms at one core = 1 000 000).
@@ -64,8 +81,10 @@ pub struct Bandwidth {
     /// The period accounted for: its index (periods since the grid's origin) and end (µs).
     index: u64,
     end_us: u64,
-    /// CPU used in it, in millicore·µs.
-    used: u64,
+    /// The cgroup's pool for this period, in millicore·µs.
+    pool: u64,
+    /// What the container's CPUs hold, in millicore·µs.
+    local: u64,
     /// The quota ran out: the container's threads wait for the period's end.
     throttled: bool,
     /// The last period already counted in `nr_periods` plus one (0: none).
@@ -80,13 +99,15 @@ impl Bandwidth {
         let period_us = period.as_micros().max(1);
         // cpu.cfs_quota_us = limit × period / 1000, at least MinQuotaPeriod.
         let quota_us = (limit_millis.saturating_mul(period_us) / 1000).max(MIN_QUOTA.as_micros());
+        let quota = quota_us.saturating_mul(1000);
         let mut b = Bandwidth {
-            quota: quota_us.saturating_mul(1000),
+            quota,
             period_us,
             phase_us: phase.as_micros() % period_us,
             index: 0,
             end_us: 0,
-            used: 0,
+            pool: quota,
+            local: 0,
             throttled: false,
             counted_through: 0,
             stats: CfsStats::default(),
@@ -107,9 +128,9 @@ impl Bandwidth {
     }
 
     /// Accounts `[since, now)`, over which the container ran at `rate_millis` (its requests'
-    /// total rate when not throttled) with `threads` runnable threads; returns whether it ran
-    /// (`false`: it was throttled throughout). A throttled period that ends by `now` ends here,
-    /// so the next interval runs.
+    /// total rate when not throttled) with `threads` runnable threads, each on a CPU of its
+    /// own; returns whether it ran (`false`: it was throttled throughout). A throttled period
+    /// that ends by `now` ends here, so the next interval runs.
     #[inline]
     pub fn account(
         &mut self,
@@ -123,7 +144,9 @@ impl Bandwidth {
             let until = now.min(self.end_us);
             self.stats.throttled_us += threads * until.saturating_sub(since);
             if now >= self.end_us {
+                // The period timer hands each throttled CPU just what it lacks.
                 self.throttled = false;
+                self.local = 0;
                 self.enter_period_of(now);
             }
             return false;
@@ -134,13 +157,65 @@ impl Bandwidth {
             }
             return true;
         }
+        if since >= self.end_us {
+            self.enter_period_of(since); // nothing was accounted since an earlier period
+        }
         if now < self.end_us {
-            self.used += rate_millis * (now - since);
-            self.count_busy(self.index, self.index);
+            self.consume(rate_millis * (now - since), threads);
         } else {
-            self.run_across_periods(since, now, rate_millis);
+            self.run_across_periods(since, now, rate_millis, threads);
         }
         true
+    }
+
+    /// `[since, now)` at `rate_millis` reaches past the current period (never beyond what it
+    /// may use: running out is an event of its own). Periods run through whole leave the CPUs
+    /// holding what the first of them left them (after it, each is alike).
+    #[inline(never)]
+    fn run_across_periods(&mut self, since: u64, now: u64, rate_millis: u64, cpus: u64) {
+        self.consume(rate_millis * (self.end_us - since), cpus);
+        let first_whole = self.end_us;
+        self.enter_period_of(now);
+        let start = self.end_us - self.period_us;
+        if start > first_whole {
+            // At least one whole period in between: run the first, skip to the last.
+            let mut whole = self.clone();
+            whole.enter_period_of(first_whole);
+            whole.consume(rate_millis * self.period_us, cpus);
+            self.local = whole.local;
+            let last_whole = self.index - 1;
+            self.count_busy(whole.index, last_whole);
+        }
+        self.consume(rate_millis.saturating_mul(now - start), cpus);
+    }
+
+    /// The container's threads used `amount` on `cpus` CPUs: from what the CPUs hold, then in
+    /// slices from the pool.
+    fn consume(&mut self, amount: u64, cpus: u64) {
+        if amount <= self.local {
+            self.local -= amount;
+            return;
+        }
+        let needed = amount - self.local;
+        let slices = SLICE * cpus.max(1);
+        let taken = self.pool.min(needed.div_ceil(slices) * slices);
+        self.pool -= taken;
+        self.local = (self.local + taken).saturating_sub(amount);
+        if taken > 0 {
+            self.count_busy(self.index, self.index);
+        }
+    }
+
+    /// The container's threads went from `before` CPUs to `after`: each CPU they left gives
+    /// back to the pool all it holds (an even share of `local`) but 1 ms.
+    pub fn cpus_left(&mut self, before: u64, after: u64) {
+        if after >= before || self.throttled {
+            return;
+        }
+        let each = self.local / before;
+        let returned = (before - after) * each.saturating_sub(KEPT_WHEN_IDLE);
+        self.pool += returned;
+        self.local -= returned;
     }
 
     /// Nothing ran up to `now`: a period that ended is over (with its throttling, if any).
@@ -148,27 +223,18 @@ impl Bandwidth {
     pub fn catch_up(&mut self, now: SimTime) {
         let now = now.as_micros();
         if now >= self.end_us {
-            self.throttled = false;
+            if self.throttled {
+                self.throttled = false;
+                self.local = 0;
+            }
             self.enter_period_of(now);
         }
     }
 
-    /// `[since, now)` at `rate_millis` reaches past the current period (never beyond the quota:
-    /// the quota's running out is an event of its own).
-    #[inline(never)]
-    fn run_across_periods(&mut self, since: u64, now: u64, rate_millis: u64) {
-        let first = self.index_of(since);
-        let last = self.index_of(now - 1);
-        self.count_busy(first, last);
-        self.enter_period_of(now);
-        let start = self.end_us - self.period_us;
-        self.used = rate_millis.saturating_mul(now.saturating_sub(start.max(since)));
-    }
-
-    /// The quota is spent and the container wants CPU: it is throttled until the period ends
+    /// The runtime is spent and the container wants CPU: it is throttled until the period ends
     /// (returns `true` when this throttles it).
     pub fn throttle_if_spent(&mut self, now: SimTime, wants_cpu: bool) -> bool {
-        if self.throttled || !wants_cpu || self.used < self.quota {
+        if self.throttled || !wants_cpu || self.pool + self.local > 0 {
             return false;
         }
         debug_assert!(
@@ -180,9 +246,10 @@ impl Bandwidth {
         true
     }
 
-    /// When the container's state next changes running at `rate_millis` from `now`: the
-    /// throttled period's end, or the instant its quota runs out (`None`: never at this rate).
-    pub fn next_change(&self, now: SimTime, rate_millis: u64) -> Option<SimTime> {
+    /// When the container's state next changes running at `rate_millis` on `cpus` CPUs from
+    /// `now`: the throttled period's end, or the instant its runtime runs out (`None`: never at
+    /// this rate).
+    pub fn next_change(&self, now: SimTime, rate_millis: u64, cpus: u64) -> Option<SimTime> {
         if self.throttled {
             return Some(SimTime::from_micros(self.end_us));
         }
@@ -191,24 +258,24 @@ impl Bandwidth {
         }
         let now = now.as_micros();
         debug_assert!(now < self.end_us, "the period was brought up to now");
-        let left = self.quota.saturating_sub(self.used);
+        let left = self.pool + self.local;
         let to_end = self.end_us - now;
-        let at = if rate_millis.saturating_mul(to_end) > left {
-            now + left.div_ceil(rate_millis)
-        } else if rate_millis.saturating_mul(self.period_us) > self.quota {
-            // Not in this period: in the next, which starts with a full quota.
-            self.end_us + self.quota.div_ceil(rate_millis)
-        } else {
-            return None;
-        };
-        Some(SimTime::from_micros(at))
+        if rate_millis.saturating_mul(to_end) > left {
+            return Some(SimTime::from_micros(now + left.div_ceil(rate_millis)));
+        }
+        // Not in this period: in the next, with a full pool and what the CPUs hold then.
+        let mut next = self.clone();
+        next.consume(rate_millis * to_end, cpus);
+        let left = self.quota + next.local;
+        (rate_millis.saturating_mul(self.period_us) > left)
+            .then(|| SimTime::from_micros(self.end_us + left.div_ceil(rate_millis)))
     }
 
-    /// Makes the period holding instant `t` the current one, with nothing used yet.
+    /// Makes the period holding instant `t` the current one, its pool full.
     fn enter_period_of(&mut self, t: u64) {
         self.index = self.index_of(t);
         self.end_us = (self.index + 1) * self.period_us + self.phase_us - self.period_us;
-        self.used = 0;
+        self.pool = self.quota;
     }
 
     /// The index of the period holding instant `t` (the grid shifted so that indices start at
@@ -217,8 +284,8 @@ impl Bandwidth {
         (t + self.period_us - self.phase_us) / self.period_us
     }
 
-    /// The container ran in periods `first..=last`: the timer fires at the end of each and of
-    /// the one after the last.
+    /// The container drew runtime in periods `first..=last`: the timer fires at the end of each
+    /// and of the one after the last.
     #[inline]
     fn count_busy(&mut self, first: u64, last: u64) {
         let through = last + 2; // the period after the last, plus one
@@ -256,7 +323,7 @@ mod tests {
         // A 5 ms request at one core (1000m) from 10 ms: 5 ms of the 20 ms quota, never spent
         // (the quota would run out 20 ms into a busy stretch, after the request's end).
         let mut b = limited_200m();
-        assert_eq!(b.next_change(at(10), 1000), Some(at(30)));
+        assert_eq!(b.next_change(at(10), 1000, 1), Some(at(30)));
         assert!(b.account(at(10), at(15), 1000, 1));
         assert!(!b.throttle_if_spent(at(15), false));
         // The timer fires at 100 ms (the period it ran in) and at 200 ms (idle: it stops).
@@ -275,31 +342,56 @@ mod tests {
         // Two requests at two cores from 0: 20 ms of quota at 2000m lasts 10 ms; then both
         // threads wait 90 ms (180 thread-ms throttled), and run again at 100 ms.
         let mut b = limited_200m();
-        assert_eq!(b.next_change(at(0), 2000), Some(at(10)));
+        assert_eq!(b.next_change(at(0), 2000, 2), Some(at(10)));
         assert!(b.account(at(0), at(10), 2000, 2));
         assert!(b.throttle_if_spent(at(10), true));
-        assert_eq!(b.next_change(at(10), 2000), Some(at(100)));
+        assert_eq!(b.next_change(at(10), 2000, 2), Some(at(100)));
         assert!(!b.account(at(10), at(100), 2000, 2));
         assert!(!b.is_throttled());
-        assert_eq!(b.next_change(at(100), 2000), Some(at(110)));
+        assert_eq!(b.next_change(at(100), 2000, 2), Some(at(110)));
         assert_eq!(b.stats().nr_throttled, 1);
         assert_eq!(b.stats().throttled_us, 180 * MS);
     }
 
     #[test]
     fn under_the_quota_nothing_happens_across_periods() {
-        // 150m of steady use (a sixth of a core... rate 150 < 200): never throttled, no change
-        // to schedule; three periods of use count four firings.
+        // 150m of steady use (rate 150 < 200): never throttled, no change to schedule; three
+        // periods of use count four firings.
         let mut b = limited_200m();
-        assert_eq!(b.next_change(at(50), 150), None);
+        assert_eq!(b.next_change(at(50), 150, 1), None);
         assert!(b.account(at(50), at(250), 150, 1));
         assert_eq!(
             b.stats().nr_periods,
             4,
             "periods 0, 1, 2 and the idle one after"
         );
-        // 50 ms into period 2 at 150m: 7.5 ms used.
-        assert_eq!(b.used, 150 * 50 * MS);
+        // 50–100 ms: 7.5 ms used of two slices, 2.5 ms held at the period's end; period 1 alike;
+        // 200–250 ms: 7.5 ms, 2.5 of it held, one slice more taken: the pool has 15 ms left.
+        assert_eq!((b.pool, b.local), (15 * MS * 1000, 0));
+    }
+
+    #[test]
+    fn a_cpu_that_went_idle_keeps_a_millisecond_into_the_next_period() {
+        // A 1 ms request takes a 5 ms slice and gives 3 ms back when its thread leaves the CPU,
+        // keeping 1 ms. In the next period the container may run 21 ms: a 21 ms request from
+        // 100 ms ends at 121 ms as the runtime runs out — not throttled.
+        let mut b = limited_200m();
+        b.account(at(10), at(11), 1000, 1);
+        b.cpus_left(1, 0);
+        assert_eq!((b.pool, b.local), (18 * MS * 1000, MS * 1000));
+        b.catch_up(at(100));
+        assert_eq!(b.next_change(at(100), 1000, 1), Some(at(121)));
+    }
+
+    #[test]
+    fn a_slice_taken_before_a_periods_end_is_used_after_it() {
+        // 15 ms at one core from 82 ms: three slices (the pool has 5 ms left), none held. Then
+        // 3 ms more from 97 ms: the last slice (5 ms) is taken, 2 ms of it are held at 100 ms,
+        // so the next period's runtime is 22 ms: running on at one core, it runs out at 122 ms.
+        let mut b = limited_200m();
+        b.account(at(82), at(97), 1000, 1);
+        b.account(at(97), at(100), 1000, 1);
+        assert_eq!(b.next_change(at(100), 1000, 1), Some(at(122)));
     }
 
     #[test]
@@ -308,7 +400,7 @@ mod tests {
         // exactly enough; the next period starts full, so the quota runs out 20 ms into it.
         let mut b = limited_200m();
         assert!(b.account(at(80), at(95), 1000, 1));
-        assert_eq!(b.next_change(at(95), 1000), Some(at(120)));
+        assert_eq!(b.next_change(at(95), 1000, 1), Some(at(120)));
     }
 
     #[test]
@@ -350,13 +442,16 @@ mod tests {
     }
 
     #[test]
-    fn busy_periods_are_counted_once_with_the_idle_one_after() {
-        // Busy in periods 0 and 1 (counts 0, 1, 2), idle in 2, busy in 5 (counts 5, 6): 5.
+    fn periods_count_where_the_pool_was_drawn_on_with_the_idle_one_after() {
+        // 1 ms requests, the thread leaving its CPU after each (which keeps 1 ms). At 10 ms a
+        // slice is drawn (periods 0 and 1 counted); at 20 ms the kept 1 ms does; at 150 ms a
+        // slice is drawn again (period 2 counted too); at 520 ms the kept 1 ms does, and the
+        // period timer, idle since 300 ms, is not even started: 3 periods.
         let mut b = limited_200m();
-        b.account(at(10), at(11), 1000, 1);
-        b.account(at(20), at(21), 1000, 1);
-        b.account(at(150), at(151), 1000, 1);
-        b.account(at(520), at(521), 1000, 1);
-        assert_eq!(b.stats().nr_periods, 5);
+        for start in [10, 20, 150, 520] {
+            b.account(at(start), at(start + 1), 1000, 1);
+            b.cpus_left(1, 0);
+        }
+        assert_eq!(b.stats().nr_periods, 3);
     }
 }

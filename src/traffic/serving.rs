@@ -534,6 +534,12 @@ impl PodServer {
         self.bandwidth.as_ref().map(Bandwidth::stats)
     }
 
+    /// The CPUs `n` requests in service run on: one each, as far as its cap goes.
+    #[inline]
+    fn cpus_used(&self, n: u64) -> u64 {
+        n.min(self.cap_millis.div_ceil(1000))
+    }
+
     /// Total millicores of CPU handed out per µs with `n` requests in service, when not
     /// throttled.
     fn total_rate(&self, n: u64) -> u64 {
@@ -557,8 +563,8 @@ impl PodServer {
             return;
         }
         let rate = self.total_rate(n);
+        let threads = self.cpus_used(n);
         if let Some(bandwidth) = self.bandwidth.as_mut() {
-            let threads = n.min(self.cap_millis.div_ceil(1000));
             if !bandwidth.account(since, now, rate, threads) {
                 return; // throttled: no progress
             }
@@ -643,6 +649,7 @@ impl PodServer {
         }
         self.scheduled = None;
         self.advance(now);
+        let busy_cpus = self.cpus_used(self.running.len() as u64);
         while let Some(slot) = self.running.take_due(self.virtual_clock) {
             if slab.get(slot).link.frame != NO_FRAME {
                 self.blocked.push(slot);
@@ -653,11 +660,21 @@ impl PodServer {
             out.push(self.answer(now, slab.take(slot), None));
         }
         self.admit_waiting(now, slab, out);
-        if let Some(bandwidth) = self.bandwidth.as_mut() {
-            // Those still in service (or just let in) want CPU the spent quota cannot give.
-            bandwidth.throttle_if_spent(now, !self.running.is_empty());
+        if self.bandwidth.is_some() {
+            self.settle_quota(now, busy_cpus);
         }
         self.reschedule(now)
+    }
+
+    /// After a completion event of a server with a CPU limit: the CPUs its threads left (it
+    /// ran on `cpus` before) give back what they hold; if its runtime is spent while it still
+    /// has work, it is throttled.
+    #[inline(never)]
+    fn settle_quota(&mut self, now: SimTime, cpus: u64) {
+        let busy = self.cpus_used(self.running.len() as u64);
+        let bandwidth = self.bandwidth.as_mut().expect("called with a CPU limit");
+        bandwidth.cpus_left(cpus, busy);
+        bandwidth.throttle_if_spent(now, busy > 0);
     }
 
     /// The response to `r`: failed for `failure`, a timeout if its client gave up, or served.
@@ -813,7 +830,7 @@ impl PodServer {
     #[inline(never)]
     fn next_under_quota(&self, bandwidth: &Bandwidth, now: SimTime, tag: u64, n: u64) -> SimTime {
         let rate = self.total_rate(n);
-        let change = bandwidth.next_change(now, rate);
+        let change = bandwidth.next_change(now, rate, self.cpus_used(n));
         if bandwidth.is_throttled() {
             return change.expect("a throttled period ends");
         }
