@@ -564,10 +564,10 @@ impl PodServer {
         }
         let rate = self.total_rate(n);
         let threads = self.cpus_used(n);
-        if let Some(bandwidth) = self.bandwidth.as_mut() {
-            if !bandwidth.account(since, now, rate, threads) {
-                return; // throttled: no progress
-            }
+        if let Some(bandwidth) = self.bandwidth.as_mut()
+            && !bandwidth.account(since, now, rate, threads)
+        {
+            return; // throttled: no progress
         }
         self.cpu_used += dt * rate;
         // Unsaturated (every request gets a full core) is the common case: no division needed.
