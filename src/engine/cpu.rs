@@ -16,12 +16,14 @@ use crate::traffic::node_cpu;
 
 impl Engine<'_> {
     /// A pod's server starts on its node: it joins the node's CPU sharing with its weight (CPU
-    /// shares from its request) and its cap, the node's allocatable CPU. Its CPU limit, where
+    /// shares from its request) and its cap, the node's allocatable CPU or a core per request
+    /// slot, whichever is less. Its CPU limit, where
     /// the pool's kubelets enforce limits, is a CFS quota on a period grid of random phase
     /// (stream `cfs-period/<deployment>`), as the kernel starts each cgroup's period timer. A
     /// Job's pod (busy for its whole run) and an LLM server's are held to their limit as a
     /// steady rate instead. A workload's `cfsPeriodOffset` pins the grid (to replay a measured
-    /// run). Returns the cap, the bandwidth and its place in the sharing.
+    /// run). A limit the pod cannot reach — at least a core per request slot, or its node's
+    /// CPU — never throttles it, and is not followed (it has no CFS counters). Returns the cap, the bandwidth and its place in the sharing.
     pub(super) fn join_node_cpu(
         &mut self,
         pod: PodId,
@@ -40,10 +42,20 @@ impl Engine<'_> {
             .filter(|_| kubelet.cfs_quota)
             .map(|l| u64::try_from(l).unwrap_or(0));
         let steady = deployment.is_job() || deployment.spec.workload.llm.is_some();
+        // A serving pod runs a request per core at most: it can never use more than a core per
+        // request slot (which also keeps a node whose pods cannot outgrow it out of sharing).
+        let slots = u64::from(deployment.spec.workload.concurrency).saturating_mul(1000);
+        let most = if steady {
+            allocatable
+        } else {
+            allocatable.min(slots)
+        };
         let weight = node_cpu::shares_for_request(p.template.requests.cpu_millis);
         let (cap, bandwidth) = match limit {
-            None => (allocatable, None),
+            None => (most, None),
             Some(limit) if steady => (limit.min(allocatable), None),
+            // A limit the pod can never reach never throttles it: no quota to follow.
+            Some(limit) if limit >= most => (most, None),
             Some(limit) => {
                 let period = kubelet.cfs_quota_period;
                 let offset = deployment.spec.workload.cfs_period_offset;
@@ -52,7 +64,7 @@ impl Engine<'_> {
                     SimDuration::from_micros(rng.random_range(0..period.as_micros()))
                 });
                 let bandwidth = Bandwidth::new(limit, period, phase, self.now);
-                (allocatable, Some(bandwidth))
+                (most, Some(bandwidth))
             }
         };
         let member = node_cpu::Member {

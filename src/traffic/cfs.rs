@@ -246,6 +246,13 @@ impl Bandwidth {
         true
     }
 
+    /// Whether the runtime it has now lasts `span` at `rate_millis` (then nothing changes
+    /// before: the period's end only adds to it).
+    #[inline]
+    pub fn lasts(&self, rate_millis: u64, span: SimDuration) -> bool {
+        rate_millis.saturating_mul(span.as_micros()) <= self.pool + self.local
+    }
+
     /// When the container's state next changes running at `rate_millis` on `cpus` CPUs from
     /// `now`: the throttled period's end, or the instant its runtime runs out (`None`: never at
     /// this rate).

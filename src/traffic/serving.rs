@@ -534,6 +534,15 @@ impl PodServer {
         self.bandwidth.as_ref().map(Bandwidth::stats)
     }
 
+    /// Accounts `[since, now)` at `rate` with `n` requests in service to its CPU limit's
+    /// quota; whether it ran (`false`: throttled).
+    #[inline(never)]
+    fn account_quota(&mut self, since: SimTime, now: SimTime, rate: u64, n: u64) -> bool {
+        let threads = self.cpus_used(n);
+        let bandwidth = self.bandwidth.as_mut().expect("called with a CPU limit");
+        bandwidth.account(since, now, rate, threads)
+    }
+
     /// The CPUs `n` requests in service run on: one each, as far as its cap goes.
     #[inline]
     fn cpus_used(&self, n: u64) -> u64 {
@@ -563,10 +572,7 @@ impl PodServer {
             return;
         }
         let rate = self.total_rate(n);
-        let threads = self.cpus_used(n);
-        if let Some(bandwidth) = self.bandwidth.as_mut()
-            && !bandwidth.account(since, now, rate, threads)
-        {
+        if self.bandwidth.is_some() && !self.account_quota(since, now, rate, n) {
             return; // throttled: no progress
         }
         self.cpu_used += dt * rate;
@@ -649,7 +655,7 @@ impl PodServer {
         }
         self.scheduled = None;
         self.advance(now);
-        let busy_cpus = self.cpus_used(self.running.len() as u64);
+        let in_service = self.running.len() as u64;
         while let Some(slot) = self.running.take_due(self.virtual_clock) {
             if slab.get(slot).link.frame != NO_FRAME {
                 self.blocked.push(slot);
@@ -661,16 +667,17 @@ impl PodServer {
         }
         self.admit_waiting(now, slab, out);
         if self.bandwidth.is_some() {
-            self.settle_quota(now, busy_cpus);
+            self.settle_quota(now, in_service);
         }
         self.reschedule(now)
     }
 
     /// After a completion event of a server with a CPU limit: the CPUs its threads left (it
-    /// ran on `cpus` before) give back what they hold; if its runtime is spent while it still
-    /// has work, it is throttled.
+    /// had `in_service` requests before) give back what they hold; if its runtime is spent
+    /// while it still has work, it is throttled.
     #[inline(never)]
-    fn settle_quota(&mut self, now: SimTime, cpus: u64) {
+    fn settle_quota(&mut self, now: SimTime, in_service: u64) {
+        let cpus = self.cpus_used(in_service);
         let busy = self.cpus_used(self.running.len() as u64);
         let bandwidth = self.bandwidth.as_mut().expect("called with a CPU limit");
         bandwidth.cpus_left(cpus, busy);
@@ -830,11 +837,15 @@ impl PodServer {
     #[inline(never)]
     fn next_under_quota(&self, bandwidth: &Bandwidth, now: SimTime, tag: u64, n: u64) -> SimTime {
         let rate = self.total_rate(n);
-        let change = bandwidth.next_change(now, rate, self.cpus_used(n));
         if bandwidth.is_throttled() {
-            return change.expect("a throttled period ends");
+            return (bandwidth.next_change(now, rate, 0)).expect("a throttled period ends");
         }
-        let finish = now + self.time_to_finish(tag, n);
+        let to_finish = self.time_to_finish(tag, n);
+        let finish = now + to_finish;
+        if bandwidth.lasts(rate, to_finish) {
+            return finish; // the runtime it has now outlasts the next finish
+        }
+        let change = bandwidth.next_change(now, rate, self.cpus_used(n));
         change.map_or(finish, |c| c.min(finish))
     }
 }
