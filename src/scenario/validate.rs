@@ -359,11 +359,23 @@ fn decode_scenario(
             &source.file,
             Some(u.position),
             &u.path,
-            unknown_field_message(u),
+            scenario_unknown_field(u),
         ));
     }
     diags.extend(errors.iter().map(|e| e.diagnostic(&source.file)));
     Some((raw?, errors.into_iter().map(|e| e.path).collect()))
+}
+
+/// An unknown field of the scenario: a kubelet setting written on its pool is shown its place.
+fn scenario_unknown_field(u: &super::de::UnknownField) -> String {
+    let kubelet = ["cpuCFSQuota", "cpuCFSQuotaPeriod"];
+    if kubelet.contains(&u.name.as_str()) && u.path.contains("nodePools[") {
+        let name = &u.name;
+        return format!(
+            "unknown field {name:?}: a kubelet setting, which goes under the pool's kubelet (kubelet: {{{name}: …}})"
+        );
+    }
+    unknown_field_message(u)
 }
 
 /// 2026-01-05T00:00:00Z, a Monday: t = 0 when `spec.startTime` is not given.
