@@ -656,8 +656,9 @@ pub struct SpreadConstraint {
     pub honor_node_taints: bool,
 }
 
-/// One container's cpu and memory requests as the HPA reads them (`None`: no request).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One container's cpu and memory requests as the HPA reads them (`None`: no request), and its
+/// cpu limit.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ContainerRequests {
     /// The container's name.
     pub name: String,
@@ -667,6 +668,20 @@ pub struct ContainerRequests {
     pub memory_bytes: Option<i64>,
     /// Its cpu limit in millicores (what its CFS quota is made of).
     pub cpu_limit_millis: Option<i64>,
+}
+
+/// Printed without the cpu limit, which came later: a pod template is identified by its printed
+/// form (its `pod-template-hash`, and so its pods' names), and templates printed alike before
+/// must stay alike. The pod's own `cpu_limit_millis` (printed with the template) tells limits
+/// apart.
+impl std::fmt::Debug for ContainerRequests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerRequests")
+            .field("name", &self.name)
+            .field("cpu_millis", &self.cpu_millis)
+            .field("memory_bytes", &self.memory_bytes)
+            .finish()
+    }
 }
 
 impl ContainerRequests {
