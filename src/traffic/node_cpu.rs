@@ -4,8 +4,9 @@
 //! - a **weight**, its cgroup's CPU shares: the kubelet gives a pod `request millicores × 1024 /
 //!   1000` shares (at least 2, the kernel's minimum, which is also what a pod without a CPU
 //!   request gets; at most 262 144);
-//! - a **cap**, the most it can use alone: its CPU limit (the CFS quota per period) or, without
-//!   one, the node's allocatable CPU; and
+//! - a **cap**, the most it can use alone: a core per request slot, or the node's allocatable
+//!   CPU if that is less (a CPU limit is not a cap: it is a quota per period, [`super::cfs`],
+//!   and a throttled pod's demand drops to nothing until its period ends); and
 //! - a **demand**, what it would use now: one core per request in service, up to its cap.
 //!
 //! While the members' demands fit in the node's allocatable CPU, every member runs at its demand
@@ -20,9 +21,8 @@
 //! (the real hierarchy groups Burstable and BestEffort pods under QoS cgroups whose weights are
 //! the sums of their pods', which gives the same division except that all BestEffort pods share
 //! one minimum weight between them); CPU outside `allocatable` (system- and kube-reserved) is
-//! never available to pods; the division is the long-run share of the scheduler, without the
-//! per-period granularity of quotas beyond what the pod servers' CFS counters model; and a
-//! request uses at most one core.
+//! never available to pods; the division is the long-run share of the scheduler; and a request
+//! uses at most one core.
 //!
 //! This module decides shares only; the engine applies them to the pod servers.
 

@@ -1,5 +1,5 @@
-//! Pods on one node share its CPU as the CFS does: by weight from their requests, capped by
-//! their limits, work-conserving (issue 14, part 1).
+//! Pods on one node share its CPU as the CFS does: by weight from their requests,
+//! work-conserving (issue 14, part 1), with their limits as CFS bandwidth (issue 45).
 
 use crate::support::{OneNode, column, run_text};
 use kubesim::engine::RunOutput;
@@ -214,4 +214,54 @@ fn an_overcommitted_pod_slows_down_as_its_neighbours_get_busier() {
         "p99 {idle} → {busy} → {saturating} ms"
     );
     assert!(saturating > 10.0 * idle, "p99 {idle} → {saturating} ms");
+}
+
+/// The mean of a time-series column over its samples that have a value.
+fn mean_of(out: &RunOutput, name: &str) -> f64 {
+    let values: Vec<f64> = column(out, name)
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| v.is_finite())
+        .collect();
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+#[test]
+fn a_limit_changes_how_fast_requests_run_not_the_cpu_metrics_server_sees() {
+    // The same pod (1 core requested, 8 request slots, 10 ms requests at 60 per second: 0.6
+    // cores) with a 1-core limit and without one. With CFS bandwidth the limited pod runs at
+    // full speed until its quota is spent, so it does the same work: the CPU utilization the HPA
+    // reads (mean over the samples) is the same within a percent, while bursts past the quota
+    // make its tail longer. And a throttled pod uses no CPU: its neighbour-free node never
+    // gives it more than its quota per period, so its utilization stays at most 100 %.
+    let app = |name: &'static str, limit: Option<&'static str>| App {
+        name,
+        request: "1",
+        limit,
+        rate: 60.0,
+        concurrency: 8,
+    };
+    let limited = run_node("cpu-metrics-limited", "10ms", &[app("web", Some("1"))]);
+    let free = run_node("cpu-metrics-free", "10ms", &[app("web", None)]);
+    let (a, b) = (
+        mean_of(&limited, "deployment.web.cpu_utilization"),
+        mean_of(&free, "deployment.web.cpu_utilization"),
+    );
+    assert!((a - b).abs() / b < 0.01, "limited {a:.4} vs free {b:.4}");
+    assert!((0.55..0.65).contains(&b), "{b}");
+    let max = column(&limited, "deployment.web.cpu_utilization")
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    assert!(max <= 1.0 + 1e-9, "{max}");
+    let p99 = |out: &RunOutput| out.report.services[0].latency_ms.p99;
+    assert!(
+        p99(&limited) >= p99(&free),
+        "{} vs {}",
+        p99(&limited),
+        p99(&free)
+    );
+    let d = &limited.report.deployments[0];
+    assert!(d.cpu_periods > 0 && d.cpu_throttled_periods > 0, "{d:?}");
 }
