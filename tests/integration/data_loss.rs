@@ -7,24 +7,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{root, scratch};
+use crate::support::{entries, root, scratch, stderr};
 
 /// `kubesim ARGS…` with the repository root as the working directory.
 fn kubesim(args: &[&str]) -> Output {
     crate::support::kubesim(args)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// A one-minute copy of the SimPy peer's scenario in `dir/project/scenario.yaml`.

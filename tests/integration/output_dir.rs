@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::scratch;
+use crate::support::{entries, scratch, stderr};
 
 /// A 1-minute scenario (fast) in `dir/project/`, with a user file beside it.
 fn project(name: &str) -> PathBuf {
@@ -31,20 +31,6 @@ fn run_in(cwd: &Path, scenario: &Path, args: &[&str]) -> Output {
         .current_dir(cwd)
         .output()
         .expect("kubesim runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Sorted entry names of `dir` (hidden ones included: a leftover `.partial` would show).
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn assert_project_intact(dir: &Path) {

@@ -47,6 +47,21 @@ pub fn column(out: &RunOutput, name: &str) -> Vec<(f64, f64)> {
     series.rows.iter().map(|r| (r[0], r[i])).collect()
 }
 
+/// A command's standard error as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Sorted entry names of `dir` (hidden ones included: a leftover `.partial` would show).
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// A fresh, empty directory under the target dir for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);

@@ -407,32 +407,33 @@ static void on_signal(int sig)
     _exit(128 + sig);
 }
 
+/* Prints "cfsload: MESSAGE", cleans up, and exits with `status`. */
+static void leave(int status, const char *fmt, va_list ap) __attribute__((noreturn));
+static void leave(int status, const char *fmt, va_list ap)
+{
+    fputs("cfsload: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+    cleanup_or_wait();
+    _exit(status);
+}
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("cfsload: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    fflush(stderr);
-    cleanup_or_wait();
-    _exit(1);
+    leave(1, fmt, ap);
 }
 
+/* No cgroup can be written here: exit 77, the code for "skipped". */
 static void skip77(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void skip77(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("cfsload: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    fflush(stderr);
-    cleanup_or_wait();
-    _exit(77);
+    leave(77, fmt, ap);
 }
 
 static int is_perm(int e) { e = e < 0 ? -e : e; return e == EACCES || e == EPERM || e == EROFS; }

@@ -158,15 +158,8 @@ fn write_record(dir: &Path, files: Record) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::scratch;
     use super::*;
-
-    fn scratch(name: &str) -> std::path::PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("kubesim-manifest-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 
     fn a_run(dir: &Path) {
         fs::write(dir.join(MARKER), r#"{"kubesim_version": "0", "seed": 1}"#).unwrap();

@@ -424,7 +424,8 @@ pub fn write_junit_file(file: &Path, xml: &str) -> Result<(), OutPathError> {
 mod tests {
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
+    /// A fresh directory for test `name` (shared by run_dir's test modules).
+    pub(super) fn scratch(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("kubesim-run-dir-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
@@ -432,7 +433,8 @@ mod tests {
         dir
     }
 
-    fn names(dir: &Path) -> Vec<String> {
+    /// The sorted names in `dir`.
+    pub(super) fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -414,15 +414,8 @@ fn starts_as_xml(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{names, scratch};
     use super::*;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("kubesim-staging-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
-    }
 
     /// A recorded run of two files in `dir`.
     fn a_run(dir: &Path, report: &str) {
@@ -430,15 +423,6 @@ mod tests {
         fs::write(dir.join(MARKER), r#"{"kubesim_version": "0", "seed": 1}"#).unwrap();
         fs::write(dir.join("report.json"), report).unwrap();
         manifest::record(dir).unwrap();
-    }
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
     }
 
     #[test]
