@@ -313,8 +313,21 @@ pub fn load_any(file: &Path, flags: &SweepFlags) -> Result<SweepSpec, Vec<Diagno
 /// `what` it should be.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T, Diagnostic> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::error(&file, None, "", format!("cannot read {what}: {e}")))?;
+    let cannot =
+        |why: String| Diagnostic::error(&file, None, "", format!("cannot read {what}: {why}"));
+    // A FIFO would block for ever, and a huge file would be read whole: neither is kubesim's.
+    let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(cannot("it is not a regular file".into()));
+    }
+    if meta.len() > MAX_JSON_BYTES {
+        let why = format!(
+            "{} bytes, more than kubesim writes ({MAX_JSON_BYTES})",
+            meta.len()
+        );
+        return Err(cannot(why));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| cannot(e.to_string()))?;
     serde_json::from_str(&text).map_err(|e| {
         let at = Position {
             line: e.line() as u32,
@@ -323,6 +336,10 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Res
         Diagnostic::error(&file, Some(at), "", format!("not {what}: {e}"))
     })
 }
+
+/// The largest JSON file kubesim reads back (a shard of a sweep of a million variants is well
+/// below it).
+pub const MAX_JSON_BYTES: u64 = 1 << 30;
 
 /// Whether `text` holds a `kind: Sweep` document.
 pub fn is_sweep_file(text: &str) -> bool {

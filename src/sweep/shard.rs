@@ -128,16 +128,13 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<VariantRow>), Vec<Diagnostic
             let path = d.join(SHARD_FILE);
             let what = "a kubesim sweep shard (shard.json, from `kubesim sweep --shard`)";
             let shard: ShardFile = read_json(&path, what).map_err(|e| vec![e])?;
-            if shard.schema != SHARD_SCHEMA {
-                let message = format!("schema {:?}, expected {SHARD_SCHEMA:?}", shard.schema);
-                return Err(vec![Diagnostic::error(
-                    &path.display().to_string(),
-                    None,
-                    "",
-                    message,
-                )]);
+            let shown = path.display().to_string();
+            match shard_file_problem(&shard) {
+                Some((field, message)) => {
+                    Err(vec![Diagnostic::error(&shown, None, field, message)])
+                }
+                None => Ok((shown, shard)),
             }
-            Ok((path.display().to_string(), shard))
         })
         .collect::<Result<_, _>>()?;
     check_complete(&shards)?;
@@ -153,10 +150,12 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<VariantRow>), Vec<Diagnostic
             "this sweep is not the one the shards ran (its file, scenario or flags changed since): merge from the directory the shards were started in, with the same files",
         )]);
     }
-    let mut rows: Vec<VariantRow> = shards.into_iter().flat_map(|(_, s)| s.variants).collect();
-    rows.sort_by_key(|r| r.index);
-    let complete =
-        rows.len() == plan.variants.len() && rows.iter().enumerate().all(|(i, r)| r.index == i);
+    let mut rows: Vec<(String, VariantRow)> = (shards.into_iter())
+        .flat_map(|(path, s)| s.variants.into_iter().map(move |r| (path.clone(), r)))
+        .collect();
+    rows.sort_by_key(|(_, r)| r.index);
+    let complete = rows.len() == plan.variants.len()
+        && rows.iter().enumerate().all(|(i, (_, r))| r.index == i);
     if !complete {
         let message = format!(
             "the shards hold {} rows for {} variants: a shard file was changed",
@@ -165,7 +164,83 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(Plan, Vec<VariantRow>), Vec<Diagnostic
         );
         return Err(vec![Diagnostic::error(&file, None, "", message)]);
     }
-    Ok((plan, rows))
+    let damaged: Vec<Diagnostic> = (rows.iter())
+        .filter_map(|(path, row)| {
+            let why = row_problem(&plan, row)?;
+            let field = format!("variants[{}]", row.index);
+            Some(Diagnostic::error(path, None, &field, why))
+        })
+        .collect();
+    if !damaged.is_empty() {
+        return Err(damaged);
+    }
+    Ok((plan, rows.into_iter().map(|(_, r)| r).collect()))
+}
+
+/// The most shards a sweep may be split into (far beyond any cluster's Indexed Job).
+pub const MAX_SHARDS: usize = 100_000;
+
+/// What makes a shard file unusable before it is compared with the others: its format, its
+/// version, a shard count or index that cannot be (a damaged or hand-edited file).
+fn shard_file_problem(shard: &ShardFile) -> Option<(&'static str, String)> {
+    let ours = env!("CARGO_PKG_VERSION");
+    if shard.schema != SHARD_SCHEMA {
+        let message = format!("schema {:?}, expected {SHARD_SCHEMA:?}", shard.schema);
+        return Some(("schema", message));
+    }
+    if shard.kubesim_version != ours {
+        let message = format!(
+            "written by kubesim {}, this is {ours}: run the shards again with this version (the same seeds may give other results in another version)",
+            shard.kubesim_version
+        );
+        return Some(("kubesim_version", message));
+    }
+    if shard.count == 0 || shard.count > MAX_SHARDS {
+        let message = format!(
+            "{} shards: a sweep is split into 1 to {MAX_SHARDS}",
+            shard.count
+        );
+        return Some(("count", message));
+    }
+    if shard.index >= shard.count {
+        let message = format!(
+            "shard {} of {}: shards are 0 to {}",
+            shard.index,
+            shard.count,
+            shard.count - 1
+        );
+        return Some(("index", message));
+    }
+    None
+}
+
+/// What is wrong with a row of a shard: it must be the plan's variant of its index, with a
+/// value per replication of each of the plan's metrics.
+fn row_problem(plan: &Plan, row: &VariantRow) -> Option<String> {
+    let variant = &plan.variants[row.index];
+    if row.id != variant.id || row.values != variant.values || row.overrides != variant.overrides {
+        return Some(format!("is not variant {} of this sweep", variant.id));
+    }
+    if row.seeds != variant.seeds {
+        return Some("its seeds are not the variant's".into());
+    }
+    if row.metrics.len() != plan.columns.len() {
+        return Some(format!(
+            "{} metrics for the sweep's {} columns",
+            row.metrics.len(),
+            plan.columns.len()
+        ));
+    }
+    let replications = variant.seeds.len();
+    let short = row
+        .metrics
+        .iter()
+        .position(|m| m.values.len() != replications)?;
+    Some(format!(
+        "metric {} has {} values for {replications} replications",
+        plan.columns[short].label,
+        row.metrics[short].values.len()
+    ))
 }
 
 /// One shard of each index 0..N, all of the same sweep.
@@ -190,14 +265,18 @@ fn check_complete(shards: &[(String, ShardFile)]) -> Result<(), Vec<Diagnostic>>
             diags.push(Diagnostic::error(path, None, "", message));
         }
     }
-    let missing: Vec<String> = (seen.iter().enumerate())
+    let missing: Vec<usize> = (seen.iter().enumerate())
         .filter(|(_, p)| p.is_none())
-        .map(|(i, _)| i.to_string())
+        .map(|(i, _)| i)
         .collect();
     if diags.is_empty() && !missing.is_empty() {
+        let mut listed: Vec<String> = missing.iter().take(10).map(usize::to_string).collect();
+        if missing.len() > listed.len() {
+            listed.push(format!("and {} more", missing.len() - listed.len()));
+        }
         let message = format!(
             "shard(s) {} of {} are missing: merge needs every shard",
-            missing.join(", "),
+            listed.join(", "),
             first.count
         );
         diags.push(Diagnostic::error("merge", None, "", message));

@@ -9,6 +9,7 @@ mod config;
 mod daemonset;
 mod data_loss;
 mod failures;
+mod hostile;
 mod hpa;
 mod inputs;
 mod jobs;

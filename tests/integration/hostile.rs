@@ -1,0 +1,135 @@
+//! Input that reached the program and crashed or hung it (issue 53, "Crashes and hangs"): damaged
+//! or hand-edited shard files, a FIFO where a file was expected. Each must exit 2 naming the file
+//! and the field, write nothing, and return at once. Each test failed on the build before the
+//! fix (checked).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::support::{entries, kubesim, scratch, stderr};
+
+/// Two shards of a 2-variant sweep of the quickstart (5 minutes), in `dir/shard-0` and `-1`.
+fn two_shards(dir: &Path) -> Vec<PathBuf> {
+    let shards: Vec<PathBuf> = (0..2).map(|i| dir.join(format!("shard-{i}"))).collect();
+    for (i, shard) in shards.iter().enumerate() {
+        let out = kubesim(&[
+            "sweep",
+            "scenarios/quickstart/scenario.yaml",
+            "--set",
+            "duration=5m",
+            "--axis",
+            "hpa/web:spec.minReplicas=[2, 3]",
+            "--no-plots",
+            "--shard",
+            &format!("{i}/2"),
+            "--out",
+            shard.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    shards
+}
+
+fn merge(shards: &[PathBuf], out: &Path) -> Output {
+    let mut args = vec!["sweep".to_string(), "merge".into()];
+    args.extend(shards.iter().map(|d| d.display().to_string()));
+    args.extend(["--out".into(), out.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    kubesim(&args)
+}
+
+/// Rewrites a shard's shard.json through `edit` (on its JSON value).
+fn damage(shard: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    let path = shard.join("shard.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut value);
+    fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+}
+
+#[test]
+fn a_damaged_shard_file_is_refused_with_its_field() {
+    let dir = scratch("hostile-shards");
+    // The first shard's count sizes the merge's bookkeeping; rows are checked in every shard.
+    let cases: [(&str, &dyn Fn(&mut serde_json::Value), &str); 6] = [
+        // 2^64 − 1 shards: a capacity overflow; 10^12: an 8 TB allocation; 10^8 on both: a
+        // message of gigabytes. Each is now a count out of range.
+        (
+            "count",
+            &|v| v["count"] = serde_json::json!(u64::MAX),
+            "count: 18446744073709551615 shards",
+        ),
+        (
+            "count-huge",
+            &|v| v["count"] = serde_json::json!(1_000_000_000_000u64),
+            "a sweep is split into 1 to 100000",
+        ),
+        (
+            "index",
+            &|v| v["index"] = serde_json::json!(7),
+            "index: shard 7 of 2",
+        ),
+        // A row with fewer metrics than the sweep's columns: an index out of bounds.
+        (
+            "metrics",
+            &|v| {
+                let metrics = v["variants"][0]["metrics"].as_array_mut().unwrap();
+                metrics.truncate(2);
+            },
+            "variants[1]: 2 metrics for the sweep's",
+        ),
+        (
+            "values",
+            &|v| {
+                let values = v["variants"][0]["metrics"][0]["values"]
+                    .as_array_mut()
+                    .unwrap();
+                values.clear();
+            },
+            "has 0 values for 1 replications",
+        ),
+        (
+            "version",
+            &|v| v["kubesim_version"] = serde_json::json!("0.0.1"),
+            "kubesim_version: written by kubesim 0.0.1",
+        ),
+    ];
+    for (name, edit, needle) in cases {
+        let case = dir.join(name);
+        fs::create_dir_all(&case).unwrap();
+        let shards = two_shards(&case);
+        let damaged = if needle.starts_with("variants") || needle.starts_with("has") {
+            1
+        } else {
+            0
+        };
+        damage(&shards[damaged], edit);
+        let out = merge(&shards, &case.join("merged"));
+        let err = stderr(&out);
+        let file = format!("shard-{damaged}/shard.json");
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(&file) && err.contains(needle), "{name}: {err}");
+        assert!(!case.join("merged").exists(), "{name}: nothing is written");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_where_a_shard_file_should_be_is_refused_at_once() {
+    // Opening a FIFO for reading blocks until a writer comes: for ever, here.
+    let dir = scratch("hostile-fifo");
+    let shards = two_shards(&dir);
+    let fifo = shards[0].join("shard.json");
+    fs::remove_file(&fifo).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = merge(&shards, &dir.join("merged"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("it is not a regular file"), "{err}");
+    assert_eq!(entries(&dir), ["shard-0", "shard-1"]);
+}
