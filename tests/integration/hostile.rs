@@ -39,6 +39,9 @@ fn merge(shards: &[PathBuf], out: &Path) -> Output {
     kubesim(&args)
 }
 
+/// A change made to a shard file's JSON.
+type Damage = dyn Fn(&mut serde_json::Value);
+
 /// Rewrites a shard's shard.json through `edit` (on its JSON value).
 fn damage(shard: &Path, edit: impl Fn(&mut serde_json::Value)) {
     let path = shard.join("shard.json");
@@ -52,7 +55,7 @@ fn damage(shard: &Path, edit: impl Fn(&mut serde_json::Value)) {
 fn a_damaged_shard_file_is_refused_with_its_field() {
     let dir = scratch("hostile-shards");
     // The first shard's count sizes the merge's bookkeeping; rows are checked in every shard.
-    let cases: [(&str, &dyn Fn(&mut serde_json::Value), &str); 6] = [
+    let cases: [(&str, &Damage, &str); 6] = [
         // 2^64 − 1 shards: a capacity overflow; 10^12: an 8 TB allocation; 10^8 on both: a
         // message of gigabytes. Each is now a count out of range.
         (
