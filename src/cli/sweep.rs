@@ -78,7 +78,8 @@ pub struct Args {
     pub keep_runs: bool,
     #[command(flatten)]
     pub rendering: super::run::Rendering,
-    /// Worker threads [default: RAYON_NUM_THREADS, else one per core].
+    /// Worker threads [default: RAYON_NUM_THREADS, else one per core]; never more than the
+    /// runs to do, nor 8 per core.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Run only shard I of N (0 ≤ I < N: the variants whose index is I mod N) and write its
@@ -189,6 +190,13 @@ pub struct JobArgs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    // Planning checks variants on rayon's global pool, which would otherwise take its size from
+    // RAYON_NUM_THREADS unchecked (a million threads): one per core. The runs get a pool of
+    // their own (`worker_count`).
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(cores)
+        .build_global();
     match (&args.action, &args.file) {
         (Some(Action::Merge(m)), _) => merge(m),
         (Some(Action::Job(j)), _) => job(j),
@@ -217,17 +225,20 @@ fn sweep(args: &Args, file: &Path) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
+    let (indices, workers) = match work_of(args, &plan, shard) {
+        Ok(work) => work,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
     let requested = (args.out.clone()).unwrap_or_else(|| default_out(&plan, shard));
     let Some(out_dir) = super::checked_out_dir(&requested, &[file, &plan.spec.scenario], &[])
     else {
         return Ok(Status::BadInput);
     };
     let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
-    let indices = match shard {
-        Some(s) => s.variants(&plan),
-        None => (0..plan.variants.len()).collect(),
-    };
-    let ran = execute(args, &plan, &indices, staging.path())
+    let ran = execute(args, &plan, &indices, workers, staging.path())
         .map_err(|e| staging.io_error(e))
         .context(NOT_WRITTEN)?;
     let info = sweep_info(&plan, indices.len(), Some(&ran));
@@ -298,8 +309,14 @@ fn report_done(plan: &Plan, ran: &Ran, written: &Path, shard: Option<Shard>) {
 }
 
 /// Runs the variants at `indices` (keeping their runs under `dir` if asked) on the thread pool.
-fn execute(args: &Args, plan: &Plan, indices: &[usize], dir: &Path) -> std::io::Result<Ran> {
-    let pool = thread_pool(args.threads).map_err(std::io::Error::other)?;
+fn execute(
+    args: &Args,
+    plan: &Plan,
+    indices: &[usize],
+    workers: usize,
+    dir: &Path,
+) -> std::io::Result<Ran> {
+    let pool = thread_pool(workers).map_err(std::io::Error::other)?;
     let kept_runs = dir.join(KEPT_RUNS);
     if args.keep_runs {
         std::fs::create_dir(&kept_runs)?;
@@ -319,6 +336,19 @@ fn execute(args: &Args, plan: &Plan, indices: &[usize], dir: &Path) -> std::io::
         wall,
         threads: pool.current_num_threads(),
     })
+}
+
+/// The variants this sweep (or shard) runs, and on how many worker threads.
+fn work_of(args: &Args, plan: &Plan, shard: Option<Shard>) -> Result<(Vec<usize>, usize), String> {
+    let indices: Vec<usize> = match shard {
+        Some(s) => s.variants(plan),
+        None => (0..plan.variants.len()).collect(),
+    };
+    let runs = indices
+        .len()
+        .saturating_mul(plan.spec.replications as usize);
+    let env = std::env::var("RAYON_NUM_THREADS").ok();
+    Ok((indices, worker_count(args.threads, env, runs)?))
 }
 
 /// The sweep's `run.json`; `ran`: how its runs went (none for a merge).
@@ -489,13 +519,34 @@ fn flag_args(s: &SweepArgs) -> Vec<String> {
     out
 }
 
-fn thread_pool(threads: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        anyhow::ensure!(n >= 1, "--threads must be at least 1");
-        builder = builder.num_threads(n);
-    }
-    builder.build().context("cannot start the worker threads")
+fn thread_pool(workers: usize) -> anyhow::Result<rayon::ThreadPool> {
+    (rayon::ThreadPoolBuilder::new().num_threads(workers))
+        .build()
+        .context("cannot start the worker threads")
+}
+
+/// The most worker threads per core: more only wait for a core, each with a run in memory.
+const WORKERS_PER_CORE: usize = 8;
+
+/// How many worker threads run `runs` runs: `--threads`, else `RAYON_NUM_THREADS` (`env`),
+/// else one per core; at most the runs to do and [`WORKERS_PER_CORE`] per core.
+fn worker_count(flag: Option<usize>, env: Option<String>, runs: usize) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let asked = match (flag, env) {
+        (Some(0), _) => return Err("--threads must be at least 1".into()),
+        (Some(n), _) => n,
+        (None, Some(text)) => match text.trim().parse::<usize>() {
+            Ok(0) => cores, // rayon's meaning: one per core
+            Ok(n) => n,
+            Err(_) => {
+                return Err(format!(
+                    "RAYON_NUM_THREADS={text:?} is not a number of threads"
+                ));
+            }
+        },
+        (None, None) => cores,
+    };
+    Ok(asked.min(runs.max(1)).min(cores * WORKERS_PER_CORE))
 }
 
 fn progress_bar(runs: u64, name: &str) -> ProgressBar {

@@ -136,3 +136,64 @@ fn a_fifo_where_a_shard_file_should_be_is_refused_at_once() {
     assert!(err.contains("it is not a regular file"), "{err}");
     assert_eq!(entries(&dir), ["shard-0", "shard-1"]);
 }
+
+/// `kubesim sweep` of a 2-variant quickstart sweep into `out`, with `threads` and the
+/// environment's RAYON_NUM_THREADS set to `env`.
+fn sweep_with(out: &Path, threads: Option<&str>, env: Option<&str>) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kubesim"));
+    command
+        .args([
+            "sweep",
+            "scenarios/quickstart/scenario.yaml",
+            "--set",
+            "duration=5m",
+        ])
+        .args([
+            "--axis",
+            "hpa/web:spec.minReplicas=[2, 3]",
+            "--no-plots",
+            "-q",
+            "--out",
+        ])
+        .arg(out)
+        .current_dir(crate::support::root());
+    if let Some(n) = threads {
+        command.args(["--threads", n]);
+    }
+    match env {
+        Some(value) => command.env("RAYON_NUM_THREADS", value),
+        None => command.env_remove("RAYON_NUM_THREADS"),
+    };
+    command.output().unwrap()
+}
+
+#[test]
+fn worker_threads_are_checked_and_capped() {
+    let dir = scratch("hostile-threads");
+    // --threads 0: blamed on --threads, once, before anything is written.
+    let out = sweep_with(&dir.join("zero"), Some("0"), None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim(), "error: --threads must be at least 1");
+    // RAYON_NUM_THREADS that is not a number is named; one of a million spawned threads for
+    // seconds, then panicked: now the workers are capped at the 2 runs to do.
+    let out = sweep_with(&dir.join("garbage"), None, Some("lots"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("RAYON_NUM_THREADS=\"lots\""),
+        "{}",
+        stderr(&out)
+    );
+    for (name, threads, env) in [
+        ("env", None, Some("1000000")),
+        ("flag", Some("100000"), None),
+    ] {
+        let out = sweep_with(&dir.join(name), threads, env);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        let info: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.join(name).join("run.json")).unwrap())
+                .unwrap();
+        assert!(info["threads"].as_u64().unwrap() <= 2, "{name}: {info}");
+    }
+    assert_eq!(entries(&dir), ["env", "flag"]);
+}
