@@ -25,11 +25,16 @@ pub struct Args {
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     pub pod: Option<String>,
     /// With --pod and no NAME: how many pods to list.
-    #[arg(long, default_value_t = 20, requires = "pod")]
+    #[arg(
+        long,
+        default_value_t = 20,
+        requires = "pod",
+        allow_negative_numbers = true
+    )]
     pub limit: usize,
     /// Explain the sync at (or last before) this simulated time: `HH:MM[:SS]` or a duration
     /// such as `12m15s`.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub at: Option<String>,
     /// Show every sync, not only those that changed replicas or were stabilized or limited.
     #[arg(long, conflicts_with = "at")]
@@ -104,17 +109,42 @@ fn explain_pod(scenario: &Scenario, name: &str, limit: usize) -> anyhow::Result<
     }
 }
 
-/// `HH:MM[:SS]` or a Go duration, as seconds since the start.
+/// `HH:MM[:SS]` or a Go duration, as seconds since the start. Hours are whole (any number of
+/// them, within the run's clock), minutes and seconds whole below 60 (seconds may have a
+/// fraction).
 fn parse_time(text: &str) -> anyhow::Result<f64> {
     if let Ok(d) = parse_duration(text) {
         return Ok(d.as_secs_f64());
     }
+    let bad = || {
+        anyhow::anyhow!(
+            "--at {text:?}: expected HH:MM[:SS] (minutes and seconds below 60) or a duration such as 12m15s"
+        )
+    };
     let parts: Vec<&str> = text.split(':').collect();
-    let numbers: Option<Vec<f64>> = parts.iter().map(|p| p.parse::<f64>().ok()).collect();
-    match (parts.len(), numbers) {
-        (2 | 3, Some(n)) => Ok(n[0] * 3600.0 + n[1] * 60.0 + n.get(2).copied().unwrap_or(0.0)),
-        _ => bail!("--at {text:?}: expected HH:MM[:SS] or a duration such as 12m15s"),
+    if !(2..=3).contains(&parts.len()) {
+        return Err(bad());
     }
+    let whole = |p: &str| {
+        (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u64>().ok())
+            .flatten()
+    };
+    let (Some(hours), Some(minutes)) = (whole(parts[0]), whole(parts[1])) else {
+        return Err(bad());
+    };
+    let seconds = match parts.get(2) {
+        None => 0.0,
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit() || b == b'.') && !p.is_empty() => {
+            p.parse::<f64>().map_err(|_| bad())?
+        }
+        Some(_) => return Err(bad()),
+    };
+    // A clock of more than a million hours is beyond any run (114 years).
+    if minutes >= 60 || seconds >= 60.0 || hours > 1_000_000 {
+        return Err(bad());
+    }
+    Ok(hours as f64 * 3600.0 + minutes as f64 * 60.0 + seconds)
 }
 
 #[cfg(test)]
@@ -126,6 +156,19 @@ mod tests {
         assert_eq!(parse_time("12m15s").unwrap(), 735.0);
         assert_eq!(parse_time("00:12:15").unwrap(), 735.0);
         assert_eq!(parse_time("1:30").unwrap(), 5400.0);
+        assert_eq!(parse_time("00:00:07.5").unwrap(), 7.5);
         assert!(parse_time("noon").is_err());
+        // Not clock times: minutes or seconds of 60 and more, signs, absurd hours.
+        for text in [
+            "25:99",
+            "00:-5",
+            "99999999999999999999:00",
+            "1:2:60",
+            "-1:00",
+            "1:",
+            ":5",
+        ] {
+            assert!(parse_time(text).is_err(), "{text}");
+        }
     }
 }

@@ -24,7 +24,7 @@ pub struct Args {
     pub run_dir: PathBuf,
     /// The simulated instant, as a duration from the start (`90s`, `1h30m`); after every
     /// change at that instant. Default: the end of the run.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub at: Option<String>,
     /// Output format: a table (default), `wide` (more columns), `yaml` or `json` (a List of
     /// Kubernetes objects).

@@ -160,7 +160,7 @@ fn install_signal_handler() {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ScenarioOptions {
     /// Seed for every random stream (overrides spec.seed).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Override a field before validation. A scenario field: `--set duration=30m`,
     /// `--set 'workloads[0].concurrency=8'` (the `spec.` prefix may be omitted). A manifest

@@ -80,15 +80,20 @@ pub struct Args {
     pub rendering: super::run::Rendering,
     /// Worker threads [default: RAYON_NUM_THREADS, else one per core]; never more than the
     /// runs to do, nor 8 per core.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// Run only shard I of N (0 ≤ I < N: the variants whose index is I mod N) and write its
     /// shard.json, for `kubesim sweep merge`.
-    #[arg(long, value_name = "I/N", conflicts_with = "shards")]
+    #[arg(
+        long,
+        value_name = "I/N",
+        conflicts_with = "shards",
+        allow_hyphen_values = true
+    )]
     pub shard: Option<String>,
     /// Run one of N shards, I taken from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) or
     /// SLURM_ARRAY_TASK_ID (a Slurm job array).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub shards: Option<usize>,
 }
 
@@ -106,7 +111,7 @@ pub struct SweepArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Runs of each variant, each with its own seed [default: the sweep's, else 1].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub replications: Option<u32>,
     /// The metric to minimize, e.g. cost.total or service/web:latency.p99 [default: cost.total].
     #[arg(long, value_name = "METRIC", conflicts_with = "maximize")]
@@ -165,10 +170,10 @@ pub struct JobArgs {
     /// The sweep (or scenario) file, as the image's working directory names it.
     pub file: PathBuf,
     /// Shards: the Job's completions.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub shards: usize,
     /// Shards running at once [default: all].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub parallelism: Option<usize>,
     /// The image (built from the repository's Dockerfile, with the sweep's files in it).
     #[arg(long, default_value = "kubesim:latest")]

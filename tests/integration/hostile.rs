@@ -197,3 +197,33 @@ fn worker_threads_are_checked_and_capped() {
     }
     assert_eq!(entries(&dir), ["env", "flag"]);
 }
+
+#[test]
+fn a_negative_or_impossible_value_is_blamed_on_its_flag() {
+    // clap took "-1" for a flag ("unexpected argument '-1'", no flag named); explain --at took
+    // clock times that are not clock times.
+    let quickstart = "scenarios/quickstart/scenario.yaml";
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["sweep", quickstart, "--replications", "-1"],
+            "--replications",
+        ),
+        (&["sweep", quickstart, "--shard", "-1/4"], "--shard"),
+        (&["run", quickstart, "--seed", "-5"], "--seed"),
+        (&["explain", quickstart, "--at", "-1s"], "--at \"-1s\""),
+        (&["explain", quickstart, "--at", "25:99"], "--at \"25:99\""),
+        (
+            &["explain", quickstart, "--at", "99999999999999999999:00"],
+            "--at",
+        ),
+    ];
+    for (args, flag) in cases {
+        let out = kubesim(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && !err.contains("unexpected argument"),
+            "{args:?}: {err}"
+        );
+    }
+}
