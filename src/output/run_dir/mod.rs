@@ -1,16 +1,16 @@
 //! Where a run's files may go, and how they get there without harming anything else.
 //!
-//! kubesim replaces a directory only when it wrote that directory itself: it is empty, or it
-//! holds nothing but the files of an earlier run, each still as that run's `run.json` records
-//! it (name, size, SHA-256: the `manifest` module). It never treats the working directory, the scenario's
+//! kubesim replaces a directory only when it wrote that directory itself: it is empty, or it holds
+//! nothing but the files of an earlier run, each still as that run's `run.json` records it (name,
+//! size, SHA-256: the `manifest` module). It never treats the working directory, the scenario's
 //! folder, a parent of either, or a directory the command reads (or anything inside one) as an
 //! output directory. Files are written into a fresh hidden sibling that takes the output
-//! directory's place in one step (the `staging` module): whenever the process dies, the output directory
-//! is the earlier run or the new one, and the next kubesim to write there removes what a
-//! killed one left. On an error, and on SIGINT/SIGTERM (the command line calls
-//! [`abandon_staging`] from its signal handler), the sibling is removed. Removal deletes only the
-//! file names kubesim writes, then the emptied directory, so a file that appears there by other
-//! hands is never deleted.
+//! directory's place in one step (the `staging` module): whenever the process dies, the output
+//! directory is the earlier run or the new one, and the next kubesim to write there removes what a
+//! killed one left. On an error, and on SIGINT/SIGTERM (the command line calls [`abandon_staging`]
+//! from its signal handler), the sibling is removed. Removal deletes only the file names kubesim
+//! writes, then the emptied directory, so a file that appears there by other hands is never
+//! deleted.
 //!
 //! This module does no simulation; it answers "may I write here" and performs the write.
 
