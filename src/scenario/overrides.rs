@@ -104,6 +104,15 @@ pub fn error(index: usize, message: impl Into<String>) -> Diagnostic {
     Diagnostic::error("--set", Some(position_of(index)), "", message)
 }
 
+/// An assignment as shown in a message: whole up to 200 characters, else its start and how long
+/// it is.
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}… ({} characters)", &text[..cut], text.chars().count()),
+    }
+}
+
 /// Gives diagnostics about overridden values to their `--set`: `--set duration=abc:
 /// spec.duration: …` instead of a line of the scenario file that does not say `abc`.
 pub fn attribute(diags: &mut [Diagnostic], assignments: &[String]) {
@@ -112,7 +121,7 @@ pub fn attribute(diags: &mut [Diagnostic], assignments: &[String]) {
             continue;
         };
         if let Some(text) = assignments.get((p.column as usize).wrapping_sub(1)) {
-            d.file = format!("--set {text}");
+            d.file = format!("--set {}", shortened(text));
             d.position = None;
             promote_unknown_field(d);
         }
@@ -164,8 +173,19 @@ fn scenario_path(path: &str) -> Result<String, String> {
     })
 }
 
-/// A path must name a field: no empty segment (`spec..x`, a leading or trailing dot).
+/// The deepest field path a `--set` may name: deeper than any manifest (a path of tens of
+/// thousands of segments built as deep a document, and overflowed the stack).
+const MAX_PATH_SEGMENTS: usize = 64;
+
+/// A path must name a field: no empty segment (`spec..x`, a leading or trailing dot), and no
+/// deeper than [`MAX_PATH_SEGMENTS`].
 fn check_path(path: &str) -> Result<(), String> {
+    let segments = path.split('.').count() + path.matches('[').count();
+    if segments > MAX_PATH_SEGMENTS {
+        return Err(format!(
+            "a field path of {segments} keys and list items: at most {MAX_PATH_SEGMENTS}"
+        ));
+    }
     let bad = path.is_empty()
         || path.split('.').any(|segment| {
             let key = segment.split('[').next().unwrap_or("");

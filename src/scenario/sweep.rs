@@ -779,12 +779,15 @@ fn range_values(
     if to < from {
         return Err(format!("`to` ({to}) is below `from` ({from})"));
     }
-    let count = ((to - from) / step + 1e-9).floor() as u64 + 1;
-    if count > MAX_RANGE_VALUES {
+    // Counted in floating point first: a count of 2^64 or more must not wrap to 0.
+    let steps = ((to - from) / step + 1e-9).floor();
+    if steps + 1.0 > MAX_RANGE_VALUES as f64 {
         return Err(format!(
-            "the range has {count} values, more than {MAX_RANGE_VALUES}"
+            "the range has {} values, more than {MAX_RANGE_VALUES}",
+            super::validate::shown_number(steps + 1.0)
         ));
     }
+    let count = steps as u64 + 1;
     let whole = [from, to, step]
         .iter()
         .all(|x| x.fract() == 0.0 && x.abs() < 9e15);

@@ -487,7 +487,7 @@ pub(super) fn resolve_priority<T>(
 }
 
 /// A number as a person would write it: plain, or in exponent form when very large or small.
-fn shown_number(x: f64) -> String {
+pub(crate) fn shown_number(x: f64) -> String {
     if x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
         return format!("{x}");
     }

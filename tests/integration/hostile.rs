@@ -227,3 +227,27 @@ fn a_negative_or_impossible_value_is_blamed_on_its_flag() {
         );
     }
 }
+
+#[test]
+fn a_set_path_too_deep_and_a_range_too_long_are_errors() {
+    // 60 000 segments overflowed the stack; a range of 2^64 values or more wrapped its count
+    // to 0: "ran 0 variants", exit 0.
+    let deep = format!("{}=1", vec!["a"; 60_000].join("."));
+    let out = kubesim(&["run", "scenarios/quickstart/scenario.yaml", "--set", &deep]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", &err[..err.len().min(300)]);
+    assert!(err.contains("a field path of 60000 keys and list items: at most 64"));
+    assert!(
+        err.len() < 1_000,
+        "the message does not repeat the whole path"
+    );
+    let out = kubesim(&[
+        "sweep",
+        "scenarios/quickstart/scenario.yaml",
+        "--axis",
+        "hpa/web:spec.minReplicas=0..18446744073709551616",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the range has 1.84e19 values"), "{err}");
+}
