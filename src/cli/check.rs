@@ -33,6 +33,10 @@ pub struct Args {
     /// `cost=5%` (the default).
     #[arg(long, value_name = "METRIC=PCT", requires = "baseline")]
     pub tolerance: Vec<String>,
+    /// With a directory of runs as --baseline: a scenario without a run there is not compared
+    /// (a note) instead of an error — for the first run of a new scenario.
+    #[arg(long, requires = "baseline")]
+    pub allow_missing_baseline: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
@@ -80,14 +84,16 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             }
         }
         let changes = match &args.baseline {
-            Some(base) => match compare_with(base, report, &tolerances) {
-                Ok(changes) => changes,
-                Err(e) => {
-                    eprintln!("error: --baseline {e}");
-                    status = Status::BadInput;
-                    Vec::new()
+            Some(base) => {
+                match compare_with(base, report, &tolerances, args.allow_missing_baseline) {
+                    Ok(changes) => changes,
+                    Err(e) => {
+                        eprintln!("error: --baseline {e}");
+                        status = Status::BadInput;
+                        Vec::new()
+                    }
                 }
-            },
+            }
             None => Vec::new(),
         };
         if changes.iter().any(|c| c.regressed) && status == Status::Success {
@@ -123,6 +129,33 @@ fn tolerances(args: &Args) -> Option<Tolerances> {
     Some(tolerances)
 }
 
+/// The baseline report at `file`: a regular file of at most 256 MiB holding a kubesim report
+/// whose compared fields have their types.
+fn read_baseline(file: &Path) -> Result<serde_json::Value, String> {
+    let shown = file.display();
+    let meta = std::fs::metadata(file).map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    if meta.len() > 256 << 20 {
+        return Err(format!(
+            "{shown}: {} bytes, larger than any report",
+            meta.len()
+        ));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{shown}: {e}"))?;
+    let old: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
+    let schema = kubesim::metrics::report::SCHEMA;
+    if old["schema"].as_str() != Some(schema) {
+        return Err(format!(
+            "{shown}: not a kubesim report (\"schema\": \"{schema}\")"
+        ));
+    }
+    baseline::check_shape(&old).map_err(|e| format!("{shown}: {e}"))?;
+    Ok(old)
+}
+
 /// A baseline must exist; a single report (a file, or a run directory) serves one scenario.
 fn check_baseline_path(path: &Path, scenarios: usize) -> Result<(), String> {
     let single = path.is_file() || path.join("report.json").is_file();
@@ -137,20 +170,22 @@ fn check_baseline_path(path: &Path, scenarios: usize) -> Result<(), String> {
     }
 }
 
-/// Compares a run with its baseline and prints the table; no baseline for this scenario in a
-/// directory of runs is a note, not an error.
+/// Compares a run with its baseline and prints the table. A baseline that cannot be read (not
+/// a regular file, too large, not a kubesim report, a field of the wrong type) is an error; so
+/// is a scenario without a run in a directory of runs, unless `allow_missing`.
 fn compare_with(
     base: &Path,
     report: &kubesim::metrics::Report,
     t: &Tolerances,
+    allow_missing: bool,
 ) -> Result<Vec<Change>, String> {
     let file = if base.is_file() {
         base.to_path_buf()
-    } else if base.join("report.json").is_file() {
+    } else if base.join("report.json").exists() {
         base.join("report.json")
     } else {
         let file = base.join(&report.scenario).join("report.json");
-        if !file.is_file() {
+        if !file.exists() && allow_missing {
             super::status_line(format!(
                 "note: no baseline for {} ({} does not exist): not compared",
                 report.scenario,
@@ -160,16 +195,7 @@ fn compare_with(
         }
         file
     };
-    let shown = file.display();
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("{shown}: {e}"))?;
-    let old: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
-    let schema = kubesim::metrics::report::SCHEMA;
-    if old["schema"].as_str() != Some(schema) {
-        return Err(format!(
-            "{shown}: not a kubesim report (\"schema\": \"{schema}\")"
-        ));
-    }
+    let old = read_baseline(&file)?;
     let new = serde_json::to_value(report).expect("reports always serialize");
     let changes = baseline::compare(&old, &new, t);
     let table = summary::baseline(&report.scenario, &changes);

@@ -167,6 +167,40 @@ impl Change {
     }
 }
 
+/// Whether `report` has every field [`compare`] reads, of its type (a number, or null where a
+/// report may have none); else the path of the first that does not and what is wrong. A
+/// baseline that cannot be read must fail a CI gate, not pass it with nothing compared.
+pub fn check_shape(report: &Value) -> Result<(), String> {
+    let number = |v: &Value, path: &str| -> Result<(), String> {
+        match v {
+            Value::Number(_) | Value::Null => Ok(()),
+            other => Err(format!("{path}: {other} is not a number")),
+        }
+    };
+    let Some(services) = report["services"].as_array() else {
+        return Err("services: missing, or not a list".into());
+    };
+    for (i, s) in services.iter().enumerate() {
+        if !s["name"].is_string() {
+            return Err(format!("services[{i}].name: missing, or not a name"));
+        }
+        if !s["requests"].is_u64() {
+            return Err(format!("services[{i}].requests: missing, or not a count"));
+        }
+        for p in PERCENTILES {
+            number(
+                &s["latency_ms"][p],
+                &format!("services[{i}].latency_ms.{p}"),
+            )?;
+        }
+        number(&s["availability"], &format!("services[{i}].availability"))?;
+    }
+    for key in ["availability", "cost_usd"] {
+        number(&report["totals"][key], &format!("totals.{key}"))?;
+    }
+    Ok(())
+}
+
 /// Compares two reports (as JSON). Services are matched by name; one missing from either side,
 /// or without requests in either, is not compared.
 pub fn compare(old: &Value, new: &Value, tolerances: &Tolerances) -> Vec<Change> {

@@ -251,3 +251,67 @@ fn a_set_path_too_deep_and_a_range_too_long_are_errors() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("the range has 1.84e19 values"), "{err}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_baseline_that_cannot_be_read_fails_the_gate() {
+    // Each passed with at most a note (nothing with -q): a CI gate passing on a broken baseline.
+    let dir = scratch("hostile-baseline");
+    let base = dir.join("base");
+    let out = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--set",
+        "duration=10m",
+        "--no-plots",
+        "--out",
+        base.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = fs::read_to_string(base.join("report.json")).unwrap();
+    let check = |baseline: &Path| {
+        kubesim(&[
+            "check",
+            "scenarios/quickstart/scenario.yaml",
+            "--set",
+            "duration=10m",
+            "-q",
+            "--baseline",
+            baseline.to_str().unwrap(),
+        ])
+    };
+    // Latencies as strings.
+    let mut value: serde_json::Value = serde_json::from_str(&report).unwrap();
+    value["services"][0]["latency_ms"]["p99"] = serde_json::json!("12");
+    let strings = dir.join("strings.json");
+    fs::write(&strings, value.to_string()).unwrap();
+    // report.json a directory, or a FIFO, in a run directory.
+    let as_dir = dir.join("as-dir");
+    fs::create_dir_all(as_dir.join("report.json")).unwrap();
+    let as_fifo = dir.join("as-fifo");
+    fs::create_dir_all(&as_fifo).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(as_fifo.join("report.json"))
+        .status();
+    assert!(made.unwrap().success());
+    for (baseline, needle) in [
+        (
+            strings.as_path(),
+            "services[0].latency_ms.p99: \"12\" is not a number",
+        ),
+        (as_dir.as_path(), "as-dir/report.json: not a regular file"),
+        (as_fifo.as_path(), "as-fifo/report.json: not a regular file"),
+        (dir.join("nowhere").as_path(), "no such file"),
+    ] {
+        let out = check(baseline);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", baseline.display());
+        assert!(
+            err.to_lowercase().contains(&needle.to_lowercase()),
+            "{}: {err}",
+            baseline.display()
+        );
+    }
+    // The intact baseline passes.
+    assert_eq!(check(&base).status.code(), Some(0));
+}

@@ -281,15 +281,30 @@ fn a_directory_of_runs_is_a_baseline_per_scenario() {
         dir.join("quickstart").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let check = kubesim(&[
-        "check",
-        "scenarios/quickstart/scenario.yaml",
-        "scenarios/simpy-peer/scenario.yaml",
-        "--baseline",
-        dir.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&check.stderr);
-    assert_eq!(check.status.code(), Some(0), "{stderr}");
+    let check = |allow: bool| {
+        let mut args = vec![
+            "check",
+            "scenarios/quickstart/scenario.yaml",
+            "scenarios/simpy-peer/scenario.yaml",
+            "--baseline",
+            dir.to_str().unwrap(),
+        ];
+        if allow {
+            args.push("--allow-missing-baseline");
+        }
+        kubesim(&args)
+    };
+    // simpy-peer has no run there: an error, unless a missing one is allowed.
+    let out = check(false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("simpy-peer/report.json: No such file"),
+        "{stderr}"
+    );
+    let out = check(true);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("no baseline for simpy-peer"), "{stderr}");
-    assert!(String::from_utf8_lossy(&check.stdout).contains("quickstart vs baseline"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("quickstart vs baseline"));
 }
