@@ -423,11 +423,42 @@ fn finish(
 ) -> Result<SweepSpec, Vec<Diagnostic>> {
     if let Some(spec) = &spec {
         check_size(spec, &mut diags);
+        check_distinct_axes(spec, &mut diags);
     }
     diag::sort(&mut diags);
     match spec {
         Some(spec) if !diags.iter().any(Diagnostic::is_error) => Ok(spec),
         _ => Err(diags),
+    }
+}
+
+/// Each target is varied by one axis (a later one would silently override the earlier in every
+/// variant), and each axis has a column name of its own (`sweep.csv` would get two alike).
+fn check_distinct_axes(spec: &SweepSpec, diags: &mut Vec<Diagnostic>) {
+    for (i, axis) in spec.axes.iter().enumerate() {
+        let earlier = &spec.axes[..i];
+        let before = diags.len();
+        for (target, origin) in axis.targets.iter().zip(&axis.target_origins) {
+            if earlier.iter().any(|a| a.targets.contains(target)) {
+                let message = format!(
+                    "{target} is varied by an earlier axis already: vary it once (join targets varied together into one axis)"
+                );
+                diags.push(origin.error(message));
+            }
+        }
+        let named_alike = earlier.iter().find(|a| a.name == axis.name);
+        if let (Some(first), true) = (named_alike, diags.len() == before) {
+            let origin = axis.target_origins.first();
+            let message = format!(
+                "the axis name {:?} is taken by an earlier axis ({}): name each axis apart",
+                axis.name,
+                first.targets.join(", ")
+            );
+            diags.push(match origin {
+                Some(o) => o.error(message),
+                None => Diagnostic::error("sweep", None, "", message),
+            });
+        }
     }
 }
 

@@ -315,3 +315,22 @@ fn a_baseline_that_cannot_be_read_fails_the_gate() {
     // The intact baseline passes.
     assert_eq!(check(&base).status.code(), Some(0));
 }
+
+#[test]
+fn a_target_varied_by_two_axes_is_an_error() {
+    // The later axis silently overrode the earlier, and sweep.csv got two columns of one name.
+    let out = kubesim(&[
+        "sweep",
+        "scenarios/quickstart/scenario.yaml",
+        "--axis",
+        "hpa/web:spec.minReplicas=[2, 3]",
+        "--axis",
+        "hpa/web:spec.minReplicas=[4, 5]",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--axis hpa/web:spec.minReplicas=[4, 5]: hpa/web:spec.minReplicas is varied by an earlier axis already"),
+        "{err}"
+    );
+}
