@@ -5,6 +5,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::read::{MAX_INPUT_BYTES, ReadError, read_text};
+
 /// The extensions of the files a folder contributes.
 const EXTENSIONS: [&str; 3] = ["yaml", "yml", "json"];
 
@@ -55,14 +57,21 @@ pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
-/// A manifest file's text, or standard input's for `-`.
-pub fn read_manifest_text(path: &Path) -> std::io::Result<String> {
+/// A manifest file's text (a regular file of at most [`MAX_INPUT_BYTES`]), or standard
+/// input's for `-` (read to the same bound).
+pub fn read_manifest_text(path: &Path) -> Result<String, ReadError> {
     if is_stdin(path) {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
+        let read = std::io::stdin()
+            .take(MAX_INPUT_BYTES + 1)
+            .read_to_string(&mut text)?;
+        if read as u64 > MAX_INPUT_BYTES {
+            let (size, max) = (read as u64, MAX_INPUT_BYTES);
+            return Err(ReadError::TooLarge { size, max });
+        }
         return Ok(text);
     }
-    std::fs::read_to_string(path)
+    read_text(path, MAX_INPUT_BYTES)
 }
 
 /// The name a manifest file's diagnostics carry.

@@ -28,6 +28,7 @@ pub(crate) mod priority;
 pub(crate) mod probes;
 pub(crate) mod quota;
 pub(crate) mod raw;
+pub mod read;
 pub(crate) mod scheduler_config;
 pub(crate) mod slo;
 pub mod sweep;

@@ -302,7 +302,7 @@ struct RawMetricRef {
 /// The sweep a file describes with the flags: the file is a sweep file (`kind: Sweep`) or the
 /// base scenario itself.
 pub fn load_any(file: &Path, flags: &SweepFlags) -> Result<SweepSpec, Vec<Diagnostic>> {
-    match std::fs::read_to_string(file) {
+    match super::read::read_text(file, super::read::MAX_INPUT_BYTES) {
         Ok(text) if is_sweep_file(&text) => load_sweep(file, flags),
         // A scenario (or an unreadable file, which loading the scenario explains).
         _ => sweep_from_flags(file, flags),
@@ -353,7 +353,7 @@ fn kind_of(doc: &Node) -> Option<&str> {
 /// Reads a sweep file and adds the flags to it.
 pub fn load_sweep(path: &Path, flags: &SweepFlags) -> Result<SweepSpec, Vec<Diagnostic>> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = super::read::read_text(path, super::read::MAX_INPUT_BYTES).map_err(|e| {
         vec![Diagnostic::error(
             &file,
             None,

@@ -229,9 +229,9 @@ fn read_argument(path: &Path, argument: &str) -> Result<String, String> {
             "the {argument} argument is a directory; name a file{hint}"
         ));
     }
-    std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("the {argument} argument names no file"),
-        _ => format!("the {argument} argument cannot be read: {e}"),
+    super::read::read_text(path, super::read::MAX_INPUT_BYTES).map_err(|e| match e {
+        e if e.is_not_found() => format!("the {argument} argument names no file"),
+        e => format!("the {argument} argument cannot be read: {e}"),
     })
 }
 
@@ -321,9 +321,9 @@ impl ManifestReader<'_> {
                 match manifest_files::read_manifest_text(&full) {
                     Ok(text) => self.add_text(&file, &text),
                     Err(e) => {
-                        let message = match e.kind() {
-                            std::io::ErrorKind::NotFound => format!("there is no file {file}"),
-                            _ => format!("cannot read {file}: {e}"),
+                        let message = match e.is_not_found() {
+                            true => format!("there is no file {file}"),
+                            false => format!("cannot read {file}: {e}"),
                         };
                         self.diags.push(source.error(&at, message));
                         self.set.incomplete = true;
@@ -1253,7 +1253,7 @@ impl Builder<'_> {
     fn read_relative(&mut self, field: &str, rel: &str, what: &str) -> Option<(String, String)> {
         let full = self.base_dir.join(rel);
         let shown = full.display().to_string();
-        match std::fs::read_to_string(&full) {
+        match super::read::read_text(&full, super::read::MAX_INPUT_BYTES) {
             Ok(text) => Some((shown, text)),
             Err(e) => {
                 self.error(field, format!("cannot read {what} {shown}: {e}"));

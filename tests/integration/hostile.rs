@@ -334,3 +334,90 @@ fn a_target_varied_by_two_axes_is_an_error() {
         "{err}"
     );
 }
+
+/// Makes a FIFO at `path`.
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_device_where_a_file_is_read_is_refused_at_once() {
+    // Each blocked in open() for ever, or read without end (and aborted on a 4 GB allocation).
+    let dir = scratch("hostile-special-files");
+    // A FIFO named *.yaml among manifests.
+    let manifests = dir.join("manifests");
+    fs::create_dir_all(&manifests).unwrap();
+    mkfifo(&manifests.join("blocked.yaml"));
+    let out = kubesim(&["validate", manifests.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("blocked.yaml") && err.contains("not a regular file (a FIFO)"),
+        "{err}"
+    );
+    // A trace that is a FIFO.
+    let project = dir.join("project");
+    fs::create_dir_all(&project).unwrap();
+    let quickstart = crate::support::root().join("scenarios/quickstart");
+    fs::copy(
+        quickstart.join("scenario.yaml"),
+        project.join("scenario.yaml"),
+    )
+    .unwrap();
+    fs::copy(quickstart.join("web.yaml"), project.join("web.yaml")).unwrap();
+    mkfifo(&project.join("nasa-1995-07-05.csv"));
+    let out = kubesim(&["validate", project.join("scenario.yaml").to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("nasa-1995-07-05.csv") && err.contains("not a regular file"),
+        "{err}"
+    );
+    // A run's history.jsonl replaced by /dev/zero, or by a line without end.
+    let run = dir.join("run");
+    let out = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--set",
+        "duration=5m",
+        "--no-plots",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let history = run.join("history.jsonl");
+    fs::remove_file(&history).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &history).unwrap();
+    let out = kubesim(&["get", "pods", run.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("history.jsonl: not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    fs::remove_file(&history).unwrap();
+    fs::write(&history, vec![b'x'; (16 << 20) + 10]).unwrap();
+    let out = kubesim(&["get", "pods", run.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("history.jsonl:1: a line longer than"),
+        "{}",
+        stderr(&out)
+    );
+    // A run file that is a FIFO: not kubesim's run directory any more, for plot as for --out.
+    fs::remove_file(run.join("timeseries.csv")).unwrap();
+    mkfifo(&run.join("timeseries.csv"));
+    let out = kubesim(&["plot", run.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("timeseries.csv is not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -181,21 +181,44 @@ pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Ve
     Ok(all)
 }
 
+/// The longest line of a JSON-lines file kubesim reads back (its own lines are kilobytes).
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
 /// Reads a JSON-lines file one line at a time (blank lines skipped), handing each record to
-/// `each`; an unreadable line is an error naming the file and line.
+/// `each`; an unreadable line is an error naming the file and line. The file must be a regular
+/// file, and no line longer than [`MAX_LINE_BYTES`]: a damaged file (or `/dev/zero` put in its
+/// place) is an error, not a read without end.
 pub fn for_each_json_line<T: serde::de::DeserializeOwned>(
     path: &Path,
     mut each: impl FnMut(T),
 ) -> Result<(), String> {
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
-        if line.trim().is_empty() {
+    use std::io::{BufRead, Read};
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        let read = (&mut reader).take(limit).read_until(b'\n', &mut line);
+        match read.map_err(|e| format!("{shown}:{number}: {e}"))? {
+            0 => break,
+            n if n > MAX_LINE_BYTES => {
+                return Err(format!(
+                    "{shown}:{number}: a line longer than {MAX_LINE_BYTES} bytes: not a file kubesim wrote"
+                ));
+            }
+            _ => {}
+        }
+        let text = std::str::from_utf8(&line).map_err(|e| format!("{shown}:{number}: {e}"))?;
+        if text.trim().is_empty() {
             continue;
         }
-        let record = serde_json::from_str(&line)
-            .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+        let record = serde_json::from_str(text).map_err(|e| format!("{shown}:{number}: {e}"))?;
         each(record);
     }
     Ok(())

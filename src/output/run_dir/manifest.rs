@@ -65,6 +65,14 @@ pub(super) fn update(dir: &Path, names: &[String]) -> io::Result<()> {
 /// Kept runs under `runs/` are checked against their own records.
 pub(super) fn verify(dir: &Path) -> Result<(), String> {
     let files = read_record(dir)?;
+    for entry in fs::read_dir(dir).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = entry.file_type().map_err(|e| e.to_string())?;
+        if is_run_file(&name) && !kind.is_file() {
+            return Err(format!("{name} is not a regular file"));
+        }
+    }
     for name in file_names(dir).map_err(|e| e.to_string())? {
         let Some(expected) = files.get(&name) else {
             return Err(format!("{name} is not among the files its {MARKER} lists"));
