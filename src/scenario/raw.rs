@@ -396,8 +396,32 @@ pub struct RawWorkload {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawLlm {
-    /// A shipped step-time profile, `model/hardware/tpN`.
+    /// A step-time profile fitted to SplitwiseSim's 2023 measurements, `model/hardware/tpN`
+    /// (instead of `model` and `gpu`).
     pub profile: Option<String>,
+    /// The model: a shipped name (`llama-3.1-8b` …) or a Hugging Face `config.json` relative
+    /// to the scenario; its steps are costed on `gpu`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The GPU type, from kubesim's table (`h100-80gb`, `l40s` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
+    /// GPUs the model is split over (vLLM `--tensor-parallel-size`, default: the pods' GPU
+    /// request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tensor_parallel: Option<u32>,
+    /// The weights' type (vLLM `--dtype`: `auto`, `bfloat16`, `float16`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<String>,
+    /// Weight quantization (vLLM `--quantization`: `fp8`, or none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<String>,
+    /// The KV cache's type (vLLM `--kv-cache-dtype`: `auto`, `fp8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache_dtype: Option<String>,
+    /// The roofline's coefficients, instead of those fitted for the GPU (any may be left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<RawRoofline>,
     /// Most sequences in a batch (vLLM `--max-num-seqs`, default 256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_num_seqs: Option<u32>,
@@ -421,6 +445,25 @@ pub struct RawLlm {
     /// with traces that give prompt block hashes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_caching: Option<bool>,
+    /// Async scheduling (`--async-scheduling`, on by default as in vLLM's 2026 releases): a
+    /// request arriving during a step joins the step after the next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub async_scheduling: Option<bool>,
+}
+
+/// `roofline: {computeEfficiency: 0.6, memoryEfficiency: 0.8, stepOverheadUs: 1000,
+/// allReduceUs: 10}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawRoofline {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_efficiency: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_efficiency: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_overhead_us: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_reduce_us: Option<f64>,
 }
 
 /// One step of a request's call graph: exactly one of `call`, `parallel`, `oneOf`, `steps` or
@@ -583,6 +626,23 @@ pub struct RawGoodput {
 pub struct RawTokens {
     pub prompt: Option<RawCount>,
     pub output: Option<RawCount>,
+    /// A system prompt shared by groups of requests, before each one's `prompt` tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_prefix: Option<RawSharedPrefix>,
+}
+
+/// `sharedPrefix: {tokens: 100, groups: 10, promptsPerGroup: 10}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawSharedPrefix {
+    /// The system prompt's length in tokens.
+    pub tokens: Option<u32>,
+    /// Distinct system prompts (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<u32>,
+    /// A fixed pool of prompts per group, sent in turn (default: every request its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts_per_group: Option<u32>,
 }
 
 /// A count distribution: a whole number, `{uniform: {min, max}}` or `{logNormal: {mean, cv}}`.

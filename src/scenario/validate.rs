@@ -33,6 +33,7 @@ const MAX_CFS_PERIOD: SimDuration = SimDuration::from_secs(1);
 mod calls;
 mod events;
 mod llm;
+mod llm_model;
 mod traces;
 
 pub const API_VERSION: &str = "kubesim.io/v1alpha1";

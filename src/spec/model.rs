@@ -803,7 +803,7 @@ pub struct WorkloadModel {
 #[derive(Clone, Debug)]
 pub struct LlmServing {
     /// The model on its GPU type (step times, KV-cache sizing).
-    pub profile: &'static crate::spec::llm::LlmProfile,
+    pub profile: std::sync::Arc<crate::spec::llm::LlmProfile>,
     /// The server's batching limits and KV-cache size.
     pub batching: crate::spec::llm::BatchingConfig,
 }
@@ -1063,11 +1063,26 @@ pub enum TokenSource {
     },
     /// Arrivals from the pattern, token counts drawn for each request.
     Drawn {
-        /// The prompt's length.
+        /// The prompt's length (after the shared prefix, when there is one).
         prompt: crate::sim::dist::CountDist,
         /// The output's length.
         output: crate::sim::dist::CountDist,
+        /// A system prompt shared by groups of requests (`None`: prompts share nothing).
+        shared_prefix: Option<SharedPrefix>,
     },
+}
+
+/// Prompts that start with one of `groups` system prompts of `tokens` tokens, as
+/// inference-perf's `shared_prefix` data builds them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedPrefix {
+    /// The system prompt's length.
+    pub tokens: u32,
+    /// Distinct system prompts.
+    pub groups: u32,
+    /// `Some(n)`: a fixed pool of `n` prompts per group (their lengths drawn once), sent in
+    /// turn; `None`: every request draws its group and a prompt of its own.
+    pub prompts_per_group: Option<u32>,
 }
 
 /// How a Service spreads requests over its ready endpoints.

@@ -450,7 +450,7 @@ impl PodServer {
             llm: workload
                 .llm
                 .as_ref()
-                .map(|l| Box::new(LlmServer::new(l.profile, l.batching))),
+                .map(|l| Box::new(LlmServer::new(l.profile.clone(), l.batching))),
         }
     }
 

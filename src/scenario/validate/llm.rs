@@ -11,17 +11,19 @@ use crate::scenario::diag::did_you_mean_hint;
 use crate::scenario::llm_trace::{self, MAX_TOKENS};
 use crate::scenario::manifest::ManifestSet;
 use crate::scenario::model::{
-    DeploymentSpec, Goodput, LlmServing, PodTemplate, ServiceSpec, TokenSource,
+    DeploymentSpec, Goodput, LlmServing, PodTemplate, ServiceSpec, SharedPrefix, TokenSource,
 };
-use crate::scenario::raw::{RawCount, RawCountFamily, RawGoodput, RawLlm, RawTokens, RawTraceFile};
+use crate::scenario::raw::{
+    RawCount, RawCountFamily, RawGoodput, RawLlm, RawSharedPrefix, RawTokens, RawTraceFile,
+};
 use crate::scenario::trace::TraceMapping;
 use crate::sim::SimDuration;
 use crate::sim::dist::CountDist;
 use crate::spec::llm::PREFIX_BLOCK_TOKENS;
-use crate::spec::llm::profile;
 use crate::spec::llm::{
     BatchingConfig, DEFAULT_BLOCK_TOKENS, DEFAULT_MAX_BATCHED_TOKENS, DEFAULT_MAX_SEQUENCES,
 };
+use crate::spec::llm::{catalog, profile};
 
 /// vLLM's default `--gpu-memory-utilization`.
 pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
@@ -30,6 +32,8 @@ pub const RESERVED_PER_GPU_BYTES: u64 = 2 << 30;
 /// Most KV-cache blocks a server may have (2³⁰: far beyond any GPU's memory, and block counts
 /// stay clear of 32-bit overflow).
 const MAX_KV_BLOCKS: u32 = 1 << 30;
+/// Most system prompts, and most prompts in a pool of `sharedPrefix` prompts.
+const MAX_PREFIX_GROUPS: u32 = 100_000;
 /// Most copies of a trace's requests `scale` may ask for.
 const MAX_TRACE_SCALE: f64 = 100.0;
 /// The coefficient of variation of a token-count distribution is at most this.
@@ -43,14 +47,38 @@ impl Builder<'_> {
         raw: &RawLlm,
         pod: &PodTemplate,
     ) -> Option<LlmServing> {
-        let Some(name) = raw.profile.as_deref() else {
-            self.error(
-                &format!("{path}.profile"),
-                format!("required: one of {}", profile_names()),
-            );
-            return None;
+        let gpus = pod.requests.get(GPU);
+        let found = match (raw.profile.as_deref(), raw.model.as_deref()) {
+            (Some(_), Some(_)) => {
+                self.error(&format!("{path}.model"), "profile and model are alternatives: a profile fitted to SplitwiseSim's measurements, or a model costed on a gpu");
+                return None;
+            }
+            (None, None) => {
+                self.error(&format!("{path}.model"), format!("required: a model ({}, or a config.json) with a gpu; or a profile fitted to SplitwiseSim's measurements ({})", catalog::model_names().collect::<Vec<_>>().join(", "), profile_names()));
+                return None;
+            }
+            (Some(name), None) => self.measured_profile(path, name)?,
+            (None, Some(model)) => Arc::new(self.roofline_profile(path, raw, model, gpus)?),
         };
-        let Some(found) = profile::find(name) else {
+        let field = if raw.profile.is_some() {
+            "profile"
+        } else {
+            "tensorParallel"
+        };
+        if gpus != i64::from(found.tensor_parallel) {
+            self.error(&format!("{path}.{field}"), format!("{} runs on {tp} GPUs (tensor parallelism {tp}), but the pods request {gpus} {GPU}: request {tp}", found.name, tp = found.tensor_parallel));
+        }
+        let batching = self.batching(path, raw, &found)?;
+        Some(LlmServing {
+            profile: found,
+            batching,
+        })
+    }
+
+    /// A shipped profile fitted to SplitwiseSim's measurements.
+    fn measured_profile(&mut self, path: &str, name: &str) -> Option<Arc<profile::LlmProfile>> {
+        let found = profile::find(name);
+        if found.is_none() {
             let hint = did_you_mean_hint(name, profile::shipped().iter().map(|p| p.name.as_str()));
             self.error(
                 &format!("{path}.profile"),
@@ -59,17 +87,8 @@ impl Builder<'_> {
                     profile_names()
                 ),
             );
-            return None;
-        };
-        let gpus = pod.requests.get(GPU);
-        if gpus != i64::from(found.tensor_parallel) {
-            self.error(&format!("{path}.profile"), format!("{name} runs on {tp} GPUs (tensor parallelism {tp}), but the pods request {gpus} {GPU}: request {tp}", tp = found.tensor_parallel));
         }
-        let batching = self.batching(path, raw, found)?;
-        Some(LlmServing {
-            profile: found,
-            batching,
-        })
+        found
     }
 
     fn batching(
@@ -125,6 +144,7 @@ impl Builder<'_> {
             block_tokens,
             kv_blocks,
             prefix_caching,
+            async_scheduling: raw.async_scheduling.unwrap_or(true),
         })
     }
 
@@ -179,9 +199,56 @@ impl Builder<'_> {
             (None, Some(t)) => Some(TokenSource::Drawn {
                 prompt: self.count(&format!("{path}.tokens.prompt"), t.prompt.as_ref())?,
                 output: self.count(&format!("{path}.tokens.output"), t.output.as_ref())?,
+                shared_prefix: match &t.shared_prefix {
+                    None => None,
+                    Some(raw) => {
+                        Some(self.shared_prefix(&format!("{path}.tokens.sharedPrefix"), raw)?)
+                    }
+                },
             }),
             (None, None) => None,
         }
+    }
+
+    /// `tokens.sharedPrefix`: the system prompt's length, its groups, the pool per group.
+    fn shared_prefix(&mut self, path: &str, raw: &RawSharedPrefix) -> Option<SharedPrefix> {
+        let mut field = |name: &str, value: Option<u32>, max: u32| -> Option<u32> {
+            match value {
+                Some(v) if (1..=max).contains(&v) => Some(v),
+                Some(v) => {
+                    self.error(
+                        &format!("{path}.{name}"),
+                        format!("{v} is out of range: 1 to {max}"),
+                    );
+                    None
+                }
+                None => Some(0),
+            }
+        };
+        let tokens = field("tokens", raw.tokens, MAX_TOKENS)?;
+        let groups = field("groups", raw.groups, MAX_PREFIX_GROUPS)?.max(1);
+        let per_group = field("promptsPerGroup", raw.prompts_per_group, MAX_PREFIX_GROUPS)?;
+        if tokens == 0 {
+            self.error(
+                &format!("{path}.tokens"),
+                "required: the shared system prompt's length in tokens",
+            );
+            return None;
+        }
+        if u64::from(groups) * u64::from(per_group) > u64::from(MAX_PREFIX_GROUPS) {
+            self.error(
+                &format!("{path}.promptsPerGroup"),
+                format!(
+                    "{groups} groups × {per_group} prompts is more than {MAX_PREFIX_GROUPS} prompts"
+                ),
+            );
+            return None;
+        }
+        Some(SharedPrefix {
+            tokens,
+            groups,
+            prompts_per_group: (per_group > 0).then_some(per_group),
+        })
     }
 
     fn llm_trace(

@@ -2,8 +2,11 @@
 //! to measured latencies ([`profile`], [`fit`]), a server's batching limits, and the traces'
 //! prefix block size, and one request of a token trace. The servers that use them are `traffic::llm`'s.
 
+pub mod architecture;
+pub mod catalog;
 pub mod fit;
 pub mod profile;
+pub mod roofline;
 
 pub use profile::{LlmProfile, StepShape};
 
@@ -36,6 +39,10 @@ pub struct BatchingConfig {
     /// Automatic prefix caching (vLLM's default): prompts that start with blocks the server
     /// holds reuse them (`traffic::llm::prefix`).
     pub prefix_caching: bool,
+    /// Async scheduling (vLLM `--async-scheduling`, on by default in its 2026 releases): the
+    /// scheduler plans each step while the one before runs, so a request that arrives during
+    /// a step can join only the step after the next.
+    pub async_scheduling: bool,
 }
 
 /// One request of a token-level trace, in simulated time.

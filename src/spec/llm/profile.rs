@@ -20,7 +20,7 @@
 //! reserve for activations, at vLLM's `gpu_memory_utilization`; each token of context holds
 //! `2 (K and V) × layers × KV heads × head dim × 2 bytes` (fp16/bf16).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -85,10 +85,38 @@ impl DecodeCost {
 pub struct StepShape {
     /// Prompt tokens prefilled in this step (all sequences' chunks together).
     pub prefill_tokens: u64,
+    /// Sequences prefilling a chunk of their prompt.
+    pub prefill_sequences: u64,
+    /// The context the prefilling sequences attend to: each one's tokens before its chunk and
+    /// the chunk itself (the KV the step reads for them).
+    pub prefill_context_tokens: u64,
+    /// Query–key pairs of the prefill chunks' causal attention: a chunk of `n` tokens after
+    /// `c` computed ones has `n × c + n (n + 1) / 2`.
+    pub prefill_attention_pairs: u64,
     /// Sequences generating their next token.
     pub decode_sequences: u64,
     /// The context those sequences attend to (their tokens so far).
     pub decode_context_tokens: u64,
+}
+
+impl StepShape {
+    /// Tokens the step computes.
+    pub fn tokens(&self) -> u64 {
+        self.prefill_tokens + self.decode_sequences
+    }
+
+    /// Sequences the step computes tokens of.
+    pub fn sequences(&self) -> u64 {
+        self.prefill_sequences + self.decode_sequences
+    }
+
+    /// Adds a prompt chunk of `chunk` tokens after `computed` ones.
+    pub fn add_prefill(&mut self, computed: u64, chunk: u64) {
+        self.prefill_tokens += chunk;
+        self.prefill_sequences += 1;
+        self.prefill_context_tokens += computed + chunk;
+        self.prefill_attention_pairs += chunk * computed + chunk * (chunk + 1) / 2;
+    }
 }
 
 /// A model on a GPU type at a tensor-parallel degree.
@@ -106,6 +134,22 @@ pub struct LlmProfile {
     pub kv_bytes_per_token: u64,
     /// Memory of one GPU.
     pub gpu_memory_bytes: u64,
+    /// How a step's time follows from its shape.
+    pub cost: StepCost,
+}
+
+/// Where a profile's step times come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepCost {
+    /// Curves fitted to one table of measured step times (SplitwiseSim's, 2023).
+    Measured(MeasuredCost),
+    /// The model's architecture on the GPU's datasheet, with fitted efficiencies.
+    Roofline(super::roofline::Roofline),
+}
+
+/// Prefill and decode curves fitted to measured step times.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeasuredCost {
     /// Prefill time by batched prompt tokens.
     pub prefill: PrefillCost,
     /// Decode iteration time.
@@ -114,19 +158,30 @@ pub struct LlmProfile {
     pub fit_error_percent: (f64, f64),
 }
 
-impl LlmProfile {
-    /// How long a step of this shape takes (at least 1 µs).
-    pub fn step_time(&self, shape: StepShape) -> SimDuration {
+impl MeasuredCost {
+    /// The step's time, ms: the pass once, each decoding sequence on top.
+    fn step_ms(&self, shape: StepShape) -> f64 {
         let base = self.decode.base_ms;
         let pass = if shape.prefill_tokens > 0 {
             self.prefill.ms(shape.prefill_tokens).max(base)
         } else {
             base
         };
-        let decode_extra = self.decode.per_sequence_ms * shape.decode_sequences as f64
-            + self.decode.per_context_token_ms * shape.decode_context_tokens as f64;
-        let micros = ((pass + decode_extra) * 1000.0).round();
-        SimDuration::from_micros((micros as u64).max(1))
+        pass + self.decode.per_sequence_ms * shape.decode_sequences as f64
+            + self.decode.per_context_token_ms * shape.decode_context_tokens as f64
+    }
+}
+
+impl LlmProfile {
+    /// How long a step of this shape takes (at least 1 µs).
+    pub fn step_time(&self, shape: StepShape) -> SimDuration {
+        match &self.cost {
+            StepCost::Measured(m) => {
+                let micros = (m.step_ms(shape) * 1000.0).round();
+                SimDuration::from_micros((micros as u64).max(1))
+            }
+            StepCost::Roofline(r) => r.step_time(&shape),
+        }
     }
 
     /// Tokens of KV cache the replica holds: the memory of its GPUs at `utilization`, less the
@@ -200,16 +255,20 @@ pub const SHIPPED_FACTS: &str = include_str!("../../../assets/llm/models.yaml");
 pub const SHIPPED_STEP_TIMES: &str = include_str!("../../../assets/llm/step-times.yaml");
 
 /// The profiles kubesim ships, by name.
-pub fn shipped() -> &'static [LlmProfile] {
-    static PROFILES: OnceLock<Vec<LlmProfile>> = OnceLock::new();
+pub fn shipped() -> &'static [Arc<LlmProfile>] {
+    static PROFILES: OnceLock<Vec<Arc<LlmProfile>>> = OnceLock::new();
     PROFILES.get_or_init(|| {
-        assemble(SHIPPED_FACTS, SHIPPED_STEP_TIMES).expect("the shipped LLM profiles are valid")
+        assemble(SHIPPED_FACTS, SHIPPED_STEP_TIMES)
+            .expect("the shipped LLM profiles are valid")
+            .into_iter()
+            .map(Arc::new)
+            .collect()
     })
 }
 
 /// The shipped profile called `name`.
-pub fn find(name: &str) -> Option<&'static LlmProfile> {
-    shipped().iter().find(|p| p.name == name)
+pub fn find(name: &str) -> Option<Arc<LlmProfile>> {
+    shipped().iter().find(|p| p.name == name).cloned()
 }
 
 /// Joins fitted step times with the facts of their model and hardware.
@@ -245,9 +304,11 @@ fn assemble(facts: &str, step_times: &str) -> Result<Vec<LlmProfile>, String> {
                 weights_bytes: m.parameters * m.bytes_per_parameter,
                 kv_bytes_per_token: 2 * m.layers * m.kv_heads * m.head_dim * 2,
                 gpu_memory_bytes: h.memory_per_gpu_bytes,
-                prefill: f.prefill,
-                decode: f.decode,
-                fit_error_percent: (f.prefill_mape_percent, f.decode_mape_percent),
+                cost: StepCost::Measured(MeasuredCost {
+                    prefill: f.prefill,
+                    decode: f.decode,
+                    fit_error_percent: (f.prefill_mape_percent, f.decode_mape_percent),
+                }),
             })
         })
         .collect()
@@ -305,16 +366,18 @@ pub(crate) fn toy_profile() -> LlmProfile {
         weights_bytes: 0,
         kv_bytes_per_token: 1,
         gpu_memory_bytes: 0,
-        prefill: PrefillCost {
-            knot_tokens: vec![100, 1000],
-            knot_ms: vec![50.0, 140.0],
-        },
-        decode: DecodeCost {
-            base_ms: 40.0,
-            per_sequence_ms: 0.5,
-            per_context_token_ms: 0.001,
-        },
-        fit_error_percent: (0.0, 0.0),
+        cost: StepCost::Measured(MeasuredCost {
+            prefill: PrefillCost {
+                knot_tokens: vec![100, 1000],
+                knot_ms: vec![50.0, 140.0],
+            },
+            decode: DecodeCost {
+                base_ms: 40.0,
+                per_sequence_ms: 0.5,
+                per_context_token_ms: 0.001,
+            },
+            fit_error_percent: (0.0, 0.0),
+        }),
     }
 }
 
@@ -335,7 +398,10 @@ mod tests {
 
     #[test]
     fn prefill_interpolates_between_knots_and_extends_beyond_them() {
-        let p = toy().prefill;
+        let StepCost::Measured(m) = toy().cost else {
+            unreachable!("the toy profile is measured")
+        };
+        let p = m.prefill;
         // Slope (140 − 50) / 900 = 0.1 ms per token.
         assert_eq!(p.ms(100), 50.0);
         assert!((p.ms(550) - 95.0).abs() < 1e-9); // 50 + 450 × 0.1
@@ -351,6 +417,7 @@ mod tests {
             prefill_tokens: 0,
             decode_sequences: 8,
             decode_context_tokens: 4000,
+            ..StepShape::default()
         };
         assert_eq!(p.step_time(decode), SimDuration::from_millis(48));
         // With 1 000 prompt tokens: max(140, 40) + 4 + 4 = 148 ms.
@@ -388,17 +455,16 @@ mod tests {
         assert_eq!(shipped().len(), measured.len());
         for profile in shipped() {
             let rows = super::super::fit::plausible(&measured[&profile.name]);
-            let (prefill, decode) =
-                super::super::fit::mape(&profile.prefill, &profile.decode, &rows);
+            let StepCost::Measured(m) = &profile.cost else {
+                panic!("{} is not a measured profile", profile.name)
+            };
+            let (prefill, decode) = super::super::fit::mape(&m.prefill, &m.decode, &rows);
             assert!(
                 prefill <= 10.0 && decode <= 10.0,
                 "{}: {prefill:.1} % / {decode:.1} %",
                 profile.name
             );
-            assert_eq!(
-                (prefill * 100.0).round() / 100.0,
-                profile.fit_error_percent.0
-            );
+            assert_eq!((prefill * 100.0).round() / 100.0, m.fit_error_percent.0);
         }
     }
 

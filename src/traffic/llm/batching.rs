@@ -22,8 +22,9 @@
 //! the context limit, or that could never fit in the cache, is refused on arrival.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
-use super::prefix::{PREFIX_BLOCK_TOKENS, Prefix, PrefixCache};
+use super::prefix::{Prefix, PrefixCache};
 use super::profile::{LlmProfile, StepShape};
 use crate::sim::{SimDuration, SimTime};
 use crate::traffic::calls::CallRef;
@@ -128,6 +129,9 @@ struct Sequence {
     offered: u32,
     /// Prompt tokens it took from the cache when admitted (the first time).
     cached_tokens: Option<u32>,
+    /// The first step it may join (async scheduling: not the one already planned when it
+    /// arrived).
+    eligible_step: u64,
 }
 
 impl Sequence {
@@ -143,6 +147,7 @@ impl Sequence {
             pinned_kv: 0,
             offered: 0,
             cached_tokens: None,
+            eligible_step: 0,
         }
     }
 
@@ -178,7 +183,7 @@ pub struct LlmCounters {
 }
 
 pub struct LlmServer {
-    profile: &'static LlmProfile,
+    profile: Arc<LlmProfile>,
     config: BatchingConfig,
     waiting: VecDeque<Sequence>,
     running: Vec<Sequence>,
@@ -194,7 +199,7 @@ pub struct LlmServer {
 }
 
 impl LlmServer {
-    pub fn new(profile: &'static LlmProfile, config: BatchingConfig) -> Self {
+    pub fn new(profile: Arc<LlmProfile>, config: BatchingConfig) -> Self {
         LlmServer {
             profile,
             config,
@@ -240,10 +245,16 @@ impl LlmServer {
             });
             return None;
         }
-        self.waiting.push_back(Sequence::new(request));
+        let mut s = Sequence::new(request);
         if self.step_end.is_some() {
+            // The step after the one running was planned when it began.
+            if self.config.async_scheduling {
+                s.eligible_step = self.counters.steps + 2;
+            }
+            self.waiting.push_back(s);
             return None;
         }
+        self.waiting.push_back(s);
         self.begin_step(now, out)
     }
 
@@ -365,6 +376,12 @@ impl LlmServer {
             let Some(mut s) = self.waiting.pop_front() else {
                 break;
             };
+            // Under async scheduling a request waits for a step planned after it arrived,
+            // unless nothing else would run (the planned step was empty: there was none).
+            if s.eligible_step > self.counters.steps + 1 && !self.running.is_empty() {
+                self.waiting.push_front(s);
+                break;
+            }
             self.take_cached_prefix(&mut s);
             let want = (s.tokens() - s.computed).min(*budget);
             let need = self.blocks_for(s.computed + want) - s.pinned_kv;
@@ -390,14 +407,17 @@ impl LlmServer {
         if s.computed > 0 || s.request.prefix.is_none() {
             return;
         }
-        let blocks = s.request.prefix.as_ref().map_or(&[][..], Prefix::blocks);
-        let usable = (s.tokens() - 1).min(s.request.prompt_tokens) / PREFIX_BLOCK_TOKENS;
-        let matched = cache.matched(blocks).min(usable);
-        let hit = &blocks[..matched as usize];
+        let Some(prefix) = s.request.prefix.as_ref() else {
+            return;
+        };
+        let hash_tokens = prefix.block_tokens();
+        let usable = (s.tokens() - 1).min(s.request.prompt_tokens) / hash_tokens;
+        let matched = cache.matched(prefix.blocks()).min(usable);
+        let hit = &prefix.blocks()[..matched as usize];
         self.used_blocks += cache.pin(hit);
         s.pins = hit.to_vec();
-        s.pinned_kv = matched * cache.kv_per_block();
-        s.computed = matched * PREFIX_BLOCK_TOKENS;
+        s.pinned_kv = matched * cache.kv_per_block(hash_tokens);
+        s.computed = matched * hash_tokens;
         s.offered = matched;
         if s.cached_tokens.is_none() {
             s.cached_tokens = Some(s.computed);
@@ -454,14 +474,18 @@ impl LlmServer {
             return;
         };
         let s = &mut self.running[i];
-        let whole = s.computed.min(s.request.prompt_tokens) / PREFIX_BLOCK_TOKENS;
+        let Some(hash_tokens) = s.request.prefix.as_ref().map(Prefix::block_tokens) else {
+            return;
+        };
+        let kv = cache.kv_per_block(hash_tokens);
+        let whole = s.computed.min(s.request.prompt_tokens) / hash_tokens;
         let whole = whole.min(s.prefix_blocks().len() as u32);
         for j in s.offered..whole {
             let hash = s.prefix_blocks()[j as usize];
-            if cache.insert(hash) {
+            if cache.insert(hash, kv) {
                 s.pins.push(hash);
-                s.pinned_kv += cache.kv_per_block();
-                s.blocks -= cache.kv_per_block();
+                s.pinned_kv += kv;
+                s.blocks -= kv;
             }
         }
         s.offered = s.offered.max(whole);
@@ -506,7 +530,7 @@ impl LlmServer {
                 shape.decode_sequences += 1;
                 shape.decode_context_tokens += u64::from(s.tokens());
             } else {
-                shape.prefill_tokens += u64::from(s.scheduled);
+                shape.add_prefill(u64::from(s.computed), u64::from(s.scheduled));
             }
         }
         shape
@@ -562,8 +586,8 @@ mod tests {
     use crate::traffic::llm::profile::toy_profile;
     use proptest::prelude::*;
 
-    fn toy() -> &'static LlmProfile {
-        Box::leak(Box::new(toy_profile()))
+    fn toy() -> Arc<LlmProfile> {
+        Arc::new(toy_profile())
     }
 
     fn config(max_batched_tokens: u32, kv_blocks: u32) -> BatchingConfig {
@@ -574,6 +598,7 @@ mod tests {
             block_tokens: 16,
             kv_blocks,
             prefix_caching: true,
+            async_scheduling: false,
         }
     }
 
@@ -682,6 +707,30 @@ mod tests {
     }
 
     #[test]
+    fn with_async_scheduling_a_request_arriving_mid_step_skips_the_step_already_planned() {
+        let async_config = BatchingConfig {
+            async_scheduling: true,
+            ..config(8192, 1000)
+        };
+        let mut server = LlmServer::new(toy(), async_config);
+        let out = run(
+            &mut server,
+            &[request(1, 0, 100, 4), request(2, 10, 100, 1)],
+        );
+        // Step 1 (0–50 ms): request 1's prefill. Step 2 was planned while step 1 ran, before
+        // request 2 came: request 1 decodes alone over 101 tokens, 40 + 0.5 + 0.101 = 40.601 ms,
+        // to 90.601 ms. Step 3: request 2 prefills beside request 1's decode over 102 tokens,
+        // 50 + 0.5 + 0.102 = 50.602 ms, to 141.203 ms: request 2 is done 131.203 ms after it
+        // arrived (90.601 ms without async scheduling, as in the test above).
+        assert_eq!(finished(&out[0]), (2, 131_203, 131_203, 1));
+        // Step 4: request 1's last decode over 103 tokens, 40.603 ms, to 181.806 ms.
+        assert_eq!(finished(&out[1]), (1, 50_000, 181_806, 4));
+        // A request reaching an idle server starts at once, as before.
+        let mut idle = LlmServer::new(toy(), async_config);
+        let out = run(&mut idle, &[request(3, 0, 1000, 1)]);
+        assert_eq!(finished(&out[0]), (3, 140_000, 140_000, 1));
+    }
+    #[test]
     fn when_blocks_run_out_the_newest_sequence_is_preempted_and_recomputed() {
         // 4 blocks of 16 tokens. Two 16-token prompts take a block each; as they decode each
         // needs a second block at token 17 and a third at 33: both cannot have three.
@@ -786,7 +835,7 @@ mod tests {
             let mut errors = Vec::new();
             for (&(prompt, batch, generated), &(sum, n)) in &measured {
                 let mut server = LlmServer::new(
-                    p,
+                    p.clone(),
                     BatchingConfig {
                         max_sequences: batch as u32,
                         max_model_len: 1 << 20,
@@ -794,6 +843,7 @@ mod tests {
                         block_tokens: 16,
                         kv_blocks: 1 << 24,
                         prefix_caching: false,
+                        async_scheduling: false,
                     },
                 );
                 let requests: Vec<LlmRequest> = (0..batch as u32)
@@ -819,7 +869,12 @@ mod tests {
     /// A request whose 512-token prompt blocks are `hashes`.
     fn with_prefix(mut r: LlmRequest, hashes: &[u64]) -> LlmRequest {
         let table: std::sync::Arc<[u64]> = hashes.into();
-        r.prefix = Some(Prefix::new(table, 0, hashes.len() as u32));
+        r.prefix = Some(Prefix::new(
+            table,
+            0,
+            hashes.len() as u32,
+            crate::traffic::llm::prefix::PREFIX_BLOCK_TOKENS,
+        ));
         r
     }
 

@@ -2,7 +2,8 @@
 //!
 //! A token trace such as Mooncake's gives each request the hashes of its prompt's blocks
 //! (`hash_ids`, one per [`PREFIX_BLOCK_TOKENS`] tokens, each hash standing for the block and
-//! everything before it). Once a server has computed a whole block of a prompt it keeps the
+//! everything before it); prompts drawn with a shared system prompt hash theirs per 16 tokens,
+//! vLLM's block. A [`Prefix`] says how many tokens its blocks hold. Once a server has computed a whole block of a prompt it keeps the
 //! block's KV under its hash; a later prompt that starts with the same hashes reuses them and
 //! computes only the rest (at least its last token, as vLLM recomputes a fully cached prompt's
 //! last token to sample from it). Lookup stops at the first hash not held.
@@ -19,23 +20,36 @@ use std::sync::Arc;
 
 pub use crate::spec::llm::PREFIX_BLOCK_TOKENS;
 
-/// A request's prompt block hashes: a range of a trace's shared table.
+/// A request's prompt block hashes: a range of a shared table, each hash standing for
+/// `block_tokens` tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prefix {
     hashes: Arc<[u64]>,
     start: u32,
     len: u32,
+    block_tokens: u32,
 }
 
 impl Prefix {
-    /// Hashes `start..start + len` of `hashes`.
-    pub fn new(hashes: Arc<[u64]>, start: u32, len: u32) -> Prefix {
+    /// Hashes `start..start + len` of `hashes`, one per `block_tokens` tokens.
+    pub fn new(hashes: Arc<[u64]>, start: u32, len: u32, block_tokens: u32) -> Prefix {
         debug_assert!((start + len) as usize <= hashes.len());
-        Prefix { hashes, start, len }
+        debug_assert!(block_tokens > 0);
+        Prefix {
+            hashes,
+            start,
+            len,
+            block_tokens,
+        }
     }
 
     pub fn blocks(&self) -> &[u64] {
         &self.hashes[self.start as usize..(self.start + self.len) as usize]
+    }
+
+    /// Tokens per hashed block.
+    pub fn block_tokens(&self) -> u32 {
+        self.block_tokens
     }
 }
 
@@ -45,16 +59,20 @@ struct Entry {
     refs: u32,
     /// Its place in the eviction order while evictable.
     tick: u64,
+    /// KV blocks it occupies.
+    kv: u32,
 }
 
 /// One server's cached prefix blocks.
 #[derive(Debug)]
 pub struct PrefixCache {
-    /// KV blocks per prefix block.
-    kv_per_block: u32,
+    /// Tokens per KV block of the server.
+    server_block_tokens: u32,
     entries: BTreeMap<u64, Entry>,
     /// Evictable entries by `(tick, hash)`: the first is evicted first.
     evictable: BTreeSet<(u64, u64)>,
+    /// KV blocks the evictable entries hold.
+    evictable_kv: u32,
     tick: u64,
 }
 
@@ -62,21 +80,22 @@ impl PrefixCache {
     /// A cache for a server whose KV blocks hold `block_tokens` tokens each.
     pub fn new(block_tokens: u32) -> PrefixCache {
         PrefixCache {
-            kv_per_block: PREFIX_BLOCK_TOKENS.div_ceil(block_tokens.max(1)),
+            server_block_tokens: block_tokens.max(1),
             entries: BTreeMap::new(),
             evictable: BTreeSet::new(),
+            evictable_kv: 0,
             tick: 0,
         }
     }
 
-    /// KV blocks one prefix block occupies.
-    pub fn kv_per_block(&self) -> u32 {
-        self.kv_per_block
+    /// KV blocks one hashed block of `prefix_block_tokens` tokens occupies.
+    pub fn kv_per_block(&self, prefix_block_tokens: u32) -> u32 {
+        prefix_block_tokens.div_ceil(self.server_block_tokens)
     }
 
     /// KV blocks held by evictable entries.
     pub fn evictable_kv_blocks(&self) -> u32 {
-        self.evictable.len() as u32 * self.kv_per_block
+        self.evictable_kv
     }
 
     /// How many of `blocks`, from the first, are held.
@@ -95,20 +114,25 @@ impl PrefixCache {
             let entry = self.entries.get_mut(hash).expect("pinned blocks are held");
             if entry.refs == 0 {
                 self.evictable.remove(&(entry.tick, *hash));
-                from_evictable += self.kv_per_block;
+                self.evictable_kv -= entry.kv;
+                from_evictable += entry.kv;
             }
             entry.refs += 1;
         }
         from_evictable
     }
 
-    /// Caches a block a sequence has just computed, pinned by it. Returns false when the block
-    /// is already held (the sequence keeps its own copy).
-    pub fn insert(&mut self, hash: u64) -> bool {
+    /// Caches a block of `kv` KV blocks a sequence has just computed, pinned by it. Returns
+    /// false when the block is already held (the sequence keeps its own copy).
+    pub fn insert(&mut self, hash: u64, kv: u32) -> bool {
         match self.entries.entry(hash) {
             std::collections::btree_map::Entry::Occupied(_) => false,
             std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(Entry { refs: 1, tick: 0 });
+                v.insert(Entry {
+                    refs: 1,
+                    tick: 0,
+                    kv,
+                });
                 true
             }
         }
@@ -128,7 +152,8 @@ impl PrefixCache {
                 self.tick += 1;
                 entry.tick = self.tick;
                 self.evictable.insert((entry.tick, *hash));
-                freed += self.kv_per_block;
+                self.evictable_kv += entry.kv;
+                freed += entry.kv;
             }
         }
         freed
@@ -139,7 +164,9 @@ impl PrefixCache {
         let Some((_, hash)) = self.evictable.pop_first() else {
             return false;
         };
-        self.entries.remove(&hash);
+        if let Some(entry) = self.entries.remove(&hash) {
+            self.evictable_kv -= entry.kv;
+        }
         true
     }
 
@@ -147,6 +174,7 @@ impl PrefixCache {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.evictable.clear();
+        self.evictable_kv = 0;
     }
 }
 
@@ -157,12 +185,16 @@ mod tests {
     #[test]
     fn blocks_are_shared_while_pinned_and_evicted_least_recent_tail_first() {
         let mut cache = PrefixCache::new(16);
-        assert_eq!(cache.kv_per_block(), 32);
+        assert_eq!(cache.kv_per_block(PREFIX_BLOCK_TOKENS), 32);
+        assert_eq!(cache.kv_per_block(16), 1);
         // Sequence A computes blocks 1, 2, 3.
         for h in [1, 2, 3] {
-            assert!(cache.insert(h));
+            assert!(cache.insert(h, 32));
         }
-        assert!(!cache.insert(2), "a block computed twice is cached once");
+        assert!(
+            !cache.insert(2, 32),
+            "a block computed twice is cached once"
+        );
         // B starts with 1, 2 then differs: two blocks match; C shares only 1.
         assert_eq!(cache.matched(&[1, 2, 9]), 2);
         assert_eq!(cache.matched(&[9, 1]), 0, "lookup stops at the first miss");

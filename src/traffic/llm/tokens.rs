@@ -1,11 +1,17 @@
 //! Where LLM requests come from: a token-level trace replayed row by row, or arrivals from a
 //! rate pattern with token counts drawn for each request from the Service's own stream.
+//!
+//! Drawn prompts may share a system prompt (`sharedPrefix`): request prompts are then hashed
+//! per [`SHARED_PREFIX_BLOCK_TOKENS`] tokens (vLLM's block) so that the prefix cache reuses
+//! the system prompt's whole blocks. A block inside the system prompt hashes to its group and
+//! place; any later block to the prompt itself, so a pooled prompt sent again is found whole.
 
 use std::sync::Arc;
 
-use super::prefix::Prefix;
+use super::prefix::{PREFIX_BLOCK_TOKENS, Prefix};
+use crate::scenario::llm_trace::MAX_TOKENS;
 use crate::scenario::llm_trace::TokenRequest;
-use crate::scenario::model::TokenSource;
+use crate::scenario::model::{SharedPrefix, TokenSource};
 use crate::sim::dist::CountDist;
 use crate::sim::{SimRng, SimTime};
 
@@ -22,7 +28,102 @@ pub enum TokenArrivals {
 pub struct Drawn {
     prompt: CountDist,
     output: CountDist,
+    shared: Option<SharedPrefix>,
+    /// A pool of prompts sent in turn, each drawn the first time it is sent.
+    pool: Vec<PooledPrompt>,
+    /// The next pooled prompt; the number of prompts drawn so far (their identities).
+    next: usize,
+    drawn: u64,
     rng: SimRng,
+}
+
+/// Tokens per hashed block of a shared-prefix prompt (vLLM's default block).
+pub const SHARED_PREFIX_BLOCK_TOKENS: u32 = 16;
+
+#[derive(Clone, Copy)]
+struct PooledPrompt {
+    prompt: u32,
+    output: u32,
+    group: u32,
+    identity: u64,
+}
+
+/// SplitMix64's finaliser: hashes for a block from its owner and place.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The block hashes of a prompt of `prompt` tokens in `group` whose first `shared` tokens are
+/// the group's system prompt; `identity` tells prompts apart. Hashes carry the top bit, which
+/// no trace's block numbers reach.
+fn prompt_hashes(shared: u32, group: u32, identity: u64, prompt: u32) -> impl Iterator<Item = u64> {
+    let whole = prompt / SHARED_PREFIX_BLOCK_TOKENS;
+    let shared_blocks = shared / SHARED_PREFIX_BLOCK_TOKENS;
+    (0..whole).map(move |i| {
+        let owner = if i < shared_blocks {
+            mix(u64::from(group) << 1)
+        } else {
+            mix(identity << 1 | 1) ^ mix(u64::from(group))
+        };
+        mix(owner ^ mix(u64::from(i))) | 1 << 63
+    })
+}
+
+impl Drawn {
+    fn take(&mut self) -> TokenCounts {
+        let Some(shared) = self.shared else {
+            return TokenCounts {
+                prompt: self.prompt.sample(&mut self.rng),
+                output: self.output.sample(&mut self.rng),
+                prefix: None,
+            };
+        };
+        let p = match shared.prompts_per_group {
+            Some(per_group) => self.pooled(shared.groups * per_group),
+            None => self.fresh(shared.groups),
+        };
+        let prompt = shared.tokens.saturating_add(p.prompt).min(MAX_TOKENS);
+        let hashes: Arc<[u64]> =
+            prompt_hashes(shared.tokens, p.group, p.identity, prompt).collect();
+        let len = hashes.len() as u32;
+        TokenCounts {
+            prompt,
+            output: p.output,
+            prefix: (len > 0).then(|| Prefix::new(hashes, 0, len, SHARED_PREFIX_BLOCK_TOKENS)),
+        }
+    }
+
+    /// The next prompt of a pool of `size` (group-major), drawn the first time it is sent.
+    fn pooled(&mut self, size: u32) -> PooledPrompt {
+        let i = self.next % size as usize;
+        self.next += 1;
+        if i == self.pool.len() {
+            let per_group = size / self.shared.map_or(1, |s| s.groups.max(1));
+            let p = PooledPrompt {
+                prompt: self.prompt.sample(&mut self.rng),
+                output: self.output.sample(&mut self.rng),
+                group: i as u32 / per_group.max(1),
+                identity: i as u64,
+            };
+            self.pool.push(p);
+        }
+        self.pool[i]
+    }
+
+    /// A prompt of its own in a group drawn at random.
+    fn fresh(&mut self, groups: u32) -> PooledPrompt {
+        use rand::RngExt;
+        let group = self.rng.random_range(0..groups.max(1));
+        self.drawn += 1;
+        PooledPrompt {
+            prompt: self.prompt.sample(&mut self.rng),
+            output: self.output.sample(&mut self.rng),
+            group,
+            identity: self.drawn,
+        }
+    }
 }
 
 impl TokenArrivals {
@@ -34,9 +135,17 @@ impl TokenArrivals {
                 hashes: Arc::clone(hashes),
                 next: 0,
             },
-            TokenSource::Drawn { prompt, output } => TokenArrivals::Drawn(Box::new(Drawn {
+            TokenSource::Drawn {
+                prompt,
+                output,
+                shared_prefix,
+            } => TokenArrivals::Drawn(Box::new(Drawn {
                 prompt: prompt.clone(),
                 output: output.clone(),
+                shared: *shared_prefix,
+                pool: Vec::new(),
+                next: 0,
+                drawn: 0,
                 rng,
             })),
         }
@@ -69,15 +178,17 @@ impl TokenArrivals {
                 TokenCounts {
                     prompt: r.prompt_tokens,
                     output: r.output_tokens,
-                    prefix: (r.hashes_len > 0)
-                        .then(|| Prefix::new(Arc::clone(hashes), r.hashes_start, r.hashes_len)),
+                    prefix: (r.hashes_len > 0).then(|| {
+                        Prefix::new(
+                            Arc::clone(hashes),
+                            r.hashes_start,
+                            r.hashes_len,
+                            PREFIX_BLOCK_TOKENS,
+                        )
+                    }),
                 }
             }
-            TokenArrivals::Drawn(d) => TokenCounts {
-                prompt: d.prompt.sample(&mut d.rng),
-                output: d.output.sample(&mut d.rng),
-                prefix: None,
-            },
+            TokenArrivals::Drawn(d) => d.take(),
         }
     }
 }
