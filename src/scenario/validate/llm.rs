@@ -172,8 +172,8 @@ impl Builder<'_> {
         if blocks == 0 {
             let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
             self.error(&format!("{path}.gpuMemoryUtilization"), format!(
-                "nothing is left for the KV cache: {} GPUs × {:.0} GiB × {utilization} hold {:.0} GiB, the weights take {:.0} GiB and each GPU keeps {:.0} GiB for activations",
-                found.tensor_parallel, gib(found.gpu_memory_bytes), gib(found.gpu_memory_bytes) * f64::from(found.tensor_parallel) * utilization, gib(found.weights_bytes), gib(RESERVED_PER_GPU_BYTES)));
+                "nothing is left for the KV cache: {} GPU{} × {:.0} GiB × {utilization} hold {:.0} GiB, the weights take {:.0} GiB and each GPU keeps {:.0} GiB for activations",
+                found.tensor_parallel, if found.tensor_parallel == 1 { "" } else { "s" }, gib(found.gpu_memory_bytes), gib(found.gpu_memory_bytes) * f64::from(found.tensor_parallel) * utilization, gib(found.weights_bytes), gib(RESERVED_PER_GPU_BYTES)));
             return None;
         }
         Some(blocks)

@@ -7,8 +7,8 @@ use crate::scenario::diag::did_you_mean_hint;
 use crate::scenario::raw::RawLlm;
 use crate::spec::llm::architecture::Architecture;
 use crate::spec::llm::catalog;
-use crate::spec::llm::profile::{LlmProfile, StepCost};
-use crate::spec::llm::roofline::{Coefficients, Precision, Roofline};
+use crate::spec::llm::profile::LlmProfile;
+use crate::spec::llm::roofline::{Coefficients, Precision};
 
 impl Builder<'_> {
     /// The profile of `llm.model` on `llm.gpu` split `gpus` ways (the pods' GPU request, unless
@@ -51,15 +51,14 @@ impl Builder<'_> {
         let precision = self.precision(path, raw, &arch, gpu.fp8_flops_per_second.is_some())?;
         let coefficients = self.coefficients(path, raw, gpu_name)?;
         let name = format!("{}/{gpu_name}/tp{tp}", model_label(model));
-        Some(LlmProfile {
+        Some(catalog::roofline_profile(
             name,
-            tensor_parallel: tp as u32,
-            context_tokens: arch.context_tokens.min(u64::from(u32::MAX)) as u32,
-            weights_bytes: precision.weights_bytes(&arch),
-            kv_bytes_per_token: (arch.kv_elements_per_token() as f64 * precision.kv_bytes) as u64,
-            gpu_memory_bytes: gpu.memory_bytes,
-            cost: StepCost::Roofline(Roofline::new(&arch, precision, gpu, tp, &coefficients)),
-        })
+            &arch,
+            precision,
+            gpu,
+            tp,
+            &coefficients,
+        ))
     }
 
     /// The GPU's fitted coefficients with `llm.roofline`'s overrides.

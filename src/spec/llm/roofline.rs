@@ -225,3 +225,115 @@ impl Roofline {
         SimDuration::from_micros((self.step_us(shape).round() as u64).max(1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Round numbers: 1 PFLOP/s, 1 TB/s, a 100 GB/s link; full efficiency, 100 µs a step and
+    /// 10 µs an all-reduce.
+    fn gpu() -> Gpu {
+        Gpu {
+            memory_bytes: 80 << 30,
+            memory_bandwidth_bytes_per_second: 1e12,
+            bf16_flops_per_second: 1e15,
+            fp8_flops_per_second: Some(2e15),
+            interconnect_bytes_per_second: 1e11,
+            interconnect: "test".into(),
+            source: "test".into(),
+        }
+    }
+
+    const K: Coefficients = Coefficients {
+        compute_efficiency: 1.0,
+        memory_efficiency: 1.0,
+        step_overhead_us: 100.0,
+        all_reduce_us: 10.0,
+    };
+
+    /// Two layers of width 1024 (8 heads of 128, no grouping), an MLP of 4096, 1 000 tokens of
+    /// vocabulary: 16 777 216 parameters a layer, 1 024 000 in the output projection.
+    fn arch() -> Architecture {
+        Architecture::from_config_json(
+            r#"{"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 2,
+            "num_attention_heads": 8, "vocab_size": 1000, "max_position_embeddings": 8192}"#,
+        )
+        .unwrap()
+    }
+
+    fn decode(sequences: u64, context: u64) -> StepShape {
+        StepShape {
+            decode_sequences: sequences,
+            decode_context_tokens: context,
+            ..StepShape::default()
+        }
+    }
+
+    #[test]
+    fn a_decode_step_reads_the_weights_and_the_kv_once() {
+        let r = Roofline::new(&arch(), Precision::BF16, &gpu(), 1, &K);
+        // Weights: (33 554 432 + 1 024 000) × 2 bytes at 1 TB/s = 69.157 µs, far above the
+        // 4 × 2 × 33 554 432 + 4 × 2 × 1 024 000 FLOPs (0.277 µs). KV: 1 000 tokens × 2 layers ×
+        // 2 × 8 heads × 128 × 2 bytes = 8.192 MB, 8.192 µs. 100 + 69.157 + 8.192 = 177.349 µs.
+        assert!((r.step_us(&decode(4, 1000)) - 177.348_864).abs() < 1e-6);
+        assert_eq!(r.step_time(&decode(4, 1000)), SimDuration::from_micros(177));
+        // Split over two GPUs: half the weights and KV, and 2 layers × 2 all-reduces of 10 µs
+        // plus 4 tokens × 4 × (2 × 1/2) × 1024 × 2 bytes at 100 GB/s (0.328 µs):
+        // 100 + 34.578 + 4.096 + 40 + 0.328 = 179.002 µs.
+        let r2 = Roofline::new(&arch(), Precision::BF16, &gpu(), 2, &K);
+        assert!((r2.step_us(&decode(4, 1000)) - 179.002_112).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_long_prefill_is_bound_by_compute_and_its_attention_grows_with_the_square() {
+        let r = Roofline::new(&arch(), Precision::BF16, &gpu(), 1, &K);
+        let mut shape = StepShape::default();
+        shape.add_prefill(0, 4096);
+        // Causal pairs 4096 × 4097 / 2 = 8 390 656.
+        assert_eq!(shape.prefill_attention_pairs, 8_390_656);
+        // Linear: 4096 × 2 × 33 554 432 + 2 × 1 024 000 FLOPs = 274.880 µs (weights 69.157).
+        // Attention: 8 390 656 pairs × 2 layers × 4 × 8 × 128 FLOPs = 68.736 µs (KV 33.554).
+        // 100 + 274.880 + 68.736 = 443.616 µs.
+        assert!((r.step_us(&shape) - 443.616_208_896).abs() < 1e-6);
+        // The same tokens as a second chunk after 4096 computed ones pay attention over 8192.
+        let mut later = StepShape::default();
+        later.add_prefill(4096, 4096);
+        let attention_growth = r.step_us(&later) - r.step_us(&shape);
+        // 4096 × 4096 more pairs: 16 777 216 × 8192 FLOPs = 137.439 µs.
+        assert!((attention_growth - 137.438_953_472).abs() < 1e-6);
+    }
+
+    #[test]
+    fn fp8_halves_the_weights_and_doubles_the_compute_rate() {
+        let fp8 = Precision {
+            weight_bytes: 1.0,
+            expert_weight_bytes: 1.0,
+            fp8_compute: true,
+            kv_bytes: 1.0,
+        };
+        let r = Roofline::new(&arch(), fp8, &gpu(), 1, &K);
+        // 100 + 69.157 / 2 + 8.192 / 2 = 138.674 µs.
+        assert!((r.step_us(&decode(4, 1000)) - 138.674_432).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_mixture_of_experts_reads_only_the_experts_its_tokens_reach() {
+        let moe = Architecture::from_config_json(
+            r#"{"hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 2,
+            "num_attention_heads": 8, "vocab_size": 1000, "max_position_embeddings": 8192,
+            "num_local_experts": 8, "num_experts_per_tok": 2}"#,
+        )
+        .unwrap();
+        let r = Roofline::new(&moe, Precision::BF16, &gpu(), 1, &K);
+        // One token reaches 2 of 8 experts: 8 × (1 − (6/8)^1) = 2. An expert is
+        // 3 × 1024 × 4096 × 2 bytes = 25.166 µs, 2 layers × 2 of them 100.663 µs, beside what
+        // every step reads: attention and router (4 194 304 + 8 192) × 2 layers and the output
+        // projection 1 024 000, × 2 bytes = 18.858 µs. KV: 1 token × 8 192 bytes.
+        let one = r.step_us(&decode(1, 1));
+        assert!((one - (100.0 + 18.857_984 + 100.663_296 + 0.008_192)).abs() < 1e-6);
+        // 256 tokens reach all 8 experts of each layer (8 × (1 − 0.75^256) ≈ 8): 402.653 µs,
+        // and 256 tokens of KV, 2.097 µs.
+        let many = r.step_us(&decode(256, 256));
+        assert!((many - (100.0 + 18.857_984 + 402.653_184 + 2.097_152)).abs() < 1e-3);
+    }
+}

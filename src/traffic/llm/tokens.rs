@@ -200,3 +200,57 @@ pub struct TokenCounts {
     pub output: u32,
     pub prefix: Option<Prefix>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::rng::RngStreams;
+
+    fn source(prompts_per_group: Option<u32>) -> TokenArrivals {
+        let source = TokenSource::Drawn {
+            prompt: CountDist::Uniform { min: 40, max: 60 },
+            output: CountDist::Constant(10),
+            shared_prefix: Some(SharedPrefix {
+                tokens: 100,
+                groups: 2,
+                prompts_per_group,
+            }),
+        };
+        TokenArrivals::new(&source, RngStreams::new(1).stream("tokens"))
+    }
+
+    fn blocks(t: &TokenCounts) -> Vec<u64> {
+        t.prefix.as_ref().unwrap().blocks().to_vec()
+    }
+
+    #[test]
+    fn a_pool_of_prompts_is_sent_in_turn_and_shares_only_its_groups_system_prompt() {
+        let mut arrivals = source(Some(2));
+        let first: Vec<TokenCounts> = (0..4).map(|_| arrivals.take()).collect();
+        let again: Vec<TokenCounts> = (0..4).map(|_| arrivals.take()).collect();
+        // A pool of 2 groups × 2 prompts, sent again whole in the same order.
+        assert_eq!(first, again);
+        for t in &first {
+            // 100 shared tokens and 40–60 of the prompt's own, hashed per 16 tokens.
+            assert!((140..=160).contains(&t.prompt), "{}", t.prompt);
+            assert_eq!(blocks(t).len() as u32, t.prompt / 16);
+            assert_eq!(t.prefix.as_ref().unwrap().block_tokens(), 16);
+        }
+        // Prompts 0 and 1 are group 0's, 2 and 3 group 1's: the first 6 blocks (96 tokens of the
+        // 100-token system prompt) are their group's; the 7th already holds the prompt's own.
+        assert_eq!(blocks(&first[0])[..6], blocks(&first[1])[..6]);
+        assert_ne!(blocks(&first[0])[6], blocks(&first[1])[6]);
+        assert_ne!(blocks(&first[0])[0], blocks(&first[2])[0]);
+        assert!(blocks(&first[0]).iter().all(|h| h >> 63 == 1), "apart from trace ids");
+    }
+
+    #[test]
+    fn without_a_pool_every_request_has_a_prompt_of_its_own() {
+        let mut arrivals = source(None);
+        let all: Vec<TokenCounts> = (0..50).map(|_| arrivals.take()).collect();
+        let tails: std::collections::BTreeSet<u64> = all.iter().map(|t| blocks(t)[6]).collect();
+        assert_eq!(tails.len(), 50);
+        let heads: std::collections::BTreeSet<u64> = all.iter().map(|t| blocks(t)[0]).collect();
+        assert_eq!(heads.len(), 2, "two system prompts");
+    }
+}
