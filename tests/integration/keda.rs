@@ -111,7 +111,7 @@ fn keda_scales_a_worker_to_zero_wakes_it_and_its_hpa_scales_it_up() {
 #[test]
 fn the_llm_scenarios_scaled_object_makes_the_hpa_keda_would() {
     // scenarios/llm-inference/keda.yaml: a prometheus trigger on
-    // sum(vllm:num_requests_waiting{…}), threshold "2", min 4, max 12, polling 15 s, cooldown
+    // sum(vllm:num_requests_waiting{…}), threshold "2", min 1, max 8, polling 15 s, cooldown
     // 600 s, a 600 s scale-down window under advanced.
     let path = root().join("scenarios/llm-inference/scenario.yaml");
     let s = load(
@@ -121,7 +121,7 @@ fn the_llm_scenarios_scaled_object_makes_the_hpa_keda_would() {
     );
     let hpa = &s.hpas[0];
     assert_eq!(hpa.name, "keda-hpa-llama");
-    assert_eq!((hpa.min_replicas, hpa.max_replicas), (4, 12));
+    assert_eq!((hpa.min_replicas, hpa.max_replicas), (1, 8));
     assert_eq!(
         hpa.metrics,
         [HpaMetric::External {

@@ -186,7 +186,10 @@ mod tests {
             let p = roofline_profile(name.into(), &arch, Precision::BF16, h100, tp, &k);
             let tokens = p.kv_cache_tokens(0.9, 2 << 30) as f64;
             let error = (tokens - logged) / logged;
-            assert!(error.abs() < 0.03, "{name}: {tokens} tokens, vLLM {logged} ({error:+.3})");
+            assert!(
+                error.abs() < 0.03,
+                "{name}: {tokens} tokens, vLLM {logged} ({error:+.3})"
+            );
         }
     }
 }

@@ -474,12 +474,17 @@ impl LlmServer {
             return;
         };
         let s = &mut self.running[i];
-        let Some(hash_tokens) = s.request.prefix.as_ref().map(Prefix::block_tokens) else {
+        let Some(prefix) = s.request.prefix.as_ref() else {
             return;
         };
+        // A decoding sequence has offered all its blocks long ago: nothing to divide.
+        let hashes = prefix.blocks().len() as u32;
+        if s.offered >= hashes {
+            return;
+        }
+        let hash_tokens = prefix.block_tokens();
         let kv = cache.kv_per_block(hash_tokens);
-        let whole = s.computed.min(s.request.prompt_tokens) / hash_tokens;
-        let whole = whole.min(s.prefix_blocks().len() as u32);
+        let whole = (s.computed.min(s.request.prompt_tokens) / hash_tokens).min(hashes);
         for j in s.offered..whole {
             let hash = s.prefix_blocks()[j as usize];
             if cache.insert(hash, kv) {

@@ -241,7 +241,10 @@ mod tests {
         assert_eq!(blocks(&first[0])[..6], blocks(&first[1])[..6]);
         assert_ne!(blocks(&first[0])[6], blocks(&first[1])[6]);
         assert_ne!(blocks(&first[0])[0], blocks(&first[2])[0]);
-        assert!(blocks(&first[0]).iter().all(|h| h >> 63 == 1), "apart from trace ids");
+        assert!(
+            blocks(&first[0]).iter().all(|h| h >> 63 == 1),
+            "apart from trace ids"
+        );
     }
 
     #[test]
