@@ -49,6 +49,7 @@ use crate::traffic::llm::tokens::TokenArrivals;
 use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router, Servers};
 
 mod calls;
+mod clients;
 mod config;
 mod containers;
 mod cpu;
@@ -70,8 +71,11 @@ const WARM_FROM_BUSY_PODS: usize = 1024;
 /// Something scheduled to happen. Small and `Copy`: the queue holds millions of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Event {
-    /// Emitted by the arrival process of a Service; handled by routing it to a pod.
+    /// Emitted by the arrival process of a Service (or one of its closed-loop users); handled
+    /// by routing it to a pod.
     Arrival { service: ServiceId },
+    /// A closed loop's user count changes (`engine::clients`).
+    UsersChange { service: ServiceId },
     /// Emitted by a pod's server for its earliest finisher; stale when `generation` moved on.
     Completion { pod: PodId, generation: u32 },
     /// Emitted by the kubelet at bind; the pod's containers start and it turns Ready.
@@ -347,6 +351,10 @@ struct Engine<'s> {
     /// Whether each Service is served by LLM servers (requests with tokens to any other go to
     /// a workload that passes them on).
     serves_llm: Vec<bool>,
+    /// Closed-loop users, by Service (`None`: the Service's requests do not wait for answers).
+    users: Vec<Option<clients::Users>>,
+    /// Whether any Service has closed-loop users.
+    has_users: bool,
     /// Reused buffer for what LLM servers report.
     llm_outcomes: Vec<LlmOutcome>,
     routers: Vec<Router>,
@@ -416,6 +424,7 @@ struct Engine<'s> {
 impl<'s> Engine<'s> {
     fn new(s: &'s Scenario, records: Records<'s>, options: RunOptions) -> Self {
         let streams = RngStreams::new(s.seed);
+        let users = clients::users_of(s, &streams);
         let end = SimTime::ZERO + s.duration;
         let names = SeriesNames {
             services: s.services.iter().map(|x| x.name.as_str()).collect(),
@@ -455,6 +464,8 @@ impl<'s> Engine<'s> {
                     Some(TokenArrivals::new(source, rng))
                 })
                 .collect(),
+            has_users: users.iter().any(Option::is_some),
+            users,
             serves_llm: (s.services.iter())
                 .map(|x| x.serves_llm(&s.deployments))
                 .collect(),
@@ -635,6 +646,7 @@ impl<'s> Engine<'s> {
         for s in 0..self.scenario.services.len() {
             self.schedule_next_arrival(ServiceId(s as u32));
         }
+        self.start_users();
         self.schedule_scripted_events();
         for (t, trace) in self.scenario.pod_traces.iter().enumerate() {
             for (i, pod) in trace.pods.iter().enumerate() {
@@ -770,6 +782,7 @@ impl<'s> Engine<'s> {
             Event::JobWake { job } => self.dirty.workload(job),
             Event::JobTtl { run } => self.on_job_ttl(run),
             Event::CronTick { cron_job } => self.on_cron_tick(cron_job),
+            Event::UsersChange { service } => self.on_users_change(service),
         }
     }
 

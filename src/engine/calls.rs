@@ -112,7 +112,9 @@ impl<'s> Engine<'s> {
     fn request_failed(&mut self, service: ServiceId, reason: FailureReason, caller: CallRef) {
         self.recorder
             .observe(self.now, Observation::RequestFailed { service, reason });
-        if !caller.is_none() {
+        if caller.is_none() {
+            self.answered(service, true);
+        } else {
             self.call_failed(caller, reason);
         }
     }
@@ -141,6 +143,7 @@ impl<'s> Engine<'s> {
             {
                 self.recorder
                     .observe(self.now, Observation::RequestServed { service, latency });
+                self.answered(service, false);
                 continue;
             }
             let outcome = *outcome;
@@ -152,7 +155,7 @@ impl<'s> Engine<'s> {
 
     #[inline(never)]
     fn handle_outcome(&mut self, outcome: Outcome) {
-        let (link, result) = match outcome {
+        let (service, link, result) = match outcome {
             Outcome::CpuDone { slot } => return self.cpu_done(slot),
             Outcome::Served {
                 service,
@@ -161,7 +164,7 @@ impl<'s> Engine<'s> {
             } => {
                 self.recorder
                     .observe(self.now, Observation::RequestServed { service, latency });
-                (link, None)
+                (service, link, None)
             }
             Outcome::Failed {
                 service,
@@ -170,9 +173,12 @@ impl<'s> Engine<'s> {
             } => {
                 self.recorder
                     .observe(self.now, Observation::RequestFailed { service, reason });
-                (link, Some(reason))
+                (service, link, Some(reason))
             }
         };
+        if link.caller.is_none() {
+            self.answered(service, result.is_some());
+        }
         if link.frame != NO_FRAME {
             // Failed before its calls were done (killed, queue full, timed out in the queue).
             let root = self.frames.owned(link.frame);

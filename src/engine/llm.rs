@@ -140,6 +140,13 @@ impl Engine<'_> {
             self.observe_llm_outcome(outcome);
             let caller = outcome.caller();
             if caller.is_none() {
+                match outcome {
+                    LlmOutcome::Finished { .. } => self.answered(ServiceId(outcome.id()), false),
+                    LlmOutcome::TooLong { .. } | LlmOutcome::Dropped { .. } => {
+                        self.answered(ServiceId(outcome.id()), true)
+                    }
+                    LlmOutcome::Preempted { .. } => {}
+                }
                 continue;
             }
             match outcome {

@@ -678,6 +678,30 @@ pub enum RawArrivals {
     /// One request per row, with its prompt and output tokens: the Azure LLM inference CSV or
     /// the Mooncake JSON Lines trace.
     LlmTrace(RawTraceFile),
+    /// A fixed number of users, each sending its next request when the last one is answered.
+    ClosedLoop(RawClosedLoop),
+}
+
+/// `closedLoop: {users: 32, thinkTime: 2s, stages: [{duration: 5m, target: 64}]}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawClosedLoop {
+    /// Users at the start.
+    pub users: Option<u32>,
+    /// What a user waits between an answer and its next request (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub think_time: Option<RawDistribution>,
+    /// Ramps of the user count, one after another from the start (k6's `ramping-vus`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<RawStage>,
+}
+
+/// `{duration: 5m, target: 64}`: the user count goes linearly to `target` over `duration`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawStage {
+    pub duration: Option<Duration>,
+    pub target: Option<u32>,
 }
 
 /// `bursts: {size: 8, every: 1s}`: a count or a count distribution, and the time between bursts.

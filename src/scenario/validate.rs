@@ -31,6 +31,7 @@ const MIN_CFS_PERIOD: SimDuration = SimDuration::from_millis(1);
 const MAX_CFS_PERIOD: SimDuration = SimDuration::from_secs(1);
 
 mod calls;
+mod clients;
 mod events;
 mod llm;
 mod llm_model;
@@ -2115,6 +2116,7 @@ impl Builder<'_> {
                 RawArrivals::RateSeries(_) => "rateSeries.scale",
                 RawArrivals::PerMinuteCounts(_) => "perMinuteCounts.scale",
                 RawArrivals::LlmTrace(_) => "llmTrace.scale",
+                RawArrivals::ClosedLoop(_) => "closedLoop.users",
             };
             let source = match arrivals {
                 RawArrivals::Constant { .. } | RawArrivals::FixedInterval { .. } => "",
@@ -2155,6 +2157,7 @@ impl Builder<'_> {
             }
             // Requests arrive as the trace's rows say (see `token_source`), not by a rate.
             RawArrivals::LlmTrace(_) => ArrivalPattern::constant(0.0),
+            RawArrivals::ClosedLoop(c) => self.closed_loop(&format!("{path}.closedLoop"), c),
         }
     }
 

@@ -1127,6 +1127,21 @@ pub enum ArrivalShape {
     },
     /// At these instants, in order (a list of request times replayed).
     Times(std::sync::Arc<[SimTime]>),
+    /// A closed loop of users: no rate; each user sends its next request once the last is
+    /// answered and its think time is over.
+    ClosedLoop(std::sync::Arc<ClosedLoop>),
+}
+
+/// Users who each wait for their answer before they send again (`vllm bench serve
+/// --max-concurrency`, k6 virtual users, locust users).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClosedLoop {
+    /// Users at the start, each sending its first request at 0.
+    pub users: u32,
+    /// The wait between an answer and the user's next request.
+    pub think: crate::sim::dist::DurationDist,
+    /// When the user count changes, and to what, in time order (the stages' ramps).
+    pub changes: Vec<(SimTime, u32)>,
 }
 
 /// A constant rate from `start` to the next segment's start.

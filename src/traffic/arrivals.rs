@@ -57,6 +57,8 @@ impl ArrivalProcess {
             }
             ArrivalShape::Poisson => self.next_at_rate(now, true),
             ArrivalShape::FixedInterval => self.next_at_rate(now, false),
+            // The users send their requests (`engine::clients`): nothing arrives on its own.
+            ArrivalShape::ClosedLoop(_) => None,
         }
     }
 

@@ -5,6 +5,7 @@ mod bad_input;
 mod bare;
 mod calls;
 mod cli;
+mod clients;
 mod config;
 mod daemonset;
 mod data_loss;
