@@ -9,7 +9,9 @@ vLLM pod with the run's model on its GPUs (`llm.model`, `llm.gpu`, tensor parall
 server's engine arguments), Poisson arrivals at the stage's rate for the stage's duration (what
 inference-perf's `constant` load sends), and prompts built as inference-perf's shared_prefix data
 builds them: a pool of groups × prompts per group, each a shared system prompt and a question,
-sent in turn (`tokens.sharedPrefix`). Outputs are the forced length (`ignore_eos`).
+sent in turn (`tokens.sharedPrefix`). Outputs are the forced length (`ignore_eos`). The client
+gives up after 300 s (the failures of the overloaded real runs came at that point), and the
+server then aborts the request.
 
 Compared per stage (the measured means over the requests that finished):
 - TTFT: time to first token, ms;
@@ -84,6 +86,7 @@ spec:
   workloads:
     - deployment: vllm
       startupTime: 1ms
+      timeout: 300s                     # inference-perf's client timeout
       llm:
         model: {model}
         gpu: {gpu}
@@ -206,8 +209,9 @@ def report(results, markdown):
     for row, real, sim in results:
         role = "fitted" if row["model"] in FITTED_ON else "predicted"
         if real["failed"] > 0:
-            role = "not carried" + (": kubesim saturates" if saturated(sim, real)
-                                    else ": kubesim does NOT saturate")
+            role = (f"not carried ({real['failed']} failed): kubesim "
+                    + ("saturates" if saturated(sim, real) else "does NOT saturate")
+                    + f" ({sim['failed']} failed)")
         elif saturated(sim, real):
             role += ", SATURATES in kubesim"
         lines.append([

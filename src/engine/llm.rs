@@ -142,9 +142,9 @@ impl Engine<'_> {
             if caller.is_none() {
                 match outcome {
                     LlmOutcome::Finished { .. } => self.answered(ServiceId(outcome.id()), false),
-                    LlmOutcome::TooLong { .. } | LlmOutcome::Dropped { .. } => {
-                        self.answered(ServiceId(outcome.id()), true)
-                    }
+                    LlmOutcome::TooLong { .. }
+                    | LlmOutcome::Dropped { .. }
+                    | LlmOutcome::TimedOut { .. } => self.answered(ServiceId(outcome.id()), true),
                     LlmOutcome::Preempted { .. } => {}
                 }
                 continue;
@@ -157,6 +157,7 @@ impl Engine<'_> {
                 LlmOutcome::Dropped { .. } => {
                     self.call_failed(caller, FailureReason::PodTerminated)
                 }
+                LlmOutcome::TimedOut { .. } => self.call_failed(caller, FailureReason::Timeout),
                 LlmOutcome::Preempted { .. } => {}
             }
         }
@@ -192,6 +193,10 @@ impl Engine<'_> {
                 LlmOutcome::Dropped { .. } => Observation::RequestFailed {
                     service,
                     reason: FailureReason::PodTerminated,
+                },
+                LlmOutcome::TimedOut { .. } => Observation::RequestFailed {
+                    service,
+                    reason: FailureReason::Timeout,
                 },
                 LlmOutcome::Preempted { .. } => Observation::LlmPreempted { service },
             };

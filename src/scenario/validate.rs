@@ -1742,10 +1742,9 @@ impl Builder<'_> {
             crash_mtbf: crash_mtbf.filter(|d| !d.is_zero()),
             cfs_period_offset: w.cfs_period_offset.map(|d| d.0),
             calls: CallGraph::default(),
-            llm: w
-                .llm
-                .as_ref()
-                .and_then(|l| self.llm_serving(&format!("{path}.llm"), l, pod)),
+            llm: w.llm.as_ref().and_then(|l| {
+                self.llm_serving(&format!("{path}.llm"), l, pod, w.timeout.map(|d| d.0))
+            }),
             job: self.job_run(path, w),
         }
     }

@@ -46,6 +46,7 @@ impl Builder<'_> {
         path: &str,
         raw: &RawLlm,
         pod: &PodTemplate,
+        client_timeout: Option<SimDuration>,
     ) -> Option<LlmServing> {
         let gpus = pod.requests.get(GPU);
         let found = match (raw.profile.as_deref(), raw.model.as_deref()) {
@@ -68,7 +69,10 @@ impl Builder<'_> {
         if gpus != i64::from(found.tensor_parallel) {
             self.error(&format!("{path}.{field}"), format!("{} runs on {tp} GPUs (tensor parallelism {tp}), but the pods request {gpus} {GPU}: request {tp}", found.name, tp = found.tensor_parallel));
         }
-        let batching = self.batching(path, raw, &found)?;
+        let batching = BatchingConfig {
+            client_timeout,
+            ..self.batching(path, raw, &found)?
+        };
         Some(LlmServing {
             profile: found,
             batching,
@@ -145,6 +149,7 @@ impl Builder<'_> {
             kv_blocks,
             prefix_caching,
             async_scheduling: raw.async_scheduling.unwrap_or(true),
+            client_timeout: None,
         })
     }
 

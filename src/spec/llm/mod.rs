@@ -43,6 +43,9 @@ pub struct BatchingConfig {
     /// scheduler plans each step while the one before runs, so a request that arrives during
     /// a step can join only the step after the next.
     pub async_scheduling: bool,
+    /// How long a client waits for its answer (the workload's `timeout`, when given): at the
+    /// first step boundary after it, the server aborts the request.
+    pub client_timeout: Option<crate::sim::SimDuration>,
 }
 
 /// One request of a token-level trace, in simulated time.

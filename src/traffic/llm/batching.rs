@@ -64,6 +64,8 @@ pub enum LlmOutcome {
     TooLong { id: u32, caller: CallRef },
     /// The server was stopped with the request in it.
     Dropped { id: u32, caller: CallRef },
+    /// Its client gave up (`BatchingConfig::client_timeout`): the server aborted it.
+    TimedOut { id: u32, caller: CallRef },
     /// The request was preempted (it will prefill again); it is still in the server.
     Preempted { id: u32 },
 }
@@ -75,6 +77,7 @@ impl LlmOutcome {
             LlmOutcome::Finished { id, .. }
             | LlmOutcome::TooLong { id, .. }
             | LlmOutcome::Dropped { id, .. }
+            | LlmOutcome::TimedOut { id, .. }
             | LlmOutcome::Preempted { id } => id,
         }
     }
@@ -85,7 +88,8 @@ impl LlmOutcome {
         match *self {
             LlmOutcome::Finished { caller, .. }
             | LlmOutcome::TooLong { caller, .. }
-            | LlmOutcome::Dropped { caller, .. } => caller,
+            | LlmOutcome::Dropped { caller, .. }
+            | LlmOutcome::TimedOut { caller, .. } => caller,
             LlmOutcome::Preempted { .. } => CallRef::NONE,
         }
     }
@@ -196,6 +200,8 @@ pub struct LlmServer {
     step_end: Option<SimTime>,
     generation: u32,
     counters: LlmCounters,
+    /// The earliest a request's client gives up (`None`: no timeout, or no request).
+    next_deadline: Option<SimTime>,
 }
 
 impl LlmServer {
@@ -212,6 +218,7 @@ impl LlmServer {
             step_end: None,
             generation: 0,
             counters: LlmCounters::default(),
+            next_deadline: None,
         }
     }
 
@@ -244,6 +251,10 @@ impl LlmServer {
                 caller: request.caller,
             });
             return None;
+        }
+        if let Some(timeout) = self.config.client_timeout {
+            let deadline = request.arrival + timeout;
+            self.next_deadline = Some(self.next_deadline.map_or(deadline, |d| d.min(deadline)));
         }
         let mut s = Sequence::new(request);
         if self.step_end.is_some() {
@@ -322,6 +333,9 @@ impl LlmServer {
     /// Picks what the next step computes and returns its end, or `None` when there is nothing
     /// to compute (the server goes idle until a request arrives).
     fn begin_step(&mut self, now: SimTime, out: &mut Vec<LlmOutcome>) -> Option<(SimTime, u32)> {
+        if self.next_deadline.is_some_and(|d| d <= now) {
+            self.abort_expired(now, out);
+        }
         let mut budget = self.config.max_batched_tokens;
         let preempted = self.schedule_running(&mut budget, out);
         if !preempted {
@@ -335,6 +349,38 @@ impl LlmServer {
         self.step_end = Some(end);
         self.counters.steps += 1;
         Some((end, self.generation))
+    }
+
+    /// Aborts every request whose client has given up by `now` (vLLM aborts a request whose
+    /// connection closed): its blocks are freed, and the earliest deadline left is kept.
+    fn abort_expired(&mut self, now: SimTime, out: &mut Vec<LlmOutcome>) {
+        let Some(timeout) = self.config.client_timeout else {
+            return;
+        };
+        let expired = |s: &Sequence| s.request.arrival + timeout <= now;
+        let mut i = 0;
+        while i < self.running.len() {
+            if expired(&self.running[i]) {
+                let mut s = self.running.remove(i);
+                self.release(&mut s);
+                out.push(LlmOutcome::TimedOut {
+                    id: s.request.id,
+                    caller: s.request.caller,
+                });
+            } else {
+                i += 1;
+            }
+        }
+        let (gone, kept): (Vec<Sequence>, Vec<Sequence>) =
+            self.waiting.drain(..).partition(|s| expired(s));
+        self.waiting = kept.into();
+        out.extend(gone.into_iter().map(|s| LlmOutcome::TimedOut {
+            id: s.request.id,
+            caller: s.request.caller,
+        }));
+        self.next_deadline = (self.running.iter().chain(self.waiting.iter()))
+            .map(|s| s.request.arrival + timeout)
+            .min();
     }
 
     /// Step 1 of the module doc. Returns whether anything was preempted.
@@ -604,6 +650,7 @@ mod tests {
             kv_blocks,
             prefix_caching: true,
             async_scheduling: false,
+            client_timeout: None,
         }
     }
 
@@ -736,6 +783,44 @@ mod tests {
         assert_eq!(finished(&out[0]), (3, 140_000, 140_000, 1));
     }
     #[test]
+    fn a_request_whose_client_gave_up_is_aborted_at_the_next_step_and_frees_its_blocks() {
+        let mut server = LlmServer::new(
+            toy(),
+            BatchingConfig {
+                client_timeout: Some(SimDuration::from_millis(100)),
+                max_sequences: 1,
+                ..config(8192, 1000)
+            },
+        );
+        // One seat: request 1 (prefill 50 ms, then 40.5-ms decodes) holds it; request 2 waits.
+        // Steps end at 50, 90.6 and 131.2 ms; at the last boundary both clients have waited
+        // 100 ms (request 2's since 10 ms): request 1 is mid-answer, request 2 never started.
+        let out = run(
+            &mut server,
+            &[request(1, 0, 100, 10), request(2, 10, 100, 10)],
+        );
+        assert_eq!(
+            out,
+            vec![
+                LlmOutcome::TimedOut {
+                    id: 1,
+                    caller: CallRef::NONE
+                },
+                LlmOutcome::TimedOut {
+                    id: 2,
+                    caller: CallRef::NONE
+                },
+            ]
+        );
+        assert_eq!(server.kv_usage(), 0.0);
+        assert_eq!(server.waiting() + server.running(), 0);
+        // Without a timeout both finish.
+        let mut patient = LlmServer::new(toy(), config(8192, 1000));
+        let out = run(&mut patient, &[request(1, 0, 100, 10)]);
+        assert!(matches!(out[0], LlmOutcome::Finished { .. }));
+    }
+
+    #[test]
     fn when_blocks_run_out_the_newest_sequence_is_preempted_and_recomputed() {
         // 4 blocks of 16 tokens. Two 16-token prompts take a block each; as they decode each
         // needs a second block at token 17 and a third at 33: both cannot have three.
@@ -849,6 +934,7 @@ mod tests {
                         kv_blocks: 1 << 24,
                         prefix_caching: false,
                         async_scheduling: false,
+                        client_timeout: None,
                     },
                 );
                 let requests: Vec<LlmRequest> = (0..batch as u32)
@@ -1001,8 +1087,8 @@ mod tests {
                         let r = requests.iter().find(|r| r.id == id).unwrap();
                         prop_assert!((r.prompt_tokens + r.output_tokens.max(1)).div_ceil(16) > kv_blocks);
                     }
-                    LlmOutcome::Dropped { .. } | LlmOutcome::Preempted { .. } => {
-                        prop_assert!(false, "nothing was dropped; run() removes preemptions")
+                    LlmOutcome::Dropped { .. } | LlmOutcome::TimedOut { .. } | LlmOutcome::Preempted { .. } => {
+                        prop_assert!(false, "nothing was dropped or timed out; run() removes preemptions")
                     }
                 }
             }
