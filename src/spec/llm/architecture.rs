@@ -211,14 +211,7 @@ impl Architecture {
 
     /// Parameters of all layers (what each step streams, together with the output projection).
     pub fn layer_parameters(&self) -> u64 {
-        let dense = self.dense_layers() * self.mlp_parameters(self.dense_ffn);
-        let experts = self.moe.as_ref().map_or(0, |m| {
-            m.moe_layers
-                * (m.experts * self.mlp_parameters(m.expert_ffn)
-                    + self.mlp_parameters(m.shared_ffn)
-                    + m.experts * self.hidden)
-        });
-        self.layers * self.attention_parameters() + dense + experts
+        self.layer_parameters_with(|m| m.experts)
     }
 
     /// Parameters of the routed experts (0 for a dense model): the part of the weights a step
@@ -232,10 +225,15 @@ impl Architecture {
     /// Parameters one token multiplies with in the layers: attention, the dense MLPs, and in
     /// MoE layers the router, the shared expert and its `per_token` experts.
     pub fn active_layer_parameters(&self) -> u64 {
+        self.layer_parameters_with(|m| m.per_token)
+    }
+
+    /// The layers' parameters counting `routed(experts)` routed experts in each MoE layer.
+    fn layer_parameters_with(&self, routed: impl Fn(&Experts) -> u64) -> u64 {
         let dense = self.dense_layers() * self.mlp_parameters(self.dense_ffn);
         let moe = self.moe.as_ref().map_or(0, |m| {
             m.moe_layers
-                * (m.per_token * self.mlp_parameters(m.expert_ffn)
+                * (routed(m) * self.mlp_parameters(m.expert_ffn)
                     + self.mlp_parameters(m.shared_ffn)
                     + m.experts * self.hidden)
         });
