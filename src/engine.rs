@@ -59,6 +59,7 @@ mod history;
 mod jobs;
 mod keda;
 mod llm;
+pub use llm::{BenchmarkFitted, fit_benchmarks};
 mod quota;
 mod scripted;
 
@@ -296,6 +297,9 @@ pub fn run_with_options<'a>(
     records: Records<'a>,
     options: RunOptions,
 ) -> Result<RunOutput, RunError> {
+    // LLM step-time models fitted to the user's benchmark runs, once per run.
+    let fitted = llm::with_fitted_profiles(scenario);
+    let scenario = fitted.as_ref().unwrap_or(scenario);
     let mut engine = Engine::new(scenario, records, options);
     engine.initialize();
     engine.run_loop(progress)?;
@@ -330,7 +334,7 @@ fn request_draws(s: &Scenario, streams: &RngStreams, options: RunOptions) -> Dra
     Draws::ahead(arrivals, service_time, work, SimTime::ZERO + s.duration)
 }
 
-struct Engine<'s> {
+struct Engine<'s, 'r> {
     scenario: &'s Scenario,
     now: SimTime,
     end: SimTime,
@@ -384,7 +388,7 @@ struct Engine<'s> {
     recorder: Recorder,
     decisions: Vec<HpaDecision>,
     /// Where decisions and time-series rows go: kept, or handed out as they are made.
-    records: Records<'s>,
+    records: Records<'r>,
     pod_events: PodEventLog,
     cluster_events: ClusterEventLog,
     outcomes: Vec<Outcome>,
@@ -421,8 +425,8 @@ struct Engine<'s> {
     config_waits: BTreeMap<PodId, config::ConfigWait>,
 }
 
-impl<'s> Engine<'s> {
-    fn new(s: &'s Scenario, records: Records<'s>, options: RunOptions) -> Self {
+impl<'s, 'r> Engine<'s, 'r> {
+    fn new(s: &'s Scenario, records: Records<'r>, options: RunOptions) -> Self {
         let streams = RngStreams::new(s.seed);
         let users = clients::users_of(s, &streams);
         let end = SimTime::ZERO + s.duration;

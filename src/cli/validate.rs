@@ -50,6 +50,52 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         eprintln!("{} of {files} file(s) have errors", failed.len());
         return Ok(Status::BadInput);
     }
+    for path in &paths {
+        print_benchmark_fits(path);
+    }
     super::tell(format!("{files} file(s) valid"));
     Ok(Status::Success)
+}
+
+/// For a scenario whose LLM servers are fitted to benchmark runs (`llm.benchmark`): the
+/// coefficients found and, per run, measured against simulated.
+fn print_benchmark_fits(path: &std::path::Path) {
+    let file = kubesim::scenario::manifest_files::scenario_file(path);
+    let Ok(scenario) = kubesim::scenario::load_scenario(&file, &Default::default()) else {
+        return; // a manifest file, not a scenario
+    };
+    for fit in kubesim::engine::fit_benchmarks(&scenario) {
+        let k = fit.coefficients;
+        super::tell(format!(
+            "{}: llm.benchmark fitted computeEfficiency {:.3}, memoryEfficiency {:.3}, stepOverheadUs {:.0} (allReduceUs {:.1} as shipped)",
+            fit.deployment,
+            k.compute_efficiency,
+            k.memory_efficiency,
+            k.step_overhead_us,
+            k.all_reduce_us
+        ));
+        let pct = |sim: f64, real: f64| 100.0 * (sim - real) / real;
+        let (mut ttft_err, mut tpot_err) = (0.0, 0.0);
+        for (run, (ttft, tpot)) in &fit.runs {
+            super::tell(format!(
+                "  {}: TTFT {:.1} ms measured, {:.1} simulated ({:+.1} %); TPOT {:.2} ms, {:.2} ({:+.1} %)",
+                run.name,
+                run.ttft_ms,
+                ttft,
+                pct(*ttft, run.ttft_ms),
+                run.tpot_ms,
+                tpot,
+                pct(*tpot, run.tpot_ms)
+            ));
+            ttft_err += pct(*ttft, run.ttft_ms).abs();
+            tpot_err += pct(*tpot, run.tpot_ms).abs();
+        }
+        let n = fit.runs.len().max(1) as f64;
+        super::tell(format!(
+            "  mean absolute error over {} run(s): TTFT {:.1} %, TPOT {:.1} %",
+            fit.runs.len(),
+            ttft_err / n,
+            tpot_err / n
+        ));
+    }
 }

@@ -11,7 +11,7 @@ use crate::traffic::llm::tokens::TokenCounts;
 use crate::traffic::serving::{NO_FRAME, Request};
 use crate::traffic::{FailureReason, Instance, Outcome, PodServer};
 
-impl<'s> Engine<'s> {
+impl<'s> Engine<'s, '_> {
     /// Routes a request to one of the Service's ready endpoints and offers it to that pod.
     /// `caller` is the call it answers ([`CallRef::NONE`] for traffic from outside).
     #[inline(always)]

@@ -50,7 +50,7 @@ pub(super) fn users_of(s: &Scenario, streams: &RngStreams) -> Vec<Option<Users>>
         .collect()
 }
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// At t = 0: every closed loop's first users send, and its first change is scheduled.
     pub(super) fn start_users(&mut self) {
         for s in 0..self.users.len() {

@@ -37,7 +37,7 @@ fn retry_delay(mount: bool, failures: u32) -> SimDuration {
     SimDuration::from_micros(micros).min(MOUNT_MAX_RETRY)
 }
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// Whether the pod's ConfigMaps and Secrets resolve, so its container may start now. If they
     /// do not, the kubelet's event is logged and the next attempt scheduled.
     pub(super) fn config_resolved(&mut self, pod: PodId) -> bool {

@@ -63,7 +63,7 @@ pub(super) enum Kill {
     Crash,
 }
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// How many times the pod's container has started (0: never): events for an earlier start
     /// carry an older number.
     pub(super) fn container_generation(&self, pod: PodId) -> u32 {

@@ -14,7 +14,7 @@ use crate::traffic::PodServer;
 use crate::traffic::cfs::Bandwidth;
 use crate::traffic::node_cpu;
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// A pod's server starts on its node: it joins the node's CPU sharing with its weight (CPU
     /// shares from its request) and its cap, the node's allocatable CPU or a core per request
     /// slot, whichever is less. Its CPU limit, where

@@ -25,7 +25,7 @@ use crate::metrics::report::{JobReport, Report};
 use crate::scenario::PodSource;
 use crate::sim::SimTime;
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// At t = 0 every Job starts (`status.startTime`), and every CronJob waits for its first
     /// schedule time.
     pub(super) fn start_jobs(&mut self) {

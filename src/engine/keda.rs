@@ -11,7 +11,7 @@ use crate::metrics::cluster_events::{ClusterEventReason, ObjectKind};
 use crate::scenario::KedaActivation;
 use crate::sim::SimTime;
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// The first poll of every ScaledObject, at the start.
     pub(super) fn start_keda_polls(&mut self) {
         for (h, spec) in self.scenario.hpas.iter().enumerate() {

@@ -15,7 +15,7 @@ use crate::traffic::llm::batching::{LlmOutcome, LlmRequest};
 use crate::traffic::llm::prefix::Prefix;
 use crate::traffic::llm::tokens::{TokenArrivals, TokenCounts};
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// Schedules the next arrival of a Service whose requests come from a token trace.
     /// Returns false when the Service's arrivals are not a trace's.
     #[inline(never)]
@@ -243,4 +243,66 @@ impl Engine<'_> {
             self.send_request_carrying(service, caller, Some(tokens));
         }
     }
+}
+
+/// A Deployment's step-time model fitted to its `llm.benchmark` runs.
+#[derive(Clone, Debug)]
+pub struct BenchmarkFitted {
+    /// The Deployment.
+    pub deployment: String,
+    /// The runs, each with its simulated (TTFT, TPOT) means at the fitted coefficients.
+    pub runs: Vec<(crate::traffic::llm::calibrate::BenchRun, (f64, f64))>,
+    /// The coefficients found.
+    pub coefficients: crate::spec::llm::roofline::Coefficients,
+}
+
+/// Fits every LLM Deployment's step-time model that has `llm.benchmark` runs.
+pub fn fit_benchmarks(s: &crate::scenario::Scenario) -> Vec<BenchmarkFitted> {
+    use crate::traffic::llm::calibrate;
+    s.deployments
+        .iter()
+        .filter_map(|d| {
+            let llm = d.workload.llm.as_ref()?;
+            let bench = llm.benchmark.as_ref()?;
+            let fit = calibrate::fit(bench, llm.batching, &llm.profile);
+            Some(BenchmarkFitted {
+                deployment: d.name.clone(),
+                runs: bench.runs.iter().cloned().zip(fit.simulated).collect(),
+                coefficients: fit.coefficients,
+            })
+        })
+        .collect()
+}
+
+/// `s` with each fitted Deployment's profile costed at its fitted coefficients (`None`: no
+/// Deployment has benchmark runs).
+pub(super) fn with_fitted_profiles(
+    s: &crate::scenario::Scenario,
+) -> Option<crate::scenario::Scenario> {
+    use crate::spec::llm::profile::StepCost;
+    use crate::spec::llm::roofline::Roofline;
+    let fits = fit_benchmarks(s);
+    if fits.is_empty() {
+        return None;
+    }
+    let mut fitted = s.clone();
+    for (d, fit) in fitted
+        .deployments
+        .iter_mut()
+        .filter(|d| {
+            d.workload
+                .llm
+                .as_ref()
+                .is_some_and(|l| l.benchmark.is_some())
+        })
+        .zip(&fits)
+    {
+        let llm = d.workload.llm.as_mut().expect("filtered on llm");
+        let bench = llm.benchmark.as_ref().expect("filtered on benchmark");
+        llm.profile = std::sync::Arc::new(crate::spec::llm::LlmProfile {
+            cost: StepCost::Roofline(Roofline::from_inputs(&bench.inputs, &fit.coefficients)),
+            ..(*llm.profile).clone()
+        });
+    }
+    Some(fitted)
 }

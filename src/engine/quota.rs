@@ -9,7 +9,7 @@ use crate::cluster::{DeploymentId, PodPhase};
 use crate::metrics::cluster_events::{ClusterEventReason, ObjectKind};
 use crate::scenario::{PodTemplate, QuotaResource, QuotaSpec};
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// Whether a pod of `workload` with `template` may be created now; if not, the workload is
     /// held (and told once).
     pub(super) fn admit_quota(&mut self, workload: DeploymentId, template: &PodTemplate) -> bool {

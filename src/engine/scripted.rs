@@ -24,7 +24,7 @@ const SPOT_NOTICE: crate::sim::SimDuration = crate::sim::SimDuration::from_secs(
 /// How often `kubectl drain` retries refused evictions.
 const DRAIN_RETRY: crate::sim::SimDuration = crate::sim::SimDuration::from_secs(5);
 
-impl Engine<'_> {
+impl Engine<'_, '_> {
     /// Schedules the scripted events, the first random failure and spot interruption of every
     /// node whose pool has them, and — when nodes can fail at all — the node lifecycle monitor.
     pub(super) fn schedule_scripted_events(&mut self) {

@@ -422,6 +422,10 @@ pub struct RawLlm {
     /// The roofline's coefficients, instead of those fitted for the GPU (any may be left out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roofline: Option<RawRoofline>,
+    /// Result files of `vllm bench serve --save-result` (one or a list, relative to the
+    /// scenario): the roofline's coefficients are fitted to them before the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<RawFiles>,
     /// Most sequences in a batch (vLLM `--max-num-seqs`, default 256).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_num_seqs: Option<u32>,
@@ -449,6 +453,14 @@ pub struct RawLlm {
     /// request arriving during a step joins the step after the next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub async_scheduling: Option<bool>,
+}
+
+/// One file or a list of them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum RawFiles {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// `roofline: {computeEfficiency: 0.6, memoryEfficiency: 0.8, stepOverheadUs: 1000,

@@ -806,6 +806,9 @@ pub struct LlmServing {
     pub profile: std::sync::Arc<crate::spec::llm::LlmProfile>,
     /// The server's batching limits and KV-cache size.
     pub batching: crate::spec::llm::BatchingConfig,
+    /// The user's benchmark runs the step-time model is fitted to before a run (`None`: the
+    /// profile as it is).
+    pub benchmark: Option<std::sync::Arc<crate::spec::llm::bench::BenchmarkFit>>,
 }
 
 /// A request's program after its first CPU work: sequences of steps. Sequence 0 is the

@@ -422,3 +422,38 @@ spec:
     // 29 requests after the first find blocks 0 and 1 (1 024 tokens) cached.
     assert_eq!(l.prefix_cached_tokens, 29 * 1024);
 }
+
+#[test]
+fn benchmark_runs_fit_the_step_time_model_back_to_the_coefficients_behind_them() {
+    // tests/fixtures/llm-bench: two runs made by kubesim itself at computeEfficiency 0.5,
+    // memoryEfficiency 0.7 and stepOverheadUs 2000 (its README); the fit starts from the L4's
+    // shipped coefficients (0.6, 0.8, 1000) and must find them again.
+    let out = crate::support::kubesim(&["validate", "tests/fixtures/llm-bench/scenario.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = |key: &str| -> f64 {
+        let at = text
+            .find(key)
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            + key.len();
+        let rest = text[at..].trim_start();
+        let end = rest.find([',', ' ']).unwrap_or(rest.len());
+        rest[..end].parse().unwrap()
+    };
+    assert!((value("computeEfficiency") - 0.5).abs() < 0.03, "{text}");
+    assert!((value("memoryEfficiency") - 0.7).abs() < 0.03, "{text}");
+    assert!((value("stepOverheadUs") - 2000.0).abs() < 300.0, "{text}");
+    assert!(value("TTFT") >= 0.0); // the per-run lines are there
+    let mean = text
+        .lines()
+        .find(|l| l.contains("mean absolute error"))
+        .unwrap();
+    assert!(
+        mean.contains("TTFT 0.") || mean.contains("TTFT 1."),
+        "{mean}"
+    );
+}

@@ -49,6 +49,7 @@ impl Builder<'_> {
         client_timeout: Option<SimDuration>,
     ) -> Option<LlmServing> {
         let gpus = pod.requests.get(GPU);
+        let mut benchmark = None;
         let found = match (raw.profile.as_deref(), raw.model.as_deref()) {
             (Some(_), Some(_)) => {
                 self.error(&format!("{path}.model"), "profile and model are alternatives: a profile fitted to SplitwiseSim's measurements, or a model costed on a gpu");
@@ -59,7 +60,11 @@ impl Builder<'_> {
                 return None;
             }
             (Some(name), None) => self.measured_profile(path, name)?,
-            (None, Some(model)) => Arc::new(self.roofline_profile(path, raw, model, gpus)?),
+            (None, Some(model)) => {
+                let (profile, fit) = self.roofline_profile(path, raw, model, gpus)?;
+                benchmark = fit.map(Arc::new);
+                Arc::new(profile)
+            }
         };
         let field = if raw.profile.is_some() {
             "profile"
@@ -73,9 +78,13 @@ impl Builder<'_> {
             client_timeout,
             ..self.batching(path, raw, &found)?
         };
+        if raw.profile.is_some() && raw.benchmark.is_some() {
+            self.error(&format!("{path}.benchmark"), "fits the step-time model of a model on a gpu: give model and gpu instead of profile");
+        }
         Some(LlmServing {
             profile: found,
             batching,
+            benchmark,
         })
     }
 

@@ -4,11 +4,13 @@
 
 use super::Builder;
 use crate::scenario::diag::did_you_mean_hint;
+use crate::scenario::raw::RawFiles;
 use crate::scenario::raw::RawLlm;
 use crate::spec::llm::architecture::Architecture;
+use crate::spec::llm::bench::{self, BenchRun, BenchmarkFit};
 use crate::spec::llm::catalog;
 use crate::spec::llm::profile::LlmProfile;
-use crate::spec::llm::roofline::{Coefficients, Precision};
+use crate::spec::llm::roofline::{Coefficients, Precision, RooflineInputs};
 
 impl Builder<'_> {
     /// The profile of `llm.model` on `llm.gpu` split `gpus` ways (the pods' GPU request, unless
@@ -19,7 +21,7 @@ impl Builder<'_> {
         raw: &RawLlm,
         model: &str,
         gpus: i64,
-    ) -> Option<LlmProfile> {
+    ) -> Option<(LlmProfile, Option<BenchmarkFit>)> {
         let arch = self.architecture(&format!("{path}.model"), model);
         let gpu_field = format!("{path}.gpu");
         let Some(gpu_name) = raw.gpu.as_deref() else {
@@ -51,14 +53,47 @@ impl Builder<'_> {
         let precision = self.precision(path, raw, &arch, gpu.fp8_flops_per_second.is_some())?;
         let coefficients = self.coefficients(path, raw, gpu_name)?;
         let name = format!("{}/{gpu_name}/tp{tp}", model_label(model));
-        Some(catalog::roofline_profile(
-            name,
-            &arch,
-            precision,
-            gpu,
-            tp,
-            &coefficients,
-        ))
+        let profile = catalog::roofline_profile(name, &arch, precision, gpu, tp, &coefficients);
+        let benchmark = match &raw.benchmark {
+            None => None,
+            Some(files) => Some(BenchmarkFit {
+                inputs: RooflineInputs::new(&arch, precision, gpu, tp),
+                start: coefficients,
+                runs: self.benchmark_runs(&format!("{path}.benchmark"), files)?,
+            }),
+        };
+        Some((profile, benchmark))
+    }
+
+    /// `llm.benchmark`: the runs of every result file.
+    fn benchmark_runs(&mut self, field: &str, files: &RawFiles) -> Option<Vec<BenchRun>> {
+        let names: Vec<&String> = match files {
+            RawFiles::One(f) => vec![f],
+            RawFiles::Many(list) => list.iter().collect(),
+        };
+        if names.is_empty() {
+            self.error(
+                field,
+                "an empty list: name the result files of vllm bench serve --save-result",
+            );
+            return None;
+        }
+        let mut runs = Vec::new();
+        for (i, rel) in names.into_iter().enumerate() {
+            let at = match files {
+                RawFiles::One(_) => field.to_string(),
+                RawFiles::Many(_) => format!("{field}[{i}]"),
+            };
+            let (shown, text) = self.read_relative(&at, rel, "the benchmark result")?;
+            match bench::parse_vllm_bench(&shown, &text) {
+                Ok(more) => runs.extend(more),
+                Err(e) => {
+                    self.error(&at, e);
+                    return None;
+                }
+            }
+        }
+        Some(runs)
     }
 
     /// The GPU's fitted coefficients with `llm.roofline`'s overrides.

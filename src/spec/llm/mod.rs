@@ -3,6 +3,7 @@
 //! prefix block size, and one request of a token trace. The servers that use them are `traffic::llm`'s.
 
 pub mod architecture;
+pub mod bench;
 pub mod catalog;
 pub mod fit;
 pub mod profile;

@@ -122,28 +122,37 @@ pub struct Roofline {
     overhead_us: f64,
 }
 
-impl Roofline {
-    /// Costs `arch` at `precision` on `tp` GPUs of type `gpu` with coefficients `k`.
-    pub fn new(
-        arch: &Architecture,
-        precision: Precision,
-        gpu: &Gpu,
-        tp: u64,
-        k: &Coefficients,
-    ) -> Roofline {
+/// What a step of a model on `tp` GPUs of one type weighs before the coefficients: FLOPs and
+/// bytes per unit on one GPU, and the GPU's peaks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RooflineInputs {
+    /// Matrix-product peak (BF16, or FP8 where the precision computes in it), FLOP/s.
+    peak_flops: f64,
+    bandwidth: f64,
+    link: f64,
+    linear_flops_per_token: f64,
+    lm_head_flops_per_sequence: f64,
+    dense_weight_bytes: f64,
+    expert_bytes: f64,
+    experts: f64,
+    experts_per_token: f64,
+    moe_layers: f64,
+    full_pair_flops: f64,
+    sliding_pair_flops: f64,
+    window: u64,
+    full_kv_bytes: f64,
+    sliding_kv_bytes: f64,
+    all_reduces: f64,
+    /// Bytes each GPU sends per token over a step's all-reduces (ring: 2 (tp − 1)/tp of each).
+    all_reduce_bytes_per_token: f64,
+}
+
+impl RooflineInputs {
+    /// The weights of `arch` at `precision` on `tp` GPUs of type `gpu`.
+    pub fn new(arch: &Architecture, precision: Precision, gpu: &Gpu, tp: u64) -> RooflineInputs {
         let tp_f = tp as f64;
-        let peak = if precision.fp8_compute {
-            gpu.fp8_flops_per_second
-                .unwrap_or(gpu.bf16_flops_per_second)
-        } else {
-            gpu.bf16_flops_per_second
-        };
-        // µs per FLOP and per byte on one GPU.
-        let flop_us = 1e6 / (peak * k.compute_efficiency);
-        let byte_us = 1e6 / (gpu.memory_bandwidth_bytes_per_second * k.memory_efficiency);
         let hidden = arch.hidden as f64;
-        let vocab = arch.vocab as f64;
-        let output_projection = vocab * hidden;
+        let output_projection = arch.vocab as f64 * hidden;
         let streamed =
             (arch.layer_parameters() - arch.expert_parameters()) as f64 + output_projection;
         let (experts, per_token, moe_layers, expert_params) = match &arch.moe {
@@ -166,23 +175,64 @@ impl Roofline {
         } else {
             0.0
         };
-        let ring = 2.0 * (tp_f - 1.0) / tp_f;
-        Roofline {
-            linear_us_per_token: 2.0 * arch.active_layer_parameters() as f64 / tp_f * flop_us,
-            lm_head_us_per_sequence: 2.0 * output_projection / tp_f * flop_us,
-            dense_weights_us: streamed * precision.weight_bytes / tp_f * byte_us,
-            expert_us: expert_params * precision.expert_weight_bytes / tp_f * byte_us,
+        RooflineInputs {
+            peak_flops: match (precision.fp8_compute, gpu.fp8_flops_per_second) {
+                (true, Some(fp8)) => fp8,
+                _ => gpu.bf16_flops_per_second,
+            },
+            bandwidth: gpu.memory_bandwidth_bytes_per_second,
+            link: gpu.interconnect_bytes_per_second,
+            linear_flops_per_token: 2.0 * arch.active_layer_parameters() as f64 / tp_f,
+            lm_head_flops_per_sequence: 2.0 * output_projection / tp_f,
+            dense_weight_bytes: streamed * precision.weight_bytes / tp_f,
+            expert_bytes: expert_params * precision.expert_weight_bytes / tp_f,
             experts,
             experts_per_token: per_token,
             moe_layers,
-            full_pair_us: pair_flops_per_layer * full_layers * flop_us,
-            sliding_pair_us: pair_flops_per_layer * sliding_layers * flop_us,
+            full_pair_flops: pair_flops_per_layer * full_layers,
+            sliding_pair_flops: pair_flops_per_layer * sliding_layers,
             window: arch.sliding.as_ref().map_or(u64::MAX, |s| s.window),
-            full_kv_us: kv_bytes_per_layer * full_layers * byte_us,
-            sliding_kv_us: kv_bytes_per_layer * sliding_layers * byte_us,
-            all_reduce_fixed_us: all_reduces * k.all_reduce_us,
-            all_reduce_us_per_token: all_reduces * ring * hidden * 2.0 * 1e6
-                / gpu.interconnect_bytes_per_second,
+            full_kv_bytes: kv_bytes_per_layer * full_layers,
+            sliding_kv_bytes: kv_bytes_per_layer * sliding_layers,
+            all_reduces,
+            all_reduce_bytes_per_token: all_reduces * 2.0 * (tp_f - 1.0) / tp_f * hidden * 2.0,
+        }
+    }
+}
+
+impl Roofline {
+    /// Costs `arch` at `precision` on `tp` GPUs of type `gpu` with coefficients `k`.
+    pub fn new(
+        arch: &Architecture,
+        precision: Precision,
+        gpu: &Gpu,
+        tp: u64,
+        k: &Coefficients,
+    ) -> Roofline {
+        Roofline::from_inputs(&RooflineInputs::new(arch, precision, gpu, tp), k)
+    }
+
+    /// The step costs of `inputs` at coefficients `k`.
+    pub fn from_inputs(inputs: &RooflineInputs, k: &Coefficients) -> Roofline {
+        let i = inputs;
+        // µs per FLOP and per byte on one GPU.
+        let flop_us = 1e6 / (i.peak_flops * k.compute_efficiency);
+        let byte_us = 1e6 / (i.bandwidth * k.memory_efficiency);
+        Roofline {
+            linear_us_per_token: i.linear_flops_per_token * flop_us,
+            lm_head_us_per_sequence: i.lm_head_flops_per_sequence * flop_us,
+            dense_weights_us: i.dense_weight_bytes * byte_us,
+            expert_us: i.expert_bytes * byte_us,
+            experts: i.experts,
+            experts_per_token: i.experts_per_token,
+            moe_layers: i.moe_layers,
+            full_pair_us: i.full_pair_flops * flop_us,
+            sliding_pair_us: i.sliding_pair_flops * flop_us,
+            window: i.window,
+            full_kv_us: i.full_kv_bytes * byte_us,
+            sliding_kv_us: i.sliding_kv_bytes * byte_us,
+            all_reduce_fixed_us: i.all_reduces * k.all_reduce_us,
+            all_reduce_us_per_token: i.all_reduce_bytes_per_token * 1e6 / i.link,
             overhead_us: k.step_overhead_us,
         }
     }
