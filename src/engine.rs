@@ -51,6 +51,7 @@ use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router, Se
 mod calls;
 mod clients;
 mod config;
+mod connections;
 mod containers;
 mod cpu;
 mod dirty;
@@ -359,6 +360,10 @@ struct Engine<'s, 'r> {
     users: Vec<Option<clients::Users>>,
     /// Whether any Service has closed-loop users.
     has_users: bool,
+    /// Lasting connections, by Service (`None`: each request balanced on its own).
+    connections: Vec<Option<connections::ConnectionTable>>,
+    /// Whether any Service's clients keep connections.
+    has_connections: bool,
     /// Reused buffer for what LLM servers report.
     llm_outcomes: Vec<LlmOutcome>,
     routers: Vec<Router>,
@@ -429,6 +434,7 @@ impl<'s, 'r> Engine<'s, 'r> {
     fn new(s: &'s Scenario, records: Records<'r>, options: RunOptions) -> Self {
         let streams = RngStreams::new(s.seed);
         let users = clients::users_of(s, &streams);
+        let connection_tables = connections::tables_of(s, &streams);
         let end = SimTime::ZERO + s.duration;
         let names = SeriesNames {
             services: s.services.iter().map(|x| x.name.as_str()).collect(),
@@ -470,6 +476,8 @@ impl<'s, 'r> Engine<'s, 'r> {
                 .collect(),
             has_users: users.iter().any(Option::is_some),
             users,
+            has_connections: connection_tables.iter().any(Option::is_some),
+            connections: connection_tables,
             serves_llm: (s.services.iter())
                 .map(|x| x.serves_llm(&s.deployments))
                 .collect(),
@@ -1846,6 +1854,7 @@ impl<'s, 'r> Engine<'s, 'r> {
         };
         let mut report = report::build(self.scenario, &self.recorder, self.end, counts);
         self.report_jobs(&mut report);
+        self.report_connections(&mut report);
         let history = history::history(&mut self.cluster, self.scenario, self.end);
         RunOutput {
             report,

@@ -69,6 +69,10 @@ impl<'s> Engine<'s, '_> {
         service: ServiceId,
         caller: CallRef,
     ) -> Option<(PodId, Instance)> {
+        if self.has_connections && self.connections[service.index()].is_some() {
+            let picked = self.connected_endpoint(service, caller);
+            return self.reach(service, picked, caller);
+        }
         let endpoints = &self.cluster.services[service.index()].endpoints;
         let servers = &self.servers;
         let outstanding = |p: PodId| {

@@ -69,6 +69,23 @@ pub struct ServiceReport {
     /// Token-level figures, for a Service served by LLM inference servers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmServiceReport>,
+    /// How its lasting connections spread the requests, for a Service whose clients keep
+    /// connections (`connections: {mode: http2}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<ConnectionsReport>,
+}
+
+/// Requests sent over lasting connections, and how they spread over the Service's pods.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConnectionsReport {
+    /// Connections opened (first connections and reconnections).
+    pub opened: u64,
+    /// Requests sent over them.
+    pub requests: u64,
+    /// Pods that got at least one of them.
+    pub pods_reached: u64,
+    /// The busiest pod's share of them (`null` without requests).
+    pub busiest_pod_share: Option<f64>,
 }
 
 /// Goodput: the served requests whose TTFT and TPOT were within the thresholds.
@@ -488,6 +505,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
                     report.goodput = goodput.map(|g| goodput_report(g, l.good, requests, end));
                     report
                 }),
+                connections: None,
             }
         })
         .collect();

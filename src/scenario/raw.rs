@@ -620,6 +620,25 @@ pub struct RawTraffic {
     /// LLM Services: a request counts toward goodput when its TTFT and TPOT are within these.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goodput: Option<RawGoodput>,
+    /// How clients connect to the Service (default: every request balanced on its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<RawConnections>,
+}
+
+/// `connections: {mode: http2, maxConnectionAge: 30s, clients: 100}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawConnections {
+    /// `perRequest` (a mesh, an ingress or a client-side balancer) or `http2` (one long-lived
+    /// connection per client pod, as gRPC's default channel keeps).
+    pub mode: Option<String>,
+    /// The server closes a connection this long after it opened (±10 %, gRPC's
+    /// `MaxConnectionAge`); the client reconnects on its next request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connection_age: Option<Duration>,
+    /// Connections the traffic from outside comes over (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<u32>,
 }
 
 /// `goodput: {ttft: 2s, tpot: 100ms}` (either may be left out).

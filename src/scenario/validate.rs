@@ -32,6 +32,7 @@ const MAX_CFS_PERIOD: SimDuration = SimDuration::from_secs(1);
 
 mod calls;
 mod clients;
+mod connections;
 mod events;
 mod llm;
 mod llm_model;
@@ -1986,6 +1987,7 @@ impl Builder<'_> {
             let llm_served =
                 (services[index].backends.iter()).any(|&b| self.is_llm_server(deployments, b));
             let goodput = self.goodput(&path, t.goodput.as_ref(), llm_served);
+            let connections = self.connections(&path, t.connections.as_ref());
             let Some(arrivals) = t.arrivals.as_ref() else {
                 self.traffic_without_arrivals(&path, t, index, deployments);
                 services[index].traffic = Some(TrafficSpec {
@@ -1993,6 +1995,7 @@ impl Builder<'_> {
                     load_balancing,
                     tokens: None,
                     goodput,
+                    connections,
                 });
                 continue;
             };
@@ -2010,6 +2013,7 @@ impl Builder<'_> {
                 load_balancing,
                 tokens,
                 goodput,
+                connections,
             });
         }
     }

@@ -1032,6 +1032,26 @@ pub struct TrafficSpec {
     pub tokens: Option<TokenSource>,
     /// What an LLM request must meet to count toward goodput (`None`: not measured).
     pub goodput: Option<Goodput>,
+    /// How the Service's clients connect to it.
+    pub connections: Connections,
+}
+
+/// How a Service's clients connect to it, and so how its load spreads over its pods.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Connections {
+    /// Each request is balanced on its own (a mesh sidecar, an ingress controller, a
+    /// client-side balancer).
+    #[default]
+    PerRequest,
+    /// Each client keeps one connection, its endpoint picked when it connects (by the
+    /// Service's `loadBalancing`: kube-proxy's random pick, or IPVS round-robin), and sends every
+    /// request over it: gRPC's default channel over HTTP/2.
+    Http2 {
+        /// The server closes a connection this long after it opened, ±10 % (`None`: never).
+        max_age: Option<crate::sim::SimDuration>,
+        /// Connections the requests from outside come over, each request on one at random.
+        external_clients: u32,
+    },
 }
 
 /// Goodput thresholds: a served LLM request is good when its time to first token and its time

@@ -7,6 +7,7 @@ mod calls;
 mod cli;
 mod clients;
 mod config;
+mod connections;
 mod daemonset;
 mod data_loss;
 mod failures;
