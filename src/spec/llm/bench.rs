@@ -9,7 +9,8 @@
 //! `input_lens`/`output_lens` (`--save-detailed`; failed requests, with an `errors` entry or no
 //! output, left out), else every request at the means `total_input_tokens / completed` and
 //! `total_output_tokens / completed`. A finite rate with `max_concurrency` is replayed as the
-//! rate alone (the cap is not modelled).
+//! rate alone (the cap is not modelled). The fit replays a run's first [`FIT_REQUESTS`]
+//! requests, enough for its means to settle, so that a long run cannot make it slow.
 
 use serde_json::Value;
 
@@ -53,6 +54,9 @@ pub struct BenchmarkFit {
 
 /// Most requests a run may list, and most runs all files may hold.
 const MAX_REQUESTS: u64 = 1_000_000;
+/// Requests of a run replayed by the fit: the first this many (each of the fit's ~200
+/// replays of every run must stay short: a run of 2 000 requests replays in milliseconds).
+pub const FIT_REQUESTS: usize = 2000;
 const MAX_RUNS: usize = 1000;
 /// Most tokens a request may have.
 const MAX_TOKENS: f64 = 16_777_216.0;
@@ -109,7 +113,8 @@ fn run(name: &str, v: &Value) -> Result<BenchRun, String> {
     if ttft_ms <= 0.0 || tpot_ms <= 0.0 {
         return Err("mean_ttft_ms and mean_tpot_ms must be above 0".into());
     }
-    let requests = requests(v, completed as u64)?;
+    let mut requests = requests(v, completed as u64)?;
+    requests.truncate(FIT_REQUESTS);
     Ok(BenchRun {
         name: name.to_string(),
         load: load(v, requests.len())?,
@@ -198,6 +203,10 @@ mod tests {
         // 204 800 / 200 = 1 024 prompt tokens, 25 600 / 200 = 128 out.
         assert_eq!(r.requests, vec![(1024, 128); 200]);
         assert_eq!((r.ttft_ms, r.tpot_ms), (61.2, 12.4));
+        // A long run is replayed by its first 2 000 requests.
+        let long = RATE.replace("\"completed\":200", "\"completed\":50000");
+        let runs = parse_vllm_bench("long.json", &long).unwrap();
+        assert_eq!(runs[0].requests.len(), FIT_REQUESTS);
     }
 
     #[test]
