@@ -71,6 +71,12 @@
  *               intervals (> 200 us, at most 16 per request) in which a worker
  *               was off the CPU while burning a request: throttled, or
  *               preempted.  "gaps_total" (their number) is always written.
+ * --pin-workers pin worker thread i of a pod to the i-th CPU the pod may use
+ *               (when a pod has no more workers than CPUs; other pods are left
+ *               alone).  A control for the kernel's wake-up placement: unpinned,
+ *               a woken worker sometimes waits a few ms on a CPU another worker
+ *               is busy on while the other CPU is idle.  "pin_workers" in the
+ *               JSON says whether it was on.
  *
  * Design: one server process per pod is forked and moved (still single
  * threaded) into fresh cgroups kubesim-cfs-<pid>-<pod> (cpu; cpuacct and cpuset
@@ -211,6 +217,9 @@ static int opt_rt = 1, opt_gaps;
 static cpu_set_t cpus_set;
 static const char *cpuset_method = "none";
 static int use_affinity;
+static int opt_pin_workers;
+/* Which CPU a worker pins itself to (--pin-workers). */
+struct worker_pin { cpu_set_t allowed; int index; };
 
 static int64_t t0;
 static pid_t self_pid;
@@ -446,6 +455,7 @@ static void usage(FILE *f)
 "usage: cfsload --out RESULT.json [--cpus LIST] [--settle-ms N] [--end-ms N]\n"
 "               [--max-drain-ms N] [--phase-us P] [--parent-shares N] [--no-rt]\n"
 "               [--phase-frac F] [--gaps] [--no-calibrate] [--burn syscall|vdso]\n"
+"               [--pin-workers]\n"
 "               --pod SPEC [--pod SPEC ...]\n"
 "       cfsload --check\n"
 "\n"
@@ -472,6 +482,7 @@ static void usage(FILE *f)
 "                (262144 shields them from other load on the host)\n"
 "--no-rt         do not run the generator/reply reader as SCHED_FIFO\n"
 "--gaps          write each request's off-CPU intervals (> 200 us) too\n"
+"--pin-workers   pin a pod's worker i to its i-th CPU (pods with workers <= CPUs)\n"
 "--burn MODE     syscall (default): spin on clock_gettime(CLOCK_THREAD_CPUTIME_ID);\n"
 "                vdso: spin on the vDSO clock, checking the CPU clock rarely\n"
 "--check         only check that a cpu cgroup can be created (exit 0 or 77)\n"
@@ -1007,9 +1018,27 @@ static void burn(uint32_t cpu_us, struct reprec *out)
     }
 }
 
+/* Pin the calling worker to the k-th CPU of `allowed` (k counted from 0). */
+static void pin_to_nth_cpu(const cpu_set_t *allowed, int k)
+{
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, allowed) || k-- > 0)
+            continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (sched_setaffinity(0, sizeof one, &one) != 0)
+            _exit(9);
+        return;
+    }
+}
+
 static void *worker_main(void *arg)
 {
-    (void)arg;
+    if (arg) {
+        const struct worker_pin *pin = arg;
+        pin_to_nth_cpu(&pin->allowed, pin->index);
+    }
     for (;;) {
         struct reqrec r;
         ssize_t n = read(srv_req_r, &r, sizeof r);
@@ -1066,12 +1095,21 @@ static void server_main(struct pod *p, pid_t parent)
         _exit(6);
     srv_req_r = p->req_r;
     srv_rep_w = p->rep_w;
+    static struct worker_pin pins[256];
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    int pin = opt_pin_workers && sched_getaffinity(0, sizeof allowed, &allowed) == 0
+              && p->workers <= CPU_COUNT(&allowed);
     for (int i = 0; i < p->workers; i++) {
         pthread_t th;
         pthread_attr_t at;
         pthread_attr_init(&at);
         pthread_attr_setstacksize(&at, 256 * 1024);
-        if (pthread_create(&th, &at, worker_main, NULL) != 0)
+        if (pin) {
+            pins[i].allowed = allowed;
+            pins[i].index = i;
+        }
+        if (pthread_create(&th, &at, worker_main, pin ? &pins[i] : NULL) != 0)
             _exit(7);
         pthread_attr_destroy(&at);
     }
@@ -1272,6 +1310,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--parent-shares")) { NEED_ARG(); opt_parent_shares = parse_long(v, a); }
         else if (!strcmp(a, "--no-rt")) opt_rt = 0;
         else if (!strcmp(a, "--gaps")) opt_gaps = 1;
+        else if (!strcmp(a, "--pin-workers")) opt_pin_workers = 1;
         else { fprintf(stderr, "cfsload: unknown argument '%s'\n", a); usage(stderr); return 2; }
 #undef NEED_ARG
     }
@@ -1639,7 +1678,8 @@ int main(int argc, char **argv)
                 pods[calib_pod].name, calib_k, calib_cpu_us, (calib_boundary - t0) / 1000, calib_gap / 1000);
     else
         fprintf(f, " \"calibration\": null,\n");
-    fprintf(f, " \"phase_us\": %ld, \"burn\": \"%s\",\n", opt_phase_us, burn_vdso_mode ? "vdso" : "syscall");
+    fprintf(f, " \"phase_us\": %ld, \"burn\": \"%s\", \"pin_workers\": %s,\n", opt_phase_us,
+            burn_vdso_mode ? "vdso" : "syscall", opt_pin_workers ? "true" : "false");
     fprintf(f, " \"loadavg_before\": ");
     json_str(f, load_before);
     fprintf(f, ", \"loadavg_after\": ");

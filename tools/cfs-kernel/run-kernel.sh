@@ -21,6 +21,8 @@
 #                    the pods little; 0 = pods directly under the root
 #   GAPS=1           record each request's off-CPU intervals (cfsload --gaps)
 #   BURN=syscall     how workers burn CPU (cfsload --burn syscall|vdso)
+#   PIN_WORKERS=0    1 = pin each worker to a CPU of its own (cfsload
+#                    --pin-workers): the wake-up placement control
 #   MAX_OTHER=0.25   a run during which the rest of the host used more than
 #                    this many cores on average is noisy: wait for the host to
 #                    be idle and run it again, at most TRIES times in all
@@ -44,6 +46,7 @@ PHASE_US=${PHASE_US:-}
 PARENT_SHARES=${PARENT_SHARES:-262144}
 GAPS=${GAPS:-1}
 BURN=${BURN:-syscall}
+PIN_WORKERS=${PIN_WORKERS:-0}
 MAX_OTHER=${MAX_OTHER:-0.25}
 TRIES=${TRIES:-1}
 IDLE_WAIT=${IDLE_WAIT:-10}
@@ -68,7 +71,7 @@ mapfile -t cases < <(python3 "$here/cases.py" --write "$out/cases" "$@")
 {
     echo "kernel $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
     echo "sched_cfs_bandwidth_slice_us $(cat /proc/sys/kernel/sched_cfs_bandwidth_slice_us 2>/dev/null || echo ?)"
-    echo "date $(date -u +%FT%TZ) repeats $REPEATS phase ${PHASE_US:-stratified} parent_shares $PARENT_SHARES burn $BURN"
+    echo "date $(date -u +%FT%TZ) repeats $REPEATS phase ${PHASE_US:-stratified} parent_shares $PARENT_SHARES burn $BURN pin_workers $PIN_WORKERS"
 } | tee "$out/machine.txt"
 
 # CPU use of the whole host over one second, in cores
@@ -112,6 +115,7 @@ for r in $(seq 1 "$REPEATS"); do
         [ "$PARENT_SHARES" != 0 ] && extra+=(--parent-shares "$PARENT_SHARES")
         [ "$GAPS" = 1 ] && extra+=(--gaps)
         extra+=(--burn "$BURN")
+        [ "$PIN_WORKERS" = 1 ] && extra+=(--pin-workers)
         res="$out/results/$c.r$r.json"
         best=""
         for t in $(seq 1 "$TRIES"); do
