@@ -119,6 +119,9 @@ impl<'s> Engine<'s, '_> {
         if caller.is_none() {
             self.answered(service, true);
         } else {
+            if self.has_connections {
+                self.release_connection(service, caller, Some(reason));
+            }
             self.call_failed(caller, reason);
         }
     }
@@ -189,6 +192,9 @@ impl<'s> Engine<'s, '_> {
             self.frames.finish(root);
         }
         if !link.caller.is_none() {
+            if self.has_connections {
+                self.release_connection(service, link.caller, result);
+            }
             match result {
                 None => self.call_answered(link.caller),
                 Some(reason) => self.call_failed(link.caller, reason),
@@ -413,6 +419,10 @@ impl<'s> Engine<'s, '_> {
             .is_none_or(|f| f.in_flight_site.is_none())
         {
             return; // answered in time
+        }
+        if self.has_connections {
+            let service = ServiceId(self.current_call(a).service as u32);
+            self.release_connection(service, a, Some(FailureReason::Timeout));
         }
         let r = self.frames.abandon(a);
         if !self.frames.request_alive(r) {

@@ -1,19 +1,26 @@
-//! Connections that last (`connections: {mode: http2}`): each client — a calling pod, or one of
-//! the Service's connections from outside — keeps one connection to the Service, and every
-//! request it sends goes to the endpoint that connection landed on. kube-proxy balances
+//! Connections that last (`connections: {mode: http2 | http1}`): a client — a calling pod, or
+//! one of the Service's connections from outside — sends its requests over connections it
+//! keeps, and a request goes to the endpoint its connection landed on. kube-proxy balances
 //! connections, not requests: the endpoint is picked when the client connects (by the
 //! Service's `loadBalancing`, the Service's routing stream), and conntrack keeps it.
 //!
-//! A connection is replaced by a fresh one — a new pick over the ready endpoints — when the
-//! client next sends and
-//! - its endpoint is no longer a ready endpoint: not ready, terminating (a gRPC server closes
-//!   its connections when it stops) or gone with its node; or
-//! - the server's `maxConnectionAge` (±10 %, drawn per connection from the stream
-//!   `connections/<service>`) is over: the server sent GOAWAY and the client reconnects lazily.
+//! - `http2`: one connection per client and Service, every request over it (gRPC's channel).
+//!   It is replaced by a fresh one when the client next sends and its endpoint is no longer
+//!   a ready endpoint (not ready, terminating — a gRPC server closes its connections when it
+//!   stops — or gone with its node), or the server's `maxConnectionAge` (±10 %, drawn per
+//!   connection from the stream `connections/<service>`) is over: the server sent GOAWAY and
+//!   the client reconnects lazily.
+//! - `http1`: a keep-alive pool per calling pod and Service, as Go's `http.Transport` keeps
+//!   it. A connection carries one request at a time. A call takes the most recently used idle
+//!   connection whose endpoint is still ready and which has been idle at most `idleTimeout`,
+//!   or opens a new one; when the answer comes the connection goes back to the pool unless
+//!   `pool` are idle already (then it is closed). A call that timed out, or whose pod was
+//!   killed or lost, closes its connection. Traffic from outside comes over `clients`
+//!   connections as with `http2`, each closing after `idleTimeout` unused.
 //!
-//! So pods an HPA adds get traffic only from clients that connect after they are ready.
-//! Connections are looked up by client and never iterated, so the table's order cannot reach
-//! the run's output.
+//! So pods an HPA adds get traffic only from connections opened after they are ready.
+//! Connections are looked up by client (and in-flight calls by their try) and never iterated,
+//! so the tables' order cannot reach the run's output.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasherDefault;
@@ -21,13 +28,15 @@ use std::hash::BuildHasherDefault;
 use rand::RngExt;
 
 use super::Engine;
-use crate::cluster::{PodId, ServiceId};
+use crate::cluster::{Cluster, PodId, ServiceId};
 use crate::scenario::{Connections, Scenario};
 use crate::sim::rng::RngStreams;
 use crate::sim::{SimDuration, SimRng, SimTime};
+use crate::traffic::FailureReason;
 use crate::traffic::calls::{CallRef, Parent};
+use crate::traffic::servers::Servers;
 
-/// A client's connection.
+/// A client's lasting connection (`http2`, and `http1` from outside).
 #[derive(Clone, Copy, Debug)]
 struct Connection {
     endpoint: PodId,
@@ -35,17 +44,62 @@ struct Connection {
     closes: SimTime,
 }
 
+/// An idle keep-alive connection in a calling pod's pool.
+#[derive(Clone, Copy, Debug)]
+struct Idle {
+    endpoint: PodId,
+    since: SimTime,
+}
+
+type Table<K, V> = HashMap<K, V, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>;
+
+/// How a Service's clients keep connections.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Http2 {
+        max_age: Option<SimDuration>,
+    },
+    Http1 {
+        pool: u32,
+        idle_timeout: SimDuration,
+    },
+}
+
 /// One Service's connections, by client: a calling pod's id, or `EXTERNAL | slot`.
 pub(super) struct ConnectionTable {
-    max_age: Option<SimDuration>,
+    kind: Kind,
     external_clients: u32,
-    by_client:
-        HashMap<u64, Connection, BuildHasherDefault<std::collections::hash_map::DefaultHasher>>,
+    by_client: Table<u64, Connection>,
+    /// `http1`: each calling pod's idle connections, the most recently used last.
+    idle: Table<u64, Vec<Idle>>,
+    /// `http1`: the connection each call in flight holds (client, endpoint), by its try.
+    busy: Table<u64, (u64, PodId)>,
     rng: SimRng,
     /// Connections opened so far.
     opened: u64,
     /// Requests sent over the connections, by endpoint.
-    requests: BTreeMap<PodId, u64>,
+    requests: BTreeMap<PodId, Reached>,
+}
+
+/// The requests an endpoint got over connections, and when the first and the last came.
+#[derive(Clone, Copy, Debug)]
+struct Reached {
+    requests: u64,
+    first: SimTime,
+    last: SimTime,
+}
+
+impl ConnectionTable {
+    /// One more request over a connection to `endpoint` at `now`.
+    fn count(&mut self, endpoint: PodId, now: SimTime) {
+        let r = self.requests.entry(endpoint).or_insert(Reached {
+            requests: 0,
+            first: now,
+            last: now,
+        });
+        r.requests += 1;
+        r.last = now;
+    }
 }
 
 /// Client keys of connections from outside are their slot with this bit set.
@@ -55,21 +109,61 @@ const EXTERNAL: u64 = 1 << 32;
 pub(super) fn tables_of(s: &Scenario, streams: &RngStreams) -> Vec<Option<ConnectionTable>> {
     s.services
         .iter()
-        .map(|x| match x.traffic.as_ref()?.connections {
-            Connections::PerRequest => None,
-            Connections::Http2 {
-                max_age,
+        .map(|x| {
+            let (kind, external_clients) = match x.traffic.as_ref()?.connections {
+                Connections::PerRequest => return None,
+                Connections::Http2 {
+                    max_age,
+                    external_clients,
+                } => (Kind::Http2 { max_age }, external_clients),
+                Connections::Http1 {
+                    pool,
+                    idle_timeout,
+                    external_clients,
+                } => (Kind::Http1 { pool, idle_timeout }, external_clients),
+            };
+            Some(ConnectionTable {
+                kind,
                 external_clients,
-            } => Some(ConnectionTable {
-                max_age,
-                external_clients,
-                by_client: HashMap::default(),
+                by_client: Table::default(),
+                idle: Table::default(),
+                busy: Table::default(),
                 rng: streams.stream(&format!("connections/{}", x.name)),
                 opened: 0,
                 requests: BTreeMap::new(),
-            }),
+            })
         })
         .collect()
+}
+
+/// Whether `endpoint` still takes requests over a connection: ready, not terminating, and its
+/// machine up.
+fn usable(cluster: &Cluster, servers: &Servers, endpoint: PodId) -> bool {
+    cluster
+        .pods
+        .get(endpoint.index())
+        .is_some_and(|p| p.ready && p.deletion.is_none())
+        && servers.contains(endpoint)
+}
+
+/// The key of a call's try in the `busy` table.
+fn try_key(caller: CallRef) -> u64 {
+    u64::from(caller.frame) << 32 | u64::from(caller.token)
+}
+
+/// Whether a connection survives a request that ended with `result` (`None`: answered):
+/// an answer, even an error, leaves it open; a reset, a lost machine or a client that gave up
+/// closes it.
+fn survives(result: Option<FailureReason>) -> bool {
+    !matches!(
+        result,
+        Some(
+            FailureReason::Timeout
+                | FailureReason::PodTerminated
+                | FailureReason::NodeFailure
+                | FailureReason::ConnectionRefused
+        )
+    )
 }
 
 impl Engine<'_, '_> {
@@ -83,22 +177,97 @@ impl Engine<'_, '_> {
         caller: CallRef,
     ) -> Option<PodId> {
         let client = self.client_of(service, caller);
+        let table = self.connections[service.index()]
+            .as_ref()
+            .expect("a Service with connections");
+        match table.kind {
+            Kind::Http1 {
+                pool: _,
+                idle_timeout,
+            } if client & EXTERNAL == 0 => {
+                self.pooled_endpoint(service, client, caller, idle_timeout)
+            }
+            _ => self.lasting_endpoint(service, client),
+        }
+    }
+
+    /// A request over the client's one lasting connection.
+    fn lasting_endpoint(&mut self, service: ServiceId, client: u64) -> Option<PodId> {
         let now = self.now;
         let table = self.connections[service.index()]
             .as_mut()
             .expect("a Service with connections");
-        if let Some(c) = table.by_client.get(&client)
+        if let Some(c) = table.by_client.get_mut(&client)
             && c.closes > now
-            && self
-                .cluster
-                .pods
-                .get(c.endpoint.index())
-                .is_some_and(|p| p.ready && p.deletion.is_none())
-            && self.servers.contains(c.endpoint)
+            && usable(&self.cluster, &self.servers, c.endpoint)
         {
-            *table.requests.entry(c.endpoint).or_insert(0) += 1;
-            return Some(c.endpoint);
+            if let Kind::Http1 { idle_timeout, .. } = table.kind {
+                c.closes = now + idle_timeout;
+            }
+            let endpoint = c.endpoint;
+            table.count(endpoint, now);
+            return Some(endpoint);
         }
+        let endpoint = self.new_connection(service)?;
+        let table = self.connections[service.index()]
+            .as_mut()
+            .expect("a Service with connections");
+        let closes = match table.kind {
+            // gRPC's jitter: ±10 % of the age.
+            Kind::Http2 { max_age: Some(age) } => {
+                now + SimDuration::from_micros(
+                    (age.as_micros() as f64 * table.rng.random_range(0.9..1.1)) as u64,
+                )
+            }
+            Kind::Http2 { max_age: None } => SimTime::MAX,
+            Kind::Http1 { idle_timeout, .. } => now + idle_timeout,
+        };
+        table
+            .by_client
+            .insert(client, Connection { endpoint, closes });
+        Some(endpoint)
+    }
+
+    /// A call over one of the calling pod's keep-alive connections: its most recently used
+    /// idle one that is still open, or a new one. The try holds it until its answer.
+    fn pooled_endpoint(
+        &mut self,
+        service: ServiceId,
+        client: u64,
+        caller: CallRef,
+        idle_timeout: SimDuration,
+    ) -> Option<PodId> {
+        let now = self.now;
+        let table = self.connections[service.index()]
+            .as_mut()
+            .expect("a Service with connections");
+        let mut reused = None;
+        if let Some(idle) = table.idle.get_mut(&client) {
+            while let Some(c) = idle.pop() {
+                if now - c.since <= idle_timeout && usable(&self.cluster, &self.servers, c.endpoint)
+                {
+                    reused = Some(c.endpoint);
+                    break;
+                }
+            }
+        }
+        let endpoint = match reused {
+            Some(endpoint) => {
+                table.count(endpoint, now);
+                endpoint
+            }
+            None => self.new_connection(service)?,
+        };
+        let table = self.connections[service.index()]
+            .as_mut()
+            .expect("a Service with connections");
+        table.busy.insert(try_key(caller), (client, endpoint));
+        Some(endpoint)
+    }
+
+    /// A new connection to one of the Service's ready endpoints, picked as kube-proxy picks
+    /// (the Service's `loadBalancing`), carrying its first request.
+    fn new_connection(&mut self, service: ServiceId) -> Option<PodId> {
         let endpoints = &self.cluster.services[service.index()].endpoints;
         let servers = &self.servers;
         let outstanding = |p: PodId| {
@@ -107,21 +276,42 @@ impl Engine<'_, '_> {
                 .map_or(usize::MAX, crate::traffic::PodServer::load)
         };
         let endpoint = self.routers[service.index()].pick(endpoints, outstanding)?;
-        let closes = match table.max_age {
-            // gRPC's jitter: ±10 % of the age.
-            Some(age) => {
-                now + SimDuration::from_micros(
-                    (age.as_micros() as f64 * table.rng.random_range(0.9..1.1)) as u64,
-                )
-            }
-            None => SimTime::MAX,
-        };
-        table
-            .by_client
-            .insert(client, Connection { endpoint, closes });
+        let table = self.connections[service.index()]
+            .as_mut()
+            .expect("a Service with connections");
         table.opened += 1;
-        *table.requests.entry(endpoint).or_insert(0) += 1;
+        table.count(endpoint, self.now);
         Some(endpoint)
+    }
+
+    /// The try `caller` of a call to `service` is over with `result` (`None`: answered): the
+    /// keep-alive connection it held goes back to its pod's pool, or closes.
+    pub(super) fn release_connection(
+        &mut self,
+        service: ServiceId,
+        caller: CallRef,
+        result: Option<FailureReason>,
+    ) {
+        let now = self.now;
+        let Some(table) = self.connections[service.index()].as_mut() else {
+            return;
+        };
+        let Kind::Http1 { pool, .. } = table.kind else {
+            return;
+        };
+        let Some((client, endpoint)) = table.busy.remove(&try_key(caller)) else {
+            return; // not over a pool, or already closed (the caller gave up)
+        };
+        if !survives(result) || !usable(&self.cluster, &self.servers, endpoint) {
+            return;
+        }
+        let idle = table.idle.entry(client).or_default();
+        if idle.len() < pool as usize {
+            idle.push(Idle {
+                endpoint,
+                since: now,
+            });
+        }
     }
 
     /// The client a request comes from: the pod running the calling request, or one of the
@@ -141,15 +331,27 @@ impl Engine<'_, '_> {
 
     /// Each Service's connections in `report` (Services whose clients keep them).
     pub(super) fn report_connections(&self, report: &mut crate::metrics::report::Report) {
+        use crate::metrics::report::{ConnectionsReport, PodReached};
         for (service, table) in report.services.iter_mut().zip(&self.connections) {
             let Some(t) = table else { continue };
-            let requests: u64 = t.requests.values().sum();
-            let busiest = t.requests.values().copied().max().unwrap_or(0);
-            service.connections = Some(crate::metrics::report::ConnectionsReport {
+            let requests: u64 = t.requests.values().map(|r| r.requests).sum();
+            let busiest = t.requests.values().map(|r| r.requests).max().unwrap_or(0);
+            let pods = t
+                .requests
+                .iter()
+                .map(|(&pod, r)| PodReached {
+                    pod: self.cluster.pod(pod).name.clone(),
+                    requests: r.requests,
+                    first_s: r.first.as_secs_f64(),
+                    last_s: r.last.as_secs_f64(),
+                })
+                .collect();
+            service.connections = Some(ConnectionsReport {
                 opened: t.opened,
                 requests,
                 pods_reached: t.requests.len() as u64,
                 busiest_pod_share: (requests > 0).then(|| busiest as f64 / requests as f64),
+                pods,
             });
         }
     }

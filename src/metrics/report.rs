@@ -86,6 +86,21 @@ pub struct ConnectionsReport {
     pub pods_reached: u64,
     /// The busiest pod's share of them (`null` without requests).
     pub busiest_pod_share: Option<f64>,
+    /// Each pod reached, in the order pods were created.
+    pub pods: Vec<PodReached>,
+}
+
+/// One pod's requests over connections: how many, and when the first and the last came.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PodReached {
+    /// The pod's name.
+    pub pod: String,
+    /// Requests it got over connections.
+    pub requests: u64,
+    /// When its first request came, seconds into the run.
+    pub first_s: f64,
+    /// When its last request came, seconds into the run.
+    pub last_s: f64,
 }
 
 /// Goodput: the served requests whose TTFT and TPOT were within the thresholds.

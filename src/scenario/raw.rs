@@ -629,8 +629,9 @@ pub struct RawTraffic {
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RawConnections {
-    /// `perRequest` (a mesh, an ingress or a client-side balancer) or `http2` (one long-lived
-    /// connection per client pod, as gRPC's default channel keeps).
+    /// `perRequest` (a mesh, an ingress or a client-side balancer), `http2` (one long-lived
+    /// connection per client pod, as gRPC's default channel keeps) or `http1` (a keep-alive
+    /// pool per client pod).
     pub mode: Option<String>,
     /// The server closes a connection this long after it opened (±10 %, gRPC's
     /// `MaxConnectionAge`); the client reconnects on its next request.
@@ -639,6 +640,13 @@ pub struct RawConnections {
     /// Connections the traffic from outside comes over (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clients: Option<u32>,
+    /// `http1`: idle connections a calling pod keeps per Service (default 2, Go's
+    /// `MaxIdleConnsPerHost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<u32>,
+    /// `http1`: an idle connection closes after this long (default 90s, Go's `IdleConnTimeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<Duration>,
 }
 
 /// `goodput: {ttft: 2s, tpot: 100ms}` (either may be left out).

@@ -1052,6 +1052,19 @@ pub enum Connections {
         /// Connections the requests from outside come over, each request on one at random.
         external_clients: u32,
     },
+    /// HTTP/1.1 keep-alive: a connection carries one request at a time. A calling pod takes
+    /// its most recently used idle connection to the Service, or opens a new one (a fresh
+    /// endpoint pick) when none is idle; an answered request's connection goes back to the
+    /// pool unless `pool` are idle already, and idle connections close after `idle_timeout`
+    /// (Go's `http.Transport`: 2 idle per host, 90 s).
+    Http1 {
+        /// Idle connections a client keeps per Service (Go's `MaxIdleConnsPerHost`).
+        pool: u32,
+        /// An idle connection closes after this long unused (Go's `IdleConnTimeout`).
+        idle_timeout: crate::sim::SimDuration,
+        /// Connections the requests from outside come over, each request on one at random.
+        external_clients: u32,
+    },
 }
 
 /// Goodput thresholds: a served LLM request is good when its time to first token and its time
