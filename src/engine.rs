@@ -60,6 +60,7 @@ mod history;
 mod jobs;
 mod keda;
 mod llm;
+mod mesh;
 pub use llm::{BenchmarkFitted, fit_benchmarks};
 mod quota;
 mod scripted;
@@ -134,6 +135,8 @@ pub(crate) enum Event {
     CallTimeout { frame: u32, token: u32 },
     /// A failed call's retry backoff is over.
     CallRetry { frame: u32, token: u32 },
+    /// A call has passed the caller's and the callee's sidecars: it reaches the Service.
+    MeshDelivery { frame: u32, token: u32 },
     /// A call frame's `delay` step is over.
     FrameResume { frame: u32, token: u32 },
     /// An LLM pod's batching step is over (stale when `generation` moved on: the pod's
@@ -364,6 +367,10 @@ struct Engine<'s, 'r> {
     connections: Vec<Option<connections::ConnectionTable>>,
     /// Whether any Service's clients keep connections.
     has_connections: bool,
+    /// The mesh's balancing stream of each Service whose pods carry its sidecar.
+    mesh_rngs: Vec<Option<crate::sim::SimRng>>,
+    /// Whether any Service's pods carry the mesh's sidecar.
+    has_mesh: bool,
     /// Reused buffer for what LLM servers report.
     llm_outcomes: Vec<LlmOutcome>,
     routers: Vec<Router>,
@@ -435,6 +442,7 @@ impl<'s, 'r> Engine<'s, 'r> {
         let streams = RngStreams::new(s.seed);
         let users = clients::users_of(s, &streams);
         let connection_tables = connections::tables_of(s, &streams);
+        let mesh_rngs = mesh::mesh_streams(s, &streams);
         let end = SimTime::ZERO + s.duration;
         let names = SeriesNames {
             services: s.services.iter().map(|x| x.name.as_str()).collect(),
@@ -478,6 +486,8 @@ impl<'s, 'r> Engine<'s, 'r> {
             users,
             has_connections: connection_tables.iter().any(Option::is_some),
             connections: connection_tables,
+            has_mesh: mesh_rngs.iter().any(Option::is_some),
+            mesh_rngs,
             serves_llm: (s.services.iter())
                 .map(|x| x.serves_llm(&s.deployments))
                 .collect(),
@@ -785,6 +795,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             Event::ContainerCrash { pod, generation } => self.on_container_crash(pod, generation),
             Event::CallTimeout { frame, token } => self.on_call_timeout(frame, token),
             Event::CallRetry { frame, token } => self.on_call_retry(frame, token),
+            Event::MeshDelivery { frame, token } => self.on_mesh_delivery(frame, token),
             Event::FrameResume { frame, token } => self.on_frame_resume(frame, token),
             Event::JobRunEnds {
                 pod,

@@ -35,6 +35,7 @@ impl<'s> Engine<'s, '_> {
         let workload = &self.scenario.deployments[dep.index()].workload;
         let models_memory = workload.memory.is_some();
         let work = self.draws.work(dep.index(), &workload.cpu_per_request);
+        let sidecar_work = workload.proxy_cpu_per_request.as_micros() * 1000;
         let mut request = Request::external(service, self.now, work);
         request.link.caller = caller;
         let slot = self.slab.insert(request);
@@ -51,6 +52,7 @@ impl<'s> Engine<'s, '_> {
             .servers
             .get_mut(pod)
             .expect("endpoints are started pods");
+        server.charge_sidecar(sidecar_work);
         let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
         let demand = server.tracked_demand();
         self.schedule_completion(pod, next);
@@ -69,6 +71,10 @@ impl<'s> Engine<'s, '_> {
         service: ServiceId,
         caller: CallRef,
     ) -> Option<(PodId, Instance)> {
+        if self.has_mesh && self.mesh_balances(service, caller) {
+            let picked = self.mesh_endpoint(service);
+            return self.reach(service, picked, caller);
+        }
         if self.has_connections && self.connections[service.index()].is_some() {
             let picked = self.connected_endpoint(service, caller);
             return self.reach(service, picked, caller);
@@ -315,6 +321,12 @@ impl<'s> Engine<'s, '_> {
         self.update_cpu_demand(demand);
     }
 
+    /// The Service try `a` calls, if `a` is still waiting for its answer.
+    pub(super) fn call_in_flight(&self, a: CallRef) -> Option<ServiceId> {
+        self.frames.get(a)?.in_flight_site?;
+        Some(ServiceId(self.current_call(a).service as u32))
+    }
+
     /// The current call step of frame `r`.
     fn current_call(&self, r: CallRef) -> &'s Call {
         let f = self.frames.get(r).expect("a current frame");
@@ -335,6 +347,7 @@ impl<'s> Engine<'s, '_> {
         let service = ServiceId(call.service as u32);
         match &call.tokens {
             Some(tokens) => self.send_call_with_tokens(service, tokens, attempt),
+            None if self.has_mesh => self.send_through_sidecars(service, attempt),
             None => self.send_request(service, attempt),
         }
     }

@@ -76,6 +76,40 @@ pub struct RawSpec {
     /// Scripted events (`at` a time: fail a node, cordon, drain, scale …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<RawEvent>,
+    /// A service mesh installed in the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<RawMesh>,
+}
+
+/// `mesh: {kind: istio, namespaces: [default], proxyCpuPerRequest: 200us, proxy: {…}}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawMesh {
+    /// `istio` (the only mesh modelled so far).
+    pub kind: Option<String>,
+    /// Namespaces labelled `istio-injection: enabled` in the cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// The sidecar's CPU per request passed (default 200us: Istio 1.24's 0.20 vCPU per
+    /// 1 000 requests/s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_cpu_per_request: Option<Duration>,
+    /// What a call's two sidecars add to it (default 228us: Istio 1.20's p90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hop_latency: Option<Duration>,
+    /// The sidecar container's `requests` and `limits` (default Istio's 100m/128Mi, 2000m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<RawProxy>,
+}
+
+/// `proxy: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: "2"}}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawProxy {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requests: BTreeMap<String, RawQuantity>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, RawQuantity>,
 }
 
 /// A metric whose value over time comes from a CSV `t_seconds,value` (piecewise constant).

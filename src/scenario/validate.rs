@@ -36,6 +36,7 @@ mod connections;
 mod events;
 mod llm;
 mod llm_model;
+mod mesh;
 mod traces;
 
 pub const API_VERSION: &str = "kubesim.io/v1alpha1";
@@ -621,6 +622,7 @@ impl Builder<'_> {
         let mut services = self.services(set, &deployments);
         let hpas = self.hpas(set, &deployments);
         self.workloads(&spec.workloads, &mut deployments, &services);
+        self.mesh(spec.mesh.as_ref(), set, &mut deployments);
         let mut pod_traces = super::bare::bare_pod_traces(set, &deployments);
         pod_traces.extend(self.pod_traces(&spec.pod_traces, &mut deployments, duration));
         let start_time = self.start_time(spec.start_time.as_deref());
@@ -1747,6 +1749,7 @@ impl Builder<'_> {
                 self.llm_serving(&format!("{path}.llm"), l, pod, w.timeout.map(|d| d.0))
             }),
             job: self.job_run(path, w),
+            ..WorkloadModel::default()
         }
     }
 

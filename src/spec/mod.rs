@@ -10,6 +10,7 @@ pub mod config;
 pub mod hpa;
 pub mod ids;
 pub mod llm;
+pub mod mesh;
 pub mod metrics;
 pub mod model;
 pub mod pattern;

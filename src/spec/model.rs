@@ -797,6 +797,15 @@ pub struct WorkloadModel {
     pub llm: Option<LlmServing>,
     /// A Job's pods: how long they run and how often they fail.
     pub job: JobRunModel,
+    /// The pods carry the mesh's sidecar (`spec.mesh`): requests to them are balanced by the
+    /// mesh, and each costs the sidecar's CPU.
+    pub meshed: bool,
+    /// The mesh's sidecar CPU per request, in and out: its CPU per request passed times one
+    /// plus the calls a request makes in expectation (zero without a sidecar).
+    pub proxy_cpu_per_request: SimDuration,
+    /// What the two sidecars of a call add to it, for calls from these pods to pods with the
+    /// sidecar (zero without one).
+    pub proxy_hop_latency: SimDuration,
 }
 
 /// An LLM inference server's model (`spec.workloads[].llm`).
@@ -973,6 +982,9 @@ impl Default for WorkloadModel {
             calls: CallGraph::default(),
             llm: None,
             job: JobRunModel::default(),
+            meshed: false,
+            proxy_cpu_per_request: SimDuration::ZERO,
+            proxy_hop_latency: SimDuration::ZERO,
         }
     }
 }

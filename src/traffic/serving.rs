@@ -584,6 +584,13 @@ impl PodServer {
         };
     }
 
+    /// The mesh's sidecar spent `work` (millicore·µs) on a request: it counts in the pod's CPU
+    /// (metrics-server sums the containers), outside the serving container's quota and slots.
+    #[inline]
+    pub fn charge_sidecar(&mut self, work: u64) {
+        self.cpu_used += work;
+    }
+
     /// CPU used since the pod started, in millicore·µs, as of `now`.
     pub fn cpu_used(&mut self, now: SimTime) -> u64 {
         self.advance(now);

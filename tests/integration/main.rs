@@ -18,6 +18,7 @@ mod jobs;
 mod keda;
 mod layers;
 mod llm;
+mod mesh;
 mod mutation;
 mod node_cpu;
 mod output_dir;
