@@ -1,7 +1,7 @@
 //! Lasting connections (`connections: {mode: http2}`, issue 47): kube-proxy balances
 //! connections, not requests, so a client's requests all go to the pod its connection landed on.
 
-use crate::support::{OneNode, deployment_and_service, run_text};
+use crate::support::{OneNode, deployment_and_service, run_text, with_spec};
 use kubesim::metrics::report::ConnectionsReport;
 
 /// A front end of `front` pods calling a back end of `back` pods, the back end's clients
@@ -94,7 +94,7 @@ fn pods_added_later_get_traffic_only_when_clients_reconnect() {
     // connection age the two front-end connections never move: 2 pods at most, ever.
     let scale = "  events:\n    - {at: 30s, action: scale, deployment: back, replicas: 6}\n";
     let text = front_and_back("grow", 3, 2, 2, ", connections: {mode: http2}", "");
-    let text = text.replacen("  traffic:\n", &format!("{scale}  traffic:\n"), 1);
+    let text = with_spec(&text, scale);
     let c = back_connections(&text, "connections-grow").unwrap();
     assert_eq!(c.opened, 2);
     assert!(c.pods_reached <= 2, "{c:?}");
@@ -204,7 +204,7 @@ fn pods_added_by_a_scale_up_get_their_first_request_at_the_first_reconnect() {
     }
     .text();
     let events = "  events:\n    - {at: 30s, action: scale, deployment: back, replicas: 3}\n    - {at: 60s, action: deletePod, deployment: back}\n";
-    let text = text.replacen("  traffic:\n", &format!("{events}  traffic:\n"), 1);
+    let text = with_spec(&text, events);
     let out = run_text("connections-reconnect-times", &text);
     let back = out
         .report
@@ -245,7 +245,7 @@ fn calls_in_flight_when_their_connection_breaks_fail_with_the_break_and_the_clie
     }
     .text();
     let events = "  events:\n    - {at: 10s, action: scale, deployment: back, replicas: 2}\n    - {at: 30s, action: deletePod, deployment: back}\n";
-    let text = text.replacen("  traffic:\n", &format!("{events}  traffic:\n"), 1);
+    let text = with_spec(&text, events);
     let out = run_text("connections-broken", &text);
     let back = out
         .report

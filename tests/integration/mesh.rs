@@ -3,7 +3,7 @@
 //! whatever connections the application keeps, and costing CPU per request and a request of
 //! its own in each pod.
 
-use crate::support::{OneNode, column, deployment_and_service, run_text};
+use crate::support::{OneNode, column, deployment_and_service, run_text, with_spec};
 
 /// Two front-end pods calling a back end of 6 pods that serve one request at a time (10 ms),
 /// over gRPC connections; `mesh` is inserted into the spec.
@@ -23,7 +23,7 @@ fn grpc_front_and_back(name: &str, mesh: &str) -> kubesim::engine::RunOutput {
         manifests: &manifests,
     }
     .text();
-    let text = text.replacen("  traffic:\n", &format!("{mesh}  traffic:\n"), 1);
+    let text = with_spec(&text, mesh);
     run_text(name, &text)
 }
 
@@ -62,7 +62,7 @@ fn the_sidecar_adds_its_cpu_to_every_request_and_its_request_to_every_pod() {
                 .replace("limits: {cpu: \"100m\"}", "limits: {cpu: \"1\"}"),
         }
         .text();
-        let text = text.replacen("  traffic:\n", &format!("{mesh}  traffic:\n"), 1);
+        let text = with_spec(&text, mesh);
         let out = run_text(name, &text);
         let util = column(&out, "deployment.back.cpu_utilization");
         util[util.len() / 2..].iter().map(|(_, u)| u).sum::<f64>()
@@ -98,7 +98,7 @@ fn a_call_through_two_sidecars_takes_the_hop_latency_longer() {
             manifests: &manifests,
         }
         .text();
-        let text = text.replacen("  traffic:\n", &format!("{mesh}  traffic:\n"), 1);
+        let text = with_spec(&text, mesh);
         run_text(name, &text).report.services[0].latency_ms.p50
     };
     let bare = run("mesh-hop-off", "");

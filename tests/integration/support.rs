@@ -167,3 +167,9 @@ spec:
         )
     }
 }
+
+/// `text` (a [`OneNode`] scenario) with more `spec` fields (YAML, indented for `spec`, each
+/// line ending in a newline) inserted before its traffic: events, a mesh.
+pub fn with_spec(text: &str, fields: &str) -> String {
+    text.replacen("  traffic:\n", &format!("{fields}  traffic:\n"), 1)
+}
