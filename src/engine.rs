@@ -61,6 +61,7 @@ mod jobs;
 mod keda;
 mod llm;
 mod mesh;
+mod zones;
 pub use llm::{BenchmarkFitted, fit_benchmarks};
 mod quota;
 mod scripted;
@@ -137,6 +138,12 @@ pub(crate) enum Event {
     CallRetry { frame: u32, token: u32 },
     /// A call has passed the caller's and the callee's sidecars: it reaches the Service.
     MeshDelivery { frame: u32, token: u32 },
+    /// The answer to a call reaches its caller in another zone (`failure`: the call failed).
+    CallAnswer {
+        frame: u32,
+        token: u32,
+        failure: Option<crate::traffic::FailureReason>,
+    },
     /// A call frame's `delay` step is over.
     FrameResume { frame: u32, token: u32 },
     /// An LLM pod's batching step is over (stale when `generation` moved on: the pod's
@@ -371,6 +378,9 @@ struct Engine<'s, 'r> {
     mesh_rngs: Vec<Option<crate::sim::SimRng>>,
     /// Whether any Service's pods carry the mesh's sidecar.
     has_mesh: bool,
+    /// Zones in the request path (`None`: no Service's routing looks at zones, and there is
+    /// no `spec.network`).
+    zones: Option<zones::ZoneRouting>,
     /// Reused buffer for what LLM servers report.
     llm_outcomes: Vec<LlmOutcome>,
     routers: Vec<Router>,
@@ -487,6 +497,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             has_connections: connection_tables.iter().any(Option::is_some),
             connections: connection_tables,
             has_mesh: mesh_rngs.iter().any(Option::is_some),
+            zones: zones::ZoneRouting::of(s, &streams),
             mesh_rngs,
             serves_llm: (s.services.iter())
                 .map(|x| x.serves_llm(&s.deployments))
@@ -796,6 +807,11 @@ impl<'s, 'r> Engine<'s, 'r> {
             Event::CallTimeout { frame, token } => self.on_call_timeout(frame, token),
             Event::CallRetry { frame, token } => self.on_call_retry(frame, token),
             Event::MeshDelivery { frame, token } => self.on_mesh_delivery(frame, token),
+            Event::CallAnswer {
+                frame,
+                token,
+                failure,
+            } => self.on_call_answer(frame, token, failure),
             Event::FrameResume { frame, token } => self.on_frame_resume(frame, token),
             Event::JobRunEnds {
                 pod,
@@ -1866,6 +1882,7 @@ impl<'s, 'r> Engine<'s, 'r> {
         let mut report = report::build(self.scenario, &self.recorder, self.end, counts);
         self.report_jobs(&mut report);
         self.report_connections(&mut report);
+        self.report_zones(&mut report);
         let history = history::history(&mut self.cluster, self.scenario, self.end);
         RunOutput {
             report,

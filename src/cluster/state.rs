@@ -58,7 +58,7 @@ pub enum NodeState {
 /// The taint the Cluster Autoscaler puts on a node it is about to delete.
 pub const TO_BE_DELETED_TAINT: &str = "ToBeDeletedByClusterAutoscaler";
 /// Well-known node labels.
-pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+pub use crate::spec::network::ZONE_LABEL;
 pub(crate) const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 pub(crate) const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
 /// Label naming the capacity type (`on-demand` / `spot`), as Karpenter spells it.
@@ -447,6 +447,8 @@ pub struct Service {
     pub name: String,
     /// Ready, non-terminating pods backing the Service (its ready endpoints), ordered by id.
     pub endpoints: Vec<PodId>,
+    /// Changes of `endpoints` so far (what routing derived from them is stale when it moved).
+    pub endpoints_version: u64,
 }
 
 /// A HorizontalPodAutoscaler, with its target resolved and the status the engine keeps.
@@ -489,6 +491,8 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     /// Ready nodes in id order: the scheduler's node list.
     pub ready_nodes: Vec<NodeId>,
+    /// Changes of `ready_nodes` so far.
+    pub ready_nodes_version: u64,
     /// Every pod ever created, by id (terminated ones stay, in phase `Terminated`).
     pub pods: Vec<Pod>,
     /// Every ReplicaSet ever created, by id (deleted ones stay, with `deleted` set).
@@ -613,6 +617,7 @@ impl Cluster {
                 id,
                 name: spec.name.clone(),
                 endpoints: Vec::new(),
+                endpoints_version: 0,
             });
             for &b in &spec.backends {
                 c.deployments[b].services.push(id);
@@ -836,6 +841,7 @@ impl Cluster {
         }
         n.state = NodeState::Ready;
         if let Err(i) = self.ready_nodes.binary_search(&node) {
+            self.ready_nodes_version += 1;
             self.ready_nodes.insert(i, node);
             self.topology.node_ready(&self.nodes[node.index()], true);
             self.ready_totals
@@ -858,6 +864,7 @@ impl Cluster {
             }
         }
         if let Ok(i) = self.ready_nodes.binary_search(&node) {
+            self.ready_nodes_version += 1;
             self.ready_nodes.remove(i);
             self.topology.node_ready(&self.nodes[node.index()], false);
             self.ready_totals
@@ -870,6 +877,7 @@ impl Cluster {
     pub(super) fn unregister_node(&mut self, node: NodeId) {
         self.nodes[node.index()].state = NodeState::Provisioning;
         if let Ok(i) = self.ready_nodes.binary_search(&node) {
+            self.ready_nodes_version += 1;
             self.ready_nodes.remove(i);
             self.topology.node_ready(&self.nodes[node.index()], false);
             self.ready_totals
@@ -1365,14 +1373,16 @@ impl Cluster {
             set.ready_pods += if ready { 1 } else { -1 };
         }
         for &s in &self.deployments[dep.index()].services {
-            let endpoints = &mut self.services[s.index()].endpoints;
+            let service = &mut self.services[s.index()];
+            let endpoints = &mut service.endpoints;
             match (endpoints.binary_search(&pod), ready) {
                 (Err(i), true) => endpoints.insert(i, pod),
                 (Ok(i), false) => {
                     endpoints.remove(i);
                 }
-                _ => {}
+                _ => continue,
             }
+            service.endpoints_version += 1;
         }
         self.journal_pod(pod);
     }

@@ -18,6 +18,7 @@ pub(crate) mod replicaset;
 pub mod rollout;
 pub mod scheduler;
 pub(crate) mod statefulset;
+pub mod topology_hints;
 
 use serde::Serialize;
 

@@ -31,6 +31,9 @@ impl<'s> Engine<'s, '_> {
         let Some((pod, instance)) = self.route(service, caller) else {
             return;
         };
+        if self.zones.is_some() {
+            self.note_hop(service, pod, caller);
+        }
         let dep = instance.deployment;
         let workload = &self.scenario.deployments[dep.index()].workload;
         let models_memory = workload.memory.is_some();
@@ -79,13 +82,7 @@ impl<'s> Engine<'s, '_> {
             let picked = self.connected_endpoint(service, caller);
             return self.reach(service, picked, caller);
         }
-        let endpoints = &self.cluster.services[service.index()].endpoints;
-        let servers = &self.servers;
-        let outstanding = |p: PodId| {
-            let server = servers.get(p);
-            server.map_or(usize::MAX, PodServer::load)
-        };
-        let picked = self.routers[service.index()].pick(endpoints, outstanding);
+        let picked = self.pick_endpoint(service, caller);
         self.reach(service, picked, caller)
     }
 
@@ -197,14 +194,24 @@ impl<'s> Engine<'s, '_> {
             let root = self.frames.owned(link.frame);
             self.frames.finish(root);
         }
-        if !link.caller.is_none() {
-            if self.has_connections {
-                self.release_connection(service, link.caller, result);
-            }
-            match result {
-                None => self.call_answered(link.caller),
-                Some(reason) => self.call_failed(link.caller, reason),
-            }
+        if !link.caller.is_none() && !self.delay_answer(link.caller, result) {
+            self.answer_caller(service, link.caller, result);
+        }
+    }
+
+    /// The callee's answer to try `caller` reaches the caller (`result`: why it failed).
+    pub(super) fn answer_caller(
+        &mut self,
+        service: ServiceId,
+        caller: CallRef,
+        result: Option<FailureReason>,
+    ) {
+        if self.has_connections {
+            self.release_connection(service, caller, result);
+        }
+        match result {
+            None => self.call_answered(caller),
+            Some(reason) => self.call_failed(caller, reason),
         }
     }
 
@@ -328,7 +335,7 @@ impl<'s> Engine<'s, '_> {
     }
 
     /// The current call step of frame `r`.
-    fn current_call(&self, r: CallRef) -> &'s Call {
+    pub(super) fn current_call(&self, r: CallRef) -> &'s Call {
         let f = self.frames.get(r).expect("a current frame");
         match &self.graph(r).sequences[f.sequence as usize][f.step as usize] {
             CallStep::Call(call) => call,

@@ -146,11 +146,6 @@ fn usable(cluster: &Cluster, servers: &Servers, endpoint: PodId) -> bool {
         && servers.contains(endpoint)
 }
 
-/// The key of a call's try in the `busy` table.
-fn try_key(caller: CallRef) -> u64 {
-    u64::from(caller.frame) << 32 | u64::from(caller.token)
-}
-
 /// Whether a connection survives a request that ended with `result` (`None`: answered):
 /// an answer, even an error, leaves it open; a reset, a lost machine or a client that gave up
 /// closes it.
@@ -187,12 +182,17 @@ impl Engine<'_, '_> {
             } if client & EXTERNAL == 0 => {
                 self.pooled_endpoint(service, client, caller, idle_timeout)
             }
-            _ => self.lasting_endpoint(service, client),
+            _ => self.lasting_endpoint(service, client, caller),
         }
     }
 
     /// A request over the client's one lasting connection.
-    fn lasting_endpoint(&mut self, service: ServiceId, client: u64) -> Option<PodId> {
+    fn lasting_endpoint(
+        &mut self,
+        service: ServiceId,
+        client: u64,
+        caller: CallRef,
+    ) -> Option<PodId> {
         let now = self.now;
         let table = self.connections[service.index()]
             .as_mut()
@@ -208,7 +208,7 @@ impl Engine<'_, '_> {
             table.count(endpoint, now);
             return Some(endpoint);
         }
-        let endpoint = self.new_connection(service)?;
+        let endpoint = self.new_connection(service, caller)?;
         let table = self.connections[service.index()]
             .as_mut()
             .expect("a Service with connections");
@@ -256,26 +256,19 @@ impl Engine<'_, '_> {
                 table.count(endpoint, now);
                 endpoint
             }
-            None => self.new_connection(service)?,
+            None => self.new_connection(service, caller)?,
         };
         let table = self.connections[service.index()]
             .as_mut()
             .expect("a Service with connections");
-        table.busy.insert(try_key(caller), (client, endpoint));
+        table.busy.insert(caller.key(), (client, endpoint));
         Some(endpoint)
     }
 
     /// A new connection to one of the Service's ready endpoints, picked as kube-proxy picks
     /// (the Service's `loadBalancing`), carrying its first request.
-    fn new_connection(&mut self, service: ServiceId) -> Option<PodId> {
-        let endpoints = &self.cluster.services[service.index()].endpoints;
-        let servers = &self.servers;
-        let outstanding = |p: PodId| {
-            servers
-                .get(p)
-                .map_or(usize::MAX, crate::traffic::PodServer::load)
-        };
-        let endpoint = self.routers[service.index()].pick(endpoints, outstanding)?;
+    fn new_connection(&mut self, service: ServiceId, caller: CallRef) -> Option<PodId> {
+        let endpoint = self.pick_endpoint(service, caller)?;
         let table = self.connections[service.index()]
             .as_mut()
             .expect("a Service with connections");
@@ -299,7 +292,7 @@ impl Engine<'_, '_> {
         let Kind::Http1 { pool, .. } = table.kind else {
             return;
         };
-        let Some((client, endpoint)) = table.busy.remove(&try_key(caller)) else {
+        let Some((client, endpoint)) = table.busy.remove(&caller.key()) else {
             return; // not over a pool, or already closed (the caller gave up)
         };
         if !survives(result) || !usable(&self.cluster, &self.servers, endpoint) {

@@ -42,6 +42,50 @@ pub struct Report {
     pub totals: Totals,
     /// The scenario's SLO assertions, checked.
     pub slos: Vec<SloResult>,
+    /// Bytes between zones and what they cost beside the nodes (with `spec.network`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkReport>,
+}
+
+/// The price of traffic between zones, beside the nodes' cost.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NetworkReport {
+    /// USD per GB that crosses zones (`spec.network`).
+    pub usd_per_gb: f64,
+    /// GB of calls' requests and responses that crossed zones.
+    pub cross_zone_gb: f64,
+    /// What they cost, USD.
+    pub cross_zone_cost_usd: f64,
+    /// The nodes' cost (`totals.cost_usd`) plus the bytes', USD.
+    pub total_cost_usd: f64,
+}
+
+impl NetworkReport {
+    /// At `usd_per_gb`, for `gb` crossed beside `node_cost_usd`.
+    pub fn new(usd_per_gb: f64, gb: f64, node_cost_usd: f64) -> NetworkReport {
+        let cost = usd_per_gb * gb;
+        NetworkReport {
+            usd_per_gb,
+            cross_zone_gb: round6(gb),
+            cross_zone_cost_usd: round6(cost),
+            total_cost_usd: round3(node_cost_usd + cost),
+        }
+    }
+}
+
+/// Where a Service's requests went by zone, and what crossed zones.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ZonesReport {
+    /// Requests its pods got, by the zone they run in.
+    pub requests_by_zone: BTreeMap<String, u64>,
+    /// Calls answered in the caller's own zone.
+    pub same_zone_calls: u64,
+    /// Calls answered from another zone.
+    pub cross_zone_calls: u64,
+    /// Their requests' and responses' GB.
+    pub cross_zone_gb: f64,
+    /// What those cost (`null` without `spec.network`).
+    pub cross_zone_cost_usd: Option<f64>,
 }
 
 /// One Service's requests: counts, latency and failures.
@@ -73,6 +117,10 @@ pub struct ServiceReport {
     /// connections (`connections: {mode: http2}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections: Option<ConnectionsReport>,
+    /// Its requests by zone, for a Service whose routing looks at zones or with
+    /// `spec.network`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zones: Option<ZonesReport>,
 }
 
 /// Requests sent over lasting connections, and how they spread over the Service's pods.
@@ -521,6 +569,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
                     report
                 }),
                 connections: None,
+                zones: None,
             }
         })
         .collect();
@@ -627,6 +676,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
         cluster: cluster_report(&recorder.cluster),
         totals,
         slos: Vec::new(),
+        network: None,
     };
     report.slos = super::slo::evaluate(scenario, &report);
     report
@@ -677,6 +727,11 @@ fn goodput_report(g: Goodput, good: u64, requests: u64, end: SimTime) -> Goodput
 }
 
 /// A fraction to six decimals (availability's precision).
+/// Rounds to 6 decimals (GB and USD of bytes: small numbers).
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
 fn round3_fraction(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }

@@ -73,6 +73,9 @@ pub struct Scenario {
     pub slos: Vec<SloSpec>,
     /// Scripted events, in time order (ties in the order written).
     pub events: Vec<ScriptedEvent>,
+    /// `spec.network`: latency between zones and the price of crossing them (`None`: calls
+    /// between zones are free and instant).
+    pub network: Option<crate::spec::network::Network>,
     /// The Cluster Autoscaler's flags; `None` when it is not running.
     pub cluster_autoscaler: Option<AutoscalerSettings>,
     /// kube-scheduler profiles (from `spec.schedulerConfig`; empty: the default profile).

@@ -79,6 +79,47 @@ pub struct RawSpec {
     /// A service mesh installed in the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mesh: Option<RawMesh>,
+    /// Latency between zones and the price of the bytes that cross them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<RawNetwork>,
+}
+
+/// `network: {cloud: aws, crossZonePricePerGB: 0.02, latency: {crossZone: 800us, pairs: […]}}`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawNetwork {
+    /// `aws`, `gcp` or `azure`: sets the price of a GB between zones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<String>,
+    /// USD per GB crossing zones, both sides' charges (overrides `cloud`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "crossZonePricePerGB")]
+    pub cross_zone_price_per_gb: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<RawZoneLatency>,
+}
+
+/// What a call adds to its latency (a round trip) within a zone, between zones, and between
+/// named pairs of zones.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawZoneLatency {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_zone: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<RawZonePair>,
+}
+
+/// `{zones: [a, b], latency: 2ms}` (both directions).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawZonePair {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Duration>,
 }
 
 /// `mesh: {kind: istio, namespaces: [default], proxyCpuPerRequest: 200us, proxy: {…}}`.
@@ -550,6 +591,13 @@ pub struct RawCallStep {
     /// A wait that uses no CPU (a sleep, an injected latency).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<RawDistribution>,
+    /// The size of each call's request (a quantity of bytes, default 1k), for the price of
+    /// bytes between zones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_bytes: Option<RawQuantity>,
+    /// The size of each call's response (default 1k).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_bytes: Option<RawQuantity>,
 }
 
 /// A `oneOf` branch: `{weight: 10, steps: [...]}`.

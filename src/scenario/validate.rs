@@ -37,6 +37,7 @@ mod events;
 mod llm;
 mod llm_model;
 mod mesh;
+mod network;
 mod traces;
 
 pub const API_VERSION: &str = "kubesim.io/v1alpha1";
@@ -618,6 +619,7 @@ impl Builder<'_> {
         let seed = options.seed.or(spec.seed).unwrap_or(1);
         let sample_interval = self.sample_interval(spec.sample_interval, duration);
         let node_pools = self.node_pools(spec.cluster.as_ref());
+        let network = self.network(spec.network.as_ref(), &node_pools);
         let mut deployments = convert_deployments(set, self.diags);
         let mut services = self.services(set, &deployments);
         let hpas = self.hpas(set, &deployments);
@@ -698,6 +700,7 @@ impl Builder<'_> {
             quotas: super::quota::quotas(set, self.diags),
             config_objects: super::config_refs::ConfigObjects::of_manifests(set),
             hpa_settings,
+            network,
             metric_resolution,
             metric_series,
             slos,
@@ -1158,6 +1161,7 @@ impl Builder<'_> {
             }
             let (selector, backends) = manifest::service_backends(m, deployments);
             let (service_type, ports) = manifest::service_type_and_ports(m);
+            let topology = network::service_topology(m, self.diags);
             out.push(ServiceSpec {
                 name,
                 namespace,
@@ -1166,6 +1170,7 @@ impl Builder<'_> {
                 traffic: None,
                 service_type,
                 ports,
+                topology,
             });
         }
         out

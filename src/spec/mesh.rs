@@ -181,6 +181,8 @@ mod tests {
             optional: false,
             site: 0,
             tokens: None,
+            request_bytes: 0,
+            response_bytes: 0,
         })
     }
 

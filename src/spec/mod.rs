@@ -13,6 +13,7 @@ pub mod llm;
 pub mod mesh;
 pub mod metrics;
 pub mod model;
+pub mod network;
 pub mod pattern;
 pub mod quantity;
 pub mod resources;

@@ -891,6 +891,10 @@ pub struct Call {
     /// The tokens of each request, for a call to an LLM server's Service (or to a workload
     /// that passes them on).
     pub tokens: Option<CallTokens>,
+    /// Bytes of each request and of its response, for the price of traffic between zones.
+    pub request_bytes: u64,
+    /// Bytes of each response.
+    pub response_bytes: u64,
 }
 
 /// The token counts of the requests a call sends.
@@ -1016,6 +1020,9 @@ pub struct ServiceSpec {
     pub service_type: String,
     /// `spec.ports` as `kubectl get services` prints them (`80/TCP`, `80:30080/TCP`).
     pub ports: Vec<String>,
+    /// Which endpoints its routing prefers: `trafficDistribution`, the topology-mode
+    /// annotation, `internalTrafficPolicy` and `externalTrafficPolicy`.
+    pub topology: crate::spec::network::ServiceTopology,
 }
 
 impl ServiceSpec {

@@ -40,6 +40,11 @@ impl CallRef {
         token: 0,
     };
 
+    /// One number naming this try (frame and token), for tables keyed by try.
+    pub fn key(self) -> u64 {
+        u64::from(self.frame) << 32 | u64::from(self.token)
+    }
+
     pub fn is_none(self) -> bool {
         self.frame == u32::MAX
     }

@@ -34,3 +34,4 @@ mod support;
 mod sweep;
 mod timeline;
 mod trial;
+mod zones;

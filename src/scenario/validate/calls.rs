@@ -9,15 +9,18 @@ use crate::scenario::model::{
     DeploymentSpec, RetryPolicy, ServiceSpec,
 };
 use crate::scenario::raw::{
-    RawCallCount, RawCallCountFamily, RawCallStep, RawCallTokens, RawRetries,
+    RawCallCount, RawCallCountFamily, RawCallStep, RawCallTokens, RawQuantity, RawRetries,
 };
 use crate::sim::SimDuration;
+use crate::spec::network::DEFAULT_MESSAGE_BYTES;
 
 /// Most calls one step may make (a larger count is surely a mistake, and would make one
 /// request fan out without bound).
 pub const MAX_CALL_COUNT: u32 = 1000;
 /// Most retries of one call.
 pub const MAX_RETRY_ATTEMPTS: u32 = 100;
+/// The largest request or response a call may send (1 GiB).
+const MAX_MESSAGE_BYTES: i64 = 1 << 30;
 
 /// A call from a Deployment's workload to a Service, where it is written.
 pub(super) struct CallEdge {
@@ -253,6 +256,9 @@ impl Builder<'_> {
             tokens: raw.tokens.is_some(),
         });
         ctx.sites += 1;
+        let request_bytes = self.message_bytes(&format!("{path}.requestBytes"), &raw.request_bytes);
+        let response_bytes =
+            self.message_bytes(&format!("{path}.responseBytes"), &raw.response_bytes);
         Some(Call {
             service,
             count,
@@ -261,7 +267,27 @@ impl Builder<'_> {
             optional: raw.optional.unwrap_or(false),
             site: ctx.sites - 1,
             tokens,
+            request_bytes,
+            response_bytes,
         })
+    }
+
+    /// A call's request or response size in bytes (a quantity: `2Ki`, `1M`, `500`).
+    fn message_bytes(&mut self, path: &str, raw: &Option<RawQuantity>) -> u64 {
+        let Some(q) = raw else {
+            return DEFAULT_MESSAGE_BYTES;
+        };
+        match crate::cluster::quantity::Quantity::parse(&q.as_text()) {
+            Ok(size) if (0..=MAX_MESSAGE_BYTES).contains(&size.value()) => size.value() as u64,
+            Ok(_) => {
+                self.error(path, "must be between 0 and 1Gi bytes");
+                DEFAULT_MESSAGE_BYTES
+            }
+            Err(e) => {
+                self.error(path, e.to_string());
+                DEFAULT_MESSAGE_BYTES
+            }
+        }
     }
 
     fn call_count(&mut self, path: &str, raw: &RawCallCount) -> CallCount {
