@@ -32,6 +32,8 @@ pub struct Trial<'c> {
 pub struct Mark {
     changes: usize,
     label_groups: usize,
+    /// The Ready nodes' version then: back at the mark, the Ready nodes are as they were.
+    ready_nodes_version: u64,
 }
 
 /// One change, as what undoes it.
@@ -72,6 +74,7 @@ impl<'c> Trial<'c> {
         let start = Mark {
             changes: 0,
             label_groups: cluster.label_groups.len(),
+            ready_nodes_version: cluster.ready_nodes_version,
         };
         // What a simulation tries is not the cluster's history.
         cluster.journal.suspend();
@@ -87,6 +90,7 @@ impl<'c> Trial<'c> {
         Mark {
             changes: self.undo.len(),
             label_groups: self.cluster.label_groups.len(),
+            ready_nodes_version: self.cluster.ready_nodes_version,
         }
     }
 
@@ -97,6 +101,7 @@ impl<'c> Trial<'c> {
             self.revert(change);
         }
         self.cluster.label_groups.truncate(mark.label_groups);
+        self.cluster.ready_nodes_version = mark.ready_nodes_version;
     }
 
     /// Binds a pending pod to a node, as [`Cluster::bind`] does but without pulling its images

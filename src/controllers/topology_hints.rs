@@ -16,6 +16,23 @@
 //! the pools' order. Upstream keeps valid hints between syncs; here they are worked out anew
 //! whenever the endpoints or the Ready nodes change (a fresh controller would find the same).
 
+impl NoHints {
+    /// Why, in a sentence (upstream says it in a `TopologyAwareHintsDisabled` event).
+    pub fn reason(self) -> &'static str {
+        match self {
+            NoHints::InsufficientNodeInfo => {
+                "a Ready node has no zone or no allocatable CPU, or there is no Ready node"
+            }
+            NoHints::OneZone => "the Ready nodes are all in one zone",
+            NoHints::TooFewEndpoints => "fewer ready endpoints than zones",
+            NoHints::MinimumsExceedEndpoints => {
+                "giving every zone its minimum share of endpoints (its CPU share / 1.2) takes more endpoints than there are"
+            }
+            NoHints::EndpointWithoutZone => "an endpoint's node has no zone",
+        }
+    }
+}
+
 /// The most an endpoint may be overloaded (`overloadThreshold`).
 const OVERLOAD: f64 = 0.2;
 

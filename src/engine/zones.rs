@@ -45,6 +45,8 @@ struct ZoneView {
     /// The endpoints each zone's clients prefer (`None`: no preference holds — an endpoint
     /// without a zone, or the hints are off).
     by_zone: Option<Vec<Vec<PodId>>>,
+    /// Why the hints are off (`topology-mode: Auto`).
+    no_hints: Option<topology_hints::NoHints>,
 }
 
 /// Where one Service's requests went, by zone.
@@ -163,10 +165,13 @@ impl ZoneRouting {
                 (z != NO_ZONE).then_some(z as usize)
             })
             .collect();
+        let mut no_hints = None;
         let hinted = match self.topology[service.index()].preference {
             Preference::Hints => {
                 let cpu = self.cpu_by_zone(cluster);
-                topology_hints::allocate(cpu.as_deref(), &endpoint_zones).ok()
+                topology_hints::allocate(cpu.as_deref(), &endpoint_zones)
+                    .map_err(|e| no_hints = Some(e))
+                    .ok()
             }
             // PreferClose: every endpoint hinted to its own zone (KEP-4444).
             _ => endpoint_zones
@@ -186,6 +191,7 @@ impl ZoneRouting {
             nodes_version: cluster.ready_nodes_version,
             fresh: true,
             by_zone,
+            no_hints,
         };
     }
 
@@ -375,23 +381,26 @@ impl Engine<'_, '_> {
     }
 
     /// Each Service's requests by zone in `report`, and the price of the bytes that crossed.
-    pub(super) fn report_zones(&self, report: &mut crate::metrics::report::Report) {
-        use crate::metrics::report::{NetworkReport, ZonesReport};
-        let Some(zones) = &self.zones else { return };
+    pub(super) fn report_zones(&mut self, report: &mut crate::metrics::report::Report) {
+        use crate::metrics::report::{NetworkReport, ZonesReport, round6};
+        let Some(zones) = &mut self.zones else { return };
         let usd_per_gb = self.scenario.network.as_ref().map(|n| n.usd_per_gb);
         let mut total_bytes = 0;
-        for ((service, counts), spec) in report
-            .services
-            .iter_mut()
-            .zip(&zones.counts)
-            .zip(&self.scenario.services)
-        {
+        for (i, spec) in self.scenario.services.iter().enumerate() {
             if !spec.topology.is_set() && usd_per_gb.is_none() {
                 continue;
             }
+            let hints = (spec.topology.preference == Preference::Hints).then(|| {
+                zones.refresh(&self.cluster, ServiceId(i as u32));
+                match zones.views[i].no_hints {
+                    None => "on".to_string(),
+                    Some(why) => format!("off: {}", why.reason()),
+                }
+            });
+            let counts = &zones.counts[i];
             total_bytes += counts.cross_zone_bytes;
             let gb = counts.cross_zone_bytes as f64 / 1e9;
-            service.zones = Some(ZonesReport {
+            report.services[i].zones = Some(ZonesReport {
                 requests_by_zone: zones
                     .zones
                     .iter()
@@ -400,8 +409,9 @@ impl Engine<'_, '_> {
                     .collect(),
                 same_zone_calls: counts.same_zone_calls,
                 cross_zone_calls: counts.cross_zone_calls,
-                cross_zone_gb: gb,
-                cross_zone_cost_usd: usd_per_gb.map(|p| p * gb),
+                cross_zone_gb: round6(gb),
+                cross_zone_cost_usd: usd_per_gb.map(|p| round6(p * gb)),
+                hints,
             });
         }
         if let Some(price) = usd_per_gb {

@@ -86,6 +86,10 @@ pub struct ZonesReport {
     pub cross_zone_gb: f64,
     /// What those cost (`null` without `spec.network`).
     pub cross_zone_cost_usd: Option<f64>,
+    /// `topology-mode: Auto`: whether the EndpointSlice controller's hints were on at the end
+    /// (`on`, or `off:` and why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hints: Option<String>,
 }
 
 /// One Service's requests: counts, latency and failures.
@@ -728,7 +732,7 @@ fn goodput_report(g: Goodput, good: u64, requests: u64, end: SimTime) -> Goodput
 
 /// A fraction to six decimals (availability's precision).
 /// Rounds to 6 decimals (GB and USD of bytes: small numbers).
-fn round6(x: f64) -> f64 {
+pub(crate) fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 

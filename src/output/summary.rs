@@ -230,7 +230,14 @@ fn pools(r: &Report) -> String {
         right(format!("{:.2}", r.totals.node_hours)),
         right(format!("{:.2}", r.totals.cost_usd)),
     ]);
-    t.to_string() + "\n"
+    let mut out = t.to_string() + "\n";
+    if let Some(n) = &r.network {
+        out += &format!(
+            "between zones: {:.3} GB, {:.2} USD at {} USD/GB; nodes and bytes: {:.2} USD\n",
+            n.cross_zone_gb, n.cross_zone_cost_usd, n.usd_per_gb, n.total_cost_usd
+        );
+    }
+    out
 }
 
 fn slos(r: &Report) -> String {
