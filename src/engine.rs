@@ -370,8 +370,9 @@ struct Engine<'s, 'r> {
     users: Vec<Option<clients::Users>>,
     /// Whether any Service has closed-loop users.
     has_users: bool,
-    /// Lasting connections, by Service (`None`: each request balanced on its own).
-    connections: Vec<Option<connections::ConnectionTable>>,
+    /// Lasting connections: each Service's, and those of workloads whose calls connect their
+    /// own way.
+    connections: connections::ConnectionTables,
     /// Whether any Service's clients keep connections.
     has_connections: bool,
     /// The mesh's balancing stream of each Service whose pods carry its sidecar.
@@ -451,7 +452,7 @@ impl<'s, 'r> Engine<'s, 'r> {
     fn new(s: &'s Scenario, records: Records<'r>, options: RunOptions) -> Self {
         let streams = RngStreams::new(s.seed);
         let users = clients::users_of(s, &streams);
-        let connection_tables = connections::tables_of(s, &streams);
+        let connection_tables = connections::ConnectionTables::of(s, &streams);
         let mesh_rngs = mesh::mesh_streams(s, &streams);
         let end = SimTime::ZERO + s.duration;
         let names = SeriesNames {
@@ -494,7 +495,7 @@ impl<'s, 'r> Engine<'s, 'r> {
                 .collect(),
             has_users: users.iter().any(Option::is_some),
             users,
-            has_connections: connection_tables.iter().any(Option::is_some),
+            has_connections: connection_tables.any(),
             connections: connection_tables,
             has_mesh: mesh_rngs.iter().any(Option::is_some),
             zones: zones::ZoneRouting::of(s, &streams),

@@ -78,8 +78,10 @@ impl<'s> Engine<'s, '_> {
             let picked = self.mesh_endpoint(service);
             return self.reach(service, picked, caller);
         }
-        if self.has_connections && self.connections[service.index()].is_some() {
-            let picked = self.connected_endpoint(service, caller);
+        if self.has_connections
+            && let Some(table) = self.connection_table(service, caller)
+        {
+            let picked = self.connected_endpoint(table, caller);
             return self.reach(service, picked, caller);
         }
         let picked = self.pick_endpoint(service, caller);
@@ -123,7 +125,7 @@ impl<'s> Engine<'s, '_> {
             self.answered(service, true);
         } else {
             if self.has_connections {
-                self.release_connection(service, caller, Some(reason));
+                self.release_connection(caller, Some(reason));
             }
             self.call_failed(caller, reason);
         }
@@ -195,19 +197,14 @@ impl<'s> Engine<'s, '_> {
             self.frames.finish(root);
         }
         if !link.caller.is_none() && !self.delay_answer(link.caller, result) {
-            self.answer_caller(service, link.caller, result);
+            self.answer_caller(link.caller, result);
         }
     }
 
     /// The callee's answer to try `caller` reaches the caller (`result`: why it failed).
-    pub(super) fn answer_caller(
-        &mut self,
-        service: ServiceId,
-        caller: CallRef,
-        result: Option<FailureReason>,
-    ) {
+    pub(super) fn answer_caller(&mut self, caller: CallRef, result: Option<FailureReason>) {
         if self.has_connections {
-            self.release_connection(service, caller, result);
+            self.release_connection(caller, result);
         }
         match result {
             None => self.call_answered(caller),
@@ -441,8 +438,7 @@ impl<'s> Engine<'s, '_> {
             return; // answered in time
         }
         if self.has_connections {
-            let service = ServiceId(self.current_call(a).service as u32);
-            self.release_connection(service, a, Some(FailureReason::Timeout));
+            self.release_connection(a, Some(FailureReason::Timeout));
         }
         let r = self.frames.abandon(a);
         if !self.frames.request_alive(r) {

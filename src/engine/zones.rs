@@ -374,10 +374,9 @@ impl Engine<'_, '_> {
         failure: Option<FailureReason>,
     ) {
         let attempt = CallRef { frame, token };
-        let Some(service) = self.call_in_flight(attempt) else {
-            return;
-        };
-        self.answer_caller(service, attempt, failure);
+        if self.call_in_flight(attempt).is_some() {
+            self.answer_caller(attempt, failure);
+        }
     }
 
     /// Each Service's requests by zone in `report`, and the price of the bytes that crossed.

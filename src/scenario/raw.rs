@@ -591,6 +591,10 @@ pub struct RawCallStep {
     /// A wait that uses no CPU (a sleep, an injected latency).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<RawDistribution>,
+    /// How this workload's clients connect to the called Service, instead of the Service's
+    /// `traffic[].connections` (e.g. `perRequest`: a client-side balancer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<RawConnections>,
     /// The size of each call's request (a quantity of bytes, default 1k), for the price of
     /// bytes between zones.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1549,6 +1549,7 @@ impl Builder<'_> {
             services,
             sites: 0,
             edges: Vec::new(),
+            connections: BTreeMap::new(),
         };
         for (i, w) in raw.iter().enumerate() {
             let path = format!("spec.workloads[{i}]");

@@ -181,6 +181,7 @@ mod tests {
             optional: false,
             site: 0,
             tokens: None,
+            connections: None,
             request_bytes: 0,
             response_bytes: 0,
         })

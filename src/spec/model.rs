@@ -891,6 +891,9 @@ pub struct Call {
     /// The tokens of each request, for a call to an LLM server's Service (or to a workload
     /// that passes them on).
     pub tokens: Option<CallTokens>,
+    /// How the calling workload's clients connect to the Service, when not as the Service's
+    /// traffic entry says (`None`: as it says).
+    pub connections: Option<Connections>,
     /// Bytes of each request and of its response, for the price of traffic between zones.
     pub request_bytes: u64,
     /// Bytes of each response.

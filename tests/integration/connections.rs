@@ -269,3 +269,24 @@ fn calls_in_flight_when_their_connection_breaks_fail_with_the_break_and_the_clie
     assert_eq!(c.opened, 2, "{c:?}");
     assert_eq!(c.pods[1].first_s, 30.001, "{c:?}");
 }
+
+#[test]
+fn a_call_step_connects_its_own_way_whatever_the_service_says() {
+    // The back end's traffic entry says per request; the front end's call step keeps one
+    // HTTP/2 connection per front-end pod: 2 connections, at most 2 of the 6 pods reached.
+    let own = front_and_back("own", 1, 2, 6, "", "").replace(
+        "calls: [{call: back}]",
+        "calls: [{call: back, connections: {mode: http2}}]",
+    );
+    let c = back_connections(&own, "connections-call-step-http2").unwrap();
+    assert_eq!(c.opened, 2, "{c:?}");
+    assert!(c.pods_reached <= 2, "{c:?}");
+    // The reverse: the Service says http2, the caller balances each call itself (a
+    // client-side balancer): the Service's table is never used.
+    let balanced = front_and_back("bal", 1, 2, 6, ", connections: {mode: http2}", "").replace(
+        "calls: [{call: back}]",
+        "calls: [{call: back, connections: {mode: perRequest}}]",
+    );
+    let c = back_connections(&balanced, "connections-call-step-per-request").unwrap();
+    assert_eq!((c.opened, c.requests, c.pods_reached), (0, 0, 0), "{c:?}");
+}

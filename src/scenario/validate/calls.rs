@@ -5,11 +5,12 @@
 
 use super::{Builder, resolve};
 use crate::scenario::model::{
-    Call, CallCount, CallGraph, CallStep, CallTokens, DEFAULT_RETRY_BACKOFF, DEFAULT_RETRY_BUDGET,
-    DeploymentSpec, RetryPolicy, ServiceSpec,
+    Call, CallCount, CallGraph, CallStep, CallTokens, Connections, DEFAULT_RETRY_BACKOFF,
+    DEFAULT_RETRY_BUDGET, DeploymentSpec, RetryPolicy, ServiceSpec,
 };
 use crate::scenario::raw::{
-    RawCallCount, RawCallCountFamily, RawCallStep, RawCallTokens, RawQuantity, RawRetries,
+    RawCallCount, RawCallCountFamily, RawCallStep, RawCallTokens, RawConnections, RawQuantity,
+    RawRetries,
 };
 use crate::sim::SimDuration;
 use crate::spec::network::DEFAULT_MESSAGE_BYTES;
@@ -38,6 +39,8 @@ pub(super) struct CallContext<'a> {
     /// Call sites numbered so far, over the whole scenario.
     pub sites: u32,
     pub edges: Vec<CallEdge>,
+    /// How each (workload, Service) pair's calls connect where a call step says, and where.
+    pub connections: std::collections::BTreeMap<(usize, usize), (Connections, String)>,
 }
 
 impl Builder<'_> {
@@ -109,11 +112,14 @@ impl Builder<'_> {
             raw.retries.is_some(),
             raw.optional.is_some(),
             raw.tokens.is_some(),
+            raw.connections.is_some(),
+            raw.request_bytes.is_some(),
+            raw.response_bytes.is_some(),
         ];
         if raw.call.is_none() && call_fields.contains(&true) {
             self.error(
                 path,
-                "count, timeout, retries, optional and tokens belong to a call step",
+                "count, timeout, retries, optional, tokens, connections, requestBytes and responseBytes belong to a call step",
             );
         }
         if let Some(delay) = &raw.delay {
@@ -256,6 +262,10 @@ impl Builder<'_> {
             tokens: raw.tokens.is_some(),
         });
         ctx.sites += 1;
+        let connections = raw
+            .connections
+            .as_ref()
+            .map(|c| self.call_connections(path, c, seq.deployment, service, ctx));
         let request_bytes = self.message_bytes(&format!("{path}.requestBytes"), &raw.request_bytes);
         let response_bytes =
             self.message_bytes(&format!("{path}.responseBytes"), &raw.response_bytes);
@@ -267,9 +277,41 @@ impl Builder<'_> {
             optional: raw.optional.unwrap_or(false),
             site: ctx.sites - 1,
             tokens,
+            connections,
             request_bytes,
             response_bytes,
         })
+    }
+
+    /// A call step's own `connections`: the calling workload's clients of the Service connect
+    /// so for every call to it, so its call steps to one Service must agree.
+    fn call_connections(
+        &mut self,
+        path: &str,
+        raw: &RawConnections,
+        deployment: usize,
+        service: usize,
+        ctx: &mut CallContext,
+    ) -> Connections {
+        if raw.clients.is_some() {
+            self.error(
+                &format!("{path}.connections.clients"),
+                "belongs to traffic from outside (spec.traffic[].connections): a call's clients are the calling pods",
+            );
+        }
+        let connections = self.connections(path, Some(raw));
+        match ctx.connections.get(&(deployment, service)) {
+            Some((earlier, at)) if *earlier != connections => self.error(
+                &format!("{path}.connections"),
+                format!("{at} connects to the same Service another way: one workload's calls to a Service share its clients' connections"),
+            ),
+            Some(_) => {}
+            None => {
+                let at = format!("{path}.connections");
+                ctx.connections.insert((deployment, service), (connections, at));
+            }
+        }
+        connections
     }
 
     /// A call's request or response size in bytes (a quantity: `2Ki`, `1M`, `500`).

@@ -30,6 +30,14 @@ impl Builder<'_> {
         let Some(mesh) = self.mesh_spec(raw) else {
             return;
         };
+        for (i, namespace) in raw.namespaces.iter().enumerate() {
+            if !deployments.iter().any(|d| &d.namespace == namespace) {
+                self.error(
+                    &format!("spec.mesh.namespaces[{i}]"),
+                    format!("no workload runs in namespace {namespace:?}: no pod there would get the sidecar"),
+                );
+            }
+        }
         let mut injected = 0;
         for d in deployments.iter_mut() {
             let namespace_labels = self.namespace_labels(&mesh, set, &d.namespace);
