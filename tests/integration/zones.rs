@@ -66,7 +66,7 @@ fn zone(z: &str) -> String {
 
 /// One node in each of `zones` (64 CPUs each), a front end of one pod in zone `front_zone`
 /// calling a back end (`back`: its manifests), 50 requests/s for 60 s; `network`: `spec`
-/// fields; `back_traffic`: the back end's traffic entry fields.
+/// fields; `call`: more fields of the front end's call step (`, timeout: 5ms`).
 fn scenario(zones: &str, front_zone: &str, back: &str, network: &str, call: &str) -> String {
     let count = zones.split(',').count();
     let front = workload("front", 1, &zone(front_zone), "", "");
@@ -99,7 +99,8 @@ fn back_zones(out: &kubesim::engine::RunOutput) -> ZonesReport {
     service(out, "back").zones.clone().expect("a zones report")
 }
 
-/// Back-end pods: `per_zone` in each zone, spread one by one over a, b, c.
+/// `replicas` back-end pods spread evenly over the zones (maxSkew 1, DoNotSchedule), its Service
+/// with `service_spec` fields and `annotations`.
 fn spread_back(replicas: u32, service_spec: &str, annotations: &str) -> String {
     let mut text = workload("back", replicas, "{}", service_spec, annotations);
     text = text.replacen(
