@@ -1421,11 +1421,18 @@ impl Cluster {
     }
 }
 
-/// A template printed in full: equal templates print the same. Its last field, the ConfigMap
-/// and Secret references, came later: left out while empty, so that the templates without any
-/// keep the hashes (and their pods the names) they had.
+/// A template printed in full: equal templates print the same. Its last two fields, what the
+/// Cluster Autoscaler's drainability rules read and the ConfigMap and Secret references, came
+/// later: each is left out while it says nothing, so that the templates without them keep the
+/// hashes (and their pods the names) they had.
 fn template_key(pod: &PodTemplate) -> Arc<str> {
-    let printed = format!("{pod:?}");
+    let mut printed = format!("{pod:?}");
+    if pod.drain == crate::spec::model::DrainTraits::default() {
+        let default = format!(", drain: {:?}", pod.drain);
+        if let Some(at) = printed.rfind(&default) {
+            printed.replace_range(at..at + default.len(), "");
+        }
+    }
     match printed.strip_suffix(", config_refs: [] }") {
         Some(before) => Arc::from(format!("{before} }}")),
         None => Arc::from(printed),

@@ -308,6 +308,7 @@ fn pool_for(prefix: &str, shape: &TraceNode, count: u32, pricing: NodePricing) -
         allocatable,
         max_pods: 110,
         labels,
+        annotations: Default::default(),
         taints: Vec::new(),
         price_usd_per_hour: (price * 1e6).round() / 1e6,
         capacity_type: CapacityType::OnDemand,

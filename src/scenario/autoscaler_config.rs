@@ -139,6 +139,35 @@ pub fn settings(
             d.node_group_backoff_reset_timeout,
         ),
         priorities,
+        scale_down_unready_enabled: raw
+            .scale_down_unready_enabled
+            .unwrap_or(d.scale_down_unready_enabled),
+        scale_down_unready_time: duration(raw.scale_down_unready_time, d.scale_down_unready_time),
+        skip_nodes_with_system_pods: raw
+            .skip_nodes_with_system_pods
+            .unwrap_or(d.skip_nodes_with_system_pods),
+        skip_nodes_with_local_storage: raw
+            .skip_nodes_with_local_storage
+            .unwrap_or(d.skip_nodes_with_local_storage),
+        skip_nodes_with_custom_controller_pods: raw
+            .skip_nodes_with_custom_controller_pods
+            .unwrap_or(d.skip_nodes_with_custom_controller_pods),
+        min_replica_count: raw.min_replica_count.map_or(d.min_replica_count, |n| {
+            i32::try_from(n).unwrap_or(i32::MAX)
+        }),
+        blocking_system_pod_disruption_timeout: duration(
+            raw.blocking_system_pod_distruption_timeout,
+            d.blocking_system_pod_disruption_timeout,
+        ),
+        ignore_daemonsets_utilization: raw
+            .ignore_daemonsets_utilization
+            .unwrap_or(d.ignore_daemonsets_utilization),
+        ignore_mirror_pods_utilization: raw
+            .ignore_mirror_pods_utilization
+            .unwrap_or(d.ignore_mirror_pods_utilization),
+        enforce_node_group_min_size: raw
+            .enforce_node_group_min_size
+            .unwrap_or(d.enforce_node_group_min_size),
     })
 }
 
@@ -256,6 +285,16 @@ pub fn resolved(s: &AutoscalerSettings) -> RawClusterAutoscaler {
         initial_node_group_backoff_duration: d(s.initial_node_group_backoff_duration),
         max_node_group_backoff_duration: d(s.max_node_group_backoff_duration),
         node_group_backoff_reset_timeout: d(s.node_group_backoff_reset_timeout),
+        scale_down_unready_enabled: Some(s.scale_down_unready_enabled),
+        scale_down_unready_time: d(s.scale_down_unready_time),
+        skip_nodes_with_system_pods: Some(s.skip_nodes_with_system_pods),
+        skip_nodes_with_local_storage: Some(s.skip_nodes_with_local_storage),
+        skip_nodes_with_custom_controller_pods: Some(s.skip_nodes_with_custom_controller_pods),
+        min_replica_count: Some(u32::try_from(s.min_replica_count).unwrap_or(0)),
+        blocking_system_pod_distruption_timeout: d(s.blocking_system_pod_disruption_timeout),
+        ignore_daemonsets_utilization: Some(s.ignore_daemonsets_utilization),
+        ignore_mirror_pods_utilization: Some(s.ignore_mirror_pods_utilization),
+        enforce_node_group_min_size: Some(s.enforce_node_group_min_size),
         priorities: s
             .priorities
             .iter()

@@ -25,7 +25,8 @@ pub fn bare_pod_spec(m: &Manifest<Pod>, diags: &mut Vec<Diagnostic>) -> Option<D
     let spec = named_spec("Pod", &name, m.object.spec.as_ref(), src, diags)?;
     let namespace = namespace_of(&m.object.metadata);
     let labels: Labels = m.object.metadata.labels.clone().unwrap_or_default();
-    let mut pod = pod_template(spec, src, "spec", diags);
+    let annotations = m.object.metadata.annotations.as_ref();
+    let mut pod = pod_template(spec, annotations, src, "spec", diags);
     pod.labels = labels.clone();
     pod.namespace = namespace.clone();
     Some(DeploymentSpec {
@@ -106,7 +107,12 @@ pub fn replication_controller_spec(
         ));
     }
     let mut pod = match template.and_then(|t| t.spec.as_ref()) {
-        Some(pod_spec) => pod_template(pod_spec, src, "spec.template.spec", diags),
+        Some(pod_spec) => {
+            let annotations = template
+                .and_then(|t| t.metadata.as_ref())
+                .and_then(|m| m.annotations.as_ref());
+            pod_template(pod_spec, annotations, src, "spec.template.spec", diags)
+        }
         None => {
             diags.push(src.error(
                 "spec.template.spec",

@@ -118,7 +118,11 @@ fn workload(
     let selector_labels: Labels = [(JOB_NAME_LABEL.to_string(), name.clone())].into();
     let pod_path = format!("{prefix}.template.spec");
     let mut pod = match &spec.template.spec {
-        Some(pod_spec) => pod_template(pod_spec, src, &pod_path, diags),
+        Some(pod_spec) => {
+            let annotations =
+                (spec.template.metadata.as_ref()).and_then(|m| m.annotations.as_ref());
+            pod_template(pod_spec, annotations, src, &pod_path, diags)
+        }
         None => {
             diags.push(src.error(&pod_path, "the pod template needs a spec with containers"));
             Default::default()

@@ -36,8 +36,9 @@ use crate::spec::hpa as behavior;
 use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean, did_you_mean_hint};
 use super::model::{
-    ContainerRequests, DeploymentSpec, HostPort, HpaMetric, HpaResource, HpaSpec, KedaActivation,
-    PodMetricSource, PodTemplate, ResourceTarget, ValueTarget, WorkloadModel,
+    ContainerRequests, DeploymentSpec, DrainTraits, HostPort, HpaMetric, HpaResource, HpaSpec,
+    KedaActivation, PodMetricSource, PodTemplate, ResourceTarget, SafeToEvict, ValueTarget,
+    WorkloadModel,
 };
 use super::yaml::{Node, Position, parse_documents};
 use crate::spec::rollout::{IntOrPercent, Strategy};
@@ -731,7 +732,13 @@ fn controller_template(
         ));
     }
     let mut pod = match &template.spec {
-        Some(pod_spec) => pod_template(pod_spec, src, "spec.template.spec", diags),
+        Some(pod_spec) => {
+            let annotations = template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.annotations.as_ref());
+            pod_template(pod_spec, annotations, src, "spec.template.spec", diags)
+        }
         None => {
             diags.push(src.error(
                 "spec.template.spec",
@@ -1076,9 +1083,11 @@ const MAX_CPU_MILLIS: i64 = 100_000_000;
 const MAX_BYTES: i64 = 1 << 46;
 const MAX_COUNT: i64 = 1_000_000;
 
-/// The pod template as the scheduler, kubelet and HPA see it.
+/// The pod template as the scheduler, kubelet, HPA and Cluster Autoscaler see it (`annotations`:
+/// the pod's, from its template's or its own metadata).
 pub(super) fn pod_template(
     spec: &PodSpec,
+    annotations: Option<&BTreeMap<String, String>>,
     src: &Source,
     path: &str,
     diags: &mut Vec<Diagnostic>,
@@ -1157,7 +1166,41 @@ pub(super) fn pod_template(
             .map(super::model::normalized_image_name)
             .collect(),
         config_refs: super::config_refs::config_refs(spec),
+        drain: drain_traits(spec, annotations),
         ..PodTemplate::default()
+    }
+}
+
+/// The annotations and volumes the Cluster Autoscaler's drainability rules read. Local storage
+/// is a `hostPath` volume or an `emptyDir` whose medium is not `Memory`; the names listed in
+/// `safe-to-evict-local-volumes` (split at commas, matched exactly) do not count.
+fn drain_traits(spec: &PodSpec, annotations: Option<&BTreeMap<String, String>>) -> DrainTraits {
+    let annotation = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
+    let listed: Vec<&str> =
+        annotation("cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes")
+            .map(|v| v.split(',').collect())
+            .unwrap_or_default();
+    let local_volumes = (spec.volumes.iter().flatten())
+        .filter(|v| {
+            v.host_path.is_some()
+                || v.empty_dir
+                    .as_ref()
+                    .is_some_and(|e| e.medium.as_deref() != Some("Memory"))
+        })
+        .filter(|v| !listed.contains(&v.name.as_str()))
+        .map(|v| v.name.clone())
+        .collect();
+    DrainTraits {
+        safe_to_evict: match annotation("cluster-autoscaler.kubernetes.io/safe-to-evict") {
+            Some("true") => SafeToEvict::True,
+            Some("false") => SafeToEvict::False,
+            Some("on-completion") => SafeToEvict::OnCompletion,
+            _ => SafeToEvict::Unset,
+        },
+        local_volumes,
+        mirror: annotation("kubernetes.io/config.mirror").is_some(),
+        daemon_set_annotation: annotation("cluster-autoscaler.kubernetes.io/daemonset-pod")
+            == Some("true"),
     }
 }
 

@@ -234,6 +234,9 @@ pub struct RawNodePool {
     pub allocatable: BTreeMap<String, RawQuantity>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Annotations on every node (`cluster-autoscaler.kubernetes.io/scale-down-disabled`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub taints: Vec<RawTaint>,
     /// On-demand price of one node, USD per hour.
@@ -391,6 +394,27 @@ pub struct RawClusterAutoscaler {
     pub max_node_group_backoff_duration: Option<Duration>,
     #[serde(rename = "node-group-backoff-reset-timeout")]
     pub node_group_backoff_reset_timeout: Option<Duration>,
+    #[serde(rename = "scale-down-unready-enabled")]
+    pub scale_down_unready_enabled: Option<bool>,
+    #[serde(rename = "scale-down-unready-time")]
+    pub scale_down_unready_time: Option<Duration>,
+    #[serde(rename = "skip-nodes-with-system-pods")]
+    pub skip_nodes_with_system_pods: Option<bool>,
+    #[serde(rename = "skip-nodes-with-local-storage")]
+    pub skip_nodes_with_local_storage: Option<bool>,
+    #[serde(rename = "skip-nodes-with-custom-controller-pods")]
+    pub skip_nodes_with_custom_controller_pods: Option<bool>,
+    #[serde(rename = "min-replica-count")]
+    pub min_replica_count: Option<u32>,
+    /// Upstream's spelling ("distruption").
+    #[serde(rename = "blocking-system-pod-distruption-timeout")]
+    pub blocking_system_pod_distruption_timeout: Option<Duration>,
+    #[serde(rename = "ignore-daemonsets-utilization")]
+    pub ignore_daemonsets_utilization: Option<bool>,
+    #[serde(rename = "ignore-mirror-pods-utilization")]
+    pub ignore_mirror_pods_utilization: Option<bool>,
+    #[serde(rename = "enforce-node-group-min-size")]
+    pub enforce_node_group_min_size: Option<bool>,
     /// The priority expander's ConfigMap data: priority (an integer) → node-pool name patterns.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub priorities: BTreeMap<String, Vec<String>>,

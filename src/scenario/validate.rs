@@ -943,6 +943,7 @@ impl Builder<'_> {
             allocatable,
             max_pods,
             labels: p.labels.clone(),
+            annotations: p.annotations.clone(),
             taints,
             price_usd_per_hour: price,
             capacity_type,

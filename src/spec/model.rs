@@ -27,6 +27,8 @@ pub struct NodePoolSpec {
     pub max_pods: i64,
     /// Labels on every node (zone labels are added per node).
     pub labels: Labels,
+    /// Annotations on every node.
+    pub annotations: Labels,
     /// Taints on every node.
     pub taints: Vec<Taint>,
     /// On-demand price, USD per node-hour.
@@ -439,6 +441,36 @@ pub struct PodProbes {
     pub liveness: Option<ProbeSpec>,
 }
 
+/// The `cluster-autoscaler.kubernetes.io/safe-to-evict` annotation as the autoscaler reads it
+/// (any other value counts as absent).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SafeToEvict {
+    /// Absent, or a value the autoscaler does not know.
+    #[default]
+    Unset,
+    /// `"true"`: the pod never blocks a scale-down.
+    True,
+    /// `"false"`: the pod blocks any scale-down of its node.
+    False,
+    /// `"on-completion"`: the node waits for the pod to finish.
+    OnCompletion,
+}
+
+/// What the Cluster Autoscaler's drainability rules (`simulator/drainability/rules`) read from a
+/// pod besides its owner, namespace and budgets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DrainTraits {
+    /// `cluster-autoscaler.kubernetes.io/safe-to-evict`.
+    pub safe_to_evict: SafeToEvict,
+    /// Local-storage volumes (`hostPath`, or `emptyDir` not in memory) that the annotation
+    /// `cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes` does not list, by name.
+    pub local_volumes: Vec<String>,
+    /// The `kubernetes.io/config.mirror` annotation: the API's copy of a static pod.
+    pub mirror: bool,
+    /// `cluster-autoscaler.kubernetes.io/daemonset-pod: "true"`: treated as a DaemonSet's pod.
+    pub daemon_set_annotation: bool,
+}
+
 /// What every pod of a Deployment asks for and tolerates.
 #[derive(Clone, Debug, Default)]
 pub struct PodTemplate {
@@ -498,6 +530,9 @@ pub struct PodTemplate {
     /// its own (`helper.DefaultSelector`: the selectors of the Services that select the pod
     /// and of its ReplicaSet, ANDed); `None` for a pod that nobody selects.
     pub default_spread_selector: Option<LabelSelector>,
+    /// What the Cluster Autoscaler's drainability rules read from the pod's annotations and
+    /// volumes.
+    pub drain: DrainTraits,
     /// The ConfigMaps and Secrets the kubelet must find before the pod starts (not optional
     /// ones), in the order it resolves them. Kept last: see `cluster::state::template_key`.
     pub config_refs: Vec<crate::spec::config::ConfigRef>,
@@ -1454,6 +1489,28 @@ pub struct AutoscalerSettings {
     pub node_group_backoff_reset_timeout: SimDuration,
     /// The priority expander's ConfigMap: priority → node-group name patterns.
     pub priorities: Vec<(i64, Vec<crate::spec::pattern::Pattern>)>,
+    /// `--scale-down-unready-enabled`: unready nodes may be removed (after the unready time).
+    pub scale_down_unready_enabled: bool,
+    /// `--scale-down-unready-time`: how long an unready node must be unneeded.
+    pub scale_down_unready_time: SimDuration,
+    /// `--skip-nodes-with-system-pods`: a kube-system pod without a PodDisruptionBudget
+    /// blocks its node's removal (until it is older than the blocking timeout).
+    pub skip_nodes_with_system_pods: bool,
+    /// `--skip-nodes-with-local-storage`: a pod with a local volume blocks its node's removal.
+    pub skip_nodes_with_local_storage: bool,
+    /// `--skip-nodes-with-custom-controller-pods`: only pods of the built-in controllers move.
+    pub skip_nodes_with_custom_controller_pods: bool,
+    /// `--min-replica-count`: a pod whose ReplicaSet (or ReplicationController) wants fewer
+    /// replicas blocks its node's removal.
+    pub min_replica_count: i32,
+    /// `--blocking-system-pod-distruption-timeout`: a kube-system pod this old no longer blocks.
+    pub blocking_system_pod_disruption_timeout: SimDuration,
+    /// `--ignore-daemonsets-utilization`: DaemonSet pods count in neither side of utilization.
+    pub ignore_daemonsets_utilization: bool,
+    /// `--ignore-mirror-pods-utilization`: the same for mirror (static) pods.
+    pub ignore_mirror_pods_utilization: bool,
+    /// `--enforce-node-group-min-size`: node groups below their minimum are grown to it.
+    pub enforce_node_group_min_size: bool,
 }
 
 impl Default for AutoscalerSettings {
@@ -1485,6 +1542,16 @@ impl Default for AutoscalerSettings {
             max_node_group_backoff_duration: secs(30 * 60),
             node_group_backoff_reset_timeout: secs(3 * 3600),
             priorities: Vec::new(),
+            scale_down_unready_enabled: true,
+            scale_down_unready_time: secs(20 * 60),
+            skip_nodes_with_system_pods: true,
+            skip_nodes_with_local_storage: true,
+            skip_nodes_with_custom_controller_pods: true,
+            min_replica_count: 0,
+            blocking_system_pod_disruption_timeout: secs(3600),
+            ignore_daemonsets_utilization: false,
+            ignore_mirror_pods_utilization: false,
+            enforce_node_group_min_size: false,
         }
     }
 }

@@ -195,10 +195,11 @@ fn a_node_that_never_registers_backs_its_group_off() {
 #[test]
 fn most_allocated_packs_onto_fewer_nodes_and_costs_less() {
     // 8 pods of 1 cpu on 10 nodes of 4 cpu. LeastAllocated spreads them (one per node); the
-    // autoscaler drains the under-used nodes, and the evicted pods land on the least allocated
-    // nodes again, until every node left is at 50 % (not under the threshold): 4 nodes.
-    // MostAllocated without default spreading packs them onto 2 nodes; the 8 empty ones go
-    // at once.
+    // autoscaler drains the under-used nodes one at a time, and the evicted pods land on the
+    // least allocated nodes again; a node at 50 % is still unneeded (upstream: utilization at
+    // or below the threshold), so it ends on 2 full nodes, after many drains. MostAllocated
+    // without default spreading packs them onto 2 nodes at once; the 8 empty ones go
+    // together.
     let pool = "        count: 10\n        minCount: 1\n        maxCount: 10\n";
     let spread = pool_scenario("ca-least", 8, pool, "  clusterAutoscaler: {}\n");
     let packed = pool_scenario(
@@ -208,20 +209,22 @@ fn most_allocated_packs_onto_fewer_nodes_and_costs_less() {
         "  schedulerConfig: packing.yaml\n  clusterAutoscaler: {}\n",
     );
     let last_nodes = |out: &RunOutput| column(out, "pool.general.nodes").last().unwrap().1;
+    let cost = |out: &RunOutput| out.report.totals.cost_usd;
     assert_eq!(last_nodes(&packed), 2.0);
-    assert_eq!(last_nodes(&spread), 4.0);
+    assert_eq!(last_nodes(&spread), 2.0);
     // MostAllocated alone does not pack: the default hostname spreading (PodTopologySpread,
     // weight 2) outweighs it (weight 1). For the second pod, a node with one pod scores
     // MostAllocated (50+12)/2 = 31 against 15 for an empty one (+16), but spreading 50 against
-    // 100 (−50 × 2): it goes to an empty node, like LeastAllocated.
+    // 100 (−50 × 2): it goes to an empty node, like LeastAllocated, and ends on 2 nodes
+    // the same slow way.
     let most_only = pool_scenario(
         "ca-most-only",
         8,
         pool,
         "  schedulerConfig: most.yaml\n  clusterAutoscaler: {}\n",
     );
-    assert_eq!(last_nodes(&most_only), 4.0);
-    let cost = |out: &RunOutput| out.report.totals.cost_usd;
+    assert_eq!(last_nodes(&most_only), 2.0);
+    assert!(cost(&packed) < cost(&most_only));
     assert!(
         cost(&packed) < cost(&spread),
         "{} vs {}",
@@ -342,8 +345,19 @@ fn autoscaled(
     name: &str,
     replicas: u32,
     cpu: &str,
-    (count, zones): (u32, &str),
+    pool: (u32, &str),
     pod_extra: &str,
+    manifests: &str,
+) -> RunOutput {
+    let deployment = app_deployment(replicas, cpu, pod_extra);
+    autoscaled_with(name, pool, &deployment, manifests)
+}
+
+/// As [`autoscaled`], with the Deployment's manifest given.
+fn autoscaled_with(
+    name: &str,
+    (count, zones): (u32, &str),
+    deployment: &str,
     manifests: &str,
 ) -> RunOutput {
     let text = format!(
@@ -364,8 +378,7 @@ spec:
         provisioningTime: 2m
   clusterAutoscaler: {{}}
 ---
-{deployment}{manifests}"#,
-        deployment = app_deployment(replicas, cpu, pod_extra)
+{deployment}{manifests}"#
     );
     run_text(name, &text)
 }
@@ -444,30 +457,26 @@ fn pods_that_refuse_to_share_a_host_get_a_node_each_and_keep_it() {
 
 #[test]
 fn a_drain_the_budget_holds_back_fails_after_the_max_pod_eviction_time() {
-    // 8 pods of 1 cpu at priority -100 (below the expendable cutoff of -10) on 10 nodes, one
-    // per node, under a budget `minAvailable: 8`. Expendable pods do not keep a node from
-    // being unneeded, so at 610 s the 2 empty nodes go and one node starts draining — but its
-    // pod may not be evicted. The drain retries each loop until max-pod-eviction-time (2 min):
-    // at 730 s the scale-down fails, the node is untainted and keeps its pod, and scale-down
-    // waits scale-down-delay-after-failure (3 min) before trying again.
-    let manifests = format!(
-        "{EXPENDABLE_CLASS}---
+    // 8 pods of 1 cpu annotated `safe-to-evict: "true"` on 10 nodes, one per node, under a
+    // budget `minAvailable: 8`. The annotation lets a pod go before the drainability rules
+    // look at budgets (upstream's SafeToEvict rule precedes its PDB rule), so at 610 s the 2
+    // empty nodes go and one node starts draining — but the Eviction API refuses its pod.
+    // The drain retries each loop until max-pod-eviction-time (2 min): at 730 s the
+    // scale-down fails, the node is untainted and keeps its pod, and scale-down waits
+    // scale-down-delay-after-failure (3 min) before trying again.
+    let manifests = "---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
-metadata: {{name: app}}
+metadata: {name: app}
 spec:
   minAvailable: 8
-  selector: {{matchLabels: {{app: app}}}}
-"
+  selector: {matchLabels: {app: app}}
+";
+    let deployment = app_deployment(8, "1", "").replace(
+        "metadata: {labels: {app: app}}",
+        "metadata: {labels: {app: app}, annotations: {cluster-autoscaler.kubernetes.io/safe-to-evict: \"true\"}}",
     );
-    let out = autoscaled(
-        "ca-drain-fails",
-        8,
-        "1",
-        (10, "[a]"),
-        EXPENDABLE_POD,
-        &manifests,
-    );
+    let out = autoscaled_with("ca-drain-fails", (10, "[a]"), &deployment, manifests);
     let failures: Vec<(f64, usize)> = events(&out)
         .iter()
         .filter_map(|e| match e {

@@ -21,9 +21,13 @@
 //! `scan` returns. The
 //! decisions are kept as [`AutoscalerEvent`]s.
 
+pub mod drainability;
 pub mod estimator;
 pub mod expander;
+mod removal;
 pub mod scale_down;
+pub mod unremovable;
+pub mod utilization;
 
 use std::collections::BTreeMap;
 
@@ -94,6 +98,42 @@ pub enum AutoscalerEvent {
         /// How long it had been unneeded.
         unneeded_seconds: f64,
     },
+    /// A node became a scale-down candidate: at or below the utilization threshold and every
+    /// pod could go elsewhere (logged when its status changes).
+    #[serde(rename_all = "camelCase")]
+    NodeUnneeded {
+        /// When, in seconds from the start.
+        t_seconds: f64,
+        /// The node group.
+        pool: String,
+        /// The node.
+        node: String,
+        /// Its utilization (the larger of CPU and memory, or GPUs on a GPU node).
+        utilization: Option<f64>,
+        /// The resource that decided it.
+        resource: Option<&'static str>,
+    },
+    /// Why a node is not removed, with upstream's reason (logged when it changes).
+    #[serde(rename_all = "camelCase")]
+    NodeUnremovable {
+        /// When, in seconds from the start.
+        t_seconds: f64,
+        /// The node group.
+        pool: String,
+        /// The node.
+        node: String,
+        /// Upstream's `UnremovableReason`.
+        reason: unremovable::UnremovableReason,
+        /// The pod that blocks it (`namespace/name`), if one does.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pod: Option<String>,
+        /// Why that pod blocks (upstream's `BlockingPodReason`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pod_reason: Option<drainability::BlockingPodReason>,
+        /// Its utilization, where it was computed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        utilization: Option<f64>,
+    },
     /// A drain still had pods it could not evict after `max-pod-eviction-time` (their
     /// PodDisruptionBudgets allowed no disruption): the node stays, untainted, and scale-down
     /// pauses for `scale-down-delay-after-failure`.
@@ -129,6 +169,8 @@ pub struct ClusterAutoscaler {
     settings: AutoscalerSettings,
     rng: SimRng,
     unneeded_since: BTreeMap<NodeId, SimTime>,
+    /// Each node's last scale-down status, to log changes.
+    statuses: unremovable::NodeStatuses,
     /// Which nodes to simulate for scale-down, and which to leave until their recheck.
     planner: scale_down::Planner,
     last_scale_up: Option<SimTime>,
@@ -161,6 +203,7 @@ impl ClusterAutoscaler {
             rng,
             profiles: profile::or_default(profiles),
             unneeded_since: BTreeMap::new(),
+            statuses: Default::default(),
             planner: scale_down::Planner::default(),
             last_scale_up: None,
             last_scale_down: None,
@@ -186,10 +229,23 @@ impl ClusterAutoscaler {
         self.continue_drains(cluster, now, &mut intents);
         self.give_up_late_nodes(cluster, now, &mut intents);
         let scaled_up = self.scale_up(cluster, now, &mut intents);
+        if self.settings.enforce_node_group_min_size {
+            self.scale_up_to_min_size(cluster, now, &mut intents);
+        }
         if self.settings.scale_down_enabled {
-            self.update_unneeded(cluster, now);
+            let unneeded = self.update_unneeded(cluster, now);
             if !scaled_up && !self.scale_down_in_cooldown(now) {
-                self.scale_down(cluster, now, &mut intents);
+                self.scale_down(cluster, unneeded, now, &mut intents);
+            } else {
+                for u in unneeded {
+                    self.log_status(
+                        cluster,
+                        u.node,
+                        unremovable::NodeStatus::Unneeded,
+                        Some(u.utilization),
+                        now,
+                    );
+                }
             }
         }
         intents
@@ -341,6 +397,32 @@ impl ClusterAutoscaler {
         self.last_scale_up = Some(now);
         self.last_no_scale_up = 0;
         true
+    }
+
+    /// `--enforce-node-group-min-size` (`ScaleUpToNodeGroupMinSize`): every node group below
+    /// its minimum and not in backoff grows to it, as far as the cluster's limits allow.
+    fn scale_up_to_min_size(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
+        for (i, pool) in cluster.pools.iter().enumerate() {
+            let short = (pool.spec.min_count as usize).saturating_sub(pool.size);
+            if short == 0 {
+                continue;
+            }
+            let Ok(room) = self.group_room(cluster, i, now) else {
+                continue;
+            };
+            let nodes = short.min(room);
+            self.events.push(AutoscalerEvent::ScaleUp {
+                t_seconds: now.as_secs_f64(),
+                pool: pool.spec.name.clone(),
+                nodes,
+                pods: 0,
+                alternatives: Vec::new(),
+            });
+            intents.push(Intent::AddNodes {
+                pool: PoolId(i as u32),
+                count: nodes as u32,
+            });
+        }
     }
 
     /// How many nodes group `i` may add in one scale-up, or why it may not grow (the phrase
@@ -525,20 +607,6 @@ impl ClusterAutoscaler {
             .collect()
     }
 
-    fn update_unneeded(&mut self, cluster: &mut Cluster, now: SimTime) {
-        let unneeded = self.planner.unneeded_nodes(
-            cluster,
-            &self.settings,
-            &self.profiles,
-            &self.unneeded_since,
-            now,
-        );
-        self.unneeded_since.retain(|n, _| unneeded.contains(n));
-        for node in unneeded {
-            self.unneeded_since.entry(node).or_insert(now);
-        }
-    }
-
     fn scale_down_in_cooldown(&self, now: SimTime) -> bool {
         let within =
             |last: Option<SimTime>, delay: SimDuration| last.is_some_and(|t| now < t + delay);
@@ -552,80 +620,12 @@ impl ClusterAutoscaler {
                 self.settings.scale_down_delay_after_failure,
             )
     }
-
-    fn scale_down(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
-        let mut removing: Vec<usize> = cluster.pools.iter().map(|_| 0).collect();
-        let mut draining = cluster
-            .ready_nodes
-            .iter()
-            .filter(|&&n| cluster.node(n).is_to_be_deleted())
-            .count();
-        let mut deleted = 0;
-        let (mut cores, mut memory) = cluster_totals(cluster);
-        let ripe: Vec<(NodeId, SimTime)> = self
-            .unneeded_since
-            .iter()
-            .filter(|(_, since)| {
-                now.saturating_since(**since) >= self.settings.scale_down_unneeded_time
-            })
-            .map(|(n, s)| (*n, *s))
-            .collect();
-        for (id, since) in ripe {
-            if deleted >= self.settings.max_scale_down_parallelism {
-                break;
-            }
-            let node = cluster.node(id);
-            let pool = &cluster.pools[node.pool.index()];
-            if pool.size - removing[node.pool.index()] <= pool.spec.min_count as usize {
-                continue;
-            }
-            // Never below `--cores-total` / `--memory-total` minimums.
-            let alloc = &pool.spec.allocatable;
-            if cores - alloc.cpu_millis < self.settings.cores_total.0 * 1000
-                || memory - alloc.memory_bytes < self.settings.memory_total_gib.0 << 30
-            {
-                continue;
-            }
-            // DaemonSet pods do not count: they go with the node.
-            let empty = cluster
-                .pods_on(id)
-                .all(|p| cluster.deployment(p.deployment).is_daemon_set());
-            if !empty && draining >= self.settings.max_drain_parallelism {
-                continue;
-            }
-            intents.push(if node.pod_count == 0 {
-                Intent::RemoveNode { node: id }
-            } else {
-                draining += usize::from(!empty);
-                self.drains.insert(id, now);
-                Intent::DrainNode {
-                    node: id,
-                    max_grace: self.settings.max_graceful_termination,
-                }
-            });
-            removing[node.pool.index()] += 1;
-            cores -= alloc.cpu_millis;
-            memory -= alloc.memory_bytes;
-            deleted += 1;
-            self.unneeded_since.remove(&id);
-            self.events.push(AutoscalerEvent::ScaleDown {
-                t_seconds: now.as_secs_f64(),
-                pool: pool.spec.name.clone(),
-                node: node.name.clone(),
-                drained: !empty,
-                unneeded_seconds: now.saturating_since(since).as_secs_f64(),
-            });
-        }
-        if deleted > 0 {
-            self.last_scale_down = Some(now);
-        }
-    }
 }
 
 /// Millicores and bytes of memory of every node that exists (provisioning, ready or being
 /// removed), as `--cores-total` / `--memory-total` count them (allocatable standing in for
 /// capacity).
-fn cluster_totals(cluster: &Cluster) -> (i64, i64) {
+pub(super) fn cluster_totals(cluster: &Cluster) -> (i64, i64) {
     cluster.pools.iter().fold((0, 0), |(cpu, mem), p| {
         let n = p.size as i64;
         (

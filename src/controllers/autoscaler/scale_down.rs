@@ -1,7 +1,10 @@
-//! Scale-down candidates (D.3): Ready nodes under the utilization threshold whose pods could all
-//! be rescheduled elsewhere — checked with the scheduler's filters against the other nodes (in
+//! Scale-down candidates (D.3): Ready nodes eligible as upstream's `FilterOutUnremovable` judges
+//! them ([`eligibility`]: not being deleted, no `scale-down-disabled` annotation, utilization
+//! at or below the threshold) whose pods the drainability rules let go and could all be
+//! rescheduled elsewhere — checked with the scheduler's filters against the other nodes (in
 //! the estimator's [`Bins`], on a [`Trial`] of the cluster), with the pods of earlier
-//! candidates already moved, never onto a node being removed.
+//! candidates already moved, never onto a node being removed. Every node that is not a
+//! candidate gets its [`NodeStatus`] with upstream's reason.
 //!
 //! Where a moved pod goes is found as upstream's removal simulator finds it
 //! (`simulator/scheduling/hinting_simulator.go`): first the node the same pod was moved to in
@@ -10,45 +13,45 @@
 //! (`SchedulerPluginRunner.RunFiltersUntilPassingNode`'s `lastIndex`), not from the first
 //! Ready node each time. Upstream's node list is in its snapshot's order; here it is the Ready
 //! nodes' order, and the search position is the scale-down simulation's own.
+//!
+//! Pods already terminating are not moved (upstream moves those not yet long past their grace
+//! period; in kubesim they are gone within it unless their node is down).
 
 use std::collections::BTreeMap;
 
+use super::drainability::{self, BlockingPodReason, Outcome, Owner, PodFacts};
 use super::estimator::{Bins, PendingPod};
-use crate::cluster::resources::{CPU, GPU, MEMORY};
+use super::unremovable::{NodeStatus, UnremovableReason};
+use super::utilization::{self, Requests, Utilization};
 use crate::cluster::trial::Trial;
 use crate::cluster::{Cluster, Node, NodeId, NodeState, PodId, PodPhase};
 use crate::controllers::disruption;
 use crate::controllers::scheduler::SchedulerProfile;
-use crate::scenario::AutoscalerSettings;
+use crate::scenario::{AutoscalerSettings, PodSource};
 use crate::sim::SimTime;
 
-/// Requested utilization as the autoscaler computes it: GPU requests / GPUs on a GPU node, else
-/// `max(cpu, memory)` requested / allocatable.
-pub fn utilization(node: &Node) -> f64 {
-    let ratio = |name: &str| {
-        let alloc = node.allocatable.get(name);
-        if alloc > 0 {
-            node.requested.get(name) as f64 / alloc as f64
-        } else {
-            0.0
-        }
-    };
-    if node.allocatable.get(GPU) > 0 {
-        ratio(GPU)
-    } else {
-        ratio(CPU).max(ratio(MEMORY))
-    }
+/// The node annotation that keeps the autoscaler from removing a node.
+pub const SCALE_DOWN_DISABLED: &str = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
+
+/// One loop's findings: the unneeded nodes (with their utilization and whether some
+/// `on-completion` pod must finish first) and the status of every other node the loop judged.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Removable nodes, in the order found.
+    pub unneeded: Vec<Unneeded>,
+    /// Nodes found unremovable this loop, and why.
+    pub unremovable: Vec<(NodeId, NodeStatus, Option<Utilization>)>,
 }
 
-/// Why a node is not a scale-down candidate (for the autoscaler's log).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Blocked {
-    /// The pod has no controller to recreate it elsewhere.
-    PodWithoutController(PodId),
-    /// No other node can take the pod.
-    NoPlaceToMove(PodId),
-    /// A PodDisruptionBudget allows no more disruptions of this pod.
-    DisruptionBudget(PodId),
+/// A node the simulation could remove.
+#[derive(Debug)]
+pub struct Unneeded {
+    /// The node.
+    pub node: NodeId,
+    /// Its utilization.
+    pub utilization: Utilization,
+    /// A `safe-to-evict: "on-completion"` pod it must wait for.
+    pub waits_for: Option<PodId>,
 }
 
 /// What the scale-down planner remembers between loops (`core/scaledown/planner`).
@@ -91,15 +94,13 @@ impl Hints {
 }
 
 impl Planner {
-    /// The nodes that could be removed now (upstream's `categorizeNodes`). Candidates are the
-    /// Ready nodes not being deleted, empty ones first, then the nodes `previous`ly unneeded,
-    /// then in node-list order (the candidate sorting processors). A node is simulated when
-    /// it is under the utilization threshold and not recently found unremovable; a failed
-    /// simulation keeps it from being simulated again until the recheck timeout. The search
-    /// stops after [`unneeded_nodes_limit`] removable nodes. Moving pods is simulated in [`Bins`]
-    /// over the Ready nodes, in a [`Trial`] of the cluster undone before returning, so it
-    /// filters exactly as the scheduler would (the scheduler's `profiles`), including topology
-    /// spread and inter-pod affinity when pods have them.
+    /// One loop's scale-down findings (upstream's `categorizeNodes`). Each Ready node is judged
+    /// by [`eligibility`]; the eligible ones are simulated — empty ones first, then those
+    /// `previous`ly unneeded, then in node-list order — unless a failed simulation keeps them
+    /// from it until the recheck timeout. The search stops after [`unneeded_nodes_limit`]
+    /// removable nodes. Moving pods is simulated in [`Bins`] over the Ready nodes, in a
+    /// [`Trial`] of the cluster undone before returning, so it filters exactly as the scheduler
+    /// would (the scheduler's `profiles`), including topology spread and inter-pod affinity.
     pub fn unneeded_nodes(
         &mut self,
         cluster: &mut Cluster,
@@ -107,34 +108,27 @@ impl Planner {
         profiles: &[SchedulerProfile],
         previous: &BTreeMap<NodeId, SimTime>,
         now: SimTime,
-    ) -> Vec<NodeId> {
+    ) -> Findings {
         self.recheck_at
             .retain(|&n, at| cluster.node(n).state == NodeState::Ready && *at > now);
         self.hints.drop_old();
         let limit = unneeded_nodes_limit(settings, previous.len());
-        let candidates = candidates(cluster, settings, previous);
-        // The budgets' allowances as the loop began; a loop that simulates no node (none is
-        // underutilized, or each waits out its recheck) needs none.
-        let simulates = limit > 0
-            && candidates
-                .iter()
-                .any(|c| !self.recheck_at.contains_key(&c.id));
-        let mut allowed = if simulates {
+        let mut findings = Findings::default();
+        let candidates = self.candidates(cluster, settings, previous, now, &mut findings);
+        // The budgets' allowances as the loop began; a loop that simulates no node needs none.
+        let mut allowed = if limit > 0 && !candidates.is_empty() {
             disruption::disruptions_allowed(cluster)
         } else {
             Vec::new()
         };
         let mut trial = Trial::new(cluster);
         let mut bins: Option<Bins> = None;
-        let mut removing: Vec<usize> = Vec::new();
+        let mut found = 0;
         // Per bin: whether it is being removed (no pod may move there).
         let mut removed = vec![false; trial.ready_nodes.len()];
         let mut bin_of: Vec<Option<usize>> = Vec::new();
         for candidate in &candidates {
-            if self.recheck_at.contains_key(&candidate.id) {
-                continue;
-            }
-            if removing.len() >= limit {
+            if found >= limit {
                 break;
             }
             let bins = bins.get_or_insert_with(|| {
@@ -149,23 +143,150 @@ impl Planner {
                 hints: &mut self.hints,
                 next_index: &mut self.next_index,
             };
-            match sim.check_node(candidate, settings, &mut allowed) {
-                Ok(()) => {
-                    removing.push(candidate.bin);
+            match sim.check_node(candidate, settings, &mut allowed, now) {
+                Ok(waits_for) => {
+                    found += 1;
                     removed[candidate.bin] = true;
+                    findings.unneeded.push(Unneeded {
+                        node: candidate.id,
+                        utilization: candidate.utilization,
+                        waits_for,
+                    });
                 }
-                Err(_) => {
+                Err(status) => {
                     let at = now + settings.unremovable_node_recheck_timeout;
                     self.recheck_at.insert(candidate.id, at);
+                    let u = Some(candidate.utilization);
+                    findings.unremovable.push((candidate.id, status, u));
                 }
             }
         }
-        drop(trial);
-        removing
-            .into_iter()
-            .map(|i| cluster.ready_nodes[i])
-            .collect()
+        findings
     }
+
+    /// The scale-down candidates: the Ready nodes [`eligibility`] passes, empty ones first,
+    /// then those unneeded in the previous loop, each group in node-list order. The others'
+    /// statuses go to `findings` (a node waiting for its recheck keeps the status its last
+    /// simulation gave it).
+    fn candidates(
+        &self,
+        cluster: &Cluster,
+        settings: &AutoscalerSettings,
+        previous: &BTreeMap<NodeId, SimTime>,
+        now: SimTime,
+        findings: &mut Findings,
+    ) -> Vec<Candidate> {
+        let mut list = Vec::new();
+        for (bin, &id) in cluster.ready_nodes.iter().enumerate() {
+            match eligibility(cluster, id, settings, now) {
+                Ok(_) if self.recheck_at.contains_key(&id) => {}
+                Ok(utilization) => list.push(Candidate {
+                    bin,
+                    id,
+                    utilization,
+                    pods: active_pods(cluster, id),
+                }),
+                Err((status, u)) => findings.unremovable.push((id, status, u)),
+            }
+        }
+        list.sort_by_cached_key(|c| {
+            let empty = c.pods.iter().all(|&p| goes_with_node(cluster, p, settings));
+            (!empty, !previous.contains_key(&c.id))
+        });
+        list
+    }
+}
+
+/// Whether a Ready node may be a scale-down candidate, with its utilization; else its status.
+/// Upstream's order: its node group at the minimum size (upstream's pre-filter, which records
+/// no reason: kubesim names the one upstream's later check would give), being deleted, the
+/// `scale-down-disabled` annotation, utilization not computable, unready with unready
+/// scale-down disabled, above the threshold.
+pub fn eligibility(
+    cluster: &Cluster,
+    id: NodeId,
+    settings: &AutoscalerSettings,
+    now: SimTime,
+) -> Result<Utilization, (NodeStatus, Option<Utilization>)> {
+    use UnremovableReason::*;
+    let node = cluster.node(id);
+    let pool = &cluster.pools[node.pool.index()];
+    let refuse = |reason| Err((NodeStatus::because(reason), None));
+    if pool.size <= pool.spec.min_count as usize {
+        return refuse(NodeGroupMinSizeReached);
+    }
+    if node.is_to_be_deleted() {
+        return refuse(CurrentlyBeingDeleted);
+    }
+    if pool
+        .spec
+        .annotations
+        .get(SCALE_DOWN_DISABLED)
+        .map(String::as_str)
+        == Some("true")
+    {
+        return refuse(ScaleDownDisabledAnnotation);
+    }
+    let gpu = utilization::is_gpu_node(node);
+    let Some(u) = utilization::calculate(
+        &node.allocatable,
+        gpu,
+        &requests(cluster, node, settings, now),
+    ) else {
+        return refuse(UnexpectedError);
+    };
+    if is_unready(node) && !settings.scale_down_unready_enabled {
+        return Err((NodeStatus::because(ScaleDownUnreadyDisabled), Some(u)));
+    }
+    if !utilization::underutilized(u.value, utilization::threshold(gpu, settings)) {
+        return Err((NodeStatus::because(NotUnderutilized), Some(u)));
+    }
+    Ok(u)
+}
+
+/// Whether the node lifecycle controller sees the node as not Ready.
+pub fn is_unready(node: &Node) -> bool {
+    node.unreachable
+}
+
+/// The requests that count in a node's utilization. Only where a flag leaves pods out, or the
+/// node is unreachable (its pods may be long past their deletion), are its pods read one by
+/// one; otherwise the node's running total is the answer.
+fn requests(
+    cluster: &Cluster,
+    node: &Node,
+    settings: &AutoscalerSettings,
+    now: SimTime,
+) -> Requests {
+    let per_pod = settings.ignore_daemonsets_utilization
+        || settings.ignore_mirror_pods_utilization
+        || node.unreachable
+        || node.down_since.is_some();
+    if !per_pod {
+        return Requests {
+            counted: node.requested.clone(),
+            skipped: Default::default(),
+        };
+    }
+    let mut out = Requests::default();
+    for &id in node.pods.iter() {
+        let p = cluster.pod(id);
+        let t = &p.template;
+        let daemon =
+            cluster.deployment(p.deployment).is_daemon_set() || t.drain.daemon_set_annotation;
+        if (daemon && settings.ignore_daemonsets_utilization)
+            || (t.drain.mirror && settings.ignore_mirror_pods_utilization)
+        {
+            out.skipped.add(&t.requests);
+        } else if !drainability::is_long_terminating(
+            p.deletion.map(|d| d + t.termination_grace),
+            t.termination_grace,
+            now,
+        ) {
+            out.counted.add(&t.requests);
+        }
+    }
+    out
 }
 
 /// `unneededNodesLimit`: with N = `max-scale-down-parallelism`, at most N nodes go per loop, so
@@ -181,58 +302,47 @@ pub fn unneeded_nodes_limit(settings: &AutoscalerSettings, previously_unneeded: 
 }
 
 /// A node considered for removal, as the cluster was when the loop began: its bin (index in
-/// the Ready nodes), whether it is under the utilization threshold, and its active pods.
+/// the Ready nodes), its utilization, and its active pods.
 struct Candidate {
     bin: usize,
     id: NodeId,
+    utilization: Utilization,
     pods: Vec<PodId>,
 }
 
-/// The scale-down candidates: underutilized Ready nodes not being deleted, empty ones first,
-/// then those unneeded in the previous loop, each group in node-list order. (Only
-/// underutilized nodes are ever simulated, so the others are left out before their pods are
-/// listed: on a busy large cluster that is most of them.)
-fn candidates(
-    cluster: &Cluster,
-    settings: &AutoscalerSettings,
-    previous: &BTreeMap<NodeId, SimTime>,
-) -> Vec<Candidate> {
-    let mut list: Vec<Candidate> = cluster
-        .ready_nodes
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|&(_, id)| {
-            let node = cluster.node(id);
-            !node.is_to_be_deleted() && underutilized(node, settings)
-        })
-        .map(|(bin, id)| Candidate {
-            bin,
-            id,
-            pods: active_pods(cluster, id),
-        })
-        .collect();
-    list.sort_by_cached_key(|c| {
-        let empty = c.pods.iter().all(|&p| goes_with_node(cluster, p, settings));
-        (!empty, !previous.contains_key(&c.id))
-    });
-    list
-}
-
-/// DaemonSet and expendable pods are not moved: they go with their node.
-fn goes_with_node(cluster: &Cluster, pod: PodId, settings: &AutoscalerSettings) -> bool {
+/// DaemonSet, mirror and expendable pods are not moved: they go with their node.
+pub fn goes_with_node(cluster: &Cluster, pod: PodId, settings: &AutoscalerSettings) -> bool {
     let p = cluster.pod(pod);
     cluster.deployment(p.deployment).is_daemon_set()
+        || p.template.drain.daemon_set_annotation
+        || p.template.drain.mirror
         || p.template.priority < settings.expendable_pods_priority_cutoff
 }
 
-fn underutilized(node: &Node, settings: &AutoscalerSettings) -> bool {
-    let threshold = if node.allocatable.get(GPU) > 0 {
-        settings.scale_down_gpu_utilization_threshold
-    } else {
-        settings.scale_down_utilization_threshold
+/// What the drainability rules read about a pod of the cluster.
+fn pod_facts<'c>(cluster: &'c Cluster, pod: PodId) -> PodFacts<'c> {
+    let p = cluster.pod(pod);
+    let t = &p.template;
+    let replicas = cluster.replica_sets[p.replica_set.index()].replicas;
+    let owner = match cluster.deployment(p.deployment).spec.source {
+        PodSource::Trace => Owner::None,
+        PodSource::DaemonSet => Owner::DaemonSet,
+        PodSource::ReplicaSet => Owner::ReplicaSet { replicas },
+        PodSource::ReplicationController => Owner::ReplicationController { replicas },
+        PodSource::StatefulSet => Owner::StatefulSet,
+        PodSource::Job(_) | PodSource::CronJob(_) => Owner::Job,
     };
-    utilization(node) < threshold
+    PodFacts {
+        namespace: &t.namespace,
+        traits: &t.drain,
+        owner,
+        created: p.created,
+        deletion_timestamp: p.deletion.map(|d| d + t.termination_grace),
+        grace: t.termination_grace,
+        terminal: p.phase == PodPhase::Terminated,
+        has_budget: t.namespace == "kube-system"
+            && cluster.pdbs.iter().any(|b| disruption::covers(b, t)),
+    }
 }
 
 /// The Ready nodes as bins holding their active pods (checked with the whole Filter when
@@ -278,31 +388,38 @@ struct Simulation<'s, 'c, 'p> {
 }
 
 impl Simulation<'_, '_, '_> {
-    /// Checks one candidate: its pods (but DaemonSet pods, which go with it) are taken off and
-    /// each must pass the filters on another Ready node not being removed, within what the
-    /// PodDisruptionBudgets still `allowed` (taken on success). On success the moves stay in
-    /// the trial; otherwise they are undone.
+    /// Checks one candidate: the drainability rules must let each of its pods go, and each pod
+    /// that moves (not the DaemonSet and mirror pods, which go with the node) must pass the
+    /// filters on another Ready node not being removed, within what the PodDisruptionBudgets
+    /// still `allowed` (taken on success). On success the moves stay in the trial, and the
+    /// result names an `on-completion` pod the node must wait for, if any; otherwise they are
+    /// undone and the result is the node's status.
     fn check_node(
         &mut self,
         candidate: &Candidate,
         settings: &AutoscalerSettings,
         allowed: &mut Vec<i32>,
-    ) -> Result<(), Blocked> {
-        let (leaving, allowed_after) = self.leaving_pods(candidate, settings, allowed)?;
+        now: SimTime,
+    ) -> Result<Option<PodId>, NodeStatus> {
+        let drain = self.leaving_pods(candidate, settings, allowed, now)?;
         let mark = self.trial.mark();
-        for pod in &leaving {
+        for pod in &drain.leaving {
             self.bins.remove(self.trial, candidate.bin, pod);
         }
-        for pod in &leaving {
+        for pod in &drain.leaving {
             let Some(d) = self.destination(candidate.bin, pod) else {
                 self.trial.rollback_to(mark);
-                return Err(Blocked::NoPlaceToMove(pod.id));
+                return Err(NodeStatus::Unremovable {
+                    reason: UnremovableReason::NoPlaceToMovePods,
+                    pod: Some(pod.id),
+                    pod_reason: None,
+                });
             };
             self.bins.place(self.trial, d, pod);
             self.hints.set(pod.id, self.trial.ready_nodes[d]);
         }
-        *allowed = allowed_after;
-        Ok(())
+        *allowed = drain.allowed_after;
+        Ok(drain.waits_for)
     }
 
     /// The bin a pod leaving bin `from` moves to: its hinted node if that takes it, else the
@@ -331,32 +448,59 @@ impl Simulation<'_, '_, '_> {
         Some(found)
     }
 
-    /// The candidate's pods that must move, if each has a controller and its budgets allow
-    /// its eviction, with the allowances left after evicting them all.
+    /// The candidate's pods as the drainability rules sort them (upstream's `GetPodsToMove`):
+    /// those that must move, the first `on-completion` pod, and the budgets' allowances after
+    /// evicting the movers that no rule let go outright; or the first pod that blocks.
     fn leaving_pods(
         &self,
         candidate: &Candidate,
         settings: &AutoscalerSettings,
         allowed: &[i32],
-    ) -> Result<(Vec<PendingPod>, Vec<i32>), Blocked> {
+        now: SimTime,
+    ) -> Result<Drain, NodeStatus> {
         let cluster: &Cluster = self.trial;
-        let mut trial_allowed = allowed.to_vec();
-        let mut leaving = Vec::new();
+        let mut drain = Drain {
+            leaving: Vec::new(),
+            waits_for: None,
+            allowed_after: allowed.to_vec(),
+        };
+        let blocked = |pod, reason| NodeStatus::Unremovable {
+            reason: UnremovableReason::BlockedByPod,
+            pod: Some(pod),
+            pod_reason: Some(reason),
+        };
         for &pod in &candidate.pods {
-            if goes_with_node(cluster, pod, settings) {
+            if cluster.pod(pod).template.priority < settings.expendable_pods_priority_cutoff {
                 continue;
             }
-            let p = cluster.pod(pod);
-            if !cluster.deployment(p.deployment).has_controller() {
-                return Err(Blocked::PodWithoutController(pod));
+            match drainability::drainable(&pod_facts(cluster, pod), settings, now) {
+                Outcome::Skip => continue,
+                Outcome::Block(reason) => return Err(blocked(pod, reason)),
+                Outcome::WaitForCompletion => {
+                    drain.waits_for.get_or_insert(pod);
+                    continue;
+                }
+                Outcome::DrainOk => {}
+                Outcome::Undefined => {
+                    let p = cluster.pod(pod);
+                    if !disruption::try_evict(cluster, &mut drain.allowed_after, p) {
+                        return Err(blocked(pod, BlockingPodReason::NotEnoughPdb));
+                    }
+                }
             }
-            if !disruption::try_evict(cluster, &mut trial_allowed, p) {
-                return Err(Blocked::DisruptionBudget(pod));
+            if !goes_with_node(cluster, pod, settings) {
+                drain.leaving.push(PendingPod::of(cluster, pod));
             }
-            leaving.push(PendingPod::of(cluster, pod));
         }
-        Ok((leaving, trial_allowed))
+        Ok(drain)
     }
+}
+
+/// A candidate's pods as the drainability rules sorted them.
+struct Drain {
+    leaving: Vec<PendingPod>,
+    waits_for: Option<PodId>,
+    allowed_after: Vec<i32>,
 }
 
 /// The active pods (not being deleted, not gone) of a node, by id.
@@ -405,11 +549,43 @@ mod tests {
         }
     }
 
+    /// A node group of `size` nodes (the test cluster's nodes are its) with a minimum size.
+    pub(crate) fn test_pool(size: usize, min: u32) -> crate::cluster::NodePool {
+        use crate::scenario::{CapacityType, KubeletCpu, NodePoolSpec};
+        use crate::sim::dist::DurationDist;
+        crate::cluster::NodePool {
+            spec: NodePoolSpec {
+                name: "pool".into(),
+                instance_type: None,
+                count: size as u32,
+                allocatable: Default::default(),
+                max_pods: 110,
+                labels: Default::default(),
+                annotations: Default::default(),
+                taints: Vec::new(),
+                price_usd_per_hour: 1.0,
+                capacity_type: CapacityType::OnDemand,
+                spot_price_usd_per_hour: None,
+                min_count: min,
+                max_count: 100,
+                provisioning_time: DurationDist::Constant(crate::sim::SimDuration::from_secs(60)),
+                zones: Vec::new(),
+                failures: None,
+                spot_interruption_mtbi: None,
+                image_pull_bandwidth: None,
+                kubelet: KubeletCpu::default(),
+            },
+            nodes: Vec::new(),
+            size,
+        }
+    }
+
     /// Four 4-core nodes: n0 holds two 500m pods (12.5 % each: the one candidate), n1–n3 one
     /// 2 500m pod each (62.5 %, over the 50 % threshold) and room for both of n0's.
     fn cluster_with_one_candidate() -> (Cluster, [PodId; 2]) {
         use crate::controllers::scheduler::{bind_test_pod, test_cluster, test_pod};
         let mut c = test_cluster(&[("n0", &[]), ("n1", &[]), ("n2", &[]), ("n3", &[])]);
+        c.pools.push(test_pool(4, 0));
         let mut d = crate::controllers::deployment::test_deployment(5, 600);
         d.replica_sets = vec![crate::cluster::ReplicaSetId(0)];
         c.deployments.push(d);
@@ -431,7 +607,9 @@ mod tests {
         let mut planner = Planner::default();
         let (n0, n1, n2) = (NodeId(0), NodeId(1), NodeId(2));
         let loop_once = |planner: &mut Planner, c: &mut Cluster| {
-            planner.unneeded_nodes(c, &settings, &profiles, &BTreeMap::new(), SimTime::ZERO)
+            let findings =
+                planner.unneeded_nodes(c, &settings, &profiles, &BTreeMap::new(), SimTime::ZERO);
+            findings.unneeded.iter().map(|u| u.node).collect::<Vec<_>>()
         };
         // First loop, no hints: p is checked from bin 0 (n0 itself, skipped) and goes to n1;
         // the search for q starts after n1, at n2 — a first fit would have put q on n1 too.
@@ -459,17 +637,5 @@ mod tests {
         hints.drop_old();
         hints.drop_old(); // two loops without it: gone
         assert_eq!(hints.get(PodId(1)), None);
-    }
-
-    #[test]
-    fn utilization_is_the_max_of_cpu_and_memory_or_gpus_alone() {
-        // cpu 1/4 = 0.25, memory 6/8 = 0.75 → 0.75.
-        let n = crate::controllers::scheduler::test_node(4000, 8, 1000, 6);
-        assert_eq!(utilization(&n), 0.75);
-        // A GPU node counts only GPUs: 1 of 4 → 0.25, whatever cpu and memory say.
-        let mut g = crate::controllers::scheduler::test_node(4000, 8, 4000, 8);
-        g.allocatable.set(GPU, 4);
-        g.requested.set(GPU, 1);
-        assert_eq!(utilization(&g), 0.25);
     }
 }
