@@ -7,7 +7,7 @@ use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use kubesim::output::explain::hpa::{Selection, select, sentence};
-use kubesim::output::explain::pod;
+use kubesim::output::explain::{node, pod};
 use kubesim::scenario::Scenario;
 use kubesim::scenario::diag::did_you_mean_hint;
 use kubesim::scenario::units::parse_duration;
@@ -24,6 +24,11 @@ pub struct Args {
     /// the pods that waited longest.
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     pub pod: Option<String>,
+    /// Why does a node stay (or why did it go)? The Cluster Autoscaler's view of node NAME:
+    /// when it was unneeded, each reason it was not removed (with the pod that blocked it),
+    /// and its removal.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod"])]
+    pub node: Option<String>,
     /// With --pod and no NAME: how many pods to list.
     #[arg(
         long,
@@ -49,6 +54,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     };
     if let Some(name) = &args.pod {
         return explain_pod(&scenario, name, args.limit);
+    }
+    if let Some(name) = &args.node {
+        return explain_node(&scenario, name);
     }
     let names: Vec<&str> = scenario.hpas.iter().map(|h| h.name.as_str()).collect();
     let hpa = match (&args.hpa, names.as_slice()) {
@@ -105,6 +113,37 @@ fn explain_pod(scenario: &Scenario, name: &str, limit: usize) -> anyhow::Result<
             bail!(
                 "no pod {name:?} in this run{hint}; `--pod` without a name lists the pods that were Pending"
             )
+        }
+    }
+}
+
+/// The Cluster Autoscaler's view of one node.
+fn explain_node(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
+    let Some(settings) = &scenario.cluster_autoscaler else {
+        bail!(
+            "this scenario runs no Cluster Autoscaler (spec.clusterAutoscaler): no node is ever judged for removal"
+        );
+    };
+    let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
+    let events = timed
+        .output
+        .autoscaler_events
+        .as_deref()
+        .unwrap_or_default();
+    match node::timeline(events, name, settings) {
+        Some(text) => {
+            super::out(text.trim_end());
+            Ok(Status::Success)
+        }
+        None => {
+            let names = node::node_names(events);
+            let hint = did_you_mean_hint(name, names.iter().copied());
+            let listed = if names.is_empty() {
+                "it judged no node".to_string()
+            } else {
+                format!("it judged: {}", names.join(", "))
+            };
+            bail!("the Cluster Autoscaler logged nothing about a node {name:?}{hint}; {listed}")
         }
     }
 }

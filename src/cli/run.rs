@@ -103,6 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         pod_events,
         cluster_events,
         history,
+        autoscaler_events,
         ..
     } = result;
     drop(history);
@@ -110,6 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         report: &report,
         pod_events: &pod_events,
         cluster_events: &cluster_events,
+        autoscaler_events: autoscaler_events.as_deref().unwrap_or_default(),
         resolved_yaml: &scenario.resolved_yaml,
         narrator: &narrator,
         end_seconds: scenario.duration.as_secs_f64(),

@@ -610,6 +610,7 @@ fn keep_run(
         report: &output.report,
         pod_events: &output.pod_events,
         cluster_events: &output.cluster_events,
+        autoscaler_events: output.autoscaler_events.as_deref().unwrap_or_default(),
         resolved_yaml: &scenario.resolved_yaml,
         narrator: &narrator,
         end_seconds: scenario.duration.as_secs_f64(),

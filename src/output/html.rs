@@ -18,6 +18,8 @@ pub struct Extras<'a> {
     /// HPA decisions as sentences, and how many more there were.
     pub hpa_sentences: &'a [String],
     pub hpa_untold: u64,
+    /// (node, why) for each node the Cluster Autoscaler had judged and kept at the end.
+    pub staying: &'a [(String, String)],
     /// The pods that waited longest for a node, as a text table (empty: none waited).
     pub pending: &'a str,
     pub cluster_events: &'a [ClusterEvent],
@@ -68,7 +70,7 @@ pub fn render(report: &Report, extras: &Extras) -> String {
     slos(&mut page, report);
     services(&mut page, report);
     deployments(&mut page, report);
-    nodes(&mut page, report);
+    nodes(&mut page, report, extras.staying);
     plots(&mut page, extras.plots);
     narrative(&mut page, extras);
     events(&mut page, extras.cluster_events);
@@ -181,7 +183,7 @@ fn deployments(page: &mut String, report: &Report) {
     }
 }
 
-fn nodes(page: &mut String, report: &Report) {
+fn nodes(page: &mut String, report: &Report, staying: &[(String, String)]) {
     page.push_str("<h2 id=\"nodes\">Node pools and cost</h2>\n");
     let rows = report.node_pools.iter().map(|p| {
         vec![
@@ -210,6 +212,17 @@ fn nodes(page: &mut String, report: &Report) {
         "<p>Total {:.2} node-hours, {:.2} USD, of which {:.2} USD paid for capacity no pod requested.</p>",
         t.node_hours, t.cost_usd, t.idle_cost_usd
     );
+    if staying.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<p>Why nodes stayed: the Cluster Autoscaler's last word on each node still there at the end \
+         (<code>kubesim explain SCENARIO --node NAME</code> tells a node's whole story).</p>\n",
+    );
+    let rows = staying
+        .iter()
+        .map(|(node, why)| vec![escape(node), escape(why)]);
+    table(page, &["Node", "why it stayed"], rows);
 }
 
 fn plots(page: &mut String, plots: &[(String, String)]) {

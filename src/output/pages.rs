@@ -32,6 +32,8 @@ pub struct Pages<'a> {
     pub pod_events: &'a [PodEvent],
     /// The run's cluster events (`cluster_events.jsonl`), listed on the page.
     pub cluster_events: &'a [ClusterEvent],
+    /// The Cluster Autoscaler's decisions: why nodes stayed.
+    pub autoscaler_events: &'a [crate::controllers::autoscaler::AutoscalerEvent],
     /// The scenario as it ran (`scenario.resolved.yaml`), shown on the page.
     pub resolved_yaml: &'a str,
     /// The HPA decisions as sentences, told as the run made them.
@@ -60,8 +62,10 @@ fn report(dir: &Path, format: plot::Format, pages: &Pages) -> Result<(), String>
         pages.end_seconds,
         REPORT_PENDING_PODS,
     );
+    let staying = super::explain::node::staying(pages.autoscaler_events);
     let extras = html::Extras {
         plots: &plots,
+        staying: &staying,
         hpa_sentences: &pages.narrator.sentences,
         hpa_untold: pages.narrator.untold,
         pending: &pending,

@@ -1391,6 +1391,18 @@ fn node_selector_term(
                 if let Err(e) = req.validate() {
                     diags.push(src.error(&format!("{rpath}.values"), e));
                 }
+                // The API server checks In and NotIn values as label values since Kubernetes
+                // 1.33 (kubernetes#128212); before, the scheduler took such a term to match
+                // no node.
+                if field == "matchExpressions"
+                    && matches!(operator, NodeOperator::In | NodeOperator::NotIn)
+                {
+                    for (j, v) in req.values.iter().enumerate() {
+                        if let Some(e) = crate::spec::selector::label_value_error(v) {
+                            diags.push(src.error(&format!("{rpath}.values[{j}]"), e));
+                        }
+                    }
+                }
                 if field == "matchFields"
                     && (r.key != "metadata.name"
                         || !matches!(operator, NodeOperator::In | NodeOperator::NotIn))

@@ -287,6 +287,25 @@ impl NodeRequirement {
     }
 }
 
+/// Why `value` is not a valid label value (at most 63 characters, empty or alphanumeric at
+/// both ends with `-`, `_` or `.` between), in the API server's words; `None` when it is.
+pub fn label_value_error(value: &str) -> Option<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    let ends_ok = value.is_empty()
+        || (value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value.ends_with(|c: char| c.is_ascii_alphanumeric()));
+    if value.len() > 63 {
+        return Some(format!(
+            "Invalid value: {value:?}: must be no more than 63 characters"
+        ));
+    }
+    (!ends_ok || !value.chars().all(allowed)).then(|| {
+        format!(
+            "Invalid value: {value:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+        )
+    })
+}
+
 /// A node selector term: every expression and field requirement must hold. A term with
 /// neither matches no node.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -474,5 +493,21 @@ mod tests {
         assert!(req("a", NotIn, &["x"]).validate().is_ok());
         assert_eq!(SelectorOperator::parse("Exists"), Some(Exists));
         assert_eq!(SelectorOperator::parse("exists"), None);
+    }
+}
+
+#[cfg(test)]
+mod label_value_tests {
+    use super::label_value_error;
+
+    #[test]
+    fn label_values_as_the_api_server_checks_them() {
+        for ok in ["", "a", "my_value", "12345", "a.b-c_d", &"x".repeat(63)] {
+            assert_eq!(label_value_error(ok), None, "{ok:?}");
+        }
+        // A NotIn [bad/value] term matched no node before Kubernetes 1.33; it is refused since.
+        for bad in ["bad/value", "-a", "a-", ".", &"x".repeat(64)] {
+            assert!(label_value_error(bad).is_some(), "{bad:?}");
+        }
     }
 }

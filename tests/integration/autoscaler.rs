@@ -590,3 +590,54 @@ fn a_node_found_unremovable_is_simulated_again_only_after_the_recheck_timeout() 
     let every_loop = removal("ca-recheck-10s", "unremovable-node-recheck-timeout: 10s");
     assert!(every_loop <= 710.0, "{every_loop}");
 }
+
+/// `kubesim explain --node` on the shipped scenario, sentence for sentence: the kube-system
+/// pod blocks general-2 until it is older than the (shortened) 5 min timeout; the node is
+/// simulated again at the recheck (5 min after the first block, 310 s), found unneeded with
+/// the moved tiny pod's 100m and its own 100m (0.05 of 4 cores), and removed 2 min later.
+#[test]
+fn explain_node_tells_why_a_node_stayed_and_when_it_went() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/why-nodes-stay/scenario.yaml");
+    let scenario = load(&path, None, &[]);
+    let out = run(&scenario);
+    let events = out.autoscaler_events.as_deref().unwrap();
+    let settings = scenario.cluster_autoscaler.as_ref().unwrap();
+    let story = |node| kubesim::output::explain::node::timeline(events, node, settings).unwrap();
+    let dns = events
+        .iter()
+        .find_map(|e| match e {
+            AutoscalerEvent::NodeUnremovable { pod: Some(p), .. }
+                if p.starts_with("kube-system/") =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        story("general-2"),
+        format!(
+            "node general-2 (node group general), as the Cluster Autoscaler saw it:
+  00:00:10  stays (BlockedByPod): pod {dns} blocks it: it runs in kube-system and no PodDisruptionBudget covers it; it stops blocking once older than 5m0s (UnmovableKubeSystemPod)
+  00:05:10  unneeded: its cpu utilization 0.05 is at or below the threshold 0.5, and every pod it runs could move to another node; it goes once unneeded for 2m0s
+  00:07:10  removed after being unneeded for 2m0s: its pods were evicted (drained) first
+"
+        )
+    );
+    assert_eq!(
+        story("general-0"),
+        "node general-0 (node group general), as the Cluster Autoscaler saw it:
+  00:00:10  stays (BlockedByPod): pod default/solo blocks it: it has no controller to recreate it elsewhere (NotReplicated)
+"
+    );
+    assert!(story("general-1").contains("(LocalStorageRequested)"));
+    assert!(
+        story("general-3")
+            .contains("stays (NotUnderutilized): utilization 0.75 is above the threshold 0.5")
+    );
+    assert_eq!(
+        kubesim::output::explain::node::timeline(events, "general-9", settings),
+        None
+    );
+}

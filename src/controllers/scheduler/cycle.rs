@@ -304,8 +304,7 @@ mod tests {
         let expected = (
             vec![NodeId(3), NodeId(5), NodeId(1)],
             vec![NodeId(0), NodeId(2)],
-            "1 Insufficient cpu, 1 Too many pods, 1 node(s) had untolerated taint {dedicated}"
-                .to_string(),
+            "1 Insufficient cpu, 1 Too many pods, 1 node(s) had untolerated taint(s)".to_string(),
             6,
         );
         assert_eq!(outcomes[0], expected);

@@ -40,16 +40,9 @@ pub enum Unfit<'a> {
 impl fmt::Display for Unfit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Unfit::UntoleratedTaint(t) if t.value.is_empty() => {
-                write!(f, "node(s) had untolerated taint {{{}}}", t.key)
-            }
-            Unfit::UntoleratedTaint(t) => {
-                write!(
-                    f,
-                    "node(s) had untolerated taint {{{}: {}}}",
-                    t.key, t.value
-                )
-            }
+            // The taint is not named since Kubernetes 1.35 (kubernetes#134740: pod statuses no
+            // longer carry taint keys or values).
+            Unfit::UntoleratedTaint(_) => f.write_str("node(s) had untolerated taint(s)"),
             Unfit::NodeAffinity => f.write_str("node(s) didn't match Pod's node affinity/selector"),
             Unfit::NodeUnschedulable => f.write_str("node(s) were unschedulable"),
             Unfit::NodeName => f.write_str("node(s) didn't match the requested node name"),
@@ -308,7 +301,7 @@ mod tests {
                 reasons.add(&r.to_string())
             });
         }
-        reasons.add_n("node(s) had untolerated taint {gpu: true}", 4);
+        reasons.add_n("node(s) had untolerated taint(s)", 4);
         let fit = FitError {
             nodes: 16,
             reasons,
@@ -317,7 +310,7 @@ mod tests {
         // "12 …" sorts before "4 …" as strings, exactly as kube-scheduler prints it.
         assert_eq!(
             fit.to_string(),
-            "0/16 nodes are available: 12 Insufficient cpu, 12 Insufficient memory, 4 node(s) had untolerated taint {gpu: true}."
+            "0/16 nodes are available: 12 Insufficient cpu, 12 Insufficient memory, 4 node(s) had untolerated taint(s)."
         );
         let empty = FitError {
             nodes: 0,
@@ -413,7 +406,7 @@ mod tests {
         let mut p = pod(0, 0);
         assert_eq!(
             taint_toleration(&n, &p).map_err(|e| e.to_string()),
-            Err("node(s) had untolerated taint {gpu: true}".into())
+            Err("node(s) had untolerated taint(s)".into())
         );
         p.tolerations.push(Toleration {
             key: "gpu".into(),

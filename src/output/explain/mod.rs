@@ -1,7 +1,9 @@
 //! `kubesim explain` renderings: [`hpa`] tells why an HPA chose its replicas, [`pod`] why a pod
-//! was Pending. Pure functions of a run's decision and event logs.
+//! was Pending, [`node`] why the Cluster Autoscaler kept or removed a node. Pure functions of a
+//! run's decision and event logs.
 
 pub mod hpa;
+pub mod node;
 pub mod pod;
 
 use crate::sim::SimTime;
