@@ -174,6 +174,10 @@ pub struct RawMetricSeries {
 pub struct RawCluster {
     #[serde(default)]
     pub node_pools: Vec<RawNodePool>,
+    /// The cloud region whose prices pools with a catalogued `instanceType` take (default
+    /// `us-east-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// More pools from a trace's node list, one per node shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes_from: Option<RawNodesFrom>,

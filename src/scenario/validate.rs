@@ -49,6 +49,8 @@ pub const DEFAULT_METRIC_RESOLUTION: SimDuration = SimDuration::from_secs(15);
 pub const DEFAULT_PROVISIONING_TIME: SimDuration = SimDuration::from_secs(60);
 /// kubelet's default `--max-pods`.
 pub const DEFAULT_MAX_PODS: i64 = 110;
+/// The region whose prices catalogued instance types take when the cluster names none.
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// Command-line adjustments applied before validation.
 #[derive(Clone, Debug, Default)]
@@ -793,6 +795,8 @@ impl Builder<'_> {
 
     fn node_pools(&mut self, cluster: Option<&RawCluster>) -> Vec<NodePoolSpec> {
         let pools = cluster.map(|c| c.node_pools.clone()).unwrap_or_default();
+        let region = cluster.and_then(|c| c.region.clone());
+        let region = region.as_deref().unwrap_or(DEFAULT_REGION);
         let from_trace = self.nodes_from(cluster.and_then(|c| c.nodes_from.as_ref()));
         if pools.is_empty() && from_trace.is_empty() {
             self.error(
@@ -805,7 +809,7 @@ impl Builder<'_> {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                let spec = self.node_pool(i, p)?;
+                let spec = self.node_pool(i, p, region)?;
                 if !names.insert(spec.name.clone()) {
                     self.error(
                         &format!("spec.cluster.nodePools[{i}].name"),
@@ -820,7 +824,7 @@ impl Builder<'_> {
             .collect()
     }
 
-    fn node_pool(&mut self, i: usize, p: &RawNodePool) -> Option<NodePoolSpec> {
+    fn node_pool(&mut self, i: usize, p: &RawNodePool, region: &str) -> Option<NodePoolSpec> {
         let path = format!("spec.cluster.nodePools[{i}]");
         let name = p.name.clone().unwrap_or_else(|| {
             self.error(&format!("{path}.name"), "required");
@@ -833,8 +837,7 @@ impl Builder<'_> {
             );
             0
         });
-        let (allocatable, max_pods) = self.pool_allocatable(&path, p);
-        let price = self.price(&format!("{path}.pricePerHour"), p.price_per_hour);
+        let (allocatable, max_pods, price) = self.pool_shape(&path, p, region);
         let capacity_type = match p.capacity_type.as_deref() {
             None | Some("on-demand") => CapacityType::OnDemand,
             Some("spot") => CapacityType::Spot,
@@ -1033,6 +1036,50 @@ impl Builder<'_> {
             return 0.0;
         }
         v
+    }
+
+    /// The pool's allocatable, max pods and price: as given, or from the instance catalogue
+    /// for an `instanceType` without `allocatable`/`capacity` (and without `pricePerHour`:
+    /// the on-demand price in `region`).
+    fn pool_shape(&mut self, path: &str, p: &RawNodePool, region: &str) -> (Resources, i64, f64) {
+        let catalogue = crate::spec::instances::aws();
+        let known = p
+            .instance_type
+            .as_deref()
+            .and_then(|t| catalogue.instance_types.get(t));
+        let needs_shape = p.allocatable.is_empty() && p.capacity.is_empty();
+        let (allocatable, max_pods) = match (&p.instance_type, known, needs_shape) {
+            (Some(_), Some(t), true) => t.allocatable(),
+            (Some(name), None, true) => {
+                let hint =
+                    did_you_mean_hint(name, catalogue.instance_types.keys().map(String::as_str));
+                self.error(
+                    &format!("{path}.instanceType"),
+                    format!("{name:?} is not in the instance catalogue{hint}: give allocatable (or capacity) and pricePerHour, or one of the {} catalogued types (docs/scenario.md)", catalogue.instance_types.len()),
+                );
+                (Resources::default(), DEFAULT_MAX_PODS)
+            }
+            _ => self.pool_allocatable(path, p),
+        };
+        let price = match (p.price_per_hour, known) {
+            (None, Some(t)) => match t.on_demand_price_per_hour.get(region) {
+                Some(&usd) => usd,
+                None => {
+                    let regions: Vec<&str> = t
+                        .on_demand_price_per_hour
+                        .keys()
+                        .map(String::as_str)
+                        .collect();
+                    self.error(
+                        &format!("{path}.pricePerHour"),
+                        format!("the catalogue has no price for {} in {region} (it has {}): give pricePerHour", p.instance_type.as_deref().unwrap_or_default(), regions.join(", ")),
+                    );
+                    0.0
+                }
+            },
+            _ => self.price(&format!("{path}.pricePerHour"), p.price_per_hour),
+        };
+        (allocatable, max_pods, price)
     }
 
     /// The pool's allocatable and max pods: `allocatable` as given, or `capacity` less

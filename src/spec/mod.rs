@@ -9,6 +9,7 @@
 pub mod config;
 pub mod hpa;
 pub mod ids;
+pub mod instances;
 pub mod llm;
 pub mod mesh;
 pub mod metrics;
