@@ -367,11 +367,13 @@ impl ClusterAutoscaler {
         };
         let o = &options[i];
         let size = cluster.pools[o.pool.index()].size;
+        let (cpu_room, memory_room) = self.quota_room(cluster, o.pool.index());
+        let nodes = o.nodes.min(cpu_room).min(memory_room);
         let message = format!(
             "pod triggered scale-up: [{{{} {}->{} (max: {})}}]",
             o.pool_name,
             size,
-            size + o.nodes,
+            size + nodes,
             cluster.pools[o.pool.index()].spec.max_count
         );
         self.pod_events.extend(
@@ -382,7 +384,7 @@ impl ClusterAutoscaler {
         self.events.push(AutoscalerEvent::ScaleUp {
             t_seconds: now.as_secs_f64(),
             pool: o.pool_name.to_string(),
-            nodes: o.nodes,
+            nodes,
             pods: o.pods.len(),
             alternatives: options
                 .iter()
@@ -392,7 +394,7 @@ impl ClusterAutoscaler {
         });
         intents.push(Intent::AddNodes {
             pool: o.pool,
-            count: o.nodes as u32,
+            count: nodes as u32,
         });
         self.last_scale_up = Some(now);
         self.last_no_scale_up = 0;
@@ -425,8 +427,12 @@ impl ClusterAutoscaler {
         }
     }
 
-    /// How many nodes group `i` may add in one scale-up, or why it may not grow (the phrase
-    /// of the autoscaler's `NotTriggerScaleUp` event).
+    /// How many nodes group `i` may add in one scale-up's binpacking (its max size, the
+    /// cluster's `max-nodes-total`, `max-nodes-per-scaleup`), or why it may not grow (the
+    /// phrase of the autoscaler's `NotTriggerScaleUp` event). The `cores-total` /
+    /// `memory-total` quotas only refuse a group that cannot take one node: as upstream, they
+    /// cap the chosen scale-up afterwards ([`Self::quota_room`]), and the pods reported as
+    /// helped are all those the uncapped estimate packed.
     fn group_room(&self, cluster: &Cluster, i: usize, now: SimTime) -> Result<usize, &'static str> {
         let pool = &cluster.pools[i];
         if self.backoff[i].until.is_some_and(|t| now < t) {
@@ -444,33 +450,39 @@ impl ClusterAutoscaler {
         if total_room == 0 {
             return Err("max cluster size reached");
         }
-        let (cores, memory) = cluster_totals(cluster);
-        let template = &pool.spec.allocatable;
-        let within = |used: i64, max: i64, per_node: i64| match per_node {
-            0 => usize::MAX,
-            _ => usize::try_from((max - used) / per_node).unwrap_or(0),
-        };
-        let cpu_room = within(
-            cores,
-            self.settings.cores_total.1 * 1000,
-            template.cpu_millis,
-        );
+        let (cpu_room, memory_room) = self.quota_room(cluster, i);
         if cpu_room == 0 {
             return Err("max cluster cpu limit reached");
         }
-        let memory_room = within(
-            memory,
-            self.settings.memory_total_gib.1 << 30,
-            template.memory_bytes,
-        );
         if memory_room == 0 {
             return Err("max cluster memory limit reached");
         }
         Ok(room
             .min(total_room)
-            .min(cpu_room)
-            .min(memory_room)
             .min(self.settings.max_nodes_per_scaleup))
+    }
+
+    /// How many of group `i`'s nodes the `cores-total` and `memory-total` maxima leave room
+    /// for: (by cores, by memory).
+    fn quota_room(&self, cluster: &Cluster, i: usize) -> (usize, usize) {
+        let (cores, memory) = cluster_totals(cluster);
+        let template = &cluster.pools[i].spec.allocatable;
+        let within = |used: i64, max: i64, per_node: i64| match per_node {
+            0 => usize::MAX,
+            _ => usize::try_from((max - used) / per_node).unwrap_or(0),
+        };
+        (
+            within(
+                cores,
+                self.settings.cores_total.1 * 1000,
+                template.cpu_millis,
+            ),
+            within(
+                memory,
+                self.settings.memory_total_gib.1 << 30,
+                template.memory_bytes,
+            ),
+        )
     }
 
     /// `NotTriggerScaleUp` for each pod of `rest` that no option helps, with the reasons every

@@ -2,6 +2,7 @@
 //! became unneeded and at what utilization, each reason it was not removed (upstream's names,
 //! with the pod that blocked it), and when and how it was removed.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::clock;
@@ -13,41 +14,40 @@ use crate::sim::SimDuration;
 
 /// The names of the nodes the autoscaler logged something about, in order of first mention.
 pub fn node_names(events: &[AutoscalerEvent]) -> Vec<&str> {
-    let mut names: Vec<&str> = Vec::new();
-    for e in events {
-        if let Some(n) = node_of(e)
-            && !names.contains(&n)
-        {
-            names.push(n);
-        }
-    }
-    names
+    let mut seen = std::collections::BTreeSet::new();
+    events
+        .iter()
+        .filter_map(node_of)
+        .map(|(node, _)| node)
+        .filter(|node| seen.insert(*node))
+        .collect()
 }
 
-fn node_of(e: &AutoscalerEvent) -> Option<&str> {
+/// The node an event is about, and its node group (`None`: the event is not about one node).
+fn node_of(e: &AutoscalerEvent) -> Option<(&str, &str)> {
     match e {
-        AutoscalerEvent::NodeUnneeded { node, .. }
-        | AutoscalerEvent::NodeUnremovable { node, .. }
-        | AutoscalerEvent::ScaleDown { node, .. }
-        | AutoscalerEvent::ScaleDownFailed { node, .. }
-        | AutoscalerEvent::ProvisionFailed { node, .. } => Some(node),
+        AutoscalerEvent::NodeUnneeded { node, pool, .. }
+        | AutoscalerEvent::NodeUnremovable { node, pool, .. }
+        | AutoscalerEvent::ScaleDown { node, pool, .. }
+        | AutoscalerEvent::ScaleDownFailed { node, pool, .. }
+        | AutoscalerEvent::ProvisionFailed { node, pool, .. } => Some((node, pool)),
         _ => None,
     }
 }
 
-/// Each node the autoscaler judged and did not remove, with its last status in a sentence, in
+/// Each node the autoscaler judged and did not remove, with its last status in a few words, in
 /// order of first mention.
 pub fn staying(events: &[AutoscalerEvent]) -> Vec<(String, String)> {
+    let mut slots: BTreeMap<&str, usize> = BTreeMap::new();
     let mut last: Vec<(&str, Option<&AutoscalerEvent>)> = Vec::new();
     for e in events {
-        let Some(node) = node_of(e) else { continue };
-        let slot = match last.iter().position(|(n, _)| *n == node) {
-            Some(i) => i,
-            None => {
-                last.push((node, None));
-                last.len() - 1
-            }
+        let Some((node, _)) = node_of(e) else {
+            continue;
         };
+        let slot = *slots.entry(node).or_insert_with(|| {
+            last.push((node, None));
+            last.len() - 1
+        });
         last[slot].1 = match e {
             AutoscalerEvent::ScaleDown { .. } | AutoscalerEvent::ProvisionFailed { .. } => None,
             AutoscalerEvent::NodeUnneeded { .. } | AutoscalerEvent::NodeUnremovable { .. } => {
@@ -89,15 +89,11 @@ fn short(e: &AutoscalerEvent) -> String {
 
 /// The node's story, one line per change; `None` when the autoscaler never mentioned it.
 pub fn timeline(events: &[AutoscalerEvent], node: &str, s: &AutoscalerSettings) -> Option<String> {
-    let mine: Vec<&AutoscalerEvent> = events.iter().filter(|e| node_of(e) == Some(node)).collect();
-    let pool = mine.iter().find_map(|e| match e {
-        AutoscalerEvent::NodeUnneeded { pool, .. }
-        | AutoscalerEvent::NodeUnremovable { pool, .. }
-        | AutoscalerEvent::ScaleDown { pool, .. }
-        | AutoscalerEvent::ScaleDownFailed { pool, .. }
-        | AutoscalerEvent::ProvisionFailed { pool, .. } => Some(pool),
-        _ => None,
-    })?;
+    let mine: Vec<&AutoscalerEvent> = events
+        .iter()
+        .filter(|e| node_of(e).is_some_and(|(n, _)| n == node))
+        .collect();
+    let (_, pool) = node_of(mine.first()?)?;
     let mut out = format!("node {node} (node group {pool}), as the Cluster Autoscaler saw it:\n");
     for e in mine {
         let (t, text) = sentence(e, s);
