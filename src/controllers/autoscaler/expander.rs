@@ -28,6 +28,9 @@ pub struct ScaleUpOption<'a> {
     pub template: Node,
     /// USD per node-hour.
     pub price_per_hour: f64,
+    /// The price expander's preferred node size for the cluster's size, in millicores
+    /// ([`preferred_node_cpu_millis`]).
+    pub preferred_cpu_millis: i64,
 }
 
 /// Picks an option (its index), or `None` when there is none.
@@ -63,7 +66,7 @@ fn narrow(
         Expander::MostPods => best_by(candidates, |i| -(options[i].pods.len() as f64)),
         Expander::LeastNodes => best_by(candidates, |i| options[i].nodes as f64),
         Expander::LeastWaste => best_by(candidates, |i| wasted_fraction(&options[i])),
-        Expander::Price => best_by(candidates, |i| price_per_pod(&options[i])),
+        Expander::Price => best_by(candidates, |i| price_score(&options[i])),
         Expander::Priority => by_priority(options, candidates, priorities),
     }
 }
@@ -96,9 +99,70 @@ pub fn wasted_fraction(o: &ScaleUpOption) -> f64 {
         + unused(o.template.allocatable.memory_bytes, o.pod_memory_bytes)
 }
 
-/// price (simplified): USD per hour of the added nodes per pod helped.
-pub fn price_per_pod(o: &ScaleUpOption) -> f64 {
-    o.nodes as f64 * o.price_per_hour / o.pods.len().max(1) as f64
+/// The price expander's preferred node (`expander/price/preferred.go`): the CPU doubles as
+/// the cluster's node count roughly triples — 1 core up to 2 nodes, 2 up to 6, 4 up to 20,
+/// 8 up to 60, 16 up to 200, then 32.
+pub fn preferred_node_cpu_millis(nodes: usize) -> i64 {
+    let cores = match nodes {
+        0..=2 => 1,
+        3..=6 => 2,
+        7..=20 => 4,
+        21..=60 => 8,
+        61..=200 => 16,
+        _ => 32,
+    };
+    cores * 1000
+}
+
+/// `SimpleNodeUnfitness`: how far a node's CPU is from the preferred, as a ratio ≥ 1.
+pub fn node_unfitness(preferred_cpu_millis: i64, node_cpu_millis: i64) -> f64 {
+    let (p, n) = (preferred_cpu_millis as f64, node_cpu_millis.max(1) as f64);
+    (p / n).max(n / p)
+}
+
+/// The price expander's score (`expander/price/price.go`), lowest wins: the price of the
+/// option's nodes over the price of the pods they hold (each with a stabilization pod of
+/// 500m / 500Mi added), times the node's unfitness — damped as the option adds more nodes
+/// (`(unfitness − 1)(1 − tanh((nodes − 1)/15)) + 1`), or 1000 for a GPU node. (Upstream
+/// doubles the score of a node group that does not exist yet; kubesim's pools all exist.)
+pub fn price_score_of(
+    node_price: f64,
+    nodes: usize,
+    pods_price: f64,
+    stabilization_price: f64,
+    unfitness: f64,
+    gpu: bool,
+) -> f64 {
+    let sub =
+        (node_price * nodes as f64 + stabilization_price) / (pods_price + stabilization_price);
+    let suppressed = if gpu {
+        1000.0
+    } else {
+        let damping = 1.0 - ((nodes as f64 - 1.0) / 15.0).tanh();
+        (unfitness - 1.0) * damping + 1.0
+    };
+    suppressed * sub
+}
+
+/// The price expander's score of an option. Pods are priced as a cloud prices resources:
+/// linearly in cpu and memory, half of the node's price for its cpu and half for its memory
+/// (kubesim's pricing model; upstream asks the cloud provider).
+pub fn price_score(o: &ScaleUpOption) -> f64 {
+    let alloc = &o.template.allocatable;
+    let price_of = |cpu_millis: i64, memory_bytes: i64| {
+        let share = |used: i64, of: i64| if of > 0 { used as f64 / of as f64 } else { 0.0 };
+        o.price_per_hour
+            * (share(cpu_millis, alloc.cpu_millis) + share(memory_bytes, alloc.memory_bytes))
+            / 2.0
+    };
+    price_score_of(
+        o.price_per_hour,
+        o.nodes,
+        price_of(o.pod_cpu_millis, o.pod_memory_bytes),
+        price_of(500, 500 << 20),
+        node_unfitness(o.preferred_cpu_millis, alloc.cpu_millis),
+        o.template.allocatable.get(crate::cluster::resources::GPU) > 0,
+    )
 }
 
 /// priority: options whose group matches a pattern of the highest priority that matches any;
@@ -144,6 +208,7 @@ mod tests {
             pod_memory_bytes: 4 * GI,
             template: crate::controllers::scheduler::test_node(8000, 32 * GI, 0, 0),
             price_per_hour: price,
+            preferred_cpu_millis: 8000,
         }
     }
 
@@ -165,12 +230,72 @@ mod tests {
     #[test]
     fn most_pods_least_nodes_and_price() {
         let options = [
-            option("small", 3, 6, 6000, 0.2), // 3 × 0.2 / 6 = 0.1 per pod
-            option("big", 1, 5, 6000, 0.8),   // 0.8 / 5 = 0.16 per pod
+            option("small", 3, 6, 6000, 0.2), // 3 nodes × 0.2 for 6 cpu of 24
+            option("big", 1, 5, 6000, 0.8),   // 1 node × 0.8 for 6 cpu of 8
         ];
         assert_eq!(pick(&options, &[Expander::MostPods]), 0);
         assert_eq!(pick(&options, &[Expander::LeastNodes]), 1);
-        assert_eq!(pick(&options, &[Expander::Price]), 0);
+        // 8-core templates, 8 cores preferred (unfitness 1); a pod is priced half by cpu, half
+        // by memory share of the node. small: 3 nodes cost 0.6 for pods worth
+        // 0.2 × (6/8 + 4/32)/2 = 0.0875 (+ the stabilization pod's 0.0078 on both sides):
+        // 6.38; big: 0.8 for 0.8 × 0.4375 = 0.35 (+ 0.031): 2.18 — big is the better buy.
+        assert_eq!(pick(&options, &[Expander::Price]), 1);
+    }
+
+    /// `expander/price/preferred_test.go` and `price_test.go` (cluster-autoscaler 1.36.1).
+    #[test]
+    fn price_expander_as_upstream() {
+        // TestPreferredNode: (nodes → cores).
+        for (nodes, cores) in [
+            (1, 1),
+            (3, 2),
+            (9, 4),
+            (27, 8),
+            (81, 16),
+            (243, 32),
+            (500, 32),
+        ] {
+            assert_eq!(preferred_node_cpu_millis(nodes), cores * 1000, "{nodes}");
+        }
+        // TestSimpleNodeUnfitness: 1000m against 2000m is 2 either way; equal is 1.
+        assert_eq!(node_unfitness(1000, 2000), 2.0);
+        assert_eq!(node_unfitness(2000, 1000), 2.0);
+        assert_eq!(node_unfitness(2000, 2000), 1.0);
+        // TestPriceExpander: pods p1 (price 20) and p2 (10), stabilization pod 10; ng1 adds two
+        // 1-cpu nodes, ng2 one 4-cpu node.
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-3;
+        // Node prices 20 / 200, preferred 2 cpu: ng1 (40 + 10)/(30 + 10) = 1.25, unfitness 2
+        // damped to 1 × (1 − tanh(1/15)) + 1 = 1.93343 → 2.4168; ng2 210/40 = 5.25 × 2 = 10.5.
+        assert!(close(
+            price_score_of(20.0, 2, 30.0, 10.0, 2.0, false),
+            2.4168
+        ));
+        assert!(close(
+            price_score_of(200.0, 1, 30.0, 10.0, 2.0, false),
+            10.5
+        ));
+        // Prices 50 / 200, preferred 4 cpu: ng1 110/40 = 2.75 × (3 × 0.93343 + 1) = 10.4508;
+        // ng2 5.25 × 1 = 5.25 → ng2.
+        assert!(close(
+            price_score_of(50.0, 2, 30.0, 10.0, 4.0, false),
+            10.4508
+        ));
+        assert!(close(
+            price_score_of(200.0, 1, 30.0, 10.0, 1.0, false),
+            5.25
+        ));
+        // Prices 200 / 100, preferred 2 cpu: ng1 410/40 = 10.25 × 1.93343 = 19.818; ng2
+        // 110/40 = 2.75 × 2 = 5.5.
+        assert!(close(
+            price_score_of(200.0, 2, 30.0, 10.0, 2.0, false),
+            19.818
+        ));
+        assert!(close(price_score_of(100.0, 1, 30.0, 10.0, 2.0, false), 5.5));
+        // A GPU node's unfitness is 1000.
+        assert!(close(
+            price_score_of(100.0, 1, 30.0, 10.0, 1.0, true),
+            2750.0
+        ));
     }
 
     #[test]

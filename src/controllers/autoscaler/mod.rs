@@ -613,6 +613,9 @@ impl ClusterAutoscaler {
                         pod_memory_bytes: memory,
                         template,
                         price_per_hour: pool.spec.billed_price_per_hour(),
+                        preferred_cpu_millis: expander::preferred_node_cpu_millis(
+                            cluster.ready_nodes.len(),
+                        ),
                     }
                 },
             )
