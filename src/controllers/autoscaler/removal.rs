@@ -36,6 +36,13 @@ pub fn crop_to_budgets(
     (empty_taken, drain.min(drain_budget))
 }
 
+/// `verifyMinSize`: whether one more node of a group may go, with `size` nodes, `in_progress`
+/// deletions under way and `removing` already taken this loop: the size left must stay above
+/// the minimum.
+pub fn above_min_size(size: usize, in_progress: usize, removing: usize, min: usize) -> bool {
+    size.saturating_sub(in_progress + removing) > min
+}
+
 impl ClusterAutoscaler {
     /// Runs the planner and logs each node's status; returns the unneeded nodes.
     pub(super) fn update_unneeded(&mut self, cluster: &mut Cluster, now: SimTime) -> Vec<Unneeded> {
@@ -189,7 +196,12 @@ impl ClusterAutoscaler {
                 let p = node.pool.index();
                 let pool = &cluster.pools[p];
                 let alloc = &pool.spec.allocatable;
-                if pool.size - in_progress[p] - removing[p] <= pool.spec.min_count as usize {
+                if !above_min_size(
+                    pool.size,
+                    in_progress[p],
+                    removing[p],
+                    pool.spec.min_count as usize,
+                ) {
                     Some(NodeStatus::because(
                         UnremovableReason::NodeGroupMinSizeReached,
                     ))
@@ -247,7 +259,36 @@ impl ClusterAutoscaler {
 
 #[cfg(test)]
 mod tests {
-    use super::crop_to_budgets;
+    use super::{above_min_size, crop_to_budgets};
+
+    /// `core/scaledown/unneeded/nodes_test.go` (`TestRemovableAt`): a group of min 1, its
+    /// candidates taken in order (empty ones first) while one more may go.
+    #[test]
+    fn removable_at_keeps_the_group_above_its_minimum() {
+        let take = |size: usize, in_progress: usize, empty: usize, drain: usize| {
+            let mut removing = 0;
+            let mut taken = (0, 0);
+            for k in 0..empty + drain {
+                if above_min_size(size, in_progress, removing, 1) {
+                    removing += 1;
+                    if k < empty {
+                        taken.0 += 1
+                    } else {
+                        taken.1 += 1
+                    }
+                }
+            }
+            taken
+        };
+        // 3 empty + 2 drain, target 10, 2 in progress: 10 − 2 − r > 1 for r < 7 → all 5.
+        assert_eq!(take(10, 2, 3, 2), (3, 2));
+        // 3 + 5: sizes left 8, 7, 6 (empty), 5, 4, 3, 2 (drain); at 1 it stops → 3 + 4.
+        assert_eq!(take(10, 2, 3, 5), (3, 4));
+        // Target 5: 5 − 2 = 3, then 2, then 1 ≤ 1 → 2 empty, no drain.
+        assert_eq!(take(5, 2, 3, 5), (2, 0));
+        // min = target = 1: nothing.
+        assert_eq!(take(1, 0, 1, 0), (0, 0));
+    }
 
     /// `core/scaledown/budgets/budgets_test.go` (`TestCropNodesToBudgets`), plain groups:
     /// max-scale-down-parallelism 10, max-drain-parallelism 5.
