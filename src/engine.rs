@@ -58,6 +58,7 @@ mod dirty;
 mod draws;
 mod history;
 mod jobs;
+mod karpenter;
 mod keda;
 mod llm;
 mod mesh;
@@ -98,6 +99,10 @@ pub(crate) enum Event {
     NodeRegistered { node: NodeId },
     /// The Cluster Autoscaler's periodic loop.
     AutoscalerScan,
+    /// Karpenter's provisioning batch may have closed.
+    KarpenterBatch,
+    /// Karpenter's disruption loop.
+    KarpenterDisruption,
     /// A pod of a pod trace is created (`index` into the trace's pods).
     TracePodCreated { trace: u32, index: u32 },
     /// A pod of a pod trace reaches its deletion time.
@@ -199,6 +204,8 @@ pub struct RunOutput {
     pub hpa_decisions: Vec<HpaDecision>,
     /// The Cluster Autoscaler's decisions (`None` when it did not run).
     pub autoscaler_events: Option<Vec<AutoscalerEvent>>,
+    /// What Karpenter did (`None` when it did not run).
+    pub karpenter_events: Option<Vec<crate::controllers::karpenter::KarpenterEvent>>,
     /// What happened to each pod (`kubectl describe pod` events).
     pub pod_events: Vec<PodEvent>,
     /// Node failures, spot interruptions, rollouts and scripted actions, in order.
@@ -404,6 +411,8 @@ struct Engine<'s, 'r> {
     /// What KEDA remembers of each HPA's ScaledObject (unused for HPAs KEDA does not own).
     keda: Vec<KedaState>,
     autoscaler: Option<ClusterAutoscaler>,
+    /// Karpenter, when the scenario has NodePools.
+    karpenter: Option<crate::controllers::karpenter::Karpenter>,
     /// Provisioning times, one stream per node pool.
     provisioning_rngs: Vec<SimRng>,
     /// Nodes that scripted events pick at random.
@@ -462,6 +471,14 @@ impl<'s, 'r> Engine<'s, 'r> {
                 .filter(|&d| s.deployments[d].workload.llm.is_some())
                 .collect(),
             pools: s.node_pools.iter().map(|x| x.name.as_str()).collect(),
+            pool_columns: s.karpenter.as_ref().map(|k| {
+                (s.node_pools.iter())
+                    .map(|p| match &p.karpenter {
+                        Some(o) => format!("karpenter/{}", k.node_pools[o.node_pool].name),
+                        None => p.name.clone(),
+                    })
+                    .collect()
+            }),
             pool_prices: s
                 .node_pools
                 .iter()
@@ -547,6 +564,7 @@ impl<'s, 'r> Engine<'s, 'r> {
                     streams.stream("cluster-autoscaler"),
                 )
             }),
+            karpenter: None,
             scripted_rng: streams.stream("scripted-events"),
             provisioning_rngs: s
                 .node_pools
@@ -644,11 +662,15 @@ impl<'s, 'r> Engine<'s, 'r> {
             self.observe_pool_size(PoolId(p as u32));
         }
         self.observe_allocation();
+        self.start_karpenter();
         self.start_jobs();
         // Pods placed at t = 0 of a warm start are already Running: start them now, and
         // reconcile again for the pods that wait for them (a StatefulSet's next ordinal).
         loop {
             self.reconcile();
+            if self.warm_start {
+                self.warm_karpenter();
+            }
             let starting: Vec<PodId> = self
                 .cluster
                 .pods
@@ -779,6 +801,8 @@ impl<'s, 'r> Engine<'s, 'r> {
             Event::Sample => self.on_sample(),
             Event::NodeRegistered { node } => self.on_node_registered(node),
             Event::AutoscalerScan => self.on_autoscaler_scan(),
+            Event::KarpenterBatch => self.on_karpenter_batch(),
+            Event::KarpenterDisruption => self.on_karpenter_disruption(),
             Event::TracePodCreated { trace, index } => self.on_trace_pod_created(trace, index),
             Event::TracePodDeleted { pod } => self.on_trace_pod_deleted(pod),
             Event::SchedulerRetry => {
@@ -975,6 +999,7 @@ impl<'s, 'r> Engine<'s, 'r> {
 
     /// Sets the pod's deletion timestamp, and tells its server (if it has one).
     fn mark_pod_deleted(&mut self, pod: PodId) {
+        self.karpenter_pod_event(pod);
         self.cluster.mark_deleted(pod, self.now);
         if let Some(server) = self.servers.get_mut(pod) {
             server.mark_deleting();
@@ -1006,6 +1031,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             // Resources freed: unschedulable pods may fit now.
             self.scheduler.queue.move_all_to_active();
         }
+        self.karpenter_pod_event(pod);
         self.cluster.terminate(pod);
         self.observe_allocation();
         if let Some(node) = node.filter(|&n| self.cluster.node(n).is_to_be_deleted()) {
@@ -1218,6 +1244,7 @@ impl<'s, 'r> Engine<'s, 'r> {
                     // Parked before its victims go, so that their deletion requeues it.
                     self.scheduler.queue.failed(pod, self.now);
                     self.cluster.mark_unschedulable(pod, self.now);
+                    self.karpenter_pod_unschedulable(pod);
                     if let Some(p) = failure.preemption {
                         self.preempt(pod, p);
                     }
@@ -1361,6 +1388,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             Intent::DeletePod { pod } => self.delete_pod(pod),
             Intent::BindPod { pod, node } => {
                 self.cluster.bind(pod, node);
+                self.karpenter_pod_event(pod);
                 self.charge(pod, 1.0);
                 self.observe_allocation();
                 let pulled = self.pull_images(pod, node);
@@ -1396,6 +1424,7 @@ impl<'s, 'r> Engine<'s, 'r> {
                 self.remove_node_if_empty(node);
             }
             Intent::DrainNode { node, max_grace } => self.drain_node(node, max_grace),
+            Intent::DisruptNode { node, force } => self.disrupt_node(node, force),
             Intent::MarkNodeUnreachable { node } => self.mark_node_unreachable(node),
             Intent::MarkNodeReachable { node } => self.mark_node_reachable(node),
             Intent::TaintNode { node, key, effect } => self.cluster.add_taint(node, key, effect),
@@ -1608,12 +1637,18 @@ impl<'s, 'r> Engine<'s, 'r> {
     /// PodDisruptionBudgets allow to go now; the autoscaler drains again until it is empty.
     fn drain_node(&mut self, node: NodeId, max_grace: SimDuration) {
         self.cluster.mark_to_be_deleted(node, self.now);
+        self.evict_all(node, max_grace, false);
+    }
+
+    /// Evicts the node's pods that their budgets let go (`force`: all of them, each with at
+    /// most `max_grace` to terminate), and deletes the node once it is empty.
+    pub(super) fn evict_all(&mut self, node: NodeId, max_grace: SimDuration, force: bool) {
         let mut allowed = disruption::disruptions_allowed(&self.cluster);
         let evicted: Vec<PodId> = self
             .cluster
             .pods_on(node)
             .filter(|p| p.deletion.is_none())
-            .filter(|p| disruption::try_evict(&self.cluster, &mut allowed, p))
+            .filter(|p| force || disruption::try_evict(&self.cluster, &mut allowed, p))
             .map(|p| p.id)
             .collect();
         for pod in evicted {
@@ -1623,7 +1658,7 @@ impl<'s, 'r> Engine<'s, 'r> {
         self.remove_node_if_empty(node);
     }
 
-    fn remove_node_if_empty(&mut self, node: NodeId) {
+    pub(super) fn remove_node_if_empty(&mut self, node: NodeId) {
         let n = self.cluster.node(node);
         if n.pod_count > 0 || n.state == NodeState::Removed {
             return;
@@ -1890,6 +1925,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             timeseries: std::mem::take(&mut self.recorder.series),
             hpa_decisions: self.decisions,
             autoscaler_events: self.autoscaler.map(|ca| ca.events),
+            karpenter_events: self.karpenter.map(|k| k.events),
             pod_events: self.pod_events.into_events(),
             cluster_events: self.cluster_events.into_events(),
             history,

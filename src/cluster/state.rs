@@ -156,8 +156,11 @@ impl Node {
     }
 
     /// Whether the Cluster Autoscaler has marked the node for deletion.
+    /// Or Karpenter has (`karpenter.sh/disrupted`): either way it is on its way out.
     pub fn is_to_be_deleted(&self) -> bool {
-        self.taints.iter().any(|t| t.key == TO_BE_DELETED_TAINT)
+        self.taints.iter().any(|t| {
+            t.key == TO_BE_DELETED_TAINT || t.key == crate::spec::karpenter::DISRUPTED_TAINT
+        })
     }
 }
 
@@ -715,10 +718,20 @@ impl Cluster {
         node
     }
 
+    /// The name of the pool's next node, `id`: `<pool>-<index in the pool>`, or for a node
+    /// Karpenter launches `<nodepool>-<id>` (its offerings share the NodePool's names).
+    pub fn node_name(&self, pool: PoolId, id: NodeId) -> String {
+        let p = &self.pools[pool.index()];
+        match p.spec.labels.get(crate::spec::karpenter::NODEPOOL_LABEL) {
+            Some(np) if p.spec.karpenter.is_some() => format!("{np}-{}", id.0),
+            _ => format!("{}-{}", p.spec.name, p.nodes.len()),
+        }
+    }
+
     fn build_node(&self, pool: PoolId, id: NodeId, now: SimTime) -> Node {
         let p = &self.pools[pool.index()];
         let index = p.nodes.len();
-        let name = format!("{}-{}", p.spec.name, index);
+        let name = self.node_name(pool, id);
         let mut labels = p.spec.labels.clone();
         labels.insert(HOSTNAME_LABEL.into(), name.clone());
         if let Some(t) = &p.spec.instance_type {
@@ -824,6 +837,7 @@ impl Cluster {
     /// Takes the `ToBeDeletedByClusterAutoscaler` taint off again (a scale-down that failed).
     pub fn clear_to_be_deleted(&mut self, node: NodeId) {
         self.remove_taints(node, TO_BE_DELETED_TAINT);
+        self.remove_taints(node, crate::spec::karpenter::DISRUPTED_TAINT);
     }
 
     /// Records a failed scheduling attempt (keeps the first time).

@@ -142,6 +142,13 @@ pub fn try_evict(cluster: &Cluster, allowed: &mut [i32], pod: &Pod) -> bool {
     true
 }
 
+/// Whether some budget covering `pod` allows no disruption now (the pod cannot be evicted).
+pub fn blocks(cluster: &Cluster, allowed: &[i32], pod: &Pod) -> bool {
+    covering(cluster, &pod.template)
+        .iter()
+        .any(|&i| allowed[i] <= 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub(crate) mod deployment;
 pub(crate) mod disruption;
 pub mod hpa;
 pub(crate) mod job;
+pub mod karpenter;
 pub(crate) mod keda;
 pub(crate) mod kubelet;
 pub mod metrics_server;
@@ -149,6 +150,15 @@ pub enum Intent {
         node: NodeId,
         /// The longest grace period an evicted pod gets (`--max-graceful-termination-sec`).
         max_grace: SimDuration,
+    },
+    /// Karpenter → taint a node `karpenter.sh/disrupted:NoSchedule`, evict its pods through
+    /// the Eviction API (or, `force`d past the NodePool's `terminationGracePeriod`, delete
+    /// them), delete it once empty.
+    DisruptNode {
+        /// The node to drain, then delete.
+        node: NodeId,
+        /// Delete the pods whatever their budgets say.
+        force: bool,
     },
     /// Cluster Autoscaler → give up deleting a node whose drain failed: the ToBeDeleted taint
     /// comes off.

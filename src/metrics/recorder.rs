@@ -397,6 +397,11 @@ pub struct Recorder {
     pub hpas: Vec<HpaStats>,
     pub pools: Vec<Gauge>,
     pool_prices: Vec<f64>,
+    /// The `pool.<name>.nodes` column each pool counts in (Karpenter's offerings share their
+    /// NodePool's column).
+    pool_columns: Vec<usize>,
+    /// How many such columns there are.
+    pool_column_count: usize,
     pub cluster: ClusterStats,
     pub series: TimeSeries,
     last_sample: SimTime,
@@ -410,6 +415,9 @@ pub struct SeriesNames<'a> {
     /// their samples must carry `llm`).
     pub llm_deployments: Vec<usize>,
     pub pools: Vec<&'a str>,
+    /// The column each pool's nodes count in: its own name, or a shared one (Karpenter's
+    /// offerings count in their NodePool's); `None`: each pool has its own.
+    pub pool_columns: Option<Vec<String>>,
     /// What each pool's nodes are billed per hour (for the `cluster.cost_usd` column).
     pub pool_prices: Vec<f64>,
 }
@@ -439,7 +447,21 @@ impl Recorder {
                 }
             }
         }
-        for p in &names.pools {
+        let column_names: Vec<String> = match &names.pool_columns {
+            Some(c) => c.clone(),
+            None => names.pools.iter().map(|p| p.to_string()).collect(),
+        };
+        let mut shown: Vec<&str> = Vec::new();
+        let pool_columns: Vec<usize> = (column_names.iter())
+            .map(|c| match shown.iter().position(|s| s == c) {
+                Some(i) => i,
+                None => {
+                    shown.push(c);
+                    shown.len() - 1
+                }
+            })
+            .collect();
+        for p in &shown {
             columns.push(format!("pool.{p}.nodes"));
         }
         for c in CLUSTER_COLUMNS {
@@ -458,6 +480,8 @@ impl Recorder {
             hpas: Vec::new(),
             pools: vec![Gauge::default(); names.pools.len()],
             pool_prices: names.pool_prices.clone(),
+            pool_column_count: shown.len(),
+            pool_columns,
             cluster: ClusterStats::default(),
             series: TimeSeries {
                 columns,
@@ -711,7 +735,11 @@ impl Recorder {
                 d.kv_usage_max = d.kv_usage_max.max(l.kv_cache_usage);
             }
         }
-        row.extend(self.pools.iter().map(|p| p.current));
+        let mut nodes = vec![0.0; self.pool_column_count];
+        for (g, &c) in self.pools.iter().zip(&self.pool_columns) {
+            nodes[c] += g.current;
+        }
+        row.extend(nodes);
         let cost = round3(self.node_cost_so_far(now));
         let c = &mut self.cluster;
         for i in 0..3 {
@@ -812,6 +840,7 @@ mod tests {
             deployments: vec![],
             llm_deployments: vec![],
             pools: vec![],
+            pool_columns: None,
             pool_prices: vec![],
         };
         Recorder::new(&names)

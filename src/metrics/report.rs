@@ -634,6 +634,8 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
         .node_pools
         .iter()
         .zip(&recorder.pools)
+        // Karpenter's offerings are listed once they have had a node.
+        .filter(|(spec, g)| spec.karpenter.is_none() || g.integral > 0.0 || g.current > 0.0)
         .map(|(spec, g)| {
             let node_hours = g.integral / 3600.0;
             let price = spec.billed_price_per_hour();

@@ -119,6 +119,8 @@ pub struct RunFiles<'a> {
     pub hpa_decisions: Option<&'a [HpaDecision]>,
     /// The Cluster Autoscaler's decisions (`None`: it did not run, and no file is written).
     pub autoscaler_events: Option<&'a [AutoscalerEvent]>,
+    /// What Karpenter did (`None`: it did not run, and no file is written).
+    pub karpenter_events: Option<&'a [crate::controllers::karpenter::KarpenterEvent]>,
     /// Every pod's events (`pod_events.jsonl`).
     pub pod_events: &'a [PodEvent],
     /// Node failures, rollouts and scripted actions, in order (`cluster_events.jsonl`).
@@ -156,6 +158,9 @@ pub fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
     }
     if let Some(events) = files.autoscaler_events {
         write_json_lines(&dir.join("autoscaler.jsonl"), events)?;
+    }
+    if let Some(events) = files.karpenter_events {
+        write_json_lines(&dir.join("karpenter.jsonl"), events)?;
     }
     write_json_lines(&dir.join("pod_events.jsonl"), files.pod_events)?;
     write_json_lines(&dir.join("cluster_events.jsonl"), files.cluster_events)?;

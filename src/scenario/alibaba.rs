@@ -321,6 +321,7 @@ fn pool_for(prefix: &str, shape: &TraceNode, count: u32, pricing: NodePricing) -
         spot_interruption_mtbi: None,
         image_pull_bandwidth: None,
         kubelet: KubeletCpu::default(),
+        karpenter: None,
     }
 }
 

@@ -36,9 +36,9 @@ use crate::spec::hpa as behavior;
 use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean, did_you_mean_hint};
 use super::model::{
-    ContainerRequests, DeploymentSpec, DrainTraits, HostPort, HpaMetric, HpaResource, HpaSpec,
-    KedaActivation, PodMetricSource, PodTemplate, ResourceTarget, SafeToEvict, ValueTarget,
-    WorkloadModel,
+    ContainerRequests, DeploymentSpec, DoNotDisrupt, DrainTraits, HostPort, HpaMetric, HpaResource,
+    HpaSpec, KedaActivation, PodMetricSource, PodTemplate, ResourceTarget, SafeToEvict,
+    ValueTarget, WorkloadModel,
 };
 use super::yaml::{Node, Position, parse_documents};
 use crate::spec::rollout::{IntOrPercent, Strategy};
@@ -132,6 +132,10 @@ pub struct ManifestSet {
     /// What KEDA ScaledObjects add to the HPAs made from them (in `hpas`): by HPA name and
     /// namespace.
     pub keda: Vec<(String, String, KedaActivation)>,
+    /// Karpenter NodePools (`karpenter.sh/v1`).
+    pub karpenter_node_pools: Vec<Manifest<super::karpenter::NodePoolManifest>>,
+    /// Karpenter EC2NodeClasses (`karpenter.k8s.aws/v1`): only their names are used.
+    pub node_classes: Vec<Manifest<super::karpenter::NodeClassManifest>>,
     /// Some file or object could not be read: references to missing objects may be caused by
     /// that error, so they are not reported again.
     pub incomplete: bool,
@@ -299,6 +303,10 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             push_typed(&mut set.ingresses, &mut set.incomplete, source, diags)
         }
         ("keda.sh/v1alpha1", "ScaledObject") => super::keda::add_scaled_object(set, source, diags),
+        ("karpenter.sh/v1", "NodePool") => super::karpenter::add_node_pool(set, source, diags),
+        ("karpenter.k8s.aws/v1", "EC2NodeClass") => {
+            super::karpenter::add_node_class(set, source, diags)
+        }
         (
             _,
             "Deployment"
@@ -318,7 +326,9 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             | "PriorityClass"
             | "Namespace"
             | "Ingress"
-            | "ScaledObject",
+            | "ScaledObject"
+            | "NodePool"
+            | "EC2NodeClass",
         ) => {
             diags.push(source.error(
                 "apiVersion",
@@ -341,6 +351,8 @@ fn served_version(kind: &str) -> &'static str {
         "PriorityClass" => "scheduling.k8s.io/v1",
         "Ingress" => "networking.k8s.io/v1",
         "ScaledObject" => "keda.sh/v1alpha1",
+        "NodePool" => "karpenter.sh/v1",
+        "EC2NodeClass" => "karpenter.k8s.aws/v1",
         _ => "v1",
     }
 }
@@ -1201,6 +1213,11 @@ fn drain_traits(spec: &PodSpec, annotations: Option<&BTreeMap<String, String>>) 
         mirror: annotation("kubernetes.io/config.mirror").is_some(),
         daemon_set_annotation: annotation("cluster-autoscaler.kubernetes.io/daemonset-pod")
             == Some("true"),
+        do_not_disrupt: match annotation(crate::spec::karpenter::DO_NOT_DISRUPT) {
+            Some("true") => Some(DoNotDisrupt::Always),
+            Some(v) => super::karpenter::go_duration(v, &['h', 'm', 's']).map(DoNotDisrupt::For),
+            None => None,
+        },
     }
 }
 

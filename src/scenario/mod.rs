@@ -13,6 +13,7 @@ pub(crate) mod de;
 pub mod diag;
 pub(crate) mod ingress;
 pub(crate) mod job;
+pub(crate) mod karpenter;
 pub(crate) mod keda;
 pub(crate) mod limit_range;
 pub mod llm_trace;

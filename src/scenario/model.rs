@@ -78,6 +78,8 @@ pub struct Scenario {
     pub network: Option<crate::spec::network::Network>,
     /// The Cluster Autoscaler's flags; `None` when it is not running.
     pub cluster_autoscaler: Option<AutoscalerSettings>,
+    /// Karpenter and its NodePools; `None` when the manifests have no NodePool.
+    pub karpenter: Option<crate::spec::karpenter::KarpenterSettings>,
     /// kube-scheduler profiles (from `spec.schedulerConfig`; empty: the default profile).
     pub scheduler_profiles: Vec<crate::spec::scheduler::SchedulerProfile>,
     /// Warnings and notes found while loading (errors stop loading).

@@ -53,6 +53,9 @@ pub struct RawSpec {
     /// The Cluster Autoscaler: present (and not `enabled: false`) means it runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_autoscaler: Option<RawClusterAutoscaler>,
+    /// Karpenter's controller settings (its NodePools are manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub karpenter: Option<RawKarpenter>,
     pub metrics_server: Option<RawMetricsServer>,
     /// A KubeSchedulerConfiguration file (relative to the scenario): profiles, score plugins
     /// and weights, NodeResourcesFit scoring strategy, percentageOfNodesToScore.
@@ -181,6 +184,31 @@ pub struct RawCluster {
     /// More pools from a trace's node list, one per node shape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes_from: Option<RawNodesFrom>,
+}
+
+/// Karpenter's controller settings, under its environment variables' names in camel case.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawKarpenter {
+    /// `BATCH_IDLE_DURATION` (1s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_idle_duration: Option<Duration>,
+    /// `BATCH_MAX_DURATION` (10s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_max_duration: Option<Duration>,
+    /// Launch to Ready of a node (default 45s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_time: Option<RawDistribution>,
+    /// The `SpotToSpotConsolidation` feature gate (false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot_to_spot_consolidation: Option<bool>,
+    /// Mean time between spot interruptions of a spot node (none by default).
+    #[serde(
+        default,
+        rename = "spotInterruptionMTBI",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub spot_interruption_mtbi: Option<Duration>,
 }
 
 /// Node pools read from a trace's node list.

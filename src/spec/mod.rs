@@ -10,6 +10,7 @@ pub mod config;
 pub mod hpa;
 pub mod ids;
 pub mod instances;
+pub mod karpenter;
 pub mod llm;
 pub mod mesh;
 pub mod metrics;

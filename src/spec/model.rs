@@ -53,6 +53,9 @@ pub struct NodePoolSpec {
     pub image_pull_bandwidth: Option<i64>,
     /// How the pool's kubelets enforce CPU limits.
     pub kubelet: KubeletCpu,
+    /// The Karpenter offering this pool stands for (`None`: a node group of the scenario,
+    /// which only the Cluster Autoscaler resizes).
+    pub karpenter: Option<crate::spec::karpenter::Offering>,
 }
 
 /// The kubelet's CPU limit settings (`cpuCFSQuota`, `cpuCFSQuotaPeriod`).
@@ -469,6 +472,18 @@ pub struct DrainTraits {
     pub mirror: bool,
     /// `cluster-autoscaler.kubernetes.io/daemonset-pod: "true"`: treated as a DaemonSet's pod.
     pub daemon_set_annotation: bool,
+    /// `karpenter.sh/do-not-disrupt`: `"true"`, or a duration the pod must have run before
+    /// Karpenter may disrupt its node (other values are ignored, as Karpenter ignores them).
+    pub do_not_disrupt: Option<DoNotDisrupt>,
+}
+
+/// How long `karpenter.sh/do-not-disrupt` holds a pod's node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DoNotDisrupt {
+    /// `"true"`: as long as the pod runs.
+    Always,
+    /// A duration (`"30m"`): until the pod has run that long.
+    For(crate::sim::SimDuration),
 }
 
 /// What every pod of a Deployment asks for and tolerates.

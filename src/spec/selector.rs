@@ -287,6 +287,38 @@ impl NodeRequirement {
     }
 }
 
+/// Why `key` is not a qualified name (an optional DNS-subdomain prefix and `/`, then a name of
+/// at most 63 characters, alphanumeric at both ends with `-`, `_` or `.` between), as the API
+/// server says it of label and taint keys; `None` when it is one.
+pub fn qualified_name_error(key: &str) -> Option<String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+    });
+    (!(name_ok && prefix_ok)).then(|| {
+        format!("Invalid value: {key:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character, with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')")
+    })
+}
+
 /// Why `value` is not a valid label value (at most 63 characters, empty or alphanumeric at
 /// both ends with `-`, `_` or `.` between), in the API server's words; `None` when it is.
 pub fn label_value_error(value: &str) -> Option<String> {

@@ -15,6 +15,7 @@ mod hostile;
 mod hpa;
 mod inputs;
 mod jobs;
+mod karpenter;
 mod keda;
 mod layers;
 mod llm;

@@ -259,6 +259,12 @@ impl ClusterAutoscaler {
             .iter()
             .copied()
             .filter(|&n| {
+                cluster.pools[cluster.node(n).pool.index()]
+                    .spec
+                    .karpenter
+                    .is_none()
+            })
+            .filter(|&n| {
                 cluster.node(n).is_to_be_deleted()
                     && cluster.pods_on(n).any(|p| p.deletion.is_none())
             })
@@ -294,6 +300,7 @@ impl ClusterAutoscaler {
             .nodes
             .iter()
             .filter(|n| n.state == NodeState::Provisioning)
+            .filter(|n| cluster.pools[n.pool.index()].spec.karpenter.is_none())
         {
             if now.saturating_since(node.created) < self.settings.max_node_provision_time {
                 continue;
@@ -568,6 +575,9 @@ impl ClusterAutoscaler {
         let bins = bins.without_bins();
         let mut estimates = Vec::new();
         for i in 0..trial.pools.len() {
+            if trial.pools[i].spec.karpenter.is_some() {
+                continue; // Karpenter's, not a node group
+            }
             let Ok(room) = self.group_room(&trial, i, now) else {
                 continue;
             };

@@ -212,6 +212,9 @@ pub fn eligibility(
     let node = cluster.node(id);
     let pool = &cluster.pools[node.pool.index()];
     let refuse = |reason| Err((NodeStatus::because(reason), None));
+    if pool.spec.karpenter.is_some() {
+        return refuse(NotAutoscaled);
+    }
     if pool.size <= pool.spec.min_count as usize {
         return refuse(NodeGroupMinSizeReached);
     }
@@ -574,6 +577,7 @@ mod tests {
                 spot_interruption_mtbi: None,
                 image_pull_bandwidth: None,
                 kubelet: KubeletCpu::default(),
+                karpenter: None,
             },
             nodes: Vec::new(),
             size,

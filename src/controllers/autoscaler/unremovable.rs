@@ -18,6 +18,8 @@ use crate::cluster::{NodeId, PodId};
 /// Why a node is not removed (upstream's names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum UnremovableReason {
+    /// The node belongs to no node group (Karpenter launched it).
+    NotAutoscaled,
     /// `cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"` on the node.
     ScaleDownDisabledAnnotation,
     /// The node is not Ready and `--scale-down-unready-enabled=false`.

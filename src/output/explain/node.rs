@@ -218,6 +218,7 @@ fn reason_text(
                 .into()
         }
         CurrentlyBeingDeleted => "it is being deleted".into(),
+        NotAutoscaled => "it belongs to no node group (Karpenter launched it)".into(),
         ScaleDownDisabledAnnotation => {
             "it is annotated cluster-autoscaler.kubernetes.io/scale-down-disabled: \"true\"".into()
         }

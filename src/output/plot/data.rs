@@ -100,7 +100,9 @@ impl RunData {
             .ok_or_else(|| bad("no duration_seconds"))?;
         self.services = array(&report, "services").iter().map(service).collect();
         self.deployments = names(&report, "deployments");
-        self.pools = names(&report, "node_pools");
+        if self.pools.is_empty() {
+            self.pools = names(&report, "node_pools");
+        }
         for hpa in array(&report, "hpas") {
             if let Some(percent) = hpa["cpu_target_percent"].as_i64() {
                 let target = str_field(hpa, "target").to_string();
@@ -138,6 +140,14 @@ impl RunData {
                     .map_err(|_| format!("{shown}:{}: {:?} is not a number", line + 2, field))?;
                 columns[i].push(value);
             }
+        }
+        // Node columns as the run wrote them (Karpenter's NodePools share one each).
+        let pools: Vec<String> = (headers.iter())
+            .filter_map(|h| h.strip_prefix("pool.")?.strip_suffix(".nodes"))
+            .map(str::to_string)
+            .collect();
+        if !pools.is_empty() {
+            self.pools = pools;
         }
         let mut columns = headers.into_iter().zip(columns);
         let Some((first, t)) = columns.next().filter(|(name, _)| name == "t_seconds") else {

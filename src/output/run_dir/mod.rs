@@ -31,6 +31,7 @@ pub const RUN_FILES: &[&str] = &[
     "timeseries.csv",
     "hpa_decisions.jsonl",
     "autoscaler.jsonl",
+    "karpenter.jsonl",
     "pod_events.jsonl",
     "cluster_events.jsonl",
     "history.jsonl",
