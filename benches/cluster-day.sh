@@ -5,6 +5,7 @@
 #
 # Usage: benches/cluster-day.sh [NODES...]          default: 100 1000 5000
 #   HOURS=24          simulated hours (default 24)
+#   KARPENTER=1       the Karpenter variant (a NodePool instead of node groups and the autoscaler)
 #   BASE_BIN=path     also run this kubesim binary (e.g. a build of the previous commit) and
 #                     print the speed ratio and whether the outputs are byte-identical
 # Needs python3 and /usr/bin/time.
@@ -32,8 +33,10 @@ field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.ar
 
 printf '%-6s %-5s %-10s %-9s %-11s %-11s %-12s %s\n' nodes hours wall_s peak_MB requests events "x realtime" "vs BASE_BIN"
 for n in "${sizes[@]}"; do
-  dir="$work/$n-nodes-${hours}h"
-  python3 benches/cluster_day.py "$dir" --nodes "$n" --hours "$hours"
+  variant=()
+  [ -n "${KARPENTER:-}" ] && variant=(--karpenter)
+  dir="$work/$n-nodes-${hours}h${KARPENTER:+-karpenter}"
+  python3 benches/cluster_day.py "$dir" --nodes "$n" --hours "$hours" "${variant[@]}"
   read -r wall kb < <(run "$new" "$dir/scenario.yaml" "$dir/out")
   versus="-"
   if [ -n "${BASE_BIN:-}" ]; then

@@ -15,6 +15,11 @@ For --nodes N (default 1 000) it writes OUT_DIR/scenario.yaml, manifests.yaml an
   Service, so that the whole cluster peaks at about N requests/s and 10 N pods — about 54 M
   requests for the 1 000-node day.
 
+With --karpenter the node groups and the Cluster Autoscaler give way to one Karpenter NodePool
+(instance categories c, m and r, spot and on-demand, the same three zones, consolidation
+WhenEmptyOrUnderutilized with Karpenter's defaults, the same provisioning time and spot
+interruptions): the cluster starts with the nodes Karpenter launches for the first pods.
+
 Only the standard library is used; the output is a function of the arguments alone.
 """
 
@@ -92,10 +97,37 @@ spec:
     return text
 
 
-def scenario(nodes: int, hours: int, seed: int) -> str:
+KARPENTER_MANIFESTS = """---
+apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: default}
+spec: {role: KarpenterNodeRole}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}
+      requirements:
+        - {key: karpenter.k8s.aws/instance-category, operator: In, values: [c, m, r]}
+        - {key: karpenter.sh/capacity-type, operator: In, values: [spot, on-demand]}
+        - {key: topology.kubernetes.io/zone, operator: In, values: [%s]}
+""" % ", ".join(ZONES)
+
+
+def karpenter_cluster() -> str:
+    """The `cluster` and `karpenter` blocks of the --karpenter variant."""
+    return """  cluster: {}
+  karpenter:
+    provisioningTime: {logNormal: {mean: 90s, cv: 0.3}}
+    spotInterruptionMTBI: 48h
+"""
+
+
+def scenario(nodes: int, hours: int, seed: int, karpenter: bool = False) -> str:
     services = max(1, nodes // 10)
-    on_demand = nodes - nodes // 3
-    spot = nodes // 3
     # Each Service peaks at 10 req/s x its weight (0.5 .. 1.5, mean 1): the cluster at about
     # `nodes` req/s. 1.5 s of CPU per request on a 250m pod held at 60 %: 0.1 req/s per pod,
     # so about 10 pods per Service per req/s, 10 x `nodes` pods at the peak.
@@ -118,12 +150,23 @@ apiVersion: kubesim.io/v1alpha1
 kind: Scenario
 metadata:
   name: cluster-day-{nodes}
-  description: {nodes} nodes, {services} Deployments with HPAs, autoscaler, failures, {hours} h
+  description: {nodes} nodes, {services} Deployments with HPAs, {"Karpenter" if karpenter else "autoscaler"}, failures, {hours} h
 spec:
   duration: {hours}h
   seed: {seed}
   manifests: [manifests.yaml]
-  cluster:
+{karpenter_cluster() if karpenter else node_groups(nodes)}  workloads:
+{chr(10).join(workloads)}
+  traffic:
+{chr(10).join(traffic)}
+"""
+
+
+def node_groups(nodes: int) -> str:
+    """The node groups and the Cluster Autoscaler."""
+    on_demand = nodes - nodes // 3
+    spot = nodes // 3
+    return f"""  cluster:
     nodePools:
       - name: on-demand
         instanceType: m5.xlarge
@@ -149,10 +192,6 @@ spec:
         provisioningTime: {{logNormal: {{mean: 90s, cv: 0.3}}}}
   clusterAutoscaler:
     expander: price
-  workloads:
-{chr(10).join(workloads)}
-  traffic:
-{chr(10).join(traffic)}
 """
 
 
@@ -162,11 +201,17 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--hours", type=int, default=24)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--karpenter", action="store_true", help="a Karpenter NodePool instead of node groups")
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     services = max(1, args.nodes // 10)
-    (args.out_dir / "scenario.yaml").write_text(scenario(args.nodes, args.hours, args.seed))
-    (args.out_dir / "manifests.yaml").write_text("".join(deployment(i) for i in range(services)))
+    (args.out_dir / "scenario.yaml").write_text(
+        scenario(args.nodes, args.hours, args.seed, args.karpenter)
+    )
+    manifests = "".join(deployment(i) for i in range(services))
+    if args.karpenter:
+        manifests += KARPENTER_MANIFESTS
+    (args.out_dir / "manifests.yaml").write_text(manifests)
     (args.out_dir / "diurnal.csv").write_text(diurnal_csv(args.hours))
 
 

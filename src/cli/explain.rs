@@ -7,7 +7,7 @@ use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use kubesim::output::explain::hpa::{Selection, select, sentence};
-use kubesim::output::explain::{node, pod};
+use kubesim::output::explain::{karpenter, node, pod};
 use kubesim::scenario::Scenario;
 use kubesim::scenario::diag::did_you_mean_hint;
 use kubesim::scenario::units::parse_duration;
@@ -117,35 +117,35 @@ fn explain_pod(scenario: &Scenario, name: &str, limit: usize) -> anyhow::Result<
     }
 }
 
-/// The Cluster Autoscaler's view of one node.
+/// The Cluster Autoscaler's view of one node, or Karpenter's for a node it launched.
 fn explain_node(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
-    let Some(settings) = &scenario.cluster_autoscaler else {
+    if scenario.cluster_autoscaler.is_none() && scenario.karpenter.is_none() {
         bail!(
-            "this scenario runs no Cluster Autoscaler (spec.clusterAutoscaler): no node is ever judged for removal"
+            "this scenario runs neither the Cluster Autoscaler (spec.clusterAutoscaler) nor Karpenter (NodePools): no node is ever judged for removal"
         );
-    };
-    let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
-    let events = timed
-        .output
-        .autoscaler_events
-        .as_deref()
-        .unwrap_or_default();
-    match node::timeline(events, name, settings) {
-        Some(text) => {
-            super::out(text.trim_end());
-            Ok(Status::Success)
-        }
-        None => {
-            let names = node::node_names(events);
-            let hint = did_you_mean_hint(name, names.iter().copied());
-            let listed = if names.is_empty() {
-                "it judged no node".to_string()
-            } else {
-                format!("it judged: {}", names.join(", "))
-            };
-            bail!("the Cluster Autoscaler logged nothing about a node {name:?}{hint}; {listed}")
-        }
     }
+    let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
+    let output = &timed.output;
+    let ca_events = output.autoscaler_events.as_deref().unwrap_or_default();
+    let k_events = output.karpenter_events.as_deref().unwrap_or_default();
+    let text = (scenario.cluster_autoscaler.as_ref())
+        .and_then(|settings| node::timeline(ca_events, name, settings))
+        .or_else(|| karpenter::timeline(k_events, name));
+    if let Some(text) = text {
+        super::out(text.trim_end());
+        return Ok(Status::Success);
+    }
+    let mut names = node::node_names(ca_events);
+    names.extend(karpenter::node_names(k_events));
+    let hint = did_you_mean_hint(name, names.iter().copied());
+    let listed = if names.is_empty() {
+        "no node was judged or launched".to_string()
+    } else {
+        format!("it knows: {}", names.join(", "))
+    };
+    bail!(
+        "neither the Cluster Autoscaler nor Karpenter logged anything about a node {name:?}{hint}; {listed}"
+    )
 }
 
 /// `HH:MM[:SS]` or a Go duration, as seconds since the start. Hours are whole (any number of

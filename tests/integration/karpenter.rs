@@ -306,3 +306,66 @@ fn limits_cap_what_is_launched() {
     });
     assert!(said, "{:?}", events(&out));
 }
+
+#[test]
+fn karpenter_saves_on_the_diurnal_day_and_pays_in_disruption() {
+    // scenarios/karpenter-vs-ca: the same services and day on an m5.xlarge node group with the
+    // Cluster Autoscaler, and on a Karpenter NodePool with consolidation. The README's table:
+    // Karpenter's bill is lower (small c5 nodes, given back a minute after they empty), its
+    // churn higher (over a hundred disruptions, more pods created, more failed requests).
+    let dir = crate::support::root().join("scenarios/karpenter-vs-ca");
+    let k = run(&load(&dir.join("scenario.yaml"), None, &[]));
+    let ca = run(&load(&dir.join("cluster-autoscaler.yaml"), None, &[]));
+    let cost = |o: &RunOutput| o.report.totals.cost_usd;
+    let failed = |o: &RunOutput| o.report.services.iter().map(|s| s.failed).sum::<u64>();
+    let pods = |o: &RunOutput| {
+        o.report
+            .deployments
+            .iter()
+            .map(|d| d.pods_created)
+            .sum::<u64>()
+    };
+    assert!(cost(&k) < 0.8 * cost(&ca), "{} vs {}", cost(&k), cost(&ca));
+    assert!(failed(&k) > failed(&ca));
+    assert!(pods(&k) > pods(&ca));
+    assert!(disruptions(&k).len() > 50);
+    assert!(ca.karpenter_events.is_none() && k.autoscaler_events.is_none());
+}
+
+#[test]
+fn explain_node_tells_a_karpenter_nodes_story() {
+    // The replacement run: default-0 (an m5.2xlarge for the six pods at 1 s) is replaced by
+    // default-1 (an m5.xlarge) after the scale to 2.
+    let setup = Setup {
+        name: "karpenter-explain",
+        spec_extra: &scale_to(2, "10m"),
+        ..Setup::default()
+    };
+    let out = setup.run();
+    // Setup::run wrote it there (scratch() would empty the folder again).
+    let path = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(setup.name)
+        .join("scenario.yaml");
+    let path = path.to_str().unwrap();
+    let told = crate::support::kubesim(&["explain", path, "--node", "default-0"]);
+    assert!(told.status.success(), "{}", crate::support::stderr(&told));
+    let text = String::from_utf8(told.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "node default-0 (NodePool default), as Karpenter saw it:"
+    );
+    assert_eq!(
+        lines[1],
+        "  00:00:01  launched for 6 pending pod(s): one m5.2xlarge (on-demand, us-east-1a, 0.384 USD/h), the cheapest of the 2 instance type(s) that could take them"
+    );
+    let d = disruptions(&out);
+    let at = kubesim::sim::SimTime::from_micros((d[0].0 * 1e6) as u64);
+    let last = format!(
+        "  {at}  disrupted (Underutilized): its pods fit on the other nodes and one m5.xlarge at 0.192 USD/h, less than the 0.384 USD/h of the 1 node(s) it replaces; drained and deleted"
+    );
+    assert_eq!(lines.last().copied(), Some(last.as_str()), "{text}");
+    let unknown = crate::support::kubesim(&["explain", path, "--node", "default-9"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(crate::support::stderr(&unknown).contains("it knows: default-0, default-1"));
+}

@@ -477,9 +477,16 @@ impl Karpenter {
             .collect();
         by_cpu_and_memory_descending(cluster, &mut moving);
         let pending = self.provisionable(cluster);
-        let pending = place_on_existing(cluster, &pending, &|n| nodes.contains(&n.id));
+        let not_candidate = |n: &Node| nodes.contains(&n.id);
         let uninitialized = |n: &Node| nodes.contains(&n.id) || n.state == NodeState::Provisioning;
-        let moving = place_on_existing(cluster, &moving, &uninitialized);
+        let mut left = place_on_existing(
+            cluster,
+            &[(&pending, &not_candidate), (&moving, &uninitialized)],
+        );
+        let (moving, pending) = (
+            left.pop().unwrap_or_default(),
+            left.pop().unwrap_or_default(),
+        );
         let cluster: &Cluster = cluster;
         let mut packer = Packer::new(self, cluster);
         for &id in &moving {

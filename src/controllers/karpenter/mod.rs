@@ -139,6 +139,8 @@ pub struct Karpenter {
     disruption: disruption::State,
     /// The last `Unprovisionable` count, so a standing situation is logged once.
     last_unprovisionable: usize,
+    /// The offerings' template nodes.
+    templates: provisioner::Templates,
     /// What it did, in order (the engine takes them after the run).
     pub events: Vec<KarpenterEvent>,
 }
@@ -159,6 +161,7 @@ impl Karpenter {
             pod_events: BTreeMap::new(),
             disruption: disruption::State::default(),
             last_unprovisionable: 0,
+            templates: provisioner::Templates::default(),
             events: Vec::new(),
         }
     }

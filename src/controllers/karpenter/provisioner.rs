@@ -2,7 +2,9 @@
 //! (`pkg/controllers/provisioning/scheduling/scheduler.go`; the AWS provider's
 //! `instance.go` and `filter.go` for the choice at launch).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::{Karpenter, KarpenterEvent, secs};
 use crate::cluster::trial::Trial;
@@ -11,6 +13,7 @@ use crate::controllers::Intent;
 use crate::controllers::autoscaler::estimator::{self, Bins, PendingPod};
 use crate::controllers::daemonset;
 use crate::controllers::scheduler::filter;
+use crate::scenario::PodTemplate;
 use crate::sim::SimTime;
 use crate::spec::karpenter::Capacity;
 use crate::spec::model::CapacityType;
@@ -78,13 +81,54 @@ impl Claim {
     }
 }
 
+/// Each offering's empty template node with its DaemonSet pods reserved, built on first use and
+/// kept while the DaemonSets' pod templates stay the same.
+#[derive(Default)]
+pub struct Templates {
+    cache: RefCell<TemplateCache>,
+}
+
+/// The DaemonSets' pod templates the cached nodes were built with, and the nodes.
+#[derive(Default)]
+struct TemplateCache {
+    daemons: Vec<Arc<PodTemplate>>,
+    nodes: BTreeMap<PoolId, Arc<Node>>,
+}
+
+/// Which nodes a group of pods may be placed on (`true`: skip the node).
+pub type Skip<'a> = &'a dyn Fn(&Node) -> bool;
+
+impl Templates {
+    /// The template node of offering `pool`.
+    fn get(&self, cluster: &Cluster, pool: PoolId) -> Arc<Node> {
+        let mut cache = self.cache.borrow_mut();
+        let daemons: Vec<Arc<PodTemplate>> = (cluster.deployments.iter())
+            .filter(|d| d.is_daemon_set())
+            .map(|d| Arc::clone(cluster.current_template(d.id)))
+            .collect();
+        let same = cache.daemons.len() == daemons.len()
+            && cache
+                .daemons
+                .iter()
+                .zip(&daemons)
+                .all(|(a, b)| Arc::ptr_eq(a, b));
+        if !same {
+            *cache = TemplateCache {
+                daemons,
+                nodes: BTreeMap::new(),
+            };
+        }
+        let node = (cache.nodes.entry(pool))
+            .or_insert_with(|| Arc::new(daemonset::template_node(cluster, pool)));
+        Arc::clone(node)
+    }
+}
+
 /// Packs pods into new NodeClaims, NodePool by NodePool.
 pub struct Packer<'k> {
     karpenter: &'k Karpenter,
     /// NodePools in the order they are tried: weight descending, then name descending.
     order: Vec<usize>,
-    /// Each offering's empty template node with its DaemonSet pods reserved (built on first use).
-    templates: BTreeMap<PoolId, Node>,
     /// Each NodePool's capacity in use: its nodes, and the claims planned (each counted at its
     /// largest option, as upstream's `subtractMax`).
     used: Vec<Capacity>,
@@ -113,7 +157,6 @@ impl<'k> Packer<'k> {
         Packer {
             karpenter,
             order,
-            templates: BTreeMap::new(),
             used,
             claims: Vec::new(),
         }
@@ -159,11 +202,10 @@ impl<'k> Packer<'k> {
                 continue;
             }
             within_limits += 1;
-            let template =
-                (self.templates.entry(p)).or_insert_with(|| daemonset::template_node(cluster, p));
-            match filter::run_filters(template, &pod.template) {
+            let template = self.karpenter.templates.get(cluster, p);
+            match filter::run_filters(&template, &pod.template) {
                 Ok(()) => {
-                    let mut node = template.clone();
+                    let mut node = Node::clone(&template);
                     node.reserve(&pod.template);
                     options.push(node);
                 }
@@ -223,26 +265,28 @@ pub fn by_cpu_and_memory_descending(cluster: &Cluster, pods: &mut [PodId]) {
     });
 }
 
-/// Pods placed on the cluster's nodes (Ready and launching, not being deleted) where they
-/// fit, first fit; returns the others. The cluster is as it was afterwards.
-pub fn place_on_existing(
-    cluster: &mut Cluster,
-    pods: &[PodId],
-    skip: &dyn Fn(&Node) -> bool,
-) -> Vec<PodId> {
-    let pending: Vec<PendingPod> = pods.iter().map(|&p| PendingPod::of(cluster, p)).collect();
+/// Groups of pods placed, in turn, on the cluster's nodes (Ready and launching, not being
+/// deleted) where they fit, first fit — each group on the nodes its `skip` keeps, seeing the
+/// room the groups before it took; returns each group's pods that found none. The cluster is
+/// as it was afterwards.
+pub fn place_on_existing(cluster: &mut Cluster, groups: &[(&[PodId], Skip)]) -> Vec<Vec<PodId>> {
     let mut trial = Trial::new(cluster);
-    let mut bins = Bins::node_local();
-    let nodes: Vec<_> = (trial.nodes.iter())
-        .filter(|n| matches!(n.state, NodeState::Ready | NodeState::Provisioning))
-        .filter(|n| !n.is_to_be_deleted() && !skip(n))
-        .map(|n| n.id)
-        .collect();
-    for node in nodes {
-        bins.add_existing(&mut trial, node);
+    let mut left = Vec::new();
+    for (pods, skip) in groups {
+        let pending: Vec<PendingPod> = pods.iter().map(|&p| PendingPod::of(&trial, p)).collect();
+        let mut bins = Bins::node_local();
+        let nodes: Vec<_> = (trial.nodes.iter())
+            .filter(|n| matches!(n.state, NodeState::Ready | NodeState::Provisioning))
+            .filter(|n| !n.is_to_be_deleted() && !skip(n))
+            .map(|n| n.id)
+            .collect();
+        for node in nodes {
+            bins.add_existing(&mut trial, node);
+        }
+        let rest = estimator::place_on(&mut trial, &mut bins, &pending);
+        left.push(rest.into_iter().map(|p| p.id).collect());
     }
-    let left = estimator::place_on(&mut trial, &mut bins, &pending);
-    left.into_iter().map(|p| p.id).collect()
+    left
 }
 
 impl Karpenter {
@@ -270,7 +314,8 @@ impl Karpenter {
         if pods.is_empty() {
             return Vec::new();
         }
-        let rest = place_on_existing(cluster, &pods, &|_| false);
+        let keep_all: Skip = &|_| false;
+        let rest = place_on_existing(cluster, &[(&pods, keep_all)]).remove(0);
         let cluster: &Cluster = cluster;
         let mut packer = Packer::new(self, cluster);
         let mut failed = Vec::new();

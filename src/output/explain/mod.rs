@@ -1,8 +1,9 @@
 //! `kubesim explain` renderings: [`hpa`] tells why an HPA chose its replicas, [`pod`] why a pod
-//! was Pending, [`node`] why the Cluster Autoscaler kept or removed a node. Pure functions of a
-//! run's decision and event logs.
+//! was Pending, [`node`] why the Cluster Autoscaler kept or removed a node, [`karpenter`] why
+//! Karpenter launched, kept or disrupted one. Pure functions of a run's decision and event logs.
 
 pub mod hpa;
+pub mod karpenter;
 pub mod node;
 pub mod pod;
 

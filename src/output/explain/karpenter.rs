@@ -1,0 +1,104 @@
+//! `kubesim explain --node` for a node Karpenter launched: why it was bought (the pods, the
+//! cheapest of how many instance types), what held it (Karpenter's `Unconsolidatable` and
+//! `DisruptionBlocked` messages) and how it went (empty, under-used and replaced, expired).
+
+use std::fmt::Write;
+
+use super::clock;
+use crate::controllers::karpenter::KarpenterEvent;
+use crate::spec::karpenter::DisruptionReason;
+
+/// The nodes Karpenter launched, in launch order.
+pub fn node_names(events: &[KarpenterEvent]) -> Vec<&str> {
+    (events.iter())
+        .filter_map(|e| match e {
+            KarpenterEvent::Launched { node, .. } => Some(node.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The node's story, one line per event; `None` when Karpenter did not launch it.
+pub fn timeline(events: &[KarpenterEvent], node: &str) -> Option<String> {
+    let pool = events.iter().find_map(|e| match e {
+        KarpenterEvent::Launched {
+            node: n, node_pool, ..
+        } if n == node => Some(node_pool.as_str()),
+        _ => None,
+    })?;
+    let mut out = format!("node {node} (NodePool {pool}), as Karpenter saw it:\n");
+    for e in events {
+        if let Some((t, text)) = sentence(e, node) {
+            let _ = writeln!(out, "  {}  {text}", clock(t));
+        }
+    }
+    Some(out)
+}
+
+fn sentence(e: &KarpenterEvent, node: &str) -> Option<(f64, String)> {
+    Some(match e {
+        KarpenterEvent::Launched {
+            t_seconds,
+            node: n,
+            instance_type,
+            capacity_type,
+            zone,
+            price_per_hour,
+            pods,
+            instance_types,
+            reason,
+            ..
+        } if n == node => {
+            let why = match *reason {
+                "Provisioning" => format!("for {pods} pending pod(s)"),
+                r => format!("to replace under-used node(s) ({r}), for {pods} pod(s)"),
+            };
+            let text = format!(
+                "launched {why}: one {instance_type} ({capacity_type}, {zone}, {price_per_hour} USD/h), the cheapest of the {instance_types} instance type(s) that could take them"
+            );
+            (*t_seconds, text)
+        }
+        KarpenterEvent::Unconsolidatable {
+            t_seconds,
+            node: n,
+            message,
+        } if n == node => (*t_seconds, format!("not consolidated: {message}")),
+        KarpenterEvent::DisruptionBlocked {
+            t_seconds,
+            object,
+            message,
+        } if object == node => (*t_seconds, format!("disruption blocked: {message}")),
+        KarpenterEvent::Disrupted {
+            t_seconds,
+            reason,
+            nodes,
+            replacement,
+            price_per_hour,
+            replacement_price_per_hour,
+        } if nodes.iter().any(|n| n == node) => {
+            let how = match (reason, replacement) {
+                (DisruptionReason::Empty, _) => "it was empty".to_string(),
+                (DisruptionReason::Expired, _) => {
+                    "it reached its NodePool's expireAfter".to_string()
+                }
+                (DisruptionReason::Interrupted, _) => "a spot interruption".to_string(),
+                (_, Some(t)) => format!(
+                    "its pods fit on the other nodes and one {t} at {replacement_price_per_hour} USD/h, less than the {price_per_hour} USD/h of the {} node(s) it replaces",
+                    nodes.len()
+                ),
+                (_, None) => format!(
+                    "its pods fit on the other nodes ({} node(s), {price_per_hour} USD/h, deleted together)",
+                    nodes.len()
+                ),
+            };
+            (
+                *t_seconds,
+                format!(
+                    "disrupted ({}): {how}; drained and deleted",
+                    reason.as_str()
+                ),
+            )
+        }
+        _ => return None,
+    })
+}
