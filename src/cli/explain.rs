@@ -26,7 +26,8 @@ pub struct Args {
     pub pod: Option<String>,
     /// Why does a node stay (or why did it go)? The Cluster Autoscaler's view of node NAME:
     /// when it was unneeded, each reason it was not removed (with the pod that blocked it),
-    /// and its removal.
+    /// and its removal. For a node Karpenter launched: why it was bought (for which pods, the
+    /// cheapest of how many instance types), what held it, and how it was disrupted.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod"])]
     pub node: Option<String>,
     /// With --pod and no NAME: how many pods to list.

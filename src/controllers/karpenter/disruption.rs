@@ -103,6 +103,9 @@ impl Karpenter {
     pub fn disrupt(&mut self, cluster: &mut Cluster, now: SimTime) -> Vec<Intent> {
         let mut intents = Vec::new();
         self.continue_terminations(cluster, now, &mut intents);
+        // Drains going on do not hold back new decisions; what this pass starts does (the
+        // next pass sees the cluster after it).
+        let ongoing = intents.len();
         self.finish_replacements(cluster, now, &mut intents);
         self.expire(cluster, now, &mut intents);
         if self
@@ -114,7 +117,7 @@ impl Karpenter {
             let command = self.disruption.pending.take().expect("checked");
             self.carry_out(cluster, command, now, &mut intents);
         }
-        if self.disruption.pending.is_none() && intents.is_empty() {
+        if self.disruption.pending.is_none() && intents.len() == ongoing {
             self.disruption.pending = self.compute(cluster, now);
         }
         intents
@@ -159,7 +162,9 @@ impl Karpenter {
                         now,
                     );
                     for &c in &r.candidates {
-                        self.terminate(cluster, c, now, out);
+                        if cluster.node(c).state == NodeState::Ready {
+                            self.terminate(cluster, c, now, out);
+                        }
                     }
                 }
                 NodeState::Removed => {
