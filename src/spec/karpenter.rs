@@ -154,7 +154,8 @@ pub enum DisruptionReason {
     Drifted,
     /// It reached `expireAfter` (forceful: no budget applies).
     Expired,
-    /// A spot interruption notice (forceful).
+    /// A spot interruption notice (forceful). Not logged yet: a spot node is drained by the
+    /// engine's spot notice (`spotInterruptionMTBI`), and Karpenter provisions for its pods.
     Interrupted,
 }
 
