@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::diag::{Diagnostic, did_you_mean_hint};
 use super::manifest::Source;
-use super::model::{AutoscalerSettings, Expander};
+use super::model::{AutoscalerSettings, Balancing, Expander};
 use super::pattern::Pattern;
 use super::raw::RawClusterAutoscaler;
 use super::units::Duration;
@@ -83,7 +83,9 @@ pub fn settings(
         d.memory_total_gib,
         &mut error,
     );
+    let balancing = balancing(raw, &mut error);
     Some(AutoscalerSettings {
+        balancing,
         scan_interval,
         cores_total,
         memory_total_gib,
@@ -169,6 +171,38 @@ pub fn settings(
             .enforce_node_group_min_size
             .unwrap_or(d.enforce_node_group_min_size),
     })
+}
+
+/// `--balance-similar-node-groups` and its similarity flags; a ratio must be a fraction.
+fn balancing(raw: &RawClusterAutoscaler, error: &mut impl FnMut(&str, String)) -> Balancing {
+    let d = Balancing::default();
+    let mut ratio = |field: &str, v: Option<f64>, default: f64| match v {
+        Some(v) if !(0.0..=1.0).contains(&v) => {
+            error(field, format!("{v} is not a ratio between 0 and 1"));
+            default
+        }
+        v => v.unwrap_or(default),
+    };
+    Balancing {
+        enabled: raw.balance_similar_node_groups.unwrap_or(d.enabled),
+        memory_difference_ratio: ratio(
+            "memory-difference-ratio",
+            raw.memory_difference_ratio,
+            d.memory_difference_ratio,
+        ),
+        max_allocatable_difference_ratio: ratio(
+            "max-allocatable-difference-ratio",
+            raw.max_allocatable_difference_ratio,
+            d.max_allocatable_difference_ratio,
+        ),
+        max_free_difference_ratio: ratio(
+            "max-free-difference-ratio",
+            raw.max_free_difference_ratio,
+            d.max_free_difference_ratio,
+        ),
+        ignore_labels: raw.balancing_ignore_label.clone(),
+        labels: raw.balancing_label.clone(),
+    }
 }
 
 /// A `<min>:<max>` flag value (`--cores-total=0:320000`).
@@ -295,6 +329,12 @@ pub fn resolved(s: &AutoscalerSettings) -> RawClusterAutoscaler {
         ignore_daemonsets_utilization: Some(s.ignore_daemonsets_utilization),
         ignore_mirror_pods_utilization: Some(s.ignore_mirror_pods_utilization),
         enforce_node_group_min_size: Some(s.enforce_node_group_min_size),
+        balance_similar_node_groups: Some(s.balancing.enabled),
+        memory_difference_ratio: Some(s.balancing.memory_difference_ratio),
+        max_allocatable_difference_ratio: Some(s.balancing.max_allocatable_difference_ratio),
+        max_free_difference_ratio: Some(s.balancing.max_free_difference_ratio),
+        balancing_ignore_label: s.balancing.ignore_labels.clone(),
+        balancing_label: s.balancing.labels.clone(),
         priorities: s
             .priorities
             .iter()

@@ -447,6 +447,28 @@ pub struct RawClusterAutoscaler {
     pub ignore_mirror_pods_utilization: Option<bool>,
     #[serde(rename = "enforce-node-group-min-size")]
     pub enforce_node_group_min_size: Option<bool>,
+    #[serde(rename = "balance-similar-node-groups")]
+    pub balance_similar_node_groups: Option<bool>,
+    #[serde(rename = "memory-difference-ratio")]
+    pub memory_difference_ratio: Option<f64>,
+    #[serde(rename = "max-allocatable-difference-ratio")]
+    pub max_allocatable_difference_ratio: Option<f64>,
+    #[serde(rename = "max-free-difference-ratio")]
+    pub max_free_difference_ratio: Option<f64>,
+    /// `--balancing-ignore-label`, once per label.
+    #[serde(
+        default,
+        rename = "balancing-ignore-label",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub balancing_ignore_label: Vec<String>,
+    /// `--balancing-label`, once per label.
+    #[serde(
+        default,
+        rename = "balancing-label",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub balancing_label: Vec<String>,
     /// The priority expander's ConfigMap data: priority (an integer) → node-pool name patterns.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub priorities: BTreeMap<String, Vec<String>>,

@@ -1526,6 +1526,41 @@ pub struct AutoscalerSettings {
     pub ignore_mirror_pods_utilization: bool,
     /// `--enforce-node-group-min-size`: node groups below their minimum are grown to it.
     pub enforce_node_group_min_size: bool,
+    /// `--balance-similar-node-groups` and the rules that say which groups are similar.
+    pub balancing: Balancing,
+}
+
+/// `--balance-similar-node-groups`: a scale-up is spread over node groups whose template nodes
+/// are alike (resources within the ratios, the same labels but for the ignored ones).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Balancing {
+    /// `--balance-similar-node-groups` (default false).
+    pub enabled: bool,
+    /// `--memory-difference-ratio`: memory capacities may differ by this share of the larger.
+    pub memory_difference_ratio: f64,
+    /// `--max-allocatable-difference-ratio`: the same for each allocatable resource.
+    pub max_allocatable_difference_ratio: f64,
+    /// `--max-free-difference-ratio`: the same for each resource left free by the template's
+    /// DaemonSet pods.
+    pub max_free_difference_ratio: f64,
+    /// `--balancing-ignore-label`: more labels that may differ between similar groups.
+    pub ignore_labels: Vec<String>,
+    /// `--balancing-label`: when given, groups are similar exactly when these labels are equal
+    /// (nothing else is compared).
+    pub labels: Vec<String>,
+}
+
+impl Default for Balancing {
+    fn default() -> Self {
+        Balancing {
+            enabled: false,
+            memory_difference_ratio: 0.015,
+            max_allocatable_difference_ratio: 0.05,
+            max_free_difference_ratio: 0.05,
+            ignore_labels: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
 }
 
 impl Default for AutoscalerSettings {
@@ -1567,6 +1602,7 @@ impl Default for AutoscalerSettings {
             ignore_daemonsets_utilization: false,
             ignore_mirror_pods_utilization: false,
             enforce_node_group_min_size: false,
+            balancing: Balancing::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a module per concern.
 
 mod autoscaler;
+mod autoscaler_caps;
 mod bad_input;
 mod bare;
 mod calls;

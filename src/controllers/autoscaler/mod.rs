@@ -24,8 +24,10 @@
 pub mod drainability;
 pub mod estimator;
 pub mod expander;
+pub mod nodegroupset;
 mod removal;
 pub mod scale_down;
+mod scale_up;
 pub mod unremovable;
 pub mod utilization;
 
@@ -33,18 +35,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::cluster::node_row::NodeRow;
-use crate::cluster::trial::Trial;
 use crate::cluster::{Cluster, Node, NodeId, NodeState, PodId, PoolId};
 use crate::controllers::PodEventReason;
-use crate::controllers::daemonset;
-use crate::controllers::scheduler::{ReasonTally, SchedulerProfile, filter, profile};
+use crate::controllers::scheduler::{SchedulerProfile, profile};
 use crate::scenario::AutoscalerSettings;
 use crate::sim::{SimDuration, SimRng, SimTime};
 
 use super::Intent;
-use estimator::{Bins, Estimate, PendingPod};
-use expander::ScaleUpOption;
+use estimator::Estimate;
 
 /// Something the autoscaler decided, for `autoscaler.jsonl` and the report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -63,6 +61,22 @@ pub enum AutoscalerEvent {
         pods: usize,
         /// The other groups that could have helped.
         alternatives: Vec<String>,
+        /// The similar groups the same scale-up was spread over
+        /// (`--balance-similar-node-groups`).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        balanced_with: Vec<String>,
+    },
+    /// `--max-nodes-total` stopped a scale-up (upstream's `MaxNodesTotalReached` warning,
+    /// "Max total nodes in cluster reached: N"): `nodes` Ready nodes at the gate before any
+    /// scale-up (logged when it begins), or nodes existing and coming when it cut one.
+    #[serde(rename_all = "camelCase")]
+    MaxNodesTotalReached {
+        /// When, in seconds from the start.
+        t_seconds: f64,
+        /// The flag's value.
+        max_nodes_total: usize,
+        /// The nodes counted against it.
+        nodes: usize,
     },
     /// Pending pods no node group can help (too big, or every group at max or in backoff).
     #[serde(rename_all = "camelCase")]
@@ -181,6 +195,8 @@ pub struct ClusterAutoscaler {
     backoff: Vec<Backoff>,
     /// The last `NoScaleUp` pod count, so a standing situation is logged once.
     last_no_scale_up: usize,
+    /// Whether the last loop stopped at the `--max-nodes-total` gate (logged once).
+    at_max_nodes_total: bool,
     /// The scheduler's profiles: the estimator filters with them.
     profiles: Vec<SchedulerProfile>,
     /// What it decided, in order (the engine takes them after each loop).
@@ -211,6 +227,7 @@ impl ClusterAutoscaler {
             drains: BTreeMap::new(),
             backoff: vec![Backoff::default(); pools],
             last_no_scale_up: 0,
+            at_max_nodes_total: false,
             events: Vec::new(),
             pod_events: Vec::new(),
         }
@@ -326,312 +343,6 @@ impl ClusterAutoscaler {
         }
     }
 
-    /// Pods the autoscaler acts on: unschedulable for at least `new-pod-scale-up-delay` since
-    /// creation, and not DaemonSet pods (a new node would not help a pod pinned to another).
-    fn pending_pods(&self, cluster: &Cluster, now: SimTime) -> Vec<PendingPod> {
-        cluster
-            .unscheduled
-            .iter()
-            .map(|&id| cluster.pod(id))
-            .filter(|p| {
-                p.unschedulable_since.is_some()
-                    && p.template.daemon_node.is_none()
-                    && p.template.priority >= self.settings.expendable_pods_priority_cutoff
-                    && now.saturating_since(p.created) >= self.settings.new_pod_scale_up_delay
-            })
-            .map(|p| PendingPod::of(cluster, p.id))
-            .collect()
-    }
-
-    fn scale_up(&mut self, cluster: &mut Cluster, now: SimTime, intents: &mut Vec<Intent>) -> bool {
-        let pending = self.pending_pods(cluster, now);
-        if pending.is_empty() {
-            self.last_no_scale_up = 0;
-            return false;
-        }
-        let Some((rest, estimates)) = self.estimate_scale_up(cluster, &pending, now) else {
-            return false;
-        };
-        let cluster: &Cluster = cluster;
-        let options = self.options(cluster, estimates);
-        let chosen = expander::choose(
-            &options,
-            &self.settings.expanders,
-            &self.settings.priorities,
-            &mut self.rng,
-        );
-        let helped: Vec<PodId> = chosen.map_or(Vec::new(), |i| options[i].pods.clone());
-        self.explain_left_out(cluster, &rest, &options, &helped, now);
-        let Some(i) = chosen else {
-            if self.last_no_scale_up != rest.len() {
-                self.events.push(AutoscalerEvent::NoScaleUp {
-                    t_seconds: now.as_secs_f64(),
-                    pods: rest.len(),
-                });
-                self.last_no_scale_up = rest.len();
-            }
-            return false;
-        };
-        let o = &options[i];
-        let size = cluster.pools[o.pool.index()].size;
-        let (cpu_room, memory_room) = self.quota_room(cluster, o.pool.index());
-        let nodes = o.nodes.min(cpu_room).min(memory_room);
-        let message = format!(
-            "pod triggered scale-up: [{{{} {}->{} (max: {})}}]",
-            o.pool_name,
-            size,
-            size + nodes,
-            cluster.pools[o.pool.index()].spec.max_count
-        );
-        self.pod_events.extend(
-            o.pods
-                .iter()
-                .map(|&p| (p, PodEventReason::TriggeredScaleUp, message.clone())),
-        );
-        self.events.push(AutoscalerEvent::ScaleUp {
-            t_seconds: now.as_secs_f64(),
-            pool: o.pool_name.to_string(),
-            nodes,
-            pods: o.pods.len(),
-            alternatives: options
-                .iter()
-                .filter(|x| x.pool != o.pool)
-                .map(|x| x.pool_name.to_string())
-                .collect(),
-        });
-        intents.push(Intent::AddNodes {
-            pool: o.pool,
-            count: nodes as u32,
-        });
-        self.last_scale_up = Some(now);
-        self.last_no_scale_up = 0;
-        true
-    }
-
-    /// `--enforce-node-group-min-size` (`ScaleUpToNodeGroupMinSize`): every node group below
-    /// its minimum and not in backoff grows to it, as far as the cluster's limits allow.
-    fn scale_up_to_min_size(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
-        for (i, pool) in cluster.pools.iter().enumerate() {
-            let short = (pool.spec.min_count as usize).saturating_sub(pool.size);
-            if short == 0 {
-                continue;
-            }
-            let Ok(room) = self.group_room(cluster, i, now) else {
-                continue;
-            };
-            let nodes = short.min(room);
-            self.events.push(AutoscalerEvent::ScaleUp {
-                t_seconds: now.as_secs_f64(),
-                pool: pool.spec.name.clone(),
-                nodes,
-                pods: 0,
-                alternatives: Vec::new(),
-            });
-            intents.push(Intent::AddNodes {
-                pool: PoolId(i as u32),
-                count: nodes as u32,
-            });
-        }
-    }
-
-    /// How many nodes group `i` may add in one scale-up's binpacking (its max size, the
-    /// cluster's `max-nodes-total`, `max-nodes-per-scaleup`), or why it may not grow (the
-    /// phrase of the autoscaler's `NotTriggerScaleUp` event). The `cores-total` /
-    /// `memory-total` quotas only refuse a group that cannot take one node: as upstream, they
-    /// cap the chosen scale-up afterwards ([`Self::quota_room`]), and the pods reported as
-    /// helped are all those the uncapped estimate packed.
-    fn group_room(&self, cluster: &Cluster, i: usize, now: SimTime) -> Result<usize, &'static str> {
-        let pool = &cluster.pools[i];
-        if self.backoff[i].until.is_some_and(|t| now < t) {
-            return Err("in backoff after failed scale-up");
-        }
-        let room = (pool.spec.max_count as usize).saturating_sub(pool.size);
-        if room == 0 {
-            return Err("max node group size reached");
-        }
-        let total: usize = cluster.pools.iter().map(|p| p.size).sum();
-        let total_room = match self.settings.max_nodes_total {
-            0 => usize::MAX,
-            max => max.saturating_sub(total),
-        };
-        if total_room == 0 {
-            return Err("max cluster size reached");
-        }
-        let (cpu_room, memory_room) = self.quota_room(cluster, i);
-        if cpu_room == 0 {
-            return Err("max cluster cpu limit reached");
-        }
-        if memory_room == 0 {
-            return Err("max cluster memory limit reached");
-        }
-        Ok(room
-            .min(total_room)
-            .min(self.settings.max_nodes_per_scaleup))
-    }
-
-    /// How many of group `i`'s nodes the `cores-total` and `memory-total` maxima leave room
-    /// for: (by cores, by memory).
-    fn quota_room(&self, cluster: &Cluster, i: usize) -> (usize, usize) {
-        let (cores, memory) = cluster_totals(cluster);
-        let template = &cluster.pools[i].spec.allocatable;
-        let within = |used: i64, max: i64, per_node: i64| match per_node {
-            0 => usize::MAX,
-            _ => usize::try_from((max - used) / per_node).unwrap_or(0),
-        };
-        (
-            within(
-                cores,
-                self.settings.cores_total.1 * 1000,
-                template.cpu_millis,
-            ),
-            within(
-                memory,
-                self.settings.memory_total_gib.1 << 30,
-                template.memory_bytes,
-            ),
-        )
-    }
-
-    /// `NotTriggerScaleUp` for each pod of `rest` that no option helps, with the reasons every
-    /// node group refused it (`pod didn't trigger scale-up: 1 max node group size reached, 2
-    /// Insufficient nvidia.com/gpu`). Pods some group could take but that were not chosen this
-    /// loop get nothing: they may be helped by the next.
-    fn explain_left_out(
-        &mut self,
-        cluster: &Cluster,
-        rest: &[PendingPod],
-        options: &[ScaleUpOption],
-        helped: &[PodId],
-        now: SimTime,
-    ) {
-        let could_help = |p: PodId| options.iter().any(|o| o.pods.contains(&p));
-        let left_out: Vec<&PendingPod> = rest
-            .iter()
-            .filter(|p| !helped.contains(&p.id) && !could_help(p.id))
-            .collect();
-        if left_out.is_empty() {
-            return;
-        }
-        let groups: Vec<Result<crate::cluster::Node, &'static str>> = (0..cluster.pools.len())
-            .map(|i| {
-                self.group_room(cluster, i, now)
-                    .map(|_| daemonset::template_node(cluster, PoolId(i as u32)))
-            })
-            .collect();
-        for pod in left_out {
-            let mut tally = ReasonTally::default();
-            for group in &groups {
-                match group {
-                    Err(why) => tally.add(why),
-                    Ok(node) => match filter::run_filters(node, &pod.template) {
-                        Ok(()) => {}
-                        Err(first) => {
-                            let row = NodeRow::of(node);
-                            filter::each_reason(node, &row, &pod.template, first, |r| {
-                                tally.add(&r.to_string())
-                            })
-                        }
-                    },
-                }
-            }
-            let message = format!("pod didn't trigger scale-up: {}", tally.message());
-            self.pod_events
-                .push((pod.id, PodEventReason::NotTriggerScaleUp, message));
-        }
-    }
-
-    /// The scale-up simulation, in a [`Trial`] of the cluster. `FilterOutSchedulable`: pods
-    /// that fit on a Ready node (the scheduler has not retried them yet) need no new node;
-    /// then the upcoming nodes take what they can. For the `rest`, if any, each node group
-    /// that can grow gets an estimate (with its template node) for packing them on new nodes.
-    fn estimate_scale_up(
-        &self,
-        cluster: &mut Cluster,
-        pending: &[PendingPod],
-        now: SimTime,
-    ) -> Option<(Vec<PendingPod>, Vec<GroupEstimate>)> {
-        let templates = pending.iter().map(|p| &*p.template);
-        let mut bins = Bins::for_templates(cluster, &self.profiles, templates);
-        let mut trial = Trial::new(cluster);
-        for i in 0..trial.ready_nodes.len() {
-            let node = trial.ready_nodes[i];
-            bins.add_existing(&mut trial, node);
-        }
-        let pending = estimator::place_on(&mut trial, &mut bins, pending);
-        let mut bins = bins.without_bins();
-        let upcoming: Vec<NodeId> = trial
-            .nodes
-            .iter()
-            .filter(|n| n.state == NodeState::Provisioning)
-            .map(|n| n.id)
-            .collect();
-        for node in upcoming {
-            bins.add_existing(&mut trial, node);
-        }
-        let rest = estimator::place_on(&mut trial, &mut bins, &pending);
-        if rest.is_empty() {
-            return None;
-        }
-        let bins = bins.without_bins();
-        let mut estimates = Vec::new();
-        for i in 0..trial.pools.len() {
-            if trial.pools[i].spec.karpenter.is_some() {
-                continue; // Karpenter's, not a node group
-            }
-            let Ok(room) = self.group_room(&trial, i, now) else {
-                continue;
-            };
-            let id = PoolId(i as u32);
-            let template = daemonset::template_node(&trial, id);
-            let mark = trial.mark();
-            let estimate =
-                estimator::binpacking(&mut trial, &mut bins.clone(), &rest, &template, room);
-            trial.rollback_to(mark);
-            if estimate.nodes > 0 {
-                estimates.push(GroupEstimate {
-                    pool: id,
-                    estimate,
-                    template,
-                });
-            }
-        }
-        Some((rest, estimates))
-    }
-
-    /// One option per node group whose estimate helps some pods.
-    fn options<'c>(
-        &self,
-        cluster: &'c Cluster,
-        estimates: Vec<GroupEstimate>,
-    ) -> Vec<ScaleUpOption<'c>> {
-        estimates
-            .into_iter()
-            .map(
-                |GroupEstimate {
-                     pool: id,
-                     estimate,
-                     template,
-                 }| {
-                    let pool = &cluster.pools[id.index()];
-                    let (cpu, memory) = requested_by(cluster, &estimate.pods);
-                    ScaleUpOption {
-                        pool: id,
-                        pool_name: &pool.spec.name,
-                        nodes: estimate.nodes,
-                        pods: estimate.pods,
-                        pod_cpu_millis: cpu,
-                        pod_memory_bytes: memory,
-                        template,
-                        price_per_hour: pool.spec.billed_price_per_hour(),
-                        preferred_cpu_millis: expander::preferred_node_cpu_millis(
-                            cluster.ready_nodes.len(),
-                        ),
-                    }
-                },
-            )
-            .collect()
-    }
-
     fn scale_down_in_cooldown(&self, now: SimTime) -> bool {
         let within =
             |last: Option<SimTime>, delay: SimDuration| last.is_some_and(|t| now < t + delay);
@@ -657,13 +368,5 @@ pub(super) fn cluster_totals(cluster: &Cluster) -> (i64, i64) {
             cpu + n * p.spec.allocatable.cpu_millis,
             mem + n * p.spec.allocatable.memory_bytes,
         )
-    })
-}
-
-/// Σ cpu and memory requests of some pods.
-fn requested_by(cluster: &Cluster, pods: &[PodId]) -> (i64, i64) {
-    pods.iter().fold((0, 0), |(cpu, mem), &p| {
-        let r = &cluster.pod(p).template.requests;
-        (cpu + r.cpu_millis, mem + r.memory_bytes)
     })
 }

@@ -175,7 +175,8 @@ fn sentence(e: &AutoscalerEvent, s: &AutoscalerSettings) -> (f64, String) {
             ),
         ),
         AutoscalerEvent::ScaleUp { t_seconds, .. }
-        | AutoscalerEvent::NoScaleUp { t_seconds, .. } => (*t_seconds, String::new()),
+        | AutoscalerEvent::NoScaleUp { t_seconds, .. }
+        | AutoscalerEvent::MaxNodesTotalReached { t_seconds, .. } => (*t_seconds, String::new()),
     }
 }
 
