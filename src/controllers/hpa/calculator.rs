@@ -206,6 +206,14 @@ pub enum CalcError {
     /// No pod has a sample: the metrics API returned nothing.
     #[error("no metrics returned from resource metrics API")]
     NoMetrics,
+    /// [`NoMetrics`](Self::NoMetrics) as `GetResourceReplicas` wraps it, with the resource.
+    #[error(
+        "unable to get metrics for resource {resource}: no metrics returned from resource metrics API"
+    )]
+    NoResourceMetrics {
+        /// `cpu` or `memory`.
+        resource: &'static str,
+    },
     /// Every pod with a sample was left out as unready or ignored.
     #[error("did not receive metrics for targeted pods (pods might be unready)")]
     NoReadyMetrics,

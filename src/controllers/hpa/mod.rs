@@ -8,6 +8,7 @@ pub mod behavior;
 pub mod calculator;
 pub(crate) mod conditions;
 pub mod normalize;
+pub mod resource_replicas;
 
 use serde::Serialize;
 
@@ -25,10 +26,11 @@ use super::metrics_server::{MetricsServer, PodMetric, PodMetricSource};
 use behavior::{RateArgs, ScaleEvents, StabilizationReason, convert_with_rate, store_scale_event};
 use calculator::{
     CalcError, CpuTimings, HpaPodPhase, PodView, Sample, Tolerances, average_value_replica_count,
-    plain_metric_replicas, resource_utilization_replicas, usage_ratio_replica_count,
+    plain_metric_replicas, usage_ratio_replica_count,
 };
 use conditions::{AbleToScale, Conditions, ScalingActive};
 use normalize::{LimitReason, Recommendation, limit_legacy, stabilize};
+use resource_replicas::{ResourceMetrics, resource_replicas};
 
 /// What one sync of one HPA saw and decided.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -718,14 +720,18 @@ fn resource_outcome(
     let cpu_readiness = resource == HpaResource::Cpu;
     let word = |e: &CalcError| resource_error(e, resource, container, ctx);
     match target {
-        ResourceTarget::Utilization(percent) => match resource_utilization_replicas(
+        ResourceTarget::Utilization(percent) => match resource_replicas(
+            // The simulated metrics API and pod list never disagree: no unknown pods.
+            ResourceMetrics {
+                resource,
+                pods: &pods,
+                unknown_pod_samples: 0,
+            },
             ctx.current,
             percent,
-            &pods,
             ctx.now,
             ctx.tolerances,
             timings,
-            cpu_readiness,
         ) {
             Ok(p) => {
                 outcome.utilization_percent = Some(p.utilization_percent);
