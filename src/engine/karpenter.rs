@@ -47,6 +47,19 @@ impl Engine<'_, '_> {
         self.reconcile();
     }
 
+    /// `kubectl apply` of a NodePool: its offerings' new nodes get the new labels and taints,
+    /// and Karpenter the new spec (its disruption pass finds the drifted nodes).
+    pub(super) fn apply_node_pool(&mut self, applied: crate::spec::karpenter::AppliedNodePool) {
+        for (pool, labels, taints) in &applied.offerings {
+            let spec = &mut self.cluster.pools[*pool].spec;
+            spec.labels = labels.clone();
+            spec.taints = taints.clone();
+        }
+        if let Some(k) = self.karpenter.as_mut() {
+            k.apply_node_pool(applied);
+        }
+    }
+
     /// A pod failed to schedule: Karpenter's batch hears of it.
     pub(super) fn karpenter_pod_unschedulable(&mut self, pod: PodId) {
         let Some(k) = self.karpenter.as_mut() else {

@@ -163,7 +163,16 @@ impl Engine<'_, '_> {
                 deployments,
                 hpas,
                 configs,
+                node_pools,
             } => {
+                for applied in node_pools {
+                    let message = format!("kubectl apply: NodePool {}", applied.spec.name);
+                    let scenario = &self.scenario.name;
+                    let kind = ObjectKind::Scenario;
+                    self.cluster_events
+                        .record(self.now, kind, scenario, scripted, message);
+                    self.apply_node_pool(applied);
+                }
                 self.apply_configs(configs);
                 for applied in deployments {
                     let deployment = DeploymentId(applied.index as u32);

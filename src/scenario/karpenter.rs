@@ -201,17 +201,21 @@ pub struct KarpenterPools {
 
 /// Every NodePool of the manifests, validated, with its offerings in `region`; `start` and
 /// `run` place budget schedules (UTC) on the simulated clock.
+///
+/// `revisions` are the NodePools of the files scripted `apply` events apply: the offerings
+/// they admit are added too (not admitted at the start), so that applying them later changes
+/// only which offerings Karpenter may launch. They are read quietly: their apply event reports
+/// their errors.
 pub fn node_pools(
     set: &ManifestSet,
+    revisions: &[Manifest<NodePoolManifest>],
     region: &str,
     start: jiff::Timestamp,
     run: SimDuration,
     diags: &mut Vec<Diagnostic>,
 ) -> KarpenterPools {
     let mut out = KarpenterPools::default();
-    let classes: Vec<String> = (set.node_classes.iter())
-        .map(|m| m.object.metadata.name.clone().unwrap_or_default())
-        .collect();
+    let classes = node_class_names(set);
     for m in &set.karpenter_node_pools {
         let reader = Reader {
             src: &m.source,
@@ -229,17 +233,80 @@ pub fn node_pools(
             continue;
         }
         let index = out.node_pools.len();
-        let offerings = offerings(&pool, index, region);
-        if offerings.is_empty() {
+        let first = offerings(&pool, index, region);
+        if first.is_empty() {
             diags.push(m.source.error(
                 "spec.template.spec.requirements",
                 format!("no catalogued instance type, capacity type and zone of {region} satisfies every requirement: the NodePool could never launch a node"),
             ));
         }
-        out.offerings.extend(offerings);
+        out.offerings.extend(first);
+        for revision in revisions
+            .iter()
+            .filter(|r| r.object.metadata.name == m.object.metadata.name)
+        {
+            let quiet = Reader {
+                src: &revision.source,
+                diags: &mut Vec::new(),
+                errors: 0,
+            };
+            let Some(later) = quiet.node_pool(&revision.object, &classes, true, (start, run))
+            else {
+                continue;
+            };
+            for mut o in offerings(&later, index, region) {
+                if !out.offerings.iter().any(|x| x.name == o.name) {
+                    o.admitted = false;
+                    out.offerings.push(o);
+                }
+            }
+        }
         out.node_pools.push(pool);
     }
     out
+}
+
+/// The EC2NodeClasses' names.
+pub fn node_class_names(set: &ManifestSet) -> Vec<String> {
+    (set.node_classes.iter())
+        .map(|m| m.object.metadata.name.clone().unwrap_or_default())
+        .collect()
+}
+
+/// A NodePool of an applied file, validated as the scenario's are: it must be one of
+/// `existing` (by name). Returns its index, its new spec and the offerings (of every catalogued
+/// one) that spec admits, with their labels and taints.
+pub fn applied_node_pool(
+    m: &Manifest<NodePoolManifest>,
+    existing: &[NodePool],
+    classes: &[String],
+    clock: (&str, jiff::Timestamp, SimDuration),
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(usize, NodePool, Vec<OfferingSpec>)> {
+    let (region, start, run) = clock;
+    let reader = Reader {
+        src: &m.source,
+        diags: &mut *diags,
+        errors: 0,
+    };
+    let pool = reader.node_pool(&m.object, classes, false, (start, run))?;
+    let Some(index) = existing.iter().position(|p| p.name == pool.name) else {
+        let hint = did_you_mean_hint(&pool.name, existing.iter().map(|p| p.name.as_str()));
+        diags.push(m.source.error(
+            "metadata.name",
+            format!("apply changes the scenario's NodePools only: no NodePool {:?} in the manifests{hint}", pool.name),
+        ));
+        return None;
+    };
+    let admitted = offerings(&pool, index, region);
+    if admitted.is_empty() {
+        diags.push(m.source.error(
+            "spec.template.spec.requirements",
+            format!("no catalogued instance type, capacity type and zone of {region} satisfies every requirement: the NodePool could never launch a node"),
+        ));
+        return None;
+    }
+    Some((index, pool, admitted))
 }
 
 /// Reads one NodePool, counting its errors.

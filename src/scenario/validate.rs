@@ -632,6 +632,7 @@ impl Builder<'_> {
         let karpenter = self.karpenter(
             spec.karpenter.as_ref(),
             set,
+            &spec.events,
             (&region, start_time, duration),
             &mut node_pools,
         );
@@ -666,6 +667,11 @@ impl Builder<'_> {
                 metric_series: &metric_series,
                 duration,
                 autoscaler: spec.cluster_autoscaler.is_some(),
+                karpenter: karpenter.as_ref().map(|k| events::KarpenterContext {
+                    node_pools: &k.node_pools,
+                    region: &region,
+                    start: start_time,
+                }),
             },
         );
         let scheduler_profiles =

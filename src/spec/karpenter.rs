@@ -336,6 +336,20 @@ pub struct Offering {
     pub capacity: Capacity,
     /// A GPU or bare-metal type: launched only when nothing else fits (the exotic filter).
     pub exotic: bool,
+    /// Whether the NodePool's first spec admits it (`false`: only a spec applied later does).
+    pub admitted: bool,
+}
+
+/// A NodePool changed by `kubectl apply` (a scripted `apply`): its new spec, and the offerings
+/// that spec admits with the labels and taints their new nodes get.
+#[derive(Clone, Debug)]
+pub struct AppliedNodePool {
+    /// The NodePool's index in [`KarpenterSettings::node_pools`].
+    pub index: usize,
+    /// The new spec.
+    pub spec: NodePool,
+    /// (the offering's node pool index in the cluster, its nodes' labels, their taints).
+    pub offerings: Vec<(usize, Labels, Vec<Taint>)>,
 }
 
 /// Karpenter's settings (the controller's flags) and the NodePools it serves.

@@ -1889,6 +1889,8 @@ pub enum ScriptedAction {
         hpas: Vec<(usize, HpaSpec)>,
         /// ConfigMaps and Secrets created or replaced.
         configs: Vec<crate::spec::config::ConfigObject>,
+        /// Karpenter NodePools with a new spec.
+        node_pools: Vec<crate::spec::karpenter::AppliedNodePool>,
     },
     /// `kubectl rollout undo` (to the previous revision, or `to_revision`).
     Rollback {

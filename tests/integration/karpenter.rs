@@ -24,6 +24,8 @@ struct Setup<'a> {
     spec_extra: &'a str,
     /// Annotate the pods `karpenter.sh/do-not-disrupt: "true"`.
     do_not_disrupt: bool,
+    /// More files beside the scenario (name, text), e.g. manifests to apply.
+    files: Vec<(&'a str, String)>,
 }
 
 impl Default for Setup<'_> {
@@ -37,6 +39,7 @@ impl Default for Setup<'_> {
             node_pool_extra: "  disruption: {consolidateAfter: 30s}\n",
             spec_extra: "",
             do_not_disrupt: false,
+            files: Vec::new(),
         }
     }
 }
@@ -44,6 +47,9 @@ impl Default for Setup<'_> {
 impl Setup<'_> {
     fn run(&self) -> RunOutput {
         let dir = scratch(self.name);
+        for (name, text) in &self.files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
         let text = format!(
             r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -368,4 +374,85 @@ fn explain_node_tells_a_karpenter_nodes_story() {
     let unknown = crate::support::kubesim(&["explain", path, "--node", "default-9"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(crate::support::stderr(&unknown).contains("it knows: default-0, default-1"));
+}
+
+/// The NodePool `default` as an applied file: instance family `family`, template labels
+/// `labels` (a YAML flow mapping).
+fn applied_node_pool(family: &str, labels: &str) -> String {
+    format!(
+        r#"apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {{name: default}}
+spec:
+  template:
+    metadata: {{labels: {labels}}}
+    spec:
+      nodeClassRef: {{group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}}
+      requirements:
+        - {{key: karpenter.k8s.aws/instance-family, operator: In, values: [{family}]}}
+        - {{key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}}
+  disruption: {{consolidateAfter: 30s}}
+"#
+    )
+}
+
+const APPLY_AT_10M: &str = "  events:\n    - {at: 10m, action: apply, manifest: nodepool.yaml}\n";
+
+#[test]
+fn a_node_pool_applied_with_other_requirements_drifts_its_nodes() {
+    // The six pods run on an m5.2xlarge from 46 s. At 10 min the NodePool is applied with the
+    // c5 family only: the m5 node's offering is no longer admitted (RequirementsDrifted). The
+    // next disruption pass (every 10 s) finds it drifted and not empty; its six pods fit no
+    // other node, so one c5 NodeClaim is launched for them (reason Drifted) and the m5 node is
+    // tainted; once the replacement is Ready (45 s later) the m5 node is disrupted (Drifted,
+    // replaced by the c5 type) and drained. The six pods end on the c5 node.
+    let out = Setup {
+        name: "karpenter-drift",
+        spec_extra: APPLY_AT_10M,
+        files: vec![("nodepool.yaml", applied_node_pool("c5", "{}"))],
+        ..Setup::default()
+    }
+    .run();
+    let l = launches(&out);
+    assert_eq!(l.len(), 2, "{l:?}");
+    assert_eq!(l[0].1, "m5.2xlarge");
+    let (t, instance, _, pods, reason) = &l[1];
+    assert!((600.0..=610.0).contains(t), "{l:?}");
+    assert!(instance.starts_with("c5."), "{l:?}");
+    assert_eq!((*pods, *reason), (6, "Drifted"));
+    let d = disruptions(&out);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].1, DisruptionReason::Drifted);
+    assert!((t + 45.0..=t + 55.0).contains(&d[0].0), "{d:?}");
+    assert_eq!(d[0].3.as_deref(), Some(instance.as_str()));
+    assert_eq!(nodes_at(&out, 1790.0), 1.0);
+}
+
+#[test]
+fn new_template_labels_drift_nodes_and_an_unchanged_apply_does_not() {
+    // Applying the same requirements with a new template label changes what nodes are made
+    // with (upstream's NodePool hash): the m5.2xlarge is replaced by another m5.2xlarge.
+    let relabelled = Setup {
+        name: "karpenter-drift-labels",
+        spec_extra: APPLY_AT_10M,
+        files: vec![("nodepool.yaml", applied_node_pool("m5", "{team: blue}"))],
+        ..Setup::default()
+    }
+    .run();
+    let l = launches(&relabelled);
+    assert_eq!(l.len(), 2, "{l:?}");
+    assert_eq!((l[1].1.as_str(), l[1].4), ("m5.2xlarge", "Drifted"));
+    let d = disruptions(&relabelled);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].1, DisruptionReason::Drifted);
+    // The same spec applied again drifts nothing.
+    let unchanged = Setup {
+        name: "karpenter-no-drift",
+        spec_extra: APPLY_AT_10M,
+        files: vec![("nodepool.yaml", applied_node_pool("m5", "{}"))],
+        ..Setup::default()
+    }
+    .run();
+    assert_eq!(launches(&unchanged).len(), 1);
+    assert!(disruptions(&unchanged).is_empty());
 }

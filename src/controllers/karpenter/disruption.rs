@@ -12,7 +12,10 @@
 //! candidate that can be deleted or replaced by a cheaper node). A pass tries at most
 //! [`MAX_SINGLE_NODE_TRIES`] single-node candidates, kubesim's stand-in for upstream's 3-minute
 //! timeout; a pass that finds nothing is not repeated until nodes or pods change or 5 minutes
-//! pass, as upstream marks the cluster consolidated.
+//! pass, as upstream marks the cluster consolidated. Drift ([`drift`]) comes between emptiness
+//! and consolidation, as upstream orders its methods, and acts at once (no validation).
+
+mod drift;
 
 use std::collections::BTreeMap;
 
@@ -52,6 +55,11 @@ impl State {
         self.pending.as_ref().map(|c| c.due)
     }
 
+    /// Forgets that the last pass found nothing (a NodePool changed).
+    pub fn forget_consolidated(&mut self) {
+        self.consolidated = None;
+    }
+
     fn busy(&self, node: NodeId) -> bool {
         self.terminating.contains_key(&node)
             || self.replacing.iter().any(|r| r.candidates.contains(&node))
@@ -71,12 +79,12 @@ struct Command {
     due: SimTime,
 }
 
-/// Nodes waiting for their replacement to turn Ready.
+/// Nodes waiting for their replacements to turn Ready.
 #[derive(Clone, Debug)]
 struct Replacement {
     reason: DisruptionReason,
     candidates: Vec<NodeId>,
-    node: NodeId,
+    nodes: Vec<NodeId>,
 }
 
 /// A node being drained.
@@ -118,7 +126,7 @@ impl Karpenter {
             self.carry_out(cluster, command, now, &mut intents);
         }
         if self.disruption.pending.is_none() && intents.len() == ongoing {
-            self.disruption.pending = self.compute(cluster, now);
+            self.disruption.pending = self.compute(cluster, now, &mut intents);
         }
         intents
     }
@@ -146,30 +154,28 @@ impl Karpenter {
     fn finish_replacements(&mut self, cluster: &Cluster, now: SimTime, out: &mut Vec<Intent>) {
         let replacing = std::mem::take(&mut self.disruption.replacing);
         for r in replacing {
-            match cluster.node(r.node).state {
-                NodeState::Provisioning => self.disruption.replacing.push(r),
-                NodeState::Ready => {
-                    let replacement = cluster.node(r.node);
-                    let spec = &cluster.pools[replacement.pool.index()].spec;
-                    self.disrupted(
-                        cluster,
-                        r.reason,
-                        &r.candidates,
-                        Some((
-                            spec.instance_type.clone().unwrap_or_default(),
-                            spec.billed_price_per_hour(),
-                        )),
-                        now,
-                    );
-                    for &c in &r.candidates {
-                        if cluster.node(c).state == NodeState::Ready {
-                            self.terminate(cluster, c, now, out);
-                        }
-                    }
+            let state = |s| r.nodes.iter().any(|&n| cluster.node(n).state == s);
+            if state(NodeState::Removed) {
+                for &node in &r.candidates {
+                    out.push(Intent::CancelScaleDown { node });
                 }
-                NodeState::Removed => {
-                    for &node in &r.candidates {
-                        out.push(Intent::CancelScaleDown { node });
+            } else if state(NodeState::Provisioning) {
+                self.disruption.replacing.push(r);
+            } else {
+                let spec = |n: NodeId| &cluster.pools[cluster.node(n).pool.index()].spec;
+                let types: Vec<String> = (r.nodes.iter())
+                    .map(|&n| spec(n).instance_type.clone().unwrap_or_default())
+                    .collect();
+                let price = r
+                    .nodes
+                    .iter()
+                    .map(|&n| spec(n).billed_price_per_hour())
+                    .sum();
+                let replacement = Some((types.join(", "), price));
+                self.disrupted(cluster, r.reason, &r.candidates, replacement, now);
+                for &c in &r.candidates {
+                    if cluster.node(c).state == NodeState::Ready {
+                        self.terminate(cluster, c, now, out);
                     }
                 }
             }
@@ -354,7 +360,12 @@ impl Karpenter {
     }
 
     /// The next decision, if any method finds one.
-    fn compute(&mut self, cluster: &mut Cluster, now: SimTime) -> Option<Command> {
+    fn compute(
+        &mut self,
+        cluster: &mut Cluster,
+        now: SimTime,
+        out: &mut Vec<Intent>,
+    ) -> Option<Command> {
         let candidates = self.candidates(cluster, now);
         let command = |reason, candidates, replacement| Command {
             reason,
@@ -369,6 +380,9 @@ impl Karpenter {
             .collect();
         if !empty.is_empty() {
             return Some(command(DisruptionReason::Empty, empty, None));
+        }
+        if self.drift(cluster, now, out) {
+            return None;
         }
         let fingerprint = (cluster.ready_nodes_version, bound_pods(cluster));
         if let Some((v, p, at)) = self.disruption.consolidated
@@ -635,7 +649,7 @@ impl Karpenter {
                 self.disruption.replacing.push(Replacement {
                     reason: command.reason,
                     candidates: still,
-                    node: id,
+                    nodes: vec![id],
                 });
             }
         }

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::cluster::{Cluster, Node, NodeId, NodeState, Pod, PodId, PodPhase, PoolId};
 use crate::sim::SimTime;
-use crate::spec::karpenter::{DisruptionReason, KarpenterSettings, NodePool};
+use crate::spec::karpenter::{AppliedNodePool, DisruptionReason, KarpenterSettings, NodePool};
 
 /// Something Karpenter did or decided, for `karpenter.jsonl` and the report.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -141,6 +141,11 @@ pub struct Karpenter {
     last_unprovisionable: usize,
     /// The offerings' template nodes.
     templates: provisioner::Templates,
+    /// Per NodePool, how many times an apply changed what its nodes are made with (labels,
+    /// taints, node class: what upstream's `karpenter.sh/nodepool-hash` covers).
+    static_revision: Vec<u32>,
+    /// The NodePool's revision each node was launched with (absent: the first).
+    launched_revision: BTreeMap<NodeId, u32>,
     /// What it did, in order (the engine takes them after the run).
     pub events: Vec<KarpenterEvent>,
 }
@@ -150,11 +155,14 @@ impl Karpenter {
     pub fn new(settings: KarpenterSettings, cluster: &Cluster) -> Self {
         let mut offerings = vec![Vec::new(); settings.node_pools.len()];
         for (i, pool) in cluster.pools.iter().enumerate() {
-            if let Some(o) = &pool.spec.karpenter {
+            if let Some(o) = pool.spec.karpenter.as_ref().filter(|o| o.admitted) {
                 offerings[o.node_pool].push(PoolId(i as u32));
             }
         }
+        let static_revision = vec![0; settings.node_pools.len()];
         Karpenter {
+            static_revision,
+            launched_revision: BTreeMap::new(),
             settings,
             offerings,
             batch: None,
@@ -214,6 +222,36 @@ impl Karpenter {
         self.disruption
             .due()
             .map_or(next, |due| due.max(now).min(next))
+    }
+
+    /// A NodePool changed by `kubectl apply` (the engine has given its offerings their new
+    /// labels and taints): from now on Karpenter launches what the new spec admits, and nodes
+    /// launched before are drifted if their offering is no longer admitted or what they are
+    /// made with changed.
+    pub fn apply_node_pool(&mut self, applied: AppliedNodePool) {
+        let i = applied.index;
+        let (old, new) = (&self.settings.node_pools[i], &applied.spec);
+        if old.labels != new.labels || old.taints != new.taints || old.node_class != new.node_class
+        {
+            self.static_revision[i] += 1;
+        }
+        self.offerings[i] = (applied.offerings.iter())
+            .map(|&(p, ..)| PoolId(p as u32))
+            .collect();
+        self.settings.node_pools[i] = applied.spec;
+        self.templates = provisioner::Templates::default();
+        self.disruption.forget_consolidated();
+    }
+
+    /// Whether a node has drifted from its NodePool: its offering is no longer one the
+    /// NodePool admits (upstream's `RequirementsDrifted`), or the NodePool's labels, taints or
+    /// node class changed since it was launched (`NodePoolDrifted`, the hash).
+    fn drifted(&self, cluster: &Cluster, node: &Node) -> bool {
+        let Some(np) = self.node_pool_of(cluster, node) else {
+            return false;
+        };
+        let launched = self.launched_revision.get(&node.id).copied().unwrap_or(0);
+        launched != self.static_revision[np] || !self.offerings[np].contains(&node.pool)
     }
 
     /// The NodePool a node belongs to, if Karpenter launched it.

@@ -343,6 +343,8 @@ impl Karpenter {
         id: NodeId,
     ) -> Intent {
         let pool = claim.launch(cluster);
+        let revision = self.static_revision[claim.node_pool];
+        self.launched_revision.insert(id, revision);
         let spec = &cluster.pools[pool.index()].spec;
         self.events.push(KarpenterEvent::Launched {
             t_seconds: secs(now),

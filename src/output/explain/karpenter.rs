@@ -51,6 +51,7 @@ fn sentence(e: &KarpenterEvent, node: &str) -> Option<(f64, String)> {
         } if n == node => {
             let why = match *reason {
                 "Provisioning" => format!("for {pods} pending pod(s)"),
+                "Drifted" => format!("to replace a drifted node, for {pods} pod(s)"),
                 r => format!("to replace under-used node(s) ({r}), for {pods} pod(s)"),
             };
             let text = format!(
@@ -82,6 +83,10 @@ fn sentence(e: &KarpenterEvent, node: &str) -> Option<(f64, String)> {
                     "it reached its NodePool's expireAfter".to_string()
                 }
                 (DisruptionReason::Interrupted, _) => "a spot interruption".to_string(),
+                (DisruptionReason::Drifted, Some(t)) => format!(
+                    "its NodePool was applied with a spec it no longer matches; its pods went to the other nodes and {t}, launched for them"
+                ),
+                (DisruptionReason::Drifted, None) => "its NodePool was applied with a spec it no longer matches; its pods (if any) fit on the other nodes".to_string(),
                 (_, Some(t)) => format!(
                     "its pods fit on the other nodes and one {t} at {replacement_price_per_hour} USD/h, less than the {price_per_hour} USD/h of the {} node(s) it replaces",
                     nodes.len()

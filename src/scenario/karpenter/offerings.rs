@@ -40,6 +40,8 @@ pub struct OfferingSpec {
     pub capacity: Capacity,
     /// A GPU type.
     pub exotic: bool,
+    /// Whether the NodePool's first spec admits it (else only a spec applied later does).
+    pub admitted: bool,
 }
 
 /// A region's zones: names and the zone IDs the catalogue's spot prices use.
@@ -154,6 +156,7 @@ pub(super) fn offerings(pool: &NodePool, index: usize, region: &str) -> Vec<Offe
                         nodes: 1,
                     },
                     exotic: t.gpus > 0 || name.ends_with(".metal"),
+                    admitted: true,
                 });
             }
         }

@@ -12,6 +12,7 @@ use crate::scenario::model::{
 };
 use crate::scenario::raw::{RawEvent, RawNodePick, RawNodeRef};
 use crate::sim::SimDuration;
+use crate::spec::karpenter::AppliedNodePool;
 
 /// The workloads `scale` and `deletePod` act on.
 const SCALABLE: &[PodSource] = &[
@@ -32,6 +33,15 @@ pub(in crate::scenario) struct EventContext<'a> {
     pub duration: SimDuration,
     /// Whether the Cluster Autoscaler runs (and may remove nodes).
     pub autoscaler: bool,
+    /// Karpenter's NodePools, and the region and clock their offerings and budgets use.
+    pub karpenter: Option<KarpenterContext<'a>>,
+}
+
+/// What an applied NodePool is checked against.
+pub(in crate::scenario) struct KarpenterContext<'a> {
+    pub node_pools: &'a [crate::spec::karpenter::NodePool],
+    pub region: &'a str,
+    pub start: jiff::Timestamp,
 }
 
 impl Builder<'_> {
@@ -396,11 +406,12 @@ impl Builder<'_> {
             + applied.replication_controllers.len()
             + applied.limit_ranges.len()
             + applied.resource_quotas.len()
-            + applied.ingresses.len();
+            + applied.ingresses.len()
+            + applied.node_classes.len();
         if others > 0 {
             self.error(
                 &field,
-                format!("{shown}: apply changes Deployments, StatefulSets, DaemonSets, HorizontalPodAutoscalers, ConfigMaps and Secrets only; other kinds in the file are not simulated yet"),
+                format!("{shown}: apply changes Deployments, StatefulSets, DaemonSets, HorizontalPodAutoscalers, ConfigMaps, Secrets and Karpenter NodePools only; other kinds in the file are not simulated yet"),
             );
         }
         // The applied templates are admitted as the scenario's are: the LimitRanges of their
@@ -413,6 +424,7 @@ impl Builder<'_> {
             && applied.stateful_sets.is_empty()
             && applied.hpas.is_empty()
             && configs.is_empty()
+            && applied.karpenter_node_pools.is_empty()
         {
             self.error(&field, format!("{shown} has no workload to apply"));
         }
@@ -445,12 +457,60 @@ impl Builder<'_> {
             out.extend(self.applied(&m.source, spec, ctx, None, None));
         }
         let hpas = self.applied_hpas(&applied, ctx);
-        let nothing = out.is_empty() && hpas.is_empty() && configs.is_empty();
+        let node_pools = self.applied_node_pools_of(&applied, ctx);
+        let nothing =
+            out.is_empty() && hpas.is_empty() && configs.is_empty() && node_pools.is_empty();
         (self.error_count() == errors_before && !nothing).then(|| ScriptedAction::Apply {
             deployments: out,
             hpas,
             configs: configs.into_objects(),
+            node_pools,
         })
+    }
+
+    /// The Karpenter NodePools of an applied manifest: each must be one of the scenario's,
+    /// with every offering its new spec admits prepared at load (the scenario reads the
+    /// applied files ahead for that).
+    fn applied_node_pools_of(
+        &mut self,
+        applied: &ManifestSet,
+        ctx: &EventContext,
+    ) -> Vec<AppliedNodePool> {
+        let Some(k) = &ctx.karpenter else {
+            for m in &applied.karpenter_node_pools {
+                let message = "apply changes the scenario's NodePools only, and it has none";
+                self.diags.push(m.source.error("kind", message));
+            }
+            return Vec::new();
+        };
+        let classes = crate::scenario::karpenter::node_class_names(ctx.manifests);
+        let clock = (k.region, k.start, ctx.duration);
+        let mut out = Vec::new();
+        for m in &applied.karpenter_node_pools {
+            let found = crate::scenario::karpenter::applied_node_pool(
+                m,
+                k.node_pools,
+                &classes,
+                clock,
+                self.diags,
+            );
+            let Some((index, spec, admitted)) = found else {
+                continue;
+            };
+            let mut offerings: Vec<(usize, _, _)> = (admitted.into_iter())
+                .filter_map(|o| {
+                    let i = ctx.pools.iter().position(|p| p.name == o.name)?;
+                    Some((i, o.labels, o.taints))
+                })
+                .collect();
+            offerings.sort_by_key(|o| o.0);
+            out.push(AppliedNodePool {
+                index,
+                spec,
+                offerings,
+            });
+        }
+        out
     }
 
     /// The HPAs of an applied manifest, resolved like the scenario's: each must exist (by name

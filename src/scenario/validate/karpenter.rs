@@ -3,10 +3,10 @@
 //! Karpenter grows (`scenario::karpenter` reads and validates the objects).
 
 use super::{Builder, DEFAULT_KARPENTER_PROVISIONING_TIME, MAX_NODES_PER_POOL};
-use crate::scenario::karpenter::{KarpenterPools, node_pools};
-use crate::scenario::manifest::ManifestSet;
+use crate::scenario::karpenter::{KarpenterPools, NodePoolManifest, node_pools};
+use crate::scenario::manifest::{self, Manifest, ManifestSet};
 use crate::scenario::model::{CapacityType, KubeletCpu, NodePoolSpec};
-use crate::scenario::raw::RawKarpenter;
+use crate::scenario::raw::{RawEvent, RawKarpenter};
 use crate::sim::SimDuration;
 use crate::sim::dist::DurationDist;
 use crate::spec::karpenter::{KarpenterSettings, Offering};
@@ -18,11 +18,13 @@ impl Builder<'_> {
         &mut self,
         raw: Option<&RawKarpenter>,
         set: &ManifestSet,
+        events: &[RawEvent],
         clock: (&str, jiff::Timestamp, SimDuration),
         pools: &mut Vec<NodePoolSpec>,
     ) -> Option<KarpenterSettings> {
         let (region, start, run) = clock;
-        let found = node_pools(set, region, start, run, self.diags);
+        let revisions = self.applied_node_pools(events);
+        let found = node_pools(set, &revisions, region, start, run, self.diags);
         if set.karpenter_node_pools.is_empty() {
             if raw.is_some() {
                 self.error(
@@ -64,6 +66,27 @@ impl Builder<'_> {
             other => other.map(|d| d.0),
         };
         Some(self.add_offerings(found, settings, mtbi, pools))
+    }
+
+    /// The NodePools of the files scripted `apply` events apply, read quietly (the events
+    /// report what is wrong with them).
+    fn applied_node_pools(&self, events: &[RawEvent]) -> Vec<Manifest<NodePoolManifest>> {
+        let mut set = ManifestSet::default();
+        for e in events
+            .iter()
+            .filter(|e| e.action.as_deref() == Some("apply"))
+        {
+            let Some(rel) = e.manifest.as_deref() else {
+                continue;
+            };
+            let full = self.base_dir.join(rel);
+            let max = crate::scenario::read::MAX_INPUT_BYTES;
+            if let Ok(text) = crate::scenario::read::read_text(&full, max) {
+                let shown = full.display().to_string();
+                manifest::add_text(&mut set, &shown, &text, &mut Vec::new());
+            }
+        }
+        set.karpenter_node_pools
     }
 
     fn add_offerings(
@@ -108,6 +131,7 @@ impl Builder<'_> {
                     node_pool: o.node_pool,
                     capacity: o.capacity,
                     exotic: o.exotic,
+                    admitted: o.admitted,
                 }),
             });
         }
