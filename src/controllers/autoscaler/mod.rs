@@ -17,7 +17,7 @@
 //! reserved, or, when pods carry topology spread or inter-pod affinity, the whole Filter on the
 //! cluster with the simulated nodes and moves in it ([`estimator::Bins`]) — so the autoscaler
 //! and the scheduler never disagree about whether a pod fits a node, in scale-up and scale-down
-//! alike. The simulations change the live cluster in a [`Trial`] that undoes them all before
+//! alike. The simulations change the live cluster in a [`Trial`](crate::cluster::trial::Trial) that undoes them all before
 //! `scan` returns. The
 //! decisions are kept as [`AutoscalerEvent`]s.
 
@@ -239,7 +239,7 @@ impl ClusterAutoscaler {
     }
 
     /// One loop of the autoscaler.
-    /// The cluster is borrowed mutably for the simulations' [`Trial`]s only: it is as it was
+    /// The cluster is borrowed mutably for the simulations' [`Trial`](crate::cluster::trial::Trial)s only: it is as it was
     /// when the loop returns.
     pub fn scan(&mut self, cluster: &mut Cluster, now: SimTime) -> Vec<Intent> {
         let mut intents = Vec::new();

@@ -12,7 +12,7 @@
 //! candidate that can be deleted or replaced by a cheaper node). A pass tries at most
 //! [`MAX_SINGLE_NODE_TRIES`] single-node candidates, kubesim's stand-in for upstream's 3-minute
 //! timeout; a pass that finds nothing is not repeated until nodes or pods change or 5 minutes
-//! pass, as upstream marks the cluster consolidated. Drift ([`drift`]) comes between emptiness
+//! pass, as upstream marks the cluster consolidated. Drift (`disruption/drift.rs`) comes between emptiness
 //! and consolidation, as upstream orders its methods, and acts at once (no validation).
 
 mod drift;
