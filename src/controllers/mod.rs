@@ -20,6 +20,7 @@ pub mod rollout;
 pub mod scheduler;
 pub(crate) mod statefulset;
 pub mod topology_hints;
+pub mod vpa;
 
 use serde::Serialize;
 

@@ -1,0 +1,8 @@
+//! The Vertical Pod Autoscaler (kubernetes/autoscaler `vertical-pod-autoscaler` 1.7.1): the
+//! recommender's usage histograms ([`histogram`]), its per-container aggregation of CPU
+//! samples, memory peaks and OOM kills ([`aggregate`]), and the estimators that turn them into
+//! a target with lower and upper bounds ([`estimator`]).
+
+pub mod aggregate;
+pub mod estimator;
+pub mod histogram;
