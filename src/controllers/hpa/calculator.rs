@@ -557,11 +557,13 @@ fn ceil_replicas(x: f64) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    const NOW: SimTime = SimTime::from_secs(3600);
-    const TIMINGS: CpuTimings = CpuTimings {
+    /// The fixtures' clock: an hour in.
+    pub(in crate::controllers::hpa) const NOW: SimTime = SimTime::from_secs(3600);
+    /// kube-controller-manager's default CPU readiness timings.
+    pub(in crate::controllers::hpa) const TIMINGS: CpuTimings = CpuTimings {
         cpu_initialization_period: SimDuration::from_mins(5),
         initial_readiness_delay: SimDuration::from_secs(30),
     };

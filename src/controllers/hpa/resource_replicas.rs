@@ -66,13 +66,7 @@ pub fn resource_replicas(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::SimDuration;
-
-    const NOW: SimTime = SimTime::from_secs(3600);
-    const TIMINGS: CpuTimings = CpuTimings {
-        cpu_initialization_period: SimDuration::from_mins(5),
-        initial_readiness_delay: SimDuration::from_secs(30),
-    };
+    use crate::controllers::hpa::calculator::tests::{NOW, TIMINGS};
 
     fn calc(pods: &[PodView], unknown: usize, current: i32, target: i32) -> Result<i32, String> {
         let metrics = ResourceMetrics {

@@ -637,22 +637,46 @@ impl Karpenter {
                 }
             }
             Some(claim) => {
-                for &node in &still {
-                    out.push(Intent::TaintNode {
-                        node,
-                        key: DISRUPTED_TAINT,
-                        effect: TaintEffect::NoSchedule,
-                    });
-                }
-                let id = NodeId(cluster.nodes.len() as u32);
-                out.push(self.launch(cluster, claim, command.reason.as_str(), now, id));
-                self.disruption.replacing.push(Replacement {
-                    reason: command.reason,
-                    candidates: still,
-                    nodes: vec![id],
-                });
+                let claims = std::slice::from_ref(claim);
+                self.start_replacement(cluster, command.reason, still, claims, now, out);
             }
         }
+    }
+}
+
+impl Karpenter {
+    /// Replaces `candidates` by new nodes for `claims`: the candidates are tainted
+    /// `karpenter.sh/disrupted:NoSchedule`, a node is launched per claim (as the cluster's next
+    /// nodes), and the candidates are drained once every replacement is Ready
+    /// (`finish_replacements`).
+    fn start_replacement(
+        &mut self,
+        cluster: &Cluster,
+        reason: DisruptionReason,
+        candidates: Vec<NodeId>,
+        claims: &[Claim],
+        now: SimTime,
+        out: &mut Vec<Intent>,
+    ) {
+        for &node in &candidates {
+            out.push(Intent::TaintNode {
+                node,
+                key: DISRUPTED_TAINT,
+                effect: TaintEffect::NoSchedule,
+            });
+        }
+        let first = cluster.nodes.len();
+        let mut nodes = Vec::new();
+        for (i, claim) in claims.iter().enumerate() {
+            let id = NodeId((first + i) as u32);
+            out.push(self.launch(cluster, claim, reason.as_str(), now, id));
+            nodes.push(id);
+        }
+        self.disruption.replacing.push(Replacement {
+            reason,
+            candidates,
+            nodes,
+        });
     }
 }
 

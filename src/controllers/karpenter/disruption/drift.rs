@@ -6,13 +6,12 @@
 //! are launched, and it is drained once they are Ready. Pods annotated `do-not-disrupt` and
 //! PodDisruptionBudgets hold a node back as for consolidation; `consolidateAfter` does not.
 
-use super::{Replacement, take_budget};
-use crate::cluster::resources::TaintEffect;
+use super::take_budget;
 use crate::cluster::{Cluster, NodeId};
 use crate::controllers::karpenter::{Karpenter, live_nodes, reschedulable};
 use crate::controllers::{Intent, disruption as pdb};
 use crate::sim::SimTime;
-use crate::spec::karpenter::{DISRUPTED_TAINT, DisruptionReason};
+use crate::spec::karpenter::DisruptionReason;
 
 impl Karpenter {
     /// One drift decision, carried out at once; whether there was one.
@@ -85,23 +84,14 @@ impl Karpenter {
             self.terminate(cluster, node, now, out);
             return true;
         }
-        out.push(Intent::TaintNode {
-            node,
-            key: DISRUPTED_TAINT,
-            effect: TaintEffect::NoSchedule,
-        });
-        let first = cluster.nodes.len();
-        let mut nodes = Vec::new();
-        for (i, claim) in claims.iter().enumerate() {
-            let id = NodeId((first + i) as u32);
-            out.push(self.launch(cluster, claim, DisruptionReason::Drifted.as_str(), now, id));
-            nodes.push(id);
-        }
-        self.disruption.replacing.push(Replacement {
-            reason: DisruptionReason::Drifted,
-            candidates: vec![node],
-            nodes,
-        });
+        self.start_replacement(
+            cluster,
+            DisruptionReason::Drifted,
+            vec![node],
+            &claims,
+            now,
+            out,
+        );
         true
     }
 }
