@@ -66,6 +66,7 @@ mod zones;
 pub use llm::{BenchmarkFitted, fit_benchmarks};
 mod quota;
 mod scripted;
+mod vpa;
 
 use dirty::Dirty;
 
@@ -170,6 +171,8 @@ pub(crate) enum Event {
     JobTtl { run: job::Run },
     /// A CronJob's schedule time.
     CronTick { cron_job: DeploymentId },
+    /// The VPA recommender's loop.
+    VpaRecommender,
 }
 
 /// Call sites over all call graphs (each call step has its own retry budget).
@@ -206,6 +209,8 @@ pub struct RunOutput {
     pub autoscaler_events: Option<Vec<AutoscalerEvent>>,
     /// What Karpenter did (`None` when it did not run).
     pub karpenter_events: Option<Vec<crate::controllers::karpenter::KarpenterEvent>>,
+    /// Every change of a VPA's recommendation (`None` when the scenario has no VPA).
+    pub vpa_records: Option<Vec<crate::controllers::vpa::recommender::VpaRecord>>,
     /// What happened to each pod (`kubectl describe pod` events).
     pub pod_events: Vec<PodEvent>,
     /// Node failures, spot interruptions, rollouts and scripted actions, in order.
@@ -413,6 +418,8 @@ struct Engine<'s, 'r> {
     autoscaler: Option<ClusterAutoscaler>,
     /// Karpenter, when the scenario has NodePools.
     karpenter: Option<crate::controllers::karpenter::Karpenter>,
+    /// The VPA recommender, when the scenario has VerticalPodAutoscalers.
+    vpa: Option<vpa::VpaLoop>,
     /// Provisioning times, one stream per node pool.
     provisioning_rngs: Vec<SimRng>,
     /// Nodes that scripted events pick at random.
@@ -565,6 +572,7 @@ impl<'s, 'r> Engine<'s, 'r> {
                 )
             }),
             karpenter: None,
+            vpa: vpa::VpaLoop::of(s),
             scripted_rng: streams.stream("scripted-events"),
             provisioning_rngs: s
                 .node_pools
@@ -695,6 +703,7 @@ impl<'s, 'r> Engine<'s, 'r> {
         }
         self.start_keda_polls();
         self.queue.schedule(SimTime::ZERO, Event::Sample);
+        self.start_vpa_loop();
         if let Some(ca) = &self.autoscaler {
             self.queue
                 .schedule(SimTime::ZERO + ca.scan_interval(), Event::AutoscalerScan);
@@ -847,6 +856,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             Event::JobTtl { run } => self.on_job_ttl(run),
             Event::CronTick { cron_job } => self.on_cron_tick(cron_job),
             Event::UsersChange { service } => self.on_users_change(service),
+            Event::VpaRecommender => self.on_vpa_loop(),
         }
     }
 
@@ -1919,6 +1929,9 @@ impl<'s, 'r> Engine<'s, 'r> {
         self.report_jobs(&mut report);
         self.report_connections(&mut report);
         self.report_zones(&mut report);
+        if let Some(v) = &self.vpa {
+            report.vpas = v.reports(self.scenario);
+        }
         let history = history::history(&mut self.cluster, self.scenario, self.end);
         RunOutput {
             report,
@@ -1926,6 +1939,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             hpa_decisions: self.decisions,
             autoscaler_events: self.autoscaler.map(|ca| ca.events),
             karpenter_events: self.karpenter.map(|k| k.events),
+            vpa_records: self.vpa.map(|v| v.recommender.records),
             pod_events: self.pod_events.into_events(),
             cluster_events: self.cluster_events.into_events(),
             history,

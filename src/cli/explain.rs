@@ -7,7 +7,7 @@ use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use kubesim::output::explain::hpa::{Selection, select, sentence};
-use kubesim::output::explain::{karpenter, node, pod};
+use kubesim::output::explain::{karpenter, node, pod, vpa};
 use kubesim::scenario::Scenario;
 use kubesim::scenario::diag::did_you_mean_hint;
 use kubesim::scenario::units::parse_duration;
@@ -30,6 +30,13 @@ pub struct Args {
     /// cheapest of how many instance types), what held it, and how it was disrupted.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod"])]
     pub node: Option<String>,
+    /// Why does a VerticalPodAutoscaler recommend what it does? For each container: each
+    /// bound's percentile of the usage history, the 15 % margin, the confidence that history
+    /// gives, the pod minimum, OOM kills and the policy's caps; then what the recommendations
+    /// would have changed (requests and cost). NAME may be omitted when the scenario has one
+    /// VPA; `--at` picks the recommendation in force then.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["hpa", "pod", "node", "all"])]
+    pub vpa: Option<String>,
     /// With --pod and no NAME: how many pods to list.
     #[arg(
         long,
@@ -58,6 +65,10 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     }
     if let Some(name) = &args.node {
         return explain_node(&scenario, name);
+    }
+    if let Some(name) = &args.vpa {
+        let at = args.at.as_deref().map(parse_time).transpose()?;
+        return explain_vpa(&scenario, name, at);
     }
     let names: Vec<&str> = scenario.hpas.iter().map(|h| h.name.as_str()).collect();
     let hpa = match (&args.hpa, names.as_slice()) {
@@ -147,6 +158,38 @@ fn explain_node(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
     bail!(
         "neither the Cluster Autoscaler nor Karpenter logged anything about a node {name:?}{hint}; {listed}"
     )
+}
+
+/// Why a VPA recommends what it does (at `at` seconds, else at the end).
+fn explain_vpa(scenario: &Scenario, name: &str, at: Option<f64>) -> anyhow::Result<Status> {
+    let names: Vec<&str> = scenario.vpas.iter().map(|v| v.name.as_str()).collect();
+    let vpa = match (name, names.as_slice()) {
+        (_, []) => bail!("this scenario has no VerticalPodAutoscaler"),
+        ("", [only]) => *only,
+        ("", _) => bail!(
+            "this scenario has several VPAs: choose one with --vpa NAME ({})",
+            names.join(", ")
+        ),
+        (n, _) if names.contains(&n) => n,
+        (n, _) => {
+            let hint = did_you_mean_hint(n, names.iter().copied());
+            bail!(
+                "no VerticalPodAutoscaler {n:?} in this scenario{hint}; it has: {}",
+                names.join(", ")
+            )
+        }
+    };
+    let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
+    let records = timed.output.vpa_records.as_deref().unwrap_or_default();
+    let Some(record) = vpa::select(records, vpa, at) else {
+        super::out(format!(
+            "{vpa}: no recommendation yet (the recommender's first loop is one minute after the start)"
+        ));
+        return Ok(Status::Success);
+    };
+    let report = timed.output.report.vpas.iter().find(|r| r.name == vpa);
+    super::out(vpa::explain(record, report).trim_end());
+    Ok(Status::Success)
 }
 
 /// `HH:MM[:SS]` or a Go duration, as seconds since the start. Hours are whole (any number of

@@ -80,6 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         hpa_decisions: None,
         autoscaler_events: result.autoscaler_events.as_deref(),
         karpenter_events: result.karpenter_events.as_deref(),
+        vpa_records: result.vpa_records.as_deref(),
         pod_events: &result.pod_events,
         cluster_events: &result.cluster_events,
         history: &result.history,

@@ -594,6 +594,7 @@ fn keep_run(
         hpa_decisions: Some(&output.hpa_decisions),
         autoscaler_events: output.autoscaler_events.as_deref(),
         karpenter_events: output.karpenter_events.as_deref(),
+        vpa_records: output.vpa_records.as_deref(),
         pod_events: &output.pod_events,
         cluster_events: &output.cluster_events,
         history: &output.history,

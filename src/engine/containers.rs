@@ -264,6 +264,9 @@ impl Engine<'_, '_> {
             ),
         };
         self.pod_event(pod, reason, message);
+        if why == Kill::OutOfMemory {
+            self.vpa_oom(pod);
+        }
         self.set_pod_ready(pod, false);
         self.cluster.container_killed(pod);
         let c = &mut self.containers[pod.index()];

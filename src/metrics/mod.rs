@@ -12,6 +12,7 @@ pub mod pod_events;
 pub(crate) mod recorder;
 pub mod report;
 pub(crate) mod slo;
+pub mod vpa;
 
 pub(crate) use recorder::{Observation, Recorder, TimeSeries};
 pub use report::Report;

@@ -45,6 +45,9 @@ pub struct Report {
     /// Bytes between zones and what they cost beside the nodes (with `spec.network`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub network: Option<NetworkReport>,
+    /// One per VerticalPodAutoscaler: its last recommendation and what it would have changed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub vpas: Vec<super::vpa::VpaReport>,
 }
 
 /// The price of traffic between zones, beside the nodes' cost.
@@ -683,6 +686,7 @@ pub fn build(scenario: &Scenario, recorder: &Recorder, end: SimTime, counts: Run
         totals,
         slos: Vec::new(),
         network: None,
+        vpas: Vec::new(),
     };
     report.slos = super::slo::evaluate(scenario, &report);
     report

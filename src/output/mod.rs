@@ -1,5 +1,5 @@
 //! The only writer of files: the run directory (`report.json`, `run.json`, `timeseries.csv`,
-//! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `pod_events.jsonl`, `cluster_events.jsonl`,
+//! `hpa_decisions.jsonl`, `autoscaler.jsonl`, `karpenter.jsonl`, `vpa.jsonl`, `pod_events.jsonl`, `cluster_events.jsonl`,
 //! `history.jsonl`, `scenario.resolved.yaml`, plots, `report.html`, `trace.json`), JUnit XML,
 //! the terminal summary table and what `kubesim get` prints.
 //!
@@ -121,6 +121,8 @@ pub struct RunFiles<'a> {
     pub autoscaler_events: Option<&'a [AutoscalerEvent]>,
     /// What Karpenter did (`None`: it did not run, and no file is written).
     pub karpenter_events: Option<&'a [crate::controllers::karpenter::KarpenterEvent]>,
+    /// Every change of a VPA's recommendation (`None`: no VPA, and no file is written).
+    pub vpa_records: Option<&'a [crate::controllers::vpa::recommender::VpaRecord]>,
     /// Every pod's events (`pod_events.jsonl`).
     pub pod_events: &'a [PodEvent],
     /// Node failures, rollouts and scripted actions, in order (`cluster_events.jsonl`).
@@ -161,6 +163,9 @@ pub fn write_files(dir: &Path, files: &RunFiles) -> io::Result<()> {
     }
     if let Some(events) = files.karpenter_events {
         write_json_lines(&dir.join("karpenter.jsonl"), events)?;
+    }
+    if let Some(records) = files.vpa_records {
+        write_json_lines(&dir.join("vpa.jsonl"), records)?;
     }
     write_json_lines(&dir.join("pod_events.jsonl"), files.pod_events)?;
     write_json_lines(&dir.join("cluster_events.jsonl"), files.cluster_events)?;

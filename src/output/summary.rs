@@ -22,6 +22,10 @@ pub fn render(report: &Report) -> String {
     }
     out.push('\n');
     out.push_str(&pools(report));
+    if !report.vpas.is_empty() {
+        out.push('\n');
+        out.push_str(&vpas(report));
+    }
     if !report.slos.is_empty() {
         out.push('\n');
         out.push_str(&slos(report));
@@ -191,6 +195,49 @@ fn deployments(r: &Report) -> String {
             right(d.pods_created.to_string()),
             right(format!("{:.2}", d.cost_usd)),
         ]);
+    }
+    t.to_string() + "\n"
+}
+
+/// Each VPA container's request beside the recommendation, and the cost at each.
+fn vpas(r: &Report) -> String {
+    let mut t = table(&[
+        "VPA / container",
+        "cpu request",
+        "target",
+        "bounds",
+        "memory request",
+        "target",
+        "bounds",
+        "cost USD → at target",
+    ]);
+    let cpu = |v: Option<i64>| v.map_or("-".into(), |m| format!("{m}m"));
+    let memory = |v: Option<i64>| v.map_or("-".into(), |b| format!("{}Mi", b >> 20));
+    for v in &r.vpas {
+        let cost = format!(
+            "{:.2} → {:.2}",
+            v.what_if.cost_usd, v.what_if.cost_usd_at_recommendation
+        );
+        for c in &v.containers {
+            t.add_row(vec![
+                Cell::new(format!("{}/{}", v.name, c.container)),
+                right(cpu(c.requests.cpu_millis)),
+                right(cpu(c.target.cpu_millis)),
+                right(format!(
+                    "{}–{}",
+                    cpu(c.lower.cpu_millis),
+                    cpu(c.upper.cpu_millis)
+                )),
+                right(memory(c.requests.memory_bytes)),
+                right(memory(c.target.memory_bytes)),
+                right(format!(
+                    "{}–{}",
+                    memory(c.lower.memory_bytes),
+                    memory(c.upper.memory_bytes)
+                )),
+                right(cost.clone()),
+            ]);
+        }
     }
     t.to_string() + "\n"
 }

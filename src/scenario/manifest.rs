@@ -136,6 +136,8 @@ pub struct ManifestSet {
     pub karpenter_node_pools: Vec<Manifest<super::karpenter::NodePoolManifest>>,
     /// Karpenter EC2NodeClasses (`karpenter.k8s.aws/v1`): only their names are used.
     pub node_classes: Vec<Manifest<super::karpenter::NodeClassManifest>>,
+    /// VerticalPodAutoscalers (`autoscaling.k8s.io/v1`).
+    pub vpas: Vec<Manifest<super::vpa::VpaManifest>>,
     /// Some file or object could not be read: references to missing objects may be caused by
     /// that error, so they are not reported again.
     pub incomplete: bool,
@@ -307,6 +309,9 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         ("karpenter.k8s.aws/v1", "EC2NodeClass") => {
             super::karpenter::add_node_class(set, source, diags)
         }
+        ("autoscaling.k8s.io/v1", "VerticalPodAutoscaler") => {
+            super::vpa::add_vpa(set, source, diags)
+        }
         (
             _,
             "Deployment"
@@ -328,7 +333,8 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             | "Ingress"
             | "ScaledObject"
             | "NodePool"
-            | "EC2NodeClass",
+            | "EC2NodeClass"
+            | "VerticalPodAutoscaler",
         ) => {
             diags.push(source.error(
                 "apiVersion",
@@ -353,6 +359,7 @@ fn served_version(kind: &str) -> &'static str {
         "ScaledObject" => "keda.sh/v1alpha1",
         "NodePool" => "karpenter.sh/v1",
         "EC2NodeClass" => "karpenter.k8s.aws/v1",
+        "VerticalPodAutoscaler" => "autoscaling.k8s.io/v1",
         _ => "v1",
     }
 }

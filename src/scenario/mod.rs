@@ -36,6 +36,7 @@ pub mod sweep;
 pub mod trace;
 pub mod units;
 pub(crate) mod validate;
+pub(crate) mod vpa;
 pub(crate) mod yaml;
 
 pub use crate::spec::pattern;

@@ -80,6 +80,8 @@ pub struct Scenario {
     pub cluster_autoscaler: Option<AutoscalerSettings>,
     /// Karpenter and its NodePools; `None` when the manifests have no NodePool.
     pub karpenter: Option<crate::spec::karpenter::KarpenterSettings>,
+    /// VerticalPodAutoscalers, resolved against `deployments`.
+    pub vpas: Vec<crate::spec::vpa::VpaSpec>,
     /// kube-scheduler profiles (from `spec.schedulerConfig`; empty: the default profile).
     pub scheduler_profiles: Vec<crate::spec::scheduler::SchedulerProfile>,
     /// Warnings and notes found while loading (errors stop loading).

@@ -54,6 +54,7 @@ const SHORT_NAMES: &[(&str, &str)] = &[
     ("rs", "ReplicaSet"),
     ("cm", "ConfigMap"),
     ("so", "ScaledObject"),
+    ("vpa", "VerticalPodAutoscaler"),
 ];
 
 /// Kinds kubesim reads, for spelling a kind given in another case.
@@ -68,6 +69,7 @@ const KINDS: &[&str] = &[
     "Ingress",
     "KubeSchedulerConfiguration",
     "ScaledObject",
+    "VerticalPodAutoscaler",
 ];
 
 /// Where the value of the `index`-th `--set` is said to be: line 0 (no file has one), column

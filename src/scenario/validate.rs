@@ -650,6 +650,7 @@ impl Builder<'_> {
         let metric_series = self.metric_series(&spec.external_metrics, duration);
         let hpas = self.resolve_series(hpas, &metric_series, &deployments, set);
         self.warn_keda_never_wakes(&hpas, set);
+        let vpas = super::vpa::vpa_specs(set, &deployments, self.diags);
         self.check_mixed_llm_backends(&services, &deployments, set);
         self.traffic(&spec.traffic, set, &mut services, &deployments, duration);
         let max_events = spec.max_events.unwrap_or(DEFAULT_MAX_EVENTS);
@@ -728,6 +729,7 @@ impl Builder<'_> {
             events,
             cluster_autoscaler,
             karpenter,
+            vpas,
             scheduler_profiles,
             warnings: Vec::new(),
             resolved_yaml: serde_saphyr::to_string(&*raw).unwrap_or_default(),

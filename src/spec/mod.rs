@@ -22,3 +22,4 @@ pub mod resources;
 pub mod rollout;
 pub mod scheduler;
 pub mod selector;
+pub mod vpa;

@@ -36,4 +36,5 @@ mod support;
 mod sweep;
 mod timeline;
 mod trial;
+mod vpa;
 mod zones;

@@ -46,7 +46,7 @@ impl Default for EstimatorConfig {
 }
 
 /// One resource's recommendation: millicores or bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Bounds {
     /// `target`.
     pub target: i64,
@@ -106,6 +106,68 @@ pub fn with_confidence(base: i64, multiplier: f64, exponent: f64, confidence: f6
     scale(base, (1.0 + multiplier / confidence).powf(exponent))
 }
 
+/// How one resource's bounds were reached, for `kubesim explain --vpa`: the raw percentiles
+/// (millicores or bytes, before the margin), the confidence and the floor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Working {
+    /// The target's, the lower bound's and the upper bound's percentile of the history.
+    pub percentiles: [i64; 3],
+    /// History in confidence intervals (days by default).
+    pub confidence: f64,
+    /// This container's share of the pod minimum.
+    pub minimum: i64,
+    /// The bounds these give.
+    pub bounds: Bounds,
+}
+
+/// One resource's bounds from percentiles of its history (`at`, as amounts).
+fn resource_estimate(
+    at: &dyn Fn(f64) -> i64,
+    target_percentile: f64,
+    confidence: f64,
+    minimum: i64,
+    c: &EstimatorConfig,
+) -> Working {
+    let percentiles = [target_percentile, c.lower_percentile, c.upper_percentile].map(at);
+    let margin = |i: usize| with_margin(percentiles[i], c.safety_margin_fraction);
+    Working {
+        percentiles,
+        confidence,
+        minimum,
+        bounds: Bounds {
+            target: margin(0).max(minimum),
+            lower: with_confidence(margin(1), 0.001, -2.0, confidence).max(minimum),
+            upper: with_confidence(margin(2), 1.0, 1.0, confidence).max(minimum),
+        },
+    }
+}
+
+/// The estimate for one container of a pod whose `containers` containers get a
+/// recommendation (the pod minimum is split equally among them), with its working.
+pub fn estimate_worked(
+    state: &AggregateState,
+    containers: usize,
+    c: &EstimatorConfig,
+) -> (Working, Working) {
+    let share = 1.0 / containers.max(1) as f64;
+    let min_cpu = scale(amount(c.pod_min_cpu_millis), share);
+    let min_memory = scale(amount(c.pod_min_memory_mib * 1024.0 * 1024.0), share);
+    let cpu_at = |p: f64| amount(state.cpu.percentile(p) * 1000.0);
+    let memory_at = |p: f64| amount(state.memory_peaks.percentile(p));
+    let cpu_confidence = confidence(state, c.confidence_interval.0);
+    let memory_confidence = confidence(state, c.confidence_interval.1);
+    (
+        resource_estimate(&cpu_at, c.target_percentile.0, cpu_confidence, min_cpu, c),
+        resource_estimate(
+            &memory_at,
+            c.target_percentile.1,
+            memory_confidence,
+            min_memory,
+            c,
+        ),
+    )
+}
+
 /// The estimate for one container of a pod whose `containers` containers get a
 /// recommendation (the pod minimum is split equally among them).
 pub fn estimate(
@@ -113,33 +175,10 @@ pub fn estimate(
     containers: usize,
     c: &EstimatorConfig,
 ) -> ContainerEstimate {
-    let share = 1.0 / containers.max(1) as f64;
-    let min_cpu = scale(amount(c.pod_min_cpu_millis), share);
-    let min_memory = scale(amount(c.pod_min_memory_mib * 1024.0 * 1024.0), share);
-    let cpu_at = |p: f64| amount(state.cpu.percentile(p) * 1000.0);
-    let memory_at = |p: f64| amount(state.memory_peaks.percentile(p));
-    let bounds = |at: &dyn Fn(f64) -> i64, target_p: f64, interval, min: i64| {
-        let margin = |p| with_margin(at(p), c.safety_margin_fraction);
-        let conf = confidence(state, interval);
-        Bounds {
-            target: margin(target_p).max(min),
-            lower: with_confidence(margin(c.lower_percentile), 0.001, -2.0, conf).max(min),
-            upper: with_confidence(margin(c.upper_percentile), 1.0, 1.0, conf).max(min),
-        }
-    };
+    let (cpu, memory) = estimate_worked(state, containers, c);
     ContainerEstimate {
-        cpu: bounds(
-            &cpu_at,
-            c.target_percentile.0,
-            c.confidence_interval.0,
-            min_cpu,
-        ),
-        memory: bounds(
-            &memory_at,
-            c.target_percentile.1,
-            c.confidence_interval.1,
-            min_memory,
-        ),
+        cpu: cpu.bounds,
+        memory: memory.bounds,
     }
 }
 

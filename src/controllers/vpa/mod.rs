@@ -1,8 +1,11 @@
 //! The Vertical Pod Autoscaler (kubernetes/autoscaler `vertical-pod-autoscaler` 1.7.1): the
 //! recommender's usage histograms ([`histogram`]), its per-container aggregation of CPU
 //! samples, memory peaks and OOM kills ([`aggregate`]), and the estimators that turn them into
-//! a target with lower and upper bounds ([`estimator`]).
+//! a target with lower and upper bounds ([`estimator`]), the policy's caps ([`policy`]) and the
+//! recommender that runs them every loop ([`recommender`]).
 
 pub mod aggregate;
 pub mod estimator;
 pub mod histogram;
+pub mod policy;
+pub mod recommender;

@@ -32,6 +32,7 @@ pub const RUN_FILES: &[&str] = &[
     "hpa_decisions.jsonl",
     "autoscaler.jsonl",
     "karpenter.jsonl",
+    "vpa.jsonl",
     "pod_events.jsonl",
     "cluster_events.jsonl",
     "history.jsonl",

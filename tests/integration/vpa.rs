@@ -1,0 +1,153 @@
+//! VerticalPodAutoscalers: the recommender fed by the simulated pods, OOM kills raising the
+//! memory recommendation, the report, `vpa.jsonl` and `kubesim explain --vpa`.
+
+use crate::support::{kubesim, load, root, run, run_text, scratch};
+
+const OOM_SCENARIO: &str = r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: vpa-oom}
+spec:
+  duration: 30m
+  cluster:
+    nodePools:
+      - {name: pool, count: 1, allocatable: {cpu: "4", memory: 16Gi}}
+  workloads:
+    - deployment: app
+      cpuPerRequest: 100ms
+      concurrency: 16
+      memory: {base: 300Mi, perInFlightRequest: 20Mi}
+  traffic:
+    - service: app
+      arrivals: {constant: {rate: 50}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+        - name: app
+          resources: {requests: {cpu: "1", memory: 512Mi}, limits: {memory: 512Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app}
+spec: {selector: {app: app}}
+---
+apiVersion: autoscaling.k8s.io/v1
+kind: VerticalPodAutoscaler
+metadata: {name: app}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: app}
+  updatePolicy: {updateMode: "Off"}
+"#;
+
+#[test]
+fn oom_kills_raise_the_memory_recommendation_above_the_limit() {
+    let out = run_text("vpa-oom", OOM_SCENARIO);
+    let vpa = &out.report.vpas[0];
+    let app = &vpa.containers[0];
+    assert!(app.oom_kills > 0, "the pod was OOM-killed: {app:?}");
+    // Each kill (request 512 MiB, above any scraped working set under the 512 MiB limit) is a
+    // peak of max(512 + 100 MiB, 512 MiB × 1.2 = 644 245 094 B); one pod, one interval, so the
+    // interval's peak is it: memory bucket 29 ends at 664 388 475 B, + 15 % = 764 046 746 B.
+    assert_eq!(app.target.memory_bytes, Some(764_046_746));
+    assert_eq!(app.requests.memory_bytes, Some(512 << 20));
+    let records = out.vpa_records.as_deref().unwrap();
+    assert!(records.iter().all(|r| r.vpa == "app"));
+    assert_eq!(
+        records[0].t_seconds, 60.0,
+        "first loop one interval after the start"
+    );
+}
+
+#[test]
+fn the_right_sizing_scenario_reports_the_recommendation_and_what_it_would_save() {
+    let scenario = load(
+        &root().join("scenarios/right-sizing/scenario.yaml"),
+        None,
+        &[],
+    );
+    let out = run(&scenario);
+    let vpa = &out.report.vpas[0];
+    assert_eq!((vpa.name.as_str(), vpa.update_mode), ("web", "Off"));
+    assert_eq!(vpa.target, "Deployment/web");
+    let web = &vpa.containers[0];
+    // Provisioned at 2 cores and 2 GiB; a day of use says a quarter of that or less.
+    let (cpu, memory) = (
+        web.target.cpu_millis.unwrap(),
+        web.target.memory_bytes.unwrap(),
+    );
+    assert!((100..=1000).contains(&cpu), "{cpu}m");
+    assert!(memory < 1 << 30, "{memory} B");
+    assert!(web.lower.cpu_millis.unwrap() <= cpu && cpu <= web.upper.cpu_millis.unwrap());
+    let w = &vpa.what_if;
+    assert!(w.cost_usd_at_recommendation < w.cost_usd / 2.0, "{w:?}");
+    // 1 440 loops (one a minute from 00:01 to 24:00), each counting four pods of 2 cores for
+    // a minute: 1 440 × 4 × 2 / 60 = 192 core-hours; the same in GiB-hours.
+    assert_eq!(w.requested_core_hours, 192.0, "{w:?}");
+    assert_eq!(w.requested_memory_gib_hours, 192.0, "{w:?}");
+}
+
+#[test]
+fn no_vpa_no_file_and_no_report_section() {
+    let dir = scratch("vpa-none");
+    let out_dir = dir.join("out");
+    let scenario = root().join("scenarios/quickstart/scenario.yaml");
+    let o = kubesim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--no-plots",
+    ]);
+    assert!(o.status.success());
+    assert!(!out_dir.join("vpa.jsonl").exists());
+    let report = std::fs::read_to_string(out_dir.join("report.json")).unwrap();
+    assert!(!report.contains("\"vpas\""));
+}
+
+#[test]
+fn explain_vpa_tells_the_arithmetic() {
+    let scenario = root().join("scenarios/right-sizing/scenario.yaml");
+    let o = kubesim(&[
+        "explain",
+        scenario.to_str().unwrap(),
+        "--vpa",
+        "--at",
+        "0:10",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "web at 00:10:00 (the recommender runs every minute):"
+    );
+    // Ten loops over four pods: 40 samples; confidence min(9 min span, 40 samples at one a
+    // minute) / 1 day = 9/1440 = 0.006.
+    assert_eq!(
+        lines[1],
+        "  container web: 40 CPU samples, history worth 0.006 day(s) of confidence (the shorter of its span and its sample count at one a minute)"
+    );
+    // At that confidence the upper bound is × (1 + 1/0.00625) = 161: capped by maxAllowed.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("lowered to maxAllowed 4000m")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("      the pods request 2000m: the target is ")),
+        "{text}"
+    );
+    let o = kubesim(&["explain", scenario.to_str().unwrap(), "--vpa", "wbe"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean \"web\"?"));
+}
