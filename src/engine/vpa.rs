@@ -159,13 +159,16 @@ impl Engine<'_, '_> {
         let current = p.template.requests.clone();
         let mut recommended = current.clone();
         for c in &p.template.hpa_containers {
-            let Some(r) = recommendation.iter().find(|r| r.container == c.name) else {
+            let Some(r) = recommendation
+                .iter()
+                .find(|r| r.recommendation.container == c.name)
+            else {
                 continue;
             };
-            if let Some(cpu) = r.target.cpu_millis {
+            if let Some(cpu) = r.recommendation.target.cpu_millis {
                 recommended.cpu_millis += cpu - c.cpu_millis.unwrap_or(0);
             }
-            if let Some(memory) = r.target.memory_bytes {
+            if let Some(memory) = r.recommendation.target.memory_bytes {
                 recommended.memory_bytes += memory - c.memory_bytes.unwrap_or(0);
             }
         }

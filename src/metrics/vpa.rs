@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::controllers::vpa::policy::ContainerRecommendation;
 use crate::controllers::vpa::recommender::RecordedContainer;
 use crate::sim::SimDuration;
 use crate::spec::model::ContainerRequests;
@@ -42,21 +43,11 @@ impl WhatIf {
 /// One container: its request and its recommendation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VpaContainerReport {
-    /// The container's name.
-    pub container: String,
+    /// The last recommendation.
+    #[serde(flatten)]
+    pub recommendation: ContainerRecommendation,
     /// What the pod template requests.
     pub requests: CpuMemory,
-    /// `target`, capped by the policy.
-    pub target: CpuMemory,
-    /// `lowerBound`.
-    #[serde(rename = "lowerBound")]
-    pub lower: CpuMemory,
-    /// `upperBound`.
-    #[serde(rename = "upperBound")]
-    pub upper: CpuMemory,
-    /// `uncappedTarget`.
-    #[serde(rename = "uncappedTarget")]
-    pub uncapped_target: CpuMemory,
     /// CPU samples in its history.
     pub cpu_samples: u64,
     /// OOM kills recorded.
@@ -111,17 +102,15 @@ impl VpaReport {
         what_if: WhatIf,
     ) -> VpaReport {
         let container = |r: &RecordedContainer| {
-            let own = requests.iter().find(|c| c.name == r.container);
+            let own = requests
+                .iter()
+                .find(|c| c.name == r.recommendation.container);
             VpaContainerReport {
-                container: r.container.clone(),
+                recommendation: r.recommendation.clone(),
                 requests: CpuMemory {
                     cpu_millis: own.and_then(|c| c.cpu_millis),
                     memory_bytes: own.and_then(|c| c.memory_bytes),
                 },
-                target: r.target,
-                lower: r.lower,
-                upper: r.upper,
-                uncapped_target: r.uncapped_target,
                 cpu_samples: r.cpu_samples,
                 oom_kills: r.oom_kills,
             }

@@ -71,6 +71,7 @@ pub fn render(report: &Report, extras: &Extras) -> String {
     services(&mut page, report);
     deployments(&mut page, report);
     nodes(&mut page, report, extras.staying);
+    vpas(&mut page, report);
     plots(&mut page, extras.plots);
     narrative(&mut page, extras);
     events(&mut page, extras.cluster_events);
@@ -223,6 +224,24 @@ fn nodes(page: &mut String, report: &Report, staying: &[(String, String)]) {
         .iter()
         .map(|(node, why)| vec![escape(node), escape(why)]);
     table(page, &["Node", "why it stayed"], rows);
+}
+
+/// The VPAs' recommendations beside the pods' requests (when the scenario has VPAs).
+fn vpas(page: &mut String, report: &Report) {
+    if report.vpas.is_empty() {
+        return;
+    }
+    page.push_str("<h2 id=\"vpas\">Vertical Pod Autoscalers</h2>\n");
+    page.push_str(
+        "<p>The last recommendation of each VPA beside what the pods request, and the pods' cost \
+         share at their requests and at each minute's recommendation \
+         (<code>kubesim explain SCENARIO --vpa NAME</code> tells the arithmetic).</p>\n",
+    );
+    let rows = super::summary::vpa_rows(report);
+    let rows = rows
+        .into_iter()
+        .map(|r| r.iter().map(|c| escape(c)).collect());
+    table(page, &super::summary::VPA_COLUMNS, rows);
 }
 
 fn plots(page: &mut String, plots: &[(String, String)]) {

@@ -199,45 +199,57 @@ fn deployments(r: &Report) -> String {
     t.to_string() + "\n"
 }
 
-/// Each VPA container's request beside the recommendation, and the cost at each.
-fn vpas(r: &Report) -> String {
-    let mut t = table(&[
-        "VPA / container",
-        "cpu request",
-        "target",
-        "bounds",
-        "memory request",
-        "target",
-        "bounds",
-        "cost USD → at target",
-    ]);
+/// The VPA table's columns.
+pub const VPA_COLUMNS: [&str; 8] = [
+    "VPA / container",
+    "cpu request",
+    "target",
+    "bounds",
+    "memory request",
+    "target",
+    "bounds",
+    "cost USD → at target",
+];
+
+/// Each VPA container's request beside the recommendation, and the cost at each, as cells of
+/// [`VPA_COLUMNS`].
+pub fn vpa_rows(r: &Report) -> Vec<[String; 8]> {
     let cpu = |v: Option<i64>| v.map_or("-".into(), |m| format!("{m}m"));
     let memory = |v: Option<i64>| v.map_or("-".into(), |b| format!("{}Mi", b >> 20));
+    let mut rows = Vec::new();
     for v in &r.vpas {
         let cost = format!(
             "{:.2} → {:.2}",
             v.what_if.cost_usd, v.what_if.cost_usd_at_recommendation
         );
         for c in &v.containers {
-            t.add_row(vec![
-                Cell::new(format!("{}/{}", v.name, c.container)),
-                right(cpu(c.requests.cpu_millis)),
-                right(cpu(c.target.cpu_millis)),
-                right(format!(
+            let rec = &c.recommendation;
+            let (lower, upper) = (rec.lower, rec.upper);
+            rows.push([
+                format!("{}/{}", v.name, rec.container),
+                cpu(c.requests.cpu_millis),
+                cpu(rec.target.cpu_millis),
+                format!("{}–{}", cpu(lower.cpu_millis), cpu(upper.cpu_millis)),
+                memory(c.requests.memory_bytes),
+                memory(rec.target.memory_bytes),
+                format!(
                     "{}–{}",
-                    cpu(c.lower.cpu_millis),
-                    cpu(c.upper.cpu_millis)
-                )),
-                right(memory(c.requests.memory_bytes)),
-                right(memory(c.target.memory_bytes)),
-                right(format!(
-                    "{}–{}",
-                    memory(c.lower.memory_bytes),
-                    memory(c.upper.memory_bytes)
-                )),
-                right(cost.clone()),
+                    memory(lower.memory_bytes),
+                    memory(upper.memory_bytes)
+                ),
+                cost.clone(),
             ]);
         }
+    }
+    rows
+}
+
+fn vpas(r: &Report) -> String {
+    let mut t = table(&VPA_COLUMNS);
+    for [name, cells @ ..] in vpa_rows(r) {
+        let mut row = vec![Cell::new(name)];
+        row.extend(cells.into_iter().map(right));
+        t.add_row(row);
     }
     t.to_string() + "\n"
 }

@@ -55,7 +55,7 @@ fn oom_kills_raise_the_memory_recommendation_above_the_limit() {
     // Each kill (request 512 MiB, above any scraped working set under the 512 MiB limit) is a
     // peak of max(512 + 100 MiB, 512 MiB × 1.2 = 644 245 094 B); one pod, one interval, so the
     // interval's peak is it: memory bucket 29 ends at 664 388 475 B, + 15 % = 764 046 746 B.
-    assert_eq!(app.target.memory_bytes, Some(764_046_746));
+    assert_eq!(app.recommendation.target.memory_bytes, Some(764_046_746));
     assert_eq!(app.requests.memory_bytes, Some(512 << 20));
     let records = out.vpa_records.as_deref().unwrap();
     assert!(records.iter().all(|r| r.vpa == "app"));
@@ -79,12 +79,15 @@ fn the_right_sizing_scenario_reports_the_recommendation_and_what_it_would_save()
     let web = &vpa.containers[0];
     // Provisioned at 2 cores and 2 GiB; a day of use says a quarter of that or less.
     let (cpu, memory) = (
-        web.target.cpu_millis.unwrap(),
-        web.target.memory_bytes.unwrap(),
+        web.recommendation.target.cpu_millis.unwrap(),
+        web.recommendation.target.memory_bytes.unwrap(),
     );
     assert!((100..=1000).contains(&cpu), "{cpu}m");
     assert!(memory < 1 << 30, "{memory} B");
-    assert!(web.lower.cpu_millis.unwrap() <= cpu && cpu <= web.upper.cpu_millis.unwrap());
+    assert!(
+        web.recommendation.lower.cpu_millis.unwrap() <= cpu
+            && cpu <= web.recommendation.upper.cpu_millis.unwrap()
+    );
     let w = &vpa.what_if;
     assert!(w.cost_usd_at_recommendation < w.cost_usd / 2.0, "{w:?}");
     // 1 440 loops (one a minute from 00:01 to 24:00), each counting four pods of 2 cores for

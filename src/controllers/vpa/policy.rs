@@ -8,17 +8,20 @@ use crate::spec::vpa::{ContainerPolicy, CpuMemory};
 
 /// One container's recommendation (`RecommendedContainerResources`): millicores and bytes,
 /// `None` for a resource the policy does not control.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ContainerRecommendation {
     /// `containerName`.
     pub container: String,
     /// `target`.
     pub target: CpuMemory,
     /// `lowerBound`.
+    #[serde(rename = "lowerBound")]
     pub lower: CpuMemory,
     /// `upperBound`.
+    #[serde(rename = "upperBound")]
     pub upper: CpuMemory,
     /// `uncappedTarget`: the estimate before the policy's bounds.
+    #[serde(rename = "uncappedTarget")]
     pub uncapped_target: CpuMemory,
 }
 
@@ -72,7 +75,12 @@ mod tests {
 
     /// A case's name, policy, global maximum and expected (target, lower, upper) as
     /// (millicores, MiB).
-    type Case = (&'static str, Option<ContainerPolicy>, CpuMemory, [(i64, i64); 3]);
+    type Case = (
+        &'static str,
+        Option<ContainerPolicy>,
+        CpuMemory,
+        [(i64, i64); 3],
+    );
 
     fn amounts(cpu: i64, mib: i64) -> CpuMemory {
         CpuMemory {

@@ -47,19 +47,9 @@ impl Default for RecommenderSettings {
 /// One container's recommendation at a loop, with how it was reached.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RecordedContainer {
-    /// `containerName`.
-    pub container: String,
-    /// `target`, capped by the policy.
-    pub target: CpuMemory,
-    /// `lowerBound`, capped.
-    #[serde(rename = "lowerBound")]
-    pub lower: CpuMemory,
-    /// `upperBound`, capped.
-    #[serde(rename = "upperBound")]
-    pub upper: CpuMemory,
-    /// `uncappedTarget`.
-    #[serde(rename = "uncappedTarget")]
-    pub uncapped_target: CpuMemory,
+    /// The recommendation, capped by the policy (`uncappedTarget` before it).
+    #[serde(flatten)]
+    pub recommendation: ContainerRecommendation,
     /// How the CPU bounds were reached (before the policy).
     pub cpu_working: Working,
     /// How the memory bounds were reached (before the policy).
@@ -206,8 +196,7 @@ impl Recommender {
 
 /// Whether two recommendations give every container the same bounds (their working aside).
 fn same_bounds(a: &[RecordedContainer], b: &[RecordedContainer]) -> bool {
-    let bounds = |c: &RecordedContainer| (c.target, c.lower, c.upper, c.uncapped_target);
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| bounds(x) == bounds(y))
+    a.len() == b.len() && (a.iter().zip(b)).all(|(x, y)| x.recommendation == y.recommendation)
 }
 
 impl VpaHistory {
@@ -269,13 +258,8 @@ impl VpaHistory {
                 upper: pick(c.upper, m.upper),
                 uncapped_target: pick(c.target, m.target),
             };
-            let capped = apply_policy(&estimate, Some(&policy), settings.global_max);
             RecordedContainer {
-                container: name.clone(),
-                target: capped.target,
-                lower: capped.lower,
-                upper: capped.upper,
-                uncapped_target: capped.uncapped_target,
+                recommendation: apply_policy(&estimate, Some(&policy), settings.global_max),
                 cpu_working: cpu,
                 memory_working: memory,
                 cpu_samples: state.total_samples,

@@ -67,7 +67,11 @@ pub fn explain(record: &VpaRecord, report: Option<&VpaReport>) -> String {
     }
     for c in &record.containers {
         let requests = report
-            .and_then(|r| r.containers.iter().find(|x| x.container == c.container))
+            .and_then(|r| {
+                r.containers
+                    .iter()
+                    .find(|x| x.recommendation.container == c.recommendation.container)
+            })
             .map(|x| x.requests);
         container(&mut out, c, requests);
     }
@@ -98,7 +102,7 @@ fn container(out: &mut String, c: &RecordedContainer, requests: Option<CpuMemory
     let _ = writeln!(
         out,
         "  container {}: {} CPU samples, history worth {days:.3} day(s) of confidence (the shorter of its span and its sample count at one a minute){}",
-        c.container,
+        c.recommendation.container,
         c.cpu_samples,
         match c.oom_kills {
             0 => String::new(),
@@ -111,7 +115,7 @@ fn container(out: &mut String, c: &RecordedContainer, requests: Option<CpuMemory
         (Resource::Cpu, &c.cpu_working),
         (Resource::Memory, &c.memory_working),
     ] {
-        let Some(target) = resource.of(c.target) else {
+        let Some(target) = resource.of(c.recommendation.target) else {
             continue;
         };
         bounds(out, resource, working, c, target);
@@ -145,18 +149,18 @@ fn bounds(out: &mut String, r: Resource, w: &Working, c: &RecordedContainer, tar
     let _ = writeln!(
         out,
         "      lower bound {}: the 50th percentile {p50} + 15 %, × (1 + 0.001/{:.3})^-2{}{}",
-        show(r, r.of(c.lower)),
+        show(r, r.of(c.recommendation.lower)),
         w.confidence,
         floor(r, w, b.lower),
-        capped(r, b.lower, r.of(c.lower).unwrap_or(b.lower)),
+        capped(r, b.lower, r.of(c.recommendation.lower).unwrap_or(b.lower)),
     );
     let _ = writeln!(
         out,
         "      upper bound {}: the 95th percentile {p95} + 15 %, × (1 + 1/{:.3}) — it nears the target as history grows{}{}",
-        show(r, r.of(c.upper)),
+        show(r, r.of(c.recommendation.upper)),
         w.confidence,
         floor(r, w, b.upper),
-        capped(r, b.upper, r.of(c.upper).unwrap_or(b.upper)),
+        capped(r, b.upper, r.of(c.recommendation.upper).unwrap_or(b.upper)),
     );
 }
 

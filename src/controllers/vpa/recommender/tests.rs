@@ -48,17 +48,20 @@ fn steady_usage_gives_the_bucket_end_plus_the_margin() {
     let app = &got[0];
     // 0.5 cores falls in bucket 25 of 0.01 × (1.05^i − 1)/0.05: [0.4773, 0.5111); the 90th
     // percentile is its end, 511m; + trunc(511 × 0.15) = 76 → 587m.
-    assert_eq!(app.target.cpu_millis, Some(587));
+    assert_eq!(app.recommendation.target.cpu_millis, Some(587));
     // 400 MiB (419 430 400 B) falls in memory bucket 23: [414 304 751, 445 019 988); its end
     // + 15 % (66 752 998) = 511 772 986 B.
-    assert_eq!(app.target.memory_bytes, Some(511_772_986));
+    assert_eq!(app.recommendation.target.memory_bytes, Some(511_772_986));
     // Two days of a sample a minute: confidence min(2879/1440, 2880/1440) = 1.9993; the
     // upper bound 587 × (1 + 1/1.9993) = 880.6 → 880m; the lower 587 × (1 + 0.001/1.9993)^-2
     // = 586.41 → 586m.
-    assert_eq!(app.upper.cpu_millis, Some(880));
-    assert_eq!(app.lower.cpu_millis, Some(586));
+    assert_eq!(app.recommendation.upper.cpu_millis, Some(880));
+    assert_eq!(app.recommendation.lower.cpu_millis, Some(586));
     assert_eq!(app.cpu_samples, 2880);
-    assert_eq!(app.uncapped_target, app.target);
+    assert_eq!(
+        app.recommendation.uncapped_target,
+        app.recommendation.target
+    );
 }
 
 #[test]
@@ -74,7 +77,7 @@ fn an_oom_kill_raises_the_memory_peak() {
     r.run_once(0, &vpa, &[], now + SimDuration::from_secs(30));
     let app = &r.current(0)[0];
     assert_eq!(app.oom_kills, 1);
-    assert_eq!(app.target.memory_bytes, Some(764_046_746));
+    assert_eq!(app.recommendation.target.memory_bytes, Some(764_046_746));
 }
 
 #[test]
@@ -82,7 +85,7 @@ fn off_containers_get_none_and_do_not_share_the_minimum() {
     // Idle pods: every estimate is 0, so each container gets its share of 25m / 250 MiB.
     let mut r = Recommender::new(1, RecommenderSettings::default());
     let both = run(&mut r, &spec(vec![]), &["app", "proxy"], 1, (0.0, 0));
-    let shares: Vec<_> = both.iter().map(|c| c.target).collect();
+    let shares: Vec<_> = both.iter().map(|c| c.recommendation.target).collect();
     // Two containers: 12.5m truncated to 12m, and 125 MiB each.
     let half = CpuMemory {
         cpu_millis: Some(12),
@@ -94,9 +97,9 @@ fn off_containers_get_none_and_do_not_share_the_minimum() {
     let mut r = Recommender::new(1, RecommenderSettings::default());
     let one = run(&mut r, &spec(vec![off]), &["app", "proxy"], 1, (0.0, 0));
     assert_eq!(one.len(), 1);
-    assert_eq!(one[0].container, "app");
-    assert_eq!(one[0].target.cpu_millis, Some(25));
-    assert_eq!(one[0].target.memory_bytes, Some(250 * MIB));
+    assert_eq!(one[0].recommendation.container, "app");
+    assert_eq!(one[0].recommendation.target.cpu_millis, Some(25));
+    assert_eq!(one[0].recommendation.target.memory_bytes, Some(250 * MIB));
 }
 
 #[test]
@@ -106,9 +109,9 @@ fn policy_caps_and_uncontrolled_resources() {
     p.controls_memory = false;
     let mut r = Recommender::new(1, RecommenderSettings::default());
     let got = run(&mut r, &spec(vec![p]), &["app"], 1, (0.5, 400 * MIB));
-    assert_eq!(got[0].target.cpu_millis, Some(300));
-    assert_eq!(got[0].uncapped_target.cpu_millis, Some(587));
-    assert_eq!(got[0].target.memory_bytes, None);
+    assert_eq!(got[0].recommendation.target.cpu_millis, Some(300));
+    assert_eq!(got[0].recommendation.uncapped_target.cpu_millis, Some(587));
+    assert_eq!(got[0].recommendation.target.memory_bytes, None);
 }
 
 #[test]
