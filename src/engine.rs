@@ -173,6 +173,8 @@ pub(crate) enum Event {
     CronTick { cron_job: DeploymentId },
     /// The VPA recommender's loop.
     VpaRecommender,
+    /// The VPA updater's loop (every minute): evicts pods far from their recommendation.
+    VpaUpdater,
 }
 
 /// Call sites over all call graphs (each call step has its own retry budget).
@@ -857,6 +859,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             Event::CronTick { cron_job } => self.on_cron_tick(cron_job),
             Event::UsersChange { service } => self.on_users_change(service),
             Event::VpaRecommender => self.on_vpa_loop(),
+            Event::VpaUpdater => self.on_vpa_updater(),
         }
     }
 
@@ -1333,10 +1336,12 @@ impl<'s, 'r> Engine<'s, 'r> {
             Intent::CreatePod { replica_set } => {
                 let rs = &self.cluster.replica_sets[replica_set.index()];
                 let (workload, template) = (rs.deployment, std::sync::Arc::clone(&rs.template));
-                if !self.admit_quota(workload, &template) {
+                let Some(template) = self.admit_pod(workload, template) else {
                     return;
-                }
-                let pod = self.cluster.create_pod(replica_set, self.now);
+                };
+                let pod = self
+                    .cluster
+                    .create_pod_from(replica_set, template, self.now);
                 let message = format!(
                     "Created by ReplicaSet {}",
                     self.cluster.replica_sets[replica_set.index()].name
@@ -1353,12 +1358,11 @@ impl<'s, 'r> Engine<'s, 'r> {
             } => {
                 let rs = &self.cluster.replica_sets[replica_set.index()];
                 let (workload, template) = (rs.deployment, std::sync::Arc::clone(&rs.template));
-                if !self.admit_quota(workload, &template) {
+                let Some(template) = self.admit_pod(workload, template) else {
                     return;
-                }
-                let pod = self
-                    .cluster
-                    .create_stateful_pod(replica_set, ordinal, self.now);
+                };
+                let pod =
+                    (self.cluster).create_stateful_pod(replica_set, ordinal, template, self.now);
                 let deployment = self.cluster.pod(pod).deployment;
                 let message = format!(
                     "Created by StatefulSet {}",
@@ -1371,10 +1375,10 @@ impl<'s, 'r> Engine<'s, 'r> {
             }
             Intent::CreateDaemonPod { deployment, node } => {
                 let template = std::sync::Arc::clone(self.cluster.current_template(deployment));
-                if !self.admit_quota(deployment, &template) {
+                let Some(template) = self.admit_pod(deployment, template) else {
                     return;
-                }
-                let pod = self.cluster.create_daemon_pod(deployment, node, self.now);
+                };
+                let pod = (self.cluster).create_daemon_pod(deployment, node, &template, self.now);
                 let message = format!(
                     "Created by DaemonSet {}",
                     self.cluster.deployment(deployment).spec.name

@@ -1049,21 +1049,33 @@ impl Cluster {
     /// Creates a pending pod for a ReplicaSet from its template.
     pub fn create_pod(&mut self, rs: ReplicaSetId, now: SimTime) -> PodId {
         let template = Arc::clone(&self.replica_sets[rs.index()].template);
+        self.create_pod_from(rs, template, now)
+    }
+
+    /// Creates a pending pod for a ReplicaSet from `template`: its own, or as an admission
+    /// webhook changed it.
+    pub fn create_pod_from(
+        &mut self,
+        rs: ReplicaSetId,
+        template: Arc<PodTemplate>,
+        now: SimTime,
+    ) -> PodId {
         let set = &self.replica_sets[rs.index()];
         let name = format!("{}-{}", set.name, pod_suffix(self.pods.len() as u32));
         self.create_pod_with(rs, name, template, now)
     }
 
-    /// Creates a DaemonSet's pod for `node`: its template with the required node affinity
-    /// replaced by one term matching the node's name.
+    /// Creates a DaemonSet's pod for `node` from `template` (its current template, as admission
+    /// left it) with the required node affinity replaced by one term matching the node's name.
     pub fn create_daemon_pod(
         &mut self,
         deployment: DeploymentId,
         node: NodeId,
+        template: &PodTemplate,
         now: SimTime,
     ) -> PodId {
         let d = &self.deployments[deployment.index()];
-        let mut template = (**self.current_template(deployment)).clone();
+        let mut template = template.clone();
         template.required_node_affinity = vec![super::selector::NodeSelectorTerm {
             match_expressions: Vec::new(),
             match_fields: vec![super::selector::NodeRequirement {
@@ -1084,14 +1096,20 @@ impl Cluster {
         self.create_pod_with(rs, name, Arc::new(template), now)
     }
 
-    /// Creates a StatefulSet's pod `<name>-<ordinal>` from the template of revision `rs`.
-    pub fn create_stateful_pod(&mut self, rs: ReplicaSetId, ordinal: u32, now: SimTime) -> PodId {
+    /// Creates a StatefulSet's pod `<name>-<ordinal>` of revision `rs` from `template` (the
+    /// revision's, as admission left it).
+    pub fn create_stateful_pod(
+        &mut self,
+        rs: ReplicaSetId,
+        ordinal: u32,
+        template: Arc<PodTemplate>,
+        now: SimTime,
+    ) -> PodId {
         let set = &self.replica_sets[rs.index()];
         let name = format!(
             "{}-{ordinal}",
             self.deployments[set.deployment.index()].spec.name
         );
-        let template = Arc::clone(&set.template);
         let pod = self.create_pod_with(rs, name, template, now);
         self.pods[pod.index()].ordinal = Some(ordinal);
         pod
@@ -1435,12 +1453,17 @@ impl Cluster {
     }
 }
 
-/// A template printed in full: equal templates print the same. Its last two fields, what the
-/// Cluster Autoscaler's drainability rules read and the ConfigMap and Secret references, came
-/// later: each is left out while it says nothing, so that the templates without them keep the
-/// hashes (and their pods the names) they had.
+/// A template printed in full: equal templates print the same. Its last three fields came
+/// later: what the effective requests are made of (`request_parts`, which follows from the
+/// printed containers) is always left out; what the Cluster Autoscaler's drainability rules
+/// read and the ConfigMap and Secret references are left out while they say nothing. So the
+/// templates without them keep the hashes (and their pods the names) they had.
 fn template_key(pod: &PodTemplate) -> Arc<str> {
     let mut printed = format!("{pod:?}");
+    let parts = format!(", request_parts: {:?}", pod.request_parts);
+    if let Some(at) = printed.rfind(&parts) {
+        printed.replace_range(at..at + parts.len(), "");
+    }
     if pod.drain == crate::spec::model::DrainTraits::default() {
         let default = format!(", drain: {:?}", pod.drain);
         if let Some(at) = printed.rfind(&default) {

@@ -232,6 +232,8 @@ pub enum PodEventReason {
     /// The kubelet could not mount one of the pod's volumes (its ConfigMap or Secret is
     /// missing): the pod stays `ContainerCreating`.
     FailedMount,
+    /// The VPA's updater evicted the pod, for its replacement to get the recommendation.
+    EvictedByVPA,
 }
 
 /// Why the CronJob controller deletes one of its Jobs.

@@ -10,8 +10,8 @@ use crate::cluster::PodId;
 use crate::controllers::PodEventReason;
 use crate::controllers::kubelet::{self, ProbeKind, ProbeWorker, RestartBackoff};
 use crate::metrics::Observation;
-use crate::sim::SimDuration;
 use crate::sim::dist::DurationDist;
+use crate::sim::{SimDuration, SimTime};
 use crate::traffic::{FailureReason, Instance, PodServer};
 
 /// What the kubelet tracks about a pod's container.
@@ -21,6 +21,8 @@ pub(super) struct Container {
     workers: [ProbeWorker; 3],
     startup_done: bool,
     backoff: RestartBackoff,
+    /// When the container last started.
+    started_at: SimTime,
 }
 
 impl Container {
@@ -37,6 +39,7 @@ impl Default for Container {
             workers: ProbeKind::ALL.map(ProbeWorker::new),
             startup_done: false,
             backoff: RestartBackoff::default(),
+            started_at: SimTime::ZERO,
         }
     }
 }
@@ -103,6 +106,7 @@ impl Engine<'_, '_> {
         self.track_node_demand(node);
         let c = &mut self.containers[pod.index()];
         c.generation += 1;
+        c.started_at = self.now;
         c.workers = ProbeKind::ALL.map(ProbeWorker::new);
         c.startup_done = probes.startup.is_none();
         let generation = c.generation;
@@ -264,9 +268,10 @@ impl Engine<'_, '_> {
             ),
         };
         self.pod_event(pod, reason, message);
-        if why == Kill::OutOfMemory {
-            self.vpa_oom(pod);
-        }
+        let run = self
+            .now
+            .saturating_since(self.containers[pod.index()].started_at);
+        self.vpa_container_killed(pod, why == Kill::OutOfMemory, run);
         self.set_pod_ready(pod, false);
         self.cluster.container_killed(pod);
         let c = &mut self.containers[pod.index()];

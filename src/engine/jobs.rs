@@ -137,16 +137,15 @@ impl Engine<'_, '_> {
     pub(super) fn create_job_pod(&mut self, run: Run, index: Option<u32>) {
         let rs = self.cluster.deployment(run.job).replica_sets[0];
         let template = Arc::clone(&self.cluster.replica_sets[rs.index()].template);
-        if !self.admit_quota(run.job, &template) {
+        let Some(template) = self.admit_pod(run.job, template) else {
             return;
-        }
+        };
         let job_name = self.job_name(run);
         let suffix = crate::cluster::pod_suffix(self.cluster.pods.len() as u32);
         let name = match index {
             Some(i) => format!("{job_name}-{i}-{suffix}"),
             None => format!("{job_name}-{suffix}"),
         };
-        let template = Arc::clone(&self.cluster.replica_sets[rs.index()].template);
         let pod = self.cluster.create_pod_with(rs, name, template, self.now);
         let p = &mut self.cluster.pods[pod.index()];
         p.ordinal = index;

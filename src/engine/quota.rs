@@ -1,8 +1,13 @@
+//! The admission chain a new pod goes through ([`Engine::admit_pod`]): the VPA's mutating
+//! webhook, then ResourceQuota.
+//!
 //! ResourceQuota admission at pod creation: a pod that would take its namespace past a quota's
 //! hard amount is not created. Its controller keeps asking at every reconcile (the workload is
 //! looked at until a pod of it is admitted again), and the refusal is a `FailedCreate` event
 //! once per episode, worded as the API server's (`exceeded quota: …, requested: …, used: …,
 //! limited: …`). Usage is what the namespace's pods not yet gone hold.
+
+use std::sync::Arc;
 
 use super::Engine;
 use crate::cluster::{DeploymentId, PodPhase};
@@ -10,9 +15,28 @@ use crate::metrics::cluster_events::{ClusterEventReason, ObjectKind};
 use crate::scenario::{PodTemplate, QuotaResource, QuotaSpec};
 
 impl Engine<'_, '_> {
+    /// The admission chain a new pod of `workload` goes through: the VPA's mutating webhook
+    /// (which may give it the recommendation's requests), then ResourceQuota (which may refuse
+    /// it: `None`).
+    pub(super) fn admit_pod(
+        &mut self,
+        workload: DeploymentId,
+        template: Arc<PodTemplate>,
+    ) -> Option<Arc<PodTemplate>> {
+        let written = Arc::clone(&template);
+        let template = self.vpa_admission(workload, template);
+        if !self.admit_quota(workload, &template) {
+            return None;
+        }
+        if !Arc::ptr_eq(&written, &template) {
+            self.vpa_admitted(workload);
+        }
+        Some(template)
+    }
+
     /// Whether a pod of `workload` with `template` may be created now; if not, the workload is
     /// held (and told once).
-    pub(super) fn admit_quota(&mut self, workload: DeploymentId, template: &PodTemplate) -> bool {
+    fn admit_quota(&mut self, workload: DeploymentId, template: &PodTemplate) -> bool {
         let refusal = (self.scenario.quotas.iter())
             .filter(|q| q.namespace == template.namespace)
             .find_map(|q| self.quota_refusal(q, template));

@@ -1,26 +1,42 @@
-//! The VPA recommender's loop in the engine: every `--recommender-interval` it hands each
+//! The VPA in the engine. The recommender's loop: every `--recommender-interval` it hands each
 //! VPA's recommender the metrics-server's latest point for every running pod of the target
 //! (the pod's usage is its serving container's: kubesim measures a pod as one), and keeps
 //! what the recommendation would have changed — the requested CPU and memory and their cost
 //! at the nodes' prices — against the pods' own requests. OOM kills reach the recommender
-//! from `kill_container`. A scenario without VPAs has no recommender and no event.
+//! from `kill_container`. The admission controller and the updater are in [`updater`]. A
+//! scenario without VPAs has no recommender and no event.
+
+mod updater;
+
+use std::collections::BTreeMap;
 
 use crate::cluster::{DeploymentId, PodId, PodPhase, accounting};
+use crate::controllers::vpa::admission;
 use crate::controllers::vpa::recommender::{PodSample, Recommender, RecordedContainer};
-use crate::metrics::vpa::{VpaReport, WhatIf};
+use crate::controllers::vpa::updater::UpdaterSettings;
+use crate::metrics::vpa::{VpaActions, VpaReport, WhatIf};
 use crate::scenario::{HpaResource, Scenario};
-use crate::sim::SimTime;
+use crate::sim::{SimDuration, SimTime};
 use crate::spec::resources::Resources;
+use crate::spec::vpa::VpaSpec;
 
 use super::{Engine, Event};
 
-/// The recommender and what its recommendations would have changed.
+/// The recommender, the updater, and what the recommendations changed or would have.
 pub(super) struct VpaLoop {
     pub(super) recommender: Recommender,
+    updater: UpdaterSettings,
     /// By Deployment index: the VPA targeting it.
     vpa_of: Vec<Option<usize>>,
     /// By VPA: the allocation and cost at the pods' requests and at the recommendation.
     what_if: Vec<WhatIf>,
+    /// By VPA: the template its last admitted pod got, and what it was made from.
+    admitted: Vec<Option<updater::Admitted>>,
+    /// By VPA: pods created with the recommendation, and pods evicted for it.
+    actions: Vec<VpaActions>,
+    /// How long a pod's container ran before its last termination, when an OOM kill ended it
+    /// (what the updater's quick-OOM rule reads).
+    last_oom_run: BTreeMap<PodId, SimDuration>,
 }
 
 impl VpaLoop {
@@ -35,19 +51,23 @@ impl VpaLoop {
         }
         Some(VpaLoop {
             recommender: Recommender::new(s.vpas.len(), Default::default()),
+            updater: UpdaterSettings::default(),
             vpa_of,
             what_if: vec![WhatIf::default(); s.vpas.len()],
+            admitted: vec![None; s.vpas.len()],
+            actions: vec![VpaActions::default(); s.vpas.len()],
+            last_oom_run: BTreeMap::new(),
         })
     }
 
     /// The reports, one per VPA, at the end of the run.
     pub(super) fn reports(&self, s: &Scenario) -> Vec<VpaReport> {
-        let report = |(i, spec)| {
-            let requests = &s.deployments[spec_target(s, i)].pod.hpa_containers;
+        let report = |(i, spec): (usize, &VpaSpec)| {
+            let target = &s.deployments[spec.target];
             VpaReport::new(
                 spec,
-                &s.deployments[spec_target(s, i)].name,
-                requests,
+                &target.name,
+                &target.pod.hpa_containers,
                 self.recommender.current(i),
                 self.recommender
                     .records
@@ -55,23 +75,26 @@ impl VpaLoop {
                     .filter(|r| r.vpa == spec.name)
                     .count(),
                 self.what_if[i],
+                self.actions[i],
             )
         };
         s.vpas.iter().enumerate().map(report).collect()
     }
 }
 
-fn spec_target(s: &Scenario, vpa: usize) -> usize {
-    s.vpas[vpa].target
-}
-
 impl Engine<'_, '_> {
-    /// Starts the recommender's loop, one interval after the start as upstream's ticker.
+    /// Starts the recommender's loop, and the updater's when a VPA evicts, each one interval
+    /// after the start as upstream's tickers.
     pub(super) fn start_vpa_loop(&mut self) {
         if let Some(v) = &self.vpa {
             let first = SimTime::ZERO + v.recommender.settings.interval;
             if first <= self.end {
                 self.queue.schedule(first, Event::VpaRecommender);
+            }
+            let first = SimTime::ZERO + v.updater.interval;
+            let evicts = self.scenario.vpas.iter().any(|s| s.mode.evicts());
+            if evicts && first <= self.end {
+                self.queue.schedule(first, Event::VpaUpdater);
             }
         }
     }
@@ -95,7 +118,7 @@ impl Engine<'_, '_> {
             let recommendation = recommendation.unwrap_or_default().to_vec();
             let interval = v.recommender.settings.interval;
             for &pod in &pods {
-                let (at_requests, at_recommendation) = self.priced(pod, &recommendation);
+                let (at_requests, at_recommendation) = self.priced(i, pod, &recommendation);
                 v.what_if[i].add(at_requests, at_recommendation, interval);
             }
         }
@@ -106,9 +129,15 @@ impl Engine<'_, '_> {
         self.vpa = Some(v);
     }
 
-    /// An OOM kill of `pod`'s serving container, for its VPA's next loop.
-    pub(super) fn vpa_oom(&mut self, pod: PodId) {
+    /// The pod's container was killed after running `run`: an OOM kill goes to its VPA's next
+    /// loop, and is the pod's last termination for the updater's quick-OOM rule.
+    pub(super) fn vpa_container_killed(&mut self, pod: PodId, oom: bool, run: SimDuration) {
         let Some(v) = &mut self.vpa else { return };
+        if !oom {
+            v.last_oom_run.remove(&pod);
+            return;
+        }
+        v.last_oom_run.insert(pod, run);
         let p = self.cluster.pod(pod);
         let Some(i) = v.vpa_of[p.deployment.index()] else {
             return;
@@ -152,26 +181,25 @@ impl Engine<'_, '_> {
     /// per hour.
     fn priced(
         &self,
+        vpa: usize,
         pod: PodId,
         recommendation: &[RecordedContainer],
     ) -> ((Resources, f64), (Resources, f64)) {
         let p = self.cluster.pod(pod);
         let current = p.template.requests.clone();
-        let mut recommended = current.clone();
-        for c in &p.template.hpa_containers {
-            let Some(r) = recommendation
-                .iter()
-                .find(|r| r.recommendation.container == c.name)
-            else {
-                continue;
-            };
-            if let Some(cpu) = r.recommendation.target.cpu_millis {
-                recommended.cpu_millis += cpu - c.cpu_millis.unwrap_or(0);
-            }
-            if let Some(memory) = r.recommendation.target.memory_bytes {
-                recommended.memory_bytes += memory - c.memory_bytes.unwrap_or(0);
-            }
-        }
+        let spec = &self.scenario.vpas[vpa];
+        let recommendation: Vec<_> = recommendation
+            .iter()
+            .map(|r| r.recommendation.clone())
+            .collect();
+        let recommended = match admission::recommended_containers(
+            &p.template.hpa_containers,
+            spec,
+            &recommendation,
+        ) {
+            Some(containers) => p.template.resized(containers).requests,
+            None => current.clone(),
+        };
         let price = |requests: &Resources| match p.node.map(|n| self.cluster.node(n)) {
             Some(node) => {
                 let pool = &self.cluster.pools[node.pool.index()].spec;

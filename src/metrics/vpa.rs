@@ -46,7 +46,7 @@ pub struct VpaContainerReport {
     /// The last recommendation.
     #[serde(flatten)]
     pub recommendation: ContainerRecommendation,
-    /// What the pod template requests.
+    /// What the manifest's pod template requests.
     pub requests: CpuMemory,
     /// CPU samples in its history.
     pub cpu_samples: u64,
@@ -72,6 +72,15 @@ pub struct WhatIfReport {
     pub cost_usd_at_recommendation: f64,
 }
 
+/// What a VPA did to its target's pods.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VpaActions {
+    /// Pods the admission controller created with the recommendation's requests.
+    pub pods_admitted: u64,
+    /// Pods the updater evicted (Eviction API) for their replacements to get it.
+    pub pods_evicted: u64,
+}
+
 /// One VPA in `report.json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VpaReport {
@@ -87,6 +96,9 @@ pub struct VpaReport {
     pub containers: Vec<VpaContainerReport>,
     /// How many times the recommendation changed (`vpa.jsonl` lines for this VPA).
     pub recommendation_changes: usize,
+    /// What it did to pods (nothing in `Off` mode).
+    #[serde(flatten)]
+    pub actions: VpaActions,
     /// What the recommendations would have changed.
     pub what_if: WhatIfReport,
 }
@@ -100,6 +112,7 @@ impl VpaReport {
         last: &[RecordedContainer],
         recommendation_changes: usize,
         what_if: WhatIf,
+        actions: VpaActions,
     ) -> VpaReport {
         let container = |r: &RecordedContainer| {
             let own = requests
@@ -123,6 +136,7 @@ impl VpaReport {
             update_mode: spec.mode.as_str(),
             containers: last.iter().map(container).collect(),
             recommendation_changes,
+            actions,
             what_if: WhatIfReport {
                 requested_core_hours: round(what_if.requested_core_hours),
                 recommended_core_hours: round(what_if.recommended_core_hours),

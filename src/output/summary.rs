@@ -200,7 +200,7 @@ fn deployments(r: &Report) -> String {
 }
 
 /// The VPA table's columns.
-pub const VPA_COLUMNS: [&str; 8] = [
+pub const VPA_COLUMNS: [&str; 9] = [
     "VPA / container",
     "cpu request",
     "target",
@@ -209,11 +209,12 @@ pub const VPA_COLUMNS: [&str; 8] = [
     "target",
     "bounds",
     "cost USD → at target",
+    "pods admitted / evicted",
 ];
 
-/// Each VPA container's request beside the recommendation, and the cost at each, as cells of
-/// [`VPA_COLUMNS`].
-pub fn vpa_rows(r: &Report) -> Vec<[String; 8]> {
+/// Each VPA container's request (as the manifest writes it) beside the recommendation, the
+/// cost at each, and what the VPA did to pods, as cells of [`VPA_COLUMNS`].
+pub fn vpa_rows(r: &Report) -> Vec<[String; 9]> {
     let cpu = |v: Option<i64>| v.map_or("-".into(), |m| format!("{m}m"));
     let memory = |v: Option<i64>| v.map_or("-".into(), |b| format!("{}Mi", b >> 20));
     let mut rows = Vec::new();
@@ -238,6 +239,7 @@ pub fn vpa_rows(r: &Report) -> Vec<[String; 8]> {
                     memory(upper.memory_bytes)
                 ),
                 cost.clone(),
+                format!("{} / {}", v.actions.pods_admitted, v.actions.pods_evicted),
             ]);
         }
     }

@@ -32,6 +32,7 @@ use crate::cluster::selector::{
 };
 use crate::sim::SimDuration;
 use crate::spec::hpa as behavior;
+use crate::spec::pod_resources::{CpuMemoryAmount, InitStep, RequestParts};
 
 use super::de::{UnknownField, decode_all};
 use super::diag::{Diagnostic, did_you_mean, did_you_mean_hint};
@@ -1143,16 +1144,9 @@ pub(super) fn pod_template(
     let requests = pod_requests(&app, &inits, &overhead, |c| c.requests.clone());
     let scoring_requests = pod_requests(&app, &inits, &overhead, nonzero_requests);
     let sidecars = inits.iter().filter(|(sidecar, _)| *sidecar).map(|(_, c)| c);
-    let hpa_containers = app
-        .iter()
-        .chain(sidecars)
-        .map(|c| ContainerRequests {
-            name: c.name.clone(),
-            cpu_millis: c.has_cpu_request.then_some(c.requests.cpu_millis),
-            memory_bytes: c.has_memory_request.then_some(c.requests.memory_bytes),
-            cpu_limit_millis: c.has_cpu_limit.then_some(c.limits.cpu_millis),
-        })
-        .collect();
+    let hpa_containers: Vec<ContainerRequests> =
+        app.iter().chain(sidecars).map(container_requests).collect();
+    let request_parts = request_parts(app.len(), &inits, &overhead);
     let cpu_limit_millis = (!app.is_empty() && app.iter().all(|c| c.has_cpu_limit))
         .then(|| app.iter().map(|c| c.limits.cpu_millis).sum());
     let memory_limit_bytes = (!app.is_empty() && app.iter().all(|c| c.has_memory_limit))
@@ -1161,6 +1155,7 @@ pub(super) fn pod_template(
         requests,
         scoring_requests,
         hpa_containers,
+        request_parts,
         cpu_limit_millis,
         memory_limit_bytes,
         probes: super::probes::pod_probes(&spec.containers, src, path, diags),
@@ -1294,6 +1289,46 @@ fn nonzero_requests(c: &ContainerResources) -> Resources {
         r.memory_bytes = 200 * 1024 * 1024;
     }
     r
+}
+
+/// A container's cpu and memory requests and limits as the HPA and a resize read them.
+fn container_requests(c: &ContainerResources) -> ContainerRequests {
+    ContainerRequests {
+        name: c.name.clone(),
+        cpu_millis: c.has_cpu_request.then_some(c.requests.cpu_millis),
+        memory_bytes: c.has_memory_request.then_some(c.requests.memory_bytes),
+        cpu_limit_millis: c.has_cpu_limit.then_some(c.limits.cpu_millis),
+        memory_limit_bytes: c.has_memory_limit.then_some(c.limits.memory_bytes),
+    }
+}
+
+/// The init containers (a sidecar by its index among the app containers and sidecars) and the
+/// overhead, from which a resize recomputes the pod's requests.
+fn request_parts(
+    app: usize,
+    inits: &[(bool, ContainerResources)],
+    overhead: &Resources,
+) -> RequestParts {
+    let mut sidecars = 0;
+    let steps = inits
+        .iter()
+        .map(|(is_sidecar, c)| {
+            if *is_sidecar {
+                sidecars += 1;
+                InitStep::Sidecar(app + sidecars - 1)
+            } else {
+                InitStep::Plain(container_requests(c))
+            }
+        })
+        .collect();
+    RequestParts {
+        sidecars,
+        inits: steps,
+        overhead: CpuMemoryAmount {
+            cpu_millis: overhead.cpu_millis,
+            memory_bytes: overhead.memory_bytes,
+        },
+    }
 }
 
 /// `resourcehelper.PodRequests`: max(Σ app + Σ sidecars, each init container plus the sidecars
@@ -2079,6 +2114,16 @@ mod tests {
         assert_eq!(spec.pod.requests.cpu_millis, 500);
         assert_eq!(spec.pod.requests.memory_bytes, 64 << 20);
         assert_eq!(spec.pod.scoring_requests.memory_bytes, (200 + 64) << 20);
+        // A resize to the same containers recomputes the same requests from the parts.
+        let same = spec.pod.resized(spec.pod.hpa_containers.clone());
+        assert_eq!(same.requests, spec.pod.requests);
+        assert_eq!(same.scoring_requests, spec.pod.scoring_requests);
+        // The sidecar grown to 600m. The plain init container starts first (500m with no
+        // sidecar beside it), then the sidecar (600m): the init peak is 600m; the containers
+        // sum to 200m + 600m = 800m, which is larger.
+        let mut grown = spec.pod.hpa_containers.clone();
+        grown[1].cpu_millis = Some(600);
+        assert_eq!(spec.pod.resized(grown).requests.cpu_millis, 800);
         assert_eq!(
             spec.pod.hpa_request_milli(HpaResource::Cpu, None),
             Some(300),

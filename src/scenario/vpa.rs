@@ -2,9 +2,11 @@
 //! webhook checks them, then resolved against the scenario's workloads into
 //! [`VpaSpec`]s.
 //!
-//! Modelled: the recommender (every update mode computes recommendations). Pods are changed by
-//! none of the modes yet — the updater, the admission controller and in-place resize come next
-//! — so a mode other than `Off` is refused with that said, rather than run as if it were `Off`.
+//! Modelled: the recommender (every update mode computes recommendations), the admission
+//! controller (`Initial`, `Recreate`: new pods get the recommendation) and the updater
+//! (`Recreate`, or its deprecated name `Auto`: pods far from it are evicted). In-place resize is
+//! not modelled yet, so `InPlaceOrRecreate` is refused with that said rather than run as
+//! something else.
 
 use std::collections::BTreeMap;
 
@@ -255,7 +257,7 @@ fn target(
     found
 }
 
-/// `updatePolicy`: the mode (only `Off` runs today) and `minReplicas`.
+/// `updatePolicy`: the mode (all but `InPlaceOrRecreate` run) and `minReplicas`.
 fn update_policy(
     policy: Option<&UpdatePolicy>,
     src: &Source,
@@ -266,13 +268,8 @@ fn update_policy(
     let policy = policy.unwrap_or(&unset);
     let path = "spec.updatePolicy.updateMode";
     let mode = match policy.update_mode.as_deref() {
-        None if updated.is_none() => {
-            diags.push(src.error(
-                path,
-                "unset means Recreate, which evicts pods to resize them: kubesim's VPA runs the recommender only so far; write updateMode: Off",
-            ));
-            UpdateMode::default()
-        }
+        // Unset without an updatePolicy: upstream's default, Recreate.
+        None if updated.is_none() => UpdateMode::default(),
         None => {
             diags.push(src.error(
                 path,
@@ -281,14 +278,14 @@ fn update_policy(
             UpdateMode::default()
         }
         Some(text) => match UpdateMode::parse(text) {
-            Some(UpdateMode::Off) => UpdateMode::Off,
-            Some(mode) => {
+            Some(UpdateMode::InPlaceOrRecreate) => {
                 diags.push(src.error(
                     path,
-                    format!("{text} changes pods (admission, updater, in-place resize), which kubesim does not model yet: its VPA runs the recommender only; write Off to see the recommendation"),
+                    "InPlaceOrRecreate resizes pods in place, which kubesim does not model yet; write Recreate to have the updater evict pods and the admission controller recreate them with the recommendation",
                 ));
-                mode
+                UpdateMode::InPlaceOrRecreate
             }
+            Some(mode) => mode,
             None => {
                 diags.push(src.error(
                     path,
@@ -309,7 +306,7 @@ fn update_policy(
     if policy.eviction_requirements.is_some() {
         diags.push(src.warning(
             "spec.updatePolicy.evictionRequirements",
-            "not modelled: kubesim's VPA evicts no pod yet",
+            "not modelled: the updater evicts the pods it picks whichever way their targets go",
         ));
     }
     (mode, policy.min_replicas)

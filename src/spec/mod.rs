@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod pattern;
+pub mod pod_resources;
 pub mod quantity;
 pub mod resources;
 pub mod rollout;

@@ -8,6 +8,7 @@
 use crate::sim::dist::DurationDist;
 use crate::sim::{SimDuration, SimTime};
 pub use crate::spec::metrics::PodMetricSource;
+pub use crate::spec::pod_resources::{ContainerRequests, RequestParts};
 
 use super::resources::{Resources, Taint, Toleration};
 use super::selector::{LabelSelector, Labels, NodeSelectorTerm};
@@ -545,6 +546,10 @@ pub struct PodTemplate {
     /// its own (`helper.DefaultSelector`: the selectors of the Services that select the pod
     /// and of its ReplicaSet, ANDed); `None` for a pod that nobody selects.
     pub default_spread_selector: Option<LabelSelector>,
+    /// What the effective requests are made of besides `hpa_containers` (init containers,
+    /// overhead): what a resize needs to recompute them. Not part of the printed template (see
+    /// `cluster::state::template_key`): it follows from the containers.
+    pub request_parts: RequestParts,
     /// What the Cluster Autoscaler's drainability rules read from the pod's annotations and
     /// volumes.
     pub drain: DrainTraits,
@@ -704,44 +709,6 @@ pub struct SpreadConstraint {
     /// `nodeTaintsPolicy: Honor` (default Ignore): only nodes whose taints the pod tolerates
     /// count.
     pub honor_node_taints: bool,
-}
-
-/// One container's cpu and memory requests as the HPA reads them (`None`: no request), and its
-/// cpu limit.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct ContainerRequests {
-    /// The container's name.
-    pub name: String,
-    /// Its cpu request in millicores.
-    pub cpu_millis: Option<i64>,
-    /// Its memory request in bytes.
-    pub memory_bytes: Option<i64>,
-    /// Its cpu limit in millicores (what its CFS quota is made of).
-    pub cpu_limit_millis: Option<i64>,
-}
-
-/// Printed without the cpu limit, which came later: a pod template is identified by its printed
-/// form (its `pod-template-hash`, and so its pods' names), and templates printed alike before
-/// must stay alike. The pod's own `cpu_limit_millis` (printed with the template) tells limits
-/// apart.
-impl std::fmt::Debug for ContainerRequests {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContainerRequests")
-            .field("name", &self.name)
-            .field("cpu_millis", &self.cpu_millis)
-            .field("memory_bytes", &self.memory_bytes)
-            .finish()
-    }
-}
-
-impl ContainerRequests {
-    /// The request for `resource` in milli-units (millicores; bytes × 1000).
-    pub fn request_milli(&self, resource: HpaResource) -> Option<i64> {
-        match resource {
-            HpaResource::Cpu => self.cpu_millis,
-            HpaResource::Memory => self.memory_bytes.map(|b| b.saturating_mul(1000)),
-        }
-    }
 }
 
 impl PodTemplate {

@@ -19,6 +19,16 @@ pub enum UpdateMode {
 }
 
 impl UpdateMode {
+    /// The admission controller gives new pods the recommendation (every mode but `Off`).
+    pub fn admits(self) -> bool {
+        self != UpdateMode::Off
+    }
+
+    /// The updater acts on running pods (`Recreate`, `InPlaceOrRecreate`).
+    pub fn evicts(self) -> bool {
+        matches!(self, UpdateMode::Recreate | UpdateMode::InPlaceOrRecreate)
+    }
+
     /// The mode as written (`Auto` reads as [`UpdateMode::Recreate`]).
     pub fn parse(text: &str) -> Option<UpdateMode> {
         Some(match text {

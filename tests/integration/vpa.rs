@@ -2,6 +2,7 @@
 //! memory recommendation, the report, `vpa.jsonl` and `kubesim explain --vpa`.
 
 use crate::support::{kubesim, load, root, run, run_text, scratch};
+use kubesim::controllers::PodEventReason;
 
 const OOM_SCENARIO: &str = r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -147,10 +148,145 @@ fn explain_vpa_tells_the_arithmetic() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("      the pods request 2000m: the target is ")),
+            .any(|l| l.starts_with("      the manifest requests 2000m: the target is ")),
         "{text}"
     );
     let o = kubesim(&["explain", scenario.to_str().unwrap(), "--vpa", "wbe"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("did you mean \"web\"?"));
+}
+
+fn right_sizing(overrides: &[&str]) -> kubesim::engine::RunOutput {
+    let path = root().join("scenarios/right-sizing/scenario.yaml");
+    run(&load(&path, None, overrides))
+}
+
+#[test]
+fn recreate_evicts_at_most_half_the_replicas_a_minute_and_recreates_them_at_the_target() {
+    let out = right_sizing(&["vpa/web:spec.updatePolicy.updateMode=Recreate"]);
+    let vpa = &out.report.vpas[0];
+    assert!(vpa.actions.pods_evicted >= 4, "{:?}", vpa.actions);
+    // Every eviction's replacement is created by the ReplicaSet and sized by admission.
+    assert_eq!(vpa.actions.pods_admitted, vpa.actions.pods_evicted);
+    // Four replicas, tolerance ⌊4 × 0.5⌋ = 2: no loop evicts more than two.
+    let mut per_loop = std::collections::BTreeMap::<u64, u32>::new();
+    for e in out
+        .pod_events
+        .iter()
+        .filter(|e| e.reason == PodEventReason::EvictedByVPA)
+    {
+        *per_loop.entry(e.t_seconds as u64).or_default() += 1;
+        assert_eq!(e.t_seconds % 60.0, 0.0, "the updater runs on the minute");
+    }
+    assert!(per_loop.values().all(|&n| n <= 2), "{per_loop:?}");
+    // The replacements' templates request a recommendation's target, far below 2 cores.
+    let records = out.vpa_records.as_deref().unwrap();
+    let targets: Vec<i64> = (records.iter().flat_map(|r| &r.containers))
+        .filter_map(|c| c.recommendation.target.cpu_millis)
+        .collect();
+    let templates = out.history.journal.templates();
+    let resized: Vec<i64> = (templates.iter().skip(1))
+        .map(|t| t.hpa_containers[0].cpu_millis.unwrap())
+        .collect();
+    assert!(!resized.is_empty());
+    for cpu in resized {
+        assert!(targets.contains(&cpu) && cpu < 1000, "{cpu}m");
+    }
+    // The pods requested less over the day than the four 2-core pods of Off mode.
+    assert!(
+        vpa.what_if.requested_core_hours < 192.0 * 0.75,
+        "{:?}",
+        vpa.what_if
+    );
+}
+
+#[test]
+fn min_replicas_and_initial_mode_evict_nothing() {
+    let out = right_sizing(&[
+        "vpa/web:spec.updatePolicy.updateMode=Recreate",
+        "vpa/web:spec.updatePolicy.minReplicas=5",
+    ]);
+    assert_eq!(
+        out.report.vpas[0].actions.pods_evicted, 0,
+        "4 live pods < minReplicas 5"
+    );
+    let out = right_sizing(&["vpa/web:spec.updatePolicy.updateMode=Initial"]);
+    let vpa = &out.report.vpas[0];
+    assert_eq!((vpa.update_mode, vpa.actions.pods_evicted), ("Initial", 0));
+}
+
+const PDB_SCENARIO: &str = r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: vpa-pdb}
+spec:
+  duration: 6h
+  cluster:
+    nodePools:
+      - {name: pool, count: 2, allocatable: {cpu: "8", memory: 32Gi}}
+  workloads:
+    - deployment: app
+      cpuPerRequest: 20ms
+      concurrency: 16
+      memory: {base: 200Mi, perInFlightRequest: 2Mi}
+  traffic:
+    - service: app
+      arrivals: {constant: {rate: 40}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+        - name: app
+          resources: {requests: {cpu: "2", memory: 2Gi}, limits: {cpu: "4", memory: 2Gi}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app}
+spec: {selector: {app: app}}
+---
+apiVersion: autoscaling.k8s.io/v1
+kind: VerticalPodAutoscaler
+metadata: {name: app}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: app}
+"#;
+
+const PDB: &str = r#"---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: app}
+spec:
+  minAvailable: 3
+  selector: {matchLabels: {app: app}}
+"#;
+
+#[test]
+fn an_unset_update_policy_is_recreate_and_a_budget_stops_its_evictions() {
+    let out = run_text("vpa-pdb-free", PDB_SCENARIO);
+    let vpa = &out.report.vpas[0];
+    assert_eq!(vpa.update_mode, "Recreate");
+    assert!(vpa.actions.pods_evicted > 0, "{:?}", vpa.actions);
+    // Limits keep their ratio to the requests: cpu 4:2, memory 1:1.
+    let t = out.history.journal.templates().last().unwrap().clone();
+    let c = &t.hpa_containers[0];
+    assert_eq!(c.cpu_limit_millis, Some(2 * c.cpu_millis.unwrap()));
+    assert_eq!(c.memory_limit_bytes, c.memory_bytes);
+    assert_eq!(t.requests.cpu_millis, c.cpu_millis.unwrap());
+    let blocked = run_text("vpa-pdb-blocked", &format!("{PDB_SCENARIO}{PDB}"));
+    assert_eq!(blocked.report.vpas[0].actions.pods_evicted, 0);
+}
+
+#[test]
+fn recreate_runs_are_byte_identical() {
+    let a = right_sizing(&["vpa/web:spec.updatePolicy.updateMode=Recreate"]);
+    let b = right_sizing(&["vpa/web:spec.updatePolicy.updateMode=Recreate"]);
+    let json = |o: &kubesim::engine::RunOutput| serde_json::to_string(&o.report).unwrap();
+    assert_eq!(json(&a), json(&b));
+    assert_eq!(a.pod_events.len(), b.pod_events.len());
 }

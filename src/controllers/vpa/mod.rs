@@ -4,8 +4,10 @@
 //! a target with lower and upper bounds ([`estimator`]), the policy's caps ([`policy`]) and the
 //! recommender that runs them every loop ([`recommender`]).
 
+pub mod admission;
 pub mod aggregate;
 pub mod estimator;
 pub mod histogram;
 pub mod policy;
 pub mod recommender;
+pub mod updater;

@@ -1,7 +1,8 @@
 //! `kubesim explain --vpa`: why a VerticalPodAutoscaler recommends what it does, in sentences
 //! with the arithmetic — each bound's percentile of the usage history, the 15 % margin, the
 //! confidence multiplier and how much history it rests on, the pod minimum, OOM kills, and the
-//! policy's caps — and, against the pods' requests, what the recommendation would change.
+//! policy's caps — and, against the pods' requests, what the recommendation would change, and
+//! what the admission controller and the updater did.
 
 use std::fmt::Write;
 
@@ -93,8 +94,33 @@ pub fn explain(record: &VpaRecord, report: Option<&VpaReport>) -> String {
                 ""
             }
         );
+        if r.update_mode != "Off" {
+            actions(&mut out, r);
+        }
     }
     out
+}
+
+/// What the admission controller and the updater did to pods.
+fn actions(out: &mut String, r: &VpaReport) {
+    let a = r.actions;
+    let _ = write!(
+        out,
+        "  The admission controller created {} pod(s) with the recommendation's requests (limits kept in proportion)",
+        a.pods_admitted
+    );
+    if r.update_mode == "Initial" {
+        out.push_str(
+            "; in Initial mode running pods are never evicted.
+",
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        " and the updater evicted {} for it: each minute it evicts the pods whose requests are outside the bounds, or that are 12 h old and 10 % or more from the target, scale-ups first — never below minReplicas live pods, at most half the replicas at a time, and as the PodDisruptionBudgets allow.",
+        a.pods_evicted
+    );
 }
 
 fn container(out: &mut String, c: &RecordedContainer, requests: Option<CpuMemory>) {
@@ -122,7 +148,7 @@ fn container(out: &mut String, c: &RecordedContainer, requests: Option<CpuMemory
         if let Some(request) = requests.and_then(|r| resource.of(r)) {
             let _ = writeln!(
                 out,
-                "      the pods request {}: the target is {:.0} % of it",
+                "      the manifest requests {}: the target is {:.0} % of it",
                 resource.amount(request),
                 100.0 * target as f64 / request.max(1) as f64
             );

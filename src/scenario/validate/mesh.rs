@@ -12,6 +12,7 @@ use crate::spec::mesh::{
     ISTIO_HOP_LATENCY, ISTIO_PROXY, ISTIO_PROXY_CPU_PER_REQUEST, ISTIO_PROXY_NAME, Mesh,
     ProxyResources, istio_injects,
 };
+use crate::spec::pod_resources::InitStep;
 use crate::spec::resources;
 use crate::spec::selector::Labels;
 
@@ -163,7 +164,13 @@ fn add_sidecar(d: &mut DeploymentSpec, mesh: &Mesh) {
         cpu_millis: (p.cpu_request_millis > 0).then_some(p.cpu_request_millis),
         memory_bytes: (p.memory_request_bytes > 0).then_some(p.memory_request_bytes),
         cpu_limit_millis: (p.cpu_limit_millis > 0).then_some(p.cpu_limit_millis),
+        memory_limit_bytes: None,
     });
+    // Injected as the first init container, so it runs beside every other one.
+    let parts = &mut pod.request_parts;
+    parts.sidecars += 1;
+    let index = pod.hpa_containers.len() - 1;
+    parts.inits.insert(0, InitStep::Sidecar(index));
     let w = &mut d.workload;
     w.meshed = true;
     let hops = 1.0 + w.calls.expected_calls();
