@@ -290,3 +290,46 @@ fn recreate_runs_are_byte_identical() {
     assert_eq!(json(&a), json(&b));
     assert_eq!(a.pod_events.len(), b.pod_events.len());
 }
+
+/// The right-sizing scenario with one of its HPA manifests and the VPA in `Recreate`.
+fn with_hpa(manifest: &str) -> kubesim::engine::RunOutput {
+    right_sizing(&[
+        &format!("manifests=[app.yaml, {manifest}]"),
+        "vpa/web:spec.updatePolicy.updateMode=Recreate",
+    ])
+}
+
+#[test]
+fn an_hpa_on_cpu_fights_the_vpa_and_one_on_requests_per_second_does_not() {
+    let cpu = with_hpa("hpa-cpu.yaml");
+    let rps = with_hpa("hpa-rps.yaml");
+    let (c, r) = (&cpu.report.deployments[0], &rps.report.deployments[0]);
+    // Each pod the HPA adds lowers the usage per pod, so the VPA's target, so the next pods'
+    // requests, so the utilization rises again: far more pods and replica-hours than scaling
+    // on a signal the VPA does not change.
+    assert!(
+        c.pods_created > 3 * r.pods_created,
+        "{} vs {}",
+        c.pods_created,
+        r.pods_created
+    );
+    assert!(
+        c.replica_hours > 2.0 * r.replica_hours,
+        "{} vs {}",
+        c.replica_hours,
+        r.replica_hours
+    );
+    let target = |o: &kubesim::engine::RunOutput| {
+        o.report.vpas[0].containers[0]
+            .recommendation
+            .target
+            .cpu_millis
+            .unwrap()
+    };
+    assert!(
+        target(&cpu) < target(&rps),
+        "{} vs {}",
+        target(&cpu),
+        target(&rps)
+    );
+}
