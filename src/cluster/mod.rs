@@ -7,12 +7,14 @@ pub(crate) mod accounting;
 pub(crate) mod journal;
 pub(crate) mod label_groups;
 pub mod node_row;
+pub mod resize;
 pub(crate) mod running;
 pub(crate) mod state;
 pub(crate) mod topology;
 pub mod trial;
 
 pub use crate::spec::{quantity, resources, selector};
+pub use resize::ResizeFit;
 pub use state::*;
 
 /// A node for filter and score tests: `cpu`/`mem` allocatable with `used_*` already requested.

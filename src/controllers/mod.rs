@@ -234,6 +234,8 @@ pub enum PodEventReason {
     FailedMount,
     /// The VPA's updater evicted the pod, for its replacement to get the recommendation.
     EvictedByVPA,
+    /// The VPA's updater resized the pod in place to the recommendation.
+    InPlaceResizedByVPA,
 }
 
 /// Why the CronJob controller deletes one of its Jobs.

@@ -3,9 +3,11 @@
 //! (the pod's usage is its serving container's: kubesim measures a pod as one), and keeps
 //! what the recommendation would have changed — the requested CPU and memory and their cost
 //! at the nodes' prices — against the pods' own requests. OOM kills reach the recommender
-//! from `kill_container`. The admission controller and the updater are in [`updater`]. A
+//! from `kill_container`. The admission controller and the updater are in [`updater`], the
+//! in-place resizes in [`in_place`]. A
 //! scenario without VPAs has no recommender and no event.
 
+mod in_place;
 mod updater;
 
 use std::collections::BTreeMap;
@@ -37,6 +39,8 @@ pub(super) struct VpaLoop {
     /// How long a pod's container ran before its last termination, when an OOM kill ended it
     /// (what the updater's quick-OOM rule reads).
     last_oom_run: BTreeMap<PodId, SimDuration>,
+    /// In-place resizes the kubelet has deferred or found infeasible, by pod.
+    resizes: BTreeMap<PodId, in_place::PendingResize>,
 }
 
 impl VpaLoop {
@@ -57,6 +61,7 @@ impl VpaLoop {
             admitted: vec![None; s.vpas.len()],
             actions: vec![VpaActions::default(); s.vpas.len()],
             last_oom_run: BTreeMap::new(),
+            resizes: BTreeMap::new(),
         })
     }
 

@@ -79,6 +79,8 @@ pub struct VpaActions {
     pub pods_admitted: u64,
     /// Pods the updater evicted (Eviction API) for their replacements to get it.
     pub pods_evicted: u64,
+    /// Pods resized in place to it (`InPlaceOrRecreate`).
+    pub pods_resized_in_place: u64,
 }
 
 /// One VPA in `report.json`.

@@ -209,7 +209,7 @@ pub const VPA_COLUMNS: [&str; 9] = [
     "target",
     "bounds",
     "cost USD → at target",
-    "pods admitted / evicted",
+    "pods admitted / resized / evicted",
 ];
 
 /// Each VPA container's request (as the manifest writes it) beside the recommendation, the
@@ -239,7 +239,12 @@ pub fn vpa_rows(r: &Report) -> Vec<[String; 9]> {
                     memory(upper.memory_bytes)
                 ),
                 cost.clone(),
-                format!("{} / {}", v.actions.pods_admitted, v.actions.pods_evicted),
+                format!(
+                    "{} / {} / {}",
+                    v.actions.pods_admitted,
+                    v.actions.pods_resized_in_place,
+                    v.actions.pods_evicted
+                ),
             ]);
         }
     }

@@ -3,10 +3,9 @@
 //! [`VpaSpec`]s.
 //!
 //! Modelled: the recommender (every update mode computes recommendations), the admission
-//! controller (`Initial`, `Recreate`: new pods get the recommendation) and the updater
-//! (`Recreate`, or its deprecated name `Auto`: pods far from it are evicted). In-place resize is
-//! not modelled yet, so `InPlaceOrRecreate` is refused with that said rather than run as
-//! something else.
+//! controller (every mode but `Off`: new pods get the recommendation) and the updater
+//! (`Recreate`, or its deprecated name `Auto`: pods far from it are evicted;
+//! `InPlaceOrRecreate`: they are resized in place, and evicted when the kubelet cannot).
 
 use std::collections::BTreeMap;
 
@@ -257,7 +256,7 @@ fn target(
     found
 }
 
-/// `updatePolicy`: the mode (all but `InPlaceOrRecreate` run) and `minReplicas`.
+/// `updatePolicy`: the mode and `minReplicas`.
 fn update_policy(
     policy: Option<&UpdatePolicy>,
     src: &Source,
@@ -278,13 +277,6 @@ fn update_policy(
             UpdateMode::default()
         }
         Some(text) => match UpdateMode::parse(text) {
-            Some(UpdateMode::InPlaceOrRecreate) => {
-                diags.push(src.error(
-                    path,
-                    "InPlaceOrRecreate resizes pods in place, which kubesim does not model yet; write Recreate to have the updater evict pods and the admission controller recreate them with the recommendation",
-                ));
-                UpdateMode::InPlaceOrRecreate
-            }
             Some(mode) => mode,
             None => {
                 diags.push(src.error(

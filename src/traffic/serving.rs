@@ -529,6 +529,22 @@ impl PodServer {
         self.reschedule(now)
     }
 
+    /// Its CPU limit changed in place (an in-place resize): from `now` it may use `cap_millis`
+    /// alone, within `bandwidth`. Returns the old limit's CFS counters and a completion event
+    /// to schedule when the earliest finish moved.
+    pub fn set_cpu_limit(
+        &mut self,
+        now: SimTime,
+        cap_millis: u64,
+        bandwidth: Option<Bandwidth>,
+    ) -> (Option<CfsStats>, Option<(SimTime, u32)>) {
+        self.advance(now);
+        let old = std::mem::replace(&mut self.bandwidth, bandwidth);
+        self.cap_millis = cap_millis.max(1);
+        self.capacity_millis = self.cap_millis;
+        (old.as_ref().map(Bandwidth::stats), self.reschedule(now))
+    }
+
     /// The CFS bandwidth counters as of the last event (`None` without an enforced limit).
     pub fn cfs_stats(&self) -> Option<CfsStats> {
         self.bandwidth.as_ref().map(Bandwidth::stats)

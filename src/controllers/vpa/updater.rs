@@ -12,7 +12,10 @@
 //!   larger diff.
 //! - **Restriction** (`pods_restriction_factory.go`): a workload with fewer live pods than
 //!   `minReplicas` (2 unless the VPA says) is left alone; otherwise pods may go while more than
-//!   `replicas − ⌊replicas × 0.5⌋` run, and always one when none may by that rule.
+//!   `replicas − ⌊replicas × 0.5⌋` run, and always one when none may by that rule. In-place
+//!   resizes count as evictions do.
+//! - **In place** (`InPlaceOrRecreate`): a resize the kubelet defers is evicted after 5 min
+//!   (from when the updater first sees it pending), an infeasible one at the next loop.
 
 use crate::sim::{SimDuration, SimTime};
 use crate::spec::pod_resources::ContainerRequests;
@@ -147,6 +150,9 @@ pub fn sort_by_priority<T>(pods: &mut [(T, UpdatePriority)]) {
     });
 }
 
+/// `DeferredResizeUpdateTimeout`: a resize the kubelet defers this long falls back to eviction.
+pub const DEFERRED_RESIZE_TIMEOUT: SimDuration = SimDuration::from_secs(300);
+
 /// A workload's pods as the eviction restriction counts them (`singleGroupStats`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReplicaGroup {
@@ -158,6 +164,8 @@ pub struct ReplicaGroup {
     pub tolerance: i32,
     /// Evicted in this loop.
     pub evicted: i32,
+    /// In-place resizes started in this loop.
+    pub resized: i32,
 }
 
 impl ReplicaGroup {
@@ -178,18 +186,27 @@ impl ReplicaGroup {
             running: live - pending,
             tolerance: (f64::from(configured) * s.eviction_tolerance) as i32,
             evicted: 0,
+            resized: 0,
         })
     }
 
     /// `CanEvict`: a Pending pod always; a running one while more than `configured −
     /// tolerance` would still run, or as the one eviction allowed when the tolerance is 0.
     pub fn can_evict(&self, pending: bool) -> bool {
-        if pending {
-            return true;
-        }
-        let one_allowed =
-            self.configured == self.running && self.tolerance == 0 && self.evicted == 0;
-        self.running - self.evicted > self.configured - self.tolerance || one_allowed
+        pending || self.disruptable()
+    }
+
+    /// `isPodDisruptable`: more than `configured − tolerance` would still run after the
+    /// evictions and in-place resizes so far, or this is the one allowed when the tolerance is 0.
+    pub fn disruptable(&self) -> bool {
+        let changed = self.evicted + self.resized;
+        let one_allowed = self.configured == self.running && self.tolerance == 0 && changed == 0;
+        self.running - changed > self.configured - self.tolerance || one_allowed
+    }
+
+    /// `InPlaceUpdate`: counts a resize started.
+    pub fn resize(&mut self) {
+        self.resized += 1;
     }
 
     /// `Evict`: counts a running pod's eviction.

@@ -3,7 +3,9 @@
 //! one template share one changed template until the recommendation changes. Every minute (the
 //! first one minute in), the updater of each `Recreate` VPA ranks the pods far from the
 //! recommendation and evicts as many as `minReplicas`, the eviction tolerance and the
-//! PodDisruptionBudgets let go; their controller recreates them, and admission sizes them.
+//! PodDisruptionBudgets let go; their controller recreates them, and admission sizes them. An
+//! `InPlaceOrRecreate` VPA resizes them in place instead ([`super::in_place`]), and evicts
+//! those whose resize the kubelet defers too long or cannot do.
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use crate::controllers::vpa::policy::ContainerRecommendation;
 use crate::controllers::vpa::updater::{self as rules, PodAge, ReplicaGroup, UpdatePriority};
 use crate::scenario::PodTemplate;
 use crate::spec::model::PodSource;
+use crate::spec::vpa::UpdateMode;
 
 use super::super::{Engine, Event};
 use super::VpaLoop;
@@ -91,12 +94,21 @@ impl Engine<'_, '_> {
             if !spec.mode.evicts() || recommendation.is_empty() {
                 continue;
             }
+            let in_place = spec.mode == UpdateMode::InPlaceOrRecreate;
+            if in_place {
+                self.retry_resizes(&mut v, i, &spec.name);
+            }
             let min_replicas = spec.min_replicas.unwrap_or(v.updater.min_replicas);
             for (group, pods) in
                 self.replica_groups(DeploymentId(spec.target as u32), min_replicas, &v)
             {
                 let candidates = self.update_candidates(&pods, &recommendation, &v);
-                v.actions[i].pods_evicted += self.evict_for_vpa(group, candidates, &spec.name);
+                let (group, evict) = if in_place {
+                    self.update_in_place(&mut v, i, spec, group, candidates, &recommendation)
+                } else {
+                    (group, candidates)
+                };
+                v.actions[i].pods_evicted += self.evict_for_vpa(group, evict, &spec.name);
             }
         }
         let next = self.now + v.updater.interval;

@@ -116,10 +116,17 @@ fn actions(out: &mut String, r: &VpaReport) {
         );
         return;
     }
+    let what = if r.update_mode == "InPlaceOrRecreate" {
+        format!(
+            ", the updater resized {} in place and evicted {} whose resize the kubelet deferred over 5 min or could not do",
+            a.pods_resized_in_place, a.pods_evicted
+        )
+    } else {
+        format!(" and the updater evicted {} for it", a.pods_evicted)
+    };
     let _ = writeln!(
         out,
-        " and the updater evicted {} for it: each minute it evicts the pods whose requests are outside the bounds, or that are 12 h old and 10 % or more from the target, scale-ups first — never below minReplicas live pods, at most half the replicas at a time, and as the PodDisruptionBudgets allow.",
-        a.pods_evicted
+        "{what}: each minute it picks the pods whose requests are outside the bounds, or that are 12 h old and 10 % or more from the target, scale-ups first — never below minReplicas live pods, at most half the replicas at a time, evictions as the PodDisruptionBudgets allow."
     );
 }
 

@@ -346,3 +346,14 @@ fn eviction_restriction_as_upstream() {
     let mut g = ReplicaGroup::new(5, 5, 2, 2, &with(0.5)).unwrap();
     assert_eq!(evictions(&mut g), 0);
 }
+
+#[test]
+fn in_place_resizes_count_against_the_tolerance_as_evictions_do() {
+    // 4 replicas, ⌊4 × 0.5⌋ = 2: one resize and one eviction use it up.
+    let mut g = ReplicaGroup::new(4, 4, 0, 2, &UpdaterSettings::default()).unwrap();
+    assert!(g.disruptable());
+    g.resize();
+    assert!(g.can_evict(false));
+    g.evict(false);
+    assert!(!g.disruptable() && !g.can_evict(false));
+}
