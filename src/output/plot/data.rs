@@ -1,6 +1,6 @@
 //! What the plots read, from a run directory's own files: `timeseries.csv` (the sampled
-//! series), `report.json` (names, SLO thresholds, HPA targets, Service backends) and
-//! `cluster_events.jsonl` (the markers). Reading the files back — rather than the run's memory —
+//! series), `report.json` (names, SLO thresholds, HPA targets, Service backends, VPAs),
+//! `cluster_events.jsonl` (the markers) and `vpa.jsonl` (recommendations). Reading the files back — rather than the run's memory —
 //! makes `kubesim plot RUN_DIR` draw exactly what `kubesim run` drew.
 
 use std::collections::BTreeMap;
@@ -53,6 +53,8 @@ pub struct RunData {
     pub cpu_targets: BTreeMap<String, i32>,
     pub slos: Vec<SloLine>,
     pub markers: Vec<Marker>,
+    /// The VPA containers' recommendations over time (`vpa.jsonl`).
+    pub vpas: Vec<super::vpa::VpaSeries>,
 }
 
 impl RunData {
@@ -61,6 +63,8 @@ impl RunData {
         let mut data = RunData::summary(dir)?;
         data.read_series(dir)?;
         data.read_markers(dir)?;
+        let report = read_json(&dir.join("report.json"))?;
+        data.vpas = super::vpa::read(dir, &report)?;
         Ok(data)
     }
 

@@ -58,6 +58,7 @@ pub fn figures(run: &RunData) -> Vec<Figure> {
         nodes_and_cost(run),
         pending(run),
         llm_servers(run),
+        super::vpa::figure(&run.vpas, run.duration_seconds),
     ]
     .into_iter()
     .filter(|f| !f.panels.is_empty())
@@ -65,7 +66,7 @@ pub fn figures(run: &RunData) -> Vec<Figure> {
 }
 
 /// The file stems [`figures`] can produce, in order.
-pub const STEMS: [&str; 7] = [
+pub const STEMS: [&str; 8] = [
     "plot-replicas",
     "plot-latency",
     "plot-availability",
@@ -73,6 +74,7 @@ pub const STEMS: [&str; 7] = [
     "plot-nodes-cost",
     "plot-pending",
     "plot-llm",
+    "plot-vpa",
 ];
 
 fn line(run: &RunData, column: &str, label: &str, color: RGBColor) -> Option<Line> {

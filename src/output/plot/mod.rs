@@ -10,6 +10,7 @@
 
 pub(crate) mod data;
 pub(crate) mod figures;
+pub(crate) mod vpa;
 
 use std::error::Error;
 use std::path::Path;
