@@ -88,6 +88,11 @@ pub enum Change {
         pod: PodId,
         state: PodState,
     },
+    /// A running pod was resized in place: its requests are now `template`'s.
+    PodResized {
+        pod: PodId,
+        template: u32,
+    },
     /// A node was added to its pool (provisioning).
     NodeAdded {
         node: NodeId,
@@ -181,11 +186,8 @@ impl Journal {
         });
     }
 
-    /// A pod was created from `template`.
-    pub fn pod_created(&mut self, pod: PodId, template: &Arc<PodTemplate>) {
-        if !self.recording() {
-            return;
-        }
+    /// The id of `template`, kept from its first use.
+    fn template_id(&mut self, template: &Arc<PodTemplate>) -> u32 {
         let next = self.templates.len() as u32;
         let id = *self
             .template_ids
@@ -194,6 +196,23 @@ impl Journal {
         if id == next {
             self.templates.push(Arc::clone(template));
         }
+        id
+    }
+
+    /// A running pod's requests changed in place to `template`'s.
+    pub fn pod_resized(&mut self, pod: PodId, template: &Arc<PodTemplate>) {
+        if self.recording() {
+            let template = self.template_id(template);
+            self.push(Change::PodResized { pod, template });
+        }
+    }
+
+    /// A pod was created from `template`.
+    pub fn pod_created(&mut self, pod: PodId, template: &Arc<PodTemplate>) {
+        if !self.recording() {
+            return;
+        }
+        let id = self.template_id(template);
         let state = PodState {
             status: PodStatus::Pending,
             ready: false,

@@ -47,6 +47,7 @@ impl Cluster {
     pub fn resize_bound_pod(&mut self, pod: PodId, template: Arc<PodTemplate>) {
         let p = &mut self.pods[pod.index()];
         let old = std::mem::replace(&mut p.template, Arc::clone(&template));
+        self.journal.pod_resized(pod, &template);
         let rs = p.replica_set;
         self.replica_sets[rs.index()].pods_have_own_templates = true;
         if let Some(node) = self.pods[pod.index()].node {

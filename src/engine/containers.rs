@@ -64,6 +64,9 @@ pub(super) enum Kill {
     Probe(ProbeKind),
     OutOfMemory,
     Crash,
+    /// An in-place resize of a resource whose `resizePolicy` is `RestartContainer`: the
+    /// kubelet stops the container and starts it again in the same sync, with no backoff.
+    Resize,
 }
 
 impl Engine<'_, '_> {
@@ -266,6 +269,10 @@ impl Engine<'_, '_> {
                 PodEventReason::BackOff,
                 "Container crashed (exit code 1)".to_string(),
             ),
+            Kill::Resize => (
+                PodEventReason::Killing,
+                "Container resize requires a restart (resizePolicy RestartContainer)".to_string(),
+            ),
         };
         self.pod_event(pod, reason, message);
         let run = self
@@ -277,12 +284,17 @@ impl Engine<'_, '_> {
         let c = &mut self.containers[pod.index()];
         c.generation += 1;
         let generation = c.generation;
-        let delay = c.backoff.next(self.now);
-        let message = format!(
-            "Back-off {} restarting failed container",
-            crate::sim::SimDuration::from_micros(delay.as_micros())
-        );
-        self.pod_event(pod, PodEventReason::BackOff, message);
+        let delay = if why == Kill::Resize {
+            crate::sim::SimDuration::ZERO
+        } else {
+            let delay = c.backoff.next(self.now);
+            let message = format!(
+                "Back-off {} restarting failed container",
+                crate::sim::SimDuration::from_micros(delay.as_micros())
+            );
+            self.pod_event(pod, PodEventReason::BackOff, message);
+            delay
+        };
         let deployment = self.cluster.pod(pod).deployment;
         self.recorder.observe(
             self.now,

@@ -127,6 +127,16 @@ pub enum Line {
         /// The id of the `Template` it was made from.
         template: u32,
     },
+    /// A running pod was resized in place (the VPA's `InPlaceOrRecreate`): from now on its
+    /// requests are those of the `Template` it names, written before its first use.
+    PodResized {
+        /// When, in simulated seconds.
+        t: f64,
+        /// The pod's id (from its `PodCreated` line).
+        pod: u32,
+        /// The id of the `Template` whose requests it now has.
+        template: u32,
+    },
     /// A pod's state changed (what `kubectl get pods` shows of it).
     Pod {
         /// When, in simulated seconds.
@@ -230,7 +240,9 @@ impl History {
         let mut templates_written = vec![false; self.journal.templates().len()];
         for record in self.journal.records() {
             let t = record.at.as_secs_f64();
-            if let Change::PodCreated { pod, template } = record.change {
+            if let Change::PodCreated { pod, template } | Change::PodResized { pod, template } =
+                record.change
+            {
                 let id = template as usize;
                 if !templates_written[id] {
                     templates_written[id] = true;
@@ -293,6 +305,11 @@ impl History {
                 t,
                 pod: pod.0,
                 name: o.pods[pod.index()].0.clone(),
+                template,
+            },
+            &Change::PodResized { pod, template } => Line::PodResized {
+                t,
+                pod: pod.0,
                 template,
             },
             Change::Pod { pod, state } => Line::Pod {
@@ -527,6 +544,11 @@ impl ClusterAt {
             }
             Line::NodeAdded { .. } | Line::Node { .. } => self.apply_node(line),
             Line::PodCreated { .. } | Line::Pod { .. } => self.apply_pod(line),
+            Line::PodResized { pod, template, .. } => {
+                if let Some(p) = self.pods.get_mut(pod) {
+                    p.template = *template;
+                }
+            }
             Line::WorkloadStatus {
                 workload,
                 replicas,
@@ -659,6 +681,7 @@ pub fn line_time(line: &Line) -> Option<f64> {
         Line::NodeAdded { t, .. }
         | Line::Node { t, .. }
         | Line::PodCreated { t, .. }
+        | Line::PodResized { t, .. }
         | Line::Pod { t, .. }
         | Line::WorkloadStatus { t, .. } => Some(*t),
         _ => None,

@@ -17,6 +17,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::diag::Diagnostic;
 use super::manifest::{Manifest, ManifestSet, Source, namespace_of, resource_amount};
+use crate::spec::resources;
+use crate::spec::vpa::{CpuMemory, LimitRangeBounds, NamespaceLimitRange};
 
 type ResourceList = BTreeMap<String, Quantity>;
 
@@ -96,6 +98,57 @@ fn items(m: &Manifest<LimitRange>) -> Vec<Item> {
             })
         })
         .collect()
+}
+
+/// The Container and Pod items of `namespace`'s LimitRanges merged as the VPA merges them
+/// (`getLimitRangeItem`): an item counts when it has a `max`, `min` or `default`; the lowest
+/// `max` and the highest `min` of cpu and memory win, and the last `default` replaces the
+/// earlier ones (LimitRanges in name order, as a lister returns them).
+pub fn namespace_bounds(set: &ManifestSet, namespace: &str) -> NamespaceLimitRange {
+    let mut ranges: Vec<&Manifest<LimitRange>> = (set.limit_ranges.iter())
+        .filter(|m| namespace_of(&m.object.metadata) == namespace)
+        .collect();
+    ranges.sort_by(|a, b| a.object.metadata.name.cmp(&b.object.metadata.name));
+    let items: Vec<Item> = ranges.into_iter().flat_map(items).collect();
+    NamespaceLimitRange {
+        container: merged(&items, ItemKind::Container),
+        pod: merged(&items, ItemKind::Pod),
+    }
+}
+
+fn merged(items: &[Item], kind: ItemKind) -> Option<LimitRangeBounds> {
+    let mut out: Option<LimitRangeBounds> = None;
+    let of_kind = items.iter().filter(|i| i.kind == kind);
+    for item in
+        of_kind.filter(|i| !(i.max.is_empty() && i.min.is_empty() && i.default_limits.is_empty()))
+    {
+        let bounds = out.get_or_insert_with(Default::default);
+        if !item.default_limits.is_empty() {
+            bounds.default_limit = cpu_memory(&item.default_limits);
+        }
+        let (max, min) = (cpu_memory(&item.max), cpu_memory(&item.min));
+        bounds.max.cpu_millis = pick(bounds.max.cpu_millis, max.cpu_millis, i64::min);
+        bounds.max.memory_bytes = pick(bounds.max.memory_bytes, max.memory_bytes, i64::min);
+        bounds.min.cpu_millis = pick(bounds.min.cpu_millis, min.cpu_millis, i64::max);
+        bounds.min.memory_bytes = pick(bounds.min.memory_bytes, min.memory_bytes, i64::max);
+    }
+    out
+}
+
+fn pick(have: Option<i64>, new: Option<i64>, better: fn(i64, i64) -> i64) -> Option<i64> {
+    match (have, new) {
+        (Some(a), Some(b)) => Some(better(a, b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The cpu (millicores) and memory (bytes) of a resource list.
+fn cpu_memory(list: &ResourceList) -> CpuMemory {
+    let amounts = amounts(Some(list));
+    CpuMemory {
+        cpu_millis: amounts.get(resources::CPU).copied(),
+        memory_bytes: amounts.get(resources::MEMORY).copied(),
+    }
 }
 
 /// Calls `f(namespace, pod spec, source, path of the pod spec, "Kind name")` for every pod
@@ -379,5 +432,28 @@ mod tests {
                 "{w:?} not in {diags:#?}"
             );
         }
+    }
+
+    #[test]
+    fn the_vpa_sees_ranges_merged_as_upstream_merges_them() {
+        // A second LimitRange "zz" (after "limits" by name): its lower cpu max 1 and higher
+        // memory min 128Mi win, and its default replaces the first's.
+        let second = "---\napiVersion: v1\nkind: LimitRange\nmetadata: {name: zz, namespace: team}\nspec:\n  limits:\n    - type: Container\n      max: {cpu: '1'}\n      min: {memory: 128Mi}\n";
+        let mut set = ManifestSet::default();
+        let mut diags = Vec::new();
+        add_text(&mut set, "m.yaml", &format!("{RANGE}{second}"), &mut diags);
+        let bounds = namespace_bounds(&set, "team");
+        let container = bounds.container.unwrap();
+        assert_eq!(container.max.cpu_millis, Some(1000));
+        assert_eq!(container.max.memory_bytes, Some(4 << 30));
+        assert_eq!(container.min.memory_bytes, Some(128 << 20));
+        // zz's default is its max (API defaulting): cpu 1, no memory.
+        assert_eq!(container.default_limit.cpu_millis, Some(1000));
+        assert_eq!(container.default_limit.memory_bytes, None);
+        assert_eq!(bounds.pod.unwrap().max.cpu_millis, Some(3000));
+        assert_eq!(
+            namespace_bounds(&set, "default"),
+            NamespaceLimitRange::default()
+        );
     }
 }

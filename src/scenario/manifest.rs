@@ -976,6 +976,8 @@ struct ContainerResources {
     has_memory_request: bool,
     has_cpu_limit: bool,
     has_memory_limit: bool,
+    cpu_resize_restarts: bool,
+    memory_resize_restarts: bool,
 }
 
 fn container_resources(
@@ -994,6 +996,7 @@ fn container_resources(
         diags,
     );
     let limits = quantities(&limits_in, src, &format!("{path}.resources.limits"), diags);
+    let restarts = resize_policy(c, src, path, diags);
     let mut effective = requests.clone();
     for name in limits_in.keys() {
         if !requests_in.contains_key(name) {
@@ -1035,7 +1038,52 @@ fn container_resources(
             || limits_in.contains_key(resources::MEMORY),
         has_cpu_limit: limits_in.contains_key(resources::CPU),
         has_memory_limit: limits_in.contains_key(resources::MEMORY),
+        cpu_resize_restarts: restarts.0,
+        memory_resize_restarts: restarts.1,
     }
+}
+
+/// `resizePolicy`, checked as the API server checks it: whether an in-place resize of cpu and
+/// of memory restarts the container.
+fn resize_policy(
+    c: &Container,
+    src: &Source,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> (bool, bool) {
+    let mut out = (false, false);
+    let mut seen = Vec::new();
+    for (i, p) in c.resize_policy.iter().flatten().enumerate() {
+        let at = format!("{path}.resizePolicy[{i}]");
+        let restarts = match p.restart_policy.as_str() {
+            "NotRequired" | "" => false,
+            "RestartContainer" => true,
+            other => {
+                diags.push(src.error(
+                    &format!("{at}.restartPolicy"),
+                    format!("Unsupported value: {other:?}: supported values: \"NotRequired\", \"RestartContainer\""),
+                ));
+                continue;
+            }
+        };
+        if seen.contains(&p.resource_name) {
+            diags.push(src.error(
+                &format!("{at}.resourceName"),
+                format!("Duplicate value: {:?}", p.resource_name),
+            ));
+            continue;
+        }
+        seen.push(p.resource_name.clone());
+        match p.resource_name.as_str() {
+            resources::CPU => out.0 = restarts,
+            resources::MEMORY => out.1 = restarts,
+            other => diags.push(src.error(
+                &format!("{at}.resourceName"),
+                format!("Unsupported value: {other:?}: supported values: \"cpu\", \"memory\""),
+            )),
+        }
+    }
+    out
 }
 
 fn is_native(name: &str) -> bool {
@@ -1299,6 +1347,8 @@ fn container_requests(c: &ContainerResources) -> ContainerRequests {
         memory_bytes: c.has_memory_request.then_some(c.requests.memory_bytes),
         cpu_limit_millis: c.has_cpu_limit.then_some(c.limits.cpu_millis),
         memory_limit_bytes: c.has_memory_limit.then_some(c.limits.memory_bytes),
+        cpu_resize_restarts: c.cpu_resize_restarts,
+        memory_resize_restarts: c.memory_resize_restarts,
     }
 }
 

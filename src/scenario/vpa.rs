@@ -17,7 +17,10 @@ use super::diag::{Diagnostic, did_you_mean_hint};
 use super::manifest::{Manifest, ManifestSet, Source, decode_typed, namespace_of};
 use super::model::{DeploymentSpec, PodSource};
 use crate::spec::resources;
-use crate::spec::vpa::{ContainerPolicy, ControlledValues, CpuMemory, UpdateMode, VpaSpec};
+use crate::spec::vpa::{
+    ChangeRequirement, ContainerPolicy, ControlledValues, CpuMemory, EvictionRequirement,
+    UpdateMode, VpaSpec,
+};
 
 /// A `VerticalPodAutoscaler` as written.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -72,11 +75,15 @@ pub struct TargetRef {
 pub struct UpdatePolicy {
     pub update_mode: Option<String>,
     pub min_replicas: Option<i32>,
-    #[allow(
-        dead_code,
-        reason = "read so that a strict parse accepts it; a warning says it is not modelled"
-    )]
-    pub eviction_requirements: Option<serde_json::Value>,
+    pub eviction_requirements: Option<Vec<EvictionRequirementManifest>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvictionRequirementManifest {
+    #[serde(default)]
+    pub resources: Vec<String>,
+    pub change_requirement: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -150,9 +157,10 @@ pub fn vpa_specs(
 ) -> Vec<VpaSpec> {
     let mut out: Vec<VpaSpec> = Vec::new();
     for m in &set.vpas {
-        let Some(vpa) = vpa_spec(m, deployments, set.incomplete, diags) else {
+        let Some(mut vpa) = vpa_spec(m, deployments, set.incomplete, diags) else {
             continue;
         };
+        vpa.limit_range = super::limit_range::namespace_bounds(set, &vpa.namespace);
         if let Some(other) = out.iter().find(|v| v.target == vpa.target) {
             diags.push(m.source.error(
                 "spec.targetRef.name",
@@ -184,6 +192,7 @@ fn vpa_spec(
     };
     let target = target(spec, &namespace, deployments, incomplete, src, diags);
     let (mode, min_replicas) = update_policy(spec.update_policy.as_ref(), src, diags);
+    let eviction_requirements = eviction_requirements(spec.update_policy.as_ref(), src, diags);
     let policies = container_policies(spec, target.map(|t| &deployments[t]), src, diags);
     if spec.recommenders.len() > 1 {
         diags.push(src.error(
@@ -208,6 +217,8 @@ fn vpa_spec(
         mode,
         min_replicas,
         policies,
+        eviction_requirements,
+        limit_range: Default::default(),
     })
     .filter(|_| errors == errors_before)
 }
@@ -295,13 +306,59 @@ fn update_policy(
             format!("minReplicas has to be positive, got {n}"),
         ));
     }
-    if policy.eviction_requirements.is_some() {
-        diags.push(src.warning(
-            "spec.updatePolicy.evictionRequirements",
-            "not modelled: the updater evicts the pods it picks whichever way their targets go",
-        ));
-    }
     (mode, policy.min_replicas)
+}
+
+/// `updatePolicy.evictionRequirements`, checked as the CRD's schema checks them.
+fn eviction_requirements(
+    policy: Option<&UpdatePolicy>,
+    src: &Source,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<EvictionRequirement> {
+    let list = policy.and_then(|p| p.eviction_requirements.as_deref());
+    let mut out = Vec::new();
+    for (i, r) in list.unwrap_or_default().iter().enumerate() {
+        let path = format!("spec.updatePolicy.evictionRequirements[{i}]");
+        let change = match r.change_requirement.as_deref() {
+            Some("TargetHigherThanRequests") => Some(ChangeRequirement::TargetHigherThanRequests),
+            Some("TargetLowerThanRequests") => Some(ChangeRequirement::TargetLowerThanRequests),
+            other => {
+                let what = other.map_or("required".to_string(), |t| {
+                    format!("{t:?} is not supported")
+                });
+                diags.push(src.error(
+                    &format!("{path}.changeRequirement"),
+                    format!("{what}: use TargetHigherThanRequests or TargetLowerThanRequests"),
+                ));
+                None
+            }
+        };
+        if r.resources.is_empty() {
+            diags.push(src.error(
+                &format!("{path}.resources"),
+                "required: name cpu, memory or both",
+            ));
+        }
+        let (mut cpu, mut memory) = (false, false);
+        for (j, name) in r.resources.iter().enumerate() {
+            match name.as_str() {
+                resources::CPU => cpu = true,
+                resources::MEMORY => memory = true,
+                other => diags.push(src.error(
+                    &format!("{path}.resources[{j}]"),
+                    format!("{other:?} is not a resource the VPA recommends; use cpu or memory"),
+                )),
+            }
+        }
+        let Some(change) = change else { continue };
+        let requirement = EvictionRequirement {
+            cpu,
+            memory,
+            change,
+        };
+        out.push(requirement);
+    }
+    out
 }
 
 /// `resourcePolicy.containerPolicies`, checked.

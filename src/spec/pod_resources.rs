@@ -21,6 +21,10 @@ pub struct ContainerRequests {
     pub cpu_limit_millis: Option<i64>,
     /// Its memory limit in bytes.
     pub memory_limit_bytes: Option<i64>,
+    /// `resizePolicy` says `RestartContainer` for cpu: an in-place change of its cpu restarts it.
+    pub cpu_resize_restarts: bool,
+    /// `resizePolicy` says `RestartContainer` for memory.
+    pub memory_resize_restarts: bool,
 }
 
 /// Printed without the limits, which came later: a pod template is identified by its printed
@@ -38,6 +42,15 @@ impl std::fmt::Debug for ContainerRequests {
 }
 
 impl ContainerRequests {
+    /// Whether resizing this container to `to` restarts it: a resource whose request or limit
+    /// changes has `resizePolicy: RestartContainer`.
+    pub fn resize_restarts(&self, to: &ContainerRequests) -> bool {
+        let cpu = self.cpu_millis != to.cpu_millis || self.cpu_limit_millis != to.cpu_limit_millis;
+        let memory = self.memory_bytes != to.memory_bytes
+            || self.memory_limit_bytes != to.memory_limit_bytes;
+        (cpu && self.cpu_resize_restarts) || (memory && self.memory_resize_restarts)
+    }
+
     /// The request for `resource` in milli-units (millicores; bytes × 1000).
     pub fn request_milli(&self, resource: HpaResource) -> Option<i64> {
         match resource {

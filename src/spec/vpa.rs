@@ -123,9 +123,74 @@ pub struct VpaSpec {
     pub min_replicas: Option<i32>,
     /// `resourcePolicy.containerPolicies`, as written.
     pub policies: Vec<ContainerPolicy>,
+    /// `updatePolicy.evictionRequirements` (empty: every pod the updater picks may go).
+    pub eviction_requirements: Vec<EvictionRequirement>,
+    /// The LimitRanges of the VPA's namespace, as the admission controller and the updater
+    /// cap recommendations to them.
+    pub limit_range: NamespaceLimitRange,
+}
+
+/// Which way a target must differ from a request for an [`EvictionRequirement`] to hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeRequirement {
+    /// `TargetHigherThanRequests`.
+    TargetHigherThanRequests,
+    /// `TargetLowerThanRequests`.
+    TargetLowerThanRequests,
+}
+
+/// One entry of `updatePolicy.evictionRequirements`: it holds for a container when the target
+/// of any of its resources differs from the request the required way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvictionRequirement {
+    /// `resources` has `cpu`.
+    pub cpu: bool,
+    /// `resources` has `memory`.
+    pub memory: bool,
+    /// `changeRequirement`.
+    pub change: ChangeRequirement,
+}
+
+/// One type of a namespace's LimitRange items, merged over its LimitRanges as upstream's
+/// `getLimitRangeItem` merges them (the lowest `max`, the highest `min`, the last `default`),
+/// after the API's defaulting (a Container item's `default` taken from its `max`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimitRangeBounds {
+    /// `min`.
+    pub min: CpuMemory,
+    /// `max`.
+    pub max: CpuMemory,
+    /// `default` (limits).
+    pub default_limit: CpuMemory,
+}
+
+/// A namespace's `type: Container` and `type: Pod` LimitRange items (`None`: no such item).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NamespaceLimitRange {
+    /// The Container items.
+    pub container: Option<LimitRangeBounds>,
+    /// The Pod items.
+    pub pod: Option<LimitRangeBounds>,
 }
 
 impl VpaSpec {
+    /// A VPA "v" on the first workload with `policies`, no eviction requirements and no
+    /// LimitRange, for tests.
+    #[cfg(test)]
+    pub fn for_tests(mode: UpdateMode, policies: Vec<ContainerPolicy>) -> VpaSpec {
+        VpaSpec {
+            name: "v".into(),
+            namespace: "default".into(),
+            target: 0,
+            target_kind: "Deployment".into(),
+            mode,
+            min_replicas: None,
+            policies,
+            eviction_requirements: Vec::new(),
+            limit_range: NamespaceLimitRange::default(),
+        }
+    }
+
     /// The policy that applies to `container`: its own entry, else the `*` entry, else none
     /// (`GetContainerResourcePolicy`).
     pub fn policy_for(&self, container: &str) -> ContainerPolicy {

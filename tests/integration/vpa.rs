@@ -440,3 +440,189 @@ fn a_deferred_resize_falls_back_to_eviction_after_five_minutes() {
     );
     assert_eq!(evicted % 60.0, 0.0);
 }
+
+/// Two pods that use about 0.3 core each, requesting `{cpu}`; `{vpa}` is the VPA's
+/// `updatePolicy`/`resourcePolicy`, `{extra}` more manifests, `{container}` more fields of the
+/// container.
+const CAPPING_SCENARIO: &str = r#"apiVersion: kubesim.io/v1alpha1
+kind: Scenario
+metadata: {name: vpa-capping}
+spec:
+  duration: {duration}
+  cluster:
+    nodePools:
+      - {name: pool, count: 1, allocatable: {cpu: "9", memory: 32Gi}}
+  workloads:
+    - deployment: app
+      cpuPerRequest: 10ms
+      concurrency: 16
+  traffic:
+    - service: app
+      arrivals: {constant: {rate: 60}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+        - name: app
+          resources: {requests: {cpu: "{cpu}", memory: 512Mi}}
+          {container}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app}
+spec: {selector: {app: app}}
+---
+apiVersion: autoscaling.k8s.io/v1
+kind: VerticalPodAutoscaler
+metadata: {name: app}
+spec:
+  targetRef: {apiVersion: apps/v1, kind: Deployment, name: app}
+  {vpa}
+{extra}"#;
+
+/// Over-provisioned (4 cores for 0.3 used) for 3 h: the upper bound, wide while history is
+/// short, comes below the request after about 2.4 h (0.35 core × (1 + 1/confidence) < 4 once
+/// confidence passes 0.1 day), and the updater scales the pods down.
+fn over_provisioned(name: &str, vpa: &str, extra: &str) -> kubesim::engine::RunOutput {
+    run_text(name, &capping_text(vpa, extra, "", ("4", "3h")))
+}
+
+/// Under-provisioned (100m for 0.3 used) for 20 min: below the lower bound at once.
+fn under_provisioned_text(vpa: &str, container: &str) -> String {
+    capping_text(vpa, "", container, ("100m", "20m"))
+}
+
+fn capping_text(vpa: &str, extra: &str, container: &str, (cpu, duration): (&str, &str)) -> String {
+    CAPPING_SCENARIO
+        .replace("{vpa}", vpa)
+        .replace("{extra}", extra)
+        .replace("{container}", container)
+        .replace("{cpu}", cpu)
+        .replace("{duration}", duration)
+}
+
+/// The cpu requests of the templates admission made (the first template is the manifest's).
+fn admitted_cpu(out: &kubesim::engine::RunOutput) -> Vec<i64> {
+    let templates = out.history.journal.templates();
+    (templates.iter().skip(1))
+        .map(|t| t.hpa_containers[0].cpu_millis.unwrap())
+        .collect()
+}
+
+const RECREATE_CPU: &str = "updatePolicy: {updateMode: Recreate}
+  resourcePolicy:
+    containerPolicies: [{containerName: \"*\", controlledResources: [cpu]}]";
+
+#[test]
+fn a_limit_range_minimum_raises_what_admission_gives() {
+    // Without a LimitRange the pods are recreated at the target, well under 700m.
+    let free = over_provisioned("vpa-lr-free", RECREATE_CPU, "");
+    let targets = admitted_cpu(&free);
+    assert!(
+        !targets.is_empty() && targets.iter().all(|&c| c < 700),
+        "{targets:?}"
+    );
+    // A Container item with min cpu 700m: the container has no limit, so its minimum is the
+    // item's min itself (upstream's getMinAllowedRecommendation), and every target is raised.
+    let limit_range = "---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: floor}
+spec:
+  limits: [{type: Container, min: {cpu: 700m}}]
+";
+    let floored = over_provisioned("vpa-lr-min", RECREATE_CPU, limit_range);
+    let cpu = admitted_cpu(&floored);
+    assert!(!cpu.is_empty() && cpu.iter().all(|&c| c == 700), "{cpu:?}");
+}
+
+#[test]
+fn eviction_requirements_keep_pods_whose_targets_go_the_other_way() {
+    // The targets are far below the 4-core requests; only scaling up is allowed to evict.
+    let vpa = "updatePolicy:
+    updateMode: Recreate
+    evictionRequirements: [{resources: [cpu], changeRequirement: TargetHigherThanRequests}]
+  resourcePolicy:
+    containerPolicies: [{containerName: \"*\", controlledResources: [cpu]}]";
+    let up_only = over_provisioned("vpa-evict-up", vpa, "");
+    assert_eq!(up_only.report.vpas[0].actions.pods_evicted, 0);
+    let down = vpa.replace("TargetHigherThanRequests", "TargetLowerThanRequests");
+    let down_ok = over_provisioned("vpa-evict-down", &down, "");
+    assert!(down_ok.report.vpas[0].actions.pods_evicted >= 2);
+}
+
+#[test]
+fn a_restart_container_resize_policy_restarts_the_container_at_once() {
+    let vpa = "updatePolicy: {updateMode: InPlaceOrRecreate}
+  resourcePolicy:
+    containerPolicies: [{containerName: \"*\", controlledResources: [cpu]}]";
+    let restarts = |out: &kubesim::engine::RunOutput| {
+        (out.pod_events.iter())
+            .filter(|e| e.message.contains("resizePolicy RestartContainer"))
+            .map(|e| e.t_seconds)
+            .collect::<Vec<f64>>()
+    };
+    let quiet = run_text("vpa-resize-quiet", &under_provisioned_text(vpa, ""));
+    assert!(quiet.report.vpas[0].actions.pods_resized_in_place >= 2);
+    assert!(restarts(&quiet).is_empty());
+    let policy = "resizePolicy: [{resourceName: cpu, restartPolicy: RestartContainer}]";
+    let out = run_text("vpa-resize-restart", &under_provisioned_text(vpa, policy));
+    let resized: Vec<f64> = (out.pod_events.iter())
+        .filter(|e| e.reason == PodEventReason::InPlaceResizedByVPA)
+        .map(|e| e.t_seconds)
+        .collect();
+    assert!(resized.len() >= 2, "{resized:?}");
+    // Each resize restarts its container in the same instant, with no back-off.
+    assert_eq!(restarts(&out), resized);
+    assert!(
+        !(out.pod_events.iter()).any(|e| e.reason == PodEventReason::BackOff),
+        "a resize restart is not a failure"
+    );
+    assert_eq!(
+        out.report.deployments[0].pods_created, 2,
+        "restarted, not recreated"
+    );
+}
+
+#[test]
+fn get_shows_the_requests_a_pod_was_resized_to() {
+    let dir = scratch("vpa-get-resized");
+    let vpa = "updatePolicy: {updateMode: InPlaceOrRecreate}
+  resourcePolicy:
+    containerPolicies: [{containerName: \"*\", controlledResources: [cpu]}]";
+    let text = under_provisioned_text(vpa, "");
+    let scenario = dir.join("scenario.yaml");
+    std::fs::write(&scenario, text).unwrap();
+    let out_dir = dir.join("out");
+    let o = kubesim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--no-plots",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let get = |at: &str| {
+        let o = kubesim(&[
+            "get",
+            "pods",
+            out_dir.to_str().unwrap(),
+            "-o",
+            "yaml",
+            "--at",
+            at,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    assert!(get("30s").contains("cpu: 100m"), "{}", get("30s"));
+    let end = get("20m");
+    assert!(!end.contains("cpu: 100m"), "{end}");
+}

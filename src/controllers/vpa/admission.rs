@@ -1,16 +1,15 @@
 //! The VPA's admission controller (`admission-controller/resource/pod`): what a new pod's
-//! containers get from its VPA's recommendation. Each container with a recommendation gets
-//! requests = target for each resource the target has; under `RequestsAndLimits` its limits
-//! keep their ratio to the requests (`GetProportionalLimit`), under `RequestsOnly` the limits
-//! stay and the target is first lowered to them. Containers without a recommendation are left
-//! as they are. The in-place resize writes the same values.
-//!
-//! Not modelled: the LimitRange capping of the recommendation at admission (kubesim applies a
-//! LimitRange's defaults and checks when it reads the manifests, not to recommendations).
+//! containers get from its VPA's recommendation, once [`super::capping`] has fitted it to the
+//! namespace's LimitRanges, the policy and (`RequestsOnly`) the limits. Each container with a
+//! recommendation gets requests = target for each resource the target has; under
+//! `RequestsAndLimits` its limits keep their ratio to the requests (`GetProportionalLimit`),
+//! under `RequestsOnly` they stay. Containers without a recommendation are left as they are.
+//! The in-place resize writes the same values.
 
 use crate::spec::pod_resources::ContainerRequests;
 use crate::spec::vpa::{ControlledValues, VpaSpec};
 
+use super::capping::capped_for_pod;
 use super::policy::ContainerRecommendation;
 
 /// The containers as the admission controller leaves them, or `None` when the recommendation
@@ -20,20 +19,19 @@ pub fn recommended_containers(
     vpa: &VpaSpec,
     recommendation: &[ContainerRecommendation],
 ) -> Option<Vec<ContainerRequests>> {
+    let capped = capped_for_pod(containers, vpa, recommendation);
     let out: Vec<ContainerRequests> = containers
         .iter()
-        .map(
-            |c| match recommendation.iter().find(|r| r.container == c.name) {
-                Some(r) => recommended(c, r, vpa.policy_for(&c.name).controlled_values),
-                None => c.clone(),
-            },
-        )
+        .map(|c| match capped.iter().find(|r| r.container == c.name) {
+            Some(r) => recommended(c, r, vpa.policy_for(&c.name).controlled_values),
+            None => c.clone(),
+        })
         .collect();
     (out != containers).then_some(out)
 }
 
-/// One container with requests = target (`RequestsOnly`: target capped to the limit) and
-/// proportional limits (`RequestsAndLimits`).
+/// One container with requests = the (capped) target and, under `RequestsAndLimits`,
+/// proportional limits.
 fn recommended(
     c: &ContainerRequests,
     r: &ContainerRecommendation,
@@ -41,18 +39,14 @@ fn recommended(
 ) -> ContainerRequests {
     let mut out = c.clone();
     let requests_only = values == ControlledValues::RequestsOnly;
-    if let Some(mut cpu) = r.target.cpu_millis {
-        if requests_only {
-            cpu = c.cpu_limit_millis.map_or(cpu, |l| cpu.min(l));
-        } else {
+    if let Some(cpu) = r.target.cpu_millis {
+        if !requests_only {
             out.cpu_limit_millis = proportional_limit(c.cpu_limit_millis, c.cpu_millis, cpu);
         }
         out.cpu_millis = Some(cpu);
     }
-    if let Some(mut memory) = r.target.memory_bytes {
-        if requests_only {
-            memory = c.memory_limit_bytes.map_or(memory, |l| memory.min(l));
-        } else {
+    if let Some(memory) = r.target.memory_bytes {
+        if !requests_only {
             out.memory_limit_bytes =
                 proportional_limit(c.memory_limit_bytes, c.memory_bytes, memory);
         }
@@ -157,18 +151,11 @@ mod tests {
     }
 
     fn vpa(values: ControlledValues) -> VpaSpec {
-        VpaSpec {
-            name: "v".into(),
-            namespace: "default".into(),
-            target: 0,
-            target_kind: "Deployment".into(),
-            mode: UpdateMode::Recreate,
-            min_replicas: None,
-            policies: vec![ContainerPolicy {
-                controlled_values: values,
-                ..ContainerPolicy::unconstrained("*")
-            }],
-        }
+        let policy = ContainerPolicy {
+            controlled_values: values,
+            ..ContainerPolicy::unconstrained("*")
+        };
+        VpaSpec::for_tests(UpdateMode::Recreate, vec![policy])
     }
 
     fn app() -> ContainerRequests {
@@ -178,6 +165,7 @@ mod tests {
             memory_bytes: Some(1 << 30),
             cpu_limit_millis: Some(2000),
             memory_limit_bytes: Some(1 << 30),
+            ..Default::default()
         }
     }
 

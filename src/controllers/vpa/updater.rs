@@ -10,6 +10,8 @@
 //!   or a quick OOM (the container's last run, ended by an OOM kill, lasted under 10 min) with
 //!   some diff, or at least 12 h old with a diff of at least 10 %. Scale-ups first, then the
 //!   larger diff.
+//! - **Eviction requirements** (`scaling_direction_pod_eviction_admission.go`): with
+//!   `updatePolicy.evictionRequirements`, only pods whose targets move the required way.
 //! - **Restriction** (`pods_restriction_factory.go`): a workload with fewer live pods than
 //!   `minReplicas` (2 unless the VPA says) is left alone; otherwise pods may go while more than
 //!   `replicas − ⌊replicas × 0.5⌋` run, and always one when none may by that rule. In-place
@@ -19,6 +21,7 @@
 
 use crate::sim::{SimDuration, SimTime};
 use crate::spec::pod_resources::ContainerRequests;
+use crate::spec::vpa::{ChangeRequirement, EvictionRequirement};
 
 use super::policy::ContainerRecommendation;
 
@@ -61,6 +64,40 @@ pub struct UpdatePriority {
     pub scale_up: bool,
     /// Σ over resources of |total request − total target| / total request.
     pub resource_diff: f64,
+}
+
+/// `scalingDirectionPodEvictionAdmission.Admit`: with `evictionRequirements`, a pod may be
+/// updated when some container with a recommendation either lacks a cpu or memory request or
+/// meets every requirement — a requirement is met when the target of any of its resources
+/// (0 where the target has none) differs from the request its way. Without requirements,
+/// every pod may.
+pub fn admits_eviction(
+    containers: &[ContainerRequests],
+    recommendation: &[ContainerRecommendation],
+    requirements: &[EvictionRequirement],
+) -> bool {
+    if requirements.is_empty() {
+        return true;
+    }
+    containers.iter().any(|c| {
+        let Some(r) = recommendation.iter().find(|r| r.container == c.name) else {
+            return false;
+        };
+        let (Some(cpu), Some(memory)) = (c.cpu_millis, c.memory_bytes) else {
+            return true;
+        };
+        requirements.iter().all(|req| {
+            let differs = |request: i64, target: Option<i64>| {
+                let target = target.unwrap_or(0);
+                match req.change {
+                    ChangeRequirement::TargetHigherThanRequests => target > request,
+                    ChangeRequirement::TargetLowerThanRequests => target < request,
+                }
+            };
+            (req.cpu && differs(cpu, r.target.cpu_millis))
+                || (req.memory && differs(memory, r.target.memory_bytes))
+        })
+    })
 }
 
 /// `getUpdatePriority` over the pod's containers that have a recommendation.

@@ -5,7 +5,10 @@
 //! stand-in for the kubelet's retries when room frees up) and falls back to eviction 5 min after
 //! the updater first saw it pending; an infeasible one at the next loop. An admitted resize
 //! changes the running container in place (`resizePolicy: NotRequired`): its node's requests,
-//! its cost, its CPU shares and CFS quota, and its memory limit, from that instant.
+//! its cost, its CPU shares and CFS quota, and its memory limit, from that instant. A
+//! container whose `resizePolicy` says `RestartContainer` for a resource that changes is
+//! restarted at once (no backoff; its requests in flight fail and it is not Ready until its
+//! probes pass again).
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use crate::scenario::PodTemplate;
 use crate::sim::SimTime;
 use crate::spec::vpa::VpaSpec;
 
+use super::super::containers::Kill;
 use super::super::{Engine, Event};
 use super::VpaLoop;
 
@@ -113,6 +117,7 @@ impl Engine<'_, '_> {
     /// The kubelet actuates a resize: the pod's requests on its node and its cost share, and
     /// its running container's CPU shares, CFS quota and memory limit, change now.
     fn resize_in_place(&mut self, pod: PodId, template: Arc<PodTemplate>, vpa: &str) {
+        let restarts = restarts_on_resize(&self.cluster.pod(pod).template, &template);
         self.charge(pod, -1.0);
         self.cluster.resize_bound_pod(pod, template);
         self.charge(pod, 1.0);
@@ -138,8 +143,22 @@ impl Engine<'_, '_> {
             if let Some(node) = self.cluster.pod(pod).node {
                 self.track_node_demand(node);
             }
-            self.check_memory_limit(pod);
+            if restarts {
+                self.kill_container(pod, Kill::Resize);
+            } else {
+                self.check_memory_limit(pod);
+            }
         }
         self.dirty.everything();
     }
+}
+
+/// Whether the resize from `old` to `new` restarts a container (`resizePolicy:
+/// RestartContainer` on a resource whose request or limit changes). kubesim runs a pod's work
+/// as one process, so any of its containers restarting restarts it.
+fn restarts_on_resize(old: &PodTemplate, new: &PodTemplate) -> bool {
+    old.hpa_containers.iter().any(|c| {
+        let resized = new.hpa_containers.iter().find(|n| n.name == c.name);
+        resized.is_some_and(|n| c.resize_restarts(n))
+    })
 }

@@ -1,5 +1,6 @@
 //! The VPA's admission controller and updater in the engine. A new pod of a VPA's target (in
-//! any mode but `Off`) gets the recommendation's requests and proportional limits; the pods of
+//! any mode but `Off`) gets the recommendation's requests (capped to the namespace's
+//! LimitRanges, the policy and, under `RequestsOnly`, the limits) and proportional limits; the pods of
 //! one template share one changed template until the recommendation changes. Every minute (the
 //! first one minute in), the updater of each `Recreate` VPA ranks the pods far from the
 //! recommendation and evicts as many as `minReplicas`, the eviction tolerance and the
@@ -12,12 +13,12 @@ use std::sync::Arc;
 use crate::cluster::{DeploymentId, PodId, PodPhase, ReplicaSetId};
 use crate::controllers::PodEventReason;
 use crate::controllers::disruption;
-use crate::controllers::vpa::admission;
 use crate::controllers::vpa::policy::ContainerRecommendation;
 use crate::controllers::vpa::updater::{self as rules, PodAge, ReplicaGroup, UpdatePriority};
+use crate::controllers::vpa::{admission, capping};
 use crate::scenario::PodTemplate;
 use crate::spec::model::PodSource;
-use crate::spec::vpa::UpdateMode;
+use crate::spec::vpa::{UpdateMode, VpaSpec};
 
 use super::super::{Engine, Event};
 use super::VpaLoop;
@@ -102,7 +103,7 @@ impl Engine<'_, '_> {
             for (group, pods) in
                 self.replica_groups(DeploymentId(spec.target as u32), min_replicas, &v)
             {
-                let candidates = self.update_candidates(&pods, &recommendation, &v);
+                let candidates = self.update_candidates(&pods, spec, &recommendation, &v);
                 let (group, evict) = if in_place {
                     self.update_in_place(&mut v, i, spec, group, candidates, &recommendation)
                 } else {
@@ -171,9 +172,13 @@ impl Engine<'_, '_> {
     }
 
     /// The group's pods the updater would update, highest priority first.
+    /// Each pod's priority is computed against the recommendation capped for it (LimitRanges,
+    /// policy, `RequestsOnly`), as upstream's `AddPod` does; `evictionRequirements` filter the
+    /// ranked list.
     fn update_candidates(
         &self,
         pods: &[PodId],
+        spec: &VpaSpec,
         recommendation: &[ContainerRecommendation],
         v: &VpaLoop,
     ) -> Vec<PodId> {
@@ -181,12 +186,16 @@ impl Engine<'_, '_> {
             .iter()
             .filter_map(|&pod| {
                 let p = self.cluster.pod(pod);
-                let priority = rules::update_priority(&p.template.hpa_containers, recommendation);
+                let containers = &p.template.hpa_containers;
+                let capped = capping::capped_for_pod(containers, spec, recommendation);
+                let priority = rules::update_priority(containers, &capped);
                 let age = PodAge {
                     started: p.started,
                     last_oom_run: v.last_oom_run.get(&pod).copied(),
                 };
-                rules::wants_update(&priority, age, self.now, &v.updater).then_some((pod, priority))
+                let wanted = rules::wants_update(&priority, age, self.now, &v.updater)
+                    && rules::admits_eviction(containers, &capped, &spec.eviction_requirements);
+                wanted.then_some((pod, priority))
             })
             .collect();
         rules::sort_by_priority(&mut ranked);

@@ -164,7 +164,7 @@ fn add_sidecar(d: &mut DeploymentSpec, mesh: &Mesh) {
         cpu_millis: (p.cpu_request_millis > 0).then_some(p.cpu_request_millis),
         memory_bytes: (p.memory_request_bytes > 0).then_some(p.memory_request_bytes),
         cpu_limit_millis: (p.cpu_limit_millis > 0).then_some(p.cpu_limit_millis),
-        memory_limit_bytes: None,
+        ..Default::default()
     });
     // Injected as the first init container, so it runs beside every other one.
     let parts = &mut pod.request_parts;

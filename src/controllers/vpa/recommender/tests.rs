@@ -8,12 +8,7 @@ const MIB: i64 = 1 << 20;
 fn spec(policies: Vec<ContainerPolicy>) -> VpaSpec {
     VpaSpec {
         name: "web".into(),
-        namespace: "default".into(),
-        target: 0,
-        target_kind: "Deployment".into(),
-        mode: UpdateMode::Off,
-        min_replicas: None,
-        policies,
+        ..VpaSpec::for_tests(UpdateMode::Off, policies)
     }
 }
 

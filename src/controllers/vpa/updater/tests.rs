@@ -357,3 +357,120 @@ fn in_place_resizes_count_against_the_tolerance_as_evictions_do() {
     g.evict(false);
     assert!(!g.disruptable() && !g.can_evict(false));
 }
+
+/// `TestAdmit` (scaling_direction_pod_eviction_admission_test.go): one container requesting
+/// 500m and 10Gi; each case's requirements (resources, higher?) and target, and whether the
+/// pod may be updated.
+#[test]
+fn eviction_requirements_as_upstreams_table() {
+    const GI: i64 = 1 << 30;
+    use crate::spec::vpa::{ChangeRequirement::*, EvictionRequirement};
+    let req = |cpu, memory, change| EvictionRequirement {
+        cpu,
+        memory,
+        change,
+    };
+    let pod = [container("c", 0.5, Some(10 * GI))];
+    type Case = (&'static str, Vec<EvictionRequirement>, (f64, i64), bool);
+    let cases: Vec<Case> = vec![
+        ("no config", vec![], (0.6, 10 * GI), true),
+        (
+            "cpu up, up allowed",
+            vec![req(true, false, TargetHigherThanRequests)],
+            (0.6, 10 * GI),
+            true,
+        ),
+        (
+            "cpu down, down allowed",
+            vec![req(true, false, TargetLowerThanRequests)],
+            (0.4, 10 * GI),
+            true,
+        ),
+        // 500m = 500m and 10Gi = 10Gi: neither resource is higher.
+        (
+            "nothing higher",
+            vec![req(true, true, TargetHigherThanRequests)],
+            (0.5, 10 * GI),
+            false,
+        ),
+        // One requirement over both resources: memory 11Gi > 10Gi is enough.
+        (
+            "memory higher is enough",
+            vec![req(true, true, TargetHigherThanRequests)],
+            (0.5, 11 * GI),
+            true,
+        ),
+        (
+            "memory up, up allowed",
+            vec![req(false, true, TargetHigherThanRequests)],
+            (0.5, 11 * GI),
+            true,
+        ),
+        (
+            "memory down, down allowed",
+            vec![req(false, true, TargetLowerThanRequests)],
+            (0.5, 9 * GI),
+            true,
+        ),
+        (
+            "memory down, only up allowed",
+            vec![req(true, true, TargetHigherThanRequests)],
+            (0.5, 9 * GI),
+            false,
+        ),
+        // Two requirements, both must hold: cpu 600m up and memory 9Gi down.
+        (
+            "cpu up and memory down",
+            vec![
+                req(true, false, TargetHigherThanRequests),
+                req(false, true, TargetLowerThanRequests),
+            ],
+            (0.6, 9 * GI),
+            true,
+        ),
+        (
+            "cpu up, only down allowed",
+            vec![req(true, false, TargetLowerThanRequests)],
+            (1.0, 9 * GI),
+            false,
+        ),
+        (
+            "cpu up, memory down, both must go up",
+            vec![
+                req(true, false, TargetHigherThanRequests),
+                req(false, true, TargetHigherThanRequests),
+            ],
+            (0.6, 9 * GI),
+            false,
+        ),
+    ];
+    for (name, requirements, (cpu, memory), expected) in cases {
+        let r = [rec("c", amount(Some(cpu), Some(memory)), none(), none())];
+        assert_eq!(admits_eviction(&pod, &r, &requirements), expected, "{name}");
+    }
+    // A container without requests is admitted whatever the target.
+    let bare = [ContainerRequests {
+        name: "c".into(),
+        ..Default::default()
+    }];
+    let r = [rec("c", amount(Some(0.6), Some(10 * GI)), none(), none())];
+    assert!(admits_eviction(
+        &bare,
+        &r,
+        &[req(true, false, TargetLowerThanRequests)]
+    ));
+    // Two containers: one meeting the requirements is enough (600m up in the second).
+    let two = [
+        container("a", 0.5, Some(10 * GI)),
+        container("b", 0.5, Some(10 * GI)),
+    ];
+    let r = [
+        rec("a", amount(Some(0.4), Some(10 * GI)), none(), none()),
+        rec("b", amount(Some(0.6), Some(10 * GI)), none(), none()),
+    ];
+    assert!(admits_eviction(
+        &two,
+        &r,
+        &[req(true, false, TargetHigherThanRequests)]
+    ));
+}
