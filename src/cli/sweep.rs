@@ -182,10 +182,10 @@ pub struct JobArgs {
     #[arg(long, default_value = "kubesim-sweep")]
     pub claim: String,
     /// CPU request of each shard's pod (a shard uses every core it gets).
-    #[arg(long, default_value = "2")]
+    #[arg(long, default_value = "2", allow_hyphen_values = true)]
     pub cpu: String,
     /// Memory request and limit of each shard's pod.
-    #[arg(long, default_value = "1Gi")]
+    #[arg(long, default_value = "1Gi", allow_hyphen_values = true)]
     pub memory: String,
     /// The Job's name (also the results folder) [default: the sweep's name].
     #[arg(long)]
@@ -468,20 +468,31 @@ fn job(args: &JobArgs) -> anyhow::Result<Status> {
         eprintln!("error: --shards must be at least 1");
         return Ok(Status::BadInput);
     }
+    let Some(file) = path_in_image(&args.file) else {
+        eprintln!(
+            "error: {}: an absolute path outside the current directory would not name the file in the image; give it relative to the directory the image's kubesim runs in",
+            args.file.display()
+        );
+        return Ok(Status::BadInput);
+    };
     let options = JobOptions {
         name: args.name.clone().unwrap_or_else(|| plan.name.clone()),
-        file: args.file.display().to_string(),
+        file,
         extra_args: flag_args(&args.sweep),
         shards: args.shards,
-        parallelism: args
-            .parallelism
-            .unwrap_or(args.shards)
-            .clamp(1, args.shards),
+        parallelism: args.parallelism.unwrap_or(args.shards).min(args.shards),
         image: args.image.clone(),
         claim: args.claim.clone(),
         cpu: args.cpu.clone(),
         memory: args.memory.clone(),
     };
+    let problems = options.problems();
+    if !problems.is_empty() {
+        for p in problems {
+            eprintln!("error: {p}");
+        }
+        return Ok(Status::BadInput);
+    }
     let manifest = serde_saphyr::to_string(&indexed_job(&options)).context("writing the Job")?;
     super::out(format!(
         "# kubesim sweep {}: {} variants × {} replications in {} shards.\n# Results in {}/{}/shard-I on the PersistentVolumeClaim {:?}. Copy that folder out, then\n#   kubesim sweep merge FOLDER/shard-*   (from the directory the sweep file's path is relative to)\n{}",
@@ -495,6 +506,18 @@ fn job(args: &JobArgs) -> anyhow::Result<Status> {
         manifest.trim_end()
     ));
     Ok(Status::Success)
+}
+
+/// The sweep file's path as the Job's pods name it: as given when relative, relative to the
+/// current directory when absolute inside it (the image is built from that directory), `None`
+/// for an absolute path elsewhere (a path of this machine, not of the image).
+fn path_in_image(file: &std::path::Path) -> Option<String> {
+    if file.is_relative() {
+        return Some(file.display().to_string());
+    }
+    let here = std::env::current_dir().ok()?;
+    let inside = file.strip_prefix(&here).ok()?;
+    Some(inside.display().to_string())
 }
 
 /// The sweep flags again as arguments, for each shard of a Job.

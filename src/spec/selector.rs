@@ -97,6 +97,9 @@ impl LabelSelector {
     /// without the key too (as `notin`).
     pub fn parse_kubectl(text: &str) -> Result<Self, String> {
         let mut selector = LabelSelector::default();
+        if let Some(e) = parentheses_error(text) {
+            return Err(format!("{:?}: {e}", shortened(text)));
+        }
         for term in split_terms(text) {
             let term = term.trim();
             if term.is_empty() {
@@ -111,7 +114,23 @@ impl LabelSelector {
         let requirement = |key: &str, operator, values: Vec<String>| {
             let key = key.trim();
             if key.is_empty() || key.contains(char::is_whitespace) {
-                return Err(format!("{term:?}: {key:?} is not a label key"));
+                return Err(format!(
+                    "{:?}: {:?} is not a label key",
+                    shortened(term),
+                    shortened(key)
+                ));
+            }
+            let shown = shortened(term);
+            if let Some(e) = qualified_name_error(key) {
+                return Err(format!("{shown:?}: {}", e.replace(key, &shortened(key))));
+            }
+            for v in &values {
+                if let Some(e) = label_value_error(v) {
+                    return Err(format!(
+                        "{shown:?}: {}",
+                        e.replace(v.as_str(), &shortened(v))
+                    ));
+                }
             }
             Ok(Requirement {
                 key: key.to_string(),
@@ -125,7 +144,7 @@ impl LabelSelector {
             requirement(key, SelectorOperator::NotIn, vec![value.trim().to_string()])?
         } else if let Some((key, value)) = term.split_once('=') {
             let value = value.strip_prefix('=').unwrap_or(value).trim();
-            let key = requirement(key, SelectorOperator::In, Vec::new())?.key;
+            let key = requirement(key, SelectorOperator::In, vec![value.to_string()])?.key;
             self.match_labels.insert(key, value.to_string());
             return Ok(());
         } else if let Some((key, set)) = split_set(term, " notin ") {
@@ -137,6 +156,29 @@ impl LabelSelector {
         };
         self.match_expressions.push(r);
         Ok(())
+    }
+}
+
+/// Parentheses that open a set must close before the next one opens, as kubectl's lexer
+/// requires: no nesting, none left open, none closed that was not opened.
+fn parentheses_error(text: &str) -> Option<&'static str> {
+    let mut open = false;
+    for c in text.chars() {
+        match (c, open) {
+            ('(', true) => return Some("parentheses cannot nest"),
+            (')', false) => return Some("a ')' closes nothing"),
+            ('(', false) | (')', true) => open = c == '(',
+            _ => {}
+        }
+    }
+    open.then_some("a '(' is never closed")
+}
+
+/// At most 200 characters of `text` (a 120 000-character key in a message is no help).
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}… ({} characters)", &text[..i], text.chars().count()),
+        None => text.to_string(),
     }
 }
 
@@ -530,7 +572,7 @@ mod tests {
 
 #[cfg(test)]
 mod label_value_tests {
-    use super::label_value_error;
+    use super::{LabelSelector, label_value_error};
 
     #[test]
     fn label_values_as_the_api_server_checks_them() {
@@ -540,6 +582,41 @@ mod label_value_tests {
         // A NotIn [bad/value] term matched no node before Kubernetes 1.33; it is refused since.
         for bad in ["bad/value", "-a", "a-", ".", &"x".repeat(64)] {
             assert!(label_value_error(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn kubectl_selectors_kubectl_refuses_are_errors() {
+        let long_key = "k".repeat(120_000);
+        let long_value = format!("a={}", "v".repeat(64));
+        let cases: [(&str, &str); 7] = [
+            ("é=1", "name part must consist of alphanumeric characters"),
+            ("app in ((web))", "parentheses cannot nest"),
+            ("app in (web", "a '(' is never closed"),
+            ("app)", "a ')' closes nothing"),
+            ("a/b/c", "name part must consist"),
+            ("app=-bad", "a valid label must be an empty string"),
+            (&long_value, "must be no more than 63 characters"),
+        ];
+        for (text, want) in cases {
+            let e = LabelSelector::parse_kubectl(text).unwrap_err();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+        let e = LabelSelector::parse_kubectl(&format!("{long_key}=v")).unwrap_err();
+        assert!(
+            e.len() < 1000 && e.contains("(120000 characters)"),
+            "{}",
+            &e[..200]
+        );
+        for ok in [
+            "app=web",
+            "app==web",
+            "x=",
+            "app in (web, api)",
+            "!app",
+            "example.com/tier notin (a,b)",
+        ] {
+            assert!(LabelSelector::parse_kubectl(ok).is_ok(), "{ok}");
         }
     }
 }

@@ -12,6 +12,8 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::spec::quantity::Quantity as Amount;
+
 /// Where the shards' volume is mounted in each pod.
 pub const RESULTS_MOUNT: &str = "/results";
 
@@ -36,6 +38,58 @@ pub struct JobOptions {
     pub cpu: String,
     /// Memory request and limit of each pod, a quantity (`1Gi`).
     pub memory: String,
+}
+
+impl JobOptions {
+    /// What the API server (or the pod's kubelet) would refuse in the Job, each as a message
+    /// naming its flag; empty when it is a Job the cluster takes.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !is_dns_label(&self.name) {
+            out.push(format!(
+                "--name {:?}: a Job's name must be a lowercase RFC 1123 label (a-z, 0-9 and '-', starting and ending with a letter or digit, at most 63 characters), as its pods' job-name label requires",
+                self.name
+            ));
+        }
+        if !is_dns_subdomain(&self.claim) {
+            out.push(format!(
+                "--claim {:?}: a PersistentVolumeClaim's name must be a lowercase RFC 1123 subdomain (a-z, 0-9, '-' and '.', at most 253 characters)",
+                self.claim
+            ));
+        }
+        if self.image.trim().is_empty() || self.image.chars().any(char::is_whitespace) {
+            out.push(format!(
+                "--image {:?}: name the image, with no spaces (e.g. kubesim:latest)",
+                self.image
+            ));
+        }
+        for (flag, value) in [("--cpu", &self.cpu), ("--memory", &self.memory)] {
+            match Amount::parse(value) {
+                Ok(q) if !q.is_negative() && q.nanos() > 0 => {}
+                Ok(_) => out.push(format!("{flag} {value:?}: must be more than 0")),
+                Err(e) => out.push(format!("{flag} {value:?}: {e}")),
+            }
+        }
+        if self.parallelism == 0 {
+            out.push("--parallelism 0: must be at least 1 (0 would start no shard)".into());
+        }
+        out
+    }
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
+fn is_dns_label(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| alnum(c) || c == '-')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+}
+
+/// Labels joined by dots, at most 253 characters.
+fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_dns_label)
 }
 
 /// The Indexed Job: `completions` = shards, each pod writing `/results/NAME/shard-I`.

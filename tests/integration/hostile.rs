@@ -421,3 +421,70 @@ fn a_fifo_or_a_device_where_a_file_is_read_is_refused_at_once() {
         stderr(&out)
     );
 }
+
+#[test]
+fn sweep_job_refuses_what_the_api_server_would() {
+    // Each of these was printed as a Job with exit 0, for kubectl to refuse (or, for an
+    // absolute path, for the pods to fail on a path of this machine).
+    let quickstart = "scenarios/quickstart/scenario.yaml";
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--name", "Bad_Name"],
+            "--name \"Bad_Name\": a Job's name must be a lowercase RFC 1123 label",
+        ),
+        (&["--cpu", "lots"], "--cpu \"lots\""),
+        (
+            &["--memory", "-1Gi"],
+            "--memory \"-1Gi\": must be more than 0",
+        ),
+        (&["--image", ""], "--image \"\""),
+        (&["--claim", ""], "--claim \"\""),
+        (
+            &["--parallelism", "0"],
+            "--parallelism 0: must be at least 1",
+        ),
+        (&["--name", &"a".repeat(64)], "at most 63 characters"),
+    ];
+    for (extra, message) in cases {
+        let mut args = vec!["sweep", "job", quickstart, "--shards", "4"];
+        args.extend_from_slice(extra);
+        let out = kubesim(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(message), "{extra:?}: {err}");
+        assert!(out.stdout.is_empty(), "{extra:?}: nothing printed");
+    }
+    // An absolute path inside the current directory is written relative to it.
+    let absolute = crate::support::root().join(quickstart);
+    let out = kubesim(&["sweep", "job", absolute.to_str().unwrap(), "--shards", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job = String::from_utf8_lossy(&out.stdout);
+    assert!(job.contains(&format!("- {quickstart}")), "{job}");
+    assert!(!job.contains(absolute.to_str().unwrap()), "{job}");
+}
+
+#[test]
+fn get_refuses_selectors_kubectl_refuses() {
+    // These answered "No resources found" with exit 0.
+    let dir = scratch("hostile-get-selector");
+    let out_dir = dir.join("out");
+    let run = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--no-plots",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let long_key = format!("{}=v", "k".repeat(120_000));
+    for selector in ["é=1", "app in ((web))", long_key.as_str()] {
+        let out = kubesim(&["get", "pods", out_dir.to_str().unwrap(), "-l", selector]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with("error: -l") && err.len() < 2000,
+            "{}",
+            &err[..err.len().min(300)]
+        );
+    }
+}
