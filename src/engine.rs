@@ -56,6 +56,7 @@ mod containers;
 mod cpu;
 mod dirty;
 mod draws;
+mod export;
 mod history;
 mod jobs;
 mod karpenter;
@@ -284,6 +285,14 @@ pub trait RecordSink {
     fn timeseries_row(&mut self, row: &[f64]);
     /// One HPA sync's decision.
     fn hpa_decision(&mut self, decision: HpaDecision);
+    /// How often the sink wants what the exporters would show ([`RecordSink::export`]);
+    /// `None` (the default): never. The engine exports at every time-series sample at a
+    /// multiple of it, and at the run's end.
+    fn export_interval(&self) -> Option<SimDuration> {
+        None
+    }
+    /// What the exporters show at one instant (only when [`RecordSink::export_interval`] asks).
+    fn export(&mut self, _sample: &crate::metrics::export::ExportSample) {}
 }
 
 /// A [`RecordSink`] that drops everything (a sweep's runs that are not kept).
@@ -430,6 +439,9 @@ struct Engine<'s, 'r> {
     decisions: Vec<HpaDecision>,
     /// Where decisions and time-series rows go: kept, or handed out as they are made.
     records: Records<'r>,
+    /// How often the sink takes an [`ExportSample`](crate::metrics::export::ExportSample)
+    /// (`None`: it takes none).
+    export_interval: Option<SimDuration>,
     pod_events: PodEventLog,
     cluster_events: ClusterEventLog,
     outcomes: Vec<Outcome>,
@@ -473,6 +485,10 @@ impl<'s, 'r> Engine<'s, 'r> {
         let connection_tables = connections::ConnectionTables::of(s, &streams);
         let mesh_rngs = mesh::mesh_streams(s, &streams);
         let end = SimTime::ZERO + s.duration;
+        let export_interval = match &records {
+            Records::Give(sink) => sink.export_interval(),
+            Records::Keep => None,
+        };
         let names = SeriesNames {
             services: s.services.iter().map(|x| x.name.as_str()).collect(),
             deployments: s.deployments.iter().map(|x| x.name.as_str()).collect(),
@@ -581,12 +597,15 @@ impl<'s, 'r> Engine<'s, 'r> {
                 .iter()
                 .map(|p| streams.stream(&format!("provisioning/{}", p.name)))
                 .collect(),
-            recorder: Recorder::new(&names).with_hpas(s.hpas.len()).with_goodput(
-                s.services
-                    .iter()
-                    .map(|x| x.traffic.as_ref().and_then(|t| t.goodput))
-                    .collect(),
-            ),
+            recorder: Recorder::new(&names)
+                .with_hpas(s.hpas.len())
+                .with_goodput(
+                    (s.services.iter())
+                        .map(|x| x.traffic.as_ref().and_then(|t| t.goodput))
+                        .collect(),
+                )
+                .with_export_if(export_interval.is_some()),
+            export_interval,
             decisions: Vec::new(),
             records,
             pod_events: PodEventLog::default(),
@@ -1838,6 +1857,9 @@ impl<'s, 'r> Engine<'s, 'r> {
             ),
         };
         let row = self.recorder.sample(self.now, &deployments, cluster);
+        if self.export_due() {
+            self.export(&row);
+        }
         match &mut self.records {
             Records::Keep => self.recorder.series.rows.push(row),
             Records::Give(sink) => sink.timeseries_row(&row),

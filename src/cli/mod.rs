@@ -7,6 +7,7 @@
 pub mod check;
 pub mod explain;
 pub mod get;
+pub mod openmetrics;
 pub mod plot;
 pub mod run;
 pub mod sweep;

@@ -30,6 +30,8 @@ pub struct Args {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub rendering: Rendering,
+    #[command(flatten)]
+    pub export: super::openmetrics::ExportOptions,
 }
 
 /// What `kubesim run` draws besides its data files.
@@ -67,10 +69,17 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         Some(dir) => dir,
         None => return Ok(Status::BadInput),
     };
+    let export = match args.export.prepare(&scenario, out_dir.path()) {
+        Ok(export) => export,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
     // Written into the staging directory as the run goes (not kept in memory), so created
     // first; an error or a failed run removes it.
     let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
-    let mut streamed = Streamed::create(&staging, args.rendering.choice())?;
+    let mut streamed = Streamed::create(&staging, args.rendering.choice(), export)?;
     let timed = run_timed(&scenario, Records::Give(&mut streamed))?;
     let result = timed.output;
     let files = RunFiles {
@@ -121,10 +130,15 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     pages::render(staging.path(), args.rendering.choice(), &pages)
         .map_err(anyhow::Error::msg)
         .context(NOT_WRITTEN)?;
+    let exported = streamed
+        .export
+        .map(super::openmetrics::Export::finish)
+        .transpose()?;
     staging.commit().context(NOT_WRITTEN)?;
     super::tell(output::summary::render(&report));
+    let also = exported.map_or(String::new(), |e| format!(" and {e}"));
     super::status_line(format!(
-        "simulated {} in {:.2}s ({:.0}× real time, {:.2e} events/s); wrote {}/",
+        "simulated {} in {:.2}s ({:.0}× real time, {:.2e} events/s); wrote {}/{also}",
         scenario.duration,
         timed.timing.wall_seconds,
         timed.timing.speedup_vs_realtime,
@@ -139,12 +153,18 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 struct Streamed {
     decisions: DecisionWriter,
     timeseries: TimeSeriesWriter,
+    /// The `--openmetrics` export, if asked for.
+    export: Option<super::openmetrics::Export>,
 }
 
 impl Streamed {
     /// Starts the files in the staging directory; with `rendering.trace`, also the HPA
     /// decisions' part of trace.json (made from the decisions as they are written).
-    fn create(staging: &run_dir::Staging, rendering: pages::Rendering) -> anyhow::Result<Streamed> {
+    fn create(
+        staging: &run_dir::Staging,
+        rendering: pages::Rendering,
+        export: Option<super::openmetrics::Export>,
+    ) -> anyhow::Result<Streamed> {
         let create = || -> std::io::Result<Streamed> {
             let dir = staging.path();
             let files = DecisionFiles {
@@ -161,6 +181,7 @@ impl Streamed {
                 timeseries: TimeSeriesWriter::writing(TimeSeriesFile::create(
                     &dir.join(output::TIMESERIES_FILE),
                 )?),
+                export,
             })
         };
         create()
@@ -172,6 +193,9 @@ impl Streamed {
 impl RecordSink for Streamed {
     fn timeseries_columns(&mut self, columns: &[String]) {
         self.timeseries.push(CsvLine::Header(columns.to_vec()));
+        if let Some(export) = &mut self.export {
+            export.set_columns(columns);
+        }
     }
 
     fn timeseries_row(&mut self, row: &[f64]) {
@@ -180,6 +204,16 @@ impl RecordSink for Streamed {
 
     fn hpa_decision(&mut self, decision: HpaDecision) {
         self.decisions.push(decision);
+    }
+
+    fn export_interval(&self) -> Option<kubesim::sim::SimDuration> {
+        self.export.as_ref().map(|e| e.interval)
+    }
+
+    fn export(&mut self, sample: &kubesim::metrics::export::ExportSample) {
+        if let Some(export) = &mut self.export {
+            export.add(sample);
+        }
     }
 }
 

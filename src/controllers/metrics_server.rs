@@ -190,6 +190,14 @@ impl MetricsServer {
         }
     }
 
+    /// The pod's last scrape: when it was, the CPU its containers had used since they started
+    /// (millicore·µs) and their working set then (what cAdvisor's cached stats say between
+    /// housekeeping runs).
+    pub fn last_scrape(&self, pod: PodId) -> Option<(SimTime, u64, i64)> {
+        let last = self.samples.get(pod.index())?.last?;
+        Some((last.time, last.cpu_millicore_micros, last.memory_bytes))
+    }
+
     /// Drops a pod that is gone.
     pub fn forget(&mut self, pod: PodId) {
         if let Some(s) = self.samples.get_mut(pod.index()) {

@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod cluster_events;
+pub mod export;
 pub(crate) mod hdr;
 pub mod history;
 pub(crate) mod interval;

@@ -2,6 +2,7 @@
 
 use hdrhistogram::Histogram;
 
+use super::export::ServiceCounters;
 use super::hdr::{LatencyCounts, new_histogram};
 use super::interval::IntervalHistogram;
 use crate::cluster::accounting::AllocationTotals;
@@ -257,6 +258,8 @@ pub struct ServiceStats {
     interval_latency: IntervalHistogram,
     interval_served: u64,
     interval_failed: u64,
+    /// The exporters' histograms, when the run exports OpenMetrics.
+    pub export: Option<Box<ServiceCounters>>,
 }
 
 impl ServiceStats {
@@ -270,6 +273,7 @@ impl ServiceStats {
             interval_latency: IntervalHistogram::default(),
             interval_served: 0,
             interval_failed: 0,
+            export: None,
         }
     }
 
@@ -298,6 +302,11 @@ impl ServiceStats {
         }
         for &micros in &self.pending {
             self.interval_latency.record(micros);
+        }
+        if let Some(export) = &mut self.export {
+            for &micros in &self.pending {
+                export.record_duration(micros);
+            }
         }
         self.pending.clear();
     }
@@ -377,6 +386,8 @@ pub struct HpaStats {
     pub syncs_at_max: u64,
     /// Syncs whose result was held back from the proposal, by reason.
     pub syncs_held_by: std::collections::BTreeMap<&'static str, u64>,
+    /// `status.currentReplicas` and `status.desiredReplicas` after the last sync.
+    pub last_status: Option<(i32, i32)>,
 }
 
 /// The time series: one row per sample, columns named at construction.
@@ -497,6 +508,16 @@ impl Recorder {
         self
     }
 
+    /// Keeps the exporters' histograms of every Service when `export` (for `--openmetrics`).
+    pub fn with_export_if(mut self, export: bool) -> Self {
+        if export {
+            for s in &mut self.services {
+                s.export = Some(Box::default());
+            }
+        }
+        self
+    }
+
     pub fn with_hpas(mut self, count: usize) -> Self {
         self.hpas = (0..count).map(|_| HpaStats::default()).collect();
         self
@@ -537,6 +558,9 @@ impl Recorder {
             } => {
                 let good = self.goodput[service.index()]
                     .is_some_and(|g| g.met_by(time_to_first_token, time_per_output_token));
+                if let Some(export) = &mut self.services[service.index()].export {
+                    export.record_llm(time_to_first_token, time_per_output_token);
+                }
                 let stats = self.llm[service.index()].get_or_insert_with(LlmStats::new);
                 stats.good += u64::from(good);
                 stats.cached_tokens += u64::from(cached_tokens);
@@ -667,6 +691,7 @@ impl Recorder {
     ) {
         let stats = &mut self.hpas[hpa.index()];
         stats.syncs += 1;
+        stats.last_status = Some((from, to));
         if let Some(reason) = held_by {
             *stats.syncs_held_by.entry(reason).or_insert(0) += 1;
         }

@@ -11,6 +11,7 @@ pub mod explain;
 pub mod get;
 pub(crate) mod html;
 pub mod junit;
+pub mod openmetrics;
 pub mod pages;
 pub mod plot;
 pub mod run_dir;

@@ -23,6 +23,7 @@ mod llm;
 mod mesh;
 mod mutation;
 mod node_cpu;
+mod openmetrics;
 mod output_dir;
 mod plots;
 mod preemption;

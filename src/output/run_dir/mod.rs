@@ -382,13 +382,20 @@ enum ExistingDir {
     EarlierRun,
 }
 
-/// Checks that `file` may receive kubesim's JUnit XML: it does not exist, or kubesim wrote it.
-pub fn check_junit_file(file: &Path) -> Result<(), OutPathError> {
+/// Restores or removes what a killed kubesim left beside `file` (its temporary siblings); the
+/// file's name as errors show it.
+fn recover_beside(file: &Path) -> Result<String, OutPathError> {
     let shown = file.display().to_string();
     staging::recover(file).map_err(|source| OutPathError::Io {
         path: shown.clone(),
         source,
     })?;
+    Ok(shown)
+}
+
+/// Checks that `file` may receive kubesim's JUnit XML: it does not exist, or kubesim wrote it.
+pub fn check_junit_file(file: &Path) -> Result<(), OutPathError> {
+    let shown = recover_beside(file)?;
     let meta = match fs::symlink_metadata(file) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -417,6 +424,29 @@ pub fn check_junit_file(file: &Path) -> Result<(), OutPathError> {
 pub fn write_junit_file(file: &Path, xml: &str) -> Result<(), OutPathError> {
     check_junit_file(file)?;
     staging::write_file_atomically(file, xml).map_err(|source| OutPathError::Io {
+        path: file.display().to_string(),
+        source,
+    })
+}
+
+/// Whether `--openmetrics` may write `file` (after recovering what a killed kubesim left
+/// beside it): it does not exist, or an earlier export wrote it.
+pub fn check_openmetrics_file(file: &Path) -> Result<(), OutPathError> {
+    let shown = recover_beside(file)?;
+    super::openmetrics::check_writable(file).map_err(|entries| OutPathError::ForeignContents {
+        path: shown,
+        entries,
+    })
+}
+
+/// Writes an OpenMetrics export to `file` (checked again first) through a temporary sibling
+/// renamed into place; `write` fills it.
+pub fn write_openmetrics_file(
+    file: &Path,
+    write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+) -> Result<(), OutPathError> {
+    check_openmetrics_file(file)?;
+    staging::write_file_atomically_with(file, write).map_err(|source| OutPathError::Io {
         path: file.display().to_string(),
         source,
     })

@@ -256,13 +256,29 @@ pub(super) fn sibling(out: &Path, suffix: &str) -> io::Result<PathBuf> {
 /// Writes `contents` to `file` through a temporary sibling renamed into place, holding the
 /// parent's lock so that no other kubesim takes the temporary for a dead one's.
 pub(super) fn write_file_atomically(file: &Path, contents: &str) -> io::Result<()> {
+    write_file_atomically_with(file, |out| out.write_all(contents.as_bytes()))
+}
+
+/// [`write_file_atomically`], with `write` filling the temporary sibling through a buffer.
+pub(super) fn write_file_atomically_with(
+    file: &Path,
+    write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+) -> io::Result<()> {
     let _parent = ParentLock::take(file);
     let staging = sibling(file, "partial")?;
     staging_registry().push(staging.clone());
-    let written = fs::write(&staging, contents).and_then(|()| {
-        let _active = staging_registry();
-        fs::rename(&staging, file)
-    });
+    let written = fs::File::create(&staging)
+        .and_then(|f| {
+            let mut out = io::BufWriter::new(f);
+            write(&mut out)?;
+            out.into_inner()
+                .map_err(io::IntoInnerError::into_error)?
+                .sync_all()
+        })
+        .and_then(|()| {
+            let _active = staging_registry();
+            fs::rename(&staging, file)
+        });
     unregister_and_remove(&staging);
     written
 }
