@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod calibrate;
 pub mod cluster;
 pub mod controllers;
 pub mod engine;

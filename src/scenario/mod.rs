@@ -27,6 +27,7 @@ pub(crate) mod pod_affinity;
 pub(crate) mod pod_spread;
 pub(crate) mod priority;
 pub(crate) mod probes;
+pub mod prom_export;
 pub(crate) mod quota;
 pub(crate) mod raw;
 pub mod read;
