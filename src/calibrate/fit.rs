@@ -100,20 +100,35 @@ pub struct CpuFit {
     pub identified: Identified,
 }
 
-/// Fits CPU per request from `(requests per second, cores)` per pod and interval, over
-/// intervals of `interval_s` seconds. Intervals with no request are kept for the line (they
-/// show the idle CPU) but not for the variability.
-pub fn fit_cpu(intervals: &[(f64, f64)], interval_s: f64) -> Result<CpuFit, String> {
-    let busy: Vec<(f64, f64)> = intervals.iter().copied().filter(|p| p.0 > 0.0).collect();
+/// One interval of a Deployment: its request rate and CPU, each per pod (the Service's totals
+/// divided by the pods that ran throughout), and how many pods.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CpuPoint {
+    /// Requests per second per pod.
+    pub rate: f64,
+    /// Cores per pod.
+    pub cores: f64,
+    /// Pods.
+    pub pods: usize,
+}
+
+/// Fits CPU per request from per-pod intervals of `interval_s` seconds. Intervals with no
+/// request are kept for the line (they show the idle CPU) but not for the variability. The
+/// pods' work adds up, so the total CPU of `n` pods at `n·r` requests per second varies by
+/// `σ²·n·r / Δt` cores², and the per-pod mean by `σ²·r / (n·Δt)`: each squared residual is
+/// scaled by `n·Δt / r`.
+pub fn fit_cpu(intervals: &[CpuPoint], interval_s: f64) -> Result<CpuFit, String> {
+    let busy: Vec<CpuPoint> = intervals.iter().copied().filter(|p| p.rate > 0.0).collect();
     if busy.len() < 3 {
         return Err(format!(
-            "{} interval(s) with requests: at least 3 are needed to fit CPU per request",
+            "{} interval(s) with requests in which every pod ran throughout: at least 3 are needed to fit CPU per request",
             busy.len()
         ));
     }
-    let mean = |f: fn(&(f64, f64)) -> f64| busy.iter().map(f).sum::<f64>() / busy.len() as f64;
-    let ratio = mean(|p| p.1) / mean(|p| p.0);
-    let line = fit_line(intervals);
+    let mean = |f: fn(&CpuPoint) -> f64| busy.iter().map(f).sum::<f64>() / busy.len() as f64;
+    let ratio = mean(|p| p.cores) / mean(|p| p.rate);
+    let points: Vec<(f64, f64)> = intervals.iter().map(|p| (p.rate, p.cores)).collect();
+    let line = fit_line(&points);
     let flat = line.is_none_or(|l| l.x_cv < FLAT_RATE_CV);
     if flat {
         let cv = line.map_or(0.0, |l| l.x_cv);
@@ -123,7 +138,8 @@ pub fn fit_cpu(intervals: &[(f64, f64)], interval_s: f64) -> Result<CpuFit, Stri
             work_cv: None,
             line,
             identified: Identified::RatioOnly(format!(
-                "the request rate hardly moves (its coefficient of variation across intervals is {cv:.3}, under {FLAT_RATE_CV}): idle CPU and CPU per request cannot be told apart, so CPU / rate = {ratio:.6} s is an upper bound of the CPU per request (equal to it if the pods use no CPU when idle)"
+                "the request rate per pod hardly moves (its coefficient of variation across intervals is {cv:.3}, under {FLAT_RATE_CV}): idle CPU and CPU per request cannot be told apart, so CPU / rate = {:.3} ms is an upper bound of the CPU per request (equal to it if the pods use no CPU when idle)",
+                ratio * 1000.0
             )),
         });
     }
@@ -135,9 +151,9 @@ pub fn fit_cpu(intervals: &[(f64, f64)], interval_s: f64) -> Result<CpuFit, Stri
         ));
     }
     let variance = (busy.iter())
-        .map(|&(rate, cores)| {
-            let residual = cores - line.intercept - line.slope * rate;
-            residual * residual * interval_s / rate
+        .map(|p| {
+            let residual = p.cores - line.intercept - line.slope * p.rate;
+            residual * residual * interval_s * p.pods as f64 / p.rate
         })
         .sum::<f64>()
         / busy.len() as f64;
@@ -150,9 +166,70 @@ pub fn fit_cpu(intervals: &[(f64, f64)], interval_s: f64) -> Result<CpuFit, Stri
     })
 }
 
+/// A pod's working set fitted against its requests in flight.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MemoryFit {
+    /// Bytes with nothing in flight.
+    pub base_bytes: f64,
+    /// Bytes per request in flight (`None`: not identified, taken as 0).
+    pub per_in_flight_bytes: Option<f64>,
+}
+
+/// Fits `memory = base + k · in_flight` over `(in-flight requests per pod, bytes per pod)`;
+/// with in-flight counts that hardly move (or none known), the base is the mean and `k` is not
+/// identified.
+pub fn fit_memory(points: &[(f64, f64)]) -> Option<MemoryFit> {
+    if points.is_empty() {
+        return None;
+    }
+    let mean = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
+    let flat = MemoryFit {
+        base_bytes: mean,
+        per_in_flight_bytes: None,
+    };
+    let Some(line) = fit_line(points).filter(|l| l.x_cv >= FLAT_RATE_CV) else {
+        return Some(flat);
+    };
+    if line.slope <= 0.0 || line.intercept <= 0.0 {
+        return Some(flat);
+    }
+    Some(MemoryFit {
+        base_bytes: line.intercept,
+        per_in_flight_bytes: Some(line.slope),
+    })
+}
+
+/// The mean and coefficient of variation of `samples` (population), or `None` for fewer than
+/// three or a mean that is not positive.
+pub fn mean_and_cv(samples: &[f64]) -> Option<(f64, f64)> {
+    if samples.len() < 3 {
+        return None;
+    }
+    let n = samples.len() as f64;
+    let mean = samples.iter().sum::<f64>() / n;
+    if mean <= 0.0 {
+        return None;
+    }
+    let variance = samples.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    Some((mean, variance.sqrt() / mean))
+}
+
+/// Start-up time (mean, cv) from times each known only to the step `step_s` (the ready
+/// instant is somewhere in one step; the middle was taken): the mean as is, the variance less
+/// the `step²/12` the rounding adds (Sheppard's correction), not below nil.
+pub fn startup_time(samples: &[f64], step_s: f64) -> Option<(f64, f64)> {
+    let (mean, cv) = mean_and_cv(samples)?;
+    let variance = ((cv * mean).powi(2) - step_s * step_s / 12.0).max(0.0);
+    Some((mean, variance.sqrt() / mean))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn point(rate: f64, cores: f64, pods: usize) -> CpuPoint {
+        CpuPoint { rate, cores, pods }
+    }
 
     #[test]
     fn a_line_through_exact_points() {
@@ -169,9 +246,9 @@ mod tests {
     fn a_flat_rate_gives_only_an_upper_bound() {
         // 100 ± 2 req/s: cv 0.016. 0.1 idle + 0.01 s × 100 = 1.1 cores: the ratio is 0.011 s,
         // 10 % above the true 0.010 s.
-        let intervals: Vec<(f64, f64)> = [98.0, 100.0, 102.0, 100.0]
+        let intervals: Vec<CpuPoint> = [98.0, 100.0, 102.0, 100.0]
             .iter()
-            .map(|&r| (r, 0.1 + 0.01 * r))
+            .map(|&r| point(r, 0.1 + 0.01 * r, 1))
             .collect();
         let fit = fit_cpu(&intervals, 60.0).unwrap();
         assert!(matches!(fit.identified, Identified::RatioOnly(_)));
@@ -183,13 +260,17 @@ mod tests {
     fn a_moving_rate_separates_idle_from_work_and_reads_the_scatter() {
         // Rates 20…200 req/s over 60 s intervals, 0.2 idle cores, 5 ms per request, and each
         // interval's CPU off the line by ±σ·√(R/Δt) with σ = 7.5 ms (cv 1.5): the squared
-        // residuals scaled by Δt/R average σ² exactly, so the fit reads cv 1.5 back.
+        // residuals scaled by Δt/R average σ² exactly, so the fit reads cv 1.5 back. With 4
+        // pods the per-pod mean's scatter is halved (σ·√(r/(n·Δt))), and the scaling by n
+        // undoes it.
         let (b, sigma, dt) = (0.005, 0.0075, 60.0);
-        let intervals: Vec<(f64, f64)> = (1..=10)
+        let intervals: Vec<CpuPoint> = (1..=10)
             .flat_map(|k| {
                 let rate = 20.0 * k as f64;
-                let off = sigma * (rate / dt).sqrt();
-                [(rate, 0.2 + b * rate + off), (rate, 0.2 + b * rate - off)]
+                let pods = if k % 2 == 0 { 4 } else { 1 };
+                let off = sigma * (rate / dt / pods as f64).sqrt();
+                let line = 0.2 + b * rate;
+                [point(rate, line + off, pods), point(rate, line - off, pods)]
             })
             .collect();
         let fit = fit_cpu(&intervals, dt).unwrap();
@@ -206,15 +287,41 @@ mod tests {
     #[test]
     fn too_few_intervals_or_a_falling_line_are_errors() {
         assert!(
-            fit_cpu(&[(1.0, 1.0), (2.0, 2.0)], 60.0)
+            fit_cpu(&[point(1.0, 1.0, 1), point(2.0, 2.0, 1)], 60.0)
                 .unwrap_err()
                 .contains("at least 3")
         );
-        let falling = [(10.0, 1.0), (20.0, 0.8), (30.0, 0.5)];
+        let falling = [
+            point(10.0, 1.0, 1),
+            point(20.0, 0.8, 1),
+            point(30.0, 0.5, 1),
+        ];
         assert!(
             fit_cpu(&falling, 60.0)
                 .unwrap_err()
                 .contains("does not grow")
         );
+    }
+
+    #[test]
+    fn memory_and_startup_summaries() {
+        // 100 MiB + 1 MiB per request in flight, at 2…10 in flight.
+        let mib = 1_048_576.0;
+        let points: Vec<(f64, f64)> = (1..=5)
+            .map(|k| (2.0 * k as f64, (100.0 + 2.0 * k as f64) * mib))
+            .collect();
+        let fit = fit_memory(&points).unwrap();
+        assert!((fit.base_bytes / mib - 100.0).abs() < 1e-9);
+        assert!((fit.per_in_flight_bytes.unwrap() / mib - 1.0).abs() < 1e-9);
+        // A flat load: the mean, and no per-request term.
+        let flat = fit_memory(&[(5.0, 10.0), (5.0, 14.0)]).unwrap();
+        assert_eq!((flat.base_bytes, flat.per_in_flight_bytes), (12.0, None));
+        // 10, 20, 30 s: mean 20, population sd √(200/3) = 8.165, cv 0.408.
+        let (mean, cv) = mean_and_cv(&[10.0, 20.0, 30.0]).unwrap();
+        assert!((mean - 20.0).abs() < 1e-12 && (cv - 0.408_248).abs() < 1e-6);
+        assert_eq!(mean_and_cv(&[1.0, 2.0]), None);
+        // A 6 s step adds 36/12 = 3 s² of rounding: 200/3 − 3 = 63.67 s², sd 7.979, cv 0.399.
+        let (_, cv) = startup_time(&[10.0, 20.0, 30.0], 6.0).unwrap();
+        assert!((cv - 0.398_957).abs() < 1e-5, "{cv}");
     }
 }

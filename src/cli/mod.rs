@@ -4,6 +4,7 @@
 //! [`out`], [`tell`], [`status_line`] and [`print_diagnostics`],
 //! which honour `--quiet`).
 
+pub mod calibrate;
 pub mod check;
 pub mod explain;
 pub mod get;
@@ -92,6 +93,10 @@ pub fn progress_target() -> ProgressDrawTarget {
 pub enum Command {
     /// Run a scenario, print a summary and write the run directory.
     Run(run::Args),
+    /// Fit Services' workloads (CPU per request and its variability, memory, start-up time,
+    /// traffic) to their Prometheus metrics; write the fitted scenario, replay it, and report
+    /// the replay against the observations interval by interval.
+    Calibrate(calibrate::Args),
     /// Run scenarios and check their SLO assertions (exit 1 if any fails).
     Check(check::Args),
     /// Check scenarios and manifests for errors without running them.
@@ -128,6 +133,7 @@ pub fn run(cli: Cli) -> Status {
     install_signal_handler();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
         Command::Check(args) => check::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Explain(args) => explain::run(args),

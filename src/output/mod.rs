@@ -7,6 +7,7 @@
 //! interrupted write never leaves a half-written result behind; kubesim replaces only
 //! directories it wrote itself (see [`run_dir`]).
 
+pub mod calibrate;
 pub mod explain;
 pub mod get;
 pub(crate) mod html;

@@ -7,6 +7,7 @@
 pub(crate) mod alibaba;
 pub(crate) mod autoscaler_config;
 pub(crate) mod bare;
+pub mod calibration;
 pub(crate) mod config_refs;
 pub(crate) mod cron;
 pub(crate) mod de;

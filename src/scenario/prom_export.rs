@@ -14,6 +14,49 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+mod selector;
+mod text;
+
+pub use selector::Selector;
+pub use text::parse_text;
+
+/// An export's format, as a calibration file names it (or as told from the file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The HTTP API's JSON or promtool's array.
+    Json,
+    /// A wide CSV: a time column and a column per series.
+    Csv,
+    /// OpenMetrics or Prometheus text with a timestamp on every sample.
+    Text,
+}
+
+impl Format {
+    /// The format of `text` read from `file`: JSON when it starts with `{` or `[`, CSV when
+    /// the file name ends in `.csv`, text otherwise.
+    pub fn detect(file: &str, text: &str) -> Format {
+        match text.trim_start().chars().next() {
+            Some('{' | '[') => Format::Json,
+            _ if file.to_ascii_lowercase().ends_with(".csv") => Format::Csv,
+            _ => Format::Text,
+        }
+    }
+}
+
+/// Reads an export in `format` (`time_column` for CSV only).
+pub fn parse(
+    file: &str,
+    text: &str,
+    format: Format,
+    time_column: Option<&str>,
+) -> Result<Export, String> {
+    match format {
+        Format::Json => parse_json(file, text),
+        Format::Csv => parse_csv(file, text, time_column),
+        Format::Text => parse_text(file, text),
+    }
+}
+
 /// One series: its labels (`__name__` among them when the query kept it) and its points, Unix
 /// milliseconds and value, strictly increasing in time.
 #[derive(Clone, Debug, PartialEq)]

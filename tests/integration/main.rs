@@ -4,6 +4,7 @@ mod autoscaler;
 mod autoscaler_caps;
 mod bad_input;
 mod bare;
+mod calibrate;
 mod calls;
 mod cli;
 mod clients;

@@ -57,6 +57,8 @@ fn run_file_names() -> impl Iterator<Item = String> {
         .chain(super::plot::file_names())
         .chain([super::sweep::figure::FILE.to_string()])
         .chain([super::timeline::HPA_EVENTS_FILE.to_string()])
+        .chain(super::calibrate::FILES.iter().map(|n| n.to_string()))
+        .chain(super::calibrate::traffic_file_names())
 }
 
 /// The directory of a sweep's kept runs (`--keep-runs`): one run directory per replication.
