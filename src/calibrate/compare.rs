@@ -103,7 +103,7 @@ fn compared(
             let replay = replayed
                 .ends
                 .iter()
-                .position(|&e| e == end)
+                .position(|&e| (e - end).abs() <= observed.step_ms / 2)
                 .and_then(|j| r.get(j).copied().flatten());
             (end, o.get(k).copied().flatten(), replay)
         })

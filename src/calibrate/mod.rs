@@ -37,6 +37,8 @@ pub struct ServiceFit {
     pub startup: Option<(f64, f64)>,
     /// Each parameter the data could not identify, and what was done instead.
     pub notes: Vec<String>,
+    /// Whether the replay's arrivals are the observed rate (else the base scenario's calls).
+    pub replay_arrivals: bool,
 }
 
 impl ServiceFit {
@@ -148,6 +150,7 @@ pub fn fit_service(data: &ServiceData) -> Result<ServiceFit, String> {
         memory,
         startup,
         notes,
+        replay_arrivals: data.replay_arrivals,
     })
 }
 

@@ -130,8 +130,18 @@ fn grid_of(series: &[Series]) -> Result<Grid, String> {
     })?;
     Ok(Grid {
         instants: longest.points.iter().map(|p| p.0).collect(),
-        step_ms,
+        step_ms: nominal_step(step_ms),
     })
+}
+
+/// A step read from scrape times that wander (59 984 ms, 60 012 ms …) as the whole second it
+/// stands for, when within 1 % of one; else as read.
+fn nominal_step(step_ms: i64) -> i64 {
+    let second = ((step_ms + 500) / 1000) * 1000;
+    match second > 0 && (step_ms - second).abs() * 100 <= second {
+        true => second,
+        false => step_ms,
+    }
 }
 
 /// `points`' values at `instants`: the nearest point within half a step, else `None`.
@@ -153,9 +163,18 @@ fn on_grid(points: &[(i64, f64)], instants: &[i64], step_ms: i64) -> Vec<Option<
 /// One series' value per interval in the role's unit: a counter's rate (a value below the
 /// previous one is a reset: the increase is the new value), or a gauge's value at the end,
 /// scaled (millicores to cores, MiB to bytes, ms to s, per minute to per second).
-fn per_interval(series: &Series, unit: Unit, grid: &Grid, ends: &[i64]) -> Vec<Option<f64>> {
-    let values = on_grid(&series.points, &grid.instants, grid.step_ms);
-    let counter = matches!(unit, Unit::Counter | Unit::Seconds);
+fn per_interval(
+    series: &Series,
+    unit: Unit,
+    factor: f64,
+    grid: &Grid,
+    ends: &[i64],
+) -> Vec<Option<f64>> {
+    let values: Vec<Option<f64>> = (on_grid(&series.points, &grid.instants, grid.step_ms)
+        .into_iter())
+    .map(|v| v.map(|v| v * factor))
+    .collect();
+    let counter = matches!(unit, Unit::Counter | Unit::CpuSeconds);
     let offset = grid.instants.len() - ends.len();
     (0..ends.len())
         .map(|k| {
@@ -186,7 +205,10 @@ fn scale(unit: Unit) -> f64 {
 fn summed(data: &RoleData, grid: &Grid, ends: &[i64]) -> Vec<Option<f64>> {
     let mut total: Vec<Option<f64>> = vec![None; ends.len()];
     for s in &data.series {
-        for (t, v) in total.iter_mut().zip(per_interval(s, data.unit, grid, ends)) {
+        for (t, v) in total
+            .iter_mut()
+            .zip(per_interval(s, data.unit, data.scale, grid, ends))
+        {
             if let Some(v) = v {
                 *t = Some(t.unwrap_or(0.0) + v);
             }
@@ -219,7 +241,7 @@ fn per_pod<T>(
     let mut pods: BTreeMap<String, Vec<Option<f64>>> = BTreeMap::new();
     for s in &data.series {
         let key = s.labels.get("pod").cloned().unwrap_or_else(|| s.display());
-        let values = per_interval(s, data.unit, grid, ends);
+        let values = per_interval(s, data.unit, data.scale, grid, ends);
         let entry = pods.entry(key).or_insert_with(|| vec![None; ends.len()]);
         for (e, v) in entry.iter_mut().zip(values) {
             if let Some(v) = v {
@@ -267,7 +289,7 @@ fn histogram_quantiles(
         let Some(le) = s.labels.get("le").and_then(|l| parse_le(l)) else {
             continue;
         };
-        let counts = per_interval(s, Unit::Counter, grid, ends);
+        let counts = per_interval(s, Unit::Counter, 1.0, grid, ends);
         let entry = buckets
             .entry(order_key(le))
             .or_insert_with(|| (le, vec![0.0; ends.len()]));
@@ -379,4 +401,35 @@ fn startups(created: &RoleData, ready: &RoleData, step_ms: i64) -> Vec<f64> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wandering_scrape_steps_stand_for_whole_seconds() {
+        // 59 984 ms is 0.03 % from 60 s; 15 200 ms is 1.3 % from 15 s: kept as read.
+        assert_eq!(nominal_step(59_984), 60_000);
+        assert_eq!(nominal_step(60_012), 60_000);
+        assert_eq!(nominal_step(15_200), 15_200);
+        assert_eq!(nominal_step(250), 250);
+    }
+
+    #[test]
+    fn histogram_quantiles_interpolate_within_the_bucket() {
+        // 100 requests: 50 under 1 ms, 40 in (1, 5], 10 in (5, 10]. p50 = 1 ms (the 50th is
+        // the last of the first bucket); p90 = 5 ms; p99: rank 99, 9 of the 10 in (5, 10]:
+        // 5 + 5 × 0.9 = 9.5 ms.
+        let counts = [vec![50.0], vec![90.0], vec![100.0], vec![100.0]];
+        let bounds: Vec<(f64, &Vec<f64>)> = [1.0, 5.0, 10.0, f64::INFINITY]
+            .into_iter()
+            .zip(counts.iter())
+            .collect();
+        assert_eq!(bucket_quantile(&bounds, 0, 0.5), Some(1.0));
+        assert_eq!(bucket_quantile(&bounds, 0, 0.9), Some(5.0));
+        assert!((bucket_quantile(&bounds, 0, 0.99).unwrap() - 9.5).abs() < 1e-12);
+        // Mean at the midpoints: (50 × 0.5 + 40 × 3 + 10 × 7.5) / 100 = 2.2 ms.
+        assert!((bucket_mean(&bounds, 0).unwrap() - 2.2).abs() < 1e-12);
+    }
 }

@@ -23,6 +23,8 @@ pub struct Written {
     pub scenario: String,
     /// (file name, CSV) per Service.
     pub traffic: Vec<(String, String)>,
+    /// (index of the fit, sentence): what the written scenario could not carry over.
+    pub notes: Vec<(usize, String)>,
 }
 
 /// What the written scenario is made from.
@@ -59,11 +61,19 @@ pub fn write(base: &Base, out: &Path, name: &str, fits: &[ServiceFit]) -> Result
         spec.insert("sampleInterval".into(), json!(format!("{}ms", o.step_ms)));
     }
     let mut traffic = Vec::new();
+    let mut notes = Vec::new();
     for (i, fit) in fits.iter().enumerate() {
-        set_workload(spec, fit);
-        let file = traffic_file(i);
-        set_arrivals(spec, &fit.service, &file);
-        traffic.push((file, traffic_csv(fit)));
+        if set_workload(spec, fit) {
+            notes.push((i, format!(
+                "the base scenario's calls of {} do CPU work of their own (`cpu` steps), which the fit leaves as they are: the replayed CPU per pod is above the observed by their share",
+                fit.deployment
+            )));
+        }
+        if fit.replay_arrivals {
+            let file = traffic_file(traffic.len());
+            set_arrivals(spec, &fit.service, &file);
+            traffic.push((file, traffic_csv(fit)));
+        }
     }
     let scenario = serde_saphyr::to_string(&doc).map_err(|e| e.to_string())?;
     let header = format!(
@@ -72,6 +82,7 @@ pub fn write(base: &Base, out: &Path, name: &str, fits: &[ServiceFit]) -> Result
     Ok(Written {
         scenario: header + &scenario,
         traffic,
+        notes,
     })
 }
 
@@ -94,8 +105,10 @@ fn entry<'a>(
     items[at].as_object_mut().expect("an object")
 }
 
-fn set_workload(spec: &mut Map<String, Value>, fit: &ServiceFit) {
+/// Sets the fitted parameters; whether the workload's calls do CPU work of their own.
+fn set_workload(spec: &mut Map<String, Value>, fit: &ServiceFit) -> bool {
     let w = entry(spec, "workloads", "deployment", &fit.deployment);
+    let cpu_in_calls = w.get("calls").is_some_and(has_cpu_step);
     if let Some((mean, cv)) = fit.work() {
         w.insert("cpuPerRequest".into(), log_normal(mean, cv));
     }
@@ -108,6 +121,16 @@ fn set_workload(spec: &mut Map<String, Value>, fit: &ServiceFit) {
     }
     if let Some((mean, cv)) = fit.startup {
         w.insert("startupTime".into(), log_normal(mean, cv));
+    }
+    cpu_in_calls
+}
+
+/// Whether a call graph has a `cpu` step anywhere.
+fn has_cpu_step(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(has_cpu_step),
+        Value::Object(map) => map.contains_key("cpu") || map.values().any(has_cpu_step),
+        _ => false,
     }
 }
 

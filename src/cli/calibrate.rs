@@ -63,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let Some(base) = load_and_report(&calibration.scenario, &options) else {
         return Ok(Status::BadInput);
     };
-    let fits = match fit_all(&args.calibration, &calibration, &base) {
+    let mut fits = match fit_all(&args.calibration, &calibration, &base) {
         Ok(fits) => fits,
         Err(e) => {
             eprintln!("error: {e}");
@@ -91,6 +91,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         &fits,
     )
     .map_err(anyhow::Error::msg)?;
+    for (i, note) in &written.notes {
+        fits[*i].notes.push(note.clone());
+    }
     let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
     let write_inputs = || -> std::io::Result<()> {
         std::fs::write(staging.path().join("scenario.yaml"), &written.scenario)?;
@@ -131,7 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let replayed = parse_text("replay.om", &text).map_err(anyhow::Error::msg)?;
     let comparisons: Vec<Vec<Compared>> = (fits.iter())
         .map(|fit| {
-            let replay_obs = replayed_observations(&replayed, fit, &replay);
+            let replay_obs = replayed_observations(&replayed, fit);
             compare::compare(&fit.observed, &replay_obs)
         })
         .collect();
@@ -225,7 +228,7 @@ fn short_name(name: &str) -> &str {
 
 /// The replay's series in the roles of `fit`'s Service, selected by the names and labels the
 /// export writes.
-fn replayed_observations(export: &Export, fit: &ServiceFit, replay: &Scenario) -> Observations {
+fn replayed_observations(export: &Export, fit: &ServiceFit) -> Observations {
     let deployment = short_name(&fit.deployment);
     let pods = format!("{}-[a-z0-9]+-[a-z0-9]+", regex_escape(deployment));
     let service = &fit.service;
@@ -240,7 +243,7 @@ fn replayed_observations(export: &Export, fit: &ServiceFit, replay: &Scenario) -
         (
             Role::Cpu,
             format!("container_cpu_usage_seconds_total{{pod=~\"{pods}\"}}"),
-            Unit::Seconds,
+            Unit::CpuSeconds,
         ),
         (
             Role::Memory,
@@ -276,6 +279,7 @@ fn replayed_observations(export: &Export, fit: &ServiceFit, replay: &Scenario) -
                     series,
                     unit,
                     source: format!("replay.om {}", selector.text()),
+                    scale: 1.0,
                 },
             );
         }
@@ -285,8 +289,8 @@ fn replayed_observations(export: &Export, fit: &ServiceFit, replay: &Scenario) -
         deployment: fit.deployment.clone(),
         roles: map,
         quantiles: Vec::new(),
+        replay_arrivals: true,
     };
-    let _ = replay;
     match data.roles.contains_key(&Role::Requests) {
         true => observe::observe(&data).unwrap_or_default(),
         false => Observations::default(),

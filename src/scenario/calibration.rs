@@ -19,6 +19,10 @@
 //!       replicas: {file: ksm.json, select: kube_deployment_status_replicas}
 //!       podCreated: {file: ksm.json, select: kube_pod_created}
 //!       podReady: {file: ksm.json, select: 'kube_pod_status_ready{condition="true"}'}
+//!     - service: cart                # reached by web's calls: fitted, not given arrivals
+//!       arrivals: calls
+//!       requests: {file: cart.csv, select: '{column="rate"}', unit: perSecond, timeColumn: time}
+//!       cpu: {file: cart.csv, select: '{column="cpu_m"}', unit: millicores, scale: 1}
 //! ```
 
 use std::collections::BTreeMap;
@@ -43,7 +47,9 @@ pub enum Unit {
     PerSecond,
     /// A gauge of events per minute.
     PerMinute,
-    /// A counter of CPU-seconds, or a duration in seconds.
+    /// A counter of CPU-seconds.
+    CpuSeconds,
+    /// A duration in seconds.
     Seconds,
     /// A duration in milliseconds.
     Milliseconds,
@@ -101,7 +107,7 @@ impl Role {
                 ("perMinute", Unit::PerMinute),
             ],
             Role::Cpu => &[
-                ("seconds", Unit::Seconds),
+                ("seconds", Unit::CpuSeconds),
                 ("cores", Unit::Cores),
                 ("millicores", Unit::Millicores),
             ],
@@ -124,6 +130,8 @@ pub struct RoleData {
     pub unit: Unit,
     /// `file select` as written, for messages.
     pub source: String,
+    /// What every value is multiplied by (`scale`, default 1), after the unit.
+    pub scale: f64,
 }
 
 /// One Service's roles.
@@ -137,6 +145,10 @@ pub struct ServiceData {
     pub roles: BTreeMap<Role, RoleData>,
     /// Latency quantiles as gauges: (name as given, e.g. `p99`; the quantile, 0.99; the data).
     pub quantiles: Vec<(String, f64, RoleData)>,
+    /// Whether the replay's arrivals to the Service are its observed rate (`arrivals:
+    /// observed`, the default) or the base scenario's (`arrivals: calls`: other Services' calls
+    /// reach it, and its rate is only fitted on).
+    pub replay_arrivals: bool,
 }
 
 /// A calibration file, read with its exports.
@@ -184,6 +196,7 @@ struct RawService {
     replicas: Option<RawSource>,
     pod_created: Option<RawSource>,
     pod_ready: Option<RawSource>,
+    arrivals: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -194,6 +207,7 @@ struct RawSource {
     unit: Option<String>,
     format: Option<String>,
     time_column: Option<String>,
+    scale: Option<f64>,
 }
 
 /// Whether `text` holds a `kind: Calibration` document.
@@ -351,7 +365,19 @@ impl Reader<'_> {
         if roles.contains_key(&Role::Latency) {
             self.check_histogram(&roles[&Role::Latency], &format!("{path}.latency"));
         }
+        let replay_arrivals = match raw.arrivals.as_deref() {
+            None | Some("observed") => true,
+            Some("calls") => false,
+            Some(other) => {
+                self.error(
+                    &format!("{path}.arrivals"),
+                    format!("{other:?}: `observed` (the replay's arrivals are the observed rate) or `calls` (other Services' calls reach it)"),
+                );
+                true
+            }
+        };
         Some(ServiceData {
+            replay_arrivals,
             deployment: raw.deployment.clone().unwrap_or_else(|| service.clone()),
             service,
             roles,
@@ -421,10 +447,19 @@ impl Reader<'_> {
             );
             return None;
         }
+        let scale = raw.scale.unwrap_or(1.0);
+        if !(scale.is_finite() && scale > 0.0) {
+            self.error(
+                &format!("{path}.scale"),
+                format!("{scale} must be a positive number"),
+            );
+            return None;
+        }
         Some(RoleData {
             series,
             unit,
             source,
+            scale,
         })
     }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::support::root;
 
 /// Top-level modules of the library, lowest first.
-const RANKS: [(&str, u32); 11] = [
+const RANKS: [(&str, u32); 12] = [
     ("sim", 0),
     ("spec", 1),
     ("cluster", 2),
@@ -17,6 +17,7 @@ const RANKS: [(&str, u32); 11] = [
     ("metrics", 5),
     ("engine", 6),
     ("sweep", 7),
+    ("calibrate", 7),
     ("output", 8),
     // The binary's command line, above everything (not part of the library).
     ("cli", 9),
