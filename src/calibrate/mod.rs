@@ -116,7 +116,7 @@ pub fn fit_service(data: &ServiceData) -> Result<ServiceFit, String> {
                     "the work's variability needs the line: a cv of {ASSUMED_WORK_CV} is assumed"
                 ));
             }
-            if let Some(idle) = c.idle_cores.filter(|&i| i > 0.0) {
+            if let Some(idle) = c.idle_cores.filter(|&i| i >= 0.0005) {
                 notes.push(format!(
                     "idle CPU of {:.0} millicores per pod is not modelled: kubesim's pods use no CPU between requests, so the replayed CPU is lower by that",
                     idle * 1000.0
