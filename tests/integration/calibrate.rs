@@ -41,21 +41,18 @@ fn select<'a>(series: &'a [Series], selector: &str) -> Vec<&'a Series> {
     series.iter().filter(|x| s.matches(x)).collect()
 }
 
-/// The HTTP API's answer to a range query: values as strings, times in seconds.
-fn api_json(series: &[&Series]) -> String {
-    let result: Vec<Value> = (series.iter())
-        .map(|s| {
-            let values: Vec<Value> = (s.points.iter())
-                .map(|&(ms, v)| json!([ms as f64 / 1000.0, format!("{v}")]))
-                .collect();
-            json!({"metric": s.labels, "values": values})
-        })
-        .collect();
-    json!({"status": "success", "data": {"resultType": "matrix", "result": result}}).to_string()
+/// promtool's bare array: each series' labels and its values as strings, times in seconds.
+fn promtool_json(series: &[&Series]) -> String {
+    series_array(series).to_string()
 }
 
-/// promtool's bare array.
-fn promtool_json(series: &[&Series]) -> String {
+/// The HTTP API's answer to a range query: the same array in its envelope.
+fn api_json(series: &[&Series]) -> String {
+    json!({"status": "success", "data": {"resultType": "matrix", "result": series_array(series)}})
+        .to_string()
+}
+
+fn series_array(series: &[&Series]) -> Value {
     let result: Vec<Value> = (series.iter())
         .map(|s| {
             let values: Vec<Value> = (s.points.iter())
@@ -64,7 +61,7 @@ fn promtool_json(series: &[&Series]) -> String {
             json!({"metric": s.labels, "values": values})
         })
         .collect();
-    Value::Array(result).to_string()
+    Value::Array(result)
 }
 
 /// A wide CSV with RFC 3339 times, one column per series.
