@@ -11,8 +11,8 @@
 //!
 //! The variability of the work comes from the scatter about the line: the `R·Δt` requests of
 //! an interval add independent amounts, so their CPU varies by `σ²·R·Δt` CPU-seconds², and the
-//! mean usage by `σ²·R / Δt` cores². Each interval's squared residual, scaled by `Δt / R`,
-//! estimates `σ²`; their mean over the intervals, divided by `b`, is the coefficient of
+//! mean usage by `σ²·R / Δt` cores². The squared residuals summed, over those variances
+//! summed (per unit `σ²`), estimate `σ²`; its root divided by `b` is the coefficient of
 //! variation. Anything else that moves the CPU (a neighbour, a GC, an unsteady scrape) adds to
 //! the scatter, so this is an upper bound, and it is given only when the line is identified.
 
@@ -106,6 +106,10 @@ pub struct CpuFit {
     pub idle_cores: Option<f64>,
     /// The coefficient of variation of the work per request (`None` when not identified).
     pub work_cv: Option<f64>,
+    /// Its standard error from the number of intervals alone: `cv / √(2(N − 2))`, as a
+    /// variance read from `N − 2` degrees of freedom is known to `√(2 / (N − 2))` of itself.
+    /// Scatter from anything but the work (a neighbour, an unsteady scrape) is not in it.
+    pub work_cv_standard_error: Option<f64>,
     /// The line, when it was fitted.
     pub line: Option<LineFit>,
     /// What the data identified.
@@ -160,6 +164,7 @@ pub fn fit_cpu(intervals: &[CpuPoint], interval_s: f64) -> Result<CpuFit, String
             per_request_seconds: ratio,
             idle_cores: None,
             work_cv: None,
+            work_cv_standard_error: None,
             line,
             identified: Identified::RatioOnly(format!(
                 "{why}: idle CPU and CPU per request cannot be told apart, so CPU / rate = {:.3} ms is an upper bound of the CPU per request (equal to it if the pods use no CPU when idle)",
@@ -168,20 +173,35 @@ pub fn fit_cpu(intervals: &[CpuPoint], interval_s: f64) -> Result<CpuFit, String
         });
     }
     let line = line.expect("identified, so fitted");
-    let variance = (busy.iter())
-        .map(|p| {
-            let residual = p.cores - line.intercept - line.slope * p.rate;
-            residual * residual * interval_s * p.pods as f64 / p.rate
-        })
-        .sum::<f64>()
-        / busy.len() as f64;
+    let work_variance = pooled_work_variance(&busy, &line, interval_s);
+    let work_cv = work_variance.sqrt() / line.slope;
+    let degrees = (busy.len() as f64 - 2.0).max(1.0);
     Ok(CpuFit {
         per_request_seconds: line.slope,
         idle_cores: Some(line.intercept.max(0.0)),
-        work_cv: Some(variance.sqrt() / line.slope),
+        work_cv: Some(work_cv),
+        work_cv_standard_error: Some(work_cv / (2.0 * degrees).sqrt()),
         line: Some(line),
         identified: Identified::Both,
     })
+}
+
+/// The variance of one request's work, `σ²`, from the scatter of the busy intervals about the
+/// line. Interval `i`'s residual has variance `σ²·vᵢ` with `vᵢ = rᵢ / (nᵢ·Δt)`, so the pooled
+/// estimate is `Σ residual² / Σ vᵢ` — each interval weighted by how much scatter its load
+/// explains, so that a nearly idle interval at the edge of the data (one request, and CPU the
+/// scrape split with its neighbour) cannot dominate, as it does in a mean of `residual² / vᵢ`
+/// — times `N / (N − 2)` for the two parameters of the line.
+fn pooled_work_variance(busy: &[CpuPoint], line: &LineFit, interval_s: f64) -> f64 {
+    let residuals: f64 = (busy.iter())
+        .map(|p| (p.cores - line.intercept - line.slope * p.rate).powi(2))
+        .sum();
+    let explained: f64 = (busy.iter())
+        .map(|p| p.rate / (p.pods as f64 * interval_s))
+        .sum();
+    let n = busy.len() as f64;
+    let degrees = if n > 2.0 { n / (n - 2.0) } else { 1.0 };
+    residuals / explained * degrees
 }
 
 /// A pod's working set fitted against its requests in flight.
@@ -278,9 +298,10 @@ mod tests {
     fn a_moving_rate_separates_idle_from_work_and_reads_the_scatter() {
         // Rates 20…200 req/s over 60 s intervals, 0.2 idle cores, 5 ms per request, and each
         // interval's CPU off the line by ±σ·√(R/Δt) with σ = 7.5 ms (cv 1.5): the squared
-        // residuals scaled by Δt/R average σ² exactly, so the fit reads cv 1.5 back. With 4
-        // pods the per-pod mean's scatter is halved (σ·√(r/(n·Δt))), and the scaling by n
-        // undoes it.
+        // residuals sum to σ² times the sum of R/Δt exactly, so the pooled variance is σ², and
+        // with the 20 intervals' correction for the line's two parameters the cv read back is
+        // 1.5·√(20/18) = 1.5811. With 4 pods the per-pod mean's scatter is halved
+        // (σ·√(r/(n·Δt))), and the division by n undoes it.
         let (b, sigma, dt) = (0.005, 0.0075, 60.0);
         let intervals: Vec<CpuPoint> = (1..=10)
             .flat_map(|k| {
@@ -296,10 +317,37 @@ mod tests {
         assert!((fit.per_request_seconds - b).abs() < 1e-12);
         assert!((fit.idle_cores.unwrap() - 0.2).abs() < 1e-9);
         assert!(
-            (fit.work_cv.unwrap() - 1.5).abs() < 1e-9,
+            (fit.work_cv.unwrap() - 1.5 * (20.0f64 / 18.0).sqrt()).abs() < 1e-9,
             "{:?}",
             fit.work_cv
         );
+    }
+
+    #[test]
+    fn a_nearly_idle_edge_interval_does_not_dominate_the_scatter() {
+        // validation (c)'s shape: 5 s intervals at 40 ± 4 req/s, 4 ms per request, σ = 2 ms
+        // (cv 0.5), and a last interval with one request (0.2 req/s) whose CPU is 2.25 m cores
+        // off the line (its neighbour's requests' CPU). A mean of residual²·Δt/R weighs that
+        // interval 200 times the others (Δt/R = 25 against 0.125): cv 0.75. Pooled, it adds
+        // 5.1e-6 cores² to the 24 intervals' 7.68e-4 and 0.04 to their Σ R/Δt of 192; with the
+        // line's 25/23: σ² = 4.38e-6, cv 0.52.
+        let (b, sigma, dt): (f64, f64, f64) = (0.004, 0.002, 5.0);
+        let mut intervals: Vec<CpuPoint> = (0..24)
+            .map(|k| {
+                let rate = if k % 4 < 2 { 36.0 } else { 44.0 };
+                let off = sigma * (rate / dt).sqrt() * if k % 2 == 0 { 1.0 } else { -1.0 };
+                point(rate, b * rate + off, 1)
+            })
+            .collect();
+        intervals.push(point(0.2, b * 0.2 + 0.002_25, 1));
+        let cv = fit_cpu(&intervals, dt).unwrap().work_cv.unwrap();
+        assert!((cv - 0.5).abs() < 0.05, "{cv}");
+        // 25 busy intervals: 23 degrees of freedom, a standard error of cv / √46.
+        let se = fit_cpu(&intervals, dt)
+            .unwrap()
+            .work_cv_standard_error
+            .unwrap();
+        assert!((se - cv / 46f64.sqrt()).abs() < 1e-12, "{se}");
     }
 
     #[test]

@@ -59,6 +59,8 @@ pub struct FittedParameters {
     pub cpu_per_request_seconds: Option<f64>,
     /// The work's coefficient of variation (`None`: assumed).
     pub cpu_per_request_cv: Option<f64>,
+    /// Its standard error from the number of intervals.
+    pub cpu_per_request_cv_standard_error: Option<f64>,
     /// Idle cores per pod.
     pub idle_cores: Option<f64>,
     /// `both`, `ratio_only`, or `none`.
@@ -84,6 +86,7 @@ impl ServiceFit {
         FittedParameters {
             cpu_per_request_seconds: cpu.map(|c| c.per_request_seconds),
             cpu_per_request_cv: cpu.and_then(|c| c.work_cv),
+            cpu_per_request_cv_standard_error: cpu.and_then(|c| c.work_cv_standard_error),
             idle_cores: cpu.and_then(|c| c.idle_cores),
             identified: match cpu.map(|c| &c.identified) {
                 Some(Identified::Both) => "both",

@@ -4,6 +4,7 @@
 //! Autoscaler's simulations, which change it in a [`trial::Trial`] that undoes every change.
 
 pub(crate) mod accounting;
+pub(crate) mod job_runs;
 pub(crate) mod journal;
 pub(crate) mod label_groups;
 pub mod node_row;
@@ -14,6 +15,7 @@ pub(crate) mod topology;
 pub mod trial;
 
 pub use crate::spec::{quantity, resources, selector};
+pub use job_runs::JobRuns;
 pub use resize::ResizeFit;
 pub use state::*;
 

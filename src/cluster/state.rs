@@ -13,6 +13,7 @@ use crate::spec::model::{
     ServiceSpec,
 };
 
+use super::JobRuns;
 use super::node_row::NodeRow;
 use super::resources::Resources;
 use super::selector::Labels;
@@ -361,7 +362,7 @@ pub struct Deployment {
     pub rollout: RolloutState,
     /// A Job's status (one run), or each Job a CronJob started, in order (empty for other
     /// workloads).
-    pub runs: Vec<JobStatus>,
+    pub runs: JobRuns,
     /// A CronJob's schedule times and its controller's memory.
     pub cron: CronState,
 }
@@ -603,7 +604,7 @@ impl Cluster {
                 service_selectors,
                 paused: spec.rollout.paused,
                 rollout: RolloutState::default(),
-                runs: Vec::new(),
+                runs: JobRuns::default(),
                 cron: CronState::default(),
             });
             c.create_replica_set(id, SimTime::ZERO);
@@ -1236,6 +1237,18 @@ impl Cluster {
     pub fn nominate(&mut self, pod: PodId, node: NodeId) {
         self.pods[pod.index()].nominated_node = Some(node);
         self.nominated.insert(pod);
+    }
+
+    /// The garbage collector after a Job of `rs`'s workload is deleted: the Job's pods that
+    /// had already ended (Kubernetes keeps them, Succeeded or Failed, until their Job goes) leave
+    /// the ReplicaSet's list, so that what controllers and samples walk stays what is alive.
+    /// The pods themselves stay in [`Cluster::pods`] for the run's history.
+    pub fn collect_ended_pods_of_run(&mut self, rs: ReplicaSetId, run: u32) {
+        let pods = &self.pods;
+        self.replica_sets[rs.index()].pods.retain(|p| {
+            let pod = &pods[p.index()];
+            !(pod.job_run == run && pod.phase == PodPhase::Terminated && pod.deletion.is_none())
+        });
     }
 
     /// Marks a pod for deletion: it stops counting for its ReplicaSet and leaves endpoints.

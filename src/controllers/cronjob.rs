@@ -8,7 +8,7 @@
 //! The controller here never falls behind its schedule (upstream's "too many missed start
 //! times" needs a controller that was down), so a run is only missed by Forbid.
 
-use crate::cluster::{Cluster, DeploymentId, JobOutcome, JobStatus};
+use crate::cluster::{Cluster, DeploymentId, JobOutcome, JobRuns};
 use crate::scenario::{ConcurrencyPolicy, CronJobSettings, PodSource};
 use crate::sim::SimTime;
 
@@ -21,9 +21,9 @@ pub fn reconcile(cluster: &Cluster, cron_job: DeploymentId, now: SimTime) -> Vec
     let PodSource::CronJob(settings) = d.spec.source else {
         return Vec::new();
     };
-    let run = |i: usize| Run {
+    let run = |i: u32| Run {
         job: cron_job,
-        run: i as u32,
+        run: i,
     };
     let mut intents: Vec<Intent> = history_to_delete(&d.runs, settings)
         .into_iter()
@@ -38,9 +38,7 @@ pub fn reconcile(cluster: &Cluster, cron_job: DeploymentId, now: SimTime) -> Vec
     if settings.suspend {
         return intents;
     }
-    let active: Vec<usize> = (0..d.runs.len())
-        .filter(|&i| is_active(&d.runs[i]))
-        .collect();
+    let active: Vec<u32> = d.runs.running().collect();
     match settings.concurrency {
         ConcurrencyPolicy::Forbid if !active.is_empty() => {
             if d.cron.skipped != Some(scheduled) {
@@ -84,30 +82,20 @@ pub fn due(
     (after_last && in_window).then_some(t)
 }
 
-/// A Job that has not finished and was not deleted.
-fn is_active(status: &JobStatus) -> bool {
-    status.finished.is_none() && !status.deleted
-}
-
 /// The finished Jobs beyond `successfulJobsHistoryLimit` and `failedJobsHistoryLimit`, oldest
 /// first (indexes into `runs`).
-fn history_to_delete(runs: &[JobStatus], settings: CronJobSettings) -> Vec<usize> {
-    let finished = |complete: bool| -> Vec<usize> {
-        (0..runs.len())
-            .filter(|&i| !runs[i].deleted)
-            .filter(|&i| {
-                runs[i]
-                    .finished
-                    .is_some_and(|(_, o)| (o == JobOutcome::Complete) == complete)
-            })
-            .collect()
+fn history_to_delete(runs: &JobRuns, settings: CronJobSettings) -> Vec<u32> {
+    let complete = |i: &u32| {
+        runs[*i]
+            .finished
+            .is_some_and(|(_, o)| o == JobOutcome::Complete)
     };
+    let (succeeded, failed): (Vec<u32>, Vec<u32>) = runs.kept().partition(complete);
     let mut out = Vec::new();
-    for (complete, limit) in [
-        (true, settings.successful_history),
-        (false, settings.failed_history),
+    for (list, limit) in [
+        (succeeded, settings.successful_history),
+        (failed, settings.failed_history),
     ] {
-        let list = finished(complete);
         let excess = list.len().saturating_sub(limit.max(0) as usize);
         out.extend(&list[..excess]);
     }
@@ -162,22 +150,29 @@ mod tests {
 
     #[test]
     fn finished_jobs_beyond_the_history_limits_go_oldest_first() {
-        let done = |o: JobOutcome| JobStatus {
-            finished: Some((SimTime::ZERO, o)),
-            ..JobStatus::default()
-        };
-        // Five complete (limit 3) and two failed (limit 1), interleaved, one still running:
-        // the two oldest complete ones (0, 1) and the oldest failed one (3) go.
-        let runs = vec![
-            done(JobOutcome::Complete),
-            done(JobOutcome::Complete),
-            done(JobOutcome::Complete),
-            done(JobOutcome::BackoffLimitExceeded),
-            done(JobOutcome::Complete),
-            done(JobOutcome::DeadlineExceeded),
-            JobStatus::default(),
-            done(JobOutcome::Complete),
+        // Five complete (limit 3) and two failed (limit 1), interleaved, one still running and
+        // one complete already deleted: the two oldest kept complete ones (0, 1) and the
+        // oldest failed one (3) go.
+        use crate::cluster::JobStatus;
+        let outcomes = [
+            Some(JobOutcome::Complete),
+            Some(JobOutcome::Complete),
+            Some(JobOutcome::Complete),
+            Some(JobOutcome::BackoffLimitExceeded),
+            Some(JobOutcome::Complete),
+            Some(JobOutcome::DeadlineExceeded),
+            None,
+            Some(JobOutcome::Complete),
+            Some(JobOutcome::Complete),
         ];
+        let mut runs = JobRuns::default();
+        for outcome in outcomes {
+            let run = runs.start(JobStatus::default());
+            if let Some(o) = outcome {
+                runs.finish(run, SimTime::ZERO, o);
+            }
+        }
+        runs.delete(8);
         assert_eq!(history_to_delete(&runs, settings(None)), vec![0, 1, 3]);
     }
 }

@@ -374,7 +374,7 @@ pub(crate) fn test_deployment(replicas: i32, deadline: u64) -> Deployment {
         service_selectors: Vec::new(),
         paused: false,
         rollout: RolloutState::default(),
-        runs: Vec::new(),
+        runs: crate::cluster::JobRuns::default(),
         cron: Default::default(),
     }
 }

@@ -9,6 +9,8 @@
 //! controller's slow start of pod creations (1, 2, 4, … per sync), which only matters for
 //! very wide Jobs over the first seconds.
 
+use std::collections::BTreeMap;
+
 use crate::cluster::{Cluster, DeploymentId, JobOutcome, JobStatus, Pod};
 use crate::scenario::JobSettings;
 use crate::sim::{SimDuration, SimTime};
@@ -28,19 +30,25 @@ pub fn reconcile(cluster: &Cluster, job: DeploymentId, now: SimTime) -> Vec<Inte
     let Some(settings) = d.spec.source.job_settings() else {
         return Vec::new();
     };
-    let mut active: Vec<Vec<&Pod>> = vec![Vec::new(); d.runs.len()];
+    // The Jobs with something to do: those running, and those with active pods (a finished,
+    // failed or deleted Job's pods to delete). A finished Job without pods needs nothing, so
+    // the sync costs the live objects, not every Job a CronJob ever ran.
+    let mut active: BTreeMap<u32, Vec<&Pod>> = d.runs.running().map(|r| (r, Vec::new())).collect();
     for pod in (d.replica_sets.iter()).flat_map(|&rs| cluster.pods_of(rs)) {
         if pod.is_active() {
-            active[pod.job_run as usize].push(pod);
+            active.entry(pod.job_run).or_default().push(pod);
         }
     }
     let mut intents = Vec::new();
-    for (run, (status, active)) in d.runs.iter().zip(&active).enumerate() {
-        let run = Run {
-            job,
-            run: run as u32,
-        };
-        intents.extend(reconcile_run(run, settings, status, active, now));
+    for (run, active) in active {
+        let status = &d.runs[run];
+        intents.extend(reconcile_run(
+            Run { job, run },
+            settings,
+            status,
+            &active,
+            now,
+        ));
     }
     intents
 }

@@ -57,7 +57,7 @@ impl Engine<'_, '_> {
     /// A new Job of the workload, started now (for a CronJob's schedule time `scheduled`).
     fn add_run(&mut self, workload: DeploymentId, scheduled: Option<SimTime>) {
         let d = &mut self.cluster.deployments[workload.index()];
-        d.runs.push(JobStatus {
+        d.runs.start(JobStatus {
             scheduled,
             started: Some(self.now),
             ..JobStatus::default()
@@ -74,7 +74,7 @@ impl Engine<'_, '_> {
     /// epoch>` as the CronJob controller names them.
     fn job_name(&self, run: Run) -> String {
         let d = self.cluster.deployment(run.job);
-        let status = &d.runs[run.run as usize];
+        let status = &d.runs[run.run];
         match status.scheduled {
             Some(t) => {
                 let epoch = self.scenario.start_time.as_second();
@@ -118,7 +118,10 @@ impl Engine<'_, '_> {
 
     /// `DeleteJob`: the Job is deleted (its pods follow, by the Job controller).
     pub(super) fn delete_job(&mut self, run: Run, reason: JobDeletion) {
-        self.cluster.deployments[run.job.index()].runs[run.run as usize].deleted = true;
+        self.cluster.deployments[run.job.index()]
+            .runs
+            .delete(run.run);
+        self.collect_job_pods(run);
         let name = self.job_name(run);
         let message = match reason {
             JobDeletion::Replaced => format!("Deleted job {name} (concurrency policy Replace)"),
@@ -216,7 +219,7 @@ impl Engine<'_, '_> {
     pub(super) fn job_pod_lost(&mut self, pod: PodId) {
         let p = self.cluster.pod(pod);
         let d = self.cluster.deployment(p.deployment);
-        let Some(status) = d.runs.get(p.job_run as usize) else {
+        let Some(status) = d.runs.get(p.job_run) else {
             return; // not a Job's pod
         };
         if p.exit.is_some() || status.finished.is_some() || status.deleted {
@@ -231,8 +234,8 @@ impl Engine<'_, '_> {
     /// Counts a pod's end in its Job's status; a failure starts the pod failure backoff.
     fn count_job_end(&mut self, pod: PodId, exit: PodExit) {
         let p = self.cluster.pod(pod);
-        let (job, index, run) = (p.deployment, p.ordinal, p.job_run as usize);
-        let status = &mut self.cluster.deployments[job.index()].runs[run];
+        let (job, index, run) = (p.deployment, p.ordinal, p.job_run);
+        let status = self.cluster.deployments[job.index()].runs.counts_mut(run);
         match exit {
             PodExit::Succeeded => {
                 status.succeeded += 1;
@@ -255,8 +258,8 @@ impl Engine<'_, '_> {
     /// after `ttlSecondsAfterFinished`.
     pub(super) fn finish_job(&mut self, run: Run, outcome: JobOutcome) {
         let d = &mut self.cluster.deployments[run.job.index()];
-        let status = &mut d.runs[run.run as usize];
-        status.finished = Some((self.now, outcome));
+        d.runs.finish(run.run, self.now, outcome);
+        let status = &d.runs[run.run];
         let message = match outcome {
             JobOutcome::Complete => format!("Job completed ({} succeeded)", status.succeeded),
             JobOutcome::BackoffLimitExceeded => {
@@ -288,16 +291,27 @@ impl Engine<'_, '_> {
 
     /// `ttlSecondsAfterFinished` is over: the TTL controller deletes the Job and its pods.
     pub(super) fn on_job_ttl(&mut self, run: Run) {
-        let status = &mut self.cluster.deployments[run.job.index()].runs[run.run as usize];
-        if status.deleted {
+        if !self.cluster.deployments[run.job.index()]
+            .runs
+            .delete(run.run)
+        {
             return; // a CronJob deleted it first (its history limit)
         }
-        status.deleted = true;
+        self.collect_job_pods(run);
         let name = self.job_name(run);
         let message = "Deleted by the TTL controller (ttlSecondsAfterFinished)".to_string();
         let reason = ClusterEventReason::JobDeleted;
         (self.cluster_events).record(self.now, ObjectKind::Job, &name, reason, message);
         self.dirty.workload(run.job);
+    }
+
+    /// A deleted Job's pods that had ended go with it (the garbage collector); those still
+    /// running are deleted by the Job controller's next sync.
+    fn collect_job_pods(&mut self, run: Run) {
+        let replica_sets = self.cluster.deployment(run.job).replica_sets.clone();
+        for rs in replica_sets {
+            self.cluster.collect_ended_pods_of_run(rs, run.run);
+        }
     }
 
     /// Each Job's outcome in its workload's report (a CronJob's, one per Job it started).
@@ -306,13 +320,10 @@ impl Engine<'_, '_> {
             let Some(settings) = d.spec.source.job_settings() else {
                 continue;
             };
-            entry.jobs = (0..d.runs.len())
-                .map(|i| {
-                    let run = Run {
-                        job: d.id,
-                        run: i as u32,
-                    };
-                    JobReport::of(self.job_name(run), settings.completions, &d.runs[i])
+            entry.jobs = (d.runs.iter().zip(0..))
+                .map(|(status, run)| {
+                    let name = self.job_name(Run { job: d.id, run });
+                    JobReport::of(name, settings.completions, status)
                 })
                 .collect();
         }

@@ -96,8 +96,11 @@ pub fn parameter_lines(fit: &ServiceFit) -> Vec<String> {
         (Some(s), _) => lines.push(format!(
             "cpuPerRequest {:.3} ms, cv {} (R² {:.3}, {} intervals); idle {:.0} millicores per pod",
             s * 1e3,
-            p.cpu_per_request_cv
-                .map_or("not identified".into(), |cv| format!("{cv:.2}")),
+            match (p.cpu_per_request_cv, p.cpu_per_request_cv_standard_error) {
+                (Some(cv), Some(se)) => format!("{cv:.2} ± {se:.2}"),
+                (Some(cv), None) => format!("{cv:.2}"),
+                (None, _) => "not identified".into(),
+            },
             p.r_squared.unwrap_or(0.0),
             p.cpu_intervals,
             p.idle_cores.unwrap_or(0.0) * 1e3

@@ -30,9 +30,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::de::decode_all;
+use super::decode_report::{UnknownFields, decode_reported};
 use super::diag::{self, Diagnostic};
-use super::manifest::unknown_field_message;
 use super::prom_export::{self, Export, Format, Selector, Series};
 use super::raw::RawMetadata;
 use super::validate::API_VERSION;
@@ -272,19 +271,13 @@ impl Reader<'_> {
     }
 
     fn read(&mut self, path: &Path) -> Option<Calibration> {
-        let (raw, unknown, errors) = decode_all::<RawCalibrationFile>(self.node, "");
-        for u in &unknown {
-            let d = Diagnostic::error(
-                self.file,
-                Some(u.position),
-                &u.path,
-                unknown_field_message(u),
-            );
-            self.diags.push(d);
-        }
-        self.diags
-            .extend(errors.iter().map(|e| e.diagnostic(self.file)));
-        let raw = raw?;
+        let raw = decode_reported::<RawCalibrationFile>(
+            self.node,
+            "",
+            self.file,
+            UnknownFields::Error,
+            &mut self.diags,
+        )?;
         if raw.api_version.as_deref() != Some(API_VERSION) {
             self.error("apiVersion", format!("must be {API_VERSION}"));
         }

@@ -10,9 +10,80 @@
 //! - Among matching paths the longest wins, and `Exact` wins a tie with `Prefix`. With no match,
 //!   the Ingress's `defaultBackend` takes the request.
 //!
-//! Pure: it reads the object and returns the backend's Service name, or why there is none.
+//! Routing is pure: it reads the object and returns the backend's Service name, or why there
+//! is none. Reading an Ingress applies the API server's validation of its paths first.
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+
+use super::diag::Diagnostic;
+use super::manifest::{Manifest, ManifestSet, Source, decode_typed};
+
+/// Reads an Ingress into the set, refusing paths the API server refuses
+/// (`validateHTTPIngressRuleValue`): a `pathType` other than Exact, Prefix and
+/// ImplementationSpecific, and an Exact or Prefix path that is not absolute or holds `//`,
+/// `/./`, `/../`, `%2f`, `%2F` or ends in `/..` or `/.`.
+pub fn add_ingress(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>) {
+    let Some(object) = decode_typed::<Ingress>(&source, &mut set.incomplete, diags) else {
+        return;
+    };
+    let rules = object.spec.iter().flat_map(|s| s.rules.iter().flatten());
+    for (i, rule) in rules.enumerate() {
+        for (j, p) in rule.http.iter().flat_map(|h| &h.paths).enumerate() {
+            let at = format!("spec.rules[{i}].http.paths[{j}]");
+            if let Err((field, message)) = check_path(p.path.as_deref().unwrap_or(""), &p.path_type)
+            {
+                diags.push(source.error(&format!("{at}.{field}"), message));
+            }
+        }
+    }
+    set.ingresses.push(Manifest { object, source });
+}
+
+/// One HTTP path against the API server's rules: `Err((field, message))`.
+fn check_path(path: &str, path_type: &str) -> Result<(), (&'static str, String)> {
+    const SUPPORTED: [&str; 3] = ["Exact", "ImplementationSpecific", "Prefix"];
+    if path_type.is_empty() {
+        return Err((
+            "pathType",
+            "Required value: pathType must be specified".into(),
+        ));
+    }
+    if !SUPPORTED.contains(&path_type) {
+        let message = format!(
+            "Unsupported value: {path_type:?}: supported values: \"Exact\", \"ImplementationSpecific\", \"Prefix\""
+        );
+        return Err(("pathType", message));
+    }
+    if path_type == "ImplementationSpecific" && path.is_empty() {
+        return Ok(());
+    }
+    if !path.starts_with('/') {
+        return Err((
+            "path",
+            format!("Invalid value: {path:?}: must be an absolute path"),
+        ));
+    }
+    if path_type == "ImplementationSpecific" {
+        return Ok(());
+    }
+    for sequence in ["//", "/./", "/../", "%2f", "%2F"] {
+        if path.contains(sequence) {
+            return Err((
+                "path",
+                format!("Invalid value: {path:?}: must not contain '{sequence}'"),
+            ));
+        }
+    }
+    for suffix in ["/..", "/."] {
+        if path.ends_with(suffix) {
+            return Err((
+                "path",
+                format!("Invalid value: {path:?}: cannot end with '{suffix}'"),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// The backend Service name for `host` and `path`, or a sentence saying why none.
 pub fn backend_service(
@@ -91,6 +162,34 @@ fn prefix_matches(rule: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_the_api_server_refuses_are_refused() {
+        let refused = [
+            ("/api", "Regex", "pathType", "Unsupported value: \"Regex\""),
+            ("/api", "", "pathType", "Required value"),
+            ("", "Prefix", "path", "must be an absolute path"),
+            ("api", "Exact", "path", "must be an absolute path"),
+            ("/a//b", "Prefix", "path", "must not contain '//'"),
+            ("/a/..", "Exact", "path", "cannot end with '/..'"),
+            ("/a%2Fb", "Prefix", "path", "must not contain '%2F'"),
+        ];
+        for (path, kind, field, words) in refused {
+            let (f, message) = check_path(path, kind).unwrap_err();
+            assert!(
+                f == field && message.contains(words),
+                "{path} {kind}: {f} {message}"
+            );
+        }
+        for (path, kind) in [
+            ("", "ImplementationSpecific"),
+            ("/a//b", "ImplementationSpecific"),
+            ("/", "Prefix"),
+            ("/v1/x", "Exact"),
+        ] {
+            assert_eq!(check_path(path, kind), Ok(()), "{path} {kind}");
+        }
+    }
 
     fn ingress(yaml: &str) -> Ingress {
         serde_saphyr::from_str(yaml).expect("valid Ingress")

@@ -462,6 +462,13 @@ fn prometheus_trigger(
         return None;
     };
     let threshold = number(trigger, "threshold", path, true, source, diags)?;
+    if to_milli(threshold) == 0 {
+        diags.push(source.error(
+            &format!("{path}.metadata.threshold"),
+            format!("{threshold} is under 0.001: the HPA's target would be 0 (KEDA keeps milli-units), which the API server refuses"),
+        ));
+        return None;
+    }
     let activation = number(trigger, "activationThreshold", path, false, source, diags)?;
     let mut target = v2::MetricTarget::default();
     let milli = K8sQuantity(format!("{}m", to_milli(threshold)));

@@ -43,6 +43,9 @@ enum ItemKind {
 pub fn admit(set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
     let mut by_namespace: BTreeMap<String, Vec<Item>> = BTreeMap::new();
     for m in &set.limit_ranges {
+        if !validate(m, diags) {
+            continue; // the API server would not have it: no pod meets it
+        }
         let namespace = namespace_of(&m.object.metadata);
         by_namespace.entry(namespace).or_default().extend(items(m));
     }
@@ -55,6 +58,118 @@ pub fn admit(set: &mut ManifestSet, diags: &mut Vec<Diagnostic>) {
         }
     });
 }
+
+/// `ValidateLimitRange`: each item's type is Container, Pod or PersistentVolumeClaim (or a
+/// qualified name with a prefix) and appears once; a Pod item has no defaults; amounts are not
+/// negative; and for each resource min ≤ defaultRequest ≤ default ≤ max, min ≤ max, and
+/// 1 ≤ maxLimitRequestRatio ≤ max/min — in the API server's words. False when it is refused.
+fn validate(m: &Manifest<LimitRange>, diags: &mut Vec<Diagnostic>) -> bool {
+    let before = diags.len();
+    let limits = m.object.spec.as_ref().map_or(&[][..], |s| &s.limits[..]);
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, item) in limits.iter().enumerate() {
+        let path = format!("spec.limits[{i}]");
+        let mut fail = |field: &str, message: String| {
+            diags.push(m.source.error(&format!("{path}.{field}"), message));
+        };
+        let standard = ["Container", "Pod", "PersistentVolumeClaim"];
+        if !standard.contains(&item.type_.as_str()) && !item.type_.contains('/') {
+            let message = format!(
+                "Invalid value: {:?}: must be a standard limit type or fully qualified (Container, Pod or PersistentVolumeClaim)",
+                item.type_
+            );
+            fail("type", message);
+        }
+        if !seen.insert(item.type_.as_str()) {
+            fail("type", format!("Duplicate value: {:?}", item.type_));
+        }
+        if item.type_ == "Pod" {
+            for (field, list) in [
+                ("default", &item.default),
+                ("defaultRequest", &item.default_request),
+            ] {
+                if list.as_ref().is_some_and(|l| !l.is_empty()) {
+                    fail(
+                        field,
+                        "Forbidden: may not be specified when `type` is 'Pod'".into(),
+                    );
+                }
+            }
+        }
+        validate_item_amounts(item, &mut fail);
+    }
+    diags.len() == before
+}
+
+/// The amounts of one item, per resource (`validate`'s second half).
+fn validate_item_amounts(item: &LimitRangeItem, fail: &mut impl FnMut(&str, String)) {
+    let lists = [
+        ("min", &item.min),
+        ("max", &item.max),
+        ("default", &item.default),
+        ("defaultRequest", &item.default_request),
+        ("maxLimitRequestRatio", &item.max_limit_request_ratio),
+    ];
+    let mut amounts: BTreeMap<&str, [Amount; 5]> = BTreeMap::new();
+    for (slot, (field, list)) in lists.iter().enumerate() {
+        for (k, q) in list.iter().flat_map(|l| l.iter()) {
+            match crate::cluster::quantity::Quantity::parse(&q.0) {
+                Ok(v) if v.is_negative() => {
+                    fail(
+                        &format!("{field}.{k}"),
+                        format!("{:?} must be greater than or equal to 0", q.0),
+                    );
+                }
+                Ok(v) => {
+                    amounts.entry(k.as_str()).or_default()[slot] = Some((q.0.as_str(), v.nanos()))
+                }
+                Err(_) => {} // reported where the amount is read
+            }
+        }
+    }
+    for (k, [min, max, default, request, ratio]) in amounts {
+        let mut above = |field: &str, low: Amount, high: Amount, words: (&str, &str)| {
+            if let (Some((low, l)), Some((high, h))) = (low, high)
+                && l > h
+            {
+                let (a, b) = words;
+                let message = format!("{a} value {low} is greater than {b} value {high}");
+                fail(&format!("{field}.{k}"), message);
+            }
+        };
+        above("min", min, max, ("min", "max"));
+        above("defaultRequest", min, request, ("min", "default request"));
+        above("defaultRequest", request, max, ("default request", "max"));
+        above(
+            "defaultRequest",
+            request,
+            default,
+            ("default request", "default limit"),
+        );
+        above("default", min, default, ("min", "default"));
+        above("default", default, max, ("default", "max"));
+        let Some((text, r)) = ratio else { continue };
+        let field = format!("maxLimitRequestRatio.{k}");
+        if r < NANOS_PER_UNIT {
+            fail(&field, format!("ratio {text} is less than 1"));
+        }
+        if let (Some((_, lo)), Some((_, hi))) = (min, max) {
+            let bound = hi as f64 / lo as f64;
+            if lo > 0 && r as f64 / NANOS_PER_UNIT as f64 > bound {
+                fail(
+                    &field,
+                    format!("ratio {text} is greater than max/min = {bound:.6}"),
+                );
+            }
+        }
+    }
+}
+
+/// An amount as written and in nano-units, when given.
+type Amount<'a> = Option<(&'a str, i128)>;
+
+/// 1 in [`crate::cluster::quantity::Quantity::nanos`]' units.
+const NANOS_PER_UNIT: i128 = 1_000_000_000;
 
 /// The Container and Pod items of a LimitRange, with `SetDefaults_LimitRangeItem` applied.
 fn items(m: &Manifest<LimitRange>) -> Vec<Item> {
@@ -342,8 +457,9 @@ fn check(
         let (Some(&l), Some(&r)) = (limits.get(k), requests.get(k)) else {
             continue;
         };
-        let Ok(ratio) = ratio_q.0.parse::<f64>() else {
-            continue;
+        let Ok(ratio) = crate::cluster::quantity::Quantity::parse(&ratio_q.0).map(|q| q.as_f64())
+        else {
+            continue; // reported by `validate`
         };
         if r > 0 && l as f64 / r as f64 > ratio {
             say(format!(
@@ -432,6 +548,88 @@ mod tests {
                 "{w:?} not in {diags:#?}"
             );
         }
+    }
+
+    #[test]
+    fn ranges_the_api_server_refuses_are_errors_in_its_words() {
+        // Upstream's TestValidateLimitRange error cases (validation_test.go), plus a type
+        // kubesim was given by a user ("Node") and a negative amount.
+        let cases = [
+            (
+                "{type: Node, max: {cpu: '1'}}",
+                "limits[0].type",
+                "must be a standard limit type",
+            ),
+            (
+                "{type: Container, max: {cpu: '1'}}, {type: Container, min: {cpu: 100m}}",
+                "limits[1].type",
+                "Duplicate value: \"Container\"",
+            ),
+            (
+                "{type: Pod, default: {cpu: 500m}}",
+                "limits[0].default",
+                "may not be specified when `type` is 'Pod'",
+            ),
+            (
+                "{type: Container, min: {cpu: '-1'}}",
+                "limits[0].min.cpu",
+                "must be greater than or equal to 0",
+            ),
+            (
+                "{type: Container, max: {cpu: 100m}, min: {cpu: 200m}}",
+                "limits[0].min.cpu",
+                "min value 200m is greater than max value 100m",
+            ),
+            // max 1, min 100m, defaultRequest 2000m: above max.
+            (
+                "{type: Container, max: {cpu: '1'}, min: {cpu: 100m}, defaultRequest: {cpu: 2000m}}",
+                "limits[0].defaultRequest.cpu",
+                "default request value 2000m is greater than max value 1",
+            ),
+            (
+                "{type: Container, max: {cpu: '2'}, min: {cpu: 100m}, default: {cpu: 500m}, defaultRequest: {cpu: 800m}}",
+                "limits[0].defaultRequest.cpu",
+                "default request value 800m is greater than default limit value 500m",
+            ),
+            (
+                "{type: Container, min: {cpu: 300m}, default: {cpu: 200m}}",
+                "limits[0].default.cpu",
+                "min value 300m is greater than default value 200m",
+            ),
+            (
+                "{type: Pod, maxLimitRequestRatio: {cpu: 800m}}",
+                "limits[0].maxLimitRequestRatio.cpu",
+                "ratio 800m is less than 1",
+            ),
+            // max 2Gi / min 512Mi = 4: a ratio of 10 cannot be met.
+            (
+                "{type: Container, max: {memory: 2Gi}, min: {memory: 512Mi}, maxLimitRequestRatio: {memory: '10'}}",
+                "limits[0].maxLimitRequestRatio.memory",
+                "ratio 10 is greater than max/min = 4.000000",
+            ),
+        ];
+        for (limits, field, words) in cases {
+            let text = format!(
+                "apiVersion: v1\nkind: LimitRange\nmetadata: {{name: r}}\nspec:\n  limits: [{limits}]\n"
+            );
+            let mut set = ManifestSet::default();
+            let mut diags = Vec::new();
+            add_text(&mut set, "m.yaml", &text, &mut diags);
+            admit(&mut set, &mut diags);
+            let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+            assert!(
+                shown
+                    .iter()
+                    .any(|d| d.contains(&format!("spec.{field}")) && d.contains(words)),
+                "{limits}: want {field}: {words}, got {shown:#?}"
+            );
+        }
+        // A valid range (ratio 1500m within max/min 4) says nothing.
+        let ok = "apiVersion: v1\nkind: LimitRange\nmetadata: {name: r}\nspec:\n  limits: [{type: Container, max: {memory: 2Gi}, min: {memory: 512Mi}, maxLimitRequestRatio: {memory: 1500m}}]\n";
+        let (mut set, mut diags) = (ManifestSet::default(), Vec::new());
+        add_text(&mut set, "m.yaml", ok, &mut diags);
+        admit(&mut set, &mut diags);
+        assert!(diags.is_empty(), "{diags:?}");
     }
 
     #[test]

@@ -34,8 +34,8 @@ use crate::sim::SimDuration;
 use crate::spec::hpa as behavior;
 use crate::spec::pod_resources::{CpuMemoryAmount, InitStep, RequestParts};
 
-use super::de::{UnknownField, decode_all};
-use super::diag::{Diagnostic, did_you_mean, did_you_mean_hint};
+use super::decode_report::{UnknownFields, decode_reported};
+use super::diag::{Diagnostic, did_you_mean_hint};
 use super::model::{
     ContainerRequests, DeploymentSpec, DoNotDisrupt, DrainTraits, HostPort, HpaMetric, HpaResource,
     HpaSpec, KedaActivation, PodMetricSource, PodTemplate, ResourceTarget, SafeToEvict,
@@ -272,7 +272,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
         ("batch/v1", "CronJob") => {
             push_typed(&mut set.cron_jobs, &mut set.incomplete, source, diags)
         }
-        ("v1", "Service") => push_typed(&mut set.services, &mut set.incomplete, source, diags),
+        ("v1", "Service") => super::ports::add_service(set, source, diags),
         ("v1", "Pod") => push_typed(&mut set.pods, &mut set.incomplete, source, diags),
         ("v1", "ResourceQuota") => {
             push_typed(&mut set.resource_quotas, &mut set.incomplete, source, diags)
@@ -302,9 +302,7 @@ fn add_object(set: &mut ManifestSet, source: Source, diags: &mut Vec<Diagnostic>
             diags,
         ),
         ("v1", "Namespace") => push_typed(&mut set.namespaces, &mut set.incomplete, source, diags),
-        ("networking.k8s.io/v1", "Ingress") => {
-            push_typed(&mut set.ingresses, &mut set.incomplete, source, diags)
-        }
+        ("networking.k8s.io/v1", "Ingress") => super::ingress::add_ingress(set, source, diags),
         ("keda.sh/v1alpha1", "ScaledObject") => super::keda::add_scaled_object(set, source, diags),
         ("karpenter.sh/v1", "NodePool") => super::karpenter::add_node_pool(set, source, diags),
         ("karpenter.k8s.aws/v1", "EC2NodeClass") => {
@@ -392,35 +390,17 @@ pub(super) fn decode_typed<T: DeserializeOwned>(
     incomplete: &mut bool,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
-    let (object, unknown, errors) = decode_all::<T>(&source.node, "");
-    diags.extend(
-        unknown
-            .iter()
-            .map(|u| unknown_field_warning(&source.file, u)),
+    let object = decode_reported::<T>(
+        &source.node,
+        "",
+        &source.file,
+        UnknownFields::Warning,
+        diags,
     );
-    diags.extend(errors.iter().map(|e| e.diagnostic(&source.file)));
     if object.is_none() {
         *incomplete = true;
     }
     object
-}
-
-/// The diagnostic for a field the schema does not have, with a "did you mean" when one is close.
-pub fn unknown_field_message(u: &UnknownField) -> String {
-    match did_you_mean(&u.name, u.expected.iter().copied()) {
-        Some(s) => format!("unknown field {:?} (did you mean {s:?}?)", u.name),
-        None => format!("unknown field {:?}", u.name),
-    }
-}
-
-/// The warning for an unknown field: reported, then ignored.
-pub fn unknown_field_warning(file: &str, u: &UnknownField) -> Diagnostic {
-    Diagnostic::warning(
-        file,
-        Some(u.position),
-        &u.path,
-        format!("{}; it is ignored", unknown_field_message(u)),
-    )
 }
 
 fn push_typed<T: DeserializeOwned>(
@@ -1292,6 +1272,7 @@ fn host_ports(
         );
     let mut out: Vec<HostPort> = Vec::new();
     for (i, (kind, c)) in containers {
+        super::ports::check_container_ports(c, &format!("{path}.{kind}[{i}]"), src, diags);
         for (j, p) in c.ports.iter().flatten().enumerate() {
             let Some(port) = p.host_port.filter(|&h| h != 0) else {
                 continue;

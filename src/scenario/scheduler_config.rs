@@ -7,9 +7,9 @@
 
 use serde::Deserialize;
 
-use super::de::decode_all;
+use super::decode_report::{UnknownFields, decode_reported};
 use super::diag::Diagnostic;
-use super::manifest::{Source, unknown_field_warning};
+use super::manifest::Source;
 use super::yaml::{Node, parse_documents};
 use crate::spec::scheduler::{
     DEFAULT_SCHEDULER_NAME, DefaultSpreadConstraint, ResourceWeight, SchedulerProfile, ScoringKind,
@@ -179,9 +179,7 @@ pub fn read(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Schedule
         return Vec::new();
     };
     let source = Source::new(file.to_string(), node);
-    let (raw, unknown, errors) = decode_all::<RawConfig>(&source.node, "");
-    diags.extend(unknown.iter().map(|u| unknown_field_warning(file, u)));
-    diags.extend(errors.iter().map(|e| e.diagnostic(file)));
+    let raw = decode_reported::<RawConfig>(&source.node, "", file, UnknownFields::Warning, diags);
     let Some(raw) = raw else {
         return Vec::new();
     };
@@ -427,10 +425,7 @@ fn decode_args<T: serde::de::DeserializeOwned>(
     src: &Source,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
-    let (value, unknown, errors) = decode_all::<T>(node, path);
-    diags.extend(unknown.iter().map(|u| unknown_field_warning(&src.file, u)));
-    diags.extend(errors.iter().map(|e| e.diagnostic(&src.file)));
-    value
+    decode_reported::<T>(node, path, &src.file, UnknownFields::Warning, diags)
 }
 
 /// `NodeResourcesFitArgs.scoringStrategy`, validated (`ValidateNodeResourcesFitArgs`).

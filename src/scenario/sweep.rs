@@ -31,9 +31,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::de::decode_all;
+use super::decode_report::{UnknownFields, decode_reported};
 use super::diag::{self, Diagnostic};
-use super::manifest::unknown_field_message;
 use super::model::SloMetric;
 use super::overrides;
 use super::raw::{RawMetadata, RawSlo};
@@ -502,19 +501,13 @@ impl FileReader<'_> {
     }
 
     fn read(&mut self) -> Option<SweepSpec> {
-        let (raw, unknown, errors) = decode_all::<RawSweepFile>(self.node, "");
-        for u in &unknown {
-            let d = Diagnostic::error(
-                self.file,
-                Some(u.position),
-                &u.path,
-                unknown_field_message(u),
-            );
-            self.diags.push(d);
-        }
-        self.diags
-            .extend(errors.iter().map(|e| e.diagnostic(self.file)));
-        let raw = raw?;
+        let raw = decode_reported::<RawSweepFile>(
+            self.node,
+            "",
+            self.file,
+            UnknownFields::Error,
+            &mut self.diags,
+        )?;
         if raw.api_version.as_deref() != Some(API_VERSION) {
             self.error("apiVersion", format!("must be {API_VERSION}"));
         }

@@ -11,8 +11,9 @@ use crate::sim::dist::DurationDist;
 use crate::sim::{SimDuration, SimTime};
 
 use super::de::decode_all;
+use super::decode_report::unknown_field_message;
 use super::diag::{self, Diagnostic, did_you_mean, did_you_mean_hint};
-use super::manifest::{self, ManifestSet, Source, unknown_field_message};
+use super::manifest::{self, ManifestSet, Source};
 use super::manifest_files;
 use super::model::*;
 use super::overrides::{self, ObjectOverride, ObjectOverrides, Override};

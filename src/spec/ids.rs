@@ -79,6 +79,11 @@ impl<T: Ord + Copy> IdSet<T> {
         }
     }
 
+    /// Keeps the ids for which `keep` is true (in one pass; the order stays).
+    pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.0.retain(keep);
+    }
+
     /// Whether `id` is in the set.
     pub fn contains(&self, id: &T) -> bool {
         self.0.binary_search(id).is_ok()

@@ -141,6 +141,12 @@ impl Builder<'_> {
             return self.parallel(seq, branches, graph, ctx);
         }
         if let Some(steps) = &raw.steps {
+            if steps.is_empty() {
+                self.error(
+                    &format!("{path}.steps"),
+                    "an empty sequence does nothing: give it steps or leave the step out",
+                );
+            }
             let inner = seq.at(format!("{path}.steps"));
             let s = self.sequence(&inner, steps, graph, ctx);
             return Some(CallStep::OneOf {
