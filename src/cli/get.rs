@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::Status;
 use kubesim::cluster::selector::LabelSelector;
-use kubesim::metrics::history::{ClusterAt, Line, line_time};
+use kubesim::metrics::history::{ClusterAt, Line, ReplayError, line_time};
 use kubesim::output::get::{self, Format, Kind, Query, QueryError, Snapshot};
 use kubesim::scenario::units::parse_duration;
 
@@ -87,7 +87,15 @@ fn answer(args: &Args) -> Result<String, Answer> {
         Some(d) => d.as_secs_f64(),
         None => end_of(&lines),
     };
-    let cluster = ClusterAt::replay(&lines, at).map_err(|e| Answer::BadInput(e.to_string()))?;
+    let cluster = ClusterAt::replay(&lines, at).map_err(|e| match e {
+        ReplayError::AfterEnd { .. } | ReplayError::AfterFull { .. } => {
+            Answer::BadInput(e.to_string())
+        }
+        _ => {
+            let path = args.run_dir.join(kubesim::output::HISTORY_FILE);
+            Answer::BadInput(format!("{}: {e}", path.display()))
+        }
+    })?;
     let decisions = if args.kind == Kind::Hpa {
         get::read_decisions(&args.run_dir).map_err(Answer::BadInput)?
     } else {

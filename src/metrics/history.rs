@@ -489,6 +489,14 @@ pub enum ReplayError {
     /// The last line is not `End` (or there are none): the file was cut short.
     #[error("the history has no End line: the file is cut short")]
     NoEnd,
+    /// An `End` line before the last: the lines were reordered or the file edited.
+    #[error(
+        "line {line} is the End line but not the last: the lines were reordered or the file edited"
+    )]
+    EndNotLast {
+        /// Its line number (from 1).
+        line: usize,
+    },
 }
 
 /// Simulated seconds as a duration (`1h30m0s`).
@@ -499,6 +507,10 @@ fn shown(seconds: f64) -> String {
 impl ClusterAt {
     /// Replays `lines` up to and including the changes at `at` (simulated seconds).
     pub fn replay(lines: &[Line], at: f64) -> Result<ClusterAt, ReplayError> {
+        let ends = lines.iter().position(|l| matches!(l, Line::End { .. }));
+        if let Some(i) = ends.filter(|&i| i + 1 < lines.len()) {
+            return Err(ReplayError::EndNotLast { line: i + 1 });
+        }
         match lines.last() {
             Some(&Line::End { t, full_at, .. }) => {
                 if at > t {
@@ -745,5 +757,12 @@ mod tests {
         ));
         let cut = &lines(None)[..3];
         assert_eq!(ClusterAt::replay(cut, 5.0).unwrap_err(), ReplayError::NoEnd);
+        // The End line moved to the front: said, with its line, not taken for a cut file.
+        let mut reordered = lines(None);
+        reordered.rotate_right(1);
+        assert_eq!(
+            ClusterAt::replay(&reordered, 5.0).unwrap_err(),
+            ReplayError::EndNotLast { line: 1 }
+        );
     }
 }

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::diag::Diagnostic;
 use super::trace::{TraceMapping, line_error};
 use crate::sim::{SimDuration, SimTime};
+use crate::spec::llm::PREFIX_BLOCK_TOKENS;
 
 /// Most tokens one request's prompt or output may have (ten million: far beyond any model's
 /// context window, so only a broken row is refused).
@@ -82,6 +83,30 @@ fn tokens(file: &str, line: usize, field: &str, value: &str, diags: &mut Vec<Dia
     }
 }
 
+/// A prompt's token count: as [`tokens`], and at least one (vLLM refuses an empty prompt).
+fn prompt_tokens(
+    file: &str,
+    line: usize,
+    field: &str,
+    value: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> u32 {
+    let n = tokens(file, line, field, value, diags);
+    if n == 0 && value.trim() == "0" {
+        diags.push(empty_prompt(file, line, field));
+    }
+    n
+}
+
+fn empty_prompt(file: &str, line: usize, field: &str) -> Diagnostic {
+    line_error(
+        file,
+        line,
+        field,
+        "0: a request needs at least one prompt token (vLLM refuses an empty prompt)",
+    )
+}
+
 fn read_azure(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<TraceRow> {
     let mut rows = Vec::new();
     let mut start: Option<i64> = None;
@@ -115,7 +140,7 @@ fn read_azure(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<TraceR
         let origin = *start.get_or_insert(micros);
         rows.push(TraceRow {
             trace_secs: (micros - origin) as f64 / 1e6,
-            prompt_tokens: tokens(file, n, "ContextTokens", fields[1], diags),
+            prompt_tokens: prompt_tokens(file, n, "ContextTokens", fields[1], diags),
             output_tokens: tokens(file, n, "GeneratedTokens", fields[2], diags),
             hashes_start: 0,
             hashes_len: 0,
@@ -168,6 +193,22 @@ fn read_mooncake(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> TokenTr
                     format!("{v} tokens is more than {MAX_TOKENS}"),
                 ));
             }
+        }
+        if row.input_length == 0 {
+            diags.push(empty_prompt(file, n, "input_length"));
+        }
+        let most = row.input_length.div_ceil(PREFIX_BLOCK_TOKENS) as usize;
+        if row.hash_ids.len() > most {
+            diags.push(line_error(
+                file,
+                n,
+                "hash_ids",
+                format!(
+                    "{} block hashes for a prompt of {} tokens: at most {most}, one per {PREFIX_BLOCK_TOKENS}-token block",
+                    row.hash_ids.len(),
+                    row.input_length
+                ),
+            ));
         }
         if hashes.len() + row.hash_ids.len() > MAX_HASHES {
             diags.push(line_error(
@@ -284,6 +325,30 @@ mod tests {
             speedup,
             scale,
         }
+    }
+
+    #[test]
+    fn empty_prompts_and_hashes_beyond_the_prompt_are_refused() {
+        // 1 000 tokens fill two 512-token blocks: two hashes at most.
+        let text = "{\"timestamp\": 0, \"input_length\": 0, \"output_length\": 5}\n\
+                    {\"timestamp\": 1, \"input_length\": 1000, \"output_length\": 5, \"hash_ids\": [1, 2, 3]}\n\
+                    {\"timestamp\": 2, \"input_length\": 1000, \"output_length\": 5, \"hash_ids\": [1, 2]}\n";
+        let mut diags = Vec::new();
+        read("m.jsonl", text, &mut diags);
+        let shown: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+        assert_eq!(shown.len(), 2, "{shown:#?}");
+        assert!(
+            shown[0].contains(
+                "m.jsonl:1:1: input_length: 0: a request needs at least one prompt token"
+            ),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[1].contains(
+                "m.jsonl:2:1: hash_ids: 3 block hashes for a prompt of 1000 tokens: at most 2"
+            ),
+            "{shown:#?}"
+        );
     }
 
     #[test]

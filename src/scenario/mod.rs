@@ -35,6 +35,7 @@ pub(crate) mod quota;
 pub(crate) mod raw;
 pub mod read;
 pub(crate) mod scheduler_config;
+pub(crate) mod scheduler_plugin_names;
 pub(crate) mod slo;
 pub mod sweep;
 pub mod trace;

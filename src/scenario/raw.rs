@@ -851,9 +851,44 @@ pub struct RawSharedPrefix {
 /// A count distribution: a whole number, `{uniform: {min, max}}` or `{logNormal: {mean, cv}}`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(untagged)]
+#[serde(try_from = "RawCountInput")]
 pub enum RawCount {
     Fixed(u32),
     Family(RawCountFamily),
+}
+
+/// What a count field may hold as written, so that a number out of range or a value of the
+/// wrong shape gets a message saying what is expected (an untagged enum's own error names
+/// only the enum).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCountInput {
+    Fixed(u32),
+    Family(RawCountFamily),
+    Large(u64),
+    Negative(i64),
+    Number(f64),
+    Other(serde::de::IgnoredAny),
+}
+
+impl TryFrom<RawCountInput> for RawCount {
+    type Error = String;
+
+    fn try_from(input: RawCountInput) -> Result<RawCount, String> {
+        match input {
+            RawCountInput::Fixed(n) => Ok(RawCount::Fixed(n)),
+            RawCountInput::Family(f) => Ok(RawCount::Family(f)),
+            RawCountInput::Large(n) => Err(format!(
+                "{n} is out of range: a count is a whole number from 0 to {}",
+                u32::MAX
+            )),
+            RawCountInput::Negative(n) => Err(format!("{n}: a count must not be negative")),
+            RawCountInput::Number(n) => Err(format!("{n} is not a whole number")),
+            RawCountInput::Other(_) => Err(
+                "expected a whole number, {uniform: {min, max}} or {logNormal: {mean, cv}}".into(),
+            ),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -1093,4 +1128,33 @@ where
         from_str,
         from_map,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::de::decode;
+    use crate::scenario::yaml::parse_documents;
+
+    #[test]
+    fn a_count_out_of_range_says_what_a_count_is() {
+        #[derive(Debug, Deserialize)]
+        struct Holder {
+            #[allow(dead_code)]
+            output: RawCount,
+        }
+        let message = |text: &str| {
+            let node = parse_documents(text).unwrap().remove(0);
+            decode::<Holder>(&node, "tokens").unwrap_err().message
+        };
+        let big = message("output: 18446744073709551615\n");
+        assert!(big.contains("18446744073709551615 is out of range: a count is a whole number from 0 to 4294967295"), "{big}");
+        assert!(message("output: -3\n").contains("-3: a count must not be negative"));
+        assert!(message("output: 2.5\n").contains("2.5 is not a whole number"));
+        assert!(message("output: lots\n").contains("expected a whole number, {uniform"));
+        let node = parse_documents("output: {uniform: {min: 1, max: 4}}\n")
+            .unwrap()
+            .remove(0);
+        assert!(decode::<Holder>(&node, "").is_ok());
+    }
 }

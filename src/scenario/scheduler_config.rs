@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::decode_report::{UnknownFields, decode_reported};
 use super::diag::Diagnostic;
 use super::manifest::Source;
+use super::scheduler_plugin_names::{bad_weight, unknown_plugin};
 use super::yaml::{Node, parse_documents};
 use crate::spec::scheduler::{
     DEFAULT_SCHEDULER_NAME, DefaultSpreadConstraint, ResourceWeight, SchedulerProfile, ScoringKind,
@@ -47,8 +48,8 @@ struct RawProfile {
     plugin_config: Vec<RawPluginConfig>,
 }
 
-/// Every extension point is accepted; only `multiPoint` and `score` change what kubesim does.
-#[allow(dead_code)]
+/// Every extension point is accepted (its names checked); only `multiPoint` and `score` change
+/// what kubesim does.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawPlugins {
@@ -65,6 +66,56 @@ struct RawPlugins {
     pre_bind: Option<RawPluginSet>,
     bind: Option<RawPluginSet>,
     post_bind: Option<RawPluginSet>,
+}
+
+impl RawPlugins {
+    /// Each extension point's lists, by its field name.
+    fn sets(&self) -> [(&'static str, &Option<RawPluginSet>); 13] {
+        [
+            ("multiPoint", &self.multi_point),
+            ("preEnqueue", &self.pre_enqueue),
+            ("queueSort", &self.queue_sort),
+            ("preFilter", &self.pre_filter),
+            ("filter", &self.filter),
+            ("postFilter", &self.post_filter),
+            ("preScore", &self.pre_score),
+            ("score", &self.score),
+            ("reserve", &self.reserve),
+            ("permit", &self.permit),
+            ("preBind", &self.pre_bind),
+            ("bind", &self.bind),
+            ("postBind", &self.post_bind),
+        ]
+    }
+}
+
+/// The plugin names of every list and of `pluginConfig`, and the weights, as kube-scheduler
+/// checks them when it starts.
+fn check_plugins(p: &RawProfile, path: &str, src: &Source, diags: &mut Vec<Diagnostic>) {
+    let sets = p.plugins.iter().flat_map(|plugins| plugins.sets());
+    for (field, set) in sets {
+        let Some(set) = set else { continue };
+        let lists = [
+            ("enabled", &set.enabled, false),
+            ("disabled", &set.disabled, true),
+        ];
+        for (list, plugins, wildcard) in lists {
+            for (k, plugin) in plugins.iter().enumerate() {
+                let at = format!("{path}.plugins.{field}.{list}[{k}]");
+                if let Some(message) = unknown_plugin(&plugin.name, wildcard) {
+                    diags.push(src.error(&format!("{at}.name"), message));
+                }
+                if let Some(message) = plugin.weight.and_then(bad_weight) {
+                    diags.push(src.error(&format!("{at}.weight"), message));
+                }
+            }
+        }
+    }
+    for (j, c) in p.plugin_config.iter().enumerate() {
+        if let Some(message) = unknown_plugin(&c.name, false) {
+            diags.push(src.error(&format!("{path}.pluginConfig[{j}].name"), message));
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -235,6 +286,7 @@ fn convert(raw: &RawConfig, src: &Source, diags: &mut Vec<Diagnostic>) -> Vec<Sc
                 diags,
             );
         }
+        check_plugins(p, &path, src, diags);
         if let Some(plugins) = &p.plugins {
             apply_score_plugins(&mut profile, plugins, &path, src, diags);
             apply_filter_plugins(&mut profile, plugins);
@@ -295,7 +347,10 @@ fn apply_score_plugins(
                 }
             } else if let Some(w) = weight_mut(profile, &d.name) {
                 *w = 0;
-            } else if !UNMODELLED_SCORES.contains(&d.name.as_str()) && field == "score" {
+            } else if !UNMODELLED_SCORES.contains(&d.name.as_str())
+                && field == "score"
+                && unknown_plugin(&d.name, true).is_none()
+            {
                 diags.push(src.warning(
                     &format!("{spath}.disabled[{k}].name"),
                     format!("{:?} is not a score plugin kubesim knows; ignored", d.name),
@@ -304,9 +359,8 @@ fn apply_score_plugins(
         }
         for (k, e) in set.enabled.iter().enumerate() {
             let epath = format!("{spath}.enabled[{k}]");
-            if e.weight.is_some_and(|w| w < 0) {
-                diags.push(src.error(&format!("{epath}.weight"), "must not be negative"));
-                continue;
+            if e.weight.and_then(bad_weight).is_some() {
+                continue; // reported by check_plugins
             }
             // A score plugin enabled without a weight (or with 0) gets weight 1.
             let weight = e.weight.filter(|w| *w > 0).unwrap_or(1);

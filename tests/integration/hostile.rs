@@ -488,3 +488,42 @@ fn get_refuses_selectors_kubectl_refuses() {
         );
     }
 }
+
+#[test]
+fn get_on_a_scenario_file_or_a_reordered_history_says_so() {
+    // A scenario file where a run directory belongs was "…/scenario.yaml/history.jsonl does
+    // not exist: the run was written by a kubesim without it".
+    let out = kubesim(&["get", "pods", "scenarios/quickstart/scenario.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("scenario.yaml is a file, not a run directory"),
+        "{err}"
+    );
+    // A history whose End line was moved to the front was "cut short", without the file.
+    let dir = scratch("reordered-history").join("run");
+    let run = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--out",
+        dir.to_str().unwrap(),
+        "-q",
+        "--no-plots",
+        "--no-trace",
+        "--set",
+        "duration=2m",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let history = dir.join("history.jsonl");
+    let text = fs::read_to_string(&history).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.rotate_right(1);
+    fs::write(&history, lines.join("\n") + "\n").unwrap();
+    let out = kubesim(&["get", "pods", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("history.jsonl: line 1 is the End line but not the last"),
+        "{err}"
+    );
+}

@@ -189,7 +189,12 @@ fn get_refuses_what_it_cannot_answer_with_exit_2() {
     let nowhere = scratch("get-nowhere");
     let out = kubesim(&["get", "pods", nowhere.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("history.jsonl"), "{}", stderr(&out));
+    // An empty folder is not taken for a run of an older kubesim: it is no run at all.
+    assert!(
+        stderr(&out).contains("is not a run directory (it has no run.json)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -231,6 +231,22 @@ pub fn read_history(dir: &Path) -> Result<Vec<Line>, String> {
 
 /// Where the run's `history.jsonl` is; an error when it is not there.
 pub fn history_path(dir: &Path) -> Result<std::path::PathBuf, String> {
+    let shown = dir.display();
+    if dir.is_file() {
+        return Err(format!(
+            "{shown} is a file, not a run directory: give the folder `kubesim run` wrote (to look into a scenario, run it first: kubesim run {shown})"
+        ));
+    }
+    if !dir.exists() {
+        return Err(format!(
+            "{shown} does not exist: give the folder `kubesim run` wrote"
+        ));
+    }
+    if !dir.join("run.json").exists() {
+        return Err(format!(
+            "{shown} is not a run directory (it has no run.json): give the folder `kubesim run` wrote"
+        ));
+    }
     let path = dir.join(crate::output::HISTORY_FILE);
     if !path.exists() {
         return Err(format!(
