@@ -19,20 +19,11 @@ mkdir -p "$work"
 cargo build --release -q
 scenario=benches/scenarios/cron-every-minute/scenario.yaml
 
-# best_wall BINARY DURATION → the best wall time of $runs runs, in seconds
-best_wall() {
-  local best=""
-  for _ in $(seq "$runs"); do
-    rm -rf "$work/out"
-    /usr/bin/time -f "%e" -o "$work/time" "$1" run "$scenario" --out "$work/out" -q \
-      --no-plots --no-trace --set "duration=$2" >/dev/null 2>"$work/log" || {
-      cat "$work/log" >&2
-      exit 1
-    }
-    wall=$(cat "$work/time")
-    if [ -z "$best" ] || python3 -c "import sys; sys.exit(not $wall < $best)"; then best=$wall; fi
-  done
-  echo "$best"
+source benches/best-wall.sh
+
+# run BINARY DURATION → the best wall time of a run that long
+run() {
+  best_wall "$1" run "$scenario" --out "$work/out" -q --no-plots --no-trace --set "duration=$2"
 }
 
 hours() { python3 -c "s='$1'; print(float(s[:-1]) * {'h': 1, 'm': 1 / 60}[s[-1]])"; }
@@ -43,12 +34,12 @@ rule="|---|---|---|---|"
 echo "$header"
 echo "$rule"
 for d in $durations; do
-  wall=$(best_wall target/release/kubesim "$d")
+  wall=$(run target/release/kubesim "$d")
   jobs=$(python3 -c "import json; print(len(json.load(open('$work/out/report.json'))['deployments'][0]['jobs']))")
   days=$(python3 -c "print($(hours "$d") / 24)")
   row="| $d | $jobs | $wall | $(python3 -c "print(f'{$wall / $days:.3f}')") |"
   if [ -n "${BASE_BIN:-}" ]; then
-    base=$(best_wall "$BASE_BIN" "$d")
+    base=$(run "$BASE_BIN" "$d")
     row="$row $base | $(python3 -c "print(f'{$base / $days:.3f}')") |"
   fi
   echo "$row"

@@ -66,6 +66,7 @@ mod mesh;
 mod zones;
 pub use llm::{BenchmarkFitted, fit_benchmarks};
 mod quota;
+mod scheduling;
 mod scripted;
 mod vpa;
 
@@ -1245,77 +1246,6 @@ impl<'s, 'r> Engine<'s, 'r> {
                     self.now
                 );
             }
-        }
-    }
-
-    fn schedule_pending(&mut self) {
-        let pending = self
-            .scheduler
-            .queue
-            .ready(&self.cluster.unscheduled, self.now, |p| {
-                self.cluster.pod(p).template.priority
-            });
-        for pod in pending {
-            match self
-                .scheduler
-                .schedule_pod(&self.cluster, pod, &mut self.scheduler_rng)
-            {
-                Ok(node) => {
-                    self.scheduler.queue.forget(pod);
-                    let message = format!(
-                        "Successfully assigned {} to {}",
-                        self.cluster.pod(pod).name,
-                        self.cluster.node(node).name
-                    );
-                    self.pod_event(pod, PodEventReason::Scheduled, message);
-                    self.apply(Intent::BindPod { pod, node });
-                }
-                Err(failure) => {
-                    let message = failure.fit.to_string();
-                    self.pod_event(pod, PodEventReason::FailedScheduling, message);
-                    // Parked before its victims go, so that their deletion requeues it.
-                    self.scheduler.queue.failed(pod, self.now);
-                    self.cluster.mark_unschedulable(pod, self.now);
-                    self.karpenter_pod_unschedulable(pod);
-                    if let Some(p) = failure.preemption {
-                        self.preempt(pod, p);
-                    }
-                    let deployment = self.cluster.pod(pod).deployment;
-                    self.recorder
-                        .observe(self.now, Observation::PodUnschedulable { deployment });
-                }
-            }
-        }
-        self.arm_scheduler_wakeup();
-    }
-
-    /// Deletes the victims that make room for `pod` and nominates it to their node.
-    fn preempt(&mut self, pod: PodId, preemption: scheduler::preemption::Preemption) {
-        let node_name = self.cluster.node(preemption.node).name.clone();
-        let preemptor = self.cluster.pod(pod).name.clone();
-        self.cluster.nominate(pod, preemption.node);
-        for victim in preemption.victims {
-            if self.cluster.pod(victim).deletion.is_some() {
-                continue;
-            }
-            let message = format!("Preempted by pod {preemptor} on node {node_name}");
-            self.pod_event(victim, PodEventReason::Preempted, message);
-            self.delete_pod(victim);
-        }
-        self.dirty.scheduler();
-    }
-
-    /// Makes sure a `SchedulerRetry` fires when the next waiting pod becomes eligible.
-    fn arm_scheduler_wakeup(&mut self) {
-        let Some(at) = self.scheduler.queue.next_wakeup(self.now) else {
-            return;
-        };
-        if self
-            .scheduler_wakeup
-            .is_none_or(|w| w <= self.now || at < w)
-        {
-            self.scheduler_wakeup = Some(at);
-            self.queue.schedule(at, Event::SchedulerRetry);
         }
     }
 

@@ -144,16 +144,7 @@ fn read_baseline(file: &Path) -> Result<serde_json::Value, String> {
         ));
     }
     let text = std::fs::read_to_string(file).map_err(|e| format!("{shown}: {e}"))?;
-    let old: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
-    let schema = kubesim::metrics::report::SCHEMA;
-    if old["schema"].as_str() != Some(schema) {
-        return Err(format!(
-            "{shown}: not a kubesim report (\"schema\": \"{schema}\")"
-        ));
-    }
-    baseline::check_shape(&old).map_err(|e| format!("{shown}: {e}"))?;
-    Ok(old)
+    baseline::parse_report(&text).map_err(|e| format!("{shown}: {e}"))
 }
 
 /// A baseline must exist; a single report (a file, or a run directory) serves one scenario.

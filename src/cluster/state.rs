@@ -510,6 +510,9 @@ pub struct Cluster {
     pub hpas: Vec<Hpa>,
     /// Pods waiting for the scheduler, by id (creation order).
     pub unscheduled: BTreeSet<PodId>,
+    /// Pods that joined `unscheduled` since the scheduler last took them (created, or put back
+    /// by their node's removal): what the scheduler's informer would tell its queue.
+    pub newly_unscheduled: Vec<PodId>,
     /// Pods deleted but not yet gone (draining within their grace period), by id.
     pub terminating: BTreeSet<PodId>,
     /// Pods in phase Running, by id, with their start time (`status.startTime`): what
@@ -1152,6 +1155,7 @@ impl Cluster {
             job_run: 0,
         });
         self.unscheduled.insert(id);
+        self.newly_unscheduled.push(id);
         let template = &self.pods[id.index()].template;
         self.journal.pod_created(id, template);
         id
@@ -1306,8 +1310,8 @@ impl Cluster {
             self.label_groups
                 .remove(pod, &template.namespace, &template.labels, node);
         }
-        if p.is_active() {
-            self.unscheduled.insert(pod);
+        if p.is_active() && self.unscheduled.insert(pod) {
+            self.newly_unscheduled.push(pod);
         }
         self.release_from(node, pod, &template);
     }

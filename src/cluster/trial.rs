@@ -34,6 +34,8 @@ pub struct Mark {
     label_groups: usize,
     /// The Ready nodes' version then: back at the mark, the Ready nodes are as they were.
     ready_nodes_version: u64,
+    /// How many pods the scheduler had yet to hear of: a pod a trial unbinds is not news.
+    newly_unscheduled: usize,
 }
 
 /// One change, as what undoes it.
@@ -75,6 +77,7 @@ impl<'c> Trial<'c> {
             changes: 0,
             label_groups: cluster.label_groups.len(),
             ready_nodes_version: cluster.ready_nodes_version,
+            newly_unscheduled: cluster.newly_unscheduled.len(),
         };
         // What a simulation tries is not the cluster's history.
         cluster.journal.suspend();
@@ -91,6 +94,7 @@ impl<'c> Trial<'c> {
             changes: self.undo.len(),
             label_groups: self.cluster.label_groups.len(),
             ready_nodes_version: self.cluster.ready_nodes_version,
+            newly_unscheduled: self.cluster.newly_unscheduled.len(),
         }
     }
 
@@ -102,6 +106,9 @@ impl<'c> Trial<'c> {
         }
         self.cluster.label_groups.truncate(mark.label_groups);
         self.cluster.ready_nodes_version = mark.ready_nodes_version;
+        self.cluster
+            .newly_unscheduled
+            .truncate(mark.newly_unscheduled);
     }
 
     /// Binds a pending pod to a node, as [`Cluster::bind`] does but without pulling its images

@@ -167,6 +167,19 @@ impl Change {
     }
 }
 
+/// A baseline's text as a report [`compare`] can read: JSON, kubesim's report schema, and
+/// every field it compares of its type ([`check_shape`]); else what is wrong, for a message
+/// that names the file.
+pub fn parse_report(text: &str) -> Result<Value, String> {
+    let report: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let schema = super::report::SCHEMA;
+    if report["schema"].as_str() != Some(schema) {
+        return Err(format!("not a kubesim report (\"schema\": \"{schema}\")"));
+    }
+    check_shape(&report)?;
+    Ok(report)
+}
+
 /// Whether `report` has every field [`compare`] reads, of its type (a number, or null where a
 /// report may have none); else the path of the first that does not and what is wrong. A
 /// baseline that cannot be read must fail a CI gate, not pass it with nothing compared.

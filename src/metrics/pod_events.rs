@@ -7,8 +7,6 @@
 //! 10 s for an hour is one line, not 360, even when other events come in between. Memory is
 //! bounded by pods × distinct messages.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::cluster::PodId;
@@ -44,8 +42,9 @@ pub struct PodEvent {
 #[derive(Clone, Debug, Default)]
 pub struct PodEventLog {
     events: Vec<PodEvent>,
-    /// Where each (pod, reason, message) was first logged, so a repeat is folded into it.
-    seen: BTreeMap<(PodId, PodEventReason, String), usize>,
+    /// Each pod's events (indices into `events`, by pod index), so a repeat is found among the
+    /// pod's few events and folded into it.
+    by_pod: Vec<Vec<usize>>,
 }
 
 /// Who a pod is, for the log.
@@ -63,15 +62,21 @@ impl PodEventLog {
     /// Records an event for `pod`, folding it into an identical earlier one.
     pub fn record(&mut self, now: SimTime, pod: PodRef, reason: PodEventReason, message: String) {
         let t = now.as_secs_f64();
-        let key = (pod.id, reason, message);
-        if let Some(&i) = self.seen.get(&key) {
+        if self.by_pod.len() <= pod.id.index() {
+            self.by_pod.resize_with(pod.id.index() + 1, Vec::new);
+        }
+        let own = &mut self.by_pod[pod.id.index()];
+        if let Some(i) = own
+            .iter()
+            .copied()
+            .find(|&i| self.events[i].reason == reason && self.events[i].message == message)
+        {
             let earlier = &mut self.events[i];
             earlier.count += 1;
             earlier.last_seconds = t;
             return;
         }
-        let message = key.2.clone();
-        self.seen.insert(key, self.events.len());
+        own.push(self.events.len());
         self.events.push(PodEvent {
             t_seconds: t,
             pod: pod.name.to_string(),

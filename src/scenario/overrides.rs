@@ -55,6 +55,13 @@ const SHORT_NAMES: &[(&str, &str)] = &[
     ("cm", "ConfigMap"),
     ("so", "ScaledObject"),
     ("vpa", "VerticalPodAutoscaler"),
+    ("cj", "CronJob"),
+    ("po", "Pod"),
+    ("limits", "LimitRange"),
+    ("quota", "ResourceQuota"),
+    ("rc", "ReplicationController"),
+    ("ns", "Namespace"),
+    ("ing", "Ingress"),
 ];
 
 /// Kinds kubesim reads, for spelling a kind given in another case.
@@ -70,6 +77,18 @@ const KINDS: &[&str] = &[
     "KubeSchedulerConfiguration",
     "ScaledObject",
     "VerticalPodAutoscaler",
+    "Job",
+    "CronJob",
+    "Pod",
+    "LimitRange",
+    "ResourceQuota",
+    "ConfigMap",
+    "Secret",
+    "ReplicationController",
+    "ReplicaSet",
+    "Namespace",
+    "NodePool",
+    "EC2NodeClass",
 ];
 
 /// Where the value of the `index`-th `--set` is said to be: line 0 (no file has one), column
@@ -350,6 +369,16 @@ mod tests {
             (o.kind.as_str(), o.namespace.as_str()),
             ("HorizontalPodAutoscaler", "prod")
         );
+        // Every kind kubesim reads is spelt as its manifests spell it (this was "job", unknown,
+        // before), and kubectl's short names work for them.
+        for (given, kind) in [
+            ("job", "Job"),
+            ("cj", "CronJob"),
+            ("limits", "LimitRange"),
+            ("Quota", "ResourceQuota"),
+        ] {
+            assert_eq!(object(&format!("{given}/x:spec.a=1")).kind, kind, "{given}");
+        }
         // A value with ':' and '=' after the first '=' stays whole.
         let o = object("Deployment/web:metadata.annotations.note=a:b=c");
         assert_eq!(o.value, Value::String("a:b=c".into()));
