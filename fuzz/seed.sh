@@ -5,7 +5,8 @@ set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")"
 root=..
-mkdir -p corpus/scenario corpus/manifests corpus/quantity corpus/traces
+mkdir -p corpus/scenario corpus/manifests corpus/quantity corpus/traces \
+  corpus/baseline corpus/history corpus/sweeps corpus/shards
 n=0
 for f in "$root"/scenarios/*/scenario.yaml "$root"/benches/scenarios/*/scenario.yaml \
          "$root"/tests/bad-input/*/scenario.yaml; do
@@ -30,5 +31,27 @@ done
 for f in "$root"/scenarios/llm-inference/*.csv "$root"/benches/scenarios/llm-mooncake/*.jsonl; do
   seed_trace 3 "$f"
 done
+# What kubesim writes and reads back: a short run's report.json (baseline) and history.jsonl,
+# the shipped sweep file, and the two shard.json files of a 2-variant sweep of the quickstart
+# started from the repository's root (where the shards target runs), joined by a NUL.
+(cd "$root" && cargo build --release -q)
+kubesim=$(cd "$root" && pwd)/target/release/kubesim
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$kubesim" run "$root/scenarios/quickstart/scenario.yaml" --set duration=10m --out "$work/run" -q --no-plots
+cp "$work/run/report.json" corpus/baseline/seed-1.json
+cp "$work/run/history.jsonl" corpus/history/seed-1.jsonl
+"$kubesim" run "$root/scenarios/node-failure/scenario.yaml" --out "$work/run2" -q --no-plots
+cp "$work/run2/report.json" corpus/baseline/seed-2.json
+cp "$work/run2/history.jsonl" corpus/history/seed-2.jsonl
+cp "$root/scenarios/sizing-sweep/sweep.yaml" corpus/sweeps/seed-1.yaml
+for i in 0 1; do
+  (cd "$root" && "$kubesim" sweep scenarios/quickstart/scenario.yaml --set duration=5m \
+    --axis 'hpa/web:spec.minReplicas=[2, 3]' --no-plots --shard "$i/2" --out "$work/shard-$i" -q)
+done
+{ cat "$work/shard-0/shard.json"; printf '\0'; cat "$work/shard-1/shard.json"; } > corpus/shards/seed-1
+cp "$work/shard-0/shard.json" corpus/shards/seed-2
 echo "seeded: $(ls corpus/scenario | wc -l) scenarios, $(ls corpus/manifests | wc -l) manifests," \
-     "$(ls corpus/quantity | wc -l) quantities, $(ls corpus/traces | wc -l) traces"
+     "$(ls corpus/quantity | wc -l) quantities, $(ls corpus/traces | wc -l) traces," \
+     "$(ls corpus/baseline | wc -l) reports, $(ls corpus/history | wc -l) histories," \
+     "$(ls corpus/sweeps | wc -l) sweep files, $(ls corpus/shards | wc -l) shard sets"

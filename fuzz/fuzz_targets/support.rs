@@ -32,8 +32,13 @@ pub fn folder_with_scenario_files(target: &str) -> PathBuf {
 pub fn copy_of_scenario(target: &str, name: &str) -> PathBuf {
     let folder = std::env::temp_dir().join(format!("kubesim-fuzz-{target}-{}", std::process::id()));
     std::fs::create_dir_all(&folder).expect("a scratch folder");
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name);
-    for file in std::fs::read_dir(shipped).expect("the shipped scenario").flatten() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(name);
+    for file in std::fs::read_dir(shipped)
+        .expect("the shipped scenario")
+        .flatten()
+    {
         if file.path().is_file() {
             std::fs::copy(file.path(), folder.join(file.file_name())).expect("a copy");
         }
