@@ -3,6 +3,8 @@
 
 #![no_main]
 
+mod support;
+
 use std::sync::OnceLock;
 
 use kubesim::metrics::history::{ClusterAt, line_time};
@@ -12,8 +14,7 @@ use libfuzzer_sys::fuzz_target;
 fn run_dir() -> &'static std::path::Path {
     static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("kubesim-fuzz-history-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a scratch run directory");
+        let dir = support::scratch_folder("history");
         std::fs::write(dir.join("run.json"), "{}").expect("run.json");
         dir
     })

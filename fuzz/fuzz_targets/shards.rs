@@ -7,6 +7,8 @@
 
 #![no_main]
 
+mod support;
+
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
@@ -14,8 +16,7 @@ use libfuzzer_sys::fuzz_target;
 fn scratch() -> &'static std::path::Path {
     static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("kubesim-fuzz-shards-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a scratch folder");
+        let dir = support::scratch_folder("shards");
         dir
     })
 }

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 /// the scenarios themselves (a name used by two scenarios keeps one of them: any will do).
 #[allow(dead_code)] // not every target that includes this module uses it
 pub fn folder_with_scenario_files(target: &str) -> PathBuf {
-    let folder = std::env::temp_dir().join(format!("kubesim-fuzz-{target}-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).expect("a scratch folder");
+    let folder = scratch_folder(target);
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     for scenario in std::fs::read_dir(scenarios)
         .expect("the shipped scenarios")
@@ -27,11 +26,18 @@ pub fn folder_with_scenario_files(target: &str) -> PathBuf {
     folder
 }
 
+/// `$TMPDIR/kubesim-fuzz-<target>-<pid>/`, created (empty the first time).
+#[allow(dead_code)] // not every target that includes this module uses it
+pub fn scratch_folder(target: &str) -> PathBuf {
+    let folder = std::env::temp_dir().join(format!("kubesim-fuzz-{target}-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("a scratch folder");
+    folder
+}
+
 /// `$TMPDIR/kubesim-fuzz-<target>-<pid>/`, a copy of the shipped `scenarios/<name>/` folder.
 #[allow(dead_code)] // not every target that includes this module uses it
 pub fn copy_of_scenario(target: &str, name: &str) -> PathBuf {
-    let folder = std::env::temp_dir().join(format!("kubesim-fuzz-{target}-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).expect("a scratch folder");
+    let folder = scratch_folder(target);
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios")
         .join(name);
