@@ -19,6 +19,7 @@ use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::keda::KedaState;
 use crate::controllers::metrics_server::{CustomPoint, LlmPoint, MetricsServer};
 use crate::controllers::node_lifecycle::NodeLifecycleController;
+use crate::controllers::scheduler::hints::QueueEvent;
 use crate::controllers::{
     Intent, cronjob, daemonset, deployment, disruption, job, kubelet, replicaset, scheduler,
     statefulset,
@@ -1061,8 +1062,9 @@ impl<'s, 'r> Engine<'s, 'r> {
         self.scheduler.queue.forget(pod);
         if node.is_some() {
             self.charge(pod, -1.0);
-            // Resources freed: unschedulable pods may fit now.
-            self.scheduler.queue.move_all_to_active();
+            // Its requests, host ports and labels leave the node: parked pods may fit now.
+            let gone = std::sync::Arc::clone(&self.cluster.pod(pod).template);
+            self.scheduler_event(QueueEvent::AssignedPodDeleted(&gone));
         }
         self.karpenter_pod_event(pod);
         self.cluster.terminate(pod);
@@ -1559,7 +1561,7 @@ impl<'s, 'r> Engine<'s, 'r> {
         }
         self.cluster.register_node(node);
         self.schedule_hazards(node);
-        self.scheduler.queue.move_all_to_active();
+        self.scheduler_event(QueueEvent::NodeChanged);
         self.observe_allocation();
         self.dirty.everything();
     }

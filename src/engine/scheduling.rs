@@ -14,67 +14,91 @@ use std::sync::Arc;
 
 use super::{Engine, Event};
 use crate::cluster::PodId;
+use crate::controllers::scheduler::filter::Rejectors;
+use crate::controllers::scheduler::hints::QueueEvent;
 use crate::controllers::scheduler::{self, Unschedulable};
 use crate::controllers::{Intent, PodEventReason};
 use crate::metrics::Observation;
 use crate::scenario::PodTemplate;
 
-/// Failures seen in this pass on the cluster as it is: a template and its `FailedScheduling`
-/// message.
+/// Failures seen in this pass on the cluster as it is: a template, its `FailedScheduling`
+/// message and the plugins that rejected it.
 #[derive(Default)]
-struct KnownFailures(Vec<(Arc<PodTemplate>, String)>);
+struct KnownFailures(Vec<(Arc<PodTemplate>, String, Rejectors)>);
 
 impl KnownFailures {
-    fn of(&self, template: &Arc<PodTemplate>) -> Option<&str> {
+    fn of(&self, template: &Arc<PodTemplate>) -> Option<(&str, Rejectors)> {
         (self.0.iter())
-            .find(|(t, _)| Arc::ptr_eq(t, template))
-            .map(|(_, message)| message.as_str())
+            .find(|(t, _, _)| Arc::ptr_eq(t, template))
+            .map(|(_, message, by)| (message.as_str(), *by))
     }
 }
 
 impl Engine<'_, '_> {
-    /// Tries every pod the queue says is due now, highest priority first.
+    /// Tries the pods the queue has ready, highest priority first, until none is: pods a bind
+    /// in the pass moves out of the unschedulable pool are tried in the same pass, as an idle
+    /// scheduler pops them at once.
     pub(super) fn schedule_pending(&mut self) {
         for pod in std::mem::take(&mut self.cluster.newly_unscheduled) {
-            self.scheduler.queue.add(pod);
+            self.scheduler.queue.add(pod, self.now);
         }
-        let pending = self
-            .scheduler
-            .queue
-            .take_ready(&self.cluster.unscheduled, self.now, |p| {
-                self.cluster.pod(p).template.priority
-            });
         let mut known = KnownFailures::default();
-        for pod in pending {
-            let p = self.cluster.pod(pod);
-            if p.nominated_node.is_none()
-                && let Some(message) = known.of(&p.template)
-            {
-                let message = message.to_string();
-                self.pod_unschedulable(pod, message);
-                continue;
+        loop {
+            let ready = self
+                .scheduler
+                .queue
+                .take_ready(&self.cluster.unscheduled, self.now, |p| {
+                    self.cluster.pod(p).template.priority
+                });
+            if ready.is_empty() {
+                break;
             }
-            let drawn = self.scheduler_rng.get_word_pos();
-            match (self.scheduler).schedule_pod(&self.cluster, pod, &mut self.scheduler_rng) {
-                Ok(node) => {
-                    known.0.clear();
-                    self.bind_scheduled(pod, node);
-                }
-                Err(failure) => {
-                    let repeatable = failure.preemption.is_none()
-                        && self.scheduler_rng.get_word_pos() == drawn
-                        && self.cluster.pod(pod).nominated_node.is_none();
-                    if repeatable {
-                        let template = Arc::clone(&self.cluster.pod(pod).template);
-                        known.0.push((template, failure.fit.to_string()));
-                    } else if failure.preemption.is_some() {
-                        known.0.clear();
-                    }
-                    self.scheduling_failed(pod, failure);
-                }
+            for pod in ready {
+                self.try_to_schedule(pod, &mut known);
             }
         }
         self.arm_scheduler_wakeup();
+    }
+
+    /// One scheduling cycle for `pod`, or the failure a pod of the same template met on the
+    /// cluster as it is.
+    fn try_to_schedule(&mut self, pod: PodId, known: &mut KnownFailures) {
+        let p = self.cluster.pod(pod);
+        if p.nominated_node.is_none()
+            && let Some((message, by)) = known.of(&p.template)
+        {
+            let message = message.to_string();
+            self.pod_unschedulable(pod, message, by);
+            return;
+        }
+        let drawn = self.scheduler_rng.get_word_pos();
+        match (self.scheduler).schedule_pod(&self.cluster, pod, &mut self.scheduler_rng) {
+            Ok(node) => {
+                known.0.clear();
+                self.bind_scheduled(pod, node);
+            }
+            Err(failure) => {
+                let repeatable = failure.preemption.is_none()
+                    && self.scheduler_rng.get_word_pos() == drawn
+                    && self.cluster.pod(pod).nominated_node.is_none();
+                if repeatable {
+                    let template = Arc::clone(&self.cluster.pod(pod).template);
+                    let message = failure.fit.to_string();
+                    known.0.push((template, message, failure.rejected_by));
+                } else if failure.preemption.is_some() {
+                    known.0.clear();
+                }
+                self.scheduling_failed(pod, failure);
+            }
+        }
+    }
+
+    /// A cluster event for the scheduling queue: the parked pods it may make schedulable are
+    /// queued, and a pass is due if any was.
+    pub(super) fn scheduler_event(&mut self, event: QueueEvent) {
+        if (self.scheduler).on_cluster_event(&self.cluster, &event, self.now) {
+            self.dirty.scheduler();
+        }
     }
 
     fn bind_scheduled(&mut self, pod: PodId, node: crate::cluster::NodeId) {
@@ -86,21 +110,24 @@ impl Engine<'_, '_> {
         );
         self.pod_event(pod, PodEventReason::Scheduled, message);
         self.apply(Intent::BindPod { pod, node });
+        let bound = Arc::clone(&self.cluster.pod(pod).template);
+        self.scheduler_event(QueueEvent::AssignedPodAdded(&bound));
     }
 
     fn scheduling_failed(&mut self, pod: PodId, failure: Unschedulable) {
         // Parked before its victims go, so that their deletion requeues it.
-        self.pod_unschedulable(pod, failure.fit.to_string());
+        self.pod_unschedulable(pod, failure.fit.to_string(), failure.rejected_by);
         if let Some(p) = failure.preemption {
             self.preempt(pod, p);
         }
     }
 
-    /// What a failed attempt leaves: the event, the pod parked with a longer backoff, its
-    /// PodScheduled condition, Karpenter told, the attempt counted.
-    fn pod_unschedulable(&mut self, pod: PodId, message: String) {
+    /// What a failed attempt leaves: the event, the pod parked with a longer backoff (waiting
+    /// on the plugins that rejected it), its PodScheduled condition, Karpenter told, the
+    /// attempt counted.
+    fn pod_unschedulable(&mut self, pod: PodId, message: String, rejected_by: Rejectors) {
         self.pod_event(pod, PodEventReason::FailedScheduling, message);
-        self.scheduler.queue.failed(pod, self.now);
+        self.scheduler.queue.failed(pod, self.now, rejected_by);
         self.cluster.mark_unschedulable(pod, self.now);
         self.karpenter_pod_unschedulable(pod);
         let deployment = self.cluster.pod(pod).deployment;

@@ -12,6 +12,7 @@ use super::{Engine, Event};
 use crate::cluster::resources::{TaintEffect, UNREACHABLE_TAINT_KEY};
 use crate::cluster::{DeploymentId, Node, NodeId, NodeState, PodId, PodPhase, PoolId, ZONE_LABEL};
 use crate::controllers::node_lifecycle::MONITOR_PERIOD;
+use crate::controllers::scheduler::hints::QueueEvent;
 use crate::controllers::{Intent, PodEventReason, disruption};
 use crate::metrics::cluster_events::{ClusterEventReason, ObjectKind};
 use crate::scenario::{NodePick, NodeRef, ScriptedAction};
@@ -128,7 +129,7 @@ impl Engine<'_, '_> {
             ScriptedAction::Uncordon { node } => self.on_node(&node, is_cordoned, |e, n| {
                 e.node_event(n, ClusterEventReason::Uncordon, "kubectl uncordon".into());
                 e.cluster.set_unschedulable(n, false);
-                e.scheduler.queue.move_all_to_active();
+                e.scheduler_event(QueueEvent::NodeChanged);
             }),
             ScriptedAction::Drain { node } => self.on_node(&node, is_up, |e, n| {
                 let message = "kubectl drain --ignore-daemonsets".into();
@@ -430,7 +431,7 @@ impl Engine<'_, '_> {
         self.cluster.set_unreachable(node, false);
         self.cluster.remove_taints(node, UNREACHABLE_TAINT_KEY);
         self.set_pods_ready(node, true);
-        self.scheduler.queue.move_all_to_active();
+        self.scheduler_event(QueueEvent::NodeChanged);
         self.dirty.everything();
     }
 

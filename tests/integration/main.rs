@@ -32,6 +32,7 @@ mod probes;
 mod queueing;
 mod rollouts;
 mod scenarios;
+mod scheduling_queue;
 mod spread;
 mod statefulset;
 mod support;

@@ -3,7 +3,7 @@
 //! `numFeasibleNodesToFind` feasible nodes, the nodes preemption could help on, and every
 //! failing node's reasons ([`filter_pass`]).
 
-use super::filter::{self, Unfit};
+use super::filter::{self, FilterPlugin, Rejectors, Unfit};
 use super::{ReasonTally, SchedulerProfile, interpod, preemption, spread};
 use crate::cluster::node_row::{NodeRow, ResourceName, TOO_MANY_PODS_BIT};
 use crate::cluster::{Cluster, Node, NodeId, Pod};
@@ -17,10 +17,13 @@ pub(super) struct ReasonCounts<'n> {
     /// Insufficient cpu, memory, ephemeral-storage, GPUs.
     fixed: [usize; 4],
     other: Vec<(Unfit<'n>, usize)>,
+    /// The plugins that gave a reason.
+    pub rejected_by: Rejectors,
 }
 
 impl<'n> ReasonCounts<'n> {
     fn note(&mut self, reason: Unfit<'n>) {
+        self.rejected_by.add(reason.plugin());
         match reason {
             Unfit::TooManyPods => self.too_many_pods += 1,
             Unfit::Insufficient(ResourceName::Fixed(slot)) => self.fixed[usize::from(slot)] += 1,
@@ -38,6 +41,7 @@ impl<'n> ReasonCounts<'n> {
             *count += usize::from(bits >> slot & 1);
         }
         self.too_many_pods += usize::from(bits & TOO_MANY_PODS_BIT != 0);
+        (self.rejected_by).add_if(FilterPlugin::NodeResourcesFit, bits != 0);
     }
 
     pub fn tally(self) -> ReasonTally {

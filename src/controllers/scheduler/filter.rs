@@ -37,6 +37,91 @@ pub enum Unfit<'a> {
     ExistingPodsAntiAffinity,
 }
 
+/// A filter plugin of the default profile: what rejected a node, so what a pod waits on in the
+/// unschedulable pool (upstream's `UnschedulablePlugins`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterPlugin {
+    /// `NodeUnschedulable`.
+    NodeUnschedulable,
+    /// `NodeName`.
+    NodeName,
+    /// `TaintToleration`.
+    TaintToleration,
+    /// `NodeAffinity`.
+    NodeAffinity,
+    /// `NodePorts`.
+    NodePorts,
+    /// `NodeResourcesFit`.
+    NodeResourcesFit,
+    /// `PodTopologySpread`.
+    PodTopologySpread,
+    /// `InterPodAffinity`.
+    InterPodAffinity,
+}
+
+/// A set of filter plugins: those that rejected a pod on some node in its last attempt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rejectors(u8);
+
+impl Rejectors {
+    /// Every plugin.
+    pub const ALL: Rejectors = Rejectors(u8::MAX);
+
+    /// The set of `plugins`.
+    pub const fn of(plugins: &[FilterPlugin]) -> Rejectors {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < plugins.len() {
+            bits |= 1 << plugins[i] as u8;
+            i += 1;
+        }
+        Rejectors(bits)
+    }
+
+    /// Adds `plugin`.
+    pub fn add(&mut self, plugin: FilterPlugin) {
+        self.0 |= 1 << plugin as u8;
+    }
+
+    /// Adds `plugin` when `yes` (without a branch).
+    pub fn add_if(&mut self, plugin: FilterPlugin, yes: bool) {
+        self.0 |= u8::from(yes) << plugin as u8;
+    }
+
+    /// Whether `plugin` is in the set.
+    pub fn has(self, plugin: FilterPlugin) -> bool {
+        self.0 & 1 << plugin as u8 != 0
+    }
+
+    /// Whether no plugin is (the pod failed for another reason: no nodes at all).
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The plugins in both sets.
+    pub fn and(self, other: Rejectors) -> Rejectors {
+        Rejectors(self.0 & other.0)
+    }
+}
+
+impl Unfit<'_> {
+    /// The plugin that gives this reason.
+    pub fn plugin(&self) -> FilterPlugin {
+        match self {
+            Unfit::NodeUnschedulable => FilterPlugin::NodeUnschedulable,
+            Unfit::NodeName => FilterPlugin::NodeName,
+            Unfit::UntoleratedTaint(_) => FilterPlugin::TaintToleration,
+            Unfit::NodeAffinity => FilterPlugin::NodeAffinity,
+            Unfit::NodePorts => FilterPlugin::NodePorts,
+            Unfit::TooManyPods | Unfit::Insufficient(_) => FilterPlugin::NodeResourcesFit,
+            Unfit::Spread | Unfit::SpreadMissingLabel => FilterPlugin::PodTopologySpread,
+            Unfit::PodAffinity | Unfit::PodAntiAffinity | Unfit::ExistingPodsAntiAffinity => {
+                FilterPlugin::InterPodAffinity
+            }
+        }
+    }
+}
+
 impl fmt::Display for Unfit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

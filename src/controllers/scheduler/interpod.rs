@@ -138,7 +138,11 @@ impl<'c> InterPodFilter<'c> {
 }
 
 /// `podMatchesAllAffinityTerms`: `pod` matches every term (declared in `owner_namespace`).
-fn matches_all(terms: &[AffinityTerm], owner_namespace: &str, pod: &PodTemplate) -> bool {
+pub(super) fn matches_all(
+    terms: &[AffinityTerm],
+    owner_namespace: &str,
+    pod: &PodTemplate,
+) -> bool {
     !terms.is_empty() && terms.iter().all(|t| t.matches(owner_namespace, pod))
 }
 

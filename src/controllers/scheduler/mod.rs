@@ -15,6 +15,7 @@
 
 mod cycle;
 pub mod filter;
+pub mod hints;
 pub mod interpod;
 pub mod preemption;
 pub mod profile;
@@ -108,6 +109,9 @@ pub struct Unschedulable {
     pub fit: FitError,
     /// The victims to evict and the node nominated, when preemption can help.
     pub preemption: Option<preemption::Preemption>,
+    /// The filter plugins that rejected a node: the cluster events that can make the pod
+    /// schedulable are theirs (none: no nodes at all, any event).
+    pub rejected_by: filter::Rejectors,
 }
 
 /// The scheduler: its profiles (by `schedulerName`) and where the next Filter pass starts.
@@ -154,6 +158,7 @@ impl Scheduler {
                     post_filter: None,
                 },
                 preemption: None,
+                rejected_by: filter::Rejectors::default(),
             });
         }
         let profile = &self.profiles[profile];
@@ -177,6 +182,7 @@ impl Scheduler {
             1 => return Ok(pass.feasible[0]),
             _ => return Ok(select_host(cluster, &pass.feasible, template, profile, rng)),
         }
+        let rejected_by = pass.unfit.rejected_by;
         let reasons = pass.unfit.tally();
         let mut resolvable = pass.resolvable;
         resolvable.sort();
@@ -192,6 +198,23 @@ impl Scheduler {
                 post_filter,
             },
             preemption,
+            rejected_by,
+        })
+    }
+
+    /// A cluster event: the parked pods it may make schedulable leave the unschedulable pool
+    /// ([`hints`]). Returns whether some are queued (a pass is due).
+    pub fn on_cluster_event(
+        &mut self,
+        cluster: &Cluster,
+        event: &hints::QueueEvent,
+        now: crate::sim::SimTime,
+    ) -> bool {
+        let profiles = &self.profiles;
+        self.queue.on_event(event, now, |pod, plugins| {
+            let template = &*cluster.pod(pod).template;
+            let profile = &profiles[profile::index_for(profiles, template)];
+            event.may_help(template, plugins, &profile.spread_defaults)
         })
     }
 

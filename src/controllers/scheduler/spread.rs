@@ -99,6 +99,22 @@ fn matching_per_node(cluster: &Cluster, c: &SpreadConstraint, namespace: &str) -
     }
 }
 
+/// Whether `other`, a pod bound or deleted, counts for one of `pod`'s `DoNotSchedule`
+/// constraints: in the same namespace and matched by its selector (PodTopologySpread's
+/// queueing hint for a pod added or deleted).
+pub(super) fn counts_for_hard_constraint(
+    pod: &PodTemplate,
+    defaults: &SpreadDefaults,
+    other: &PodTemplate,
+) -> bool {
+    other.namespace == pod.namespace
+        && constraints(pod, defaults, true).iter().any(|c| {
+            c.selector
+                .as_ref()
+                .is_some_and(|s| s.matches(&other.labels))
+        })
+}
+
 /// Calls `f(node, pods)` for each node where constraint `c` counts pods (bound, not being
 /// deleted, in `namespace`, matched by its selector; an empty or absent selector counts none),
 /// a node possibly more than once.

@@ -14,12 +14,14 @@ use std::sync::Arc;
 
 use crate::cluster::{PodId, PodPhase, ResizeFit};
 use crate::controllers::PodEventReason;
+use crate::controllers::scheduler::hints::QueueEvent;
 use crate::controllers::vpa::admission;
 use crate::controllers::vpa::policy::ContainerRecommendation;
 use crate::controllers::vpa::updater::{DEFERRED_RESIZE_TIMEOUT, ReplicaGroup};
 use crate::metrics::Observation;
 use crate::scenario::PodTemplate;
 use crate::sim::SimTime;
+use crate::spec::resources::Resources;
 use crate::spec::vpa::VpaSpec;
 
 use super::super::containers::Kill;
@@ -118,6 +120,8 @@ impl Engine<'_, '_> {
     /// its running container's CPU shares, CFS quota and memory limit, change now.
     fn resize_in_place(&mut self, pod: PodId, template: Arc<PodTemplate>, vpa: &str) {
         let restarts = restarts_on_resize(&self.cluster.pod(pod).template, &template);
+        let shrinks =
+            shrinks_a_request(&self.cluster.pod(pod).template.requests, &template.requests);
         self.charge(pod, -1.0);
         self.cluster.resize_bound_pod(pod, template);
         self.charge(pod, 1.0);
@@ -125,6 +129,9 @@ impl Engine<'_, '_> {
         let message =
             format!("Pod was resized in place by VPA Updater to apply the recommendation of {vpa}");
         self.pod_event(pod, PodEventReason::InPlaceResizedByVPA, message);
+        if shrinks {
+            self.scheduler_event(QueueEvent::AssignedPodScaledDown);
+        }
         if self.servers.get(pod).is_some() {
             let (cap, bandwidth, place) = self.join_node_cpu(pod);
             let now = self.now;
@@ -161,4 +168,14 @@ fn restarts_on_resize(old: &PodTemplate, new: &PodTemplate) -> bool {
         let resized = new.hpa_containers.iter().find(|n| n.name == c.name);
         resized.is_some_and(|n| c.resize_restarts(n))
     })
+}
+
+/// Whether a resize from `from` to `to` lowers some request (upstream's `UpdatePodScaleDown`,
+/// which NodeResourcesFit registers for).
+fn shrinks_a_request(from: &Resources, to: &Resources) -> bool {
+    to.cpu_millis < from.cpu_millis
+        || to.memory_bytes < from.memory_bytes
+        || to.ephemeral_storage_bytes < from.ephemeral_storage_bytes
+        || to.gpus < from.gpus
+        || (from.extended.iter()).any(|(name, &n)| to.extended.get(name).is_some_and(|&m| m < n))
 }
