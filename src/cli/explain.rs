@@ -20,8 +20,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "pod")]
     pub hpa: Option<String>,
     /// Why was a pod Pending? With a NAME: that pod's events (failed scheduling attempts with
-    /// the scheduler's per-filter reasons, the Cluster Autoscaler's response, binding); without:
-    /// the pods that waited longest.
+    /// the scheduler's per-filter reasons, the Cluster Autoscaler's response, binding) and the
+    /// cluster events that retry it; without: the pods that waited longest.
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     pub pod: Option<String>,
     /// Why does a node stay (or why did it go)? The Cluster Autoscaler's view of node NAME:

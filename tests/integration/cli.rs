@@ -176,6 +176,11 @@ fn explain_pod_lists_the_longest_waits_and_tells_one_pods_story() {
         "{story}"
     );
     assert!(story.contains("failed scheduling attempts."), "{story}");
+    // Every node said Insufficient something: NodeResourcesFit, which a freed pod can satisfy.
+    assert!(
+        story.contains("Rejected by NodeResourcesFit: it is tried again when a node is added"),
+        "{story}"
+    );
     let unknown = kubesim(&["explain", scenario, "--pod", "no-such-pod"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no pod \"no-such-pod\""));

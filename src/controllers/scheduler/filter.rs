@@ -104,6 +104,63 @@ impl Rejectors {
     }
 }
 
+impl FilterPlugin {
+    /// Every filter plugin, in the default profile's order.
+    pub const ALL: [FilterPlugin; 8] = [
+        FilterPlugin::NodeUnschedulable,
+        FilterPlugin::NodeName,
+        FilterPlugin::TaintToleration,
+        FilterPlugin::NodeAffinity,
+        FilterPlugin::NodePorts,
+        FilterPlugin::NodeResourcesFit,
+        FilterPlugin::PodTopologySpread,
+        FilterPlugin::InterPodAffinity,
+    ];
+
+    /// The plugin's name in a scheduler profile.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FilterPlugin::NodeUnschedulable => "NodeUnschedulable",
+            FilterPlugin::NodeName => "NodeName",
+            FilterPlugin::TaintToleration => "TaintToleration",
+            FilterPlugin::NodeAffinity => "NodeAffinity",
+            FilterPlugin::NodePorts => "NodePorts",
+            FilterPlugin::NodeResourcesFit => "NodeResourcesFit",
+            FilterPlugin::PodTopologySpread => "PodTopologySpread",
+            FilterPlugin::InterPodAffinity => "InterPodAffinity",
+        }
+    }
+
+    /// The plugin that gives `reason`, a reason as a `FailedScheduling` message counts it
+    /// (`Insufficient cpu`, `node(s) had untolerated taint(s)`, …); `None` for other text.
+    pub fn of_reason(reason: &str) -> Option<FilterPlugin> {
+        if reason.starts_with("Insufficient ") {
+            return Some(FilterPlugin::NodeResourcesFit);
+        }
+        let taint = Taint {
+            key: String::new(),
+            value: String::new(),
+            effect: TaintEffect::NoSchedule,
+        };
+        let reasons = [
+            Unfit::NodeUnschedulable,
+            Unfit::NodeName,
+            Unfit::UntoleratedTaint(&taint),
+            Unfit::NodeAffinity,
+            Unfit::NodePorts,
+            Unfit::TooManyPods,
+            Unfit::Spread,
+            Unfit::SpreadMissingLabel,
+            Unfit::PodAffinity,
+            Unfit::PodAntiAffinity,
+            Unfit::ExistingPodsAntiAffinity,
+        ];
+        (reasons.iter())
+            .find(|unfit| unfit.to_string() == reason)
+            .map(Unfit::plugin)
+    }
+}
+
 impl Unfit<'_> {
     /// The plugin that gives this reason.
     pub fn plugin(&self) -> FilterPlugin {

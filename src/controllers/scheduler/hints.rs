@@ -96,6 +96,51 @@ impl QueueEvent<'_> {
     }
 }
 
+/// When a pod that `rejected_by` turned down is tried again, in a sentence (for `kubesim
+/// explain --pod`): the events its plugins registered for, or any event when none rejected it.
+pub fn retried_when(rejected_by: Rejectors) -> String {
+    use FilterPlugin::*;
+    if rejected_by.is_empty() {
+        return "It is tried again on any cluster event once its backoff is over (no plugin \
+            rejected it: there were no nodes), or after 5 minutes in the unschedulable pool."
+            .to_string();
+    }
+    let mut when = vec!["a node is added, becomes Ready or is uncordoned"];
+    let phrases = [
+        (
+            NodeResourcesFit,
+            "a pod bound to a node is deleted or shrinks in place",
+        ),
+        (
+            NodePorts,
+            "a pod holding a host port it asks for is deleted",
+        ),
+        (
+            PodTopologySpread,
+            "a pod its DoNotSchedule spread constraint counts is bound or deleted",
+        ),
+        (
+            InterPodAffinity,
+            "a pod its required affinity matches is bound, or one its anti-affinity matches is deleted",
+        ),
+    ];
+    for (plugin, phrase) in phrases {
+        if rejected_by.has(plugin) {
+            when.push(phrase);
+        }
+    }
+    let names: Vec<&str> = FilterPlugin::ALL
+        .iter()
+        .filter(|p| rejected_by.has(**p))
+        .map(FilterPlugin::name)
+        .collect();
+    format!(
+        "Rejected by {}: it is tried again when {}, or after 5 minutes in the unschedulable pool.",
+        names.join(", "),
+        when.join("; when ")
+    )
+}
+
 /// Whether a host port of `pending` is one `gone` held.
 fn ports_conflict(pending: &PodTemplate, gone: &PodTemplate) -> bool {
     (pending.host_ports.iter()).any(|want| gone.host_ports.iter().any(|p| want.conflicts_with(p)))

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::clock;
+use crate::controllers::scheduler::filter::{FilterPlugin, Rejectors};
+use crate::controllers::scheduler::hints;
 use crate::metrics::pod_events::{PodEvent, PodEventReason};
 use crate::sim::SimDuration;
 
@@ -182,12 +184,32 @@ pub fn timeline(events: &[PodEvent], pod: &str, end_seconds: f64) -> Option<Stri
                 p.attempts,
                 if p.attempts == 1 { "" } else { "s" }
             );
+            let _ = writeln!(out, "{}", hints::retried_when(rejected_by(p.last_reason)));
         }
     }
     if let Some(line) = config_wait_line(&mine) {
         out.push_str(&line);
     }
     Some(out)
+}
+
+/// The plugins a `FailedScheduling` message names (`0/6 nodes are available: 3 Insufficient
+/// cpu, 3 node(s) had untolerated taint(s). preemption: …`): none for `no nodes available`.
+fn rejected_by(message: &str) -> Rejectors {
+    let mut plugins = Rejectors::default();
+    let Some((_, reasons)) = message.split_once("nodes are available: ") else {
+        return plugins;
+    };
+    let reasons = reasons
+        .split_once(". preemption:")
+        .map_or(reasons, |(r, _)| r);
+    for counted in reasons.trim_end_matches('.').split(", ") {
+        let reason = counted.split_once(' ').map_or(counted, |(_, r)| r);
+        if let Some(plugin) = FilterPlugin::of_reason(reason) {
+            plugins.add(plugin);
+        }
+    }
+    plugins
 }
 
 /// How long the kubelet held the pod back for want of a ConfigMap or Secret (its volume did not
@@ -288,11 +310,38 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.ends_with("Pending 1m10s after 7 failed scheduling attempts.\n"),
+            text.ends_with(
+                "Pending 1m10s after 7 failed scheduling attempts.\n\
+                 Rejected by NodeResourcesFit: it is tried again when a node is added, becomes \
+                 Ready or is uncordoned; when a pod bound to a node is deleted or shrinks in \
+                 place, or after 5 minutes in the unschedulable pool.\n"
+            ),
             "{text}"
         );
         let quick = timeline(&log(), "web-b", 600.0).unwrap();
         assert!(quick.ends_with("It was scheduled at its first attempt.\n"));
         assert_eq!(timeline(&log(), "web-z", 600.0), None);
+    }
+
+    #[test]
+    fn the_plugins_a_message_names_say_when_the_pod_is_tried_again() {
+        use FilterPlugin::*;
+        let message = "0/6 nodes are available: 1 Insufficient memory, 2 Too many pods, 3 node(s) \
+            didn't match pod topology spread constraints, 3 node(s) had untolerated taint(s). \
+            preemption: 0/6 nodes are available: 3 No preemption victims found for incoming pod.";
+        let plugins = [NodeResourcesFit, PodTopologySpread, TaintToleration];
+        assert_eq!(rejected_by(message), Rejectors::of(&plugins));
+        let text = hints::retried_when(rejected_by(message));
+        assert!(
+            text.starts_with("Rejected by TaintToleration, NodeResourcesFit, PodTopologySpread:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("spread constraint counts is bound or deleted"),
+            "{text}"
+        );
+        let none = rejected_by("no nodes available to schedule pods");
+        assert!(none.is_empty());
+        assert!(hints::retried_when(none).contains("on any cluster event"));
     }
 }
