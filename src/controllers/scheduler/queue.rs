@@ -32,8 +32,9 @@ const ORDERING_WINDOW: u64 = 1_000_000;
 /// Where a pod that has failed at least once is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Place {
-    /// In the unschedulable pool since `since`, put there by `by`.
-    Parked { since: SimTime, by: Rejectors },
+    /// In the unschedulable pool (its list there says which plugins put it there; its timer,
+    /// when it is flushed).
+    Parked,
     /// In the error backoffQ (rejected by no plugin, moved by an event) until its backoff ends.
     ErrorBackoff,
     /// In the activeQ or the backoffQ: tried at the next pass.
@@ -165,8 +166,8 @@ impl SchedulingQueue {
                 _ => None,
             };
             match place {
-                Some((Place::Parked { .. } | Place::ErrorBackoff, _)) if at > now => return,
-                Some((Place::Parked { .. }, until)) => {
+                Some((Place::Parked | Place::ErrorBackoff, _)) if at > now => return,
+                Some((Place::Parked, until)) => {
                     self.parked -= 1;
                     self.enqueue(pod, until, now);
                 }
@@ -194,12 +195,12 @@ impl SchedulingQueue {
             place: Place::Taken,
             ticket: 0,
         });
-        if let Place::Parked { .. } = a.place {
+        if let Place::Parked = a.place {
             self.parked -= 1;
         }
         a.count += 1;
         a.backoff_until = now + backoff(a.count);
-        a.place = Place::Parked { since: now, by };
+        a.place = Place::Parked;
         a.ticket = a.ticket.wrapping_add(1);
         let ticket = a.ticket;
         self.parked += 1;
@@ -293,7 +294,7 @@ impl SchedulingQueue {
     pub fn forget(&mut self, pod: PodId) {
         if let Some(slot) = self.pods.get_mut(pod.index()) {
             if let Some(Attempts {
-                place: Place::Parked { .. },
+                place: Place::Parked,
                 ..
             }) = slot
             {
@@ -315,7 +316,7 @@ impl SchedulingQueue {
 /// Whether the pool entry `(pod, ticket)` is live.
 fn is_parked(pods: &[Option<Attempts>], pod: PodId, ticket: u32) -> bool {
     matches!(pods.get(pod.index()), Some(Some(a)) if a.ticket == ticket
-        && matches!(a.place, Place::Parked { .. }))
+        && matches!(a.place, Place::Parked))
 }
 
 #[cfg(test)]
