@@ -948,8 +948,9 @@ impl<'s, 'r> Engine<'s, 'r> {
         }
     }
 
-    /// Logs an event for `pod` under its name and its Deployment's.
-    fn pod_event(&mut self, pod: PodId, reason: PodEventReason, message: String) {
+    /// Logs an event for `pod` under its name and its Deployment's; returns its index in the
+    /// log.
+    fn pod_event(&mut self, pod: PodId, reason: PodEventReason, message: String) -> usize {
         let p = self.cluster.pod(pod);
         let owner = &self.cluster.deployment(p.deployment).spec.name;
         let pod = PodRef {
@@ -957,7 +958,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             name: &p.name,
             owner,
         };
-        self.pod_events.record(self.now, pod, reason, message);
+        self.pod_events.record(self.now, pod, reason, message)
     }
 
     fn node_event(&mut self, node: NodeId, reason: ClusterEventReason, message: String) {
@@ -1059,7 +1060,8 @@ impl<'s, 'r> Engine<'s, 'r> {
     fn finish_termination(&mut self, pod: PodId) {
         self.job_pod_lost(pod);
         let node = self.cluster.pod(pod).node;
-        self.scheduler.queue.forget(pod);
+        let repeats = self.scheduler.queue.forget(pod);
+        self.add_repeats(repeats);
         if node.is_some() {
             self.charge(pod, -1.0);
             // Its requests, host ports and labels leave the node: parked pods may fit now.
@@ -1871,6 +1873,8 @@ impl<'s, 'r> Engine<'s, 'r> {
     }
 
     fn finish(mut self) -> RunOutput {
+        let repeats = self.scheduler.queue.take_every_repeat();
+        self.add_repeats(repeats);
         let llm_in_flight = self.llm_in_flight();
         for p in 0..self.servers.id_bound() {
             self.take_server(PodId(p as u32));

@@ -1459,14 +1459,22 @@ impl Cluster {
         terminating.filter(move |p| self.pods[p.index()].replica_set == rs)
     }
 
-    /// Pods of a Deployment that are Ready.
+    /// Pods of a Deployment that are Ready (from its ReplicaSets' counts: a Job of 100 000
+    /// pods is not read pod by pod at every pod end).
     pub fn ready_pods(&self, dep: DeploymentId) -> usize {
-        self.deployments[dep.index()]
-            .replica_sets
-            .iter()
-            .flat_map(|rs| self.replica_sets[rs.index()].pods.iter())
-            .filter(|p| self.pods[p.index()].ready)
-            .count()
+        let sets = &self.deployments[dep.index()].replica_sets;
+        let ready: i32 = (sets.iter())
+            .map(|rs| self.replica_sets[rs.index()].ready_pods)
+            .sum();
+        debug_assert_eq!(
+            ready as usize,
+            (sets.iter())
+                .flat_map(|rs| self.replica_sets[rs.index()].pods.iter())
+                .filter(|p| self.pods[p.index()].ready)
+                .count(),
+            "ReplicaSet ready counts out of step"
+        );
+        ready.max(0) as usize
     }
 }
 

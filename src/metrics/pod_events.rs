@@ -59,8 +59,15 @@ pub struct PodRef<'a> {
 }
 
 impl PodEventLog {
-    /// Records an event for `pod`, folding it into an identical earlier one.
-    pub fn record(&mut self, now: SimTime, pod: PodRef, reason: PodEventReason, message: String) {
+    /// Records an event for `pod`, folding it into an identical earlier one. Returns the
+    /// event's index (for [`Self::add_repeats`]).
+    pub fn record(
+        &mut self,
+        now: SimTime,
+        pod: PodRef,
+        reason: PodEventReason,
+        message: String,
+    ) -> usize {
         let t = now.as_secs_f64();
         if self.by_pod.len() <= pod.id.index() {
             self.by_pod.resize_with(pod.id.index() + 1, Vec::new);
@@ -74,9 +81,10 @@ impl PodEventLog {
             let earlier = &mut self.events[i];
             earlier.count += 1;
             earlier.last_seconds = t;
-            return;
+            return i;
         }
-        own.push(self.events.len());
+        let index = self.events.len();
+        own.push(index);
         self.events.push(PodEvent {
             t_seconds: t,
             pod: pod.name.to_string(),
@@ -87,6 +95,16 @@ impl PodEventLog {
             count: 1,
             last_seconds: t,
         });
+        index
+    }
+
+    /// Folds `count` more repeats, the last at `last`, into event `index` (repeats of a pod's
+    /// event that were counted for its whole group of lockstep pods at once).
+    pub fn add_repeats(&mut self, index: usize, count: u32, last: SimTime) {
+        if let Some(event) = self.events.get_mut(index) {
+            event.count += count;
+            event.last_seconds = last.as_secs_f64();
+        }
     }
 
     pub(crate) fn into_events(self) -> Vec<PodEvent> {

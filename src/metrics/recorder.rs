@@ -48,8 +48,11 @@ pub enum Observation {
     },
     /// A pod was created.
     PodCreated { deployment: DeploymentId },
-    /// A scheduling attempt found no node.
-    PodUnschedulable { deployment: DeploymentId },
+    /// Scheduling attempts (of pods of one workload) found no node.
+    PodsUnschedulable {
+        deployment: DeploymentId,
+        attempts: u64,
+    },
     /// An HPA synced from `from` to `to` replicas; `held_by` names what kept the result from
     /// the metrics' proposal (a `ScalingLimited` reason or a stabilization window), if anything.
     HpaSynced {
@@ -638,9 +641,10 @@ impl Recorder {
             Observation::PodCreated { deployment } => {
                 self.deployments[deployment.index()].pods_created += 1
             }
-            Observation::PodUnschedulable { deployment } => {
-                self.deployments[deployment.index()].unschedulable_attempts += 1
-            }
+            Observation::PodsUnschedulable {
+                deployment,
+                attempts,
+            } => self.deployments[deployment.index()].unschedulable_attempts += attempts,
             Observation::NodesChanged { pool, nodes } => {
                 self.pools[pool.index()].set(now, nodes as f64)
             }

@@ -75,3 +75,36 @@ fn only_events_that_may_help_requeue_a_pod_and_an_idle_scheduler_skips_the_backo
     // deletion moves it, and the 5-minute flush is past the run's 4 minutes.
     assert_eq!(attempts(&out, "pinned"), ((0.0, 0.0, 1), None));
 }
+
+/// An Indexed Job of 600 pods on 3 nodes that run 9 at a time (benches/scenarios/indexed-job):
+/// the pods waiting fail together, as groups, and each pod's own record stays whole — its
+/// `FailedScheduling` counts add up to the attempts the report counts, every pod that waited
+/// has one, and a pod's last failure comes before it was bound.
+#[test]
+fn pods_that_fail_together_keep_their_own_counts() {
+    let path = crate::support::root().join("benches/scenarios/indexed-job/scenario.yaml");
+    let overrides = [
+        "Job/render:spec.completions=600",
+        "Job/render:spec.parallelism=600",
+        "duration=2h",
+    ];
+    let out = crate::support::run(&crate::support::load(&path, None, &overrides));
+    let report = &out.report.deployments[0];
+    assert_eq!(report.jobs[0].succeeded, 600);
+    let failed: Vec<_> = (out.pod_events.iter())
+        .filter(|e| e.reason == PodEventReason::FailedScheduling)
+        .collect();
+    let counted: u64 = failed.iter().map(|e| u64::from(e.count)).sum();
+    assert_eq!(counted, report.unschedulable_attempts);
+    // Each of the 591 pods that waited was retried at each of the pod ends before its turn:
+    // far more attempts than pods, folded into one event per pod.
+    assert_eq!(failed.len(), 591);
+    assert!(counted > 100 * 591, "{counted}");
+    for e in &failed {
+        let bound = (out.pod_events.iter())
+            .find(|s| s.pod == e.pod && s.reason == PodEventReason::Scheduled)
+            .expect("every pod is bound in the end");
+        assert!(e.t_seconds <= e.last_seconds && e.last_seconds <= bound.t_seconds);
+        assert!(e.count > 1 || e.t_seconds == e.last_seconds);
+    }
+}
