@@ -13,7 +13,7 @@
 //! not popped early.
 //!
 //! Pods that failed together for the same reason move through the queue together, as one
-//! [`groups::Group`]: the queue's cost follows the groups and the changes, not the pods
+//! group (`groups.rs`): the queue's cost follows the groups and the changes, not the pods
 //! waiting. A pass takes each group as a run of pods in the order it would try them, split
 //! where another pod comes between two members.
 
