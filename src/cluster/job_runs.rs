@@ -3,11 +3,11 @@
 //! finished ones kept as history. A CronJob that has run every minute for a year has half a
 //! million Jobs behind it and a handful alive; its syncs cost what is alive.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::sim::SimTime;
 
-use super::{JobOutcome, JobStatus};
+use super::{JobOutcome, JobStatus, PodId};
 
 /// Every Job of a workload, by its index in start order (`Pod::job_run`).
 #[derive(Clone, Debug, Default)]
@@ -17,6 +17,9 @@ pub struct JobRuns {
     running: BTreeSet<u32>,
     /// Finished and not deleted: what the history limits count.
     kept: BTreeSet<u32>,
+    /// Each Job's active pods (neither deleting nor ended), for the Jobs that have some: a
+    /// sync reads the count, and the pods only to delete them or to find a free index.
+    active: BTreeMap<u32, BTreeSet<PodId>>,
 }
 
 impl JobRuns {
@@ -84,6 +87,26 @@ impl JobRuns {
     /// The finished Jobs not yet deleted, oldest first.
     pub fn kept(&self) -> impl DoubleEndedIterator<Item = u32> + '_ {
         self.kept.iter().copied()
+    }
+
+    /// A pod of Job `run` was created.
+    pub(super) fn pod_active(&mut self, run: u32, pod: PodId) {
+        self.active.entry(run).or_default().insert(pod);
+    }
+
+    /// A pod of Job `run` (or of no Job) is deleting or has ended.
+    pub(super) fn pod_inactive(&mut self, run: u32, pod: PodId) {
+        if let Some(pods) = self.active.get_mut(&run) {
+            pods.remove(&pod);
+            if pods.is_empty() {
+                self.active.remove(&run);
+            }
+        }
+    }
+
+    /// The Jobs with active pods, oldest first, with their pods by id.
+    pub fn with_active_pods(&self) -> impl Iterator<Item = (u32, &BTreeSet<PodId>)> {
+        self.active.iter().map(|(&run, pods)| (run, pods))
     }
 }
 

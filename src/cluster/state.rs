@@ -1255,12 +1255,28 @@ impl Cluster {
         });
     }
 
+    /// Makes a new pod Job `run`'s, with completion index `index` for an Indexed Job.
+    pub fn set_job_pod(&mut self, pod: PodId, run: u32, index: Option<u32>) {
+        let p = &mut self.pods[pod.index()];
+        p.ordinal = index;
+        p.job_run = run;
+        if p.is_active() {
+            let job = p.deployment;
+            self.deployments[job.index()].runs.pod_active(run, pod);
+        }
+    }
+
     /// Marks a pod for deletion: it stops counting for its ReplicaSet and leaves endpoints.
     pub fn mark_deleted(&mut self, pod: PodId, now: SimTime) {
         let p = &mut self.pods[pod.index()];
         if p.deletion.is_some() {
             return;
         }
+        if p.phase != PodPhase::Terminated {
+            let (job, run) = (p.deployment, p.job_run);
+            self.deployments[job.index()].runs.pod_inactive(run, pod);
+        }
+        let p = &mut self.pods[pod.index()];
         p.deletion = Some(now);
         if let Some(node) = p.node.filter(|_| p.phase != PodPhase::Terminated) {
             let t = &p.template;
@@ -1286,6 +1302,11 @@ impl Cluster {
             self.label_groups.remove(pod, &t.namespace, &t.labels, node);
         }
         p.phase = PodPhase::Terminated;
+        if p.deletion.is_none() {
+            let (job, run) = (p.deployment, p.job_run);
+            self.deployments[job.index()].runs.pod_inactive(run, pod);
+        }
+        let p = &mut self.pods[pod.index()];
         let (rs, ready) = (p.replica_set, std::mem::take(&mut p.ready));
         let bound = p.node.map(|node| (node, Arc::clone(&p.template)));
         self.leave_ready_count(pod, rs, ready);

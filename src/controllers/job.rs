@@ -9,9 +9,9 @@
 //! controller's slow start of pod creations (1, 2, 4, … per sync), which only matters for
 //! very wide Jobs over the first seconds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cluster::{Cluster, DeploymentId, JobOutcome, JobStatus, Pod};
+use crate::cluster::{Cluster, DeploymentId, JobOutcome, JobStatus, PodId};
 use crate::scenario::JobSettings;
 use crate::sim::{SimDuration, SimTime};
 
@@ -32,21 +32,21 @@ pub fn reconcile(cluster: &Cluster, job: DeploymentId, now: SimTime) -> Vec<Inte
     };
     // The Jobs with something to do: those running, and those with active pods (a finished,
     // failed or deleted Job's pods to delete). A finished Job without pods needs nothing, so
-    // the sync costs the live objects, not every Job a CronJob ever ran.
-    let mut active: BTreeMap<u32, Vec<&Pod>> = d.runs.running().map(|r| (r, Vec::new())).collect();
-    for pod in (d.replica_sets.iter()).flat_map(|&rs| cluster.pods_of(rs)) {
-        if pod.is_active() {
-            active.entry(pod.job_run).or_default().push(pod);
-        }
-    }
+    // the sync costs the live Jobs, not every Job a CronJob ever ran; and it reads a Job's
+    // pods only to delete them or to find free indexes, not at every pod end.
+    let none = BTreeSet::new();
+    let mut runs: BTreeMap<u32, &BTreeSet<PodId>> = d.runs.running().map(|r| (r, &none)).collect();
+    runs.extend(d.runs.with_active_pods());
     let mut intents = Vec::new();
-    for (run, active) in active {
+    for (run, active) in runs {
         let status = &d.runs[run];
+        let has_index = |i: u32| active.iter().any(|&p| cluster.pod(p).ordinal == Some(i));
         intents.extend(reconcile_run(
             Run { job, run },
             settings,
             status,
-            &active,
+            active,
+            has_index,
             now,
         ));
     }
@@ -60,18 +60,20 @@ pub struct Run {
     pub run: u32,
 }
 
-/// One sync of one Job with its `active` pods.
+/// One sync of one Job with its `active` pods (`has_index`: whether one of them has that
+/// completion index).
 fn reconcile_run(
     run: Run,
     settings: JobSettings,
     status: &JobStatus,
-    active: &[&Pod],
+    active: &BTreeSet<PodId>,
+    has_index: impl Fn(u32) -> bool,
     now: SimTime,
 ) -> Vec<Intent> {
     let delete_active = || {
         active
             .iter()
-            .map(|p| Intent::DeletePod { pod: p.id })
+            .map(|&pod| Intent::DeletePod { pod })
             .collect()
     };
     if status.deleted
@@ -94,7 +96,7 @@ fn reconcile_run(
     if backoff_until(status).is_some_and(|until| now < until) {
         return Vec::new(); // the engine wakes the Job when the backoff is over
     }
-    creations(settings, status, active)
+    creations(settings, status, active.len(), has_index)
         .into_iter()
         .map(|index| Intent::CreateJobPod { run, index })
         .collect()
@@ -143,8 +145,13 @@ pub fn backoff_until(status: &JobStatus) -> Option<SimTime> {
 
 /// The pods to create now, each with its completion index for an Indexed Job: up to
 /// `parallelism` running, and no more than the completions still missing.
-fn creations(settings: JobSettings, status: &JobStatus, active: &[&Pod]) -> Vec<Option<u32>> {
-    let room = i64::from(settings.parallelism) - active.len() as i64;
+fn creations(
+    settings: JobSettings,
+    status: &JobStatus,
+    active: usize,
+    has_index: impl Fn(u32) -> bool,
+) -> Vec<Option<u32>> {
+    let room = i64::from(settings.parallelism) - active as i64;
     let missing = match settings.completions {
         Some(c) if settings.indexed => i64::from(c) - status.completed_indexes.len() as i64,
         Some(c) => i64::from(c) - i64::from(status.succeeded),
@@ -152,7 +159,7 @@ fn creations(settings: JobSettings, status: &JobStatus, active: &[&Pod]) -> Vec<
         None if status.succeeded > 0 => 0,
         None => i64::from(settings.parallelism),
     };
-    let wanted = room.min(missing - active.len() as i64).max(0) as usize;
+    let wanted = room.min(missing - active as i64).max(0) as usize;
     if !settings.indexed {
         return vec![None; wanted];
     }
@@ -160,7 +167,7 @@ fn creations(settings: JobSettings, status: &JobStatus, active: &[&Pod]) -> Vec<
     let total = settings.completions.unwrap_or(0).max(0) as u32;
     (0..total)
         .filter(|i| !status.completed_indexes.contains(i))
-        .filter(|i| !active.iter().any(|p| p.ordinal == Some(*i)))
+        .filter(|&i| !has_index(i))
         .take(wanted)
         .map(Some)
         .collect()
@@ -256,15 +263,21 @@ mod tests {
     #[test]
     fn creations_fill_parallelism_up_to_the_missing_completions() {
         // completions 5, parallelism 2, none yet: 2 pods.
-        assert_eq!(creations(settings(Some(5), 2), &started(), &[]).len(), 2);
+        assert_eq!(
+            creations(settings(Some(5), 2), &started(), 0, |_| false).len(),
+            2
+        );
         // 4 succeeded: only 1 is missing.
         let mut s = started();
         s.succeeded = 4;
-        assert_eq!(creations(settings(Some(5), 2), &s, &[]).len(), 1);
+        assert_eq!(creations(settings(Some(5), 2), &s, 0, |_| false).len(), 1);
         // A work queue with parallelism 3 starts 3, and none once one has succeeded.
-        assert_eq!(creations(settings(None, 3), &started(), &[]).len(), 3);
+        assert_eq!(
+            creations(settings(None, 3), &started(), 0, |_| false).len(),
+            3
+        );
         s.succeeded = 1;
-        assert!(creations(settings(None, 3), &s, &[]).is_empty());
+        assert!(creations(settings(None, 3), &s, 0, |_| false).is_empty());
         // Indexed, completions 4, parallelism 2, index 0 done: indexes 1 and 2.
         let indexed = JobSettings {
             indexed: true,
@@ -272,6 +285,9 @@ mod tests {
         };
         let mut done = started();
         done.completed_indexes.insert(0);
-        assert_eq!(creations(indexed, &done, &[]), vec![Some(1), Some(2)]);
+        assert_eq!(
+            creations(indexed, &done, 0, |_| false),
+            vec![Some(1), Some(2)]
+        );
     }
 }

@@ -150,9 +150,7 @@ impl Engine<'_, '_> {
             None => format!("{job_name}-{suffix}"),
         };
         let pod = self.cluster.create_pod_with(rs, name, template, self.now);
-        let p = &mut self.cluster.pods[pod.index()];
-        p.ordinal = index;
-        p.job_run = run.run;
+        self.cluster.set_job_pod(pod, run.run, index);
         self.pod_event(
             pod,
             PodEventReason::Created,
