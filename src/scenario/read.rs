@@ -39,28 +39,31 @@ impl ReadError {
 
 /// The text of the regular file at `path`, of at most `max` bytes.
 pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
+    let mut text = String::new();
+    let read = open_bounded(path, max)?.read_to_string(&mut text)?;
+    check_bound(read as u64, max)?;
+    Ok(text)
+}
+
+/// The regular file at `path`, of at most `max` bytes, opened to be read a piece at a time (a
+/// long trace need not be held whole); it yields no more than `max + 1` bytes, so that
+/// [`check_bound`] on the bytes read says whether it grew past the bound meanwhile.
+pub fn open_bounded(path: &Path, max: u64) -> Result<io::BufReader<io::Take<fs::File>>, ReadError> {
     let meta = fs::metadata(path)?;
     let file_type = meta.file_type();
     if !file_type.is_file() {
         return Err(ReadError::NotRegular(kind_of(&file_type)));
     }
-    if meta.len() > max {
-        return Err(ReadError::TooLarge {
-            size: meta.len(),
-            max,
-        });
+    check_bound(meta.len(), max)?;
+    Ok(io::BufReader::new(fs::File::open(path)?.take(max + 1)))
+}
+
+/// An error if `size` bytes are more than the bound `max`.
+pub fn check_bound(size: u64, max: u64) -> Result<(), ReadError> {
+    if size > max {
+        return Err(ReadError::TooLarge { size, max });
     }
-    let mut text = String::new();
-    let read = fs::File::open(path)?
-        .take(max + 1)
-        .read_to_string(&mut text)?;
-    if read as u64 > max {
-        return Err(ReadError::TooLarge {
-            size: read as u64,
-            max,
-        });
-    }
-    Ok(text)
+    Ok(())
 }
 
 /// What a file that is not a regular file is.

@@ -5,6 +5,9 @@
 //! The trace's own time axis is mapped to simulated time by `offset` (trace seconds skipped) and
 //! `speedup` (trace seconds per simulated second); `scale` multiplies every rate.
 
+use std::io::{self, BufRead};
+use std::ops::ControlFlow;
+
 use super::diag::Diagnostic;
 use super::model::{ArrivalPattern, ArrivalShape, RateSegment};
 use super::yaml::Position;
@@ -55,41 +58,76 @@ fn rows(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
     })
 }
 
+/// [`rows`] read a line at a time from `input`, so that a long trace is never held whole:
+/// `each` gets (line number, fields) and says whether to go on. Returns the bytes read.
+fn for_each_row(
+    mut input: impl BufRead,
+    mut each: impl FnMut(usize, &[&str]) -> ControlFlow<()>,
+) -> io::Result<u64> {
+    let (mut line, mut number, mut bytes) = (String::new(), 0usize, 0u64);
+    loop {
+        line.clear();
+        let read = input.read_line(&mut line)?;
+        if read == 0 {
+            return Ok(bytes);
+        }
+        (number, bytes) = (number + 1, bytes + read as u64);
+        let row = line.trim();
+        if row.is_empty() || row.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = row.split(',').map(str::trim).collect();
+        if each(number, &fields).is_break() {
+            return Ok(bytes);
+        }
+    }
+}
+
 fn is_header(fields: &[&str]) -> bool {
     fields.first().is_some_and(|f| f.parse::<f64>().is_err())
 }
 
 /// Reads a `t_seconds,rate` series. Times must increase; rates must be finite and ≥ 0.
 pub fn read_rate_series(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<TracePoint> {
-    let mut points: Vec<TracePoint> = Vec::new();
-    for (line, fields) in rows(text) {
-        if points.is_empty() && is_header(&fields) {
-            continue;
+    let mut points = Vec::new();
+    let read = stream_rate_series(file, text.as_bytes(), diags, |p| points.push(p));
+    debug_assert!(read.is_ok(), "text in memory reads");
+    points
+}
+
+/// [`read_rate_series`] from a reader, a row at a time, each point handed to `sink` (nothing
+/// is kept but the last point). Returns the bytes read.
+pub fn stream_rate_series(
+    file: &str,
+    input: impl BufRead,
+    diags: &mut Vec<Diagnostic>,
+    mut sink: impl FnMut(TracePoint),
+) -> io::Result<u64> {
+    let mut last: Option<TracePoint> = None;
+    let read = for_each_row(input, |line, fields| {
+        if last.is_none() && is_header(fields) {
+            return ControlFlow::Continue(());
         }
         if fields.len() < 2 {
-            diags.push(line_error(
-                file,
-                line,
-                "",
-                "expected two columns: t_seconds,rate",
-            ));
-            continue;
+            let message = "expected two columns: t_seconds,rate";
+            diags.push(line_error(file, line, "", message));
+            return ControlFlow::Continue(());
         }
         let (Ok(t), Ok(rate)) = (fields[0].parse::<f64>(), fields[1].parse::<f64>()) else {
-            diags.push(line_error(
-                file,
-                line,
-                "",
-                format!("{:?} is not two numbers t_seconds,rate", fields.join(",")),
-            ));
-            continue;
+            let message = format!("{:?} is not two numbers t_seconds,rate", fields.join(","));
+            diags.push(line_error(file, line, "", message));
+            return ControlFlow::Continue(());
         };
-        push_point(&mut points, file, line, t, rate, diags);
-    }
-    if points.is_empty() {
+        if let Some(p) = checked_point(last, file, line, t, rate, diags) {
+            last = Some(p);
+            sink(p);
+        }
+        ControlFlow::Continue(())
+    })?;
+    if last.is_none() {
         diags.push(line_error(file, 1, "", "the trace has no data rows"));
     }
-    points
+    Ok(read)
 }
 
 /// Reads a list of request arrival times: the first column of each row, seconds from the
@@ -132,14 +170,16 @@ pub fn to_request_times(times: &[f64], mapping: TraceMapping, end: SimDuration) 
         .collect()
 }
 
-fn push_point(
-    points: &mut Vec<TracePoint>,
+/// The row's point, if its time and rate are valid and its time comes after `last`'s; else an
+/// error at the row.
+fn checked_point(
+    last: Option<TracePoint>,
     file: &str,
     line: usize,
     t: f64,
     rate: f64,
     diags: &mut Vec<Diagnostic>,
-) {
+) -> Option<TracePoint> {
     if !t.is_finite() || t < 0.0 {
         diags.push(line_error(
             file,
@@ -154,7 +194,7 @@ fn push_point(
             "rate",
             format!("{rate} is not a rate ≥ 0"),
         ));
-    } else if let Some(last) = points.last().filter(|p| t <= p.trace_secs) {
+    } else if let Some(last) = last.filter(|p| t <= p.trace_secs) {
         diags.push(line_error(
             file,
             line,
@@ -165,11 +205,12 @@ fn push_point(
             ),
         ));
     } else {
-        points.push(TracePoint {
+        return Some(TracePoint {
             trace_secs: t,
             rate_per_sec: rate,
         });
     }
+    None
 }
 
 /// Reads per-minute counts: column 0 is a timestamp in seconds (e.g. Unix time), `column` (a
@@ -181,45 +222,55 @@ pub fn read_per_minute_counts(
     column: Option<&str>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<TracePoint> {
-    let mut points: Vec<TracePoint> = Vec::new();
+    let mut points = Vec::new();
+    let read = stream_per_minute_counts(file, text.as_bytes(), column, diags, |p| points.push(p));
+    debug_assert!(read.is_ok(), "text in memory reads");
+    points
+}
+
+/// [`read_per_minute_counts`] from a reader, a row at a time, each point handed to `sink`.
+/// Returns the bytes read.
+pub fn stream_per_minute_counts(
+    file: &str,
+    input: impl BufRead,
+    column: Option<&str>,
+    diags: &mut Vec<Diagnostic>,
+    mut sink: impl FnMut(TracePoint),
+) -> io::Result<u64> {
+    let mut last: Option<TracePoint> = None;
     let mut count_index: Option<usize> = None;
     let mut first_ts: Option<f64> = None;
     let mut gaps = 0u64;
     let first_diag = diags.len();
-    for (line, fields) in rows(text) {
-        if first_ts.is_none() && count_index.is_none() && is_header(&fields) {
+    let mut no_column = false;
+    let read = for_each_row(input, |line, fields| {
+        if first_ts.is_none() && count_index.is_none() && is_header(fields) {
             count_index = match column {
                 Some(name) => match fields.iter().position(|f| *f == name) {
                     Some(i) => Some(i),
                     None => {
-                        diags.push(line_error(
-                            file,
-                            line,
-                            name,
-                            format!("no column {name:?} in header {:?}", fields.join(",")),
-                        ));
-                        return Vec::new();
+                        let message =
+                            format!("no column {name:?} in header {:?}", fields.join(","));
+                        diags.push(line_error(file, line, name, message));
+                        no_column = true;
+                        return ControlFlow::Break(());
                     }
                 },
                 None => Some(fields.len() - 1),
             };
-            continue;
+            return ControlFlow::Continue(());
         }
         let index = count_index.unwrap_or(fields.len() - 1);
         let (Some(ts), Some(count)) = (
             fields.first().and_then(|f| f.parse::<f64>().ok()),
             fields.get(index).and_then(|f| f.parse::<f64>().ok()),
         ) else {
-            diags.push(line_error(
-                file,
-                line,
-                "",
-                format!(
-                    "{:?}: expected a timestamp in seconds and a count",
-                    fields.join(",")
-                ),
-            ));
-            continue;
+            let message = format!(
+                "{:?}: expected a timestamp in seconds and a count",
+                fields.join(",")
+            );
+            diags.push(line_error(file, line, "", message));
+            return ControlFlow::Continue(());
         };
         if !count.is_finite() || count < 0.0 {
             let name = column.unwrap_or("count");
@@ -230,22 +281,29 @@ pub fn read_per_minute_counts(
                 name,
                 format!("{text} is not a count ≥ 0"),
             ));
-            continue;
+            return ControlFlow::Continue(());
         }
         let base = *first_ts.get_or_insert(ts);
-        if let Some(last) = points.last() {
+        if let Some(last) = last {
             gaps += (((ts - base) - last.trace_secs) / 60.0).round().max(1.0) as u64 - 1;
         }
-        push_point(&mut points, file, line, ts - base, count / 60.0, diags);
+        if let Some(p) = checked_point(last, file, line, ts - base, count / 60.0, diags) {
+            last = Some(p);
+            sink(p);
+        }
+        ControlFlow::Continue(())
+    })?;
+    if no_column {
+        return Ok(read);
     }
     // A gap beside a refused row follows from that row's error: not said again.
     let refused_rows = diags[first_diag..].iter().any(Diagnostic::is_error);
-    if points.is_empty() {
+    if last.is_none() {
         diags.push(line_error(file, 1, "", "the trace has no data rows"));
     } else if gaps > 0 && !refused_rows {
         diags.push(Diagnostic::warning(file, None, "", format!("{gaps} minute(s) are missing from the trace; each gap keeps the rate of the minute before it")));
     }
-    points
+    Ok(read)
 }
 
 /// Maps trace points to a simulation rate pattern over `[0, duration)`.
@@ -254,39 +312,83 @@ pub fn to_pattern(
     mapping: TraceMapping,
     duration: SimDuration,
 ) -> ArrivalPattern {
-    let offset = mapping.offset.as_secs_f64();
-    let mut segments: Vec<RateSegment> = Vec::new();
-    for (i, p) in points.iter().enumerate() {
-        let next_secs = points.get(i + 1).map_or(f64::INFINITY, |n| n.trace_secs);
-        if next_secs <= offset {
-            continue; // entirely before the offset
+    let mut pattern = PatternBuilder::new(mapping, duration);
+    points.iter().for_each(|&p| pattern.push(p));
+    pattern.finish()
+}
+
+/// [`to_pattern`] a point at a time, as a trace is read: keeps the segments inside the run and
+/// the one point whose rate holds until the next.
+pub struct PatternBuilder {
+    mapping: TraceMapping,
+    duration: SimDuration,
+    segments: Vec<RateSegment>,
+    /// The last point pushed: where its rate ends is the next point's time.
+    pending: Option<TracePoint>,
+    /// A point started at or after the run's end: the rest is ignored.
+    ended: bool,
+}
+
+impl PatternBuilder {
+    /// An empty pattern for a run of `duration`.
+    pub fn new(mapping: TraceMapping, duration: SimDuration) -> Self {
+        PatternBuilder {
+            mapping,
+            duration,
+            segments: Vec::new(),
+            pending: None,
+            ended: false,
         }
-        let sim_secs = ((p.trace_secs - offset) / mapping.speedup).max(0.0);
+    }
+
+    /// The next point of the trace (times increasing).
+    pub fn push(&mut self, point: TracePoint) {
+        if let Some(previous) = self.pending.replace(point) {
+            self.place(previous, point.trace_secs);
+        }
+    }
+
+    /// The pattern of the points pushed.
+    pub fn finish(mut self) -> ArrivalPattern {
+        if let Some(last) = self.pending.take() {
+            self.place(last, f64::INFINITY);
+        }
+        let mut segments = self.segments;
+        if segments.first().is_none_or(|s| s.start > SimTime::ZERO) {
+            segments.insert(
+                0,
+                RateSegment {
+                    start: SimTime::ZERO,
+                    rate_per_sec: 0.0,
+                },
+            );
+        }
+        ArrivalPattern {
+            segments,
+            shape: ArrivalShape::Poisson,
+        }
+    }
+
+    /// Adds the segment of point `p`, whose rate holds until trace time `next_secs`.
+    fn place(&mut self, p: TracePoint, next_secs: f64) {
+        let offset = self.mapping.offset.as_secs_f64();
+        if self.ended || next_secs <= offset {
+            return; // after the run, or entirely before the offset
+        }
+        let sim_secs = ((p.trace_secs - offset) / self.mapping.speedup).max(0.0);
         let start = SimTime::ZERO + SimDuration::from_secs_f64_ceil(sim_secs);
-        if start >= SimTime::ZERO + duration {
-            break;
+        if start >= SimTime::ZERO + self.duration {
+            self.ended = true;
+            return;
         }
-        let rate = p.rate_per_sec * mapping.scale;
-        match segments.last_mut() {
+        let rate = p.rate_per_sec * self.mapping.scale;
+        match self.segments.last_mut() {
             Some(last) if last.start == start => last.rate_per_sec = rate,
-            _ => segments.push(RateSegment {
+            _ => self.segments.push(RateSegment {
                 start,
                 rate_per_sec: rate,
             }),
         }
-    }
-    if segments.first().is_none_or(|s| s.start > SimTime::ZERO) {
-        segments.insert(
-            0,
-            RateSegment {
-                start: SimTime::ZERO,
-                rate_per_sec: 0.0,
-            },
-        );
-    }
-    ArrivalPattern {
-        segments,
-        shape: ArrivalShape::Poisson,
     }
 }
 

@@ -2360,20 +2360,53 @@ impl Builder<'_> {
             self.error(&format!("{path}.speedup"), "must be a number > 0");
             return empty;
         }
-        let Some((shown, text)) = self.read_relative(&format!("{path}.file"), rel, "trace") else {
-            return empty;
-        };
-        let points = if per_minute {
-            trace::read_per_minute_counts(&shown, &text, f.column.as_deref(), self.diags)
-        } else {
-            trace::read_rate_series(&shown, &text, self.diags)
-        };
         let mapping = TraceMapping {
             offset: f.offset.map_or(SimDuration::ZERO, |d| d.0),
             speedup,
             scale: scale.max(0.0),
         };
-        trace::to_pattern(&points, mapping, duration)
+        let field = format!("{path}.file");
+        let column = if per_minute {
+            Some(f.column.as_deref())
+        } else {
+            None
+        };
+        self.stream_trace(
+            &field,
+            rel,
+            column,
+            trace::PatternBuilder::new(mapping, duration),
+        )
+        .unwrap_or(empty)
+    }
+
+    /// Reads the trace `rel` a row at a time into `pattern`, never holding the file whole
+    /// (`column`: per-minute counts, and which column holds them). `None`, with an error at
+    /// `field`, when the file cannot be read.
+    fn stream_trace(
+        &mut self,
+        field: &str,
+        rel: &str,
+        column: Option<Option<&str>>,
+        mut pattern: trace::PatternBuilder,
+    ) -> Option<ArrivalPattern> {
+        use super::read::{MAX_INPUT_BYTES, check_bound, open_bounded};
+        let full = self.base_dir.join(rel);
+        let shown = full.display().to_string();
+        let diags = &mut *self.diags;
+        let sink = |p| pattern.push(p);
+        let read = open_bounded(&full, MAX_INPUT_BYTES).and_then(|input| {
+            let read = match column {
+                Some(column) => trace::stream_per_minute_counts(&shown, input, column, diags, sink),
+                None => trace::stream_rate_series(&shown, input, diags, sink),
+            };
+            check_bound(read?, MAX_INPUT_BYTES)
+        });
+        if let Err(e) = read {
+            self.error(field, format!("cannot read trace {shown}: {e}"));
+            return None;
+        }
+        Some(pattern.finish())
     }
 
     fn warn_unfittable(&mut self, deployments: &[DeploymentSpec], pools: &[NodePoolSpec]) {

@@ -55,7 +55,7 @@ fn damage(shard: &Path, edit: impl Fn(&mut serde_json::Value)) {
 fn a_damaged_shard_file_is_refused_with_its_field() {
     let dir = scratch("hostile-shards");
     // The first shard's count sizes the merge's bookkeeping; rows are checked in every shard.
-    let cases: [(&str, &Damage, &str); 6] = [
+    let cases: [(&str, &Damage, &str); 7] = [
         // 2^64 − 1 shards: a capacity overflow; 10^12: an 8 TB allocation; 10^8 on both: a
         // message of gigabytes. Each is now a count out of range.
         (
@@ -66,6 +66,11 @@ fn a_damaged_shard_file_is_refused_with_its_field() {
         (
             "count-huge",
             &|v| v["count"] = serde_json::json!(1_000_000_000_000u64),
+            "a sweep is split into 1 to 100000",
+        ),
+        (
+            "count-1e8",
+            &|v| v["count"] = serde_json::json!(100_000_000u64),
             "a sweep is split into 1 to 100000",
         ),
         (
@@ -333,6 +338,86 @@ fn a_target_varied_by_two_axes_is_an_error() {
         err.contains("--axis hpa/web:spec.minReplicas=[4, 5]: hpa/web:spec.minReplicas is varied by an earlier axis already"),
         "{err}"
     );
+}
+
+#[test]
+fn two_axes_of_one_name_are_an_error() {
+    // Two targets under one axis name gave sweep.csv two columns of that name.
+    let dir = scratch("hostile-axis-names");
+    for name in ["scenario.yaml", "web.yaml", "nasa-1995-07-05.csv"] {
+        fs::copy(
+            Path::new("scenarios/sizing-sweep").join(name),
+            dir.join(name),
+        )
+        .unwrap();
+    }
+    let sweep = dir.join("sweep.yaml");
+    let text = fs::read_to_string("scenarios/sizing-sweep/sweep.yaml").unwrap();
+    fs::write(&sweep, text.replace("name: cpuTarget", "name: minReplicas")).unwrap();
+    let out = kubesim(&[
+        "sweep",
+        sweep.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "the axis name \"minReplicas\" is taken by an earlier axis (hpa/web:spec.minReplicas)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("sweep.yaml:15:"),
+        "the second axis's line: {err}"
+    );
+    assert!(!dir.join("out").exists());
+}
+
+/// A trace far larger than the memory it may use is read a row at a time: validated to its
+/// last row, which is wrong and named by its line. The build before read the whole file and
+/// then its points into memory (about 1.5 times the file) and ran out of memory here.
+#[cfg(unix)]
+#[test]
+fn a_long_trace_is_read_a_row_at_a_time() {
+    use std::io::Write;
+    let dir = scratch("hostile-long-trace");
+    for name in ["scenario.yaml", "web.yaml"] {
+        fs::copy(Path::new("scenarios/quickstart").join(name), dir.join(name)).unwrap();
+    }
+    let trace = dir.join("nasa-1995-07-05.csv");
+    let mut file = std::io::BufWriter::new(fs::File::create(&trace).unwrap());
+    writeln!(file, "minute_start_unix,minute_start_local,requests").unwrap();
+    let rows = 1_600_000u64; // about 64 MB
+    for i in 0..rows {
+        writeln!(
+            file,
+            "{},1995-07-05T00:00:00-04:00,{}",
+            804_916_800 + 60 * i,
+            i % 97
+        )
+        .unwrap();
+    }
+    writeln!(file, "804916800,late,12").unwrap();
+    drop(file);
+    let bin = env!("CARGO_BIN_EXE_kubesim");
+    // RLIMIT_DATA of 48 MiB: the heap and anonymous mappings, less than the file.
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -d 49152 && exec \"$0\" validate \"$1\""])
+        .args([bin, dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let line = rows + 2;
+    assert!(
+        err.contains(&format!(
+            "nasa-1995-07-05.csv:{line}:1: t_seconds: time 0 does not increase"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("memory"), "{err}");
 }
 
 /// Makes a FIFO at `path`.
