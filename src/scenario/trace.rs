@@ -49,17 +49,9 @@ pub(super) fn line_error(
     Diagnostic::error(file, position, column, message)
 }
 
-/// Rows of a CSV as (1-based line number, fields), skipping blank and `#` comment lines.
-fn rows(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
-    text.lines().enumerate().filter_map(|(i, line)| {
-        let line = line.trim();
-        (!line.is_empty() && !line.starts_with('#'))
-            .then(|| (i + 1, line.split(',').map(str::trim).collect()))
-    })
-}
-
-/// [`rows`] read a line at a time from `input`, so that a long trace is never held whole:
-/// `each` gets (line number, fields) and says whether to go on. Returns the bytes read.
+/// The rows of a CSV read a line at a time from `input`, so that a long trace is never held
+/// whole, skipping blank and `#` comment lines: `each` gets (1-based line number, fields) and
+/// says whether to go on. Returns the bytes read.
 fn for_each_row(
     mut input: impl BufRead,
     mut each: impl FnMut(usize, &[&str]) -> ControlFlow<()>,
@@ -85,6 +77,31 @@ fn for_each_row(
 
 fn is_header(fields: &[&str]) -> bool {
     fields.first().is_some_and(|f| f.parse::<f64>().is_err())
+}
+
+/// Which of the two rate-trace formats a file is in.
+#[derive(Clone, Copy, Debug)]
+pub enum RateTrace<'a> {
+    /// `t_seconds,rate` rows.
+    Series,
+    /// Per-minute counts, in the named column (`None`: the last).
+    PerMinute(Option<&'a str>),
+}
+
+/// Reads a rate trace of `format` from `input` a row at a time into `pattern` (see
+/// [`stream_rate_series`] and [`stream_per_minute_counts`]). Returns the bytes read.
+pub fn stream_rate_trace(
+    file: &str,
+    input: impl BufRead,
+    format: RateTrace,
+    diags: &mut Vec<Diagnostic>,
+    pattern: &mut PatternBuilder,
+) -> io::Result<u64> {
+    let sink = |p| pattern.push(p);
+    match format {
+        RateTrace::Series => stream_rate_series(file, input, diags, sink),
+        RateTrace::PerMinute(column) => stream_per_minute_counts(file, input, column, diags, sink),
+    }
 }
 
 /// Reads a `t_seconds,rate` series. Times must increase; rates must be finite and ≥ 0.
@@ -134,25 +151,27 @@ pub fn stream_rate_series(
 /// trace's start, not decreasing (requests at one instant are allowed); a header is allowed.
 pub fn read_request_times(file: &str, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<f64> {
     let mut times: Vec<f64> = Vec::new();
-    for (line, fields) in rows(text) {
-        if times.is_empty() && is_header(&fields) {
-            continue;
+    let read = for_each_row(text.as_bytes(), |line, fields| {
+        if times.is_empty() && is_header(fields) {
+            return ControlFlow::Continue(());
         }
         let t = match fields[0].parse::<f64>() {
             Ok(t) if t.is_finite() && t >= 0.0 => t,
             _ => {
                 let message = format!("{:?} is not a time in seconds ≥ 0", fields[0]);
                 diags.push(line_error(file, line, "t_seconds", message));
-                continue;
+                return ControlFlow::Continue(());
             }
         };
         if let Some(&last) = times.last().filter(|&&last| t < last) {
             let message = format!("time {t} goes back (the previous request is at {last})");
             diags.push(line_error(file, line, "t_seconds", message));
-            continue;
+            return ControlFlow::Continue(());
         }
         times.push(t);
-    }
+        ControlFlow::Continue(())
+    });
+    debug_assert!(read.is_ok(), "text in memory reads");
     if times.is_empty() {
         diags.push(line_error(file, 1, "", "the file lists no requests"));
     }

@@ -2365,41 +2365,29 @@ impl Builder<'_> {
             speedup,
             scale: scale.max(0.0),
         };
-        let field = format!("{path}.file");
-        let column = if per_minute {
-            Some(f.column.as_deref())
+        let format = if per_minute {
+            trace::RateTrace::PerMinute(f.column.as_deref())
         } else {
-            None
+            trace::RateTrace::Series
         };
-        self.stream_trace(
-            &field,
-            rel,
-            column,
-            trace::PatternBuilder::new(mapping, duration),
-        )
-        .unwrap_or(empty)
+        let pattern = trace::PatternBuilder::new(mapping, duration);
+        (self.stream_trace(&format!("{path}.file"), rel, format, pattern)).unwrap_or(empty)
     }
 
-    /// Reads the trace `rel` a row at a time into `pattern`, never holding the file whole
-    /// (`column`: per-minute counts, and which column holds them). `None`, with an error at
-    /// `field`, when the file cannot be read.
+    /// Reads the trace `rel` of `format` a row at a time into `pattern`, never holding the file
+    /// whole. `None`, with an error at `field`, when the file cannot be read.
     fn stream_trace(
         &mut self,
         field: &str,
         rel: &str,
-        column: Option<Option<&str>>,
+        format: trace::RateTrace,
         mut pattern: trace::PatternBuilder,
     ) -> Option<ArrivalPattern> {
         use super::read::{MAX_INPUT_BYTES, check_bound, open_bounded};
         let full = self.base_dir.join(rel);
         let shown = full.display().to_string();
-        let diags = &mut *self.diags;
-        let sink = |p| pattern.push(p);
         let read = open_bounded(&full, MAX_INPUT_BYTES).and_then(|input| {
-            let read = match column {
-                Some(column) => trace::stream_per_minute_counts(&shown, input, column, diags, sink),
-                None => trace::stream_rate_series(&shown, input, diags, sink),
-            };
+            let read = trace::stream_rate_trace(&shown, input, format, self.diags, &mut pattern);
             check_bound(read?, MAX_INPUT_BYTES)
         });
         if let Err(e) = read {
