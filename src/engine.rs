@@ -15,6 +15,7 @@ use crate::cluster::{
     ServiceId,
 };
 use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
+use crate::controllers::deployment::record::{self, RolloutRecord};
 use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::keda::KedaState;
 use crate::controllers::metrics_server::{CustomPoint, LlmPoint, MetricsServer};
@@ -58,6 +59,7 @@ mod cpu;
 mod dirty;
 mod draws;
 mod export;
+mod healing;
 mod history;
 mod jobs;
 mod karpenter;
@@ -220,6 +222,9 @@ pub struct RunOutput {
     pub pod_events: Vec<PodEvent>,
     /// Node failures, spot interruptions, rollouts and scripted actions, in order.
     pub cluster_events: Vec<ClusterEvent>,
+    /// Each Deployment reconcile that changed a ReplicaSet, with what it read (the first
+    /// [`MAX_ROLLOUT_RECORDS`]).
+    pub rollout_records: Vec<RolloutRecord>,
     /// Every visible change of the pods', nodes' and workloads' status (`kubesim get --at`).
     pub history: crate::metrics::history::History,
     /// Events handled.
@@ -257,6 +262,10 @@ fn held_by(d: &HpaDecision) -> Option<&'static str> {
         _ => d.stabilization_reason.map(|s| s.as_str()),
     }
 }
+
+/// Bound on the Deployment reconciles kept for `explain --deployment` (each is a few hundred
+/// bytes; an HPA scaling every sync for a year makes about two million).
+pub const MAX_ROLLOUT_RECORDS: usize = 100_000;
 
 /// How often (in events) the progress callback is called.
 const PROGRESS_EVERY: u64 = 1 << 20;
@@ -446,6 +455,10 @@ struct Engine<'s, 'r> {
     export_interval: Option<SimDuration>,
     pod_events: PodEventLog,
     cluster_events: ClusterEventLog,
+    /// See [`RunOutput::rollout_records`].
+    rollout_records: Vec<RolloutRecord>,
+    /// Pods each ReplicaSet lost and has not replaced yet.
+    losses: healing::Losses,
     outcomes: Vec<Outcome>,
     /// True while outcomes are being handled (handling one may add more).
     flushing: bool,
@@ -612,6 +625,8 @@ impl<'s, 'r> Engine<'s, 'r> {
             records,
             pod_events: PodEventLog::default(),
             cluster_events: ClusterEventLog::default(),
+            rollout_records: Vec::new(),
+            losses: healing::Losses::default(),
             outcomes: Vec::with_capacity(64),
             flushing: false,
             call_rngs: s
@@ -1034,6 +1049,7 @@ impl<'s, 'r> Engine<'s, 'r> {
 
     /// Sets the pod's deletion timestamp, and tells its server (if it has one).
     fn mark_pod_deleted(&mut self, pod: PodId) {
+        self.note_loss(pod);
         self.karpenter_pod_event(pod);
         self.cluster.mark_deleted(pod, self.now);
         if let Some(server) = self.servers.get_mut(pod) {
@@ -1194,10 +1210,17 @@ impl<'s, 'r> Engine<'s, 'r> {
 
     /// The intents of the workloads' controllers, then of their ReplicaSets in id order (the
     /// order a pass over every object gives), and which ReplicaSets those were.
-    fn workload_intents(&self, workloads: &[DeploymentId]) -> (Vec<Intent>, Vec<ReplicaSetId>) {
+    fn workload_intents(&mut self, workloads: &[DeploymentId]) -> (Vec<Intent>, Vec<ReplicaSetId>) {
         let mut intents = Vec::new();
         for &id in workloads {
-            intents.extend(deployment::reconcile(&self.cluster, id, self.now));
+            let (asked, step) = deployment::reconcile_step(&self.cluster, id, self.now);
+            if self.rollout_records.len() < MAX_ROLLOUT_RECORDS
+                && let Some(mut r) = record::record(&self.cluster, id, self.now, step, &asked)
+            {
+                r.events_before = self.cluster_events.len();
+                self.rollout_records.push(r);
+            }
+            intents.extend(asked);
             intents.extend(daemonset::reconcile(&self.cluster, id, self.now));
             intents.extend(statefulset::reconcile(&self.cluster, id, self.now));
             intents.extend(cronjob::reconcile(&self.cluster, id, self.now));
@@ -1225,7 +1248,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             let id = DeploymentId(d as u32);
             if workloads.binary_search(&id).is_err() {
                 let intents = [
-                    deployment::reconcile(&self.cluster, id, self.now),
+                    deployment::reconcile_step(&self.cluster, id, self.now).0,
                     daemonset::reconcile(&self.cluster, id, self.now),
                     statefulset::reconcile(&self.cluster, id, self.now),
                     cronjob::reconcile(&self.cluster, id, self.now),
@@ -1282,6 +1305,7 @@ impl<'s, 'r> Engine<'s, 'r> {
                 self.start_rollout(deployment, revision);
             }
             Intent::DeleteReplicaSet { replica_set } => {
+                self.forget_losses(replica_set);
                 let deployment = self.cluster.replica_sets[replica_set.index()].deployment;
                 self.cluster.delete_replica_set(replica_set);
                 self.dirty.workload(deployment);
@@ -1295,10 +1319,7 @@ impl<'s, 'r> Engine<'s, 'r> {
                 let pod = self
                     .cluster
                     .create_pod_from(replica_set, template, self.now);
-                let message = format!(
-                    "Created by ReplicaSet {}",
-                    self.cluster.replica_sets[replica_set.index()].name
-                );
+                let message = self.creation_message(replica_set);
                 self.pod_event(pod, PodEventReason::Created, message);
                 let deployment = self.cluster.pod(pod).deployment;
                 self.recorder
@@ -1904,6 +1925,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             vpa_records: self.vpa.map(|v| v.recommender.records),
             pod_events: self.pod_events.into_events(),
             cluster_events: self.cluster_events.into_events(),
+            rollout_records: self.rollout_records,
             history,
             events: self.queue.popped(),
         }

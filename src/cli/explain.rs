@@ -1,5 +1,6 @@
-//! `kubesim explain`: run a scenario and tell, in sentences, why an HPA chose its replicas, or
-//! why a pod was Pending.
+//! `kubesim explain`: run a scenario and tell, in sentences, why an HPA chose its replicas, why
+//! the Deployment controller scaled a ReplicaSet, why a pod was Pending, why a node stayed, or
+//! what a VPA recommends.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use kubesim::output::explain::hpa::{Selection, select, sentence};
-use kubesim::output::explain::{karpenter, node, pod, vpa};
+use kubesim::output::explain::{deployment, karpenter, node, pod, vpa};
 use kubesim::scenario::Scenario;
 use kubesim::scenario::diag::did_you_mean_hint;
 use kubesim::scenario::units::parse_duration;
@@ -37,6 +38,14 @@ pub struct Args {
     /// VPA; `--at` picks the recommendation in force then.
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "", conflicts_with_all = ["hpa", "pod", "node", "all"])]
     pub vpa: Option<String>,
+    /// Why did the Deployment controller scale a ReplicaSet? Each reconcile of Deployment NAME
+    /// that changed one, with the rollout arithmetic (maxSurge and maxUnavailable resolved,
+    /// how many pods may be added or removed and why), proportional scaling mid-rollout,
+    /// rollbacks and the revision history, among the Deployment's events (rollout started and
+    /// completed, progress deadline, scripted pause, resume, undo, scale). A lone ReplicaSet
+    /// following an HPA is counted unless `--all`; `--at` tells the reconcile then.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod", "node", "vpa"])]
+    pub deployment: Option<String>,
     /// With --pod and no NAME: how many pods to list.
     #[arg(
         long,
@@ -69,6 +78,14 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     if let Some(name) = &args.vpa {
         let at = args.at.as_deref().map(parse_time).transpose()?;
         return explain_vpa(&scenario, name, at);
+    }
+    if let Some(name) = &args.deployment {
+        let selection = match (&args.at, args.all) {
+            (Some(at), _) => deployment::Selection::At(parse_time(at)?),
+            (None, true) => deployment::Selection::All,
+            (None, false) => deployment::Selection::Rollouts,
+        };
+        return explain_deployment(&scenario, name, selection);
     }
     let names: Vec<&str> = scenario.hpas.iter().map(|h| h.name.as_str()).collect();
     let hpa = match (&args.hpa, names.as_slice()) {
@@ -158,6 +175,58 @@ fn explain_node(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
     bail!(
         "neither the Cluster Autoscaler nor Karpenter logged anything about a node {name:?}{hint}; {listed}"
     )
+}
+
+/// The Deployment controller's reconciles of one Deployment, among its events.
+fn explain_deployment(
+    scenario: &Scenario,
+    name: &str,
+    selection: deployment::Selection,
+) -> anyhow::Result<Status> {
+    let names: Vec<&str> = (scenario.deployments.iter())
+        .filter(|d| d.source.is_replicated())
+        .map(|d| d.name.as_str())
+        .collect();
+    if !names.contains(&name) {
+        let hint = did_you_mean_hint(name, names.iter().copied());
+        let listed = if names.is_empty() {
+            "it has none".to_string()
+        } else {
+            format!("it has: {}", names.join(", "))
+        };
+        bail!("no Deployment {name:?} in this scenario{hint}; {listed}");
+    }
+    check_instant(scenario, &selection)?;
+    let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
+    let output = &timed.output;
+    let text = deployment::story(
+        &output.rollout_records,
+        &output.cluster_events,
+        name,
+        selection,
+    );
+    if text.is_empty() {
+        super::out(format!(
+            "{name}: its controller changed nothing before that instant"
+        ));
+    } else {
+        super::out(text.trim_end());
+    }
+    Ok(Status::Success)
+}
+
+/// `--at` must fall inside the run.
+fn check_instant(scenario: &Scenario, selection: &deployment::Selection) -> anyhow::Result<()> {
+    let end = scenario.duration.as_secs_f64();
+    match *selection {
+        deployment::Selection::At(t) if t > end => bail!(
+            "--at {}: the run lasts {} (from 00:00:00 to {})",
+            kubesim::sim::SimTime::from_micros((t * 1e6).round() as u64),
+            scenario.duration,
+            kubesim::sim::SimTime::from_micros((end * 1e6).round() as u64)
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Why a VPA recommends what it does (at `at` seconds, else at the end).

@@ -38,6 +38,7 @@ Examples:
   kubesim explain scenarios/quickstart/scenario.yaml --at 00:40:00
   kubesim explain scenarios/gpu-placement/scenario.yaml --pod
   kubesim explain scenarios/gpu-placement/scenario.yaml --pod openb-pod-0042
+  kubesim explain scenarios/rolling-update/scenario.yaml --deployment web-surge
   kubesim plot output/quickstart --format png
   kubesim sweep scenarios/quickstart/scenario.yaml --axis 'hpa/web:spec.minReplicas=[2, 3, 4]' --replications 3
 
@@ -101,7 +102,9 @@ pub enum Command {
     Check(check::Args),
     /// Check scenarios and manifests for errors without running them.
     Validate(validate::Args),
-    /// Run a scenario and explain why an HPA chose its replica counts, or why a pod was Pending.
+    /// Run a scenario and explain, in sentences with the arithmetic, why an HPA chose its
+    /// replicas, why the Deployment controller scaled a ReplicaSet, why a pod was Pending or
+    /// replaced, why a node stayed, or what a VPA recommends.
     Explain(explain::Args),
     /// Draw a run directory's plots again from its files (e.g. `--format png`).
     Plot(plot::Args),

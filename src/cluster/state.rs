@@ -420,10 +420,7 @@ impl Deployment {
 
     /// Whether a ReplicaSet keeps `replicas` pods (a Deployment from the manifests).
     pub fn is_replicated(&self) -> bool {
-        matches!(
-            self.spec.source,
-            PodSource::ReplicaSet | PodSource::ReplicationController
-        )
+        self.spec.source.is_replicated()
     }
 
     pub(crate) fn is_daemon_set(&self) -> bool {

@@ -20,11 +20,43 @@ use crate::sim::{SimDuration, SimTime};
 use super::Intent;
 use super::rollout::{self, ReplicaSetView, RolloutStatus, ScaleView, Strategy};
 
-/// One reconcile of a Deployment.
-pub fn reconcile(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> Vec<Intent> {
+pub mod record;
+
+/// Which step of `syncDeployment` a reconcile took: what `kubesim explain --deployment` tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A rollback revived an old ReplicaSet: it takes the next revision number.
+    Revision,
+    /// Proportional scaling: the replicas changed mid-rollout (a scaling event), or the
+    /// Deployment is paused.
+    Proportional,
+    /// Proportional scaling found the new ReplicaSet saturated (all its replicas available):
+    /// the old ones go to 0.
+    Saturated,
+    /// No ReplicaSet has the Deployment's template: one is created.
+    CreateNew,
+    /// RollingUpdate: the new ReplicaSet grows, within `replicas + maxSurge` pods.
+    ScaleUpNew,
+    /// RollingUpdate: old ReplicaSets shrink, keeping `replicas − maxUnavailable` available.
+    ScaleDownOld,
+    /// Recreate: the old ReplicaSets go to 0 at once.
+    RecreateScaleDown,
+    /// Recreate: the old pods are all gone; the new ReplicaSet goes to `replicas`.
+    RecreateScaleUp,
+    /// Nothing to scale (or, Recreate, old pods still terminating): only the revision history
+    /// may be cleaned up once the rollout is complete.
+    Settled,
+}
+
+/// One reconcile of a Deployment: what it asks for, and the step it took.
+pub fn reconcile_step(
+    cluster: &Cluster,
+    deployment: DeploymentId,
+    now: SimTime,
+) -> (Vec<Intent>, Step) {
     let d = cluster.deployment(deployment);
     if !d.is_replicated() {
-        return Vec::new();
+        return (Vec::new(), Step::Settled);
     }
     let sets = Sets::of(cluster, d);
     if let Some(new) = sets.new {
@@ -32,10 +64,11 @@ pub fn reconcile(cluster: &Cluster, deployment: DeploymentId, now: SimTime) -> V
         // rollback revives an old one under a new number).
         let max_old = sets.old.iter().map(|rs| rs.revision).max().unwrap_or(0);
         if new.revision <= max_old {
-            return vec![Intent::SetRevision {
+            let intent = Intent::SetRevision {
                 replica_set: new.id,
                 revision: max_old + 1,
-            }];
+            };
+            return (vec![intent], Step::Revision);
         }
     }
     if d.paused || sets.is_scaling_event(d.replicas) {
@@ -93,16 +126,22 @@ fn scale(rs: &ReplicaSet, replicas: i32) -> Intent {
 }
 
 /// `sync.go: scale()`.
-fn proportional_scale(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) -> Vec<Intent> {
+fn proportional_scale(
+    cluster: &Cluster,
+    d: &Deployment,
+    sets: &Sets,
+    now: SimTime,
+) -> (Vec<Intent>, Step) {
     let replicas = d.replicas;
     if let Some(rs) = active_or_latest(sets) {
         // Also when only the annotations are stale, so that the scaling event is over.
         let stale = rs.replicas != replicas || rs.desired_annotation != replicas;
-        return if stale {
+        let intents = if stale {
             vec![scale(rs, replicas)]
         } else {
             Vec::new()
         };
+        return (intents, Step::Proportional);
     }
     if let Some(new) = sets.new
         && new.replicas == replicas
@@ -110,15 +149,14 @@ fn proportional_scale(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTi
         && available(cluster, new, d, now) == replicas
     {
         // IsSaturated: the old ReplicaSets' pods are no longer needed.
-        return sets
-            .old
-            .iter()
+        let intents = (sets.old.iter())
             .filter(|rs| rs.is_active())
             .map(|rs| scale(rs, 0))
             .collect();
+        return (intents, Step::Saturated);
     }
     if d.spec.strategy == Strategy::Recreate {
-        return Vec::new();
+        return (Vec::new(), Step::Proportional);
     }
     let active: Vec<&ReplicaSet> = sets.all().filter(|rs| rs.is_active()).collect();
     let views: Vec<ScaleView> = active
@@ -132,11 +170,10 @@ fn proportional_scale(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTi
     let status_replicas = active.iter().map(|rs| rs.pods.len() as i32).sum();
     let sizes = rollout::proportional_sizes(d.spec.strategy, replicas, status_replicas, &views);
     // Every active ReplicaSet is updated: its annotations record this scaling.
-    active
-        .iter()
-        .zip(sizes)
+    let intents = (active.iter().zip(sizes))
         .map(|(rs, size)| scale(rs, size))
-        .collect()
+        .collect();
+    (intents, Step::Proportional)
 }
 
 /// `FindActiveOrLatest`: the only active ReplicaSet; with none, the new one (or the newest
@@ -151,9 +188,15 @@ fn active_or_latest<'c>(sets: &Sets<'c>) -> Option<&'c ReplicaSet> {
 }
 
 /// `rolloutRolling`: one step.
-fn rolling_update(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) -> Vec<Intent> {
+fn rolling_update(
+    cluster: &Cluster,
+    d: &Deployment,
+    sets: &Sets,
+    now: SimTime,
+) -> (Vec<Intent>, Step) {
     let Some(new) = sets.new else {
-        return vec![Intent::CreateReplicaSet { deployment: d.id }];
+        let intent = Intent::CreateReplicaSet { deployment: d.id };
+        return (vec![intent], Step::CreateNew);
     };
     let (replicas, strategy) = (d.replicas, d.spec.strategy);
     let view = |rs: &ReplicaSet| ReplicaSetView {
@@ -169,7 +212,7 @@ fn rolling_update(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) 
         rollout::new_rs_new_replicas(strategy, replicas, &all, new_view)
     };
     if target != new.replicas {
-        return vec![scale(new, target)];
+        return (vec![scale(new, target)], Step::ScaleUpNew);
     }
     // reconcileOldReplicaSets (the active ones, oldest first)
     let old: Vec<&ReplicaSet> = sets
@@ -180,18 +223,17 @@ fn rolling_update(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) 
         .collect();
     let old_views: Vec<ReplicaSetView> = old.iter().map(|rs| view(rs)).collect();
     if let Some(sizes) = rollout::scale_down_old(strategy, replicas, &old_views, new_view) {
-        return old
-            .iter()
-            .zip(sizes)
+        let intents = (old.iter().zip(sizes))
             .filter(|(rs, size)| rs.replicas != *size)
             .map(|(rs, size)| scale(rs, size))
             .collect();
+        return (intents, Step::ScaleDownOld);
     }
-    cleanup_if_complete(cluster, d, sets, now)
+    (cleanup_if_complete(cluster, d, sets, now), Step::Settled)
 }
 
 /// `rolloutRecreate`: one step.
-fn recreate(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) -> Vec<Intent> {
+fn recreate(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) -> (Vec<Intent>, Step) {
     let scale_down: Vec<Intent> = sets
         .old
         .iter()
@@ -199,7 +241,7 @@ fn recreate(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) -> Vec
         .map(|rs| scale(rs, 0))
         .collect();
     if !scale_down.is_empty() {
-        return scale_down;
+        return (scale_down, Step::RecreateScaleDown);
     }
     // oldPodsRunning: terminating pods still run.
     if sets
@@ -207,15 +249,16 @@ fn recreate(cluster: &Cluster, d: &Deployment, sets: &Sets, now: SimTime) -> Vec
         .iter()
         .any(|rs| cluster.pods_of(rs.id).next().is_some())
     {
-        return Vec::new();
+        return (Vec::new(), Step::Settled);
     }
     let Some(new) = sets.new else {
-        return vec![Intent::CreateReplicaSet { deployment: d.id }];
+        let intent = Intent::CreateReplicaSet { deployment: d.id };
+        return (vec![intent], Step::CreateNew);
     };
     if new.replicas != d.replicas {
-        return vec![scale(new, d.replicas)];
+        return (vec![scale(new, d.replicas)], Step::RecreateScaleUp);
     }
-    cleanup_if_complete(cluster, d, sets, now)
+    (cleanup_if_complete(cluster, d, sets, now), Step::Settled)
 }
 
 /// `cleanupDeployment` once the rollout is complete: old ReplicaSets beyond

@@ -168,6 +168,11 @@ impl ClusterEventLog {
         });
     }
 
+    /// The events kept so far.
+    pub(crate) fn len(&self) -> usize {
+        self.events.len()
+    }
+
     pub(crate) fn into_events(self) -> Vec<ClusterEvent> {
         self.events
     }

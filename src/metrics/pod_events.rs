@@ -107,6 +107,12 @@ impl PodEventLog {
         }
     }
 
+    /// The pod's events so far, in the order they first happened.
+    pub fn events_of(&self, pod: PodId) -> impl DoubleEndedIterator<Item = &PodEvent> {
+        let own = self.by_pod.get(pod.index()).map_or(&[][..], Vec::as_slice);
+        own.iter().map(|&i| &self.events[i])
+    }
+
     pub(crate) fn into_events(self) -> Vec<PodEvent> {
         self.events
     }

@@ -231,6 +231,14 @@ pub enum PodSource {
 }
 
 impl PodSource {
+    /// A Deployment or a ReplicationController: its pods are kept by a ReplicaSet's count.
+    pub fn is_replicated(self) -> bool {
+        matches!(
+            self,
+            PodSource::ReplicaSet | PodSource::ReplicationController
+        )
+    }
+
     /// The settings of each of its Jobs, for a Job or a CronJob.
     pub fn job_settings(self) -> Option<JobSettings> {
         match self {

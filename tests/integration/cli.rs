@@ -147,6 +147,62 @@ fn explain_tells_why_in_sentences() {
 }
 
 #[test]
+fn explain_deployment_tells_a_reconcile_and_refuses_what_is_not_there() {
+    let scenario = "scenarios/rolling-update/scenario.yaml";
+    let at = kubesim(&[
+        "explain",
+        scenario,
+        "--deployment",
+        "web-surge",
+        "--at",
+        "01:00:26.1",
+    ]);
+    assert_eq!(
+        at.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&at.stderr)
+    );
+    let text = String::from_utf8_lossy(&at.stdout);
+    // 20 replicas, maxSurge 25 % → 5, maxUnavailable 0: at most 25 pods, at least 20
+    // available. The old ReplicaSet has just gone 20 → 19, so 19 + 5 = 24 are asked for: the
+    // new one may grow by 1.
+    assert!(
+        text.starts_with("01:00:26.033 web-surge: maxSurge 25% of 20 rounds up to 5 and maxUnavailable 0, so up to 25 pods and at least 20 available; the ReplicaSets ask for 24 ("),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("5 → 6; the old keep 19 until new pods are available (1 so far)."),
+        "{text}"
+    );
+    let unknown = kubesim(&["explain", scenario, "--deployment", "web-surg"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        message.contains("no Deployment \"web-surg\" in this scenario")
+            && message.contains("did you mean \"web-surge\"")
+            && message.contains("it has: web-surge, web-no-surge"),
+        "{message}"
+    );
+    let late = kubesim(&[
+        "explain",
+        scenario,
+        "--deployment",
+        "web-surge",
+        "--at",
+        "3h",
+    ]);
+    assert_eq!(late.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&late.stderr);
+    assert!(
+        message.contains("--at 03:00:00: the run lasts 2h"),
+        "{message}"
+    );
+    assert!(late.stdout.is_empty());
+}
+
+#[test]
 fn explain_pod_lists_the_longest_waits_and_tells_one_pods_story() {
     let scenario = "scenarios/gpu-placement/scenario.yaml";
     let list = kubesim(&["explain", scenario, "--pod", "--limit", "3"]);

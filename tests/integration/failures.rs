@@ -84,6 +84,18 @@ fn a_failed_nodes_pods_come_back_only_after_the_eviction_timeout() {
         .map(|e| e.t_seconds)
         .collect();
     assert_eq!(evicted, vec![655.0, 655.0]);
+    // Their replacements say so.
+    let replacing: Vec<&str> = (out.pod_events.iter())
+        .filter(|e| e.reason == PodEventReason::Created && e.t_seconds == 655.0)
+        .filter_map(|e| e.message.split_once(" to replace ").map(|(_, why)| why))
+        .collect();
+    assert_eq!(replacing.len(), 2, "{:?}", out.pod_events);
+    for why in replacing {
+        assert!(
+            why.ends_with("lost at 00:10:55: evicted from node general-1, which had failed"),
+            "{why}"
+        );
+    }
     // After the endpoints are gone nothing more fails.
     let failures_after = column(&out, "service.app.failed")
         .into_iter()
@@ -174,6 +186,11 @@ spec:
         .filter(|e| e.reason == PodEventReason::Scheduled && e.t_seconds >= 300.0)
         .all(|e| e.message.ends_with("general-0"));
     assert!(on_general_0);
+    let drained = "evicted from node general-1, which was cordoned and drained";
+    let replacing = (out.pod_events.iter())
+        .filter(|e| e.reason == PodEventReason::Created && e.message.ends_with(drained))
+        .count();
+    assert_eq!(replacing, 2);
     assert!(
         column(&out, "deployment.app.ready")
             .iter()

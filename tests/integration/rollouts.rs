@@ -7,6 +7,7 @@
 use kubesim::engine::RunOutput;
 use kubesim::metrics::pod_events::PodEventReason;
 use kubesim::metrics::report::RolloutReport;
+use kubesim::output::explain::deployment::{self, Selection};
 
 use crate::support::{column, load, run, scratch};
 
@@ -278,12 +279,12 @@ fn min_ready_seconds_holds_each_step_back() {
 
 #[test]
 fn scaling_mid_rollout_is_proportional() {
-    // 10 pods, maxSurge 3 / maxUnavailable 0 on 4 nodes with room for 16 pods. At 120 s the
+    // 10 pods, maxSurge 3 / maxUnavailable 0 on 6 nodes with room for 24 pods. At 120 s the
     // new ReplicaSet grows to 3 (10 + 3 = 13 pods). `kubectl scale` to 20 at the same instant
-    // is a scaling event: allowed 20 + 5 (25 % of 20, rounded up) = 25, 12 to add, shared by
-    // size against the max-replicas annotation 13: old round(10·25/13) − 10 = 9 → 19, new
-    // min(round(3·25/13) − 3, 3) = 3 → 6, 25 pods wanted for 16 slots. The rollout goes on
-    // from there and ends with 20 v2 pods.
+    // is a scaling event: allowed 20 + 3 = 23, 10 to add, shared by size against the
+    // max-replicas annotation 13: old round(10 × 23 / 13 = 17.7) − 10 = +8 → 18, new
+    // round(3 × 23 / 13 = 5.3) − 3 = +2 → 5 — and `explain --deployment` says so. The rollout
+    // goes on from there and ends with 20 v2 pods.
     let out = rollout(
         "proportional",
         Setup {
@@ -299,6 +300,23 @@ fn scaling_mid_rollout_is_proportional() {
     let ready = column(&out, "deployment.app.ready");
     assert_eq!(ready.last().unwrap().1, 20.0);
     assert_eq!(min_ready_during(&out, 0.0, 1200.0), 10.0);
+    let text = story(&out, Selection::Rollouts);
+    let line = (text.lines())
+        .find(|l| l.contains("mid-rollout"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let old = first_replica_set(&out);
+    assert!(
+        line.starts_with("00:02:00 app: replicas 10 → 20 mid-rollout: 20 + maxSurge 3 = 23 allowed and 13 asked for, so +10 shared in proportion to each ReplicaSet's size ("),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("{old}: 10 × 23 / 13 → +8")),
+        "{line}"
+    );
+    assert!(line.contains(": 3 × 23 / 13 → +2"), "{line}");
+    assert!(line.contains(&format!("{old} 10 → 18")), "{line}");
+    // No HPA: no lone scaling to count.
+    assert!(!text.contains("(and "), "{text}");
 }
 
 #[test]
@@ -318,28 +336,25 @@ fn rollback_returns_to_the_first_template_as_a_new_revision() {
         .collect();
     assert_eq!(revisions, vec![(2, Some(140.0)), (3, Some(320.0))]);
     // The pods created last come from the first ReplicaSet (named as at t = 0).
-    let first_rs = out.pod_events[0]
-        .pod
-        .rsplit_once('-')
-        .unwrap()
-        .0
-        .to_string();
+    let first_rs = first_replica_set(&out);
     let last = out
         .pod_events
         .iter()
         .rfind(|e| e.reason == PodEventReason::Created)
         .unwrap();
-    assert!(
-        last.pod.starts_with(&first_rs),
-        "{} vs {first_rs}",
-        last.pod
-    );
+    assert!(last.pod.starts_with(first_rs), "{} vs {first_rs}", last.pod);
+    let text = story(&out, Selection::Rollouts);
+    assert!(text.contains(&format!(
+        "00:05:00 app: Scripted: kubectl rollout undo.\n\
+         00:05:00 app: rolled back: ReplicaSet {first_rs} has the pod template again, so it takes revision 3 (it was 1).\n\
+         00:05:00 app: RolloutStarted: rolling out revision 3.\n"
+    )), "{text}");
 }
 
 #[test]
 fn a_paused_deployment_rolls_out_only_when_resumed() {
     // Paused at 1 min: the apply at 2 min changes the template but creates nothing; resumed
-    // at 10 min, the rollout runs then (600 → 620 s).
+    // at 10 min, the rollout runs then (600 → 620 s), as `explain --deployment` tells.
     let out = rollout(
         "paused",
         Setup {
@@ -352,12 +367,21 @@ fn a_paused_deployment_rolls_out_only_when_resumed() {
         (r.started_seconds, r.completed_seconds),
         (600.0, Some(620.0))
     );
+    let text = story(&out, Selection::Rollouts);
+    let first = first_replica_set(&out);
+    assert!(text.contains(&format!(
+        "00:01:00 app: Scripted: kubectl rollout pause.\n\
+         00:02:00 app: Scripted: kubectl apply.\n\
+         00:10:00 app: Scripted: kubectl rollout resume.\n\
+         00:10:00 app: no ReplicaSet has the new pod template: one is created (revision 2); the old {first} 4 stays.\n"
+    )), "{text}");
 }
 
 #[test]
 fn deleted_pods_are_replaced_at_once() {
     // `kubectl delete pod` of 2 pods at 5 min: the ReplicaSet creates 2 more immediately;
-    // Ready 5 s later. 2 pods short for 5 s.
+    // Ready 5 s later. 2 pods short for 5 s. Each replacement names the pod it replaces;
+    // the rollout's pods (120–135 s) say how many their ReplicaSet wanted.
     let out = rollout(
         "delete-pods",
         Setup {
@@ -368,6 +392,29 @@ fn deleted_pods_are_replaced_at_once() {
     let d = &out.report.deployments[0];
     assert_eq!(d.pods_created, 10);
     assert_eq!(d.short_of_ready_seconds, 5.0);
+    let created: Vec<(f64, &str, &str)> = (out.pod_events.iter())
+        .filter(|e| e.reason == PodEventReason::Created && e.t_seconds > 0.0)
+        .map(|e| (e.t_seconds, e.pod.as_str(), e.message.as_str()))
+        .collect();
+    let (rollout_pods, replacements) = created.split_at(4);
+    let rs = rollout_pods[0].1.rsplit_once('-').unwrap().0;
+    for (i, (t, _, message)) in rollout_pods.iter().enumerate() {
+        assert_eq!(*t, 120.0 + 5.0 * i as f64);
+        let wanted = match i {
+            0 => "1 pod".to_string(),
+            _ => format!("{} pods", i + 1),
+        };
+        let expected = format!("Created by ReplicaSet {rs}: it wants {wanted} and had {i}");
+        assert_eq!(*message, expected);
+    }
+    for ((t, _, message), lost) in replacements.iter().zip(rollout_pods) {
+        assert_eq!(*t, 300.0);
+        let expected = format!(
+            "Created by ReplicaSet {rs} to replace {}, lost at 00:05:00: deleted",
+            lost.1
+        );
+        assert_eq!(*message, expected);
+    }
 }
 
 #[test]
@@ -375,7 +422,8 @@ fn revision_history_limit_removes_the_oldest_revision() {
     // v2 at 2 min, v3 at 5 min; then `rollout undo --to-revision=1` at 8 min. With the
     // default history (10) revision 1's ReplicaSet is still there: it rolls back in as
     // revision 4. With `revisionHistoryLimit: 1`, completing v3 deleted it (two old
-    // ReplicaSets, one kept: the lowest revision goes), so the undo finds nothing.
+    // ReplicaSets, one kept: the lowest revision goes), so the undo finds nothing — as
+    // `explain --deployment` tells.
     let events = "    - {at: 5m, action: apply, manifest: v3.yaml}\n    - {at: 8m, action: rollback, deployment: app, toRevision: 1}\n";
     let kept = rollout(
         "history-kept",
@@ -396,4 +444,26 @@ fn revision_history_limit_removes_the_oldest_revision() {
         },
     );
     assert_eq!(revisions(&trimmed), vec![2, 3]);
+    let text = story(&trimmed, Selection::Rollouts);
+    let first = first_replica_set(&trimmed);
+    assert!(text.contains(&format!(
+        "00:05:20 app: the rollout is complete and revisionHistoryLimit 1 keeps that many old ReplicaSets (2 now): deletes {first} (revision 1).\n\
+         00:05:20 app: RolloutCompleted: revision 3 rolled out in 20s.\n\
+         00:08:00 app: Scripted: kubectl rollout undo --to-revision=1.\n"
+    )), "{text}");
+    // `--at` tells the one reconcile then: at 00:02:07 the last was at 00:02:05, the new
+    // ReplicaSet's second pod (4 + 1 = 5 pods, maxSurge 1).
+    let at = story(&trimmed, Selection::At(127.0));
+    assert!(at.starts_with("00:02:05 app: maxSurge 1 and maxUnavailable 0, so up to 5 pods and at least 4 available; the ReplicaSets ask for 4 ("), "{at}");
+    assert_eq!(at.lines().count(), 1, "{at}");
+}
+
+/// `explain --deployment`'s story of Deployment `app`.
+fn story(out: &RunOutput, selection: Selection) -> String {
+    deployment::story(&out.rollout_records, &out.cluster_events, "app", selection)
+}
+
+/// The name of the ReplicaSet made at t = 0.
+fn first_replica_set(out: &RunOutput) -> &str {
+    &out.rollout_records[0].sets[0].name
 }

@@ -1,8 +1,10 @@
-//! `kubesim explain` renderings: [`hpa`] tells why an HPA chose its replicas, [`pod`] why a pod
+//! `kubesim explain` renderings: [`hpa`] tells why an HPA chose its replicas, [`deployment`] why
+//! the Deployment controller scaled a ReplicaSet, [`pod`] why a pod
 //! was Pending, [`node`] why the Cluster Autoscaler kept or removed a node, [`karpenter`] why
 //! Karpenter launched, kept or disrupted one, [`vpa`] why a VerticalPodAutoscaler recommends
 //! what it does. Pure functions of a run's decision and event logs.
 
+pub mod deployment;
 pub mod hpa;
 pub mod karpenter;
 pub mod node;
