@@ -1416,6 +1416,9 @@ impl<'s, 'r> Engine<'s, 'r> {
             Intent::MarkNodeUnreachable { node } => self.mark_node_unreachable(node),
             Intent::MarkNodeReachable { node } => self.mark_node_reachable(node),
             Intent::TaintNode { node, key, effect } => self.cluster.add_taint(node, key, effect),
+            Intent::UntaintNode { node, key, effect } => {
+                self.cluster.remove_taint(node, key, effect);
+            }
             Intent::EvictPod { pod } => self.evict_from_failed_node(pod),
             Intent::CancelScaleDown { node } => {
                 self.cluster.clear_to_be_deleted(node);

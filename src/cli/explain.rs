@@ -8,10 +8,11 @@ use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use kubesim::output::explain::hpa::{Selection, select, sentence};
-use kubesim::output::explain::{deployment, karpenter, node, pod, vpa};
+use kubesim::output::explain::{deployment, karpenter, lifecycle, node, pod, vpa};
 use kubesim::scenario::Scenario;
 use kubesim::scenario::diag::did_you_mean_hint;
 use kubesim::scenario::units::parse_duration;
+use kubesim::spec::network::ZONE_LABEL;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,10 +26,13 @@ pub struct Args {
     /// cluster events that retry it; without: the pods that waited longest.
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     pub pod: Option<String>,
-    /// Why does a node stay (or why did it go)? The Cluster Autoscaler's view of node NAME:
-    /// when it was unneeded, each reason it was not removed (with the pod that blocked it),
-    /// and its removal. For a node Karpenter launched: why it was bought (for which pods, the
-    /// cheapest of how many instance types), what held it, and how it was disrupted.
+    /// What happened to node NAME and why: the machine's failures and recoveries, cordons and
+    /// drains, and the node lifecycle controller's answer (NotReady after 50 s without a
+    /// heartbeat, the NoExecute taint at its zone's rate, evictions when the pods' tolerations
+    /// run out); each pod it lost and the pod that replaced it. With the Cluster Autoscaler:
+    /// when it was unneeded, each reason it was not removed (with the pod that blocked it), its
+    /// removal. For a node Karpenter launched: why it was bought (for which pods, the cheapest
+    /// of how many instance types), what held it, and how it was disrupted.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod"])]
     pub node: Option<String>,
     /// Why does a VerticalPodAutoscaler recommend what it does? For each container: each
@@ -146,35 +150,52 @@ fn explain_pod(scenario: &Scenario, name: &str, limit: usize) -> anyhow::Result<
     }
 }
 
-/// The Cluster Autoscaler's view of one node, or Karpenter's for a node it launched.
+/// A node's story: the machine's events and the node lifecycle controller's decisions, its
+/// lost pods' replacements, then the Cluster Autoscaler's view of it or Karpenter's.
 fn explain_node(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
-    if scenario.cluster_autoscaler.is_none() && scenario.karpenter.is_none() {
-        bail!(
-            "this scenario runs neither the Cluster Autoscaler (spec.clusterAutoscaler) nor Karpenter (NodePools): no node is ever judged for removal"
-        );
-    }
     let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
     let output = &timed.output;
+    let nodes = &output.history.objects.nodes;
+    let Some(facts) = nodes.iter().find(|n| n.name == name) else {
+        let names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        let hint = did_you_mean_hint(name, names.iter().copied());
+        bail!(
+            "no node {name:?} in this run{hint}; it had: {}",
+            listed(&names)
+        );
+    };
+    let zone = (facts.labels.get(ZONE_LABEL)).map_or(String::new(), |z| format!(", zone {z}"));
+    let mut text = format!("node {name} (pool {}{zone})\n", facts.pool);
+    let machine = lifecycle::machine(&output.cluster_events, name);
+    let replaced = lifecycle::replaced(&output.pod_events, name);
     let ca_events = output.autoscaler_events.as_deref().unwrap_or_default();
     let k_events = output.karpenter_events.as_deref().unwrap_or_default();
-    let text = (scenario.cluster_autoscaler.as_ref())
+    let autoscaler = (scenario.cluster_autoscaler.as_ref())
         .and_then(|settings| node::timeline(ca_events, name, settings))
         .or_else(|| karpenter::timeline(k_events, name));
-    if let Some(text) = text {
-        super::out(text.trim_end());
-        return Ok(Status::Success);
+    let parts = [machine, autoscaler, replaced];
+    if parts.iter().all(Option::is_none) {
+        text += "nothing happened to it: its heartbeat never stopped, nothing cordoned, drained or failed it, and none of its pods was replaced";
+        text += match (&scenario.cluster_autoscaler, &scenario.karpenter) {
+            (None, None) => "; no node autoscaler runs in this scenario",
+            _ => "; the node autoscaler never judged it",
+        };
     }
-    let mut names = node::node_names(ca_events);
-    names.extend(karpenter::node_names(k_events));
-    let hint = did_you_mean_hint(name, names.iter().copied());
-    let listed = if names.is_empty() {
-        "no node was judged or launched".to_string()
-    } else {
-        format!("it knows: {}", names.join(", "))
-    };
-    bail!(
-        "neither the Cluster Autoscaler nor Karpenter logged anything about a node {name:?}{hint}; {listed}"
-    )
+    for part in parts.into_iter().flatten() {
+        text += &part;
+    }
+    super::out(text.trim_end());
+    Ok(Status::Success)
+}
+
+/// The first names of a list, and how many more.
+fn listed(names: &[&str]) -> String {
+    const SHOWN: usize = 20;
+    let shown = names[..names.len().min(SHOWN)].join(", ");
+    match names.len().saturating_sub(SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
 }
 
 /// The Deployment controller's reconciles of one Deployment, among its events.

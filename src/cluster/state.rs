@@ -796,6 +796,17 @@ impl Cluster {
         }
     }
 
+    /// Removes the taint with `key` and `effect`, if the node has it.
+    pub fn remove_taint(&mut self, node: NodeId, key: &str, effect: super::resources::TaintEffect) {
+        let n = &mut self.nodes[node.index()];
+        let before = n.taints.len();
+        n.taints.retain(|t| t.key != key || t.effect != effect);
+        if n.taints.len() != before {
+            self.refresh_node_row(node);
+            self.journal_node(node);
+        }
+    }
+
     /// Removes every taint with `key`.
     pub fn remove_taints(&mut self, node: NodeId, key: &str) {
         self.nodes[node.index()].taints.retain(|t| t.key != key);

@@ -187,6 +187,16 @@ pub enum Intent {
         /// The taint's effect.
         effect: TaintEffect,
     },
+    /// Node lifecycle → remove one taint (the NoExecute taint, when every zone is fully
+    /// disrupted).
+    UntaintNode {
+        /// The node to untaint.
+        node: NodeId,
+        /// The taint's key.
+        key: &'static str,
+        /// The taint's effect: only the taint with this key and effect comes off.
+        effect: TaintEffect,
+    },
     /// Node lifecycle (the NoExecute taint manager) → delete a pod whose toleration ran out.
     EvictPod {
         /// The pod to evict.

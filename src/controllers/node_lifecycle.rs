@@ -14,12 +14,19 @@
 //!   taint ([`toleration_time`]): 300 s from the toleration DefaultTolerationSeconds admission
 //!   adds to a pod without one of its own; never for DaemonSet pods.
 //! - A node heartbeating again is Ready: the taints come off ([`Intent::MarkNodeReachable`]).
+//!
+//! Each decision comes with a [`Note`] saying why, with its numbers ([`note`]).
 
-use std::collections::BTreeMap;
+pub mod note;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use note::Note;
+use note::{Tolerations, ZoneView};
 
 use super::Intent;
 use crate::cluster::resources::{Taint, TaintEffect, Toleration, UNREACHABLE_TAINT_KEY};
-use crate::cluster::{Cluster, NodeId, NodeState, ZONE_LABEL};
+use crate::cluster::{Cluster, NodeId, NodeState, PodPhase, ZONE_LABEL};
 use crate::sim::{SimDuration, SimTime};
 
 /// `--node-monitor-period`.
@@ -37,94 +44,209 @@ const UNHEALTHY_ZONE_THRESHOLD: f64 = 0.55;
 /// `--large-cluster-size-threshold` (compared with a zone's size).
 const LARGE_CLUSTER_SIZE: usize = 50;
 
-/// The controller's memory: when each node got its NoExecute taint, and when each zone last
-/// had a node tainted.
+/// The controller's memory: when each node turned NotReady and got its NoExecute taint, which
+/// nodes' taints the zones' state holds back, and when each zone last had a node tainted.
 #[derive(Clone, Debug, Default)]
 pub struct NodeLifecycleController {
+    not_ready_at: BTreeMap<NodeId, SimTime>,
     tainted_at: BTreeMap<NodeId, SimTime>,
+    held: BTreeSet<NodeId>,
     zone_last_taint: BTreeMap<String, SimTime>,
+}
+
+/// What one monitor pass decided: the intents, and a note on each decision for the event log.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// What the engine applies, in order.
+    pub intents: Vec<Intent>,
+    /// Why, node by node, in the order decided.
+    pub notes: Vec<(NodeId, Note)>,
 }
 
 impl NodeLifecycleController {
     /// One monitor pass.
-    pub fn monitor(&mut self, cluster: &Cluster, now: SimTime) -> Vec<Intent> {
-        let mut intents = Vec::new();
+    pub fn monitor(&mut self, cluster: &Cluster, now: SimTime) -> Pass {
+        let mut pass = Pass::default();
         for &id in &cluster.ready_nodes {
             let node = cluster.node(id);
-            let silent = node
-                .down_since
-                .is_some_and(|t| now.saturating_since(t) >= MONITOR_GRACE_PERIOD);
-            if silent && !node.unreachable {
-                intents.push(Intent::MarkNodeUnreachable { node: id });
+            let silent_since = node.down_since.filter(|_| silent(cluster, id, now));
+            if let (Some(last_heartbeat), false) = (silent_since, node.unreachable) {
+                pass.intents.push(Intent::MarkNodeUnreachable { node: id });
+                let pods = (cluster.pods_on(id))
+                    .filter(|p| p.deletion.is_none() && p.phase == PodPhase::Running)
+                    .count();
+                let note = Note::NotReady {
+                    last_heartbeat,
+                    now,
+                    pods,
+                };
+                pass.notes.push((id, note));
+                self.not_ready_at.insert(id, now);
             } else if node.down_since.is_none() && node.unreachable {
-                intents.push(Intent::MarkNodeReachable { node: id });
+                pass.intents.push(Intent::MarkNodeReachable { node: id });
+                let since = self.not_ready_at.remove(&id);
+                let not_ready_for = since.map(|t| now.saturating_since(t));
+                pass.notes.push((id, Note::Ready { not_ready_for }));
                 self.tainted_at.remove(&id);
+                self.held.remove(&id);
             }
         }
-        self.tainted_at
-            .retain(|n, _| cluster.node(*n).state == NodeState::Ready);
-        self.taint_no_execute(cluster, now, &mut intents);
-        self.evict(cluster, now, &mut intents);
-        intents
+        let ready = |n: &NodeId| cluster.node(*n).state == NodeState::Ready;
+        self.tainted_at.retain(|n, _| ready(n));
+        self.not_ready_at.retain(|n, _| ready(n));
+        self.held.retain(ready);
+        self.taint_no_execute(cluster, now, &mut pass);
+        self.evict(cluster, now, &mut pass);
+        pass
     }
 
-    /// Rate-limited `unreachable:NoExecute` taints for nodes marked unreachable.
-    fn taint_no_execute(&mut self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
-        let to_taint =
-            |id: &NodeId| cluster.node(*id).unreachable && !self.tainted_at.contains_key(id);
-        if !cluster.ready_nodes.iter().any(to_taint) {
-            return; // nothing to taint: the zones' health does not matter (the usual case)
+    /// Rate-limited `unreachable:NoExecute` taints for the nodes silent past the grace period
+    /// (those marked NotReady in this very pass too: upstream taints within 100 ms).
+    fn taint_no_execute(&mut self, cluster: &Cluster, now: SimTime, pass: &mut Pass) {
+        let to_taint = |tainted: &BTreeMap<NodeId, SimTime>, id: NodeId| {
+            silent(cluster, id, now) && !tainted.contains_key(&id)
+        };
+        let pending = (cluster.ready_nodes.iter()).any(|&id| to_taint(&self.tainted_at, id));
+        if !pending && self.tainted_at.is_empty() {
+            return; // nothing to taint or untaint: the zones' health does not matter
         }
-        let zones = zone_health(cluster);
-        if zones.values().all(|z| z.unreachable == z.nodes) {
-            return; // every zone fully disrupted: the controller assumes its own network failed
+        let zones = zone_health(cluster, now);
+        let every_zone = zones.values().all(|z| z.unreachable == z.nodes);
+        if every_zone {
+            self.enter_disruption_mode(cluster, &zones, pass);
         }
         for &id in &cluster.ready_nodes {
-            let node = cluster.node(id);
-            if !node.unreachable || self.tainted_at.contains_key(&id) {
-                continue;
+            if to_taint(&self.tainted_at, id) {
+                self.taint_one(cluster, id, &zones, every_zone, now, pass);
             }
-            let zone = zone_of(cluster, id);
-            let Some(interval) = taint_interval(zones[zone]) else {
-                continue; // a partially disrupted small zone: no evictions
-            };
-            if self
-                .zone_last_taint
-                .get(zone)
-                .is_some_and(|&t| now < t + interval)
-            {
-                continue;
+        }
+    }
+
+    /// Taints one silent node NoExecute if its zone's limiter allows it now, or notes (once)
+    /// that the zones' state holds its taint back.
+    fn taint_one(
+        &mut self,
+        cluster: &Cluster,
+        id: NodeId,
+        zones: &BTreeMap<&str, ZoneHealth>,
+        every_zone: bool,
+        now: SimTime,
+        pass: &mut Pass,
+    ) {
+        let zone = zone_of(cluster, id);
+        let view = ZoneView {
+            name: zone.to_string(),
+            health: zones[zone],
+        };
+        // Every zone fully disrupted (the controller assumes its own network failed), or a
+        // partially disrupted small zone: no taints.
+        let Some(interval) = taint_interval(zones[zone]).filter(|_| !every_zone) else {
+            if self.held.insert(id) {
+                let untainted = false;
+                let note = Note::Held {
+                    zone: view,
+                    every_zone,
+                    untainted,
+                };
+                pass.notes.push((id, note));
             }
-            self.zone_last_taint.insert(zone.to_string(), now);
-            self.tainted_at.insert(id, now);
-            intents.push(Intent::TaintNode {
+            return;
+        };
+        let last = self.zone_last_taint.get(zone);
+        if last.is_some_and(|&t| now < t + interval) {
+            return;
+        }
+        self.zone_last_taint.insert(zone.to_string(), now);
+        self.tainted_at.insert(id, now);
+        self.held.remove(&id);
+        pass.intents.push(Intent::TaintNode {
+            node: id,
+            key: UNREACHABLE_TAINT_KEY,
+            effect: TaintEffect::NoExecute,
+        });
+        let since = self.not_ready_at.get(&id).copied().unwrap_or(now);
+        let note = Note::Tainted {
+            zone: view,
+            waited: now.saturating_since(since),
+            pods: tolerations_on(cluster, id),
+        };
+        pass.notes.push((id, note));
+    }
+
+    /// Every zone is fully disrupted: upstream's "master disruption mode" takes the NoExecute
+    /// taint off every node that has it (`markNodeAsReachable`), so no pod is evicted while the
+    /// controller may be the one cut off. Their taints come back at the zones' rates once a
+    /// node is heard from.
+    fn enter_disruption_mode(
+        &mut self,
+        cluster: &Cluster,
+        zones: &BTreeMap<&str, ZoneHealth>,
+        pass: &mut Pass,
+    ) {
+        for (id, _) in std::mem::take(&mut self.tainted_at) {
+            pass.intents.push(Intent::UntaintNode {
                 node: id,
                 key: UNREACHABLE_TAINT_KEY,
                 effect: TaintEffect::NoExecute,
             });
+            self.held.insert(id);
+            let zone = zone_of(cluster, id);
+            let view = ZoneView {
+                name: zone.to_string(),
+                health: zones[zone],
+            };
+            let note = Note::Held {
+                zone: view,
+                every_zone: true,
+                untainted: true,
+            };
+            pass.notes.push((id, note));
         }
     }
 
     /// The taint manager: pods on NoExecute-tainted nodes whose toleration ran out.
-    fn evict(&self, cluster: &Cluster, now: SimTime, intents: &mut Vec<Intent>) {
-        let taint = Taint {
-            key: UNREACHABLE_TAINT_KEY.into(),
-            value: String::new(),
-            effect: TaintEffect::NoExecute,
-        };
+    fn evict(&self, cluster: &Cluster, now: SimTime, pass: &mut Pass) {
         for (&node, &tainted) in &self.tainted_at {
+            let mut evicted: BTreeMap<SimDuration, Vec<String>> = BTreeMap::new();
             for pod in cluster.pods_on(node).filter(|p| p.deletion.is_none()) {
                 let tolerated = if cluster.deployment(pod.deployment).is_daemon_set() {
                     None // the DaemonSet controller's toleration has no limit
                 } else {
-                    toleration_time(&pod.template.tolerations, &taint)
+                    toleration_time(&pod.template.tolerations, &no_execute_taint())
                 };
-                if tolerated.is_some_and(|t| now.saturating_since(tainted) >= t) {
-                    intents.push(Intent::EvictPod { pod: pod.id });
+                if let Some(t) = tolerated.filter(|&t| now.saturating_since(tainted) >= t) {
+                    pass.intents.push(Intent::EvictPod { pod: pod.id });
+                    evicted.entry(t).or_default().push(pod.name.clone());
                 }
+            }
+            if !evicted.is_empty() {
+                pass.notes.push((node, Note::Evicting { pods: evicted }));
             }
         }
     }
+}
+
+/// The taint the taint manager acts on.
+fn no_execute_taint() -> Taint {
+    Taint {
+        key: UNREACHABLE_TAINT_KEY.into(),
+        value: String::new(),
+        effect: TaintEffect::NoExecute,
+    }
+}
+
+/// How long each pod on `node` will tolerate the NoExecute taint.
+fn tolerations_on(cluster: &Cluster, node: NodeId) -> Tolerations {
+    let mut out = Tolerations::default();
+    for pod in cluster.pods_on(node).filter(|p| p.deletion.is_none()) {
+        if cluster.deployment(pod.deployment).is_daemon_set() {
+            out.daemon_set += 1;
+        } else {
+            let time = toleration_time(&pod.template.tolerations, &no_execute_taint());
+            *out.by_time.entry(time).or_default() += 1;
+        }
+    }
+    out
 }
 
 /// How long a pod with `tolerations` stays on a node with the NoExecute `taint` (`None`: for
@@ -160,20 +282,29 @@ fn taint_interval(zone: ZoneHealth) -> Option<SimDuration> {
 }
 
 /// Nodes and unreachable nodes per zone (nodes without a zone label form the zone "").
-#[derive(Clone, Copy, Debug, Default)]
-struct ZoneHealth {
-    nodes: usize,
-    unreachable: usize,
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ZoneHealth {
+    /// The zone's nodes.
+    pub nodes: usize,
+    /// How many of them are unreachable.
+    pub unreachable: usize,
 }
 
-fn zone_health(cluster: &Cluster) -> BTreeMap<&str, ZoneHealth> {
+fn zone_health(cluster: &Cluster, now: SimTime) -> BTreeMap<&str, ZoneHealth> {
     let mut zones: BTreeMap<&str, ZoneHealth> = BTreeMap::new();
     for &id in &cluster.ready_nodes {
         let z = zones.entry(zone_of(cluster, id)).or_default();
         z.nodes += 1;
-        z.unreachable += usize::from(cluster.node(id).unreachable);
+        z.unreachable += usize::from(silent(cluster, id, now));
     }
     zones
+}
+
+/// Whether the node has been silent for the grace period: NotReady once this pass's
+/// decisions are applied (a node heard from again is not, though its `unreachable` flag is
+/// cleared only when the pass's intents are applied).
+fn silent(cluster: &Cluster, node: NodeId, now: SimTime) -> bool {
+    (cluster.node(node).down_since).is_some_and(|t| now.saturating_since(t) >= MONITOR_GRACE_PERIOD)
 }
 
 fn zone_of(cluster: &Cluster, node: NodeId) -> &str {

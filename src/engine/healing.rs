@@ -89,7 +89,7 @@ impl Engine<'_, '_> {
         let loss = (self.losses.0.get_mut(&replica_set)).and_then(VecDeque::pop_front);
         match loss {
             Some(Loss { pod, cause, at }) => {
-                message += &format!(" to replace {pod}, lost at {at}: {cause}");
+                message += &crate::metrics::pod_events::replacing(&pod, at, &cause);
             }
             None => {
                 // The new pod is already among them.

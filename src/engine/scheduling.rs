@@ -188,10 +188,9 @@ impl Engine<'_, '_> {
     fn bind_scheduled(&mut self, pod: PodId, node: crate::cluster::NodeId) {
         let repeats = self.scheduler.queue.forget(pod);
         self.add_repeats(repeats);
-        let message = format!(
-            "Successfully assigned {} to {}",
-            self.cluster.pod(pod).name,
-            self.cluster.node(node).name
+        let message = crate::metrics::pod_events::scheduled_message(
+            &self.cluster.pod(pod).name,
+            &self.cluster.node(node).name,
         );
         self.pod_event(pod, PodEventReason::Scheduled, message);
         self.apply(Intent::BindPod { pod, node });

@@ -409,8 +409,12 @@ impl Engine<'_, '_> {
     }
 
     pub(super) fn on_node_monitor(&mut self) {
-        let intents = self.node_lifecycle.monitor(&self.cluster, self.now);
-        for intent in intents {
+        let pass = self.node_lifecycle.monitor(&self.cluster, self.now);
+        for (node, note) in pass.notes {
+            let reason = ClusterEventReason::of_node_lifecycle(&note);
+            self.node_event(node, reason, note.message());
+        }
+        for intent in pass.intents {
             self.apply(intent);
         }
         if self.dirty.any() {

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::controllers::node_lifecycle::Note;
 use crate::sim::SimTime;
 
 /// Events kept per run; later ones are only counted.
@@ -21,6 +22,19 @@ pub enum ClusterEventReason {
     NodeFailed,
     /// The machine is back.
     NodeRecovered,
+    /// The node lifecycle controller heard no heartbeat for the grace period (50 s): the node
+    /// is `Ready=Unknown`, tainted `unreachable:NoSchedule`, its pods not Ready.
+    NodeNotReady,
+    /// The node heartbeats again: Ready, the unreachable taints removed.
+    NodeReady,
+    /// The node lifecycle controller tainted a NotReady node `unreachable:NoExecute` (at its
+    /// zone's rate): its pods go when their toleration runs out.
+    NodeTainted,
+    /// The NoExecute taint is held back: the node's zone is partially disrupted and small, or
+    /// every zone is fully disrupted.
+    NodeTaintHeld,
+    /// The taint manager evicted pods whose toleration of the NoExecute taint ran out.
+    TaintManagerEviction,
     /// A spot interruption notice: the node is cordoned and drained; it goes 2 minutes later.
     SpotInterruption,
     /// `kubectl drain` (scripted).
@@ -80,7 +94,19 @@ impl ClusterEventReason {
             RolloutStarted => Some(MarkerKind::Rollout),
             Drain | Cordon | Uncordon | Scripted => Some(MarkerKind::Scripted),
             NodeRecovered | RolloutCompleted => None,
+            NodeNotReady | NodeReady | NodeTainted | NodeTaintHeld | TaintManagerEviction => None,
             KEDAScaleTargetActivated | KEDAScaleTargetDeactivated | ScriptedEventSkipped => None,
+        }
+    }
+
+    /// The reason a node lifecycle controller's decision is logged under.
+    pub fn of_node_lifecycle(note: &Note) -> Self {
+        match note {
+            Note::NotReady { .. } => ClusterEventReason::NodeNotReady,
+            Note::Ready { .. } => ClusterEventReason::NodeReady,
+            Note::Tainted { .. } => ClusterEventReason::NodeTainted,
+            Note::Held { .. } => ClusterEventReason::NodeTaintHeld,
+            Note::Evicting { .. } => ClusterEventReason::TaintManagerEviction,
         }
     }
 

@@ -118,9 +118,53 @@ impl PodEventLog {
     }
 }
 
+/// The words of a `Scheduled` event: `Successfully assigned POD to NODE`.
+pub fn scheduled_message(pod: &str, node: &str) -> String {
+    format!("Successfully assigned {pod} to {node}")
+}
+
+/// The node a `Scheduled` event's message names.
+pub fn scheduled_node(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("Successfully assigned ")?;
+    rest.rsplit_once(" to ").map(|(_, node)| node)
+}
+
+/// The part of a `Created` event's message naming the pod it replaces: ` to replace POD, lost
+/// at TIME: CAUSE`.
+pub fn replacing(pod: &str, lost_at: SimTime, cause: &str) -> String {
+    format!(" to replace {pod}, lost at {lost_at}: {cause}")
+}
+
+/// The pod a `Created` event's message says the new pod replaces.
+pub fn replaced_pod(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once(" to replace ")?;
+    rest.split_once(", lost at ").map(|(pod, _)| pod)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_read_back_what_they_say() {
+        let scheduled = scheduled_message("web-7b6-abcde", "general-1");
+        assert_eq!(scheduled_node(&scheduled), Some("general-1"));
+        assert_eq!(scheduled_node("Pulled image"), None);
+        let at = SimTime::from_secs(655);
+        let created = format!(
+            "Created by ReplicaSet web-7b6{}",
+            replacing("web-7b6-xyz", at, "deleted")
+        );
+        assert_eq!(
+            created,
+            "Created by ReplicaSet web-7b6 to replace web-7b6-xyz, lost at 00:10:55: deleted"
+        );
+        assert_eq!(replaced_pod(&created), Some("web-7b6-xyz"));
+        assert_eq!(
+            replaced_pod("Created by ReplicaSet web-7b6: it wants 3 pods and had 2"),
+            None
+        );
+    }
     use crate::sim::SimDuration;
 
     #[test]

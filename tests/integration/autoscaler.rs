@@ -620,7 +620,7 @@ fn explain_node_tells_why_a_node_stayed_and_when_it_went() {
     assert_eq!(
         story("general-2"),
         format!(
-            "node general-2 (node group general), as the Cluster Autoscaler saw it:
+            "as the Cluster Autoscaler saw it (node group general):
   00:00:10  stays (BlockedByPod): pod {dns} blocks it: it runs in kube-system and no PodDisruptionBudget covers it; it stops blocking once older than 5m0s (UnmovableKubeSystemPod)
   00:05:10  unneeded: its cpu utilization 0.05 is at or below the threshold 0.5, and every pod it runs could move to another node; it goes once unneeded for 2m0s
   00:07:10  removed after being unneeded for 2m0s: its pods were evicted (drained) first
@@ -629,7 +629,7 @@ fn explain_node_tells_why_a_node_stayed_and_when_it_went() {
     );
     assert_eq!(
         story("general-0"),
-        "node general-0 (node group general), as the Cluster Autoscaler saw it:
+        "as the Cluster Autoscaler saw it (node group general):
   00:00:10  stays (BlockedByPod): pod default/solo blocks it: it has no controller to recreate it elsewhere (NotReplicated)
 "
     );

@@ -203,6 +203,53 @@ fn explain_deployment_tells_a_reconcile_and_refuses_what_is_not_there() {
 }
 
 #[test]
+fn explain_node_tells_a_failed_nodes_lifecycle_and_refuses_what_is_not_there() {
+    // general-1 (zone b, one of its two nodes) stops at 60 m. 50 s without a heartbeat: the
+    // node lifecycle controller marks it NotReady and, zone b being healthy (1 of 2 nodes
+    // unreachable), taints it NoExecute at once; the pod's default 300 s toleration runs out
+    // at 01:05:50, it is evicted and its ReplicaSet replaces it. The machine returns at 90 m.
+    let scenario = "scenarios/node-failure/scenario.yaml";
+    let told = kubesim(&["explain", scenario, "--node", "general-1"]);
+    assert_eq!(
+        told.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&told.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&told.stdout),
+        r#"node general-1 (pool general, zone b)
+what happened to the machine, and what the node lifecycle controller did:
+  01:00:00  NodeFailed            scripted: fail-node
+  01:00:50  NodeNotReady          no heartbeat since 01:00:00 (50s ago, more than the 50s grace period): Ready=Unknown, tainted node.kubernetes.io/unreachable:NoSchedule so nothing new is scheduled here, and its 1 running pod(s) marked not Ready, out of their Services' endpoints
+  01:00:50  NodeTainted           tainted node.kubernetes.io/unreachable:NoExecute as soon as it turned NotReady: zone b has 1 of 2 node(s) unreachable: healthy, one node every 10s (--node-eviction-rate 0.1); 1 pod(s) go 5m0s later (the default toleration, --default-unreachable-toleration-seconds)
+  01:05:50  TaintManagerEviction  the taint manager evicts 1 pod(s) whose toleration ran out: web-spread-7b67fb794f-l9pfb (5m0s after the taint)
+  01:30:00  NodeRecovered         scripted: recover-node
+  01:30:00  NodeReady             heartbeating again after 29m10s NotReady: Ready=True, the unreachable taints removed, its pods Ready again
+its pods that were lost, and their replacements:
+  web-spread-7b67fb794f-l9pfb → web-spread-7b67fb794f-4kqhb, created at 01:05:50, bound to general-4 at 01:05:50
+"#
+    );
+    // A node nothing happened to, in a scenario without a node autoscaler.
+    let quiet = kubesim(&["explain", scenario, "--node", "general-2"]);
+    assert_eq!(
+        String::from_utf8_lossy(&quiet.stdout),
+        "node general-2 (pool general, zone c)\nnothing happened to it: its heartbeat never stopped, nothing cordoned, drained or failed it, and none of its pods was replaced; no node autoscaler runs in this scenario\n"
+    );
+    let unknown = kubesim(&["explain", scenario, "--node", "general-9"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        message.contains("no node \"general-9\" in this run")
+            && message.contains(
+                "it had: general-0, general-1, general-2, general-3, general-4, general-5"
+            ),
+        "{message}"
+    );
+    assert!(unknown.stdout.is_empty());
+}
+
+#[test]
 fn explain_pod_lists_the_longest_waits_and_tells_one_pods_story() {
     let scenario = "scenarios/gpu-placement/scenario.yaml";
     let list = kubesim(&["explain", scenario, "--pod", "--limit", "3"]);

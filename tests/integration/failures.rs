@@ -59,9 +59,10 @@ fn failed(out: &RunOutput, reason: &str) -> u64 {
 fn a_failed_nodes_pods_come_back_only_after_the_eviction_timeout() {
     // general-1 (2 of the 4 pods) stops at 300 s. Its pods keep their endpoints until the
     // controller's monitor sees 50 s without a heartbeat (350 s): requests sent there fail.
-    // The NoExecute taint follows on the next pass (355 s); the pods' 300 s toleration runs
-    // out at 655 s, they are deleted, and their replacements start on general-0 (room for
-    // two more), Ready 5 s later.
+    // The NoExecute taint follows at once (upstream's tainting pass runs every 100 ms; zone a
+    // has 1 of 2 nodes unreachable, healthy); the pods' 300 s toleration runs out at 650 s,
+    // they are deleted, and their replacements start on general-0 (room for two more), Ready
+    // 5 s later.
     let out = two_nodes(
         "failed-node",
         "    - {at: 5m, action: failNode, node: general-1}",
@@ -71,8 +72,8 @@ fn a_failed_nodes_pods_come_back_only_after_the_eviction_timeout() {
     for (t, ready) in column(&out, "deployment.app.ready") {
         let expected = match t {
             t if t < 300.0 => 4.0,
-            t if (360.0..=650.0).contains(&t) => 2.0,
-            t if t >= 670.0 => 4.0,
+            t if (360.0..650.0).contains(&t) => 2.0,
+            t if t >= 660.0 => 4.0,
             _ => continue,
         };
         assert_eq!(ready, expected, "ready pods at {t} s");
@@ -83,16 +84,16 @@ fn a_failed_nodes_pods_come_back_only_after_the_eviction_timeout() {
         .filter(|e| e.reason == PodEventReason::Killing && e.message.contains("NoExecute"))
         .map(|e| e.t_seconds)
         .collect();
-    assert_eq!(evicted, vec![655.0, 655.0]);
+    assert_eq!(evicted, vec![650.0, 650.0]);
     // Their replacements say so.
     let replacing: Vec<&str> = (out.pod_events.iter())
-        .filter(|e| e.reason == PodEventReason::Created && e.t_seconds == 655.0)
+        .filter(|e| e.reason == PodEventReason::Created && e.t_seconds == 650.0)
         .filter_map(|e| e.message.split_once(" to replace ").map(|(_, why)| why))
         .collect();
     assert_eq!(replacing.len(), 2, "{:?}", out.pod_events);
     for why in replacing {
         assert!(
-            why.ends_with("lost at 00:10:55: evicted from node general-1, which had failed"),
+            why.ends_with("lost at 00:10:50: evicted from node general-1, which had failed"),
             "{why}"
         );
     }
@@ -151,6 +152,64 @@ fn a_whole_zone_down_is_not_evicted() {
     }
     assert_eq!(column(&out, "deployment.app.ready").last().unwrap().1, 4.0);
     assert!(failed(&out, "no_endpoint") > 0);
+    // The controller says so, once per node.
+    let held: Vec<(f64, &str)> = (out.cluster_events.iter())
+        .filter(|e| format!("{:?}", e.reason) == "NodeTaintHeld")
+        .map(|e| (e.t_seconds, e.name.as_str()))
+        .collect();
+    assert_eq!(held, vec![(350.0, "general-0"), (350.0, "general-1")]);
+    assert!(out.cluster_events.iter().any(|e| {
+        e.message
+            .starts_with("NoExecute taint held: every zone is fully disrupted")
+    }));
+}
+
+#[test]
+fn the_last_zone_failing_cancels_the_evictions_already_under_way() {
+    // general-1 stops at 300 s: NotReady and tainted NoExecute at 350 s (its pods would go at
+    // 650 s). general-0 stops at 360 s: NotReady at 410 s, and now every zone (the one zone,
+    // a) is fully disrupted: master disruption mode takes general-1's NoExecute taint off, so
+    // nothing is evicted. Both return at 15 m.
+    let out = two_nodes(
+        "zone-down-in-turn",
+        "    - {at: 5m, action: failNode, node: general-1}
+    - {at: 6m, action: failNode, node: general-0}
+    - {at: 15m, action: recoverZone, zone: a}",
+        "",
+    );
+    assert!(
+        !(out.pod_events.iter()).any(|e| e.reason == PodEventReason::Killing),
+        "nothing is evicted"
+    );
+    // Each of general-1's events: its reason and its message up to the first colon.
+    let reasons: Vec<(f64, String)> = (out.cluster_events.iter())
+        .filter(|e| e.name == "general-1")
+        .map(|e| {
+            let head = e.message.split(':').next().unwrap_or_default();
+            (e.t_seconds, format!("{:?} {head}", e.reason))
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (300.0, "NodeFailed scripted".to_string()),
+            (350.0, "NodeNotReady no heartbeat since 00".to_string()),
+            (
+                350.0,
+                "NodeTainted tainted node.kubernetes.io/unreachable".to_string()
+            ),
+            (
+                410.0,
+                "NodeTaintHeld NoExecute taint removed, its evictions cancelled".to_string()
+            ),
+            (900.0, "NodeRecovered scripted".to_string()),
+            (
+                900.0,
+                "NodeReady heartbeating again after 9m10s NotReady".to_string()
+            ),
+        ]
+    );
+    assert_eq!(column(&out, "deployment.app.ready").last().unwrap().1, 4.0);
 }
 
 #[test]
@@ -286,9 +345,20 @@ fn scripted_events_pick_their_node_when_they_happen() {
         (120.0, "Cordon", "general-1"),
         (180.0, "Uncordon", "general-1"),
         (240.0, "NodeFailed", "general-0"),
+        // The node lifecycle controller: general-0 NotReady and tainted NoExecute 50 s later …
+        (290.0, "NodeNotReady", "general-0"),
+        (290.0, "NodeTainted", "general-0"),
         (300.0, "NodeFailed", "general-1"),
+        // … until general-1 is silent too: every zone fully disrupted, general-0's taint
+        // comes off and general-1's is held.
+        (350.0, "NodeNotReady", "general-1"),
+        (350.0, "NodeTaintHeld", "general-0"),
+        (350.0, "NodeTaintHeld", "general-1"),
         (360.0, "ScriptedEventSkipped", "picked-nodes"),
         (420.0, "NodeRecovered", "general-0"),
+        // general-0 heard from: zone a is no longer all down, general-1 is tainted at once.
+        (420.0, "NodeReady", "general-0"),
+        (420.0, "NodeTainted", "general-1"),
     ];
     let expected: Vec<(f64, String, String)> = (expected.iter())
         .map(|(t, r, n)| (*t, r.to_string(), n.to_string()))

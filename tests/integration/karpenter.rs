@@ -357,12 +357,14 @@ fn explain_node_tells_a_karpenter_nodes_story() {
     assert!(told.status.success(), "{}", crate::support::stderr(&told));
     let text = String::from_utf8(told.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
+    // Karpenter's pool for a node is its NodePool, instance type, capacity type and zone.
     assert_eq!(
         lines[0],
-        "node default-0 (NodePool default), as Karpenter saw it:"
+        "node default-0 (pool default/m5.2xlarge/on-demand/us-east-1a, zone us-east-1a)"
     );
+    assert_eq!(lines[1], "as Karpenter saw it (NodePool default):");
     assert_eq!(
-        lines[1],
+        lines[2],
         "  00:00:01  launched for 6 pending pod(s): one m5.2xlarge (on-demand, us-east-1a, 0.384 USD/h), the cheapest of the 2 instance type(s) that could take them"
     );
     let d = disruptions(&out);
@@ -370,10 +372,15 @@ fn explain_node_tells_a_karpenter_nodes_story() {
     let last = format!(
         "  {at}  disrupted (Underutilized): its pods fit on the other nodes and one m5.xlarge at 0.192 USD/h, less than the 0.384 USD/h of the 1 node(s) it replaces; drained and deleted"
     );
-    assert_eq!(lines.last().copied(), Some(last.as_str()), "{text}");
+    // The disruption ends Karpenter's part; its pods' replacements follow.
+    let disrupted = lines.iter().position(|l| *l == last).expect(&text);
+    assert_eq!(
+        lines[disrupted + 1],
+        "its pods that were lost, and their replacements:"
+    );
     let unknown = crate::support::kubesim(&["explain", path, "--node", "default-9"]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(crate::support::stderr(&unknown).contains("it knows: default-0, default-1"));
+    assert!(crate::support::stderr(&unknown).contains("it had: default-0, default-1"));
 }
 
 /// The NodePool `default` as an applied file: instance family `family`, template labels

@@ -26,7 +26,7 @@ pub fn timeline(events: &[KarpenterEvent], node: &str) -> Option<String> {
         } if n == node => Some(node_pool.as_str()),
         _ => None,
     })?;
-    let mut out = format!("node {node} (NodePool {pool}), as Karpenter saw it:\n");
+    let mut out = format!("as Karpenter saw it (NodePool {pool}):\n");
     for e in events {
         if let Some((t, text)) = sentence(e, node) {
             let _ = writeln!(out, "  {}  {text}", clock(t));

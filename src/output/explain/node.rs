@@ -94,7 +94,7 @@ pub fn timeline(events: &[AutoscalerEvent], node: &str, s: &AutoscalerSettings) 
         .filter(|e| node_of(e).is_some_and(|(n, _)| n == node))
         .collect();
     let (_, pool) = node_of(mine.first()?)?;
-    let mut out = format!("node {node} (node group {pool}), as the Cluster Autoscaler saw it:\n");
+    let mut out = format!("as the Cluster Autoscaler saw it (node group {pool}):\n");
     for e in mine {
         let (t, text) = sentence(e, s);
         let _ = writeln!(out, "  {}  {text}", clock(t));

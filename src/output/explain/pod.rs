@@ -250,18 +250,7 @@ pub fn pod_names(events: &[PodEvent]) -> impl Iterator<Item = &str> {
 mod tests {
     use super::*;
 
-    fn event(t: f64, pod: &str, reason: PodEventReason, message: &str, count: u32) -> PodEvent {
-        PodEvent {
-            t_seconds: t,
-            pod: pod.into(),
-            owner: "web".into(),
-            event_type: reason.event_type(),
-            reason,
-            message: message.into(),
-            count,
-            last_seconds: t + 10.0 * f64::from(count - 1),
-        }
-    }
+    use super::super::test_pod_event as event;
 
     fn log() -> Vec<PodEvent> {
         use PodEventReason::*;
