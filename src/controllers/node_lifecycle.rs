@@ -4,12 +4,14 @@
 //! - A node silent for `--node-monitor-grace-period` (50 s) turns `Ready=Unknown`: it gets
 //!   the `node.kubernetes.io/unreachable:NoSchedule` taint and its pods are marked not Ready,
 //!   so the Services stop sending them traffic ([`Intent::MarkNodeUnreachable`]).
-//! - The `unreachable:NoExecute` taint follows, rate-limited per zone: one node every 10 s
+//! - The `unreachable:NoExecute` taint follows in the same pass, rate-limited per zone: one
+//!   node every 10 s
 //!   (`--node-eviction-rate=0.1`); in a partially disrupted zone — more than 2 and at least
 //!   55 % of its nodes unreachable (`--unhealthy-zone-threshold`) — 0.01 nodes/s
 //!   (`--secondary-node-eviction-rate`), or none when the zone has at most 50 nodes
 //!   (`--large-cluster-size-threshold`); a fully disrupted zone keeps the normal rate, but when
-//!   every zone is fully unreachable no node is tainted at all.
+//!   every zone is fully unreachable no node is tainted and the NoExecute taints already
+//!   placed come off (`handleDisruption`'s "master disruption mode").
 //! - The NoExecute taint manager evicts (deletes) each pod `tolerationSeconds` after the
 //!   taint ([`toleration_time`]): 300 s from the toleration DefaultTolerationSeconds admission
 //!   adds to a pod without one of its own; never for DaemonSet pods.
