@@ -5,8 +5,7 @@
 //!   the `node.kubernetes.io/unreachable:NoSchedule` taint and its pods are marked not Ready,
 //!   so the Services stop sending them traffic ([`Intent::MarkNodeUnreachable`]).
 //! - The `unreachable:NoExecute` taint follows in the same pass, rate-limited per zone: one
-//!   node every 10 s
-//!   (`--node-eviction-rate=0.1`); in a partially disrupted zone — more than 2 and at least
+//!   node every 10 s (`--node-eviction-rate=0.1`); in a partially disrupted zone — more than 2 and at least
 //!   55 % of its nodes unreachable (`--unhealthy-zone-threshold`) — 0.01 nodes/s
 //!   (`--secondary-node-eviction-rate`), or none when the zone has at most 50 nodes
 //!   (`--large-cluster-size-threshold`); a fully disrupted zone keeps the normal rate, but when
