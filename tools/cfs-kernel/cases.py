@@ -145,6 +145,10 @@ CASES = [
          description="As 05 (2 workers, 5 ms requests, Poisson 50 req/s) without a limit: a control for what two requests in service at once cost on this machine, CFS bandwidth aside.",
          expect="no periods; any tail beyond 5 ms comes from two threads sharing a CPU, not from a quota",
          pods=[pod(limit=None, request=500, workers=2, cpu_us=5_000, arrival=poisson(50))]),
+    dict(name="18-light-fixed-no-limit", duration_us=30 * S,
+         description="As 01 (1 worker, 5 ms requests at a fixed 2 req/s) without a limit: a control for the tail of a lone 5 ms request on this machine.",
+         expect="no periods; any tail beyond 5 ms is the machine's (timer wake-ups, a busy neighbour), not a quota's",
+         pods=[pod(limit=None, request=200, workers=1, cpu_us=5_000, arrival=fixed(2))]),
 ]
 
 
