@@ -17,6 +17,7 @@ use crate::cluster::{
 use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
 use crate::controllers::deployment::record::{self, RolloutRecord};
 use crate::controllers::hpa::{HpaController, HpaDecision};
+use crate::controllers::job::record::JobRecords;
 use crate::controllers::keda::KedaState;
 use crate::controllers::metrics_server::{CustomPoint, LlmPoint, MetricsServer};
 use crate::controllers::node_lifecycle::NodeLifecycleController;
@@ -225,6 +226,9 @@ pub struct RunOutput {
     /// Each Deployment reconcile that changed a ReplicaSet, with what it read (the first
     /// [`MAX_ROLLOUT_RECORDS`]).
     pub rollout_records: Vec<RolloutRecord>,
+    /// Each Job sync that created pods, held them back for the failure backoff, or finished
+    /// the Job, and each CronJob action (the first 100 000 of each).
+    pub job_records: JobRecords,
     /// Every visible change of the pods', nodes' and workloads' status (`kubesim get --at`).
     pub history: crate::metrics::history::History,
     /// Events handled.
@@ -457,6 +461,8 @@ struct Engine<'s, 'r> {
     cluster_events: ClusterEventLog,
     /// See [`RunOutput::rollout_records`].
     rollout_records: Vec<RolloutRecord>,
+    /// See [`RunOutput::job_records`].
+    job_records: JobRecords,
     /// Pods each ReplicaSet lost and has not replaced yet.
     losses: healing::Losses,
     outcomes: Vec<Outcome>,
@@ -626,6 +632,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             pod_events: PodEventLog::default(),
             cluster_events: ClusterEventLog::default(),
             rollout_records: Vec::new(),
+            job_records: JobRecords::default(),
             losses: healing::Losses::default(),
             outcomes: Vec::with_capacity(64),
             flushing: false,
@@ -1224,7 +1231,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             intents.extend(daemonset::reconcile(&self.cluster, id, self.now));
             intents.extend(statefulset::reconcile(&self.cluster, id, self.now));
             intents.extend(cronjob::reconcile(&self.cluster, id, self.now));
-            intents.extend(job::reconcile(&self.cluster, id, self.now));
+            intents.extend(self.job_intents(id));
         }
         let mut replica_sets: Vec<ReplicaSetId> = (workloads.iter())
             .flat_map(|&d| self.cluster.deployment(d).replica_sets.iter().copied())
@@ -1252,7 +1259,9 @@ impl<'s, 'r> Engine<'s, 'r> {
                     daemonset::reconcile(&self.cluster, id, self.now),
                     statefulset::reconcile(&self.cluster, id, self.now),
                     cronjob::reconcile(&self.cluster, id, self.now),
-                    job::reconcile(&self.cluster, id, self.now),
+                    (job::syncs(&self.cluster, id, self.now).into_iter())
+                        .flat_map(|sync| sync.intents)
+                        .collect(),
                 ];
                 let name = &self.cluster.deployment(id).spec.name;
                 assert!(
@@ -1929,6 +1938,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             pod_events: self.pod_events.into_events(),
             cluster_events: self.cluster_events.into_events(),
             rollout_records: self.rollout_records,
+            job_records: self.job_records,
             history,
             events: self.queue.popped(),
         }

@@ -1,6 +1,6 @@
 //! `kubesim explain`: run a scenario and tell, in sentences, why an HPA chose its replicas, why
-//! the Deployment controller scaled a ReplicaSet, why a pod was Pending, why a node stayed, or
-//! what a VPA recommends.
+//! the Deployment controller scaled a ReplicaSet, how a Job ran and what a CronJob did, why a pod
+//! was Pending, what happened to a node, or what a VPA recommends.
 
 use std::path::PathBuf;
 
@@ -8,10 +8,10 @@ use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use kubesim::output::explain::hpa::{Selection, select, sentence};
-use kubesim::output::explain::{deployment, karpenter, lifecycle, node, pod, vpa};
-use kubesim::scenario::Scenario;
+use kubesim::output::explain::{deployment, job, karpenter, lifecycle, node, pod, vpa};
 use kubesim::scenario::diag::did_you_mean_hint;
 use kubesim::scenario::units::parse_duration;
+use kubesim::scenario::{CronJobSettings, PodSource, Scenario};
 use kubesim::spec::network::ZONE_LABEL;
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +50,20 @@ pub struct Args {
     /// following an HPA is counted unless `--all`; `--at` tells the reconcile then.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod", "node", "vpa"])]
     pub deployment: Option<String>,
+    /// How did Job NAME run? Each sync of the Job controller that decided something, with its
+    /// arithmetic (the completions still missing, the room parallelism leaves, the pod failure
+    /// backoff of 10 s doubling per failure, why it finished: completions reached, more
+    /// failures than backoffLimit, activeDeadlineSeconds), among its pods' ends. NAME is a Job
+    /// workload or one of the Jobs a CronJob started (`<cronjob>-<scheduled minutes>`, as
+    /// `--cronjob` lists them).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod", "node", "vpa", "deployment", "at", "all"])]
+    pub job: Option<String>,
+    /// What did CronJob NAME do? Each schedule time it acted on: the Job started (on time, or
+    /// late once the Job that held it back ended), skipped (a Job still active under
+    /// concurrencyPolicy Forbid), missed (startingDeadlineSeconds ran out, or a later run came
+    /// due first); the Jobs it deleted (Replace, history limits); each Job's outcome.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod", "node", "vpa", "deployment", "job", "at", "all"])]
+    pub cronjob: Option<String>,
     /// With --pod and no NAME: how many pods to list.
     #[arg(
         long,
@@ -82,6 +96,12 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     if let Some(name) = &args.vpa {
         let at = args.at.as_deref().map(parse_time).transpose()?;
         return explain_vpa(&scenario, name, at);
+    }
+    if let Some(name) = &args.job {
+        return explain_job(&scenario, name);
+    }
+    if let Some(name) = &args.cronjob {
+        return explain_cron_job(&scenario, name);
     }
     if let Some(name) = &args.deployment {
         let selection = match (&args.at, args.all) {
@@ -233,6 +253,63 @@ fn explain_deployment(
     } else {
         super::out(text.trim_end());
     }
+    Ok(Status::Success)
+}
+
+/// How a Job ran.
+fn explain_job(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
+    if cron_job_settings(scenario, name).is_some() {
+        bail!(
+            "{name:?} is a CronJob: `--cronjob {name}` tells its runs and names its Jobs, each of which `--job` explains"
+        );
+    }
+    let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
+    let output = &timed.output;
+    let records = &output.job_records;
+    let story = job::job_story(records, &output.pod_events, &output.cluster_events, name);
+    let Some(text) = story else {
+        let names = job::job_names(records);
+        let hint = did_you_mean_hint(name, names.iter().copied());
+        let listed = match names.as_slice() {
+            [] => "none ran".to_string(),
+            _ => format!("it ran: {}", listed(&names)),
+        };
+        bail!("no Job {name:?} in this run{hint}; {listed}");
+    };
+    super::out(text.trim_end());
+    Ok(Status::Success)
+}
+
+/// CronJob `name`'s settings, if the scenario has one of that name.
+fn cron_job_settings(scenario: &Scenario, name: &str) -> Option<CronJobSettings> {
+    scenario
+        .deployments
+        .iter()
+        .find(|d| d.name == name)
+        .and_then(|d| match d.source {
+            PodSource::CronJob(settings) => Some(settings),
+            _ => None,
+        })
+}
+
+/// What a CronJob started, skipped, missed and deleted.
+fn explain_cron_job(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
+    let Some(settings) = cron_job_settings(scenario, name) else {
+        let names: Vec<&str> = (scenario.deployments.iter())
+            .filter(|d| matches!(d.source, PodSource::CronJob(_)))
+            .map(|d| d.name.as_str())
+            .collect();
+        let hint = did_you_mean_hint(name, names.iter().copied());
+        let listed = match names.as_slice() {
+            [] => "it has none".to_string(),
+            _ => format!("it has: {}", names.join(", ")),
+        };
+        bail!("no CronJob {name:?} in this scenario{hint}; {listed}");
+    };
+    let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
+    let end = kubesim::sim::SimTime::ZERO + scenario.duration;
+    let text = job::cron_story(&timed.output.job_records, name, &settings, end);
+    super::out(text.trim_end());
     Ok(Status::Success)
 }
 

@@ -3,8 +3,11 @@
 //! pods after the pod failure backoff, and fails the Job when more pods failed than
 //! `backoffLimit` or when it ran past `activeDeadlineSeconds`, deleting the pods it still has.
 //!
-//! The engine keeps each Job's status (its pods' ends are events); this module decides from it.
-//! A CronJob's Jobs are the runs of one workload, each reconciled as a Job.
+//! The engine keeps each Job's status (its pods' ends are events); this module decides from it:
+//! each sync is a [`Step`] (create pods, wait out the backoff, finish, delete the active pods)
+//! and the intents that carry it out, and the engine keeps the steps worth telling as
+//! [`record`]s for `kubesim explain --job`. A CronJob's Jobs are the runs of one workload, each
+//! reconciled as a Job.
 //! Not modelled: `podFailurePolicy`, `successPolicy`, `backoffLimitPerIndex`, and the
 //! controller's slow start of pod creations (1, 2, 4, … per sync), which only matters for
 //! very wide Jobs over the first seconds.
@@ -17,15 +20,42 @@ use crate::sim::{SimDuration, SimTime};
 
 use super::Intent;
 
+pub mod record;
+
 /// `DefaultJobPodFailureBackOff`: the delay before the first replacement of a failed pod.
 pub const POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_secs(10);
 /// `MaxJobPodFailureBackOff`: the delay doubles per failure up to this (the documentation
 /// says six minutes; the controller's constant is ten).
 pub const MAX_POD_FAILURE_BACKOFF: SimDuration = SimDuration::from_mins(10);
 
-/// One sync of a Job, or of each Job a CronJob started: their intents now (none for other
+/// What a sync decided for one Job, and the intents that carry it out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sync {
+    pub run: Run,
+    pub step: Step,
+    /// Its active pods when it decided.
+    pub active: usize,
+    pub intents: Vec<Intent>,
+}
+
+/// What one sync of one Job decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to do: enough pods run, or it is complete.
+    Idle,
+    /// It was deleted, or it failed: its active pods are deleted.
+    DeleteActive,
+    /// It finishes now (a failed Job's active pods are deleted too).
+    Finish(JobOutcome),
+    /// `wanted` pods are missing but the pod failure backoff holds them back until `until`.
+    BackingOff { until: SimTime, wanted: usize },
+    /// Pods to create, each with its completion index (an Indexed Job).
+    Create(Vec<Option<u32>>),
+}
+
+/// One sync of a Job, or of each live Job a CronJob started, in run order (none for other
 /// workloads).
-pub fn reconcile(cluster: &Cluster, job: DeploymentId, now: SimTime) -> Vec<Intent> {
+pub fn syncs(cluster: &Cluster, job: DeploymentId, now: SimTime) -> Vec<Sync> {
     let d = cluster.deployment(job);
     let Some(settings) = d.spec.source.job_settings() else {
         return Vec::new();
@@ -37,20 +67,22 @@ pub fn reconcile(cluster: &Cluster, job: DeploymentId, now: SimTime) -> Vec<Inte
     let none = BTreeSet::new();
     let mut runs: BTreeMap<u32, &BTreeSet<PodId>> = d.runs.running().map(|r| (r, &none)).collect();
     runs.extend(d.runs.with_active_pods());
-    let mut intents = Vec::new();
+    let mut syncs = Vec::new();
     for (run, active) in runs {
         let status = &d.runs[run];
         let has_index = |i: u32| active.iter().any(|&p| cluster.pod(p).ordinal == Some(i));
-        intents.extend(reconcile_run(
-            Run { job, run },
-            settings,
-            status,
+        let step = step(settings, status, active.len(), has_index, now);
+        let run = Run { job, run };
+        let intents = intents(run, &step, active);
+        let active = active.len();
+        syncs.push(Sync {
+            run,
+            step,
             active,
-            has_index,
-            now,
-        ));
+            intents,
+        });
     }
-    intents
+    syncs
 }
 
 /// One Job of a workload: the workload and the Job's index among its runs.
@@ -60,46 +92,57 @@ pub struct Run {
     pub run: u32,
 }
 
-/// One sync of one Job with its `active` pods (`has_index`: whether one of them has that
+/// One sync of one Job with `active` pods (`has_index`: whether one of them has that
 /// completion index).
-fn reconcile_run(
-    run: Run,
+fn step(
     settings: JobSettings,
     status: &JobStatus,
-    active: &BTreeSet<PodId>,
+    active: usize,
     has_index: impl Fn(u32) -> bool,
     now: SimTime,
-) -> Vec<Intent> {
-    let delete_active = || {
-        active
-            .iter()
-            .map(|&pod| Intent::DeletePod { pod })
-            .collect()
-    };
-    if status.deleted
-        || status
-            .finished
-            .is_some_and(|(_, o)| o != JobOutcome::Complete)
-    {
-        return delete_active();
+) -> Step {
+    let failed = |(_, o): (SimTime, JobOutcome)| o != JobOutcome::Complete;
+    if status.deleted || status.finished.is_some_and(failed) {
+        return Step::DeleteActive;
     }
     if status.finished.is_some() {
-        return Vec::new();
+        return Step::Idle;
     }
-    if let Some(outcome) = outcome(settings, status, active.len(), now) {
-        let mut intents = vec![Intent::FinishJob { run, outcome }];
-        if outcome != JobOutcome::Complete {
-            intents.extend(delete_active());
+    if let Some(outcome) = outcome(settings, status, active, now) {
+        return Step::Finish(outcome);
+    }
+    let create = creations(settings, status, active, has_index);
+    match backoff_until(status) {
+        _ if create.is_empty() => Step::Idle,
+        // The engine wakes the Job when the backoff is over.
+        Some(until) if now < until => Step::BackingOff {
+            until,
+            wanted: create.len(),
+        },
+        _ => Step::Create(create),
+    }
+}
+
+/// The intents that carry out a Job's step.
+fn intents(run: Run, step: &Step, active: &BTreeSet<PodId>) -> Vec<Intent> {
+    let delete_active = active.iter().map(|&pod| Intent::DeletePod { pod });
+    match step {
+        Step::Idle | Step::BackingOff { .. } => Vec::new(),
+        Step::DeleteActive => delete_active.collect(),
+        Step::Finish(outcome) => {
+            let finish = Intent::FinishJob {
+                run,
+                outcome: *outcome,
+            };
+            let deletes = (*outcome != JobOutcome::Complete).then_some(delete_active);
+            std::iter::once(finish)
+                .chain(deletes.into_iter().flatten())
+                .collect()
         }
-        return intents;
+        Step::Create(indexes) => (indexes.iter())
+            .map(|&index| Intent::CreateJobPod { run, index })
+            .collect(),
     }
-    if backoff_until(status).is_some_and(|until| now < until) {
-        return Vec::new(); // the engine wakes the Job when the backoff is over
-    }
-    creations(settings, status, active.len(), has_index)
-        .into_iter()
-        .map(|index| Intent::CreateJobPod { run, index })
-        .collect()
 }
 
 /// Whether the Job finishes now, and how: its deadline passed, more pods failed than the
@@ -145,7 +188,7 @@ pub fn backoff_until(status: &JobStatus) -> Option<SimTime> {
 
 /// The pods to create now, each with its completion index for an Indexed Job: up to
 /// `parallelism` running, and no more than the completions still missing.
-fn creations(
+pub fn creations(
     settings: JobSettings,
     status: &JobStatus,
     active: usize,

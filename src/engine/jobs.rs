@@ -17,8 +17,9 @@ use rand::RngExt;
 
 use super::{Engine, Event};
 use crate::cluster::{DeploymentId, JobOutcome, JobStatus, PodExit, PodId};
+use crate::controllers::job::record::{self, CronAction, CronRecord, JobRecord, MAX_JOB_RECORDS};
 use crate::controllers::job::{self, Run};
-use crate::controllers::{JobDeletion, PodEventReason};
+use crate::controllers::{Intent, JobDeletion, PodEventReason};
 use crate::metrics::cluster_events::{ClusterEventReason, ObjectKind};
 use crate::metrics::recorder::Observation;
 use crate::metrics::report::{JobReport, Report};
@@ -70,42 +71,97 @@ impl Engine<'_, '_> {
         self.dirty.workload(workload);
     }
 
-    /// The name of a workload's Job: the Job's own, or `<cronjob>-<scheduled minutes since the
-    /// epoch>` as the CronJob controller names them.
+    /// The name of a workload's Job: the Job's own, or its CronJob's for its schedule time.
     fn job_name(&self, run: Run) -> String {
         let d = self.cluster.deployment(run.job);
-        let status = &d.runs[run.run];
-        match status.scheduled {
-            Some(t) => {
-                let epoch = self.scenario.start_time.as_second();
-                let minutes = (epoch + (t.as_micros() / 1_000_000) as i64).div_euclid(60);
-                format!("{}-{minutes}", d.spec.name)
-            }
+        match d.runs[run.run].scheduled {
+            Some(t) => self.scheduled_job_name(run.job, t),
             None => d.spec.name.clone(),
         }
     }
 
+    /// `<cronjob>-<scheduled minutes since the epoch>`, as the CronJob controller names them.
+    fn scheduled_job_name(&self, cron_job: DeploymentId, scheduled: SimTime) -> String {
+        let epoch = self.scenario.start_time.as_second();
+        let minutes = (epoch + (scheduled.as_micros() / 1_000_000) as i64).div_euclid(60);
+        format!("{}-{minutes}", self.cluster.deployment(cron_job).spec.name)
+    }
+
+    /// The Job controller's intents for a workload's Jobs; the syncs that decided something
+    /// are recorded for `explain --job`.
+    pub(super) fn job_intents(&mut self, workload: DeploymentId) -> Vec<Intent> {
+        let mut intents = Vec::new();
+        for sync in job::syncs(&self.cluster, workload, self.now) {
+            self.record_job_sync(&sync);
+            intents.extend(sync.intents);
+        }
+        intents
+    }
+
+    fn record_job_sync(&mut self, sync: &job::Sync) {
+        let d = self.cluster.deployment(sync.run.job);
+        let status = &d.runs[sync.run.run];
+        if !record::worth_recording(sync, status, self.now) {
+            return;
+        }
+        let Some(settings) = d.spec.source.job_settings() else {
+            return;
+        };
+        let r = JobRecord {
+            at: self.now,
+            workload: d.spec.name.clone(),
+            job: self.job_name(sync.run),
+            settings,
+            status: status.clone(),
+            active: sync.active,
+            step: sync.step.clone(),
+            repeated_until: None,
+        };
+        let key = (sync.run.job.0, sync.run.run);
+        self.job_records.push_job(key, r);
+    }
+
+    /// A CronJob's action, with the Jobs it had active just before, for `explain --cronjob`.
+    fn record_cron_action(&mut self, cron_job: DeploymentId, action: CronAction) {
+        let d = self.cluster.deployment(cron_job);
+        let PodSource::CronJob(settings) = d.spec.source else {
+            return;
+        };
+        if self.job_records.cron_jobs.len() >= MAX_JOB_RECORDS {
+            return;
+        }
+        let active = (d.runs.running())
+            .map(|run| self.job_name(Run { job: cron_job, run }))
+            .collect();
+        let r = CronRecord {
+            at: self.now,
+            cron_job: d.spec.name.clone(),
+            settings,
+            action,
+            active,
+        };
+        self.job_records.cron_jobs.push(r);
+    }
+
     /// `StartJob`: a CronJob's Job for `scheduled` (`SuccessfulCreate`).
     pub(super) fn start_cron_job_run(&mut self, cron_job: DeploymentId, scheduled: SimTime) {
+        let job = self.scheduled_job_name(cron_job, scheduled);
+        let action = CronAction::Start {
+            scheduled,
+            job: job.clone(),
+        };
+        self.record_cron_action(cron_job, action);
         self.cluster.deployments[cron_job.index()]
             .cron
             .last_schedule = Some(scheduled);
         self.add_run(cron_job, Some(scheduled));
-        let run = self.last_run(cron_job);
-        let message = format!("Created job {}", self.job_name(run));
+        let message = format!("Created job {job}");
         self.cron_event(cron_job, ClusterEventReason::SuccessfulCreate, message);
-    }
-
-    fn last_run(&self, workload: DeploymentId) -> Run {
-        let runs = self.cluster.deployment(workload).runs.len();
-        Run {
-            job: workload,
-            run: runs as u32 - 1,
-        }
     }
 
     /// `SkipJob`: a run due at `scheduled` waits, its policy is Forbid and a Job is active.
     pub(super) fn skip_cron_job_run(&mut self, cron_job: DeploymentId, scheduled: SimTime) {
+        self.record_cron_action(cron_job, CronAction::Skip { scheduled });
         self.cluster.deployments[cron_job.index()].cron.skipped = Some(scheduled);
         let message =
             "Not starting job because prior execution is running and concurrency policy is Forbid";
@@ -118,6 +174,8 @@ impl Engine<'_, '_> {
 
     /// `DeleteJob`: the Job is deleted (its pods follow, by the Job controller).
     pub(super) fn delete_job(&mut self, run: Run, reason: JobDeletion) {
+        let job = self.job_name(run);
+        self.record_cron_action(run.job, CronAction::Delete { job, reason });
         self.cluster.deployments[run.job.index()]
             .runs
             .delete(run.run);
@@ -154,7 +212,7 @@ impl Engine<'_, '_> {
         self.pod_event(
             pod,
             PodEventReason::Created,
-            format!("Created by Job {job_name}"),
+            crate::metrics::pod_events::created_by_job(&job_name),
         );
         self.recorder.observe(
             self.now,

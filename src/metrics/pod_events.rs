@@ -141,12 +141,25 @@ pub fn replaced_pod(message: &str) -> Option<&str> {
     rest.split_once(", lost at ").map(|(pod, _)| pod)
 }
 
+/// The words of a Job pod's `Created` event: `Created by Job JOB`.
+pub fn created_by_job(job: &str) -> String {
+    format!("Created by Job {job}")
+}
+
+/// The Job a `Created` event's message says made the pod.
+pub fn creating_job(message: &str) -> Option<&str> {
+    message.strip_prefix("Created by Job ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn messages_read_back_what_they_say() {
+        let created = created_by_job("nightly-etl-29461260");
+        assert_eq!(creating_job(&created), Some("nightly-etl-29461260"));
+        assert_eq!(creating_job("Created by ReplicaSet web-7b6"), None);
         let scheduled = scheduled_message("web-7b6-abcde", "general-1");
         assert_eq!(scheduled_node(&scheduled), Some("general-1"));
         assert_eq!(scheduled_node("Pulled image"), None);

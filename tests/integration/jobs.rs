@@ -10,7 +10,7 @@ use crate::support::run_text;
 
 /// One 8-core node, and Job `report` with `spec` (YAML lines indented for `spec`) whose pods
 /// start at once and run for `run` with a failure chance `fail`, over `minutes`.
-fn run_job(test: &str, spec: &str, run: &str, fail: f64, minutes: u32) -> RunOutput {
+pub(crate) fn run_job(test: &str, spec: &str, run: &str, fail: f64, minutes: u32) -> RunOutput {
     let text = format!(
         r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -155,7 +155,7 @@ fn indexed_jobs_name_each_index_and_a_work_queue_ends_with_its_pods() {
 
 /// CronJob `nightly` with `spec` (YAML lines indented for `spec`, the schedule among them) whose
 /// Job runs one pod for `run`; from `start` (`spec.startTime`) for `minutes`.
-fn run_cron(test: &str, spec: &str, run: &str, start: &str, minutes: u32) -> RunOutput {
+pub(crate) fn run_cron(test: &str, spec: &str, run: &str, start: &str, minutes: u32) -> RunOutput {
     let text = format!(
         r#"apiVersion: kubesim.io/v1alpha1
 kind: Scenario
@@ -186,7 +186,7 @@ spec:
     run_text(test, &text)
 }
 
-const MONDAY: &str = "2026-01-05T00:00:00Z";
+pub(crate) const MONDAY: &str = "2026-01-05T00:00:00Z";
 
 /// `(time, reason)` of the CronJob's own events (SuccessfulCreate, JobAlreadyActive, …).
 fn cron_events(out: &RunOutput) -> Vec<(f64, String)> {

@@ -12,6 +12,7 @@ mod config;
 mod connections;
 mod daemonset;
 mod data_loss;
+mod explain_jobs;
 mod failures;
 mod hostile;
 mod hpa;

@@ -1,5 +1,6 @@
 //! `kubesim explain` renderings: [`hpa`] tells why an HPA chose its replicas, [`deployment`] why
-//! the Deployment controller scaled a ReplicaSet, [`pod`] why a pod
+//! the Deployment controller scaled a ReplicaSet, [`job`] how a Job ran and what a CronJob
+//! started, skipped or missed, [`pod`] why a pod
 //! was Pending, [`lifecycle`] what happened to a node and what the node lifecycle controller
 //! did about it, [`node`] why the Cluster Autoscaler kept or removed a node, [`karpenter`] why
 //! Karpenter launched, kept or disrupted one, [`vpa`] why a VerticalPodAutoscaler recommends
@@ -7,6 +8,7 @@
 
 pub mod deployment;
 pub mod hpa;
+pub mod job;
 pub mod karpenter;
 pub mod lifecycle;
 pub mod node;

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Checks that each lesson's claims still hold: runs the commands in every
+lessons/*/check.toml with a kubesim binary and fails on a missing sentence or a
+wrong exit code, so a lesson cannot rot when the models change.
+
+    python3 lessons/check.py target/release/kubesim [LESSON...]
+
+check.toml (TOML, read with Python's tomllib):
+
+    scenario = "../../scenarios/node-failure"   # relative to the lesson's folder
+    [[check]]
+    run = ["explain", "--node", "general-1"]   # kubesim SUBCOMMAND SCENARIO ARGS...
+    contains = ["01:00:50  NodeNotReady"]       # each must appear in stdout
+    exit = 0                                    # the default
+"""
+import pathlib
+import subprocess
+import sys
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    sys.exit("lessons/check.py needs Python 3.11 or later (tomllib)")
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def check_lesson(kubesim, folder):
+    """Runs one lesson's checks; returns the failures as sentences."""
+    spec_file = folder / "check.toml"
+    try:
+        spec = tomllib.loads(spec_file.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        return [f"{spec_file}: {e}"]
+    scenario = (folder / spec.get("scenario", "scenario.yaml")).resolve()
+    failures = []
+    for i, check in enumerate(spec.get("check", []), 1):
+        run = check.get("run")
+        if not run:
+            failures.append(f"{spec_file}: check {i} has no `run`")
+            continue
+        command = [kubesim, run[0], str(scenario), *run[1:]]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
+        shown = " ".join(["kubesim", *run[:1], str(scenario.relative_to(HERE.parent)), *run[1:]])
+        want_exit = check.get("exit", 0)
+        if done.returncode != want_exit:
+            failures.append(f"{folder.name}: `{shown}` exited {done.returncode}, not {want_exit}: {done.stderr.strip()[-400:]}")
+        for text in check.get("contains", []):
+            if text not in done.stdout:
+                failures.append(f"{folder.name}: `{shown}` no longer says: {text}")
+    return failures
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    kubesim = str(pathlib.Path(sys.argv[1]).resolve())
+    wanted = set(sys.argv[2:])
+    folders = sorted(p.parent for p in HERE.glob("*/check.toml"))
+    if wanted:
+        folders = [f for f in folders if f.name in wanted]
+        missing = wanted - {f.name for f in folders}
+        if missing:
+            sys.exit(f"no lesson {', '.join(sorted(missing))} (lessons: {', '.join(p.parent.name for p in sorted(HERE.glob('*/check.toml')))})")
+    failed = 0
+    for folder in folders:
+        failures = check_lesson(kubesim, folder)
+        print(f"{'PASS' if not failures else 'FAIL'} {folder.name}")
+        for f in failures:
+            print(f"  {f}")
+        failed += bool(failures)
+    if failed:
+        sys.exit(f"{failed} of {len(folders)} lessons no longer hold")
+
+
+if __name__ == "__main__":
+    main()
