@@ -12,10 +12,14 @@ check.toml (TOML, read with Python's tomllib):
     run = ["explain", "--node", "general-1"]   # kubesim SUBCOMMAND SCENARIO ARGS...
     contains = ["01:00:50  NodeNotReady"]       # each must appear in stdout
     exit = 0                                    # the default
+
+An argument `{out}` is replaced by a fresh folder that is removed afterwards
+(`run = ["run", "--no-plots", "--out", "{out}"]`).
 """
 import pathlib
 import subprocess
 import sys
+import tempfile
 
 try:
     import tomllib
@@ -39,8 +43,11 @@ def check_lesson(kubesim, folder):
         if not run:
             failures.append(f"{spec_file}: check {i} has no `run`")
             continue
-        command = [kubesim, run[0], str(scenario), *run[1:]]
-        done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
+        with tempfile.TemporaryDirectory(prefix="kubesim-lesson-") as scratch:
+            out = str(pathlib.Path(scratch) / "out")
+            args = [out if a == "{out}" else a for a in run[1:]]
+            command = [kubesim, run[0], str(scenario), *args]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
         shown = " ".join(["kubesim", *run[:1], str(scenario.relative_to(HERE.parent)), *run[1:]])
         want_exit = check.get("exit", 0)
         if done.returncode != want_exit:
