@@ -11,10 +11,14 @@ check.toml (TOML, read with Python's tomllib):
     [[check]]
     run = ["explain", "--node", "general-1"]   # kubesim SUBCOMMAND SCENARIO ARGS...
     contains = ["01:00:50  NodeNotReady"]       # each must appear in stdout
+    excludes = ["NodeTaintHeld"]                # none may (optional)
     exit = 0                                    # the default
 
-An argument `{out}` is replaced by a fresh folder that is removed afterwards
-(`run = ["run", "--no-plots", "--out", "{out}"]`).
+The scenario goes right after the subcommand, unless an argument says where
+(`{scenario}`) or the subcommand is `get`, which reads a run's folder. `{out}` is one
+scratch folder per lesson, removed afterwards: a `run` check may write it
+(`run = ["run", "--no-plots", "--out", "{out}"]`) and later `get` checks read it
+(`run = ["get", "pods", "{out}", "--at", "30s"]`).
 """
 import pathlib
 import subprocess
@@ -38,23 +42,34 @@ def check_lesson(kubesim, folder):
         return [f"{spec_file}: {e}"]
     scenario = (folder / spec.get("scenario", "scenario.yaml")).resolve()
     failures = []
-    for i, check in enumerate(spec.get("check", []), 1):
-        run = check.get("run")
-        if not run:
-            failures.append(f"{spec_file}: check {i} has no `run`")
-            continue
-        with tempfile.TemporaryDirectory(prefix="kubesim-lesson-") as scratch:
-            out = str(pathlib.Path(scratch) / "out")
-            args = [out if a == "{out}" else a for a in run[1:]]
-            command = [kubesim, run[0], str(scenario), *args]
-            done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
-        shown = " ".join(["kubesim", *run[:1], str(scenario.relative_to(HERE.parent)), *run[1:]])
-        want_exit = check.get("exit", 0)
-        if done.returncode != want_exit:
-            failures.append(f"{folder.name}: `{shown}` exited {done.returncode}, not {want_exit}: {done.stderr.strip()[-400:]}")
-        for text in check.get("contains", []):
-            if text not in done.stdout:
-                failures.append(f"{folder.name}: `{shown}` no longer says: {text}")
+    with tempfile.TemporaryDirectory(prefix="kubesim-lesson-") as scratch:
+        out = str(pathlib.Path(scratch) / "out")
+        for i, check in enumerate(spec.get("check", []), 1):
+            failures += run_check(kubesim, folder, scenario, out, i, check)
+    return failures
+
+
+def run_check(kubesim, folder, scenario, out, i, check):
+    """Runs check number `i` of a lesson; returns its failures as sentences."""
+    run = check.get("run")
+    if not run:
+        return [f"{folder / 'check.toml'}: check {i} has no `run`"]
+    fill = {"{out}": out, "{scenario}": str(scenario)}
+    args = [fill.get(a, a) for a in run]
+    if "{scenario}" not in run and run[0] != "get":
+        args.insert(1, str(scenario))
+    done = subprocess.run([kubesim, *args], capture_output=True, text=True, cwd=HERE.parent)
+    shown = " ".join(["kubesim", *args]).replace(str(HERE.parent) + "/", "")
+    failures = []
+    want_exit = check.get("exit", 0)
+    if done.returncode != want_exit:
+        failures.append(f"{folder.name}: `{shown}` exited {done.returncode}, not {want_exit}: {done.stderr.strip()[-400:]}")
+    for text in check.get("contains", []):
+        if text not in done.stdout:
+            failures.append(f"{folder.name}: `{shown}` no longer says: {text}")
+    for text in check.get("excludes", []):
+        if text in done.stdout:
+            failures.append(f"{folder.name}: `{shown}` now says: {text}")
     return failures
 
 
