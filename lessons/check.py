@@ -18,7 +18,8 @@ The scenario goes right after the subcommand, unless an argument says where
 (`{scenario}`) or the subcommand is `get`, which reads a run's folder. `{out}` is one
 scratch folder per lesson, removed afterwards: a `run` check may write it
 (`run = ["run", "--no-plots", "--out", "{out}"]`) and later `get` checks read it
-(`run = ["get", "pods", "{out}", "--at", "30s"]`).
+(`run = ["get", "pods", "{out}", "--at", "30s"]`). A check with `file` instead of
+`run` looks for its sentences in a file of that run (`file = "report.json"`).
 """
 import pathlib
 import subprocess
@@ -51,9 +52,16 @@ def check_lesson(kubesim, folder):
 
 def run_check(kubesim, folder, scenario, out, i, check):
     """Runs check number `i` of a lesson; returns its failures as sentences."""
+    if "file" in check:
+        path = pathlib.Path(out) / check["file"]
+        try:
+            text = path.read_text()
+        except OSError as e:
+            return [f"{folder.name}: cannot read the run's {check['file']}: {e}"]
+        return compare(folder, f"the run's {check['file']}", text, check)
     run = check.get("run")
     if not run:
-        return [f"{folder / 'check.toml'}: check {i} has no `run`"]
+        return [f"{folder / 'check.toml'}: check {i} has neither `run` nor `file`"]
     fill = {"{out}": out, "{scenario}": str(scenario)}
     args = [fill.get(a, a) for a in run]
     if "{scenario}" not in run and run[0] != "get":
@@ -64,12 +72,18 @@ def run_check(kubesim, folder, scenario, out, i, check):
     want_exit = check.get("exit", 0)
     if done.returncode != want_exit:
         failures.append(f"{folder.name}: `{shown}` exited {done.returncode}, not {want_exit}: {done.stderr.strip()[-400:]}")
-    for text in check.get("contains", []):
-        if text not in done.stdout:
-            failures.append(f"{folder.name}: `{shown}` no longer says: {text}")
-    for text in check.get("excludes", []):
-        if text in done.stdout:
-            failures.append(f"{folder.name}: `{shown}` now says: {text}")
+    return failures + compare(folder, f"`{shown}`", done.stdout, check)
+
+
+def compare(folder, what, text, check):
+    """The check's `contains` missing from `text` and its `excludes` found in it."""
+    failures = []
+    for sentence in check.get("contains", []):
+        if sentence not in text:
+            failures.append(f"{folder.name}: {what} no longer says: {sentence}")
+    for sentence in check.get("excludes", []):
+        if sentence in text:
+            failures.append(f"{folder.name}: {what} now says: {sentence}")
     return failures
 
 
