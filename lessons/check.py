@@ -19,7 +19,8 @@ The scenario goes right after the subcommand, unless an argument says where
 scratch folder per lesson, removed afterwards: a `run` check may write it
 (`run = ["run", "--no-plots", "--out", "{out}"]`) and later `get` checks read it
 (`run = ["get", "pods", "{out}", "--at", "30s"]`). A check with `file` instead of
-`run` looks for its sentences in a file of that run (`file = "report.json"`).
+`run` looks for its sentences in a file of that run (`file = "report.json"`). A check's
+own `scenario` replaces the lesson's for it.
 """
 import pathlib
 import subprocess
@@ -62,6 +63,8 @@ def run_check(kubesim, folder, scenario, out, i, check):
     run = check.get("run")
     if not run:
         return [f"{folder / 'check.toml'}: check {i} has neither `run` nor `file`"]
+    if "scenario" in check:
+        scenario = (folder / check["scenario"]).resolve()
     fill = {"{out}": out, "{scenario}": str(scenario)}
     args = [fill.get(a, a) for a in run]
     if "{scenario}" not in run and run[0] != "get":
