@@ -274,7 +274,13 @@ fn explain_job(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
             [] => "none ran".to_string(),
             _ => format!("it ran: {}", listed(&names)),
         };
-        bail!("no Job {name:?} in this run{hint}; {listed}");
+        let truncated = match records.jobs_truncated() {
+            true => {
+                " (the run kept the Job controller's first 100000 decisions: a Job started after those is not told)"
+            }
+            false => "",
+        };
+        bail!("no Job {name:?} in this run{hint}; {listed}{truncated}");
     };
     super::out(text.trim_end());
     Ok(Status::Success)

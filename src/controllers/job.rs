@@ -188,7 +188,7 @@ pub fn backoff_until(status: &JobStatus) -> Option<SimTime> {
 
 /// The pods to create now, each with its completion index for an Indexed Job: up to
 /// `parallelism` running, and no more than the completions still missing.
-pub fn creations(
+fn creations(
     settings: JobSettings,
     status: &JobStatus,
     active: usize,

@@ -35,6 +35,17 @@ pub struct JobRecord {
     pub repeated_until: Option<SimTime>,
 }
 
+impl JobRecord {
+    /// Whether `other` is the same decision from the same state, whenever it was taken.
+    fn decides_as(&self, other: &JobRecord) -> bool {
+        self.job == other.job
+            && self.settings == other.settings
+            && self.status == other.status
+            && self.active == other.active
+            && self.step == other.step
+    }
+}
+
 /// Whether a sync is worth telling: pods created, the Job finished, or the backoff holding
 /// pods back in the sync right after the failure that started it (it holds them at every
 /// sync until it ends).
@@ -78,17 +89,17 @@ pub struct JobRecords {
 }
 
 impl JobRecords {
+    /// Whether the first [`MAX_JOB_RECORDS`] Job records were kept and later ones dropped.
+    pub fn jobs_truncated(&self) -> bool {
+        self.jobs.len() >= MAX_JOB_RECORDS
+    }
+
     /// Keeps `record` of Job `key` (workload index, run), unless it only repeats that Job's
     /// last record at a later instant: then that one is extended to now (and kept once).
     pub fn push_job(&mut self, key: (u32, u32), record: JobRecord) {
         if let Some(&i) = self.last_of_job.get(&key) {
             let last = &mut self.jobs[i];
-            let same = JobRecord {
-                at: last.at,
-                repeated_until: last.repeated_until,
-                ..record.clone()
-            };
-            if *last == same {
+            if last.decides_as(&record) {
                 if record.at > last.at {
                     last.repeated_until = Some(record.at);
                 }

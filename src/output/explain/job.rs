@@ -3,6 +3,7 @@
 //! it finished) among its pods' ends; a CronJob's runs — started on time or late, skipped
 //! under Forbid, missed past `startingDeadlineSeconds`, deleted — and each Job's outcome.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::cluster::JobOutcome;
@@ -38,7 +39,8 @@ pub fn job_story(
 ) -> Option<String> {
     let syncs: Vec<&JobRecord> = records.jobs.iter().filter(|r| r.job == job).collect();
     let first = syncs.first()?;
-    let pods = job_pods(pod_events, job);
+    let created = created_pods(pod_events, job);
+    let pods: BTreeSet<&str> = created.iter().map(|&(_, pod)| pod).collect();
     // (time, order among what happens in one instant, line): a pod's end comes before the
     // sync it wakes, the pods the sync deletes after it.
     let mut lines: Vec<(SimTime, u8, String)> = Vec::new();
@@ -48,7 +50,7 @@ pub fn job_story(
         }
     }
     for r in &syncs {
-        lines.push((r.at, 1, sync_sentence(r, pod_events, cluster_events)));
+        lines.push((r.at, 1, sync_sentence(r, &created, cluster_events)));
     }
     for e in cluster_events
         .iter()
@@ -125,27 +127,25 @@ fn spec(s: &JobSettings) -> String {
     text
 }
 
-/// The pods Job `job` created.
-fn job_pods<'e>(pod_events: &'e [PodEvent], job: &str) -> Vec<&'e str> {
-    (pod_events.iter())
+/// The pods Job `job` created, with when, in time order.
+fn created_pods<'e>(pod_events: &'e [PodEvent], job: &str) -> Vec<(SimTime, &'e str)> {
+    let mut created: Vec<(SimTime, &str)> = (pod_events.iter())
         .filter(|e| e.reason == PodEventReason::Created && creating_job(&e.message) == Some(job))
-        .map(|e| e.pod.as_str())
-        .collect()
+        .map(|e| (clock(e.t_seconds), e.pod.as_str()))
+        .collect();
+    created.sort_by_key(|&(t, _)| t);
+    created
 }
 
-/// The pods Job `job` created from `from` to `to`, with when.
-fn created_within<'e>(
-    pod_events: &'e [PodEvent],
-    job: &str,
+/// Those of `created` (in time order) from `from` to `to`.
+fn created_within<'c, 'e>(
+    created: &'c [(SimTime, &'e str)],
     from: SimTime,
     to: SimTime,
-) -> Vec<(SimTime, &'e str)> {
-    (pod_events.iter())
-        .filter(|e| e.reason == PodEventReason::Created)
-        .map(|e| (clock(e.t_seconds), e))
-        .filter(|(t, e)| (from..=to).contains(t) && creating_job(&e.message) == Some(job))
-        .map(|(t, e)| (t, e.pod.as_str()))
-        .collect()
+) -> &'c [(SimTime, &'e str)] {
+    let first = created.partition_point(|&(t, _)| t < from);
+    let last = created.partition_point(|&(t, _)| t <= to);
+    &created[first..last.max(first)]
 }
 
 /// Why the pods a sync asked for were not created: the last `FailedCreate` of the workload
@@ -175,12 +175,12 @@ fn pod_end(e: &PodEvent) -> Option<(u8, String)> {
 /// One sync in words, with its arithmetic.
 fn sync_sentence(
     r: &JobRecord,
-    pod_events: &[PodEvent],
+    created: &[(SimTime, &str)],
     cluster_events: &[ClusterEvent],
 ) -> String {
     match &r.step {
         Step::Create(indexes) => {
-            let result = creation_result(r, indexes.len(), pod_events, cluster_events);
+            let result = creation_result(r, indexes.len(), created, cluster_events);
             creation(r, indexes, &result)
         }
         Step::BackingOff { until, wanted } => backoff(r, *until, *wanted),
@@ -226,21 +226,21 @@ fn creation(r: &JobRecord, indexes: &[Option<u32>], result: &str) -> String {
 fn creation_result(
     r: &JobRecord,
     asked: usize,
-    pod_events: &[PodEvent],
+    created: &[(SimTime, &str)],
     cluster_events: &[ClusterEvent],
 ) -> String {
     let until = r.repeated_until.unwrap_or(r.at);
-    let created = created_within(pod_events, &r.job, r.at, until);
+    let created = created_within(created, r.at, until);
     let names =
         |list: &[(SimTime, &str)]| list.iter().map(|(_, p)| *p).collect::<Vec<_>>().join(", ");
     if created.len() >= asked && created.iter().all(|(t, _)| *t == r.at) {
-        return format!(" created ({})", names(&created));
+        return format!(" created ({})", names(created));
     }
     let why = refusal(cluster_events, r).unwrap_or("not admitted");
     let mut text = format!(" asked for, refused ({why}), and asked again at every sync");
     match created.last() {
         Some((t, _)) => {
-            let _ = write!(text, " until created at {t} ({})", names(&created));
+            let _ = write!(text, " until created at {t} ({})", names(created));
         }
         None => {
             let _ = write!(text, " until {until}, without success");
@@ -469,23 +469,25 @@ fn listed_jobs(jobs: &[String]) -> String {
 }
 
 /// When and why the run due at `scheduled`, skipped, was never started (`None`: it started
-/// later). `later`: the CronJob's actions after the skip.
+/// late). `later`: the CronJob's actions after the skip.
 fn missed(
     later: &[&CronRecord],
     scheduled: SimTime,
     settings: &CronJobSettings,
     end: SimTime,
 ) -> Option<(SimTime, u8, String)> {
-    let started = |r: &&&CronRecord| matches!(r.action, CronAction::Start { scheduled: s, .. } if s == scheduled);
-    if later.iter().any(|r| started(&r)) {
-        return None;
-    }
-    let next_due = later.iter().find_map(|r| match r.action {
-        CronAction::Start { scheduled: s, .. } | CronAction::Skip { scheduled: s } => {
-            Some((r.at, s))
+    // The controller starts only the most recent due time: a skipped run starts, if at all,
+    // before the next one comes due, so only the actions up to that one are read.
+    let next = later
+        .iter()
+        .find(|r| !matches!(r.action, CronAction::Delete { .. }));
+    let next_due = match next.map(|r| (r.at, &r.action)) {
+        Some((_, CronAction::Start { scheduled: s, .. })) if *s == scheduled => return None,
+        Some((t, CronAction::Start { scheduled: s, .. } | CronAction::Skip { scheduled: s })) => {
+            Some((t, *s))
         }
-        CronAction::Delete { .. } => None,
-    });
+        _ => None,
+    };
     let expiry = settings.starting_deadline.map(|d| scheduled + d);
     match (expiry, next_due) {
         (Some(at), next) if at <= end && next.is_none_or(|(t, _)| at < t) => Some((
