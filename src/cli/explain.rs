@@ -76,7 +76,8 @@ pub struct Args {
     /// such as `12m15s`.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub at: Option<String>,
-    /// Show every sync, not only those that changed replicas or were stabilized or limited.
+    /// Show every sync, not only those that changed replicas, were held by the stabilization
+    /// window or a limit (when that changed the outcome), or changed a condition.
     #[arg(long, conflicts_with = "at")]
     pub all: bool,
     #[command(flatten)]

@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page per run — the summary tables, the SLO results, the
-//! plots (inline SVG), why the HPAs scaled and which pods waited for a node, the cluster events
-//! and the scenario as it ran. No scripts, fonts or images are fetched: the page opens offline.
+//! plots (inline SVG), why the HPAs scaled and which pods waited for a node, the cluster events,
+//! the cluster to watch at any instant (`super::watch`: the page's one script, inline), and the
+//! scenario as it ran. No scripts, fonts or images are fetched: the page opens offline.
 
 use std::fmt::Write;
 
@@ -24,6 +25,8 @@ pub struct Extras<'a> {
     pub pending: &'a str,
     pub cluster_events: &'a [ClusterEvent],
     pub resolved_yaml: &'a str,
+    /// The "Watch the cluster" section (`super::watch`).
+    pub watch: &'a str,
 }
 
 /// Text with `&`, `<`, `>` and quotes escaped for HTML and XML (report.html, JUnit).
@@ -57,7 +60,8 @@ pub fn render(report: &Report, extras: &Extras) -> String {
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
+         <style>{STYLE}{}</style></head><body>\n<h1>{title}</h1>\n",
+        super::watch::STYLE
     );
     let _ = writeln!(
         page,
@@ -66,8 +70,9 @@ pub fn render(report: &Report, extras: &Extras) -> String {
         crate::sim::SimDuration::from_micros((report.duration_seconds * 1e6) as u64),
         report.kubesim_version,
     );
-    page.push_str("<nav><a href=\"#slos\">SLOs</a><a href=\"#services\">Services</a><a href=\"#deployments\">Deployments</a><a href=\"#nodes\">Nodes</a><a href=\"#plots\">Plots</a><a href=\"#hpa\">HPA decisions</a><a href=\"#pending\">Pending pods</a><a href=\"#events\">Cluster events</a><a href=\"#scenario\">Scenario</a></nav>\n");
+    page.push_str("<nav><a href=\"#watch\">Watch</a><a href=\"#slos\">SLOs</a><a href=\"#services\">Services</a><a href=\"#deployments\">Deployments</a><a href=\"#nodes\">Nodes</a><a href=\"#plots\">Plots</a><a href=\"#hpa\">HPA decisions</a><a href=\"#pending\">Pending pods</a><a href=\"#events\">Cluster events</a><a href=\"#scenario\">Scenario</a></nav>\n");
     slos(&mut page, report);
+    page.push_str(extras.watch);
     services(&mut page, report);
     deployments(&mut page, report);
     nodes(&mut page, report, extras.staying);

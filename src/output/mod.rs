@@ -19,6 +19,7 @@ pub mod run_dir;
 pub mod summary;
 pub mod sweep;
 pub(crate) mod timeline;
+pub(crate) mod watch;
 
 pub use timeline::HpaEvents;
 

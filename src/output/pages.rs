@@ -63,6 +63,12 @@ fn report(dir: &Path, format: plot::Format, pages: &Pages) -> Result<(), String>
         REPORT_PENDING_PODS,
     );
     let staying = super::explain::node::staying(pages.autoscaler_events);
+    let watch = super::watch::section(
+        dir,
+        pages.pod_events,
+        pages.cluster_events,
+        pages.end_seconds,
+    )?;
     let extras = html::Extras {
         plots: &plots,
         staying: &staying,
@@ -71,6 +77,7 @@ fn report(dir: &Path, format: plot::Format, pages: &Pages) -> Result<(), String>
         pending: &pending,
         cluster_events: pages.cluster_events,
         resolved_yaml: pages.resolved_yaml,
+        watch: &watch,
     };
     let page = html::render(pages.report, &extras);
     let path = dir.join("report.html");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Opens an HTML report in headless Chromium and checks that it renders offline: a screenshot is
-# taken (kept as an artifact), no console message at all is logged (a run's page has no scripts
-# and a sweep's only its inline sorting script, which logs nothing, so any message — an error,
+# taken (kept as an artifact), no console message at all is logged (a run's page has only its
+# inline "Watch the cluster" script and a sweep's only its inline sorting script, both of which
+# log nothing, so any message — an error,
 # a blocked resource — is a fault; Chromium's log does not keep the level of console messages
 # apart), and the
 # page asks for nothing over the network (every request Chromium's network stack made on the

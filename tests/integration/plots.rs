@@ -59,7 +59,14 @@ fn a_run_draws_its_plots_and_a_self_contained_report() {
         expected.len(),
         "every plot inline"
     );
-    for reference in ["<script", "<link", " src=", "url(", "@import"] {
+    // Two scripts, both inline: the slider's data and the slider (" src=" is refused below).
+    assert_eq!(
+        page.matches("<script").count(),
+        2,
+        "the watch section's scripts only"
+    );
+    assert!(page.contains("<script type=\"application/json\" id=\"watch-data\">"));
+    for reference in ["<link", " src=", "url(", "@import"] {
         assert!(
             !page.contains(reference),
             "report.html refers out: {reference}"

@@ -50,6 +50,11 @@ pub struct HpaDecision {
     pub stabilized_replicas: i32,
     /// Set when stabilization changed the proposal (the `AbleToScale` reason).
     pub stabilization_reason: Option<StabilizationReason>,
+    /// Whether stabilization changed `desired_replicas`: without it the limits would have
+    /// given another count. (False when, say, the window keeps 1 where `minReplicas` 1 would
+    /// have raised a proposal of 0 to 1 anyway.) Not in `hpa_decisions.jsonl`.
+    #[serde(skip)]
+    pub stabilization_changed_desired: bool,
     /// What the HPA sets the target's replicas to (`status.desiredReplicas`): the stabilized
     /// proposal within the rate limits and `minReplicas`..`maxReplicas` (`current_replicas` when
     /// `skipped`).
@@ -296,6 +301,7 @@ impl HpaController {
             proposed_replicas: None,
             stabilized_replicas: current,
             stabilization_reason: None,
+            stabilization_changed_desired: false,
             desired_replicas: current,
             limit_reason: None,
             skipped: None,
@@ -393,7 +399,7 @@ impl HpaController {
         let spec = &cluster.hpas[hpa.index()].spec;
         let current = d.current_replicas;
         let history = &mut self.histories[hpa.index()];
-        let (stabilized, stabilization_reason, (desired, reason)) = match &spec.behavior {
+        let (stabilized, stabilization_reason) = match &spec.behavior {
             Some(behavior) => {
                 let up_window = behavior
                     .scale_up
@@ -403,39 +409,50 @@ impl HpaController {
                     .scale_down
                     .stabilization_window
                     .unwrap_or(self.settings.downscale_stabilization);
-                let (stabilized, why) =
-                    behavior::stabilize(history, current, proposed, now, up_window, down_window);
-                let events = &self.events[hpa.index()];
-                let args = RateArgs {
-                    current,
-                    desired: stabilized,
-                    min: spec.min_replicas,
-                    max: spec.max_replicas,
-                    up_events: &events.up,
-                    down_events: &events.down,
-                    behavior,
-                    now,
-                };
-                (stabilized, why, convert_with_rate(&args))
+                behavior::stabilize(history, current, proposed, now, up_window, down_window)
             }
-            None => {
-                let stabilized = stabilize(
+            None => (
+                stabilize(
                     history,
                     proposed,
                     now,
                     self.settings.downscale_stabilization,
-                );
-                (
-                    stabilized,
-                    StabilizationReason::ScaleDownStabilized,
-                    limit_legacy(current, stabilized, spec.min_replicas, spec.max_replicas),
-                )
-            }
+                ),
+                StabilizationReason::ScaleDownStabilized,
+            ),
         };
+        let (desired, reason) = self.limit(hpa, spec, current, stabilized, now);
         d.stabilized_replicas = stabilized;
         d.stabilization_reason = (stabilized != proposed).then_some(stabilization_reason);
+        d.stabilization_changed_desired =
+            stabilized != proposed && self.limit(hpa, spec, current, proposed, now).0 != desired;
         d.desired_replicas = desired;
         d.limit_reason = Some(reason);
+    }
+
+    /// `desired` within the rate limits (with `behavior`) and `minReplicas`..`maxReplicas`.
+    fn limit(
+        &self,
+        hpa: HpaId,
+        spec: &HpaSpec,
+        current: i32,
+        desired: i32,
+        now: SimTime,
+    ) -> (i32, LimitReason) {
+        let Some(behavior) = &spec.behavior else {
+            return limit_legacy(current, desired, spec.min_replicas, spec.max_replicas);
+        };
+        let events = &self.events[hpa.index()];
+        convert_with_rate(&RateArgs {
+            current,
+            desired,
+            min: spec.min_replicas,
+            max: spec.max_replicas,
+            up_events: &events.up,
+            down_events: &events.down,
+            behavior,
+            now,
+        })
     }
 
     /// The global tolerance, overridden per direction by `behavior.scaleUp/scaleDown.tolerance`.

@@ -9,8 +9,10 @@ use crate::controllers::hpa::normalize::LimitReason;
 /// Which decisions to show.
 #[derive(Clone, Copy, Debug)]
 pub enum Selection {
-    /// Syncs that changed the replicas, where stabilization or a limit altered the proposal, or
-    /// where a condition changed (e.g. the metrics became unavailable).
+    /// Syncs that changed the replicas, where stabilization or a limit altered the outcome, or
+    /// where a condition changed (e.g. the metrics became unavailable). A window that keeps
+    /// what the limits would have given anyway (1 where `minReplicas` 1 raises a proposal of 0)
+    /// does not count.
     Interesting,
     /// Every sync.
     All,
@@ -106,7 +108,7 @@ fn is_interesting(d: &HpaDecision) -> bool {
     let limited = d
         .limit_reason
         .is_some_and(|r| r != LimitReason::DesiredWithinRange);
-    d.desired_replicas != d.current_replicas || d.stabilization_reason.is_some() || limited
+    d.desired_replicas != d.current_replicas || d.stabilization_changed_desired || limited
 }
 
 /// One decision as a sentence, e.g. `00:12:15 web: CPU was 87% of request against a 60%
@@ -231,6 +233,7 @@ mod tests {
             proposed_replicas: Some(9),
             stabilized_replicas: 9,
             stabilization_reason: None,
+            stabilization_changed_desired: false,
             desired_replicas: 6,
             limit_reason: Some(LimitReason::ScaleUpLimit),
             skipped: None,
@@ -277,5 +280,31 @@ mod tests {
             735.0
         );
         assert!(select(&all, "api", Selection::All).is_empty());
+    }
+
+    #[test]
+    fn a_window_that_changes_nothing_is_not_told() {
+        // The llama HPA of llm-inference between bursts: the queue proposes 0, the scale-down
+        // window keeps the highest recent recommendation, 1, and minReplicas 1 would have
+        // raised 0 to 1 anyway: the window changed nothing (the controller says so).
+        let mut idle = decision();
+        (
+            idle.current_replicas,
+            idle.proposed_replicas,
+            idle.stabilized_replicas,
+            idle.desired_replicas,
+        ) = (1, Some(0), 1, 1);
+        idle.stabilization_reason = Some(StabilizationReason::ScaleDownStabilized);
+        idle.limit_reason = Some(LimitReason::DesiredWithinRange);
+        idle.time_seconds = 742.5;
+        let mut held = idle.clone();
+        held.time_seconds = 750.0;
+        held.stabilization_changed_desired = true;
+        let all = vec![decision(), idle, held];
+        let told: Vec<f64> = select(&all, "web", Selection::Interesting)
+            .iter()
+            .map(|d| d.time_seconds)
+            .collect();
+        assert_eq!(told, [735.0, 750.0]);
     }
 }
