@@ -22,9 +22,9 @@ use crate::controllers::keda::KedaState;
 use crate::controllers::metrics_server::{CustomPoint, LlmPoint, MetricsServer};
 use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::scheduler::hints::QueueEvent;
+use crate::controllers::statefulset::record::StatefulRecords;
 use crate::controllers::{
     Intent, cronjob, daemonset, deployment, disruption, job, kubelet, replicaset, scheduler,
-    statefulset,
 };
 use crate::metrics::cluster_events::{
     ClusterEvent, ClusterEventLog, ClusterEventReason, ObjectKind,
@@ -72,6 +72,7 @@ pub use llm::{BenchmarkFitted, fit_benchmarks};
 mod quota;
 mod scheduling;
 mod scripted;
+mod statefulsets;
 mod vpa;
 
 use dirty::Dirty;
@@ -229,6 +230,9 @@ pub struct RunOutput {
     /// Each Job sync that created pods, held them back for the failure backoff, or finished
     /// the Job, and each CronJob action (the first 100 000 of each).
     pub job_records: JobRecords,
+    /// Each StatefulSet reconcile that created or deleted pods, or waited for one (the first
+    /// 100 000; a repeated wait kept once).
+    pub stateful_records: StatefulRecords,
     /// Every visible change of the pods', nodes' and workloads' status (`kubesim get --at`).
     pub history: crate::metrics::history::History,
     /// Events handled.
@@ -463,6 +467,8 @@ struct Engine<'s, 'r> {
     rollout_records: Vec<RolloutRecord>,
     /// See [`RunOutput::job_records`].
     job_records: JobRecords,
+    /// See [`RunOutput::stateful_records`].
+    stateful_records: StatefulRecords,
     /// Pods each ReplicaSet lost and has not replaced yet.
     losses: healing::Losses,
     outcomes: Vec<Outcome>,
@@ -633,6 +639,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             cluster_events: ClusterEventLog::default(),
             rollout_records: Vec::new(),
             job_records: JobRecords::default(),
+            stateful_records: StatefulRecords::default(),
             losses: healing::Losses::default(),
             outcomes: Vec::with_capacity(64),
             flushing: false,
@@ -1229,7 +1236,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             }
             intents.extend(asked);
             intents.extend(daemonset::reconcile(&self.cluster, id, self.now));
-            intents.extend(statefulset::reconcile(&self.cluster, id, self.now));
+            intents.extend(self.statefulset_intents(id));
             intents.extend(cronjob::reconcile(&self.cluster, id, self.now));
             intents.extend(self.job_intents(id));
         }
@@ -1257,7 +1264,7 @@ impl<'s, 'r> Engine<'s, 'r> {
                 let intents = [
                     deployment::reconcile_step(&self.cluster, id, self.now).0,
                     daemonset::reconcile(&self.cluster, id, self.now),
-                    statefulset::reconcile(&self.cluster, id, self.now),
+                    crate::controllers::statefulset::sync(&self.cluster, id, self.now).intents,
                     cronjob::reconcile(&self.cluster, id, self.now),
                     (job::syncs(&self.cluster, id, self.now).into_iter())
                         .flat_map(|sync| sync.intents)
@@ -1312,6 +1319,12 @@ impl<'s, 'r> Engine<'s, 'r> {
                 rs.revision = revision;
                 let deployment = rs.deployment;
                 self.start_rollout(deployment, revision);
+            }
+            Intent::SetCurrentRevision {
+                deployment,
+                replica_set,
+            } => {
+                self.cluster.deployments[deployment.index()].current_revision = Some(replica_set);
             }
             Intent::DeleteReplicaSet { replica_set } => {
                 self.forget_losses(replica_set);
@@ -1939,6 +1952,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             cluster_events: self.cluster_events.into_events(),
             rollout_records: self.rollout_records,
             job_records: self.job_records,
+            stateful_records: self.stateful_records,
             history,
             events: self.queue.popped(),
         }

@@ -8,7 +8,9 @@ use anyhow::bail;
 
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use kubesim::output::explain::hpa::{Selection, select, sentence};
-use kubesim::output::explain::{deployment, job, karpenter, lifecycle, node, pod, vpa};
+use kubesim::output::explain::{
+    deployment, job, karpenter, lifecycle, node, pod, statefulset, vpa,
+};
 use kubesim::scenario::diag::did_you_mean_hint;
 use kubesim::scenario::units::parse_duration;
 use kubesim::scenario::{CronJobSettings, PodSource, Scenario};
@@ -64,6 +66,13 @@ pub struct Args {
     /// due first); the Jobs it deleted (Replace, history limits); each Job's outcome.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod", "node", "vpa", "deployment", "job", "at", "all"])]
     pub cronjob: Option<String>,
+    /// How did StatefulSet NAME create, delete and replace its pods? Each reconcile that did
+    /// or waited: OrderedReady's one pod at a time in ordinal order, each once the one before
+    /// is Running and Ready (and what the pod it waits for is doing), scale-down from the
+    /// highest ordinal, Parallel's all at once, the rolling update from the highest ordinal
+    /// down to the partition, and why an ordinal got a pod again.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod", "node", "vpa", "deployment", "job", "cronjob", "at", "all"])]
+    pub statefulset: Option<String>,
     /// With --pod and no NAME: how many pods to list.
     #[arg(
         long,
@@ -103,6 +112,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     }
     if let Some(name) = &args.cronjob {
         return explain_cron_job(&scenario, name);
+    }
+    if let Some(name) = &args.statefulset {
+        return explain_stateful_set(&scenario, name);
     }
     if let Some(name) = &args.deployment {
         let selection = match (&args.at, args.all) {
@@ -209,6 +221,24 @@ fn explain_node(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
     Ok(Status::Success)
 }
 
+/// The names of the scenario's workloads whose source is `kind`.
+fn workload_names(scenario: &Scenario, kind: impl Fn(&PodSource) -> bool) -> Vec<&str> {
+    (scenario.deployments.iter())
+        .filter(|d| kind(&d.source))
+        .map(|d| d.name.as_str())
+        .collect()
+}
+
+/// `no KIND "name" in this scenario (did you mean …?); it has: a, b` (or `it has none`).
+fn no_such(kind: &str, name: &str, names: &[&str]) -> anyhow::Error {
+    let hint = did_you_mean_hint(name, names.iter().copied());
+    let listed = match names {
+        [] => "it has none".to_string(),
+        _ => format!("it has: {}", names.join(", ")),
+    };
+    anyhow::anyhow!("no {kind} {name:?} in this scenario{hint}; {listed}")
+}
+
 /// The first names of a list, and how many more.
 fn listed(names: &[&str]) -> String {
     const SHOWN: usize = 20;
@@ -225,18 +255,9 @@ fn explain_deployment(
     name: &str,
     selection: deployment::Selection,
 ) -> anyhow::Result<Status> {
-    let names: Vec<&str> = (scenario.deployments.iter())
-        .filter(|d| d.source.is_replicated())
-        .map(|d| d.name.as_str())
-        .collect();
+    let names = workload_names(scenario, |source| source.is_replicated());
     if !names.contains(&name) {
-        let hint = did_you_mean_hint(name, names.iter().copied());
-        let listed = if names.is_empty() {
-            "it has none".to_string()
-        } else {
-            format!("it has: {}", names.join(", "))
-        };
-        bail!("no Deployment {name:?} in this scenario{hint}; {listed}");
+        return Err(no_such("Deployment", name, &names));
     }
     check_instant(scenario, &selection)?;
     let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
@@ -302,21 +323,28 @@ fn cron_job_settings(scenario: &Scenario, name: &str) -> Option<CronJobSettings>
 /// What a CronJob started, skipped, missed and deleted.
 fn explain_cron_job(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
     let Some(settings) = cron_job_settings(scenario, name) else {
-        let names: Vec<&str> = (scenario.deployments.iter())
-            .filter(|d| matches!(d.source, PodSource::CronJob(_)))
-            .map(|d| d.name.as_str())
-            .collect();
-        let hint = did_you_mean_hint(name, names.iter().copied());
-        let listed = match names.as_slice() {
-            [] => "it has none".to_string(),
-            _ => format!("it has: {}", names.join(", ")),
-        };
-        bail!("no CronJob {name:?} in this scenario{hint}; {listed}");
+        let names = workload_names(scenario, |source| matches!(source, PodSource::CronJob(_)));
+        return Err(no_such("CronJob", name, &names));
     };
     let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
     let end = kubesim::sim::SimTime::ZERO + scenario.duration;
     let text = job::cron_story(&timed.output.job_records, name, &settings, end);
     super::out(text.trim_end());
+    Ok(Status::Success)
+}
+
+/// How a StatefulSet created, deleted and replaced its pods.
+fn explain_stateful_set(scenario: &Scenario, name: &str) -> anyhow::Result<Status> {
+    let names = workload_names(scenario, |source| *source == PodSource::StatefulSet);
+    if !names.contains(&name) {
+        return Err(no_such("StatefulSet", name, &names));
+    }
+    let timed = run_timed(scenario, kubesim::engine::Records::Keep)?;
+    let output = &timed.output;
+    match statefulset::story(&output.stateful_records, &output.pod_events, name) {
+        Some(text) => super::out(text.trim_end()),
+        None => super::out(format!("{name}: its controller did nothing in this run")),
+    }
     Ok(Status::Success)
 }
 

@@ -39,6 +39,7 @@ Examples:
   kubesim explain scenarios/gpu-placement/scenario.yaml --pod
   kubesim explain scenarios/gpu-placement/scenario.yaml --pod openb-pod-0042
   kubesim explain scenarios/rolling-update/scenario.yaml --deployment web-surge
+  kubesim explain lessons/09-statefulsets --statefulset db
   kubesim plot output/quickstart --format png
   kubesim sweep scenarios/quickstart/scenario.yaml --axis 'hpa/web:spec.minReplicas=[2, 3, 4]' --replications 3
 
@@ -103,8 +104,9 @@ pub enum Command {
     /// Check scenarios and manifests for errors without running them.
     Validate(validate::Args),
     /// Run a scenario and explain, in sentences with the arithmetic, why an HPA chose its
-    /// replicas, why the Deployment controller scaled a ReplicaSet, why a pod was Pending or
-    /// replaced, why a node stayed, or what a VPA recommends.
+    /// replicas, why the Deployment controller scaled a ReplicaSet, how a Job, CronJob or
+    /// StatefulSet ran its pods, why a pod was Pending or replaced, why a node stayed, or what
+    /// a VPA recommends.
     Explain(explain::Args),
     /// Draw a run directory's plots again from its files (e.g. `--format png`).
     Plot(plot::Args),

@@ -365,6 +365,10 @@ pub struct Deployment {
     pub runs: JobRuns,
     /// A CronJob's schedule times and its controller's memory.
     pub cron: CronState,
+    /// A StatefulSet's `status.currentRevision`: the revision its pods below the partition
+    /// are made from. Its first revision, and the update revision once a rolling update has
+    /// replaced and readied every pod.
+    pub current_revision: Option<ReplicaSetId>,
 }
 
 /// A CronJob's schedule and what its controller remembers (`status.lastScheduleTime`).
@@ -606,6 +610,7 @@ impl Cluster {
                 rollout: RolloutState::default(),
                 runs: JobRuns::default(),
                 cron: CronState::default(),
+                current_revision: None,
             });
             c.create_replica_set(id, SimTime::ZERO);
         }
@@ -1015,7 +1020,9 @@ impl Cluster {
             max_annotation,
             ..ReplicaSet::default()
         });
-        self.deployments[dep.index()].replica_sets.push(id);
+        let d = &mut self.deployments[dep.index()];
+        d.replica_sets.push(id);
+        d.current_revision.get_or_insert(id);
         id
     }
 

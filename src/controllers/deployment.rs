@@ -419,6 +419,7 @@ pub(crate) fn test_deployment(replicas: i32, deadline: u64) -> Deployment {
         rollout: RolloutState::default(),
         runs: crate::cluster::JobRuns::default(),
         cron: Default::default(),
+        current_revision: None,
     }
 }
 

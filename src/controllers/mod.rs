@@ -62,6 +62,13 @@ pub enum Intent {
         /// The ReplicaSet whose template the pod gets.
         replica_set: ReplicaSetId,
     },
+    /// StatefulSet controller → `status.currentRevision` (a rolling update completed).
+    SetCurrentRevision {
+        /// The StatefulSet.
+        deployment: DeploymentId,
+        /// Its update revision, now current.
+        replica_set: ReplicaSetId,
+    },
     /// StatefulSet controller → pod `<name>-<ordinal>` from revision `replica_set`.
     CreateStatefulPod {
         /// The revision whose template the pod gets.

@@ -4,7 +4,8 @@
 //! was Pending, [`lifecycle`] what happened to a node and what the node lifecycle controller
 //! did about it, [`node`] why the Cluster Autoscaler kept or removed a node, [`karpenter`] why
 //! Karpenter launched, kept or disrupted one, [`vpa`] why a VerticalPodAutoscaler recommends
-//! what it does. Pure functions of a run's decision and event logs.
+//! what it does, [`statefulset`] how a StatefulSet created, deleted and replaced its pods in
+//! order. Pure functions of a run's decision and event logs.
 
 pub mod deployment;
 pub mod hpa;
@@ -13,6 +14,7 @@ pub mod karpenter;
 pub mod lifecycle;
 pub mod node;
 pub mod pod;
+pub mod statefulset;
 pub mod vpa;
 
 use crate::sim::SimTime;
