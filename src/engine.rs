@@ -19,6 +19,7 @@ use crate::controllers::deployment::record::{self, RolloutRecord};
 use crate::controllers::hpa::{HpaController, HpaDecision};
 use crate::controllers::job::record::JobRecords;
 use crate::controllers::keda::KedaState;
+use crate::controllers::kubelet::record::RestartRecord;
 use crate::controllers::metrics_server::{CustomPoint, LlmPoint, MetricsServer};
 use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::scheduler::hints::QueueEvent;
@@ -233,6 +234,8 @@ pub struct RunOutput {
     /// Each StatefulSet reconcile that created or deleted pods, or waited for one (the first
     /// 100 000; a repeated wait kept once).
     pub stateful_records: StatefulRecords,
+    /// Each container the kubelet killed, why, and its restart back-off (the first 100 000).
+    pub restart_records: Vec<RestartRecord>,
     /// Every visible change of the pods', nodes' and workloads' status (`kubesim get --at`).
     pub history: crate::metrics::history::History,
     /// Events handled.
@@ -469,6 +472,8 @@ struct Engine<'s, 'r> {
     job_records: JobRecords,
     /// See [`RunOutput::stateful_records`].
     stateful_records: StatefulRecords,
+    /// See [`RunOutput::restart_records`].
+    restart_records: Vec<RestartRecord>,
     /// Pods each ReplicaSet lost and has not replaced yet.
     losses: healing::Losses,
     outcomes: Vec<Outcome>,
@@ -640,6 +645,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             rollout_records: Vec::new(),
             job_records: JobRecords::default(),
             stateful_records: StatefulRecords::default(),
+            restart_records: Vec::new(),
             losses: healing::Losses::default(),
             outcomes: Vec::with_capacity(64),
             flushing: false,
@@ -1953,6 +1959,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             rollout_records: self.rollout_records,
             job_records: self.job_records,
             stateful_records: self.stateful_records,
+            restart_records: self.restart_records,
             history,
             events: self.queue.popped(),
         }

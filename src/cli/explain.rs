@@ -9,7 +9,7 @@ use anyhow::bail;
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use kubesim::output::explain::hpa::{Selection, select, sentence};
 use kubesim::output::explain::{
-    deployment, job, karpenter, lifecycle, node, pod, statefulset, vpa,
+    deployment, job, karpenter, lifecycle, node, pod, restarts, statefulset, vpa,
 };
 use kubesim::scenario::diag::did_you_mean_hint;
 use kubesim::scenario::units::parse_duration;
@@ -24,8 +24,10 @@ pub struct Args {
     #[arg(long, conflicts_with = "pod")]
     pub hpa: Option<String>,
     /// Why was a pod Pending? With a NAME: that pod's events (failed scheduling attempts with
-    /// the scheduler's per-filter reasons, the Cluster Autoscaler's response, binding) and the
-    /// cluster events that retry it; without: the pods that waited longest.
+    /// the scheduler's per-filter reasons, the Cluster Autoscaler's response, binding), the
+    /// cluster events that retry it, and why its container restarted (a probe's deadline or
+    /// failures and why the app did not answer, the memory limit, a crash; the back-off
+    /// doubling from 10 s to 5 min); without: the pods that waited longest.
     #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     pub pod: Option<String>,
     /// What happened to node NAME and why: the machine's failures and recoveries, cordons and
@@ -171,7 +173,8 @@ fn explain_pod(scenario: &Scenario, name: &str, limit: usize) -> anyhow::Result<
     }
     match pod::timeline(events, name, end) {
         Some(text) => {
-            super::out(text.trim_end());
+            let restarts = restarts::story(&timed.output.restart_records, name);
+            super::out((text + &restarts.unwrap_or_default()).trim_end());
             Ok(Status::Success)
         }
         None => {

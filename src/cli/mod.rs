@@ -105,8 +105,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Run a scenario and explain, in sentences with the arithmetic, why an HPA chose its
     /// replicas, why the Deployment controller scaled a ReplicaSet, how a Job, CronJob or
-    /// StatefulSet ran its pods, why a pod was Pending or replaced, why a node stayed, or what
-    /// a VPA recommends.
+    /// StatefulSet ran its pods, why a pod was Pending, replaced or restarted, why a node
+    /// stayed, or what a VPA recommends.
     Explain(explain::Args),
     /// Draw a run directory's plots again from its files (e.g. `--format png`).
     Plot(plot::Args),

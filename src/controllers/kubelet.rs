@@ -2,6 +2,8 @@
 //! container start), its probe workers (E.1) and the restart backoff of its container (E.2).
 //! The engine runs the workers on their periods and restarts containers; the arithmetic is here.
 
+pub mod record;
+
 use std::collections::BTreeMap;
 
 use crate::scenario::{ProbeSpec, WorkloadModel};
@@ -160,6 +162,29 @@ impl RestartBackoff {
         self.last_exit = now;
         delay
     }
+
+    /// [`RestartBackoff::next`], with what it read: the delay before and the time since the
+    /// exit before.
+    pub fn step(&mut self, now: SimTime) -> BackoffStep {
+        let previous = self.delay;
+        let since_previous_exit = now.saturating_since(self.last_exit);
+        BackoffStep {
+            delay: self.next(now),
+            previous,
+            since_previous_exit,
+        }
+    }
+}
+
+/// One restart back-off: the delay, from the one before (doubled, capped at
+/// [`BACKOFF_MAX`]) unless the exit before was more than twice that ago (then
+/// [`BACKOFF_INITIAL`] again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackoffStep {
+    pub delay: SimDuration,
+    /// The delay before the previous start (`None`: the first exit).
+    pub previous: Option<SimDuration>,
+    pub since_previous_exit: SimDuration,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use super::{Engine, Event};
 use crate::cluster::PodId;
 use crate::controllers::PodEventReason;
+use crate::controllers::kubelet::record::{MAX_RESTART_RECORDS, RestartCause, RestartRecord};
 use crate::controllers::kubelet::{self, ProbeKind, ProbeWorker, RestartBackoff};
 use crate::metrics::Observation;
 use crate::sim::dist::DurationDist;
@@ -244,6 +245,7 @@ impl Engine<'_, '_> {
     /// Kills the container: requests in flight are reset, the pod is not Ready, and the
     /// container starts again after its backoff.
     pub(super) fn kill_container(&mut self, pod: PodId, why: Kill) {
+        let cause = self.restart_cause(pod, why);
         if let Some(mut server) = self.take_server(pod) {
             server.fail_all(
                 FailureReason::PodTerminated,
@@ -284,17 +286,24 @@ impl Engine<'_, '_> {
         let c = &mut self.containers[pod.index()];
         c.generation += 1;
         let generation = c.generation;
-        let delay = if why == Kill::Resize {
-            crate::sim::SimDuration::ZERO
-        } else {
-            let delay = c.backoff.next(self.now);
-            let message = format!(
-                "Back-off {} restarting failed container",
-                crate::sim::SimDuration::from_micros(delay.as_micros())
-            );
+        let started = c.started_at;
+        let backoff = (why != Kill::Resize).then(|| c.backoff.step(self.now));
+        let delay = backoff.map_or(SimDuration::ZERO, |step| step.delay);
+        if backoff.is_some() {
+            let message = format!("Back-off {delay} restarting failed container");
             self.pod_event(pod, PodEventReason::BackOff, message);
-            delay
-        };
+        }
+        if self.restart_records.len() < MAX_RESTART_RECORDS {
+            let p = self.cluster.pod(pod);
+            self.restart_records.push(RestartRecord {
+                at: self.now,
+                pod: p.name.clone(),
+                restarts: p.restarts,
+                started,
+                cause,
+                backoff,
+            });
+        }
         let deployment = self.cluster.pod(pod).deployment;
         self.recorder.observe(
             self.now,
@@ -308,6 +317,34 @@ impl Engine<'_, '_> {
             Event::ContainerRestart { pod, generation },
         );
         self.dirty.workload(deployment);
+    }
+
+    /// Why `why` killed the pod's container, with the numbers it read (before the kill takes
+    /// its server away).
+    fn restart_cause(&self, pod: PodId, why: Kill) -> RestartCause {
+        let p = self.cluster.pod(pod);
+        let workload = &self.cluster.deployment(p.deployment).spec.workload;
+        let server = self.servers.get(pod);
+        let in_flight = server.map_or(0, PodServer::load);
+        match why {
+            Kill::Probe(kind) => RestartCause::Probe {
+                kind,
+                spec: probe_spec(p.template.probes, kind).expect("a probe that exists failed"),
+                answers_from: server.map_or(self.now, |s| s.instance().listening_from),
+                overload: (workload.probe_fails_above_in_flight)
+                    .filter(|&limit| in_flight > limit as usize)
+                    .map(|limit| (in_flight, limit)),
+            },
+            Kill::OutOfMemory => RestartCause::OutOfMemory {
+                working_set: (workload.memory).map_or(0, |m| m.working_set(in_flight as u64)),
+                limit: p.template.memory_limit_bytes.unwrap_or(0),
+                in_flight,
+            },
+            Kill::Crash => RestartCause::Crash {
+                mtbf: workload.crash_mtbf,
+            },
+            Kill::Resize => RestartCause::Resize,
+        }
     }
 
     /// The backoff is over: the container starts again.

@@ -4,6 +4,7 @@
 
 use kubesim::engine::RunOutput;
 use kubesim::metrics::pod_events::PodEventReason;
+use kubesim::output::explain::restarts;
 
 use crate::support::{column, run_text};
 
@@ -88,6 +89,13 @@ spec:
     run_text(name, &text)
 }
 
+/// `kubesim explain --pod`'s restart lines for the first pod that restarted.
+fn restart_lines(out: &RunOutput) -> Vec<String> {
+    let pod = &out.restart_records[0].pod;
+    let story = restarts::story(&out.restart_records, pod).unwrap();
+    story.lines().map(str::to_string).collect()
+}
+
 fn failed(out: &RunOutput, reason: &str) -> u64 {
     out.report.services[0].failed_by_reason[reason]
 }
@@ -153,6 +161,14 @@ fn a_tight_liveness_probe_restarts_overloaded_pods_into_a_cascade() {
         backoffs.iter().any(|m| m.contains("Back-off 40s")),
         "{backoffs:?}"
     );
+    // Told: the probe's one failure and the app's in-flight bound, the back-off.
+    let told = restart_lines(&cascade);
+    let first = &told[1];
+    assert!(
+        first.contains(" restart 1: the liveness probe failed (failureThreshold 1, periodSeconds 5): the app fails probes with more than 20 requests in flight, and it had ")
+            && first.contains("; the kubelet kills the container; back-off 10s (the first exit), so it starts again at "),
+        "{told:?}"
+    );
     let unprobed = lifecycle("liveness-none", 3, 330, "", health, "");
     assert_eq!(unprobed.report.deployments[0].container_restarts, 0);
     let served = |out: &RunOutput| out.report.services[0].served;
@@ -196,6 +212,34 @@ fn crash_loop_backoff_spaces_restarts_10_20_40_seconds() {
         .unwrap();
     assert_eq!(started.count, 6);
     assert_eq!(out.report.services[0].served, 0);
+    // Told with the same arithmetic: the deadline 1 + (3 − 1) × 1 s after each start, the
+    // warm-up, the back-off doubling to its cap.
+    let gives_up = |start: &str, kill: &str| {
+        format!(
+            "the startup probe gives up at {start} (the start) + initialDelaySeconds 1 + (failureThreshold 3 − 1) × periodSeconds 1 = {kill}, every check having failed"
+        )
+    };
+    let told = restart_lines(&out);
+    assert_eq!(
+        told[..3],
+        [
+            "Why its container restarted (6 times):".to_string(),
+            format!(
+                "  00:00:05 restart 1: {}: the app answers only from 00:10:02, 10m0s after the start (its warm-up); the kubelet kills the container; back-off 10s (the first exit), so it starts again at 00:00:15",
+                gives_up("00:00:02", "00:00:05")
+            ),
+            format!(
+                "  00:00:18 restart 2: {}: the app answers only from 00:10:15, 10m0s after the start (its warm-up); the kubelet kills the container; back-off 20s (10s doubled), so it starts again at 00:00:38",
+                gives_up("00:00:15", "00:00:18")
+            ),
+        ]
+    );
+    assert!(
+        told[6].ends_with(
+            "back-off 5m0s (2m40s doubled, capped at 5m0s), so it starts again at 00:10:30"
+        ),
+        "{told:?}"
+    );
 }
 
 #[test]
@@ -212,6 +256,13 @@ fn the_memory_limit_oom_kills_a_pod_whose_working_set_outgrows_it() {
     assert_eq!(d.oom_kills, d.container_restarts);
     let first = events_of(&out, PodEventReason::OOMKilled)[0];
     assert!((2.0..4.0).contains(&first), "first OOM kill at {first} s");
+    // Told: 200Mi + 15 × 4Mi = 260Mi, the first working set over 256Mi (each request in
+    // flight adds one step).
+    let told = restart_lines(&out);
+    assert!(
+        told[1].contains(" restart 1: its working set, 260Mi with 15 requests in flight, went over its memory limit 256Mi: OOMKilled (exit code 137); back-off 10s (the first exit), so it starts again at "),
+        "{told:?}"
+    );
     assert!(failed(&out, "pod_terminated") > 0);
     // Under an 8Gi limit nothing is killed: the queue limit (1000) and concurrency (16) cap
     // the working set at 200Mi + 1016 × 4Mi ≈ 4.2Gi.
@@ -233,6 +284,12 @@ fn random_crashes_come_from_their_own_stream() {
         d.container_restarts
     );
     assert_eq!(d.oom_kills, 0);
+    let told = restart_lines(&crashing);
+    assert!(
+        told[1].contains(" restart 1: the container crashed (exit code 1): this workload crashes at random, once every 1m0s on average (crashMTBF); back-off 10s (the first exit)"),
+        "{told:?}"
+    );
+    assert!(calm.restart_records.is_empty());
     assert_eq!(
         calm.report.services[0].requests,
         crashing.report.services[0].requests

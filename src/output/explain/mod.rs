@@ -1,7 +1,7 @@
 //! `kubesim explain` renderings: [`hpa`] tells why an HPA chose its replicas, [`deployment`] why
 //! the Deployment controller scaled a ReplicaSet, [`job`] how a Job ran and what a CronJob
 //! started, skipped or missed, [`pod`] why a pod
-//! was Pending, [`lifecycle`] what happened to a node and what the node lifecycle controller
+//! was Pending, [`restarts`] why its container restarted, [`lifecycle`] what happened to a node and what the node lifecycle controller
 //! did about it, [`node`] why the Cluster Autoscaler kept or removed a node, [`karpenter`] why
 //! Karpenter launched, kept or disrupted one, [`vpa`] why a VerticalPodAutoscaler recommends
 //! what it does, [`statefulset`] how a StatefulSet created, deleted and replaced its pods in
@@ -14,6 +14,7 @@ pub mod karpenter;
 pub mod lifecycle;
 pub mod node;
 pub mod pod;
+pub mod restarts;
 pub mod statefulset;
 pub mod vpa;
 
