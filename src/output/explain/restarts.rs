@@ -78,7 +78,7 @@ fn probe(
     let since_first = spec
         .period
         .saturating_mul(u64::from(threshold.saturating_sub(1)));
-    let first_failure = SimTime::from_micros(r.at.as_micros() - since_first.as_micros());
+    let first_failure = r.at.saturating_sub(since_first);
     let from_start = spec.initial_delay + since_first;
     let mut text = if r.started + from_start == r.at {
         // Every check since the start failed: the probe gave up at its deadline.
