@@ -1,6 +1,7 @@
 //! `kubesim explain`: run a scenario and tell, in sentences, why an HPA chose its replicas, why
 //! the Deployment controller scaled a ReplicaSet, how a Job ran and what a CronJob did, why a pod
-//! was Pending, what happened to a node, or what a VPA recommends.
+//! was Pending, what happened to a node, or what a VPA recommends; or, with `--all` alone, the
+//! whole cluster's story in time order.
 
 use std::path::PathBuf;
 
@@ -9,7 +10,7 @@ use anyhow::bail;
 use super::{ScenarioOptions, Status, load_and_report, run_timed};
 use kubesim::output::explain::hpa::{Selection, select, sentence};
 use kubesim::output::explain::{
-    deployment, job, karpenter, lifecycle, node, pod, restarts, statefulset, vpa,
+    cluster, deployment, job, karpenter, lifecycle, node, pod, restarts, statefulset, vpa,
 };
 use kubesim::scenario::diag::did_you_mean_hint;
 use kubesim::scenario::units::parse_duration;
@@ -75,32 +76,36 @@ pub struct Args {
     /// down to the partition, and why an ordinal got a pod again.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["hpa", "pod", "node", "vpa", "deployment", "job", "cronjob", "at", "all"])]
     pub statefulset: Option<String>,
-    /// With --pod and no NAME: how many pods to list.
-    #[arg(
-        long,
-        default_value_t = 20,
-        requires = "pod",
-        allow_negative_numbers = true
-    )]
-    pub limit: usize,
+    /// How much to tell: with --pod and no NAME, how many pods to list (default 20); with
+    /// --all and no HPA or Deployment, how many lines of the story (default 2000).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub limit: Option<usize>,
     /// Explain the sync at (or last before) this simulated time: `HH:MM[:SS]` or a duration
     /// such as `12m15s`.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub at: Option<String>,
-    /// Show every sync, not only those that changed replicas, were held by the stabilization
-    /// window or a limit (when that changed the outcome), or changed a condition.
-    #[arg(long, conflicts_with = "at")]
+    /// Without --hpa or --deployment: the whole cluster's story, one time-ordered line per
+    /// thing that happened, naming its object (`hpa/web`, `deployment/web`, `node/general-1`,
+    /// `pod/…`): scripted actions, the node lifecycle controller, the Cluster Autoscaler or
+    /// Karpenter, each HPA's syncs that changed something, the Deployment, StatefulSet,
+    /// CronJob and Job controllers, and the pods' waits, replacements, probe failures and
+    /// restarts; for short runs (at most --limit lines, 2000 by default). With --hpa: every
+    /// sync, not only those that changed replicas, were held by the stabilization window or a
+    /// limit (when that changed the outcome), or changed a condition; with --deployment: every
+    /// reconcile.
+    #[arg(long, conflicts_with_all = ["at", "pod", "node"])]
     pub all: bool,
     #[command(flatten)]
     pub options: ScenarioOptions,
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    check_limit(&args)?;
     let Some(scenario) = load_and_report(&args.scenario, &args.options) else {
         return Ok(Status::BadInput);
     };
     if let Some(name) = &args.pod {
-        return explain_pod(&scenario, name, args.limit);
+        return explain_pod(&scenario, name, args.limit.unwrap_or(20));
     }
     if let Some(name) = &args.node {
         return explain_node(&scenario, name);
@@ -126,6 +131,12 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         };
         return explain_deployment(&scenario, name, selection);
     }
+    if args.all && args.hpa.is_none() {
+        let limit = args.limit.unwrap_or(cluster::DEFAULT_LINES);
+        let timed = run_timed(&scenario, kubesim::engine::Records::Keep)?;
+        super::out(cluster::story(&scenario, &timed.output, limit).trim_end());
+        return Ok(Status::Success);
+    }
     let names: Vec<&str> = scenario.hpas.iter().map(|h| h.name.as_str()).collect();
     let hpa = match (&args.hpa, names.as_slice()) {
         (Some(h), _) if names.contains(&h.as_str()) => h.clone(),
@@ -137,9 +148,11 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             );
         }
         (None, [only]) => only.to_string(),
-        (None, []) => bail!("this scenario has no HorizontalPodAutoscaler"),
+        (None, []) => bail!(
+            "this scenario has no HorizontalPodAutoscaler: name what to explain (--deployment, --statefulset, --job, --cronjob, --node, --pod or --vpa), or `--all` for the whole cluster's story"
+        ),
         (None, _) => bail!(
-            "this scenario has several HPAs: choose one with --hpa ({})",
+            "this scenario has several HPAs: choose one with --hpa ({}), or `--all` for the whole cluster's story",
             names.join(", ")
         ),
     };
@@ -160,6 +173,18 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         super::out(sentence(d));
     }
     Ok(Status::Success)
+}
+
+/// `--limit` counts pods (`--pod` without a name) or the story's lines (`--all` alone).
+fn check_limit(args: &Args) -> anyhow::Result<()> {
+    let lists_pods = args.pod.as_deref() == Some("");
+    let tells_story = args.all && args.hpa.is_none() && args.deployment.is_none();
+    if args.limit.is_some() && !lists_pods && !tells_story {
+        bail!(
+            "--limit counts the pods `--pod` lists without a name, or the lines of the story `--all` tells without --hpa or --deployment"
+        );
+    }
+    Ok(())
 }
 
 /// A pod's events, or (with an empty name) the pods that waited longest.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::cluster::Cluster;
 use crate::cluster::quantity::format_amount;
 use crate::metrics::history::{History, Line, NodeFacts, Objects};
-use crate::scenario::{PodSource, Scenario};
+use crate::scenario::Scenario;
 use crate::sim::SimTime;
 
 /// Takes the journal out of `cluster` with what its ids stand for.
@@ -38,19 +38,6 @@ pub(super) fn history(cluster: &mut Cluster, scenario: &Scenario, end: SimTime) 
     }
 }
 
-/// The kind `kubectl` lists a workload under.
-fn workload_kind(source: PodSource) -> &'static str {
-    match source {
-        PodSource::ReplicaSet => "Deployment",
-        PodSource::ReplicationController => "ReplicationController",
-        PodSource::StatefulSet => "StatefulSet",
-        PodSource::DaemonSet => "DaemonSet",
-        PodSource::Trace => "Pod",
-        PodSource::Job(_) => "Job",
-        PodSource::CronJob(_) => "CronJob",
-    }
-}
-
 fn workloads(cluster: &Cluster) -> Vec<Line> {
     cluster
         .deployments
@@ -58,7 +45,7 @@ fn workloads(cluster: &Cluster) -> Vec<Line> {
         .map(|d| Line::Workload {
             name: d.spec.name.clone(),
             namespace: d.spec.namespace.clone(),
-            workload_kind: workload_kind(d.spec.source).to_string(),
+            workload_kind: d.spec.source.kind().to_string(),
             selector: d.spec.selector.to_string(),
         })
         .collect()
@@ -88,9 +75,9 @@ fn hpas(scenario: &Scenario) -> Vec<Line> {
         .hpas
         .iter()
         .map(|h| {
-            let kind = h.target.map_or("Deployment", |d| {
-                workload_kind(scenario.deployments[d].source)
-            });
+            let kind = h
+                .target
+                .map_or("Deployment", |d| scenario.deployments[d].source.kind());
             Line::Hpa {
                 name: h.name.clone(),
                 namespace: h.namespace.clone(),

@@ -231,6 +231,19 @@ pub enum PodSource {
 }
 
 impl PodSource {
+    /// The kind `kubectl` lists the workload under (`Pod` for a pod trace's bare pods).
+    pub fn kind(self) -> &'static str {
+        match self {
+            PodSource::ReplicaSet => "Deployment",
+            PodSource::ReplicationController => "ReplicationController",
+            PodSource::StatefulSet => "StatefulSet",
+            PodSource::DaemonSet => "DaemonSet",
+            PodSource::Trace => "Pod",
+            PodSource::Job(_) => "Job",
+            PodSource::CronJob(_) => "CronJob",
+        }
+    }
+
     /// A Deployment or a ReplicationController: its pods are kept by a ReplicaSet's count.
     pub fn is_replicated(self) -> bool {
         matches!(

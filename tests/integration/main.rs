@@ -12,6 +12,7 @@ mod config;
 mod connections;
 mod daemonset;
 mod data_loss;
+mod explain_all;
 mod explain_jobs;
 mod failures;
 mod hostile;

@@ -10,6 +10,7 @@ use crate::controllers::deployment::Step;
 use crate::controllers::deployment::record::{Change, RolloutRecord, SetSnapshot};
 use crate::controllers::rollout::{self, IntOrPercent, ReplicaSetView, ScaleView, Strategy};
 use crate::metrics::cluster_events::{ClusterEvent, ObjectKind};
+use crate::sim::SimTime;
 
 /// Which reconciles to tell.
 #[derive(Clone, Copy, Debug)]
@@ -47,42 +48,59 @@ pub fn story(
     name: &str,
     selection: Selection,
 ) -> String {
-    let mut of_it = records.iter().filter(|r| r.deployment == name);
-    let (told, untold): (Vec<&RolloutRecord>, Vec<&RolloutRecord>) = match selection {
-        Selection::All => (of_it.collect(), Vec::new()),
-        Selection::Rollouts => of_it.partition(|r| !is_lone_scaling(r)),
+    let lone = match selection {
+        Selection::All => true,
+        Selection::Rollouts => false,
         Selection::At(t) => {
+            let mut of_it = records.iter().filter(|r| r.deployment == name);
             let last = of_it.rfind(|r| r.at.as_secs_f64() <= t);
             return last.map_or(String::new(), |r| sentence(r, true) + "\n");
         }
     };
+    let (told, untold) = lines(records, events, name, lone);
+    let mut text = String::new();
+    for (at, line) in told {
+        let _ = writeln!(text, "{at} {name}: {line}");
+    }
+    if untold > 0 {
+        let _ = writeln!(
+            text,
+            "(and {untold} reconcile{} that scaled a lone ReplicaSet to follow the replicas, outside a rollout: `--all` tells them, `explain --hpa` why the replicas changed)",
+            plural(untold)
+        );
+    }
+    text
+}
+
+/// Deployment `name`'s reconciles and events in the order they happened, each as its instant
+/// and its sentence without them (`Change: … → 6.`); with `lone` false, the reconciles that
+/// only scaled a lone ReplicaSet to follow the replicas are left out, and counted.
+pub fn lines(
+    records: &[RolloutRecord],
+    events: &[ClusterEvent],
+    name: &str,
+    lone: bool,
+) -> (Vec<(SimTime, String)>, usize) {
+    let (told, untold): (Vec<&RolloutRecord>, Vec<&RolloutRecord>) = (records.iter())
+        .filter(|r| r.deployment == name)
+        .partition(|r| lone || !is_lone_scaling(r));
     let mut its_events = (events.iter().enumerate())
         .filter(|(_, e)| e.kind == ObjectKind::Deployment && e.name == name)
         .peekable();
-    let mut text = String::new();
+    let mut lines = Vec::new();
     let mut limits = None;
     for r in told {
         while let Some((_, e)) = its_events.next_if(|(i, _)| *i < r.events_before) {
-            let _ = writeln!(text, "{}", event_sentence(e));
+            lines.push(event_line(e));
         }
         let these = Some((r.replicas, r.strategy));
-        let _ = writeln!(text, "{}", sentence(r, limits != these));
+        lines.push((r.at, body(r, limits != these)));
         if matches!(r.step, Step::ScaleUpNew | Step::ScaleDownOld) {
             limits = these;
         }
     }
-    for (_, e) in its_events {
-        let _ = writeln!(text, "{}", event_sentence(e));
-    }
-    if !untold.is_empty() {
-        let _ = writeln!(
-            text,
-            "(and {} reconcile{} that scaled a lone ReplicaSet to follow the replicas, outside a rollout: `--all` tells them, `explain --hpa` why the replicas changed)",
-            untold.len(),
-            plural(untold.len())
-        );
-    }
-    text
+    lines.extend(its_events.map(|(_, e)| event_line(e)));
+    (lines, untold.len())
 }
 
 /// A reconcile that only moved the Deployment's one active ReplicaSet to its replicas.
@@ -98,14 +116,19 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn event_sentence(e: &ClusterEvent) -> String {
-    let time = super::clock(e.t_seconds);
-    format!("{time} {}: {:?}: {}.", e.name, e.reason, e.message)
+fn event_line(e: &ClusterEvent) -> (SimTime, String) {
+    let line = format!("{:?}: {}.", e.reason, e.message);
+    (super::clock(e.t_seconds), line)
 }
 
 /// One reconcile as a sentence; `with_limits`: how maxSurge and maxUnavailable resolve is
 /// spelled out (else only the limits they give).
 pub fn sentence(r: &RolloutRecord, with_limits: bool) -> String {
+    format!("{} {}: {}", r.at, r.deployment, body(r, with_limits))
+}
+
+/// A reconcile's sentence without its time and Deployment.
+fn body(r: &RolloutRecord, with_limits: bool) -> String {
     let body = match r.step {
         Step::Revision => revision(r),
         Step::Proportional => proportional(r),
@@ -123,7 +146,7 @@ pub fn sentence(r: &RolloutRecord, with_limits: bool) -> String {
         ),
         Step::Settled => cleanup(r),
     };
-    format!("{} {}: {body}.", r.at, r.deployment)
+    format!("{body}.")
 }
 
 /// The scalings a record asked for: `web-5d8 8 → 6, web-7c4 2 → 4`.

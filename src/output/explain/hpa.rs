@@ -43,6 +43,36 @@ pub fn select<'a>(
     }
 }
 
+/// [`Selection::Interesting`]'s decisions of HPA `hpa`, each run of holds told once: a sync that
+/// kept the replicas (held by the stabilization window or a limit) and the syncs right after
+/// it that kept them the same way (the same replicas, window outcome and limit, no condition
+/// change) fold into the first, with how many followed and when the last was.
+pub fn folded<'a>(
+    decisions: &'a [HpaDecision],
+    hpa: &str,
+) -> Vec<(&'a HpaDecision, Option<(usize, f64)>)> {
+    let chosen = select(decisions, hpa, Selection::Interesting);
+    let holds_like = |first: &HpaDecision, d: &HpaDecision| {
+        let key = |d: &HpaDecision| {
+            let hold = d.desired_replicas == d.current_replicas;
+            let outcome = (d.current_replicas, d.stabilized_replicas);
+            (hold, outcome, d.stabilization_reason, d.limit_reason)
+        };
+        first.desired_replicas == first.current_replicas
+            && key(first) == key(d)
+            && !condition_changed(Some(first), d)
+    };
+    let mut out = Vec::new();
+    let mut rest = chosen.as_slice();
+    while let Some((&first, after)) = rest.split_first() {
+        let same = after.iter().take_while(|d| holds_like(first, d)).count();
+        let fold = after[..same].last().map(|last| (same, last.time_seconds));
+        out.push((first, fold));
+        rest = &after[same..];
+    }
+    out
+}
+
 /// What [`Selection::Interesting`] keeps: a sync that changed something, or whose conditions
 /// differ from the HPA's previous sync.
 fn worth_telling(previous: Option<&HpaDecision>, d: &HpaDecision) -> bool {
@@ -115,6 +145,11 @@ fn is_interesting(d: &HpaDecision) -> bool {
 /// utilization target on 4 ready pods → 6; the scale-up rate limit allows at most 6 → scaled 3 → 6.`
 pub fn sentence(d: &HpaDecision) -> String {
     let time = super::clock(d.time_seconds);
+    format!("{time} {}: {}", d.hpa, body(d))
+}
+
+/// A decision's sentence without its time and HPA: `CPU was … → scaled 3 → 6.`
+pub fn body(d: &HpaDecision) -> String {
     let mut parts: Vec<String> = Vec::new();
     if let Some(why) = &d.skipped {
         parts.push(format!("no recommendation: {why}"));
@@ -145,7 +180,7 @@ pub fn sentence(d: &HpaDecision) -> String {
     } else {
         format!("scaled {} → {}", d.current_replicas, d.desired_replicas)
     };
-    format!("{time} {}: {} → {outcome}.", d.hpa, parts.join("; "))
+    format!("{} → {outcome}.", parts.join("; "))
 }
 
 fn metric_clause(m: &crate::controllers::hpa::MetricOutcome) -> String {

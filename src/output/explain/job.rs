@@ -37,8 +37,26 @@ pub fn job_story(
     cluster_events: &[ClusterEvent],
     job: &str,
 ) -> Option<String> {
+    let first = records.jobs.iter().find(|r| r.job == job)?;
+    let mut text = format!(
+        "Job {job}{}: {}\n",
+        started_by(records, job),
+        spec(&first.settings)
+    );
+    for (t, line) in job_lines(records, pod_events, cluster_events, job) {
+        let _ = writeln!(text, "{t} {line}");
+    }
+    Some(text)
+}
+
+/// Job `job`'s syncs and its pods' ends in time order, each as its instant and its sentence.
+pub fn job_lines(
+    records: &JobRecords,
+    pod_events: &[PodEvent],
+    cluster_events: &[ClusterEvent],
+    job: &str,
+) -> Vec<(SimTime, String)> {
     let syncs: Vec<&JobRecord> = records.jobs.iter().filter(|r| r.job == job).collect();
-    let first = syncs.first()?;
     let created = created_pods(pod_events, job);
     let pods: BTreeSet<&str> = created.iter().map(|&(_, pod)| pod).collect();
     // (time, order among what happens in one instant, line): a pod's end comes before the
@@ -75,16 +93,13 @@ pub fn job_story(
             ));
         }
     }
+    in_order(lines)
+}
+
+/// Lines sorted by their instant, then by their order within it.
+fn in_order(mut lines: Vec<(SimTime, u8, String)>) -> Vec<(SimTime, String)> {
     lines.sort_by_key(|(t, order, _)| (*t, *order));
-    let mut text = format!(
-        "Job {job}{}: {}\n",
-        started_by(records, job),
-        spec(&first.settings)
-    );
-    for (t, _, line) in lines {
-        let _ = writeln!(text, "{t} {line}");
-    }
-    Some(text)
+    lines.into_iter().map(|(t, _, line)| (t, line)).collect()
 }
 
 /// ` (started by CronJob C for HH:MM:SS)` for a CronJob's Job.
@@ -363,6 +378,24 @@ pub fn cron_story(
     settings: &CronJobSettings,
     end: SimTime,
 ) -> String {
+    let mut text = format!("CronJob {name}: {}\n", cron_spec(settings));
+    if !records.cron_jobs.iter().any(|r| r.cron_job == name) {
+        text += "its schedule never came due during the run\n";
+    }
+    for (t, line) in cron_lines(records, name, settings, end) {
+        let _ = writeln!(text, "{t} {line}");
+    }
+    text
+}
+
+/// CronJob `name`'s actions, its Jobs' outcomes and the runs it never started, in time order,
+/// each as its instant and its sentence.
+pub fn cron_lines(
+    records: &JobRecords,
+    name: &str,
+    settings: &CronJobSettings,
+    end: SimTime,
+) -> Vec<(SimTime, String)> {
     let actions: Vec<&CronRecord> = records
         .cron_jobs
         .iter()
@@ -382,15 +415,7 @@ pub fn cron_story(
             lines.push(missed);
         }
     }
-    lines.sort_by_key(|(t, order, _)| (*t, *order));
-    let mut text = format!("CronJob {name}: {}\n", cron_spec(settings));
-    if actions.is_empty() {
-        text += "its schedule never came due during the run\n";
-    }
-    for (t, _, line) in lines {
-        let _ = writeln!(text, "{t} {line}");
-    }
-    text
+    in_order(lines)
 }
 
 fn cron_spec(s: &CronJobSettings) -> String {

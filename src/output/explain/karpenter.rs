@@ -35,6 +35,67 @@ pub fn timeline(events: &[KarpenterEvent], node: &str) -> Option<String> {
     Some(out)
 }
 
+/// One of Karpenter's events, told.
+pub struct Told<'a> {
+    /// When, in seconds from the start.
+    pub t_seconds: f64,
+    /// The nodes it is about (none: pending pods no NodePool can take).
+    pub nodes: Vec<&'a str>,
+    /// A launch, or pods left without one (else a disruption or why there was none).
+    pub provisions: bool,
+    /// Its sentence.
+    pub text: String,
+}
+
+/// Every event, told.
+pub fn lines(events: &[KarpenterEvent]) -> Vec<Told<'_>> {
+    (events.iter())
+        .filter_map(|e| {
+            let nodes = nodes_of(e);
+            let provisions = matches!(
+                e,
+                KarpenterEvent::Launched { .. } | KarpenterEvent::Unprovisionable { .. }
+            );
+            let (t, text) = match e {
+                KarpenterEvent::ConsolidationRejected { t_seconds, .. } => (
+                    *t_seconds,
+                    "consolidation rejected: the decision no longer held when it was checked again 15s later, so the node(s) stay".to_string(),
+                ),
+                KarpenterEvent::Unprovisionable {
+                    t_seconds,
+                    pods,
+                    message,
+                } => (
+                    *t_seconds,
+                    format!("{pods} pending pod(s) no NodePool can launch a node for: {message}"),
+                ),
+                _ => sentence(e, nodes.first()?)?,
+            };
+            Some(Told {
+                t_seconds: t,
+                nodes,
+                provisions,
+                text,
+            })
+        })
+        .collect()
+}
+
+/// The nodes an event is about.
+fn nodes_of(e: &KarpenterEvent) -> Vec<&str> {
+    match e {
+        KarpenterEvent::Launched { node, .. } | KarpenterEvent::Unconsolidatable { node, .. } => {
+            vec![node]
+        }
+        KarpenterEvent::DisruptionBlocked { object, .. } => vec![object],
+        KarpenterEvent::Disrupted { nodes, .. }
+        | KarpenterEvent::ConsolidationRejected { nodes, .. } => {
+            nodes.iter().map(String::as_str).collect()
+        }
+        KarpenterEvent::Unprovisionable { .. } => Vec::new(),
+    }
+}
+
 fn sentence(e: &KarpenterEvent, node: &str) -> Option<(f64, String)> {
     Some(match e {
         KarpenterEvent::Launched {

@@ -5,8 +5,10 @@
 //! did about it, [`node`] why the Cluster Autoscaler kept or removed a node, [`karpenter`] why
 //! Karpenter launched, kept or disrupted one, [`vpa`] why a VerticalPodAutoscaler recommends
 //! what it does, [`statefulset`] how a StatefulSet created, deleted and replaced its pods in
-//! order. Pure functions of a run's decision and event logs.
+//! order; [`cluster`] tells all of it as one story in time order (`--all`). Pure functions of
+//! a run's decision and event logs.
 
+pub mod cluster;
 pub mod deployment;
 pub mod hpa;
 pub mod job;

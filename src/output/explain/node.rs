@@ -102,6 +102,72 @@ pub fn timeline(events: &[AutoscalerEvent], node: &str, s: &AutoscalerSettings) 
     Some(out)
 }
 
+/// Every autoscaler event as a line: its instant, the node it is about (`None`: a node
+/// group's scale-up or the cluster's limit) and its sentence.
+pub fn lines<'a>(
+    events: &'a [AutoscalerEvent],
+    s: &AutoscalerSettings,
+) -> Vec<(f64, Option<&'a str>, String)> {
+    (events.iter())
+        .filter_map(|e| match node_of(e) {
+            Some((node, _)) => {
+                let (t, text) = sentence(e, s);
+                Some((t, Some(node), text))
+            }
+            None => group_sentence(e).map(|(t, text)| (t, None, text)),
+        })
+        .collect()
+}
+
+/// A scale-up decision, or why there was none (`None`: the event is about one node).
+fn group_sentence(e: &AutoscalerEvent) -> Option<(f64, String)> {
+    Some(match e {
+        AutoscalerEvent::ScaleUp {
+            t_seconds,
+            pool,
+            nodes,
+            pods,
+            alternatives,
+            balanced_with,
+        } => {
+            let mut text =
+                format!("node group {pool} grows by {nodes} node(s) for {pods} pending pod(s)");
+            if !balanced_with.is_empty() {
+                let _ = write!(
+                    text,
+                    ", balanced with the similar group(s) {} (--balance-similar-node-groups)",
+                    balanced_with.join(", ")
+                );
+            }
+            if !alternatives.is_empty() {
+                let _ = write!(
+                    text,
+                    "; the expander chose it over {}",
+                    alternatives.join(", ")
+                );
+            }
+            (*t_seconds, text)
+        }
+        AutoscalerEvent::MaxNodesTotalReached {
+            t_seconds,
+            max_nodes_total,
+            nodes,
+        } => (
+            *t_seconds,
+            format!(
+                "no scale-up: {nodes} node(s) count against --max-nodes-total {max_nodes_total} (MaxNodesTotalReached)"
+            ),
+        ),
+        AutoscalerEvent::NoScaleUp { t_seconds, pods } => (
+            *t_seconds,
+            format!(
+                "no scale-up for {pods} pending pod(s): no node group can help them (too big for every group's nodes, or every group at its maximum or backing off)"
+            ),
+        ),
+        _ => return None,
+    })
+}
+
 fn sentence(e: &AutoscalerEvent, s: &AutoscalerSettings) -> (f64, String) {
     match e {
         AutoscalerEvent::NodeUnneeded {

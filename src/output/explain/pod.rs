@@ -144,6 +144,14 @@ fn rounded(seconds: f64) -> SimDuration {
     }
 }
 
+/// ` (x6 over 19m10s)` for an event repeated (folded into one), else nothing.
+pub(super) fn repeats(e: &PodEvent) -> String {
+    match e.count {
+        0 | 1 => String::new(),
+        n => format!(" (x{n} over {})", rounded(e.last_seconds - e.t_seconds)),
+    }
+}
+
 /// One pod's events, oldest first, and a closing line on how long it was Pending; `None` when
 /// no pod has that name.
 pub fn timeline(events: &[PodEvent], pod: &str, end_seconds: f64) -> Option<String> {
@@ -156,12 +164,7 @@ pub fn timeline(events: &[PodEvent], pod: &str, end_seconds: f64) -> Option<Stri
         .max()
         .unwrap_or(0);
     for e in &mine {
-        let repeats = if e.count > 1 {
-            let span = rounded(e.last_seconds - e.t_seconds);
-            format!(" (x{} over {span})", e.count)
-        } else {
-            String::new()
-        };
+        let repeats = repeats(e);
         let reason = format!("{:?}", e.reason);
         let _ = writeln!(
             out,

@@ -24,16 +24,19 @@ pub fn story(records: &[RestartRecord], pod: &str) -> Option<String> {
     };
     let mut text = format!("Why its container restarted ({count}{times}):\n");
     for r in mine {
-        let _ = write!(text, "  {} restart {}: {}", r.at, r.restarts, cause(r));
-        match r.backoff {
-            Some(step) => {
-                let again = r.at + step.delay;
-                let _ = writeln!(text, "; {}, so it starts again at {again}", backoff(step));
-            }
-            None => text += "\n",
-        }
+        let _ = writeln!(text, "  {} {}", r.at, line(r));
     }
     Some(text)
+}
+
+/// One restart without its time: `restart 2: <cause>; back-off 20s (…), so it starts again at T`.
+pub fn line(r: &RestartRecord) -> String {
+    let mut text = format!("restart {}: {}", r.restarts, cause(r));
+    if let Some(step) = r.backoff {
+        let again = r.at + step.delay;
+        let _ = write!(text, "; {}, so it starts again at {again}", backoff(step));
+    }
+    text
 }
 
 fn cause(r: &RestartRecord) -> String {

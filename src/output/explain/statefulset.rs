@@ -29,11 +29,23 @@ pub fn names(records: &StatefulRecords) -> Vec<&str> {
 /// StatefulSet `name`'s story: its spec, then one line per recorded reconcile (`None`: it has
 /// no record).
 pub fn story(records: &StatefulRecords, pod_events: &[PodEvent], name: &str) -> Option<String> {
-    let mine: Vec<&StatefulRecord> = (records.records.iter())
-        .filter(|r| r.name == name)
-        .collect();
-    let first = mine.first()?;
+    let first = records.records.iter().find(|r| r.name == name)?;
     let mut text = format!("StatefulSet {name}: {}\n", spec(first));
+    for (at, line) in lines(records, pod_events, name) {
+        let _ = writeln!(text, "{at} {line}");
+    }
+    if records.truncated() {
+        text += "(the run kept the StatefulSet controller's first 100000 records: later ones are not told)\n";
+    }
+    Some(text)
+}
+
+/// StatefulSet `name`'s reconciles, one line per step: its instant and its sentence.
+pub fn lines(
+    records: &StatefulRecords,
+    pod_events: &[PodEvent],
+    name: &str,
+) -> Vec<(SimTime, String)> {
     let mut teller = Teller {
         name,
         pod_events,
@@ -41,15 +53,10 @@ pub fn story(records: &StatefulRecords, pod_events: &[PodEvent], name: &str) -> 
         deleted_here: BTreeSet::new(),
         told_rules: BTreeSet::new(),
     };
-    for r in mine {
-        for step in &r.steps {
-            let _ = writeln!(text, "{} {}", r.at, teller.sentence(r, step));
-        }
-    }
-    if records.truncated() {
-        text += "(the run kept the StatefulSet controller's first 100000 records: later ones are not told)\n";
-    }
-    Some(text)
+    let mine = records.records.iter().filter(|r| r.name == name);
+    (mine.flat_map(|r| r.steps.iter().map(move |step| (r, step))))
+        .map(|(r, step)| (r.at, teller.sentence(r, step)))
+        .collect()
 }
 
 /// `replicas 3, OrderedReady, RollingUpdate (partition 0)`.
