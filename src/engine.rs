@@ -341,6 +341,65 @@ pub fn run_with_options<'a>(
 }
 
 /// The request path's draws for `s`: each Service's arrival process (`arrivals/<service>`) and
+/// One random stream per name, each `PREFIX/NAME` (e.g. `job-run/web`).
+fn named_streams<'a>(
+    streams: &RngStreams,
+    prefix: &str,
+    names: impl Iterator<Item = &'a String>,
+) -> Vec<SimRng> {
+    names
+        .map(|name| streams.stream(&format!("{prefix}/{name}")))
+        .collect()
+}
+
+/// The names of the time series' columns: Services, Deployments, LLM Deployments, pools (as
+/// Karpenter's NodePools where it owns them) and the pools' prices.
+fn series_names(s: &Scenario) -> SeriesNames<'_> {
+    SeriesNames {
+        services: s.services.iter().map(|x| x.name.as_str()).collect(),
+        deployments: s.deployments.iter().map(|x| x.name.as_str()).collect(),
+        llm_deployments: (0..s.deployments.len())
+            .filter(|&d| s.deployments[d].workload.llm.is_some())
+            .collect(),
+        pools: s.node_pools.iter().map(|x| x.name.as_str()).collect(),
+        pool_columns: s.karpenter.as_ref().map(|k| {
+            (s.node_pools.iter())
+                .map(|p| match &p.karpenter {
+                    Some(o) => format!("karpenter/{}", k.node_pools[o.node_pool].name),
+                    None => p.name.clone(),
+                })
+                .collect()
+        }),
+        pool_prices: s
+            .node_pools
+            .iter()
+            .map(|p| p.billed_price_per_hour())
+            .collect(),
+    }
+}
+
+/// The GPU request sizes the scenario starts with (grouped by GPU count): its replicated
+/// workloads' pods at their replicas (at least one) and every pod of its pod traces.
+fn initial_gpu_demand(s: &Scenario) -> Vec<GpuDemand> {
+    accounting::gpu_demand(
+        s.deployments
+            .iter()
+            .filter(|d| {
+                matches!(
+                    d.source,
+                    PodSource::ReplicaSet | PodSource::ReplicationController
+                )
+            })
+            .map(|d| (&d.pod.requests, f64::from(d.replicas.max(1))))
+            .chain(
+                s.pod_traces
+                    .iter()
+                    .flat_map(|t| &t.pods)
+                    .map(|p| (&p.template.requests, 1.0)),
+            ),
+    )
+}
+
 /// each Deployment's CPU work stream (`service-time/<deployment>`), drawn ahead if asked.
 fn request_draws(s: &Scenario, streams: &RngStreams, options: RunOptions) -> Draws {
     let arrivals: Vec<_> = s
@@ -499,27 +558,11 @@ impl<'s, 'r> Engine<'s, 'r> {
             Records::Give(sink) => sink.export_interval(),
             Records::Keep => None,
         };
-        let names = SeriesNames {
-            services: s.services.iter().map(|x| x.name.as_str()).collect(),
-            deployments: s.deployments.iter().map(|x| x.name.as_str()).collect(),
-            llm_deployments: (0..s.deployments.len())
-                .filter(|&d| s.deployments[d].workload.llm.is_some())
-                .collect(),
-            pools: s.node_pools.iter().map(|x| x.name.as_str()).collect(),
-            pool_columns: s.karpenter.as_ref().map(|k| {
-                (s.node_pools.iter())
-                    .map(|p| match &p.karpenter {
-                        Some(o) => format!("karpenter/{}", k.node_pools[o.node_pool].name),
-                        None => p.name.clone(),
-                    })
-                    .collect()
-            }),
-            pool_prices: s
-                .node_pools
-                .iter()
-                .map(|p| p.billed_price_per_hour())
-                .collect(),
-        };
+        let names = series_names(s);
+        let per_deployment =
+            |prefix: &str| named_streams(&streams, prefix, s.deployments.iter().map(|d| &d.name));
+        let per_pool =
+            |prefix: &str| named_streams(&streams, prefix, s.node_pools.iter().map(|p| &p.name));
         Engine {
             scenario: s,
             now: SimTime::ZERO,
@@ -568,22 +611,10 @@ impl<'s, 'r> Engine<'s, 'r> {
                     )
                 })
                 .collect(),
-            startup_rngs: s
-                .deployments
-                .iter()
-                .map(|d| streams.stream(&format!("startup/{}", d.name)))
-                .collect(),
-            cfs_phase_rngs: s
-                .deployments
-                .iter()
-                .map(|d| streams.stream(&format!("cfs-period/{}", d.name)))
-                .collect(),
+            startup_rngs: per_deployment("startup"),
+            cfs_phase_rngs: per_deployment("cfs-period"),
             quota_blocked: Default::default(),
-            job_rngs: s
-                .deployments
-                .iter()
-                .map(|d| streams.stream(&format!("job-run/{}", d.name)))
-                .collect(),
+            job_rngs: per_deployment("job-run"),
             scheduler: scheduler::Scheduler::new(s.scheduler_profiles.clone()),
             scheduler_rng: streams.stream("scheduler"),
             scheduler_wakeup: None,
@@ -602,11 +633,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             karpenter: None,
             vpa: vpa::VpaLoop::of(s),
             scripted_rng: streams.stream("scripted-events"),
-            provisioning_rngs: s
-                .node_pools
-                .iter()
-                .map(|p| streams.stream(&format!("provisioning/{}", p.name)))
-                .collect(),
+            provisioning_rngs: per_pool("provisioning"),
             recorder: Recorder::new(&names)
                 .with_hpas(s.hpas.len())
                 .with_goodput(
@@ -627,53 +654,17 @@ impl<'s, 'r> Engine<'s, 'r> {
             losses: healing::Losses::default(),
             outcomes: Vec::with_capacity(64),
             flushing: false,
-            call_rngs: s
-                .deployments
-                .iter()
-                .map(|d| streams.stream(&format!("calls/{}", d.name)))
-                .collect(),
-            retry_rngs: s
-                .deployments
-                .iter()
-                .map(|d| streams.stream(&format!("retries/{}", d.name)))
-                .collect(),
+            call_rngs: per_deployment("calls"),
+            retry_rngs: per_deployment("retries"),
             cost_rates: vec![0.0; s.deployments.len()],
             gpu_holdings: vec![(0.0, 0.0); s.deployments.len()],
-            gpu_demand: accounting::gpu_demand(
-                s.deployments
-                    .iter()
-                    .filter(|d| {
-                        matches!(
-                            d.source,
-                            PodSource::ReplicaSet | PodSource::ReplicationController
-                        )
-                    })
-                    .map(|d| (&d.pod.requests, f64::from(d.replicas.max(1))))
-                    .chain(
-                        s.pod_traces
-                            .iter()
-                            .flat_map(|t| &t.pods)
-                            .map(|p| (&p.template.requests, 1.0)),
-                    ),
-            ),
+            gpu_demand: initial_gpu_demand(s),
             dirty: Dirty::new(),
             warm_start: s.start_warm,
             node_lifecycle: NodeLifecycleController::default(),
-            failure_rngs: s
-                .node_pools
-                .iter()
-                .map(|p| streams.stream(&format!("failures/{}", p.name)))
-                .collect(),
-            spot_rngs: s
-                .node_pools
-                .iter()
-                .map(|p| streams.stream(&format!("spot/{}", p.name)))
-                .collect(),
-            crash_rngs: s
-                .deployments
-                .iter()
-                .map(|d| streams.stream(&format!("crashes/{}", d.name)))
-                .collect(),
+            failure_rngs: per_pool("failures"),
+            spot_rngs: per_pool("spot"),
+            crash_rngs: per_deployment("crashes"),
             containers: Vec::new(),
             image_caches: Vec::new(),
             configs: s.config_objects.clone(),

@@ -4,7 +4,7 @@
 
 use crate::cluster::{DeploymentId, NodeId, PodId, ReplicaSetId};
 use crate::controllers::deployment::record;
-use crate::controllers::{Intent, cronjob, daemonset, deployment, job, kubelet, replicaset};
+use crate::controllers::{Intent, cronjob, daemonset, deployment, kubelet, replicaset};
 use crate::metrics::Observation;
 use crate::metrics::pod_events::PodEventReason;
 use crate::sim::SimTime;
@@ -107,7 +107,7 @@ impl Engine<'_, '_> {
     /// Debug builds: a workload or ReplicaSet left out of a pass must have nothing to do, so
     /// that reconciling only what changed gives what reconciling everything would.
     #[cfg(debug_assertions)]
-    pub(super) fn check_untouched_are_settled(
+    fn check_untouched_are_settled(
         &self,
         workloads: &[DeploymentId],
         replica_sets: &[ReplicaSetId],
@@ -120,7 +120,7 @@ impl Engine<'_, '_> {
                     daemonset::reconcile(&self.cluster, id, self.now),
                     crate::controllers::statefulset::sync(&self.cluster, id, self.now).intents,
                     cronjob::reconcile(&self.cluster, id, self.now),
-                    (job::syncs(&self.cluster, id, self.now).into_iter())
+                    (crate::controllers::job::syncs(&self.cluster, id, self.now).into_iter())
                         .flat_map(|sync| sync.intents)
                         .collect(),
                 ];
