@@ -222,31 +222,35 @@ fn pod_lines(scenario: &Scenario, events: &[PodEvent], lines: &mut Vec<Line>) {
         .map(|d| d.name.as_str())
         .collect();
     let mut pending_since: BTreeMap<&str, f64> = BTreeMap::new();
-    // One instant's lines, by (owner, text): the line's index and how many pods share it.
-    let mut instant: BTreeMap<(&str, String), (usize, usize)> = BTreeMap::new();
-    let mut pods: Vec<(f64, &str, &str, String, usize)> = Vec::new();
+    // The lines so far: the first pod's event, what it says, how many more pods said it.
+    let mut told: Vec<(&PodEvent, String, usize)> = Vec::new();
+    // The current instant's lines by (owner, what they say): their index in `told`.
+    let mut instant: BTreeMap<(&str, String), usize> = BTreeMap::new();
     for e in events {
-        let Some(text) = pod_sentence(e, job_owners.contains(e.owner.as_str()), &mut pending_since)
-        else {
+        let job_pod = job_owners.contains(e.owner.as_str());
+        let Some(text) = pod_sentence(e, job_pod, &mut pending_since) else {
             continue;
         };
-        if pods.last().is_some_and(|last| last.0 != e.t_seconds) {
+        if told
+            .last()
+            .is_some_and(|(last, ..)| last.t_seconds != e.t_seconds)
+        {
             instant.clear();
         }
-        match instant.get_mut(&(e.owner.as_str(), text.clone())) {
-            Some((index, _)) => pods[*index].4 += 1,
+        match instant.get(&(e.owner.as_str(), text.clone())) {
+            Some(&index) => told[index].2 += 1,
             None => {
-                instant.insert((&e.owner, text.clone()), (pods.len(), 0));
-                pods.push((e.t_seconds, &e.pod, &e.owner, text, 0));
+                instant.insert((&e.owner, text.clone()), told.len());
+                told.push((e, text, 0));
             }
         }
     }
-    for (t, pod, owner, text, more) in pods {
+    for (e, text, more) in told {
         let object = match more {
-            0 => pod_label(pod),
-            n => format!("{} and {n} more of {owner}", pod_label(pod)),
+            0 => pod_label(&e.pod),
+            n => format!("{} and {n} more of {}", pod_label(&e.pod), e.owner),
         };
-        lines.push(Line::new(clock(t), Actor::Pod, object, text));
+        lines.push(Line::new(clock(e.t_seconds), Actor::Pod, object, text));
     }
 }
 
