@@ -96,7 +96,18 @@ fn holds_fold_and_causes_come_first() {
             "00:32:30 pod/web-no-surge-846b5b559-58kqb and 1 more of web-no-surge: FailedScheduling: 0/4 nodes are available: 4 Insufficient cpu. preemption: 0/4 nodes are available: 4 No preemption victims found for incoming pod.",
             "00:32:30 pod/web-no-surge-846b5b559-58kqb and 1 more of web-no-surge: TriggeredScaleUp: pod triggered scale-up: [{general 4->5 (max: 10)}]",
             "00:32:30 cluster-autoscaler: node group general grows by 1 node(s) for 2 pending pod(s)",
+            // At 1 h both Deployments are applied with a new template: the scripted actions
+            // first, then the reconciles they cause.
+            "01:00:00 deployment/web-surge: Scripted: kubectl apply.",
+            "01:00:00 deployment/web-no-surge: Scripted: kubectl apply.",
+            "01:00:00 deployment/web-surge: no ReplicaSet has the new pod template: one is created (revision 2); the old web-surge-6d64569c75 20 stays.",
         ],
+    );
+    let first_at_1h = text.lines().find(|l| l.starts_with("01:00:00 "));
+    assert_eq!(
+        first_at_1h,
+        Some("01:00:00 deployment/web-surge: Scripted: kubectl apply."),
+        "{text}"
     );
     // The syncs folded into 00:13:45's line are not told again.
     assert!(!text.contains("00:14:00 hpa/web-no-surge"), "{text}");

@@ -184,24 +184,32 @@ fn workload_lines(scenario: &Scenario, output: &RunOutput, lines: &mut Vec<Line>
     let mut lone = 0;
     for d in &scenario.deployments {
         let name = d.name.as_str();
-        let told = match d.source {
+        let told: Vec<(SimTime, Actor, String)> = match d.source {
             s if s.is_replicated() => {
                 let (told, untold) =
                     deployment::lines(&output.rollout_records, &output.cluster_events, name, false);
                 lone += untold;
-                told
+                // A scripted action is told first in its instant, before what it causes.
+                let actor = |reason| match reason {
+                    Some(ClusterEventReason::Scripted) => Actor::Scripted,
+                    _ => Actor::Workload,
+                };
+                let told = told.into_iter();
+                told.map(|(at, reason, text)| (at, actor(reason), text))
+                    .collect()
             }
             PodSource::StatefulSet => {
-                statefulset::lines(&output.stateful_records, &output.pod_events, name)
+                let told = statefulset::lines(&output.stateful_records, &output.pod_events, name);
+                by_controller(told)
             }
             PodSource::CronJob(settings) => {
-                job::cron_lines(&output.job_records, name, &settings, end)
+                by_controller(job::cron_lines(&output.job_records, name, &settings, end))
             }
             _ => Vec::new(),
         };
         let object = workload_label(&kinds, name);
-        for (at, text) in told {
-            lines.push(Line::new(at, Actor::Workload, object.clone(), text));
+        for (at, actor, text) in told {
+            lines.push(Line::new(at, actor, object.clone(), text));
         }
     }
     let records = &output.job_records;
@@ -212,6 +220,13 @@ fn workload_lines(scenario: &Scenario, output: &RunOutput, lines: &mut Vec<Line>
         }
     }
     lone
+}
+
+/// A workload controller's lines.
+fn by_controller(told: Vec<(SimTime, String)>) -> Vec<(SimTime, Actor, String)> {
+    (told.into_iter())
+        .map(|(at, text)| (at, Actor::Workload, text))
+        .collect()
 }
 
 /// The pods' notable moments, pods of one workload with the same event at the same instant

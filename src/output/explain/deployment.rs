@@ -9,8 +9,12 @@ use std::fmt::Write;
 use crate::controllers::deployment::Step;
 use crate::controllers::deployment::record::{Change, RolloutRecord, SetSnapshot};
 use crate::controllers::rollout::{self, IntOrPercent, ReplicaSetView, ScaleView, Strategy};
-use crate::metrics::cluster_events::{ClusterEvent, ObjectKind};
+use crate::metrics::cluster_events::{ClusterEvent, ClusterEventReason, ObjectKind};
 use crate::sim::SimTime;
+
+/// A line of a Deployment's story: its instant, the event's reason (`None`: a reconcile) and
+/// its sentence.
+pub type Told = (SimTime, Option<ClusterEventReason>, String);
 
 /// Which reconciles to tell.
 #[derive(Clone, Copy, Debug)]
@@ -59,7 +63,7 @@ pub fn story(
     };
     let (told, untold) = lines(records, events, name, lone);
     let mut text = String::new();
-    for (at, line) in told {
+    for (at, _, line) in told {
         let _ = writeln!(text, "{at} {name}: {line}");
     }
     if untold > 0 {
@@ -72,15 +76,16 @@ pub fn story(
     text
 }
 
-/// Deployment `name`'s reconciles and events in the order they happened, each as its instant
-/// and its sentence without them (`Change: … → 6.`); with `lone` false, the reconciles that
-/// only scaled a lone ReplicaSet to follow the replicas are left out, and counted.
+/// Deployment `name`'s reconciles and events in the order they happened, each as its instant,
+/// the event's reason (`None`: a reconcile) and its sentence without the time and name
+/// (`Scripted: kubectl apply.`, `… → 6.`); with `lone` false, the reconciles that only scaled a
+/// lone ReplicaSet to follow the replicas are left out, and counted.
 pub fn lines(
     records: &[RolloutRecord],
     events: &[ClusterEvent],
     name: &str,
     lone: bool,
-) -> (Vec<(SimTime, String)>, usize) {
+) -> (Vec<Told>, usize) {
     let (told, untold): (Vec<&RolloutRecord>, Vec<&RolloutRecord>) = (records.iter())
         .filter(|r| r.deployment == name)
         .partition(|r| lone || !is_lone_scaling(r));
@@ -94,7 +99,7 @@ pub fn lines(
             lines.push(event_line(e));
         }
         let these = Some((r.replicas, r.strategy));
-        lines.push((r.at, body(r, limits != these)));
+        lines.push((r.at, None, body(r, limits != these)));
         if matches!(r.step, Step::ScaleUpNew | Step::ScaleDownOld) {
             limits = these;
         }
@@ -116,9 +121,9 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn event_line(e: &ClusterEvent) -> (SimTime, String) {
+fn event_line(e: &ClusterEvent) -> Told {
     let line = format!("{:?}: {}.", e.reason, e.message);
-    (super::clock(e.t_seconds), line)
+    (super::clock(e.t_seconds), Some(e.reason), line)
 }
 
 /// One reconcile as a sentence; `with_limits`: how maxSurge and maxUnavailable resolve is
