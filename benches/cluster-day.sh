@@ -8,6 +8,9 @@
 #   KARPENTER=1       the Karpenter variant (a NodePool instead of node groups and the autoscaler)
 #   BASE_BIN=path     also run this kubesim binary (e.g. a build of the previous commit) and
 #                     print the speed ratio and whether the outputs are byte-identical
+#   THREADS=N         run the new binary on the node-major data plane (`run --threads N`);
+#                     BASE_BIN runs without it (so BASE_BIN=target/release/kubesim THREADS=1
+#                     sets the node-major plane beside the exact one)
 # Needs python3 and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,10 +22,10 @@ new=target/release/kubesim
 work=target/cluster-day
 mkdir -p "$work"
 
-# run BINARY SCENARIO OUT → "wall_seconds peak_kb"
+# run BINARY SCENARIO OUT [FLAGS...] → "wall_seconds peak_kb"
 run() {
   rm -rf "$3"
-  /usr/bin/time -f "%e %M" -o "$3.time" "$1" run "$2" --out "$3" >/dev/null 2>"$3.log" || {
+  /usr/bin/time -f "%e %M" -o "$3.time" "$1" run "$2" --out "$3" "${@:4}" >/dev/null 2>"$3.log" || {
     cat "$3.log" >&2
     exit 1
   }
@@ -37,7 +40,9 @@ for n in "${sizes[@]}"; do
   [ -n "${KARPENTER:-}" ] && variant=(--karpenter)
   dir="$work/$n-nodes-${hours}h${KARPENTER:+-karpenter}"
   python3 benches/cluster_day.py "$dir" --nodes "$n" --hours "$hours" "${variant[@]}"
-  read -r wall kb < <(run "$new" "$dir/scenario.yaml" "$dir/out")
+  threads=()
+  [ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
+  read -r wall kb < <(run "$new" "$dir/scenario.yaml" "$dir/out" "${threads[@]}")
   versus="-"
   if [ -n "${BASE_BIN:-}" ]; then
     read -r base_wall _ < <(run "$BASE_BIN" "$dir/scenario.yaml" "$dir/base-out")

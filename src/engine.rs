@@ -17,7 +17,7 @@ use self::draws::Draws;
 use std::collections::BTreeMap;
 
 use crate::cluster::accounting::{self, GpuDemand};
-use crate::cluster::{Cluster, DeploymentId, HpaId, NodeId, PodId, PodPhase, PoolId, ServiceId};
+use crate::cluster::{Cluster, DeploymentId, PodId, PodPhase, PoolId, ServiceId};
 use crate::controllers::autoscaler::{AutoscalerEvent, ClusterAutoscaler};
 use crate::controllers::deployment::record::RolloutRecord;
 use crate::controllers::hpa::{HpaController, HpaDecision};
@@ -27,7 +27,7 @@ use crate::controllers::kubelet::record::RestartRecord;
 use crate::controllers::metrics_server::MetricsServer;
 use crate::controllers::node_lifecycle::NodeLifecycleController;
 use crate::controllers::statefulset::record::StatefulRecords;
-use crate::controllers::{job, kubelet, scheduler};
+use crate::controllers::{kubelet, scheduler};
 use crate::metrics::cluster_events::{ClusterEvent, ClusterEventLog};
 use crate::metrics::pod_events::{PodEvent, PodEventLog};
 use crate::metrics::recorder::SeriesNames;
@@ -37,10 +37,9 @@ use crate::scenario::{PodSource, Scenario};
 use crate::sim::{EventQueue, RngStreams, SimDuration, SimRng, SimTime};
 use crate::traffic::calls::{CallRef, Frames};
 use crate::traffic::llm::batching::LlmOutcome;
-use crate::traffic::node_cpu::CpuSharing;
-
 use crate::traffic::llm::tokens::TokenArrivals;
-use crate::traffic::{ArrivalProcess, Outcome, PodServer, RequestSlab, Router, Servers};
+use crate::traffic::plane::Plane;
+use crate::traffic::{ArrivalProcess, Outcome, PodServer, Router};
 
 mod calls;
 mod clients;
@@ -50,12 +49,14 @@ mod containers;
 mod cpu;
 mod dirty;
 mod draws;
+mod event;
 mod export;
 mod healing;
 mod history;
 mod jobs;
 mod karpenter;
 mod keda;
+mod lanes;
 mod llm;
 mod mesh;
 mod nodes;
@@ -64,6 +65,8 @@ mod pods;
 mod reconcile;
 mod rollouts;
 mod zones;
+pub use crate::traffic::plane::Dealing;
+pub use lanes::node_major_blocker;
 pub use llm::{BenchmarkFitted, fit_benchmarks};
 mod quota;
 mod scheduling;
@@ -72,113 +75,11 @@ mod statefulsets;
 mod vpa;
 
 use dirty::Dirty;
+pub(crate) use event::Event;
 
 /// Busy pods (pending completions) from which the engine warms the caches for the next
 /// completion's server: about a megabyte of their serving state, the size of a core's L2 cache.
 const WARM_FROM_BUSY_PODS: usize = 1024;
-
-/// Something scheduled to happen. Small and `Copy`: the queue holds millions of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Event {
-    /// Emitted by the arrival process of a Service (or one of its closed-loop users); handled
-    /// by routing it to a pod.
-    Arrival { service: ServiceId },
-    /// A closed loop's user count changes (`engine::clients`).
-    UsersChange { service: ServiceId },
-    /// Emitted by a pod's server for its earliest finisher; stale when `generation` moved on.
-    Completion { pod: PodId, generation: u32 },
-    /// Emitted by the kubelet at bind; the pod's containers start and it turns Ready.
-    PodStarted { pod: PodId },
-    /// Emitted when a draining pod is deleted; its grace period is over.
-    TerminationDeadline { pod: PodId },
-    /// metrics-server's periodic scrape of every running pod.
-    MetricsScrape,
-    /// The HPA controller's periodic sync of every HPA.
-    HpaSync,
-    /// KEDA's poll of the ScaledObject that owns HPA `hpa` (its activation).
-    KedaPoll { hpa: HpaId },
-    /// The recorder's periodic time-series sample.
-    Sample,
-    /// A provisioned node registers with the API server and turns Ready.
-    NodeRegistered { node: NodeId },
-    /// The Cluster Autoscaler's periodic loop.
-    AutoscalerScan,
-    /// Karpenter's provisioning batch may have closed.
-    KarpenterBatch,
-    /// Karpenter's disruption loop.
-    KarpenterDisruption,
-    /// A pod of a pod trace is created (`index` into the trace's pods).
-    TracePodCreated { trace: u32, index: u32 },
-    /// A pod of a pod trace reaches its deletion time.
-    TracePodDeleted { pod: PodId },
-    /// A pod's scheduling backoff (or its time in the unschedulable pool) is over.
-    SchedulerRetry,
-    /// A scripted event of the scenario (`index` into `spec.events`).
-    Scripted { index: u32 },
-    /// The node lifecycle controller's periodic look at node heartbeats.
-    NodeMonitor,
-    /// `kubectl drain` retries the evictions PodDisruptionBudgets refused.
-    DrainRetry { node: NodeId },
-    /// A random machine failure (the pool's `failures`).
-    NodeFails { node: NodeId },
-    /// The failed machine is repaired.
-    NodeRepaired { node: NodeId },
-    /// A random spot interruption notice (the pool's `spotInterruptionMTBI`).
-    SpotNotice { node: NodeId },
-    /// Two minutes after the notice: the spot machine is gone.
-    SpotReclaimed { node: NodeId },
-    /// A pod's `minReadySeconds` are over: its Deployment may count it available now.
-    MinReadyElapsed { deployment: DeploymentId },
-    /// A Deployment's progress deadline may have passed.
-    ProgressDeadline { deployment: DeploymentId },
-    /// A probe worker's period (for the container start `generation`).
-    Probe {
-        pod: PodId,
-        kind: kubelet::ProbeKind,
-        generation: u32,
-    },
-    /// A killed container's restart backoff is over.
-    ContainerRestart { pod: PodId, generation: u32 },
-    /// A random container crash (the workload's `crashMTBF`).
-    ContainerCrash { pod: PodId, generation: u32 },
-    /// A caller's per-try timeout for a call (stale unless the try is still in flight).
-    CallTimeout { frame: u32, token: u32 },
-    /// A failed call's retry backoff is over.
-    CallRetry { frame: u32, token: u32 },
-    /// A call has passed the caller's and the callee's sidecars: it reaches the Service.
-    MeshDelivery { frame: u32, token: u32 },
-    /// The answer to a call reaches its caller in another zone (`failure`: the call failed).
-    CallAnswer {
-        frame: u32,
-        token: u32,
-        failure: Option<crate::traffic::FailureReason>,
-    },
-    /// A call frame's `delay` step is over.
-    FrameResume { frame: u32, token: u32 },
-    /// An LLM pod's batching step is over (stale when `generation` moved on: the pod's
-    /// requests were dropped; or when `container` did: its server was replaced by a restart).
-    LlmStep {
-        pod: PodId,
-        container: u32,
-        generation: u32,
-    },
-    /// A Job pod's run is over (stale unless its container `generation` still runs).
-    JobRunEnds {
-        pod: PodId,
-        generation: u32,
-        failed: bool,
-    },
-    /// A Job's pod failure backoff or active deadline is over: its controller looks again.
-    JobWake { job: DeploymentId },
-    /// A finished Job's `ttlSecondsAfterFinished` is over.
-    JobTtl { run: job::Run },
-    /// A CronJob's schedule time.
-    CronTick { cron_job: DeploymentId },
-    /// The VPA recommender's loop.
-    VpaRecommender,
-    /// The VPA updater's loop (every minute): evicts pods far from their recommendation.
-    VpaUpdater,
-}
 
 /// Call sites over all call graphs (each call step has its own retry budget).
 fn call_sites(s: &Scenario) -> usize {
@@ -235,6 +136,17 @@ pub struct RunOutput {
     pub history: crate::metrics::history::History,
     /// Events handled.
     pub events: u64,
+    /// Which data plane ran, when threads were asked for ([`RunOptions::threads`]).
+    pub plane: Option<PlaneNote>,
+}
+
+/// Which data plane a run that asked for threads used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlaneNote {
+    /// The node-major plane, on this many threads.
+    NodeMajor(usize),
+    /// The exact plane, because the scenario has this (it couples nodes on the request path).
+    Exact(&'static str),
 }
 
 /// Why a run stopped early.
@@ -313,8 +225,10 @@ pub fn run_with<'a>(
     run_with_options(scenario, progress, records, RunOptions::default())
 }
 
-/// How a run uses the machine. No option changes what a run computes: every output is the same
-/// whichever is chosen.
+/// How a run uses the machine. `draw_ahead` never changes what a run computes; `threads`
+/// chooses the node-major data plane, whose outputs are the same for any number of threads and
+/// differ from the exact plane's only where events fall on one microsecond
+/// (`docs/node-major.md`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunOptions {
     /// Draw the request path's random numbers (arrival times, CPU work per request) ahead on a
@@ -322,6 +236,12 @@ pub struct RunOptions {
     /// core to spare (about a third of a small scenario's time is drawing); not for runs that
     /// already share the cores, as a sweep's do. Off by default.
     pub draw_ahead: bool,
+    /// Serve requests node by node on this many threads (the node-major data plane), where the
+    /// scenario allows it ([`node_major_blocker`]); `None` (the default): the exact plane,
+    /// event by event.
+    pub threads: Option<usize>,
+    /// How the node-major plane deals nodes to threads (no output depends on it).
+    pub dealing: Dealing,
 }
 
 /// [`run_with`], with `options` saying how to use the machine.
@@ -433,10 +353,9 @@ struct Engine<'s, 'r> {
     end: SimTime,
     queue: EventQueue<Event>,
     cluster: Cluster,
-    servers: Servers,
-    /// Each node's CPU divided among the serving pods on it.
-    cpu: CpuSharing,
-    slab: RequestSlab,
+    /// The serving pods' servers, each node's CPU divided among them, the requests in
+    /// flight; advanced event by event, or node by node (`RunOptions::threads`).
+    plane: Plane,
     /// Call frames of requests that call other Services.
     frames: Frames,
     /// Whether each Deployment's workload has a call graph.
@@ -545,6 +464,8 @@ struct Engine<'s, 'r> {
     configs: crate::scenario::config_refs::ConfigObjects,
     /// Pods that could not start for want of one, by id.
     config_waits: BTreeMap<PodId, config::ConfigWait>,
+    /// See [`RunOutput::plane`].
+    plane_note: Option<PlaneNote>,
 }
 
 impl<'s, 'r> Engine<'s, 'r> {
@@ -563,15 +484,13 @@ impl<'s, 'r> Engine<'s, 'r> {
             |prefix: &str| named_streams(&streams, prefix, s.deployments.iter().map(|d| &d.name));
         let per_pool =
             |prefix: &str| named_streams(&streams, prefix, s.node_pools.iter().map(|p| &p.name));
-        Engine {
+        let mut engine = Engine {
             scenario: s,
             now: SimTime::ZERO,
             end,
             queue: EventQueue::with_capacity(4096),
             cluster: s.initial_cluster(),
-            servers: Servers::default(),
-            cpu: CpuSharing::default(),
-            slab: RequestSlab::default(),
+            plane: Plane::exact(),
             frames: Frames::new(call_sites(s)),
             has_calls: s
                 .deployments
@@ -669,7 +588,10 @@ impl<'s, 'r> Engine<'s, 'r> {
             image_caches: Vec::new(),
             configs: s.config_objects.clone(),
             config_waits: BTreeMap::new(),
-        }
+            plane_note: None,
+        };
+        engine.choose_plane(options);
+        engine
     }
 
     /// t = 0: create and place the initial pods, start the periodic loops and the traffic.
@@ -753,7 +675,13 @@ impl<'s, 'r> Engine<'s, 'r> {
 
     fn run_loop(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<(), RunError> {
         let budget = self.scenario.max_events;
-        while let Some((at, event)) = self.queue.pop_until(self.end) {
+        loop {
+            if self.plane.has_eager() {
+                self.advance_eager_lanes();
+            }
+            let Some((at, event)) = self.queue.pop_until(self.end) else {
+                break;
+            };
             self.warm_upcoming_server();
             self.now = at;
             self.cluster.journal.set_clock(at);
@@ -765,11 +693,15 @@ impl<'s, 'r> Engine<'s, 'r> {
                 Event::Arrival { service } => self.on_arrival(service),
                 _ => self.dispatch(event),
             }
+            if self.plane.has_gone() {
+                self.finish_drained();
+            }
             if self.dirty.any() {
                 self.reconcile();
             }
-            let events = self.queue.popped();
-            if events.is_multiple_of(PROGRESS_EVERY) {
+            let popped = self.queue.popped();
+            let events = popped + self.plane.synced_events();
+            if popped.is_multiple_of(PROGRESS_EVERY) {
                 progress(Progress {
                     now: self.now,
                     end: self.end,
@@ -788,7 +720,7 @@ impl<'s, 'r> Engine<'s, 'r> {
         progress(Progress {
             now: self.end,
             end: self.end,
-            events: self.queue.popped(),
+            events: self.queue.popped() + self.plane.synced_events(),
         });
         Ok(())
     }
@@ -817,7 +749,7 @@ impl<'s, 'r> Engine<'s, 'r> {
     /// Starts loading the pod's server slot into the caches (a hint; changes nothing).
     #[inline(always)]
     fn warm_server(&self, pod: PodId) {
-        self.servers.warm(pod);
+        self.plane.warm(pod);
     }
 
     fn dispatch(&mut self, event: Event) {
@@ -910,19 +842,28 @@ impl<'s, 'r> Engine<'s, 'r> {
         self.send_request(service, CallRef::NONE);
     }
 
+    /// A completion in the exact plane (node-major lanes handle their own).
     fn on_completion(&mut self, pod: PodId, generation: u32) {
-        let Some(server) = self.servers.get_mut(pod) else {
+        debug_assert!(!self.plane.is_node_major());
+        let queue = &mut self.queue;
+        let warm = queue.timers_pending() >= WARM_FROM_BUSY_PODS;
+        let core = self.plane.core(pod);
+        let Some(gone) = core.complete(
+            pod,
+            generation,
+            self.now,
+            &mut self.outcomes,
+            warm,
+            &mut |pod, at, generation| {
+                queue.schedule_timer(pod.0, at, Event::Completion { pod, generation })
+            },
+        ) else {
             return;
         };
-        let next = server.complete(self.now, generation, &mut self.slab, &mut self.outcomes);
-        let gone = server.is_idle() && server.is_deleting();
-        let demand = server.tracked_demand();
         debug_assert_eq!(
-            self.servers.get(pod).map(PodServer::is_deleting),
+            self.plane.get(pod).map(PodServer::is_deleting),
             Some(self.cluster.pod(pod).deletion.is_some())
         );
-        self.schedule_completion(pod, next);
-        self.update_cpu_demand(demand);
         self.flush_outcomes();
         if gone {
             self.finish_termination(pod);
@@ -930,7 +871,12 @@ impl<'s, 'r> Engine<'s, 'r> {
     }
 
     fn schedule_completion(&mut self, pod: PodId, next: Option<(SimTime, u32)>) {
-        if let Some((at, generation)) = next {
+        let Some((at, generation)) = next else {
+            return;
+        };
+        if self.plane.is_node_major() {
+            self.plane.set_timer(pod, at, generation);
+        } else {
             let event = Event::Completion { pod, generation };
             self.queue.schedule_timer(pod.0, at, event);
         }
@@ -939,17 +885,19 @@ impl<'s, 'r> Engine<'s, 'r> {
     fn finish(mut self) -> RunOutput {
         let repeats = self.scheduler.queue.take_every_repeat();
         self.add_repeats(repeats);
+        self.sync_lanes();
         let llm_in_flight = self.llm_in_flight();
-        for p in 0..self.servers.id_bound() {
+        for p in 0..self.plane.id_bound() {
             self.take_server(PodId(p as u32));
         }
         if !self.recorder.sampled_at(self.end) {
             self.on_sample();
         }
         self.recorder.finish(self.end);
+        let events = self.events();
         let counts = RunCounts {
-            events: self.queue.popped(),
-            in_flight_at_end: (self.slab.in_flight() + llm_in_flight) as u64,
+            events,
+            in_flight_at_end: (self.plane.in_flight() + llm_in_flight) as u64,
         };
         let mut report = report::build(self.scenario, &self.recorder, self.end, counts);
         self.report_jobs(&mut report);
@@ -973,7 +921,8 @@ impl<'s, 'r> Engine<'s, 'r> {
             stateful_records: self.stateful_records,
             restart_records: self.restart_records,
             history,
-            events: self.queue.popped(),
+            events,
+            plane: self.plane_note,
         }
     }
 }

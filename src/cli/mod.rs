@@ -272,6 +272,15 @@ pub fn run_timed<'a>(
     scenario: &'a Scenario,
     records: engine::Records<'a>,
 ) -> anyhow::Result<TimedRun> {
+    run_timed_on(scenario, records, None)
+}
+
+/// [`run_timed`] on the node-major data plane with `threads` threads, if given.
+pub fn run_timed_on<'a>(
+    scenario: &'a Scenario,
+    records: engine::Records<'a>,
+    threads: Option<usize>,
+) -> anyhow::Result<TimedRun> {
     let bar = ProgressBar::with_draw_target(
         Some(scenario.duration.as_micros() / 1_000_000),
         progress_target(),
@@ -287,7 +296,11 @@ pub fn run_timed<'a>(
     let started = Instant::now();
     let mut on_progress = |p: Progress| bar.set_position(p.now.as_micros() / 1_000_000);
     let options = engine::RunOptions {
+        // The lanes' threads work only at the instants every lane is caught up: the drawing
+        // thread has the spare core the rest of the time.
         draw_ahead: spare_core(),
+        threads,
+        dealing: engine::Dealing::default(),
     };
     let output = engine::run_with_options(scenario, &mut on_progress, records, options)?;
     let wall = started.elapsed().as_secs_f64().max(1e-9);

@@ -6,7 +6,7 @@ use std::thread::JoinHandle;
 
 use anyhow::Context;
 
-use super::{ScenarioOptions, Status, load_and_report, run_timed};
+use super::{ScenarioOptions, Status, load_and_report};
 use kubesim::controllers::hpa::HpaDecision;
 use kubesim::engine::{RecordSink, Records, RunOutput};
 use kubesim::output::explain::hpa::Narrator;
@@ -32,6 +32,16 @@ pub struct Args {
     pub rendering: Rendering,
     #[command(flatten)]
     pub export: super::openmetrics::ExportOptions,
+    /// Serve requests node by node on N threads: the node-major data plane (docs/node-major.md).
+    /// Each node's requests and CPU sharing advance on their own between the instants the
+    /// control plane reads them (scrapes, samples), the nodes spread over the threads. Outputs
+    /// are byte-identical for any N; they differ from a run without --threads (the exact plane,
+    /// event by event) only where events fall on the same microsecond. Scenarios whose nodes
+    /// interact on the request path (call graphs, LLM servers, memory models, a mesh,
+    /// load-aware routing, closed-loop users, lasting connections, zones in the request path)
+    /// run on the exact plane, and kubesim says so.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 /// What `kubesim run` draws besides its data files.
@@ -54,6 +64,20 @@ impl Rendering {
             plots: (!self.no_plots).then_some(self.plot_format),
             trace: !self.no_trace,
         }
+    }
+}
+
+/// Says on stderr which data plane served a run that asked for threads.
+fn say_plane(plane: Option<kubesim::engine::PlaneNote>) {
+    use kubesim::engine::PlaneNote;
+    match plane {
+        Some(PlaneNote::NodeMajor(threads)) => {
+            eprintln!("node-major data plane on {threads} thread(s)")
+        }
+        Some(PlaneNote::Exact(why)) => eprintln!(
+            "note: --threads ignored: the scenario has {why}, which the node-major plane cannot serve exactly; the exact plane ran"
+        ),
+        None => {}
     }
 }
 
@@ -80,7 +104,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     // first; an error or a failed run removes it.
     let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
     let mut streamed = Streamed::create(&staging, args.rendering.choice(), export)?;
-    let timed = run_timed(&scenario, Records::Give(&mut streamed))?;
+    let threads = args.threads.map(usize::from);
+    let timed = super::run_timed_on(&scenario, Records::Give(&mut streamed), threads)?;
+    say_plane(timed.output.plane);
     let result = timed.output;
     let files = RunFiles {
         report: &result.report,

@@ -9,7 +9,7 @@ use crate::scenario::{Call, CallGraph, CallStep};
 use crate::traffic::calls::{self, CallRef, Parent};
 use crate::traffic::llm::tokens::TokenCounts;
 use crate::traffic::serving::{NO_FRAME, Request};
-use crate::traffic::{FailureReason, Instance, Outcome, PodServer};
+use crate::traffic::{FailureReason, Instance, Outcome};
 
 impl<'s> Engine<'s, '_> {
     /// Routes a request to one of the Service's ready endpoints and offers it to that pod.
@@ -31,6 +31,10 @@ impl<'s> Engine<'s, '_> {
         let Some((pod, instance)) = self.route(service, caller) else {
             return;
         };
+        if self.plane.is_node_major() {
+            // Nothing on a node-major plane calls, carries tokens or models memory.
+            return self.route_to_lane(service, pod);
+        }
         if self.zones.is_some() {
             self.note_hop(service, pod, caller);
         }
@@ -41,25 +45,31 @@ impl<'s> Engine<'s, '_> {
         let sidecar_work = workload.proxy_cpu_per_request.as_micros() * 1000;
         let mut request = Request::external(service, self.now, work);
         request.link.caller = caller;
-        let slot = self.slab.insert(request);
+        let slab = &mut self.plane.exact_core().slab;
+        let slot = slab.insert(request);
         if self.has_calls[dep.index()] {
             let root = self
                 .frames
                 .start(dep, 0, Parent::Request { slot, pod }, None);
-            self.slab.get_mut(slot).link.frame = root.frame;
+            slab.get_mut(slot).link.frame = root.frame;
             if let Some(tokens) = tokens {
                 self.frames.carry(root, tokens);
             }
         }
-        let server = self
-            .servers
-            .get_mut(pod)
-            .expect("endpoints are started pods");
-        server.charge_sidecar(sidecar_work);
-        let next = server.offer(self.now, slot, &mut self.slab, &mut self.outcomes);
-        let demand = server.tracked_demand();
-        self.schedule_completion(pod, next);
-        self.update_cpu_demand(demand);
+        let queue = &mut self.queue;
+        let warm = queue.timers_pending() >= super::WARM_FROM_BUSY_PODS;
+        let now = self.now;
+        self.plane.exact_core().offer(
+            pod,
+            slot,
+            sidecar_work,
+            now,
+            &mut self.outcomes,
+            warm,
+            &mut |pod, at, generation| {
+                queue.schedule_timer(pod.0, at, Event::Completion { pod, generation })
+            },
+        );
         self.flush_outcomes();
         if models_memory {
             self.check_memory_limit(pod);
@@ -103,8 +113,8 @@ impl<'s> Engine<'s, '_> {
         };
         // An endpoint's server is missing only while its machine is down (it is taken when the
         // machine fails and none starts there until it is back).
-        debug_assert_eq!(!self.servers.contains(pod), self.on_failed_node(pod));
-        let Some(instance) = self.servers.get(pod).map(PodServer::instance) else {
+        debug_assert_eq!(self.plane.get(pod).is_none(), self.on_failed_node(pod));
+        let Some(instance) = self.plane.instance(pod) else {
             // Sent to an endpoint whose machine is gone: nothing answers.
             self.request_failed(service, FailureReason::NodeFailure, caller);
             return None;
@@ -224,8 +234,8 @@ impl<'s> Engine<'s, '_> {
     }
 
     /// The root frame of the request in `slot`, if that request is blocked in its pod.
-    fn blocked_root(&self, slot: u32) -> Option<CallRef> {
-        let frame = self.slab.get(slot).link.frame;
+    fn blocked_root(&mut self, slot: u32) -> Option<CallRef> {
+        let frame = self.plane.exact_core().slab.get(slot).link.frame;
         if frame == NO_FRAME || !self.frames.is_live(frame) {
             return None;
         }
@@ -239,7 +249,7 @@ impl<'s> Engine<'s, '_> {
     }
 
     fn is_blocked_in(&self, pod: PodId, slot: u32) -> bool {
-        self.servers
+        self.plane
             .get(pod)
             .is_some_and(|server| server.is_blocked(slot))
     }
@@ -312,7 +322,7 @@ impl<'s> Engine<'s, '_> {
             return;
         };
         let Some(server) = self
-            .servers
+            .plane
             .get_mut(pod)
             .filter(|server| server.is_blocked(slot))
         else {
@@ -487,16 +497,13 @@ impl<'s> Engine<'s, '_> {
         pod: PodId,
         failure: Option<FailureReason>,
     ) {
-        let Some(server) = self
-            .servers
-            .get_mut(pod)
-            .filter(|server| server.is_blocked(slot))
-        else {
+        let core = self.plane.exact_core();
+        let Some(server) = core.servers.get_mut(pod).filter(|s| s.is_blocked(slot)) else {
             return; // failed meanwhile: its outcome, still to be handled, frees the root
         };
         self.frames.finish(root);
-        self.slab.get_mut(slot).link.frame = NO_FRAME;
-        let next = server.finish(self.now, slot, failure, &mut self.slab, &mut self.outcomes);
+        core.slab.get_mut(slot).link.frame = NO_FRAME;
+        let next = server.finish(self.now, slot, failure, &mut core.slab, &mut self.outcomes);
         let demand = server.tracked_demand();
         self.schedule_completion(pod, next);
         self.update_cpu_demand(demand);

@@ -34,7 +34,7 @@ use crate::sim::rng::RngStreams;
 use crate::sim::{SimDuration, SimRng, SimTime};
 use crate::traffic::FailureReason;
 use crate::traffic::calls::{CallRef, Parent};
-use crate::traffic::servers::Servers;
+use crate::traffic::plane::Plane;
 
 /// A client's lasting connection (`http2`, and `http1` from outside).
 #[derive(Clone, Copy, Debug)]
@@ -205,12 +205,12 @@ impl ConnectionTable {
 
 /// Whether `endpoint` still takes requests over a connection: ready, not terminating, and its
 /// machine up.
-fn usable(cluster: &Cluster, servers: &Servers, endpoint: PodId) -> bool {
+fn usable(cluster: &Cluster, plane: &Plane, endpoint: PodId) -> bool {
     cluster
         .pods
         .get(endpoint.index())
         .is_some_and(|p| p.ready && p.deletion.is_none())
-        && servers.contains(endpoint)
+        && plane.get(endpoint).is_some()
 }
 
 /// Whether a connection survives a request that ended with `result` (`None`: answered):
@@ -266,7 +266,7 @@ impl Engine<'_, '_> {
         let table = &mut self.connections.tables[t];
         if let Some(c) = table.by_client.get_mut(&client)
             && c.closes > now
-            && usable(&self.cluster, &self.servers, c.endpoint)
+            && usable(&self.cluster, &self.plane, c.endpoint)
         {
             if let Kind::Http1 { idle_timeout, .. } = table.kind {
                 c.closes = now + idle_timeout;
@@ -307,8 +307,7 @@ impl Engine<'_, '_> {
         let mut reused = None;
         if let Some(idle) = table.idle.get_mut(&client) {
             while let Some(c) = idle.pop() {
-                if now - c.since <= idle_timeout && usable(&self.cluster, &self.servers, c.endpoint)
-                {
+                if now - c.since <= idle_timeout && usable(&self.cluster, &self.plane, c.endpoint) {
                     reused = Some(c.endpoint);
                     break;
                 }
@@ -349,7 +348,7 @@ impl Engine<'_, '_> {
         let Kind::Http1 { pool, .. } = table.kind else {
             return;
         };
-        if !survives(result) || !usable(&self.cluster, &self.servers, endpoint) {
+        if !survives(result) || !usable(&self.cluster, &self.plane, endpoint) {
             return;
         }
         let idle = table.idle.entry(client).or_default();

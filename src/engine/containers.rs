@@ -105,7 +105,7 @@ impl Engine<'_, '_> {
             self.containers
                 .resize_with(pod.index() + 1, Container::default);
         }
-        self.servers.insert(pod, server);
+        self.plane.insert(pod, server);
         let node = self.cluster.pod(pod).node.expect("a started pod is bound");
         self.track_node_demand(node);
         let c = &mut self.containers[pod.index()];
@@ -171,7 +171,7 @@ impl Engine<'_, '_> {
                 .containers
                 .get(pod.index())
                 .is_some_and(|c| c.generation == generation)
-            && self.servers.contains(pod)
+            && self.plane.get(pod).is_some()
     }
 
     /// One probe of a worker; the next is scheduled a period later.
@@ -197,13 +197,18 @@ impl Engine<'_, '_> {
         if kind != ProbeKind::Startup && !c.startup_done {
             return; // liveness and readiness wait for the startup probe
         }
-        let workload = &self.cluster.deployment(p.deployment).spec.workload;
-        let server = self
-            .servers
-            .get(pod)
-            .expect("a current container has its server");
-        let listening_from = server.instance().listening_from;
-        let ok = kubelet::probe_succeeds(workload, listening_from, server.load(), self.now);
+        let dep = p.deployment;
+        // Only a probe that fails under load reads the server's changing state.
+        let reads_load = (self.cluster.deployment(dep).spec.workload)
+            .probe_fails_above_in_flight
+            .is_some();
+        if reads_load {
+            self.touch(pod);
+        }
+        let server = (self.plane.get(pod)).expect("a current container has its server");
+        let (listening_from, load) = (server.instance().listening_from, server.load());
+        let workload = &self.cluster.deployment(dep).spec.workload;
+        let ok = kubelet::probe_succeeds(workload, listening_from, load, self.now);
         if !ok {
             let message = format!("{} probe failed", kind.name());
             self.pod_event(pod, PodEventReason::Unhealthy, message);
@@ -245,13 +250,11 @@ impl Engine<'_, '_> {
     /// Kills the container: requests in flight are reset, the pod is not Ready, and the
     /// container starts again after its backoff.
     pub(super) fn kill_container(&mut self, pod: PodId, why: Kill) {
+        self.touch(pod);
         let cause = self.restart_cause(pod, why);
         if let Some(mut server) = self.take_server(pod) {
-            server.fail_all(
-                FailureReason::PodTerminated,
-                &mut self.slab,
-                &mut self.outcomes,
-            );
+            let slab = &mut self.plane.core(pod).slab;
+            server.fail_all(FailureReason::PodTerminated, slab, &mut self.outcomes);
         }
         self.flush_outcomes();
         self.metrics_server.forget(pod);
@@ -324,7 +327,7 @@ impl Engine<'_, '_> {
     fn restart_cause(&self, pod: PodId, why: Kill) -> RestartCause {
         let p = self.cluster.pod(pod);
         let workload = &self.cluster.deployment(p.deployment).spec.workload;
-        let server = self.servers.get(pod);
+        let server = self.plane.get(pod); // touched by the caller
         let in_flight = server.map_or(0, PodServer::load);
         match why {
             Kill::Probe(kind) => RestartCause::Probe {
@@ -369,7 +372,7 @@ impl Engine<'_, '_> {
         let Some(model) = self.cluster.deployment(p.deployment).spec.workload.memory else {
             return;
         };
-        let load = self.servers.get(pod).map_or(0, PodServer::load);
+        let load = self.server_now(pod).map_or(0, |s| s.load());
         if model.working_set(load as u64) > limit {
             self.kill_container(pod, Kill::OutOfMemory);
         }

@@ -9,10 +9,11 @@ use crate::cluster::{NodeId, PodId};
 use rand::RngExt;
 
 use crate::metrics::Observation;
-use crate::sim::SimDuration;
+use crate::sim::{SimDuration, SimTime};
 use crate::traffic::PodServer;
 use crate::traffic::cfs::Bandwidth;
 use crate::traffic::node_cpu;
+use crate::traffic::plane::ShardCore;
 
 impl Engine<'_, '_> {
     /// A pod's server starts on its node: it joins the node's CPU sharing with its weight (CPU
@@ -28,8 +29,10 @@ impl Engine<'_, '_> {
         &mut self,
         pod: PodId,
     ) -> (u64, Option<Bandwidth>, node_cpu::Place) {
+        let node = self.cluster.pod(pod).node.expect("a started pod is bound");
+        self.touch_node(node);
+        self.plane.home_pod(pod, node);
         let p = self.cluster.pod(pod);
-        let node = p.node.expect("a started pod is bound");
         let dep = p.deployment;
         let allocatable =
             u64::try_from(self.cluster.node(node).allocatable.cpu_millis).unwrap_or(0);
@@ -77,41 +80,51 @@ impl Engine<'_, '_> {
         if let Some(previous) = self.leave_node_cpu(pod) {
             self.track_node_demand(previous); // not expected: its old server was taken away
         }
-        let place = self.cpu.join(node, allocatable, member);
+        let place = self
+            .plane
+            .core_of_node(node)
+            .cpu
+            .join(node, allocatable, member);
         (cap, bandwidth, place)
     }
 
     /// The pod stops sharing its node's CPU; returns the node (`None`: it was not sharing).
-    /// The member that takes its place there learns its new place.
     pub(super) fn leave_node_cpu(&mut self, pod: PodId) -> Option<NodeId> {
-        let departure = self.cpu.leave(pod)?;
-        if let Some((moved, place)) = departure.moved {
-            let server = self.servers.get_mut(moved);
-            debug_assert!(
-                server.is_some(),
-                "a member of a node's sharing has a server"
-            );
-            if let Some(server) = server {
-                server.set_cpu_place(place);
-            }
-        }
-        Some(departure.node)
+        self.plane.core(pod).leave(pod)
+    }
+
+    /// Runs `f` on the shard that holds `node`'s servers, with where the completions it
+    /// schedules go (the event queue, or the node's lane) and whether to warm the servers it
+    /// changes.
+    fn with_node_cpu<R>(
+        &mut self,
+        node: NodeId,
+        f: impl FnOnce(&mut ShardCore, &mut dyn FnMut(PodId, SimTime, u32), bool) -> R,
+    ) -> R {
+        let queue = &mut self.queue;
+        let warm = queue.timers_pending() >= WARM_FROM_BUSY_PODS;
+        let mut to_queue = |pod: PodId, at: SimTime, generation: u32| {
+            queue.schedule_timer(pod.0, at, Event::Completion { pod, generation });
+        };
+        self.plane.on_node(node, &mut to_queue, |core, schedule| {
+            f(core, schedule, warm)
+        })
     }
 
     /// A server's demand for CPU, at its place in its node's sharing, may have changed
     /// (`None`: its node can never be contended, so it does not matter): on a contended node,
-    /// every pod's share changes.
+    /// every pod's share changes. (The exact plane: node-major lanes follow their own.)
     #[inline(always)]
     pub(super) fn update_cpu_demand(&mut self, demand: Option<(node_cpu::Place, u64)>) {
+        debug_assert!(!self.plane.is_node_major());
         if let Some((place, millis)) = demand {
-            self.set_cpu_demand(place, millis);
-        }
-    }
-
-    /// [`Self::update_cpu_demand`] on a node that may be contended.
-    pub(super) fn set_cpu_demand(&mut self, place: node_cpu::Place, demand_millis: u64) {
-        if let Some(node) = self.cpu.set_demand_at(place, demand_millis) {
-            self.reshare_node_cpu(node);
+            let now = self.now;
+            let queue = &mut self.queue;
+            let warm = queue.timers_pending() >= WARM_FROM_BUSY_PODS;
+            let core = self.plane.exact_core();
+            core.set_demand(place, millis, now, warm, &mut |pod, at, generation| {
+                queue.schedule_timer(pod.0, at, Event::Completion { pod, generation })
+            });
         }
     }
 
@@ -119,52 +132,23 @@ impl Engine<'_, '_> {
     /// node can never be contended and their demands are not followed; otherwise every server
     /// reports its demand, starting now.
     pub(super) fn track_node_demand(&mut self, node: NodeId) {
-        let may_contend = self.cpu.may_contend(node);
-        let pods: Vec<PodId> = self.cpu.members(node).collect();
-        for pod in pods {
-            let Some(server) = self.servers.get_mut(pod) else {
-                continue;
-            };
-            server.set_tracks_demand(may_contend);
-            let demand = server.demand_millis();
-            if may_contend {
-                self.cpu.set_demand(pod, demand);
-            } else {
-                self.cpu.set_demand(pod, 0);
-            }
-        }
-        self.reshare_node_cpu(node);
-    }
-
-    /// Gives each serving pod on `node` its current share of the CPU.
-    pub(super) fn reshare_node_cpu(&mut self, node: NodeId) {
         let now = self.now;
-        let changes = self.cpu.changed_capacities(node);
-        if self.queue.timers_pending() >= WARM_FROM_BUSY_PODS {
-            // Their servers' cache misses overlap instead of coming one after another.
-            // (`self.cpu` is borrowed by `changes`: the servers are reached by field.)
-            for (pod, _) in changes.clone() {
-                self.servers.warm(pod);
-            }
-        }
-        for (pod, capacity) in changes {
-            let Some(server) = self.servers.get_mut(pod) else {
-                continue;
-            };
-            if let Some((at, generation)) = server.set_capacity(now, capacity) {
-                let event = Event::Completion { pod, generation };
-                self.queue.schedule_timer(pod.0, at, event);
-            }
-        }
+        self.with_node_cpu(node, |core, schedule, warm| {
+            core.track_node_demand(node, now, warm, schedule)
+        });
     }
 
-    /// Takes the pod's server away (its container stopped), adding its CFS period counters to
+    /// Takes the pod's server away (its container stopped), adding its CPU period counters to
     /// its Deployment's.
     pub(super) fn take_server(&mut self, pod: PodId) -> Option<PodServer> {
-        let mut server = self.servers.take(pod)?;
+        self.touch(pod);
+        let mut server = self.plane.take(pod)?;
         server.advance(self.now);
         if let Some(node) = self.leave_node_cpu(pod) {
             self.track_node_demand(node);
+        }
+        if server.is_deleting() {
+            self.note_draining(pod, false);
         }
         if let Some(stats) = server.cfs_stats() {
             let deployment = self.cluster.pod(pod).deployment;

@@ -92,7 +92,7 @@ impl Engine<'_, '_> {
             _ => PhaseName::Pending,
         };
         let running = pod.phase == PodPhase::Running;
-        let server = self.servers.get(id).filter(|_| running);
+        let server = self.plane.get(id).filter(|_| running);
         let usage = server.and_then(|s| {
             let (_, cpu, memory) = self.metrics_server.last_scrape(id)?;
             Some(ContainerUsage {

@@ -240,7 +240,7 @@ impl Engine<'_, '_> {
         self.queue.schedule(self.now + run, event);
         // Its work wants the CPU its limit allows (or the whole node without one), competing
         // with the node's serving pods by weight.
-        if let Some(server) = self.servers.get_mut(pod) {
+        if let Some(server) = self.server_now(pod) {
             server.set_cpu_bound();
         }
         if let Some(node) = self.cluster.pod(pod).node {

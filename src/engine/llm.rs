@@ -64,7 +64,7 @@ impl Engine<'_, '_> {
         let Some((pod, _)) = routed else {
             return;
         };
-        let server = self.servers.get_mut(pod).expect("routed to a started pod");
+        let server = self.plane.get_mut(pod).expect("routed to a started pod");
         let Some(llm) = server.llm_mut() else {
             // Validation sends token traffic only to LLM Deployments.
             debug_assert!(false, "token traffic routed to a pod without an LLM server");
@@ -88,8 +88,8 @@ impl Engine<'_, '_> {
     /// The endpoint a prefix-aware router picks for a prompt with these block hashes.
     fn pick_by_prefix(&mut self, service: ServiceId, prefix: &Prefix) -> Option<PodId> {
         let endpoints = &self.cluster.services[service.index()].endpoints;
-        let servers = &self.servers;
-        let server = |p: PodId| servers.get(p);
+        let plane = &self.plane;
+        let server = |p: PodId| plane.get(p);
         let outstanding = |p: PodId| server(p).map_or(usize::MAX, PodServer::load);
         let matched = |p: PodId| {
             let llm = server(p).and_then(PodServer::llm);
@@ -116,7 +116,7 @@ impl Engine<'_, '_> {
         if container != self.container_generation(pod) {
             return; // a step of a server that a restart replaced
         }
-        let Some(server) = self.servers.get_mut(pod) else {
+        let Some(server) = self.plane.get_mut(pod) else {
             return;
         };
         let Some(llm) = server.llm_mut() else {

@@ -61,7 +61,7 @@ impl Engine<'_, '_> {
         let first = endpoints[rng.random_range(0..endpoints.len())];
         let second = endpoints[rng.random_range(0..endpoints.len())];
         let load = |p: PodId| {
-            self.servers
+            self.plane
                 .get(p)
                 .map_or(usize::MAX, crate::traffic::PodServer::load)
         };

@@ -42,14 +42,15 @@ fn held_by(d: &HpaDecision) -> Option<&'static str> {
 impl Engine<'_, '_> {
     /// LLM requests waiting or running in their servers (they are not in the request slab).
     pub(super) fn llm_in_flight(&self) -> usize {
-        let servers = self.servers.iter();
-        servers
+        self.plane
+            .servers()
             .filter_map(PodServer::llm)
             .map(|l| l.waiting() + l.running())
             .sum()
     }
 
     pub(super) fn on_scrape(&mut self) {
+        self.sync_lanes();
         // As `sim::warm_ahead` does, by hand: the loop writes to what the warming reads.
         let mut lead = self.cluster.running.ids().skip(crate::sim::AHEAD);
         for (pod, started) in self.cluster.running.iter() {
@@ -59,7 +60,7 @@ impl Engine<'_, '_> {
             }
             debug_assert_eq!(self.cluster.pod(pod).phase, PodPhase::Running);
             debug_assert_eq!(self.cluster.pod(pod).started, Some(started));
-            if let Some(server) = self.servers.get_mut(pod) {
+            if let Some(server) = self.plane.get_mut(pod) {
                 let used = server.cpu_used(self.now);
                 let in_flight = server.load() as u64;
                 let deployment = server.instance().deployment;
@@ -121,6 +122,7 @@ impl Engine<'_, '_> {
     }
 
     pub(super) fn on_sample(&mut self) {
+        self.sync_lanes();
         let deployments: Vec<DeploymentSample> = (0..self.cluster.deployments.len())
             .map(|d| {
                 let id = DeploymentId(d as u32);
@@ -163,7 +165,7 @@ impl Engine<'_, '_> {
             .replica_sets
             .iter()
             .flat_map(|&rs| self.cluster.pod_ids_of(rs));
-        live.filter_map(|p| self.servers.get(p))
+        live.filter_map(|p| self.plane.get(p))
     }
 
     /// An LLM Deployment's servers summed (KV usage: the mean over them); `None` for others.
@@ -197,7 +199,7 @@ impl Engine<'_, '_> {
             .hpa_request_milli(HpaResource::Cpu, None)
             .filter(|r| *r > 0);
         let load = |pod: PodId| {
-            let server = self.servers.get(pod);
+            let server = self.plane.get(pod);
             server.map_or(0, PodServer::load)
         };
         let (mut usage, mut count, mut in_flight) = (0i64, 0i64, 0usize);

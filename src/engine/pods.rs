@@ -8,7 +8,6 @@ use crate::metrics::Observation;
 use crate::metrics::cluster_events::{ClusterEventReason, ObjectKind};
 use crate::metrics::pod_events::{PodEventReason, PodRef};
 use crate::sim::SimDuration;
-use crate::traffic::PodServer;
 
 use super::{Engine, Event, containers};
 
@@ -100,7 +99,7 @@ impl Engine<'_, '_> {
         if was_ready {
             self.observe_ready(dep);
         }
-        let idle = self.servers.get(pod).is_none_or(PodServer::is_idle);
+        let idle = self.server_now(pod).is_none_or(|s| s.is_idle());
         if idle {
             self.finish_termination(pod);
             return;
@@ -121,8 +120,9 @@ impl Engine<'_, '_> {
         self.note_loss(pod);
         self.karpenter_pod_event(pod);
         self.cluster.mark_deleted(pod, self.now);
-        if let Some(server) = self.servers.get_mut(pod) {
+        if let Some(server) = self.server_now(pod) {
             server.mark_deleting();
+            self.note_draining(pod, true);
         }
     }
 
@@ -131,12 +131,11 @@ impl Engine<'_, '_> {
         if self.cluster.pod(pod).phase == PodPhase::Terminated {
             return;
         }
-        if let Some(server) = self.servers.get_mut(pod) {
-            server.fail_all(
-                crate::traffic::FailureReason::PodTerminated,
-                &mut self.slab,
-                &mut self.outcomes,
-            );
+        self.touch(pod);
+        let core = self.plane.core(pod);
+        if let Some(server) = core.servers.get_mut(pod) {
+            let reason = crate::traffic::FailureReason::PodTerminated;
+            server.fail_all(reason, &mut core.slab, &mut self.outcomes);
         }
         self.flush_outcomes();
         self.finish_termination(pod);

@@ -365,11 +365,8 @@ impl Engine<'_, '_> {
         let pods: Vec<PodId> = self.cluster.pods_on(node).map(|p| p.id).collect();
         for pod in pods {
             if let Some(mut server) = self.take_server(pod) {
-                server.fail_all(
-                    FailureReason::NodeFailure,
-                    &mut self.slab,
-                    &mut self.outcomes,
-                );
+                let slab = &mut self.plane.core(pod).slab;
+                server.fail_all(FailureReason::NodeFailure, slab, &mut self.outcomes);
             }
             self.metrics_server.forget(pod);
         }

@@ -244,9 +244,9 @@ impl Engine<'_, '_> {
             Some(z) => z.slice(&self.cluster, service, candidates),
             None => &self.cluster.services[service.index()].endpoints,
         };
-        let servers = &self.servers;
+        let plane = &self.plane;
         let outstanding = |p: PodId| {
-            let server = servers.get(p);
+            let server = plane.get(p);
             server.map_or(usize::MAX, crate::traffic::PodServer::load)
         };
         self.routers[service.index()].pick(endpoints, outstanding)

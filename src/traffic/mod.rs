@@ -7,11 +7,11 @@ pub(crate) mod calls;
 pub(crate) mod cfs;
 pub(crate) mod llm;
 pub(crate) mod node_cpu;
+pub(crate) mod plane;
 pub(crate) mod routing;
 pub(crate) mod servers;
 pub(crate) mod serving;
 
 pub(crate) use arrivals::ArrivalProcess;
 pub(crate) use routing::Router;
-pub(crate) use servers::Servers;
-pub(crate) use serving::{FailureReason, Instance, Outcome, PodServer, RequestSlab};
+pub(crate) use serving::{FailureReason, Instance, Outcome, PodServer};

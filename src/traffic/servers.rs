@@ -38,11 +38,6 @@ impl Servers {
         self.servers.get_mut(i as usize)
     }
 
-    /// Whether the pod has a server.
-    pub fn contains(&self, pod: PodId) -> bool {
-        self.get(pod).is_some()
-    }
-
     /// Gives the pod `server` (replacing any it had).
     pub fn insert(&mut self, pod: PodId, server: PodServer) {
         if let Some(old) = self.get_mut(pod) {

@@ -26,6 +26,7 @@ mod llm;
 mod mesh;
 mod mutation;
 mod node_cpu;
+mod node_major;
 mod openmetrics;
 mod output_dir;
 mod plots;

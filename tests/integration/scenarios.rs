@@ -71,7 +71,7 @@ fn call_graphs_and_contended_nodes_are_deterministic() {
 }
 
 /// A run's report, time series and HPA decisions as bytes, to compare runs.
-fn output_bytes(o: &RunOutput) -> (String, String, Vec<String>) {
+pub(crate) fn output_bytes(o: &RunOutput) -> (String, String, Vec<String>) {
     let decisions: Vec<String> = o
         .hpa_decisions
         .iter()
@@ -106,7 +106,10 @@ fn drawing_ahead_on_a_second_thread_changes_no_output() {
     ] {
         let scenario = load(&root.join(path), None, overrides);
         let runs = [false, true].map(|draw_ahead| {
-            let options = RunOptions { draw_ahead };
+            let options = RunOptions {
+                draw_ahead,
+                ..RunOptions::default()
+            };
             engine::run_with_options(&scenario, &mut |_| {}, Records::Keep, options)
                 .expect("scenario runs")
         });

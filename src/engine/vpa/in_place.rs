@@ -24,8 +24,8 @@ use crate::sim::SimTime;
 use crate::spec::resources::Resources;
 use crate::spec::vpa::VpaSpec;
 
+use super::super::Engine;
 use super::super::containers::Kill;
-use super::super::{Engine, Event};
 use super::VpaLoop;
 
 /// A resize the kubelet has not done yet.
@@ -132,16 +132,13 @@ impl Engine<'_, '_> {
         if shrinks {
             self.scheduler_event(QueueEvent::AssignedPodScaledDown);
         }
-        if self.servers.get(pod).is_some() {
+        if self.plane.get(pod).is_some() {
             let (cap, bandwidth, place) = self.join_node_cpu(pod);
             let now = self.now;
-            let server = self.servers.get_mut(pod).expect("checked above");
+            let server = self.server_now(pod).expect("checked above");
             server.set_cpu_place(place);
             let (stats, completion) = server.set_cpu_limit(now, cap, bandwidth);
-            if let Some((at, generation)) = completion {
-                self.queue
-                    .schedule_timer(pod.0, at, Event::Completion { pod, generation });
-            }
+            self.schedule_completion(pod, completion);
             if let Some(stats) = stats {
                 let deployment = self.cluster.pod(pod).deployment;
                 let observation = Observation::CpuPeriods { deployment, stats };
