@@ -65,7 +65,7 @@ mod pods;
 mod reconcile;
 mod rollouts;
 mod zones;
-pub use crate::traffic::plane::Dealing;
+pub use crate::traffic::plane::{Dealing, LaneTiming};
 pub use lanes::node_major_blocker;
 pub use llm::{BenchmarkFitted, fit_benchmarks};
 mod quota;
@@ -138,6 +138,9 @@ pub struct RunOutput {
     pub events: u64,
     /// Which data plane ran, when threads were asked for ([`RunOptions::threads`]).
     pub plane: Option<PlaneNote>,
+    /// Where the node-major plane's all-lanes advances spent their wall-clock time (`None` on
+    /// the exact plane): for `run.json` and the parallel model, never for a simulation output.
+    pub lane_timing: Option<LaneTiming>,
 }
 
 /// Which data plane a run that asked for threads used.
@@ -923,6 +926,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             history,
             events,
             plane: self.plane_note,
+            lane_timing: self.plane.timing(),
         }
     }
 }

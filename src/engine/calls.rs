@@ -33,7 +33,7 @@ impl<'s> Engine<'s, '_> {
         };
         if self.plane.is_node_major() {
             // Nothing on a node-major plane calls, carries tokens or models memory.
-            return self.route_to_lane(service, pod);
+            return self.route_to_lane(service, pod, instance.deployment);
         }
         if self.zones.is_some() {
             self.note_hop(service, pod, caller);

@@ -29,6 +29,8 @@ const CHUNKS_AHEAD: usize = 4;
 /// of one sequence, or when one ran dry: waking it for every chunk would cost a system call
 /// each time, and one wake refills every sequence that has room.
 const WAKE_AFTER: u32 = 3;
+/// Values per cache line.
+const LINE_VALUES: usize = 64 / std::mem::size_of::<u64>();
 /// Ends an arrival sequence: the process has no arrival left before the run's end.
 const NO_MORE: u64 = u64::MAX;
 
@@ -225,6 +227,11 @@ impl Lane {
         }
         let value = self.chunk[self.next];
         self.next += 1;
+        // The helper wrote the chunk on another core: start loading the line after this one
+        // (the engine reads hundreds of sequences in turn, so this one's next read is far off).
+        if let Some(ahead) = self.chunk.get(self.next + LINE_VALUES) {
+            crate::sim::prefetch_first_line(ahead);
+        }
         value
     }
 

@@ -4,7 +4,7 @@
 //! draining pods.
 
 use super::{Engine, PlaneNote, RunOptions};
-use crate::cluster::{NodeId, PodId, ServiceId};
+use crate::cluster::{DeploymentId, NodeId, PodId, ServiceId};
 use crate::metrics::Observation;
 use crate::scenario::LoadBalancing;
 use crate::traffic::PodServer;
@@ -86,13 +86,9 @@ impl Engine<'_, '_> {
     }
 
     /// A request routed to `pod` (node-major): into its lane, with its CPU work drawn now.
-    pub(super) fn route_to_lane(&mut self, service: ServiceId, pod: PodId) {
-        let p = self.cluster.pod(pod);
-        let node = p.node.expect("an endpoint with a server is bound");
-        let workload = &self.scenario.deployments[p.deployment.index()].workload;
-        let work = self
-            .draws
-            .work(p.deployment.index(), &workload.cpu_per_request);
+    pub(super) fn route_to_lane(&mut self, service: ServiceId, pod: PodId, dep: DeploymentId) {
+        let workload = &self.scenario.deployments[dep.index()].workload;
+        let work = self.draws.work(dep.index(), &workload.cpu_per_request);
         let routed = Routed {
             at: self.now,
             pod,
@@ -100,7 +96,7 @@ impl Engine<'_, '_> {
             work,
             sidecar_work: workload.proxy_cpu_per_request.as_micros() * 1000,
         };
-        self.plane.route(routed, node);
+        self.plane.route(routed);
     }
 
     /// Every lane advanced to now, and their request observations in the recorder: before the

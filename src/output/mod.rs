@@ -74,6 +74,9 @@ pub struct Timing {
     pub events_per_second: f64,
     /// Requests finished (served or failed) per wall-clock second.
     pub requests_per_second: f64,
+    /// On the node-major plane: where its all-lanes advances spent their time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<crate::engine::LaneTiming>,
 }
 
 impl Timing {
@@ -84,6 +87,7 @@ impl Timing {
             speedup_vs_realtime: scenario.duration.as_secs_f64() / wall_seconds,
             events_per_second: output.events as f64 / wall_seconds,
             requests_per_second: output.report.totals.requests as f64 / wall_seconds,
+            lanes: output.lane_timing.clone(),
         }
     }
 }

@@ -57,6 +57,14 @@ fn node_major_outputs_are_the_same_for_any_threads_and_any_dealing() {
                 other.events, one.events,
                 "{path}: events counted differently"
             );
+            // What the parallel model counts is the same work, whatever the threads.
+            let counts = |o: &RunOutput| {
+                let t = o.lane_timing.as_ref().expect("node-major runs are timed");
+                (t.syncs, t.lane_events, t.lane_events_at_syncs)
+            };
+            assert_eq!(counts(&other), counts(&one), "{path}: lane work differs");
+            let busy = &other.lane_timing.as_ref().unwrap().shard_busy_seconds;
+            assert_eq!(busy.len(), threads, "{path}: a busy time per shard");
         }
     }
 }
@@ -113,6 +121,17 @@ fn the_cli_says_which_plane_ran() {
     ]);
     assert_eq!(lanes.status.code(), Some(0), "{}", stderr(&lanes));
     assert!(stderr(&lanes).contains("node-major data plane on 2 thread(s)"));
+    // run.json says where the all-lanes advances spent their time (the parallel model's input).
+    let info = |name: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.join(name).join("run.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let timing = &info("lanes")["lanes"];
+    assert_eq!(timing["threads"], 2, "{timing}");
+    assert!(timing["syncs"].as_u64().unwrap() > 0, "{timing}");
+    assert_eq!(timing["shard_busy_seconds"].as_array().unwrap().len(), 2);
+    let events = timing["lane_events"].as_u64().unwrap();
+    assert!(events > 0 && timing["lane_events_at_syncs"].as_u64().unwrap() <= events);
     let exact = kubesim(&[
         "run",
         "scenarios/ai-agent/scenario.yaml",
@@ -123,6 +142,10 @@ fn the_cli_says_which_plane_ran() {
         &out("exact"),
     ]);
     assert_eq!(exact.status.code(), Some(0), "{}", stderr(&exact));
+    assert!(
+        info("exact").get("lanes").is_none(),
+        "the exact plane has no lanes"
+    );
     assert!(
         stderr(&exact).contains("--threads ignored"),
         "{}",
