@@ -180,19 +180,23 @@ impl Planner {
         for (bin, &id) in cluster.ready_nodes.iter().enumerate() {
             match eligibility(cluster, id, settings, now) {
                 Ok(_) if self.recheck_at.contains_key(&id) => {}
-                Ok(utilization) => list.push(Candidate {
-                    bin,
-                    id,
-                    utilization,
-                    pods: active_pods(cluster, id),
-                }),
+                Ok(utilization) => {
+                    let pods = active_pods(cluster, id);
+                    // Read while the pods are in the cache (the sort comes after every node).
+                    let empty = pods.iter().all(|&p| goes_with_node(cluster, p, settings));
+                    list.push(Candidate {
+                        bin,
+                        id,
+                        utilization,
+                        pods,
+                        empty,
+                    })
+                }
                 Err((status, u)) => findings.unremovable.push((id, status, u)),
             }
         }
-        list.sort_by_cached_key(|c| {
-            let empty = c.pods.iter().all(|&p| goes_with_node(cluster, p, settings));
-            (!empty, !previous.contains_key(&c.id))
-        });
+        // Stable: each group keeps the node-list order.
+        list.sort_by_cached_key(|c| (!c.empty, !previous.contains_key(&c.id)));
         list
     }
 }
@@ -305,12 +309,14 @@ pub fn unneeded_nodes_limit(settings: &AutoscalerSettings, previously_unneeded: 
 }
 
 /// A node considered for removal, as the cluster was when the loop began: its bin (index in
-/// the Ready nodes), its utilization, and its active pods.
+/// the Ready nodes), its utilization, its active pods, and whether they all go with the node
+/// (it is empty: nothing needs to move).
 struct Candidate {
     bin: usize,
     id: NodeId,
     utilization: Utilization,
     pods: Vec<PodId>,
+    empty: bool,
 }
 
 /// DaemonSet, mirror and expendable pods are not moved: they go with their node.

@@ -449,7 +449,14 @@ fn count_domains<'c>(
             (0..ids).map(|d| kept(d).then_some(0)).collect()
         })
         .collect();
-    for &id in &cluster.ready_nodes {
+    // Whether a node holds pods some domain-counting constraint matches: the others add
+    // nothing, and are passed over before their node is read.
+    let holds_matching = |id: NodeId| {
+        keys.iter()
+            .zip(matching)
+            .any(|(key, matching)| key.is_some() && matching[id.index()] != 0)
+    };
+    for &id in cluster.ready_nodes.iter().filter(|&&id| holds_matching(id)) {
         let node = cluster.node(id);
         if require_all && !has_all_keys(node, constraints) {
             continue;
