@@ -341,13 +341,13 @@ pub fn scores(
     let ignored: Vec<bool> = (0..feasible.len())
         .map(|j| require_all && domains.iter().any(|d| d[j].is_none()))
         .collect();
+    let by_host: Vec<bool> = (constraints.iter())
+        .map(|c| c.topology_key == HOSTNAME_KEY)
+        .collect();
     let mut counts: Vec<BTreeMap<&str, i64>> = vec![BTreeMap::new(); constraints.len()];
-    for (j, _) in ignored.iter().enumerate().filter(|(_, i)| !**i) {
-        for (i, c) in constraints.iter().enumerate() {
-            if c.topology_key != HOSTNAME_KEY {
-                counts[i].entry(domains[i][j].unwrap_or("")).or_insert(0);
-            }
-        }
+    for i in (0..constraints.len()).filter(|&i| !by_host[i]) {
+        let kept = (0..feasible.len()).filter(|&j| !ignored[j]);
+        enter_domains(&mut counts[i], kept.map(|j| domains[i][j].unwrap_or("")));
     }
     let scored_nodes = ignored.iter().filter(|i| !**i).count();
     let weights: Vec<f64> = constraints
@@ -374,6 +374,7 @@ pub fn scores(
         require_all,
         &mut counts,
     );
+    let mut lookups: Vec<DomainLookup> = counts.iter().map(DomainLookup::new).collect();
     let raw: Vec<i64> = feasible
         .iter()
         .zip(&ignored)
@@ -387,10 +388,10 @@ pub fn scores(
                 let Some(domain) = domains[i][j] else {
                     continue;
                 };
-                let count = if c.topology_key == HOSTNAME_KEY {
+                let count = if by_host[i] {
                     matching[i][node.id.index()]
                 } else {
-                    counts[i].get(domain).copied().unwrap_or(0)
+                    lookups[i].count(domain)
                 };
                 score += count as f64 * weights[i] + f64::from(c.max_skew - 1);
             }
@@ -398,6 +399,49 @@ pub fn scores(
         })
         .collect();
     Some(normalize(&raw, &ignored))
+}
+
+/// Adds each of the `names` to `counts` at 0. The topology index hands out one string per
+/// domain, so a name is first compared by address with the (first 16) names already added.
+fn enter_domains<'c>(counts: &mut BTreeMap<&'c str, i64>, names: impl Iterator<Item = &'c str>) {
+    let mut entered: Vec<&str> = Vec::new();
+    for name in names {
+        if entered.iter().any(|e| std::ptr::eq(*e, name)) {
+            continue;
+        }
+        counts.entry(name).or_insert(0);
+        if entered.len() < 16 {
+            entered.push(name);
+        }
+    }
+}
+
+/// Reads domains' counts, a name compared by address with the (first 16) names already read
+/// before it is looked up by its characters.
+struct DomainLookup<'m, 'c> {
+    counts: &'m BTreeMap<&'c str, i64>,
+    read: Vec<(&'c str, i64)>,
+}
+
+impl<'m, 'c> DomainLookup<'m, 'c> {
+    fn new(counts: &'m BTreeMap<&'c str, i64>) -> Self {
+        DomainLookup {
+            counts,
+            read: Vec::new(),
+        }
+    }
+
+    /// The count of domain `name` (0 when it has none).
+    fn count(&mut self, name: &'c str) -> i64 {
+        if let Some(&(_, n)) = self.read.iter().find(|(e, _)| std::ptr::eq(*e, name)) {
+            return n;
+        }
+        let n = self.counts.get(name).copied().unwrap_or(0);
+        if self.read.len() < 16 {
+            self.read.push((name, n));
+        }
+        n
+    }
 }
 
 /// The value of label `key` on each of the `feasible` nodes (`None`: it lacks the key), read by
