@@ -407,35 +407,14 @@ mod tests {
         }
         assert_eq!(zone_health(&c, now), recount);
         // a: n0, n1 (silent); b: n2, n4; "": n3 (silent); c: n5 (silent).
-        let of = |z: &str| zone_health(&c, now)[z];
-        assert_eq!(
-            of("a"),
-            ZoneHealth {
-                nodes: 2,
-                unreachable: 1
-            }
+        let (of, zone) = (
+            |z: &str| zone_health(&c, now)[z],
+            |nodes, unreachable| ZoneHealth { nodes, unreachable },
         );
-        assert_eq!(
-            of("b"),
-            ZoneHealth {
-                nodes: 2,
-                unreachable: 0
-            }
-        );
-        assert_eq!(
-            of(""),
-            ZoneHealth {
-                nodes: 1,
-                unreachable: 1
-            }
-        );
-        assert_eq!(
-            of("c"),
-            ZoneHealth {
-                nodes: 1,
-                unreachable: 1
-            }
-        );
+        assert_eq!(of("a"), zone(2, 1));
+        assert_eq!(of("b"), zone(2, 0));
+        assert_eq!(of(""), zone(1, 1));
+        assert_eq!(of("c"), zone(1, 1));
     }
 
     #[test]
