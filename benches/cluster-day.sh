@@ -8,9 +8,10 @@
 #   KARPENTER=1       the Karpenter variant (a NodePool instead of node groups and the autoscaler)
 #   BASE_BIN=path     also run this kubesim binary (e.g. a build of the previous commit) and
 #                     print the speed ratio and whether the outputs are byte-identical
-#   THREADS=N         run the new binary on the node-major data plane (`run --threads N`);
-#                     BASE_BIN runs without it (so BASE_BIN=target/release/kubesim THREADS=1
-#                     sets the node-major plane beside the exact one)
+#   THREADS=N         run the new binary with `run --threads N` (the node-major plane's threads;
+#                     BASE_BIN runs without it)
+#   BASE_ARGS=...     extra arguments for BASE_BIN's runs (BASE_BIN=target/release/kubesim
+#                     BASE_ARGS=--exact-plane sets the exact plane beside the node-major one)
 # Needs python3 and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +46,7 @@ for n in "${sizes[@]}"; do
   read -r wall kb < <(run "$new" "$dir/scenario.yaml" "$dir/out" "${threads[@]}")
   versus="-"
   if [ -n "${BASE_BIN:-}" ]; then
-    read -r base_wall _ < <(run "$BASE_BIN" "$dir/scenario.yaml" "$dir/base-out")
+    read -r base_wall _ < <(run "$BASE_BIN" "$dir/scenario.yaml" "$dir/base-out" ${BASE_ARGS:-})
     same=$(diff -rq -x run.json -x scenario.resolved.yaml "$dir/out" "$dir/base-out" >/dev/null && echo identical || echo DIFFERENT)
     versus=$(python3 -c "print(f'{$base_wall / $wall:.2f}x faster ({$base_wall} s), outputs $same')")
   fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Every shipped scenario on the exact plane and on the node-major plane (`--threads 1`), compared.
+"""Every shipped scenario on the exact plane (`--exact-plane`) and on the node-major plane (`--threads 1`), compared.
 
 For each scenario: whether the node-major plane ran it (else the reason kubesim gave), and for
 each output file that differs, how: report.json's changed values with both numbers, and for the
@@ -21,10 +21,8 @@ from pathlib import Path
 SKIP = {"run.json", "scenario.resolved.yaml"}
 
 
-def run(binary, scenario, out, threads):
-    command = [binary, "run", str(scenario), "--no-plots", "--no-trace", "--out", str(out)]
-    if threads:
-        command += ["--threads", str(threads)]
+def run(binary, scenario, out, plane):
+    command = [binary, "run", str(scenario), "--no-plots", "--no-trace", "--out", str(out)] + plane
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr}")
@@ -95,8 +93,8 @@ def main():
         for d in dirs:
             scenario = d / "scenario.yaml"
             exact, lanes = Path(work) / f"{d.name}-exact", Path(work) / f"{d.name}-lanes"
-            run(args.bin, scenario, exact, None)
-            said = run(args.bin, scenario, lanes, 1)
+            run(args.bin, scenario, exact, ["--exact-plane"])
+            said = run(args.bin, scenario, lanes, ["--threads", "1"])
             if "--threads ignored" in said:
                 reason = said.split("--threads ignored:", 1)[1].strip().splitlines()[0]
                 print(f"{d.name}: exact plane ({reason})")

@@ -80,8 +80,8 @@ use dirty::Dirty;
 pub(crate) use event::Event;
 use run::PROGRESS_EVERY;
 pub use run::{
-    DiscardRecords, MAX_ROLLOUT_RECORDS, PlaneNote, Progress, RecordSink, Records, RunError,
-    RunOptions, RunOutput, run, run_with, run_with_options,
+    DataPlane, DiscardRecords, MAX_ROLLOUT_RECORDS, PlaneNote, Progress, RecordSink, Records,
+    RunError, RunOptions, RunOutput, run, run_with, run_with_options,
 };
 
 /// Busy pods (pending completions) from which the engine warms the caches for the next
@@ -192,7 +192,7 @@ struct Engine<'s, 'r> {
     queue: EventQueue<Event>,
     cluster: Cluster,
     /// The serving pods' servers, each node's CPU divided among them, the requests in
-    /// flight; advanced event by event, or node by node (`RunOptions::threads`).
+    /// flight; advanced event by event, or node by node (`RunOptions::plane`).
     plane: Plane,
     /// Call frames of requests that call other Services.
     frames: Frames,
@@ -303,7 +303,7 @@ struct Engine<'s, 'r> {
     /// Pods that could not start for want of one, by id.
     config_waits: BTreeMap<PodId, config::ConfigWait>,
     /// See [`RunOutput::plane`].
-    plane_note: Option<PlaneNote>,
+    plane_note: PlaneNote,
 }
 
 impl<'s, 'r> Engine<'s, 'r> {
@@ -426,7 +426,7 @@ impl<'s, 'r> Engine<'s, 'r> {
             image_caches: Vec::new(),
             configs: s.config_objects.clone(),
             config_waits: BTreeMap::new(),
-            plane_note: None,
+            plane_note: PlaneNote::ExactAsked, // until `choose_plane`
         };
         engine.choose_plane(options);
         engine

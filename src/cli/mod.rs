@@ -272,14 +272,14 @@ pub fn run_timed<'a>(
     scenario: &'a Scenario,
     records: engine::Records<'a>,
 ) -> anyhow::Result<TimedRun> {
-    run_timed_on(scenario, records, None)
+    run_timed_on(scenario, records, engine::DataPlane::default())
 }
 
-/// [`run_timed`] on the node-major data plane with `threads` threads, if given.
+/// [`run_timed`] on the data plane `plane`.
 pub fn run_timed_on<'a>(
     scenario: &'a Scenario,
     records: engine::Records<'a>,
-    threads: Option<usize>,
+    plane: engine::DataPlane,
 ) -> anyhow::Result<TimedRun> {
     let bar = ProgressBar::with_draw_target(
         Some(scenario.duration.as_micros() / 1_000_000),
@@ -299,7 +299,7 @@ pub fn run_timed_on<'a>(
         // The lanes' threads work only at the instants every lane is caught up: the drawing
         // thread has the spare core the rest of the time.
         draw_ahead: spare_core(),
-        threads,
+        plane,
         dealing: engine::Dealing::default(),
     };
     let output = engine::run_with_options(scenario, &mut on_progress, records, options)?;

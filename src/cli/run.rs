@@ -32,16 +32,21 @@ pub struct Args {
     pub rendering: Rendering,
     #[command(flatten)]
     pub export: super::openmetrics::ExportOptions,
-    /// Serve requests node by node on N threads: the node-major data plane (docs/node-major.md).
-    /// Each node's requests and CPU sharing advance on their own between the instants the
-    /// control plane reads them (scrapes, samples), the nodes spread over the threads. Outputs
-    /// are byte-identical for any N; they differ from a run without --threads (the exact plane,
-    /// event by event) only where events fall on the same microsecond. Scenarios whose nodes
-    /// interact on the request path (call graphs, LLM servers, memory models, a mesh,
+    /// Serve requests on N threads (default 1). Requests are served node by node (the
+    /// node-major data plane, docs/node-major.md): each node's requests and CPU sharing advance
+    /// on their own between the instants the control plane reads them (scrapes, samples), the
+    /// nodes spread over the threads. Outputs are byte-identical for any N. Scenarios whose
+    /// nodes interact on the request path (call graphs, LLM servers, memory models, a mesh,
     /// load-aware routing, closed-loop users, lasting connections, zones in the request path)
-    /// run on the exact plane, and kubesim says so.
+    /// run on the exact plane instead, and with --threads kubesim says so. On this project's
+    /// 2-core machine one thread was fastest (the request draws take the other core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// Serve every request event by event in one queue (the exact plane), as kubesim did before
+    /// the node-major plane: slower on large clusters; outputs differ from the default only
+    /// where events fall on the same microsecond. For comparisons.
+    #[arg(long, conflicts_with = "threads")]
+    pub exact_plane: bool,
 }
 
 /// What `kubesim run` draws besides its data files.
@@ -68,20 +73,34 @@ impl Rendering {
 }
 
 /// Says on stderr which data plane served a run that asked for threads.
-fn say_plane(plane: Option<kubesim::engine::PlaneNote>) {
+fn say_plane(plane: kubesim::engine::PlaneNote) {
     use kubesim::engine::PlaneNote;
     match plane {
-        Some(PlaneNote::NodeMajor(threads)) => {
+        PlaneNote::NodeMajor(threads) => {
             eprintln!("node-major data plane on {threads} thread(s)")
         }
-        Some(PlaneNote::Exact(why)) => eprintln!(
+        PlaneNote::Exact(why) => eprintln!(
             "note: --threads ignored: the scenario has {why}, which the node-major plane cannot serve exactly; the exact plane ran"
         ),
-        None => {}
+        PlaneNote::ExactAsked => {}
+    }
+}
+
+impl Args {
+    /// The data plane the flags ask for.
+    fn plane(&self) -> kubesim::engine::DataPlane {
+        use kubesim::engine::DataPlane;
+        match (self.exact_plane, self.threads) {
+            (true, _) => DataPlane::Exact,
+            (false, threads) => DataPlane::NodeMajor {
+                threads: threads.map_or(1, usize::from),
+            },
+        }
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    let plane = args.plane();
     let Some(scenario) = load_and_report(&args.scenario, &args.options) else {
         return Ok(Status::BadInput);
     };
@@ -104,9 +123,10 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     // first; an error or a failed run removes it.
     let staging = run_dir::Staging::create(&out_dir).context(NOT_WRITTEN)?;
     let mut streamed = Streamed::create(&staging, args.rendering.choice(), export)?;
-    let threads = args.threads.map(usize::from);
-    let timed = super::run_timed_on(&scenario, Records::Give(&mut streamed), threads)?;
-    say_plane(timed.output.plane);
+    let timed = super::run_timed_on(&scenario, Records::Give(&mut streamed), plane)?;
+    if args.threads.is_some() {
+        say_plane(timed.output.plane);
+    }
     let result = timed.output;
     let files = RunFiles {
         report: &result.report,

@@ -3,7 +3,7 @@
 //! lane is caught up (with their observations handed to the recorder), and the eager lanes of
 //! draining pods.
 
-use super::{Engine, PlaneNote, RunOptions};
+use super::{DataPlane, Engine, PlaneNote, RunOptions};
 use crate::cluster::{DeploymentId, NodeId, PodId, ServiceId};
 use crate::metrics::Observation;
 use crate::scenario::LoadBalancing;
@@ -40,9 +40,11 @@ pub fn node_major_blocker(s: &crate::scenario::Scenario) -> Option<&'static str>
 }
 
 impl Engine<'_, '_> {
-    /// Uses the node-major plane if the run asks for threads and the scenario allows it.
+    /// Uses the node-major plane unless the run asks for the exact one or the scenario's nodes
+    /// interact on the request path.
     pub(super) fn choose_plane(&mut self, options: RunOptions) {
-        let Some(threads) = options.threads else {
+        let DataPlane::NodeMajor { threads } = options.plane else {
+            self.plane_note = PlaneNote::ExactAsked;
             return;
         };
         let blocker = node_major_blocker(self.scenario)
@@ -54,13 +56,13 @@ impl Engine<'_, '_> {
                 (self.has_connections).then_some("lasting connections (requests follow them)")
             })
             .or_else(|| (self.zones.is_some()).then_some("zones in the request path"));
-        self.plane_note = Some(match blocker {
+        self.plane_note = match blocker {
             Some(why) => PlaneNote::Exact(why),
             None => {
                 self.plane = Plane::node_major(threads, options.dealing);
                 PlaneNote::NodeMajor(threads.max(1))
             }
-        });
+        };
     }
 
     /// Events handled: the queue's, and the completions the lanes handled.

@@ -62,20 +62,32 @@ pub struct RunOutput {
     pub history: crate::metrics::history::History,
     /// Events handled.
     pub events: u64,
-    /// Which data plane ran, when threads were asked for ([`RunOptions::threads`]).
-    pub plane: Option<PlaneNote>,
+    /// Which data plane ran ([`RunOptions::plane`] and what the scenario allows).
+    pub plane: PlaneNote,
     /// Where the node-major plane's all-lanes advances spent their wall-clock time (`None` on
     /// the exact plane): for `run.json` and the parallel model, never for a simulation output.
     pub lane_timing: Option<LaneTiming>,
 }
 
-/// Which data plane a run that asked for threads used.
+/// Which data plane a run used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlaneNote {
     /// The node-major plane, on this many threads.
     NodeMajor(usize),
     /// The exact plane, because the scenario has this (it couples nodes on the request path).
     Exact(&'static str),
+    /// The exact plane, because the run asked for it ([`DataPlane::Exact`]).
+    ExactAsked,
+}
+
+impl std::fmt::Display for PlaneNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PlaneNote::NodeMajor(threads) => write!(f, "node-major on {threads} thread(s)"),
+            PlaneNote::Exact(why) => write!(f, "exact: the scenario has {why}"),
+            PlaneNote::ExactAsked => write!(f, "exact, as asked"),
+        }
+    }
 }
 
 /// Why a run stopped early.
@@ -154,9 +166,8 @@ pub fn run_with<'a>(
     run_with_options(scenario, progress, records, RunOptions::default())
 }
 
-/// How a run uses the machine. `draw_ahead` never changes what a run computes; `threads`
-/// chooses the node-major data plane, whose outputs are the same for any number of threads and
-/// differ from the exact plane's only where events fall on one microsecond
+/// How a run uses the machine. `draw_ahead` and the number of threads never change what a run
+/// computes; the data plane does, only where events fall on one microsecond
 /// (`docs/node-major.md`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunOptions {
@@ -165,12 +176,31 @@ pub struct RunOptions {
     /// core to spare (about a third of a small scenario's time is drawing); not for runs that
     /// already share the cores, as a sweep's do. Off by default.
     pub draw_ahead: bool,
-    /// Serve requests node by node on this many threads (the node-major data plane), where the
-    /// scenario allows it ([`node_major_blocker`](super::node_major_blocker)); `None` (the default): the exact plane,
-    /// event by event.
-    pub threads: Option<usize>,
+    /// Which data plane serves the requests.
+    pub plane: DataPlane,
     /// How the node-major plane deals nodes to threads (no output depends on it).
     pub dealing: Dealing,
+}
+
+/// Which data plane a run asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataPlane {
+    /// Node by node on this many threads (at least one), where the scenario allows it
+    /// ([`node_major_blocker`](super::node_major_blocker)); the exact plane where it does not.
+    /// The default, on one thread: the same outputs for any number of threads.
+    NodeMajor {
+        /// Threads advancing the nodes at the instants every node is caught up (0 counts as 1).
+        threads: usize,
+    },
+    /// Event by event in one queue, whatever the scenario: the plane every run used before the
+    /// node-major plane, kept to compare against.
+    Exact,
+}
+
+impl Default for DataPlane {
+    fn default() -> Self {
+        DataPlane::NodeMajor { threads: 1 }
+    }
 }
 
 /// [`run_with`], with `options` saying how to use the machine.

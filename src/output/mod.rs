@@ -57,6 +57,8 @@ pub struct RunInfo {
     pub events: u64,
     /// Requests that finished, served or failed, over every Service.
     pub requests: u64,
+    /// Which data plane served them: `node-major on N thread(s)`, or `exact` and why.
+    pub data_plane: String,
     /// How fast it ran (absent for the runs a sweep keeps: the sweep's own `run.json` says).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub timing: Option<Timing>,
@@ -109,6 +111,7 @@ impl RunInfo {
             simulated_seconds: scenario.duration.as_secs_f64(),
             events: output.events,
             requests: output.report.totals.requests,
+            data_plane: output.plane.to_string(),
             timing,
         }
     }

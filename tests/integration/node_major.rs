@@ -2,19 +2,23 @@
 //! for any number of threads and any dealing of nodes to threads; the exact plane where a
 //! scenario's nodes interact on the request path; and how far it is from the exact plane.
 
-use kubesim::engine::{self, Dealing, PlaneNote, Records, RunOptions, RunOutput};
+use kubesim::engine::{self, DataPlane, Dealing, PlaneNote, Records, RunOptions, RunOutput};
 
 use crate::scenarios::output_bytes;
 use crate::support::{kubesim, load, root, stderr};
 
-fn run_on(path: &str, overrides: &[&str], threads: Option<usize>, dealing: Dealing) -> RunOutput {
+fn run_on(path: &str, overrides: &[&str], plane: DataPlane, dealing: Dealing) -> RunOutput {
     let scenario = load(&root().join(path), None, overrides);
     let options = RunOptions {
-        threads,
+        plane,
         dealing,
         ..RunOptions::default()
     };
     engine::run_with_options(&scenario, &mut |_| {}, Records::Keep, options).expect("runs")
+}
+
+fn lanes(threads: usize) -> DataPlane {
+    DataPlane::NodeMajor { threads }
 }
 
 #[test]
@@ -36,8 +40,8 @@ fn node_major_outputs_are_the_same_for_any_threads_and_any_dealing() {
             &["duration=1h"][..],
         ),
     ] {
-        let one = run_on(path, overrides, Some(1), Dealing::InTurn);
-        assert_eq!(one.plane, Some(PlaneNote::NodeMajor(1)), "{path}");
+        let one = run_on(path, overrides, lanes(1), Dealing::InTurn);
+        assert_eq!(one.plane, PlaneNote::NodeMajor(1), "{path}");
         assert!(one.report.totals.requests > 0, "{path}: no requests");
         let expected = output_bytes(&one);
         for (threads, dealing) in [
@@ -47,8 +51,8 @@ fn node_major_outputs_are_the_same_for_any_threads_and_any_dealing() {
             (3, Dealing::Shuffled(7)),
             (2, Dealing::Shuffled(0x5eed)),
         ] {
-            let other = run_on(path, overrides, Some(threads), dealing);
-            assert_eq!(other.plane, Some(PlaneNote::NodeMajor(threads)), "{path}");
+            let other = run_on(path, overrides, lanes(threads), dealing);
+            assert_eq!(other.plane, PlaneNote::NodeMajor(threads), "{path}");
             assert!(
                 output_bytes(&other) == expected,
                 "{path}: {threads} thread(s), {dealing:?} changed the output"
@@ -78,18 +82,18 @@ fn node_major_differs_from_the_exact_plane_only_in_same_instant_ties() {
         "scenarios/quickstart/scenario.yaml",
         "scenarios/node-failure/scenario.yaml",
     ] {
-        let exact = run_on(path, &[], None, Dealing::InTurn);
-        let lanes = run_on(path, &[], Some(2), Dealing::InTurn);
-        assert_eq!(exact.plane, None);
-        assert!(output_bytes(&exact) == output_bytes(&lanes), "{path}");
+        let exact = run_on(path, &[], DataPlane::Exact, Dealing::InTurn);
+        let node_major = run_on(path, &[], lanes(2), Dealing::InTurn);
+        assert_eq!(exact.plane, PlaneNote::ExactAsked);
+        assert!(output_bytes(&exact) == output_bytes(&node_major), "{path}");
     }
     let path = "scenarios/rolling-update/scenario.yaml";
-    let exact = run_on(path, &[], None, Dealing::InTurn);
-    let lanes = run_on(path, &[], Some(2), Dealing::InTurn);
-    let (e, l) = (&exact.report.totals, &lanes.report.totals);
+    let exact = run_on(path, &[], DataPlane::Exact, Dealing::InTurn);
+    let node_major = run_on(path, &[], lanes(2), Dealing::InTurn);
+    let (e, l) = (&exact.report.totals, &node_major.report.totals);
     assert_eq!((e.requests, e.failed), (l.requests, l.failed), "{path}");
     let p99 = |o: &RunOutput| o.report.services[0].latency_ms.p99;
-    assert_eq!(p99(&exact), p99(&lanes), "{path}");
+    assert_eq!(p99(&exact), p99(&node_major), "{path}");
 }
 
 #[test]
@@ -97,10 +101,10 @@ fn scenarios_whose_nodes_interact_run_on_the_exact_plane() {
     // A call graph couples the nodes of its Services: `--threads` is refused with its reason,
     // and the run is the exact plane's, byte for byte.
     let path = "scenarios/online-boutique/scenario.yaml";
-    let exact = run_on(path, &["duration=10m"], None, Dealing::InTurn);
-    let asked = run_on(path, &["duration=10m"], Some(2), Dealing::InTurn);
+    let exact = run_on(path, &["duration=10m"], DataPlane::Exact, Dealing::InTurn);
+    let asked = run_on(path, &["duration=10m"], lanes(2), Dealing::InTurn);
     match asked.plane {
-        Some(PlaneNote::Exact(why)) => assert!(why.contains("call graphs"), "{why}"),
+        PlaneNote::Exact(why) => assert!(why.contains("call graphs"), "{why}"),
         other => panic!("expected the exact plane, got {other:?}"),
     }
     assert!(output_bytes(&exact) == output_bytes(&asked));
@@ -151,6 +155,14 @@ fn the_cli_says_which_plane_ran() {
         "{}",
         stderr(&exact)
     );
+    assert!(
+        info("exact")["data_plane"]
+            .as_str()
+            .unwrap()
+            .starts_with("exact: the scenario has call graphs"),
+        "{}",
+        info("exact")
+    );
     let zero = kubesim(&[
         "run",
         "scenarios/quickstart/scenario.yaml",
@@ -158,4 +170,32 @@ fn the_cli_says_which_plane_ran() {
         "0",
     ]);
     assert_eq!(zero.status.code(), Some(2), "{}", stderr(&zero));
+}
+
+#[test]
+fn runs_are_node_major_by_default_and_exact_when_asked() {
+    let dir = crate::support::scratch("node-major-default");
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.join(name).to_str().unwrap().to_owned();
+        let mut args = vec!["run", "scenarios/quickstart/scenario.yaml", "--no-plots"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", &out]);
+        let done = kubesim(&args);
+        assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+        // Only a run that asked for threads is told which plane ran.
+        assert!(!stderr(&done).contains("data plane"), "{}", stderr(&done));
+        let text = std::fs::read_to_string(dir.join(name).join("run.json")).unwrap();
+        let info: serde_json::Value = serde_json::from_str(&text).unwrap();
+        info["data_plane"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(run("default", &[]), "node-major on 1 thread(s)");
+    assert_eq!(run("exact", &["--exact-plane"]), "exact, as asked");
+    let both = kubesim(&[
+        "run",
+        "scenarios/quickstart/scenario.yaml",
+        "--exact-plane",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
 }
