@@ -64,6 +64,41 @@ pub struct Planner {
     hints: Hints,
     /// Where the search for a node that takes a pod starts: after the last node found.
     next_index: usize,
+    /// [`goes_with_node`] by pod id, as far as asked: what it reads of a pod (its owner's
+    /// kind, its annotations, its priority) never changes, ids are not reused, and one
+    /// autoscaler's settings hold for the run. Read for every candidate node at every loop,
+    /// where the pods themselves have left the caches (at 10 000 nodes).
+    goes_with: PodFlags,
+}
+
+/// A yes/no per pod id, each computed once when first asked.
+#[derive(Debug, Default)]
+struct PodFlags(Vec<Flag>);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Flag {
+    #[default]
+    Unknown,
+    Yes,
+    No,
+}
+
+impl PodFlags {
+    fn get(&mut self, pod: PodId, compute: impl FnOnce() -> bool) -> bool {
+        let i = pod.index();
+        if self.0.len() <= i {
+            self.0.resize(i + 1, Flag::Unknown);
+        }
+        match self.0[i] {
+            Flag::Yes => true,
+            Flag::No => false,
+            Flag::Unknown => {
+                let yes = compute();
+                self.0[i] = if yes { Flag::Yes } else { Flag::No };
+                yes
+            }
+        }
+    }
 }
 
 /// The nodes pods were moved to in the removal simulation, kept for two loops (upstream's
@@ -169,7 +204,7 @@ impl Planner {
     /// statuses go to `findings` (a node waiting for its recheck keeps the status its last
     /// simulation gave it).
     fn candidates(
-        &self,
+        &mut self,
         cluster: &Cluster,
         settings: &AutoscalerSettings,
         previous: &BTreeMap<NodeId, SimTime>,
@@ -182,8 +217,13 @@ impl Planner {
                 Ok(_) if self.recheck_at.contains_key(&id) => {}
                 Ok(utilization) => {
                     let pods = active_pods(cluster, id);
-                    // Read while the pods are in the cache (the sort comes after every node).
-                    let empty = pods.iter().all(|&p| goes_with_node(cluster, p, settings));
+                    // Decided once per candidate (the sort comes after every node).
+                    let goes_with = &mut self.goes_with;
+                    let empty = pods.iter().all(|&p| {
+                        let yes = goes_with.get(p, || goes_with_node(cluster, p, settings));
+                        debug_assert_eq!(yes, goes_with_node(cluster, p, settings), "{p:?}");
+                        yes
+                    });
                     list.push(Candidate {
                         bin,
                         id,
@@ -531,6 +571,25 @@ fn active_pods(cluster: &Cluster, node: NodeId) -> Vec<PodId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pod_flag_is_computed_once_and_kept_by_id() {
+        let mut flags = PodFlags::default();
+        let mut asked = 0;
+        let mut get = |flags: &mut PodFlags, pod: u32, yes: bool| {
+            flags.get(PodId(pod), || {
+                asked += 1;
+                yes
+            })
+        };
+        assert!(get(&mut flags, 5, true));
+        assert!(!get(&mut flags, 2, false));
+        // Known now: the computation is not asked again (it would say otherwise here).
+        assert!(get(&mut flags, 5, false));
+        assert!(!get(&mut flags, 2, true));
+        assert!(get(&mut flags, 0, true));
+        assert_eq!(asked, 3);
+    }
 
     #[test]
     fn the_unneeded_nodes_limit_grows_with_the_nodes_already_unneeded() {
