@@ -90,12 +90,11 @@ impl Args {
     /// The data plane the flags ask for.
     fn plane(&self) -> kubesim::engine::DataPlane {
         use kubesim::engine::DataPlane;
-        match (self.exact_plane, self.threads) {
-            (true, _) => DataPlane::Exact,
-            (false, threads) => DataPlane::NodeMajor {
-                threads: threads.map_or(1, usize::from),
-            },
+        if self.exact_plane {
+            return DataPlane::Exact;
         }
+        let threads = self.threads.map_or(1, usize::from);
+        DataPlane::NodeMajor { threads }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The data plane's state — the serving pods' servers, each node's CPU sharing, the requests
-//! in flight — and how it is advanced: event by event (the exact plane) or node by node (the
-//! node-major plane, `kubesim run --threads N`; design in `docs/node-major.md`).
+//! in flight — and how it is advanced: event by event (the exact plane, `kubesim run
+//! --exact-plane`, and scenarios whose nodes interact) or node by node (the node-major plane,
+//! the default, on `--threads N`; design in `docs/node-major.md`).
 //!
 //! - **Exact** (the default): one shard. Every completion is a timer in the engine's event
 //!   queue and a routed request is offered to its pod at once; the engine drives the shard

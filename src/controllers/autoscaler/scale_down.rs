@@ -73,31 +73,15 @@ pub struct Planner {
 
 /// A yes/no per pod id, each computed once when first asked.
 #[derive(Debug, Default)]
-struct PodFlags(Vec<Flag>);
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Flag {
-    #[default]
-    Unknown,
-    Yes,
-    No,
-}
+struct PodFlags(Vec<Option<bool>>);
 
 impl PodFlags {
     fn get(&mut self, pod: PodId, compute: impl FnOnce() -> bool) -> bool {
         let i = pod.index();
         if self.0.len() <= i {
-            self.0.resize(i + 1, Flag::Unknown);
+            self.0.resize(i + 1, None);
         }
-        match self.0[i] {
-            Flag::Yes => true,
-            Flag::No => false,
-            Flag::Unknown => {
-                let yes = compute();
-                self.0[i] = if yes { Flag::Yes } else { Flag::No };
-                yes
-            }
-        }
+        *self.0[i].get_or_insert_with(compute)
     }
 }
 
