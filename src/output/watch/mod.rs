@@ -34,7 +34,7 @@ use crate::cluster::journal::{NodeStatus, PodStatus};
 use crate::metrics::cluster_events::ClusterEvent;
 use crate::metrics::history::{Line, line_time};
 use crate::metrics::pod_events::PodEvent;
-use crate::output::get::{DecisionView, for_each_json_line, history_path};
+use crate::output::get::{for_each_json_line, history_path};
 use crate::output::html::escape;
 
 /// Bytes of change records the page holds at most.
@@ -109,6 +109,17 @@ pub fn section(
     Ok(render(&gathered.finish(end_seconds)))
 }
 
+/// What the section reads of a line of `hpa_decisions.jsonl`: the HPA and its replicas before
+/// and after. The rest of the line (metrics, conditions, limits: most of its bytes) is skipped
+/// without being kept — a large run's day has half a million lines.
+#[derive(serde::Deserialize)]
+struct DecisionPair {
+    time_seconds: f64,
+    hpa: String,
+    current_replicas: i32,
+    desired_replicas: i32,
+}
+
 /// A record that does not come from the history.
 enum Side {
     /// An HPA decision whose (current, desired) pair differs from the HPA's decision before.
@@ -132,7 +143,7 @@ fn side_records(
     let decisions = dir.join("hpa_decisions.jsonl");
     if decisions.exists() {
         let mut last: BTreeMap<String, (i32, i32)> = BTreeMap::new();
-        for_each_json_line(&decisions, |d: DecisionView| {
+        for_each_json_line(&decisions, |d: DecisionPair| {
             let pair = (d.current_replicas, d.desired_replicas);
             if last.get(&d.hpa) != Some(&pair) {
                 last.insert(d.hpa.clone(), pair);
