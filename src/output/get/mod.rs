@@ -185,43 +185,94 @@ pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Ve
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
 /// Reads a JSON-lines file one line at a time (blank lines skipped), handing each record to
-/// `each`; an unreadable line is an error naming the file and line. The file must be a regular
-/// file, and no line longer than [`MAX_LINE_BYTES`]: a damaged file (or `/dev/zero` put in its
-/// place) is an error, not a read without end.
+/// `each`; an unreadable line is an error naming the file and line (see [`JsonLines`]).
 pub fn for_each_json_line<T: serde::de::DeserializeOwned>(
     path: &Path,
     mut each: impl FnMut(T),
 ) -> Result<(), String> {
-    use std::io::{BufRead, Read};
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{shown}: not a regular file"));
-    }
-    let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
-    let mut reader = std::io::BufReader::new(file);
-    let mut line = Vec::new();
-    for number in 1.. {
-        line.clear();
-        let limit = MAX_LINE_BYTES as u64 + 1;
-        let read = (&mut reader).take(limit).read_until(b'\n', &mut line);
-        match read.map_err(|e| format!("{shown}:{number}: {e}"))? {
-            0 => break,
-            n if n > MAX_LINE_BYTES => {
-                return Err(format!(
-                    "{shown}:{number}: a line longer than {MAX_LINE_BYTES} bytes: not a file kubesim wrote"
-                ));
-            }
-            _ => {}
-        }
-        let text = std::str::from_utf8(&line).map_err(|e| format!("{shown}:{number}: {e}"))?;
-        if text.trim().is_empty() {
-            continue;
-        }
-        let record = serde_json::from_str(text).map_err(|e| format!("{shown}:{number}: {e}"))?;
-        each(record);
+    for record in JsonLines::open(path)? {
+        each(record?);
     }
     Ok(())
+}
+
+/// The records of a JSON-lines file, read one line at a time as they are asked for (blank
+/// lines skipped), so a reader may stop early. An unreadable line is an error naming the file
+/// and line, and ends the records. The file must be a regular file, and no line longer than
+/// [`MAX_LINE_BYTES`]: a damaged file (or `/dev/zero` put in its place) is an error, not a
+/// read without end.
+pub struct JsonLines<T> {
+    /// `None` once the file is read or an error was given.
+    reader: Option<std::io::BufReader<std::fs::File>>,
+    shown: String,
+    number: usize,
+    line: Vec<u8>,
+    records: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: serde::de::DeserializeOwned> JsonLines<T> {
+    /// Opens `path`; an error names it.
+    pub fn open(path: &Path) -> Result<JsonLines<T>, String> {
+        let shown = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("{shown}: not a regular file"));
+        }
+        let file = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+        Ok(JsonLines {
+            reader: Some(std::io::BufReader::new(file)),
+            shown,
+            number: 0,
+            line: Vec::new(),
+            records: std::marker::PhantomData,
+        })
+    }
+
+    /// The next line's record, `None` at the end of the file.
+    fn read_next(
+        &mut self,
+        reader: &mut std::io::BufReader<std::fs::File>,
+    ) -> Option<Result<T, String>> {
+        use std::io::{BufRead, Read};
+        let (shown, line) = (&self.shown, &mut self.line);
+        loop {
+            self.number += 1;
+            let number = self.number;
+            line.clear();
+            let limit = MAX_LINE_BYTES as u64 + 1;
+            match reader.take(limit).read_until(b'\n', line) {
+                Err(e) => return Some(Err(format!("{shown}:{number}: {e}"))),
+                Ok(0) => return None,
+                Ok(n) if n > MAX_LINE_BYTES => {
+                    return Some(Err(format!(
+                        "{shown}:{number}: a line longer than {MAX_LINE_BYTES} bytes: not a file kubesim wrote"
+                    )));
+                }
+                Ok(_) => {}
+            }
+            let text = match std::str::from_utf8(line) {
+                Ok(text) => text,
+                Err(e) => return Some(Err(format!("{shown}:{number}: {e}"))),
+            };
+            if !text.trim().is_empty() {
+                let record = serde_json::from_str(text);
+                return Some(record.map_err(|e| format!("{shown}:{number}: {e}")));
+            }
+        }
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Iterator for JsonLines<T> {
+    type Item = Result<T, String>;
+
+    fn next(&mut self) -> Option<Result<T, String>> {
+        let mut reader = self.reader.take()?;
+        let next = self.read_next(&mut reader);
+        if matches!(next, Some(Ok(_))) {
+            self.reader = Some(reader);
+        }
+        next
+    }
 }
 
 /// The run's `history.jsonl`.

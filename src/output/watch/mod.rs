@@ -34,7 +34,7 @@ use crate::cluster::journal::{NodeStatus, PodStatus};
 use crate::metrics::cluster_events::ClusterEvent;
 use crate::metrics::history::{Line, line_time};
 use crate::metrics::pod_events::PodEvent;
-use crate::output::get::{for_each_json_line, history_path};
+use crate::output::get::{JsonLines, history_path};
 use crate::output::html::escape;
 
 /// Bytes of change records the page holds at most.
@@ -85,25 +85,33 @@ fn node_status_index(status: NodeStatus) -> usize {
 }
 
 /// The section's HTML (heading, controls, data and script), from the run directory's
-/// `history.jsonl` and `hpa_decisions.jsonl` and the run's events.
+/// `history.jsonl` and `hpa_decisions.jsonl` and the run's events. The decisions are read only
+/// up to the instant the page is cut at (a large run's day has half a gigabyte of them, and its
+/// page holds its first hour or two).
 pub fn section(
     dir: &Path,
     pod_events: &[PodEvent],
     cluster_events: &[ClusterEvent],
     end_seconds: f64,
 ) -> Result<String, String> {
-    let side = side_records(dir, pod_events, cluster_events)?;
+    let mut side = SideRecords::open(dir, pod_events, cluster_events)?;
     let mut gathered = Gathered::default();
-    let mut side = side.into_iter().peekable();
-    for_each_json_line(&history_path(dir)?, |line: Line| {
+    for line in JsonLines::<Line>::open(&history_path(dir)?)? {
+        let line = line?;
         if let Some(t) = line_time(&line) {
-            while let Some((at, record)) = side.next_if(|(at, _)| *at < t) {
+            while !gathered.changes.is_cut() {
+                let Some((at, record)) = side.next_before(t)? else {
+                    break;
+                };
                 gathered.take_side(at, record);
             }
         }
         gathered.take(&line);
-    })?;
-    for (at, record) in side {
+    }
+    while !gathered.changes.is_cut() {
+        let Some((at, record)) = side.next_before(f64::INFINITY)? else {
+            break;
+        };
         gathered.take_side(at, record);
     }
     Ok(render(&gathered.finish(end_seconds)))
@@ -132,44 +140,98 @@ enum Side {
     Event(String),
 }
 
-/// The HPA decisions that changed an HPA's (current, desired) pair, the cluster events and the
-/// pods' warnings (at their first occurrence), in time order.
-fn side_records(
-    dir: &Path,
-    pod_events: &[PodEvent],
-    cluster_events: &[ClusterEvent],
-) -> Result<Vec<(f64, Side)>, String> {
-    let mut side = Vec::new();
-    let decisions = dir.join("hpa_decisions.jsonl");
-    if decisions.exists() {
-        let mut last: BTreeMap<String, (i32, i32)> = BTreeMap::new();
-        for_each_json_line(&decisions, |d: DecisionPair| {
+/// The records that do not come from the history, in time order: the HPA decisions that
+/// changed an HPA's (current, desired) pair, read from `hpa_decisions.jsonl` as they are asked
+/// for, and the cluster events and the pods' warnings. At one instant the decisions come first
+/// (in the file's order), then the cluster events, then the warnings. The decisions' file is
+/// in time order, as a run writes it.
+struct SideRecords {
+    decisions: Option<JsonLines<DecisionPair>>,
+    /// Per HPA, the (current, desired) pair of its decision before.
+    last: BTreeMap<String, (i32, i32)>,
+    /// The next changing decision, read ahead.
+    decision: Option<(f64, Side)>,
+    events: std::iter::Peekable<std::vec::IntoIter<(f64, Side)>>,
+}
+
+impl SideRecords {
+    fn open(
+        dir: &Path,
+        pod_events: &[PodEvent],
+        cluster_events: &[ClusterEvent],
+    ) -> Result<SideRecords, String> {
+        let path = dir.join("hpa_decisions.jsonl");
+        let decisions = match path.exists() {
+            true => Some(JsonLines::open(&path)?),
+            false => None,
+        };
+        let mut events = Vec::new();
+        for e in cluster_events {
+            let text = format!("{:?} {}: {:?}: {}", e.kind, e.name, e.reason, e.message);
+            events.push((e.t_seconds, Side::Event(text)));
+        }
+        for e in pod_events.iter().filter(|e| e.event_type == "Warning") {
+            let text = format!("pod {}: {:?}: {}", e.pod, e.reason, e.message);
+            events.push((e.t_seconds, Side::Event(text)));
+        }
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(SideRecords {
+            decisions,
+            last: BTreeMap::new(),
+            decision: None,
+            events: events.into_iter().peekable(),
+        })
+    }
+
+    /// The next record if it comes before `t`.
+    fn next_before(&mut self, t: f64) -> Result<Option<(f64, Side)>, String> {
+        self.read_decision()?;
+        let decision_at = self.decision.as_ref().map(|(at, _)| *at);
+        let event_at = self.events.peek().map(|(at, _)| *at);
+        let decision_first = match (decision_at, event_at) {
+            (Some(d), Some(e)) => d.total_cmp(&e).is_le(),
+            (d, _) => d.is_some(),
+        };
+        let at = if decision_first {
+            decision_at
+        } else {
+            event_at
+        };
+        if at.is_none_or(|at| at >= t) {
+            return Ok(None);
+        }
+        Ok(match decision_first {
+            true => self.decision.take(),
+            false => self.events.next(),
+        })
+    }
+
+    /// Reads decisions until one changes its HPA's pair (unless one is already read ahead).
+    fn read_decision(&mut self) -> Result<(), String> {
+        while self.decision.is_none() {
+            let Some(lines) = &mut self.decisions else {
+                return Ok(());
+            };
+            let Some(d) = lines.next() else {
+                self.decisions = None;
+                return Ok(());
+            };
+            let d = d?;
             let pair = (d.current_replicas, d.desired_replicas);
-            if last.get(&d.hpa) != Some(&pair) {
-                last.insert(d.hpa.clone(), pair);
+            if self.last.get(&d.hpa) != Some(&pair) {
+                self.last.insert(d.hpa.clone(), pair);
                 let (current, desired) = pair;
                 let hpa = d.hpa;
-                side.push((
-                    d.time_seconds,
-                    Side::Decision {
-                        hpa,
-                        current,
-                        desired,
-                    },
-                ));
+                let record = Side::Decision {
+                    hpa,
+                    current,
+                    desired,
+                };
+                self.decision = Some((d.time_seconds, record));
             }
-        })?;
+        }
+        Ok(())
     }
-    for e in cluster_events {
-        let text = format!("{:?} {}: {:?}: {}", e.kind, e.name, e.reason, e.message);
-        side.push((e.t_seconds, Side::Event(text)));
-    }
-    for e in pod_events.iter().filter(|e| e.event_type == "Warning") {
-        let text = format!("pod {}: {:?}: {}", e.pod, e.reason, e.message);
-        side.push((e.t_seconds, Side::Event(text)));
-    }
-    side.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(side)
 }
 
 /// The changes gathered so far, within the budget.
@@ -199,6 +261,11 @@ impl Changes {
         self.bytes += text.len() + 1;
         self.records.push((t, text));
         true
+    }
+
+    /// Whether the page is full: no record is taken from here on.
+    fn is_cut(&self) -> bool {
+        self.cut.is_some()
     }
 
     /// Drops the records at `t` and after.

@@ -192,3 +192,84 @@ fn a_cut_page_says_until_when_and_why() {
     let html = render(&page);
     assert!(html.contains("holds the run up to 3m20s"), "{html}");
 }
+
+/// A run directory holding only `hpa_decisions.jsonl` with `lines`.
+fn decisions_dir(name: &str, lines: &[&str]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kubesim-watch-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join("hpa_decisions.jsonl"), text).unwrap();
+    dir
+}
+
+fn decision(t: f64, hpa: &str, current: i32, desired: i32) -> String {
+    format!(
+        "{{\"time_seconds\":{t:?},\"hpa\":\"{hpa}\",\"current_replicas\":{current},\
+         \"desired_replicas\":{desired},\"metrics\":[]}}"
+    )
+}
+
+fn told(record: &Side) -> String {
+    match record {
+        Side::Decision {
+            hpa,
+            current,
+            desired,
+        } => format!("{hpa} {current}->{desired}"),
+        Side::Event(text) => text.clone(),
+    }
+}
+
+#[test]
+fn side_records_merge_decisions_and_events_in_time_order_decisions_first() {
+    let lines = [
+        decision(15.0, "web", 2, 2),
+        decision(30.0, "web", 2, 2), // the same pair: not a change
+        decision(30.0, "api", 1, 3),
+        decision(45.0, "web", 2, 4),
+    ];
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let dir = decisions_dir("merge", &lines);
+    let event = ClusterEvent {
+        t_seconds: 30.0,
+        kind: crate::metrics::cluster_events::ObjectKind::Node,
+        name: "node-1".into(),
+        reason: crate::metrics::cluster_events::ClusterEventReason::NodeNotReady,
+        message: "down".into(),
+    };
+    let mut side = SideRecords::open(&dir, &[], &[event]).unwrap();
+    let mut seen = Vec::new();
+    // Up to 30 s (exclusive) only the first decision; then everything.
+    while let Some((at, record)) = side.next_before(30.0).unwrap() {
+        seen.push(format!("{at} {}", told(&record)));
+    }
+    assert_eq!(seen, ["15 web 2->2"]);
+    while let Some((at, record)) = side.next_before(f64::INFINITY).unwrap() {
+        seen.push(format!("{at} {}", told(&record)));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        seen,
+        [
+            "15 web 2->2",
+            "30 api 1->3",
+            "30 Node node-1: NodeNotReady: down",
+            "45 web 2->4"
+        ]
+    );
+}
+
+#[test]
+fn decisions_past_what_is_asked_for_are_not_read() {
+    // A damaged line after 60 s: asking for records before 60 s never reaches it, asking for
+    // more does, and the error names the file's line.
+    let first = decision(15.0, "web", 2, 3);
+    let dir = decisions_dir("lazy", &[&first, "{\"time_seconds\": 90.0, \"hpa\""]);
+    let mut side = SideRecords::open(&dir, &[], &[]).unwrap();
+    assert!(side.next_before(60.0).unwrap().is_some());
+    assert!(
+        side.next_before(60.0)
+            .is_err_and(|e| e.contains("hpa_decisions.jsonl:2"))
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
