@@ -106,7 +106,9 @@ fn build<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
     }));
     t.name_processes();
     let pods = t.pods_and_nodes(dir)?;
-    each_optional_line(&dir.join("pod_events.jsonl"), |e| t.pod_event(&e, &pods))?;
+    each_optional_line(&dir.join("pod_events.jsonl"), |e: PodEventLine| {
+        t.pod_event(&e, &pods)
+    })?;
     let cluster_events: Vec<Value> = optional_lines(&dir.join("cluster_events.jsonl"))?;
     t.cluster_events(&cluster_events);
     hpa_events(dir, t)?;
@@ -142,7 +144,25 @@ fn hpa_events<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
     Ok(())
 }
 
-fn each_optional_line(path: &Path, each: impl FnMut(Value)) -> Result<(), String> {
+/// What the trace reads of a line of `pod_events.jsonl`: its owner and type are skipped, and
+/// the fields shown as the event's arguments are kept as they were written.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodEventLine {
+    t_seconds: Option<f64>,
+    pod: Option<String>,
+    reason: Option<String>,
+    message: Option<String>,
+    #[serde(default)]
+    count: Value,
+    #[serde(default)]
+    last_seconds: Value,
+}
+
+fn each_optional_line<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    each: impl FnMut(T),
+) -> Result<(), String> {
     match path.exists() {
         true => for_each_json_line(path, each),
         false => Ok(()),
@@ -532,11 +552,11 @@ impl<W: Write> Trace<W> {
     }
 
     /// The pods' events as instants on the track they were on then.
-    fn pod_event(&mut self, e: &Value, tracks: &PodTracks) {
-        let (Some(pod), Some(at)) = (e["pod"].as_str(), e["tSeconds"].as_f64()) else {
+    fn pod_event(&mut self, e: &PodEventLine, tracks: &PodTracks) {
+        let (Some(pod), Some(at)) = (e.pod.as_deref(), e.t_seconds) else {
             return;
         };
-        let reason = e["reason"].as_str().unwrap_or_default();
+        let reason = e.reason.as_deref().unwrap_or_default();
         if matches!(reason, "Created" | "Scheduled" | "Started" | "Pulled") {
             return; // the slices show these
         }
@@ -544,8 +564,8 @@ impl<W: Write> Trace<W> {
             return;
         };
         let tid = pod_tid(id, pid);
-        let args = json!({"message": e["message"], "count": e["count"],
-            "lastSeconds": e["lastSeconds"]});
+        let args = json!({"message": e.message, "count": e.count,
+            "lastSeconds": e.last_seconds});
         self.instant(pid, tid, reason, at, args);
     }
 
