@@ -109,12 +109,12 @@ fn build<W: Write>(dir: &Path, t: &mut Trace<W>) -> Result<(), String> {
     each_optional_line(&dir.join("pod_events.jsonl"), |e: PodEventLine| {
         t.pod_event(&e, &pods)
     })?;
+    drop(pods);
     let cluster_events: Vec<Value> = optional_lines(&dir.join("cluster_events.jsonl"))?;
     t.cluster_events(&cluster_events);
     hpa_events(dir, t)?;
-    // The time series last, once the history is let go: a large day's are a hundred
-    // megabytes each.
-    t.counters(&RunData::read(dir)?);
+    // The time series last, once the history is let go, and only the columns counted.
+    t.counters(&RunData::series_only(dir, Trace::<W>::counted)?);
     Ok(())
 }
 
@@ -628,6 +628,17 @@ impl<W: Write> Trace<W> {
         Ok(())
     }
 
+    /// Whether the counters ([`Trace::counters`]) read the time-series column called `name`.
+    fn counted(name: &str) -> bool {
+        let deployment = name.strip_prefix("deployment.").is_some_and(|rest| {
+            [".replicas", ".ready", ".in_flight"]
+                .iter()
+                .any(|s| rest.ends_with(s))
+        });
+        let pool = name.starts_with("pool.") && name.ends_with(".nodes");
+        deployment || pool || name == "cluster.pending_pods"
+    }
+
     /// Replicas, in-flight requests, nodes per pool and pending pods, when they change.
     fn counters(&mut self, run: &RunData) {
         for d in &run.deployments {
@@ -790,6 +801,32 @@ mod tests {
             assert!(read_back.contains(expected), "{expected} in {read_back}");
         }
         assert_eq!(read_back.matches("\"name\":\"HPA web: 2 → 2\"").count(), 2);
+    }
+
+    #[test]
+    fn the_counters_read_their_columns_and_no_other() {
+        type T = Trace<Vec<u8>>;
+        let read = [
+            "deployment.web.replicas",
+            "deployment.web.ready",
+            "deployment.web.in_flight",
+            "deployment.team/api.ready",
+            "pool.on-demand.nodes",
+            "cluster.pending_pods",
+        ];
+        for name in read {
+            assert!(T::counted(name), "{name}");
+        }
+        let unread = [
+            "deployment.web.cpu_utilization",
+            "service.web.p99_ms",
+            "service.web.ready",
+            "cluster.cost_usd",
+            "pool.on-demand.cost",
+        ];
+        for name in unread {
+            assert!(!T::counted(name), "{name}");
+        }
     }
 
     #[test]
