@@ -35,6 +35,7 @@ use crate::cluster::{NodeId, PodId, ServiceId};
 use crate::sim::{SimDuration, SimTime};
 
 mod timing;
+mod workers;
 pub use timing::LaneTiming;
 use timing::{SyncClock, timed};
 
@@ -423,7 +424,7 @@ pub struct Plane {
     /// Nodes whose lanes hold a draining pod: advanced at each of their timers.
     eager: BTreeSet<NodeId>,
     /// The threads that advance the shards together (`None`: this thread does).
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<workers::LaneWorkers>,
     /// [`Plane::lane_events`] as of the last [`Plane::advance_all`] (the same whatever the
     /// threads: between two of those, lanes advance as the control plane touches them).
     synced_events: u64,
@@ -451,17 +452,7 @@ impl Plane {
     /// `dealing`.
     pub fn node_major(threads: usize, dealing: Dealing) -> Plane {
         let threads = threads.max(1);
-        // Where the system refuses the threads, this thread advances every shard: the outputs
-        // are the same for any number of threads, only slower.
-        let pool = (threads > 1)
-            .then(|| {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads - 1)
-                    .thread_name(|i| format!("kubesim-lanes-{i}"))
-                    .build()
-                    .ok()
-            })
-            .flatten();
+        let pool = workers::LaneWorkers::new(threads);
         Plane {
             shards: (0..threads).map(|_| Shard::default()).collect(),
             node_major: true,
@@ -663,17 +654,7 @@ impl Plane {
         let (shards, pool) = (&mut self.shards, &self.pool);
         self.clock.time(|| {
             match pool {
-                // This thread advances the first shard (its lanes stay in its caches); the
-                // pool's threads the others.
-                Some(pool) => {
-                    let (first, others) = shards.split_first_mut().expect("a shard");
-                    pool.in_place_scope(|scope| {
-                        for shard in others.iter_mut() {
-                            scope.spawn(move |_| shard.advance_all(now));
-                        }
-                        first.advance_all(now);
-                    });
-                }
+                Some(pool) => pool.advance(shards, now),
                 None => shards.iter_mut().for_each(|s| s.advance_all(now)),
             }
             shards.iter().map(|s| s.events).sum::<u64>() - before
