@@ -38,8 +38,10 @@ pub struct Args {
     /// nodes spread over the threads. Outputs are byte-identical for any N. Scenarios whose
     /// nodes interact on the request path (call graphs, LLM servers, memory models, a mesh,
     /// load-aware routing, closed-loop users, lasting connections, zones in the request path)
-    /// run on the exact plane instead, and with --threads kubesim says so. On this project's
-    /// 2-core machine one thread was fastest (the request draws take the other core).
+    /// run on the exact plane instead, and with --threads kubesim says so. When N is no more
+    /// than the cores, the extra threads wait awake (yielding) up to 5 ms between two batches,
+    /// so they look busy in `top`. On this project's 2-core machine one thread was fastest
+    /// (the request draws take the other core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
     /// Serve every request event by event in one queue (the exact plane), as kubesim did before
